@@ -1,0 +1,79 @@
+import * as core from '@actions/core'
+import { UserError, errorMessage } from './errors.js'
+
+export interface InputSpec {
+  description: string
+  required?: boolean
+  /** The default as action.yml states it; GitHub passes it when the caller omits the input. */
+  default?: string
+}
+
+export interface ActionContract<I extends string, O extends string> {
+  inputs: Record<I, InputSpec>
+  outputs: Record<O, { description: string }>
+}
+
+/**
+ * Declares what an action reads and writes. The contract test compares it
+ * with the action's action.yml, so the two cannot drift apart.
+ */
+export function defineContract<const I extends string, const O extends string>(
+  contract: ActionContract<I, O>,
+): ActionContract<I, O> {
+  return contract
+}
+
+/** Reads every declared input once, as the runner passes them (INPUT_<NAME>). */
+export function readInputs<I extends string>(contract: ActionContract<I, string>): Record<I, string> {
+  const values = {} as Record<I, string>
+  for (const name of Object.keys(contract.inputs) as I[]) {
+    const spec = contract.inputs[name]
+    values[name] = core.getInput(name, { required: spec.required === true }).trim()
+  }
+  return values
+}
+
+/** Writes every declared output; objects become JSON. */
+export function writeOutputs<O extends string>(
+  _contract: ActionContract<string, O>,
+  values: Record<O, string | number | boolean | object>,
+): void {
+  for (const [name, value] of Object.entries(values) as [O, unknown][]) {
+    core.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value))
+  }
+}
+
+export function parseJsonInput<T>(name: string, text: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch (error) {
+    throw new UserError(`input "${name}" is not valid JSON: ${errorMessage(error)}`)
+  }
+}
+
+export function parseIntegerInput(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text)
+  if (!/^-?\d+$/.test(text) || value < min || value > max) {
+    throw new UserError(`input "${name}" must be a whole number from ${min} to ${max}, got "${text}"`)
+  }
+  return value
+}
+
+export function parseBooleanInput(name: string, text: string): boolean {
+  if (/^(true|yes|on|1)$/i.test(text)) return true
+  if (/^(false|no|off|0|)$/i.test(text)) return false
+  throw new UserError(`input "${name}" must be true or false, got "${text}"`)
+}
+
+/** The one top-level failure path: any thrown value fails the step with a readable message. */
+export function failAction(error: unknown): void {
+  const message = errorMessage(error)
+  if (error instanceof UserError && error.location) {
+    core.error(message, {
+      file: error.location.file,
+      ...(error.location.line !== undefined ? { startLine: error.location.line } : {}),
+      ...(error.location.column !== undefined ? { startColumn: error.location.column } : {}),
+    })
+  }
+  core.setFailed(message)
+}

@@ -1,0 +1,186 @@
+import { CommandError, runChecked, runProcess, type RunResult } from './process.js'
+
+export interface GitOptions {
+  /** Token for HTTP remotes, sent as GitHub expects (`x-access-token` basic auth). */
+  token?: string
+  /** Extra environment for every git call (e.g. author identity). */
+  env?: NodeJS.ProcessEnv
+}
+
+export interface ChangedFile {
+  /** A (added), M (modified), D (deleted), R (renamed), C (copied), T (type change). */
+  status: 'A' | 'M' | 'D' | 'R' | 'C' | 'T'
+  path: string
+  /** For renames and copies: the path on the base side. */
+  oldPath?: string
+}
+
+export interface PushLease {
+  ref: string
+  /** The SHA the remote ref must still have; '' means the ref must not exist. */
+  expect: string
+}
+
+const SHA = /^[0-9a-f]{40}$/
+
+/**
+ * The one git wrapper: argument arrays only, never shell strings. Credentials
+ * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
+ */
+export class Git {
+  private readonly env: NodeJS.ProcessEnv
+
+  constructor(
+    readonly dir: string,
+    options: GitOptions = {},
+  ) {
+    this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env }
+    if (options.token) {
+      const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64')
+      this.env.GIT_CONFIG_COUNT = '1'
+      this.env.GIT_CONFIG_KEY_0 = 'http.extraHeader'
+      this.env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`
+    }
+  }
+
+  static async clone(
+    url: string,
+    dir: string,
+    options: GitOptions & { branch?: string; depth?: number; bare?: boolean } = {},
+  ): Promise<Git> {
+    const args = ['clone', '--quiet']
+    if (options.bare) args.push('--bare')
+    if (options.branch) args.push('--branch', options.branch)
+    if (options.depth) args.push('--depth', String(options.depth))
+    args.push('--', url, dir)
+    await new Git(process.cwd(), options).run(args)
+    return new Git(dir, options)
+  }
+
+  static async init(dir: string, options: GitOptions & { branch?: string; bare?: boolean } = {}) {
+    const args = ['init', '--quiet']
+    if (options.bare) args.push('--bare')
+    args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir)
+    await new Git(process.cwd(), options).run(args)
+    return new Git(dir, options)
+  }
+
+  /** Runs git and returns stdout; throws CommandError on failure. */
+  async run(args: readonly string[], input?: string | Buffer): Promise<string> {
+    const result = await runChecked('git', args, { cwd: this.dir, env: this.env, input })
+    return result.stdout
+  }
+
+  /** Runs git and returns the whole result, whatever the exit code. */
+  raw(args: readonly string[], input?: string | Buffer): Promise<RunResult> {
+    return runProcess('git', args, { cwd: this.dir, env: this.env, input })
+  }
+
+  async revParse(rev: string): Promise<string> {
+    return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim()
+  }
+
+  /** The commit a revision names, or undefined when it does not exist here. */
+  async tryRevParse(rev: string): Promise<string | undefined> {
+    const result = await this.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])
+    return result.code === 0 ? result.stdout.trim() : undefined
+  }
+
+  async mergeBase(a: string, b: string): Promise<string | undefined> {
+    const result = await this.raw(['merge-base', '--end-of-options', a, b])
+    return result.code === 0 ? result.stdout.trim() : undefined
+  }
+
+  async isShallow(): Promise<boolean> {
+    return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true'
+  }
+
+  async fetch(remote: string, refspecs: readonly string[], options: { depth?: number; unshallow?: boolean; deepen?: number } = {}) {
+    const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head']
+    if (options.unshallow) args.push('--unshallow')
+    if (options.depth) args.push(`--depth=${options.depth}`)
+    if (options.deepen) args.push(`--deepen=${options.deepen}`)
+    args.push('--', remote, ...refspecs)
+    await this.run(args)
+  }
+
+  /** Files changed between the merge base of base and head, and head; renames found. */
+  async changedFiles(base: string, head: string): Promise<ChangedFile[]> {
+    const out = await this.run(['diff', '--name-status', '-z', '--find-renames', '--no-ext-diff', '--end-of-options', `${base}...${head}`, '--'])
+    const fields = out.split('\0')
+    const files: ChangedFile[] = []
+    for (let i = 0; i < fields.length - 1; ) {
+      const code = fields[i++] ?? ''
+      const status = code.charAt(0) as ChangedFile['status']
+      if (status === 'R' || status === 'C') {
+        const oldPath = fields[i++] ?? ''
+        const path = fields[i++] ?? ''
+        files.push({ status, path, oldPath })
+      } else {
+        files.push({ status, path: fields[i++] ?? '' })
+      }
+    }
+    return files
+  }
+
+  /** A file's bytes at a revision, or undefined when it does not exist there. */
+  async showFile(rev: string, path: string): Promise<string | undefined> {
+    const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`])
+    return result.code === 0 ? result.stdout : undefined
+  }
+
+  /** Every file path in a revision's tree (below `under`, when given). */
+  async listFiles(rev: string, under?: string): Promise<string[]> {
+    const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev]
+    if (under) args.push('--', under)
+    const out = await this.run(args)
+    return out.split('\0').filter((p) => p.length > 0)
+  }
+
+  /**
+   * Pushes refspecs in one atomic transaction, each guarded by a lease so a
+   * ref that moved since we read it is never overwritten.
+   */
+  async push(remote: string, refspecs: readonly string[], options: { atomic?: boolean; leases?: readonly PushLease[]; force?: boolean } = {}) {
+    const args = ['push', '--porcelain']
+    if (options.atomic) args.push('--atomic')
+    if (options.force) args.push('--force')
+    for (const lease of options.leases ?? []) {
+      if (lease.expect !== '' && !SHA.test(lease.expect)) {
+        throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`)
+      }
+      args.push(`--force-with-lease=${lease.ref}:${lease.expect}`)
+    }
+    args.push('--', remote, ...refspecs)
+    try {
+      return await this.run(args)
+    } catch (error) {
+      if (error instanceof CommandError) {
+        const detail = `${error.result.stdout}\n${error.result.stderr}`
+        if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
+          throw new PushRejectedError(detail.trim())
+        }
+      }
+      throw error
+    }
+  }
+
+  /** Remote refs matching the patterns, as ref → SHA. */
+  async lsRemote(remote: string, patterns: readonly string[] = []): Promise<Map<string, string>> {
+    const out = await this.run(['ls-remote', '--', remote, ...patterns])
+    const refs = new Map<string, string>()
+    for (const line of out.split('\n')) {
+      const [sha, ref] = line.split('\t')
+      if (sha && ref) refs.set(ref, sha)
+    }
+    return refs
+  }
+}
+
+/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
+export class PushRejectedError extends Error {
+  override name = 'PushRejectedError'
+  constructor(readonly detail: string) {
+    super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`)
+  }
+}

@@ -1,0 +1,42 @@
+// Bundles every action (actions/<name>/index.ts with an action.yml) and the
+// CLI into dist/<name>/index.js with @vercel/ncc.
+//   node scripts/bundle.mjs [--out DIR]   (DIR defaults to dist/)
+import { existsSync } from 'node:fs'
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import ncc from '@vercel/ncc'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const outIndex = process.argv.indexOf('--out')
+const outRoot = outIndex > 0 ? resolve(process.argv[outIndex + 1]) : join(root, 'dist')
+
+export async function bundleTargets() {
+  const targets = []
+  for (const entry of await readdir(join(root, 'actions'), { withFileTypes: true })) {
+    if (entry.isDirectory() && existsSync(join(root, 'actions', entry.name, 'action.yml'))) {
+      targets.push({ name: entry.name, entry: join(root, 'actions', entry.name, 'index.ts') })
+    }
+  }
+  targets.push({ name: 'cli', entry: join(root, 'actions', 'lib', 'cli', 'main.ts') })
+  return targets.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+await rm(outRoot, { recursive: true, force: true })
+for (const target of await bundleTargets()) {
+  const { code, assets } = await ncc(target.entry, {
+    minify: false,
+    sourceMap: false,
+    license: 'licenses.txt',
+    quiet: true,
+    target: 'es2022',
+  })
+  const dir = join(outRoot, target.name)
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'index.js'), code)
+  for (const [file, asset] of Object.entries(assets ?? {})) {
+    await mkdir(dirname(join(dir, file)), { recursive: true })
+    await writeFile(join(dir, file), asset.source)
+  }
+  process.stdout.write(`bundled ${target.name} -> ${join(outRoot, target.name, 'index.js')}\n`)
+}

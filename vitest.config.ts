@@ -1,0 +1,20 @@
+import { execFileSync } from 'node:child_process'
+import { delimiter } from 'node:path'
+import { defineConfig } from 'vitest/config'
+
+// The real kustomize, helm and actionlint come from the pinned tool cache
+// (scripts/install-tools.sh), ahead of anything else on PATH.
+const toolPath = execFileSync('bash', ['scripts/install-tools.sh', '--path'], { encoding: 'utf8' }).trim()
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    env: {
+      PATH: `${toolPath}${delimiter}${process.env.PATH ?? ''}`,
+      FLEET_PROMOTE_WRITE_INTERVAL_MS: '0',
+    },
+  },
+})
