@@ -1,0 +1,112 @@
+// The normalized configuration every action works from (fleet-promote.yaml
+// after validation and defaults). actions/lib/config.ts loads and validates it.
+
+export type Permission = 'write' | 'maintain' | 'admin'
+export type DeployBackend = 'argocd' | 'merge' | 'external'
+
+export interface EnvironmentRule {
+  /** Directory glob relative to the repository root, e.g. `clusters/*\/*`. */
+  glob: string
+  /** Name template: `{1}`, `{2}`… are the glob's `*` captures, `{path}` the directory. */
+  name: string
+  /** WET branch template: `{name}` and the captures, e.g. `env/{name}`. */
+  branch: string
+  /** Directory globs to leave out. */
+  exclude: string[]
+}
+
+export interface StageConfig {
+  name: string
+  /** Environment-name globs that belong to this stage (first matching stage wins). */
+  match: string[]
+  /** Stages that must have succeeded on the same SHA before this one. */
+  requires: string[]
+  /** Deploy as soon as child PRs exist, without a `.promote` command. */
+  autoPromote: boolean
+  /** Approving reviews on the pinned head SHA required to promote. */
+  approvals: number
+  /** Minimum repository role of the commenter for this stage (defaults to promote.permission). */
+  permission: Permission
+  /** Deploy backend for this stage (defaults to deploy.backend). */
+  backend: DeployBackend
+}
+
+export interface ImpactRule {
+  /** Repository-path globs. */
+  paths: string[]
+  /** Environment-name globs impacted when any path matches (`*` = all). */
+  environments: string[]
+}
+
+export interface DeletionGuardConfig {
+  maxDeleted: number
+  maxDeletedPercent: number
+  protectedKinds: string[]
+}
+
+export interface HydrateConfig {
+  layout: 'manifest' | 'per-resource'
+  helm: {
+    enabled: boolean
+    /** Chart repository URLs (http(s):// or oci://) charts may come from. */
+    allowedRepos: string[]
+  }
+  /** Remote kustomize bases allowed (URL prefixes); they must also pin a 40-hex ref. */
+  remoteBases: string[]
+  deletionGuard: DeletionGuardConfig
+  /** Per-environment limits. */
+  timeoutSeconds: number
+  maxOutputBytes: number
+}
+
+export interface PromoteConfig {
+  command: string
+  permission: Permission
+  allowForks: boolean
+  /** Bot logins (e.g. `renovate[bot]`) allowed to run commands. */
+  allowBots: string[]
+}
+
+export interface ArgoCdConfig {
+  server: string
+  /** Application name template (`{name}`, `{stage}`). */
+  application: string
+  /** Seconds to wait for Synced + Healthy. */
+  timeoutSeconds: number
+  insecure: boolean
+}
+
+export interface DeployConfig {
+  backend: DeployBackend
+  argocd: ArgoCdConfig
+  /** Name of the external system, for `external` statuses ("waiting for Kargo"). */
+  external: { system: string }
+}
+
+export interface MergeConfig {
+  /** Merge children of environments that were never promoted when the parent merges. */
+  mergeUnpromoted: boolean
+}
+
+export interface FleetConfig {
+  version: 1
+  /** The file it was read from (repository-relative), or `(defaults)`. */
+  file: string
+  environments: EnvironmentRule[]
+  stages: StageConfig[]
+  impact: { extra: ImpactRule[] }
+  hydrate: HydrateConfig
+  promote: PromoteConfig
+  deploy: DeployConfig
+  merge: MergeConfig
+}
+
+/** One environment as every action passes it along (detect-impact's output). */
+export interface Environment {
+  name: string
+  /** Directory relative to the repository root. */
+  path: string
+  stage: string
+  /** WET branch. */
+  branch: string
+}
