@@ -13,6 +13,8 @@ export interface EnvironmentRule {
   branch: string
   /** Directory globs to leave out. */
   exclude: string[]
+  /** Line of the rule in the configuration file, for error messages (absent for defaults). */
+  line?: number
 }
 
 export interface StageConfig {

@@ -1,0 +1,995 @@
+// Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
+// line and key) → defaults → semantic checks. Also turns the configuration
+// and a repository's file list into environments with stages and branches.
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, relative, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { Minimatch, minimatch } from 'minimatch'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import type {
+  DeployBackend,
+  Environment,
+  EnvironmentRule,
+  FleetConfig,
+  Permission,
+  StageConfig,
+} from './config-types.js'
+import { UserError } from './errors.js'
+import schema from './fleet-promote.schema.json' with { type: 'json' }
+
+export const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml'
+export const DEFAULTS_FILE = '(defaults)'
+export const KUSTOMIZATION_FILES: readonly string[] = [
+  'kustomization.yaml',
+  'kustomization.yml',
+  'Kustomization',
+]
+export { schema as configSchema }
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+const MAX_NAME_LENGTH = 100
+const DEFAULT_PROTECTED_KINDS = [
+  'Namespace',
+  'CustomResourceDefinition',
+  'PersistentVolumeClaim',
+  'PersistentVolume',
+  'StatefulSet',
+  'Application',
+  'AppProject',
+  'Kustomization',
+]
+
+/** The configuration of a repository without fleet-promote.yaml. */
+export function defaultConfig(): FleetConfig {
+  return {
+    version: 1,
+    file: DEFAULTS_FILE,
+    environments: [defaultEnvironmentRule()],
+    stages: [
+      {
+        name: 'default',
+        match: ['*'],
+        requires: [],
+        autoPromote: false,
+        approvals: 0,
+        permission: 'write',
+        backend: 'merge',
+      },
+    ],
+    impact: { extra: [] },
+    hydrate: {
+      layout: 'manifest',
+      helm: { enabled: true, allowedRepos: [] },
+      remoteBases: [],
+      deletionGuard: {
+        maxDeleted: 10,
+        maxDeletedPercent: 20,
+        protectedKinds: [...DEFAULT_PROTECTED_KINDS],
+      },
+      timeoutSeconds: 300,
+      maxOutputBytes: 64 * 1024 * 1024,
+    },
+    promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
+    deploy: {
+      backend: 'merge',
+      argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
+      external: { system: 'external deployment' },
+    },
+    merge: { mergeUnpromoted: true },
+  }
+}
+
+/** Every directory below `clusters/` holding a kustomization, named by its path below it. */
+function defaultEnvironmentRule(): EnvironmentRule {
+  return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] }
+}
+
+/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+export async function loadConfig(repoDir: string, file?: string): Promise<FleetConfig> {
+  const name = file ?? DEFAULT_CONFIG_FILE
+  const path = resolve(repoDir, name)
+  const inside = relative(resolve(repoDir), path)
+  if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
+    throw new UserError(`configuration file ${name} is not inside the repository`)
+  }
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
+      return defaultConfig()
+    }
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new UserError(`configuration file ${name} does not exist`, { file: name })
+    }
+    throw error
+  }
+  return parseConfig(text, inside.split('\\').join('/'))
+}
+
+// ---------------------------------------------------------------------------
+// Parsing and validation
+
+type Path = (string | number)[]
+
+interface RawStage {
+  name: string
+  match?: string[]
+  requires?: string[]
+  autoPromote?: boolean
+  approvals?: number
+  permission?: Permission
+  backend?: DeployBackend
+}
+
+interface RawConfig {
+  version: 1
+  environments?: { glob: string; name?: string; branch?: string; exclude?: string[] }[]
+  stages?: RawStage[]
+  impact?: { extra?: { paths: string[]; environments: string[] }[] }
+  hydrate?: {
+    layout?: 'manifest' | 'per-resource'
+    helm?: { enabled?: boolean; allowedRepos?: string[] }
+    remoteBases?: string[]
+    deletionGuard?: { maxDeleted?: number; maxDeletedPercent?: number; protectedKinds?: string[] }
+    timeoutSeconds?: number
+    maxOutputBytes?: number
+  }
+  promote?: {
+    command?: string
+    permission?: Permission
+    allowForks?: boolean
+    allowBots?: string[]
+  }
+  deploy?: {
+    backend?: DeployBackend
+    argocd?: { server?: string; application?: string; timeoutSeconds?: number; insecure?: boolean }
+    external?: { system?: string }
+  }
+  merge?: { mergeUnpromoted?: boolean }
+}
+
+interface Problem {
+  path: Path
+  /** Point at the key of the last path element rather than its value. */
+  atKey?: boolean
+  message: string
+}
+
+/** Where YAML nodes are, for messages and annotations. */
+class SourceMap {
+  constructor(
+    readonly file: string,
+    private readonly doc: Document,
+    private readonly lines: LineCounter,
+  ) {}
+
+  locate(path: Path, atKey = false): { line: number; column: number } {
+    let node: unknown = this.doc.contents
+    let offset = rangeStart(node) ?? 0
+    for (const [index, segment] of path.entries()) {
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isScalar(item.key) && item.key.value === segment)
+        if (!pair) break
+        if (atKey && index === path.length - 1) {
+          offset = rangeStart(pair.key) ?? offset
+          break
+        }
+        node = pair.value
+      } else if (isSeq(node) && typeof segment === 'number') {
+        node = node.items[segment]
+      } else {
+        break
+      }
+      offset = rangeStart(node) ?? offset
+    }
+    const { line, col } = this.lines.linePos(offset)
+    return { line, column: col }
+  }
+
+  line(path: Path): number {
+    return this.locate(path).line
+  }
+}
+
+function rangeStart(node: unknown): number | undefined {
+  const range = (node as { range?: [number, number, number] } | null)?.range
+  return range?.[0]
+}
+
+/** `stages[0].requires[1]` */
+export function formatKeyPath(path: Path): string {
+  let out = ''
+  for (const segment of path) {
+    out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment
+  }
+  return out || '(top level)'
+}
+
+function fail(source: SourceMap, problems: Problem[]): never {
+  const located = problems
+    .map((problem) => ({ ...problem, ...source.locate(problem.path, problem.atKey) }))
+    .sort((a, b) => a.line - b.line || a.column - b.column)
+  const first = located[0]
+  const lines = located.map(
+    (p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`,
+  )
+  throw new UserError(lines.join('\n'), {
+    file: source.file,
+    line: first?.line ?? 1,
+    column: first?.column ?? 1,
+  })
+}
+
+let validator: ReturnType<Ajv['compile']> | undefined
+function validate(data: unknown): ErrorObject[] {
+  validator ??= new Ajv({ allErrors: true, verbose: true, strict: true }).compile(schema)
+  return validator(data) ? [] : (validator.errors ?? [])
+}
+
+/** Parse, validate and normalize fleet-promote.yaml text. Throws UserError naming file, line and key. */
+export function parseConfig(text: string, file: string): FleetConfig {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true })
+  const source = new SourceMap(file, doc, lines)
+  const syntaxError = doc.errors[0]
+  if (syntaxError) {
+    const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 }
+    const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(
+      / at line \d+, column \d+:?$/,
+      '',
+    )
+    throw new UserError(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
+      file,
+      line: position.line,
+      column: position.col,
+    })
+  }
+  let data: unknown
+  try {
+    data = doc.toJS({ maxAliasCount: 1000 }) ?? {}
+  } catch (error) {
+    // The yaml package refuses alias expansion bombs here.
+    throw new UserError(`${file}: invalid YAML: ${(error as Error).message}`, { file, line: 1 })
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }])
+  }
+  const schemaErrors = validate(data)
+  if (schemaErrors.length > 0) fail(source, schemaProblems(schemaErrors))
+  const raw = data as RawConfig
+  const config = normalize(raw, file)
+  const problems = semanticProblems(config, raw)
+  if (problems.length > 0) fail(source, problems)
+  if (raw.environments) {
+    config.environments.forEach((rule, index) => {
+      rule.line = source.line(['environments', index])
+    })
+  }
+  return config
+}
+
+function normalize(raw: RawConfig, file: string): FleetConfig {
+  const defaults = defaultConfig()
+  const promote = { ...defaults.promote, ...raw.promote }
+  const deploy = {
+    backend: raw.deploy?.backend ?? defaults.deploy.backend,
+    argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
+    external: { ...defaults.deploy.external, ...raw.deploy?.external },
+  }
+  const environments = raw.environments?.map((rule): EnvironmentRule => ({
+    glob: rule.glob,
+    name: rule.name ?? defaultNameTemplate(rule.glob),
+    branch: rule.branch ?? 'env/{name}',
+    exclude: rule.exclude ?? [],
+  }))
+  const rawStages = raw.stages ?? [{ name: 'default' }]
+  const stages = rawStages.map((stage, index): StageConfig => ({
+    name: stage.name,
+    match: stage.match ?? ['*'],
+    // Omitted `requires` chains each stage to the previous one: fail closed.
+    requires: stage.requires ?? (index > 0 ? [rawStages[index - 1]!.name] : []),
+    autoPromote: stage.autoPromote ?? false,
+    approvals: stage.approvals ?? 0,
+    permission: stage.permission ?? promote.permission,
+    backend: stage.backend ?? deploy.backend,
+  }))
+  const hydrate = raw.hydrate
+  return {
+    version: 1,
+    file,
+    environments: environments ?? [defaultEnvironmentRule()],
+    stages,
+    impact: { extra: raw.impact?.extra ?? [] },
+    hydrate: {
+      layout: hydrate?.layout ?? defaults.hydrate.layout,
+      helm: { ...defaults.hydrate.helm, ...hydrate?.helm },
+      remoteBases: hydrate?.remoteBases ?? defaults.hydrate.remoteBases,
+      deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
+      timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
+      maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
+    },
+    promote,
+    deploy,
+    merge: { ...defaults.merge, ...raw.merge },
+  }
+}
+
+/** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
+function defaultNameTemplate(glob: string): string {
+  let count = 0
+  try {
+    count = compileDirGlob(glob).captureCount
+  } catch {
+    // The semantic checks report the invalid glob with its location.
+  }
+  if (count === 0) return '{basename}'
+  return Array.from({ length: count }, (_, i) => `{${i + 1}}`).join('-')
+}
+
+const FRIENDLY_PATTERNS: Record<string, string> = {
+  '^[A-Za-z0-9][A-Za-z0-9._-]*$':
+    'must consist of letters, digits, ".", "_" and "-", starting with a letter or digit',
+  '^\\S+$': 'must be one word without spaces',
+  '^(https?|oci)://\\S+$': 'must be an http://, https:// or oci:// URL',
+}
+
+function schemaProblems(errors: ErrorObject[]): Problem[] {
+  const seen = new Set<string>()
+  const problems: Problem[] = []
+  for (const error of errors) {
+    const path: Path = error.instancePath
+      .split('/')
+      .slice(1)
+      .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+      .map((part) => (/^\d+$/.test(part) ? Number(part) : part))
+    const problem = describeSchemaError(error, path)
+    const key = `${formatKeyPath(problem.path)}\0${problem.message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    problems.push(problem)
+  }
+  return problems
+}
+
+function describeSchemaError(error: ErrorObject, path: Path): Problem {
+  const params = error.params as Record<string, unknown>
+  const got = describeValue(error.data)
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty)
+      const allowed = Object.keys(
+        (error.parentSchema as { properties?: object } | undefined)?.properties ?? {},
+      )
+      const suggestion = closest(key, allowed)
+      return {
+        path: [...path, key],
+        atKey: true,
+        message:
+          `unknown key "${key}"` +
+          (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+          `; allowed keys: ${allowed.join(', ')}`,
+      }
+    }
+    case 'required':
+      return { path, message: `missing required key "${String(params.missingProperty)}"` }
+    case 'type':
+      return { path, message: `must be ${article(String(params.type))}, got ${got}` }
+    case 'enum':
+      return {
+        path,
+        message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
+      }
+    case 'const':
+      return { path, message: `must be ${JSON.stringify(params.allowedValue)}, got ${got}` }
+    case 'pattern': {
+      const pattern = String(params.pattern)
+      return {
+        path,
+        message: `${FRIENDLY_PATTERNS[pattern] ?? `must match /${pattern}/`}, got ${got}`,
+      }
+    }
+    case 'minItems':
+      return { path, message: `must list at least ${Number(params.limit)}, got ${got}` }
+    case 'minLength':
+      return { path, message: `must not be empty` }
+    default:
+      return { path, message: `${error.message ?? 'is invalid'}, got ${got}` }
+  }
+}
+
+function article(type: string): string {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list'
+  if (typeof value === 'object') return 'a mapping'
+  const text = JSON.stringify(value)
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+/** The allowed key closest to a misspelt one, if it is close enough to be a typo. */
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  const typo =
+    bestDistance <= Math.max(1, Math.floor(word.length / 3)) && bestDistance < word.length
+  return typo ? best : undefined
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution))
+    }
+    previous = current
+  }
+  return previous[b.length]!
+}
+
+// ---------------------------------------------------------------------------
+// Semantic checks (things a JSON Schema cannot say)
+
+function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
+  const problems: Problem[] = []
+  const check = (path: Path, fn: () => void) => {
+    try {
+      fn()
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error
+      problems.push({ path, message: error.message })
+    }
+  }
+
+  config.environments.forEach((rule, i) => {
+    const base: Path = ['environments', i]
+    let captureCount = 0
+    check([...base, 'glob'], () => {
+      captureCount = compileDirGlob(rule.glob).captureCount
+    })
+    rule.exclude.forEach((glob, j) => check([...base, 'exclude', j], () => compileDirGlob(glob)))
+    const captures = Array.from({ length: captureCount }, (_, k) => String(k + 1))
+    const pathVars = ['path', 'basename', ...captures]
+    check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
+      const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-')
+      const reason = unsafeNameReason(name)
+      if (reason) throw new UserError(`name template "${rule.name}" ${reason}`)
+    })
+    check([...base, 'branch'], () => {
+      const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template')
+      const reason = invalidBranchReason(branch)
+      if (reason) throw new UserError(`branch template "${rule.branch}" gives ${reason}`)
+    })
+  })
+
+  const stageIndex = new Map<string, number>()
+  config.stages.forEach((stage, i) => {
+    if (stageIndex.has(stage.name)) {
+      problems.push({
+        path: ['stages', i, 'name'],
+        message: `duplicate stage name "${stage.name}" (also stages[${stageIndex.get(stage.name)}])`,
+      })
+    } else {
+      stageIndex.set(stage.name, i)
+    }
+    stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)))
+  })
+  // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
+  const uniqueStages = stageIndex.size === config.stages.length
+  config.stages.forEach((stage, i) => {
+    if (!uniqueStages) return
+    stage.requires.forEach((required, j) => {
+      if (required === stage.name) {
+        problems.push({
+          path: ['stages', i, 'requires', j],
+          message: 'a stage cannot require itself',
+        })
+      } else if (!config.stages.some((s) => s.name === required)) {
+        const suggestion = closest(
+          required,
+          config.stages.map((s) => s.name),
+        )
+        problems.push({
+          path: ['stages', i, 'requires', j],
+          message:
+            `unknown stage "${required}"` +
+            (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+            `; stages: ${config.stages.map((s) => s.name).join(', ')}`,
+        })
+      }
+    })
+  })
+  if (problems.length === 0) {
+    const cycle = findCycle(config.stages)
+    if (cycle) {
+      const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name))
+      const written = indexes
+        .filter((i) => raw.stages?.[i]?.requires !== undefined)
+        .sort((a, b) => a - b)
+      const implicit = indexes
+        .filter((i) => !written.includes(i))
+        .map((i) => `"${config.stages[i]!.name}" requires "${config.stages[i]!.requires[0]}"`)
+      const at = written[0] ?? indexes[0]!
+      problems.push({
+        path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+        message:
+          `stages require each other in a cycle: ${cycle.join(' → ')}` +
+          (implicit.length > 0
+            ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+            : ''),
+      })
+    }
+  }
+
+  config.impact.extra.forEach((rule, i) => {
+    rule.paths.forEach((glob, j) =>
+      check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)),
+    )
+    rule.environments.forEach((glob, j) =>
+      check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)),
+    )
+  })
+
+  check(['deploy', 'argocd', 'application'], () => {
+    sampleExpansion(
+      config.deploy.argocd.application,
+      ['name', 'stage', 'path', 'branch'],
+      'application template',
+    )
+  })
+  const argocdUser =
+    config.deploy.backend === 'argocd'
+      ? (['deploy', 'backend'] as Path)
+      : config.stages
+          .map((stage, i): Path | undefined =>
+            stage.backend === 'argocd' ? ['stages', i, 'backend'] : undefined,
+          )
+          .find((path) => path !== undefined)
+  if (argocdUser && config.deploy.argocd.server.trim() === '') {
+    problems.push({
+      path: argocdUser,
+      message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
+    })
+  }
+  return problems
+}
+
+function sampleExpansion(template: string, allowed: string[], what: string): string {
+  const vars = Object.fromEntries(allowed.map((key) => [key, key === 'path' ? 'a/b' : 'x']))
+  try {
+    return expandTemplate(template, vars)
+  } catch (error) {
+    throw new UserError(`${what}: ${(error as Error).message}`)
+  }
+}
+
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+export function unsafeNameReason(name: string): string | undefined {
+  if (name === '') return 'is empty'
+  if (name.length > MAX_NAME_LENGTH) return `is longer than ${MAX_NAME_LENGTH} characters`
+  if (!SAFE_NAME.test(name)) {
+    return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`
+  }
+  if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+    return `gives "${name}": names may not contain "..", or end with "." or ".lock"`
+  }
+  return undefined
+}
+
+/** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
+export function invalidBranchReason(branch: string): string | undefined {
+  const quoted = JSON.stringify(branch)
+  if (branch === '' || branch === '@') return `an invalid branch name ${quoted}`
+  if (branch.startsWith('-')) return `${quoted}, which starts with "-"`
+  if (branch.startsWith('/') || branch.endsWith('/') || branch.includes('//')) {
+    return `${quoted}, which has an empty path component`
+  }
+  if (branch.endsWith('.')) return `${quoted}, which ends with "."`
+  if (branch.includes('..')) return `${quoted}, which contains ".."`
+  if (branch.includes('@{')) return `${quoted}, which contains "@{"`
+  // eslint-disable-next-line no-control-regex
+  const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(branch)
+  if (bad) return `${quoted}, which contains the character ${JSON.stringify(bad[0])}`
+  for (const part of branch.split('/')) {
+    if (part.startsWith('.')) return `${quoted}, where a component starts with "."`
+    if (part.endsWith('.lock')) return `${quoted}, where a component ends with ".lock"`
+  }
+  return undefined
+}
+
+function findCycle(stages: readonly StageConfig[]): string[] | undefined {
+  const byName = new Map(stages.map((stage) => [stage.name, stage]))
+  const state = new Map<string, 'visiting' | 'done'>()
+  const trail: string[] = []
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined
+    if (state.get(name) === 'visiting') return [...trail.slice(trail.indexOf(name)), name]
+    state.set(name, 'visiting')
+    trail.push(name)
+    for (const required of byName.get(name)?.requires ?? []) {
+      const cycle = visit(required)
+      if (cycle) return cycle
+    }
+    trail.pop()
+    state.set(name, 'done')
+    return undefined
+  }
+  for (const stage of stages) {
+    const cycle = visit(stage.name)
+    if (cycle) return cycle
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------
+// Templates and globs
+
+const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g
+
+/** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
+export function expandTemplate(template: string, vars: Record<string, string>): string {
+  return template.replace(PLACEHOLDER, (match, key: string | undefined) => {
+    if (key === undefined) {
+      throw new UserError(`unbalanced "${match}" in template "${template}"`)
+    }
+    const value = Object.hasOwn(vars, key) ? vars[key] : undefined
+    if (value === undefined) {
+      const known = Object.keys(vars)
+        .map((k) => `{${k}}`)
+        .join(', ')
+      throw new UserError(
+        `unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`,
+      )
+    }
+    return value
+  })
+}
+
+interface DirGlob {
+  source: string
+  /** Per segment: `**`, a literal, or a compiled single-segment pattern. */
+  segments: (
+    { kind: 'globstar' } | { kind: 'literal'; text: string } | { kind: 'magic'; matcher: Minimatch }
+  )[]
+  captureCount: number
+}
+
+const dirGlobCache = new Map<string, DirGlob>()
+
+function checkGlobSyntax(glob: string, what: string): void {
+  if (glob.trim() !== glob || glob === '')
+    throw new UserError(`${what} "${glob}" is empty or has surrounding spaces`)
+  if (glob.startsWith('/'))
+    throw new UserError(
+      `${what} "${glob}" must be relative to the repository root (no leading "/")`,
+    )
+  if (glob.startsWith('!') || glob.startsWith('#'))
+    throw new UserError(`${what} "${glob}" may not start with "!" or "#" (use exclude)`)
+  if (glob.includes('\\'))
+    throw new UserError(`${what} "${glob}" may not contain "\\" (use "/" between directories)`)
+  let depth = 0
+  for (const char of glob) {
+    if (char === '{') depth++
+    else if (char === '}') depth--
+    else if (char === '/' && depth > 0)
+      throw new UserError(`${what} "${glob}": a {…} alternative may not contain "/"`)
+    if (depth < 0) break
+  }
+  if (depth !== 0) throw new UserError(`${what} "${glob}" has unbalanced "{" / "}"`)
+  for (const segment of glob.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') {
+      throw new UserError(`${what} "${glob}" has an empty, "." or ".." path segment`)
+    }
+    if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
+      throw new UserError(`${what} "${glob}" has an unbalanced "[" / "]"`)
+    }
+  }
+}
+
+/** Compile a directory glob into segments; each wildcard segment and each `**` is a capture. */
+function compileDirGlob(glob: string): DirGlob {
+  const cached = dirGlobCache.get(glob)
+  if (cached) return cached
+  checkGlobSyntax(glob, 'glob')
+  let captureCount = 0
+  const segments = glob.split('/').map((segment): DirGlob['segments'][number] => {
+    if (segment === '**') {
+      captureCount++
+      return { kind: 'globstar' }
+    }
+    if (segment.includes('**')) {
+      throw new UserError(`glob "${glob}": "**" must be a whole path segment`)
+    }
+    const matcher = new Minimatch(segment, { magicalBraces: true })
+    if (!matcher.hasMagic()) return { kind: 'literal', text: segment }
+    captureCount++
+    return { kind: 'magic', matcher }
+  })
+  const compiled = { source: glob, segments, captureCount }
+  dirGlobCache.set(glob, compiled)
+  return compiled
+}
+
+/** Match a directory path against a directory glob; the captures, or undefined. */
+export function matchDirGlob(glob: string, dir: string): string[] | undefined {
+  const { segments } = compileDirGlob(glob)
+  const parts = dir.split('/')
+  const walk = (si: number, pi: number, captures: string[]): string[] | undefined => {
+    const segment = segments[si]
+    if (!segment) return pi === parts.length ? captures : undefined
+    if (segment.kind === 'globstar') {
+      // Fewest segments first; `**` never enters hidden directories. Like minimatch, a
+      // trailing `**` means "below": `clusters/**` does not match `clusters` itself.
+      const trailing = si === segments.length - 1
+      for (let end = trailing ? pi + 1 : pi; end <= parts.length; end++) {
+        if (end > pi && parts[end - 1]!.startsWith('.')) break
+        const found = walk(si + 1, end, [...captures, parts.slice(pi, end).join('/')])
+        if (found) return found
+      }
+      return undefined
+    }
+    const part = parts[pi]
+    if (part === undefined) return undefined
+    if (segment.kind === 'literal')
+      return part === segment.text ? walk(si + 1, pi + 1, captures) : undefined
+    return segment.matcher.match(part) ? walk(si + 1, pi + 1, [...captures, part]) : undefined
+  }
+  return walk(0, 0, [])
+}
+
+function checkNameGlob(glob: string): void {
+  if (glob.trim() === '' || glob.trim() !== glob)
+    throw new UserError(`pattern "${glob}" is empty or has surrounding spaces`)
+  if (glob.includes('/'))
+    throw new UserError(`pattern "${glob}" matches environment names, which contain no "/"`)
+}
+
+function checkPathGlob(glob: string): void {
+  checkGlobSyntax(glob, 'path glob')
+}
+
+// ---------------------------------------------------------------------------
+// Stages and environments
+
+export function stageFor(config: FleetConfig, environmentName: string): StageConfig | undefined {
+  return config.stages.find((stage) =>
+    stage.match.some((pattern) => minimatch(environmentName, pattern)),
+  )
+}
+
+/** Stage names in dependency order (file order among independent stages). */
+export function stageOrder(config: FleetConfig): string[] {
+  const names = new Set(config.stages.map((stage) => stage.name))
+  for (const stage of config.stages) {
+    for (const required of stage.requires) {
+      if (!names.has(required)) {
+        throw new UserError(
+          `${config.file}: stage "${stage.name}" requires unknown stage "${required}"`,
+          {
+            file: config.file,
+          },
+        )
+      }
+    }
+  }
+  const cycle = findCycle(config.stages)
+  if (cycle) {
+    throw new UserError(
+      `${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`,
+      {
+        file: config.file,
+      },
+    )
+  }
+  const order: string[] = []
+  const placed = new Set<string>()
+  while (order.length < config.stages.length) {
+    const next = config.stages.find(
+      (stage) => !placed.has(stage.name) && stage.requires.every((r) => placed.has(r)),
+    )
+    if (!next) break // unreachable: cycles are rejected above
+    order.push(next.name)
+    placed.add(next.name)
+  }
+  return order
+}
+
+function kustomizationDirs(files: readonly string[]): string[] {
+  const dirs = new Set<string>()
+  for (const file of files) {
+    const slash = file.lastIndexOf('/')
+    if (slash <= 0) continue // the repository root is never an environment
+    if (KUSTOMIZATION_FILES.includes(file.slice(slash + 1))) dirs.add(file.slice(0, slash))
+  }
+  return [...dirs].sort()
+}
+
+function ruleWhere(config: FleetConfig, rule: EnvironmentRule, index: number): string {
+  const at = rule.line ? `${config.file}:${rule.line}` : config.file
+  return `${at}: environments[${index}] (glob "${rule.glob}")`
+}
+
+function ruleLocation(config: FleetConfig, rule: EnvironmentRule) {
+  return rule.line ? { file: config.file, line: rule.line } : { file: config.file }
+}
+
+function pathVars(dir: string, captures: string[]): Record<string, string> {
+  const vars: Record<string, string> = { path: dir, basename: dir.slice(dir.lastIndexOf('/') + 1) }
+  captures.forEach((capture, i) => (vars[String(i + 1)] = capture))
+  return vars
+}
+
+function environmentFor(
+  config: FleetConfig,
+  rule: EnvironmentRule,
+  where: string,
+  location: { file: string; line?: number },
+  dir: string,
+  name: string,
+  vars: Record<string, string>,
+): Environment {
+  const nameProblem = unsafeNameReason(name)
+  if (nameProblem) {
+    throw new UserError(`${where}: the name of ${dir} ${nameProblem}`, location)
+  }
+  const stage = stageFor(config, name)
+  if (!stage) {
+    throw new UserError(
+      `${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
+        config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '),
+      location,
+    )
+  }
+  const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name })
+  const branchProblem = invalidBranchReason(branch)
+  if (branchProblem) {
+    throw new UserError(
+      `${where}: the branch of environment "${name}" is ${branchProblem}`,
+      location,
+    )
+  }
+  return { name, path: dir, stage: stage.name, branch }
+}
+
+export interface DiscoverOptions {
+  /** Do not fail when a rule matches nothing (e.g. at a base revision before the first environment existed). */
+  allowUnmatched?: boolean
+}
+
+/** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
+export function discoverEnvironments(
+  config: FleetConfig,
+  files: readonly string[],
+  options: DiscoverOptions = {},
+): Environment[] {
+  const dirs = kustomizationDirs(files)
+  const claimed = new Set<string>()
+  const environments: Environment[] = []
+  config.environments.forEach((rule, index) => {
+    const where = ruleWhere(config, rule, index)
+    const location = ruleLocation(config, rule)
+    let matched = 0
+    for (const dir of dirs) {
+      const captures = matchDirGlob(rule.glob, dir)
+      if (!captures) continue
+      matched++
+      if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir))) continue
+      claimed.add(dir)
+      const vars = pathVars(dir, captures)
+      const name = expandTemplate(rule.name, vars).replaceAll('/', '-')
+      environments.push(environmentFor(config, rule, where, location, dir, name, vars))
+    }
+    if (matched === 0 && !options.allowUnmatched) {
+      throw new UserError(
+        `${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
+          (config.file === DEFAULTS_FILE
+            ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
+            : ''),
+        location,
+      )
+    }
+  })
+  return checkUniqueAndSort(config, environments)
+}
+
+function checkUniqueAndSort(config: FleetConfig, environments: Environment[]): Environment[] {
+  const byName = new Map<string, Environment>()
+  const byBranch = new Map<string, Environment>()
+  for (const env of environments) {
+    const sameName = byName.get(env.name)
+    if (sameName) {
+      throw new UserError(
+        `${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`,
+        { file: config.file },
+      )
+    }
+    const sameBranch = byBranch.get(env.branch)
+    if (sameBranch) {
+      throw new UserError(
+        `${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`,
+        { file: config.file },
+      )
+    }
+    byName.set(env.name, env)
+    byBranch.set(env.branch, env)
+  }
+  const rank = new Map(stageOrder(config).map((name, i) => [name, i]))
+  return environments.sort(
+    (a, b) =>
+      (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  )
+}
+
+/**
+ * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
+ * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
+ * from the configuration (or the first stage), the branch from the first rule matching the path.
+ */
+export function environmentsFromPaths(
+  config: FleetConfig,
+  files: readonly string[],
+  patterns: readonly string[],
+): Environment[] {
+  const kustomized = kustomizationDirs(files)
+  const existing = new Set<string>()
+  for (const file of files) {
+    for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
+      existing.add(file.slice(0, slash))
+    }
+  }
+  const dirs = new Set<string>()
+  for (const raw of patterns) {
+    const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '')
+    const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic()
+    if (!isGlob) {
+      if (!existing.has(pattern)) {
+        throw new UserError(`--env ${raw}: no such directory in the repository`)
+      }
+      dirs.add(pattern)
+      continue
+    }
+    let matches: string[]
+    try {
+      matches = kustomized.filter((dir) => matchDirGlob(pattern, dir))
+    } catch (error) {
+      throw new UserError(`--env ${raw}: ${(error as Error).message}`)
+    }
+    if (matches.length === 0) {
+      throw new UserError(`--env ${raw} matches no directory holding a kustomization file`)
+    }
+    matches.forEach((dir) => dirs.add(dir))
+  }
+  const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0])
+  const environments = [...dirs].map((dir): Environment => {
+    const name = dir.replaceAll('/', '-')
+    const nameProblem = unsafeNameReason(name)
+    if (nameProblem) throw new UserError(`--env ${dir}: the environment name ${nameProblem}`)
+    const stage = stageFor(config, name) ?? fallbackStage
+    const rule = config.environments.find(
+      (r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)),
+    )
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : [])
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+      ...vars,
+      name,
+      stage: stage?.name ?? '',
+    })
+    const branchProblem = invalidBranchReason(branch)
+    if (branchProblem) throw new UserError(`--env ${dir}: the branch is ${branchProblem}`)
+    return { name, path: dir, stage: stage?.name ?? '', branch }
+  })
+  return checkUniqueAndSort(config, environments)
+}
