@@ -15,13 +15,25 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       'no-restricted-imports': [
         'error',
-        { patterns: ['@actions/*/lib/*'], paths: [{ name: 'child_process', message: 'Use node:child_process through actions/lib/process.ts' }] },
+        {
+          patterns: ['@actions/*/lib/*'],
+          paths: [
+            {
+              name: 'child_process',
+              message: 'Use node:child_process through actions/lib/process.ts',
+            },
+          ],
+        },
       ],
     },
   },
   {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    // disableTypeChecked's parserOptions would be lost by overriding languageOptions.
+    languageOptions: {
+      parserOptions: { projectService: false },
+      globals: { process: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
   },
 )

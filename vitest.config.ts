@@ -4,7 +4,9 @@ import { defineConfig } from 'vitest/config'
 
 // The real kustomize, helm and actionlint come from the pinned tool cache
 // (scripts/install-tools.sh), ahead of anything else on PATH.
-const toolPath = execFileSync('bash', ['scripts/install-tools.sh', '--path'], { encoding: 'utf8' }).trim()
+const toolPath = execFileSync('bash', ['scripts/install-tools.sh', '--path'], {
+  encoding: 'utf8',
+}).trim()
 
 export default defineConfig({
   test: {

@@ -34,10 +34,32 @@ if [[ "${1:-}" == "--path" ]]; then
   exit 0
 fi
 
+# `go install` skips the release Makefile's -ldflags; helm needs them to report
+# its real version (`helm version`) and the Kubernetes version it renders
+# against (.Capabilities.KubeVersion), which the Makefile derives from client-go.
+helm_ldflags() {
+  local version="$1" gomod client_go_minor
+  gomod="$(go mod download -json "helm.sh/helm/v3@${version}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  client_go_minor="$(awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2] }' "$gomod")"
+  if [[ -z "$client_go_minor" ]]; then
+    echo "error: cannot read the k8s.io/client-go version of helm ${version}" >&2
+    return 1
+  fi
+  local flags="-X helm.sh/helm/v3/internal/version.version=${version}"
+  for pkg_var in pkg/lint/rules pkg/chartutil; do
+    flags+=" -X helm.sh/helm/v3/${pkg_var}.k8sVersionMajor=1"
+    flags+=" -X helm.sh/helm/v3/${pkg_var}.k8sVersionMinor=${client_go_minor}"
+  done
+  echo "$flags"
+}
+
+# Bumped when the way a tool is built changes, so cached builds are redone.
+build_recipe=2
+
 for entry in "${tools[@]}"; do
   IFS='|' read -r name version pkg <<<"$entry"
   dir="${root}/${name}-${version}"
-  if [[ -x "${dir}/${name}" ]]; then
+  if [[ -x "${dir}/${name}" && "$(cat "${dir}/.build-recipe" 2>/dev/null)" == "$build_recipe" ]]; then
     echo "${name} ${version}: cached at ${dir}"
     continue
   fi
@@ -53,7 +75,10 @@ for entry in "${tools[@]}"; do
   echo "${name} ${version}: building with go install ${pkg}@${version} ..."
   tmp="${dir}.tmp.$$"
   rm -rf "$tmp" && mkdir -p "$tmp"
-  GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="-trimpath" go install "${pkg}@${version}"
+  ldflags=""
+  if [[ "$name" == "helm" ]]; then ldflags="$(helm_ldflags "$version")"; fi
+  GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="-trimpath" go install -ldflags="$ldflags" "${pkg}@${version}"
+  echo "$build_recipe" >"${tmp}/.build-recipe"
   rm -rf "$dir" && mv "$tmp" "$dir"
   echo "${name} ${version}: installed at ${dir}"
 done

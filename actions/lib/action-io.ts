@@ -24,7 +24,9 @@ export function defineContract<const I extends string, const O extends string>(
 }
 
 /** Reads every declared input once, as the runner passes them (INPUT_<NAME>). */
-export function readInputs<I extends string>(contract: ActionContract<I, string>): Record<I, string> {
+export function readInputs<I extends string>(
+  contract: ActionContract<I, string>,
+): Record<I, string> {
   const values = {} as Record<I, string>
   for (const name of Object.keys(contract.inputs) as I[]) {
     const spec = contract.inputs[name]
@@ -51,10 +53,17 @@ export function parseJsonInput<T>(name: string, text: string): T {
   }
 }
 
-export function parseIntegerInput(name: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function parseIntegerInput(
+  name: string,
+  text: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const value = Number(text)
   if (!/^-?\d+$/.test(text) || value < min || value > max) {
-    throw new UserError(`input "${name}" must be a whole number from ${min} to ${max}, got "${text}"`)
+    throw new UserError(
+      `input "${name}" must be a whole number from ${min} to ${max}, got "${text}"`,
+    )
   }
   return value
 }

@@ -18,7 +18,12 @@ export interface GitHubClientOptions {
 /** The default write pacing, overridable for simulators through FLEET_PROMOTE_WRITE_INTERVAL_MS. */
 export function defaultWriteIntervalMs(): number {
   const value = Number(process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS)
-  return Number.isFinite(value) && value >= 0 && process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== '' && process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== undefined ? value : 1000
+  return Number.isFinite(value) &&
+    value >= 0 &&
+    process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== '' &&
+    process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== undefined
+    ? value
+    : 1000
 }
 
 /**
@@ -34,15 +39,28 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
     token,
     {
       ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
-      request: { retries },
+      // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
+      retry: { retries },
       throttle: {
         write: new Bottleneck.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
-        onRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
+        onRateLimit: (
+          retryAfter: number,
+          request: { method: string; url: string },
+          _octokit: unknown,
+          retryCount: number,
+        ) => {
           log(`rate limit on ${request.method} ${request.url}; retrying in ${retryAfter} s`)
           return retryCount < retries
         },
-        onSecondaryRateLimit: (retryAfter: number, request: { method: string; url: string }, _octokit: unknown, retryCount: number) => {
-          log(`secondary rate limit on ${request.method} ${request.url}; retrying in ${retryAfter} s`)
+        onSecondaryRateLimit: (
+          retryAfter: number,
+          request: { method: string; url: string },
+          _octokit: unknown,
+          retryCount: number,
+        ) => {
+          log(
+            `secondary rate limit on ${request.method} ${request.url}; retrying in ${retryAfter} s`,
+          )
           return retryCount < retries
         },
       },

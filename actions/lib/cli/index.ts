@@ -22,7 +22,9 @@ export function helpText(): string {
   for (const [name, command] of [...commands].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`  ${name.padEnd(width)}  ${command.summary}`)
   }
-  lines.push(`  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`)
+  lines.push(
+    `  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`,
+  )
   lines.push('', 'Run "fleet-promote <command> --help" for the options of one command.')
   return lines.join('\n')
 }
@@ -51,7 +53,10 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (error) {
-    const where = error instanceof UserError && error.location ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: ` : ''
+    const where =
+      error instanceof UserError && error.location
+        ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
+        : ''
     process.stderr.write(`fleet-promote ${name}: ${where}${errorMessage(error)}\n`)
     return 1
   }
