@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { discoverEnvironments, environmentsFromPaths } from '../config.js'
+import type { Environment } from '../config-types.js'
+import { UserError } from '../errors.js'
+import { Git } from '../git.js'
+import { hydrate } from '../render/hydrate.js'
+import { loadChartLock, loadRenderConfig } from '../render/sources.js'
+import { parseCliArgs } from './args.js'
+import { commands } from './index.js'
+
+const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
+
+Renders one environment exactly as the hydrate action does (safety checks,
+shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
+deletion guard) and prints its result JSON (an EnvironmentHydration).
+
+Options:
+  --repo DIR          Git repository (default: the current directory)
+  --env PATH          Environment directory, relative to the repository root
+  --out DIR           Write hydration.json and <environment>/ there (default: a temp dir, removed)
+  --config FILE       Configuration file (default: fleet-promote.yaml)
+  --base REV          Read --config and --chart-lock at this revision instead of the work tree
+  --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
+  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
+  --allow-deletions   Let a render the deletion guard blocks through
+
+Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`
+
+commands.set('render', {
+  summary: 'Render one environment the way the hydrate action does and print its result.',
+  usage,
+  async run(args) {
+    const options = parseCliArgs('render', args, {
+      repo: { type: 'string' },
+      env: { type: 'string' },
+      out: { type: 'string' },
+      config: { type: 'string' },
+      base: { type: 'string' },
+      'chart-lock': { type: 'string' },
+      remote: { type: 'string' },
+      'allow-deletions': { type: 'boolean' },
+    })
+    if (!options.env) throw new UserError('--env is required (see "fleet-promote render --help")')
+    const repoDir = resolve(options.repo ?? '.')
+    const git = new Git(repoDir)
+    const base = options.base ?? ''
+    const config = await loadRenderConfig(
+      git,
+      repoDir,
+      options.config ?? 'fleet-promote.yaml',
+      base,
+    )
+    const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '')
+    const files = await git.listFiles('HEAD')
+    const environment: Environment | undefined =
+      discoverEnvironments(config, files, { allowUnmatched: true }).find(
+        (env) => env.path === path,
+      ) ?? environmentsFromPaths(config, files, [path])[0]
+    if (!environment) throw new UserError(`--env ${options.env}: not an environment directory`)
+    const scratch =
+      options.out === undefined
+        ? await mkdtemp(join(tmpdir(), 'fleet-promote-cli-render-'))
+        : undefined
+    try {
+      const { result } = await hydrate({
+        repoDir,
+        environments: [environment],
+        outputDir:
+          options.out !== undefined ? resolve(options.out) : join(scratch as string, 'out'),
+        settings: config.hydrate,
+        allowDeletions: options['allow-deletions'] === true,
+        chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
+        ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
+      })
+      const env = result.environments[0]
+      process.stdout.write(`${JSON.stringify(env, null, 2)}\n`)
+      return env && (env.status === 'rendered' || env.status === 'unchanged') ? 0 : 1
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true })
+    }
+  },
+})

@@ -1,0 +1,359 @@
+// Renders environments: safety walk → render tree → shared chart cache →
+// `kustomize build` pool → canonical objects → diff with the WET branch →
+// deletion guard → output files and hydration.json. Takes a narrow options
+// object (no config loading here), so the action, the CLI and the benchmark
+// all render the same way.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Environment, HydrateConfig } from '../config-types.js'
+import { errorMessage } from '../errors.js'
+import { Git } from '../git.js'
+import type { EnvironmentHydration, HydrationResult } from '../hydration-types.js'
+import { runProcess } from '../process.js'
+import { ChartCache, type ChartLockEntry } from './chart-cache.js'
+import { clip, diffObjects, guardDeletions } from './compare.js'
+import { manifestText, parseObjects, perResourceFiles, type RenderedObject } from './objects.js'
+import { buildRenderTree, linkTree } from './render-tree.js'
+import { checkEnvironment, type SafetyReport } from './safety.js'
+import {
+  findOnPath,
+  kustomizeArgs,
+  sealedToolEnv,
+  toolVersions,
+  writeHelmShim,
+  type ToolVersions,
+} from './tools.js'
+import { readWetStates, type WetState } from './wet.js'
+import {
+  commitInfo,
+  writeEnvironmentFiles,
+  writeHydrationResult,
+  type CommitInfo,
+} from './output.js'
+
+export type RenderSettings = Pick<
+  HydrateConfig,
+  'layout' | 'helm' | 'remoteBases' | 'deletionGuard' | 'timeoutSeconds' | 'maxOutputBytes'
+>
+
+export interface HydrateOptions {
+  /** The DRY checkout (the PR merge result in a workflow). It is never written. */
+  repoDir: string
+  environments: readonly Environment[]
+  outputDir: string
+  settings: RenderSettings
+  /** Concurrent kustomize processes; 0 or undefined = CPU count. */
+  parallelism?: number
+  /** Let a render the deletion guard blocks through (authorized, SHA-bound `.promote --allow-deletions` only). */
+  allowDeletions?: boolean
+  chartLock?: readonly ChartLockEntry[]
+  /** Remote to fetch WET branches from (`origin` in a workflow); undefined reads local refs only. */
+  wetRemote?: string
+  /** Commit rendered; defaults to HEAD of repoDir. */
+  drySha?: string
+  /** Recorded in hydrator.metadata; defaults to the `origin` URL without credentials. */
+  repoURL?: string
+  kustomizePath?: string
+  helmPath?: string
+  /** Parent of the run-scoped scratch directory (default: the OS temp dir). */
+  scratchDir?: string
+  log?: (line: string) => void
+}
+
+export interface HydrateStats {
+  chartPulls: number
+  treeFiles: number
+  tools: ToolVersions
+  /** Wall time of each phase, in milliseconds. */
+  phases: { setup: number; check: number; tree: number; charts: number; render: number }
+}
+
+export interface HydrateRun {
+  result: HydrationResult
+  stats: HydrateStats
+}
+
+interface Pending {
+  env: Environment
+  /** Time spent on this environment's safety walk; the render adds its own time. */
+  checkMs: number
+  report?: SafetyReport
+  failure?: string
+}
+
+const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
+export async function mapPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await fn(items[index] as T, index)
+    }
+  })
+  await Promise.all(workers)
+  return results
+}
+
+export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
+  const log = options.log ?? (() => undefined)
+  const parallelism =
+    options.parallelism && options.parallelism > 0 ? options.parallelism : availableParallelism()
+  const { settings } = options
+  const git = new Git(options.repoDir)
+  const drySha = options.drySha ?? (await git.revParse('HEAD'))
+  const repoURL = options.repoURL ?? (await originUrl(git))
+  const commit = await commitInfo(git, drySha)
+  const runDir = await mkdtemp(join(options.scratchDir ?? tmpdir(), 'fleet-promote-render-'))
+  const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 }
+  let mark = Date.now()
+  const lap = (phase: keyof typeof phases) => {
+    const now = Date.now()
+    phases[phase] = now - mark
+    mark = now
+  }
+  try {
+    const env = await sealedToolEnv(runDir)
+    const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize')
+    const helm = await findOnPath(options.helmPath ?? 'helm')
+    const tools = await toolVersions(kustomize, helm, env)
+    const helmShim = await writeHelmShim(runDir, helm, tools.helm)
+    const timeoutMs = settings.timeoutSeconds * 1000
+    const policy = {
+      helmEnabled: settings.helm.enabled,
+      allowedChartRepos: settings.helm.allowedRepos,
+      remoteBases: settings.remoteBases,
+    }
+
+    lap('setup')
+    // 1. Safety walk of every environment before anything runs.
+    const treeScans = new Map<string, Promise<void>>()
+    const pending: Pending[] = await mapPool(options.environments, parallelism * 2, async (env) => {
+      const started = Date.now()
+      const item: Pending = { env, checkMs: 0 }
+      if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+        item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
+        return item
+      }
+      try {
+        item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans)
+      } catch (error) {
+        item.failure = clip(`refused: ${errorMessage(error)}`)
+      }
+      item.checkMs = Date.now() - started
+      return item
+    })
+    lap('check')
+    const wetStates = readWetStates(
+      git,
+      options.environments.map((env) => env.branch),
+      options.wetRemote,
+    )
+    // Read while the tree and charts are prepared; its error surfaces at the await below.
+    wetStates.catch(() => undefined)
+
+    // 2. One private copy of every vetted kustomization root.
+    const treeDir = join(runDir, 'tree')
+    const treeFiles = await buildRenderTree(
+      options.repoDir,
+      treeDir,
+      pending.flatMap((item) => item.report?.roots ?? []),
+    )
+    lap('tree')
+
+    // 3. Each chart version pulled once, linked where kustomize looks for it.
+    const cache = new ChartCache({
+      cacheDir: join(runDir, 'charts'),
+      helm,
+      env,
+      timeoutMs,
+      lock: options.chartLock ?? [],
+    })
+    const linked = new Map<string, Promise<void>>()
+    await mapPool(pending, parallelism * 2, async (item) => {
+      for (const chart of item.report?.charts ?? []) {
+        let done = linked.get(chart.pullDir)
+        if (!done) {
+          done = cache
+            .get(chart)
+            .then((cached) =>
+              linkTree(join(cached.dir, chart.name), join(treeDir, chart.pullDir, chart.name)),
+            )
+          linked.set(chart.pullDir, done)
+        }
+        try {
+          await done
+        } catch (error) {
+          item.failure = clip(`refused: ${errorMessage(error)}`)
+          return
+        }
+      }
+    })
+
+    lap('charts')
+    // 4. Render pool: one kustomize process per environment.
+    const wet = await wetStates
+    const environments = await mapPool(pending, parallelism, async (item) => {
+      const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
+      const result = await renderOne(
+        item,
+        state,
+        { ...options, settings },
+        { kustomize, helm: helmShim, env, treeDir, timeoutMs, commit, tools, drySha, repoURL },
+      )
+      log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`)
+      return result
+    })
+    lap('render')
+    const result: HydrationResult = {
+      version: 1,
+      drySha,
+      repoURL,
+      environments: [...environments].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+      ),
+    }
+    await writeHydrationResult(options.outputDir, result)
+    return { result, stats: { chartPulls: cache.pulls, treeFiles, tools, phases } }
+  } finally {
+    await rm(runDir, { recursive: true, force: true })
+  }
+}
+
+interface RenderContext {
+  kustomize: string
+  helm: string
+  env: NodeJS.ProcessEnv
+  treeDir: string
+  timeoutMs: number
+  commit: CommitInfo
+  tools: ToolVersions
+  drySha: string
+  repoURL: string
+}
+
+async function renderOne(
+  item: Pending,
+  state: WetState,
+  options: HydrateOptions,
+  context: RenderContext,
+): Promise<EnvironmentHydration> {
+  const { env } = item
+  const { settings } = options
+  const started = Date.now()
+  const base: EnvironmentHydration = {
+    name: env.name,
+    path: env.path,
+    stage: env.stage,
+    branch: env.branch,
+    status: 'failed',
+    resources: { before: 0, after: 0 },
+    diff: { added: 0, changed: 0, deleted: 0 },
+    changes: [],
+    outputDir: env.name,
+    files: [],
+    baseSha: state.sha,
+    durationMs: 0,
+  }
+  const finish = async (result: EnvironmentHydration, files?: Map<string, string>) => {
+    if (SAFE_ENV_NAME.test(env.name)) {
+      result.files = await writeEnvironmentFiles(options.outputDir, env, files, {
+        commit: context.commit,
+        drySha: context.drySha,
+        repoURL: context.repoURL,
+        tools: context.tools,
+        helm: settings.helm.enabled,
+      })
+    }
+    result.durationMs = item.checkMs + Date.now() - started
+    return result
+  }
+  let before: RenderedObject[]
+  try {
+    before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`))
+  } catch (error) {
+    return finish({ ...base, reason: clip(`WET branch unreadable: ${errorMessage(error)}`) })
+  }
+  base.resources.before = before.length
+  if (item.failure !== undefined || item.report === undefined) {
+    return finish({ ...base, reason: item.failure ?? 'refused' })
+  }
+  const dir = join(context.treeDir, env.path)
+  const run = await runProcess(
+    context.kustomize,
+    kustomizeArgs(dir, settings.helm.enabled && item.report.usesHelm ? context.helm : undefined),
+    {
+      cwd: context.treeDir,
+      env: context.env,
+      timeoutMs: context.timeoutMs,
+      maxOutputBytes: settings.maxOutputBytes,
+    },
+  )
+  // A render error is never "zero resources".
+  if (run.killedFor === 'timeout')
+    return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` })
+  if (run.killedFor === 'output-limit')
+    return finish({ ...base, reason: `render output over ${settings.maxOutputBytes} bytes` })
+  if (run.code !== 0) {
+    const detail = run.stderr
+      .split(`${context.treeDir}/`)
+      .join('')
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .pop()
+    return finish({
+      ...base,
+      reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
+    })
+  }
+  let after: RenderedObject[]
+  try {
+    after = parseObjects(run.stdout, `kustomize build ${env.path}`)
+  } catch (error) {
+    return finish({ ...base, reason: clip(`render output unreadable: ${errorMessage(error)}`) })
+  }
+  const files =
+    settings.layout === 'per-resource'
+      ? perResourceFiles(after)
+      : new Map(after.length > 0 ? [['manifest.yaml', manifestText(after)]] : [])
+  const changes = diffObjects(before, after)
+  const count = (kind: string) => changes.filter((change) => change.change === kind).length
+  const diff = { added: count('added'), changed: count('changed'), deleted: count('deleted') }
+  const verdict = guardDeletions(
+    before.length,
+    after.length,
+    changes,
+    settings.deletionGuard,
+    options.allowDeletions === true,
+  )
+  const changed = state.sha === '' || !sameFiles(state.files, files)
+  const result: EnvironmentHydration = {
+    ...base,
+    status: verdict.blocked ? 'blocked' : changed ? 'rendered' : 'unchanged',
+    ...(verdict.reason !== undefined ? { reason: verdict.reason } : {}),
+    resources: { before: before.length, after: after.length },
+    diff,
+    changes,
+  }
+  return finish(result, verdict.blocked ? undefined : files)
+}
+
+function sameFiles(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false
+  for (const [path, text] of a) if (b.get(path) !== text) return false
+  return true
+}
+
+async function originUrl(git: Git): Promise<string> {
+  const result = await git.raw(['remote', 'get-url', 'origin'])
+  if (result.code !== 0) return ''
+  return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1')
+}
