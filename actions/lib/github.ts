@@ -40,9 +40,12 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
     {
       ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
       // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
-      retry: { retries },
+      // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
+      retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 451] },
       throttle: {
         write: new Bottleneck.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
+        // Writes that notify (PRs, issues, comments, reviews, merges): plugin-throttling's default is 3 s apart.
+        notifications: new Bottleneck.Group({ maxConcurrent: 1, minTime: writeIntervalMs * 3 }),
         onRateLimit: (
           retryAfter: number,
           request: { method: string; url: string },

@@ -1,0 +1,186 @@
+/**
+ * What GitHub does behind pull requests: head SHAs follow their branches,
+ * refs/pull/N/head and refs/pull/N/merge (a real test-merge commit) are
+ * rebuilt after every change, and merges write real commits to the base branch.
+ */
+import {
+  commitTree,
+  deleteRef,
+  diffStats,
+  GITHUB_COMMITTER,
+  listRefs,
+  mergeTrees,
+  refSha,
+  updateRef,
+  updateRefs,
+} from './git-repo.js'
+import type { Store } from './store.js'
+import type { SimPullRequest } from './types.js'
+
+export interface RefChange {
+  ref: string
+  before: string
+  after: string
+}
+
+export interface RefListener {
+  /** A pushed branch moved a pull request's head (the synchronize event). */
+  onSynchronize(pull: SimPullRequest, actor: string): void
+  /** The head branch of an open pull request was deleted: GitHub closes it. */
+  onHeadDeleted(pull: SimPullRequest, actor: string): void
+  onPush(repo: string, change: RefChange, actor: string): void
+}
+
+const ZERO = '0000000000000000000000000000000000000000'
+
+export class PullRefs {
+  private readonly merges = new Map<string, { base: string; head: string; merge: string | null }>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly listener: RefListener,
+  ) {}
+
+  /** Branch heads of a repository, to compare before and after a push. */
+  async snapshot(repo: string): Promise<Map<string, string>> {
+    const refs = await listRefs(this.store.repo(repo).path, 'refs/heads/')
+    return new Map(refs.map(({ ref, sha }) => [ref, sha]))
+  }
+
+  /** Reconciles pull requests with the branches after refs changed (a push, an API ref update, a merge). */
+  async afterRefsChanged(
+    repo: string,
+    before: Map<string, string>,
+    actor: string,
+  ): Promise<RefChange[]> {
+    const after = await this.snapshot(repo)
+    const changes: RefChange[] = []
+    for (const ref of new Set([...before.keys(), ...after.keys()])) {
+      const old = before.get(ref) ?? ZERO
+      const now = after.get(ref) ?? ZERO
+      if (old !== now) changes.push({ ref, before: old, after: now })
+    }
+    for (const change of changes) this.listener.onPush(repo, change, actor)
+    for (const pull of this.store.pulls(repo)) {
+      if (pull.state !== 'open') continue
+      const head = after.get(`refs/heads/${pull.headRef}`)
+      if (!head && before.has(`refs/heads/${pull.headRef}`)) {
+        const now = this.store.now()
+        Object.assign(pull, { state: 'closed', closedAt: now, updatedAt: now, mergeable: null })
+        const issue = this.store.issue(pull.repo, pull.number)
+        if (issue) Object.assign(issue, { state: 'closed', closedAt: now, updatedAt: now })
+        this.merges.delete(`${pull.repo}#${pull.number}`)
+        await deleteRef(this.store.repo(repo).path, `refs/pull/${pull.number}/merge`)
+        this.listener.onHeadDeleted(pull, actor)
+      } else if (head && head !== pull.headSha) {
+        const previous = pull.headSha
+        pull.previousHeadSha = previous
+        pull.headSha = head
+        pull.updatedAt = this.store.now()
+        await this.updatePull(pull, after.get(`refs/heads/${pull.baseRef}`))
+        this.listener.onSynchronize(pull, actor)
+      } else if (changes.some((change) => change.ref === `refs/heads/${pull.baseRef}`)) {
+        await this.updatePull(pull, after.get(`refs/heads/${pull.baseRef}`))
+      }
+    }
+    return changes
+  }
+
+  /**
+   * Refreshes base SHA, statistics, refs/pull/N/head, refs/pull/N/merge and
+   * mergeability of one pull request. `knownBase` spares a lookup when the
+   * caller already has the base branch head.
+   */
+  async updatePull(pull: SimPullRequest, knownBase?: string): Promise<void> {
+    const dir = this.store.repo(pull.repo).path
+    const base = knownBase ?? (await refSha(dir, `refs/heads/${pull.baseRef}`))
+    if (base) pull.baseSha = base
+    const stats = await diffStats(dir, pull.baseSha, pull.headSha)
+    Object.assign(pull, {
+      commits: stats.commits,
+      additions: stats.additions,
+      deletions: stats.deletions,
+      changedFiles: stats.files,
+    })
+    const updates = [`update refs/pull/${pull.number}/head ${pull.headSha}`]
+    if (pull.state === 'open') {
+      // The test merge depends on base and head only: rebuild it only when one of them moved.
+      const key = `${pull.repo}#${pull.number}`
+      let cached = this.merges.get(key)
+      if (!cached || cached.base !== pull.baseSha || cached.head !== pull.headSha) {
+        const tree = await mergeTrees(dir, pull.baseSha, pull.headSha)
+        const merge =
+          tree === undefined
+            ? null
+            : await commitTree(
+                dir,
+                tree,
+                [pull.baseSha, pull.headSha],
+                `Merge ${pull.headSha} into ${pull.baseSha}`,
+                GITHUB_COMMITTER,
+              )
+        cached = { base: pull.baseSha, head: pull.headSha, merge }
+        this.merges.set(key, cached)
+        updates.push(
+          merge === null
+            ? `delete refs/pull/${pull.number}/merge`
+            : `update refs/pull/${pull.number}/merge ${merge}`,
+        )
+      }
+      pull.mergeable = cached.merge !== null
+      pull.mergeCommitSha = cached.merge
+    }
+    await updateRefs(dir, updates)
+  }
+
+  /** Drops cached test merges of a repository (after a test rewrote refs directly). */
+  forget(repo: string): void {
+    for (const key of this.merges.keys()) if (key.startsWith(`${repo}#`)) this.merges.delete(key)
+  }
+
+  /**
+   * Merges like the merge button: a merge commit (or a squash commit) on the
+   * base branch, compare-and-swapped against the base SHA the merge was computed on.
+   */
+  async merge(
+    pull: SimPullRequest,
+    login: string,
+    options: { method: 'merge' | 'squash'; title?: string; message?: string },
+  ): Promise<string | undefined> {
+    const repo = this.store.repo(pull.repo)
+    const before = await this.snapshot(pull.repo)
+    const base = before.get(`refs/heads/${pull.baseRef}`)
+    if (!base) return undefined
+    const tree = await mergeTrees(repo.path, base, pull.headSha)
+    if (tree === undefined) return undefined
+    const author = { name: login, email: `${login}@users.noreply.github.com` }
+    const title =
+      options.title ??
+      (options.method === 'squash'
+        ? `${pull.title} (#${pull.number})`
+        : `Merge pull request #${pull.number} from ${pull.headRepo.split('/')[0]}/${pull.headRef}`)
+    const body = options.message ?? (options.method === 'squash' ? '' : pull.title)
+    const message = body ? `${title}\n\n${body}\n` : `${title}\n`
+    const parents = options.method === 'squash' ? [base] : [base, pull.headSha]
+    const sha = await commitTree(repo.path, tree, parents, message, author, GITHUB_COMMITTER)
+    await updateRef(repo.path, `refs/heads/${pull.baseRef}`, sha, base)
+    const now = this.store.now()
+    Object.assign(pull, {
+      state: 'closed',
+      merged: true,
+      mergedAt: now,
+      mergedBy: login,
+      closedAt: now,
+      updatedAt: now,
+      mergeCommitSha: sha,
+      mergeable: null,
+      baseSha: base,
+    })
+    const issue = this.store.issue(pull.repo, pull.number)
+    if (issue) Object.assign(issue, { state: 'closed', closedAt: now, updatedAt: now })
+    await deleteRef(repo.path, `refs/pull/${pull.number}/merge`)
+    this.merges.delete(`${pull.repo}#${pull.number}`)
+    await this.afterRefsChanged(pull.repo, before, login)
+    return sha
+  }
+}
