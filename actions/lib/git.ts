@@ -77,12 +77,20 @@ export class Git {
   }
 
   async revParse(rev: string): Promise<string> {
-    return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim()
+    return (
+      await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])
+    ).trim()
   }
 
   /** The commit a revision names, or undefined when it does not exist here. */
   async tryRevParse(rev: string): Promise<string | undefined> {
-    const result = await this.raw(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])
+    const result = await this.raw([
+      'rev-parse',
+      '--verify',
+      '--quiet',
+      '--end-of-options',
+      `${rev}^{commit}`,
+    ])
     return result.code === 0 ? result.stdout.trim() : undefined
   }
 
@@ -95,7 +103,11 @@ export class Git {
     return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true'
   }
 
-  async fetch(remote: string, refspecs: readonly string[], options: { depth?: number; unshallow?: boolean; deepen?: number } = {}) {
+  async fetch(
+    remote: string,
+    refspecs: readonly string[],
+    options: { depth?: number; unshallow?: boolean; deepen?: number } = {},
+  ) {
     const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head']
     if (options.unshallow) args.push('--unshallow')
     if (options.depth) args.push(`--depth=${options.depth}`)
@@ -106,10 +118,19 @@ export class Git {
 
   /** Files changed between the merge base of base and head, and head; renames found. */
   async changedFiles(base: string, head: string): Promise<ChangedFile[]> {
-    const out = await this.run(['diff', '--name-status', '-z', '--find-renames', '--no-ext-diff', '--end-of-options', `${base}...${head}`, '--'])
+    const out = await this.run([
+      'diff',
+      '--name-status',
+      '-z',
+      '--find-renames',
+      '--no-ext-diff',
+      '--end-of-options',
+      `${base}...${head}`,
+      '--',
+    ])
     const fields = out.split('\0')
     const files: ChangedFile[] = []
-    for (let i = 0; i < fields.length - 1; ) {
+    for (let i = 0; i < fields.length - 1;) {
       const code = fields[i++] ?? ''
       const status = code.charAt(0) as ChangedFile['status']
       if (status === 'R' || status === 'C') {
@@ -137,11 +158,66 @@ export class Git {
     return out.split('\0').filter((p) => p.length > 0)
   }
 
+  /** Every entry of a revision's tree (blobs, symlinks, submodules) as path → object id and mode. */
+  async listTree(rev: string): Promise<Map<string, { oid: string; mode: string }>> {
+    const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev])
+    const entries = new Map<string, { oid: string; mode: string }>()
+    for (const record of out.split('\0')) {
+      const tab = record.indexOf('\t')
+      if (tab < 0) continue
+      const [mode = '', , oid = ''] = record.slice(0, tab).split(' ')
+      entries.set(record.slice(tab + 1), { oid, mode })
+    }
+    return entries
+  }
+
+  /**
+   * Reads many text blobs through one `git cat-file --batch` process, as
+   * object id → content. Ids git does not have are left out.
+   */
+  async readBlobs(oids: Iterable<string>): Promise<Map<string, string>> {
+    const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid))
+    const blobs = new Map<string, string>()
+    if (wanted.length === 0) return blobs
+    const out = Buffer.from(
+      await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`),
+      'utf8',
+    )
+    let offset = 0
+    while (offset < out.length) {
+      const headerEnd = out.indexOf(0x0a, offset)
+      if (headerEnd < 0) break
+      const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ')
+      offset = headerEnd + 1
+      if (type === 'missing' || size === undefined) continue
+      const end = offset + Number(size)
+      // Output is decoded as UTF-8 by the process layer: a blob that is not
+      // valid UTF-8 changes length, so re-read the rest one blob at a time.
+      if (!SHA.test(oid) || out[end] !== 0x0a) return this.readBlobsOneByOne(wanted, blobs)
+      if (type === 'blob') blobs.set(oid, out.toString('utf8', offset, end))
+      offset = end + 1
+    }
+    return blobs
+  }
+
+  private async readBlobsOneByOne(oids: readonly string[], blobs: Map<string, string>) {
+    for (const oid of oids) {
+      if (blobs.has(oid)) continue
+      const result = await this.raw(['cat-file', 'blob', oid])
+      if (result.code === 0) blobs.set(oid, result.stdout)
+    }
+    return blobs
+  }
+
   /**
    * Pushes refspecs in one atomic transaction, each guarded by a lease so a
    * ref that moved since we read it is never overwritten.
    */
-  async push(remote: string, refspecs: readonly string[], options: { atomic?: boolean; leases?: readonly PushLease[]; force?: boolean } = {}) {
+  async push(
+    remote: string,
+    refspecs: readonly string[],
+    options: { atomic?: boolean; leases?: readonly PushLease[]; force?: boolean } = {},
+  ) {
     const args = ['push', '--porcelain']
     if (options.atomic) args.push('--atomic')
     if (options.force) args.push('--force')
@@ -181,6 +257,8 @@ export class Git {
 export class PushRejectedError extends Error {
   override name = 'PushRejectedError'
   constructor(readonly detail: string) {
-    super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`)
+    super(
+      `push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`,
+    )
   }
 }

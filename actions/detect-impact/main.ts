@@ -1,0 +1,198 @@
+import { resolve } from 'node:path'
+import * as core from '@actions/core'
+import * as github from '@actions/github'
+import {
+  defineContract,
+  failAction,
+  parseIntegerInput,
+  readInputs,
+  writeOutputs,
+} from '../lib/action-io.js'
+import type { Environment } from '../lib/config-types.js'
+import { UserError } from '../lib/errors.js'
+import { Git } from '../lib/git.js'
+import { detectImpact, type DetectResult } from '../lib/impact.js'
+
+export const contract = defineContract({
+  inputs: {
+    config: {
+      description:
+        'Configuration file, relative to the repository root. Always read at the base revision.',
+      default: 'fleet-promote.yaml',
+    },
+    base: {
+      description:
+        'Base revision (default: from the event: `pull_request.base.sha`, `merge_group.base_sha`, or `before` of a push).',
+      default: '',
+    },
+    head: {
+      description:
+        'Head revision (default: from the event: `pull_request.head.sha`, `merge_group.head_sha`, or `after` of a push).',
+      default: '',
+    },
+    'shard-size': {
+      description: 'Environments per entry of the `matrix` output.',
+      default: '10',
+    },
+    'working-directory': {
+      description: 'The repository checkout (relative to the workspace).',
+      default: '.',
+    },
+  },
+  outputs: {
+    environments: {
+      description:
+        'JSON array of impacted environments `{name, path, stage, branch}`, in stage order.',
+    },
+    stages: {
+      description: 'JSON array of the stage names that have impacted environments, in order.',
+    },
+    count: { description: 'Number of impacted environments.' },
+    matrix: {
+      description:
+        'JSON for `strategy.matrix`: `{"include": [{"shard": 1, "environments": "<JSON array>"}, …]}`; `include` is empty when nothing is impacted.',
+    },
+    external: {
+      description:
+        'JSON array of remote dependencies of impacted environments `{kind, reference, file, line, environments}`.',
+    },
+  },
+})
+
+export interface DetectInputs {
+  config: string
+  base: string
+  head: string
+  shardSize: number
+  workingDirectory: string
+}
+
+type Payload = Record<string, unknown>
+
+function field(value: unknown, ...path: string[]): string {
+  let current = value
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return ''
+    current = (current as Payload)[key]
+  }
+  return typeof current === 'string' ? current : ''
+}
+
+/** Base and head from the triggering event, for the inputs left empty. */
+export function revisionsFromEvent(
+  eventName: string,
+  payload: Payload,
+): { base: string; head: string } {
+  if (eventName === 'pull_request' || eventName === 'pull_request_target') {
+    return {
+      base: field(payload, 'pull_request', 'base', 'sha'),
+      head: field(payload, 'pull_request', 'head', 'sha'),
+    }
+  }
+  if (eventName === 'merge_group') {
+    return {
+      base: field(payload, 'merge_group', 'base_sha'),
+      head: field(payload, 'merge_group', 'head_sha'),
+    }
+  }
+  if (eventName === 'push') {
+    const before = field(payload, 'before')
+    return { base: /^0+$/.test(before) ? '' : before, head: field(payload, 'after') }
+  }
+  return { base: '', head: '' }
+}
+
+export function parseInputs(eventName: string, payload: Payload): DetectInputs {
+  const raw = readInputs(contract)
+  const fromEvent = revisionsFromEvent(eventName, payload)
+  const base = raw.base || fromEvent.base
+  const head = raw.head || fromEvent.head
+  if (!base || !head) {
+    throw new UserError(
+      `cannot tell the base and head revisions of a ${eventName} event: set the base and head inputs`,
+    )
+  }
+  return {
+    config: raw.config || 'fleet-promote.yaml',
+    base,
+    head,
+    shardSize: parseIntegerInput('shard-size', raw['shard-size'], 1, 256),
+    workingDirectory: raw['working-directory'] || '.',
+  }
+}
+
+/** Splits environments into `strategy.matrix` shards; each carries its environments as a JSON string. */
+export function shardMatrix(environments: readonly Environment[], shardSize: number) {
+  const include: { shard: number; environments: string }[] = []
+  for (let i = 0; i < environments.length; i += shardSize) {
+    include.push({
+      shard: include.length + 1,
+      environments: JSON.stringify(environments.slice(i, i + shardSize)),
+    })
+  }
+  return { include }
+}
+
+const cell = (text: string) => text.replace(/[|\\`*_<>[\]]/g, '\\$&').replace(/\n/g, ' ')
+
+/** Markdown: impacted environments per stage, each with the changes that caused it. */
+export function summaryMarkdown(result: DetectResult): string {
+  const lines = [
+    `### detect-impact: ${result.count} environment${result.count === 1 ? '' : 's'} impacted`,
+    '',
+    `Base \`${result.base.slice(0, 12)}\`, head \`${result.head.slice(0, 12)}\`, merge base \`${result.mergeBase.slice(0, 12)}\`, ${result.changedFiles.length} changed file${result.changedFiles.length === 1 ? '' : 's'}.`,
+  ]
+  for (const stage of result.stages) {
+    lines.push(
+      '',
+      `#### ${cell(stage)}`,
+      '',
+      '| environment | path | because of |',
+      '| --- | --- | --- |',
+    )
+    for (const env of result.environments.filter((e) => e.stage === stage)) {
+      const reasons = result.reasons[env.name] ?? []
+      const shown = reasons.slice(0, 10).map(cell).join('<br>')
+      lines.push(
+        `| ${cell(env.name)} | ${cell(env.path)} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`,
+      )
+    }
+  }
+  if (result.external.length > 0) {
+    lines.push('', '#### Remote dependencies (not followed)', '')
+    for (const ref of result.external) {
+      lines.push(
+        `- ${ref.kind} \`${ref.reference.replace(/`/g, "'")}\` in ${cell(ref.file)}${ref.line ? `:${ref.line}` : ''} (${ref.environments.length} environment${ref.environments.length === 1 ? '' : 's'})`,
+      )
+    }
+  }
+  return `${lines.join('\n')}\n`
+}
+
+export async function run(): Promise<void> {
+  try {
+    const { context } = github
+    const inputs = parseInputs(context.eventName, context.payload)
+    const repoDir = resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.workingDirectory)
+    const result = await detectImpact({
+      git: new Git(repoDir),
+      base: inputs.base,
+      head: inputs.head,
+      configFile: inputs.config,
+    })
+    for (const warning of result.warnings) core.warning(`base revision: ${warning}`)
+    core.info(
+      `${result.count} impacted: ${result.environments.map((env) => env.name).join(', ') || '(none)'}`,
+    )
+    writeOutputs(contract, {
+      environments: result.environments,
+      stages: result.stages,
+      count: result.count,
+      matrix: shardMatrix(result.environments, inputs.shardSize),
+      external: result.external,
+    })
+    await core.summary.addRaw(summaryMarkdown(result)).write()
+  } catch (error) {
+    failAction(error)
+  }
+}

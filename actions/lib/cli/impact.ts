@@ -1,0 +1,54 @@
+import { resolve } from 'node:path'
+import { Git } from '../git.js'
+import { detectImpact } from '../impact.js'
+import { UserError } from '../errors.js'
+import { parseCliArgs } from './args.js'
+import { commands } from './index.js'
+
+const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
+
+Lists the environments a change touches, from the kustomize/Helm dependency
+graph of every environment at the base and the head revision (read from git
+objects; nothing is checked out). Prints JSON to stdout:
+  {"environments": [{name, path, stage, branch}], "stages": [...], "count": N,
+   "external": [...], "reasons": {"<environment>": ["<why>", ...]}}
+
+Options:
+  --repo DIR      Git repository (default: the current directory)
+  --base REV      Base revision (the branch the change merges into)
+  --head REV      Head revision (the change)
+  --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
+  --env GLOB      Environment directory or directory glob instead of the configured
+                  environments; repeatable. Each directory is one environment named by its path.
+  --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`
+
+commands.set('impact', {
+  summary: 'List the environments a change touches (kustomize/Helm dependency graph).',
+  usage,
+  async run(args) {
+    const options = parseCliArgs('impact', args, {
+      repo: { type: 'string' },
+      base: { type: 'string' },
+      head: { type: 'string' },
+      config: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      remote: { type: 'string' },
+    })
+    if (!options.base || !options.head)
+      throw new UserError('--base and --head are required (see "fleet-promote impact --help")')
+    const result = await detectImpact({
+      git: new Git(resolve(options.repo ?? '.')),
+      base: options.base,
+      head: options.head,
+      ...(options.config !== undefined ? { configFile: options.config } : {}),
+      ...(options.env ? { environmentPatterns: options.env } : {}),
+      ...(options.remote !== undefined ? { remote: options.remote } : {}),
+    })
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`)
+    const { environments, stages, count, external, reasons } = result
+    process.stdout.write(
+      `${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`,
+    )
+    return 0
+  },
+})
