@@ -1,0 +1,120 @@
+// The one reply comment per command (also the job summary). The command text
+// and reasons may carry hostile comment text: it only appears inside inline
+// code or escaped table cells, and it was length-limited by the parser.
+
+import { helpText } from './commands.js'
+import { inlineCode, link, table } from './markdown.js'
+
+export interface ReplyRow {
+  environment: string
+  stage: string
+  /** `success`, `failure`, `waiting`, `skipped`, or a phrase such as "would deploy". */
+  result: string
+  detail: string
+  links: { text: string; url: string }[]
+  durationMs?: number
+}
+
+export interface ReplyInput {
+  decision: 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
+  reason: string
+  /** The command as typed (first line, at most 200 characters). */
+  command: string
+  actor: string
+  sha: string
+  promoteCommand: string
+  rows: readonly ReplyRow[]
+  help?: boolean
+}
+
+const HEADLINE: Record<ReplyInput['decision'], string> = {
+  deployed: '🚀 fleet-promote: deployed',
+  noop: '🧪 fleet-promote: dry run (--noop)',
+  refused: '😕 fleet-promote: refused',
+  ignored: 'fleet-promote: ignored',
+  failed: '❌ fleet-promote: failed',
+  done: '✅ fleet-promote',
+}
+
+const RESULT_LABEL: Record<string, string> = {
+  success: '✅ success',
+  failure: '❌ failure',
+  error: '❌ error',
+  pending: '⏳ pending',
+  waiting: '⏳ waiting',
+  skipped: '⏭️ skipped',
+  'would deploy': '🧪 would deploy',
+  'not deployed': '⛔ not deployed',
+}
+
+/** `850 ms`, `4.2 s`, `3 min 05 s` */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  const seconds = Math.round(ms / 1000)
+  return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`
+}
+
+export function renderReply(input: ReplyInput): string {
+  const out: string[] = [`### ${HEADLINE[input.decision]}`, '']
+  out.push(
+    `${inlineCode(input.command || input.promoteCommand)} by @${input.actor} on ${inlineCode(input.sha.slice(0, 7))}`,
+    '',
+  )
+  if (input.decision === 'refused' || input.decision === 'failed') {
+    out.push(`**Reason:** ${escapeInline(input.reason)}`, '')
+    if (input.decision === 'refused') out.push('Nothing was changed.', '')
+  } else {
+    out.push(escapeInline(input.reason), '')
+  }
+  if (input.rows.length > 0) {
+    const withDuration = input.rows.some((row) => row.durationMs !== undefined)
+    const headers = [
+      'Environment',
+      'Stage',
+      'Result',
+      'Details',
+      'Link',
+      ...(withDuration ? ['Duration'] : []),
+    ]
+    const rows = input.rows.map((row) => [
+      inlineCode(row.environment),
+      row.stage,
+      RESULT_LABEL[row.result] ?? row.result,
+      plainCell(row.detail),
+      row.links.map((l) => link(l.text, l.url)).join(' · '),
+      ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
+    ])
+    out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '')
+  }
+  if (input.help) out.push(helpText(input.promoteCommand), '')
+  return `${out.join('\n').trimEnd()}\n`
+}
+
+/**
+ * Table cells escape backslashes, so Markdown escapes cannot be used there:
+ * details (Argo CD messages, lock reasons typed in comments) get HTML entities
+ * for the characters that would format, link, mention or open a tag.
+ */
+function plainCell(text: string): string {
+  const entities: Record<string, string> = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '*': '&#42;',
+    _: '&#95;',
+    '[': '&#91;',
+    ']': '&#93;',
+    '`': '&#96;',
+    '@': '&#64;',
+  }
+  return text.replace(/[&<>*_[\]`@]/g, (char) => entities[char] ?? char)
+}
+
+/** Keeps Markdown and HTML in reasons literal. */
+function escapeInline(text: string): string {
+  return text
+    .replace(/[\\`*_[\]<>|]/g, '\\$&')
+    .replace(/^#/, '\\#')
+    .replace(/@(?=\w)/g, '@\u200b')
+}

@@ -1,0 +1,227 @@
+import * as core from '@actions/core'
+import * as github from '@actions/github'
+import {
+  defineContract,
+  failAction,
+  parseBooleanInput,
+  parseIntegerInput,
+  readInputs,
+  writeOutputs,
+} from '../lib/action-io.js'
+import { createArgoCdClient } from '../lib/argocd.js'
+import { UserError } from '../lib/errors.js'
+import { createGitHubClient } from '../lib/github.js'
+import { promote, type PromoteResult, type Trigger } from '../lib/promote.js'
+
+export const contract = defineContract({
+  inputs: {
+    token: {
+      description:
+        'GitHub token with contents, pull-requests, issues, statuses and deployments write access (locks are branches; replies are comments).',
+      default: '${{ github.token }}',
+    },
+    config: {
+      description:
+        "Configuration file, read from the pull request's base branch through the API (never from the PR head).",
+      default: 'fleet-promote.yaml',
+    },
+    'argocd-token': {
+      description: 'Argo CD API token, for stages with the `argocd` backend.',
+      default: '',
+    },
+    'argocd-poll-seconds': {
+      description: 'Seconds between Argo CD status polls while waiting for Synced and Healthy.',
+      default: '5',
+    },
+    pr: {
+      description:
+        "Parent pull request number, for workflow_dispatch and auto-promotion (defaults to the event's `inputs.pr` or pull request).",
+      default: '',
+    },
+    target: {
+      description:
+        "What to promote on workflow_dispatch, as after the command: stages, environments, globs or `all` (defaults to the event's `inputs.target`).",
+      default: '',
+    },
+    noop: {
+      description:
+        "On workflow_dispatch, run every check without deploying (defaults to the event's `inputs.noop`).",
+      default: 'false',
+    },
+    'auto-promote': {
+      description:
+        "Deploy the pull request's `autoPromote` stages now, without a command (run it as the step after open-child-prs).",
+      default: 'false',
+    },
+    aggregate: {
+      description: 'Set `fleet-promote/pipeline` after changing environment statuses.',
+      default: 'true',
+    },
+  },
+  outputs: {
+    decision: {
+      description:
+        '`deployed`, `failed`, `noop`, `refused` (nothing changed), `done` (status, lock, unlock, help) or `ignored`.',
+    },
+    reason: { description: 'One sentence explaining the decision.' },
+    environments: { description: 'JSON array, one entry per environment the command named.' },
+  },
+})
+
+export interface PromoteInputs {
+  token: string
+  config: string
+  argocdToken: string
+  argocdPollMs: number
+  pr?: number
+  target: string
+  noop: boolean
+  autoPromote: boolean
+  aggregate: boolean
+}
+
+export function parseInputs(): PromoteInputs {
+  const raw = readInputs(contract)
+  const pollSeconds = Number(raw['argocd-poll-seconds'])
+  if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
+    throw new UserError(
+      `input "argocd-poll-seconds" must be a number of seconds from 0 to 300, got "${raw['argocd-poll-seconds']}"`,
+    )
+  }
+  if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
+  return {
+    token: raw.token,
+    config: raw.config,
+    argocdToken: raw['argocd-token'],
+    argocdPollMs: Math.round(pollSeconds * 1000),
+    ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
+    target: raw.target,
+    noop: parseBooleanInput('noop', raw.noop),
+    autoPromote: parseBooleanInput('auto-promote', raw['auto-promote']),
+    aggregate: parseBooleanInput('aggregate', raw.aggregate),
+  }
+}
+
+type Payload = Record<string, unknown>
+
+function field(value: unknown, ...path: string[]): unknown {
+  let current = value
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined
+    current = (current as Payload)[key]
+  }
+  return current
+}
+
+/**
+ * The trigger from the event, or the reason it is not ours. Only who acted,
+ * on which PR and what they wrote come from the payload; everything else is
+ * read live.
+ */
+export function triggerFromEvent(
+  inputs: PromoteInputs,
+  eventName: string,
+  payload: Payload,
+  actor: string,
+): Trigger | { ignored: string } {
+  const triggeringActor = process.env.GITHUB_TRIGGERING_ACTOR || actor
+  if (inputs.autoPromote) {
+    const pr = inputs.pr ?? Number(field(payload, 'pull_request', 'number'))
+    if (!Number.isSafeInteger(pr) || pr < 1)
+      throw new UserError(
+        'auto-promote needs a pull request: run it on pull_request events or set the pr input',
+      )
+    return { kind: 'auto', pr, actor: { login: triggeringActor } }
+  }
+  if (eventName === 'issue_comment') {
+    if (field(payload, 'action') !== 'created') return { ignored: 'only new comments are commands' }
+    if (!field(payload, 'issue', 'pull_request'))
+      return { ignored: 'the comment is on an issue, not a pull request' }
+    const pr = Number(field(payload, 'issue', 'number'))
+    const commentId = Number(field(payload, 'comment', 'id'))
+    const body = field(payload, 'comment', 'body')
+    const login = field(payload, 'comment', 'user', 'login')
+    const type = field(payload, 'comment', 'user', 'type')
+    if (
+      !Number.isSafeInteger(pr) ||
+      !Number.isSafeInteger(commentId) ||
+      typeof body !== 'string' ||
+      typeof login !== 'string'
+    ) {
+      throw new UserError(
+        'the issue_comment event lacks the issue number, comment id, body or author',
+      )
+    }
+    return {
+      kind: 'comment',
+      pr,
+      commentId,
+      body,
+      actor: { login, ...(typeof type === 'string' ? { type } : {}) },
+    }
+  }
+  const dispatchInputs = (field(payload, 'inputs') ?? {}) as Payload
+  const eventPr = dispatchInputs.pr
+  const prText =
+    inputs.pr ??
+    (typeof eventPr === 'string' || typeof eventPr === 'number' ? String(eventPr) : undefined)
+  const target =
+    inputs.target || (typeof dispatchInputs.target === 'string' ? dispatchInputs.target : '')
+  if (prText === undefined || prText === '' || target === '') {
+    if (eventName === 'workflow_dispatch')
+      throw new UserError('workflow_dispatch needs the pr and target inputs')
+    return { ignored: `nothing to do on ${eventName} without pr and target (or auto-promote)` }
+  }
+  const pr = typeof prText === 'number' ? prText : parseIntegerInput('pr', prText, 1)
+  const noop = inputs.noop || String(dispatchInputs.noop) === 'true'
+  return { kind: 'dispatch', pr, target, noop, actor: { login: triggeringActor } }
+}
+
+export async function run(): Promise<void> {
+  try {
+    const inputs = parseInputs()
+    const { context } = github
+    const trigger = triggerFromEvent(inputs, context.eventName, context.payload, context.actor)
+    let result: PromoteResult
+    if ('ignored' in trigger) {
+      result = { decision: 'ignored', reason: trigger.ignored, environments: [], rows: [] }
+    } else {
+      const client = createGitHubClient(inputs.token, { log: core.info })
+      result = await promote(
+        {
+          client,
+          repo: context.repo,
+          configFile: inputs.config,
+          serverUrl: context.serverUrl,
+          runUrl: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${context.runId}`,
+          ...(inputs.argocdToken
+            ? {
+                argocd: (server: string) =>
+                  createArgoCdClient({ server, token: inputs.argocdToken, log: core.info }),
+              }
+            : {}),
+          argocdPollMs: inputs.argocdPollMs,
+          aggregate: inputs.aggregate,
+          log: core.info,
+        },
+        trigger,
+      )
+    }
+    core.info(`decision: ${result.decision}: ${result.reason}`)
+    writeOutputs(contract, {
+      decision: result.decision,
+      reason: result.reason,
+      environments: result.rows.map((row) => ({
+        name: row.environment,
+        stage: row.stage,
+        result: row.result,
+        detail: row.detail,
+        url: row.links[0]?.url ?? '',
+      })),
+    })
+    if (result.reply) await core.summary.addRaw(result.reply).write()
+    if (result.decision === 'failed') core.setFailed(result.reason)
+  } catch (error) {
+    failAction(error)
+  }
+}

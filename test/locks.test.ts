@@ -1,0 +1,149 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createGitHubClient, type GitHubClient } from '../actions/lib/github.js'
+import {
+  acquireLock,
+  describeHolder,
+  listLocks,
+  readLock,
+  releaseLock,
+  releaseLocksOfPullRequest,
+} from '../actions/lib/locks.js'
+import { promote } from '../actions/lib/promote.js'
+import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
+import { FULL_NAME, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
+
+const repo = { owner: 'acme', repo: 'locks' }
+let gh: GitHubSimulator
+let client: GitHubClient
+
+beforeAll(async () => {
+  gh = await startGitHubSimulator()
+  await gh.createRepo('acme/locks')
+  client = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl, retries: 0 })
+})
+
+afterAll(async () => {
+  expect(gh.validationErrors).toEqual([])
+  await gh.stop()
+})
+
+const take = (env: string, pr: number, reason = '') =>
+  acquireLock(client, repo, env, { pr, actor: `user${pr}`, reason, sha: 'a'.repeat(40) })
+
+describe('environment locks', () => {
+  it('creates a lock branch whose lock.json names the PR, actor, reason and SHA', async () => {
+    const result = await take('eu-prod-1', 7, 'change freeze')
+    expect(result.status).toBe('acquired')
+    const sha = gh.state.refSha('acme/locks', 'refs/heads/fleet-promote-lock/eu-prod-1')
+    expect(sha).toBe(result.held.commit)
+    const held = await readLock(client, repo, 'eu-prod-1')
+    expect(held?.lock).toMatchObject({
+      pr: 7,
+      actor: 'user7',
+      reason: 'change freeze',
+      sha: 'a'.repeat(40),
+    })
+    expect(held?.lock?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/)
+    expect(describeHolder(held!)).toBe('locked by #7 (user7, change freeze)')
+  })
+
+  it('is a no-op for the holding PR and a conflict for any other', async () => {
+    const again = await take('eu-prod-1', 7)
+    expect(again.status).toBe('already-held')
+    expect(again.held.lock?.reason).toBe('change freeze')
+    const other = await take('eu-prod-1', 8)
+    expect(other.status).toBe('conflict')
+    expect(other.held.lock?.pr).toBe(7)
+  })
+
+  it('lets only the holder release it', async () => {
+    expect(await releaseLock(client, repo, 'eu-prod-1', 8)).toBe('conflict')
+    expect(await readLock(client, repo, 'eu-prod-1')).toBeDefined()
+    expect(await releaseLock(client, repo, 'eu-prod-1', 7)).toBe('released')
+    expect(await readLock(client, repo, 'eu-prod-1')).toBeUndefined()
+    expect(await releaseLock(client, repo, 'eu-prod-1', 7)).toBe('absent')
+  })
+
+  it('releases by acquisition id only the lock that very run created', async () => {
+    const first = await take('us-prod-1', 3)
+    expect(await releaseLock(client, repo, 'us-prod-1', 3, 'another-run')).toBe('conflict')
+    expect(await releaseLock(client, repo, 'us-prod-1', 3, first.held.lock?.id)).toBe('released')
+  })
+
+  it('gives exactly one of many racing PRs the lock', async () => {
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => take('race-1', 100 + i)))
+    const winners = results.filter((r) => r.status === 'acquired')
+    expect(winners).toHaveLength(1)
+    const holder = winners[0]?.held.lock?.pr
+    for (const loser of results.filter((r) => r.status !== 'acquired')) {
+      expect(loser.status).toBe('conflict')
+      expect(loser.held.lock?.pr).toBe(holder)
+    }
+  })
+
+  it('treats a lock branch without a readable lock.json as held by nobody it can release', async () => {
+    const main = gh.state.refSha('acme/locks', 'refs/heads/main')!
+    await client.rest.git.createRef({
+      ...repo,
+      ref: 'refs/heads/fleet-promote-lock/odd-1',
+      sha: main,
+    })
+    const result = await take('odd-1', 5)
+    expect(result.status).toBe('conflict')
+    expect(describeHolder(result.held)).toMatch(/unreadable lock/)
+    expect(await releaseLock(client, repo, 'odd-1', 5)).toBe('conflict')
+  })
+
+  it('lists locks and releases every lock of a PR (merge-cleanup)', async () => {
+    await take('a-1', 42)
+    await take('b-1', 42)
+    await take('c-1', 43)
+    const envs = (await listLocks(client, repo)).map((l) => [l.environment, l.lock?.pr])
+    expect(envs).toEqual(
+      expect.arrayContaining([
+        ['a-1', 42],
+        ['b-1', 42],
+        ['c-1', 43],
+      ]),
+    )
+    expect((await releaseLocksOfPullRequest(client, repo, 42)).sort()).toEqual(['a-1', 'b-1'])
+    expect((await listLocks(client, repo)).map((l) => l.environment)).not.toContain('a-1')
+    expect(await readLock(client, repo, 'c-1')).toBeDefined()
+  })
+})
+
+describe('two .promote commands racing for the same environments', () => {
+  let fleet: PromoteFleet
+
+  beforeAll(async () => {
+    fleet = await startPromoteFleet()
+  })
+
+  afterAll(async () => {
+    expect(fleet.gh.validationErrors).toEqual([])
+    await fleet.cleanup()
+  })
+
+  it('lets exactly one PR win; the other is refused naming the holder and changes nothing', async () => {
+    const other = await fleet.openParent('feature/other', fleet.users.other.login)
+    const [a, b] = await Promise.all([
+      promote(fleet.settings(), fleet.comment(fleet.users.writer, '.promote eu-test-1')),
+      promote(
+        fleet.settings(),
+        fleet.comment(fleet.users.other, '.promote eu-test-1', other.number),
+      ),
+    ])
+    const decisions = [a.decision, b.decision].sort()
+    expect(decisions).toEqual(['deployed', 'refused'])
+    const [winner, loser] = a.decision === 'deployed' ? [a, b] : [b, a]
+    const winnerPr = a.decision === 'deployed' ? fleet.parent : other.number
+    expect(loser.reason).toMatch(new RegExp(`^eu-test-1 is locked by #${winnerPr} `))
+    expect(winner.environments.map((e) => e.result)).toEqual(['success'])
+    const app = fleet.argocd.getApplication('eu-test-1-addons')
+    expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${winnerPr}/eu-test-1`)
+    const lock = await fleet.work.lsRemote(fleet.gh.remoteUrl(FULL_NAME), [
+      'refs/heads/fleet-promote-lock/*',
+    ])
+    expect([...lock.keys()]).toEqual(['refs/heads/fleet-promote-lock/eu-test-1'])
+  })
+})

@@ -1,0 +1,171 @@
+// The promote action end to end as the runner starts it: event payload,
+// inputs, outputs, job summary.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
+import { runAction } from './support/runner.js'
+import {
+  fleetConfig,
+  FULL_NAME,
+  REPO,
+  startPromoteFleet,
+  type PromoteFleet,
+} from './support/promote-fleet.js'
+
+let fleet: PromoteFleet
+let scriptDir: string
+let script: string
+
+beforeAll(async () => {
+  fleet = await startPromoteFleet({
+    config: (url) =>
+      fleetConfig(url).replace('match: ["*-test-*"]', 'match: ["*-test-*"]\n    autoPromote: true'),
+  })
+  scriptDir = await mkdtemp(join(tmpdir(), 'promote-action-'))
+  script = join(scriptDir, 'run.mjs')
+  const tsxApi = createRequire(import.meta.url)
+    .resolve('tsx/esm/api')
+    .replace(/index\.cjs$/, 'index.mjs')
+  const entry = pathToFileURL(
+    fileURLToPath(new URL('../actions/promote/index.ts', import.meta.url)),
+  ).href
+  await writeFile(
+    script,
+    `import { register } from '${pathToFileURL(tsxApi).href}'\nregister()\nawait import('${entry}')\n`,
+  )
+})
+
+afterAll(async () => {
+  expect(fleet.gh.validationErrors).toEqual([])
+  expect(fleet.argocd.validationErrors).toEqual([])
+  await fleet.cleanup()
+  await rm(scriptDir, { recursive: true, force: true })
+})
+
+async function run(
+  eventName: string,
+  event: Record<string, unknown>,
+  inputs: Record<string, string> = {},
+) {
+  const result = await runAction('promote', {
+    github: fleet.gh,
+    eventName,
+    event,
+    script,
+    inputs: {
+      token: fleet.gh.adminToken,
+      config: 'fleet-promote.yaml',
+      'argocd-token': fleet.argocd.token,
+      'argocd-poll-seconds': '0.02',
+      pr: '',
+      target: '',
+      noop: 'false',
+      'auto-promote': 'false',
+      aggregate: 'true',
+      ...inputs,
+    },
+  })
+  await result.cleanup()
+  return result
+}
+
+describe('promote action', () => {
+  it('does nothing for a comment on an issue that is not a pull request', async () => {
+    const issue = await fleet.admin.rest.issues.create({ ...REPO, title: 'Question' })
+    const { id, event } = fleet.gh.comment(FULL_NAME, issue.data.number, {
+      user: fleet.users.writer.login,
+      body: '.promote testing',
+    })
+    fleet.gh.resetRequests()
+    const result = await run('issue_comment', event)
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.outputs.decision).toBe('ignored')
+    expect(result.outputs.reason).toBe('the comment is on an issue, not a pull request')
+    expect(fleet.gh.requests).toEqual([])
+    expect(fleet.gh.state.reactions(id)).toEqual([])
+  })
+
+  it('ignores edited comments', async () => {
+    const { event } = fleet.gh.comment(FULL_NAME, fleet.parent, {
+      user: fleet.users.writer.login,
+      body: '.promote testing',
+    })
+    const result = await run('issue_comment', { ...event, action: 'edited' })
+    expect(result.outputs.decision).toBe('ignored')
+  })
+
+  it('deploys the autoPromote stage right after open-child-prs', async () => {
+    const event = fleet.gh.pullRequestEvent(FULL_NAME, fleet.parent, 'synchronize')
+    const result = await run('pull_request', event, { 'auto-promote': 'true' })
+    expect(result.exitCode, result.stdout).toBe(0)
+    expect(result.outputs.decision, result.outputs.reason).toBe('deployed')
+    const environments = JSON.parse(result.outputs.environments ?? '[]') as {
+      name: string
+      result: string
+    }[]
+    expect(environments.map((e) => [e.name, e.result])).toEqual([
+      ['ap-test-1', 'success'],
+      ['eu-test-1', 'success'],
+      ['us-test-1', 'success'],
+    ])
+    expect(result.summary).toContain('🚀 fleet-promote: deployed')
+    const pipeline = fleet.gh.state
+      .latestStatuses(FULL_NAME, fleet.headSha)
+      .find((s) => s.context === PIPELINE_CONTEXT)
+    expect(pipeline?.state).toBe('pending')
+  })
+
+  it('runs a --noop promotion from workflow_dispatch inputs without deploying', async () => {
+    fleet.gh.review(FULL_NAME, fleet.parent, {
+      user: fleet.users.approver.login,
+      state: 'APPROVED',
+      commitId: fleet.headSha,
+    })
+    const before = await fleet.snapshot()
+    const event = fleet.gh.workflowDispatchEvent(FULL_NAME, 'main', {
+      pr: String(fleet.parent),
+      target: '*-prod-*',
+      noop: true,
+    })
+    const result = await run('workflow_dispatch', event)
+    expect(result.exitCode, result.stdout).toBe(0)
+    expect(result.outputs.decision, result.outputs.reason).toBe('noop')
+    expect(JSON.parse(result.outputs.environments ?? '[]')).toHaveLength(5)
+    expect(await fleet.snapshot()).toEqual(before)
+    const reply = fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body ?? ''
+    expect(reply).toContain('🧪 fleet-promote: dry run (--noop)')
+    expect(reply).toContain('`.promote *-prod-* --noop`')
+  })
+
+  it('answers .help with the grammar and the reactions', async () => {
+    const { id, event } = fleet.gh.comment(FULL_NAME, fleet.parent, {
+      user: fleet.users.reader.login,
+      body: '.help',
+    })
+    const result = await run('issue_comment', event)
+    expect(result.outputs.decision).toBe('done')
+    expect(fleet.gh.state.reactions(id).map((r) => r.content)).toEqual(['eyes', 'rocket'])
+    expect(fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body).toContain(
+      '| `.lock <environment\\|stage>... [--reason <text>]` |',
+    )
+  })
+
+  it('fails the step when a deployment fails, after replying', async () => {
+    fleet.argocd.script('eu-prod-1-addons', [{ health: 'Degraded', message: 'ImagePullBackOff' }])
+    const { event } = fleet.gh.comment(FULL_NAME, fleet.parent, {
+      user: fleet.users.maintainer.login,
+      body: '.promote eu-prod-1',
+    })
+    const result = await run('issue_comment', event)
+    expect(result.exitCode).toBe(1)
+    expect(result.outputs.decision).toBe('failed')
+    expect(result.outputs.reason).toMatch(/eu-prod-1: Argo CD: health Degraded.*ImagePullBackOff/)
+    expect(
+      result.annotations.some((a) => a.level === 'error' && /ImagePullBackOff/.test(a.message)),
+    ).toBe(true)
+  })
+})

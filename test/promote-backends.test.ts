@@ -1,0 +1,96 @@
+// The merge and external backends, chosen per stage.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
+import { promote } from '../actions/lib/promote.js'
+import {
+  fleetConfig,
+  FULL_NAME,
+  REPO,
+  startPromoteFleet,
+  type PromoteFleet,
+} from './support/promote-fleet.js'
+
+let fleet: PromoteFleet
+
+beforeAll(async () => {
+  fleet = await startPromoteFleet({
+    config: (url) =>
+      fleetConfig(url)
+        .replace('match: ["*-test-*"]', 'match: ["*-test-*"]\n    backend: merge')
+        .replace('permission: maintain', 'permission: maintain\n    backend: external')
+        .concat('\n  external:\n    system: Kargo\n'),
+  })
+})
+
+afterAll(async () => {
+  expect(fleet.gh.validationErrors).toEqual([])
+  await fleet.cleanup()
+})
+
+const status = (env: string) =>
+  fleet.gh.state
+    .latestStatuses(FULL_NAME, fleet.headSha)
+    .find((s) => s.context === `fleet-promote/${env}`)
+
+describe('deploy backends', () => {
+  it('merge: merges each child PR into its WET branch at the child head', async () => {
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(result.decision, result.reason).toBe('deployed')
+    for (const env of ['ap-test-1', 'eu-test-1', 'us-test-1']) {
+      const child = fleet.gh.state
+        .pulls(FULL_NAME)
+        .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/${env}`)
+      expect(child?.merged).toBe(true)
+      expect(status(env)).toMatchObject({ state: 'success' })
+      expect(status(env)?.description).toMatch(
+        new RegExp(`^merged #${child?.number} into env/${env} at [0-9a-f]{7}$`),
+      )
+    }
+    // No Argo CD call for the merge backend.
+    expect(fleet.argocd.requests.filter((r) => r.method !== 'GET')).toEqual([])
+  })
+
+  it('external: sets "waiting for Kargo" and lists the environments; the gate stays pending', async () => {
+    fleet.gh.review(FULL_NAME, fleet.parent, {
+      user: fleet.users.approver.login,
+      state: 'APPROVED',
+      commitId: fleet.headSha,
+    })
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.maintainer, '.promote production'),
+    )
+    expect(result.decision, result.reason).toBe('deployed')
+    expect(result.reason).toBe('handed 5 environments to Kargo')
+    expect(result.environments.map((e) => e.result)).toEqual([
+      'waiting',
+      'waiting',
+      'waiting',
+      'waiting',
+      'waiting',
+    ])
+    expect(status('eu-prod-1')).toMatchObject({
+      state: 'pending',
+      description: 'waiting for Kargo',
+    })
+    const pipeline = () =>
+      fleet.gh.state
+        .latestStatuses(FULL_NAME, fleet.headSha)
+        .find((s) => s.context === PIPELINE_CONTEXT)
+    expect(pipeline()?.state).toBe('pending')
+    // Kargo reports back through the status API; the aggregate follows.
+    for (const env of ['ap-prod-1', 'eu-prod-1', 'eu-prod-2', 'us-prod-1', 'us-prod-2']) {
+      await fleet.admin.rest.repos.createCommitStatus({
+        ...REPO,
+        sha: fleet.headSha,
+        context: `fleet-promote/${env}`,
+        state: 'success',
+      })
+    }
+    await setAggregateStatus(fleet.admin, REPO, { sha: fleet.headSha, parent: fleet.parent })
+    expect(pipeline()?.state).toBe('success')
+  })
+})

@@ -1,0 +1,327 @@
+// An 8-environment fleet on the GitHub and Argo CD simulators, in the state
+// open-child-prs leaves it: WET branches, a parent PR, one child PR per
+// environment (branch `fleet-promote/pr-<n>/<env>`, marker in the body) and
+// pending `fleet-promote/<env>` statuses on the parent head. Children are
+// made directly, so promote tests do not depend on open-child-prs.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createArgoCdClient } from '../../actions/lib/argocd.js'
+import { childBranch, encodeMarker } from '../../actions/lib/children.js'
+import { Git } from '../../actions/lib/git.js'
+import { createGitHubClient, type GitHubClient } from '../../actions/lib/github.js'
+import type { PromoteSettings, Trigger } from '../../actions/lib/promote.js'
+import { environmentContext } from '../../actions/lib/statuses.js'
+import { startArgoCdSimulator, type ArgoCdSimulator } from './argocd/index.js'
+import { startGitHubSimulator, type GitHubSimulator, type Role } from './github/index.js'
+
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Fleet Test',
+  GIT_AUTHOR_EMAIL: 'fleet-test@example.com',
+  GIT_COMMITTER_NAME: 'Fleet Test',
+  GIT_COMMITTER_EMAIL: 'fleet-test@example.com',
+  GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z',
+  GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z',
+}
+
+export const OWNER = 'acme'
+export const NAME = 'fleet'
+export const FULL_NAME = `${OWNER}/${NAME}`
+export const REPO = { owner: OWNER, repo: NAME }
+
+export const ENVIRONMENTS = [
+  { name: 'ap-test-1', stage: 'testing' },
+  { name: 'eu-test-1', stage: 'testing' },
+  { name: 'us-test-1', stage: 'testing' },
+  { name: 'ap-prod-1', stage: 'production' },
+  { name: 'eu-prod-1', stage: 'production' },
+  { name: 'eu-prod-2', stage: 'production' },
+  { name: 'us-prod-1', stage: 'production' },
+  { name: 'us-prod-2', stage: 'production' },
+] as const
+
+/** The multi-source Application (a Helm chart from elsewhere plus this repository). */
+export const MULTI_SOURCE_ENV = 'ap-test-1'
+
+export interface FleetUser {
+  login: string
+  token: string
+}
+
+export interface PromoteFleet {
+  gh: GitHubSimulator
+  argocd: ArgoCdSimulator
+  admin: GitHubClient
+  users: Record<
+    'writer' | 'maintainer' | 'reader' | 'triager' | 'approver' | 'other',
+    FleetUser
+  > & {
+    bot: FleetUser
+  }
+  parent: number
+  headSha: string
+  work: Git
+  /** Opens another parent PR with its own children (for lock races). */
+  openParent(branch: string, user: string): Promise<{ number: number; headSha: string }>
+  /** Pushes a new commit to the parent branch (the head moves). */
+  moveHead(): Promise<string>
+  settings(overrides?: Partial<PromoteSettings>): PromoteSettings
+  /** Posts a comment as a user and returns the trigger the action would build from the event. */
+  comment(user: FleetUser, body: string, pr?: number): Trigger
+  /** Everything a promotion may change, to compare before and after a refusal. */
+  snapshot(): Promise<unknown>
+  cleanup(): Promise<void>
+}
+
+export function fleetConfig(argocdUrl: string, extra = ''): string {
+  return [
+    'version: 1',
+    'environments:',
+    '  - glob: clusters/*/*',
+    '    name: "{1}-{2}"',
+    '    branch: "env/{name}"',
+    'stages:',
+    '  - name: testing',
+    '    match: ["*-test-*"]',
+    '  - name: production',
+    '    match: ["*-prod-*"]',
+    '    requires: [testing]',
+    '    approvals: 1',
+    '    permission: maintain',
+    'promote:',
+    '  allowBots: ["trusted[bot]"]',
+    'deploy:',
+    '  backend: argocd',
+    '  argocd:',
+    `    server: ${argocdUrl}`,
+    '    application: "{name}-addons"',
+    '    timeoutSeconds: 2',
+    extra,
+  ].join('\n')
+}
+
+async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true })
+    await writeFile(join(dir, path), content)
+  }
+}
+
+export async function startPromoteFleet(
+  options: { config?: (argocdUrl: string) => string } = {},
+): Promise<PromoteFleet> {
+  const gh = await startGitHubSimulator()
+  const argocd = await startArgoCdSimulator()
+  await gh.createRepo(FULL_NAME)
+  const remote = gh.remoteUrl(FULL_NAME)
+  argocd.resolveRevision = (revision) => gh.state.refSha(FULL_NAME, revision) ?? revision
+  const admin = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl, retries: 0 })
+
+  const user = (
+    login: string,
+    role: Role | undefined,
+    type: 'User' | 'Bot' = 'User',
+  ): FleetUser => {
+    const created = gh.addUser(login, { type })
+    if (role) gh.setPermission(FULL_NAME, login, role)
+    return created
+  }
+  const users = {
+    writer: user('wendy', 'write'),
+    maintainer: user('max', 'maintain'),
+    reader: user('rita', 'read'),
+    triager: user('trish', 'triage'),
+    approver: user('april', 'write'),
+    other: user('oscar', 'maintain'),
+    bot: user('renovate[bot]', 'write', 'Bot'),
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'promote-fleet-'))
+  const work = await Git.clone(remote, dir, { token: gh.adminToken, env: IDENTITY })
+  const commitAll = async (message: string) => {
+    await work.run(['add', '-A'])
+    await work.run(['commit', '--quiet', '--allow-empty', '-m', message])
+    return work.revParse('HEAD')
+  }
+  const config = options.config ?? ((url: string) => fleetConfig(url))
+  await writeFiles(dir, {
+    'fleet-promote.yaml': config(argocd.url),
+    ...Object.fromEntries(
+      ENVIRONMENTS.map((env) => {
+        const [region, ...rest] = env.name.split('-')
+        return [`clusters/${region}/${rest.join('-')}/kustomization.yaml`, 'resources: []\n']
+      }),
+    ),
+  })
+  await commitAll('fleet')
+  await work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/main'])
+
+  // WET branches, each with its rendered manifest.
+  for (const env of ENVIRONMENTS) {
+    await work.run(['checkout', '--quiet', '--orphan', `env/${env.name}`])
+    await work.run(['rm', '-r', '--quiet', '--cached', '.'])
+    await work.run(['clean', '-fdq'])
+    await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: 1\n` })
+    await commitAll(`render ${env.name}`)
+  }
+  await work.run([
+    'push',
+    '--quiet',
+    'origin',
+    ...ENVIRONMENTS.map((env) => `refs/heads/env/${env.name}:refs/heads/env/${env.name}`),
+  ])
+  await work.run(['checkout', '--quiet', '-f', 'main'])
+
+  for (const env of ENVIRONMENTS) {
+    const app = `${env.name}-addons`
+    if (env.name === MULTI_SOURCE_ENV) {
+      await argocd.addApplication({
+        name: app,
+        repoURL: remote,
+        path: '.',
+        targetRevision: `env/${env.name}`,
+        multiSource: [
+          {
+            repoURL: 'https://charts.example.com/cert-manager',
+            path: 'chart',
+            targetRevision: 'v1.16.0',
+          },
+          { repoURL: remote, path: '.', targetRevision: `env/${env.name}` },
+        ],
+      })
+    } else {
+      await argocd.addApplication({
+        name: app,
+        repoURL: remote,
+        path: '.',
+        targetRevision: `env/${env.name}`,
+      })
+    }
+  }
+
+  let counter = 0
+  const openParent = async (branch: string, login: string) => {
+    await work.run(['checkout', '--quiet', '-B', branch, 'origin/main'])
+    await writeFiles(dir, { [`components/addon-${++counter}.yaml`]: `bump: ${counter}\n` })
+    const headSha = await commitAll(`bump ${counter}`)
+    await work.run(['push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`])
+    await gh.refreshRefs(FULL_NAME)
+    const { number } = await gh.openPullRequest(FULL_NAME, {
+      head: branch,
+      base: 'main',
+      title: `Bump ${counter}`,
+      user: login,
+    })
+    const refspecs: string[] = []
+    for (const env of ENVIRONMENTS) {
+      const child = childBranch(number, env.name)
+      await work.run(['checkout', '--quiet', '-B', child, `origin/env/${env.name}`])
+      await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: ${counter + 1}\n` })
+      await commitAll(`render ${env.name} for #${number}`)
+      refspecs.push(`refs/heads/${child}:refs/heads/${child}`)
+    }
+    await work.run(['push', '--quiet', '--atomic', 'origin', ...refspecs])
+    await gh.refreshRefs(FULL_NAME)
+    for (const env of ENVIRONMENTS) {
+      const marker = encodeMarker({
+        version: 1,
+        parent: number,
+        environment: env.name,
+        stage: env.stage,
+        branch: `env/${env.name}`,
+        drySha: headSha,
+        headSha,
+      })
+      await admin.rest.pulls.create({
+        ...REPO,
+        head: childBranch(number, env.name),
+        base: `env/${env.name}`,
+        title: `[${env.name}] Bump ${counter} (#${number})`,
+        body: `Rendered manifests of ${env.name}.\n\n${marker}\n`,
+      })
+      await admin.rest.repos.createCommitStatus({
+        ...REPO,
+        sha: headSha,
+        context: environmentContext(env.name),
+        state: 'pending',
+        description: `promote with .promote ${env.stage}`,
+      })
+    }
+    await work.run(['checkout', '--quiet', '-f', branch])
+    return { number, headSha }
+  }
+
+  const first = await openParent('feature/bump', users.writer.login)
+  let commentCounter = 0
+
+  const fleet: PromoteFleet = {
+    gh,
+    argocd,
+    admin,
+    users,
+    parent: first.number,
+    headSha: first.headSha,
+    work,
+    openParent,
+    async moveHead() {
+      await work.run(['checkout', '--quiet', '-f', 'feature/bump'])
+      await writeFiles(dir, { 'components/late.yaml': `late: ${++commentCounter}\n` })
+      const sha = await commitAll('a late change')
+      await work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/feature/bump'])
+      await gh.refreshRefs(FULL_NAME)
+      return sha
+    },
+    settings(overrides = {}) {
+      return {
+        client: admin,
+        repo: REPO,
+        configFile: 'fleet-promote.yaml',
+        serverUrl: gh.serverUrl,
+        runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
+        argocd: (server) =>
+          createArgoCdClient({ server, token: argocd.token, retries: 1, retryDelayMs: 10 }),
+        argocdPollMs: 20,
+        aggregate: true,
+        log: () => undefined,
+        ...overrides,
+      }
+    },
+    comment(user, body, pr = first.number) {
+      const { id, event } = gh.comment(FULL_NAME, pr, { user: user.login, body })
+      const commentUser = (event.comment as { user: { type: string } }).user
+      return {
+        kind: 'comment',
+        pr,
+        commentId: id,
+        body,
+        actor: { login: user.login, type: commentUser.type },
+      }
+    },
+    async snapshot() {
+      const refs = await work.lsRemote(remote)
+      return {
+        refs: [...refs].filter(([ref]) => !ref.startsWith('refs/pull/')).sort(),
+        statuses: gh.state
+          .statuses(FULL_NAME)
+          .map((s) => [s.sha, s.context, s.state, s.description]),
+        deployments: gh.state.deployments(FULL_NAME).map((d) => [d.environment, d.statuses.length]),
+        pulls: gh.state.pulls(FULL_NAME).map((p) => [p.number, p.state, p.merged, p.headSha]),
+        applications: ENVIRONMENTS.map((env) => {
+          const app = argocd.getApplication(`${env.name}-addons`)
+          return [
+            env.name,
+            app?.spec.source?.targetRevision,
+            app?.spec.sources?.map((s) => s.targetRevision),
+          ]
+        }),
+        argocdWrites: argocd.requests.filter((r) => r.method !== 'GET').length,
+      }
+    },
+    async cleanup() {
+      await gh.stop()
+      await argocd.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+  return fleet
+}
