@@ -545,7 +545,7 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
   check(['deploy', 'argocd', 'application'], () => {
     sampleExpansion(
       config.deploy.argocd.application,
-      ['name', 'stage', 'path', 'branch'],
+      ['name', 'stage', 'branch'],
       'application template',
     )
   })
@@ -639,6 +639,21 @@ function findCycle(stages: readonly StageConfig[]): string[] | undefined {
 const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g
 
 /** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
+/**
+ * The Argo CD Application of an environment. promote and merge-cleanup both
+ * call this, so they always name the same Application.
+ */
+export function argoCdApplicationName(
+  config: FleetConfig,
+  environment: { name: string; stage: string; branch: string },
+): string {
+  return expandTemplate(config.deploy.argocd.application, {
+    name: environment.name,
+    stage: environment.stage,
+    branch: environment.branch,
+  })
+}
+
 export function expandTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(PLACEHOLDER, (match, key: string | undefined) => {
     if (key === undefined) {

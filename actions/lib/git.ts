@@ -3,6 +3,12 @@ import { CommandError, runChecked, runProcess, type RunResult } from './process.
 export interface GitOptions {
   /** Token for HTTP remotes, sent as GitHub expects (`x-access-token` basic auth). */
   token?: string
+  /**
+   * The server the token is for (GITHUB_SERVER_URL). actions/checkout saves its
+   * own header under `http.<server>/.extraheader`, which outranks a general
+   * one: naming the server lets ours replace it instead of being ignored.
+   */
+  serverUrl?: string
   /** Extra environment for every git call (e.g. author identity). */
   env?: NodeJS.ProcessEnv
 }
@@ -37,9 +43,15 @@ export class Git {
     this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env }
     if (options.token) {
       const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64')
-      this.env.GIT_CONFIG_COUNT = '1'
-      this.env.GIT_CONFIG_KEY_0 = 'http.extraHeader'
-      this.env.GIT_CONFIG_VALUE_0 = `AUTHORIZATION: basic ${basic}`
+      const key = options.serverUrl
+        ? `http.${new URL(options.serverUrl).origin}/.extraheader`
+        : 'http.extraheader'
+      // An empty value first clears headers saved in the repository's config.
+      this.env.GIT_CONFIG_COUNT = '2'
+      this.env.GIT_CONFIG_KEY_0 = key
+      this.env.GIT_CONFIG_VALUE_0 = ''
+      this.env.GIT_CONFIG_KEY_1 = key
+      this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`
     }
   }
 

@@ -22,7 +22,7 @@ import {
   DEFAULT_CONFIG_FILE,
   defaultConfig,
   discoverEnvironments,
-  expandTemplate,
+  argoCdApplicationName,
   parseConfig,
   stageFor,
   stageOrder,
@@ -908,19 +908,6 @@ async function finish(
   return { ...result, ...(application ? { application } : {}), lock }
 }
 
-export function applicationName(
-  config: FleetConfig,
-  item: { name: string; stage: string; branch: string },
-): string {
-  // The same placeholders promote expands, so both name the same Application.
-  return expandTemplate(config.deploy.argocd.application, {
-    name: item.name,
-    stage: item.stage,
-    path: item.name,
-    branch: item.branch,
-  })
-}
-
 /**
  * Points the Application's source back at the WET branch and syncs it,
  * unless it already tracks the branch and is synced to its tip (a re-run
@@ -933,7 +920,7 @@ async function resetApplication(
   if (item.backend !== 'argocd' || !item.branch) return undefined
   let name: string
   try {
-    name = applicationName(ctx.config, item)
+    name = argoCdApplicationName(ctx.config, item)
   } catch (error) {
     return { name: '', result: 'failed', detail: errorMessage(error) }
   }

@@ -16,7 +16,7 @@ import {
 import { parseChildBranch } from './children.js'
 import { parseCommand, type Command, type ParseResult } from './commands.js'
 import type { FleetConfig, Permission, StageConfig } from './config-types.js'
-import { expandTemplate, stageFor, stageOrder } from './config.js'
+import { argoCdApplicationName, stageFor, stageOrder } from './config.js'
 import {
   deployEnvironment,
   type DeployContext,
@@ -385,7 +385,14 @@ async function promoteCommand(
   const applications = new Map<string, string>()
   for (const env of selected.filter((e) => e.stage.backend === 'argocd')) {
     try {
-      applications.set(env.environment, applicationName(config, env))
+      applications.set(
+        env.environment,
+        argoCdApplicationName(config, {
+          name: env.environment,
+          stage: env.stage.name,
+          branch: env.child.base,
+        }),
+      )
     } catch (error) {
       return refuse(
         state,
@@ -503,14 +510,6 @@ async function deployStages(
     )
   }
   return outcomes
-}
-
-function applicationName(config: FleetConfig, env: Impacted): string {
-  return expandTemplate(config.deploy.argocd.application, {
-    name: env.environment,
-    stage: env.stage.name,
-    branch: env.child.base,
-  })
 }
 
 function deployContext(state: RunState): DeployContext {

@@ -118,7 +118,7 @@ export async function run(): Promise<void> {
       dir = scratch
       await Git.init(dir)
     }
-    const git = new Git(dir, { token: inputs.token })
+    const git = new Git(dir, { token: inputs.token, serverUrl: github.context.serverUrl })
     const client = createGitHubClient(inputs.token, { log: core.info })
     const result = await mergeCleanup({
       client,

@@ -1,0 +1,803 @@
+// open-child-prs' core: turn a hydration result into child branches (one
+// atomic push), child PRs, per-environment statuses and one sticky parent
+// comment. Level-triggered: every run re-derives state from GitHub, so a
+// re-run after any failure converges on the same result.
+//
+// Order matters for "nothing half-written": all checks and commits happen
+// locally first, then ONE atomic push (leases on every ref, including the WET
+// tips the render was diffed against); only when it succeeded do PRs,
+// statuses and the comment change.
+
+import { existsSync } from 'node:fs'
+import { readFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { setAggregateStatus, type OpenPull } from './aggregate.js'
+import {
+  childBranch,
+  childTitle,
+  identifyChild,
+  isValidRefPart,
+  type ChildMarker,
+} from './children.js'
+import { UserError, errorMessage } from './errors.js'
+import { PushRejectedError, type Git } from './git.js'
+import type { GitHubClient } from './github.js'
+import type { EnvironmentHydration, HydrationResult, HydrationStatus } from './hydration-types.js'
+import {
+  renderChildBody,
+  renderJobSummary,
+  renderSummaryComment,
+  SUMMARY_MARKER,
+  type ChildState,
+  type ClosedChild,
+  type EnvironmentReport,
+  type StageInfo,
+} from './markdown.js'
+import {
+  environmentContext,
+  latestStatuses,
+  sameStatus,
+  setStatus,
+  type CommitStatus,
+  type RepoRef,
+} from './statuses.js'
+import { buildWetCommit, readDryCommit, type DryCommit, type WetCommit } from './wet.js'
+
+export const HYDRATION_FILE = 'hydration.json'
+
+const STATUSES: readonly HydrationStatus[] = ['rendered', 'unchanged', 'failed', 'blocked']
+const SHA = /^[0-9a-f]{40}$/
+
+// ---------------------------------------------------------------- hydration input
+
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+export async function loadHydration(dir: string): Promise<HydrationResult> {
+  if (existsSync(join(dir, HYDRATION_FILE))) return readHydrationFile(dir, '')
+  let entries
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch {
+    throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`)
+  }
+  const shards = entries
+    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HYDRATION_FILE)))
+    .map((e) => e.name)
+    .sort()
+  if (shards.length === 0)
+    throw new UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`)
+  const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)))
+  const first = parts[0] as HydrationResult
+  const merged: HydrationResult = { ...first, environments: [] }
+  for (const part of parts) {
+    if (part.drySha !== first.drySha) {
+      throw new UserError(
+        `hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`,
+      )
+    }
+    merged.environments.push(...part.environments)
+  }
+  assertUniqueNames(merged.environments, dir)
+  return merged
+}
+
+async function readHydrationFile(dir: string, shard: string): Promise<HydrationResult> {
+  const file = join(dir, shard, HYDRATION_FILE)
+  let value: unknown
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'))
+  } catch (error) {
+    throw new UserError(`${file} is not valid JSON: ${errorMessage(error)}`, { file })
+  }
+  const result = validateHydration(value, file)
+  if (shard) {
+    for (const env of result.environments) env.outputDir = join(shard, env.outputDir)
+  }
+  return result
+}
+
+/** Checks the shape of a hydration result; the error names the file and the field. */
+export function validateHydration(value: unknown, file: string): HydrationResult {
+  const fail = (what: string): never => {
+    throw new UserError(`${file}: ${what}`, { file })
+  }
+  if (typeof value !== 'object' || value === null) return fail('not a JSON object')
+  const v = value as Record<string, unknown>
+  if (v.version !== 1) fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`)
+  if (typeof v.drySha !== 'string' || !SHA.test(v.drySha)) fail('drySha must be a full commit SHA')
+  if (!Array.isArray(v.environments)) return fail('environments must be a list')
+  const environments = (v.environments as unknown[]).map((raw, i) => {
+    const at = `environments[${i}]`
+    if (typeof raw !== 'object' || raw === null) return fail(`${at} is not an object`)
+    const env = raw as Record<string, unknown>
+    for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha'] as const) {
+      if (typeof env[key] !== 'string') fail(`${at}.${key} must be a string`)
+    }
+    const name = env.name as string
+    if (!isValidRefPart(name)) fail(`${at}.name "${name}" cannot be used in a branch name`)
+    if (!isValidRefPart(env.branch as string))
+      fail(`${at}.branch "${String(env.branch)}" is not a valid branch`)
+    if (!STATUSES.includes(env.status as HydrationStatus)) {
+      fail(`${at}.status must be one of ${STATUSES.join(', ')}`)
+    }
+    if (env.baseSha !== '' && !SHA.test(env.baseSha as string))
+      fail(`${at}.baseSha must be '' or a SHA`)
+    if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+      fail(`${at}.files must be a list of paths`)
+    }
+    if (!Array.isArray(env.changes)) fail(`${at}.changes must be a list`)
+    const counts = (key: string, fields: string[]) => {
+      const obj = env[key] as Record<string, unknown> | undefined
+      if (
+        typeof obj !== 'object' ||
+        obj === null ||
+        !fields.every((f) => Number.isInteger(obj[f]))
+      ) {
+        fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`)
+      }
+    }
+    counts('resources', ['before', 'after'])
+    counts('diff', ['added', 'changed', 'deleted'])
+    return raw as EnvironmentHydration
+  })
+  assertUniqueNames(environments, file)
+  return { ...(v as unknown as HydrationResult), environments }
+}
+
+function assertUniqueNames(environments: readonly EnvironmentHydration[], where: string): void {
+  const seen = new Set<string>()
+  for (const env of environments) {
+    if (seen.has(env.name)) throw new UserError(`${where}: environment ${env.name} appears twice`)
+    seen.add(env.name)
+  }
+}
+
+/**
+ * hydrate's `result` output, when the workflow also passes it: it must parse
+ * and name only environments the rendered directory holds (a cheap guard
+ * against wiring two different runs together).
+ */
+export function checkResultInput(text: string, hydration: HydrationResult): void {
+  if (text === '') return
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw new UserError(`input "result" is not valid JSON: ${errorMessage(error)}`)
+  }
+  const known = new Set(hydration.environments.map((env) => env.name))
+  for (const name of resultNames(value)) {
+    if (!known.has(name)) {
+      throw new UserError(
+        `input "result" names environment "${name}", which the rendered directory does not contain`,
+      )
+    }
+  }
+}
+
+function resultNames(value: unknown): string[] {
+  const list = Array.isArray(value)
+    ? value
+    : typeof value === 'object' &&
+        value !== null &&
+        Array.isArray((value as { environments?: unknown }).environments)
+      ? (value as { environments: unknown[] }).environments
+      : undefined
+  if (list) {
+    return list.map((item, i) => {
+      const entry = item as { name?: unknown; environment?: unknown } | null
+      const name = typeof entry?.name === 'string' ? entry.name : entry?.environment
+      if (typeof name !== 'string')
+        throw new UserError(`input "result": entry ${i} has no environment name`)
+      return name
+    })
+  }
+  if (typeof value === 'object' && value !== null) return Object.keys(value)
+  throw new UserError('input "result" must be a list or an object of environments')
+}
+
+// ---------------------------------------------------------------- tags
+
+/**
+ * Tag names from `tag-template`: `{component}` (= the environment: the unit a
+ * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
+ * (first 7 characters of the DRY commit). It must name the environment, or
+ * every child would fight over one tag.
+ */
+export function tagName(
+  template: string,
+  values: { environment: string; stage: string; pr: number; drySha: string },
+): string {
+  if (!/\{(component|environment)\}/.test(template)) {
+    throw new UserError(
+      'tag-template must contain {component} or {environment}: one tag per environment',
+    )
+  }
+  const name = template.replace(/\{(\w+)\}/g, (whole, key: string) => {
+    switch (key) {
+      case 'component':
+      case 'environment':
+        return values.environment
+      case 'stage':
+        return values.stage
+      case 'pr':
+        return String(values.pr)
+      case 'sha':
+        return values.drySha.slice(0, 7)
+      default:
+        throw new UserError(`tag-template: unknown placeholder ${whole}`)
+    }
+  })
+  if (!isValidRefPart(name)) throw new UserError(`tag-template gives an invalid tag name "${name}"`)
+  return name
+}
+
+// ---------------------------------------------------------------- the run
+
+export interface OpenChildPrsOptions {
+  client: GitHubClient
+  /** The workspace repository: holds the DRY commit; WET tips are fetched into it. */
+  git: Git
+  /** Where branches live (a URL or a remote name). */
+  remote: string
+  repo: RepoRef
+  parent: number
+  hydration: HydrationResult
+  renderedDir: string
+  /** Stages in promotion order. */
+  stages: readonly StageInfo[]
+  promoteCommand: string
+  labels?: readonly string[]
+  tagTemplate?: string
+  /** The workflow run, linked from failure statuses. */
+  runUrl?: string
+  log?: (message: string) => void
+}
+
+export interface ChildOutput {
+  environment: string
+  stage: string
+  /** The render status from hydrate. */
+  render: HydrationStatus
+  branch: string
+  number: number | null
+  url: string | null
+  state: ChildState
+}
+
+export interface OpenChildPrsResult {
+  /** The parent moved on (or closed) since the render: nothing was written. */
+  stale: boolean
+  reason?: string
+  headSha: string
+  children: ChildOutput[]
+  /** Refs the one push updated or deleted (empty when nothing changed). */
+  pushed: string[]
+  commentUrl?: string
+  jobSummary: string
+}
+
+interface ExistingChild {
+  number: number
+  url: string
+  title: string
+  body: string
+  base: string
+  branch: string
+  labels: string[]
+}
+
+interface PlannedChild {
+  env: EnvironmentHydration
+  commit: WetCommit
+  branch: string
+  marker: ChildMarker
+}
+
+export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenChildPrsResult> {
+  const { client, git, repo, parent, hydration } = options
+  const log = options.log ?? (() => undefined)
+  const fullName = `${repo.owner}/${repo.repo}`
+
+  // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
+  const dry = await ensureDryCommit(git, options.remote, hydration.drySha)
+  const renderedHead = dry.parents.length === 2 ? (dry.parents[1] as string) : dry.sha
+  const { data: pull } = await client.rest.pulls.get({ ...repo, pull_number: parent })
+  if (pull.state !== 'open' || pull.head.sha !== renderedHead) {
+    const reason =
+      pull.state !== 'open'
+        ? `parent #${parent} is ${pull.merged_at ? 'merged' : 'closed'}`
+        : `parent #${parent} moved to ${pull.head.sha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`
+    return { stale: true, reason, headSha: pull.head.sha, children: [], pushed: [], jobSummary: '' }
+  }
+  const headSha = pull.head.sha
+
+  // 2. Local work: current remote refs, WET tips, child commits.
+  const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*'])
+  for (const env of hydration.environments) {
+    if (env.status !== 'rendered') continue
+    const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
+    // A missing branch may since have been created by an earlier attempt of this run (same root commit).
+    if (env.baseSha !== '' && now !== env.baseSha) throw wetMoved(env, now)
+  }
+  // One fetch for the WET tips and the existing child commits that are not here yet.
+  const toFetch = new Set<string>()
+  for (const env of hydration.environments) {
+    if (env.status !== 'rendered') continue
+    if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
+      toFetch.add(`refs/heads/${env.branch}`)
+    }
+    const childRef = `refs/heads/${childBranch(parent, env.name)}`
+    const childSha = remoteRefs.get(childRef)
+    if (childSha && !(await git.tryRevParse(childSha))) toFetch.add(childRef)
+  }
+  if (toFetch.size > 0) await git.fetch(options.remote, [...toFetch])
+
+  log(`fetched ${toFetch.size} ref(s); building child commits`)
+  const planned: PlannedChild[] = []
+  const unchangedByCommit = new Set<string>()
+  for (const env of hydration.environments) {
+    if (env.status !== 'rendered') continue
+    const commit = await buildWetCommit(git, {
+      environment: env,
+      renderedDir: options.renderedDir,
+      parent,
+      dry,
+    })
+    const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
+    if (env.baseSha === '' && now !== '' && now !== commit.rootSha) throw wetMoved(env, now)
+    if (!commit.changed) {
+      unchangedByCommit.add(env.name)
+      continue
+    }
+    const existing = remoteRefs.get(`refs/heads/${childBranch(parent, env.name)}`)
+    if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
+      // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
+      commit.sha = existing
+    }
+    planned.push({
+      env,
+      commit,
+      branch: childBranch(parent, env.name),
+      marker: {
+        version: 1,
+        parent,
+        environment: env.name,
+        stage: env.stage,
+        branch: env.branch,
+        drySha: hydration.drySha,
+        headSha,
+      },
+    })
+  }
+  const renderOf = (env: EnvironmentHydration): HydrationStatus =>
+    unchangedByCommit.has(env.name) ? 'unchanged' : env.status
+
+  log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`)
+  // 3. What GitHub has: open children of this parent (one paginated listing).
+  const openPulls = await client.paginate(client.rest.pulls.list, {
+    ...repo,
+    state: 'open',
+    per_page: 100,
+  })
+  const existing = new Map<string, ExistingChild>()
+  const extraChildren: ExistingChild[] = []
+  for (const p of openPulls) {
+    const child = identifyChild(p, fullName)
+    if (!child || child.parent !== parent) continue
+    const entry: ExistingChild = {
+      number: p.number,
+      url: p.html_url,
+      title: p.title,
+      body: p.body ?? '',
+      base: p.base.ref,
+      branch: p.head.ref,
+      labels: p.labels.map((l) => l.name),
+    }
+    if (existing.has(child.environment)) extraChildren.push(entry)
+    else existing.set(child.environment, entry)
+  }
+  const byName = new Map(hydration.environments.map((env) => [env.name, env]))
+  const plannedNames = new Set(planned.map((p) => p.env.name))
+  // A failed or blocked render keeps its old child (the failure status blocks it); others close.
+  const toClose = [
+    ...[...existing].filter(([name]) => {
+      const status = byName.get(name)?.status
+      return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked'
+    }),
+    ...extraChildren.map((child) => ['', child] as const),
+  ].map(([name, child]) => ({ environment: name, child }))
+
+  // 4. One atomic push: child branches, tags and deletions, each leased on
+  // the value read above, plus lease-only entries pinning every WET tip to
+  // what the render was diffed against (a moved tip fails the whole push).
+  const updates = new Map<string, { sha: string; expect: string }>()
+  for (const plan of planned) {
+    const ref = `refs/heads/${plan.branch}`
+    updates.set(ref, { sha: plan.commit.sha, expect: remoteRefs.get(ref) ?? '' })
+    if (options.tagTemplate) {
+      const tag = tagName(options.tagTemplate, {
+        environment: plan.env.name,
+        stage: plan.env.stage,
+        pr: parent,
+        drySha: hydration.drySha,
+      })
+      const tagRef = `refs/tags/${tag}`
+      updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' })
+    }
+  }
+  for (const { child } of toClose) {
+    const ref = `refs/heads/${child.branch}`
+    const current = remoteRefs.get(ref)
+    if (current && !updates.has(ref)) updates.set(ref, { sha: '', expect: current })
+  }
+  const changes = [...updates].filter(([, u]) => u.sha !== u.expect)
+  if (changes.length > 0) {
+    const entries = new Map(changes)
+    for (const plan of planned) {
+      const wetRef = `refs/heads/${plan.env.branch}`
+      const sha = plan.commit.rootSha ?? plan.commit.baseSha
+      entries.set(wetRef, { sha, expect: remoteRefs.get(wetRef) ?? '' })
+    }
+    try {
+      await git.push(
+        options.remote,
+        [...entries].map(([ref, u]) => `${u.sha}:${ref}`),
+        { atomic: true, leases: [...entries].map(([ref, u]) => ({ ref, expect: u.expect })) },
+      )
+    } catch (error) {
+      if (error instanceof PushRejectedError) {
+        throw new UserError(
+          'the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
+            `Re-run the workflow to render again. (${error.message})`,
+        )
+      }
+      throw error
+    }
+    log(`pushed ${changes.length} ref update(s) in one atomic push`)
+  }
+  const pushed = [
+    ...changes.map(([ref]) => ref),
+    ...planned
+      .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
+      .map((p) => `refs/heads/${p.env.branch}`),
+  ]
+
+  // 5. Child PRs: find, create or update.
+  const stageInfo = new Map(options.stages.map((s) => [s.name, s]))
+  const reports = new Map<string, EnvironmentReport>()
+  for (const env of hydration.environments) {
+    reports.set(env.name, {
+      environment: env.name,
+      stage: env.stage,
+      status: renderOf(env),
+      ...(env.reason ? { reason: env.reason } : {}),
+      resources: env.resources,
+      diff: env.diff,
+      changes: env.changes,
+    })
+  }
+  const labels = [...new Set((options.labels ?? []).filter(Boolean))]
+  for (const plan of planned) {
+    const report = reports.get(plan.env.name) as EnvironmentReport
+    const title = childTitle(parent, plan.env.name, pull.title)
+    const body = renderChildBody({
+      marker: plan.marker,
+      report,
+      autoPromote: stageInfo.get(plan.env.stage)?.autoPromote ?? false,
+      promoteCommand: options.promoteCommand,
+    })
+    let child = existing.get(plan.env.name)
+    let state: ChildState = 'unchanged'
+    if (!child) {
+      const created = await createOrAdopt(client, repo, {
+        title,
+        body,
+        head: plan.branch,
+        base: plan.env.branch,
+      })
+      child = created.child
+      state = created.adopted ? 'unchanged' : 'created'
+    }
+    if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
+      await client.rest.pulls.update({
+        ...repo,
+        pull_number: child.number,
+        title,
+        body,
+        base: plan.env.branch,
+      })
+      if (state !== 'created') state = 'updated'
+    }
+    const missingLabels = labels.filter((l) => !child.labels.includes(l))
+    if (missingLabels.length > 0) {
+      await client.rest.issues.addLabels({
+        ...repo,
+        issue_number: child.number,
+        labels: missingLabels,
+      })
+    }
+    report.child = { number: child.number, url: child.url, state }
+  }
+  for (const env of hydration.environments) {
+    const kept = existing.get(env.name)
+    const report = reports.get(env.name) as EnvironmentReport
+    if (kept && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
+      report.child = { number: kept.number, url: kept.url, state: 'unchanged' }
+    }
+  }
+
+  log(`child PRs up to date`)
+  // 6. Close children that no longer carry a change.
+  const closed: ClosedChild[] = []
+  for (const { environment, child } of toClose) {
+    await client.rest.pulls.update({ ...repo, pull_number: child.number, state: 'closed' })
+    closed.push({ environment, number: child.number, url: child.url })
+    const report = reports.get(environment)
+    if (report) report.child = { number: child.number, url: child.url, state: 'closed' }
+  }
+
+  // 7. Statuses on the parent head (identical ones are not re-posted).
+  const current = await latestStatuses(client, repo, headSha)
+  for (const env of hydration.environments) {
+    const report = reports.get(env.name) as EnvironmentReport
+    const status = environmentStatus(report, {
+      promoteCommand: options.promoteCommand,
+      autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
+      fallbackUrl: options.runUrl ?? pull.html_url,
+    })
+    if (!sameStatus(current.get(status.context), status)) {
+      await setStatus(client, repo, headSha, status)
+    }
+  }
+
+  log(`statuses set`)
+  // 8. The sticky comment on the parent.
+  const commentBody = renderSummaryComment({
+    parent,
+    headSha,
+    drySha: hydration.drySha,
+    stages: options.stages,
+    promoteCommand: options.promoteCommand,
+    environments: [...reports.values()],
+    closed,
+    ...(options.runUrl ? { runUrl: options.runUrl } : {}),
+  })
+  const commentUrl = await upsertStickyComment(client, repo, parent, commentBody)
+
+  // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
+  const openAfter: OpenPull[] = [...reports.values()]
+    .filter((r) => r.child && r.child.state !== 'closed')
+    .map((r) => ({
+      number: r.child?.number ?? 0,
+      headRef: childBranch(parent, r.environment),
+      headSha: '',
+      headRepo: fullName,
+      baseRef: byName.get(r.environment)?.branch ?? '',
+      body: null,
+      htmlUrl: r.child?.url ?? '',
+      draft: false,
+    }))
+  await setAggregateStatus(client, repo, {
+    sha: headSha,
+    parent,
+    impacted: hydration.environments.map((env) => env.name),
+    pulls: openAfter,
+    ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
+  })
+
+  const children: ChildOutput[] = [...reports.values()]
+    .map((r) => ({
+      environment: r.environment,
+      stage: r.stage,
+      render: r.status,
+      branch: childBranch(parent, r.environment),
+      number: r.child?.number ?? null,
+      url: r.child?.url ?? null,
+      state: r.child?.state ?? 'none',
+    }))
+    .sort((a, b) => a.environment.localeCompare(b.environment))
+  for (const c of closed.filter((c) => c.environment === '')) {
+    children.push({
+      environment: '',
+      stage: '',
+      render: 'unchanged',
+      branch: '',
+      number: c.number,
+      url: c.url,
+      state: 'closed',
+    })
+  }
+  const jobSummary = renderJobSummary(
+    parent,
+    [...reports.values()].map((r) => ({
+      environment: r.environment,
+      stage: r.stage,
+      status: r.status,
+      diff: r.diff,
+      ...(r.child ? { child: r.child } : {}),
+    })),
+  )
+  return { stale: false, headSha, children, pushed, commentUrl, jobSummary }
+}
+
+/** Whether two commits have the same tree and the same first parent. */
+async function sameTreeAndParent(git: Git, a: string, b: string): Promise<boolean> {
+  if (a === b) return true
+  if (!SHA.test(a) || !SHA.test(b)) return false
+  const result = await git.raw(['rev-parse', `${a}^{tree}`, `${a}^1`, `${b}^{tree}`, `${b}^1`])
+  if (result.code !== 0) return false
+  const [treeA, parentA, treeB, parentB] = result.stdout.trim().split('\n')
+  return treeA === treeB && parentA === parentB
+}
+
+function wetMoved(env: EnvironmentHydration, now: string): UserError {
+  return new UserError(
+    `WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
+      `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`,
+  )
+}
+
+async function ensureDryCommit(git: Git, remote: string, sha: string): Promise<DryCommit> {
+  const local = await readDryCommit(git, sha)
+  if (local) return local
+  const fetched = await git.raw([
+    'fetch',
+    '--quiet',
+    '--no-tags',
+    '--no-write-fetch-head',
+    '--',
+    remote,
+    sha,
+  ])
+  const dry = fetched.code === 0 ? await readDryCommit(git, sha) : undefined
+  if (!dry) {
+    throw new UserError(
+      `the rendered DRY commit ${sha} is not in the workspace and could not be fetched; check out the commit hydrate rendered`,
+    )
+  }
+  return dry
+}
+
+export function environmentStatus(
+  report: EnvironmentReport,
+  context: { promoteCommand: string; autoPromote: boolean; fallbackUrl: string },
+): CommitStatus {
+  const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`
+  const base = { context: environmentContext(report.environment) }
+  switch (report.status) {
+    case 'failed':
+      return {
+        ...base,
+        state: 'failure',
+        description: `render failed: ${report.reason ?? 'see the workflow run'}`,
+        targetUrl: context.fallbackUrl,
+      }
+    case 'blocked':
+      return {
+        ...base,
+        state: 'failure',
+        description: `blocked: ${report.reason ?? 'deletion guard'}`,
+        targetUrl: context.fallbackUrl,
+      }
+    case 'unchanged':
+      return {
+        ...base,
+        state: 'success',
+        description: 'rendered output unchanged; nothing to deploy',
+        targetUrl: context.fallbackUrl,
+      }
+    case 'rendered': {
+      const next = context.autoPromote
+        ? 'deploys automatically'
+        : `promote with ${context.promoteCommand} ${report.stage}`
+      return {
+        ...base,
+        state: 'pending',
+        description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
+        targetUrl: report.child?.url ?? context.fallbackUrl,
+      }
+    }
+  }
+}
+
+/** POST a pull request; when one already exists for the branch (a retried POST), adopt it. */
+async function createOrAdopt(
+  client: GitHubClient,
+  repo: RepoRef,
+  pr: { title: string; body: string; head: string; base: string },
+): Promise<{ child: ExistingChild; adopted: boolean }> {
+  try {
+    const { data } = await client.rest.pulls.create({
+      ...repo,
+      ...pr,
+      maintainer_can_modify: false,
+    })
+    return {
+      adopted: false,
+      child: {
+        number: data.number,
+        url: data.html_url,
+        title: data.title,
+        body: data.body ?? '',
+        base: data.base.ref,
+        branch: data.head.ref,
+        labels: data.labels.map((l) => l.name),
+      },
+    }
+  } catch (error) {
+    if (
+      (error as { status?: number }).status !== 422 ||
+      !/already exists/i.test(
+        errorMessage(error) +
+          JSON.stringify((error as { response?: { data?: unknown } }).response?.data ?? ''),
+      )
+    ) {
+      throw error
+    }
+    const { data } = await client.rest.pulls.list({
+      ...repo,
+      state: 'open',
+      head: `${repo.owner}:${pr.head}`,
+      per_page: 100,
+    })
+    const found = data.find((p) => p.head.ref === pr.head)
+    if (!found) throw error
+    return {
+      adopted: true,
+      child: {
+        number: found.number,
+        url: found.html_url,
+        title: found.title,
+        body: found.body ?? '',
+        base: found.base.ref,
+        branch: found.head.ref,
+        labels: found.labels.map((l) => l.name),
+      },
+    }
+  }
+}
+
+const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR'])
+
+/**
+ * Edits the comment carrying the summary marker, or creates it. Only a
+ * comment by a bot or by someone with access to the repository counts, so an
+ * outsider who pastes the marker cannot capture (or get us to overwrite) it.
+ */
+async function upsertStickyComment(
+  client: GitHubClient,
+  repo: RepoRef,
+  issue: number,
+  body: string,
+): Promise<string> {
+  const comments = await client.paginate(client.rest.issues.listComments, {
+    ...repo,
+    issue_number: issue,
+    per_page: 100,
+  })
+  const candidates = comments.filter(
+    (c) =>
+      (c.body ?? '').startsWith(SUMMARY_MARKER) &&
+      (c.user?.type === 'Bot' || TRUSTED_ASSOCIATIONS.has(c.author_association)),
+  )
+  const mine = candidates.find((c) => c.user?.type === 'Bot') ?? candidates[0]
+  if (mine) {
+    if (mine.body === body) return mine.html_url
+    try {
+      const { data } = await client.rest.issues.updateComment({
+        ...repo,
+        comment_id: mine.id,
+        body,
+      })
+      return data.html_url
+    } catch (error) {
+      const status = (error as { status?: number }).status
+      if (status !== 403 && status !== 404) throw error
+    }
+  }
+  const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body })
+  return data.html_url
+}

@@ -1,0 +1,160 @@
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import * as core from '@actions/core'
+import * as github from '@actions/github'
+import {
+  defineContract,
+  failAction,
+  parseIntegerInput,
+  readInputs,
+  writeOutputs,
+} from '../lib/action-io.js'
+import { checkResultInput, loadHydration, openChildPrs } from '../lib/child-prs.js'
+import { loadConfig, stageOrder } from '../lib/config.js'
+import { UserError } from '../lib/errors.js'
+import { Git } from '../lib/git.js'
+import { createGitHubClient } from '../lib/github.js'
+import type { StageInfo } from '../lib/markdown.js'
+
+export const contract = defineContract({
+  inputs: {
+    token: {
+      description:
+        'Token that can push branches and write pull requests, issues and statuses (a GitHub App token lets child PR CI run).',
+      required: true,
+    },
+    'rendered-dir': {
+      description:
+        'hydrate’s output directory (`hydration.json` plus the rendered files; subdirectories of matrix shards are merged). Empty: `$RUNNER_TEMP/fleet-promote/rendered`.',
+      default: '',
+    },
+    result: {
+      description:
+        'Optional: hydrate’s `result` output, checked against `rendered-dir` (it must parse and name only environments found there).',
+      default: '',
+    },
+    config: {
+      description:
+        'Configuration file, relative to the repository root (stage order and command name).',
+      default: 'fleet-promote.yaml',
+    },
+    pr: {
+      description: 'Parent pull request number (empty: from the event).',
+      default: '',
+    },
+    labels: {
+      description: 'Labels for child pull requests, comma or newline separated.',
+      default: '',
+    },
+    'tag-template': {
+      description:
+        'Optional Kargo-style tag per child commit, e.g. `{component}-pr-{pr}` (`{component}`/`{environment}`, `{stage}`, `{pr}`, `{sha}`), pushed in the same atomic push.',
+      default: '',
+    },
+    'working-directory': {
+      description: 'The DRY checkout hydrate rendered (holds the rendered commit).',
+      default: '.',
+    },
+  },
+  outputs: {
+    children: {
+      description:
+        'JSON array, one entry per environment: `environment`, `stage`, `render`, `branch`, `number`, `url`, `state` (created, updated, unchanged, closed, none).',
+    },
+    stale: {
+      description: '`true` when the parent moved on since the render and nothing was written.',
+    },
+  },
+})
+
+export interface OpenChildPrsInputs {
+  token: string
+  renderedDir: string
+  result: string
+  config: string
+  pr?: number
+  labels: string[]
+  tagTemplate: string
+  workingDirectory: string
+}
+
+export function parseInputs(): OpenChildPrsInputs {
+  const raw = readInputs(contract)
+  return {
+    token: raw.token,
+    renderedDir:
+      raw['rendered-dir'] || join(process.env.RUNNER_TEMP ?? tmpdir(), 'fleet-promote', 'rendered'),
+    result: raw.result,
+    config: raw.config || 'fleet-promote.yaml',
+    ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
+    labels: raw.labels
+      .split(/[,\n]/)
+      .map((label) => label.trim())
+      .filter(Boolean),
+    tagTemplate: raw['tag-template'],
+    workingDirectory: raw['working-directory'] || '.',
+  }
+}
+
+function parentFromEvent(payload: typeof github.context.payload): number | undefined {
+  const number = payload.pull_request?.number ?? payload.issue?.number
+  return typeof number === 'number' ? number : undefined
+}
+
+/**
+ * Credentials for git that win over a token actions/checkout persisted for
+ * the same server (an empty value resets git's header list first).
+ */
+export async function run(): Promise<void> {
+  try {
+    const inputs = parseInputs()
+    const { context } = github
+    const parent = inputs.pr ?? parentFromEvent(context.payload)
+    if (parent === undefined) {
+      throw new UserError(
+        `cannot tell the parent pull request on ${context.eventName}: set the pr input`,
+      )
+    }
+    const hydration = await loadHydration(resolve(inputs.renderedDir))
+    checkResultInput(inputs.result, hydration)
+    const workspace = resolve(process.env.GITHUB_WORKSPACE ?? '.', inputs.workingDirectory)
+    const config = await loadConfig(workspace, inputs.config)
+    const stages: StageInfo[] = stageOrder(config).map((name) => ({
+      name,
+      autoPromote: config.stages.find((stage) => stage.name === name)?.autoPromote ?? false,
+    }))
+    const { owner, repo } = context.repo
+    const runUrl = process.env.GITHUB_RUN_ID
+      ? `${context.serverUrl}/${owner}/${repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
+      : undefined
+    const result = await openChildPrs({
+      client: createGitHubClient(inputs.token, { log: core.info }),
+      git: new Git(workspace, { token: inputs.token, serverUrl: context.serverUrl }),
+      remote: `${context.serverUrl}/${owner}/${repo}.git`,
+      repo: { owner, repo },
+      parent,
+      hydration,
+      renderedDir: resolve(inputs.renderedDir),
+      stages,
+      promoteCommand: config.promote.command,
+      labels: inputs.labels,
+      ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
+      ...(runUrl ? { runUrl } : {}),
+      log: core.info,
+    })
+    if (result.stale) {
+      core.notice(
+        `nothing written: ${result.reason ?? 'the parent moved on'}; the newer run takes over`,
+      )
+    } else {
+      core.info(
+        `children of #${parent}: ${result.children.filter((c) => c.number !== null).length}`,
+      )
+      if (result.commentUrl) core.info(`summary comment: ${result.commentUrl}`)
+      await core.summary.addRaw(result.jobSummary).write()
+    }
+    writeOutputs(contract, { children: result.children, stale: result.stale })
+  } catch (error) {
+    failAction(error)
+  }
+}
