@@ -2,10 +2,15 @@
 // from its action.yml, between the markers
 //   <!-- inputs:start --> … <!-- inputs:end -->
 //   <!-- outputs:start --> … <!-- outputs:end -->
-// so the documentation cannot drift from the metadata GitHub reads.
+// so the documentation cannot drift from the metadata GitHub reads. It also
+// regenerates README.md's references between
+//   <!-- config-reference:start --> … (from actions/lib/fleet-promote.schema.json)
+//   <!-- commands:start --> …         (from the command grammar's help text)
+// which needs the TypeScript sources, so run it with tsx (npm run docs).
 //
-//   node scripts/action-readme.mjs [name…]          rewrite the tables
-//   node scripts/action-readme.mjs --check [name…]  exit 1 and list stale READMEs
+//   tsx scripts/action-readme.mjs [name…|README.md]          rewrite (default: all)
+//   tsx scripts/action-readme.mjs --check [name…|README.md]  exit 1 and list stale READMEs
+// (names of actions alone also work with plain node).
 import { existsSync } from 'node:fs'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve } from 'node:path'
@@ -56,6 +61,7 @@ function replaceSection(text, marker, body) {
   const to = text.indexOf(end)
   const section = `${start}\n\n${body}\n\n${end}`
   if (from === -1 && to === -1) {
+    if (marker !== 'inputs' && marker !== 'outputs') throw new Error(`no "${marker}" markers`)
     const heading = marker === 'inputs' ? '## Inputs' : '## Outputs'
     return `${text.trimEnd()}\n\n${heading}\n\n${section}\n`
   }
@@ -82,6 +88,40 @@ export async function expectedReadme(name) {
   }
 }
 
+/** README.md's generated sections, from the TypeScript sources they document. */
+async function rootSections() {
+  let modules
+  try {
+    modules = await Promise.all([
+      import('../actions/lib/config-reference.js'),
+      import('../actions/lib/commands.js'),
+    ])
+  } catch (error) {
+    throw new Error(
+      `README.md's references come from TypeScript sources: run this script with tsx ("npm run docs") (${error})`,
+    )
+  }
+  const [{ renderConfigReference }, { helpText }] = modules
+  const schema = JSON.parse(
+    await readFile(join(actionsDir, 'lib', 'fleet-promote.schema.json'), 'utf8'),
+  )
+  return {
+    'config-reference': renderConfigReference(schema),
+    commands: helpText('.promote'),
+  }
+}
+
+/** A README with generated sections (the repository's README.md by default), as it should be. */
+export async function expectedRootReadme(file = join(root, 'README.md')) {
+  const current = await readFile(file, 'utf8')
+  let text = current
+  for (const [marker, body] of Object.entries(await rootSections())) {
+    text = replaceSection(text, marker, body)
+  }
+  const options = (await prettier.resolveConfig(file)) ?? {}
+  return { file, current, expected: await prettier.format(text, { ...options, filepath: file }) }
+}
+
 async function actionNames() {
   const entries = await readdir(actionsDir, { withFileTypes: true })
   return entries
@@ -95,10 +135,12 @@ async function actionNames() {
 async function main(args) {
   const check = args.includes('--check')
   const requested = args.filter((arg) => arg !== '--check')
-  const names = requested.length > 0 ? requested : await actionNames()
+  const names = requested.length > 0 ? requested : [...(await actionNames()), 'README.md']
   const stale = []
   for (const name of names) {
-    const { file, current, expected } = await expectedReadme(name)
+    const { file, current, expected } = name.endsWith('.md')
+      ? await expectedRootReadme(resolve(root, name))
+      : await expectedReadme(name)
     if (current === expected) continue
     if (check) {
       stale.push(relative(root, file))
@@ -109,7 +151,7 @@ async function main(args) {
   }
   if (stale.length > 0) {
     process.stderr.write(
-      `Stale action READMEs (run "npm run docs"):\n${stale.map((file) => `  ${file}\n`).join('')}`,
+      `Stale READMEs (run "npm run docs"):\n${stale.map((file) => `  ${file}\n`).join('')}`,
     )
     return 1
   }

@@ -1,0 +1,63 @@
+// `npm run demo` end to end: the real action bundles (dist/ when fresh, else a
+// fresh build) against the GitHub and Argo CD simulators, with real git,
+// kustomize and helm. The verdict comes from the demo's own convergence check,
+// which re-renders main with the render core and compares every WET branch.
+import { afterAll, expect, it } from 'vitest'
+import { runDemo, type DemoResult } from '../scripts/demo.js'
+
+let result: DemoResult | undefined
+
+afterAll(async () => {
+  await result?.stop()
+})
+
+it(
+  'drives one parent pull request through the fleet and converges',
+  { timeout: 900_000 },
+  async () => {
+    const lines: string[] = []
+    result = await runDemo({ print: (line) => lines.push(line) })
+    const narration = lines.join('\n')
+
+    expect(result.stoppedAt, narration).toBeUndefined()
+    expect(result.missing).toEqual([])
+    expect(result.problems).toEqual([])
+    expect(result.converged).toBe(true)
+    expect(result.exitCode).toBe(0)
+    expect(result.kept).toBe(false)
+    expect(result.pipeline).toBe('success')
+    // Everything the actions sent and received matched GitHub's and Argo CD's API descriptions.
+    expect(result.mismatches).toEqual([])
+
+    // Every cluster of examples/fleet uses cert-manager: all 8 went through a child PR.
+    expect(result.rows).toHaveLength(8)
+    expect(result.rows.map((row) => row.stage).sort()).toEqual([
+      ...Array<string>(5).fill('production'),
+      ...Array<string>(3).fill('testing'),
+    ])
+    for (const row of result.rows) {
+      expect(row.child, row.environment).toMatch(/^#\d+ merged$/)
+      expect(row.status, row.environment).toBe('success')
+      expect(row.application, row.environment).toBe(`env/${row.environment} Synced/Healthy`)
+      expect(row.wet, row.environment).toMatch(/^[0-9a-f]{7}$/)
+      expect(row.converged, row.environment).toBe(true)
+    }
+
+    // The narration walks through every step a user would see on GitHub.
+    for (const step of [
+      'detect-impact exited 0',
+      'hydrate exited 0',
+      'open-child-prs exited 0',
+      '8 child pull requests',
+      '`.promote testing`',
+      '`.promote production`',
+      'decision: deployed',
+      'fleet-promote/pipeline: success',
+      'merge-cleanup exited 0',
+      'Converged: all 8 WET branches equal the render of main',
+    ]) {
+      expect(narration).toContain(step)
+    }
+    expect(narration).toMatch(/\[13\/13\] Final state/)
+  },
+)
