@@ -22,15 +22,28 @@ export async function bundleTargets() {
   return targets.sort((a, b) => a.name.localeCompare(b.name))
 }
 
+// ncc's own errors dump megabytes of its minified source: report the message only.
+async function bundle(target) {
+  try {
+    return await ncc(target.entry, {
+      minify: false,
+      sourceMap: false,
+      license: 'licenses.txt',
+      quiet: true,
+      target: 'es2022',
+    })
+  } catch (error) {
+    const message = String(error?.message ?? error)
+    process.stderr.write(
+      `bundling ${target.name} failed:\n${message.split('\n').slice(0, 30).join('\n')}\n`,
+    )
+    process.exit(1)
+  }
+}
+
 await rm(outRoot, { recursive: true, force: true })
 for (const target of await bundleTargets()) {
-  const { code, assets } = await ncc(target.entry, {
-    minify: false,
-    sourceMap: false,
-    license: 'licenses.txt',
-    quiet: true,
-    target: 'es2022',
-  })
+  const { code, assets } = await bundle(target)
   const dir = join(outRoot, target.name)
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'index.js'), code)

@@ -10,7 +10,8 @@ import {
   writeOutputs,
 } from '../lib/action-io.js'
 import { checkResultInput, loadHydration, openChildPrs } from '../lib/child-prs.js'
-import { loadConfig, stageOrder } from '../lib/config.js'
+import { stageOrder } from '../lib/config.js'
+import { loadBaseConfig } from '../lib/prechecks.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git.js'
 import { createGitHubClient } from '../lib/github.js'
@@ -35,7 +36,7 @@ export const contract = defineContract({
     },
     config: {
       description:
-        'Configuration file, relative to the repository root (stage order and command name).',
+        "Configuration file, read from the parent's base branch (stage order and command name).",
       default: 'fleet-promote.yaml',
     },
     pr: {
@@ -101,10 +102,6 @@ function parentFromEvent(payload: typeof github.context.payload): number | undef
   return typeof number === 'number' ? number : undefined
 }
 
-/**
- * Credentials for git that win over a token actions/checkout persisted for
- * the same server (an empty value resets git's header list first).
- */
 export async function run(): Promise<void> {
   try {
     const inputs = parseInputs()
@@ -118,17 +115,22 @@ export async function run(): Promise<void> {
     const hydration = await loadHydration(resolve(inputs.renderedDir))
     checkResultInput(inputs.result, hydration)
     const workspace = resolve(process.env.GITHUB_WORKSPACE ?? '.', inputs.workingDirectory)
-    const config = await loadConfig(workspace, inputs.config)
+    const { owner, repo } = context.repo
+    const client = createGitHubClient(inputs.token, { log: core.info })
+    const baseRef =
+      (context.payload.pull_request?.base as { ref?: string } | undefined)?.ref ??
+      (await client.rest.pulls.get({ owner, repo, pull_number: parent })).data.base.ref
+    // From the base branch, never the checkout: a pull_request_target run has the PR's content there.
+    const config = await loadBaseConfig(client, { owner, repo }, baseRef, inputs.config)
     const stages: StageInfo[] = stageOrder(config).map((name) => ({
       name,
       autoPromote: config.stages.find((stage) => stage.name === name)?.autoPromote ?? false,
     }))
-    const { owner, repo } = context.repo
     const runUrl = process.env.GITHUB_RUN_ID
       ? `${context.serverUrl}/${owner}/${repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
       : undefined
     const result = await openChildPrs({
-      client: createGitHubClient(inputs.token, { log: core.info }),
+      client,
       git: new Git(workspace, { token: inputs.token, serverUrl: context.serverUrl }),
       remote: `${context.serverUrl}/${owner}/${repo}.git`,
       repo: { owner, repo },
