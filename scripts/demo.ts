@@ -583,22 +583,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 }
 
 /**
- * Puts the pinned kustomize and helm from `npm run tools` first on PATH (as
- * the tests do), and stops early with a hint when a tool is missing.
+ * Puts the pinned kustomize and helm first on PATH (as the tests do),
+ * building them with `scripts/install-tools.sh` on a machine that has none
+ * yet, so `npm ci && npm run demo` works on a fresh clone.
  */
 async function useToolCache(): Promise<void> {
-  const fragment = await runProcess('bash', [join(ROOT, 'scripts', 'install-tools.sh'), '--path'], {
-    cwd: ROOT,
-  })
+  const script = join(ROOT, 'scripts', 'install-tools.sh')
+  const fragment = await runProcess('bash', [script, '--path'], { cwd: ROOT })
   if (fragment.code === 0 && fragment.stdout.trim() !== '') {
     process.env.PATH = `${fragment.stdout.trim()}${delimiter}${process.env.PATH ?? ''}`
   }
-  for (const tool of ['kustomize', 'helm']) {
-    try {
-      await findOnPath(tool)
-    } catch {
-      throw new DemoStop(`${tool} is not on PATH: run "npm run tools" (needs Go) or install it`)
+  const missing = async () => {
+    const absent: string[] = []
+    for (const tool of ['kustomize', 'helm']) {
+      await findOnPath(tool).catch(() => absent.push(tool))
     }
+    return absent
+  }
+  if ((await missing()).length === 0) return
+  process.stdout.write('building the pinned kustomize and helm with Go (once; a few minutes)…\n')
+  const install = await runProcess('bash', [script], { cwd: ROOT })
+  const still = await missing()
+  if (install.code !== 0 || still.length > 0) {
+    throw new DemoStop(
+      `${still.join(' and ') || 'a tool'} could not be installed: ${install.stderr.trim().split('\n').at(-1) ?? ''} (scripts/install-tools.sh needs Go)`,
+    )
   }
 }
 
