@@ -4,6 +4,7 @@
 // afresh), in one run on the same machine. Writes the `## hydrate` section of
 // BENCHMARKS.md.
 //   npx tsx scripts/bench/hydrate.ts [--envs 100] [--charts 10] [--no-write]
+import { writeBenchmarkSection } from './report.js'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
@@ -182,22 +183,7 @@ try {
   ].join('\n')
   process.stdout.write(`${section}\n`)
   if (!flags['no-write']) {
-    const file = join(root, 'BENCHMARKS.md')
-    let text = ''
-    try {
-      text = await readFile(file, 'utf8')
-    } catch {
-      text = '# Benchmarks\n'
-    }
-    // Replace only our section: from "## hydrate" to the next "## " heading.
-    const start = text.search(/^## hydrate\s*$/m)
-    if (start === -1) {
-      text = `${text.replace(/\n*$/, '\n\n')}${section}`
-    } else {
-      const rest = text.slice(start + 1).search(/^## /m)
-      text = `${text.slice(0, start)}${section}${rest === -1 ? '' : `\n${text.slice(start + 1 + rest)}`}`
-    }
-    await writeFile(file, text)
+    await writeBenchmarkSection(root, 'hydrate', section)
   }
 } finally {
   await chartRepo.close()

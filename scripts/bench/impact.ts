@@ -6,7 +6,8 @@
 // base and head with kustomize, then diff). Writes the `## impact` section
 // of BENCHMARKS.md.
 //   npx tsx scripts/bench/impact.ts [--sizes 50,200,500,1000,2000] [--runs 5] [--sample 20] [--no-write]
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { writeBenchmarkSection } from './report.js'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -238,22 +239,7 @@ try {
   ].join('\n')
   process.stdout.write(`\n${section}\n`)
   if (!flags['no-write']) {
-    const file = join(root, 'BENCHMARKS.md')
-    let text = ''
-    try {
-      text = await readFile(file, 'utf8')
-    } catch {
-      text = '# Benchmarks\n'
-    }
-    // Replace only our section: from "## impact" to the next "## " heading.
-    const start = text.search(/^## impact\s*$/m)
-    if (start === -1) {
-      text = `${text.replace(/\n*$/, '\n\n')}${section}`
-    } else {
-      const rest = text.slice(start + 1).search(/^## /m)
-      text = `${text.slice(0, start)}${section}${rest === -1 ? '' : `\n${text.slice(start + 1 + rest)}`}`
-    }
-    await writeFile(file, text)
+    await writeBenchmarkSection(root, 'impact', section)
   }
 } finally {
   await rm(work, { recursive: true, force: true })
