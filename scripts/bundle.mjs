@@ -2,7 +2,7 @@
 // CLI into dist/<name>/index.js with @vercel/ncc.
 //   node scripts/bundle.mjs [--out DIR]   (DIR defaults to dist/)
 import { existsSync } from 'node:fs'
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ncc from '@vercel/ncc'
@@ -37,14 +37,18 @@ async function bundle(target) {
     process.stderr.write(
       `bundling ${target.name} failed:\n${message.split('\n').slice(0, 30).join('\n')}\n`,
     )
+    await rm(staging, { recursive: true, force: true })
     process.exit(1)
   }
 }
 
-await rm(outRoot, { recursive: true, force: true })
+// Built beside the output and swapped in at the end: an interrupted or failed
+// run leaves the previous bundles whole.
+const staging = `${outRoot}.staging-${process.pid}`
+await rm(staging, { recursive: true, force: true })
 for (const target of await bundleTargets()) {
   const { code, assets } = await bundle(target)
-  const dir = join(outRoot, target.name)
+  const dir = join(staging, target.name)
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'index.js'), code)
   for (const [file, asset] of Object.entries(assets ?? {})) {
@@ -53,3 +57,5 @@ for (const target of await bundleTargets()) {
   }
   process.stdout.write(`bundled ${target.name} -> ${join(outRoot, target.name, 'index.js')}\n`)
 }
+await rm(outRoot, { recursive: true, force: true })
+await rename(staging, outRoot)
