@@ -93,8 +93,8 @@ async function rootSections() {
   let modules
   try {
     modules = await Promise.all([
-      import('../actions/lib/config-reference.js'),
-      import('../actions/lib/commands.js'),
+      import('../actions/lib/config/reference.js'),
+      import('../actions/promote/commands.js'),
     ])
   } catch (error) {
     throw new Error(

@@ -5,8 +5,8 @@ import {
   canonicalRepoURL,
   createArgoCdClient,
   normalizeServerUrl,
-} from '../actions/lib/argocd.js'
-import type { ArgoCdClient, ArgoCdClientOptions } from '../actions/lib/argocd.js'
+} from '../actions/lib/argocd/client.js'
+import type { ArgoCdClient, ArgoCdClientOptions } from '../actions/lib/argocd/client.js'
 import { fakeRevision, startArgoCdSimulator } from './support/argocd/index.js'
 import type { ArgoCdSimulator } from './support/argocd/index.js'
 

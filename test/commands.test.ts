@@ -4,7 +4,7 @@ import {
   helpText,
   MAX_COMMAND_LENGTH,
   parseCommand,
-} from '../actions/lib/commands.js'
+} from '../actions/promote/commands.js'
 
 const parse = (body: string, command = '.promote') => parseCommand(body, { command })
 

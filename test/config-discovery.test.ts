@@ -11,10 +11,10 @@ import {
   parseConfig,
   stageFor,
   stageOrder,
-} from '../actions/lib/config.js'
-import type { FleetConfig } from '../actions/lib/config-types.js'
+} from '../actions/lib/config/config.js'
+import type { FleetConfig } from '../actions/lib/config/types.js'
 import { UserError } from '../actions/lib/errors.js'
-import { Git } from '../actions/lib/git.js'
+import { Git } from '../actions/lib/git/git.js'
 
 const FLEET_CONFIG = `version: 1
 environments:

@@ -13,8 +13,8 @@ import {
   loadConfig,
   parseConfig,
   unsafeNameReason,
-} from '../actions/lib/config.js'
-import type { FleetConfig } from '../actions/lib/config-types.js'
+} from '../actions/lib/config/config.js'
+import type { FleetConfig } from '../actions/lib/config/types.js'
 import { UserError } from '../actions/lib/errors.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/config/', import.meta.url))

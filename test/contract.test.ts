@@ -2,7 +2,7 @@
 // and writes (the `contract` exported by main.ts), the bundle the runner starts
 // (dist/) and the generated README must all agree, for every action there is.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { join, relative } from 'node:path'
+import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
@@ -13,8 +13,9 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const actionsDir = join(root, 'actions')
 const sharedLibDir = 'lib'
 const actionFiles = ['action.yml', 'index.ts', 'main.ts', 'README.md']
-/** The only modules of actions/lib that may touch the runner toolkit directly. */
-const toolkitModules = new Set(['action-io.ts', 'github.ts'])
+/** The only modules of actions/lib that may touch the runner toolkit directly (its adapters). */
+const toolkitModules = new Set(['action-io.ts', join('github', 'client.ts')])
+const toolkitImport = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]@actions\//
 
 interface ActionMetadata {
   name?: unknown
@@ -46,6 +47,19 @@ function filesUnder(dir: string, suffix: string): string[] {
     if (entry.isDirectory()) return filesUnder(path, suffix)
     return entry.name.endsWith(suffix) ? [path] : []
   })
+}
+
+/** The files a module's relative imports (static, dynamic, re-exports) point at. */
+function relativeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  return [...text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((match) =>
+    resolve(dirname(file), match[1] ?? ''),
+  )
+}
+
+/** The actions/ room a path is in: an action's name, or `lib`. */
+function roomOf(path: string): string {
+  return relative(actionsDir, path).split(sep)[0] ?? ''
 }
 
 /** GitHub passes every default as a string: YAML `default: 4` means "4". */
@@ -85,15 +99,42 @@ describe('actions/ layout', () => {
     expect(orphans, 'dist/ bundles without actions/<name>/ (run "npm run bundle")').toEqual([])
   })
 
-  it('only action-io.ts and github.ts in actions/lib import @actions/*', () => {
+  it('only action-io.ts and github/client.ts in actions/lib import @actions/*', () => {
     const libDir = join(actionsDir, sharedLibDir)
     const offenders = filesUnder(libDir, '.ts')
       .filter((file) => !toolkitModules.has(relative(libDir, file)))
-      .filter((file) =>
-        /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]@actions\//.test(readFileSync(file, 'utf8')),
-      )
+      .filter((file) => toolkitImport.test(readFileSync(file, 'utf8')))
       .map((file) => relative(root, file))
     expect(offenders, 'actions/lib modules importing the toolkit directly').toEqual([])
+  })
+
+  it('in an action, only main.ts imports @actions/* (the core files never touch the runner)', () => {
+    const offenders = actionDirs
+      .flatMap((name) => filesUnder(join(actionsDir, name), '.ts'))
+      .filter((file) => !file.endsWith(`${sep}main.ts`))
+      .filter((file) => toolkitImport.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file))
+    expect(offenders, 'action core files importing the toolkit').toEqual([])
+  })
+
+  it('actions/lib never imports an action', () => {
+    const offenders = filesUnder(join(actionsDir, sharedLibDir), '.ts').flatMap((file) =>
+      relativeImports(file)
+        .filter((target) => roomOf(target) !== sharedLibDir)
+        .map((target) => `${relative(root, file)} -> ${relative(root, target)}`),
+    )
+    expect(offenders, 'shared code importing an action').toEqual([])
+  })
+
+  it('no action imports another action', () => {
+    const offenders = actionDirs.flatMap((name) =>
+      filesUnder(join(actionsDir, name), '.ts').flatMap((file) =>
+        relativeImports(file)
+          .filter((target) => ![name, sharedLibDir].includes(roomOf(target)))
+          .map((target) => `${relative(root, file)} -> ${relative(root, target)}`),
+      ),
+    )
+    expect(offenders, 'actions importing each other').toEqual([])
   })
 })
 

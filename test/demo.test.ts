@@ -3,7 +3,7 @@
 // kustomize and helm. The verdict comes from the demo's own convergence check,
 // which re-renders main with the render core and compares every WET branch.
 import { afterAll, expect, it } from 'vitest'
-import { runDemo, type DemoResult } from '../scripts/demo.js'
+import { runDemo, type DemoResult } from './e2e/demo-scenario.js'
 
 let result: DemoResult | undefined
 

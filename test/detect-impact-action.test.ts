@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Environment } from '../actions/lib/config-types.js'
+import type { Environment } from '../actions/lib/config/types.js'
 import { revisionsFromEvent, shardMatrix } from '../actions/detect-impact/main.js'
 import {
   createTempRepo,

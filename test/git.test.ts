@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Git, PushRejectedError } from '../actions/lib/git.js'
+import { Git, PushRejectedError } from '../actions/lib/git/git.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 
 const identity = {

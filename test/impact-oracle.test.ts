@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isMap, isScalar, isSeq, parseAllDocuments, parseDocument, type Node } from 'yaml'
-import { detectImpact } from '../actions/lib/impact.js'
+import { detectImpact } from '../actions/lib/kustomize/impact.js'
 import {
   createTempRepo,
   readFixture,

@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { UserError } from '../actions/lib/errors.js'
-import { Git } from '../actions/lib/git.js'
-import { detectImpact } from '../actions/lib/impact.js'
+import { Git } from '../actions/lib/git/git.js'
+import { detectImpact } from '../actions/lib/kustomize/impact.js'
 import { createTempRepo, type FileChanges, type TempRepo } from './support/fleet-gen.js'
 
 const CM = (name: string, value = '1') =>

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse, stringify } from 'yaml'
-import { parseBlockYaml } from '../actions/lib/graph/block-yaml.js'
+import { parseBlockYaml } from '../actions/lib/kustomize/block-yaml.js'
 import { generateFleet, seededRandom } from './support/fleet-gen.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/fleets', import.meta.url))

@@ -7,7 +7,7 @@ import {
   parseKustomization,
   RevisionGraph,
   RevisionTree,
-} from '../actions/lib/kustomize-graph.js'
+} from '../actions/lib/kustomize/graph.js'
 
 /** A graph over an in-memory tree: blob ids are the paths themselves. */
 async function graphOf(files: Record<string, string>, roots: string[]) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGitHubClient, type GitHubClient } from '../actions/lib/github.js'
+import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
 import {
   acquireLock,
   describeHolder,
@@ -8,7 +8,7 @@ import {
   releaseLock,
   releaseLocksOfPullRequest,
 } from '../actions/lib/locks.js'
-import { promote } from '../actions/lib/promote.js'
+import { promote } from '../actions/promote/promote.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { FULL_NAME, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 

@@ -2,20 +2,22 @@ import { describe, expect, it } from 'vitest'
 import { parseMarker, type ChildMarker } from '../actions/lib/children.js'
 import {
   GITHUB_BODY_LIMIT,
-  SUMMARY_MARKER,
   codeBlock,
   details,
-  groupDiffs,
   inlineCode,
+  table,
+  truncate,
+} from '../actions/lib/markdown.js'
+import {
+  SUMMARY_MARKER,
+  groupDiffs,
   nextStage,
   renderChildBody,
   renderJobSummary,
   renderSummaryComment,
-  table,
-  truncate,
   type EnvironmentReport,
   type SummaryInput,
-} from '../actions/lib/markdown.js'
+} from '../actions/open-child-prs/summary.js'
 import { configMapChange } from './fixtures/child-prs/hydration.js'
 
 function report(

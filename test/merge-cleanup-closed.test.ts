@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { parseConfig } from '../actions/lib/config.js'
+import { parseConfig } from '../actions/lib/config/config.js'
 import {
   cleanupComments,
   openPulls,

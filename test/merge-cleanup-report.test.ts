@@ -8,7 +8,7 @@ import {
   type EnvironmentCleanup,
   type FoundChild,
   type MergeCleanupResult,
-} from '../actions/lib/merge-cleanup.js'
+} from '../actions/merge-cleanup/merge-cleanup.js'
 
 function child(number: number, over: Partial<FoundChild> = {}): FoundChild {
   return {

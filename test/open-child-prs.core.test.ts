@@ -3,11 +3,15 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { loadHydration, openChildPrs, type OpenChildPrsOptions } from '../actions/lib/child-prs.js'
+import {
+  loadHydration,
+  openChildPrs,
+  type OpenChildPrsOptions,
+} from '../actions/open-child-prs/child-prs.js'
 import { parseMarker } from '../actions/lib/children.js'
-import { createGitHubClient } from '../actions/lib/github.js'
-import { SUMMARY_MARKER } from '../actions/lib/markdown.js'
-import { MANAGED_LIST } from '../actions/lib/wet.js'
+import { createGitHubClient } from '../actions/lib/github/client.js'
+import { SUMMARY_MARKER } from '../actions/open-child-prs/summary.js'
+import { MANAGED_LIST } from '../actions/lib/git/wet-commit.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import {
   configMapChange,

@@ -9,7 +9,7 @@ import {
   environmentStatus,
   loadHydration,
   tagName,
-} from '../actions/lib/child-prs.js'
+} from '../actions/open-child-prs/child-prs.js'
 import { MAX_STATUS_DESCRIPTION, sameStatus, statusDescription } from '../actions/lib/statuses.js'
 import { writeHydration } from './fixtures/child-prs/hydration.js'
 

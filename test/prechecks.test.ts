@@ -7,13 +7,13 @@ import {
   getPullRequest,
   highestPermission,
   isBot,
-  loadBaseConfig,
   recheckHead,
   repositoryRole,
   roleAtLeast,
-} from '../actions/lib/prechecks.js'
-import { defaultConfig } from '../actions/lib/config.js'
-import type { StageConfig } from '../actions/lib/config-types.js'
+} from '../actions/promote/prechecks.js'
+import { loadBaseConfig } from '../actions/lib/config/base-config.js'
+import { defaultConfig } from '../actions/lib/config/config.js'
+import type { StageConfig } from '../actions/lib/config/types.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 
 describe('roles', () => {

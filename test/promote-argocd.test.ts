@@ -4,7 +4,7 @@
 // re-run after Argo CD recovers succeeds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
-import { promote } from '../actions/lib/promote.js'
+import { promote } from '../actions/promote/promote.js'
 import { FULL_NAME, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 

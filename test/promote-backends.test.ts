@@ -1,7 +1,7 @@
 // The merge and external backends, chosen per stage.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
-import { promote } from '../actions/lib/promote.js'
+import { promote } from '../actions/promote/promote.js'
 import {
   fleetConfig,
   FULL_NAME,

@@ -2,7 +2,7 @@
 // stage, the deletion guard override, stale children, allowlisted bots,
 // globs, dispatch and --noop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { promote } from '../actions/lib/promote.js'
+import { promote } from '../actions/promote/promote.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 

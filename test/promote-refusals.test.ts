@@ -2,7 +2,7 @@
 // status, no deployment, no Argo CD write. Only the 👀/😕 reactions and one
 // reply comment appear.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { promote, type PromoteResult, type Trigger } from '../actions/lib/promote.js'
+import { promote, type PromoteResult, type Trigger } from '../actions/promote/promote.js'
 import {
   FULL_NAME,
   startPromoteFleet,

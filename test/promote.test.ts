@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
-import { promote } from '../actions/lib/promote.js'
+import { promote } from '../actions/promote/promote.js'
 import {
   ENVIRONMENTS,
   FULL_NAME,

@@ -4,7 +4,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, expect, it } from 'vitest'
-import { renderConfigReference, type SchemaNode } from '../actions/lib/config-reference.js'
+import { renderConfigReference, type SchemaNode } from '../actions/lib/config/reference.js'
 import { runProcess } from '../actions/lib/process.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { Git } from '../actions/lib/git.js'
+import { Git } from '../actions/lib/git/git.js'
 import {
   BOT_IDENTITY,
   MANAGED_LIST,
@@ -10,7 +10,7 @@ import {
   isSafeRelativePath,
   readDryCommit,
   type DryCommit,
-} from '../actions/lib/wet.js'
+} from '../actions/lib/git/wet-commit.js'
 import { writeHydration } from './fixtures/child-prs/hydration.js'
 
 const identity = {

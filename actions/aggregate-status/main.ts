@@ -16,7 +16,7 @@ import {
   type SetAggregateResult,
 } from '../lib/aggregate.js'
 import { UserError } from '../lib/errors.js'
-import { createGitHubClient, type GitHubClient } from '../lib/github.js'
+import { createGitHubClient, type GitHubClient } from '../lib/github/client.js'
 import type { RepoRef } from '../lib/statuses.js'
 
 export const contract = defineContract({

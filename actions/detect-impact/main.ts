@@ -8,10 +8,10 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import type { Environment } from '../lib/config-types.js'
+import type { Environment } from '../lib/config/types.js'
 import { UserError } from '../lib/errors.js'
-import { Git } from '../lib/git.js'
-import { detectImpact, type DetectResult } from '../lib/impact.js'
+import { Git } from '../lib/git/git.js'
+import { detectImpact, type DetectResult } from '../lib/kustomize/impact.js'
 
 export const contract = defineContract({
   inputs: {

@@ -10,9 +10,9 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import type { Environment } from '../lib/config-types.js'
+import type { Environment } from '../lib/config/types.js'
 import { UserError } from '../lib/errors.js'
-import { Git } from '../lib/git.js'
+import { Git } from '../lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { loadChartLock, loadRenderConfig } from '../lib/render/sources.js'

@@ -14,7 +14,7 @@
 // aggregate never reads its own context.
 
 import { identifyChild, parseChildBranch, type ChildMarker } from './children.js'
-import type { GitHubClient } from './github.js'
+import type { GitHubClient } from './github/client.js'
 import {
   environmentContext,
   latestStatuses,

@@ -13,7 +13,7 @@
 // a failed run releases only the former.
 
 import { randomUUID } from 'node:crypto'
-import type { GitHubClient } from './github.js'
+import type { GitHubClient } from './github/client.js'
 import type { RepoRef } from './statuses.js'
 
 export const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/'

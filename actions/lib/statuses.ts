@@ -1,7 +1,7 @@
 // Commit statuses the suite sets on the parent PR head: one context per
 // environment. GitHub rejects descriptions over 140 characters with a 422.
 
-import type { GitHubClient } from './github.js'
+import type { GitHubClient } from './github/client.js'
 
 export const STATUS_CONTEXT_PREFIX = 'fleet-promote/'
 export const MAX_STATUS_DESCRIPTION = 140

@@ -11,11 +11,11 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import { createArgoCdClient } from '../lib/argocd.js'
+import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
-import { Git } from '../lib/git.js'
-import { createGitHubClient } from '../lib/github.js'
-import { mergeCleanup } from '../lib/merge-cleanup.js'
+import { Git } from '../lib/git/git.js'
+import { createGitHubClient } from '../lib/github/client.js'
+import { mergeCleanup } from './merge-cleanup.js'
 
 export const contract = defineContract({
   inputs: {

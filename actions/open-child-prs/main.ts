@@ -9,13 +9,13 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import { checkResultInput, loadHydration, openChildPrs } from '../lib/child-prs.js'
-import { stageOrder } from '../lib/config.js'
-import { loadBaseConfig } from '../lib/prechecks.js'
+import { checkResultInput, loadHydration, openChildPrs } from './child-prs.js'
+import { stageOrder } from '../lib/config/config.js'
+import { loadBaseConfig } from '../lib/config/base-config.js'
 import { UserError } from '../lib/errors.js'
-import { Git } from '../lib/git.js'
-import { createGitHubClient } from '../lib/github.js'
-import type { StageInfo } from '../lib/markdown.js'
+import { Git } from '../lib/git/git.js'
+import { createGitHubClient } from '../lib/github/client.js'
+import type { StageInfo } from './summary.js'
 
 export const contract = defineContract({
   inputs: {

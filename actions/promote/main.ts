@@ -8,10 +8,10 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import { createArgoCdClient } from '../lib/argocd.js'
+import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
-import { createGitHubClient } from '../lib/github.js'
-import { promote, type PromoteResult, type Trigger } from '../lib/promote.js'
+import { createGitHubClient } from '../lib/github/client.js'
+import { promote, type PromoteResult, type Trigger } from './promote.js'
 
 export const contract = defineContract({
   inputs: {

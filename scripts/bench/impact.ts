@@ -115,8 +115,8 @@ try {
       resolveDir: root,
       loader: 'ts',
       contents: [
-        "import { Git } from './actions/lib/git.js'",
-        "import { detectImpact } from './actions/lib/impact.js'",
+        "import { Git } from './actions/lib/git/git.js'",
+        "import { detectImpact } from './actions/lib/kustomize/impact.js'",
         'const [repo, base, head] = process.argv.slice(2)',
         'const result = await detectImpact({ git: new Git(repo), base, head })',
         'process.stdout.write(JSON.stringify({ count: result.count, timings: result.timings }))',

@@ -3,7 +3,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join, relative, sep } from 'node:path'
-import { Git } from '../../actions/lib/git.js'
+import { Git } from '../../actions/lib/git/git.js'
 import { minimalEnv, runProcess } from '../../actions/lib/process.js'
 
 const IDENTITY = {

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
-import { Git } from '../git.js'
-import { detectImpact } from '../impact.js'
+import { Git } from '../git/git.js'
+import { detectImpact } from '../kustomize/impact.js'
 import { UserError } from '../errors.js'
 import { parseCliArgs } from './args.js'
 import { commands } from './index.js'

@@ -1,7 +1,7 @@
 // Resource-level diff between a WET branch and a new render, and the deletion
 // guard (2024 Flux incident: a broken kustomization shrank the desired set and
 // prune deleted the cluster's workloads).
-import type { DeletionGuardConfig } from '../config-types.js'
+import type { DeletionGuardConfig } from '../config/types.js'
 import type { ResourceChange } from '../hydration-types.js'
 import { unifiedDiff } from './line-diff.js'
 import { compareObjects, objectKey, type RenderedObject } from './objects.js'

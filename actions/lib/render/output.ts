@@ -3,9 +3,9 @@
 // outputs of several matrix shards into one, identical to a single-runner run.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Environment } from '../config-types.js'
+import type { Environment } from '../config/types.js'
 import { UserError } from '../errors.js'
-import type { Git } from '../git.js'
+import type { Git } from '../git/git.js'
 import type { HydrationResult } from '../hydration-types.js'
 import type { ToolVersions } from './tools.js'
 

@@ -5,10 +5,10 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { DEFAULT_CONFIG_FILE, defaultConfig, loadConfig, parseConfig } from '../config.js'
-import type { FleetConfig } from '../config-types.js'
+import { DEFAULT_CONFIG_FILE, defaultConfig, loadConfig, parseConfig } from '../config/config.js'
+import type { FleetConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
-import type { Git } from '../git.js'
+import type { Git } from '../git/git.js'
 import type { ChartLockEntry } from './chart-cache.js'
 
 const SHA40 = /^[0-9a-f]{40}$/i

@@ -1,8 +1,8 @@
 // What each WET branch holds now: its tip and the rendered files on it. One
 // `ls-remote` and one `fetch` for all branches of the run; a branch that does
 // not exist means "no previous render" (baseSha '').
-import type { Git } from '../git.js'
-import { MANAGED_LIST } from '../wet.js'
+import type { Git } from '../git/git.js'
+import { MANAGED_LIST } from '../git/wet-commit.js'
 import { isManagedManifestPath } from './objects.js'
 
 export interface WetState {

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { ArgoCdOperation } from '../../../actions/lib/argocd.js'
+import type { ArgoCdOperation } from '../../../actions/lib/argocd/client.js'
 import { jsonPatch, mergePatch, PatchError } from './patch.js'
 import { loadSwaggerValidator } from './schema.js'
 import type {

@@ -1,4 +1,4 @@
-import type { ArgoCdApplication, ArgoCdSource } from '../../../actions/lib/argocd.js'
+import type { ArgoCdApplication, ArgoCdSource } from '../../../actions/lib/argocd/client.js'
 
 export type { ArgoCdApplication, ArgoCdSource }
 

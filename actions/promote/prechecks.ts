@@ -2,11 +2,10 @@
 // payload, which a re-run replays with stale data) and all fail-closed: an
 // unknown role, a missing status or an unreadable answer refuses.
 
-import type { FleetConfig, Permission, StageConfig } from './config-types.js'
-import { defaultConfig, parseConfig, DEFAULT_CONFIG_FILE } from './config.js'
-import { environmentContext, type CommitStatus, type RepoRef } from './statuses.js'
-import type { GitHubClient } from './github.js'
-import { httpStatus } from './locks.js'
+import type { FleetConfig, Permission, StageConfig } from '../lib/config/types.js'
+import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import { httpStatus } from '../lib/locks.js'
 
 /** Repository roles from least to most privileged; custom roles map to their base. */
 const ROLE_RANK: Record<string, number> = {
@@ -59,34 +58,6 @@ export async function getPullRequest(
 /** Whether `number` is a pull request (issue comments arrive for issues too). */
 export function isFork(pull: PullRequestSnapshot, repo: RepoRef): boolean {
   return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase()
-}
-
-/**
- * The configuration as the PR's base branch has it right now, through the
- * contents API: never the PR head, never the local checkout (which, for
- * `issue_comment`, is the default branch and not necessarily the base).
- */
-export async function loadBaseConfig(
-  client: GitHubClient,
-  repo: RepoRef,
-  baseRef: string,
-  file = DEFAULT_CONFIG_FILE,
-): Promise<FleetConfig> {
-  try {
-    const { data } = await client.rest.repos.getContent({
-      ...repo,
-      path: file,
-      ref: `refs/heads/${baseRef}`,
-    })
-    const content = data as { type?: string; content?: string }
-    if (content.type !== 'file' || typeof content.content !== 'string') {
-      throw new Error(`${file} on ${baseRef} is not a file`)
-    }
-    return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file)
-  } catch (error) {
-    if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE) return defaultConfig()
-    throw error
-  }
 }
 
 /** The user's role on the repository, live; `none` for non-collaborators. */

@@ -11,10 +11,10 @@ import {
   environmentsFromPaths,
   parseConfig,
   stageOrder,
-} from './config.js'
-import type { Environment, FleetConfig, ImpactRule } from './config-types.js'
-import { UserError } from './errors.js'
-import type { ChangedFile, Git } from './git.js'
+} from '../config/config.js'
+import type { Environment, FleetConfig, ImpactRule } from '../config/types.js'
+import { UserError } from '../errors.js'
+import type { ChangedFile, Git } from '../git/git.js'
 import {
   issuesError,
   KustomizationCache,
@@ -22,7 +22,7 @@ import {
   RevisionTree,
   type ExternalReference,
   type GraphIssue,
-} from './kustomize-graph.js'
+} from './graph.js'
 
 /** A remote dependency (kustomize URL or Helm repository) and the impacted environments using it. */
 export interface ExternalDependency extends ExternalReference {

@@ -13,9 +13,9 @@ import type {
   FleetConfig,
   Permission,
   StageConfig,
-} from './config-types.js'
-import { UserError } from './errors.js'
-import schema from './fleet-promote.schema.json' with { type: 'json' }
+} from './types.js'
+import { UserError } from '../errors.js'
+import schema from '../fleet-promote.schema.json' with { type: 'json' }
 
 export const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml'
 export const DEFAULTS_FILE = '(defaults)'

@@ -8,14 +8,14 @@
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
 
-import type { ArgoCdClient } from './argocd.js'
-import { ArgoCdError } from './argocd.js'
-import type { DeployBackend } from './config-types.js'
-import { errorMessage } from './errors.js'
-import type { GitHubClient } from './github.js'
-import { httpStatus } from './locks.js'
-import { environmentContext, setStatus, statusDescription, type RepoRef } from './statuses.js'
-import type { ChildPullRequest } from './aggregate.js'
+import type { ArgoCdClient } from '../lib/argocd/client.js'
+import { ArgoCdError } from '../lib/argocd/client.js'
+import type { DeployBackend } from '../lib/config/types.js'
+import { errorMessage } from '../lib/errors.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import { httpStatus } from '../lib/locks.js'
+import { environmentContext, setStatus, statusDescription, type RepoRef } from '../lib/statuses.js'
+import type { ChildPullRequest } from '../lib/aggregate.js'
 
 export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop'
 

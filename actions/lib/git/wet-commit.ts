@@ -6,9 +6,9 @@
 import { lstat, mkdtemp, realpath, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, posix, resolve, sep } from 'node:path'
-import { UserError } from './errors.js'
+import { UserError } from '../errors.js'
 import { Git } from './git.js'
-import type { EnvironmentHydration } from './hydration-types.js'
+import type { EnvironmentHydration } from '../hydration-types.js'
 
 /**
  * The list of files the suite wrote on a WET branch, one path per line. A

@@ -11,18 +11,22 @@
 import { existsSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { setAggregateStatus, type OpenPull } from './aggregate.js'
+import { setAggregateStatus, type OpenPull } from '../lib/aggregate.js'
 import {
   childBranch,
   childTitle,
   identifyChild,
   isValidRefPart,
   type ChildMarker,
-} from './children.js'
-import { UserError, errorMessage } from './errors.js'
-import { PushRejectedError, type Git } from './git.js'
-import type { GitHubClient } from './github.js'
-import type { EnvironmentHydration, HydrationResult, HydrationStatus } from './hydration-types.js'
+} from '../lib/children.js'
+import { UserError, errorMessage } from '../lib/errors.js'
+import { PushRejectedError, type Git } from '../lib/git/git.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import type {
+  EnvironmentHydration,
+  HydrationResult,
+  HydrationStatus,
+} from '../lib/hydration-types.js'
 import {
   renderChildBody,
   renderJobSummary,
@@ -32,7 +36,7 @@ import {
   type ClosedChild,
   type EnvironmentReport,
   type StageInfo,
-} from './markdown.js'
+} from './summary.js'
 import {
   environmentContext,
   latestStatuses,
@@ -40,8 +44,13 @@ import {
   setStatus,
   type CommitStatus,
   type RepoRef,
-} from './statuses.js'
-import { buildWetCommit, readDryCommit, type DryCommit, type WetCommit } from './wet.js'
+} from '../lib/statuses.js'
+import {
+  buildWetCommit,
+  readDryCommit,
+  type DryCommit,
+  type WetCommit,
+} from '../lib/git/wet-commit.js'
 
 export const HYDRATION_FILE = 'hydration.json'
 

@@ -3,7 +3,7 @@
 // code or escaped table cells, and it was length-limited by the parser.
 
 import { helpText } from './commands.js'
-import { inlineCode, link, table } from './markdown.js'
+import { inlineCode, link, table } from '../lib/markdown.js'
 
 export interface ReplyRow {
   environment: string

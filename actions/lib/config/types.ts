@@ -1,5 +1,5 @@
 // The normalized configuration every action works from (fleet-promote.yaml
-// after validation and defaults). actions/lib/config.ts loads and validates it.
+// after validation and defaults). actions/lib/config/config.ts loads and validates it.
 
 export type Permission = 'write' | 'maintain' | 'admin'
 export type DeployBackend = 'argocd' | 'merge' | 'external'

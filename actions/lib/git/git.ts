@@ -1,4 +1,4 @@
-import { CommandError, runChecked, runProcess, type RunResult } from './process.js'
+import { CommandError, runChecked, runProcess, type RunResult } from '../process.js'
 
 export interface GitOptions {
   /** Token for HTTP remotes, sent as GitHub expects (`x-access-token` basic auth). */

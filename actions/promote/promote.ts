@@ -4,7 +4,7 @@
 // the configuration (from the base branch), roles, reviews, statuses and
 // locks are all read live.
 
-import type { ArgoCdClient } from './argocd.js'
+import type { ArgoCdClient } from '../lib/argocd/client.js'
 import {
   childrenOf,
   listOpenPulls,
@@ -12,20 +12,20 @@ import {
   type ChildPullRequest,
   type OpenPull,
   type SetAggregateResult,
-} from './aggregate.js'
-import { parseChildBranch } from './children.js'
+} from '../lib/aggregate.js'
+import { parseChildBranch } from '../lib/children.js'
 import { parseCommand, type Command, type ParseResult } from './commands.js'
-import type { FleetConfig, Permission, StageConfig } from './config-types.js'
-import { argoCdApplicationName, stageFor, stageOrder } from './config.js'
+import type { FleetConfig, Permission, StageConfig } from '../lib/config/types.js'
+import { argoCdApplicationName, stageFor, stageOrder } from '../lib/config/config.js'
 import {
   deployEnvironment,
   type DeployContext,
   type DeployTarget,
   type EnvironmentOutcome,
 } from './deploy.js'
-import { errorMessage } from './errors.js'
-import type { GitHubClient } from './github.js'
-import { acquireLock, describeHolder, readLock, releaseLock, type HeldLock } from './locks.js'
+import { errorMessage } from '../lib/errors.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import { acquireLock, describeHolder, readLock, releaseLock, type HeldLock } from '../lib/locks.js'
 import { minimatch } from 'minimatch'
 import {
   checkActor,
@@ -35,12 +35,17 @@ import {
   getPullRequest,
   highestPermission,
   isFork,
-  loadBaseConfig,
   recheckHead,
   type PullRequestSnapshot,
 } from './prechecks.js'
-import { renderReply, type ReplyRow } from './promote-reply.js'
-import { environmentContext, latestStatuses, type CommitStatus, type RepoRef } from './statuses.js'
+import { renderReply, type ReplyRow } from './reply.js'
+import { loadBaseConfig } from '../lib/config/base-config.js'
+import {
+  environmentContext,
+  latestStatuses,
+  type CommitStatus,
+  type RepoRef,
+} from '../lib/statuses.js'
 
 export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
 

@@ -15,9 +15,14 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ArgoCdError, canonicalRepoURL, type ArgoCdClient } from './argocd.js'
-import { CHILD_BRANCH_PREFIX, childBranch, identifyChild, type ChildMarker } from './children.js'
-import type { DeployBackend, Environment, FleetConfig } from './config-types.js'
+import { ArgoCdError, canonicalRepoURL, type ArgoCdClient } from '../lib/argocd/client.js'
+import {
+  CHILD_BRANCH_PREFIX,
+  childBranch,
+  identifyChild,
+  type ChildMarker,
+} from '../lib/children.js'
+import type { DeployBackend, Environment, FleetConfig } from '../lib/config/types.js'
 import {
   DEFAULT_CONFIG_FILE,
   defaultConfig,
@@ -26,16 +31,33 @@ import {
   parseConfig,
   stageFor,
   stageOrder,
-} from './config.js'
-import { UserError, errorMessage } from './errors.js'
-import { PushRejectedError, type Git } from './git.js'
-import type { GitHubClient } from './github.js'
-import type { EnvironmentHydration, HydrationResult } from './hydration-types.js'
-import { httpStatus, releaseLock, releaseLocksOfPullRequest, type ReleaseResult } from './locks.js'
-import { GITHUB_BODY_LIMIT, escapeHtml, inlineCode, link, table, truncate } from './markdown.js'
-import { hydrate, mapPool, type RenderSettings } from './render/hydrate.js'
-import { environmentContext, latestStatuses, type CommitStatus, type RepoRef } from './statuses.js'
-import { buildWetCommit, readDryCommit, type DryCommit } from './wet.js'
+} from '../lib/config/config.js'
+import { UserError, errorMessage } from '../lib/errors.js'
+import { PushRejectedError, type Git } from '../lib/git/git.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
+import {
+  httpStatus,
+  releaseLock,
+  releaseLocksOfPullRequest,
+  type ReleaseResult,
+} from '../lib/locks.js'
+import {
+  GITHUB_BODY_LIMIT,
+  escapeHtml,
+  inlineCode,
+  link,
+  table,
+  truncate,
+} from '../lib/markdown.js'
+import { hydrate, mapPool, type RenderSettings } from '../lib/render/hydrate.js'
+import {
+  environmentContext,
+  latestStatuses,
+  type CommitStatus,
+  type RepoRef,
+} from '../lib/statuses.js'
+import { buildWetCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
 
 export const CLEANUP_MARKER = '<!-- fleet-promote:merge-cleanup -->'
 

@@ -5,8 +5,8 @@
 // in. Reverse edges then answer "which environments can this path reach".
 import { posix } from 'node:path'
 import { isMap, isSeq, LineCounter, parseDocument } from 'yaml'
-import { UserError } from './errors.js'
-import { parseBlockYaml } from './graph/block-yaml.js'
+import { UserError } from '../errors.js'
+import { parseBlockYaml } from './block-yaml.js'
 
 export const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
 

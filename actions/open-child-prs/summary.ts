@@ -1,0 +1,326 @@
+// open-child-prs' Markdown: the sticky parent comment, the child PR body and
+// the job summary.
+
+import { encodeMarker, type ChildMarker } from '../lib/children.js'
+import type { HydrationStatus, ResourceChange } from '../lib/hydration-types.js'
+import {
+  GITHUB_BODY_LIMIT,
+  codeBlock,
+  details,
+  link,
+  plural,
+  table,
+  truncate,
+} from '../lib/markdown.js'
+
+export const SUMMARY_MARKER = '<!-- fleet-promote:summary -->'
+
+export type ChildState = 'created' | 'updated' | 'unchanged' | 'closed' | 'none'
+
+export interface EnvironmentReport {
+  environment: string
+  stage: string
+  status: HydrationStatus
+  reason?: string
+  resources: { before: number; after: number }
+  diff: { added: number; changed: number; deleted: number }
+  changes: readonly ResourceChange[]
+  child?: { number: number; url: string; state: ChildState }
+}
+
+export interface ClosedChild {
+  environment: string
+  number: number
+  url: string
+}
+
+export interface StageInfo {
+  name: string
+  autoPromote: boolean
+}
+
+export interface SummaryInput {
+  parent: number
+  headSha: string
+  drySha: string
+  /** Stages in promotion order. */
+  stages: readonly StageInfo[]
+  promoteCommand: string
+  environments: readonly EnvironmentReport[]
+  closed: readonly ClosedChild[]
+  /** Link for failures (the workflow run), when known. */
+  runUrl?: string
+  /** For tests: the size limit (defaults to GitHub's). */
+  limit?: number
+}
+
+const STATUS_LABEL: Record<HydrationStatus, string> = {
+  rendered: '🟡 pending',
+  unchanged: '✅ unchanged',
+  failed: '❌ render failed',
+  blocked: '⛔ blocked',
+}
+
+function changeCounts(diff: EnvironmentReport['diff']): string {
+  return `+${diff.added} ~${diff.changed} −${diff.deleted}`
+}
+
+/** One environment's object diffs as a single `diff` text (stable order). */
+export function environmentDiff(changes: readonly ResourceChange[]): string {
+  return changes
+    .map((change) => {
+      const id = `${change.kind} ${change.namespace ? `${change.namespace}/` : ''}${change.name}`
+      const body = change.diff.endsWith('\n') ? change.diff : `${change.diff}\n`
+      return `# ${change.change}: ${id} (${change.apiVersion})\n${body}`
+    })
+    .join('')
+}
+
+/** The stage shown to the user as the next `.promote` target, if any. */
+export function nextStage(
+  stages: readonly StageInfo[],
+  environments: readonly EnvironmentReport[],
+): string | undefined {
+  const pending = new Set(environments.filter((e) => e.status === 'rendered').map((e) => e.stage))
+  return stages.find((stage) => pending.has(stage.name) && !stage.autoPromote)?.name
+}
+
+function sortStages(
+  stages: readonly StageInfo[],
+  environments: readonly EnvironmentReport[],
+): StageInfo[] {
+  const known = new Map(stages.map((s) => [s.name, s]))
+  const extra = [...new Set(environments.map((e) => e.stage))]
+    .filter((name) => !known.has(name))
+    .sort()
+    .map((name) => ({ name, autoPromote: false }))
+  return [...stages, ...extra]
+}
+
+interface DiffGroup {
+  text: string
+  environments: string[]
+  diff: EnvironmentReport['diff']
+}
+
+/** Identical rendered diffs across environments, largest groups first. */
+export function groupDiffs(environments: readonly EnvironmentReport[]): DiffGroup[] {
+  const groups = new Map<string, DiffGroup>()
+  for (const env of environments) {
+    if (env.status !== 'rendered' || env.changes.length === 0) continue
+    const text = environmentDiff(env.changes)
+    const group = groups.get(text)
+    if (group) group.environments.push(env.environment)
+    else groups.set(text, { text, environments: [env.environment], diff: env.diff })
+  }
+  return [...groups.values()]
+    .map((g) => ({ ...g, environments: [...g.environments].sort() }))
+    .sort(
+      (a, b) =>
+        b.environments.length - a.environments.length ||
+        (a.environments[0] ?? '').localeCompare(b.environments[0] ?? ''),
+    )
+}
+
+function listNames(names: readonly string[], max = 12): string {
+  const shown = names.slice(0, max).join(', ')
+  return names.length > max ? `${shown}, … (+${names.length - max} more)` : shown
+}
+
+/**
+ * The sticky summary comment of the parent PR. It stays under GitHub's size
+ * limit by omitting the largest diffs first, and says so.
+ */
+export function renderSummaryComment(input: SummaryInput): string {
+  const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64
+  const groups = groupDiffs(input.environments)
+  const omitted = new Set<number>()
+  let body = composeSummary(input, groups, omitted)
+  // Drop the largest remaining diff until the comment fits.
+  const bySize = groups.map((g, i) => ({ i, size: g.text.length })).sort((a, b) => b.size - a.size)
+  for (const { i } of bySize) {
+    if (body.length <= limit) break
+    omitted.add(i)
+    body = composeSummary(input, groups, omitted)
+  }
+  return truncate(
+    body,
+    limit,
+    '\n\n…(the environment list was cut to fit GitHub’s comment limit; see the job summary)',
+  )
+}
+
+function composeSummary(
+  input: SummaryInput,
+  groups: readonly DiffGroup[],
+  omitted: ReadonlySet<number>,
+): string {
+  const envs = input.environments
+  const count = (status: HydrationStatus) => envs.filter((e) => e.status === status).length
+  const rendered = count('rendered')
+  const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked')
+  const out: string[] = [SUMMARY_MARKER]
+  out.push(
+    `### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`,
+    '',
+    `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
+      `${rendered} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`,
+  )
+  if (problems.length > 0) {
+    out.push(
+      '',
+      '> [!CAUTION]',
+      `> **${plural(problems.length, 'environment')} cannot be promoted**`,
+    )
+    for (const env of problems) {
+      const what = env.status === 'blocked' ? 'blocked' : 'render failed'
+      out.push(
+        `> - \`${env.environment}\` (${env.stage}): ${what}: ${oneLine(env.reason ?? 'no reason given')}`,
+      )
+    }
+    if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
+  }
+  if (omitted.size > 0) {
+    out.push(
+      '',
+      `> [!NOTE]`,
+      `> ${plural(omitted.size, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`,
+    )
+  }
+  const next = nextStage(input.stages, envs)
+  out.push(
+    '',
+    next
+      ? `**Next:** comment \`${input.promoteCommand} ${next}\` to deploy the ${next} stage.`
+      : rendered > 0
+        ? '**Next:** the changed stages deploy automatically; nothing to type.'
+        : '**Next:** nothing to promote.',
+  )
+  for (const stage of sortStages(input.stages, envs)) {
+    const members = envs
+      .filter((e) => e.stage === stage.name)
+      .sort((a, b) => a.environment.localeCompare(b.environment))
+    if (members.length === 0) continue
+    out.push('', `#### ${stage.name}${stage.autoPromote ? ' (deploys automatically)' : ''}`, '')
+    out.push(
+      table(
+        ['Environment', 'Status', 'Resources', 'Changes', 'Child PR'],
+        members.map((env) => [
+          `\`${env.environment}\``,
+          STATUS_LABEL[env.status],
+          `${env.resources.before} → ${env.resources.after}`,
+          changeCounts(env.diff),
+          env.child && env.child.state !== 'closed' ? `#${env.child.number}` : '—',
+        ]),
+        ['l', 'l', 'r', 'r', 'l'],
+      ),
+    )
+  }
+  if (groups.length > 0) {
+    out.push('', '#### Rendered changes')
+    groups.forEach((group, i) => {
+      const who =
+        group.environments.length === 1
+          ? (group.environments[0] ?? '')
+          : `Same change in ${group.environments.length} environments: ${listNames(group.environments)}`
+      const summary = `${who} (${changeCounts(group.diff)})`
+      const body = omitted.has(i)
+        ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
+        : codeBlock(group.text, 'diff')
+      out.push('', details(summary, body))
+    })
+  }
+  if (input.closed.length > 0) {
+    out.push(
+      '',
+      `Closed children (environment no longer changed): ${input.closed
+        .map((c) => `#${c.number} (\`${c.environment}\`)`)
+        .join(', ')}`,
+    )
+  }
+  return `${out.join('\n')}\n`
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim()
+}
+
+export interface ChildBodyInput {
+  marker: ChildMarker
+  report: EnvironmentReport
+  autoPromote: boolean
+  promoteCommand: string
+  limit?: number
+}
+
+/** The body of a child PR; ends with the hidden marker. */
+export function renderChildBody(input: ChildBodyInput): string {
+  const { marker, report } = input
+  const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64
+  const markerLine = encodeMarker(marker)
+  const head = [
+    `Rendered manifests of \`${marker.environment}\` (stage **${marker.stage}**) for #${marker.parent}.`,
+    '',
+    table(
+      ['Resources before', 'Resources after', 'Added', 'Changed', 'Deleted'],
+      [
+        [
+          String(report.resources.before),
+          String(report.resources.after),
+          String(report.diff.added),
+          String(report.diff.changed),
+          String(report.diff.deleted),
+        ],
+      ],
+      ['r', 'r', 'r', 'r', 'r'],
+    ),
+    '',
+    `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\` · WET branch \`${marker.branch}\``,
+    '',
+    input.autoPromote
+      ? `This stage deploys automatically.`
+      : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` (or \`${input.promoteCommand} ${marker.environment}\`) on #${marker.parent}.`,
+    'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
+  ].join('\n')
+  const diff = environmentDiff(report.changes)
+  const summary = `Rendered diff (${plural(report.changes.length, 'object')})`
+  const fixed = `${head}\n\n\n\n${markerLine}\n`
+  let diffSection = diff ? details(summary, codeBlock(diff, 'diff')) : ''
+  if (fixed.length + diffSection.length > limit) {
+    const room = Math.max(0, limit - fixed.length - 200)
+    const cut = truncate(diff, room, '\n…(diff cut to fit GitHub’s body limit)\n')
+    diffSection = details(`${summary}, cut`, codeBlock(cut, 'diff'))
+  }
+  return `${head}\n\n${diffSection}\n\n${markerLine}\n`
+}
+
+export interface SummaryRow {
+  environment: string
+  stage: string
+  status: HydrationStatus
+  child?: { number: number; url: string; state: ChildState }
+  diff: EnvironmentReport['diff']
+}
+
+/** The job summary table (also what the `children` output lists). */
+export function renderJobSummary(parent: number, rows: readonly SummaryRow[]): string {
+  const sorted = [...rows].sort(
+    (a, b) => a.stage.localeCompare(b.stage) || a.environment.localeCompare(b.environment),
+  )
+  return [
+    `## fleet-promote: child PRs of #${parent}`,
+    '',
+    table(
+      ['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'],
+      sorted.map((row) => [
+        row.environment,
+        row.stage,
+        STATUS_LABEL[row.status],
+        changeCounts(row.diff),
+        row.child ? link(`#${row.child.number}`, row.child.url) : '—',
+        row.child?.state ?? 'none',
+      ]),
+    ),
+    '',
+  ].join('\n')
+}

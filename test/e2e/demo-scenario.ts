@@ -1,0 +1,966 @@
+// The demo scenario behind `npm run demo` (scripts/demo.ts) and test/demo.test.ts:
+// the whole fleet-promote flow on this machine, with no network.
+//
+// It starts the embedded GitHub and Argo CD simulators, pushes examples/fleet
+// as a GitOps repository (WET branches initialized from a render of main, one
+// Argo CD Application per cluster), opens a parent pull request that bumps
+// cert-manager, and runs the REAL action bundles with the event payloads
+// GitHub would send, in the order the reusable workflows run them:
+//   detect-impact → hydrate (matrix shards) → open-child-prs → promote (autoPromote)
+//   → aggregate-status → `.promote testing` → approval + `.promote production`
+//   → merge → merge-cleanup
+// It ends with a state table and the convergence check: every WET branch
+// equals the render of main HEAD (the render core decides), no child branch or
+// lock is left, and every Application points at its WET branch.
+//
+//   npm run demo                    exit 0 only when the fleet converged
+//   npm run demo -- --keep          leave the simulators running to browse them
+//   npm run demo -- --dist DIR      use the bundles in DIR
+//   npm run demo -- --rebuild       bundle into a temporary directory first
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { delimiter, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse, parseDocument } from 'yaml'
+import {
+  argoCdApplicationName,
+  discoverEnvironments,
+  parseConfig,
+} from '../../actions/lib/config/config.js'
+import type { Environment, FleetConfig } from '../../actions/lib/config/types.js'
+import { errorMessage } from '../../actions/lib/errors.js'
+import { Git } from '../../actions/lib/git/git.js'
+import { createArgoCdClient } from '../../actions/lib/argocd/client.js'
+import { CHILD_BRANCH_PREFIX } from '../../actions/lib/children.js'
+import { LOCK_BRANCH_PREFIX } from '../../actions/lib/locks.js'
+import { CLEANUP_MARKER } from '../../actions/merge-cleanup/merge-cleanup.js'
+import { runProcess } from '../../actions/lib/process.js'
+import { hydrate } from '../../actions/lib/render/hydrate.js'
+import { findOnPath } from '../../actions/lib/render/tools.js'
+import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
+import { startArgoCdSimulator, type ArgoCdSimulator } from '../support/argocd/index.js'
+import { startGitHubSimulator, type GitHubSimulator } from '../support/github/index.js'
+import { runAction, type RunActionOptions, type RunActionResult } from '../support/runner.js'
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const REPO = 'acme/fleet'
+const COMPONENT_FILE = 'components/cert-manager/values.yaml'
+const OLD_TAG = 'v1.16.1'
+const NEW_TAG = 'v1.16.2'
+const STEPS = 13
+
+/** The actions the flow needs, in the order it first needs them. */
+export const DEMO_ACTIONS = [
+  'detect-impact',
+  'hydrate',
+  'open-child-prs',
+  'promote',
+  'aggregate-status',
+  'merge-cleanup',
+] as const
+export type DemoAction = (typeof DEMO_ACTIONS)[number]
+
+/** The author of the parent, a maintainer who approves, promotes production and merges, and the GitHub App. */
+const AUTHOR = 'alice'
+const MAINTAINER = 'bob'
+const APP = 'fleet-promote-app[bot]'
+
+export interface DemoOptions {
+  /** Leave the simulators running when done; `result.stop()` stops them. */
+  keep?: boolean
+  /** Directory holding `<action>/index.js` bundles (default: dist/ when fresh, else a fresh build). */
+  distDir?: string
+  /** Always bundle into a temporary directory first. */
+  rebuild?: boolean
+  /** Where the narration goes (default: stdout). */
+  print?: (line: string) => void
+}
+
+export interface EnvironmentRow {
+  environment: string
+  stage: string
+  /** The demo parent's child pull request, e.g. `#4 merged`. */
+  child: string
+  /** Latest `fleet-promote/<environment>` state on the parent head. */
+  status: string
+  /** The WET branch tip (7 characters). */
+  wet: string
+  /** The Argo CD Application's target revision, sync and health. */
+  application: string
+  /** The WET branch equals the render of main HEAD. */
+  converged: boolean
+}
+
+export interface DemoResult {
+  exitCode: number
+  /** Every convergence check passed. */
+  converged: boolean
+  /** The failed convergence checks. */
+  problems: string[]
+  rows: EnvironmentRow[]
+  /** `fleet-promote/pipeline` on the parent head at the end. */
+  pipeline: string
+  /** Actions the flow needed that this build does not have. */
+  missing: DemoAction[]
+  /** Why the demo stopped before the end. */
+  stoppedAt?: string
+  /** Simulator requests, responses or events that did not match GitHub's OpenAPI or Argo CD's swagger. */
+  mismatches: string[]
+  /** The simulators are still running (`keep`). */
+  kept: boolean
+  /** Stops the simulators and removes the work directory (done already unless `keep`). */
+  stop(): Promise<void>
+}
+
+/** Ends the demo early with an honest message (an action missing or failing). */
+class DemoStop extends Error {
+  override name = 'DemoStop'
+}
+
+const GIT_ENV = {
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_COMMITTER_NAME: 'Platform Team',
+  GIT_COMMITTER_EMAIL: 'platform@example.com',
+}
+
+function person(name: string, email: string) {
+  return { ...GIT_ENV, GIT_AUTHOR_NAME: name, GIT_AUTHOR_EMAIL: email }
+}
+
+function short(sha: string | undefined): string {
+  return sha ? sha.slice(0, 7) : '-'
+}
+
+/** A quoted excerpt: markers stripped, at most `lines` lines of ≤ 110 characters. */
+function excerpt(text: string, lines: number): string {
+  const all = text
+    .replace(/<!--[\s\S]*?-->/g, '')
+    .replace(/<\/?(details|summary)>/g, '')
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter((line, i, list) => line !== '' || (i > 0 && list[i - 1] !== ''))
+  while (all.length > 0 && all[0] === '') all.shift()
+  const shown = all.slice(0, lines).map((line) => `    │ ${line.slice(0, 110)}`)
+  if (all.length > lines) shown.push(`    │ … ${all.length - lines} more lines`)
+  return shown.join('\n')
+}
+
+export function formatTable(headers: readonly string[], rows: readonly string[][]): string {
+  const widths = headers.map((header, i) =>
+    Math.max(header.length, ...rows.map((row) => (row[i] ?? '').length)),
+  )
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), line(widths.map((width) => '─'.repeat(width))), ...rows.map(line)].join(
+    '\n',
+  )
+}
+
+function newestSourceMtime(dir: string): number {
+  let newest = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path))
+    else if (/\.(ts|json|ya?ml)$/.test(entry.name))
+      newest = Math.max(newest, statSync(path).mtimeMs)
+  }
+  return newest
+}
+
+function actionPresent(name: string): boolean {
+  return existsSync(join(ROOT, 'actions', name, 'action.yml'))
+}
+
+/**
+ * The bundles to run: `--dist`, else dist/ when every present action has a
+ * bundle newer than the sources (a fresh clone, or after `npm run bundle`),
+ * else a build into a temporary directory with scripts/bundle.mjs.
+ */
+async function resolveBundles(
+  options: DemoOptions,
+  work: string,
+  print: (line: string) => void,
+): Promise<string> {
+  if (options.distDir) return resolve(options.distDir)
+  const dist = join(ROOT, 'dist')
+  const bundles = [...DEMO_ACTIONS.filter(actionPresent), 'cli'].map((name) =>
+    join(dist, name, 'index.js'),
+  )
+  if (!options.rebuild && bundles.every((file) => existsSync(file))) {
+    const oldestBundle = Math.min(...bundles.map((file) => statSync(file).mtimeMs))
+    // A couple of seconds of slack: a fresh clone writes sources and bundles in any order.
+    if (oldestBundle + 2000 >= newestSourceMtime(join(ROOT, 'actions'))) return dist
+  }
+  const out = join(work, 'dist')
+  print(
+    `    dist/ is missing or older than actions/: bundling into ${out} (scripts/bundle.mjs, a few minutes)`,
+  )
+  const built = await runProcess(
+    process.execPath,
+    [join(ROOT, 'scripts', 'bundle.mjs'), '--out', out],
+    {
+      cwd: ROOT,
+      timeoutMs: 15 * 60_000,
+    },
+  )
+  if (built.code !== 0) {
+    const errors = `${built.stdout}\n${built.stderr}`
+      .split('\n')
+      .filter((line) => /ERROR|TS\d{4}|Error:/.test(line) && line.length < 400)
+      .slice(0, 12)
+    throw new DemoStop(`bundling failed (exit ${built.code}):\n${errors.join('\n')}`)
+  }
+  return out
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
+  const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`))
+  const started = Date.now()
+  let stepNumber = 0
+  const step = (title: string) =>
+    print(
+      `\n[${++stepNumber}/${STEPS}] ${title}  (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    )
+  const work = await mkdtemp(join(tmpdir(), 'fleet-promote-demo-'))
+  let gh: GitHubSimulator | undefined
+  let argocd: ArgoCdSimulator | undefined
+  const missing: DemoAction[] = []
+  let stopped = false
+  const stop = async () => {
+    if (stopped) return
+    stopped = true
+    await Promise.allSettled([gh?.stop(), argocd?.stop()])
+    await rm(work, { recursive: true, force: true })
+  }
+  const result: DemoResult = {
+    exitCode: 1,
+    converged: false,
+    problems: [],
+    rows: [],
+    pipeline: '-',
+    missing,
+    mismatches: [],
+    kept: false,
+    stop,
+  }
+
+  try {
+    print('fleet-promote demo: one parent pull request through a fleet of 8 clusters')
+    print('(embedded GitHub and Argo CD simulators, real kustomize, helm, git and action bundles)')
+    await useToolCache()
+    const distDir = await resolveBundles(options, work, print)
+
+    // ── 1. Simulators and people ────────────────────────────────────────────
+    step('Start the GitHub and Argo CD simulators')
+    gh = await startGitHubSimulator()
+    argocd = await startArgoCdSimulator()
+    const github = gh
+    const argo = argocd
+    await github.createRepo(REPO)
+    const author = github.addUser(AUTHOR)
+    github.addUser(MAINTAINER)
+    const app = github.addUser(APP, { type: 'Bot' })
+    github.setPermission(REPO, AUTHOR, 'write')
+    github.setPermission(REPO, MAINTAINER, 'maintain')
+    github.setPermission(REPO, APP, 'write')
+    const remote = github.remoteUrl(REPO)
+    // Argo CD resolves a branch to the commit the GitHub simulator holds for it.
+    argo.resolveRevision = (revision) =>
+      /^[0-9a-f]{40}$/.test(revision)
+        ? revision
+        : (github.state.refSha(REPO, `refs/heads/${revision}`) ?? '0'.repeat(40))
+    print(`    GitHub  ${github.apiUrl}   repository ${REPO}`)
+    print(`    Argo CD ${argo.url}`)
+    print(
+      `    people: ${AUTHOR} (write), ${MAINTAINER} (maintain), ${APP} (the GitHub App the workflows use)`,
+    )
+
+    // ── 2. The fleet repository ─────────────────────────────────────────────
+    step('Push examples/fleet to acme/fleet (main)')
+    const setup = await Git.clone(remote, join(work, 'setup'), {
+      token: github.adminToken,
+      env: person('Platform Team', 'platform@example.com'),
+    })
+    await cp(join(ROOT, 'examples', 'fleet'), setup.dir, { recursive: true })
+    // The one edit: the example's Argo CD address becomes the simulator's.
+    const configPath = join(setup.dir, 'fleet-promote.yaml')
+    const document = parseDocument(await readFile(configPath, 'utf8'))
+    document.setIn(['deploy', 'argocd', 'server'], argo.url)
+    await writeFile(configPath, document.toString())
+    await setup.run(['add', '--all'])
+    await setup.run([
+      'commit',
+      '--quiet',
+      '-m',
+      'Fleet: 8 clusters, cert-manager, external-dns, ingress-nginx, monitoring',
+    ])
+    await setup.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/main'])
+    const config = parseConfig(await readFile(configPath, 'utf8'), 'fleet-promote.yaml')
+    const environments = discoverEnvironments(config, await setup.listFiles('HEAD'))
+    print(`    main ${short(await setup.revParse('HEAD'))}: ${environments.length} environments`)
+    for (const stage of config.stages) {
+      const names = environments.filter((env) => env.stage === stage.name).map((env) => env.name)
+      print(
+        `      ${stage.name.padEnd(10)} ${names.join(', ')}${stage.autoPromote ? '   (autoPromote)' : ''}${stage.approvals ? `   (${stage.approvals} approval, ${stage.permission})` : ''}`,
+      )
+    }
+
+    // ── 3. WET branches and Argo CD Applications ────────────────────────────
+    step('Render main into the WET branches env/<cluster>; one Argo CD Application each')
+    const seeded = await seedWetBranches(setup, config, environments, join(work, 'seed'))
+    for (const env of environments) {
+      await argo.addApplication({
+        name: argoCdApplicationName(config, env),
+        repoURL: remote,
+        path: '.',
+        targetRevision: env.branch,
+      })
+    }
+    print(
+      `    ${environments.length} branches pushed in one atomic push (${seeded} objects rendered); Applications ${environments
+        .map((env) => argoCdApplicationName(config, env))
+        .slice(0, 3)
+        .join(', ')}, … Synced/Healthy`,
+    )
+
+    // ── 4. The parent pull request ──────────────────────────────────────────
+    step(`${AUTHOR} opens the parent pull request: cert-manager ${OLD_TAG} → ${NEW_TAG}`)
+    const branch = await Git.clone(remote, join(work, AUTHOR), {
+      token: author.token,
+      env: person('Alice Example', 'alice@example.com'),
+    })
+    const valuesPath = join(branch.dir, COMPONENT_FILE)
+    const values = await readFile(valuesPath, 'utf8')
+    if (!values.includes(`tag: ${OLD_TAG}`)) {
+      throw new DemoStop(`${COMPONENT_FILE} no longer pins ${OLD_TAG}; update the demo`)
+    }
+    await writeFile(valuesPath, values.replace(`tag: ${OLD_TAG}`, `tag: ${NEW_TAG}`))
+    await branch.run(['switch', '--quiet', '-c', 'bump-cert-manager'])
+    await branch.run(['commit', '--quiet', '-am', `cert-manager: ${NEW_TAG}`])
+    await branch.run(['push', '--quiet', 'origin', 'bump-cert-manager'])
+    const opened = await github.openPullRequest(REPO, {
+      head: 'bump-cert-manager',
+      base: 'main',
+      title: `cert-manager ${NEW_TAG}`,
+      body: `Bumps the cert-manager image from ${OLD_TAG} to ${NEW_TAG} on every cluster.`,
+      user: AUTHOR,
+    })
+    const parent = opened.number
+    const pullEvent = opened.event
+    const parentHead = () => github.state.pull(REPO, parent).headSha
+    const baseSha = github.state.pull(REPO, parent).baseSha
+    print(
+      `    #${parent} bump-cert-manager → main, head ${short(parentHead())}; one file changed: ${COMPONENT_FILE}`,
+    )
+    print('    GitHub sends `pull_request` (opened): the fleet-promote-pr workflow starts')
+
+    const runner = new ActionRunner(github, distDir, print, missing)
+    const argocdInputs = { 'argocd-token': argo.token, 'argocd-poll-seconds': '0.1' }
+
+    // ── 5. detect-impact ────────────────────────────────────────────────────
+    step('detect-impact: which clusters does the change touch?')
+    const detect = await runner.run('detect-impact', {
+      eventName: 'pull_request',
+      event: pullEvent,
+      inputs: { 'shard-size': 4 },
+      checkout: { depth: 0, persistCredentials: false },
+    })
+    const impacted = JSON.parse(detect.outputs.environments ?? '[]') as Environment[]
+    const matrix = JSON.parse(detect.outputs.matrix ?? '{"include":[]}') as {
+      include: { shard: number; environments: string }[]
+    }
+    print(
+      `    ${impacted.length} impacted through the kustomize/Helm graph (values.yaml → helmCharts of components/cert-manager → every overlay):`,
+    )
+    for (const stage of JSON.parse(detect.outputs.stages ?? '[]') as string[]) {
+      print(
+        `      ${stage.padEnd(10)} ${impacted
+          .filter((env) => env.stage === stage)
+          .map((env) => env.name)
+          .join(', ')}`,
+      )
+    }
+    print(`    matrix: ${matrix.include.length} hydrate shards of ≤ 4 environments`)
+    if (impacted.length === 0) throw new DemoStop('detect-impact found no impacted environment')
+
+    // ── 6. hydrate, one matrix job per shard ────────────────────────────────
+    step(
+      `hydrate: render each shard with kustomize + Helm (${matrix.include.length} jobs in parallel)`,
+    )
+    // Each matrix job uploads its output; the children job downloads them side by side.
+    const renderedDir = join(work, 'shards')
+    const shardDirs = matrix.include.map((shard) => join(renderedDir, `shard-${shard.shard}`))
+    const shards = await Promise.all(
+      matrix.include.map((shard, i) =>
+        runner.run('hydrate', {
+          eventName: 'pull_request',
+          event: pullEvent,
+          inputs: {
+            environments: shard.environments,
+            base: baseSha,
+            'output-dir': shardDirs[i],
+          },
+          checkout: { depth: 2 },
+        }),
+      ),
+    )
+    shards.forEach((shard, i) => {
+      const rendered = JSON.parse(shard.outputs.result ?? '[]') as {
+        name: string
+        status: string
+        diff?: { added: number; changed: number; deleted: number }
+      }[]
+      print(
+        `    shard ${i + 1}: ${rendered.map((env) => `${env.name} ${env.status} (+${env.diff?.added ?? 0} ~${env.diff?.changed ?? 0} -${env.diff?.deleted ?? 0})`).join(', ')}`,
+      )
+    })
+    // ── 7. open-child-prs ───────────────────────────────────────────────────
+    step('open-child-prs: one child pull request per cluster, statuses, the parent comment')
+    await runner.run('open-child-prs', {
+      eventName: 'pull_request',
+      event: pullEvent,
+      inputs: { token: app.token, 'rendered-dir': renderedDir },
+      checkout: { depth: 2, persistCredentials: false },
+    })
+    const children = github.state
+      .pulls(REPO)
+      .filter((pull) => pull.headRef.startsWith(`${CHILD_BRANCH_PREFIX}${parent}/`))
+    print(`    ${children.length} child pull requests:`)
+    for (const child of children.slice(0, 4)) {
+      print(`      #${child.number} ${child.headRef} → ${child.baseRef}  [${child.state}]`)
+    }
+    if (children.length > 4) print(`      … and ${children.length - 4} more`)
+    const example = children.find((child) => child.headRef.endsWith('/eu-test-1')) ?? children[0]
+    if (example) {
+      print(`    child #${example.number} "${example.title}":`)
+      print(excerpt(example.body ?? '', 10))
+    }
+    printStatuses(github, parentHead(), print)
+    const sticky = appComments(github, parent, APP)[0]
+    if (sticky) {
+      print(`    the sticky comment on #${parent} (by ${APP}):`)
+      print(excerpt(sticky.body, 14))
+    }
+
+    // ── 8. autoPromote + aggregate, the end of the pull request workflow ────
+    step('promote (autoPromote stages) and aggregate-status: testing deploys through Argo CD')
+    await runner.run('promote', {
+      eventName: 'pull_request',
+      event: pullEvent,
+      inputs: { token: app.token, pr: parent, 'auto-promote': 'true', ...argocdInputs },
+    })
+    await aggregate(runner, github, parent, app.token, impacted, print)
+    printApplications(argo, config, impacted, print)
+
+    // ── 9. `.promote testing` ───────────────────────────────────────────────
+    step(`${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow)`)
+    await command(
+      runner,
+      github,
+      parent,
+      AUTHOR,
+      '.promote testing',
+      app.token,
+      argocdInputs,
+      print,
+    )
+    await aggregate(runner, github, parent, app.token, impacted, print)
+
+    // ── 10. approval + `.promote production` ────────────────────────────────
+    step(`${MAINTAINER} approves, then comments \`.promote production\``)
+    github.review(REPO, parent, { user: MAINTAINER, state: 'APPROVED', commitId: parentHead() })
+    print(`    ${MAINTAINER} approved #${parent} at ${short(parentHead())}`)
+    await command(
+      runner,
+      github,
+      parent,
+      MAINTAINER,
+      '.promote production',
+      app.token,
+      argocdInputs,
+      print,
+    )
+    const gate = await aggregate(runner, github, parent, app.token, impacted, print)
+    printApplications(argo, config, impacted, print)
+    if (gate !== 'success') {
+      throw new DemoStop(`fleet-promote/pipeline is ${gate}, not success: the parent cannot merge`)
+    }
+
+    // ── 11. merge ───────────────────────────────────────────────────────────
+    step(`${MAINTAINER} merges #${parent} (the required check fleet-promote/pipeline is green)`)
+    const closedEvent = await github.mergePullRequestAsUser(REPO, parent, MAINTAINER)
+    print(
+      `    main is now ${short(github.state.refSha(REPO, 'refs/heads/main'))}; GitHub sends \`pull_request\` (closed, merged)`,
+    )
+
+    // ── 12. merge-cleanup ───────────────────────────────────────────────────
+    step('merge-cleanup: merge the children stage by stage, reset Argo CD, release locks')
+    const cleanup = await runner.run('merge-cleanup', {
+      eventName: 'pull_request_target',
+      event: closedEvent,
+      inputs: { token: app.token, 'argocd-token': argo.token },
+      checkout: { depth: 0, persistCredentials: false },
+    })
+    const landed = JSON.parse(cleanup.outputs.merged ?? '[]') as string[]
+    const left = JSON.parse(cleanup.outputs.left ?? '[]') as unknown[]
+    print(`    merged into their WET branches: ${landed.length}; left for a human: ${left.length}`)
+    const report = appComments(github, parent, APP).find((comment) =>
+      comment.body.includes(CLEANUP_MARKER),
+    )
+    if (report) {
+      print(`    the final comment on #${parent}:`)
+      print(excerpt(report.body, 12))
+    }
+
+    // Argo CD finishes the syncs merge-cleanup started, as it does in the background.
+    const client = createArgoCdClient({ server: argo.url, token: argo.token })
+    await Promise.all(
+      impacted.map((env) =>
+        client.waitForSyncedHealthy(argoCdApplicationName(config, env), {
+          revision: github.state.refSha(REPO, `refs/heads/${env.branch}`) ?? '',
+          timeoutMs: 30_000,
+          pollMs: 100,
+        }),
+      ),
+    )
+    printApplications(argo, config, impacted, print)
+
+    // ── 13. state and convergence ───────────────────────────────────────────
+    step('Final state and the convergence check')
+    const verdict = await checkConvergence(github, argo, config, parent, join(work, 'verify'))
+    result.rows = verdict.rows
+    result.problems = verdict.problems
+    result.converged = verdict.problems.length === 0
+    result.pipeline =
+      github.state
+        .latestStatuses(REPO, parentHead())
+        .find((status) => status.context === 'fleet-promote/pipeline')?.state ?? '-'
+    print(
+      formatTable(
+        ['environment', 'stage', 'child', 'status', 'WET', 'Argo CD application', 'converged'],
+        verdict.rows.map((row) => [
+          row.environment,
+          row.stage,
+          row.child,
+          row.status,
+          row.wet,
+          row.application,
+          row.converged ? 'yes' : 'NO',
+        ]),
+      ),
+    )
+    print(`    fleet-promote/pipeline on #${parent}: ${result.pipeline}`)
+    result.mismatches = [...github.validationErrors, ...argo.validationErrors]
+    if (result.mismatches.length > 0) {
+      print(
+        `    note: ${result.mismatches.length} simulator messages differed from GitHub's OpenAPI or Argo CD's swagger`,
+      )
+    }
+    if (result.converged) {
+      print(
+        `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch.`,
+      )
+      result.exitCode = 0
+    } else {
+      print('\nNOT converged:')
+      for (const problem of verdict.problems) print(`  - ${problem}`)
+      result.exitCode = 1
+    }
+  } catch (error) {
+    result.stoppedAt = errorMessage(error)
+    result.exitCode = error instanceof DemoStop && missing.length > 0 ? 2 : 1
+    print(`\nThe demo stopped: ${result.stoppedAt}`)
+  } finally {
+    print(`(${((Date.now() - started) / 1000).toFixed(1)} s)`)
+    if (options.keep && gh && argocd) {
+      result.kept = true
+      printBrowsingHelp(gh, argocd, print)
+    } else {
+      await stop()
+    }
+  }
+  return result
+}
+
+/**
+ * Puts the pinned kustomize and helm first on PATH (as the tests do),
+ * building them with `scripts/install-tools.sh` on a machine that has none
+ * yet, so `npm ci && npm run demo` works on a fresh clone.
+ */
+async function useToolCache(): Promise<void> {
+  const script = join(ROOT, 'scripts', 'install-tools.sh')
+  const fragment = await runProcess('bash', [script, '--path'], { cwd: ROOT })
+  if (fragment.code === 0 && fragment.stdout.trim() !== '') {
+    process.env.PATH = `${fragment.stdout.trim()}${delimiter}${process.env.PATH ?? ''}`
+  }
+  const missing = async () => {
+    const absent: string[] = []
+    for (const tool of ['kustomize', 'helm']) {
+      await findOnPath(tool).catch(() => absent.push(tool))
+    }
+    return absent
+  }
+  if ((await missing()).length === 0) return
+  process.stdout.write('building the pinned kustomize and helm with Go (once; a few minutes)…\n')
+  const install = await runProcess('bash', [script], { cwd: ROOT })
+  const still = await missing()
+  if (install.code !== 0 || still.length > 0) {
+    throw new DemoStop(
+      `${still.join(' and ') || 'a tool'} could not be installed: ${install.stderr.trim().split('\n').at(-1) ?? ''} (scripts/install-tools.sh needs Go)`,
+    )
+  }
+}
+
+/** Runs one action bundle like the runner does; stops the demo when it is missing or fails. */
+class ActionRunner {
+  constructor(
+    private readonly github: GitHubSimulator,
+    private readonly distDir: string,
+    private readonly print: (line: string) => void,
+    private readonly missing: DemoAction[],
+  ) {}
+
+  async run(name: DemoAction, options: RunActionOptions): Promise<RunActionResult> {
+    const bundle = join(this.distDir, name, 'index.js')
+    if (!actionPresent(name) || !existsSync(bundle)) {
+      if (!this.missing.includes(name)) this.missing.push(name)
+      throw new DemoStop(
+        `the ${name} action is not in this build yet (${actionPresent(name) ? `no bundle ${bundle}` : `no actions/${name}/action.yml`}); the flow cannot go on without it`,
+      )
+    }
+    const started = Date.now()
+    const firstRequest = this.github.requests.length
+    const result = await runAction(name, {
+      github: this.github,
+      distDir: this.distDir,
+      timeoutMs: 300_000,
+      ...options,
+      inputs: { ...(await actionDefaults(name)), ...options.inputs },
+      env: { FLEET_PROMOTE_WRITE_INTERVAL_MS: '0', ...options.env },
+    })
+    try {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1)
+      const outputs = Object.keys(result.outputs).join(', ') || 'none'
+      this.print(`    ✓ ${name} exited ${result.exitCode} in ${seconds} s (outputs: ${outputs})`)
+      for (const note of result.annotations.filter((a) => a.level !== 'notice').slice(0, 5)) {
+        this.print(`    ${note.level}: ${note.message.split('\n')[0]}`)
+      }
+      if (result.exitCode !== 0) {
+        const tail = `${result.stdout}\n${result.stderr}`.trim().split('\n').slice(-12)
+        const refused = this.github.requests
+          .slice(firstRequest)
+          .filter((request) => request.status >= 400)
+          .slice(-5)
+          .map(
+            (request) => `GitHub answered ${request.status} to ${request.method} ${request.path}`,
+          )
+        throw new DemoStop(
+          `${name} failed (exit ${result.exitCode}):\n${[...tail, ...refused].join('\n')}`,
+        )
+      }
+      return result
+    } finally {
+      await result.cleanup()
+    }
+  }
+}
+
+/**
+ * The defaults the runner fills in from action.yml for inputs a workflow does
+ * not set (expression defaults such as `${{ github.token }}` are left out:
+ * the demo passes tokens explicitly).
+ */
+async function actionDefaults(name: string): Promise<Record<string, string>> {
+  const metadata = parse(await readFile(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
+    inputs?: Record<string, { default?: string | number | boolean }>
+  }
+  const defaults: Record<string, string> = {}
+  for (const [input, spec] of Object.entries(metadata.inputs ?? {})) {
+    if (spec.default === undefined || String(spec.default).includes('${{')) continue
+    defaults[input] = String(spec.default)
+  }
+  return defaults
+}
+
+/** Renders main and writes each environment as the first commit of its WET branch; one atomic push. */
+async function seedWetBranches(
+  git: Git,
+  config: FleetConfig,
+  environments: readonly Environment[],
+  outputDir: string,
+): Promise<number> {
+  const { result } = await hydrate({
+    repoDir: git.dir,
+    environments,
+    outputDir,
+    settings: config.hydrate,
+  })
+  const refspecs: string[] = []
+  let objects = 0
+  for (const env of result.environments) {
+    if (env.status !== 'rendered') {
+      throw new DemoStop(`rendering ${env.name} from main failed: ${env.reason ?? env.status}`)
+    }
+    objects += env.resources.after
+    const dir = join(outputDir, env.outputDir)
+    const index = new Git(git.dir, {
+      env: { ...GIT_ENV, GIT_INDEX_FILE: join(outputDir, `${env.name}.index`) },
+    })
+    const blobs = (
+      await index.run(
+        ['hash-object', '-w', '--stdin-paths'],
+        env.files.map((file) => join(dir, file)).join('\n') + '\n',
+      )
+    )
+      .trim()
+      .split('\n')
+    const list = (
+      await index.run(['hash-object', '-w', '--stdin'], `${[...env.files].sort().join('\n')}\n`)
+    ).trim()
+    const entries = [
+      ...env.files.map((file, i) => `100644 ${blobs[i] ?? ''}\t${file}`),
+      `100644 ${list}\t${MANAGED_LIST}`,
+    ]
+    await index.run(['update-index', '--add', '--index-info'], `${entries.join('\n')}\n`)
+    const tree = (await index.run(['write-tree'])).trim()
+    const commit = (
+      await new Git(git.dir, { env: person('Platform Team', 'platform@example.com') }).run(
+        ['commit-tree', tree, '-m', `Initial render of main ${result.drySha} for ${env.name}`],
+        '',
+      )
+    ).trim()
+    refspecs.push(`${commit}:refs/heads/${env.branch}`)
+  }
+  await git.push('origin', refspecs, { atomic: true })
+  return objects
+}
+
+async function command(
+  runner: ActionRunner,
+  github: GitHubSimulator,
+  parent: number,
+  user: string,
+  body: string,
+  token: string,
+  argocdInputs: Record<string, string>,
+  print: (line: string) => void,
+): Promise<void> {
+  const posted = github.comment(REPO, parent, { user, body })
+  const ran = await runner.run('promote', {
+    eventName: 'issue_comment',
+    event: posted.event,
+    inputs: { token, aggregate: 'false', ...argocdInputs },
+  })
+  const reactions = github.state.reactions(posted.id).map((reaction) => reaction.content)
+  print(
+    `    decision: ${ran.outputs.decision ?? '?'} — ${ran.outputs.reason ?? ''}; reactions on the comment: ${reactions.join(' ') || 'none'}`,
+  )
+  const reply = github.state
+    .comments(REPO, parent)
+    .filter((comment) => comment.id > posted.id && comment.user === APP)
+    .at(-1)
+  if (reply) print(excerpt(reply.body, 14))
+  if (ran.outputs.decision !== 'deployed') {
+    throw new DemoStop(`\`${body}\` was not deployed: ${ran.outputs.reason ?? 'no reason given'}`)
+  }
+}
+
+async function aggregate(
+  runner: ActionRunner,
+  github: GitHubSimulator,
+  parent: number,
+  token: string,
+  impacted: readonly Environment[],
+  print: (line: string) => void,
+): Promise<string> {
+  const ran = await runner.run('aggregate-status', {
+    eventName: 'pull_request',
+    event: github.pullRequestEvent(REPO, parent, 'synchronize'),
+    inputs: { token, pr: parent, environments: JSON.stringify(impacted.map((env) => env.name)) },
+  })
+  print(
+    `    fleet-promote/pipeline: ${ran.outputs.state ?? '?'} — ${ran.outputs.description ?? ''}`,
+  )
+  return ran.outputs.state ?? ''
+}
+
+function appComments(github: GitHubSimulator, parent: number, app: string) {
+  return github.state.comments(REPO, parent).filter((comment) => comment.user === app)
+}
+
+function printStatuses(github: GitHubSimulator, sha: string, print: (line: string) => void) {
+  const statuses = github.state.latestStatuses(REPO, sha)
+  print(`    statuses on ${short(sha)}:`)
+  for (const status of statuses) {
+    print(
+      `      ${status.state.padEnd(8)} ${status.context.padEnd(32)} ${status.description ?? ''}`,
+    )
+  }
+}
+
+function printApplications(
+  argocd: ArgoCdSimulator,
+  config: FleetConfig,
+  environments: readonly Environment[],
+  print: (line: string) => void,
+) {
+  const groups = new Map<string, string[]>()
+  for (const env of environments) {
+    const app = argocd.getApplication(argoCdApplicationName(config, env))
+    const revision = app?.spec.source?.targetRevision ?? '?'
+    const where =
+      revision === env.branch
+        ? 'WET branch env/<cluster>'
+        : revision.startsWith(CHILD_BRANCH_PREFIX)
+          ? `child branch ${CHILD_BRANCH_PREFIX}…/<cluster>`
+          : revision
+    const key = `${where}, ${app?.status?.sync?.status ?? '?'}/${app?.status?.health?.status ?? '?'}`
+    groups.set(key, [...(groups.get(key) ?? []), env.name])
+  }
+  for (const [key, names] of groups) print(`    Argo CD: ${names.join(', ')} → ${key}`)
+}
+
+interface Convergence {
+  rows: EnvironmentRow[]
+  problems: string[]
+}
+
+/**
+ * Renders main HEAD with the render core and compares it with every WET
+ * branch (the same comparison hydrate uses: `unchanged` means byte-identical
+ * manifests); then looks for leftovers: child branches, locks, open children,
+ * Applications not on their WET branch.
+ */
+async function checkConvergence(
+  github: GitHubSimulator,
+  argocd: ArgoCdSimulator,
+  config: FleetConfig,
+  parent: number,
+  dir: string,
+): Promise<Convergence> {
+  const git = await Git.clone(github.remoteUrl(REPO), dir, {
+    token: github.adminToken,
+    env: GIT_ENV,
+  })
+  // The render core fetches the WET branches from origin with the clone's own
+  // credentials, as in a workflow after actions/checkout.
+  const basic = Buffer.from(`x-access-token:${github.adminToken}`).toString('base64')
+  await git.run([
+    'config',
+    '--local',
+    `http.${github.serverUrl}/.extraheader`,
+    `AUTHORIZATION: basic ${basic}`,
+  ])
+  const mainSha = await git.revParse('HEAD')
+  const environments = discoverEnvironments(config, await git.listFiles('HEAD'))
+  const { result } = await hydrate({
+    repoDir: git.dir,
+    environments,
+    outputDir: join(dir, '..', 'verify-render'),
+    settings: config.hydrate,
+    wetRemote: 'origin',
+  })
+  const problems: string[] = []
+  const refs = await git.lsRemote('origin')
+  const head = github.state.pull(REPO, parent).headSha
+  const statuses = github.state.latestStatuses(REPO, head)
+  const pulls = github.state.pulls(REPO)
+  const rows = environments.map((env): EnvironmentRow => {
+    const rendered = result.environments.find((item) => item.name === env.name)
+    const converged = rendered?.status === 'unchanged'
+    if (!converged) {
+      problems.push(
+        `${env.branch} is not the render of main ${short(mainSha)} (${rendered?.status ?? 'not rendered'}${rendered?.reason ? `: ${rendered.reason}` : ''})`,
+      )
+    }
+    const app = argocd.getApplication(argoCdApplicationName(config, env))
+    const target = app?.spec.source?.targetRevision ?? '?'
+    const tip = refs.get(`refs/heads/${env.branch}`)
+    if (target !== env.branch) {
+      problems.push(
+        `Application ${argoCdApplicationName(config, env)} tracks ${target}, not ${env.branch}`,
+      )
+    } else if (app?.status?.sync?.status !== 'Synced' || app.status.sync.revision !== tip) {
+      problems.push(
+        `Application ${argoCdApplicationName(config, env)} is ${app?.status?.sync?.status ?? '?'} at ${short(app?.status?.sync?.revision)}, not Synced at the ${env.branch} tip ${short(tip)}`,
+      )
+    }
+    const child = pulls.find(
+      (pull) => pull.headRef === `${CHILD_BRANCH_PREFIX}${parent}/${env.name}`,
+    )
+    return {
+      environment: env.name,
+      stage: env.stage,
+      child: child ? `#${child.number} ${child.merged ? 'merged' : child.state}` : '-',
+      status:
+        statuses.find((status) => status.context === `fleet-promote/${env.name}`)?.state ?? '-',
+      wet: short(tip),
+      application: `${target} ${app?.status?.sync?.status ?? '?'}/${app?.status?.health?.status ?? '?'}`,
+      converged,
+    }
+  })
+  for (const ref of refs.keys()) {
+    if (ref.startsWith(`refs/heads/${CHILD_BRANCH_PREFIX}`))
+      problems.push(`child branch left: ${ref}`)
+    if (ref.startsWith(`refs/heads/${LOCK_BRANCH_PREFIX}`)) problems.push(`lock left: ${ref}`)
+  }
+  for (const pull of pulls) {
+    if (pull.state === 'open' && pull.headRef.startsWith(CHILD_BRANCH_PREFIX)) {
+      problems.push(`child pull request #${pull.number} is still open`)
+    }
+  }
+  if (!github.state.pull(REPO, parent).merged) problems.push(`parent #${parent} is not merged`)
+  return { rows, problems }
+}
+
+function printBrowsingHelp(
+  gh: GitHubSimulator,
+  argocd: ArgoCdSimulator,
+  print: (line: string) => void,
+) {
+  const auth = `-H 'Authorization: Bearer ${gh.adminToken}'`
+  const api = `${gh.apiUrl}/repos/${REPO}`
+  const parent = gh.state.pulls(REPO).find((pull) => !pull.headRef.startsWith(CHILD_BRANCH_PREFIX))
+  const gitUrl = gh.remoteUrl(REPO).replace('://', `://x-access-token:${gh.adminToken}@`)
+  print(`
+The simulators keep running; Ctrl-C stops them. Look around (jq is optional):
+  curl -s ${auth} '${api}/pulls?state=all' | jq '.[] | {number, title, state, head: .head.ref, base: .base.ref}'
+  curl -s ${auth} '${api}/issues/${parent?.number ?? 1}/comments' | jq -r '.[].body'
+  curl -s ${auth} '${api}/commits/${parent?.headSha ?? 'main'}/status' | jq '.statuses[] | {context, state, description}'
+  git clone ${gitUrl} fleet && git -C fleet log --oneline --graph --all
+  curl -s -H 'Authorization: Bearer ${argocd.token}' '${argocd.url}/api/v1/applications' | jq '.items[] | {name: .metadata.name, revision: .spec.source.targetRevision, sync: .status.sync.status}'`)
+}
+
+/** `npm run demo [options]`: returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const known = new Set(['--keep', '--rebuild', '--dist', '--help'])
+  for (const arg of args) {
+    if (arg.startsWith('--') && !known.has(arg)) {
+      process.stderr.write(`unknown option ${arg} (try --help)\n`)
+      return 2
+    }
+  }
+  if (args.includes('--help')) {
+    process.stdout.write('Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR]\n')
+    return 0
+  }
+  const distIndex = args.indexOf('--dist')
+  const result = await runDemo({
+    keep: args.includes('--keep'),
+    rebuild: args.includes('--rebuild'),
+    ...(distIndex >= 0 && args[distIndex + 1] ? { distDir: args[distIndex + 1] } : {}),
+  })
+  if (result.kept) {
+    await new Promise<void>((done) => {
+      process.once('SIGINT', done)
+      process.once('SIGTERM', done)
+    })
+    await result.stop()
+  }
+  return result.exitCode
+}
