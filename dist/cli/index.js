@@ -5828,23 +5828,23 @@ function parseCliArgs(command, args, options) {
 
 /***/ }),
 
-/***/ 6433:
+/***/ 4397:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./actions/lib/git.ts
-var git = __nccwpck_require__(8850);
+// EXTERNAL MODULE: ./actions/lib/git/git.ts
+var git = __nccwpck_require__(597);
 // EXTERNAL MODULE: ./node_modules/minimatch/dist/esm/index.js + 8 modules
 var esm = __nccwpck_require__(1138);
-// EXTERNAL MODULE: ./actions/lib/config.ts + 1 modules
-var lib_config = __nccwpck_require__(2192);
+// EXTERNAL MODULE: ./actions/lib/config/config.ts + 1 modules
+var config_config = __nccwpck_require__(7076);
 // EXTERNAL MODULE: ./actions/lib/errors.ts
 var errors = __nccwpck_require__(2863);
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./actions/lib/graph/block-yaml.ts
+;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.ts
 // A fast reader for the plain block-YAML that kustomization files are
 // written in (mappings, sequences, one-line flow collections, quoted and
 // plain scalars, literal block scalars). Anything outside that subset makes
@@ -6082,7 +6082,7 @@ function scalar(raw) {
     return text;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/kustomize-graph.ts
+;// CONCATENATED MODULE: ./actions/lib/kustomize/graph.ts
 // The kustomize/Helm dependency graph of a fleet at one revision, read from
 // git objects (no checkout). Nodes are directories that kustomize loads (a
 // kustomization, or a plain-YAML environment directory); each node records
@@ -6641,7 +6641,7 @@ function issuesError(issues, revisionLabel) {
         : undefined);
 }
 
-;// CONCATENATED MODULE: ./actions/lib/impact.ts
+;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.ts
 // Which environments a change touches: the environments whose kustomize/Helm
 // dependency closure, at the base OR the head revision, contains a changed
 // path; plus environments added or removed, `impact.extra` rules, and what a
@@ -6796,11 +6796,11 @@ function renderRelevant(config) {
  */
 function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
     const key = (env) => `${env.path}\0${env.stage}\0${env.branch}`;
-    const before = new Map((0,lib_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
+    const before = new Map((0,config_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
         env.name,
         env,
     ]));
-    const after = (0,lib_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
+    const after = (0,config_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
     const all = renderRelevant(baseConfig) !== renderRelevant(headConfig);
     const environments = new Set();
     const added = [];
@@ -6829,14 +6829,14 @@ function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
 async function configAt(git, rev, file, explicit) {
     const text = await git.showFile(rev, file);
     if (text === undefined) {
-        if (explicit && file !== lib_config/* DEFAULT_CONFIG_FILE */.Cu) {
+        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
             throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
                 file,
             });
         }
-        return (0,lib_config/* defaultConfig */.sb)();
+        return (0,config_config/* defaultConfig */.sb)();
     }
-    return (0,lib_config/* parseConfig */.o4)(text, file);
+    return (0,config_config/* parseConfig */.o4)(text, file);
 }
 /**
  * The whole detection: make sure both revisions and their merge base are
@@ -6852,7 +6852,7 @@ async function detectImpact(options) {
         timings[phase] = Math.round(now - started);
         started = now;
     };
-    const configFile = (options.configFile ?? lib_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
+    const configFile = (options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
     const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
     lap('history');
     const [changedFiles, baseEntries, headEntries] = await Promise.all([
@@ -6874,12 +6874,12 @@ async function detectImpact(options) {
     let configImpact;
     if (options.environmentPatterns && options.environmentPatterns.length > 0) {
         const patterns = options.environmentPatterns;
-        headEnvs = (0,lib_config/* environmentsFromPaths */.lW)(config, headFiles, patterns);
+        headEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, headFiles, patterns);
         // A directory may not exist at the base yet: keep what each pattern finds there.
         const found = new Map();
         for (const pattern of patterns) {
             try {
-                for (const env of (0,lib_config/* environmentsFromPaths */.lW)(config, baseFiles, [pattern]))
+                for (const env of (0,config_config/* environmentsFromPaths */.lW)(config, baseFiles, [pattern]))
                     found.set(env.name, env);
             }
             catch (error) {
@@ -6890,8 +6890,8 @@ async function detectImpact(options) {
         baseEnvs = [...found.values()];
     }
     else {
-        baseEnvs = (0,lib_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
-        headEnvs = (0,lib_config/* discoverEnvironments */.MR)(config, headFiles);
+        baseEnvs = (0,config_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
+        headEnvs = (0,config_config/* discoverEnvironments */.MR)(config, headFiles);
         if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
             const headConfig = await configAt(git, head, configFile, false);
             configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
@@ -6908,7 +6908,7 @@ async function detectImpact(options) {
         cache,
         extraRules: config.impact.extra,
         ...(configImpact ? { configImpact } : {}),
-        stageOrder: (0,lib_config/* stageOrder */.Xs)(config),
+        stageOrder: (0,config_config/* stageOrder */.Xs)(config),
     });
     lap('graph');
     return { ...report, base, head, mergeBase, changedFiles, timings };
@@ -7099,8 +7099,8 @@ async function main(argv) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4943);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6433);
-/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2448);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4397);
+/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8388);
 /* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3708);
 
 
@@ -7169,7 +7169,7 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
 
 /***/ }),
 
-/***/ 2448:
+/***/ 8388:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -7179,12 +7179,12 @@ var promises_ = __nccwpck_require__(1455);
 const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./actions/lib/config.ts + 1 modules
-var lib_config = __nccwpck_require__(2192);
+// EXTERNAL MODULE: ./actions/lib/config/config.ts + 1 modules
+var config_config = __nccwpck_require__(7076);
 // EXTERNAL MODULE: ./actions/lib/errors.ts
 var errors = __nccwpck_require__(2863);
-// EXTERNAL MODULE: ./actions/lib/git.ts
-var lib_git = __nccwpck_require__(8850);
+// EXTERNAL MODULE: ./actions/lib/git/git.ts
+var git_git = __nccwpck_require__(597);
 // EXTERNAL MODULE: ./actions/lib/process.ts + 1 modules
 var lib_process = __nccwpck_require__(5303);
 ;// CONCATENATED MODULE: external "node:crypto"
@@ -8278,7 +8278,7 @@ function kustomizeArgs(dir, helm) {
     return args;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/wet.ts
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.ts
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
 // index are never touched. The commit is deterministic (identity and dates
@@ -8569,7 +8569,7 @@ async function hydrate(options) {
     const log = options.log ?? (() => undefined);
     const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_namespaceObject.availableParallelism)();
     const { settings } = options;
-    const git = new lib_git/* Git */.T(options.repoDir);
+    const git = new git_git/* Git */.T(options.repoDir);
     const drySha = options.drySha ?? (await git.revParse('HEAD'));
     const repoURL = options.repoURL ?? (await originUrl(git));
     const commit = await (0,output/* commitInfo */.oZ)(git, drySha);
@@ -8814,14 +8814,14 @@ async function readSource(git, repoDir, file, base) {
 /** fleet-promote.yaml from the base revision (when given) or the working tree. */
 async function loadRenderConfig(git, repoDir, file, base) {
     if (!base)
-        return (0,lib_config/* loadConfig */.Z9)(repoDir, file);
+        return (0,config_config/* loadConfig */.Z9)(repoDir, file);
     const text = await readSource(git, repoDir, file, base);
     if (text === undefined) {
-        if (file === lib_config/* DEFAULT_CONFIG_FILE */.Cu)
-            return (0,lib_config/* defaultConfig */.sb)();
+        if (file === config_config/* DEFAULT_CONFIG_FILE */.Cu)
+            return (0,config_config/* defaultConfig */.sb)();
         throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${base}`, { file });
     }
-    return (0,lib_config/* parseConfig */.o4)(text, file);
+    return (0,config_config/* parseConfig */.o4)(text, file);
 }
 /**
  * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
@@ -8912,12 +8912,12 @@ cli/* commands */.Pi.set('render', {
         if (!options.env)
             throw new errors/* UserError */.y('--env is required (see "fleet-promote render --help")');
         const repoDir = (0,external_node_path_.resolve)(options.repo ?? '.');
-        const git = new lib_git/* Git */.T(repoDir);
+        const git = new git_git/* Git */.T(repoDir);
         const base = options.base ?? '';
         const config = await loadRenderConfig(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
         const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
         const files = await git.listFiles('HEAD');
-        const environment = (0,lib_config/* discoverEnvironments */.MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,lib_config/* environmentsFromPaths */.lW)(config, files, [path])[0];
+        const environment = (0,config_config/* discoverEnvironments */.MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,config_config/* environmentsFromPaths */.lW)(config, files, [path])[0];
         if (!environment)
             throw new errors/* UserError */.y(`--env ${options.env}: not an environment directory`);
         const scratch = options.out === undefined
@@ -8947,7 +8947,7 @@ cli/* commands */.Pi.set('render', {
 
 /***/ }),
 
-/***/ 2192:
+/***/ 7076:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -8978,7 +8978,7 @@ var dist = __nccwpck_require__(8815);
 var errors = __nccwpck_require__(2863);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
 const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
-;// CONCATENATED MODULE: ./actions/lib/config.ts
+;// CONCATENATED MODULE: ./actions/lib/config/config.ts
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
@@ -9881,7 +9881,7 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 8850:
+/***/ 597:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {

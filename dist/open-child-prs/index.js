@@ -17939,7 +17939,7 @@ module.exports = RetryHandler
 
 
 const { isIP } = __nccwpck_require__(7030)
-const { lookup } = __nccwpck_require__(8229)
+const { lookup } = __nccwpck_require__(610)
 const DecoratorHandler = __nccwpck_require__(8155)
 const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
 const maxInt = Math.pow(2, 31) - 1
@@ -36547,7 +36547,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(610);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9389);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -36556,7 +36556,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 610:
+/***/ 9389:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44740,7 +44740,7 @@ function childTitle(parent, environment, parentTitle) {
 const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
 const MAX_STATUS_DESCRIPTION = 140;
 /** `fleet-promote/<environment>` */
-function statuses_environmentContext(environment) {
+function environmentContext(environment) {
     return `${STATUS_CONTEXT_PREFIX}${environment}`;
 }
 /** Collapses whitespace and cuts to 140 characters with an ellipsis. */
@@ -44829,7 +44829,7 @@ function computeAggregate(statuses, impactedEnvs) {
             latest.set(status.context, status);
     }
     const environments = [...new Set(impactedEnvs)].sort().map((name) => {
-        const status = latest.get(statuses_environmentContext(name));
+        const status = latest.get(environmentContext(name));
         const state = status?.state === 'success'
             ? 'success'
             : status?.state === 'failure' || status?.state === 'error'
@@ -45053,7 +45053,7 @@ async function runChecked(command, args, options = {}) {
     return result;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/git.ts
+;// CONCATENATED MODULE: ./actions/lib/git/git.ts
 
 const SHA = /^[0-9a-f]{40}$/;
 /**
@@ -45287,13 +45287,10 @@ class PushRejectedError extends Error {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.ts
-// Markdown for PR comments, PR bodies and job summaries. The generic helpers
-// at the top are shared by every action; the renderers below them are
-// open-child-prs' sticky parent comment, child PR body and job summary.
-
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
-// ---------------------------------------------------------------- generic
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -45352,7 +45349,12 @@ function markdown_link(text, url) {
 function plural(count, noun, pluralNoun = `${noun}s`) {
     return `${count} ${count === 1 ? noun : pluralNoun}`;
 }
-// ---------------------------------------------------------------- open-child-prs
+
+;// CONCATENATED MODULE: ./actions/open-child-prs/summary.ts
+// open-child-prs' Markdown: the sticky parent comment, the child PR body and
+// the job summary.
+
+
 const SUMMARY_MARKER = '<!-- fleet-promote:summary -->';
 const STATUS_LABEL = {
     rendered: '🟡 pending',
@@ -45545,7 +45547,7 @@ function renderJobSummary(parent, rows) {
     ].join('\n');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/wet.ts
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.ts
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
 // index are never touched. The commit is deterministic (identity and dates
@@ -45743,7 +45745,7 @@ async function assertRegularFile(realRoot, file, path) {
     }
 }
 
-;// CONCATENATED MODULE: ./actions/lib/child-prs.ts
+;// CONCATENATED MODULE: ./actions/open-child-prs/child-prs.ts
 // open-child-prs' core: turn a hydration result into child branches (one
 // atomic push), child PRs, per-environment statuses and one sticky parent
 // comment. Level-triggered: every run re-derives state from GitHub, so a
@@ -46304,7 +46306,7 @@ async function ensureDryCommit(git, remote, sha) {
 }
 function environmentStatus(report, context) {
     const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
-    const base = { context: statuses_environmentContext(report.environment) };
+    const base = { context: environmentContext(report.environment) };
     switch (report.status) {
         case 'failed':
             return {
@@ -49956,7 +49958,7 @@ esm_minimatch.unescape = unescape_unescape;
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
 const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
-;// CONCATENATED MODULE: ./actions/lib/config.ts
+;// CONCATENATED MODULE: ./actions/lib/config/config.ts
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
@@ -50857,7 +50859,7 @@ async function readLock(client, repo, environment) {
         commit = ref.data.object.sha;
     }
     catch (error) {
-        if (locks_httpStatus(error) === 404)
+        if (httpStatus(error) === 404)
             return undefined;
         throw error;
     }
@@ -50873,7 +50875,7 @@ async function readLockFile(client, repo, commit) {
         return lock ? { lock } : {};
     }
     catch (error) {
-        if (locks_httpStatus(error) === 404 || error instanceof SyntaxError)
+        if (httpStatus(error) === 404 || error instanceof SyntaxError)
             return {};
         throw error;
     }
@@ -50935,7 +50937,7 @@ async function acquireLock(client, repo, environment, options) {
         return { status: 'acquired', held: { environment, commit: commit.data.sha, lock } };
     }
     catch (error) {
-        if (locks_httpStatus(error) !== 422)
+        if (httpStatus(error) !== 422)
             throw error;
     }
     // Someone created it between our read and our create, or our own retried POST did.
@@ -50966,7 +50968,7 @@ async function releaseLock(client, repo, environment, pr, id) {
         await client.rest.git.deleteRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
     }
     catch (error) {
-        const status = locks_httpStatus(error);
+        const status = httpStatus(error);
         if (status === 422 || status === 404)
             return 'absent';
         throw error;
@@ -51004,47 +51006,16 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     }
     return released;
 }
-function locks_httpStatus(error) {
+function httpStatus(error) {
     const status = error?.status;
     return typeof status === 'number' ? status : undefined;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/prechecks.ts
-// Checks before a promotion, all read live from GitHub (never from the event
-// payload, which a re-run replays with stale data) and all fail-closed: an
-// unknown role, a missing status or an unreadable answer refuses.
+;// CONCATENATED MODULE: ./actions/lib/config/base-config.ts
+// The configuration as a pull request's base branch has it, read through the
+// contents API (promote and open-child-prs both decide from it).
 
 
-
-/** Repository roles from least to most privileged; custom roles map to their base. */
-const ROLE_RANK = {
-    none: 0,
-    read: 1,
-    triage: 2,
-    write: 3,
-    maintain: 4,
-    admin: 5,
-};
-async function getPullRequest(client, repo, number) {
-    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
-    return {
-        number: data.number,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged === true,
-        draft: data.draft === true,
-        title: data.title,
-        author: data.user?.login ?? '',
-        headSha: data.head.sha,
-        headRef: data.head.ref,
-        headRepo: data.head.repo?.full_name ?? '',
-        baseRef: data.base.ref,
-        htmlUrl: data.html_url,
-    };
-}
-/** Whether `number` is a pull request (issue comments arrive for issues too). */
-function isFork(pull, repo) {
-    return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase();
-}
 /**
  * The configuration as the PR's base branch has it right now, through the
  * contents API: never the PR head, never the local checkout (which, for
@@ -51064,146 +51035,10 @@ async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE)
         return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file);
     }
     catch (error) {
-        if (locks_httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
+        if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
             return defaultConfig();
         throw error;
     }
-}
-/** The user's role on the repository, live; `none` for non-collaborators. */
-async function repositoryRole(client, repo, login) {
-    try {
-        const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
-            ...repo,
-            username: login,
-        });
-        return effectiveRole(data);
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return 'none';
-        throw error;
-    }
-}
-/**
- * `role_name` when it is a built-in role. A custom role counts as the legacy
- * `permission` it reports (its base, where maintain reads as write), so it
- * never ranks above what it really grants.
- */
-function effectiveRole(data) {
-    const roleName = data.role_name ?? '';
-    if (Object.hasOwn(ROLE_RANK, roleName))
-        return roleName;
-    return Object.hasOwn(ROLE_RANK, data.permission) ? data.permission : 'none';
-}
-function roleAtLeast(role, minimum) {
-    const have = Object.hasOwn(ROLE_RANK, role) ? (ROLE_RANK[role] ?? 0) : 0;
-    const need = Object.hasOwn(ROLE_RANK, minimum) ? (ROLE_RANK[minimum] ?? Infinity) : Infinity;
-    return have >= need;
-}
-function highestPermission(permissions) {
-    return permissions.reduce((a, b) => (ROLE_RANK[b] > ROLE_RANK[a] ? b : a), 'write');
-}
-function isBot(login, type) {
-    return type === 'Bot' || login.toLowerCase().endsWith('[bot]');
-}
-/**
- * Logins whose latest decisive review (APPROVED, CHANGES_REQUESTED or
- * DISMISSED; COMMENTED reviews do not change a verdict, as on GitHub) is an
- * approval of exactly `sha`. The PR author never counts.
- */
-async function approversOf(client, repo, pull, sha) {
-    const reviews = await client.paginate(client.rest.pulls.listReviews, {
-        ...repo,
-        pull_number: pull.number,
-        per_page: 100,
-    });
-    const latest = new Map();
-    for (const review of reviews) {
-        const login = review.user?.login;
-        if (!login || login === pull.author)
-            continue;
-        if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state))
-            continue;
-        latest.set(login, { state: review.state, commitId: review.commit_id ?? '' });
-    }
-    return [...latest]
-        .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
-        .map(([login]) => login)
-        .sort();
-}
-/** Bot allowlist and live repository role. */
-async function checkActor(client, repo, input) {
-    if (isBot(input.login, input.type)) {
-        if (!input.config.promote.allowBots.includes(input.login)) {
-            return { reason: `${input.login} is a bot and not in promote.allowBots` };
-        }
-    }
-    const role = await repositoryRole(client, repo, input.login);
-    if (!roleAtLeast(role, input.minimum)) {
-        return { reason: `${input.login} has the ${role} role; this needs ${input.minimum} or higher` };
-    }
-    if (input.allowDeletions && !roleAtLeast(role, 'maintain')) {
-        return {
-            reason: `--allow-deletions needs the maintain or admin role; ${input.login} has ${role}`,
-        };
-    }
-    return undefined;
-}
-function checkPullRequestState(pull, repo, config) {
-    if (pull.merged)
-        return { reason: `#${pull.number} is already merged` };
-    if (pull.state !== 'open')
-        return { reason: `#${pull.number} is closed` };
-    if (pull.draft)
-        return { reason: `#${pull.number} is a draft; mark it ready for review first` };
-    if (isFork(pull, repo) && !config.promote.allowForks) {
-        return {
-            reason: `#${pull.number} comes from a fork (${pull.headRepo || 'deleted repository'}); promote.allowForks is off`,
-        };
-    }
-    return undefined;
-}
-/** Approvals on the pinned SHA for every stage that needs them. */
-async function checkApprovals(client, repo, pull, sha, stages) {
-    const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
-    if (needed === 0)
-        return undefined;
-    const approvers = await approversOf(client, repo, pull, sha);
-    if (approvers.length >= needed)
-        return undefined;
-    const stage = stages.find((s) => s.approvals === needed)?.name ?? '';
-    return {
-        reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}`,
-    };
-}
-/**
- * The stages `stage` requires must have succeeded on the pinned SHA: every
- * impacted environment of each (the PR's children) has a success status.
- * Stages promoted earlier in the same command are checked after they ran.
- */
-function checkRequiredStages(stage, impacted, statuses, sha) {
-    for (const required of stage.requires) {
-        const missing = impacted
-            .filter((env) => env.stage === required)
-            .filter((env) => statuses.get(environmentContext(env.name))?.state !== 'success')
-            .map((env) => env.name);
-        if (missing.length > 0) {
-            const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '');
-            return {
-                reason: `${stage.name} requires ${required} to succeed on ${sha.slice(0, 7)} first; not yet: ${shown}`,
-            };
-        }
-    }
-    return undefined;
-}
-/** Right before acting: the head must still be the pinned SHA. */
-async function recheckHead(client, repo, number, pinned) {
-    const now = await getPullRequest(client, repo, number);
-    if (now.headSha === pinned)
-        return undefined;
-    return {
-        reason: `ref changed: the head of #${number} moved from ${pinned.slice(0, 7)} to ${now.headSha.slice(0, 7)} after the command; comment again`,
-    };
 }
 
 // EXTERNAL MODULE: ./node_modules/bottleneck/light.js
@@ -51534,7 +51369,7 @@ throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
 throttling.triggersNotification = triggersNotification;
 
 
-;// CONCATENATED MODULE: ./actions/lib/github.ts
+;// CONCATENATED MODULE: ./actions/lib/github/client.ts
 
 
 
@@ -51798,7 +51633,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnos
 
 /***/ }),
 
-/***/ 8229:
+/***/ 610:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");

@@ -36547,7 +36547,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1702);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1098);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -36556,7 +36556,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1702:
+/***/ 1098:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -44604,7 +44604,7 @@ function failAction(error) {
     setFailed(message);
 }
 
-;// CONCATENATED MODULE: ./actions/lib/argocd.ts
+;// CONCATENATED MODULE: ./actions/lib/argocd/client.ts
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
@@ -45373,7 +45373,7 @@ throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
 throttling.triggersNotification = triggersNotification;
 
 
-;// CONCATENATED MODULE: ./actions/lib/github.ts
+;// CONCATENATED MODULE: ./actions/lib/github/client.ts
 
 
 
@@ -45463,7 +45463,7 @@ function children_parseChildBranch(ref) {
     return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
 }
 /** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
-function children_encodeMarker(marker) {
+function encodeMarker(marker) {
     const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
     return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
 }
@@ -45762,7 +45762,7 @@ async function setAggregateStatus(client, repo, options) {
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
-;// CONCATENATED MODULE: ./actions/lib/commands.ts
+;// CONCATENATED MODULE: ./actions/promote/commands.ts
 // The IssueOps grammar on parent-PR comments. Comment text is hostile input:
 // it is only ever tokenized here, checked against narrow patterns and length
 // limits, and never reaches a shell or a git argument unvalidated.
@@ -49477,7 +49477,7 @@ minimatch.unescape = unescape_unescape;
 var dist = __nccwpck_require__(8815);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
 const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
-;// CONCATENATED MODULE: ./actions/lib/config.ts
+;// CONCATENATED MODULE: ./actions/lib/config/config.ts
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
@@ -50530,7 +50530,7 @@ function httpStatus(error) {
     return typeof status === 'number' ? status : undefined;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/deploy.ts
+;// CONCATENATED MODULE: ./actions/promote/deploy.ts
 // Deploy backends for one environment of a promotion. Each reports the
 // environment's `fleet-promote/<environment>` status on the parent head SHA:
 // pending while it works, then success or failure with the reason.
@@ -50706,11 +50706,10 @@ async function deployByMerge(ctx, target) {
     return { ok: true, detail };
 }
 
-;// CONCATENATED MODULE: ./actions/lib/prechecks.ts
+;// CONCATENATED MODULE: ./actions/promote/prechecks.ts
 // Checks before a promotion, all read live from GitHub (never from the event
 // payload, which a re-run replays with stale data) and all fail-closed: an
 // unknown role, a missing status or an unreadable answer refuses.
-
 
 
 /** Repository roles from least to most privileged; custom roles map to their base. */
@@ -50741,30 +50740,6 @@ async function getPullRequest(client, repo, number) {
 /** Whether `number` is a pull request (issue comments arrive for issues too). */
 function isFork(pull, repo) {
     return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase();
-}
-/**
- * The configuration as the PR's base branch has it right now, through the
- * contents API: never the PR head, never the local checkout (which, for
- * `issue_comment`, is the default branch and not necessarily the base).
- */
-async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE) {
-    try {
-        const { data } = await client.rest.repos.getContent({
-            ...repo,
-            path: file,
-            ref: `refs/heads/${baseRef}`,
-        });
-        const content = data;
-        if (content.type !== 'file' || typeof content.content !== 'string') {
-            throw new Error(`${file} on ${baseRef} is not a file`);
-        }
-        return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file);
-    }
-    catch (error) {
-        if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
-            return defaultConfig();
-        throw error;
-    }
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
 async function repositoryRole(client, repo, login) {
@@ -50904,13 +50879,10 @@ async function recheckHead(client, repo, number, pinned) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.ts
-// Markdown for PR comments, PR bodies and job summaries. The generic helpers
-// at the top are shared by every action; the renderers below them are
-// open-child-prs' sticky parent comment, child PR body and job summary.
-
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
-// ---------------------------------------------------------------- generic
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -50969,200 +50941,8 @@ function markdown_link(text, url) {
 function plural(count, noun, pluralNoun = `${noun}s`) {
     return `${count} ${count === 1 ? noun : pluralNoun}`;
 }
-// ---------------------------------------------------------------- open-child-prs
-const SUMMARY_MARKER = '<!-- fleet-promote:summary -->';
-const STATUS_LABEL = {
-    rendered: '🟡 pending',
-    unchanged: '✅ unchanged',
-    failed: '❌ render failed',
-    blocked: '⛔ blocked',
-};
-function changeCounts(diff) {
-    return `+${diff.added} ~${diff.changed} −${diff.deleted}`;
-}
-/** One environment's object diffs as a single `diff` text (stable order). */
-function environmentDiff(changes) {
-    return changes
-        .map((change) => {
-        const id = `${change.kind} ${change.namespace ? `${change.namespace}/` : ''}${change.name}`;
-        const body = change.diff.endsWith('\n') ? change.diff : `${change.diff}\n`;
-        return `# ${change.change}: ${id} (${change.apiVersion})\n${body}`;
-    })
-        .join('');
-}
-/** The stage shown to the user as the next `.promote` target, if any. */
-function nextStage(stages, environments) {
-    const pending = new Set(environments.filter((e) => e.status === 'rendered').map((e) => e.stage));
-    return stages.find((stage) => pending.has(stage.name) && !stage.autoPromote)?.name;
-}
-function sortStages(stages, environments) {
-    const known = new Map(stages.map((s) => [s.name, s]));
-    const extra = [...new Set(environments.map((e) => e.stage))]
-        .filter((name) => !known.has(name))
-        .sort()
-        .map((name) => ({ name, autoPromote: false }));
-    return [...stages, ...extra];
-}
-/** Identical rendered diffs across environments, largest groups first. */
-function groupDiffs(environments) {
-    const groups = new Map();
-    for (const env of environments) {
-        if (env.status !== 'rendered' || env.changes.length === 0)
-            continue;
-        const text = environmentDiff(env.changes);
-        const group = groups.get(text);
-        if (group)
-            group.environments.push(env.environment);
-        else
-            groups.set(text, { text, environments: [env.environment], diff: env.diff });
-    }
-    return [...groups.values()]
-        .map((g) => ({ ...g, environments: [...g.environments].sort() }))
-        .sort((a, b) => b.environments.length - a.environments.length ||
-        (a.environments[0] ?? '').localeCompare(b.environments[0] ?? ''));
-}
-function listNames(names, max = 12) {
-    const shown = names.slice(0, max).join(', ');
-    return names.length > max ? `${shown}, … (+${names.length - max} more)` : shown;
-}
-/**
- * The sticky summary comment of the parent PR. It stays under GitHub's size
- * limit by omitting the largest diffs first, and says so.
- */
-function renderSummaryComment(input) {
-    const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64;
-    const groups = groupDiffs(input.environments);
-    const omitted = new Set();
-    let body = composeSummary(input, groups, omitted);
-    // Drop the largest remaining diff until the comment fits.
-    const bySize = groups.map((g, i) => ({ i, size: g.text.length })).sort((a, b) => b.size - a.size);
-    for (const { i } of bySize) {
-        if (body.length <= limit)
-            break;
-        omitted.add(i);
-        body = composeSummary(input, groups, omitted);
-    }
-    return truncate(body, limit, '\n\n…(the environment list was cut to fit GitHub’s comment limit; see the job summary)');
-}
-function composeSummary(input, groups, omitted) {
-    const envs = input.environments;
-    const count = (status) => envs.filter((e) => e.status === status).length;
-    const rendered = count('rendered');
-    const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked');
-    const out = [SUMMARY_MARKER];
-    out.push(`### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`, '', `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
-        `${rendered} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`);
-    if (problems.length > 0) {
-        out.push('', '> [!CAUTION]', `> **${plural(problems.length, 'environment')} cannot be promoted**`);
-        for (const env of problems) {
-            const what = env.status === 'blocked' ? 'blocked' : 'render failed';
-            out.push(`> - \`${env.environment}\` (${env.stage}): ${what}: ${oneLine(env.reason ?? 'no reason given')}`);
-        }
-        if (input.runUrl)
-            out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
-    }
-    if (omitted.size > 0) {
-        out.push('', `> [!NOTE]`, `> ${plural(omitted.size, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`);
-    }
-    const next = nextStage(input.stages, envs);
-    out.push('', next
-        ? `**Next:** comment \`${input.promoteCommand} ${next}\` to deploy the ${next} stage.`
-        : rendered > 0
-            ? '**Next:** the changed stages deploy automatically; nothing to type.'
-            : '**Next:** nothing to promote.');
-    for (const stage of sortStages(input.stages, envs)) {
-        const members = envs
-            .filter((e) => e.stage === stage.name)
-            .sort((a, b) => a.environment.localeCompare(b.environment));
-        if (members.length === 0)
-            continue;
-        out.push('', `#### ${stage.name}${stage.autoPromote ? ' (deploys automatically)' : ''}`, '');
-        out.push(table(['Environment', 'Status', 'Resources', 'Changes', 'Child PR'], members.map((env) => [
-            `\`${env.environment}\``,
-            STATUS_LABEL[env.status],
-            `${env.resources.before} → ${env.resources.after}`,
-            changeCounts(env.diff),
-            env.child && env.child.state !== 'closed' ? `#${env.child.number}` : '—',
-        ]), ['l', 'l', 'r', 'r', 'l']));
-    }
-    if (groups.length > 0) {
-        out.push('', '#### Rendered changes');
-        groups.forEach((group, i) => {
-            const who = group.environments.length === 1
-                ? (group.environments[0] ?? '')
-                : `Same change in ${group.environments.length} environments: ${listNames(group.environments)}`;
-            const summary = `${who} (${changeCounts(group.diff)})`;
-            const body = omitted.has(i)
-                ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
-                : codeBlock(group.text, 'diff');
-            out.push('', details(summary, body));
-        });
-    }
-    if (input.closed.length > 0) {
-        out.push('', `Closed children (environment no longer changed): ${input.closed
-            .map((c) => `#${c.number} (\`${c.environment}\`)`)
-            .join(', ')}`);
-    }
-    return `${out.join('\n')}\n`;
-}
-function oneLine(text) {
-    return text.replace(/\s+/g, ' ').trim();
-}
-/** The body of a child PR; ends with the hidden marker. */
-function renderChildBody(input) {
-    const { marker, report } = input;
-    const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64;
-    const markerLine = encodeMarker(marker);
-    const head = [
-        `Rendered manifests of \`${marker.environment}\` (stage **${marker.stage}**) for #${marker.parent}.`,
-        '',
-        table(['Resources before', 'Resources after', 'Added', 'Changed', 'Deleted'], [
-            [
-                String(report.resources.before),
-                String(report.resources.after),
-                String(report.diff.added),
-                String(report.diff.changed),
-                String(report.diff.deleted),
-            ],
-        ], ['r', 'r', 'r', 'r', 'r']),
-        '',
-        `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\` · WET branch \`${marker.branch}\``,
-        '',
-        input.autoPromote
-            ? `This stage deploys automatically.`
-            : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` (or \`${input.promoteCommand} ${marker.environment}\`) on #${marker.parent}.`,
-        'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
-    ].join('\n');
-    const diff = environmentDiff(report.changes);
-    const summary = `Rendered diff (${plural(report.changes.length, 'object')})`;
-    const fixed = `${head}\n\n\n\n${markerLine}\n`;
-    let diffSection = diff ? details(summary, codeBlock(diff, 'diff')) : '';
-    if (fixed.length + diffSection.length > limit) {
-        const room = Math.max(0, limit - fixed.length - 200);
-        const cut = truncate(diff, room, '\n…(diff cut to fit GitHub’s body limit)\n');
-        diffSection = details(`${summary}, cut`, codeBlock(cut, 'diff'));
-    }
-    return `${head}\n\n${diffSection}\n\n${markerLine}\n`;
-}
-/** The job summary table (also what the `children` output lists). */
-function renderJobSummary(parent, rows) {
-    const sorted = [...rows].sort((a, b) => a.stage.localeCompare(b.stage) || a.environment.localeCompare(b.environment));
-    return [
-        `## fleet-promote: child PRs of #${parent}`,
-        '',
-        table(['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'], sorted.map((row) => [
-            row.environment,
-            row.stage,
-            STATUS_LABEL[row.status],
-            changeCounts(row.diff),
-            row.child ? markdown_link(`#${row.child.number}`, row.child.url) : '—',
-            row.child?.state ?? 'none',
-        ])),
-        '',
-    ].join('\n');
-}
 
-;// CONCATENATED MODULE: ./actions/lib/promote-reply.ts
+;// CONCATENATED MODULE: ./actions/promote/reply.ts
 // The one reply comment per command (also the job summary). The command text
 // and reasons may carry hostile comment text: it only appears inside inline
 // code or escaped table cells, and it was length-limited by the parser.
@@ -51257,12 +51037,43 @@ function escapeInline(text) {
         .replace(/@(?=\w)/g, '@\u200b');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/promote.ts
+;// CONCATENATED MODULE: ./actions/lib/config/base-config.ts
+// The configuration as a pull request's base branch has it, read through the
+// contents API (promote and open-child-prs both decide from it).
+
+
+/**
+ * The configuration as the PR's base branch has it right now, through the
+ * contents API: never the PR head, never the local checkout (which, for
+ * `issue_comment`, is the default branch and not necessarily the base).
+ */
+async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE) {
+    try {
+        const { data } = await client.rest.repos.getContent({
+            ...repo,
+            path: file,
+            ref: `refs/heads/${baseRef}`,
+        });
+        const content = data;
+        if (content.type !== 'file' || typeof content.content !== 'string') {
+            throw new Error(`${file} on ${baseRef} is not a file`);
+        }
+        return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file);
+    }
+    catch (error) {
+        if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
+            return defaultConfig();
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/promote/promote.ts
 // The promote action's core: from an IssueOps comment, a workflow_dispatch or
 // an auto-promotion to checked, locked, deployed environments, with one reply.
 // Nothing here trusts the event beyond who acted and where: the PR, its head,
 // the configuration (from the base branch), roles, reviews, statuses and
 // locks are all read live.
+
 
 
 
