@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, relative, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
-import { Minimatch, minimatch } from 'minimatch'
+import { Minimatch } from 'minimatch'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import type {
   DeployBackend,
@@ -780,8 +780,16 @@ function checkPathGlob(glob: string): void {
 
 export function stageFor(config: FleetConfig, environmentName: string): StageConfig | undefined {
   return config.stages.find((stage) =>
-    stage.match.some((pattern) => minimatch(environmentName, pattern)),
+    stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)),
   )
+}
+
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map<string, Minimatch>()
+function nameMatcher(pattern: string): Minimatch {
+  let matcher = nameMatchers.get(pattern)
+  if (!matcher) nameMatchers.set(pattern, (matcher = new Minimatch(pattern)))
+  return matcher
 }
 
 /** Stage names in dependency order (file order among independent stages). */
@@ -919,7 +927,11 @@ export function discoverEnvironments(
   return checkUniqueAndSort(config, environments)
 }
 
-function checkUniqueAndSort(config: FleetConfig, environments: Environment[]): Environment[] {
+function checkUniqueAndSort(
+  config: FleetConfig,
+  environments: Environment[],
+  order: readonly string[] = stageOrder(config),
+): Environment[] {
   const byName = new Map<string, Environment>()
   const byBranch = new Map<string, Environment>()
   for (const env of environments) {
@@ -940,7 +952,7 @@ function checkUniqueAndSort(config: FleetConfig, environments: Environment[]): E
     byName.set(env.name, env)
     byBranch.set(env.branch, env)
   }
-  const rank = new Map(stageOrder(config).map((name, i) => [name, i]))
+  const rank = new Map(order.map((name, i) => [name, i]))
   return environments.sort(
     (a, b) =>
       (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
@@ -952,12 +964,18 @@ function checkUniqueAndSort(config: FleetConfig, environments: Environment[]): E
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
  * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
  */
 export function environmentsFromPaths(
   config: FleetConfig,
   files: readonly string[],
   patterns: readonly string[],
+  options: { skipUnresolved?: boolean; known?: Map<string, Environment> } = {},
 ): Environment[] {
+  // Built once: resolving hundreds of patterns must not rescan the tree for each.
   const kustomized = kustomizationDirs(files)
   const existing = new Set<string>()
   for (const file of files) {
@@ -965,10 +983,41 @@ export function environmentsFromPaths(
       existing.add(file.slice(0, slash))
     }
   }
+  const order = stageOrder(config)
+  const fallbackStage = config.stages.find((stage) => stage.name === order[0])
+  const known = options.known ?? new Map<string, Environment>()
+  const resolve = (some: readonly string[]) => {
+    const environments: Environment[] = []
+    for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+      let env = known.get(dir)
+      if (!env) known.set(dir, (env = environmentForDir(config, fallbackStage, dir)))
+      environments.push(env)
+    }
+    return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments
+  }
+  if (!options.skipUnresolved) return resolve(patterns)
+  const found = new Map<string, Environment>()
+  for (const pattern of patterns) {
+    try {
+      for (const env of resolve([pattern])) found.set(env.name, env)
+    } catch (error) {
+      if (!(error instanceof UserError)) throw error
+    }
+  }
+  return [...found.values()]
+}
+
+function resolveDirPatterns(
+  kustomized: readonly string[],
+  existing: ReadonlySet<string>,
+  patterns: readonly string[],
+): Set<string> {
   const dirs = new Set<string>()
   for (const raw of patterns) {
     const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '')
-    const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic()
+    // Without any of these characters a pattern is a plain path (no need to compile it).
+    const isGlob =
+      /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic()
     if (!isGlob) {
       if (!existing.has(pattern)) {
         throw new UserError(`--env ${raw}: no such directory in the repository`)
@@ -987,24 +1036,28 @@ export function environmentsFromPaths(
     }
     matches.forEach((dir) => dirs.add(dir))
   }
-  const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0])
-  const environments = [...dirs].map((dir): Environment => {
-    const name = dir.replaceAll('/', '-')
-    const nameProblem = unsafeNameReason(name)
-    if (nameProblem) throw new UserError(`--env ${dir}: the environment name ${nameProblem}`)
-    const stage = stageFor(config, name) ?? fallbackStage
-    const rule = config.environments.find(
-      (r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)),
-    )
-    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : [])
-    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-      ...vars,
-      name,
-      stage: stage?.name ?? '',
-    })
-    const branchProblem = invalidBranchReason(branch)
-    if (branchProblem) throw new UserError(`--env ${dir}: the branch is ${branchProblem}`)
-    return { name, path: dir, stage: stage?.name ?? '', branch }
+  return dirs
+}
+
+function environmentForDir(
+  config: FleetConfig,
+  fallbackStage: StageConfig | undefined,
+  dir: string,
+): Environment {
+  const name = dir.replaceAll('/', '-')
+  const nameProblem = unsafeNameReason(name)
+  if (nameProblem) throw new UserError(`--env ${dir}: the environment name ${nameProblem}`)
+  const stage = stageFor(config, name) ?? fallbackStage
+  const rule = config.environments.find(
+    (r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)),
+  )
+  const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : [])
+  const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+    ...vars,
+    name,
+    stage: stage?.name ?? '',
   })
-  return checkUniqueAndSort(config, environments)
+  const branchProblem = invalidBranchReason(branch)
+  if (branchProblem) throw new UserError(`--env ${dir}: the branch is ${branchProblem}`)
+  return { name, path: dir, stage: stage?.name ?? '', branch }
 }

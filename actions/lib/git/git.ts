@@ -170,17 +170,42 @@ export class Git {
     return out.split('\0').filter((p) => p.length > 0)
   }
 
-  /** Every entry of a revision's tree (blobs, symlinks, submodules) as path → object id and mode. */
-  async listTree(rev: string): Promise<Map<string, { oid: string; mode: string }>> {
+  /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+  async listBlobs(rev: string): Promise<Map<string, string>> {
     const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev])
-    const entries = new Map<string, { oid: string; mode: string }>()
-    for (const record of out.split('\0')) {
-      const tab = record.indexOf('\t')
-      if (tab < 0) continue
-      const [mode = '', , oid = ''] = record.slice(0, tab).split(' ')
-      entries.set(record.slice(tab + 1), { oid, mode })
+    return parseBlobRecords(out)
+  }
+
+  /**
+   * How the files of `to` differ from those of `from`, as path → blob id at `to`
+   * (undefined: absent there). Git compares the trees by id, so an unchanged
+   * directory costs nothing: one revision's listing plus this derives the other.
+   */
+  async treeChanges(from: string, to: string): Promise<Map<string, string | undefined>> {
+    const out = await this.run([
+      'diff-tree',
+      '-r',
+      '-z',
+      '--no-renames',
+      '--no-commit-id',
+      '--end-of-options',
+      from,
+      to,
+    ])
+    const changes = new Map<string, string | undefined>()
+    // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+    for (let at = 0; at < out.length;) {
+      const pathStart = out.indexOf('\0', at) + 1
+      const pathEnd = out.indexOf('\0', pathStart)
+      if (pathStart === 0 || pathEnd === -1) break
+      const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ')
+      changes.set(
+        out.slice(pathStart, pathEnd),
+        newMode === '000000' || newMode === '160000' ? undefined : newId,
+      )
+      at = pathEnd + 1
     }
-    return entries
+    return changes
   }
 
   /**
@@ -273,4 +298,15 @@ export class PushRejectedError extends Error {
       `push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`,
     )
   }
+}
+
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out: string): Map<string, string> {
+  const files = new Map<string, string>()
+  for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+    const tab = out.indexOf('\t', at)
+    if (tab === -1 || tab > end || out.startsWith('160000 ', at)) continue
+    files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab))
+  }
+  return files
 }

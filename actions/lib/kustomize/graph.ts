@@ -36,7 +36,17 @@ export interface GraphNode {
   trees: Set<string>
   /** Kustomization directories loaded from here (resources, components, plugin configs). */
   children: Set<string>
-  external: ExternalReference[]
+  external: RemoteEntry[]
+}
+
+/** A remote reference as the graph keeps it: its line is found only when it is reported. */
+export interface RemoteEntry {
+  kind: ExternalReference['kind']
+  reference: string
+  file: string
+  /** Blob id of the kustomization and the key path of the entry, to find the line. */
+  oid: string
+  path: KeyPath
 }
 
 /** One revision's tree: path → blob id. Directory facts are derived once. */
@@ -78,6 +88,9 @@ export class RevisionTree {
 
 /** `relative` resolved against `dir` (both repository-relative); undefined when it leaves the repository. */
 export function resolvePath(dir: string, relative: string): string | undefined {
+  // Most entries name a plain path below the directory: no segments to resolve.
+  if (relative !== '' && !/(?:^|\/)\.\.?(?:\/|$)|\/\/|^\/|\/$/.test(relative))
+    return dir === '' ? relative : `${dir}/${relative}`
   const parts = dir === '' ? [] : dir.split('/')
   for (const segment of relative.split('/')) {
     if (segment === '' || segment === '.') continue
@@ -160,8 +173,20 @@ export function parseKustomization(text: string): ParsedKustomization {
 
 /** The line of the value at `path`, found with the full parser (only needed for messages). */
 export function lineAt(text: string, path: KeyPath): number | undefined {
+  return lineIn(parseWithLines(text), path)
+}
+
+interface LinedDocument {
+  doc: ReturnType<typeof parseDocument>
+  lineCounter: LineCounter
+}
+
+function parseWithLines(text: string): LinedDocument {
   const lineCounter = new LineCounter()
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: false })
+  return { doc: parseDocument(text, { lineCounter, uniqueKeys: false }), lineCounter }
+}
+
+function lineIn({ doc, lineCounter }: LinedDocument, path: KeyPath): number | undefined {
   let node: unknown = doc.contents
   let last: unknown = node
   for (const key of path) {
@@ -206,8 +231,11 @@ function extractReferences(root: unknown): ParsedKustomization {
     const entry = text(value, name, path)
     if (entry !== undefined && !entry.includes('\n')) add(kind, entry, name, path)
   }
-  const each = (key: string, visit: (item: unknown, path: KeyPath) => void) =>
-    list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]))
+  const each = (key: string, visit: (item: unknown, path: KeyPath) => void) => {
+    // Most keys are absent: no key path to build for them.
+    if (root[key] !== undefined)
+      list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]))
+  }
 
   for (const key of ['resources', 'bases'])
     each(key, (item, path) => add('resource', text(item, key, path), key, path))
@@ -333,6 +361,8 @@ function extractReferences(root: unknown): ParsedKustomization {
 export class KustomizationCache {
   private readonly texts = new Map<string, string>()
   private readonly parsed = new Map<string, ParsedKustomization>()
+  // Full parses with positions, only of the files something is reported in.
+  private readonly lined = new Map<string, LinedDocument>()
 
   constructor(private readonly read: (oids: string[]) => Promise<Map<string, string>>) {}
 
@@ -359,7 +389,10 @@ export class KustomizationCache {
   /** The line of a value in a kustomization, for messages. */
   lineOf(oid: string, path: KeyPath | undefined): number | undefined {
     const text = this.texts.get(oid)
-    return text === undefined || path === undefined ? undefined : lineAt(text, path)
+    if (text === undefined || path === undefined) return undefined
+    let lined = this.lined.get(oid)
+    if (!lined) this.lined.set(oid, (lined = parseWithLines(text)))
+    return lineIn(lined, path)
   }
 }
 
@@ -432,7 +465,7 @@ export class RevisionGraph {
 
   /** Remote references reachable from a root. */
   externalOf(root: string): ExternalReference[] {
-    const found: ExternalReference[] = []
+    const found: RemoteEntry[] = []
     const seen = new Set<string>()
     const walk = (dir: string) => {
       if (seen.has(dir)) return
@@ -443,7 +476,10 @@ export class RevisionGraph {
       for (const child of node.children) walk(child)
     }
     walk(root)
-    return found
+    return found.map(({ kind, reference, file, oid, path }) => {
+      const line = this.cache.lineOf(oid, path)
+      return { kind, reference, file, ...(line !== undefined ? { line } : {}) }
+    })
   }
 
   /** Every file and directory a root's render can read (for inspection and tests). */
@@ -523,12 +559,11 @@ export class RevisionGraph {
 
   private resolve(node: GraphNode, reference: Reference, stack: string[]): void {
     // Lines are looked up only when something is reported.
-    const location = () => this.locate(node, reference)
     const issue = (message: string) =>
       this.issues.push({ message, ...this.locate(node, reference) })
     const kind = reference.kind
     if (kind !== 'chart' && isRemoteReference(reference.value)) {
-      node.external.push({ kind: 'kustomize', reference: reference.value, ...location() })
+      node.external.push(this.remote(node, 'kustomize', reference.value, reference))
       return
     }
     const target = resolvePath(node.dir, reference.value)
@@ -537,7 +572,7 @@ export class RevisionGraph {
       return
     }
     if (kind === 'chart') {
-      this.resolveChart(node, reference, target, issue, location)
+      this.resolveChart(node, reference, target, issue)
       return
     }
     const isFile = this.tree.files.has(target)
@@ -580,6 +615,22 @@ export class RevisionGraph {
     issue(`${reference.field} entry "${reference.value}" does not exist (${target})`)
   }
 
+  private remote(
+    node: GraphNode,
+    kind: RemoteEntry['kind'],
+    value: string,
+    reference: Reference,
+  ): RemoteEntry {
+    const file = node.file ?? node.dir
+    return {
+      kind,
+      reference: value,
+      file,
+      oid: this.tree.files.get(file) ?? '',
+      path: reference.path,
+    }
+  }
+
   private locate(node: GraphNode, reference: Reference): { file: string; line?: number } {
     const file = node.file ?? node.dir
     const line = this.cache.lineOf(this.tree.files.get(file) ?? '', reference.path)
@@ -591,7 +642,6 @@ export class RevisionGraph {
     reference: Reference,
     chartDir: string,
     issue: (message: string) => void,
-    location: () => { file: string; line?: number },
   ) {
     // kustomize reads <chartHome>/<name>, or pulls a versioned chart into <chartHome>/<name>-<version>.
     const candidates = [
@@ -600,11 +650,14 @@ export class RevisionGraph {
     ]
     for (const dir of candidates) this.dependOnTree(node, dir)
     if (reference.repo) {
-      node.external.push({
-        kind: 'helm',
-        reference: `${reference.repo} ${posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`,
-        ...location(),
-      })
+      node.external.push(
+        this.remote(
+          node,
+          'helm',
+          `${reference.repo} ${posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`,
+          reference,
+        ),
+      )
     } else if (!candidates.some((dir) => this.tree.dirs.has(dir))) {
       issue(
         `Helm chart "${posix.basename(chartDir)}" has no repo and no local chart directory (${chartDir})`,

@@ -326,19 +326,19 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
     options.remote ?? 'origin',
   )
   lap('history')
-  const [changedFiles, baseEntries, headEntries] = await Promise.all([
+  // One listing: the base's files are the head's plus what differs between the two trees.
+  const [changedFiles, headBlobs, toBase] = await Promise.all([
     git.changedFiles(base, head),
-    git.listTree(base),
-    git.listTree(head),
+    git.listBlobs(head),
+    git.treeChanges(head, base),
   ])
-  const blobs = (entries: Map<string, { oid: string; mode: string }>) =>
-    new Map(
-      [...entries]
-        .filter(([, entry]) => entry.mode !== '160000')
-        .map(([path, entry]) => [path, entry.oid]),
-    )
-  const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, blobs(baseEntries))
-  const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, blobs(headEntries))
+  const baseBlobs = new Map(headBlobs)
+  for (const [path, oid] of toBase) {
+    if (oid === undefined) baseBlobs.delete(path)
+    else baseBlobs.set(path, oid)
+  }
+  const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs)
+  const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs)
   const baseFiles = [...baseTree.files.keys()]
   const headFiles = [...headTree.files.keys()]
   lap('trees')
@@ -349,18 +349,10 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
   let configImpact: ConfigImpact | undefined
   if (options.environmentPatterns && options.environmentPatterns.length > 0) {
     const patterns = options.environmentPatterns
-    headEnvs = environmentsFromPaths(config, headFiles, patterns)
+    const known = new Map<string, Environment>()
+    headEnvs = environmentsFromPaths(config, headFiles, patterns, { known })
     // A directory may not exist at the base yet: keep what each pattern finds there.
-    const found = new Map<string, Environment>()
-    for (const pattern of patterns) {
-      try {
-        for (const env of environmentsFromPaths(config, baseFiles, [pattern]))
-          found.set(env.name, env)
-      } catch (error) {
-        if (!(error instanceof UserError)) throw error
-      }
-    }
-    baseEnvs = [...found.values()]
+    baseEnvs = environmentsFromPaths(config, baseFiles, patterns, { skipUnresolved: true, known })
   } else {
     baseEnvs = discoverEnvironments(config, baseFiles, { allowUnmatched: true })
     headEnvs = discoverEnvironments(config, headFiles)
