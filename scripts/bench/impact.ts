@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { runChecked, runProcess } from '../../actions/lib/process.js'
+import { median, timed as timedIn, type TimeResult } from './lib/measure.js'
 import {
   createTempRepo,
   generateFleet,
@@ -41,9 +42,6 @@ const toolPath = (
 ).stdout.trim()
 process.env.PATH = `${toolPath}${delimiter}${process.env.PATH ?? ''}`
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN
-
 /** The 10-file change: 3 component files, 5 cluster patches, a README and a new file. */
 function tenFileChange(clusters: number): FileChanges {
   const change: FileChanges = {
@@ -66,29 +64,7 @@ function tenFileChange(clusters: number): FileChanges {
   return change
 }
 
-interface TimeResult {
-  wallMs: number
-  /** User + system CPU of the process and the git processes it waited for. */
-  cpuMs: number
-  maxRssMb: number
-  stdout: string
-}
-
-/** Runs a command under /usr/bin/time -v: wall clock and peak resident set size of the process. */
-async function timed(command: string, args: string[]): Promise<TimeResult> {
-  const started = performance.now()
-  const result = await runProcess('/usr/bin/time', ['-v', command, ...args], { cwd: root })
-  const wallMs = performance.now() - started
-  if (result.code !== 0)
-    throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr.slice(-2000)}`)
-  const field = (name: string) => Number(new RegExp(`${name}: ([\\d.]+)`).exec(result.stderr)?.[1])
-  return {
-    wallMs,
-    cpuMs: (field('User time \\(seconds\\)') + field('System time \\(seconds\\)')) * 1000,
-    maxRssMb: field('Maximum resident set size \\(kbytes\\)') / 1024,
-    stdout: result.stdout,
-  }
-}
+const timed = (command: string, args: string[]) => timedIn(command, args, root)
 
 const work = await mkdtemp(join(tmpdir(), 'fleet-bench-impact-'))
 try {
