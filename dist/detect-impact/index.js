@@ -43301,18 +43301,39 @@ class Git {
         const out = await this.run(args);
         return out.split('\0').filter((p) => p.length > 0);
     }
-    /** Every entry of a revision's tree (blobs, symlinks, submodules) as path → object id and mode. */
-    async listTree(rev) {
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
         const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
-        const entries = new Map();
-        for (const record of out.split('\0')) {
-            const tab = record.indexOf('\t');
-            if (tab < 0)
-                continue;
-            const [mode = '', , oid = ''] = record.slice(0, tab).split(' ');
-            entries.set(record.slice(tab + 1), { oid, mode });
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
         }
-        return entries;
+        return changes;
     }
     /**
      * Reads many text blobs through one `git cat-file --batch` process, as
@@ -43404,6 +43425,17 @@ class PushRejectedError extends Error {
         super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
         this.detail = detail;
     }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
 }
 
 ;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
@@ -47625,7 +47657,15 @@ function checkPathGlob(glob) {
 // ---------------------------------------------------------------------------
 // Stages and environments
 function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => minimatch(environmentName, pattern)));
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new Minimatch(pattern)));
+    return matcher;
 }
 /** Stage names in dependency order (file order among independent stages). */
 function stageOrder(config) {
@@ -47726,7 +47766,7 @@ function discoverEnvironments(config, files, options = {}) {
     });
     return checkUniqueAndSort(config, environments);
 }
-function checkUniqueAndSort(config, environments) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -47741,7 +47781,7 @@ function checkUniqueAndSort(config, environments) {
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
     }
-    const rank = new Map(stageOrder(config).map((name, i) => [name, i]));
+    const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -47749,8 +47789,13 @@ function checkUniqueAndSort(config, environments) {
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
  * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
  */
-function environmentsFromPaths(config, files, patterns) {
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
     const kustomized = kustomizationDirs(files);
     const existing = new Set();
     for (const file of files) {
@@ -47758,10 +47803,40 @@ function environmentsFromPaths(config, files, patterns) {
             existing.add(file.slice(0, slash));
         }
     }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof errors_UserError))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
     const dirs = new Set();
     for (const raw of patterns) {
         const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic();
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
                 throw new errors_UserError(`--env ${raw}: no such directory in the repository`);
@@ -47781,26 +47856,25 @@ function environmentsFromPaths(config, files, patterns) {
         }
         matches.forEach((dir) => dirs.add(dir));
     }
-    const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0]);
-    const environments = [...dirs].map((dir) => {
-        const name = dir.replaceAll('/', '-');
-        const nameProblem = unsafeNameReason(name);
-        if (nameProblem)
-            throw new errors_UserError(`--env ${dir}: the environment name ${nameProblem}`);
-        const stage = stageFor(config, name) ?? fallbackStage;
-        const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-        const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-        const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-            ...vars,
-            name,
-            stage: stage?.name ?? '',
-        });
-        const branchProblem = invalidBranchReason(branch);
-        if (branchProblem)
-            throw new errors_UserError(`--env ${dir}: the branch is ${branchProblem}`);
-        return { name, path: dir, stage: stage?.name ?? '', branch };
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new errors_UserError(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
     });
-    return checkUniqueAndSort(config, environments);
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new errors_UserError(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.ts
@@ -48093,6 +48167,9 @@ class RevisionTree {
 }
 /** `relative` resolved against `dir` (both repository-relative); undefined when it leaves the repository. */
 function resolvePath(dir, relative) {
+    // Most entries name a plain path below the directory: no segments to resolve.
+    if (relative !== '' && !/(?:^|\/)\.\.?(?:\/|$)|\/\/|^\/|\/$/.test(relative))
+        return dir === '' ? relative : `${dir}/${relative}`;
     const parts = dir === '' ? [] : dir.split('/');
     for (const segment of relative.split('/')) {
         if (segment === '' || segment === '.')
@@ -48142,8 +48219,13 @@ function parseKustomization(text) {
 }
 /** The line of the value at `path`, found with the full parser (only needed for messages). */
 function lineAt(text, path) {
+    return lineIn(parseWithLines(text), path);
+}
+function parseWithLines(text) {
     const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false });
+    return { doc: (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false }), lineCounter };
+}
+function lineIn({ doc, lineCounter }, path) {
     let node = doc.contents;
     let last = node;
     for (const key of path) {
@@ -48192,7 +48274,11 @@ function extractReferences(root) {
         if (entry !== undefined && !entry.includes('\n'))
             add(kind, entry, name, path);
     };
-    const each = (key, visit) => list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
+    const each = (key, visit) => {
+        // Most keys are absent: no key path to build for them.
+        if (root[key] !== undefined)
+            list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
+    };
     for (const key of ['resources', 'bases'])
         each(key, (item, path) => add('resource', text(item, key, path), key, path));
     each('components', (item, path) => add('component', text(item, 'components', path), 'components', path));
@@ -48301,6 +48387,8 @@ class KustomizationCache {
     read;
     texts = new Map();
     parsed = new Map();
+    // Full parses with positions, only of the files something is reported in.
+    lined = new Map();
     constructor(read) {
         this.read = read;
     }
@@ -48327,7 +48415,12 @@ class KustomizationCache {
     /** The line of a value in a kustomization, for messages. */
     lineOf(oid, path) {
         const text = this.texts.get(oid);
-        return text === undefined || path === undefined ? undefined : lineAt(text, path);
+        if (text === undefined || path === undefined)
+            return undefined;
+        let lined = this.lined.get(oid);
+        if (!lined)
+            this.lined.set(oid, (lined = parseWithLines(text)));
+        return lineIn(lined, path);
     }
 }
 /**
@@ -48417,7 +48510,10 @@ class RevisionGraph {
                 walk(child);
         };
         walk(root);
-        return found;
+        return found.map(({ kind, reference, file, oid, path }) => {
+            const line = this.cache.lineOf(oid, path);
+            return { kind, reference, file, ...(line !== undefined ? { line } : {}) };
+        });
     }
     /** Every file and directory a root's render can read (for inspection and tests). */
     closureOf(root) {
@@ -48497,11 +48593,10 @@ class RevisionGraph {
     }
     resolve(node, reference, stack) {
         // Lines are looked up only when something is reported.
-        const location = () => this.locate(node, reference);
         const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
         const kind = reference.kind;
         if (kind !== 'chart' && isRemoteReference(reference.value)) {
-            node.external.push({ kind: 'kustomize', reference: reference.value, ...location() });
+            node.external.push(this.remote(node, 'kustomize', reference.value, reference));
             return;
         }
         const target = resolvePath(node.dir, reference.value);
@@ -48510,7 +48605,7 @@ class RevisionGraph {
             return;
         }
         if (kind === 'chart') {
-            this.resolveChart(node, reference, target, issue, location);
+            this.resolveChart(node, reference, target, issue);
             return;
         }
         const isFile = this.tree.files.has(target);
@@ -48548,12 +48643,22 @@ class RevisionGraph {
         this.dependOnTree(node, target);
         issue(`${reference.field} entry "${reference.value}" does not exist (${target})`);
     }
+    remote(node, kind, value, reference) {
+        const file = node.file ?? node.dir;
+        return {
+            kind,
+            reference: value,
+            file,
+            oid: this.tree.files.get(file) ?? '',
+            path: reference.path,
+        };
+    }
     locate(node, reference) {
         const file = node.file ?? node.dir;
         const line = this.cache.lineOf(this.tree.files.get(file) ?? '', reference.path);
         return { file, ...(line !== undefined ? { line } : {}) };
     }
-    resolveChart(node, reference, chartDir, issue, location) {
+    resolveChart(node, reference, chartDir, issue) {
         // kustomize reads <chartHome>/<name>, or pulls a versioned chart into <chartHome>/<name>-<version>.
         const candidates = [
             chartDir,
@@ -48562,11 +48667,7 @@ class RevisionGraph {
         for (const dir of candidates)
             this.dependOnTree(node, dir);
         if (reference.repo) {
-            node.external.push({
-                kind: 'helm',
-                reference: `${reference.repo} ${external_node_path_namespaceObject.posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`,
-                ...location(),
-            });
+            node.external.push(this.remote(node, 'helm', `${reference.repo} ${external_node_path_namespaceObject.posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`, reference));
         }
         else if (!candidates.some((dir) => this.tree.dirs.has(dir))) {
             issue(`Helm chart "${external_node_path_namespaceObject.posix.basename(chartDir)}" has no repo and no local chart directory (${chartDir})`);
@@ -48814,16 +48915,21 @@ async function detectImpact(options) {
     const configFile = (options.configFile ?? DEFAULT_CONFIG_FILE).replace(/^\.\//, '');
     const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
     lap('history');
-    const [changedFiles, baseEntries, headEntries] = await Promise.all([
+    // One listing: the base's files are the head's plus what differs between the two trees.
+    const [changedFiles, headBlobs, toBase] = await Promise.all([
         git.changedFiles(base, head),
-        git.listTree(base),
-        git.listTree(head),
+        git.listBlobs(head),
+        git.treeChanges(head, base),
     ]);
-    const blobs = (entries) => new Map([...entries]
-        .filter(([, entry]) => entry.mode !== '160000')
-        .map(([path, entry]) => [path, entry.oid]));
-    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, blobs(baseEntries));
-    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, blobs(headEntries));
+    const baseBlobs = new Map(headBlobs);
+    for (const [path, oid] of toBase) {
+        if (oid === undefined)
+            baseBlobs.delete(path);
+        else
+            baseBlobs.set(path, oid);
+    }
+    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
+    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
     const baseFiles = [...baseTree.files.keys()];
     const headFiles = [...headTree.files.keys()];
     lap('trees');
@@ -48833,20 +48939,10 @@ async function detectImpact(options) {
     let configImpact;
     if (options.environmentPatterns && options.environmentPatterns.length > 0) {
         const patterns = options.environmentPatterns;
-        headEnvs = environmentsFromPaths(config, headFiles, patterns);
+        const known = new Map();
+        headEnvs = environmentsFromPaths(config, headFiles, patterns, { known });
         // A directory may not exist at the base yet: keep what each pattern finds there.
-        const found = new Map();
-        for (const pattern of patterns) {
-            try {
-                for (const env of environmentsFromPaths(config, baseFiles, [pattern]))
-                    found.set(env.name, env);
-            }
-            catch (error) {
-                if (!(error instanceof errors_UserError))
-                    throw error;
-            }
-        }
-        baseEnvs = [...found.values()];
+        baseEnvs = environmentsFromPaths(config, baseFiles, patterns, { skipUnresolved: true, known });
     }
     else {
         baseEnvs = discoverEnvironments(config, baseFiles, { allowUnmatched: true });

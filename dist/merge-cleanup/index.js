@@ -45279,18 +45279,39 @@ class Git {
         const out = await this.run(args);
         return out.split('\0').filter((p) => p.length > 0);
     }
-    /** Every entry of a revision's tree (blobs, symlinks, submodules) as path → object id and mode. */
-    async listTree(rev) {
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
         const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
-        const entries = new Map();
-        for (const record of out.split('\0')) {
-            const tab = record.indexOf('\t');
-            if (tab < 0)
-                continue;
-            const [mode = '', , oid = ''] = record.slice(0, tab).split(' ');
-            entries.set(record.slice(tab + 1), { oid, mode });
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
         }
-        return entries;
+        return changes;
     }
     /**
      * Reads many text blobs through one `git cat-file --batch` process, as
@@ -45382,6 +45403,17 @@ class PushRejectedError extends Error {
         super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
         this.detail = detail;
     }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
 }
 
 // EXTERNAL MODULE: ./node_modules/bottleneck/light.js
@@ -50097,7 +50129,15 @@ function checkPathGlob(glob) {
 // ---------------------------------------------------------------------------
 // Stages and environments
 function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => minimatch(environmentName, pattern)));
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new esm_Minimatch(pattern)));
+    return matcher;
 }
 /** Stage names in dependency order (file order among independent stages). */
 function stageOrder(config) {
@@ -50198,7 +50238,7 @@ function discoverEnvironments(config, files, options = {}) {
     });
     return checkUniqueAndSort(config, environments);
 }
-function checkUniqueAndSort(config, environments) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -50213,7 +50253,7 @@ function checkUniqueAndSort(config, environments) {
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
     }
-    const rank = new Map(stageOrder(config).map((name, i) => [name, i]));
+    const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -50221,8 +50261,13 @@ function checkUniqueAndSort(config, environments) {
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
  * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
  */
-function environmentsFromPaths(config, files, patterns) {
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
     const kustomized = kustomizationDirs(files);
     const existing = new Set();
     for (const file of files) {
@@ -50230,10 +50275,40 @@ function environmentsFromPaths(config, files, patterns) {
             existing.add(file.slice(0, slash));
         }
     }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof UserError))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
     const dirs = new Set();
     for (const raw of patterns) {
         const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic();
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
                 throw new UserError(`--env ${raw}: no such directory in the repository`);
@@ -50253,26 +50328,25 @@ function environmentsFromPaths(config, files, patterns) {
         }
         matches.forEach((dir) => dirs.add(dir));
     }
-    const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0]);
-    const environments = [...dirs].map((dir) => {
-        const name = dir.replaceAll('/', '-');
-        const nameProblem = unsafeNameReason(name);
-        if (nameProblem)
-            throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
-        const stage = stageFor(config, name) ?? fallbackStage;
-        const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-        const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-        const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-            ...vars,
-            name,
-            stage: stage?.name ?? '',
-        });
-        const branchProblem = invalidBranchReason(branch);
-        if (branchProblem)
-            throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
-        return { name, path: dir, stage: stage?.name ?? '', branch };
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
     });
-    return checkUniqueAndSort(config, environments);
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
 // EXTERNAL MODULE: external "node:crypto"

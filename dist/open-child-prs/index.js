@@ -45181,18 +45181,39 @@ class Git {
         const out = await this.run(args);
         return out.split('\0').filter((p) => p.length > 0);
     }
-    /** Every entry of a revision's tree (blobs, symlinks, submodules) as path → object id and mode. */
-    async listTree(rev) {
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
         const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
-        const entries = new Map();
-        for (const record of out.split('\0')) {
-            const tab = record.indexOf('\t');
-            if (tab < 0)
-                continue;
-            const [mode = '', , oid = ''] = record.slice(0, tab).split(' ');
-            entries.set(record.slice(tab + 1), { oid, mode });
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
         }
-        return entries;
+        return changes;
     }
     /**
      * Reads many text blobs through one `git cat-file --batch` process, as
@@ -45284,6 +45305,17 @@ class PushRejectedError extends Error {
         super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
         this.detail = detail;
     }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.ts
@@ -48090,7 +48122,7 @@ const DEFAULT_BRACE_EXPAND_MAX = 100_000;
 const DEFAULT_GLOB_STAR_RECURSION_MAX = 200;
 // avoid the annoying deprecation flag lol
 const AWE_KEY = ('allowWindow' + 'sEscape');
-const esm_minimatch = (p, pattern, options) => {
+const minimatch = (p, pattern, options) => {
     assertValidPattern(pattern);
     // shortcut: comments match nothing.
     if (!options?.nocomment && pattern.charAt(0) === '#') {
@@ -48269,20 +48301,20 @@ const esm_path = {
 };
 /* c8 ignore stop */
 const esm_sep = defaultPlatform === 'win32' ? esm_path.win32.sep : esm_path.posix.sep;
-esm_minimatch.sep = esm_sep;
+minimatch.sep = esm_sep;
 const GLOBSTAR = Symbol('globstar **');
-esm_minimatch.GLOBSTAR = GLOBSTAR;
+minimatch.GLOBSTAR = GLOBSTAR;
 const filter = (pattern, options) => {
     let mm;
     return (p) => (mm ??= cachedMinimatch(pattern, options)).match(p);
 };
-esm_minimatch.filter = filter;
+minimatch.filter = filter;
 const ext = (a, b = {}) => Object.assign({}, a, b);
 const esm_defaults = (def) => {
     if (!def || typeof def !== 'object' || !Object.keys(def).length) {
-        return esm_minimatch;
+        return minimatch;
     }
-    const orig = esm_minimatch;
+    const orig = minimatch;
     const m = (p, pattern, options = {}) => orig(p, pattern, ext(def, options));
     return Object.assign(m, {
         Minimatch: class Minimatch extends orig.Minimatch {
@@ -48303,7 +48335,7 @@ const esm_defaults = (def) => {
         GLOBSTAR: GLOBSTAR,
     });
 };
-esm_minimatch.defaults = esm_defaults;
+minimatch.defaults = esm_defaults;
 // Brace expansion:
 // a{b,c}d -> abd acd
 // a{b,}c -> abc ac
@@ -48337,7 +48369,7 @@ const braceExpand = (pattern, options = {}) => {
     }
     return esm_expand(p, { max: options.braceExpandMax });
 };
-esm_minimatch.braceExpand = braceExpand;
+minimatch.braceExpand = braceExpand;
 // A numeric range with at least this many values is matched as one
 // pattern portion, rather than expanded. For a glob walk, that is
 // one directory read, in place of a stat for each value.
@@ -48380,7 +48412,7 @@ const match = (list, pattern, options = {}) => {
     }
     return list;
 };
-esm_minimatch.match = match;
+minimatch.match = match;
 const globMagic = /[?*]|[+@!]\(.*?\)|\[|\]/;
 // Index of the `]` that closes the class that starts at `start`,
 // or -1 if it is not closed. Posix classes such as `[:alpha:]` are
@@ -49943,16 +49975,16 @@ class esm_Minimatch {
         return this.negate;
     }
     static defaults(def) {
-        return esm_minimatch.defaults(def).Minimatch;
+        return minimatch.defaults(def).Minimatch;
     }
 }
 /* c8 ignore start */
 
 
 /* c8 ignore stop */
-esm_minimatch.Minimatch = esm_Minimatch;
-esm_minimatch.escape = escape_escape;
-esm_minimatch.unescape = unescape_unescape;
+minimatch.Minimatch = esm_Minimatch;
+minimatch.escape = escape_escape;
+minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(8815);
@@ -50645,7 +50677,15 @@ function checkPathGlob(glob) {
 // ---------------------------------------------------------------------------
 // Stages and environments
 function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => minimatch(environmentName, pattern)));
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new Minimatch(pattern)));
+    return matcher;
 }
 /** Stage names in dependency order (file order among independent stages). */
 function stageOrder(config) {
@@ -50746,7 +50786,7 @@ function discoverEnvironments(config, files, options = {}) {
     });
     return checkUniqueAndSort(config, environments);
 }
-function checkUniqueAndSort(config, environments) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -50761,7 +50801,7 @@ function checkUniqueAndSort(config, environments) {
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
     }
-    const rank = new Map(stageOrder(config).map((name, i) => [name, i]));
+    const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -50769,8 +50809,13 @@ function checkUniqueAndSort(config, environments) {
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
  * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
  */
-function environmentsFromPaths(config, files, patterns) {
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
     const kustomized = kustomizationDirs(files);
     const existing = new Set();
     for (const file of files) {
@@ -50778,10 +50823,40 @@ function environmentsFromPaths(config, files, patterns) {
             existing.add(file.slice(0, slash));
         }
     }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof UserError))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
     const dirs = new Set();
     for (const raw of patterns) {
         const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic();
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
                 throw new UserError(`--env ${raw}: no such directory in the repository`);
@@ -50801,26 +50876,25 @@ function environmentsFromPaths(config, files, patterns) {
         }
         matches.forEach((dir) => dirs.add(dir));
     }
-    const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0]);
-    const environments = [...dirs].map((dir) => {
-        const name = dir.replaceAll('/', '-');
-        const nameProblem = unsafeNameReason(name);
-        if (nameProblem)
-            throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
-        const stage = stageFor(config, name) ?? fallbackStage;
-        const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-        const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-        const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-            ...vars,
-            name,
-            stage: stage?.name ?? '',
-        });
-        const branchProblem = invalidBranchReason(branch);
-        if (branchProblem)
-            throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
-        return { name, path: dir, stage: stage?.name ?? '', branch };
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
     });
-    return checkUniqueAndSort(config, environments);
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
 // EXTERNAL MODULE: external "node:crypto"

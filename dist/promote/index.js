@@ -50164,7 +50164,15 @@ function checkPathGlob(glob) {
 // ---------------------------------------------------------------------------
 // Stages and environments
 function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => minimatch(environmentName, pattern)));
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new esm_Minimatch(pattern)));
+    return matcher;
 }
 /** Stage names in dependency order (file order among independent stages). */
 function stageOrder(config) {
@@ -50265,7 +50273,7 @@ function discoverEnvironments(config, files, options = {}) {
     });
     return checkUniqueAndSort(config, environments);
 }
-function checkUniqueAndSort(config, environments) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -50280,7 +50288,7 @@ function checkUniqueAndSort(config, environments) {
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
     }
-    const rank = new Map(stageOrder(config).map((name, i) => [name, i]));
+    const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -50288,8 +50296,13 @@ function checkUniqueAndSort(config, environments) {
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
  * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
  */
-function environmentsFromPaths(config, files, patterns) {
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
     const kustomized = kustomizationDirs(files);
     const existing = new Set();
     for (const file of files) {
@@ -50297,10 +50310,40 @@ function environmentsFromPaths(config, files, patterns) {
             existing.add(file.slice(0, slash));
         }
     }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof UserError))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
     const dirs = new Set();
     for (const raw of patterns) {
         const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        const isGlob = new Minimatch(pattern, { magicalBraces: true }).hasMagic();
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
                 throw new UserError(`--env ${raw}: no such directory in the repository`);
@@ -50320,26 +50363,25 @@ function environmentsFromPaths(config, files, patterns) {
         }
         matches.forEach((dir) => dirs.add(dir));
     }
-    const fallbackStage = config.stages.find((stage) => stage.name === stageOrder(config)[0]);
-    const environments = [...dirs].map((dir) => {
-        const name = dir.replaceAll('/', '-');
-        const nameProblem = unsafeNameReason(name);
-        if (nameProblem)
-            throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
-        const stage = stageFor(config, name) ?? fallbackStage;
-        const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-        const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-        const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-            ...vars,
-            name,
-            stage: stage?.name ?? '',
-        });
-        const branchProblem = invalidBranchReason(branch);
-        if (branchProblem)
-            throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
-        return { name, path: dir, stage: stage?.name ?? '', branch };
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
     });
-    return checkUniqueAndSort(config, environments);
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
 // EXTERNAL MODULE: external "node:crypto"
