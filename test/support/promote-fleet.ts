@@ -108,8 +108,13 @@ async function writeFiles(dir: string, files: Record<string, string>): Promise<v
 }
 
 export async function startPromoteFleet(
-  options: { config?: (argocdUrl: string) => string } = {},
+  options: {
+    config?: (argocdUrl: string) => string
+    /** Other environments (directories `clusters/<first part>/<rest>`); default ENVIRONMENTS. */
+    environments?: readonly { name: string; stage: string }[]
+  } = {},
 ): Promise<PromoteFleet> {
+  const environments = options.environments ?? ENVIRONMENTS
   const gh = await startGitHubSimulator()
   const argocd = await startArgoCdSimulator()
   await gh.createRepo(FULL_NAME)
@@ -147,7 +152,7 @@ export async function startPromoteFleet(
   await writeFiles(dir, {
     'fleet-promote.yaml': config(argocd.url),
     ...Object.fromEntries(
-      ENVIRONMENTS.map((env) => {
+      environments.map((env) => {
         const [region, ...rest] = env.name.split('-')
         return [`clusters/${region}/${rest.join('-')}/kustomization.yaml`, 'resources: []\n']
       }),
@@ -157,7 +162,7 @@ export async function startPromoteFleet(
   await work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/main'])
 
   // WET branches, each with its rendered manifest.
-  for (const env of ENVIRONMENTS) {
+  for (const env of environments) {
     await work.run(['checkout', '--quiet', '--orphan', `env/${env.name}`])
     await work.run(['rm', '-r', '--quiet', '--cached', '.'])
     await work.run(['clean', '-fdq'])
@@ -168,11 +173,11 @@ export async function startPromoteFleet(
     'push',
     '--quiet',
     'origin',
-    ...ENVIRONMENTS.map((env) => `refs/heads/env/${env.name}:refs/heads/env/${env.name}`),
+    ...environments.map((env) => `refs/heads/env/${env.name}:refs/heads/env/${env.name}`),
   ])
   await work.run(['checkout', '--quiet', '-f', 'main'])
 
-  for (const env of ENVIRONMENTS) {
+  for (const env of environments) {
     const app = `${env.name}-addons`
     if (env.name === MULTI_SOURCE_ENV) {
       await argocd.addApplication({
@@ -213,7 +218,7 @@ export async function startPromoteFleet(
       user: login,
     })
     const refspecs: string[] = []
-    for (const env of ENVIRONMENTS) {
+    for (const env of environments) {
       const child = childBranch(number, env.name)
       await work.run(['checkout', '--quiet', '-B', child, `origin/env/${env.name}`])
       await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: ${counter + 1}\n` })
@@ -222,7 +227,7 @@ export async function startPromoteFleet(
     }
     await work.run(['push', '--quiet', '--atomic', 'origin', ...refspecs])
     await gh.refreshRefs(FULL_NAME)
-    for (const env of ENVIRONMENTS) {
+    for (const env of environments) {
       const marker = encodeMarker({
         version: 1,
         parent: number,
@@ -306,7 +311,7 @@ export async function startPromoteFleet(
           .map((s) => [s.sha, s.context, s.state, s.description]),
         deployments: gh.state.deployments(FULL_NAME).map((d) => [d.environment, d.statuses.length]),
         pulls: gh.state.pulls(FULL_NAME).map((p) => [p.number, p.state, p.merged, p.headSha]),
-        applications: ENVIRONMENTS.map((env) => {
+        applications: environments.map((env) => {
           const app = argocd.getApplication(`${env.name}-addons`)
           return [
             env.name,
