@@ -1,11 +1,18 @@
 // Bundles every action (actions/<name>/index.ts with an action.yml) and the
 // CLI into dist/<name>/index.js with @vercel/ncc.
 //   node scripts/bundle.mjs [--out DIR]   (DIR defaults to dist/)
+//
+// `npm run typecheck` checks the project once, so the bundler does not: the
+// sources are emitted to JavaScript in one TypeScript pass without checking
+// (noCheck), then ncc bundles that JavaScript. ncc's own transpileOnly cannot
+// do this: it transpiles file by file without package.json, so under
+// module NodeNext every file comes out as CommonJS.
 import { existsSync } from 'node:fs'
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ncc from '@vercel/ncc'
+import ts from 'typescript'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const outIndex = process.argv.indexOf('--out')
@@ -22,10 +29,40 @@ export async function bundleTargets() {
   return targets.sort((a, b) => a.name.localeCompare(b.name))
 }
 
+function fail(message) {
+  process.stderr.write(message)
+  process.exitCode = 1
+}
+
+// Emits the entries and everything they import as ESM JavaScript under outDir,
+// mirroring the source tree so node_modules resolves as it does for the sources.
+function emitJavaScript(entries, outDir) {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(root, 'tsconfig.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+        throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'))
+      },
+    },
+  )
+  const options = { ...config.options, noEmit: false, noCheck: true, outDir, rootDir: root }
+  const program = ts.createProgram(entries, options)
+  const diagnostics = [...program.getSyntacticDiagnostics(), ...program.emit().diagnostics]
+  return diagnostics.map((diagnostic) =>
+    ts.formatDiagnostic(diagnostic, {
+      getCanonicalFileName: (name) => name,
+      getCurrentDirectory: () => root,
+      getNewLine: () => '\n',
+    }),
+  )
+}
+
 // ncc's own errors dump megabytes of its minified source: report the message only.
-async function bundle(target) {
+async function bundle(target, entry) {
   try {
-    return await ncc(target.entry, {
+    return await ncc(entry, {
       minify: false,
       sourceMap: false,
       license: 'licenses.txt',
@@ -34,20 +71,45 @@ async function bundle(target) {
     })
   } catch (error) {
     const message = String(error?.message ?? error)
-    process.stderr.write(
-      `bundling ${target.name} failed:\n${message.split('\n').slice(0, 30).join('\n')}\n`,
-    )
-    await rm(staging, { recursive: true, force: true })
-    process.exit(1)
+    fail(`bundling ${target.name} failed:\n${message.split('\n').slice(0, 30).join('\n')}\n`)
+    return undefined
   }
 }
 
 // Built beside the output and swapped in at the end: an interrupted or failed
-// run leaves the previous bundles whole.
+// run leaves the previous bundles whole. The JavaScript lives inside the
+// repository so that node_modules resolves.
 const staging = `${outRoot}.staging-${process.pid}`
-await rm(staging, { recursive: true, force: true })
-for (const target of await bundleTargets()) {
-  const { code, assets } = await bundle(target)
+const emitted = join(root, `.bundle-js-${process.pid}`)
+try {
+  await build()
+} finally {
+  process.chdir(root)
+  await rm(emitted, { recursive: true, force: true })
+  await rm(staging, { recursive: true, force: true })
+}
+
+async function build() {
+  const targets = await bundleTargets()
+  const errors = emitJavaScript(
+    targets.map((target) => target.entry),
+    emitted,
+  )
+  if (errors.length > 0) return fail(`bundling failed:\n${errors.join('')}`)
+  // webpack names modules relative to the working directory: from inside the
+  // emitted tree those names do not depend on the tree's (per-run) name.
+  process.chdir(emitted)
+  for (const target of targets) {
+    const entry = join(emitted, relative(root, target.entry)).replace(/\.ts$/, '.js')
+    const result = await bundle(target, entry)
+    if (!result) return
+    await write(target, result)
+  }
+  await rm(outRoot, { recursive: true, force: true })
+  await rename(staging, outRoot)
+}
+
+async function write(target, { code, assets }) {
   const dir = join(staging, target.name)
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'index.js'), code)
@@ -57,5 +119,3 @@ for (const target of await bundleTargets()) {
   }
   process.stdout.write(`bundled ${target.name} -> ${join(outRoot, target.name, 'index.js')}\n`)
 }
-await rm(outRoot, { recursive: true, force: true })
-await rename(staging, outRoot)

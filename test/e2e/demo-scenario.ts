@@ -198,7 +198,7 @@ async function resolveBundles(
   }
   const out = join(work, 'dist')
   print(
-    `    dist/ is missing or older than actions/: bundling into ${out} (scripts/bundle.mjs, a few minutes)`,
+    `    dist/ is missing or older than actions/: bundling into ${out} (scripts/bundle.mjs, under a minute)`,
   )
   const built = await runProcess(
     process.execPath,
