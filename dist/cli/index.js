@@ -2,16 +2,16 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 2463:
+/***/ 9793:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.MissingRefError = exports.ValidationError = exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = exports.Ajv = void 0;
-const core_1 = __nccwpck_require__(3893);
-const draft7_1 = __nccwpck_require__(9941);
-const discriminator_1 = __nccwpck_require__(8886);
-const draft7MetaSchema = __nccwpck_require__(2079);
+const core_1 = __nccwpck_require__(1943);
+const draft7_1 = __nccwpck_require__(9647);
+const discriminator_1 = __nccwpck_require__(8248);
+const draft7MetaSchema = __nccwpck_require__(211);
 const META_SUPPORT_DATA = ["/properties"];
 const META_SCHEMA_ID = "http://json-schema.org/draft-07/schema";
 class Ajv extends core_1.default {
@@ -41,24 +41,24 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(7881);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(1436);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(3021);
+var validation_error_1 = __nccwpck_require__(5783);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
-var ref_error_1 = __nccwpck_require__(3162);
+var ref_error_1 = __nccwpck_require__(6324);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
 //# sourceMappingURL=ajv.js.map
 
 /***/ }),
 
-/***/ 567:
+/***/ 4205:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -220,15 +220,15 @@ exports.regexpCode = regexpCode;
 
 /***/ }),
 
-/***/ 1436:
+/***/ 7034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
-const code_1 = __nccwpck_require__(567);
-const scope_1 = __nccwpck_require__(7788);
-var code_2 = __nccwpck_require__(567);
+const code_1 = __nccwpck_require__(4205);
+const scope_1 = __nccwpck_require__(4386);
+var code_2 = __nccwpck_require__(4205);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
 Object.defineProperty(exports, "strConcat", ({ enumerable: true, get: function () { return code_2.strConcat; } }));
@@ -237,7 +237,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(7788);
+var scope_2 = __nccwpck_require__(4386);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -923,13 +923,13 @@ function par(x) {
 
 /***/ }),
 
-/***/ 7788:
+/***/ 4386:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.ValueScope = exports.ValueScopeName = exports.Scope = exports.varKinds = exports.UsedValueState = void 0;
-const code_1 = __nccwpck_require__(567);
+const code_1 = __nccwpck_require__(4205);
 class ValueError extends Error {
     constructor(name) {
         super(`CodeGen: "code" for ${name} not defined`);
@@ -1072,15 +1072,15 @@ exports.ValueScope = ValueScope;
 
 /***/ }),
 
-/***/ 1283:
+/***/ 2033:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendErrors = exports.resetErrorsCount = exports.reportExtraError = exports.reportError = exports.keyword$DataError = exports.keywordError = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const names_1 = __nccwpck_require__(630);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
 exports.keywordError = {
     message: ({ keyword }) => (0, codegen_1.str) `must pass "${keyword}" keyword validation`,
 };
@@ -1201,18 +1201,18 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 
 /***/ }),
 
-/***/ 2718:
+/***/ 8816:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const validation_error_1 = __nccwpck_require__(3021);
-const names_1 = __nccwpck_require__(630);
-const resolve_1 = __nccwpck_require__(4090);
-const util_1 = __nccwpck_require__(4464);
-const validate_1 = __nccwpck_require__(7881);
+const codegen_1 = __nccwpck_require__(7034);
+const validation_error_1 = __nccwpck_require__(5783);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const validate_1 = __nccwpck_require__(7663);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -1449,12 +1449,12 @@ function getJsonPointer(parsedRef, { baseId, schema, root }) {
 
 /***/ }),
 
-/***/ 630:
+/***/ 2108:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const names = {
     // validation function arguments
     data: new codegen_1.Name("data"), // data passed to validation function
@@ -1483,12 +1483,12 @@ exports["default"] = names;
 
 /***/ }),
 
-/***/ 3162:
+/***/ 6324:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const resolve_1 = __nccwpck_require__(4090);
+const resolve_1 = __nccwpck_require__(8168);
 class MissingRefError extends Error {
     constructor(resolver, baseId, ref, msg) {
         super(msg || `can't resolve reference ${ref} from id ${baseId}`);
@@ -1501,15 +1501,15 @@ exports["default"] = MissingRefError;
 
 /***/ }),
 
-/***/ 4090:
+/***/ 8168:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
-const util_1 = __nccwpck_require__(4464);
-const equal = __nccwpck_require__(3430);
-const traverse = __nccwpck_require__(1167);
+const util_1 = __nccwpck_require__(3642);
+const equal = __nccwpck_require__(5944);
+const traverse = __nccwpck_require__(6525);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -1662,7 +1662,7 @@ exports.getSchemaRefs = getSchemaRefs;
 
 /***/ }),
 
-/***/ 7353:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1694,14 +1694,14 @@ exports.getRules = getRules;
 
 /***/ }),
 
-/***/ 4464:
+/***/ 3642:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.checkStrictMode = exports.getErrorPath = exports.Type = exports.useFunc = exports.setEvaluated = exports.evaluatedPropsToName = exports.mergeEvaluated = exports.eachItem = exports.unescapeJsonPointer = exports.escapeJsonPointer = exports.escapeFragment = exports.unescapeFragment = exports.schemaRefOrVal = exports.schemaHasRulesButRef = exports.schemaHasRules = exports.checkUnknownRules = exports.alwaysValidSchema = exports.toHash = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const code_1 = __nccwpck_require__(567);
+const codegen_1 = __nccwpck_require__(7034);
+const code_1 = __nccwpck_require__(4205);
 // TODO refactor to use Set
 function toHash(arr) {
     const hash = {};
@@ -1878,7 +1878,7 @@ exports.checkStrictMode = checkStrictMode;
 
 /***/ }),
 
-/***/ 7692:
+/***/ 2758:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1903,15 +1903,15 @@ exports.shouldUseRule = shouldUseRule;
 
 /***/ }),
 
-/***/ 5346:
+/***/ 2380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.boolOrEmptySchema = exports.topBoolOrEmptySchema = void 0;
-const errors_1 = __nccwpck_require__(1283);
-const codegen_1 = __nccwpck_require__(1436);
-const names_1 = __nccwpck_require__(630);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
 const boolError = {
     message: "boolean schema is false",
 };
@@ -1959,17 +1959,17 @@ function falseSchemaError(it, overrideAllErrors) {
 
 /***/ }),
 
-/***/ 6685:
+/***/ 8843:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.reportTypeError = exports.checkDataTypes = exports.checkDataType = exports.coerceAndCheckDataType = exports.getJSONTypes = exports.getSchemaTypes = exports.DataType = void 0;
-const rules_1 = __nccwpck_require__(7353);
-const applicability_1 = __nccwpck_require__(7692);
-const errors_1 = __nccwpck_require__(1283);
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const rules_1 = __nccwpck_require__(6831);
+const applicability_1 = __nccwpck_require__(2758);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 var DataType;
 (function (DataType) {
     DataType[DataType["Correct"] = 0] = "Correct";
@@ -2168,14 +2168,14 @@ function getTypeErrorContext(it) {
 
 /***/ }),
 
-/***/ 1699:
+/***/ 3177:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.assignDefaults = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function assignDefaults(it, ty) {
     const { properties, items } = it.schema;
     if (ty === "object" && properties) {
@@ -2209,24 +2209,24 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 7881:
+/***/ 7663:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getData = exports.KeywordCxt = exports.validateFunctionCode = void 0;
-const boolSchema_1 = __nccwpck_require__(5346);
-const dataType_1 = __nccwpck_require__(6685);
-const applicability_1 = __nccwpck_require__(7692);
-const dataType_2 = __nccwpck_require__(6685);
-const defaults_1 = __nccwpck_require__(1699);
-const keyword_1 = __nccwpck_require__(5202);
-const subschema_1 = __nccwpck_require__(6200);
-const codegen_1 = __nccwpck_require__(1436);
-const names_1 = __nccwpck_require__(630);
-const resolve_1 = __nccwpck_require__(4090);
-const util_1 = __nccwpck_require__(4464);
-const errors_1 = __nccwpck_require__(1283);
+const boolSchema_1 = __nccwpck_require__(2380);
+const dataType_1 = __nccwpck_require__(8843);
+const applicability_1 = __nccwpck_require__(2758);
+const dataType_2 = __nccwpck_require__(8843);
+const defaults_1 = __nccwpck_require__(3177);
+const keyword_1 = __nccwpck_require__(2740);
+const subschema_1 = __nccwpck_require__(9930);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const errors_1 = __nccwpck_require__(2033);
 // schema compilation - generates validation function, subschemaCode (below) is used for subschemas
 function validateFunctionCode(it) {
     if (isSchemaObj(it)) {
@@ -2735,16 +2735,16 @@ exports.getData = getData;
 
 /***/ }),
 
-/***/ 5202:
+/***/ 2740:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateKeywordUsage = exports.validSchemaType = exports.funcKeywordCode = exports.macroKeywordCode = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const names_1 = __nccwpck_require__(630);
-const code_1 = __nccwpck_require__(8484);
-const errors_1 = __nccwpck_require__(1283);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const code_1 = __nccwpck_require__(8834);
+const errors_1 = __nccwpck_require__(2033);
 function macroKeywordCode(cxt, def) {
     const { gen, keyword, schema, parentSchema, it } = cxt;
     const macroSchema = def.macro.call(it.self, schema, parentSchema, it);
@@ -2865,14 +2865,14 @@ exports.validateKeywordUsage = validateKeywordUsage;
 
 /***/ }),
 
-/***/ 6200:
+/***/ 9930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendSubschemaMode = exports.extendSubschemaData = exports.getSubschema = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function getSubschema(it, { keyword, schemaProp, schema, schemaPath, errSchemaPath, topSchemaRef }) {
     if (keyword !== undefined && schema !== undefined) {
         throw new Error('both "keyword" and "schema" passed, only one allowed');
@@ -2952,31 +2952,31 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 /***/ }),
 
-/***/ 3893:
+/***/ 1943:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(7881);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(1436);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(3021);
-const ref_error_1 = __nccwpck_require__(3162);
-const rules_1 = __nccwpck_require__(7353);
-const compile_1 = __nccwpck_require__(2718);
-const codegen_2 = __nccwpck_require__(1436);
-const resolve_1 = __nccwpck_require__(4090);
-const dataType_1 = __nccwpck_require__(6685);
-const util_1 = __nccwpck_require__(4464);
-const $dataRefSchema = __nccwpck_require__(3837);
-const uri_1 = __nccwpck_require__(6285);
+const validation_error_1 = __nccwpck_require__(5783);
+const ref_error_1 = __nccwpck_require__(6324);
+const rules_1 = __nccwpck_require__(6831);
+const compile_1 = __nccwpck_require__(8816);
+const codegen_2 = __nccwpck_require__(7034);
+const resolve_1 = __nccwpck_require__(8168);
+const dataType_1 = __nccwpck_require__(8843);
+const util_1 = __nccwpck_require__(3642);
+const $dataRefSchema = __nccwpck_require__(9209);
+const uri_1 = __nccwpck_require__(175);
 const defaultRegExp = (str, flags) => new RegExp(str, flags);
 defaultRegExp.code = "new RegExp";
 const META_IGNORE_OPTIONS = ["removeAdditional", "useDefaults", "coerceTypes"];
@@ -3576,20 +3576,20 @@ function schemaOrData(schema) {
 
 /***/ }),
 
-/***/ 4951:
+/***/ 309:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 // https://github.com/ajv-validator/ajv/issues/889
-const equal = __nccwpck_require__(3430);
+const equal = __nccwpck_require__(5944);
 equal.code = 'require("ajv/dist/runtime/equal").default';
 exports["default"] = equal;
 //# sourceMappingURL=equal.js.map
 
 /***/ }),
 
-/***/ 6214:
+/***/ 6068:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3619,19 +3619,19 @@ ucs2length.code = 'require("ajv/dist/runtime/ucs2length").default';
 
 /***/ }),
 
-/***/ 6285:
+/***/ 175:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const uri = __nccwpck_require__(4352);
+const uri = __nccwpck_require__(9854);
 uri.code = 'require("ajv/dist/runtime/uri").default';
 exports["default"] = uri;
 //# sourceMappingURL=uri.js.map
 
 /***/ }),
 
-/***/ 3021:
+/***/ 5783:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3648,14 +3648,14 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 3448:
+/***/ 6453:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateAdditionalItems = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -3703,15 +3703,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2431:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(8484);
-const codegen_1 = __nccwpck_require__(1436);
-const names_1 = __nccwpck_require__(630);
-const util_1 = __nccwpck_require__(4464);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must NOT have additional properties",
     params: ({ params }) => (0, codegen_1._) `{additionalProperty: ${params.additionalProperty}}`,
@@ -3815,12 +3815,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9205:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(4464);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "allOf",
     schemaType: "array",
@@ -3844,12 +3844,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9380:
+/***/ 8822:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(8484);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "anyOf",
     schemaType: "array",
@@ -3862,13 +3862,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6182:
+/***/ 2956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { min, max } }) => max === undefined
         ? (0, codegen_1.str) `must contain at least ${min} valid item(s)`
@@ -3963,15 +3963,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5826:
+/***/ 3084:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateSchemaDeps = exports.validatePropertyDeps = exports.error = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const code_1 = __nccwpck_require__(8484);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 exports.error = {
     message: ({ params: { property, depsCount, deps } }) => {
         const property_ies = depsCount === 1 ? "property" : "properties";
@@ -4054,13 +4054,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8584:
+/***/ 3710:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params }) => (0, codegen_1.str) `must match "${params.ifClause}" schema`,
     params: ({ params }) => (0, codegen_1._) `{failingKeyword: ${params.ifClause}}`,
@@ -4126,27 +4126,27 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8775:
+/***/ 225:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(3448);
-const prefixItems_1 = __nccwpck_require__(6467);
-const items_1 = __nccwpck_require__(5791);
-const items2020_1 = __nccwpck_require__(2959);
-const contains_1 = __nccwpck_require__(6182);
-const dependencies_1 = __nccwpck_require__(5826);
-const propertyNames_1 = __nccwpck_require__(1372);
-const additionalProperties_1 = __nccwpck_require__(2431);
-const properties_1 = __nccwpck_require__(8778);
-const patternProperties_1 = __nccwpck_require__(664);
-const not_1 = __nccwpck_require__(8350);
-const anyOf_1 = __nccwpck_require__(9380);
-const oneOf_1 = __nccwpck_require__(2490);
-const allOf_1 = __nccwpck_require__(9205);
-const if_1 = __nccwpck_require__(8584);
-const thenElse_1 = __nccwpck_require__(6829);
+const additionalItems_1 = __nccwpck_require__(6453);
+const prefixItems_1 = __nccwpck_require__(6965);
+const items_1 = __nccwpck_require__(8681);
+const items2020_1 = __nccwpck_require__(9641);
+const contains_1 = __nccwpck_require__(2956);
+const dependencies_1 = __nccwpck_require__(3084);
+const propertyNames_1 = __nccwpck_require__(9678);
+const additionalProperties_1 = __nccwpck_require__(9769);
+const properties_1 = __nccwpck_require__(9932);
+const patternProperties_1 = __nccwpck_require__(54);
+const not_1 = __nccwpck_require__(3036);
+const anyOf_1 = __nccwpck_require__(8822);
+const oneOf_1 = __nccwpck_require__(5840);
+const allOf_1 = __nccwpck_require__(2875);
+const if_1 = __nccwpck_require__(3710);
+const thenElse_1 = __nccwpck_require__(3143);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -4176,15 +4176,15 @@ exports["default"] = getApplicator;
 
 /***/ }),
 
-/***/ 5791:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateTuple = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const code_1 = __nccwpck_require__(8484);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "items",
     type: "array",
@@ -4234,15 +4234,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2959:
+/***/ 9641:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const code_1 = __nccwpck_require__(8484);
-const additionalItems_1 = __nccwpck_require__(3448);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
+const additionalItems_1 = __nccwpck_require__(6453);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -4270,12 +4270,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8350:
+/***/ 3036:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(4464);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "not",
     schemaType: ["object", "boolean"],
@@ -4302,13 +4302,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2490:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must match exactly one schema in oneOf",
     params: ({ params }) => (0, codegen_1._) `{passingSchemas: ${params.passing}}`,
@@ -4368,15 +4368,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 664:
+/***/ 54:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(8484);
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const util_2 = __nccwpck_require__(4464);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const util_2 = __nccwpck_require__(3642);
 const def = {
     keyword: "patternProperties",
     type: "object",
@@ -4449,12 +4449,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6467:
+/***/ 6965:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const items_1 = __nccwpck_require__(5791);
+const items_1 = __nccwpck_require__(8681);
 const def = {
     keyword: "prefixItems",
     type: "array",
@@ -4467,15 +4467,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8778:
+/***/ 9932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(7881);
-const code_1 = __nccwpck_require__(8484);
-const util_1 = __nccwpck_require__(4464);
-const additionalProperties_1 = __nccwpck_require__(2431);
+const validate_1 = __nccwpck_require__(7663);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const additionalProperties_1 = __nccwpck_require__(9769);
 const def = {
     keyword: "properties",
     type: "object",
@@ -4527,13 +4527,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1372:
+/***/ 9678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "property name must be valid",
     params: ({ params }) => (0, codegen_1._) `{propertyName: ${params.propertyName}}`,
@@ -4571,12 +4571,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 3143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(4464);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: ["then", "else"],
     schemaType: ["object", "boolean"],
@@ -4590,16 +4590,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8484:
+/***/ 8834:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateUnion = exports.validateArray = exports.usePattern = exports.callValidateCode = exports.schemaProperties = exports.allSchemaProperties = exports.noPropertyInData = exports.propertyInData = exports.isOwnProperty = exports.hasPropFunc = exports.reportMissingProp = exports.checkMissingProp = exports.checkReportMissingProp = void 0;
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const names_1 = __nccwpck_require__(630);
-const util_2 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
+const util_2 = __nccwpck_require__(3642);
 function checkReportMissingProp(cxt, prop) {
     const { gen, data, it } = cxt;
     gen.if(noPropertyInData(gen, data, prop, it.opts.ownProperties), () => {
@@ -4727,7 +4727,7 @@ exports.validateUnion = validateUnion;
 
 /***/ }),
 
-/***/ 9872:
+/***/ 1338:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4743,13 +4743,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7397:
+/***/ 8319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const id_1 = __nccwpck_require__(9872);
-const ref_1 = __nccwpck_require__(2996);
+const id_1 = __nccwpck_require__(1338);
+const ref_1 = __nccwpck_require__(1034);
 const core = [
     "$schema",
     "$id",
@@ -4765,18 +4765,18 @@ exports["default"] = core;
 
 /***/ }),
 
-/***/ 2996:
+/***/ 1034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.callRef = exports.getValidate = void 0;
-const ref_error_1 = __nccwpck_require__(3162);
-const code_1 = __nccwpck_require__(8484);
-const codegen_1 = __nccwpck_require__(1436);
-const names_1 = __nccwpck_require__(630);
-const compile_1 = __nccwpck_require__(2718);
-const util_1 = __nccwpck_require__(4464);
+const ref_error_1 = __nccwpck_require__(6324);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const compile_1 = __nccwpck_require__(8816);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "$ref",
     schemaType: "string",
@@ -4893,16 +4893,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8886:
+/***/ 8248:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const types_1 = __nccwpck_require__(7115);
-const compile_1 = __nccwpck_require__(2718);
-const ref_error_1 = __nccwpck_require__(3162);
-const util_1 = __nccwpck_require__(4464);
+const codegen_1 = __nccwpck_require__(7034);
+const types_1 = __nccwpck_require__(3981);
+const compile_1 = __nccwpck_require__(8816);
+const ref_error_1 = __nccwpck_require__(6324);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { discrError, tagName } }) => discrError === types_1.DiscrError.Tag
         ? `tag "${tagName}" must be string`
@@ -5003,7 +5003,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7115:
+/***/ 3981:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5018,16 +5018,16 @@ var DiscrError;
 
 /***/ }),
 
-/***/ 9941:
+/***/ 9647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core_1 = __nccwpck_require__(7397);
-const validation_1 = __nccwpck_require__(5481);
-const applicator_1 = __nccwpck_require__(8775);
-const format_1 = __nccwpck_require__(2601);
-const metadata_1 = __nccwpck_require__(6620);
+const core_1 = __nccwpck_require__(8319);
+const validation_1 = __nccwpck_require__(7387);
+const applicator_1 = __nccwpck_require__(225);
+const format_1 = __nccwpck_require__(6155);
+const metadata_1 = __nccwpck_require__(6258);
 const draft7Vocabularies = [
     core_1.default,
     validation_1.default,
@@ -5041,12 +5041,12 @@ exports["default"] = draft7Vocabularies;
 
 /***/ }),
 
-/***/ 6402:
+/***/ 4672:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match format "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{format: ${schemaCode}}`,
@@ -5139,19 +5139,19 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2601:
+/***/ 6155:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const format_1 = __nccwpck_require__(6402);
+const format_1 = __nccwpck_require__(4672);
 const format = [format_1.default];
 exports["default"] = format;
 //# sourceMappingURL=index.js.map
 
 /***/ }),
 
-/***/ 6620:
+/***/ 6258:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5175,14 +5175,14 @@ exports.contentVocabulary = [
 
 /***/ }),
 
-/***/ 8026:
+/***/ 5088:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const equal_1 = __nccwpck_require__(4951);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to constant",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValue: ${schemaCode}}`,
@@ -5206,14 +5206,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3200:
+/***/ 3174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const equal_1 = __nccwpck_require__(4951);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to one of the allowed values",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValues: ${schemaCode}}`,
@@ -5260,21 +5260,21 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5481:
+/***/ 7387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const limitNumber_1 = __nccwpck_require__(3723);
-const multipleOf_1 = __nccwpck_require__(8132);
-const limitLength_1 = __nccwpck_require__(6962);
-const pattern_1 = __nccwpck_require__(6023);
-const limitProperties_1 = __nccwpck_require__(895);
-const required_1 = __nccwpck_require__(4504);
-const limitItems_1 = __nccwpck_require__(6296);
-const uniqueItems_1 = __nccwpck_require__(5132);
-const const_1 = __nccwpck_require__(8026);
-const enum_1 = __nccwpck_require__(3200);
+const limitNumber_1 = __nccwpck_require__(1437);
+const multipleOf_1 = __nccwpck_require__(6686);
+const limitLength_1 = __nccwpck_require__(4064);
+const pattern_1 = __nccwpck_require__(2045);
+const limitProperties_1 = __nccwpck_require__(6325);
+const required_1 = __nccwpck_require__(2458);
+const limitItems_1 = __nccwpck_require__(4798);
+const uniqueItems_1 = __nccwpck_require__(9850);
+const const_1 = __nccwpck_require__(5088);
+const enum_1 = __nccwpck_require__(3174);
 const validation = [
     // number
     limitNumber_1.default,
@@ -5299,12 +5299,12 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 6296:
+/***/ 4798:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxItems" ? "more" : "fewer";
@@ -5329,14 +5329,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6962:
+/***/ 4064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const ucs2length_1 = __nccwpck_require__(6214);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const ucs2length_1 = __nccwpck_require__(6068);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxLength" ? "more" : "fewer";
@@ -5362,12 +5362,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3723:
+/***/ 1437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const ops = codegen_1.operators;
 const KWDs = {
     maximum: { okStr: "<=", ok: ops.LTE, fail: ops.GT },
@@ -5395,12 +5395,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 895:
+/***/ 6325:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxProperties" ? "more" : "fewer";
@@ -5425,12 +5425,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 8132:
+/***/ 6686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(1436);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must be multiple of ${schemaCode}`,
     params: ({ schemaCode }) => (0, codegen_1._) `{multipleOf: ${schemaCode}}`,
@@ -5457,14 +5457,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6023:
+/***/ 2045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(8484);
-const util_1 = __nccwpck_require__(4464);
-const codegen_1 = __nccwpck_require__(1436);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match pattern "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{pattern: ${schemaCode}}`,
@@ -5496,14 +5496,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4504:
+/***/ 2458:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(8484);
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { missingProperty } }) => (0, codegen_1.str) `must have required property '${missingProperty}'`,
     params: ({ params: { missingProperty } }) => (0, codegen_1._) `{missingProperty: ${missingProperty}}`,
@@ -5581,15 +5581,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5132:
+/***/ 9850:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const dataType_1 = __nccwpck_require__(6685);
-const codegen_1 = __nccwpck_require__(1436);
-const util_1 = __nccwpck_require__(4464);
-const equal_1 = __nccwpck_require__(4951);
+const dataType_1 = __nccwpck_require__(8843);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: ({ params: { i, j } }) => (0, codegen_1.str) `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
     params: ({ params: { i, j } }) => (0, codegen_1._) `{i: ${i}, j: ${j}}`,
@@ -5651,7 +5651,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3430:
+/***/ 5944:
 /***/ ((module) => {
 
 
@@ -5704,7 +5704,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 1167:
+/***/ 6525:
 /***/ ((module) => {
 
 
@@ -5804,4682 +5804,6 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 7466:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   h: () => (/* binding */ parseCliArgs)
-/* harmony export */ });
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2863);
-
-
-/** Strict option parsing for CLI subcommands: unknown options are a clear error. */
-function parseCliArgs(command, args, options) {
-    try {
-        return (0,node_util__WEBPACK_IMPORTED_MODULE_0__.parseArgs)({ args, options, strict: true, allowPositionals: false }).values;
-    }
-    catch (error) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y(`${error.message} (see "fleet-promote ${command} --help")`);
-    }
-}
-
-
-/***/ }),
-
-/***/ 4397:
-/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./actions/lib/git/git.ts
-var git = __nccwpck_require__(597);
-// EXTERNAL MODULE: ./node_modules/minimatch/dist/esm/index.js + 8 modules
-var esm = __nccwpck_require__(1138);
-// EXTERNAL MODULE: ./actions/lib/config/config.ts + 1 modules
-var config_config = __nccwpck_require__(7076);
-// EXTERNAL MODULE: ./actions/lib/errors.ts
-var errors = __nccwpck_require__(2863);
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.ts
-// A fast reader for the plain block-YAML that kustomization files are
-// written in (mappings, sequences, one-line flow collections, quoted and
-// plain scalars, literal block scalars). Anything outside that subset makes
-// it return undefined, and the caller parses with the full `yaml` package:
-// the fast path only has to be right when it answers, never complete.
-// (The `yaml` package reads ~1 MB/s; a 500-cluster fleet has ~1.5 MB of
-// kustomizations to read on every run.)
-class Bail extends Error {
-}
-const bail = () => {
-    throw new Bail();
-};
-/** Parses `text` when it stays within the supported subset; undefined otherwise. */
-function parseBlockYaml(text) {
-    try {
-        const lines = toLines(text);
-        const reader = new Reader(lines);
-        const first = reader.peek();
-        if (!first)
-            return null;
-        const value = reader.block(first.indent);
-        if (reader.peek())
-            bail();
-        return value;
-    }
-    catch (error) {
-        if (error instanceof Bail)
-            return undefined;
-        throw error;
-    }
-}
-function toLines(text) {
-    const lines = [];
-    let started = false;
-    for (const raw of text.split(/\r?\n/)) {
-        const text = raw.trim();
-        const lead = raw.slice(0, raw.length - raw.trimStart().length);
-        if (lead.includes('\t'))
-            bail();
-        if (text === '' || text.startsWith('#')) {
-            lines.push({ indent: text === '' ? -1 : lead.length, text, raw, filler: true });
-            continue;
-        }
-        if (!started && text === '---') {
-            started = true;
-            continue;
-        }
-        if (text === '---' || text === '...' || raw.startsWith('%'))
-            bail();
-        started = true;
-        lines.push({ indent: lead.length, text, raw, filler: false });
-    }
-    return lines;
-}
-const KEY = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):(?:\s+(.*))?$/;
-class Reader {
-    lines;
-    position = 0;
-    constructor(lines) {
-        this.lines = lines;
-    }
-    peek() {
-        while (this.lines[this.position]?.filler)
-            this.position++;
-        return this.lines[this.position];
-    }
-    /** A mapping or sequence whose entries start at exactly `indent`. */
-    block(indent) {
-        const first = this.peek();
-        if (!first || first.indent !== indent)
-            return bail();
-        return first.text === '-' || first.text.startsWith('- ')
-            ? this.sequence(indent)
-            : this.mapping(indent);
-    }
-    sequence(indent) {
-        const items = [];
-        for (let line = this.peek(); line && line.indent === indent; line = this.peek()) {
-            // A key at the same indentation ends a sequence nested in a mapping.
-            if (!(line.text === '-' || line.text.startsWith('- ')))
-                break;
-            const rest = line.text.slice(1).trimStart();
-            if (rest === '') {
-                this.position++;
-                const next = this.peek();
-                items.push(next && next.indent > indent ? this.block(next.indent) : null);
-            }
-            else if (rest.startsWith('- ') || rest === '-') {
-                bail();
-            }
-            else if (rest === '|' || rest === '|-') {
-                this.position++;
-                items.push(this.literal(indent, rest === '|-'));
-            }
-            else if (KEY.test(rest) && !/^["'[{]/.test(rest)) {
-                // "- key: value": a mapping whose keys line up after the dash.
-                const column = indent + (line.text.length - rest.length);
-                this.lines[this.position] = { ...line, indent: column, text: rest };
-                items.push(this.mapping(column));
-            }
-            else {
-                this.position++;
-                items.push(this.inlineValue(rest, indent));
-            }
-        }
-        const after = this.peek();
-        if (after && after.indent > indent)
-            bail();
-        return items;
-    }
-    mapping(indent) {
-        const map = {};
-        for (let line = this.peek(); line && line.indent === indent; line = this.peek()) {
-            const match = KEY.exec(line.text);
-            if (!match || line.text.startsWith('- '))
-                return bail();
-            const key = match[1];
-            if (Object.hasOwn(map, key) || key === '__proto__')
-                bail();
-            const rest = (match[2] ?? '').trim();
-            this.position++;
-            if (rest === '' || rest.startsWith('#')) {
-                const next = this.peek();
-                if (next && next.indent > indent)
-                    map[key] = this.block(next.indent);
-                else if (next &&
-                    next.indent === indent &&
-                    (next.text === '-' || next.text.startsWith('- ')))
-                    map[key] = this.sequence(indent);
-                else
-                    map[key] = null;
-            }
-            else if (rest === '|' || rest === '|-') {
-                map[key] = this.literal(indent, rest === '|-');
-            }
-            else {
-                map[key] = this.inlineValue(rest, indent);
-            }
-        }
-        const after = this.peek();
-        if (after && after.indent > indent)
-            bail();
-        return map;
-    }
-    /** A `|` or `|-` block scalar: the following lines indented deeper than the key, and blank lines. */
-    literal(parentIndent, strip) {
-        const body = [];
-        for (let line = this.lines[this.position]; line && (line.indent === -1 || line.indent > parentIndent); line = this.lines[this.position]) {
-            body.push(line);
-            this.position++;
-        }
-        while (body.length > 0 && body[body.length - 1].indent === -1)
-            body.pop();
-        const first = body[0];
-        if (!first || first.indent === -1)
-            return bail();
-        const base = first.indent;
-        if (body.some((line) => line.indent !== -1 && line.indent < base))
-            bail();
-        const text = body.map((line) => (line.indent === -1 ? '' : line.raw.slice(base))).join('\n');
-        return strip ? text : `${text}\n`;
-    }
-    /** A value on the same line as its key or dash; continuation lines are not supported. */
-    inlineValue(text, indent) {
-        const next = this.peek();
-        if (next && next.indent > indent)
-            bail();
-        if (text.startsWith('['))
-            return flow(text, '[', ']').map((item) => scalar(item));
-        if (text.startsWith('{')) {
-            const map = {};
-            for (const entry of flow(text, '{', '}')) {
-                const match = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):\s+(.+)$/.exec(entry);
-                if (!match || Object.hasOwn(map, match[1]) || match[1] === '__proto__')
-                    return bail();
-                map[match[1]] = scalar(match[2]);
-            }
-            return map;
-        }
-        return scalar(text);
-    }
-}
-/** Items of a one-line flow collection of scalars. */
-function flow(text, open, close) {
-    const body = stripComment(text);
-    if (!body.endsWith(close))
-        return bail();
-    const inner = body.slice(1, -1).trim();
-    if (/[[\]{}]/.test(inner))
-        bail();
-    if (inner === '')
-        return [];
-    const items = inner.split(',').map((item) => item.trim());
-    // Quoted items containing commas would have been split: refuse them.
-    if (items.some((item) => item === '' || /^["']/.test(item) !== /["']$/.test(item)))
-        bail();
-    return items;
-}
-function stripComment(text) {
-    const hash = text.search(/\s#/);
-    return (hash === -1 ? text : text.slice(0, hash)).trim();
-}
-function scalar(raw) {
-    const text = raw.startsWith('"') || raw.startsWith("'") ? raw.trim() : stripComment(raw);
-    if (text.startsWith('"')) {
-        const end = text.indexOf('"', 1);
-        if (end !== text.length - 1 || text.includes('\\'))
-            return bail();
-        return text.slice(1, -1);
-    }
-    if (text.startsWith("'")) {
-        const end = text.indexOf("'", 1);
-        if (end !== text.length - 1)
-            return bail();
-        return text.slice(1, -1);
-    }
-    if (/^[&*!|>%@`?{[\]},]/.test(text))
-        return bail();
-    if (/:(\s|$)/.test(text))
-        return bail();
-    if (text === '' || text === '~' || text === 'null' || text === 'Null' || text === 'NULL')
-        return null;
-    if (/^(true|True|TRUE)$/.test(text))
-        return true;
-    if (/^(false|False|FALSE)$/.test(text))
-        return false;
-    if (/^[-+]?[0-9]+$/.test(text)) {
-        const value = Number(text);
-        return Number.isSafeInteger(value) ? value : bail();
-    }
-    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(text))
-        return Number(text);
-    if (/^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$/.test(text) || /^0[xo]/.test(text))
-        return bail();
-    return text;
-}
-
-;// CONCATENATED MODULE: ./actions/lib/kustomize/graph.ts
-// The kustomize/Helm dependency graph of a fleet at one revision, read from
-// git objects (no checkout). Nodes are directories that kustomize loads (a
-// kustomization, or a plain-YAML environment directory); each node records
-// the files and whole directories its render reads and the nodes it pulls
-// in. Reverse edges then answer "which environments can this path reach".
-
-
-
-
-const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-/** One revision's tree: path → blob id. Directory facts are derived once. */
-class RevisionTree {
-    label;
-    files;
-    /** Every directory holding at least one file below it ('' is the root). */
-    dirs = new Set(['']);
-    kustomizationFiles = new Map();
-    constructor(
-    /** For messages, e.g. `head (1a2b3c4)`. */
-    label, files) {
-        this.label = label;
-        this.files = files;
-        for (const path of files.keys()) {
-            const dir = parentDir(path);
-            if (KUSTOMIZATION_FILE_NAMES.includes(path.slice(path.lastIndexOf('/') + 1))) {
-                const list = this.kustomizationFiles.get(dir);
-                if (list)
-                    list.push(path);
-                else
-                    this.kustomizationFiles.set(dir, [path]);
-            }
-            for (let d = dir; d !== '' && !this.dirs.has(d); d = parentDir(d))
-                this.dirs.add(d);
-        }
-    }
-    /** Kustomization files of a directory (more than one is a kustomize error). */
-    kustomizationsIn(dir) {
-        return this.kustomizationFiles.get(dir) ?? [];
-    }
-    /** Blob ids of every kustomization file, to read them in one batch. */
-    kustomizationBlobIds() {
-        const ids = [];
-        for (const paths of this.kustomizationFiles.values()) {
-            for (const path of paths)
-                ids.push(this.files.get(path) ?? '');
-        }
-        return ids;
-    }
-}
-/** `relative` resolved against `dir` (both repository-relative); undefined when it leaves the repository. */
-function resolvePath(dir, relative) {
-    // Most entries name a plain path below the directory: no segments to resolve.
-    if (relative !== '' && !/(?:^|\/)\.\.?(?:\/|$)|\/\/|^\/|\/$/.test(relative))
-        return dir === '' ? relative : `${dir}/${relative}`;
-    const parts = dir === '' ? [] : dir.split('/');
-    for (const segment of relative.split('/')) {
-        if (segment === '' || segment === '.')
-            continue;
-        if (segment !== '..')
-            parts.push(segment);
-        else if (parts.length === 0 || parts.pop() === undefined)
-            return undefined;
-    }
-    return parts.join('/');
-}
-function parentDir(path) {
-    const slash = path.lastIndexOf('/');
-    return slash <= 0 ? '' : path.slice(0, slash);
-}
-/** `path` and every directory above it, nearest first, ending with '' (the root). */
-function selfAndAncestors(path) {
-    const list = [path];
-    for (let d = parentDir(path);; d = parentDir(d)) {
-        list.push(d);
-        if (d === '')
-            return list;
-    }
-}
-const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git::|git@|(?:github\.com|gitlab\.com|bitbucket\.org)[/:])/i;
-/** Whether kustomize would fetch this entry over the network instead of reading the tree. */
-function isRemoteReference(value) {
-    return REMOTE.test(value) || /\?(?:.*&)?(?:ref|version|submodules|timeout)=/.test(value);
-}
-/**
- * Parses a kustomization's text into the references it makes (independent of
- * its directory, so cached by blob id). Plain block YAML takes the fast path;
- * anything else, and every error, goes through the full YAML parser.
- */
-function parseKustomization(text) {
-    const fast = parseBlockYaml(text);
-    if (fast !== undefined)
-        return extractReferences(fast);
-    const lineCounter = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false });
-    const yamlError = doc.errors[0];
-    if (yamlError) {
-        const reason = (yamlError.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
-        return { error: `invalid YAML: ${reason}`, line: lineCounter.linePos(yamlError.pos[0]).line };
-    }
-    return extractReferences(doc.toJS({ maxAliasCount: 100 }));
-}
-/** The line of the value at `path`, found with the full parser (only needed for messages). */
-function lineAt(text, path) {
-    return lineIn(parseWithLines(text), path);
-}
-function parseWithLines(text) {
-    const lineCounter = new dist/* LineCounter */.HN();
-    return { doc: (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false }), lineCounter };
-}
-function lineIn({ doc, lineCounter }, path) {
-    let node = doc.contents;
-    let last = node;
-    for (const key of path) {
-        const next = (0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node) ? node.get(key, true) : undefined;
-        if (next === undefined)
-            break;
-        last = node = next;
-    }
-    const range = last?.range;
-    return range ? lineCounter.linePos(range[0]).line : undefined;
-}
-const isRecord = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
-function extractReferences(root) {
-    if (root === null || root === undefined)
-        return { references: [] };
-    if (!isRecord(root))
-        return { error: 'a kustomization must be a YAML mapping', path: [] };
-    const references = [];
-    let problem;
-    const fail = (message, path) => {
-        problem ??= { error: message, path };
-    };
-    const list = (value, name, path) => {
-        if (value === undefined || value === null)
-            return [];
-        if (Array.isArray(value))
-            return value;
-        fail(`"${name}" must be a list`, path);
-        return [];
-    };
-    const text = (value, name, path) => {
-        if (value === undefined || value === null)
-            return undefined;
-        if (typeof value === 'string' || typeof value === 'number')
-            return String(value);
-        fail(`"${name}" must be a string`, path);
-        return undefined;
-    };
-    const add = (kind, value, name, path) => {
-        if (value !== undefined && value.trim() !== '')
-            references.push({ kind, value: value.trim(), field: name, path });
-    };
-    // Entries that may be inline YAML documents instead of paths.
-    const pathOrInline = (kind, value, name, path) => {
-        const entry = text(value, name, path);
-        if (entry !== undefined && !entry.includes('\n'))
-            add(kind, entry, name, path);
-    };
-    const each = (key, visit) => {
-        // Most keys are absent: no key path to build for them.
-        if (root[key] !== undefined)
-            list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
-    };
-    for (const key of ['resources', 'bases'])
-        each(key, (item, path) => add('resource', text(item, key, path), key, path));
-    each('components', (item, path) => add('component', text(item, 'components', path), 'components', path));
-    for (const key of ['crds', 'configurations'])
-        each(key, (item, path) => add('file', text(item, key, path), key, path));
-    each('patchesStrategicMerge', (item, path) => pathOrInline('file', item, 'patchesStrategicMerge', path));
-    for (const key of ['patches', 'patchesJson6902', 'replacements']) {
-        each(key, (item, path) => {
-            if (isRecord(item))
-                add('file', text(item.path, `${key}.path`, [...path, 'path']), `${key}.path`, [
-                    ...path,
-                    'path',
-                ]);
-            else if (key === 'patches')
-                pathOrInline('file', item, key, path);
-            else
-                fail(`"${key}" entries must be mappings`, path);
-        });
-    }
-    for (const key of ['configMapGenerator', 'secretGenerator']) {
-        each(key, (item, path) => {
-            if (!isRecord(item))
-                return;
-            list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
-                const at = [...path, 'files', index];
-                const value = text(entry, `${key}.files`, at);
-                // `key=path` names the data key; the file is the part after the first '='.
-                if (value !== undefined)
-                    add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at);
-            });
-            list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
-                const at = [...path, 'envs', index];
-                add('file', text(entry, `${key}.envs`, at), `${key}.envs`, at);
-            });
-            add('file', text(item.env, `${key}.env`, [...path, 'env']), `${key}.env`, [...path, 'env']);
-        });
-    }
-    if (isRecord(root.openapi))
-        add('file', text(root.openapi.path, 'openapi.path', ['openapi', 'path']), 'openapi.path', [
-            'openapi',
-            'path',
-        ]);
-    for (const key of ['transformers', 'generators', 'validators'])
-        each(key, (item, path) => pathOrInline('plugin', item, key, path));
-    const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {};
-    const chartHome = text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts';
-    each('helmCharts', (chart, path) => {
-        if (!isRecord(chart))
-            return fail('"helmCharts" entries must be mappings', path);
-        add('file', text(chart.valuesFile, 'helmCharts.valuesFile', [...path, 'valuesFile']), 'helmCharts.valuesFile', [...path, 'valuesFile']);
-        list(chart.additionalValuesFiles, 'helmCharts.additionalValuesFiles', [
-            ...path,
-            'additionalValuesFiles',
-        ]).forEach((entry, index) => {
-            const at = [...path, 'additionalValuesFiles', index];
-            add('file', text(entry, 'helmCharts.additionalValuesFiles', at), 'helmCharts.additionalValuesFiles', at);
-        });
-        const name = text(chart.name, 'helmCharts.name', [...path, 'name']);
-        if (name === undefined)
-            return;
-        const repo = text(chart.repo, 'helmCharts.repo', [...path, 'repo']);
-        const version = text(chart.version, 'helmCharts.version', [...path, 'version']);
-        references.push({
-            kind: 'chart',
-            value: external_node_path_.posix.join(chartHome, name),
-            field: 'helmCharts',
-            path,
-            ...(repo ? { repo } : {}),
-            ...(version ? { version } : {}),
-        });
-    });
-    // The deprecated inflator: same inputs under older names.
-    each('helmChartInflationGenerator', (chart, path) => {
-        if (!isRecord(chart))
-            return fail('"helmChartInflationGenerator" entries must be mappings', path);
-        add('file', text(chart.values, 'helmChartInflationGenerator.values', [...path, 'values']), 'helmChartInflationGenerator.values', [...path, 'values']);
-        const name = text(chart.chartName, 'helmChartInflationGenerator.chartName', [
-            ...path,
-            'chartName',
-        ]);
-        if (name === undefined)
-            return;
-        const home = text(chart.chartHome, 'helmChartInflationGenerator.chartHome', [...path, 'chartHome']) ??
-            chartHome;
-        const repo = text(chart.chartRepoUrl, 'helmChartInflationGenerator.chartRepoUrl', [
-            ...path,
-            'chartRepoUrl',
-        ]);
-        const version = text(chart.chartVersion, 'helmChartInflationGenerator.chartVersion', [
-            ...path,
-            'chartVersion',
-        ]);
-        references.push({
-            kind: 'chart',
-            value: external_node_path_.posix.join(home, name),
-            field: 'helmChartInflationGenerator',
-            path,
-            ...(repo ? { repo } : {}),
-            ...(version ? { version } : {}),
-        });
-    });
-    return problem ?? { references };
-}
-/** Parsed kustomizations by blob id, shared by every revision and environment. */
-class KustomizationCache {
-    read;
-    texts = new Map();
-    parsed = new Map();
-    // Full parses with positions, only of the files something is reported in.
-    lined = new Map();
-    constructor(read) {
-        this.read = read;
-    }
-    /** Reads (in one batch) the blobs not read yet. */
-    async preload(oids) {
-        const missing = [...new Set(oids)].filter((oid) => !this.texts.has(oid));
-        if (missing.length === 0)
-            return;
-        for (const [oid, text] of await this.read(missing))
-            this.texts.set(oid, text);
-    }
-    get(oid) {
-        let parsed = this.parsed.get(oid);
-        if (!parsed) {
-            const text = this.texts.get(oid);
-            parsed =
-                text === undefined
-                    ? { error: 'kustomization blob could not be read' }
-                    : parseKustomization(text);
-            this.parsed.set(oid, parsed);
-        }
-        return parsed;
-    }
-    /** The line of a value in a kustomization, for messages. */
-    lineOf(oid, path) {
-        const text = this.texts.get(oid);
-        if (text === undefined || path === undefined)
-            return undefined;
-        let lined = this.lined.get(oid);
-        if (!lined)
-            this.lined.set(oid, (lined = parseWithLines(text)));
-        return lineIn(lined, path);
-    }
-}
-/**
- * The dependency graph of the given root directories at one revision. Never
- * throws for content problems: they are collected in `issues`, and the graph
- * still records every path a reference names (present or not), so a change
- * that adds a missing file is seen.
- */
-class RevisionGraph {
-    tree;
-    cache;
-    nodes = new Map();
-    issues = [];
-    // Reverse indexes (path → node directories); most paths have one reader, so
-    // a single string is stored until a second one appears (fewer objects to collect).
-    parents = new Map();
-    fileIndex = new Map();
-    treeIndex = new Map();
-    reach = new Map();
-    rootDirs = new Set();
-    constructor(tree, cache) {
-        this.tree = tree;
-        this.cache = cache;
-    }
-    /** Adds environment directories (kustomization or plain YAML) and everything they load. */
-    addRoots(dirs) {
-        for (const dir of dirs) {
-            this.rootDirs.add(dir);
-            if (this.tree.kustomizationsIn(dir).length > 0)
-                this.visit(dir, []);
-            else
-                this.plainDirectory(dir);
-        }
-        this.reach.clear();
-    }
-    /** Nodes whose render reads `path`, directly or as the nearest kustomization directory above it. */
-    nodesTouching(path) {
-        const found = new Set(valuesOf(this.fileIndex, path));
-        const chain = selfAndAncestors(path);
-        for (const dir of chain)
-            for (const node of valuesOf(this.treeIndex, dir))
-                found.add(node);
-        // Ownership: the nearest directory above the path that kustomize loads as a unit.
-        for (const dir of chain.slice(1)) {
-            if (this.tree.kustomizationsIn(dir).length > 0 || this.nodes.has(dir)) {
-                if (this.nodes.has(dir))
-                    found.add(dir);
-                break;
-            }
-        }
-        return found;
-    }
-    /** Root directories (environments) that load `dir`, including itself. */
-    rootsReaching(dir) {
-        const cached = this.reach.get(dir);
-        if (cached)
-            return cached;
-        const roots = new Set();
-        const seen = new Set([dir]);
-        const queue = [dir];
-        for (let current = queue.pop(); current !== undefined; current = queue.pop()) {
-            if (this.rootDirs.has(current))
-                roots.add(current);
-            for (const parent of valuesOf(this.parents, current)) {
-                if (!seen.has(parent)) {
-                    seen.add(parent);
-                    queue.push(parent);
-                }
-            }
-        }
-        this.reach.set(dir, roots);
-        return roots;
-    }
-    /** Remote references reachable from a root. */
-    externalOf(root) {
-        const found = [];
-        const seen = new Set();
-        const walk = (dir) => {
-            if (seen.has(dir))
-                return;
-            seen.add(dir);
-            const node = this.nodes.get(dir);
-            if (!node)
-                return;
-            found.push(...node.external);
-            for (const child of node.children)
-                walk(child);
-        };
-        walk(root);
-        return found.map(({ kind, reference, file, oid, path }) => {
-            const line = this.cache.lineOf(oid, path);
-            return { kind, reference, file, ...(line !== undefined ? { line } : {}) };
-        });
-    }
-    /** Every file and directory a root's render can read (for inspection and tests). */
-    closureOf(root) {
-        const files = new Set();
-        const trees = new Set();
-        const kustomizations = new Set();
-        const stack = [root];
-        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
-            const node = this.nodes.get(dir);
-            if (!node || kustomizations.has(dir))
-                continue;
-            kustomizations.add(dir);
-            for (const file of node.files)
-                files.add(file);
-            for (const tree of node.trees)
-                trees.add(tree);
-            stack.push(...node.children);
-        }
-        const sorted = (set) => [...set].sort();
-        return { files: sorted(files), trees: sorted(trees), kustomizations: sorted(kustomizations) };
-    }
-    newNode(dir, file) {
-        const node = {
-            dir,
-            ...(file !== undefined ? { file } : {}),
-            files: new Set(),
-            trees: new Set(),
-            children: new Set(),
-            external: [],
-        };
-        this.nodes.set(dir, node);
-        return node;
-    }
-    plainDirectory(dir) {
-        if (this.nodes.has(dir))
-            return;
-        const node = this.newNode(dir);
-        this.dependOnTree(node, dir);
-    }
-    dependOnFile(node, path) {
-        node.files.add(path);
-        addTo(this.fileIndex, path, node.dir);
-    }
-    dependOnTree(node, dir) {
-        node.trees.add(dir);
-        addTo(this.treeIndex, dir, node.dir);
-    }
-    link(node, child) {
-        node.children.add(child);
-        addTo(this.parents, child, node.dir);
-    }
-    /** Loads a kustomization directory; `stack` is the chain of directories being loaded, for cycles. */
-    visit(dir, stack) {
-        if (this.nodes.has(dir))
-            return;
-        const [file, ...others] = this.tree.kustomizationsIn(dir);
-        if (file === undefined)
-            return;
-        const node = this.newNode(dir, file);
-        for (const path of [file, ...others])
-            this.dependOnFile(node, path);
-        if (others.length > 0) {
-            this.issues.push({
-                message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
-                file,
-            });
-        }
-        const parsed = this.cache.get(this.tree.files.get(file) ?? '');
-        if ('error' in parsed) {
-            const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path);
-            this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) });
-            return;
-        }
-        const chain = [...stack, dir];
-        for (const reference of parsed.references)
-            this.resolve(node, reference, chain);
-    }
-    resolve(node, reference, stack) {
-        // Lines are looked up only when something is reported.
-        const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
-        const kind = reference.kind;
-        if (kind !== 'chart' && isRemoteReference(reference.value)) {
-            node.external.push(this.remote(node, 'kustomize', reference.value, reference));
-            return;
-        }
-        const target = resolvePath(node.dir, reference.value);
-        if (target === undefined || external_node_path_.posix.isAbsolute(reference.value)) {
-            issue(`${reference.field} entry "${reference.value}" points outside the repository`);
-            return;
-        }
-        if (kind === 'chart') {
-            this.resolveChart(node, reference, target, issue);
-            return;
-        }
-        const isFile = this.tree.files.has(target);
-        const isDir = !isFile && this.tree.dirs.has(target);
-        const isKustomization = isDir && this.tree.kustomizationsIn(target).length > 0;
-        if (isKustomization && kind !== 'file') {
-            if (stack.includes(target)) {
-                issue(`reference cycle: ${[...stack.slice(stack.indexOf(target)), target].join(' -> ')}`);
-                this.link(node, target);
-                return;
-            }
-            this.visit(target, stack);
-            this.link(node, target);
-            return;
-        }
-        if (isFile && kind !== 'component') {
-            this.dependOnFile(node, target);
-            return;
-        }
-        if (isDir) {
-            // kustomize refuses these, but the directory is still what the entry reads.
-            this.dependOnTree(node, target);
-            issue(kind === 'file'
-                ? `${reference.field} entry "${reference.value}" is a directory, not a file`
-                : `${reference.field} entry "${reference.value}" is a directory without a kustomization file (${KUSTOMIZATION_FILE_NAMES.join(', ')})`);
-            return;
-        }
-        if (isFile) {
-            this.dependOnFile(node, target);
-            issue(`components entry "${reference.value}" is a file; a component is a directory with a kustomization`);
-            return;
-        }
-        // Record the missing path so a change that adds it is still seen.
-        this.dependOnFile(node, target);
-        this.dependOnTree(node, target);
-        issue(`${reference.field} entry "${reference.value}" does not exist (${target})`);
-    }
-    remote(node, kind, value, reference) {
-        const file = node.file ?? node.dir;
-        return {
-            kind,
-            reference: value,
-            file,
-            oid: this.tree.files.get(file) ?? '',
-            path: reference.path,
-        };
-    }
-    locate(node, reference) {
-        const file = node.file ?? node.dir;
-        const line = this.cache.lineOf(this.tree.files.get(file) ?? '', reference.path);
-        return { file, ...(line !== undefined ? { line } : {}) };
-    }
-    resolveChart(node, reference, chartDir, issue) {
-        // kustomize reads <chartHome>/<name>, or pulls a versioned chart into <chartHome>/<name>-<version>.
-        const candidates = [
-            chartDir,
-            ...(reference.version ? [`${chartDir}-${reference.version}`] : []),
-        ];
-        for (const dir of candidates)
-            this.dependOnTree(node, dir);
-        if (reference.repo) {
-            node.external.push(this.remote(node, 'helm', `${reference.repo} ${external_node_path_.posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`, reference));
-        }
-        else if (!candidates.some((dir) => this.tree.dirs.has(dir))) {
-            issue(`Helm chart "${external_node_path_.posix.basename(chartDir)}" has no repo and no local chart directory (${chartDir})`);
-        }
-    }
-}
-function addTo(index, key, value) {
-    const current = index.get(key);
-    if (current === undefined)
-        index.set(key, value);
-    else if (typeof current === 'string') {
-        if (current !== value)
-            index.set(key, new Set([current, value]));
-    }
-    else
-        current.add(value);
-}
-function valuesOf(index, key) {
-    const current = index.get(key);
-    return current === undefined ? [] : typeof current === 'string' ? [current] : current;
-}
-/** Turns a revision's issues into one error naming every file and line. */
-function issuesError(issues, revisionLabel) {
-    const where = (issue) => `${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}`;
-    const first = issues[0];
-    const lines = issues.slice(0, 20).map((issue) => `  ${where(issue)}: ${issue.message}`);
-    if (issues.length > 20)
-        lines.push(`  … and ${issues.length - 20} more`);
-    return new errors/* UserError */.y(`kustomize dependency graph at ${revisionLabel} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, first
-        ? { file: first.file, ...(first.line !== undefined ? { line: first.line } : {}) }
-        : undefined);
-}
-
-;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.ts
-// Which environments a change touches: the environments whose kustomize/Helm
-// dependency closure, at the base OR the head revision, contains a changed
-// path; plus environments added or removed, `impact.extra` rules, and what a
-// change to the configuration file itself affects. Everything is read from
-// git objects, so neither revision is checked out.
-
-
-
-
-class Reasons {
-    byEnvironment = new Map();
-    add(environment, reason) {
-        let set = this.byEnvironment.get(environment);
-        if (!set)
-            this.byEnvironment.set(environment, (set = new Set()));
-        set.add(reason);
-    }
-}
-function describeChange(file, side) {
-    const verb = {
-        A: 'added',
-        M: 'modified',
-        D: 'deleted',
-        R: 'renamed',
-        C: 'copied',
-        T: 'type changed',
-    }[file.status];
-    if (file.oldPath !== undefined)
-        return `${file.oldPath} → ${file.path} (${verb}${side === 'oldPath' ? ', old path' : ''})`;
-    return `${file.path} (${verb})`;
-}
-/**
- * The impact computation proper, on already loaded revisions. Throws a
- * UserError listing every problem of the head revision's graph.
- */
-function analyzeImpact(options) {
-    const { base, head, changed, cache } = options;
-    const baseGraph = new RevisionGraph(base.tree, cache);
-    baseGraph.addRoots(base.environments.map((env) => env.path));
-    const headGraph = new RevisionGraph(head.tree, cache);
-    headGraph.addRoots(head.environments.map((env) => env.path));
-    if (headGraph.issues.length > 0)
-        throw issuesError(headGraph.issues, head.tree.label);
-    const reasons = new Reasons();
-    const known = new Map();
-    for (const env of base.environments)
-        known.set(env.name, env);
-    for (const env of head.environments)
-        known.set(env.name, env);
-    for (const env of options.configImpact?.added ?? [])
-        if (!known.has(env.name))
-            known.set(env.name, env);
-    const baseNames = new Set(base.environments.map((env) => env.name));
-    const headNames = new Set(head.environments.map((env) => env.name));
-    for (const env of head.environments)
-        if (!baseNames.has(env.name))
-            reasons.add(env.name, 'environment added');
-    for (const env of base.environments)
-        if (!headNames.has(env.name))
-            reasons.add(env.name, 'environment removed');
-    const sides = [
-        [baseGraph, base],
-        [headGraph, head],
-    ];
-    for (const [graph, input] of sides) {
-        const namesByPath = new Map();
-        for (const env of input.environments)
-            namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
-        for (const file of changed) {
-            for (const side of ['path', 'oldPath']) {
-                const path = file[side];
-                if (path === undefined)
-                    continue;
-                for (const node of graph.nodesTouching(path)) {
-                    for (const root of graph.rootsReaching(node)) {
-                        for (const name of namesByPath.get(root) ?? [])
-                            reasons.add(name, describeChange(file, side));
-                    }
-                }
-            }
-        }
-    }
-    for (const [index, rule] of (options.extraRules ?? []).entries()) {
-        const hits = changed
-            .flatMap((file) => [file.path, file.oldPath])
-            .filter((path) => path !== undefined && rule.paths.some((glob) => (0,esm/* minimatch */.xF)(path, glob, { dot: true })));
-        if (hits.length === 0)
-            continue;
-        for (const name of known.keys()) {
-            if (rule.environments.some((glob) => (0,esm/* minimatch */.xF)(name, glob, { dot: true }))) {
-                reasons.add(name, `impact.extra[${index}] matches ${hits.slice(0, 3).join(', ')}${hits.length > 3 ? ', …' : ''}`);
-            }
-        }
-    }
-    const configImpact = options.configImpact;
-    if (configImpact) {
-        for (const name of known.keys()) {
-            if (configImpact.all || configImpact.environments.has(name))
-                reasons.add(name, configImpact.reason);
-        }
-    }
-    const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]));
-    const environments = [...reasons.byEnvironment.keys()]
-        .map((name) => known.get(name))
-        .filter((env) => env !== undefined)
-        .sort((a, b) => (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const stages = [...new Set(environments.map((env) => env.stage))];
-    const external = new Map();
-    for (const env of environments) {
-        for (const [graph] of sides) {
-            if (!graph.nodes.has(env.path))
-                continue;
-            for (const ref of graph.externalOf(env.path)) {
-                const key = `${ref.kind}\0${ref.reference}\0${ref.file}`;
-                const entry = external.get(key) ?? { ...ref, environments: [] };
-                if (!entry.environments.includes(env.name))
-                    entry.environments.push(env.name);
-                external.set(key, entry);
-            }
-        }
-    }
-    return {
-        environments: environments.map(({ name, path, stage, branch }) => ({
-            name,
-            path,
-            stage,
-            branch,
-        })),
-        stages,
-        count: environments.length,
-        external: [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0),
-        reasons: Object.fromEntries(environments.map((env) => [
-            env.name,
-            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
-        ])),
-        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
-    };
-}
-function formatIssue(issue, label) {
-    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
-}
-/** The settings that change what every environment renders or which environments a change reaches. */
-function renderRelevant(config) {
-    return JSON.stringify({ hydrate: config.hydrate, impact: config.impact }, (key, value) => (key === 'line' ? undefined : value));
-}
-/**
- * What a change of the configuration file affects, decided at the head tree:
- * everything when the hydrate or impact settings change, otherwise the
- * environments whose name, directory, stage or branch differ between the
- * two configurations (including ones only one of them defines).
- */
-function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
-    const key = (env) => `${env.path}\0${env.stage}\0${env.branch}`;
-    const before = new Map((0,config_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
-        env.name,
-        env,
-    ]));
-    const after = (0,config_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
-    const all = renderRelevant(baseConfig) !== renderRelevant(headConfig);
-    const environments = new Set();
-    const added = [];
-    for (const env of after) {
-        const old = before.get(env.name);
-        if (!old)
-            added.push(env);
-        if (!old || key(old) !== key(env))
-            environments.add(env.name);
-        before.delete(env.name);
-    }
-    for (const name of before.keys())
-        environments.add(name);
-    if (!all && environments.size === 0)
-        return undefined;
-    return {
-        all,
-        environments,
-        added,
-        reason: all
-            ? `${configFile} changed (hydrate or impact settings)`
-            : `${configFile} changed (environment name, stage or branch)`,
-    };
-}
-/** Reads the configuration file at a revision; defaults when the default file is absent. */
-async function configAt(git, rev, file, explicit) {
-    const text = await git.showFile(rev, file);
-    if (text === undefined) {
-        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
-            throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
-                file,
-            });
-        }
-        return (0,config_config/* defaultConfig */.sb)();
-    }
-    return (0,config_config/* parseConfig */.o4)(text, file);
-}
-/**
- * The whole detection: make sure both revisions and their merge base are
- * present (deepening a shallow clone), diff base...head, load both trees and
- * configurations, and analyze. The configuration always comes from the base.
- */
-async function detectImpact(options) {
-    const { git } = options;
-    const timings = {};
-    let started = performance.now();
-    const lap = (phase) => {
-        const now = performance.now();
-        timings[phase] = Math.round(now - started);
-        started = now;
-    };
-    const configFile = (options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
-    const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
-    lap('history');
-    // One listing: the base's files are the head's plus what differs between the two trees.
-    const [changedFiles, headBlobs, toBase] = await Promise.all([
-        git.changedFiles(base, head),
-        git.listBlobs(head),
-        git.treeChanges(head, base),
-    ]);
-    const baseBlobs = new Map(headBlobs);
-    for (const [path, oid] of toBase) {
-        if (oid === undefined)
-            baseBlobs.delete(path);
-        else
-            baseBlobs.set(path, oid);
-    }
-    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
-    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
-    const baseFiles = [...baseTree.files.keys()];
-    const headFiles = [...headTree.files.keys()];
-    lap('trees');
-    const config = await configAt(git, base, configFile, options.configFile !== undefined);
-    let baseEnvs;
-    let headEnvs;
-    let configImpact;
-    if (options.environmentPatterns && options.environmentPatterns.length > 0) {
-        const patterns = options.environmentPatterns;
-        const known = new Map();
-        headEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, headFiles, patterns, { known });
-        // A directory may not exist at the base yet: keep what each pattern finds there.
-        baseEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, baseFiles, patterns, { skipUnresolved: true, known });
-    }
-    else {
-        baseEnvs = (0,config_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
-        headEnvs = (0,config_config/* discoverEnvironments */.MR)(config, headFiles);
-        if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
-            const headConfig = await configAt(git, head, configFile, false);
-            configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
-        }
-    }
-    lap('environments');
-    const cache = new KustomizationCache((oids) => git.readBlobs(oids));
-    await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
-    lap('read');
-    const report = analyzeImpact({
-        base: { tree: baseTree, environments: baseEnvs },
-        head: { tree: headTree, environments: headEnvs },
-        changed: changedFiles,
-        cache,
-        extraRules: config.impact.extra,
-        ...(configImpact ? { configImpact } : {}),
-        stageOrder: (0,config_config/* stageOrder */.Xs)(config),
-    });
-    lap('graph');
-    return { ...report, base, head, mergeBase, changedFiles, timings };
-}
-const FULL_SHA = /^[0-9a-f]{40}$/i;
-/**
- * Resolves base and head and finds their merge base, fetching what a shallow
- * `actions/checkout` lacks: the commits themselves, then deeper history until
- * the merge base appears, and finally the whole history.
- */
-async function ensureHistory(git, baseRev, headRev, remote) {
-    const missing = [];
-    for (const rev of [baseRev, headRev]) {
-        if ((await git.tryRevParse(rev)) === undefined)
-            missing.push(rev);
-    }
-    if (missing.length > 0) {
-        const fetchable = missing.filter((rev) => FULL_SHA.test(rev));
-        if (fetchable.length === missing.length && (await hasRemote(git, remote))) {
-            const shallow = await git.isShallow();
-            const fetched = await git.raw([
-                'fetch',
-                '--quiet',
-                '--no-tags',
-                ...(shallow ? ['--depth=1'] : []),
-                '--',
-                remote,
-                ...fetchable,
-            ]);
-            if (fetched.code !== 0) {
-                throw new errors/* UserError */.y(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
-            }
-        }
-    }
-    const base = await git.tryRevParse(baseRev);
-    if (base === undefined)
-        throw new errors/* UserError */.y(`base revision "${baseRev}" does not exist in the repository`);
-    const head = await git.tryRevParse(headRev);
-    if (head === undefined)
-        throw new errors/* UserError */.y(`head revision "${headRev}" does not exist in the repository`);
-    let mergeBase = await git.mergeBase(base, head);
-    for (const deepen of [50, 200, 1000]) {
-        if (mergeBase !== undefined || !(await git.isShallow()) || !(await hasRemote(git, remote)))
-            break;
-        await git.fetch(remote, [base, head], { deepen });
-        mergeBase = await git.mergeBase(base, head);
-    }
-    if (mergeBase === undefined && (await git.isShallow()) && (await hasRemote(git, remote))) {
-        await git.fetch(remote, [base, head], { unshallow: true });
-        mergeBase = await git.mergeBase(base, head);
-    }
-    if (mergeBase === undefined) {
-        throw new errors/* UserError */.y(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
-    }
-    return { base, head, mergeBase };
-}
-async function hasRemote(git, remote) {
-    const result = await git.raw(['remote']);
-    return result.code === 0 && result.stdout.split('\n').includes(remote);
-}
-
-// EXTERNAL MODULE: ./actions/lib/cli/args.ts
-var cli_args = __nccwpck_require__(7466);
-// EXTERNAL MODULE: ./actions/lib/cli/index.ts
-var cli = __nccwpck_require__(4943);
-;// CONCATENATED MODULE: ./actions/lib/cli/impact.ts
-
-
-
-
-
-
-const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
-
-Lists the environments a change touches, from the kustomize/Helm dependency
-graph of every environment at the base and the head revision (read from git
-objects; nothing is checked out). Prints JSON to stdout:
-  {"environments": [{name, path, stage, branch}], "stages": [...], "count": N,
-   "external": [...], "reasons": {"<environment>": ["<why>", ...]}}
-
-Options:
-  --repo DIR      Git repository (default: the current directory)
-  --base REV      Base revision (the branch the change merges into)
-  --head REV      Head revision (the change)
-  --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
-  --env GLOB      Environment directory or directory glob instead of the configured
-                  environments; repeatable. Each directory is one environment named by its path.
-  --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`;
-cli/* commands */.Pi.set('impact', {
-    summary: 'List the environments a change touches (kustomize/Helm dependency graph).',
-    usage,
-    async run(args) {
-        const options = (0,cli_args/* parseCliArgs */.h)('impact', args, {
-            repo: { type: 'string' },
-            base: { type: 'string' },
-            head: { type: 'string' },
-            config: { type: 'string' },
-            env: { type: 'string', multiple: true },
-            remote: { type: 'string' },
-        });
-        if (!options.base || !options.head)
-            throw new errors/* UserError */.y('--base and --head are required (see "fleet-promote impact --help")');
-        const result = await detectImpact({
-            git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
-            base: options.base,
-            head: options.head,
-            ...(options.config !== undefined ? { configFile: options.config } : {}),
-            ...(options.env ? { environmentPatterns: options.env } : {}),
-            ...(options.remote !== undefined ? { remote: options.remote } : {}),
-        });
-        for (const warning of result.warnings)
-            process.stderr.write(`warning: ${warning}\n`);
-        const { environments, stages, count, external, reasons } = result;
-        process.stdout.write(`${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`);
-        return 0;
-    },
-});
-
-
-/***/ }),
-
-/***/ 4943:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Pi: () => (/* binding */ commands),
-/* harmony export */   iW: () => (/* binding */ main)
-/* harmony export */ });
-/* unused harmony export helpText */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2863);
-
-/** Subcommands, registered by the modules that implement them. */
-const commands = new Map();
-function helpText() {
-    const lines = [
-        'fleet-promote: promote Kubernetes add-on changes through a fleet of clusters.',
-        '',
-        'Usage: fleet-promote <command> [options]',
-        '',
-        'Commands:',
-    ];
-    const width = Math.max(4, ...[...commands.keys()].map((name) => name.length));
-    for (const [name, command] of [...commands].sort(([a], [b]) => a.localeCompare(b))) {
-        lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
-    }
-    lines.push(`  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`);
-    lines.push('', 'Run "fleet-promote <command> --help" for the options of one command.');
-    return lines.join('\n');
-}
-async function main(argv) {
-    const [name, ...rest] = argv;
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-        const topic = name === 'help' ? rest[0] : undefined;
-        const command = topic === undefined ? undefined : commands.get(topic);
-        if (topic !== undefined && !command) {
-            process.stderr.write(`fleet-promote: unknown command "${topic}"\n\n${helpText()}\n`);
-            return 2;
-        }
-        process.stdout.write(`${command ? command.usage : helpText()}\n`);
-        return 0;
-    }
-    const command = commands.get(name);
-    if (!command) {
-        process.stderr.write(`fleet-promote: unknown command "${name}"\n\n${helpText()}\n`);
-        return 2;
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(`${command.usage}\n`);
-        return 0;
-    }
-    try {
-        return await command.run(rest);
-    }
-    catch (error) {
-        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .y && error.location
-            ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
-            : '';
-        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .g)(error)}\n`);
-        return 1;
-    }
-}
-
-
-/***/ }),
-
-/***/ 5554:
-/***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4943);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4397);
-/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8388);
-/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3708);
-
-
-
-
-process.exitCode = await (0,_index_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv.slice(2));
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 3708:
-/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2863);
-/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8182);
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(4943);
-
-
-
-
-
-const usage = `Usage: fleet-promote merge-results --out DIR SHARD_DIR...
-
-Merges the output directories of several hydrate matrix jobs (each holding
-hydration.json and one directory per environment) into DIR, byte for byte what
-a single runner rendering every environment would have written. The shards must
-have rendered the same DRY commit and disjoint environments.
-
-Options:
-  --out DIR   Directory to write the merged result to`;
-_index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
-    summary: 'Merge the outputs of hydrate matrix shards into one.',
-    usage,
-    async run(args) {
-        let parsed;
-        try {
-            parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_1__.parseArgs)({
-                args,
-                options: { out: { type: 'string' } },
-                strict: true,
-                allowPositionals: true,
-            });
-        }
-        catch (error) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${error.message} (see "fleet-promote merge-results --help")`);
-        }
-        const out = parsed.values.out;
-        if (!out || parsed.positionals.length === 0) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
-        }
-        const merged = await (0,_render_output_js__WEBPACK_IMPORTED_MODULE_3__/* .mergeHydrationResults */ .LK)((0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(out), parsed.positionals.map((dir) => (0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(dir)));
-        const counts = new Map();
-        for (const env of merged.environments)
-            counts.set(env.status, (counts.get(env.status) ?? 0) + 1);
-        process.stdout.write(`${JSON.stringify({ environments: merged.environments.length, ...Object.fromEntries(counts) })}\n`);
-        return 0;
-    },
-});
-
-
-/***/ }),
-
-/***/ 8388:
-/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./actions/lib/config/config.ts + 1 modules
-var config_config = __nccwpck_require__(7076);
-// EXTERNAL MODULE: ./actions/lib/errors.ts
-var errors = __nccwpck_require__(2863);
-// EXTERNAL MODULE: ./actions/lib/git/git.ts
-var git_git = __nccwpck_require__(597);
-// EXTERNAL MODULE: ./actions/lib/process.ts + 1 modules
-var lib_process = __nccwpck_require__(5303);
-;// CONCATENATED MODULE: external "node:crypto"
-const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-;// CONCATENATED MODULE: ./actions/lib/render/safety.ts
-// Safety pre-checks run before anything renders (SPEC §6). The walk reads the
-// kustomization files of one environment itself (it does not trust kustomize to
-// refuse) and rejects: paths leaving the repository or a kustomization root,
-// symlinks pointing outside the repository, remote bases that are not
-// allowlisted and pinned, exec/KRM-function plugins, non-allowlisted chart
-// repositories and chart templates calling getHostByName. Its output is the set
-// of kustomization roots (copied into the render tree) and the charts to pull.
-
-
-
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-/** Kinds kustomize runs in-process under `apiVersion: builtin` (no exec, no network). */
-const BUILTIN_PLUGIN_KINDS = new Set([
-    'AnnotationsTransformer',
-    'ConfigMapGenerator',
-    'HashTransformer',
-    'ImageTagTransformer',
-    'LabelTransformer',
-    'LegacyOrderTransformer',
-    'NamespaceTransformer',
-    'PatchJson6902Transformer',
-    'PatchStrategicMergeTransformer',
-    'PatchTransformer',
-    'PrefixSuffixTransformer',
-    'PrefixTransformer',
-    'SuffixTransformer',
-    'ReplacementTransformer',
-    'ReplicaCountTransformer',
-    'SecretGenerator',
-    'SortOrderTransformer',
-    'ValueAddTransformer',
-]);
-const FUNCTION_ANNOTATIONS = ['config.kubernetes.io/function', 'config.k8s.io/function'];
-const SHA40 = /^[0-9a-f]{40}$/;
-const SAFE_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const SAFE_CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
-/** A safety rule said no: the environment is not rendered. */
-class RefusedError extends Error {
-    name = 'RefusedError';
-    /** Set once the kustomization file it concerns was appended to the message. */
-    located = false;
-}
-/** Checks one environment directory (repository-relative) and everything it references. */
-async function checkEnvironment(repoDir, envPath, policy, 
-/** Shared between the environments of one run: each kustomization root's tree is scanned once. */
-treeScans = new Map()) {
-    const walker = new Walker(await (0,promises_.realpath)(repoDir), policy);
-    const start = normalizeInRepo('', envPath, 'environment path');
-    await walker.visit(start, 'resource', `environment ${envPath}`);
-    for (const root of walker.roots) {
-        let scan = treeScans.get(root);
-        if (!scan) {
-            scan = walker.scanTree(root);
-            treeScans.set(root, scan);
-        }
-        await scan;
-    }
-    return {
-        roots: [...walker.roots].sort(),
-        charts: [...walker.charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
-        usesHelm: walker.usesHelm,
-    };
-}
-/** Joins a reference to its kustomization directory; refuses absolute paths and `..` leaving the repository. */
-function normalizeInRepo(dir, entry, what) {
-    if (entry === '' ||
-        external_node_path_.posix.isAbsolute(entry) ||
-        /^[A-Za-z]:[\\/]/.test(entry) ||
-        entry.includes('\\')) {
-        throw new RefusedError(`${what} "${entry}" must be a relative path inside the repository`);
-    }
-    const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
-    if (joined === '..' || joined.startsWith('../')) {
-        throw new RefusedError(`${what} "${entry}" leaves the repository`);
-    }
-    return joined === '.' ? '' : joined.replace(/\/$/, '');
-}
-function isUnder(path, dir) {
-    return dir === '' || path === dir || path.startsWith(`${dir}/`);
-}
-function looksRemote(entry) {
-    return (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry) ||
-        entry.startsWith('git@') ||
-        entry.startsWith('git::') ||
-        entry.includes('?') ||
-        /^[^./][^/]*\.[^/]+\//.test(entry));
-}
-/** True when `url` starts with `prefix` at a path boundary (so `org/repo` does not allow `org/repo-evil`). */
-function matchesPrefix(url, prefix) {
-    if (!url.startsWith(prefix))
-        return false;
-    if (prefix.endsWith('/'))
-        return true;
-    const rest = url.slice(prefix.length);
-    return rest === '' || rest.startsWith('/') || rest.startsWith('?') || /^\.git([/?]|$)/.test(rest);
-}
-function asStrings(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-        throw new RefusedError(`${field} must be a list of strings`);
-    }
-    return value;
-}
-function asObjects(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) ||
-        value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
-        throw new RefusedError(`${field} must be a list of objects`);
-    }
-    return value;
-}
-function optionalString(value, field) {
-    if (value === undefined || value === null)
-        return undefined;
-    if (typeof value !== 'string')
-        throw new RefusedError(`${field} must be a string`);
-    return value;
-}
-class Walker {
-    repoReal;
-    policy;
-    roots = new Set();
-    charts = new Map();
-    usesHelm = false;
-    visited = new Map();
-    constructor(repoReal, policy) {
-        this.repoReal = repoReal;
-        this.policy = policy;
-    }
-    abs(path) {
-        return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
-    }
-    /**
-     * lstat-walks every component of a repository path: a symlink anywhere on it
-     * must resolve inside the repository. Returns the kind of the final target.
-     */
-    async inspect(path, what) {
-        let current = '';
-        for (const part of path.split('/').filter((p) => p !== '')) {
-            current = current === '' ? part : `${current}/${part}`;
-            let stats;
-            try {
-                stats = await (0,promises_.lstat)(this.abs(current));
-            }
-            catch {
-                return 'missing';
-            }
-            if (stats.isSymbolicLink())
-                await this.checkSymlink(current, what);
-        }
-        try {
-            const target = await (0,promises_.realpath)(this.abs(path));
-            const stats = await (0,promises_.lstat)(target);
-            if (stats.isDirectory())
-                return 'dir';
-            if (stats.isFile())
-                return 'file';
-            throw new RefusedError(`${what} "${path}" is not a regular file or directory`);
-        }
-        catch (error) {
-            if (error instanceof RefusedError)
-                throw error;
-            return 'missing';
-        }
-    }
-    async checkSymlink(path, what) {
-        const link = await (0,promises_.readlink)(this.abs(path));
-        let target;
-        try {
-            target = await (0,promises_.realpath)(this.abs(path));
-        }
-        catch {
-            throw new RefusedError(`${what}: symlink ${path} -> ${link} is dangling or loops`);
-        }
-        if (target !== this.repoReal && !target.startsWith(`${this.repoReal}/`)) {
-            throw new RefusedError(`symlink ${path} -> ${link} points outside the repository`);
-        }
-    }
-    async visit(dir, context, from) {
-        const seen = this.visited.get(dir);
-        if (seen === 'plugin' || seen === context)
-            return;
-        this.visited.set(dir, context);
-        const kind = await this.inspect(dir, from);
-        if (kind !== 'dir')
-            throw new RefusedError(`${from}: directory "${dir || '.'}" does not exist`);
-        let file;
-        for (const name of KUSTOMIZATION_FILES) {
-            const candidate = dir === '' ? name : `${dir}/${name}`;
-            if ((await this.inspect(candidate, from)) === 'file') {
-                file = candidate;
-                break;
-            }
-        }
-        if (!file)
-            throw new RefusedError(`${from}: no kustomization file in "${dir || '.'}"`);
-        this.roots.add(dir);
-        const doc = (0,dist/* parseDocument */.Tp)(await (0,promises_.readFile)(this.abs(file), 'utf8'), { uniqueKeys: false });
-        if (doc.errors.length > 0) {
-            throw new RefusedError(`invalid YAML (${doc.errors[0]?.message.split('\n')[0] ?? ''})`);
-        }
-        const k = doc.toJS({ maxAliasCount: 100 });
-        if (k === null || k === undefined)
-            return;
-        if (typeof k !== 'object' || Array.isArray(k))
-            throw new RefusedError(`not a kustomization`);
-        try {
-            await this.checkKustomization(dir, file, k, context);
-        }
-        catch (error) {
-            // The problem first (reasons are clipped to 140 characters), then where it is.
-            if (error instanceof RefusedError && !error.located) {
-                error.message = `${error.message} (${file})`;
-                error.located = true;
-            }
-            throw error;
-        }
-    }
-    async checkKustomization(dir, file, k, context) {
-        if (k.helmChartInflationGenerator !== undefined) {
-            throw new RefusedError(`helmChartInflationGenerator is not supported; use helmCharts`);
-        }
-        // In a kustomization listed under generators/transformers, resource files are plugin configs.
-        for (const field of ['resources', 'bases', 'components']) {
-            for (const entry of asStrings(k[field], field)) {
-                await this.reference(dir, entry, `${field}`, context);
-            }
-        }
-        for (const field of ['generators', 'transformers', 'validators']) {
-            for (const entry of asStrings(k[field], field)) {
-                if (entry.includes('\n')) {
-                    this.checkPluginConfigs(entry, `inline ${field} entry`);
-                }
-                else {
-                    await this.reference(dir, entry, `${field}`, 'plugin');
-                }
-            }
-        }
-        for (const field of ['crds', 'configurations']) {
-            for (const entry of asStrings(k[field], field))
-                await this.localFile(dir, entry, `${field}`);
-        }
-        for (const entry of asStrings(k.patchesStrategicMerge, 'patchesStrategicMerge')) {
-            if (!entry.includes('\n'))
-                await this.localFile(dir, entry, `patchesStrategicMerge`);
-        }
-        for (const field of ['patches', 'patchesJson6902', 'replacements']) {
-            for (const item of asObjects(k[field], field)) {
-                const path = optionalString(item.path, `${field}[].path`);
-                if (path !== undefined)
-                    await this.localFile(dir, path, `${field}`);
-            }
-        }
-        if (k.openapi !== undefined && k.openapi !== null && typeof k.openapi === 'object') {
-            const path = optionalString(k.openapi.path, 'openapi.path');
-            if (path !== undefined)
-                await this.localFile(dir, path, `openapi`);
-        }
-        for (const field of ['configMapGenerator', 'secretGenerator']) {
-            for (const item of asObjects(k[field], field)) {
-                for (const entry of asStrings(item.files, `${field}[].files`)) {
-                    const eq = entry.indexOf('=');
-                    await this.localFile(dir, eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`);
-                }
-                for (const entry of asStrings(item.envs, `${field}[].envs`)) {
-                    await this.localFile(dir, entry, `${field} envs`);
-                }
-                const env = optionalString(item.env, `${field}[].env`);
-                if (env !== undefined)
-                    await this.localFile(dir, env, `${field} env`);
-            }
-        }
-        await this.checkHelm(dir, file, k);
-    }
-    async checkHelm(dir, file, k) {
-        const charts = asObjects(k.helmCharts, 'helmCharts');
-        const globals = k.helmGlobals;
-        if (charts.length === 0 && (globals === undefined || globals === null))
-            return;
-        if (!this.policy.helmEnabled) {
-            throw new RefusedError(`uses Helm, which is disabled (hydrate.helm.enabled: false)`);
-        }
-        this.usesHelm = true;
-        let chartHome = 'charts';
-        if (globals !== undefined && globals !== null) {
-            if (typeof globals !== 'object')
-                throw new RefusedError(`helmGlobals must be an object`);
-            const g = globals;
-            if (g.configHome !== undefined) {
-                throw new RefusedError(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`);
-            }
-            chartHome = optionalString(g.chartHome, 'helmGlobals.chartHome') ?? 'charts';
-        }
-        const home = normalizeInRepo(dir, chartHome, `helmGlobals.chartHome`);
-        if (!isUnder(home, dir)) {
-            throw new RefusedError(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`);
-        }
-        for (const chart of charts) {
-            const name = optionalString(chart.name, 'helmCharts[].name') ?? '';
-            if (!SAFE_CHART_NAME.test(name) || name.includes('..')) {
-                throw new RefusedError(`helmCharts name "${name}" is not a valid chart name`);
-            }
-            const valuesFile = optionalString(chart.valuesFile, 'helmCharts[].valuesFile');
-            if (valuesFile !== undefined)
-                await this.localFile(dir, valuesFile, `chart ${name} valuesFile`);
-            for (const extra of asStrings(chart.additionalValuesFiles, 'additionalValuesFiles')) {
-                await this.localFile(dir, extra, `chart ${name} additionalValuesFiles`);
-            }
-            const repo = optionalString(chart.repo, 'helmCharts[].repo');
-            const version = optionalString(chart.version, 'helmCharts[].version') ?? '';
-            if (version !== '' && !SAFE_CHART_VERSION.test(version)) {
-                throw new RefusedError(`chart ${name} version "${version}" is not a valid version`);
-            }
-            const versioned = `${home ? `${home}/` : ''}${name}-${version}/${name}`;
-            if (repo === undefined || repo === '') {
-                // A local chart (kustomize also accepts a vendored copy at the versioned pull location).
-                let chartDir = `${home ? `${home}/` : ''}${name}`;
-                if (version !== '' && (await this.inspect(versioned, file)) === 'dir')
-                    chartDir = versioned;
-                if ((await this.inspect(chartDir, file)) !== 'dir') {
-                    throw new RefusedError(`local chart ${name} not found at ${chartDir} (no repo given)`);
-                }
-                await scanChartTemplates(this.abs(chartDir), chartDir);
-                continue;
-            }
-            if (!/^(https?|oci):\/\/[^\s]+$/.test(repo)) {
-                throw new RefusedError(`chart ${name} repo "${repo}" must be an http(s):// or oci:// URL`);
-            }
-            if (!this.policy.allowedChartRepos.some((prefix) => matchesPrefix(repo, prefix))) {
-                throw new RefusedError(`chart ${name} repo ${repo} is not in hydrate.helm.allowedRepos`);
-            }
-            if (version === '') {
-                throw new RefusedError(`chart ${name} from ${repo} must pin a version`);
-            }
-            const pullDir = `${home ? `${home}/` : ''}${name}-${version}`;
-            if ((await this.inspect(versioned, file)) === 'dir') {
-                // Vendored in the DRY tree: kustomize uses it as is, nothing is pulled.
-                await scanChartTemplates(this.abs(versioned), versioned);
-                continue;
-            }
-            this.charts.set(pullDir, { repo, name, version, pullDir });
-        }
-    }
-    /** A reference that may be a directory (kustomization), a file, or a remote base. */
-    async reference(dir, entry, what, context) {
-        if (entry.startsWith('-'))
-            throw new RefusedError(`${what} "${entry}" starts with "-"`);
-        if (looksRemote(entry)) {
-            const local = external_node_path_.posix.isAbsolute(entry) || entry.includes('://')
-                ? 'missing'
-                : await this.tryInspect(dir, entry, what);
-            if (local === 'missing') {
-                this.checkRemote(entry, what);
-                return;
-            }
-        }
-        const path = normalizeInRepo(dir, entry, what);
-        const kind = await this.inspect(path, what);
-        if (kind === 'dir') {
-            await this.visit(path, context, what);
-        }
-        else if (kind === 'file') {
-            if (!isUnder(path, dir)) {
-                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
-            }
-            if (context === 'plugin')
-                this.checkPluginConfigs(await (0,promises_.readFile)(this.abs(path), 'utf8'), path);
-        }
-        else {
-            throw new RefusedError(`${what} "${entry}" does not exist`);
-        }
-    }
-    async tryInspect(dir, entry, what) {
-        const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
-        if (joined.startsWith('../'))
-            return 'missing';
-        return this.inspect(joined, what);
-    }
-    checkRemote(entry, what) {
-        const query = entry.includes('?') ? entry.slice(entry.indexOf('?') + 1) : '';
-        const params = new URLSearchParams(query);
-        for (const [key, value] of params) {
-            if (value.startsWith('-') || key.startsWith('-')) {
-                throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} has a ${key} starting with "-"`);
-            }
-        }
-        if (!this.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} is not in hydrate.remoteBases`);
-        }
-        const ref = params.get('ref') ?? params.get('version') ?? '';
-        if (!SHA40.test(ref)) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} must pin ?ref= to a 40-hex commit SHA`);
-        }
-    }
-    /** A file kustomize reads through its root-only loader: it must sit below the kustomization root. */
-    async localFile(dir, entry, what) {
-        if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry)) {
-            throw new RefusedError(`${what} "${entry}" is a URL; remote files are not allowed`);
-        }
-        const path = normalizeInRepo(dir, entry, what);
-        if (!isUnder(path, dir)) {
-            throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
-        }
-        const kind = await this.inspect(path, what);
-        if (kind === 'missing')
-            throw new RefusedError(`${what} "${entry}" does not exist`);
-    }
-    checkPluginConfigs(text, where) {
-        for (const doc of (0,dist/* parseAllDocuments */.hR)(text)) {
-            if ('errors' in doc && doc.errors.length > 0)
-                throw new RefusedError(`${where}: invalid YAML`);
-            const value = doc.toJS();
-            if (value === null || value === undefined)
-                continue;
-            if (!(0,dist/* isMap */.jh)(doc.contents))
-                throw new RefusedError(`${where}: a plugin config must be an object`);
-            const config = value;
-            const annotations = config.metadata?.annotations ?? {};
-            for (const key of FUNCTION_ANNOTATIONS) {
-                if (key in annotations) {
-                    throw new RefusedError(`${where}: KRM-function plugin (${key}) refused; only kustomize builtins run`);
-                }
-            }
-            const kind = typeof config.kind === 'string' ? config.kind : '';
-            if (kind === 'HelmChartInflationGenerator') {
-                throw new RefusedError(`${where}: HelmChartInflationGenerator as a generator is refused; use helmCharts`);
-            }
-            if (config.apiVersion !== 'builtin' || !BUILTIN_PLUGIN_KINDS.has(kind)) {
-                throw new RefusedError(`${where}: plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`);
-            }
-        }
-    }
-    /** Every entry below a kustomization root: symlinks must stay inside the repository. */
-    async scanTree(root) {
-        const entries = await (0,promises_.readdir)(this.abs(root), { withFileTypes: true });
-        for (const entry of entries) {
-            if (entry.name === '.git')
-                continue;
-            const path = root === '' ? entry.name : `${root}/${entry.name}`;
-            if (entry.isSymbolicLink()) {
-                await this.checkSymlink(path, `below ${root || '.'}`);
-            }
-            else if (entry.isDirectory()) {
-                await this.scanTree(path);
-            }
-        }
-    }
-}
-/** Helm renders `getHostByName` as "" without --enable-dns; we refuse such charts outright. */
-async function scanChartTemplates(chartDir, label) {
-    const stack = [chartDir];
-    while (stack.length > 0) {
-        const dir = stack.pop();
-        for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
-            const path = `${dir}/${entry.name}`;
-            if (entry.isDirectory()) {
-                stack.push(path);
-            }
-            else if (entry.isFile() && /\.(tpl|ya?ml|txt|json)$/.test(entry.name)) {
-                const text = await (0,promises_.readFile)(path, 'utf8');
-                if (text.includes('getHostByName')) {
-                    const relative = path.slice(chartDir.length + 1);
-                    const error = new RefusedError(`chart ${label}: ${relative} calls getHostByName (DNS lookups are refused)`);
-                    error.located = true;
-                    throw error;
-                }
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.ts
-// A run-scoped chart cache: each (repository, chart, version) is pulled once
-// with `helm pull` (never `helm dependency update`, never a plugin), its
-// archive digest checked against the optional lock, unpacked, checked (regular
-// files only, no getHostByName) and then hard-linked into every render root
-// that needs it (see render-tree.ts).
-
-
-
-
-
-class ChartCache {
-    options;
-    entries = new Map();
-    /** Charts actually pulled in this run (for the benchmark and tests). */
-    pulls = 0;
-    constructor(options) {
-        this.options = options;
-    }
-    get(chart) {
-        const key = `${chart.repo}\0${chart.name}\0${chart.version}`;
-        let entry = this.entries.get(key);
-        if (!entry) {
-            entry = this.pull(chart, (0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('hex').slice(0, 24));
-            this.entries.set(key, entry);
-        }
-        return entry;
-    }
-    async pull(chart, id) {
-        const base = (0,external_node_path_.join)(this.options.cacheDir, id);
-        const archiveDir = (0,external_node_path_.join)(base, 'archive');
-        const dir = (0,external_node_path_.join)(base, 'chart');
-        await (0,promises_.mkdir)(archiveDir, { recursive: true });
-        await (0,promises_.mkdir)(dir, { recursive: true });
-        const ref = chart.repo.startsWith('oci://')
-            ? `${chart.repo.replace(/\/+$/, '')}/${chart.name}`
-            : chart.name;
-        const args = ['pull', ref, '--version', chart.version, '--destination', archiveDir];
-        if (!chart.repo.startsWith('oci://'))
-            args.push('--repo', chart.repo);
-        this.pulls++;
-        const pulled = await (0,lib_process/* runProcess */.R3)(this.options.helm, args, {
-            env: this.options.env,
-            timeoutMs: this.options.timeoutMs,
-        });
-        if (pulled.code !== 0) {
-            const detail = (pulled.stderr.trim() || pulled.killedFor || `exit ${pulled.code}`).split('\n')[0] ?? '';
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull failed: ${detail}`);
-        }
-        const archives = (await (0,promises_.readdir)(archiveDir)).filter((name) => name.endsWith('.tgz'));
-        if (archives.length !== 1)
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull gave no archive`);
-        const archive = (0,external_node_path_.join)(archiveDir, archives[0]);
-        const digest = `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256')
-            .update(await (0,promises_.readFile)(archive))
-            .digest('hex')}`;
-        this.verifyLock(chart, digest);
-        const untar = await (0,lib_process/* runProcess */.R3)('tar', ['-xzf', archive, '-C', dir, '--no-same-owner', '--no-same-permissions'], {
-            env: this.options.env,
-            timeoutMs: this.options.timeoutMs,
-        });
-        if (untar.code !== 0)
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive does not unpack`);
-        const top = await (0,promises_.readdir)(dir);
-        if (top.length !== 1 || top[0] !== chart.name) {
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive must hold one directory "${chart.name}"`);
-        }
-        await assertRegularFiles(dir, `${chart.name}@${chart.version}`);
-        await scanChartTemplates((0,external_node_path_.join)(dir, chart.name), `${chart.name}@${chart.version}`);
-        return { dir, digest };
-    }
-    verifyLock(chart, digest) {
-        const locked = this.options.lock.filter((entry) => entry.chart === chart.name &&
-            entry.version === chart.version &&
-            (entry.repo === undefined || entry.repo === chart.repo));
-        for (const entry of locked) {
-            if (entry.digest.toLowerCase() !== digest) {
-                throw new RefusedError(`chart ${chart.name}@${chart.version} digest ${digest.slice(0, 19)}… does not match the lock`);
-            }
-        }
-    }
-}
-/** A chart archive may hold only directories and regular files (no links to host files). */
-async function assertRegularFiles(dir, label) {
-    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
-        const path = (0,external_node_path_.join)(dir, entry.name);
-        const stats = await (0,promises_.lstat)(path);
-        if (stats.isDirectory())
-            await assertRegularFiles(path, label);
-        else if (!stats.isFile())
-            throw new RefusedError(`chart ${label}: archive holds a link or special file (${entry.name})`);
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/line-diff.ts
-// A small unified line diff (Myers' O(ND) algorithm) for per-object diffs.
-// Past `maxEdits` differences it gives up on a minimal script and reports the
-// object as replaced, which keeps huge rewrites (a regenerated CRD) cheap.
-function splitLines(text) {
-    if (text === '')
-        return [];
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '')
-        lines.pop();
-    return lines;
-}
-function editScript(a, b, maxEdits) {
-    const n = a.length;
-    const m = b.length;
-    const max = Math.min(n + m, maxEdits);
-    const offset = max + 1;
-    const v = new Int32Array(2 * max + 3);
-    const trace = [];
-    let found = -1;
-    for (let d = 0; d <= max && found < 0; d++) {
-        trace.push(v.slice());
-        for (let k = -d; k <= d; k += 2) {
-            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
-                ? v[offset + k + 1]
-                : v[offset + k - 1] + 1;
-            let y = x - k;
-            while (x < n && y < m && a[x] === b[y]) {
-                x++;
-                y++;
-            }
-            v[offset + k] = x;
-            if (x >= n && y >= m) {
-                found = d;
-                break;
-            }
-        }
-    }
-    if (found < 0) {
-        return [
-            ...a.map((line) => ({ type: '-', line })),
-            ...b.map((line) => ({ type: '+', line })),
-        ];
-    }
-    // Walk the trace backwards to recover the edits.
-    const ops = [];
-    let x = n;
-    let y = m;
-    for (let d = found; d > 0; d--) {
-        const prev = trace[d];
-        const k = x - y;
-        const prevK = k === -d || (k !== d && prev[offset + k - 1] < prev[offset + k + 1])
-            ? k + 1
-            : k - 1;
-        const prevX = prev[offset + prevK];
-        const prevY = prevX - prevK;
-        while (x > prevX && y > prevY) {
-            y--;
-            ops.push({ type: ' ', line: a[--x] });
-        }
-        if (x === prevX)
-            ops.push({ type: '+', line: b[--y] });
-        else
-            ops.push({ type: '-', line: a[--x] });
-    }
-    while (x > 0 && y > 0) {
-        y--;
-        ops.push({ type: ' ', line: a[--x] });
-    }
-    return ops.reverse();
-}
-/** A unified diff (`---`/`+++` headers, `@@` hunks with `context` lines); '' when equal. */
-function unifiedDiff(before, after, fromLabel, toLabel, context = 3, maxEdits = 2000) {
-    if (before === after)
-        return '';
-    const ops = editScript(splitLines(before), splitLines(after), maxEdits);
-    const out = [`--- ${fromLabel}`, `+++ ${toLabel}`];
-    let i = 0;
-    while (i < ops.length) {
-        while (i < ops.length && ops[i].type === ' ')
-            i++;
-        if (i >= ops.length)
-            break;
-        const start = Math.max(0, i - context);
-        let end = i;
-        // Extend the hunk while the next change is within 2 × context lines.
-        for (;;) {
-            while (end < ops.length && ops[end].type !== ' ')
-                end++;
-            let next = end;
-            while (next < ops.length && ops[next].type === ' ')
-                next++;
-            if (next < ops.length && next - end <= 2 * context)
-                end = next;
-            else {
-                end = Math.min(ops.length, end + context);
-                break;
-            }
-        }
-        let oldStart = 1;
-        let newStart = 1;
-        for (let j = 0; j < start; j++) {
-            if (ops[j].type !== '+')
-                oldStart++;
-            if (ops[j].type !== '-')
-                newStart++;
-        }
-        const hunk = ops.slice(start, end);
-        const oldCount = hunk.filter((op) => op.type !== '+').length;
-        const newCount = hunk.filter((op) => op.type !== '-').length;
-        out.push(`@@ -${oldCount === 0 ? oldStart - 1 : oldStart},${oldCount} +${newCount === 0 ? newStart - 1 : newStart},${newCount} @@`);
-        for (const op of hunk)
-            out.push(`${op.type}${op.line}`);
-        i = end;
-    }
-    return `${out.join('\n')}\n`;
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/objects.ts
-// Rendered objects in one canonical form: every document re-emitted by the
-// `yaml` package with fixed options (same bytes on any machine and path) and
-// sorted by (kind priority, API group, kind, namespace, name), so the WET
-// branch only changes when the desired state does.
-
-const STRINGIFY = {
-    indent: 2,
-    indentSeq: false,
-    lineWidth: 0,
-    minContentWidth: 0,
-    directives: false,
-};
-/**
- * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
- * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
- */
-const KIND_PRIORITY = [
-    '/Namespace',
-    'apiextensions.k8s.io/CustomResourceDefinition',
-    'scheduling.k8s.io/PriorityClass',
-    'storage.k8s.io/StorageClass',
-    '/ServiceAccount',
-    'rbac.authorization.k8s.io/ClusterRole',
-    'rbac.authorization.k8s.io/ClusterRoleBinding',
-    'rbac.authorization.k8s.io/Role',
-    'rbac.authorization.k8s.io/RoleBinding',
-    '/ConfigMap',
-    '/Secret',
-];
-/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
-function parseObjects(text, source) {
-    const objects = [];
-    for (const doc of (0,dist/* parseAllDocuments */.hR)(text, { intAsBigInt: true, uniqueKeys: false })) {
-        if ('errors' in doc && doc.errors.length > 0) {
-            throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
-        }
-        if (doc.contents === null)
-            continue;
-        const value = doc.toJS({ maxAliasCount: -1 });
-        if (value === null || value === undefined)
-            continue;
-        if (typeof value !== 'object' || Array.isArray(value)) {
-            throw new Error(`${source}: a document is not a Kubernetes object`);
-        }
-        const object = value;
-        const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-        const kind = typeof object.kind === 'string' ? object.kind : '';
-        const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
-        if (!apiVersion || !kind || !name) {
-            throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`);
-        }
-        // Comments are not desired state (kustomize drops them too).
-        doc.commentBefore = null;
-        doc.comment = null;
-        (0,dist/* visit */.YR)(doc, (_key, node) => {
-            if ((0,dist/* isNode */.Ll)(node)) {
-                node.commentBefore = null;
-                node.comment = null;
-            }
-        });
-        objects.push({
-            group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
-            apiVersion,
-            kind,
-            namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
-            name,
-            yaml: doc.toString(STRINGIFY),
-        });
-    }
-    return sortObjects(objects);
-}
-function objectKey(object) {
-    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
-}
-function priority(object) {
-    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
-    return index === -1 ? KIND_PRIORITY.length : index;
-}
-function compareText(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-function compareObjects(a, b) {
-    return (priority(a) - priority(b) ||
-        compareText(a.group, b.group) ||
-        compareText(a.kind, b.kind) ||
-        compareText(a.namespace, b.namespace) ||
-        compareText(a.name, b.name));
-}
-function sortObjects(objects) {
-    return [...objects].sort(compareObjects);
-}
-/** `manifest.yaml`: every object, in canonical order, as one stream. */
-function manifestText(objects) {
-    return objects.map((object) => object.yaml).join('---\n');
-}
-/**
- * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
- * case, unsafe characters replaced); the API group is added when two objects
- * would share a file.
- */
-function perResourceFiles(objects) {
-    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
-    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
-    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
-    const counts = new Map();
-    for (const object of objects)
-        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
-    const files = new Map();
-    for (const object of objects) {
-        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
-        for (let n = 2; files.has(path); n++)
-            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
-        files.set(path, object.yaml);
-    }
-    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
-}
-/** Paths on a WET branch that hold rendered objects (either layout). */
-function isManagedManifestPath(path) {
-    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/compare.ts
-
-
-/**
- * Diff text limits: a first render of a fleet with large CRDs would otherwise
- * put hundreds of megabytes of "added" diffs into hydration.json and memory.
- */
-const DIFF_LIMITS = { perObject: 32 * 1024, perEnvironment: 256 * 1024 };
-function clipDiff(diff, max) {
-    if (diff.length <= max)
-        return diff;
-    const cut = diff.lastIndexOf('\n', max);
-    const kept = diff.slice(0, cut + 1);
-    const omitted = diff.slice(cut + 1).split('\n').length - 1;
-    return `${kept}… ${omitted} more diff lines omitted\n`;
-}
-function diffObjects(before, after, limits = DIFF_LIMITS) {
-    const old = new Map(before.map((object) => [objectKey(object), object]));
-    const now = new Map(after.map((object) => [objectKey(object), object]));
-    const entries = [];
-    const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-    const describe = (o, change, diff) => ({
-        change,
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        name: o.name,
-        namespace: o.namespace,
-        diff,
-    });
-    for (const [key, object] of now) {
-        const previous = old.get(key);
-        if (!previous) {
-            entries.push({
-                object,
-                change: describe(object, 'added', unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`)),
-            });
-        }
-        else if (previous.yaml !== object.yaml) {
-            const diff = unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`);
-            entries.push({ object, change: describe(object, 'changed', diff) });
-        }
-    }
-    for (const [key, object] of old) {
-        if (!now.has(key)) {
-            entries.push({
-                object,
-                change: describe(object, 'deleted', unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null')),
-            });
-        }
-    }
-    let budget = limits.perEnvironment;
-    return entries
-        .sort((a, b) => compareObjects(a.object, b.object))
-        .map(({ change }) => {
-        const diff = budget > 0 ? clipDiff(change.diff, Math.min(limits.perObject, budget)) : '';
-        budget -= diff.length;
-        return {
-            ...change,
-            diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
-        };
-    });
-}
-function protects(protectedKinds, change) {
-    const group = change.apiVersion.includes('/')
-        ? change.apiVersion.slice(0, change.apiVersion.indexOf('/'))
-        : '';
-    return protectedKinds.some((entry) => entry === change.kind || entry === `${change.kind}.${group}`);
-}
-function clip(text, max = 140) {
-    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-/** Blocks an empty render over existing resources, too many deletions, and deleting a protected kind. */
-function guardDeletions(before, after, changes, guard, allowDeletions) {
-    const deleted = changes.filter((change) => change.change === 'deleted');
-    let reason;
-    const protectedGone = deleted.filter((change) => protects(guard.protectedKinds, change));
-    if (before > 0 && after === 0) {
-        reason = `empty render would delete all ${before} resources`;
-    }
-    else if (protectedGone.length > 0) {
-        const first = protectedGone[0];
-        const more = protectedGone.length > 1 ? ` (+${protectedGone.length - 1} more protected)` : '';
-        reason = `would delete protected ${first.kind} ${first.namespace ? `${first.namespace}/` : ''}${first.name}${more}`;
-    }
-    else if (deleted.length > guard.maxDeleted) {
-        reason = `would delete ${deleted.length} resources (max ${guard.maxDeleted})`;
-    }
-    else if (before > 0 && (deleted.length * 100) / before > guard.maxDeletedPercent) {
-        const percent = Math.round((deleted.length * 1000) / before) / 10;
-        reason = `would delete ${deleted.length} of ${before} resources (${percent}% > ${guard.maxDeletedPercent}%)`;
-    }
-    if (reason === undefined)
-        return { blocked: false };
-    if (allowDeletions)
-        return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
-    return { blocked: true, reason: clip(`deletion guard: ${reason}`) };
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/render-tree.ts
-// The run-scoped render tree. kustomize with Helm pulls charts into
-// `<kustomization>/<chartHome>/<name>-<version>/` and reads the chart's
-// values.yaml through its root-only loader (a symlink into a shared cache is
-// refused: its real path is outside the root). So instead of rendering in the
-// DRY checkout (which must never be written) we copy the vetted kustomization
-// roots once per run into a private tree, and hard-link each pulled chart from
-// the shared cache to where kustomize looks. Roots are shared between
-// environments (bases, components), so a fleet of 500 overlays copies each file
-// once; the copy holds only vetted files, so the render cannot read anything the
-// safety walk did not see.
-
-
-/** Copies the union of kustomization roots (repository-relative) from repoDir into treeDir. */
-async function buildRenderTree(repoDir, treeDir, roots) {
-    const sorted = [...new Set(roots)].sort();
-    const top = [];
-    for (const root of sorted) {
-        // A root below one already copied comes along with it.
-        if (!top.some((parent) => parent === '' || root === parent || root.startsWith(`${parent}/`)))
-            top.push(root);
-    }
-    let files = 0;
-    for (const root of top) {
-        files += await copyTree((0,external_node_path_.join)(repoDir, root), (0,external_node_path_.join)(treeDir, root), new Set());
-    }
-    return files;
-}
-/** Copies a directory; symlinks (already checked to stay inside the repository) become real files. */
-async function copyTree(src, dst, ancestors) {
-    const real = await (0,promises_.realpath)(src);
-    if (ancestors.has(real))
-        return 0;
-    const inside = new Set([...ancestors, real]);
-    await (0,promises_.mkdir)(dst, { recursive: true });
-    const counts = await Promise.all((await (0,promises_.readdir)(src, { withFileTypes: true })).map(async (entry) => {
-        if (entry.name === '.git')
-            return 0;
-        const from = (0,external_node_path_.join)(src, entry.name);
-        const to = (0,external_node_path_.join)(dst, entry.name);
-        const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await (0,promises_.stat)(from)).isDirectory());
-        if (isDir)
-            return copyTree(from, to, inside);
-        if (!entry.isFile() && !entry.isSymbolicLink())
-            return 0;
-        await (0,promises_.copyFile)(from, to, promises_.constants.COPYFILE_FICLONE);
-        return 1;
-    }));
-    return counts.reduce((sum, n) => sum + n, 0);
-}
-/** Hard-links every file of a cached chart below `dst` (a copy when links cross file systems). */
-async function linkTree(src, dst) {
-    await (0,promises_.mkdir)(dst, { recursive: true });
-    for (const entry of await (0,promises_.readdir)(src, { withFileTypes: true })) {
-        const from = (0,external_node_path_.join)(src, entry.name);
-        const to = (0,external_node_path_.join)(dst, entry.name);
-        if (entry.isDirectory()) {
-            await linkTree(from, to);
-        }
-        else {
-            await (0,promises_.mkdir)((0,external_node_path_.dirname)(to), { recursive: true });
-            try {
-                await (0,promises_.link)(from, to);
-            }
-            catch {
-                await (0,promises_.copyFile)(from, to);
-            }
-        }
-    }
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./actions/lib/render/tools.ts
-// The render tools and the sealed environment they run in.
-
-
-
-
-/** The absolute path of a program found on PATH (so kustomize gets an absolute --helm-command). */
-async function findOnPath(program, path = process.env.PATH ?? '') {
-    if ((0,external_node_path_.isAbsolute)(program))
-        return program;
-    for (const dir of path.split(external_node_path_.delimiter)) {
-        if (dir === '')
-            continue;
-        const candidate = (0,external_node_path_.join)(dir, program);
-        try {
-            await (0,promises_.access)(candidate, external_node_fs_namespaceObject.constants.X_OK);
-            return candidate;
-        }
-        catch {
-            // not in this directory
-        }
-    }
-    throw new Error(`${program} is not on PATH`);
-}
-/**
- * The whole environment of kustomize and helm: PATH/HOME/locale only, no
- * tokens, no kubeconfig, and Helm's cache/config/data/plugins inside the
- * run-scoped directory (so no host repositories, registries or plugins apply).
- */
-async function sealedToolEnv(runDir) {
-    const helmDir = (0,external_node_path_.join)(runDir, 'helm');
-    const dirs = {
-        cache: (0,external_node_path_.join)(helmDir, 'cache'),
-        config: (0,external_node_path_.join)(helmDir, 'config'),
-        data: (0,external_node_path_.join)(helmDir, 'data'),
-    };
-    const plugins = (0,external_node_path_.join)(helmDir, 'plugins');
-    const home = (0,external_node_path_.join)(runDir, 'home');
-    for (const dir of [...Object.values(dirs), plugins, home])
-        await (0,promises_.mkdir)(dir, { recursive: true });
-    await (0,promises_.writeFile)((0,external_node_path_.join)(dirs.config, 'repositories.yaml'), 'apiVersion: ""\nrepositories: []\n');
-    return (0,lib_process/* minimalEnv */.DW)({
-        HOME: home,
-        XDG_CONFIG_HOME: (0,external_node_path_.join)(home, '.config'),
-        XDG_CACHE_HOME: (0,external_node_path_.join)(home, '.cache'),
-        XDG_DATA_HOME: (0,external_node_path_.join)(home, '.local/share'),
-        KUBECONFIG: '/dev/null',
-        HELM_CACHE_HOME: dirs.cache,
-        HELM_CONFIG_HOME: dirs.config,
-        HELM_DATA_HOME: dirs.data,
-        HELM_PLUGINS: plugins,
-        HELM_REGISTRY_CONFIG: (0,external_node_path_.join)(dirs.config, 'registry.json'),
-        HELM_REPOSITORY_CONFIG: (0,external_node_path_.join)(dirs.config, 'repositories.yaml'),
-        GIT_TERMINAL_PROMPT: '0',
-        GIT_CONFIG_NOSYSTEM: '1',
-        GIT_CONFIG_GLOBAL: '/dev/null',
-    });
-}
-async function toolVersions(kustomize, helm, env) {
-    const k = await (0,lib_process/* runChecked */.X4)(kustomize, ['version'], { env, timeoutMs: 30_000 });
-    const h = await (0,lib_process/* runChecked */.X4)(helm, ['version', '--short'], { env, timeoutMs: 30_000 });
-    return {
-        kustomize: k.stdout.trim().split('\n')[0] ?? '',
-        helm: h.stdout.trim().split('\n')[0] ?? '',
-    };
-}
-/**
- * The `--helm-command` kustomize gets: a tiny sh script that answers
- * `helm version` itself (kustomize asks before every chart; a Go process start
- * is ~55 ms, a third of a small render), and lets only `helm template` through
- * to the real binary, without --post-renderer or --enable-dns. So kustomize can
- * never `helm pull` (all charts come from our cache) nor run a plugin.
- */
-async function writeHelmShim(runDir, helm, version) {
-    const quote = (text) => `'${text.replace(/'/g, `'\\''`)}'`;
-    const safeVersion = version.replace(/[^A-Za-z0-9.+-]/g, '');
-    const script = [
-        '#!/bin/sh',
-        '# Written by fleet-promote for one render run: Helm `template` only.',
-        'case "$1" in',
-        `  version) echo ${quote(safeVersion)}; exit 0 ;;`,
-        '  template) ;;',
-        '  *) echo "fleet-promote: helm $1 is not allowed during a render (charts come from the cache)" >&2; exit 1 ;;',
-        'esac',
-        'for arg in "$@"; do',
-        '  case "$arg" in',
-        '    --post-renderer*|--enable-dns*|--repo*|--kubeconfig*|--kube-context*|--kube-token*|--kube-apiserver*)',
-        '      echo "fleet-promote: helm $arg is not allowed during a render" >&2; exit 1 ;;',
-        '  esac',
-        'done',
-        `exec ${quote(helm)} "$@"`,
-        '',
-    ].join('\n');
-    const dir = (0,external_node_path_.join)(runDir, 'bin');
-    await (0,promises_.mkdir)(dir, { recursive: true });
-    const path = (0,external_node_path_.join)(dir, 'helm');
-    await (0,promises_.writeFile)(path, script);
-    await (0,promises_.chmod)(path, 0o755);
-    return path;
-}
-/** The one kustomize invocation: builtins only, root-only loads, Helm `template` via --helm-command. */
-function kustomizeArgs(dir, helm) {
-    const args = ['build', dir, '--load-restrictor', 'LoadRestrictionsRootOnly'];
-    if (helm !== undefined)
-        args.push('--enable-helm', '--helm-command', helm);
-    return args;
-}
-
-;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.ts
-// Writes one rendered environment as a commit on top of its WET branch tip,
-// with git plumbing and a private index: the work tree and the workspace's
-// index are never touched. The commit is deterministic (identity and dates
-// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
-
-
-
-
-
-/**
- * The list of files the suite wrote on a WET branch, one path per line. A
- * later render removes the listed files it no longer produces and leaves
- * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
- * Argo CD never tries to apply it.
- */
-const MANAGED_LIST = '.fleet-promote/managed-files';
-/** Committer of every WET commit. */
-const BOT_IDENTITY = {
-    name: 'github-actions[bot]',
-    email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
-/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
-async function readDryCommit(git, sha) {
-    const result = await git.raw([
-        'show',
-        '-s',
-        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
-        '--end-of-options',
-        `${sha}^{commit}`,
-    ]);
-    if (result.code !== 0)
-        return undefined;
-    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
-        .trim()
-        .split('\0');
-    if (!full || authorName === undefined || !authorDate || !committerDate)
-        return undefined;
-    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
-    const raw = await git.run(['cat-file', 'commit', full]);
-    const header = raw.slice(0, raw.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
-    return {
-        sha: full,
-        authorName,
-        authorEmail: authorEmail ?? '',
-        authorDate,
-        committerDate,
-        parents,
-    };
-}
-/** Builds (but does not push) the child commit of one environment. */
-async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
-    const plumbing = new Git(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: join(scratch, 'index') },
-    });
-    try {
-        let base = env.baseSha;
-        let rootSha;
-        if (base === '') {
-            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-            base = rootSha;
-        }
-        else if (!(await git.tryRevParse(base))) {
-            throw new UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
-        }
-        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-        const previous = await managedFiles(git, base);
-        const keep = new Set(files);
-        const stale = previous.filter((path) => !keep.has(path));
-        const realSource = await realpath(sourceDir);
-        for (const path of files) {
-            await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
-        }
-        const listing = `${[...files].sort().join('\n')}\n`;
-        const blobs = files.length
-            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-                .trim()
-                .split('\n')
-            : [];
-        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-        const zero = '0'.repeat(40);
-        const entries = [
-            ...stale.map((path) => `0 ${zero}\t${path}`),
-            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-            `100644 ${listBlob}\t${MANAGED_LIST}`,
-        ];
-        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-        const tree = (await plumbing.run(['write-tree'])).trim();
-        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
-        if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
-        }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
-    }
-    finally {
-        await rm(scratch, { recursive: true, force: true });
-    }
-}
-function commitMessage(input) {
-    const env = input.environment;
-    return [
-        `fleet-promote: render ${env.name} for #${input.parent}`,
-        '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
-        '',
-        `Fleet-Promote-Parent: #${input.parent}`,
-        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
-        '',
-    ].join('\n');
-}
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
-    if (text === undefined)
-        return [];
-    return text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
-}
-function validateFiles(env) {
-    const seen = new Set();
-    for (const path of env.files) {
-        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
-        }
-        if (seen.has(path)) {
-            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
-        }
-        seen.add(path);
-    }
-    return [...seen];
-}
-/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
-function isSafeRelativePath(path) {
-    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
-        return false;
-    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
-        return false;
-    return path
-        .split('/')
-        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
-}
-function resolveInside(root, relative, what) {
-    const rootAbs = resolve(root);
-    const full = resolve(rootAbs, relative);
-    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
-        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
-    }
-    return full;
-}
-/** The file must be a regular file whose real path stays inside the rendered tree. */
-async function assertRegularFile(realRoot, file, path) {
-    let stats;
-    let real;
-    try {
-        stats = await lstat(file);
-        real = await realpath(file);
-    }
-    catch {
-        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
-    }
-    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
-        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/wet.ts
-
-
-/**
- * Reads the WET branches. With a remote, they are fetched into
- * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
- * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
- */
-async function readWetStates(git, branches, remote) {
-    const unique = [...new Set(branches)].sort();
-    const tips = new Map();
-    if (remote !== undefined && unique.length > 0) {
-        const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
-        const refspecs = [];
-        for (const branch of unique) {
-            const sha = refs.get(`refs/heads/${branch}`);
-            if (sha === undefined)
-                continue;
-            tips.set(branch, sha);
-            refspecs.push(`+refs/heads/${branch}:refs/remotes/${remote}/${branch}`);
-        }
-        // Keep a shallow checkout shallow; a full clone fetches normally (no new shallow grafts).
-        if (refspecs.length > 0)
-            await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {});
-    }
-    else {
-        for (const branch of unique) {
-            const sha = (await git.tryRevParse(`refs/heads/${branch}`)) ??
-                (await git.tryRevParse(`refs/remotes/origin/${branch}`));
-            if (sha !== undefined)
-                tips.set(branch, sha);
-        }
-    }
-    const states = new Map();
-    for (const branch of unique) {
-        const sha = tips.get(branch) ?? '';
-        const files = new Map();
-        if (sha !== '') {
-            // The WET writer lists the files it manages; without a list, recognise them by path.
-            const list = await git.showFile(sha, MANAGED_LIST);
-            const candidates = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
-            const manifests = candidates.filter((path) => path.endsWith('.yaml') && isManagedManifestPath(path));
-            for (const path of [...new Set(manifests)].sort()) {
-                const text = await git.showFile(sha, path);
-                if (text !== undefined)
-                    files.set(path, text);
-            }
-        }
-        states.set(branch, { sha, files });
-    }
-    return states;
-}
-
-// EXTERNAL MODULE: ./actions/lib/render/output.ts
-var output = __nccwpck_require__(8182);
-;// CONCATENATED MODULE: ./actions/lib/render/hydrate.ts
-// Renders environments: safety walk → render tree → shared chart cache →
-// `kustomize build` pool → canonical objects → diff with the WET branch →
-// deletion guard → output files and hydration.json. Takes a narrow options
-// object (no config loading here), so the action, the CLI and the benchmark
-// all render the same way.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
-async function mapPool(items, limit, fn) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await fn(items[index], index);
-        }
-    });
-    await Promise.all(workers);
-    return results;
-}
-async function hydrate(options) {
-    const log = options.log ?? (() => undefined);
-    const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_namespaceObject.availableParallelism)();
-    const { settings } = options;
-    const git = new git_git/* Git */.T(options.repoDir);
-    const drySha = options.drySha ?? (await git.revParse('HEAD'));
-    const repoURL = options.repoURL ?? (await originUrl(git));
-    const commit = await (0,output/* commitInfo */.oZ)(git, drySha);
-    const runDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.scratchDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-render-'));
-    const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 };
-    let mark = Date.now();
-    const lap = (phase) => {
-        const now = Date.now();
-        phases[phase] = now - mark;
-        mark = now;
-    };
-    try {
-        const env = await sealedToolEnv(runDir);
-        const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize');
-        const helm = await findOnPath(options.helmPath ?? 'helm');
-        const tools = await toolVersions(kustomize, helm, env);
-        const helmShim = await writeHelmShim(runDir, helm, tools.helm);
-        const timeoutMs = settings.timeoutSeconds * 1000;
-        const policy = {
-            helmEnabled: settings.helm.enabled,
-            allowedChartRepos: settings.helm.allowedRepos,
-            remoteBases: settings.remoteBases,
-        };
-        lap('setup');
-        // 1. Safety walk of every environment before anything runs.
-        const treeScans = new Map();
-        const pending = await mapPool(options.environments, parallelism * 2, async (env) => {
-            const started = Date.now();
-            const item = { env, checkMs: 0 };
-            if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
-                item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`);
-                return item;
-            }
-            try {
-                item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans);
-            }
-            catch (error) {
-                item.failure = clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
-            }
-            item.checkMs = Date.now() - started;
-            return item;
-        });
-        lap('check');
-        const wetStates = readWetStates(git, options.environments.map((env) => env.branch), options.wetRemote);
-        // Read while the tree and charts are prepared; its error surfaces at the await below.
-        wetStates.catch(() => undefined);
-        // 2. One private copy of every vetted kustomization root.
-        const treeDir = (0,external_node_path_.join)(runDir, 'tree');
-        const treeFiles = await buildRenderTree(options.repoDir, treeDir, pending.flatMap((item) => item.report?.roots ?? []));
-        lap('tree');
-        // 3. Each chart version pulled once, linked where kustomize looks for it.
-        const cache = new ChartCache({
-            cacheDir: (0,external_node_path_.join)(runDir, 'charts'),
-            helm,
-            env,
-            timeoutMs,
-            lock: options.chartLock ?? [],
-        });
-        const linked = new Map();
-        await mapPool(pending, parallelism * 2, async (item) => {
-            for (const chart of item.report?.charts ?? []) {
-                let done = linked.get(chart.pullDir);
-                if (!done) {
-                    done = cache
-                        .get(chart)
-                        .then((cached) => linkTree((0,external_node_path_.join)(cached.dir, chart.name), (0,external_node_path_.join)(treeDir, chart.pullDir, chart.name)));
-                    linked.set(chart.pullDir, done);
-                }
-                try {
-                    await done;
-                }
-                catch (error) {
-                    item.failure = clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
-                    return;
-                }
-            }
-        });
-        lap('charts');
-        // 4. Render pool: one kustomize process per environment.
-        const wet = await wetStates;
-        const environments = await mapPool(pending, parallelism, async (item) => {
-            const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
-            const result = await renderOne(item, state, { ...options, settings }, { kustomize, helm: helmShim, env, treeDir, timeoutMs, commit, tools, drySha, repoURL });
-            log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
-            return result;
-        });
-        lap('render');
-        const result = {
-            version: 1,
-            drySha,
-            repoURL,
-            environments: [...environments].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-        };
-        await (0,output/* writeHydrationResult */.HG)(options.outputDir, result);
-        return { result, stats: { chartPulls: cache.pulls, treeFiles, tools, phases } };
-    }
-    finally {
-        await (0,promises_.rm)(runDir, { recursive: true, force: true });
-    }
-}
-async function renderOne(item, state, options, context) {
-    const { env } = item;
-    const { settings } = options;
-    const started = Date.now();
-    const base = {
-        name: env.name,
-        path: env.path,
-        stage: env.stage,
-        branch: env.branch,
-        status: 'failed',
-        resources: { before: 0, after: 0 },
-        diff: { added: 0, changed: 0, deleted: 0 },
-        changes: [],
-        outputDir: env.name,
-        files: [],
-        baseSha: state.sha,
-        durationMs: 0,
-    };
-    const finish = async (result, files) => {
-        if (SAFE_ENV_NAME.test(env.name)) {
-            result.files = await (0,output/* writeEnvironmentFiles */.mc)(options.outputDir, env, files, {
-                commit: context.commit,
-                drySha: context.drySha,
-                repoURL: context.repoURL,
-                tools: context.tools,
-                helm: settings.helm.enabled,
-            });
-        }
-        result.durationMs = item.checkMs + Date.now() - started;
-        return result;
-    };
-    let before;
-    try {
-        before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`));
-    }
-    catch (error) {
-        return finish({ ...base, reason: clip(`WET branch unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
-    }
-    base.resources.before = before.length;
-    if (item.failure !== undefined || item.report === undefined) {
-        return finish({ ...base, reason: item.failure ?? 'refused' });
-    }
-    const dir = (0,external_node_path_.join)(context.treeDir, env.path);
-    const run = await (0,lib_process/* runProcess */.R3)(context.kustomize, kustomizeArgs(dir, settings.helm.enabled && item.report.usesHelm ? context.helm : undefined), {
-        cwd: context.treeDir,
-        env: context.env,
-        timeoutMs: context.timeoutMs,
-        maxOutputBytes: settings.maxOutputBytes,
-    });
-    // A render error is never "zero resources".
-    if (run.killedFor === 'timeout')
-        return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` });
-    if (run.killedFor === 'output-limit')
-        return finish({ ...base, reason: `render output over ${settings.maxOutputBytes} bytes` });
-    if (run.code !== 0) {
-        const detail = run.stderr
-            .split(`${context.treeDir}/`)
-            .join('')
-            .trim()
-            .split('\n')
-            .filter((l) => l.trim() !== '')
-            .pop();
-        return finish({
-            ...base,
-            reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
-        });
-    }
-    let after;
-    try {
-        after = parseObjects(run.stdout, `kustomize build ${env.path}`);
-    }
-    catch (error) {
-        return finish({ ...base, reason: clip(`render output unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
-    }
-    const files = settings.layout === 'per-resource'
-        ? perResourceFiles(after)
-        : new Map(after.length > 0 ? [['manifest.yaml', manifestText(after)]] : []);
-    const changes = diffObjects(before, after);
-    const count = (kind) => changes.filter((change) => change.change === kind).length;
-    const diff = { added: count('added'), changed: count('changed'), deleted: count('deleted') };
-    const verdict = guardDeletions(before.length, after.length, changes, settings.deletionGuard, options.allowDeletions === true);
-    const changed = state.sha === '' || !sameFiles(state.files, files);
-    const result = {
-        ...base,
-        status: verdict.blocked ? 'blocked' : changed ? 'rendered' : 'unchanged',
-        ...(verdict.reason !== undefined ? { reason: verdict.reason } : {}),
-        resources: { before: before.length, after: after.length },
-        diff,
-        changes,
-    };
-    return finish(result, verdict.blocked ? undefined : files);
-}
-function sameFiles(a, b) {
-    if (a.size !== b.size)
-        return false;
-    for (const [path, text] of a)
-        if (b.get(path) !== text)
-            return false;
-    return true;
-}
-async function originUrl(git) {
-    const result = await git.raw(['remote', 'get-url', 'origin']);
-    if (result.code !== 0)
-        return '';
-    return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/sources.ts
-// Glue between the configuration loader and the render core, shared by the
-// hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
-// come from the base revision when one is given (privileged runs must not
-// trust the PR head), else from the working tree.
-
-
-
-
-
-const sources_SHA40 = /^[0-9a-f]{40}$/i;
-/** The commit `base` names here, fetching it from origin when it is a SHA this checkout lacks. */
-async function resolveBase(git, base) {
-    const local = (await git.tryRevParse(base)) ?? (await git.tryRevParse(`refs/remotes/origin/${base}`));
-    if (local)
-        return local;
-    if (sources_SHA40.test(base)) {
-        await git.fetch('origin', [base], { depth: 1 });
-        return git.revParse(base);
-    }
-    throw new errors/* UserError */.y(`base revision "${base}" is not in this checkout`);
-}
-async function readSource(git, repoDir, file, base) {
-    if (base)
-        return git.showFile(await resolveBase(git, base), file);
-    try {
-        return await (0,promises_.readFile)((0,external_node_path_.join)(repoDir, file), 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
-}
-/** fleet-promote.yaml from the base revision (when given) or the working tree. */
-async function loadRenderConfig(git, repoDir, file, base) {
-    if (!base)
-        return (0,config_config/* loadConfig */.Z9)(repoDir, file);
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined) {
-        if (file === config_config/* DEFAULT_CONFIG_FILE */.Cu)
-            return (0,config_config/* defaultConfig */.sb)();
-        throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${base}`, { file });
-    }
-    return (0,config_config/* parseConfig */.o4)(text, file);
-}
-/**
- * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
- * Pinning digests makes a re-published chart version fail loudly instead of rendering.
- */
-function parseChartLock(text, file) {
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text);
-    }
-    catch (error) {
-        throw new errors/* UserError */.y(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
-    }
-    const charts = raw?.charts;
-    if (!Array.isArray(charts))
-        throw new errors/* UserError */.y(`${file}: expected a "charts" list`, { file });
-    return charts.map((entry, index) => {
-        const e = (entry ?? {});
-        const text = (key) => {
-            const value = e[key];
-            return typeof value === 'string' ? value : undefined;
-        };
-        const chart = text('chart');
-        const version = text('version');
-        const digest = text('digest')?.toLowerCase();
-        if (!chart || !version || !digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-            throw new errors/* UserError */.y(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
-        }
-        const repo = text('repo');
-        return { chart, version, digest, ...(repo ? { repo } : {}) };
-    });
-}
-async function loadChartLock(git, repoDir, file, base) {
-    if (!file)
-        return [];
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined)
-        throw new errors/* UserError */.y(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
-    return parseChartLock(text, file);
-}
-
-// EXTERNAL MODULE: ./actions/lib/cli/args.ts
-var cli_args = __nccwpck_require__(7466);
-// EXTERNAL MODULE: ./actions/lib/cli/index.ts
-var cli = __nccwpck_require__(4943);
-;// CONCATENATED MODULE: ./actions/lib/cli/render.ts
-
-
-
-
-
-
-
-
-
-
-const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
-
-Renders one environment exactly as the hydrate action does (safety checks,
-shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
-deletion guard) and prints its result JSON (an EnvironmentHydration).
-
-Options:
-  --repo DIR          Git repository (default: the current directory)
-  --env PATH          Environment directory, relative to the repository root
-  --out DIR           Write hydration.json and <environment>/ there (default: a temp dir, removed)
-  --config FILE       Configuration file (default: fleet-promote.yaml)
-  --base REV          Read --config and --chart-lock at this revision instead of the work tree
-  --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
-  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
-  --allow-deletions   Let a render the deletion guard blocks through
-
-Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`;
-cli/* commands */.Pi.set('render', {
-    summary: 'Render one environment the way the hydrate action does and print its result.',
-    usage,
-    async run(args) {
-        const options = (0,cli_args/* parseCliArgs */.h)('render', args, {
-            repo: { type: 'string' },
-            env: { type: 'string' },
-            out: { type: 'string' },
-            config: { type: 'string' },
-            base: { type: 'string' },
-            'chart-lock': { type: 'string' },
-            remote: { type: 'string' },
-            'allow-deletions': { type: 'boolean' },
-        });
-        if (!options.env)
-            throw new errors/* UserError */.y('--env is required (see "fleet-promote render --help")');
-        const repoDir = (0,external_node_path_.resolve)(options.repo ?? '.');
-        const git = new git_git/* Git */.T(repoDir);
-        const base = options.base ?? '';
-        const config = await loadRenderConfig(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
-        const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
-        const files = await git.listFiles('HEAD');
-        const environment = (0,config_config/* discoverEnvironments */.MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,config_config/* environmentsFromPaths */.lW)(config, files, [path])[0];
-        if (!environment)
-            throw new errors/* UserError */.y(`--env ${options.env}: not an environment directory`);
-        const scratch = options.out === undefined
-            ? await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cli-render-'))
-            : undefined;
-        try {
-            const { result } = await hydrate({
-                repoDir,
-                environments: [environment],
-                outputDir: options.out !== undefined ? (0,external_node_path_.resolve)(options.out) : (0,external_node_path_.join)(scratch, 'out'),
-                settings: config.hydrate,
-                allowDeletions: options['allow-deletions'] === true,
-                chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
-                ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
-            });
-            const env = result.environments[0];
-            process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
-            return env && (env.status === 'rendered' || env.status === 'unchanged') ? 0 : 1;
-        }
-        finally {
-            if (scratch)
-                await (0,promises_.rm)(scratch, { recursive: true, force: true });
-        }
-    },
-});
-
-
-/***/ }),
-
-/***/ 7076:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Cu: () => (/* binding */ DEFAULT_CONFIG_FILE),
-  sb: () => (/* binding */ defaultConfig),
-  MR: () => (/* binding */ discoverEnvironments),
-  lW: () => (/* binding */ environmentsFromPaths),
-  Z9: () => (/* binding */ loadConfig),
-  o4: () => (/* binding */ parseConfig),
-  Xs: () => (/* binding */ stageOrder)
-});
-
-// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, argoCdApplicationName, configSchema, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, stageFor, unsafeNameReason
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(2463);
-// EXTERNAL MODULE: ./node_modules/minimatch/dist/esm/index.js + 8 modules
-var esm = __nccwpck_require__(1138);
-// EXTERNAL MODULE: ./node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(8815);
-// EXTERNAL MODULE: ./actions/lib/errors.ts
-var errors = __nccwpck_require__(2863);
-;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
-;// CONCATENATED MODULE: ./actions/lib/config/config.ts
-// Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
-// line and key) → defaults → semantic checks. Also turns the configuration
-// and a repository's file list into environments with stages and branches.
-
-
-
-
-
-
-
-const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml';
-const DEFAULTS_FILE = '(defaults)';
-const KUSTOMIZATION_FILES = [
-    'kustomization.yaml',
-    'kustomization.yml',
-    'Kustomization',
-];
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-const DEFAULT_PROTECTED_KINDS = [
-    'Namespace',
-    'CustomResourceDefinition',
-    'PersistentVolumeClaim',
-    'PersistentVolume',
-    'StatefulSet',
-    'Application',
-    'AppProject',
-    'Kustomization',
-];
-/** The configuration of a repository without fleet-promote.yaml. */
-function defaultConfig() {
-    return {
-        version: 1,
-        file: DEFAULTS_FILE,
-        environments: [defaultEnvironmentRule()],
-        stages: [
-            {
-                name: 'default',
-                match: ['*'],
-                requires: [],
-                autoPromote: false,
-                approvals: 0,
-                permission: 'write',
-                backend: 'merge',
-            },
-        ],
-        impact: { extra: [] },
-        hydrate: {
-            layout: 'manifest',
-            helm: { enabled: true, allowedRepos: [] },
-            remoteBases: [],
-            deletionGuard: {
-                maxDeleted: 10,
-                maxDeletedPercent: 20,
-                protectedKinds: [...DEFAULT_PROTECTED_KINDS],
-            },
-            timeoutSeconds: 300,
-            maxOutputBytes: 64 * 1024 * 1024,
-        },
-        promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
-        deploy: {
-            backend: 'merge',
-            argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
-            external: { system: 'external deployment' },
-        },
-        merge: { mergeUnpromoted: true },
-    };
-}
-/** Every directory below `clusters/` holding a kustomization, named by its path below it. */
-function defaultEnvironmentRule() {
-    return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
-}
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
-async function loadConfig(repoDir, file) {
-    const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = (0,external_node_path_.resolve)(repoDir, name);
-    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), path);
-    if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
-        throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
-    }
-    let text;
-    try {
-        text = await (0,promises_.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new errors/* UserError */.y(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
-}
-/** Where YAML nodes are, for messages and annotations. */
-class SourceMap {
-    file;
-    doc;
-    lines;
-    constructor(file, doc, lines) {
-        this.file = file;
-        this.doc = doc;
-        this.lines = lines;
-    }
-    locate(path, atKey = false) {
-        let node = this.doc.contents;
-        let offset = rangeStart(node) ?? 0;
-        for (const [index, segment] of path.entries()) {
-            if ((0,dist/* isMap */.jh)(node)) {
-                const pair = node.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === segment);
-                if (!pair)
-                    break;
-                if (atKey && index === path.length - 1) {
-                    offset = rangeStart(pair.key) ?? offset;
-                    break;
-                }
-                node = pair.value;
-            }
-            else if ((0,dist/* isSeq */.oP)(node) && typeof segment === 'number') {
-                node = node.items[segment];
-            }
-            else {
-                break;
-            }
-            offset = rangeStart(node) ?? offset;
-        }
-        const { line, col } = this.lines.linePos(offset);
-        return { line, column: col };
-    }
-    line(path) {
-        return this.locate(path).line;
-    }
-}
-function rangeStart(node) {
-    const range = node?.range;
-    return range?.[0];
-}
-/** `stages[0].requires[1]` */
-function formatKeyPath(path) {
-    let out = '';
-    for (const segment of path) {
-        out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
-    }
-    return out || '(top level)';
-}
-function fail(source, problems) {
-    const located = problems
-        .map((problem) => ({ ...problem, ...source.locate(problem.path, problem.atKey) }))
-        .sort((a, b) => a.line - b.line || a.column - b.column);
-    const first = located[0];
-    const lines = located.map((p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`);
-    throw new errors/* UserError */.y(lines.join('\n'), {
-        file: source.file,
-        line: first?.line ?? 1,
-        column: first?.column ?? 1,
-    });
-}
-let validator;
-function validate(data) {
-    validator ??= new ajv.Ajv({ allErrors: true, verbose: true, strict: true }).compile(fleet_promote_schema_namespaceObject);
-    return validator(data) ? [] : (validator.errors ?? []);
-}
-/** Parse, validate and normalize fleet-promote.yaml text. Throws UserError naming file, line and key. */
-function parseConfig(text, file) {
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, uniqueKeys: true });
-    const source = new SourceMap(file, doc, lines);
-    const syntaxError = doc.errors[0];
-    if (syntaxError) {
-        const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 };
-        const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(/ at line \d+, column \d+:?$/, '');
-        throw new errors/* UserError */.y(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
-            file,
-            line: position.line,
-            column: position.col,
-        });
-    }
-    let data;
-    try {
-        data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
-    }
-    catch (error) {
-        // The yaml package refuses alias expansion bombs here.
-        throw new errors/* UserError */.y(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
-    }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }]);
-    }
-    const schemaErrors = validate(data);
-    if (schemaErrors.length > 0)
-        fail(source, schemaProblems(schemaErrors));
-    const raw = data;
-    const config = normalize(raw, file);
-    const problems = semanticProblems(config, raw);
-    if (problems.length > 0)
-        fail(source, problems);
-    if (raw.environments) {
-        config.environments.forEach((rule, index) => {
-            rule.line = source.line(['environments', index]);
-        });
-    }
-    return config;
-}
-function normalize(raw, file) {
-    const defaults = defaultConfig();
-    const promote = { ...defaults.promote, ...raw.promote };
-    const deploy = {
-        backend: raw.deploy?.backend ?? defaults.deploy.backend,
-        argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
-        external: { ...defaults.deploy.external, ...raw.deploy?.external },
-    };
-    const environments = raw.environments?.map((rule) => ({
-        glob: rule.glob,
-        name: rule.name ?? defaultNameTemplate(rule.glob),
-        branch: rule.branch ?? 'env/{name}',
-        exclude: rule.exclude ?? [],
-    }));
-    const rawStages = raw.stages ?? [{ name: 'default' }];
-    const stages = rawStages.map((stage, index) => ({
-        name: stage.name,
-        match: stage.match ?? ['*'],
-        // Omitted `requires` chains each stage to the previous one: fail closed.
-        requires: stage.requires ?? (index > 0 ? [rawStages[index - 1].name] : []),
-        autoPromote: stage.autoPromote ?? false,
-        approvals: stage.approvals ?? 0,
-        permission: stage.permission ?? promote.permission,
-        backend: stage.backend ?? deploy.backend,
-    }));
-    const hydrate = raw.hydrate;
-    return {
-        version: 1,
-        file,
-        environments: environments ?? [defaultEnvironmentRule()],
-        stages,
-        impact: { extra: raw.impact?.extra ?? [] },
-        hydrate: {
-            layout: hydrate?.layout ?? defaults.hydrate.layout,
-            helm: { ...defaults.hydrate.helm, ...hydrate?.helm },
-            remoteBases: hydrate?.remoteBases ?? defaults.hydrate.remoteBases,
-            deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
-            timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
-            maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
-        },
-        promote,
-        deploy,
-        merge: { ...defaults.merge, ...raw.merge },
-    };
-}
-/** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
-function defaultNameTemplate(glob) {
-    let count = 0;
-    try {
-        count = compileDirGlob(glob).captureCount;
-    }
-    catch {
-        // The semantic checks report the invalid glob with its location.
-    }
-    if (count === 0)
-        return '{basename}';
-    return Array.from({ length: count }, (_, i) => `{${i + 1}}`).join('-');
-}
-const FRIENDLY_PATTERNS = {
-    '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must consist of letters, digits, ".", "_" and "-", starting with a letter or digit',
-    '^\\S+$': 'must be one word without spaces',
-    '^(https?|oci)://\\S+$': 'must be an http://, https:// or oci:// URL',
-};
-function schemaProblems(errors) {
-    const seen = new Set();
-    const problems = [];
-    for (const error of errors) {
-        const path = error.instancePath
-            .split('/')
-            .slice(1)
-            .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-            .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-        const problem = describeSchemaError(error, path);
-        const key = `${formatKeyPath(problem.path)}\0${problem.message}`;
-        if (seen.has(key))
-            continue;
-        seen.add(key);
-        problems.push(problem);
-    }
-    return problems;
-}
-function describeSchemaError(error, path) {
-    const params = error.params;
-    const got = describeValue(error.data);
-    switch (error.keyword) {
-        case 'additionalProperties': {
-            const key = String(params.additionalProperty);
-            const allowed = Object.keys(error.parentSchema?.properties ?? {});
-            const suggestion = closest(key, allowed);
-            return {
-                path: [...path, key],
-                atKey: true,
-                message: `unknown key "${key}"` +
-                    (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
-                    `; allowed keys: ${allowed.join(', ')}`,
-            };
-        }
-        case 'required':
-            return { path, message: `missing required key "${String(params.missingProperty)}"` };
-        case 'type':
-            return { path, message: `must be ${article(String(params.type))}, got ${got}` };
-        case 'enum':
-            return {
-                path,
-                message: `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
-            };
-        case 'const':
-            return { path, message: `must be ${JSON.stringify(params.allowedValue)}, got ${got}` };
-        case 'pattern': {
-            const pattern = String(params.pattern);
-            return {
-                path,
-                message: `${FRIENDLY_PATTERNS[pattern] ?? `must match /${pattern}/`}, got ${got}`,
-            };
-        }
-        case 'minItems':
-            return { path, message: `must list at least ${Number(params.limit)}, got ${got}` };
-        case 'minLength':
-            return { path, message: `must not be empty` };
-        default:
-            return { path, message: `${error.message ?? 'is invalid'}, got ${got}` };
-    }
-}
-function article(type) {
-    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-function describeValue(value) {
-    if (value === null)
-        return 'null';
-    if (Array.isArray(value))
-        return value.length === 0 ? 'an empty list' : 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    const text = JSON.stringify(value);
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-/** The allowed key closest to a misspelt one, if it is close enough to be a typo. */
-function closest(word, candidates) {
-    let best;
-    let bestDistance = Infinity;
-    for (const candidate of candidates) {
-        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-        if (distance < bestDistance) {
-            best = candidate;
-            bestDistance = distance;
-        }
-    }
-    const typo = bestDistance <= Math.max(1, Math.floor(word.length / 3)) && bestDistance < word.length;
-    return typo ? best : undefined;
-}
-function editDistance(a, b) {
-    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        const current = [i];
-        for (let j = 1; j <= b.length; j++) {
-            const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-            current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
-        }
-        previous = current;
-    }
-    return previous[b.length];
-}
-// ---------------------------------------------------------------------------
-// Semantic checks (things a JSON Schema cannot say)
-function semanticProblems(config, raw) {
-    const problems = [];
-    const check = (path, fn) => {
-        try {
-            fn();
-        }
-        catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
-                throw error;
-            problems.push({ path, message: error.message });
-        }
-    };
-    config.environments.forEach((rule, i) => {
-        const base = ['environments', i];
-        let captureCount = 0;
-        check([...base, 'glob'], () => {
-            captureCount = compileDirGlob(rule.glob).captureCount;
-        });
-        rule.exclude.forEach((glob, j) => check([...base, 'exclude', j], () => compileDirGlob(glob)));
-        const captures = Array.from({ length: captureCount }, (_, k) => String(k + 1));
-        const pathVars = ['path', 'basename', ...captures];
-        check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
-            const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
-            const reason = unsafeNameReason(name);
-            if (reason)
-                throw new errors/* UserError */.y(`name template "${rule.name}" ${reason}`);
-        });
-        check([...base, 'branch'], () => {
-            const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template');
-            const reason = invalidBranchReason(branch);
-            if (reason)
-                throw new errors/* UserError */.y(`branch template "${rule.branch}" gives ${reason}`);
-        });
-    });
-    const stageIndex = new Map();
-    config.stages.forEach((stage, i) => {
-        if (stageIndex.has(stage.name)) {
-            problems.push({
-                path: ['stages', i, 'name'],
-                message: `duplicate stage name "${stage.name}" (also stages[${stageIndex.get(stage.name)}])`,
-            });
-        }
-        else {
-            stageIndex.set(stage.name, i);
-        }
-        stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
-    });
-    // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-    const uniqueStages = stageIndex.size === config.stages.length;
-    config.stages.forEach((stage, i) => {
-        if (!uniqueStages)
-            return;
-        stage.requires.forEach((required, j) => {
-            if (required === stage.name) {
-                problems.push({
-                    path: ['stages', i, 'requires', j],
-                    message: 'a stage cannot require itself',
-                });
-            }
-            else if (!config.stages.some((s) => s.name === required)) {
-                const suggestion = closest(required, config.stages.map((s) => s.name));
-                problems.push({
-                    path: ['stages', i, 'requires', j],
-                    message: `unknown stage "${required}"` +
-                        (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
-                        `; stages: ${config.stages.map((s) => s.name).join(', ')}`,
-                });
-            }
-        });
-    });
-    if (problems.length === 0) {
-        const cycle = findCycle(config.stages);
-        if (cycle) {
-            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
-            const written = indexes
-                .filter((i) => raw.stages?.[i]?.requires !== undefined)
-                .sort((a, b) => a - b);
-            const implicit = indexes
-                .filter((i) => !written.includes(i))
-                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
-            const at = written[0] ?? indexes[0];
-            problems.push({
-                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
-                    (implicit.length > 0
-                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-                        : ''),
-            });
-        }
-    }
-    config.impact.extra.forEach((rule, i) => {
-        rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
-        rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
-    });
-    check(['deploy', 'argocd', 'application'], () => {
-        sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
-    });
-    const argocdUser = config.deploy.backend === 'argocd'
-        ? ['deploy', 'backend']
-        : config.stages
-            .map((stage, i) => stage.backend === 'argocd' ? ['stages', i, 'backend'] : undefined)
-            .find((path) => path !== undefined);
-    if (argocdUser && config.deploy.argocd.server.trim() === '') {
-        problems.push({
-            path: argocdUser,
-            message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
-        });
-    }
-    return problems;
-}
-function sampleExpansion(template, allowed, what) {
-    const vars = Object.fromEntries(allowed.map((key) => [key, key === 'path' ? 'a/b' : 'x']));
-    try {
-        return expandTemplate(template, vars);
-    }
-    catch (error) {
-        throw new errors/* UserError */.y(`${what}: ${error.message}`);
-    }
-}
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
-function invalidBranchReason(branch) {
-    const quoted = JSON.stringify(branch);
-    if (branch === '' || branch === '@')
-        return `an invalid branch name ${quoted}`;
-    if (branch.startsWith('-'))
-        return `${quoted}, which starts with "-"`;
-    if (branch.startsWith('/') || branch.endsWith('/') || branch.includes('//')) {
-        return `${quoted}, which has an empty path component`;
-    }
-    if (branch.endsWith('.'))
-        return `${quoted}, which ends with "."`;
-    if (branch.includes('..'))
-        return `${quoted}, which contains ".."`;
-    if (branch.includes('@{'))
-        return `${quoted}, which contains "@{"`;
-    // eslint-disable-next-line no-control-regex
-    const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(branch);
-    if (bad)
-        return `${quoted}, which contains the character ${JSON.stringify(bad[0])}`;
-    for (const part of branch.split('/')) {
-        if (part.startsWith('.'))
-            return `${quoted}, where a component starts with "."`;
-        if (part.endsWith('.lock'))
-            return `${quoted}, where a component ends with ".lock"`;
-    }
-    return undefined;
-}
-function findCycle(stages) {
-    const byName = new Map(stages.map((stage) => [stage.name, stage]));
-    const state = new Map();
-    const trail = [];
-    const visit = (name) => {
-        if (state.get(name) === 'done')
-            return undefined;
-        if (state.get(name) === 'visiting')
-            return [...trail.slice(trail.indexOf(name)), name];
-        state.set(name, 'visiting');
-        trail.push(name);
-        for (const required of byName.get(name)?.requires ?? []) {
-            const cycle = visit(required);
-            if (cycle)
-                return cycle;
-        }
-        trail.pop();
-        state.set(name, 'done');
-        return undefined;
-    };
-    for (const stage of stages) {
-        const cycle = visit(stage.name);
-        if (cycle)
-            return cycle;
-    }
-    return undefined;
-}
-// ---------------------------------------------------------------------------
-// Templates and globs
-const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g;
-/** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
-/**
- * The Argo CD Application of an environment. promote and merge-cleanup both
- * call this, so they always name the same Application.
- */
-function argoCdApplicationName(config, environment) {
-    return expandTemplate(config.deploy.argocd.application, {
-        name: environment.name,
-        stage: environment.stage,
-        branch: environment.branch,
-    });
-}
-function expandTemplate(template, vars) {
-    return template.replace(PLACEHOLDER, (match, key) => {
-        if (key === undefined) {
-            throw new errors/* UserError */.y(`unbalanced "${match}" in template "${template}"`);
-        }
-        const value = Object.hasOwn(vars, key) ? vars[key] : undefined;
-        if (value === undefined) {
-            const known = Object.keys(vars)
-                .map((k) => `{${k}}`)
-                .join(', ');
-            throw new errors/* UserError */.y(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
-        }
-        return value;
-    });
-}
-const dirGlobCache = new Map();
-function checkGlobSyntax(glob, what) {
-    if (glob.trim() !== glob || glob === '')
-        throw new errors/* UserError */.y(`${what} "${glob}" is empty or has surrounding spaces`);
-    if (glob.startsWith('/'))
-        throw new errors/* UserError */.y(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
-    if (glob.startsWith('!') || glob.startsWith('#'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
-    if (glob.includes('\\'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
-    let depth = 0;
-    for (const char of glob) {
-        if (char === '{')
-            depth++;
-        else if (char === '}')
-            depth--;
-        else if (char === '/' && depth > 0)
-            throw new errors/* UserError */.y(`${what} "${glob}": a {…} alternative may not contain "/"`);
-        if (depth < 0)
-            break;
-    }
-    if (depth !== 0)
-        throw new errors/* UserError */.y(`${what} "${glob}" has unbalanced "{" / "}"`);
-    for (const segment of glob.split('/')) {
-        if (segment === '' || segment === '.' || segment === '..') {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an empty, "." or ".." path segment`);
-        }
-        if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an unbalanced "[" / "]"`);
-        }
-    }
-}
-/** Compile a directory glob into segments; each wildcard segment and each `**` is a capture. */
-function compileDirGlob(glob) {
-    const cached = dirGlobCache.get(glob);
-    if (cached)
-        return cached;
-    checkGlobSyntax(glob, 'glob');
-    let captureCount = 0;
-    const segments = glob.split('/').map((segment) => {
-        if (segment === '**') {
-            captureCount++;
-            return { kind: 'globstar' };
-        }
-        if (segment.includes('**')) {
-            throw new errors/* UserError */.y(`glob "${glob}": "**" must be a whole path segment`);
-        }
-        const matcher = new esm/* Minimatch */.VR(segment, { magicalBraces: true });
-        if (!matcher.hasMagic())
-            return { kind: 'literal', text: segment };
-        captureCount++;
-        return { kind: 'magic', matcher };
-    });
-    const compiled = { source: glob, segments, captureCount };
-    dirGlobCache.set(glob, compiled);
-    return compiled;
-}
-/** Match a directory path against a directory glob; the captures, or undefined. */
-function matchDirGlob(glob, dir) {
-    const { segments } = compileDirGlob(glob);
-    const parts = dir.split('/');
-    const walk = (si, pi, captures) => {
-        const segment = segments[si];
-        if (!segment)
-            return pi === parts.length ? captures : undefined;
-        if (segment.kind === 'globstar') {
-            // Fewest segments first; `**` never enters hidden directories. Like minimatch, a
-            // trailing `**` means "below": `clusters/**` does not match `clusters` itself.
-            const trailing = si === segments.length - 1;
-            for (let end = trailing ? pi + 1 : pi; end <= parts.length; end++) {
-                if (end > pi && parts[end - 1].startsWith('.'))
-                    break;
-                const found = walk(si + 1, end, [...captures, parts.slice(pi, end).join('/')]);
-                if (found)
-                    return found;
-            }
-            return undefined;
-        }
-        const part = parts[pi];
-        if (part === undefined)
-            return undefined;
-        if (segment.kind === 'literal')
-            return part === segment.text ? walk(si + 1, pi + 1, captures) : undefined;
-        return segment.matcher.match(part) ? walk(si + 1, pi + 1, [...captures, part]) : undefined;
-    };
-    return walk(0, 0, []);
-}
-function checkNameGlob(glob) {
-    if (glob.trim() === '' || glob.trim() !== glob)
-        throw new errors/* UserError */.y(`pattern "${glob}" is empty or has surrounding spaces`);
-    if (glob.includes('/'))
-        throw new errors/* UserError */.y(`pattern "${glob}" matches environment names, which contain no "/"`);
-}
-function checkPathGlob(glob) {
-    checkGlobSyntax(glob, 'path glob');
-}
-// ---------------------------------------------------------------------------
-// Stages and environments
-function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
-}
-// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
-const nameMatchers = new Map();
-function nameMatcher(pattern) {
-    let matcher = nameMatchers.get(pattern);
-    if (!matcher)
-        nameMatchers.set(pattern, (matcher = new esm/* Minimatch */.VR(pattern)));
-    return matcher;
-}
-/** Stage names in dependency order (file order among independent stages). */
-function stageOrder(config) {
-    const names = new Set(config.stages.map((stage) => stage.name));
-    for (const stage of config.stages) {
-        for (const required of stage.requires) {
-            if (!names.has(required)) {
-                throw new errors/* UserError */.y(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
-                    file: config.file,
-                });
-            }
-        }
-    }
-    const cycle = findCycle(config.stages);
-    if (cycle) {
-        throw new errors/* UserError */.y(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
-            file: config.file,
-        });
-    }
-    const order = [];
-    const placed = new Set();
-    while (order.length < config.stages.length) {
-        const next = config.stages.find((stage) => !placed.has(stage.name) && stage.requires.every((r) => placed.has(r)));
-        if (!next)
-            break; // unreachable: cycles are rejected above
-        order.push(next.name);
-        placed.add(next.name);
-    }
-    return order;
-}
-function kustomizationDirs(files) {
-    const dirs = new Set();
-    for (const file of files) {
-        const slash = file.lastIndexOf('/');
-        if (slash <= 0)
-            continue; // the repository root is never an environment
-        if (KUSTOMIZATION_FILES.includes(file.slice(slash + 1)))
-            dirs.add(file.slice(0, slash));
-    }
-    return [...dirs].sort();
-}
-function ruleWhere(config, rule, index) {
-    const at = rule.line ? `${config.file}:${rule.line}` : config.file;
-    return `${at}: environments[${index}] (glob "${rule.glob}")`;
-}
-function ruleLocation(config, rule) {
-    return rule.line ? { file: config.file, line: rule.line } : { file: config.file };
-}
-function pathVars(dir, captures) {
-    const vars = { path: dir, basename: dir.slice(dir.lastIndexOf('/') + 1) };
-    captures.forEach((capture, i) => (vars[String(i + 1)] = capture));
-    return vars;
-}
-function environmentFor(config, rule, where, location, dir, name, vars) {
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem) {
-        throw new errors/* UserError */.y(`${where}: the name of ${dir} ${nameProblem}`, location);
-    }
-    const stage = stageFor(config, name);
-    if (!stage) {
-        throw new errors/* UserError */.y(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
-            config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
-    }
-    const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
-    const branchProblem = invalidBranchReason(branch);
-    if (branchProblem) {
-        throw new errors/* UserError */.y(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
-    }
-    return { name, path: dir, stage: stage.name, branch };
-}
-/** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
-function discoverEnvironments(config, files, options = {}) {
-    const dirs = kustomizationDirs(files);
-    const claimed = new Set();
-    const environments = [];
-    config.environments.forEach((rule, index) => {
-        const where = ruleWhere(config, rule, index);
-        const location = ruleLocation(config, rule);
-        let matched = 0;
-        for (const dir of dirs) {
-            const captures = matchDirGlob(rule.glob, dir);
-            if (!captures)
-                continue;
-            matched++;
-            if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir)))
-                continue;
-            claimed.add(dir);
-            const vars = pathVars(dir, captures);
-            const name = expandTemplate(rule.name, vars).replaceAll('/', '-');
-            environments.push(environmentFor(config, rule, where, location, dir, name, vars));
-        }
-        if (matched === 0 && !options.allowUnmatched) {
-            throw new errors/* UserError */.y(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
-                (config.file === DEFAULTS_FILE
-                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
-                    : ''), location);
-        }
-    });
-    return checkUniqueAndSort(config, environments);
-}
-function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
-    const byName = new Map();
-    const byBranch = new Map();
-    for (const env of environments) {
-        const sameName = byName.get(env.name);
-        if (sameName) {
-            throw new errors/* UserError */.y(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
-        }
-        const sameBranch = byBranch.get(env.branch);
-        if (sameBranch) {
-            throw new errors/* UserError */.y(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
-        }
-        byName.set(env.name, env);
-        byBranch.set(env.branch, env);
-    }
-    const rank = new Map(order.map((name, i) => [name, i]));
-    return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-/**
- * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
- * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
- * from the configuration (or the first stage), the branch from the first rule matching the path.
- * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
- * of failing (the base revision may not have a directory yet). `known` carries the environments
- * of directories already resolved (for the other revision): a directory's environment depends
- * only on the configuration and its path.
- */
-function environmentsFromPaths(config, files, patterns, options = {}) {
-    // Built once: resolving hundreds of patterns must not rescan the tree for each.
-    const kustomized = kustomizationDirs(files);
-    const existing = new Set();
-    for (const file of files) {
-        for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
-            existing.add(file.slice(0, slash));
-        }
-    }
-    const order = stageOrder(config);
-    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
-    const known = options.known ?? new Map();
-    const resolve = (some) => {
-        const environments = [];
-        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
-            let env = known.get(dir);
-            if (!env)
-                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
-            environments.push(env);
-        }
-        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
-    };
-    if (!options.skipUnresolved)
-        return resolve(patterns);
-    const found = new Map();
-    for (const pattern of patterns) {
-        try {
-            for (const env of resolve([pattern]))
-                found.set(env.name, env);
-        }
-        catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
-                throw error;
-        }
-    }
-    return [...found.values()];
-}
-function resolveDirPatterns(kustomized, existing, patterns) {
-    const dirs = new Set();
-    for (const raw of patterns) {
-        const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        // Without any of these characters a pattern is a plain path (no need to compile it).
-        const isGlob = /[*?[{(]/.test(pattern) && new esm/* Minimatch */.VR(pattern, { magicalBraces: true }).hasMagic();
-        if (!isGlob) {
-            if (!existing.has(pattern)) {
-                throw new errors/* UserError */.y(`--env ${raw}: no such directory in the repository`);
-            }
-            dirs.add(pattern);
-            continue;
-        }
-        let matches;
-        try {
-            matches = kustomized.filter((dir) => matchDirGlob(pattern, dir));
-        }
-        catch (error) {
-            throw new errors/* UserError */.y(`--env ${raw}: ${error.message}`);
-        }
-        if (matches.length === 0) {
-            throw new errors/* UserError */.y(`--env ${raw} matches no directory holding a kustomization file`);
-        }
-        matches.forEach((dir) => dirs.add(dir));
-    }
-    return dirs;
-}
-function environmentForDir(config, fallbackStage, dir) {
-    const name = dir.replaceAll('/', '-');
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the environment name ${nameProblem}`);
-    const stage = stageFor(config, name) ?? fallbackStage;
-    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-        ...vars,
-        name,
-        stage: stage?.name ?? '',
-    });
-    const branchProblem = invalidBranchReason(branch);
-    if (branchProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the branch is ${branchProblem}`);
-    return { name, path: dir, stage: stage?.name ?? '', branch };
-}
-
-
-/***/ }),
-
-/***/ 2863:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   g: () => (/* binding */ errorMessage),
-/* harmony export */   y: () => (/* binding */ UserError)
-/* harmony export */ });
-/** An error whose message is meant for the user as-is (names the file, line, input...). */
-class UserError extends Error {
-    location;
-    name = 'UserError';
-    constructor(message, 
-    /** Where the problem is, for a GitHub annotation. */
-    location) {
-        super(message);
-        this.location = location;
-    }
-}
-/** Any thrown value as a readable message: non-Error throws must not vanish. */
-function errorMessage(error) {
-    if (error instanceof Error)
-        return error.message || error.name;
-    if (typeof error === 'string')
-        return error;
-    try {
-        return JSON.stringify(error) ?? String(error);
-    }
-    catch {
-        return String(error);
-    }
-}
-
-
-/***/ }),
-
-/***/ 597:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ Git)
-/* harmony export */ });
-/* unused harmony export PushRejectedError */
-/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5303);
-
-const SHA = /^[0-9a-f]{40}$/;
-/**
- * The one git wrapper: argument arrays only, never shell strings. Credentials
- * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
- */
-class Git {
-    dir;
-    env;
-    constructor(dir, options = {}) {
-        this.dir = dir;
-        this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
-        if (options.token) {
-            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-            const key = options.serverUrl
-                ? `http.${new URL(options.serverUrl).origin}/.extraheader`
-                : 'http.extraheader';
-            // An empty value first clears headers saved in the repository's config.
-            this.env.GIT_CONFIG_COUNT = '2';
-            this.env.GIT_CONFIG_KEY_0 = key;
-            this.env.GIT_CONFIG_VALUE_0 = '';
-            this.env.GIT_CONFIG_KEY_1 = key;
-            this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`;
-        }
-    }
-    static async clone(url, dir, options = {}) {
-        const args = ['clone', '--quiet'];
-        if (options.bare)
-            args.push('--bare');
-        if (options.branch)
-            args.push('--branch', options.branch);
-        if (options.depth)
-            args.push('--depth', String(options.depth));
-        args.push('--', url, dir);
-        await new Git(process.cwd(), options).run(args);
-        return new Git(dir, options);
-    }
-    static async init(dir, options = {}) {
-        const args = ['init', '--quiet'];
-        if (options.bare)
-            args.push('--bare');
-        args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir);
-        await new Git(process.cwd(), options).run(args);
-        return new Git(dir, options);
-    }
-    /** Runs git and returns stdout; throws CommandError on failure. */
-    async run(args, input) {
-        const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
-        return result.stdout;
-    }
-    /** Runs git and returns the whole result, whatever the exit code. */
-    raw(args, input) {
-        return (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runProcess */ .R3)('git', args, { cwd: this.dir, env: this.env, input });
-    }
-    async revParse(rev) {
-        return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
-    }
-    /** The commit a revision names, or undefined when it does not exist here. */
-    async tryRevParse(rev) {
-        const result = await this.raw([
-            'rev-parse',
-            '--verify',
-            '--quiet',
-            '--end-of-options',
-            `${rev}^{commit}`,
-        ]);
-        return result.code === 0 ? result.stdout.trim() : undefined;
-    }
-    async mergeBase(a, b) {
-        const result = await this.raw(['merge-base', '--end-of-options', a, b]);
-        return result.code === 0 ? result.stdout.trim() : undefined;
-    }
-    async isShallow() {
-        return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
-    }
-    async fetch(remote, refspecs, options = {}) {
-        const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
-        if (options.unshallow)
-            args.push('--unshallow');
-        if (options.depth)
-            args.push(`--depth=${options.depth}`);
-        if (options.deepen)
-            args.push(`--deepen=${options.deepen}`);
-        args.push('--', remote, ...refspecs);
-        await this.run(args);
-    }
-    /** Files changed between the merge base of base and head, and head; renames found. */
-    async changedFiles(base, head) {
-        const out = await this.run([
-            'diff',
-            '--name-status',
-            '-z',
-            '--find-renames',
-            '--no-ext-diff',
-            '--end-of-options',
-            `${base}...${head}`,
-            '--',
-        ]);
-        const fields = out.split('\0');
-        const files = [];
-        for (let i = 0; i < fields.length - 1;) {
-            const code = fields[i++] ?? '';
-            const status = code.charAt(0);
-            if (status === 'R' || status === 'C') {
-                const oldPath = fields[i++] ?? '';
-                const path = fields[i++] ?? '';
-                files.push({ status, path, oldPath });
-            }
-            else {
-                files.push({ status, path: fields[i++] ?? '' });
-            }
-        }
-        return files;
-    }
-    /** A file's bytes at a revision, or undefined when it does not exist there. */
-    async showFile(rev, path) {
-        const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`]);
-        return result.code === 0 ? result.stdout : undefined;
-    }
-    /** Every file path in a revision's tree (below `under`, when given). */
-    async listFiles(rev, under) {
-        const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev];
-        if (under)
-            args.push('--', under);
-        const out = await this.run(args);
-        return out.split('\0').filter((p) => p.length > 0);
-    }
-    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
-    async listBlobs(rev) {
-        const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
-        return parseBlobRecords(out);
-    }
-    /**
-     * How the files of `to` differ from those of `from`, as path → blob id at `to`
-     * (undefined: absent there). Git compares the trees by id, so an unchanged
-     * directory costs nothing: one revision's listing plus this derives the other.
-     */
-    async treeChanges(from, to) {
-        const out = await this.run([
-            'diff-tree',
-            '-r',
-            '-z',
-            '--no-renames',
-            '--no-commit-id',
-            '--end-of-options',
-            from,
-            to,
-        ]);
-        const changes = new Map();
-        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
-        for (let at = 0; at < out.length;) {
-            const pathStart = out.indexOf('\0', at) + 1;
-            const pathEnd = out.indexOf('\0', pathStart);
-            if (pathStart === 0 || pathEnd === -1)
-                break;
-            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
-            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
-            at = pathEnd + 1;
-        }
-        return changes;
-    }
-    /**
-     * Reads many text blobs through one `git cat-file --batch` process, as
-     * object id → content. Ids git does not have are left out.
-     */
-    async readBlobs(oids) {
-        const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid));
-        const blobs = new Map();
-        if (wanted.length === 0)
-            return blobs;
-        const out = Buffer.from(await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`), 'utf8');
-        let offset = 0;
-        while (offset < out.length) {
-            const headerEnd = out.indexOf(0x0a, offset);
-            if (headerEnd < 0)
-                break;
-            const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ');
-            offset = headerEnd + 1;
-            if (type === 'missing' || size === undefined)
-                continue;
-            const end = offset + Number(size);
-            // Output is decoded as UTF-8 by the process layer: a blob that is not
-            // valid UTF-8 changes length, so re-read the rest one blob at a time.
-            if (!SHA.test(oid) || out[end] !== 0x0a)
-                return this.readBlobsOneByOne(wanted, blobs);
-            if (type === 'blob')
-                blobs.set(oid, out.toString('utf8', offset, end));
-            offset = end + 1;
-        }
-        return blobs;
-    }
-    async readBlobsOneByOne(oids, blobs) {
-        for (const oid of oids) {
-            if (blobs.has(oid))
-                continue;
-            const result = await this.raw(['cat-file', 'blob', oid]);
-            if (result.code === 0)
-                blobs.set(oid, result.stdout);
-        }
-        return blobs;
-    }
-    /**
-     * Pushes refspecs in one atomic transaction, each guarded by a lease so a
-     * ref that moved since we read it is never overwritten.
-     */
-    async push(remote, refspecs, options = {}) {
-        const args = ['push', '--porcelain'];
-        if (options.atomic)
-            args.push('--atomic');
-        if (options.force)
-            args.push('--force');
-        for (const lease of options.leases ?? []) {
-            if (lease.expect !== '' && !SHA.test(lease.expect)) {
-                throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`);
-            }
-            args.push(`--force-with-lease=${lease.ref}:${lease.expect}`);
-        }
-        args.push('--', remote, ...refspecs);
-        try {
-            return await this.run(args);
-        }
-        catch (error) {
-            if (error instanceof _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd) {
-                const detail = `${error.result.stdout}\n${error.result.stderr}`;
-                if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
-                    throw new PushRejectedError(detail.trim());
-                }
-            }
-            throw error;
-        }
-    }
-    /** Remote refs matching the patterns, as ref → SHA. */
-    async lsRemote(remote, patterns = []) {
-        const out = await this.run(['ls-remote', '--', remote, ...patterns]);
-        const refs = new Map();
-        for (const line of out.split('\n')) {
-            const [sha, ref] = line.split('\t');
-            if (sha && ref)
-                refs.set(ref, sha);
-        }
-        return refs;
-    }
-}
-/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
-class PushRejectedError extends Error {
-    detail;
-    name = 'PushRejectedError';
-    constructor(detail) {
-        super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
-        this.detail = detail;
-    }
-}
-/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
-function parseBlobRecords(out) {
-    const files = new Map();
-    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
-        const tab = out.indexOf('\t', at);
-        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
-            continue;
-        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
-    }
-    return files;
-}
-
-
-/***/ }),
-
-/***/ 5303:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Qd: () => (/* binding */ CommandError),
-  DW: () => (/* binding */ minimalEnv),
-  X4: () => (/* binding */ runChecked),
-  R3: () => (/* binding */ runProcess)
-});
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./actions/lib/process.ts
-
-class CommandError extends Error {
-    command;
-    args;
-    result;
-    name = 'CommandError';
-    constructor(command, args, result, reason) {
-        super(`${command} ${args.join(' ')}: ${reason}`);
-        this.command = command;
-        this.args = args;
-        this.result = result;
-    }
-}
-/** Environment for tools that must see nothing secret: PATH, HOME and locale only. */
-function minimalEnv(extra = {}) {
-    const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SYSTEMROOT'];
-    const env = {};
-    for (const key of keep) {
-        const value = process.env[key];
-        if (value !== undefined)
-            env[key] = value;
-    }
-    return { ...env, ...extra };
-}
-/**
- * Runs a program with an argument array (never a shell), capturing output.
- * Resolves with the exit code; never rejects for a non-zero exit.
- */
-function runProcess(command, args, options = {}) {
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            shell: false,
-            stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        const stdout = [];
-        const stderr = [];
-        let stdoutBytes = 0;
-        let killedFor;
-        const timer = options.timeoutMs === undefined
-            ? undefined
-            : setTimeout(() => {
-                killedFor = 'timeout';
-                child.kill('SIGKILL');
-            }, options.timeoutMs);
-        child.stdout.on('data', (chunk) => {
-            stdoutBytes += chunk.length;
-            if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
-                if (!killedFor) {
-                    killedFor = 'output-limit';
-                    child.kill('SIGKILL');
-                }
-                return;
-            }
-            stdout.push(chunk);
-        });
-        child.stderr.on('data', (chunk) => stderr.push(chunk));
-        child.on('error', (error) => {
-            if (timer)
-                clearTimeout(timer);
-            reject(error);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            resolve({
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(stdout).toString('utf8'),
-                stderr: Buffer.concat(stderr).toString('utf8'),
-                ...(killedFor ? { killedFor } : {}),
-            });
-        });
-        child.stdin.on('error', () => {
-            // The child may exit before reading its input; its exit code tells what happened.
-        });
-        child.stdin.end(options.input);
-    });
-}
-/** Like runProcess, but throws a CommandError on a non-zero exit. */
-async function runChecked(command, args, options = {}) {
-    const result = await runProcess(command, args, options);
-    if (result.killedFor === 'timeout') {
-        throw new CommandError(command, args, result, `timed out after ${options.timeoutMs} ms`);
-    }
-    if (result.killedFor === 'output-limit') {
-        throw new CommandError(command, args, result, `output over ${options.maxOutputBytes} bytes`);
-    }
-    if (result.code !== 0) {
-        const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
-        throw new CommandError(command, args, result, detail);
-    }
-    return result;
-}
-
-
-/***/ }),
-
-/***/ 8182:
-/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   HG: () => (/* binding */ writeHydrationResult),
-/* harmony export */   LK: () => (/* binding */ mergeHydrationResults),
-/* harmony export */   mc: () => (/* binding */ writeEnvironmentFiles),
-/* harmony export */   oZ: () => (/* binding */ commitInfo)
-/* harmony export */ });
-/* unused harmony exports RESULT_FILE, METADATA_FILE, hydratorMetadata, reproduceReadme, readHydrationResult */
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_fs_promises__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_path__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2863);
-// Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
-// `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
-// outputs of several matrix shards into one, identical to a single-runner run.
-
-
-
-const RESULT_FILE = 'hydration.json';
-const METADATA_FILE = 'hydrator.metadata';
-async function commitInfo(git, sha) {
-    const out = await git.run([
-        'log',
-        '-1',
-        '--no-show-signature',
-        '--format=%an%x00%ae%x00%aI%x00%s',
-        '--end-of-options',
-        sha,
-    ]);
-    const [name = '', email = '', date = '', subject = ''] = out.replace(/\n$/, '').split('\0');
-    return { author: `${name} <${email}>`, date, subject };
-}
-/** The Argo CD source hydrator / GitOps Promoter `hydrator.metadata` document. */
-function hydratorMetadata(provenance) {
-    const metadata = {
-        repoURL: provenance.repoURL,
-        drySha: provenance.drySha,
-        author: provenance.commit.author,
-        date: provenance.commit.date,
-        subject: provenance.commit.subject,
-        references: [],
-    };
-    return `${JSON.stringify(metadata, null, 2)}\n`;
-}
-function reproduceReadme(env, provenance) {
-    const flags = `--load-restrictor LoadRestrictionsRootOnly${provenance.helm ? ' --enable-helm' : ''}`;
-    return [
-        `# ${env.name}`,
-        '',
-        `Rendered manifests of \`${env.path}\` at DRY commit \`${provenance.drySha}\`${provenance.repoURL ? ` of ${provenance.repoURL}` : ''}.`,
-        'This branch is written by fleet-promote hydrate: edit the DRY branch instead.',
-        '',
-        '## Reproduce',
-        '',
-        '```sh',
-        `git checkout ${provenance.drySha}`,
-        `fleet-promote render --repo . --env ${env.path}`,
-        '```',
-        '',
-        `which runs \`kustomize build ${env.path} ${flags}\` (builtins only, Helm \`template\` only)`,
-        'and re-emits each object with the `yaml` package, sorted by kind priority, API group, kind,',
-        'namespace and name.',
-        '',
-        `Tools: kustomize ${provenance.tools.kustomize}, helm ${provenance.tools.helm}.`,
-        '',
-    ].join('\n');
-}
-/**
- * Replaces `<outputDir>/<env name>/` with the environment's files. Without
- * manifest files (failed or blocked) the directory is removed and nothing is
- * listed, so no reader can push it.
- */
-async function writeEnvironmentFiles(outputDir, env, manifests, provenance) {
-    const dir = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, env.name);
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(dir, { recursive: true, force: true });
-    if (manifests === undefined)
-        return [];
-    const files = new Map(manifests);
-    files.set(METADATA_FILE, hydratorMetadata(provenance));
-    files.set('README.md', reproduceReadme(env, provenance));
-    for (const [path, text] of files) {
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.dirname)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path)), { recursive: true });
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path), text);
-    }
-    return [...files.keys()].sort();
-}
-async function writeHydrationResult(outputDir, result) {
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)(outputDir, { recursive: true });
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
-}
-async function readHydrationResult(dir) {
-    const file = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, RESULT_FILE);
-    let parsed;
-    try {
-        parsed = JSON.parse(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(file, 'utf8'));
-    }
-    catch (error) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a readable hydration result (${error.message})`);
-    }
-    if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a version 1 hydration result`);
-    }
-    return parsed;
-}
-/** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
-async function mergeHydrationResults(outDir, shardDirs) {
-    if (shardDirs.length === 0)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('merge-results needs at least one shard directory');
-    const shards = await Promise.all(shardDirs.map(async (dir) => ({ dir, result: await readHydrationResult(dir) })));
-    const first = shards[0].result;
-    const merged = {
-        version: 1,
-        drySha: first.drySha,
-        repoURL: first.repoURL,
-        environments: [],
-    };
-    const seen = new Set();
-    for (const { dir, result } of shards) {
-        if (result.drySha !== first.drySha || result.repoURL !== first.repoURL) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
-        }
-        for (const env of result.environments) {
-            if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env.outputDir) || env.outputDir.includes('..')) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
-            }
-            if (seen.has(env.name))
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`environment ${env.name} appears in more than one shard`);
-            seen.add(env.name);
-            merged.environments.push(env);
-            if (env.files.length > 0) {
-                const target = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outDir, env.outputDir);
-                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(target, { recursive: true, force: true });
-                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.cp)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, env.outputDir), target, { recursive: true });
-            }
-        }
-    }
-    merged.environments.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    await writeHydrationResult(outDir, merged);
-    return merged;
-}
-
-
-/***/ }),
-
 /***/ 181:
 /***/ ((module) => {
 
@@ -10515,13 +5839,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 4352:
+/***/ 9854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(5077)
-const { SCHEMES, getSchemeHandler } = __nccwpck_require__(5300)
+const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(9043)
+const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4970)
 
 const VALID_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/u
 const MALFORMED_SCHEME_ERROR = 'URI scheme is malformed.'
@@ -11233,12 +6557,12 @@ module.exports.fastUri = fastUri
 
 /***/ }),
 
-/***/ 5300:
+/***/ 4970:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUUID } = __nccwpck_require__(5077)
+const { isUUID } = __nccwpck_require__(9043)
 const URN_REG = /^([\da-z][\d\-a-z]{0,31}):((?:[\w!$'()*+,\-./:;=@]|%[\da-f]{2})+)$/iu
 
 const supportedSchemeNames = /** @type {const} */ (['http', 'https', 'ws',
@@ -11512,7 +6836,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5077:
+/***/ 9043:
 /***/ ((module) => {
 
 
@@ -12318,18 +7642,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7349:
+/***/ 3043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveBlockMap = __nccwpck_require__(7103);
-var resolveBlockSeq = __nccwpck_require__(334);
-var resolveFlowCollection = __nccwpck_require__(3142);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveBlockMap = __nccwpck_require__(9573);
+var resolveBlockSeq = __nccwpck_require__(1120);
+var resolveFlowCollection = __nccwpck_require__(8884);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -12415,15 +7739,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 3683:
+/***/ 4153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(5402);
-var composeNode = __nccwpck_require__(5937);
-var resolveEnd = __nccwpck_require__(5407);
-var resolveProps = __nccwpck_require__(4631);
+var Document = __nccwpck_require__(3915);
+var composeNode = __nccwpck_require__(7691);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -12467,17 +7791,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 5937:
+/***/ 7691:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var composeCollection = __nccwpck_require__(7349);
-var composeScalar = __nccwpck_require__(5413);
-var resolveEnd = __nccwpck_require__(5407);
-var utilEmptyScalarPosition = __nccwpck_require__(2599);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var composeCollection = __nccwpck_require__(3043);
+var composeScalar = __nccwpck_require__(6547);
+var resolveEnd = __nccwpck_require__(2022);
+var utilEmptyScalarPosition = __nccwpck_require__(3933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -12586,15 +7910,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 5413:
+/***/ 6547:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -12681,18 +8005,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 9984:
+/***/ 2814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1342);
-var Document = __nccwpck_require__(5402);
-var errors = __nccwpck_require__(1464);
-var identity = __nccwpck_require__(1127);
-var composeDoc = __nccwpck_require__(3683);
-var resolveEnd = __nccwpck_require__(5407);
+var directives = __nccwpck_require__(2768);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var identity = __nccwpck_require__(1737);
+var composeDoc = __nccwpck_require__(4153);
+var resolveEnd = __nccwpck_require__(2022);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -12912,17 +8236,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 7103:
+/***/ 9573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
-var utilMapIncludes = __nccwpck_require__(1187);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -13036,12 +8360,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 8913:
+/***/ 1399:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(1543);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -13243,14 +8567,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 334:
+/***/ 1120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveProps = __nccwpck_require__(4631);
-var utilFlowIndentCheck = __nccwpck_require__(4051);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveProps = __nccwpck_require__(3121);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -13301,7 +8625,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 5407:
+/***/ 2022:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13347,19 +8671,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 3142:
+/***/ 8884:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var resolveEnd = __nccwpck_require__(5407);
-var resolveProps = __nccwpck_require__(4631);
-var utilContainsNewline = __nccwpck_require__(9499);
-var utilMapIncludes = __nccwpck_require__(1187);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -13563,13 +8887,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6842:
+/***/ 2976:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var resolveEnd = __nccwpck_require__(5407);
+var Scalar = __nccwpck_require__(1543);
+var resolveEnd = __nccwpck_require__(2022);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -13798,7 +9122,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4631:
+/***/ 3121:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13953,7 +9277,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 9499:
+/***/ 7865:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13996,7 +9320,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 2599:
+/***/ 3933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14031,12 +9355,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 4051:
+/***/ 5637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(9499);
+var utilContainsNewline = __nccwpck_require__(7865);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -14055,12 +9379,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1187:
+/***/ 1117:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1737);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -14077,22 +9401,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 5402:
+/***/ 3915:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var toJS = __nccwpck_require__(4043);
-var Schema = __nccwpck_require__(5840);
-var stringifyDocument = __nccwpck_require__(9210);
-var anchors = __nccwpck_require__(1596);
-var applyReviver = __nccwpck_require__(3661);
-var createNode = __nccwpck_require__(2404);
-var directives = __nccwpck_require__(1342);
+var Alias = __nccwpck_require__(7);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var toJS = __nccwpck_require__(445);
+var Schema = __nccwpck_require__(7878);
+var stringifyDocument = __nccwpck_require__(9255);
+var anchors = __nccwpck_require__(9030);
+var applyReviver = __nccwpck_require__(6767);
+var createNode = __nccwpck_require__(1126);
+var directives = __nccwpck_require__(2768);
 
 class Document {
     constructor(value, replacer, options) {
@@ -14421,13 +9745,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1596:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -14504,7 +9828,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 3661:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14568,14 +9892,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 2404:
+/***/ 1126:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -14665,13 +9989,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1342:
+/***/ 2768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var visit = __nccwpck_require__(204);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 const escapeChars = {
     '!': '%21',
@@ -14850,7 +10174,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1464:
+/***/ 8450:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14919,28 +10243,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 8815:
+/***/ 6637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
-var Schema = __nccwpck_require__(5840);
-var errors = __nccwpck_require__(1464);
-var Alias = __nccwpck_require__(4065);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
-var publicApi = __nccwpck_require__(4047);
-var visit = __nccwpck_require__(204);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var Schema = __nccwpck_require__(7878);
+var errors = __nccwpck_require__(8450);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
+var lineCounter = __nccwpck_require__(1242);
+var parser = __nccwpck_require__(8238);
+var publicApi = __nccwpck_require__(9901);
+var visit = __nccwpck_require__(4190);
 
 
 
@@ -14977,7 +10301,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 7249:
+/***/ 8195:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -15003,16 +10327,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 4065:
+/***/ 7:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var visit = __nccwpck_require__(204);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var anchors = __nccwpck_require__(9030);
+var visit = __nccwpck_require__(4190);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -15130,14 +10454,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 101:
+/***/ 935:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
+var createNode = __nccwpck_require__(1126);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -15288,14 +10612,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6673:
+/***/ 9447:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(3661);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var applyReviver = __nccwpck_require__(6767);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 class NodeBase {
     constructor(type) {
@@ -15335,15 +10659,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7165:
+/***/ 7567:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyPair = __nccwpck_require__(9748);
-var addPairToJSMap = __nccwpck_require__(7104);
-var identity = __nccwpck_require__(1127);
+var createNode = __nccwpck_require__(1126);
+var stringifyPair = __nccwpck_require__(8070);
+var addPairToJSMap = __nccwpck_require__(8374);
+var identity = __nccwpck_require__(1737);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -15381,14 +10705,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 3301:
+/***/ 1543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Node = __nccwpck_require__(6673);
-var toJS = __nccwpck_require__(4043);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -15415,17 +10739,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 4454:
+/***/ 1856:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(1212);
-var addPairToJSMap = __nccwpck_require__(7104);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
+var stringifyCollection = __nccwpck_require__(486);
+var addPairToJSMap = __nccwpck_require__(8374);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -15569,17 +10893,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 2223:
+/***/ 3013:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(2404);
-var stringifyCollection = __nccwpck_require__(1212);
-var Collection = __nccwpck_require__(101);
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var toJS = __nccwpck_require__(4043);
+var createNode = __nccwpck_require__(1126);
+var stringifyCollection = __nccwpck_require__(486);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var toJS = __nccwpck_require__(445);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -15691,16 +11015,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 7104:
+/***/ 8374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(7249);
-var merge = __nccwpck_require__(452);
-var stringify = __nccwpck_require__(2148);
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
+var log = __nccwpck_require__(8195);
+var merge = __nccwpck_require__(5970);
+var stringify = __nccwpck_require__(5474);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -15763,7 +11087,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 1127:
+/***/ 1737:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15823,12 +11147,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 4043:
+/***/ 445:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1737);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -15869,15 +11193,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 110:
+/***/ 1588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(8913);
-var resolveFlowScalar = __nccwpck_require__(6842);
-var errors = __nccwpck_require__(1464);
-var stringifyString = __nccwpck_require__(3069);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
+var errors = __nccwpck_require__(8450);
+var stringifyString = __nccwpck_require__(4387);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -16094,7 +11418,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 1733:
+/***/ 751:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -16164,7 +11488,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 7715:
+/***/ 1:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -16270,14 +11594,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 3461:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(110);
-var cstStringify = __nccwpck_require__(1733);
-var cstVisit = __nccwpck_require__(7715);
+var cstScalar = __nccwpck_require__(1588);
+var cstStringify = __nccwpck_require__(751);
+var cstVisit = __nccwpck_require__(1);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -16389,12 +11713,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 361:
+/***/ 7371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(3461);
+var cst = __nccwpck_require__(1475);
 
 /*
 START -> stream
@@ -17119,7 +12443,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 6628:
+/***/ 1242:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -17167,14 +12491,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 3456:
+/***/ 8238:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(3461);
-var lexer = __nccwpck_require__(361);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -18154,18 +13478,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 4047:
+/***/ 9901:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(9984);
-var Document = __nccwpck_require__(5402);
-var errors = __nccwpck_require__(1464);
-var log = __nccwpck_require__(7249);
-var identity = __nccwpck_require__(1127);
-var lineCounter = __nccwpck_require__(6628);
-var parser = __nccwpck_require__(3456);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var log = __nccwpck_require__(8195);
+var identity = __nccwpck_require__(1737);
+var lineCounter = __nccwpck_require__(1242);
+var parser = __nccwpck_require__(8238);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -18268,16 +13592,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5840:
+/***/ 7878:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var tags = __nccwpck_require__(18);
+var identity = __nccwpck_require__(1737);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var tags = __nccwpck_require__(8904);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -18314,13 +13638,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 7451:
+/***/ 773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(1737);
+var YAMLMap = __nccwpck_require__(1856);
 
 const map = {
     collection: 'map',
@@ -18340,12 +13664,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 3632:
+/***/ 5410:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(1543);
 
 const nullTag = {
     identify: value => value == null,
@@ -18364,13 +13688,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 1706:
+/***/ 1744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(1737);
+var YAMLSeq = __nccwpck_require__(3013);
 
 const seq = {
     collection: 'seq',
@@ -18390,12 +13714,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 2678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(3069);
+var stringifyString = __nccwpck_require__(4387);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -18413,12 +13737,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3959:
+/***/ 8437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(1543);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -18441,13 +13765,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 8405:
+/***/ 2859:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -18495,12 +13819,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 9874:
+/***/ 4044:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -18544,18 +13868,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 896:
+/***/ 1946:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
 
 const schema = [
     map.map,
@@ -18576,14 +13900,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 3559:
+/***/ 9605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var map = __nccwpck_require__(7451);
-var seq = __nccwpck_require__(1706);
+var Scalar = __nccwpck_require__(1543);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -18647,27 +13971,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 18:
+/***/ 8904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var bool = __nccwpck_require__(3959);
-var float = __nccwpck_require__(8405);
-var int = __nccwpck_require__(9874);
-var schema = __nccwpck_require__(896);
-var schema$1 = __nccwpck_require__(3559);
-var binary = __nccwpck_require__(6083);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var schema$2 = __nccwpck_require__(5913);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
+var schema = __nccwpck_require__(1946);
+var schema$1 = __nccwpck_require__(9605);
+var binary = __nccwpck_require__(6737);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var schema$2 = __nccwpck_require__(3019);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -18753,14 +14077,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 6083:
+/***/ 6737:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(3301);
-var stringifyString = __nccwpck_require__(3069);
+var Scalar = __nccwpck_require__(1543);
+var stringifyString = __nccwpck_require__(4387);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -18830,12 +14154,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8398:
+/***/ 2348:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
+var Scalar = __nccwpck_require__(1543);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -18866,13 +14190,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5782:
+/***/ 7292:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var stringifyNumber = __nccwpck_require__(8689);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -18923,12 +14247,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 873:
+/***/ 7851:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -19006,13 +14330,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 452:
+/***/ 5970:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -19084,16 +14408,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 303:
+/***/ 8781:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var toJS = __nccwpck_require__(4043);
-var YAMLMap = __nccwpck_require__(4454);
-var YAMLSeq = __nccwpck_require__(2223);
-var pairs = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var pairs = __nccwpck_require__(9751);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -19168,15 +14492,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 9751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var Scalar = __nccwpck_require__(3301);
-var YAMLSeq = __nccwpck_require__(2223);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLSeq = __nccwpck_require__(3013);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -19257,24 +14581,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 5913:
+/***/ 3019:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(7451);
-var _null = __nccwpck_require__(3632);
-var seq = __nccwpck_require__(1706);
-var string = __nccwpck_require__(6464);
-var binary = __nccwpck_require__(6083);
-var bool = __nccwpck_require__(8398);
-var float = __nccwpck_require__(5782);
-var int = __nccwpck_require__(873);
-var merge = __nccwpck_require__(452);
-var omap = __nccwpck_require__(303);
-var pairs = __nccwpck_require__(8385);
-var set = __nccwpck_require__(1528);
-var timestamp = __nccwpck_require__(6752);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var binary = __nccwpck_require__(6737);
+var bool = __nccwpck_require__(2348);
+var float = __nccwpck_require__(7292);
+var int = __nccwpck_require__(7851);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schema = [
     map.map,
@@ -19305,14 +14629,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1528:
+/***/ 1314:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Pair = __nccwpck_require__(7165);
-var YAMLMap = __nccwpck_require__(4454);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -19408,12 +14732,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 6752:
+/***/ 5994:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(8689);
+var stringifyNumber = __nccwpck_require__(2827);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -19520,7 +14844,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 4475:
+/***/ 9777:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -19678,15 +15002,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 5474:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1596);
-var identity = __nccwpck_require__(1127);
-var stringifyComment = __nccwpck_require__(9799);
-var stringifyString = __nccwpck_require__(3069);
+var anchors = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1737);
+var stringifyComment = __nccwpck_require__(2005);
+var stringifyString = __nccwpck_require__(4387);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -19817,14 +15141,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 486:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -19979,7 +15303,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9799:
+/***/ 2005:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -20010,14 +15334,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 9210:
+/***/ 9255:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -20104,7 +15428,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 8689:
+/***/ 2827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -20138,15 +15462,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 9748:
+/***/ 8070:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
-var Scalar = __nccwpck_require__(3301);
-var stringify = __nccwpck_require__(2148);
-var stringifyComment = __nccwpck_require__(9799);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -20297,13 +15621,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 3069:
+/***/ 4387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(3301);
-var foldFlowLines = __nccwpck_require__(4475);
+var Scalar = __nccwpck_require__(1543);
+var foldFlowLines = __nccwpck_require__(9777);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -20642,12 +15966,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 204:
+/***/ 4190:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(1127);
+var identity = __nccwpck_require__(1737);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -20885,7 +16209,4678 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 1138:
+/***/ 5400:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   h: () => (/* binding */ parseCliArgs)
+/* harmony export */ });
+/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6410);
+
+
+/** Strict option parsing for CLI subcommands: unknown options are a clear error. */
+function parseCliArgs(command, args, options) {
+    try {
+        return (0,node_util__WEBPACK_IMPORTED_MODULE_0__.parseArgs)({ args, options, strict: true, allowPositionals: false }).values;
+    }
+    catch (error) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y(`${error.message} (see "fleet-promote ${command} --help")`);
+    }
+}
+
+
+/***/ }),
+
+/***/ 4868:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./actions/lib/git/git.js
+var git = __nccwpck_require__(2386);
+// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
+var esm = __nccwpck_require__(3812);
+// EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
+var config_config = __nccwpck_require__(2523);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.js
+// A fast reader for the plain block-YAML that kustomization files are
+// written in (mappings, sequences, one-line flow collections, quoted and
+// plain scalars, literal block scalars). Anything outside that subset makes
+// it return undefined, and the caller parses with the full `yaml` package:
+// the fast path only has to be right when it answers, never complete.
+// (The `yaml` package reads ~1 MB/s; a 500-cluster fleet has ~1.5 MB of
+// kustomizations to read on every run.)
+class Bail extends Error {
+}
+const bail = () => {
+    throw new Bail();
+};
+/** Parses `text` when it stays within the supported subset; undefined otherwise. */
+function parseBlockYaml(text) {
+    try {
+        const lines = toLines(text);
+        const reader = new Reader(lines);
+        const first = reader.peek();
+        if (!first)
+            return null;
+        const value = reader.block(first.indent);
+        if (reader.peek())
+            bail();
+        return value;
+    }
+    catch (error) {
+        if (error instanceof Bail)
+            return undefined;
+        throw error;
+    }
+}
+function toLines(text) {
+    const lines = [];
+    let started = false;
+    for (const raw of text.split(/\r?\n/)) {
+        const text = raw.trim();
+        const lead = raw.slice(0, raw.length - raw.trimStart().length);
+        if (lead.includes('\t'))
+            bail();
+        if (text === '' || text.startsWith('#')) {
+            lines.push({ indent: text === '' ? -1 : lead.length, text, raw, filler: true });
+            continue;
+        }
+        if (!started && text === '---') {
+            started = true;
+            continue;
+        }
+        if (text === '---' || text === '...' || raw.startsWith('%'))
+            bail();
+        started = true;
+        lines.push({ indent: lead.length, text, raw, filler: false });
+    }
+    return lines;
+}
+const KEY = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):(?:\s+(.*))?$/;
+class Reader {
+    lines;
+    position = 0;
+    constructor(lines) {
+        this.lines = lines;
+    }
+    peek() {
+        while (this.lines[this.position]?.filler)
+            this.position++;
+        return this.lines[this.position];
+    }
+    /** A mapping or sequence whose entries start at exactly `indent`. */
+    block(indent) {
+        const first = this.peek();
+        if (!first || first.indent !== indent)
+            return bail();
+        return first.text === '-' || first.text.startsWith('- ')
+            ? this.sequence(indent)
+            : this.mapping(indent);
+    }
+    sequence(indent) {
+        const items = [];
+        for (let line = this.peek(); line && line.indent === indent; line = this.peek()) {
+            // A key at the same indentation ends a sequence nested in a mapping.
+            if (!(line.text === '-' || line.text.startsWith('- ')))
+                break;
+            const rest = line.text.slice(1).trimStart();
+            if (rest === '') {
+                this.position++;
+                const next = this.peek();
+                items.push(next && next.indent > indent ? this.block(next.indent) : null);
+            }
+            else if (rest.startsWith('- ') || rest === '-') {
+                bail();
+            }
+            else if (rest === '|' || rest === '|-') {
+                this.position++;
+                items.push(this.literal(indent, rest === '|-'));
+            }
+            else if (KEY.test(rest) && !/^["'[{]/.test(rest)) {
+                // "- key: value": a mapping whose keys line up after the dash.
+                const column = indent + (line.text.length - rest.length);
+                this.lines[this.position] = { ...line, indent: column, text: rest };
+                items.push(this.mapping(column));
+            }
+            else {
+                this.position++;
+                items.push(this.inlineValue(rest, indent));
+            }
+        }
+        const after = this.peek();
+        if (after && after.indent > indent)
+            bail();
+        return items;
+    }
+    mapping(indent) {
+        const map = {};
+        for (let line = this.peek(); line && line.indent === indent; line = this.peek()) {
+            const match = KEY.exec(line.text);
+            if (!match || line.text.startsWith('- '))
+                return bail();
+            const key = match[1];
+            if (Object.hasOwn(map, key) || key === '__proto__')
+                bail();
+            const rest = (match[2] ?? '').trim();
+            this.position++;
+            if (rest === '' || rest.startsWith('#')) {
+                const next = this.peek();
+                if (next && next.indent > indent)
+                    map[key] = this.block(next.indent);
+                else if (next &&
+                    next.indent === indent &&
+                    (next.text === '-' || next.text.startsWith('- ')))
+                    map[key] = this.sequence(indent);
+                else
+                    map[key] = null;
+            }
+            else if (rest === '|' || rest === '|-') {
+                map[key] = this.literal(indent, rest === '|-');
+            }
+            else {
+                map[key] = this.inlineValue(rest, indent);
+            }
+        }
+        const after = this.peek();
+        if (after && after.indent > indent)
+            bail();
+        return map;
+    }
+    /** A `|` or `|-` block scalar: the following lines indented deeper than the key, and blank lines. */
+    literal(parentIndent, strip) {
+        const body = [];
+        for (let line = this.lines[this.position]; line && (line.indent === -1 || line.indent > parentIndent); line = this.lines[this.position]) {
+            body.push(line);
+            this.position++;
+        }
+        while (body.length > 0 && body[body.length - 1].indent === -1)
+            body.pop();
+        const first = body[0];
+        if (!first || first.indent === -1)
+            return bail();
+        const base = first.indent;
+        if (body.some((line) => line.indent !== -1 && line.indent < base))
+            bail();
+        const text = body.map((line) => (line.indent === -1 ? '' : line.raw.slice(base))).join('\n');
+        return strip ? text : `${text}\n`;
+    }
+    /** A value on the same line as its key or dash; continuation lines are not supported. */
+    inlineValue(text, indent) {
+        const next = this.peek();
+        if (next && next.indent > indent)
+            bail();
+        if (text.startsWith('['))
+            return flow(text, '[', ']').map((item) => scalar(item));
+        if (text.startsWith('{')) {
+            const map = {};
+            for (const entry of flow(text, '{', '}')) {
+                const match = /^([A-Za-z0-9_][A-Za-z0-9_./-]*):\s+(.+)$/.exec(entry);
+                if (!match || Object.hasOwn(map, match[1]) || match[1] === '__proto__')
+                    return bail();
+                map[match[1]] = scalar(match[2]);
+            }
+            return map;
+        }
+        return scalar(text);
+    }
+}
+/** Items of a one-line flow collection of scalars. */
+function flow(text, open, close) {
+    const body = stripComment(text);
+    if (!body.endsWith(close))
+        return bail();
+    const inner = body.slice(1, -1).trim();
+    if (/[[\]{}]/.test(inner))
+        bail();
+    if (inner === '')
+        return [];
+    const items = inner.split(',').map((item) => item.trim());
+    // Quoted items containing commas would have been split: refuse them.
+    if (items.some((item) => item === '' || /^["']/.test(item) !== /["']$/.test(item)))
+        bail();
+    return items;
+}
+function stripComment(text) {
+    const hash = text.search(/\s#/);
+    return (hash === -1 ? text : text.slice(0, hash)).trim();
+}
+function scalar(raw) {
+    const text = raw.startsWith('"') || raw.startsWith("'") ? raw.trim() : stripComment(raw);
+    if (text.startsWith('"')) {
+        const end = text.indexOf('"', 1);
+        if (end !== text.length - 1 || text.includes('\\'))
+            return bail();
+        return text.slice(1, -1);
+    }
+    if (text.startsWith("'")) {
+        const end = text.indexOf("'", 1);
+        if (end !== text.length - 1)
+            return bail();
+        return text.slice(1, -1);
+    }
+    if (/^[&*!|>%@`?{[\]},]/.test(text))
+        return bail();
+    if (/:(\s|$)/.test(text))
+        return bail();
+    if (text === '' || text === '~' || text === 'null' || text === 'Null' || text === 'NULL')
+        return null;
+    if (/^(true|True|TRUE)$/.test(text))
+        return true;
+    if (/^(false|False|FALSE)$/.test(text))
+        return false;
+    if (/^[-+]?[0-9]+$/.test(text)) {
+        const value = Number(text);
+        return Number.isSafeInteger(value) ? value : bail();
+    }
+    if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(text))
+        return Number(text);
+    if (/^[-+]?\.(inf|Inf|INF|nan|NaN|NAN)$/.test(text) || /^0[xo]/.test(text))
+        return bail();
+    return text;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/kustomize/graph.js
+// The kustomize/Helm dependency graph of a fleet at one revision, read from
+// git objects (no checkout). Nodes are directories that kustomize loads (a
+// kustomization, or a plain-YAML environment directory); each node records
+// the files and whole directories its render reads and the nodes it pulls
+// in. Reverse edges then answer "which environments can this path reach".
+
+
+
+
+const KUSTOMIZATION_FILE_NAMES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** One revision's tree: path → blob id. Directory facts are derived once. */
+class RevisionTree {
+    label;
+    files;
+    /** Every directory holding at least one file below it ('' is the root). */
+    dirs = new Set(['']);
+    kustomizationFiles = new Map();
+    constructor(
+    /** For messages, e.g. `head (1a2b3c4)`. */
+    label, files) {
+        this.label = label;
+        this.files = files;
+        for (const path of files.keys()) {
+            const dir = parentDir(path);
+            if (KUSTOMIZATION_FILE_NAMES.includes(path.slice(path.lastIndexOf('/') + 1))) {
+                const list = this.kustomizationFiles.get(dir);
+                if (list)
+                    list.push(path);
+                else
+                    this.kustomizationFiles.set(dir, [path]);
+            }
+            for (let d = dir; d !== '' && !this.dirs.has(d); d = parentDir(d))
+                this.dirs.add(d);
+        }
+    }
+    /** Kustomization files of a directory (more than one is a kustomize error). */
+    kustomizationsIn(dir) {
+        return this.kustomizationFiles.get(dir) ?? [];
+    }
+    /** Blob ids of every kustomization file, to read them in one batch. */
+    kustomizationBlobIds() {
+        const ids = [];
+        for (const paths of this.kustomizationFiles.values()) {
+            for (const path of paths)
+                ids.push(this.files.get(path) ?? '');
+        }
+        return ids;
+    }
+}
+/** `relative` resolved against `dir` (both repository-relative); undefined when it leaves the repository. */
+function resolvePath(dir, relative) {
+    // Most entries name a plain path below the directory: no segments to resolve.
+    if (relative !== '' && !/(?:^|\/)\.\.?(?:\/|$)|\/\/|^\/|\/$/.test(relative))
+        return dir === '' ? relative : `${dir}/${relative}`;
+    const parts = dir === '' ? [] : dir.split('/');
+    for (const segment of relative.split('/')) {
+        if (segment === '' || segment === '.')
+            continue;
+        if (segment !== '..')
+            parts.push(segment);
+        else if (parts.length === 0 || parts.pop() === undefined)
+            return undefined;
+    }
+    return parts.join('/');
+}
+function parentDir(path) {
+    const slash = path.lastIndexOf('/');
+    return slash <= 0 ? '' : path.slice(0, slash);
+}
+/** `path` and every directory above it, nearest first, ending with '' (the root). */
+function selfAndAncestors(path) {
+    const list = [path];
+    for (let d = parentDir(path);; d = parentDir(d)) {
+        list.push(d);
+        if (d === '')
+            return list;
+    }
+}
+const REMOTE = /^(?:[a-z][a-z0-9+.-]*:\/\/|git::|git@|(?:github\.com|gitlab\.com|bitbucket\.org)[/:])/i;
+/** Whether kustomize would fetch this entry over the network instead of reading the tree. */
+function isRemoteReference(value) {
+    return REMOTE.test(value) || /\?(?:.*&)?(?:ref|version|submodules|timeout)=/.test(value);
+}
+/**
+ * Parses a kustomization's text into the references it makes (independent of
+ * its directory, so cached by blob id). Plain block YAML takes the fast path;
+ * anything else, and every error, goes through the full YAML parser.
+ */
+function parseKustomization(text) {
+    const fast = parseBlockYaml(text);
+    if (fast !== undefined)
+        return extractReferences(fast);
+    const lineCounter = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false });
+    const yamlError = doc.errors[0];
+    if (yamlError) {
+        const reason = (yamlError.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+        return { error: `invalid YAML: ${reason}`, line: lineCounter.linePos(yamlError.pos[0]).line };
+    }
+    return extractReferences(doc.toJS({ maxAliasCount: 100 }));
+}
+/** The line of the value at `path`, found with the full parser (only needed for messages). */
+function lineAt(text, path) {
+    return lineIn(parseWithLines(text), path);
+}
+function parseWithLines(text) {
+    const lineCounter = new dist/* LineCounter */.HN();
+    return { doc: (0,dist/* parseDocument */.Tp)(text, { lineCounter, uniqueKeys: false }), lineCounter };
+}
+function lineIn({ doc, lineCounter }, path) {
+    let node = doc.contents;
+    let last = node;
+    for (const key of path) {
+        const next = (0,dist/* isMap */.jh)(node) || (0,dist/* isSeq */.oP)(node) ? node.get(key, true) : undefined;
+        if (next === undefined)
+            break;
+        last = node = next;
+    }
+    const range = last?.range;
+    return range ? lineCounter.linePos(range[0]).line : undefined;
+}
+const isRecord = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+function extractReferences(root) {
+    if (root === null || root === undefined)
+        return { references: [] };
+    if (!isRecord(root))
+        return { error: 'a kustomization must be a YAML mapping', path: [] };
+    const references = [];
+    let problem;
+    const fail = (message, path) => {
+        problem ??= { error: message, path };
+    };
+    const list = (value, name, path) => {
+        if (value === undefined || value === null)
+            return [];
+        if (Array.isArray(value))
+            return value;
+        fail(`"${name}" must be a list`, path);
+        return [];
+    };
+    const text = (value, name, path) => {
+        if (value === undefined || value === null)
+            return undefined;
+        if (typeof value === 'string' || typeof value === 'number')
+            return String(value);
+        fail(`"${name}" must be a string`, path);
+        return undefined;
+    };
+    const add = (kind, value, name, path) => {
+        if (value !== undefined && value.trim() !== '')
+            references.push({ kind, value: value.trim(), field: name, path });
+    };
+    // Entries that may be inline YAML documents instead of paths.
+    const pathOrInline = (kind, value, name, path) => {
+        const entry = text(value, name, path);
+        if (entry !== undefined && !entry.includes('\n'))
+            add(kind, entry, name, path);
+    };
+    const each = (key, visit) => {
+        // Most keys are absent: no key path to build for them.
+        if (root[key] !== undefined)
+            list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
+    };
+    for (const key of ['resources', 'bases'])
+        each(key, (item, path) => add('resource', text(item, key, path), key, path));
+    each('components', (item, path) => add('component', text(item, 'components', path), 'components', path));
+    for (const key of ['crds', 'configurations'])
+        each(key, (item, path) => add('file', text(item, key, path), key, path));
+    each('patchesStrategicMerge', (item, path) => pathOrInline('file', item, 'patchesStrategicMerge', path));
+    for (const key of ['patches', 'patchesJson6902', 'replacements']) {
+        each(key, (item, path) => {
+            if (isRecord(item))
+                add('file', text(item.path, `${key}.path`, [...path, 'path']), `${key}.path`, [
+                    ...path,
+                    'path',
+                ]);
+            else if (key === 'patches')
+                pathOrInline('file', item, key, path);
+            else
+                fail(`"${key}" entries must be mappings`, path);
+        });
+    }
+    for (const key of ['configMapGenerator', 'secretGenerator']) {
+        each(key, (item, path) => {
+            if (!isRecord(item))
+                return;
+            list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
+                const at = [...path, 'files', index];
+                const value = text(entry, `${key}.files`, at);
+                // `key=path` names the data key; the file is the part after the first '='.
+                if (value !== undefined)
+                    add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at);
+            });
+            list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
+                const at = [...path, 'envs', index];
+                add('file', text(entry, `${key}.envs`, at), `${key}.envs`, at);
+            });
+            add('file', text(item.env, `${key}.env`, [...path, 'env']), `${key}.env`, [...path, 'env']);
+        });
+    }
+    if (isRecord(root.openapi))
+        add('file', text(root.openapi.path, 'openapi.path', ['openapi', 'path']), 'openapi.path', [
+            'openapi',
+            'path',
+        ]);
+    for (const key of ['transformers', 'generators', 'validators'])
+        each(key, (item, path) => pathOrInline('plugin', item, key, path));
+    const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {};
+    const chartHome = text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts';
+    each('helmCharts', (chart, path) => {
+        if (!isRecord(chart))
+            return fail('"helmCharts" entries must be mappings', path);
+        add('file', text(chart.valuesFile, 'helmCharts.valuesFile', [...path, 'valuesFile']), 'helmCharts.valuesFile', [...path, 'valuesFile']);
+        list(chart.additionalValuesFiles, 'helmCharts.additionalValuesFiles', [
+            ...path,
+            'additionalValuesFiles',
+        ]).forEach((entry, index) => {
+            const at = [...path, 'additionalValuesFiles', index];
+            add('file', text(entry, 'helmCharts.additionalValuesFiles', at), 'helmCharts.additionalValuesFiles', at);
+        });
+        const name = text(chart.name, 'helmCharts.name', [...path, 'name']);
+        if (name === undefined)
+            return;
+        const repo = text(chart.repo, 'helmCharts.repo', [...path, 'repo']);
+        const version = text(chart.version, 'helmCharts.version', [...path, 'version']);
+        references.push({
+            kind: 'chart',
+            value: external_node_path_.posix.join(chartHome, name),
+            field: 'helmCharts',
+            path,
+            ...(repo ? { repo } : {}),
+            ...(version ? { version } : {}),
+        });
+    });
+    // The deprecated inflator: same inputs under older names.
+    each('helmChartInflationGenerator', (chart, path) => {
+        if (!isRecord(chart))
+            return fail('"helmChartInflationGenerator" entries must be mappings', path);
+        add('file', text(chart.values, 'helmChartInflationGenerator.values', [...path, 'values']), 'helmChartInflationGenerator.values', [...path, 'values']);
+        const name = text(chart.chartName, 'helmChartInflationGenerator.chartName', [
+            ...path,
+            'chartName',
+        ]);
+        if (name === undefined)
+            return;
+        const home = text(chart.chartHome, 'helmChartInflationGenerator.chartHome', [...path, 'chartHome']) ??
+            chartHome;
+        const repo = text(chart.chartRepoUrl, 'helmChartInflationGenerator.chartRepoUrl', [
+            ...path,
+            'chartRepoUrl',
+        ]);
+        const version = text(chart.chartVersion, 'helmChartInflationGenerator.chartVersion', [
+            ...path,
+            'chartVersion',
+        ]);
+        references.push({
+            kind: 'chart',
+            value: external_node_path_.posix.join(home, name),
+            field: 'helmChartInflationGenerator',
+            path,
+            ...(repo ? { repo } : {}),
+            ...(version ? { version } : {}),
+        });
+    });
+    return problem ?? { references };
+}
+/** Parsed kustomizations by blob id, shared by every revision and environment. */
+class KustomizationCache {
+    read;
+    texts = new Map();
+    parsed = new Map();
+    // Full parses with positions, only of the files something is reported in.
+    lined = new Map();
+    constructor(read) {
+        this.read = read;
+    }
+    /** Reads (in one batch) the blobs not read yet. */
+    async preload(oids) {
+        const missing = [...new Set(oids)].filter((oid) => !this.texts.has(oid));
+        if (missing.length === 0)
+            return;
+        for (const [oid, text] of await this.read(missing))
+            this.texts.set(oid, text);
+    }
+    get(oid) {
+        let parsed = this.parsed.get(oid);
+        if (!parsed) {
+            const text = this.texts.get(oid);
+            parsed =
+                text === undefined
+                    ? { error: 'kustomization blob could not be read' }
+                    : parseKustomization(text);
+            this.parsed.set(oid, parsed);
+        }
+        return parsed;
+    }
+    /** The line of a value in a kustomization, for messages. */
+    lineOf(oid, path) {
+        const text = this.texts.get(oid);
+        if (text === undefined || path === undefined)
+            return undefined;
+        let lined = this.lined.get(oid);
+        if (!lined)
+            this.lined.set(oid, (lined = parseWithLines(text)));
+        return lineIn(lined, path);
+    }
+}
+/**
+ * The dependency graph of the given root directories at one revision. Never
+ * throws for content problems: they are collected in `issues`, and the graph
+ * still records every path a reference names (present or not), so a change
+ * that adds a missing file is seen.
+ */
+class RevisionGraph {
+    tree;
+    cache;
+    nodes = new Map();
+    issues = [];
+    // Reverse indexes (path → node directories); most paths have one reader, so
+    // a single string is stored until a second one appears (fewer objects to collect).
+    parents = new Map();
+    fileIndex = new Map();
+    treeIndex = new Map();
+    reach = new Map();
+    rootDirs = new Set();
+    constructor(tree, cache) {
+        this.tree = tree;
+        this.cache = cache;
+    }
+    /** Adds environment directories (kustomization or plain YAML) and everything they load. */
+    addRoots(dirs) {
+        for (const dir of dirs) {
+            this.rootDirs.add(dir);
+            if (this.tree.kustomizationsIn(dir).length > 0)
+                this.visit(dir, []);
+            else
+                this.plainDirectory(dir);
+        }
+        this.reach.clear();
+    }
+    /** Nodes whose render reads `path`, directly or as the nearest kustomization directory above it. */
+    nodesTouching(path) {
+        const found = new Set(valuesOf(this.fileIndex, path));
+        const chain = selfAndAncestors(path);
+        for (const dir of chain)
+            for (const node of valuesOf(this.treeIndex, dir))
+                found.add(node);
+        // Ownership: the nearest directory above the path that kustomize loads as a unit.
+        for (const dir of chain.slice(1)) {
+            if (this.tree.kustomizationsIn(dir).length > 0 || this.nodes.has(dir)) {
+                if (this.nodes.has(dir))
+                    found.add(dir);
+                break;
+            }
+        }
+        return found;
+    }
+    /** Root directories (environments) that load `dir`, including itself. */
+    rootsReaching(dir) {
+        const cached = this.reach.get(dir);
+        if (cached)
+            return cached;
+        const roots = new Set();
+        const seen = new Set([dir]);
+        const queue = [dir];
+        for (let current = queue.pop(); current !== undefined; current = queue.pop()) {
+            if (this.rootDirs.has(current))
+                roots.add(current);
+            for (const parent of valuesOf(this.parents, current)) {
+                if (!seen.has(parent)) {
+                    seen.add(parent);
+                    queue.push(parent);
+                }
+            }
+        }
+        this.reach.set(dir, roots);
+        return roots;
+    }
+    /** Remote references reachable from a root. */
+    externalOf(root) {
+        const found = [];
+        const seen = new Set();
+        const walk = (dir) => {
+            if (seen.has(dir))
+                return;
+            seen.add(dir);
+            const node = this.nodes.get(dir);
+            if (!node)
+                return;
+            found.push(...node.external);
+            for (const child of node.children)
+                walk(child);
+        };
+        walk(root);
+        return found.map(({ kind, reference, file, oid, path }) => {
+            const line = this.cache.lineOf(oid, path);
+            return { kind, reference, file, ...(line !== undefined ? { line } : {}) };
+        });
+    }
+    /** Every file and directory a root's render can read (for inspection and tests). */
+    closureOf(root) {
+        const files = new Set();
+        const trees = new Set();
+        const kustomizations = new Set();
+        const stack = [root];
+        for (let dir = stack.pop(); dir !== undefined; dir = stack.pop()) {
+            const node = this.nodes.get(dir);
+            if (!node || kustomizations.has(dir))
+                continue;
+            kustomizations.add(dir);
+            for (const file of node.files)
+                files.add(file);
+            for (const tree of node.trees)
+                trees.add(tree);
+            stack.push(...node.children);
+        }
+        const sorted = (set) => [...set].sort();
+        return { files: sorted(files), trees: sorted(trees), kustomizations: sorted(kustomizations) };
+    }
+    newNode(dir, file) {
+        const node = {
+            dir,
+            ...(file !== undefined ? { file } : {}),
+            files: new Set(),
+            trees: new Set(),
+            children: new Set(),
+            external: [],
+        };
+        this.nodes.set(dir, node);
+        return node;
+    }
+    plainDirectory(dir) {
+        if (this.nodes.has(dir))
+            return;
+        const node = this.newNode(dir);
+        this.dependOnTree(node, dir);
+    }
+    dependOnFile(node, path) {
+        node.files.add(path);
+        addTo(this.fileIndex, path, node.dir);
+    }
+    dependOnTree(node, dir) {
+        node.trees.add(dir);
+        addTo(this.treeIndex, dir, node.dir);
+    }
+    link(node, child) {
+        node.children.add(child);
+        addTo(this.parents, child, node.dir);
+    }
+    /** Loads a kustomization directory; `stack` is the chain of directories being loaded, for cycles. */
+    visit(dir, stack) {
+        if (this.nodes.has(dir))
+            return;
+        const [file, ...others] = this.tree.kustomizationsIn(dir);
+        if (file === undefined)
+            return;
+        const node = this.newNode(dir, file);
+        for (const path of [file, ...others])
+            this.dependOnFile(node, path);
+        if (others.length > 0) {
+            this.issues.push({
+                message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
+                file,
+            });
+        }
+        const parsed = this.cache.get(this.tree.files.get(file) ?? '');
+        if ('error' in parsed) {
+            const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path);
+            this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) });
+            return;
+        }
+        const chain = [...stack, dir];
+        for (const reference of parsed.references)
+            this.resolve(node, reference, chain);
+    }
+    resolve(node, reference, stack) {
+        // Lines are looked up only when something is reported.
+        const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
+        const kind = reference.kind;
+        if (kind !== 'chart' && isRemoteReference(reference.value)) {
+            node.external.push(this.remote(node, 'kustomize', reference.value, reference));
+            return;
+        }
+        const target = resolvePath(node.dir, reference.value);
+        if (target === undefined || external_node_path_.posix.isAbsolute(reference.value)) {
+            issue(`${reference.field} entry "${reference.value}" points outside the repository`);
+            return;
+        }
+        if (kind === 'chart') {
+            this.resolveChart(node, reference, target, issue);
+            return;
+        }
+        const isFile = this.tree.files.has(target);
+        const isDir = !isFile && this.tree.dirs.has(target);
+        const isKustomization = isDir && this.tree.kustomizationsIn(target).length > 0;
+        if (isKustomization && kind !== 'file') {
+            if (stack.includes(target)) {
+                issue(`reference cycle: ${[...stack.slice(stack.indexOf(target)), target].join(' -> ')}`);
+                this.link(node, target);
+                return;
+            }
+            this.visit(target, stack);
+            this.link(node, target);
+            return;
+        }
+        if (isFile && kind !== 'component') {
+            this.dependOnFile(node, target);
+            return;
+        }
+        if (isDir) {
+            // kustomize refuses these, but the directory is still what the entry reads.
+            this.dependOnTree(node, target);
+            issue(kind === 'file'
+                ? `${reference.field} entry "${reference.value}" is a directory, not a file`
+                : `${reference.field} entry "${reference.value}" is a directory without a kustomization file (${KUSTOMIZATION_FILE_NAMES.join(', ')})`);
+            return;
+        }
+        if (isFile) {
+            this.dependOnFile(node, target);
+            issue(`components entry "${reference.value}" is a file; a component is a directory with a kustomization`);
+            return;
+        }
+        // Record the missing path so a change that adds it is still seen.
+        this.dependOnFile(node, target);
+        this.dependOnTree(node, target);
+        issue(`${reference.field} entry "${reference.value}" does not exist (${target})`);
+    }
+    remote(node, kind, value, reference) {
+        const file = node.file ?? node.dir;
+        return {
+            kind,
+            reference: value,
+            file,
+            oid: this.tree.files.get(file) ?? '',
+            path: reference.path,
+        };
+    }
+    locate(node, reference) {
+        const file = node.file ?? node.dir;
+        const line = this.cache.lineOf(this.tree.files.get(file) ?? '', reference.path);
+        return { file, ...(line !== undefined ? { line } : {}) };
+    }
+    resolveChart(node, reference, chartDir, issue) {
+        // kustomize reads <chartHome>/<name>, or pulls a versioned chart into <chartHome>/<name>-<version>.
+        const candidates = [
+            chartDir,
+            ...(reference.version ? [`${chartDir}-${reference.version}`] : []),
+        ];
+        for (const dir of candidates)
+            this.dependOnTree(node, dir);
+        if (reference.repo) {
+            node.external.push(this.remote(node, 'helm', `${reference.repo} ${external_node_path_.posix.basename(chartDir)}${reference.version ? `@${reference.version}` : ''}`, reference));
+        }
+        else if (!candidates.some((dir) => this.tree.dirs.has(dir))) {
+            issue(`Helm chart "${external_node_path_.posix.basename(chartDir)}" has no repo and no local chart directory (${chartDir})`);
+        }
+    }
+}
+function addTo(index, key, value) {
+    const current = index.get(key);
+    if (current === undefined)
+        index.set(key, value);
+    else if (typeof current === 'string') {
+        if (current !== value)
+            index.set(key, new Set([current, value]));
+    }
+    else
+        current.add(value);
+}
+function valuesOf(index, key) {
+    const current = index.get(key);
+    return current === undefined ? [] : typeof current === 'string' ? [current] : current;
+}
+/** Turns a revision's issues into one error naming every file and line. */
+function issuesError(issues, revisionLabel) {
+    const where = (issue) => `${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}`;
+    const first = issues[0];
+    const lines = issues.slice(0, 20).map((issue) => `  ${where(issue)}: ${issue.message}`);
+    if (issues.length > 20)
+        lines.push(`  … and ${issues.length - 20} more`);
+    return new errors/* UserError */.y(`kustomize dependency graph at ${revisionLabel} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, first
+        ? { file: first.file, ...(first.line !== undefined ? { line: first.line } : {}) }
+        : undefined);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.js
+// Which environments a change touches: the environments whose kustomize/Helm
+// dependency closure, at the base OR the head revision, contains a changed
+// path; plus environments added or removed, `impact.extra` rules, and what a
+// change to the configuration file itself affects. Everything is read from
+// git objects, so neither revision is checked out.
+
+
+
+
+class Reasons {
+    byEnvironment = new Map();
+    add(environment, reason) {
+        let set = this.byEnvironment.get(environment);
+        if (!set)
+            this.byEnvironment.set(environment, (set = new Set()));
+        set.add(reason);
+    }
+}
+function describeChange(file, side) {
+    const verb = {
+        A: 'added',
+        M: 'modified',
+        D: 'deleted',
+        R: 'renamed',
+        C: 'copied',
+        T: 'type changed',
+    }[file.status];
+    if (file.oldPath !== undefined)
+        return `${file.oldPath} → ${file.path} (${verb}${side === 'oldPath' ? ', old path' : ''})`;
+    return `${file.path} (${verb})`;
+}
+/**
+ * The impact computation proper, on already loaded revisions. Throws a
+ * UserError listing every problem of the head revision's graph.
+ */
+function analyzeImpact(options) {
+    const { base, head, changed, cache } = options;
+    const baseGraph = new RevisionGraph(base.tree, cache);
+    baseGraph.addRoots(base.environments.map((env) => env.path));
+    const headGraph = new RevisionGraph(head.tree, cache);
+    headGraph.addRoots(head.environments.map((env) => env.path));
+    if (headGraph.issues.length > 0)
+        throw issuesError(headGraph.issues, head.tree.label);
+    const reasons = new Reasons();
+    const known = new Map();
+    for (const env of base.environments)
+        known.set(env.name, env);
+    for (const env of head.environments)
+        known.set(env.name, env);
+    for (const env of options.configImpact?.added ?? [])
+        if (!known.has(env.name))
+            known.set(env.name, env);
+    const baseNames = new Set(base.environments.map((env) => env.name));
+    const headNames = new Set(head.environments.map((env) => env.name));
+    for (const env of head.environments)
+        if (!baseNames.has(env.name))
+            reasons.add(env.name, 'environment added');
+    for (const env of base.environments)
+        if (!headNames.has(env.name))
+            reasons.add(env.name, 'environment removed');
+    const sides = [
+        [baseGraph, base],
+        [headGraph, head],
+    ];
+    for (const [graph, input] of sides) {
+        const namesByPath = new Map();
+        for (const env of input.environments)
+            namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
+        for (const file of changed) {
+            for (const side of ['path', 'oldPath']) {
+                const path = file[side];
+                if (path === undefined)
+                    continue;
+                for (const node of graph.nodesTouching(path)) {
+                    for (const root of graph.rootsReaching(node)) {
+                        for (const name of namesByPath.get(root) ?? [])
+                            reasons.add(name, describeChange(file, side));
+                    }
+                }
+            }
+        }
+    }
+    for (const [index, rule] of (options.extraRules ?? []).entries()) {
+        const hits = changed
+            .flatMap((file) => [file.path, file.oldPath])
+            .filter((path) => path !== undefined && rule.paths.some((glob) => (0,esm/* minimatch */.xF)(path, glob, { dot: true })));
+        if (hits.length === 0)
+            continue;
+        for (const name of known.keys()) {
+            if (rule.environments.some((glob) => (0,esm/* minimatch */.xF)(name, glob, { dot: true }))) {
+                reasons.add(name, `impact.extra[${index}] matches ${hits.slice(0, 3).join(', ')}${hits.length > 3 ? ', …' : ''}`);
+            }
+        }
+    }
+    const configImpact = options.configImpact;
+    if (configImpact) {
+        for (const name of known.keys()) {
+            if (configImpact.all || configImpact.environments.has(name))
+                reasons.add(name, configImpact.reason);
+        }
+    }
+    const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]));
+    const environments = [...reasons.byEnvironment.keys()]
+        .map((name) => known.get(name))
+        .filter((env) => env !== undefined)
+        .sort((a, b) => (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const stages = [...new Set(environments.map((env) => env.stage))];
+    const external = new Map();
+    for (const env of environments) {
+        for (const [graph] of sides) {
+            if (!graph.nodes.has(env.path))
+                continue;
+            for (const ref of graph.externalOf(env.path)) {
+                const key = `${ref.kind}\0${ref.reference}\0${ref.file}`;
+                const entry = external.get(key) ?? { ...ref, environments: [] };
+                if (!entry.environments.includes(env.name))
+                    entry.environments.push(env.name);
+                external.set(key, entry);
+            }
+        }
+    }
+    return {
+        environments: environments.map(({ name, path, stage, branch }) => ({
+            name,
+            path,
+            stage,
+            branch,
+        })),
+        stages,
+        count: environments.length,
+        external: [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0),
+        reasons: Object.fromEntries(environments.map((env) => [
+            env.name,
+            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
+        ])),
+        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+    };
+}
+function formatIssue(issue, label) {
+    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+}
+/** The settings that change what every environment renders or which environments a change reaches. */
+function renderRelevant(config) {
+    return JSON.stringify({ hydrate: config.hydrate, impact: config.impact }, (key, value) => (key === 'line' ? undefined : value));
+}
+/**
+ * What a change of the configuration file affects, decided at the head tree:
+ * everything when the hydrate or impact settings change, otherwise the
+ * environments whose name, directory, stage or branch differ between the
+ * two configurations (including ones only one of them defines).
+ */
+function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
+    const key = (env) => `${env.path}\0${env.stage}\0${env.branch}`;
+    const before = new Map((0,config_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
+        env.name,
+        env,
+    ]));
+    const after = (0,config_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
+    const all = renderRelevant(baseConfig) !== renderRelevant(headConfig);
+    const environments = new Set();
+    const added = [];
+    for (const env of after) {
+        const old = before.get(env.name);
+        if (!old)
+            added.push(env);
+        if (!old || key(old) !== key(env))
+            environments.add(env.name);
+        before.delete(env.name);
+    }
+    for (const name of before.keys())
+        environments.add(name);
+    if (!all && environments.size === 0)
+        return undefined;
+    return {
+        all,
+        environments,
+        added,
+        reason: all
+            ? `${configFile} changed (hydrate or impact settings)`
+            : `${configFile} changed (environment name, stage or branch)`,
+    };
+}
+/** Reads the configuration file at a revision; defaults when the default file is absent. */
+async function configAt(git, rev, file, explicit) {
+    const text = await git.showFile(rev, file);
+    if (text === undefined) {
+        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
+            throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
+                file,
+            });
+        }
+        return (0,config_config/* defaultConfig */.sb)();
+    }
+    return (0,config_config/* parseConfig */.o4)(text, file);
+}
+/**
+ * The whole detection: make sure both revisions and their merge base are
+ * present (deepening a shallow clone), diff base...head, load both trees and
+ * configurations, and analyze. The configuration always comes from the base.
+ */
+async function detectImpact(options) {
+    const { git } = options;
+    const timings = {};
+    let started = performance.now();
+    const lap = (phase) => {
+        const now = performance.now();
+        timings[phase] = Math.round(now - started);
+        started = now;
+    };
+    const configFile = (options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
+    const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
+    lap('history');
+    // One listing: the base's files are the head's plus what differs between the two trees.
+    const [changedFiles, headBlobs, toBase] = await Promise.all([
+        git.changedFiles(base, head),
+        git.listBlobs(head),
+        git.treeChanges(head, base),
+    ]);
+    const baseBlobs = new Map(headBlobs);
+    for (const [path, oid] of toBase) {
+        if (oid === undefined)
+            baseBlobs.delete(path);
+        else
+            baseBlobs.set(path, oid);
+    }
+    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
+    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
+    const baseFiles = [...baseTree.files.keys()];
+    const headFiles = [...headTree.files.keys()];
+    lap('trees');
+    const config = await configAt(git, base, configFile, options.configFile !== undefined);
+    let baseEnvs;
+    let headEnvs;
+    let configImpact;
+    if (options.environmentPatterns && options.environmentPatterns.length > 0) {
+        const patterns = options.environmentPatterns;
+        const known = new Map();
+        headEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, headFiles, patterns, { known });
+        // A directory may not exist at the base yet: keep what each pattern finds there.
+        baseEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, baseFiles, patterns, { skipUnresolved: true, known });
+    }
+    else {
+        baseEnvs = (0,config_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
+        headEnvs = (0,config_config/* discoverEnvironments */.MR)(config, headFiles);
+        if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
+            const headConfig = await configAt(git, head, configFile, false);
+            configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
+        }
+    }
+    lap('environments');
+    const cache = new KustomizationCache((oids) => git.readBlobs(oids));
+    await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
+    lap('read');
+    const report = analyzeImpact({
+        base: { tree: baseTree, environments: baseEnvs },
+        head: { tree: headTree, environments: headEnvs },
+        changed: changedFiles,
+        cache,
+        extraRules: config.impact.extra,
+        ...(configImpact ? { configImpact } : {}),
+        stageOrder: (0,config_config/* stageOrder */.Xs)(config),
+    });
+    lap('graph');
+    return { ...report, base, head, mergeBase, changedFiles, timings };
+}
+const FULL_SHA = /^[0-9a-f]{40}$/i;
+/**
+ * Resolves base and head and finds their merge base, fetching what a shallow
+ * `actions/checkout` lacks: the commits themselves, then deeper history until
+ * the merge base appears, and finally the whole history.
+ */
+async function ensureHistory(git, baseRev, headRev, remote) {
+    const missing = [];
+    for (const rev of [baseRev, headRev]) {
+        if ((await git.tryRevParse(rev)) === undefined)
+            missing.push(rev);
+    }
+    if (missing.length > 0) {
+        const fetchable = missing.filter((rev) => FULL_SHA.test(rev));
+        if (fetchable.length === missing.length && (await hasRemote(git, remote))) {
+            const shallow = await git.isShallow();
+            const fetched = await git.raw([
+                'fetch',
+                '--quiet',
+                '--no-tags',
+                ...(shallow ? ['--depth=1'] : []),
+                '--',
+                remote,
+                ...fetchable,
+            ]);
+            if (fetched.code !== 0) {
+                throw new errors/* UserError */.y(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
+            }
+        }
+    }
+    const base = await git.tryRevParse(baseRev);
+    if (base === undefined)
+        throw new errors/* UserError */.y(`base revision "${baseRev}" does not exist in the repository`);
+    const head = await git.tryRevParse(headRev);
+    if (head === undefined)
+        throw new errors/* UserError */.y(`head revision "${headRev}" does not exist in the repository`);
+    let mergeBase = await git.mergeBase(base, head);
+    for (const deepen of [50, 200, 1000]) {
+        if (mergeBase !== undefined || !(await git.isShallow()) || !(await hasRemote(git, remote)))
+            break;
+        await git.fetch(remote, [base, head], { deepen });
+        mergeBase = await git.mergeBase(base, head);
+    }
+    if (mergeBase === undefined && (await git.isShallow()) && (await hasRemote(git, remote))) {
+        await git.fetch(remote, [base, head], { unshallow: true });
+        mergeBase = await git.mergeBase(base, head);
+    }
+    if (mergeBase === undefined) {
+        throw new errors/* UserError */.y(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
+    }
+    return { base, head, mergeBase };
+}
+async function hasRemote(git, remote) {
+    const result = await git.raw(['remote']);
+    return result.code === 0 && result.stdout.split('\n').includes(remote);
+}
+
+// EXTERNAL MODULE: ./actions/lib/cli/args.js
+var cli_args = __nccwpck_require__(5400);
+// EXTERNAL MODULE: ./actions/lib/cli/index.js
+var cli = __nccwpck_require__(3200);
+;// CONCATENATED MODULE: ./actions/lib/cli/impact.js
+
+
+
+
+
+
+const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
+
+Lists the environments a change touches, from the kustomize/Helm dependency
+graph of every environment at the base and the head revision (read from git
+objects; nothing is checked out). Prints JSON to stdout:
+  {"environments": [{name, path, stage, branch}], "stages": [...], "count": N,
+   "external": [...], "reasons": {"<environment>": ["<why>", ...]}}
+
+Options:
+  --repo DIR      Git repository (default: the current directory)
+  --base REV      Base revision (the branch the change merges into)
+  --head REV      Head revision (the change)
+  --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
+  --env GLOB      Environment directory or directory glob instead of the configured
+                  environments; repeatable. Each directory is one environment named by its path.
+  --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`;
+cli/* commands */.Pi.set('impact', {
+    summary: 'List the environments a change touches (kustomize/Helm dependency graph).',
+    usage,
+    async run(args) {
+        const options = (0,cli_args/* parseCliArgs */.h)('impact', args, {
+            repo: { type: 'string' },
+            base: { type: 'string' },
+            head: { type: 'string' },
+            config: { type: 'string' },
+            env: { type: 'string', multiple: true },
+            remote: { type: 'string' },
+        });
+        if (!options.base || !options.head)
+            throw new errors/* UserError */.y('--base and --head are required (see "fleet-promote impact --help")');
+        const result = await detectImpact({
+            git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
+            base: options.base,
+            head: options.head,
+            ...(options.config !== undefined ? { configFile: options.config } : {}),
+            ...(options.env ? { environmentPatterns: options.env } : {}),
+            ...(options.remote !== undefined ? { remote: options.remote } : {}),
+        });
+        for (const warning of result.warnings)
+            process.stderr.write(`warning: ${warning}\n`);
+        const { environments, stages, count, external, reasons } = result;
+        process.stdout.write(`${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`);
+        return 0;
+    },
+});
+
+
+/***/ }),
+
+/***/ 3200:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Pi: () => (/* binding */ commands),
+/* harmony export */   iW: () => (/* binding */ main)
+/* harmony export */ });
+/* unused harmony export helpText */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6410);
+
+/** Subcommands, registered by the modules that implement them. */
+const commands = new Map();
+function helpText() {
+    const lines = [
+        'fleet-promote: promote Kubernetes add-on changes through a fleet of clusters.',
+        '',
+        'Usage: fleet-promote <command> [options]',
+        '',
+        'Commands:',
+    ];
+    const width = Math.max(4, ...[...commands.keys()].map((name) => name.length));
+    for (const [name, command] of [...commands].sort(([a], [b]) => a.localeCompare(b))) {
+        lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
+    }
+    lines.push(`  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`);
+    lines.push('', 'Run "fleet-promote <command> --help" for the options of one command.');
+    return lines.join('\n');
+}
+async function main(argv) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+        const topic = name === 'help' ? rest[0] : undefined;
+        const command = topic === undefined ? undefined : commands.get(topic);
+        if (topic !== undefined && !command) {
+            process.stderr.write(`fleet-promote: unknown command "${topic}"\n\n${helpText()}\n`);
+            return 2;
+        }
+        process.stdout.write(`${command ? command.usage : helpText()}\n`);
+        return 0;
+    }
+    const command = commands.get(name);
+    if (!command) {
+        process.stderr.write(`fleet-promote: unknown command "${name}"\n\n${helpText()}\n`);
+        return 2;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${command.usage}\n`);
+        return 0;
+    }
+    try {
+        return await command.run(rest);
+    }
+    catch (error) {
+        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .y && error.location
+            ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
+            : '';
+        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .g)(error)}\n`);
+        return 1;
+    }
+}
+
+
+/***/ }),
+
+/***/ 1063:
+/***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4868);
+/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1845);
+/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
+
+
+
+
+process.exitCode = await (0,_index_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv.slice(2));
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 6627:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
+/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4837);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3200);
+
+
+
+
+
+const usage = `Usage: fleet-promote merge-results --out DIR SHARD_DIR...
+
+Merges the output directories of several hydrate matrix jobs (each holding
+hydration.json and one directory per environment) into DIR, byte for byte what
+a single runner rendering every environment would have written. The shards must
+have rendered the same DRY commit and disjoint environments.
+
+Options:
+  --out DIR   Directory to write the merged result to`;
+_index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
+    summary: 'Merge the outputs of hydrate matrix shards into one.',
+    usage,
+    async run(args) {
+        let parsed;
+        try {
+            parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_1__.parseArgs)({
+                args,
+                options: { out: { type: 'string' } },
+                strict: true,
+                allowPositionals: true,
+            });
+        }
+        catch (error) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${error.message} (see "fleet-promote merge-results --help")`);
+        }
+        const out = parsed.values.out;
+        if (!out || parsed.positionals.length === 0) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
+        }
+        const merged = await (0,_render_output_js__WEBPACK_IMPORTED_MODULE_3__/* .mergeHydrationResults */ .LK)((0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(out), parsed.positionals.map((dir) => (0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(dir)));
+        const counts = new Map();
+        for (const env of merged.environments)
+            counts.set(env.status, (counts.get(env.status) ?? 0) + 1);
+        process.stdout.write(`${JSON.stringify({ environments: merged.environments.length, ...Object.fromEntries(counts) })}\n`);
+        return 0;
+    },
+});
+
+
+/***/ }),
+
+/***/ 1845:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
+var config_config = __nccwpck_require__(2523);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: ./actions/lib/git/git.js
+var git_git = __nccwpck_require__(2386);
+// EXTERNAL MODULE: ./actions/lib/process.js + 1 modules
+var lib_process = __nccwpck_require__(8152);
+;// CONCATENATED MODULE: external "node:crypto"
+const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/render/safety.js
+// Safety pre-checks run before anything renders (SPEC §6). The walk reads the
+// kustomization files of one environment itself (it does not trust kustomize to
+// refuse) and rejects: paths leaving the repository or a kustomization root,
+// symlinks pointing outside the repository, remote bases that are not
+// allowlisted and pinned, exec/KRM-function plugins, non-allowlisted chart
+// repositories and chart templates calling getHostByName. Its output is the set
+// of kustomization roots (copied into the render tree) and the charts to pull.
+
+
+
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** Kinds kustomize runs in-process under `apiVersion: builtin` (no exec, no network). */
+const BUILTIN_PLUGIN_KINDS = new Set([
+    'AnnotationsTransformer',
+    'ConfigMapGenerator',
+    'HashTransformer',
+    'ImageTagTransformer',
+    'LabelTransformer',
+    'LegacyOrderTransformer',
+    'NamespaceTransformer',
+    'PatchJson6902Transformer',
+    'PatchStrategicMergeTransformer',
+    'PatchTransformer',
+    'PrefixSuffixTransformer',
+    'PrefixTransformer',
+    'SuffixTransformer',
+    'ReplacementTransformer',
+    'ReplicaCountTransformer',
+    'SecretGenerator',
+    'SortOrderTransformer',
+    'ValueAddTransformer',
+]);
+const FUNCTION_ANNOTATIONS = ['config.kubernetes.io/function', 'config.k8s.io/function'];
+const SHA40 = /^[0-9a-f]{40}$/;
+const SAFE_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SAFE_CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
+/** A safety rule said no: the environment is not rendered. */
+class RefusedError extends Error {
+    name = 'RefusedError';
+    /** Set once the kustomization file it concerns was appended to the message. */
+    located = false;
+}
+/** Checks one environment directory (repository-relative) and everything it references. */
+async function checkEnvironment(repoDir, envPath, policy, 
+/** Shared between the environments of one run: each kustomization root's tree is scanned once. */
+treeScans = new Map()) {
+    const walker = new Walker(await (0,promises_.realpath)(repoDir), policy);
+    const start = normalizeInRepo('', envPath, 'environment path');
+    await walker.visit(start, 'resource', `environment ${envPath}`);
+    for (const root of walker.roots) {
+        let scan = treeScans.get(root);
+        if (!scan) {
+            scan = walker.scanTree(root);
+            treeScans.set(root, scan);
+        }
+        await scan;
+    }
+    return {
+        roots: [...walker.roots].sort(),
+        charts: [...walker.charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
+        usesHelm: walker.usesHelm,
+    };
+}
+/** Joins a reference to its kustomization directory; refuses absolute paths and `..` leaving the repository. */
+function normalizeInRepo(dir, entry, what) {
+    if (entry === '' ||
+        external_node_path_.posix.isAbsolute(entry) ||
+        /^[A-Za-z]:[\\/]/.test(entry) ||
+        entry.includes('\\')) {
+        throw new RefusedError(`${what} "${entry}" must be a relative path inside the repository`);
+    }
+    const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
+    if (joined === '..' || joined.startsWith('../')) {
+        throw new RefusedError(`${what} "${entry}" leaves the repository`);
+    }
+    return joined === '.' ? '' : joined.replace(/\/$/, '');
+}
+function isUnder(path, dir) {
+    return dir === '' || path === dir || path.startsWith(`${dir}/`);
+}
+function looksRemote(entry) {
+    return (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry) ||
+        entry.startsWith('git@') ||
+        entry.startsWith('git::') ||
+        entry.includes('?') ||
+        /^[^./][^/]*\.[^/]+\//.test(entry));
+}
+/** True when `url` starts with `prefix` at a path boundary (so `org/repo` does not allow `org/repo-evil`). */
+function matchesPrefix(url, prefix) {
+    if (!url.startsWith(prefix))
+        return false;
+    if (prefix.endsWith('/'))
+        return true;
+    const rest = url.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') || rest.startsWith('?') || /^\.git([/?]|$)/.test(rest);
+}
+function asStrings(value, field) {
+    if (value === undefined || value === null)
+        return [];
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new RefusedError(`${field} must be a list of strings`);
+    }
+    return value;
+}
+function asObjects(value, field) {
+    if (value === undefined || value === null)
+        return [];
+    if (!Array.isArray(value) ||
+        value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
+        throw new RefusedError(`${field} must be a list of objects`);
+    }
+    return value;
+}
+function optionalString(value, field) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value !== 'string')
+        throw new RefusedError(`${field} must be a string`);
+    return value;
+}
+class Walker {
+    repoReal;
+    policy;
+    roots = new Set();
+    charts = new Map();
+    usesHelm = false;
+    visited = new Map();
+    constructor(repoReal, policy) {
+        this.repoReal = repoReal;
+        this.policy = policy;
+    }
+    abs(path) {
+        return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
+    }
+    /**
+     * lstat-walks every component of a repository path: a symlink anywhere on it
+     * must resolve inside the repository. Returns the kind of the final target.
+     */
+    async inspect(path, what) {
+        let current = '';
+        for (const part of path.split('/').filter((p) => p !== '')) {
+            current = current === '' ? part : `${current}/${part}`;
+            let stats;
+            try {
+                stats = await (0,promises_.lstat)(this.abs(current));
+            }
+            catch {
+                return 'missing';
+            }
+            if (stats.isSymbolicLink())
+                await this.checkSymlink(current, what);
+        }
+        try {
+            const target = await (0,promises_.realpath)(this.abs(path));
+            const stats = await (0,promises_.lstat)(target);
+            if (stats.isDirectory())
+                return 'dir';
+            if (stats.isFile())
+                return 'file';
+            throw new RefusedError(`${what} "${path}" is not a regular file or directory`);
+        }
+        catch (error) {
+            if (error instanceof RefusedError)
+                throw error;
+            return 'missing';
+        }
+    }
+    async checkSymlink(path, what) {
+        const link = await (0,promises_.readlink)(this.abs(path));
+        let target;
+        try {
+            target = await (0,promises_.realpath)(this.abs(path));
+        }
+        catch {
+            throw new RefusedError(`${what}: symlink ${path} -> ${link} is dangling or loops`);
+        }
+        if (target !== this.repoReal && !target.startsWith(`${this.repoReal}/`)) {
+            throw new RefusedError(`symlink ${path} -> ${link} points outside the repository`);
+        }
+    }
+    async visit(dir, context, from) {
+        const seen = this.visited.get(dir);
+        if (seen === 'plugin' || seen === context)
+            return;
+        this.visited.set(dir, context);
+        const kind = await this.inspect(dir, from);
+        if (kind !== 'dir')
+            throw new RefusedError(`${from}: directory "${dir || '.'}" does not exist`);
+        let file;
+        for (const name of KUSTOMIZATION_FILES) {
+            const candidate = dir === '' ? name : `${dir}/${name}`;
+            if ((await this.inspect(candidate, from)) === 'file') {
+                file = candidate;
+                break;
+            }
+        }
+        if (!file)
+            throw new RefusedError(`${from}: no kustomization file in "${dir || '.'}"`);
+        this.roots.add(dir);
+        const doc = (0,dist/* parseDocument */.Tp)(await (0,promises_.readFile)(this.abs(file), 'utf8'), { uniqueKeys: false });
+        if (doc.errors.length > 0) {
+            throw new RefusedError(`invalid YAML (${doc.errors[0]?.message.split('\n')[0] ?? ''})`);
+        }
+        const k = doc.toJS({ maxAliasCount: 100 });
+        if (k === null || k === undefined)
+            return;
+        if (typeof k !== 'object' || Array.isArray(k))
+            throw new RefusedError(`not a kustomization`);
+        try {
+            await this.checkKustomization(dir, file, k, context);
+        }
+        catch (error) {
+            // The problem first (reasons are clipped to 140 characters), then where it is.
+            if (error instanceof RefusedError && !error.located) {
+                error.message = `${error.message} (${file})`;
+                error.located = true;
+            }
+            throw error;
+        }
+    }
+    async checkKustomization(dir, file, k, context) {
+        if (k.helmChartInflationGenerator !== undefined) {
+            throw new RefusedError(`helmChartInflationGenerator is not supported; use helmCharts`);
+        }
+        // In a kustomization listed under generators/transformers, resource files are plugin configs.
+        for (const field of ['resources', 'bases', 'components']) {
+            for (const entry of asStrings(k[field], field)) {
+                await this.reference(dir, entry, `${field}`, context);
+            }
+        }
+        for (const field of ['generators', 'transformers', 'validators']) {
+            for (const entry of asStrings(k[field], field)) {
+                if (entry.includes('\n')) {
+                    this.checkPluginConfigs(entry, `inline ${field} entry`);
+                }
+                else {
+                    await this.reference(dir, entry, `${field}`, 'plugin');
+                }
+            }
+        }
+        for (const field of ['crds', 'configurations']) {
+            for (const entry of asStrings(k[field], field))
+                await this.localFile(dir, entry, `${field}`);
+        }
+        for (const entry of asStrings(k.patchesStrategicMerge, 'patchesStrategicMerge')) {
+            if (!entry.includes('\n'))
+                await this.localFile(dir, entry, `patchesStrategicMerge`);
+        }
+        for (const field of ['patches', 'patchesJson6902', 'replacements']) {
+            for (const item of asObjects(k[field], field)) {
+                const path = optionalString(item.path, `${field}[].path`);
+                if (path !== undefined)
+                    await this.localFile(dir, path, `${field}`);
+            }
+        }
+        if (k.openapi !== undefined && k.openapi !== null && typeof k.openapi === 'object') {
+            const path = optionalString(k.openapi.path, 'openapi.path');
+            if (path !== undefined)
+                await this.localFile(dir, path, `openapi`);
+        }
+        for (const field of ['configMapGenerator', 'secretGenerator']) {
+            for (const item of asObjects(k[field], field)) {
+                for (const entry of asStrings(item.files, `${field}[].files`)) {
+                    const eq = entry.indexOf('=');
+                    await this.localFile(dir, eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`);
+                }
+                for (const entry of asStrings(item.envs, `${field}[].envs`)) {
+                    await this.localFile(dir, entry, `${field} envs`);
+                }
+                const env = optionalString(item.env, `${field}[].env`);
+                if (env !== undefined)
+                    await this.localFile(dir, env, `${field} env`);
+            }
+        }
+        await this.checkHelm(dir, file, k);
+    }
+    async checkHelm(dir, file, k) {
+        const charts = asObjects(k.helmCharts, 'helmCharts');
+        const globals = k.helmGlobals;
+        if (charts.length === 0 && (globals === undefined || globals === null))
+            return;
+        if (!this.policy.helmEnabled) {
+            throw new RefusedError(`uses Helm, which is disabled (hydrate.helm.enabled: false)`);
+        }
+        this.usesHelm = true;
+        let chartHome = 'charts';
+        if (globals !== undefined && globals !== null) {
+            if (typeof globals !== 'object')
+                throw new RefusedError(`helmGlobals must be an object`);
+            const g = globals;
+            if (g.configHome !== undefined) {
+                throw new RefusedError(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`);
+            }
+            chartHome = optionalString(g.chartHome, 'helmGlobals.chartHome') ?? 'charts';
+        }
+        const home = normalizeInRepo(dir, chartHome, `helmGlobals.chartHome`);
+        if (!isUnder(home, dir)) {
+            throw new RefusedError(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`);
+        }
+        for (const chart of charts) {
+            const name = optionalString(chart.name, 'helmCharts[].name') ?? '';
+            if (!SAFE_CHART_NAME.test(name) || name.includes('..')) {
+                throw new RefusedError(`helmCharts name "${name}" is not a valid chart name`);
+            }
+            const valuesFile = optionalString(chart.valuesFile, 'helmCharts[].valuesFile');
+            if (valuesFile !== undefined)
+                await this.localFile(dir, valuesFile, `chart ${name} valuesFile`);
+            for (const extra of asStrings(chart.additionalValuesFiles, 'additionalValuesFiles')) {
+                await this.localFile(dir, extra, `chart ${name} additionalValuesFiles`);
+            }
+            const repo = optionalString(chart.repo, 'helmCharts[].repo');
+            const version = optionalString(chart.version, 'helmCharts[].version') ?? '';
+            if (version !== '' && !SAFE_CHART_VERSION.test(version)) {
+                throw new RefusedError(`chart ${name} version "${version}" is not a valid version`);
+            }
+            const versioned = `${home ? `${home}/` : ''}${name}-${version}/${name}`;
+            if (repo === undefined || repo === '') {
+                // A local chart (kustomize also accepts a vendored copy at the versioned pull location).
+                let chartDir = `${home ? `${home}/` : ''}${name}`;
+                if (version !== '' && (await this.inspect(versioned, file)) === 'dir')
+                    chartDir = versioned;
+                if ((await this.inspect(chartDir, file)) !== 'dir') {
+                    throw new RefusedError(`local chart ${name} not found at ${chartDir} (no repo given)`);
+                }
+                await scanChartTemplates(this.abs(chartDir), chartDir);
+                continue;
+            }
+            if (!/^(https?|oci):\/\/[^\s]+$/.test(repo)) {
+                throw new RefusedError(`chart ${name} repo "${repo}" must be an http(s):// or oci:// URL`);
+            }
+            if (!this.policy.allowedChartRepos.some((prefix) => matchesPrefix(repo, prefix))) {
+                throw new RefusedError(`chart ${name} repo ${repo} is not in hydrate.helm.allowedRepos`);
+            }
+            if (version === '') {
+                throw new RefusedError(`chart ${name} from ${repo} must pin a version`);
+            }
+            const pullDir = `${home ? `${home}/` : ''}${name}-${version}`;
+            if ((await this.inspect(versioned, file)) === 'dir') {
+                // Vendored in the DRY tree: kustomize uses it as is, nothing is pulled.
+                await scanChartTemplates(this.abs(versioned), versioned);
+                continue;
+            }
+            this.charts.set(pullDir, { repo, name, version, pullDir });
+        }
+    }
+    /** A reference that may be a directory (kustomization), a file, or a remote base. */
+    async reference(dir, entry, what, context) {
+        if (entry.startsWith('-'))
+            throw new RefusedError(`${what} "${entry}" starts with "-"`);
+        if (looksRemote(entry)) {
+            const local = external_node_path_.posix.isAbsolute(entry) || entry.includes('://')
+                ? 'missing'
+                : await this.tryInspect(dir, entry, what);
+            if (local === 'missing') {
+                this.checkRemote(entry, what);
+                return;
+            }
+        }
+        const path = normalizeInRepo(dir, entry, what);
+        const kind = await this.inspect(path, what);
+        if (kind === 'dir') {
+            await this.visit(path, context, what);
+        }
+        else if (kind === 'file') {
+            if (!isUnder(path, dir)) {
+                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+            }
+            if (context === 'plugin')
+                this.checkPluginConfigs(await (0,promises_.readFile)(this.abs(path), 'utf8'), path);
+        }
+        else {
+            throw new RefusedError(`${what} "${entry}" does not exist`);
+        }
+    }
+    async tryInspect(dir, entry, what) {
+        const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
+        if (joined.startsWith('../'))
+            return 'missing';
+        return this.inspect(joined, what);
+    }
+    checkRemote(entry, what) {
+        const query = entry.includes('?') ? entry.slice(entry.indexOf('?') + 1) : '';
+        const params = new URLSearchParams(query);
+        for (const [key, value] of params) {
+            if (value.startsWith('-') || key.startsWith('-')) {
+                throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} has a ${key} starting with "-"`);
+            }
+        }
+        if (!this.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
+            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} is not in hydrate.remoteBases`);
+        }
+        const ref = params.get('ref') ?? params.get('version') ?? '';
+        if (!SHA40.test(ref)) {
+            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} must pin ?ref= to a 40-hex commit SHA`);
+        }
+    }
+    /** A file kustomize reads through its root-only loader: it must sit below the kustomization root. */
+    async localFile(dir, entry, what) {
+        if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry)) {
+            throw new RefusedError(`${what} "${entry}" is a URL; remote files are not allowed`);
+        }
+        const path = normalizeInRepo(dir, entry, what);
+        if (!isUnder(path, dir)) {
+            throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+        }
+        const kind = await this.inspect(path, what);
+        if (kind === 'missing')
+            throw new RefusedError(`${what} "${entry}" does not exist`);
+    }
+    checkPluginConfigs(text, where) {
+        for (const doc of (0,dist/* parseAllDocuments */.hR)(text)) {
+            if ('errors' in doc && doc.errors.length > 0)
+                throw new RefusedError(`${where}: invalid YAML`);
+            const value = doc.toJS();
+            if (value === null || value === undefined)
+                continue;
+            if (!(0,dist/* isMap */.jh)(doc.contents))
+                throw new RefusedError(`${where}: a plugin config must be an object`);
+            const config = value;
+            const annotations = config.metadata?.annotations ?? {};
+            for (const key of FUNCTION_ANNOTATIONS) {
+                if (key in annotations) {
+                    throw new RefusedError(`${where}: KRM-function plugin (${key}) refused; only kustomize builtins run`);
+                }
+            }
+            const kind = typeof config.kind === 'string' ? config.kind : '';
+            if (kind === 'HelmChartInflationGenerator') {
+                throw new RefusedError(`${where}: HelmChartInflationGenerator as a generator is refused; use helmCharts`);
+            }
+            if (config.apiVersion !== 'builtin' || !BUILTIN_PLUGIN_KINDS.has(kind)) {
+                throw new RefusedError(`${where}: plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`);
+            }
+        }
+    }
+    /** Every entry below a kustomization root: symlinks must stay inside the repository. */
+    async scanTree(root) {
+        const entries = await (0,promises_.readdir)(this.abs(root), { withFileTypes: true });
+        for (const entry of entries) {
+            if (entry.name === '.git')
+                continue;
+            const path = root === '' ? entry.name : `${root}/${entry.name}`;
+            if (entry.isSymbolicLink()) {
+                await this.checkSymlink(path, `below ${root || '.'}`);
+            }
+            else if (entry.isDirectory()) {
+                await this.scanTree(path);
+            }
+        }
+    }
+}
+/** Helm renders `getHostByName` as "" without --enable-dns; we refuse such charts outright. */
+async function scanChartTemplates(chartDir, label) {
+    const stack = [chartDir];
+    while (stack.length > 0) {
+        const dir = stack.pop();
+        for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
+            const path = `${dir}/${entry.name}`;
+            if (entry.isDirectory()) {
+                stack.push(path);
+            }
+            else if (entry.isFile() && /\.(tpl|ya?ml|txt|json)$/.test(entry.name)) {
+                const text = await (0,promises_.readFile)(path, 'utf8');
+                if (text.includes('getHostByName')) {
+                    const relative = path.slice(chartDir.length + 1);
+                    const error = new RefusedError(`chart ${label}: ${relative} calls getHostByName (DNS lookups are refused)`);
+                    error.located = true;
+                    throw error;
+                }
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
+// A run-scoped chart cache: each (repository, chart, version) is pulled once
+// with `helm pull` (never `helm dependency update`, never a plugin), its
+// archive digest checked against the optional lock, unpacked, checked (regular
+// files only, no getHostByName) and then hard-linked into every render root
+// that needs it (see render-tree.ts).
+
+
+
+
+
+class ChartCache {
+    options;
+    entries = new Map();
+    /** Charts actually pulled in this run (for the benchmark and tests). */
+    pulls = 0;
+    constructor(options) {
+        this.options = options;
+    }
+    get(chart) {
+        const key = `${chart.repo}\0${chart.name}\0${chart.version}`;
+        let entry = this.entries.get(key);
+        if (!entry) {
+            entry = this.pull(chart, (0,external_node_crypto_namespaceObject.createHash)('sha256').update(key).digest('hex').slice(0, 24));
+            this.entries.set(key, entry);
+        }
+        return entry;
+    }
+    async pull(chart, id) {
+        const base = (0,external_node_path_.join)(this.options.cacheDir, id);
+        const archiveDir = (0,external_node_path_.join)(base, 'archive');
+        const dir = (0,external_node_path_.join)(base, 'chart');
+        await (0,promises_.mkdir)(archiveDir, { recursive: true });
+        await (0,promises_.mkdir)(dir, { recursive: true });
+        const ref = chart.repo.startsWith('oci://')
+            ? `${chart.repo.replace(/\/+$/, '')}/${chart.name}`
+            : chart.name;
+        const args = ['pull', ref, '--version', chart.version, '--destination', archiveDir];
+        if (!chart.repo.startsWith('oci://'))
+            args.push('--repo', chart.repo);
+        this.pulls++;
+        const pulled = await (0,lib_process/* runProcess */.R3)(this.options.helm, args, {
+            env: this.options.env,
+            timeoutMs: this.options.timeoutMs,
+        });
+        if (pulled.code !== 0) {
+            const detail = (pulled.stderr.trim() || pulled.killedFor || `exit ${pulled.code}`).split('\n')[0] ?? '';
+            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull failed: ${detail}`);
+        }
+        const archives = (await (0,promises_.readdir)(archiveDir)).filter((name) => name.endsWith('.tgz'));
+        if (archives.length !== 1)
+            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull gave no archive`);
+        const archive = (0,external_node_path_.join)(archiveDir, archives[0]);
+        const digest = `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256')
+            .update(await (0,promises_.readFile)(archive))
+            .digest('hex')}`;
+        this.verifyLock(chart, digest);
+        const untar = await (0,lib_process/* runProcess */.R3)('tar', ['-xzf', archive, '-C', dir, '--no-same-owner', '--no-same-permissions'], {
+            env: this.options.env,
+            timeoutMs: this.options.timeoutMs,
+        });
+        if (untar.code !== 0)
+            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive does not unpack`);
+        const top = await (0,promises_.readdir)(dir);
+        if (top.length !== 1 || top[0] !== chart.name) {
+            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive must hold one directory "${chart.name}"`);
+        }
+        await assertRegularFiles(dir, `${chart.name}@${chart.version}`);
+        await scanChartTemplates((0,external_node_path_.join)(dir, chart.name), `${chart.name}@${chart.version}`);
+        return { dir, digest };
+    }
+    verifyLock(chart, digest) {
+        const locked = this.options.lock.filter((entry) => entry.chart === chart.name &&
+            entry.version === chart.version &&
+            (entry.repo === undefined || entry.repo === chart.repo));
+        for (const entry of locked) {
+            if (entry.digest.toLowerCase() !== digest) {
+                throw new RefusedError(`chart ${chart.name}@${chart.version} digest ${digest.slice(0, 19)}… does not match the lock`);
+            }
+        }
+    }
+}
+/** A chart archive may hold only directories and regular files (no links to host files). */
+async function assertRegularFiles(dir, label) {
+    for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
+        const path = (0,external_node_path_.join)(dir, entry.name);
+        const stats = await (0,promises_.lstat)(path);
+        if (stats.isDirectory())
+            await assertRegularFiles(path, label);
+        else if (!stats.isFile())
+            throw new RefusedError(`chart ${label}: archive holds a link or special file (${entry.name})`);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/line-diff.js
+// A small unified line diff (Myers' O(ND) algorithm) for per-object diffs.
+// Past `maxEdits` differences it gives up on a minimal script and reports the
+// object as replaced, which keeps huge rewrites (a regenerated CRD) cheap.
+function splitLines(text) {
+    if (text === '')
+        return [];
+    const lines = text.split('\n');
+    if (lines[lines.length - 1] === '')
+        lines.pop();
+    return lines;
+}
+function editScript(a, b, maxEdits) {
+    const n = a.length;
+    const m = b.length;
+    const max = Math.min(n + m, maxEdits);
+    const offset = max + 1;
+    const v = new Int32Array(2 * max + 3);
+    const trace = [];
+    let found = -1;
+    for (let d = 0; d <= max && found < 0; d++) {
+        trace.push(v.slice());
+        for (let k = -d; k <= d; k += 2) {
+            let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1])
+                ? v[offset + k + 1]
+                : v[offset + k - 1] + 1;
+            let y = x - k;
+            while (x < n && y < m && a[x] === b[y]) {
+                x++;
+                y++;
+            }
+            v[offset + k] = x;
+            if (x >= n && y >= m) {
+                found = d;
+                break;
+            }
+        }
+    }
+    if (found < 0) {
+        return [
+            ...a.map((line) => ({ type: '-', line })),
+            ...b.map((line) => ({ type: '+', line })),
+        ];
+    }
+    // Walk the trace backwards to recover the edits.
+    const ops = [];
+    let x = n;
+    let y = m;
+    for (let d = found; d > 0; d--) {
+        const prev = trace[d];
+        const k = x - y;
+        const prevK = k === -d || (k !== d && prev[offset + k - 1] < prev[offset + k + 1])
+            ? k + 1
+            : k - 1;
+        const prevX = prev[offset + prevK];
+        const prevY = prevX - prevK;
+        while (x > prevX && y > prevY) {
+            y--;
+            ops.push({ type: ' ', line: a[--x] });
+        }
+        if (x === prevX)
+            ops.push({ type: '+', line: b[--y] });
+        else
+            ops.push({ type: '-', line: a[--x] });
+    }
+    while (x > 0 && y > 0) {
+        y--;
+        ops.push({ type: ' ', line: a[--x] });
+    }
+    return ops.reverse();
+}
+/** A unified diff (`---`/`+++` headers, `@@` hunks with `context` lines); '' when equal. */
+function unifiedDiff(before, after, fromLabel, toLabel, context = 3, maxEdits = 2000) {
+    if (before === after)
+        return '';
+    const ops = editScript(splitLines(before), splitLines(after), maxEdits);
+    const out = [`--- ${fromLabel}`, `+++ ${toLabel}`];
+    let i = 0;
+    while (i < ops.length) {
+        while (i < ops.length && ops[i].type === ' ')
+            i++;
+        if (i >= ops.length)
+            break;
+        const start = Math.max(0, i - context);
+        let end = i;
+        // Extend the hunk while the next change is within 2 × context lines.
+        for (;;) {
+            while (end < ops.length && ops[end].type !== ' ')
+                end++;
+            let next = end;
+            while (next < ops.length && ops[next].type === ' ')
+                next++;
+            if (next < ops.length && next - end <= 2 * context)
+                end = next;
+            else {
+                end = Math.min(ops.length, end + context);
+                break;
+            }
+        }
+        let oldStart = 1;
+        let newStart = 1;
+        for (let j = 0; j < start; j++) {
+            if (ops[j].type !== '+')
+                oldStart++;
+            if (ops[j].type !== '-')
+                newStart++;
+        }
+        const hunk = ops.slice(start, end);
+        const oldCount = hunk.filter((op) => op.type !== '+').length;
+        const newCount = hunk.filter((op) => op.type !== '-').length;
+        out.push(`@@ -${oldCount === 0 ? oldStart - 1 : oldStart},${oldCount} +${newCount === 0 ? newStart - 1 : newStart},${newCount} @@`);
+        for (const op of hunk)
+            out.push(`${op.type}${op.line}`);
+        i = end;
+    }
+    return `${out.join('\n')}\n`;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/objects.js
+// Rendered objects in one canonical form: every document re-emitted by the
+// `yaml` package with fixed options (same bytes on any machine and path) and
+// sorted by (kind priority, API group, kind, namespace, name), so the WET
+// branch only changes when the desired state does.
+
+const STRINGIFY = {
+    indent: 2,
+    indentSeq: false,
+    lineWidth: 0,
+    minContentWidth: 0,
+    directives: false,
+};
+/**
+ * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
+ * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
+ */
+const KIND_PRIORITY = [
+    '/Namespace',
+    'apiextensions.k8s.io/CustomResourceDefinition',
+    'scheduling.k8s.io/PriorityClass',
+    'storage.k8s.io/StorageClass',
+    '/ServiceAccount',
+    'rbac.authorization.k8s.io/ClusterRole',
+    'rbac.authorization.k8s.io/ClusterRoleBinding',
+    'rbac.authorization.k8s.io/Role',
+    'rbac.authorization.k8s.io/RoleBinding',
+    '/ConfigMap',
+    '/Secret',
+];
+/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
+function parseObjects(text, source) {
+    const objects = [];
+    for (const doc of (0,dist/* parseAllDocuments */.hR)(text, { intAsBigInt: true, uniqueKeys: false })) {
+        if ('errors' in doc && doc.errors.length > 0) {
+            throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+        }
+        if (doc.contents === null)
+            continue;
+        const value = doc.toJS({ maxAliasCount: -1 });
+        if (value === null || value === undefined)
+            continue;
+        if (typeof value !== 'object' || Array.isArray(value)) {
+            throw new Error(`${source}: a document is not a Kubernetes object`);
+        }
+        const object = value;
+        const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+        const kind = typeof object.kind === 'string' ? object.kind : '';
+        const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+        if (!apiVersion || !kind || !name) {
+            throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`);
+        }
+        // Comments are not desired state (kustomize drops them too).
+        doc.commentBefore = null;
+        doc.comment = null;
+        (0,dist/* visit */.YR)(doc, (_key, node) => {
+            if ((0,dist/* isNode */.Ll)(node)) {
+                node.commentBefore = null;
+                node.comment = null;
+            }
+        });
+        objects.push({
+            group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+            apiVersion,
+            kind,
+            namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
+            name,
+            yaml: doc.toString(STRINGIFY),
+        });
+    }
+    return sortObjects(objects);
+}
+function objectKey(object) {
+    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
+}
+function priority(object) {
+    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
+    return index === -1 ? KIND_PRIORITY.length : index;
+}
+function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function compareObjects(a, b) {
+    return (priority(a) - priority(b) ||
+        compareText(a.group, b.group) ||
+        compareText(a.kind, b.kind) ||
+        compareText(a.namespace, b.namespace) ||
+        compareText(a.name, b.name));
+}
+function sortObjects(objects) {
+    return [...objects].sort(compareObjects);
+}
+/** `manifest.yaml`: every object, in canonical order, as one stream. */
+function manifestText(objects) {
+    return objects.map((object) => object.yaml).join('---\n');
+}
+/**
+ * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
+ * case, unsafe characters replaced); the API group is added when two objects
+ * would share a file.
+ */
+function perResourceFiles(objects) {
+    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
+    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
+    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
+    const counts = new Map();
+    for (const object of objects)
+        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
+    const files = new Map();
+    for (const object of objects) {
+        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
+        for (let n = 2; files.has(path); n++)
+            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
+        files.set(path, object.yaml);
+    }
+    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
+}
+/** Paths on a WET branch that hold rendered objects (either layout). */
+function isManagedManifestPath(path) {
+    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/compare.js
+
+
+/**
+ * Diff text limits: a first render of a fleet with large CRDs would otherwise
+ * put hundreds of megabytes of "added" diffs into hydration.json and memory.
+ */
+const DIFF_LIMITS = { perObject: 32 * 1024, perEnvironment: 256 * 1024 };
+function clipDiff(diff, max) {
+    if (diff.length <= max)
+        return diff;
+    const cut = diff.lastIndexOf('\n', max);
+    const kept = diff.slice(0, cut + 1);
+    const omitted = diff.slice(cut + 1).split('\n').length - 1;
+    return `${kept}… ${omitted} more diff lines omitted\n`;
+}
+function diffObjects(before, after, limits = DIFF_LIMITS) {
+    const old = new Map(before.map((object) => [objectKey(object), object]));
+    const now = new Map(after.map((object) => [objectKey(object), object]));
+    const entries = [];
+    const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+    const describe = (o, change, diff) => ({
+        change,
+        apiVersion: o.apiVersion,
+        kind: o.kind,
+        name: o.name,
+        namespace: o.namespace,
+        diff,
+    });
+    for (const [key, object] of now) {
+        const previous = old.get(key);
+        if (!previous) {
+            entries.push({
+                object,
+                change: describe(object, 'added', unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`)),
+            });
+        }
+        else if (previous.yaml !== object.yaml) {
+            const diff = unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`);
+            entries.push({ object, change: describe(object, 'changed', diff) });
+        }
+    }
+    for (const [key, object] of old) {
+        if (!now.has(key)) {
+            entries.push({
+                object,
+                change: describe(object, 'deleted', unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null')),
+            });
+        }
+    }
+    let budget = limits.perEnvironment;
+    return entries
+        .sort((a, b) => compareObjects(a.object, b.object))
+        .map(({ change }) => {
+        const diff = budget > 0 ? clipDiff(change.diff, Math.min(limits.perObject, budget)) : '';
+        budget -= diff.length;
+        return {
+            ...change,
+            diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
+        };
+    });
+}
+function protects(protectedKinds, change) {
+    const group = change.apiVersion.includes('/')
+        ? change.apiVersion.slice(0, change.apiVersion.indexOf('/'))
+        : '';
+    return protectedKinds.some((entry) => entry === change.kind || entry === `${change.kind}.${group}`);
+}
+function clip(text, max = 140) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+/** Blocks an empty render over existing resources, too many deletions, and deleting a protected kind. */
+function guardDeletions(before, after, changes, guard, allowDeletions) {
+    const deleted = changes.filter((change) => change.change === 'deleted');
+    let reason;
+    const protectedGone = deleted.filter((change) => protects(guard.protectedKinds, change));
+    if (before > 0 && after === 0) {
+        reason = `empty render would delete all ${before} resources`;
+    }
+    else if (protectedGone.length > 0) {
+        const first = protectedGone[0];
+        const more = protectedGone.length > 1 ? ` (+${protectedGone.length - 1} more protected)` : '';
+        reason = `would delete protected ${first.kind} ${first.namespace ? `${first.namespace}/` : ''}${first.name}${more}`;
+    }
+    else if (deleted.length > guard.maxDeleted) {
+        reason = `would delete ${deleted.length} resources (max ${guard.maxDeleted})`;
+    }
+    else if (before > 0 && (deleted.length * 100) / before > guard.maxDeletedPercent) {
+        const percent = Math.round((deleted.length * 1000) / before) / 10;
+        reason = `would delete ${deleted.length} of ${before} resources (${percent}% > ${guard.maxDeletedPercent}%)`;
+    }
+    if (reason === undefined)
+        return { blocked: false };
+    if (allowDeletions)
+        return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
+    return { blocked: true, reason: clip(`deletion guard: ${reason}`) };
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/render-tree.js
+// The run-scoped render tree. kustomize with Helm pulls charts into
+// `<kustomization>/<chartHome>/<name>-<version>/` and reads the chart's
+// values.yaml through its root-only loader (a symlink into a shared cache is
+// refused: its real path is outside the root). So instead of rendering in the
+// DRY checkout (which must never be written) we copy the vetted kustomization
+// roots once per run into a private tree, and hard-link each pulled chart from
+// the shared cache to where kustomize looks. Roots are shared between
+// environments (bases, components), so a fleet of 500 overlays copies each file
+// once; the copy holds only vetted files, so the render cannot read anything the
+// safety walk did not see.
+
+
+/** Copies the union of kustomization roots (repository-relative) from repoDir into treeDir. */
+async function buildRenderTree(repoDir, treeDir, roots) {
+    const sorted = [...new Set(roots)].sort();
+    const top = [];
+    for (const root of sorted) {
+        // A root below one already copied comes along with it.
+        if (!top.some((parent) => parent === '' || root === parent || root.startsWith(`${parent}/`)))
+            top.push(root);
+    }
+    let files = 0;
+    for (const root of top) {
+        files += await copyTree((0,external_node_path_.join)(repoDir, root), (0,external_node_path_.join)(treeDir, root), new Set());
+    }
+    return files;
+}
+/** Copies a directory; symlinks (already checked to stay inside the repository) become real files. */
+async function copyTree(src, dst, ancestors) {
+    const real = await (0,promises_.realpath)(src);
+    if (ancestors.has(real))
+        return 0;
+    const inside = new Set([...ancestors, real]);
+    await (0,promises_.mkdir)(dst, { recursive: true });
+    const counts = await Promise.all((await (0,promises_.readdir)(src, { withFileTypes: true })).map(async (entry) => {
+        if (entry.name === '.git')
+            return 0;
+        const from = (0,external_node_path_.join)(src, entry.name);
+        const to = (0,external_node_path_.join)(dst, entry.name);
+        const isDir = entry.isDirectory() || (entry.isSymbolicLink() && (await (0,promises_.stat)(from)).isDirectory());
+        if (isDir)
+            return copyTree(from, to, inside);
+        if (!entry.isFile() && !entry.isSymbolicLink())
+            return 0;
+        await (0,promises_.copyFile)(from, to, promises_.constants.COPYFILE_FICLONE);
+        return 1;
+    }));
+    return counts.reduce((sum, n) => sum + n, 0);
+}
+/** Hard-links every file of a cached chart below `dst` (a copy when links cross file systems). */
+async function linkTree(src, dst) {
+    await (0,promises_.mkdir)(dst, { recursive: true });
+    for (const entry of await (0,promises_.readdir)(src, { withFileTypes: true })) {
+        const from = (0,external_node_path_.join)(src, entry.name);
+        const to = (0,external_node_path_.join)(dst, entry.name);
+        if (entry.isDirectory()) {
+            await linkTree(from, to);
+        }
+        else {
+            await (0,promises_.mkdir)((0,external_node_path_.dirname)(to), { recursive: true });
+            try {
+                await (0,promises_.link)(from, to);
+            }
+            catch {
+                await (0,promises_.copyFile)(from, to);
+            }
+        }
+    }
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./actions/lib/render/tools.js
+// The render tools and the sealed environment they run in.
+
+
+
+
+/** The absolute path of a program found on PATH (so kustomize gets an absolute --helm-command). */
+async function findOnPath(program, path = process.env.PATH ?? '') {
+    if ((0,external_node_path_.isAbsolute)(program))
+        return program;
+    for (const dir of path.split(external_node_path_.delimiter)) {
+        if (dir === '')
+            continue;
+        const candidate = (0,external_node_path_.join)(dir, program);
+        try {
+            await (0,promises_.access)(candidate, external_node_fs_namespaceObject.constants.X_OK);
+            return candidate;
+        }
+        catch {
+            // not in this directory
+        }
+    }
+    throw new Error(`${program} is not on PATH`);
+}
+/**
+ * The whole environment of kustomize and helm: PATH/HOME/locale only, no
+ * tokens, no kubeconfig, and Helm's cache/config/data/plugins inside the
+ * run-scoped directory (so no host repositories, registries or plugins apply).
+ */
+async function sealedToolEnv(runDir) {
+    const helmDir = (0,external_node_path_.join)(runDir, 'helm');
+    const dirs = {
+        cache: (0,external_node_path_.join)(helmDir, 'cache'),
+        config: (0,external_node_path_.join)(helmDir, 'config'),
+        data: (0,external_node_path_.join)(helmDir, 'data'),
+    };
+    const plugins = (0,external_node_path_.join)(helmDir, 'plugins');
+    const home = (0,external_node_path_.join)(runDir, 'home');
+    for (const dir of [...Object.values(dirs), plugins, home])
+        await (0,promises_.mkdir)(dir, { recursive: true });
+    await (0,promises_.writeFile)((0,external_node_path_.join)(dirs.config, 'repositories.yaml'), 'apiVersion: ""\nrepositories: []\n');
+    return (0,lib_process/* minimalEnv */.DW)({
+        HOME: home,
+        XDG_CONFIG_HOME: (0,external_node_path_.join)(home, '.config'),
+        XDG_CACHE_HOME: (0,external_node_path_.join)(home, '.cache'),
+        XDG_DATA_HOME: (0,external_node_path_.join)(home, '.local/share'),
+        KUBECONFIG: '/dev/null',
+        HELM_CACHE_HOME: dirs.cache,
+        HELM_CONFIG_HOME: dirs.config,
+        HELM_DATA_HOME: dirs.data,
+        HELM_PLUGINS: plugins,
+        HELM_REGISTRY_CONFIG: (0,external_node_path_.join)(dirs.config, 'registry.json'),
+        HELM_REPOSITORY_CONFIG: (0,external_node_path_.join)(dirs.config, 'repositories.yaml'),
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_CONFIG_NOSYSTEM: '1',
+        GIT_CONFIG_GLOBAL: '/dev/null',
+    });
+}
+async function toolVersions(kustomize, helm, env) {
+    const k = await (0,lib_process/* runChecked */.X4)(kustomize, ['version'], { env, timeoutMs: 30_000 });
+    const h = await (0,lib_process/* runChecked */.X4)(helm, ['version', '--short'], { env, timeoutMs: 30_000 });
+    return {
+        kustomize: k.stdout.trim().split('\n')[0] ?? '',
+        helm: h.stdout.trim().split('\n')[0] ?? '',
+    };
+}
+/**
+ * The `--helm-command` kustomize gets: a tiny sh script that answers
+ * `helm version` itself (kustomize asks before every chart; a Go process start
+ * is ~55 ms, a third of a small render), and lets only `helm template` through
+ * to the real binary, without --post-renderer or --enable-dns. So kustomize can
+ * never `helm pull` (all charts come from our cache) nor run a plugin.
+ */
+async function writeHelmShim(runDir, helm, version) {
+    const quote = (text) => `'${text.replace(/'/g, `'\\''`)}'`;
+    const safeVersion = version.replace(/[^A-Za-z0-9.+-]/g, '');
+    const script = [
+        '#!/bin/sh',
+        '# Written by fleet-promote for one render run: Helm `template` only.',
+        'case "$1" in',
+        `  version) echo ${quote(safeVersion)}; exit 0 ;;`,
+        '  template) ;;',
+        '  *) echo "fleet-promote: helm $1 is not allowed during a render (charts come from the cache)" >&2; exit 1 ;;',
+        'esac',
+        'for arg in "$@"; do',
+        '  case "$arg" in',
+        '    --post-renderer*|--enable-dns*|--repo*|--kubeconfig*|--kube-context*|--kube-token*|--kube-apiserver*)',
+        '      echo "fleet-promote: helm $arg is not allowed during a render" >&2; exit 1 ;;',
+        '  esac',
+        'done',
+        `exec ${quote(helm)} "$@"`,
+        '',
+    ].join('\n');
+    const dir = (0,external_node_path_.join)(runDir, 'bin');
+    await (0,promises_.mkdir)(dir, { recursive: true });
+    const path = (0,external_node_path_.join)(dir, 'helm');
+    await (0,promises_.writeFile)(path, script);
+    await (0,promises_.chmod)(path, 0o755);
+    return path;
+}
+/** The one kustomize invocation: builtins only, root-only loads, Helm `template` via --helm-command. */
+function kustomizeArgs(dir, helm) {
+    const args = ['build', dir, '--load-restrictor', 'LoadRestrictionsRootOnly'];
+    if (helm !== undefined)
+        args.push('--enable-helm', '--helm-command', helm);
+    return args;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const env = input.environment;
+    const files = validateFiles(env);
+    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
+    const identity = {
+        GIT_AUTHOR_NAME: input.dry.authorName,
+        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
+        GIT_AUTHOR_DATE: input.dry.authorDate,
+        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: input.dry.committerDate,
+    };
+    const plumbing = new Git(git.dir, {
+        env: { ...identity, GIT_INDEX_FILE: join(scratch, 'index') },
+    });
+    try {
+        let base = env.baseSha;
+        let rootSha;
+        if (base === '') {
+            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+            base = rootSha;
+        }
+        else if (!(await git.tryRevParse(base))) {
+            throw new UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
+        }
+        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+        const previous = await managedFiles(git, base);
+        const keep = new Set(files);
+        const stale = previous.filter((path) => !keep.has(path));
+        const realSource = await realpath(sourceDir);
+        for (const path of files) {
+            await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
+        }
+        const listing = `${[...files].sort().join('\n')}\n`;
+        const blobs = files.length
+            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+                .trim()
+                .split('\n')
+            : [];
+        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+        const zero = '0'.repeat(40);
+        const entries = [
+            ...stale.map((path) => `0 ${zero}\t${path}`),
+            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+            `100644 ${listBlob}\t${MANAGED_LIST}`,
+        ];
+        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+        const tree = (await plumbing.run(['write-tree'])).trim();
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return {
+                environment: env.name,
+                branch: env.branch,
+                baseSha: env.baseSha,
+                sha: base,
+                changed: false,
+            };
+        }
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
+        return {
+            environment: env.name,
+            branch: env.branch,
+            baseSha: env.baseSha,
+            ...(rootSha ? { rootSha } : {}),
+            sha,
+            changed: true,
+        };
+    }
+    finally {
+        await rm(scratch, { recursive: true, force: true });
+    }
+}
+function commitMessage(input) {
+    const env = input.environment;
+    return [
+        `fleet-promote: render ${env.name} for #${input.parent}`,
+        '',
+        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
+        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        '',
+        `Fleet-Promote-Parent: #${input.parent}`,
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        `Fleet-Promote-Environment: ${env.name}`,
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote on the WET branch (empty when it has no list). */
+async function managedFiles(git, rev) {
+    const text = await git.showFile(rev, MANAGED_LIST);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = resolve(root);
+    const full = resolve(rootAbs, relative);
+    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
+        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await lstat(file);
+        real = await realpath(file);
+    }
+    catch {
+        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
+        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/wet.js
+
+
+/**
+ * Reads the WET branches. With a remote, they are fetched into
+ * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
+ * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
+ */
+async function readWetStates(git, branches, remote) {
+    const unique = [...new Set(branches)].sort();
+    const tips = new Map();
+    if (remote !== undefined && unique.length > 0) {
+        const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
+        const refspecs = [];
+        for (const branch of unique) {
+            const sha = refs.get(`refs/heads/${branch}`);
+            if (sha === undefined)
+                continue;
+            tips.set(branch, sha);
+            refspecs.push(`+refs/heads/${branch}:refs/remotes/${remote}/${branch}`);
+        }
+        // Keep a shallow checkout shallow; a full clone fetches normally (no new shallow grafts).
+        if (refspecs.length > 0)
+            await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {});
+    }
+    else {
+        for (const branch of unique) {
+            const sha = (await git.tryRevParse(`refs/heads/${branch}`)) ??
+                (await git.tryRevParse(`refs/remotes/origin/${branch}`));
+            if (sha !== undefined)
+                tips.set(branch, sha);
+        }
+    }
+    const states = new Map();
+    for (const branch of unique) {
+        const sha = tips.get(branch) ?? '';
+        const files = new Map();
+        if (sha !== '') {
+            // The WET writer lists the files it manages; without a list, recognise them by path.
+            const list = await git.showFile(sha, MANAGED_LIST);
+            const candidates = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
+            const manifests = candidates.filter((path) => path.endsWith('.yaml') && isManagedManifestPath(path));
+            for (const path of [...new Set(manifests)].sort()) {
+                const text = await git.showFile(sha, path);
+                if (text !== undefined)
+                    files.set(path, text);
+            }
+        }
+        states.set(branch, { sha, files });
+    }
+    return states;
+}
+
+// EXTERNAL MODULE: ./actions/lib/render/output.js
+var output = __nccwpck_require__(4837);
+;// CONCATENATED MODULE: ./actions/lib/render/hydrate.js
+// Renders environments: safety walk → render tree → shared chart cache →
+// `kustomize build` pool → canonical objects → diff with the WET branch →
+// deletion guard → output files and hydration.json. Takes a narrow options
+// object (no config loading here), so the action, the CLI and the benchmark
+// all render the same way.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
+async function mapPool(items, limit, fn) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await fn(items[index], index);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+async function hydrate(options) {
+    const log = options.log ?? (() => undefined);
+    const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_namespaceObject.availableParallelism)();
+    const { settings } = options;
+    const git = new git_git/* Git */.T(options.repoDir);
+    const drySha = options.drySha ?? (await git.revParse('HEAD'));
+    const repoURL = options.repoURL ?? (await originUrl(git));
+    const commit = await (0,output/* commitInfo */.oZ)(git, drySha);
+    const runDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.scratchDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-render-'));
+    const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 };
+    let mark = Date.now();
+    const lap = (phase) => {
+        const now = Date.now();
+        phases[phase] = now - mark;
+        mark = now;
+    };
+    try {
+        const env = await sealedToolEnv(runDir);
+        const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize');
+        const helm = await findOnPath(options.helmPath ?? 'helm');
+        const tools = await toolVersions(kustomize, helm, env);
+        const helmShim = await writeHelmShim(runDir, helm, tools.helm);
+        const timeoutMs = settings.timeoutSeconds * 1000;
+        const policy = {
+            helmEnabled: settings.helm.enabled,
+            allowedChartRepos: settings.helm.allowedRepos,
+            remoteBases: settings.remoteBases,
+        };
+        lap('setup');
+        // 1. Safety walk of every environment before anything runs.
+        const treeScans = new Map();
+        const pending = await mapPool(options.environments, parallelism * 2, async (env) => {
+            const started = Date.now();
+            const item = { env, checkMs: 0 };
+            if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+                item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`);
+                return item;
+            }
+            try {
+                item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans);
+            }
+            catch (error) {
+                item.failure = clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
+            }
+            item.checkMs = Date.now() - started;
+            return item;
+        });
+        lap('check');
+        const wetStates = readWetStates(git, options.environments.map((env) => env.branch), options.wetRemote);
+        // Read while the tree and charts are prepared; its error surfaces at the await below.
+        wetStates.catch(() => undefined);
+        // 2. One private copy of every vetted kustomization root.
+        const treeDir = (0,external_node_path_.join)(runDir, 'tree');
+        const treeFiles = await buildRenderTree(options.repoDir, treeDir, pending.flatMap((item) => item.report?.roots ?? []));
+        lap('tree');
+        // 3. Each chart version pulled once, linked where kustomize looks for it.
+        const cache = new ChartCache({
+            cacheDir: (0,external_node_path_.join)(runDir, 'charts'),
+            helm,
+            env,
+            timeoutMs,
+            lock: options.chartLock ?? [],
+        });
+        const linked = new Map();
+        await mapPool(pending, parallelism * 2, async (item) => {
+            for (const chart of item.report?.charts ?? []) {
+                let done = linked.get(chart.pullDir);
+                if (!done) {
+                    done = cache
+                        .get(chart)
+                        .then((cached) => linkTree((0,external_node_path_.join)(cached.dir, chart.name), (0,external_node_path_.join)(treeDir, chart.pullDir, chart.name)));
+                    linked.set(chart.pullDir, done);
+                }
+                try {
+                    await done;
+                }
+                catch (error) {
+                    item.failure = clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
+                    return;
+                }
+            }
+        });
+        lap('charts');
+        // 4. Render pool: one kustomize process per environment.
+        const wet = await wetStates;
+        const environments = await mapPool(pending, parallelism, async (item) => {
+            const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
+            const result = await renderOne(item, state, { ...options, settings }, { kustomize, helm: helmShim, env, treeDir, timeoutMs, commit, tools, drySha, repoURL });
+            log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
+            return result;
+        });
+        lap('render');
+        const result = {
+            version: 1,
+            drySha,
+            repoURL,
+            environments: [...environments].sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+        };
+        await (0,output/* writeHydrationResult */.HG)(options.outputDir, result);
+        return { result, stats: { chartPulls: cache.pulls, treeFiles, tools, phases } };
+    }
+    finally {
+        await (0,promises_.rm)(runDir, { recursive: true, force: true });
+    }
+}
+async function renderOne(item, state, options, context) {
+    const { env } = item;
+    const { settings } = options;
+    const started = Date.now();
+    const base = {
+        name: env.name,
+        path: env.path,
+        stage: env.stage,
+        branch: env.branch,
+        status: 'failed',
+        resources: { before: 0, after: 0 },
+        diff: { added: 0, changed: 0, deleted: 0 },
+        changes: [],
+        outputDir: env.name,
+        files: [],
+        baseSha: state.sha,
+        durationMs: 0,
+    };
+    const finish = async (result, files) => {
+        if (SAFE_ENV_NAME.test(env.name)) {
+            result.files = await (0,output/* writeEnvironmentFiles */.mc)(options.outputDir, env, files, {
+                commit: context.commit,
+                drySha: context.drySha,
+                repoURL: context.repoURL,
+                tools: context.tools,
+                helm: settings.helm.enabled,
+            });
+        }
+        result.durationMs = item.checkMs + Date.now() - started;
+        return result;
+    };
+    let before;
+    try {
+        before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`));
+    }
+    catch (error) {
+        return finish({ ...base, reason: clip(`WET branch unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
+    }
+    base.resources.before = before.length;
+    if (item.failure !== undefined || item.report === undefined) {
+        return finish({ ...base, reason: item.failure ?? 'refused' });
+    }
+    const dir = (0,external_node_path_.join)(context.treeDir, env.path);
+    const run = await (0,lib_process/* runProcess */.R3)(context.kustomize, kustomizeArgs(dir, settings.helm.enabled && item.report.usesHelm ? context.helm : undefined), {
+        cwd: context.treeDir,
+        env: context.env,
+        timeoutMs: context.timeoutMs,
+        maxOutputBytes: settings.maxOutputBytes,
+    });
+    // A render error is never "zero resources".
+    if (run.killedFor === 'timeout')
+        return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` });
+    if (run.killedFor === 'output-limit')
+        return finish({ ...base, reason: `render output over ${settings.maxOutputBytes} bytes` });
+    if (run.code !== 0) {
+        const detail = run.stderr
+            .split(`${context.treeDir}/`)
+            .join('')
+            .trim()
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .pop();
+        return finish({
+            ...base,
+            reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
+        });
+    }
+    let after;
+    try {
+        after = parseObjects(run.stdout, `kustomize build ${env.path}`);
+    }
+    catch (error) {
+        return finish({ ...base, reason: clip(`render output unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
+    }
+    const files = settings.layout === 'per-resource'
+        ? perResourceFiles(after)
+        : new Map(after.length > 0 ? [['manifest.yaml', manifestText(after)]] : []);
+    const changes = diffObjects(before, after);
+    const count = (kind) => changes.filter((change) => change.change === kind).length;
+    const diff = { added: count('added'), changed: count('changed'), deleted: count('deleted') };
+    const verdict = guardDeletions(before.length, after.length, changes, settings.deletionGuard, options.allowDeletions === true);
+    const changed = state.sha === '' || !sameFiles(state.files, files);
+    const result = {
+        ...base,
+        status: verdict.blocked ? 'blocked' : changed ? 'rendered' : 'unchanged',
+        ...(verdict.reason !== undefined ? { reason: verdict.reason } : {}),
+        resources: { before: before.length, after: after.length },
+        diff,
+        changes,
+    };
+    return finish(result, verdict.blocked ? undefined : files);
+}
+function sameFiles(a, b) {
+    if (a.size !== b.size)
+        return false;
+    for (const [path, text] of a)
+        if (b.get(path) !== text)
+            return false;
+    return true;
+}
+async function originUrl(git) {
+    const result = await git.raw(['remote', 'get-url', 'origin']);
+    if (result.code !== 0)
+        return '';
+    return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/sources.js
+// Glue between the configuration loader and the render core, shared by the
+// hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
+// come from the base revision when one is given (privileged runs must not
+// trust the PR head), else from the working tree.
+
+
+
+
+
+const sources_SHA40 = /^[0-9a-f]{40}$/i;
+/** The commit `base` names here, fetching it from origin when it is a SHA this checkout lacks. */
+async function resolveBase(git, base) {
+    const local = (await git.tryRevParse(base)) ?? (await git.tryRevParse(`refs/remotes/origin/${base}`));
+    if (local)
+        return local;
+    if (sources_SHA40.test(base)) {
+        await git.fetch('origin', [base], { depth: 1 });
+        return git.revParse(base);
+    }
+    throw new errors/* UserError */.y(`base revision "${base}" is not in this checkout`);
+}
+async function readSource(git, repoDir, file, base) {
+    if (base)
+        return git.showFile(await resolveBase(git, base), file);
+    try {
+        return await (0,promises_.readFile)((0,external_node_path_.join)(repoDir, file), 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/** fleet-promote.yaml from the base revision (when given) or the working tree. */
+async function loadRenderConfig(git, repoDir, file, base) {
+    if (!base)
+        return (0,config_config/* loadConfig */.Z9)(repoDir, file);
+    const text = await readSource(git, repoDir, file, base);
+    if (text === undefined) {
+        if (file === config_config/* DEFAULT_CONFIG_FILE */.Cu)
+            return (0,config_config/* defaultConfig */.sb)();
+        throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${base}`, { file });
+    }
+    return (0,config_config/* parseConfig */.o4)(text, file);
+}
+/**
+ * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
+ * Pinning digests makes a re-published chart version fail loudly instead of rendering.
+ */
+function parseChartLock(text, file) {
+    let raw;
+    try {
+        raw = (0,dist/* parse */.qg)(text);
+    }
+    catch (error) {
+        throw new errors/* UserError */.y(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
+    }
+    const charts = raw?.charts;
+    if (!Array.isArray(charts))
+        throw new errors/* UserError */.y(`${file}: expected a "charts" list`, { file });
+    return charts.map((entry, index) => {
+        const e = (entry ?? {});
+        const text = (key) => {
+            const value = e[key];
+            return typeof value === 'string' ? value : undefined;
+        };
+        const chart = text('chart');
+        const version = text('version');
+        const digest = text('digest')?.toLowerCase();
+        if (!chart || !version || !digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+            throw new errors/* UserError */.y(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
+        }
+        const repo = text('repo');
+        return { chart, version, digest, ...(repo ? { repo } : {}) };
+    });
+}
+async function loadChartLock(git, repoDir, file, base) {
+    if (!file)
+        return [];
+    const text = await readSource(git, repoDir, file, base);
+    if (text === undefined)
+        throw new errors/* UserError */.y(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
+    return parseChartLock(text, file);
+}
+
+// EXTERNAL MODULE: ./actions/lib/cli/args.js
+var cli_args = __nccwpck_require__(5400);
+// EXTERNAL MODULE: ./actions/lib/cli/index.js
+var cli = __nccwpck_require__(3200);
+;// CONCATENATED MODULE: ./actions/lib/cli/render.js
+
+
+
+
+
+
+
+
+
+
+const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
+
+Renders one environment exactly as the hydrate action does (safety checks,
+shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
+deletion guard) and prints its result JSON (an EnvironmentHydration).
+
+Options:
+  --repo DIR          Git repository (default: the current directory)
+  --env PATH          Environment directory, relative to the repository root
+  --out DIR           Write hydration.json and <environment>/ there (default: a temp dir, removed)
+  --config FILE       Configuration file (default: fleet-promote.yaml)
+  --base REV          Read --config and --chart-lock at this revision instead of the work tree
+  --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
+  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
+  --allow-deletions   Let a render the deletion guard blocks through
+
+Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`;
+cli/* commands */.Pi.set('render', {
+    summary: 'Render one environment the way the hydrate action does and print its result.',
+    usage,
+    async run(args) {
+        const options = (0,cli_args/* parseCliArgs */.h)('render', args, {
+            repo: { type: 'string' },
+            env: { type: 'string' },
+            out: { type: 'string' },
+            config: { type: 'string' },
+            base: { type: 'string' },
+            'chart-lock': { type: 'string' },
+            remote: { type: 'string' },
+            'allow-deletions': { type: 'boolean' },
+        });
+        if (!options.env)
+            throw new errors/* UserError */.y('--env is required (see "fleet-promote render --help")');
+        const repoDir = (0,external_node_path_.resolve)(options.repo ?? '.');
+        const git = new git_git/* Git */.T(repoDir);
+        const base = options.base ?? '';
+        const config = await loadRenderConfig(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
+        const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
+        const files = await git.listFiles('HEAD');
+        const environment = (0,config_config/* discoverEnvironments */.MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,config_config/* environmentsFromPaths */.lW)(config, files, [path])[0];
+        if (!environment)
+            throw new errors/* UserError */.y(`--env ${options.env}: not an environment directory`);
+        const scratch = options.out === undefined
+            ? await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cli-render-'))
+            : undefined;
+        try {
+            const { result } = await hydrate({
+                repoDir,
+                environments: [environment],
+                outputDir: options.out !== undefined ? (0,external_node_path_.resolve)(options.out) : (0,external_node_path_.join)(scratch, 'out'),
+                settings: config.hydrate,
+                allowDeletions: options['allow-deletions'] === true,
+                chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
+                ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
+            });
+            const env = result.environments[0];
+            process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
+            return env && (env.status === 'rendered' || env.status === 'unchanged') ? 0 : 1;
+        }
+        finally {
+            if (scratch)
+                await (0,promises_.rm)(scratch, { recursive: true, force: true });
+        }
+    },
+});
+
+
+/***/ }),
+
+/***/ 2523:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Cu: () => (/* binding */ DEFAULT_CONFIG_FILE),
+  sb: () => (/* binding */ defaultConfig),
+  MR: () => (/* binding */ discoverEnvironments),
+  lW: () => (/* binding */ environmentsFromPaths),
+  Z9: () => (/* binding */ loadConfig),
+  o4: () => (/* binding */ parseConfig),
+  Xs: () => (/* binding */ stageOrder)
+});
+
+// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, argoCdApplicationName, configSchema, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, stageFor, unsafeNameReason
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
+var esm = __nccwpck_require__(3812);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
+;// CONCATENATED MODULE: ./actions/lib/config/config.js
+// Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
+// line and key) → defaults → semantic checks. Also turns the configuration
+// and a repository's file list into environments with stages and branches.
+
+
+
+
+
+
+
+const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml';
+const DEFAULTS_FILE = '(defaults)';
+const KUSTOMIZATION_FILES = [
+    'kustomization.yaml',
+    'kustomization.yml',
+    'Kustomization',
+];
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+const DEFAULT_PROTECTED_KINDS = [
+    'Namespace',
+    'CustomResourceDefinition',
+    'PersistentVolumeClaim',
+    'PersistentVolume',
+    'StatefulSet',
+    'Application',
+    'AppProject',
+    'Kustomization',
+];
+/** The configuration of a repository without fleet-promote.yaml. */
+function defaultConfig() {
+    return {
+        version: 1,
+        file: DEFAULTS_FILE,
+        environments: [defaultEnvironmentRule()],
+        stages: [
+            {
+                name: 'default',
+                match: ['*'],
+                requires: [],
+                autoPromote: false,
+                approvals: 0,
+                permission: 'write',
+                backend: 'merge',
+            },
+        ],
+        impact: { extra: [] },
+        hydrate: {
+            layout: 'manifest',
+            helm: { enabled: true, allowedRepos: [] },
+            remoteBases: [],
+            deletionGuard: {
+                maxDeleted: 10,
+                maxDeletedPercent: 20,
+                protectedKinds: [...DEFAULT_PROTECTED_KINDS],
+            },
+            timeoutSeconds: 300,
+            maxOutputBytes: 64 * 1024 * 1024,
+        },
+        promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
+        deploy: {
+            backend: 'merge',
+            argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
+            external: { system: 'external deployment' },
+        },
+        merge: { mergeUnpromoted: true },
+    };
+}
+/** Every directory below `clusters/` holding a kustomization, named by its path below it. */
+function defaultEnvironmentRule() {
+    return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
+}
+/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+async function loadConfig(repoDir, file) {
+    const name = file ?? DEFAULT_CONFIG_FILE;
+    const path = (0,external_node_path_.resolve)(repoDir, name);
+    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), path);
+    if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
+        throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
+    }
+    let text;
+    try {
+        text = await (0,promises_.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
+            return defaultConfig();
+        }
+        if (error.code === 'ENOENT') {
+            throw new errors/* UserError */.y(`configuration file ${name} does not exist`, { file: name });
+        }
+        throw error;
+    }
+    return parseConfig(text, inside.split('\\').join('/'));
+}
+/** Where YAML nodes are, for messages and annotations. */
+class SourceMap {
+    file;
+    doc;
+    lines;
+    constructor(file, doc, lines) {
+        this.file = file;
+        this.doc = doc;
+        this.lines = lines;
+    }
+    locate(path, atKey = false) {
+        let node = this.doc.contents;
+        let offset = rangeStart(node) ?? 0;
+        for (const [index, segment] of path.entries()) {
+            if ((0,dist/* isMap */.jh)(node)) {
+                const pair = node.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === segment);
+                if (!pair)
+                    break;
+                if (atKey && index === path.length - 1) {
+                    offset = rangeStart(pair.key) ?? offset;
+                    break;
+                }
+                node = pair.value;
+            }
+            else if ((0,dist/* isSeq */.oP)(node) && typeof segment === 'number') {
+                node = node.items[segment];
+            }
+            else {
+                break;
+            }
+            offset = rangeStart(node) ?? offset;
+        }
+        const { line, col } = this.lines.linePos(offset);
+        return { line, column: col };
+    }
+    line(path) {
+        return this.locate(path).line;
+    }
+}
+function rangeStart(node) {
+    const range = node?.range;
+    return range?.[0];
+}
+/** `stages[0].requires[1]` */
+function formatKeyPath(path) {
+    let out = '';
+    for (const segment of path) {
+        out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
+    }
+    return out || '(top level)';
+}
+function fail(source, problems) {
+    const located = problems
+        .map((problem) => ({ ...problem, ...source.locate(problem.path, problem.atKey) }))
+        .sort((a, b) => a.line - b.line || a.column - b.column);
+    const first = located[0];
+    const lines = located.map((p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`);
+    throw new errors/* UserError */.y(lines.join('\n'), {
+        file: source.file,
+        line: first?.line ?? 1,
+        column: first?.column ?? 1,
+    });
+}
+let validator;
+function validate(data) {
+    validator ??= new ajv.Ajv({ allErrors: true, verbose: true, strict: true }).compile(fleet_promote_schema_namespaceObject);
+    return validator(data) ? [] : (validator.errors ?? []);
+}
+/** Parse, validate and normalize fleet-promote.yaml text. Throws UserError naming file, line and key. */
+function parseConfig(text, file) {
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, uniqueKeys: true });
+    const source = new SourceMap(file, doc, lines);
+    const syntaxError = doc.errors[0];
+    if (syntaxError) {
+        const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 };
+        const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(/ at line \d+, column \d+:?$/, '');
+        throw new errors/* UserError */.y(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
+            file,
+            line: position.line,
+            column: position.col,
+        });
+    }
+    let data;
+    try {
+        data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+    }
+    catch (error) {
+        // The yaml package refuses alias expansion bombs here.
+        throw new errors/* UserError */.y(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }]);
+    }
+    const schemaErrors = validate(data);
+    if (schemaErrors.length > 0)
+        fail(source, schemaProblems(schemaErrors));
+    const raw = data;
+    const config = normalize(raw, file);
+    const problems = semanticProblems(config, raw);
+    if (problems.length > 0)
+        fail(source, problems);
+    if (raw.environments) {
+        config.environments.forEach((rule, index) => {
+            rule.line = source.line(['environments', index]);
+        });
+    }
+    return config;
+}
+function normalize(raw, file) {
+    const defaults = defaultConfig();
+    const promote = { ...defaults.promote, ...raw.promote };
+    const deploy = {
+        backend: raw.deploy?.backend ?? defaults.deploy.backend,
+        argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
+        external: { ...defaults.deploy.external, ...raw.deploy?.external },
+    };
+    const environments = raw.environments?.map((rule) => ({
+        glob: rule.glob,
+        name: rule.name ?? defaultNameTemplate(rule.glob),
+        branch: rule.branch ?? 'env/{name}',
+        exclude: rule.exclude ?? [],
+    }));
+    const rawStages = raw.stages ?? [{ name: 'default' }];
+    const stages = rawStages.map((stage, index) => ({
+        name: stage.name,
+        match: stage.match ?? ['*'],
+        // Omitted `requires` chains each stage to the previous one: fail closed.
+        requires: stage.requires ?? (index > 0 ? [rawStages[index - 1].name] : []),
+        autoPromote: stage.autoPromote ?? false,
+        approvals: stage.approvals ?? 0,
+        permission: stage.permission ?? promote.permission,
+        backend: stage.backend ?? deploy.backend,
+    }));
+    const hydrate = raw.hydrate;
+    return {
+        version: 1,
+        file,
+        environments: environments ?? [defaultEnvironmentRule()],
+        stages,
+        impact: { extra: raw.impact?.extra ?? [] },
+        hydrate: {
+            layout: hydrate?.layout ?? defaults.hydrate.layout,
+            helm: { ...defaults.hydrate.helm, ...hydrate?.helm },
+            remoteBases: hydrate?.remoteBases ?? defaults.hydrate.remoteBases,
+            deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
+            timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
+            maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
+        },
+        promote,
+        deploy,
+        merge: { ...defaults.merge, ...raw.merge },
+    };
+}
+/** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
+function defaultNameTemplate(glob) {
+    let count = 0;
+    try {
+        count = compileDirGlob(glob).captureCount;
+    }
+    catch {
+        // The semantic checks report the invalid glob with its location.
+    }
+    if (count === 0)
+        return '{basename}';
+    return Array.from({ length: count }, (_, i) => `{${i + 1}}`).join('-');
+}
+const FRIENDLY_PATTERNS = {
+    '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must consist of letters, digits, ".", "_" and "-", starting with a letter or digit',
+    '^\\S+$': 'must be one word without spaces',
+    '^(https?|oci)://\\S+$': 'must be an http://, https:// or oci:// URL',
+};
+function schemaProblems(errors) {
+    const seen = new Set();
+    const problems = [];
+    for (const error of errors) {
+        const path = error.instancePath
+            .split('/')
+            .slice(1)
+            .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+            .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+        const problem = describeSchemaError(error, path);
+        const key = `${formatKeyPath(problem.path)}\0${problem.message}`;
+        if (seen.has(key))
+            continue;
+        seen.add(key);
+        problems.push(problem);
+    }
+    return problems;
+}
+function describeSchemaError(error, path) {
+    const params = error.params;
+    const got = describeValue(error.data);
+    switch (error.keyword) {
+        case 'additionalProperties': {
+            const key = String(params.additionalProperty);
+            const allowed = Object.keys(error.parentSchema?.properties ?? {});
+            const suggestion = closest(key, allowed);
+            return {
+                path: [...path, key],
+                atKey: true,
+                message: `unknown key "${key}"` +
+                    (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+                    `; allowed keys: ${allowed.join(', ')}`,
+            };
+        }
+        case 'required':
+            return { path, message: `missing required key "${String(params.missingProperty)}"` };
+        case 'type':
+            return { path, message: `must be ${article(String(params.type))}, got ${got}` };
+        case 'enum':
+            return {
+                path,
+                message: `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
+            };
+        case 'const':
+            return { path, message: `must be ${JSON.stringify(params.allowedValue)}, got ${got}` };
+        case 'pattern': {
+            const pattern = String(params.pattern);
+            return {
+                path,
+                message: `${FRIENDLY_PATTERNS[pattern] ?? `must match /${pattern}/`}, got ${got}`,
+            };
+        }
+        case 'minItems':
+            return { path, message: `must list at least ${Number(params.limit)}, got ${got}` };
+        case 'minLength':
+            return { path, message: `must not be empty` };
+        default:
+            return { path, message: `${error.message ?? 'is invalid'}, got ${got}` };
+    }
+}
+function article(type) {
+    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+function describeValue(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return value.length === 0 ? 'an empty list' : 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    const text = JSON.stringify(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+/** The allowed key closest to a misspelt one, if it is close enough to be a typo. */
+function closest(word, candidates) {
+    let best;
+    let bestDistance = Infinity;
+    for (const candidate of candidates) {
+        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (distance < bestDistance) {
+            best = candidate;
+            bestDistance = distance;
+        }
+    }
+    const typo = bestDistance <= Math.max(1, Math.floor(word.length / 3)) && bestDistance < word.length;
+    return typo ? best : undefined;
+}
+function editDistance(a, b) {
+    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+            current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+// ---------------------------------------------------------------------------
+// Semantic checks (things a JSON Schema cannot say)
+function semanticProblems(config, raw) {
+    const problems = [];
+    const check = (path, fn) => {
+        try {
+            fn();
+        }
+        catch (error) {
+            if (!(error instanceof errors/* UserError */.y))
+                throw error;
+            problems.push({ path, message: error.message });
+        }
+    };
+    config.environments.forEach((rule, i) => {
+        const base = ['environments', i];
+        let captureCount = 0;
+        check([...base, 'glob'], () => {
+            captureCount = compileDirGlob(rule.glob).captureCount;
+        });
+        rule.exclude.forEach((glob, j) => check([...base, 'exclude', j], () => compileDirGlob(glob)));
+        const captures = Array.from({ length: captureCount }, (_, k) => String(k + 1));
+        const pathVars = ['path', 'basename', ...captures];
+        check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
+            const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
+            const reason = unsafeNameReason(name);
+            if (reason)
+                throw new errors/* UserError */.y(`name template "${rule.name}" ${reason}`);
+        });
+        check([...base, 'branch'], () => {
+            const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template');
+            const reason = invalidBranchReason(branch);
+            if (reason)
+                throw new errors/* UserError */.y(`branch template "${rule.branch}" gives ${reason}`);
+        });
+    });
+    const stageIndex = new Map();
+    config.stages.forEach((stage, i) => {
+        if (stageIndex.has(stage.name)) {
+            problems.push({
+                path: ['stages', i, 'name'],
+                message: `duplicate stage name "${stage.name}" (also stages[${stageIndex.get(stage.name)}])`,
+            });
+        }
+        else {
+            stageIndex.set(stage.name, i);
+        }
+        stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
+    });
+    // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
+    const uniqueStages = stageIndex.size === config.stages.length;
+    config.stages.forEach((stage, i) => {
+        if (!uniqueStages)
+            return;
+        stage.requires.forEach((required, j) => {
+            if (required === stage.name) {
+                problems.push({
+                    path: ['stages', i, 'requires', j],
+                    message: 'a stage cannot require itself',
+                });
+            }
+            else if (!config.stages.some((s) => s.name === required)) {
+                const suggestion = closest(required, config.stages.map((s) => s.name));
+                problems.push({
+                    path: ['stages', i, 'requires', j],
+                    message: `unknown stage "${required}"` +
+                        (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+                        `; stages: ${config.stages.map((s) => s.name).join(', ')}`,
+                });
+            }
+        });
+    });
+    if (problems.length === 0) {
+        const cycle = findCycle(config.stages);
+        if (cycle) {
+            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
+            const written = indexes
+                .filter((i) => raw.stages?.[i]?.requires !== undefined)
+                .sort((a, b) => a - b);
+            const implicit = indexes
+                .filter((i) => !written.includes(i))
+                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
+            const at = written[0] ?? indexes[0];
+            problems.push({
+                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
+                    (implicit.length > 0
+                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+                        : ''),
+            });
+        }
+    }
+    config.impact.extra.forEach((rule, i) => {
+        rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
+        rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
+    });
+    check(['deploy', 'argocd', 'application'], () => {
+        sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
+    });
+    const argocdUser = config.deploy.backend === 'argocd'
+        ? ['deploy', 'backend']
+        : config.stages
+            .map((stage, i) => stage.backend === 'argocd' ? ['stages', i, 'backend'] : undefined)
+            .find((path) => path !== undefined);
+    if (argocdUser && config.deploy.argocd.server.trim() === '') {
+        problems.push({
+            path: argocdUser,
+            message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
+        });
+    }
+    return problems;
+}
+function sampleExpansion(template, allowed, what) {
+    const vars = Object.fromEntries(allowed.map((key) => [key, key === 'path' ? 'a/b' : 'x']));
+    try {
+        return expandTemplate(template, vars);
+    }
+    catch (error) {
+        throw new errors/* UserError */.y(`${what}: ${error.message}`);
+    }
+}
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
+function invalidBranchReason(branch) {
+    const quoted = JSON.stringify(branch);
+    if (branch === '' || branch === '@')
+        return `an invalid branch name ${quoted}`;
+    if (branch.startsWith('-'))
+        return `${quoted}, which starts with "-"`;
+    if (branch.startsWith('/') || branch.endsWith('/') || branch.includes('//')) {
+        return `${quoted}, which has an empty path component`;
+    }
+    if (branch.endsWith('.'))
+        return `${quoted}, which ends with "."`;
+    if (branch.includes('..'))
+        return `${quoted}, which contains ".."`;
+    if (branch.includes('@{'))
+        return `${quoted}, which contains "@{"`;
+    // eslint-disable-next-line no-control-regex
+    const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(branch);
+    if (bad)
+        return `${quoted}, which contains the character ${JSON.stringify(bad[0])}`;
+    for (const part of branch.split('/')) {
+        if (part.startsWith('.'))
+            return `${quoted}, where a component starts with "."`;
+        if (part.endsWith('.lock'))
+            return `${quoted}, where a component ends with ".lock"`;
+    }
+    return undefined;
+}
+function findCycle(stages) {
+    const byName = new Map(stages.map((stage) => [stage.name, stage]));
+    const state = new Map();
+    const trail = [];
+    const visit = (name) => {
+        if (state.get(name) === 'done')
+            return undefined;
+        if (state.get(name) === 'visiting')
+            return [...trail.slice(trail.indexOf(name)), name];
+        state.set(name, 'visiting');
+        trail.push(name);
+        for (const required of byName.get(name)?.requires ?? []) {
+            const cycle = visit(required);
+            if (cycle)
+                return cycle;
+        }
+        trail.pop();
+        state.set(name, 'done');
+        return undefined;
+    };
+    for (const stage of stages) {
+        const cycle = visit(stage.name);
+        if (cycle)
+            return cycle;
+    }
+    return undefined;
+}
+// ---------------------------------------------------------------------------
+// Templates and globs
+const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g;
+/** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
+/**
+ * The Argo CD Application of an environment. promote and merge-cleanup both
+ * call this, so they always name the same Application.
+ */
+function argoCdApplicationName(config, environment) {
+    return expandTemplate(config.deploy.argocd.application, {
+        name: environment.name,
+        stage: environment.stage,
+        branch: environment.branch,
+    });
+}
+function expandTemplate(template, vars) {
+    return template.replace(PLACEHOLDER, (match, key) => {
+        if (key === undefined) {
+            throw new errors/* UserError */.y(`unbalanced "${match}" in template "${template}"`);
+        }
+        const value = Object.hasOwn(vars, key) ? vars[key] : undefined;
+        if (value === undefined) {
+            const known = Object.keys(vars)
+                .map((k) => `{${k}}`)
+                .join(', ');
+            throw new errors/* UserError */.y(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
+        }
+        return value;
+    });
+}
+const dirGlobCache = new Map();
+function checkGlobSyntax(glob, what) {
+    if (glob.trim() !== glob || glob === '')
+        throw new errors/* UserError */.y(`${what} "${glob}" is empty or has surrounding spaces`);
+    if (glob.startsWith('/'))
+        throw new errors/* UserError */.y(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
+    if (glob.startsWith('!') || glob.startsWith('#'))
+        throw new errors/* UserError */.y(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
+    if (glob.includes('\\'))
+        throw new errors/* UserError */.y(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
+    let depth = 0;
+    for (const char of glob) {
+        if (char === '{')
+            depth++;
+        else if (char === '}')
+            depth--;
+        else if (char === '/' && depth > 0)
+            throw new errors/* UserError */.y(`${what} "${glob}": a {…} alternative may not contain "/"`);
+        if (depth < 0)
+            break;
+    }
+    if (depth !== 0)
+        throw new errors/* UserError */.y(`${what} "${glob}" has unbalanced "{" / "}"`);
+    for (const segment of glob.split('/')) {
+        if (segment === '' || segment === '.' || segment === '..') {
+            throw new errors/* UserError */.y(`${what} "${glob}" has an empty, "." or ".." path segment`);
+        }
+        if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
+            throw new errors/* UserError */.y(`${what} "${glob}" has an unbalanced "[" / "]"`);
+        }
+    }
+}
+/** Compile a directory glob into segments; each wildcard segment and each `**` is a capture. */
+function compileDirGlob(glob) {
+    const cached = dirGlobCache.get(glob);
+    if (cached)
+        return cached;
+    checkGlobSyntax(glob, 'glob');
+    let captureCount = 0;
+    const segments = glob.split('/').map((segment) => {
+        if (segment === '**') {
+            captureCount++;
+            return { kind: 'globstar' };
+        }
+        if (segment.includes('**')) {
+            throw new errors/* UserError */.y(`glob "${glob}": "**" must be a whole path segment`);
+        }
+        const matcher = new esm/* Minimatch */.VR(segment, { magicalBraces: true });
+        if (!matcher.hasMagic())
+            return { kind: 'literal', text: segment };
+        captureCount++;
+        return { kind: 'magic', matcher };
+    });
+    const compiled = { source: glob, segments, captureCount };
+    dirGlobCache.set(glob, compiled);
+    return compiled;
+}
+/** Match a directory path against a directory glob; the captures, or undefined. */
+function matchDirGlob(glob, dir) {
+    const { segments } = compileDirGlob(glob);
+    const parts = dir.split('/');
+    const walk = (si, pi, captures) => {
+        const segment = segments[si];
+        if (!segment)
+            return pi === parts.length ? captures : undefined;
+        if (segment.kind === 'globstar') {
+            // Fewest segments first; `**` never enters hidden directories. Like minimatch, a
+            // trailing `**` means "below": `clusters/**` does not match `clusters` itself.
+            const trailing = si === segments.length - 1;
+            for (let end = trailing ? pi + 1 : pi; end <= parts.length; end++) {
+                if (end > pi && parts[end - 1].startsWith('.'))
+                    break;
+                const found = walk(si + 1, end, [...captures, parts.slice(pi, end).join('/')]);
+                if (found)
+                    return found;
+            }
+            return undefined;
+        }
+        const part = parts[pi];
+        if (part === undefined)
+            return undefined;
+        if (segment.kind === 'literal')
+            return part === segment.text ? walk(si + 1, pi + 1, captures) : undefined;
+        return segment.matcher.match(part) ? walk(si + 1, pi + 1, [...captures, part]) : undefined;
+    };
+    return walk(0, 0, []);
+}
+function checkNameGlob(glob) {
+    if (glob.trim() === '' || glob.trim() !== glob)
+        throw new errors/* UserError */.y(`pattern "${glob}" is empty or has surrounding spaces`);
+    if (glob.includes('/'))
+        throw new errors/* UserError */.y(`pattern "${glob}" matches environment names, which contain no "/"`);
+}
+function checkPathGlob(glob) {
+    checkGlobSyntax(glob, 'path glob');
+}
+// ---------------------------------------------------------------------------
+// Stages and environments
+function stageFor(config, environmentName) {
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new esm/* Minimatch */.VR(pattern)));
+    return matcher;
+}
+/** Stage names in dependency order (file order among independent stages). */
+function stageOrder(config) {
+    const names = new Set(config.stages.map((stage) => stage.name));
+    for (const stage of config.stages) {
+        for (const required of stage.requires) {
+            if (!names.has(required)) {
+                throw new errors/* UserError */.y(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
+                    file: config.file,
+                });
+            }
+        }
+    }
+    const cycle = findCycle(config.stages);
+    if (cycle) {
+        throw new errors/* UserError */.y(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
+            file: config.file,
+        });
+    }
+    const order = [];
+    const placed = new Set();
+    while (order.length < config.stages.length) {
+        const next = config.stages.find((stage) => !placed.has(stage.name) && stage.requires.every((r) => placed.has(r)));
+        if (!next)
+            break; // unreachable: cycles are rejected above
+        order.push(next.name);
+        placed.add(next.name);
+    }
+    return order;
+}
+function kustomizationDirs(files) {
+    const dirs = new Set();
+    for (const file of files) {
+        const slash = file.lastIndexOf('/');
+        if (slash <= 0)
+            continue; // the repository root is never an environment
+        if (KUSTOMIZATION_FILES.includes(file.slice(slash + 1)))
+            dirs.add(file.slice(0, slash));
+    }
+    return [...dirs].sort();
+}
+function ruleWhere(config, rule, index) {
+    const at = rule.line ? `${config.file}:${rule.line}` : config.file;
+    return `${at}: environments[${index}] (glob "${rule.glob}")`;
+}
+function ruleLocation(config, rule) {
+    return rule.line ? { file: config.file, line: rule.line } : { file: config.file };
+}
+function pathVars(dir, captures) {
+    const vars = { path: dir, basename: dir.slice(dir.lastIndexOf('/') + 1) };
+    captures.forEach((capture, i) => (vars[String(i + 1)] = capture));
+    return vars;
+}
+function environmentFor(config, rule, where, location, dir, name, vars) {
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem) {
+        throw new errors/* UserError */.y(`${where}: the name of ${dir} ${nameProblem}`, location);
+    }
+    const stage = stageFor(config, name);
+    if (!stage) {
+        throw new errors/* UserError */.y(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
+            config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
+    }
+    const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem) {
+        throw new errors/* UserError */.y(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
+    }
+    return { name, path: dir, stage: stage.name, branch };
+}
+/** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
+function discoverEnvironments(config, files, options = {}) {
+    const dirs = kustomizationDirs(files);
+    const claimed = new Set();
+    const environments = [];
+    config.environments.forEach((rule, index) => {
+        const where = ruleWhere(config, rule, index);
+        const location = ruleLocation(config, rule);
+        let matched = 0;
+        for (const dir of dirs) {
+            const captures = matchDirGlob(rule.glob, dir);
+            if (!captures)
+                continue;
+            matched++;
+            if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir)))
+                continue;
+            claimed.add(dir);
+            const vars = pathVars(dir, captures);
+            const name = expandTemplate(rule.name, vars).replaceAll('/', '-');
+            environments.push(environmentFor(config, rule, where, location, dir, name, vars));
+        }
+        if (matched === 0 && !options.allowUnmatched) {
+            throw new errors/* UserError */.y(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
+                (config.file === DEFAULTS_FILE
+                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
+                    : ''), location);
+        }
+    });
+    return checkUniqueAndSort(config, environments);
+}
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
+    const byName = new Map();
+    const byBranch = new Map();
+    for (const env of environments) {
+        const sameName = byName.get(env.name);
+        if (sameName) {
+            throw new errors/* UserError */.y(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
+        }
+        const sameBranch = byBranch.get(env.branch);
+        if (sameBranch) {
+            throw new errors/* UserError */.y(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
+        }
+        byName.set(env.name, env);
+        byBranch.set(env.branch, env);
+    }
+    const rank = new Map(order.map((name, i) => [name, i]));
+    return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+/**
+ * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
+ * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
+ * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
+ */
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
+    const kustomized = kustomizationDirs(files);
+    const existing = new Set();
+    for (const file of files) {
+        for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
+            existing.add(file.slice(0, slash));
+        }
+    }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof errors/* UserError */.y))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
+    const dirs = new Set();
+    for (const raw of patterns) {
+        const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new esm/* Minimatch */.VR(pattern, { magicalBraces: true }).hasMagic();
+        if (!isGlob) {
+            if (!existing.has(pattern)) {
+                throw new errors/* UserError */.y(`--env ${raw}: no such directory in the repository`);
+            }
+            dirs.add(pattern);
+            continue;
+        }
+        let matches;
+        try {
+            matches = kustomized.filter((dir) => matchDirGlob(pattern, dir));
+        }
+        catch (error) {
+            throw new errors/* UserError */.y(`--env ${raw}: ${error.message}`);
+        }
+        if (matches.length === 0) {
+            throw new errors/* UserError */.y(`--env ${raw} matches no directory holding a kustomization file`);
+        }
+        matches.forEach((dir) => dirs.add(dir));
+    }
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new errors/* UserError */.y(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
+    });
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new errors/* UserError */.y(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
+}
+
+
+/***/ }),
+
+/***/ 6410:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   g: () => (/* binding */ errorMessage),
+/* harmony export */   y: () => (/* binding */ UserError)
+/* harmony export */ });
+/** An error whose message is meant for the user as-is (names the file, line, input...). */
+class UserError extends Error {
+    location;
+    name = 'UserError';
+    constructor(message, 
+    /** Where the problem is, for a GitHub annotation. */
+    location) {
+        super(message);
+        this.location = location;
+    }
+}
+/** Any thrown value as a readable message: non-Error throws must not vanish. */
+function errorMessage(error) {
+    if (error instanceof Error)
+        return error.message || error.name;
+    if (typeof error === 'string')
+        return error;
+    try {
+        return JSON.stringify(error) ?? String(error);
+    }
+    catch {
+        return String(error);
+    }
+}
+
+
+/***/ }),
+
+/***/ 2386:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ Git)
+/* harmony export */ });
+/* unused harmony export PushRejectedError */
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
+
+const SHA = /^[0-9a-f]{40}$/;
+/**
+ * The one git wrapper: argument arrays only, never shell strings. Credentials
+ * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
+ */
+class Git {
+    dir;
+    env;
+    constructor(dir, options = {}) {
+        this.dir = dir;
+        this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
+        if (options.token) {
+            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+            const key = options.serverUrl
+                ? `http.${new URL(options.serverUrl).origin}/.extraheader`
+                : 'http.extraheader';
+            // An empty value first clears headers saved in the repository's config.
+            this.env.GIT_CONFIG_COUNT = '2';
+            this.env.GIT_CONFIG_KEY_0 = key;
+            this.env.GIT_CONFIG_VALUE_0 = '';
+            this.env.GIT_CONFIG_KEY_1 = key;
+            this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`;
+        }
+    }
+    static async clone(url, dir, options = {}) {
+        const args = ['clone', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        if (options.branch)
+            args.push('--branch', options.branch);
+        if (options.depth)
+            args.push('--depth', String(options.depth));
+        args.push('--', url, dir);
+        await new Git(process.cwd(), options).run(args);
+        return new Git(dir, options);
+    }
+    static async init(dir, options = {}) {
+        const args = ['init', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir);
+        await new Git(process.cwd(), options).run(args);
+        return new Git(dir, options);
+    }
+    /** Runs git and returns stdout; throws CommandError on failure. */
+    async run(args, input) {
+        const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
+        return result.stdout;
+    }
+    /** Runs git and returns the whole result, whatever the exit code. */
+    raw(args, input) {
+        return (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runProcess */ .R3)('git', args, { cwd: this.dir, env: this.env, input });
+    }
+    async revParse(rev) {
+        return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
+    }
+    /** The commit a revision names, or undefined when it does not exist here. */
+    async tryRevParse(rev) {
+        const result = await this.raw([
+            'rev-parse',
+            '--verify',
+            '--quiet',
+            '--end-of-options',
+            `${rev}^{commit}`,
+        ]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async mergeBase(a, b) {
+        const result = await this.raw(['merge-base', '--end-of-options', a, b]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async isShallow() {
+        return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    }
+    async fetch(remote, refspecs, options = {}) {
+        const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.unshallow)
+            args.push('--unshallow');
+        if (options.depth)
+            args.push(`--depth=${options.depth}`);
+        if (options.deepen)
+            args.push(`--deepen=${options.deepen}`);
+        args.push('--', remote, ...refspecs);
+        await this.run(args);
+    }
+    /** Files changed between the merge base of base and head, and head; renames found. */
+    async changedFiles(base, head) {
+        const out = await this.run([
+            'diff',
+            '--name-status',
+            '-z',
+            '--find-renames',
+            '--no-ext-diff',
+            '--end-of-options',
+            `${base}...${head}`,
+            '--',
+        ]);
+        const fields = out.split('\0');
+        const files = [];
+        for (let i = 0; i < fields.length - 1;) {
+            const code = fields[i++] ?? '';
+            const status = code.charAt(0);
+            if (status === 'R' || status === 'C') {
+                const oldPath = fields[i++] ?? '';
+                const path = fields[i++] ?? '';
+                files.push({ status, path, oldPath });
+            }
+            else {
+                files.push({ status, path: fields[i++] ?? '' });
+            }
+        }
+        return files;
+    }
+    /** A file's bytes at a revision, or undefined when it does not exist there. */
+    async showFile(rev, path) {
+        const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`]);
+        return result.code === 0 ? result.stdout : undefined;
+    }
+    /** Every file path in a revision's tree (below `under`, when given). */
+    async listFiles(rev, under) {
+        const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev];
+        if (under)
+            args.push('--', under);
+        const out = await this.run(args);
+        return out.split('\0').filter((p) => p.length > 0);
+    }
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
+        }
+        return changes;
+    }
+    /**
+     * Reads many text blobs through one `git cat-file --batch` process, as
+     * object id → content. Ids git does not have are left out.
+     */
+    async readBlobs(oids) {
+        const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid));
+        const blobs = new Map();
+        if (wanted.length === 0)
+            return blobs;
+        const out = Buffer.from(await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`), 'utf8');
+        let offset = 0;
+        while (offset < out.length) {
+            const headerEnd = out.indexOf(0x0a, offset);
+            if (headerEnd < 0)
+                break;
+            const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ');
+            offset = headerEnd + 1;
+            if (type === 'missing' || size === undefined)
+                continue;
+            const end = offset + Number(size);
+            // Output is decoded as UTF-8 by the process layer: a blob that is not
+            // valid UTF-8 changes length, so re-read the rest one blob at a time.
+            if (!SHA.test(oid) || out[end] !== 0x0a)
+                return this.readBlobsOneByOne(wanted, blobs);
+            if (type === 'blob')
+                blobs.set(oid, out.toString('utf8', offset, end));
+            offset = end + 1;
+        }
+        return blobs;
+    }
+    async readBlobsOneByOne(oids, blobs) {
+        for (const oid of oids) {
+            if (blobs.has(oid))
+                continue;
+            const result = await this.raw(['cat-file', 'blob', oid]);
+            if (result.code === 0)
+                blobs.set(oid, result.stdout);
+        }
+        return blobs;
+    }
+    /**
+     * Pushes refspecs in one atomic transaction, each guarded by a lease so a
+     * ref that moved since we read it is never overwritten.
+     */
+    async push(remote, refspecs, options = {}) {
+        const args = ['push', '--porcelain'];
+        if (options.atomic)
+            args.push('--atomic');
+        if (options.force)
+            args.push('--force');
+        for (const lease of options.leases ?? []) {
+            if (lease.expect !== '' && !SHA.test(lease.expect)) {
+                throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`);
+            }
+            args.push(`--force-with-lease=${lease.ref}:${lease.expect}`);
+        }
+        args.push('--', remote, ...refspecs);
+        try {
+            return await this.run(args);
+        }
+        catch (error) {
+            if (error instanceof _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd) {
+                const detail = `${error.result.stdout}\n${error.result.stderr}`;
+                if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
+                    throw new PushRejectedError(detail.trim());
+                }
+            }
+            throw error;
+        }
+    }
+    /** Remote refs matching the patterns, as ref → SHA. */
+    async lsRemote(remote, patterns = []) {
+        const out = await this.run(['ls-remote', '--', remote, ...patterns]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const [sha, ref] = line.split('\t');
+            if (sha && ref)
+                refs.set(ref, sha);
+        }
+        return refs;
+    }
+}
+/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
+class PushRejectedError extends Error {
+    detail;
+    name = 'PushRejectedError';
+    constructor(detail) {
+        super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
+        this.detail = detail;
+    }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
+}
+
+
+/***/ }),
+
+/***/ 8152:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Qd: () => (/* binding */ CommandError),
+  DW: () => (/* binding */ minimalEnv),
+  X4: () => (/* binding */ runChecked),
+  R3: () => (/* binding */ runProcess)
+});
+
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./actions/lib/process.js
+
+class CommandError extends Error {
+    command;
+    args;
+    result;
+    name = 'CommandError';
+    constructor(command, args, result, reason) {
+        super(`${command} ${args.join(' ')}: ${reason}`);
+        this.command = command;
+        this.args = args;
+        this.result = result;
+    }
+}
+/** Environment for tools that must see nothing secret: PATH, HOME and locale only. */
+function minimalEnv(extra = {}) {
+    const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SYSTEMROOT'];
+    const env = {};
+    for (const key of keep) {
+        const value = process.env[key];
+        if (value !== undefined)
+            env[key] = value;
+    }
+    return { ...env, ...extra };
+}
+/**
+ * Runs a program with an argument array (never a shell), capturing output.
+ * Resolves with the exit code; never rejects for a non-zero exit.
+ */
+function runProcess(command, args, options = {}) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: false,
+            stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const stdout = [];
+        const stderr = [];
+        let stdoutBytes = 0;
+        let killedFor;
+        const timer = options.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                killedFor = 'timeout';
+                child.kill('SIGKILL');
+            }, options.timeoutMs);
+        child.stdout.on('data', (chunk) => {
+            stdoutBytes += chunk.length;
+            if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
+                if (!killedFor) {
+                    killedFor = 'output-limit';
+                    child.kill('SIGKILL');
+                }
+                return;
+            }
+            stdout.push(chunk);
+        });
+        child.stderr.on('data', (chunk) => stderr.push(chunk));
+        child.on('error', (error) => {
+            if (timer)
+                clearTimeout(timer);
+            reject(error);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            resolve({
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(stdout).toString('utf8'),
+                stderr: Buffer.concat(stderr).toString('utf8'),
+                ...(killedFor ? { killedFor } : {}),
+            });
+        });
+        child.stdin.on('error', () => {
+            // The child may exit before reading its input; its exit code tells what happened.
+        });
+        child.stdin.end(options.input);
+    });
+}
+/** Like runProcess, but throws a CommandError on a non-zero exit. */
+async function runChecked(command, args, options = {}) {
+    const result = await runProcess(command, args, options);
+    if (result.killedFor === 'timeout') {
+        throw new CommandError(command, args, result, `timed out after ${options.timeoutMs} ms`);
+    }
+    if (result.killedFor === 'output-limit') {
+        throw new CommandError(command, args, result, `output over ${options.maxOutputBytes} bytes`);
+    }
+    if (result.code !== 0) {
+        const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
+        throw new CommandError(command, args, result, detail);
+    }
+    return result;
+}
+
+
+/***/ }),
+
+/***/ 4837:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   HG: () => (/* binding */ writeHydrationResult),
+/* harmony export */   LK: () => (/* binding */ mergeHydrationResults),
+/* harmony export */   mc: () => (/* binding */ writeEnvironmentFiles),
+/* harmony export */   oZ: () => (/* binding */ commitInfo)
+/* harmony export */ });
+/* unused harmony exports RESULT_FILE, METADATA_FILE, hydratorMetadata, reproduceReadme, readHydrationResult */
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
+// Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
+// `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
+// outputs of several matrix shards into one, identical to a single-runner run.
+
+
+
+const RESULT_FILE = 'hydration.json';
+const METADATA_FILE = 'hydrator.metadata';
+async function commitInfo(git, sha) {
+    const out = await git.run([
+        'log',
+        '-1',
+        '--no-show-signature',
+        '--format=%an%x00%ae%x00%aI%x00%s',
+        '--end-of-options',
+        sha,
+    ]);
+    const [name = '', email = '', date = '', subject = ''] = out.replace(/\n$/, '').split('\0');
+    return { author: `${name} <${email}>`, date, subject };
+}
+/** The Argo CD source hydrator / GitOps Promoter `hydrator.metadata` document. */
+function hydratorMetadata(provenance) {
+    const metadata = {
+        repoURL: provenance.repoURL,
+        drySha: provenance.drySha,
+        author: provenance.commit.author,
+        date: provenance.commit.date,
+        subject: provenance.commit.subject,
+        references: [],
+    };
+    return `${JSON.stringify(metadata, null, 2)}\n`;
+}
+function reproduceReadme(env, provenance) {
+    const flags = `--load-restrictor LoadRestrictionsRootOnly${provenance.helm ? ' --enable-helm' : ''}`;
+    return [
+        `# ${env.name}`,
+        '',
+        `Rendered manifests of \`${env.path}\` at DRY commit \`${provenance.drySha}\`${provenance.repoURL ? ` of ${provenance.repoURL}` : ''}.`,
+        'This branch is written by fleet-promote hydrate: edit the DRY branch instead.',
+        '',
+        '## Reproduce',
+        '',
+        '```sh',
+        `git checkout ${provenance.drySha}`,
+        `fleet-promote render --repo . --env ${env.path}`,
+        '```',
+        '',
+        `which runs \`kustomize build ${env.path} ${flags}\` (builtins only, Helm \`template\` only)`,
+        'and re-emits each object with the `yaml` package, sorted by kind priority, API group, kind,',
+        'namespace and name.',
+        '',
+        `Tools: kustomize ${provenance.tools.kustomize}, helm ${provenance.tools.helm}.`,
+        '',
+    ].join('\n');
+}
+/**
+ * Replaces `<outputDir>/<env name>/` with the environment's files. Without
+ * manifest files (failed or blocked) the directory is removed and nothing is
+ * listed, so no reader can push it.
+ */
+async function writeEnvironmentFiles(outputDir, env, manifests, provenance) {
+    const dir = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, env.name);
+    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(dir, { recursive: true, force: true });
+    if (manifests === undefined)
+        return [];
+    const files = new Map(manifests);
+    files.set(METADATA_FILE, hydratorMetadata(provenance));
+    files.set('README.md', reproduceReadme(env, provenance));
+    for (const [path, text] of files) {
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.dirname)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path)), { recursive: true });
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path), text);
+    }
+    return [...files.keys()].sort();
+}
+async function writeHydrationResult(outputDir, result) {
+    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)(outputDir, { recursive: true });
+    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+}
+async function readHydrationResult(dir) {
+    const file = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, RESULT_FILE);
+    let parsed;
+    try {
+        parsed = JSON.parse(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(file, 'utf8'));
+    }
+    catch (error) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a readable hydration result (${error.message})`);
+    }
+    if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a version 1 hydration result`);
+    }
+    return parsed;
+}
+/** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
+async function mergeHydrationResults(outDir, shardDirs) {
+    if (shardDirs.length === 0)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('merge-results needs at least one shard directory');
+    const shards = await Promise.all(shardDirs.map(async (dir) => ({ dir, result: await readHydrationResult(dir) })));
+    const first = shards[0].result;
+    const merged = {
+        version: 1,
+        drySha: first.drySha,
+        repoURL: first.repoURL,
+        environments: [],
+    };
+    const seen = new Set();
+    for (const { dir, result } of shards) {
+        if (result.drySha !== first.drySha || result.repoURL !== first.repoURL) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
+        }
+        for (const env of result.environments) {
+            if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env.outputDir) || env.outputDir.includes('..')) {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
+            }
+            if (seen.has(env.name))
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`environment ${env.name} appears in more than one shard`);
+            seen.add(env.name);
+            merged.environments.push(env);
+            if (env.files.length > 0) {
+                const target = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outDir, env.outputDir);
+                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(target, { recursive: true, force: true });
+                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.cp)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, env.outputDir), target, { recursive: true });
+            }
+        }
+    }
+    merged.environments.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    await writeHydrationResult(outDir, merged);
+    return merged;
+}
+
+
+/***/ }),
+
+/***/ 3812:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -20897,7 +20892,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: GLOBSTAR, braceExpand, defaults, escape, filter, match, sep, unescape
 
-;// CONCATENATED MODULE: ./node_modules/balanced-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
     const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
@@ -20952,7 +20947,7 @@ const range = (a, b, str) => {
     return result;
 };
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/brace-expansion/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/brace-expansion/dist/esm/index.js
 
 const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
 const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
@@ -21468,7 +21463,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     return acc;
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
 // One digit, or a class of digits from a to b.
 const digit = (a, b) => a === b ?
     { t: 'lit', ch: String(a) }
@@ -21541,7 +21536,7 @@ const numericRange = (loStr, hiStr) => {
     return out;
 };
 //# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
 // translate the various posix character classes into unicode properties
 // this works across all unicode locales
 // { <posix class>: [<translation>, negated]
@@ -21680,7 +21675,7 @@ const parseClass = (glob, position, nocase = false, form) => {
     return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
 };
 //# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ./node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
 
 
 // the end of the pattern, or of a negated sub-pattern
@@ -22455,7 +22450,7 @@ class Matcher {
     }
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/assert-valid-pattern.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/assert-valid-pattern.js
 const MAX_PATTERN_LENGTH = 1024 * 64;
 const assertValidPattern = (pattern) => {
     if (typeof pattern !== 'string') {
@@ -22466,7 +22461,7 @@ const assertValidPattern = (pattern) => {
     }
 };
 //# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/escape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/escape.js
 /**
  * Escape all magic characters in a glob pattern.
  *
@@ -22508,7 +22503,7 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
     return e;
 };
 //# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/unescape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/unescape.js
 /**
  * Un-escape a string that has been escaped with {@link escape}.
  *
@@ -22547,7 +22542,7 @@ const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = tr
             .replace(/\\([^/{}])/g, '$1');
 };
 //# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ./node_modules/minimatch/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/index.js
 
 
 
@@ -24424,14 +24419,14 @@ minimatch.unescape = unescape_unescape;
 
 /***/ }),
 
-/***/ 3837:
+/***/ 9209:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json#","description":"Meta-schema for $data reference (JSON AnySchema extension proposal)","type":"object","required":["$data"],"properties":{"$data":{"type":"string","anyOf":[{"format":"relative-json-pointer"},{"format":"json-pointer"}]}},"additionalProperties":false}');
 
 /***/ }),
 
-/***/ 2079:
+/***/ 211:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","title":"Core schema meta-schema","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}');
@@ -24540,18 +24535,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ 	};
 /******/ })();
 /******/ 
-/******/ /* webpack/runtime/compat get default export */
-/******/ (() => {
-/******/ 	// getDefaultExport function for compatibility with non-harmony modules
-/******/ 	__nccwpck_require__.n = (module) => {
-/******/ 		var getter = module && module.__esModule ?
-/******/ 			() => (module['default']) :
-/******/ 			() => (module);
-/******/ 		__nccwpck_require__.d(getter, { a: getter });
-/******/ 		return getter;
-/******/ 	};
-/******/ })();
-/******/ 
 /******/ /* webpack/runtime/define property getters */
 /******/ (() => {
 /******/ 	// define getter functions for harmony exports
@@ -24578,6 +24561,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(5554);
+/******/ var __webpack_exports__ = __nccwpck_require__(1063);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 
