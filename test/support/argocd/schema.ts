@@ -1,29 +1,12 @@
 /**
- * Argo CD's published Swagger 2.0 definitions as JSON Schema, for validating
- * what the simulator sends and what clients send to it.
+ * The Argo CD API contract (argocd-api.schema.json, derived from Argo CD's
+ * published swagger) as JSON Schema, for validating what the simulator sends
+ * and what clients send to it.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
 import { Ajv } from 'ajv'
 import type { ValidateFunction } from 'ajv'
-
-const here = dirname(fileURLToPath(import.meta.url))
-
-/**
- * Where Argo CD's swagger is: FLEET_PROMOTE_ARGOCD_SWAGGER, a copy next to
- * this module, or the shared contracts directory beside the repository.
- */
-export function findSwagger(): string {
-  const candidates = [
-    process.env.FLEET_PROMOTE_ARGOCD_SWAGGER,
-    resolve(here, 'argocd-swagger.json'),
-    resolve(here, '../../../../shared/contracts/argocd-swagger.json'),
-  ].filter((path): path is string => Boolean(path))
-  const found = candidates.find((path) => existsSync(path))
-  if (!found) throw new Error(`Argo CD swagger not found; looked in ${candidates.join(', ')}`)
-  return found
-}
+import { CONTRACT_FILE } from './contract.js'
 
 type JsonObject = Record<string, unknown>
 
@@ -69,11 +52,11 @@ let cached: SwaggerValidator | undefined
 
 export function loadSwaggerValidator(): SwaggerValidator {
   if (cached) return cached
-  const swagger = JSON.parse(readFileSync(findSwagger(), 'utf8')) as { definitions: JsonObject }
+  const contract = JSON.parse(readFileSync(CONTRACT_FILE, 'utf8')) as { definitions: JsonObject }
   const definitions: JsonObject = {}
   // A RawExtension holds arbitrary JSON (Helm `valuesObject`), not the `{raw}` wrapper it declares.
   const openObjects = new Set(['runtimeRawExtension'])
-  for (const [name, schema] of Object.entries(swagger.definitions)) {
+  for (const [name, schema] of Object.entries(contract.definitions)) {
     definitions[name] = toJsonSchema(schema, openObjects, name)
   }
   // Kubernetes objects carry an inline TypeMeta the generated definition leaves out.
@@ -100,7 +83,7 @@ export function loadSwaggerValidator(): SwaggerValidator {
   cached = {
     validate(definition, value) {
       if (!(definition in definitions))
-        return [`no definition ${definition} in the Argo CD swagger`]
+        return [`no definition ${definition} in the Argo CD contract (${CONTRACT_FILE})`]
       let check = compiled.get(definition)
       if (!check) {
         check = ajv.compile({ $ref: `argocd#/definitions/${definition}` })
