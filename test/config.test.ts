@@ -279,6 +279,10 @@ describe('schema and types agree', () => {
         'environments: [{ glob: "clusters/*" }]',
         'stages: [{ name: only }]',
         'impact: { extra: [{ paths: ["x/**"], environments: ["*"] }] }',
+        'hydrate: { helm: { allowedRepos: ["https://charts.example.com"] } }',
+        'report:',
+        '  minimumVersions: [{ chart: x, version: 1.0.0 }]',
+        '  chartRepositories: [{ chart: x, repo: "https://charts.example.com" }]',
       ].join('\n'),
       'f.yaml',
     )
@@ -307,6 +311,7 @@ describe('schema and types agree', () => {
     expect(checked).toContain('$.environments[0].branch')
     expect(checked).toContain('$.stages[0].approvals')
     expect(checked).toContain('$.impact.extra')
+    expect(checked).toContain('$.report.minimumVersions[0].reason')
     expect(checked.length).toBeGreaterThan(20)
   })
 

@@ -5,8 +5,10 @@ import { discoverEnvironments, environmentsFromPaths } from '../config/config.js
 import type { Environment } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { Git } from '../git/git.js'
+import type { EnvironmentHydration } from '../hydration-types.js'
 import { hydrate } from '../render/hydrate.js'
 import { loadChartLock, loadRenderConfig } from '../render/sources.js'
+import { buildWetCommit, readDryCommit } from '../git/wet-commit.js'
 import { parseCliArgs } from './args.js'
 import { commands } from './index.js'
 
@@ -14,7 +16,10 @@ const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [
 
 Renders one environment exactly as the hydrate action does (safety checks,
 shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
-deletion guard) and prints its result JSON (an EnvironmentHydration).
+deletion guard) and prints its result JSON (an EnvironmentHydration). With
+--push it also commits the render onto the WET branch tip (managed files
+replaced, other files kept) and pushes it, leased on that tip: the repair for
+a WET branch that drifted from the DRY branch (see fleet-promote report).
 
 Options:
   --repo DIR          Git repository (default: the current directory)
@@ -25,6 +30,7 @@ Options:
   --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
   --remote NAME       Fetch the WET branch from this remote (default: local branches only)
   --allow-deletions   Let a render the deletion guard blocks through
+  --push              Commit the render of HEAD onto the WET branch and push it to --remote
 
 Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`
 
@@ -41,10 +47,21 @@ commands.set('render', {
       'chart-lock': { type: 'string' },
       remote: { type: 'string' },
       'allow-deletions': { type: 'boolean' },
+      push: { type: 'boolean' },
     })
     if (!options.env) throw new UserError('--env is required (see "fleet-promote render --help")')
     const repoDir = resolve(options.repo ?? '.')
     const git = new Git(repoDir)
+    if (options.push) {
+      if (options.remote === undefined)
+        throw new UserError('--push needs --remote (where the WET branch is)')
+      // The render reads the work tree but records HEAD: a pushed render must be exactly HEAD's.
+      if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
+        throw new UserError(
+          '--push renders the committed HEAD: commit or stash the changes in the work tree first',
+        )
+      }
+    }
     const base = options.base ?? ''
     const config = await loadRenderConfig(
       git,
@@ -63,12 +80,13 @@ commands.set('render', {
       options.out === undefined
         ? await mkdtemp(join(tmpdir(), 'fleet-promote-cli-render-'))
         : undefined
+    const outputDir =
+      options.out !== undefined ? resolve(options.out) : join(scratch as string, 'out')
     try {
       const { result } = await hydrate({
         repoDir,
         environments: [environment],
-        outputDir:
-          options.out !== undefined ? resolve(options.out) : join(scratch as string, 'out'),
+        outputDir,
         settings: config.hydrate,
         allowDeletions: options['allow-deletions'] === true,
         chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
@@ -76,9 +94,37 @@ commands.set('render', {
       })
       const env = result.environments[0]
       process.stdout.write(`${JSON.stringify(env, null, 2)}\n`)
-      return env && (env.status === 'rendered' || env.status === 'unchanged') ? 0 : 1
+      const ok = env !== undefined && (env.status === 'rendered' || env.status === 'unchanged')
+      if (ok && options.push && options.remote !== undefined) {
+        await pushRender(git, options.remote, env, outputDir, result.drySha)
+      }
+      return ok ? 0 : 1
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true })
     }
   },
 })
+
+/** Commits the render onto the WET tip it was diffed against and pushes it, leased on that tip. */
+async function pushRender(
+  git: Git,
+  remote: string,
+  env: EnvironmentHydration,
+  renderedDir: string,
+  drySha: string,
+): Promise<void> {
+  const dry = await readDryCommit(git, drySha)
+  if (!dry) throw new UserError(`DRY commit ${drySha} is not in the repository`)
+  const commit = await buildWetCommit(git, { environment: env, renderedDir, dry })
+  if (!commit.changed) {
+    process.stderr.write(
+      `${env.branch} already holds the render of ${drySha.slice(0, 7)}: nothing pushed\n`,
+    )
+    return
+  }
+  const ref = `refs/heads/${env.branch}`
+  await git.push(remote, [`${commit.sha}:${ref}`], { leases: [{ ref, expect: env.baseSha }] })
+  process.stderr.write(
+    `pushed ${commit.sha.slice(0, 7)} (render of ${drySha.slice(0, 7)}) to ${env.branch}\n`,
+  )
+}

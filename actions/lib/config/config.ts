@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { isAbsolute, relative, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { Minimatch } from 'minimatch'
+import { parse as parseSemver } from 'semver'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import type {
   DeployBackend,
@@ -15,6 +16,7 @@ import type {
   StageConfig,
 } from './types.js'
 import { UserError } from '../errors.js'
+import { matchesPrefix } from '../render/safety.js'
 import schema from '../fleet-promote.schema.json' with { type: 'json' }
 
 export const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml'
@@ -76,6 +78,7 @@ export function defaultConfig(): FleetConfig {
       external: { system: 'external deployment' },
     },
     merge: { mergeUnpromoted: true },
+    report: { minimumVersions: [], chartRepositories: [] },
   }
 }
 
@@ -147,6 +150,10 @@ interface RawConfig {
     external?: { system?: string }
   }
   merge?: { mergeUnpromoted?: boolean }
+  report?: {
+    minimumVersions?: { chart: string; version: string; reason?: string }[]
+    chartRepositories?: { chart: string; repo: string }[]
+  }
 }
 
 interface Problem {
@@ -312,6 +319,14 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     promote,
     deploy,
     merge: { ...defaults.merge, ...raw.merge },
+    report: {
+      minimumVersions: (raw.report?.minimumVersions ?? []).map((entry) => ({
+        chart: entry.chart,
+        version: entry.version,
+        reason: entry.reason ?? '',
+      })),
+      chartRepositories: raw.report?.chartRepositories ?? [],
+    },
   }
 }
 
@@ -542,6 +557,8 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
     )
   })
 
+  reportProblems(config, problems)
+
   check(['deploy', 'argocd', 'application'], () => {
     sampleExpansion(
       config.deploy.argocd.application,
@@ -564,6 +581,33 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
     })
   }
   return problems
+}
+
+function reportProblems(config: FleetConfig, problems: Problem[]): void {
+  const seen = new Map<string, number>()
+  config.report.minimumVersions.forEach((entry, i) => {
+    if (parseSemver(entry.version) === null) {
+      problems.push({
+        path: ['report', 'minimumVersions', i, 'version'],
+        message: `"${entry.version}" is not a semantic version (e.g. 1.16.2)`,
+      })
+    }
+    const first = seen.get(entry.chart)
+    if (first !== undefined) {
+      problems.push({
+        path: ['report', 'minimumVersions', i, 'chart'],
+        message: `chart "${entry.chart}" already has a minimum (report.minimumVersions[${first}])`,
+      })
+    } else seen.set(entry.chart, i)
+  })
+  config.report.chartRepositories.forEach((entry, i) => {
+    if (!config.hydrate.helm.allowedRepos.some((prefix) => matchesPrefix(entry.repo, prefix))) {
+      problems.push({
+        path: ['report', 'chartRepositories', i, 'repo'],
+        message: `${entry.repo} is not in hydrate.helm.allowedRepos (the report only asks allowed repositories)`,
+      })
+    }
+  })
 }
 
 function sampleExpansion(template: string, allowed: string[], what: string): string {

@@ -90,6 +90,13 @@ export interface MergeConfig {
   mergeUnpromoted: boolean
 }
 
+export interface ReportConfig {
+  /** Lowest acceptable version per chart, with the reason (a CVE, …). */
+  minimumVersions: { chart: string; version: string; reason: string }[]
+  /** Where vendored charts are released: chart name → repository URL. */
+  chartRepositories: { chart: string; repo: string }[]
+}
+
 export interface FleetConfig {
   version: 1
   /** The file it was read from (repository-relative), or `(defaults)`. */
@@ -101,6 +108,7 @@ export interface FleetConfig {
   promote: PromoteConfig
   deploy: DeployConfig
   merge: MergeConfig
+  report: ReportConfig
 }
 
 /** One environment as every action passes it along (detect-impact's output). */

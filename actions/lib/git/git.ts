@@ -209,6 +209,23 @@ export class Git {
   }
 
   /**
+   * The blob ids of `rev:path` specs, in order, through one `git cat-file
+   * --batch-check` process; undefined where the path is not a blob there.
+   */
+  async blobIds(specs: readonly string[]): Promise<(string | undefined)[]> {
+    if (specs.length === 0) return []
+    const out = await this.run(
+      ['cat-file', '--batch-check=%(objectname) %(objecttype)'],
+      `${specs.join('\n')}\n`,
+    )
+    const lines = out.split('\n')
+    return specs.map((_, index) => {
+      const [oid = '', type] = (lines[index] ?? '').split(' ')
+      return type === 'blob' && SHA.test(oid) ? oid : undefined
+    })
+  }
+
+  /**
    * Reads many text blobs through one `git cat-file --batch` process, as
    * object id → content. Ids git does not have are left out.
    */
@@ -275,6 +292,17 @@ export class Git {
         }
       }
       throw error
+    }
+  }
+
+  /** Runs `fn` in a detached work tree of `sha` at `dir` (sharing this object store), removed afterwards. */
+  async withWorktree<T>(sha: string, dir: string, fn: (dir: string) => Promise<T>): Promise<T> {
+    await this.run(['worktree', 'add', '--quiet', '--detach', '--force', '--', dir, sha])
+    try {
+      return await fn(dir)
+    } finally {
+      await this.raw(['worktree', 'remove', '--force', '--', dir])
+      await this.raw(['worktree', 'prune'])
     }
   }
 

@@ -66,7 +66,8 @@ export interface WetCommitInput {
   environment: EnvironmentHydration
   /** The directory holding hydration.json; `environment.outputDir` is relative to it. */
   renderedDir: string
-  parent: number
+  /** The parent pull request; absent for a render pushed straight to the WET branch (drift repair). */
+  parent?: number
   dry: DryCommit
 }
 
@@ -179,12 +180,12 @@ export async function buildWetCommit(git: Git, input: WetCommitInput): Promise<W
 export function commitMessage(input: WetCommitInput): string {
   const env = input.environment
   return [
-    `fleet-promote: render ${env.name} for #${input.parent}`,
+    `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
     '',
     `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
     `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
     '',
-    `Fleet-Promote-Parent: #${input.parent}`,
+    ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
     `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
     `Fleet-Promote-Environment: ${env.name}`,
     '',

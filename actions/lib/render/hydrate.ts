@@ -50,6 +50,8 @@ export interface HydrateOptions {
   chartLock?: readonly ChartLockEntry[]
   /** Remote to fetch WET branches from (`origin` in a workflow); undefined reads local refs only. */
   wetRemote?: string
+  /** WET states already read by the caller (the fleet report); then nothing is fetched. */
+  wetStates?: ReadonlyMap<string, WetState>
   /** Commit rendered; defaults to HEAD of repoDir. */
   drySha?: string
   /** Recorded in hydrator.metadata; defaults to the `origin` URL without credentials. */
@@ -151,11 +153,13 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       return item
     })
     lap('check')
-    const wetStates = readWetStates(
-      git,
-      options.environments.map((env) => env.branch),
-      options.wetRemote,
-    )
+    const wetStates = options.wetStates
+      ? Promise.resolve(options.wetStates)
+      : readWetStates(
+          git,
+          options.environments.map((env) => env.branch),
+          options.wetRemote,
+        )
     // Read while the tree and charts are prepared; its error surfaces at the await below.
     wetStates.catch(() => undefined)
 

@@ -4,12 +4,15 @@
 import type { Git } from '../git/git.js'
 import { MANAGED_LIST } from '../git/wet-commit.js'
 import { isManagedManifestPath } from './objects.js'
+import { METADATA_FILE } from './output.js'
 
 export interface WetState {
   /** Tip of the WET branch, '' when it does not exist. */
   sha: string
   /** Managed manifest files on it (manifest.yaml and per-resource files), path → text. */
   files: Map<string, string>
+  /** Its `hydrator.metadata`, when it has one. */
+  metadata?: string
 }
 
 /**
@@ -47,24 +50,57 @@ export async function readWetStates(
       if (sha !== undefined) tips.set(branch, sha)
     }
   }
-  const states = new Map<string, WetState>()
-  for (const branch of unique) {
-    const sha = tips.get(branch) ?? ''
-    const files = new Map<string, string>()
-    if (sha !== '') {
-      // The WET writer lists the files it manages; without a list, recognise them by path.
-      const list = await git.showFile(sha, MANAGED_LIST)
-      const candidates =
+  return readWetContents(git, new Map(unique.map((branch) => [branch, tips.get(branch) ?? ''])))
+}
+
+/**
+ * The managed files (and `hydrator.metadata`) of WET tips already in the
+ * repository, branch → state; '' as a tip means the branch does not exist.
+ * A few `git cat-file` processes for any number of branches.
+ */
+export async function readWetContents(
+  git: Git,
+  tips: ReadonlyMap<string, string>,
+): Promise<Map<string, WetState>> {
+  const present = [...tips].filter(([, sha]) => sha !== '')
+  const read = async (specs: string[]) => {
+    const ids = await git.blobIds(specs)
+    const blobs = await git.readBlobs(ids.filter((id): id is string => id !== undefined))
+    return specs.map((_, index) => {
+      const id = ids[index]
+      return id === undefined ? undefined : blobs.get(id)
+    })
+  }
+  const heads = await read(
+    present.flatMap(([, sha]) => [`${sha}:${MANAGED_LIST}`, `${sha}:${METADATA_FILE}`]),
+  )
+  // The WET writer lists the files it manages; without a list, recognise them by path.
+  const candidates = await Promise.all(
+    present.map(async ([, sha], index) => {
+      const list = heads[index * 2]
+      const paths =
         list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim())
-      const manifests = candidates.filter(
-        (path) => path.endsWith('.yaml') && isManagedManifestPath(path),
-      )
-      for (const path of [...new Set(manifests)].sort()) {
-        const text = await git.showFile(sha, path)
-        if (text !== undefined) files.set(path, text)
-      }
+      return [
+        ...new Set(paths.filter((path) => path.endsWith('.yaml') && isManagedManifestPath(path))),
+      ].sort()
+    }),
+  )
+  const texts = await read(
+    present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${path}`)),
+  )
+  const states = new Map<string, WetState>()
+  let offset = 0
+  present.forEach(([branch, sha], index) => {
+    const files = new Map<string, string>()
+    for (const path of candidates[index] ?? []) {
+      const text = texts[offset++]
+      if (text !== undefined) files.set(path, text)
     }
-    states.set(branch, { sha, files })
+    const metadata = heads[index * 2 + 1]
+    states.set(branch, { sha, files, ...(metadata !== undefined ? { metadata } : {}) })
+  })
+  for (const [branch, sha] of tips) {
+    if (sha === '') states.set(branch, { sha: '', files: new Map() })
   }
   return states
 }
