@@ -5804,6 +5804,3245 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
+/***/ 5021:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const ANY = Symbol('SemVer ANY')
+// hoisted class for cyclic dependency
+class Comparator {
+  static get ANY () {
+    return ANY
+  }
+
+  constructor (comp, options) {
+    options = parseOptions(options)
+
+    if (comp instanceof Comparator) {
+      if (comp.loose === !!options.loose) {
+        return comp
+      } else {
+        comp = comp.value
+      }
+    }
+
+    comp = comp.trim().split(/\s+/).join(' ')
+    debug('comparator', comp, options)
+    this.options = options
+    this.loose = !!options.loose
+    this.parse(comp)
+
+    if (this.semver === ANY) {
+      this.value = ''
+    } else {
+      this.value = this.operator + this.semver.version
+    }
+
+    debug('comp', this)
+  }
+
+  parse (comp) {
+    const r = this.options.loose ? re[t.COMPARATORLOOSE] : re[t.COMPARATOR]
+    const m = comp.match(r)
+
+    if (!m) {
+      throw new TypeError(`Invalid comparator: ${comp}`)
+    }
+
+    this.operator = m[1] !== undefined ? m[1] : ''
+    if (this.operator === '=') {
+      this.operator = ''
+    }
+
+    // if it literally is just '>' or '' then allow anything.
+    if (!m[2]) {
+      this.semver = ANY
+    } else {
+      this.semver = new SemVer(m[2], this.options.loose)
+    }
+  }
+
+  toString () {
+    return this.value
+  }
+
+  test (version) {
+    debug('Comparator.test', version, this.options.loose)
+
+    if (this.semver === ANY || version === ANY) {
+      return true
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    return cmp(version, this.operator, this.semver, this.options)
+  }
+
+  intersects (comp, options) {
+    if (!(comp instanceof Comparator)) {
+      throw new TypeError('a Comparator is required')
+    }
+
+    if (this.operator === '') {
+      if (this.value === '') {
+        return true
+      }
+      return new Range(comp.value, options).test(this.value)
+    } else if (comp.operator === '') {
+      if (comp.value === '') {
+        return true
+      }
+      return new Range(this.value, options).test(comp.semver)
+    }
+
+    options = parseOptions(options)
+
+    // Special cases where nothing can possibly be lower
+    if (options.includePrerelease &&
+      (this.value === '<0.0.0-0' || comp.value === '<0.0.0-0')) {
+      return false
+    }
+    if (!options.includePrerelease &&
+      (this.value.startsWith('<0.0.0') || comp.value.startsWith('<0.0.0'))) {
+      return false
+    }
+
+    // Same direction increasing (> or >=)
+    if (this.operator.startsWith('>') && comp.operator.startsWith('>')) {
+      return true
+    }
+    // Same direction decreasing (< or <=)
+    if (this.operator.startsWith('<') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // same SemVer and both sides are inclusive (<= or >=)
+    if (
+      (this.semver.version === comp.semver.version) &&
+      this.operator.includes('=') && comp.operator.includes('=')) {
+      return true
+    }
+    // opposite directions less than
+    if (cmp(this.semver, '<', comp.semver, options) &&
+      this.operator.startsWith('>') && comp.operator.startsWith('<')) {
+      return true
+    }
+    // opposite directions greater than
+    if (cmp(this.semver, '>', comp.semver, options) &&
+      this.operator.startsWith('<') && comp.operator.startsWith('>')) {
+      return true
+    }
+    return false
+  }
+}
+
+module.exports = Comparator
+
+const parseOptions = __nccwpck_require__(9302)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+const cmp = __nccwpck_require__(2676)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+
+
+/***/ }),
+
+/***/ 7668:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SPACE_CHARACTERS = /\s+/g
+
+// hoisted class for cyclic dependency
+class Range {
+  constructor (range, options) {
+    options = parseOptions(options)
+
+    if (range instanceof Range) {
+      if (
+        range.loose === !!options.loose &&
+        range.includePrerelease === !!options.includePrerelease
+      ) {
+        return range
+      } else {
+        return new Range(range.raw, options)
+      }
+    }
+
+    if (range instanceof Comparator) {
+      // just put it in the set and return
+      this.raw = range.value
+      this.set = [[range]]
+      this.formatted = undefined
+      return this
+    }
+
+    this.options = options
+    this.loose = !!options.loose
+    this.includePrerelease = !!options.includePrerelease
+
+    // First reduce all whitespace as much as possible so we do not have to rely
+    // on potentially slow regexes like \s*. This is then stored and used for
+    // future error messages as well.
+    this.raw = range.trim().replace(SPACE_CHARACTERS, ' ')
+
+    // First, split on ||
+    this.set = this.raw
+      .split('||')
+      // map the range to a 2d array of comparators
+      .map(r => this.parseRange(r.trim()))
+      // throw out any comparator lists that are empty
+      // this generally means that it was not a valid range, which is allowed
+      // in loose mode, but will still throw if the WHOLE range is invalid.
+      .filter(c => c.length)
+
+    if (!this.set.length) {
+      throw new TypeError(`Invalid SemVer Range: ${this.raw}`)
+    }
+
+    // if we have any that are not the null set, throw out null sets.
+    if (this.set.length > 1) {
+      // keep the first one, in case they're all null sets
+      const first = this.set[0]
+      this.set = this.set.filter(c => !isNullSet(c[0]))
+      if (this.set.length === 0) {
+        this.set = [first]
+      } else if (this.set.length > 1) {
+        // if we have any that are *, then the range is just *
+        for (const c of this.set) {
+          if (c.length === 1 && isAny(c[0])) {
+            this.set = [c]
+            break
+          }
+        }
+      }
+    }
+
+    this.formatted = undefined
+  }
+
+  get range () {
+    if (this.formatted === undefined) {
+      this.formatted = ''
+      for (let i = 0; i < this.set.length; i++) {
+        if (i > 0) {
+          this.formatted += '||'
+        }
+        const comps = this.set[i]
+        for (let k = 0; k < comps.length; k++) {
+          if (k > 0) {
+            this.formatted += ' '
+          }
+          this.formatted += comps[k].toString().trim()
+        }
+      }
+    }
+    return this.formatted
+  }
+
+  format () {
+    return this.range
+  }
+
+  toString () {
+    return this.range
+  }
+
+  parseRange (range) {
+    // strip build metadata so it can't bleed into the version
+    range = range.replace(BUILDSTRIPRE, '')
+
+    // memoize range parsing for performance.
+    // this is a very hot path, and fully deterministic.
+    const memoOpts =
+      (this.options.includePrerelease && FLAG_INCLUDE_PRERELEASE) |
+      (this.options.loose && FLAG_LOOSE)
+    const memoKey = memoOpts + ':' + range
+    const cached = cache.get(memoKey)
+    if (cached) {
+      return cached
+    }
+
+    const loose = this.options.loose
+    // `1.2.3 - 1.2.4` => `>=1.2.3 <=1.2.4`
+    const hr = loose ? re[t.HYPHENRANGELOOSE] : re[t.HYPHENRANGE]
+    range = range.replace(hr, hyphenReplace(this.options.includePrerelease))
+    debug('hyphen replace', range)
+
+    // `> 1.2.3 < 1.2.5` => `>1.2.3 <1.2.5`
+    range = trimComparatorWhitespace(range)
+    debug('comparator trim', range)
+
+    // `~ 1.2.3` => `~1.2.3`
+    range = range.replace(re[t.TILDETRIM], tildeTrimReplace)
+    debug('tilde trim', range)
+
+    // `^ 1.2.3` => `^1.2.3`
+    range = range.replace(re[t.CARETTRIM], caretTrimReplace)
+    debug('caret trim', range)
+
+    // At this point, the range is completely trimmed and
+    // ready to be split into comparators.
+
+    let rangeList = range
+      .split(' ')
+      .map(comp => parseComparator(comp, this.options))
+      .join(' ')
+      .split(/\s+/)
+      // >=0.0.0 is equivalent to *
+      .map(comp => replaceGTE0(comp, this.options))
+
+    if (loose) {
+      // in loose mode, throw out any that are not valid comparators
+      rangeList = rangeList.filter(comp => {
+        debug('loose invalid filter', comp, this.options)
+        return !!comp.match(re[t.COMPARATORLOOSE])
+      })
+    }
+    debug('range list', rangeList)
+
+    // if any comparators are the null set, then replace with JUST null set
+    // if more than one comparator, remove any * comparators
+    // also, don't include the same comparator more than once
+    const rangeMap = new Map()
+    const comparators = rangeList.map(comp => new Comparator(comp, this.options))
+    for (const comp of comparators) {
+      if (isNullSet(comp)) {
+        return [comp]
+      }
+      rangeMap.set(comp.value, comp)
+    }
+    if (rangeMap.size > 1 && rangeMap.has('')) {
+      rangeMap.delete('')
+    }
+
+    const result = [...rangeMap.values()]
+    cache.set(memoKey, result)
+    return result
+  }
+
+  intersects (range, options) {
+    if (!(range instanceof Range)) {
+      throw new TypeError('a Range is required')
+    }
+
+    return this.set.some((thisComparators) => {
+      return (
+        isSatisfiable(thisComparators, options) &&
+        range.set.some((rangeComparators) => {
+          return (
+            isSatisfiable(rangeComparators, options) &&
+            thisComparators.every((thisComparator) => {
+              return rangeComparators.every((rangeComparator) => {
+                return thisComparator.intersects(rangeComparator, options)
+              })
+            })
+          )
+        })
+      )
+    })
+  }
+
+  // if ANY of the sets match ALL of its comparators, then pass
+  test (version) {
+    if (!version) {
+      return false
+    }
+
+    if (typeof version === 'string') {
+      try {
+        version = new SemVer(version, this.options)
+      } catch (er) {
+        return false
+      }
+    }
+
+    for (let i = 0; i < this.set.length; i++) {
+      if (testSet(this.set[i], version, this.options)) {
+        return true
+      }
+    }
+    return false
+  }
+}
+
+module.exports = Range
+
+const LRU = __nccwpck_require__(1961)
+const cache = new LRU()
+
+const parseOptions = __nccwpck_require__(9302)
+const Comparator = __nccwpck_require__(5021)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const trimComparatorWhitespace = __nccwpck_require__(4043)
+const {
+  safeRe: re,
+  src,
+  t,
+  tildeTrimReplace,
+  caretTrimReplace,
+} = __nccwpck_require__(8105)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(2311)
+
+// unbounded global build-metadata stripper used by parseRange
+const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
+
+const isNullSet = c => c.value === '<0.0.0-0'
+const isAny = c => c.value === ''
+
+// take a set of comparators and determine whether there
+// exists a version which can satisfy it
+const isSatisfiable = (comparators, options) => {
+  let result = true
+  const remainingComparators = comparators.slice()
+  let testComparator = remainingComparators.pop()
+
+  while (result && remainingComparators.length) {
+    result = remainingComparators.every((otherComparator) => {
+      return testComparator.intersects(otherComparator, options)
+    })
+
+    testComparator = remainingComparators.pop()
+  }
+
+  return result
+}
+
+// comprised of xranges, tildes, stars, and gtlt's at this point.
+// already replaced the hyphen ranges
+// turn into a set of JUST comparators.
+const parseComparator = (comp, options) => {
+  comp = comp.replace(re[t.BUILD], '')
+  debug('comp', comp, options)
+  comp = replaceCarets(comp, options)
+  debug('caret', comp)
+  comp = replaceTildes(comp, options)
+  debug('tildes', comp)
+  comp = replaceXRanges(comp, options)
+  debug('xrange', comp)
+  comp = replaceStars(comp, options)
+  debug('stars', comp)
+  return comp
+}
+
+const isX = id => !id || id.toLowerCase() === 'x' || id === '*'
+
+const invalidXRangeOrder = (M, m, p) => (
+  (isX(M) && !isX(m)) ||
+  (isX(m) && p && !isX(p))
+)
+
+// ~, ~> --> * (any, kinda silly)
+// ~2, ~2.x, ~2.x.x, ~>2, ~>2.x ~>2.x.x --> >=2.0.0 <3.0.0-0
+// ~2.0, ~2.0.x, ~>2.0, ~>2.0.x --> >=2.0.0 <2.1.0-0
+// ~1.2, ~1.2.x, ~>1.2, ~>1.2.x --> >=1.2.0 <1.3.0-0
+// ~1.2.3, ~>1.2.3 --> >=1.2.3 <1.3.0-0
+// ~1.2.0, ~>1.2.0 --> >=1.2.0 <1.3.0-0
+// ~0.0.1 --> >=0.0.1 <0.1.0-0
+const replaceTildes = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceTilde(c, options))
+    .join(' ')
+}
+
+const replaceTilde = (comp, options) => {
+  const r = options.loose ? re[t.TILDELOOSE] : re[t.TILDE]
+  // if we're including prereleases in the match, then the lower bound is
+  // -0, the lowest possible prerelease value, just like x-ranges and carets.
+  // this keeps `~1.2` equivalent to the `1.2.x` x-range it's documented as.
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('tilde', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      // ~1.2 == >=1.2.0 <1.3.0-0
+      ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+    } else if (pr) {
+      debug('replaceTilde pr', pr)
+      ret = `>=${M}.${m}.${p}-${pr
+      } <${M}.${+m + 1}.0-0`
+    } else {
+      // ~1.2.3 == >=1.2.3 <1.3.0-0
+      ret = `>=${M}.${m}.${p
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('tilde return', ret)
+    return ret
+  })
+}
+
+// ^ --> * (any, kinda silly)
+// ^2, ^2.x, ^2.x.x --> >=2.0.0 <3.0.0-0
+// ^2.0, ^2.0.x --> >=2.0.0 <3.0.0-0
+// ^1.2, ^1.2.x --> >=1.2.0 <2.0.0-0
+// ^1.2.3 --> >=1.2.3 <2.0.0-0
+// ^1.2.0 --> >=1.2.0 <2.0.0-0
+// ^0.0.1 --> >=0.0.1 <0.0.2-0
+// ^0.1.0 --> >=0.1.0 <0.2.0-0
+const replaceCarets = (comp, options) => {
+  return comp
+    .trim()
+    .split(/\s+/)
+    .map((c) => replaceCaret(c, options))
+    .join(' ')
+}
+
+const replaceCaret = (comp, options) => {
+  debug('caret', comp, options)
+  const r = options.loose ? re[t.CARETLOOSE] : re[t.CARET]
+  const z = options.includePrerelease ? '-0' : ''
+  return comp.replace(r, (_, M, m, p, pr) => {
+    debug('caret', comp, _, M, m, p, pr)
+    let ret
+
+    if (isX(M)) {
+      ret = ''
+    } else if (isX(m)) {
+      ret = `>=${M}.0.0${z} <${+M + 1}.0.0-0`
+    } else if (isX(p)) {
+      if (M === '0') {
+        ret = `>=${M}.${m}.0${z} <${M}.${+m + 1}.0-0`
+      } else {
+        ret = `>=${M}.${m}.0${z} <${+M + 1}.0.0-0`
+      }
+    } else if (pr) {
+      debug('replaceCaret pr', pr)
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p}-${pr
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p}-${pr
+        } <${+M + 1}.0.0-0`
+      }
+    } else {
+      debug('no pr')
+      if (M === '0') {
+        if (m === '0') {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${m}.${+p + 1}-0`
+        } else {
+          ret = `>=${M}.${m}.${p
+          } <${M}.${+m + 1}.0-0`
+        }
+      } else {
+        ret = `>=${M}.${m}.${p
+        } <${+M + 1}.0.0-0`
+      }
+    }
+
+    debug('caret return', ret)
+    return ret
+  })
+}
+
+const replaceXRanges = (comp, options) => {
+  debug('replaceXRanges', comp, options)
+  return comp
+    .split(/\s+/)
+    .map((c) => replaceXRange(c, options))
+    .join(' ')
+}
+
+const replaceXRange = (comp, options) => {
+  comp = comp.trim()
+  const r = options.loose ? re[t.XRANGELOOSE] : re[t.XRANGE]
+  return comp.replace(r, (ret, gtlt, M, m, p, pr) => {
+    debug('xRange', comp, ret, gtlt, M, m, p, pr)
+    if (invalidXRangeOrder(M, m, p)) {
+      return comp
+    }
+
+    const xM = isX(M)
+    const xm = xM || isX(m)
+    const xp = xm || isX(p)
+    const anyX = xp
+
+    if (gtlt === '=' && anyX) {
+      gtlt = ''
+    }
+
+    // if we're including prereleases in the match, then we need
+    // to fix this to -0, the lowest possible prerelease value
+    pr = options.includePrerelease ? '-0' : ''
+
+    if (xM) {
+      if (gtlt === '>' || gtlt === '<') {
+        // nothing is allowed
+        ret = '<0.0.0-0'
+      } else {
+        // nothing is forbidden
+        ret = '*'
+      }
+    } else if (gtlt && anyX) {
+      // we know patch is an x, because we have any x at all.
+      // replace X with 0
+      if (xm) {
+        m = 0
+      }
+      p = 0
+
+      if (gtlt === '>') {
+        // >1 => >=2.0.0
+        // >1.2 => >=1.3.0
+        gtlt = '>='
+        if (xm) {
+          M = +M + 1
+          m = 0
+          p = 0
+        } else {
+          m = +m + 1
+          p = 0
+        }
+      } else if (gtlt === '<=') {
+        // <=0.7.x is actually <0.8.0, since any 0.7.x should
+        // pass.  Similarly, <=7.x is actually <8.0.0, etc.
+        gtlt = '<'
+        if (xm) {
+          M = +M + 1
+        } else {
+          m = +m + 1
+        }
+      }
+
+      if (gtlt === '<') {
+        pr = '-0'
+      }
+
+      ret = `${gtlt + M}.${m}.${p}${pr}`
+    } else if (xm) {
+      ret = `>=${M}.0.0${pr} <${+M + 1}.0.0-0`
+    } else if (xp) {
+      ret = `>=${M}.${m}.0${pr
+      } <${M}.${+m + 1}.0-0`
+    }
+
+    debug('xRange return', ret)
+
+    return ret
+  })
+}
+
+// Because * is AND-ed with everything else in the comparator,
+// and '' means "any version", just remove the *s entirely.
+const replaceStars = (comp, options) => {
+  debug('replaceStars', comp, options)
+  // Looseness is ignored here.  star is always as loose as it gets!
+  return comp
+    .trim()
+    .replace(re[t.STAR], '')
+}
+
+const replaceGTE0 = (comp, options) => {
+  debug('replaceGTE0', comp, options)
+  return comp
+    .trim()
+    .replace(re[options.includePrerelease ? t.GTE0PRE : t.GTE0], '')
+}
+
+// This function is passed to string.replace(re[t.HYPHENRANGE])
+// M, m, patch, prerelease, build
+// 1.2 - 3.4.5 => >=1.2.0 <=3.4.5
+// 1.2.3 - 3.4 => >=1.2.0 <3.5.0-0 Any 3.4.x will do
+// 1.2 - 3.4 => >=1.2.0 <3.5.0-0
+// TODO build?
+const hyphenReplace = incPr => ($0,
+  from, fM, fm, fp, fpr, fb,
+  to, tM, tm, tp, tpr) => {
+  if (isX(fM)) {
+    from = ''
+  } else if (isX(fm)) {
+    from = `>=${fM}.0.0${incPr ? '-0' : ''}`
+  } else if (isX(fp)) {
+    from = `>=${fM}.${fm}.0${incPr ? '-0' : ''}`
+  } else if (fpr) {
+    from = `>=${from}`
+  } else {
+    from = `>=${from}${incPr ? '-0' : ''}`
+  }
+
+  if (isX(tM)) {
+    to = ''
+  } else if (isX(tm)) {
+    to = `<${+tM + 1}.0.0-0`
+  } else if (isX(tp)) {
+    to = `<${tM}.${+tm + 1}.0-0`
+  } else if (tpr) {
+    to = `<=${tM}.${tm}.${tp}-${tpr}`
+  } else if (incPr) {
+    to = `<${tM}.${tm}.${+tp + 1}-0`
+  } else {
+    to = `<=${to}`
+  }
+
+  return `${from} ${to}`.trim()
+}
+
+const testSet = (set, version, options) => {
+  for (let i = 0; i < set.length; i++) {
+    if (!set[i].test(version)) {
+      return false
+    }
+  }
+
+  if (version.prerelease.length && !options.includePrerelease) {
+    // Find the set of versions that are allowed to have prereleases
+    // For example, ^1.2.3-pr.1 desugars to >=1.2.3-pr.1 <2.0.0
+    // That should allow `1.2.3-pr.2` to pass.
+    // However, `1.2.4-alpha.notready` should NOT be allowed,
+    // even though it's within the range set by the comparators.
+    for (let i = 0; i < set.length; i++) {
+      debug(set[i].semver)
+      if (set[i].semver === Comparator.ANY) {
+        continue
+      }
+
+      if (set[i].semver.prerelease.length > 0) {
+        const allowed = set[i].semver
+        if (allowed.major === version.major &&
+            allowed.minor === version.minor &&
+            allowed.patch === version.patch) {
+          return true
+        }
+      }
+    }
+
+    // Version has a -pre, but it's not one of the ones we like.
+    return false
+  }
+
+  return true
+}
+
+
+/***/ }),
+
+/***/ 5573:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const debug = __nccwpck_require__(7137)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(2311)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+
+const parseOptions = __nccwpck_require__(9302)
+const { compareIdentifiers } = __nccwpck_require__(1198)
+
+const isPrereleaseIdentifier = (prerelease, identifier) => {
+  const identifiers = identifier.split('.')
+  if (identifiers.length > prerelease.length) {
+    return false
+  }
+
+  for (let i = 0; i < identifiers.length; i++) {
+    if (compareIdentifiers(prerelease[i], identifiers[i]) !== 0) {
+      return false
+    }
+  }
+
+  return true
+}
+
+class SemVer {
+  constructor (version, options) {
+    options = parseOptions(options)
+
+    if (version instanceof SemVer) {
+      if (version.loose === !!options.loose &&
+        version.includePrerelease === !!options.includePrerelease) {
+        return version
+      } else {
+        version = version.version
+      }
+    } else if (typeof version !== 'string') {
+      throw new TypeError(`Invalid version. Must be a string. Got type "${typeof version}".`)
+    }
+
+    if (version.length > MAX_LENGTH) {
+      throw new TypeError(
+        `version is longer than ${MAX_LENGTH} characters`
+      )
+    }
+
+    debug('SemVer', version, options)
+    this.options = options
+    this.loose = !!options.loose
+    // this isn't actually relevant for versions, but keep it so that we
+    // don't run into trouble passing this.options around.
+    this.includePrerelease = !!options.includePrerelease
+
+    const m = version.trim().match(options.loose ? re[t.LOOSE] : re[t.FULL])
+
+    if (!m) {
+      throw new TypeError(`Invalid Version: ${version}`)
+    }
+
+    this.raw = version
+
+    // these are actually numbers
+    this.major = +m[1]
+    this.minor = +m[2]
+    this.patch = +m[3]
+
+    if (this.major > MAX_SAFE_INTEGER || this.major < 0) {
+      throw new TypeError('Invalid major version')
+    }
+
+    if (this.minor > MAX_SAFE_INTEGER || this.minor < 0) {
+      throw new TypeError('Invalid minor version')
+    }
+
+    if (this.patch > MAX_SAFE_INTEGER || this.patch < 0) {
+      throw new TypeError('Invalid patch version')
+    }
+
+    // numberify any prerelease numeric ids
+    if (!m[4]) {
+      this.prerelease = []
+    } else {
+      this.prerelease = m[4].split('.').map((id) => {
+        if (/^[0-9]+$/.test(id)) {
+          const num = +id
+          if (num >= 0 && num < MAX_SAFE_INTEGER) {
+            return num
+          }
+        }
+        return id
+      })
+    }
+
+    this.build = m[5] ? m[5].split('.') : []
+    this.format()
+  }
+
+  format () {
+    this.version = `${this.major}.${this.minor}.${this.patch}`
+    if (this.prerelease.length) {
+      this.version += `-${this.prerelease.join('.')}`
+    }
+    return this.version
+  }
+
+  toString () {
+    return this.version
+  }
+
+  compare (other) {
+    debug('SemVer.compare', this.version, this.options, other)
+    if (!(other instanceof SemVer)) {
+      if (typeof other === 'string' && other === this.version) {
+        return 0
+      }
+      other = new SemVer(other, this.options)
+    }
+
+    if (other.version === this.version) {
+      return 0
+    }
+
+    return this.compareMain(other) || this.comparePre(other)
+  }
+
+  compareMain (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    if (this.major < other.major) {
+      return -1
+    }
+    if (this.major > other.major) {
+      return 1
+    }
+    if (this.minor < other.minor) {
+      return -1
+    }
+    if (this.minor > other.minor) {
+      return 1
+    }
+    if (this.patch < other.patch) {
+      return -1
+    }
+    if (this.patch > other.patch) {
+      return 1
+    }
+    return 0
+  }
+
+  comparePre (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    // NOT having a prerelease is > having one
+    if (this.prerelease.length && !other.prerelease.length) {
+      return -1
+    } else if (!this.prerelease.length && other.prerelease.length) {
+      return 1
+    } else if (!this.prerelease.length && !other.prerelease.length) {
+      return 0
+    }
+
+    let i = 0
+    do {
+      const a = this.prerelease[i]
+      const b = other.prerelease[i]
+      debug('prerelease compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  compareBuild (other) {
+    if (!(other instanceof SemVer)) {
+      other = new SemVer(other, this.options)
+    }
+
+    let i = 0
+    do {
+      const a = this.build[i]
+      const b = other.build[i]
+      debug('build compare', i, a, b)
+      if (a === undefined && b === undefined) {
+        return 0
+      } else if (b === undefined) {
+        return 1
+      } else if (a === undefined) {
+        return -1
+      } else if (a === b) {
+        continue
+      } else {
+        return compareIdentifiers(a, b)
+      }
+    } while (++i)
+  }
+
+  // preminor will bump the version up to the next minor release, and immediately
+  // down to pre-release. premajor and prepatch work the same way.
+  inc (release, identifier, identifierBase) {
+    if (release.startsWith('pre')) {
+      if (!identifier && identifierBase === false) {
+        throw new Error('invalid increment argument: identifier is empty')
+      }
+      // Avoid an invalid semver results
+      if (identifier) {
+        const match = `-${identifier}`.match(this.options.loose ? re[t.PRERELEASELOOSE] : re[t.PRERELEASE])
+        if (!match || match[1] !== identifier) {
+          throw new Error(`invalid identifier: ${identifier}`)
+        }
+      }
+    }
+
+    switch (release) {
+      case 'premajor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor = 0
+        this.major++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'preminor':
+        this.prerelease.length = 0
+        this.patch = 0
+        this.minor++
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'prepatch':
+        // If this is already a prerelease, it will bump to the next version
+        // drop any prereleases that might already exist, since they are not
+        // relevant at this point.
+        this.prerelease.length = 0
+        this.inc('patch', identifier, identifierBase)
+        this.inc('pre', identifier, identifierBase)
+        break
+      // If the input is a non-prerelease version, this acts the same as
+      // prepatch.
+      case 'prerelease':
+        if (this.prerelease.length === 0) {
+          this.inc('patch', identifier, identifierBase)
+        }
+        this.inc('pre', identifier, identifierBase)
+        break
+      case 'release':
+        if (this.prerelease.length === 0) {
+          throw new Error(`version ${this.raw} is not a prerelease`)
+        }
+        this.prerelease.length = 0
+        break
+
+      case 'major':
+        // If this is a pre-major version, bump up to the same major version.
+        // Otherwise increment major.
+        // 1.0.0-5 bumps to 1.0.0
+        // 1.1.0 bumps to 2.0.0
+        if (
+          this.minor !== 0 ||
+          this.patch !== 0 ||
+          this.prerelease.length === 0
+        ) {
+          this.major++
+        }
+        this.minor = 0
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'minor':
+        // If this is a pre-minor version, bump up to the same minor version.
+        // Otherwise increment minor.
+        // 1.2.0-5 bumps to 1.2.0
+        // 1.2.1 bumps to 1.3.0
+        if (this.patch !== 0 || this.prerelease.length === 0) {
+          this.minor++
+        }
+        this.patch = 0
+        this.prerelease = []
+        break
+      case 'patch':
+        // If this is not a pre-release version, it will increment the patch.
+        // If it is a pre-release it will bump up to the same patch version.
+        // 1.2.0-5 patches to 1.2.0
+        // 1.2.0 patches to 1.2.1
+        if (this.prerelease.length === 0) {
+          this.patch++
+        }
+        this.prerelease = []
+        break
+      // This probably shouldn't be used publicly.
+      // 1.0.0 'pre' would become 1.0.0-0 which is the wrong direction.
+      case 'pre': {
+        const base = Number(identifierBase) ? 1 : 0
+
+        if (this.prerelease.length === 0) {
+          this.prerelease = [base]
+        } else {
+          let i = this.prerelease.length
+          while (--i >= 0) {
+            if (typeof this.prerelease[i] === 'number') {
+              this.prerelease[i]++
+              i = -2
+            }
+          }
+          if (i === -1) {
+            // didn't increment anything
+            if (identifier === this.prerelease.join('.') && identifierBase === false) {
+              throw new Error('invalid increment argument: identifier already exists')
+            }
+            this.prerelease.push(base)
+          }
+        }
+        if (identifier) {
+          // 1.2.0-beta.1 bumps to 1.2.0-beta.2,
+          // 1.2.0-beta.fooblz or 1.2.0-beta bumps to 1.2.0-beta.0
+          let prerelease = [identifier, base]
+          if (identifierBase === false) {
+            prerelease = [identifier]
+          }
+          if (isPrereleaseIdentifier(this.prerelease, identifier)) {
+            const prereleaseBase = this.prerelease[identifier.split('.').length]
+            if (isNaN(prereleaseBase)) {
+              this.prerelease = prerelease
+            }
+          } else {
+            this.prerelease = prerelease
+          }
+        }
+        break
+      }
+      default:
+        throw new Error(`invalid increment argument: ${release}`)
+    }
+    this.raw = this.format()
+    if (this.build.length) {
+      this.raw += `+${this.build.join('.')}`
+    }
+    return this
+  }
+}
+
+module.exports = SemVer
+
+
+/***/ }),
+
+/***/ 4681:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(5667)
+const clean = (version, options) => {
+  const s = parse(version.trim().replace(/^[=v]+/, ''), options)
+  return s ? s.version : null
+}
+module.exports = clean
+
+
+/***/ }),
+
+/***/ 2676:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gt = __nccwpck_require__(9441)
+const gte = __nccwpck_require__(9106)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+
+const cmp = (a, op, b, loose) => {
+  switch (op) {
+    case '===':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a === b
+
+    case '!==':
+      if (typeof a === 'object') {
+        a = a.version
+      }
+      if (typeof b === 'object') {
+        b = b.version
+      }
+      return a !== b
+
+    case '':
+    case '=':
+    case '==':
+      return eq(a, b, loose)
+
+    case '!=':
+      return neq(a, b, loose)
+
+    case '>':
+      return gt(a, b, loose)
+
+    case '>=':
+      return gte(a, b, loose)
+
+    case '<':
+      return lt(a, b, loose)
+
+    case '<=':
+      return lte(a, b, loose)
+
+    default:
+      throw new TypeError(`Invalid operator: ${op}`)
+  }
+}
+module.exports = cmp
+
+
+/***/ }),
+
+/***/ 367:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const parse = __nccwpck_require__(5667)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+
+const coerce = (version, options) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+
+  if (typeof version === 'number') {
+    version = String(version)
+  }
+
+  if (typeof version !== 'string') {
+    return null
+  }
+
+  options = options || {}
+
+  let match = null
+  if (!options.rtl) {
+    match = version.match(options.includePrerelease ? re[t.COERCEFULL] : re[t.COERCE])
+  } else {
+    // Find the right-most coercible string that does not share
+    // a terminus with a more left-ward coercible string.
+    // Eg, '1.2.3.4' wants to coerce '2.3.4', not '3.4' or '4'
+    // With includePrerelease option set, '1.2.3.4-rc' wants to coerce '2.3.4-rc', not '2.3.4'
+    //
+    // Walk through the string checking with a /g regexp
+    // Manually set the index so as to pick up overlapping matches.
+    // Stop when we get a match that ends at the string end, since no
+    // coercible string can be more right-ward without the same terminus.
+    const coerceRtlRegex = options.includePrerelease ? re[t.COERCERTLFULL] : re[t.COERCERTL]
+    let next
+    while ((next = coerceRtlRegex.exec(version)) &&
+        (!match || match.index + match[0].length !== version.length)
+    ) {
+      if (!match ||
+            next.index + next[0].length !== match.index + match[0].length) {
+        match = next
+      }
+      coerceRtlRegex.lastIndex = next.index + next[1].length + next[2].length
+    }
+    // leave it in a clean state
+    coerceRtlRegex.lastIndex = -1
+  }
+
+  if (match === null) {
+    return null
+  }
+
+  const major = match[2]
+  const minor = match[3] || '0'
+  const patch = match[4] || '0'
+  const prerelease = options.includePrerelease && match[5] ? `-${match[5]}` : ''
+  const build = options.includePrerelease && match[6] ? `+${match[6]}` : ''
+
+  return parse(`${major}.${minor}.${patch}${prerelease}${build}`, options)
+}
+module.exports = coerce
+
+
+/***/ }),
+
+/***/ 8026:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const compareBuild = (a, b, loose) => {
+  const versionA = new SemVer(a, loose)
+  const versionB = new SemVer(b, loose)
+  return versionA.compare(versionB) || versionA.compareBuild(versionB)
+}
+module.exports = compareBuild
+
+
+/***/ }),
+
+/***/ 756:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const compareLoose = (a, b) => compare(a, b, true)
+module.exports = compareLoose
+
+
+/***/ }),
+
+/***/ 4507:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const compare = (a, b, loose) =>
+  new SemVer(a, loose).compare(new SemVer(b, loose))
+
+module.exports = compare
+
+
+/***/ }),
+
+/***/ 9237:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(5667)
+
+const diff = (version1, version2) => {
+  const v1 = parse(version1, null, true)
+  const v2 = parse(version2, null, true)
+  const comparison = v1.compare(v2)
+
+  if (comparison === 0) {
+    return null
+  }
+
+  const v1Higher = comparison > 0
+  const highVersion = v1Higher ? v1 : v2
+  const lowVersion = v1Higher ? v2 : v1
+  const highHasPre = !!highVersion.prerelease.length
+  const lowHasPre = !!lowVersion.prerelease.length
+
+  if (lowHasPre && !highHasPre) {
+    // Going from prerelease -> no prerelease requires some special casing
+
+    // If the low version has only a major, then it will always be a major
+    // Some examples:
+    // 1.0.0-1 -> 1.0.0
+    // 1.0.0-1 -> 1.1.1
+    // 1.0.0-1 -> 2.0.0
+    if (!lowVersion.patch && !lowVersion.minor) {
+      return 'major'
+    }
+
+    // If the main part has no difference
+    if (lowVersion.compareMain(highVersion) === 0) {
+      if (lowVersion.minor && !lowVersion.patch) {
+        return 'minor'
+      }
+      return 'patch'
+    }
+  }
+
+  // add the `pre` prefix if we are going to a prerelease version
+  const prefix = highHasPre ? 'pre' : ''
+
+  if (v1.major !== v2.major) {
+    return prefix + 'major'
+  }
+
+  if (v1.minor !== v2.minor) {
+    return prefix + 'minor'
+  }
+
+  if (v1.patch !== v2.patch) {
+    return prefix + 'patch'
+  }
+
+  // high and low are prereleases
+  return 'prerelease'
+}
+
+module.exports = diff
+
+
+/***/ }),
+
+/***/ 1056:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const eq = (a, b, loose) => compare(a, b, loose) === 0
+module.exports = eq
+
+
+/***/ }),
+
+/***/ 9441:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const gt = (a, b, loose) => compare(a, b, loose) > 0
+module.exports = gt
+
+
+/***/ }),
+
+/***/ 9106:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const gte = (a, b, loose) => compare(a, b, loose) >= 0
+module.exports = gte
+
+
+/***/ }),
+
+/***/ 3908:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+
+const inc = (version, release, options, identifier, identifierBase) => {
+  if (typeof (options) === 'string') {
+    identifierBase = identifier
+    identifier = options
+    options = undefined
+  }
+
+  try {
+    return new SemVer(
+      version instanceof SemVer ? version.version : version,
+      options
+    ).inc(release, identifier, identifierBase).version
+  } catch (er) {
+    return null
+  }
+}
+module.exports = inc
+
+
+/***/ }),
+
+/***/ 3470:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const lt = (a, b, loose) => compare(a, b, loose) < 0
+module.exports = lt
+
+
+/***/ }),
+
+/***/ 7111:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const lte = (a, b, loose) => compare(a, b, loose) <= 0
+module.exports = lte
+
+
+/***/ }),
+
+/***/ 9789:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const major = (a, loose) => new SemVer(a, loose).major
+module.exports = major
+
+
+/***/ }),
+
+/***/ 7065:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const minor = (a, loose) => new SemVer(a, loose).minor
+module.exports = minor
+
+
+/***/ }),
+
+/***/ 2492:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const neq = (a, b, loose) => compare(a, b, loose) !== 0
+module.exports = neq
+
+
+/***/ }),
+
+/***/ 5667:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const parse = (version, options, throwErrors = false) => {
+  if (version instanceof SemVer) {
+    return version
+  }
+  try {
+    return new SemVer(version, options)
+  } catch (er) {
+    if (!throwErrors) {
+      return null
+    }
+    throw er
+  }
+}
+
+module.exports = parse
+
+
+/***/ }),
+
+/***/ 6594:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const patch = (a, loose) => new SemVer(a, loose).patch
+module.exports = patch
+
+
+/***/ }),
+
+/***/ 6500:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(5667)
+const prerelease = (version, options) => {
+  const parsed = parse(version, options)
+  return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
+}
+module.exports = prerelease
+
+
+/***/ }),
+
+/***/ 8707:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compare = __nccwpck_require__(4507)
+const rcompare = (a, b, loose) => compare(b, a, loose)
+module.exports = rcompare
+
+
+/***/ }),
+
+/***/ 2242:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(8026)
+const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
+module.exports = rsort
+
+
+/***/ }),
+
+/***/ 5197:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(7668)
+const satisfies = (version, range, options) => {
+  try {
+    range = new Range(range, options)
+  } catch (er) {
+    return false
+  }
+  return range.test(version)
+}
+module.exports = satisfies
+
+
+/***/ }),
+
+/***/ 4426:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const compareBuild = __nccwpck_require__(8026)
+const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
+module.exports = sort
+
+
+/***/ }),
+
+/***/ 9212:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(5667)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+
+const truncate = (version, truncation, options) => {
+  if (!constants.RELEASE_TYPES.includes(truncation)) {
+    return null
+  }
+
+  const clonedVersion = cloneInputVersion(version, options)
+  return clonedVersion && doTruncation(clonedVersion, truncation)
+}
+
+const cloneInputVersion = (version, options) => {
+  const versionStringToParse = (
+    version instanceof SemVer ? version.version : version
+  )
+
+  return parse(versionStringToParse, options)
+}
+
+const doTruncation = (version, truncation) => {
+  if (isPrerelease(truncation)) {
+    return version.version
+  }
+
+  version.prerelease = []
+
+  switch (truncation) {
+    case 'major':
+      version.minor = 0
+      version.patch = 0
+      break
+    case 'minor':
+      version.patch = 0
+      break
+  }
+
+  return version.format()
+}
+
+const isPrerelease = (type) => {
+  return type.startsWith('pre')
+}
+
+module.exports = truncate
+
+
+/***/ }),
+
+/***/ 8138:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const parse = __nccwpck_require__(5667)
+const valid = (version, options) => {
+  const v = parse(version, options)
+  return v ? v.version : null
+}
+module.exports = valid
+
+
+/***/ }),
+
+/***/ 4978:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// just pre-load all the stuff that index.js lazily exports
+const internalRe = __nccwpck_require__(8105)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+const identifiers = __nccwpck_require__(1198)
+const parse = __nccwpck_require__(5667)
+const valid = __nccwpck_require__(8138)
+const clean = __nccwpck_require__(4681)
+const inc = __nccwpck_require__(3908)
+const diff = __nccwpck_require__(9237)
+const major = __nccwpck_require__(9789)
+const minor = __nccwpck_require__(7065)
+const patch = __nccwpck_require__(6594)
+const prerelease = __nccwpck_require__(6500)
+const compare = __nccwpck_require__(4507)
+const rcompare = __nccwpck_require__(8707)
+const compareLoose = __nccwpck_require__(756)
+const compareBuild = __nccwpck_require__(8026)
+const sort = __nccwpck_require__(4426)
+const rsort = __nccwpck_require__(2242)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gte = __nccwpck_require__(9106)
+const lte = __nccwpck_require__(7111)
+const cmp = __nccwpck_require__(2676)
+const coerce = __nccwpck_require__(367)
+const truncate = __nccwpck_require__(9212)
+const Comparator = __nccwpck_require__(5021)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const toComparators = __nccwpck_require__(6236)
+const maxSatisfying = __nccwpck_require__(5903)
+const minSatisfying = __nccwpck_require__(8957)
+const minVersion = __nccwpck_require__(9888)
+const validRange = __nccwpck_require__(4907)
+const outside = __nccwpck_require__(9638)
+const gtr = __nccwpck_require__(2874)
+const ltr = __nccwpck_require__(2831)
+const intersects = __nccwpck_require__(5439)
+const simplifyRange = __nccwpck_require__(8150)
+const subset = __nccwpck_require__(7831)
+module.exports = {
+  parse,
+  valid,
+  clean,
+  inc,
+  diff,
+  major,
+  minor,
+  patch,
+  prerelease,
+  compare,
+  rcompare,
+  compareLoose,
+  compareBuild,
+  sort,
+  rsort,
+  gt,
+  lt,
+  eq,
+  neq,
+  gte,
+  lte,
+  cmp,
+  coerce,
+  truncate,
+  Comparator,
+  Range,
+  satisfies,
+  toComparators,
+  maxSatisfying,
+  minSatisfying,
+  minVersion,
+  validRange,
+  outside,
+  gtr,
+  ltr,
+  intersects,
+  simplifyRange,
+  subset,
+  SemVer,
+  re: internalRe.re,
+  src: internalRe.src,
+  tokens: internalRe.t,
+  SEMVER_SPEC_VERSION: constants.SEMVER_SPEC_VERSION,
+  RELEASE_TYPES: constants.RELEASE_TYPES,
+  compareIdentifiers: identifiers.compareIdentifiers,
+  rcompareIdentifiers: identifiers.rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 2311:
+/***/ ((module) => {
+
+
+
+// Note: this is the semver.org version of the spec that it implements
+// Not necessarily the package version of this code.
+const SEMVER_SPEC_VERSION = '2.0.0'
+
+const MAX_LENGTH = 256
+const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER ||
+/* istanbul ignore next */ 9007199254740991
+
+// Max safe segment length for coercion.
+const MAX_SAFE_COMPONENT_LENGTH = 16
+
+// Max safe length for a build identifier. The max length minus 6 characters for
+// the shortest version with a build 0.0.0+BUILD.
+const MAX_SAFE_BUILD_LENGTH = MAX_LENGTH - 6
+
+// ECMAScript whitespace and line terminators matched by \s.
+const WHITESPACE_CHARACTERS = [
+  '\t',
+  '\n',
+  '\v',
+  '\f',
+  '\r',
+  ' ',
+  '\u00a0',
+  '\u1680',
+  '\u2000',
+  '\u2001',
+  '\u2002',
+  '\u2003',
+  '\u2004',
+  '\u2005',
+  '\u2006',
+  '\u2007',
+  '\u2008',
+  '\u2009',
+  '\u200a',
+  '\u2028',
+  '\u2029',
+  '\u202f',
+  '\u205f',
+  '\u3000',
+  '\ufeff',
+]
+
+const RELEASE_TYPES = [
+  'major',
+  'premajor',
+  'minor',
+  'preminor',
+  'patch',
+  'prepatch',
+  'prerelease',
+]
+
+module.exports = {
+  MAX_LENGTH,
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_SAFE_INTEGER,
+  WHITESPACE_CHARACTERS,
+  RELEASE_TYPES,
+  SEMVER_SPEC_VERSION,
+  FLAG_INCLUDE_PRERELEASE: 0b001,
+  FLAG_LOOSE: 0b010,
+}
+
+
+/***/ }),
+
+/***/ 7137:
+/***/ ((module) => {
+
+
+
+const debug = (
+  typeof process === 'object' &&
+  process.env &&
+  process.env.NODE_DEBUG &&
+  /\bsemver\b/i.test(process.env.NODE_DEBUG)
+) ? (...args) => console.error('SEMVER', ...args)
+  : () => {}
+
+module.exports = debug
+
+
+/***/ }),
+
+/***/ 1198:
+/***/ ((module) => {
+
+
+
+const numeric = /^[0-9]+$/
+const compareIdentifiers = (a, b) => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    return a === b ? 0 : a < b ? -1 : 1
+  }
+
+  const anum = numeric.test(a)
+  const bnum = numeric.test(b)
+
+  if (anum && bnum) {
+    a = +a
+    b = +b
+  }
+
+  return a === b ? 0
+    : (anum && !bnum) ? -1
+    : (bnum && !anum) ? 1
+    : a < b ? -1
+    : 1
+}
+
+const rcompareIdentifiers = (a, b) => compareIdentifiers(b, a)
+
+module.exports = {
+  compareIdentifiers,
+  rcompareIdentifiers,
+}
+
+
+/***/ }),
+
+/***/ 1961:
+/***/ ((module) => {
+
+
+
+class LRUCache {
+  constructor () {
+    this.max = 1000
+    this.map = new Map()
+  }
+
+  get (key) {
+    const value = this.map.get(key)
+    if (value === undefined) {
+      return undefined
+    } else {
+      // Remove the key from the map and add it to the end
+      this.map.delete(key)
+      this.map.set(key, value)
+      return value
+    }
+  }
+
+  delete (key) {
+    return this.map.delete(key)
+  }
+
+  set (key, value) {
+    const deleted = this.delete(key)
+
+    if (!deleted && value !== undefined) {
+      // If cache is full, delete the least recently used item
+      if (this.map.size >= this.max) {
+        const firstKey = this.map.keys().next().value
+        this.delete(firstKey)
+      }
+
+      this.map.set(key, value)
+    }
+
+    return this
+  }
+}
+
+module.exports = LRUCache
+
+
+/***/ }),
+
+/***/ 9302:
+/***/ ((module) => {
+
+
+
+// parse out just the options we care about
+const looseOption = Object.freeze({ loose: true })
+const emptyOpts = Object.freeze({ })
+const parseOptions = options => {
+  if (!options) {
+    return emptyOpts
+  }
+
+  if (typeof options !== 'object') {
+    return looseOption
+  }
+
+  return options
+}
+module.exports = parseOptions
+
+
+/***/ }),
+
+/***/ 8105:
+/***/ ((module, exports, __nccwpck_require__) => {
+
+
+
+const {
+  MAX_SAFE_COMPONENT_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  MAX_LENGTH,
+} = __nccwpck_require__(2311)
+const debug = __nccwpck_require__(7137)
+exports = module.exports = {}
+
+// The actual regexps go on exports.re
+const re = exports.re = []
+const safeRe = exports.safeRe = []
+const src = exports.src = []
+const safeSrc = exports.safeSrc = []
+const t = exports.t = {}
+let R = 0
+
+const LETTERDASHNUMBER = '[a-zA-Z0-9-]'
+
+// Replace some greedy regex tokens to prevent regex dos issues. These regex are
+// used internally via the safeRe object since all inputs in this library get
+// normalized first to trim and collapse all extra whitespace. The original
+// regexes are exported for userland consumption and lower level usage. A
+// future breaking change could export the safer regex only with a note that
+// all input should have extra whitespace removed.
+const safeRegexReplacements = [
+  ['\\s', 1],
+  ['\\d', MAX_LENGTH],
+  [LETTERDASHNUMBER, MAX_SAFE_BUILD_LENGTH],
+]
+
+const makeSafeRegex = (value) => {
+  for (const [token, max] of safeRegexReplacements) {
+    value = value
+      .split(`${token}*`).join(`${token}{0,${max}}`)
+      .split(`${token}+`).join(`${token}{1,${max}}`)
+  }
+  return value
+}
+
+const createToken = (name, value, isGlobal) => {
+  const safe = makeSafeRegex(value)
+  const index = R++
+  debug(name, index, value)
+  t[name] = index
+  src[index] = value
+  safeSrc[index] = safe
+  re[index] = new RegExp(value, isGlobal ? 'g' : undefined)
+  safeRe[index] = new RegExp(safe, isGlobal ? 'g' : undefined)
+}
+
+// The following Regular Expressions can be used for tokenizing,
+// validating, and parsing SemVer version strings.
+
+// ## Numeric Identifier
+// A single `0`, or a non-zero digit followed by zero or more digits.
+
+createToken('NUMERICIDENTIFIER', '0|[1-9]\\d*')
+createToken('NUMERICIDENTIFIERLOOSE', '\\d+')
+
+// ## Non-numeric Identifier
+// Zero or more digits, followed by a letter or hyphen, and then zero or
+// more letters, digits, or hyphens.
+
+createToken('NONNUMERICIDENTIFIER', `\\d*[a-zA-Z-]${LETTERDASHNUMBER}*`)
+
+// ## Main Version
+// Three dot-separated numeric identifiers.
+
+createToken('MAINVERSION', `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})\\.` +
+                   `(${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('MAINVERSIONLOOSE', `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})\\.` +
+                        `(${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version Identifier
+// A numeric identifier, or a non-numeric identifier.
+// Non-numeric identifiers include numeric identifiers but can be longer.
+// Therefore non-numeric identifiers must go first.
+
+createToken('PRERELEASEIDENTIFIER', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIER]})`)
+
+createToken('PRERELEASEIDENTIFIERLOOSE', `(?:${src[t.NONNUMERICIDENTIFIER]
+}|${src[t.NUMERICIDENTIFIERLOOSE]})`)
+
+// ## Pre-release Version
+// Hyphen, followed by one or more dot-separated pre-release version
+// identifiers.
+
+createToken('PRERELEASE', `(?:-(${src[t.PRERELEASEIDENTIFIER]
+}(?:\\.${src[t.PRERELEASEIDENTIFIER]})*))`)
+
+createToken('PRERELEASELOOSE', `(?:-?(${src[t.PRERELEASEIDENTIFIERLOOSE]
+}(?:\\.${src[t.PRERELEASEIDENTIFIERLOOSE]})*))`)
+
+// ## Build Metadata Identifier
+// Any combination of digits, letters, or hyphens.
+
+createToken('BUILDIDENTIFIER', `${LETTERDASHNUMBER}+`)
+
+// ## Build Metadata
+// Plus sign, followed by one or more period-separated build metadata
+// identifiers.
+
+createToken('BUILD', `(?:\\+(${src[t.BUILDIDENTIFIER]
+}(?:\\.${src[t.BUILDIDENTIFIER]})*))`)
+
+// ## Full Version String
+// A main version, followed optionally by a pre-release version and
+// build metadata.
+
+// Note that the only major, minor, patch, and pre-release sections of
+// the version string are capturing groups.  The build metadata is not a
+// capturing group, because it should not ever be used in version
+// comparison.
+
+createToken('FULLPLAIN', `v?${src[t.MAINVERSION]
+}${src[t.PRERELEASE]}?${
+  src[t.BUILD]}?`)
+
+createToken('FULL', `^${src[t.FULLPLAIN]}$`)
+
+// like full, but allows v1.2.3 and =1.2.3, which people do sometimes.
+// also, 1.0.0alpha1 (prerelease without the hyphen) which is pretty
+// common in the npm registry.
+createToken('LOOSEPLAIN', `[v=\\s]*${src[t.MAINVERSIONLOOSE]
+}${src[t.PRERELEASELOOSE]}?${
+  src[t.BUILD]}?`)
+
+createToken('LOOSE', `^${src[t.LOOSEPLAIN]}$`)
+
+createToken('GTLT', '((?:<|>)?=?)')
+
+// Something like "2.*" or "1.2.x".
+// Note that "x.x" is a valid xRange identifier, meaning "any version"
+// Only the first item is strictly required.
+createToken('XRANGEIDENTIFIERLOOSE', `${src[t.NUMERICIDENTIFIERLOOSE]}|x|X|\\*`)
+createToken('XRANGEIDENTIFIER', `${src[t.NUMERICIDENTIFIER]}|x|X|\\*`)
+
+createToken('XRANGEPLAIN', `[v=\\s]*(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:\\.(${src[t.XRANGEIDENTIFIER]})` +
+                   `(?:${src[t.PRERELEASE]})?${
+                     src[t.BUILD]}?` +
+                   `)?)?`)
+
+createToken('XRANGEPLAINLOOSE', `[v=\\s]*(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:\\.(${src[t.XRANGEIDENTIFIERLOOSE]})` +
+                        `(?:${src[t.PRERELEASELOOSE]})?${
+                          src[t.BUILD]}?` +
+                        `)?)?`)
+
+createToken('XRANGE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAIN]}$`)
+createToken('XRANGELOOSE', `^${src[t.GTLT]}\\s*${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Coercion.
+// Extract anything that could conceivably be a part of a valid semver
+createToken('COERCEPLAIN', `${'(^|[^\\d])' +
+              '(\\d{1,'}${MAX_SAFE_COMPONENT_LENGTH}})` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?` +
+              `(?:\\.(\\d{1,${MAX_SAFE_COMPONENT_LENGTH}}))?`)
+createToken('COERCE', `${src[t.COERCEPLAIN]}(?:$|[^\\d])`)
+createToken('COERCEFULL', src[t.COERCEPLAIN] +
+              `(?:${src[t.PRERELEASE]})?` +
+              `(?:${src[t.BUILD]})?` +
+              `(?:$|[^\\d])`)
+createToken('COERCERTL', src[t.COERCE], true)
+createToken('COERCERTLFULL', src[t.COERCEFULL], true)
+
+// Tilde ranges.
+// Meaning is "reasonably at or greater than"
+createToken('LONETILDE', '(?:~>?)')
+
+createToken('TILDETRIM', `(\\s*)${src[t.LONETILDE]}\\s+`, true)
+exports.tildeTrimReplace = '$1~'
+
+createToken('TILDE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAIN]}$`)
+createToken('TILDELOOSE', `^${src[t.LONETILDE]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// Caret ranges.
+// Meaning is "at least and backwards compatible with"
+createToken('LONECARET', '(?:\\^)')
+
+createToken('CARETTRIM', `(\\s*)${src[t.LONECARET]}\\s+`, true)
+exports.caretTrimReplace = '$1^'
+
+createToken('CARET', `^${src[t.LONECARET]}${src[t.XRANGEPLAIN]}$`)
+createToken('CARETLOOSE', `^${src[t.LONECARET]}${src[t.XRANGEPLAINLOOSE]}$`)
+
+// A simple gt/lt/eq thing, or just "" to indicate "any version"
+createToken('COMPARATORLOOSE', `^${src[t.GTLT]}\\s*(${src[t.LOOSEPLAIN]})$|^$`)
+createToken('COMPARATOR', `^${src[t.GTLT]}\\s*(${src[t.FULLPLAIN]})$|^$`)
+
+// An expression to strip any whitespace between the gtlt and the thing
+// it modifies, so that `> 1.2.3` ==> `>1.2.3`
+createToken('COMPARATORTRIM', `(\\s*)${src[t.GTLT]
+}\\s*(${src[t.LOOSEPLAIN]}|${src[t.XRANGEPLAIN]})`, true)
+exports.comparatorTrimReplace = '$1$2$3'
+
+// Something like `1.2.3 - 1.2.4`
+// Note that these all use the loose form, because they'll be
+// checked against either the strict or loose comparator form
+// later.
+createToken('HYPHENRANGE', `^\\s*(${src[t.XRANGEPLAIN]})` +
+                   `\\s+-\\s+` +
+                   `(${src[t.XRANGEPLAIN]})` +
+                   `\\s*$`)
+
+createToken('HYPHENRANGELOOSE', `^\\s*(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s+-\\s+` +
+                        `(${src[t.XRANGEPLAINLOOSE]})` +
+                        `\\s*$`)
+
+// Star ranges basically just allow anything at all.
+createToken('STAR', '(<|>)?=?\\s*\\*')
+// >=0.0.0 is like a star
+createToken('GTE0', '^\\s*>=\\s*0\\.0\\.0\\s*$')
+createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
+
+
+/***/ }),
+
+/***/ 4043:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+// @ts-check
+
+
+// Reproduce safeRe[COMPARATORTRIM] replacement boundaries, not version
+// validation. Each end-index finder returns an exclusive end, or its start
+// on no match.
+// Positions count from zero. An end of 3 means characters 0, 1, and 2 were read;
+// range.slice(start, end) gives the matched text, not a converted number.
+const {
+  MAX_LENGTH,
+  MAX_SAFE_BUILD_LENGTH,
+  WHITESPACE_CHARACTERS,
+} = __nccwpck_require__(2311)
+
+/**
+ * Remembers the last two rows of digits so their characters need not be reread.
+ * Positions start at -1 until a row has been found.
+ *
+ * @typedef {object} DigitRunCache
+ * @property {number} start The first character of the most recently found row.
+ * @property {number} end The position after that row's last character.
+ * @property {number} previousStart The first character of the previous row.
+ * @property {number} previousEnd The position after the previous row.
+ */
+
+// One entry per UTF-16 code unit keeps membership checks constant-time.
+const whitespace = new Uint8Array(0x10000)
+for (const char of WHITESPACE_CHARACTERS) {
+  whitespace[char.charCodeAt(0)] = 1
+}
+
+/**
+ * Checks whether a character is whitespace, like a space, tab, or newline.
+ * Looking past the end of the string returns false.
+ *
+ * @param {string|undefined} char One character, or undefined past the string's end.
+ * @returns {boolean} Whether the character is whitespace.
+ * @example isWhitespace(' ') // true
+ * @example isWhitespace('1') // false
+ */
+const isWhitespace = char =>
+  char !== undefined && whitespace[char.charCodeAt(0)] === 1
+
+/**
+ * Checks for v, =, or whitespace before the version number.
+ * These are historical version prefixes, not range operators:
+ * < and > are handled separately, as are tilde and caret ranges.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can belong to a version prefix.
+ * @example isVersionPrefix('=') // true
+ * @example isVersionPrefix('>') // false
+ */
+const isVersionPrefix = char =>
+  char === 'v' ||
+  char === '=' ||
+  isWhitespace(char)
+
+/**
+ * Checks whether a character is one of the digits 0 through 9.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII digit.
+ * @example isDigit('7') // true
+ * @example isDigit('.') // false
+ */
+const isDigit = char => char !== undefined && char >= '0' && char <= '9'
+
+/**
+ * Checks whether a character is an English letter, uppercase or lowercase.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character is an ASCII letter.
+ * @example isLetter('b') // true
+ * @example isLetter('7') // false
+ */
+const isLetter = char =>
+  char !== undefined && (
+    (char >= 'a' && char <= 'z') ||
+    (char >= 'A' && char <= 'Z')
+  )
+
+/**
+ * Checks for a letter, digit, or hyphen: the characters allowed inside
+ * prerelease and build names such as beta-1.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether the character can be part of an identifier.
+ * @example isIdentifierCharacter('-') // true
+ * @example isIdentifierCharacter('.') // false; dots separate identifiers
+ */
+const isIdentifierCharacter = char => isDigit(char) || isLetter(char) || char === '-'
+
+/**
+ * Checks whether a version component can begin here: with a digit or
+ * a wildcard such as x, X, or *.
+ *
+ * @param {string|undefined} char One character to check.
+ * @returns {boolean} Whether a number or wildcard can start with this character.
+ * @example isVersionStart('x') // true
+ * @example isVersionStart('v') // false; v belongs to the prefix
+ */
+const isVersionStart = char =>
+  isDigit(char) ||
+  char === 'x' ||
+  char === 'X' ||
+  char === '*'
+
+/**
+ * Finds the end of a row of digits, but returns no more than limit digits.
+ * Remembers the last two rows so looking at them again does not reread them.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first character to check.
+ * @param {number} limit The most digit characters the returned match can include.
+ * @param {DigitRunCache} digitRuns Shared cache of digit-run positions, updated in place.
+ * @returns {number} The position after the matched digits, or start if none match.
+ * @example findDigitsEndIndex('123abc', 0, 10, digitRuns) // 3, pointing at a
+ * @example findDigitsEndIndex('123abc', 0, 2, digitRuns) // 2, pointing at the unread 3
+ */
+const findDigitsEndIndex = (range, start, limit, digitRuns) => {
+  if (!isDigit(range[start])) {
+    return start
+  }
+  if (start >= digitRuns.start && start < digitRuns.end) {
+    return Math.min(start + limit, digitRuns.end)
+  }
+  if (start >= digitRuns.previousStart && start < digitRuns.previousEnd) {
+    return Math.min(start + limit, digitRuns.previousEnd)
+  }
+  let end = start + 1
+  while (isDigit(range[end])) {
+    end++
+  }
+  // A failed full version can rewind from its second run to its first.
+  digitRuns.previousStart = digitRuns.start
+  digitRuns.previousEnd = digitRuns.end
+  digitRuns.start = start
+  digitRuns.end = end
+  return Math.min(start + limit, end)
+}
+
+/**
+ * Reads a number using the old regex's length and leading-zero rules.
+ * Strict mode reads just the first zero in 012; loose mode can read all three.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the number should begin.
+ * @param {boolean} loose Whether to allow leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched digits, not their numeric value.
+ * @example findVersionNumberEndIndex('012', 0, false, digitRuns) // 1
+ * @example findVersionNumberEndIndex('012', 0, true, digitRuns) // 3
+ */
+const findVersionNumberEndIndex = (range, start, loose, digitRuns) => {
+  if (!loose && range[start] === '0') {
+    return start + 1
+  }
+  // Strict syntax allows an initial nonzero digit plus MAX_LENGTH digits.
+  return findDigitsEndIndex(range, start, loose ? MAX_LENGTH : MAX_LENGTH + 1, digitRuns)
+}
+
+/**
+ * Reads one piece of a prerelease name, such as beta or 1 in beta.1.
+ * Tries the letter-or-hyphen form first, then the number-only form.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @param {boolean} loose Whether numeric identifiers may have leading zeros.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findPrereleaseIdentifierEndIndex('beta.1', 0, false, digitRuns) // 4, at the dot
+ * @example findPrereleaseIdentifierEndIndex('001beta', 0, false, digitRuns) // 7
+ */
+const findPrereleaseIdentifierEndIndex = (range, start, loose, digitRuns) => {
+  const digitsEnd = findDigitsEndIndex(range, start, MAX_LENGTH, digitRuns)
+  // The legacy regex tries a nonnumeric identifier before a numeric one.
+  if (isLetter(range[digitsEnd]) || range[digitsEnd] === '-') {
+    let end = digitsEnd + 1
+    const limit = end + MAX_SAFE_BUILD_LENGTH
+    while (end < limit && isIdentifierCharacter(range[end])) {
+      end++
+    }
+    return end
+  }
+  return findVersionNumberEndIndex(range, start, loose, digitRuns)
+}
+
+/**
+ * Reads a prerelease suffix such as -beta.1, one dot-separated piece at a time.
+ * Loose mode also allows the name without its opening hyphen.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the suffix should begin, including -.
+ * @param {boolean} loose Whether the opening hyphen is optional and zeros allowed.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched suffix, or start if absent.
+ * @example findPrereleaseEndIndex('-beta.1+sha', 0, false, digitRuns) // 7, at the plus
+ * @example findPrereleaseEndIndex('beta', 0, false, digitRuns) // 0; no opening hyphen
+ */
+const findPrereleaseEndIndex = (range, start, loose, digitRuns) => {
+  const hyphen = range[start] === '-'
+  if (!loose && !hyphen) {
+    return start
+  }
+  const identifierStart = start + (hyphen ? 1 : 0)
+  let end = findPrereleaseIdentifierEndIndex(range, identifierStart, loose, digitRuns)
+  if (end === identifierStart) {
+    if (!loose || !hyphen) {
+      return start
+    }
+    // In loose syntax, a lone hyphen can itself be the identifier.
+    end = findPrereleaseIdentifierEndIndex(range, start, loose, digitRuns)
+  }
+  while (range[end] === '.') {
+    const next = findPrereleaseIdentifierEndIndex(range, end + 1, loose, digitRuns)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads one build-name piece, such as sha or 123 in +sha.123.
+ * Stops at a disallowed character or the old regex's length limit.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the identifier should begin.
+ * @returns {number} The position after the identifier, or start if none matches.
+ * @example findBuildIdentifierEndIndex('sha.123', 0) // 3, at the dot
+ * @example findBuildIdentifierEndIndex('001', 0) // 3; leading zeros are allowed
+ */
+const findBuildIdentifierEndIndex = (range, start) => {
+  let end = start
+  while (end - start < MAX_SAFE_BUILD_LENGTH && isIdentifierCharacter(range[end])) {
+    end++
+  }
+  return end
+}
+
+/**
+ * Reads optional build metadata such as +sha.123.
+ * Leaves the position unchanged if there is no plus sign followed by a name.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the opening + should be.
+ * @returns {number} The position after the matched metadata, or start if absent.
+ * @example findBuildEndIndex('+sha.123 <2', 0) // 8, at the space
+ * @example findBuildEndIndex('+', 0) // 0; a plus sign alone is not a match
+ */
+const findBuildEndIndex = (range, start) => {
+  if (range[start] !== '+') {
+    return start
+  }
+  let end = findBuildIdentifierEndIndex(range, start + 1)
+  if (end === start + 1) {
+    return start
+  }
+  while (range[end] === '.') {
+    const next = findBuildIdentifierEndIndex(range, end + 1)
+    if (next === end + 1) {
+      break
+    }
+    end = next
+  }
+  return end
+}
+
+/**
+ * Reads three numbers separated by dots, then any prerelease and build suffixes.
+ * Uses loose rules, so forms such as 01.02.03beta can match here.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of the first number, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the version match, or start if none matches.
+ * @example findLooseFullVersionEndIndex('1.2.3-beta+sha <2', 0, digitRuns) // 14
+ * @example findLooseFullVersionEndIndex('1.2', 0, digitRuns) // 0; needs three numbers
+ */
+const findLooseFullVersionEndIndex = (range, start, digitRuns) => {
+  let end = start
+  for (let component = 0; component < 3; component++) {
+    const next = findVersionNumberEndIndex(range, end, true, digitRuns)
+    if (next === end) {
+      return start
+    }
+    end = next
+    if (component < 2) {
+      if (range[end] !== '.') {
+        return start
+      }
+      end++
+    }
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, true, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Reads one component of a partial or wildcard version, such as 2 or x in 2.x.
+ * Numbers use strict leading-zero rules; wildcards take up one character.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position where the component should begin.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the component, or start if none matches.
+ * @example findPartialVersionComponentEndIndex('2.x', 0, digitRuns) // 1, at the dot
+ * @example findPartialVersionComponentEndIndex('2.x', 2, digitRuns) // 3, after x
+ */
+const findPartialVersionComponentEndIndex = (range, start, digitRuns) => {
+  if (isDigit(range[start])) {
+    return findVersionNumberEndIndex(range, start, false, digitRuns)
+  }
+  return isVersionStart(range[start]) ? start + 1 : start
+}
+
+/**
+ * Reads up to three components, allowing forms such as 1, 1.2, or 1.x.
+ * After the third component, also reads any strict prerelease and build suffixes.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position after the matched version text.
+ * @example findPartialVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ * @example findPartialVersionEndIndex('1.', 0, digitRuns) // 1; the trailing dot is unread
+ */
+const findPartialVersionEndIndex = (range, start, digitRuns) => {
+  let end = findPartialVersionComponentEndIndex(range, start, digitRuns)
+  for (let component = 0; component < 2; component++) {
+    if (range[end] !== '.') {
+      return end
+    }
+    const next = findPartialVersionComponentEndIndex(range, end + 1, digitRuns)
+    if (next === end + 1) {
+      return end
+    }
+    end = next
+  }
+  const prereleaseEnd = findPrereleaseEndIndex(range, end, false, digitRuns)
+  return findBuildEndIndex(range, prereleaseEnd)
+}
+
+/**
+ * Finds where a version match ends, without deciding whether the range is valid.
+ * Tries a loose full version first, then a partial or wildcard version, just
+ * like the old regex's LOOSEPLAIN and XRANGEPLAIN alternatives.
+ *
+ * @param {string} range The text to read; it is not changed.
+ * @param {number} start The position of a number or wildcard, after any prefix.
+ * @param {DigitRunCache} digitRuns Shared digit-run cache, updated as needed.
+ * @returns {number} The position where scanning the next candidate can resume.
+ * @example findVersionEndIndex('1.2.3 <2', 0, digitRuns) // 5, at the space
+ * @example findVersionEndIndex('1.x <2', 0, digitRuns) // 3, at the space
+ */
+const findVersionEndIndex = (range, start, digitRuns) => {
+  const fullVersionEnd = findLooseFullVersionEndIndex(range, start, digitRuns)
+  return fullVersionEnd !== start
+    ? fullVersionEnd
+    : findPartialVersionEndIndex(range, start, digitRuns)
+}
+
+/**
+ * Finds the one whitespace character the old replacement would remove.
+ * Keeps leading whitespace, skips an optional operator, and checks immediately
+ * after it. Returns -1 if there is nothing to remove.
+ *
+ * @param {string} range The text containing a candidate already found by the caller.
+ * @param {number} matchStart The candidate's position, including leading whitespace.
+ * @returns {number} The position of the removable whitespace, or -1 if absent.
+ * @example findRemovableWhitespaceIndex(' > 1', 0) // 2; keep the space at position 0
+ * @example findRemovableWhitespaceIndex('>1', 0) // -1
+ */
+const findRemovableWhitespaceIndex = (range, matchStart) => {
+  let position = matchStart
+  if (isWhitespace(range[position])) {
+    position++
+  }
+  if (range[position] === '<' || range[position] === '>') {
+    position++
+  }
+  if (range[position] === '=') {
+    position++
+  }
+  return isWhitespace(range[position]) ? position : -1
+}
+
+/**
+ * Joins an operator to its version, turning > 1.2.3 into >1.2.3.
+ * Copies everything else according to the old regex's matching rules.
+ * Moves forward through prefixes and whole versions to avoid repeatedly
+ * searching the same characters on long inputs.
+ *
+ * @param {string} range The range text to process; the original string is unchanged.
+ * @returns {string} The range with matched operator whitespace removed.
+ * @example trimComparatorWhitespace('> 1.2.3 < 2') // '>1.2.3 <2'
+ * @example trimComparatorWhitespace('> invalid') // '> invalid'
+ */
+const trimComparatorWhitespace = range => {
+  let result = ''
+  let copyFrom = 0
+  let cursor = 0
+  const digitRuns = { start: -1, end: -1, previousStart: -1, previousEnd: -1 }
+
+  while (cursor < range.length) {
+    const matchStart = cursor
+    if (range[cursor] === '<' || range[cursor] === '>') {
+      cursor++
+    } else if (!isVersionPrefix(range[cursor]) && !isVersionStart(range[cursor])) {
+      cursor++
+      continue
+    }
+
+    // Consume a v/=/whitespace run once, even when no version follows it.
+    while (cursor < range.length && isVersionPrefix(range[cursor])) {
+      cursor++
+    }
+    if (!isVersionStart(range[cursor])) {
+      continue
+    }
+
+    const whitespacePosition = findRemovableWhitespaceIndex(range, matchStart)
+    if (whitespacePosition !== -1) {
+      result += range.slice(copyFrom, whitespacePosition)
+      copyFrom = whitespacePosition + 1
+    }
+
+    // Skip the entire match, so a prerelease's trailing v cannot be
+    // reconsidered as the prefix of another version.
+    cursor = findVersionEndIndex(range, cursor, digitRuns)
+  }
+
+  return result + range.slice(copyFrom)
+}
+
+module.exports = trimComparatorWhitespace
+
+
+/***/ }),
+
+/***/ 2874:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// Determine if version is greater than all the versions possible in the range.
+const outside = __nccwpck_require__(9638)
+const gtr = (version, range, options) => outside(version, range, '>', options)
+module.exports = gtr
+
+
+/***/ }),
+
+/***/ 5439:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(7668)
+const intersects = (r1, r2, options) => {
+  r1 = new Range(r1, options)
+  r2 = new Range(r2, options)
+  return r1.intersects(r2, options)
+}
+module.exports = intersects
+
+
+/***/ }),
+
+/***/ 2831:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const outside = __nccwpck_require__(9638)
+// Determine if version is less than all the versions possible in the range
+const ltr = (version, range, options) => outside(version, range, '<', options)
+module.exports = ltr
+
+
+/***/ }),
+
+/***/ 5903:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+
+const maxSatisfying = (versions, range, options) => {
+  let max = null
+  let maxSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!max || maxSV.compare(v) === -1) {
+        // compare(max, v, true)
+        max = v
+        maxSV = new SemVer(max, options)
+      }
+    }
+  })
+  return max
+}
+module.exports = maxSatisfying
+
+
+/***/ }),
+
+/***/ 8957:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const minSatisfying = (versions, range, options) => {
+  let min = null
+  let minSV = null
+  let rangeObj = null
+  try {
+    rangeObj = new Range(range, options)
+  } catch (er) {
+    return null
+  }
+  versions.forEach((v) => {
+    if (rangeObj.test(v)) {
+      // satisfies(v, range, options)
+      if (!min || minSV.compare(v) === 1) {
+        // compare(min, v, true)
+        min = v
+        minSV = new SemVer(min, options)
+      }
+    }
+  })
+  return min
+}
+module.exports = minSatisfying
+
+
+/***/ }),
+
+/***/ 9888:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const gt = __nccwpck_require__(9441)
+
+const minVersion = (range, loose) => {
+  range = new Range(range, loose)
+
+  let minver = new SemVer('0.0.0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = new SemVer('0.0.0-0')
+  if (range.test(minver)) {
+    return minver
+  }
+
+  minver = null
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let setMin = null
+    comparators.forEach((comparator) => {
+      // Clone to avoid manipulating the comparator's semver object.
+      const compver = new SemVer(comparator.semver.version)
+      switch (comparator.operator) {
+        case '>':
+          if (compver.prerelease.length === 0) {
+            compver.patch++
+          } else {
+            compver.prerelease.push(0)
+          }
+          compver.raw = compver.format()
+          /* fallthrough */
+        case '':
+        case '>=':
+          if (!setMin || gt(compver, setMin)) {
+            setMin = compver
+          }
+          break
+        case '<':
+        case '<=':
+          /* Ignore maximum versions */
+          break
+        /* istanbul ignore next */
+        default:
+          throw new Error(`Unexpected operation: ${comparator.operator}`)
+      }
+    })
+    if (setMin && (!minver || gt(minver, setMin))) {
+      minver = setMin
+    }
+  }
+
+  if (minver && range.test(minver)) {
+    return minver
+  }
+
+  return null
+}
+module.exports = minVersion
+
+
+/***/ }),
+
+/***/ 9638:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const SemVer = __nccwpck_require__(5573)
+const Comparator = __nccwpck_require__(5021)
+const { ANY } = Comparator
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+const gte = __nccwpck_require__(9106)
+
+const outside = (version, range, hilo, options) => {
+  version = new SemVer(version, options)
+  range = new Range(range, options)
+
+  let gtfn, ltefn, ltfn, comp, ecomp
+  switch (hilo) {
+    case '>':
+      gtfn = gt
+      ltefn = lte
+      ltfn = lt
+      comp = '>'
+      ecomp = '>='
+      break
+    case '<':
+      gtfn = lt
+      ltefn = gte
+      ltfn = gt
+      comp = '<'
+      ecomp = '<='
+      break
+    default:
+      throw new TypeError('Must provide a hilo val of "<" or ">"')
+  }
+
+  // If it satisfies the range it is not outside
+  if (satisfies(version, range, options)) {
+    return false
+  }
+
+  // From now on, variable terms are as if we're in "gtr" mode.
+  // but note that everything is flipped for the "ltr" function.
+
+  for (let i = 0; i < range.set.length; ++i) {
+    const comparators = range.set[i]
+
+    let high = null
+    let low = null
+
+    comparators.forEach((comparator) => {
+      if (comparator.semver === ANY) {
+        comparator = new Comparator('>=0.0.0')
+      }
+      high = high || comparator
+      low = low || comparator
+      if (gtfn(comparator.semver, high.semver, options)) {
+        high = comparator
+      } else if (ltfn(comparator.semver, low.semver, options)) {
+        low = comparator
+      }
+    })
+
+    // If the edge version comparator has a operator then our version
+    // isn't outside it
+    if (high.operator === comp || high.operator === ecomp) {
+      return false
+    }
+
+    // If the lowest version comparator has an operator and our version
+    // is less than it then it isn't higher than the range
+    if ((!low.operator || low.operator === comp) &&
+        ltefn(version, low.semver)) {
+      return false
+    } else if (low.operator === ecomp && ltfn(version, low.semver)) {
+      return false
+    }
+  }
+  return true
+}
+
+module.exports = outside
+
+
+/***/ }),
+
+/***/ 8150:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+// given a set of versions and a range, create a "simplified" range
+// that includes the same versions that the original range does
+// If the original range is shorter than the simplified one, return that.
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
+module.exports = (versions, range, options) => {
+  const set = []
+  let first = null
+  let prev = null
+  const v = versions.sort((a, b) => compare(a, b, options))
+  for (const version of v) {
+    const included = satisfies(version, range, options)
+    if (included) {
+      prev = version
+      if (!first) {
+        first = version
+      }
+    } else {
+      if (prev) {
+        set.push([first, prev])
+      }
+      prev = null
+      first = null
+    }
+  }
+  if (first) {
+    set.push([first, null])
+  }
+
+  const ranges = []
+  for (const [min, max] of set) {
+    if (min === max) {
+      ranges.push(min)
+    } else if (!max && min === v[0]) {
+      ranges.push('*')
+    } else if (!max) {
+      ranges.push(`>=${min}`)
+    } else if (min === v[0]) {
+      ranges.push(`<=${max}`)
+    } else {
+      ranges.push(`${min} - ${max}`)
+    }
+  }
+  const simplified = ranges.join(' || ')
+  const original = typeof range.raw === 'string' ? range.raw : String(range)
+  return simplified.length < original.length ? simplified : range
+}
+
+
+/***/ }),
+
+/***/ 7831:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(7668)
+const Comparator = __nccwpck_require__(5021)
+const { ANY } = Comparator
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
+
+// Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
+// - Every simple range `r1, r2, ...` is a null set, OR
+// - Every simple range `r1, r2, ...` which is not a null set is a subset of
+//   some `R1, R2, ...`
+//
+// Simple range `c1 c2 ...` is a subset of simple range `C1 C2 ...` iff:
+// - If c is only the ANY comparator
+//   - If C is only the ANY comparator, return true
+//   - Else if in prerelease mode, return false
+//   - else replace c with `[>=0.0.0]`
+// - If C is only the ANY comparator
+//   - if in prerelease mode, return true
+//   - else replace C with `[>=0.0.0]`
+// - Let EQ be the set of = comparators in c
+// - If EQ is more than one, return true (null set)
+// - Let GT be the highest > or >= comparator in c
+// - Let LT be the lowest < or <= comparator in c
+// - If GT and LT, and GT.semver > LT.semver, return true (null set)
+// - If any C is a = range, and GT or LT are set, return false
+// - If EQ
+//   - If GT, and EQ does not satisfy GT, return true (null set)
+//   - If LT, and EQ does not satisfy LT, return true (null set)
+//   - If EQ satisfies every C, return true
+//   - Else return false
+// - If GT
+//   - If GT.semver is lower than any > or >= comp in C, return false
+//   - If GT is >=, and GT.semver does not satisfy every C, return false
+//   - If GT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the GT.semver tuple, return false
+// - If LT
+//   - If LT.semver is greater than any < or <= comp in C, return false
+//   - If LT is <=, and LT.semver does not satisfy every C, return false
+//   - If LT.semver has a prerelease, and not in prerelease mode
+//     - If no C has a prerelease and the LT.semver tuple, return false
+// - Else return true
+
+const subset = (sub, dom, options = {}) => {
+  if (sub === dom) {
+    return true
+  }
+
+  sub = new Range(sub, options)
+  dom = new Range(dom, options)
+  let sawNonNull = false
+
+  OUTER: for (const simpleSub of sub.set) {
+    for (const simpleDom of dom.set) {
+      const isSub = simpleSubset(simpleSub, simpleDom, options)
+      sawNonNull = sawNonNull || isSub !== null
+      if (isSub) {
+        continue OUTER
+      }
+    }
+    // the null set is a subset of everything, but null simple ranges in
+    // a complex range should be ignored.  so if we saw a non-null range,
+    // then we know this isn't a subset, but if EVERY simple range was null,
+    // then it is a subset.
+    if (sawNonNull) {
+      return false
+    }
+  }
+  return true
+}
+
+const minimumVersionWithPreRelease = [new Comparator('>=0.0.0-0')]
+const minimumVersion = [new Comparator('>=0.0.0')]
+
+const simpleSubset = (sub, dom, options) => {
+  if (sub === dom) {
+    return true
+  }
+
+  if (sub.length === 1 && sub[0].semver === ANY) {
+    if (dom.length === 1 && dom[0].semver === ANY) {
+      return true
+    } else if (options.includePrerelease) {
+      sub = minimumVersionWithPreRelease
+    } else {
+      sub = minimumVersion
+    }
+  }
+
+  if (dom.length === 1 && dom[0].semver === ANY) {
+    if (options.includePrerelease) {
+      return true
+    } else {
+      dom = minimumVersion
+    }
+  }
+
+  const eqSet = new Set()
+  let gt, lt
+  for (const c of sub) {
+    if (c.operator === '>' || c.operator === '>=') {
+      gt = higherGT(gt, c, options)
+    } else if (c.operator === '<' || c.operator === '<=') {
+      lt = lowerLT(lt, c, options)
+    } else {
+      eqSet.add(c.semver)
+    }
+  }
+
+  if (eqSet.size > 1) {
+    return null
+  }
+
+  let gtltComp
+  if (gt && lt) {
+    gtltComp = compare(gt.semver, lt.semver, options)
+    if (gtltComp > 0) {
+      return null
+    } else if (gtltComp === 0 && (gt.operator !== '>=' || lt.operator !== '<=')) {
+      return null
+    }
+  }
+
+  // will iterate one or zero times
+  for (const eq of eqSet) {
+    if (gt && !satisfies(eq, String(gt), options)) {
+      return null
+    }
+
+    if (lt && !satisfies(eq, String(lt), options)) {
+      return null
+    }
+
+    for (const c of dom) {
+      if (!satisfies(eq, String(c), options)) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  let higher, lower
+  let hasDomLT, hasDomGT
+  // if the subset has a prerelease, we need a comparator in the superset
+  // with the same tuple and a prerelease, or it's not a subset
+  let needDomLTPre = lt &&
+    !options.includePrerelease &&
+    lt.semver.prerelease.length ? lt.semver : false
+  let needDomGTPre = gt &&
+    !options.includePrerelease &&
+    gt.semver.prerelease.length ? gt.semver : false
+  // exception: <1.2.3-0 is the same as <1.2.3
+  if (needDomLTPre && needDomLTPre.prerelease.length === 1 &&
+      lt.operator === '<' && needDomLTPre.prerelease[0] === 0) {
+    needDomLTPre = false
+  }
+
+  for (const c of dom) {
+    hasDomGT = hasDomGT || c.operator === '>' || c.operator === '>='
+    hasDomLT = hasDomLT || c.operator === '<' || c.operator === '<='
+    if (gt) {
+      if (needDomGTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomGTPre.major &&
+            c.semver.minor === needDomGTPre.minor &&
+            c.semver.patch === needDomGTPre.patch) {
+          needDomGTPre = false
+        }
+      }
+      if (c.operator === '>' || c.operator === '>=') {
+        higher = higherGT(gt, c, options)
+        if (higher === c && higher !== gt) {
+          return false
+        }
+      } else if (gt.operator === '>=' && !c.test(gt.semver)) {
+        return false
+      }
+    }
+    if (lt) {
+      if (needDomLTPre) {
+        if (c.semver.prerelease && c.semver.prerelease.length &&
+            c.semver.major === needDomLTPre.major &&
+            c.semver.minor === needDomLTPre.minor &&
+            c.semver.patch === needDomLTPre.patch) {
+          needDomLTPre = false
+        }
+      }
+      if (c.operator === '<' || c.operator === '<=') {
+        lower = lowerLT(lt, c, options)
+        if (lower === c && lower !== lt) {
+          return false
+        }
+      } else if (lt.operator === '<=' && !c.test(lt.semver)) {
+        return false
+      }
+    }
+    if (!c.operator && (lt || gt) && gtltComp !== 0) {
+      return false
+    }
+  }
+
+  // if there was a < or >, and nothing in the dom, then must be false
+  // UNLESS it was limited by another range in the other direction.
+  // Eg, >1.0.0 <1.0.1 is still a subset of <2.0.0
+  if (gt && hasDomLT && !lt && gtltComp !== 0) {
+    return false
+  }
+
+  if (lt && hasDomGT && !gt && gtltComp !== 0) {
+    return false
+  }
+
+  // we needed a prerelease range in a specific tuple, but didn't get one
+  // then this isn't a subset.  eg >=1.2.3-pre is not a subset of >=1.0.0,
+  // because it includes prereleases in the 1.2.3 tuple
+  if (needDomGTPre || needDomLTPre) {
+    return false
+  }
+
+  return true
+}
+
+// >=1.2.3 is lower than >1.2.3
+const higherGT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp > 0 ? a
+    : comp < 0 ? b
+    : b.operator === '>' && a.operator === '>=' ? b
+    : a
+}
+
+// <=1.2.3 is higher than <1.2.3
+const lowerLT = (a, b, options) => {
+  if (!a) {
+    return b
+  }
+  const comp = compare(a.semver, b.semver, options)
+  return comp < 0 ? a
+    : comp > 0 ? b
+    : b.operator === '<' && a.operator === '<=' ? b
+    : a
+}
+
+module.exports = subset
+
+
+/***/ }),
+
+/***/ 6236:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(7668)
+
+// Mostly just for testing and legacy API reasons
+const toComparators = (range, options) =>
+  new Range(range, options).set
+    .map(comp => comp.map(c => c.value).join(' ').trim().split(' '))
+
+module.exports = toComparators
+
+
+/***/ }),
+
+/***/ 4907:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+
+
+const Range = __nccwpck_require__(7668)
+const validRange = (range, options) => {
+  try {
+    // Return '*' instead of '' so that truthiness works.
+    // This will throw if it's invalid anyway
+    return new Range(range, options).range || '*'
+  } catch (er) {
+    return null
+  }
+}
+module.exports = validRange
+
+
+/***/ }),
+
 /***/ 181:
 /***/ ((module) => {
 
@@ -5815,6 +9054,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
 
 /***/ }),
 
@@ -16232,7 +19478,7 @@ function parseCliArgs(command, args, options) {
 
 /***/ }),
 
-/***/ 4868:
+/***/ 1347:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -16246,8 +19492,4449 @@ var esm = __nccwpck_require__(3812);
 var config_config = __nccwpck_require__(2523);
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
+var graph = __nccwpck_require__(8535);
+;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.js
+// Which environments a change touches: the environments whose kustomize/Helm
+// dependency closure, at the base OR the head revision, contains a changed
+// path; plus environments added or removed, `impact.extra` rules, and what a
+// change to the configuration file itself affects. Everything is read from
+// git objects, so neither revision is checked out.
+
+
+
+
+class Reasons {
+    byEnvironment = new Map();
+    add(environment, reason) {
+        let set = this.byEnvironment.get(environment);
+        if (!set)
+            this.byEnvironment.set(environment, (set = new Set()));
+        set.add(reason);
+    }
+}
+function describeChange(file, side) {
+    const verb = {
+        A: 'added',
+        M: 'modified',
+        D: 'deleted',
+        R: 'renamed',
+        C: 'copied',
+        T: 'type changed',
+    }[file.status];
+    if (file.oldPath !== undefined)
+        return `${file.oldPath} → ${file.path} (${verb}${side === 'oldPath' ? ', old path' : ''})`;
+    return `${file.path} (${verb})`;
+}
+/**
+ * The impact computation proper, on already loaded revisions. Throws a
+ * UserError listing every problem of the head revision's graph.
+ */
+function analyzeImpact(options) {
+    const { base, head, changed, cache } = options;
+    const baseGraph = new graph/* RevisionGraph */.Se(base.tree, cache);
+    baseGraph.addRoots(base.environments.map((env) => env.path));
+    const headGraph = new graph/* RevisionGraph */.Se(head.tree, cache);
+    headGraph.addRoots(head.environments.map((env) => env.path));
+    if (headGraph.issues.length > 0)
+        throw (0,graph/* issuesError */.lk)(headGraph.issues, head.tree.label);
+    const reasons = new Reasons();
+    const known = new Map();
+    for (const env of base.environments)
+        known.set(env.name, env);
+    for (const env of head.environments)
+        known.set(env.name, env);
+    for (const env of options.configImpact?.added ?? [])
+        if (!known.has(env.name))
+            known.set(env.name, env);
+    const baseNames = new Set(base.environments.map((env) => env.name));
+    const headNames = new Set(head.environments.map((env) => env.name));
+    for (const env of head.environments)
+        if (!baseNames.has(env.name))
+            reasons.add(env.name, 'environment added');
+    for (const env of base.environments)
+        if (!headNames.has(env.name))
+            reasons.add(env.name, 'environment removed');
+    const sides = [
+        [baseGraph, base],
+        [headGraph, head],
+    ];
+    for (const [graph, input] of sides) {
+        const namesByPath = new Map();
+        for (const env of input.environments)
+            namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
+        for (const file of changed) {
+            for (const side of ['path', 'oldPath']) {
+                const path = file[side];
+                if (path === undefined)
+                    continue;
+                for (const node of graph.nodesTouching(path)) {
+                    for (const root of graph.rootsReaching(node)) {
+                        for (const name of namesByPath.get(root) ?? [])
+                            reasons.add(name, describeChange(file, side));
+                    }
+                }
+            }
+        }
+    }
+    for (const [index, rule] of (options.extraRules ?? []).entries()) {
+        const hits = changed
+            .flatMap((file) => [file.path, file.oldPath])
+            .filter((path) => path !== undefined && rule.paths.some((glob) => (0,esm/* minimatch */.xF)(path, glob, { dot: true })));
+        if (hits.length === 0)
+            continue;
+        for (const name of known.keys()) {
+            if (rule.environments.some((glob) => (0,esm/* minimatch */.xF)(name, glob, { dot: true }))) {
+                reasons.add(name, `impact.extra[${index}] matches ${hits.slice(0, 3).join(', ')}${hits.length > 3 ? ', …' : ''}`);
+            }
+        }
+    }
+    const configImpact = options.configImpact;
+    if (configImpact) {
+        for (const name of known.keys()) {
+            if (configImpact.all || configImpact.environments.has(name))
+                reasons.add(name, configImpact.reason);
+        }
+    }
+    const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]));
+    const environments = [...reasons.byEnvironment.keys()]
+        .map((name) => known.get(name))
+        .filter((env) => env !== undefined)
+        .sort((a, b) => (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const stages = [...new Set(environments.map((env) => env.stage))];
+    const external = new Map();
+    for (const env of environments) {
+        for (const [graph] of sides) {
+            if (!graph.nodes.has(env.path))
+                continue;
+            for (const ref of graph.externalOf(env.path)) {
+                const key = `${ref.kind}\0${ref.reference}\0${ref.file}`;
+                const entry = external.get(key) ?? { ...ref, environments: [] };
+                if (!entry.environments.includes(env.name))
+                    entry.environments.push(env.name);
+                external.set(key, entry);
+            }
+        }
+    }
+    return {
+        environments: environments.map(({ name, path, stage, branch }) => ({
+            name,
+            path,
+            stage,
+            branch,
+        })),
+        stages,
+        count: environments.length,
+        external: [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0),
+        reasons: Object.fromEntries(environments.map((env) => [
+            env.name,
+            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
+        ])),
+        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+    };
+}
+function formatIssue(issue, label) {
+    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+}
+/** The settings that change what every environment renders or which environments a change reaches. */
+function renderRelevant(config) {
+    return JSON.stringify({ hydrate: config.hydrate, impact: config.impact }, (key, value) => (key === 'line' ? undefined : value));
+}
+/**
+ * What a change of the configuration file affects, decided at the head tree:
+ * everything when the hydrate or impact settings change, otherwise the
+ * environments whose name, directory, stage or branch differ between the
+ * two configurations (including ones only one of them defines).
+ */
+function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
+    const key = (env) => `${env.path}\0${env.stage}\0${env.branch}`;
+    const before = new Map((0,config_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
+        env.name,
+        env,
+    ]));
+    const after = (0,config_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
+    const all = renderRelevant(baseConfig) !== renderRelevant(headConfig);
+    const environments = new Set();
+    const added = [];
+    for (const env of after) {
+        const old = before.get(env.name);
+        if (!old)
+            added.push(env);
+        if (!old || key(old) !== key(env))
+            environments.add(env.name);
+        before.delete(env.name);
+    }
+    for (const name of before.keys())
+        environments.add(name);
+    if (!all && environments.size === 0)
+        return undefined;
+    return {
+        all,
+        environments,
+        added,
+        reason: all
+            ? `${configFile} changed (hydrate or impact settings)`
+            : `${configFile} changed (environment name, stage or branch)`,
+    };
+}
+/** Reads the configuration file at a revision; defaults when the default file is absent. */
+async function configAt(git, rev, file, explicit) {
+    const text = await git.showFile(rev, file);
+    if (text === undefined) {
+        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
+            throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
+                file,
+            });
+        }
+        return (0,config_config/* defaultConfig */.sb)();
+    }
+    return (0,config_config/* parseConfig */.o4)(text, file);
+}
+/**
+ * The whole detection: make sure both revisions and their merge base are
+ * present (deepening a shallow clone), diff base...head, load both trees and
+ * configurations, and analyze. The configuration always comes from the base.
+ */
+async function detectImpact(options) {
+    const { git } = options;
+    const timings = {};
+    let started = performance.now();
+    const lap = (phase) => {
+        const now = performance.now();
+        timings[phase] = Math.round(now - started);
+        started = now;
+    };
+    const configFile = (options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
+    const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
+    lap('history');
+    // One listing: the base's files are the head's plus what differs between the two trees.
+    const [changedFiles, headBlobs, toBase] = await Promise.all([
+        git.changedFiles(base, head),
+        git.listBlobs(head),
+        git.treeChanges(head, base),
+    ]);
+    const baseBlobs = new Map(headBlobs);
+    for (const [path, oid] of toBase) {
+        if (oid === undefined)
+            baseBlobs.delete(path);
+        else
+            baseBlobs.set(path, oid);
+    }
+    const baseTree = new graph/* RevisionTree */.uA(`base (${base.slice(0, 12)})`, baseBlobs);
+    const headTree = new graph/* RevisionTree */.uA(`head (${head.slice(0, 12)})`, headBlobs);
+    const baseFiles = [...baseTree.files.keys()];
+    const headFiles = [...headTree.files.keys()];
+    lap('trees');
+    const config = await configAt(git, base, configFile, options.configFile !== undefined);
+    let baseEnvs;
+    let headEnvs;
+    let configImpact;
+    if (options.environmentPatterns && options.environmentPatterns.length > 0) {
+        const patterns = options.environmentPatterns;
+        const known = new Map();
+        headEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, headFiles, patterns, { known });
+        // A directory may not exist at the base yet: keep what each pattern finds there.
+        baseEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, baseFiles, patterns, { skipUnresolved: true, known });
+    }
+    else {
+        baseEnvs = (0,config_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
+        headEnvs = (0,config_config/* discoverEnvironments */.MR)(config, headFiles);
+        if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
+            const headConfig = await configAt(git, head, configFile, false);
+            configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
+        }
+    }
+    lap('environments');
+    const cache = new graph/* KustomizationCache */.yc((oids) => git.readBlobs(oids));
+    await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
+    lap('read');
+    const report = analyzeImpact({
+        base: { tree: baseTree, environments: baseEnvs },
+        head: { tree: headTree, environments: headEnvs },
+        changed: changedFiles,
+        cache,
+        extraRules: config.impact.extra,
+        ...(configImpact ? { configImpact } : {}),
+        stageOrder: (0,config_config/* stageOrder */.Xs)(config),
+    });
+    lap('graph');
+    return { ...report, base, head, mergeBase, changedFiles, timings };
+}
+const FULL_SHA = /^[0-9a-f]{40}$/i;
+/**
+ * Resolves base and head and finds their merge base, fetching what a shallow
+ * `actions/checkout` lacks: the commits themselves, then deeper history until
+ * the merge base appears, and finally the whole history.
+ */
+async function ensureHistory(git, baseRev, headRev, remote) {
+    const missing = [];
+    for (const rev of [baseRev, headRev]) {
+        if ((await git.tryRevParse(rev)) === undefined)
+            missing.push(rev);
+    }
+    if (missing.length > 0) {
+        const fetchable = missing.filter((rev) => FULL_SHA.test(rev));
+        if (fetchable.length === missing.length && (await hasRemote(git, remote))) {
+            const shallow = await git.isShallow();
+            const fetched = await git.raw([
+                'fetch',
+                '--quiet',
+                '--no-tags',
+                ...(shallow ? ['--depth=1'] : []),
+                '--',
+                remote,
+                ...fetchable,
+            ]);
+            if (fetched.code !== 0) {
+                throw new errors/* UserError */.y(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
+            }
+        }
+    }
+    const base = await git.tryRevParse(baseRev);
+    if (base === undefined)
+        throw new errors/* UserError */.y(`base revision "${baseRev}" does not exist in the repository`);
+    const head = await git.tryRevParse(headRev);
+    if (head === undefined)
+        throw new errors/* UserError */.y(`head revision "${headRev}" does not exist in the repository`);
+    let mergeBase = await git.mergeBase(base, head);
+    for (const deepen of [50, 200, 1000]) {
+        if (mergeBase !== undefined || !(await git.isShallow()) || !(await hasRemote(git, remote)))
+            break;
+        await git.fetch(remote, [base, head], { deepen });
+        mergeBase = await git.mergeBase(base, head);
+    }
+    if (mergeBase === undefined && (await git.isShallow()) && (await hasRemote(git, remote))) {
+        await git.fetch(remote, [base, head], { unshallow: true });
+        mergeBase = await git.mergeBase(base, head);
+    }
+    if (mergeBase === undefined) {
+        throw new errors/* UserError */.y(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
+    }
+    return { base, head, mergeBase };
+}
+async function hasRemote(git, remote) {
+    const result = await git.raw(['remote']);
+    return result.code === 0 && result.stdout.split('\n').includes(remote);
+}
+
+// EXTERNAL MODULE: ./actions/lib/cli/args.js
+var cli_args = __nccwpck_require__(5400);
+// EXTERNAL MODULE: ./actions/lib/cli/index.js
+var cli = __nccwpck_require__(3200);
+;// CONCATENATED MODULE: ./actions/lib/cli/impact.js
+
+
+
+
+
+
+const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
+
+Lists the environments a change touches, from the kustomize/Helm dependency
+graph of every environment at the base and the head revision (read from git
+objects; nothing is checked out). Prints JSON to stdout:
+  {"environments": [{name, path, stage, branch}], "stages": [...], "count": N,
+   "external": [...], "reasons": {"<environment>": ["<why>", ...]}}
+
+Options:
+  --repo DIR      Git repository (default: the current directory)
+  --base REV      Base revision (the branch the change merges into)
+  --head REV      Head revision (the change)
+  --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
+  --env GLOB      Environment directory or directory glob instead of the configured
+                  environments; repeatable. Each directory is one environment named by its path.
+  --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`;
+cli/* commands */.Pi.set('impact', {
+    summary: 'List the environments a change touches (kustomize/Helm dependency graph).',
+    usage,
+    async run(args) {
+        const options = (0,cli_args/* parseCliArgs */.h)('impact', args, {
+            repo: { type: 'string' },
+            base: { type: 'string' },
+            head: { type: 'string' },
+            config: { type: 'string' },
+            env: { type: 'string', multiple: true },
+            remote: { type: 'string' },
+        });
+        if (!options.base || !options.head)
+            throw new errors/* UserError */.y('--base and --head are required (see "fleet-promote impact --help")');
+        const result = await detectImpact({
+            git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
+            base: options.base,
+            head: options.head,
+            ...(options.config !== undefined ? { configFile: options.config } : {}),
+            ...(options.env ? { environmentPatterns: options.env } : {}),
+            ...(options.remote !== undefined ? { remote: options.remote } : {}),
+        });
+        for (const warning of result.warnings)
+            process.stderr.write(`warning: ${warning}\n`);
+        const { environments, stages, count, external, reasons } = result;
+        process.stdout.write(`${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`);
+        return 0;
+    },
+});
+
+
+/***/ }),
+
+/***/ 3200:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Pi: () => (/* binding */ commands),
+/* harmony export */   iW: () => (/* binding */ main)
+/* harmony export */ });
+/* unused harmony export helpText */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6410);
+
+/** Subcommands, registered by the modules that implement them. */
+const commands = new Map();
+function helpText() {
+    const lines = [
+        'fleet-promote: promote Kubernetes add-on changes through a fleet of clusters.',
+        '',
+        'Usage: fleet-promote <command> [options]',
+        '',
+        'Commands:',
+    ];
+    const width = Math.max(4, ...[...commands.keys()].map((name) => name.length));
+    for (const [name, command] of [...commands].sort(([a], [b]) => a.localeCompare(b))) {
+        lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
+    }
+    lines.push(`  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`);
+    lines.push('', 'Run "fleet-promote <command> --help" for the options of one command.');
+    return lines.join('\n');
+}
+async function main(argv) {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+        const topic = name === 'help' ? rest[0] : undefined;
+        const command = topic === undefined ? undefined : commands.get(topic);
+        if (topic !== undefined && !command) {
+            process.stderr.write(`fleet-promote: unknown command "${topic}"\n\n${helpText()}\n`);
+            return 2;
+        }
+        process.stdout.write(`${command ? command.usage : helpText()}\n`);
+        return 0;
+    }
+    const command = commands.get(name);
+    if (!command) {
+        process.stderr.write(`fleet-promote: unknown command "${name}"\n\n${helpText()}\n`);
+        return 2;
+    }
+    if (rest.includes('--help') || rest.includes('-h')) {
+        process.stdout.write(`${command.usage}\n`);
+        return 0;
+    }
+    try {
+        return await command.run(rest);
+    }
+    catch (error) {
+        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .y && error.location
+            ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
+            : '';
+        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .g)(error)}\n`);
+        return 1;
+    }
+}
+
+
+/***/ }),
+
+/***/ 1063:
+/***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+__nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1347);
+/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5006);
+/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6516);
+
+
+
+
+
+process.exitCode = await (0,_index_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv.slice(2));
+
+__webpack_async_result__();
+} catch(e) { __webpack_async_result__(e); } }, 1);
+
+/***/ }),
+
+/***/ 6627:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
+/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
+/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4837);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3200);
+
+
+
+
+
+const usage = `Usage: fleet-promote merge-results --out DIR SHARD_DIR...
+
+Merges the output directories of several hydrate matrix jobs (each holding
+hydration.json and one directory per environment) into DIR, byte for byte what
+a single runner rendering every environment would have written. The shards must
+have rendered the same DRY commit and disjoint environments.
+
+Options:
+  --out DIR   Directory to write the merged result to`;
+_index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
+    summary: 'Merge the outputs of hydrate matrix shards into one.',
+    usage,
+    async run(args) {
+        let parsed;
+        try {
+            parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_1__.parseArgs)({
+                args,
+                options: { out: { type: 'string' } },
+                strict: true,
+                allowPositionals: true,
+            });
+        }
+        catch (error) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${error.message} (see "fleet-promote merge-results --help")`);
+        }
+        const out = parsed.values.out;
+        if (!out || parsed.positionals.length === 0) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
+        }
+        const merged = await (0,_render_output_js__WEBPACK_IMPORTED_MODULE_3__/* .mergeHydrationResults */ .LK)((0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(out), parsed.positionals.map((dir) => (0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(dir)));
+        const counts = new Map();
+        for (const env of merged.environments)
+            counts.set(env.status, (counts.get(env.status) ?? 0) + 1);
+        process.stdout.write(`${JSON.stringify({ environments: merged.environments.length, ...Object.fromEntries(counts) })}\n`);
+        return 0;
+    },
+});
+
+
+/***/ }),
+
+/***/ 5006:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2523);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
+/* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2386);
+/* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8555);
+/* harmony import */ var _render_sources_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5512);
+/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3742);
+/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(5400);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(3200);
+
+
+
+
+
+
+
+
+
+
+
+const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
+
+Renders one environment exactly as the hydrate action does (safety checks,
+shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
+deletion guard) and prints its result JSON (an EnvironmentHydration). With
+--push it also commits the render onto the WET branch tip (managed files
+replaced, other files kept) and pushes it, leased on that tip: the repair for
+a WET branch that drifted from the DRY branch (see fleet-promote report).
+
+Options:
+  --repo DIR          Git repository (default: the current directory)
+  --env PATH          Environment directory, relative to the repository root
+  --out DIR           Write hydration.json and <environment>/ there (default: a temp dir, removed)
+  --config FILE       Configuration file (default: fleet-promote.yaml)
+  --base REV          Read --config and --chart-lock at this revision instead of the work tree
+  --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
+  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
+  --allow-deletions   Let a render the deletion guard blocks through
+  --push              Commit the render of HEAD onto the WET branch and push it to --remote
+
+Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`;
+_index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
+    summary: 'Render one environment the way the hydrate action does and print its result.',
+    usage,
+    async run(args) {
+        const options = (0,_args_js__WEBPACK_IMPORTED_MODULE_9__/* .parseCliArgs */ .h)('render', args, {
+            repo: { type: 'string' },
+            env: { type: 'string' },
+            out: { type: 'string' },
+            config: { type: 'string' },
+            base: { type: 'string' },
+            'chart-lock': { type: 'string' },
+            remote: { type: 'string' },
+            'allow-deletions': { type: 'boolean' },
+            push: { type: 'boolean' },
+        });
+        if (!options.env)
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--env is required (see "fleet-promote render --help")');
+        const repoDir = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.repo ?? '.');
+        const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .T(repoDir);
+        if (options.push) {
+            if (options.remote === undefined)
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push needs --remote (where the WET branch is)');
+            // The render reads the work tree but records HEAD: a pushed render must be exactly HEAD's.
+            if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push renders the committed HEAD: commit or stash the changes in the work tree first');
+            }
+        }
+        const base = options.base ?? '';
+        const config = await (0,_render_sources_js__WEBPACK_IMPORTED_MODULE_7__/* .loadRenderConfig */ .j4)(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
+        const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
+        const files = await git.listFiles('HEAD');
+        const environment = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .discoverEnvironments */ .MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .environmentsFromPaths */ .lW)(config, files, [path])[0];
+        if (!environment)
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`--env ${options.env}: not an environment directory`);
+        const scratch = options.out === undefined
+            ? await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-cli-render-'))
+            : undefined;
+        const outputDir = options.out !== undefined ? (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.out) : (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'out');
+        try {
+            const { result } = await (0,_render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__/* .hydrate */ .Q)({
+                repoDir,
+                environments: [environment],
+                outputDir,
+                settings: config.hydrate,
+                allowDeletions: options['allow-deletions'] === true,
+                chartLock: await (0,_render_sources_js__WEBPACK_IMPORTED_MODULE_7__/* .loadChartLock */ .C6)(git, repoDir, options['chart-lock'] ?? '', base),
+                ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
+            });
+            const env = result.environments[0];
+            process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
+            const ok = env !== undefined && (env.status === 'rendered' || env.status === 'unchanged');
+            if (ok && options.push && options.remote !== undefined) {
+                await pushRender(git, options.remote, env, outputDir, result.drySha);
+            }
+            return ok ? 0 : 1;
+        }
+        finally {
+            if (scratch)
+                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(scratch, { recursive: true, force: true });
+        }
+    },
+});
+/** Commits the render onto the WET tip it was diffed against and pushes it, leased on that tip. */
+async function pushRender(git, remote, env, renderedDir, drySha) {
+    const dry = await (0,_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__/* .readDryCommit */ .PK)(git, drySha);
+    if (!dry)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`DRY commit ${drySha} is not in the repository`);
+    const commit = await (0,_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__/* .buildWetCommit */ .E1)(git, { environment: env, renderedDir, dry });
+    if (!commit.changed) {
+        process.stderr.write(`${env.branch} already holds the render of ${drySha.slice(0, 7)}: nothing pushed\n`);
+        return;
+    }
+    const ref = `refs/heads/${env.branch}`;
+    await git.push(remote, [`${commit.sha}:${ref}`], { leases: [{ ref, expect: env.baseSha }] });
+    process.stderr.write(`pushed ${commit.sha.slice(0, 7)} (render of ${drySha.slice(0, 7)}) to ${env.branch}\n`);
+}
+
+
+/***/ }),
+
+/***/ 6516:
+/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
+/**
+ * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
+ * Application, point it at a revision, sync, and wait for Synced + Healthy.
+ */
+/** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
+class ArgoCdError extends Error {
+    status;
+    application;
+    grpcCode;
+    name = 'ArgoCdError';
+    /** How many times the request was sent (retries included). */
+    attempts = 1;
+    constructor(message, 
+    /** HTTP status, absent when the server could not be reached. */
+    status, application, 
+    /** The gRPC status code from the error body, when there was one. */
+    grpcCode) {
+        super(message);
+        this.status = status;
+        this.application = application;
+        this.grpcCode = grpcCode;
+    }
+}
+/** `argocd.example.com` → `https://argocd.example.com`; keeps a path prefix (`--rootpath`), drops trailing slashes. */
+function normalizeServerUrl(server) {
+    const trimmed = server.trim();
+    if (!trimmed)
+        throw new Error('the Argo CD server URL is empty');
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
+    let url;
+    try {
+        url = new URL(withScheme);
+    }
+    catch {
+        throw new Error(`the Argo CD server "${trimmed}" is not a valid URL`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new Error(`the Argo CD server URL must use https or http, not ${url.protocol}`);
+    }
+    if (url.username || url.password)
+        throw new Error('the Argo CD server URL must not contain credentials');
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+/** A repository URL reduced to host/path, so https, ssh and `.git` spellings compare equal. */
+function canonicalRepoURL(repoURL) {
+    return repoURL
+        .trim()
+        .toLowerCase()
+        .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+        .replace(/^[^@/]+@/, '')
+        .replace(/^([^/:]+):(?!\d+\/)/, '$1/')
+        .replace(/\/+$/, '')
+        .replace(/\.git$/, '');
+}
+const terminalFailurePhases = new Set(['Failed', 'Error']);
+const runningPhases = new Set(['Running', 'Terminating']);
+function shortSha(revision) {
+    return /^[0-9a-f]{40}$/i.test(revision) ? revision.slice(0, 7) : revision;
+}
+/** Degraded resources and error conditions, as one line. */
+function problemDetails(app) {
+    const status = app.status;
+    const details = [];
+    if (status?.health?.message)
+        details.push(status.health.message);
+    for (const resource of status?.resources ?? []) {
+        const health = resource.health;
+        if (health?.status === 'Degraded' || health?.status === 'Missing') {
+            const id = [resource.kind, resource.namespace, resource.name].filter(Boolean).join('/');
+            details.push(`${id} ${health.status}${health.message ? `: ${health.message}` : ''}`);
+        }
+    }
+    for (const condition of status?.conditions ?? []) {
+        if (condition.type?.endsWith('Error') && condition.message) {
+            details.push(`${condition.type}: ${condition.message}`);
+        }
+    }
+    return [...new Set(details)].join('; ');
+}
+function operationRevisions(state) {
+    const result = state.syncResult;
+    const sync = state.operation?.sync;
+    const revisions = [
+        result?.revision,
+        ...(result?.revisions ?? []),
+        sync?.revision,
+        ...(sync?.revisions ?? []),
+    ];
+    return revisions.filter((revision) => Boolean(revision));
+}
+/** Whether an Application has converged on the expected revision, is still moving, or has failed. */
+function assessApplication(app, expectedRevision) {
+    const status = app.status;
+    const sync = status?.sync?.status ?? 'Unknown';
+    const health = status?.health?.status ?? 'Unknown';
+    const revisions = [status?.sync?.revision, ...(status?.sync?.revisions ?? [])].filter((revision) => Boolean(revision));
+    const revision = revisions[0];
+    const base = { sync, health, ...(revision ? { revision } : {}) };
+    const expected = expectedRevision?.toLowerCase();
+    const atExpected = !expected || revisions.some((r) => r.toLowerCase() === expected);
+    const details = problemDetails(app);
+    const withDetails = (text) => (details ? `${text}: ${details}` : text);
+    if (app.operation)
+        return { ...base, state: 'pending', message: 'sync operation queued' };
+    const operation = status?.operationState;
+    if (operation?.phase && runningPhases.has(operation.phase)) {
+        const note = operation.message ? `: ${operation.message}` : '';
+        return { ...base, state: 'pending', message: `sync operation ${operation.phase}${note}` };
+    }
+    if (operation?.phase && terminalFailurePhases.has(operation.phase)) {
+        const opRevisions = operationRevisions(operation).map((r) => r.toLowerCase());
+        // An old failed operation for another revision is not this deployment's verdict.
+        if (!expected || opRevisions.length === 0 || opRevisions.includes(expected)) {
+            const failed = (operation.syncResult?.resources ?? [])
+                .filter((r) => r.status === 'SyncFailed' || r.hookPhase === 'Failed' || r.hookPhase === 'Error')
+                .map((r) => `${[r.kind, r.namespace, r.name].filter(Boolean).join('/')}: ${r.message ?? r.status}`);
+            const reason = [operation.message, ...failed].filter(Boolean).join('; ');
+            return {
+                ...base,
+                state: 'failed',
+                message: `sync operation ${operation.phase}${reason ? `: ${reason}` : ''}`,
+            };
+        }
+    }
+    if (!atExpected) {
+        const at = revision ? `at revision ${shortSha(revision)}` : 'no revision reported';
+        return {
+            ...base,
+            state: 'pending',
+            message: withDetails(`${at}, waiting for ${shortSha(expectedRevision ?? '')}`),
+        };
+    }
+    if (sync !== 'Synced')
+        return { ...base, state: 'pending', message: withDetails(`sync status ${sync}`) };
+    if (health === 'Healthy') {
+        const at = revision ? ` at ${shortSha(revision)}` : '';
+        return { ...base, state: 'ok', message: `Synced and Healthy${at}` };
+    }
+    if (health === 'Degraded')
+        return { ...base, state: 'failed', message: withDetails('health Degraded') };
+    return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
+}
+const retriableStatuses = new Set([500, 502, 503, 504]);
+function sleepFor(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+function describeCause(error) {
+    if (!(error instanceof Error))
+        return String(error);
+    const cause = error.cause;
+    if (cause instanceof Error && cause.message)
+        return `${error.message}: ${cause.message}`;
+    return error.message;
+}
+function createArgoCdClient(options) {
+    const server = normalizeServerUrl(options.server);
+    if (!options.token)
+        throw new Error('an Argo CD token is required');
+    const token = options.token;
+    const doFetch = options.fetch ?? globalThis.fetch;
+    const retries = Math.max(0, options.retries ?? 3);
+    const retryDelayMs = Math.max(0, options.retryDelayMs ?? 500);
+    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const log = options.log ?? (() => undefined);
+    function errorFor(spec, status, body) {
+        let detail = body.trim().slice(0, 300);
+        let grpcCode;
+        try {
+            const parsed = JSON.parse(body);
+            const text = parsed.message ?? parsed.error;
+            if (typeof text === 'string' && text)
+                detail = text;
+            if (typeof parsed.code === 'number')
+                grpcCode = parsed.code;
+        }
+        catch {
+            // not JSON: keep the raw text (a proxy's error page)
+        }
+        const suffix = detail ? `: ${detail}` : '';
+        const app = spec.application;
+        const target = app ? `application "${app}"` : spec.path;
+        let message;
+        if (status === 401) {
+            message = `Argo CD rejected the token (HTTP 401${suffix}) on ${spec.action} ${target}; check that the token is valid and not expired`;
+        }
+        else if (status === 403) {
+            message = `Argo CD denied ${spec.action} on ${target} (HTTP 403${suffix}); the token's account needs RBAC permission for it (Argo CD also answers 403 for an application it cannot see)`;
+        }
+        else if (status === 404 && app) {
+            message = `Argo CD application "${app}" not found (HTTP 404${suffix})`;
+        }
+        else {
+            message = `Argo CD ${spec.action} on ${target} failed (HTTP ${status}${suffix})`;
+        }
+        return new ArgoCdError(message, status, app, grpcCode);
+    }
+    function backoff(attempt, retryAfter) {
+        const seconds = retryAfter === null ? NaN : Number(retryAfter);
+        if (Number.isFinite(seconds) && seconds >= 0)
+            return Math.min(seconds * 1000, 30_000);
+        return Math.min(retryDelayMs * 2 ** attempt, 10_000);
+    }
+    async function request(spec) {
+        const url = new URL(`${server}${spec.path}`);
+        for (const [key, value] of Object.entries(spec.query ?? {})) {
+            for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+                url.searchParams.append(key, item);
+            }
+        }
+        const headers = {
+            authorization: `Bearer ${token}`,
+            accept: 'application/json',
+        };
+        if (spec.body !== undefined)
+            headers['content-type'] = 'application/json';
+        const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+        const where = `${spec.method} ${url.pathname}`;
+        for (let attempt = 0;; attempt++) {
+            let response;
+            try {
+                response = await doFetch(url, {
+                    method: spec.method,
+                    headers,
+                    body,
+                    signal: AbortSignal.timeout(requestTimeoutMs),
+                });
+            }
+            catch (error) {
+                if (attempt < retries) {
+                    const delay = backoff(attempt, null);
+                    log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+                    await sleepFor(delay);
+                    continue;
+                }
+                const target = spec.application ? ` application "${spec.application}"` : '';
+                throw new ArgoCdError(`cannot reach Argo CD at ${server} to ${spec.action}${target} (${describeCause(error)})`, undefined, spec.application);
+            }
+            const text = await response.text();
+            if (response.ok) {
+                try {
+                    return { data: (text ? JSON.parse(text) : {}), attempts: attempt + 1 };
+                }
+                catch {
+                    throw new ArgoCdError(`Argo CD ${where} answered HTTP ${response.status} with a body that is not JSON`, response.status, spec.application);
+                }
+            }
+            if (retriableStatuses.has(response.status) && attempt < retries) {
+                const delay = backoff(attempt, response.headers.get('retry-after'));
+                log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+                await sleepFor(delay);
+                continue;
+            }
+            const error = errorFor(spec, response.status, text);
+            error.attempts = attempt + 1;
+            throw error;
+        }
+    }
+    const appPath = (name) => `/api/v1/applications/${encodeURIComponent(name)}`;
+    async function getApplication(name, getOptions = {}) {
+        const { data } = await request({
+            method: 'GET',
+            path: appPath(name),
+            query: { refresh: getOptions.refresh },
+            action: getOptions.refresh ? 'refresh' : 'get',
+            application: name,
+        });
+        return data;
+    }
+    async function listApplications(filter = {}) {
+        const { data } = await request({
+            method: 'GET',
+            path: '/api/v1/applications',
+            query: { selector: filter.selector, name: filter.name, projects: filter.projects },
+            action: 'list applications',
+        });
+        return data.items ?? [];
+    }
+    async function patch(name, patchType, body) {
+        const { data } = await request({
+            method: 'PATCH',
+            path: appPath(name),
+            body: { name, patchType, patch: JSON.stringify(body) },
+            action: 'update',
+            application: name,
+        });
+        return data;
+    }
+    function chooseSource(name, sources, choice) {
+        if (choice.sourceIndex !== undefined) {
+            if (!Number.isInteger(choice.sourceIndex) ||
+                choice.sourceIndex < 0 ||
+                choice.sourceIndex >= sources.length) {
+                throw new ArgoCdError(`application "${name}" has ${sources.length} sources; source index ${choice.sourceIndex} does not exist`, undefined, name);
+            }
+            const chosen = sources[choice.sourceIndex];
+            if (choice.sourceRepoURL &&
+                canonicalRepoURL(chosen?.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+                throw new ArgoCdError(`application "${name}": source ${choice.sourceIndex} is ${chosen?.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+            }
+            return choice.sourceIndex;
+        }
+        if (choice.sourceRepoURL) {
+            const wanted = canonicalRepoURL(choice.sourceRepoURL);
+            const matches = sources.flatMap((source, index) => canonicalRepoURL(source.repoURL ?? '') === wanted ? [index] : []);
+            if (matches.length === 1 && matches[0] !== undefined)
+                return matches[0];
+            const listed = sources.map((source) => source.repoURL ?? '(none)').join(', ');
+            throw new ArgoCdError(matches.length === 0
+                ? `application "${name}" has no source with repoURL ${choice.sourceRepoURL} (sources: ${listed})`
+                : `application "${name}" has ${matches.length} sources with repoURL ${choice.sourceRepoURL}; give a source index`, undefined, name);
+        }
+        if (sources.length === 1)
+            return 0;
+        throw new ArgoCdError(`application "${name}" has ${sources.length} sources; say which one to point at the revision (source index or repoURL)`, undefined, name);
+    }
+    async function setTargetRevision(name, revision, choice = {}) {
+        if (!revision)
+            throw new Error(`no target revision given for application "${name}"`);
+        const current = await getApplication(name);
+        const sources = current.spec.sources ?? [];
+        if (sources.length > 0) {
+            const index = chooseSource(name, sources, choice);
+            const source = sources[index];
+            const previous = source?.targetRevision;
+            if (previous === revision)
+                return { application: current, changed: false, previous, sourceIndex: index };
+            // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
+            const operations = [
+                { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
+                { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+            ];
+            const application = await patch(name, 'json', operations);
+            log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
+            return { application, changed: true, previous, sourceIndex: index };
+        }
+        const source = current.spec.source;
+        if (!source) {
+            throw new ArgoCdError(`application "${name}" has neither spec.source nor spec.sources`, undefined, name);
+        }
+        if (choice.sourceIndex !== undefined && choice.sourceIndex !== 0) {
+            throw new ArgoCdError(`application "${name}" has a single source; source index ${choice.sourceIndex} does not exist`, undefined, name);
+        }
+        if (choice.sourceRepoURL &&
+            canonicalRepoURL(source.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+            throw new ArgoCdError(`application "${name}" tracks ${source.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+        }
+        const previous = source.targetRevision;
+        if (previous === revision)
+            return { application: current, changed: false, previous, sourceIndex: undefined };
+        const application = await patch(name, 'merge', {
+            spec: { source: { targetRevision: revision } },
+        });
+        log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+        return { application, changed: true, previous, sourceIndex: undefined };
+    }
+    async function sync(name, syncOptions = {}) {
+        const body = {
+            name,
+            ...(syncOptions.revision ? { revision: syncOptions.revision } : {}),
+            ...(syncOptions.revisions ? { revisions: syncOptions.revisions } : {}),
+            // int64 in the gateway's JSON: strings, as the swagger declares
+            ...(syncOptions.sourcePositions
+                ? { sourcePositions: syncOptions.sourcePositions.map(String) }
+                : {}),
+            ...(syncOptions.prune !== undefined ? { prune: syncOptions.prune } : {}),
+            ...(syncOptions.dryRun !== undefined ? { dryRun: syncOptions.dryRun } : {}),
+        };
+        try {
+            const { data } = await request({
+                method: 'POST',
+                path: `${appPath(name)}/sync`,
+                body,
+                action: 'sync',
+                application: name,
+            });
+            return data;
+        }
+        catch (error) {
+            // A retried POST whose first attempt went through finds its own operation running.
+            if (error instanceof ArgoCdError &&
+                error.attempts > 1 &&
+                error.grpcCode === 9 &&
+                /another operation is already in progress/i.test(error.message)) {
+                log(`Argo CD application "${name}": a sync operation is already in progress; waiting on it`);
+                return getApplication(name);
+            }
+            throw error;
+        }
+    }
+    async function waitForSyncedHealthy(name, waitOptions = {}) {
+        const timeoutMs = waitOptions.timeoutMs ?? 300_000;
+        const pollMs = waitOptions.pollMs ?? 5_000;
+        const now = waitOptions.now ?? Date.now;
+        const sleep = waitOptions.sleep ?? sleepFor;
+        const started = now();
+        let last;
+        let lastError;
+        for (;;) {
+            try {
+                const app = await getApplication(name);
+                last = assessApplication(app, waitOptions.revision);
+                lastError = undefined;
+                if (last.state !== 'pending') {
+                    const { state, ...result } = last;
+                    return { ...result, ok: state === 'ok' };
+                }
+            }
+            catch (error) {
+                // Outages (retries exhausted) are waited out until the deadline; refusals are final.
+                if (!(error instanceof ArgoCdError) || (error.status !== undefined && error.status < 500))
+                    throw error;
+                lastError = error.message;
+            }
+            const elapsed = now() - started;
+            if (elapsed >= timeoutMs) {
+                const seconds = Number((timeoutMs / 1000).toFixed(1));
+                const lastSeen = last ? `${last.sync}/${last.health}: ${last.message}` : 'no answer';
+                const message = `timed out after ${seconds} s waiting for "${name}" to be Synced and Healthy (last: ${lastError ?? lastSeen})`;
+                return {
+                    ok: false,
+                    sync: last?.sync ?? 'Unknown',
+                    health: last?.health ?? 'Unknown',
+                    ...(last?.revision ? { revision: last.revision } : {}),
+                    message,
+                };
+            }
+            await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        }
+    }
+    return {
+        server,
+        getApplication,
+        listApplications,
+        setTargetRevision,
+        refresh: (name, kind = 'normal') => getApplication(name, { refresh: kind }),
+        sync,
+        waitForSyncedHealthy,
+    };
+}
+
+// EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
+var config_config = __nccwpck_require__(2523);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: ./actions/lib/git/git.js
+var git_git = __nccwpck_require__(2386);
+;// CONCATENATED MODULE: ./actions/lib/markdown.js
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
+/** GitHub rejects issue comments and PR bodies longer than this. */
+const GITHUB_BODY_LIMIT = 65_536;
+/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
+function tableCell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the text. */
+function inlineCode(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text}${pad}${fence}`;
+}
+/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
+function table(headers, rows, align = []) {
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'l';
+        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+    });
+    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
+    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A collapsed section; the summary is plain text (HTML-escaped). */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+/** A fenced code block whose fence is longer than any backtick run inside. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    const body = text.endsWith('\n') ? text : `${text}\n`;
+    return `${fence}${language}\n${body}${fence}`;
+}
+function escapeHtml(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/**
+ * Cuts text to at most `max` characters (UTF-16 units, which never undercount
+ * GitHub's limit), ending with `note` when something was cut.
+ */
+function truncate(text, max, note = '\n\n…(truncated)') {
+    if (text.length <= max)
+        return text;
+    let cut = Math.max(0, max - note.length);
+    // Do not split a surrogate pair.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
+        cut -= 1;
+    return `${text.slice(0, cut)}${note}`.slice(0, max);
+}
+function markdown_link(text, url) {
+    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
+}
+/** `1 environment`, `2 environments` */
+function markdown_plural(count, noun, pluralNoun = `${noun}s`) {
+    return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+
+// EXTERNAL MODULE: ./actions/lib/render/safety.js
+var safety = __nccwpck_require__(2402);
 // EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/report/chart-index.js
+// The versions a chart repository offers: a Helm repository's `index.yaml`
+// (one request per repository, whatever the number of charts), or an OCI
+// registry's tag list (the distribution API's `/v2/<name>/tags/list`, with
+// the anonymous bearer-token challenge and `Link` pagination). A repository
+// that cannot be read is an answer ("unreachable"), never an exception: one
+// broken repository must not fail the whole report.
+
+
+/** `repo chart` → its lookup. */
+function releaseKey(repo, chart) {
+    return `${repo} ${chart}`;
+}
+class LookupError extends Error {
+    status;
+    constructor(message, status) {
+        super(message);
+        this.status = status;
+    }
+}
+async function get(url, options, headers = {}) {
+    try {
+        return await options.fetch(url, { headers, signal: AbortSignal.timeout(options.timeoutMs) });
+    }
+    catch (error) {
+        const cause = error.cause;
+        const detail = cause instanceof Error ? `${(0,errors/* errorMessage */.g)(error)}: ${cause.message}` : (0,errors/* errorMessage */.g)(error);
+        throw new LookupError(`cannot reach ${url} (${detail})`, 'unreachable');
+    }
+}
+async function bodyText(response, url, maxBytes) {
+    const length = Number(response.headers.get('content-length'));
+    if (Number.isFinite(length) && length > maxBytes) {
+        throw new LookupError(`${url} is larger than ${maxBytes} bytes`, 'unreachable');
+    }
+    const text = await response.text();
+    if (text.length > maxBytes)
+        throw new LookupError(`${url} is larger than ${maxBytes} bytes`, 'unreachable');
+    return text;
+}
+/** Chart name → versions, from a Helm repository's index.yaml. */
+async function helmIndex(repo, options) {
+    const url = `${repo.replace(/\/+$/, '')}/index.yaml`;
+    const response = await get(url, options);
+    if (!response.ok) {
+        await response.body?.cancel();
+        throw new LookupError(`${url} answered HTTP ${response.status}`, 'unreachable');
+    }
+    let index;
+    try {
+        index = (0,dist/* parse */.qg)(await bodyText(response, url, options.maxBytes), { maxAliasCount: 0 });
+    }
+    catch (error) {
+        if (error instanceof LookupError)
+            throw error;
+        throw new LookupError(`${url} is not valid YAML (${(0,errors/* errorMessage */.g)(error).split('\n')[0]})`, 'unreachable');
+    }
+    const entries = index?.entries;
+    if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
+        throw new LookupError(`${url} is not a Helm repository index (no "entries")`, 'unreachable');
+    }
+    const charts = new Map();
+    for (const [name, list] of Object.entries(entries)) {
+        if (!Array.isArray(list))
+            continue;
+        const versions = list.flatMap((entry) => {
+            const version = entry?.version;
+            return typeof version === 'string' ? [version] : [];
+        });
+        charts.set(name, versions);
+    }
+    return charts;
+}
+/** Docker and Helm treat a loopback registry as plain HTTP; every other registry is HTTPS. */
+function registryBase(host) {
+    const hostname = host.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const loopback = hostname === 'localhost' || /^127\./.test(hostname) || hostname === '::1';
+    return `${loopback ? 'http' : 'https'}://${host}`;
+}
+/** `Bearer realm="…",service="…",scope="…"` → the anonymous token's URL. */
+function tokenUrl(challenge, repository) {
+    if (!/^bearer\s/i.test(challenge))
+        return undefined;
+    const params = new Map([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1]?.toLowerCase(), match[2]]));
+    const realm = params.get('realm');
+    if (!realm)
+        return undefined;
+    const url = new URL(realm);
+    const service = params.get('service');
+    if (service)
+        url.searchParams.set('service', service);
+    url.searchParams.set('scope', params.get('scope') ?? `repository:${repository}:pull`);
+    return url.href;
+}
+/** Tags of `oci://host/path/<chart>`; Helm stores a version's `+` as `_` in a tag. */
+async function ociTags(ref, options) {
+    const match = /^oci:\/\/([^/]+)\/(.+?)\/*$/.exec(ref);
+    if (!match?.[1] || !match[2])
+        throw new LookupError(`${ref} is not an oci:// chart reference`, 'unreachable');
+    const base = registryBase(match[1]);
+    const repository = match[2];
+    let url = `${base}/v2/${repository}/tags/list?n=1000`;
+    let headers = {};
+    const tags = [];
+    for (let page = 0; url !== undefined && page < 100; page++) {
+        let response = await get(url, options, headers);
+        const challenge = response.headers.get('www-authenticate');
+        if (response.status === 401 && challenge && headers.authorization === undefined) {
+            await response.body?.cancel();
+            const tokenAt = tokenUrl(challenge, repository);
+            if (!tokenAt)
+                throw new LookupError(`${url} needs credentials (${challenge})`, 'unreachable');
+            const tokenResponse = await get(tokenAt, options);
+            const body = (await tokenResponse.json().catch(() => ({})));
+            const token = typeof body.token === 'string' ? body.token : body.access_token;
+            if (!tokenResponse.ok || typeof token !== 'string') {
+                throw new LookupError(`${tokenAt} gave no anonymous pull token (HTTP ${tokenResponse.status})`, 'unreachable');
+            }
+            headers = { authorization: `Bearer ${token}` };
+            response = await get(url, options, headers);
+        }
+        if (response.status === 404) {
+            await response.body?.cancel();
+            throw new LookupError(`${ref} does not exist in the registry`, 'not-found');
+        }
+        if (!response.ok) {
+            await response.body?.cancel();
+            throw new LookupError(`${url} answered HTTP ${response.status}`, 'unreachable');
+        }
+        const body = JSON.parse(await bodyText(response, url, options.maxBytes));
+        if (Array.isArray(body.tags)) {
+            for (const tag of body.tags)
+                if (typeof tag === 'string')
+                    tags.push(tag.replace(/_/g, '+'));
+        }
+        const next = /<([^>]+)>\s*;\s*rel="?next"?/.exec(response.headers.get('link') ?? '')?.[1];
+        url = next === undefined ? undefined : new URL(next, url).href;
+    }
+    return tags;
+}
+/**
+ * The versions of each (repository, chart), keyed by `releaseKey`. Helm
+ * repositories are read once each; OCI charts once per chart.
+ */
+async function lookupReleases(wanted, options = {}) {
+    const settings = {
+        fetch: options.fetch ?? globalThis.fetch,
+        timeoutMs: options.timeoutMs ?? 30_000,
+        maxBytes: options.maxBytes ?? 64 * 1024 * 1024,
+    };
+    const results = new Map();
+    const failure = (error) => error instanceof LookupError
+        ? { status: error.status, note: error.message }
+        : { status: 'unreachable', note: (0,errors/* errorMessage */.g)(error) };
+    const byRepo = new Map();
+    for (const { repo, chart } of wanted)
+        byRepo.set(repo, (byRepo.get(repo) ?? new Set()).add(chart));
+    await Promise.all([...byRepo].map(async ([repo, charts]) => {
+        if (repo.startsWith('oci://')) {
+            for (const chart of charts) {
+                const ref = `${repo.replace(/\/+$/, '')}/${chart}`;
+                const lookup = await ociTags(ref, settings).then((versions) => ({ status: 'known', versions }), failure);
+                results.set(releaseKey(repo, chart), lookup);
+            }
+            return;
+        }
+        let index;
+        try {
+            index = await helmIndex(repo, settings);
+        }
+        catch (error) {
+            index = failure(error);
+        }
+        for (const chart of charts) {
+            const versions = index instanceof Map ? index.get(chart) : undefined;
+            results.set(releaseKey(repo, chart), !(index instanceof Map)
+                ? index
+                : versions
+                    ? { status: 'known', versions }
+                    : { status: 'not-found', note: `chart ${chart} is not in ${repo}/index.yaml` });
+        }
+    }));
+    return results;
+}
+
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
+;// CONCATENATED MODULE: ./actions/lib/report/releases.js
+// Semantic-version arithmetic for the report, with the `semver` package:
+// the newest patch of a deployed minor (where security fixes land), the
+// newest minor of its major, the newest release, and minimum versions.
+// Versions keep their spelling (`v1.16.2` stays `v1.16.2`); pre-releases
+// never count as newer.
+
+function stable(versions) {
+    return versions.flatMap((text) => {
+        const version = (0,semver.parse)(text);
+        return version && version.prerelease.length === 0 ? [{ text, version }] : [];
+    });
+}
+function newest(candidates, keep) {
+    let best;
+    for (const candidate of candidates) {
+        if (!keep(candidate.version))
+            continue;
+        if (!best || (0,semver.compare)(candidate.version, best.version) > 0)
+            best = candidate;
+    }
+    return best?.text;
+}
+/** The newest releases relative to a deployed version; empty when it is not a semantic version. */
+function newestVersions(deployed, available) {
+    const current = (0,semver.parse)(deployed);
+    const releases = stable(available);
+    const major = newest(releases, () => true);
+    if (!current)
+        return major ? { major } : {};
+    const minor = newest(releases, (v) => v.major === current.major);
+    const patch = newest(releases, (v) => v.major === current.major && v.minor === current.minor);
+    return {
+        ...(patch ? { patch } : {}),
+        ...(minor ? { minor } : {}),
+        ...(major ? { major } : {}),
+    };
+}
+/** `a` is a lower version than `b`; undefined when either is not a semantic version. */
+function isOlder(a, b) {
+    const left = (0,semver.parse)(a);
+    const right = (0,semver.parse)(b);
+    return left && right ? (0,semver.compare)(left, right) < 0 : undefined;
+}
+/** Newest first; versions that are not semantic versions last, in text order. */
+function compareVersionsDescending(a, b) {
+    const left = (0,semver.parse)(a);
+    const right = (0,semver.parse)(b);
+    if (left && right)
+        return (0,semver.compare)(right, left) || (a < b ? -1 : a > b ? 1 : 0);
+    if (left)
+        return -1;
+    if (right)
+        return 1;
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/report/build.js
+// Assembles the fleet report from gathered facts (pure): the versions of each
+// add-on across the fleet, the newest releases of each chart, the clusters
+// behind the newest patch or a configured minimum, and the drift findings;
+// and decides the exit status.
+
+
+
+
+
+/** The (repository, chart) pairs to look up: only repositories hydrate may pull from. */
+function releasesToLookUp(environments, allowedRepos) {
+    const wanted = new Map();
+    for (const env of environments) {
+        for (const chart of env.charts) {
+            if (!chart.repo || !isAllowed(chart.repo, allowedRepos))
+                continue;
+            wanted.set(releaseKey(chart.repo, chart.chart), { repo: chart.repo, chart: chart.chart });
+        }
+    }
+    return [...wanted.values()].sort((a, b) => compareText(releaseKey(a.repo, a.chart), releaseKey(b.repo, b.chart)));
+}
+function isAllowed(repo, allowedRepos) {
+    return allowedRepos.some((prefix) => (0,safety/* matchesPrefix */.WP)(repo, prefix));
+}
+function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function chartReleases(chart, repos, input) {
+    if (repos.length === 0) {
+        return {
+            status: 'vendored',
+            note: 'vendored chart: name its repository in report.chartRepositories to compare releases',
+            versions: [],
+        };
+    }
+    const allowed = repos.filter((repo) => isAllowed(repo, input.allowedRepos));
+    if (allowed.length === 0) {
+        return {
+            status: 'not-allowed',
+            note: `${repos.join(', ')} is not in hydrate.helm.allowedRepos: not asked`,
+            versions: [],
+        };
+    }
+    const lookups = allowed.map((repo) => input.releases.get(releaseKey(repo, chart)));
+    const known = lookups.flatMap((lookup) => (lookup?.status === 'known' ? lookup.versions : []));
+    if (lookups.some((lookup) => lookup?.status === 'known'))
+        return { status: 'known', versions: known };
+    for (const lookup of lookups) {
+        if (lookup !== undefined && lookup.status !== 'known') {
+            return { status: lookup.status, note: lookup.note, versions: [] };
+        }
+    }
+    return { status: 'unreachable', note: `${allowed.join(', ')} was not read`, versions: [] };
+}
+function addonReport(name, perEnvironment, kind, repos, input) {
+    const releases = kind === 'chart' ? chartReleases(name, repos, input) : { status: 'none', versions: [] };
+    const minimum = input.minimums.find((entry) => entry.chart === name);
+    const latest = newestVersions('', releases.versions).major;
+    const byVersion = new Map();
+    for (const [environment, versions] of perEnvironment) {
+        for (const version of versions)
+            byVersion.set(version, [...(byVersion.get(version) ?? []), environment]);
+    }
+    const versions = [...byVersion]
+        .sort(([a], [b]) => compareVersionsDescending(a, b))
+        .map(([version, environments]) => {
+        const newest = newestVersions(version, releases.versions);
+        return {
+            version,
+            environments: environments.sort(compareText),
+            newest,
+            behindPatch: newest.patch !== undefined && isOlder(version, newest.patch) === true,
+            belowMinimum: minimum !== undefined && isOlder(version, minimum.version) === true,
+        };
+    });
+    return {
+        name,
+        kind,
+        repos: [...repos].sort(compareText),
+        ...(latest ? { latest } : {}),
+        releases: releases.status,
+        ...(releases.note ? { releasesNote: releases.note } : {}),
+        ...(minimum ? { minimum: { version: minimum.version, reason: minimum.reason } } : {}),
+        versions,
+    };
+}
+function buildReport(input) {
+    const chartVersions = new Map();
+    const chartRepos = new Map();
+    const imageVersions = new Map();
+    const add = (index, addon, env, version) => {
+        const perEnv = index.get(addon) ?? new Map();
+        perEnv.set(env, (perEnv.get(env) ?? new Set()).add(version));
+        index.set(addon, perEnv);
+    };
+    for (const env of input.environments) {
+        for (const chart of env.charts) {
+            add(chartVersions, chart.addon, env.name, chart.version);
+            const repos = chartRepos.get(chart.addon) ?? new Set();
+            if (chart.repo)
+                repos.add(chart.repo);
+            chartRepos.set(chart.addon, repos);
+        }
+        for (const [addon, version] of Object.entries(env.addons)) {
+            if (!env.charts.some((chart) => chart.addon === addon))
+                add(imageVersions, addon, env.name, version);
+        }
+    }
+    const addons = [
+        ...[...chartVersions].map(([name, perEnv]) => addonReport(name, perEnv, 'chart', [...(chartRepos.get(name) ?? [])], input)),
+        ...[...imageVersions]
+            .filter(([name]) => !chartVersions.has(name))
+            .map(([name, perEnv]) => addonReport(name, perEnv, 'images', [], input)),
+    ].sort((a, b) => compareText(a.name, b.name));
+    const warnings = [...input.warnings];
+    for (const addon of addons) {
+        if (addon.releases === 'unreachable' || addon.releases === 'not-found') {
+            warnings.push(`${addon.name}: newest releases unknown: ${addon.releasesNote ?? addon.releases}`);
+        }
+        if (addon.minimum &&
+            addon.versions.some((v) => isOlder(v.version, addon.minimum?.version ?? '') === undefined)) {
+            warnings.push(`${addon.name}: a deployed version is not a semantic version; the minimum ${addon.minimum.version} cannot be checked for it`);
+        }
+    }
+    const behind = addons.flatMap((addon) => addon.versions
+        .filter((version) => version.behindPatch || version.belowMinimum)
+        .flatMap((version) => version.environments.map((environment) => ({
+        addon: addon.name,
+        environment,
+        version: version.version,
+        ...(version.newest.patch ? { newestPatch: version.newest.patch } : {}),
+        behindPatch: version.behindPatch,
+        belowMinimum: version.belowMinimum,
+    }))));
+    const count = (kind) => input.drift.findings.filter((f) => f.kind === kind).length;
+    return {
+        version: 1,
+        generatedAt: input.generatedAt,
+        dry: input.dry,
+        environments: [...input.environments].sort((a, b) => compareText(a.name, b.name)),
+        addons,
+        behind,
+        drift: input.drift.findings,
+        promotions: input.drift.promotions,
+        warnings,
+        totals: {
+            environments: input.environments.length,
+            addons: addons.length,
+            behindPatch: new Set(behind.filter((b) => b.behindPatch).map((b) => b.environment)).size,
+            belowMinimum: new Set(behind.filter((b) => b.belowMinimum).map((b) => b.environment)).size,
+            drift: { wet: count('wet'), argocd: count('argocd'), orphaned: count('orphaned') },
+        },
+    };
+}
+const FAIL_ON_VALUES = ['drift', 'below-minimum', 'behind-patch'];
+/** Why the run should fail under the `fail-on` policy; empty when it passes. */
+function failureReasons(report, failOn) {
+    const reasons = [];
+    const drift = report.drift.length;
+    if (failOn.has('drift') && drift > 0)
+        reasons.push(markdown_plural(drift, 'drift finding'));
+    if (failOn.has('below-minimum') && report.totals.belowMinimum > 0) {
+        reasons.push(`${markdown_plural(report.totals.belowMinimum, 'cluster')} below a required minimum`);
+    }
+    if (failOn.has('behind-patch') && report.totals.behindPatch > 0) {
+        reasons.push(`${markdown_plural(report.totals.behindPatch, 'cluster')} behind the newest patch`);
+    }
+    return reasons;
+}
+/** `drift, below-minimum` → the policy; `what` names the input or option in the error. */
+function parseFailOn(text, what) {
+    const values = text
+        .split(/[\s,]+/)
+        .map((value) => value.trim())
+        .filter((value) => value !== '' && value !== 'none');
+    const unknown = values.filter((value) => !FAIL_ON_VALUES.includes(value));
+    if (unknown.length > 0) {
+        throw new errors/* UserError */.y(`${what}: unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `"${v}"`).join(', ')}; use ${FAIL_ON_VALUES.join(', ')} or none`);
+    }
+    return new Set(values);
+}
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+;// CONCATENATED MODULE: ./actions/lib/children.js
+// Child pull requests: their branch names and the hidden marker in their
+// bodies. The branch name is the key (only writers can create branches in the
+// repository); the marker only carries metadata and is never trusted alone.
+/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
+const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
+const MARKER_PREFIX = '<!-- fleet-promote:child ';
+const MARKER_SUFFIX = ' -->';
+const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
+/**
+ * Whether `name` is usable as one or more ref components (a subset of
+ * `git check-ref-format`), so environment names cannot smuggle odd refs.
+ */
+function isValidRefPart(name) {
+    if (name.length === 0 || name.length > 200)
+        return false;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
+        return false;
+    if (name.includes('..') || name.includes('@{') || name.includes('//'))
+        return false;
+    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
+        return false;
+    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+/** `fleet-promote/pr-<parent>/<environment>` */
+function childBranch(parent, environment) {
+    if (!Number.isSafeInteger(parent) || parent < 1)
+        throw new Error(`invalid parent PR number ${parent}`);
+    if (!isValidRefPart(environment)) {
+        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
+    }
+    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
+}
+/** The parent and environment a child branch encodes, or undefined for any other branch. */
+function parseChildBranch(ref) {
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
+    if (!match?.[1] || !match[2] || !isValidRefPart(match[2]))
+        return undefined;
+    const parent = Number(match[1]);
+    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
+}
+/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
+function encodeMarker(marker) {
+    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
+}
+/**
+ * The marker in a PR body, or undefined when there is none, it is malformed,
+ * or the body holds several that disagree (someone edited the body).
+ */
+function parseMarker(body) {
+    if (!body)
+        return undefined;
+    const found = [];
+    for (const match of body.matchAll(MARKER_PATTERN)) {
+        const marker = toMarker(match[1] ?? '');
+        if (!marker)
+            return undefined;
+        found.push(marker);
+    }
+    const [first, ...rest] = found;
+    if (!first)
+        return undefined;
+    const key = JSON.stringify(first);
+    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
+}
+function toMarker(json) {
+    let value;
+    try {
+        value = JSON.parse(json);
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
+    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
+        return undefined;
+    if (!strings.every((key) => typeof v[key] === 'string'))
+        return undefined;
+    return {
+        version: 1,
+        parent: v.parent,
+        environment: v.environment,
+        stage: v.stage,
+        branch: v.branch,
+        drySha: v.drySha,
+        headSha: v.headSha,
+    };
+}
+/**
+ * Recognizes a child PR of `repo`: its head branch must be a child branch in
+ * the same repository (forks cannot create it). The marker is kept only when
+ * it names the same parent, environment and base branch.
+ */
+function identifyChild(pull, repo) {
+    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
+        return undefined;
+    const parsed = parseChildBranch(pull.head.ref);
+    if (!parsed)
+        return undefined;
+    const marker = parseMarker(pull.body);
+    const agrees = marker !== undefined &&
+        marker.parent === parsed.parent &&
+        marker.environment === parsed.environment &&
+        marker.branch === pull.base.ref;
+    return { ...parsed, ...(agrees ? { marker } : {}) };
+}
+/** GitHub limits titles to 256 characters. */
+function childTitle(parent, environment, parentTitle) {
+    const head = `[${environment}] `;
+    const tail = ` (#${parent})`;
+    const room = 256 - head.length - tail.length;
+    const title = parentTitle.trim().replace(/\s+/g, ' ');
+    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
+    return `${head}${fitted}${tail}`;
+}
+
+// EXTERNAL MODULE: ./actions/lib/render/hydrate.js + 7 modules
+var hydrate = __nccwpck_require__(8555);
+// EXTERNAL MODULE: ./actions/lib/render/sources.js
+var sources = __nccwpck_require__(5512);
+// EXTERNAL MODULE: ./actions/lib/render/wet.js
+var render_wet = __nccwpck_require__(90);
+;// CONCATENATED MODULE: ./actions/lib/report/drift.js
+// The three kinds of drift, decided from a plain facts record (no I/O):
+//   wet       the WET branch is not the render of the DRY branch HEAD;
+//   argocd    the Application does not run its WET branch tip, or is OutOfSync/Degraded;
+//   orphaned  the Application runs the child branch of a parent that is closed or gone.
+// Each finding carries the one command (or link) that fixes it.
+
+const drift_short = (sha) => (sha ? sha.slice(0, 7) : '(none)');
+function wetFinding(facts, render, context) {
+    if (render.status === 'same' || render.status === 'failed')
+        return undefined;
+    const fix = `fleet-promote render --env ${facts.path} --remote origin --push`;
+    if (render.status === 'missing') {
+        return {
+            kind: 'wet',
+            environment: facts.environment,
+            problems: [`WET branch ${facts.branch} does not exist`],
+            command: fix,
+        };
+    }
+    const counts = [
+        render.added ? `${render.added} added` : '',
+        render.changed ? `${render.changed} changed` : '',
+        render.deleted ? `${render.deleted} deleted` : '',
+    ].filter(Boolean);
+    const why = facts.wetDrySha === undefined
+        ? `${facts.branch} has no hydrator.metadata: it was not written by fleet-promote`
+        : facts.wetDrySha === context.drySha
+            ? `${facts.branch} says it is the render of ${drift_short(facts.wetDrySha)} (the HEAD), so it was changed by hand`
+            : `${facts.branch} is the render of ${drift_short(facts.wetDrySha)}, not of ${context.dryBranch} ${drift_short(context.drySha)}: a merge never landed, or the branch was pushed to`;
+    const objects = render.objects.slice(0, 5).join(', ');
+    const more = render.objects.length > 5 ? ` and ${render.objects.length - 5} more` : '';
+    return {
+        kind: 'wet',
+        environment: facts.environment,
+        problems: [
+            `${counts.join(', ')} compared with the render of ${context.dryBranch} ${drift_short(context.drySha)}${objects ? ` (${objects}${more})` : ''}`,
+            why,
+        ],
+        command: fix,
+    };
+}
+function applicationLink(context, name) {
+    return context.argocdServer
+        ? {
+            text: `${name} in Argo CD`,
+            url: `${context.argocdServer}/applications/${encodeURIComponent(name)}`,
+        }
+        : undefined;
+}
+function pullLink(context, parent) {
+    return context.repositoryUrl
+        ? { text: `#${parent}`, url: `${context.repositoryUrl}/pull/${parent}` }
+        : undefined;
+}
+function applicationVerdict(facts, context) {
+    const app = facts.application;
+    if (!app)
+        return undefined;
+    const withLink = (finding, link) => link ? { ...finding, link } : finding;
+    if (!app.found) {
+        const finding = {
+            kind: 'argocd',
+            environment: facts.environment,
+            problems: [
+                `Argo CD has no Application ${app.name} (deploy.argocd.application): nothing deploys ${facts.branch}`,
+            ],
+        };
+        const link = context.argocdServer
+            ? { text: 'Argo CD applications', url: `${context.argocdServer}/applications` }
+            : undefined;
+        return { finding: withLink(finding, link) };
+    }
+    const target = app.targetRevision ?? '';
+    const reset = `argocd app set ${app.name} --revision ${facts.branch}`;
+    if (target !== facts.branch) {
+        const child = parseChildBranch(target);
+        if (child && child.environment === facts.environment) {
+            const gone = !context.remoteBranches.has(target);
+            const state = context.parents?.get(child.parent);
+            if (gone || (state !== undefined && state !== 'open')) {
+                const why = gone
+                    ? `branch ${target} no longer exists`
+                    : `parent #${child.parent} is ${state === 'missing' ? 'not a pull request' : state}`;
+                return {
+                    finding: withLink({
+                        kind: 'orphaned',
+                        environment: facts.environment,
+                        problems: [`${app.name} runs ${target}, but ${why}`],
+                        command: reset,
+                    }, pullLink(context, child.parent)),
+                };
+            }
+            return {
+                promotion: {
+                    environment: facts.environment,
+                    application: app.name,
+                    parent: child.parent,
+                    branch: target,
+                },
+            };
+        }
+        return {
+            finding: withLink({
+                kind: 'argocd',
+                environment: facts.environment,
+                problems: [
+                    `${app.name} targets ${target || '(no revision)'}, not its WET branch ${facts.branch}`,
+                ],
+                command: reset,
+            }, applicationLink(context, app.name)),
+        };
+    }
+    const problems = [];
+    let command;
+    if (facts.wetSha !== '' && !app.revisions.includes(facts.wetSha)) {
+        problems.push(`${app.name} is synced to ${drift_short(app.revisions[0])}, the WET tip is ${drift_short(facts.wetSha)}`);
+        command = `argocd app sync ${app.name} --revision ${facts.branch}`;
+    }
+    if (app.sync !== undefined && app.sync !== 'Synced') {
+        problems.push(`${app.name} is ${app.sync}`);
+        command ??= `argocd app sync ${app.name}`;
+    }
+    if (app.health === 'Degraded' || app.health === 'Missing') {
+        problems.push(`${app.name} is ${app.health}${app.healthMessage ? `: ${app.healthMessage}` : ''}`);
+    }
+    if (problems.length === 0)
+        return undefined;
+    const finding = {
+        kind: 'argocd',
+        environment: facts.environment,
+        problems,
+        ...(command ? { command } : {}),
+    };
+    return { finding: withLink(finding, applicationLink(context, app.name)) };
+}
+/** Drift findings (sorted by kind, then environment) and the promotions under way. */
+function classifyDrift(environments, context) {
+    const findings = [];
+    const promotions = [];
+    for (const facts of environments) {
+        const wet = facts.render ? wetFinding(facts, facts.render, context) : undefined;
+        if (wet)
+            findings.push(wet);
+        const verdict = applicationVerdict(facts, context);
+        if (verdict && 'finding' in verdict)
+            findings.push(verdict.finding);
+        if (verdict && 'promotion' in verdict)
+            promotions.push(verdict.promotion);
+    }
+    const order = { wet: 0, argocd: 1, orphaned: 2 };
+    findings.sort((a, b) => order[a.kind] - order[b.kind] ||
+        (a.environment < b.environment ? -1 : a.environment > b.environment ? 1 : 0));
+    promotions.sort((a, b) => (a.environment < b.environment ? -1 : 1));
+    return { findings, promotions };
+}
+
+// EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
+var kustomize_graph = __nccwpck_require__(8535);
+;// CONCATENATED MODULE: ./actions/lib/report/dry-charts.js
+// The `helmCharts` entries each environment loads at one DRY revision, read
+// from git objects (no checkout): the kustomize dependency graph gives every
+// kustomization an environment loads, their entries give chart name, repo,
+// version, release name and namespace, and a vendored chart's Chart.yaml its
+// version.
+
+
+
+const isRecord = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const scalar = (value) => typeof value === 'string' && value.trim() !== ''
+    ? value.trim()
+    : typeof value === 'number'
+        ? String(value)
+        : undefined;
+function safeParse(text) {
+    if (text === undefined)
+        return undefined;
+    try {
+        return (0,dist/* parse */.qg)(text, { uniqueKeys: false, maxAliasCount: 100 });
+    }
+    catch {
+        return undefined;
+    }
+}
+/** helmCharts (and the deprecated helmChartInflationGenerator) entries of one kustomization. */
+function entriesOf(file, text) {
+    const root = safeParse(text);
+    if (!isRecord(root))
+        return [];
+    const dir = external_node_path_.posix.dirname(file);
+    const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {};
+    const home = scalar(globals.chartHome) ?? 'charts';
+    const namespace = scalar(root.namespace);
+    const entries = [];
+    const add = (fields) => {
+        const name = scalar(fields.name);
+        if (!name)
+            return;
+        const repo = scalar(fields.repo);
+        const version = scalar(fields.version);
+        const releaseName = scalar(fields.releaseName);
+        const ns = scalar(fields.namespace) ?? namespace;
+        const chartHome = scalar(fields.home) ?? home;
+        entries.push({
+            name,
+            file,
+            ...(repo ? { repo } : {}),
+            ...(version ? { version } : {}),
+            ...(releaseName ? { releaseName } : {}),
+            ...(ns ? { namespace: ns } : {}),
+            ...(repo ? {} : { chartDir: external_node_path_.posix.join(dir === '.' ? '' : dir, chartHome, name) }),
+        });
+    };
+    for (const chart of Array.isArray(root.helmCharts) ? root.helmCharts : []) {
+        if (!isRecord(chart))
+            continue;
+        add({
+            name: chart.name,
+            repo: chart.repo,
+            version: chart.version,
+            releaseName: chart.releaseName,
+            namespace: chart.namespace,
+        });
+    }
+    const legacy = root.helmChartInflationGenerator;
+    for (const chart of Array.isArray(legacy) ? legacy : []) {
+        if (!isRecord(chart))
+            continue;
+        add({
+            name: chart.chartName,
+            repo: chart.chartRepoUrl,
+            version: chart.chartVersion,
+            releaseName: chart.releaseName,
+            namespace: chart.releaseNamespace,
+            home: chart.chartHome,
+        });
+    }
+    return entries;
+}
+/**
+ * Environment path → the chart entries its render reads at `rev`. A
+ * vendored chart without a `version` gets the one in its Chart.yaml.
+ */
+async function readDryCharts(git, rev, environmentPaths) {
+    const blobs = await git.listBlobs(rev);
+    const tree = new kustomize_graph/* RevisionTree */.uA(rev.slice(0, 12), blobs);
+    const cache = new kustomize_graph/* KustomizationCache */.yc((oids) => git.readBlobs(oids));
+    await cache.preload(tree.kustomizationBlobIds());
+    const graph = new kustomize_graph/* RevisionGraph */.Se(tree, cache);
+    graph.addRoots(environmentPaths);
+    const closures = new Map(environmentPaths.map((path) => [path, graph.closureOf(path).kustomizations]));
+    const files = new Set();
+    for (const dirs of closures.values()) {
+        for (const dir of dirs) {
+            const file = tree.kustomizationsIn(dir)[0];
+            if (file)
+                files.add(file);
+        }
+    }
+    const texts = await git.readBlobs([...files].map((file) => blobs.get(file) ?? ''));
+    const byFile = new Map([...files].map((file) => [file, entriesOf(file, texts.get(blobs.get(file) ?? ''))]));
+    // The Chart.yaml of vendored charts whose entry pins no version.
+    const chartFiles = new Set();
+    for (const list of byFile.values()) {
+        for (const entry of list) {
+            if (entry.chartDir && !entry.version)
+                chartFiles.add(`${entry.chartDir}/Chart.yaml`);
+        }
+    }
+    const chartTexts = await git.readBlobs([...chartFiles].map((file) => blobs.get(file) ?? ''));
+    const chartVersion = (file) => {
+        const root = safeParse(chartTexts.get(blobs.get(file) ?? ''));
+        return isRecord(root) ? scalar(root.version) : undefined;
+    };
+    const result = new Map();
+    for (const [path, dirs] of closures) {
+        const charts = [];
+        for (const dir of dirs) {
+            const file = tree.kustomizationsIn(dir)[0];
+            for (const { chartDir, ...entry } of file ? (byFile.get(file) ?? []) : []) {
+                const version = entry.version ?? (chartDir ? chartVersion(`${chartDir}/Chart.yaml`) : undefined);
+                charts.push({ ...entry, ...(version ? { version } : {}) });
+            }
+        }
+        result.set(path, charts);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/report/inventory.js
+// What an environment runs, read from its WET branch (the rendered truth):
+// the Helm releases (chart name and version from the `helm.sh/chart` label of
+// the rendered objects, completed by the DRY `helmCharts` entry the render was
+// made from) and the container images of every workload. Pure: text in,
+// records out.
+
+
+const CHART_LABEL = 'helm.sh/chart';
+const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+const inventory_isRecord = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const inventory_text = (value) => typeof value === 'string' && value !== '' ? value : undefined;
+/** `hydrator.metadata`'s drySha, when it is a commit SHA. */
+function metadataDrySha(metadata) {
+    if (metadata === undefined)
+        return undefined;
+    try {
+        const sha = JSON.parse(metadata).drySha;
+        return typeof sha === 'string' && /^[0-9a-f]{40}$/i.test(sha) ? sha.toLowerCase() : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * `cert-manager-v1.16.2` → chart and version. Known chart names (from the
+ * DRY entries) are tried first, since names and versions may both contain
+ * `-`; Helm writes a version's `+` as `_` in the label.
+ */
+function parseChartLabel(value, knownCharts = []) {
+    const known = [...knownCharts]
+        .sort((a, b) => b.length - a.length)
+        .find((name) => value.startsWith(`${name}-`) && value.length > name.length + 1);
+    const match = known
+        ? [value, known, value.slice(known.length + 1)]
+        : /^(.+?)-(v?\d+(?:\.\d+){0,2}(?:[-_.].*)?)$/.exec(value);
+    const chart = match?.[1];
+    const version = match?.[2];
+    if (!chart || !version)
+        return undefined;
+    return { chart, version: version.replace(/_/g, '+') };
+}
+/** `registry:5000/team/app:1.2@sha256:…` → repository, tag and digest. */
+function parseImage(image) {
+    const at = image.indexOf('@');
+    const digest = at === -1 ? undefined : image.slice(at + 1);
+    const name = at === -1 ? image : image.slice(0, at);
+    const slash = name.lastIndexOf('/');
+    const colon = name.lastIndexOf(':');
+    const hasTag = colon > slash;
+    return {
+        repository: hasTag ? name.slice(0, colon) : name,
+        ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+        ...(digest ? { digest } : {}),
+    };
+}
+/** The pod spec of a workload (Pod, CronJob, or anything with `spec.template.spec`). */
+function podSpec(object) {
+    const spec = object.spec;
+    if (!inventory_isRecord(spec))
+        return undefined;
+    if (object.kind === 'Pod')
+        return spec;
+    const template = object.kind === 'CronJob' ? jobTemplateSpec(spec) : spec.template;
+    return inventory_isRecord(template) && inventory_isRecord(template.spec) ? template.spec : undefined;
+}
+function jobTemplateSpec(spec) {
+    const job = spec.jobTemplate;
+    return inventory_isRecord(job) && inventory_isRecord(job.spec) ? job.spec.template : undefined;
+}
+function containersOf(object) {
+    const spec = podSpec(object);
+    if (!spec)
+        return [];
+    return [spec.initContainers, spec.containers].flatMap((list) => Array.isArray(list)
+        ? list.flatMap((container) => {
+            if (!inventory_isRecord(container))
+                return [];
+            const image = inventory_text(container.image);
+            return image ? [{ name: inventory_text(container.name) ?? '', image }] : [];
+        })
+        : []);
+}
+function parseManifests(files, problems) {
+    const objects = [];
+    for (const [path, content] of files) {
+        try {
+            for (const doc of (0,dist/* parseAllDocuments */.hR)(content, { uniqueKeys: false })) {
+                if ('errors' in doc && doc.errors.length > 0) {
+                    throw new Error(doc.errors[0]?.message.split('\n')[0] ?? 'invalid YAML');
+                }
+                const value = doc.toJS({ maxAliasCount: -1 });
+                if (inventory_isRecord(value))
+                    objects.push(value);
+            }
+        }
+        catch (error) {
+            problems.push(`${path}: ${(0,errors/* errorMessage */.g)(error)}`);
+        }
+    }
+    return objects;
+}
+function labelsOf(object) {
+    const labels = object.metadata?.labels;
+    if (!inventory_isRecord(labels))
+        return {};
+    return Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === 'string'));
+}
+/** `chart@version@release`: one Helm release as rendered. */
+function inventory_releaseKey(release) {
+    return `${release.chart}@${release.version}@${release.release ?? ''}`;
+}
+/**
+ * The inventory of one environment. `dryCharts` are the helmCharts entries
+ * of the DRY commit the WET render was made from; `chartRepositories` names
+ * where vendored charts are released (`report.chartRepositories`).
+ */
+function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
+    const problems = [];
+    const objects = parseManifests(wet.files, problems);
+    const knownCharts = dryCharts.map((chart) => chart.name);
+    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
+    // Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells.
+    const chartByNamespace = new Map();
+    for (const entry of dryCharts) {
+        if (!entry.namespace)
+            continue;
+        const current = chartByNamespace.get(entry.namespace);
+        chartByNamespace.set(entry.namespace, current === undefined || current === entry.name ? entry.name : '');
+    }
+    const releases = new Map();
+    const images = [];
+    for (const object of objects) {
+        const labels = labelsOf(object);
+        const namespace = inventory_text(object.metadata?.namespace);
+        const label = labels[CHART_LABEL]
+            ? parseChartLabel(labels[CHART_LABEL], knownCharts)
+            : undefined;
+        let addon;
+        if (label) {
+            const releaseName = labels[INSTANCE_LABEL];
+            const entry = entryFor(label.chart, releaseName);
+            const release = {
+                addon: label.chart,
+                chart: label.chart,
+                version: label.version,
+                source: 'label',
+                ...((releaseName ?? entry?.releaseName)
+                    ? { release: releaseName ?? entry?.releaseName }
+                    : {}),
+                ...((namespace ?? entry?.namespace) ? { namespace: namespace ?? entry?.namespace } : {}),
+                ...repoOf(label.chart, entry, chartRepositories),
+            };
+            if (!releases.has(inventory_releaseKey(release)))
+                releases.set(inventory_releaseKey(release), release);
+            addon = label.chart;
+        }
+        else if (namespace) {
+            addon = chartByNamespace.get(namespace) || namespace;
+        }
+        const kind = inventory_text(object.kind) ?? 'Object';
+        const name = inventory_text(object.metadata?.name) ?? '';
+        for (const container of containersOf(object)) {
+            images.push({
+                addon: addon ?? name,
+                image: container.image,
+                ...parseImage(container.image),
+                workload: [kind, namespace, name].filter(Boolean).join('/'),
+                container: container.name,
+            });
+        }
+    }
+    // Entries whose objects carry no chart label: the DRY entry says what was rendered.
+    for (const entry of dryCharts) {
+        const rendered = [...releases.values()].some((release) => release.chart === entry.name);
+        if (rendered)
+            continue;
+        const release = {
+            addon: entry.name,
+            chart: entry.name,
+            version: entry.version ?? 'unknown',
+            source: 'dry',
+            ...(entry.releaseName ? { release: entry.releaseName } : {}),
+            ...(entry.namespace ? { namespace: entry.namespace } : {}),
+            ...repoOf(entry.name, entry, chartRepositories),
+        };
+        if (!releases.has(inventory_releaseKey(release)))
+            releases.set(inventory_releaseKey(release), release);
+    }
+    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
+    images.sort((a, b) => compare(a.addon, b.addon) ||
+        compare(a.workload, b.workload) ||
+        compare(a.container, b.container));
+    const drySha = metadataDrySha(wet.metadata);
+    return {
+        name: env.name,
+        stage: env.stage,
+        path: env.path,
+        branch: env.branch,
+        wetSha: wet.sha,
+        ...(drySha ? { drySha } : {}),
+        objects: objects.length,
+        charts,
+        images,
+        addons: addonVersions(charts, images),
+        problems,
+    };
+}
+function repoOf(chart, entry, chartRepositories) {
+    const repo = entry?.repo ?? chartRepositories.get(chart);
+    return repo ? { repo } : {};
+}
+/** The version shown per add-on: chart versions, else `image:tag` of its workloads. */
+function addonVersions(charts, images) {
+    const versions = new Map();
+    const add = (addon, version) => {
+        const set = versions.get(addon) ?? new Set();
+        set.add(version);
+        versions.set(addon, set);
+    };
+    for (const chart of charts)
+        add(chart.addon, chart.version);
+    const chartAddons = new Set(charts.map((chart) => chart.addon));
+    for (const image of images) {
+        if (chartAddons.has(image.addon))
+            continue;
+        const name = image.repository.slice(image.repository.lastIndexOf('/') + 1);
+        add(image.addon, `${name}:${image.tag ?? (image.digest ? image.digest.slice(0, 19) : 'latest')}`);
+    }
+    return Object.fromEntries([...versions]
+        .sort(([a], [b]) => compare(a, b))
+        .map(([addon, set]) => [addon, [...set].sort(compare).join(', ')]));
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/report/gather.js
+// Gathers the facts of a fleet report, with as few calls as a fleet of
+// hundreds needs: one `git ls-remote` (every branch: WET tips, the DRY tip,
+// child branches), one `git fetch` (the WET tips and the DRY tip), a few
+// `git cat-file` batches, one render pool (the same hydrate core as the
+// actions), one Argo CD list call, one index.yaml per chart repository. Then
+// the pure parts decide (drift.ts, build.ts). The action and the CLI both
+// call this; GitHub (parent pull request states) is an optional callback.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/** Every branch and its tip: from the remote (one ls-remote), or from the refs already here. */
+async function branchTips(git, remote) {
+    const tips = new Map();
+    if (remote !== undefined) {
+        for (const [ref, sha] of await git.lsRemote(remote, ['refs/heads/*'])) {
+            if (ref.startsWith('refs/heads/'))
+                tips.set(ref.slice('refs/heads/'.length), sha);
+        }
+        return tips;
+    }
+    const out = await git.run([
+        'for-each-ref',
+        '--format=%(objectname) %(refname)',
+        'refs/remotes/origin',
+        'refs/heads',
+    ]);
+    // refs/heads come last and win: a local branch is what the user means.
+    for (const line of out.split('\n')) {
+        const [sha, ref] = line.split(' ');
+        if (!sha || !ref)
+            continue;
+        if (ref.startsWith('refs/heads/'))
+            tips.set(ref.slice('refs/heads/'.length), sha);
+        else if (ref !== 'refs/remotes/origin/HEAD')
+            tips.set(ref.slice('refs/remotes/origin/'.length), sha);
+    }
+    return tips;
+}
+function renderFacts(result, state) {
+    if (result.status === 'failed')
+        return { status: 'failed', reason: result.reason ?? 'render failed' };
+    if (!state || state.sha === '')
+        return { status: 'missing' };
+    if (result.changes.length === 0)
+        return { status: 'same' };
+    const label = (c) => `${c.change} ${[c.kind, c.namespace, c.name].filter(Boolean).join('/')}`;
+    return {
+        status: 'differs',
+        added: result.diff.added,
+        changed: result.diff.changed,
+        deleted: result.diff.deleted,
+        objects: result.changes.map(label),
+    };
+}
+/** The source of an Application that is this repository (or its only source). */
+function applicationFacts(name, app, repositoryUrl) {
+    if (!app)
+        return { found: false, name };
+    const sources = app.spec.sources ?? [];
+    const source = sources.length > 0
+        ? (sources.find((s) => canonicalRepoURL(s.repoURL ?? '') === canonicalRepoURL(repositoryUrl)) ?? (sources.length === 1 ? sources[0] : undefined))
+        : app.spec.source;
+    const sync = app.status?.sync;
+    const health = app.status?.health;
+    return {
+        found: true,
+        name,
+        ...(source?.targetRevision !== undefined ? { targetRevision: source.targetRevision } : {}),
+        ...(sync?.status ? { sync: sync.status } : {}),
+        revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
+        ...(health?.status ? { health: health.status } : {}),
+        ...(health?.message ? { healthMessage: health.message } : {}),
+    };
+}
+async function remoteWebUrl(git, remote) {
+    const result = await git.raw(['remote', 'get-url', remote ?? 'origin']);
+    return result.code === 0 ? result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1') : '';
+}
+async function gatherReport(options) {
+    const { git, remote } = options;
+    const log = options.log ?? (() => undefined);
+    const stats = {
+        lsRemote: 0,
+        fetches: 0,
+        argocdCalls: 0,
+        chartRepositories: 0,
+        environments: 0,
+        phases: {},
+    };
+    let mark = Date.now();
+    const lap = (phase) => {
+        const now = Date.now();
+        stats.phases[phase] = now - mark;
+        mark = now;
+    };
+    const warnings = [];
+    // 1. Branch tips (one ls-remote); the configuration and environments at the DRY tip; the WET tips in one fetch.
+    const tips = await branchTips(git, remote);
+    if (remote !== undefined)
+        stats.lsRemote += 1;
+    const drySha = tips.get(options.dryBranch) ?? (await git.tryRevParse(options.dryBranch));
+    if (!drySha) {
+        throw new errors/* UserError */.y(`the DRY branch ${options.dryBranch} is not ${remote !== undefined ? `on ${remote}` : 'in this clone'}`);
+    }
+    if (remote !== undefined && !(await git.tryRevParse(drySha))) {
+        await git.fetch(remote, [`+refs/heads/${options.dryBranch}:refs/remotes/${remote}/${options.dryBranch}`], {
+            depth: 1,
+        });
+        stats.fetches += 1;
+    }
+    const config = await (0,sources/* loadRenderConfig */.j4)(git, git.dir, options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu, drySha);
+    const environments = (0,config_config/* discoverEnvironments */.MR)(config, await git.listFiles(drySha));
+    stats.environments = environments.length;
+    if (remote !== undefined) {
+        const present = environments.filter((env) => tips.has(env.branch)).map((env) => env.branch);
+        if (present.length > 0) {
+            await git.fetch(remote, [...new Set(present)].map((branch) => `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`), (await git.isShallow()) ? { depth: 1 } : {});
+            stats.fetches += 1;
+        }
+    }
+    const wet = await (0,render_wet/* readWetContents */.X)(git, new Map(environments.map((env) => [env.branch, tips.get(env.branch) ?? ''])));
+    lap('branches');
+    // 2. What each WET branch runs, with the chart entries of the DRY commit it was rendered from.
+    const dryCharts = await chartsAtRenderedCommits(git, environments, wet, drySha, remote, stats, warnings);
+    const chartRepositories = new Map(config.report.chartRepositories.map((entry) => [entry.chart, entry.repo]));
+    const inventories = environments.map((env) => readInventory(env, wet.get(env.branch) ?? { sha: '', files: new Map() }, dryCharts.get(env.name) ?? [], chartRepositories));
+    for (const inventory of inventories) {
+        for (const problem of inventory.problems)
+            warnings.push(`${inventory.name}: ${problem}`);
+    }
+    lap('inventory');
+    // 3. Newest releases (in parallel with the render).
+    const wanted = releasesToLookUp(inventories, config.hydrate.helm.allowedRepos);
+    stats.chartRepositories = new Set(wanted.map((w) => w.repo)).size;
+    const releases = lookupReleases(wanted, options.chartIndex);
+    // 4. Drift (a): the WET branches against a fresh render of the DRY tip.
+    const renders = new Map();
+    if (options.render && environments.length > 0) {
+        const scratch = await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_.tmpdir)(), 'fleet-promote-report-'));
+        try {
+            await git.withWorktree(drySha, (0,external_node_path_.join)(scratch, 'dry'), async (dir) => {
+                const { result } = await (0,hydrate/* hydrate */.Q)({
+                    repoDir: dir,
+                    environments,
+                    outputDir: (0,external_node_path_.join)(scratch, 'rendered'),
+                    settings: config.hydrate,
+                    wetStates: wet,
+                    drySha,
+                    ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+                    log,
+                });
+                for (const env of result.environments) {
+                    const facts = renderFacts(env, wet.get(env.branch));
+                    renders.set(env.name, facts);
+                    if (facts.status === 'failed')
+                        warnings.push(`${env.name}: drift not checked: ${facts.reason}`);
+                }
+            });
+        }
+        finally {
+            await (0,promises_.rm)(scratch, { recursive: true, force: true });
+        }
+    }
+    lap('render');
+    // 5. Drift (b) and (c): Argo CD in one list call, GitHub for the parents of child branches.
+    const argocdEnvironments = environments.filter((env) => config.stages.find((stage) => stage.name === env.stage)?.backend === 'argocd');
+    const repositoryUrl = options.repositoryUrl ?? (await remoteWebUrl(git, remote));
+    let applications;
+    const server = options.argocdServer || config.deploy.argocd.server;
+    let argocd;
+    if (argocdEnvironments.length > 0) {
+        if (!options.argocd) {
+            warnings.push(`Argo CD not read${options.argocdSkipped ? `: ${options.argocdSkipped}` : ''}`);
+        }
+        else if (!server) {
+            warnings.push('Argo CD not read: no server (deploy.argocd.server)');
+        }
+        else {
+            try {
+                argocd = options.argocd(server);
+                stats.argocdCalls += 1;
+                const list = await argocd.listApplications();
+                applications = new Map(list.map((app) => [app.metadata.name ?? '', app]));
+            }
+            catch (error) {
+                warnings.push(`Argo CD not read: ${(0,errors/* errorMessage */.g)(error)}`);
+            }
+        }
+    }
+    const argocdNames = new Set(argocdEnvironments.map((env) => env.name));
+    const facts = environments.map((env) => {
+        const state = wet.get(env.branch);
+        const wetDrySha = metadataDrySha(state?.metadata);
+        const name = applications && argocdNames.has(env.name) ? (0,config_config/* argoCdApplicationName */.wr)(config, env) : undefined;
+        const render = renders.get(env.name);
+        return {
+            environment: env.name,
+            path: env.path,
+            branch: env.branch,
+            wetSha: state?.sha ?? '',
+            ...(wetDrySha ? { wetDrySha } : {}),
+            ...(render ? { render } : {}),
+            ...(name !== undefined && applications
+                ? { application: applicationFacts(name, applications.get(name), repositoryUrl) }
+                : {}),
+        };
+    });
+    const remoteBranches = new Set(tips.keys());
+    const parents = new Set();
+    for (const fact of facts) {
+        const target = fact.application?.found ? fact.application.targetRevision : undefined;
+        const child = target ? parseChildBranch(target) : undefined;
+        if (child && remoteBranches.has(target ?? ''))
+            parents.add(child.parent);
+    }
+    const parentStates = options.parentStates && parents.size > 0
+        ? await options.parentStates([...parents].sort((a, b) => a - b))
+        : undefined;
+    const webUrl = /^https?:\/\//.test(repositoryUrl)
+        ? repositoryUrl.replace(/\.git$/, '')
+        : undefined;
+    const drift = classifyDrift(facts, {
+        dryBranch: options.dryBranch,
+        drySha,
+        remoteBranches,
+        ...(parentStates ? { parents: parentStates } : {}),
+        ...(webUrl ? { repositoryUrl: webUrl } : {}),
+        ...(argocd ? { argocdServer: argocd.server } : {}),
+    });
+    lap('drift');
+    const report = buildReport({
+        generatedAt: (options.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z'),
+        dry: { branch: options.dryBranch, sha: drySha },
+        environments: inventories,
+        releases: await releases,
+        allowedRepos: config.hydrate.helm.allowedRepos,
+        minimums: config.report.minimumVersions,
+        drift,
+        warnings,
+    });
+    lap('releases');
+    return { report, stats };
+}
+/**
+ * Environment name → the helmCharts entries of the DRY commit its WET tip was
+ * rendered from (`hydrator.metadata`), or of the DRY tip when that commit is
+ * unknown or not available.
+ */
+async function chartsAtRenderedCommits(git, environments, wet, drySha, remote, stats, warnings) {
+    const bySha = new Map();
+    for (const env of environments) {
+        const sha = metadataDrySha(wet.get(env.branch)?.metadata) ?? drySha;
+        bySha.set(sha, [...(bySha.get(sha) ?? []), env]);
+    }
+    const missing = [];
+    for (const sha of bySha.keys())
+        if (!(await git.tryRevParse(sha)))
+            missing.push(sha);
+    if (missing.length > 0 && remote !== undefined) {
+        try {
+            await git.fetch(remote, missing, { depth: 1 });
+            stats.fetches += 1;
+        }
+        catch (error) {
+            warnings.push(`could not fetch ${missing.length} rendered DRY commit(s): ${(0,errors/* errorMessage */.g)(error).split('\n')[0]}`);
+        }
+    }
+    const charts = new Map();
+    for (const [sha, envs] of bySha) {
+        let rev = sha;
+        if (sha !== drySha && !(await git.tryRevParse(sha))) {
+            warnings.push(`${envs.map((env) => env.name).join(', ')}: DRY commit ${sha.slice(0, 7)} (hydrator.metadata) is not available; chart entries read at ${drySha.slice(0, 7)}`);
+            rev = drySha;
+        }
+        const entries = await readDryCharts(git, rev, envs.map((env) => env.path));
+        for (const env of envs)
+            charts.set(env.name, entries.get(env.path) ?? []);
+    }
+    return charts;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/report/markdown.js
+// The fleet report as people read it: the dashboard issue and the job summary
+// (one table per add-on, a Mermaid picture of clusters per version, a section
+// per drift kind), and a short plain-text table for the terminal. Text that
+// comes from branches, manifests or Argo CD goes through the shared escaping
+// helpers; versions, images, branches and commands are code spans.
+
+/** The hidden marker of the dashboard issue's body. */
+const DASHBOARD_MARKER = '<!-- fleet-promote:report -->';
+const markdown_short = (sha) => sha.slice(0, 7);
+function names(list, max) {
+    const shown = list.slice(0, max).join(', ');
+    return list.length > max ? `${shown} +${list.length - max} more` : shown;
+}
+function state(version, addon) {
+    if (version.belowMinimum)
+        return `🔴 below the minimum ${addon.minimum?.version ?? ''}`;
+    if (version.behindPatch)
+        return `🟠 behind the newest patch`;
+    if (version.newest.patch !== undefined)
+        return '🟢 newest patch';
+    return '⚪ newest releases unknown';
+}
+/** "cert-manager: 1.16.2 on 5 clusters, 1.15.4 on 3 (eu-prod-1, eu-prod-2, ap-prod-1)" */
+function addonLine(addon, max = 5) {
+    const parts = addon.versions.map((version, index) => {
+        const count = version.environments.length;
+        const where = index === 0 ? '' : ` (${names(version.environments, max)})`;
+        return `${version.version} on ${index === 0 ? plural(count, 'cluster') : count}${where}`;
+    });
+    return `${addon.name}: ${parts.join(', ')}`;
+}
+function addonHeading(addon) {
+    const facts = [];
+    if (addon.kind === 'chart') {
+        facts.push(addon.repos.length > 0
+            ? `chart from ${addon.repos.map((repo) => inlineCode(repo)).join(', ')}`
+            : 'vendored chart');
+        if (addon.latest)
+            facts.push(`newest release ${inlineCode(addon.latest)}`);
+        else if (addon.releasesNote)
+            facts.push(`⚠️ ${escapeHtml(addon.releasesNote)}`);
+    }
+    else {
+        facts.push('no Helm chart: versions are its images');
+    }
+    if (addon.minimum) {
+        facts.push(`minimum ${inlineCode(addon.minimum.version)}${addon.minimum.reason ? ` (${escapeHtml(addon.minimum.reason)})` : ''}`);
+    }
+    return `### ${escapeHtml(addon.name)}\n\n${facts.join(' · ')}`;
+}
+function addonTable(addon, max) {
+    if (addon.kind === 'images') {
+        return table(['Images', 'Clusters'], addon.versions.map((v) => [
+            inlineCode(v.version),
+            `${v.environments.length}: ${names(v.environments, max)}`,
+        ]));
+    }
+    return table(['Version', 'Clusters', 'Newest patch', 'Newest minor', 'State'], addon.versions.map((v) => [
+        inlineCode(v.version),
+        `${v.environments.length}: ${names(v.environments, max)}`,
+        v.newest.patch ? inlineCode(v.newest.patch) : '–',
+        v.newest.minor ? inlineCode(v.newest.minor) : '–',
+        state(v, addon),
+    ]));
+}
+/** Mermaid node text: letters, digits and a few separators only (no quotes, brackets or markup). */
+function mermaidText(text) {
+    return text.replace(/[^\w.,+:/@ -]/g, '_').slice(0, 60);
+}
+/** One fan per add-on: its versions with their cluster counts; behind the patch in red. */
+function renderMermaid(report) {
+    const lines = [
+        'flowchart LR',
+        '  classDef addon fill:#ddf4ff,stroke:#0969da,color:#0a3069',
+        '  classDef newest fill:#dafbe1,stroke:#1a7f37,color:#116329',
+        '  classDef behind fill:#ffebe9,stroke:#cf222e,color:#82071e',
+        '  classDef minimum fill:#cf222e,stroke:#82071e,color:#ffffff',
+        '  classDef unknown fill:#f6f8fa,stroke:#6e7781,color:#24292f',
+    ];
+    report.addons.forEach((addon, a) => {
+        lines.push(`  a${a}["${mermaidText(addon.name)}"]:::addon`);
+        addon.versions.forEach((version, v) => {
+            const kind = version.belowMinimum
+                ? 'minimum'
+                : version.behindPatch
+                    ? 'behind'
+                    : version.newest.patch !== undefined
+                        ? 'newest'
+                        : 'unknown';
+            const count = markdown_plural(version.environments.length, 'cluster');
+            lines.push(`  a${a} --> a${a}v${v}["${mermaidText(version.version)}<br/>${count}"]:::${kind}`);
+        });
+    });
+    return ['```mermaid', ...lines, '```'].join('\n');
+}
+const DRIFT_TITLES = {
+    wet: 'WET branch is not the render of the DRY branch',
+    argocd: 'Argo CD does not run the WET branch tip',
+    orphaned: 'Application on the child branch of a closed or deleted parent',
+};
+function fixCell(finding) {
+    const parts = [
+        finding.command ? inlineCode(finding.command) : '',
+        finding.link ? markdown_link(escapeHtml(finding.link.text), finding.link.url) : '',
+    ];
+    return parts.filter(Boolean).join('<br>');
+}
+function driftSection(report, kind, rows) {
+    const findings = report.drift.filter((finding) => finding.kind === kind);
+    const title = `### ${DRIFT_TITLES[kind]} (${findings.length})`;
+    if (findings.length === 0)
+        return `${title}\n\nNone.`;
+    const shown = findings.slice(0, rows);
+    const body = table(['Cluster', 'What', 'Fix'], shown.map((finding) => [
+        finding.environment,
+        finding.problems.map((problem) => escapeHtml(problem)).join('<br>'),
+        fixCell(finding),
+    ]));
+    const more = findings.length > shown.length
+        ? `\n\n… and ${findings.length - shown.length} more (the \`report\` JSON output lists all).`
+        : '';
+    return `${title}\n\n${body}${more}`;
+}
+function headline(report) {
+    const { totals } = report;
+    const drift = totals.drift.wet + totals.drift.argocd + totals.drift.orphaned;
+    const parts = [
+        markdown_plural(totals.environments, 'cluster'),
+        markdown_plural(totals.addons, 'add-on'),
+        totals.behindPatch > 0
+            ? `**${markdown_plural(totals.behindPatch, 'cluster')} behind the newest patch**`
+            : 'all on the newest known patch',
+        ...(totals.belowMinimum > 0 ? [`**🔴 ${totals.belowMinimum} below a required minimum**`] : []),
+        drift > 0
+            ? `**drift: ${totals.drift.wet} WET, ${totals.drift.argocd} Argo CD, ${totals.drift.orphaned} orphaned**`
+            : 'no drift',
+    ];
+    return parts.join(' · ');
+}
+function imagesSection(report, max) {
+    const uses = new Map();
+    for (const env of report.environments) {
+        for (const image of env.images) {
+            const key = `${image.addon}\0${image.image}`;
+            uses.set(key, (uses.get(key) ?? new Set()).add(env.name));
+        }
+    }
+    if (uses.size === 0)
+        return '';
+    const rows = [...uses]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, envs]) => {
+        const [addon = '', image = ''] = key.split('\0');
+        return [addon, inlineCode(image), `${envs.size}: ${names([...envs].sort(), max)}`];
+    });
+    return details(`Container images (${uses.size})`, table(['Add-on', 'Image', 'Clusters'], rows));
+}
+/** The dashboard issue body or the job summary. */
+function renderReport(report, options) {
+    const max = options.namesPerCell ?? 8;
+    const rows = options.rowsPerSection ?? 30;
+    const provenance = [
+        `Rendered ${inlineCode(report.dry.branch)} at ${inlineCode(markdown_short(report.dry.sha))}`,
+        `updated ${report.generatedAt}`,
+        ...(options.runUrl ? [markdown_link('run', options.runUrl)] : []),
+    ].join(' · ');
+    const sections = [
+        ...(options.marker ? [DASHBOARD_MARKER] : []),
+        '## Fleet report',
+        headline(report),
+        provenance,
+        '### Versions per add-on',
+        renderMermaid(report),
+        ...report.addons.flatMap((addon) => [addonHeading(addon), addonTable(addon, max)]),
+        '## Drift',
+        ...['wet', 'argocd', 'orphaned'].map((kind) => driftSection(report, kind, rows)),
+    ];
+    if (report.promotions.length > 0) {
+        sections.push(`### Promotions under way (${report.promotions.length})`, table(['Cluster', 'Application', 'Runs'], report.promotions
+            .slice(0, rows)
+            .map((p) => [p.environment, p.application, `${inlineCode(p.branch)} (#${p.parent})`])));
+    }
+    if (report.warnings.length > 0) {
+        sections.push('## Warnings', report.warnings.map((w) => `- ${escapeHtml(w)}`).join('\n'));
+    }
+    const images = imagesSection(report, max);
+    if (images)
+        sections.push(images);
+    return truncate(`${sections.join('\n\n')}\n`, options.limit);
+}
+/** A short table for the terminal: one line per add-on version, then the drift. */
+function renderText(report, max = 6) {
+    const rows = [['add-on', 'version', 'clusters', 'newest patch', 'state']];
+    for (const addon of report.addons) {
+        for (const version of addon.versions) {
+            rows.push([
+                addon.name,
+                version.version,
+                `${version.environments.length} (${names(version.environments, max)})`,
+                version.newest.patch ?? (addon.kind === 'chart' ? '?' : '-'),
+                version.belowMinimum
+                    ? 'BELOW MINIMUM'
+                    : version.behindPatch
+                        ? 'behind patch'
+                        : version.newest.patch
+                            ? 'ok'
+                            : '',
+            ]);
+        }
+    }
+    const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+    const lines = rows.map((row) => row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd());
+    const { drift } = report.totals;
+    lines.push('', `drift: ${drift.wet} WET, ${drift.argocd} Argo CD, ${drift.orphaned} orphaned`);
+    for (const finding of report.drift) {
+        lines.push(`  ${finding.kind} ${finding.environment}: ${finding.problems.join('; ')}`);
+        if (finding.command)
+            lines.push(`    fix: ${finding.command}`);
+    }
+    for (const warning of report.warnings)
+        lines.push(`warning: ${warning}`);
+    return `${lines.join('\n')}\n`;
+}
+
+// EXTERNAL MODULE: ./actions/lib/cli/args.js
+var cli_args = __nccwpck_require__(5400);
+// EXTERNAL MODULE: ./actions/lib/cli/index.js
+var cli = __nccwpck_require__(3200);
+;// CONCATENATED MODULE: ./actions/lib/cli/report.js
+
+
+
+
+
+
+
+
+
+
+const usage = `Usage: fleet-promote report [--repo DIR] [--branch NAME] [--remote NAME | --local] [options]
+
+Reports, for the whole fleet, which version of each add-on runs on each cluster
+(read from the WET branch tips), the newest releases of each chart (Helm
+repository index.yaml or OCI tags, only from hydrate.helm.allowedRepos),
+the clusters behind the newest patch or a configured minimum, and drift:
+  wet       a WET branch is not the render of the DRY branch tip
+  argocd    an Application does not run its WET branch tip, or is OutOfSync/Degraded
+  orphaned  an Application runs the child branch of a closed or deleted parent
+Works from a local clone without GitHub: the branches come from the remote
+(one ls-remote, one fetch). Argo CD is read when ARGOCD_AUTH_TOKEN is set
+(never pass a token on the command line).
+
+Options:
+  --repo DIR          Clone of the fleet repository (default: the current directory)
+  --branch NAME       DRY branch (default: the remote's HEAD branch, else main)
+  --remote NAME       Remote to read branches from (default: origin)
+  --local             Read only the refs already in the clone (no network)
+  --config FILE       Configuration file, read at the DRY tip (default: fleet-promote.yaml)
+  --skip-render       Do not render the DRY tip (no WET drift check; no kustomize/helm needed)
+  --argocd-server URL Argo CD server (default: deploy.argocd.server)
+  --format FORMAT     text (default), markdown or json
+  --fail-on LIST      Exit 1 on: drift, below-minimum, behind-patch (comma-separated; default none)
+  --parallelism N     Render processes (default: CPU count)
+
+Exit code: 0, or 1 when --fail-on matched (reasons on stderr).`;
+async function defaultBranch(git, remote) {
+    const result = await git.raw(['symbolic-ref', '--quiet', `refs/remotes/${remote}/HEAD`]);
+    const ref = result.code === 0 ? result.stdout.trim() : '';
+    return ref.startsWith(`refs/remotes/${remote}/`)
+        ? ref.slice(`refs/remotes/${remote}/`.length)
+        : 'main';
+}
+cli/* commands */.Pi.set('report', {
+    summary: 'Versions of each add-on per cluster, newest chart releases, and drift.',
+    usage,
+    async run(args) {
+        const options = (0,cli_args/* parseCliArgs */.h)('report', args, {
+            repo: { type: 'string' },
+            branch: { type: 'string' },
+            remote: { type: 'string' },
+            local: { type: 'boolean' },
+            config: { type: 'string' },
+            'skip-render': { type: 'boolean' },
+            'argocd-server': { type: 'string' },
+            format: { type: 'string' },
+            'fail-on': { type: 'string' },
+            parallelism: { type: 'string' },
+        });
+        const format = options.format ?? 'text';
+        if (!['text', 'markdown', 'json'].includes(format)) {
+            throw new errors/* UserError */.y(`--format must be text, markdown or json, got "${format}"`);
+        }
+        if (options.local && options.remote !== undefined)
+            throw new errors/* UserError */.y('--local and --remote exclude each other');
+        const parallelism = options.parallelism === undefined ? undefined : Number(options.parallelism);
+        if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) {
+            throw new errors/* UserError */.y(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`);
+        }
+        const failOn = parseFailOn(options['fail-on'] ?? '', '--fail-on');
+        const git = new git_git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.'));
+        const remote = options.local ? undefined : (options.remote ?? 'origin');
+        const branch = options.branch ?? (await defaultBranch(git, remote ?? 'origin'));
+        const configFile = options.config ?? config_config/* DEFAULT_CONFIG_FILE */.Cu;
+        const token = process.env.ARGOCD_AUTH_TOKEN ?? '';
+        const { report } = await gatherReport({
+            git,
+            configFile,
+            dryBranch: branch,
+            ...(remote !== undefined ? { remote } : {}),
+            render: options['skip-render'] !== true,
+            ...(token ? { argocd: (server) => createArgoCdClient({ server, token }) } : {}),
+            ...(options['argocd-server'] ? { argocdServer: options['argocd-server'] } : {}),
+            argocdSkipped: 'ARGOCD_AUTH_TOKEN is not set',
+            ...(parallelism !== undefined ? { parallelism } : {}),
+        });
+        process.stdout.write(format === 'json'
+            ? `${JSON.stringify(report, null, 2)}\n`
+            : format === 'markdown'
+                ? renderReport(report, {
+                    limit: Number.MAX_SAFE_INTEGER,
+                    rowsPerSection: Number.MAX_SAFE_INTEGER,
+                })
+                : renderText(report));
+        const reasons = failureReasons(report, failOn);
+        for (const reason of reasons)
+            process.stderr.write(`fleet-promote report: ${reason}\n`);
+        return reasons.length > 0 ? 1 : 0;
+    },
+});
+
+
+/***/ }),
+
+/***/ 2523:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Cu: () => (/* binding */ DEFAULT_CONFIG_FILE),
+  wr: () => (/* binding */ argoCdApplicationName),
+  sb: () => (/* binding */ defaultConfig),
+  MR: () => (/* binding */ discoverEnvironments),
+  lW: () => (/* binding */ environmentsFromPaths),
+  Z9: () => (/* binding */ loadConfig),
+  o4: () => (/* binding */ parseConfig),
+  Xs: () => (/* binding */ stageOrder)
+});
+
+// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, configSchema, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, stageFor, unsafeNameReason
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
+var esm = __nccwpck_require__(3812);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: ./actions/lib/render/safety.js
+var safety = __nccwpck_require__(2402);
+;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+;// CONCATENATED MODULE: ./actions/lib/config/config.js
+// Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
+// line and key) → defaults → semantic checks. Also turns the configuration
+// and a repository's file list into environments with stages and branches.
+
+
+
+
+
+
+
+
+
+const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml';
+const DEFAULTS_FILE = '(defaults)';
+const KUSTOMIZATION_FILES = [
+    'kustomization.yaml',
+    'kustomization.yml',
+    'Kustomization',
+];
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+const DEFAULT_PROTECTED_KINDS = [
+    'Namespace',
+    'CustomResourceDefinition',
+    'PersistentVolumeClaim',
+    'PersistentVolume',
+    'StatefulSet',
+    'Application',
+    'AppProject',
+    'Kustomization',
+];
+/** The configuration of a repository without fleet-promote.yaml. */
+function defaultConfig() {
+    return {
+        version: 1,
+        file: DEFAULTS_FILE,
+        environments: [defaultEnvironmentRule()],
+        stages: [
+            {
+                name: 'default',
+                match: ['*'],
+                requires: [],
+                autoPromote: false,
+                approvals: 0,
+                permission: 'write',
+                backend: 'merge',
+            },
+        ],
+        impact: { extra: [] },
+        hydrate: {
+            layout: 'manifest',
+            helm: { enabled: true, allowedRepos: [] },
+            remoteBases: [],
+            deletionGuard: {
+                maxDeleted: 10,
+                maxDeletedPercent: 20,
+                protectedKinds: [...DEFAULT_PROTECTED_KINDS],
+            },
+            timeoutSeconds: 300,
+            maxOutputBytes: 64 * 1024 * 1024,
+        },
+        promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
+        deploy: {
+            backend: 'merge',
+            argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
+            external: { system: 'external deployment' },
+        },
+        merge: { mergeUnpromoted: true },
+        report: { minimumVersions: [], chartRepositories: [] },
+    };
+}
+/** Every directory below `clusters/` holding a kustomization, named by its path below it. */
+function defaultEnvironmentRule() {
+    return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
+}
+/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+async function loadConfig(repoDir, file) {
+    const name = file ?? DEFAULT_CONFIG_FILE;
+    const path = (0,external_node_path_.resolve)(repoDir, name);
+    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), path);
+    if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
+        throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
+    }
+    let text;
+    try {
+        text = await (0,promises_.readFile)(path, 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
+            return defaultConfig();
+        }
+        if (error.code === 'ENOENT') {
+            throw new errors/* UserError */.y(`configuration file ${name} does not exist`, { file: name });
+        }
+        throw error;
+    }
+    return parseConfig(text, inside.split('\\').join('/'));
+}
+/** Where YAML nodes are, for messages and annotations. */
+class SourceMap {
+    file;
+    doc;
+    lines;
+    constructor(file, doc, lines) {
+        this.file = file;
+        this.doc = doc;
+        this.lines = lines;
+    }
+    locate(path, atKey = false) {
+        let node = this.doc.contents;
+        let offset = rangeStart(node) ?? 0;
+        for (const [index, segment] of path.entries()) {
+            if ((0,dist/* isMap */.jh)(node)) {
+                const pair = node.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === segment);
+                if (!pair)
+                    break;
+                if (atKey && index === path.length - 1) {
+                    offset = rangeStart(pair.key) ?? offset;
+                    break;
+                }
+                node = pair.value;
+            }
+            else if ((0,dist/* isSeq */.oP)(node) && typeof segment === 'number') {
+                node = node.items[segment];
+            }
+            else {
+                break;
+            }
+            offset = rangeStart(node) ?? offset;
+        }
+        const { line, col } = this.lines.linePos(offset);
+        return { line, column: col };
+    }
+    line(path) {
+        return this.locate(path).line;
+    }
+}
+function rangeStart(node) {
+    const range = node?.range;
+    return range?.[0];
+}
+/** `stages[0].requires[1]` */
+function formatKeyPath(path) {
+    let out = '';
+    for (const segment of path) {
+        out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
+    }
+    return out || '(top level)';
+}
+function fail(source, problems) {
+    const located = problems
+        .map((problem) => ({ ...problem, ...source.locate(problem.path, problem.atKey) }))
+        .sort((a, b) => a.line - b.line || a.column - b.column);
+    const first = located[0];
+    const lines = located.map((p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`);
+    throw new errors/* UserError */.y(lines.join('\n'), {
+        file: source.file,
+        line: first?.line ?? 1,
+        column: first?.column ?? 1,
+    });
+}
+let validator;
+function validate(data) {
+    validator ??= new ajv.Ajv({ allErrors: true, verbose: true, strict: true }).compile(fleet_promote_schema_namespaceObject);
+    return validator(data) ? [] : (validator.errors ?? []);
+}
+/** Parse, validate and normalize fleet-promote.yaml text. Throws UserError naming file, line and key. */
+function parseConfig(text, file) {
+    const lines = new dist/* LineCounter */.HN();
+    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, uniqueKeys: true });
+    const source = new SourceMap(file, doc, lines);
+    const syntaxError = doc.errors[0];
+    if (syntaxError) {
+        const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 };
+        const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(/ at line \d+, column \d+:?$/, '');
+        throw new errors/* UserError */.y(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
+            file,
+            line: position.line,
+            column: position.col,
+        });
+    }
+    let data;
+    try {
+        data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
+    }
+    catch (error) {
+        // The yaml package refuses alias expansion bombs here.
+        throw new errors/* UserError */.y(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
+    }
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }]);
+    }
+    const schemaErrors = validate(data);
+    if (schemaErrors.length > 0)
+        fail(source, schemaProblems(schemaErrors));
+    const raw = data;
+    const config = normalize(raw, file);
+    const problems = semanticProblems(config, raw);
+    if (problems.length > 0)
+        fail(source, problems);
+    if (raw.environments) {
+        config.environments.forEach((rule, index) => {
+            rule.line = source.line(['environments', index]);
+        });
+    }
+    return config;
+}
+function normalize(raw, file) {
+    const defaults = defaultConfig();
+    const promote = { ...defaults.promote, ...raw.promote };
+    const deploy = {
+        backend: raw.deploy?.backend ?? defaults.deploy.backend,
+        argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
+        external: { ...defaults.deploy.external, ...raw.deploy?.external },
+    };
+    const environments = raw.environments?.map((rule) => ({
+        glob: rule.glob,
+        name: rule.name ?? defaultNameTemplate(rule.glob),
+        branch: rule.branch ?? 'env/{name}',
+        exclude: rule.exclude ?? [],
+    }));
+    const rawStages = raw.stages ?? [{ name: 'default' }];
+    const stages = rawStages.map((stage, index) => ({
+        name: stage.name,
+        match: stage.match ?? ['*'],
+        // Omitted `requires` chains each stage to the previous one: fail closed.
+        requires: stage.requires ?? (index > 0 ? [rawStages[index - 1].name] : []),
+        autoPromote: stage.autoPromote ?? false,
+        approvals: stage.approvals ?? 0,
+        permission: stage.permission ?? promote.permission,
+        backend: stage.backend ?? deploy.backend,
+    }));
+    const hydrate = raw.hydrate;
+    return {
+        version: 1,
+        file,
+        environments: environments ?? [defaultEnvironmentRule()],
+        stages,
+        impact: { extra: raw.impact?.extra ?? [] },
+        hydrate: {
+            layout: hydrate?.layout ?? defaults.hydrate.layout,
+            helm: { ...defaults.hydrate.helm, ...hydrate?.helm },
+            remoteBases: hydrate?.remoteBases ?? defaults.hydrate.remoteBases,
+            deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
+            timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
+            maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
+        },
+        promote,
+        deploy,
+        merge: { ...defaults.merge, ...raw.merge },
+        report: {
+            minimumVersions: (raw.report?.minimumVersions ?? []).map((entry) => ({
+                chart: entry.chart,
+                version: entry.version,
+                reason: entry.reason ?? '',
+            })),
+            chartRepositories: raw.report?.chartRepositories ?? [],
+        },
+    };
+}
+/** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
+function defaultNameTemplate(glob) {
+    let count = 0;
+    try {
+        count = compileDirGlob(glob).captureCount;
+    }
+    catch {
+        // The semantic checks report the invalid glob with its location.
+    }
+    if (count === 0)
+        return '{basename}';
+    return Array.from({ length: count }, (_, i) => `{${i + 1}}`).join('-');
+}
+const FRIENDLY_PATTERNS = {
+    '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must consist of letters, digits, ".", "_" and "-", starting with a letter or digit',
+    '^\\S+$': 'must be one word without spaces',
+    '^(https?|oci)://\\S+$': 'must be an http://, https:// or oci:// URL',
+};
+function schemaProblems(errors) {
+    const seen = new Set();
+    const problems = [];
+    for (const error of errors) {
+        const path = error.instancePath
+            .split('/')
+            .slice(1)
+            .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
+            .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
+        const problem = describeSchemaError(error, path);
+        const key = `${formatKeyPath(problem.path)}\0${problem.message}`;
+        if (seen.has(key))
+            continue;
+        seen.add(key);
+        problems.push(problem);
+    }
+    return problems;
+}
+function describeSchemaError(error, path) {
+    const params = error.params;
+    const got = describeValue(error.data);
+    switch (error.keyword) {
+        case 'additionalProperties': {
+            const key = String(params.additionalProperty);
+            const allowed = Object.keys(error.parentSchema?.properties ?? {});
+            const suggestion = closest(key, allowed);
+            return {
+                path: [...path, key],
+                atKey: true,
+                message: `unknown key "${key}"` +
+                    (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+                    `; allowed keys: ${allowed.join(', ')}`,
+            };
+        }
+        case 'required':
+            return { path, message: `missing required key "${String(params.missingProperty)}"` };
+        case 'type':
+            return { path, message: `must be ${article(String(params.type))}, got ${got}` };
+        case 'enum':
+            return {
+                path,
+                message: `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
+            };
+        case 'const':
+            return { path, message: `must be ${JSON.stringify(params.allowedValue)}, got ${got}` };
+        case 'pattern': {
+            const pattern = String(params.pattern);
+            return {
+                path,
+                message: `${FRIENDLY_PATTERNS[pattern] ?? `must match /${pattern}/`}, got ${got}`,
+            };
+        }
+        case 'minItems':
+            return { path, message: `must list at least ${Number(params.limit)}, got ${got}` };
+        case 'minLength':
+            return { path, message: `must not be empty` };
+        default:
+            return { path, message: `${error.message ?? 'is invalid'}, got ${got}` };
+    }
+}
+function article(type) {
+    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+function describeValue(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return value.length === 0 ? 'an empty list' : 'a list';
+    if (typeof value === 'object')
+        return 'a mapping';
+    const text = JSON.stringify(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+/** The allowed key closest to a misspelt one, if it is close enough to be a typo. */
+function closest(word, candidates) {
+    let best;
+    let bestDistance = Infinity;
+    for (const candidate of candidates) {
+        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (distance < bestDistance) {
+            best = candidate;
+            bestDistance = distance;
+        }
+    }
+    const typo = bestDistance <= Math.max(1, Math.floor(word.length / 3)) && bestDistance < word.length;
+    return typo ? best : undefined;
+}
+function editDistance(a, b) {
+    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+            current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+// ---------------------------------------------------------------------------
+// Semantic checks (things a JSON Schema cannot say)
+function semanticProblems(config, raw) {
+    const problems = [];
+    const check = (path, fn) => {
+        try {
+            fn();
+        }
+        catch (error) {
+            if (!(error instanceof errors/* UserError */.y))
+                throw error;
+            problems.push({ path, message: error.message });
+        }
+    };
+    config.environments.forEach((rule, i) => {
+        const base = ['environments', i];
+        let captureCount = 0;
+        check([...base, 'glob'], () => {
+            captureCount = compileDirGlob(rule.glob).captureCount;
+        });
+        rule.exclude.forEach((glob, j) => check([...base, 'exclude', j], () => compileDirGlob(glob)));
+        const captures = Array.from({ length: captureCount }, (_, k) => String(k + 1));
+        const pathVars = ['path', 'basename', ...captures];
+        check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
+            const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
+            const reason = unsafeNameReason(name);
+            if (reason)
+                throw new errors/* UserError */.y(`name template "${rule.name}" ${reason}`);
+        });
+        check([...base, 'branch'], () => {
+            const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template');
+            const reason = invalidBranchReason(branch);
+            if (reason)
+                throw new errors/* UserError */.y(`branch template "${rule.branch}" gives ${reason}`);
+        });
+    });
+    const stageIndex = new Map();
+    config.stages.forEach((stage, i) => {
+        if (stageIndex.has(stage.name)) {
+            problems.push({
+                path: ['stages', i, 'name'],
+                message: `duplicate stage name "${stage.name}" (also stages[${stageIndex.get(stage.name)}])`,
+            });
+        }
+        else {
+            stageIndex.set(stage.name, i);
+        }
+        stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
+    });
+    // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
+    const uniqueStages = stageIndex.size === config.stages.length;
+    config.stages.forEach((stage, i) => {
+        if (!uniqueStages)
+            return;
+        stage.requires.forEach((required, j) => {
+            if (required === stage.name) {
+                problems.push({
+                    path: ['stages', i, 'requires', j],
+                    message: 'a stage cannot require itself',
+                });
+            }
+            else if (!config.stages.some((s) => s.name === required)) {
+                const suggestion = closest(required, config.stages.map((s) => s.name));
+                problems.push({
+                    path: ['stages', i, 'requires', j],
+                    message: `unknown stage "${required}"` +
+                        (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
+                        `; stages: ${config.stages.map((s) => s.name).join(', ')}`,
+                });
+            }
+        });
+    });
+    if (problems.length === 0) {
+        const cycle = findCycle(config.stages);
+        if (cycle) {
+            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
+            const written = indexes
+                .filter((i) => raw.stages?.[i]?.requires !== undefined)
+                .sort((a, b) => a - b);
+            const implicit = indexes
+                .filter((i) => !written.includes(i))
+                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
+            const at = written[0] ?? indexes[0];
+            problems.push({
+                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
+                    (implicit.length > 0
+                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+                        : ''),
+            });
+        }
+    }
+    config.impact.extra.forEach((rule, i) => {
+        rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
+        rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
+    });
+    reportProblems(config, problems);
+    check(['deploy', 'argocd', 'application'], () => {
+        sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
+    });
+    const argocdUser = config.deploy.backend === 'argocd'
+        ? ['deploy', 'backend']
+        : config.stages
+            .map((stage, i) => stage.backend === 'argocd' ? ['stages', i, 'backend'] : undefined)
+            .find((path) => path !== undefined);
+    if (argocdUser && config.deploy.argocd.server.trim() === '') {
+        problems.push({
+            path: argocdUser,
+            message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
+        });
+    }
+    return problems;
+}
+function reportProblems(config, problems) {
+    const seen = new Map();
+    config.report.minimumVersions.forEach((entry, i) => {
+        if ((0,semver.parse)(entry.version) === null) {
+            problems.push({
+                path: ['report', 'minimumVersions', i, 'version'],
+                message: `"${entry.version}" is not a semantic version (e.g. 1.16.2)`,
+            });
+        }
+        const first = seen.get(entry.chart);
+        if (first !== undefined) {
+            problems.push({
+                path: ['report', 'minimumVersions', i, 'chart'],
+                message: `chart "${entry.chart}" already has a minimum (report.minimumVersions[${first}])`,
+            });
+        }
+        else
+            seen.set(entry.chart, i);
+    });
+    config.report.chartRepositories.forEach((entry, i) => {
+        if (!config.hydrate.helm.allowedRepos.some((prefix) => (0,safety/* matchesPrefix */.WP)(entry.repo, prefix))) {
+            problems.push({
+                path: ['report', 'chartRepositories', i, 'repo'],
+                message: `${entry.repo} is not in hydrate.helm.allowedRepos (the report only asks allowed repositories)`,
+            });
+        }
+    });
+}
+function sampleExpansion(template, allowed, what) {
+    const vars = Object.fromEntries(allowed.map((key) => [key, key === 'path' ? 'a/b' : 'x']));
+    try {
+        return expandTemplate(template, vars);
+    }
+    catch (error) {
+        throw new errors/* UserError */.y(`${what}: ${error.message}`);
+    }
+}
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
+function invalidBranchReason(branch) {
+    const quoted = JSON.stringify(branch);
+    if (branch === '' || branch === '@')
+        return `an invalid branch name ${quoted}`;
+    if (branch.startsWith('-'))
+        return `${quoted}, which starts with "-"`;
+    if (branch.startsWith('/') || branch.endsWith('/') || branch.includes('//')) {
+        return `${quoted}, which has an empty path component`;
+    }
+    if (branch.endsWith('.'))
+        return `${quoted}, which ends with "."`;
+    if (branch.includes('..'))
+        return `${quoted}, which contains ".."`;
+    if (branch.includes('@{'))
+        return `${quoted}, which contains "@{"`;
+    // eslint-disable-next-line no-control-regex
+    const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(branch);
+    if (bad)
+        return `${quoted}, which contains the character ${JSON.stringify(bad[0])}`;
+    for (const part of branch.split('/')) {
+        if (part.startsWith('.'))
+            return `${quoted}, where a component starts with "."`;
+        if (part.endsWith('.lock'))
+            return `${quoted}, where a component ends with ".lock"`;
+    }
+    return undefined;
+}
+function findCycle(stages) {
+    const byName = new Map(stages.map((stage) => [stage.name, stage]));
+    const state = new Map();
+    const trail = [];
+    const visit = (name) => {
+        if (state.get(name) === 'done')
+            return undefined;
+        if (state.get(name) === 'visiting')
+            return [...trail.slice(trail.indexOf(name)), name];
+        state.set(name, 'visiting');
+        trail.push(name);
+        for (const required of byName.get(name)?.requires ?? []) {
+            const cycle = visit(required);
+            if (cycle)
+                return cycle;
+        }
+        trail.pop();
+        state.set(name, 'done');
+        return undefined;
+    };
+    for (const stage of stages) {
+        const cycle = visit(stage.name);
+        if (cycle)
+            return cycle;
+    }
+    return undefined;
+}
+// ---------------------------------------------------------------------------
+// Templates and globs
+const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g;
+/** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
+/**
+ * The Argo CD Application of an environment. promote and merge-cleanup both
+ * call this, so they always name the same Application.
+ */
+function argoCdApplicationName(config, environment) {
+    return expandTemplate(config.deploy.argocd.application, {
+        name: environment.name,
+        stage: environment.stage,
+        branch: environment.branch,
+    });
+}
+function expandTemplate(template, vars) {
+    return template.replace(PLACEHOLDER, (match, key) => {
+        if (key === undefined) {
+            throw new errors/* UserError */.y(`unbalanced "${match}" in template "${template}"`);
+        }
+        const value = Object.hasOwn(vars, key) ? vars[key] : undefined;
+        if (value === undefined) {
+            const known = Object.keys(vars)
+                .map((k) => `{${k}}`)
+                .join(', ');
+            throw new errors/* UserError */.y(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
+        }
+        return value;
+    });
+}
+const dirGlobCache = new Map();
+function checkGlobSyntax(glob, what) {
+    if (glob.trim() !== glob || glob === '')
+        throw new errors/* UserError */.y(`${what} "${glob}" is empty or has surrounding spaces`);
+    if (glob.startsWith('/'))
+        throw new errors/* UserError */.y(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
+    if (glob.startsWith('!') || glob.startsWith('#'))
+        throw new errors/* UserError */.y(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
+    if (glob.includes('\\'))
+        throw new errors/* UserError */.y(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
+    let depth = 0;
+    for (const char of glob) {
+        if (char === '{')
+            depth++;
+        else if (char === '}')
+            depth--;
+        else if (char === '/' && depth > 0)
+            throw new errors/* UserError */.y(`${what} "${glob}": a {…} alternative may not contain "/"`);
+        if (depth < 0)
+            break;
+    }
+    if (depth !== 0)
+        throw new errors/* UserError */.y(`${what} "${glob}" has unbalanced "{" / "}"`);
+    for (const segment of glob.split('/')) {
+        if (segment === '' || segment === '.' || segment === '..') {
+            throw new errors/* UserError */.y(`${what} "${glob}" has an empty, "." or ".." path segment`);
+        }
+        if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
+            throw new errors/* UserError */.y(`${what} "${glob}" has an unbalanced "[" / "]"`);
+        }
+    }
+}
+/** Compile a directory glob into segments; each wildcard segment and each `**` is a capture. */
+function compileDirGlob(glob) {
+    const cached = dirGlobCache.get(glob);
+    if (cached)
+        return cached;
+    checkGlobSyntax(glob, 'glob');
+    let captureCount = 0;
+    const segments = glob.split('/').map((segment) => {
+        if (segment === '**') {
+            captureCount++;
+            return { kind: 'globstar' };
+        }
+        if (segment.includes('**')) {
+            throw new errors/* UserError */.y(`glob "${glob}": "**" must be a whole path segment`);
+        }
+        const matcher = new esm/* Minimatch */.VR(segment, { magicalBraces: true });
+        if (!matcher.hasMagic())
+            return { kind: 'literal', text: segment };
+        captureCount++;
+        return { kind: 'magic', matcher };
+    });
+    const compiled = { source: glob, segments, captureCount };
+    dirGlobCache.set(glob, compiled);
+    return compiled;
+}
+/** Match a directory path against a directory glob; the captures, or undefined. */
+function matchDirGlob(glob, dir) {
+    const { segments } = compileDirGlob(glob);
+    const parts = dir.split('/');
+    const walk = (si, pi, captures) => {
+        const segment = segments[si];
+        if (!segment)
+            return pi === parts.length ? captures : undefined;
+        if (segment.kind === 'globstar') {
+            // Fewest segments first; `**` never enters hidden directories. Like minimatch, a
+            // trailing `**` means "below": `clusters/**` does not match `clusters` itself.
+            const trailing = si === segments.length - 1;
+            for (let end = trailing ? pi + 1 : pi; end <= parts.length; end++) {
+                if (end > pi && parts[end - 1].startsWith('.'))
+                    break;
+                const found = walk(si + 1, end, [...captures, parts.slice(pi, end).join('/')]);
+                if (found)
+                    return found;
+            }
+            return undefined;
+        }
+        const part = parts[pi];
+        if (part === undefined)
+            return undefined;
+        if (segment.kind === 'literal')
+            return part === segment.text ? walk(si + 1, pi + 1, captures) : undefined;
+        return segment.matcher.match(part) ? walk(si + 1, pi + 1, [...captures, part]) : undefined;
+    };
+    return walk(0, 0, []);
+}
+function checkNameGlob(glob) {
+    if (glob.trim() === '' || glob.trim() !== glob)
+        throw new errors/* UserError */.y(`pattern "${glob}" is empty or has surrounding spaces`);
+    if (glob.includes('/'))
+        throw new errors/* UserError */.y(`pattern "${glob}" matches environment names, which contain no "/"`);
+}
+function checkPathGlob(glob) {
+    checkGlobSyntax(glob, 'path glob');
+}
+// ---------------------------------------------------------------------------
+// Stages and environments
+function stageFor(config, environmentName) {
+    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
+}
+// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
+const nameMatchers = new Map();
+function nameMatcher(pattern) {
+    let matcher = nameMatchers.get(pattern);
+    if (!matcher)
+        nameMatchers.set(pattern, (matcher = new esm/* Minimatch */.VR(pattern)));
+    return matcher;
+}
+/** Stage names in dependency order (file order among independent stages). */
+function stageOrder(config) {
+    const names = new Set(config.stages.map((stage) => stage.name));
+    for (const stage of config.stages) {
+        for (const required of stage.requires) {
+            if (!names.has(required)) {
+                throw new errors/* UserError */.y(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
+                    file: config.file,
+                });
+            }
+        }
+    }
+    const cycle = findCycle(config.stages);
+    if (cycle) {
+        throw new errors/* UserError */.y(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
+            file: config.file,
+        });
+    }
+    const order = [];
+    const placed = new Set();
+    while (order.length < config.stages.length) {
+        const next = config.stages.find((stage) => !placed.has(stage.name) && stage.requires.every((r) => placed.has(r)));
+        if (!next)
+            break; // unreachable: cycles are rejected above
+        order.push(next.name);
+        placed.add(next.name);
+    }
+    return order;
+}
+function kustomizationDirs(files) {
+    const dirs = new Set();
+    for (const file of files) {
+        const slash = file.lastIndexOf('/');
+        if (slash <= 0)
+            continue; // the repository root is never an environment
+        if (KUSTOMIZATION_FILES.includes(file.slice(slash + 1)))
+            dirs.add(file.slice(0, slash));
+    }
+    return [...dirs].sort();
+}
+function ruleWhere(config, rule, index) {
+    const at = rule.line ? `${config.file}:${rule.line}` : config.file;
+    return `${at}: environments[${index}] (glob "${rule.glob}")`;
+}
+function ruleLocation(config, rule) {
+    return rule.line ? { file: config.file, line: rule.line } : { file: config.file };
+}
+function pathVars(dir, captures) {
+    const vars = { path: dir, basename: dir.slice(dir.lastIndexOf('/') + 1) };
+    captures.forEach((capture, i) => (vars[String(i + 1)] = capture));
+    return vars;
+}
+function environmentFor(config, rule, where, location, dir, name, vars) {
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem) {
+        throw new errors/* UserError */.y(`${where}: the name of ${dir} ${nameProblem}`, location);
+    }
+    const stage = stageFor(config, name);
+    if (!stage) {
+        throw new errors/* UserError */.y(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
+            config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
+    }
+    const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem) {
+        throw new errors/* UserError */.y(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
+    }
+    return { name, path: dir, stage: stage.name, branch };
+}
+/** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
+function discoverEnvironments(config, files, options = {}) {
+    const dirs = kustomizationDirs(files);
+    const claimed = new Set();
+    const environments = [];
+    config.environments.forEach((rule, index) => {
+        const where = ruleWhere(config, rule, index);
+        const location = ruleLocation(config, rule);
+        let matched = 0;
+        for (const dir of dirs) {
+            const captures = matchDirGlob(rule.glob, dir);
+            if (!captures)
+                continue;
+            matched++;
+            if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir)))
+                continue;
+            claimed.add(dir);
+            const vars = pathVars(dir, captures);
+            const name = expandTemplate(rule.name, vars).replaceAll('/', '-');
+            environments.push(environmentFor(config, rule, where, location, dir, name, vars));
+        }
+        if (matched === 0 && !options.allowUnmatched) {
+            throw new errors/* UserError */.y(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
+                (config.file === DEFAULTS_FILE
+                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
+                    : ''), location);
+        }
+    });
+    return checkUniqueAndSort(config, environments);
+}
+function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
+    const byName = new Map();
+    const byBranch = new Map();
+    for (const env of environments) {
+        const sameName = byName.get(env.name);
+        if (sameName) {
+            throw new errors/* UserError */.y(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
+        }
+        const sameBranch = byBranch.get(env.branch);
+        if (sameBranch) {
+            throw new errors/* UserError */.y(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
+        }
+        byName.set(env.name, env);
+        byBranch.set(env.branch, env);
+    }
+    const rank = new Map(order.map((name, i) => [name, i]));
+    return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+/**
+ * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
+ * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
+ * from the configuration (or the first stage), the branch from the first rule matching the path.
+ * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
+ * of failing (the base revision may not have a directory yet). `known` carries the environments
+ * of directories already resolved (for the other revision): a directory's environment depends
+ * only on the configuration and its path.
+ */
+function environmentsFromPaths(config, files, patterns, options = {}) {
+    // Built once: resolving hundreds of patterns must not rescan the tree for each.
+    const kustomized = kustomizationDirs(files);
+    const existing = new Set();
+    for (const file of files) {
+        for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
+            existing.add(file.slice(0, slash));
+        }
+    }
+    const order = stageOrder(config);
+    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
+    const known = options.known ?? new Map();
+    const resolve = (some) => {
+        const environments = [];
+        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+            let env = known.get(dir);
+            if (!env)
+                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            environments.push(env);
+        }
+        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
+    };
+    if (!options.skipUnresolved)
+        return resolve(patterns);
+    const found = new Map();
+    for (const pattern of patterns) {
+        try {
+            for (const env of resolve([pattern]))
+                found.set(env.name, env);
+        }
+        catch (error) {
+            if (!(error instanceof errors/* UserError */.y))
+                throw error;
+        }
+    }
+    return [...found.values()];
+}
+function resolveDirPatterns(kustomized, existing, patterns) {
+    const dirs = new Set();
+    for (const raw of patterns) {
+        const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
+        // Without any of these characters a pattern is a plain path (no need to compile it).
+        const isGlob = /[*?[{(]/.test(pattern) && new esm/* Minimatch */.VR(pattern, { magicalBraces: true }).hasMagic();
+        if (!isGlob) {
+            if (!existing.has(pattern)) {
+                throw new errors/* UserError */.y(`--env ${raw}: no such directory in the repository`);
+            }
+            dirs.add(pattern);
+            continue;
+        }
+        let matches;
+        try {
+            matches = kustomized.filter((dir) => matchDirGlob(pattern, dir));
+        }
+        catch (error) {
+            throw new errors/* UserError */.y(`--env ${raw}: ${error.message}`);
+        }
+        if (matches.length === 0) {
+            throw new errors/* UserError */.y(`--env ${raw} matches no directory holding a kustomization file`);
+        }
+        matches.forEach((dir) => dirs.add(dir));
+    }
+    return dirs;
+}
+function environmentForDir(config, fallbackStage, dir) {
+    const name = dir.replaceAll('/', '-');
+    const nameProblem = unsafeNameReason(name);
+    if (nameProblem)
+        throw new errors/* UserError */.y(`--env ${dir}: the environment name ${nameProblem}`);
+    const stage = stageFor(config, name) ?? fallbackStage;
+    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
+    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
+    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
+        ...vars,
+        name,
+        stage: stage?.name ?? '',
+    });
+    const branchProblem = invalidBranchReason(branch);
+    if (branchProblem)
+        throw new errors/* UserError */.y(`--env ${dir}: the branch is ${branchProblem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch };
+}
+
+
+/***/ }),
+
+/***/ 6410:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   g: () => (/* binding */ errorMessage),
+/* harmony export */   y: () => (/* binding */ UserError)
+/* harmony export */ });
+/** An error whose message is meant for the user as-is (names the file, line, input...). */
+class UserError extends Error {
+    location;
+    name = 'UserError';
+    constructor(message, 
+    /** Where the problem is, for a GitHub annotation. */
+    location) {
+        super(message);
+        this.location = location;
+    }
+}
+/** Any thrown value as a readable message: non-Error throws must not vanish. */
+function errorMessage(error) {
+    if (error instanceof Error)
+        return error.message || error.name;
+    if (typeof error === 'string')
+        return error;
+    try {
+        return JSON.stringify(error) ?? String(error);
+    }
+    catch {
+        return String(error);
+    }
+}
+
+
+/***/ }),
+
+/***/ 2386:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   T: () => (/* binding */ Git)
+/* harmony export */ });
+/* unused harmony export PushRejectedError */
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
+
+const SHA = /^[0-9a-f]{40}$/;
+/**
+ * The one git wrapper: argument arrays only, never shell strings. Credentials
+ * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
+ */
+class Git {
+    dir;
+    env;
+    constructor(dir, options = {}) {
+        this.dir = dir;
+        this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
+        if (options.token) {
+            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+            const key = options.serverUrl
+                ? `http.${new URL(options.serverUrl).origin}/.extraheader`
+                : 'http.extraheader';
+            // An empty value first clears headers saved in the repository's config.
+            this.env.GIT_CONFIG_COUNT = '2';
+            this.env.GIT_CONFIG_KEY_0 = key;
+            this.env.GIT_CONFIG_VALUE_0 = '';
+            this.env.GIT_CONFIG_KEY_1 = key;
+            this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`;
+        }
+    }
+    static async clone(url, dir, options = {}) {
+        const args = ['clone', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        if (options.branch)
+            args.push('--branch', options.branch);
+        if (options.depth)
+            args.push('--depth', String(options.depth));
+        args.push('--', url, dir);
+        await new Git(process.cwd(), options).run(args);
+        return new Git(dir, options);
+    }
+    static async init(dir, options = {}) {
+        const args = ['init', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir);
+        await new Git(process.cwd(), options).run(args);
+        return new Git(dir, options);
+    }
+    /** Runs git and returns stdout; throws CommandError on failure. */
+    async run(args, input) {
+        const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
+        return result.stdout;
+    }
+    /** Runs git and returns the whole result, whatever the exit code. */
+    raw(args, input) {
+        return (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runProcess */ .R3)('git', args, { cwd: this.dir, env: this.env, input });
+    }
+    async revParse(rev) {
+        return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
+    }
+    /** The commit a revision names, or undefined when it does not exist here. */
+    async tryRevParse(rev) {
+        const result = await this.raw([
+            'rev-parse',
+            '--verify',
+            '--quiet',
+            '--end-of-options',
+            `${rev}^{commit}`,
+        ]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async mergeBase(a, b) {
+        const result = await this.raw(['merge-base', '--end-of-options', a, b]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async isShallow() {
+        return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    }
+    async fetch(remote, refspecs, options = {}) {
+        const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.unshallow)
+            args.push('--unshallow');
+        if (options.depth)
+            args.push(`--depth=${options.depth}`);
+        if (options.deepen)
+            args.push(`--deepen=${options.deepen}`);
+        args.push('--', remote, ...refspecs);
+        await this.run(args);
+    }
+    /** Files changed between the merge base of base and head, and head; renames found. */
+    async changedFiles(base, head) {
+        const out = await this.run([
+            'diff',
+            '--name-status',
+            '-z',
+            '--find-renames',
+            '--no-ext-diff',
+            '--end-of-options',
+            `${base}...${head}`,
+            '--',
+        ]);
+        const fields = out.split('\0');
+        const files = [];
+        for (let i = 0; i < fields.length - 1;) {
+            const code = fields[i++] ?? '';
+            const status = code.charAt(0);
+            if (status === 'R' || status === 'C') {
+                const oldPath = fields[i++] ?? '';
+                const path = fields[i++] ?? '';
+                files.push({ status, path, oldPath });
+            }
+            else {
+                files.push({ status, path: fields[i++] ?? '' });
+            }
+        }
+        return files;
+    }
+    /** A file's bytes at a revision, or undefined when it does not exist there. */
+    async showFile(rev, path) {
+        const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`]);
+        return result.code === 0 ? result.stdout : undefined;
+    }
+    /** Every file path in a revision's tree (below `under`, when given). */
+    async listFiles(rev, under) {
+        const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev];
+        if (under)
+            args.push('--', under);
+        const out = await this.run(args);
+        return out.split('\0').filter((p) => p.length > 0);
+    }
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
+        }
+        return changes;
+    }
+    /**
+     * The blob ids of `rev:path` specs, in order, through one `git cat-file
+     * --batch-check` process; undefined where the path is not a blob there.
+     */
+    async blobIds(specs) {
+        if (specs.length === 0)
+            return [];
+        const out = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], `${specs.join('\n')}\n`);
+        const lines = out.split('\n');
+        return specs.map((_, index) => {
+            const [oid = '', type] = (lines[index] ?? '').split(' ');
+            return type === 'blob' && SHA.test(oid) ? oid : undefined;
+        });
+    }
+    /**
+     * Reads many text blobs through one `git cat-file --batch` process, as
+     * object id → content. Ids git does not have are left out.
+     */
+    async readBlobs(oids) {
+        const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid));
+        const blobs = new Map();
+        if (wanted.length === 0)
+            return blobs;
+        const out = Buffer.from(await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`), 'utf8');
+        let offset = 0;
+        while (offset < out.length) {
+            const headerEnd = out.indexOf(0x0a, offset);
+            if (headerEnd < 0)
+                break;
+            const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ');
+            offset = headerEnd + 1;
+            if (type === 'missing' || size === undefined)
+                continue;
+            const end = offset + Number(size);
+            // Output is decoded as UTF-8 by the process layer: a blob that is not
+            // valid UTF-8 changes length, so re-read the rest one blob at a time.
+            if (!SHA.test(oid) || out[end] !== 0x0a)
+                return this.readBlobsOneByOne(wanted, blobs);
+            if (type === 'blob')
+                blobs.set(oid, out.toString('utf8', offset, end));
+            offset = end + 1;
+        }
+        return blobs;
+    }
+    async readBlobsOneByOne(oids, blobs) {
+        for (const oid of oids) {
+            if (blobs.has(oid))
+                continue;
+            const result = await this.raw(['cat-file', 'blob', oid]);
+            if (result.code === 0)
+                blobs.set(oid, result.stdout);
+        }
+        return blobs;
+    }
+    /**
+     * Pushes refspecs in one atomic transaction, each guarded by a lease so a
+     * ref that moved since we read it is never overwritten.
+     */
+    async push(remote, refspecs, options = {}) {
+        const args = ['push', '--porcelain'];
+        if (options.atomic)
+            args.push('--atomic');
+        if (options.force)
+            args.push('--force');
+        for (const lease of options.leases ?? []) {
+            if (lease.expect !== '' && !SHA.test(lease.expect)) {
+                throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`);
+            }
+            args.push(`--force-with-lease=${lease.ref}:${lease.expect}`);
+        }
+        args.push('--', remote, ...refspecs);
+        try {
+            return await this.run(args);
+        }
+        catch (error) {
+            if (error instanceof _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd) {
+                const detail = `${error.result.stdout}\n${error.result.stderr}`;
+                if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
+                    throw new PushRejectedError(detail.trim());
+                }
+            }
+            throw error;
+        }
+    }
+    /** Runs `fn` in a detached work tree of `sha` at `dir` (sharing this object store), removed afterwards. */
+    async withWorktree(sha, dir, fn) {
+        await this.run(['worktree', 'add', '--quiet', '--detach', '--force', '--', dir, sha]);
+        try {
+            return await fn(dir);
+        }
+        finally {
+            await this.raw(['worktree', 'remove', '--force', '--', dir]);
+            await this.raw(['worktree', 'prune']);
+        }
+    }
+    /** Remote refs matching the patterns, as ref → SHA. */
+    async lsRemote(remote, patterns = []) {
+        const out = await this.run(['ls-remote', '--', remote, ...patterns]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const [sha, ref] = line.split('\t');
+            if (sha && ref)
+                refs.set(ref, sha);
+        }
+        return refs;
+    }
+}
+/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
+class PushRejectedError extends Error {
+    detail;
+    name = 'PushRejectedError';
+    constructor(detail) {
+        super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
+        this.detail = detail;
+    }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
+}
+
+
+/***/ }),
+
+/***/ 3742:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   E1: () => (/* binding */ buildWetCommit),
+/* harmony export */   PK: () => (/* binding */ readDryCommit),
+/* harmony export */   vM: () => (/* binding */ MANAGED_LIST)
+/* harmony export */ });
+/* unused harmony exports BOT_IDENTITY, commitMessage, isSafeRelativePath */
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6410);
+/* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2386);
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const env = input.environment;
+    const files = validateFiles(env);
+    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const scratch = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-index-'));
+    const identity = {
+        GIT_AUTHOR_NAME: input.dry.authorName,
+        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
+        GIT_AUTHOR_DATE: input.dry.authorDate,
+        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: input.dry.committerDate,
+    };
+    const plumbing = new _git_js__WEBPACK_IMPORTED_MODULE_4__/* .Git */ .T(git.dir, {
+        env: { ...identity, GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
+    });
+    try {
+        let base = env.baseSha;
+        let rootSha;
+        if (base === '') {
+            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+            base = rootSha;
+        }
+        else if (!(await git.tryRevParse(base))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
+        }
+        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+        const previous = await managedFiles(git, base);
+        const keep = new Set(files);
+        const stale = previous.filter((path) => !keep.has(path));
+        const realSource = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(sourceDir);
+        for (const path of files) {
+            await assertRegularFile(realSource, (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/')), path);
+        }
+        const listing = `${[...files].sort().join('\n')}\n`;
+        const blobs = files.length
+            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+                .trim()
+                .split('\n')
+            : [];
+        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+        const zero = '0'.repeat(40);
+        const entries = [
+            ...stale.map((path) => `0 ${zero}\t${path}`),
+            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+            `100644 ${listBlob}\t${MANAGED_LIST}`,
+        ];
+        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+        const tree = (await plumbing.run(['write-tree'])).trim();
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return {
+                environment: env.name,
+                branch: env.branch,
+                baseSha: env.baseSha,
+                sha: base,
+                changed: false,
+            };
+        }
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
+        return {
+            environment: env.name,
+            branch: env.branch,
+            baseSha: env.baseSha,
+            ...(rootSha ? { rootSha } : {}),
+            sha,
+            changed: true,
+        };
+    }
+    finally {
+        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(scratch, { recursive: true, force: true });
+    }
+}
+function commitMessage(input) {
+    const env = input.environment;
+    return [
+        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+        '',
+        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
+        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        '',
+        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        `Fleet-Promote-Environment: ${env.name}`,
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote on the WET branch (empty when it has no list). */
+async function managedFiles(git, rev) {
+    const text = await git.showFile(rev, MANAGED_LIST);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (node_path__WEBPACK_IMPORTED_MODULE_2__.posix.isAbsolute(path) || node_path__WEBPACK_IMPORTED_MODULE_2__.posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(root);
+    const full = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(rootAbs, relative);
+    if ((0,node_path__WEBPACK_IMPORTED_MODULE_2__.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + node_path__WEBPACK_IMPORTED_MODULE_2__.sep))) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(file);
+        real = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(file);
+    }
+    catch {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + node_path__WEBPACK_IMPORTED_MODULE_2__.sep)) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
+
+/***/ }),
+
+/***/ 8535:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  yc: () => (/* binding */ KustomizationCache),
+  Se: () => (/* binding */ RevisionGraph),
+  uA: () => (/* binding */ RevisionTree),
+  lk: () => (/* binding */ issuesError)
+});
+
+// UNUSED EXPORTS: KUSTOMIZATION_FILE_NAMES, isRemoteReference, lineAt, parentDir, parseKustomization, resolvePath, selfAndAncestors
+
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
 ;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.js
 // A fast reader for the plain block-YAML that kustomization files are
 // written in (mappings, sequences, one-line flow collections, quoted and
@@ -17072,539 +24759,139 @@ function issuesError(issues, revisionLabel) {
         : undefined);
 }
 
-;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.js
-// Which environments a change touches: the environments whose kustomize/Helm
-// dependency closure, at the base OR the head revision, contains a changed
-// path; plus environments added or removed, `impact.extra` rules, and what a
-// change to the configuration file itself affects. Everything is read from
-// git objects, so neither revision is checked out.
-
-
-
-
-class Reasons {
-    byEnvironment = new Map();
-    add(environment, reason) {
-        let set = this.byEnvironment.get(environment);
-        if (!set)
-            this.byEnvironment.set(environment, (set = new Set()));
-        set.add(reason);
-    }
-}
-function describeChange(file, side) {
-    const verb = {
-        A: 'added',
-        M: 'modified',
-        D: 'deleted',
-        R: 'renamed',
-        C: 'copied',
-        T: 'type changed',
-    }[file.status];
-    if (file.oldPath !== undefined)
-        return `${file.oldPath} → ${file.path} (${verb}${side === 'oldPath' ? ', old path' : ''})`;
-    return `${file.path} (${verb})`;
-}
-/**
- * The impact computation proper, on already loaded revisions. Throws a
- * UserError listing every problem of the head revision's graph.
- */
-function analyzeImpact(options) {
-    const { base, head, changed, cache } = options;
-    const baseGraph = new RevisionGraph(base.tree, cache);
-    baseGraph.addRoots(base.environments.map((env) => env.path));
-    const headGraph = new RevisionGraph(head.tree, cache);
-    headGraph.addRoots(head.environments.map((env) => env.path));
-    if (headGraph.issues.length > 0)
-        throw issuesError(headGraph.issues, head.tree.label);
-    const reasons = new Reasons();
-    const known = new Map();
-    for (const env of base.environments)
-        known.set(env.name, env);
-    for (const env of head.environments)
-        known.set(env.name, env);
-    for (const env of options.configImpact?.added ?? [])
-        if (!known.has(env.name))
-            known.set(env.name, env);
-    const baseNames = new Set(base.environments.map((env) => env.name));
-    const headNames = new Set(head.environments.map((env) => env.name));
-    for (const env of head.environments)
-        if (!baseNames.has(env.name))
-            reasons.add(env.name, 'environment added');
-    for (const env of base.environments)
-        if (!headNames.has(env.name))
-            reasons.add(env.name, 'environment removed');
-    const sides = [
-        [baseGraph, base],
-        [headGraph, head],
-    ];
-    for (const [graph, input] of sides) {
-        const namesByPath = new Map();
-        for (const env of input.environments)
-            namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
-        for (const file of changed) {
-            for (const side of ['path', 'oldPath']) {
-                const path = file[side];
-                if (path === undefined)
-                    continue;
-                for (const node of graph.nodesTouching(path)) {
-                    for (const root of graph.rootsReaching(node)) {
-                        for (const name of namesByPath.get(root) ?? [])
-                            reasons.add(name, describeChange(file, side));
-                    }
-                }
-            }
-        }
-    }
-    for (const [index, rule] of (options.extraRules ?? []).entries()) {
-        const hits = changed
-            .flatMap((file) => [file.path, file.oldPath])
-            .filter((path) => path !== undefined && rule.paths.some((glob) => (0,esm/* minimatch */.xF)(path, glob, { dot: true })));
-        if (hits.length === 0)
-            continue;
-        for (const name of known.keys()) {
-            if (rule.environments.some((glob) => (0,esm/* minimatch */.xF)(name, glob, { dot: true }))) {
-                reasons.add(name, `impact.extra[${index}] matches ${hits.slice(0, 3).join(', ')}${hits.length > 3 ? ', …' : ''}`);
-            }
-        }
-    }
-    const configImpact = options.configImpact;
-    if (configImpact) {
-        for (const name of known.keys()) {
-            if (configImpact.all || configImpact.environments.has(name))
-                reasons.add(name, configImpact.reason);
-        }
-    }
-    const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]));
-    const environments = [...reasons.byEnvironment.keys()]
-        .map((name) => known.get(name))
-        .filter((env) => env !== undefined)
-        .sort((a, b) => (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const stages = [...new Set(environments.map((env) => env.stage))];
-    const external = new Map();
-    for (const env of environments) {
-        for (const [graph] of sides) {
-            if (!graph.nodes.has(env.path))
-                continue;
-            for (const ref of graph.externalOf(env.path)) {
-                const key = `${ref.kind}\0${ref.reference}\0${ref.file}`;
-                const entry = external.get(key) ?? { ...ref, environments: [] };
-                if (!entry.environments.includes(env.name))
-                    entry.environments.push(env.name);
-                external.set(key, entry);
-            }
-        }
-    }
-    return {
-        environments: environments.map(({ name, path, stage, branch }) => ({
-            name,
-            path,
-            stage,
-            branch,
-        })),
-        stages,
-        count: environments.length,
-        external: [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0),
-        reasons: Object.fromEntries(environments.map((env) => [
-            env.name,
-            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
-        ])),
-        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
-    };
-}
-function formatIssue(issue, label) {
-    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
-}
-/** The settings that change what every environment renders or which environments a change reaches. */
-function renderRelevant(config) {
-    return JSON.stringify({ hydrate: config.hydrate, impact: config.impact }, (key, value) => (key === 'line' ? undefined : value));
-}
-/**
- * What a change of the configuration file affects, decided at the head tree:
- * everything when the hydrate or impact settings change, otherwise the
- * environments whose name, directory, stage or branch differ between the
- * two configurations (including ones only one of them defines).
- */
-function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
-    const key = (env) => `${env.path}\0${env.stage}\0${env.branch}`;
-    const before = new Map((0,config_config/* discoverEnvironments */.MR)(baseConfig, headFiles, { allowUnmatched: true }).map((env) => [
-        env.name,
-        env,
-    ]));
-    const after = (0,config_config/* discoverEnvironments */.MR)(headConfig, headFiles, { allowUnmatched: true });
-    const all = renderRelevant(baseConfig) !== renderRelevant(headConfig);
-    const environments = new Set();
-    const added = [];
-    for (const env of after) {
-        const old = before.get(env.name);
-        if (!old)
-            added.push(env);
-        if (!old || key(old) !== key(env))
-            environments.add(env.name);
-        before.delete(env.name);
-    }
-    for (const name of before.keys())
-        environments.add(name);
-    if (!all && environments.size === 0)
-        return undefined;
-    return {
-        all,
-        environments,
-        added,
-        reason: all
-            ? `${configFile} changed (hydrate or impact settings)`
-            : `${configFile} changed (environment name, stage or branch)`,
-    };
-}
-/** Reads the configuration file at a revision; defaults when the default file is absent. */
-async function configAt(git, rev, file, explicit) {
-    const text = await git.showFile(rev, file);
-    if (text === undefined) {
-        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
-            throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
-                file,
-            });
-        }
-        return (0,config_config/* defaultConfig */.sb)();
-    }
-    return (0,config_config/* parseConfig */.o4)(text, file);
-}
-/**
- * The whole detection: make sure both revisions and their merge base are
- * present (deepening a shallow clone), diff base...head, load both trees and
- * configurations, and analyze. The configuration always comes from the base.
- */
-async function detectImpact(options) {
-    const { git } = options;
-    const timings = {};
-    let started = performance.now();
-    const lap = (phase) => {
-        const now = performance.now();
-        timings[phase] = Math.round(now - started);
-        started = now;
-    };
-    const configFile = (options.configFile ?? config_config/* DEFAULT_CONFIG_FILE */.Cu).replace(/^\.\//, '');
-    const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
-    lap('history');
-    // One listing: the base's files are the head's plus what differs between the two trees.
-    const [changedFiles, headBlobs, toBase] = await Promise.all([
-        git.changedFiles(base, head),
-        git.listBlobs(head),
-        git.treeChanges(head, base),
-    ]);
-    const baseBlobs = new Map(headBlobs);
-    for (const [path, oid] of toBase) {
-        if (oid === undefined)
-            baseBlobs.delete(path);
-        else
-            baseBlobs.set(path, oid);
-    }
-    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
-    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
-    const baseFiles = [...baseTree.files.keys()];
-    const headFiles = [...headTree.files.keys()];
-    lap('trees');
-    const config = await configAt(git, base, configFile, options.configFile !== undefined);
-    let baseEnvs;
-    let headEnvs;
-    let configImpact;
-    if (options.environmentPatterns && options.environmentPatterns.length > 0) {
-        const patterns = options.environmentPatterns;
-        const known = new Map();
-        headEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, headFiles, patterns, { known });
-        // A directory may not exist at the base yet: keep what each pattern finds there.
-        baseEnvs = (0,config_config/* environmentsFromPaths */.lW)(config, baseFiles, patterns, { skipUnresolved: true, known });
-    }
-    else {
-        baseEnvs = (0,config_config/* discoverEnvironments */.MR)(config, baseFiles, { allowUnmatched: true });
-        headEnvs = (0,config_config/* discoverEnvironments */.MR)(config, headFiles);
-        if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
-            const headConfig = await configAt(git, head, configFile, false);
-            configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
-        }
-    }
-    lap('environments');
-    const cache = new KustomizationCache((oids) => git.readBlobs(oids));
-    await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
-    lap('read');
-    const report = analyzeImpact({
-        base: { tree: baseTree, environments: baseEnvs },
-        head: { tree: headTree, environments: headEnvs },
-        changed: changedFiles,
-        cache,
-        extraRules: config.impact.extra,
-        ...(configImpact ? { configImpact } : {}),
-        stageOrder: (0,config_config/* stageOrder */.Xs)(config),
-    });
-    lap('graph');
-    return { ...report, base, head, mergeBase, changedFiles, timings };
-}
-const FULL_SHA = /^[0-9a-f]{40}$/i;
-/**
- * Resolves base and head and finds their merge base, fetching what a shallow
- * `actions/checkout` lacks: the commits themselves, then deeper history until
- * the merge base appears, and finally the whole history.
- */
-async function ensureHistory(git, baseRev, headRev, remote) {
-    const missing = [];
-    for (const rev of [baseRev, headRev]) {
-        if ((await git.tryRevParse(rev)) === undefined)
-            missing.push(rev);
-    }
-    if (missing.length > 0) {
-        const fetchable = missing.filter((rev) => FULL_SHA.test(rev));
-        if (fetchable.length === missing.length && (await hasRemote(git, remote))) {
-            const shallow = await git.isShallow();
-            const fetched = await git.raw([
-                'fetch',
-                '--quiet',
-                '--no-tags',
-                ...(shallow ? ['--depth=1'] : []),
-                '--',
-                remote,
-                ...fetchable,
-            ]);
-            if (fetched.code !== 0) {
-                throw new errors/* UserError */.y(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
-            }
-        }
-    }
-    const base = await git.tryRevParse(baseRev);
-    if (base === undefined)
-        throw new errors/* UserError */.y(`base revision "${baseRev}" does not exist in the repository`);
-    const head = await git.tryRevParse(headRev);
-    if (head === undefined)
-        throw new errors/* UserError */.y(`head revision "${headRev}" does not exist in the repository`);
-    let mergeBase = await git.mergeBase(base, head);
-    for (const deepen of [50, 200, 1000]) {
-        if (mergeBase !== undefined || !(await git.isShallow()) || !(await hasRemote(git, remote)))
-            break;
-        await git.fetch(remote, [base, head], { deepen });
-        mergeBase = await git.mergeBase(base, head);
-    }
-    if (mergeBase === undefined && (await git.isShallow()) && (await hasRemote(git, remote))) {
-        await git.fetch(remote, [base, head], { unshallow: true });
-        mergeBase = await git.mergeBase(base, head);
-    }
-    if (mergeBase === undefined) {
-        throw new errors/* UserError */.y(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
-    }
-    return { base, head, mergeBase };
-}
-async function hasRemote(git, remote) {
-    const result = await git.raw(['remote']);
-    return result.code === 0 && result.stdout.split('\n').includes(remote);
-}
-
-// EXTERNAL MODULE: ./actions/lib/cli/args.js
-var cli_args = __nccwpck_require__(5400);
-// EXTERNAL MODULE: ./actions/lib/cli/index.js
-var cli = __nccwpck_require__(3200);
-;// CONCATENATED MODULE: ./actions/lib/cli/impact.js
-
-
-
-
-
-
-const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
-
-Lists the environments a change touches, from the kustomize/Helm dependency
-graph of every environment at the base and the head revision (read from git
-objects; nothing is checked out). Prints JSON to stdout:
-  {"environments": [{name, path, stage, branch}], "stages": [...], "count": N,
-   "external": [...], "reasons": {"<environment>": ["<why>", ...]}}
-
-Options:
-  --repo DIR      Git repository (default: the current directory)
-  --base REV      Base revision (the branch the change merges into)
-  --head REV      Head revision (the change)
-  --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
-  --env GLOB      Environment directory or directory glob instead of the configured
-                  environments; repeatable. Each directory is one environment named by its path.
-  --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`;
-cli/* commands */.Pi.set('impact', {
-    summary: 'List the environments a change touches (kustomize/Helm dependency graph).',
-    usage,
-    async run(args) {
-        const options = (0,cli_args/* parseCliArgs */.h)('impact', args, {
-            repo: { type: 'string' },
-            base: { type: 'string' },
-            head: { type: 'string' },
-            config: { type: 'string' },
-            env: { type: 'string', multiple: true },
-            remote: { type: 'string' },
-        });
-        if (!options.base || !options.head)
-            throw new errors/* UserError */.y('--base and --head are required (see "fleet-promote impact --help")');
-        const result = await detectImpact({
-            git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
-            base: options.base,
-            head: options.head,
-            ...(options.config !== undefined ? { configFile: options.config } : {}),
-            ...(options.env ? { environmentPatterns: options.env } : {}),
-            ...(options.remote !== undefined ? { remote: options.remote } : {}),
-        });
-        for (const warning of result.warnings)
-            process.stderr.write(`warning: ${warning}\n`);
-        const { environments, stages, count, external, reasons } = result;
-        process.stdout.write(`${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`);
-        return 0;
-    },
-});
-
 
 /***/ }),
 
-/***/ 3200:
+/***/ 8152:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Pi: () => (/* binding */ commands),
-/* harmony export */   iW: () => (/* binding */ main)
-/* harmony export */ });
-/* unused harmony export helpText */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6410);
 
-/** Subcommands, registered by the modules that implement them. */
-const commands = new Map();
-function helpText() {
-    const lines = [
-        'fleet-promote: promote Kubernetes add-on changes through a fleet of clusters.',
-        '',
-        'Usage: fleet-promote <command> [options]',
-        '',
-        'Commands:',
-    ];
-    const width = Math.max(4, ...[...commands.keys()].map((name) => name.length));
-    for (const [name, command] of [...commands].sort(([a], [b]) => a.localeCompare(b))) {
-        lines.push(`  ${name.padEnd(width)}  ${command.summary}`);
-    }
-    lines.push(`  ${'help'.padEnd(width)}  Show this help, or a command's help: fleet-promote help <command>`);
-    lines.push('', 'Run "fleet-promote <command> --help" for the options of one command.');
-    return lines.join('\n');
-}
-async function main(argv) {
-    const [name, ...rest] = argv;
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-        const topic = name === 'help' ? rest[0] : undefined;
-        const command = topic === undefined ? undefined : commands.get(topic);
-        if (topic !== undefined && !command) {
-            process.stderr.write(`fleet-promote: unknown command "${topic}"\n\n${helpText()}\n`);
-            return 2;
-        }
-        process.stdout.write(`${command ? command.usage : helpText()}\n`);
-        return 0;
-    }
-    const command = commands.get(name);
-    if (!command) {
-        process.stderr.write(`fleet-promote: unknown command "${name}"\n\n${helpText()}\n`);
-        return 2;
-    }
-    if (rest.includes('--help') || rest.includes('-h')) {
-        process.stdout.write(`${command.usage}\n`);
-        return 0;
-    }
-    try {
-        return await command.run(rest);
-    }
-    catch (error) {
-        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .y && error.location
-            ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
-            : '';
-        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .g)(error)}\n`);
-        return 1;
-    }
-}
-
-
-/***/ }),
-
-/***/ 1063:
-/***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-__nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4868);
-/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1845);
-/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
-
-
-
-
-process.exitCode = await (0,_index_js__WEBPACK_IMPORTED_MODULE_0__/* .main */ .iW)(process.argv.slice(2));
-
-__webpack_async_result__();
-} catch(e) { __webpack_async_result__(e); } }, 1);
-
-/***/ }),
-
-/***/ 6627:
-/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
-/* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
-/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4837);
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3200);
-
-
-
-
-
-const usage = `Usage: fleet-promote merge-results --out DIR SHARD_DIR...
-
-Merges the output directories of several hydrate matrix jobs (each holding
-hydration.json and one directory per environment) into DIR, byte for byte what
-a single runner rendering every environment would have written. The shards must
-have rendered the same DRY commit and disjoint environments.
-
-Options:
-  --out DIR   Directory to write the merged result to`;
-_index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
-    summary: 'Merge the outputs of hydrate matrix shards into one.',
-    usage,
-    async run(args) {
-        let parsed;
-        try {
-            parsed = (0,node_util__WEBPACK_IMPORTED_MODULE_1__.parseArgs)({
-                args,
-                options: { out: { type: 'string' } },
-                strict: true,
-                allowPositionals: true,
-            });
-        }
-        catch (error) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${error.message} (see "fleet-promote merge-results --help")`);
-        }
-        const out = parsed.values.out;
-        if (!out || parsed.positionals.length === 0) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
-        }
-        const merged = await (0,_render_output_js__WEBPACK_IMPORTED_MODULE_3__/* .mergeHydrationResults */ .LK)((0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(out), parsed.positionals.map((dir) => (0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(dir)));
-        const counts = new Map();
-        for (const env of merged.environments)
-            counts.set(env.status, (counts.get(env.status) ?? 0) + 1);
-        process.stdout.write(`${JSON.stringify({ environments: merged.environments.length, ...Object.fromEntries(counts) })}\n`);
-        return 0;
-    },
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Qd: () => (/* binding */ CommandError),
+  DW: () => (/* binding */ minimalEnv),
+  X4: () => (/* binding */ runChecked),
+  R3: () => (/* binding */ runProcess)
 });
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./actions/lib/process.js
+
+class CommandError extends Error {
+    command;
+    args;
+    result;
+    name = 'CommandError';
+    constructor(command, args, result, reason) {
+        super(`${command} ${args.join(' ')}: ${reason}`);
+        this.command = command;
+        this.args = args;
+        this.result = result;
+    }
+}
+/** Environment for tools that must see nothing secret: PATH, HOME and locale only. */
+function minimalEnv(extra = {}) {
+    const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SYSTEMROOT'];
+    const env = {};
+    for (const key of keep) {
+        const value = process.env[key];
+        if (value !== undefined)
+            env[key] = value;
+    }
+    return { ...env, ...extra };
+}
+/**
+ * Runs a program with an argument array (never a shell), capturing output.
+ * Resolves with the exit code; never rejects for a non-zero exit.
+ */
+function runProcess(command, args, options = {}) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: false,
+            stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        const stdout = [];
+        const stderr = [];
+        let stdoutBytes = 0;
+        let killedFor;
+        const timer = options.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                killedFor = 'timeout';
+                child.kill('SIGKILL');
+            }, options.timeoutMs);
+        child.stdout.on('data', (chunk) => {
+            stdoutBytes += chunk.length;
+            if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
+                if (!killedFor) {
+                    killedFor = 'output-limit';
+                    child.kill('SIGKILL');
+                }
+                return;
+            }
+            stdout.push(chunk);
+        });
+        child.stderr.on('data', (chunk) => stderr.push(chunk));
+        child.on('error', (error) => {
+            if (timer)
+                clearTimeout(timer);
+            reject(error);
+        });
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            resolve({
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(stdout).toString('utf8'),
+                stderr: Buffer.concat(stderr).toString('utf8'),
+                ...(killedFor ? { killedFor } : {}),
+            });
+        });
+        child.stdin.on('error', () => {
+            // The child may exit before reading its input; its exit code tells what happened.
+        });
+        child.stdin.end(options.input);
+    });
+}
+/** Like runProcess, but throws a CommandError on a non-zero exit. */
+async function runChecked(command, args, options = {}) {
+    const result = await runProcess(command, args, options);
+    if (result.killedFor === 'timeout') {
+        throw new CommandError(command, args, result, `timed out after ${options.timeoutMs} ms`);
+    }
+    if (result.killedFor === 'output-limit') {
+        throw new CommandError(command, args, result, `output over ${options.maxOutputBytes} bytes`);
+    }
+    if (result.code !== 0) {
+        const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
+        throw new CommandError(command, args, result, detail);
+    }
+    return result;
+}
+
 
 /***/ }),
 
-/***/ 1845:
-/***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+/***/ 8555:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  Q: () => (/* binding */ hydrate)
+});
+
+// UNUSED EXPORTS: mapPool
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
-;// CONCATENATED MODULE: external "node:os"
-const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
-var config_config = __nccwpck_require__(2523);
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
@@ -17613,482 +24900,8 @@ var git_git = __nccwpck_require__(2386);
 var lib_process = __nccwpck_require__(8152);
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6637);
-;// CONCATENATED MODULE: ./actions/lib/render/safety.js
-// Safety pre-checks run before anything renders (SPEC §6). The walk reads the
-// kustomization files of one environment itself (it does not trust kustomize to
-// refuse) and rejects: paths leaving the repository or a kustomization root,
-// symlinks pointing outside the repository, remote bases that are not
-// allowlisted and pinned, exec/KRM-function plugins, non-allowlisted chart
-// repositories and chart templates calling getHostByName. Its output is the set
-// of kustomization roots (copied into the render tree) and the charts to pull.
-
-
-
-const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
-/** Kinds kustomize runs in-process under `apiVersion: builtin` (no exec, no network). */
-const BUILTIN_PLUGIN_KINDS = new Set([
-    'AnnotationsTransformer',
-    'ConfigMapGenerator',
-    'HashTransformer',
-    'ImageTagTransformer',
-    'LabelTransformer',
-    'LegacyOrderTransformer',
-    'NamespaceTransformer',
-    'PatchJson6902Transformer',
-    'PatchStrategicMergeTransformer',
-    'PatchTransformer',
-    'PrefixSuffixTransformer',
-    'PrefixTransformer',
-    'SuffixTransformer',
-    'ReplacementTransformer',
-    'ReplicaCountTransformer',
-    'SecretGenerator',
-    'SortOrderTransformer',
-    'ValueAddTransformer',
-]);
-const FUNCTION_ANNOTATIONS = ['config.kubernetes.io/function', 'config.k8s.io/function'];
-const SHA40 = /^[0-9a-f]{40}$/;
-const SAFE_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const SAFE_CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
-/** A safety rule said no: the environment is not rendered. */
-class RefusedError extends Error {
-    name = 'RefusedError';
-    /** Set once the kustomization file it concerns was appended to the message. */
-    located = false;
-}
-/** Checks one environment directory (repository-relative) and everything it references. */
-async function checkEnvironment(repoDir, envPath, policy, 
-/** Shared between the environments of one run: each kustomization root's tree is scanned once. */
-treeScans = new Map()) {
-    const walker = new Walker(await (0,promises_.realpath)(repoDir), policy);
-    const start = normalizeInRepo('', envPath, 'environment path');
-    await walker.visit(start, 'resource', `environment ${envPath}`);
-    for (const root of walker.roots) {
-        let scan = treeScans.get(root);
-        if (!scan) {
-            scan = walker.scanTree(root);
-            treeScans.set(root, scan);
-        }
-        await scan;
-    }
-    return {
-        roots: [...walker.roots].sort(),
-        charts: [...walker.charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
-        usesHelm: walker.usesHelm,
-    };
-}
-/** Joins a reference to its kustomization directory; refuses absolute paths and `..` leaving the repository. */
-function normalizeInRepo(dir, entry, what) {
-    if (entry === '' ||
-        external_node_path_.posix.isAbsolute(entry) ||
-        /^[A-Za-z]:[\\/]/.test(entry) ||
-        entry.includes('\\')) {
-        throw new RefusedError(`${what} "${entry}" must be a relative path inside the repository`);
-    }
-    const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
-    if (joined === '..' || joined.startsWith('../')) {
-        throw new RefusedError(`${what} "${entry}" leaves the repository`);
-    }
-    return joined === '.' ? '' : joined.replace(/\/$/, '');
-}
-function isUnder(path, dir) {
-    return dir === '' || path === dir || path.startsWith(`${dir}/`);
-}
-function looksRemote(entry) {
-    return (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry) ||
-        entry.startsWith('git@') ||
-        entry.startsWith('git::') ||
-        entry.includes('?') ||
-        /^[^./][^/]*\.[^/]+\//.test(entry));
-}
-/** True when `url` starts with `prefix` at a path boundary (so `org/repo` does not allow `org/repo-evil`). */
-function matchesPrefix(url, prefix) {
-    if (!url.startsWith(prefix))
-        return false;
-    if (prefix.endsWith('/'))
-        return true;
-    const rest = url.slice(prefix.length);
-    return rest === '' || rest.startsWith('/') || rest.startsWith('?') || /^\.git([/?]|$)/.test(rest);
-}
-function asStrings(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-        throw new RefusedError(`${field} must be a list of strings`);
-    }
-    return value;
-}
-function asObjects(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) ||
-        value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
-        throw new RefusedError(`${field} must be a list of objects`);
-    }
-    return value;
-}
-function optionalString(value, field) {
-    if (value === undefined || value === null)
-        return undefined;
-    if (typeof value !== 'string')
-        throw new RefusedError(`${field} must be a string`);
-    return value;
-}
-class Walker {
-    repoReal;
-    policy;
-    roots = new Set();
-    charts = new Map();
-    usesHelm = false;
-    visited = new Map();
-    constructor(repoReal, policy) {
-        this.repoReal = repoReal;
-        this.policy = policy;
-    }
-    abs(path) {
-        return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
-    }
-    /**
-     * lstat-walks every component of a repository path: a symlink anywhere on it
-     * must resolve inside the repository. Returns the kind of the final target.
-     */
-    async inspect(path, what) {
-        let current = '';
-        for (const part of path.split('/').filter((p) => p !== '')) {
-            current = current === '' ? part : `${current}/${part}`;
-            let stats;
-            try {
-                stats = await (0,promises_.lstat)(this.abs(current));
-            }
-            catch {
-                return 'missing';
-            }
-            if (stats.isSymbolicLink())
-                await this.checkSymlink(current, what);
-        }
-        try {
-            const target = await (0,promises_.realpath)(this.abs(path));
-            const stats = await (0,promises_.lstat)(target);
-            if (stats.isDirectory())
-                return 'dir';
-            if (stats.isFile())
-                return 'file';
-            throw new RefusedError(`${what} "${path}" is not a regular file or directory`);
-        }
-        catch (error) {
-            if (error instanceof RefusedError)
-                throw error;
-            return 'missing';
-        }
-    }
-    async checkSymlink(path, what) {
-        const link = await (0,promises_.readlink)(this.abs(path));
-        let target;
-        try {
-            target = await (0,promises_.realpath)(this.abs(path));
-        }
-        catch {
-            throw new RefusedError(`${what}: symlink ${path} -> ${link} is dangling or loops`);
-        }
-        if (target !== this.repoReal && !target.startsWith(`${this.repoReal}/`)) {
-            throw new RefusedError(`symlink ${path} -> ${link} points outside the repository`);
-        }
-    }
-    async visit(dir, context, from) {
-        const seen = this.visited.get(dir);
-        if (seen === 'plugin' || seen === context)
-            return;
-        this.visited.set(dir, context);
-        const kind = await this.inspect(dir, from);
-        if (kind !== 'dir')
-            throw new RefusedError(`${from}: directory "${dir || '.'}" does not exist`);
-        let file;
-        for (const name of KUSTOMIZATION_FILES) {
-            const candidate = dir === '' ? name : `${dir}/${name}`;
-            if ((await this.inspect(candidate, from)) === 'file') {
-                file = candidate;
-                break;
-            }
-        }
-        if (!file)
-            throw new RefusedError(`${from}: no kustomization file in "${dir || '.'}"`);
-        this.roots.add(dir);
-        const doc = (0,dist/* parseDocument */.Tp)(await (0,promises_.readFile)(this.abs(file), 'utf8'), { uniqueKeys: false });
-        if (doc.errors.length > 0) {
-            throw new RefusedError(`invalid YAML (${doc.errors[0]?.message.split('\n')[0] ?? ''})`);
-        }
-        const k = doc.toJS({ maxAliasCount: 100 });
-        if (k === null || k === undefined)
-            return;
-        if (typeof k !== 'object' || Array.isArray(k))
-            throw new RefusedError(`not a kustomization`);
-        try {
-            await this.checkKustomization(dir, file, k, context);
-        }
-        catch (error) {
-            // The problem first (reasons are clipped to 140 characters), then where it is.
-            if (error instanceof RefusedError && !error.located) {
-                error.message = `${error.message} (${file})`;
-                error.located = true;
-            }
-            throw error;
-        }
-    }
-    async checkKustomization(dir, file, k, context) {
-        if (k.helmChartInflationGenerator !== undefined) {
-            throw new RefusedError(`helmChartInflationGenerator is not supported; use helmCharts`);
-        }
-        // In a kustomization listed under generators/transformers, resource files are plugin configs.
-        for (const field of ['resources', 'bases', 'components']) {
-            for (const entry of asStrings(k[field], field)) {
-                await this.reference(dir, entry, `${field}`, context);
-            }
-        }
-        for (const field of ['generators', 'transformers', 'validators']) {
-            for (const entry of asStrings(k[field], field)) {
-                if (entry.includes('\n')) {
-                    this.checkPluginConfigs(entry, `inline ${field} entry`);
-                }
-                else {
-                    await this.reference(dir, entry, `${field}`, 'plugin');
-                }
-            }
-        }
-        for (const field of ['crds', 'configurations']) {
-            for (const entry of asStrings(k[field], field))
-                await this.localFile(dir, entry, `${field}`);
-        }
-        for (const entry of asStrings(k.patchesStrategicMerge, 'patchesStrategicMerge')) {
-            if (!entry.includes('\n'))
-                await this.localFile(dir, entry, `patchesStrategicMerge`);
-        }
-        for (const field of ['patches', 'patchesJson6902', 'replacements']) {
-            for (const item of asObjects(k[field], field)) {
-                const path = optionalString(item.path, `${field}[].path`);
-                if (path !== undefined)
-                    await this.localFile(dir, path, `${field}`);
-            }
-        }
-        if (k.openapi !== undefined && k.openapi !== null && typeof k.openapi === 'object') {
-            const path = optionalString(k.openapi.path, 'openapi.path');
-            if (path !== undefined)
-                await this.localFile(dir, path, `openapi`);
-        }
-        for (const field of ['configMapGenerator', 'secretGenerator']) {
-            for (const item of asObjects(k[field], field)) {
-                for (const entry of asStrings(item.files, `${field}[].files`)) {
-                    const eq = entry.indexOf('=');
-                    await this.localFile(dir, eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`);
-                }
-                for (const entry of asStrings(item.envs, `${field}[].envs`)) {
-                    await this.localFile(dir, entry, `${field} envs`);
-                }
-                const env = optionalString(item.env, `${field}[].env`);
-                if (env !== undefined)
-                    await this.localFile(dir, env, `${field} env`);
-            }
-        }
-        await this.checkHelm(dir, file, k);
-    }
-    async checkHelm(dir, file, k) {
-        const charts = asObjects(k.helmCharts, 'helmCharts');
-        const globals = k.helmGlobals;
-        if (charts.length === 0 && (globals === undefined || globals === null))
-            return;
-        if (!this.policy.helmEnabled) {
-            throw new RefusedError(`uses Helm, which is disabled (hydrate.helm.enabled: false)`);
-        }
-        this.usesHelm = true;
-        let chartHome = 'charts';
-        if (globals !== undefined && globals !== null) {
-            if (typeof globals !== 'object')
-                throw new RefusedError(`helmGlobals must be an object`);
-            const g = globals;
-            if (g.configHome !== undefined) {
-                throw new RefusedError(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`);
-            }
-            chartHome = optionalString(g.chartHome, 'helmGlobals.chartHome') ?? 'charts';
-        }
-        const home = normalizeInRepo(dir, chartHome, `helmGlobals.chartHome`);
-        if (!isUnder(home, dir)) {
-            throw new RefusedError(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`);
-        }
-        for (const chart of charts) {
-            const name = optionalString(chart.name, 'helmCharts[].name') ?? '';
-            if (!SAFE_CHART_NAME.test(name) || name.includes('..')) {
-                throw new RefusedError(`helmCharts name "${name}" is not a valid chart name`);
-            }
-            const valuesFile = optionalString(chart.valuesFile, 'helmCharts[].valuesFile');
-            if (valuesFile !== undefined)
-                await this.localFile(dir, valuesFile, `chart ${name} valuesFile`);
-            for (const extra of asStrings(chart.additionalValuesFiles, 'additionalValuesFiles')) {
-                await this.localFile(dir, extra, `chart ${name} additionalValuesFiles`);
-            }
-            const repo = optionalString(chart.repo, 'helmCharts[].repo');
-            const version = optionalString(chart.version, 'helmCharts[].version') ?? '';
-            if (version !== '' && !SAFE_CHART_VERSION.test(version)) {
-                throw new RefusedError(`chart ${name} version "${version}" is not a valid version`);
-            }
-            const versioned = `${home ? `${home}/` : ''}${name}-${version}/${name}`;
-            if (repo === undefined || repo === '') {
-                // A local chart (kustomize also accepts a vendored copy at the versioned pull location).
-                let chartDir = `${home ? `${home}/` : ''}${name}`;
-                if (version !== '' && (await this.inspect(versioned, file)) === 'dir')
-                    chartDir = versioned;
-                if ((await this.inspect(chartDir, file)) !== 'dir') {
-                    throw new RefusedError(`local chart ${name} not found at ${chartDir} (no repo given)`);
-                }
-                await scanChartTemplates(this.abs(chartDir), chartDir);
-                continue;
-            }
-            if (!/^(https?|oci):\/\/[^\s]+$/.test(repo)) {
-                throw new RefusedError(`chart ${name} repo "${repo}" must be an http(s):// or oci:// URL`);
-            }
-            if (!this.policy.allowedChartRepos.some((prefix) => matchesPrefix(repo, prefix))) {
-                throw new RefusedError(`chart ${name} repo ${repo} is not in hydrate.helm.allowedRepos`);
-            }
-            if (version === '') {
-                throw new RefusedError(`chart ${name} from ${repo} must pin a version`);
-            }
-            const pullDir = `${home ? `${home}/` : ''}${name}-${version}`;
-            if ((await this.inspect(versioned, file)) === 'dir') {
-                // Vendored in the DRY tree: kustomize uses it as is, nothing is pulled.
-                await scanChartTemplates(this.abs(versioned), versioned);
-                continue;
-            }
-            this.charts.set(pullDir, { repo, name, version, pullDir });
-        }
-    }
-    /** A reference that may be a directory (kustomization), a file, or a remote base. */
-    async reference(dir, entry, what, context) {
-        if (entry.startsWith('-'))
-            throw new RefusedError(`${what} "${entry}" starts with "-"`);
-        if (looksRemote(entry)) {
-            const local = external_node_path_.posix.isAbsolute(entry) || entry.includes('://')
-                ? 'missing'
-                : await this.tryInspect(dir, entry, what);
-            if (local === 'missing') {
-                this.checkRemote(entry, what);
-                return;
-            }
-        }
-        const path = normalizeInRepo(dir, entry, what);
-        const kind = await this.inspect(path, what);
-        if (kind === 'dir') {
-            await this.visit(path, context, what);
-        }
-        else if (kind === 'file') {
-            if (!isUnder(path, dir)) {
-                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
-            }
-            if (context === 'plugin')
-                this.checkPluginConfigs(await (0,promises_.readFile)(this.abs(path), 'utf8'), path);
-        }
-        else {
-            throw new RefusedError(`${what} "${entry}" does not exist`);
-        }
-    }
-    async tryInspect(dir, entry, what) {
-        const joined = external_node_path_.posix.normalize(external_node_path_.posix.join(dir, entry));
-        if (joined.startsWith('../'))
-            return 'missing';
-        return this.inspect(joined, what);
-    }
-    checkRemote(entry, what) {
-        const query = entry.includes('?') ? entry.slice(entry.indexOf('?') + 1) : '';
-        const params = new URLSearchParams(query);
-        for (const [key, value] of params) {
-            if (value.startsWith('-') || key.startsWith('-')) {
-                throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} has a ${key} starting with "-"`);
-            }
-        }
-        if (!this.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} is not in hydrate.remoteBases`);
-        }
-        const ref = params.get('ref') ?? params.get('version') ?? '';
-        if (!SHA40.test(ref)) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} must pin ?ref= to a 40-hex commit SHA`);
-        }
-    }
-    /** A file kustomize reads through its root-only loader: it must sit below the kustomization root. */
-    async localFile(dir, entry, what) {
-        if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry)) {
-            throw new RefusedError(`${what} "${entry}" is a URL; remote files are not allowed`);
-        }
-        const path = normalizeInRepo(dir, entry, what);
-        if (!isUnder(path, dir)) {
-            throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
-        }
-        const kind = await this.inspect(path, what);
-        if (kind === 'missing')
-            throw new RefusedError(`${what} "${entry}" does not exist`);
-    }
-    checkPluginConfigs(text, where) {
-        for (const doc of (0,dist/* parseAllDocuments */.hR)(text)) {
-            if ('errors' in doc && doc.errors.length > 0)
-                throw new RefusedError(`${where}: invalid YAML`);
-            const value = doc.toJS();
-            if (value === null || value === undefined)
-                continue;
-            if (!(0,dist/* isMap */.jh)(doc.contents))
-                throw new RefusedError(`${where}: a plugin config must be an object`);
-            const config = value;
-            const annotations = config.metadata?.annotations ?? {};
-            for (const key of FUNCTION_ANNOTATIONS) {
-                if (key in annotations) {
-                    throw new RefusedError(`${where}: KRM-function plugin (${key}) refused; only kustomize builtins run`);
-                }
-            }
-            const kind = typeof config.kind === 'string' ? config.kind : '';
-            if (kind === 'HelmChartInflationGenerator') {
-                throw new RefusedError(`${where}: HelmChartInflationGenerator as a generator is refused; use helmCharts`);
-            }
-            if (config.apiVersion !== 'builtin' || !BUILTIN_PLUGIN_KINDS.has(kind)) {
-                throw new RefusedError(`${where}: plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`);
-            }
-        }
-    }
-    /** Every entry below a kustomization root: symlinks must stay inside the repository. */
-    async scanTree(root) {
-        const entries = await (0,promises_.readdir)(this.abs(root), { withFileTypes: true });
-        for (const entry of entries) {
-            if (entry.name === '.git')
-                continue;
-            const path = root === '' ? entry.name : `${root}/${entry.name}`;
-            if (entry.isSymbolicLink()) {
-                await this.checkSymlink(path, `below ${root || '.'}`);
-            }
-            else if (entry.isDirectory()) {
-                await this.scanTree(path);
-            }
-        }
-    }
-}
-/** Helm renders `getHostByName` as "" without --enable-dns; we refuse such charts outright. */
-async function scanChartTemplates(chartDir, label) {
-    const stack = [chartDir];
-    while (stack.length > 0) {
-        const dir = stack.pop();
-        for (const entry of await (0,promises_.readdir)(dir, { withFileTypes: true })) {
-            const path = `${dir}/${entry.name}`;
-            if (entry.isDirectory()) {
-                stack.push(path);
-            }
-            else if (entry.isFile() && /\.(tpl|ya?ml|txt|json)$/.test(entry.name)) {
-                const text = await (0,promises_.readFile)(path, 'utf8');
-                if (text.includes('getHostByName')) {
-                    const relative = path.slice(chartDir.length + 1);
-                    const error = new RefusedError(`chart ${label}: ${relative} calls getHostByName (DNS lookups are refused)`);
-                    error.located = true;
-                    throw error;
-                }
-            }
-        }
-    }
-}
-
+// EXTERNAL MODULE: ./actions/lib/render/safety.js
+var safety = __nccwpck_require__(2402);
 ;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
 // A run-scoped chart cache: each (repository, chart, version) is pulled once
 // with `helm pull` (never `helm dependency update`, never a plugin), its
@@ -18136,11 +24949,11 @@ class ChartCache {
         });
         if (pulled.code !== 0) {
             const detail = (pulled.stderr.trim() || pulled.killedFor || `exit ${pulled.code}`).split('\n')[0] ?? '';
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull failed: ${detail}`);
+            throw new safety/* RefusedError */.fk(`chart ${chart.name}@${chart.version}: pull failed: ${detail}`);
         }
         const archives = (await (0,promises_.readdir)(archiveDir)).filter((name) => name.endsWith('.tgz'));
         if (archives.length !== 1)
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: pull gave no archive`);
+            throw new safety/* RefusedError */.fk(`chart ${chart.name}@${chart.version}: pull gave no archive`);
         const archive = (0,external_node_path_.join)(archiveDir, archives[0]);
         const digest = `sha256:${(0,external_node_crypto_namespaceObject.createHash)('sha256')
             .update(await (0,promises_.readFile)(archive))
@@ -18151,13 +24964,13 @@ class ChartCache {
             timeoutMs: this.options.timeoutMs,
         });
         if (untar.code !== 0)
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive does not unpack`);
+            throw new safety/* RefusedError */.fk(`chart ${chart.name}@${chart.version}: archive does not unpack`);
         const top = await (0,promises_.readdir)(dir);
         if (top.length !== 1 || top[0] !== chart.name) {
-            throw new RefusedError(`chart ${chart.name}@${chart.version}: archive must hold one directory "${chart.name}"`);
+            throw new safety/* RefusedError */.fk(`chart ${chart.name}@${chart.version}: archive must hold one directory "${chart.name}"`);
         }
         await assertRegularFiles(dir, `${chart.name}@${chart.version}`);
-        await scanChartTemplates((0,external_node_path_.join)(dir, chart.name), `${chart.name}@${chart.version}`);
+        await (0,safety/* scanChartTemplates */.Tg)((0,external_node_path_.join)(dir, chart.name), `${chart.name}@${chart.version}`);
         return { dir, digest };
     }
     verifyLock(chart, digest) {
@@ -18166,7 +24979,7 @@ class ChartCache {
             (entry.repo === undefined || entry.repo === chart.repo));
         for (const entry of locked) {
             if (entry.digest.toLowerCase() !== digest) {
-                throw new RefusedError(`chart ${chart.name}@${chart.version} digest ${digest.slice(0, 19)}… does not match the lock`);
+                throw new safety/* RefusedError */.fk(`chart ${chart.name}@${chart.version} digest ${digest.slice(0, 19)}… does not match the lock`);
             }
         }
     }
@@ -18179,7 +24992,7 @@ async function assertRegularFiles(dir, label) {
         if (stats.isDirectory())
             await assertRegularFiles(path, label);
         else if (!stats.isFile())
-            throw new RefusedError(`chart ${label}: archive holds a link or special file (${entry.name})`);
+            throw new safety/* RefusedError */.fk(`chart ${label}: archive holds a link or special file (${entry.name})`);
     }
 }
 
@@ -18301,128 +25114,8 @@ function unifiedDiff(before, after, fromLabel, toLabel, context = 3, maxEdits = 
     return `${out.join('\n')}\n`;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/render/objects.js
-// Rendered objects in one canonical form: every document re-emitted by the
-// `yaml` package with fixed options (same bytes on any machine and path) and
-// sorted by (kind priority, API group, kind, namespace, name), so the WET
-// branch only changes when the desired state does.
-
-const STRINGIFY = {
-    indent: 2,
-    indentSeq: false,
-    lineWidth: 0,
-    minContentWidth: 0,
-    directives: false,
-};
-/**
- * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
- * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
- */
-const KIND_PRIORITY = [
-    '/Namespace',
-    'apiextensions.k8s.io/CustomResourceDefinition',
-    'scheduling.k8s.io/PriorityClass',
-    'storage.k8s.io/StorageClass',
-    '/ServiceAccount',
-    'rbac.authorization.k8s.io/ClusterRole',
-    'rbac.authorization.k8s.io/ClusterRoleBinding',
-    'rbac.authorization.k8s.io/Role',
-    'rbac.authorization.k8s.io/RoleBinding',
-    '/ConfigMap',
-    '/Secret',
-];
-/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
-function parseObjects(text, source) {
-    const objects = [];
-    for (const doc of (0,dist/* parseAllDocuments */.hR)(text, { intAsBigInt: true, uniqueKeys: false })) {
-        if ('errors' in doc && doc.errors.length > 0) {
-            throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
-        }
-        if (doc.contents === null)
-            continue;
-        const value = doc.toJS({ maxAliasCount: -1 });
-        if (value === null || value === undefined)
-            continue;
-        if (typeof value !== 'object' || Array.isArray(value)) {
-            throw new Error(`${source}: a document is not a Kubernetes object`);
-        }
-        const object = value;
-        const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-        const kind = typeof object.kind === 'string' ? object.kind : '';
-        const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
-        if (!apiVersion || !kind || !name) {
-            throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`);
-        }
-        // Comments are not desired state (kustomize drops them too).
-        doc.commentBefore = null;
-        doc.comment = null;
-        (0,dist/* visit */.YR)(doc, (_key, node) => {
-            if ((0,dist/* isNode */.Ll)(node)) {
-                node.commentBefore = null;
-                node.comment = null;
-            }
-        });
-        objects.push({
-            group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
-            apiVersion,
-            kind,
-            namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
-            name,
-            yaml: doc.toString(STRINGIFY),
-        });
-    }
-    return sortObjects(objects);
-}
-function objectKey(object) {
-    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
-}
-function priority(object) {
-    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
-    return index === -1 ? KIND_PRIORITY.length : index;
-}
-function compareText(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-function compareObjects(a, b) {
-    return (priority(a) - priority(b) ||
-        compareText(a.group, b.group) ||
-        compareText(a.kind, b.kind) ||
-        compareText(a.namespace, b.namespace) ||
-        compareText(a.name, b.name));
-}
-function sortObjects(objects) {
-    return [...objects].sort(compareObjects);
-}
-/** `manifest.yaml`: every object, in canonical order, as one stream. */
-function manifestText(objects) {
-    return objects.map((object) => object.yaml).join('---\n');
-}
-/**
- * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
- * case, unsafe characters replaced); the API group is added when two objects
- * would share a file.
- */
-function perResourceFiles(objects) {
-    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
-    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
-    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
-    const counts = new Map();
-    for (const object of objects)
-        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
-    const files = new Map();
-    for (const object of objects) {
-        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
-        for (let n = 2; files.has(path); n++)
-            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
-        files.set(path, object.yaml);
-    }
-    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
-}
-/** Paths on a WET branch that hold rendered objects (either layout). */
-function isManagedManifestPath(path) {
-    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
-}
-
+// EXTERNAL MODULE: ./actions/lib/render/objects.js
+var objects = __nccwpck_require__(4550);
 ;// CONCATENATED MODULE: ./actions/lib/render/compare.js
 
 
@@ -18440,8 +25133,8 @@ function clipDiff(diff, max) {
     return `${kept}… ${omitted} more diff lines omitted\n`;
 }
 function diffObjects(before, after, limits = DIFF_LIMITS) {
-    const old = new Map(before.map((object) => [objectKey(object), object]));
-    const now = new Map(after.map((object) => [objectKey(object), object]));
+    const old = new Map(before.map((object) => [(0,objects/* objectKey */.T5)(object), object]));
+    const now = new Map(after.map((object) => [(0,objects/* objectKey */.T5)(object), object]));
     const entries = [];
     const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
     const describe = (o, change, diff) => ({
@@ -18475,7 +25168,7 @@ function diffObjects(before, after, limits = DIFF_LIMITS) {
     }
     let budget = limits.perEnvironment;
     return entries
-        .sort((a, b) => compareObjects(a.object, b.object))
+        .sort((a, b) => (0,objects/* compareObjects */.Gq)(a.object, b.object))
         .map(({ change }) => {
         const diff = budget > 0 ? clipDiff(change.diff, Math.min(limits.perObject, budget)) : '';
         budget -= diff.length;
@@ -18702,257 +25395,8 @@ function kustomizeArgs(dir, helm) {
     return args;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
-// Writes one rendered environment as a commit on top of its WET branch tip,
-// with git plumbing and a private index: the work tree and the workspace's
-// index are never touched. The commit is deterministic (identity and dates
-// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
-
-
-
-
-
-/**
- * The list of files the suite wrote on a WET branch, one path per line. A
- * later render removes the listed files it no longer produces and leaves
- * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
- * Argo CD never tries to apply it.
- */
-const MANAGED_LIST = '.fleet-promote/managed-files';
-/** Committer of every WET commit. */
-const BOT_IDENTITY = {
-    name: 'github-actions[bot]',
-    email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
-/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
-async function readDryCommit(git, sha) {
-    const result = await git.raw([
-        'show',
-        '-s',
-        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
-        '--end-of-options',
-        `${sha}^{commit}`,
-    ]);
-    if (result.code !== 0)
-        return undefined;
-    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
-        .trim()
-        .split('\0');
-    if (!full || authorName === undefined || !authorDate || !committerDate)
-        return undefined;
-    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
-    const raw = await git.run(['cat-file', 'commit', full]);
-    const header = raw.slice(0, raw.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
-    return {
-        sha: full,
-        authorName,
-        authorEmail: authorEmail ?? '',
-        authorDate,
-        committerDate,
-        parents,
-    };
-}
-/** Builds (but does not push) the child commit of one environment. */
-async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
-    const plumbing = new Git(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: join(scratch, 'index') },
-    });
-    try {
-        let base = env.baseSha;
-        let rootSha;
-        if (base === '') {
-            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-            base = rootSha;
-        }
-        else if (!(await git.tryRevParse(base))) {
-            throw new UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
-        }
-        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-        const previous = await managedFiles(git, base);
-        const keep = new Set(files);
-        const stale = previous.filter((path) => !keep.has(path));
-        const realSource = await realpath(sourceDir);
-        for (const path of files) {
-            await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
-        }
-        const listing = `${[...files].sort().join('\n')}\n`;
-        const blobs = files.length
-            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-                .trim()
-                .split('\n')
-            : [];
-        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-        const zero = '0'.repeat(40);
-        const entries = [
-            ...stale.map((path) => `0 ${zero}\t${path}`),
-            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-            `100644 ${listBlob}\t${MANAGED_LIST}`,
-        ];
-        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-        const tree = (await plumbing.run(['write-tree'])).trim();
-        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
-        if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
-        }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
-    }
-    finally {
-        await rm(scratch, { recursive: true, force: true });
-    }
-}
-function commitMessage(input) {
-    const env = input.environment;
-    return [
-        `fleet-promote: render ${env.name} for #${input.parent}`,
-        '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
-        '',
-        `Fleet-Promote-Parent: #${input.parent}`,
-        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
-        '',
-    ].join('\n');
-}
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
-    if (text === undefined)
-        return [];
-    return text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
-}
-function validateFiles(env) {
-    const seen = new Set();
-    for (const path of env.files) {
-        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
-        }
-        if (seen.has(path)) {
-            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
-        }
-        seen.add(path);
-    }
-    return [...seen];
-}
-/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
-function isSafeRelativePath(path) {
-    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
-        return false;
-    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
-        return false;
-    return path
-        .split('/')
-        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
-}
-function resolveInside(root, relative, what) {
-    const rootAbs = resolve(root);
-    const full = resolve(rootAbs, relative);
-    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
-        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
-    }
-    return full;
-}
-/** The file must be a regular file whose real path stays inside the rendered tree. */
-async function assertRegularFile(realRoot, file, path) {
-    let stats;
-    let real;
-    try {
-        stats = await lstat(file);
-        real = await realpath(file);
-    }
-    catch {
-        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
-    }
-    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
-        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/wet.js
-
-
-/**
- * Reads the WET branches. With a remote, they are fetched into
- * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
- * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
- */
-async function readWetStates(git, branches, remote) {
-    const unique = [...new Set(branches)].sort();
-    const tips = new Map();
-    if (remote !== undefined && unique.length > 0) {
-        const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
-        const refspecs = [];
-        for (const branch of unique) {
-            const sha = refs.get(`refs/heads/${branch}`);
-            if (sha === undefined)
-                continue;
-            tips.set(branch, sha);
-            refspecs.push(`+refs/heads/${branch}:refs/remotes/${remote}/${branch}`);
-        }
-        // Keep a shallow checkout shallow; a full clone fetches normally (no new shallow grafts).
-        if (refspecs.length > 0)
-            await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {});
-    }
-    else {
-        for (const branch of unique) {
-            const sha = (await git.tryRevParse(`refs/heads/${branch}`)) ??
-                (await git.tryRevParse(`refs/remotes/origin/${branch}`));
-            if (sha !== undefined)
-                tips.set(branch, sha);
-        }
-    }
-    const states = new Map();
-    for (const branch of unique) {
-        const sha = tips.get(branch) ?? '';
-        const files = new Map();
-        if (sha !== '') {
-            // The WET writer lists the files it manages; without a list, recognise them by path.
-            const list = await git.showFile(sha, MANAGED_LIST);
-            const candidates = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
-            const manifests = candidates.filter((path) => path.endsWith('.yaml') && isManagedManifestPath(path));
-            for (const path of [...new Set(manifests)].sort()) {
-                const text = await git.showFile(sha, path);
-                if (text !== undefined)
-                    files.set(path, text);
-            }
-        }
-        states.set(branch, { sha, files });
-    }
-    return states;
-}
-
+// EXTERNAL MODULE: ./actions/lib/render/wet.js
+var render_wet = __nccwpck_require__(90);
 // EXTERNAL MODULE: ./actions/lib/render/output.js
 var output = __nccwpck_require__(4837);
 ;// CONCATENATED MODULE: ./actions/lib/render/hydrate.js
@@ -18991,13 +25435,13 @@ async function mapPool(items, limit, fn) {
 }
 async function hydrate(options) {
     const log = options.log ?? (() => undefined);
-    const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_namespaceObject.availableParallelism)();
+    const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_.availableParallelism)();
     const { settings } = options;
     const git = new git_git/* Git */.T(options.repoDir);
     const drySha = options.drySha ?? (await git.revParse('HEAD'));
     const repoURL = options.repoURL ?? (await originUrl(git));
     const commit = await (0,output/* commitInfo */.oZ)(git, drySha);
-    const runDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.scratchDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-render-'));
+    const runDir = await (0,promises_.mkdtemp)((0,external_node_path_.join)(options.scratchDir ?? (0,external_node_os_.tmpdir)(), 'fleet-promote-render-'));
     const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 };
     let mark = Date.now();
     const lap = (phase) => {
@@ -19028,7 +25472,7 @@ async function hydrate(options) {
                 return item;
             }
             try {
-                item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans);
+                item.report = await (0,safety/* checkEnvironment */.Qz)(options.repoDir, env.path, policy, treeScans);
             }
             catch (error) {
                 item.failure = clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
@@ -19037,7 +25481,9 @@ async function hydrate(options) {
             return item;
         });
         lap('check');
-        const wetStates = readWetStates(git, options.environments.map((env) => env.branch), options.wetRemote);
+        const wetStates = options.wetStates
+            ? Promise.resolve(options.wetStates)
+            : (0,render_wet/* readWetStates */.V)(git, options.environments.map((env) => env.branch), options.wetRemote);
         // Read while the tree and charts are prepared; its error surfaces at the await below.
         wetStates.catch(() => undefined);
         // 2. One private copy of every vetted kustomization root.
@@ -19127,7 +25573,7 @@ async function renderOne(item, state, options, context) {
     };
     let before;
     try {
-        before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`));
+        before = [...state.files].flatMap(([path, text]) => (0,objects/* parseObjects */.MB)(text, `${env.branch}:${path}`));
     }
     catch (error) {
         return finish({ ...base, reason: clip(`WET branch unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
@@ -19163,14 +25609,14 @@ async function renderOne(item, state, options, context) {
     }
     let after;
     try {
-        after = parseObjects(run.stdout, `kustomize build ${env.path}`);
+        after = (0,objects/* parseObjects */.MB)(run.stdout, `kustomize build ${env.path}`);
     }
     catch (error) {
         return finish({ ...base, reason: clip(`render output unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
     }
     const files = settings.layout === 'per-resource'
-        ? perResourceFiles(after)
-        : new Map(after.length > 0 ? [['manifest.yaml', manifestText(after)]] : []);
+        ? (0,objects/* perResourceFiles */.$)(after)
+        : new Map(after.length > 0 ? [['manifest.yaml', (0,objects/* manifestText */.$2)(after)]] : []);
     const changes = diffObjects(before, after);
     const count = (kind) => changes.filter((change) => change.change === kind).length;
     const diff = { added: count('added'), changed: count('changed'), deleted: count('deleted') };
@@ -19201,1535 +25647,141 @@ async function originUrl(git) {
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/render/sources.js
-// Glue between the configuration loader and the render core, shared by the
-// hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
-// come from the base revision when one is given (privileged runs must not
-// trust the PR head), else from the working tree.
-
-
-
-
-
-const sources_SHA40 = /^[0-9a-f]{40}$/i;
-/** The commit `base` names here, fetching it from origin when it is a SHA this checkout lacks. */
-async function resolveBase(git, base) {
-    const local = (await git.tryRevParse(base)) ?? (await git.tryRevParse(`refs/remotes/origin/${base}`));
-    if (local)
-        return local;
-    if (sources_SHA40.test(base)) {
-        await git.fetch('origin', [base], { depth: 1 });
-        return git.revParse(base);
-    }
-    throw new errors/* UserError */.y(`base revision "${base}" is not in this checkout`);
-}
-async function readSource(git, repoDir, file, base) {
-    if (base)
-        return git.showFile(await resolveBase(git, base), file);
-    try {
-        return await (0,promises_.readFile)((0,external_node_path_.join)(repoDir, file), 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT')
-            return undefined;
-        throw error;
-    }
-}
-/** fleet-promote.yaml from the base revision (when given) or the working tree. */
-async function loadRenderConfig(git, repoDir, file, base) {
-    if (!base)
-        return (0,config_config/* loadConfig */.Z9)(repoDir, file);
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined) {
-        if (file === config_config/* DEFAULT_CONFIG_FILE */.Cu)
-            return (0,config_config/* defaultConfig */.sb)();
-        throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${base}`, { file });
-    }
-    return (0,config_config/* parseConfig */.o4)(text, file);
-}
-/**
- * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
- * Pinning digests makes a re-published chart version fail loudly instead of rendering.
- */
-function parseChartLock(text, file) {
-    let raw;
-    try {
-        raw = (0,dist/* parse */.qg)(text);
-    }
-    catch (error) {
-        throw new errors/* UserError */.y(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
-    }
-    const charts = raw?.charts;
-    if (!Array.isArray(charts))
-        throw new errors/* UserError */.y(`${file}: expected a "charts" list`, { file });
-    return charts.map((entry, index) => {
-        const e = (entry ?? {});
-        const text = (key) => {
-            const value = e[key];
-            return typeof value === 'string' ? value : undefined;
-        };
-        const chart = text('chart');
-        const version = text('version');
-        const digest = text('digest')?.toLowerCase();
-        if (!chart || !version || !digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-            throw new errors/* UserError */.y(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
-        }
-        const repo = text('repo');
-        return { chart, version, digest, ...(repo ? { repo } : {}) };
-    });
-}
-async function loadChartLock(git, repoDir, file, base) {
-    if (!file)
-        return [];
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined)
-        throw new errors/* UserError */.y(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
-    return parseChartLock(text, file);
-}
-
-// EXTERNAL MODULE: ./actions/lib/cli/args.js
-var cli_args = __nccwpck_require__(5400);
-// EXTERNAL MODULE: ./actions/lib/cli/index.js
-var cli = __nccwpck_require__(3200);
-;// CONCATENATED MODULE: ./actions/lib/cli/render.js
-
-
-
-
-
-
-
-
-
-
-const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
-
-Renders one environment exactly as the hydrate action does (safety checks,
-shared chart cache, kustomize build, canonical YAML, diff with its WET branch,
-deletion guard) and prints its result JSON (an EnvironmentHydration).
-
-Options:
-  --repo DIR          Git repository (default: the current directory)
-  --env PATH          Environment directory, relative to the repository root
-  --out DIR           Write hydration.json and <environment>/ there (default: a temp dir, removed)
-  --config FILE       Configuration file (default: fleet-promote.yaml)
-  --base REV          Read --config and --chart-lock at this revision instead of the work tree
-  --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
-  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
-  --allow-deletions   Let a render the deletion guard blocks through
-
-Exit code: 0 when rendered or unchanged, 1 when failed or blocked.`;
-cli/* commands */.Pi.set('render', {
-    summary: 'Render one environment the way the hydrate action does and print its result.',
-    usage,
-    async run(args) {
-        const options = (0,cli_args/* parseCliArgs */.h)('render', args, {
-            repo: { type: 'string' },
-            env: { type: 'string' },
-            out: { type: 'string' },
-            config: { type: 'string' },
-            base: { type: 'string' },
-            'chart-lock': { type: 'string' },
-            remote: { type: 'string' },
-            'allow-deletions': { type: 'boolean' },
-        });
-        if (!options.env)
-            throw new errors/* UserError */.y('--env is required (see "fleet-promote render --help")');
-        const repoDir = (0,external_node_path_.resolve)(options.repo ?? '.');
-        const git = new git_git/* Git */.T(repoDir);
-        const base = options.base ?? '';
-        const config = await loadRenderConfig(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
-        const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
-        const files = await git.listFiles('HEAD');
-        const environment = (0,config_config/* discoverEnvironments */.MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,config_config/* environmentsFromPaths */.lW)(config, files, [path])[0];
-        if (!environment)
-            throw new errors/* UserError */.y(`--env ${options.env}: not an environment directory`);
-        const scratch = options.out === undefined
-            ? await (0,promises_.mkdtemp)((0,external_node_path_.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cli-render-'))
-            : undefined;
-        try {
-            const { result } = await hydrate({
-                repoDir,
-                environments: [environment],
-                outputDir: options.out !== undefined ? (0,external_node_path_.resolve)(options.out) : (0,external_node_path_.join)(scratch, 'out'),
-                settings: config.hydrate,
-                allowDeletions: options['allow-deletions'] === true,
-                chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
-                ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
-            });
-            const env = result.environments[0];
-            process.stdout.write(`${JSON.stringify(env, null, 2)}\n`);
-            return env && (env.status === 'rendered' || env.status === 'unchanged') ? 0 : 1;
-        }
-        finally {
-            if (scratch)
-                await (0,promises_.rm)(scratch, { recursive: true, force: true });
-        }
-    },
-});
-
 
 /***/ }),
 
-/***/ 2523:
+/***/ 4550:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $: () => (/* binding */ perResourceFiles),
+/* harmony export */   $2: () => (/* binding */ manifestText),
+/* harmony export */   Gq: () => (/* binding */ compareObjects),
+/* harmony export */   MB: () => (/* binding */ parseObjects),
+/* harmony export */   T5: () => (/* binding */ objectKey),
+/* harmony export */   qK: () => (/* binding */ isManagedManifestPath)
+/* harmony export */ });
+/* unused harmony export sortObjects */
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6637);
+// Rendered objects in one canonical form: every document re-emitted by the
+// `yaml` package with fixed options (same bytes on any machine and path) and
+// sorted by (kind priority, API group, kind, namespace, name), so the WET
+// branch only changes when the desired state does.
 
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Cu: () => (/* binding */ DEFAULT_CONFIG_FILE),
-  sb: () => (/* binding */ defaultConfig),
-  MR: () => (/* binding */ discoverEnvironments),
-  lW: () => (/* binding */ environmentsFromPaths),
-  Z9: () => (/* binding */ loadConfig),
-  o4: () => (/* binding */ parseConfig),
-  Xs: () => (/* binding */ stageOrder)
-});
-
-// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, argoCdApplicationName, configSchema, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, stageFor, unsafeNameReason
-
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: external "node:path"
-var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(9793);
-// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
-var esm = __nccwpck_require__(3812);
-// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6637);
-// EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(6410);
-;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}}}}');
-;// CONCATENATED MODULE: ./actions/lib/config/config.js
-// Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
-// line and key) → defaults → semantic checks. Also turns the configuration
-// and a repository's file list into environments with stages and branches.
-
-
-
-
-
-
-
-const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml';
-const DEFAULTS_FILE = '(defaults)';
-const KUSTOMIZATION_FILES = [
-    'kustomization.yaml',
-    'kustomization.yml',
-    'Kustomization',
-];
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-const DEFAULT_PROTECTED_KINDS = [
-    'Namespace',
-    'CustomResourceDefinition',
-    'PersistentVolumeClaim',
-    'PersistentVolume',
-    'StatefulSet',
-    'Application',
-    'AppProject',
-    'Kustomization',
-];
-/** The configuration of a repository without fleet-promote.yaml. */
-function defaultConfig() {
-    return {
-        version: 1,
-        file: DEFAULTS_FILE,
-        environments: [defaultEnvironmentRule()],
-        stages: [
-            {
-                name: 'default',
-                match: ['*'],
-                requires: [],
-                autoPromote: false,
-                approvals: 0,
-                permission: 'write',
-                backend: 'merge',
-            },
-        ],
-        impact: { extra: [] },
-        hydrate: {
-            layout: 'manifest',
-            helm: { enabled: true, allowedRepos: [] },
-            remoteBases: [],
-            deletionGuard: {
-                maxDeleted: 10,
-                maxDeletedPercent: 20,
-                protectedKinds: [...DEFAULT_PROTECTED_KINDS],
-            },
-            timeoutSeconds: 300,
-            maxOutputBytes: 64 * 1024 * 1024,
-        },
-        promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
-        deploy: {
-            backend: 'merge',
-            argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
-            external: { system: 'external deployment' },
-        },
-        merge: { mergeUnpromoted: true },
-    };
-}
-/** Every directory below `clusters/` holding a kustomization, named by its path below it. */
-function defaultEnvironmentRule() {
-    return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
-}
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
-async function loadConfig(repoDir, file) {
-    const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = (0,external_node_path_.resolve)(repoDir, name);
-    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), path);
-    if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
-        throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
-    }
-    let text;
-    try {
-        text = await (0,promises_.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new errors/* UserError */.y(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
-}
-/** Where YAML nodes are, for messages and annotations. */
-class SourceMap {
-    file;
-    doc;
-    lines;
-    constructor(file, doc, lines) {
-        this.file = file;
-        this.doc = doc;
-        this.lines = lines;
-    }
-    locate(path, atKey = false) {
-        let node = this.doc.contents;
-        let offset = rangeStart(node) ?? 0;
-        for (const [index, segment] of path.entries()) {
-            if ((0,dist/* isMap */.jh)(node)) {
-                const pair = node.items.find((item) => (0,dist/* isScalar */.jn)(item.key) && item.key.value === segment);
-                if (!pair)
-                    break;
-                if (atKey && index === path.length - 1) {
-                    offset = rangeStart(pair.key) ?? offset;
-                    break;
-                }
-                node = pair.value;
-            }
-            else if ((0,dist/* isSeq */.oP)(node) && typeof segment === 'number') {
-                node = node.items[segment];
-            }
-            else {
-                break;
-            }
-            offset = rangeStart(node) ?? offset;
-        }
-        const { line, col } = this.lines.linePos(offset);
-        return { line, column: col };
-    }
-    line(path) {
-        return this.locate(path).line;
-    }
-}
-function rangeStart(node) {
-    const range = node?.range;
-    return range?.[0];
-}
-/** `stages[0].requires[1]` */
-function formatKeyPath(path) {
-    let out = '';
-    for (const segment of path) {
-        out += typeof segment === 'number' ? `[${segment}]` : out ? `.${segment}` : segment;
-    }
-    return out || '(top level)';
-}
-function fail(source, problems) {
-    const located = problems
-        .map((problem) => ({ ...problem, ...source.locate(problem.path, problem.atKey) }))
-        .sort((a, b) => a.line - b.line || a.column - b.column);
-    const first = located[0];
-    const lines = located.map((p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`);
-    throw new errors/* UserError */.y(lines.join('\n'), {
-        file: source.file,
-        line: first?.line ?? 1,
-        column: first?.column ?? 1,
-    });
-}
-let validator;
-function validate(data) {
-    validator ??= new ajv.Ajv({ allErrors: true, verbose: true, strict: true }).compile(fleet_promote_schema_namespaceObject);
-    return validator(data) ? [] : (validator.errors ?? []);
-}
-/** Parse, validate and normalize fleet-promote.yaml text. Throws UserError naming file, line and key. */
-function parseConfig(text, file) {
-    const lines = new dist/* LineCounter */.HN();
-    const doc = (0,dist/* parseDocument */.Tp)(text, { lineCounter: lines, uniqueKeys: true });
-    const source = new SourceMap(file, doc, lines);
-    const syntaxError = doc.errors[0];
-    if (syntaxError) {
-        const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 };
-        const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(/ at line \d+, column \d+:?$/, '');
-        throw new errors/* UserError */.y(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
-            file,
-            line: position.line,
-            column: position.col,
-        });
-    }
-    let data;
-    try {
-        data = doc.toJS({ maxAliasCount: 1000 }) ?? {};
-    }
-    catch (error) {
-        // The yaml package refuses alias expansion bombs here.
-        throw new errors/* UserError */.y(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
-    }
-    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }]);
-    }
-    const schemaErrors = validate(data);
-    if (schemaErrors.length > 0)
-        fail(source, schemaProblems(schemaErrors));
-    const raw = data;
-    const config = normalize(raw, file);
-    const problems = semanticProblems(config, raw);
-    if (problems.length > 0)
-        fail(source, problems);
-    if (raw.environments) {
-        config.environments.forEach((rule, index) => {
-            rule.line = source.line(['environments', index]);
-        });
-    }
-    return config;
-}
-function normalize(raw, file) {
-    const defaults = defaultConfig();
-    const promote = { ...defaults.promote, ...raw.promote };
-    const deploy = {
-        backend: raw.deploy?.backend ?? defaults.deploy.backend,
-        argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
-        external: { ...defaults.deploy.external, ...raw.deploy?.external },
-    };
-    const environments = raw.environments?.map((rule) => ({
-        glob: rule.glob,
-        name: rule.name ?? defaultNameTemplate(rule.glob),
-        branch: rule.branch ?? 'env/{name}',
-        exclude: rule.exclude ?? [],
-    }));
-    const rawStages = raw.stages ?? [{ name: 'default' }];
-    const stages = rawStages.map((stage, index) => ({
-        name: stage.name,
-        match: stage.match ?? ['*'],
-        // Omitted `requires` chains each stage to the previous one: fail closed.
-        requires: stage.requires ?? (index > 0 ? [rawStages[index - 1].name] : []),
-        autoPromote: stage.autoPromote ?? false,
-        approvals: stage.approvals ?? 0,
-        permission: stage.permission ?? promote.permission,
-        backend: stage.backend ?? deploy.backend,
-    }));
-    const hydrate = raw.hydrate;
-    return {
-        version: 1,
-        file,
-        environments: environments ?? [defaultEnvironmentRule()],
-        stages,
-        impact: { extra: raw.impact?.extra ?? [] },
-        hydrate: {
-            layout: hydrate?.layout ?? defaults.hydrate.layout,
-            helm: { ...defaults.hydrate.helm, ...hydrate?.helm },
-            remoteBases: hydrate?.remoteBases ?? defaults.hydrate.remoteBases,
-            deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
-            timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
-            maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
-        },
-        promote,
-        deploy,
-        merge: { ...defaults.merge, ...raw.merge },
-    };
-}
-/** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
-function defaultNameTemplate(glob) {
-    let count = 0;
-    try {
-        count = compileDirGlob(glob).captureCount;
-    }
-    catch {
-        // The semantic checks report the invalid glob with its location.
-    }
-    if (count === 0)
-        return '{basename}';
-    return Array.from({ length: count }, (_, i) => `{${i + 1}}`).join('-');
-}
-const FRIENDLY_PATTERNS = {
-    '^[A-Za-z0-9][A-Za-z0-9._-]*$': 'must consist of letters, digits, ".", "_" and "-", starting with a letter or digit',
-    '^\\S+$': 'must be one word without spaces',
-    '^(https?|oci)://\\S+$': 'must be an http://, https:// or oci:// URL',
+const STRINGIFY = {
+    indent: 2,
+    indentSeq: false,
+    lineWidth: 0,
+    minContentWidth: 0,
+    directives: false,
 };
-function schemaProblems(errors) {
-    const seen = new Set();
-    const problems = [];
-    for (const error of errors) {
-        const path = error.instancePath
-            .split('/')
-            .slice(1)
-            .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-            .map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-        const problem = describeSchemaError(error, path);
-        const key = `${formatKeyPath(problem.path)}\0${problem.message}`;
-        if (seen.has(key))
+/**
+ * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
+ * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
+ */
+const KIND_PRIORITY = [
+    '/Namespace',
+    'apiextensions.k8s.io/CustomResourceDefinition',
+    'scheduling.k8s.io/PriorityClass',
+    'storage.k8s.io/StorageClass',
+    '/ServiceAccount',
+    'rbac.authorization.k8s.io/ClusterRole',
+    'rbac.authorization.k8s.io/ClusterRoleBinding',
+    'rbac.authorization.k8s.io/Role',
+    'rbac.authorization.k8s.io/RoleBinding',
+    '/ConfigMap',
+    '/Secret',
+];
+/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
+function parseObjects(text, source) {
+    const objects = [];
+    for (const doc of (0,yaml__WEBPACK_IMPORTED_MODULE_0__/* .parseAllDocuments */ .hR)(text, { intAsBigInt: true, uniqueKeys: false })) {
+        if ('errors' in doc && doc.errors.length > 0) {
+            throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+        }
+        if (doc.contents === null)
             continue;
-        seen.add(key);
-        problems.push(problem);
-    }
-    return problems;
-}
-function describeSchemaError(error, path) {
-    const params = error.params;
-    const got = describeValue(error.data);
-    switch (error.keyword) {
-        case 'additionalProperties': {
-            const key = String(params.additionalProperty);
-            const allowed = Object.keys(error.parentSchema?.properties ?? {});
-            const suggestion = closest(key, allowed);
-            return {
-                path: [...path, key],
-                atKey: true,
-                message: `unknown key "${key}"` +
-                    (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
-                    `; allowed keys: ${allowed.join(', ')}`,
-            };
-        }
-        case 'required':
-            return { path, message: `missing required key "${String(params.missingProperty)}"` };
-        case 'type':
-            return { path, message: `must be ${article(String(params.type))}, got ${got}` };
-        case 'enum':
-            return {
-                path,
-                message: `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
-            };
-        case 'const':
-            return { path, message: `must be ${JSON.stringify(params.allowedValue)}, got ${got}` };
-        case 'pattern': {
-            const pattern = String(params.pattern);
-            return {
-                path,
-                message: `${FRIENDLY_PATTERNS[pattern] ?? `must match /${pattern}/`}, got ${got}`,
-            };
-        }
-        case 'minItems':
-            return { path, message: `must list at least ${Number(params.limit)}, got ${got}` };
-        case 'minLength':
-            return { path, message: `must not be empty` };
-        default:
-            return { path, message: `${error.message ?? 'is invalid'}, got ${got}` };
-    }
-}
-function article(type) {
-    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
-function describeValue(value) {
-    if (value === null)
-        return 'null';
-    if (Array.isArray(value))
-        return value.length === 0 ? 'an empty list' : 'a list';
-    if (typeof value === 'object')
-        return 'a mapping';
-    const text = JSON.stringify(value);
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-/** The allowed key closest to a misspelt one, if it is close enough to be a typo. */
-function closest(word, candidates) {
-    let best;
-    let bestDistance = Infinity;
-    for (const candidate of candidates) {
-        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-        if (distance < bestDistance) {
-            best = candidate;
-            bestDistance = distance;
-        }
-    }
-    const typo = bestDistance <= Math.max(1, Math.floor(word.length / 3)) && bestDistance < word.length;
-    return typo ? best : undefined;
-}
-function editDistance(a, b) {
-    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        const current = [i];
-        for (let j = 1; j <= b.length; j++) {
-            const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
-            current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
-        }
-        previous = current;
-    }
-    return previous[b.length];
-}
-// ---------------------------------------------------------------------------
-// Semantic checks (things a JSON Schema cannot say)
-function semanticProblems(config, raw) {
-    const problems = [];
-    const check = (path, fn) => {
-        try {
-            fn();
-        }
-        catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
-                throw error;
-            problems.push({ path, message: error.message });
-        }
-    };
-    config.environments.forEach((rule, i) => {
-        const base = ['environments', i];
-        let captureCount = 0;
-        check([...base, 'glob'], () => {
-            captureCount = compileDirGlob(rule.glob).captureCount;
-        });
-        rule.exclude.forEach((glob, j) => check([...base, 'exclude', j], () => compileDirGlob(glob)));
-        const captures = Array.from({ length: captureCount }, (_, k) => String(k + 1));
-        const pathVars = ['path', 'basename', ...captures];
-        check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
-            const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
-            const reason = unsafeNameReason(name);
-            if (reason)
-                throw new errors/* UserError */.y(`name template "${rule.name}" ${reason}`);
-        });
-        check([...base, 'branch'], () => {
-            const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template');
-            const reason = invalidBranchReason(branch);
-            if (reason)
-                throw new errors/* UserError */.y(`branch template "${rule.branch}" gives ${reason}`);
-        });
-    });
-    const stageIndex = new Map();
-    config.stages.forEach((stage, i) => {
-        if (stageIndex.has(stage.name)) {
-            problems.push({
-                path: ['stages', i, 'name'],
-                message: `duplicate stage name "${stage.name}" (also stages[${stageIndex.get(stage.name)}])`,
-            });
-        }
-        else {
-            stageIndex.set(stage.name, i);
-        }
-        stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
-    });
-    // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-    const uniqueStages = stageIndex.size === config.stages.length;
-    config.stages.forEach((stage, i) => {
-        if (!uniqueStages)
-            return;
-        stage.requires.forEach((required, j) => {
-            if (required === stage.name) {
-                problems.push({
-                    path: ['stages', i, 'requires', j],
-                    message: 'a stage cannot require itself',
-                });
-            }
-            else if (!config.stages.some((s) => s.name === required)) {
-                const suggestion = closest(required, config.stages.map((s) => s.name));
-                problems.push({
-                    path: ['stages', i, 'requires', j],
-                    message: `unknown stage "${required}"` +
-                        (suggestion ? ` (did you mean "${suggestion}"?)` : '') +
-                        `; stages: ${config.stages.map((s) => s.name).join(', ')}`,
-                });
-            }
-        });
-    });
-    if (problems.length === 0) {
-        const cycle = findCycle(config.stages);
-        if (cycle) {
-            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
-            const written = indexes
-                .filter((i) => raw.stages?.[i]?.requires !== undefined)
-                .sort((a, b) => a - b);
-            const implicit = indexes
-                .filter((i) => !written.includes(i))
-                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
-            const at = written[0] ?? indexes[0];
-            problems.push({
-                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
-                    (implicit.length > 0
-                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-                        : ''),
-            });
-        }
-    }
-    config.impact.extra.forEach((rule, i) => {
-        rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
-        rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
-    });
-    check(['deploy', 'argocd', 'application'], () => {
-        sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
-    });
-    const argocdUser = config.deploy.backend === 'argocd'
-        ? ['deploy', 'backend']
-        : config.stages
-            .map((stage, i) => stage.backend === 'argocd' ? ['stages', i, 'backend'] : undefined)
-            .find((path) => path !== undefined);
-    if (argocdUser && config.deploy.argocd.server.trim() === '') {
-        problems.push({
-            path: argocdUser,
-            message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
-        });
-    }
-    return problems;
-}
-function sampleExpansion(template, allowed, what) {
-    const vars = Object.fromEntries(allowed.map((key) => [key, key === 'path' ? 'a/b' : 'x']));
-    try {
-        return expandTemplate(template, vars);
-    }
-    catch (error) {
-        throw new errors/* UserError */.y(`${what}: ${error.message}`);
-    }
-}
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
-function invalidBranchReason(branch) {
-    const quoted = JSON.stringify(branch);
-    if (branch === '' || branch === '@')
-        return `an invalid branch name ${quoted}`;
-    if (branch.startsWith('-'))
-        return `${quoted}, which starts with "-"`;
-    if (branch.startsWith('/') || branch.endsWith('/') || branch.includes('//')) {
-        return `${quoted}, which has an empty path component`;
-    }
-    if (branch.endsWith('.'))
-        return `${quoted}, which ends with "."`;
-    if (branch.includes('..'))
-        return `${quoted}, which contains ".."`;
-    if (branch.includes('@{'))
-        return `${quoted}, which contains "@{"`;
-    // eslint-disable-next-line no-control-regex
-    const bad = /[\x00-\x20\x7f~^:?*[\\]/.exec(branch);
-    if (bad)
-        return `${quoted}, which contains the character ${JSON.stringify(bad[0])}`;
-    for (const part of branch.split('/')) {
-        if (part.startsWith('.'))
-            return `${quoted}, where a component starts with "."`;
-        if (part.endsWith('.lock'))
-            return `${quoted}, where a component ends with ".lock"`;
-    }
-    return undefined;
-}
-function findCycle(stages) {
-    const byName = new Map(stages.map((stage) => [stage.name, stage]));
-    const state = new Map();
-    const trail = [];
-    const visit = (name) => {
-        if (state.get(name) === 'done')
-            return undefined;
-        if (state.get(name) === 'visiting')
-            return [...trail.slice(trail.indexOf(name)), name];
-        state.set(name, 'visiting');
-        trail.push(name);
-        for (const required of byName.get(name)?.requires ?? []) {
-            const cycle = visit(required);
-            if (cycle)
-                return cycle;
-        }
-        trail.pop();
-        state.set(name, 'done');
-        return undefined;
-    };
-    for (const stage of stages) {
-        const cycle = visit(stage.name);
-        if (cycle)
-            return cycle;
-    }
-    return undefined;
-}
-// ---------------------------------------------------------------------------
-// Templates and globs
-const PLACEHOLDER = /\{([^{}]*)\}|[{}]/g;
-/** Replace `{key}` placeholders. An unknown placeholder or a stray brace is a UserError. */
-/**
- * The Argo CD Application of an environment. promote and merge-cleanup both
- * call this, so they always name the same Application.
- */
-function argoCdApplicationName(config, environment) {
-    return expandTemplate(config.deploy.argocd.application, {
-        name: environment.name,
-        stage: environment.stage,
-        branch: environment.branch,
-    });
-}
-function expandTemplate(template, vars) {
-    return template.replace(PLACEHOLDER, (match, key) => {
-        if (key === undefined) {
-            throw new errors/* UserError */.y(`unbalanced "${match}" in template "${template}"`);
-        }
-        const value = Object.hasOwn(vars, key) ? vars[key] : undefined;
-        if (value === undefined) {
-            const known = Object.keys(vars)
-                .map((k) => `{${k}}`)
-                .join(', ');
-            throw new errors/* UserError */.y(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
-        }
-        return value;
-    });
-}
-const dirGlobCache = new Map();
-function checkGlobSyntax(glob, what) {
-    if (glob.trim() !== glob || glob === '')
-        throw new errors/* UserError */.y(`${what} "${glob}" is empty or has surrounding spaces`);
-    if (glob.startsWith('/'))
-        throw new errors/* UserError */.y(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
-    if (glob.startsWith('!') || glob.startsWith('#'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
-    if (glob.includes('\\'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
-    let depth = 0;
-    for (const char of glob) {
-        if (char === '{')
-            depth++;
-        else if (char === '}')
-            depth--;
-        else if (char === '/' && depth > 0)
-            throw new errors/* UserError */.y(`${what} "${glob}": a {…} alternative may not contain "/"`);
-        if (depth < 0)
-            break;
-    }
-    if (depth !== 0)
-        throw new errors/* UserError */.y(`${what} "${glob}" has unbalanced "{" / "}"`);
-    for (const segment of glob.split('/')) {
-        if (segment === '' || segment === '.' || segment === '..') {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an empty, "." or ".." path segment`);
-        }
-        if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an unbalanced "[" / "]"`);
-        }
-    }
-}
-/** Compile a directory glob into segments; each wildcard segment and each `**` is a capture. */
-function compileDirGlob(glob) {
-    const cached = dirGlobCache.get(glob);
-    if (cached)
-        return cached;
-    checkGlobSyntax(glob, 'glob');
-    let captureCount = 0;
-    const segments = glob.split('/').map((segment) => {
-        if (segment === '**') {
-            captureCount++;
-            return { kind: 'globstar' };
-        }
-        if (segment.includes('**')) {
-            throw new errors/* UserError */.y(`glob "${glob}": "**" must be a whole path segment`);
-        }
-        const matcher = new esm/* Minimatch */.VR(segment, { magicalBraces: true });
-        if (!matcher.hasMagic())
-            return { kind: 'literal', text: segment };
-        captureCount++;
-        return { kind: 'magic', matcher };
-    });
-    const compiled = { source: glob, segments, captureCount };
-    dirGlobCache.set(glob, compiled);
-    return compiled;
-}
-/** Match a directory path against a directory glob; the captures, or undefined. */
-function matchDirGlob(glob, dir) {
-    const { segments } = compileDirGlob(glob);
-    const parts = dir.split('/');
-    const walk = (si, pi, captures) => {
-        const segment = segments[si];
-        if (!segment)
-            return pi === parts.length ? captures : undefined;
-        if (segment.kind === 'globstar') {
-            // Fewest segments first; `**` never enters hidden directories. Like minimatch, a
-            // trailing `**` means "below": `clusters/**` does not match `clusters` itself.
-            const trailing = si === segments.length - 1;
-            for (let end = trailing ? pi + 1 : pi; end <= parts.length; end++) {
-                if (end > pi && parts[end - 1].startsWith('.'))
-                    break;
-                const found = walk(si + 1, end, [...captures, parts.slice(pi, end).join('/')]);
-                if (found)
-                    return found;
-            }
-            return undefined;
-        }
-        const part = parts[pi];
-        if (part === undefined)
-            return undefined;
-        if (segment.kind === 'literal')
-            return part === segment.text ? walk(si + 1, pi + 1, captures) : undefined;
-        return segment.matcher.match(part) ? walk(si + 1, pi + 1, [...captures, part]) : undefined;
-    };
-    return walk(0, 0, []);
-}
-function checkNameGlob(glob) {
-    if (glob.trim() === '' || glob.trim() !== glob)
-        throw new errors/* UserError */.y(`pattern "${glob}" is empty or has surrounding spaces`);
-    if (glob.includes('/'))
-        throw new errors/* UserError */.y(`pattern "${glob}" matches environment names, which contain no "/"`);
-}
-function checkPathGlob(glob) {
-    checkGlobSyntax(glob, 'path glob');
-}
-// ---------------------------------------------------------------------------
-// Stages and environments
-function stageFor(config, environmentName) {
-    return config.stages.find((stage) => stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)));
-}
-// Compiled once per pattern: a fleet asks for the stage of hundreds of environments.
-const nameMatchers = new Map();
-function nameMatcher(pattern) {
-    let matcher = nameMatchers.get(pattern);
-    if (!matcher)
-        nameMatchers.set(pattern, (matcher = new esm/* Minimatch */.VR(pattern)));
-    return matcher;
-}
-/** Stage names in dependency order (file order among independent stages). */
-function stageOrder(config) {
-    const names = new Set(config.stages.map((stage) => stage.name));
-    for (const stage of config.stages) {
-        for (const required of stage.requires) {
-            if (!names.has(required)) {
-                throw new errors/* UserError */.y(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
-                    file: config.file,
-                });
-            }
-        }
-    }
-    const cycle = findCycle(config.stages);
-    if (cycle) {
-        throw new errors/* UserError */.y(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
-            file: config.file,
-        });
-    }
-    const order = [];
-    const placed = new Set();
-    while (order.length < config.stages.length) {
-        const next = config.stages.find((stage) => !placed.has(stage.name) && stage.requires.every((r) => placed.has(r)));
-        if (!next)
-            break; // unreachable: cycles are rejected above
-        order.push(next.name);
-        placed.add(next.name);
-    }
-    return order;
-}
-function kustomizationDirs(files) {
-    const dirs = new Set();
-    for (const file of files) {
-        const slash = file.lastIndexOf('/');
-        if (slash <= 0)
-            continue; // the repository root is never an environment
-        if (KUSTOMIZATION_FILES.includes(file.slice(slash + 1)))
-            dirs.add(file.slice(0, slash));
-    }
-    return [...dirs].sort();
-}
-function ruleWhere(config, rule, index) {
-    const at = rule.line ? `${config.file}:${rule.line}` : config.file;
-    return `${at}: environments[${index}] (glob "${rule.glob}")`;
-}
-function ruleLocation(config, rule) {
-    return rule.line ? { file: config.file, line: rule.line } : { file: config.file };
-}
-function pathVars(dir, captures) {
-    const vars = { path: dir, basename: dir.slice(dir.lastIndexOf('/') + 1) };
-    captures.forEach((capture, i) => (vars[String(i + 1)] = capture));
-    return vars;
-}
-function environmentFor(config, rule, where, location, dir, name, vars) {
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem) {
-        throw new errors/* UserError */.y(`${where}: the name of ${dir} ${nameProblem}`, location);
-    }
-    const stage = stageFor(config, name);
-    if (!stage) {
-        throw new errors/* UserError */.y(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
-            config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
-    }
-    const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
-    const branchProblem = invalidBranchReason(branch);
-    if (branchProblem) {
-        throw new errors/* UserError */.y(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
-    }
-    return { name, path: dir, stage: stage.name, branch };
-}
-/** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
-function discoverEnvironments(config, files, options = {}) {
-    const dirs = kustomizationDirs(files);
-    const claimed = new Set();
-    const environments = [];
-    config.environments.forEach((rule, index) => {
-        const where = ruleWhere(config, rule, index);
-        const location = ruleLocation(config, rule);
-        let matched = 0;
-        for (const dir of dirs) {
-            const captures = matchDirGlob(rule.glob, dir);
-            if (!captures)
-                continue;
-            matched++;
-            if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir)))
-                continue;
-            claimed.add(dir);
-            const vars = pathVars(dir, captures);
-            const name = expandTemplate(rule.name, vars).replaceAll('/', '-');
-            environments.push(environmentFor(config, rule, where, location, dir, name, vars));
-        }
-        if (matched === 0 && !options.allowUnmatched) {
-            throw new errors/* UserError */.y(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
-                (config.file === DEFAULTS_FILE
-                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
-                    : ''), location);
-        }
-    });
-    return checkUniqueAndSort(config, environments);
-}
-function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
-    const byName = new Map();
-    const byBranch = new Map();
-    for (const env of environments) {
-        const sameName = byName.get(env.name);
-        if (sameName) {
-            throw new errors/* UserError */.y(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
-        }
-        const sameBranch = byBranch.get(env.branch);
-        if (sameBranch) {
-            throw new errors/* UserError */.y(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
-        }
-        byName.set(env.name, env);
-        byBranch.set(env.branch, env);
-    }
-    const rank = new Map(order.map((name, i) => [name, i]));
-    return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-/**
- * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
- * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
- * from the configuration (or the first stage), the branch from the first rule matching the path.
- * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
- * of failing (the base revision may not have a directory yet). `known` carries the environments
- * of directories already resolved (for the other revision): a directory's environment depends
- * only on the configuration and its path.
- */
-function environmentsFromPaths(config, files, patterns, options = {}) {
-    // Built once: resolving hundreds of patterns must not rescan the tree for each.
-    const kustomized = kustomizationDirs(files);
-    const existing = new Set();
-    for (const file of files) {
-        for (let slash = file.indexOf('/'); slash > 0; slash = file.indexOf('/', slash + 1)) {
-            existing.add(file.slice(0, slash));
-        }
-    }
-    const order = stageOrder(config);
-    const fallbackStage = config.stages.find((stage) => stage.name === order[0]);
-    const known = options.known ?? new Map();
-    const resolve = (some) => {
-        const environments = [];
-        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
-            let env = known.get(dir);
-            if (!env)
-                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
-            environments.push(env);
-        }
-        return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
-    };
-    if (!options.skipUnresolved)
-        return resolve(patterns);
-    const found = new Map();
-    for (const pattern of patterns) {
-        try {
-            for (const env of resolve([pattern]))
-                found.set(env.name, env);
-        }
-        catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
-                throw error;
-        }
-    }
-    return [...found.values()];
-}
-function resolveDirPatterns(kustomized, existing, patterns) {
-    const dirs = new Set();
-    for (const raw of patterns) {
-        const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
-        // Without any of these characters a pattern is a plain path (no need to compile it).
-        const isGlob = /[*?[{(]/.test(pattern) && new esm/* Minimatch */.VR(pattern, { magicalBraces: true }).hasMagic();
-        if (!isGlob) {
-            if (!existing.has(pattern)) {
-                throw new errors/* UserError */.y(`--env ${raw}: no such directory in the repository`);
-            }
-            dirs.add(pattern);
+        const value = doc.toJS({ maxAliasCount: -1 });
+        if (value === null || value === undefined)
             continue;
+        if (typeof value !== 'object' || Array.isArray(value)) {
+            throw new Error(`${source}: a document is not a Kubernetes object`);
         }
-        let matches;
-        try {
-            matches = kustomized.filter((dir) => matchDirGlob(pattern, dir));
+        const object = value;
+        const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+        const kind = typeof object.kind === 'string' ? object.kind : '';
+        const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+        if (!apiVersion || !kind || !name) {
+            throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`);
         }
-        catch (error) {
-            throw new errors/* UserError */.y(`--env ${raw}: ${error.message}`);
-        }
-        if (matches.length === 0) {
-            throw new errors/* UserError */.y(`--env ${raw} matches no directory holding a kustomization file`);
-        }
-        matches.forEach((dir) => dirs.add(dir));
+        // Comments are not desired state (kustomize drops them too).
+        doc.commentBefore = null;
+        doc.comment = null;
+        (0,yaml__WEBPACK_IMPORTED_MODULE_0__/* .visit */ .YR)(doc, (_key, node) => {
+            if ((0,yaml__WEBPACK_IMPORTED_MODULE_0__/* .isNode */ .Ll)(node)) {
+                node.commentBefore = null;
+                node.comment = null;
+            }
+        });
+        objects.push({
+            group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+            apiVersion,
+            kind,
+            namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
+            name,
+            yaml: doc.toString(STRINGIFY),
+        });
     }
-    return dirs;
+    return sortObjects(objects);
 }
-function environmentForDir(config, fallbackStage, dir) {
-    const name = dir.replaceAll('/', '-');
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the environment name ${nameProblem}`);
-    const stage = stageFor(config, name) ?? fallbackStage;
-    const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
-    const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
-    const branch = expandTemplate(rule?.branch ?? 'env/{name}', {
-        ...vars,
-        name,
-        stage: stage?.name ?? '',
-    });
-    const branchProblem = invalidBranchReason(branch);
-    if (branchProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the branch is ${branchProblem}`);
-    return { name, path: dir, stage: stage?.name ?? '', branch };
+function objectKey(object) {
+    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
 }
-
-
-/***/ }),
-
-/***/ 6410:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   g: () => (/* binding */ errorMessage),
-/* harmony export */   y: () => (/* binding */ UserError)
-/* harmony export */ });
-/** An error whose message is meant for the user as-is (names the file, line, input...). */
-class UserError extends Error {
-    location;
-    name = 'UserError';
-    constructor(message, 
-    /** Where the problem is, for a GitHub annotation. */
-    location) {
-        super(message);
-        this.location = location;
-    }
+function priority(object) {
+    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
+    return index === -1 ? KIND_PRIORITY.length : index;
 }
-/** Any thrown value as a readable message: non-Error throws must not vanish. */
-function errorMessage(error) {
-    if (error instanceof Error)
-        return error.message || error.name;
-    if (typeof error === 'string')
-        return error;
-    try {
-        return JSON.stringify(error) ?? String(error);
-    }
-    catch {
-        return String(error);
-    }
+function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
 }
-
-
-/***/ }),
-
-/***/ 2386:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ Git)
-/* harmony export */ });
-/* unused harmony export PushRejectedError */
-/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
-
-const SHA = /^[0-9a-f]{40}$/;
+function compareObjects(a, b) {
+    return (priority(a) - priority(b) ||
+        compareText(a.group, b.group) ||
+        compareText(a.kind, b.kind) ||
+        compareText(a.namespace, b.namespace) ||
+        compareText(a.name, b.name));
+}
+function sortObjects(objects) {
+    return [...objects].sort(compareObjects);
+}
+/** `manifest.yaml`: every object, in canonical order, as one stream. */
+function manifestText(objects) {
+    return objects.map((object) => object.yaml).join('---\n');
+}
 /**
- * The one git wrapper: argument arrays only, never shell strings. Credentials
- * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
+ * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
+ * case, unsafe characters replaced); the API group is added when two objects
+ * would share a file.
  */
-class Git {
-    dir;
-    env;
-    constructor(dir, options = {}) {
-        this.dir = dir;
-        this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
-        if (options.token) {
-            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
-            const key = options.serverUrl
-                ? `http.${new URL(options.serverUrl).origin}/.extraheader`
-                : 'http.extraheader';
-            // An empty value first clears headers saved in the repository's config.
-            this.env.GIT_CONFIG_COUNT = '2';
-            this.env.GIT_CONFIG_KEY_0 = key;
-            this.env.GIT_CONFIG_VALUE_0 = '';
-            this.env.GIT_CONFIG_KEY_1 = key;
-            this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`;
-        }
-    }
-    static async clone(url, dir, options = {}) {
-        const args = ['clone', '--quiet'];
-        if (options.bare)
-            args.push('--bare');
-        if (options.branch)
-            args.push('--branch', options.branch);
-        if (options.depth)
-            args.push('--depth', String(options.depth));
-        args.push('--', url, dir);
-        await new Git(process.cwd(), options).run(args);
-        return new Git(dir, options);
-    }
-    static async init(dir, options = {}) {
-        const args = ['init', '--quiet'];
-        if (options.bare)
-            args.push('--bare');
-        args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir);
-        await new Git(process.cwd(), options).run(args);
-        return new Git(dir, options);
-    }
-    /** Runs git and returns stdout; throws CommandError on failure. */
-    async run(args, input) {
-        const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
-        return result.stdout;
-    }
-    /** Runs git and returns the whole result, whatever the exit code. */
-    raw(args, input) {
-        return (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runProcess */ .R3)('git', args, { cwd: this.dir, env: this.env, input });
-    }
-    async revParse(rev) {
-        return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
-    }
-    /** The commit a revision names, or undefined when it does not exist here. */
-    async tryRevParse(rev) {
-        const result = await this.raw([
-            'rev-parse',
-            '--verify',
-            '--quiet',
-            '--end-of-options',
-            `${rev}^{commit}`,
-        ]);
-        return result.code === 0 ? result.stdout.trim() : undefined;
-    }
-    async mergeBase(a, b) {
-        const result = await this.raw(['merge-base', '--end-of-options', a, b]);
-        return result.code === 0 ? result.stdout.trim() : undefined;
-    }
-    async isShallow() {
-        return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
-    }
-    async fetch(remote, refspecs, options = {}) {
-        const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
-        if (options.unshallow)
-            args.push('--unshallow');
-        if (options.depth)
-            args.push(`--depth=${options.depth}`);
-        if (options.deepen)
-            args.push(`--deepen=${options.deepen}`);
-        args.push('--', remote, ...refspecs);
-        await this.run(args);
-    }
-    /** Files changed between the merge base of base and head, and head; renames found. */
-    async changedFiles(base, head) {
-        const out = await this.run([
-            'diff',
-            '--name-status',
-            '-z',
-            '--find-renames',
-            '--no-ext-diff',
-            '--end-of-options',
-            `${base}...${head}`,
-            '--',
-        ]);
-        const fields = out.split('\0');
-        const files = [];
-        for (let i = 0; i < fields.length - 1;) {
-            const code = fields[i++] ?? '';
-            const status = code.charAt(0);
-            if (status === 'R' || status === 'C') {
-                const oldPath = fields[i++] ?? '';
-                const path = fields[i++] ?? '';
-                files.push({ status, path, oldPath });
-            }
-            else {
-                files.push({ status, path: fields[i++] ?? '' });
-            }
-        }
-        return files;
-    }
-    /** A file's bytes at a revision, or undefined when it does not exist there. */
-    async showFile(rev, path) {
-        const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`]);
-        return result.code === 0 ? result.stdout : undefined;
-    }
-    /** Every file path in a revision's tree (below `under`, when given). */
-    async listFiles(rev, under) {
-        const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev];
-        if (under)
-            args.push('--', under);
-        const out = await this.run(args);
-        return out.split('\0').filter((p) => p.length > 0);
-    }
-    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
-    async listBlobs(rev) {
-        const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
-        return parseBlobRecords(out);
-    }
-    /**
-     * How the files of `to` differ from those of `from`, as path → blob id at `to`
-     * (undefined: absent there). Git compares the trees by id, so an unchanged
-     * directory costs nothing: one revision's listing plus this derives the other.
-     */
-    async treeChanges(from, to) {
-        const out = await this.run([
-            'diff-tree',
-            '-r',
-            '-z',
-            '--no-renames',
-            '--no-commit-id',
-            '--end-of-options',
-            from,
-            to,
-        ]);
-        const changes = new Map();
-        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
-        for (let at = 0; at < out.length;) {
-            const pathStart = out.indexOf('\0', at) + 1;
-            const pathEnd = out.indexOf('\0', pathStart);
-            if (pathStart === 0 || pathEnd === -1)
-                break;
-            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
-            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
-            at = pathEnd + 1;
-        }
-        return changes;
-    }
-    /**
-     * Reads many text blobs through one `git cat-file --batch` process, as
-     * object id → content. Ids git does not have are left out.
-     */
-    async readBlobs(oids) {
-        const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid));
-        const blobs = new Map();
-        if (wanted.length === 0)
-            return blobs;
-        const out = Buffer.from(await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`), 'utf8');
-        let offset = 0;
-        while (offset < out.length) {
-            const headerEnd = out.indexOf(0x0a, offset);
-            if (headerEnd < 0)
-                break;
-            const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ');
-            offset = headerEnd + 1;
-            if (type === 'missing' || size === undefined)
-                continue;
-            const end = offset + Number(size);
-            // Output is decoded as UTF-8 by the process layer: a blob that is not
-            // valid UTF-8 changes length, so re-read the rest one blob at a time.
-            if (!SHA.test(oid) || out[end] !== 0x0a)
-                return this.readBlobsOneByOne(wanted, blobs);
-            if (type === 'blob')
-                blobs.set(oid, out.toString('utf8', offset, end));
-            offset = end + 1;
-        }
-        return blobs;
-    }
-    async readBlobsOneByOne(oids, blobs) {
-        for (const oid of oids) {
-            if (blobs.has(oid))
-                continue;
-            const result = await this.raw(['cat-file', 'blob', oid]);
-            if (result.code === 0)
-                blobs.set(oid, result.stdout);
-        }
-        return blobs;
-    }
-    /**
-     * Pushes refspecs in one atomic transaction, each guarded by a lease so a
-     * ref that moved since we read it is never overwritten.
-     */
-    async push(remote, refspecs, options = {}) {
-        const args = ['push', '--porcelain'];
-        if (options.atomic)
-            args.push('--atomic');
-        if (options.force)
-            args.push('--force');
-        for (const lease of options.leases ?? []) {
-            if (lease.expect !== '' && !SHA.test(lease.expect)) {
-                throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`);
-            }
-            args.push(`--force-with-lease=${lease.ref}:${lease.expect}`);
-        }
-        args.push('--', remote, ...refspecs);
-        try {
-            return await this.run(args);
-        }
-        catch (error) {
-            if (error instanceof _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd) {
-                const detail = `${error.result.stdout}\n${error.result.stderr}`;
-                if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
-                    throw new PushRejectedError(detail.trim());
-                }
-            }
-            throw error;
-        }
-    }
-    /** Remote refs matching the patterns, as ref → SHA. */
-    async lsRemote(remote, patterns = []) {
-        const out = await this.run(['ls-remote', '--', remote, ...patterns]);
-        const refs = new Map();
-        for (const line of out.split('\n')) {
-            const [sha, ref] = line.split('\t');
-            if (sha && ref)
-                refs.set(ref, sha);
-        }
-        return refs;
-    }
-}
-/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
-class PushRejectedError extends Error {
-    detail;
-    name = 'PushRejectedError';
-    constructor(detail) {
-        super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
-        this.detail = detail;
-    }
-}
-/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
-function parseBlobRecords(out) {
+function perResourceFiles(objects) {
+    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
+    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
+    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
+    const counts = new Map();
+    for (const object of objects)
+        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
     const files = new Map();
-    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
-        const tab = out.indexOf('\t', at);
-        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
-            continue;
-        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    for (const object of objects) {
+        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
+        for (let n = 2; files.has(path); n++)
+            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
+        files.set(path, object.yaml);
     }
-    return files;
+    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
 }
-
-
-/***/ }),
-
-/***/ 8152:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  Qd: () => (/* binding */ CommandError),
-  DW: () => (/* binding */ minimalEnv),
-  X4: () => (/* binding */ runChecked),
-  R3: () => (/* binding */ runProcess)
-});
-
-;// CONCATENATED MODULE: external "node:child_process"
-const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-;// CONCATENATED MODULE: ./actions/lib/process.js
-
-class CommandError extends Error {
-    command;
-    args;
-    result;
-    name = 'CommandError';
-    constructor(command, args, result, reason) {
-        super(`${command} ${args.join(' ')}: ${reason}`);
-        this.command = command;
-        this.args = args;
-        this.result = result;
-    }
-}
-/** Environment for tools that must see nothing secret: PATH, HOME and locale only. */
-function minimalEnv(extra = {}) {
-    const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SYSTEMROOT'];
-    const env = {};
-    for (const key of keep) {
-        const value = process.env[key];
-        if (value !== undefined)
-            env[key] = value;
-    }
-    return { ...env, ...extra };
-}
-/**
- * Runs a program with an argument array (never a shell), capturing output.
- * Resolves with the exit code; never rejects for a non-zero exit.
- */
-function runProcess(command, args, options = {}) {
-    return new Promise((resolve, reject) => {
-        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
-            cwd: options.cwd,
-            env: options.env ?? process.env,
-            shell: false,
-            stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        const stdout = [];
-        const stderr = [];
-        let stdoutBytes = 0;
-        let killedFor;
-        const timer = options.timeoutMs === undefined
-            ? undefined
-            : setTimeout(() => {
-                killedFor = 'timeout';
-                child.kill('SIGKILL');
-            }, options.timeoutMs);
-        child.stdout.on('data', (chunk) => {
-            stdoutBytes += chunk.length;
-            if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
-                if (!killedFor) {
-                    killedFor = 'output-limit';
-                    child.kill('SIGKILL');
-                }
-                return;
-            }
-            stdout.push(chunk);
-        });
-        child.stderr.on('data', (chunk) => stderr.push(chunk));
-        child.on('error', (error) => {
-            if (timer)
-                clearTimeout(timer);
-            reject(error);
-        });
-        child.on('close', (code, signal) => {
-            if (timer)
-                clearTimeout(timer);
-            resolve({
-                code: code ?? (signal ? 128 : 1),
-                stdout: Buffer.concat(stdout).toString('utf8'),
-                stderr: Buffer.concat(stderr).toString('utf8'),
-                ...(killedFor ? { killedFor } : {}),
-            });
-        });
-        child.stdin.on('error', () => {
-            // The child may exit before reading its input; its exit code tells what happened.
-        });
-        child.stdin.end(options.input);
-    });
-}
-/** Like runProcess, but throws a CommandError on a non-zero exit. */
-async function runChecked(command, args, options = {}) {
-    const result = await runProcess(command, args, options);
-    if (result.killedFor === 'timeout') {
-        throw new CommandError(command, args, result, `timed out after ${options.timeoutMs} ms`);
-    }
-    if (result.killedFor === 'output-limit') {
-        throw new CommandError(command, args, result, `output over ${options.maxOutputBytes} bytes`);
-    }
-    if (result.code !== 0) {
-        const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
-        throw new CommandError(command, args, result, detail);
-    }
-    return result;
+/** Paths on a WET branch that hold rendered objects (either layout). */
+function isManagedManifestPath(path) {
+    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
 }
 
 
@@ -20741,10 +25793,11 @@ async function runChecked(command, args, options = {}) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   HG: () => (/* binding */ writeHydrationResult),
 /* harmony export */   LK: () => (/* binding */ mergeHydrationResults),
+/* harmony export */   VR: () => (/* binding */ METADATA_FILE),
 /* harmony export */   mc: () => (/* binding */ writeEnvironmentFiles),
 /* harmony export */   oZ: () => (/* binding */ commitInfo)
 /* harmony export */ });
-/* unused harmony exports RESULT_FILE, METADATA_FILE, hydratorMetadata, reproduceReadme, readHydrationResult */
+/* unused harmony exports RESULT_FILE, hydratorMetadata, reproduceReadme, readHydrationResult */
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
@@ -20875,6 +25928,688 @@ async function mergeHydrationResults(outDir, shardDirs) {
     merged.environments.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     await writeHydrationResult(outDir, merged);
     return merged;
+}
+
+
+/***/ }),
+
+/***/ 2402:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Qz: () => (/* binding */ checkEnvironment),
+/* harmony export */   Tg: () => (/* binding */ scanChartTemplates),
+/* harmony export */   WP: () => (/* binding */ matchesPrefix),
+/* harmony export */   fk: () => (/* binding */ RefusedError)
+/* harmony export */ });
+/* unused harmony export KUSTOMIZATION_FILES */
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6637);
+// Safety pre-checks run before anything renders (SPEC §6). The walk reads the
+// kustomization files of one environment itself (it does not trust kustomize to
+// refuse) and rejects: paths leaving the repository or a kustomization root,
+// symlinks pointing outside the repository, remote bases that are not
+// allowlisted and pinned, exec/KRM-function plugins, non-allowlisted chart
+// repositories and chart templates calling getHostByName. Its output is the set
+// of kustomization roots (copied into the render tree) and the charts to pull.
+
+
+
+const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
+/** Kinds kustomize runs in-process under `apiVersion: builtin` (no exec, no network). */
+const BUILTIN_PLUGIN_KINDS = new Set([
+    'AnnotationsTransformer',
+    'ConfigMapGenerator',
+    'HashTransformer',
+    'ImageTagTransformer',
+    'LabelTransformer',
+    'LegacyOrderTransformer',
+    'NamespaceTransformer',
+    'PatchJson6902Transformer',
+    'PatchStrategicMergeTransformer',
+    'PatchTransformer',
+    'PrefixSuffixTransformer',
+    'PrefixTransformer',
+    'SuffixTransformer',
+    'ReplacementTransformer',
+    'ReplicaCountTransformer',
+    'SecretGenerator',
+    'SortOrderTransformer',
+    'ValueAddTransformer',
+]);
+const FUNCTION_ANNOTATIONS = ['config.kubernetes.io/function', 'config.k8s.io/function'];
+const SHA40 = /^[0-9a-f]{40}$/;
+const SAFE_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const SAFE_CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
+/** A safety rule said no: the environment is not rendered. */
+class RefusedError extends Error {
+    name = 'RefusedError';
+    /** Set once the kustomization file it concerns was appended to the message. */
+    located = false;
+}
+/** Checks one environment directory (repository-relative) and everything it references. */
+async function checkEnvironment(repoDir, envPath, policy, 
+/** Shared between the environments of one run: each kustomization root's tree is scanned once. */
+treeScans = new Map()) {
+    const walker = new Walker(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(repoDir), policy);
+    const start = normalizeInRepo('', envPath, 'environment path');
+    await walker.visit(start, 'resource', `environment ${envPath}`);
+    for (const root of walker.roots) {
+        let scan = treeScans.get(root);
+        if (!scan) {
+            scan = walker.scanTree(root);
+            treeScans.set(root, scan);
+        }
+        await scan;
+    }
+    return {
+        roots: [...walker.roots].sort(),
+        charts: [...walker.charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
+        usesHelm: walker.usesHelm,
+    };
+}
+/** Joins a reference to its kustomization directory; refuses absolute paths and `..` leaving the repository. */
+function normalizeInRepo(dir, entry, what) {
+    if (entry === '' ||
+        node_path__WEBPACK_IMPORTED_MODULE_1__.posix.isAbsolute(entry) ||
+        /^[A-Za-z]:[\\/]/.test(entry) ||
+        entry.includes('\\')) {
+        throw new RefusedError(`${what} "${entry}" must be a relative path inside the repository`);
+    }
+    const joined = node_path__WEBPACK_IMPORTED_MODULE_1__.posix.normalize(node_path__WEBPACK_IMPORTED_MODULE_1__.posix.join(dir, entry));
+    if (joined === '..' || joined.startsWith('../')) {
+        throw new RefusedError(`${what} "${entry}" leaves the repository`);
+    }
+    return joined === '.' ? '' : joined.replace(/\/$/, '');
+}
+function isUnder(path, dir) {
+    return dir === '' || path === dir || path.startsWith(`${dir}/`);
+}
+function looksRemote(entry) {
+    return (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry) ||
+        entry.startsWith('git@') ||
+        entry.startsWith('git::') ||
+        entry.includes('?') ||
+        /^[^./][^/]*\.[^/]+\//.test(entry));
+}
+/** True when `url` starts with `prefix` at a path boundary (so `org/repo` does not allow `org/repo-evil`). */
+function matchesPrefix(url, prefix) {
+    if (!url.startsWith(prefix))
+        return false;
+    if (prefix.endsWith('/'))
+        return true;
+    const rest = url.slice(prefix.length);
+    return rest === '' || rest.startsWith('/') || rest.startsWith('?') || /^\.git([/?]|$)/.test(rest);
+}
+function asStrings(value, field) {
+    if (value === undefined || value === null)
+        return [];
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+        throw new RefusedError(`${field} must be a list of strings`);
+    }
+    return value;
+}
+function asObjects(value, field) {
+    if (value === undefined || value === null)
+        return [];
+    if (!Array.isArray(value) ||
+        value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
+        throw new RefusedError(`${field} must be a list of objects`);
+    }
+    return value;
+}
+function optionalString(value, field) {
+    if (value === undefined || value === null)
+        return undefined;
+    if (typeof value !== 'string')
+        throw new RefusedError(`${field} must be a string`);
+    return value;
+}
+class Walker {
+    repoReal;
+    policy;
+    roots = new Set();
+    charts = new Map();
+    usesHelm = false;
+    visited = new Map();
+    constructor(repoReal, policy) {
+        this.repoReal = repoReal;
+        this.policy = policy;
+    }
+    abs(path) {
+        return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
+    }
+    /**
+     * lstat-walks every component of a repository path: a symlink anywhere on it
+     * must resolve inside the repository. Returns the kind of the final target.
+     */
+    async inspect(path, what) {
+        let current = '';
+        for (const part of path.split('/').filter((p) => p !== '')) {
+            current = current === '' ? part : `${current}/${part}`;
+            let stats;
+            try {
+                stats = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(this.abs(current));
+            }
+            catch {
+                return 'missing';
+            }
+            if (stats.isSymbolicLink())
+                await this.checkSymlink(current, what);
+        }
+        try {
+            const target = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(this.abs(path));
+            const stats = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.lstat)(target);
+            if (stats.isDirectory())
+                return 'dir';
+            if (stats.isFile())
+                return 'file';
+            throw new RefusedError(`${what} "${path}" is not a regular file or directory`);
+        }
+        catch (error) {
+            if (error instanceof RefusedError)
+                throw error;
+            return 'missing';
+        }
+    }
+    async checkSymlink(path, what) {
+        const link = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readlink)(this.abs(path));
+        let target;
+        try {
+            target = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(this.abs(path));
+        }
+        catch {
+            throw new RefusedError(`${what}: symlink ${path} -> ${link} is dangling or loops`);
+        }
+        if (target !== this.repoReal && !target.startsWith(`${this.repoReal}/`)) {
+            throw new RefusedError(`symlink ${path} -> ${link} points outside the repository`);
+        }
+    }
+    async visit(dir, context, from) {
+        const seen = this.visited.get(dir);
+        if (seen === 'plugin' || seen === context)
+            return;
+        this.visited.set(dir, context);
+        const kind = await this.inspect(dir, from);
+        if (kind !== 'dir')
+            throw new RefusedError(`${from}: directory "${dir || '.'}" does not exist`);
+        let file;
+        for (const name of KUSTOMIZATION_FILES) {
+            const candidate = dir === '' ? name : `${dir}/${name}`;
+            if ((await this.inspect(candidate, from)) === 'file') {
+                file = candidate;
+                break;
+            }
+        }
+        if (!file)
+            throw new RefusedError(`${from}: no kustomization file in "${dir || '.'}"`);
+        this.roots.add(dir);
+        const doc = (0,yaml__WEBPACK_IMPORTED_MODULE_2__/* .parseDocument */ .Tp)(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(this.abs(file), 'utf8'), { uniqueKeys: false });
+        if (doc.errors.length > 0) {
+            throw new RefusedError(`invalid YAML (${doc.errors[0]?.message.split('\n')[0] ?? ''})`);
+        }
+        const k = doc.toJS({ maxAliasCount: 100 });
+        if (k === null || k === undefined)
+            return;
+        if (typeof k !== 'object' || Array.isArray(k))
+            throw new RefusedError(`not a kustomization`);
+        try {
+            await this.checkKustomization(dir, file, k, context);
+        }
+        catch (error) {
+            // The problem first (reasons are clipped to 140 characters), then where it is.
+            if (error instanceof RefusedError && !error.located) {
+                error.message = `${error.message} (${file})`;
+                error.located = true;
+            }
+            throw error;
+        }
+    }
+    async checkKustomization(dir, file, k, context) {
+        if (k.helmChartInflationGenerator !== undefined) {
+            throw new RefusedError(`helmChartInflationGenerator is not supported; use helmCharts`);
+        }
+        // In a kustomization listed under generators/transformers, resource files are plugin configs.
+        for (const field of ['resources', 'bases', 'components']) {
+            for (const entry of asStrings(k[field], field)) {
+                await this.reference(dir, entry, `${field}`, context);
+            }
+        }
+        for (const field of ['generators', 'transformers', 'validators']) {
+            for (const entry of asStrings(k[field], field)) {
+                if (entry.includes('\n')) {
+                    this.checkPluginConfigs(entry, `inline ${field} entry`);
+                }
+                else {
+                    await this.reference(dir, entry, `${field}`, 'plugin');
+                }
+            }
+        }
+        for (const field of ['crds', 'configurations']) {
+            for (const entry of asStrings(k[field], field))
+                await this.localFile(dir, entry, `${field}`);
+        }
+        for (const entry of asStrings(k.patchesStrategicMerge, 'patchesStrategicMerge')) {
+            if (!entry.includes('\n'))
+                await this.localFile(dir, entry, `patchesStrategicMerge`);
+        }
+        for (const field of ['patches', 'patchesJson6902', 'replacements']) {
+            for (const item of asObjects(k[field], field)) {
+                const path = optionalString(item.path, `${field}[].path`);
+                if (path !== undefined)
+                    await this.localFile(dir, path, `${field}`);
+            }
+        }
+        if (k.openapi !== undefined && k.openapi !== null && typeof k.openapi === 'object') {
+            const path = optionalString(k.openapi.path, 'openapi.path');
+            if (path !== undefined)
+                await this.localFile(dir, path, `openapi`);
+        }
+        for (const field of ['configMapGenerator', 'secretGenerator']) {
+            for (const item of asObjects(k[field], field)) {
+                for (const entry of asStrings(item.files, `${field}[].files`)) {
+                    const eq = entry.indexOf('=');
+                    await this.localFile(dir, eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`);
+                }
+                for (const entry of asStrings(item.envs, `${field}[].envs`)) {
+                    await this.localFile(dir, entry, `${field} envs`);
+                }
+                const env = optionalString(item.env, `${field}[].env`);
+                if (env !== undefined)
+                    await this.localFile(dir, env, `${field} env`);
+            }
+        }
+        await this.checkHelm(dir, file, k);
+    }
+    async checkHelm(dir, file, k) {
+        const charts = asObjects(k.helmCharts, 'helmCharts');
+        const globals = k.helmGlobals;
+        if (charts.length === 0 && (globals === undefined || globals === null))
+            return;
+        if (!this.policy.helmEnabled) {
+            throw new RefusedError(`uses Helm, which is disabled (hydrate.helm.enabled: false)`);
+        }
+        this.usesHelm = true;
+        let chartHome = 'charts';
+        if (globals !== undefined && globals !== null) {
+            if (typeof globals !== 'object')
+                throw new RefusedError(`helmGlobals must be an object`);
+            const g = globals;
+            if (g.configHome !== undefined) {
+                throw new RefusedError(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`);
+            }
+            chartHome = optionalString(g.chartHome, 'helmGlobals.chartHome') ?? 'charts';
+        }
+        const home = normalizeInRepo(dir, chartHome, `helmGlobals.chartHome`);
+        if (!isUnder(home, dir)) {
+            throw new RefusedError(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`);
+        }
+        for (const chart of charts) {
+            const name = optionalString(chart.name, 'helmCharts[].name') ?? '';
+            if (!SAFE_CHART_NAME.test(name) || name.includes('..')) {
+                throw new RefusedError(`helmCharts name "${name}" is not a valid chart name`);
+            }
+            const valuesFile = optionalString(chart.valuesFile, 'helmCharts[].valuesFile');
+            if (valuesFile !== undefined)
+                await this.localFile(dir, valuesFile, `chart ${name} valuesFile`);
+            for (const extra of asStrings(chart.additionalValuesFiles, 'additionalValuesFiles')) {
+                await this.localFile(dir, extra, `chart ${name} additionalValuesFiles`);
+            }
+            const repo = optionalString(chart.repo, 'helmCharts[].repo');
+            const version = optionalString(chart.version, 'helmCharts[].version') ?? '';
+            if (version !== '' && !SAFE_CHART_VERSION.test(version)) {
+                throw new RefusedError(`chart ${name} version "${version}" is not a valid version`);
+            }
+            const versioned = `${home ? `${home}/` : ''}${name}-${version}/${name}`;
+            if (repo === undefined || repo === '') {
+                // A local chart (kustomize also accepts a vendored copy at the versioned pull location).
+                let chartDir = `${home ? `${home}/` : ''}${name}`;
+                if (version !== '' && (await this.inspect(versioned, file)) === 'dir')
+                    chartDir = versioned;
+                if ((await this.inspect(chartDir, file)) !== 'dir') {
+                    throw new RefusedError(`local chart ${name} not found at ${chartDir} (no repo given)`);
+                }
+                await scanChartTemplates(this.abs(chartDir), chartDir);
+                continue;
+            }
+            if (!/^(https?|oci):\/\/[^\s]+$/.test(repo)) {
+                throw new RefusedError(`chart ${name} repo "${repo}" must be an http(s):// or oci:// URL`);
+            }
+            if (!this.policy.allowedChartRepos.some((prefix) => matchesPrefix(repo, prefix))) {
+                throw new RefusedError(`chart ${name} repo ${repo} is not in hydrate.helm.allowedRepos`);
+            }
+            if (version === '') {
+                throw new RefusedError(`chart ${name} from ${repo} must pin a version`);
+            }
+            const pullDir = `${home ? `${home}/` : ''}${name}-${version}`;
+            if ((await this.inspect(versioned, file)) === 'dir') {
+                // Vendored in the DRY tree: kustomize uses it as is, nothing is pulled.
+                await scanChartTemplates(this.abs(versioned), versioned);
+                continue;
+            }
+            this.charts.set(pullDir, { repo, name, version, pullDir });
+        }
+    }
+    /** A reference that may be a directory (kustomization), a file, or a remote base. */
+    async reference(dir, entry, what, context) {
+        if (entry.startsWith('-'))
+            throw new RefusedError(`${what} "${entry}" starts with "-"`);
+        if (looksRemote(entry)) {
+            const local = node_path__WEBPACK_IMPORTED_MODULE_1__.posix.isAbsolute(entry) || entry.includes('://')
+                ? 'missing'
+                : await this.tryInspect(dir, entry, what);
+            if (local === 'missing') {
+                this.checkRemote(entry, what);
+                return;
+            }
+        }
+        const path = normalizeInRepo(dir, entry, what);
+        const kind = await this.inspect(path, what);
+        if (kind === 'dir') {
+            await this.visit(path, context, what);
+        }
+        else if (kind === 'file') {
+            if (!isUnder(path, dir)) {
+                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+            }
+            if (context === 'plugin')
+                this.checkPluginConfigs(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(this.abs(path), 'utf8'), path);
+        }
+        else {
+            throw new RefusedError(`${what} "${entry}" does not exist`);
+        }
+    }
+    async tryInspect(dir, entry, what) {
+        const joined = node_path__WEBPACK_IMPORTED_MODULE_1__.posix.normalize(node_path__WEBPACK_IMPORTED_MODULE_1__.posix.join(dir, entry));
+        if (joined.startsWith('../'))
+            return 'missing';
+        return this.inspect(joined, what);
+    }
+    checkRemote(entry, what) {
+        const query = entry.includes('?') ? entry.slice(entry.indexOf('?') + 1) : '';
+        const params = new URLSearchParams(query);
+        for (const [key, value] of params) {
+            if (value.startsWith('-') || key.startsWith('-')) {
+                throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} has a ${key} starting with "-"`);
+            }
+        }
+        if (!this.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
+            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} is not in hydrate.remoteBases`);
+        }
+        const ref = params.get('ref') ?? params.get('version') ?? '';
+        if (!SHA40.test(ref)) {
+            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} must pin ?ref= to a 40-hex commit SHA`);
+        }
+    }
+    /** A file kustomize reads through its root-only loader: it must sit below the kustomization root. */
+    async localFile(dir, entry, what) {
+        if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry)) {
+            throw new RefusedError(`${what} "${entry}" is a URL; remote files are not allowed`);
+        }
+        const path = normalizeInRepo(dir, entry, what);
+        if (!isUnder(path, dir)) {
+            throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+        }
+        const kind = await this.inspect(path, what);
+        if (kind === 'missing')
+            throw new RefusedError(`${what} "${entry}" does not exist`);
+    }
+    checkPluginConfigs(text, where) {
+        for (const doc of (0,yaml__WEBPACK_IMPORTED_MODULE_2__/* .parseAllDocuments */ .hR)(text)) {
+            if ('errors' in doc && doc.errors.length > 0)
+                throw new RefusedError(`${where}: invalid YAML`);
+            const value = doc.toJS();
+            if (value === null || value === undefined)
+                continue;
+            if (!(0,yaml__WEBPACK_IMPORTED_MODULE_2__/* .isMap */ .jh)(doc.contents))
+                throw new RefusedError(`${where}: a plugin config must be an object`);
+            const config = value;
+            const annotations = config.metadata?.annotations ?? {};
+            for (const key of FUNCTION_ANNOTATIONS) {
+                if (key in annotations) {
+                    throw new RefusedError(`${where}: KRM-function plugin (${key}) refused; only kustomize builtins run`);
+                }
+            }
+            const kind = typeof config.kind === 'string' ? config.kind : '';
+            if (kind === 'HelmChartInflationGenerator') {
+                throw new RefusedError(`${where}: HelmChartInflationGenerator as a generator is refused; use helmCharts`);
+            }
+            if (config.apiVersion !== 'builtin' || !BUILTIN_PLUGIN_KINDS.has(kind)) {
+                throw new RefusedError(`${where}: plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`);
+            }
+        }
+    }
+    /** Every entry below a kustomization root: symlinks must stay inside the repository. */
+    async scanTree(root) {
+        const entries = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readdir)(this.abs(root), { withFileTypes: true });
+        for (const entry of entries) {
+            if (entry.name === '.git')
+                continue;
+            const path = root === '' ? entry.name : `${root}/${entry.name}`;
+            if (entry.isSymbolicLink()) {
+                await this.checkSymlink(path, `below ${root || '.'}`);
+            }
+            else if (entry.isDirectory()) {
+                await this.scanTree(path);
+            }
+        }
+    }
+}
+/** Helm renders `getHostByName` as "" without --enable-dns; we refuse such charts outright. */
+async function scanChartTemplates(chartDir, label) {
+    const stack = [chartDir];
+    while (stack.length > 0) {
+        const dir = stack.pop();
+        for (const entry of await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readdir)(dir, { withFileTypes: true })) {
+            const path = `${dir}/${entry.name}`;
+            if (entry.isDirectory()) {
+                stack.push(path);
+            }
+            else if (entry.isFile() && /\.(tpl|ya?ml|txt|json)$/.test(entry.name)) {
+                const text = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(path, 'utf8');
+                if (text.includes('getHostByName')) {
+                    const relative = path.slice(chartDir.length + 1);
+                    const error = new RefusedError(`chart ${label}: ${relative} calls getHostByName (DNS lookups are refused)`);
+                    error.located = true;
+                    throw error;
+                }
+            }
+        }
+    }
+}
+
+
+/***/ }),
+
+/***/ 5512:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   C6: () => (/* binding */ loadChartLock),
+/* harmony export */   j4: () => (/* binding */ loadRenderConfig)
+/* harmony export */ });
+/* unused harmony export parseChartLock */
+/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
+/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6637);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2523);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
+// Glue between the configuration loader and the render core, shared by the
+// hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
+// come from the base revision when one is given (privileged runs must not
+// trust the PR head), else from the working tree.
+
+
+
+
+
+const SHA40 = /^[0-9a-f]{40}$/i;
+/** The commit `base` names here, fetching it from origin when it is a SHA this checkout lacks. */
+async function resolveBase(git, base) {
+    const local = (await git.tryRevParse(base)) ?? (await git.tryRevParse(`refs/remotes/origin/${base}`));
+    if (local)
+        return local;
+    if (SHA40.test(base)) {
+        await git.fetch('origin', [base], { depth: 1 });
+        return git.revParse(base);
+    }
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`base revision "${base}" is not in this checkout`);
+}
+async function readSource(git, repoDir, file, base) {
+    if (base)
+        return git.showFile(await resolveBase(git, base), file);
+    try {
+        return await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(repoDir, file), 'utf8');
+    }
+    catch (error) {
+        if (error.code === 'ENOENT')
+            return undefined;
+        throw error;
+    }
+}
+/** fleet-promote.yaml from the base revision (when given) or the working tree. */
+async function loadRenderConfig(git, repoDir, file, base) {
+    if (!base)
+        return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfig */ .Z9)(repoDir, file);
+    const text = await readSource(git, repoDir, file, base);
+    if (text === undefined) {
+        if (file === _config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .DEFAULT_CONFIG_FILE */ .Cu)
+            return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .defaultConfig */ .sb)();
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`configuration file ${file} does not exist at ${base}`, { file });
+    }
+    return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseConfig */ .o4)(text, file);
+}
+/**
+ * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
+ * Pinning digests makes a re-published chart version fail loudly instead of rendering.
+ */
+function parseChartLock(text, file) {
+    let raw;
+    try {
+        raw = (0,yaml__WEBPACK_IMPORTED_MODULE_2__/* .parse */ .qg)(text);
+    }
+    catch (error) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
+    }
+    const charts = raw?.charts;
+    if (!Array.isArray(charts))
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: expected a "charts" list`, { file });
+    return charts.map((entry, index) => {
+        const e = (entry ?? {});
+        const text = (key) => {
+            const value = e[key];
+            return typeof value === 'string' ? value : undefined;
+        };
+        const chart = text('chart');
+        const version = text('version');
+        const digest = text('digest')?.toLowerCase();
+        if (!chart || !version || !digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
+        }
+        const repo = text('repo');
+        return { chart, version, digest, ...(repo ? { repo } : {}) };
+    });
+}
+async function loadChartLock(git, repoDir, file, base) {
+    if (!file)
+        return [];
+    const text = await readSource(git, repoDir, file, base);
+    if (text === undefined)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
+    return parseChartLock(text, file);
+}
+
+
+/***/ }),
+
+/***/ 90:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   V: () => (/* binding */ readWetStates),
+/* harmony export */   X: () => (/* binding */ readWetContents)
+/* harmony export */ });
+/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3742);
+/* harmony import */ var _objects_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4550);
+/* harmony import */ var _output_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4837);
+
+
+
+/**
+ * Reads the WET branches. With a remote, they are fetched into
+ * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
+ * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
+ */
+async function readWetStates(git, branches, remote) {
+    const unique = [...new Set(branches)].sort();
+    const tips = new Map();
+    if (remote !== undefined && unique.length > 0) {
+        const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
+        const refspecs = [];
+        for (const branch of unique) {
+            const sha = refs.get(`refs/heads/${branch}`);
+            if (sha === undefined)
+                continue;
+            tips.set(branch, sha);
+            refspecs.push(`+refs/heads/${branch}:refs/remotes/${remote}/${branch}`);
+        }
+        // Keep a shallow checkout shallow; a full clone fetches normally (no new shallow grafts).
+        if (refspecs.length > 0)
+            await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {});
+    }
+    else {
+        for (const branch of unique) {
+            const sha = (await git.tryRevParse(`refs/heads/${branch}`)) ??
+                (await git.tryRevParse(`refs/remotes/origin/${branch}`));
+            if (sha !== undefined)
+                tips.set(branch, sha);
+        }
+    }
+    return readWetContents(git, new Map(unique.map((branch) => [branch, tips.get(branch) ?? ''])));
+}
+/**
+ * The managed files (and `hydrator.metadata`) of WET tips already in the
+ * repository, branch → state; '' as a tip means the branch does not exist.
+ * A few `git cat-file` processes for any number of branches.
+ */
+async function readWetContents(git, tips) {
+    const present = [...tips].filter(([, sha]) => sha !== '');
+    const read = async (specs) => {
+        const ids = await git.blobIds(specs);
+        const blobs = await git.readBlobs(ids.filter((id) => id !== undefined));
+        return specs.map((_, index) => {
+            const id = ids[index];
+            return id === undefined ? undefined : blobs.get(id);
+        });
+    };
+    const heads = await read(present.flatMap(([, sha]) => [`${sha}:${_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__/* .MANAGED_LIST */ .vM}`, `${sha}:${_output_js__WEBPACK_IMPORTED_MODULE_2__/* .METADATA_FILE */ .VR}`]));
+    // The WET writer lists the files it manages; without a list, recognise them by path.
+    const candidates = await Promise.all(present.map(async ([, sha], index) => {
+        const list = heads[index * 2];
+        const paths = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
+        return [
+            ...new Set(paths.filter((path) => path.endsWith('.yaml') && (0,_objects_js__WEBPACK_IMPORTED_MODULE_1__/* .isManagedManifestPath */ .qK)(path))),
+        ].sort();
+    }));
+    const texts = await read(present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${path}`)));
+    const states = new Map();
+    let offset = 0;
+    present.forEach(([branch, sha], index) => {
+        const files = new Map();
+        for (const path of candidates[index] ?? []) {
+            const text = texts[offset++];
+            if (text !== undefined)
+                files.set(path, text);
+        }
+        const metadata = heads[index * 2 + 1];
+        states.set(branch, { sha, files, ...(metadata !== undefined ? { metadata } : {}) });
+    });
+    for (const [branch, sha] of tips) {
+        if (sha === '')
+            states.set(branch, { sha: '', files: new Map() });
+    }
+    return states;
 }
 
 
