@@ -30,14 +30,23 @@ import type {
   SimUser,
   SimWorkflowDispatch,
   StatusState,
+  TokenKind,
 } from './types.js'
+import type { RateLimiter, RateLimitOptions } from './rate-limits.js'
 import { createSimulator } from './simulator.js'
 
 export type * from './types.js'
+export type { RateLimitOptions, RateLimitRefusal } from './rate-limits.js'
+export { GITHUB_RATE_LIMITS } from './rate-limits.js'
 
 export interface SimulatorOptions {
   /** Validate every JSON response and event payload against GitHub's OpenAPI descriptions (default true). */
   validate?: boolean
+  /**
+   * Enforce GitHub's documented rate limits (primary per token kind, secondary),
+   * on a clock running `clockScale` times faster than real time. Off by default.
+   */
+  rateLimits?: RateLimitOptions
 }
 
 /** Typed read access to the simulator's state, for assertions. */
@@ -100,7 +109,11 @@ export interface GitHubSimulator {
    * moves PR heads (recording synchronize events) and rebuilds refs/pull/N/{head,merge}.
    */
   refreshRefs(fullName: string): Promise<void>
-  addUser(login: string, opts?: { type?: 'User' | 'Bot' }): { login: string; token: string }
+  /** `tokenKind` decides the primary rate limit of the user's token (see `rateLimits`). */
+  addUser(
+    login: string,
+    opts?: { type?: 'User' | 'Bot'; tokenKind?: TokenKind },
+  ): { login: string; token: string }
   setPermission(fullName: string, login: string, role: Role): void
 
   // Actions a human does on GitHub: they change state and return the webhook payload GitHub would send.
@@ -166,6 +179,8 @@ export interface GitHubSimulator {
   readonly faults: { add(fault: Fault): void; clear(): void; readonly pending: readonly Fault[] }
   /** Every OpenAPI mismatch seen in a response or an event payload; tests assert it is empty. */
   readonly validationErrors: string[]
+  /** The rate limits and their clock, when started with `rateLimits`. */
+  readonly rateLimits: RateLimiter | undefined
   stop(): Promise<void>
 }
 
@@ -173,5 +188,8 @@ export interface GitHubSimulator {
 export async function startGitHubSimulator(
   options: SimulatorOptions = {},
 ): Promise<GitHubSimulator> {
-  return createSimulator({ validate: options.validate ?? true })
+  return createSimulator({
+    validate: options.validate ?? true,
+    ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+  })
 }

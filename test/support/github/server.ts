@@ -8,6 +8,7 @@ import { matchGitRoute, serveGit } from './git-http.js'
 import { HttpError, notFound, type ApiRequest, type ApiResponse, type SimContext } from './http.js'
 import { checkResponse } from './openapi.js'
 import { matchRoute } from './router.js'
+import type { RateLimiter } from './rate-limits.js'
 import { roleAtLeast } from './store.js'
 import type { RequestLogEntry, SimUser } from './types.js'
 
@@ -21,6 +22,8 @@ export interface ServerDeps {
   validationErrors: string[]
   validate: boolean
   gitRoot: string
+  /** GitHub's rate limits, when the simulator enforces them. */
+  limiter?: RateLimiter
 }
 
 type Credentials = { kind: 'none' } | { kind: 'user'; user: SimUser } | { kind: 'bad' }
@@ -118,32 +121,75 @@ async function handleApi(
         : path
   entry.route = `${method} ${template}`
 
-  const fault = deps.faults.take(method, template, path)
-  if (fault?.delayMs) await sleep(fault.delayMs)
-  if (fault?.reset) {
-    entry.status = 0
-    req.socket.destroy()
-    return
+  const limited = deps.limiter && {
+    method,
+    route: entry.route,
+    user,
+    repo:
+      match.kind === 'found' && match.params.owner !== undefined && match.params.repo !== undefined
+        ? `${match.params.owner}/${match.params.repo}`
+        : undefined,
   }
-  if (fault?.secondaryRateLimit || fault?.status !== undefined) {
-    const status = fault.secondaryRateLimit ? 403 : (fault.status ?? 500)
-    const headers = {
-      ...baseHeaders,
-      ...(fault.secondaryRateLimit
-        ? { 'retry-after': String(fault.secondaryRateLimit.retryAfter) }
-        : {}),
-      ...fault.headers,
+  if (deps.limiter && limited) {
+    const { headers, refusal } = deps.limiter.admit(limited)
+    Object.assign(baseHeaders, headers)
+    if (refusal) {
+      validate(deps, method, template, refusal.status, refusal.body, match.kind === 'found')
+      entry.status = refusal.status
+      send(res, refusal.status, { ...baseHeaders, ...refusal.headers }, refusal.body)
+      return
     }
-    const body =
-      fault.body ??
-      (fault.secondaryRateLimit
-        ? secondaryRateLimitBody()
-        : { message: 'Simulated failure', status: String(status) })
-    entry.status = status
-    send(res, status, headers, body)
-    return
   }
+  try {
+    const fault = deps.faults.take(method, template, path)
+    if (fault?.delayMs) await sleep(fault.delayMs)
+    if (fault?.reset) {
+      entry.status = 0
+      req.socket.destroy()
+      return
+    }
+    if (fault?.secondaryRateLimit || fault?.status !== undefined) {
+      const status = fault.secondaryRateLimit ? 403 : (fault.status ?? 500)
+      const headers = {
+        ...baseHeaders,
+        ...(fault.secondaryRateLimit
+          ? { 'retry-after': String(fault.secondaryRateLimit.retryAfter) }
+          : {}),
+        ...fault.headers,
+      }
+      const body =
+        fault.body ??
+        (fault.secondaryRateLimit
+          ? secondaryRateLimitBody()
+          : { message: 'Simulated failure', status: String(status) })
+      entry.status = status
+      send(res, status, headers, body)
+      return
+    }
+    await respond(deps, req, res, { url, user, entry, baseHeaders, method, template, match })
+  } finally {
+    if (deps.limiter && limited) deps.limiter.finish(limited)
+  }
+}
 
+interface Routed {
+  url: URL
+  user: SimUser | undefined
+  entry: RequestLogEntry
+  baseHeaders: Record<string, string>
+  method: string
+  template: string
+  match: ReturnType<typeof matchRoute>
+}
+
+/** Authorizes, runs the route's handler, validates and sends its response. */
+async function respond(
+  deps: ServerDeps,
+  req: IncomingMessage,
+  res: ServerResponse,
+  routed: Routed,
+) {
+  const { url, user, entry, baseHeaders, method, template, match } = routed
   let response: ApiResponse
   try {
     if (match.kind !== 'found') throw notFound()
@@ -171,28 +217,31 @@ async function handleApi(
     if (error instanceof HttpError) response = { status: error.status, body: error.body }
     else {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error)
-      process.stderr.write(`github simulator: ${method} ${path}: ${message}\n`)
+      process.stderr.write(`github simulator: ${method} ${url.pathname}: ${message}\n`)
       response = { status: 500, body: { message: 'Server Error', status: '500' } }
     }
   }
   // Only what the simulator itself produces is checked; injected faults are the test's business.
-  if (deps.validate && match.kind === 'found' && response.body !== undefined) {
-    const check = checkResponse(
-      method,
-      template,
-      response.status,
-      JSON.parse(JSON.stringify(response.body)),
-    )
-    if (check.kind === 'invalid')
-      deps.validationErrors.push(`${method} ${template} → ${response.status}: ${check.message}`)
-    if (check.kind === 'undocumented' && response.status < 300) {
-      deps.validationErrors.push(
-        `${method} ${template} → ${response.status}: status not documented`,
-      )
-    }
-  }
+  validate(deps, method, template, response.status, response.body, match.kind === 'found')
   entry.status = response.status
   send(res, response.status, { ...baseHeaders, ...response.headers }, response.body)
+}
+
+function validate(
+  deps: ServerDeps,
+  method: string,
+  template: string,
+  status: number,
+  body: unknown,
+  routed: boolean,
+) {
+  if (!deps.validate || !routed || body === undefined) return
+  const check = checkResponse(method, template, status, JSON.parse(JSON.stringify(body)))
+  if (check.kind === 'invalid')
+    deps.validationErrors.push(`${method} ${template} → ${status}: ${check.message}`)
+  if (check.kind === 'undocumented' && status < 300) {
+    deps.validationErrors.push(`${method} ${template} → ${status}: status not documented`)
+  }
 }
 
 export async function startServer(deps: ServerDeps): Promise<{ server: Server; port: number }> {
@@ -213,7 +262,8 @@ export async function startServer(deps: ServerDeps): Promise<{ server: Server; p
     const baseHeaders = {
       'x-github-request-id': randomBytes(8).toString('hex').toUpperCase(),
       'x-github-media-type': 'github.v3; format=json',
-      ...rateHeaders(deps, user?.login ?? ''),
+      // With rate limits on, the API front counts the request against them instead.
+      ...(deps.limiter ? {} : rateHeaders(deps, user?.login ?? '')),
     }
 
     const work = async () => {

@@ -16,7 +16,8 @@ import { PullRefs } from './pull-refs.js'
 import { Renderer } from './render.js'
 import { startServer } from './server.js'
 import { Store } from './store.js'
-import type { RequestLogEntry, Role, SimPullRequest } from './types.js'
+import { RateLimiter, type RateLimitOptions } from './rate-limits.js'
+import type { RequestLogEntry, Role, SimPullRequest, SimUser, TokenKind } from './types.js'
 
 const ADMIN_LOGIN = 'fleet-admin'
 
@@ -75,12 +76,16 @@ function branchesAt(dir: string, sha: string): Array<{ name: string; sha: string
     .map((name) => ({ name, sha }))
 }
 
-export async function createSimulator(options: { validate: boolean }): Promise<GitHubSimulator> {
+export async function createSimulator(options: {
+  validate: boolean
+  rateLimits?: RateLimitOptions
+}): Promise<GitHubSimulator> {
   const root = await mkdtemp(join(tmpdir(), 'github-sim-'))
   const store = new Store()
   const faults = new Faults()
   const requests: RequestLogEntry[] = []
   const validationErrors: string[] = []
+  const limiter = options.rateLimits ? new RateLimiter(options.rateLimits) : undefined
   const urls = { serverUrl: '', apiUrl: '' }
   const render = new Renderer(store, urls)
   const events = new EventBuilder(store, render)
@@ -131,14 +136,21 @@ export async function createSimulator(options: { validate: boolean }): Promise<G
     validationErrors,
     validate: options.validate,
     gitRoot: root,
+    ...(limiter ? { limiter } : {}),
   })
   urls.serverUrl = `http://127.0.0.1:${port}`
   urls.apiUrl = `${urls.serverUrl}/api/v3`
 
-  const addUser = (login: string, opts: { type?: 'User' | 'Bot' } = {}) => {
+  const addUser = (login: string, opts: { type?: 'User' | 'Bot'; tokenKind?: TokenKind } = {}) => {
     const existing = store.users.get(login)
     if (existing) return { login, token: existing.token }
-    const user = { id: store.nextId(), login, type: opts.type ?? 'User', token: newToken() }
+    const user: SimUser = {
+      id: store.nextId(),
+      login,
+      type: opts.type ?? 'User',
+      token: newToken(),
+      ...(opts.tokenKind ? { tokenKind: opts.tokenKind } : {}),
+    }
     store.addUser(user)
     return { login, token: user.token }
   }
@@ -296,6 +308,7 @@ export async function createSimulator(options: { validate: boolean }): Promise<G
     },
     faults,
     validationErrors,
+    rateLimits: limiter,
     async stop() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

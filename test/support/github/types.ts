@@ -2,11 +2,19 @@
 
 export type Role = 'read' | 'triage' | 'write' | 'maintain' | 'admin'
 
+/**
+ * What a token is, for the primary rate limit: a user's token, a GitHub App
+ * installation token, or a workflow's GITHUB_TOKEN (limited per repository).
+ */
+export type TokenKind = 'user' | 'installation' | 'github-token'
+
 export interface SimUser {
   id: number
   login: string
   type: 'User' | 'Bot'
   token: string
+  /** Default: `installation` for bots, `user` otherwise. */
+  tokenKind?: TokenKind
 }
 
 export interface SimRepo {
