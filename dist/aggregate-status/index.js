@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1182);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8874);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1182:
+/***/ 8874:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39668,11 +39668,105 @@ throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
 throttling.triggersNotification = triggersNotification;
 
 
+;// CONCATENATED MODULE: ./actions/lib/github/rate-limit.js
+// What to do when GitHub refuses a request for a rate limit, as its REST docs
+// say ("Rate limits for the REST API", "Best practices for using the REST
+// API"): a 403 or 429 with `retry-after` → wait that many seconds; with
+// `x-ratelimit-remaining: 0` → wait until `x-ratelimit-reset`; any other
+// secondary limit → wait at least a minute, longer on each repeat. Pure, so
+// the decision is table-testable; the client does the sleeping.
+const SECONDARY = /secondary rate limit/i;
+/**
+ * The wait GitHub asks for, or undefined when the response is no rate limit
+ * (a 403 for missing permissions is an answer, not something to wait out).
+ * `attempt` counts the earlier refusals of the same request (0 for the first);
+ * `nowSeconds` is the client's clock, used only without a `date` header.
+ */
+function rateLimitWait(response, attempt, nowSeconds) {
+    if (response.status !== 403 && response.status !== 429)
+        return undefined;
+    const header = (name) => {
+        const value = response.headers[name];
+        return value === undefined || value === '' ? undefined : String(value);
+    };
+    const secondary = SECONDARY.test(response.message);
+    const exhausted = header('x-ratelimit-remaining') === '0';
+    const retryAfter = Number(header('retry-after'));
+    const hasRetryAfter = header('retry-after') !== undefined && Number.isFinite(retryAfter);
+    if (!secondary && !exhausted && !hasRetryAfter && response.status !== 429)
+        return undefined;
+    const kind = exhausted && !secondary ? 'primary' : 'secondary';
+    const because = response.message || `HTTP ${response.status}`;
+    if (hasRetryAfter)
+        return { kind, seconds: Math.max(Math.ceil(retryAfter), 0), because };
+    if (exhausted) {
+        // The server's own clock (its `date` header) against its reset time: no skew with ours.
+        const date = Date.parse(header('date') ?? '');
+        const now = Number.isFinite(date) ? date / 1000 : nowSeconds;
+        const reset = Number(header('x-ratelimit-reset'));
+        const seconds = Number.isFinite(reset) ? Math.ceil(reset - now) + 1 : 60;
+        return { kind, seconds: Math.max(seconds, 1), because };
+    }
+    return { kind, seconds: 60 * 2 ** Math.min(attempt, 6), because };
+}
+/** Every rate-limit wait of one client, for the job summary and the budget. */
+class RateLimitLedger {
+    budgetSeconds;
+    waits = [];
+    constructor(
+    /** Total GitHub seconds the client may spend waiting. */
+    budgetSeconds) {
+        this.budgetSeconds = budgetSeconds;
+    }
+    get waitedSeconds() {
+        return this.waits.reduce((sum, wait) => sum + wait.seconds, 0);
+    }
+    /** Whether `seconds` more still fit in the budget. */
+    allows(seconds) {
+        return this.waitedSeconds + seconds <= this.budgetSeconds;
+    }
+    /** One line for a job summary; empty when the client never waited. */
+    summary() {
+        if (this.waits.length === 0)
+            return '';
+        const primary = this.waits.filter((wait) => wait.kind === 'primary').length;
+        const parts = [
+            primary > 0 ? `${primary} primary` : '',
+            this.waits.length - primary > 0 ? `${this.waits.length - primary} secondary` : '',
+        ].filter(Boolean);
+        return `Waited ${this.waitedSeconds} s for GitHub rate limits (${parts.join(', ')}; budget ${this.budgetSeconds} s).`;
+    }
+}
+/** A request GitHub kept refusing past the client's wait budget. */
+class RateLimitBudgetError extends Error {
+    request;
+    wait;
+    ledger;
+    name = 'RateLimitBudgetError';
+    constructor(request, wait, ledger) {
+        super(`GitHub ${wait.kind} rate limit: ${request} was refused ("${wait.because}"). GitHub asks to wait ` +
+            `${wait.seconds} s more, but this run has already waited ${ledger.waitedSeconds} s of its ` +
+            `${ledger.budgetSeconds} s rate-limit budget. Re-run the job later (it continues where it ` +
+            'stopped), or give it a larger budget.');
+        this.request = request;
+        this.wait = wait;
+        this.ledger = ledger;
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/client.js
 
 
 
 
+
+/** The wait budget when the caller does not choose one. */
+const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
+/** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
+function defaultClockScale() {
+    const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE);
+    return Number.isFinite(value) && value > 0 ? value : 1;
+}
 /** The default write pacing, overridable for simulators through FLEET_PROMOTE_WRITE_INTERVAL_MS. */
 function defaultWriteIntervalMs() {
     const value = Number(process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS);
@@ -39684,8 +39778,8 @@ function defaultWriteIntervalMs() {
         : 1000;
 }
 /**
- * The one GitHub client: Octokit with retry (5xx, resets) and throttling
- * (primary and secondary rate limits, `retry-after`, paced writes).
+ * The one GitHub client: Octokit with retry (5xx, resets), paced writes
+ * (plugin-throttling), and rate limits waited out within a budget.
  */
 function createGitHubClient(token, options = {}) {
     if (!token)
@@ -39693,25 +39787,56 @@ function createGitHubClient(token, options = {}) {
     const retries = options.retries ?? 3;
     const log = options.log ?? (() => undefined);
     const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
-    return getOctokit(token, {
+    const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
+    const clockScale = options.clockScale ?? defaultClockScale();
+    const octokit = getOctokit(token, {
         ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
         // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
         // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
-        retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 451] },
+        // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
+        retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451] },
         throttle: {
             write: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
             // Writes that notify (PRs, issues, comments, reviews, merges): plugin-throttling's default is 3 s apart.
             notifications: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs * 3 }),
-            onRateLimit: (retryAfter, request, _octokit, retryCount) => {
-                log(`rate limit on ${request.method} ${request.url}; retrying in ${retryAfter} s`);
-                return retryCount < retries;
-            },
-            onSecondaryRateLimit: (retryAfter, request, _octokit, retryCount) => {
-                log(`secondary rate limit on ${request.method} ${request.url}; retrying in ${retryAfter} s`);
-                return retryCount < retries;
-            },
+            // Waiting is the budgeted wrapper's job: plugin-throttling only paces.
+            onRateLimit: () => false,
+            onSecondaryRateLimit: () => false,
         },
     }, retry, throttling);
+    octokit.hook.wrap('request', async (request, requestOptions) => {
+        for (let attempt = 0;; attempt++) {
+            try {
+                return await request(requestOptions);
+            }
+            catch (error) {
+                const refused = refusedResponse(error);
+                const wait = refused && rateLimitWait(refused, attempt, Date.now() / 1000);
+                if (!wait)
+                    throw error;
+                const { method, url } = octokit.request.endpoint.parse(requestOptions);
+                const what = `${method} ${url}`;
+                if (!ledger.allows(wait.seconds))
+                    throw new RateLimitBudgetError(what, wait, ledger);
+                log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
+                ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
+                await sleep((wait.seconds * 1000) / clockScale);
+            }
+        }
+    });
+    return octokit;
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Status, headers and message of an Octokit RequestError; undefined for other errors. */
+function refusedResponse(error) {
+    if (typeof error !== 'object' || error === null)
+        return undefined;
+    const { status, response } = error;
+    if (typeof status !== 'number' || !response?.headers)
+        return undefined;
+    const data = response.data;
+    const message = typeof data?.message === 'string' ? data.message : String(error.message);
+    return { status, headers: response.headers, message };
 }
 
 ;// CONCATENATED MODULE: ./actions/aggregate-status/main.js
