@@ -17,12 +17,14 @@
 //   npm run demo -- --keep          leave the simulators running to browse them
 //   npm run demo -- --dist DIR      use the bundles in DIR
 //   npm run demo -- --rebuild       bundle into a temporary directory first
+//   npm run demo -- --cd kargo      the testing stage through the external backend,
+//                                   deployed by examples/kargo (test/e2e/demo-kargo.ts)
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parse, parseDocument } from 'yaml'
+import { isMap, isSeq, parse, parseDocument } from 'yaml'
 import {
   argoCdApplicationName,
   discoverEnvironments,
@@ -42,6 +44,12 @@ import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
 import { startArgoCdSimulator, type ArgoCdSimulator } from '../support/argocd/index.js'
 import { startGitHubSimulator, type GitHubSimulator } from '../support/github/index.js'
 import { runAction, type RunActionOptions, type RunActionResult } from '../support/runner.js'
+import {
+  KARGO_SYSTEM,
+  KARGO_TAG_TEMPLATE,
+  startKargoStandIn,
+  type KargoStandIn,
+} from './demo-kargo.js'
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const REPO = 'acme/fleet'
@@ -75,6 +83,11 @@ export interface DemoOptions {
   rebuild?: boolean
   /** Where the narration goes (default: stdout). */
   print?: (line: string) => void
+  /**
+   * What deploys the testing stage: fleet-promote's Argo CD backend (default),
+   * or Kargo through the external backend (examples/kargo, played).
+   */
+  cd?: 'argocd' | 'kargo'
 }
 
 export interface EnvironmentRow {
@@ -221,6 +234,7 @@ async function resolveBundles(
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const print = options.print ?? ((line: string) => void process.stdout.write(`${line}\n`))
   const started = Date.now()
+  const kargo = options.cd === 'kargo'
   let stepNumber = 0
   const step = (title: string) =>
     print(
@@ -291,6 +305,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const configPath = join(setup.dir, 'fleet-promote.yaml')
     const document = parseDocument(await readFile(configPath, 'utf8'))
     document.setIn(['deploy', 'argocd', 'server'], argo.url)
+    if (kargo) {
+      // Kargo deploys testing: the external backend hands it over, Kargo reports back.
+      const stages = document.get('stages')
+      for (const stage of isSeq(stages) ? stages.items : []) {
+        if (isMap(stage) && stage.get('name') === 'testing') stage.set('backend', 'external')
+      }
+      document.setIn(['deploy', 'external', 'system'], KARGO_SYSTEM)
+    }
     await writeFile(configPath, document.toString())
     await setup.run(['add', '--all'])
     await setup.run([
@@ -303,6 +325,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const config = parseConfig(await readFile(configPath, 'utf8'), 'fleet-promote.yaml')
     const environments = discoverEnvironments(config, await setup.listFiles('HEAD'))
     print(`    main ${short(await setup.revParse('HEAD'))}: ${environments.length} environments`)
+    if (kargo) {
+      print(
+        `    --cd kargo: stages[testing].backend external, deploy.external.system ${KARGO_SYSTEM}; production stays on Argo CD`,
+      )
+    }
     for (const stage of config.stages) {
       const names = environments.filter((env) => env.stage === stage.name).map((env) => env.name)
       print(
@@ -327,6 +354,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         .slice(0, 3)
         .join(', ')}, … Synced/Healthy`,
     )
+    const standIn: KargoStandIn | undefined = kargo
+      ? await startKargoStandIn({
+          github,
+          argocd: argo,
+          repo: REPO,
+          remote,
+          git: setup,
+          config,
+          environments,
+          print,
+        })
+      : undefined
 
     // ── 4. The parent pull request ──────────────────────────────────────────
     step(`${AUTHOR} opens the parent pull request: cert-manager ${OLD_TAG} → ${NEW_TAG}`)
@@ -424,7 +463,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await runner.run('open-child-prs', {
       eventName: 'pull_request',
       event: pullEvent,
-      inputs: { token: app.token, 'rendered-dir': renderedDir },
+      inputs: {
+        token: app.token,
+        'rendered-dir': renderedDir,
+        ...(kargo ? { 'tag-template': KARGO_TAG_TEMPLATE } : {}),
+      },
       checkout: { depth: 2, persistCredentials: false },
     })
     const children = github.state
@@ -440,6 +483,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       print(`    child #${example.number} "${example.title}":`)
       print(excerpt(example.body ?? '', 10))
     }
+    if (kargo) {
+      const tags = [...(await setup.lsRemote('origin', ['refs/tags/*'])).keys()]
+      print(
+        `    ${tags.length} tags ${KARGO_TAG_TEMPLATE} on the child commits, in the same push: ${tags
+          .map((ref) => ref.slice('refs/tags/'.length))
+          .slice(0, 3)
+          .join(', ')}, …`,
+      )
+    }
     printStatuses(github, parentHead(), print)
     const sticky = appComments(github, parent, APP)[0]
     if (sticky) {
@@ -448,28 +500,58 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 8. autoPromote + aggregate, the end of the pull request workflow ────
-    step('promote (autoPromote stages) and aggregate-status: testing deploys through Argo CD')
+    step(
+      kargo
+        ? 'promote (autoPromote stages) and aggregate-status: testing is handed to Kargo'
+        : 'promote (autoPromote stages) and aggregate-status: testing deploys through Argo CD',
+    )
     await runner.run('promote', {
       eventName: 'pull_request',
       event: pullEvent,
       inputs: { token: app.token, pr: parent, 'auto-promote': 'true', ...argocdInputs },
     })
+    if (kargo) {
+      const handed = github.state
+        .latestStatuses(REPO, parentHead())
+        .filter((status) => status.description === `waiting for ${KARGO_SYSTEM}`)
+        .map((status) => status.context.slice('fleet-promote/'.length))
+      print(
+        `    handed to ${KARGO_SYSTEM} (pending "waiting for ${KARGO_SYSTEM}"): ${handed.join(', ')}`,
+      )
+    }
     await aggregate(runner, github, parent, app.token, impacted, print)
     printApplications(argo, config, impacted, print)
 
-    // ── 9. `.promote testing` ───────────────────────────────────────────────
-    step(`${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow)`)
-    await command(
-      runner,
-      github,
-      parent,
-      AUTHOR,
-      '.promote testing',
-      app.token,
-      argocdInputs,
-      print,
-    )
-    await aggregate(runner, github, parent, app.token, impacted, print)
+    if (standIn) {
+      // ── 9. Kargo deploys testing ──────────────────────────────────────────
+      step('Kargo: each testing Warehouse sees its child tag; testing auto-promotes the Freight')
+      const outcomes = await standIn.promoteTesting(parent, (environment) =>
+        reportStatus(runner, github, parentHead(), environment, app.token),
+      )
+      printApplications(argo, config, impacted, print)
+      const failed = outcomes.filter((outcome) => outcome.phase !== 'Succeeded')
+      if (failed.length > 0 || outcomes.length === 0) {
+        throw new DemoStop(
+          `Kargo's testing promotions did not all succeed: ${failed.map((f) => `${f.environment} ${f.phase}`).join(', ') || 'none ran'}`,
+        )
+      }
+    } else {
+      // ── 9. `.promote testing` ─────────────────────────────────────────────
+      step(
+        `${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow)`,
+      )
+      await command(
+        runner,
+        github,
+        parent,
+        AUTHOR,
+        '.promote testing',
+        app.token,
+        argocdInputs,
+        print,
+      )
+      await aggregate(runner, github, parent, app.token, impacted, print)
+    }
 
     // ── 10. approval + `.promote production` ────────────────────────────────
     step(`${MAINTAINER} approves, then comments \`.promote production\``)
@@ -532,7 +614,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     // ── 13. state and convergence ───────────────────────────────────────────
     step('Final state and the convergence check')
-    const verdict = await checkConvergence(github, argo, config, parent, join(work, 'verify'))
+    const verdict = await checkConvergence(
+      github,
+      argo,
+      config,
+      parent,
+      join(work, 'verify'),
+      kargo ? 'testing' : undefined,
+    )
     result.rows = verdict.rows
     result.problems = verdict.problems
     result.converged = verdict.problems.length === 0
@@ -561,7 +650,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         `    note: ${result.mismatches.length} simulator messages differed from GitHub's OpenAPI or Argo CD's swagger`,
       )
     }
-    if (result.converged) {
+    if (result.converged && kargo) {
+      print(
+        `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; the production Applications track their WET branch, and the testing ones stay at the commit Kargo deployed, which holds the same manifests (examples/kargo/README.md: what you still do by hand).`,
+      )
+      result.exitCode = 0
+    } else if (result.converged) {
       print(
         `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch.`,
       )
@@ -789,6 +883,22 @@ async function aggregate(
   return ran.outputs.state ?? ''
 }
 
+/** The status workflow: aggregate-status on the `status` event a report caused. */
+async function reportStatus(
+  runner: ActionRunner,
+  github: GitHubSimulator,
+  sha: string,
+  environment: string,
+  token: string,
+): Promise<string> {
+  const ran = await runner.run('aggregate-status', {
+    eventName: 'status',
+    event: github.statusEvent(REPO, sha, `fleet-promote/${environment}`),
+    inputs: { token },
+  })
+  return `${ran.outputs.state ?? '?'} — ${ran.outputs.description ?? ''}`
+}
+
 function appComments(github: GitHubSimulator, parent: number, app: string) {
   return github.state.comments(REPO, parent).filter((comment) => comment.user === app)
 }
@@ -818,7 +928,9 @@ function printApplications(
         ? 'WET branch env/<cluster>'
         : revision.startsWith(CHILD_BRANCH_PREFIX)
           ? `child branch ${CHILD_BRANCH_PREFIX}…/<cluster>`
-          : revision
+          : /^[0-9a-f]{40}$/.test(revision)
+            ? `commit ${short(revision)}`
+            : revision
     const key = `${where}, ${app?.status?.sync?.status ?? '?'}/${app?.status?.health?.status ?? '?'}`
     groups.set(key, [...(groups.get(key) ?? []), env.name])
   }
@@ -842,6 +954,8 @@ async function checkConvergence(
   config: FleetConfig,
   parent: number,
   dir: string,
+  /** A stage Kargo deployed: its Applications may stay at the commit Kargo set. */
+  kargoStage?: string,
 ): Promise<Convergence> {
   const git = await Git.clone(github.remoteUrl(REPO), dir, {
     token: github.adminToken,
@@ -870,40 +984,54 @@ async function checkConvergence(
   const head = github.state.pull(REPO, parent).headSha
   const statuses = github.state.latestStatuses(REPO, head)
   const pulls = github.state.pulls(REPO)
-  const rows = environments.map((env): EnvironmentRow => {
-    const rendered = result.environments.find((item) => item.name === env.name)
-    const converged = rendered?.status === 'unchanged'
-    if (!converged) {
-      problems.push(
-        `${env.branch} is not the render of main ${short(mainSha)} (${rendered?.status ?? 'not rendered'}${rendered?.reason ? `: ${rendered.reason}` : ''})`,
+  const rows = await Promise.all(
+    environments.map(async (env): Promise<EnvironmentRow> => {
+      const rendered = result.environments.find((item) => item.name === env.name)
+      const converged = rendered?.status === 'unchanged'
+      if (!converged) {
+        problems.push(
+          `${env.branch} is not the render of main ${short(mainSha)} (${rendered?.status ?? 'not rendered'}${rendered?.reason ? `: ${rendered.reason}` : ''})`,
+        )
+      }
+      const app = argocd.getApplication(argoCdApplicationName(config, env))
+      const target = app?.spec.source?.targetRevision ?? '?'
+      const tip = refs.get(`refs/heads/${env.branch}`)
+      const pinnedByKargo = env.stage === kargoStage && /^[0-9a-f]{40}$/.test(target)
+      if (pinnedByKargo) {
+        // Kargo's argocd-update pins a commit; it must hold what the WET branch holds now.
+        if ((await manifestOf(git, target)) !== (await manifestOf(git, tip ?? ''))) {
+          problems.push(
+            `Application ${argoCdApplicationName(config, env)} runs ${short(target)}, whose manifests differ from ${env.branch}`,
+          )
+        } else if (app?.status?.sync?.status !== 'Synced' || app.status.sync.revision !== target) {
+          problems.push(
+            `Application ${argoCdApplicationName(config, env)} is not Synced at ${short(target)}`,
+          )
+        }
+      } else if (target !== env.branch) {
+        problems.push(
+          `Application ${argoCdApplicationName(config, env)} tracks ${target}, not ${env.branch}`,
+        )
+      } else if (app?.status?.sync?.status !== 'Synced' || app.status.sync.revision !== tip) {
+        problems.push(
+          `Application ${argoCdApplicationName(config, env)} is ${app?.status?.sync?.status ?? '?'} at ${short(app?.status?.sync?.revision)}, not Synced at the ${env.branch} tip ${short(tip)}`,
+        )
+      }
+      const child = pulls.find(
+        (pull) => pull.headRef === `${CHILD_BRANCH_PREFIX}${parent}/${env.name}`,
       )
-    }
-    const app = argocd.getApplication(argoCdApplicationName(config, env))
-    const target = app?.spec.source?.targetRevision ?? '?'
-    const tip = refs.get(`refs/heads/${env.branch}`)
-    if (target !== env.branch) {
-      problems.push(
-        `Application ${argoCdApplicationName(config, env)} tracks ${target}, not ${env.branch}`,
-      )
-    } else if (app?.status?.sync?.status !== 'Synced' || app.status.sync.revision !== tip) {
-      problems.push(
-        `Application ${argoCdApplicationName(config, env)} is ${app?.status?.sync?.status ?? '?'} at ${short(app?.status?.sync?.revision)}, not Synced at the ${env.branch} tip ${short(tip)}`,
-      )
-    }
-    const child = pulls.find(
-      (pull) => pull.headRef === `${CHILD_BRANCH_PREFIX}${parent}/${env.name}`,
-    )
-    return {
-      environment: env.name,
-      stage: env.stage,
-      child: child ? `#${child.number} ${child.merged ? 'merged' : child.state}` : '-',
-      status:
-        statuses.find((status) => status.context === `fleet-promote/${env.name}`)?.state ?? '-',
-      wet: short(tip),
-      application: `${target} ${app?.status?.sync?.status ?? '?'}/${app?.status?.health?.status ?? '?'}`,
-      converged,
-    }
-  })
+      return {
+        environment: env.name,
+        stage: env.stage,
+        child: child ? `#${child.number} ${child.merged ? 'merged' : child.state}` : '-',
+        status:
+          statuses.find((status) => status.context === `fleet-promote/${env.name}`)?.state ?? '-',
+        wet: short(tip),
+        application: `${pinnedByKargo ? `${short(target)} (Kargo)` : target} ${app?.status?.sync?.status ?? '?'}/${app?.status?.health?.status ?? '?'}`,
+        converged,
+      }
+    }),
+  )
   for (const ref of refs.keys()) {
     if (ref.startsWith(`refs/heads/${CHILD_BRANCH_PREFIX}`))
       problems.push(`child branch left: ${ref}`)
@@ -916,6 +1044,15 @@ async function checkConvergence(
   }
   if (!github.state.pull(REPO, parent).merged) problems.push(`parent #${parent} is not merged`)
   return { rows, problems }
+}
+
+/** The blob id of a commit's `manifest.yaml` ('' when there is none). */
+async function manifestOf(git: Git, commit: string): Promise<string> {
+  try {
+    return (await git.run(['rev-parse', '--verify', '--quiet', `${commit}:manifest.yaml`])).trim()
+  } catch {
+    return ''
+  }
 }
 
 function printBrowsingHelp(
@@ -938,7 +1075,7 @@ The simulators keep running; Ctrl-C stops them. Look around (jq is optional):
 
 /** `npm run demo [options]`: returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const known = new Set(['--keep', '--rebuild', '--dist', '--help'])
+  const known = new Set(['--keep', '--rebuild', '--dist', '--cd', '--help'])
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) {
       process.stderr.write(`unknown option ${arg} (try --help)\n`)
@@ -946,14 +1083,23 @@ export async function main(args: string[]): Promise<number> {
     }
   }
   if (args.includes('--help')) {
-    process.stdout.write('Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR]\n')
+    process.stdout.write(
+      'Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR] [-- --cd argocd|kargo]\n',
+    )
     return 0
   }
   const distIndex = args.indexOf('--dist')
+  const cdIndex = args.indexOf('--cd')
+  const cd = cdIndex >= 0 ? args[cdIndex + 1] : 'argocd'
+  if (cd !== 'argocd' && cd !== 'kargo') {
+    process.stderr.write(`--cd takes argocd or kargo, not ${cd ?? 'nothing'}\n`)
+    return 2
+  }
   const result = await runDemo({
     keep: args.includes('--keep'),
     rebuild: args.includes('--rebuild'),
     ...(distIndex >= 0 && args[distIndex + 1] ? { distDir: args[distIndex + 1] } : {}),
+    cd,
   })
   if (result.kept) {
     await new Promise<void>((done) => {
