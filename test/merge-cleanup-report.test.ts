@@ -6,20 +6,24 @@ import {
   renderCleanupReport,
   renderJobSummary,
   type EnvironmentCleanup,
-  type FoundChild,
   type MergeCleanupResult,
 } from '../actions/merge-cleanup/merge-cleanup.js'
+import type { ChildPr as FoundChild } from '../actions/lib/github/pulls.js'
 
 function child(number: number, over: Partial<FoundChild> = {}): FoundChild {
   return {
     environment: 'test-a',
+    parent: 1,
     number,
     url: `https://github.test/acme/fleet/pull/${number}`,
     state: 'closed',
     merged: false,
+    title: '',
+    body: '',
     headSha: 'a'.repeat(40),
-    headRef: 'fleet-promote/pr-1/test-a',
+    branch: 'fleet-promote/pr-1/test-a',
     base: 'env/test-a',
+    labels: [],
     ...over,
   }
 }

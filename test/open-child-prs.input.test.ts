@@ -7,9 +7,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
   checkResultInput,
   environmentStatus,
-  loadHydration,
   tagName,
 } from '../actions/open-child-prs/child-prs.js'
+import { loadHydration } from '../actions/lib/hydration.js'
 import { MAX_STATUS_DESCRIPTION, sameStatus, statusDescription } from '../actions/lib/statuses.js'
 import { writeHydration } from './fixtures/child-prs/hydration.js'
 

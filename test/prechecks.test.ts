@@ -4,14 +4,14 @@ import {
   checkPullRequestState,
   checkRequiredStages,
   effectiveRole,
-  getPullRequest,
   highestPermission,
   isBot,
   recheckHead,
   repositoryRole,
   roleAtLeast,
 } from '../actions/promote/prechecks.js'
-import { loadBaseConfig } from '../actions/lib/config/base-config.js'
+import { getPullRequest } from '../actions/lib/github/pulls.js'
+import { loadBaseConfig } from '../actions/lib/config/sources.js'
 import { defaultConfig } from '../actions/lib/config/config.js'
 import type { StageConfig } from '../actions/lib/config/types.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'

@@ -9,15 +9,21 @@ import {
   writeOutputs,
 } from '../lib/action-io.js'
 import {
-  listOpenPulls,
   parentsWithHead,
   PIPELINE_CONTEXT,
   setAggregateStatus,
   type SetAggregateResult,
 } from '../lib/aggregate.js'
+import { listOpenPulls } from '../lib/github/pulls.js'
 import { UserError } from '../lib/errors.js'
 import { createGitHubClient, type GitHubClient } from '../lib/github/client.js'
 import type { RepoRef } from '../lib/statuses.js'
+import {
+  type CheckRunPayload,
+  type EventPayload,
+  type PullRequestPayload,
+  type StatusPayload,
+} from '../lib/github/events.js'
 
 export const contract = defineContract({
   inputs: {
@@ -75,17 +81,6 @@ export function parseInputs(): AggregateInputs {
   }
 }
 
-type Payload = Record<string, unknown>
-
-function field(value: unknown, ...path: string[]): unknown {
-  let current = value
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined
-    current = (current as Payload)[key]
-  }
-  return current
-}
-
 export interface Outcome {
   state: 'success' | 'failure' | 'pending' | 'skipped'
   description: string
@@ -96,21 +91,21 @@ export async function aggregate(
   repo: RepoRef,
   inputs: AggregateInputs,
   eventName: string,
-  payload: Payload,
+  payload: EventPayload,
 ): Promise<Outcome> {
   // Our own context changing must not feed back into itself.
-  if (eventName === 'status' && field(payload, 'context') === PIPELINE_CONTEXT) {
+  if (eventName === 'status' && (payload as StatusPayload).context === PIPELINE_CONTEXT) {
     return {
       state: 'skipped',
       description: `${PIPELINE_CONTEXT} changed; it never depends on itself`,
     }
   }
-  const fromEvent =
+  const fromEvent: unknown =
     eventName === 'status'
-      ? field(payload, 'sha')
+      ? (payload as StatusPayload).sha
       : eventName === 'check_run'
-        ? field(payload, 'check_run', 'head_sha')
-        : field(payload, 'pull_request', 'head', 'sha')
+        ? (payload as CheckRunPayload).check_run?.head_sha
+        : (payload as PullRequestPayload).pull_request?.head?.sha
   let sha = inputs.sha || (typeof fromEvent === 'string' ? fromEvent : '')
   let parents: number[]
   const pulls = await listOpenPulls(client, repo)

@@ -12,6 +12,13 @@ import type { Environment } from '../lib/config/types.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
 import { detectImpact, type DetectResult } from '../lib/kustomize/impact.js'
+import {
+  type EventPayload,
+  type MergeGroupPayload,
+  type PullRequestPayload,
+  type PushPayload,
+} from '../lib/github/events.js'
+import { untrusted } from '../lib/markdown.js'
 
 export const contract = defineContract({
   inputs: {
@@ -67,42 +74,27 @@ export interface DetectInputs {
   workingDirectory: string
 }
 
-type Payload = Record<string, unknown>
-
-function field(value: unknown, ...path: string[]): string {
-  let current = value
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return ''
-    current = (current as Payload)[key]
-  }
-  return typeof current === 'string' ? current : ''
-}
-
 /** Base and head from the triggering event, for the inputs left empty. */
 export function revisionsFromEvent(
   eventName: string,
-  payload: Payload,
+  payload: EventPayload,
 ): { base: string; head: string } {
   if (eventName === 'pull_request' || eventName === 'pull_request_target') {
-    return {
-      base: field(payload, 'pull_request', 'base', 'sha'),
-      head: field(payload, 'pull_request', 'head', 'sha'),
-    }
+    const { pull_request: pull } = payload as PullRequestPayload
+    return { base: pull?.base?.sha ?? '', head: pull?.head?.sha ?? '' }
   }
   if (eventName === 'merge_group') {
-    return {
-      base: field(payload, 'merge_group', 'base_sha'),
-      head: field(payload, 'merge_group', 'head_sha'),
-    }
+    const { merge_group: group } = payload as MergeGroupPayload
+    return { base: group?.base_sha ?? '', head: group?.head_sha ?? '' }
   }
   if (eventName === 'push') {
-    const before = field(payload, 'before')
-    return { base: /^0+$/.test(before) ? '' : before, head: field(payload, 'after') }
+    const { before = '', after = '' } = payload as PushPayload
+    return { base: /^0+$/.test(before) ? '' : before, head: after }
   }
   return { base: '', head: '' }
 }
 
-export function parseInputs(eventName: string, payload: Payload): DetectInputs {
+export function parseInputs(eventName: string, payload: EventPayload): DetectInputs {
   const raw = readInputs(contract)
   const fromEvent = revisionsFromEvent(eventName, payload)
   const base = raw.base || fromEvent.base
@@ -133,8 +125,6 @@ export function shardMatrix(environments: readonly Environment[], shardSize: num
   return { include }
 }
 
-const cell = (text: string) => text.replace(/[|\\`*_<>[\]]/g, '\\$&').replace(/\n/g, ' ')
-
 /** Markdown: impacted environments per stage, each with the changes that caused it. */
 export function summaryMarkdown(result: DetectResult): string {
   const lines = [
@@ -145,16 +135,19 @@ export function summaryMarkdown(result: DetectResult): string {
   for (const stage of result.stages) {
     lines.push(
       '',
-      `#### ${cell(stage)}`,
+      `#### ${untrusted(stage)}`,
       '',
       '| environment | path | because of |',
       '| --- | --- | --- |',
     )
     for (const env of result.environments.filter((e) => e.stage === stage)) {
       const reasons = result.reasons[env.name] ?? []
-      const shown = reasons.slice(0, 10).map(cell).join('<br>')
+      const shown = reasons
+        .slice(0, 10)
+        .map((reason) => untrusted(reason))
+        .join('<br>')
       lines.push(
-        `| ${cell(env.name)} | ${cell(env.path)} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`,
+        `| ${untrusted(env.name)} | ${untrusted(env.path)} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`,
       )
     }
   }
@@ -162,7 +155,7 @@ export function summaryMarkdown(result: DetectResult): string {
     lines.push('', '#### Remote dependencies (not followed)', '')
     for (const ref of result.external) {
       lines.push(
-        `- ${ref.kind} \`${ref.reference.replace(/`/g, "'")}\` in ${cell(ref.file)}${ref.line ? `:${ref.line}` : ''} (${ref.environments.length} environment${ref.environments.length === 1 ? '' : 's'})`,
+        `- ${ref.kind} \`${ref.reference.replace(/`/g, "'")}\` in ${untrusted(ref.file)}${ref.line ? `:${ref.line}` : ''} (${ref.environments.length} environment${ref.environments.length === 1 ? '' : 's'})`,
       )
     }
   }

@@ -16,6 +16,7 @@ import { Git } from '../lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { loadChartLock, loadRenderConfig } from '../lib/render/sources.js'
+import { untrusted } from '../lib/markdown.js'
 
 export const contract = defineContract({
   inputs: {
@@ -136,10 +137,6 @@ export function compactResult(result: HydrationResult) {
   }))
 }
 
-function cell(text: string): string {
-  return text.replace(/[|\\<>`]/g, '\\$&').replace(/\n/g, ' ')
-}
-
 export function summaryMarkdown(result: HydrationResult): string {
   const icon: Record<EnvironmentHydration['status'], string> = {
     rendered: '🆕',
@@ -149,7 +146,7 @@ export function summaryMarkdown(result: HydrationResult): string {
   }
   const rows = result.environments.map(
     (env) =>
-      `| ${cell(env.name)} | ${cell(env.stage)} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${cell(env.reason ?? '')} |`,
+      `| ${untrusted(env.name)} | ${untrusted(env.stage)} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${untrusted(env.reason ?? '')} |`,
   )
   return [
     `### fleet-promote hydrate (${result.drySha.slice(0, 7)})`,

@@ -13,17 +13,17 @@
 // gate is left unset, which a required check treats as not passed. The
 // aggregate never reads its own context.
 
-import { identifyChild, parseChildBranch, type ChildMarker } from './children.js'
+import { parseChildBranch } from './children.js'
 import type { GitHubClient } from './github/client.js'
 import {
   environmentContext,
-  latestStatuses,
-  setStatus,
   statusDescription,
   STATUS_CONTEXT_PREFIX,
   type CommitStatus,
   type RepoRef,
 } from './statuses.js'
+import { latestStatuses, setStatus } from './github/statuses.js'
+import { childrenOf, listOpenPulls, type PullSummary } from './github/pulls.js'
 
 export const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`
 
@@ -113,82 +113,8 @@ export function environmentsWithStatus(contexts: Iterable<string>): string[] {
     .filter((name) => name.length > 0)
 }
 
-export interface OpenPull {
-  number: number
-  headRef: string
-  headSha: string
-  headRepo: string
-  baseRef: string
-  body: string | null
-  htmlUrl: string
-  draft: boolean
-}
-
-/** Every open pull request of the repository (one paginated listing). */
-export async function listOpenPulls(client: GitHubClient, repo: RepoRef): Promise<OpenPull[]> {
-  const pulls = await client.paginate(client.rest.pulls.list, {
-    ...repo,
-    state: 'open',
-    per_page: 100,
-  })
-  return pulls.map((pull) => ({
-    number: pull.number,
-    headRef: pull.head.ref,
-    headSha: pull.head.sha,
-    headRepo: pull.head.repo?.full_name ?? '',
-    baseRef: pull.base.ref,
-    body: pull.body ?? null,
-    htmlUrl: pull.html_url,
-    draft: pull.draft === true,
-  }))
-}
-
-export interface ChildPullRequest {
-  environment: string
-  number: number
-  url: string
-  /** The child branch and its head commit. */
-  branch: string
-  headSha: string
-  /** The WET branch it merges into. */
-  base: string
-  marker?: ChildMarker
-}
-
-/** The parent's open children, by branch name (the marker only adds metadata). */
-export function childrenOf(
-  pulls: readonly OpenPull[],
-  repo: RepoRef,
-  parent: number,
-): ChildPullRequest[] {
-  const fullName = `${repo.owner}/${repo.repo}`
-  const children: ChildPullRequest[] = []
-  for (const pull of pulls) {
-    const child = identifyChild(
-      {
-        number: pull.number,
-        body: pull.body,
-        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-        base: { ref: pull.baseRef },
-      },
-      fullName,
-    )
-    if (!child || child.parent !== parent) continue
-    children.push({
-      environment: child.environment,
-      number: pull.number,
-      url: pull.htmlUrl,
-      branch: pull.headRef,
-      headSha: pull.headSha,
-      base: pull.baseRef,
-      ...(child.marker ? { marker: child.marker } : {}),
-    })
-  }
-  return children.sort((a, b) => a.environment.localeCompare(b.environment))
-}
-
 /** Open parent PRs (not children) whose head is `sha`. */
-export function parentsWithHead(pulls: readonly OpenPull[], sha: string): OpenPull[] {
+export function parentsWithHead(pulls: readonly PullSummary[], sha: string): PullSummary[] {
   return pulls.filter(
     (pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined,
   )
@@ -203,7 +129,7 @@ export interface SetAggregateOptions {
   /** Environments the caller knows are impacted (open-child-prs' output). */
   impacted?: readonly string[]
   /** Pre-fetched open pulls, to save a listing. */
-  pulls?: readonly OpenPull[]
+  pulls?: readonly PullSummary[]
   targetUrl?: string
 }
 

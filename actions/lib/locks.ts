@@ -14,6 +14,14 @@
 
 import { randomUUID } from 'node:crypto'
 import type { GitHubClient } from './github/client.js'
+import { NotAFileError, readFileAt } from './github/contents.js'
+import {
+  branchTip,
+  branchesWithPrefix,
+  createBranch,
+  createRootCommit,
+  deleteBranch,
+} from './github/git-data.js'
 import type { RepoRef } from './statuses.js'
 
 export const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/'
@@ -66,14 +74,8 @@ export async function readLock(
   repo: RepoRef,
   environment: string,
 ): Promise<HeldLock | undefined> {
-  let commit: string
-  try {
-    const ref = await client.rest.git.getRef({ ...repo, ref: `heads/${lockBranch(environment)}` })
-    commit = ref.data.object.sha
-  } catch (error) {
-    if (httpStatus(error) === 404) return undefined
-    throw error
-  }
+  const commit = await branchTip(client, repo, lockBranch(environment))
+  if (commit === undefined) return undefined
   return { environment, commit, ...(await readLockFile(client, repo, commit)) }
 }
 
@@ -83,13 +85,12 @@ async function readLockFile(
   commit: string,
 ): Promise<{ lock?: LockInfo }> {
   try {
-    const file = await client.rest.repos.getContent({ ...repo, path: LOCK_FILE, ref: commit })
-    const data = file.data as { type?: string; content?: string; encoding?: string }
-    if (data.type !== 'file' || typeof data.content !== 'string') return {}
-    const lock = toLockInfo(JSON.parse(Buffer.from(data.content, 'base64').toString('utf8')))
+    const text = await readFileAt(client, repo, LOCK_FILE, commit)
+    const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text))
     return lock ? { lock } : {}
   } catch (error) {
-    if (httpStatus(error) === 404 || error instanceof SyntaxError) return {}
+    // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+    if (error instanceof NotAFileError || error instanceof SyntaxError) return {}
     throw error
   }
 }
@@ -136,32 +137,14 @@ export async function acquireLock(
     createdAt: (options.now?.() ?? new Date()).toISOString(),
     id: randomUUID(),
   }
-  const tree = await client.rest.git.createTree({
-    ...repo,
-    tree: [
-      {
-        path: LOCK_FILE,
-        mode: '100644',
-        type: 'blob',
-        content: `${JSON.stringify(lock, null, 2)}\n`,
-      },
-    ],
-  })
-  const commit = await client.rest.git.createCommit({
-    ...repo,
-    message: `fleet-promote: lock ${environment} for #${options.pr}`,
-    tree: tree.data.sha,
-    parents: [],
-  })
-  try {
-    await client.rest.git.createRef({
-      ...repo,
-      ref: `refs/heads/${lockBranch(environment)}`,
-      sha: commit.data.sha,
-    })
-    return { status: 'acquired', held: { environment, commit: commit.data.sha, lock } }
-  } catch (error) {
-    if (httpStatus(error) !== 422) throw error
+  const commit = await createRootCommit(
+    client,
+    repo,
+    `fleet-promote: lock ${environment} for #${options.pr}`,
+    { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` },
+  )
+  if (await createBranch(client, repo, lockBranch(environment), commit)) {
+    return { status: 'acquired', held: { environment, commit, lock } }
   }
   // Someone created it between our read and our create, or our own retried POST did.
   const winner = await readLock(client, repo, environment)
@@ -192,32 +175,16 @@ export async function releaseLock(
   const held = await readLock(client, repo, environment)
   if (!held) return 'absent'
   if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id)) return 'conflict'
-  try {
-    await client.rest.git.deleteRef({ ...repo, ref: `heads/${lockBranch(environment)}` })
-  } catch (error) {
-    const status = httpStatus(error)
-    if (status === 422 || status === 404) return 'absent'
-    throw error
-  }
-  return 'released'
+  return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent'
 }
 
 /** Every lock in the repository. */
 export async function listLocks(client: GitHubClient, repo: RepoRef): Promise<HeldLock[]> {
-  const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-    ...repo,
-    ref: `heads/${LOCK_BRANCH_PREFIX}`,
-    per_page: 100,
-  })
   const locks: HeldLock[] = []
-  for (const ref of refs) {
-    const environment = ref.ref.slice(`refs/heads/${LOCK_BRANCH_PREFIX}`.length)
+  for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+    const environment = branch.slice(LOCK_BRANCH_PREFIX.length)
     if (!environment) continue
-    locks.push({
-      environment,
-      commit: ref.object.sha,
-      ...(await readLockFile(client, repo, ref.object.sha)),
-    })
+    locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) })
   }
   return locks
 }
@@ -235,9 +202,4 @@ export async function releaseLocksOfPullRequest(
       released.push(held.environment)
   }
   return released
-}
-
-export function httpStatus(error: unknown): number | undefined {
-  const status = (error as { status?: unknown } | null)?.status
-  return typeof status === 'number' ? status : undefined
 }

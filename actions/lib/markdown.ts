@@ -4,6 +4,45 @@
 /** GitHub rejects issue comments and PR bodies longer than this. */
 export const GITHUB_BODY_LIMIT = 65_536
 
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+export const UNTRUSTED_TEXT_LIMIT = 1000
+
+const ZERO_WIDTH_JOINER = '\u200d'
+const INERT: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  '\\': '&#92;',
+  '`': '&#96;',
+  '*': '&#42;',
+  _: '&#95;',
+  '~': '&#126;',
+  '[': '&#91;',
+  ']': '&#93;',
+  '|': '&#124;',
+}
+
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag, start a link or image (`[`), or split a table cell written as an
+ * entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs, list items and table cells; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+export function untrusted(text: string, max = UNTRUSTED_TEXT_LIMIT): string {
+  const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…')
+  return line
+    .replace(/[&<>"\\`*_~[\]|]/g, (char) => INERT[char] ?? char)
+    .replace(/^#/, '&#35;')
+    .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+    .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+    .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`)
+}
+
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 export function tableCell(text: string): string {
   return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>')

@@ -1,3 +1,6 @@
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 import { spawn } from 'node:child_process'
 
 export interface RunOptions {

@@ -1,8 +1,6 @@
 // Commit statuses the suite sets on the parent PR head: one context per
 // environment. GitHub rejects descriptions over 140 characters with a 422.
 
-import type { GitHubClient } from './github/client.js'
-
 export const STATUS_CONTEXT_PREFIX = 'fleet-promote/'
 export const MAX_STATUS_DESCRIPTION = 140
 
@@ -36,42 +34,6 @@ export interface RepoRef {
   repo: string
 }
 
-/** The latest status per context on a commit (one paginated read). */
-export async function latestStatuses(
-  client: GitHubClient,
-  repo: RepoRef,
-  sha: string,
-): Promise<Map<string, CommitStatus>> {
-  const latest = new Map<string, CommitStatus>()
-  for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
-    ...repo,
-    ref: sha,
-    per_page: 100,
-  })) {
-    const statuses = (page.data as unknown as { statuses: RawStatus[] }).statuses
-    for (const status of statuses) {
-      if (!latest.has(status.context)) latest.set(status.context, fromRaw(status))
-    }
-  }
-  return latest
-}
-
-interface RawStatus {
-  context: string
-  state: string
-  description: string | null
-  target_url: string | null
-}
-
-function fromRaw(status: RawStatus): CommitStatus {
-  return {
-    context: status.context,
-    state: status.state as StatusState,
-    description: status.description ?? '',
-    ...(status.target_url ? { targetUrl: status.target_url } : {}),
-  }
-}
-
 /** True when posting `next` would not change what GitHub shows for its context. */
 export function sameStatus(current: CommitStatus | undefined, next: CommitStatus): boolean {
   return (
@@ -80,20 +42,4 @@ export function sameStatus(current: CommitStatus | undefined, next: CommitStatus
     current.description === statusDescription(next.description) &&
     (current.targetUrl ?? '') === (next.targetUrl ?? '')
   )
-}
-
-export async function setStatus(
-  client: GitHubClient,
-  repo: RepoRef,
-  sha: string,
-  status: CommitStatus,
-): Promise<void> {
-  await client.rest.repos.createCommitStatus({
-    ...repo,
-    sha,
-    context: status.context,
-    state: status.state,
-    description: statusDescription(status.description),
-    ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-  })
 }

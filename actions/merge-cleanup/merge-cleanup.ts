@@ -16,48 +16,36 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ArgoCdError, canonicalRepoURL, type ArgoCdClient } from '../lib/argocd/client.js'
-import {
-  CHILD_BRANCH_PREFIX,
-  childBranch,
-  identifyChild,
-  type ChildMarker,
-} from '../lib/children.js'
+import { CHILD_BRANCH_PREFIX, childBranch } from '../lib/children.js'
 import type { DeployBackend, Environment, FleetConfig } from '../lib/config/types.js'
 import {
-  DEFAULT_CONFIG_FILE,
-  defaultConfig,
   discoverEnvironments,
   argoCdApplicationName,
-  parseConfig,
   stageFor,
   stageOrder,
+  loadConfigFrom,
 } from '../lib/config/config.js'
-import { UserError, errorMessage } from '../lib/errors.js'
+import { errorMessage } from '../lib/errors.js'
 import { PushRejectedError, type Git } from '../lib/git/git.js'
 import type { GitHubClient } from '../lib/github/client.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
-import {
-  httpStatus,
-  releaseLock,
-  releaseLocksOfPullRequest,
-  type ReleaseResult,
-} from '../lib/locks.js'
-import {
-  GITHUB_BODY_LIMIT,
-  escapeHtml,
-  inlineCode,
-  link,
-  table,
-  truncate,
-} from '../lib/markdown.js'
+import { releaseLock, releaseLocksOfPullRequest, type ReleaseResult } from '../lib/locks.js'
+import { GITHUB_BODY_LIMIT, inlineCode, link, table, truncate, untrusted } from '../lib/markdown.js'
 import { hydrate, mapPool, type RenderSettings } from '../lib/render/hydrate.js'
-import {
-  environmentContext,
-  latestStatuses,
-  type CommitStatus,
-  type RepoRef,
-} from '../lib/statuses.js'
+import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import { latestStatuses } from '../lib/github/statuses.js'
 import { buildWetCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
+import { gitRevisionSource } from '../lib/config/sources.js'
+import {
+  childrenOf,
+  closePull,
+  getPullRequest,
+  listPullsUpdatedSince,
+  mergeAtSha,
+  type ChildPr,
+} from '../lib/github/pulls.js'
+import { deleteBranch } from '../lib/github/git-data.js'
+import { upsertMarkedComment } from '../lib/github/comments.js'
 
 export const CLEANUP_MARKER = '<!-- fleet-promote:merge-cleanup -->'
 
@@ -164,70 +152,27 @@ export interface MergeCleanupResult {
 
 // ---------------------------------------------------------------- children
 
-export interface FoundChild {
-  environment: string
-  number: number
-  url: string
-  state: 'open' | 'closed'
-  merged: boolean
-  headSha: string
-  headRef: string
-  base: string
-  marker?: ChildMarker
-}
-
 /**
- * Every child PR of `parent`, open and closed, grouped by environment. The
- * branch name is the key (only writers create branches here); the marker
- * adds the stage. Listing runs newest-updated first and stops at the first
- * page that reaches PRs last updated before the parent was created: no
- * child of it can be older.
+ * Every child PR of `parent`, open and closed, grouped by environment, newest
+ * first. Children are found by branch name (see `childrenOf`); no child can
+ * have been updated before its parent was created, which bounds the listing.
  */
 export async function findChildren(
   client: GitHubClient,
   repo: RepoRef,
   parent: number,
   parentCreatedAt: string,
-): Promise<Map<string, FoundChild[]>> {
-  const since = Date.parse(parentCreatedAt)
-  const fullName = `${repo.owner}/${repo.repo}`
-  const pulls = await client.paginate(
-    client.rest.pulls.list,
-    { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 },
-    (response, done) => {
-      const last = response.data[response.data.length - 1]
-      if (last && Date.parse(last.updated_at) < since) done()
-      return response.data
-    },
-  )
-  const byEnvironment = new Map<string, FoundChild[]>()
-  const seen = new Set<number>()
-  for (const pull of pulls) {
-    if (seen.has(pull.number)) continue
-    seen.add(pull.number)
-    const child = identifyChild(pull, fullName)
-    if (!child || child.parent !== parent) continue
-    const found: FoundChild = {
-      environment: child.environment,
-      number: pull.number,
-      url: pull.html_url,
-      state: pull.state === 'open' ? 'open' : 'closed',
-      merged: pull.merged_at !== null && pull.merged_at !== undefined,
-      headSha: pull.head.sha,
-      headRef: pull.head.ref,
-      base: pull.base.ref,
-      ...(child.marker ? { marker: child.marker } : {}),
-    }
-    const list = byEnvironment.get(child.environment) ?? []
-    list.push(found)
-    byEnvironment.set(child.environment, list)
+): Promise<Map<string, ChildPr[]>> {
+  const pulls = await listPullsUpdatedSince(client, repo, parentCreatedAt)
+  const byEnvironment = new Map<string, ChildPr[]>()
+  for (const child of childrenOf(pulls, repo, parent)) {
+    byEnvironment.set(child.environment, [...(byEnvironment.get(child.environment) ?? []), child])
   }
-  for (const list of byEnvironment.values()) list.sort((a, b) => b.number - a.number)
   return byEnvironment
 }
 
 /** The child that speaks for an environment: the newest open one, else a merged one, else the newest. */
-export function primaryChild(children: readonly FoundChild[]): FoundChild | undefined {
+export function primaryChild(children: readonly ChildPr[]): ChildPr | undefined {
   return children.find((c) => c.state === 'open') ?? children.find((c) => c.merged) ?? children[0]
 }
 
@@ -254,9 +199,9 @@ interface EnvironmentWork {
   branch: string
   /** Undefined when the environment no longer exists on the base branch. */
   environment?: Environment
-  child?: FoundChild
+  child?: ChildPr
   /** Other open children of the same environment (duplicates to close). */
-  duplicates: FoundChild[]
+  duplicates: ChildPr[]
   /** Remote branch tips as this run last read or wrote them ('' = no branch), to spare re-reads. */
   tips: Map<string, string>
 }
@@ -264,26 +209,29 @@ interface EnvironmentWork {
 export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeCleanupResult> {
   const { client, git, repo, parent } = options
   const log = options.log ?? (() => undefined)
-  const { data: pull } = await client.rest.pulls.get({ ...repo, pull_number: parent })
+  const pull = await getPullRequest(client, repo, parent)
   if (pull.state === 'open') {
     const summary = `Parent #${parent} is open again: nothing to clean up.\n`
     return emptyResult(parent, 'open', summary)
   }
-  const merged = pull.merged_at !== null && pull.merged_at !== undefined
-  const base = pull.base.ref
+  const merged = pull.merged
+  const base = pull.baseRef
 
   // The base branch as it is now: its configuration and, for a merged parent, its render.
   const baseRef = `refs/fleet-promote/merge-cleanup/base`
   await git.fetch(options.remote, [`+refs/heads/${base}:${baseRef}`])
   const drySha = await git.revParse(baseRef)
-  const config = await readConfig(git, drySha, options.configFile)
+  const config = await loadConfigFrom(
+    gitRevisionSource(git, drySha, 'on the base branch'),
+    options.configFile,
+  )
   const known = new Map(
     discoverEnvironments(config, await git.listFiles(drySha), { allowUnmatched: true }).map(
       (env) => [env.name, env],
     ),
   )
 
-  const children = await findChildren(client, repo, parent, pull.created_at)
+  const children = await findChildren(client, repo, parent, pull.createdAt)
   const ranks = new Map(stageOrder(config).map((name, i) => [name, i]))
   const work: EnvironmentWork[] = [...children].map(([name, list]) => {
     const child = primaryChild(list)
@@ -327,7 +275,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   if (merged) {
     const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-cleanup-'))
     try {
-      const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.head.sha)
+      const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha)
       results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared))
     } finally {
       await rm(scratch, { recursive: true, force: true })
@@ -356,7 +304,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   // A pull request that never had children or locks (most PRs of a repository) gets no comment.
   if (results.length > 0 || locksReleased.length > 0) {
     const comment = truncate(`${CLEANUP_MARKER}\n${body}`, GITHUB_BODY_LIMIT)
-    result.commentUrl = await upsertComment(client, repo, parent, comment)
+    result.commentUrl = await upsertMarkedComment(client, repo, parent, CLEANUP_MARKER, comment)
   }
   return result
 }
@@ -377,15 +325,6 @@ function emptyResult(
     summary,
     failed: false,
   }
-}
-
-async function readConfig(git: Git, sha: string, file = DEFAULT_CONFIG_FILE): Promise<FleetConfig> {
-  const text = await git.showFile(sha, file)
-  if (text === undefined) {
-    if (file === DEFAULT_CONFIG_FILE) return defaultConfig()
-    throw new UserError(`configuration file ${file} does not exist on the base branch`, { file })
-  }
-  return parseConfig(text, file)
 }
 
 /**
@@ -584,17 +523,11 @@ async function finishMerged(
 
 async function refreshChild(
   ctx: RunContext,
-  child: FoundChild | undefined,
-): Promise<FoundChild | undefined> {
+  child: ChildPr | undefined,
+): Promise<ChildPr | undefined> {
   if (!child) return undefined
-  const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: child.number })
-  return {
-    ...child,
-    state: data.state === 'open' ? 'open' : 'closed',
-    merged: data.merged === true,
-    headSha: data.head.sha,
-    base: data.base.ref,
-  }
+  const now = await getPullRequest(ctx.client, ctx.repo, child.number)
+  return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef }
 }
 
 async function mergeOnce(
@@ -625,7 +558,7 @@ async function mergeOnce(
     )
   }
 
-  const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.headRef] : [])])
+  const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])])
   for (const [branch, sha] of tips) item.tips.set(branch, sha)
   const wetTip = tips.get(item.branch) ?? ''
   // Never overwrite a WET branch that already holds a render of a later base commit.
@@ -689,7 +622,7 @@ async function mergeOnce(
     )
   }
 
-  const childTip = tips.get(child.headRef) ?? ''
+  const childTip = tips.get(child.branch) ?? ''
   const rerendered = childTip !== commit.sha
   let why = ''
   if (rerendered) {
@@ -698,7 +631,7 @@ async function mergeOnce(
       : ': objects changed since the child was rendered'
     // The child branch gets the render of the base HEAD on the current WET tip;
     // the WET tip is leased too, so a concurrent merge into it fails the push.
-    const updates = [{ ref: `refs/heads/${child.headRef}`, sha: commit.sha, expect: childTip }]
+    const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }]
     if (commit.rootSha)
       updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha, expect: wetTip })
     else updates.push({ ref: `refs/heads/${item.branch}`, sha: wetTip, expect: wetTip })
@@ -799,8 +732,8 @@ async function pushRefs(
 async function waitForHead(ctx: RunContext, number: number, sha: string): Promise<void> {
   const deadline = Date.now() + (ctx.options.headWaitMs ?? 10_000)
   for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: number })
-    if (data.head.sha === sha || data.merged === true || data.state !== 'open') return
+    const now = await getPullRequest(ctx.client, ctx.repo, number)
+    if (now.headSha === sha || now.merged || now.state !== 'open') return
     if (Date.now() + delay > deadline) return // the merge's `sha` check decides
     await new Promise((resolve) => setTimeout(resolve, delay))
   }
@@ -810,27 +743,20 @@ async function waitForHead(ctx: RunContext, number: number, sha: string): Promis
 async function mergeChild(
   ctx: RunContext,
   item: EnvironmentWork,
-  child: FoundChild,
+  child: ChildPr,
   sha: string,
 ): Promise<string | undefined> {
-  try {
-    const { data } = await ctx.client.rest.pulls.merge({
-      ...ctx.repo,
-      pull_number: child.number,
-      sha,
-      merge_method: 'merge',
-      commit_title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
-    })
-    return data.sha
-  } catch (error) {
-    const status = httpStatus(error)
-    if (status === 409)
-      throw new RetryEnvironment(`the head of #${child.number} moved before the merge`)
-    if (status !== 405 && status !== 422) throw error
-    const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: child.number })
-    if (data.merged === true) return undefined
-    throw new Error(`GitHub refused to merge #${child.number}: ${errorMessage(error)}`)
-  }
+  const merge = await mergeAtSha(ctx.client, ctx.repo, {
+    number: child.number,
+    sha,
+    title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
+  })
+  if (merge.merged) return merge.sha
+  if (merge.reason === 'head-moved')
+    throw new RetryEnvironment(`the head of #${child.number} moved before the merge`)
+  // A refusal of a PR that an earlier attempt merged (its answer lost) is no failure.
+  if ((await getPullRequest(ctx.client, ctx.repo, child.number)).merged) return undefined
+  throw new Error(`GitHub refused to merge #${child.number}: ${merge.message}`)
 }
 
 /** Left for a human: the child stays as it is; its lock is released (the parent is done). */
@@ -870,19 +796,11 @@ async function finishClosed(ctx: RunContext, item: EnvironmentWork): Promise<Env
 
 async function closeChildren(ctx: RunContext, item: EnvironmentWork, why: string): Promise<void> {
   const open = [item.child, ...item.duplicates].filter(
-    (c): c is FoundChild => c !== undefined && c.state === 'open',
+    (c): c is ChildPr => c !== undefined && c.state === 'open',
   )
   for (const child of open) {
-    try {
-      await ctx.client.rest.pulls.update({
-        ...ctx.repo,
-        pull_number: child.number,
-        state: 'closed',
-      })
-    } catch (error) {
-      // Merged or closed meanwhile: nothing to close.
-      if (httpStatus(error) !== 422) throw error
-    }
+    // Merged or closed meanwhile: nothing to close.
+    await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true })
     child.state = 'closed'
     ctx.log(`${item.name}: closed #${child.number} (${why})`)
   }
@@ -893,8 +811,8 @@ async function deleteChildBranches(ctx: RunContext, item: EnvironmentWork): Prom
   const branches = [
     ...new Set(
       [item.child, ...item.duplicates]
-        .filter((c): c is FoundChild => c !== undefined)
-        .map((c) => c.headRef)
+        .filter((c): c is ChildPr => c !== undefined)
+        .map((c) => c.branch)
         .filter((ref) => ref.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`)),
     ),
   ]
@@ -908,13 +826,7 @@ async function deleteChildBranches(ctx: RunContext, item: EnvironmentWork): Prom
     for (const b of unknown) item.tips.set(b, refs.get(`refs/heads/${b}`) ?? '')
   }
   for (const branch of branches.filter((b) => item.tips.get(b))) {
-    try {
-      await ctx.client.rest.git.deleteRef({ ...ctx.repo, ref: `heads/${branch}` })
-      ctx.log(`${item.name}: deleted ${branch}`)
-    } catch (error) {
-      const status = httpStatus(error)
-      if (status !== 404 && status !== 422) throw error
-    }
+    if (await deleteBranch(ctx.client, ctx.repo, branch)) ctx.log(`${item.name}: deleted ${branch}`)
     item.tips.set(branch, '')
   }
 }
@@ -1064,7 +976,7 @@ export function renderCleanupReport(result: MergeCleanupResult, context: { base:
           r.application ? applicationCell(r.application, r.branch) : '—',
           r.action === 'merged' && r.child
             ? `#${r.child.number} merged into ${r.branch}`
-            : r.detail,
+            : untrusted(r.detail),
         ]),
       ),
       '',
@@ -1074,7 +986,7 @@ export function renderCleanupReport(result: MergeCleanupResult, context: { base:
     lines.push('#### Left for a human', '')
     for (const item of result.left) {
       lines.push(
-        `- \`${escapeHtml(item.environment)}\`${item.child ? ` (#${item.child})` : ''}: ${escapeHtml(item.reason)}`,
+        `- ${inlineCode(item.environment)}${item.child ? ` (#${item.child})` : ''}: ${untrusted(item.reason)}`,
       )
     }
     lines.push('')
@@ -1097,12 +1009,12 @@ export function renderJobSummary(
   runUrl?: string,
 ): string {
   const done = result.environments.map((r) => {
-    const app = r.application ? `; Argo CD: ${r.application.detail}` : ''
+    const app = r.application ? `; Argo CD: ${untrusted(r.application.detail)}` : ''
     const lock = r.lock === 'released' ? '; lock released' : ''
-    return `- \`${escapeHtml(r.environment)}\`: ${escapeHtml(r.detail)}${escapeHtml(app)}${lock}`
+    return `- ${inlineCode(r.environment)}: ${untrusted(r.detail)}${app}${lock}`
   })
   for (const environment of result.locksReleased)
-    done.push(`- \`${escapeHtml(environment)}\`: lock released`)
+    done.push(`- ${inlineCode(environment)}: lock released`)
   const run = runUrl ? `\n<sub>${link('workflow run', runUrl)}</sub>\n` : ''
   return done.length > 0
     ? `${report}\n#### This run\n\n${done.join('\n')}\n${run}`
@@ -1113,27 +1025,4 @@ function applicationCell(app: ApplicationReset, branch: string): string {
   if (app.result === 'failed') return `❌ ${inlineCode(app.name)} not reset`
   if (app.result === 'kept') return `↪️ ${inlineCode(app.name)} follows another PR`
   return `✔️ ${inlineCode(app.name)} on ${inlineCode(branch)}`
-}
-
-/** Edits the comment carrying the cleanup marker (preferring a bot's), or creates it. */
-async function upsertComment(
-  client: GitHubClient,
-  repo: RepoRef,
-  issue: number,
-  body: string,
-): Promise<string> {
-  const comments = await client.paginate(client.rest.issues.listComments, {
-    ...repo,
-    issue_number: issue,
-    per_page: 100,
-  })
-  const candidates = comments.filter((c) => (c.body ?? '').startsWith(CLEANUP_MARKER))
-  const mine = candidates.find((c) => c.user?.type === 'Bot') ?? candidates[0]
-  if (mine) {
-    if (mine.body === body) return mine.html_url
-    const { data } = await client.rest.issues.updateComment({ ...repo, comment_id: mine.id, body })
-    return data.html_url
-  }
-  const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body })
-  return data.html_url
 }

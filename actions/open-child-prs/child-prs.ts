@@ -8,17 +8,19 @@
 // tips the render was diffed against); only when it succeeded do PRs,
 // statuses and the comment change.
 
-import { existsSync } from 'node:fs'
-import { readFile, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
-import { setAggregateStatus, type OpenPull } from '../lib/aggregate.js'
+import { setAggregateStatus } from '../lib/aggregate.js'
 import {
-  childBranch,
-  childTitle,
-  identifyChild,
-  isValidRefPart,
-  type ChildMarker,
-} from '../lib/children.js'
+  type PullSummary,
+  addLabels,
+  childrenOf,
+  closePull,
+  createOrAdoptChildPr,
+  getPullRequest,
+  listOpenPulls,
+  updatePull,
+  type ChildPr,
+} from '../lib/github/pulls.js'
+import { childBranch, childTitle, isValidRefPart, type ChildMarker } from '../lib/children.js'
 import { UserError, errorMessage } from '../lib/errors.js'
 import { PushRejectedError, type Git } from '../lib/git/git.js'
 import type { GitHubClient } from '../lib/github/client.js'
@@ -37,131 +39,15 @@ import {
   type EnvironmentReport,
   type StageInfo,
 } from './summary.js'
-import {
-  environmentContext,
-  latestStatuses,
-  sameStatus,
-  setStatus,
-  type CommitStatus,
-  type RepoRef,
-} from '../lib/statuses.js'
+import { environmentContext, sameStatus, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import { latestStatuses, setStatus } from '../lib/github/statuses.js'
 import {
   buildWetCommit,
   readDryCommit,
   type DryCommit,
   type WetCommit,
 } from '../lib/git/wet-commit.js'
-
-export const HYDRATION_FILE = 'hydration.json'
-
-const STATUSES: readonly HydrationStatus[] = ['rendered', 'unchanged', 'failed', 'blocked']
-const SHA = /^[0-9a-f]{40}$/
-
-// ---------------------------------------------------------------- hydration input
-
-/**
- * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
- * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
- */
-export async function loadHydration(dir: string): Promise<HydrationResult> {
-  if (existsSync(join(dir, HYDRATION_FILE))) return readHydrationFile(dir, '')
-  let entries
-  try {
-    entries = await readdir(dir, { withFileTypes: true })
-  } catch {
-    throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`)
-  }
-  const shards = entries
-    .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HYDRATION_FILE)))
-    .map((e) => e.name)
-    .sort()
-  if (shards.length === 0)
-    throw new UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`)
-  const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)))
-  const first = parts[0] as HydrationResult
-  const merged: HydrationResult = { ...first, environments: [] }
-  for (const part of parts) {
-    if (part.drySha !== first.drySha) {
-      throw new UserError(
-        `hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`,
-      )
-    }
-    merged.environments.push(...part.environments)
-  }
-  assertUniqueNames(merged.environments, dir)
-  return merged
-}
-
-async function readHydrationFile(dir: string, shard: string): Promise<HydrationResult> {
-  const file = join(dir, shard, HYDRATION_FILE)
-  let value: unknown
-  try {
-    value = JSON.parse(await readFile(file, 'utf8'))
-  } catch (error) {
-    throw new UserError(`${file} is not valid JSON: ${errorMessage(error)}`, { file })
-  }
-  const result = validateHydration(value, file)
-  if (shard) {
-    for (const env of result.environments) env.outputDir = join(shard, env.outputDir)
-  }
-  return result
-}
-
-/** Checks the shape of a hydration result; the error names the file and the field. */
-export function validateHydration(value: unknown, file: string): HydrationResult {
-  const fail = (what: string): never => {
-    throw new UserError(`${file}: ${what}`, { file })
-  }
-  if (typeof value !== 'object' || value === null) return fail('not a JSON object')
-  const v = value as Record<string, unknown>
-  if (v.version !== 1) fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`)
-  if (typeof v.drySha !== 'string' || !SHA.test(v.drySha)) fail('drySha must be a full commit SHA')
-  if (!Array.isArray(v.environments)) return fail('environments must be a list')
-  const environments = (v.environments as unknown[]).map((raw, i) => {
-    const at = `environments[${i}]`
-    if (typeof raw !== 'object' || raw === null) return fail(`${at} is not an object`)
-    const env = raw as Record<string, unknown>
-    for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha'] as const) {
-      if (typeof env[key] !== 'string') fail(`${at}.${key} must be a string`)
-    }
-    const name = env.name as string
-    if (!isValidRefPart(name)) fail(`${at}.name "${name}" cannot be used in a branch name`)
-    if (!isValidRefPart(env.branch as string))
-      fail(`${at}.branch "${String(env.branch)}" is not a valid branch`)
-    if (!STATUSES.includes(env.status as HydrationStatus)) {
-      fail(`${at}.status must be one of ${STATUSES.join(', ')}`)
-    }
-    if (env.baseSha !== '' && !SHA.test(env.baseSha as string))
-      fail(`${at}.baseSha must be '' or a SHA`)
-    if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
-      fail(`${at}.files must be a list of paths`)
-    }
-    if (!Array.isArray(env.changes)) fail(`${at}.changes must be a list`)
-    const counts = (key: string, fields: string[]) => {
-      const obj = env[key] as Record<string, unknown> | undefined
-      if (
-        typeof obj !== 'object' ||
-        obj === null ||
-        !fields.every((f) => Number.isInteger(obj[f]))
-      ) {
-        fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`)
-      }
-    }
-    counts('resources', ['before', 'after'])
-    counts('diff', ['added', 'changed', 'deleted'])
-    return raw as EnvironmentHydration
-  })
-  assertUniqueNames(environments, file)
-  return { ...(v as unknown as HydrationResult), environments }
-}
-
-function assertUniqueNames(environments: readonly EnvironmentHydration[], where: string): void {
-  const seen = new Set<string>()
-  for (const env of environments) {
-    if (seen.has(env.name)) throw new UserError(`${where}: environment ${env.name} appears twice`)
-    seen.add(env.name)
-  }
-}
+import { upsertMarkedComment } from '../lib/github/comments.js'
 
 /**
  * hydrate's `result` output, when the workflow also passes it: it must parse
@@ -288,16 +174,6 @@ export interface OpenChildPrsResult {
   jobSummary: string
 }
 
-interface ExistingChild {
-  number: number
-  url: string
-  title: string
-  body: string
-  base: string
-  branch: string
-  labels: string[]
-}
-
 interface PlannedChild {
   env: EnvironmentHydration
   commit: WetCommit
@@ -313,15 +189,15 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
   const dry = await ensureDryCommit(git, options.remote, hydration.drySha)
   const renderedHead = dry.parents.length === 2 ? (dry.parents[1] as string) : dry.sha
-  const { data: pull } = await client.rest.pulls.get({ ...repo, pull_number: parent })
-  if (pull.state !== 'open' || pull.head.sha !== renderedHead) {
+  const pull = await getPullRequest(client, repo, parent)
+  if (pull.state !== 'open' || pull.headSha !== renderedHead) {
     const reason =
       pull.state !== 'open'
-        ? `parent #${parent} is ${pull.merged_at ? 'merged' : 'closed'}`
-        : `parent #${parent} moved to ${pull.head.sha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`
-    return { stale: true, reason, headSha: pull.head.sha, children: [], pushed: [], jobSummary: '' }
+        ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
+        : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`
+    return { stale: true, reason, headSha: pull.headSha, children: [], pushed: [], jobSummary: '' }
   }
-  const headSha = pull.head.sha
+  const headSha = pull.headSha
 
   // 2. Local work: current remote refs, WET tips, child commits.
   const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*'])
@@ -386,27 +262,11 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
 
   log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`)
   // 3. What GitHub has: open children of this parent (one paginated listing).
-  const openPulls = await client.paginate(client.rest.pulls.list, {
-    ...repo,
-    state: 'open',
-    per_page: 100,
-  })
-  const existing = new Map<string, ExistingChild>()
-  const extraChildren: ExistingChild[] = []
-  for (const p of openPulls) {
-    const child = identifyChild(p, fullName)
-    if (!child || child.parent !== parent) continue
-    const entry: ExistingChild = {
-      number: p.number,
-      url: p.html_url,
-      title: p.title,
-      body: p.body ?? '',
-      base: p.base.ref,
-      branch: p.head.ref,
-      labels: p.labels.map((l) => l.name),
-    }
-    if (existing.has(child.environment)) extraChildren.push(entry)
-    else existing.set(child.environment, entry)
+  const existing = new Map<string, ChildPr>()
+  const extraChildren: ChildPr[] = []
+  for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
+    if (existing.has(child.environment)) extraChildren.push(child)
+    else existing.set(child.environment, child)
   }
   const byName = new Map(hydration.environments.map((env) => [env.name, env]))
   const plannedNames = new Set(planned.map((p) => p.env.name))
@@ -501,7 +361,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     let child = existing.get(plan.env.name)
     let state: ChildState = 'unchanged'
     if (!child) {
-      const created = await createOrAdopt(client, repo, {
+      const created = await createOrAdoptChildPr(client, repo, parent, {
         title,
         body,
         head: plan.branch,
@@ -511,22 +371,12 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       state = created.adopted ? 'unchanged' : 'created'
     }
     if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
-      await client.rest.pulls.update({
-        ...repo,
-        pull_number: child.number,
-        title,
-        body,
-        base: plan.env.branch,
-      })
+      await updatePull(client, repo, child.number, { title, body, base: plan.env.branch })
       if (state !== 'created') state = 'updated'
     }
     const missingLabels = labels.filter((l) => !child.labels.includes(l))
     if (missingLabels.length > 0) {
-      await client.rest.issues.addLabels({
-        ...repo,
-        issue_number: child.number,
-        labels: missingLabels,
-      })
+      await addLabels(client, repo, child.number, missingLabels)
     }
     report.child = { number: child.number, url: child.url, state }
   }
@@ -542,7 +392,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   // 6. Close children that no longer carry a change.
   const closed: ClosedChild[] = []
   for (const { environment, child } of toClose) {
-    await client.rest.pulls.update({ ...repo, pull_number: child.number, state: 'closed' })
+    await closePull(client, repo, child.number)
     closed.push({ environment, number: child.number, url: child.url })
     const report = reports.get(environment)
     if (report) report.child = { number: child.number, url: child.url, state: 'closed' }
@@ -555,7 +405,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     const status = environmentStatus(report, {
       promoteCommand: options.promoteCommand,
       autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
-      fallbackUrl: options.runUrl ?? pull.html_url,
+      fallbackUrl: options.runUrl ?? pull.htmlUrl,
     })
     if (!sameStatus(current.get(status.context), status)) {
       await setStatus(client, repo, headSha, status)
@@ -574,20 +424,25 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     closed,
     ...(options.runUrl ? { runUrl: options.runUrl } : {}),
   })
-  const commentUrl = await upsertStickyComment(client, repo, parent, commentBody)
+  const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody)
 
   // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
-  const openAfter: OpenPull[] = [...reports.values()]
+  const openAfter: PullSummary[] = [...reports.values()]
     .filter((r) => r.child && r.child.state !== 'closed')
     .map((r) => ({
       number: r.child?.number ?? 0,
+      state: 'open',
+      merged: false,
+      draft: false,
+      title: '',
+      body: null,
       headRef: childBranch(parent, r.environment),
       headSha: '',
       headRepo: fullName,
       baseRef: byName.get(r.environment)?.branch ?? '',
-      body: null,
       htmlUrl: r.child?.url ?? '',
-      draft: false,
+      labels: [],
+      updatedAt: '',
     }))
   await setAggregateStatus(client, repo, {
     sha: headSha,
@@ -631,6 +486,8 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   )
   return { stale: false, headSha, children, pushed, commentUrl, jobSummary }
 }
+
+const SHA = /^[0-9a-f]{40}$/
 
 /** Whether two commits have the same tree and the same first parent. */
 async function sameTreeAndParent(git: Git, a: string, b: string): Promise<boolean> {
@@ -710,103 +567,4 @@ export function environmentStatus(
       }
     }
   }
-}
-
-/** POST a pull request; when one already exists for the branch (a retried POST), adopt it. */
-async function createOrAdopt(
-  client: GitHubClient,
-  repo: RepoRef,
-  pr: { title: string; body: string; head: string; base: string },
-): Promise<{ child: ExistingChild; adopted: boolean }> {
-  try {
-    const { data } = await client.rest.pulls.create({
-      ...repo,
-      ...pr,
-      maintainer_can_modify: false,
-    })
-    return {
-      adopted: false,
-      child: {
-        number: data.number,
-        url: data.html_url,
-        title: data.title,
-        body: data.body ?? '',
-        base: data.base.ref,
-        branch: data.head.ref,
-        labels: data.labels.map((l) => l.name),
-      },
-    }
-  } catch (error) {
-    if (
-      (error as { status?: number }).status !== 422 ||
-      !/already exists/i.test(
-        errorMessage(error) +
-          JSON.stringify((error as { response?: { data?: unknown } }).response?.data ?? ''),
-      )
-    ) {
-      throw error
-    }
-    const { data } = await client.rest.pulls.list({
-      ...repo,
-      state: 'open',
-      head: `${repo.owner}:${pr.head}`,
-      per_page: 100,
-    })
-    const found = data.find((p) => p.head.ref === pr.head)
-    if (!found) throw error
-    return {
-      adopted: true,
-      child: {
-        number: found.number,
-        url: found.html_url,
-        title: found.title,
-        body: found.body ?? '',
-        base: found.base.ref,
-        branch: found.head.ref,
-        labels: found.labels.map((l) => l.name),
-      },
-    }
-  }
-}
-
-const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR'])
-
-/**
- * Edits the comment carrying the summary marker, or creates it. Only a
- * comment by a bot or by someone with access to the repository counts, so an
- * outsider who pastes the marker cannot capture (or get us to overwrite) it.
- */
-async function upsertStickyComment(
-  client: GitHubClient,
-  repo: RepoRef,
-  issue: number,
-  body: string,
-): Promise<string> {
-  const comments = await client.paginate(client.rest.issues.listComments, {
-    ...repo,
-    issue_number: issue,
-    per_page: 100,
-  })
-  const candidates = comments.filter(
-    (c) =>
-      (c.body ?? '').startsWith(SUMMARY_MARKER) &&
-      (c.user?.type === 'Bot' || TRUSTED_ASSOCIATIONS.has(c.author_association)),
-  )
-  const mine = candidates.find((c) => c.user?.type === 'Bot') ?? candidates[0]
-  if (mine) {
-    if (mine.body === body) return mine.html_url
-    try {
-      const { data } = await client.rest.issues.updateComment({
-        ...repo,
-        comment_id: mine.id,
-        body,
-      })
-      return data.html_url
-    } catch (error) {
-      const status = (error as { status?: number }).status
-      if (status !== 403 && status !== 404) throw error
-    }
-  }
-  const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body })
-  return data.html_url
 }

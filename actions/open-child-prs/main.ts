@@ -9,13 +9,15 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import { checkResultInput, loadHydration, openChildPrs } from './child-prs.js'
+import { checkResultInput, openChildPrs } from './child-prs.js'
+import { loadHydration } from '../lib/hydration.js'
 import { stageOrder } from '../lib/config/config.js'
-import { loadBaseConfig } from '../lib/config/base-config.js'
+import { loadBaseConfig } from '../lib/config/sources.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
 import { createGitHubClient } from '../lib/github/client.js'
 import type { StageInfo } from './summary.js'
+import { getPullRequest } from '../lib/github/pulls.js'
 
 export const contract = defineContract({
   inputs: {
@@ -119,7 +121,7 @@ export async function run(): Promise<void> {
     const client = createGitHubClient(inputs.token, { log: core.info })
     const baseRef =
       (context.payload.pull_request?.base as { ref?: string } | undefined)?.ref ??
-      (await client.rest.pulls.get({ owner, repo, pull_number: parent })).data.base.ref
+      (await getPullRequest(client, { owner, repo }, parent)).baseRef
     // From the base branch, never the checkout: a pull_request_target run has the PR's content there.
     const config = await loadBaseConfig(client, { owner, repo }, baseRef, inputs.config)
     const stages: StageInfo[] = stageOrder(config).map((name) => ({

@@ -11,6 +11,7 @@ import {
   plural,
   table,
   truncate,
+  untrusted,
 } from '../lib/markdown.js'
 
 export const SUMMARY_MARKER = '<!-- fleet-promote:summary -->'
@@ -175,7 +176,7 @@ function composeSummary(
     for (const env of problems) {
       const what = env.status === 'blocked' ? 'blocked' : 'render failed'
       out.push(
-        `> - \`${env.environment}\` (${env.stage}): ${what}: ${oneLine(env.reason ?? 'no reason given')}`,
+        `> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`,
       )
     }
     if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
@@ -239,10 +240,6 @@ function composeSummary(
     )
   }
   return `${out.join('\n')}\n`
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim()
 }
 
 export interface ChildBodyInput {

@@ -13,9 +13,10 @@ import { ArgoCdError } from '../lib/argocd/client.js'
 import type { DeployBackend } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import { httpStatus } from '../lib/locks.js'
-import { environmentContext, setStatus, statusDescription, type RepoRef } from '../lib/statuses.js'
-import type { ChildPullRequest } from '../lib/aggregate.js'
+import { environmentContext, statusDescription, type RepoRef } from '../lib/statuses.js'
+import { setStatus } from '../lib/github/statuses.js'
+import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
+import { createDeployment, findDeployment, setDeploymentStatus } from '../lib/github/deployments.js'
 
 export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop'
 
@@ -23,7 +24,7 @@ export interface DeployTarget {
   environment: string
   stage: string
   backend: DeployBackend
-  child: ChildPullRequest
+  child: ChildPr
   /** Argo CD Application name (argocd backend). */
   application?: string
 }
@@ -145,7 +146,7 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
     url,
   )
   const deployment = await findOrCreateDeployment(ctx, target)
-  await setDeploymentStatus(ctx, target, deployment, 'in_progress', `syncing ${application}`, url)
+  await reportDeployment(ctx, target, deployment, 'in_progress', `syncing ${application}`, url)
 
   let verdict: BackendOutcome
   try {
@@ -172,7 +173,7 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
     verdict = { ok: false, detail: error.message, url }
   }
   await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url)
-  await setDeploymentStatus(
+  await reportDeployment(
     ctx,
     target,
     deployment,
@@ -190,33 +191,22 @@ const DEPLOYMENT_TASK = 'deploy:fleet-promote'
  * deployment of its first attempt instead of creating a duplicate.
  */
 async function findOrCreateDeployment(ctx: DeployContext, target: DeployTarget): Promise<number> {
-  const { data: existing } = await ctx.client.rest.repos.listDeployments({
-    ...ctx.repo,
+  const query = {
     sha: target.child.headSha,
     environment: target.environment,
     task: DEPLOYMENT_TASK,
-    per_page: 1,
-  })
-  const found = existing[0]
-  if (found) return found.id
-  const created = await ctx.client.rest.repos.createDeployment({
-    ...ctx.repo,
-    ref: target.child.headSha,
-    task: DEPLOYMENT_TASK,
-    environment: target.environment,
-    auto_merge: false,
-    required_contexts: [],
-    transient_environment: false,
-    production_environment: /prod/i.test(target.stage),
+  }
+  const found = await findDeployment(ctx.client, ctx.repo, query)
+  if (found !== undefined) return found
+  return createDeployment(ctx.client, ctx.repo, {
+    ...query,
+    production: /prod/i.test(target.stage),
     description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
     payload: { parent: ctx.parent, parentSha: ctx.parentSha, branch: target.child.branch },
   })
-  if (!('id' in created.data))
-    throw new Error(`GitHub did not create a deployment for ${target.environment}`)
-  return created.data.id
 }
 
-async function setDeploymentStatus(
+async function reportDeployment(
   ctx: DeployContext,
   target: DeployTarget,
   deployment: number,
@@ -224,33 +214,25 @@ async function setDeploymentStatus(
   description: string,
   environmentUrl: string,
 ): Promise<void> {
-  await ctx.client.rest.repos.createDeploymentStatus({
-    ...ctx.repo,
-    deployment_id: deployment,
+  await setDeploymentStatus(ctx.client, ctx.repo, deployment, {
     state,
     description: statusDescription(description),
     environment: target.environment,
-    environment_url: environmentUrl,
-    ...(ctx.runUrl ? { log_url: ctx.runUrl } : {}),
-    auto_inactive: state === 'success',
+    environmentUrl,
+    ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
   })
 }
 
 async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<BackendOutcome> {
   const { child } = target
   await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url)
-  try {
-    await ctx.client.rest.pulls.merge({
-      ...ctx.repo,
-      pull_number: child.number,
-      sha: child.headSha,
-      merge_method: 'merge',
-      commit_title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-    })
-  } catch (error) {
-    const status = httpStatus(error)
-    if (status !== 405 && status !== 409 && status !== 422) throw error
-    const why = status === 409 ? 'its head moved since it was read' : errorMessage(error)
+  const merge = await mergeAtSha(ctx.client, ctx.repo, {
+    number: child.number,
+    sha: child.headSha,
+    title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
+  })
+  if (!merge.merged) {
+    const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message
     const detail = `could not merge #${child.number} into ${child.base}: ${why}`
     await report(ctx, target, 'failure', detail, child.url)
     return { ok: false, detail }

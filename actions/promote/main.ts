@@ -12,6 +12,12 @@ import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
 import { createGitHubClient } from '../lib/github/client.js'
 import { promote, type PromoteResult, type Trigger } from './promote.js'
+import {
+  type EventPayload,
+  type IssueCommentPayload,
+  type PullRequestPayload,
+  type WorkflowDispatchPayload,
+} from '../lib/github/events.js'
 
 export const contract = defineContract({
   inputs: {
@@ -102,17 +108,6 @@ export function parseInputs(): PromoteInputs {
   }
 }
 
-type Payload = Record<string, unknown>
-
-function field(value: unknown, ...path: string[]): unknown {
-  let current = value
-  for (const key of path) {
-    if (typeof current !== 'object' || current === null) return undefined
-    current = (current as Payload)[key]
-  }
-  return current
-}
-
 /**
  * The trigger from the event, or the reason it is not ours. Only who acted,
  * on which PR and what they wrote come from the payload; everything else is
@@ -121,12 +116,12 @@ function field(value: unknown, ...path: string[]): unknown {
 export function triggerFromEvent(
   inputs: PromoteInputs,
   eventName: string,
-  payload: Payload,
+  payload: EventPayload,
   actor: string,
 ): Trigger | { ignored: string } {
   const triggeringActor = process.env.GITHUB_TRIGGERING_ACTOR || actor
   if (inputs.autoPromote) {
-    const pr = inputs.pr ?? Number(field(payload, 'pull_request', 'number'))
+    const pr = inputs.pr ?? Number((payload as PullRequestPayload).pull_request?.number)
     if (!Number.isSafeInteger(pr) || pr < 1)
       throw new UserError(
         'auto-promote needs a pull request: run it on pull_request events or set the pr input',
@@ -134,14 +129,14 @@ export function triggerFromEvent(
     return { kind: 'auto', pr, actor: { login: triggeringActor } }
   }
   if (eventName === 'issue_comment') {
-    if (field(payload, 'action') !== 'created') return { ignored: 'only new comments are commands' }
-    if (!field(payload, 'issue', 'pull_request'))
-      return { ignored: 'the comment is on an issue, not a pull request' }
-    const pr = Number(field(payload, 'issue', 'number'))
-    const commentId = Number(field(payload, 'comment', 'id'))
-    const body = field(payload, 'comment', 'body')
-    const login = field(payload, 'comment', 'user', 'login')
-    const type = field(payload, 'comment', 'user', 'type')
+    const { action, issue, comment } = payload as IssueCommentPayload
+    if (action !== 'created') return { ignored: 'only new comments are commands' }
+    if (!issue?.pull_request) return { ignored: 'the comment is on an issue, not a pull request' }
+    const pr = Number(issue.number)
+    const commentId = Number(comment?.id)
+    const body: unknown = comment?.body
+    const login: unknown = comment?.user?.login
+    const type: unknown = comment?.user?.type
     if (
       !Number.isSafeInteger(pr) ||
       !Number.isSafeInteger(commentId) ||
@@ -160,7 +155,7 @@ export function triggerFromEvent(
       actor: { login, ...(typeof type === 'string' ? { type } : {}) },
     }
   }
-  const dispatchInputs = (field(payload, 'inputs') ?? {}) as Payload
+  const dispatchInputs = (payload as WorkflowDispatchPayload).inputs ?? {}
   const eventPr = dispatchInputs.pr
   const prText =
     inputs.pr ??

@@ -5,7 +5,8 @@
 import type { FleetConfig, Permission, StageConfig } from '../lib/config/types.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import { httpStatus } from '../lib/locks.js'
+import { getPullRequest, listReviews, type PullRequestSnapshot } from '../lib/github/pulls.js'
+import { collaboratorPermission } from '../lib/github/repos.js'
 
 /** Repository roles from least to most privileged; custom roles map to their base. */
 const ROLE_RANK: Record<string, number> = {
@@ -19,42 +20,6 @@ const ROLE_RANK: Record<string, number> = {
 
 export type Role = 'none' | 'read' | 'triage' | 'write' | 'maintain' | 'admin' | (string & {})
 
-export interface PullRequestSnapshot {
-  number: number
-  state: 'open' | 'closed'
-  merged: boolean
-  draft: boolean
-  title: string
-  author: string
-  headSha: string
-  headRef: string
-  /** `owner/name` of the head repository ('' when the fork was deleted). */
-  headRepo: string
-  baseRef: string
-  htmlUrl: string
-}
-
-export async function getPullRequest(
-  client: GitHubClient,
-  repo: RepoRef,
-  number: number,
-): Promise<PullRequestSnapshot> {
-  const { data } = await client.rest.pulls.get({ ...repo, pull_number: number })
-  return {
-    number: data.number,
-    state: data.state === 'open' ? 'open' : 'closed',
-    merged: data.merged === true,
-    draft: data.draft === true,
-    title: data.title,
-    author: data.user?.login ?? '',
-    headSha: data.head.sha,
-    headRef: data.head.ref,
-    headRepo: data.head.repo?.full_name ?? '',
-    baseRef: data.base.ref,
-    htmlUrl: data.html_url,
-  }
-}
-
 /** Whether `number` is a pull request (issue comments arrive for issues too). */
 export function isFork(pull: PullRequestSnapshot, repo: RepoRef): boolean {
   return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase()
@@ -66,16 +31,8 @@ export async function repositoryRole(
   repo: RepoRef,
   login: string,
 ): Promise<Role> {
-  try {
-    const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
-      ...repo,
-      username: login,
-    })
-    return effectiveRole(data)
-  } catch (error) {
-    if (httpStatus(error) === 404) return 'none'
-    throw error
-  }
+  const permission = await collaboratorPermission(client, repo, login)
+  return permission ? effectiveRole(permission) : 'none'
 }
 
 /**
@@ -114,17 +71,12 @@ export async function approversOf(
   pull: PullRequestSnapshot,
   sha: string,
 ): Promise<string[]> {
-  const reviews = await client.paginate(client.rest.pulls.listReviews, {
-    ...repo,
-    pull_number: pull.number,
-    per_page: 100,
-  })
   const latest = new Map<string, { state: string; commitId: string }>()
-  for (const review of reviews) {
-    const login = review.user?.login
+  for (const review of await listReviews(client, repo, pull.number)) {
+    const login = review.login
     if (!login || login === pull.author) continue
     if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state)) continue
-    latest.set(login, { state: review.state, commitId: review.commit_id ?? '' })
+    latest.set(login, { state: review.state, commitId: review.commitId })
   }
   return [...latest]
     .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)

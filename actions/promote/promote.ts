@@ -5,14 +5,7 @@
 // locks are all read live.
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
-import {
-  childrenOf,
-  listOpenPulls,
-  setAggregateStatus,
-  type ChildPullRequest,
-  type OpenPull,
-  type SetAggregateResult,
-} from '../lib/aggregate.js'
+import { setAggregateStatus, type SetAggregateResult } from '../lib/aggregate.js'
 import { parseChildBranch } from '../lib/children.js'
 import { parseCommand, type Command, type ParseResult } from './commands.js'
 import type { FleetConfig, Permission, StageConfig } from '../lib/config/types.js'
@@ -32,20 +25,23 @@ import {
   checkApprovals,
   checkPullRequestState,
   checkRequiredStages,
-  getPullRequest,
   highestPermission,
   isFork,
   recheckHead,
-  type PullRequestSnapshot,
 } from './prechecks.js'
-import { renderReply, type ReplyRow } from './reply.js'
-import { loadBaseConfig } from '../lib/config/base-config.js'
 import {
-  environmentContext,
-  latestStatuses,
-  type CommitStatus,
-  type RepoRef,
-} from '../lib/statuses.js'
+  getPullRequest,
+  type PullRequestSnapshot,
+  childrenOf,
+  listOpenPulls,
+  type ChildPr,
+  type PullSummary,
+} from '../lib/github/pulls.js'
+import { renderReply, type ReplyRow } from './reply.js'
+import { loadBaseConfig } from '../lib/config/sources.js'
+import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import { latestStatuses } from '../lib/github/statuses.js'
+import { createComment, reactToComment } from '../lib/github/comments.js'
 
 export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
 
@@ -196,13 +192,13 @@ async function runCommand(state: RunState, command: Command): Promise<PromoteRes
 interface Impacted {
   environment: string
   stage: StageConfig
-  child: ChildPullRequest
+  child: ChildPr
 }
 
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(
   state: RunState,
-  pulls: readonly OpenPull[],
+  pulls: readonly PullSummary[],
 ): { impacted: Impacted[]; unstaged: string[] } {
   const impacted: Impacted[] = []
   const unstaged: string[] = []
@@ -733,7 +729,7 @@ async function showStatus(state: RunState): Promise<PromoteResult> {
 
 async function runAggregate(
   state: RunState,
-  pulls: readonly OpenPull[],
+  pulls: readonly PullSummary[],
 ): Promise<SetAggregateResult | undefined> {
   if (!state.settings.aggregate) return undefined
   return setAggregateStatus(state.settings.client, state.settings.repo, {
@@ -846,11 +842,7 @@ function finish(
 async function react(state: RunState, content: 'eyes' | 'rocket' | 'confused'): Promise<void> {
   if (state.commentId === undefined) return
   try {
-    await state.settings.client.rest.reactions.createForIssueComment({
-      ...state.settings.repo,
-      comment_id: state.commentId,
-      content,
-    })
+    await reactToComment(state.settings.client, state.settings.repo, state.commentId, content)
   } catch (error) {
     // Feedback only: a missing reaction must not fail the promotion.
     state.settings.log(`could not react ${content}: ${errorMessage(error)}`)
@@ -858,9 +850,5 @@ async function react(state: RunState, content: 'eyes' | 'rocket' | 'confused'): 
 }
 
 async function postReply(state: RunState, body: string): Promise<void> {
-  await state.settings.client.rest.issues.createComment({
-    ...state.settings.repo,
-    issue_number: state.pull.number,
-    body,
-  })
+  await createComment(state.settings.client, state.settings.repo, state.pull.number, body)
 }

@@ -3,7 +3,7 @@
 // code or escaped table cells, and it was length-limited by the parser.
 
 import { helpText } from './commands.js'
-import { inlineCode, link, table } from '../lib/markdown.js'
+import { inlineCode, link, table, untrusted } from '../lib/markdown.js'
 
 export interface ReplyRow {
   environment: string
@@ -62,10 +62,10 @@ export function renderReply(input: ReplyInput): string {
     '',
   )
   if (input.decision === 'refused' || input.decision === 'failed') {
-    out.push(`**Reason:** ${escapeInline(input.reason)}`, '')
+    out.push(`**Reason:** ${untrusted(input.reason)}`, '')
     if (input.decision === 'refused') out.push('Nothing was changed.', '')
   } else {
-    out.push(escapeInline(input.reason), '')
+    out.push(untrusted(input.reason), '')
   }
   if (input.rows.length > 0) {
     const withDuration = input.rows.some((row) => row.durationMs !== undefined)
@@ -81,7 +81,7 @@ export function renderReply(input: ReplyInput): string {
       inlineCode(row.environment),
       row.stage,
       RESULT_LABEL[row.result] ?? row.result,
-      plainCell(row.detail),
+      untrusted(row.detail),
       row.links.map((l) => link(l.text, l.url)).join(' · '),
       ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
     ])
@@ -89,32 +89,4 @@ export function renderReply(input: ReplyInput): string {
   }
   if (input.help) out.push(helpText(input.promoteCommand), '')
   return `${out.join('\n').trimEnd()}\n`
-}
-
-/**
- * Table cells escape backslashes, so Markdown escapes cannot be used there:
- * details (Argo CD messages, lock reasons typed in comments) get HTML entities
- * for the characters that would format, link, mention or open a tag.
- */
-function plainCell(text: string): string {
-  const entities: Record<string, string> = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '*': '&#42;',
-    _: '&#95;',
-    '[': '&#91;',
-    ']': '&#93;',
-    '`': '&#96;',
-    '@': '&#64;',
-  }
-  return text.replace(/[&<>*_[\]`@]/g, (char) => entities[char] ?? char)
-}
-
-/** Keeps Markdown and HTML in reasons literal. */
-function escapeInline(text: string): string {
-  return text
-    .replace(/[\\`*_[\]<>|]/g, '\\$&')
-    .replace(/^#/, '\\#')
-    .replace(/@(?=\w)/g, '@\u200b')
 }

@@ -87,27 +87,50 @@ function defaultEnvironmentRule(): EnvironmentRule {
   return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] }
 }
 
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/** Where a configuration file is read from (a directory, a git revision, the contents API). */
+export interface ConfigSource {
+  /** How an error names the place, after the file: e.g. `at 1a2b3c4d5e6f`, `on main`; '' for a directory. */
+  where: string
+  /** The file's text, or undefined when it does not exist there. */
+  read(file: string): Promise<string | undefined>
+}
+
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+export async function loadConfigFrom(
+  source: ConfigSource,
+  file = DEFAULT_CONFIG_FILE,
+  options: { missingIsDefault?: boolean } = {},
+): Promise<FleetConfig> {
+  const text = await source.read(file)
+  if (text !== undefined) return parseConfig(text, file)
+  if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) return defaultConfig()
+  const where = source.where ? ` ${source.where}` : ''
+  throw new UserError(`configuration file ${file} does not exist${where}`, { file })
+}
+
+/** Read `file` (repo-relative) under repoDir. */
 export async function loadConfig(repoDir: string, file?: string): Promise<FleetConfig> {
   const name = file ?? DEFAULT_CONFIG_FILE
-  const path = resolve(repoDir, name)
-  const inside = relative(resolve(repoDir), path)
+  const inside = relative(resolve(repoDir), resolve(repoDir, name))
   if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
     throw new UserError(`configuration file ${name} is not inside the repository`)
   }
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-      return defaultConfig()
-    }
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new UserError(`configuration file ${name} does not exist`, { file: name })
-    }
-    throw error
+  const directory: ConfigSource = {
+    where: '',
+    read: async (file) => {
+      try {
+        return await readFile(resolve(repoDir, file), 'utf8')
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+        throw error
+      }
+    },
   }
-  return parseConfig(text, inside.split('\\').join('/'))
+  return loadConfigFrom(directory, inside.split('\\').join('/'))
 }
 
 // ---------------------------------------------------------------------------

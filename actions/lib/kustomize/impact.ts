@@ -5,12 +5,11 @@
 // git objects, so neither revision is checked out.
 import { minimatch } from 'minimatch'
 import {
-  defaultConfig,
   DEFAULT_CONFIG_FILE,
   discoverEnvironments,
   environmentsFromPaths,
-  parseConfig,
   stageOrder,
+  loadConfigFrom,
 } from '../config/config.js'
 import type { Environment, FleetConfig, ImpactRule } from '../config/types.js'
 import { UserError } from '../errors.js'
@@ -23,6 +22,7 @@ import {
   type ExternalReference,
   type GraphIssue,
 } from './graph.js'
+import { gitRevisionSource } from '../config/sources.js'
 
 /** A remote dependency (kustomize URL or Helm repository) and the impacted environments using it. */
 export interface ExternalDependency extends ExternalReference {
@@ -292,16 +292,7 @@ async function configAt(
   file: string,
   explicit: boolean,
 ): Promise<FleetConfig> {
-  const text = await git.showFile(rev, file)
-  if (text === undefined) {
-    if (explicit && file !== DEFAULT_CONFIG_FILE) {
-      throw new UserError(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
-        file,
-      })
-    }
-    return defaultConfig()
-  }
-  return parseConfig(text, file)
+  return loadConfigFrom(gitRevisionSource(git, rev), file, { missingIsDefault: !explicit })
 }
 
 /**

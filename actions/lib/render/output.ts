@@ -1,15 +1,16 @@
 // Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
 // `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
 // outputs of several matrix shards into one, identical to a single-runner run.
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Environment } from '../config/types.js'
 import { UserError } from '../errors.js'
 import type { Git } from '../git/git.js'
 import type { HydrationResult } from '../hydration-types.js'
 import type { ToolVersions } from './tools.js'
+import { HYDRATION_FILE, readHydrationFile } from '../hydration.js'
 
-export const RESULT_FILE = 'hydration.json'
+export const RESULT_FILE = HYDRATION_FILE
 export const METADATA_FILE = 'hydrator.metadata'
 
 export interface CommitInfo {
@@ -109,18 +110,8 @@ export async function writeHydrationResult(
   await writeFile(join(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`)
 }
 
-export async function readHydrationResult(dir: string): Promise<HydrationResult> {
-  const file = join(dir, RESULT_FILE)
-  let parsed: HydrationResult
-  try {
-    parsed = JSON.parse(await readFile(file, 'utf8')) as HydrationResult
-  } catch (error) {
-    throw new UserError(`${file}: not a readable hydration result (${(error as Error).message})`)
-  }
-  if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
-    throw new UserError(`${file}: not a version 1 hydration result`)
-  }
-  return parsed
+export function readHydrationResult(dir: string): Promise<HydrationResult> {
+  return readHydrationFile(dir)
 }
 
 /** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { DEFAULT_CONFIG_FILE, defaultConfig, loadConfig, parseConfig } from '../config/config.js'
+import { loadConfig, loadConfigFrom } from '../config/config.js'
 import type { FleetConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
 import type { Git } from '../git/git.js'
@@ -48,12 +48,10 @@ export async function loadRenderConfig(
   base: string,
 ): Promise<FleetConfig> {
   if (!base) return loadConfig(repoDir, file)
-  const text = await readSource(git, repoDir, file, base)
-  if (text === undefined) {
-    if (file === DEFAULT_CONFIG_FILE) return defaultConfig()
-    throw new UserError(`configuration file ${file} does not exist at ${base}`, { file })
-  }
-  return parseConfig(text, file)
+  return loadConfigFrom(
+    { where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) },
+    file,
+  )
 }
 
 /**

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { secondaryRateLimitBody, type Faults } from './faults.js'
 import { matchGitRoute, serveGit } from './git-http.js'
+import { answerGraphql, GRAPHQL_PATH } from './graphql.js'
 import { HttpError, notFound, type ApiRequest, type ApiResponse, type SimContext } from './http.js'
 import { checkResponse } from './openapi.js'
 import { matchRoute } from './router.js'
@@ -166,7 +167,16 @@ async function handleApi(
       send(res, status, headers, body)
       return
     }
-    await respond(deps, req, res, { url, user, entry, baseHeaders, method, template, match })
+    await respond(deps, req, res, {
+      url,
+      user,
+      entry,
+      baseHeaders,
+      method,
+      template,
+      match,
+      dropAnswer: fault?.dropAnswer === true,
+    })
   } finally {
     if (deps.limiter && limited) deps.limiter.finish(limited)
   }
@@ -180,6 +190,8 @@ interface Routed {
   method: string
   template: string
   match: ReturnType<typeof matchRoute>
+  /** Carry the request out, then drop the connection instead of answering. */
+  dropAnswer: boolean
 }
 
 /** Authorizes, runs the route's handler, validates and sends its response. */
@@ -189,7 +201,7 @@ async function respond(
   res: ServerResponse,
   routed: Routed,
 ) {
-  const { url, user, entry, baseHeaders, method, template, match } = routed
+  const { url, user, entry, baseHeaders, method, template, match, dropAnswer } = routed
   let response: ApiResponse
   try {
     if (match.kind !== 'found') throw notFound()
@@ -223,6 +235,11 @@ async function respond(
   }
   // Only what the simulator itself produces is checked; injected faults are the test's business.
   validate(deps, method, template, response.status, response.body, match.kind === 'found')
+  if (dropAnswer) {
+    entry.status = 0
+    req.socket.destroy()
+    return
+  }
   entry.status = response.status
   send(res, response.status, { ...baseHeaders, ...response.headers }, response.body)
 }
@@ -295,6 +312,23 @@ export async function startServer(deps: ServerDeps): Promise<{ server: Server; p
           res,
           url,
         )
+        return
+      }
+      if (url.pathname === GRAPHQL_PATH && method === 'POST') {
+        entry.route = `POST ${GRAPHQL_PATH}`
+        const raw = await readBody(req)
+        let body: unknown
+        try {
+          body = JSON.parse(raw.toString('utf8'))
+        } catch {
+          body = undefined
+        }
+        const answer =
+          auth.kind === 'bad'
+            ? { status: 401, body: { message: 'Bad credentials', status: '401' } }
+            : answerGraphql(body, user)
+        entry.status = answer.status
+        send(res, answer.status, baseHeaders, answer.body)
         return
       }
       if (url.pathname === API_PREFIX || url.pathname.startsWith(`${API_PREFIX}/`)) {

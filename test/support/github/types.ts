@@ -226,6 +226,8 @@ export interface Fault {
   delayMs?: number
   /** Destroy the socket instead of answering. */
   reset?: boolean
+  /** Carry the request out, then destroy the socket instead of answering (a lost answer). */
+  dropAnswer?: boolean
   /** A 403 like GitHub's secondary rate limit, with a `retry-after` header in seconds. */
   secondaryRateLimit?: { retryAfter: number }
 }

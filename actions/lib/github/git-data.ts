@@ -1,0 +1,95 @@
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+import type { RepoRef } from '../statuses.js'
+import type { GitHubClient } from './client.js'
+import { httpStatus } from './errors.js'
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+export async function branchTip(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+): Promise<string | undefined> {
+  try {
+    const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` })
+    return data.object.sha
+  } catch (error) {
+    if (httpStatus(error) === 404) return undefined
+    throw error
+  }
+}
+
+/** Every branch under `prefix`, with its tip. */
+export async function branchesWithPrefix(
+  client: GitHubClient,
+  repo: RepoRef,
+  prefix: string,
+): Promise<{ branch: string; sha: string }[]> {
+  const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+    ...repo,
+    ref: `heads/${prefix}`,
+    per_page: 100,
+  })
+  return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }))
+}
+
+/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
+export async function createRootCommit(
+  client: GitHubClient,
+  repo: RepoRef,
+  message: string,
+  files: Record<string, string>,
+): Promise<string> {
+  const tree = await client.rest.git.createTree({
+    ...repo,
+    tree: Object.entries(files).map(([path, content]) => ({
+      path,
+      mode: '100644' as const,
+      type: 'blob' as const,
+      content,
+    })),
+  })
+  const commit = await client.rest.git.createCommit({
+    ...repo,
+    message,
+    tree: tree.data.sha,
+    parents: [],
+  })
+  return commit.data.sha
+}
+
+/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
+export async function createBranch(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+  sha: string,
+): Promise<boolean> {
+  try {
+    await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
+    return true
+  } catch (error) {
+    if (httpStatus(error) === 422) return false
+    throw error
+  }
+}
+
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+export async function deleteBranch(
+  client: GitHubClient,
+  repo: RepoRef,
+  branch: string,
+): Promise<boolean> {
+  try {
+    await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` })
+    return true
+  } catch (error) {
+    const status = httpStatus(error)
+    if (status === 422 || status === 404) return false
+    throw error
+  }
+}
