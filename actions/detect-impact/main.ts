@@ -18,7 +18,7 @@ import {
   type PullRequestPayload,
   type PushPayload,
 } from '../lib/github/events.js'
-import { untrusted } from '../lib/markdown.js'
+import { untrusted, tableCell } from '../lib/markdown.js'
 
 export const contract = defineContract({
   inputs: {
@@ -144,10 +144,10 @@ export function summaryMarkdown(result: DetectResult): string {
       const reasons = result.reasons[env.name] ?? []
       const shown = reasons
         .slice(0, 10)
-        .map((reason) => untrusted(reason))
+        .map((reason) => tableCell(untrusted(reason)))
         .join('<br>')
       lines.push(
-        `| ${untrusted(env.name)} | ${untrusted(env.path)} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`,
+        `| ${tableCell(untrusted(env.name))} | ${tableCell(untrusted(env.path))} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`,
       )
     }
   }

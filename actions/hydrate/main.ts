@@ -16,7 +16,7 @@ import { Git } from '../lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { loadChartLock, loadRenderConfig } from '../lib/render/sources.js'
-import { untrusted } from '../lib/markdown.js'
+import { untrusted, tableCell } from '../lib/markdown.js'
 
 export const contract = defineContract({
   inputs: {
@@ -146,7 +146,7 @@ export function summaryMarkdown(result: HydrationResult): string {
   }
   const rows = result.environments.map(
     (env) =>
-      `| ${untrusted(env.name)} | ${untrusted(env.stage)} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${untrusted(env.reason ?? '')} |`,
+      `| ${tableCell(untrusted(env.name))} | ${tableCell(untrusted(env.stage))} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${tableCell(untrusted(env.reason ?? ''))} |`,
   )
   return [
     `### fleet-promote hydrate (${result.drySha.slice(0, 7)})`,

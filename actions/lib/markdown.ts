@@ -20,23 +20,22 @@ const INERT: Record<string, string> = {
   '~': '&#126;',
   '[': '&#91;',
   ']': '&#93;',
-  '|': '&#124;',
 }
 
 /**
  * The one way PR-controlled text (render errors, reasons, details, anything
  * from the PR or a comment) enters a comment, PR body or job summary: one
  * line, at most `max` characters of it, every character that could format,
- * open a tag, start a link or image (`[`), or split a table cell written as an
- * entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
  * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
- * in paragraphs, list items and table cells; not inside code spans (there
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
  * entities show as typed: use `inlineCode`).
  */
 export function untrusted(text: string, max = UNTRUSTED_TEXT_LIMIT): string {
   const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…')
   return line
-    .replace(/[&<>"\\`*_~[\]|]/g, (char) => INERT[char] ?? char)
+    .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
     .replace(/^#/, '&#35;')
     .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
     .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
