@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8874);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(83);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8874:
+/***/ 83:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39140,6 +39140,17 @@ function statusDescription(text) {
         .join('')
         .trimEnd()}…`;
 }
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
+// Commit statuses through the GitHub port: read the latest per context, post one.
+
 /** The latest status per context on a commit (one paginated read). */
 async function latestStatuses(client, repo, sha) {
     const latest = new Map();
@@ -39164,13 +39175,6 @@ function fromRaw(status) {
         ...(status.target_url ? { targetUrl: status.target_url } : {}),
     };
 }
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
-}
 async function setStatus(client, repo, sha, status) {
     await client.rest.repos.createCommitStatus({
         ...repo,
@@ -39180,6 +39184,194 @@ async function setStatus(client, repo, sha, status) {
         description: statusDescription(status.description),
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     });
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+    return {
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
+    };
+}
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
+}
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
+        ...repo,
+        state: 'open',
+        per_page: 100,
+    });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/aggregate.js
@@ -39197,6 +39389,8 @@ async function setStatus(client, repo, sha, status) {
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
 // aggregate never reads its own context.
+
+
 
 
 const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
@@ -39258,49 +39452,6 @@ function environmentsWithStatus(contexts) {
         .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
         .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
         .filter((name) => name.length > 0);
-}
-/** Every open pull request of the repository (one paginated listing). */
-async function listOpenPulls(client, repo) {
-    const pulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
-    return pulls.map((pull) => ({
-        number: pull.number,
-        headRef: pull.head.ref,
-        headSha: pull.head.sha,
-        headRepo: pull.head.repo?.full_name ?? '',
-        baseRef: pull.base.ref,
-        body: pull.body ?? null,
-        htmlUrl: pull.html_url,
-        draft: pull.draft === true,
-    }));
-}
-/** The parent's open children, by branch name (the marker only adds metadata). */
-function childrenOf(pulls, repo, parent) {
-    const fullName = `${repo.owner}/${repo.repo}`;
-    const children = [];
-    for (const pull of pulls) {
-        const child = identifyChild({
-            number: pull.number,
-            body: pull.body,
-            head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-            base: { ref: pull.baseRef },
-        }, fullName);
-        if (!child || child.parent !== parent)
-            continue;
-        children.push({
-            environment: child.environment,
-            number: pull.number,
-            url: pull.htmlUrl,
-            branch: pull.headRef,
-            headSha: pull.headSha,
-            base: pull.baseRef,
-            ...(child.marker ? { marker: child.marker } : {}),
-        });
-    }
-    return children.sort((a, b) => a.environment.localeCompare(b.environment));
 }
 /** Open parent PRs (not children) whose head is `sha`. */
 function parentsWithHead(pulls, sha) {
@@ -39846,6 +39997,8 @@ function refusedResponse(error) {
 
 
 
+
+
 const contract = defineContract({
     inputs: {
         token: {
@@ -39891,28 +40044,19 @@ function parseInputs() {
         ...(environments ? { environments } : {}),
     };
 }
-function field(value, ...path) {
-    let current = value;
-    for (const key of path) {
-        if (typeof current !== 'object' || current === null)
-            return undefined;
-        current = current[key];
-    }
-    return current;
-}
 async function aggregate(client, repo, inputs, eventName, payload) {
     // Our own context changing must not feed back into itself.
-    if (eventName === 'status' && field(payload, 'context') === PIPELINE_CONTEXT) {
+    if (eventName === 'status' && payload.context === PIPELINE_CONTEXT) {
         return {
             state: 'skipped',
             description: `${PIPELINE_CONTEXT} changed; it never depends on itself`,
         };
     }
     const fromEvent = eventName === 'status'
-        ? field(payload, 'sha')
+        ? payload.sha
         : eventName === 'check_run'
-            ? field(payload, 'check_run', 'head_sha')
-            : field(payload, 'pull_request', 'head', 'sha');
+            ? payload.check_run?.head_sha
+            : payload.pull_request?.head?.sha;
     let sha = inputs.sha || (typeof fromEvent === 'string' ? fromEvent : '');
     let parents;
     const pulls = await listOpenPulls(client, repo);

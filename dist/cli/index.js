@@ -9050,6 +9050,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
 
 /***/ }),
 
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
 /***/ 1455:
 /***/ ((module) => {
 
@@ -19455,6 +19462,138 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
+/***/ 258:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   ny: () => (/* binding */ isValidRefPart),
+/* harmony export */   uZ: () => (/* binding */ parseChildBranch)
+/* harmony export */ });
+/* unused harmony exports CHILD_BRANCH_PREFIX, childBranch, encodeMarker, parseMarker, identifyChild, childTitle */
+// Child pull requests: their branch names and the hidden marker in their
+// bodies. The branch name is the key (only writers can create branches in the
+// repository); the marker only carries metadata and is never trusted alone.
+/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
+const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
+const MARKER_PREFIX = '<!-- fleet-promote:child ';
+const MARKER_SUFFIX = ' -->';
+const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
+/**
+ * Whether `name` is usable as one or more ref components (a subset of
+ * `git check-ref-format`), so environment names cannot smuggle odd refs.
+ */
+function isValidRefPart(name) {
+    if (name.length === 0 || name.length > 200)
+        return false;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
+        return false;
+    if (name.includes('..') || name.includes('@{') || name.includes('//'))
+        return false;
+    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
+        return false;
+    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+/** `fleet-promote/pr-<parent>/<environment>` */
+function childBranch(parent, environment) {
+    if (!Number.isSafeInteger(parent) || parent < 1)
+        throw new Error(`invalid parent PR number ${parent}`);
+    if (!isValidRefPart(environment)) {
+        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
+    }
+    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
+}
+/** The parent and environment a child branch encodes, or undefined for any other branch. */
+function parseChildBranch(ref) {
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
+    if (!match?.[1] || !match[2] || !isValidRefPart(match[2]))
+        return undefined;
+    const parent = Number(match[1]);
+    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
+}
+/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
+function encodeMarker(marker) {
+    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
+}
+/**
+ * The marker in a PR body, or undefined when there is none, it is malformed,
+ * or the body holds several that disagree (someone edited the body).
+ */
+function parseMarker(body) {
+    if (!body)
+        return undefined;
+    const found = [];
+    for (const match of body.matchAll(MARKER_PATTERN)) {
+        const marker = toMarker(match[1] ?? '');
+        if (!marker)
+            return undefined;
+        found.push(marker);
+    }
+    const [first, ...rest] = found;
+    if (!first)
+        return undefined;
+    const key = JSON.stringify(first);
+    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
+}
+function toMarker(json) {
+    let value;
+    try {
+        value = JSON.parse(json);
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
+    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
+        return undefined;
+    if (!strings.every((key) => typeof v[key] === 'string'))
+        return undefined;
+    return {
+        version: 1,
+        parent: v.parent,
+        environment: v.environment,
+        stage: v.stage,
+        branch: v.branch,
+        drySha: v.drySha,
+        headSha: v.headSha,
+    };
+}
+/**
+ * Recognizes a child PR of `repo`: its head branch must be a child branch in
+ * the same repository (forks cannot create it). The marker is kept only when
+ * it names the same parent, environment and base branch.
+ */
+function identifyChild(pull, repo) {
+    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
+        return undefined;
+    const parsed = parseChildBranch(pull.head.ref);
+    if (!parsed)
+        return undefined;
+    const marker = parseMarker(pull.body);
+    const agrees = marker !== undefined &&
+        marker.parent === parsed.parent &&
+        marker.environment === parsed.environment &&
+        marker.branch === pull.base.ref;
+    return { ...parsed, ...(agrees ? { marker } : {}) };
+}
+/** GitHub limits titles to 256 characters. */
+function childTitle(parent, environment, parentTitle) {
+    const head = `[${environment}] `;
+    const tail = ` (#${parent})`;
+    const room = 256 - head.length - tail.length;
+    const title = parentTitle.trim().replace(/\s+/g, ' ');
+    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
+    return `${head}${fitted}${tail}`;
+}
+
+
+/***/ }),
+
 /***/ 5400:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
@@ -19478,7 +19617,7 @@ function parseCliArgs(command, args, options) {
 
 /***/ }),
 
-/***/ 1347:
+/***/ 6878:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -19494,12 +19633,35 @@ var config_config = __nccwpck_require__(2523);
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
 var graph = __nccwpck_require__(8535);
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+    };
+}
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.js
 // Which environments a change touches: the environments whose kustomize/Helm
 // dependency closure, at the base OR the head revision, contains a changed
 // path; plus environments added or removed, `impact.extra` rules, and what a
 // change to the configuration file itself affects. Everything is read from
 // git objects, so neither revision is checked out.
+
 
 
 
@@ -19680,16 +19842,7 @@ function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
 }
 /** Reads the configuration file at a revision; defaults when the default file is absent. */
 async function configAt(git, rev, file, explicit) {
-    const text = await git.showFile(rev, file);
-    if (text === undefined) {
-        if (explicit && file !== config_config/* DEFAULT_CONFIG_FILE */.Cu) {
-            throw new errors/* UserError */.y(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
-                file,
-            });
-        }
-        return (0,config_config/* defaultConfig */.sb)();
-    }
-    return (0,config_config/* parseConfig */.o4)(text, file);
+    return (0,config_config/* loadConfigFrom */.pr)(gitRevisionSource(git, rev), file, { missingIsDefault: !explicit });
 }
 /**
  * The whole detection: make sure both revisions and their merge base are
@@ -19947,10 +20100,10 @@ async function main(argv) {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1347);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6878);
 /* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5006);
 /* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6516);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2391);
 
 
 
@@ -19969,7 +20122,7 @@ __webpack_async_result__();
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
-/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(4837);
+/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2055);
 /* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3200);
 
 
@@ -20026,7 +20179,7 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
 /* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2523);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
 /* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2386);
-/* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8555);
+/* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(8508);
 /* harmony import */ var _render_sources_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5512);
 /* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3742);
 /* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(5400);
@@ -20143,7 +20296,7 @@ async function pushRender(git, remote, env, renderedDir, drySha) {
 
 /***/ }),
 
-/***/ 6516:
+/***/ 2391:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -20601,6 +20754,41 @@ var git_git = __nccwpck_require__(2386);
 // action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -21095,130 +21283,10 @@ function parseFailOn(text, what) {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
-;// CONCATENATED MODULE: ./actions/lib/children.js
-// Child pull requests: their branch names and the hidden marker in their
-// bodies. The branch name is the key (only writers can create branches in the
-// repository); the marker only carries metadata and is never trusted alone.
-/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
-const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
-const MARKER_PREFIX = '<!-- fleet-promote:child ';
-const MARKER_SUFFIX = ' -->';
-const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
-/**
- * Whether `name` is usable as one or more ref components (a subset of
- * `git check-ref-format`), so environment names cannot smuggle odd refs.
- */
-function isValidRefPart(name) {
-    if (name.length === 0 || name.length > 200)
-        return false;
-    // eslint-disable-next-line no-control-regex
-    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
-        return false;
-    if (name.includes('..') || name.includes('@{') || name.includes('//'))
-        return false;
-    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
-        return false;
-    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
-}
-/** `fleet-promote/pr-<parent>/<environment>` */
-function childBranch(parent, environment) {
-    if (!Number.isSafeInteger(parent) || parent < 1)
-        throw new Error(`invalid parent PR number ${parent}`);
-    if (!isValidRefPart(environment)) {
-        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
-    }
-    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
-}
-/** The parent and environment a child branch encodes, or undefined for any other branch. */
-function parseChildBranch(ref) {
-    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
-    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
-    if (!match?.[1] || !match[2] || !isValidRefPart(match[2]))
-        return undefined;
-    const parent = Number(match[1]);
-    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
-}
-/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
-function encodeMarker(marker) {
-    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
-    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
-}
-/**
- * The marker in a PR body, or undefined when there is none, it is malformed,
- * or the body holds several that disagree (someone edited the body).
- */
-function parseMarker(body) {
-    if (!body)
-        return undefined;
-    const found = [];
-    for (const match of body.matchAll(MARKER_PATTERN)) {
-        const marker = toMarker(match[1] ?? '');
-        if (!marker)
-            return undefined;
-        found.push(marker);
-    }
-    const [first, ...rest] = found;
-    if (!first)
-        return undefined;
-    const key = JSON.stringify(first);
-    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
-}
-function toMarker(json) {
-    let value;
-    try {
-        value = JSON.parse(json);
-    }
-    catch {
-        return undefined;
-    }
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
-    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
-        return undefined;
-    if (!strings.every((key) => typeof v[key] === 'string'))
-        return undefined;
-    return {
-        version: 1,
-        parent: v.parent,
-        environment: v.environment,
-        stage: v.stage,
-        branch: v.branch,
-        drySha: v.drySha,
-        headSha: v.headSha,
-    };
-}
-/**
- * Recognizes a child PR of `repo`: its head branch must be a child branch in
- * the same repository (forks cannot create it). The marker is kept only when
- * it names the same parent, environment and base branch.
- */
-function identifyChild(pull, repo) {
-    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
-        return undefined;
-    const parsed = parseChildBranch(pull.head.ref);
-    if (!parsed)
-        return undefined;
-    const marker = parseMarker(pull.body);
-    const agrees = marker !== undefined &&
-        marker.parent === parsed.parent &&
-        marker.environment === parsed.environment &&
-        marker.branch === pull.base.ref;
-    return { ...parsed, ...(agrees ? { marker } : {}) };
-}
-/** GitHub limits titles to 256 characters. */
-function childTitle(parent, environment, parentTitle) {
-    const head = `[${environment}] `;
-    const tail = ` (#${parent})`;
-    const room = 256 - head.length - tail.length;
-    const title = parentTitle.trim().replace(/\s+/g, ' ');
-    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
-    return `${head}${fitted}${tail}`;
-}
-
-// EXTERNAL MODULE: ./actions/lib/render/hydrate.js + 7 modules
-var hydrate = __nccwpck_require__(8555);
+// EXTERNAL MODULE: ./actions/lib/children.js
+var children = __nccwpck_require__(258);
+// EXTERNAL MODULE: ./actions/lib/render/hydrate.js + 6 modules
+var hydrate = __nccwpck_require__(8508);
 // EXTERNAL MODULE: ./actions/lib/render/sources.js
 var sources = __nccwpck_require__(5512);
 // EXTERNAL MODULE: ./actions/lib/render/wet.js
@@ -21299,7 +21367,7 @@ function applicationVerdict(facts, context) {
     const target = app.targetRevision ?? '';
     const reset = `argocd app set ${app.name} --revision ${facts.branch}`;
     if (target !== facts.branch) {
-        const child = parseChildBranch(target);
+        const child = (0,children/* parseChildBranch */.uZ)(target);
         if (child && child.environment === facts.environment) {
             const gone = !context.remoteBranches.has(target);
             const state = context.parents?.get(child.parent);
@@ -21973,7 +22041,7 @@ async function gatherReport(options) {
     const parents = new Set();
     for (const fact of facts) {
         const target = fact.application?.found ? fact.application.targetRevision : undefined;
-        const child = target ? parseChildBranch(target) : undefined;
+        const child = target ? (0,children/* parseChildBranch */.uZ)(target) : undefined;
         if (child && remoteBranches.has(target ?? ''))
             parents.add(child.parent);
     }
@@ -22388,15 +22456,14 @@ cli/* commands */.Pi.set('report', {
 __nccwpck_require__.d(__webpack_exports__, {
   Cu: () => (/* binding */ DEFAULT_CONFIG_FILE),
   wr: () => (/* binding */ argoCdApplicationName),
-  sb: () => (/* binding */ defaultConfig),
   MR: () => (/* binding */ discoverEnvironments),
   lW: () => (/* binding */ environmentsFromPaths),
   Z9: () => (/* binding */ loadConfig),
-  o4: () => (/* binding */ parseConfig),
+  pr: () => (/* binding */ loadConfigFrom),
   Xs: () => (/* binding */ stageOrder)
 });
 
-// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, configSchema, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, stageFor, unsafeNameReason
+// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, configSchema, defaultConfig, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, parseConfig, stageFor, unsafeNameReason
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
@@ -22493,28 +22560,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors/* UserError */.y(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = (0,external_node_path_.resolve)(repoDir, name);
-    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), path);
+    const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), (0,external_node_path_.resolve)(repoDir, name));
     if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
         throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await (0,promises_.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new errors/* UserError */.y(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await (0,promises_.readFile)((0,external_node_path_.resolve)(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -24777,6 +24857,9 @@ __nccwpck_require__.d(__webpack_exports__, {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 
 class CommandError extends Error {
     command;
@@ -24875,7 +24958,7 @@ async function runChecked(command, args, options = {}) {
 
 /***/ }),
 
-/***/ 8555:
+/***/ 8508:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -25285,8 +25368,8 @@ async function linkTree(src, dst) {
     }
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 ;// CONCATENATED MODULE: ./actions/lib/render/tools.js
 // The render tools and the sealed environment they run in.
 
@@ -25302,7 +25385,7 @@ async function findOnPath(program, path = process.env.PATH ?? '') {
             continue;
         const candidate = (0,external_node_path_.join)(dir, program);
         try {
-            await (0,promises_.access)(candidate, external_node_fs_namespaceObject.constants.X_OK);
+            await (0,promises_.access)(candidate, external_node_fs_.constants.X_OK);
             return candidate;
         }
         catch {
@@ -25397,8 +25480,8 @@ function kustomizeArgs(dir, helm) {
 
 // EXTERNAL MODULE: ./actions/lib/render/wet.js
 var render_wet = __nccwpck_require__(90);
-// EXTERNAL MODULE: ./actions/lib/render/output.js
-var output = __nccwpck_require__(4837);
+// EXTERNAL MODULE: ./actions/lib/render/output.js + 1 modules
+var output = __nccwpck_require__(2055);
 ;// CONCATENATED MODULE: ./actions/lib/render/hydrate.js
 // Renders environments: safety walk → render tree → shared chart cache →
 // `kustomize build` pool → canonical objects → diff with the WET branch →
@@ -25787,27 +25870,162 @@ function isManagedManifestPath(path) {
 
 /***/ }),
 
-/***/ 4837:
+/***/ 2055:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   HG: () => (/* binding */ writeHydrationResult),
-/* harmony export */   LK: () => (/* binding */ mergeHydrationResults),
-/* harmony export */   VR: () => (/* binding */ METADATA_FILE),
-/* harmony export */   mc: () => (/* binding */ writeEnvironmentFiles),
-/* harmony export */   oZ: () => (/* binding */ commitInfo)
-/* harmony export */ });
-/* unused harmony exports RESULT_FILE, hydratorMetadata, reproduceReadme, readHydrationResult */
-/* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
-/* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  VR: () => (/* binding */ METADATA_FILE),
+  oZ: () => (/* binding */ commitInfo),
+  LK: () => (/* binding */ mergeHydrationResults),
+  mc: () => (/* binding */ writeEnvironmentFiles),
+  HG: () => (/* binding */ writeHydrationResult)
+});
+
+// UNUSED EXPORTS: RESULT_FILE, hydratorMetadata, readHydrationResult, reproduceReadme
+
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./actions/lib/errors.js
+var errors = __nccwpck_require__(6410);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: ./actions/lib/children.js
+var children = __nccwpck_require__(258);
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const HYDRATION_FILE = 'hydration.json';
+const STATUSES = ['rendered', 'unchanged', 'failed', 'blocked'];
+const SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if (existsSync(join(dir, HYDRATION_FILE)))
+        return readHydrationFile(dir, '');
+    let entries;
+    try {
+        entries = await readdir(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function readHydrationFile(dir, shard = '') {
+    const file = (0,external_node_path_.join)(dir, shard, HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await (0,promises_.readFile)(file, 'utf8'));
+    }
+    catch (error) {
+        throw new errors/* UserError */.y(`${file} is not valid JSON: ${(0,errors/* errorMessage */.g)(error)}`, { file });
+    }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = (0,external_node_path_.join)(shard, env.outputDir);
+    }
+    return result;
+}
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new errors/* UserError */.y(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!(0,children/* isValidRefPart */.ny)(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!(0,children/* isValidRefPart */.ny)(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
+    });
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new errors/* UserError */.y(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/output.js
 // Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
 // `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
 // outputs of several matrix shards into one, identical to a single-runner run.
 
 
 
-const RESULT_FILE = 'hydration.json';
+
+const RESULT_FILE = HYDRATION_FILE;
 const METADATA_FILE = 'hydrator.metadata';
 async function commitInfo(git, sha) {
     const out = await git.run([
@@ -25862,41 +26080,30 @@ function reproduceReadme(env, provenance) {
  * listed, so no reader can push it.
  */
 async function writeEnvironmentFiles(outputDir, env, manifests, provenance) {
-    const dir = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, env.name);
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(dir, { recursive: true, force: true });
+    const dir = (0,external_node_path_.join)(outputDir, env.name);
+    await (0,promises_.rm)(dir, { recursive: true, force: true });
     if (manifests === undefined)
         return [];
     const files = new Map(manifests);
     files.set(METADATA_FILE, hydratorMetadata(provenance));
     files.set('README.md', reproduceReadme(env, provenance));
     for (const [path, text] of files) {
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.dirname)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path)), { recursive: true });
-        await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, path), text);
+        await (0,promises_.mkdir)((0,external_node_path_.dirname)((0,external_node_path_.join)(dir, path)), { recursive: true });
+        await (0,promises_.writeFile)((0,external_node_path_.join)(dir, path), text);
     }
     return [...files.keys()].sort();
 }
 async function writeHydrationResult(outputDir, result) {
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdir)(outputDir, { recursive: true });
-    await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.writeFile)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+    await (0,promises_.mkdir)(outputDir, { recursive: true });
+    await (0,promises_.writeFile)((0,external_node_path_.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
 }
-async function readHydrationResult(dir) {
-    const file = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, RESULT_FILE);
-    let parsed;
-    try {
-        parsed = JSON.parse(await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.readFile)(file, 'utf8'));
-    }
-    catch (error) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a readable hydration result (${error.message})`);
-    }
-    if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${file}: not a version 1 hydration result`);
-    }
-    return parsed;
+function readHydrationResult(dir) {
+    return readHydrationFile(dir);
 }
 /** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
 async function mergeHydrationResults(outDir, shardDirs) {
     if (shardDirs.length === 0)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('merge-results needs at least one shard directory');
+        throw new errors/* UserError */.y('merge-results needs at least one shard directory');
     const shards = await Promise.all(shardDirs.map(async (dir) => ({ dir, result: await readHydrationResult(dir) })));
     const first = shards[0].result;
     const merged = {
@@ -25908,20 +26115,20 @@ async function mergeHydrationResults(outDir, shardDirs) {
     const seen = new Set();
     for (const { dir, result } of shards) {
         if (result.drySha !== first.drySha || result.repoURL !== first.repoURL) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
+            throw new errors/* UserError */.y(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
         }
         for (const env of result.environments) {
             if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env.outputDir) || env.outputDir.includes('..')) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
+                throw new errors/* UserError */.y(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
             }
             if (seen.has(env.name))
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`environment ${env.name} appears in more than one shard`);
+                throw new errors/* UserError */.y(`environment ${env.name} appears in more than one shard`);
             seen.add(env.name);
             merged.environments.push(env);
             if (env.files.length > 0) {
-                const target = (0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(outDir, env.outputDir);
-                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(target, { recursive: true, force: true });
-                await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.cp)((0,node_path__WEBPACK_IMPORTED_MODULE_1__.join)(dir, env.outputDir), target, { recursive: true });
+                const target = (0,external_node_path_.join)(outDir, env.outputDir);
+                await (0,promises_.rm)(target, { recursive: true, force: true });
+                await (0,promises_.cp)((0,external_node_path_.join)(dir, env.outputDir), target, { recursive: true });
             }
         }
     }
@@ -26472,13 +26679,7 @@ async function readSource(git, repoDir, file, base) {
 async function loadRenderConfig(git, repoDir, file, base) {
     if (!base)
         return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfig */ .Z9)(repoDir, file);
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined) {
-        if (file === _config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .DEFAULT_CONFIG_FILE */ .Cu)
-            return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .defaultConfig */ .sb)();
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`configuration file ${file} does not exist at ${base}`, { file });
-    }
-    return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .parseConfig */ .o4)(text, file);
+    return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfigFrom */ .pr)({ where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) }, file);
 }
 /**
  * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
@@ -26532,7 +26733,7 @@ async function loadChartLock(git, repoDir, file, base) {
 /* harmony export */ });
 /* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3742);
 /* harmony import */ var _objects_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4550);
-/* harmony import */ var _output_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4837);
+/* harmony import */ var _output_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2055);
 
 
 

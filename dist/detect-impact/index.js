@@ -48836,7 +48836,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1250);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1504);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48845,7 +48845,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1250:
+/***/ 1504:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56897,6 +56897,9 @@ function failAction(error) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 
 class CommandError extends Error {
     command;
@@ -61367,28 +61370,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function config_loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = resolve(repoDir, name);
-    const inside = relative(resolve(repoDir), path);
+    const inside = relative(resolve(repoDir), resolve(repoDir, name));
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
         throw new UserError(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await readFile(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new UserError(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await readFile(resolve(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return config_loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -63061,12 +63077,35 @@ function issuesError(issues, revisionLabel) {
         : undefined);
 }
 
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+    };
+}
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/kustomize/impact.js
 // Which environments a change touches: the environments whose kustomize/Helm
 // dependency closure, at the base OR the head revision, contains a changed
 // path; plus environments added or removed, `impact.extra` rules, and what a
 // change to the configuration file itself affects. Everything is read from
 // git objects, so neither revision is checked out.
+
 
 
 
@@ -63247,16 +63286,7 @@ function configChangeImpact(baseConfig, headConfig, headFiles, configFile) {
 }
 /** Reads the configuration file at a revision; defaults when the default file is absent. */
 async function configAt(git, rev, file, explicit) {
-    const text = await git.showFile(rev, file);
-    if (text === undefined) {
-        if (explicit && file !== DEFAULT_CONFIG_FILE) {
-            throw new errors_UserError(`configuration file ${file} does not exist at ${rev.slice(0, 12)}`, {
-                file,
-            });
-        }
-        return defaultConfig();
-    }
-    return parseConfig(text, file);
+    return config_loadConfigFrom(gitRevisionSource(git, rev), file, { missingIsDefault: !explicit });
 }
 /**
  * The whole detection: make sure both revisions and their merge base are
@@ -63385,7 +63415,108 @@ async function hasRemote(git, remote) {
     return result.code === 0 && result.stdout.split('\n').includes(remote);
 }
 
+;// CONCATENATED MODULE: ./actions/lib/markdown.js
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
+/** GitHub rejects issue comments and PR bodies longer than this. */
+const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
+/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
+function tableCell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the text. */
+function inlineCode(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text}${pad}${fence}`;
+}
+/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
+function table(headers, rows, align = []) {
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'l';
+        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+    });
+    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
+    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A collapsed section; the summary is plain text (HTML-escaped). */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+/** A fenced code block whose fence is longer than any backtick run inside. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    const body = text.endsWith('\n') ? text : `${text}\n`;
+    return `${fence}${language}\n${body}${fence}`;
+}
+function escapeHtml(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/**
+ * Cuts text to at most `max` characters (UTF-16 units, which never undercount
+ * GitHub's limit), ending with `note` when something was cut.
+ */
+function truncate(text, max, note = '\n\n…(truncated)') {
+    if (text.length <= max)
+        return text;
+    let cut = Math.max(0, max - note.length);
+    // Do not split a surrogate pair.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
+        cut -= 1;
+    return `${text.slice(0, cut)}${note}`.slice(0, max);
+}
+function markdown_link(text, url) {
+    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
+}
+/** `1 environment`, `2 environments` */
+function plural(count, noun, pluralNoun = `${noun}s`) {
+    return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+
 ;// CONCATENATED MODULE: ./actions/detect-impact/main.js
+
+
 
 
 
@@ -63432,32 +63563,19 @@ const contract = defineContract({
         },
     },
 });
-function field(value, ...path) {
-    let current = value;
-    for (const key of path) {
-        if (typeof current !== 'object' || current === null)
-            return '';
-        current = current[key];
-    }
-    return typeof current === 'string' ? current : '';
-}
 /** Base and head from the triggering event, for the inputs left empty. */
 function revisionsFromEvent(eventName, payload) {
     if (eventName === 'pull_request' || eventName === 'pull_request_target') {
-        return {
-            base: field(payload, 'pull_request', 'base', 'sha'),
-            head: field(payload, 'pull_request', 'head', 'sha'),
-        };
+        const { pull_request: pull } = payload;
+        return { base: pull?.base?.sha ?? '', head: pull?.head?.sha ?? '' };
     }
     if (eventName === 'merge_group') {
-        return {
-            base: field(payload, 'merge_group', 'base_sha'),
-            head: field(payload, 'merge_group', 'head_sha'),
-        };
+        const { merge_group: group } = payload;
+        return { base: group?.base_sha ?? '', head: group?.head_sha ?? '' };
     }
     if (eventName === 'push') {
-        const before = field(payload, 'before');
-        return { base: /^0+$/.test(before) ? '' : before, head: field(payload, 'after') };
+        const { before = '', after = '' } = payload;
+        return { base: /^0+$/.test(before) ? '' : before, head: after };
     }
     return { base: '', head: '' };
 }
@@ -63488,7 +63606,6 @@ function shardMatrix(environments, shardSize) {
     }
     return { include };
 }
-const cell = (text) => text.replace(/[|\\`*_<>[\]]/g, '\\$&').replace(/\n/g, ' ');
 /** Markdown: impacted environments per stage, each with the changes that caused it. */
 function summaryMarkdown(result) {
     const lines = [
@@ -63497,17 +63614,20 @@ function summaryMarkdown(result) {
         `Base \`${result.base.slice(0, 12)}\`, head \`${result.head.slice(0, 12)}\`, merge base \`${result.mergeBase.slice(0, 12)}\`, ${result.changedFiles.length} changed file${result.changedFiles.length === 1 ? '' : 's'}.`,
     ];
     for (const stage of result.stages) {
-        lines.push('', `#### ${cell(stage)}`, '', '| environment | path | because of |', '| --- | --- | --- |');
+        lines.push('', `#### ${untrusted(stage)}`, '', '| environment | path | because of |', '| --- | --- | --- |');
         for (const env of result.environments.filter((e) => e.stage === stage)) {
             const reasons = result.reasons[env.name] ?? [];
-            const shown = reasons.slice(0, 10).map(cell).join('<br>');
-            lines.push(`| ${cell(env.name)} | ${cell(env.path)} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`);
+            const shown = reasons
+                .slice(0, 10)
+                .map((reason) => tableCell(untrusted(reason)))
+                .join('<br>');
+            lines.push(`| ${tableCell(untrusted(env.name))} | ${tableCell(untrusted(env.path))} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`);
         }
     }
     if (result.external.length > 0) {
         lines.push('', '#### Remote dependencies (not followed)', '');
         for (const ref of result.external) {
-            lines.push(`- ${ref.kind} \`${ref.reference.replace(/`/g, "'")}\` in ${cell(ref.file)}${ref.line ? `:${ref.line}` : ''} (${ref.environments.length} environment${ref.environments.length === 1 ? '' : 's'})`);
+            lines.push(`- ${ref.kind} \`${ref.reference.replace(/`/g, "'")}\` in ${untrusted(ref.file)}${ref.line ? `:${ref.line}` : ''} (${ref.environments.length} environment${ref.environments.length === 1 ? '' : 's'})`);
         }
     }
     return `${lines.join('\n')}\n`;

@@ -47995,7 +47995,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(279);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7167);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48004,7 +48004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 279:
+/***/ 7167:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -49471,7 +49471,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -49587,7 +49587,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -50977,7 +50977,7 @@ class errors_UserError extends Error {
     }
 }
 /** Any thrown value as a readable message: non-Error throws must not vanish. */
-function errorMessage(error) {
+function errors_errorMessage(error) {
     if (error instanceof Error)
         return error.message || error.name;
     if (typeof error === 'string')
@@ -51020,7 +51020,7 @@ function parseJsonInput(name, text) {
         return JSON.parse(text);
     }
     catch (error) {
-        throw new errors_UserError(`input "${name}" is not valid JSON: ${errorMessage(error)}`);
+        throw new errors_UserError(`input "${name}" is not valid JSON: ${errors_errorMessage(error)}`);
     }
 }
 function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
@@ -51039,7 +51039,7 @@ function parseBooleanInput(name, text) {
 }
 /** The one top-level failure path: any thrown value fails the step with a readable message. */
 function failAction(error) {
-    const message = errorMessage(error);
+    const message = errors_errorMessage(error);
     if (error instanceof errors_UserError && error.location) {
         core_error(message, {
             file: error.location.file,
@@ -51053,6 +51053,9 @@ function failAction(error) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 
 class CommandError extends Error {
     command;
@@ -52729,6 +52732,128 @@ async function assertRegularFile(realRoot, file, path) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const HYDRATION_FILE = 'hydration.json';
+const STATUSES = (/* unused pure expression or super */ null && (['rendered', 'unchanged', 'failed', 'blocked']));
+const hydration_SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if (existsSync(join(dir, HYDRATION_FILE)))
+        return hydration_readHydrationFile(dir, '');
+    let entries;
+    try {
+        entries = await readdir(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => hydration_readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function hydration_readHydrationFile(dir, shard = '') {
+    const file = join(dir, shard, HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await readFile(file, 'utf8'));
+    }
+    catch (error) {
+        throw new UserError(`${file} is not valid JSON: ${errorMessage(error)}`, { file });
+    }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = join(shard, env.outputDir);
+    }
+    return result;
+}
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new UserError(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!isValidRefPart(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!isValidRefPart(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
+    });
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new UserError(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/render/output.js
 // Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
 // `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
@@ -52736,7 +52861,8 @@ async function assertRegularFile(realRoot, file, path) {
 
 
 
-const RESULT_FILE = 'hydration.json';
+
+const RESULT_FILE = HYDRATION_FILE;
 const METADATA_FILE = 'hydrator.metadata';
 async function commitInfo(git, sha) {
     const out = await git.run([
@@ -52808,19 +52934,8 @@ async function writeHydrationResult(outputDir, result) {
     await (0,promises_namespaceObject.mkdir)(outputDir, { recursive: true });
     await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
 }
-async function readHydrationResult(dir) {
-    const file = join(dir, RESULT_FILE);
-    let parsed;
-    try {
-        parsed = JSON.parse(await readFile(file, 'utf8'));
-    }
-    catch (error) {
-        throw new UserError(`${file}: not a readable hydration result (${error.message})`);
-    }
-    if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
-        throw new UserError(`${file}: not a version 1 hydration result`);
-    }
-    return parsed;
+function readHydrationResult(dir) {
+    return readHydrationFile(dir);
 }
 /** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
 async function mergeHydrationResults(outDir, shardDirs) {
@@ -53015,7 +53130,7 @@ async function hydrate(options) {
                 item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans);
             }
             catch (error) {
-                item.failure = clip(`refused: ${errorMessage(error)}`);
+                item.failure = clip(`refused: ${errors_errorMessage(error)}`);
             }
             item.checkMs = Date.now() - started;
             return item;
@@ -53052,7 +53167,7 @@ async function hydrate(options) {
                     await done;
                 }
                 catch (error) {
-                    item.failure = clip(`refused: ${errorMessage(error)}`);
+                    item.failure = clip(`refused: ${errors_errorMessage(error)}`);
                     return;
                 }
             }
@@ -53116,7 +53231,7 @@ async function renderOne(item, state, options, context) {
         before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`));
     }
     catch (error) {
-        return finish({ ...base, reason: clip(`WET branch unreadable: ${errorMessage(error)}`) });
+        return finish({ ...base, reason: clip(`WET branch unreadable: ${errors_errorMessage(error)}`) });
     }
     base.resources.before = before.length;
     if (item.failure !== undefined || item.report === undefined) {
@@ -53152,7 +53267,7 @@ async function renderOne(item, state, options, context) {
         after = parseObjects(run.stdout, `kustomize build ${env.path}`);
     }
     catch (error) {
-        return finish({ ...base, reason: clip(`render output unreadable: ${errorMessage(error)}`) });
+        return finish({ ...base, reason: clip(`render output unreadable: ${errors_errorMessage(error)}`) });
     }
     const files = settings.layout === 'per-resource'
         ? perResourceFiles(after)
@@ -56794,28 +56909,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = (0,external_node_path_namespaceObject.resolve)(repoDir, name);
-    const inside = (0,external_node_path_namespaceObject.relative)((0,external_node_path_namespaceObject.resolve)(repoDir), path);
+    const inside = (0,external_node_path_namespaceObject.relative)((0,external_node_path_namespaceObject.resolve)(repoDir), (0,external_node_path_namespaceObject.resolve)(repoDir, name));
     if (inside === '' || inside.startsWith('..') || (0,external_node_path_namespaceObject.isAbsolute)(inside)) {
         throw new errors_UserError(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await (0,promises_namespaceObject.readFile)(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new errors_UserError(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await (0,promises_namespaceObject.readFile)((0,external_node_path_namespaceObject.resolve)(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -57702,13 +57830,7 @@ async function readSource(git, repoDir, file, base) {
 async function loadRenderConfig(git, repoDir, file, base) {
     if (!base)
         return loadConfig(repoDir, file);
-    const text = await readSource(git, repoDir, file, base);
-    if (text === undefined) {
-        if (file === DEFAULT_CONFIG_FILE)
-            return defaultConfig();
-        throw new errors_UserError(`configuration file ${file} does not exist at ${base}`, { file });
-    }
-    return parseConfig(text, file);
+    return loadConfigFrom({ where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) }, file);
 }
 /**
  * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.
@@ -57750,7 +57872,107 @@ async function loadChartLock(git, repoDir, file, base) {
     return parseChartLock(text, file);
 }
 
+;// CONCATENATED MODULE: ./actions/lib/markdown.js
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
+/** GitHub rejects issue comments and PR bodies longer than this. */
+const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
+/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
+function tableCell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the text. */
+function inlineCode(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text}${pad}${fence}`;
+}
+/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
+function table(headers, rows, align = []) {
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'l';
+        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+    });
+    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
+    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A collapsed section; the summary is plain text (HTML-escaped). */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+/** A fenced code block whose fence is longer than any backtick run inside. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    const body = text.endsWith('\n') ? text : `${text}\n`;
+    return `${fence}${language}\n${body}${fence}`;
+}
+function escapeHtml(text) {
+    return text
+        .replace(/&/g, '&amp;')
+        .replace(/</g, '&lt;')
+        .replace(/>/g, '&gt;')
+        .replace(/"/g, '&quot;');
+}
+/**
+ * Cuts text to at most `max` characters (UTF-16 units, which never undercount
+ * GitHub's limit), ending with `note` when something was cut.
+ */
+function truncate(text, max, note = '\n\n…(truncated)') {
+    if (text.length <= max)
+        return text;
+    let cut = Math.max(0, max - note.length);
+    // Do not split a surrogate pair.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
+        cut -= 1;
+    return `${text.slice(0, cut)}${note}`.slice(0, max);
+}
+function markdown_link(text, url) {
+    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
+}
+/** `1 environment`, `2 environments` */
+function plural(count, noun, pluralNoun = `${noun}s`) {
+    return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+
 ;// CONCATENATED MODULE: ./actions/hydrate/main.js
+
 
 
 
@@ -57854,9 +58076,6 @@ function compactResult(result) {
         diff: env.diff,
     }));
 }
-function cell(text) {
-    return text.replace(/[|\\<>`]/g, '\\$&').replace(/\n/g, ' ');
-}
 function summaryMarkdown(result) {
     const icon = {
         rendered: '🆕',
@@ -57864,7 +58083,7 @@ function summaryMarkdown(result) {
         failed: '❌',
         blocked: '⛔',
     };
-    const rows = result.environments.map((env) => `| ${cell(env.name)} | ${cell(env.stage)} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${cell(env.reason ?? '')} |`);
+    const rows = result.environments.map((env) => `| ${tableCell(untrusted(env.name))} | ${tableCell(untrusted(env.stage))} | ${icon[env.status]} ${env.status} | ${env.resources.before} → ${env.resources.after} | +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted} | ${tableCell(untrusted(env.reason ?? ''))} |`);
     return [
         `### fleet-promote hydrate (${result.drySha.slice(0, 7)})`,
         '',

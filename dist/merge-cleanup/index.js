@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2948);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4720);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2948:
+/***/ 4720:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51854,7 +51854,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -51970,7 +51970,7 @@ function tryGetExecutablePath(filePath, extensions) {
                     try {
                         const directory = external_path_namespaceObject.dirname(filePath);
                         const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
-                        for (const actualName of yield readdir(directory)) {
+                        for (const actualName of yield io_util_readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
                                 filePath = external_path_namespaceObject.join(directory, actualName);
                                 break;
@@ -58875,6 +58875,9 @@ function createArgoCdClient(options) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 
 class CommandError extends Error {
     command;
@@ -59771,7 +59774,7 @@ const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
  * Whether `name` is usable as one or more ref components (a subset of
  * `git check-ref-format`), so environment names cannot smuggle odd refs.
  */
-function isValidRefPart(name) {
+function children_isValidRefPart(name) {
     if (name.length === 0 || name.length > 200)
         return false;
     // eslint-disable-next-line no-control-regex
@@ -59787,7 +59790,7 @@ function isValidRefPart(name) {
 function childBranch(parent, environment) {
     if (!Number.isSafeInteger(parent) || parent < 1)
         throw new Error(`invalid parent PR number ${parent}`);
-    if (!isValidRefPart(environment)) {
+    if (!children_isValidRefPart(environment)) {
         throw new Error(`environment name "${environment}" cannot be used in a branch name`);
     }
     return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
@@ -59796,7 +59799,7 @@ function childBranch(parent, environment) {
 function parseChildBranch(ref) {
     const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
     const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
-    if (!match?.[1] || !match[2] || !isValidRefPart(match[2]))
+    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
         return undefined;
     const parent = Number(match[1]);
     return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
@@ -63963,28 +63966,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function config_loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = resolve(repoDir, name);
-    const inside = relative(resolve(repoDir), path);
+    const inside = relative(resolve(repoDir), resolve(repoDir, name));
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
         throw new UserError(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await readFile(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new UserError(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await readFile(resolve(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return config_loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -64835,6 +64851,126 @@ function environmentForDir(config, fallbackStage, dir) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends Error {
+}
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function contents_readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+async function branchTip(client, repo, branch) {
+    try {
+        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** Every branch under `prefix`, with its tip. */
+async function branchesWithPrefix(client, repo, prefix) {
+    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+        ...repo,
+        ref: `heads/${prefix}`,
+        per_page: 100,
+    });
+    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
+async function git_data_createRootCommit(client, repo, message, files) {
+    const tree = await client.rest.git.createTree({
+        ...repo,
+        tree: Object.entries(files).map(([path, content]) => ({
+            path,
+            mode: '100644',
+            type: 'blob',
+            content,
+        })),
+    });
+    const commit = await client.rest.git.createCommit({
+        ...repo,
+        message,
+        tree: tree.data.sha,
+        parents: [],
+    });
+    return commit.data.sha;
+}
+/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
+async function git_data_createBranch(client, repo, branch, sha) {
+    try {
+        await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha });
+        return true;
+    }
+    catch (error) {
+        if (httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+async function deleteBranch(client, repo, branch) {
+    try {
+        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
+        return true;
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        if (status === 422 || status === 404)
+            return false;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/locks.js
 // Environment locks, held by a parent pull request (not by a person).
 //
@@ -64850,6 +64986,8 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 // attempt) from one that was already held by the same PR in an earlier run:
 // a failed run releases only the former.
 
+
+
 const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
 const LOCK_FILE = 'lock.json';
 function lockBranch(environment) {
@@ -64863,29 +65001,20 @@ function describeHolder(held) {
     return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
 }
 async function readLock(client, repo, environment) {
-    let commit;
-    try {
-        const ref = await client.rest.git.getRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-        commit = ref.data.object.sha;
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
+    const commit = await branchTip(client, repo, lockBranch(environment));
+    if (commit === undefined)
+        return undefined;
     return { environment, commit, ...(await readLockFile(client, repo, commit)) };
 }
 async function readLockFile(client, repo, commit) {
     try {
-        const file = await client.rest.repos.getContent({ ...repo, path: LOCK_FILE, ref: commit });
-        const data = file.data;
-        if (data.type !== 'file' || typeof data.content !== 'string')
-            return {};
-        const lock = toLockInfo(JSON.parse(Buffer.from(data.content, 'base64').toString('utf8')));
+        const text = await contents_readFileAt(client, repo, LOCK_FILE, commit);
+        const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text));
         return lock ? { lock } : {};
     }
     catch (error) {
-        if (httpStatus(error) === 404 || error instanceof SyntaxError)
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        if (error instanceof NotAFileError || error instanceof SyntaxError)
             return {};
         throw error;
     }
@@ -64921,34 +65050,9 @@ async function acquireLock(client, repo, environment, options) {
         createdAt: (options.now?.() ?? new Date()).toISOString(),
         id: randomUUID(),
     };
-    const tree = await client.rest.git.createTree({
-        ...repo,
-        tree: [
-            {
-                path: LOCK_FILE,
-                mode: '100644',
-                type: 'blob',
-                content: `${JSON.stringify(lock, null, 2)}\n`,
-            },
-        ],
-    });
-    const commit = await client.rest.git.createCommit({
-        ...repo,
-        message: `fleet-promote: lock ${environment} for #${options.pr}`,
-        tree: tree.data.sha,
-        parents: [],
-    });
-    try {
-        await client.rest.git.createRef({
-            ...repo,
-            ref: `refs/heads/${lockBranch(environment)}`,
-            sha: commit.data.sha,
-        });
-        return { status: 'acquired', held: { environment, commit: commit.data.sha, lock } };
-    }
-    catch (error) {
-        if (httpStatus(error) !== 422)
-            throw error;
+    const commit = await createRootCommit(client, repo, `fleet-promote: lock ${environment} for #${options.pr}`, { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` });
+    if (await createBranch(client, repo, lockBranch(environment), commit)) {
+        return { status: 'acquired', held: { environment, commit, lock } };
     }
     // Someone created it between our read and our create, or our own retried POST did.
     const winner = await readLock(client, repo, environment);
@@ -64974,34 +65078,16 @@ async function releaseLock(client, repo, environment, pr, id) {
         return 'absent';
     if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
         return 'conflict';
-    try {
-        await client.rest.git.deleteRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 422 || status === 404)
-            return 'absent';
-        throw error;
-    }
-    return 'released';
+    return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
 }
 /** Every lock in the repository. */
 async function listLocks(client, repo) {
-    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-        ...repo,
-        ref: `heads/${LOCK_BRANCH_PREFIX}`,
-        per_page: 100,
-    });
     const locks = [];
-    for (const ref of refs) {
-        const environment = ref.ref.slice(`refs/heads/${LOCK_BRANCH_PREFIX}`.length);
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
         if (!environment)
             continue;
-        locks.push({
-            environment,
-            commit: ref.object.sha,
-            ...(await readLockFile(client, repo, ref.object.sha)),
-        });
+        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
     }
     return locks;
 }
@@ -65016,16 +65102,47 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     }
     return released;
 }
-function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
-}
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
 // Markdown for PR comments, PR bodies and job summaries: the helpers every
 // action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -65894,6 +66011,128 @@ async function assertRegularFile(realRoot, file, path) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const HYDRATION_FILE = 'hydration.json';
+const STATUSES = (/* unused pure expression or super */ null && (['rendered', 'unchanged', 'failed', 'blocked']));
+const hydration_SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if (existsSync(join(dir, HYDRATION_FILE)))
+        return hydration_readHydrationFile(dir, '');
+    let entries;
+    try {
+        entries = await readdir(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => hydration_readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function hydration_readHydrationFile(dir, shard = '') {
+    const file = join(dir, shard, HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await readFile(file, 'utf8'));
+    }
+    catch (error) {
+        throw new UserError(`${file} is not valid JSON: ${errorMessage(error)}`, { file });
+    }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = join(shard, env.outputDir);
+    }
+    return result;
+}
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new UserError(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!isValidRefPart(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!isValidRefPart(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
+    });
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new UserError(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/render/output.js
 // Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
 // `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
@@ -65901,7 +66140,8 @@ async function assertRegularFile(realRoot, file, path) {
 
 
 
-const RESULT_FILE = 'hydration.json';
+
+const RESULT_FILE = HYDRATION_FILE;
 const METADATA_FILE = 'hydrator.metadata';
 async function commitInfo(git, sha) {
     const out = await git.run([
@@ -65973,19 +66213,8 @@ async function writeHydrationResult(outputDir, result) {
     await (0,promises_namespaceObject.mkdir)(outputDir, { recursive: true });
     await (0,promises_namespaceObject.writeFile)((0,external_node_path_namespaceObject.join)(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
 }
-async function readHydrationResult(dir) {
-    const file = join(dir, RESULT_FILE);
-    let parsed;
-    try {
-        parsed = JSON.parse(await readFile(file, 'utf8'));
-    }
-    catch (error) {
-        throw new UserError(`${file}: not a readable hydration result (${error.message})`);
-    }
-    if (parsed.version !== 1 || !Array.isArray(parsed.environments)) {
-        throw new UserError(`${file}: not a version 1 hydration result`);
-    }
-    return parsed;
+function readHydrationResult(dir) {
+    return readHydrationFile(dir);
 }
 /** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
 async function mergeHydrationResults(outDir, shardDirs) {
@@ -66362,7 +66591,7 @@ function environmentContext(environment) {
     return `${STATUS_CONTEXT_PREFIX}${environment}`;
 }
 /** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statusDescription(text) {
+function statuses_statusDescription(text) {
     const flat = text.replace(/\s+/g, ' ').trim();
     const chars = [...flat];
     if (chars.length <= MAX_STATUS_DESCRIPTION)
@@ -66372,6 +66601,17 @@ function statusDescription(text) {
         .join('')
         .trimEnd()}…`;
 }
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statuses_statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
+// Commit statuses through the GitHub port: read the latest per context, post one.
+
 /** The latest status per context on a commit (one paginated read). */
 async function latestStatuses(client, repo, sha) {
     const latest = new Map();
@@ -66396,13 +66636,6 @@ function fromRaw(status) {
         ...(status.target_url ? { targetUrl: status.target_url } : {}),
     };
 }
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
-}
 async function setStatus(client, repo, sha, status) {
     await client.rest.repos.createCommitStatus({
         ...repo,
@@ -66412,6 +66645,313 @@ async function setStatus(client, repo, sha, status) {
         description: statusDescription(status.description),
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     });
+}
+
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+    };
+}
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+    return {
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
+    };
+}
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
+}
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
+        ...repo,
+        state: 'open',
+        per_page: 100,
+    });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && errors_httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/comments.js
+// Issue and PR comments through the GitHub port: the one marked-comment
+// upsert, with the one trust rule every action uses.
+
+const suiteLogins = new WeakMap();
+/**
+ * The login the suite writes with: the token's own user (a PAT), the App's
+ * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
+ * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
+ * integration" for the last two and `GET /app` needs the App's JWT, so this
+ * asks GraphQL's `viewer`, which answers for all three. Read once per client.
+ */
+function suiteLogin(client) {
+    let login = suiteLogins.get(client);
+    if (!login) {
+        login = client
+            .graphql('query { viewer { login } }')
+            .then((data) => data.viewer.login);
+        login.catch(() => suiteLogins.delete(client));
+        suiteLogins.set(client, login);
+    }
+    return login;
+}
+/**
+ * The trust rule: a comment carrying `marker` is the suite's only when the
+ * suite's own identity wrote it. Anyone can paste a marker, and another bot
+ * (or a person with write access) is not us; their comments are never edited
+ * or adopted.
+ */
+async function findMarkedComment(client, repo, issue, marker) {
+    const self = await suiteLogin(client);
+    const comments = await client.paginate(client.rest.issues.listComments, {
+        ...repo,
+        issue_number: issue,
+        per_page: 100,
+    });
+    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
+    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
+}
+/**
+ * Edits the suite's comment carrying `marker` (which `body` must start with),
+ * or creates it. Find-or-create: when a POST's answer is lost, the comment may
+ * exist anyway, so it is looked for again before a second POST; the client's
+ * own retry is off for that POST for the same reason.
+ */
+async function upsertMarkedComment(client, repo, issue, marker, body) {
+    if (!body.startsWith(marker))
+        throw new Error('a marked comment must start with its marker');
+    const existing = await findMarkedComment(client, repo, issue, marker);
+    if (existing) {
+        if (existing.body === body)
+            return existing.url;
+        try {
+            const { data } = await client.rest.issues.updateComment({
+                ...repo,
+                comment_id: existing.id,
+                body,
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
+            // deleted comment); write a new one.
+            if (errors_httpStatus(error) !== 404)
+                throw error;
+        }
+    }
+    for (let attempt = 1;; attempt++) {
+        try {
+            const { data } = await client.rest.issues.createComment({
+                ...repo,
+                issue_number: issue,
+                body,
+                request: { retries: 0 },
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await findMarkedComment(client, repo, issue, marker);
+            if (landed?.body === body)
+                return landed.url;
+            if (landed)
+                return upsertMarkedComment(client, repo, issue, marker, body);
+        }
+    }
+}
+/** A plain comment (a reply): each call is a new comment. */
+async function createComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
+    return data.html_url;
+}
+async function reactToComment(client, repo, commentId, content) {
+    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/merge-cleanup.js
@@ -66441,49 +66981,24 @@ async function setStatus(client, repo, sha, status) {
 
 
 
+
+
+
+
+
 const CLEANUP_MARKER = '<!-- fleet-promote:merge-cleanup -->';
+// ---------------------------------------------------------------- children
 /**
- * Every child PR of `parent`, open and closed, grouped by environment. The
- * branch name is the key (only writers create branches here); the marker
- * adds the stage. Listing runs newest-updated first and stops at the first
- * page that reaches PRs last updated before the parent was created: no
- * child of it can be older.
+ * Every child PR of `parent`, open and closed, grouped by environment, newest
+ * first. Children are found by branch name (see `childrenOf`); no child can
+ * have been updated before its parent was created, which bounds the listing.
  */
 async function findChildren(client, repo, parent, parentCreatedAt) {
-    const since = Date.parse(parentCreatedAt);
-    const fullName = `${repo.owner}/${repo.repo}`;
-    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
-        const last = response.data[response.data.length - 1];
-        if (last && Date.parse(last.updated_at) < since)
-            done();
-        return response.data;
-    });
+    const pulls = await listPullsUpdatedSince(client, repo, parentCreatedAt);
     const byEnvironment = new Map();
-    const seen = new Set();
-    for (const pull of pulls) {
-        if (seen.has(pull.number))
-            continue;
-        seen.add(pull.number);
-        const child = identifyChild(pull, fullName);
-        if (!child || child.parent !== parent)
-            continue;
-        const found = {
-            environment: child.environment,
-            number: pull.number,
-            url: pull.html_url,
-            state: pull.state === 'open' ? 'open' : 'closed',
-            merged: pull.merged_at !== null && pull.merged_at !== undefined,
-            headSha: pull.head.sha,
-            headRef: pull.head.ref,
-            base: pull.base.ref,
-            ...(child.marker ? { marker: child.marker } : {}),
-        };
-        const list = byEnvironment.get(child.environment) ?? [];
-        list.push(found);
-        byEnvironment.set(child.environment, list);
+    for (const child of childrenOf(pulls, repo, parent)) {
+        byEnvironment.set(child.environment, [...(byEnvironment.get(child.environment) ?? []), child]);
     }
-    for (const list of byEnvironment.values())
-        list.sort((a, b) => b.number - a.number);
     return byEnvironment;
 }
 /** The child that speaks for an environment: the newest open one, else a merged one, else the newest. */
@@ -66493,20 +67008,20 @@ function primaryChild(children) {
 async function mergeCleanup(options) {
     const { client, git, repo, parent } = options;
     const log = options.log ?? (() => undefined);
-    const { data: pull } = await client.rest.pulls.get({ ...repo, pull_number: parent });
+    const pull = await getPullRequest(client, repo, parent);
     if (pull.state === 'open') {
         const summary = `Parent #${parent} is open again: nothing to clean up.\n`;
         return emptyResult(parent, 'open', summary);
     }
-    const merged = pull.merged_at !== null && pull.merged_at !== undefined;
-    const base = pull.base.ref;
+    const merged = pull.merged;
+    const base = pull.baseRef;
     // The base branch as it is now: its configuration and, for a merged parent, its render.
     const baseRef = `refs/fleet-promote/merge-cleanup/base`;
     await git.fetch(options.remote, [`+refs/heads/${base}:${baseRef}`]);
     const drySha = await git.revParse(baseRef);
-    const config = await readConfig(git, drySha, options.configFile);
+    const config = await config_loadConfigFrom(gitRevisionSource(git, drySha, 'on the base branch'), options.configFile);
     const known = new Map(discoverEnvironments(config, await git.listFiles(drySha), { allowUnmatched: true }).map((env) => [env.name, env]));
-    const children = await findChildren(client, repo, parent, pull.created_at);
+    const children = await findChildren(client, repo, parent, pull.createdAt);
     const ranks = new Map(stageOrder(config).map((name, i) => [name, i]));
     const work = [...children].map(([name, list]) => {
         const child = primaryChild(list);
@@ -66544,7 +67059,7 @@ async function mergeCleanup(options) {
     if (merged) {
         const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
         try {
-            const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.head.sha);
+            const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
             results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared));
         }
         finally {
@@ -66574,7 +67089,7 @@ async function mergeCleanup(options) {
     // A pull request that never had children or locks (most PRs of a repository) gets no comment.
     if (results.length > 0 || locksReleased.length > 0) {
         const comment = truncate(`${CLEANUP_MARKER}\n${body}`, GITHUB_BODY_LIMIT);
-        result.commentUrl = await upsertComment(client, repo, parent, comment);
+        result.commentUrl = await upsertMarkedComment(client, repo, parent, CLEANUP_MARKER, comment);
     }
     return result;
 }
@@ -66590,15 +67105,6 @@ function emptyResult(parent, parentState, summary) {
         summary,
         failed: false,
     };
-}
-async function readConfig(git, sha, file = DEFAULT_CONFIG_FILE) {
-    const text = await git.showFile(sha, file);
-    if (text === undefined) {
-        if (file === DEFAULT_CONFIG_FILE)
-            return defaultConfig();
-        throw new errors_UserError(`configuration file ${file} does not exist on the base branch`, { file });
-    }
-    return parseConfig(text, file);
 }
 /**
  * Runs stage after stage (environments of one stage in parallel). When an
@@ -66757,14 +67263,8 @@ async function finishMerged(ctx, item, prepared) {
 async function refreshChild(ctx, child) {
     if (!child)
         return undefined;
-    const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: child.number });
-    return {
-        ...child,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged === true,
-        headSha: data.head.sha,
-        base: data.base.ref,
-    };
+    const now = await getPullRequest(ctx.client, ctx.repo, child.number);
+    return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef };
 }
 async function mergeOnce(ctx, item, prepared) {
     const base = baseResult(item);
@@ -66784,7 +67284,7 @@ async function mergeOnce(ctx, item, prepared) {
         const why = rendered?.reason ?? 'it was not rendered';
         return leave(ctx, item, base, `render of ${prepared.drySha.slice(0, 7)} ${rendered?.status ?? 'missing'}: ${why}`);
     }
-    const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.headRef] : [])]);
+    const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])]);
     for (const [branch, sha] of tips)
         item.tips.set(branch, sha);
     const wetTip = tips.get(item.branch) ?? '';
@@ -66835,7 +67335,7 @@ async function mergeOnce(ctx, item, prepared) {
     if (!ctx.config.merge.mergeUnpromoted && !promoted(prepared, item.name)) {
         return leave(ctx, item, base, `never promoted, and merge.mergeUnpromoted is false: child #${child.number} left open`);
     }
-    const childTip = tips.get(child.headRef) ?? '';
+    const childTip = tips.get(child.branch) ?? '';
     const rerendered = childTip !== commit.sha;
     let why = '';
     if (rerendered) {
@@ -66844,7 +67344,7 @@ async function mergeOnce(ctx, item, prepared) {
             : ': objects changed since the child was rendered';
         // The child branch gets the render of the base HEAD on the current WET tip;
         // the WET tip is leased too, so a concurrent merge into it fails the push.
-        const updates = [{ ref: `refs/heads/${child.headRef}`, sha: commit.sha, expect: childTip }];
+        const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }];
         if (commit.rootSha)
             updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha, expect: wetTip });
         else
@@ -66936,8 +67436,8 @@ async function pushRefs(ctx, item, updates) {
 async function waitForHead(ctx, number, sha) {
     const deadline = Date.now() + (ctx.options.headWaitMs ?? 10_000);
     for (let delay = 250;; delay = Math.min(delay * 2, 2000)) {
-        const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: number });
-        if (data.head.sha === sha || data.merged === true || data.state !== 'open')
+        const now = await getPullRequest(ctx.client, ctx.repo, number);
+        if (now.headSha === sha || now.merged || now.state !== 'open')
             return;
         if (Date.now() + delay > deadline)
             return; // the merge's `sha` check decides
@@ -66946,27 +67446,19 @@ async function waitForHead(ctx, number, sha) {
 }
 /** Merges bound to `sha`; undefined when it was merged already. 409 → RetryEnvironment. */
 async function mergeChild(ctx, item, child, sha) {
-    try {
-        const { data } = await ctx.client.rest.pulls.merge({
-            ...ctx.repo,
-            pull_number: child.number,
-            sha,
-            merge_method: 'merge',
-            commit_title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
-        });
-        return data.sha;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 409)
-            throw new RetryEnvironment(`the head of #${child.number} moved before the merge`);
-        if (status !== 405 && status !== 422)
-            throw error;
-        const { data } = await ctx.client.rest.pulls.get({ ...ctx.repo, pull_number: child.number });
-        if (data.merged === true)
-            return undefined;
-        throw new Error(`GitHub refused to merge #${child.number}: ${errors_errorMessage(error)}`);
-    }
+    const merge = await mergeAtSha(ctx.client, ctx.repo, {
+        number: child.number,
+        sha,
+        title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
+    });
+    if (merge.merged)
+        return merge.sha;
+    if (merge.reason === 'head-moved')
+        throw new RetryEnvironment(`the head of #${child.number} moved before the merge`);
+    // A refusal of a PR that an earlier attempt merged (its answer lost) is no failure.
+    if ((await getPullRequest(ctx.client, ctx.repo, child.number)).merged)
+        return undefined;
+    throw new Error(`GitHub refused to merge #${child.number}: ${merge.message}`);
 }
 /** Left for a human: the child stays as it is; its lock is released (the parent is done). */
 async function leave(ctx, item, base, reason) {
@@ -66997,18 +67489,8 @@ async function finishClosed(ctx, item) {
 async function closeChildren(ctx, item, why) {
     const open = [item.child, ...item.duplicates].filter((c) => c !== undefined && c.state === 'open');
     for (const child of open) {
-        try {
-            await ctx.client.rest.pulls.update({
-                ...ctx.repo,
-                pull_number: child.number,
-                state: 'closed',
-            });
-        }
-        catch (error) {
-            // Merged or closed meanwhile: nothing to close.
-            if (httpStatus(error) !== 422)
-                throw error;
-        }
+        // Merged or closed meanwhile: nothing to close.
+        await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true });
         child.state = 'closed';
         ctx.log(`${item.name}: closed #${child.number} (${why})`);
     }
@@ -67018,7 +67500,7 @@ async function deleteChildBranches(ctx, item) {
     const branches = [
         ...new Set([item.child, ...item.duplicates]
             .filter((c) => c !== undefined)
-            .map((c) => c.headRef)
+            .map((c) => c.branch)
             .filter((ref) => ref.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`))),
     ];
     if (branches.length === 0)
@@ -67030,15 +67512,8 @@ async function deleteChildBranches(ctx, item) {
             item.tips.set(b, refs.get(`refs/heads/${b}`) ?? '');
     }
     for (const branch of branches.filter((b) => item.tips.get(b))) {
-        try {
-            await ctx.client.rest.git.deleteRef({ ...ctx.repo, ref: `heads/${branch}` });
+        if (await deleteBranch(ctx.client, ctx.repo, branch))
             ctx.log(`${item.name}: deleted ${branch}`);
-        }
-        catch (error) {
-            const status = httpStatus(error);
-            if (status !== 404 && status !== 422)
-                throw error;
-        }
         item.tips.set(branch, '');
     }
 }
@@ -67163,13 +67638,13 @@ function renderCleanupReport(result, context) {
             r.application ? applicationCell(r.application, r.branch) : '—',
             r.action === 'merged' && r.child
                 ? `#${r.child.number} merged into ${r.branch}`
-                : r.detail,
+                : untrusted(r.detail),
         ])), '');
     }
     if (result.left.length > 0) {
         lines.push('#### Left for a human', '');
         for (const item of result.left) {
-            lines.push(`- \`${escapeHtml(item.environment)}\`${item.child ? ` (#${item.child})` : ''}: ${escapeHtml(item.reason)}`);
+            lines.push(`- ${inlineCode(item.environment)}${item.child ? ` (#${item.child})` : ''}: ${untrusted(item.reason)}`);
         }
         lines.push('');
     }
@@ -67184,12 +67659,12 @@ function renderCleanupReport(result, context) {
 /** The job summary: the comment plus what this very run did. */
 function renderJobSummary(result, report, runUrl) {
     const done = result.environments.map((r) => {
-        const app = r.application ? `; Argo CD: ${r.application.detail}` : '';
+        const app = r.application ? `; Argo CD: ${untrusted(r.application.detail)}` : '';
         const lock = r.lock === 'released' ? '; lock released' : '';
-        return `- \`${escapeHtml(r.environment)}\`: ${escapeHtml(r.detail)}${escapeHtml(app)}${lock}`;
+        return `- ${inlineCode(r.environment)}: ${untrusted(r.detail)}${app}${lock}`;
     });
     for (const environment of result.locksReleased)
-        done.push(`- \`${escapeHtml(environment)}\`: lock released`);
+        done.push(`- ${inlineCode(environment)}: lock released`);
     const run = runUrl ? `\n<sub>${markdown_link('workflow run', runUrl)}</sub>\n` : '';
     return done.length > 0
         ? `${report}\n#### This run\n\n${done.join('\n')}\n${run}`
@@ -67201,24 +67676,6 @@ function applicationCell(app, branch) {
     if (app.result === 'kept')
         return `↪️ ${inlineCode(app.name)} follows another PR`;
     return `✔️ ${inlineCode(app.name)} on ${inlineCode(branch)}`;
-}
-/** Edits the comment carrying the cleanup marker (preferring a bot's), or creates it. */
-async function upsertComment(client, repo, issue, body) {
-    const comments = await client.paginate(client.rest.issues.listComments, {
-        ...repo,
-        issue_number: issue,
-        per_page: 100,
-    });
-    const candidates = comments.filter((c) => (c.body ?? '').startsWith(CLEANUP_MARKER));
-    const mine = candidates.find((c) => c.user?.type === 'Bot') ?? candidates[0];
-    if (mine) {
-        if (mine.body === body)
-            return mine.html_url;
-        const { data } = await client.rest.issues.updateComment({ ...repo, comment_id: mine.id, body });
-        return data.html_url;
-    }
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
 }
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/main.js

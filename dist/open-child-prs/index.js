@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3005);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(725);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3005:
+/***/ 725:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58427,10 +58427,72 @@ function failAction(error) {
     setFailed(message);
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+}
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
+}
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
+// Commit statuses through the GitHub port: read the latest per context, post one.
+
+/** The latest status per context on a commit (one paginated read). */
+async function latestStatuses(client, repo, sha) {
+    const latest = new Map();
+    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
+        ...repo,
+        ref: sha,
+        per_page: 100,
+    })) {
+        const statuses = page.data.statuses;
+        for (const status of statuses) {
+            if (!latest.has(status.context))
+                latest.set(status.context, fromRaw(status));
+        }
+    }
+    return latest;
+}
+function fromRaw(status) {
+    return {
+        context: status.context,
+        state: status.state,
+        description: status.description ?? '',
+        ...(status.target_url ? { targetUrl: status.target_url } : {}),
+    };
+}
+async function setStatus(client, repo, sha, status) {
+    await client.rest.repos.createCommitStatus({
+        ...repo,
+        sha,
+        context: status.context,
+        state: status.state,
+        description: statusDescription(status.description),
+        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+    });
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/children.js
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
@@ -58553,66 +58615,215 @@ function childTitle(parent, environment, parentTitle) {
     return `${head}${fitted}${tail}`;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/statuses.js
-// Commit statuses the suite sets on the parent PR head: one context per
-// environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
-const MAX_STATUS_DESCRIPTION = 140;
-/** `fleet-promote/<environment>` */
-function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
 }
-/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statusDescription(text) {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    const chars = [...flat];
-    if (chars.length <= MAX_STATUS_DESCRIPTION)
-        return flat;
-    return `${chars
-        .slice(0, MAX_STATUS_DESCRIPTION - 1)
-        .join('')
-        .trimEnd()}…`;
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
 }
-/** The latest status per context on a commit (one paginated read). */
-async function latestStatuses(client, repo, sha) {
-    const latest = new Map();
-    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
-        ...repo,
-        ref: sha,
-        per_page: 100,
-    })) {
-        const statuses = page.data.statuses;
-        for (const status of statuses) {
-            if (!latest.has(status.context))
-                latest.set(status.context, fromRaw(status));
-        }
-    }
-    return latest;
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
 }
-function fromRaw(status) {
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
     return {
-        context: status.context,
-        state: status.state,
-        description: status.description ?? '',
-        ...(status.target_url ? { targetUrl: status.target_url } : {}),
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
     };
 }
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
 }
-async function setStatus(client, repo, sha, status) {
-    await client.rest.repos.createCommitStatus({
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
         ...repo,
-        sha,
-        context: status.context,
-        state: status.state,
-        description: statusDescription(status.description),
-        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+        state: 'open',
+        per_page: 100,
     });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && errors_httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/aggregate.js
@@ -58630,6 +58841,8 @@ async function setStatus(client, repo, sha, status) {
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
 // aggregate never reads its own context.
+
+
 
 
 const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
@@ -58692,49 +58905,6 @@ function environmentsWithStatus(contexts) {
         .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
         .filter((name) => name.length > 0);
 }
-/** Every open pull request of the repository (one paginated listing). */
-async function listOpenPulls(client, repo) {
-    const pulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
-    return pulls.map((pull) => ({
-        number: pull.number,
-        headRef: pull.head.ref,
-        headSha: pull.head.sha,
-        headRepo: pull.head.repo?.full_name ?? '',
-        baseRef: pull.base.ref,
-        body: pull.body ?? null,
-        htmlUrl: pull.html_url,
-        draft: pull.draft === true,
-    }));
-}
-/** The parent's open children, by branch name (the marker only adds metadata). */
-function childrenOf(pulls, repo, parent) {
-    const fullName = `${repo.owner}/${repo.repo}`;
-    const children = [];
-    for (const pull of pulls) {
-        const child = identifyChild({
-            number: pull.number,
-            body: pull.body,
-            head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-            base: { ref: pull.baseRef },
-        }, fullName);
-        if (!child || child.parent !== parent)
-            continue;
-        children.push({
-            environment: child.environment,
-            number: pull.number,
-            url: pull.htmlUrl,
-            branch: pull.headRef,
-            headSha: pull.headSha,
-            base: pull.baseRef,
-            ...(child.marker ? { marker: child.marker } : {}),
-        });
-    }
-    return children.sort((a, b) => a.environment.localeCompare(b.environment));
-}
 /** Open parent PRs (not children) whose head is `sha`. */
 function parentsWithHead(pulls, sha) {
     return pulls.filter((pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined);
@@ -58777,6 +58947,9 @@ async function setAggregateStatus(client, repo, options) {
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
 
 class CommandError extends Error {
     command;
@@ -59167,6 +59340,41 @@ function parseBlobRecords(out) {
 // action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -59317,7 +59525,7 @@ function composeSummary(input, groups, omitted) {
         out.push('', '> [!CAUTION]', `> **${plural(problems.length, 'environment')} cannot be promoted**`);
         for (const env of problems) {
             const what = env.status === 'blocked' ? 'blocked' : 'render failed';
-            out.push(`> - \`${env.environment}\` (${env.stage}): ${what}: ${oneLine(env.reason ?? 'no reason given')}`);
+            out.push(`> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`);
         }
         if (input.runUrl)
             out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
@@ -59365,9 +59573,6 @@ function composeSummary(input, groups, omitted) {
             .join(', ')}`);
     }
     return `${out.join('\n')}\n`;
-}
-function oneLine(text) {
-    return text.replace(/\s+/g, ' ').trim();
 }
 /** The body of a child PR; ends with the hidden marker. */
 function renderChildBody(input) {
@@ -59423,6 +59628,8 @@ function renderJobSummary(parent, rows) {
     ].join('\n');
 }
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
@@ -59621,6 +59828,103 @@ async function assertRegularFile(realRoot, file, path) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/comments.js
+// Issue and PR comments through the GitHub port: the one marked-comment
+// upsert, with the one trust rule every action uses.
+
+const suiteLogins = new WeakMap();
+/**
+ * The login the suite writes with: the token's own user (a PAT), the App's
+ * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
+ * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
+ * integration" for the last two and `GET /app` needs the App's JWT, so this
+ * asks GraphQL's `viewer`, which answers for all three. Read once per client.
+ */
+function suiteLogin(client) {
+    let login = suiteLogins.get(client);
+    if (!login) {
+        login = client
+            .graphql('query { viewer { login } }')
+            .then((data) => data.viewer.login);
+        login.catch(() => suiteLogins.delete(client));
+        suiteLogins.set(client, login);
+    }
+    return login;
+}
+/**
+ * The trust rule: a comment carrying `marker` is the suite's only when the
+ * suite's own identity wrote it. Anyone can paste a marker, and another bot
+ * (or a person with write access) is not us; their comments are never edited
+ * or adopted.
+ */
+async function findMarkedComment(client, repo, issue, marker) {
+    const self = await suiteLogin(client);
+    const comments = await client.paginate(client.rest.issues.listComments, {
+        ...repo,
+        issue_number: issue,
+        per_page: 100,
+    });
+    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
+    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
+}
+/**
+ * Edits the suite's comment carrying `marker` (which `body` must start with),
+ * or creates it. Find-or-create: when a POST's answer is lost, the comment may
+ * exist anyway, so it is looked for again before a second POST; the client's
+ * own retry is off for that POST for the same reason.
+ */
+async function upsertMarkedComment(client, repo, issue, marker, body) {
+    if (!body.startsWith(marker))
+        throw new Error('a marked comment must start with its marker');
+    const existing = await findMarkedComment(client, repo, issue, marker);
+    if (existing) {
+        if (existing.body === body)
+            return existing.url;
+        try {
+            const { data } = await client.rest.issues.updateComment({
+                ...repo,
+                comment_id: existing.id,
+                body,
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
+            // deleted comment); write a new one.
+            if (errors_httpStatus(error) !== 404)
+                throw error;
+        }
+    }
+    for (let attempt = 1;; attempt++) {
+        try {
+            const { data } = await client.rest.issues.createComment({
+                ...repo,
+                issue_number: issue,
+                body,
+                request: { retries: 0 },
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await findMarkedComment(client, repo, issue, marker);
+            if (landed?.body === body)
+                return landed.url;
+            if (landed)
+                return upsertMarkedComment(client, repo, issue, marker, body);
+        }
+    }
+}
+/** A plain comment (a reply): each call is a new comment. */
+async function createComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
+    return data.html_url;
+}
+async function reactToComment(client, repo, commentId, content) {
+    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
+}
+
 ;// CONCATENATED MODULE: ./actions/open-child-prs/child-prs.js
 // open-child-prs' core: turn a hydration result into child branches (one
 // atomic push), child PRs, per-environment statuses and one sticky parent
@@ -59641,119 +59945,6 @@ async function assertRegularFile(realRoot, file, path) {
 
 
 
-const HYDRATION_FILE = 'hydration.json';
-const STATUSES = ['rendered', 'unchanged', 'failed', 'blocked'];
-const child_prs_SHA = /^[0-9a-f]{40}$/;
-// ---------------------------------------------------------------- hydration input
-/**
- * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
- * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
- */
-async function loadHydration(dir) {
-    if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, HYDRATION_FILE)))
-        return readHydrationFile(dir, '');
-    let entries;
-    try {
-        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
-    }
-    catch {
-        throw new errors_UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
-    }
-    const shards = entries
-        .filter((e) => e.isDirectory() && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, e.name, HYDRATION_FILE)))
-        .map((e) => e.name)
-        .sort();
-    if (shards.length === 0)
-        throw new errors_UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
-    const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)));
-    const first = parts[0];
-    const merged = { ...first, environments: [] };
-    for (const part of parts) {
-        if (part.drySha !== first.drySha) {
-            throw new errors_UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
-        }
-        merged.environments.push(...part.environments);
-    }
-    assertUniqueNames(merged.environments, dir);
-    return merged;
-}
-async function readHydrationFile(dir, shard) {
-    const file = (0,external_node_path_namespaceObject.join)(dir, shard, HYDRATION_FILE);
-    let value;
-    try {
-        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
-    }
-    catch (error) {
-        throw new errors_UserError(`${file} is not valid JSON: ${errors_errorMessage(error)}`, { file });
-    }
-    const result = validateHydration(value, file);
-    if (shard) {
-        for (const env of result.environments)
-            env.outputDir = (0,external_node_path_namespaceObject.join)(shard, env.outputDir);
-    }
-    return result;
-}
-/** Checks the shape of a hydration result; the error names the file and the field. */
-function validateHydration(value, file) {
-    const fail = (what) => {
-        throw new errors_UserError(`${file}: ${what}`, { file });
-    };
-    if (typeof value !== 'object' || value === null)
-        return fail('not a JSON object');
-    const v = value;
-    if (v.version !== 1)
-        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
-    if (typeof v.drySha !== 'string' || !child_prs_SHA.test(v.drySha))
-        fail('drySha must be a full commit SHA');
-    if (!Array.isArray(v.environments))
-        return fail('environments must be a list');
-    const environments = v.environments.map((raw, i) => {
-        const at = `environments[${i}]`;
-        if (typeof raw !== 'object' || raw === null)
-            return fail(`${at} is not an object`);
-        const env = raw;
-        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
-            if (typeof env[key] !== 'string')
-                fail(`${at}.${key} must be a string`);
-        }
-        const name = env.name;
-        if (!isValidRefPart(name))
-            fail(`${at}.name "${name}" cannot be used in a branch name`);
-        if (!isValidRefPart(env.branch))
-            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
-        if (!STATUSES.includes(env.status)) {
-            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
-        }
-        if (env.baseSha !== '' && !child_prs_SHA.test(env.baseSha))
-            fail(`${at}.baseSha must be '' or a SHA`);
-        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
-            fail(`${at}.files must be a list of paths`);
-        }
-        if (!Array.isArray(env.changes))
-            fail(`${at}.changes must be a list`);
-        const counts = (key, fields) => {
-            const obj = env[key];
-            if (typeof obj !== 'object' ||
-                obj === null ||
-                !fields.every((f) => Number.isInteger(obj[f]))) {
-                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
-            }
-        };
-        counts('resources', ['before', 'after']);
-        counts('diff', ['added', 'changed', 'deleted']);
-        return raw;
-    });
-    assertUniqueNames(environments, file);
-    return { ...v, environments };
-}
-function assertUniqueNames(environments, where) {
-    const seen = new Set();
-    for (const env of environments) {
-        if (seen.has(env.name))
-            throw new errors_UserError(`${where}: environment ${env.name} appears twice`);
-        seen.add(env.name);
-    }
-}
 /**
  * hydrate's `result` output, when the workflow also passes it: it must parse
  * and name only environments the rendered directory holds (a cheap guard
@@ -59834,14 +60025,14 @@ async function openChildPrs(options) {
     // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
     const dry = await ensureDryCommit(git, options.remote, hydration.drySha);
     const renderedHead = dry.parents.length === 2 ? dry.parents[1] : dry.sha;
-    const { data: pull } = await client.rest.pulls.get({ ...repo, pull_number: parent });
-    if (pull.state !== 'open' || pull.head.sha !== renderedHead) {
+    const pull = await getPullRequest(client, repo, parent);
+    if (pull.state !== 'open' || pull.headSha !== renderedHead) {
         const reason = pull.state !== 'open'
-            ? `parent #${parent} is ${pull.merged_at ? 'merged' : 'closed'}`
-            : `parent #${parent} moved to ${pull.head.sha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
-        return { stale: true, reason, headSha: pull.head.sha, children: [], pushed: [], jobSummary: '' };
+            ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
+            : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
+        return { stale: true, reason, headSha: pull.headSha, children: [], pushed: [], jobSummary: '' };
     }
-    const headSha = pull.head.sha;
+    const headSha = pull.headSha;
     // 2. Local work: current remote refs, WET tips, child commits.
     const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
     for (const env of hydration.environments) {
@@ -59909,30 +60100,13 @@ async function openChildPrs(options) {
     const renderOf = (env) => unchangedByCommit.has(env.name) ? 'unchanged' : env.status;
     log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`);
     // 3. What GitHub has: open children of this parent (one paginated listing).
-    const openPulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
     const existing = new Map();
     const extraChildren = [];
-    for (const p of openPulls) {
-        const child = identifyChild(p, fullName);
-        if (!child || child.parent !== parent)
-            continue;
-        const entry = {
-            number: p.number,
-            url: p.html_url,
-            title: p.title,
-            body: p.body ?? '',
-            base: p.base.ref,
-            branch: p.head.ref,
-            labels: p.labels.map((l) => l.name),
-        };
+    for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
         if (existing.has(child.environment))
-            extraChildren.push(entry);
+            extraChildren.push(child);
         else
-            existing.set(child.environment, entry);
+            existing.set(child.environment, child);
     }
     const byName = new Map(hydration.environments.map((env) => [env.name, env]));
     const plannedNames = new Set(planned.map((p) => p.env.name));
@@ -60021,7 +60195,7 @@ async function openChildPrs(options) {
         let child = existing.get(plan.env.name);
         let state = 'unchanged';
         if (!child) {
-            const created = await createOrAdopt(client, repo, {
+            const created = await createOrAdoptChildPr(client, repo, parent, {
                 title,
                 body,
                 head: plan.branch,
@@ -60031,23 +60205,13 @@ async function openChildPrs(options) {
             state = created.adopted ? 'unchanged' : 'created';
         }
         if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
-            await client.rest.pulls.update({
-                ...repo,
-                pull_number: child.number,
-                title,
-                body,
-                base: plan.env.branch,
-            });
+            await updatePull(client, repo, child.number, { title, body, base: plan.env.branch });
             if (state !== 'created')
                 state = 'updated';
         }
         const missingLabels = labels.filter((l) => !child.labels.includes(l));
         if (missingLabels.length > 0) {
-            await client.rest.issues.addLabels({
-                ...repo,
-                issue_number: child.number,
-                labels: missingLabels,
-            });
+            await addLabels(client, repo, child.number, missingLabels);
         }
         report.child = { number: child.number, url: child.url, state };
     }
@@ -60062,7 +60226,7 @@ async function openChildPrs(options) {
     // 6. Close children that no longer carry a change.
     const closed = [];
     for (const { environment, child } of toClose) {
-        await client.rest.pulls.update({ ...repo, pull_number: child.number, state: 'closed' });
+        await closePull(client, repo, child.number);
         closed.push({ environment, number: child.number, url: child.url });
         const report = reports.get(environment);
         if (report)
@@ -60075,7 +60239,7 @@ async function openChildPrs(options) {
         const status = environmentStatus(report, {
             promoteCommand: options.promoteCommand,
             autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
-            fallbackUrl: options.runUrl ?? pull.html_url,
+            fallbackUrl: options.runUrl ?? pull.htmlUrl,
         });
         if (!sameStatus(current.get(status.context), status)) {
             await setStatus(client, repo, headSha, status);
@@ -60093,19 +60257,24 @@ async function openChildPrs(options) {
         closed,
         ...(options.runUrl ? { runUrl: options.runUrl } : {}),
     });
-    const commentUrl = await upsertStickyComment(client, repo, parent, commentBody);
+    const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
     // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
     const openAfter = [...reports.values()]
         .filter((r) => r.child && r.child.state !== 'closed')
         .map((r) => ({
         number: r.child?.number ?? 0,
+        state: 'open',
+        merged: false,
+        draft: false,
+        title: '',
+        body: null,
         headRef: childBranch(parent, r.environment),
         headSha: '',
         headRepo: fullName,
         baseRef: byName.get(r.environment)?.branch ?? '',
-        body: null,
         htmlUrl: r.child?.url ?? '',
-        draft: false,
+        labels: [],
+        updatedAt: '',
     }));
     await setAggregateStatus(client, repo, {
         sha: headSha,
@@ -60145,6 +60314,7 @@ async function openChildPrs(options) {
     })));
     return { stale: false, headSha, children, pushed, commentUrl, jobSummary };
 }
+const child_prs_SHA = /^[0-9a-f]{40}$/;
 /** Whether two commits have the same tree and the same first parent. */
 async function sameTreeAndParent(git, a, b) {
     if (a === b)
@@ -60218,90 +60388,129 @@ function environmentStatus(report, context) {
         }
     }
 }
-/** POST a pull request; when one already exists for the branch (a retried POST), adopt it. */
-async function createOrAdopt(client, repo, pr) {
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const HYDRATION_FILE = 'hydration.json';
+const STATUSES = ['rendered', 'unchanged', 'failed', 'blocked'];
+const hydration_SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, HYDRATION_FILE)))
+        return readHydrationFile(dir, '');
+    let entries;
     try {
-        const { data } = await client.rest.pulls.create({
-            ...repo,
-            ...pr,
-            maintainer_can_modify: false,
-        });
-        return {
-            adopted: false,
-            child: {
-                number: data.number,
-                url: data.html_url,
-                title: data.title,
-                body: data.body ?? '',
-                base: data.base.ref,
-                branch: data.head.ref,
-                labels: data.labels.map((l) => l.name),
-            },
-        };
+        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new errors_UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, e.name, HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new errors_UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new errors_UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function readHydrationFile(dir, shard = '') {
+    const file = (0,external_node_path_namespaceObject.join)(dir, shard, HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
     }
     catch (error) {
-        if (error.status !== 422 ||
-            !/already exists/i.test(errors_errorMessage(error) +
-                JSON.stringify(error.response?.data ?? ''))) {
-            throw error;
-        }
-        const { data } = await client.rest.pulls.list({
-            ...repo,
-            state: 'open',
-            head: `${repo.owner}:${pr.head}`,
-            per_page: 100,
-        });
-        const found = data.find((p) => p.head.ref === pr.head);
-        if (!found)
-            throw error;
-        return {
-            adopted: true,
-            child: {
-                number: found.number,
-                url: found.html_url,
-                title: found.title,
-                body: found.body ?? '',
-                base: found.base.ref,
-                branch: found.head.ref,
-                labels: found.labels.map((l) => l.name),
-            },
-        };
+        throw new errors_UserError(`${file} is not valid JSON: ${errors_errorMessage(error)}`, { file });
     }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = (0,external_node_path_namespaceObject.join)(shard, env.outputDir);
+    }
+    return result;
 }
-const TRUSTED_ASSOCIATIONS = new Set(['OWNER', 'MEMBER', 'COLLABORATOR']);
-/**
- * Edits the comment carrying the summary marker, or creates it. Only a
- * comment by a bot or by someone with access to the repository counts, so an
- * outsider who pastes the marker cannot capture (or get us to overwrite) it.
- */
-async function upsertStickyComment(client, repo, issue, body) {
-    const comments = await client.paginate(client.rest.issues.listComments, {
-        ...repo,
-        issue_number: issue,
-        per_page: 100,
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new errors_UserError(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!isValidRefPart(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!isValidRefPart(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
     });
-    const candidates = comments.filter((c) => (c.body ?? '').startsWith(SUMMARY_MARKER) &&
-        (c.user?.type === 'Bot' || TRUSTED_ASSOCIATIONS.has(c.author_association)));
-    const mine = candidates.find((c) => c.user?.type === 'Bot') ?? candidates[0];
-    if (mine) {
-        if (mine.body === body)
-            return mine.html_url;
-        try {
-            const { data } = await client.rest.issues.updateComment({
-                ...repo,
-                comment_id: mine.id,
-                body,
-            });
-            return data.html_url;
-        }
-        catch (error) {
-            const status = error.status;
-            if (status !== 403 && status !== 404)
-                throw error;
-        }
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new errors_UserError(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
     }
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
 }
 
 // EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
@@ -64387,28 +64596,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = resolve(repoDir, name);
-    const inside = relative(resolve(repoDir), path);
+    const inside = relative(resolve(repoDir), resolve(repoDir, name));
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
         throw new UserError(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await readFile(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new UserError(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await readFile(resolve(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -65257,222 +65479,50 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/locks.js
-// Environment locks, held by a parent pull request (not by a person).
-//
-// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. It is created through the
-// git data API: blob+tree and commit first, then `POST /git/refs`, which
-// GitHub answers with 422 when the ref already exists. That POST is the
-// atomic step: of two runs racing for one environment exactly one creates the
-// ref. The API needs only the token, no clone, and works from any event.
-//
-// Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created (even when a retried POST answered 422 for its own first
-// attempt) from one that was already held by the same PR in an earlier run:
-// a failed run releases only the former.
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
 
-const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
-const LOCK_FILE = 'lock.json';
-function lockBranch(environment) {
-    return `${LOCK_BRANCH_PREFIX}${environment}`;
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends Error {
 }
-/** "locked by #12 (alice, change freeze)" */
-function describeHolder(held) {
-    if (!held.lock)
-        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
-    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
-    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
-}
-async function readLock(client, repo, environment) {
-    let commit;
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function readFileAt(client, repo, path, ref) {
+    let data;
     try {
-        const ref = await client.rest.git.getRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-        commit = ref.data.object.sha;
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
     }
     catch (error) {
-        if (httpStatus(error) === 404)
+        if (errors_httpStatus(error) === 404)
             return undefined;
         throw error;
     }
-    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
 }
-async function readLockFile(client, repo, commit) {
-    try {
-        const file = await client.rest.repos.getContent({ ...repo, path: LOCK_FILE, ref: commit });
-        const data = file.data;
-        if (data.type !== 'file' || typeof data.content !== 'string')
-            return {};
-        const lock = toLockInfo(JSON.parse(Buffer.from(data.content, 'base64').toString('utf8')));
-        return lock ? { lock } : {};
-    }
-    catch (error) {
-        if (httpStatus(error) === 404 || error instanceof SyntaxError)
-            return {};
-        throw error;
-    }
+
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
 }
-function toLockInfo(value) {
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
-        return undefined;
-    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
-        if (typeof v[key] !== 'string')
-            return undefined;
-    }
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
     return {
-        pr: v.pr,
-        actor: v.actor,
-        reason: v.reason,
-        sha: v.sha,
-        createdAt: v.createdAt,
-        id: v.id,
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
 }
-async function acquireLock(client, repo, environment, options) {
-    const existing = await readLock(client, repo, environment);
-    if (existing)
-        return classify(existing, options.pr);
-    const lock = {
-        pr: options.pr,
-        actor: options.actor,
-        reason: options.reason,
-        sha: options.sha,
-        createdAt: (options.now?.() ?? new Date()).toISOString(),
-        id: randomUUID(),
-    };
-    const tree = await client.rest.git.createTree({
-        ...repo,
-        tree: [
-            {
-                path: LOCK_FILE,
-                mode: '100644',
-                type: 'blob',
-                content: `${JSON.stringify(lock, null, 2)}\n`,
-            },
-        ],
-    });
-    const commit = await client.rest.git.createCommit({
-        ...repo,
-        message: `fleet-promote: lock ${environment} for #${options.pr}`,
-        tree: tree.data.sha,
-        parents: [],
-    });
-    try {
-        await client.rest.git.createRef({
-            ...repo,
-            ref: `refs/heads/${lockBranch(environment)}`,
-            sha: commit.data.sha,
-        });
-        return { status: 'acquired', held: { environment, commit: commit.data.sha, lock } };
-    }
-    catch (error) {
-        if (httpStatus(error) !== 422)
-            throw error;
-    }
-    // Someone created it between our read and our create, or our own retried POST did.
-    const winner = await readLock(client, repo, environment);
-    if (!winner)
-        throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`);
-    if (winner.lock?.id === lock.id)
-        return { status: 'acquired', held: winner };
-    return classify(winner, options.pr);
-}
-function classify(held, pr) {
-    return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held };
-}
-/**
- * Deletes the lock only when `pr` holds it (and, with `id`, only the very
- * acquisition that created it). The API has no conditional delete: the
- * window between the read and the delete is one round trip, and only a run
- * of the holding PR ever deletes, so another PR's lock cannot appear there
- * unless the holder's own runs race each other.
- */
-async function releaseLock(client, repo, environment, pr, id) {
-    const held = await readLock(client, repo, environment);
-    if (!held)
-        return 'absent';
-    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
-        return 'conflict';
-    try {
-        await client.rest.git.deleteRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 422 || status === 404)
-            return 'absent';
-        throw error;
-    }
-    return 'released';
-}
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-        ...repo,
-        ref: `heads/${LOCK_BRANCH_PREFIX}`,
-        per_page: 100,
-    });
-    const locks = [];
-    for (const ref of refs) {
-        const environment = ref.ref.slice(`refs/heads/${LOCK_BRANCH_PREFIX}`.length);
-        if (!environment)
-            continue;
-        locks.push({
-            environment,
-            commit: ref.object.sha,
-            ...(await readLockFile(client, repo, ref.object.sha)),
-        });
-    }
-    return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
-}
-function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
-}
-
-;// CONCATENATED MODULE: ./actions/lib/config/base-config.js
-// The configuration as a pull request's base branch has it, read through the
-// contents API (promote and open-child-prs both decide from it).
-
-
-/**
- * The configuration as the PR's base branch has it right now, through the
- * contents API: never the PR head, never the local checkout (which, for
- * `issue_comment`, is the default branch and not necessarily the base).
- */
-async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE) {
-    try {
-        const { data } = await client.rest.repos.getContent({
-            ...repo,
-            path: file,
-            ref: `refs/heads/${baseRef}`,
-        });
-        const content = data;
-        if (content.type !== 'file' || typeof content.content !== 'string') {
-            throw new Error(`${file} on ${baseRef} is not a file`);
-        }
-        return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file);
-    }
-    catch (error) {
-        if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
-            return defaultConfig();
-        throw error;
-    }
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
 }
 
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
@@ -65985,6 +66035,8 @@ function refusedResponse(error) {
 
 
 
+
+
 const contract = defineContract({
     inputs: {
         token: {
@@ -66063,7 +66115,7 @@ async function run() {
         const { owner, repo } = context.repo;
         const client = createGitHubClient(inputs.token, { log: info });
         const baseRef = context.payload.pull_request?.base?.ref ??
-            (await client.rest.pulls.get({ owner, repo, pull_number: parent })).data.base.ref;
+            (await getPullRequest(client, { owner, repo }, parent)).baseRef;
         // From the base branch, never the checkout: a pull_request_target run has the PR's content there.
         const config = await loadBaseConfig(client, { owner, repo }, baseRef, inputs.config);
         const stages = stageOrder(config).map((name) => ({

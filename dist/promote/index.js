@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(423);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(563);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 423:
+/***/ 563:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59362,6 +59362,72 @@ function refusedResponse(error) {
     return { status, headers: response.headers, message };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+}
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
+}
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
+// Commit statuses through the GitHub port: read the latest per context, post one.
+
+/** The latest status per context on a commit (one paginated read). */
+async function latestStatuses(client, repo, sha) {
+    const latest = new Map();
+    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
+        ...repo,
+        ref: sha,
+        per_page: 100,
+    })) {
+        const statuses = page.data.statuses;
+        for (const status of statuses) {
+            if (!latest.has(status.context))
+                latest.set(status.context, fromRaw(status));
+        }
+    }
+    return latest;
+}
+function fromRaw(status) {
+    return {
+        context: status.context,
+        state: status.state,
+        description: status.description ?? '',
+        ...(status.target_url ? { targetUrl: status.target_url } : {}),
+    };
+}
+async function setStatus(client, repo, sha, status) {
+    await client.rest.repos.createCommitStatus({
+        ...repo,
+        sha,
+        context: status.context,
+        state: status.state,
+        description: statusDescription(status.description),
+        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+    });
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/children.js
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
@@ -59484,66 +59550,215 @@ function childTitle(parent, environment, parentTitle) {
     return `${head}${fitted}${tail}`;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/statuses.js
-// Commit statuses the suite sets on the parent PR head: one context per
-// environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
-const MAX_STATUS_DESCRIPTION = 140;
-/** `fleet-promote/<environment>` */
-function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
 }
-/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statusDescription(text) {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    const chars = [...flat];
-    if (chars.length <= MAX_STATUS_DESCRIPTION)
-        return flat;
-    return `${chars
-        .slice(0, MAX_STATUS_DESCRIPTION - 1)
-        .join('')
-        .trimEnd()}…`;
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function errors_answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
 }
-/** The latest status per context on a commit (one paginated read). */
-async function latestStatuses(client, repo, sha) {
-    const latest = new Map();
-    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
-        ...repo,
-        ref: sha,
-        per_page: 100,
-    })) {
-        const statuses = page.data.statuses;
-        for (const status of statuses) {
-            if (!latest.has(status.context))
-                latest.set(status.context, fromRaw(status));
-        }
-    }
-    return latest;
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
 }
-function fromRaw(status) {
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
     return {
-        context: status.context,
-        state: status.state,
-        description: status.description ?? '',
-        ...(status.target_url ? { targetUrl: status.target_url } : {}),
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
     };
 }
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
 }
-async function setStatus(client, repo, sha, status) {
-    await client.rest.repos.createCommitStatus({
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
         ...repo,
-        sha,
-        context: status.context,
-        state: status.state,
-        description: statusDescription(status.description),
-        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+        state: 'open',
+        per_page: 100,
     });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/aggregate.js
@@ -59561,6 +59776,8 @@ async function setStatus(client, repo, sha, status) {
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
 // aggregate never reads its own context.
+
+
 
 
 const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
@@ -59622,49 +59839,6 @@ function environmentsWithStatus(contexts) {
         .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
         .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
         .filter((name) => name.length > 0);
-}
-/** Every open pull request of the repository (one paginated listing). */
-async function listOpenPulls(client, repo) {
-    const pulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
-    return pulls.map((pull) => ({
-        number: pull.number,
-        headRef: pull.head.ref,
-        headSha: pull.head.sha,
-        headRepo: pull.head.repo?.full_name ?? '',
-        baseRef: pull.base.ref,
-        body: pull.body ?? null,
-        htmlUrl: pull.html_url,
-        draft: pull.draft === true,
-    }));
-}
-/** The parent's open children, by branch name (the marker only adds metadata). */
-function childrenOf(pulls, repo, parent) {
-    const fullName = `${repo.owner}/${repo.repo}`;
-    const children = [];
-    for (const pull of pulls) {
-        const child = identifyChild({
-            number: pull.number,
-            body: pull.body,
-            head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-            base: { ref: pull.baseRef },
-        }, fullName);
-        if (!child || child.parent !== parent)
-            continue;
-        children.push({
-            environment: child.environment,
-            number: pull.number,
-            url: pull.htmlUrl,
-            branch: pull.headRef,
-            headSha: pull.headSha,
-            base: pull.baseRef,
-            ...(child.marker ? { marker: child.marker } : {}),
-        });
-    }
-    return children.sort((a, b) => a.environment.localeCompare(b.environment));
 }
 /** Open parent PRs (not children) whose head is `sha`. */
 function parentsWithHead(pulls, sha) {
@@ -63973,28 +64147,41 @@ function defaultConfig() {
 function defaultEnvironmentRule() {
     return { glob: 'clusters/**', name: '{1}', branch: 'env/{name}', exclude: [] };
 }
-/** Read `file` (repo-relative) under repoDir. A missing default file gives the defaults; a missing explicitly named file is an error. */
+/**
+ * The one configuration loader. A missing default file gives the defaults; a
+ * missing file named explicitly is an error (unless `missingIsDefault`, for
+ * revisions that predate the file).
+ */
+async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) {
+    const text = await source.read(file);
+    if (text !== undefined)
+        return parseConfig(text, file);
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
+        return defaultConfig();
+    const where = source.where ? ` ${source.where}` : '';
+    throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
-    const path = resolve(repoDir, name);
-    const inside = relative(resolve(repoDir), path);
+    const inside = relative(resolve(repoDir), resolve(repoDir, name));
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
         throw new UserError(`configuration file ${name} is not inside the repository`);
     }
-    let text;
-    try {
-        text = await readFile(path, 'utf8');
-    }
-    catch (error) {
-        if (error.code === 'ENOENT' && name === DEFAULT_CONFIG_FILE) {
-            return defaultConfig();
-        }
-        if (error.code === 'ENOENT') {
-            throw new UserError(`configuration file ${name} does not exist`, { file: name });
-        }
-        throw error;
-    }
-    return parseConfig(text, inside.split('\\').join('/'));
+    const directory = {
+        where: '',
+        read: async (file) => {
+            try {
+                return await readFile(resolve(repoDir, file), 'utf8');
+            }
+            catch (error) {
+                if (error.code === 'ENOENT')
+                    return undefined;
+                throw error;
+            }
+        },
+    };
+    return loadConfigFrom(directory, inside.split('\\').join('/'));
 }
 /** Where YAML nodes are, for messages and annotations. */
 class SourceMap {
@@ -64843,192 +65030,42 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/locks.js
-// Environment locks, held by a parent pull request (not by a person).
-//
-// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. It is created through the
-// git data API: blob+tree and commit first, then `POST /git/refs`, which
-// GitHub answers with 422 when the ref already exists. That POST is the
-// atomic step: of two runs racing for one environment exactly one creates the
-// ref. The API needs only the token, no clone, and works from any event.
-//
-// Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created (even when a retried POST answered 422 for its own first
-// attempt) from one that was already held by the same PR in an earlier run:
-// a failed run releases only the former.
-
-const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
-const LOCK_FILE = 'lock.json';
-function lockBranch(environment) {
-    return `${LOCK_BRANCH_PREFIX}${environment}`;
+;// CONCATENATED MODULE: ./actions/lib/github/deployments.js
+// Deployments and their statuses through the GitHub port.
+/** The newest deployment of `sha` to `environment` for `task`, if any. */
+async function findDeployment(client, repo, query) {
+    const { data } = await client.rest.repos.listDeployments({ ...repo, ...query, per_page: 1 });
+    return data[0]?.id;
 }
-/** "locked by #12 (alice, change freeze)" */
-function describeHolder(held) {
-    if (!held.lock)
-        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
-    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
-    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
-}
-async function readLock(client, repo, environment) {
-    let commit;
-    try {
-        const ref = await client.rest.git.getRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-        commit = ref.data.object.sha;
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
-    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
-}
-async function readLockFile(client, repo, commit) {
-    try {
-        const file = await client.rest.repos.getContent({ ...repo, path: LOCK_FILE, ref: commit });
-        const data = file.data;
-        if (data.type !== 'file' || typeof data.content !== 'string')
-            return {};
-        const lock = toLockInfo(JSON.parse(Buffer.from(data.content, 'base64').toString('utf8')));
-        return lock ? { lock } : {};
-    }
-    catch (error) {
-        if (httpStatus(error) === 404 || error instanceof SyntaxError)
-            return {};
-        throw error;
-    }
-}
-function toLockInfo(value) {
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
-        return undefined;
-    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
-        if (typeof v[key] !== 'string')
-            return undefined;
-    }
-    return {
-        pr: v.pr,
-        actor: v.actor,
-        reason: v.reason,
-        sha: v.sha,
-        createdAt: v.createdAt,
-        id: v.id,
-    };
-}
-async function acquireLock(client, repo, environment, options) {
-    const existing = await readLock(client, repo, environment);
-    if (existing)
-        return classify(existing, options.pr);
-    const lock = {
-        pr: options.pr,
-        actor: options.actor,
-        reason: options.reason,
-        sha: options.sha,
-        createdAt: (options.now?.() ?? new Date()).toISOString(),
-        id: (0,external_node_crypto_.randomUUID)(),
-    };
-    const tree = await client.rest.git.createTree({
+async function createDeployment(client, repo, request) {
+    const created = await client.rest.repos.createDeployment({
         ...repo,
-        tree: [
-            {
-                path: LOCK_FILE,
-                mode: '100644',
-                type: 'blob',
-                content: `${JSON.stringify(lock, null, 2)}\n`,
-            },
-        ],
+        ref: request.sha,
+        task: request.task,
+        environment: request.environment,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: request.production,
+        description: request.description,
+        payload: request.payload,
     });
-    const commit = await client.rest.git.createCommit({
+    // A 202 (merge-branch message) has no id; with auto_merge off GitHub sends 201.
+    if (!('id' in created.data))
+        throw new Error(`GitHub did not create a deployment for ${request.environment}`);
+    return created.data.id;
+}
+async function setDeploymentStatus(client, repo, deployment, update) {
+    await client.rest.repos.createDeploymentStatus({
         ...repo,
-        message: `fleet-promote: lock ${environment} for #${options.pr}`,
-        tree: tree.data.sha,
-        parents: [],
+        deployment_id: deployment,
+        state: update.state,
+        description: update.description,
+        environment: update.environment,
+        environment_url: update.environmentUrl,
+        ...(update.logUrl ? { log_url: update.logUrl } : {}),
+        auto_inactive: update.state === 'success',
     });
-    try {
-        await client.rest.git.createRef({
-            ...repo,
-            ref: `refs/heads/${lockBranch(environment)}`,
-            sha: commit.data.sha,
-        });
-        return { status: 'acquired', held: { environment, commit: commit.data.sha, lock } };
-    }
-    catch (error) {
-        if (httpStatus(error) !== 422)
-            throw error;
-    }
-    // Someone created it between our read and our create, or our own retried POST did.
-    const winner = await readLock(client, repo, environment);
-    if (!winner)
-        throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`);
-    if (winner.lock?.id === lock.id)
-        return { status: 'acquired', held: winner };
-    return classify(winner, options.pr);
-}
-function classify(held, pr) {
-    return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held };
-}
-/**
- * Deletes the lock only when `pr` holds it (and, with `id`, only the very
- * acquisition that created it). The API has no conditional delete: the
- * window between the read and the delete is one round trip, and only a run
- * of the holding PR ever deletes, so another PR's lock cannot appear there
- * unless the holder's own runs race each other.
- */
-async function releaseLock(client, repo, environment, pr, id) {
-    const held = await readLock(client, repo, environment);
-    if (!held)
-        return 'absent';
-    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
-        return 'conflict';
-    try {
-        await client.rest.git.deleteRef({ ...repo, ref: `heads/${lockBranch(environment)}` });
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 422 || status === 404)
-            return 'absent';
-        throw error;
-    }
-    return 'released';
-}
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-        ...repo,
-        ref: `heads/${LOCK_BRANCH_PREFIX}`,
-        per_page: 100,
-    });
-    const locks = [];
-    for (const ref of refs) {
-        const environment = ref.ref.slice(`refs/heads/${LOCK_BRANCH_PREFIX}`.length);
-        if (!environment)
-            continue;
-        locks.push({
-            environment,
-            commit: ref.object.sha,
-            ...(await readLockFile(client, repo, ref.object.sha)),
-        });
-    }
-    return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
-}
-function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/deploy.js
@@ -65041,6 +65078,8 @@ function httpStatus(error) {
 //   merge    merge the child PR into the WET branch, bound to its head SHA
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
+
+
 
 
 
@@ -65106,7 +65145,7 @@ async function deployWithArgoCd(ctx, target) {
     const { branch, headSha } = target.child;
     await report(ctx, target, 'pending', `deploying ${branch} with Argo CD application ${application}`, url);
     const deployment = await findOrCreateDeployment(ctx, target);
-    await setDeploymentStatus(ctx, target, deployment, 'in_progress', `syncing ${application}`, url);
+    await reportDeployment(ctx, target, deployment, 'in_progress', `syncing ${application}`, url);
     let verdict;
     try {
         const current = await argocd.client.getApplication(application);
@@ -65134,7 +65173,7 @@ async function deployWithArgoCd(ctx, target) {
         verdict = { ok: false, detail: error.message, url };
     }
     await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url);
-    await setDeploymentStatus(ctx, target, deployment, verdict.ok ? 'success' : 'failure', verdict.detail, url);
+    await reportDeployment(ctx, target, deployment, verdict.ok ? 'success' : 'failure', verdict.detail, url);
     return verdict;
 }
 const DEPLOYMENT_TASK = 'deploy:fleet-promote';
@@ -65143,61 +65182,40 @@ const DEPLOYMENT_TASK = 'deploy:fleet-promote';
  * deployment of its first attempt instead of creating a duplicate.
  */
 async function findOrCreateDeployment(ctx, target) {
-    const { data: existing } = await ctx.client.rest.repos.listDeployments({
-        ...ctx.repo,
+    const query = {
         sha: target.child.headSha,
         environment: target.environment,
         task: DEPLOYMENT_TASK,
-        per_page: 1,
-    });
-    const found = existing[0];
-    if (found)
-        return found.id;
-    const created = await ctx.client.rest.repos.createDeployment({
-        ...ctx.repo,
-        ref: target.child.headSha,
-        task: DEPLOYMENT_TASK,
-        environment: target.environment,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: /prod/i.test(target.stage),
+    };
+    const found = await findDeployment(ctx.client, ctx.repo, query);
+    if (found !== undefined)
+        return found;
+    return createDeployment(ctx.client, ctx.repo, {
+        ...query,
+        production: /prod/i.test(target.stage),
         description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
         payload: { parent: ctx.parent, parentSha: ctx.parentSha, branch: target.child.branch },
     });
-    if (!('id' in created.data))
-        throw new Error(`GitHub did not create a deployment for ${target.environment}`);
-    return created.data.id;
 }
-async function setDeploymentStatus(ctx, target, deployment, state, description, environmentUrl) {
-    await ctx.client.rest.repos.createDeploymentStatus({
-        ...ctx.repo,
-        deployment_id: deployment,
+async function reportDeployment(ctx, target, deployment, state, description, environmentUrl) {
+    await setDeploymentStatus(ctx.client, ctx.repo, deployment, {
         state,
         description: statusDescription(description),
         environment: target.environment,
-        environment_url: environmentUrl,
-        ...(ctx.runUrl ? { log_url: ctx.runUrl } : {}),
-        auto_inactive: state === 'success',
+        environmentUrl,
+        ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
     });
 }
 async function deployByMerge(ctx, target) {
     const { child } = target;
     await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url);
-    try {
-        await ctx.client.rest.pulls.merge({
-            ...ctx.repo,
-            pull_number: child.number,
-            sha: child.headSha,
-            merge_method: 'merge',
-            commit_title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-        });
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status !== 405 && status !== 409 && status !== 422)
-            throw error;
-        const why = status === 409 ? 'its head moved since it was read' : errors_errorMessage(error);
+    const merge = await mergeAtSha(ctx.client, ctx.repo, {
+        number: child.number,
+        sha: child.headSha,
+        title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
+    });
+    if (!merge.merged) {
+        const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message;
         const detail = `could not merge #${child.number} into ${child.base}: ${why}`;
         await report(ctx, target, 'failure', detail, child.url);
         return { ok: false, detail };
@@ -65207,10 +65225,262 @@ async function deployByMerge(ctx, target) {
     return { ok: true, detail };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends Error {
+}
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+async function branchTip(client, repo, branch) {
+    try {
+        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** Every branch under `prefix`, with its tip. */
+async function git_data_branchesWithPrefix(client, repo, prefix) {
+    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+        ...repo,
+        ref: `heads/${prefix}`,
+        per_page: 100,
+    });
+    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
+async function createRootCommit(client, repo, message, files) {
+    const tree = await client.rest.git.createTree({
+        ...repo,
+        tree: Object.entries(files).map(([path, content]) => ({
+            path,
+            mode: '100644',
+            type: 'blob',
+            content,
+        })),
+    });
+    const commit = await client.rest.git.createCommit({
+        ...repo,
+        message,
+        tree: tree.data.sha,
+        parents: [],
+    });
+    return commit.data.sha;
+}
+/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
+async function createBranch(client, repo, branch, sha) {
+    try {
+        await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha });
+        return true;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+async function deleteBranch(client, repo, branch) {
+    try {
+        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
+        return true;
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        if (status === 422 || status === 404)
+            return false;
+        throw error;
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/locks.js
+// Environment locks, held by a parent pull request (not by a person).
+//
+// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
+// parentless commit whose tree holds `lock.json`. It is created through the
+// git data API: blob+tree and commit first, then `POST /git/refs`, which
+// GitHub answers with 422 when the ref already exists. That POST is the
+// atomic step: of two runs racing for one environment exactly one creates the
+// ref. The API needs only the token, no clone, and works from any event.
+//
+// Every lock records a random `id` per acquisition, so a run can tell a lock
+// it created (even when a retried POST answered 422 for its own first
+// attempt) from one that was already held by the same PR in an earlier run:
+// a failed run releases only the former.
+
+
+
+const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
+const LOCK_FILE = 'lock.json';
+function lockBranch(environment) {
+    return `${LOCK_BRANCH_PREFIX}${environment}`;
+}
+/** "locked by #12 (alice, change freeze)" */
+function describeHolder(held) {
+    if (!held.lock)
+        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
+    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
+    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
+}
+async function readLock(client, repo, environment) {
+    const commit = await branchTip(client, repo, lockBranch(environment));
+    if (commit === undefined)
+        return undefined;
+    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
+}
+async function readLockFile(client, repo, commit) {
+    try {
+        const text = await readFileAt(client, repo, LOCK_FILE, commit);
+        const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text));
+        return lock ? { lock } : {};
+    }
+    catch (error) {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        if (error instanceof NotAFileError || error instanceof SyntaxError)
+            return {};
+        throw error;
+    }
+}
+function toLockInfo(value) {
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
+        return undefined;
+    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
+        if (typeof v[key] !== 'string')
+            return undefined;
+    }
+    return {
+        pr: v.pr,
+        actor: v.actor,
+        reason: v.reason,
+        sha: v.sha,
+        createdAt: v.createdAt,
+        id: v.id,
+    };
+}
+async function acquireLock(client, repo, environment, options) {
+    const existing = await readLock(client, repo, environment);
+    if (existing)
+        return classify(existing, options.pr);
+    const lock = {
+        pr: options.pr,
+        actor: options.actor,
+        reason: options.reason,
+        sha: options.sha,
+        createdAt: (options.now?.() ?? new Date()).toISOString(),
+        id: (0,external_node_crypto_.randomUUID)(),
+    };
+    const commit = await createRootCommit(client, repo, `fleet-promote: lock ${environment} for #${options.pr}`, { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` });
+    if (await createBranch(client, repo, lockBranch(environment), commit)) {
+        return { status: 'acquired', held: { environment, commit, lock } };
+    }
+    // Someone created it between our read and our create, or our own retried POST did.
+    const winner = await readLock(client, repo, environment);
+    if (!winner)
+        throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`);
+    if (winner.lock?.id === lock.id)
+        return { status: 'acquired', held: winner };
+    return classify(winner, options.pr);
+}
+function classify(held, pr) {
+    return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held };
+}
+/**
+ * Deletes the lock only when `pr` holds it (and, with `id`, only the very
+ * acquisition that created it). The API has no conditional delete: the
+ * window between the read and the delete is one round trip, and only a run
+ * of the holding PR ever deletes, so another PR's lock cannot appear there
+ * unless the holder's own runs race each other.
+ */
+async function releaseLock(client, repo, environment, pr, id) {
+    const held = await readLock(client, repo, environment);
+    if (!held)
+        return 'absent';
+    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
+        return 'conflict';
+    return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
+}
+/** Every lock in the repository. */
+async function listLocks(client, repo) {
+    const locks = [];
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!environment)
+            continue;
+        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
+async function releaseLocksOfPullRequest(client, repo, pr) {
+    const released = [];
+    for (const held of await listLocks(client, repo)) {
+        if (held.lock?.pr !== pr)
+            continue;
+        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
+            released.push(held.environment);
+    }
+    return released;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/repos.js
+// Repository roles through the GitHub port.
+
+/** The user's permission on the repository, live; undefined for a non-collaborator. */
+async function collaboratorPermission(client, repo, login) {
+    try {
+        const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
+            ...repo,
+            username: login,
+        });
+        return data;
+    }
+    catch (error) {
+        // GitHub answers 404 when the user is not a collaborator (or does not exist).
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/prechecks.js
 // Checks before a promotion, all read live from GitHub (never from the event
 // payload, which a re-run replays with stale data) and all fail-closed: an
 // unknown role, a missing status or an unreadable answer refuses.
+
 
 
 /** Repository roles from least to most privileged; custom roles map to their base. */
@@ -65222,40 +65492,14 @@ const ROLE_RANK = {
     maintain: 4,
     admin: 5,
 };
-async function getPullRequest(client, repo, number) {
-    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
-    return {
-        number: data.number,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged === true,
-        draft: data.draft === true,
-        title: data.title,
-        author: data.user?.login ?? '',
-        headSha: data.head.sha,
-        headRef: data.head.ref,
-        headRepo: data.head.repo?.full_name ?? '',
-        baseRef: data.base.ref,
-        htmlUrl: data.html_url,
-    };
-}
 /** Whether `number` is a pull request (issue comments arrive for issues too). */
 function isFork(pull, repo) {
     return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase();
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
 async function repositoryRole(client, repo, login) {
-    try {
-        const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
-            ...repo,
-            username: login,
-        });
-        return effectiveRole(data);
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return 'none';
-        throw error;
-    }
+    const permission = await collaboratorPermission(client, repo, login);
+    return permission ? effectiveRole(permission) : 'none';
 }
 /**
  * `role_name` when it is a built-in role. A custom role counts as the legacy
@@ -65285,19 +65529,14 @@ function isBot(login, type) {
  * approval of exactly `sha`. The PR author never counts.
  */
 async function approversOf(client, repo, pull, sha) {
-    const reviews = await client.paginate(client.rest.pulls.listReviews, {
-        ...repo,
-        pull_number: pull.number,
-        per_page: 100,
-    });
     const latest = new Map();
-    for (const review of reviews) {
-        const login = review.user?.login;
+    for (const review of await listReviews(client, repo, pull.number)) {
+        const login = review.login;
         if (!login || login === pull.author)
             continue;
         if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state))
             continue;
-        latest.set(login, { state: review.state, commitId: review.commit_id ?? '' });
+        latest.set(login, { state: review.state, commitId: review.commitId });
     }
     return [...latest]
         .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
@@ -65384,6 +65623,41 @@ async function recheckHead(client, repo, number, pinned) {
 // action's renderers share.
 /** GitHub rejects issue comments and PR bodies longer than this. */
 const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '"': '&quot;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
 /** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
 function tableCell(text) {
     return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
@@ -65480,12 +65754,12 @@ function renderReply(input) {
     const out = [`### ${HEADLINE[input.decision]}`, ''];
     out.push(`${inlineCode(input.command || input.promoteCommand)} by @${input.actor} on ${inlineCode(input.sha.slice(0, 7))}`, '');
     if (input.decision === 'refused' || input.decision === 'failed') {
-        out.push(`**Reason:** ${escapeInline(input.reason)}`, '');
+        out.push(`**Reason:** ${untrusted(input.reason)}`, '');
         if (input.decision === 'refused')
             out.push('Nothing was changed.', '');
     }
     else {
-        out.push(escapeInline(input.reason), '');
+        out.push(untrusted(input.reason), '');
     }
     if (input.rows.length > 0) {
         const withDuration = input.rows.some((row) => row.durationMs !== undefined);
@@ -65501,7 +65775,7 @@ function renderReply(input) {
             inlineCode(row.environment),
             row.stage,
             RESULT_LABEL[row.result] ?? row.result,
-            plainCell(row.detail),
+            untrusted(row.detail),
             row.links.map((l) => markdown_link(l.text, l.url)).join(' · '),
             ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
         ]);
@@ -65511,61 +65785,124 @@ function renderReply(input) {
         out.push(helpText(input.promoteCommand), '');
     return `${out.join('\n').trimEnd()}\n`;
 }
-/**
- * Table cells escape backslashes, so Markdown escapes cannot be used there:
- * details (Argo CD messages, lock reasons typed in comments) get HTML entities
- * for the characters that would format, link, mention or open a tag.
- */
-function plainCell(text) {
-    const entities = {
-        '&': '&amp;',
-        '<': '&lt;',
-        '>': '&gt;',
-        '*': '&#42;',
-        _: '&#95;',
-        '[': '&#91;',
-        ']': '&#93;',
-        '`': '&#96;',
-        '@': '&#64;',
+
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
-    return text.replace(/[&<>*_[\]`@]/g, (char) => entities[char] ?? char);
 }
-/** Keeps Markdown and HTML in reasons literal. */
-function escapeInline(text) {
-    return text
-        .replace(/[\\`*_[\]<>|]/g, '\\$&')
-        .replace(/^#/, '\\#')
-        .replace(/@(?=\w)/g, '@\u200b');
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
 }
 
-;// CONCATENATED MODULE: ./actions/lib/config/base-config.js
-// The configuration as a pull request's base branch has it, read through the
-// contents API (promote and open-child-prs both decide from it).
+;// CONCATENATED MODULE: ./actions/lib/github/comments.js
+// Issue and PR comments through the GitHub port: the one marked-comment
+// upsert, with the one trust rule every action uses.
 
-
+const suiteLogins = new WeakMap();
 /**
- * The configuration as the PR's base branch has it right now, through the
- * contents API: never the PR head, never the local checkout (which, for
- * `issue_comment`, is the default branch and not necessarily the base).
+ * The login the suite writes with: the token's own user (a PAT), the App's
+ * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
+ * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
+ * integration" for the last two and `GET /app` needs the App's JWT, so this
+ * asks GraphQL's `viewer`, which answers for all three. Read once per client.
  */
-async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE) {
-    try {
-        const { data } = await client.rest.repos.getContent({
-            ...repo,
-            path: file,
-            ref: `refs/heads/${baseRef}`,
-        });
-        const content = data;
-        if (content.type !== 'file' || typeof content.content !== 'string') {
-            throw new Error(`${file} on ${baseRef} is not a file`);
+function suiteLogin(client) {
+    let login = suiteLogins.get(client);
+    if (!login) {
+        login = client
+            .graphql('query { viewer { login } }')
+            .then((data) => data.viewer.login);
+        login.catch(() => suiteLogins.delete(client));
+        suiteLogins.set(client, login);
+    }
+    return login;
+}
+/**
+ * The trust rule: a comment carrying `marker` is the suite's only when the
+ * suite's own identity wrote it. Anyone can paste a marker, and another bot
+ * (or a person with write access) is not us; their comments are never edited
+ * or adopted.
+ */
+async function findMarkedComment(client, repo, issue, marker) {
+    const self = await suiteLogin(client);
+    const comments = await client.paginate(client.rest.issues.listComments, {
+        ...repo,
+        issue_number: issue,
+        per_page: 100,
+    });
+    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
+    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
+}
+/**
+ * Edits the suite's comment carrying `marker` (which `body` must start with),
+ * or creates it. Find-or-create: when a POST's answer is lost, the comment may
+ * exist anyway, so it is looked for again before a second POST; the client's
+ * own retry is off for that POST for the same reason.
+ */
+async function upsertMarkedComment(client, repo, issue, marker, body) {
+    if (!body.startsWith(marker))
+        throw new Error('a marked comment must start with its marker');
+    const existing = await findMarkedComment(client, repo, issue, marker);
+    if (existing) {
+        if (existing.body === body)
+            return existing.url;
+        try {
+            const { data } = await client.rest.issues.updateComment({
+                ...repo,
+                comment_id: existing.id,
+                body,
+            });
+            return data.html_url;
         }
-        return parseConfig(Buffer.from(content.content, 'base64').toString('utf8'), file);
+        catch (error) {
+            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
+            // deleted comment); write a new one.
+            if (httpStatus(error) !== 404)
+                throw error;
+        }
     }
-    catch (error) {
-        if (httpStatus(error) === 404 && file === DEFAULT_CONFIG_FILE)
-            return defaultConfig();
-        throw error;
+    for (let attempt = 1;; attempt++) {
+        try {
+            const { data } = await client.rest.issues.createComment({
+                ...repo,
+                issue_number: issue,
+                body,
+                request: { retries: 0 },
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await findMarkedComment(client, repo, issue, marker);
+            if (landed?.body === body)
+                return landed.url;
+            if (landed)
+                return upsertMarkedComment(client, repo, issue, marker, body);
+        }
     }
+}
+/** A plain comment (a reply): each call is a new comment. */
+async function createComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
+    return data.html_url;
+}
+async function reactToComment(client, repo, commentId, content) {
+    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/promote.js
@@ -65574,6 +65911,9 @@ async function loadBaseConfig(client, repo, baseRef, file = DEFAULT_CONFIG_FILE)
 // Nothing here trusts the event beyond who acted and where: the PR, its head,
 // the configuration (from the base branch), roles, reviews, statuses and
 // locks are all read live.
+
+
+
 
 
 
@@ -66156,11 +66496,7 @@ async function react(state, content) {
     if (state.commentId === undefined)
         return;
     try {
-        await state.settings.client.rest.reactions.createForIssueComment({
-            ...state.settings.repo,
-            comment_id: state.commentId,
-            content,
-        });
+        await reactToComment(state.settings.client, state.settings.repo, state.commentId, content);
     }
     catch (error) {
         // Feedback only: a missing reaction must not fail the promotion.
@@ -66168,14 +66504,11 @@ async function react(state, content) {
     }
 }
 async function postReply(state, body) {
-    await state.settings.client.rest.issues.createComment({
-        ...state.settings.repo,
-        issue_number: state.pull.number,
-        body,
-    });
+    await createComment(state.settings.client, state.settings.repo, state.pull.number, body);
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/main.js
+
 
 
 
@@ -66250,15 +66583,6 @@ function parseInputs() {
         aggregate: parseBooleanInput('aggregate', raw.aggregate),
     };
 }
-function field(value, ...path) {
-    let current = value;
-    for (const key of path) {
-        if (typeof current !== 'object' || current === null)
-            return undefined;
-        current = current[key];
-    }
-    return current;
-}
 /**
  * The trigger from the event, or the reason it is not ours. Only who acted,
  * on which PR and what they wrote come from the payload; everything else is
@@ -66267,21 +66591,22 @@ function field(value, ...path) {
 function triggerFromEvent(inputs, eventName, payload, actor) {
     const triggeringActor = process.env.GITHUB_TRIGGERING_ACTOR || actor;
     if (inputs.autoPromote) {
-        const pr = inputs.pr ?? Number(field(payload, 'pull_request', 'number'));
+        const pr = inputs.pr ?? Number(payload.pull_request?.number);
         if (!Number.isSafeInteger(pr) || pr < 1)
             throw new errors_UserError('auto-promote needs a pull request: run it on pull_request events or set the pr input');
         return { kind: 'auto', pr, actor: { login: triggeringActor } };
     }
     if (eventName === 'issue_comment') {
-        if (field(payload, 'action') !== 'created')
+        const { action, issue, comment } = payload;
+        if (action !== 'created')
             return { ignored: 'only new comments are commands' };
-        if (!field(payload, 'issue', 'pull_request'))
+        if (!issue?.pull_request)
             return { ignored: 'the comment is on an issue, not a pull request' };
-        const pr = Number(field(payload, 'issue', 'number'));
-        const commentId = Number(field(payload, 'comment', 'id'));
-        const body = field(payload, 'comment', 'body');
-        const login = field(payload, 'comment', 'user', 'login');
-        const type = field(payload, 'comment', 'user', 'type');
+        const pr = Number(issue.number);
+        const commentId = Number(comment?.id);
+        const body = comment?.body;
+        const login = comment?.user?.login;
+        const type = comment?.user?.type;
         if (!Number.isSafeInteger(pr) ||
             !Number.isSafeInteger(commentId) ||
             typeof body !== 'string' ||
@@ -66296,7 +66621,7 @@ function triggerFromEvent(inputs, eventName, payload, actor) {
             actor: { login, ...(typeof type === 'string' ? { type } : {}) },
         };
     }
-    const dispatchInputs = (field(payload, 'inputs') ?? {});
+    const dispatchInputs = payload.inputs ?? {};
     const eventPr = dispatchInputs.pr;
     const prText = inputs.pr ??
         (typeof eventPr === 'string' || typeof eventPr === 'number' ? String(eventPr) : undefined);
