@@ -17,6 +17,8 @@ export default defineConfig({
     env: {
       PATH: `${toolPath}${delimiter}${process.env.PATH ?? ''}`,
       FLEET_PROMOTE_WRITE_INTERVAL_MS: '0',
+      // Retried 5xx and resets back off n² × 10 ms instead of n² seconds.
+      FLEET_PROMOTE_RETRY_BASE_MS: '10',
     },
   },
 })

@@ -32,6 +32,17 @@ describe('fault injection', () => {
     expect(gh.requests.map((entry) => entry.status)).toEqual([502, 200])
   })
 
+  it('backs off retryBaseMs × n² before retry n', async () => {
+    gh.faults.add({ route: ROUTE, status: 503, times: 2 })
+    const octokit = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl, retryBaseMs: 100 })
+    const started = Date.now()
+    const { status } = await octokit.rest.repos.get({ owner: 'acme', repo: 'faults' })
+    expect(status).toBe(200)
+    // 100 ms before the first retry, 400 ms before the second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(480)
+    expect(gh.requests.map((entry) => entry.status)).toEqual([503, 503, 200])
+  })
+
   it('a secondary rate limit with retry-after: 1 then success: plugin-throttling waits and retries', async () => {
     gh.faults.add({ method: 'GET', route: ROUTE, secondaryRateLimit: { retryAfter: 1 } })
     const logs: string[] = []
