@@ -59290,15 +59290,19 @@ function defaultClockScale() {
     const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE);
     return Number.isFinite(value) && value > 0 ? value : 1;
 }
+/** A duration in milliseconds from the environment (for simulators), else the fallback. */
+function msFromEnv(name, fallback) {
+    const raw = process.env[name];
+    const value = Number(raw);
+    return raw !== undefined && raw !== '' && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
 /** The default write pacing, overridable for simulators through FLEET_PROMOTE_WRITE_INTERVAL_MS. */
 function defaultWriteIntervalMs() {
-    const value = Number(process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS);
-    return Number.isFinite(value) &&
-        value >= 0 &&
-        process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== '' &&
-        process.env.FLEET_PROMOTE_WRITE_INTERVAL_MS !== undefined
-        ? value
-        : 1000;
+    return msFromEnv('FLEET_PROMOTE_WRITE_INTERVAL_MS', 1000);
+}
+/** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
+function defaultRetryBaseMs() {
+    return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000);
 }
 /**
  * The one GitHub client: Octokit with retry (5xx, resets), paced writes
@@ -59312,12 +59316,17 @@ function createGitHubClient(token, options = {}) {
     const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
     const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
     const clockScale = options.clockScale ?? defaultClockScale();
+    const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs();
     const octokit = getOctokit(token, {
         ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
         // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
         // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
         // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
-        retry: { retries, doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451] },
+        retry: {
+            retries,
+            retryAfterBaseValue,
+            doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451],
+        },
         throttle: {
             write: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
             // Writes that notify (PRs, issues, comments, reviews, merges): plugin-throttling's default is 3 s apart.
