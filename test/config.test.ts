@@ -103,6 +103,8 @@ describe('parseConfig', () => {
       },
       timeoutSeconds: 90,
       maxOutputBytes: 1048576,
+      maxMemoryMegabytes: 2048,
+      sandbox: 'off',
     })
     expect(config.promote).toEqual({
       command: '.ship',

@@ -163,7 +163,7 @@ describe('every comment-writing path', () => {
         },
       ],
     }
-    expectInert(hydrateSummary(hydration))
+    expectInert(hydrateSummary(hydration, 'sandbox: bubblewrap 0.9.0 (no network)'))
     const impact = {
       base: 'a'.repeat(40),
       head: 'b'.repeat(40),

@@ -248,7 +248,7 @@ describe('hydrate: rendering the fleet fixture', () => {
     const testA = byName(result, 'test-a')
     expect(testA.status).toBe('failed')
     expect(testA.reason).toBe(
-      `refused: chart alpha repo ${chartRepo.url} is not in hydrate.helm.allowedRepos (clusters/test-a/kustomization.yaml)`,
+      `refused: chart alpha: repo not in hydrate.helm.allowedRepos: ${chartRepo.url} (clusters/test-a/kustomization.yaml:7)`,
     )
     expect(testA.files).toEqual([])
     expect(byName(result, 'local').status).toBe('rendered')

@@ -5,15 +5,18 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { condition } from './support/expressions.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 interface Step {
+  id?: string
   uses?: string
   with?: Record<string, unknown>
   run?: string
 }
 interface Job {
+  if?: string
   permissions?: Record<string, string>
   steps?: Step[]
   uses?: string
@@ -22,7 +25,10 @@ interface Job {
 }
 interface Workflow {
   on: Record<string, unknown> & {
-    workflow_call?: { inputs?: Record<string, { required?: boolean }>; secrets?: object }
+    workflow_call?: {
+      inputs?: Record<string, { required?: boolean; default?: unknown }>
+      secrets?: object
+    }
   }
   permissions?: Record<string, string>
   concurrency?: { group: string; 'cancel-in-progress': boolean }
@@ -101,10 +107,85 @@ describe.each(reusable)('%s', (path) => {
     }
   })
 
+  it('saves no credentials in any checkout, and starts the sandbox before every render', () => {
+    for (const [name, job] of Object.entries(workflow.jobs)) {
+      const jobSteps = job.steps ?? []
+      for (const checkout of jobSteps.filter((s) => s.uses?.startsWith('actions/checkout@')))
+        expect(checkout.with?.['persist-credentials'], `job ${name}`).toBe(false)
+      const render = jobSteps.findIndex(
+        (s) =>
+          (s.uses === './actions/hydrate' && s.with?.environments !== '[]') ||
+          s.uses === './actions/merge-cleanup',
+      )
+      if (render < 0) continue
+      const sandbox = jobSteps.findIndex((s) => s.run === 'bash scripts/install-sandbox.sh')
+      expect(sandbox, `job ${name} installs bubblewrap`).toBeGreaterThanOrEqual(0)
+      expect(sandbox, `job ${name}`).toBeLessThan(render)
+      if (jobSteps[render]?.uses === './actions/hydrate')
+        expect(jobSteps[render]?.with?.token, `job ${name}`).toBe('${{ github.token }}')
+    }
+  })
+
   it('takes the GitHub App key and the Argo CD token as secrets, never as inputs', () => {
     const inputs = Object.keys(workflow.on.workflow_call?.inputs ?? {})
     expect(inputs.filter((name) => /key|token|secret|password/i.test(name))).toEqual([])
     expect(Object.keys(workflow.on.workflow_call?.secrets ?? {})).toContain('app-private-key')
+  })
+})
+
+describe('the command workflow', () => {
+  const workflow = load('.github/workflows/fleet-promote-command.yml')
+  const job = workflow.jobs.promote as Job
+  const comment = (association: string, login = 'someone', type = 'User') => ({
+    event_name: 'issue_comment',
+    github: {
+      event_name: 'issue_comment',
+      event: {
+        issue: { number: 7, pull_request: { url: 'https://api.github.com/x' } },
+        comment: {
+          body: '.promote production',
+          author_association: association,
+          user: { login, type },
+        },
+      },
+    },
+    inputs: { 'command-prefix': '.', 'allow-bots': '["renovate[bot]"]' },
+  })
+  const starts = (context: ReturnType<typeof comment>) => condition(job.if ?? '', { ...context })
+
+  it('starts the privileged job only for owners, members and collaborators', () => {
+    for (const association of ['OWNER', 'MEMBER', 'COLLABORATOR'])
+      expect(starts(comment(association)), association).toBe(true)
+    for (const association of [
+      'CONTRIBUTOR',
+      'FIRST_TIME_CONTRIBUTOR',
+      'FIRST_TIMER',
+      'NONE',
+      'MANNEQUIN',
+    ])
+      expect(starts(comment(association)), association).toBe(false)
+  })
+
+  it('starts it for a bot only when allow-bots lists it, and never for a look-alike user', () => {
+    expect(starts(comment('NONE', 'renovate[bot]', 'Bot'))).toBe(true)
+    expect(starts(comment('NONE', 'dependabot[bot]', 'Bot'))).toBe(false)
+    expect(starts(comment('NONE', 'renovate[bot]', 'User'))).toBe(false)
+    expect(workflow.on.workflow_call?.inputs?.['allow-bots']).toMatchObject({ default: '[]' })
+  })
+
+  it('ignores other comments and issues, and always runs a dispatch', () => {
+    const other = comment('OWNER')
+    other.github.event.comment.body = 'looks good'
+    expect(starts(other)).toBe(false)
+    const issue = comment('OWNER')
+    delete (issue.github.event.issue as { pull_request?: unknown }).pull_request
+    expect(starts(issue)).toBe(false)
+    expect(condition(job.if ?? '', { github: { event_name: 'workflow_dispatch' } })).toBe(true)
+  })
+
+  it('mints the app token only inside the job, after that condition', () => {
+    expect(job.steps?.[0]?.uses).toMatch(/^actions\/create-github-app-token@/)
+    expect(job.if).toContain('author_association')
   })
 })
 

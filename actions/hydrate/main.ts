@@ -57,6 +57,11 @@ export const contract = defineContract({
       description: 'The DRY checkout to render (the pull request merge result).',
       default: '.',
     },
+    token: {
+      description:
+        'Token to fetch the WET branches (and a missing base commit) from `origin` with; it is passed to git only (never saved, never seen by kustomize or Helm), so check the pull request out with `persist-credentials: false`.',
+      default: '${{ github.token }}',
+    },
   },
   outputs: {
     result: {
@@ -81,6 +86,7 @@ export interface HydrateInputs {
   parallelism: number
   allowDeletions: boolean
   workingDirectory: string
+  token: string
 }
 
 function parseEnvironments(text: string): Environment[] {
@@ -123,6 +129,7 @@ export function parseInputs(): HydrateInputs {
     parallelism: parseIntegerInput('parallelism', raw.parallelism || '0', 0, 256),
     allowDeletions: parseBooleanInput('allow-deletions', raw['allow-deletions']),
     workingDirectory: raw['working-directory'] || '.',
+    token: raw.token,
   }
 }
 
@@ -137,7 +144,7 @@ export function compactResult(result: HydrationResult) {
   }))
 }
 
-export function summaryMarkdown(result: HydrationResult): string {
+export function summaryMarkdown(result: HydrationResult, sandbox: string): string {
   const icon: Record<EnvironmentHydration['status'], string> = {
     rendered: '🆕',
     unchanged: '✅',
@@ -151,6 +158,9 @@ export function summaryMarkdown(result: HydrationResult): string {
   return [
     `### fleet-promote hydrate (${result.drySha.slice(0, 7)})`,
     '',
+    // The suite's own description of the isolation, not text from the pull request.
+    sandbox,
+    '',
     '| environment | stage | status | resources | diff | reason |',
     '| --- | --- | --- | --- | --- | --- |',
     ...rows,
@@ -162,11 +172,12 @@ export async function run(): Promise<void> {
   try {
     const inputs = parseInputs()
     const repoDir = resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.workingDirectory)
-    const git = new Git(repoDir)
+    const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com'
+    const gitOptions = inputs.token ? { token: inputs.token, serverUrl: server } : {}
+    const git = new Git(repoDir, gitOptions)
     const config = await loadRenderConfig(git, repoDir, inputs.config, inputs.base)
     const chartLock = await loadChartLock(git, repoDir, inputs.chartLock, inputs.base)
     const hasOrigin = (await git.raw(['remote', 'get-url', 'origin'])).code === 0
-    const server = process.env.GITHUB_SERVER_URL ?? 'https://github.com'
     const { result, stats } = await hydrate({
       repoDir,
       environments: inputs.environments,
@@ -175,6 +186,7 @@ export async function run(): Promise<void> {
       parallelism: inputs.parallelism,
       allowDeletions: inputs.allowDeletions,
       chartLock,
+      git: gitOptions,
       ...(hasOrigin ? { wetRemote: 'origin' } : {}),
       ...(process.env.GITHUB_REPOSITORY
         ? { repoURL: `${server}/${process.env.GITHUB_REPOSITORY}` }
@@ -182,14 +194,14 @@ export async function run(): Promise<void> {
       log: core.info,
     })
     core.info(
-      `charts pulled: ${stats.chartPulls}; kustomize ${stats.tools.kustomize}, helm ${stats.tools.helm}`,
+      `${stats.sandbox}; charts pulled: ${stats.chartPulls}; kustomize ${stats.tools.kustomize}, helm ${stats.tools.helm}`,
     )
     writeOutputs(contract, {
       result: compactResult(result),
       changed: String(result.environments.some((env) => env.status === 'rendered')),
       'output-dir': inputs.outputDir,
     })
-    await core.summary.addRaw(summaryMarkdown(result)).write()
+    await core.summary.addRaw(summaryMarkdown(result, stats.sandbox)).write()
     const bad = result.environments.filter(
       (env) => env.status === 'failed' || env.status === 'blocked',
     )

@@ -43,9 +43,21 @@ export function minimalEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra }
 }
 
+/** SIGKILL to a whole process group; it may be gone already. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return
+  try {
+    process.kill(-pid, 'SIGKILL')
+  } catch {
+    // ESRCH: every process of the group has exited.
+  }
+}
+
 /**
  * Runs a program with an argument array (never a shell), capturing output.
- * Resolves with the exit code; never rejects for a non-zero exit.
+ * Resolves with the exit code; never rejects for a non-zero exit. The child
+ * leads its own process group, and the whole group is killed at a limit and
+ * when the child ends: a grandchild (kustomize's helm) never outlives it.
  */
 export function runProcess(
   command: string,
@@ -58,7 +70,9 @@ export function runProcess(
       env: options.env ?? process.env,
       shell: false,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: process.platform !== 'win32',
     })
+    const stop = () => (process.platform === 'win32' ? child.kill('SIGKILL') : killGroup(child.pid))
     const stdout: Buffer[] = []
     const stderr: Buffer[] = []
     let stdoutBytes = 0
@@ -68,14 +82,14 @@ export function runProcess(
         ? undefined
         : setTimeout(() => {
             killedFor = 'timeout'
-            child.kill('SIGKILL')
+            stop()
           }, options.timeoutMs)
     child.stdout.on('data', (chunk: Buffer) => {
       stdoutBytes += chunk.length
       if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
         if (!killedFor) {
           killedFor = 'output-limit'
-          child.kill('SIGKILL')
+          stop()
         }
         return
       }
@@ -86,6 +100,8 @@ export function runProcess(
       if (timer) clearTimeout(timer)
       reject(error)
     })
+    // A grandchild holding the pipes would keep 'close' from firing: end the group with its leader.
+    child.on('exit', stop)
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer)
       resolve({

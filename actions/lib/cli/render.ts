@@ -20,6 +20,9 @@ deletion guard) and prints its result JSON (an EnvironmentHydration). With
 --push it also commits the render onto the WET branch tip (managed files
 replaced, other files kept) and pushes it, leased on that tip: the repair for
 a WET branch that drifted from the DRY branch (see fleet-promote report).
+kustomize and Helm run in the bubblewrap sandbox; the isolation used is
+printed on stderr, and nothing renders without one unless hydrate.sandbox
+is off.
 
 Options:
   --repo DIR          Git repository (default: the current directory)
@@ -83,7 +86,7 @@ commands.set('render', {
     const outputDir =
       options.out !== undefined ? resolve(options.out) : join(scratch as string, 'out')
     try {
-      const { result } = await hydrate({
+      const { result, stats } = await hydrate({
         repoDir,
         environments: [environment],
         outputDir,
@@ -93,6 +96,7 @@ commands.set('render', {
         ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
       })
       const env = result.environments[0]
+      process.stderr.write(`${stats.sandbox}\n`)
       process.stdout.write(`${JSON.stringify(env, null, 2)}\n`)
       const ok = env !== undefined && (env.status === 'rendered' || env.status === 'unchanged')
       if (ok && options.push && options.remote !== undefined) {

@@ -70,6 +70,8 @@ export function defaultConfig(): FleetConfig {
       },
       timeoutSeconds: 300,
       maxOutputBytes: 64 * 1024 * 1024,
+      maxMemoryMegabytes: 4096,
+      sandbox: 'required',
     },
     promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
     deploy: {
@@ -160,6 +162,8 @@ interface RawConfig {
     deletionGuard?: { maxDeleted?: number; maxDeletedPercent?: number; protectedKinds?: string[] }
     timeoutSeconds?: number
     maxOutputBytes?: number
+    maxMemoryMegabytes?: number
+    sandbox?: 'required' | 'off'
   }
   promote?: {
     command?: string
@@ -338,6 +342,8 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
       deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
       timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
       maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
+      maxMemoryMegabytes: hydrate?.maxMemoryMegabytes ?? defaults.hydrate.maxMemoryMegabytes,
+      sandbox: hydrate?.sandbox ?? defaults.hydrate.sandbox,
     },
     promote,
     deploy,

@@ -59,6 +59,10 @@ export interface HydrateConfig {
   /** Per-environment limits. */
   timeoutSeconds: number
   maxOutputBytes: number
+  /** Address space limit of each kustomize and helm process (RLIMIT_AS). */
+  maxMemoryMegabytes: number
+  /** `required`: render only inside the bubblewrap sandbox; `off`: render without one. */
+  sandbox: 'required' | 'off'
 }
 
 export interface PromoteConfig {

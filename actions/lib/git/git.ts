@@ -1,4 +1,28 @@
-import { CommandError, runChecked, runProcess, type RunResult } from '../process.js'
+import { CommandError, minimalEnv, runChecked, runProcess, type RunResult } from '../process.js'
+
+/**
+ * What git may see of the runner's environment besides PATH, HOME and locale:
+ * proxy and CA settings a self-hosted runner may need. Never the runner's
+ * tokens (INPUT_TOKEN, ACTIONS_RUNTIME_TOKEN…): a credential reaches git only
+ * through GitOptions.token, as GIT_CONFIG_* variables.
+ */
+const GIT_HOST_ENV = [
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'GIT_SSL_CAINFO',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+]
+
+function gitEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const host: NodeJS.ProcessEnv = {}
+  for (const key of GIT_HOST_ENV) if (process.env[key] !== undefined) host[key] = process.env[key]
+  return minimalEnv({ ...host, GIT_TERMINAL_PROMPT: '0', ...extra })
+}
 
 export interface GitOptions {
   /** Token for HTTP remotes, sent as GitHub expects (`x-access-token` basic auth). */
@@ -40,7 +64,7 @@ export class Git {
     readonly dir: string,
     options: GitOptions = {},
   ) {
-    this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env }
+    this.env = gitEnv(options.env)
     if (options.token) {
       const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64')
       const key = options.serverUrl

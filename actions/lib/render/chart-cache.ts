@@ -8,6 +8,7 @@ import { lstat, mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runProcess } from '../process.js'
 import { RefusedError, scanChartTemplates, type RemoteChartRef } from './safety.js'
+import type { Sandbox } from './sandbox.js'
 
 export interface ChartLockEntry {
   /** Repository URL; when absent the entry applies to the chart from any allowed repository. */
@@ -30,6 +31,10 @@ export interface ChartCacheOptions {
   env: NodeJS.ProcessEnv
   timeoutMs: number
   lock: readonly ChartLockEntry[]
+  /** `helm pull` runs in it too, with the network (allowlisted repositories only reach it). */
+  sandbox: Sandbox
+  /** The run directory holding Helm's config and cache dirs (writable for the pull). */
+  runDir: string
 }
 
 export class ChartCache {
@@ -61,7 +66,14 @@ export class ChartCache {
     const args = ['pull', ref, '--version', chart.version, '--destination', archiveDir]
     if (!chart.repo.startsWith('oci://')) args.push('--repo', chart.repo)
     this.pulls++
-    const pulled = await runProcess(this.options.helm, args, {
+    const { runDir, helm } = this.options
+    const [command, argv] = this.options.sandbox.command(helm, args, {
+      readOnly: [helm],
+      writable: [archiveDir, ...['helm', 'home', 'tmp'].map((dir) => join(runDir, dir))],
+      network: true,
+      cwd: archiveDir,
+    })
+    const pulled = await runProcess(command, argv, {
       env: this.options.env,
       timeoutMs: this.options.timeoutMs,
     })

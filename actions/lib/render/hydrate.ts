@@ -5,21 +5,29 @@
 // all render the same way.
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import type { Environment, HydrateConfig } from '../config/types.js'
 import { errorMessage } from '../errors.js'
-import { Git } from '../git/git.js'
+import { Git, type GitOptions } from '../git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../hydration-types.js'
 import { runProcess } from '../process.js'
 import { ChartCache, type ChartLockEntry } from './chart-cache.js'
 import { clip, diffObjects, guardDeletions } from './compare.js'
 import { manifestText, parseObjects, perResourceFiles, type RenderedObject } from './objects.js'
 import { buildRenderTree, linkTree } from './render-tree.js'
-import { checkEnvironment, type SafetyReport } from './safety.js'
+import {
+  checkEnvironment,
+  refusalReason,
+  RefusedError,
+  RepoCheck,
+  type SafetyReport,
+} from './safety.js'
+import { Sandbox } from './sandbox.js'
 import {
   findOnPath,
   kustomizeArgs,
   sealedToolEnv,
+  toolEnv,
   toolVersions,
   writeHelmShim,
   type ToolVersions,
@@ -34,7 +42,14 @@ import {
 
 export type RenderSettings = Pick<
   HydrateConfig,
-  'layout' | 'helm' | 'remoteBases' | 'deletionGuard' | 'timeoutSeconds' | 'maxOutputBytes'
+  | 'layout'
+  | 'helm'
+  | 'remoteBases'
+  | 'deletionGuard'
+  | 'timeoutSeconds'
+  | 'maxOutputBytes'
+  | 'maxMemoryMegabytes'
+  | 'sandbox'
 >
 
 export interface HydrateOptions {
@@ -52,6 +67,8 @@ export interface HydrateOptions {
   wetRemote?: string
   /** WET states already read by the caller (the fleet report); then nothing is fetched. */
   wetStates?: ReadonlyMap<string, WetState>
+  /** The token (and its server) git fetches the WET branches with. */
+  git?: GitOptions
   /** Commit rendered; defaults to HEAD of repoDir. */
   drySha?: string
   /** Recorded in hydrator.metadata; defaults to the `origin` URL without credentials. */
@@ -60,10 +77,14 @@ export interface HydrateOptions {
   helmPath?: string
   /** Parent of the run-scoped scratch directory (default: the OS temp dir). */
   scratchDir?: string
+  /** The isolation to render in (default: detected for `settings.sandbox`). */
+  sandbox?: Sandbox
   log?: (line: string) => void
 }
 
 export interface HydrateStats {
+  /** The isolation kustomize and helm ran in, as one line (job summary, CLI). */
+  sandbox: string
   chartPulls: number
   treeFiles: number
   tools: ToolVersions
@@ -85,6 +106,8 @@ interface Pending {
 }
 
 const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+/** The sandbox's private /tmp: kustomize writes each chart's merged values there. */
+export const SANDBOX_TMP_BYTES = 256 * 2 ** 20
 
 /** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
 export async function mapPool<T, R>(
@@ -109,7 +132,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
   const parallelism =
     options.parallelism && options.parallelism > 0 ? options.parallelism : availableParallelism()
   const { settings } = options
-  const git = new Git(options.repoDir)
+  const git = new Git(options.repoDir, options.git ?? {})
   const drySha = options.drySha ?? (await git.revParse('HEAD'))
   const repoURL = options.repoURL ?? (await originUrl(git))
   const commit = await commitInfo(git, drySha)
@@ -122,11 +145,26 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     mark = now
   }
   try {
+    const sandbox =
+      options.sandbox ??
+      (await Sandbox.detect(settings.sandbox, {
+        memoryBytes: settings.maxMemoryMegabytes * 2 ** 20,
+        tmpBytes: SANDBOX_TMP_BYTES,
+      }))
+    log(sandbox.describe())
+    const refusal = sandbox.refusal()
+    // Chart pulls write to the run directory; renders see only the sandbox's private /tmp.
     const env = await sealedToolEnv(runDir)
+    const renderEnv = sandbox.isolation.kind === 'bubblewrap' ? toolEnv('/tmp', '/tmp') : env
     const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize')
     const helm = await findOnPath(options.helmPath ?? 'helm')
-    const tools = await toolVersions(kustomize, helm, env)
-    const helmShim = await writeHelmShim(runDir, helm, tools.helm)
+    const tools = await toolVersions(kustomize, helm, renderEnv, refusal ? undefined : sandbox)
+    const treeDir = join(runDir, 'tree')
+    const helmShim = await writeHelmShim(runDir, helm, tools.helm, {
+      tree: treeDir,
+      tmp: renderEnv.TMPDIR as string,
+      shell: sandbox.shell,
+    })
     const timeoutMs = settings.timeoutSeconds * 1000
     const policy = {
       helmEnabled: settings.helm.enabled,
@@ -136,7 +174,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
 
     lap('setup')
     // 1. Safety walk of every environment before anything runs.
-    const treeScans = new Map<string, Promise<void>>()
+    const check = await RepoCheck.open(options.repoDir, policy)
     const pending: Pending[] = await mapPool(options.environments, parallelism * 2, async (env) => {
       const started = Date.now()
       const item: Pending = { env, checkMs: 0 }
@@ -144,10 +182,17 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
         item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
         return item
       }
+      if (refusal !== undefined) {
+        item.failure = clip(`refused: ${refusal}`)
+        return item
+      }
       try {
-        item.report = await checkEnvironment(options.repoDir, env.path, policy, treeScans)
+        item.report = await checkEnvironment(options.repoDir, env.path, policy, check)
       } catch (error) {
-        item.failure = clip(`refused: ${errorMessage(error)}`)
+        item.failure =
+          error instanceof RefusedError
+            ? refusalReason(error)
+            : clip(`refused: ${errorMessage(error)}`)
       }
       item.checkMs = Date.now() - started
       return item
@@ -164,9 +209,8 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     wetStates.catch(() => undefined)
 
     // 2. One private copy of every vetted kustomization root.
-    const treeDir = join(runDir, 'tree')
     const treeFiles = await buildRenderTree(
-      options.repoDir,
+      check,
       treeDir,
       pending.flatMap((item) => item.report?.roots ?? []),
     )
@@ -179,6 +223,8 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       env,
       timeoutMs,
       lock: options.chartLock ?? [],
+      sandbox,
+      runDir,
     })
     const linked = new Map<string, Promise<void>>()
     await mapPool(pending, parallelism * 2, async (item) => {
@@ -195,7 +241,10 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
         try {
           await done
         } catch (error) {
-          item.failure = clip(`refused: ${errorMessage(error)}`)
+          item.failure =
+            error instanceof RefusedError
+              ? refusalReason(error)
+              : clip(`refused: ${errorMessage(error)}`)
           return
         }
       }
@@ -210,7 +259,19 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
         item,
         state,
         { ...options, settings },
-        { kustomize, helm: helmShim, env, treeDir, timeoutMs, commit, tools, drySha, repoURL },
+        {
+          kustomize,
+          helm,
+          helmShim,
+          env: renderEnv,
+          sandbox,
+          treeDir,
+          timeoutMs,
+          commit,
+          tools,
+          drySha,
+          repoURL,
+        },
       )
       log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`)
       return result
@@ -225,7 +286,10 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       ),
     }
     await writeHydrationResult(options.outputDir, result)
-    return { result, stats: { chartPulls: cache.pulls, treeFiles, tools, phases } }
+    return {
+      result,
+      stats: { sandbox: sandbox.describe(), chartPulls: cache.pulls, treeFiles, tools, phases },
+    }
   } finally {
     await rm(runDir, { recursive: true, force: true })
   }
@@ -234,7 +298,10 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
 interface RenderContext {
   kustomize: string
   helm: string
+  /** The `--helm-command` kustomize gets (tools.ts). */
+  helmShim: string
   env: NodeJS.ProcessEnv
+  sandbox: Sandbox
   treeDir: string
   timeoutMs: number
   commit: CommitInfo
@@ -290,29 +357,39 @@ async function renderOne(
     return finish({ ...base, reason: item.failure ?? 'refused' })
   }
   const dir = join(context.treeDir, env.path)
-  const run = await runProcess(
+  const withHelm = settings.helm.enabled && item.report.usesHelm
+  const [command, args] = context.sandbox.command(
     context.kustomize,
-    kustomizeArgs(dir, settings.helm.enabled && item.report.usesHelm ? context.helm : undefined),
+    kustomizeArgs(dir, withHelm ? context.helmShim : undefined),
     {
+      readOnly: [
+        context.treeDir,
+        context.kustomize,
+        ...(withHelm ? [context.helm, dirname(context.helmShim)] : []),
+      ],
       cwd: context.treeDir,
-      env: context.env,
-      timeoutMs: context.timeoutMs,
-      maxOutputBytes: settings.maxOutputBytes,
     },
   )
+  const run = await runProcess(command, args, {
+    cwd: context.treeDir,
+    env: context.env,
+    timeoutMs: context.timeoutMs,
+    maxOutputBytes: settings.maxOutputBytes,
+  })
   // A render error is never "zero resources".
   if (run.killedFor === 'timeout')
     return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` })
   if (run.killedFor === 'output-limit')
     return finish({ ...base, reason: `render output over ${settings.maxOutputBytes} bytes` })
   if (run.code !== 0) {
-    const detail = run.stderr
+    const lines = run.stderr
       .split(`${context.treeDir}/`)
       .join('')
-      .trim()
       .split('\n')
-      .filter((l) => l.trim() !== '')
-      .pop()
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+    // kustomize's own "Error: …" line; a crashed helm adds its stack after it.
+    const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop()
     return finish({
       ...base,
       reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),

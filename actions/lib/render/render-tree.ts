@@ -6,14 +6,19 @@
 // roots once per run into a private tree, and hard-link each pulled chart from
 // the shared cache to where kustomize looks. Roots are shared between
 // environments (bases, components), so a fleet of 500 overlays copies each file
-// once; the copy holds only vetted files, so the render cannot read anything the
-// safety walk did not see.
-import { copyFile, constants, link, mkdir, readdir, realpath, stat } from 'node:fs/promises'
+// once; the copy holds only regular files whose real path the safety walk
+// checked, so the render cannot read anything the walk did not see.
+import { copyFile, constants, link, mkdir, readdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import type { RepoCheck } from './safety.js'
 
-/** Copies the union of kustomization roots (repository-relative) from repoDir into treeDir. */
+/**
+ * Copies the union of kustomization roots (repository-relative) into treeDir:
+ * only the regular files the safety walk resolved and checked (a symlink
+ * becomes a copy of the checked file it points to; nothing is followed here).
+ */
 export async function buildRenderTree(
-  repoDir: string,
+  check: RepoCheck,
   treeDir: string,
   roots: Iterable<string>,
 ): Promise<number> {
@@ -24,33 +29,16 @@ export async function buildRenderTree(
     if (!top.some((parent) => parent === '' || root === parent || root.startsWith(`${parent}/`)))
       top.push(root)
   }
-  let files = 0
-  for (const root of top) {
-    files += await copyTree(join(repoDir, root), join(treeDir, root), new Set())
-  }
-  return files
-}
-
-/** Copies a directory; symlinks (already checked to stay inside the repository) become real files. */
-async function copyTree(src: string, dst: string, ancestors: ReadonlySet<string>): Promise<number> {
-  const real = await realpath(src)
-  if (ancestors.has(real)) return 0
-  const inside = new Set([...ancestors, real])
-  await mkdir(dst, { recursive: true })
-  const counts = await Promise.all(
-    (await readdir(src, { withFileTypes: true })).map(async (entry) => {
-      if (entry.name === '.git') return 0
-      const from = join(src, entry.name)
-      const to = join(dst, entry.name)
-      const isDir =
-        entry.isDirectory() || (entry.isSymbolicLink() && (await stat(from)).isDirectory())
-      if (isDir) return copyTree(from, to, inside)
-      if (!entry.isFile() && !entry.isSymbolicLink()) return 0
-      await copyFile(from, to, constants.COPYFILE_FICLONE)
-      return 1
-    }),
+  const files = (await Promise.all(top.map((root) => check.filesBelow(root)))).flat()
+  const dirs = new Set(top.map((root) => join(treeDir, root)))
+  for (const file of files) dirs.add(dirname(join(treeDir, file.path)))
+  for (const dir of [...dirs].sort()) await mkdir(dir, { recursive: true })
+  await Promise.all(
+    files.map((file) =>
+      copyFile(check.abs(file.source), join(treeDir, file.path), constants.COPYFILE_FICLONE),
+    ),
   )
-  return counts.reduce((sum, n) => sum + n, 0)
+  return files.length
 }
 
 /** Hard-links every file of a cached chart below `dst` (a copy when links cross file systems). */

@@ -1,0 +1,230 @@
+// The sandbox every kustomize and helm process runs in: what a process inside
+// it can and cannot reach, the limits, the whole process group ended at a
+// limit, and the refusal to render when no sandbox can start.
+import { randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultConfig } from '../actions/lib/config/config.js'
+import { runProcess } from '../actions/lib/process.js'
+import { hydrate, SANDBOX_TMP_BYTES } from '../actions/lib/render/hydrate.js'
+import { Sandbox, sandboxRefusal } from '../actions/lib/render/sandbox.js'
+import { findOnPath, toolEnv } from '../actions/lib/render/tools.js'
+import { fixtureRepo } from './fixtures/render/fixture-repo.js'
+
+const limits = { memoryBytes: 1024 * 2 ** 20, tmpBytes: 16 * 2 ** 20 }
+
+let work: string
+let tree: string
+let sandbox: Sandbox
+let server: Server
+let connections = 0
+
+/** Runs a shell script inside the sandbox (or under the memory limit alone when off). */
+function inside(box: Sandbox, script: string, args: string[] = [], network = false) {
+  const [command, argv] = box.command(box.shell, ['-c', script, 'probe', ...args], {
+    readOnly: [tree],
+    cwd: tree,
+    network,
+  })
+  return runProcess(command, argv, { env: toolEnv('/tmp', '/tmp'), timeoutMs: 30_000 })
+}
+
+/** Processes whose command line holds `marker`. */
+async function withMarker(marker: string): Promise<string[]> {
+  const found: string[] = []
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmdline.includes(marker)) found.push(pid)
+  }
+  return found
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'fleet-promote-sandbox-'))
+  tree = join(work, 'tree')
+  await mkdir(tree)
+  await writeFile(join(tree, 'inside.txt'), 'inside the render tree\n')
+  await writeFile(join(work, 'outside.txt'), 'outside the render tree\n')
+  sandbox = await Sandbox.detect('required', limits)
+  server = createServer((_request, response) => response.end('index'))
+  server.on('connection', () => connections++)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve))
+  await rm(work, { recursive: true, force: true })
+})
+
+describe('the render sandbox', () => {
+  it('is bubblewrap on this machine, and says so', () => {
+    expect(sandbox.isolation.kind).toBe('bubblewrap')
+    expect(sandbox.describe()).toMatch(/^sandbox: bubblewrap \S+ \(no network, own PID namespace/)
+    expect(sandbox.refusal()).toBeUndefined()
+  })
+
+  it('shows the render tree read-only and nothing else of the host', async () => {
+    const read = 'while IFS= read -r line; do echo "$line"; done < "$1"'
+    expect(await inside(sandbox, read, [join(tree, 'inside.txt')])).toMatchObject({
+      code: 0,
+      stdout: 'inside the render tree\n',
+    })
+    const outside = await inside(sandbox, read, [join(work, 'outside.txt')])
+    expect(outside.code).not.toBe(0)
+    expect(outside.stdout).toBe('')
+    // The same read outside the sandbox works: the file is there and readable.
+    const off = await Sandbox.detect('off', limits)
+    expect((await inside(off, read, [join(work, 'outside.txt')])).stdout).toBe(
+      'outside the render tree\n',
+    )
+    for (const path of ['/etc/passwd', '/root', '/home', process.cwd()]) {
+      const probe = await inside(sandbox, '[ -e "$1" ] && echo visible || echo absent', [path])
+      expect(probe.stdout, path).toBe('absent\n')
+    }
+    const write = await inside(sandbox, 'echo x > "$1/new.txt"', [tree])
+    expect(write.code).not.toBe(0)
+    expect(write.stderr).toMatch(/Read-only file system/)
+    // Its own /tmp is private and writable.
+    expect((await inside(sandbox, 'echo x > /tmp/a && echo ok')).stdout).toBe('ok\n')
+  })
+
+  it('lists no process but its own, so no other /proc/<pid>/environ is readable', async () => {
+    const marker = `victim-${randomBytes(4).toString('hex')}`
+    // A host process holding a token in its environment, as the node process of an action does.
+    const victim = spawn('/bin/sh', ['-c', 'sleep 30', marker], {
+      env: { INPUT_TOKEN: marker },
+      stdio: 'ignore',
+    })
+    try {
+      const list = await inside(sandbox, 'for p in /proc/[0-9]*; do echo "${p#/proc/}"; done')
+      const pids = list.stdout.trim().split('\n').map(Number)
+      expect(pids.length).toBeGreaterThan(0)
+      expect(pids.length).toBeLessThanOrEqual(3)
+      expect(pids).not.toContain(victim.pid)
+      expect(pids).not.toContain(process.pid)
+      const environ = await inside(sandbox, 'while read -r x; do :; done < "$1" && echo readable', [
+        `/proc/${victim.pid}/environ`,
+      ])
+      expect(environ.stdout).toBe('')
+      // Outside the sandbox the victim's environment is right there.
+      expect(await readFile(`/proc/${victim.pid}/environ`, 'utf8')).toContain(marker)
+    } finally {
+      victim.kill('SIGKILL')
+    }
+  })
+
+  it('opens no network connection, not even to a listener on 127.0.0.1', async () => {
+    const helm = await findOnPath('helm')
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const pull = (network: boolean) => {
+      const [command, argv] = sandbox.command(
+        helm,
+        ['pull', 'alpha', '--repo', url, '--destination', '/tmp'],
+        { readOnly: [helm], cwd: '/', network },
+      )
+      return runProcess(command, argv, { env: toolEnv('/tmp', '/tmp'), timeoutMs: 60_000 })
+    }
+    const before = connections
+    const denied = await pull(false)
+    expect(denied.code).not.toBe(0)
+    expect(connections).toBe(before)
+    // The suite's own chart pull gets the network: the same command reaches the listener.
+    await pull(true)
+    expect(connections).toBeGreaterThan(before)
+  })
+
+  it('limits the address space of every process', async () => {
+    expect((await inside(sandbox, 'ulimit -v')).stdout).toBe(`${limits.memoryBytes / 1024}\n`)
+    const off = await Sandbox.detect('off', limits)
+    expect((await inside(off, 'ulimit -v')).stdout).toBe(`${limits.memoryBytes / 1024}\n`)
+  })
+
+  for (const mode of ['required', 'off'] as const) {
+    it(`ends the whole process group at the time limit (sandbox ${mode})`, async () => {
+      const box = mode === 'required' ? sandbox : await Sandbox.detect('off', limits)
+      const marker = `spinner-${randomBytes(4).toString('hex')}`
+      // A child that forks a grandchild, both running forever, as kustomize runs helm.
+      const [command, argv] = box.command(
+        box.shell,
+        ['-c', '(while :; do :; done) & while :; do :; done', marker],
+        { readOnly: [tree], cwd: tree },
+      )
+      const run = await runProcess(command, argv, { env: toolEnv('/tmp', '/tmp'), timeoutMs: 500 })
+      expect(run.killedFor).toBe('timeout')
+      expect(await withMarker(marker)).toEqual([])
+    })
+  }
+})
+
+describe('without a sandbox', () => {
+  it('refuses to render unless hydrate.sandbox is off', () => {
+    const none = { kind: 'none', reason: 'bubblewrap is not installed' } as const
+    expect(sandboxRefusal('required', none)).toBe(
+      'no sandbox for kustomize and Helm: bubblewrap is not installed; nothing is rendered (hydrate.sandbox: off renders without one)',
+    )
+    expect(sandboxRefusal('off', none)).toBeUndefined()
+    expect(
+      sandboxRefusal('required', { kind: 'bubblewrap', bwrap: '/usr/bin/bwrap', version: 'x' }),
+    ).toBeUndefined()
+  })
+
+  it('explains a bubblewrap that user namespaces refuse (Ubuntu 24.04 AppArmor), and renders nothing', async () => {
+    // What bwrap prints on a GitHub-hosted ubuntu-24.04 runner without an AppArmor profile.
+    const fake = join(work, 'bwrap')
+    await writeFile(
+      fake,
+      '#!/bin/sh\n[ "$1" = --version ] && { echo "bubblewrap 0.9.0"; exit 0; }\necho "bwrap: setting up uid map: Permission denied" >&2\nexit 1\n',
+    )
+    await chmod(fake, 0o755)
+    const refused = await Sandbox.detect('required', limits, [fake])
+    expect(refused.isolation).toMatchObject({ kind: 'none' })
+    expect(refused.describe()).toMatch(
+      /^sandbox: none: bubblewrap cannot start a sandbox: bwrap: setting up uid map: Permission denied \(unprivileged user namespaces are refused here; on Ubuntu 24\.04 give bwrap an AppArmor profile, see the README\)$/,
+    )
+    const missing = await Sandbox.detect('required', limits, [join(work, 'no-bwrap')])
+    expect(missing.describe()).toBe(
+      'sandbox: none: bubblewrap is not installed (apt-get install -y bubblewrap)',
+    )
+
+    const repo = await fixtureRepo('fleet', { __CHART_REPO__: 'http://127.0.0.1:1' })
+    try {
+      const environments = [
+        { name: 'local', path: 'clusters/local', stage: 'testing', branch: 'env/local' },
+      ]
+      const { result, stats } = await hydrate({
+        repoDir: repo.dir,
+        environments,
+        outputDir: join(work, 'refused-out'),
+        settings: defaultConfig().hydrate,
+        sandbox: refused,
+      })
+      expect(stats.sandbox).toBe(refused.describe())
+      expect(result.environments[0]).toMatchObject({ status: 'failed', files: [] })
+      expect(result.environments[0]?.reason).toMatch(
+        /^refused: no sandbox for kustomize and Helm: bubblewrap cannot start a sandbox/,
+      )
+      // hydrate.sandbox: off renders the same environment, saying so.
+      const settings = { ...defaultConfig().hydrate, sandbox: 'off' as const }
+      const off = await hydrate({
+        repoDir: repo.dir,
+        environments,
+        outputDir: join(work, 'off-out'),
+        settings,
+        sandbox: await Sandbox.detect('off', {
+          memoryBytes: settings.maxMemoryMegabytes * 2 ** 20,
+          tmpBytes: SANDBOX_TMP_BYTES,
+        }),
+      })
+      expect(off.stats.sandbox).toMatch(/^sandbox: off \(hydrate\.sandbox: off/)
+      expect(off.result.environments[0]?.status).toBe('rendered')
+    } finally {
+      await repo.cleanup()
+    }
+  })
+})
