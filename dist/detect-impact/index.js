@@ -48836,7 +48836,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1504);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4953);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48845,7 +48845,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1504:
+/***/ 4953:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56924,9 +56924,22 @@ function minimalEnv(extra = {}) {
     }
     return { ...env, ...extra };
 }
+/** SIGKILL to a whole process group; it may be gone already. */
+function killGroup(pid) {
+    if (pid === undefined)
+        return;
+    try {
+        process.kill(-pid, 'SIGKILL');
+    }
+    catch {
+        // ESRCH: every process of the group has exited.
+    }
+}
 /**
  * Runs a program with an argument array (never a shell), capturing output.
- * Resolves with the exit code; never rejects for a non-zero exit.
+ * Resolves with the exit code; never rejects for a non-zero exit. The child
+ * leads its own process group, and the whole group is killed at a limit and
+ * when the child ends: a grandchild (kustomize's helm) never outlives it.
  */
 function runProcess(command, args, options = {}) {
     return new Promise((resolve, reject) => {
@@ -56935,7 +56948,9 @@ function runProcess(command, args, options = {}) {
             env: options.env ?? process.env,
             shell: false,
             stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
         });
+        const stop = () => (process.platform === 'win32' ? child.kill('SIGKILL') : killGroup(child.pid));
         const stdout = [];
         const stderr = [];
         let stdoutBytes = 0;
@@ -56944,14 +56959,14 @@ function runProcess(command, args, options = {}) {
             ? undefined
             : setTimeout(() => {
                 killedFor = 'timeout';
-                child.kill('SIGKILL');
+                stop();
             }, options.timeoutMs);
         child.stdout.on('data', (chunk) => {
             stdoutBytes += chunk.length;
             if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
                 if (!killedFor) {
                     killedFor = 'output-limit';
-                    child.kill('SIGKILL');
+                    stop();
                 }
                 return;
             }
@@ -56963,6 +56978,8 @@ function runProcess(command, args, options = {}) {
                 clearTimeout(timer);
             reject(error);
         });
+        // A grandchild holding the pipes would keep 'close' from firing: end the group with its leader.
+        child.on('exit', stop);
         child.on('close', (code, signal) => {
             if (timer)
                 clearTimeout(timer);
@@ -56997,6 +57014,30 @@ async function runChecked(command, args, options = {}) {
 
 ;// CONCATENATED MODULE: ./actions/lib/git/git.js
 
+/**
+ * What git may see of the runner's environment besides PATH, HOME and locale:
+ * proxy and CA settings a self-hosted runner may need. Never the runner's
+ * tokens (INPUT_TOKEN, ACTIONS_RUNTIME_TOKEN…): a credential reaches git only
+ * through GitOptions.token, as GIT_CONFIG_* variables.
+ */
+const GIT_HOST_ENV = [
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'no_proxy',
+    'GIT_SSL_CAINFO',
+    'SSL_CERT_FILE',
+    'SSL_CERT_DIR',
+];
+function gitEnv(extra = {}) {
+    const host = {};
+    for (const key of GIT_HOST_ENV)
+        if (process.env[key] !== undefined)
+            host[key] = process.env[key];
+    return minimalEnv({ ...host, GIT_TERMINAL_PROMPT: '0', ...extra });
+}
 const SHA = /^[0-9a-f]{40}$/;
 /**
  * The one git wrapper: argument arrays only, never shell strings. Credentials
@@ -57007,7 +57048,7 @@ class Git {
     env;
     constructor(dir, options = {}) {
         this.dir = dir;
-        this.env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
+        this.env = gitEnv(options.env);
         if (options.token) {
             const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
             const key = options.serverUrl
@@ -60817,69 +60858,505 @@ var ajv = __nccwpck_require__(9793);
 var semver = __nccwpck_require__(4978);
 // EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/render/grammar.js
+// The grammar of every value kustomize hands to a tool as an argument, as the
+// tool documents it. Each check returns a problem ("is not …") or undefined.
+// Nothing may start with "-": an argument that looks like a flag is a flag.
+/** Helm's release name rule (pkg/chartutil ValidateReleaseName): DNS-1123, at most 53 characters. */
+const HELM_RELEASE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A Kubernetes namespace: an RFC 1123 label, at most 63 characters. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+/** A chart name kustomize joins into a path (`<chartHome>/<name>`): one path component. */
+const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A SemVer 2 chart version (Helm requires one), optionally with a leading `v`. */
+const CHART_VERSION = /^v?[0-9]+(\.[0-9]+){0,2}(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+/** `--kube-version`: a Kubernetes version such as `1.31` or `v1.31.2`. */
+const KUBE_VERSION = /^v?[0-9]+\.[0-9]+(\.[0-9]+)?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/;
+/** `--api-versions`: `version`, `group/version` or `group/version/Kind`. */
+const API_VERSION = /^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?v[0-9]+[a-z0-9]*(\/[A-Za-z][A-Za-z0-9]*)?$/;
+const grammar_SHA40 = /^[0-9a-f]{40}$/;
+const VALUES_MERGE = ['merge', 'override', 'replace'];
+/** The value last in a message: the part a length limit cuts first. */
+const shown = (value) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+function pattern(regex, max, what) {
+    return (value) => {
+        if (value.startsWith('-'))
+            return `starts with "-": ${shown(value)}`;
+        if (value.length > max)
+            return `is longer than ${max} characters (${what})`;
+        return regex.test(value) ? undefined : `is not ${what}: ${shown(value)}`;
+    };
+}
+const helmReleaseName = pattern(HELM_RELEASE, 53, 'a Helm release name (DNS-1123)');
+const namespaceName = pattern(DNS_LABEL, 63, 'a namespace (DNS-1123 label)');
+const kubeVersion = pattern(KUBE_VERSION, 64, 'a Kubernetes version');
+const apiVersion = pattern(API_VERSION, 253, 'an API version (group/version[/Kind])');
+function chartName(value) {
+    if (value.includes('..'))
+        return `is not a chart name: ${shown(value)}`;
+    return pattern(CHART_NAME, 253, 'a chart name')(value);
+}
+const chartVersion = pattern(CHART_VERSION, 128, 'a SemVer chart version');
+function valuesMerge(value) {
+    return VALUES_MERGE.includes(value) ? undefined : `must be one of ${VALUES_MERGE.join(', ')}`;
+}
+/** A path or reference as written in a kustomization (checked for escapes elsewhere). */
+function grammar_pathText(value) {
+    if (value.startsWith('-'))
+        return `starts with "-": ${shown(value)}`;
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(value))
+        return 'holds a control character';
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/kustomize-fields.js
+// The exact fields of every document kustomize decodes for us: kustomizations
+// (and components) and builtin plugin configs, as kustomize v5.8.1 declares
+// them (sigs.k8s.io/kustomize/api v0.21.1 `types` and `internal/builtins`).
+// kustomize decodes these through Go's encoding/json, which matches field
+// names case-insensitively (also `ſ` for `s`), and through a YAML 1.1 reader
+// that merges `<<` keys and keeps the last of duplicate keys. So the vetting
+// walk only trusts a document whose every key is exactly one of these names,
+// unique, and not a merge key: then kustomize and the walk read the same thing.
+
+
+const string = { kind: 'string' };
+const checked = (check) => ({ kind: 'string', check });
+const kustomize_fields_path = checked(grammar_pathText);
+const paths = { kind: 'list', of: kustomize_fields_path };
+const bool = { kind: 'bool' };
+const kustomize_fields_int = { kind: 'int' };
+const strings = { kind: 'list', of: string };
+const stringMap = { kind: 'map', of: string };
+const object = (what, fields) => ({
+    kind: 'object',
+    what,
+    fields,
+});
+const list = (of) => ({ kind: 'list', of });
+const gvk = { group: string, version: string, kind: string };
+const resId = { ...gvk, name: string, namespace: string };
+const objectMeta = object('metadata', {
+    name: string,
+    namespace: string,
+    labels: stringMap,
+    annotations: stringMap,
+});
+const fieldSpecs = list(object('fieldSpecs entry', { ...gvk, path: string, create: bool }));
+const selector = object('selector', { ...resId, annotationSelector: string, labelSelector: string });
+const fieldOptions = object('options', {
+    delimiter: string,
+    index: kustomize_fields_int,
+    encoding: string,
+    create: bool,
+});
+const generatorOptions = object('generatorOptions', {
+    labels: stringMap,
+    annotations: stringMap,
+    disableNameSuffixHash: bool,
+    immutable: bool,
+});
+const generatorArgs = {
+    namespace: string,
+    name: string,
+    behavior: string,
+    literals: strings,
+    files: paths,
+    envs: paths,
+    env: kustomize_fields_path,
+    options: generatorOptions,
+};
+const patchFields = {
+    path: kustomize_fields_path,
+    patch: string,
+    target: selector,
+    options: object('patch options', { allowNameChange: bool, allowKindChange: bool }),
+};
+const replacement = {
+    source: object('replacement source', { ...resId, fieldPath: string, options: fieldOptions }),
+    targets: list(object('replacement target', {
+        select: selector,
+        reject: list(selector),
+        fieldPaths: strings,
+        options: fieldOptions,
+    })),
+    sourceValue: string,
+};
+const kustomize_fields_image = { name: string, newName: string, tagSuffix: string, newTag: string, digest: string };
+const replica = { name: string, count: kustomize_fields_int };
+const sortOptions = object('sortOptions', {
+    order: string,
+    legacySortOptions: object('legacySortOptions', { orderFirst: strings, orderLast: strings }),
+});
+const typeMeta = { apiVersion: string, kind: string };
+/** A `helmCharts` entry. `nameTemplate` (a Go template with sprig's `env`) is left out on purpose. */
+const HELM_CHART_FIELDS = {
+    name: checked(chartName),
+    version: checked(chartVersion),
+    repo: string,
+    releaseName: checked(helmReleaseName),
+    namespace: checked(namespaceName),
+    additionalValuesFiles: paths,
+    valuesFile: kustomize_fields_path,
+    valuesInline: { kind: 'free' },
+    valuesMerge: checked(valuesMerge),
+    includeCRDs: bool,
+    skipHooks: bool,
+    apiVersions: { kind: 'list', of: checked(apiVersion) },
+    kubeVersion: checked(kubeVersion),
+    skipTests: bool,
+    debug: bool,
+    devel: bool,
+};
+/**
+ * A kustomization or component. Left out: `helmChartInflationGenerator`
+ * (deprecated; `helmCharts` is the supported form), so it is refused.
+ */
+const kustomize_fields_KUSTOMIZATION = object('kustomization', {
+    ...typeMeta,
+    metadata: objectMeta,
+    openapi: object('openapi', { path: kustomize_fields_path, version: string }),
+    namePrefix: string,
+    nameSuffix: string,
+    namespace: checked(namespaceName),
+    commonLabels: stringMap,
+    labels: list(object('labels entry', {
+        pairs: stringMap,
+        includeSelectors: bool,
+        includeTemplates: bool,
+        fields: fieldSpecs,
+    })),
+    commonAnnotations: stringMap,
+    patchesStrategicMerge: strings,
+    patchesJson6902: list(object('patchesJson6902 entry', patchFields)),
+    patches: list(object('patches entry', patchFields)),
+    images: list(object('images entry', kustomize_fields_image)),
+    imageTags: list(object('imageTags entry', kustomize_fields_image)),
+    replacements: list(object('replacements entry', { ...replacement, path: kustomize_fields_path })),
+    replicas: list(object('replicas entry', replica)),
+    vars: list(object('vars entry', {
+        name: string,
+        objref: object('objref', { apiVersion: string, ...resId }),
+        fieldref: object('fieldref', { fieldPath: string }),
+    })),
+    sortOptions,
+    resources: paths,
+    components: paths,
+    crds: paths,
+    bases: paths,
+    configMapGenerator: list(object('configMapGenerator entry', generatorArgs)),
+    secretGenerator: list(object('secretGenerator entry', { ...generatorArgs, type: string })),
+    helmGlobals: object('helmGlobals', { chartHome: kustomize_fields_path, configHome: string }),
+    helmCharts: list(object('helmCharts entry', HELM_CHART_FIELDS)),
+    generatorOptions,
+    configurations: paths,
+    generators: strings,
+    transformers: strings,
+    validators: strings,
+    buildMetadata: strings,
+});
+const kustomize_fields_plugin = (kind, fields) => object(`${kind} config`, { ...typeMeta, metadata: objectMeta, ...fields });
+/** Configs of the kustomize builtins that run in-process (`apiVersion: builtin`): no exec, no network. */
+const kustomize_fields_BUILTIN_PLUGINS = new Map([
+    [
+        'AnnotationsTransformer',
+        kustomize_fields_plugin('AnnotationsTransformer', { annotations: stringMap, fieldSpecs }),
+    ],
+    ['ConfigMapGenerator', kustomize_fields_plugin('ConfigMapGenerator', generatorArgs)],
+    ['HashTransformer', kustomize_fields_plugin('HashTransformer', {})],
+    [
+        'ImageTagTransformer',
+        kustomize_fields_plugin('ImageTagTransformer', { imageTag: object('imageTag', kustomize_fields_image), fieldSpecs }),
+    ],
+    ['LabelTransformer', kustomize_fields_plugin('LabelTransformer', { labels: stringMap, fieldSpecs })],
+    [
+        'NamespaceTransformer',
+        kustomize_fields_plugin('NamespaceTransformer', { fieldSpecs, unsetOnly: bool, setRoleBindingSubjects: string }),
+    ],
+    [
+        'PatchJson6902Transformer',
+        kustomize_fields_plugin('PatchJson6902Transformer', { target: selector, path: kustomize_fields_path, jsonOp: string }),
+    ],
+    [
+        'PatchStrategicMergeTransformer',
+        kustomize_fields_plugin('PatchStrategicMergeTransformer', { paths, patches: string }),
+    ],
+    ['PatchTransformer', kustomize_fields_plugin('PatchTransformer', patchFields)],
+    ['PrefixTransformer', kustomize_fields_plugin('PrefixTransformer', { prefix: string, fieldSpecs })],
+    ['SuffixTransformer', kustomize_fields_plugin('SuffixTransformer', { suffix: string, fieldSpecs })],
+    [
+        'ReplacementTransformer',
+        kustomize_fields_plugin('ReplacementTransformer', {
+            replacements: list(object('replacements entry', { ...replacement, path: kustomize_fields_path })),
+        }),
+    ],
+    [
+        'ReplicaCountTransformer',
+        kustomize_fields_plugin('ReplicaCountTransformer', { replica: object('replica', replica), fieldSpecs }),
+    ],
+    ['SecretGenerator', kustomize_fields_plugin('SecretGenerator', { ...generatorArgs, type: string })],
+    ['SortOrderTransformer', kustomize_fields_plugin('SortOrderTransformer', { sortOptions })],
+    [
+        'ValueAddTransformer',
+        kustomize_fields_plugin('ValueAddTransformer', {
+            value: string,
+            targets: list(object('ValueAddTransformer target', {
+                selector,
+                fieldPath: string,
+                filePathPosition: kustomize_fields_int,
+            })),
+            targetFilePath: string,
+        }),
+    ],
+]);
+/** A document broke a field rule: the message names the key; `line` is 1-based. */
+class kustomize_fields_FieldError extends Error {
+    line;
+    name = 'FieldError';
+    constructor(message, line) {
+        super(message);
+        this.line = line;
+    }
+}
+/** How Go's strings.EqualFold sees a key, near enough for a hint (`ſ` → `s`, `K` → `k`). */
+function folded(key) {
+    return key.normalize('NFKC').toLowerCase();
+}
+class ShapeChecker {
+    lines;
+    /** The document whose anchors aliases resolve to. */
+    doc;
+    constructor(lines) {
+        this.lines = lines;
+    }
+    /** An alias is checked where it is used: its anchor may sit under another shape. */
+    resolve(node) {
+        let current = node;
+        for (let hops = 0; current && isAlias(current); hops++) {
+            if (hops > 20 || !this.doc)
+                this.fail(node, 'aliases nest too deeply');
+            current = current.resolve(this.doc);
+        }
+        return current;
+    }
+    line(node) {
+        const offset = node?.range?.[0];
+        return offset === undefined ? 1 : this.lines.linePos(offset).line;
+    }
+    fail(node, message) {
+        throw new kustomize_fields_FieldError(message, this.line(node));
+    }
+    /** `at` names the value for messages, e.g. `helmCharts[0].releaseName`. */
+    check(node, shape, at) {
+        if (isAlias(node))
+            node = this.resolve(node);
+        if (node === null || node === undefined)
+            return;
+        this.tagRule(node, at);
+        if (isScalar(node) && node.value === null)
+            return;
+        switch (shape.kind) {
+            case 'free':
+                this.yamlRules(node, at);
+                return;
+            case 'string':
+            case 'bool':
+            case 'int': {
+                const value = isScalar(node) ? node.value : undefined;
+                const ok = shape.kind === 'string'
+                    ? typeof value === 'string'
+                    : shape.kind === 'bool'
+                        ? typeof value === 'boolean'
+                        : typeof value === 'number' && Number.isInteger(value);
+                if (!ok) {
+                    const article = shape.kind === 'int' ? 'an integer' : `a ${shape.kind}`;
+                    this.fail(node, `${at} must be ${article} (YAML 1.1, as kustomize reads it)`);
+                }
+                if (shape.kind === 'string' && shape.check) {
+                    const problem = shape.check(value);
+                    if (problem !== undefined)
+                        this.fail(node, `${at} ${problem}`);
+                }
+                return;
+            }
+            case 'list':
+                if (!isSeq(node))
+                    this.fail(node, `${at} must be a list`);
+                node.items.forEach((item, index) => {
+                    const itemAt = `${at}[${index}]`;
+                    if (item === null || (isScalar(item) && item.value === null))
+                        this.fail(item, `${itemAt} is empty`);
+                    this.check(item, shape.of, itemAt);
+                });
+                return;
+            case 'map':
+            case 'object': {
+                if (!isMap(node))
+                    this.fail(node, `${at} must be a mapping`);
+                const seen = new Set();
+                for (const pair of node.items) {
+                    const key = this.key(pair.key, seen, at, false);
+                    const keyAt = at === '' ? key : `${at}.${key}`;
+                    if (shape.kind === 'map') {
+                        this.check(pair.value, shape.of, keyAt);
+                        continue;
+                    }
+                    const field = Object.hasOwn(shape.fields, key) ? shape.fields[key] : undefined;
+                    if (field === undefined) {
+                        const near = Object.keys(shape.fields).find((name) => folded(name) === folded(key));
+                        this.fail(pair.key, near !== undefined
+                            ? `key "${keyAt}" is not exactly "${near}" (kustomize ignores case)`
+                            : `key "${keyAt}" is not a supported ${shape.what} field`);
+                    }
+                    this.check(pair.value, field, keyAt);
+                }
+                return;
+            }
+        }
+    }
+    /** Only YAML's own tags (`!!str`…): an application tag means something only its reader knows. */
+    tagRule(node, at) {
+        if (node.tag !== undefined && !node.tag.startsWith('tag:yaml.org,2002:'))
+            this.fail(node, `${at || 'the document'} has the YAML tag ${node.tag}; tags are refused`);
+    }
+    /**
+     * A mapping key: a string (any scalar in free-form YAML), never a merge key,
+     * an alias or a duplicate.
+     */
+    key(node, seen, at, anyScalar) {
+        const where = at === '' ? 'at the top level' : `in ${at}`;
+        if (isAlias(node))
+            this.fail(node, `an alias is used as a key ${where}`);
+        if (!isScalar(node))
+            this.fail(node, `a key ${where} is not a plain string`);
+        if (node.source === '<<' || typeof node.value === 'symbol')
+            this.fail(node, `YAML merge key "<<" ${where}`);
+        if (typeof node.value !== 'string' && !anyScalar)
+            this.fail(node, `the key ${String(node.value)} ${where} is not a string`);
+        if (node.tag !== undefined && node.tag !== 'tag:yaml.org,2002:str')
+            this.fail(node, `the key "${String(node.value)}" ${where} has a YAML tag`);
+        const key = String(node.value);
+        if (seen.has(key))
+            this.fail(node, `duplicate key "${key}" ${where}`);
+        seen.add(key);
+        return key;
+    }
+    /** Free-form YAML: any values, but still no merge keys, duplicate keys or tags. */
+    yamlRules(node, at) {
+        if (node && isAlias(node))
+            node = this.resolve(node);
+        if (node === null || node === undefined)
+            return;
+        this.tagRule(node, at);
+        if (isMap(node)) {
+            const seen = new Set();
+            for (const pair of node.items) {
+                const key = this.key(pair.key, seen, at, true);
+                this.yamlRules(pair.value, `${at}.${key}`);
+            }
+        }
+        else if (isSeq(node)) {
+            node.items.forEach((item, index) => this.yamlRules(item, `${at}[${index}]`));
+        }
+    }
+}
+/**
+ * Parses YAML as kustomize does (YAML 1.1 scalars) and checks every document
+ * against a shape chosen from it (`shapeOf` gets the plain value, so it can
+ * pick a plugin's shape by its exact `kind`). Throws FieldError with a line.
+ */
+function kustomize_fields_parseChecked(text, shapeOf, options) {
+    const lines = new LineCounter();
+    const docs = parseAllDocuments(text, {
+        version: '1.1',
+        uniqueKeys: false,
+        merge: false,
+        lineCounter: lines,
+        prettyErrors: false,
+    });
+    const list = Array.isArray(docs) ? docs : [docs];
+    const checker = new ShapeChecker(lines);
+    if (!options.multi && list.length > 1) {
+        checker.fail(list[1]?.contents, 'more than one YAML document in a kustomization file');
+    }
+    const parsed = [];
+    for (const doc of list) {
+        const error = doc.errors[0];
+        if (error) {
+            const line = lines.linePos(error.pos[0]).line;
+            throw new kustomize_fields_FieldError(`invalid YAML (${error.message.split('\n')[0] ?? ''})`, line);
+        }
+        const contents = doc.contents;
+        if (contents === null || (isScalar(contents) && contents.value === null))
+            continue;
+        if (!isMap(contents))
+            checker.fail(contents, 'the document is not a mapping');
+        const value = doc.toJS({ maxAliasCount: 100 });
+        checker.doc = doc;
+        checker.check(contents, shapeOf(value, checker.line(contents)), '');
+        parsed.push({
+            value,
+            lineOf: (path) => {
+                const node = doc.getIn(path, true);
+                return checker.line(node ?? contents);
+            },
+        });
+    }
+    return parsed;
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/render/safety.js
 // Safety pre-checks run before anything renders (SPEC §6). The walk reads the
 // kustomization files of one environment itself (it does not trust kustomize to
-// refuse) and rejects: paths leaving the repository or a kustomization root,
-// symlinks pointing outside the repository, remote bases that are not
-// allowlisted and pinned, exec/KRM-function plugins, non-allowlisted chart
-// repositories and chart templates calling getHostByName. Its output is the set
-// of kustomization roots (copied into the render tree) and the charts to pull.
+// refuse) and rejects: a key that is not exactly a field the suite supports
+// (kustomize matches field names case-insensitively and merges `<<`), a value a
+// tool would take as an argument that breaks that tool's grammar, paths leaving
+// the repository or a kustomization root, symlinks leaving the repository or
+// reaching `.git` at any hop, remote bases that are not allowlisted and pinned,
+// exec/KRM-function plugins, non-allowlisted chart repositories and chart
+// templates calling getHostByName. Its output is the set of kustomization roots
+// (whose checked files are copied into the render tree) and the charts to pull.
+
 
 
 
 const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
-/** Kinds kustomize runs in-process under `apiVersion: builtin` (no exec, no network). */
-const BUILTIN_PLUGIN_KINDS = new Set([
-    'AnnotationsTransformer',
-    'ConfigMapGenerator',
-    'HashTransformer',
-    'ImageTagTransformer',
-    'LabelTransformer',
-    'LegacyOrderTransformer',
-    'NamespaceTransformer',
-    'PatchJson6902Transformer',
-    'PatchStrategicMergeTransformer',
-    'PatchTransformer',
-    'PrefixSuffixTransformer',
-    'PrefixTransformer',
-    'SuffixTransformer',
-    'ReplacementTransformer',
-    'ReplicaCountTransformer',
-    'SecretGenerator',
-    'SortOrderTransformer',
-    'ValueAddTransformer',
-]);
 const FUNCTION_ANNOTATIONS = (/* unused pure expression or super */ null && (['config.kubernetes.io/function', 'config.k8s.io/function']));
-const SHA40 = /^[0-9a-f]{40}$/;
-const SAFE_CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const SAFE_CHART_VERSION = /^[A-Za-z0-9][A-Za-z0-9.+_-]*$/;
+/** Remote base query parameters kustomize understands; each value reaches `git`. */
+const REMOTE_PARAMS = new Set(['ref', 'version', 'timeout', 'submodules']);
+/** More symlink hops than this is a loop (Linux's own limit). */
+const MAX_HOPS = 40;
+/** Files below one kustomization root: more is refused rather than copied. */
+const MAX_ROOT_FILES = 50_000;
 /** A safety rule said no: the environment is not rendered. */
-class RefusedError extends (/* unused pure expression or super */ null && (Error)) {
+class RefusedError extends Error {
+    problem;
     name = 'RefusedError';
-    /** Set once the kustomization file it concerns was appended to the message. */
-    located = false;
-}
-/** Checks one environment directory (repository-relative) and everything it references. */
-async function checkEnvironment(repoDir, envPath, policy, 
-/** Shared between the environments of one run: each kustomization root's tree is scanned once. */
-treeScans = new Map()) {
-    const walker = new Walker(await realpath(repoDir), policy);
-    const start = normalizeInRepo('', envPath, 'environment path');
-    await walker.visit(start, 'resource', `environment ${envPath}`);
-    for (const root of walker.roots) {
-        let scan = treeScans.get(root);
-        if (!scan) {
-            scan = walker.scanTree(root);
-            treeScans.set(root, scan);
-        }
-        await scan;
+    /** The file (and line) it concerns, once known; the message then ends with it. */
+    where;
+    constructor(problem) {
+        super(problem);
+        this.problem = problem;
     }
-    return {
-        roots: [...walker.roots].sort(),
-        charts: [...walker.charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
-        usesHelm: walker.usesHelm,
-    };
+    locate(where) {
+        this.where = where;
+        this.message = `${this.problem} (${where})`;
+        return this;
+    }
+    get located() {
+        return this.where !== undefined;
+    }
+}
+function located(message, where) {
+    return new RefusedError(message).locate(where);
+}
+/** A refusal as an environment's reason, at most `max` characters: the problem is shortened, never where it is. */
+function refusalReason(error, max = 140) {
+    const where = error.where === undefined ? '' : ` (${error.where})`;
+    const room = max - 'refused: '.length - where.length;
+    const problem = error.problem.length <= room ? error.problem : `${error.problem.slice(0, room - 1)}…`;
+    return `refused: ${problem}${where}`;
 }
 /** Joins a reference to its kustomization directory; refuses absolute paths and `..` leaving the repository. */
 function normalizeInRepo(dir, entry, what) {
@@ -60887,13 +61364,16 @@ function normalizeInRepo(dir, entry, what) {
         posix.isAbsolute(entry) ||
         /^[A-Za-z]:[\\/]/.test(entry) ||
         entry.includes('\\')) {
-        throw new RefusedError(`${what} "${entry}" must be a relative path inside the repository`);
+        throw new RefusedError(`${what} must be a relative path inside the repository: "${entry}"`);
     }
     const joined = posix.normalize(posix.join(dir, entry));
     if (joined === '..' || joined.startsWith('../')) {
         throw new RefusedError(`${what} "${entry}" leaves the repository`);
     }
-    return joined === '.' ? '' : joined.replace(/\/$/, '');
+    const path = joined === '.' ? '' : joined.replace(/\/$/, '');
+    if (path.split('/').includes('.git'))
+        throw new RefusedError(`${what} "${entry}" is inside .git`);
+    return path;
 }
 function isUnder(path, dir) {
     return dir === '' || path === dir || path.startsWith(`${dir}/`);
@@ -60914,359 +61394,544 @@ function matchesPrefix(url, prefix) {
     const rest = url.slice(prefix.length);
     return rest === '' || rest.startsWith('/') || rest.startsWith('?') || /^\.git([/?]|$)/.test(rest);
 }
-function asStrings(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-        throw new RefusedError(`${field} must be a list of strings`);
-    }
-    return value;
-}
-function asObjects(value, field) {
-    if (value === undefined || value === null)
-        return [];
-    if (!Array.isArray(value) ||
-        value.some((v) => typeof v !== 'object' || v === null || Array.isArray(v))) {
-        throw new RefusedError(`${field} must be a list of objects`);
-    }
-    return value;
-}
-function optionalString(value, field) {
-    if (value === undefined || value === null)
-        return undefined;
-    if (typeof value !== 'string')
-        throw new RefusedError(`${field} must be a string`);
-    return value;
-}
-class Walker {
+/**
+ * The checks of one run, shared by its environments: each path is resolved,
+ * each kustomization parsed and each root scanned once, however many
+ * environments reach it.
+ */
+class RepoCheck {
     repoReal;
     policy;
-    roots = new Set();
+    stats = new Map();
+    resolved = new Map();
+    nodes = new Map();
+    scans = new Map();
     charts = new Map();
-    usesHelm = false;
-    visited = new Map();
-    constructor(repoReal, policy) {
+    constructor(
+    /** The repository's real path (no symlink on it). */
+    repoReal, policy) {
         this.repoReal = repoReal;
         this.policy = policy;
+    }
+    /** A check of the repository at `repoDir` (its real path is taken once). */
+    static async open(repoDir, policy) {
+        return new RepoCheck(await realpath(repoDir), policy);
     }
     abs(path) {
         return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
     }
+    lstat(real) {
+        let stats = this.stats.get(real);
+        if (!stats) {
+            stats = lstat(this.abs(real)).catch(() => undefined);
+            this.stats.set(real, stats);
+        }
+        return stats;
+    }
     /**
-     * lstat-walks every component of a repository path: a symlink anywhere on it
-     * must resolve inside the repository. Returns the kind of the final target.
+     * Resolves a repository-relative path one component at a time, reading
+     * every symlink on the way itself: each hop must stay inside the
+     * repository and out of `.git`, so no link (or chain of links) can reach a
+     * host file or the checkout's credentials.
      */
-    async inspect(path, what) {
-        let current = '';
-        for (const part of path.split('/').filter((p) => p !== '')) {
-            current = current === '' ? part : `${current}/${part}`;
-            let stats;
-            try {
-                stats = await lstat(this.abs(current));
-            }
-            catch {
-                return 'missing';
-            }
-            if (stats.isSymbolicLink())
-                await this.checkSymlink(current, what);
+    resolve(path) {
+        let result = this.resolved.get(path);
+        if (!result) {
+            result = this.walk(path);
+            this.resolved.set(path, result);
         }
-        try {
-            const target = await realpath(this.abs(path));
-            const stats = await lstat(target);
-            if (stats.isDirectory())
-                return 'dir';
-            if (stats.isFile())
-                return 'file';
-            throw new RefusedError(`${what} "${path}" is not a regular file or directory`);
+        return result;
+    }
+    async walk(path) {
+        const todo = path.split('/').filter((part) => part !== '' && part !== '.');
+        const real = [];
+        let hops = 0;
+        let stats;
+        while (todo.length > 0) {
+            const part = todo.shift();
+            if (part === '..') {
+                if (real.length === 0)
+                    throw new RefusedError(`"${path}" leaves the repository`);
+                real.pop();
+                stats = undefined;
+                continue;
+            }
+            if (part === '.git')
+                throw new RefusedError(`"${path}" reaches .git`);
+            const candidate = [...real, part].join('/');
+            stats = await this.lstat(candidate);
+            if (!stats)
+                return { real: candidate, kind: 'missing' };
+            if (stats.isSymbolicLink()) {
+                if (++hops > MAX_HOPS)
+                    throw new RefusedError(`symlink ${candidate} loops`);
+                const link = await readlink(this.abs(candidate));
+                const refuse = (why) => new RefusedError(`symlink ${candidate} ${why} (-> ${link})`);
+                // This hop, read as text, must already stay inside and out of .git; the
+                // walk below then follows it component by component (each link again).
+                let parts;
+                if (posix.isAbsolute(link)) {
+                    if (link !== this.repoReal && !link.startsWith(`${this.repoReal}/`))
+                        throw refuse('points outside the repository');
+                    parts = link.slice(this.repoReal.length + 1).split('/');
+                    real.length = 0;
+                }
+                else {
+                    const target = posix.normalize(posix.join(real.join('/'), link));
+                    if (target === '..' || target.startsWith('../'))
+                        throw refuse('points outside the repository');
+                    parts = link.split('/');
+                }
+                if (posix.normalize(parts.join('/')).split('/').includes('.git'))
+                    throw refuse('reaches .git');
+                todo.unshift(...parts.filter((p) => p !== '' && p !== '.'));
+                stats = undefined;
+                continue;
+            }
+            if (todo.length > 0 && !stats.isDirectory())
+                return { real: candidate, kind: 'missing' };
+            real.push(part);
         }
-        catch (error) {
-            if (error instanceof RefusedError)
-                throw error;
-            return 'missing';
+        const final = real.join('/');
+        stats ??= await this.lstat(final);
+        if (!stats)
+            return { real: final, kind: 'missing' };
+        return {
+            real: final,
+            kind: stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other',
+        };
+    }
+    async readText(real) {
+        return readFile(this.abs(real), 'utf8');
+    }
+    /** What a kustomization directory contributes (parsed and checked once per run). */
+    node(dir, context) {
+        const key = `${context}\0${dir}`;
+        let info = this.nodes.get(key);
+        if (!info) {
+            info = new Kustomization(this, dir, context).check();
+            this.nodes.set(key, info);
+        }
+        return info;
+    }
+    /**
+     * Every regular file below a directory as kustomize will see it in the
+     * render tree: symlinks are resolved (and checked) hop by hop and become
+     * the files they point to; `.git` is never entered.
+     */
+    filesBelow(dir) {
+        let scan = this.scans.get(dir);
+        if (!scan) {
+            scan = this.resolve(dir).then(async (resolved) => {
+                const files = [];
+                await this.scan(dir, resolved.real, new Set([resolved.real]), files);
+                return files;
+            });
+            this.scans.set(dir, scan);
+        }
+        return scan;
+    }
+    async scan(dir, real, ancestors, files) {
+        const entries = await readdir(this.abs(real), { withFileTypes: true });
+        for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+            if (entry.name === '.git')
+                continue;
+            const path = dir === '' ? entry.name : `${dir}/${entry.name}`;
+            const source = real === '' ? entry.name : `${real}/${entry.name}`;
+            let kind = entry.isDirectory() ? 'dir' : entry.isFile() ? 'file' : 'other';
+            let target = source;
+            if (entry.isSymbolicLink()) {
+                const resolved = await this.resolve(source);
+                kind = resolved.kind;
+                target = resolved.real;
+                // A link to a directory holding it would copy forever: it adds nothing kustomize needs.
+                if (kind === 'dir' && [...ancestors].some((a) => isUnder(a, target)))
+                    continue;
+            }
+            if (kind === 'dir') {
+                await this.scan(path, target, new Set([...ancestors, target]), files);
+            }
+            else if (kind === 'file') {
+                files.push({ path, source: target });
+                if (files.length > MAX_ROOT_FILES)
+                    throw new RefusedError(`more than ${MAX_ROOT_FILES} files below ${dir}`);
+            }
         }
     }
-    async checkSymlink(path, what) {
-        const link = await readlink(this.abs(path));
-        let target;
-        try {
-            target = await realpath(this.abs(path));
+    /** A local chart's templates: Helm renders `getHostByName` only with DNS, which is refused. */
+    scanLocalChart(chartDir) {
+        let scan = this.charts.get(chartDir);
+        if (!scan) {
+            scan = this.filesBelow(chartDir).then(async (files) => {
+                for (const file of files) {
+                    if (!/\.(tpl|ya?ml|txt|json)$/.test(file.path))
+                        continue;
+                    if ((await this.readText(file.source)).includes('getHostByName')) {
+                        throw templateRefusal(chartDir, file.path.slice(chartDir.length + 1));
+                    }
+                }
+            });
+            this.charts.set(chartDir, scan);
         }
-        catch {
-            throw new RefusedError(`${what}: symlink ${path} -> ${link} is dangling or loops`);
-        }
-        if (target !== this.repoReal && !target.startsWith(`${this.repoReal}/`)) {
-            throw new RefusedError(`symlink ${path} -> ${link} points outside the repository`);
+        return scan;
+    }
+}
+function templateRefusal(label, relative) {
+    return located(`${relative} calls getHostByName (DNS lookups are refused)`, `chart ${label}`);
+}
+/** Checks one environment directory (repository-relative) and everything it references. */
+async function checkEnvironment(repoDir, envPath, policy, 
+/** Shared between the environments of one run. */
+check) {
+    const repo = check ?? (await RepoCheck.open(repoDir, policy));
+    const start = normalizeInRepo('', envPath, 'environment path');
+    if ((await repo.resolve(start)).kind !== 'dir')
+        throw new RefusedError(`environment ${envPath}: directory "${start || '.'}" does not exist`);
+    const visited = new Map();
+    const charts = new Map();
+    let usesHelm = false;
+    let level = [{ dir: start, context: 'resource' }];
+    while (level.length > 0) {
+        const fresh = level.filter(({ dir, context }) => {
+            const seen = visited.get(dir);
+            if (seen === 'plugin' || seen === context)
+                return false;
+            visited.set(dir, context);
+            return true;
+        });
+        const infos = await Promise.all(fresh.map(({ dir, context }) => repo.node(dir, context)));
+        level = [];
+        for (const info of infos) {
+            usesHelm ||= info.usesHelm;
+            for (const chart of info.charts)
+                charts.set(chart.pullDir, chart);
+            level.push(...info.children);
         }
     }
-    async visit(dir, context, from) {
-        const seen = this.visited.get(dir);
-        if (seen === 'plugin' || seen === context)
-            return;
-        this.visited.set(dir, context);
-        const kind = await this.inspect(dir, from);
-        if (kind !== 'dir')
-            throw new RefusedError(`${from}: directory "${dir || '.'}" does not exist`);
-        let file;
-        for (const name of KUSTOMIZATION_FILES) {
-            const candidate = dir === '' ? name : `${dir}/${name}`;
-            if ((await this.inspect(candidate, from)) === 'file') {
-                file = candidate;
-                break;
-            }
-        }
-        if (!file)
-            throw new RefusedError(`${from}: no kustomization file in "${dir || '.'}"`);
-        this.roots.add(dir);
-        const doc = parseDocument(await readFile(this.abs(file), 'utf8'), { uniqueKeys: false });
-        if (doc.errors.length > 0) {
-            throw new RefusedError(`invalid YAML (${doc.errors[0]?.message.split('\n')[0] ?? ''})`);
-        }
-        const k = doc.toJS({ maxAliasCount: 100 });
-        if (k === null || k === undefined)
-            return;
-        if (typeof k !== 'object' || Array.isArray(k))
-            throw new RefusedError(`not a kustomization`);
+    const roots = [...visited.keys()].sort();
+    for (const root of roots) {
         try {
-            await this.checkKustomization(dir, file, k, context);
+            await repo.filesBelow(root);
         }
         catch (error) {
-            // The problem first (reasons are clipped to 140 characters), then where it is.
-            if (error instanceof RefusedError && !error.located) {
-                error.message = `${error.message} (${file})`;
-                error.located = true;
-            }
+            if (error instanceof RefusedError && !error.located)
+                throw located(error.problem, `below ${root || '.'}`);
             throw error;
         }
     }
-    async checkKustomization(dir, file, k, context) {
-        if (k.helmChartInflationGenerator !== undefined) {
-            throw new RefusedError(`helmChartInflationGenerator is not supported; use helmCharts`);
+    return {
+        roots,
+        charts: [...charts.values()].sort((a, b) => a.pullDir.localeCompare(b.pullDir)),
+        usesHelm,
+    };
+}
+/** One kustomization file, checked field by field. */
+class Kustomization {
+    repo;
+    dir;
+    context;
+    file = '';
+    doc;
+    info = { children: [], charts: [], usesHelm: false };
+    constructor(repo, dir, 
+    /** In a kustomization listed under generators/transformers, resource files are plugin configs. */
+    context) {
+        this.repo = repo;
+        this.dir = dir;
+        this.context = context;
+    }
+    where(path = []) {
+        return this.doc ? `${this.file}:${this.doc.lineOf(path)}` : this.file;
+    }
+    async check() {
+        const dirLabel = this.dir || '.';
+        for (const name of KUSTOMIZATION_FILES) {
+            const candidate = this.dir === '' ? name : `${this.dir}/${name}`;
+            const resolved = await this.repo.resolve(candidate);
+            if (resolved.kind === 'file') {
+                this.file = candidate;
+                return this.checkFile(await this.repo.readText(resolved.real));
+            }
         }
-        // In a kustomization listed under generators/transformers, resource files are plugin configs.
+        throw new RefusedError(`no kustomization file in "${dirLabel}"`);
+    }
+    async checkFile(text) {
+        let docs;
+        try {
+            docs = parseChecked(text, () => KUSTOMIZATION, { multi: false });
+        }
+        catch (error) {
+            if (error instanceof FieldError)
+                throw located(error.message, `${this.file}:${error.line}`);
+            throw error;
+        }
+        this.doc = docs[0];
+        if (!this.doc)
+            return this.info;
+        try {
+            await this.checkFields(this.doc.value);
+        }
+        catch (error) {
+            // The problem first (reasons are clipped to 140 characters), then where it is.
+            if (error instanceof RefusedError && !error.located)
+                throw located(error.problem, this.file);
+            throw error;
+        }
+        return this.info;
+    }
+    async checkFields(k) {
+        const list = (field) => (k[field] ?? []);
+        const objects = (field) => (k[field] ?? []);
         for (const field of ['resources', 'bases', 'components']) {
-            for (const entry of asStrings(k[field], field)) {
-                await this.reference(dir, entry, `${field}`, context);
+            for (const [index, entry] of list(field).entries()) {
+                await this.reference(entry, field, this.context, [field, index]);
             }
         }
         for (const field of ['generators', 'transformers', 'validators']) {
-            for (const entry of asStrings(k[field], field)) {
+            for (const [index, entry] of list(field).entries()) {
                 if (entry.includes('\n')) {
-                    this.checkPluginConfigs(entry, `inline ${field} entry`);
+                    await this.pluginConfigs(entry, `${this.where([field, index])}`);
                 }
                 else {
-                    await this.reference(dir, entry, `${field}`, 'plugin');
+                    await this.reference(entry, field, 'plugin', [field, index]);
                 }
             }
         }
         for (const field of ['crds', 'configurations']) {
-            for (const entry of asStrings(k[field], field))
-                await this.localFile(dir, entry, `${field}`);
+            for (const [index, entry] of list(field).entries())
+                await this.localFile(entry, field, [field, index]);
         }
-        for (const entry of asStrings(k.patchesStrategicMerge, 'patchesStrategicMerge')) {
+        for (const [index, entry] of list('patchesStrategicMerge').entries()) {
             if (!entry.includes('\n'))
-                await this.localFile(dir, entry, `patchesStrategicMerge`);
+                await this.localFile(entry, 'patchesStrategicMerge', ['patchesStrategicMerge', index]);
         }
         for (const field of ['patches', 'patchesJson6902', 'replacements']) {
-            for (const item of asObjects(k[field], field)) {
-                const path = optionalString(item.path, `${field}[].path`);
-                if (path !== undefined)
-                    await this.localFile(dir, path, `${field}`);
+            for (const [index, item] of objects(field).entries()) {
+                if (typeof item.path === 'string')
+                    await this.localFile(item.path, field, [field, index, 'path']);
             }
         }
-        if (k.openapi !== undefined && k.openapi !== null && typeof k.openapi === 'object') {
-            const path = optionalString(k.openapi.path, 'openapi.path');
-            if (path !== undefined)
-                await this.localFile(dir, path, `openapi`);
-        }
+        const openapi = k.openapi;
+        if (typeof openapi?.path === 'string')
+            await this.localFile(openapi.path, 'openapi', ['openapi', 'path']);
         for (const field of ['configMapGenerator', 'secretGenerator']) {
-            for (const item of asObjects(k[field], field)) {
-                for (const entry of asStrings(item.files, `${field}[].files`)) {
-                    const eq = entry.indexOf('=');
-                    await this.localFile(dir, eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`);
-                }
-                for (const entry of asStrings(item.envs, `${field}[].envs`)) {
-                    await this.localFile(dir, entry, `${field} envs`);
-                }
-                const env = optionalString(item.env, `${field}[].env`);
-                if (env !== undefined)
-                    await this.localFile(dir, env, `${field} env`);
+            for (const [index, item] of objects(field).entries()) {
+                await this.generatorFiles(item, field, [field, index]);
             }
         }
-        await this.checkHelm(dir, file, k);
+        await this.checkHelm(k);
     }
-    async checkHelm(dir, file, k) {
-        const charts = asObjects(k.helmCharts, 'helmCharts');
+    async generatorFiles(item, field, at, base = this.dir) {
+        for (const [index, entry] of (item.files ?? []).entries()) {
+            const eq = entry.indexOf('=');
+            await this.localFile(eq >= 0 ? entry.slice(eq + 1) : entry, `${field} files`, [...at, 'files', index], base);
+        }
+        for (const [index, entry] of (item.envs ?? []).entries())
+            await this.localFile(entry, `${field} envs`, [...at, 'envs', index], base);
+        if (typeof item.env === 'string')
+            await this.localFile(item.env, `${field} env`, [...at, 'env'], base);
+    }
+    async checkHelm(k) {
+        const charts = (k.helmCharts ?? []);
         const globals = k.helmGlobals;
         if (charts.length === 0 && (globals === undefined || globals === null))
             return;
-        if (!this.policy.helmEnabled) {
+        if (!this.repo.policy.helmEnabled) {
             throw new RefusedError(`uses Helm, which is disabled (hydrate.helm.enabled: false)`);
         }
-        this.usesHelm = true;
-        let chartHome = 'charts';
-        if (globals !== undefined && globals !== null) {
-            if (typeof globals !== 'object')
-                throw new RefusedError(`helmGlobals must be an object`);
-            const g = globals;
-            if (g.configHome !== undefined) {
-                throw new RefusedError(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`);
-            }
-            chartHome = optionalString(g.chartHome, 'helmGlobals.chartHome') ?? 'charts';
+        this.info.usesHelm = true;
+        if (globals?.configHome !== undefined && globals.configHome !== null) {
+            throw located(`helmGlobals.configHome is not allowed (Helm runs with an empty config)`, this.where(['helmGlobals', 'configHome']));
         }
-        const home = normalizeInRepo(dir, chartHome, `helmGlobals.chartHome`);
-        if (!isUnder(home, dir)) {
-            throw new RefusedError(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`);
+        const chartHome = typeof globals?.chartHome === 'string' ? globals.chartHome : 'charts';
+        const home = normalizeInRepo(this.dir, chartHome, `helmGlobals.chartHome`);
+        if (!isUnder(home, this.dir)) {
+            throw located(`helmGlobals.chartHome "${chartHome}" is outside its kustomization root`, this.where(['helmGlobals', 'chartHome']));
         }
-        for (const chart of charts) {
-            const name = optionalString(chart.name, 'helmCharts[].name') ?? '';
-            if (!SAFE_CHART_NAME.test(name) || name.includes('..')) {
-                throw new RefusedError(`helmCharts name "${name}" is not a valid chart name`);
+        const prefix = home ? `${home}/` : '';
+        for (const [index, chart] of charts.entries()) {
+            const at = (...rest) => ['helmCharts', index, ...rest];
+            const name = typeof chart.name === 'string' ? chart.name : '';
+            if (name === '')
+                throw located(`helmCharts entry has no name`, this.where(at()));
+            if (typeof chart.valuesFile === 'string')
+                await this.localFile(chart.valuesFile, `chart ${name} valuesFile`, at('valuesFile'));
+            for (const [i, extra] of (chart.additionalValuesFiles ?? []).entries()) {
+                await this.localFile(extra, `chart ${name} additionalValuesFiles`, [
+                    ...at('additionalValuesFiles'),
+                    i,
+                ]);
             }
-            const valuesFile = optionalString(chart.valuesFile, 'helmCharts[].valuesFile');
-            if (valuesFile !== undefined)
-                await this.localFile(dir, valuesFile, `chart ${name} valuesFile`);
-            for (const extra of asStrings(chart.additionalValuesFiles, 'additionalValuesFiles')) {
-                await this.localFile(dir, extra, `chart ${name} additionalValuesFiles`);
-            }
-            const repo = optionalString(chart.repo, 'helmCharts[].repo');
-            const version = optionalString(chart.version, 'helmCharts[].version') ?? '';
-            if (version !== '' && !SAFE_CHART_VERSION.test(version)) {
-                throw new RefusedError(`chart ${name} version "${version}" is not a valid version`);
-            }
-            const versioned = `${home ? `${home}/` : ''}${name}-${version}/${name}`;
-            if (repo === undefined || repo === '') {
+            const repo = typeof chart.repo === 'string' ? chart.repo : '';
+            const version = typeof chart.version === 'string' ? chart.version : '';
+            const versioned = `${prefix}${name}-${version}/${name}`;
+            if (repo === '') {
                 // A local chart (kustomize also accepts a vendored copy at the versioned pull location).
-                let chartDir = `${home ? `${home}/` : ''}${name}`;
-                if (version !== '' && (await this.inspect(versioned, file)) === 'dir')
+                let chartDir = `${prefix}${name}`;
+                if (version !== '' && (await this.kind(versioned)) === 'dir')
                     chartDir = versioned;
-                if ((await this.inspect(chartDir, file)) !== 'dir') {
-                    throw new RefusedError(`local chart ${name} not found at ${chartDir} (no repo given)`);
+                if ((await this.kind(chartDir)) !== 'dir') {
+                    throw located(`local chart ${name} not found at ${chartDir} (no repo given)`, this.where(at('name')));
                 }
-                await scanChartTemplates(this.abs(chartDir), chartDir);
+                await this.repo.scanLocalChart(chartDir);
                 continue;
             }
             if (!/^(https?|oci):\/\/[^\s]+$/.test(repo)) {
-                throw new RefusedError(`chart ${name} repo "${repo}" must be an http(s):// or oci:// URL`);
+                throw located(`chart ${name}: repo must be an http(s):// or oci:// URL: "${repo}"`, this.where(at('repo')));
             }
-            if (!this.policy.allowedChartRepos.some((prefix) => matchesPrefix(repo, prefix))) {
-                throw new RefusedError(`chart ${name} repo ${repo} is not in hydrate.helm.allowedRepos`);
+            if (!this.repo.policy.allowedChartRepos.some((allowed) => matchesPrefix(repo, allowed))) {
+                throw located(`chart ${name}: repo not in hydrate.helm.allowedRepos: ${repo}`, this.where(at('repo')));
             }
             if (version === '') {
-                throw new RefusedError(`chart ${name} from ${repo} must pin a version`);
+                throw located(`chart ${name} from ${repo} must pin a version`, this.where(at('name')));
             }
-            const pullDir = `${home ? `${home}/` : ''}${name}-${version}`;
-            if ((await this.inspect(versioned, file)) === 'dir') {
+            if ((await this.kind(versioned)) === 'dir') {
                 // Vendored in the DRY tree: kustomize uses it as is, nothing is pulled.
-                await scanChartTemplates(this.abs(versioned), versioned);
+                await this.repo.scanLocalChart(versioned);
                 continue;
             }
-            this.charts.set(pullDir, { repo, name, version, pullDir });
+            this.info.charts.push({ repo, name, version, pullDir: `${prefix}${name}-${version}` });
         }
     }
+    async kind(path) {
+        return (await this.repo.resolve(path)).kind;
+    }
     /** A reference that may be a directory (kustomization), a file, or a remote base. */
-    async reference(dir, entry, what, context) {
-        if (entry.startsWith('-'))
-            throw new RefusedError(`${what} "${entry}" starts with "-"`);
+    async reference(entry, what, context, at) {
+        const where = this.where(at);
+        const problem = pathText(entry);
+        if (problem !== undefined)
+            throw located(`${what} entry ${problem}`, where);
         if (looksRemote(entry)) {
-            const local = posix.isAbsolute(entry) || entry.includes('://')
-                ? 'missing'
-                : await this.tryInspect(dir, entry, what);
+            const local = posix.isAbsolute(entry) || entry.includes('://') ? 'missing' : await this.tryKind(entry);
             if (local === 'missing') {
-                this.checkRemote(entry, what);
+                this.checkRemote(entry, what, where);
                 return;
             }
         }
-        const path = normalizeInRepo(dir, entry, what);
-        const kind = await this.inspect(path, what);
-        if (kind === 'dir') {
-            await this.visit(path, context, what);
+        let path;
+        let resolved;
+        try {
+            path = normalizeInRepo(this.dir, entry, what);
+            resolved = await this.repo.resolve(path);
         }
-        else if (kind === 'file') {
-            if (!isUnder(path, dir)) {
-                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+        catch (error) {
+            // Errors of shared (cached) checks are copied, never relocated in place.
+            if (error instanceof RefusedError && !error.located)
+                throw located(error.problem, where);
+            throw error;
+        }
+        if (resolved.kind === 'dir') {
+            this.info.children.push({ dir: path, context });
+        }
+        else if (resolved.kind === 'file') {
+            if (!isUnder(path, this.dir)) {
+                throw located(`${what} "${entry}" is outside its kustomization root`, where);
             }
             if (context === 'plugin')
-                this.checkPluginConfigs(await readFile(this.abs(path), 'utf8'), path);
+                await this.pluginConfigs(await this.repo.readText(resolved.real), path);
         }
         else {
-            throw new RefusedError(`${what} "${entry}" does not exist`);
+            throw located(`${what} "${entry}" does not exist`, where);
         }
     }
-    async tryInspect(dir, entry, what) {
-        const joined = posix.normalize(posix.join(dir, entry));
-        if (joined.startsWith('../'))
+    async tryKind(entry) {
+        const joined = posix.normalize(posix.join(this.dir, entry));
+        if (joined.startsWith('../') || joined.split('/').includes('.git'))
             return 'missing';
-        return this.inspect(joined, what);
+        return this.kind(joined);
     }
-    checkRemote(entry, what) {
+    checkRemote(entry, what, where) {
+        const short = entry.slice(0, 60);
+        // eslint-disable-next-line no-control-regex
+        if (/[\s\u0000-\u001f\u007f]/.test(entry))
+            throw located(`remote base in ${what} holds whitespace: ${short}`, where);
         const query = entry.includes('?') ? entry.slice(entry.indexOf('?') + 1) : '';
         const params = new URLSearchParams(query);
         for (const [key, value] of params) {
             if (value.startsWith('-') || key.startsWith('-')) {
-                throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} has a ${key} starting with "-"`);
+                throw located(`remote base in ${what} has a ${key} starting with "-": ${short}`, where);
             }
+            if (!REMOTE_PARAMS.has(key))
+                throw located(`remote base in ${what} has an unknown parameter ${key}: ${short}`, where);
         }
-        if (!this.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} is not in hydrate.remoteBases`);
+        if (!this.repo.policy.remoteBases.some((prefix) => matchesPrefix(entry, prefix))) {
+            throw located(`remote base in ${what} is not in hydrate.remoteBases: ${short}`, where);
         }
         const ref = params.get('ref') ?? params.get('version') ?? '';
         if (!SHA40.test(ref)) {
-            throw new RefusedError(`remote base ${entry.slice(0, 60)} in ${what} must pin ?ref= to a 40-hex commit SHA`);
+            throw located(`remote base in ${what} must pin ?ref= to a 40-hex commit SHA: ${short}`, where);
         }
     }
     /** A file kustomize reads through its root-only loader: it must sit below the kustomization root. */
-    async localFile(dir, entry, what) {
+    async localFile(entry, what, at, base = this.dir) {
+        const where = this.where(at);
         if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(entry)) {
-            throw new RefusedError(`${what} "${entry}" is a URL; remote files are not allowed`);
+            throw located(`${what} "${entry}" is a URL; remote files are not allowed`, where);
         }
-        const path = normalizeInRepo(dir, entry, what);
-        if (!isUnder(path, dir)) {
-            throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+        try {
+            const path = normalizeInRepo(base, entry, what);
+            if (!isUnder(path, base)) {
+                throw new RefusedError(`${what} "${entry}" is outside its kustomization root`);
+            }
+            if ((await this.kind(path)) === 'missing')
+                throw new RefusedError(`${what} "${entry}" does not exist`);
         }
-        const kind = await this.inspect(path, what);
-        if (kind === 'missing')
-            throw new RefusedError(`${what} "${entry}" does not exist`);
-    }
-    checkPluginConfigs(text, where) {
-        for (const doc of parseAllDocuments(text)) {
-            if ('errors' in doc && doc.errors.length > 0)
-                throw new RefusedError(`${where}: invalid YAML`);
-            const value = doc.toJS();
-            if (value === null || value === undefined)
-                continue;
-            if (!isMap(doc.contents))
-                throw new RefusedError(`${where}: a plugin config must be an object`);
-            const config = value;
-            const annotations = config.metadata?.annotations ?? {};
-            for (const key of FUNCTION_ANNOTATIONS) {
-                if (key in annotations) {
-                    throw new RefusedError(`${where}: KRM-function plugin (${key}) refused; only kustomize builtins run`);
-                }
-            }
-            const kind = typeof config.kind === 'string' ? config.kind : '';
-            if (kind === 'HelmChartInflationGenerator') {
-                throw new RefusedError(`${where}: HelmChartInflationGenerator as a generator is refused; use helmCharts`);
-            }
-            if (config.apiVersion !== 'builtin' || !BUILTIN_PLUGIN_KINDS.has(kind)) {
-                throw new RefusedError(`${where}: plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`);
-            }
+        catch (error) {
+            // Errors of shared (cached) checks are copied, never relocated in place.
+            if (error instanceof RefusedError && !error.located)
+                throw located(error.problem, where);
+            throw error;
         }
     }
-    /** Every entry below a kustomization root: symlinks must stay inside the repository. */
-    async scanTree(root) {
-        const entries = await readdir(this.abs(root), { withFileTypes: true });
-        for (const entry of entries) {
-            if (entry.name === '.git')
-                continue;
-            const path = root === '' ? entry.name : `${root}/${entry.name}`;
-            if (entry.isSymbolicLink()) {
-                await this.checkSymlink(path, `below ${root || '.'}`);
+    /** Generator/transformer configs: kustomize builtins only, each field exactly as declared. */
+    async pluginConfigs(text, where) {
+        let docs;
+        try {
+            docs = parseChecked(text, (value, line) => pluginShape(value, `${where}:${line}`), {
+                multi: true,
+            });
+        }
+        catch (error) {
+            if (error instanceof FieldError)
+                throw located(error.message, `${where}:${error.line}`);
+            throw error;
+        }
+        for (const doc of docs) {
+            const config = doc.value;
+            const kind = config.kind;
+            if (kind === 'ConfigMapGenerator' || kind === 'SecretGenerator') {
+                await this.generatorFiles(config, kind, []);
             }
-            else if (entry.isDirectory()) {
-                await this.scanTree(path);
+            const paths = [
+                ...(typeof config.path === 'string' ? [config.path] : []),
+                ...(config.paths ?? []),
+                ...(config.replacements ?? []).flatMap((r) => typeof r.path === 'string' ? [r.path] : []),
+            ];
+            for (const path of paths)
+                await this.localFile(path, `${kind} path`, []);
+        }
+    }
+}
+function pluginShape(value, where) {
+    const config = value;
+    const annotations = config.metadata?.annotations;
+    if (annotations !== null && typeof annotations === 'object') {
+        for (const key of FUNCTION_ANNOTATIONS) {
+            if (key in annotations) {
+                throw located(`KRM-function plugin (${key}) refused; only kustomize builtins run`, where);
             }
         }
     }
+    const kind = typeof config.kind === 'string' ? config.kind : '';
+    if (kind === 'HelmChartInflationGenerator') {
+        throw located(`HelmChartInflationGenerator as a generator is refused; use helmCharts`, where);
+    }
+    const shape = config.apiVersion === 'builtin' ? BUILTIN_PLUGINS.get(kind) : undefined;
+    if (!shape) {
+        throw located(`plugin ${String(config.apiVersion)}/${kind} is not a kustomize builtin (exec/KRM plugins refused)`, where);
+    }
+    return shape;
 }
 /** Helm renders `getHostByName` as "" without --enable-dns; we refuse such charts outright. */
 async function scanChartTemplates(chartDir, label) {
@@ -61279,12 +61944,8 @@ async function scanChartTemplates(chartDir, label) {
                 stack.push(path);
             }
             else if (entry.isFile() && /\.(tpl|ya?ml|txt|json)$/.test(entry.name)) {
-                const text = await readFile(path, 'utf8');
-                if (text.includes('getHostByName')) {
-                    const relative = path.slice(chartDir.length + 1);
-                    const error = new RefusedError(`chart ${label}: ${relative} calls getHostByName (DNS lookups are refused)`);
-                    error.located = true;
-                    throw error;
+                if ((await readFile(path, 'utf8')).includes('getHostByName')) {
+                    throw templateRefusal(label, path.slice(chartDir.length + 1));
                 }
             }
         }
@@ -61292,7 +61953,7 @@ async function scanChartTemplates(chartDir, label) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
@@ -61355,6 +62016,8 @@ function defaultConfig() {
             },
             timeoutSeconds: 300,
             maxOutputBytes: 64 * 1024 * 1024,
+            maxMemoryMegabytes: 4096,
+            sandbox: 'required',
         },
         promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
         deploy: {
@@ -61554,6 +62217,8 @@ function config_normalize(raw, file) {
             deletionGuard: { ...defaults.hydrate.deletionGuard, ...hydrate?.deletionGuard },
             timeoutSeconds: hydrate?.timeoutSeconds ?? defaults.hydrate.timeoutSeconds,
             maxOutputBytes: hydrate?.maxOutputBytes ?? defaults.hydrate.maxOutputBytes,
+            maxMemoryMegabytes: hydrate?.maxMemoryMegabytes ?? defaults.hydrate.maxMemoryMegabytes,
+            sandbox: hydrate?.sandbox ?? defaults.hydrate.sandbox,
         },
         promote,
         deploy,
