@@ -16,7 +16,7 @@
 //     5,000 for a GitHub App installation.
 //
 //   npm run bench -- scale [--n 50,200,500] [--stages 2] [--backends argocd,merge]
-//                          [--modes per-environment] [--no-write]
+//                          [--modes per-environment] [--section scale] [--no-write]
 import { writeBenchmarkSection } from './report.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -45,10 +45,13 @@ const { values: flags } = parseArgs({
     stages: { type: 'string' },
     backends: { type: 'string' },
     modes: { type: 'string' },
+    section: { type: 'string' },
     'no-write': { type: 'boolean' },
   },
 })
 const SIZES = (flags.n ?? '50,200,500').split(',').map(Number)
+// A long size can run on its own into its own section (e.g. `--n 500 --section scale-500`).
+const SECTION = flags.section ?? 'scale'
 const STAGE_COUNT = Number(flags.stages ?? 2)
 const BACKENDS = (flags.backends ?? 'argocd,merge').split(',') as Backend[]
 const OWNER = 'acme'
@@ -238,8 +241,10 @@ interface Run {
   mode: string
   backend: Backend
   n: number
-  steps: Record<Step, Counts>
+  steps: Partial<Record<Step, Counts>>
   total: Counts
+  /** The step that failed and why (the run stops there; what it sent is still counted). */
+  failed?: { step: Step; error: string }
 }
 
 /** Builds the fleet on fresh simulators and drives one parent through the flow. */
@@ -312,12 +317,18 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
       user: maintainer.login,
     })
 
-    const steps = {} as Record<Step, Counts>
+    const steps: Partial<Record<Step, Counts>> = {}
+    let failed: Run['failed']
     const measure = async (step: Step, action: () => Promise<void>) => {
+      if (failed) return
       gh.resetRequests()
       const argocdBefore = argocd.requests.length
       const started = performance.now()
-      await action()
+      try {
+        await action()
+      } catch (error) {
+        failed = { step, error: (error as Error).message.split('\n')[0]!.slice(0, 200) }
+      }
       steps[step] = count(
         gh.requests,
         argocd.requests.length - argocdBefore,
@@ -415,8 +426,8 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
       if (unfinished.length > 0)
         throw new Error(`merge-cleanup left ${unfinished.length}: ${JSON.stringify(unfinished[0])}`)
     })
-    const total = STEPS.map((step) => steps[step]).reduce(add)
-    return { mode: mode.name, backend, n, steps, total }
+    const total = STEPS.flatMap((step) => steps[step] ?? []).reduce(add)
+    return { mode: mode.name, backend, n, steps, total, ...(failed ? { failed } : {}) }
   } finally {
     await gh.stop()
     await argocd.stop()
@@ -440,17 +451,28 @@ const started = performance.now()
 
 function section(): string {
   const stepRows = runs.flatMap((run) =>
-    [...STEPS, 'whole flow'].map((step) => {
+    [...STEPS, 'whole flow'].flatMap((step) => {
       const c = step === 'whole flow' ? run.total : run.steps[step as Step]
+      if (!c)
+        return [
+          `| ${run.mode} | ${run.backend} | ${run.n} | ${step} | not reached |  |  |  |  |  |  |  |  |`,
+        ]
       const token = impliedSeconds(c, 1000)
       const app = impliedSeconds(c, 5000)
-      const label = step === 'whole flow' ? '**whole flow**' : step
+      const label =
+        step === 'whole flow'
+          ? `**whole flow${run.failed ? ', until the failure' : ''}**`
+          : run.failed?.step === step
+            ? `${step} — **failed**: ${run.failed.error.replaceAll('|', '\\|')}`
+            : step
       return `| ${run.mode} | ${run.backend} | ${run.n} | ${label} | ${c.rest} | ${c.reads} | ${c.writes} | ${c.creating} | ${c.pushes} | ${c.argocd} | ${duration(token.seconds)} (${token.by}) | ${duration(app.seconds)} (${app.by}) | ${(c.ms / 1000).toFixed(1)} s |`
     }),
   )
   const fits = modes.flatMap((mode) =>
     BACKENDS.flatMap((backend) => {
-      const group = runs.filter((run) => run.mode === mode.name && run.backend === backend)
+      const group = runs.filter(
+        (run) => run.mode === mode.name && run.backend === backend && !run.failed,
+      )
       if (group.length < 2) return []
       const fit = (pick: (run: Run) => number) => linearFit(group, pick)
       return [
@@ -459,7 +481,7 @@ function section(): string {
     }),
   )
   return [
-    '## scale',
+    `## ${SECTION}`,
     '',
     `One parent PR changing a component every environment uses, N environments in ${STAGE_COUNT} stages`,
     `(${stagesFor(STAGE_COUNT)
@@ -497,6 +519,6 @@ for (const n of SIZES)
         `${mode.name} ${backend} N=${n}: ${JSON.stringify(run.total)} (${(run.total.ms / 1000).toFixed(0)} s)\n`,
       )
       machine = await machineLine()
-      if (!flags['no-write']) await writeBenchmarkSection(root, 'scale', section())
+      if (!flags['no-write']) await writeBenchmarkSection(root, SECTION, section())
     }
 process.stdout.write(`\n${section()}\n`)
