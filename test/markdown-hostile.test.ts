@@ -54,7 +54,7 @@ function expectInert(markdown: string): void {
 describe('untrusted', () => {
   it('keeps plain words, bounds the length and never splits a surrogate pair', () => {
     expect(untrusted('kustomize build failed: resources entry "x.yaml" missing')).toBe(
-      'kustomize build failed: resources entry &quot;x.yaml&quot; missing',
+      'kustomize build failed: resources entry "x.yaml" missing',
     )
     expect(untrusted('x'.repeat(5000)).length).toBeLessThanOrEqual(UNTRUSTED_TEXT_LIMIT)
     expect(untrusted(`${'x'.repeat(9)}😀`, 10)).toBe(`${'x'.repeat(9)}…`)

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { runAction } from './support/runner.js'
+import { isWrite } from './support/github/index.js'
 import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
 
 let scratch: string
@@ -115,9 +116,7 @@ describe('merge-cleanup action', { timeout: 300_000 }, () => {
     } finally {
       await again.cleanup()
     }
-    const writes = s.gh.requests.filter(
-      (r) => r.method !== 'GET' && !r.route.includes('git-upload-pack'),
-    )
+    const writes = s.gh.requests.filter(isWrite)
     expect(writes).toEqual([])
     expect(s.gh.validationErrors).toEqual([])
   })

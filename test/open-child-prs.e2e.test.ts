@@ -11,7 +11,7 @@ import type { HydrationResult } from '../actions/lib/hydration-types.js'
 import { SUMMARY_MARKER } from '../actions/open-child-prs/summary.js'
 import { runProcess } from '../actions/lib/process.js'
 import { generateFleet } from './support/fleet-gen.js'
-import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
+import { isWrite, startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { runAction } from './support/runner.js'
 import { IDENTITY, REPO } from './fixtures/child-prs/repo.js'
 import { writeBranch } from './fixtures/render/wet-branch.js'
@@ -128,7 +128,7 @@ function children() {
 }
 
 function writes() {
-  return gh.requests.filter((r) => !r.route.includes('.git/') && r.method !== 'GET')
+  return gh.requests.filter((r) => !r.route.includes('.git/') && isWrite(r))
 }
 
 function pushes() {

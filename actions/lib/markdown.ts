@@ -12,7 +12,6 @@ const INERT: Record<string, string> = {
   '&': '&amp;',
   '<': '&lt;',
   '>': '&gt;',
-  '"': '&quot;',
   '\\': '&#92;',
   '`': '&#96;',
   '*': '&#42;',
@@ -35,7 +34,7 @@ const INERT: Record<string, string> = {
 export function untrusted(text: string, max = UNTRUSTED_TEXT_LIMIT): string {
   const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…')
   return line
-    .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+    .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
     .replace(/^#/, '&#35;')
     .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
     .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)

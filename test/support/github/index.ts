@@ -39,6 +39,19 @@ export type * from './types.js'
 export type { RateLimitOptions, RateLimitRefusal } from './rate-limits.js'
 export { GITHUB_RATE_LIMITS } from './rate-limits.js'
 
+/**
+ * Whether a logged request changed anything on GitHub. Git fetches are reads,
+ * and so is every GraphQL call: the simulator answers only the `viewer` query.
+ */
+export function isWrite(entry: RequestLogEntry): boolean {
+  return (
+    entry.method !== 'GET' &&
+    entry.method !== 'HEAD' &&
+    entry.route !== 'POST /api/graphql' &&
+    !entry.route.includes('git-upload-pack')
+  )
+}
+
 export interface SimulatorOptions {
   /** Validate every JSON response and event payload against GitHub's OpenAPI descriptions (default true). */
   validate?: boolean
