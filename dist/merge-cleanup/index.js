@@ -65789,7 +65789,6 @@ const INERT = {
     '&': '&amp;',
     '<': '&lt;',
     '>': '&gt;',
-    '"': '&quot;',
     '\\': '&#92;',
     '`': '&#96;',
     '*': '&#42;',
@@ -65811,7 +65810,7 @@ const INERT = {
 function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
     const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
     return line
-        .replace(/[&<>"\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
         .replace(/^#/, '&#35;')
         .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
         .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
