@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  approversOf,
   checkPullRequestState,
   checkRequiredStages,
   effectiveRole,
   highestPermission,
   isBot,
-  recheckHead,
-  repositoryRole,
   roleAtLeast,
-} from '../actions/promote/prechecks.js'
+} from '../actions/promote/gates.js'
+import { approversOf, recheckHead, repositoryRole } from '../actions/promote/facts.js'
 import { getPullRequest } from '../actions/lib/github/pulls.js'
 import { loadBaseConfig } from '../actions/lib/config/sources.js'
 import { defaultConfig } from '../actions/lib/config/config.js'

@@ -1,0 +1,67 @@
+// `.lock` and `.unlock`: environment locks held by the parent pull request.
+
+import type { Permission } from '../lib/config/types.js'
+import { listOpenPulls } from '../lib/github/pulls.js'
+import { describeHolder, readLock, releaseLock } from '../lib/locks.js'
+import { impactedOf, repositoryRole } from './facts.js'
+import { checkActor, highestPermission, plannedRow, resolveTargets, stagesIn } from './gates.js'
+import { acquireAll } from './locking.js'
+import type { ReplyRow } from './reply.js'
+import { actorFields, done, list, refuse, type PromoteResult, type RunState } from './run.js'
+
+export async function lockCommand(
+  state: RunState,
+  kind: 'lock' | 'unlock',
+  targets: readonly string[],
+  reason: string,
+): Promise<PromoteResult> {
+  const { settings, pull, config } = state
+  const { client, repo } = settings
+  const pulls = await listOpenPulls(client, repo)
+  const impacted = impactedOf(config, repo, pull.number, pulls)
+  const resolved = resolveTargets(targets, false, impacted, config)
+  if ('error' in resolved) return refuse(state, resolved.error, [], { help: true })
+  const stages = stagesIn(config, resolved.selected)
+  const minimum: Permission = highestPermission([
+    config.promote.permission,
+    ...stages.map((stage) => stage.permission),
+  ])
+  const actor = actorFields(state)
+  const role = await repositoryRole(client, repo, actor.login)
+  const actorRefusal = checkActor({ ...actor, role, minimum, config })
+  if (actorRefusal) return refuse(state, actorRefusal.reason, [])
+
+  if (kind === 'lock') {
+    const acquired = await acquireAll(state, resolved.selected, reason)
+    if ('refusal' in acquired) return refuse(state, acquired.refusal, [])
+    const rows = resolved.selected.map((env) =>
+      plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`),
+    )
+    return done(
+      state,
+      `locked ${list(resolved.selected.map((env) => env.environment))} for #${pull.number}`,
+      rows,
+    )
+  }
+  const rows: ReplyRow[] = []
+  let refused = false
+  for (const env of resolved.selected) {
+    const result = await releaseLock(client, repo, env.environment, pull.number)
+    if (result === 'conflict') refused = true
+    const held = result === 'conflict' ? await readLock(client, repo, env.environment) : undefined
+    rows.push(
+      plannedRow(
+        env,
+        result === 'released' ? '🔓 unlocked' : result === 'absent' ? 'not locked' : '⛔ not yours',
+        held ? describeHolder(held) : '',
+      ),
+    )
+  }
+  if (refused)
+    return refuse(
+      state,
+      'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
+      rows,
+    )
+  return done(state, `unlocked ${list(resolved.selected.map((env) => env.environment))}`, rows)
+}

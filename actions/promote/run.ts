@@ -1,0 +1,126 @@
+// What every promote command shares: the settings, the trigger, the state of
+// one run, and the result with its one reply.
+
+import type { ArgoCdClient } from '../lib/argocd/client.js'
+import type { SetAggregateResult } from '../lib/aggregate.js'
+import type { FleetConfig } from '../lib/config/types.js'
+import type { GitHubClient } from '../lib/github/client.js'
+import type { PullRequestSnapshot } from '../lib/github/pulls.js'
+import type { RepoRef } from '../lib/statuses.js'
+import type { EnvironmentOutcome } from './backends.js'
+import { renderReply, type ReplyRow } from './reply.js'
+
+export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
+
+export interface PromoteResult {
+  decision: Decision
+  reason: string
+  environments: EnvironmentOutcome[]
+  /** One row per environment the command named, as in the reply table. */
+  rows: ReplyRow[]
+  /** The reply posted (also the job summary); absent when ignored. */
+  reply?: string
+  /** The aggregate set at the end, when statuses changed. */
+  aggregate?: SetAggregateResult
+}
+
+export interface PromoteSettings {
+  client: GitHubClient
+  repo: RepoRef
+  /** Repository-relative configuration file on the base branch. */
+  configFile: string
+  /** `https://github.com` (GITHUB_SERVER_URL): the DRY repository URL Argo CD tracks. */
+  serverUrl: string
+  runUrl?: string
+  /** Builds the Argo CD client for the configured server (absent: no token given). */
+  argocd?: (server: string) => ArgoCdClient
+  argocdPollMs: number
+  /** Set `fleet-promote/pipeline` after changing statuses (default true). */
+  aggregate: boolean
+  /** Environments deployed at once within a stage. */
+  concurrency?: number
+  log: (message: string) => void
+  now?: () => number
+}
+
+export interface Actor {
+  login: string
+  /** `User` or `Bot`. */
+  type?: string
+}
+
+/** What started the run, reduced to what the core needs. */
+export type Trigger =
+  | { kind: 'comment'; pr: number; commentId: number; body: string; actor: Actor }
+  | { kind: 'dispatch'; pr: number; target: string; noop: boolean; actor: Actor }
+  /** Deploy the PR's `autoPromote` stages (right after open-child-prs). */
+  | { kind: 'auto'; pr: number; actor: Actor }
+
+export interface RunState {
+  settings: PromoteSettings
+  trigger: Trigger
+  pull: PullRequestSnapshot
+  config: FleetConfig
+  commandText: string
+  commentId?: number
+}
+
+export function ignored(reason: string): PromoteResult {
+  return { decision: 'ignored', reason, environments: [], rows: [] }
+}
+
+/** A result with its reply; `environments` only when something was deployed or tried. */
+export function result(
+  state: RunState,
+  decision: Decision,
+  reason: string,
+  rows: ReplyRow[],
+  options: { help?: boolean; environments?: EnvironmentOutcome[] } = {},
+): PromoteResult {
+  return {
+    decision,
+    reason,
+    environments: options.environments ?? [],
+    rows,
+    reply: renderReply({
+      command: state.commandText,
+      actor: state.trigger.actor.login,
+      sha: state.pull.headSha,
+      promoteCommand: state.config.promote.command,
+      decision,
+      reason,
+      rows,
+      ...(options.help ? { help: true } : {}),
+    }),
+  }
+}
+
+export function refuse(
+  state: RunState,
+  reason: string,
+  rows: ReplyRow[],
+  options: { help?: boolean } = {},
+): PromoteResult {
+  return result(state, 'refused', reason, rows, options)
+}
+
+export function done(
+  state: RunState,
+  reason: string,
+  rows: ReplyRow[],
+  options: { help?: boolean } = {},
+): PromoteResult {
+  return result(state, 'done', reason, rows, options)
+}
+
+export function actorFields(state: RunState): Actor {
+  const actor = state.trigger.actor
+  return { login: actor.login, ...(actor.type ? { type: actor.type } : {}) }
+}
+
+/** `a, b, c` or `a, …, h and 4 more` */
+export function list(names: readonly string[]): string {
+  return names.length > 8
+    ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`
+    : names.join(', ')
+}

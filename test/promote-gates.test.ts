@@ -1,0 +1,458 @@
+// The promotion decision as a table: facts in, verdict out, no simulator.
+// The end-to-end tests (promote*.test.ts) keep a few of these cases on the
+// simulators to show the facts are read as the table assumes.
+import { describe, expect, it } from 'vitest'
+import { parseConfig } from '../actions/lib/config/config.js'
+import { stageFor } from '../actions/lib/config/config.js'
+import type { ChildPr, PullRequestSnapshot, Review } from '../actions/lib/github/pulls.js'
+import type { HeldLock } from '../actions/lib/locks.js'
+import type { CommitStatus } from '../actions/lib/statuses.js'
+import type { Impacted, PromoteFacts } from '../actions/promote/facts.js'
+import { decidePromotion, type PromoteDecision } from '../actions/promote/gates.js'
+
+const HEAD = 'a'.repeat(40)
+const OLD = 'b'.repeat(40)
+const REPO = { owner: 'acme', repo: 'fleet' }
+
+const CONFIG = parseConfig(
+  [
+    'version: 1',
+    'environments:',
+    '  - glob: clusters/*/*',
+    '    name: "{1}-{2}"',
+    'stages:',
+    '  - name: canary',
+    '    match: ["*-canary-*"]',
+    '    autoPromote: true',
+    '    backend: merge',
+    '  - name: testing',
+    '    match: ["*-test-*"]',
+    '    requires: []',
+    '  - name: production',
+    '    match: ["*-prod-*"]',
+    '    requires: [testing]',
+    '    approvals: 1',
+    '    permission: maintain',
+    'promote:',
+    '  allowBots: ["trusted[bot]"]',
+    'deploy:',
+    '  backend: argocd',
+    '  argocd:',
+    '    server: https://argocd.example',
+    '    application: "{name}-addons"',
+  ].join('\n'),
+  'fleet-promote.yaml',
+)
+
+const PULL: PullRequestSnapshot = {
+  number: 7,
+  state: 'open',
+  merged: false,
+  draft: false,
+  title: 'Bump cert-manager',
+  author: 'alice',
+  headSha: HEAD,
+  headRef: 'feature/bump',
+  headRepo: 'acme/fleet',
+  baseRef: 'main',
+  htmlUrl: 'https://github.test/acme/fleet/pull/7',
+  createdAt: '2026-01-01T00:00:00Z',
+}
+
+let nextChild = 100
+function impacted(environment: string, renderedFrom = HEAD): Impacted {
+  const stage = stageFor(CONFIG, environment)
+  if (!stage) throw new Error(`no stage for ${environment}`)
+  const number = nextChild++
+  const child: ChildPr = {
+    environment,
+    parent: PULL.number,
+    number,
+    url: `https://github.test/acme/fleet/pull/${number}`,
+    state: 'open',
+    merged: false,
+    title: `${environment} from #7`,
+    body: '',
+    branch: `fleet-promote/pr-7/${environment}`,
+    headSha: 'c'.repeat(40),
+    base: `env/${environment}`,
+    labels: [],
+    marker: {
+      version: 1,
+      parent: PULL.number,
+      environment,
+      stage: stage.name,
+      branch: `env/${environment}`,
+      drySha: 'd'.repeat(40),
+      headSha: renderedFrom,
+    },
+  }
+  return { environment, stage, child }
+}
+
+const FLEET = ['eu-canary-1', 'eu-test-1', 'us-test-1', 'eu-prod-1', 'us-prod-1']
+
+function success(...environments: string[]): Map<string, CommitStatus> {
+  return new Map(
+    environments.map((env) => [
+      `fleet-promote/${env}`,
+      { context: `fleet-promote/${env}`, state: 'success', description: 'deployed' },
+    ]),
+  )
+}
+
+function approval(login: string, commitId = HEAD, state = 'APPROVED'): Review {
+  return { login, state, commitId }
+}
+
+function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
+  return {
+    trigger: 'comment',
+    actor: { login: 'wendy', type: 'User' },
+    command: promoteCommand(['testing']),
+    repo: REPO,
+    pull: PULL,
+    config: CONFIG,
+    pulls: [],
+    impacted: FLEET.map((env) => impacted(env)),
+    role: 'write',
+    reviews: [],
+    statuses: new Map(),
+    locks: new Map(),
+    argocdToken: true,
+    ...overrides,
+  }
+}
+
+function promoteCommand(
+  targets: string[],
+  flags: { noop?: boolean; allowDeletions?: boolean } = {},
+) {
+  const all = targets.length === 1 && targets[0] === 'all'
+  return {
+    kind: 'promote' as const,
+    targets: all ? [] : targets,
+    all,
+    noop: flags.noop ?? false,
+    allowDeletions: flags.allowDeletions ?? false,
+  }
+}
+
+function verdictOf(decision: PromoteDecision): string {
+  switch (decision.verdict) {
+    case 'refuse':
+    case 'ignore':
+    case 'noop':
+      return `${decision.verdict}: ${decision.reason}`
+    case 'proceed':
+      return `proceed: ${decision.plan.selected.map((env) => env.environment).join(' ')}`
+  }
+}
+
+const heldBy = (environment: string, pr: number): HeldLock => ({
+  environment,
+  commit: 'e'.repeat(40),
+  lock: { pr, actor: 'oscar', reason: 'kernel upgrade', sha: OLD, createdAt: '', id: 'x' },
+})
+
+const maintainer = { actor: { login: 'max', type: 'User' }, role: 'maintain' } as const
+
+const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | RegExp }[] = [
+  { name: 'a writer promotes testing', facts: {}, verdict: 'proceed: eu-test-1 us-test-1' },
+  {
+    name: 'a merged PR',
+    facts: { pull: { ...PULL, merged: true, state: 'closed' } },
+    verdict: 'refuse: #7 is already merged',
+  },
+  {
+    name: 'a closed PR',
+    facts: { pull: { ...PULL, state: 'closed' } },
+    verdict: 'refuse: #7 is closed',
+  },
+  {
+    name: 'a draft',
+    facts: { pull: { ...PULL, draft: true } },
+    verdict: 'refuse: #7 is a draft; mark it ready for review first',
+  },
+  {
+    name: 'a fork',
+    facts: { pull: { ...PULL, headRepo: 'evil/fleet' } },
+    verdict: 'refuse: #7 comes from a fork (evil/fleet); promote.allowForks is off',
+  },
+  {
+    name: 'a deleted fork',
+    facts: { pull: { ...PULL, headRepo: '' } },
+    verdict: /from a fork \(deleted repository\)/,
+  },
+  {
+    name: 'a child PR',
+    facts: { pull: { ...PULL, headRef: 'fleet-promote/pr-3/eu-test-1' } },
+    verdict: 'refuse: #7 is a child pull request; comment on its parent #3',
+  },
+  {
+    name: 'no children yet',
+    facts: { impacted: [] },
+    verdict: 'refuse: #7 has no open child pull requests yet; wait for open-child-prs to finish',
+  },
+  {
+    name: 'an unknown environment',
+    facts: { command: promoteCommand(['xx-test-9']) },
+    verdict:
+      'refuse: unknown environment or stage "xx-test-9": it matches nothing this pull request impacts; impacted: eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
+  },
+  {
+    name: 'a glob across stages',
+    facts: { ...maintainer, command: promoteCommand(['eu-*']), reviews: [approval('april')] },
+    verdict: 'proceed: eu-canary-1 eu-test-1 eu-prod-1',
+  },
+  {
+    name: 'a glob within one stage',
+    facts: { command: promoteCommand(['*-test-*']) },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'a stage with nothing impacted',
+    facts: {
+      impacted: [impacted('eu-prod-1')],
+      ...maintainer,
+      command: promoteCommand(['testing']),
+    },
+    verdict: 'refuse: stage testing has no environment impacted by this pull request',
+  },
+  {
+    name: 'a child rendered for an older head',
+    facts: { impacted: [impacted('eu-test-1', OLD), impacted('us-test-1')] },
+    verdict:
+      'refuse: the child PRs of eu-test-1 were not rendered from the current head aaaaaaa; wait for open-child-prs to update them',
+  },
+  {
+    name: 'a reader',
+    facts: { actor: { login: 'rita' }, role: 'read' },
+    verdict: 'refuse: rita has the read role; this needs write or higher',
+  },
+  {
+    name: 'a non-collaborator',
+    facts: { actor: { login: 'mallory' }, role: 'none' },
+    verdict: 'refuse: mallory has the none role; this needs write or higher',
+  },
+  {
+    name: 'a bot outside the allowlist',
+    facts: { actor: { login: 'renovate[bot]', type: 'Bot' } },
+    verdict: 'refuse: renovate[bot] is a bot and not in promote.allowBots',
+  },
+  {
+    name: 'an allowlisted bot',
+    facts: { actor: { login: 'trusted[bot]', type: 'Bot' } },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'a writer to production',
+    facts: { command: promoteCommand(['production']) },
+    verdict: 'refuse: wendy has the write role; this needs maintain or higher',
+  },
+  {
+    name: '--allow-deletions from a writer',
+    facts: { command: promoteCommand(['testing'], { allowDeletions: true }) },
+    verdict: 'refuse: --allow-deletions needs the maintain or admin role; wendy has write',
+  },
+  {
+    name: 'production without an approval',
+    facts: { ...maintainer, command: promoteCommand(['production']) },
+    verdict: 'refuse: production needs 1 approving review of aaaaaaa; it has 0',
+  },
+  {
+    name: 'production approved on an older commit only',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april', OLD)],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: 'refuse: production needs 1 approving review of aaaaaaa; it has 0',
+  },
+  {
+    name: "the author's own approval",
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('alice')],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: /it has 0$/,
+  },
+  {
+    name: 'an approval withdrawn by a later change request',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [
+        approval('april'),
+        approval('april', HEAD, 'COMMENTED'),
+        approval('april', HEAD, 'CHANGES_REQUESTED'),
+      ],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: /it has 0$/,
+  },
+  {
+    name: 'production before testing succeeded',
+    facts: { ...maintainer, command: promoteCommand(['production']), reviews: [approval('april')] },
+    verdict:
+      'refuse: production requires testing to succeed on aaaaaaa first; not yet: eu-test-1, us-test-1',
+  },
+  {
+    name: 'production after testing succeeded',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: 'proceed: eu-prod-1 us-prod-1',
+  },
+  {
+    name: 'all: testing runs first within the command',
+    facts: { ...maintainer, command: promoteCommand(['all']), reviews: [approval('april')] },
+    verdict: 'proceed: eu-canary-1 eu-test-1 us-test-1 eu-prod-1 us-prod-1',
+  },
+  {
+    name: 'a render the deletion guard blocked',
+    facts: {
+      statuses: new Map([
+        [
+          'fleet-promote/eu-test-1',
+          {
+            context: 'fleet-promote/eu-test-1',
+            state: 'failure',
+            description: 'blocked: deletes 12 objects',
+          },
+        ],
+      ]),
+    },
+    verdict:
+      'refuse: the deletion guard blocked eu-test-1; a maintainer may override it for aaaaaaa with --allow-deletions',
+  },
+  {
+    name: 'the deletion guard overridden by a maintainer',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['testing'], { allowDeletions: true }),
+      statuses: new Map([
+        [
+          'fleet-promote/eu-test-1',
+          {
+            context: 'fleet-promote/eu-test-1',
+            state: 'failure',
+            description: 'blocked: empty render',
+          },
+        ],
+      ]),
+    },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'an argocd stage without a token',
+    facts: { argocdToken: false },
+    verdict:
+      'refuse: stage testing deploys with Argo CD: set deploy.argocd.server in fleet-promote.yaml and the argocd-token input',
+  },
+  {
+    name: 'a merge stage needs no Argo CD token',
+    facts: { argocdToken: false, command: promoteCommand(['canary']) },
+    verdict: 'proceed: eu-canary-1',
+  },
+  {
+    name: '--noop',
+    facts: { command: promoteCommand(['testing'], { noop: true }) },
+    verdict: 'noop: --noop: every check passed for aaaaaaa; nothing was deployed',
+  },
+  {
+    name: '--noop with a lock held by another PR',
+    facts: {
+      command: promoteCommand(['testing'], { noop: true }),
+      locks: new Map([['us-test-1', heldBy('us-test-1', 9)]]),
+    },
+    verdict: 'refuse: us-test-1 is locked by #9 (oscar, kernel upgrade)',
+  },
+  {
+    name: '--noop with this PR holding the lock',
+    facts: {
+      command: promoteCommand(['testing'], { noop: true }),
+      locks: new Map([['us-test-1', heldBy('us-test-1', 7)]]),
+    },
+    verdict: /^noop: /,
+  },
+  {
+    name: 'auto-promotion deploys the autoPromote stages without a role',
+    facts: {
+      trigger: 'auto',
+      command: promoteCommand(['all']),
+      actor: { login: 'github-actions[bot]' },
+    },
+    verdict: 'proceed: eu-canary-1',
+  },
+  {
+    name: 'auto-promotion with no autoPromote stage impacted',
+    facts: { trigger: 'auto', command: promoteCommand(['all']), impacted: [impacted('eu-test-1')] },
+    verdict: 'ignore: no autoPromote stage is impacted',
+  },
+]
+
+describe('decidePromotion', () => {
+  for (const testCase of CASES) {
+    it(testCase.name, () => {
+      const verdict = verdictOf(decidePromotion(facts(testCase.facts)))
+      if (typeof testCase.verdict === 'string') expect(verdict).toBe(testCase.verdict)
+      else expect(verdict).toMatch(testCase.verdict)
+    })
+  }
+
+  it('plans stages in order, the Argo CD Applications and the lock reason', () => {
+    const decision = decidePromotion(
+      facts({ ...maintainer, command: promoteCommand(['all']), reviews: [approval('april')] }),
+    )
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    const { plan } = decision
+    expect(plan.pinned).toBe(HEAD)
+    expect(plan.stages.map((stage) => stage.name)).toEqual(['canary', 'testing', 'production'])
+    expect([...plan.applications]).toEqual([
+      ['eu-test-1', 'eu-test-1-addons'],
+      ['us-test-1', 'us-test-1-addons'],
+      ['eu-prod-1', 'eu-prod-1-addons'],
+      ['us-prod-1', 'us-prod-1-addons'],
+    ])
+    expect(plan.lockReason).toBe('promoted by max')
+    expect(plan.notDeployed.map((row) => [row.environment, row.result])).toEqual(
+      FLEET.map((env) => [env, 'not deployed']),
+    )
+    expect(decision.log).toEqual([
+      'pinned aaaaaaa; selected eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
+    ])
+  })
+
+  it('records the override in the locks and says why it refused in the log', () => {
+    const overridden = decidePromotion(
+      facts({ ...maintainer, command: promoteCommand(['testing'], { allowDeletions: true }) }),
+    )
+    expect(overridden.verdict === 'proceed' && overridden.plan.lockReason).toBe(
+      'deletion guard overridden for aaaaaaa',
+    )
+    const refused = decidePromotion(facts({ role: 'read' }))
+    expect(refused.log.at(-1)).toBe('refused: wendy has the read role; this needs write or higher')
+  })
+
+  it('refuses an Application template it cannot expand', () => {
+    const config = {
+      ...CONFIG,
+      deploy: { ...CONFIG.deploy, argocd: { ...CONFIG.deploy.argocd, application: '{cluster}' } },
+    }
+    expect(verdictOf(decidePromotion(facts({ config })))).toMatch(
+      /^refuse: deploy.argocd.application: .*cluster/,
+    )
+  })
+
+  it('answers unknown targets with the help', () => {
+    const decision = decidePromotion(facts({ command: promoteCommand(['nope']) }))
+    expect(decision.verdict === 'refuse' && decision.help).toBe(true)
+  })
+})
