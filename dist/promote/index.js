@@ -11700,7 +11700,7 @@ exports.debug = debug; // for test
 
 
 const Client = __nccwpck_require__(5215)
-const Dispatcher = __nccwpck_require__(6089)
+const Dispatcher = __nccwpck_require__(8470)
 const Pool = __nccwpck_require__(7454)
 const BalancedPool = __nccwpck_require__(7479)
 const Agent = __nccwpck_require__(3779)
@@ -19149,7 +19149,7 @@ module.exports = Client
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(6089)
+const Dispatcher = __nccwpck_require__(8470)
 const {
   ClientDestroyedError,
   ClientClosedError,
@@ -19358,7 +19358,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 6089:
+/***/ 8470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20363,7 +20363,7 @@ module.exports = ProxyAgent
 
 
 
-const Dispatcher = __nccwpck_require__(6089)
+const Dispatcher = __nccwpck_require__(8470)
 const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
@@ -22121,7 +22121,7 @@ const MockClient = __nccwpck_require__(9271)
 const MockPool = __nccwpck_require__(2646)
 const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
 const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
-const Dispatcher = __nccwpck_require__(6089)
+const Dispatcher = __nccwpck_require__(8470)
 const Pluralizer = __nccwpck_require__(71)
 const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9642);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6089);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9642:
+/***/ 6089:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59757,7 +59757,7 @@ async function mergeAtSha(client, repo, merge) {
         throw error;
     }
 }
-async function listReviews(client, repo, number) {
+async function pulls_listReviews(client, repo, number) {
     const reviews = await client.paginate(client.rest.pulls.listReviews, {
         ...repo,
         pull_number: number,
@@ -59888,185 +59888,28 @@ async function setAggregateStatus(client, repo, options) {
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
-;// CONCATENATED MODULE: ./actions/promote/commands.js
-// The IssueOps grammar on parent-PR comments. Comment text is hostile input:
-// it is only ever tokenized here, checked against narrow patterns and length
-// limits, and never reaches a shell or a git argument unvalidated.
-//
-//   <command> <target>... [--noop] [--allow-deletions]   promote stages/environments/globs
-//   <command> all [--noop] [--allow-deletions]            every impacted stage, in order
-//   <command> status | <sigil>status                      table of the PR's environments
-//   <command> lock <target>... [--reason <text>]           lock environments for this PR
-//   <command> unlock <target>...                           release this PR's locks
-//   <command> help | <sigil>help                           the grammar
-//
-// `<command>` is `promote.command` (default `.promote`); `<sigil>` is its
-// leading punctuation (`.`), so `.status`, `.lock`, `.unlock` and `.help` work
-// too. When the command has no punctuation prefix, only the long forms exist,
-// so an ordinary comment starting with "help" is never taken for a command.
-/** Longest comment (in characters) still read as a command. */
-const MAX_COMMAND_LENGTH = 1000;
-/** Most targets one command may name. */
-const MAX_TARGETS = 50;
-/** Longest target (an environment name is at most 63 characters, like a DNS label). */
-const MAX_TARGET_LENGTH = 63;
-/** Longest lock reason. */
-const MAX_REASON_LENGTH = 200;
-/** Environment/stage names and globs over them: the name charset plus `*` and `?`. */
-const TARGET = /^[A-Za-z0-9*?][A-Za-z0-9._*?-]*$/;
-const RESERVED = new Set(['all', 'status', 'lock', 'unlock', 'help']);
-/** The leading punctuation of the command (`.` of `.promote`), or '' when it has none. */
-function commandSigil(command) {
-    return /^[^A-Za-z0-9\s]*/.exec(command)?.[0] ?? '';
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends Error {
 }
-function parseCommand(body, options) {
-    const prefix = options.command;
-    const sigil = commandSigil(prefix);
-    const text = body.replace(/^\uFEFF/, '').trim();
-    const firstWord = /^\S*/.exec(text)?.[0] ?? '';
-    const shortVerb = sigil !== '' && firstWord.startsWith(sigil) ? firstWord.slice(sigil.length) : '';
-    const isShortForm = sigil !== '' && ['status', 'lock', 'unlock', 'help'].includes(shortVerb);
-    if (firstWord !== prefix && !isShortForm) {
-        // `.promotetesting` looks like a typo of ours; any other word belongs to somebody else.
-        if (firstWord.startsWith(prefix) && firstWord.length > prefix.length) {
-            return malformed(`unknown command "${clip(firstWord)}": put a space after ${prefix}`);
-        }
-        return { kind: 'ignored' };
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
     }
-    if (text.length > MAX_COMMAND_LENGTH) {
-        return malformed(`the command is longer than ${MAX_COMMAND_LENGTH} characters`);
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
     }
-    if (/[\r\n]/.test(text)) {
-        return malformed('put the command alone on one line, without other text');
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
     }
-    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-    if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) {
-        return malformed('the command contains control characters');
-    }
-    const words = text.split(/[ \t]+/).slice(1);
-    const verb = isShortForm ? shortVerb : (words[0] ?? '');
-    const rest = isShortForm ? words : words.slice(1);
-    switch (verb) {
-        case 'status':
-        case 'help':
-            if (rest.length > 0)
-                return malformed(`"${verb}" takes no arguments, got "${clip(rest.join(' '))}"`);
-            return { kind: 'command', command: { kind: verb } };
-        case 'lock':
-            return parseLock(rest);
-        case 'unlock':
-            return parseUnlock(rest);
-        default:
-            return parsePromote(words, prefix);
-    }
-}
-function parsePromote(words, prefix) {
-    let noop = false;
-    let allowDeletions = false;
-    const targets = [];
-    for (const word of words) {
-        if (word === '--noop')
-            noop = true;
-        else if (word === '--allow-deletions')
-            allowDeletions = true;
-        else if (word.startsWith('-'))
-            return malformed(`unknown option "${clip(word)}" (options: --noop, --allow-deletions)`);
-        else
-            targets.push(word);
-    }
-    if (targets.length === 0) {
-        return malformed(`name what to promote: ${prefix} <stage|environment|glob>... or ${prefix} all`);
-    }
-    const all = targets.includes('all');
-    if (all && targets.length > 1)
-        return malformed('"all" cannot be combined with other targets');
-    const checked = checkTargets(all ? [] : targets);
-    if (typeof checked === 'string')
-        return malformed(checked);
-    return {
-        kind: 'command',
-        command: { kind: 'promote', targets: checked, all, noop, allowDeletions },
-    };
-}
-function parseLock(words) {
-    const reasonAt = words.findIndex((word) => word === '--reason' || word.startsWith('--reason='));
-    const targetWords = reasonAt === -1 ? words : words.slice(0, reasonAt);
-    let reason = '';
-    if (reasonAt !== -1) {
-        const flag = words[reasonAt] ?? '';
-        const inline = flag.startsWith('--reason=') ? [flag.slice('--reason='.length)] : [];
-        reason = unquote([...inline, ...words.slice(reasonAt + 1)].join(' ').trim());
-        if (reason === '')
-            return malformed('--reason needs a text: lock <target>... --reason <why>');
-        if (reason.length > MAX_REASON_LENGTH)
-            return malformed(`the reason is longer than ${MAX_REASON_LENGTH} characters`);
-    }
-    const option = targetWords.find((word) => word.startsWith('-'));
-    if (option !== undefined)
-        return malformed(`unknown option "${clip(option)}" (lock takes --reason <text>, last)`);
-    if (targetWords.length === 0)
-        return malformed('name what to lock: lock <environment|stage>... [--reason <text>]');
-    const checked = checkTargets(targetWords);
-    if (typeof checked === 'string')
-        return malformed(checked);
-    return { kind: 'command', command: { kind: 'lock', targets: checked, reason } };
-}
-function parseUnlock(words) {
-    const option = words.find((word) => word.startsWith('-'));
-    if (option !== undefined)
-        return malformed(`unknown option "${clip(option)}" (unlock takes no options)`);
-    if (words.length === 0)
-        return malformed('name what to unlock: unlock <environment|stage>...');
-    const checked = checkTargets(words);
-    if (typeof checked === 'string')
-        return malformed(checked);
-    return { kind: 'command', command: { kind: 'unlock', targets: checked } };
-}
-/** Validated, de-duplicated targets, or the error to reply with. */
-function checkTargets(targets) {
-    if (targets.length > MAX_TARGETS)
-        return `at most ${MAX_TARGETS} targets per command, got ${targets.length}`;
-    for (const target of targets) {
-        if (target.length > MAX_TARGET_LENGTH)
-            return `"${clip(target)}" is longer than ${MAX_TARGET_LENGTH} characters`;
-        if (!TARGET.test(target)) {
-            return `"${clip(target)}" is not a stage, environment or glob (letters, digits, ".", "_", "-", "*", "?")`;
-        }
-        if (RESERVED.has(target))
-            return `"${target}" is a command word, not a target`;
-    }
-    return [...new Set(targets)];
-}
-function unquote(text) {
-    const quoted = /^(["'])(.*)\1$/.exec(text);
-    return quoted ? (quoted[2] ?? '').trim() : text;
-}
-/** A bounded, printable excerpt of hostile text for an error message. */
-function clip(text) {
-    const printable = text.replace(/[^\x20-\x7e]/g, '?');
-    return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
-}
-function malformed(error) {
-    return { kind: 'malformed', error };
-}
-/** The grammar as a Markdown reply for `help` and malformed commands. */
-function helpText(command) {
-    const sigil = commandSigil(command);
-    const short = (verb) => (sigil === '' ? `${command} ${verb}` : `${sigil}${verb}`);
-    return [
-        '| Command | Does |',
-        '| --- | --- |',
-        `| \`${command} <stage\\|environment\\|glob>...\` | Deploy the named stages or environments of this pull request, stage by stage. |`,
-        `| \`${command} all\` | Deploy every impacted stage in order; a stage runs only after the stages it requires succeeded. |`,
-        `| \`${command} <target>... --noop\` | Run every check and show what would be deployed, without deploying. |`,
-        `| \`${command} <target>... --allow-deletions\` | Override the deletion guard for the current commit (maintain or admin only). |`,
-        `| \`${short('status')}\` | Show each environment's status, lock and child pull request. |`,
-        `| \`${short('lock')} <environment\\|stage>... [--reason <text>]\` | Lock environments for this pull request until it merges or unlocks. |`,
-        `| \`${short('unlock')} <environment\\|stage>...\` | Release this pull request's locks. |`,
-        `| \`${short('help')}\` | Show this help. |`,
-        '',
-        'Targets are stage names, environment names, or globs over environment names (`*-prod-*`). The command must be the whole comment, on one line.',
-    ].join('\n');
+    return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -65663,6 +65506,306 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+    };
+}
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/comments.js
+// Issue and PR comments through the GitHub port: the one marked-comment
+// upsert, with the one trust rule every action uses.
+
+const suiteLogins = new WeakMap();
+/**
+ * The login the suite writes with: the token's own user (a PAT), the App's
+ * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
+ * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
+ * integration" for the last two and `GET /app` needs the App's JWT, so this
+ * asks GraphQL's `viewer`, which answers for all three. Read once per client.
+ */
+function suiteLogin(client) {
+    let login = suiteLogins.get(client);
+    if (!login) {
+        login = client
+            .graphql('query { viewer { login } }')
+            .then((data) => data.viewer.login);
+        login.catch(() => suiteLogins.delete(client));
+        suiteLogins.set(client, login);
+    }
+    return login;
+}
+/**
+ * The trust rule: a comment carrying `marker` is the suite's only when the
+ * suite's own identity wrote it. Anyone can paste a marker, and another bot
+ * (or a person with write access) is not us; their comments are never edited
+ * or adopted.
+ */
+async function findMarkedComment(client, repo, issue, marker) {
+    const self = await suiteLogin(client);
+    const comments = await client.paginate(client.rest.issues.listComments, {
+        ...repo,
+        issue_number: issue,
+        per_page: 100,
+    });
+    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
+    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
+}
+/**
+ * Edits the suite's comment carrying `marker` (which `body` must start with),
+ * or creates it. Find-or-create: when a POST's answer is lost, the comment may
+ * exist anyway, so it is looked for again before a second POST; the client's
+ * own retry is off for that POST for the same reason.
+ */
+async function upsertMarkedComment(client, repo, issue, marker, body) {
+    if (!body.startsWith(marker))
+        throw new Error('a marked comment must start with its marker');
+    const existing = await findMarkedComment(client, repo, issue, marker);
+    if (existing) {
+        if (existing.body === body)
+            return existing.url;
+        try {
+            const { data } = await client.rest.issues.updateComment({
+                ...repo,
+                comment_id: existing.id,
+                body,
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
+            // deleted comment); write a new one.
+            if (httpStatus(error) !== 404)
+                throw error;
+        }
+    }
+    for (let attempt = 1;; attempt++) {
+        try {
+            const { data } = await client.rest.issues.createComment({
+                ...repo,
+                issue_number: issue,
+                body,
+                request: { retries: 0 },
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await findMarkedComment(client, repo, issue, marker);
+            if (landed?.body === body)
+                return landed.url;
+            if (landed)
+                return upsertMarkedComment(client, repo, issue, marker, body);
+        }
+    }
+}
+/** A plain comment (a reply): each call is a new comment. */
+async function createComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
+    return data.html_url;
+}
+async function reactToComment(client, repo, commentId, content) {
+    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
+}
+
+;// CONCATENATED MODULE: ./actions/promote/commands.js
+// The IssueOps grammar on parent-PR comments. Comment text is hostile input:
+// it is only ever tokenized here, checked against narrow patterns and length
+// limits, and never reaches a shell or a git argument unvalidated.
+//
+//   <command> <target>... [--noop] [--allow-deletions]   promote stages/environments/globs
+//   <command> all [--noop] [--allow-deletions]            every impacted stage, in order
+//   <command> status | <sigil>status                      table of the PR's environments
+//   <command> lock <target>... [--reason <text>]           lock environments for this PR
+//   <command> unlock <target>...                           release this PR's locks
+//   <command> help | <sigil>help                           the grammar
+//
+// `<command>` is `promote.command` (default `.promote`); `<sigil>` is its
+// leading punctuation (`.`), so `.status`, `.lock`, `.unlock` and `.help` work
+// too. When the command has no punctuation prefix, only the long forms exist,
+// so an ordinary comment starting with "help" is never taken for a command.
+/** Longest comment (in characters) still read as a command. */
+const MAX_COMMAND_LENGTH = 1000;
+/** Most targets one command may name. */
+const MAX_TARGETS = 50;
+/** Longest target (an environment name is at most 63 characters, like a DNS label). */
+const MAX_TARGET_LENGTH = 63;
+/** Longest lock reason. */
+const MAX_REASON_LENGTH = 200;
+/** Environment/stage names and globs over them: the name charset plus `*` and `?`. */
+const TARGET = /^[A-Za-z0-9*?][A-Za-z0-9._*?-]*$/;
+const RESERVED = new Set(['all', 'status', 'lock', 'unlock', 'help']);
+/** The leading punctuation of the command (`.` of `.promote`), or '' when it has none. */
+function commandSigil(command) {
+    return /^[^A-Za-z0-9\s]*/.exec(command)?.[0] ?? '';
+}
+function parseCommand(body, options) {
+    const prefix = options.command;
+    const sigil = commandSigil(prefix);
+    const text = body.replace(/^\uFEFF/, '').trim();
+    const firstWord = /^\S*/.exec(text)?.[0] ?? '';
+    const shortVerb = sigil !== '' && firstWord.startsWith(sigil) ? firstWord.slice(sigil.length) : '';
+    const isShortForm = sigil !== '' && ['status', 'lock', 'unlock', 'help'].includes(shortVerb);
+    if (firstWord !== prefix && !isShortForm) {
+        // `.promotetesting` looks like a typo of ours; any other word belongs to somebody else.
+        if (firstWord.startsWith(prefix) && firstWord.length > prefix.length) {
+            return malformed(`unknown command "${clip(firstWord)}": put a space after ${prefix}`);
+        }
+        return { kind: 'ignored' };
+    }
+    if (text.length > MAX_COMMAND_LENGTH) {
+        return malformed(`the command is longer than ${MAX_COMMAND_LENGTH} characters`);
+    }
+    if (/[\r\n]/.test(text)) {
+        return malformed('put the command alone on one line, without other text');
+    }
+    // eslint-disable-next-line no-control-regex -- rejecting control characters is the point
+    if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(text)) {
+        return malformed('the command contains control characters');
+    }
+    const words = text.split(/[ \t]+/).slice(1);
+    const verb = isShortForm ? shortVerb : (words[0] ?? '');
+    const rest = isShortForm ? words : words.slice(1);
+    switch (verb) {
+        case 'status':
+        case 'help':
+            if (rest.length > 0)
+                return malformed(`"${verb}" takes no arguments, got "${clip(rest.join(' '))}"`);
+            return { kind: 'command', command: { kind: verb } };
+        case 'lock':
+            return parseLock(rest);
+        case 'unlock':
+            return parseUnlock(rest);
+        default:
+            return parsePromote(words, prefix);
+    }
+}
+function parsePromote(words, prefix) {
+    let noop = false;
+    let allowDeletions = false;
+    const targets = [];
+    for (const word of words) {
+        if (word === '--noop')
+            noop = true;
+        else if (word === '--allow-deletions')
+            allowDeletions = true;
+        else if (word.startsWith('-'))
+            return malformed(`unknown option "${clip(word)}" (options: --noop, --allow-deletions)`);
+        else
+            targets.push(word);
+    }
+    if (targets.length === 0) {
+        return malformed(`name what to promote: ${prefix} <stage|environment|glob>... or ${prefix} all`);
+    }
+    const all = targets.includes('all');
+    if (all && targets.length > 1)
+        return malformed('"all" cannot be combined with other targets');
+    const checked = checkTargets(all ? [] : targets);
+    if (typeof checked === 'string')
+        return malformed(checked);
+    return {
+        kind: 'command',
+        command: { kind: 'promote', targets: checked, all, noop, allowDeletions },
+    };
+}
+function parseLock(words) {
+    const reasonAt = words.findIndex((word) => word === '--reason' || word.startsWith('--reason='));
+    const targetWords = reasonAt === -1 ? words : words.slice(0, reasonAt);
+    let reason = '';
+    if (reasonAt !== -1) {
+        const flag = words[reasonAt] ?? '';
+        const inline = flag.startsWith('--reason=') ? [flag.slice('--reason='.length)] : [];
+        reason = unquote([...inline, ...words.slice(reasonAt + 1)].join(' ').trim());
+        if (reason === '')
+            return malformed('--reason needs a text: lock <target>... --reason <why>');
+        if (reason.length > MAX_REASON_LENGTH)
+            return malformed(`the reason is longer than ${MAX_REASON_LENGTH} characters`);
+    }
+    const option = targetWords.find((word) => word.startsWith('-'));
+    if (option !== undefined)
+        return malformed(`unknown option "${clip(option)}" (lock takes --reason <text>, last)`);
+    if (targetWords.length === 0)
+        return malformed('name what to lock: lock <environment|stage>... [--reason <text>]');
+    const checked = checkTargets(targetWords);
+    if (typeof checked === 'string')
+        return malformed(checked);
+    return { kind: 'command', command: { kind: 'lock', targets: checked, reason } };
+}
+function parseUnlock(words) {
+    const option = words.find((word) => word.startsWith('-'));
+    if (option !== undefined)
+        return malformed(`unknown option "${clip(option)}" (unlock takes no options)`);
+    if (words.length === 0)
+        return malformed('name what to unlock: unlock <environment|stage>...');
+    const checked = checkTargets(words);
+    if (typeof checked === 'string')
+        return malformed(checked);
+    return { kind: 'command', command: { kind: 'unlock', targets: checked } };
+}
+/** Validated, de-duplicated targets, or the error to reply with. */
+function checkTargets(targets) {
+    if (targets.length > MAX_TARGETS)
+        return `at most ${MAX_TARGETS} targets per command, got ${targets.length}`;
+    for (const target of targets) {
+        if (target.length > MAX_TARGET_LENGTH)
+            return `"${clip(target)}" is longer than ${MAX_TARGET_LENGTH} characters`;
+        if (!TARGET.test(target)) {
+            return `"${clip(target)}" is not a stage, environment or glob (letters, digits, ".", "_", "-", "*", "?")`;
+        }
+        if (RESERVED.has(target))
+            return `"${target}" is a command word, not a target`;
+    }
+    return [...new Set(targets)];
+}
+function unquote(text) {
+    const quoted = /^(["'])(.*)\1$/.exec(text);
+    return quoted ? (quoted[2] ?? '').trim() : text;
+}
+/** A bounded, printable excerpt of hostile text for an error message. */
+function clip(text) {
+    const printable = text.replace(/[^\x20-\x7e]/g, '?');
+    return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
+}
+function malformed(error) {
+    return { kind: 'malformed', error };
+}
+/** The grammar as a Markdown reply for `help` and malformed commands. */
+function helpText(command) {
+    const sigil = commandSigil(command);
+    const short = (verb) => (sigil === '' ? `${command} ${verb}` : `${sigil}${verb}`);
+    return [
+        '| Command | Does |',
+        '| --- | --- |',
+        `| \`${command} <stage\\|environment\\|glob>...\` | Deploy the named stages or environments of this pull request, stage by stage. |`,
+        `| \`${command} all\` | Deploy every impacted stage in order; a stage runs only after the stages it requires succeeded. |`,
+        `| \`${command} <target>... --noop\` | Run every check and show what would be deployed, without deploying. |`,
+        `| \`${command} <target>... --allow-deletions\` | Override the deletion guard for the current commit (maintain or admin only). |`,
+        `| \`${short('status')}\` | Show each environment's status, lock and child pull request. |`,
+        `| \`${short('lock')} <environment\\|stage>... [--reason <text>]\` | Lock environments for this pull request until it merges or unlocks. |`,
+        `| \`${short('unlock')} <environment\\|stage>...\` | Release this pull request's locks. |`,
+        `| \`${short('help')}\` | Show this help. |`,
+        '',
+        'Targets are stage names, environment names, or globs over environment names (`*-prod-*`). The command must be the whole comment, on one line.',
+    ].join('\n');
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/deployments.js
 // Deployments and their statuses through the GitHub port.
 /** The newest deployment of `sha` to `environment` for `task`, if any. */
@@ -65701,7 +65844,7 @@ async function setDeploymentStatus(client, repo, deployment, update) {
     });
 }
 
-;// CONCATENATED MODULE: ./actions/promote/deploy.js
+;// CONCATENATED MODULE: ./actions/promote/backends.js
 // Deploy backends for one environment of a promotion. Each reports the
 // environment's `fleet-promote/<environment>` status on the parent head SHA:
 // pending while it works, then success or failure with the reason.
@@ -65858,32 +66001,28 @@ async function deployByMerge(ctx, target) {
     return { ok: true, detail };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/github/contents.js
-// Files through the contents API: the one reader other modules use to read a
-// file at a ref without a checkout.
+;// CONCATENATED MODULE: ./actions/lib/github/repos.js
+// Repository roles through the GitHub port.
 
-/** The path exists at the ref but is a directory, symlink or submodule. */
-class NotAFileError extends Error {
-}
-/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
-async function readFileAt(client, repo, path, ref) {
-    let data;
+/** The user's permission on the repository, live; undefined for a non-collaborator. */
+async function collaboratorPermission(client, repo, login) {
     try {
-        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+        const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
+            ...repo,
+            username: login,
+        });
+        return data;
     }
     catch (error) {
+        // GitHub answers 404 when the user is not a collaborator (or does not exist).
         if (errors_httpStatus(error) === 404)
             return undefined;
         throw error;
     }
-    if (data.type !== 'file' || typeof data.content !== 'string') {
-        throw new NotAFileError(`${path} at ${ref} is not a file`);
-    }
-    return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
 // Branches and commits through the Git database API (no checkout): what the
 // locks are made of.
@@ -66089,168 +66228,6 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     return released;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/github/repos.js
-// Repository roles through the GitHub port.
-
-/** The user's permission on the repository, live; undefined for a non-collaborator. */
-async function collaboratorPermission(client, repo, login) {
-    try {
-        const { data } = await client.rest.repos.getCollaboratorPermissionLevel({
-            ...repo,
-            username: login,
-        });
-        return data;
-    }
-    catch (error) {
-        // GitHub answers 404 when the user is not a collaborator (or does not exist).
-        if (errors_httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/promote/prechecks.js
-// Checks before a promotion, all read live from GitHub (never from the event
-// payload, which a re-run replays with stale data) and all fail-closed: an
-// unknown role, a missing status or an unreadable answer refuses.
-
-
-
-/** Repository roles from least to most privileged; custom roles map to their base. */
-const ROLE_RANK = {
-    none: 0,
-    read: 1,
-    triage: 2,
-    write: 3,
-    maintain: 4,
-    admin: 5,
-};
-/** Whether `number` is a pull request (issue comments arrive for issues too). */
-function isFork(pull, repo) {
-    return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase();
-}
-/** The user's role on the repository, live; `none` for non-collaborators. */
-async function repositoryRole(client, repo, login) {
-    const permission = await collaboratorPermission(client, repo, login);
-    return permission ? effectiveRole(permission) : 'none';
-}
-/**
- * `role_name` when it is a built-in role. A custom role counts as the legacy
- * `permission` it reports (its base, where maintain reads as write), so it
- * never ranks above what it really grants.
- */
-function effectiveRole(data) {
-    const roleName = data.role_name ?? '';
-    if (Object.hasOwn(ROLE_RANK, roleName))
-        return roleName;
-    return Object.hasOwn(ROLE_RANK, data.permission) ? data.permission : 'none';
-}
-function roleAtLeast(role, minimum) {
-    const have = Object.hasOwn(ROLE_RANK, role) ? (ROLE_RANK[role] ?? 0) : 0;
-    const need = Object.hasOwn(ROLE_RANK, minimum) ? (ROLE_RANK[minimum] ?? Infinity) : Infinity;
-    return have >= need;
-}
-function highestPermission(permissions) {
-    return permissions.reduce((a, b) => (ROLE_RANK[b] > ROLE_RANK[a] ? b : a), 'write');
-}
-function isBot(login, type) {
-    return type === 'Bot' || login.toLowerCase().endsWith('[bot]');
-}
-/**
- * Logins whose latest decisive review (APPROVED, CHANGES_REQUESTED or
- * DISMISSED; COMMENTED reviews do not change a verdict, as on GitHub) is an
- * approval of exactly `sha`. The PR author never counts.
- */
-async function approversOf(client, repo, pull, sha) {
-    const latest = new Map();
-    for (const review of await listReviews(client, repo, pull.number)) {
-        const login = review.login;
-        if (!login || login === pull.author)
-            continue;
-        if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state))
-            continue;
-        latest.set(login, { state: review.state, commitId: review.commitId });
-    }
-    return [...latest]
-        .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
-        .map(([login]) => login)
-        .sort();
-}
-/** Bot allowlist and live repository role. */
-async function checkActor(client, repo, input) {
-    if (isBot(input.login, input.type)) {
-        if (!input.config.promote.allowBots.includes(input.login)) {
-            return { reason: `${input.login} is a bot and not in promote.allowBots` };
-        }
-    }
-    const role = await repositoryRole(client, repo, input.login);
-    if (!roleAtLeast(role, input.minimum)) {
-        return { reason: `${input.login} has the ${role} role; this needs ${input.minimum} or higher` };
-    }
-    if (input.allowDeletions && !roleAtLeast(role, 'maintain')) {
-        return {
-            reason: `--allow-deletions needs the maintain or admin role; ${input.login} has ${role}`,
-        };
-    }
-    return undefined;
-}
-function checkPullRequestState(pull, repo, config) {
-    if (pull.merged)
-        return { reason: `#${pull.number} is already merged` };
-    if (pull.state !== 'open')
-        return { reason: `#${pull.number} is closed` };
-    if (pull.draft)
-        return { reason: `#${pull.number} is a draft; mark it ready for review first` };
-    if (isFork(pull, repo) && !config.promote.allowForks) {
-        return {
-            reason: `#${pull.number} comes from a fork (${pull.headRepo || 'deleted repository'}); promote.allowForks is off`,
-        };
-    }
-    return undefined;
-}
-/** Approvals on the pinned SHA for every stage that needs them. */
-async function checkApprovals(client, repo, pull, sha, stages) {
-    const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
-    if (needed === 0)
-        return undefined;
-    const approvers = await approversOf(client, repo, pull, sha);
-    if (approvers.length >= needed)
-        return undefined;
-    const stage = stages.find((s) => s.approvals === needed)?.name ?? '';
-    return {
-        reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}`,
-    };
-}
-/**
- * The stages `stage` requires must have succeeded on the pinned SHA: every
- * impacted environment of each (the PR's children) has a success status.
- * Stages promoted earlier in the same command are checked after they ran.
- */
-function checkRequiredStages(stage, impacted, statuses, sha) {
-    for (const required of stage.requires) {
-        const missing = impacted
-            .filter((env) => env.stage === required)
-            .filter((env) => statuses.get(environmentContext(env.name))?.state !== 'success')
-            .map((env) => env.name);
-        if (missing.length > 0) {
-            const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '');
-            return {
-                reason: `${stage.name} requires ${required} to succeed on ${sha.slice(0, 7)} first; not yet: ${shown}`,
-            };
-        }
-    }
-    return undefined;
-}
-/** Right before acting: the head must still be the pinned SHA. */
-async function recheckHead(client, repo, number, pinned) {
-    const now = await getPullRequest(client, repo, number);
-    if (now.headSha === pinned)
-        return undefined;
-    return {
-        reason: `ref changed: the head of #${number} moved from ${pinned.slice(0, 7)} to ${now.headSha.slice(0, 7)} after the command; comment again`,
-    };
-}
-
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
 // Markdown for PR comments, PR bodies and job summaries: the helpers every
 // action's renderers share.
@@ -66418,240 +66395,244 @@ function renderReply(input) {
     return `${out.join('\n').trimEnd()}\n`;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/config/sources.js
-// Configuration sources other than a directory: a git revision (no checkout)
-// and a branch through the contents API (never the PR head, never the local
-// checkout, which for `issue_comment` is the default branch, not the base).
+;// CONCATENATED MODULE: ./actions/promote/run.js
+// What every promote command shares: the settings, the trigger, the state of
+// one run, and the result with its one reply.
 
-
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+function ignored(reason) {
+    return { decision: 'ignored', reason, environments: [], rows: [] };
 }
-/** A branch as GitHub has it right now, through the contents API. */
-function branchContentsSource(client, repo, branch) {
+/** A result with its reply; `environments` only when something was deployed or tried. */
+function result(state, decision, reason, rows, options = {}) {
     return {
-        where: `on ${branch}`,
-        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+        decision,
+        reason,
+        environments: options.environments ?? [],
+        rows,
+        reply: renderReply({
+            command: state.commandText,
+            actor: state.trigger.actor.login,
+            sha: state.pull.headSha,
+            promoteCommand: state.config.promote.command,
+            decision,
+            reason,
+            rows,
+            ...(options.help ? { help: true } : {}),
+        }),
     };
 }
-/** The configuration as the PR's base branch has it right now. */
-function loadBaseConfig(client, repo, baseRef, file) {
-    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+function refuse(state, reason, rows, options = {}) {
+    return result(state, 'refused', reason, rows, options);
+}
+function done(state, reason, rows, options = {}) {
+    return result(state, 'done', reason, rows, options);
+}
+function actorFields(state) {
+    const actor = state.trigger.actor;
+    return { login: actor.login, ...(actor.type ? { type: actor.type } : {}) };
+}
+/** `a, b, c` or `a, …, h and 4 more` */
+function run_list(names) {
+    return names.length > 8
+        ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`
+        : names.join(', ');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/github/comments.js
-// Issue and PR comments through the GitHub port: the one marked-comment
-// upsert, with the one trust rule every action uses.
+;// CONCATENATED MODULE: ./actions/promote/gates.js
+// The promotion decision, pure: from the facts (facts.ts) to proceed with a
+// plan, a dry-run verdict, a refusal with its reason, or nothing to do. It
+// reads only its argument, so every case is a table test; the log lines it
+// wants written are part of the answer.
 
-const suiteLogins = new WeakMap();
-/**
- * The login the suite writes with: the token's own user (a PAT), the App's
- * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
- * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
- * integration" for the last two and `GET /app` needs the App's JWT, so this
- * asks GraphQL's `viewer`, which answers for all three. Read once per client.
- */
-function suiteLogin(client) {
-    let login = suiteLogins.get(client);
-    if (!login) {
-        login = client
-            .graphql('query { viewer { login } }')
-            .then((data) => data.viewer.login);
-        login.catch(() => suiteLogins.delete(client));
-        suiteLogins.set(client, login);
-    }
-    return login;
-}
-/**
- * The trust rule: a comment carrying `marker` is the suite's only when the
- * suite's own identity wrote it. Anyone can paste a marker, and another bot
- * (or a person with write access) is not us; their comments are never edited
- * or adopted.
- */
-async function findMarkedComment(client, repo, issue, marker) {
-    const self = await suiteLogin(client);
-    const comments = await client.paginate(client.rest.issues.listComments, {
-        ...repo,
-        issue_number: issue,
-        per_page: 100,
+
+
+
+
+
+
+/** Repository roles from least to most privileged; custom roles map to their base. */
+const ROLE_RANK = {
+    none: 0,
+    read: 1,
+    triage: 2,
+    write: 3,
+    maintain: 4,
+    admin: 5,
+};
+function decidePromotion(facts) {
+    const log = [];
+    const refuse = (reason, rows = [], help = false) => ({
+        verdict: 'refuse',
+        reason,
+        rows,
+        help,
+        log: [...log, `refused: ${reason}`],
     });
-    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
-    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
-}
-/**
- * Edits the suite's comment carrying `marker` (which `body` must start with),
- * or creates it. Find-or-create: when a POST's answer is lost, the comment may
- * exist anyway, so it is looked for again before a second POST; the client's
- * own retry is off for that POST for the same reason.
- */
-async function upsertMarkedComment(client, repo, issue, marker, body) {
-    if (!body.startsWith(marker))
-        throw new Error('a marked comment must start with its marker');
-    const existing = await findMarkedComment(client, repo, issue, marker);
-    if (existing) {
-        if (existing.body === body)
-            return existing.url;
-        try {
-            const { data } = await client.rest.issues.updateComment({
-                ...repo,
-                comment_id: existing.id,
-                body,
-            });
-            return data.html_url;
-        }
-        catch (error) {
-            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
-            // deleted comment); write a new one.
-            if (httpStatus(error) !== 404)
-                throw error;
-        }
+    const { pull, config, command } = facts;
+    const pinned = pull.headSha;
+    const early = pullRequestRefusal(facts);
+    if (early)
+        return refuse(early.reason);
+    const selection = gates_select(facts);
+    if ('ignore' in selection)
+        return { verdict: 'ignore', reason: selection.ignore, log };
+    if ('refusal' in selection)
+        return refuse(selection.refusal, [], selection.help);
+    const { selected } = selection;
+    const stages = stagesIn(config, selected);
+    const notDeployed = selected.map((env) => plannedRow(env, 'not deployed', ''));
+    log.push(`pinned ${pinned.slice(0, 7)}; selected ${run_list(selected.map((e) => e.environment))}`);
+    for (const gate of GATES) {
+        const refusal = gate(facts, selected, stages);
+        if (refusal)
+            return refuse(refusal.reason, notDeployed);
     }
-    for (let attempt = 1;; attempt++) {
-        try {
-            const { data } = await client.rest.issues.createComment({
-                ...repo,
-                issue_number: issue,
-                body,
-                request: { retries: 0 },
-            });
-            return data.html_url;
-        }
-        catch (error) {
-            if (!answerLost(error) || attempt >= 3)
-                throw error;
-            const landed = await findMarkedComment(client, repo, issue, marker);
-            if (landed?.body === body)
-                return landed.url;
-            if (landed)
-                return upsertMarkedComment(client, repo, issue, marker, body);
-        }
-    }
-}
-/** A plain comment (a reply): each call is a new comment. */
-async function createComment(client, repo, issue, body) {
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
-}
-async function reactToComment(client, repo, commentId, content) {
-    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
-}
-
-;// CONCATENATED MODULE: ./actions/promote/promote.js
-// The promote action's core: from an IssueOps comment, a workflow_dispatch or
-// an auto-promotion to checked, locked, deployed environments, with one reply.
-// Nothing here trusts the event beyond who acted and where: the PR, its head,
-// the configuration (from the base branch), roles, reviews, statuses and
-// locks are all read live.
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-async function promote(settings, trigger) {
-    const { client, repo } = settings;
-    const pull = await getPullRequest(client, repo, trigger.pr);
-    const config = await loadBaseConfig(client, repo, pull.baseRef, settings.configFile);
-    let parsed;
-    let commandText;
-    switch (trigger.kind) {
-        case 'comment':
-            parsed = parseCommand(trigger.body, { command: config.promote.command });
-            // Echoed in the reply: one line, bounded, without control or bidi characters.
-            commandText = (trigger.body.trim().split('\n')[0] ?? '')
-                .slice(0, 200)
-                // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-                .replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?');
-            break;
-        case 'dispatch':
-            commandText = `${config.promote.command} ${trigger.target}${trigger.noop ? ' --noop' : ''}`;
-            parsed = parseCommand(commandText, { command: config.promote.command });
-            break;
-        case 'auto':
-            commandText = 'autoPromote';
-            parsed = {
-                kind: 'command',
-                command: { kind: 'promote', targets: [], all: true, noop: false, allowDeletions: false },
-            };
-            break;
-    }
-    if (parsed.kind === 'ignored')
+    if (command.noop) {
+        const conflicts = lockConflicts(facts, selected);
+        if (conflicts)
+            return refuse(conflicts.reason, notDeployed);
         return {
-            decision: 'ignored',
-            reason: 'not a fleet-promote command',
-            environments: [],
-            rows: [],
+            verdict: 'noop',
+            reason: `--noop: every check passed for ${pinned.slice(0, 7)}; nothing was deployed`,
+            rows: selected.map((env) => plannedRow(env, 'would deploy', '')),
+            log,
         };
-    const state = {
-        settings,
-        trigger,
-        pull,
-        config,
-        commandText,
-        ...(trigger.kind === 'comment' ? { commentId: trigger.commentId } : {}),
+    }
+    const applications = applicationNames(config, selected);
+    if ('error' in applications)
+        return refuse(`deploy.argocd.application: ${applications.error}`, notDeployed);
+    const lockReason = command.allowDeletions
+        ? `deletion guard overridden for ${pinned.slice(0, 7)}`
+        : `promoted by ${facts.actor.login}`;
+    return {
+        verdict: 'proceed',
+        plan: { pinned, selected, stages, lockReason, applications: applications.names, notDeployed },
+        log,
     };
-    if (state.commentId !== undefined)
-        await react(state, 'eyes');
-    let result;
-    try {
-        result =
-            parsed.kind === 'malformed'
-                ? refuse(state, parsed.error, [], { help: true })
-                : await runCommand(state, parsed.command);
-    }
-    catch (error) {
-        result = { decision: 'failed', reason: errors_errorMessage(error), environments: [], rows: [] };
-        result.reply = renderReply({
-            ...replyBase(state),
-            decision: 'failed',
-            reason: result.reason,
-            rows: [],
-        });
-    }
-    if (trigger.kind === 'auto' && result.decision === 'ignored')
-        return result;
-    if (result.reply)
-        await postReply(state, result.reply);
-    if (state.commentId !== undefined) {
-        await react(state, result.decision === 'refused' || result.decision === 'failed' ? 'confused' : 'rocket');
-    }
-    return result;
 }
-async function runCommand(state, command) {
-    switch (command.kind) {
-        case 'help':
-            return done(state, 'help', [], { help: true });
-        case 'status':
-            return showStatus(state);
-        case 'lock':
-        case 'unlock':
-            return lockCommand(state, command.kind, command.targets, command.kind === 'lock' ? command.reason : '');
-        case 'promote':
-            return promoteCommand(state, command);
+/** The PR itself: open, ready, not a fork (unless allowed), not a child. */
+function pullRequestRefusal(facts) {
+    const { pull, repo } = facts;
+    const state = checkPullRequestState(pull, repo, facts.config);
+    if (state)
+        return state;
+    const childOf = children_parseChildBranch(pull.headRef);
+    if (childOf && !isFork(pull, repo)) {
+        return {
+            reason: `#${pull.number} is a child pull request; comment on its parent #${childOf.parent}`,
+        };
     }
+    return undefined;
 }
-/** The PR's impacted environments (its open children) with their stage from the base configuration. */
-function impactedOf(state, pulls) {
-    const impacted = [];
-    const unstaged = [];
-    for (const child of childrenOf(pulls, state.settings.repo, state.pull.number)) {
-        const stage = stageFor(state.config, child.environment);
-        if (stage)
-            impacted.push({ environment: child.environment, stage, child });
-        else
-            unstaged.push(child.environment);
+/** The environments the command names: the autoPromote stages, or the targets. */
+function gates_select(facts) {
+    const { impacted, pull, command } = facts;
+    if (facts.trigger === 'auto') {
+        const selected = impacted.filter((env) => env.stage.autoPromote);
+        return selected.length > 0 ? { selected } : { ignore: 'no autoPromote stage is impacted' };
     }
-    return { impacted, unstaged };
+    if (impacted.length === 0) {
+        return {
+            refusal: `#${pull.number} has no open child pull requests yet; wait for open-child-prs to finish`,
+            help: false,
+        };
+    }
+    const resolved = resolveTargets(command.targets, command.all, impacted, facts.config);
+    return 'error' in resolved ? { refusal: resolved.error, help: true } : resolved;
+}
+/** Children rendered for another head would deploy what nobody approved on this one. */
+const staleChildren = (facts, selected) => {
+    const pinned = facts.pull.headSha;
+    const stale = selected
+        .filter((env) => env.child.marker?.headSha !== pinned)
+        .map((env) => env.environment);
+    if (stale.length === 0)
+        return undefined;
+    return {
+        reason: `the child PRs of ${run_list(stale)} were not rendered from the current head ${pinned.slice(0, 7)}; wait for open-child-prs to update them`,
+    };
+};
+const actorGate = (facts, _selected, stages) => {
+    if (facts.trigger === 'auto')
+        return undefined;
+    return checkActor({
+        login: facts.actor.login,
+        ...(facts.actor.type ? { type: facts.actor.type } : {}),
+        role: facts.role ?? 'none',
+        minimum: highestPermission([
+            facts.config.promote.permission,
+            ...stages.map((stage) => stage.permission),
+        ]),
+        config: facts.config,
+        allowDeletions: facts.command.allowDeletions,
+    });
+};
+const approvalsGate = (facts, _selected, stages) => checkApprovals(gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha), facts.pull.headSha, stages);
+const deletionGuardGate = (facts, selected) => {
+    if (facts.command.allowDeletions)
+        return undefined;
+    const blocked = selected.filter((env) => guardBlocked(facts.statuses.get(environmentContext(env.environment))));
+    if (blocked.length === 0)
+        return undefined;
+    return {
+        reason: `the deletion guard blocked ${run_list(blocked.map((env) => env.environment))}; a maintainer may override it for ${facts.pull.headSha.slice(0, 7)} with --allow-deletions`,
+    };
+};
+/** Stages required from outside the command must have succeeded already; the rest are checked as they run. */
+const requiresGate = (facts, _selected, stages) => {
+    const inCommand = new Set(stages.map((stage) => stage.name));
+    const impacted = facts.impacted.map((env) => ({ name: env.environment, stage: env.stage.name }));
+    for (const stage of stages) {
+        const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) };
+        const refusal = checkRequiredStages(external, impacted, facts.statuses, facts.pull.headSha);
+        if (refusal)
+            return refusal;
+    }
+    return undefined;
+};
+const argocdGate = (facts, _selected, stages) => {
+    const { config } = facts;
+    const missing = stages.find((stage) => stage.backend === 'argocd' && (!config.deploy.argocd.server || !facts.argocdToken));
+    if (!missing)
+        return undefined;
+    return {
+        reason: `stage ${missing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`,
+    };
+};
+/** In order: the first that refuses decides. */
+const GATES = [
+    staleChildren,
+    actorGate,
+    approvalsGate,
+    deletionGuardGate,
+    requiresGate,
+    argocdGate,
+];
+/** Locks another PR holds (a real run finds them when it takes the locks). */
+function lockConflicts(facts, selected) {
+    const conflicts = selected.flatMap((env) => {
+        const held = facts.locks.get(env.environment);
+        return held && held.lock?.pr !== facts.pull.number
+            ? [`${env.environment} is ${describeHolder(held)}`]
+            : [];
+    });
+    return conflicts.length > 0 ? { reason: conflicts.join('; ') } : undefined;
+}
+function applicationNames(config, selected) {
+    const names = new Map();
+    for (const env of selected.filter((e) => e.stage.backend === 'argocd')) {
+        try {
+            names.set(env.environment, argoCdApplicationName(config, {
+                name: env.environment,
+                stage: env.stage.name,
+                branch: env.child.base,
+            }));
+        }
+        catch (error) {
+            return { error: errors_errorMessage(error) };
+        }
+    }
+    return { names };
 }
 /** Targets → environments; stage names and environment names are exact, anything with `*`/`?` is a glob. */
 function resolveTargets(targets, all, impacted, config) {
@@ -66670,11 +66651,11 @@ function resolveTargets(targets, all, impacted, config) {
             matched = impacted.filter((env) => /[*?]/.test(target) ? minimatch(env.environment, target) : env.environment === target);
             if (matched.length === 0) {
                 const known = impacted.map((env) => env.environment);
-                const list = known.length > 0
+                const shown = known.length > 0
                     ? `; impacted: ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}`
                     : '';
                 return {
-                    error: `unknown environment or stage "${target}": it matches nothing this pull request impacts${list}`,
+                    error: `unknown environment or stage "${target}": it matches nothing this pull request impacts${shown}`,
                 };
             }
         }
@@ -66683,6 +66664,7 @@ function resolveTargets(targets, all, impacted, config) {
     }
     return { selected: impacted.filter((env) => chosen.has(env.environment)) };
 }
+/** The stages present among `envs`, in configuration order. */
 function stagesIn(config, envs) {
     const present = new Set(envs.map((env) => env.stage.name));
     return stageOrder(config)
@@ -66696,115 +66678,263 @@ function guardBlocked(status) {
         status.state !== 'success' &&
         /^blocked\b|deletion guard/i.test(status.description));
 }
-async function promoteCommand(state, command) {
-    const { settings, pull, config } = state;
-    const { client, repo } = settings;
-    const pinned = pull.headSha;
-    const stateRefusal = checkPullRequestState(pull, repo, config);
-    if (stateRefusal)
-        return refuse(state, stateRefusal.reason, []);
-    const childOf = children_parseChildBranch(pull.headRef);
-    if (childOf && !isFork(pull, repo)) {
-        return refuse(state, `#${pull.number} is a child pull request; comment on its parent #${childOf.parent}`, []);
+function plannedRow(env, result, detail) {
+    return {
+        environment: env.environment,
+        stage: env.stage.name,
+        result,
+        detail,
+        links: [{ text: `#${env.child.number}`, url: env.child.url }],
+    };
+}
+/** Whether the PR's head lives in another repository. */
+function isFork(pull, repo) {
+    return pull.headRepo.toLowerCase() !== `${repo.owner}/${repo.repo}`.toLowerCase();
+}
+/**
+ * `role_name` when it is a built-in role. A custom role counts as the legacy
+ * `permission` it reports (its base, where maintain reads as write), so it
+ * never ranks above what it really grants.
+ */
+function effectiveRole(data) {
+    const roleName = data.role_name ?? '';
+    if (Object.hasOwn(ROLE_RANK, roleName))
+        return roleName;
+    return Object.hasOwn(ROLE_RANK, data.permission) ? data.permission : 'none';
+}
+function roleAtLeast(role, minimum) {
+    const have = Object.hasOwn(ROLE_RANK, role) ? (ROLE_RANK[role] ?? 0) : 0;
+    const need = Object.hasOwn(ROLE_RANK, minimum) ? (ROLE_RANK[minimum] ?? Infinity) : Infinity;
+    return have >= need;
+}
+function highestPermission(permissions) {
+    return permissions.reduce((a, b) => (ROLE_RANK[b] > ROLE_RANK[a] ? b : a), 'write');
+}
+function isBot(login, type) {
+    return type === 'Bot' || login.toLowerCase().endsWith('[bot]');
+}
+/**
+ * Logins whose latest decisive review (APPROVED, CHANGES_REQUESTED or
+ * DISMISSED; COMMENTED reviews do not change a verdict, as on GitHub) is an
+ * approval of exactly `sha`. The PR author never counts.
+ */
+function gates_approversAmong(reviews, author, sha) {
+    const latest = new Map();
+    for (const review of reviews) {
+        const login = review.login;
+        if (!login || login === author)
+            continue;
+        if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state))
+            continue;
+        latest.set(login, { state: review.state, commitId: review.commitId });
     }
-    const pulls = await listOpenPulls(client, repo);
-    const { impacted } = impactedOf(state, pulls);
-    let selected;
-    if (state.trigger.kind === 'auto') {
-        selected = impacted.filter((env) => env.stage.autoPromote);
-        if (selected.length === 0)
+    return [...latest]
+        .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
+        .map(([login]) => login)
+        .sort();
+}
+/** Bot allowlist and repository role. */
+function checkActor(input) {
+    if (isBot(input.login, input.type) && !input.config.promote.allowBots.includes(input.login)) {
+        return { reason: `${input.login} is a bot and not in promote.allowBots` };
+    }
+    const { role } = input;
+    if (!roleAtLeast(role, input.minimum)) {
+        return { reason: `${input.login} has the ${role} role; this needs ${input.minimum} or higher` };
+    }
+    if (input.allowDeletions && !roleAtLeast(role, 'maintain')) {
+        return {
+            reason: `--allow-deletions needs the maintain or admin role; ${input.login} has ${role}`,
+        };
+    }
+    return undefined;
+}
+function checkPullRequestState(pull, repo, config) {
+    if (pull.merged)
+        return { reason: `#${pull.number} is already merged` };
+    if (pull.state !== 'open')
+        return { reason: `#${pull.number} is closed` };
+    if (pull.draft)
+        return { reason: `#${pull.number} is a draft; mark it ready for review first` };
+    if (isFork(pull, repo) && !config.promote.allowForks) {
+        return {
+            reason: `#${pull.number} comes from a fork (${pull.headRepo || 'deleted repository'}); promote.allowForks is off`,
+        };
+    }
+    return undefined;
+}
+/** Approvals of the pinned SHA for every stage that needs them. */
+function checkApprovals(approvers, sha, stages) {
+    const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
+    if (needed === 0 || approvers.length >= needed)
+        return undefined;
+    const stage = stages.find((s) => s.approvals === needed)?.name ?? '';
+    return {
+        reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}`,
+    };
+}
+/**
+ * The stages `stage` requires must have succeeded on the pinned SHA: every
+ * impacted environment of each (the PR's children) has a success status.
+ * Stages promoted earlier in the same command are checked after they ran.
+ */
+function checkRequiredStages(stage, impacted, statuses, sha) {
+    for (const required of stage.requires) {
+        const missing = impacted
+            .filter((env) => env.stage === required)
+            .filter((env) => statuses.get(environmentContext(env.name))?.state !== 'success')
+            .map((env) => env.name);
+        if (missing.length > 0) {
+            const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '');
             return {
-                decision: 'ignored',
-                reason: 'no autoPromote stage is impacted',
-                environments: [],
-                rows: [],
+                reason: `${stage.name} requires ${required} to succeed on ${sha.slice(0, 7)} first; not yet: ${shown}`,
             };
-    }
-    else {
-        if (impacted.length === 0) {
-            return refuse(state, `#${pull.number} has no open child pull requests yet; wait for open-child-prs to finish`, []);
         }
-        const resolved = resolveTargets(command.targets, command.all, impacted, config);
-        if ('error' in resolved)
-            return refuse(state, resolved.error, [], { help: true });
-        selected = resolved.selected;
     }
-    const stages = stagesIn(config, selected);
-    const rows = (result, detail = '') => selected.map((env) => plannedRow(env, result, detail));
-    // Children rendered for another head would deploy what nobody approved on this one.
-    const stale = selected
-        .filter((env) => env.child.marker?.headSha !== pinned)
-        .map((env) => env.environment);
-    if (stale.length > 0) {
-        return refuse(state, `the child PRs of ${promote_list(stale)} were not rendered from the current head ${pinned.slice(0, 7)}; wait for open-child-prs to update them`, rows('not deployed'));
+    return undefined;
+}
+
+;// CONCATENATED MODULE: ./actions/promote/facts.js
+// Everything a promotion decision needs, read live into one plain record
+// (never from the event payload, which a re-run replays with stale data).
+// gates.ts decides over this record alone; nothing here decides.
+
+
+
+
+
+
+/** The PR's impacted environments (its open children) with their stage from the base configuration. */
+function impactedOf(config, repo, parent, pulls) {
+    const impacted = [];
+    for (const child of childrenOf(pulls, repo, parent)) {
+        const stage = stageFor(config, child.environment);
+        if (stage)
+            impacted.push({ environment: child.environment, stage, child });
     }
-    if (state.trigger.kind !== 'auto') {
-        const minimum = highestPermission([
-            config.promote.permission,
-            ...stages.map((stage) => stage.permission),
-        ]);
-        const actorRefusal = await checkActor(client, repo, {
-            login: state.trigger.actor.login,
-            ...(state.trigger.actor.type ? { type: state.trigger.actor.type } : {}),
-            minimum,
-            config,
-            allowDeletions: command.allowDeletions,
-        });
-        if (actorRefusal)
-            return refuse(state, actorRefusal.reason, rows('not deployed'));
+    return impacted;
+}
+async function gatherPromoteFacts(state, command) {
+    const { settings, pull, config, trigger } = state;
+    const { client, repo } = settings;
+    const pulls = await listOpenPulls(client, repo);
+    const impacted = impactedOf(config, repo, pull.number, pulls);
+    const needsReviews = config.stages.some((stage) => stage.approvals > 0);
+    const [role, reviews, statuses, locks] = await Promise.all([
+        trigger.kind === 'auto' ? undefined : repositoryRole(client, repo, trigger.actor.login),
+        needsReviews ? pulls_listReviews(client, repo, pull.number) : [],
+        latestStatuses(client, repo, pull.headSha),
+        command.noop ? readLocks(client, repo, impacted) : new Map(),
+    ]);
+    return {
+        trigger: trigger.kind,
+        actor: trigger.actor,
+        command,
+        repo,
+        pull,
+        config,
+        pulls,
+        impacted,
+        ...(role !== undefined ? { role } : {}),
+        reviews,
+        statuses,
+        locks,
+        argocdToken: settings.argocd !== undefined,
+    };
+}
+/** The user's role on the repository, live; `none` for non-collaborators. */
+async function repositoryRole(client, repo, login) {
+    const permission = await collaboratorPermission(client, repo, login);
+    return permission ? effectiveRole(permission) : 'none';
+}
+/** Logins whose latest decisive review approves exactly `sha`, read live. */
+async function approversOf(client, repo, pull, sha) {
+    return approversAmong(await listReviews(client, repo, pull.number), pull.author, sha);
+}
+async function readLocks(client, repo, envs) {
+    const locks = new Map();
+    for (const env of envs) {
+        const held = await readLock(client, repo, env.environment);
+        if (held)
+            locks.set(env.environment, held);
     }
-    const approvalRefusal = await checkApprovals(client, repo, pull, pinned, stages);
-    if (approvalRefusal)
-        return refuse(state, approvalRefusal.reason, rows('not deployed'));
-    const statuses = await latestStatuses(client, repo, pinned);
-    const blocked = selected.filter((env) => guardBlocked(statuses.get(environmentContext(env.environment))));
-    if (blocked.length > 0 && !command.allowDeletions) {
-        return refuse(state, `the deletion guard blocked ${promote_list(blocked.map((env) => env.environment))}; a maintainer may override it for ${pinned.slice(0, 7)} with --allow-deletions`, rows('not deployed'));
+    return locks;
+}
+/** Right before acting: the head must still be the pinned SHA; the reason when it moved. */
+async function recheckHead(client, repo, number, pinned) {
+    const now = await getPullRequest(client, repo, number);
+    if (now.headSha === pinned)
+        return undefined;
+    return {
+        reason: `ref changed: the head of #${number} moved from ${pinned.slice(0, 7)} to ${now.headSha.slice(0, 7)} after the command; comment again`,
+    };
+}
+
+;// CONCATENATED MODULE: ./actions/promote/locking.js
+// Taking and giving back the environment locks of one run (lib/locks.ts
+// holds the lock format and the single-lock operations).
+
+
+/** Takes every lock, in name order; on any conflict gives back what this run took. */
+async function acquireAll(state, envs, reason) {
+    const { settings, pull, trigger } = state;
+    const created = [];
+    const sorted = [...envs].sort((a, b) => a.environment.localeCompare(b.environment));
+    try {
+        for (const env of sorted) {
+            const result = await acquireLock(settings.client, settings.repo, env.environment, {
+                pr: pull.number,
+                actor: trigger.actor.login,
+                reason,
+                sha: pull.headSha,
+            });
+            if (result.status === 'acquired')
+                created.push(result.held);
+            if (result.status === 'conflict') {
+                await releaseAcquired(state, created);
+                return { refusal: `${env.environment} is ${describeHolder(result.held)}` };
+            }
+        }
     }
-    const inCommand = new Set(stages.map((stage) => stage.name));
-    for (const stage of stages) {
-        const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) };
-        const refusal = checkRequiredStages(external, impacted.map(toNamed), statuses, pinned);
-        if (refusal)
-            return refuse(state, refusal.reason, rows('not deployed'));
+    catch (error) {
+        await releaseAcquired(state, created);
+        throw error;
     }
-    const argocdMissing = stages.find((stage) => stage.backend === 'argocd' && (!config.deploy.argocd.server || !settings.argocd));
-    if (argocdMissing) {
-        return refuse(state, `stage ${argocdMissing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`, rows('not deployed'));
-    }
-    if (command.noop) {
-        const conflicts = await lockConflicts(state, selected);
-        if (conflicts.length > 0)
-            return refuse(state, conflicts.join('; '), rows('not deployed'));
-        return finish(state, 'noop', `--noop: every check passed for ${pinned.slice(0, 7)}; nothing was deployed`, rows('would deploy'), []);
-    }
-    const reason = command.allowDeletions
-        ? `deletion guard overridden for ${pinned.slice(0, 7)}`
-        : `promoted by ${state.trigger.actor.login}`;
-    const applications = new Map();
-    for (const env of selected.filter((e) => e.stage.backend === 'argocd')) {
+    return { created };
+}
+/** Gives back locks this run took; a lock that cannot be released is logged, not fatal. */
+async function releaseAcquired(state, locks) {
+    for (const held of locks) {
         try {
-            applications.set(env.environment, argoCdApplicationName(config, {
-                name: env.environment,
-                stage: env.stage.name,
-                branch: env.child.base,
-            }));
+            await releaseLock(state.settings.client, state.settings.repo, held.environment, state.pull.number, held.lock?.id);
         }
         catch (error) {
-            return refuse(state, `deploy.argocd.application: ${errors_errorMessage(error)}`, rows('not deployed'));
+            state.settings.log(`could not release the lock of ${held.environment}: ${errors_errorMessage(error)}`);
         }
     }
-    const acquired = await acquireAll(state, selected, reason);
+}
+
+;// CONCATENATED MODULE: ./actions/promote/deploy.js
+// Acting on a decided plan (gates.ts): take the locks, make sure the head did
+// not move, deploy stage by stage through the backends, give back the locks
+// of environments that did not end up running this PR.
+
+
+
+
+async function executePlan(state, facts, plan) {
+    const { client, repo } = state.settings;
+    const acquired = await acquireAll(state, plan.selected, plan.lockReason);
     if ('refusal' in acquired)
-        return refuse(state, acquired.refusal, rows('not deployed'));
+        return acquired;
     // Locks stay with environments this PR now runs on; the rest taken in this run
     // go back, whatever happens (a refusal, a failure, an exception).
     let outcomes = [];
     try {
-        const moved = await recheckHead(client, repo, pull.number, pinned);
+        const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
         if (moved)
-            return refuse(state, moved.reason, rows('not deployed'));
-        outcomes = await deployStages(state, stages, selected, impacted, statuses, applications);
+            return { refusal: moved.reason };
+        outcomes = await deployStages(state, plan, facts.impacted, facts.statuses);
     }
     finally {
         const keep = new Set(outcomes
@@ -66812,53 +66942,25 @@ async function promoteCommand(state, command) {
             .map((o) => o.environment));
         await releaseAcquired(state, acquired.created.filter((lock) => !keep.has(lock.environment)));
     }
-    const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
-    const aggregate = await runAggregate(state, pulls);
-    const replyRows = outcomes.map(outcomeRow);
-    if (failed.length > 0) {
-        const first = failed.find((o) => o.result === 'failure') ?? failed[0];
-        return {
-            ...finish(state, 'failed', `${failed.length} of ${outcomes.length} environments not deployed; ${first?.environment}: ${first?.detail}`, replyRows, outcomes),
-            ...(aggregate ? { aggregate } : {}),
-        };
-    }
-    const waiting = outcomes.some((o) => o.result === 'waiting');
-    return {
-        ...finish(state, 'deployed', waiting
-            ? `handed ${outcomes.length} environments to ${config.deploy.external.system}`
-            : `deployed ${outcomes.length} environment${outcomes.length === 1 ? '' : 's'} at ${pinned.slice(0, 7)}`, replyRows, outcomes),
-        ...(aggregate ? { aggregate } : {}),
-    };
+    return { outcomes };
 }
-function toNamed(env) {
-    return { name: env.environment, stage: env.stage.name };
-}
-async function deployStages(state, stages, selected, impacted, statusesBefore, applications) {
+async function deployStages(state, plan, impacted, statusesBefore) {
     const { settings, pull } = state;
     const ctx = deployContext(state);
     const outcomes = [];
     const succeeded = new Set([...statusesBefore]
         .filter(([, status]) => status.state === 'success')
         .map(([context]) => context));
-    for (const stage of stages) {
-        const envs = selected.filter((env) => env.stage.name === stage.name);
-        // Stages required from within this command must have succeeded in this run.
-        const unmet = stage.requires.find((required) => impacted.some((env) => env.stage.name === required && !succeeded.has(environmentContext(env.environment))));
+    for (const stage of plan.stages) {
+        const envs = plan.selected.filter((env) => env.stage.name === stage.name);
+        const unmet = unmetRequirement(stage, impacted, succeeded);
         if (unmet) {
             for (const env of envs) {
                 outcomes.push(skipped(env, `not deployed: ${unmet} did not succeed in this run`));
             }
             continue;
         }
-        const results = await pool(envs, settings.concurrency ?? 4, (env) => deployEnvironment(ctx, {
-            environment: env.environment,
-            stage: stage.name,
-            backend: stage.backend,
-            child: env.child,
-            ...(applications.has(env.environment)
-                ? { application: applications.get(env.environment) }
-                : {}),
-        }));
+        const results = await pool(envs, settings.concurrency ?? 4, (env) => deployEnvironment(ctx, deployTarget(env, plan)));
         for (const outcome of results) {
             outcomes.push(outcome);
             // This run's verdict replaces what the statuses said before it.
@@ -66870,6 +66972,20 @@ async function deployStages(state, stages, selected, impacted, statusesBefore, a
         settings.log(`stage ${stage.name} of #${pull.number}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
     }
     return outcomes;
+}
+/** A stage required from within this command must have succeeded in this run. */
+function unmetRequirement(stage, impacted, succeeded) {
+    return stage.requires.find((required) => impacted.some((env) => env.stage.name === required && !succeeded.has(environmentContext(env.environment))));
+}
+function deployTarget(env, plan) {
+    const application = plan.applications.get(env.environment);
+    return {
+        environment: env.environment,
+        stage: env.stage.name,
+        backend: env.stage.backend,
+        child: env.child,
+        ...(application !== undefined ? { application } : {}),
+    };
 }
 function deployContext(state) {
     const { settings, config, pull } = state;
@@ -66919,57 +67035,20 @@ async function pool(items, size, work) {
     await Promise.all(workers);
     return results;
 }
-/** Takes every lock, in name order; on any conflict gives back what this run took. */
-async function acquireAll(state, envs, reason) {
-    const { settings, pull, trigger } = state;
-    const created = [];
-    const sorted = [...envs].sort((a, b) => a.environment.localeCompare(b.environment));
-    try {
-        for (const env of sorted) {
-            const result = await acquireLock(settings.client, settings.repo, env.environment, {
-                pr: pull.number,
-                actor: trigger.actor.login,
-                reason,
-                sha: pull.headSha,
-            });
-            if (result.status === 'acquired')
-                created.push(result.held);
-            if (result.status === 'conflict') {
-                await releaseAcquired(state, created);
-                return { refusal: `${env.environment} is ${describeHolder(result.held)}` };
-            }
-        }
-    }
-    catch (error) {
-        await releaseAcquired(state, created);
-        throw error;
-    }
-    return { created };
-}
-async function releaseAcquired(state, locks) {
-    for (const held of locks) {
-        try {
-            await releaseLock(state.settings.client, state.settings.repo, held.environment, state.pull.number, held.lock?.id);
-        }
-        catch (error) {
-            state.settings.log(`could not release the lock of ${held.environment}: ${errors_errorMessage(error)}`);
-        }
-    }
-}
-async function lockConflicts(state, envs) {
-    const conflicts = [];
-    for (const env of envs) {
-        const held = await readLock(state.settings.client, state.settings.repo, env.environment);
-        if (held && held.lock?.pr !== state.pull.number)
-            conflicts.push(`${env.environment} is ${describeHolder(held)}`);
-    }
-    return conflicts;
-}
+
+;// CONCATENATED MODULE: ./actions/promote/lock-command.js
+// `.lock` and `.unlock`: environment locks held by the parent pull request.
+
+
+
+
+
+
 async function lockCommand(state, kind, targets, reason) {
     const { settings, pull, config } = state;
     const { client, repo } = settings;
     const pulls = await listOpenPulls(client, repo);
-    const { impacted } = impactedOf(state, pulls);
+    const impacted = impactedOf(config, repo, pull.number, pulls);
     const resolved = resolveTargets(targets, false, impacted, config);
     if ('error' in resolved)
         return refuse(state, resolved.error, [], { help: true });
@@ -66978,7 +67057,9 @@ async function lockCommand(state, kind, targets, reason) {
         config.promote.permission,
         ...stages.map((stage) => stage.permission),
     ]);
-    const actorRefusal = await checkActor(client, repo, { ...actorFields(state), minimum, config });
+    const actor = actorFields(state);
+    const role = await repositoryRole(client, repo, actor.login);
+    const actorRefusal = checkActor({ ...actor, role, minimum, config });
     if (actorRefusal)
         return refuse(state, actorRefusal.reason, []);
     if (kind === 'lock') {
@@ -66986,7 +67067,7 @@ async function lockCommand(state, kind, targets, reason) {
         if ('refusal' in acquired)
             return refuse(state, acquired.refusal, []);
         const rows = resolved.selected.map((env) => plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`));
-        return done(state, `locked ${promote_list(resolved.selected.map((env) => env.environment))} for #${pull.number}`, rows);
+        return done(state, `locked ${run_list(resolved.selected.map((env) => env.environment))} for #${pull.number}`, rows);
     }
     const rows = [];
     let refused = false;
@@ -66999,24 +67080,28 @@ async function lockCommand(state, kind, targets, reason) {
     }
     if (refused)
         return refuse(state, 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
-    return done(state, `unlocked ${promote_list(resolved.selected.map((env) => env.environment))}`, rows);
+    return done(state, `unlocked ${run_list(resolved.selected.map((env) => env.environment))}`, rows);
 }
-function actorFields(state) {
-    const actor = state.trigger.actor;
-    return { login: actor.login, ...(actor.type ? { type: actor.type } : {}) };
-}
+
+;// CONCATENATED MODULE: ./actions/promote/status.js
+// `.status`: every environment the pull request impacts, with its status and lock.
+
+
+
+
+
+
+
 async function showStatus(state) {
     const { settings, pull, config } = state;
     const { client, repo } = settings;
-    const refusal = await checkActor(client, repo, {
-        ...actorFields(state),
-        minimum: config.promote.permission,
-        config,
-    });
+    const actor = actorFields(state);
+    const role = await repositoryRole(client, repo, actor.login);
+    const refusal = checkActor({ ...actor, role, minimum: config.promote.permission, config });
     if (refusal)
         return refuse(state, refusal.reason, []);
     const pulls = await listOpenPulls(client, repo);
-    const { impacted } = impactedOf(state, pulls);
+    const impacted = impactedOf(config, repo, pull.number, pulls);
     const statuses = await latestStatuses(client, repo, pull.headSha);
     const rows = [];
     for (const stage of stagesIn(config, impacted)) {
@@ -67038,24 +67123,150 @@ async function showStatus(state) {
     }
     return done(state, `${impacted.length} environments impacted by #${pull.number} at ${pull.headSha.slice(0, 7)}`, rows);
 }
-async function runAggregate(state, pulls) {
+
+;// CONCATENATED MODULE: ./actions/promote/promote.js
+// The promote action's core: from an IssueOps comment, a workflow_dispatch or
+// an auto-promotion to checked, locked, deployed environments, with one reply.
+// Nothing here trusts the event beyond who acted and where: the PR, its head,
+// the configuration (from the base branch), roles, reviews, statuses and
+// locks are all read live. A promotion is facts (facts.ts) → a pure decision
+// (gates.ts) → acting on it (deploy.ts), then one reply (reply.ts).
+
+
+
+
+
+
+
+
+
+
+
+
+async function promote(settings, trigger) {
+    const { client, repo } = settings;
+    const pull = await getPullRequest(client, repo, trigger.pr);
+    const config = await loadBaseConfig(client, repo, pull.baseRef, settings.configFile);
+    const { parsed, commandText } = readCommand(trigger, config.promote.command);
+    if (parsed.kind === 'ignored')
+        return ignored('not a fleet-promote command');
+    const state = {
+        settings,
+        trigger,
+        pull,
+        config,
+        commandText,
+        ...(trigger.kind === 'comment' ? { commentId: trigger.commentId } : {}),
+    };
+    if (state.commentId !== undefined)
+        await react(state, 'eyes');
+    let outcome;
+    try {
+        outcome =
+            parsed.kind === 'malformed'
+                ? refuse(state, parsed.error, [], { help: true })
+                : await runCommand(state, parsed.command);
+    }
+    catch (error) {
+        outcome = result(state, 'failed', errors_errorMessage(error), []);
+    }
+    if (trigger.kind === 'auto' && outcome.decision === 'ignored')
+        return outcome;
+    if (outcome.reply)
+        await createComment(client, repo, pull.number, outcome.reply);
+    if (state.commentId !== undefined) {
+        await react(state, outcome.decision === 'refused' || outcome.decision === 'failed' ? 'confused' : 'rocket');
+    }
+    return outcome;
+}
+/** The command a trigger carries, and the text the reply echoes. */
+function readCommand(trigger, prefix) {
+    switch (trigger.kind) {
+        case 'comment':
+            return {
+                parsed: parseCommand(trigger.body, { command: prefix }),
+                // Echoed in the reply: one line, bounded, without control or bidi characters.
+                commandText: (trigger.body.trim().split('\n')[0] ?? '')
+                    .slice(0, 200)
+                    // eslint-disable-next-line no-control-regex -- replacing control characters is the point
+                    .replace(/[\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '?'),
+            };
+        case 'dispatch': {
+            const commandText = `${prefix} ${trigger.target}${trigger.noop ? ' --noop' : ''}`;
+            return { parsed: parseCommand(commandText, { command: prefix }), commandText };
+        }
+        case 'auto':
+            return {
+                parsed: {
+                    kind: 'command',
+                    command: { kind: 'promote', targets: [], all: true, noop: false, allowDeletions: false },
+                },
+                commandText: 'autoPromote',
+            };
+    }
+}
+async function runCommand(state, command) {
+    switch (command.kind) {
+        case 'help':
+            return done(state, 'help', [], { help: true });
+        case 'status':
+            return showStatus(state);
+        case 'lock':
+        case 'unlock':
+            return lockCommand(state, command.kind, command.targets, command.kind === 'lock' ? command.reason : '');
+        case 'promote':
+            return promoteCommand(state, command);
+    }
+}
+/** Facts → decision → act. */
+async function promoteCommand(state, command) {
+    const facts = await gatherPromoteFacts(state, command);
+    const decision = decidePromotion(facts);
+    for (const line of decision.log)
+        state.settings.log(line);
+    switch (decision.verdict) {
+        case 'ignore':
+            return ignored(decision.reason);
+        case 'refuse':
+            return refuse(state, decision.reason, decision.rows, { help: decision.help });
+        case 'noop':
+            return result(state, 'noop', decision.reason, decision.rows);
+        case 'proceed':
+            return deploy(state, facts, decision.plan);
+    }
+}
+async function deploy(state, facts, plan) {
+    const run = await executePlan(state, facts, plan);
+    if ('refusal' in run)
+        return refuse(state, run.refusal, plan.notDeployed);
+    const { outcomes } = run;
+    const aggregate = await runAggregate(state, facts);
+    const rows = outcomes.map(outcomeRow);
+    const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
+    const environments = { environments: outcomes };
+    const reply = failed.length > 0
+        ? result(state, 'failed', failureReason(failed, outcomes.length), rows, environments)
+        : result(state, 'deployed', deployedReason(state, outcomes), rows, environments);
+    return { ...reply, ...(aggregate ? { aggregate } : {}) };
+}
+function failureReason(failed, total) {
+    const first = failed.find((o) => o.result === 'failure') ?? failed[0];
+    return `${failed.length} of ${total} environments not deployed; ${first?.environment}: ${first?.detail}`;
+}
+function deployedReason(state, outcomes) {
+    if (outcomes.some((o) => o.result === 'waiting'))
+        return `handed ${outcomes.length} environments to ${state.config.deploy.external.system}`;
+    return `deployed ${outcomes.length} environment${outcomes.length === 1 ? '' : 's'} at ${state.pull.headSha.slice(0, 7)}`;
+}
+async function runAggregate(state, facts) {
     if (!state.settings.aggregate)
         return undefined;
     return setAggregateStatus(state.settings.client, state.settings.repo, {
         sha: state.pull.headSha,
         parent: state.pull.number,
-        pulls,
+        pulls: facts.pulls,
         ...(state.settings.runUrl ? { targetUrl: state.settings.runUrl } : {}),
     });
-}
-function plannedRow(env, result, detail) {
-    return {
-        environment: env.environment,
-        stage: env.stage.name,
-        result,
-        detail,
-        links: [{ text: `#${env.child.number}`, url: env.child.url }],
-    };
 }
 function outcomeRow(outcome) {
     return {
@@ -67072,58 +67283,6 @@ function outcomeRow(outcome) {
         durationMs: outcome.durationMs,
     };
 }
-function promote_list(names) {
-    return names.length > 8
-        ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`
-        : names.join(', ');
-}
-function replyBase(state) {
-    return {
-        command: state.commandText,
-        actor: state.trigger.actor.login,
-        sha: state.pull.headSha,
-        promoteCommand: state.config.promote.command,
-    };
-}
-function refuse(state, reason, rows, options = {}) {
-    return {
-        decision: 'refused',
-        reason,
-        environments: [],
-        rows,
-        reply: renderReply({
-            ...replyBase(state),
-            decision: 'refused',
-            reason,
-            rows,
-            help: options.help === true,
-        }),
-    };
-}
-function done(state, reason, rows, options = {}) {
-    return {
-        decision: 'done',
-        reason,
-        environments: [],
-        rows,
-        reply: renderReply({
-            ...replyBase(state),
-            decision: 'done',
-            reason,
-            rows,
-            help: options.help === true,
-        }),
-    };
-}
-function finish(state, decision, reason, rows, environments) {
-    return {
-        decision,
-        reason,
-        environments,
-        rows,
-        reply: renderReply({ ...replyBase(state), decision, reason, rows }),
-    };
-}
 async function react(state, content) {
     if (state.commentId === undefined)
         return;
@@ -67134,9 +67293,6 @@ async function react(state, content) {
         // Feedback only: a missing reaction must not fail the promotion.
         state.settings.log(`could not react ${content}: ${errors_errorMessage(error)}`);
     }
-}
-async function postReply(state, body) {
-    await createComment(state.settings.client, state.settings.repo, state.pull.number, body);
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/main.js
