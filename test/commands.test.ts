@@ -91,7 +91,7 @@ describe('parseCommand', () => {
       ['.promote', /name what to promote/],
       ['.promote --noop', /name what to promote/],
       ['.promotetesting', /put a space after \.promote/],
-      ['.promote testing --force', /unknown option "--force"/],
+      ['.promote testing --fast', /unknown option "--fast"/],
       ['.promote testing\n.promote production', /alone on one line/],
       ['.promote $(curl evil)', /is not a stage, environment or glob/],
       ['.promote `id`', /is not a stage, environment or glob/],

@@ -94,7 +94,8 @@ describe('Argo CD failures', () => {
     fleet.argocd.script('eu-test-1-addons', [{ health: 'Degraded', message: 'OOMKilled' }])
     const result = await promote(
       fleet.settings(),
-      fleet.comment(fleet.users.maintainer, '.promote all'),
+      // --force: testing succeeded in the run before; this run deploys it again, and it fails.
+      fleet.comment(fleet.users.maintainer, '.promote all --force'),
     )
     expect(result.decision).toBe('failed')
     const production = result.environments.filter((e) => e.stage === 'production')

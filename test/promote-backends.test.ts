@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
 import { promote } from '../actions/promote/promote.js'
+import { expectGolden, normalizeReply } from './support/promote-golden.js'
 import {
   fleetConfig,
   FULL_NAME,
@@ -27,6 +28,8 @@ afterAll(async () => {
   await fleet.cleanup()
 })
 
+const lastReply = () => fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body ?? ''
+
 const status = (env: string) =>
   fleet.gh.state
     .latestStatuses(FULL_NAME, fleet.headSha)
@@ -51,6 +54,46 @@ describe('deploy backends', () => {
     }
     // No Argo CD call for the merge backend.
     expect(fleet.argocd.requests.filter((r) => r.method !== 'GET')).toEqual([])
+  })
+
+  it('.status still shows the merged environments; repeating the promotion says they are deployed', async () => {
+    const shown = await promote(fleet.settings(), fleet.comment(fleet.users.writer, '.status'))
+    expect(shown.decision, shown.reason).toBe('done')
+    expect(shown.reason).toMatch(
+      new RegExp(
+        `^8 environments impacted by #${fleet.parent} at [0-9a-f]{7}: 3 succeeded, 5 pending; 3 locked$`,
+      ),
+    )
+    expect(shown.rows.map((row) => [row.environment, row.result])).toEqual([
+      ['ap-test-1', 'success'],
+      ['eu-test-1', 'success'],
+      ['us-test-1', 'success'],
+      ['ap-prod-1', 'pending'],
+      ['eu-prod-1', 'pending'],
+      ['eu-prod-2', 'pending'],
+      ['us-prod-1', 'pending'],
+      ['us-prod-2', 'pending'],
+    ])
+    const merged = shown.rows.find((row) => row.environment === 'eu-test-1')
+    expect(merged?.detail).toMatch(
+      /^child merged or closed; merged #\d+ into env\/eu-test-1 at [0-9a-f]{7} · 🔒 locked by #\d+ \(wendy, promoted by wendy\)$/,
+    )
+    await expectGolden('status-after-merge.md', normalizeReply(lastReply(), fleet))
+
+    const again = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(again.decision, again.reason).toBe('done')
+    expect(again.reason).toBe(
+      `already deployed at ${fleet.headSha.slice(0, 7)}: ap-test-1, eu-test-1, us-test-1`,
+    )
+    expect(again.rows.map((row) => row.result)).toEqual([
+      'already deployed',
+      'already deployed',
+      'already deployed',
+    ])
+    await expectGolden('repeat-merged.md', normalizeReply(lastReply(), fleet))
   })
 
   it('external: sets "waiting for Kargo" and lists the environments; the gate stays pending', async () => {

@@ -44,6 +44,29 @@ describe('promote commands', () => {
     expect(await fleet.snapshot()).toEqual(before)
   })
 
+  it('--noop dry-runs production before the approval and lists every check', async () => {
+    const before = await fleet.snapshot()
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.maintainer, '.promote production --noop'),
+    )
+    expect(result.decision, result.reason).toBe('noop')
+    expect(result.reason).toMatch(
+      /^--noop: a promotion of [0-9a-f]{7} now would be refused: production needs 1 approving review of [0-9a-f]{7}; it has 0; nothing was deployed$/,
+    )
+    expect(await fleet.snapshot()).toEqual(before)
+    expect(lastReply()).toContain('❌ approvals: production needs 1 approving review')
+    expect(lastReply()).toContain('❌ required stages: production requires testing')
+    await expectGolden('noop-unapproved.md', normalizeReply(lastReply(), fleet))
+    // The role is still enforced.
+    const writer = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote production --noop'),
+    )
+    expect(writer.decision).toBe('refused')
+    expect(writer.reason).toBe('wendy has the write role; this needs maintain or higher')
+  })
+
   it('locks and unlocks a whole stage for the PR; re-locking is a no-op', async () => {
     const lock = await promote(
       fleet.settings(),

@@ -7,7 +7,12 @@ import { stageFor } from '../actions/lib/config/config.js'
 import type { ChildPr, PullRequestSnapshot, Review } from '../actions/lib/github/pulls.js'
 import type { HeldLock } from '../actions/lib/locks.js'
 import type { CommitStatus } from '../actions/lib/statuses.js'
-import type { Impacted, PromoteFacts } from '../actions/promote/facts.js'
+import type {
+  Impacted,
+  PromoteCommand,
+  PromoteFacts,
+  PullEnvironment,
+} from '../actions/promote/facts.js'
 import { decidePromotion, type PromoteDecision } from '../actions/promote/gates.js'
 
 const HEAD = 'a'.repeat(40)
@@ -115,6 +120,7 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
     config: CONFIG,
     pulls: [],
     impacted: FLEET.map((env) => impacted(env)),
+    finished: [],
     role: 'write',
     reviews: [],
     statuses: new Map(),
@@ -126,8 +132,8 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
 
 function promoteCommand(
   targets: string[],
-  flags: { noop?: boolean; allowDeletions?: boolean } = {},
-) {
+  flags: { noop?: boolean; allowDeletions?: boolean; force?: boolean } = {},
+): PromoteCommand {
   const all = targets.length === 1 && targets[0] === 'all'
   return {
     kind: 'promote' as const,
@@ -135,13 +141,32 @@ function promoteCommand(
     all,
     noop: flags.noop ?? false,
     allowDeletions: flags.allowDeletions ?? false,
+    ...(flags.force ? { force: true as const } : {}),
   }
+}
+
+function finished(environment: string): PullEnvironment {
+  const stage = stageFor(CONFIG, environment)
+  if (!stage) throw new Error(`no stage for ${environment}`)
+  return { environment, stage }
+}
+
+function status(
+  environment: string,
+  state: CommitStatus['state'],
+  description: string,
+): [string, CommitStatus] {
+  return [
+    `fleet-promote/${environment}`,
+    { context: `fleet-promote/${environment}`, state, description },
+  ]
 }
 
 function verdictOf(decision: PromoteDecision): string {
   switch (decision.verdict) {
     case 'refuse':
     case 'ignore':
+    case 'done':
     case 'noop':
       return `${decision.verdict}: ${decision.reason}`
     case 'proceed':
@@ -372,7 +397,8 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
       command: promoteCommand(['testing'], { noop: true }),
       locks: new Map([['us-test-1', heldBy('us-test-1', 9)]]),
     },
-    verdict: 'refuse: us-test-1 is locked by #9 (oscar, kernel upgrade)',
+    verdict:
+      'noop: --noop: a promotion of aaaaaaa now would be refused: us-test-1 is locked by #9 (oscar, kernel upgrade); nothing was deployed',
   },
   {
     name: '--noop with this PR holding the lock',
@@ -395,6 +421,104 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     name: 'auto-promotion with no autoPromote stage impacted',
     facts: { trigger: 'auto', command: promoteCommand(['all']), impacted: [impacted('eu-test-1')] },
     verdict: 'ignore: no autoPromote stage is impacted',
+  },
+  {
+    name: 'permission first: no role on a closed PR',
+    facts: { actor: { login: 'mallory' }, role: 'none', pull: { ...PULL, state: 'closed' } },
+    verdict: 'refuse: mallory has the none role; this needs write or higher',
+  },
+  {
+    name: 'permission first: no role and an unknown target',
+    facts: { actor: { login: 'mallory' }, role: 'none', command: promoteCommand(['xx-*']) },
+    verdict: 'refuse: mallory has the none role; this needs write or higher',
+  },
+  {
+    name: 'permission first: no role and no children',
+    facts: { actor: { login: 'mallory' }, role: 'read', impacted: [] },
+    verdict: 'refuse: mallory has the read role; this needs write or higher',
+  },
+  {
+    name: 'repeating a promotion',
+    facts: {
+      statuses: new Map([status('eu-test-1', 'success', 'x'), status('us-test-1', 'success', 'y')]),
+    },
+    verdict:
+      'done: already deployed at aaaaaaa: eu-test-1, us-test-1 (add --force to deploy again)',
+  },
+  {
+    name: 'repeating a promotion with --force',
+    facts: {
+      command: promoteCommand(['testing'], { force: true }),
+      statuses: new Map([status('eu-test-1', 'success', 'x'), status('us-test-1', 'success', 'y')]),
+    },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'repeating a promotion whose children were merged',
+    facts: {
+      command: promoteCommand(['testing'], { force: true }),
+      impacted: [impacted('eu-prod-1')],
+      finished: [finished('eu-test-1'), finished('us-test-1')],
+      statuses: new Map([
+        status('eu-test-1', 'success', 'merged #3 into env/eu-test-1 at ccccccc'),
+        status('us-test-1', 'success', 'merged #4 into env/us-test-1 at ccccccc'),
+      ]),
+    },
+    verdict: 'done: already deployed at aaaaaaa: eu-test-1, us-test-1',
+  },
+  {
+    name: 'a stage half deployed: the rest only',
+    facts: { statuses: new Map([status('eu-test-1', 'success', 'x')]) },
+    verdict: 'proceed: us-test-1',
+  },
+  {
+    name: 'production after testing was merged',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1'), impacted('us-prod-1')],
+      finished: [finished('eu-test-1'), finished('us-test-1')],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: 'proceed: eu-prod-1 us-prod-1',
+  },
+  {
+    name: 'production while a merged testing environment failed afterwards',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+      finished: [finished('eu-test-1')],
+      statuses: new Map([status('eu-test-1', 'failure', 'Degraded')]),
+    },
+    verdict: 'refuse: production requires testing to succeed on aaaaaaa first; not yet: eu-test-1',
+  },
+  {
+    name: 'an environment whose render failed has nothing to deploy',
+    facts: {
+      impacted: [impacted('us-test-1')],
+      finished: [finished('eu-test-1')],
+      statuses: new Map([status('eu-test-1', 'failure', 'render failed: bad kustomization')]),
+    },
+    verdict:
+      'refuse: no open child pull request to deploy for eu-test-1 (render failed: bad kustomization)',
+  },
+  {
+    name: '--noop before the approval: the verdicts, not a refusal',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production'], { noop: true }),
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict:
+      'noop: --noop: a promotion of aaaaaaa now would be refused: production needs 1 approving review of aaaaaaa; it has 0; nothing was deployed',
+  },
+  {
+    name: '--noop still needs the role',
+    facts: { command: promoteCommand(['production'], { noop: true }) },
+    verdict: 'refuse: wendy has the write role; this needs maintain or higher',
   },
 ]
 
@@ -427,6 +551,13 @@ describe('decidePromotion', () => {
     )
     expect(decision.log).toEqual([
       'pinned aaaaaaa; selected eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
+      'permission: ok: max has the maintain role; this needs maintain',
+      'child PRs: ok: child PRs rendered from aaaaaaa',
+      'approvals: ok: 1 approving review of aaaaaaa (1 needed)',
+      'deletion guard: ok: nothing blocked',
+      'required stages: ok: none outside this command',
+      'Argo CD: ok: server and token configured',
+      'Argo CD Applications: ok: 4 named',
     ])
   })
 
@@ -454,5 +585,55 @@ describe('decidePromotion', () => {
   it('answers unknown targets with the help', () => {
     const decision = decidePromotion(facts({ command: promoteCommand(['nope']) }))
     expect(decision.verdict === 'refuse' && decision.help).toBe(true)
+  })
+
+  it('lists every check of a dry run and refuses nothing a real run would only report', () => {
+    const decision = decidePromotion(
+      facts({
+        ...maintainer,
+        command: promoteCommand(['production'], { noop: true }),
+        impacted: [impacted('eu-test-1'), impacted('eu-prod-1', OLD), impacted('us-prod-1')],
+      }),
+    )
+    if (decision.verdict !== 'noop') throw new Error(verdictOf(decision))
+    expect(decision.checks.map((c) => [c.gate, c.ok])).toEqual([
+      ['permission', true],
+      ['child PRs', false],
+      ['approvals', false],
+      ['deletion guard', true],
+      ['required stages', false],
+      ['Argo CD', true],
+      ['Argo CD Applications', true],
+      ['locks', true],
+    ])
+    expect(decision.rows.map((row) => row.result)).toEqual(['would be refused', 'would be refused'])
+  })
+
+  it('never shows a commenter without the role what the PR impacts', () => {
+    const decision = decidePromotion(facts({ actor: { login: 'mallory' }, role: 'none' }))
+    expect(decision.verdict === 'refuse' && decision.rows).toEqual([])
+    expect(JSON.stringify(decision)).not.toMatch(/eu-test-1/)
+  })
+
+  it('lists environments already deployed beside the ones it deploys', () => {
+    const decision = decidePromotion(
+      facts({
+        statuses: new Map([
+          status('eu-test-1', 'success', 'eu-test-1-addons Synced and Healthy at ccccccc'),
+        ]),
+      }),
+    )
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    expect(
+      decision.plan.already.map((row) => [
+        row.environment,
+        row.result,
+        row.detail,
+        row.links.length,
+      ]),
+    ).toEqual([
+      ['eu-test-1', 'already deployed', 'eu-test-1-addons Synced and Healthy at ccccccc', 1],
+    ])
+    expect(decision.plan.selected.map((env) => env.environment)).toEqual(['us-test-1'])
   })
 })

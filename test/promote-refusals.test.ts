@@ -62,6 +62,21 @@ describe('refusals change nothing', () => {
     )
   })
 
+  it('tells a commenter without a role nothing about the pull request', async () => {
+    const mallory = fleet.gh.addUser('mallory')
+    for (const body of ['.promote testing', '.promote xx-*', '.lock eu-test-1', '.status']) {
+      const result = await expectRefusal(
+        mallory,
+        body,
+        /^mallory has the read role; this needs write or higher$/,
+      )
+      expect(result.rows).toEqual([])
+      // Past the headline and the echoed command, nothing names an environment or a stage.
+      const after = (result.reply ?? '').split('\n').slice(3).join('\n')
+      expect(after).not.toMatch(/-test-|-prod-|testing|production/)
+    }
+  })
+
   it('refuses production without the required approval on the pinned SHA', async () => {
     // An approval of an older commit does not count.
     fleet.gh.review(FULL_NAME, fleet.parent, {
@@ -98,8 +113,8 @@ describe('refusals change nothing', () => {
   it('answers a malformed command with the reason and the help', async () => {
     const result = await expectRefusal(
       fleet.users.writer,
-      '.promote testing --force',
-      /unknown option "--force"/,
+      '.promote testing --fast',
+      /unknown option "--fast"/,
       {
         golden: 'refused-malformed.md',
       },

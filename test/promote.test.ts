@@ -76,6 +76,28 @@ describe('happy path: .promote testing, then .promote production', () => {
     await expectGolden('happy-testing.md', normalizeReply(replies[0]?.body ?? '', fleet))
   })
 
+  it('answers a repeated promotion with "already deployed"; --force deploys again', async () => {
+    const again = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(again.decision, again.reason).toBe('done')
+    expect(again.reason).toBe(
+      `already deployed at ${fleet.headSha.slice(0, 7)}: ap-test-1, eu-test-1, us-test-1 (add --force to deploy again)`,
+    )
+    const syncs = () => fleet.argocd.requests.filter((r) => r.path.endsWith('/sync')).length
+    const before = syncs()
+    const forced = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote eu-test-1 --force'),
+    )
+    expect(forced.decision, forced.reason).toBe('deployed')
+    expect(forced.environments.map((e) => [e.environment, e.result])).toEqual([
+      ['eu-test-1', 'success'],
+    ])
+    expect(syncs()).toBe(before + 1)
+  })
+
   it('deploys production after an approval by a maintainer, and the gate turns green', async () => {
     fleet.gh.review(FULL_NAME, fleet.parent, {
       user: fleet.users.approver.login,

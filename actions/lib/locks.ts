@@ -189,6 +189,22 @@ export async function listLocks(client: GitHubClient, repo: RepoRef): Promise<He
   return locks
 }
 
+/** The locks held on `environments`: one listing, then a read of each held one. */
+export async function locksOf(
+  client: GitHubClient,
+  repo: RepoRef,
+  environments: Iterable<string>,
+): Promise<Map<string, HeldLock>> {
+  const wanted = new Set(environments)
+  const locks = new Map<string, HeldLock>()
+  for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+    const environment = branch.slice(LOCK_BRANCH_PREFIX.length)
+    if (!wanted.has(environment)) continue
+    locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) })
+  }
+  return locks
+}
+
 /** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
 export async function releaseLocksOfPullRequest(
   client: GitHubClient,

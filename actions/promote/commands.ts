@@ -2,8 +2,8 @@
 // it is only ever tokenized here, checked against narrow patterns and length
 // limits, and never reaches a shell or a git argument unvalidated.
 //
-//   <command> <target>... [--noop] [--allow-deletions]   promote stages/environments/globs
-//   <command> all [--noop] [--allow-deletions]            every impacted stage, in order
+//   <command> <target>... [--noop] [--force] [--allow-deletions]   promote stages/environments/globs
+//   <command> all [--noop] [--force] [--allow-deletions]            every impacted stage, in order
 //   <command> status | <sigil>status                      table of the PR's environments
 //   <command> lock <target>... [--reason <text>]           lock environments for this PR
 //   <command> unlock <target>...                           release this PR's locks
@@ -28,7 +28,15 @@ const TARGET = /^[A-Za-z0-9*?][A-Za-z0-9._*?-]*$/
 const RESERVED = new Set(['all', 'status', 'lock', 'unlock', 'help'])
 
 export type Command =
-  | { kind: 'promote'; targets: string[]; all: boolean; noop: boolean; allowDeletions: boolean }
+  | {
+      kind: 'promote'
+      targets: string[]
+      all: boolean
+      noop: boolean
+      allowDeletions: boolean
+      /** Deploy again environments that already succeeded on this head (set only when given). */
+      force?: true
+    }
   | { kind: 'status' }
   | { kind: 'lock'; targets: string[]; reason: string }
   | { kind: 'unlock'; targets: string[] }
@@ -99,12 +107,16 @@ export function parseCommand(body: string, options: GrammarOptions): ParseResult
 function parsePromote(words: string[], prefix: string): ParseResult {
   let noop = false
   let allowDeletions = false
+  let force = false
   const targets: string[] = []
   for (const word of words) {
     if (word === '--noop') noop = true
     else if (word === '--allow-deletions') allowDeletions = true
+    else if (word === '--force') force = true
     else if (word.startsWith('-'))
-      return malformed(`unknown option "${clip(word)}" (options: --noop, --allow-deletions)`)
+      return malformed(
+        `unknown option "${clip(word)}" (options: --noop, --force, --allow-deletions)`,
+      )
     else targets.push(word)
   }
   if (targets.length === 0) {
@@ -116,7 +128,14 @@ function parsePromote(words: string[], prefix: string): ParseResult {
   if (typeof checked === 'string') return malformed(checked)
   return {
     kind: 'command',
-    command: { kind: 'promote', targets: checked, all, noop, allowDeletions },
+    command: {
+      kind: 'promote',
+      targets: checked,
+      all,
+      noop,
+      allowDeletions,
+      ...(force ? { force: true as const } : {}),
+    },
   }
 }
 
@@ -191,7 +210,8 @@ export function helpText(command: string): string {
     '| --- | --- |',
     `| \`${command} <stage\\|environment\\|glob>...\` | Deploy the named stages or environments of this pull request, stage by stage. |`,
     `| \`${command} all\` | Deploy every impacted stage in order; a stage runs only after the stages it requires succeeded. |`,
-    `| \`${command} <target>... --noop\` | Run every check and show what would be deployed, without deploying. |`,
+    `| \`${command} <target>... --noop\` | Check permission and show every other check's verdict and what would be deployed, without deploying (approvals are not required). |`,
+    `| \`${command} <target>... --force\` | Deploy again environments that already succeeded on this commit. |`,
     `| \`${command} <target>... --allow-deletions\` | Override the deletion guard for the current commit (maintain or admin only). |`,
     `| \`${short('status')}\` | Show each environment's status, lock and child pull request. |`,
     `| \`${short('lock')} <environment\\|stage>... [--reason <text>]\` | Lock environments for this pull request until it merges or unlocks. |`,

@@ -2,6 +2,7 @@
 // (never from the event payload, which a re-run replays with stale data).
 // gates.ts decides over this record alone; nothing here decides.
 
+import { environmentsWithStatus } from '../lib/aggregate.js'
 import { stageFor } from '../lib/config/config.js'
 import type { FleetConfig, StageConfig } from '../lib/config/types.js'
 import type { GitHubClient } from '../lib/github/client.js'
@@ -17,18 +18,27 @@ import {
 } from '../lib/github/pulls.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
 import { latestStatuses } from '../lib/github/statuses.js'
-import { readLock, type HeldLock } from '../lib/locks.js'
-import type { CommitStatus, RepoRef } from '../lib/statuses.js'
+import { locksOf, type HeldLock } from '../lib/locks.js'
+import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import type { Command } from './commands.js'
 import { approversAmong, effectiveRole, type Role } from './gates.js'
 import type { Actor, RunState, Trigger } from './run.js'
 
 export type PromoteCommand = Extract<Command, { kind: 'promote' }>
 
-/** An environment the PR impacts (one open child PR), with its stage from the base configuration. */
-export interface Impacted {
+/**
+ * An environment the PR impacts, with its stage from the base configuration:
+ * an open child PR, or only a status on the head (its child was merged, or
+ * there is nothing to deploy).
+ */
+export interface PullEnvironment {
   environment: string
   stage: StageConfig
+  child?: ChildPr
+}
+
+/** An impacted environment with an open child PR: one that can be deployed. */
+export interface Impacted extends PullEnvironment {
   child: ChildPr
 }
 
@@ -43,13 +53,15 @@ export interface PromoteFacts {
   /** Every open PR of the repository (one listing), for the children and the aggregate. */
   pulls: readonly PullSummary[]
   impacted: Impacted[]
+  /** Environments with a status on the head but no open child PR (merged, or nothing to deploy). */
+  finished: PullEnvironment[]
   /** The actor's live repository role; absent for auto-promotion, where the suite acts. */
   role?: Role
   /** The PR's reviews, read when any stage needs approvals. */
   reviews: readonly Review[]
   /** The latest status per context on the pinned head. */
   statuses: ReadonlyMap<string, CommitStatus>
-  /** Locks held on impacted environments, read for a dry run (a real run takes them). */
+  /** Locks held on impacted environments, read for a dry run (a real run takes them and finds out). */
   locks: ReadonlyMap<string, HeldLock>
   /** Whether an Argo CD token was given (an `argocd` stage needs it). */
   argocdToken: boolean
@@ -70,6 +82,29 @@ export function impactedOf(
   return impacted
 }
 
+/** Environments with a `fleet-promote/<environment>` status on the head but no open child. */
+export function finishedOf(
+  config: FleetConfig,
+  impacted: readonly Impacted[],
+  statuses: ReadonlyMap<string, CommitStatus>,
+): PullEnvironment[] {
+  const open = new Set(impacted.map((env) => env.environment))
+  const finished: PullEnvironment[] = []
+  for (const environment of environmentsWithStatus(statuses.keys()).sort()) {
+    const stage = stageFor(config, environment)
+    if (stage && !open.has(environment)) finished.push({ environment, stage })
+  }
+  return finished
+}
+
+/** The latest status of an environment on the head. */
+export function statusOf(
+  statuses: ReadonlyMap<string, CommitStatus>,
+  environment: string,
+): CommitStatus | undefined {
+  return statuses.get(environmentContext(environment))
+}
+
 export async function gatherPromoteFacts(
   state: RunState,
   command: PromoteCommand,
@@ -83,7 +118,13 @@ export async function gatherPromoteFacts(
     trigger.kind === 'auto' ? undefined : repositoryRole(client, repo, trigger.actor.login),
     needsReviews ? listReviews(client, repo, pull.number) : [],
     latestStatuses(client, repo, pull.headSha),
-    command.noop ? readLocks(client, repo, impacted) : new Map<string, HeldLock>(),
+    command.noop
+      ? locksOf(
+          client,
+          repo,
+          impacted.map((env) => env.environment),
+        )
+      : new Map<string, HeldLock>(),
   ])
   return {
     trigger: trigger.kind,
@@ -94,6 +135,7 @@ export async function gatherPromoteFacts(
     config,
     pulls,
     impacted,
+    finished: finishedOf(config, impacted, statuses),
     ...(role !== undefined ? { role } : {}),
     reviews,
     statuses,
@@ -120,19 +162,6 @@ export async function approversOf(
   sha: string,
 ): Promise<string[]> {
   return approversAmong(await listReviews(client, repo, pull.number), pull.author, sha)
-}
-
-async function readLocks(
-  client: GitHubClient,
-  repo: RepoRef,
-  envs: readonly Impacted[],
-): Promise<Map<string, HeldLock>> {
-  const locks = new Map<string, HeldLock>()
-  for (const env of envs) {
-    const held = await readLock(client, repo, env.environment)
-    if (held) locks.set(env.environment, held)
-  }
-  return locks
 }
 
 /** Right before acting: the head must still be the pinned SHA; the reason when it moved. */

@@ -11,7 +11,7 @@ import type { PullRequestSnapshot, Review } from '../lib/github/pulls.js'
 import { describeHolder } from '../lib/locks.js'
 import { parseChildBranch } from '../lib/children.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
-import type { Impacted, PromoteFacts } from './facts.js'
+import { statusOf, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { ReplyRow } from './reply.js'
 import { list } from './run.js'
 
@@ -32,10 +32,18 @@ export interface Refusal {
   reason: string
 }
 
+/** One precheck's verdict: a real run stops at the first that fails, a dry run lists them all. */
+export interface Check {
+  gate: string
+  ok: boolean
+  detail: string
+}
+
 /** Everything the deploy step needs, decided. */
 export interface DeployPlan {
   /** The head SHA the command is pinned to. */
   pinned: string
+  /** The environments to deploy. */
   selected: Impacted[]
   /** The stages of `selected`, in configuration order. */
   stages: StageConfig[]
@@ -45,12 +53,16 @@ export interface DeployPlan {
   applications: ReadonlyMap<string, string>
   /** The reply rows should the run be refused after all (a lock taken meanwhile, a moved head). */
   notDeployed: ReplyRow[]
+  /** Rows of named environments that already succeeded on this head, left as they are. */
+  already: ReplyRow[]
 }
 
 export type PromoteDecision =
   | { verdict: 'ignore'; reason: string; log: string[] }
   | { verdict: 'refuse'; reason: string; rows: ReplyRow[]; help: boolean; log: string[] }
-  | { verdict: 'noop'; reason: string; rows: ReplyRow[]; log: string[] }
+  /** Everything named already succeeded on this head. */
+  | { verdict: 'done'; reason: string; rows: ReplyRow[]; log: string[] }
+  | { verdict: 'noop'; reason: string; rows: ReplyRow[]; checks: Check[]; log: string[] }
   | { verdict: 'proceed'; plan: DeployPlan; log: string[] }
 
 export function decidePromotion(facts: PromoteFacts): PromoteDecision {
@@ -65,40 +77,72 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   const { pull, config, command } = facts
   const pinned = pull.headSha
 
+  // Permission first: a commenter without the role learns nothing about the PR.
+  const allowed = permissionCheck(facts, [])
+  if (!allowed.ok) return refuse(allowed.detail)
   const early = pullRequestRefusal(facts)
   if (early) return refuse(early.reason)
   const selection = select(facts)
   if ('ignore' in selection) return { verdict: 'ignore', reason: selection.ignore, log }
   if ('refusal' in selection) return refuse(selection.refusal, [], selection.help)
-  const { selected } = selection
+  const named = selection.selected
+  const permission = permissionCheck(facts, stagesIn(config, named))
+  if (!permission.ok) return refuse(permission.detail, rowsOf(facts, named, 'not deployed'))
+
+  const split = splitAlreadyDeployed(facts, named)
+  if ('refusal' in split) return refuse(split.refusal, rowsOf(facts, named, 'not deployed'))
+  const already = rowsOf(facts, split.already, 'already deployed')
+  const selected = split.deploy
+  if (selected.length === 0)
+    return { verdict: 'done', reason: alreadyReason(facts, split.already), rows: already, log }
   const stages = stagesIn(config, selected)
-  const notDeployed = selected.map((env) => plannedRow(env, 'not deployed', ''))
   log.push(`pinned ${pinned.slice(0, 7)}; selected ${list(selected.map((e) => e.environment))}`)
 
-  for (const gate of GATES) {
-    const refusal = gate(facts, selected, stages)
-    if (refusal) return refuse(refusal.reason, notDeployed)
-  }
-  if (command.noop) {
-    const conflicts = lockConflicts(facts, selected)
-    if (conflicts) return refuse(conflicts.reason, notDeployed)
-    return {
-      verdict: 'noop',
-      reason: `--noop: every check passed for ${pinned.slice(0, 7)}; nothing was deployed`,
-      rows: selected.map((env) => plannedRow(env, 'would deploy', '')),
-      log,
-    }
-  }
-
   const applications = applicationNames(config, selected)
-  if ('error' in applications)
-    return refuse(`deploy.argocd.application: ${applications.error}`, notDeployed)
+  const checks = [
+    permission,
+    ...GATES.map((gate) => gate(facts, selected, stages)),
+    applicationsCheck(applications),
+    ...(command.noop ? [lockCheck(facts, selected)] : []),
+  ]
+  for (const check of checks)
+    log.push(`${check.gate}: ${check.ok ? 'ok' : 'fails'}: ${check.detail}`)
+  const failed = checks.find((check) => !check.ok)
+  if (command.noop) return dryRun(facts, selected, already, checks, log)
+  const notDeployed = [...rowsOf(facts, selected, 'not deployed'), ...already]
+  if (failed || 'error' in applications) return refuse(failed?.detail ?? '', notDeployed)
   const lockReason = command.allowDeletions
     ? `deletion guard overridden for ${pinned.slice(0, 7)}`
     : `promoted by ${facts.actor.login}`
+  const plan: DeployPlan = {
+    pinned,
+    selected,
+    stages,
+    lockReason,
+    notDeployed,
+    already,
+    applications: applications.names,
+  }
+  return { verdict: 'proceed', plan, log }
+}
+
+/** `--noop`: every check's verdict, nothing enforced beyond permission. */
+function dryRun(
+  facts: PromoteFacts,
+  selected: readonly Impacted[],
+  already: ReplyRow[],
+  checks: Check[],
+  log: string[],
+): PromoteDecision {
+  const sha = facts.pull.headSha.slice(0, 7)
+  const failed = checks.find((check) => !check.ok)
   return {
-    verdict: 'proceed',
-    plan: { pinned, selected, stages, lockReason, applications: applications.names, notDeployed },
+    verdict: 'noop',
+    reason: failed
+      ? `--noop: a promotion of ${sha} now would be refused: ${failed.detail}; nothing was deployed`
+      : `--noop: every check passed for ${sha}; nothing was deployed`,
+    rows: [...rowsOf(facts, selected, failed ? 'would be refused' : 'would deploy'), ...already],
+    checks,
     log,
   }
 }
@@ -117,7 +161,8 @@ function pullRequestRefusal(facts: PromoteFacts): Refusal | undefined {
   return undefined
 }
 
-type Selection = { selected: Impacted[] } | { ignore: string } | { refusal: string; help: boolean }
+type Selection =
+  { selected: PullEnvironment[] } | { ignore: string } | { refusal: string; help: boolean }
 
 /** The environments the command names: the autoPromote stages, or the targets. */
 function select(facts: PromoteFacts): Selection {
@@ -126,94 +171,171 @@ function select(facts: PromoteFacts): Selection {
     const selected = impacted.filter((env) => env.stage.autoPromote)
     return selected.length > 0 ? { selected } : { ignore: 'no autoPromote stage is impacted' }
   }
-  if (impacted.length === 0) {
+  const candidates: PullEnvironment[] = [...impacted, ...facts.finished]
+  if (candidates.length === 0) {
     return {
       refusal: `#${pull.number} has no open child pull requests yet; wait for open-child-prs to finish`,
       help: false,
     }
   }
-  const resolved = resolveTargets(command.targets, command.all, impacted, facts.config)
+  const resolved = resolveTargets(command.targets, command.all, candidates, facts.config)
   return 'error' in resolved ? { refusal: resolved.error, help: true } : resolved
+}
+
+/**
+ * Named environments that already succeeded on this head are left alone
+ * (`--force` deploys those with an open child again); one without an open
+ * child that did not succeed has nothing to deploy.
+ */
+function splitAlreadyDeployed(
+  facts: PromoteFacts,
+  named: readonly PullEnvironment[],
+): { deploy: Impacted[]; already: PullEnvironment[] } | { refusal: string } {
+  const deploy: Impacted[] = []
+  const already: PullEnvironment[] = []
+  const undeployable: string[] = []
+  for (const env of named) {
+    const status = statusOf(facts.statuses, env.environment)
+    const succeeded = status?.state === 'success'
+    if (succeeded && (!env.child || !facts.command.force)) already.push(env)
+    else if (env.child) deploy.push({ ...env, child: env.child })
+    else undeployable.push(`${env.environment} (${status?.description || 'no status'})`)
+  }
+  if (undeployable.length > 0) {
+    return {
+      refusal: `no open child pull request to deploy for ${list(undeployable)}`,
+    }
+  }
+  return { deploy, already }
+}
+
+function alreadyReason(facts: PromoteFacts, already: readonly PullEnvironment[]): string {
+  const again = already.some((env) => env.child !== undefined)
+    ? ' (add --force to deploy again)'
+    : ''
+  return `already deployed at ${facts.pull.headSha.slice(0, 7)}: ${list(already.map((env) => env.environment))}${again}`
 }
 
 type Gate = (
   facts: PromoteFacts,
   selected: readonly Impacted[],
   stages: readonly StageConfig[],
-) => Refusal | undefined
+) => Check
 
-/** Children rendered for another head would deploy what nobody approved on this one. */
-const staleChildren: Gate = (facts, selected) => {
-  const pinned = facts.pull.headSha
-  const stale = selected
-    .filter((env) => env.child.marker?.headSha !== pinned)
-    .map((env) => env.environment)
-  if (stale.length === 0) return undefined
-  return {
-    reason: `the child PRs of ${list(stale)} were not rendered from the current head ${pinned.slice(0, 7)}; wait for open-child-prs to update them`,
-  }
-}
-
-const actorGate: Gate = (facts, _selected, stages) => {
-  if (facts.trigger === 'auto') return undefined
-  return checkActor({
+/** Bot allowlist and the highest role `stages` need (none: promote.permission). */
+function permissionCheck(facts: PromoteFacts, stages: readonly StageConfig[]): Check {
+  const minimum = highestPermission([
+    facts.config.promote.permission,
+    ...stages.map((stage) => stage.permission),
+  ])
+  if (facts.trigger === 'auto')
+    return { gate: 'permission', ok: true, detail: 'auto-promotion by the workflow' }
+  const refusal = checkActor({
     login: facts.actor.login,
     ...(facts.actor.type ? { type: facts.actor.type } : {}),
     role: facts.role ?? 'none',
-    minimum: highestPermission([
-      facts.config.promote.permission,
-      ...stages.map((stage) => stage.permission),
-    ]),
+    minimum,
     config: facts.config,
-    allowDeletions: facts.command.allowDeletions,
+    allowDeletions: stages.length > 0 && facts.command.allowDeletions,
   })
+  return refusal
+    ? { gate: 'permission', ok: false, detail: refusal.reason }
+    : {
+        gate: 'permission',
+        ok: true,
+        detail: `${facts.actor.login} has the ${facts.role ?? 'none'} role; this needs ${minimum}`,
+      }
 }
 
-const approvalsGate: Gate = (facts, _selected, stages) =>
-  checkApprovals(
-    approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha),
-    facts.pull.headSha,
-    stages,
-  )
+/** Children rendered for another head would deploy what nobody approved on this one. */
+const staleChildren: Gate = (facts, selected) => {
+  const pinned = facts.pull.headSha.slice(0, 7)
+  const stale = selected
+    .filter((env) => env.child.marker?.headSha !== facts.pull.headSha)
+    .map((env) => env.environment)
+  if (stale.length === 0)
+    return { gate: 'child PRs', ok: true, detail: `child PRs rendered from ${pinned}` }
+  return {
+    gate: 'child PRs',
+    ok: false,
+    detail: `the child PRs of ${list(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+  }
+}
+
+const approvalsGate: Gate = (facts, _selected, stages) => {
+  const approvers = approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha)
+  const refusal = checkApprovals(approvers, facts.pull.headSha, stages)
+  if (refusal) return { gate: 'approvals', ok: false, detail: refusal.reason }
+  const needed = Math.max(0, ...stages.map((stage) => stage.approvals))
+  return {
+    gate: 'approvals',
+    ok: true,
+    detail:
+      needed === 0
+        ? 'no approval needed'
+        : `${approvers.length} approving review${approvers.length === 1 ? '' : 's'} of ${facts.pull.headSha.slice(0, 7)} (${needed} needed)`,
+  }
+}
 
 const deletionGuardGate: Gate = (facts, selected) => {
-  if (facts.command.allowDeletions) return undefined
-  const blocked = selected.filter((env) =>
-    guardBlocked(facts.statuses.get(environmentContext(env.environment))),
-  )
-  if (blocked.length === 0) return undefined
+  const blocked = selected.filter((env) => guardBlocked(statusOf(facts.statuses, env.environment)))
+  const sha = facts.pull.headSha.slice(0, 7)
+  if (blocked.length === 0) return { gate: 'deletion guard', ok: true, detail: 'nothing blocked' }
+  const names = list(blocked.map((env) => env.environment))
+  if (facts.command.allowDeletions)
+    return { gate: 'deletion guard', ok: true, detail: `overridden for ${names} at ${sha}` }
   return {
-    reason: `the deletion guard blocked ${list(blocked.map((env) => env.environment))}; a maintainer may override it for ${facts.pull.headSha.slice(0, 7)} with --allow-deletions`,
+    gate: 'deletion guard',
+    ok: false,
+    detail: `the deletion guard blocked ${names}; a maintainer may override it for ${sha} with --allow-deletions`,
   }
 }
 
 /** Stages required from outside the command must have succeeded already; the rest are checked as they run. */
 const requiresGate: Gate = (facts, _selected, stages) => {
   const inCommand = new Set(stages.map((stage) => stage.name))
-  const impacted = facts.impacted.map((env) => ({ name: env.environment, stage: env.stage.name }))
+  const environments = [...facts.impacted, ...facts.finished].map((env) => ({
+    name: env.environment,
+    stage: env.stage.name,
+  }))
+  const required = new Set<string>()
   for (const stage of stages) {
     const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) }
-    const refusal = checkRequiredStages(external, impacted, facts.statuses, facts.pull.headSha)
-    if (refusal) return refusal
+    for (const name of external.requires) required.add(name)
+    const refusal = checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha)
+    if (refusal) return { gate: 'required stages', ok: false, detail: refusal.reason }
   }
-  return undefined
+  return {
+    gate: 'required stages',
+    ok: true,
+    detail:
+      required.size === 0
+        ? 'none outside this command'
+        : `${list([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
+  }
 }
 
 const argocdGate: Gate = (facts, _selected, stages) => {
   const { config } = facts
-  const missing = stages.find(
-    (stage) => stage.backend === 'argocd' && (!config.deploy.argocd.server || !facts.argocdToken),
-  )
-  if (!missing) return undefined
+  const argocd = stages.filter((stage) => stage.backend === 'argocd')
+  const missing = argocd.find(() => !config.deploy.argocd.server || !facts.argocdToken)
+  if (missing) {
+    return {
+      gate: 'Argo CD',
+      ok: false,
+      detail: `stage ${missing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`,
+    }
+  }
   return {
-    reason: `stage ${missing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`,
+    gate: 'Argo CD',
+    ok: true,
+    detail: argocd.length > 0 ? 'server and token configured' : 'no Argo CD stage',
   }
 }
 
-/** In order: the first that refuses decides. */
+/** In order: the first that fails decides a real run. */
 const GATES: readonly Gate[] = [
   staleChildren,
-  actorGate,
   approvalsGate,
   deletionGuardGate,
   requiresGate,
@@ -221,14 +343,26 @@ const GATES: readonly Gate[] = [
 ]
 
 /** Locks another PR holds (a real run finds them when it takes the locks). */
-function lockConflicts(facts: PromoteFacts, selected: readonly Impacted[]): Refusal | undefined {
+function lockCheck(facts: PromoteFacts, selected: readonly Impacted[]): Check {
   const conflicts = selected.flatMap((env) => {
     const held = facts.locks.get(env.environment)
     return held && held.lock?.pr !== facts.pull.number
       ? [`${env.environment} is ${describeHolder(held)}`]
       : []
   })
-  return conflicts.length > 0 ? { reason: conflicts.join('; ') } : undefined
+  return conflicts.length > 0
+    ? { gate: 'locks', ok: false, detail: conflicts.join('; ') }
+    : { gate: 'locks', ok: true, detail: 'no other pull request holds a lock' }
+}
+
+function applicationsCheck(names: { names: Map<string, string> } | { error: string }): Check {
+  return 'error' in names
+    ? {
+        gate: 'Argo CD Applications',
+        ok: false,
+        detail: `deploy.argocd.application: ${names.error}`,
+      }
+    : { gate: 'Argo CD Applications', ok: true, detail: `${names.names.size} named` }
 }
 
 function applicationNames(
@@ -253,18 +387,34 @@ function applicationNames(
   return { names }
 }
 
+/** Reply rows: the child PR as the link, or the status's details when there is no open child. */
+function rowsOf(facts: PromoteFacts, envs: readonly PullEnvironment[], result: string): ReplyRow[] {
+  return envs.map((env) => {
+    const status = statusOf(facts.statuses, env.environment)
+    const detail = result === 'already deployed' ? (status?.description ?? '') : ''
+    if (env.child) return plannedRow({ ...env, child: env.child }, result, detail)
+    return {
+      environment: env.environment,
+      stage: env.stage.name,
+      result,
+      detail,
+      links: status?.targetUrl ? [statusLink(status.targetUrl)] : [],
+    }
+  })
+}
+
 /** Targets → environments; stage names and environment names are exact, anything with `*`/`?` is a glob. */
-export function resolveTargets(
+export function resolveTargets<T extends { environment: string; stage: StageConfig }>(
   targets: readonly string[],
   all: boolean,
-  impacted: readonly Impacted[],
+  impacted: readonly T[],
   config: FleetConfig,
-): { selected: Impacted[] } | { error: string } {
+): { selected: T[] } | { error: string } {
   if (all) return { selected: [...impacted] }
   const chosen = new Set<string>()
   const stageNames = new Set(config.stages.map((stage) => stage.name))
   for (const target of targets) {
-    let matched: Impacted[]
+    let matched: T[]
     if (stageNames.has(target)) {
       matched = impacted.filter((env) => env.stage.name === target)
       if (matched.length === 0)
@@ -290,7 +440,10 @@ export function resolveTargets(
 }
 
 /** The stages present among `envs`, in configuration order. */
-export function stagesIn(config: FleetConfig, envs: readonly Impacted[]): StageConfig[] {
+export function stagesIn(
+  config: FleetConfig,
+  envs: readonly { stage: StageConfig }[],
+): StageConfig[] {
   const present = new Set(envs.map((env) => env.stage.name))
   return stageOrder(config)
     .filter((name) => present.has(name))
@@ -305,6 +458,12 @@ export function guardBlocked(status: CommitStatus | undefined): boolean {
     status.state !== 'success' &&
     /^blocked\b|deletion guard/i.test(status.description)
   )
+}
+
+/** A status's link, named `#<n>` when it points at a pull request (a merged child). */
+export function statusLink(url: string): { text: string; url: string } {
+  const pull = /\/pull\/(\d+)$/.exec(url)
+  return { text: pull ? `#${pull[1]}` : 'details', url }
 }
 
 export function plannedRow(env: Impacted, result: string, detail: string): ReplyRow {

@@ -17,6 +17,11 @@ export async function lockCommand(
 ): Promise<PromoteResult> {
   const { settings, pull, config } = state
   const { client, repo } = settings
+  const actor = actorFields(state)
+  const role = await repositoryRole(client, repo, actor.login)
+  // Permission first: a commenter without the role learns nothing about the PR.
+  const allowed = checkActor({ ...actor, role, minimum: config.promote.permission, config })
+  if (allowed) return refuse(state, allowed.reason, [])
   const pulls = await listOpenPulls(client, repo)
   const impacted = impactedOf(config, repo, pull.number, pulls)
   const resolved = resolveTargets(targets, false, impacted, config)
@@ -26,8 +31,6 @@ export async function lockCommand(
     config.promote.permission,
     ...stages.map((stage) => stage.permission),
   ])
-  const actor = actorFields(state)
-  const role = await repositoryRole(client, repo, actor.login)
   const actorRefusal = checkActor({ ...actor, role, minimum, config })
   if (actorRefusal) return refuse(state, actorRefusal.reason, [])
 

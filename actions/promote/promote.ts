@@ -127,8 +127,10 @@ async function promoteCommand(state: RunState, command: PromoteCommand): Promise
       return ignored(decision.reason)
     case 'refuse':
       return refuse(state, decision.reason, decision.rows, { help: decision.help })
+    case 'done':
+      return done(state, decision.reason, decision.rows)
     case 'noop':
-      return result(state, 'noop', decision.reason, decision.rows)
+      return result(state, 'noop', decision.reason, decision.rows, { checks: decision.checks })
     case 'proceed':
       return deploy(state, facts, decision.plan)
   }
@@ -143,7 +145,7 @@ async function deploy(
   if ('refusal' in run) return refuse(state, run.refusal, plan.notDeployed)
   const { outcomes } = run
   const aggregate = await runAggregate(state, facts)
-  const rows = outcomes.map(outcomeRow)
+  const rows = [...outcomes.map(outcomeRow), ...plan.already]
   const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped')
   const environments = { environments: outcomes }
   const reply =

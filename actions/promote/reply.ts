@@ -24,6 +24,8 @@ export interface ReplyInput {
   sha: string
   promoteCommand: string
   rows: readonly ReplyRow[]
+  /** A dry run's verdict of every precheck. */
+  checks?: readonly { gate: string; ok: boolean; detail: string }[]
   help?: boolean
 }
 
@@ -44,7 +46,10 @@ const RESULT_LABEL: Record<string, string> = {
   waiting: '⏳ waiting',
   skipped: '⏭️ skipped',
   'would deploy': '🧪 would deploy',
+  'would be refused': '⛔ would be refused',
   'not deployed': '⛔ not deployed',
+  'already deployed': '✅ already deployed',
+  'no status': '❔ no status',
 }
 
 /** `850 ms`, `4.2 s`, `3 min 05 s` */
@@ -86,6 +91,16 @@ export function renderReply(input: ReplyInput): string {
       ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
     ])
     out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '')
+  }
+  if (input.checks && input.checks.length > 0) {
+    out.push(
+      '**Checks**',
+      '',
+      ...input.checks.map(
+        (check) => `- ${check.ok ? '✅' : '❌'} ${check.gate}: ${untrusted(check.detail)}`,
+      ),
+      '',
+    )
   }
   if (input.help) out.push(helpText(input.promoteCommand), '')
   return `${out.join('\n').trimEnd()}\n`

@@ -8,7 +8,7 @@ import type { GitHubClient } from '../lib/github/client.js'
 import type { PullRequestSnapshot } from '../lib/github/pulls.js'
 import type { RepoRef } from '../lib/statuses.js'
 import type { EnvironmentOutcome } from './backends.js'
-import { renderReply, type ReplyRow } from './reply.js'
+import { renderReply, type ReplyInput, type ReplyRow } from './reply.js'
 
 export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
 
@@ -75,7 +75,11 @@ export function result(
   decision: Decision,
   reason: string,
   rows: ReplyRow[],
-  options: { help?: boolean; environments?: EnvironmentOutcome[] } = {},
+  options: {
+    help?: boolean
+    environments?: EnvironmentOutcome[]
+    checks?: ReplyInput['checks']
+  } = {},
 ): PromoteResult {
   return {
     decision,
@@ -91,6 +95,7 @@ export function result(
       reason,
       rows,
       ...(options.help ? { help: true } : {}),
+      ...(options.checks ? { checks: options.checks } : {}),
     }),
   }
 }
