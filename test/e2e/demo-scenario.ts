@@ -538,7 +538,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     } else {
       // ── 9. `.promote testing` ─────────────────────────────────────────────
       step(
-        `${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow)`,
+        `${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow); testing auto-promoted, so it is already deployed`,
       )
       await command(
         runner,
@@ -549,6 +549,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         app.token,
         argocdInputs,
         print,
+        'done',
       )
       await aggregate(runner, github, parent, app.token, impacted, print)
     }
@@ -843,6 +844,7 @@ async function command(
   token: string,
   argocdInputs: Record<string, string>,
   print: (line: string) => void,
+  expected: 'deployed' | 'done' = 'deployed',
 ): Promise<void> {
   const posted = github.comment(REPO, parent, { user, body })
   const ran = await runner.run('promote', {
@@ -859,8 +861,10 @@ async function command(
     .filter((comment) => comment.id > posted.id && comment.user === APP)
     .at(-1)
   if (reply) print(excerpt(reply.body, 14))
-  if (ran.outputs.decision !== 'deployed') {
-    throw new DemoStop(`\`${body}\` was not deployed: ${ran.outputs.reason ?? 'no reason given'}`)
+  if (ran.outputs.decision !== expected) {
+    throw new DemoStop(
+      `\`${body}\` answered ${ran.outputs.decision ?? '?'}, not ${expected}: ${ran.outputs.reason ?? 'no reason given'}`,
+    )
   }
 }
 
