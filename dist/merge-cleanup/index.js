@@ -65589,7 +65589,7 @@ async function branchTip(client, repo, branch) {
     }
 }
 /** Every branch under `prefix`, with its tip. */
-async function branchesWithPrefix(client, repo, prefix) {
+async function git_data_branchesWithPrefix(client, repo, prefix) {
     const refs = await client.paginate(client.rest.git.listMatchingRefs, {
         ...repo,
         ref: `heads/${prefix}`,
@@ -65757,11 +65757,23 @@ async function releaseLock(client, repo, environment, pr, id) {
 /** Every lock in the repository. */
 async function listLocks(client, repo) {
     const locks = [];
-    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+    for (const { branch, sha } of await git_data_branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
         const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
         if (!environment)
             continue;
         locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** The locks held on `environments`: one listing, then a read of each held one. */
+async function locksOf(client, repo, environments) {
+    const wanted = new Set(environments);
+    const locks = new Map();
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!wanted.has(environment))
+            continue;
+        locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
     }
     return locks;
 }

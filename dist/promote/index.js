@@ -65630,8 +65630,8 @@ async function reactToComment(client, repo, commentId, content) {
 // it is only ever tokenized here, checked against narrow patterns and length
 // limits, and never reaches a shell or a git argument unvalidated.
 //
-//   <command> <target>... [--noop] [--allow-deletions]   promote stages/environments/globs
-//   <command> all [--noop] [--allow-deletions]            every impacted stage, in order
+//   <command> <target>... [--noop] [--force] [--allow-deletions]   promote stages/environments/globs
+//   <command> all [--noop] [--force] [--allow-deletions]            every impacted stage, in order
 //   <command> status | <sigil>status                      table of the PR's environments
 //   <command> lock <target>... [--reason <text>]           lock environments for this PR
 //   <command> unlock <target>...                           release this PR's locks
@@ -65700,14 +65700,17 @@ function parseCommand(body, options) {
 function parsePromote(words, prefix) {
     let noop = false;
     let allowDeletions = false;
+    let force = false;
     const targets = [];
     for (const word of words) {
         if (word === '--noop')
             noop = true;
         else if (word === '--allow-deletions')
             allowDeletions = true;
+        else if (word === '--force')
+            force = true;
         else if (word.startsWith('-'))
-            return malformed(`unknown option "${clip(word)}" (options: --noop, --allow-deletions)`);
+            return malformed(`unknown option "${clip(word)}" (options: --noop, --force, --allow-deletions)`);
         else
             targets.push(word);
     }
@@ -65722,7 +65725,14 @@ function parsePromote(words, prefix) {
         return malformed(checked);
     return {
         kind: 'command',
-        command: { kind: 'promote', targets: checked, all, noop, allowDeletions },
+        command: {
+            kind: 'promote',
+            targets: checked,
+            all,
+            noop,
+            allowDeletions,
+            ...(force ? { force: true } : {}),
+        },
     };
 }
 function parseLock(words) {
@@ -65795,7 +65805,8 @@ function helpText(command) {
         '| --- | --- |',
         `| \`${command} <stage\\|environment\\|glob>...\` | Deploy the named stages or environments of this pull request, stage by stage. |`,
         `| \`${command} all\` | Deploy every impacted stage in order; a stage runs only after the stages it requires succeeded. |`,
-        `| \`${command} <target>... --noop\` | Run every check and show what would be deployed, without deploying. |`,
+        `| \`${command} <target>... --noop\` | Check permission and show every other check's verdict and what would be deployed, without deploying (approvals are not required). |`,
+        `| \`${command} <target>... --force\` | Deploy again environments that already succeeded on this commit. |`,
         `| \`${command} <target>... --allow-deletions\` | Override the deletion guard for the current commit (maintain or admin only). |`,
         `| \`${short('status')}\` | Show each environment's status, lock and child pull request. |`,
         `| \`${short('lock')} <environment\\|stage>... [--reason <text>]\` | Lock environments for this pull request until it merges or unlocks. |`,
@@ -66216,6 +66227,18 @@ async function listLocks(client, repo) {
     }
     return locks;
 }
+/** The locks held on `environments`: one listing, then a read of each held one. */
+async function locksOf(client, repo, environments) {
+    const wanted = new Set(environments);
+    const locks = new Map();
+    for (const { branch, sha } of await git_data_branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!wanted.has(environment))
+            continue;
+        locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
 /** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
 async function releaseLocksOfPullRequest(client, repo, pr) {
     const released = [];
@@ -66348,7 +66371,10 @@ const RESULT_LABEL = {
     waiting: '⏳ waiting',
     skipped: '⏭️ skipped',
     'would deploy': '🧪 would deploy',
+    'would be refused': '⛔ would be refused',
     'not deployed': '⛔ not deployed',
+    'already deployed': '✅ already deployed',
+    'no status': '❔ no status',
 };
 /** `850 ms`, `4.2 s`, `3 min 05 s` */
 function formatDuration(ms) {
@@ -66390,6 +66416,9 @@ function renderReply(input) {
         ]);
         out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '');
     }
+    if (input.checks && input.checks.length > 0) {
+        out.push('**Checks**', '', ...input.checks.map((check) => `- ${check.ok ? '✅' : '❌'} ${check.gate}: ${untrusted(check.detail)}`), '');
+    }
     if (input.help)
         out.push(helpText(input.promoteCommand), '');
     return `${out.join('\n').trimEnd()}\n`;
@@ -66418,6 +66447,7 @@ function result(state, decision, reason, rows, options = {}) {
             reason,
             rows,
             ...(options.help ? { help: true } : {}),
+            ...(options.checks ? { checks: options.checks } : {}),
         }),
     };
 }
@@ -66450,6 +66480,7 @@ function run_list(names) {
 
 
 
+
 /** Repository roles from least to most privileged; custom roles map to their base. */
 const ROLE_RANK = {
     none: 0,
@@ -66470,6 +66501,10 @@ function decidePromotion(facts) {
     });
     const { pull, config, command } = facts;
     const pinned = pull.headSha;
+    // Permission first: a commenter without the role learns nothing about the PR.
+    const allowed = permissionCheck(facts, []);
+    if (!allowed.ok)
+        return refuse(allowed.detail);
     const early = pullRequestRefusal(facts);
     if (early)
         return refuse(early.reason);
@@ -66478,35 +66513,59 @@ function decidePromotion(facts) {
         return { verdict: 'ignore', reason: selection.ignore, log };
     if ('refusal' in selection)
         return refuse(selection.refusal, [], selection.help);
-    const { selected } = selection;
+    const named = selection.selected;
+    const permission = permissionCheck(facts, stagesIn(config, named));
+    if (!permission.ok)
+        return refuse(permission.detail, rowsOf(facts, named, 'not deployed'));
+    const split = splitAlreadyDeployed(facts, named);
+    if ('refusal' in split)
+        return refuse(split.refusal, rowsOf(facts, named, 'not deployed'));
+    const already = rowsOf(facts, split.already, 'already deployed');
+    const selected = split.deploy;
+    if (selected.length === 0)
+        return { verdict: 'done', reason: alreadyReason(facts, split.already), rows: already, log };
     const stages = stagesIn(config, selected);
-    const notDeployed = selected.map((env) => plannedRow(env, 'not deployed', ''));
     log.push(`pinned ${pinned.slice(0, 7)}; selected ${run_list(selected.map((e) => e.environment))}`);
-    for (const gate of GATES) {
-        const refusal = gate(facts, selected, stages);
-        if (refusal)
-            return refuse(refusal.reason, notDeployed);
-    }
-    if (command.noop) {
-        const conflicts = lockConflicts(facts, selected);
-        if (conflicts)
-            return refuse(conflicts.reason, notDeployed);
-        return {
-            verdict: 'noop',
-            reason: `--noop: every check passed for ${pinned.slice(0, 7)}; nothing was deployed`,
-            rows: selected.map((env) => plannedRow(env, 'would deploy', '')),
-            log,
-        };
-    }
     const applications = applicationNames(config, selected);
-    if ('error' in applications)
-        return refuse(`deploy.argocd.application: ${applications.error}`, notDeployed);
+    const checks = [
+        permission,
+        ...GATES.map((gate) => gate(facts, selected, stages)),
+        applicationsCheck(applications),
+        ...(command.noop ? [lockCheck(facts, selected)] : []),
+    ];
+    for (const check of checks)
+        log.push(`${check.gate}: ${check.ok ? 'ok' : 'fails'}: ${check.detail}`);
+    const failed = checks.find((check) => !check.ok);
+    if (command.noop)
+        return dryRun(facts, selected, already, checks, log);
+    const notDeployed = [...rowsOf(facts, selected, 'not deployed'), ...already];
+    if (failed || 'error' in applications)
+        return refuse(failed?.detail ?? '', notDeployed);
     const lockReason = command.allowDeletions
         ? `deletion guard overridden for ${pinned.slice(0, 7)}`
         : `promoted by ${facts.actor.login}`;
+    const plan = {
+        pinned,
+        selected,
+        stages,
+        lockReason,
+        notDeployed,
+        already,
+        applications: applications.names,
+    };
+    return { verdict: 'proceed', plan, log };
+}
+/** `--noop`: every check's verdict, nothing enforced beyond permission. */
+function dryRun(facts, selected, already, checks, log) {
+    const sha = facts.pull.headSha.slice(0, 7);
+    const failed = checks.find((check) => !check.ok);
     return {
-        verdict: 'proceed',
-        plan: { pinned, selected, stages, lockReason, applications: applications.names, notDeployed },
+        verdict: 'noop',
+        reason: failed
+            ? `--noop: a promotion of ${sha} now would be refused: ${failed.detail}; nothing was deployed`
+            : `--noop: every check passed for ${sha}; nothing was deployed`,
+        rows: [...rowsOf(facts, selected, failed ? 'would be refused' : 'would deploy'), ...already],
+        checks,
         log,
     };
 }
@@ -66531,92 +66590,183 @@ function gates_select(facts) {
         const selected = impacted.filter((env) => env.stage.autoPromote);
         return selected.length > 0 ? { selected } : { ignore: 'no autoPromote stage is impacted' };
     }
-    if (impacted.length === 0) {
+    const candidates = [...impacted, ...facts.finished];
+    if (candidates.length === 0) {
         return {
             refusal: `#${pull.number} has no open child pull requests yet; wait for open-child-prs to finish`,
             help: false,
         };
     }
-    const resolved = resolveTargets(command.targets, command.all, impacted, facts.config);
+    const resolved = resolveTargets(command.targets, command.all, candidates, facts.config);
     return 'error' in resolved ? { refusal: resolved.error, help: true } : resolved;
 }
-/** Children rendered for another head would deploy what nobody approved on this one. */
-const staleChildren = (facts, selected) => {
-    const pinned = facts.pull.headSha;
-    const stale = selected
-        .filter((env) => env.child.marker?.headSha !== pinned)
-        .map((env) => env.environment);
-    if (stale.length === 0)
-        return undefined;
-    return {
-        reason: `the child PRs of ${run_list(stale)} were not rendered from the current head ${pinned.slice(0, 7)}; wait for open-child-prs to update them`,
-    };
-};
-const actorGate = (facts, _selected, stages) => {
+/**
+ * Named environments that already succeeded on this head are left alone
+ * (`--force` deploys those with an open child again); one without an open
+ * child that did not succeed has nothing to deploy.
+ */
+function splitAlreadyDeployed(facts, named) {
+    const deploy = [];
+    const already = [];
+    const undeployable = [];
+    for (const env of named) {
+        const status = statusOf(facts.statuses, env.environment);
+        const succeeded = status?.state === 'success';
+        if (succeeded && (!env.child || !facts.command.force))
+            already.push(env);
+        else if (env.child)
+            deploy.push({ ...env, child: env.child });
+        else
+            undeployable.push(`${env.environment} (${status?.description || 'no status'})`);
+    }
+    if (undeployable.length > 0) {
+        return {
+            refusal: `no open child pull request to deploy for ${run_list(undeployable)}`,
+        };
+    }
+    return { deploy, already };
+}
+function alreadyReason(facts, already) {
+    const again = already.some((env) => env.child !== undefined)
+        ? ' (add --force to deploy again)'
+        : '';
+    return `already deployed at ${facts.pull.headSha.slice(0, 7)}: ${run_list(already.map((env) => env.environment))}${again}`;
+}
+/** Bot allowlist and the highest role `stages` need (none: promote.permission). */
+function permissionCheck(facts, stages) {
+    const minimum = highestPermission([
+        facts.config.promote.permission,
+        ...stages.map((stage) => stage.permission),
+    ]);
     if (facts.trigger === 'auto')
-        return undefined;
-    return checkActor({
+        return { gate: 'permission', ok: true, detail: 'auto-promotion by the workflow' };
+    const refusal = checkActor({
         login: facts.actor.login,
         ...(facts.actor.type ? { type: facts.actor.type } : {}),
         role: facts.role ?? 'none',
-        minimum: highestPermission([
-            facts.config.promote.permission,
-            ...stages.map((stage) => stage.permission),
-        ]),
+        minimum,
         config: facts.config,
-        allowDeletions: facts.command.allowDeletions,
+        allowDeletions: stages.length > 0 && facts.command.allowDeletions,
     });
-};
-const approvalsGate = (facts, _selected, stages) => checkApprovals(gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha), facts.pull.headSha, stages);
-const deletionGuardGate = (facts, selected) => {
-    if (facts.command.allowDeletions)
-        return undefined;
-    const blocked = selected.filter((env) => guardBlocked(facts.statuses.get(environmentContext(env.environment))));
-    if (blocked.length === 0)
-        return undefined;
+    return refusal
+        ? { gate: 'permission', ok: false, detail: refusal.reason }
+        : {
+            gate: 'permission',
+            ok: true,
+            detail: `${facts.actor.login} has the ${facts.role ?? 'none'} role; this needs ${minimum}`,
+        };
+}
+/** Children rendered for another head would deploy what nobody approved on this one. */
+const staleChildren = (facts, selected) => {
+    const pinned = facts.pull.headSha.slice(0, 7);
+    const stale = selected
+        .filter((env) => env.child.marker?.headSha !== facts.pull.headSha)
+        .map((env) => env.environment);
+    if (stale.length === 0)
+        return { gate: 'child PRs', ok: true, detail: `child PRs rendered from ${pinned}` };
     return {
-        reason: `the deletion guard blocked ${run_list(blocked.map((env) => env.environment))}; a maintainer may override it for ${facts.pull.headSha.slice(0, 7)} with --allow-deletions`,
+        gate: 'child PRs',
+        ok: false,
+        detail: `the child PRs of ${run_list(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+    };
+};
+const approvalsGate = (facts, _selected, stages) => {
+    const approvers = gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha);
+    const refusal = checkApprovals(approvers, facts.pull.headSha, stages);
+    if (refusal)
+        return { gate: 'approvals', ok: false, detail: refusal.reason };
+    const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
+    return {
+        gate: 'approvals',
+        ok: true,
+        detail: needed === 0
+            ? 'no approval needed'
+            : `${approvers.length} approving review${approvers.length === 1 ? '' : 's'} of ${facts.pull.headSha.slice(0, 7)} (${needed} needed)`,
+    };
+};
+const deletionGuardGate = (facts, selected) => {
+    const blocked = selected.filter((env) => guardBlocked(statusOf(facts.statuses, env.environment)));
+    const sha = facts.pull.headSha.slice(0, 7);
+    if (blocked.length === 0)
+        return { gate: 'deletion guard', ok: true, detail: 'nothing blocked' };
+    const names = run_list(blocked.map((env) => env.environment));
+    if (facts.command.allowDeletions)
+        return { gate: 'deletion guard', ok: true, detail: `overridden for ${names} at ${sha}` };
+    return {
+        gate: 'deletion guard',
+        ok: false,
+        detail: `the deletion guard blocked ${names}; a maintainer may override it for ${sha} with --allow-deletions`,
     };
 };
 /** Stages required from outside the command must have succeeded already; the rest are checked as they run. */
 const requiresGate = (facts, _selected, stages) => {
     const inCommand = new Set(stages.map((stage) => stage.name));
-    const impacted = facts.impacted.map((env) => ({ name: env.environment, stage: env.stage.name }));
+    const environments = [...facts.impacted, ...facts.finished].map((env) => ({
+        name: env.environment,
+        stage: env.stage.name,
+    }));
+    const required = new Set();
     for (const stage of stages) {
         const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) };
-        const refusal = checkRequiredStages(external, impacted, facts.statuses, facts.pull.headSha);
+        for (const name of external.requires)
+            required.add(name);
+        const refusal = checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha);
         if (refusal)
-            return refusal;
+            return { gate: 'required stages', ok: false, detail: refusal.reason };
     }
-    return undefined;
+    return {
+        gate: 'required stages',
+        ok: true,
+        detail: required.size === 0
+            ? 'none outside this command'
+            : `${run_list([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
+    };
 };
 const argocdGate = (facts, _selected, stages) => {
     const { config } = facts;
-    const missing = stages.find((stage) => stage.backend === 'argocd' && (!config.deploy.argocd.server || !facts.argocdToken));
-    if (!missing)
-        return undefined;
+    const argocd = stages.filter((stage) => stage.backend === 'argocd');
+    const missing = argocd.find(() => !config.deploy.argocd.server || !facts.argocdToken);
+    if (missing) {
+        return {
+            gate: 'Argo CD',
+            ok: false,
+            detail: `stage ${missing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`,
+        };
+    }
     return {
-        reason: `stage ${missing.name} deploys with Argo CD: set deploy.argocd.server in ${config.file} and the argocd-token input`,
+        gate: 'Argo CD',
+        ok: true,
+        detail: argocd.length > 0 ? 'server and token configured' : 'no Argo CD stage',
     };
 };
-/** In order: the first that refuses decides. */
+/** In order: the first that fails decides a real run. */
 const GATES = [
     staleChildren,
-    actorGate,
     approvalsGate,
     deletionGuardGate,
     requiresGate,
     argocdGate,
 ];
 /** Locks another PR holds (a real run finds them when it takes the locks). */
-function lockConflicts(facts, selected) {
+function lockCheck(facts, selected) {
     const conflicts = selected.flatMap((env) => {
         const held = facts.locks.get(env.environment);
         return held && held.lock?.pr !== facts.pull.number
             ? [`${env.environment} is ${describeHolder(held)}`]
             : [];
     });
-    return conflicts.length > 0 ? { reason: conflicts.join('; ') } : undefined;
+    return conflicts.length > 0
+        ? { gate: 'locks', ok: false, detail: conflicts.join('; ') }
+        : { gate: 'locks', ok: true, detail: 'no other pull request holds a lock' };
+}
+function applicationsCheck(names) {
+    return 'error' in names
+        ? {
+            gate: 'Argo CD Applications',
+            ok: false,
+            detail: `deploy.argocd.application: ${names.error}`,
+        }
+        : { gate: 'Argo CD Applications', ok: true, detail: `${names.names.size} named` };
 }
 function applicationNames(config, selected) {
     const names = new Map();
@@ -66633,6 +66783,22 @@ function applicationNames(config, selected) {
         }
     }
     return { names };
+}
+/** Reply rows: the child PR as the link, or the status's details when there is no open child. */
+function rowsOf(facts, envs, result) {
+    return envs.map((env) => {
+        const status = statusOf(facts.statuses, env.environment);
+        const detail = result === 'already deployed' ? (status?.description ?? '') : '';
+        if (env.child)
+            return plannedRow({ ...env, child: env.child }, result, detail);
+        return {
+            environment: env.environment,
+            stage: env.stage.name,
+            result,
+            detail,
+            links: status?.targetUrl ? [statusLink(status.targetUrl)] : [],
+        };
+    });
 }
 /** Targets → environments; stage names and environment names are exact, anything with `*`/`?` is a glob. */
 function resolveTargets(targets, all, impacted, config) {
@@ -66677,6 +66843,11 @@ function guardBlocked(status) {
     return (status !== undefined &&
         status.state !== 'success' &&
         /^blocked\b|deletion guard/i.test(status.description));
+}
+/** A status's link, named `#<n>` when it points at a pull request (a merged child). */
+function statusLink(url) {
+    const pull = /\/pull\/(\d+)$/.exec(url);
+    return { text: pull ? `#${pull[1]}` : 'details', url };
 }
 function plannedRow(env, result, detail) {
     return {
@@ -66804,6 +66975,8 @@ function checkRequiredStages(stage, impacted, statuses, sha) {
 
 
 
+
+
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(config, repo, parent, pulls) {
     const impacted = [];
@@ -66813,6 +66986,21 @@ function impactedOf(config, repo, parent, pulls) {
             impacted.push({ environment: child.environment, stage, child });
     }
     return impacted;
+}
+/** Environments with a `fleet-promote/<environment>` status on the head but no open child. */
+function finishedOf(config, impacted, statuses) {
+    const open = new Set(impacted.map((env) => env.environment));
+    const finished = [];
+    for (const environment of environmentsWithStatus(statuses.keys()).sort()) {
+        const stage = stageFor(config, environment);
+        if (stage && !open.has(environment))
+            finished.push({ environment, stage });
+    }
+    return finished;
+}
+/** The latest status of an environment on the head. */
+function statusOf(statuses, environment) {
+    return statuses.get(environmentContext(environment));
 }
 async function gatherPromoteFacts(state, command) {
     const { settings, pull, config, trigger } = state;
@@ -66824,7 +67012,9 @@ async function gatherPromoteFacts(state, command) {
         trigger.kind === 'auto' ? undefined : repositoryRole(client, repo, trigger.actor.login),
         needsReviews ? pulls_listReviews(client, repo, pull.number) : [],
         latestStatuses(client, repo, pull.headSha),
-        command.noop ? readLocks(client, repo, impacted) : new Map(),
+        command.noop
+            ? locksOf(client, repo, impacted.map((env) => env.environment))
+            : new Map(),
     ]);
     return {
         trigger: trigger.kind,
@@ -66835,6 +67025,7 @@ async function gatherPromoteFacts(state, command) {
         config,
         pulls,
         impacted,
+        finished: finishedOf(config, impacted, statuses),
         ...(role !== undefined ? { role } : {}),
         reviews,
         statuses,
@@ -66850,15 +67041,6 @@ async function repositoryRole(client, repo, login) {
 /** Logins whose latest decisive review approves exactly `sha`, read live. */
 async function approversOf(client, repo, pull, sha) {
     return approversAmong(await listReviews(client, repo, pull.number), pull.author, sha);
-}
-async function readLocks(client, repo, envs) {
-    const locks = new Map();
-    for (const env of envs) {
-        const held = await readLock(client, repo, env.environment);
-        if (held)
-            locks.set(env.environment, held);
-    }
-    return locks;
 }
 /** Right before acting: the head must still be the pinned SHA; the reason when it moved. */
 async function recheckHead(client, repo, number, pinned) {
@@ -67047,6 +67229,12 @@ async function pool(items, size, work) {
 async function lockCommand(state, kind, targets, reason) {
     const { settings, pull, config } = state;
     const { client, repo } = settings;
+    const actor = actorFields(state);
+    const role = await repositoryRole(client, repo, actor.login);
+    // Permission first: a commenter without the role learns nothing about the PR.
+    const allowed = checkActor({ ...actor, role, minimum: config.promote.permission, config });
+    if (allowed)
+        return refuse(state, allowed.reason, []);
     const pulls = await listOpenPulls(client, repo);
     const impacted = impactedOf(config, repo, pull.number, pulls);
     const resolved = resolveTargets(targets, false, impacted, config);
@@ -67057,8 +67245,6 @@ async function lockCommand(state, kind, targets, reason) {
         config.promote.permission,
         ...stages.map((stage) => stage.permission),
     ]);
-    const actor = actorFields(state);
-    const role = await repositoryRole(client, repo, actor.login);
     const actorRefusal = checkActor({ ...actor, role, minimum, config });
     if (actorRefusal)
         return refuse(state, actorRefusal.reason, []);
@@ -67084,8 +67270,9 @@ async function lockCommand(state, kind, targets, reason) {
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/status.js
-// `.status`: every environment the pull request impacts, with its status and lock.
-
+// `.status`: every environment the pull request impacts (open children and
+// environments whose child already merged), with its state on the head, where
+// it is deployed, and who holds its lock.
 
 
 
@@ -67100,28 +67287,47 @@ async function showStatus(state) {
     const refusal = checkActor({ ...actor, role, minimum: config.promote.permission, config });
     if (refusal)
         return refuse(state, refusal.reason, []);
-    const pulls = await listOpenPulls(client, repo);
+    const [pulls, statuses] = await Promise.all([
+        listOpenPulls(client, repo),
+        latestStatuses(client, repo, pull.headSha),
+    ]);
     const impacted = impactedOf(config, repo, pull.number, pulls);
-    const statuses = await latestStatuses(client, repo, pull.headSha);
-    const rows = [];
-    for (const stage of stagesIn(config, impacted)) {
-        for (const env of impacted.filter((e) => e.stage.name === stage.name)) {
-            const status = statuses.get(environmentContext(env.environment));
-            const held = await readLock(client, repo, env.environment);
-            const lock = held ? ` · 🔒 ${describeHolder(held)}` : '';
-            rows.push({
-                environment: env.environment,
-                stage: stage.name,
-                result: status ? status.state : 'no status',
-                detail: `${status?.description ?? ''}${lock}`,
-                links: [
-                    { text: `#${env.child.number}`, url: env.child.url },
-                    ...(status?.targetUrl ? [{ text: 'details', url: status.targetUrl }] : []),
-                ],
-            });
-        }
-    }
-    return done(state, `${impacted.length} environments impacted by #${pull.number} at ${pull.headSha.slice(0, 7)}`, rows);
+    const envs = [...impacted, ...finishedOf(config, impacted, statuses)];
+    const locks = await locksOf(client, repo, envs.map((env) => env.environment));
+    const rows = stagesIn(config, envs).flatMap((stage) => envs
+        .filter((env) => env.stage.name === stage.name)
+        .sort((a, b) => a.environment.localeCompare(b.environment))
+        .map((env) => statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment))));
+    return done(state, statusSummary(rows, pull.number, pull.headSha), rows);
+}
+/** One environment: its state, what the status says (where, at which SHA), its lock, its links. */
+function statusRow(env, status, held) {
+    const lock = held ? `🔒 ${describeHolder(held)}` : '';
+    const merged = !env.child && status?.state === 'success' ? 'child merged or closed; ' : '';
+    return {
+        environment: env.environment,
+        stage: env.stage.name,
+        result: status ? (status.state === 'error' ? 'failure' : status.state) : 'no status',
+        detail: [`${merged}${status?.description ?? ''}`, lock].filter(Boolean).join(' · '),
+        links: [
+            ...(env.child ? [{ text: `#${env.child.number}`, url: env.child.url }] : []),
+            ...(status?.targetUrl && status.targetUrl !== env.child?.url
+                ? [statusLink(status.targetUrl)]
+                : []),
+        ],
+    };
+}
+/** "8 environments impacted by #7 at abc1234: 3 succeeded, 5 pending" */
+function statusSummary(rows, pr, sha) {
+    const counts = new Map();
+    for (const row of rows)
+        counts.set(row.result, (counts.get(row.result) ?? 0) + 1);
+    const words = { success: 'succeeded', failure: 'failed' };
+    const parts = ['success', 'pending', 'failure', 'no status']
+        .filter((result) => counts.has(result))
+        .map((result) => `${counts.get(result)} ${words[result] ?? result}`);
+    const locked = rows.filter((row) => row.detail.includes('🔒')).length;
+    return `${rows.length} environment${rows.length === 1 ? '' : 's'} impacted by #${pr} at ${sha.slice(0, 7)}${parts.length > 0 ? `: ${parts.join(', ')}` : ''}${locked > 0 ? `; ${locked} locked` : ''}`;
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/promote.js
@@ -67229,8 +67435,10 @@ async function promoteCommand(state, command) {
             return ignored(decision.reason);
         case 'refuse':
             return refuse(state, decision.reason, decision.rows, { help: decision.help });
+        case 'done':
+            return done(state, decision.reason, decision.rows);
         case 'noop':
-            return result(state, 'noop', decision.reason, decision.rows);
+            return result(state, 'noop', decision.reason, decision.rows, { checks: decision.checks });
         case 'proceed':
             return deploy(state, facts, decision.plan);
     }
@@ -67241,7 +67449,7 @@ async function deploy(state, facts, plan) {
         return refuse(state, run.refusal, plan.notDeployed);
     const { outcomes } = run;
     const aggregate = await runAggregate(state, facts);
-    const rows = outcomes.map(outcomeRow);
+    const rows = [...outcomes.map(outcomeRow), ...plan.already];
     const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
     const environments = { environments: outcomes };
     const reply = failed.length > 0
