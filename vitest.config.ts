@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { availableParallelism } from 'node:os'
 import { delimiter } from 'node:path'
 import { defineConfig } from 'vitest/config'
 
@@ -14,6 +15,10 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // The tests spend about half their time waiting on git, kustomize, helm and
+    // node child processes: one worker more than the cores keeps them busy
+    // (vitest's default, one fewer, left one of two cores idle).
+    maxWorkers: availableParallelism() + 1,
     env: {
       PATH: `${toolPath}${delimiter}${process.env.PATH ?? ''}`,
       FLEET_PROMOTE_WRITE_INTERVAL_MS: '0',

@@ -1,5 +1,6 @@
 // Bundles every action (actions/<name>/index.ts with an action.yml) and the
-// CLI into dist/<name>/index.js with @vercel/ncc.
+// CLI into dist/<name>/index.js with @vercel/ncc, and records the hash of the
+// sources it read in dist/inputs.sha256 (scripts/dist-inputs.mjs).
 //   node scripts/bundle.mjs [--out DIR]   (DIR defaults to dist/)
 //
 // `npm run typecheck` checks the project once, so the bundler does not: the
@@ -13,6 +14,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import ncc from '@vercel/ncc'
 import ts from 'typescript'
+import { formatInputsFile, INPUTS_FILE, inputsHash } from './dist-inputs.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const outIndex = process.argv.indexOf('--out')
@@ -90,6 +92,8 @@ try {
 }
 
 async function build() {
+  // Hashed before reading: an edit made while bundling leaves dist/ marked stale.
+  const inputs = inputsHash(root)
   const targets = await bundleTargets()
   const errors = emitJavaScript(
     targets.map((target) => target.entry),
@@ -105,6 +109,7 @@ async function build() {
     if (!result) return
     await write(target, result)
   }
+  await writeFile(join(staging, INPUTS_FILE), formatInputsFile(inputs))
   await rm(outRoot, { recursive: true, force: true })
   await rename(staging, outRoot)
 }

@@ -2,22 +2,15 @@
 // Kargo through the external backend and deployed by examples/kargo (played
 // from the manifests). The same convergence check decides, with the testing
 // Applications allowed to stay at the commit Kargo deployed.
-import { afterAll, expect, it } from 'vitest'
-import { runDemo, type DemoResult } from './e2e/demo-scenario.js'
-
-let result: DemoResult | undefined
-
-afterAll(async () => {
-  await result?.stop()
-})
+import { expect, it } from 'vitest'
+import { runDemoCommand } from './e2e/demo-command.js'
 
 it(
   'deploys testing through Kargo and production through Argo CD, and converges',
   { timeout: 900_000 },
   async () => {
-    const lines: string[] = []
-    result = await runDemo({ cd: 'kargo', print: (line) => lines.push(line) })
-    const narration = lines.join('\n')
+    const { exitCode, narration, result } = await runDemoCommand(['--cd', 'kargo'])
+    expect(exitCode, narration).toBe(0)
 
     expect(result.stoppedAt, narration).toBeUndefined()
     expect(result.problems).toEqual([])

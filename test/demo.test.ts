@@ -1,23 +1,17 @@
-// `npm run demo` end to end: the real action bundles (dist/ when fresh, else a
-// fresh build) against the GitHub and Argo CD simulators, with real git,
-// kustomize and helm. The verdict comes from the demo's own convergence check,
-// which re-renders main with the render core and compares every WET branch.
-import { afterAll, expect, it } from 'vitest'
-import { runDemo, type DemoResult } from './e2e/demo-scenario.js'
-
-let result: DemoResult | undefined
-
-afterAll(async () => {
-  await result?.stop()
-})
+// `npm run demo` end to end, run as a user runs it (CI runs the demo only
+// here): the real action bundles (dist/ when fresh, else a fresh build)
+// against the GitHub and Argo CD simulators, with real git, kustomize and
+// helm. The verdict comes from the demo's own convergence check, which
+// re-renders main with the render core and compares every WET branch.
+import { expect, it } from 'vitest'
+import { runDemoCommand } from './e2e/demo-command.js'
 
 it(
   'drives one parent pull request through the fleet and converges',
   { timeout: 900_000 },
   async () => {
-    const lines: string[] = []
-    result = await runDemo({ print: (line) => lines.push(line) })
-    const narration = lines.join('\n')
+    const { exitCode, narration, result } = await runDemoCommand()
+    expect(exitCode, narration).toBe(0)
 
     expect(result.stoppedAt, narration).toBeUndefined()
     expect(result.missing).toEqual([])

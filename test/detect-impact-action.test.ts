@@ -1,10 +1,6 @@
 // End to end: the bundled detect-impact action on a shallow actions/checkout
 // of a pull request's merge ref, against the GitHub simulator's git server.
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Environment } from '../actions/lib/config/types.js'
 import { revisionsFromEvent, shardMatrix } from '../actions/detect-impact/main.js'
@@ -15,33 +11,17 @@ import {
   type TempRepo,
 } from './support/fleet-gen.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { runAction } from './support/runner.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
-
 let gh: GitHubSimulator
-let scratch: string
+let bundles: ActionBundles | undefined
 let script: string
 let seed: TempRepo
 
 beforeAll(async () => {
-  scratch = await mkdtemp(join(tmpdir(), 'detect-impact-action-'))
-  // One self-contained ESM file, like the ncc bundle the runner starts (dist/ is the
-  // lead's build; esbuild keeps this test independent of type errors elsewhere).
-  script = join(scratch, 'detect-impact.mjs')
-  await build({
-    entryPoints: [join(root, 'actions/detect-impact/index.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: script,
-    logLevel: 'error',
-    // CommonJS dependencies bundled into ESM still call require() for node builtins.
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-  })
+  bundles = await actionBundles(['detect-impact'])
+  script = join(bundles.distDir, 'detect-impact', 'index.js')
   gh = await startGitHubSimulator()
   seed = await createTempRepo('detect-impact-seed-')
 })
@@ -49,7 +29,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gh?.stop()
   await seed?.cleanup()
-  await rm(scratch, { recursive: true, force: true })
+  await bundles?.cleanup()
 })
 
 /** Pushes `main` with the fleet and a `feature` branch with `change`, opens the PR. */

@@ -3,30 +3,17 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../actions/lib/cli/index.js'
 import '../actions/lib/cli/render.js'
 import '../actions/lib/cli/merge-results.js'
 import { Git } from '../actions/lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../actions/lib/hydration-types.js'
-import { runProcess } from '../actions/lib/process.js'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { startChartRepo, type ChartRepo } from './support/chart-repo.js'
 import { runAction } from './support/runner.js'
 import { fixtureRepo, GIT_IDENTITY, type FixtureRepo } from './fixtures/render/fixture-repo.js'
 import { publishRender } from './fixtures/render/wet-branch.js'
-
-const root = fileURLToPath(new URL('..', import.meta.url))
-
-const BUNDLE = `
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import ncc from '@vercel/ncc'
-const [entry, out] = process.argv.slice(1)
-const { code } = await ncc(entry, { minify: false, sourceMap: false, quiet: true, target: 'es2022' })
-await mkdir(out, { recursive: true })
-await writeFile(join(out, 'index.js'), code)
-`
 
 const environments = ['test-a', 'test-b', 'prod-a', 'local'].map((name) => ({
   name,
@@ -36,6 +23,7 @@ const environments = ['test-a', 'test-b', 'prod-a', 'local'].map((name) => ({
 }))
 
 let scratch: string
+let bundles: ActionBundles | undefined
 let distDir: string
 let chartRepo: ChartRepo
 let origin: FixtureRepo
@@ -55,22 +43,10 @@ async function captureStdout(fn: () => Promise<number>): Promise<{ code: number;
   }
 }
 
-// Bundling with ncc type-checks the project: slow on a busy machine.
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'hydrate-action-'))
-  distDir = join(scratch, 'dist')
-  const bundled = await runProcess(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      BUNDLE,
-      join(root, 'actions/hydrate/index.ts'),
-      join(distDir, 'hydrate'),
-    ],
-    { cwd: root },
-  )
-  if (bundled.code !== 0) throw new Error(`bundling hydrate failed: ${bundled.stderr.slice(-2000)}`)
+  bundles = await actionBundles(['hydrate'])
+  distDir = bundles.distDir
   chartRepo = await startChartRepo([{ name: 'alpha', version: '1.0.0' }])
   origin = await fixtureRepo('fleet', { __CHART_REPO__: chartRepo.url })
   await writeFile(
@@ -98,6 +74,7 @@ beforeAll(async () => {
 }, 300_000)
 
 afterAll(async () => {
+  await bundles?.cleanup()
   await chartRepo?.close()
   await origin?.cleanup()
   await rm(scratch, { recursive: true, force: true })

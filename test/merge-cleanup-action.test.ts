@@ -5,39 +5,23 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { runAction } from './support/runner.js'
 import { isWrite } from './support/github/index.js'
 import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
 
-let scratch: string
+let bundles: ActionBundles | undefined
 let script: string
 let s: Scenario
 
 beforeAll(async () => {
-  // One self-contained ESM file like the ncc bundle the runner starts (dist/ is the
-  // lead's build; esbuild keeps this test independent of type errors elsewhere).
-  scratch = await mkdtemp(join(tmpdir(), 'merge-cleanup-action-'))
-  script = join(scratch, 'merge-cleanup.mjs')
-  await build({
-    entryPoints: [fileURLToPath(new URL('../actions/merge-cleanup/index.ts', import.meta.url))],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: script,
-    logLevel: 'error',
-    // CommonJS dependencies bundled into ESM still call require() for node builtins.
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-    },
-  })
+  bundles = await actionBundles(['merge-cleanup'])
+  script = join(bundles.distDir, 'merge-cleanup', 'index.js')
 })
 
 afterAll(async () => {
-  await rm(scratch, { recursive: true, force: true })
+  await bundles?.cleanup()
 })
 
 beforeEach(async () => {

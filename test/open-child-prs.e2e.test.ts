@@ -4,36 +4,23 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Git } from '../actions/lib/git/git.js'
 import type { HydrationResult } from '../actions/lib/hydration-types.js'
 import { SUMMARY_MARKER } from '../actions/open-child-prs/summary.js'
-import { runProcess } from '../actions/lib/process.js'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { generateFleet } from './support/fleet-gen.js'
 import { isWrite, startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { runAction } from './support/runner.js'
 import { IDENTITY, REPO } from './fixtures/child-prs/repo.js'
 import { writeBranch } from './fixtures/render/wet-branch.js'
 
-const root = fileURLToPath(new URL('..', import.meta.url))
 const ACTIONS = ['detect-impact', 'hydrate', 'open-child-prs']
 const CLUSTERS = Array.from({ length: 10 }, (_, k) => `cluster-${String(k).padStart(4, '0')}`)
 const TESTING = CLUSTERS.slice(0, 3)
 
-const BUNDLE = `
-import { mkdir, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import ncc from '@vercel/ncc'
-const [out, ...entries] = process.argv.slice(1)
-for (const entry of entries) {
-  const { code } = await ncc(join(process.cwd(), 'actions', entry, 'index.ts'), { minify: false, sourceMap: false, quiet: true, target: 'es2022' })
-  await mkdir(join(out, entry), { recursive: true })
-  await writeFile(join(out, entry, 'index.js'), code)
-}
-`
-
 let scratch: string
+let bundles: ActionBundles | undefined
 let distDir: string
 let gh: GitHubSimulator
 let author: Git
@@ -137,20 +124,8 @@ function pushes() {
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'open-child-prs-e2e-'))
-  distDir = process.env.FLEET_PROMOTE_TEST_DIST ?? join(scratch, 'dist')
-  if (!process.env.FLEET_PROMOTE_TEST_DIST) {
-    const bundled = await runProcess(
-      process.execPath,
-      ['--input-type=module', '-e', BUNDLE, distDir, ...ACTIONS],
-      { cwd: root },
-    )
-    if (bundled.code !== 0) {
-      const reason = bundled.stderr
-        .split('\n')
-        .filter((line) => /ERROR|TS\d+|Error:/.test(line) && line.length < 500)
-      throw new Error(`bundling failed: ${reason.join('\n') || bundled.stderr.slice(-500)}`)
-    }
-  }
+  bundles = await actionBundles(ACTIONS)
+  distDir = bundles.distDir
   gh = await startGitHubSimulator()
   await gh.createRepo(REPO)
   gh.setPermission(REPO, gh.adminLogin, 'admin')
@@ -225,6 +200,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await gh?.stop()
+  await bundles?.cleanup()
   await rm(scratch, { recursive: true, force: true })
 })
 

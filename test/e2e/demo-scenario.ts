@@ -1,4 +1,4 @@
-// The demo scenario behind `npm run demo` (scripts/demo.ts) and test/demo.test.ts:
+// The demo scenario behind `npm run demo` (scripts/demo.ts), which test/demo.test.ts runs:
 // the whole fleet-promote flow on this machine, with no network.
 //
 // It starts the embedded GitHub and Argo CD simulators, pushes examples/fleet
@@ -19,7 +19,8 @@
 //   npm run demo -- --rebuild       bundle into a temporary directory first
 //   npm run demo -- --cd kargo      the testing stage through the external backend,
 //                                   deployed by examples/kargo (test/e2e/demo-kargo.ts)
-import { existsSync, readdirSync, statSync } from 'node:fs'
+//   npm run demo -- --report FILE   also write the result as JSON (what the tests check)
+import { existsSync } from 'node:fs'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
@@ -42,6 +43,7 @@ import { hydrate } from '../../actions/lib/render/hydrate.js'
 import { findOnPath } from '../../actions/lib/render/tools.js'
 import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
 import { startArgoCdSimulator, type ArgoCdSimulator } from '../support/argocd/index.js'
+import { actionBundles, type ActionBundles } from '../support/bundles.js'
 import { startGitHubSimulator, type GitHubSimulator } from '../support/github/index.js'
 import { runAction, type RunActionOptions, type RunActionResult } from '../support/runner.js'
 import {
@@ -174,61 +176,29 @@ export function formatTable(headers: readonly string[], rows: readonly string[][
   )
 }
 
-function newestSourceMtime(dir: string): number {
-  let newest = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) newest = Math.max(newest, newestSourceMtime(path))
-    else if (/\.(ts|json|ya?ml)$/.test(entry.name))
-      newest = Math.max(newest, statSync(path).mtimeMs)
-  }
-  return newest
-}
-
 function actionPresent(name: string): boolean {
   return existsSync(join(ROOT, 'actions', name, 'action.yml'))
 }
 
 /**
- * The bundles to run: `--dist`, else dist/ when every present action has a
- * bundle newer than the sources (a fresh clone, or after `npm run bundle`),
- * else a build into a temporary directory with scripts/bundle.mjs.
+ * The bundles to run: `--dist`, else dist/ when it was bundled from these
+ * sources (a fresh clone, or after `npm run bundle`), else a quick build of
+ * the sources (test/support/bundles.ts).
  */
 async function resolveBundles(
   options: DemoOptions,
-  work: string,
   print: (line: string) => void,
-): Promise<string> {
-  if (options.distDir) return resolve(options.distDir)
-  const dist = join(ROOT, 'dist')
-  const bundles = [...DEMO_ACTIONS.filter(actionPresent), 'cli'].map((name) =>
-    join(dist, name, 'index.js'),
-  )
-  if (!options.rebuild && bundles.every((file) => existsSync(file))) {
-    const oldestBundle = Math.min(...bundles.map((file) => statSync(file).mtimeMs))
-    // A couple of seconds of slack: a fresh clone writes sources and bundles in any order.
-    if (oldestBundle + 2000 >= newestSourceMtime(join(ROOT, 'actions'))) return dist
+): Promise<ActionBundles> {
+  if (options.distDir) return { distDir: resolve(options.distDir), cleanup: async () => {} }
+  const bundles = await actionBundles(DEMO_ACTIONS.filter(actionPresent), {
+    rebuild: options.rebuild === true,
+  })
+  if (bundles.rebuiltBecause) {
+    print(
+      `    ${bundles.rebuiltBecause}; bundled the actions from the sources into ${bundles.distDir}`,
+    )
   }
-  const out = join(work, 'dist')
-  print(
-    `    dist/ is missing or older than actions/: bundling into ${out} (scripts/bundle.mjs, under a minute)`,
-  )
-  const built = await runProcess(
-    process.execPath,
-    [join(ROOT, 'scripts', 'bundle.mjs'), '--out', out],
-    {
-      cwd: ROOT,
-      timeoutMs: 15 * 60_000,
-    },
-  )
-  if (built.code !== 0) {
-    const errors = `${built.stdout}\n${built.stderr}`
-      .split('\n')
-      .filter((line) => /ERROR|TS\d{4}|Error:/.test(line) && line.length < 400)
-      .slice(0, 12)
-    throw new DemoStop(`bundling failed (exit ${built.code}):\n${errors.join('\n')}`)
-  }
-  return out
+  return bundles
 }
 
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
@@ -243,12 +213,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const work = await mkdtemp(join(tmpdir(), 'fleet-promote-demo-'))
   let gh: GitHubSimulator | undefined
   let argocd: ArgoCdSimulator | undefined
+  let bundles: ActionBundles | undefined
   const missing: DemoAction[] = []
   let stopped = false
   const stop = async () => {
     if (stopped) return
     stopped = true
-    await Promise.allSettled([gh?.stop(), argocd?.stop()])
+    await Promise.allSettled([gh?.stop(), argocd?.stop(), bundles?.cleanup()])
     await rm(work, { recursive: true, force: true })
   }
   const result: DemoResult = {
@@ -267,7 +238,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     print('fleet-promote demo: one parent pull request through a fleet of 8 clusters')
     print('(embedded GitHub and Argo CD simulators, real kustomize, helm, git and action bundles)')
     await useToolCache()
-    const distDir = await resolveBundles(options, work, print)
+    bundles = await resolveBundles(options, print)
+    const distDir = bundles.distDir
 
     // ── 1. Simulators and people ────────────────────────────────────────────
     step('Start the GitHub and Argo CD simulators')
@@ -601,15 +573,22 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // Argo CD finishes the syncs merge-cleanup started, as it does in the background.
+    // Only stages on the argocd backend were pointed back at their WET branch: an
+    // external stage's Applications stay where its system (Kargo) put them.
     const client = createArgoCdClient({ server: argo.url, token: argo.token })
+    const argocdStages = new Set(
+      config.stages.filter((stage) => stage.backend === 'argocd').map((stage) => stage.name),
+    )
     await Promise.all(
-      impacted.map((env) =>
-        client.waitForSyncedHealthy(argoCdApplicationName(config, env), {
-          revision: github.state.refSha(REPO, `refs/heads/${env.branch}`) ?? '',
-          timeoutMs: 30_000,
-          pollMs: 100,
-        }),
-      ),
+      impacted
+        .filter((env) => argocdStages.has(env.stage))
+        .map((env) =>
+          client.waitForSyncedHealthy(argoCdApplicationName(config, env), {
+            revision: github.state.refSha(REPO, `refs/heads/${env.branch}`) ?? '',
+            timeoutMs: 30_000,
+            pollMs: 100,
+          }),
+        ),
     )
     printApplications(argo, config, impacted, print)
 
@@ -1079,7 +1058,7 @@ The simulators keep running; Ctrl-C stops them. Look around (jq is optional):
 
 /** `npm run demo [options]`: returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const known = new Set(['--keep', '--rebuild', '--dist', '--cd', '--help'])
+  const known = new Set(['--keep', '--rebuild', '--dist', '--cd', '--report', '--help'])
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) {
       process.stderr.write(`unknown option ${arg} (try --help)\n`)
@@ -1088,7 +1067,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (args.includes('--help')) {
     process.stdout.write(
-      'Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR] [-- --cd argocd|kargo]\n',
+      'Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR] [-- --cd argocd|kargo] [-- --report FILE]\n',
     )
     return 0
   }
@@ -1105,6 +1084,10 @@ export async function main(args: string[]): Promise<number> {
     ...(distIndex >= 0 && args[distIndex + 1] ? { distDir: args[distIndex + 1] } : {}),
     cd,
   })
+  const reportIndex = args.indexOf('--report')
+  const report = reportIndex >= 0 ? args[reportIndex + 1] : undefined
+  // JSON leaves out stop(), the one function.
+  if (report) await writeFile(report, `${JSON.stringify(result, null, 2)}\n`)
   if (result.kept) {
     await new Promise<void>((done) => {
       process.once('SIGINT', done)

@@ -1,0 +1,1 @@
+export function compareTrees(fresh: string, committed: string): string[]
