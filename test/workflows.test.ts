@@ -47,7 +47,7 @@ const callers = readdirSync(join(root, 'examples/workflows')).map(
 )
 
 it('ships one reusable workflow and one caller per trigger', () => {
-  const names = ['closed', 'command', 'pr', 'status']
+  const names = ['closed', 'command', 'pr', 'report', 'status']
   expect(reusable.sort()).toEqual(
     names.map((name) => `.github/workflows/fleet-promote-${name}.yml`),
   )
@@ -100,7 +100,13 @@ describe.each(reusable)('%s', (path) => {
     )
     for (const checkout of dataCheckouts) expect(checkout.with?.path).toBe('dry')
     for (const step of steps.filter((s) => s.uses?.startsWith('./actions/'))) {
-      const needsRepo = ['detect-impact', 'hydrate', 'open-child-prs', 'merge-cleanup']
+      const needsRepo = [
+        'detect-impact',
+        'hydrate',
+        'open-child-prs',
+        'merge-cleanup',
+        'fleet-report',
+      ]
       if (needsRepo.some((name) => step.uses === `./actions/${name}`)) {
         expect(step.with?.['working-directory'], step.uses).toBe('dry')
       }

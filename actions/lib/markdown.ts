@@ -69,9 +69,9 @@ export function table(
   return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n')
 }
 
-/** A collapsed section; the summary is plain text (HTML-escaped). */
+/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
 export function details(summary: string, body: string, open = false): string {
-  return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`
+  return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`
 }
 
 /** A fenced code block whose fence is longer than any backtick run inside. */
@@ -80,14 +80,6 @@ export function codeBlock(text: string, language = ''): string {
   const fence = '`'.repeat(Math.max(3, longest + 1))
   const body = text.endsWith('\n') ? text : `${text}\n`
   return `${fence}${language}\n${body}${fence}`
-}
-
-export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
 }
 
 /**

@@ -260,7 +260,7 @@ export interface Assessment {
 }
 
 /** Degraded resources and error conditions, as one line. */
-function problemDetails(app: ArgoCdApplication): string {
+export function problemDetails(app: ArgoCdApplication): string {
   const status = app.status
   const details: string[] = []
   if (status?.health?.message) details.push(status.health.message)

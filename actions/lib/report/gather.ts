@@ -8,7 +8,12 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { canonicalRepoURL, type ArgoCdApplication, type ArgoCdClient } from '../argocd/client.js'
+import {
+  canonicalRepoURL,
+  problemDetails,
+  type ArgoCdApplication,
+  type ArgoCdClient,
+} from '../argocd/client.js'
 import { parseChildBranch } from '../children.js'
 import {
   argoCdApplicationName,
@@ -42,7 +47,7 @@ export interface GatherOptions {
   configFile?: string
   /** The DRY branch the drift check renders (its tip on the remote, or the local ref). */
   dryBranch: string
-  /** Remote holding the branches; undefined reads the refs already here (refs/heads, then refs/remotes/origin). */
+  /** Remote (a name: fetched tips land in refs/remotes/<remote>/) holding the branches; undefined reads the refs already here (refs/heads, then refs/remotes/origin). */
   remote?: string
   /** Render every environment from the DRY tip and compare it with its WET branch (needs kustomize and helm). */
   render: boolean
@@ -131,6 +136,7 @@ function applicationFacts(
       : app.spec.source
   const sync = app.status?.sync
   const health = app.status?.health
+  const details = problemDetails(app)
   return {
     found: true,
     name,
@@ -138,7 +144,7 @@ function applicationFacts(
     ...(sync?.status ? { sync: sync.status } : {}),
     revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r): r is string => Boolean(r)),
     ...(health?.status ? { health: health.status } : {}),
-    ...(health?.message ? { healthMessage: health.message } : {}),
+    ...(details ? { healthMessage: details } : {}),
   }
 }
 

@@ -1,9 +1,9 @@
 // The fleet report as people read it: the dashboard issue and the job summary
 // (one table per add-on, a Mermaid picture of clusters per version, a section
 // per drift kind), and a short plain-text table for the terminal. Text that
-// comes from branches, manifests or Argo CD goes through the shared escaping
-// helpers; versions, images, branches and commands are code spans.
-import { details, escapeHtml, inlineCode, link, plural, table, truncate } from '../markdown.js'
+// comes from branches, manifests or Argo CD goes through the one escaper
+// (`untrusted`); versions, images, branches and commands are code spans.
+import { details, inlineCode, link, plural, table, truncate, untrusted } from '../markdown.js'
 import type { AddonReport, AddonVersion, DriftFinding, DriftKind, FleetReport } from './types.js'
 
 /** The hidden marker of the dashboard issue's body. */
@@ -54,16 +54,16 @@ function addonHeading(addon: AddonReport): string {
         : 'vendored chart',
     )
     if (addon.latest) facts.push(`newest release ${inlineCode(addon.latest)}`)
-    else if (addon.releasesNote) facts.push(`⚠️ ${escapeHtml(addon.releasesNote)}`)
+    else if (addon.releasesNote) facts.push(`⚠️ ${untrusted(addon.releasesNote)}`)
   } else {
     facts.push('no Helm chart: versions are its images')
   }
   if (addon.minimum) {
     facts.push(
-      `minimum ${inlineCode(addon.minimum.version)}${addon.minimum.reason ? ` (${escapeHtml(addon.minimum.reason)})` : ''}`,
+      `minimum ${inlineCode(addon.minimum.version)}${addon.minimum.reason ? ` (${untrusted(addon.minimum.reason)})` : ''}`,
     )
   }
-  return `### ${escapeHtml(addon.name)}\n\n${facts.join(' · ')}`
+  return `### ${untrusted(addon.name)}\n\n${facts.join(' · ')}`
 }
 
 function addonTable(addon: AddonReport, max: number): string {
@@ -129,7 +129,7 @@ const DRIFT_TITLES: Record<DriftKind, string> = {
 function fixCell(finding: DriftFinding): string {
   const parts = [
     finding.command ? inlineCode(finding.command) : '',
-    finding.link ? link(escapeHtml(finding.link.text), finding.link.url) : '',
+    finding.link ? link(untrusted(finding.link.text), finding.link.url) : '',
   ]
   return parts.filter(Boolean).join('<br>')
 }
@@ -143,7 +143,7 @@ function driftSection(report: FleetReport, kind: DriftKind, rows: number): strin
     ['Cluster', 'What', 'Fix'],
     shown.map((finding) => [
       finding.environment,
-      finding.problems.map((problem) => escapeHtml(problem)).join('<br>'),
+      finding.problems.map((problem) => untrusted(problem)).join('<br>'),
       fixCell(finding),
     ]),
   )
@@ -184,7 +184,7 @@ function imagesSection(report: FleetReport, max: number): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([key, envs]) => {
       const [addon = '', image = ''] = key.split('\0')
-      return [addon, inlineCode(image), `${envs.size}: ${names([...envs].sort(), max)}`]
+      return [untrusted(addon), inlineCode(image), `${envs.size}: ${names([...envs].sort(), max)}`]
     })
   return details(`Container images (${uses.size})`, table(['Add-on', 'Image', 'Clusters'], rows))
 }
@@ -216,12 +216,16 @@ export function renderReport(report: FleetReport, options: RenderOptions): strin
         ['Cluster', 'Application', 'Runs'],
         report.promotions
           .slice(0, rows)
-          .map((p) => [p.environment, p.application, `${inlineCode(p.branch)} (#${p.parent})`]),
+          .map((p) => [
+            p.environment,
+            untrusted(p.application),
+            `${inlineCode(p.branch)} (#${p.parent})`,
+          ]),
       ),
     )
   }
   if (report.warnings.length > 0) {
-    sections.push('## Warnings', report.warnings.map((w) => `- ${escapeHtml(w)}`).join('\n'))
+    sections.push('## Warnings', report.warnings.map((w) => `- ${untrusted(w)}`).join('\n'))
   }
   const images = imagesSection(report, max)
   if (images) sections.push(images)

@@ -107,11 +107,25 @@ export const issueRoutes: RouteDef[] = [
     handler: (req, ctx) => {
       const state = req.query.get('state') ?? 'open'
       const labels = req.query.get('labels')?.split(',').filter(Boolean) ?? []
+      const creator = req.query.get('creator')?.toLowerCase()
+      // GitHub sorts by `created` (the default), `updated` or `comments`, newest first unless `direction=asc`.
+      const sort = req.query.get('sort') ?? 'created'
+      const ascending = req.query.get('direction') === 'asc'
+      const key = (issue: SimIssue) =>
+        sort === 'updated'
+          ? issue.updatedAt
+          : sort === 'comments'
+            ? String(ctx.store.comments(issue.repo, issue.number).length).padStart(12, '0')
+            : issue.createdAt
       const issues = ctx.store
         .issues(requireRepo(req).fullName)
         .filter((issue) => state === 'all' || issue.state === state)
         .filter((issue) => labels.every((label) => issue.labels.includes(label)))
-        .sort((a, b) => b.number - a.number)
+        .filter((issue) => creator === undefined || issue.user.toLowerCase() === creator)
+        .sort((a, b) => {
+          const order = key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : a.number - b.number
+          return ascending ? order : -order
+        })
       return paginate(
         req,
         ctx,
