@@ -2,8 +2,6 @@
 // WET branches come from the remote (a bare repository), the newest
 // releases from a chart repository on 127.0.0.1.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +14,7 @@ import {
   createReportFleet,
   IDENTITY,
   startCertManagerRepo,
+  unreachableUrl,
   type ReportFleet,
 } from './support/report-fleet.js'
 
@@ -28,19 +27,10 @@ let fleet: ReportFleet
 let clone: string
 let unreachable: string
 
-/** A port nothing listens on: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-report-cli-'))
   chartRepo = await startCertManagerRepo()
-  unreachable = `http://127.0.0.1:${await closedPort()}`
+  unreachable = await unreachableUrl()
   const remote = join(scratch, 'remote.git')
   await Git.init(remote, { bare: true })
   fleet = await createReportFleet({

@@ -4,6 +4,8 @@
 // second component), every environment rendered with the real hydrate core
 // and published as its WET branch, and everything pushed to a remote.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -59,6 +61,15 @@ export function startCertManagerRepo(): Promise<ChartRepo> {
   return Promise.all(CERT_MANAGER_RELEASES.map(certManagerChart)).then((charts) =>
     startChartRepo(charts),
   )
+}
+
+/** An http:// URL on 127.0.0.1 where nothing listens: a port bound once, then closed. */
+export async function unreachableUrl(): Promise<string> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return `http://127.0.0.1:${port}`
 }
 
 export interface ReportFleet {
