@@ -20812,9 +20812,9 @@ function table(headers, rows, align = []) {
     const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
     return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
 }
-/** A collapsed section; the summary is plain text (HTML-escaped). */
+/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
 function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 /** A fenced code block whose fence is longer than any backtick run inside. */
 function codeBlock(text, language = '') {
@@ -20822,13 +20822,6 @@ function codeBlock(text, language = '') {
     const fence = '`'.repeat(Math.max(3, longest + 1));
     const body = text.endsWith('\n') ? text : `${text}\n`;
     return `${fence}${language}\n${body}${fence}`;
-}
-function escapeHtml(text) {
-    return text
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;');
 }
 /**
  * Cuts text to at most `max` characters (UTF-16 units, which never undercount
@@ -21897,6 +21890,7 @@ function applicationFacts(name, app, repositoryUrl) {
         : app.spec.source;
     const sync = app.status?.sync;
     const health = app.status?.health;
+    const details = problemDetails(app);
     return {
         found: true,
         name,
@@ -21904,7 +21898,7 @@ function applicationFacts(name, app, repositoryUrl) {
         ...(sync?.status ? { sync: sync.status } : {}),
         revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
         ...(health?.status ? { health: health.status } : {}),
-        ...(health?.message ? { healthMessage: health.message } : {}),
+        ...(details ? { healthMessage: details } : {}),
     };
 }
 async function remoteWebUrl(git, remote) {
@@ -22118,8 +22112,8 @@ async function chartsAtRenderedCommits(git, environments, wet, drySha, remote, s
 // The fleet report as people read it: the dashboard issue and the job summary
 // (one table per add-on, a Mermaid picture of clusters per version, a section
 // per drift kind), and a short plain-text table for the terminal. Text that
-// comes from branches, manifests or Argo CD goes through the shared escaping
-// helpers; versions, images, branches and commands are code spans.
+// comes from branches, manifests or Argo CD goes through the one escaper
+// (`untrusted`); versions, images, branches and commands are code spans.
 
 /** The hidden marker of the dashboard issue's body. */
 const DASHBOARD_MARKER = '<!-- fleet-promote:report -->';
@@ -22155,15 +22149,15 @@ function addonHeading(addon) {
         if (addon.latest)
             facts.push(`newest release ${inlineCode(addon.latest)}`);
         else if (addon.releasesNote)
-            facts.push(`⚠️ ${escapeHtml(addon.releasesNote)}`);
+            facts.push(`⚠️ ${untrusted(addon.releasesNote)}`);
     }
     else {
         facts.push('no Helm chart: versions are its images');
     }
     if (addon.minimum) {
-        facts.push(`minimum ${inlineCode(addon.minimum.version)}${addon.minimum.reason ? ` (${escapeHtml(addon.minimum.reason)})` : ''}`);
+        facts.push(`minimum ${inlineCode(addon.minimum.version)}${addon.minimum.reason ? ` (${untrusted(addon.minimum.reason)})` : ''}`);
     }
-    return `### ${escapeHtml(addon.name)}\n\n${facts.join(' · ')}`;
+    return `### ${untrusted(addon.name)}\n\n${facts.join(' · ')}`;
 }
 function addonTable(addon, max) {
     if (addon.kind === 'images') {
@@ -22218,7 +22212,7 @@ const DRIFT_TITLES = {
 function fixCell(finding) {
     const parts = [
         finding.command ? inlineCode(finding.command) : '',
-        finding.link ? markdown_link(escapeHtml(finding.link.text), finding.link.url) : '',
+        finding.link ? markdown_link(untrusted(finding.link.text), finding.link.url) : '',
     ];
     return parts.filter(Boolean).join('<br>');
 }
@@ -22230,7 +22224,7 @@ function driftSection(report, kind, rows) {
     const shown = findings.slice(0, rows);
     const body = table(['Cluster', 'What', 'Fix'], shown.map((finding) => [
         finding.environment,
-        finding.problems.map((problem) => escapeHtml(problem)).join('<br>'),
+        finding.problems.map((problem) => untrusted(problem)).join('<br>'),
         fixCell(finding),
     ]));
     const more = findings.length > shown.length
@@ -22268,7 +22262,7 @@ function imagesSection(report, max) {
         .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
         .map(([key, envs]) => {
         const [addon = '', image = ''] = key.split('\0');
-        return [addon, inlineCode(image), `${envs.size}: ${names([...envs].sort(), max)}`];
+        return [untrusted(addon), inlineCode(image), `${envs.size}: ${names([...envs].sort(), max)}`];
     });
     return details(`Container images (${uses.size})`, table(['Add-on', 'Image', 'Clusters'], rows));
 }
@@ -22295,10 +22289,14 @@ function renderReport(report, options) {
     if (report.promotions.length > 0) {
         sections.push(`### Promotions under way (${report.promotions.length})`, table(['Cluster', 'Application', 'Runs'], report.promotions
             .slice(0, rows)
-            .map((p) => [p.environment, p.application, `${inlineCode(p.branch)} (#${p.parent})`])));
+            .map((p) => [
+            p.environment,
+            untrusted(p.application),
+            `${inlineCode(p.branch)} (#${p.parent})`,
+        ])));
     }
     if (report.warnings.length > 0) {
-        sections.push('## Warnings', report.warnings.map((w) => `- ${escapeHtml(w)}`).join('\n'));
+        sections.push('## Warnings', report.warnings.map((w) => `- ${untrusted(w)}`).join('\n'));
     }
     const images = imagesSection(report, max);
     if (images)

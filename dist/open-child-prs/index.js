@@ -59435,9 +59435,9 @@ function table(headers, rows, align = []) {
     const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
     return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
 }
-/** A collapsed section; the summary is plain text (HTML-escaped). */
+/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
 function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${escapeHtml(summary)}</summary>\n\n${body}\n\n</details>`;
+    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 /** A fenced code block whose fence is longer than any backtick run inside. */
 function codeBlock(text, language = '') {
@@ -59445,13 +59445,6 @@ function codeBlock(text, language = '') {
     const fence = '`'.repeat(Math.max(3, longest + 1));
     const body = text.endsWith('\n') ? text : `${text}\n`;
     return `${fence}${language}\n${body}${fence}`;
-}
-function escapeHtml(text) {
-    return text
-        .replace(/&/g, '&amp;')
-        .replace(/</g, '&lt;')
-        .replace(/>/g, '&gt;')
-        .replace(/"/g, '&quot;');
 }
 /**
  * Cuts text to at most `max` characters (UTF-16 units, which never undercount
