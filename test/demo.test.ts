@@ -49,9 +49,14 @@ it(
       'fleet-promote/pipeline: success',
       'merge-cleanup exited 0',
       'Converged: all 8 WET branches equal the render of main',
+      'fleet-report exited 0',
+      'drift: 0 WET, 0 Argo CD, 0 orphaned',
     ]) {
       expect(narration).toContain(step)
     }
-    expect(narration).toMatch(/\[13\/13\] Final state/)
+    expect(narration).toMatch(/\[13\/14\] Final state/)
+    // It ends with the report of the example fleet: every cluster's cert-manager chart, read from its WET branch.
+    expect(narration).toMatch(/\[14\/14\] fleet-report/)
+    expect(narration).toMatch(/^ {4}cert-manager +1\.16\.1 +8 \(/m)
   },
 )

@@ -39,6 +39,8 @@ import { CHILD_BRANCH_PREFIX } from '../../actions/lib/children.js'
 import { LOCK_BRANCH_PREFIX } from '../../actions/lib/locks.js'
 import { CLEANUP_MARKER } from '../../actions/merge-cleanup/merge-cleanup.js'
 import { runProcess } from '../../actions/lib/process.js'
+import { DASHBOARD_MARKER, renderText } from '../../actions/lib/report/markdown.js'
+import type { FleetReport } from '../../actions/lib/report/types.js'
 import { hydrate } from '../../actions/lib/render/hydrate.js'
 import { findOnPath } from '../../actions/lib/render/tools.js'
 import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
@@ -58,7 +60,7 @@ const REPO = 'acme/fleet'
 const COMPONENT_FILE = 'components/cert-manager/values.yaml'
 const OLD_TAG = 'v1.16.1'
 const NEW_TAG = 'v1.16.2'
-const STEPS = 13
+const STEPS = 14
 
 /** The actions the flow needs, in the order it first needs them. */
 export const DEMO_ACTIONS = [
@@ -68,6 +70,7 @@ export const DEMO_ACTIONS = [
   'promote',
   'aggregate-status',
   'merge-cleanup',
+  'fleet-report',
 ] as const
 export type DemoAction = (typeof DEMO_ACTIONS)[number]
 
@@ -645,6 +648,22 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       for (const problem of verdict.problems) print(`  - ${problem}`)
       result.exitCode = 1
     }
+
+    // ── 14. the fleet report ────────────────────────────────────────────────
+    step('fleet-report (the scheduled workflow): which version runs where, and drift')
+    const fleetReport = await runner.run('fleet-report', {
+      eventName: 'schedule',
+      event: { schedule: '17 6 * * *', repository: { full_name: REPO, default_branch: 'main' } },
+      inputs: { token: app.token, 'argocd-token': argo.token },
+      checkout: { depth: 0, persistCredentials: false },
+    })
+    const fleet = JSON.parse(fleetReport.outputs.report ?? '{}') as FleetReport
+    for (const line of renderText(fleet, 3).trimEnd().split('\n')) print(`    ${line}`)
+    const dashboard = github.state
+      .issues(REPO)
+      .find((issue) => !issue.isPullRequest && (issue.body ?? '').startsWith(DASHBOARD_MARKER))
+    if (dashboard)
+      print(`    dashboard issue #${dashboard.number} "${dashboard.title}" (by ${dashboard.user})`)
   } catch (error) {
     result.stoppedAt = errorMessage(error)
     result.exitCode = error instanceof DemoStop && missing.length > 0 ? 2 : 1

@@ -232,6 +232,12 @@ export function renderReport(report: FleetReport, options: RenderOptions): strin
   return truncate(`${sections.join('\n\n')}\n`, options.limit)
 }
 
+/** What the text table shows when the newest patch is not known: no repository to ask, or it did not answer. */
+function newestUnknown(addon: AddonReport): string {
+  if (addon.kind !== 'chart') return '-'
+  return addon.releases === 'vendored' ? 'vendored' : '?'
+}
+
 /** A short table for the terminal: one line per add-on version, then the drift. */
 export function renderText(report: FleetReport, max = 6): string {
   const rows: string[][] = [['add-on', 'version', 'clusters', 'newest patch', 'state']]
@@ -241,7 +247,7 @@ export function renderText(report: FleetReport, max = 6): string {
         addon.name,
         version.version,
         `${version.environments.length} (${names(version.environments, max)})`,
-        version.newest.patch ?? (addon.kind === 'chart' ? '?' : '-'),
+        version.newest.patch ?? newestUnknown(addon),
         version.belowMinimum
           ? 'BELOW MINIMUM'
           : version.behindPatch
