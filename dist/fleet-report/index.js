@@ -69600,6 +69600,12 @@ function renderReport(report, options) {
         sections.push(images);
     return truncate(`${sections.join('\n\n')}\n`, options.limit);
 }
+/** What the text table shows when the newest patch is not known: no repository to ask, or it did not answer. */
+function newestUnknown(addon) {
+    if (addon.kind !== 'chart')
+        return '-';
+    return addon.releases === 'vendored' ? 'vendored' : '?';
+}
 /** A short table for the terminal: one line per add-on version, then the drift. */
 function renderText(report, max = 6) {
     const rows = [['add-on', 'version', 'clusters', 'newest patch', 'state']];
@@ -69609,7 +69615,7 @@ function renderText(report, max = 6) {
                 addon.name,
                 version.version,
                 `${version.environments.length} (${names(version.environments, max)})`,
-                version.newest.patch ?? (addon.kind === 'chart' ? '?' : '-'),
+                version.newest.patch ?? newestUnknown(addon),
                 version.belowMinimum
                     ? 'BELOW MINIMUM'
                     : version.behindPatch
