@@ -4,7 +4,7 @@
 // afresh), in one run on the same machine. Writes the `## hydrate` section of
 // BENCHMARKS.md.
 //   npx tsx scripts/bench/hydrate.ts [--envs 100] [--charts 10] [--no-write]
-import { writeBenchmarkSection } from './report.js'
+import { writeBenchmarkSection } from './lib/benchmarks-md.js'
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'

@@ -17,7 +17,7 @@
 // a template with a missing `../base`, would make detection refuse the head).
 //
 //   npm run bench -- impact-real [--repo DIR] [--runs 5] [--baseline REV] [--file PATH] [--no-write]
-import { writeBenchmarkSection } from './report.js'
+import { writeBenchmarkSection } from './lib/benchmarks-md.js'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

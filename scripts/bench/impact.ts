@@ -6,7 +6,7 @@
 // base and head with kustomize, then diff). Writes the `## impact` section
 // of BENCHMARKS.md.
 //   npx tsx scripts/bench/impact.ts [--sizes 50,200,500,1000,2000] [--runs 5] [--sample 20] [--no-write]
-import { writeBenchmarkSection } from './report.js'
+import { writeBenchmarkSection } from './lib/benchmarks-md.js'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'

@@ -17,7 +17,7 @@
 //
 //   npm run bench -- scale [--n 50,200,500] [--stages 2] [--backends argocd,merge]
 //                          [--modes per-environment] [--section scale] [--no-write]
-import { writeBenchmarkSection } from './report.js'
+import { writeBenchmarkSection } from './lib/benchmarks-md.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
