@@ -69203,8 +69203,6 @@ async function remoteWebUrl(git, remote) {
     return result.code === 0 ? result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1') : '';
 }
 async function gatherReport(options) {
-    const { git, remote } = options;
-    const log = options.log ?? (() => undefined);
     const stats = {
         lsRemote: 0,
         fetches: 0,
@@ -69213,111 +69211,174 @@ async function gatherReport(options) {
         environments: 0,
         phases: {},
     };
+    const ctx = { options, git: options.git, remote: options.remote, stats, warnings: [] };
     let mark = Date.now();
     const lap = (phase) => {
         const now = Date.now();
         stats.phases[phase] = now - mark;
         mark = now;
     };
-    const warnings = [];
-    // 1. Branch tips (one ls-remote); the configuration and environments at the DRY tip; the WET tips in one fetch.
+    const fleet = await readFleet(ctx);
+    lap('branches');
+    const inventories = await readInventories(ctx, fleet);
+    lap('inventory');
+    // The newest releases are looked up while the render runs.
+    const { config } = fleet;
+    const wanted = releasesToLookUp(inventories, config.hydrate.helm.allowedRepos);
+    stats.chartRepositories = new Set(wanted.map((w) => w.repo)).size;
+    const releases = lookupReleases(wanted, options.chartIndex);
+    const renders = options.render ? await renderDrift(ctx, fleet) : new Map();
+    lap('render');
+    const drift = await clusterDrift(ctx, fleet, renders);
+    lap('drift');
+    const report = buildReport({
+        generatedAt: (options.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z'),
+        dry: { branch: options.dryBranch, sha: fleet.drySha },
+        environments: inventories,
+        releases: await releases,
+        allowedRepos: config.hydrate.helm.allowedRepos,
+        minimums: config.report.minimumVersions,
+        drift,
+        warnings: ctx.warnings,
+    });
+    lap('releases');
+    return { report, stats };
+}
+/** Every branch tip (one ls-remote), the configuration and environments at the DRY tip, the WET tips (one fetch). */
+async function readFleet(ctx) {
+    const { git, remote, options, stats } = ctx;
     const tips = await branchTips(git, remote);
     if (remote !== undefined)
         stats.lsRemote += 1;
+    const drySha = await dryTip(ctx, tips);
+    const config = await loadRenderConfig(git, git.dir, options.configFile ?? DEFAULT_CONFIG_FILE, drySha);
+    const environments = discoverEnvironments(config, await git.listFiles(drySha));
+    stats.environments = environments.length;
+    const present = environments.filter((env) => tips.has(env.branch)).map((env) => env.branch);
+    if (remote !== undefined && present.length > 0) {
+        await git.fetch(remote, [...new Set(present)].map((branch) => `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`), (await git.isShallow()) ? { depth: 1 } : {});
+        stats.fetches += 1;
+    }
+    const wet = await readWetContents(git, new Map(environments.map((env) => [env.branch, tips.get(env.branch) ?? ''])));
+    return { tips, drySha, config, environments, wet };
+}
+/** The DRY branch's tip, fetched (shallow) when this clone does not have it. */
+async function dryTip(ctx, tips) {
+    const { git, remote, options } = ctx;
     const drySha = tips.get(options.dryBranch) ?? (await git.tryRevParse(options.dryBranch));
     if (!drySha) {
         throw new errors_UserError(`the DRY branch ${options.dryBranch} is not ${remote !== undefined ? `on ${remote}` : 'in this clone'}`);
     }
     if (remote !== undefined && !(await git.tryRevParse(drySha))) {
-        await git.fetch(remote, [`+refs/heads/${options.dryBranch}:refs/remotes/${remote}/${options.dryBranch}`], {
-            depth: 1,
-        });
-        stats.fetches += 1;
+        const refspec = `+refs/heads/${options.dryBranch}:refs/remotes/${remote}/${options.dryBranch}`;
+        await git.fetch(remote, [refspec], { depth: 1 });
+        ctx.stats.fetches += 1;
     }
-    const config = await loadRenderConfig(git, git.dir, options.configFile ?? DEFAULT_CONFIG_FILE, drySha);
-    const environments = discoverEnvironments(config, await git.listFiles(drySha));
-    stats.environments = environments.length;
-    if (remote !== undefined) {
-        const present = environments.filter((env) => tips.has(env.branch)).map((env) => env.branch);
-        if (present.length > 0) {
-            await git.fetch(remote, [...new Set(present)].map((branch) => `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`), (await git.isShallow()) ? { depth: 1 } : {});
-            stats.fetches += 1;
-        }
-    }
-    const wet = await readWetContents(git, new Map(environments.map((env) => [env.branch, tips.get(env.branch) ?? ''])));
-    lap('branches');
-    // 2. What each WET branch runs, with the chart entries of the DRY commit it was rendered from.
-    const dryCharts = await chartsAtRenderedCommits(git, environments, wet, drySha, remote, stats, warnings);
-    const chartRepositories = new Map(config.report.chartRepositories.map((entry) => [entry.chart, entry.repo]));
-    const inventories = environments.map((env) => readInventory(env, wet.get(env.branch) ?? { sha: '', files: new Map() }, dryCharts.get(env.name) ?? [], chartRepositories));
+    return drySha;
+}
+/** What each WET branch runs, with the chart entries of the DRY commit it was rendered from. */
+async function readInventories(ctx, fleet) {
+    const dryCharts = await chartsAtRenderedCommits(ctx, fleet);
+    const chartRepositories = new Map(fleet.config.report.chartRepositories.map((entry) => [entry.chart, entry.repo]));
+    const inventories = fleet.environments.map((env) => readInventory(env, fleet.wet.get(env.branch) ?? { sha: '', files: new Map() }, dryCharts.get(env.name) ?? [], chartRepositories));
     for (const inventory of inventories) {
         for (const problem of inventory.problems)
-            warnings.push(`${inventory.name}: ${problem}`);
+            ctx.warnings.push(`${inventory.name}: ${problem}`);
     }
-    lap('inventory');
-    // 3. Newest releases (in parallel with the render).
-    const wanted = releasesToLookUp(inventories, config.hydrate.helm.allowedRepos);
-    stats.chartRepositories = new Set(wanted.map((w) => w.repo)).size;
-    const releases = lookupReleases(wanted, options.chartIndex);
-    // 4. Drift (a): the WET branches against a fresh render of the DRY tip.
+    return inventories;
+}
+/** Drift (a): every WET branch against a fresh render of the DRY tip, in a scratch worktree. */
+async function renderDrift(ctx, fleet) {
+    const { options } = ctx;
     const renders = new Map();
-    if (options.render && environments.length > 0) {
-        const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-report-'));
-        try {
-            await git.withWorktree(drySha, (0,external_node_path_namespaceObject.join)(scratch, 'dry'), async (dir) => {
-                const { result } = await hydrate({
-                    repoDir: dir,
-                    environments,
-                    outputDir: (0,external_node_path_namespaceObject.join)(scratch, 'rendered'),
-                    settings: config.hydrate,
-                    wetStates: wet,
-                    drySha,
-                    ...(options.parallelism ? { parallelism: options.parallelism } : {}),
-                    log,
-                });
-                for (const env of result.environments) {
-                    const facts = renderFacts(env, wet.get(env.branch));
-                    renders.set(env.name, facts);
-                    if (facts.status === 'failed')
-                        warnings.push(`${env.name}: drift not checked: ${facts.reason}`);
-                }
+    if (fleet.environments.length === 0)
+        return renders;
+    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-report-'));
+    try {
+        await ctx.git.withWorktree(fleet.drySha, (0,external_node_path_namespaceObject.join)(scratch, 'dry'), async (dir) => {
+            const { result } = await hydrate({
+                repoDir: dir,
+                environments: fleet.environments,
+                outputDir: (0,external_node_path_namespaceObject.join)(scratch, 'rendered'),
+                settings: fleet.config.hydrate,
+                wetStates: fleet.wet,
+                drySha: fleet.drySha,
+                ...(options.parallelism ? { parallelism: options.parallelism } : {}),
+                log: options.log ?? (() => undefined),
             });
-        }
-        finally {
-            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
-        }
-    }
-    lap('render');
-    // 5. Drift (b) and (c): Argo CD in one list call, GitHub for the parents of child branches.
-    const argocdEnvironments = environments.filter((env) => config.stages.find((stage) => stage.name === env.stage)?.backend === 'argocd');
-    const repositoryUrl = options.repositoryUrl ?? (await remoteWebUrl(git, remote));
-    let applications;
-    const server = options.argocdServer || config.deploy.argocd.server;
-    let argocd;
-    if (argocdEnvironments.length > 0) {
-        if (!options.argocd) {
-            warnings.push(`Argo CD not read${options.argocdSkipped ? `: ${options.argocdSkipped}` : ''}`);
-        }
-        else if (!server) {
-            warnings.push('Argo CD not read: no server (deploy.argocd.server)');
-        }
-        else {
-            try {
-                argocd = options.argocd(server);
-                stats.argocdCalls += 1;
-                const list = await argocd.listApplications();
-                applications = new Map(list.map((app) => [app.metadata.name ?? '', app]));
+            for (const env of result.environments) {
+                const facts = renderFacts(env, fleet.wet.get(env.branch));
+                renders.set(env.name, facts);
+                if (facts.status === 'failed')
+                    ctx.warnings.push(`${env.name}: drift not checked: ${facts.reason}`);
             }
-            catch (error) {
-                warnings.push(`Argo CD not read: ${errors_errorMessage(error)}`);
-            }
-        }
+        });
     }
-    const argocdNames = new Set(argocdEnvironments.map((env) => env.name));
-    const facts = environments.map((env) => {
-        const state = wet.get(env.branch);
+    finally {
+        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+    }
+    return renders;
+}
+/** Drift (b) and (c): Argo CD in one list call, GitHub for the parents of child branches; then the pure verdicts. */
+async function clusterDrift(ctx, fleet, renders) {
+    const { options } = ctx;
+    const repositoryUrl = options.repositoryUrl ?? (await remoteWebUrl(ctx.git, ctx.remote));
+    const argocd = await readApplications(ctx, fleet);
+    const facts = environmentFacts(fleet, renders, argocd?.applications, repositoryUrl);
+    const remoteBranches = new Set(fleet.tips.keys());
+    const parents = childBranchParents(facts, remoteBranches);
+    const parentStates = options.parentStates && parents.length > 0 ? await options.parentStates(parents) : undefined;
+    const webUrl = /^https?:\/\//.test(repositoryUrl)
+        ? repositoryUrl.replace(/\.git$/, '')
+        : undefined;
+    return classifyDrift(facts, {
+        dryBranch: options.dryBranch,
+        drySha: fleet.drySha,
+        remoteBranches,
+        ...(parentStates ? { parents: parentStates } : {}),
+        ...(webUrl ? { repositoryUrl: webUrl } : {}),
+        ...(argocd ? { argocdServer: argocd.server } : {}),
+    });
+}
+/**
+ * The Applications by name (one list call) when a stage deploys with Argo CD
+ * and it can be read; otherwise undefined, with a warning saying why.
+ */
+async function readApplications(ctx, fleet) {
+    const { options, warnings } = ctx;
+    const backends = new Map(fleet.config.stages.map((stage) => [stage.name, stage.backend]));
+    if (!fleet.environments.some((env) => backends.get(env.stage) === 'argocd'))
+        return undefined;
+    const server = options.argocdServer || fleet.config.deploy.argocd.server;
+    if (!options.argocd) {
+        warnings.push(`Argo CD not read${options.argocdSkipped ? `: ${options.argocdSkipped}` : ''}`);
+        return undefined;
+    }
+    if (!server) {
+        warnings.push('Argo CD not read: no server (deploy.argocd.server)');
+        return undefined;
+    }
+    try {
+        const argocd = options.argocd(server);
+        ctx.stats.argocdCalls += 1;
+        const list = await argocd.listApplications();
+        const applications = new Map(list.map((app) => [app.metadata.name ?? '', app]));
+        return { server: argocd.server, applications };
+    }
+    catch (error) {
+        warnings.push(`Argo CD not read: ${errors_errorMessage(error)}`);
+        return undefined;
+    }
+}
+/** One record per environment for the drift verdicts; the Application only for stages Argo CD deploys. */
+function environmentFacts(fleet, renders, applications, repositoryUrl) {
+    const backends = new Map(fleet.config.stages.map((stage) => [stage.name, stage.backend]));
+    return fleet.environments.map((env) => {
+        const state = fleet.wet.get(env.branch);
         const wetDrySha = metadataDrySha(state?.metadata);
-        const name = applications && argocdNames.has(env.name) ? argoCdApplicationName(config, env) : undefined;
+        const name = applications && backends.get(env.stage) === 'argocd'
+            ? argoCdApplicationName(fleet.config, env)
+            : undefined;
         const render = renders.get(env.name);
         return {
             environment: env.name,
@@ -69331,51 +69392,29 @@ async function gatherReport(options) {
                 : {}),
         };
     });
-    const remoteBranches = new Set(tips.keys());
+}
+/** The parent pull requests of the child branches Applications run (those still on the remote), ascending. */
+function childBranchParents(facts, remoteBranches) {
     const parents = new Set();
     for (const fact of facts) {
         const target = fact.application?.found ? fact.application.targetRevision : undefined;
         const child = target ? parseChildBranch(target) : undefined;
-        if (child && remoteBranches.has(target ?? ''))
+        if (child && target && remoteBranches.has(target))
             parents.add(child.parent);
     }
-    const parentStates = options.parentStates && parents.size > 0
-        ? await options.parentStates([...parents].sort((a, b) => a - b))
-        : undefined;
-    const webUrl = /^https?:\/\//.test(repositoryUrl)
-        ? repositoryUrl.replace(/\.git$/, '')
-        : undefined;
-    const drift = classifyDrift(facts, {
-        dryBranch: options.dryBranch,
-        drySha,
-        remoteBranches,
-        ...(parentStates ? { parents: parentStates } : {}),
-        ...(webUrl ? { repositoryUrl: webUrl } : {}),
-        ...(argocd ? { argocdServer: argocd.server } : {}),
-    });
-    lap('drift');
-    const report = buildReport({
-        generatedAt: (options.now?.() ?? new Date()).toISOString().replace(/\.\d+Z$/, 'Z'),
-        dry: { branch: options.dryBranch, sha: drySha },
-        environments: inventories,
-        releases: await releases,
-        allowedRepos: config.hydrate.helm.allowedRepos,
-        minimums: config.report.minimumVersions,
-        drift,
-        warnings,
-    });
-    lap('releases');
-    return { report, stats };
+    return [...parents].sort((a, b) => a - b);
 }
 /**
  * Environment name → the helmCharts entries of the DRY commit its WET tip was
  * rendered from (`hydrator.metadata`), or of the DRY tip when that commit is
  * unknown or not available.
  */
-async function chartsAtRenderedCommits(git, environments, wet, drySha, remote, stats, warnings) {
+async function chartsAtRenderedCommits(ctx, fleet) {
+    const { git, remote, warnings } = ctx;
+    const { drySha } = fleet;
     const bySha = new Map();
-    for (const env of environments) {
-        const sha = metadataDrySha(wet.get(env.branch)?.metadata) ?? drySha;
+    for (const env of fleet.environments) {
+        const sha = metadataDrySha(fleet.wet.get(env.branch)?.metadata) ?? drySha;
         bySha.set(sha, [...(bySha.get(sha) ?? []), env]);
     }
     const missing = [];
@@ -69385,7 +69424,7 @@ async function chartsAtRenderedCommits(git, environments, wet, drySha, remote, s
     if (missing.length > 0 && remote !== undefined) {
         try {
             await git.fetch(remote, missing, { depth: 1 });
-            stats.fetches += 1;
+            ctx.stats.fetches += 1;
         }
         catch (error) {
             warnings.push(`could not fetch ${missing.length} rendered DRY commit(s): ${errors_errorMessage(error).split('\n')[0]}`);
