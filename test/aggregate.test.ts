@@ -132,7 +132,7 @@ describe('aggregate-status against the simulator', () => {
     expect(pipeline()).toMatchObject({
       state: 'pending',
       description:
-        '0/8 succeeded; waiting for ap-prod-1, ap-test-1, eu-prod-1, eu-prod-2, eu-test-1, us-prod-1 +2',
+        '0/8 succeeded; waiting for ap-prod-1, ap-test-1, eu-prod-1, eu-prod-2, eu-test-1, us-prod-1 and 2 more',
     })
   })
 

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { parseMarker, type ChildMarker } from '../actions/lib/children.js'
 import {
   GITHUB_BODY_LIMIT,
+  andMore,
   codeBlock,
   details,
+  fitItems,
   inlineCode,
+  nameList,
   table,
   truncate,
 } from '../actions/lib/markdown.js'
@@ -87,6 +90,33 @@ describe('generic helpers', () => {
     expect(cut).toBe(`${'x'.repeat(25)}[cut]`)
     expect(truncate('ab😀cd', 3, '')).toBe('ab')
     expect(truncate('ab😀cd', 4, '')).toBe('ab😀')
+  })
+
+  it('fitItems shows every item that fits and counts the rest, linking the job summary', () => {
+    const items = Array.from({ length: 100 }, (_, i) => `item-${String(i).padStart(3, '0')}`)
+    const render = (shown: readonly string[], more: string) =>
+      ['# head', ...shown.map((item) => `- ${item}`), more, '# tail'].join('\n')
+    const overflow = { noun: 'environments', url: 'https://gh.test/acme/fleet/actions/runs/7' }
+    expect(fitItems(items, 10_000, render, overflow)).toBe(render(items, ''))
+    const fitted = fitItems(items, 300, render, overflow)
+    expect(fitted.length).toBeLessThanOrEqual(300)
+    const shown = fitted.split('\n').filter((line) => line.startsWith('- ')).length
+    expect(shown).toBeGreaterThan(10)
+    expect(fitted).toContain(`- item-${String(shown - 1).padStart(3, '0')}`)
+    expect(fitted).toContain(andMore(100 - shown, overflow))
+    expect(fitted).toContain('[job summary](https://gh.test/acme/fleet/actions/runs/7)')
+    expect(fitted.endsWith('# tail')).toBe(true)
+    // One more item would not have fitted.
+    expect(render(items.slice(0, shown + 1), andMore(99 - shown, overflow)).length).toBeGreaterThan(
+      300,
+    )
+    // Nothing fits: the text is cut, never longer than the limit.
+    expect(fitItems(items, 20, render, { noun: 'environments' }).length).toBeLessThanOrEqual(20)
+  })
+
+  it('nameList names the first few and counts the rest', () => {
+    expect(nameList(['a', 'b'])).toBe('a, b')
+    expect(nameList(['a', 'b', 'c', 'd'], 2)).toBe('a, b and 2 more')
   })
 })
 

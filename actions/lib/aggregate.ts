@@ -13,6 +13,7 @@
 // gate is left unset, which a required check treats as not passed. The
 // aggregate never reads its own context.
 
+import { nameList } from './markdown.js'
 import { parseChildBranch } from './children.js'
 import type { GitHubClient } from './github/client.js'
 import {
@@ -81,7 +82,9 @@ export function computeAggregate(
   if (failed.length > 0) {
     return {
       state: 'failure',
-      description: statusDescription(`failed: ${names(failed)} (${succeeded}/${total} succeeded)`),
+      description: statusDescription(
+        `failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`,
+      ),
       environments,
     }
   }
@@ -89,7 +92,7 @@ export function computeAggregate(
     return {
       state: 'pending',
       description: statusDescription(
-        `${succeeded}/${total} succeeded; waiting for ${names(waiting)}`,
+        `${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`,
       ),
       environments,
     }
@@ -99,10 +102,6 @@ export function computeAggregate(
     description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
     environments,
   }
-}
-
-function names(list: readonly string[]): string {
-  return list.length > 6 ? `${list.slice(0, 6).join(', ')} +${list.length - 6}` : list.join(', ')
 }
 
 /** Environments with a `fleet-promote/<environment>` context among the statuses. */

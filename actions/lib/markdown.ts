@@ -102,3 +102,54 @@ export function link(text: string, url: string | undefined): string {
 export function plural(count: number, noun: string, pluralNoun = `${noun}s`): string {
   return `${count} ${count === 1 ? noun : pluralNoun}`
 }
+
+/** GitHub caps a step's job summary at 1 MiB. */
+export const JOB_SUMMARY_LIMIT = 1_048_576
+
+/** Where a bounded body sends the reader for what it left out. */
+export interface Overflow {
+  /** What the items are, plural: `environments`. */
+  noun: string
+  /** The run whose job summary lists everything. */
+  url?: string | undefined
+}
+
+/** `…and 12 more environments: see the job summary.` (linked when the run is known) */
+export function andMore(count: number, overflow: Overflow): string {
+  const where = overflow.url ? link('job summary', overflow.url) : 'job summary'
+  return `…and ${count} more ${overflow.noun}: see the ${where}.`
+}
+
+/**
+ * The one way a comment, PR body or summary listing many items stays within
+ * `limit`: `render(shown, more)` lays out the shown items and puts `more` (empty
+ * when all fit, else the `andMore` line) where the list ends; as many leading
+ * items are shown as fit. If not even the first fits, the text is cut.
+ */
+export function fitItems<T>(
+  items: readonly T[],
+  limit: number,
+  render: (shown: readonly T[], more: string) => string,
+  overflow: Overflow,
+): string {
+  const all = render(items, '')
+  if (all.length <= limit) return all
+  const withFirst = (count: number) =>
+    render(items.slice(0, count), andMore(items.length - count, overflow))
+  // Longer prefixes render longer: search for the longest that fits.
+  let low = 0
+  let high = items.length - 1
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2)
+    if (withFirst(middle).length <= limit) low = middle
+    else high = middle - 1
+  }
+  return truncate(withFirst(low), limit)
+}
+
+/** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
+export function nameList(names: readonly string[], max = 8): string {
+  return names.length > max
+    ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+    : names.join(', ')
+}

@@ -8,6 +8,7 @@ import {
   codeBlock,
   details,
   link,
+  nameList,
   plural,
   table,
   truncate,
@@ -123,11 +124,6 @@ export function groupDiffs(environments: readonly EnvironmentReport[]): DiffGrou
     )
 }
 
-function listNames(names: readonly string[], max = 12): string {
-  const shown = names.slice(0, max).join(', ')
-  return names.length > max ? `${shown}, … (+${names.length - max} more)` : shown
-}
-
 /**
  * The sticky summary comment of the parent PR. It stays under GitHub's size
  * limit by omitting the largest diffs first, and says so.
@@ -223,7 +219,7 @@ function composeSummary(
       const who =
         group.environments.length === 1
           ? (group.environments[0] ?? '')
-          : `Same change in ${group.environments.length} environments: ${listNames(group.environments)}`
+          : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`
       const summary = `${who} (${changeCounts(group.diff)})`
       const body = omitted.has(i)
         ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`

@@ -214,7 +214,7 @@ export async function run(): Promise<void> {
         url: row.links[0]?.url ?? '',
       })),
     })
-    if (result.reply) await core.summary.addRaw(result.reply).write()
+    if (result.summary) await core.summary.addRaw(result.summary).write()
     if (result.decision === 'failed') core.setFailed(result.reason)
   } catch (error) {
     failAction(error)

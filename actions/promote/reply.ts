@@ -3,7 +3,15 @@
 // code or escaped table cells, and it was length-limited by the parser.
 
 import { helpText } from './commands.js'
-import { inlineCode, link, table, untrusted } from '../lib/markdown.js'
+import {
+  fitItems,
+  GITHUB_BODY_LIMIT,
+  inlineCode,
+  JOB_SUMMARY_LIMIT,
+  link,
+  table,
+  untrusted,
+} from '../lib/markdown.js'
 
 export interface ReplyRow {
   environment: string
@@ -27,6 +35,8 @@ export interface ReplyInput {
   /** A dry run's verdict of every precheck. */
   checks?: readonly { gate: string; ok: boolean; detail: string }[]
   help?: boolean
+  /** The run whose job summary holds every row the comment leaves out. */
+  runUrl?: string
 }
 
 const HEADLINE: Record<ReplyInput['decision'], string> = {
@@ -60,7 +70,31 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`
 }
 
-export function renderReply(input: ReplyInput): string {
+/** What is worth seeing first when not every row fits: failures, then waiting, then the rest. */
+const ROW_PRIORITY: Record<string, number> = { failure: 0, error: 0, waiting: 1, pending: 1 }
+
+/**
+ * The reply comment, within GitHub's body limit: when the rows do not all fit,
+ * failures and waiting environments come first and the rest is counted, with
+ * a link to the job summary (`renderReply(input, JOB_SUMMARY_LIMIT)`) that
+ * lists every row.
+ */
+export function renderReply(input: ReplyInput, limit = GITHUB_BODY_LIMIT): string {
+  const compose = (rows: readonly ReplyRow[], more: string) => composeReply(input, rows, more)
+  const whole = compose(input.rows, '')
+  if (whole.length <= limit) return whole
+  const byPriority = [...input.rows].sort(
+    (a, b) => (ROW_PRIORITY[a.result] ?? 2) - (ROW_PRIORITY[b.result] ?? 2),
+  )
+  return fitItems(byPriority, limit, compose, { noun: 'environments', url: input.runUrl })
+}
+
+/** The whole reply, every row: the job summary, bounded by GitHub's summary limit. */
+export function renderReplySummary(input: ReplyInput): string {
+  return renderReply(input, JOB_SUMMARY_LIMIT)
+}
+
+function composeReply(input: ReplyInput, shownRows: readonly ReplyRow[], more: string): string {
   const out: string[] = [`### ${HEADLINE[input.decision]}`, '']
   out.push(
     `${inlineCode(input.command || input.promoteCommand)} by @${input.actor} on ${inlineCode(input.sha.slice(0, 7))}`,
@@ -72,7 +106,7 @@ export function renderReply(input: ReplyInput): string {
   } else {
     out.push(untrusted(input.reason), '')
   }
-  if (input.rows.length > 0) {
+  if (shownRows.length > 0) {
     const withDuration = input.rows.some((row) => row.durationMs !== undefined)
     const headers = [
       'Environment',
@@ -82,7 +116,7 @@ export function renderReply(input: ReplyInput): string {
       'Link',
       ...(withDuration ? ['Duration'] : []),
     ]
-    const rows = input.rows.map((row) => [
+    const rows = shownRows.map((row) => [
       inlineCode(row.environment),
       row.stage,
       RESULT_LABEL[row.result] ?? row.result,
@@ -92,6 +126,7 @@ export function renderReply(input: ReplyInput): string {
     ])
     out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '')
   }
+  if (more) out.push(more, '')
   if (input.checks && input.checks.length > 0) {
     out.push(
       '**Checks**',

@@ -8,7 +8,7 @@ import type { GitHubClient } from '../lib/github/client.js'
 import type { PullRequestSnapshot } from '../lib/github/pulls.js'
 import type { RepoRef } from '../lib/statuses.js'
 import type { EnvironmentOutcome } from './backends.js'
-import { renderReply, type ReplyInput, type ReplyRow } from './reply.js'
+import { renderReply, renderReplySummary, type ReplyInput, type ReplyRow } from './reply.js'
 
 export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
 
@@ -18,8 +18,10 @@ export interface PromoteResult {
   environments: EnvironmentOutcome[]
   /** One row per environment the command named, as in the reply table. */
   rows: ReplyRow[]
-  /** The reply posted (also the job summary); absent when ignored. */
+  /** The reply posted, within GitHub's comment limit; absent when ignored. */
   reply?: string
+  /** The job summary: the reply with every row. */
+  summary?: string
   /** The aggregate set at the end, when statuses changed. */
   aggregate?: SetAggregateResult
 }
@@ -81,22 +83,25 @@ export function result(
     checks?: ReplyInput['checks']
   } = {},
 ): PromoteResult {
+  const replyInput: ReplyInput = {
+    command: state.commandText,
+    actor: state.trigger.actor.login,
+    sha: state.pull.headSha,
+    promoteCommand: state.config.promote.command,
+    decision,
+    reason,
+    rows,
+    ...(options.help ? { help: true } : {}),
+    ...(options.checks ? { checks: options.checks } : {}),
+    ...(state.settings.runUrl ? { runUrl: state.settings.runUrl } : {}),
+  }
   return {
     decision,
     reason,
     environments: options.environments ?? [],
     rows,
-    reply: renderReply({
-      command: state.commandText,
-      actor: state.trigger.actor.login,
-      sha: state.pull.headSha,
-      promoteCommand: state.config.promote.command,
-      decision,
-      reason,
-      rows,
-      ...(options.help ? { help: true } : {}),
-      ...(options.checks ? { checks: options.checks } : {}),
-    }),
+    reply: renderReply(replyInput),
+    summary: renderReplySummary(replyInput),
   }
 }
 
@@ -123,9 +128,4 @@ export function actorFields(state: RunState): Actor {
   return { login: actor.login, ...(actor.type ? { type: actor.type } : {}) }
 }
 
-/** `a, b, c` or `a, …, h and 4 more` */
-export function list(names: readonly string[]): string {
-  return names.length > 8
-    ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`
-    : names.join(', ')
-}
+export { nameList as list } from '../lib/markdown.js'
