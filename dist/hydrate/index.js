@@ -58889,6 +58889,42 @@ function markdown_link(text, url) {
 function plural(count, noun, pluralNoun = `${noun}s`) {
     return `${count} ${count === 1 ? noun : pluralNoun}`;
 }
+/** GitHub caps a step's job summary at 1 MiB. */
+const JOB_SUMMARY_LIMIT = 1_048_576;
+/** `…and 12 more environments: see the job summary.` (linked when the run is known) */
+function andMore(count, overflow) {
+    const where = overflow.url ? markdown_link('job summary', overflow.url) : 'job summary';
+    return `…and ${count} more ${overflow.noun}: see the ${where}.`;
+}
+/**
+ * The one way a comment, PR body or summary listing many items stays within
+ * `limit`: `render(shown, more)` lays out the shown items and puts `more` (empty
+ * when all fit, else the `andMore` line) where the list ends; as many leading
+ * items are shown as fit. If not even the first fits, the text is cut.
+ */
+function fitItems(items, limit, render, overflow) {
+    const all = render(items, '');
+    if (all.length <= limit)
+        return all;
+    const withFirst = (count) => render(items.slice(0, count), andMore(items.length - count, overflow));
+    // Longer prefixes render longer: search for the longest that fits.
+    let low = 0;
+    let high = items.length - 1;
+    while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (withFirst(middle).length <= limit)
+            low = middle;
+        else
+            high = middle - 1;
+    }
+    return truncate(withFirst(low), limit);
+}
+/** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
+function nameList(names, max = 8) {
+    return names.length > max
+        ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+        : names.join(', ');
+}
 
 ;// CONCATENATED MODULE: ./actions/hydrate/main.js
 

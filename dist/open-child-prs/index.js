@@ -58427,6 +58427,133 @@ function failAction(error) {
     setFailed(message);
 }
 
+;// CONCATENATED MODULE: ./actions/lib/markdown.js
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
+/** GitHub rejects issue comments and PR bodies longer than this. */
+const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
+/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
+function tableCell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the text. */
+function inlineCode(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text}${pad}${fence}`;
+}
+/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
+function table(headers, rows, align = []) {
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'l';
+        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+    });
+    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
+    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+/** A fenced code block whose fence is longer than any backtick run inside. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    const body = text.endsWith('\n') ? text : `${text}\n`;
+    return `${fence}${language}\n${body}${fence}`;
+}
+/**
+ * Cuts text to at most `max` characters (UTF-16 units, which never undercount
+ * GitHub's limit), ending with `note` when something was cut.
+ */
+function truncate(text, max, note = '\n\n…(truncated)') {
+    if (text.length <= max)
+        return text;
+    let cut = Math.max(0, max - note.length);
+    // Do not split a surrogate pair.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
+        cut -= 1;
+    return `${text.slice(0, cut)}${note}`.slice(0, max);
+}
+function markdown_link(text, url) {
+    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
+}
+/** `1 environment`, `2 environments` */
+function plural(count, noun, pluralNoun = `${noun}s`) {
+    return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+/** GitHub caps a step's job summary at 1 MiB. */
+const JOB_SUMMARY_LIMIT = 1_048_576;
+/** `…and 12 more environments: see the job summary.` (linked when the run is known) */
+function andMore(count, overflow) {
+    const where = overflow.url ? markdown_link('job summary', overflow.url) : 'job summary';
+    return `…and ${count} more ${overflow.noun}: see the ${where}.`;
+}
+/**
+ * The one way a comment, PR body or summary listing many items stays within
+ * `limit`: `render(shown, more)` lays out the shown items and puts `more` (empty
+ * when all fit, else the `andMore` line) where the list ends; as many leading
+ * items are shown as fit. If not even the first fits, the text is cut.
+ */
+function fitItems(items, limit, render, overflow) {
+    const all = render(items, '');
+    if (all.length <= limit)
+        return all;
+    const withFirst = (count) => render(items.slice(0, count), andMore(items.length - count, overflow));
+    // Longer prefixes render longer: search for the longest that fits.
+    let low = 0;
+    let high = items.length - 1;
+    while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (withFirst(middle).length <= limit)
+            low = middle;
+        else
+            high = middle - 1;
+    }
+    return truncate(withFirst(low), limit);
+}
+/** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
+function nameList(names, max = 8) {
+    return names.length > max
+        ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+        : names.join(', ');
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/statuses.js
 // Commit statuses the suite sets on the parent PR head: one context per
 // environment. GitHub rejects descriptions over 140 characters with a 422.
@@ -58845,6 +58972,7 @@ async function listReviews(client, repo, number) {
 
 
 
+
 const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
 /**
  * success only when every impacted environment's latest status is success;
@@ -58878,14 +59006,14 @@ function computeAggregate(statuses, impactedEnvs) {
     if (failed.length > 0) {
         return {
             state: 'failure',
-            description: statusDescription(`failed: ${names(failed)} (${succeeded}/${total} succeeded)`),
+            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
             environments,
         };
     }
     if (waiting.length > 0) {
         return {
             state: 'pending',
-            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${names(waiting)}`),
+            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
             environments,
         };
     }
@@ -58894,9 +59022,6 @@ function computeAggregate(statuses, impactedEnvs) {
         description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
         environments,
     };
-}
-function names(list) {
-    return list.length > 6 ? `${list.slice(0, 6).join(', ')} +${list.length - 6}` : list.join(', ');
 }
 /** Environments with a `fleet-promote/<environment>` context among the statuses. */
 function environmentsWithStatus(contexts) {
@@ -59376,97 +59501,6 @@ function parseBlobRecords(out) {
     return files;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/markdown.js
-// Markdown for PR comments, PR bodies and job summaries: the helpers every
-// action's renderers share.
-/** GitHub rejects issue comments and PR bodies longer than this. */
-const GITHUB_BODY_LIMIT = 65_536;
-/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
-const UNTRUSTED_TEXT_LIMIT = 1000;
-const ZERO_WIDTH_JOINER = '\u200d';
-const INERT = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '\\': '&#92;',
-    '`': '&#96;',
-    '*': '&#42;',
-    _: '&#95;',
-    '~': '&#126;',
-    '[': '&#91;',
-    ']': '&#93;',
-};
-/**
- * The one way PR-controlled text (render errors, reasons, details, anything
- * from the PR or a comment) enters a comment, PR body or job summary: one
- * line, at most `max` characters of it, every character that could format,
- * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
- * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
- * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
- * `table()` does), which escapes the pipes; not inside code spans (there
- * entities show as typed: use `inlineCode`).
- */
-function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
-    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
-    return line
-        .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
-        .replace(/^#/, '&#35;')
-        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
-        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
-        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
-}
-/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
-function tableCell(text) {
-    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-/** Inline code that survives backticks in the text. */
-function inlineCode(text) {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text}${pad}${fence}`;
-}
-/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
-function table(headers, rows, align = []) {
-    const rule = headers.map((_, i) => {
-        const a = align[i] ?? 'l';
-        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
-    });
-    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
-    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
-}
-/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
-function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
-}
-/** A fenced code block whose fence is longer than any backtick run inside. */
-function codeBlock(text, language = '') {
-    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
-    const fence = '`'.repeat(Math.max(3, longest + 1));
-    const body = text.endsWith('\n') ? text : `${text}\n`;
-    return `${fence}${language}\n${body}${fence}`;
-}
-/**
- * Cuts text to at most `max` characters (UTF-16 units, which never undercount
- * GitHub's limit), ending with `note` when something was cut.
- */
-function truncate(text, max, note = '\n\n…(truncated)') {
-    if (text.length <= max)
-        return text;
-    let cut = Math.max(0, max - note.length);
-    // Do not split a surrogate pair.
-    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
-        cut -= 1;
-    return `${text.slice(0, cut)}${note}`.slice(0, max);
-}
-function markdown_link(text, url) {
-    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
-}
-/** `1 environment`, `2 environments` */
-function plural(count, noun, pluralNoun = `${noun}s`) {
-    return `${count} ${count === 1 ? noun : pluralNoun}`;
-}
-
 ;// CONCATENATED MODULE: ./actions/open-child-prs/summary.js
 // open-child-prs' Markdown: the sticky parent comment, the child PR body and
 // the job summary.
@@ -59522,10 +59556,6 @@ function groupDiffs(environments) {
         .map((g) => ({ ...g, environments: [...g.environments].sort() }))
         .sort((a, b) => b.environments.length - a.environments.length ||
         (a.environments[0] ?? '').localeCompare(b.environments[0] ?? ''));
-}
-function listNames(names, max = 12) {
-    const shown = names.slice(0, max).join(', ');
-    return names.length > max ? `${shown}, … (+${names.length - max} more)` : shown;
 }
 /**
  * The sticky summary comment of the parent PR. It stays under GitHub's size
@@ -59592,7 +59622,7 @@ function composeSummary(input, groups, omitted) {
         groups.forEach((group, i) => {
             const who = group.environments.length === 1
                 ? (group.environments[0] ?? '')
-                : `Same change in ${group.environments.length} environments: ${listNames(group.environments)}`;
+                : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`;
             const summary = `${who} (${changeCounts(group.diff)})`;
             const body = omitted.has(i)
                 ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`

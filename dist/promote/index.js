@@ -59371,6 +59371,133 @@ function refusedResponse(error) {
     return { status, headers: response.headers, message };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/markdown.js
+// Markdown for PR comments, PR bodies and job summaries: the helpers every
+// action's renderers share.
+/** GitHub rejects issue comments and PR bodies longer than this. */
+const GITHUB_BODY_LIMIT = 65_536;
+/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
+const UNTRUSTED_TEXT_LIMIT = 1000;
+const ZERO_WIDTH_JOINER = '\u200d';
+const INERT = {
+    '&': '&amp;',
+    '<': '&lt;',
+    '>': '&gt;',
+    '\\': '&#92;',
+    '`': '&#96;',
+    '*': '&#42;',
+    _: '&#95;',
+    '~': '&#126;',
+    '[': '&#91;',
+    ']': '&#93;',
+};
+/**
+ * The one way PR-controlled text (render errors, reasons, details, anything
+ * from the PR or a comment) enters a comment, PR body or job summary: one
+ * line, at most `max` characters of it, every character that could format,
+ * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
+ * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
+ * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
+ * `table()` does), which escapes the pipes; not inside code spans (there
+ * entities show as typed: use `inlineCode`).
+ */
+function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
+    return line
+        .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
+        .replace(/^#/, '&#35;')
+        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
+        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
+        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
+}
+/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
+function tableCell(text) {
+    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
+}
+/** Inline code that survives backticks in the text. */
+function inlineCode(text) {
+    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+    const fence = '`'.repeat(longest + 1);
+    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
+    return `${fence}${pad}${text}${pad}${fence}`;
+}
+/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
+function table(headers, rows, align = []) {
+    const rule = headers.map((_, i) => {
+        const a = align[i] ?? 'l';
+        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
+    });
+    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
+    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
+function details(summary, body, open = false) {
+    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
+}
+/** A fenced code block whose fence is longer than any backtick run inside. */
+function codeBlock(text, language = '') {
+    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
+    const fence = '`'.repeat(Math.max(3, longest + 1));
+    const body = text.endsWith('\n') ? text : `${text}\n`;
+    return `${fence}${language}\n${body}${fence}`;
+}
+/**
+ * Cuts text to at most `max` characters (UTF-16 units, which never undercount
+ * GitHub's limit), ending with `note` when something was cut.
+ */
+function truncate(text, max, note = '\n\n…(truncated)') {
+    if (text.length <= max)
+        return text;
+    let cut = Math.max(0, max - note.length);
+    // Do not split a surrogate pair.
+    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
+        cut -= 1;
+    return `${text.slice(0, cut)}${note}`.slice(0, max);
+}
+function markdown_link(text, url) {
+    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
+}
+/** `1 environment`, `2 environments` */
+function plural(count, noun, pluralNoun = `${noun}s`) {
+    return `${count} ${count === 1 ? noun : pluralNoun}`;
+}
+/** GitHub caps a step's job summary at 1 MiB. */
+const JOB_SUMMARY_LIMIT = 1_048_576;
+/** `…and 12 more environments: see the job summary.` (linked when the run is known) */
+function andMore(count, overflow) {
+    const where = overflow.url ? markdown_link('job summary', overflow.url) : 'job summary';
+    return `…and ${count} more ${overflow.noun}: see the ${where}.`;
+}
+/**
+ * The one way a comment, PR body or summary listing many items stays within
+ * `limit`: `render(shown, more)` lays out the shown items and puts `more` (empty
+ * when all fit, else the `andMore` line) where the list ends; as many leading
+ * items are shown as fit. If not even the first fits, the text is cut.
+ */
+function fitItems(items, limit, render, overflow) {
+    const all = render(items, '');
+    if (all.length <= limit)
+        return all;
+    const withFirst = (count) => render(items.slice(0, count), andMore(items.length - count, overflow));
+    // Longer prefixes render longer: search for the longest that fits.
+    let low = 0;
+    let high = items.length - 1;
+    while (low < high) {
+        const middle = Math.ceil((low + high) / 2);
+        if (withFirst(middle).length <= limit)
+            low = middle;
+        else
+            high = middle - 1;
+    }
+    return truncate(withFirst(low), limit);
+}
+/** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
+function nameList(names, max = 8) {
+    return names.length > max
+        ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+        : names.join(', ');
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/statuses.js
 // Commit statuses the suite sets on the parent PR head: one context per
 // environment. GitHub rejects descriptions over 140 characters with a 422.
@@ -59789,6 +59916,7 @@ async function pulls_listReviews(client, repo, number) {
 
 
 
+
 const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
 /**
  * success only when every impacted environment's latest status is success;
@@ -59822,14 +59950,14 @@ function computeAggregate(statuses, impactedEnvs) {
     if (failed.length > 0) {
         return {
             state: 'failure',
-            description: statusDescription(`failed: ${names(failed)} (${succeeded}/${total} succeeded)`),
+            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
             environments,
         };
     }
     if (waiting.length > 0) {
         return {
             state: 'pending',
-            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${names(waiting)}`),
+            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
             environments,
         };
     }
@@ -59838,9 +59966,6 @@ function computeAggregate(statuses, impactedEnvs) {
         description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
         environments,
     };
-}
-function names(list) {
-    return list.length > 6 ? `${list.slice(0, 6).join(', ')} +${list.length - 6}` : list.join(', ');
 }
 /** Environments with a `fleet-promote/<environment>` context among the statuses. */
 function environmentsWithStatus(contexts) {
@@ -66251,97 +66376,6 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     return released;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/markdown.js
-// Markdown for PR comments, PR bodies and job summaries: the helpers every
-// action's renderers share.
-/** GitHub rejects issue comments and PR bodies longer than this. */
-const GITHUB_BODY_LIMIT = 65_536;
-/** The most characters of one piece of PR-controlled text a comment shows; the rest is cut. */
-const UNTRUSTED_TEXT_LIMIT = 1000;
-const ZERO_WIDTH_JOINER = '\u200d';
-const INERT = {
-    '&': '&amp;',
-    '<': '&lt;',
-    '>': '&gt;',
-    '\\': '&#92;',
-    '`': '&#96;',
-    '*': '&#42;',
-    _: '&#95;',
-    '~': '&#126;',
-    '[': '&#91;',
-    ']': '&#93;',
-};
-/**
- * The one way PR-controlled text (render errors, reasons, details, anything
- * from the PR or a comment) enters a comment, PR body or job summary: one
- * line, at most `max` characters of it, every character that could format,
- * open a tag or start a link or image (`[`) written as an entity, mentions (`@user`, `@org/team`) and autolinks (`http://`, `www.`)
- * broken with a zero-width joiner so GitHub neither notifies nor links. Safe
- * in paragraphs and list items; in a table cell wrap it in `tableCell` (as
- * `table()` does), which escapes the pipes; not inside code spans (there
- * entities show as typed: use `inlineCode`).
- */
-function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
-    const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
-    return line
-        .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
-        .replace(/^#/, '&#35;')
-        .replace(/@(?=[\w-])/g, `@${ZERO_WIDTH_JOINER}`)
-        .replace(/:\/\//g, `:${ZERO_WIDTH_JOINER}//`)
-        .replace(/\b(www)\./gi, `$1${ZERO_WIDTH_JOINER}.`);
-}
-/** Text safe inside a table cell: pipes escaped, newlines turned into <br>. */
-function tableCell(text) {
-    return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, '<br>');
-}
-/** Inline code that survives backticks in the text. */
-function inlineCode(text) {
-    const longest = Math.max(0, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
-    const fence = '`'.repeat(longest + 1);
-    const pad = text.startsWith('`') || text.endsWith('`') ? ' ' : '';
-    return `${fence}${pad}${text}${pad}${fence}`;
-}
-/** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
-function table(headers, rows, align = []) {
-    const rule = headers.map((_, i) => {
-        const a = align[i] ?? 'l';
-        return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
-    });
-    const line = (cells) => `| ${headers.map((_, i) => tableCell(cells[i] ?? '')).join(' | ')} |`;
-    return [line(headers), `| ${rule.join(' | ')} |`, ...rows.map(line)].join('\n');
-}
-/** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
-function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
-}
-/** A fenced code block whose fence is longer than any backtick run inside. */
-function codeBlock(text, language = '') {
-    const longest = Math.max(0, ...[...text.matchAll(/^\s*(`{3,})/gm)].map((m) => m[1]?.length ?? 0));
-    const fence = '`'.repeat(Math.max(3, longest + 1));
-    const body = text.endsWith('\n') ? text : `${text}\n`;
-    return `${fence}${language}\n${body}${fence}`;
-}
-/**
- * Cuts text to at most `max` characters (UTF-16 units, which never undercount
- * GitHub's limit), ending with `note` when something was cut.
- */
-function truncate(text, max, note = '\n\n…(truncated)') {
-    if (text.length <= max)
-        return text;
-    let cut = Math.max(0, max - note.length);
-    // Do not split a surrogate pair.
-    if (cut > 0 && /[\uD800-\uDBFF]/.test(text.charAt(cut - 1)))
-        cut -= 1;
-    return `${text.slice(0, cut)}${note}`.slice(0, max);
-}
-function markdown_link(text, url) {
-    return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
-}
-/** `1 environment`, `2 environments` */
-function plural(count, noun, pluralNoun = `${noun}s`) {
-    return `${count} ${count === 1 ? noun : pluralNoun}`;
-}
-
 ;// CONCATENATED MODULE: ./actions/promote/reply.js
 // The one reply comment per command (also the job summary). The command text
 // and reasons may carry hostile comment text: it only appears inside inline
@@ -66378,7 +66412,27 @@ function formatDuration(ms) {
     const seconds = Math.round(ms / 1000);
     return `${Math.floor(seconds / 60)} min ${String(seconds % 60).padStart(2, '0')} s`;
 }
-function renderReply(input) {
+/** What is worth seeing first when not every row fits: failures, then waiting, then the rest. */
+const ROW_PRIORITY = { failure: 0, error: 0, waiting: 1, pending: 1 };
+/**
+ * The reply comment, within GitHub's body limit: when the rows do not all fit,
+ * failures and waiting environments come first and the rest is counted, with
+ * a link to the job summary (`renderReply(input, JOB_SUMMARY_LIMIT)`) that
+ * lists every row.
+ */
+function renderReply(input, limit = GITHUB_BODY_LIMIT) {
+    const compose = (rows, more) => composeReply(input, rows, more);
+    const whole = compose(input.rows, '');
+    if (whole.length <= limit)
+        return whole;
+    const byPriority = [...input.rows].sort((a, b) => (ROW_PRIORITY[a.result] ?? 2) - (ROW_PRIORITY[b.result] ?? 2));
+    return fitItems(byPriority, limit, compose, { noun: 'environments', url: input.runUrl });
+}
+/** The whole reply, every row: the job summary, bounded by GitHub's summary limit. */
+function renderReplySummary(input) {
+    return renderReply(input, JOB_SUMMARY_LIMIT);
+}
+function composeReply(input, shownRows, more) {
     const out = [`### ${HEADLINE[input.decision]}`, ''];
     out.push(`${inlineCode(input.command || input.promoteCommand)} by @${input.actor} on ${inlineCode(input.sha.slice(0, 7))}`, '');
     if (input.decision === 'refused' || input.decision === 'failed') {
@@ -66389,7 +66443,7 @@ function renderReply(input) {
     else {
         out.push(untrusted(input.reason), '');
     }
-    if (input.rows.length > 0) {
+    if (shownRows.length > 0) {
         const withDuration = input.rows.some((row) => row.durationMs !== undefined);
         const headers = [
             'Environment',
@@ -66399,7 +66453,7 @@ function renderReply(input) {
             'Link',
             ...(withDuration ? ['Duration'] : []),
         ];
-        const rows = input.rows.map((row) => [
+        const rows = shownRows.map((row) => [
             inlineCode(row.environment),
             row.stage,
             RESULT_LABEL[row.result] ?? row.result,
@@ -66409,6 +66463,8 @@ function renderReply(input) {
         ]);
         out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '');
     }
+    if (more)
+        out.push(more, '');
     if (input.checks && input.checks.length > 0) {
         out.push('**Checks**', '', ...input.checks.map((check) => `- ${check.ok ? '✅' : '❌'} ${check.gate}: ${untrusted(check.detail)}`), '');
     }
@@ -66426,22 +66482,25 @@ function ignored(reason) {
 }
 /** A result with its reply; `environments` only when something was deployed or tried. */
 function result(state, decision, reason, rows, options = {}) {
+    const replyInput = {
+        command: state.commandText,
+        actor: state.trigger.actor.login,
+        sha: state.pull.headSha,
+        promoteCommand: state.config.promote.command,
+        decision,
+        reason,
+        rows,
+        ...(options.help ? { help: true } : {}),
+        ...(options.checks ? { checks: options.checks } : {}),
+        ...(state.settings.runUrl ? { runUrl: state.settings.runUrl } : {}),
+    };
     return {
         decision,
         reason,
         environments: options.environments ?? [],
         rows,
-        reply: renderReply({
-            command: state.commandText,
-            actor: state.trigger.actor.login,
-            sha: state.pull.headSha,
-            promoteCommand: state.config.promote.command,
-            decision,
-            reason,
-            rows,
-            ...(options.help ? { help: true } : {}),
-            ...(options.checks ? { checks: options.checks } : {}),
-        }),
+        reply: renderReply(replyInput),
+        summary: renderReplySummary(replyInput),
     };
 }
 function refuse(state, reason, rows, options = {}) {
@@ -66454,12 +66513,7 @@ function actorFields(state) {
     const actor = state.trigger.actor;
     return { login: actor.login, ...(actor.type ? { type: actor.type } : {}) };
 }
-/** `a, b, c` or `a, …, h and 4 more` */
-function run_list(names) {
-    return names.length > 8
-        ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more`
-        : names.join(', ');
-}
+
 
 ;// CONCATENATED MODULE: ./actions/promote/gates.js
 // The promotion decision, pure: from the facts (facts.ts) to proceed with a
@@ -66518,7 +66572,7 @@ function decidePromotion(facts) {
     if (selected.length === 0)
         return { verdict: 'done', reason: alreadyReason(facts, split.already), rows: already, log };
     const stages = stagesIn(config, selected);
-    log.push(`pinned ${pinned.slice(0, 7)}; selected ${run_list(selected.map((e) => e.environment))}`);
+    log.push(`pinned ${pinned.slice(0, 7)}; selected ${nameList(selected.map((e) => e.environment))}`);
     const applications = applicationNames(config, selected);
     const checks = [
         permission,
@@ -66614,7 +66668,7 @@ function splitAlreadyDeployed(facts, named) {
     }
     if (undeployable.length > 0) {
         return {
-            refusal: `no open child pull request to deploy for ${run_list(undeployable)}`,
+            refusal: `no open child pull request to deploy for ${nameList(undeployable)}`,
         };
     }
     return { deploy, already };
@@ -66623,7 +66677,7 @@ function alreadyReason(facts, already) {
     const again = already.some((env) => env.child !== undefined)
         ? ' (add --force to deploy again)'
         : '';
-    return `already deployed at ${facts.pull.headSha.slice(0, 7)}: ${run_list(already.map((env) => env.environment))}${again}`;
+    return `already deployed at ${facts.pull.headSha.slice(0, 7)}: ${nameList(already.map((env) => env.environment))}${again}`;
 }
 /** Bot allowlist and the highest role `stages` need (none: promote.permission). */
 function permissionCheck(facts, stages) {
@@ -66660,7 +66714,7 @@ const staleChildren = (facts, selected) => {
     return {
         gate: 'child PRs',
         ok: false,
-        detail: `the child PRs of ${run_list(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+        detail: `the child PRs of ${nameList(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
     };
 };
 const approvalsGate = (facts, _selected, stages) => {
@@ -66682,7 +66736,7 @@ const deletionGuardGate = (facts, selected) => {
     const sha = facts.pull.headSha.slice(0, 7);
     if (blocked.length === 0)
         return { gate: 'deletion guard', ok: true, detail: 'nothing blocked' };
-    const names = run_list(blocked.map((env) => env.environment));
+    const names = nameList(blocked.map((env) => env.environment));
     if (facts.command.allowDeletions)
         return { gate: 'deletion guard', ok: true, detail: `overridden for ${names} at ${sha}` };
     return {
@@ -66712,7 +66766,7 @@ const requiresGate = (facts, _selected, stages) => {
         ok: true,
         detail: required.size === 0
             ? 'none outside this command'
-            : `${run_list([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
+            : `${nameList([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
     };
 };
 const argocdGate = (facts, _selected, stages) => {
@@ -67246,7 +67300,7 @@ async function lockCommand(state, kind, targets, reason) {
         if ('refusal' in acquired)
             return refuse(state, acquired.refusal, []);
         const rows = resolved.selected.map((env) => plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`));
-        return done(state, `locked ${run_list(resolved.selected.map((env) => env.environment))} for #${pull.number}`, rows);
+        return done(state, `locked ${nameList(resolved.selected.map((env) => env.environment))} for #${pull.number}`, rows);
     }
     const rows = [];
     let refused = false;
@@ -67259,7 +67313,7 @@ async function lockCommand(state, kind, targets, reason) {
     }
     if (refused)
         return refuse(state, 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
-    return done(state, `unlocked ${run_list(resolved.selected.map((env) => env.environment))}`, rows);
+    return done(state, `unlocked ${nameList(resolved.selected.map((env) => env.environment))}`, rows);
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/status.js
@@ -67663,8 +67717,8 @@ async function run() {
                 url: row.links[0]?.url ?? '',
             })),
         });
-        if (result.reply)
-            await summary.addRaw(result.reply).write();
+        if (result.summary)
+            await summary.addRaw(result.summary).write();
         if (result.decision === 'failed')
             setFailed(result.reason);
     }
