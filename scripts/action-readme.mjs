@@ -7,6 +7,9 @@
 //   <!-- config-reference:start --> … (from actions/lib/fleet-promote.schema.json)
 //   <!-- commands:start --> …         (from the command grammar's help text)
 // which needs the TypeScript sources, so run it with tsx (npm run docs).
+// In all of them every `uses:` line and raw URL naming this suite gets the one
+// repository and ref users pin (scripts/suite-ref.mjs: package.json's
+// repository at the major tag of its version).
 //
 //   tsx scripts/action-readme.mjs [name…|README.md]          rewrite (default: all)
 //   tsx scripts/action-readme.mjs --check [name…|README.md]  exit 1 and list stale READMEs
@@ -17,6 +20,7 @@ import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as prettier from 'prettier'
 import { parse } from 'yaml'
+import { pinSuiteReferences } from './suite-ref.mjs'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const actionsDir = join(root, 'actions')
@@ -80,6 +84,7 @@ export async function expectedReadme(name) {
     : `# ${metadata.name ?? name}\n\n${metadata.description ?? ''}\n`
   let text = replaceSection(current, 'inputs', inputsTable(metadata.inputs))
   text = replaceSection(text, 'outputs', outputsTable(metadata.outputs))
+  text = pinSuiteReferences(text, root)
   const options = (await prettier.resolveConfig(file)) ?? {}
   return {
     file,
@@ -114,7 +119,7 @@ async function rootSections() {
 /** A README with generated sections (the repository's README.md by default), as it should be. */
 export async function expectedRootReadme(file = join(root, 'README.md')) {
   const current = await readFile(file, 'utf8')
-  let text = current
+  let text = pinSuiteReferences(current, root)
   for (const [marker, body] of Object.entries(await rootSections())) {
     text = replaceSection(text, marker, body)
   }

@@ -1,16 +1,22 @@
 // The reusable workflows and the caller files users copy: the properties the
 // security model and the README promise, which actionlint does not check.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { runProcess } from '../actions/lib/process.js'
+import { canonicalSuite } from '../scripts/suite-ref.mjs'
 import { condition } from './support/expressions.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
 interface Step {
   id?: string
+  name?: string
+  env?: Record<string, string>
   uses?: string
   with?: Record<string, unknown>
   run?: string
@@ -45,6 +51,11 @@ const reusable = readdirSync(join(root, '.github/workflows'))
 const callers = readdirSync(join(root, 'examples/workflows')).map(
   (file) => `examples/workflows/${file}`,
 )
+const suite = canonicalSuite(root)
+// Every job of every reusable workflow starts with this same step (checked below).
+const suiteStep = load('.github/workflows/fleet-promote-pr.yml').jobs.detect?.steps?.find(
+  (step) => step.id === 'suite',
+) as Step
 
 it('ships one reusable workflow and one caller per trigger', () => {
   const names = ['closed', 'command', 'pr', 'report', 'status']
@@ -81,17 +92,22 @@ describe.each(reusable)('%s', (path) => {
       if (uses.startsWith('./')) expect(uses).toMatch(/^\.\/actions\/[a-z-]+$/)
       else expect(uses, uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/)
     }
-    // The first checkout of each job is the suite at suite-ref, into the workspace root.
+    // The first checkout of each job is the suite at the commit the suite step decided,
+    // into the workspace root, right after that step.
     for (const [name, job] of Object.entries(workflow.jobs)) {
-      const checkouts = (job.steps ?? []).filter((s) => s.uses?.startsWith('actions/checkout@'))
-      expect(checkouts[0]?.with, `job ${name}`).toMatchObject({
-        repository: '${{ inputs.suite-repository }}',
-        ref: '${{ inputs.suite-ref }}',
+      const jobSteps = job.steps ?? []
+      const first = jobSteps.findIndex((s) => s.uses?.startsWith('actions/checkout@'))
+      expect(jobSteps[first]?.with, `job ${name}`).toMatchObject({
+        repository: '${{ steps.suite.outputs.repository }}',
+        ref: '${{ steps.suite.outputs.ref }}',
         'persist-credentials': false,
       })
-      expect(checkouts[0]?.with?.path, `job ${name}`).toBeUndefined()
+      expect(jobSteps[first]?.with?.path, `job ${name}`).toBeUndefined()
+      expect(jobSteps[first - 1], `job ${name}`).toEqual(suiteStep)
     }
-    expect(workflow.on.workflow_call?.inputs?.['suite-ref']?.required).toBe(true)
+    // Optional: the called commit is the default.
+    expect(workflow.on.workflow_call?.inputs?.['suite-ref']).toMatchObject({ default: '' })
+    expect(workflow.on.workflow_call?.inputs?.['suite-repository']).toMatchObject({ default: '' })
   })
 
   it('keeps the fleet repository (PR content) out of the workspace root, as data', () => {
@@ -136,6 +152,101 @@ describe.each(reusable)('%s', (path) => {
     const inputs = Object.keys(workflow.on.workflow_call?.inputs ?? {})
     expect(inputs.filter((name) => /key|token|secret|password/i.test(name))).toEqual([])
     expect(Object.keys(workflow.on.workflow_call?.secrets ?? {})).toContain('app-private-key')
+  })
+})
+
+describe('the suite step (which fleet-promote commit a job runs)', () => {
+  const SHA = 'a'.repeat(40)
+  const called = (ref: string) => ({
+    status: 'success',
+    workflow_repository: 'fleet-promote/fleet-promote',
+    workflow_sha: SHA,
+    workflow_ref: `fleet-promote/fleet-promote/.github/workflows/fleet-promote-pr.yml@${ref}`,
+    workflow_file_path: '.github/workflows/fleet-promote-pr.yml',
+  })
+
+  // As the runner runs it: bash -eo pipefail, the env the step declares, $GITHUB_OUTPUT.
+  async function decide(job: object, inputs: { ref?: string; repository?: string } = {}) {
+    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-suite-step-'))
+    try {
+      const output = join(scratch, 'output')
+      const run = await runProcess(
+        'bash',
+        ['--noprofile', '--norc', '-eo', 'pipefail', '-c', suiteStep.run ?? ''],
+        {
+          env: {
+            PATH: process.env.PATH,
+            GITHUB_OUTPUT: output,
+            JOB_CONTEXT: JSON.stringify(job),
+            SUITE_REF: inputs.ref ?? '',
+            SUITE_REPOSITORY: inputs.repository ?? '',
+          },
+        },
+      )
+      const outputs = Object.fromEntries(
+        (await readFile(output, 'utf8').catch(() => ''))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+      )
+      return { code: run.code, error: run.stdout, outputs }
+    } finally {
+      await rm(scratch, { recursive: true, force: true })
+    }
+  }
+
+  it('reads the called workflow from the job context and the inputs', () => {
+    expect(suiteStep.env).toEqual({
+      JOB_CONTEXT: '${{ toJSON(job) }}',
+      SUITE_REF: '${{ inputs.suite-ref }}',
+      SUITE_REPOSITORY: '${{ inputs.suite-repository }}',
+    })
+  })
+
+  it('runs the called commit when suite-ref is empty, from the called repository', async () => {
+    expect(await decide(called('refs/tags/v1'))).toEqual({
+      code: 0,
+      error: '',
+      outputs: { repository: 'fleet-promote/fleet-promote', ref: SHA },
+    })
+    const mirror = await decide(called('refs/tags/v1'), { repository: 'acme/fleet-promote' })
+    expect(mirror.outputs).toEqual({ repository: 'acme/fleet-promote', ref: SHA })
+  })
+
+  it('accepts a suite-ref naming the called ref, and still runs the called commit', async () => {
+    for (const [ref, at] of [
+      ['v1', 'refs/tags/v1'],
+      ['refs/tags/v1', 'refs/tags/v1'],
+      ['main', 'refs/heads/main'],
+      [SHA, SHA],
+      [SHA, 'refs/tags/v1'],
+    ] as const) {
+      const result = await decide(called(at), { ref })
+      expect(result, `${ref} at ${at}`).toMatchObject({ code: 0, outputs: { ref: SHA } })
+    }
+  })
+
+  it('fails naming both refs when suite-ref names another one', async () => {
+    const result = await decide(called('refs/tags/v1'), { ref: 'v0.1.0' })
+    expect(result.code).toBe(1)
+    expect(result.outputs).toEqual({})
+    expect(result.error).toContain("suite-ref 'v0.1.0' is not the ref this workflow was called at")
+    expect(result.error).toContain('fleet-promote-pr.yml@refs/tags/v1')
+    expect((await decide(called('refs/tags/v1'), { ref: 'v11' })).code).toBe(1)
+  })
+
+  it('uses suite-ref where the runner has no job.workflow_sha, and fails without either', async () => {
+    expect(await decide({ status: 'success' }, { ref: 'v1' })).toEqual({
+      code: 0,
+      error: '',
+      outputs: { repository: suite.repository, ref: 'v1' },
+    })
+    const neither = await decide({ status: 'success' })
+    expect(neither.code).toBe(1)
+    expect(neither.outputs).toEqual({})
+    expect(neither.error).toMatch(
+      /^::error title=fleet-promote suite-ref::.*job\.workflow_sha.*set the suite-ref input/,
+    )
   })
 })
 
@@ -199,15 +310,13 @@ describe.each(callers)('%s', (path) => {
   const workflow = load(path)
   const jobs = Object.values(workflow.jobs)
 
-  it('calls the matching reusable workflow with the same suite ref', () => {
+  it('calls the matching reusable workflow at the one ref, with no second copy of it', () => {
     expect(jobs).toHaveLength(1)
     const job = jobs[0] as Job
     const name = path.split('/').pop() ?? ''
-    const match = /^fleet-promote\/fleet-promote\/\.github\/workflows\/([\w-]+\.yml)@(.+)$/.exec(
-      job.uses ?? '',
-    )
-    expect(match?.[1]).toBe(name)
-    expect(job.with?.['suite-ref']).toBe(match?.[2])
+    expect(job.uses).toBe(`${suite.repository}/.github/workflows/${name}@${suite.ref}`)
+    expect(job.with).not.toHaveProperty('suite-ref')
+    expect(job.with).not.toHaveProperty('suite-repository')
     expect(job.secrets?.['app-private-key']).toBe('${{ secrets.FLEET_PROMOTE_APP_PRIVATE_KEY }}')
   })
 
