@@ -486,9 +486,12 @@ function editDistance(a: string, b: string): number {
 // ---------------------------------------------------------------------------
 // Semantic checks (things a JSON Schema cannot say)
 
+/** Runs one check, recording its UserError as a problem at `path`. */
+type Check = (path: Path, fn: () => void) => void
+
 function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
   const problems: Problem[] = []
-  const check = (path: Path, fn: () => void) => {
+  const check: Check = (path, fn) => {
     try {
       fn()
     } catch (error) {
@@ -496,7 +499,18 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
       problems.push({ path, message: error.message })
     }
   }
+  environmentProblems(config, raw, check)
+  stageProblems(config, problems, check)
+  // A cycle is only worth reporting once every name and reference is sound.
+  if (problems.length === 0) cycleProblem(config, raw, problems)
+  impactProblems(config, check)
+  reportProblems(config, problems)
+  deployProblems(config, problems, check)
+  return problems
+}
 
+/** Each environment rule's globs compile and its templates give safe names and valid branches. */
+function environmentProblems(config: FleetConfig, raw: RawConfig, check: Check): void {
   config.environments.forEach((rule, i) => {
     const base: Path = ['environments', i]
     let captureCount = 0
@@ -517,7 +531,10 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
       if (reason) throw new UserError(`branch template "${rule.branch}" gives ${reason}`)
     })
   })
+}
 
+/** Stage names are unique, their globs compile, and every `requires` names another stage. */
+function stageProblems(config: FleetConfig, problems: Problem[], check: Check): void {
   const stageIndex = new Map<string, number>()
   config.stages.forEach((stage, i) => {
     if (stageIndex.has(stage.name)) {
@@ -531,9 +548,8 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
     stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)))
   })
   // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-  const uniqueStages = stageIndex.size === config.stages.length
+  if (stageIndex.size !== config.stages.length) return
   config.stages.forEach((stage, i) => {
-    if (!uniqueStages) return
     stage.requires.forEach((required, j) => {
       if (required === stage.name) {
         problems.push({
@@ -555,28 +571,31 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
       }
     })
   })
-  if (problems.length === 0) {
-    const cycle = findCycle(config.stages)
-    if (cycle) {
-      const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name))
-      const written = indexes
-        .filter((i) => raw.stages?.[i]?.requires !== undefined)
-        .sort((a, b) => a - b)
-      const implicit = indexes
-        .filter((i) => !written.includes(i))
-        .map((i) => `"${config.stages[i]!.name}" requires "${config.stages[i]!.requires[0]}"`)
-      const at = written[0] ?? indexes[0]!
-      problems.push({
-        path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-        message:
-          `stages require each other in a cycle: ${cycle.join(' → ')}` +
-          (implicit.length > 0
-            ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-            : ''),
-      })
-    }
-  }
+}
 
+/** Stages that require each other in a cycle, reported where the user wrote `requires`. */
+function cycleProblem(config: FleetConfig, raw: RawConfig, problems: Problem[]): void {
+  const cycle = findCycle(config.stages)
+  if (!cycle) return
+  const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name))
+  const written = indexes
+    .filter((i) => raw.stages?.[i]?.requires !== undefined)
+    .sort((a, b) => a - b)
+  const implicit = indexes
+    .filter((i) => !written.includes(i))
+    .map((i) => `"${config.stages[i]!.name}" requires "${config.stages[i]!.requires[0]}"`)
+  const at = written[0] ?? indexes[0]!
+  problems.push({
+    path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+    message:
+      `stages require each other in a cycle: ${cycle.join(' → ')}` +
+      (implicit.length > 0
+        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+        : ''),
+  })
+}
+
+function impactProblems(config: FleetConfig, check: Check): void {
   config.impact.extra.forEach((rule, i) => {
     rule.paths.forEach((glob, j) =>
       check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)),
@@ -585,9 +604,10 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
       check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)),
     )
   })
+}
 
-  reportProblems(config, problems)
-
+/** The Argo CD application template expands, and a stage on the argocd backend has a server. */
+function deployProblems(config: FleetConfig, problems: Problem[], check: Check): void {
   check(['deploy', 'argocd', 'application'], () => {
     sampleExpansion(
       config.deploy.argocd.application,
@@ -609,7 +629,6 @@ function semanticProblems(config: FleetConfig, raw: RawConfig): Problem[] {
       message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
     })
   }
-  return problems
 }
 
 function reportProblems(config: FleetConfig, problems: Problem[]): void {

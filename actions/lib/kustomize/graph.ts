@@ -204,113 +204,129 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
 function extractReferences(root: unknown): ParsedKustomization {
   if (root === null || root === undefined) return { references: [] }
   if (!isRecord(root)) return { error: 'a kustomization must be a YAML mapping', path: [] }
-
-  const references: Reference[] = []
-  let problem: { error: string; path: KeyPath } | undefined
-  const fail = (message: string, path: KeyPath) => {
-    problem ??= { error: message, path }
+  const found = new ReferenceCollector(root)
+  pathReferences(found)
+  generatorReferences(found)
+  if (isRecord(root.openapi)) {
+    const path = ['openapi', 'path']
+    found.add('file', found.text(root.openapi.path, 'openapi.path', path), 'openapi.path', path)
   }
-  const list = (value: unknown, name: string, path: KeyPath): unknown[] => {
-    if (value === undefined || value === null) return []
-    if (Array.isArray(value)) return value
-    fail(`"${name}" must be a list`, path)
-    return []
-  }
-  const text = (value: unknown, name: string, path: KeyPath): string | undefined => {
-    if (value === undefined || value === null) return undefined
-    if (typeof value === 'string' || typeof value === 'number') return String(value)
-    fail(`"${name}" must be a string`, path)
-    return undefined
-  }
-  const add = (kind: ReferenceKind, value: string | undefined, name: string, path: KeyPath) => {
-    if (value !== undefined && value.trim() !== '')
-      references.push({ kind, value: value.trim(), field: name, path })
-  }
-  // Entries that may be inline YAML documents instead of paths.
-  const pathOrInline = (kind: ReferenceKind, value: unknown, name: string, path: KeyPath) => {
-    const entry = text(value, name, path)
-    if (entry !== undefined && !entry.includes('\n')) add(kind, entry, name, path)
-  }
-  const each = (key: string, visit: (item: unknown, path: KeyPath) => void) => {
-    // Most keys are absent: no key path to build for them.
-    if (root[key] !== undefined)
-      list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]))
-  }
-
-  for (const key of ['resources', 'bases'])
-    each(key, (item, path) => add('resource', text(item, key, path), key, path))
-  each('components', (item, path) =>
-    add('component', text(item, 'components', path), 'components', path),
-  )
-  for (const key of ['crds', 'configurations'])
-    each(key, (item, path) => add('file', text(item, key, path), key, path))
-  each('patchesStrategicMerge', (item, path) =>
-    pathOrInline('file', item, 'patchesStrategicMerge', path),
-  )
-  for (const key of ['patches', 'patchesJson6902', 'replacements']) {
-    each(key, (item, path) => {
-      if (isRecord(item))
-        add('file', text(item.path, `${key}.path`, [...path, 'path']), `${key}.path`, [
-          ...path,
-          'path',
-        ])
-      else if (key === 'patches') pathOrInline('file', item, key, path)
-      else fail(`"${key}" entries must be mappings`, path)
-    })
-  }
-  for (const key of ['configMapGenerator', 'secretGenerator']) {
-    each(key, (item, path) => {
-      if (!isRecord(item)) return
-      list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
-        const at = [...path, 'files', index]
-        const value = text(entry, `${key}.files`, at)
-        // `key=path` names the data key; the file is the part after the first '='.
-        if (value !== undefined)
-          add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at)
-      })
-      list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
-        const at = [...path, 'envs', index]
-        add('file', text(entry, `${key}.envs`, at), `${key}.envs`, at)
-      })
-      add('file', text(item.env, `${key}.env`, [...path, 'env']), `${key}.env`, [...path, 'env'])
-    })
-  }
-  if (isRecord(root.openapi))
-    add('file', text(root.openapi.path, 'openapi.path', ['openapi', 'path']), 'openapi.path', [
-      'openapi',
-      'path',
-    ])
   for (const key of ['transformers', 'generators', 'validators'])
-    each(key, (item, path) => pathOrInline('plugin', item, key, path))
-
+    found.each(key, (item, path) => found.pathOrInline('plugin', item, key, path))
   const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {}
   const chartHome =
-    text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts'
-  each('helmCharts', (chart, path) => {
-    if (!isRecord(chart)) return fail('"helmCharts" entries must be mappings', path)
-    add(
-      'file',
-      text(chart.valuesFile, 'helmCharts.valuesFile', [...path, 'valuesFile']),
-      'helmCharts.valuesFile',
-      [...path, 'valuesFile'],
-    )
-    list(chart.additionalValuesFiles, 'helmCharts.additionalValuesFiles', [
-      ...path,
-      'additionalValuesFiles',
-    ]).forEach((entry, index) => {
-      const at = [...path, 'additionalValuesFiles', index]
-      add(
-        'file',
-        text(entry, 'helmCharts.additionalValuesFiles', at),
-        'helmCharts.additionalValuesFiles',
-        at,
-      )
+    found.text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts'
+  helmChartReferences(found, chartHome)
+  inflatorReferences(found, chartHome)
+  return found.problem ?? { references: found.references }
+}
+
+/** A kustomization's references as they are read; the first problem found is the one reported. */
+class ReferenceCollector {
+  readonly references: Reference[] = []
+  problem: { error: string; path: KeyPath } | undefined
+
+  constructor(private readonly root: Record<string, unknown>) {}
+
+  fail(message: string, path: KeyPath): void {
+    this.problem ??= { error: message, path }
+  }
+
+  list(value: unknown, name: string, path: KeyPath): unknown[] {
+    if (value === undefined || value === null) return []
+    if (Array.isArray(value)) return value
+    this.fail(`"${name}" must be a list`, path)
+    return []
+  }
+
+  text(value: unknown, name: string, path: KeyPath): string | undefined {
+    if (value === undefined || value === null) return undefined
+    if (typeof value === 'string' || typeof value === 'number') return String(value)
+    this.fail(`"${name}" must be a string`, path)
+    return undefined
+  }
+
+  add(kind: ReferenceKind, value: string | undefined, name: string, path: KeyPath): void {
+    if (value !== undefined && value.trim() !== '')
+      this.references.push({ kind, value: value.trim(), field: name, path })
+  }
+
+  /** Entries that may be inline YAML documents instead of paths. */
+  pathOrInline(kind: ReferenceKind, value: unknown, name: string, path: KeyPath): void {
+    const entry = this.text(value, name, path)
+    if (entry !== undefined && !entry.includes('\n')) this.add(kind, entry, name, path)
+  }
+
+  each(key: string, visit: (item: unknown, path: KeyPath) => void): void {
+    // Most keys are absent: no key path to build for them.
+    if (this.root[key] !== undefined)
+      this.list(this.root[key], key, [key]).forEach((item, index) => visit(item, [key, index]))
+  }
+}
+
+/** Resources, components and the files patches and CRDs point at. */
+function pathReferences(found: ReferenceCollector): void {
+  for (const key of ['resources', 'bases'])
+    found.each(key, (item, path) => found.add('resource', found.text(item, key, path), key, path))
+  found.each('components', (item, path) =>
+    found.add('component', found.text(item, 'components', path), 'components', path),
+  )
+  for (const key of ['crds', 'configurations'])
+    found.each(key, (item, path) => found.add('file', found.text(item, key, path), key, path))
+  found.each('patchesStrategicMerge', (item, path) =>
+    found.pathOrInline('file', item, 'patchesStrategicMerge', path),
+  )
+  for (const key of ['patches', 'patchesJson6902', 'replacements']) {
+    found.each(key, (item, path) => {
+      if (isRecord(item)) {
+        const at = [...path, 'path']
+        found.add('file', found.text(item.path, `${key}.path`, at), `${key}.path`, at)
+      } else if (key === 'patches') found.pathOrInline('file', item, key, path)
+      else found.fail(`"${key}" entries must be mappings`, path)
     })
-    const name = text(chart.name, 'helmCharts.name', [...path, 'name'])
+  }
+}
+
+/** The files and env files of configMapGenerator and secretGenerator entries. */
+function generatorReferences(found: ReferenceCollector): void {
+  for (const key of ['configMapGenerator', 'secretGenerator']) {
+    found.each(key, (item, path) => {
+      if (!isRecord(item)) return
+      found.list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
+        const at = [...path, 'files', index]
+        const value = found.text(entry, `${key}.files`, at)
+        // `key=path` names the data key; the file is the part after the first '='.
+        if (value !== undefined)
+          found.add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at)
+      })
+      found.list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
+        const at = [...path, 'envs', index]
+        found.add('file', found.text(entry, `${key}.envs`, at), `${key}.envs`, at)
+      })
+      const at = [...path, 'env']
+      found.add('file', found.text(item.env, `${key}.env`, at), `${key}.env`, at)
+    })
+  }
+}
+
+function helmChartReferences(found: ReferenceCollector, chartHome: string): void {
+  found.each('helmCharts', (chart, path) => {
+    if (!isRecord(chart)) return found.fail('"helmCharts" entries must be mappings', path)
+    const valuesAt = [...path, 'valuesFile']
+    const values = found.text(chart.valuesFile, 'helmCharts.valuesFile', valuesAt)
+    found.add('file', values, 'helmCharts.valuesFile', valuesAt)
+    const field = 'helmCharts.additionalValuesFiles'
+    found
+      .list(chart.additionalValuesFiles, field, [...path, 'additionalValuesFiles'])
+      .forEach((entry, index) => {
+        const at = [...path, 'additionalValuesFiles', index]
+        found.add('file', found.text(entry, field, at), field, at)
+      })
+    const name = found.text(chart.name, 'helmCharts.name', [...path, 'name'])
     if (name === undefined) return
-    const repo = text(chart.repo, 'helmCharts.repo', [...path, 'repo'])
-    const version = text(chart.version, 'helmCharts.version', [...path, 'version'])
-    references.push({
+    const repo = found.text(chart.repo, 'helmCharts.repo', [...path, 'repo'])
+    const version = found.text(chart.version, 'helmCharts.version', [...path, 'version'])
+    found.references.push({
       kind: 'chart',
       value: posix.join(chartHome, name),
       field: 'helmCharts',
@@ -319,42 +335,38 @@ function extractReferences(root: unknown): ParsedKustomization {
       ...(version ? { version } : {}),
     })
   })
-  // The deprecated inflator: same inputs under older names.
-  each('helmChartInflationGenerator', (chart, path) => {
-    if (!isRecord(chart))
-      return fail('"helmChartInflationGenerator" entries must be mappings', path)
-    add(
+}
+
+/** The deprecated inflator: the same inputs as helmCharts under older names. */
+function inflatorReferences(found: ReferenceCollector, chartHome: string): void {
+  const field = 'helmChartInflationGenerator'
+  found.each(field, (chart, path) => {
+    if (!isRecord(chart)) return found.fail(`"${field}" entries must be mappings`, path)
+    const valuesAt = [...path, 'values']
+    found.add(
       'file',
-      text(chart.values, 'helmChartInflationGenerator.values', [...path, 'values']),
-      'helmChartInflationGenerator.values',
-      [...path, 'values'],
+      found.text(chart.values, `${field}.values`, valuesAt),
+      `${field}.values`,
+      valuesAt,
     )
-    const name = text(chart.chartName, 'helmChartInflationGenerator.chartName', [
-      ...path,
-      'chartName',
-    ])
+    const name = found.text(chart.chartName, `${field}.chartName`, [...path, 'chartName'])
     if (name === undefined) return
     const home =
-      text(chart.chartHome, 'helmChartInflationGenerator.chartHome', [...path, 'chartHome']) ??
-      chartHome
-    const repo = text(chart.chartRepoUrl, 'helmChartInflationGenerator.chartRepoUrl', [
-      ...path,
-      'chartRepoUrl',
-    ])
-    const version = text(chart.chartVersion, 'helmChartInflationGenerator.chartVersion', [
+      found.text(chart.chartHome, `${field}.chartHome`, [...path, 'chartHome']) ?? chartHome
+    const repo = found.text(chart.chartRepoUrl, `${field}.chartRepoUrl`, [...path, 'chartRepoUrl'])
+    const version = found.text(chart.chartVersion, `${field}.chartVersion`, [
       ...path,
       'chartVersion',
     ])
-    references.push({
+    found.references.push({
       kind: 'chart',
       value: posix.join(home, name),
-      field: 'helmChartInflationGenerator',
+      field,
       path,
       ...(repo ? { repo } : {}),
       ...(version ? { version } : {}),
     })
   })
-  return problem ?? { references }
 }
 
 /** Parsed kustomizations by blob id, shared by every revision and environment. */
