@@ -62350,8 +62350,6 @@ function editDistance(a, b) {
     }
     return previous[b.length];
 }
-// ---------------------------------------------------------------------------
-// Semantic checks (things a JSON Schema cannot say)
 function semanticProblems(config, raw) {
     const problems = [];
     const check = (path, fn) => {
@@ -62364,6 +62362,18 @@ function semanticProblems(config, raw) {
             problems.push({ path, message: error.message });
         }
     };
+    environmentProblems(config, raw, check);
+    stageProblems(config, problems, check);
+    // A cycle is only worth reporting once every name and reference is sound.
+    if (problems.length === 0)
+        cycleProblem(config, raw, problems);
+    impactProblems(config, check);
+    reportProblems(config, problems);
+    deployProblems(config, problems, check);
+    return problems;
+}
+/** Each environment rule's globs compile and its templates give safe names and valid branches. */
+function environmentProblems(config, raw, check) {
     config.environments.forEach((rule, i) => {
         const base = ['environments', i];
         let captureCount = 0;
@@ -62386,6 +62396,9 @@ function semanticProblems(config, raw) {
                 throw new errors_UserError(`branch template "${rule.branch}" gives ${reason}`);
         });
     });
+}
+/** Stage names are unique, their globs compile, and every `requires` names another stage. */
+function stageProblems(config, problems, check) {
     const stageIndex = new Map();
     config.stages.forEach((stage, i) => {
         if (stageIndex.has(stage.name)) {
@@ -62400,10 +62413,9 @@ function semanticProblems(config, raw) {
         stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
     });
     // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-    const uniqueStages = stageIndex.size === config.stages.length;
+    if (stageIndex.size !== config.stages.length)
+        return;
     config.stages.forEach((stage, i) => {
-        if (!uniqueStages)
-            return;
         stage.requires.forEach((required, j) => {
             if (required === stage.name) {
                 problems.push({
@@ -62422,31 +62434,36 @@ function semanticProblems(config, raw) {
             }
         });
     });
-    if (problems.length === 0) {
-        const cycle = findCycle(config.stages);
-        if (cycle) {
-            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
-            const written = indexes
-                .filter((i) => raw.stages?.[i]?.requires !== undefined)
-                .sort((a, b) => a - b);
-            const implicit = indexes
-                .filter((i) => !written.includes(i))
-                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
-            const at = written[0] ?? indexes[0];
-            problems.push({
-                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
-                    (implicit.length > 0
-                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-                        : ''),
-            });
-        }
-    }
+}
+/** Stages that require each other in a cycle, reported where the user wrote `requires`. */
+function cycleProblem(config, raw, problems) {
+    const cycle = findCycle(config.stages);
+    if (!cycle)
+        return;
+    const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
+    const written = indexes
+        .filter((i) => raw.stages?.[i]?.requires !== undefined)
+        .sort((a, b) => a - b);
+    const implicit = indexes
+        .filter((i) => !written.includes(i))
+        .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
+    const at = written[0] ?? indexes[0];
+    problems.push({
+        path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+        message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
+            (implicit.length > 0
+                ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+                : ''),
+    });
+}
+function impactProblems(config, check) {
     config.impact.extra.forEach((rule, i) => {
         rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
         rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
     });
-    reportProblems(config, problems);
+}
+/** The Argo CD application template expands, and a stage on the argocd backend has a server. */
+function deployProblems(config, problems, check) {
     check(['deploy', 'argocd', 'application'], () => {
         sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
     });
@@ -62461,7 +62478,6 @@ function semanticProblems(config, raw) {
             message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
         });
     }
-    return problems;
 }
 function reportProblems(config, problems) {
     const seen = new Map();
@@ -63284,105 +63300,127 @@ function extractReferences(root) {
         return { references: [] };
     if (!isRecord(root))
         return { error: 'a kustomization must be a YAML mapping', path: [] };
-    const references = [];
-    let problem;
-    const fail = (message, path) => {
-        problem ??= { error: message, path };
-    };
-    const list = (value, name, path) => {
+    const found = new ReferenceCollector(root);
+    pathReferences(found);
+    generatorReferences(found);
+    if (isRecord(root.openapi)) {
+        const path = ['openapi', 'path'];
+        found.add('file', found.text(root.openapi.path, 'openapi.path', path), 'openapi.path', path);
+    }
+    for (const key of ['transformers', 'generators', 'validators'])
+        found.each(key, (item, path) => found.pathOrInline('plugin', item, key, path));
+    const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {};
+    const chartHome = found.text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts';
+    helmChartReferences(found, chartHome);
+    inflatorReferences(found, chartHome);
+    return found.problem ?? { references: found.references };
+}
+/** A kustomization's references as they are read; the first problem found is the one reported. */
+class ReferenceCollector {
+    root;
+    references = [];
+    problem;
+    constructor(root) {
+        this.root = root;
+    }
+    fail(message, path) {
+        this.problem ??= { error: message, path };
+    }
+    list(value, name, path) {
         if (value === undefined || value === null)
             return [];
         if (Array.isArray(value))
             return value;
-        fail(`"${name}" must be a list`, path);
+        this.fail(`"${name}" must be a list`, path);
         return [];
-    };
-    const text = (value, name, path) => {
+    }
+    text(value, name, path) {
         if (value === undefined || value === null)
             return undefined;
         if (typeof value === 'string' || typeof value === 'number')
             return String(value);
-        fail(`"${name}" must be a string`, path);
+        this.fail(`"${name}" must be a string`, path);
         return undefined;
-    };
-    const add = (kind, value, name, path) => {
+    }
+    add(kind, value, name, path) {
         if (value !== undefined && value.trim() !== '')
-            references.push({ kind, value: value.trim(), field: name, path });
-    };
-    // Entries that may be inline YAML documents instead of paths.
-    const pathOrInline = (kind, value, name, path) => {
-        const entry = text(value, name, path);
+            this.references.push({ kind, value: value.trim(), field: name, path });
+    }
+    /** Entries that may be inline YAML documents instead of paths. */
+    pathOrInline(kind, value, name, path) {
+        const entry = this.text(value, name, path);
         if (entry !== undefined && !entry.includes('\n'))
-            add(kind, entry, name, path);
-    };
-    const each = (key, visit) => {
+            this.add(kind, entry, name, path);
+    }
+    each(key, visit) {
         // Most keys are absent: no key path to build for them.
-        if (root[key] !== undefined)
-            list(root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
-    };
+        if (this.root[key] !== undefined)
+            this.list(this.root[key], key, [key]).forEach((item, index) => visit(item, [key, index]));
+    }
+}
+/** Resources, components and the files patches and CRDs point at. */
+function pathReferences(found) {
     for (const key of ['resources', 'bases'])
-        each(key, (item, path) => add('resource', text(item, key, path), key, path));
-    each('components', (item, path) => add('component', text(item, 'components', path), 'components', path));
+        found.each(key, (item, path) => found.add('resource', found.text(item, key, path), key, path));
+    found.each('components', (item, path) => found.add('component', found.text(item, 'components', path), 'components', path));
     for (const key of ['crds', 'configurations'])
-        each(key, (item, path) => add('file', text(item, key, path), key, path));
-    each('patchesStrategicMerge', (item, path) => pathOrInline('file', item, 'patchesStrategicMerge', path));
+        found.each(key, (item, path) => found.add('file', found.text(item, key, path), key, path));
+    found.each('patchesStrategicMerge', (item, path) => found.pathOrInline('file', item, 'patchesStrategicMerge', path));
     for (const key of ['patches', 'patchesJson6902', 'replacements']) {
-        each(key, (item, path) => {
-            if (isRecord(item))
-                add('file', text(item.path, `${key}.path`, [...path, 'path']), `${key}.path`, [
-                    ...path,
-                    'path',
-                ]);
+        found.each(key, (item, path) => {
+            if (isRecord(item)) {
+                const at = [...path, 'path'];
+                found.add('file', found.text(item.path, `${key}.path`, at), `${key}.path`, at);
+            }
             else if (key === 'patches')
-                pathOrInline('file', item, key, path);
+                found.pathOrInline('file', item, key, path);
             else
-                fail(`"${key}" entries must be mappings`, path);
+                found.fail(`"${key}" entries must be mappings`, path);
         });
     }
+}
+/** The files and env files of configMapGenerator and secretGenerator entries. */
+function generatorReferences(found) {
     for (const key of ['configMapGenerator', 'secretGenerator']) {
-        each(key, (item, path) => {
+        found.each(key, (item, path) => {
             if (!isRecord(item))
                 return;
-            list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
+            found.list(item.files, `${key}.files`, [...path, 'files']).forEach((entry, index) => {
                 const at = [...path, 'files', index];
-                const value = text(entry, `${key}.files`, at);
+                const value = found.text(entry, `${key}.files`, at);
                 // `key=path` names the data key; the file is the part after the first '='.
                 if (value !== undefined)
-                    add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at);
+                    found.add('file', value.slice(value.indexOf('=') + 1), `${key}.files`, at);
             });
-            list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
+            found.list(item.envs, `${key}.envs`, [...path, 'envs']).forEach((entry, index) => {
                 const at = [...path, 'envs', index];
-                add('file', text(entry, `${key}.envs`, at), `${key}.envs`, at);
+                found.add('file', found.text(entry, `${key}.envs`, at), `${key}.envs`, at);
             });
-            add('file', text(item.env, `${key}.env`, [...path, 'env']), `${key}.env`, [...path, 'env']);
+            const at = [...path, 'env'];
+            found.add('file', found.text(item.env, `${key}.env`, at), `${key}.env`, at);
         });
     }
-    if (isRecord(root.openapi))
-        add('file', text(root.openapi.path, 'openapi.path', ['openapi', 'path']), 'openapi.path', [
-            'openapi',
-            'path',
-        ]);
-    for (const key of ['transformers', 'generators', 'validators'])
-        each(key, (item, path) => pathOrInline('plugin', item, key, path));
-    const globals = isRecord(root.helmGlobals) ? root.helmGlobals : {};
-    const chartHome = text(globals.chartHome, 'helmGlobals.chartHome', ['helmGlobals', 'chartHome']) ?? 'charts';
-    each('helmCharts', (chart, path) => {
+}
+function helmChartReferences(found, chartHome) {
+    found.each('helmCharts', (chart, path) => {
         if (!isRecord(chart))
-            return fail('"helmCharts" entries must be mappings', path);
-        add('file', text(chart.valuesFile, 'helmCharts.valuesFile', [...path, 'valuesFile']), 'helmCharts.valuesFile', [...path, 'valuesFile']);
-        list(chart.additionalValuesFiles, 'helmCharts.additionalValuesFiles', [
-            ...path,
-            'additionalValuesFiles',
-        ]).forEach((entry, index) => {
+            return found.fail('"helmCharts" entries must be mappings', path);
+        const valuesAt = [...path, 'valuesFile'];
+        const values = found.text(chart.valuesFile, 'helmCharts.valuesFile', valuesAt);
+        found.add('file', values, 'helmCharts.valuesFile', valuesAt);
+        const field = 'helmCharts.additionalValuesFiles';
+        found
+            .list(chart.additionalValuesFiles, field, [...path, 'additionalValuesFiles'])
+            .forEach((entry, index) => {
             const at = [...path, 'additionalValuesFiles', index];
-            add('file', text(entry, 'helmCharts.additionalValuesFiles', at), 'helmCharts.additionalValuesFiles', at);
+            found.add('file', found.text(entry, field, at), field, at);
         });
-        const name = text(chart.name, 'helmCharts.name', [...path, 'name']);
+        const name = found.text(chart.name, 'helmCharts.name', [...path, 'name']);
         if (name === undefined)
             return;
-        const repo = text(chart.repo, 'helmCharts.repo', [...path, 'repo']);
-        const version = text(chart.version, 'helmCharts.version', [...path, 'version']);
-        references.push({
+        const repo = found.text(chart.repo, 'helmCharts.repo', [...path, 'repo']);
+        const version = found.text(chart.version, 'helmCharts.version', [...path, 'version']);
+        found.references.push({
             kind: 'chart',
             value: external_node_path_namespaceObject.posix.join(chartHome, name),
             field: 'helmCharts',
@@ -63391,37 +63429,33 @@ function extractReferences(root) {
             ...(version ? { version } : {}),
         });
     });
-    // The deprecated inflator: same inputs under older names.
-    each('helmChartInflationGenerator', (chart, path) => {
+}
+/** The deprecated inflator: the same inputs as helmCharts under older names. */
+function inflatorReferences(found, chartHome) {
+    const field = 'helmChartInflationGenerator';
+    found.each(field, (chart, path) => {
         if (!isRecord(chart))
-            return fail('"helmChartInflationGenerator" entries must be mappings', path);
-        add('file', text(chart.values, 'helmChartInflationGenerator.values', [...path, 'values']), 'helmChartInflationGenerator.values', [...path, 'values']);
-        const name = text(chart.chartName, 'helmChartInflationGenerator.chartName', [
-            ...path,
-            'chartName',
-        ]);
+            return found.fail(`"${field}" entries must be mappings`, path);
+        const valuesAt = [...path, 'values'];
+        found.add('file', found.text(chart.values, `${field}.values`, valuesAt), `${field}.values`, valuesAt);
+        const name = found.text(chart.chartName, `${field}.chartName`, [...path, 'chartName']);
         if (name === undefined)
             return;
-        const home = text(chart.chartHome, 'helmChartInflationGenerator.chartHome', [...path, 'chartHome']) ??
-            chartHome;
-        const repo = text(chart.chartRepoUrl, 'helmChartInflationGenerator.chartRepoUrl', [
-            ...path,
-            'chartRepoUrl',
-        ]);
-        const version = text(chart.chartVersion, 'helmChartInflationGenerator.chartVersion', [
+        const home = found.text(chart.chartHome, `${field}.chartHome`, [...path, 'chartHome']) ?? chartHome;
+        const repo = found.text(chart.chartRepoUrl, `${field}.chartRepoUrl`, [...path, 'chartRepoUrl']);
+        const version = found.text(chart.chartVersion, `${field}.chartVersion`, [
             ...path,
             'chartVersion',
         ]);
-        references.push({
+        found.references.push({
             kind: 'chart',
             value: external_node_path_namespaceObject.posix.join(home, name),
-            field: 'helmChartInflationGenerator',
+            field,
             path,
             ...(repo ? { repo } : {}),
             ...(version ? { version } : {}),
         });
     });
-    return problem ?? { references };
 }
 /** Parsed kustomizations by blob id, shared by every revision and environment. */
 class KustomizationCache {

@@ -58151,8 +58151,6 @@ function editDistance(a, b) {
     }
     return previous[b.length];
 }
-// ---------------------------------------------------------------------------
-// Semantic checks (things a JSON Schema cannot say)
 function semanticProblems(config, raw) {
     const problems = [];
     const check = (path, fn) => {
@@ -58165,6 +58163,18 @@ function semanticProblems(config, raw) {
             problems.push({ path, message: error.message });
         }
     };
+    environmentProblems(config, raw, check);
+    stageProblems(config, problems, check);
+    // A cycle is only worth reporting once every name and reference is sound.
+    if (problems.length === 0)
+        cycleProblem(config, raw, problems);
+    impactProblems(config, check);
+    reportProblems(config, problems);
+    deployProblems(config, problems, check);
+    return problems;
+}
+/** Each environment rule's globs compile and its templates give safe names and valid branches. */
+function environmentProblems(config, raw, check) {
     config.environments.forEach((rule, i) => {
         const base = ['environments', i];
         let captureCount = 0;
@@ -58187,6 +58197,9 @@ function semanticProblems(config, raw) {
                 throw new errors_UserError(`branch template "${rule.branch}" gives ${reason}`);
         });
     });
+}
+/** Stage names are unique, their globs compile, and every `requires` names another stage. */
+function stageProblems(config, problems, check) {
     const stageIndex = new Map();
     config.stages.forEach((stage, i) => {
         if (stageIndex.has(stage.name)) {
@@ -58201,10 +58214,9 @@ function semanticProblems(config, raw) {
         stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
     });
     // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-    const uniqueStages = stageIndex.size === config.stages.length;
+    if (stageIndex.size !== config.stages.length)
+        return;
     config.stages.forEach((stage, i) => {
-        if (!uniqueStages)
-            return;
         stage.requires.forEach((required, j) => {
             if (required === stage.name) {
                 problems.push({
@@ -58223,31 +58235,36 @@ function semanticProblems(config, raw) {
             }
         });
     });
-    if (problems.length === 0) {
-        const cycle = findCycle(config.stages);
-        if (cycle) {
-            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
-            const written = indexes
-                .filter((i) => raw.stages?.[i]?.requires !== undefined)
-                .sort((a, b) => a - b);
-            const implicit = indexes
-                .filter((i) => !written.includes(i))
-                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
-            const at = written[0] ?? indexes[0];
-            problems.push({
-                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
-                    (implicit.length > 0
-                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-                        : ''),
-            });
-        }
-    }
+}
+/** Stages that require each other in a cycle, reported where the user wrote `requires`. */
+function cycleProblem(config, raw, problems) {
+    const cycle = findCycle(config.stages);
+    if (!cycle)
+        return;
+    const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
+    const written = indexes
+        .filter((i) => raw.stages?.[i]?.requires !== undefined)
+        .sort((a, b) => a - b);
+    const implicit = indexes
+        .filter((i) => !written.includes(i))
+        .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
+    const at = written[0] ?? indexes[0];
+    problems.push({
+        path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+        message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
+            (implicit.length > 0
+                ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+                : ''),
+    });
+}
+function impactProblems(config, check) {
     config.impact.extra.forEach((rule, i) => {
         rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
         rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
     });
-    reportProblems(config, problems);
+}
+/** The Argo CD application template expands, and a stage on the argocd backend has a server. */
+function deployProblems(config, problems, check) {
     check(['deploy', 'argocd', 'application'], () => {
         sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
     });
@@ -58262,7 +58279,6 @@ function semanticProblems(config, raw) {
             message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
         });
     }
-    return problems;
 }
 function reportProblems(config, problems) {
     const seen = new Map();

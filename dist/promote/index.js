@@ -58579,289 +58579,314 @@ function describeCause(error) {
     return error.message;
 }
 function createArgoCdClient(options) {
+    const http = argoCdHttp(options);
+    return {
+        server: http.server,
+        getApplication: (name, getOptions) => getApplication(http, name, getOptions),
+        listApplications: (filter) => listApplications(http, filter),
+        setTargetRevision: (name, revision, choice) => setTargetRevision(http, name, revision, choice),
+        refresh: (name, kind = 'normal') => getApplication(http, name, { refresh: kind }),
+        sync: (name, syncOptions) => sync(http, name, syncOptions),
+        waitForSyncedHealthy: (name, waitOptions) => waitForSyncedHealthy(http, name, waitOptions),
+    };
+}
+function argoCdHttp(options) {
     const server = normalizeServerUrl(options.server);
     if (!options.token)
         throw new Error('an Argo CD token is required');
-    const token = options.token;
-    const doFetch = options.fetch ?? globalThis.fetch;
-    const retries = Math.max(0, options.retries ?? 3);
-    const retryDelayMs = Math.max(0, options.retryDelayMs ?? 500);
-    const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
-    const log = options.log ?? (() => undefined);
-    function errorFor(spec, status, body) {
-        let detail = body.trim().slice(0, 300);
-        let grpcCode;
+    const settings = {
+        server,
+        token: options.token,
+        fetch: options.fetch ?? globalThis.fetch,
+        retries: Math.max(0, options.retries ?? 3),
+        retryDelayMs: Math.max(0, options.retryDelayMs ?? 500),
+        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+        log: options.log ?? (() => undefined),
+    };
+    return { server, log: settings.log, request: (spec) => client_request(settings, spec) };
+}
+function requestUrl(server, spec) {
+    const url = new URL(`${server}${spec.path}`);
+    for (const [key, value] of Object.entries(spec.query ?? {})) {
+        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+            url.searchParams.append(key, item);
+        }
+    }
+    return url;
+}
+/** One request with its retries: connection errors and 5xx are retried with backoff, refusals are final. */
+async function client_request(settings, spec) {
+    const { server, retries, log } = settings;
+    const url = requestUrl(server, spec);
+    const headers = {
+        authorization: `Bearer ${settings.token}`,
+        accept: 'application/json',
+    };
+    if (spec.body !== undefined)
+        headers['content-type'] = 'application/json';
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const where = `${spec.method} ${url.pathname}`;
+    for (let attempt = 0;; attempt++) {
+        let response;
         try {
-            const parsed = JSON.parse(body);
-            const text = parsed.message ?? parsed.error;
-            if (typeof text === 'string' && text)
-                detail = text;
-            if (typeof parsed.code === 'number')
-                grpcCode = parsed.code;
+            response = await settings.fetch(url, {
+                method: spec.method,
+                headers,
+                body,
+                signal: AbortSignal.timeout(settings.requestTimeoutMs),
+            });
         }
-        catch {
-            // not JSON: keep the raw text (a proxy's error page)
-        }
-        const suffix = detail ? `: ${detail}` : '';
-        const app = spec.application;
-        const target = app ? `application "${app}"` : spec.path;
-        let message;
-        if (status === 401) {
-            message = `Argo CD rejected the token (HTTP 401${suffix}) on ${spec.action} ${target}; check that the token is valid and not expired`;
-        }
-        else if (status === 403) {
-            message = `Argo CD denied ${spec.action} on ${target} (HTTP 403${suffix}); the token's account needs RBAC permission for it (Argo CD also answers 403 for an application it cannot see)`;
-        }
-        else if (status === 404 && app) {
-            message = `Argo CD application "${app}" not found (HTTP 404${suffix})`;
-        }
-        else {
-            message = `Argo CD ${spec.action} on ${target} failed (HTTP ${status}${suffix})`;
-        }
-        return new ArgoCdError(message, status, app, grpcCode);
-    }
-    function backoff(attempt, retryAfter) {
-        const seconds = retryAfter === null ? NaN : Number(retryAfter);
-        if (Number.isFinite(seconds) && seconds >= 0)
-            return Math.min(seconds * 1000, 30_000);
-        return Math.min(retryDelayMs * 2 ** attempt, 10_000);
-    }
-    async function request(spec) {
-        const url = new URL(`${server}${spec.path}`);
-        for (const [key, value] of Object.entries(spec.query ?? {})) {
-            for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
-                url.searchParams.append(key, item);
-            }
-        }
-        const headers = {
-            authorization: `Bearer ${token}`,
-            accept: 'application/json',
-        };
-        if (spec.body !== undefined)
-            headers['content-type'] = 'application/json';
-        const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
-        const where = `${spec.method} ${url.pathname}`;
-        for (let attempt = 0;; attempt++) {
-            let response;
-            try {
-                response = await doFetch(url, {
-                    method: spec.method,
-                    headers,
-                    body,
-                    signal: AbortSignal.timeout(requestTimeoutMs),
-                });
-            }
-            catch (error) {
-                if (attempt < retries) {
-                    const delay = backoff(attempt, null);
-                    log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                    await sleepFor(delay);
-                    continue;
-                }
-                const target = spec.application ? ` application "${spec.application}"` : '';
-                throw new ArgoCdError(`cannot reach Argo CD at ${server} to ${spec.action}${target} (${describeCause(error)})`, undefined, spec.application);
-            }
-            const text = await response.text();
-            if (response.ok) {
-                try {
-                    return { data: (text ? JSON.parse(text) : {}), attempts: attempt + 1 };
-                }
-                catch {
-                    throw new ArgoCdError(`Argo CD ${where} answered HTTP ${response.status} with a body that is not JSON`, response.status, spec.application);
-                }
-            }
-            if (retriableStatuses.has(response.status) && attempt < retries) {
-                const delay = backoff(attempt, response.headers.get('retry-after'));
-                log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+        catch (error) {
+            if (attempt < retries) {
+                const delay = backoff(settings.retryDelayMs, attempt, null);
+                log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
                 await sleepFor(delay);
                 continue;
             }
-            const error = errorFor(spec, response.status, text);
-            error.attempts = attempt + 1;
-            throw error;
+            throw unreachable(server, spec, error);
         }
-    }
-    const appPath = (name) => `/api/v1/applications/${encodeURIComponent(name)}`;
-    async function getApplication(name, getOptions = {}) {
-        const { data } = await request({
-            method: 'GET',
-            path: appPath(name),
-            query: { refresh: getOptions.refresh },
-            action: getOptions.refresh ? 'refresh' : 'get',
-            application: name,
-        });
-        return data;
-    }
-    async function listApplications(filter = {}) {
-        const { data } = await request({
-            method: 'GET',
-            path: '/api/v1/applications',
-            query: { selector: filter.selector, name: filter.name, projects: filter.projects },
-            action: 'list applications',
-        });
-        return data.items ?? [];
-    }
-    async function patch(name, patchType, body) {
-        const { data } = await request({
-            method: 'PATCH',
-            path: appPath(name),
-            body: { name, patchType, patch: JSON.stringify(body) },
-            action: 'update',
-            application: name,
-        });
-        return data;
-    }
-    function chooseSource(name, sources, choice) {
-        if (choice.sourceIndex !== undefined) {
-            if (!Number.isInteger(choice.sourceIndex) ||
-                choice.sourceIndex < 0 ||
-                choice.sourceIndex >= sources.length) {
-                throw new ArgoCdError(`application "${name}" has ${sources.length} sources; source index ${choice.sourceIndex} does not exist`, undefined, name);
+        const text = await response.text();
+        if (response.ok) {
+            try {
+                return { data: (text ? JSON.parse(text) : {}), attempts: attempt + 1 };
             }
-            const chosen = sources[choice.sourceIndex];
-            if (choice.sourceRepoURL &&
-                canonicalRepoURL(chosen?.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
-                throw new ArgoCdError(`application "${name}": source ${choice.sourceIndex} is ${chosen?.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+            catch {
+                throw new ArgoCdError(`Argo CD ${where} answered HTTP ${response.status} with a body that is not JSON`, response.status, spec.application);
             }
-            return choice.sourceIndex;
         }
-        if (choice.sourceRepoURL) {
-            const wanted = canonicalRepoURL(choice.sourceRepoURL);
-            const matches = sources.flatMap((source, index) => canonicalRepoURL(source.repoURL ?? '') === wanted ? [index] : []);
-            if (matches.length === 1 && matches[0] !== undefined)
-                return matches[0];
-            const listed = sources.map((source) => source.repoURL ?? '(none)').join(', ');
-            throw new ArgoCdError(matches.length === 0
-                ? `application "${name}" has no source with repoURL ${choice.sourceRepoURL} (sources: ${listed})`
-                : `application "${name}" has ${matches.length} sources with repoURL ${choice.sourceRepoURL}; give a source index`, undefined, name);
+        if (retriableStatuses.has(response.status) && attempt < retries) {
+            const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
+            log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+            await sleepFor(delay);
+            continue;
         }
-        if (sources.length === 1)
-            return 0;
-        throw new ArgoCdError(`application "${name}" has ${sources.length} sources; say which one to point at the revision (source index or repoURL)`, undefined, name);
+        const error = errorFor(spec, response.status, text);
+        error.attempts = attempt + 1;
+        throw error;
     }
-    async function setTargetRevision(name, revision, choice = {}) {
-        if (!revision)
-            throw new Error(`no target revision given for application "${name}"`);
-        const current = await getApplication(name);
-        const sources = current.spec.sources ?? [];
-        if (sources.length > 0) {
-            const index = chooseSource(name, sources, choice);
-            const source = sources[index];
-            const previous = source?.targetRevision;
-            if (previous === revision)
-                return { application: current, changed: false, previous, sourceIndex: index };
-            // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
-            const operations = [
-                { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
-                { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
-            ];
-            const application = await patch(name, 'json', operations);
-            log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
-            return { application, changed: true, previous, sourceIndex: index };
+}
+/** The error of a request that never got an answer (DNS, refused connection, timeout). */
+function unreachable(server, spec, cause) {
+    const target = spec.application ? ` application "${spec.application}"` : '';
+    return new ArgoCdError(`cannot reach Argo CD at ${server} to ${spec.action}${target} (${describeCause(cause)})`, undefined, spec.application);
+}
+/** Retry-After when the server sends one (up to 30 s), else doubling from `retryDelayMs` up to 10 s. */
+function backoff(retryDelayMs, attempt, retryAfter) {
+    const seconds = retryAfter === null ? NaN : Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0)
+        return Math.min(seconds * 1000, 30_000);
+    return Math.min(retryDelayMs * 2 ** attempt, 10_000);
+}
+/** The error a refusal becomes: what was refused, on what, and what to check. */
+function errorFor(spec, status, body) {
+    let detail = body.trim().slice(0, 300);
+    let grpcCode;
+    try {
+        const parsed = JSON.parse(body);
+        const text = parsed.message ?? parsed.error;
+        if (typeof text === 'string' && text)
+            detail = text;
+        if (typeof parsed.code === 'number')
+            grpcCode = parsed.code;
+    }
+    catch {
+        // not JSON: keep the raw text (a proxy's error page)
+    }
+    const suffix = detail ? `: ${detail}` : '';
+    const app = spec.application;
+    const target = app ? `application "${app}"` : spec.path;
+    let message;
+    if (status === 401) {
+        message = `Argo CD rejected the token (HTTP 401${suffix}) on ${spec.action} ${target}; check that the token is valid and not expired`;
+    }
+    else if (status === 403) {
+        message = `Argo CD denied ${spec.action} on ${target} (HTTP 403${suffix}); the token's account needs RBAC permission for it (Argo CD also answers 403 for an application it cannot see)`;
+    }
+    else if (status === 404 && app) {
+        message = `Argo CD application "${app}" not found (HTTP 404${suffix})`;
+    }
+    else {
+        message = `Argo CD ${spec.action} on ${target} failed (HTTP ${status}${suffix})`;
+    }
+    return new ArgoCdError(message, status, app, grpcCode);
+}
+const appPath = (name) => `/api/v1/applications/${encodeURIComponent(name)}`;
+async function getApplication(http, name, getOptions = {}) {
+    const { data } = await http.request({
+        method: 'GET',
+        path: appPath(name),
+        query: { refresh: getOptions.refresh },
+        action: getOptions.refresh ? 'refresh' : 'get',
+        application: name,
+    });
+    return data;
+}
+async function listApplications(http, filter = {}) {
+    const { data } = await http.request({
+        method: 'GET',
+        path: '/api/v1/applications',
+        query: { selector: filter.selector, name: filter.name, projects: filter.projects },
+        action: 'list applications',
+    });
+    return data.items ?? [];
+}
+async function patch(http, name, patchType, body) {
+    const { data } = await http.request({
+        method: 'PATCH',
+        path: appPath(name),
+        body: { name, patchType, patch: JSON.stringify(body) },
+        action: 'update',
+        application: name,
+    });
+    return data;
+}
+/** Which of a multi-source application's sources the revision is for. */
+function chooseSource(name, sources, choice) {
+    if (choice.sourceIndex !== undefined) {
+        if (!Number.isInteger(choice.sourceIndex) ||
+            choice.sourceIndex < 0 ||
+            choice.sourceIndex >= sources.length) {
+            throw new ArgoCdError(`application "${name}" has ${sources.length} sources; source index ${choice.sourceIndex} does not exist`, undefined, name);
         }
-        const source = current.spec.source;
-        if (!source) {
-            throw new ArgoCdError(`application "${name}" has neither spec.source nor spec.sources`, undefined, name);
-        }
-        if (choice.sourceIndex !== undefined && choice.sourceIndex !== 0) {
-            throw new ArgoCdError(`application "${name}" has a single source; source index ${choice.sourceIndex} does not exist`, undefined, name);
-        }
+        const chosen = sources[choice.sourceIndex];
         if (choice.sourceRepoURL &&
-            canonicalRepoURL(source.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
-            throw new ArgoCdError(`application "${name}" tracks ${source.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+            canonicalRepoURL(chosen?.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+            throw new ArgoCdError(`application "${name}": source ${choice.sourceIndex} is ${chosen?.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
         }
-        const previous = source.targetRevision;
-        if (previous === revision)
-            return { application: current, changed: false, previous, sourceIndex: undefined };
-        const application = await patch(name, 'merge', {
-            spec: { source: { targetRevision: revision } },
-        });
-        log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
-        return { application, changed: true, previous, sourceIndex: undefined };
+        return choice.sourceIndex;
     }
-    async function sync(name, syncOptions = {}) {
-        const body = {
-            name,
-            ...(syncOptions.revision ? { revision: syncOptions.revision } : {}),
-            ...(syncOptions.revisions ? { revisions: syncOptions.revisions } : {}),
-            // int64 in the gateway's JSON: strings, as the swagger declares
-            ...(syncOptions.sourcePositions
-                ? { sourcePositions: syncOptions.sourcePositions.map(String) }
-                : {}),
-            ...(syncOptions.prune !== undefined ? { prune: syncOptions.prune } : {}),
-            ...(syncOptions.dryRun !== undefined ? { dryRun: syncOptions.dryRun } : {}),
-        };
+    if (choice.sourceRepoURL) {
+        const wanted = canonicalRepoURL(choice.sourceRepoURL);
+        const matches = sources.flatMap((source, index) => canonicalRepoURL(source.repoURL ?? '') === wanted ? [index] : []);
+        if (matches.length === 1 && matches[0] !== undefined)
+            return matches[0];
+        const listed = sources.map((source) => source.repoURL ?? '(none)').join(', ');
+        throw new ArgoCdError(matches.length === 0
+            ? `application "${name}" has no source with repoURL ${choice.sourceRepoURL} (sources: ${listed})`
+            : `application "${name}" has ${matches.length} sources with repoURL ${choice.sourceRepoURL}; give a source index`, undefined, name);
+    }
+    if (sources.length === 1)
+        return 0;
+    throw new ArgoCdError(`application "${name}" has ${sources.length} sources; say which one to point at the revision (source index or repoURL)`, undefined, name);
+}
+async function setTargetRevision(http, name, revision, choice = {}) {
+    if (!revision)
+        throw new Error(`no target revision given for application "${name}"`);
+    const current = await getApplication(http, name);
+    const sources = current.spec.sources ?? [];
+    if (sources.length > 0) {
+        const index = chooseSource(name, sources, choice);
+        const source = sources[index];
+        const previous = source?.targetRevision;
+        if (previous === revision)
+            return { application: current, changed: false, previous, sourceIndex: index };
+        // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
+        const operations = [
+            { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
+            { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+        ];
+        const application = await patch(http, name, 'json', operations);
+        http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
+        return { application, changed: true, previous, sourceIndex: index };
+    }
+    const source = singleSource(name, current, choice);
+    const previous = source.targetRevision;
+    if (previous === revision)
+        return { application: current, changed: false, previous, sourceIndex: undefined };
+    const application = await patch(http, name, 'merge', {
+        spec: { source: { targetRevision: revision } },
+    });
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    return { application, changed: true, previous, sourceIndex: undefined };
+}
+/** The `spec.source` of a single-source application, refusing a choice that names another. */
+function singleSource(name, current, choice) {
+    const source = current.spec.source;
+    if (!source) {
+        throw new ArgoCdError(`application "${name}" has neither spec.source nor spec.sources`, undefined, name);
+    }
+    if (choice.sourceIndex !== undefined && choice.sourceIndex !== 0) {
+        throw new ArgoCdError(`application "${name}" has a single source; source index ${choice.sourceIndex} does not exist`, undefined, name);
+    }
+    if (choice.sourceRepoURL &&
+        canonicalRepoURL(source.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+        throw new ArgoCdError(`application "${name}" tracks ${source.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+    }
+    return source;
+}
+async function sync(http, name, syncOptions = {}) {
+    const body = {
+        name,
+        ...(syncOptions.revision ? { revision: syncOptions.revision } : {}),
+        ...(syncOptions.revisions ? { revisions: syncOptions.revisions } : {}),
+        // int64 in the gateway's JSON: strings, as the swagger declares
+        ...(syncOptions.sourcePositions
+            ? { sourcePositions: syncOptions.sourcePositions.map(String) }
+            : {}),
+        ...(syncOptions.prune !== undefined ? { prune: syncOptions.prune } : {}),
+        ...(syncOptions.dryRun !== undefined ? { dryRun: syncOptions.dryRun } : {}),
+    };
+    try {
+        const { data } = await http.request({
+            method: 'POST',
+            path: `${appPath(name)}/sync`,
+            body,
+            action: 'sync',
+            application: name,
+        });
+        return data;
+    }
+    catch (error) {
+        // A retried POST whose first attempt went through finds its own operation running.
+        if (error instanceof ArgoCdError &&
+            error.attempts > 1 &&
+            error.grpcCode === 9 &&
+            /another operation is already in progress/i.test(error.message)) {
+            http.log(`Argo CD application "${name}": a sync operation is already in progress; waiting on it`);
+            return getApplication(http, name);
+        }
+        throw error;
+    }
+}
+async function waitForSyncedHealthy(http, name, waitOptions = {}) {
+    const timeoutMs = waitOptions.timeoutMs ?? 300_000;
+    const pollMs = waitOptions.pollMs ?? 5_000;
+    const now = waitOptions.now ?? Date.now;
+    const sleep = waitOptions.sleep ?? sleepFor;
+    const started = now();
+    let last;
+    let lastError;
+    for (;;) {
         try {
-            const { data } = await request({
-                method: 'POST',
-                path: `${appPath(name)}/sync`,
-                body,
-                action: 'sync',
-                application: name,
-            });
-            return data;
+            const app = await getApplication(http, name);
+            last = assessApplication(app, waitOptions.revision);
+            lastError = undefined;
+            if (last.state !== 'pending') {
+                const { state, ...result } = last;
+                return { ...result, ok: state === 'ok' };
+            }
         }
         catch (error) {
-            // A retried POST whose first attempt went through finds its own operation running.
-            if (error instanceof ArgoCdError &&
-                error.attempts > 1 &&
-                error.grpcCode === 9 &&
-                /another operation is already in progress/i.test(error.message)) {
-                log(`Argo CD application "${name}": a sync operation is already in progress; waiting on it`);
-                return getApplication(name);
-            }
-            throw error;
+            // Outages (retries exhausted) are waited out until the deadline; refusals are final.
+            if (!(error instanceof ArgoCdError) || (error.status !== undefined && error.status < 500))
+                throw error;
+            lastError = error.message;
         }
-    }
-    async function waitForSyncedHealthy(name, waitOptions = {}) {
-        const timeoutMs = waitOptions.timeoutMs ?? 300_000;
-        const pollMs = waitOptions.pollMs ?? 5_000;
-        const now = waitOptions.now ?? Date.now;
-        const sleep = waitOptions.sleep ?? sleepFor;
-        const started = now();
-        let last;
-        let lastError;
-        for (;;) {
-            try {
-                const app = await getApplication(name);
-                last = assessApplication(app, waitOptions.revision);
-                lastError = undefined;
-                if (last.state !== 'pending') {
-                    const { state, ...result } = last;
-                    return { ...result, ok: state === 'ok' };
-                }
-            }
-            catch (error) {
-                // Outages (retries exhausted) are waited out until the deadline; refusals are final.
-                if (!(error instanceof ArgoCdError) || (error.status !== undefined && error.status < 500))
-                    throw error;
-                lastError = error.message;
-            }
-            const elapsed = now() - started;
-            if (elapsed >= timeoutMs) {
-                const seconds = Number((timeoutMs / 1000).toFixed(1));
-                const lastSeen = last ? `${last.sync}/${last.health}: ${last.message}` : 'no answer';
-                const message = `timed out after ${seconds} s waiting for "${name}" to be Synced and Healthy (last: ${lastError ?? lastSeen})`;
-                return {
-                    ok: false,
-                    sync: last?.sync ?? 'Unknown',
-                    health: last?.health ?? 'Unknown',
-                    ...(last?.revision ? { revision: last.revision } : {}),
-                    message,
-                };
-            }
-            await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        const elapsed = now() - started;
+        if (elapsed >= timeoutMs) {
+            const seconds = Number((timeoutMs / 1000).toFixed(1));
+            const lastSeen = last ? `${last.sync}/${last.health}: ${last.message}` : 'no answer';
+            const message = `timed out after ${seconds} s waiting for "${name}" to be Synced and Healthy (last: ${lastError ?? lastSeen})`;
+            return {
+                ok: false,
+                sync: last?.sync ?? 'Unknown',
+                health: last?.health ?? 'Unknown',
+                ...(last?.revision ? { revision: last.revision } : {}),
+                message,
+            };
         }
+        await sleep(Math.min(pollMs, timeoutMs - elapsed));
     }
-    return {
-        server,
-        getApplication,
-        listApplications,
-        setTargetRevision,
-        refresh: (name, kind = 'normal') => getApplication(name, { refresh: kind }),
-        sync,
-        waitForSyncedHealthy,
-    };
 }
 
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
@@ -65063,8 +65088,6 @@ function editDistance(a, b) {
     }
     return previous[b.length];
 }
-// ---------------------------------------------------------------------------
-// Semantic checks (things a JSON Schema cannot say)
 function semanticProblems(config, raw) {
     const problems = [];
     const check = (path, fn) => {
@@ -65077,6 +65100,18 @@ function semanticProblems(config, raw) {
             problems.push({ path, message: error.message });
         }
     };
+    environmentProblems(config, raw, check);
+    stageProblems(config, problems, check);
+    // A cycle is only worth reporting once every name and reference is sound.
+    if (problems.length === 0)
+        cycleProblem(config, raw, problems);
+    impactProblems(config, check);
+    reportProblems(config, problems);
+    deployProblems(config, problems, check);
+    return problems;
+}
+/** Each environment rule's globs compile and its templates give safe names and valid branches. */
+function environmentProblems(config, raw, check) {
     config.environments.forEach((rule, i) => {
         const base = ['environments', i];
         let captureCount = 0;
@@ -65099,6 +65134,9 @@ function semanticProblems(config, raw) {
                 throw new errors_UserError(`branch template "${rule.branch}" gives ${reason}`);
         });
     });
+}
+/** Stage names are unique, their globs compile, and every `requires` names another stage. */
+function stageProblems(config, problems, check) {
     const stageIndex = new Map();
     config.stages.forEach((stage, i) => {
         if (stageIndex.has(stage.name)) {
@@ -65113,10 +65151,9 @@ function semanticProblems(config, raw) {
         stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
     });
     // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
-    const uniqueStages = stageIndex.size === config.stages.length;
+    if (stageIndex.size !== config.stages.length)
+        return;
     config.stages.forEach((stage, i) => {
-        if (!uniqueStages)
-            return;
         stage.requires.forEach((required, j) => {
             if (required === stage.name) {
                 problems.push({
@@ -65135,31 +65172,36 @@ function semanticProblems(config, raw) {
             }
         });
     });
-    if (problems.length === 0) {
-        const cycle = findCycle(config.stages);
-        if (cycle) {
-            const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
-            const written = indexes
-                .filter((i) => raw.stages?.[i]?.requires !== undefined)
-                .sort((a, b) => a - b);
-            const implicit = indexes
-                .filter((i) => !written.includes(i))
-                .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
-            const at = written[0] ?? indexes[0];
-            problems.push({
-                path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
-                message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
-                    (implicit.length > 0
-                        ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
-                        : ''),
-            });
-        }
-    }
+}
+/** Stages that require each other in a cycle, reported where the user wrote `requires`. */
+function cycleProblem(config, raw, problems) {
+    const cycle = findCycle(config.stages);
+    if (!cycle)
+        return;
+    const indexes = cycle.slice(1).map((name) => config.stages.findIndex((s) => s.name === name));
+    const written = indexes
+        .filter((i) => raw.stages?.[i]?.requires !== undefined)
+        .sort((a, b) => a - b);
+    const implicit = indexes
+        .filter((i) => !written.includes(i))
+        .map((i) => `"${config.stages[i].name}" requires "${config.stages[i].requires[0]}"`);
+    const at = written[0] ?? indexes[0];
+    problems.push({
+        path: written.length > 0 ? ['stages', at, 'requires'] : ['stages', at],
+        message: `stages require each other in a cycle: ${cycle.join(' → ')}` +
+            (implicit.length > 0
+                ? ` (without \`requires\`, a stage requires the one listed before it: ${implicit.join(', ')}; list stages in promotion order or write \`requires: []\`)`
+                : ''),
+    });
+}
+function impactProblems(config, check) {
     config.impact.extra.forEach((rule, i) => {
         rule.paths.forEach((glob, j) => check(['impact', 'extra', i, 'paths', j], () => checkPathGlob(glob)));
         rule.environments.forEach((glob, j) => check(['impact', 'extra', i, 'environments', j], () => checkNameGlob(glob)));
     });
-    reportProblems(config, problems);
+}
+/** The Argo CD application template expands, and a stage on the argocd backend has a server. */
+function deployProblems(config, problems, check) {
     check(['deploy', 'argocd', 'application'], () => {
         sampleExpansion(config.deploy.argocd.application, ['name', 'stage', 'branch'], 'application template');
     });
@@ -65174,7 +65216,6 @@ function semanticProblems(config, raw) {
             message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
         });
     }
-    return problems;
 }
 function reportProblems(config, problems) {
     const seen = new Map();
