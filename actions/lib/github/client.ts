@@ -1,3 +1,7 @@
+// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
+// it): getOctokit gives the one client the runner's defaults (GITHUB_API_URL,
+// the runner's proxy settings) for the actions, the CLI and the tests alike;
+// the event context is read only in main.ts.
 import { getOctokit } from '@actions/github'
 import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
