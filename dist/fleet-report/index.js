@@ -58372,6 +58372,11 @@ function errors_errorMessage(error) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/action-io.js
+// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
+// it): the runner's input, output and failure protocol (INPUT_* variables,
+// GITHUB_OUTPUT, annotations) is @actions/core's, and every main.ts goes
+// through readInputs, writeOutputs and failAction here, so that protocol is
+// used in one place. Summaries, logs and the event stay in main.ts.
 
 
 /**
@@ -59743,6 +59748,10 @@ class RateLimitBudgetError extends Error {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/client.js
+// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
+// it): getOctokit gives the one client the runner's defaults (GITHUB_API_URL,
+// the runner's proxy settings) for the actions, the CLI and the tests alike;
+// the event context is read only in main.ts.
 
 
 

@@ -50991,6 +50991,11 @@ function errors_errorMessage(error) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/action-io.js
+// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
+// it): the runner's input, output and failure protocol (INPUT_* variables,
+// GITHUB_OUTPUT, annotations) is @actions/core's, and every main.ts goes
+// through readInputs, writeOutputs and failAction here, so that protocol is
+// used in one place. Summaries, logs and the event stay in main.ts.
 
 
 /**
