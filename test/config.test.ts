@@ -68,6 +68,7 @@ describe('parseConfig', () => {
         approvals: 0,
         permission: 'write',
         backend: 'external',
+        production: false,
       },
       {
         name: 'staging',
@@ -77,6 +78,7 @@ describe('parseConfig', () => {
         approvals: 0,
         permission: 'write',
         backend: 'merge',
+        production: false,
       },
       {
         name: 'production',
@@ -86,6 +88,7 @@ describe('parseConfig', () => {
         approvals: 1,
         permission: 'maintain',
         backend: 'argocd',
+        production: true,
       },
     ])
     expect(config.impact.extra).toEqual([{ paths: ['global/**'], environments: ['*'] }])
@@ -111,6 +114,7 @@ describe('parseConfig', () => {
       permission: 'write',
       allowForks: true,
       allowBots: ['renovate[bot]'],
+      requiredStages: 'pull-request',
     })
     expect(config.deploy).toEqual({
       backend: 'external',

@@ -18,7 +18,10 @@ beforeAll(async () => {
     config: (url) =>
       fleetConfig(url)
         .replace('match: ["*-test-*"]', 'match: ["*-test-*"]\n    backend: merge')
-        .replace('permission: maintain', 'permission: maintain\n    backend: external')
+        .replace(
+          'permission: maintain',
+          'permission: maintain\n    backend: external\n    production: true',
+        )
         .concat('\n  external:\n    system: Kargo\n'),
   })
 })
@@ -34,6 +37,18 @@ const status = (env: string) =>
   fleet.gh.state
     .latestStatuses(FULL_NAME, fleet.headSha)
     .find((s) => s.context === `fleet-promote/${env}`)
+
+const deploymentsOf = (environments: string[]) =>
+  fleet.gh.state
+    .deployments(FULL_NAME)
+    .filter((d) => environments.includes(d.environment))
+    .sort((a, b) => a.environment.localeCompare(b.environment))
+    .map((d) => ({
+      environment: d.environment,
+      sha: d.sha,
+      production: d.productionEnvironment,
+      states: d.statuses.map((s) => s.state),
+    }))
 
 describe('deploy backends', () => {
   it('merge: merges each child PR into its WET branch at the child head', async () => {
@@ -54,6 +69,27 @@ describe('deploy backends', () => {
     }
     // No Argo CD call for the merge backend.
     expect(fleet.argocd.requests.filter((r) => r.method !== 'GET')).toEqual([])
+    // A GitHub deployment per environment on the parent head, not production (the stage says so).
+    expect(deploymentsOf(['ap-test-1', 'eu-test-1', 'us-test-1'])).toEqual([
+      {
+        environment: 'ap-test-1',
+        sha: fleet.headSha,
+        production: false,
+        states: ['in_progress', 'success'],
+      },
+      {
+        environment: 'eu-test-1',
+        sha: fleet.headSha,
+        production: false,
+        states: ['in_progress', 'success'],
+      },
+      {
+        environment: 'us-test-1',
+        sha: fleet.headSha,
+        production: false,
+        states: ['in_progress', 'success'],
+      },
+    ])
   })
 
   it('.status still shows the merged environments; repeating the promotion says they are deployed', async () => {
@@ -119,6 +155,15 @@ describe('deploy backends', () => {
       state: 'pending',
       description: 'waiting for Kargo',
     })
+    // Queued deployments for Kargo to finish; production from the stage's `production: true`.
+    expect(deploymentsOf(['eu-prod-1', 'us-prod-2'])).toEqual(
+      ['eu-prod-1', 'us-prod-2'].map((environment) => ({
+        environment,
+        sha: fleet.headSha,
+        production: true,
+        states: ['queued'],
+      })),
+    )
     const pipeline = () =>
       fleet.gh.state
         .latestStatuses(FULL_NAME, fleet.headSha)

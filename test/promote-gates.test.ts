@@ -125,6 +125,7 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
     reviews: [],
     statuses: new Map(),
     locks: new Map(),
+    requiredRuns: new Map(),
     argocdToken: true,
     ...overrides,
   }
@@ -142,6 +143,15 @@ function promoteCommand(
     noop: flags.noop ?? false,
     allowDeletions: flags.allowDeletions ?? false,
     ...(flags.force ? { force: true as const } : {}),
+  }
+}
+
+function wetRun(environment: string, withinHistory: boolean) {
+  return {
+    environment,
+    branch: `env/${environment}`,
+    drySha: (withinHistory ? 'd' : 'e').repeat(40),
+    withinHistory,
   }
 }
 
@@ -519,6 +529,71 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     name: '--noop still needs the role',
     facts: { command: promoteCommand(['production'], { noop: true }) },
     verdict: 'refuse: wendy has the write role; this needs maintain or higher',
+  },
+  {
+    name: 'requires across PRs: production alone, testing runs this DRY history',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+      requiredRuns: new Map([
+        ['testing', { runs: [wetRun('eu-test-1', true), wetRun('us-test-1', true)] }],
+      ]),
+    },
+    verdict: 'proceed: eu-prod-1',
+  },
+  {
+    name: 'requires across PRs: testing runs a commit outside this history',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+      requiredRuns: new Map([
+        ['testing', { runs: [wetRun('eu-test-1', true), wetRun('us-test-1', false)] }],
+      ]),
+    },
+    verdict:
+      "refuse: production requires testing, which this pull request does not impact: its WET branches must run this pull request's DRY commit ddddddd or an ancestor first; not yet: us-test-1 runs eeeeeee (promote what testing is missing, or set promote.requiredStages: pull-request)",
+  },
+  {
+    name: 'requires across PRs: a WET branch without hydrator.metadata',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+      requiredRuns: new Map([
+        [
+          'testing',
+          { runs: [{ environment: 'eu-test-1', branch: 'env/eu-test-1', withinHistory: false }] },
+        ],
+      ]),
+    },
+    verdict: /not yet: eu-test-1 \(env\/eu-test-1 has no hydrator.metadata\)/,
+  },
+  {
+    name: 'requires across PRs: the WET branches could not be read',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+      requiredRuns: new Map([['testing', { problem: 'GitHub truncated the file list of main' }]]),
+    },
+    verdict:
+      'refuse: production requires testing, whose WET branches could not be read: GitHub truncated the file list of main',
+  },
+  {
+    name: 'requires within the PR only (requiredStages: pull-request reads nothing)',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april')],
+      impacted: [impacted('eu-prod-1')],
+    },
+    verdict: 'proceed: eu-prod-1',
   },
 ]
 

@@ -3,20 +3,22 @@
 // pending while it works, then success or failure with the reason.
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
-//            and Healthy at the child head SHA; a GitHub deployment records it
+//            and Healthy at the child head SHA
 //   merge    merge the child PR into the WET branch, bound to its head SHA
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
+//
+// Every backend also records a GitHub deployment (deployments.ts).
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
 import { ArgoCdError } from '../lib/argocd/client.js'
 import type { DeployBackend } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import { environmentContext, statusDescription, type RepoRef } from '../lib/statuses.js'
+import { environmentContext, type RepoRef } from '../lib/statuses.js'
 import { setStatus } from '../lib/github/statuses.js'
 import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
-import { createDeployment, findDeployment, setDeploymentStatus } from '../lib/github/deployments.js'
+import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
 
 export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop'
 
@@ -27,6 +29,8 @@ export interface DeployTarget {
   child: ChildPr
   /** Argo CD Application name (argocd backend). */
   application?: string
+  /** The stage's `production`: the deployment's `production_environment`. */
+  production: boolean
 }
 
 export interface EnvironmentOutcome {
@@ -54,6 +58,8 @@ export interface DeployContext {
   externalSystem: string
   /** Link to this workflow run, for deployment statuses. */
   runUrl?: string
+  /** Deployments already made on the parent head by environment (a re-run reuses them). */
+  deployments: ReadonlyMap<string, number>
   log: (message: string) => void
   now?: () => number
 }
@@ -68,35 +74,39 @@ export async function deployEnvironment(
 ): Promise<EnvironmentOutcome> {
   const now = ctx.now ?? Date.now
   const started = now()
-  const base = {
+  const finish = (result: EnvironmentResult, detail: string, url?: string): EnvironmentOutcome => ({
     environment: target.environment,
     stage: target.stage,
     backend: target.backend,
-    child: { number: target.child.number, url: target.child.url },
-  }
-  const finish = (result: EnvironmentResult, detail: string, url?: string): EnvironmentOutcome => ({
-    ...base,
     result,
     detail,
     ...(url ? { url } : {}),
+    child: { number: target.child.number, url: target.child.url },
     durationMs: now() - started,
   })
+  const url = environmentUrl(ctx, target)
+  let deployment: number | undefined
   try {
-    switch (target.backend) {
-      case 'argocd': {
-        const outcome = await deployWithArgoCd(ctx, target)
-        return finish(outcome.ok ? 'success' : 'failure', outcome.detail, outcome.url)
-      }
-      case 'merge': {
-        const outcome = await deployByMerge(ctx, target)
-        return finish(outcome.ok ? 'success' : 'failure', outcome.detail, target.child.url)
-      }
-      case 'external': {
-        const detail = `waiting for ${ctx.externalSystem}`
-        await report(ctx, target, 'pending', detail, target.child.url)
-        return finish('waiting', detail, target.child.url)
-      }
-    }
+    const waiting = target.backend === 'external'
+    deployment = await startDeployment(
+      deploymentContext(ctx),
+      target,
+      waiting ? 'queued' : 'in_progress',
+      waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`,
+      url,
+    )
+    const outcome = await runBackend(ctx, target)
+    // The external system finishes what it deploys; the deployment stays queued for it.
+    if (outcome.result !== 'waiting')
+      await reportDeployment(
+        deploymentContext(ctx),
+        target,
+        deployment,
+        outcome.result,
+        outcome.detail,
+        url,
+      )
+    return finish(outcome.result, outcome.detail, outcome.url)
   } catch (error) {
     // Whatever broke, the environment must not stay pending: report and move on.
     const detail = errorMessage(error)
@@ -106,7 +116,68 @@ export async function deployEnvironment(
         `${target.environment}: could not set the failure status: ${errorMessage(reportError)}`,
       ),
     )
+    if (deployment !== undefined) {
+      await reportDeployment(
+        deploymentContext(ctx),
+        target,
+        deployment,
+        'failure',
+        detail,
+        url,
+      ).catch((reportError: unknown) =>
+        ctx.log(
+          `${target.environment}: could not fail the deployment: ${errorMessage(reportError)}`,
+        ),
+      )
+    }
     return finish('failure', detail)
+  }
+}
+
+async function runBackend(
+  ctx: DeployContext,
+  target: DeployTarget,
+): Promise<{ result: 'success' | 'failure' | 'waiting'; detail: string; url?: string }> {
+  switch (target.backend) {
+    case 'argocd': {
+      const outcome = await deployWithArgoCd(ctx, target)
+      return {
+        result: outcome.ok ? 'success' : 'failure',
+        detail: outcome.detail,
+        url: outcome.url ?? '',
+      }
+    }
+    case 'merge': {
+      const outcome = await deployByMerge(ctx, target)
+      return {
+        result: outcome.ok ? 'success' : 'failure',
+        detail: outcome.detail,
+        url: target.child.url,
+      }
+    }
+    case 'external': {
+      const detail = `waiting for ${ctx.externalSystem}`
+      await report(ctx, target, 'pending', detail, target.child.url)
+      return { result: 'waiting', detail, url: target.child.url }
+    }
+  }
+}
+
+/** Where the deployment can be seen: the Argo CD Application, or the child PR. */
+function environmentUrl(ctx: DeployContext, target: DeployTarget): string {
+  return target.backend === 'argocd' && ctx.argocd && target.application
+    ? applicationUrl(ctx.argocd.client.server, target.application)
+    : target.child.url
+}
+
+function deploymentContext(ctx: DeployContext): DeploymentContext {
+  return {
+    client: ctx.client,
+    repo: ctx.repo,
+    parent: ctx.parent,
+    parentSha: ctx.parentSha,
+    existing: ctx.deployments,
+    ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
   }
 }
 
@@ -145,8 +216,6 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
     `deploying ${branch} with Argo CD application ${application}`,
     url,
   )
-  const deployment = await findOrCreateDeployment(ctx, target)
-  await reportDeployment(ctx, target, deployment, 'in_progress', `syncing ${application}`, url)
 
   let verdict: BackendOutcome
   try {
@@ -173,54 +242,7 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
     verdict = { ok: false, detail: error.message, url }
   }
   await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url)
-  await reportDeployment(
-    ctx,
-    target,
-    deployment,
-    verdict.ok ? 'success' : 'failure',
-    verdict.detail,
-    url,
-  )
   return verdict
-}
-
-const DEPLOYMENT_TASK = 'deploy:fleet-promote'
-
-/**
- * One deployment per environment and child head SHA: a re-run finds the
- * deployment of its first attempt instead of creating a duplicate.
- */
-async function findOrCreateDeployment(ctx: DeployContext, target: DeployTarget): Promise<number> {
-  const query = {
-    sha: target.child.headSha,
-    environment: target.environment,
-    task: DEPLOYMENT_TASK,
-  }
-  const found = await findDeployment(ctx.client, ctx.repo, query)
-  if (found !== undefined) return found
-  return createDeployment(ctx.client, ctx.repo, {
-    ...query,
-    production: /prod/i.test(target.stage),
-    description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
-    payload: { parent: ctx.parent, parentSha: ctx.parentSha, branch: target.child.branch },
-  })
-}
-
-async function reportDeployment(
-  ctx: DeployContext,
-  target: DeployTarget,
-  deployment: number,
-  state: 'in_progress' | 'success' | 'failure',
-  description: string,
-  environmentUrl: string,
-): Promise<void> {
-  await setDeploymentStatus(ctx.client, ctx.repo, deployment, {
-    state,
-    description: statusDescription(description),
-    environment: target.environment,
-    environmentUrl,
-    ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
-  })
 }
 
 async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<BackendOutcome> {

@@ -3,14 +3,15 @@
 // of environments that did not end up running this PR.
 
 import type { StageConfig } from '../lib/config/types.js'
-import { environmentContext, type CommitStatus } from '../lib/statuses.js'
+import { environmentContext } from '../lib/statuses.js'
 import {
   deployEnvironment,
   type DeployContext,
   type DeployTarget,
   type EnvironmentOutcome,
 } from './backends.js'
-import { recheckHead, type Impacted, type PromoteFacts } from './facts.js'
+import { existingDeployments } from './deployments.js'
+import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
 import { acquireAll, releaseAcquired } from './locking.js'
 import type { RunState } from './run.js'
@@ -32,7 +33,8 @@ export async function executePlan(
   try {
     const moved = await recheckHead(client, repo, state.pull.number, plan.pinned)
     if (moved) return { refusal: moved.reason }
-    outcomes = await deployStages(state, plan, facts.impacted, facts.statuses)
+    const deployments = await existingDeployments(client, repo, plan.pinned)
+    outcomes = await deployStages(state, plan, facts, deployments)
   } finally {
     const keep = new Set(
       outcomes
@@ -50,14 +52,15 @@ export async function executePlan(
 async function deployStages(
   state: RunState,
   plan: DeployPlan,
-  impacted: readonly Impacted[],
-  statusesBefore: ReadonlyMap<string, CommitStatus>,
+  facts: PromoteFacts,
+  deployments: ReadonlyMap<string, number>,
 ): Promise<EnvironmentOutcome[]> {
   const { settings, pull } = state
-  const ctx = deployContext(state)
+  const ctx = deployContext(state, deployments)
+  const impacted = [...facts.impacted, ...facts.finished]
   const outcomes: EnvironmentOutcome[] = []
   const succeeded = new Set(
-    [...statusesBefore]
+    [...facts.statuses]
       .filter(([, status]) => status.state === 'success')
       .map(([context]) => context),
   )
@@ -89,7 +92,7 @@ async function deployStages(
 /** A stage required from within this command must have succeeded in this run. */
 function unmetRequirement(
   stage: StageConfig,
-  impacted: readonly Impacted[],
+  impacted: readonly PullEnvironment[],
   succeeded: ReadonlySet<string>,
 ): string | undefined {
   return stage.requires.find((required) =>
@@ -106,11 +109,12 @@ function deployTarget(env: Impacted, plan: DeployPlan): DeployTarget {
     stage: env.stage.name,
     backend: env.stage.backend,
     child: env.child,
+    production: env.stage.production,
     ...(application !== undefined ? { application } : {}),
   }
 }
 
-function deployContext(state: RunState): DeployContext {
+function deployContext(state: RunState, deployments: ReadonlyMap<string, number>): DeployContext {
   const { settings, config, pull } = state
   const argocdServer = config.deploy.argocd.server
   const argocdClient = argocdServer && settings.argocd ? settings.argocd(argocdServer) : undefined
@@ -130,6 +134,7 @@ function deployContext(state: RunState): DeployContext {
         }
       : {}),
     externalSystem: config.deploy.external.system,
+    deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
     log: settings.log,
     ...(settings.now ? { now: settings.now } : {}),

@@ -21,6 +21,7 @@ import { latestStatuses } from '../lib/github/statuses.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import type { Command } from './commands.js'
+import { readRequiredStageRuns, type RequiredStageRuns } from './required-stages.js'
 import { approversAmong, effectiveRole, type Role } from './gates.js'
 import type { Actor, RunState, Trigger } from './run.js'
 
@@ -63,6 +64,8 @@ export interface PromoteFacts {
   statuses: ReadonlyMap<string, CommitStatus>
   /** Locks held on impacted environments, read for a dry run (a real run takes them and finds out). */
   locks: ReadonlyMap<string, HeldLock>
+  /** What the WET branches of required stages this PR does not impact run (`requiredStages: wet-branches`). */
+  requiredRuns: ReadonlyMap<string, RequiredStageRuns>
   /** Whether an Argo CD token was given (an `argocd` stage needs it). */
   argocdToken: boolean
 }
@@ -126,6 +129,13 @@ export async function gatherPromoteFacts(
         )
       : new Map<string, HeldLock>(),
   ])
+  const finished = finishedOf(config, impacted, statuses)
+  const requiredRuns = await readRequiredStageRuns(client, repo, {
+    config,
+    baseRef: pull.baseRef,
+    present: new Set([...impacted, ...finished].map((env) => env.stage.name)),
+    ...(impacted[0]?.child.marker ? { drySha: impacted[0].child.marker.drySha } : {}),
+  })
   return {
     trigger: trigger.kind,
     actor: trigger.actor,
@@ -135,11 +145,12 @@ export async function gatherPromoteFacts(
     config,
     pulls,
     impacted,
-    finished: finishedOf(config, impacted, statuses),
+    finished,
     ...(role !== undefined ? { role } : {}),
     reviews,
     statuses,
     locks,
+    requiredRuns,
     argocdToken: settings.argocd !== undefined,
   }
 }

@@ -12,6 +12,8 @@ import { describeHolder } from '../lib/locks.js'
 import { parseChildBranch } from '../lib/children.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import { statusOf, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
+import { METADATA_FILE } from '../lib/render/output.js'
+import type { RequiredStageRuns } from './required-stages.js'
 import type { ReplyRow } from './reply.js'
 import { list } from './run.js'
 
@@ -302,16 +304,21 @@ const requiresGate: Gate = (facts, _selected, stages) => {
   for (const stage of stages) {
     const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) }
     for (const name of external.requires) required.add(name)
-    const refusal = checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha)
+    const refusal =
+      checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha) ??
+      checkRequiredElsewhere(external, facts.requiredRuns, facts.impacted[0]?.child.marker?.drySha)
     if (refusal) return { gate: 'required stages', ok: false, detail: refusal.reason }
   }
+  const sha = facts.pull.headSha.slice(0, 7)
+  const met = [...required].map((name) =>
+    facts.requiredRuns.has(name)
+      ? `${name} runs this DRY commit or an ancestor on its WET branches`
+      : `${name} succeeded on ${sha}`,
+  )
   return {
     gate: 'required stages',
     ok: true,
-    detail:
-      required.size === 0
-        ? 'none outside this command'
-        : `${list([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
+    detail: met.length === 0 ? 'none outside this command' : met.join('; '),
   }
 }
 
@@ -605,6 +612,42 @@ export function checkRequiredStages(
       const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ', …' : '')
       return {
         reason: `${stage.name} requires ${required} to succeed on ${sha.slice(0, 7)} first; not yet: ${shown}`,
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * Required stages the PR does not impact (`promote.requiredStages:
+ * wet-branches`): every environment's WET branch must run the PR's DRY
+ * commit or an ancestor of it. A stage with no environment at all is
+ * satisfied; one whose branches could not be read is not.
+ */
+export function checkRequiredElsewhere(
+  stage: StageConfig,
+  runs: ReadonlyMap<string, RequiredStageRuns>,
+  drySha: string | undefined,
+): Refusal | undefined {
+  const dry = drySha ? ` ${drySha.slice(0, 7)}` : ''
+  for (const required of stage.requires) {
+    const found = runs.get(required)
+    if (!found) continue
+    if ('problem' in found)
+      return {
+        reason: `${stage.name} requires ${required}, whose WET branches could not be read: ${found.problem}`,
+      }
+    const behind = found.runs
+      .filter((run) => !run.withinHistory)
+      .map((run) =>
+        run.drySha
+          ? `${run.environment} runs ${run.drySha.slice(0, 7)}`
+          : `${run.environment} (${run.branch} has no ${METADATA_FILE})`,
+      )
+    if (behind.length > 0) {
+      const shown = behind.slice(0, 5).join(', ') + (behind.length > 5 ? ', …' : '')
+      return {
+        reason: `${stage.name} requires ${required}, which this pull request does not impact: its WET branches must run this pull request's DRY commit${dry} or an ancestor first; not yet: ${shown} (promote what ${required} is missing, or set promote.requiredStages: pull-request)`,
       }
     }
   }

@@ -61,8 +61,12 @@ export interface PromoteFleet {
   parent: number
   headSha: string
   work: Git
-  /** Opens another parent PR with its own children (for lock races). */
-  openParent(branch: string, user: string): Promise<{ number: number; headSha: string }>
+  /** Opens another parent PR with its own children (for lock races), for all or some environments. */
+  openParent(
+    branch: string,
+    user: string,
+    impacts?: (environment: string) => boolean,
+  ): Promise<{ number: number; headSha: string }>
   /** Pushes a new commit to the parent branch (the head moves). */
   moveHead(): Promise<string>
   settings(overrides?: Partial<PromoteSettings>): PromoteSettings
@@ -112,6 +116,8 @@ export async function startPromoteFleet(
     config?: (argocdUrl: string) => string
     /** Other environments (directories `clusters/<first part>/<rest>`); default ENVIRONMENTS. */
     environments?: readonly { name: string; stage: string }[]
+    /** The environments the first parent PR impacts (children and statuses); default all. */
+    impacts?: (environment: string) => boolean
   } = {},
 ): Promise<PromoteFleet> {
   const environments = options.environments ?? ENVIRONMENTS
@@ -158,15 +164,18 @@ export async function startPromoteFleet(
       }),
     ),
   })
-  await commitAll('fleet')
+  const mainSha = await commitAll('fleet')
   await work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/main'])
 
-  // WET branches, each with its rendered manifest.
+  // WET branches, each with its rendered manifest, rendered from main.
   for (const env of environments) {
     await work.run(['checkout', '--quiet', '--orphan', `env/${env.name}`])
     await work.run(['rm', '-r', '--quiet', '--cached', '.'])
     await work.run(['clean', '-fdq'])
-    await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: 1\n` })
+    await writeFiles(dir, {
+      'manifest.yaml': `# ${env.name}\nversion: 1\n`,
+      'hydrator.metadata': `${JSON.stringify({ drySha: mainSha, repoURL: remote })}\n`,
+    })
     await commitAll(`render ${env.name}`)
   }
   await work.run([
@@ -205,7 +214,11 @@ export async function startPromoteFleet(
   }
 
   let counter = 0
-  const openParent = async (branch: string, login: string) => {
+  const openParent = async (
+    branch: string,
+    login: string,
+    impacts: (environment: string) => boolean = () => true,
+  ) => {
     await work.run(['checkout', '--quiet', '-B', branch, 'origin/main'])
     await writeFiles(dir, { [`components/addon-${++counter}.yaml`]: `bump: ${counter}\n` })
     const headSha = await commitAll(`bump ${counter}`)
@@ -218,16 +231,16 @@ export async function startPromoteFleet(
       user: login,
     })
     const refspecs: string[] = []
-    for (const env of environments) {
+    for (const env of environments.filter((e) => impacts(e.name))) {
       const child = childBranch(number, env.name)
       await work.run(['checkout', '--quiet', '-B', child, `origin/env/${env.name}`])
       await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: ${counter + 1}\n` })
       await commitAll(`render ${env.name} for #${number}`)
       refspecs.push(`refs/heads/${child}:refs/heads/${child}`)
     }
-    await work.run(['push', '--quiet', '--atomic', 'origin', ...refspecs])
+    if (refspecs.length > 0) await work.run(['push', '--quiet', '--atomic', 'origin', ...refspecs])
     await gh.refreshRefs(FULL_NAME)
-    for (const env of environments) {
+    for (const env of environments.filter((e) => impacts(e.name))) {
       const marker = encodeMarker({
         version: 1,
         parent: number,
@@ -256,7 +269,7 @@ export async function startPromoteFleet(
     return { number, headSha }
   }
 
-  const first = await openParent('feature/bump', users.writer.login)
+  const first = await openParent('feature/bump', users.writer.login, options.impacts)
   let commentCounter = 0
 
   const fleet: PromoteFleet = {

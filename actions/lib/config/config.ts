@@ -56,6 +56,7 @@ export function defaultConfig(): FleetConfig {
         approvals: 0,
         permission: 'write',
         backend: 'merge',
+        production: false,
       },
     ],
     impact: { extra: [] },
@@ -73,7 +74,13 @@ export function defaultConfig(): FleetConfig {
       maxMemoryMegabytes: 4096,
       sandbox: 'required',
     },
-    promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
+    promote: {
+      command: '.promote',
+      permission: 'write',
+      allowForks: false,
+      allowBots: [],
+      requiredStages: 'wet-branches',
+    },
     deploy: {
       backend: 'merge',
       argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
@@ -148,6 +155,7 @@ interface RawStage {
   approvals?: number
   permission?: Permission
   backend?: DeployBackend
+  production?: boolean
 }
 
 interface RawConfig {
@@ -170,6 +178,7 @@ interface RawConfig {
     permission?: Permission
     allowForks?: boolean
     allowBots?: string[]
+    requiredStages?: 'wet-branches' | 'pull-request'
   }
   deploy?: {
     backend?: DeployBackend
@@ -327,6 +336,7 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     approvals: stage.approvals ?? 0,
     permission: stage.permission ?? promote.permission,
     backend: stage.backend ?? deploy.backend,
+    production: stage.production ?? false,
   }))
   const hydrate = raw.hydrate
   return {

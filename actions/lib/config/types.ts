@@ -31,6 +31,8 @@ export interface StageConfig {
   permission: Permission
   /** Deploy backend for this stage (defaults to deploy.backend). */
   backend: DeployBackend
+  /** Its environments are production: the GitHub deployments' `production_environment`. */
+  production: boolean
 }
 
 export interface ImpactRule {
@@ -71,6 +73,12 @@ export interface PromoteConfig {
   allowForks: boolean
   /** Bot logins (e.g. `renovate[bot]`) allowed to run commands. */
   allowBots: string[]
+  /**
+   * A required stage the PR does not impact: `wet-branches` checks that its
+   * WET branches run the PR's DRY commit or an ancestor; `pull-request`
+   * counts it as satisfied.
+   */
+  requiredStages: 'wet-branches' | 'pull-request'
 }
 
 export interface ArgoCdConfig {

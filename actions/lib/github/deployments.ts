@@ -12,14 +12,22 @@ export interface DeploymentRequest {
   payload: Record<string, unknown>
 }
 
-/** The newest deployment of `sha` to `environment` for `task`, if any. */
-export async function findDeployment(
+/** The newest deployment of `sha` for `task` per environment (GitHub lists newest first). */
+export async function listDeploymentIds(
   client: GitHubClient,
   repo: RepoRef,
-  query: { sha: string; environment: string; task: string },
-): Promise<number | undefined> {
-  const { data } = await client.rest.repos.listDeployments({ ...repo, ...query, per_page: 1 })
-  return data[0]?.id
+  query: { sha: string; task: string },
+): Promise<Map<string, number>> {
+  const deployments = await client.paginate(client.rest.repos.listDeployments, {
+    ...repo,
+    ...query,
+    per_page: 100,
+  })
+  const ids = new Map<string, number>()
+  for (const deployment of deployments) {
+    if (!ids.has(deployment.environment)) ids.set(deployment.environment, deployment.id)
+  }
+  return ids
 }
 
 export async function createDeployment(
@@ -45,8 +53,10 @@ export async function createDeployment(
   return created.data.id
 }
 
+export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure'
+
 export interface DeploymentStatusUpdate {
-  state: 'in_progress' | 'success' | 'failure'
+  state: DeploymentState
   description: string
   environment: string
   environmentUrl: string

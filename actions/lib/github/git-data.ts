@@ -93,3 +93,20 @@ export async function deleteBranch(
     throw error
   }
 }
+
+/**
+ * Every file path of a commit or branch, from one recursive tree listing.
+ * GitHub cuts the listing of a very large tree (`truncated`): then the list
+ * is incomplete and the caller must not treat it as the whole tree.
+ */
+export async function filesAt(
+  client: GitHubClient,
+  repo: RepoRef,
+  ref: string,
+): Promise<{ files: string[]; truncated: boolean }> {
+  const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' })
+  return {
+    files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
+    truncated: data.truncated,
+  }
+}

@@ -28,3 +28,25 @@ export async function collaboratorPermission(
     throw error
   }
 }
+
+/** Whether `ancestor` is `descendant` or one of its ancestors (GitHub's compare: identical or ahead). */
+export async function isAncestorCommit(
+  client: GitHubClient,
+  repo: RepoRef,
+  ancestor: string,
+  descendant: string,
+): Promise<boolean> {
+  try {
+    const { data } = await client.rest.repos.compareCommitsWithBasehead({
+      ...repo,
+      basehead: `${ancestor}...${descendant}`,
+      // Only the verdict is needed, not the commit list.
+      per_page: 1,
+    })
+    return data.status === 'identical' || data.status === 'ahead'
+  } catch (error) {
+    // GitHub answers 404 when a commit is unknown or the two share no history.
+    if (httpStatus(error) === 404) return false
+    throw error
+  }
+}

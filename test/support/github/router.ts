@@ -2,13 +2,14 @@
 import type { RouteDef } from './http.js'
 import { deploymentRoutes } from './handlers/deployments.js'
 import { gitDataRoutes } from './handlers/git-data.js'
+import { historyRoutes } from './handlers/history.js'
 import { issueRoutes } from './handlers/issues.js'
 import { pullRoutes } from './handlers/pulls.js'
 import { repoRoutes } from './handlers/repos.js'
 import { statusRoutes } from './handlers/statuses.js'
 
 /** Parameters that may contain slashes (git refs, branch names and file paths). */
-const GREEDY = new Set(['ref', 'branch', 'path'])
+const GREEDY = new Set(['ref', 'branch', 'path', 'tree_sha', 'basehead'])
 
 interface CompiledRoute {
   def: RouteDef
@@ -40,6 +41,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...statusRoutes,
   ...deploymentRoutes,
   ...gitDataRoutes,
+  ...historyRoutes,
 ]
 
 // The most specific templates first: `/commits/{ref}/status` before `/commits/{ref}`.

@@ -69,8 +69,11 @@ export const deploymentRoutes: RouteDef[] = [
             : {},
         description: stringField(req, 'description') ?? null,
         transientEnvironment: req.body.transient_environment === true,
+        // GitHub's default: true for the environment named `production` only.
         productionEnvironment:
-          req.body.production_environment === true || environment === 'production',
+          typeof req.body.production_environment === 'boolean'
+            ? req.body.production_environment
+            : environment === 'production',
         creator: user.login,
         createdAt: ctx.store.now(),
         statuses: [],
