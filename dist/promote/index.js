@@ -11700,7 +11700,7 @@ exports.debug = debug; // for test
 
 
 const Client = __nccwpck_require__(5215)
-const Dispatcher = __nccwpck_require__(8470)
+const Dispatcher = __nccwpck_require__(6089)
 const Pool = __nccwpck_require__(7454)
 const BalancedPool = __nccwpck_require__(7479)
 const Agent = __nccwpck_require__(3779)
@@ -19149,7 +19149,7 @@ module.exports = Client
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(8470)
+const Dispatcher = __nccwpck_require__(6089)
 const {
   ClientDestroyedError,
   ClientClosedError,
@@ -19358,7 +19358,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 8470:
+/***/ 6089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20363,7 +20363,7 @@ module.exports = ProxyAgent
 
 
 
-const Dispatcher = __nccwpck_require__(8470)
+const Dispatcher = __nccwpck_require__(6089)
 const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
@@ -22121,7 +22121,7 @@ const MockClient = __nccwpck_require__(9271)
 const MockPool = __nccwpck_require__(2646)
 const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
 const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
-const Dispatcher = __nccwpck_require__(8470)
+const Dispatcher = __nccwpck_require__(6089)
 const Pluralizer = __nccwpck_require__(71)
 const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6089);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5275);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6089:
+/***/ 5275:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51523,7 +51523,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile: summary_writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -51584,7 +51584,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -51846,7 +51846,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat: io_util_lstat, mkdir: io_util_mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm: io_util_rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -52035,7 +52035,7 @@ var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _argum
  * @param     dest      destination path
  * @param     options   optional. See CopyOptions.
  */
-function cp(source_1, dest_1) {
+function io_cp(source_1, dest_1) {
     return io_awaiter(this, arguments, void 0, function* (source, dest, options = {}) {
         const { force, recursive, copySourceDirectory } = readCopyOptions(options);
         const destStat = (yield ioUtil.exists(dest)) ? yield ioUtil.stat(dest) : null;
@@ -59611,7 +59611,7 @@ const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
  * Whether `name` is usable as one or more ref components (a subset of
  * `git check-ref-format`), so environment names cannot smuggle odd refs.
  */
-function isValidRefPart(name) {
+function children_isValidRefPart(name) {
     if (name.length === 0 || name.length > 200)
         return false;
     // eslint-disable-next-line no-control-regex
@@ -59627,7 +59627,7 @@ function isValidRefPart(name) {
 function childBranch(parent, environment) {
     if (!Number.isSafeInteger(parent) || parent < 1)
         throw new Error(`invalid parent PR number ${parent}`);
-    if (!isValidRefPart(environment)) {
+    if (!children_isValidRefPart(environment)) {
         throw new Error(`environment name "${environment}" cannot be used in a branch name`);
     }
     return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
@@ -59636,7 +59636,7 @@ function childBranch(parent, environment) {
 function children_parseChildBranch(ref) {
     const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
     const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
-    if (!match?.[1] || !match[2] || !isValidRefPart(match[2]))
+    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
         return undefined;
     const parent = Number(match[1]);
     return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
@@ -64700,7 +64700,7 @@ async function scanChartTemplates(chartDir, label) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded on the same commit before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
@@ -64716,11 +64716,11 @@ const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema"
 
 const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml';
 const DEFAULTS_FILE = '(defaults)';
-const config_KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && ([
+const config_KUSTOMIZATION_FILES = [
     'kustomization.yaml',
     'kustomization.yml',
     'Kustomization',
-]));
+];
 
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const MAX_NAME_LENGTH = 100;
@@ -64749,6 +64749,7 @@ function defaultConfig() {
                 approvals: 0,
                 permission: 'write',
                 backend: 'merge',
+                production: false,
             },
         ],
         impact: { extra: [] },
@@ -64766,7 +64767,13 @@ function defaultConfig() {
             maxMemoryMegabytes: 4096,
             sandbox: 'required',
         },
-        promote: { command: '.promote', permission: 'write', allowForks: false, allowBots: [] },
+        promote: {
+            command: '.promote',
+            permission: 'write',
+            allowForks: false,
+            allowBots: [],
+            requiredStages: 'wet-branches',
+        },
         deploy: {
             backend: 'merge',
             argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
@@ -64949,6 +64956,7 @@ function config_normalize(raw, file) {
         approvals: stage.approvals ?? 0,
         permission: stage.permission ?? promote.permission,
         backend: stage.backend ?? deploy.backend,
+        production: stage.production ?? false,
     }));
     const hydrate = raw.hydrate;
     return {
@@ -65526,17 +65534,17 @@ function pathVars(dir, captures) {
 function environmentFor(config, rule, where, location, dir, name, vars) {
     const nameProblem = unsafeNameReason(name);
     if (nameProblem) {
-        throw new UserError(`${where}: the name of ${dir} ${nameProblem}`, location);
+        throw new errors_UserError(`${where}: the name of ${dir} ${nameProblem}`, location);
     }
     const stage = stageFor(config, name);
     if (!stage) {
-        throw new UserError(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
+        throw new errors_UserError(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
             config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
     }
     const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
     const branchProblem = invalidBranchReason(branch);
     if (branchProblem) {
-        throw new UserError(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
+        throw new errors_UserError(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
     }
     return { name, path: dir, stage: stage.name, branch };
 }
@@ -65562,7 +65570,7 @@ function discoverEnvironments(config, files, options = {}) {
             environments.push(environmentFor(config, rule, where, location, dir, name, vars));
         }
         if (matched === 0 && !options.allowUnmatched) {
-            throw new UserError(`${where} matches no directory holding a kustomization file (${config_KUSTOMIZATION_FILES.join(', ')})` +
+            throw new errors_UserError(`${where} matches no directory holding a kustomization file (${config_KUSTOMIZATION_FILES.join(', ')})` +
                 (config.file === DEFAULTS_FILE
                     ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
                     : ''), location);
@@ -65576,11 +65584,11 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     for (const env of environments) {
         const sameName = byName.get(env.name);
         if (sameName) {
-            throw new UserError(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
+            throw new errors_UserError(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
         }
         const sameBranch = byBranch.get(env.branch);
         if (sameBranch) {
-            throw new UserError(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
+            throw new errors_UserError(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
         }
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
@@ -65994,10 +66002,19 @@ function helpText(command) {
 
 ;// CONCATENATED MODULE: ./actions/lib/github/deployments.js
 // Deployments and their statuses through the GitHub port.
-/** The newest deployment of `sha` to `environment` for `task`, if any. */
-async function findDeployment(client, repo, query) {
-    const { data } = await client.rest.repos.listDeployments({ ...repo, ...query, per_page: 1 });
-    return data[0]?.id;
+/** The newest deployment of `sha` for `task` per environment (GitHub lists newest first). */
+async function listDeploymentIds(client, repo, query) {
+    const deployments = await client.paginate(client.rest.repos.listDeployments, {
+        ...repo,
+        ...query,
+        per_page: 100,
+    });
+    const ids = new Map();
+    for (const deployment of deployments) {
+        if (!ids.has(deployment.environment))
+            ids.set(deployment.environment, deployment.id);
+    }
+    return ids;
 }
 async function createDeployment(client, repo, request) {
     const created = await client.rest.repos.createDeployment({
@@ -66030,16 +66047,62 @@ async function setDeploymentStatus(client, repo, deployment, update) {
     });
 }
 
+;// CONCATENATED MODULE: ./actions/promote/deployments.js
+// GitHub Deployments where the command was typed: one per environment on the
+// parent PR's head SHA, for every backend, so the PR's timeline and the
+// repository's Environments page show what was deployed where. A re-run finds
+// the deployment of its first attempt (one listing per run) instead of
+// creating a duplicate. `production_environment` comes from the stage's
+// `production` setting.
+
+
+const DEPLOYMENT_TASK = 'deploy:fleet-promote';
+/** The task's deployments on the parent head, newest per environment (one paginated listing). */
+function existingDeployments(client, repo, parentSha) {
+    return listDeploymentIds(client, repo, { sha: parentSha, task: DEPLOYMENT_TASK });
+}
+/** Finds or creates the environment's deployment and gives it its first status. */
+async function startDeployment(ctx, target, state, description, environmentUrl) {
+    const deployment = ctx.existing.get(target.environment) ??
+        (await createDeployment(ctx.client, ctx.repo, {
+            sha: ctx.parentSha,
+            environment: target.environment,
+            task: DEPLOYMENT_TASK,
+            production: target.production,
+            description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
+            payload: {
+                parent: ctx.parent,
+                parentSha: ctx.parentSha,
+                child: target.child.number,
+                branch: target.child.branch,
+                childSha: target.child.headSha,
+            },
+        }));
+    await reportDeployment(ctx, target, deployment, state, description, environmentUrl);
+    return deployment;
+}
+async function reportDeployment(ctx, target, deployment, state, description, environmentUrl) {
+    await setDeploymentStatus(ctx.client, ctx.repo, deployment, {
+        state,
+        description: statusDescription(description),
+        environment: target.environment,
+        environmentUrl,
+        ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
+    });
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/backends.js
 // Deploy backends for one environment of a promotion. Each reports the
 // environment's `fleet-promote/<environment>` status on the parent head SHA:
 // pending while it works, then success or failure with the reason.
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
-//            and Healthy at the child head SHA; a GitHub deployment records it
+//            and Healthy at the child head SHA
 //   merge    merge the child PR into the WET branch, bound to its head SHA
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
+//
+// Every backend also records a GitHub deployment (deployments.ts).
 
 
 
@@ -66052,43 +66115,78 @@ function applicationUrl(server, application) {
 async function deployEnvironment(ctx, target) {
     const now = ctx.now ?? Date.now;
     const started = now();
-    const base = {
+    const finish = (result, detail, url) => ({
         environment: target.environment,
         stage: target.stage,
         backend: target.backend,
-        child: { number: target.child.number, url: target.child.url },
-    };
-    const finish = (result, detail, url) => ({
-        ...base,
         result,
         detail,
         ...(url ? { url } : {}),
+        child: { number: target.child.number, url: target.child.url },
         durationMs: now() - started,
     });
+    const url = environmentUrl(ctx, target);
+    let deployment;
     try {
-        switch (target.backend) {
-            case 'argocd': {
-                const outcome = await deployWithArgoCd(ctx, target);
-                return finish(outcome.ok ? 'success' : 'failure', outcome.detail, outcome.url);
-            }
-            case 'merge': {
-                const outcome = await deployByMerge(ctx, target);
-                return finish(outcome.ok ? 'success' : 'failure', outcome.detail, target.child.url);
-            }
-            case 'external': {
-                const detail = `waiting for ${ctx.externalSystem}`;
-                await report(ctx, target, 'pending', detail, target.child.url);
-                return finish('waiting', detail, target.child.url);
-            }
-        }
+        const waiting = target.backend === 'external';
+        deployment = await startDeployment(deploymentContext(ctx), target, waiting ? 'queued' : 'in_progress', waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`, url);
+        const outcome = await runBackend(ctx, target);
+        // The external system finishes what it deploys; the deployment stays queued for it.
+        if (outcome.result !== 'waiting')
+            await reportDeployment(deploymentContext(ctx), target, deployment, outcome.result, outcome.detail, url);
+        return finish(outcome.result, outcome.detail, outcome.url);
     }
     catch (error) {
         // Whatever broke, the environment must not stay pending: report and move on.
         const detail = errors_errorMessage(error);
         ctx.log(`${target.environment}: ${detail}`);
         await report(ctx, target, 'failure', detail).catch((reportError) => ctx.log(`${target.environment}: could not set the failure status: ${errors_errorMessage(reportError)}`));
+        if (deployment !== undefined) {
+            await reportDeployment(deploymentContext(ctx), target, deployment, 'failure', detail, url).catch((reportError) => ctx.log(`${target.environment}: could not fail the deployment: ${errors_errorMessage(reportError)}`));
+        }
         return finish('failure', detail);
     }
+}
+async function runBackend(ctx, target) {
+    switch (target.backend) {
+        case 'argocd': {
+            const outcome = await deployWithArgoCd(ctx, target);
+            return {
+                result: outcome.ok ? 'success' : 'failure',
+                detail: outcome.detail,
+                url: outcome.url ?? '',
+            };
+        }
+        case 'merge': {
+            const outcome = await deployByMerge(ctx, target);
+            return {
+                result: outcome.ok ? 'success' : 'failure',
+                detail: outcome.detail,
+                url: target.child.url,
+            };
+        }
+        case 'external': {
+            const detail = `waiting for ${ctx.externalSystem}`;
+            await report(ctx, target, 'pending', detail, target.child.url);
+            return { result: 'waiting', detail, url: target.child.url };
+        }
+    }
+}
+/** Where the deployment can be seen: the Argo CD Application, or the child PR. */
+function environmentUrl(ctx, target) {
+    return target.backend === 'argocd' && ctx.argocd && target.application
+        ? applicationUrl(ctx.argocd.client.server, target.application)
+        : target.child.url;
+}
+function deploymentContext(ctx) {
+    return {
+        client: ctx.client,
+        repo: ctx.repo,
+        parent: ctx.parent,
+        parentSha: ctx.parentSha,
+        existing: ctx.deployments,
+        ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
+    };
 }
 async function report(ctx, target, state, description, targetUrl) {
     await setStatus(ctx.client, ctx.repo, ctx.parentSha, {
@@ -66106,8 +66204,6 @@ async function deployWithArgoCd(ctx, target) {
     const url = applicationUrl(argocd.client.server, application);
     const { branch, headSha } = target.child;
     await report(ctx, target, 'pending', `deploying ${branch} with Argo CD application ${application}`, url);
-    const deployment = await findOrCreateDeployment(ctx, target);
-    await reportDeployment(ctx, target, deployment, 'in_progress', `syncing ${application}`, url);
     let verdict;
     try {
         const current = await argocd.client.getApplication(application);
@@ -66135,38 +66231,7 @@ async function deployWithArgoCd(ctx, target) {
         verdict = { ok: false, detail: error.message, url };
     }
     await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url);
-    await reportDeployment(ctx, target, deployment, verdict.ok ? 'success' : 'failure', verdict.detail, url);
     return verdict;
-}
-const DEPLOYMENT_TASK = 'deploy:fleet-promote';
-/**
- * One deployment per environment and child head SHA: a re-run finds the
- * deployment of its first attempt instead of creating a duplicate.
- */
-async function findOrCreateDeployment(ctx, target) {
-    const query = {
-        sha: target.child.headSha,
-        environment: target.environment,
-        task: DEPLOYMENT_TASK,
-    };
-    const found = await findDeployment(ctx.client, ctx.repo, query);
-    if (found !== undefined)
-        return found;
-    return createDeployment(ctx.client, ctx.repo, {
-        ...query,
-        production: /prod/i.test(target.stage),
-        description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
-        payload: { parent: ctx.parent, parentSha: ctx.parentSha, branch: target.child.branch },
-    });
-}
-async function reportDeployment(ctx, target, deployment, state, description, environmentUrl) {
-    await setDeploymentStatus(ctx.client, ctx.repo, deployment, {
-        state,
-        description: statusDescription(description),
-        environment: target.environment,
-        environmentUrl,
-        ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
-    });
 }
 async function deployByMerge(ctx, target) {
     const { child } = target;
@@ -66203,6 +66268,24 @@ async function collaboratorPermission(client, repo, login) {
         // GitHub answers 404 when the user is not a collaborator (or does not exist).
         if (errors_httpStatus(error) === 404)
             return undefined;
+        throw error;
+    }
+}
+/** Whether `ancestor` is `descendant` or one of its ancestors (GitHub's compare: identical or ahead). */
+async function isAncestorCommit(client, repo, ancestor, descendant) {
+    try {
+        const { data } = await client.rest.repos.compareCommitsWithBasehead({
+            ...repo,
+            basehead: `${ancestor}...${descendant}`,
+            // Only the verdict is needed, not the commit list.
+            per_page: 1,
+        });
+        return data.status === 'identical' || data.status === 'ahead';
+    }
+    catch (error) {
+        // GitHub answers 404 when a commit is unknown or the two share no history.
+        if (errors_httpStatus(error) === 404)
+            return false;
         throw error;
     }
 }
@@ -66280,6 +66363,18 @@ async function deleteBranch(client, repo, branch) {
             return false;
         throw error;
     }
+}
+/**
+ * Every file path of a commit or branch, from one recursive tree listing.
+ * GitHub cuts the listing of a very large tree (`truncated`): then the list
+ * is incomplete and the caller must not treat it as the whole tree.
+ */
+async function filesAt(client, repo, ref) {
+    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
+    return {
+        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
+        truncated: data.truncated,
+    };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/locks.js
@@ -66426,6 +66521,565 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     return released;
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const hydration_HYDRATION_FILE = 'hydration.json';
+const STATUSES = (/* unused pure expression or super */ null && (['rendered', 'unchanged', 'failed', 'blocked']));
+const SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if (existsSync(join(dir, hydration_HYDRATION_FILE)))
+        return hydration_readHydrationFile(dir, '');
+    let entries;
+    try {
+        entries = await readdir(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, hydration_HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new UserError(`no ${hydration_HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => hydration_readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function hydration_readHydrationFile(dir, shard = '') {
+    const file = join(dir, shard, hydration_HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await readFile(file, 'utf8'));
+    }
+    catch (error) {
+        throw new UserError(`${file} is not valid JSON: ${errorMessage(error)}`, { file });
+    }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = join(shard, env.outputDir);
+    }
+    return result;
+}
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new UserError(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!isValidRefPart(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!isValidRefPart(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
+    });
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new UserError(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/output.js
+// Writes what goes on a WET branch (`manifest.yaml` or per-resource files,
+// `hydrator.metadata`, `README.md`) and `hydration.json`, and merges the
+// outputs of several matrix shards into one, identical to a single-runner run.
+
+
+
+
+const RESULT_FILE = (/* unused pure expression or super */ null && (HYDRATION_FILE));
+const METADATA_FILE = 'hydrator.metadata';
+async function commitInfo(git, sha) {
+    const out = await git.run([
+        'log',
+        '-1',
+        '--no-show-signature',
+        '--format=%an%x00%ae%x00%aI%x00%s',
+        '--end-of-options',
+        sha,
+    ]);
+    const [name = '', email = '', date = '', subject = ''] = out.replace(/\n$/, '').split('\0');
+    return { author: `${name} <${email}>`, date, subject };
+}
+/** The Argo CD source hydrator / GitOps Promoter `hydrator.metadata` document. */
+function hydratorMetadata(provenance) {
+    const metadata = {
+        repoURL: provenance.repoURL,
+        drySha: provenance.drySha,
+        author: provenance.commit.author,
+        date: provenance.commit.date,
+        subject: provenance.commit.subject,
+        references: [],
+    };
+    return `${JSON.stringify(metadata, null, 2)}\n`;
+}
+function reproduceReadme(env, provenance) {
+    const flags = `--load-restrictor LoadRestrictionsRootOnly${provenance.helm ? ' --enable-helm' : ''}`;
+    return [
+        `# ${env.name}`,
+        '',
+        `Rendered manifests of \`${env.path}\` at DRY commit \`${provenance.drySha}\`${provenance.repoURL ? ` of ${provenance.repoURL}` : ''}.`,
+        'This branch is written by fleet-promote hydrate: edit the DRY branch instead.',
+        '',
+        '## Reproduce',
+        '',
+        '```sh',
+        `git checkout ${provenance.drySha}`,
+        `fleet-promote render --repo . --env ${env.path}`,
+        '```',
+        '',
+        `which runs \`kustomize build ${env.path} ${flags}\` (builtins only, Helm \`template\` only)`,
+        'and re-emits each object with the `yaml` package, sorted by kind priority, API group, kind,',
+        'namespace and name.',
+        '',
+        `Tools: kustomize ${provenance.tools.kustomize}, helm ${provenance.tools.helm}.`,
+        '',
+    ].join('\n');
+}
+/**
+ * Replaces `<outputDir>/<env name>/` with the environment's files. Without
+ * manifest files (failed or blocked) the directory is removed and nothing is
+ * listed, so no reader can push it.
+ */
+async function writeEnvironmentFiles(outputDir, env, manifests, provenance) {
+    const dir = join(outputDir, env.name);
+    await rm(dir, { recursive: true, force: true });
+    if (manifests === undefined)
+        return [];
+    const files = new Map(manifests);
+    files.set(METADATA_FILE, hydratorMetadata(provenance));
+    files.set('README.md', reproduceReadme(env, provenance));
+    for (const [path, text] of files) {
+        await mkdir(dirname(join(dir, path)), { recursive: true });
+        await writeFile(join(dir, path), text);
+    }
+    return [...files.keys()].sort();
+}
+async function writeHydrationResult(outputDir, result) {
+    await mkdir(outputDir, { recursive: true });
+    await writeFile(join(outputDir, RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
+}
+function readHydrationResult(dir) {
+    return readHydrationFile(dir);
+}
+/** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
+async function mergeHydrationResults(outDir, shardDirs) {
+    if (shardDirs.length === 0)
+        throw new UserError('merge-results needs at least one shard directory');
+    const shards = await Promise.all(shardDirs.map(async (dir) => ({ dir, result: await readHydrationResult(dir) })));
+    const first = shards[0].result;
+    const merged = {
+        version: 1,
+        drySha: first.drySha,
+        repoURL: first.repoURL,
+        environments: [],
+    };
+    const seen = new Set();
+    for (const { dir, result } of shards) {
+        if (result.drySha !== first.drySha || result.repoURL !== first.repoURL) {
+            throw new UserError(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
+        }
+        for (const env of result.environments) {
+            if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env.outputDir) || env.outputDir.includes('..')) {
+                throw new UserError(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
+            }
+            if (seen.has(env.name))
+                throw new UserError(`environment ${env.name} appears in more than one shard`);
+            seen.add(env.name);
+            merged.environments.push(env);
+            if (env.files.length > 0) {
+                const target = join(outDir, env.outputDir);
+                await rm(target, { recursive: true, force: true });
+                await cp(join(dir, env.outputDir), target, { recursive: true });
+            }
+        }
+    }
+    merged.environments.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    await writeHydrationResult(outDir, merged);
+    return merged;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/report/inventory.js
+// What an environment runs, read from its WET branch (the rendered truth):
+// the Helm releases (chart name and version from the `helm.sh/chart` label of
+// the rendered objects, completed by the DRY `helmCharts` entry the render was
+// made from) and the container images of every workload. Pure: text in,
+// records out.
+
+
+const CHART_LABEL = 'helm.sh/chart';
+const INSTANCE_LABEL = 'app.kubernetes.io/instance';
+const isRecord = (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+const inventory_text = (value) => typeof value === 'string' && value !== '' ? value : undefined;
+/** `hydrator.metadata`'s drySha, when it is a commit SHA. */
+function metadataDrySha(metadata) {
+    if (metadata === undefined)
+        return undefined;
+    try {
+        const sha = JSON.parse(metadata).drySha;
+        return typeof sha === 'string' && /^[0-9a-f]{40}$/i.test(sha) ? sha.toLowerCase() : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+/**
+ * `cert-manager-v1.16.2` → chart and version. Known chart names (from the
+ * DRY entries) are tried first, since names and versions may both contain
+ * `-`; Helm writes a version's `+` as `_` in the label.
+ */
+function parseChartLabel(value, knownCharts = []) {
+    const known = [...knownCharts]
+        .sort((a, b) => b.length - a.length)
+        .find((name) => value.startsWith(`${name}-`) && value.length > name.length + 1);
+    const match = known
+        ? [value, known, value.slice(known.length + 1)]
+        : /^(.+?)-(v?\d+(?:\.\d+){0,2}(?:[-_.].*)?)$/.exec(value);
+    const chart = match?.[1];
+    const version = match?.[2];
+    if (!chart || !version)
+        return undefined;
+    return { chart, version: version.replace(/_/g, '+') };
+}
+/** `registry:5000/team/app:1.2@sha256:…` → repository, tag and digest. */
+function parseImage(image) {
+    const at = image.indexOf('@');
+    const digest = at === -1 ? undefined : image.slice(at + 1);
+    const name = at === -1 ? image : image.slice(0, at);
+    const slash = name.lastIndexOf('/');
+    const colon = name.lastIndexOf(':');
+    const hasTag = colon > slash;
+    return {
+        repository: hasTag ? name.slice(0, colon) : name,
+        ...(hasTag ? { tag: name.slice(colon + 1) } : {}),
+        ...(digest ? { digest } : {}),
+    };
+}
+/** The pod spec of a workload (Pod, CronJob, or anything with `spec.template.spec`). */
+function podSpec(object) {
+    const spec = object.spec;
+    if (!isRecord(spec))
+        return undefined;
+    if (object.kind === 'Pod')
+        return spec;
+    const template = object.kind === 'CronJob' ? jobTemplateSpec(spec) : spec.template;
+    return isRecord(template) && isRecord(template.spec) ? template.spec : undefined;
+}
+function jobTemplateSpec(spec) {
+    const job = spec.jobTemplate;
+    return isRecord(job) && isRecord(job.spec) ? job.spec.template : undefined;
+}
+function containersOf(object) {
+    const spec = podSpec(object);
+    if (!spec)
+        return [];
+    return [spec.initContainers, spec.containers].flatMap((list) => Array.isArray(list)
+        ? list.flatMap((container) => {
+            if (!isRecord(container))
+                return [];
+            const image = inventory_text(container.image);
+            return image ? [{ name: inventory_text(container.name) ?? '', image }] : [];
+        })
+        : []);
+}
+function parseManifests(files, problems) {
+    const objects = [];
+    for (const [path, content] of files) {
+        try {
+            for (const doc of parseAllDocuments(content, { uniqueKeys: false })) {
+                if ('errors' in doc && doc.errors.length > 0) {
+                    throw new Error(doc.errors[0]?.message.split('\n')[0] ?? 'invalid YAML');
+                }
+                const value = doc.toJS({ maxAliasCount: -1 });
+                if (isRecord(value))
+                    objects.push(value);
+            }
+        }
+        catch (error) {
+            problems.push(`${path}: ${errorMessage(error)}`);
+        }
+    }
+    return objects;
+}
+function labelsOf(object) {
+    const labels = object.metadata?.labels;
+    if (!isRecord(labels))
+        return {};
+    return Object.fromEntries(Object.entries(labels).filter((entry) => typeof entry[1] === 'string'));
+}
+/** `chart@version@release`: one Helm release as rendered. */
+function releaseKey(release) {
+    return `${release.chart}@${release.version}@${release.release ?? ''}`;
+}
+/**
+ * The inventory of one environment. `dryCharts` are the helmCharts entries
+ * of the DRY commit the WET render was made from; `chartRepositories` names
+ * where vendored charts are released (`report.chartRepositories`).
+ */
+function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
+    const problems = [];
+    const objects = parseManifests(wet.files, problems);
+    const knownCharts = dryCharts.map((chart) => chart.name);
+    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
+    // Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells.
+    const chartByNamespace = new Map();
+    for (const entry of dryCharts) {
+        if (!entry.namespace)
+            continue;
+        const current = chartByNamespace.get(entry.namespace);
+        chartByNamespace.set(entry.namespace, current === undefined || current === entry.name ? entry.name : '');
+    }
+    const releases = new Map();
+    const images = [];
+    for (const object of objects) {
+        const labels = labelsOf(object);
+        const namespace = inventory_text(object.metadata?.namespace);
+        const label = labels[CHART_LABEL]
+            ? parseChartLabel(labels[CHART_LABEL], knownCharts)
+            : undefined;
+        let addon;
+        if (label) {
+            const releaseName = labels[INSTANCE_LABEL];
+            const entry = entryFor(label.chart, releaseName);
+            const release = {
+                addon: label.chart,
+                chart: label.chart,
+                version: label.version,
+                source: 'label',
+                ...((releaseName ?? entry?.releaseName)
+                    ? { release: releaseName ?? entry?.releaseName }
+                    : {}),
+                ...((namespace ?? entry?.namespace) ? { namespace: namespace ?? entry?.namespace } : {}),
+                ...repoOf(label.chart, entry, chartRepositories),
+            };
+            if (!releases.has(releaseKey(release)))
+                releases.set(releaseKey(release), release);
+            addon = label.chart;
+        }
+        else if (namespace) {
+            addon = chartByNamespace.get(namespace) || namespace;
+        }
+        const kind = inventory_text(object.kind) ?? 'Object';
+        const name = inventory_text(object.metadata?.name) ?? '';
+        for (const container of containersOf(object)) {
+            images.push({
+                addon: addon ?? name,
+                image: container.image,
+                ...parseImage(container.image),
+                workload: [kind, namespace, name].filter(Boolean).join('/'),
+                container: container.name,
+            });
+        }
+    }
+    // Entries whose objects carry no chart label: the DRY entry says what was rendered.
+    for (const entry of dryCharts) {
+        const rendered = [...releases.values()].some((release) => release.chart === entry.name);
+        if (rendered)
+            continue;
+        const release = {
+            addon: entry.name,
+            chart: entry.name,
+            version: entry.version ?? 'unknown',
+            source: 'dry',
+            ...(entry.releaseName ? { release: entry.releaseName } : {}),
+            ...(entry.namespace ? { namespace: entry.namespace } : {}),
+            ...repoOf(entry.name, entry, chartRepositories),
+        };
+        if (!releases.has(releaseKey(release)))
+            releases.set(releaseKey(release), release);
+    }
+    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
+    images.sort((a, b) => compare(a.addon, b.addon) ||
+        compare(a.workload, b.workload) ||
+        compare(a.container, b.container));
+    const drySha = metadataDrySha(wet.metadata);
+    return {
+        name: env.name,
+        stage: env.stage,
+        path: env.path,
+        branch: env.branch,
+        wetSha: wet.sha,
+        ...(drySha ? { drySha } : {}),
+        objects: objects.length,
+        charts,
+        images,
+        addons: addonVersions(charts, images),
+        problems,
+    };
+}
+function repoOf(chart, entry, chartRepositories) {
+    const repo = entry?.repo ?? chartRepositories.get(chart);
+    return repo ? { repo } : {};
+}
+/** The version shown per add-on: chart versions, else `image:tag` of its workloads. */
+function addonVersions(charts, images) {
+    const versions = new Map();
+    const add = (addon, version) => {
+        const set = versions.get(addon) ?? new Set();
+        set.add(version);
+        versions.set(addon, set);
+    };
+    for (const chart of charts)
+        add(chart.addon, chart.version);
+    const chartAddons = new Set(charts.map((chart) => chart.addon));
+    for (const image of images) {
+        if (chartAddons.has(image.addon))
+            continue;
+        const name = image.repository.slice(image.repository.lastIndexOf('/') + 1);
+        add(image.addon, `${name}:${image.tag ?? (image.digest ? image.digest.slice(0, 19) : 'latest')}`);
+    }
+    return Object.fromEntries([...versions]
+        .sort(([a], [b]) => compare(a, b))
+        .map(([addon, set]) => [addon, [...set].sort(compare).join(', ')]));
+}
+function compare(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+
+;// CONCATENATED MODULE: ./actions/promote/required-stages.js
+// Facts for `requires` across pull requests (promote.requiredStages:
+// wet-branches): for each stage some impacted stage requires but this PR does
+// not impact, what its environments' WET branches run. A WET tip's
+// `hydrator.metadata` names the DRY commit it was rendered from; the stage is
+// satisfied when each of those is this PR's DRY commit or an ancestor of it,
+// that is, the stage already runs everything this PR was built on and nothing
+// from outside its history.
+
+
+
+
+
+
+
+/** The stages required from the PR's stages that it does not impact itself. */
+function requiredElsewhere(config, present) {
+    const needed = new Set();
+    for (const stage of config.stages) {
+        if (!present.has(stage.name))
+            continue;
+        for (const name of stage.requires)
+            if (!present.has(name))
+                needed.add(name);
+    }
+    return needed;
+}
+async function readRequiredStageRuns(client, repo, input) {
+    const needed = input.config.promote.requiredStages === 'wet-branches'
+        ? requiredElsewhere(input.config, input.present)
+        : new Set();
+    const result = new Map();
+    if (needed.size === 0)
+        return result;
+    const fail = (problem) => {
+        for (const stage of needed)
+            result.set(stage, { problem });
+        return result;
+    };
+    const drySha = input.drySha;
+    if (!drySha)
+        return fail("no child pull request's marker names this pull request's DRY commit");
+    const tree = await filesAt(client, repo, input.baseRef);
+    if (tree.truncated)
+        return fail(`GitHub truncated the file list of ${input.baseRef}; its environments are unknown`);
+    let environments;
+    try {
+        environments = discoverEnvironments(input.config, tree.files, { allowUnmatched: true });
+    }
+    catch (error) {
+        return fail(errors_errorMessage(error));
+    }
+    const verdicts = new Map();
+    const withinHistory = (sha) => {
+        let verdict = verdicts.get(sha);
+        if (!verdict) {
+            verdict = isAncestorCommit(client, repo, sha, drySha);
+            verdicts.set(sha, verdict);
+        }
+        return verdict;
+    };
+    for (const stage of needed) {
+        const runs = [];
+        for (const env of environments.filter((e) => e.stage === stage)) {
+            // Per-environment WET branches keep the metadata at the root.
+            const tip = metadataDrySha(await readFileAt(client, repo, METADATA_FILE, `refs/heads/${env.branch}`));
+            runs.push({
+                environment: env.name,
+                branch: env.branch,
+                ...(tip ? { drySha: tip } : {}),
+                withinHistory: tip ? await withinHistory(tip) : false,
+            });
+        }
+        result.set(stage, { runs });
+    }
+    return result;
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/reply.js
 // The one reply comment per command (also the job summary). The command text
 // and reasons may carry hostile comment text: it only appears inside inline
@@ -66570,6 +67224,7 @@ function actorFields(state) {
 // plan, a dry-run verdict, a refusal with its reason, or nothing to do. It
 // reads only its argument, so every case is a table test; the log lines it
 // wants written are part of the answer.
+
 
 
 
@@ -66807,16 +67462,19 @@ const requiresGate = (facts, _selected, stages) => {
         const external = { ...stage, requires: stage.requires.filter((name) => !inCommand.has(name)) };
         for (const name of external.requires)
             required.add(name);
-        const refusal = checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha);
+        const refusal = checkRequiredStages(external, environments, facts.statuses, facts.pull.headSha) ??
+            checkRequiredElsewhere(external, facts.requiredRuns, facts.impacted[0]?.child.marker?.drySha);
         if (refusal)
             return { gate: 'required stages', ok: false, detail: refusal.reason };
     }
+    const sha = facts.pull.headSha.slice(0, 7);
+    const met = [...required].map((name) => facts.requiredRuns.has(name)
+        ? `${name} runs this DRY commit or an ancestor on its WET branches`
+        : `${name} succeeded on ${sha}`);
     return {
         gate: 'required stages',
         ok: true,
-        detail: required.size === 0
-            ? 'none outside this command'
-            : `${nameList([...required])} succeeded on ${facts.pull.headSha.slice(0, 7)}`,
+        detail: met.length === 0 ? 'none outside this command' : met.join('; '),
     };
 };
 const argocdGate = (facts, _selected, stages) => {
@@ -67061,11 +67719,42 @@ function checkRequiredStages(stage, impacted, statuses, sha) {
     }
     return undefined;
 }
+/**
+ * Required stages the PR does not impact (`promote.requiredStages:
+ * wet-branches`): every environment's WET branch must run the PR's DRY
+ * commit or an ancestor of it. A stage with no environment at all is
+ * satisfied; one whose branches could not be read is not.
+ */
+function checkRequiredElsewhere(stage, runs, drySha) {
+    const dry = drySha ? ` ${drySha.slice(0, 7)}` : '';
+    for (const required of stage.requires) {
+        const found = runs.get(required);
+        if (!found)
+            continue;
+        if ('problem' in found)
+            return {
+                reason: `${stage.name} requires ${required}, whose WET branches could not be read: ${found.problem}`,
+            };
+        const behind = found.runs
+            .filter((run) => !run.withinHistory)
+            .map((run) => run.drySha
+            ? `${run.environment} runs ${run.drySha.slice(0, 7)}`
+            : `${run.environment} (${run.branch} has no ${METADATA_FILE})`);
+        if (behind.length > 0) {
+            const shown = behind.slice(0, 5).join(', ') + (behind.length > 5 ? ', …' : '');
+            return {
+                reason: `${stage.name} requires ${required}, which this pull request does not impact: its WET branches must run this pull request's DRY commit${dry} or an ancestor first; not yet: ${shown} (promote what ${required} is missing, or set promote.requiredStages: pull-request)`,
+            };
+        }
+    }
+    return undefined;
+}
 
 ;// CONCATENATED MODULE: ./actions/promote/facts.js
 // Everything a promotion decision needs, read live into one plain record
 // (never from the event payload, which a re-run replays with stale data).
 // gates.ts decides over this record alone; nothing here decides.
+
 
 
 
@@ -67113,6 +67802,13 @@ async function gatherPromoteFacts(state, command) {
             ? locksOf(client, repo, impacted.map((env) => env.environment))
             : new Map(),
     ]);
+    const finished = finishedOf(config, impacted, statuses);
+    const requiredRuns = await readRequiredStageRuns(client, repo, {
+        config,
+        baseRef: pull.baseRef,
+        present: new Set([...impacted, ...finished].map((env) => env.stage.name)),
+        ...(impacted[0]?.child.marker ? { drySha: impacted[0].child.marker.drySha } : {}),
+    });
     return {
         trigger: trigger.kind,
         actor: trigger.actor,
@@ -67122,11 +67818,12 @@ async function gatherPromoteFacts(state, command) {
         config,
         pulls,
         impacted,
-        finished: finishedOf(config, impacted, statuses),
+        finished,
         ...(role !== undefined ? { role } : {}),
         reviews,
         statuses,
         locks,
+        requiredRuns,
         argocdToken: settings.argocd !== undefined,
     };
 }
@@ -67201,6 +67898,7 @@ async function releaseAcquired(state, locks) {
 
 
 
+
 async function executePlan(state, facts, plan) {
     const { client, repo } = state.settings;
     const acquired = await acquireAll(state, plan.selected, plan.lockReason);
@@ -67213,7 +67911,8 @@ async function executePlan(state, facts, plan) {
         const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
         if (moved)
             return { refusal: moved.reason };
-        outcomes = await deployStages(state, plan, facts.impacted, facts.statuses);
+        const deployments = await existingDeployments(client, repo, plan.pinned);
+        outcomes = await deployStages(state, plan, facts, deployments);
     }
     finally {
         const keep = new Set(outcomes
@@ -67223,11 +67922,12 @@ async function executePlan(state, facts, plan) {
     }
     return { outcomes };
 }
-async function deployStages(state, plan, impacted, statusesBefore) {
+async function deployStages(state, plan, facts, deployments) {
     const { settings, pull } = state;
-    const ctx = deployContext(state);
+    const ctx = deployContext(state, deployments);
+    const impacted = [...facts.impacted, ...facts.finished];
     const outcomes = [];
-    const succeeded = new Set([...statusesBefore]
+    const succeeded = new Set([...facts.statuses]
         .filter(([, status]) => status.state === 'success')
         .map(([context]) => context));
     for (const stage of plan.stages) {
@@ -67263,10 +67963,11 @@ function deployTarget(env, plan) {
         stage: env.stage.name,
         backend: env.stage.backend,
         child: env.child,
+        production: env.stage.production,
         ...(application !== undefined ? { application } : {}),
     };
 }
-function deployContext(state) {
+function deployContext(state, deployments) {
     const { settings, config, pull } = state;
     const argocdServer = config.deploy.argocd.server;
     const argocdClient = argocdServer && settings.argocd ? settings.argocd(argocdServer) : undefined;
@@ -67286,6 +67987,7 @@ function deployContext(state) {
             }
             : {}),
         externalSystem: config.deploy.external.system,
+        deployments,
         ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
         log: settings.log,
         ...(settings.now ? { now: settings.now } : {}),
