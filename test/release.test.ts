@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { parse } from 'yaml'
 import { Git } from '../actions/lib/git/git.js'
 import { formatInputsFile, inputsHash } from '../scripts/dist-inputs.mjs'
+import { canonicalSuite } from '../scripts/suite-ref.mjs'
 import { changelogSection, main, planRelease, type ReleaseFacts } from '../scripts/release-plan.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -140,6 +141,11 @@ describe('planRelease', () => {
     expect(planRelease(facts(overrides as Partial<ReleaseFacts>), false).problems).toEqual([
       problem,
     ])
+  })
+
+  it("moves the tag every uses: line and the README's schema URL name", () => {
+    const { version, ref } = canonicalSuite(root)
+    expect(planRelease(facts({ version, lockVersion: version }), true).major).toBe(ref)
   })
 
   it('only warns in a dry run when the published tags cannot be read', () => {

@@ -101,8 +101,9 @@ it("gives the README's schema URL at that tag, for a file that exists", () => {
     `https://raw.githubusercontent.com/${suite.repository}/${suite.ref}/actions/lib/fleet-promote.schema.json`,
   )
   for (const url of urls) expect(existsSync(join(root, url.path)), url.path).toBe(true)
-  expect(read('README.md')).toMatch(
-    /# yaml-language-server: \$schema=https:\/\/raw\.githubusercontent\.com\/fleet-promote\/fleet-promote\/v1\/actions\/lib\/fleet-promote\.schema\.json\n/,
+  // The tag a release creates (the moving major one), in the comment editors read.
+  expect(read('README.md')).toContain(
+    `# yaml-language-server: $schema=https://raw.githubusercontent.com/${suite.repository}/${suite.ref}/actions/lib/fleet-promote.schema.json\n`,
   )
 })
 
