@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { diffObjects } from '../actions/lib/render/compare.js'
 import { unifiedDiff } from '../actions/lib/render/line-diff.js'
 import { parseChartLock } from '../actions/lib/render/sources.js'
-import { manifestText, parseObjects, perResourceFiles } from '../actions/lib/render/objects.js'
+import {
+  manifestText,
+  ObjectParser,
+  parseObjects,
+  perResourceFiles,
+} from '../actions/lib/render/objects.js'
 
 const lines = (n: number, change?: number) =>
   Array.from({ length: n }, (_, i) => (i === change ? `changed ${i}` : `line ${i}`)).join('\n') +
@@ -90,6 +95,19 @@ describe('canonical objects', () => {
       'b/configmap.example.com-web.yaml',
       'b/deployment-web.yaml',
     ])
+  })
+
+  it('reads a stream the same in chunks and whole, and remembers documents per parser', () => {
+    const plain = parseObjects(stream, 'plain')
+    // A marker with a comment, a document end and a directive make the stream parse whole.
+    const unusual = `${stream.replace('---\n', '--- # next\n')}...\n%YAML 1.2\n---\n`
+    expect(parseObjects(unusual, 'unusual')).toEqual(plain)
+    const parser = new ObjectParser()
+    expect(parser.parse(stream, 'first')).toEqual(plain)
+    expect(parser.parse(stream, 'second')).toEqual(plain)
+    const broken = `${stream}---\nkind: [\n`
+    expect(() => parser.parse(broken, 'one')).toThrow(/^one: invalid YAML/)
+    expect(() => parser.parse(broken, 'two')).toThrow(/^two: invalid YAML/)
   })
 
   it('refuses documents that are not Kubernetes objects', () => {

@@ -26,15 +26,9 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { build } from 'esbuild'
 import { Git } from '../../actions/lib/git/git.js'
-import {
-  KUSTOMIZATION_FILE_NAMES,
-  KustomizationCache,
-  parentDir,
-  RevisionGraph,
-  RevisionTree,
-} from '../../actions/lib/kustomize/graph.js'
 import { runChecked } from '../../actions/lib/process.js'
-import { machineLine, median, timed, type TimeResult } from './lib/measure.js'
+import { fleetSource, rootDirectories } from './lib/fleet-roots.js'
+import { ACTION_BUNDLE, machineLine, median, timed, type TimeResult } from './lib/measure.js'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 const { values: flags } = parseArgs({
@@ -46,51 +40,13 @@ const { values: flags } = parseArgs({
     'no-write': { type: 'boolean' },
   },
 })
-const SOURCE = resolve(flags.repo ?? '/work/.mirror/redhat-appstudio+infra-deployments/repo')
+const SOURCE = fleetSource('impact-real', flags.repo)
 const RUNS = Number(flags.runs ?? 5)
 // main just before the optimisation (the optimisation is the next commit).
 const BASELINE = flags.baseline ?? '8e80eaf215a54402e514907acd76a0a665de0e37'
 // Read by 22 root directories at the measured revision.
 const CHANGED =
   flags.file ?? 'components/pipeline-service/base/rbac/cluster-role/pipeline-service-sre.yaml'
-
-if (!existsSync(SOURCE)) {
-  process.stderr.write(
-    `impact-real: --repo ${SOURCE}: no such repository (a bare clone of redhat-appstudio/infra-deployments)\n`,
-  )
-  process.exit(2)
-}
-
-/** The kustomization directories no other one loads, whose own graph is free of problems. */
-async function rootDirectories(git: Git, rev: string) {
-  const tree = new RevisionTree(rev, await git.listBlobs(rev))
-  const dirs = [
-    ...new Set(
-      [...tree.files.keys()]
-        .filter((path) => KUSTOMIZATION_FILE_NAMES.includes(path.slice(path.lastIndexOf('/') + 1)))
-        .map(parentDir),
-    ),
-  ]
-  const cache = new KustomizationCache((oids) => git.readBlobs(oids))
-  await cache.preload(tree.kustomizationBlobIds())
-  const whole = new RevisionGraph(tree, cache)
-  whole.addRoots(dirs)
-  const loaded = new Set<string>()
-  for (const node of whole.nodes.values())
-    for (const child of node.children) if (child !== node.dir) loaded.add(child)
-  const unreferenced = dirs.filter((dir) => !loaded.has(dir))
-  const buildable = unreferenced.filter((dir) => {
-    const one = new RevisionGraph(tree, cache)
-    one.addRoots([dir])
-    return one.issues.length === 0
-  })
-  return {
-    files: tree.files.size,
-    kustomizations: dirs.length,
-    unreferenced: unreferenced.length,
-    roots: buildable.sort(),
-  }
-}
 
 /** A commit on top of `base` that appends a comment line to one file, written with plumbing only. */
 async function oneFileChange(dir: string, base: string, path: string): Promise<string> {
@@ -122,18 +78,6 @@ async function oneFileChange(dir: string, base: string, path: string): Promise<s
   ).trim()
 }
 
-// Bundled like the actions: one ESM file that node runs as it is.
-const bundling = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  logLevel: 'error',
-  banner: {
-    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-  },
-} as const
-
 /** Bundles a detection entry against the sources under `sourceRoot` (the layout may differ by revision). */
 async function bundleDetection(sourceRoot: string, outfile: string) {
   const first = (...candidates: string[]) => {
@@ -144,7 +88,7 @@ async function bundleDetection(sourceRoot: string, outfile: string) {
   const git = first('actions/lib/git/git.ts', 'actions/lib/git.ts')
   const impact = first('actions/lib/kustomize/impact.ts', 'actions/lib/impact.ts')
   await build({
-    ...bundling,
+    ...ACTION_BUNDLE,
     outfile,
     nodePaths: [join(root, 'node_modules')],
     stdin: {
@@ -167,7 +111,7 @@ async function bundleDetection(sourceRoot: string, outfile: string) {
 /** One revision read the plainest way: its tree, its kustomization blobs, each parsed. */
 async function bundleReference(outfile: string) {
   await build({
-    ...bundling,
+    ...ACTION_BUNDLE,
     outfile,
     stdin: {
       resolveDir: root,

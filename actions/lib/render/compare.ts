@@ -27,62 +27,52 @@ export function diffObjects(
 ): ResourceChange[] {
   const old = new Map(before.map((object) => [objectKey(object), object]))
   const now = new Map(after.map((object) => [objectKey(object), object]))
-  const entries: { object: RenderedObject; change: ResourceChange }[] = []
+  // Diffs are computed in output order, and only while the environment's budget lasts.
+  const entries: {
+    object: RenderedObject
+    change: ResourceChange['change']
+    diff: () => string
+  }[] = []
   const label = (o: RenderedObject) =>
     `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`
-  const describe = (
-    o: RenderedObject,
-    change: ResourceChange['change'],
-    diff: string,
-  ): ResourceChange => ({
-    change,
-    apiVersion: o.apiVersion,
-    kind: o.kind,
-    name: o.name,
-    namespace: o.namespace,
-    diff,
-  })
   for (const [key, object] of now) {
     const previous = old.get(key)
     if (!previous) {
       entries.push({
         object,
-        change: describe(
-          object,
-          'added',
-          unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
-        ),
+        change: 'added',
+        diff: () => unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
       })
     } else if (previous.yaml !== object.yaml) {
-      const diff = unifiedDiff(
-        previous.yaml,
-        object.yaml,
-        `a/${label(previous)}`,
-        `b/${label(object)}`,
-      )
-      entries.push({ object, change: describe(object, 'changed', diff) })
+      entries.push({
+        object,
+        change: 'changed',
+        diff: () =>
+          unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`),
+      })
     }
   }
   for (const [key, object] of old) {
     if (!now.has(key)) {
       entries.push({
         object,
-        change: describe(
-          object,
-          'deleted',
-          unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
-        ),
+        change: 'deleted',
+        diff: () => unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
       })
     }
   }
   let budget = limits.perEnvironment
   return entries
     .sort((a, b) => compareObjects(a.object, b.object))
-    .map(({ change }) => {
-      const diff = budget > 0 ? clipDiff(change.diff, Math.min(limits.perObject, budget)) : ''
+    .map(({ object, change, diff: text }) => {
+      const diff = budget > 0 ? clipDiff(text(), Math.min(limits.perObject, budget)) : ''
       budget -= diff.length
       return {
-        ...change,
+        change,
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
+        namespace: object.namespace,
         diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
       }
     })

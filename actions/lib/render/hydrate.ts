@@ -13,7 +13,7 @@ import type { EnvironmentHydration, HydrationResult } from '../hydration-types.j
 import { runProcess } from '../process.js'
 import { ChartCache, type ChartLockEntry } from './chart-cache.js'
 import { clip, diffObjects, guardDeletions } from './compare.js'
-import { manifestText, parseObjects, perResourceFiles, type RenderedObject } from './objects.js'
+import { manifestText, ObjectParser, perResourceFiles, type RenderedObject } from './objects.js'
 import { buildRenderTree, linkTree } from './render-tree.js'
 import {
   checkEnvironment,
@@ -252,6 +252,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
 
     lap('charts')
     // 4. Render pool: one kustomize process per environment.
+    const objects = new ObjectParser()
     const wet = await wetStates
     const environments = await mapPool(pending, parallelism, async (item) => {
       const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
@@ -265,6 +266,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
           helmShim,
           env: renderEnv,
           sandbox,
+          objects,
           treeDir,
           timeoutMs,
           commit,
@@ -302,6 +304,8 @@ interface RenderContext {
   helmShim: string
   env: NodeJS.ProcessEnv
   sandbox: Sandbox
+  /** One parser for the run: environments share most objects. */
+  objects: ObjectParser
   treeDir: string
   timeoutMs: number
   commit: CommitInfo
@@ -348,7 +352,9 @@ async function renderOne(
   }
   let before: RenderedObject[]
   try {
-    before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`))
+    before = [...state.files].flatMap(([path, text]) =>
+      context.objects.parse(text, `${env.branch}:${path}`),
+    )
   } catch (error) {
     return finish({ ...base, reason: clip(`WET branch unreadable: ${errorMessage(error)}`) })
   }
@@ -397,7 +403,7 @@ async function renderOne(
   }
   let after: RenderedObject[]
   try {
-    after = parseObjects(run.stdout, `kustomize build ${env.path}`)
+    after = context.objects.parse(run.stdout, `kustomize build ${env.path}`)
   } catch (error) {
     return finish({ ...base, reason: clip(`render output unreadable: ${errorMessage(error)}`) })
   }

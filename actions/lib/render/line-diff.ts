@@ -14,6 +14,9 @@ function splitLines(text: string): string[] {
 function editScript(a: string[], b: string[], maxEdits: number): Op[] {
   const n = a.length
   const m = b.length
+  // An added or deleted object: every line, no search (its trace would be quadratic).
+  if (n === 0) return b.map((line) => ({ type: '+', line }))
+  if (m === 0) return a.map((line) => ({ type: '-', line }))
   const max = Math.min(n + m, maxEdits)
   const offset = max + 1
   const v = new Int32Array(2 * max + 3)

@@ -2,7 +2,7 @@
 // `yaml` package with fixed options (same bytes on any machine and path) and
 // sorted by (kind priority, API group, kind, namespace, name), so the WET
 // branch only changes when the desired state does.
-import { isNode, parseAllDocuments, visit, type ToStringOptions } from 'yaml'
+import { isMap, isNode, parseAllDocuments, visit, type Document, type ToStringOptions } from 'yaml'
 
 export interface RenderedObject {
   /** API group ('' for the core group). */
@@ -41,49 +41,124 @@ const KIND_PRIORITY = [
   '/Secret',
 ]
 
+/** A marker line with content, a document end or a directive: then the stream is parsed whole. */
+const UNUSUAL_MARKERS = /^(?:---[^\S\n]*\S|\.\.\.|%)/m
+/** Most of what a cache may hold, in characters (document texts and their canonical form). */
+const CACHE_CHARS = 128 * 2 ** 20
+
+/**
+ * Parses multi-document YAML streams of Kubernetes objects into canonical
+ * objects, remembering each document it has seen: the environments of a
+ * fleet share most of their objects (one base, many overlays), and a
+ * document's canonical form depends on its text alone.
+ */
+export class ObjectParser {
+  private readonly cache = new Map<string, RenderedObject | RenderedObject[] | null | Error>()
+  private cachedChars = 0
+
+  /** Throws on anything but Kubernetes objects. */
+  parse(text: string, source: string): RenderedObject[] {
+    // kustomize and the WET writer separate documents with plain `---` lines, which
+    // end any scalar; a stream with other markers is parsed as one.
+    const chunks = UNUSUAL_MARKERS.test(text) ? [text] : text.split(/^---[^\S\n]*(?:\n|$)/m)
+    const objects: RenderedObject[] = []
+    for (const chunk of chunks) {
+      if (chunk.trim() === '') continue
+      let parsed: RenderedObject | RenderedObject[] | null | Error | undefined =
+        this.cache.get(chunk)
+      if (parsed === undefined) {
+        try {
+          parsed = parseDocuments(chunk)
+        } catch (error) {
+          parsed = error as Error
+        }
+        if (this.cachedChars < CACHE_CHARS) {
+          this.cache.set(chunk, parsed)
+          this.cachedChars += chunk.length * 2
+        }
+      }
+      if (parsed instanceof Error) throw new Error(`${source}: ${parsed.message}`)
+      if (Array.isArray(parsed)) objects.push(...parsed)
+      else if (parsed !== null) objects.push(parsed)
+    }
+    return sortObjects(objects)
+  }
+}
+
 /** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
 export function parseObjects(text: string, source: string): RenderedObject[] {
+  return new ObjectParser().parse(text, source)
+}
+
+/** The objects of one chunk: one (the usual case), none (an empty document) or several. */
+function parseDocuments(text: string): RenderedObject | null | RenderedObject[] {
   const objects: RenderedObject[] = []
-  for (const doc of parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false })) {
+  const docs = parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false })
+  for (const doc of docs) {
     if ('errors' in doc && doc.errors.length > 0) {
-      throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`)
+      throw new Error(`invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`)
     }
     if (doc.contents === null) continue
+    const object = identify(doc)
+    if (object === null) continue
+    // Markers, directives and comments are not desired state (kustomize drops them too).
+    doc.directives.docStart = null
+    doc.directives.docEnd = false
+    doc.directives.yaml.explicit = false
+    doc.commentBefore = null
+    doc.comment = null
+    if (text.includes('#')) {
+      visit(doc, (_key, node) => {
+        if (isNode(node)) {
+          node.commentBefore = null
+          node.comment = null
+        }
+      })
+    }
+    objects.push({ ...object, yaml: doc.toString(STRINGIFY) })
+  }
+  if (docs.length === 1) return objects[0] ?? null
+  return objects
+}
+
+/** An object's identity, read from the syntax tree (the plain value only when the tree is unusual). */
+function identify(doc: Document.Parsed): Omit<RenderedObject, 'yaml'> | null {
+  const text = (path: string[]) => {
+    const value: unknown = doc.getIn(path)
+    return typeof value === 'string' ? value : undefined
+  }
+  let apiVersion = isMap(doc.contents) ? text(['apiVersion']) : undefined
+  let kind = isMap(doc.contents) ? text(['kind']) : undefined
+  let name = isMap(doc.contents) ? text(['metadata', 'name']) : undefined
+  let namespace = isMap(doc.contents) ? text(['metadata', 'namespace']) : undefined
+  if (!apiVersion || !kind || !name) {
+    // Aliases, merge keys or a missing field: decide on the plain value.
     const value = doc.toJS({ maxAliasCount: -1 }) as unknown
-    if (value === null || value === undefined) continue
+    if (value === null || value === undefined) return null
     if (typeof value !== 'object' || Array.isArray(value)) {
-      throw new Error(`${source}: a document is not a Kubernetes object`)
+      throw new Error('a document is not a Kubernetes object')
     }
     const object = value as {
       apiVersion?: unknown
       kind?: unknown
       metadata?: { name?: unknown; namespace?: unknown }
     }
-    const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : ''
-    const kind = typeof object.kind === 'string' ? object.kind : ''
-    const name = typeof object.metadata?.name === 'string' ? object.metadata.name : ''
+    apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : ''
+    kind = typeof object.kind === 'string' ? object.kind : ''
+    name = typeof object.metadata?.name === 'string' ? object.metadata.name : ''
+    namespace =
+      typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : undefined
     if (!apiVersion || !kind || !name) {
-      throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`)
+      throw new Error('an object lacks apiVersion, kind or metadata.name')
     }
-    // Comments are not desired state (kustomize drops them too).
-    doc.commentBefore = null
-    doc.comment = null
-    visit(doc, (_key, node) => {
-      if (isNode(node)) {
-        node.commentBefore = null
-        node.comment = null
-      }
-    })
-    objects.push({
-      group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
-      apiVersion,
-      kind,
-      namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
-      name,
-      yaml: doc.toString(STRINGIFY),
-    })
   }
-  return sortObjects(objects)
+  return {
+    group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+    apiVersion,
+    kind,
+    namespace: namespace ?? '',
+    name,
+  }
 }
 
 export function objectKey(

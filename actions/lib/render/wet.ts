@@ -42,11 +42,21 @@ export async function readWetStates(
     // Keep a shallow checkout shallow; a full clone fetches normally (no new shallow grafts).
     if (refspecs.length > 0)
       await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {})
-  } else {
+  } else if (unique.length > 0) {
+    // One process for every branch (a fleet has hundreds): local heads win over origin's.
+    const refs = new Map<string, string>()
+    const listed = await git.run([
+      'for-each-ref',
+      '--format=%(objectname) %(refname)',
+      'refs/heads',
+      'refs/remotes/origin',
+    ])
+    for (const line of listed.split('\n')) {
+      const space = line.indexOf(' ')
+      if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space))
+    }
     for (const branch of unique) {
-      const sha =
-        (await git.tryRevParse(`refs/heads/${branch}`)) ??
-        (await git.tryRevParse(`refs/remotes/origin/${branch}`))
+      const sha = refs.get(`refs/heads/${branch}`) ?? refs.get(`refs/remotes/origin/${branch}`)
       if (sha !== undefined) tips.set(branch, sha)
     }
   }

@@ -37,3 +37,15 @@ export async function machineLine(): Promise<string> {
   const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')
   return `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} CPUs (nproc ${availableParallelism()}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}, load average ${load}`
 }
+
+// Bundled like the actions: one ESM file that node runs as it is.
+export const ACTION_BUNDLE = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  logLevel: 'error',
+  banner: {
+    js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+  },
+} as const
