@@ -66102,6 +66102,11 @@ function splitLines(text) {
 function editScript(a, b, maxEdits) {
     const n = a.length;
     const m = b.length;
+    // An added or deleted object: every line, no search (its trace would be quadratic).
+    if (n === 0)
+        return b.map((line) => ({ type: '+', line }));
+    if (m === 0)
+        return a.map((line) => ({ type: '-', line }));
     const max = Math.min(n + m, maxEdits);
     const offset = max + 1;
     const v = new Int32Array(2 * max + 3);
@@ -66235,47 +66240,123 @@ const KIND_PRIORITY = [
     '/ConfigMap',
     '/Secret',
 ];
+/** A marker line with content, a document end or a directive: then the stream is parsed whole. */
+const UNUSUAL_MARKERS = /^(?:---[^\S\n]*\S|\.\.\.|%)/m;
+/** Most of what a cache may hold, in characters (document texts and their canonical form). */
+const CACHE_CHARS = 128 * 2 ** 20;
+/**
+ * Parses multi-document YAML streams of Kubernetes objects into canonical
+ * objects, remembering each document it has seen: the environments of a
+ * fleet share most of their objects (one base, many overlays), and a
+ * document's canonical form depends on its text alone.
+ */
+class ObjectParser {
+    cache = new Map();
+    cachedChars = 0;
+    /** Throws on anything but Kubernetes objects. */
+    parse(text, source) {
+        // kustomize and the WET writer separate documents with plain `---` lines, which
+        // end any scalar; a stream with other markers is parsed as one.
+        const chunks = UNUSUAL_MARKERS.test(text) ? [text] : text.split(/^---[^\S\n]*(?:\n|$)/m);
+        const objects = [];
+        for (const chunk of chunks) {
+            if (chunk.trim() === '')
+                continue;
+            let parsed = this.cache.get(chunk);
+            if (parsed === undefined) {
+                try {
+                    parsed = parseDocuments(chunk);
+                }
+                catch (error) {
+                    parsed = error;
+                }
+                if (this.cachedChars < CACHE_CHARS) {
+                    this.cache.set(chunk, parsed);
+                    this.cachedChars += chunk.length * 2;
+                }
+            }
+            if (parsed instanceof Error)
+                throw new Error(`${source}: ${parsed.message}`);
+            if (Array.isArray(parsed))
+                objects.push(...parsed);
+            else if (parsed !== null)
+                objects.push(parsed);
+        }
+        return sortObjects(objects);
+    }
+}
 /** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
 function parseObjects(text, source) {
+    return new ObjectParser().parse(text, source);
+}
+/** The objects of one chunk: one (the usual case), none (an empty document) or several. */
+function parseDocuments(text) {
     const objects = [];
-    for (const doc of (0,dist/* parseAllDocuments */.hR)(text, { intAsBigInt: true, uniqueKeys: false })) {
+    const docs = (0,dist/* parseAllDocuments */.hR)(text, { intAsBigInt: true, uniqueKeys: false });
+    for (const doc of docs) {
         if ('errors' in doc && doc.errors.length > 0) {
-            throw new Error(`${source}: invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+            throw new Error(`invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
         }
         if (doc.contents === null)
             continue;
-        const value = doc.toJS({ maxAliasCount: -1 });
-        if (value === null || value === undefined)
+        const object = identify(doc);
+        if (object === null)
             continue;
-        if (typeof value !== 'object' || Array.isArray(value)) {
-            throw new Error(`${source}: a document is not a Kubernetes object`);
-        }
-        const object = value;
-        const apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-        const kind = typeof object.kind === 'string' ? object.kind : '';
-        const name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
-        if (!apiVersion || !kind || !name) {
-            throw new Error(`${source}: an object lacks apiVersion, kind or metadata.name`);
-        }
-        // Comments are not desired state (kustomize drops them too).
+        // Markers, directives and comments are not desired state (kustomize drops them too).
+        doc.directives.docStart = null;
+        doc.directives.docEnd = false;
+        doc.directives.yaml.explicit = false;
         doc.commentBefore = null;
         doc.comment = null;
-        (0,dist/* visit */.YR)(doc, (_key, node) => {
-            if ((0,dist/* isNode */.Ll)(node)) {
-                node.commentBefore = null;
-                node.comment = null;
-            }
-        });
-        objects.push({
-            group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
-            apiVersion,
-            kind,
-            namespace: typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : '',
-            name,
-            yaml: doc.toString(STRINGIFY),
-        });
+        if (text.includes('#')) {
+            (0,dist/* visit */.YR)(doc, (_key, node) => {
+                if ((0,dist/* isNode */.Ll)(node)) {
+                    node.commentBefore = null;
+                    node.comment = null;
+                }
+            });
+        }
+        objects.push({ ...object, yaml: doc.toString(STRINGIFY) });
     }
-    return sortObjects(objects);
+    if (docs.length === 1)
+        return objects[0] ?? null;
+    return objects;
+}
+/** An object's identity, read from the syntax tree (the plain value only when the tree is unusual). */
+function identify(doc) {
+    const text = (path) => {
+        const value = doc.getIn(path);
+        return typeof value === 'string' ? value : undefined;
+    };
+    let apiVersion = (0,dist/* isMap */.jh)(doc.contents) ? text(['apiVersion']) : undefined;
+    let kind = (0,dist/* isMap */.jh)(doc.contents) ? text(['kind']) : undefined;
+    let name = (0,dist/* isMap */.jh)(doc.contents) ? text(['metadata', 'name']) : undefined;
+    let namespace = (0,dist/* isMap */.jh)(doc.contents) ? text(['metadata', 'namespace']) : undefined;
+    if (!apiVersion || !kind || !name) {
+        // Aliases, merge keys or a missing field: decide on the plain value.
+        const value = doc.toJS({ maxAliasCount: -1 });
+        if (value === null || value === undefined)
+            return null;
+        if (typeof value !== 'object' || Array.isArray(value)) {
+            throw new Error('a document is not a Kubernetes object');
+        }
+        const object = value;
+        apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+        kind = typeof object.kind === 'string' ? object.kind : '';
+        name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+        namespace =
+            typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : undefined;
+        if (!apiVersion || !kind || !name) {
+            throw new Error('an object lacks apiVersion, kind or metadata.name');
+        }
+    }
+    return {
+        group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+        apiVersion,
+        kind,
+        namespace: namespace ?? '',
+        name,
+    };
 }
 function objectKey(object) {
     return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
@@ -66346,45 +66427,47 @@ function clipDiff(diff, max) {
 function diffObjects(before, after, limits = DIFF_LIMITS) {
     const old = new Map(before.map((object) => [objectKey(object), object]));
     const now = new Map(after.map((object) => [objectKey(object), object]));
+    // Diffs are computed in output order, and only while the environment's budget lasts.
     const entries = [];
     const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-    const describe = (o, change, diff) => ({
-        change,
-        apiVersion: o.apiVersion,
-        kind: o.kind,
-        name: o.name,
-        namespace: o.namespace,
-        diff,
-    });
     for (const [key, object] of now) {
         const previous = old.get(key);
         if (!previous) {
             entries.push({
                 object,
-                change: describe(object, 'added', unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`)),
+                change: 'added',
+                diff: () => unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
             });
         }
         else if (previous.yaml !== object.yaml) {
-            const diff = unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`);
-            entries.push({ object, change: describe(object, 'changed', diff) });
+            entries.push({
+                object,
+                change: 'changed',
+                diff: () => unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`),
+            });
         }
     }
     for (const [key, object] of old) {
         if (!now.has(key)) {
             entries.push({
                 object,
-                change: describe(object, 'deleted', unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null')),
+                change: 'deleted',
+                diff: () => unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
             });
         }
     }
     let budget = limits.perEnvironment;
     return entries
         .sort((a, b) => compareObjects(a.object, b.object))
-        .map(({ change }) => {
-        const diff = budget > 0 ? clipDiff(change.diff, Math.min(limits.perObject, budget)) : '';
+        .map(({ object, change, diff: text }) => {
+        const diff = budget > 0 ? clipDiff(text(), Math.min(limits.perObject, budget)) : '';
         budget -= diff.length;
         return {
-            ...change,
+            change,
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            name: object.name,
+            namespace: object.namespace,
             diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
         };
     });
@@ -67272,10 +67355,22 @@ async function readWetStates(git, branches, remote) {
         if (refspecs.length > 0)
             await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {});
     }
-    else {
+    else if (unique.length > 0) {
+        // One process for every branch (a fleet has hundreds): local heads win over origin's.
+        const refs = new Map();
+        const listed = await git.run([
+            'for-each-ref',
+            '--format=%(objectname) %(refname)',
+            'refs/heads',
+            'refs/remotes/origin',
+        ]);
+        for (const line of listed.split('\n')) {
+            const space = line.indexOf(' ');
+            if (space > 0)
+                refs.set(line.slice(space + 1), line.slice(0, space));
+        }
         for (const branch of unique) {
-            const sha = (await git.tryRevParse(`refs/heads/${branch}`)) ??
-                (await git.tryRevParse(`refs/remotes/origin/${branch}`));
+            const sha = refs.get(`refs/heads/${branch}`) ?? refs.get(`refs/remotes/origin/${branch}`);
             if (sha !== undefined)
                 tips.set(branch, sha);
         }
@@ -67474,6 +67569,7 @@ async function hydrate(options) {
         });
         lap('charts');
         // 4. Render pool: one kustomize process per environment.
+        const objects = new ObjectParser();
         const wet = await wetStates;
         const environments = await mapPool(pending, parallelism, async (item) => {
             const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
@@ -67483,6 +67579,7 @@ async function hydrate(options) {
                 helmShim,
                 env: renderEnv,
                 sandbox,
+                objects,
                 treeDir,
                 timeoutMs,
                 commit,
@@ -67543,7 +67640,7 @@ async function renderOne(item, state, options, context) {
     };
     let before;
     try {
-        before = [...state.files].flatMap(([path, text]) => parseObjects(text, `${env.branch}:${path}`));
+        before = [...state.files].flatMap(([path, text]) => context.objects.parse(text, `${env.branch}:${path}`));
     }
     catch (error) {
         return finish({ ...base, reason: clip(`WET branch unreadable: ${errors_errorMessage(error)}`) });
@@ -67589,7 +67686,7 @@ async function renderOne(item, state, options, context) {
     }
     let after;
     try {
-        after = parseObjects(run.stdout, `kustomize build ${env.path}`);
+        after = context.objects.parse(run.stdout, `kustomize build ${env.path}`);
     }
     catch (error) {
         return finish({ ...base, reason: clip(`render output unreadable: ${errors_errorMessage(error)}`) });
