@@ -102,44 +102,99 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
   const headGraph = new RevisionGraph(head.tree, cache)
   headGraph.addRoots(head.environments.map((env) => env.path))
   if (headGraph.issues.length > 0) throw issuesError(headGraph.issues, head.tree.label)
+  const sides: [RevisionGraph, RevisionInput][] = [
+    [baseGraph, base],
+    [headGraph, head],
+  ]
 
+  const known = knownEnvironments(options)
   const reasons = new Reasons()
+  membershipReasons(base, head, reasons)
+  for (const [graph, input] of sides) graphReasons(graph, input, changed, reasons)
+  extraRuleReasons(options.extraRules ?? [], changed, known, reasons)
+  const configImpact = options.configImpact
+  if (configImpact) {
+    for (const name of known.keys()) {
+      if (configImpact.all || configImpact.environments.has(name))
+        reasons.add(name, configImpact.reason)
+    }
+  }
+
+  const environments = inStageOrder(reasons, known, options.stageOrder)
+  return {
+    environments: environments.map(({ name, path, stage, branch }) => ({
+      name,
+      path,
+      stage,
+      branch,
+    })),
+    stages: [...new Set(environments.map((env) => env.stage))],
+    count: environments.length,
+    external: externalDependencies(
+      environments,
+      sides.map(([graph]) => graph),
+    ),
+    reasons: Object.fromEntries(
+      environments.map((env) => [
+        env.name,
+        [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
+      ]),
+    ),
+    warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+  }
+}
+
+/** Every environment either side or the new configuration defines, by name. */
+function knownEnvironments(options: AnalyzeOptions): Map<string, Environment> {
   const known = new Map<string, Environment>()
-  for (const env of base.environments) known.set(env.name, env)
-  for (const env of head.environments) known.set(env.name, env)
+  for (const env of options.base.environments) known.set(env.name, env)
+  for (const env of options.head.environments) known.set(env.name, env)
   for (const env of options.configImpact?.added ?? [])
     if (!known.has(env.name)) known.set(env.name, env)
+  return known
+}
 
+function membershipReasons(base: RevisionInput, head: RevisionInput, reasons: Reasons): void {
   const baseNames = new Set(base.environments.map((env) => env.name))
   const headNames = new Set(head.environments.map((env) => env.name))
   for (const env of head.environments)
     if (!baseNames.has(env.name)) reasons.add(env.name, 'environment added')
   for (const env of base.environments)
     if (!headNames.has(env.name)) reasons.add(env.name, 'environment removed')
+}
 
-  const sides: [RevisionGraph, RevisionInput][] = [
-    [baseGraph, base],
-    [headGraph, head],
-  ]
-  for (const [graph, input] of sides) {
-    const namesByPath = new Map<string, string[]>()
-    for (const env of input.environments)
-      namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name])
-    for (const file of changed) {
-      for (const side of ['path', 'oldPath'] as const) {
-        const path = file[side]
-        if (path === undefined) continue
-        for (const node of graph.nodesTouching(path)) {
-          for (const root of graph.rootsReaching(node)) {
-            for (const name of namesByPath.get(root) ?? [])
-              reasons.add(name, describeChange(file, side))
-          }
+/** The environments of one revision whose kustomization reaches a changed file. */
+function graphReasons(
+  graph: RevisionGraph,
+  input: RevisionInput,
+  changed: readonly ChangedFile[],
+  reasons: Reasons,
+): void {
+  const namesByPath = new Map<string, string[]>()
+  for (const env of input.environments)
+    namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name])
+  for (const file of changed) {
+    for (const side of ['path', 'oldPath'] as const) {
+      const path = file[side]
+      if (path === undefined) continue
+      for (const node of graph.nodesTouching(path)) {
+        for (const root of graph.rootsReaching(node)) {
+          for (const name of namesByPath.get(root) ?? [])
+            reasons.add(name, describeChange(file, side))
         }
       }
     }
   }
+}
 
-  for (const [index, rule] of (options.extraRules ?? []).entries()) {
+/** `impact.extra` rules: changed paths matching a rule impact the environments it names. */
+function extraRuleReasons(
+  rules: readonly ImpactRule[],
+  changed: readonly ChangedFile[],
+  known: Map<string, Environment>,
+  reasons: Reasons,
+): void {
+  for (const [index, rule] of rules.entries()) {
     const hits = changed
       .flatMap((file) => [file.path, file.oldPath])
       .filter(
@@ -156,17 +211,16 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
       }
     }
   }
+}
 
-  const configImpact = options.configImpact
-  if (configImpact) {
-    for (const name of known.keys()) {
-      if (configImpact.all || configImpact.environments.has(name))
-        reasons.add(name, configImpact.reason)
-    }
-  }
-
-  const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]))
-  const environments = [...reasons.byEnvironment.keys()]
+/** The impacted environments, in promotion order of their stages, then by name. */
+function inStageOrder(
+  reasons: Reasons,
+  known: Map<string, Environment>,
+  stageOrder: readonly string[],
+): Environment[] {
+  const rank = new Map(stageOrder.map((stage, index) => [stage, index]))
+  return [...reasons.byEnvironment.keys()]
     .map((name) => known.get(name))
     .filter((env): env is Environment => env !== undefined)
     .sort(
@@ -174,11 +228,16 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
         (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
     )
-  const stages = [...new Set(environments.map((env) => env.stage))]
+}
 
+/** What the impacted environments pull from outside the repository (charts, remote bases), once each. */
+function externalDependencies(
+  environments: readonly Environment[],
+  graphs: readonly RevisionGraph[],
+): ExternalDependency[] {
   const external = new Map<string, ExternalDependency>()
   for (const env of environments) {
-    for (const [graph] of sides) {
+    for (const graph of graphs) {
       if (!graph.nodes.has(env.path)) continue
       for (const ref of graph.externalOf(env.path)) {
         const key = `${ref.kind}\0${ref.reference}\0${ref.file}`
@@ -188,27 +247,9 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
       }
     }
   }
-
-  return {
-    environments: environments.map(({ name, path, stage, branch }) => ({
-      name,
-      path,
-      stage,
-      branch,
-    })),
-    stages,
-    count: environments.length,
-    external: [...external.values()].sort((a, b) =>
-      a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0,
-    ),
-    reasons: Object.fromEntries(
-      environments.map((env) => [
-        env.name,
-        [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
-      ]),
-    ),
-    warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
-  }
+  return [...external.values()].sort((a, b) =>
+    a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0,
+  )
 }
 
 function formatIssue(issue: GraphIssue, label: string): string {
