@@ -358,42 +358,20 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
     options.remote ?? 'origin',
   )
   lap('history')
-  // One listing: the base's files are the head's plus what differs between the two trees.
-  const [changedFiles, headBlobs, toBase] = await Promise.all([
-    git.changedFiles(base, head),
-    git.listBlobs(head),
-    git.treeChanges(head, base),
-  ])
-  const baseBlobs = new Map(headBlobs)
-  for (const [path, oid] of toBase) {
-    if (oid === undefined) baseBlobs.delete(path)
-    else baseBlobs.set(path, oid)
-  }
-  const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs)
-  const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs)
-  const baseFiles = [...baseTree.files.keys()]
-  const headFiles = [...headTree.files.keys()]
+  const { changedFiles, baseTree, headTree } = await revisionTrees(git, base, head)
   lap('trees')
-
   const config = await configAt(git, base, configFile, options.configFile !== undefined)
-  let baseEnvs: Environment[]
-  let headEnvs: Environment[]
-  let configImpact: ConfigImpact | undefined
-  if (options.environmentPatterns && options.environmentPatterns.length > 0) {
-    const patterns = options.environmentPatterns
-    const known = new Map<string, Environment>()
-    headEnvs = environmentsFromPaths(config, headFiles, patterns, { known })
-    // A directory may not exist at the base yet: keep what each pattern finds there.
-    baseEnvs = environmentsFromPaths(config, baseFiles, patterns, { skipUnresolved: true, known })
-  } else {
-    baseEnvs = discoverEnvironments(config, baseFiles, { allowUnmatched: true })
-    headEnvs = discoverEnvironments(config, headFiles)
-    if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
-      const headConfig = await configAt(git, head, configFile, false)
-      configImpact = configChangeImpact(config, headConfig, headFiles, configFile)
-    }
-  }
-
+  const configChanged = changedFiles.some(
+    (file) => file.path === configFile || file.oldPath === configFile,
+  )
+  const { baseEnvs, headEnvs, configImpact } = await environmentsOf(
+    options.environmentPatterns ?? [],
+    config,
+    { base: [...baseTree.files.keys()], head: [...headTree.files.keys()] },
+    configChanged
+      ? { file: configFile, read: () => configAt(git, head, configFile, false) }
+      : undefined,
+  )
   lap('environments')
   const cache = new KustomizationCache((oids) => git.readBlobs(oids))
   await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()])
@@ -409,6 +387,52 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
   })
   lap('graph')
   return { ...report, base, head, mergeBase, changedFiles, timings }
+}
+
+/** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */
+async function revisionTrees(git: Git, base: string, head: string) {
+  const [changedFiles, headBlobs, toBase] = await Promise.all([
+    git.changedFiles(base, head),
+    git.listBlobs(head),
+    git.treeChanges(head, base),
+  ])
+  const baseBlobs = new Map(headBlobs)
+  for (const [path, oid] of toBase) {
+    if (oid === undefined) baseBlobs.delete(path)
+    else baseBlobs.set(path, oid)
+  }
+  const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs)
+  const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs)
+  return { changedFiles, baseTree, headTree }
+}
+
+/**
+ * Both revisions' environments: from the given patterns, or discovered with
+ * the base's configuration; a changed configuration file impacts what its
+ * change touches (discovery only: patterns name the environments outright).
+ */
+async function environmentsOf(
+  patterns: readonly string[],
+  config: FleetConfig,
+  files: { base: string[]; head: string[] },
+  changedConfig: { file: string; read: () => Promise<FleetConfig> } | undefined,
+): Promise<{ baseEnvs: Environment[]; headEnvs: Environment[]; configImpact?: ConfigImpact }> {
+  if (patterns.length > 0) {
+    const known = new Map<string, Environment>()
+    const headEnvs = environmentsFromPaths(config, files.head, patterns, { known })
+    // A directory may not exist at the base yet: keep what each pattern finds there.
+    const baseEnvs = environmentsFromPaths(config, files.base, patterns, {
+      skipUnresolved: true,
+      known,
+    })
+    return { baseEnvs, headEnvs }
+  }
+  const baseEnvs = discoverEnvironments(config, files.base, { allowUnmatched: true })
+  const headEnvs = discoverEnvironments(config, files.head)
+  if (!changedConfig) return { baseEnvs, headEnvs }
+  const headConfig = await changedConfig.read()
+  const configImpact = configChangeImpact(config, headConfig, files.head, changedConfig.file)
+  return { baseEnvs, headEnvs, configImpact }
 }
 
 const FULL_SHA = /^[0-9a-f]{40}$/i
