@@ -63856,15 +63856,54 @@ function analyzeImpact(options) {
     headGraph.addRoots(head.environments.map((env) => env.path));
     if (headGraph.issues.length > 0)
         throw issuesError(headGraph.issues, head.tree.label);
+    const sides = [
+        [baseGraph, base],
+        [headGraph, head],
+    ];
+    const known = knownEnvironments(options);
     const reasons = new Reasons();
+    membershipReasons(base, head, reasons);
+    for (const [graph, input] of sides)
+        graphReasons(graph, input, changed, reasons);
+    extraRuleReasons(options.extraRules ?? [], changed, known, reasons);
+    const configImpact = options.configImpact;
+    if (configImpact) {
+        for (const name of known.keys()) {
+            if (configImpact.all || configImpact.environments.has(name))
+                reasons.add(name, configImpact.reason);
+        }
+    }
+    const environments = inStageOrder(reasons, known, options.stageOrder);
+    return {
+        environments: environments.map(({ name, path, stage, branch }) => ({
+            name,
+            path,
+            stage,
+            branch,
+        })),
+        stages: [...new Set(environments.map((env) => env.stage))],
+        count: environments.length,
+        external: externalDependencies(environments, sides.map(([graph]) => graph)),
+        reasons: Object.fromEntries(environments.map((env) => [
+            env.name,
+            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
+        ])),
+        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+    };
+}
+/** Every environment either side or the new configuration defines, by name. */
+function knownEnvironments(options) {
     const known = new Map();
-    for (const env of base.environments)
+    for (const env of options.base.environments)
         known.set(env.name, env);
-    for (const env of head.environments)
+    for (const env of options.head.environments)
         known.set(env.name, env);
     for (const env of options.configImpact?.added ?? [])
         if (!known.has(env.name))
             known.set(env.name, env);
+    return known;
+}
+function membershipReasons(base, head, reasons) {
     const baseNames = new Set(base.environments.map((env) => env.name));
     const headNames = new Set(head.environments.map((env) => env.name));
     for (const env of head.environments)
@@ -63873,29 +63912,29 @@ function analyzeImpact(options) {
     for (const env of base.environments)
         if (!headNames.has(env.name))
             reasons.add(env.name, 'environment removed');
-    const sides = [
-        [baseGraph, base],
-        [headGraph, head],
-    ];
-    for (const [graph, input] of sides) {
-        const namesByPath = new Map();
-        for (const env of input.environments)
-            namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
-        for (const file of changed) {
-            for (const side of ['path', 'oldPath']) {
-                const path = file[side];
-                if (path === undefined)
-                    continue;
-                for (const node of graph.nodesTouching(path)) {
-                    for (const root of graph.rootsReaching(node)) {
-                        for (const name of namesByPath.get(root) ?? [])
-                            reasons.add(name, describeChange(file, side));
-                    }
+}
+/** The environments of one revision whose kustomization reaches a changed file. */
+function graphReasons(graph, input, changed, reasons) {
+    const namesByPath = new Map();
+    for (const env of input.environments)
+        namesByPath.set(env.path, [...(namesByPath.get(env.path) ?? []), env.name]);
+    for (const file of changed) {
+        for (const side of ['path', 'oldPath']) {
+            const path = file[side];
+            if (path === undefined)
+                continue;
+            for (const node of graph.nodesTouching(path)) {
+                for (const root of graph.rootsReaching(node)) {
+                    for (const name of namesByPath.get(root) ?? [])
+                        reasons.add(name, describeChange(file, side));
                 }
             }
         }
     }
-    for (const [index, rule] of (options.extraRules ?? []).entries()) {
+}
+/** `impact.extra` rules: changed paths matching a rule impact the environments it names. */
+function extraRuleReasons(rules, changed, known, reasons) {
+    for (const [index, rule] of rules.entries()) {
         const hits = changed
             .flatMap((file) => [file.path, file.oldPath])
             .filter((path) => path !== undefined && rule.paths.some((glob) => minimatch(path, glob, { dot: true })));
@@ -63907,23 +63946,21 @@ function analyzeImpact(options) {
             }
         }
     }
-    const configImpact = options.configImpact;
-    if (configImpact) {
-        for (const name of known.keys()) {
-            if (configImpact.all || configImpact.environments.has(name))
-                reasons.add(name, configImpact.reason);
-        }
-    }
-    const rank = new Map(options.stageOrder.map((stage, index) => [stage, index]));
-    const environments = [...reasons.byEnvironment.keys()]
+}
+/** The impacted environments, in promotion order of their stages, then by name. */
+function inStageOrder(reasons, known, stageOrder) {
+    const rank = new Map(stageOrder.map((stage, index) => [stage, index]));
+    return [...reasons.byEnvironment.keys()]
         .map((name) => known.get(name))
         .filter((env) => env !== undefined)
         .sort((a, b) => (rank.get(a.stage) ?? rank.size) - (rank.get(b.stage) ?? rank.size) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const stages = [...new Set(environments.map((env) => env.stage))];
+}
+/** What the impacted environments pull from outside the repository (charts, remote bases), once each. */
+function externalDependencies(environments, graphs) {
     const external = new Map();
     for (const env of environments) {
-        for (const [graph] of sides) {
+        for (const graph of graphs) {
             if (!graph.nodes.has(env.path))
                 continue;
             for (const ref of graph.externalOf(env.path)) {
@@ -63935,22 +63972,7 @@ function analyzeImpact(options) {
             }
         }
     }
-    return {
-        environments: environments.map(({ name, path, stage, branch }) => ({
-            name,
-            path,
-            stage,
-            branch,
-        })),
-        stages,
-        count: environments.length,
-        external: [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0),
-        reasons: Object.fromEntries(environments.map((env) => [
-            env.name,
-            [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
-        ])),
-        warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
-    };
+    return [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0);
 }
 function formatIssue(issue, label) {
     return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
@@ -64017,43 +64039,13 @@ async function detectImpact(options) {
     const configFile = (options.configFile ?? DEFAULT_CONFIG_FILE).replace(/^\.\//, '');
     const { base, head, mergeBase } = await ensureHistory(git, options.base, options.head, options.remote ?? 'origin');
     lap('history');
-    // One listing: the base's files are the head's plus what differs between the two trees.
-    const [changedFiles, headBlobs, toBase] = await Promise.all([
-        git.changedFiles(base, head),
-        git.listBlobs(head),
-        git.treeChanges(head, base),
-    ]);
-    const baseBlobs = new Map(headBlobs);
-    for (const [path, oid] of toBase) {
-        if (oid === undefined)
-            baseBlobs.delete(path);
-        else
-            baseBlobs.set(path, oid);
-    }
-    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
-    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
-    const baseFiles = [...baseTree.files.keys()];
-    const headFiles = [...headTree.files.keys()];
+    const { changedFiles, baseTree, headTree } = await revisionTrees(git, base, head);
     lap('trees');
     const config = await configAt(git, base, configFile, options.configFile !== undefined);
-    let baseEnvs;
-    let headEnvs;
-    let configImpact;
-    if (options.environmentPatterns && options.environmentPatterns.length > 0) {
-        const patterns = options.environmentPatterns;
-        const known = new Map();
-        headEnvs = environmentsFromPaths(config, headFiles, patterns, { known });
-        // A directory may not exist at the base yet: keep what each pattern finds there.
-        baseEnvs = environmentsFromPaths(config, baseFiles, patterns, { skipUnresolved: true, known });
-    }
-    else {
-        baseEnvs = discoverEnvironments(config, baseFiles, { allowUnmatched: true });
-        headEnvs = discoverEnvironments(config, headFiles);
-        if (changedFiles.some((file) => file.path === configFile || file.oldPath === configFile)) {
-            const headConfig = await configAt(git, head, configFile, false);
-            configImpact = configChangeImpact(config, headConfig, headFiles, configFile);
-        }
-    }
+    const configChanged = changedFiles.some((file) => file.path === configFile || file.oldPath === configFile);
+    const { baseEnvs, headEnvs, configImpact } = await environmentsOf(options.environmentPatterns ?? [], config, { base: [...baseTree.files.keys()], head: [...headTree.files.keys()] }, configChanged
+        ? { file: configFile, read: () => configAt(git, head, configFile, false) }
+        : undefined);
     lap('environments');
     const cache = new KustomizationCache((oids) => git.readBlobs(oids));
     await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
@@ -64069,6 +64061,48 @@ async function detectImpact(options) {
     });
     lap('graph');
     return { ...report, base, head, mergeBase, changedFiles, timings };
+}
+/** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */
+async function revisionTrees(git, base, head) {
+    const [changedFiles, headBlobs, toBase] = await Promise.all([
+        git.changedFiles(base, head),
+        git.listBlobs(head),
+        git.treeChanges(head, base),
+    ]);
+    const baseBlobs = new Map(headBlobs);
+    for (const [path, oid] of toBase) {
+        if (oid === undefined)
+            baseBlobs.delete(path);
+        else
+            baseBlobs.set(path, oid);
+    }
+    const baseTree = new RevisionTree(`base (${base.slice(0, 12)})`, baseBlobs);
+    const headTree = new RevisionTree(`head (${head.slice(0, 12)})`, headBlobs);
+    return { changedFiles, baseTree, headTree };
+}
+/**
+ * Both revisions' environments: from the given patterns, or discovered with
+ * the base's configuration; a changed configuration file impacts what its
+ * change touches (discovery only: patterns name the environments outright).
+ */
+async function environmentsOf(patterns, config, files, changedConfig) {
+    if (patterns.length > 0) {
+        const known = new Map();
+        const headEnvs = environmentsFromPaths(config, files.head, patterns, { known });
+        // A directory may not exist at the base yet: keep what each pattern finds there.
+        const baseEnvs = environmentsFromPaths(config, files.base, patterns, {
+            skipUnresolved: true,
+            known,
+        });
+        return { baseEnvs, headEnvs };
+    }
+    const baseEnvs = discoverEnvironments(config, files.base, { allowUnmatched: true });
+    const headEnvs = discoverEnvironments(config, files.head);
+    if (!changedConfig)
+        return { baseEnvs, headEnvs };
+    const headConfig = await changedConfig.read();
+    const configImpact = configChangeImpact(config, headConfig, files.head, changedConfig.file);
+    return { baseEnvs, headEnvs, configImpact };
 }
 const FULL_SHA = /^[0-9a-f]{40}$/i;
 /**
