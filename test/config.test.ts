@@ -69,6 +69,8 @@ describe('parseConfig', () => {
         permission: 'write',
         backend: 'external',
         production: false,
+        waves: [],
+        waveMode: 'auto',
       },
       {
         name: 'staging',
@@ -79,6 +81,8 @@ describe('parseConfig', () => {
         permission: 'write',
         backend: 'merge',
         production: false,
+        waves: [],
+        waveMode: 'auto',
       },
       {
         name: 'production',
@@ -89,6 +93,9 @@ describe('parseConfig', () => {
         permission: 'maintain',
         backend: 'argocd',
         production: true,
+        waves: ['eu-prod-canary', 'eu-prod-*'],
+        waveMode: 'manual',
+        maxParallel: 2,
       },
     ])
     expect(config.impact.extra).toEqual([{ paths: ['global/**'], environments: ['*'] }])
@@ -305,6 +312,8 @@ describe('schema and types agree', () => {
         checked.push(path)
       }
       for (const [key, sub] of Object.entries(node.properties ?? {})) {
+        // An optional field without a default (stages[].maxParallel) stays absent.
+        if (sub.default === undefined && !sub.properties && !sub.items) continue
         walk(sub, child(defaults, key, path), child(items, key, path), `${path}.${key}`)
       }
       if (node.items?.properties) {

@@ -14,6 +14,7 @@ import type {
   FleetConfig,
   Permission,
   StageConfig,
+  WaveMode,
 } from './types.js'
 import { UserError } from '../errors.js'
 import { matchesPrefix } from '../render/safety.js'
@@ -57,6 +58,8 @@ export function defaultConfig(): FleetConfig {
         permission: 'write',
         backend: 'merge',
         production: false,
+        waves: [],
+        waveMode: 'auto',
       },
     ],
     impact: { extra: [] },
@@ -156,6 +159,9 @@ interface RawStage {
   permission?: Permission
   backend?: DeployBackend
   production?: boolean
+  waves?: string[]
+  waveMode?: WaveMode
+  maxParallel?: number
 }
 
 interface RawConfig {
@@ -337,6 +343,9 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     permission: stage.permission ?? promote.permission,
     backend: stage.backend ?? deploy.backend,
     production: stage.production ?? false,
+    waves: stage.waves ?? [],
+    waveMode: stage.waveMode ?? 'auto',
+    ...(stage.maxParallel !== undefined ? { maxParallel: stage.maxParallel } : {}),
   }))
   const hydrate = raw.hydrate
   return {
@@ -556,6 +565,7 @@ function stageProblems(config: FleetConfig, problems: Problem[], check: Check): 
       stageIndex.set(stage.name, i)
     }
     stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)))
+    waveProblems(config, stage, i, problems, check)
   })
   // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
   if (stageIndex.size !== config.stages.length) return
@@ -637,6 +647,38 @@ function deployProblems(config: FleetConfig, problems: Problem[], check: Check):
     problems.push({
       path: argocdUser,
       message: 'the argocd backend needs deploy.argocd.server (the Argo CD API server)',
+    })
+  }
+}
+
+function waveProblems(
+  config: FleetConfig,
+  stage: StageConfig,
+  i: number,
+  problems: Problem[],
+  check: Check,
+): void {
+  const first = new Map<string, number>()
+  stage.waves.forEach((glob, j) => {
+    check(['stages', i, 'waves', j], () => checkNameGlob(glob))
+    const earlier = first.get(glob)
+    if (earlier !== undefined) {
+      problems.push({
+        path: ['stages', i, 'waves', j],
+        message: `wave "${glob}" is already stages[${i}].waves[${earlier}]: each wave needs its own pattern`,
+      })
+    } else first.set(glob, j)
+  })
+  if (stage.waveMode === 'manual' && stage.waves.length === 0) {
+    problems.push({
+      path: ['stages', i, 'waveMode'],
+      message: `waveMode "manual" needs stages[${i}].waves (the environment patterns of each wave, in order)`,
+    })
+  }
+  if (stage.waves.length > 0 && stage.backend === 'external') {
+    problems.push({
+      path: ['stages', i, 'waves'],
+      message: `waves need a backend that reports success (argocd or merge); with "external", ${config.deploy.external.system} decides when environments run`,
     })
   }
 }
@@ -884,6 +926,12 @@ export function stageFor(config: FleetConfig, environmentName: string): StageCon
   return config.stages.find((stage) =>
     stage.match.some((pattern) => nameMatcher(pattern).match(environmentName)),
   )
+}
+
+/** The wave (index into `stage.waves`) an environment deploys in; `stage.waves.length` is the last wave of the rest. */
+export function waveIndex(stage: Pick<StageConfig, 'waves'>, environmentName: string): number {
+  const index = stage.waves.findIndex((pattern) => nameMatcher(pattern).match(environmentName))
+  return index === -1 ? stage.waves.length : index
 }
 
 // Compiled once per pattern: a fleet asks for the stage of hundreds of environments.

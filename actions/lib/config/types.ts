@@ -3,6 +3,7 @@
 
 export type Permission = 'write' | 'maintain' | 'admin'
 export type DeployBackend = 'argocd' | 'merge' | 'external'
+export type WaveMode = 'auto' | 'manual'
 
 export interface EnvironmentRule {
   /** Directory glob relative to the repository root, e.g. `clusters/*\/*`. */
@@ -33,6 +34,15 @@ export interface StageConfig {
   backend: DeployBackend
   /** Its environments are production: the GitHub deployments' `production_environment`. */
   production: boolean
+  /**
+   * Environment-name globs, one per wave, in deploy order; environments
+   * matching none form a last wave. Empty: the stage is one wave.
+   */
+  waves: string[]
+  /** `auto`: one command runs every wave in order; `manual`: one wave per command. */
+  waveMode: WaveMode
+  /** Most environments of this stage deploying at once (absent: the action's default). */
+  maxParallel?: number
 }
 
 export interface ImpactRule {

@@ -1,0 +1,141 @@
+// Waves within a stage, decided purely: from where each environment of the
+// stage stands to which wave is next and which environments deploy now. The
+// deploy loop (deploy.ts) asks again after every wave; `.status` and the reply
+// show the same plan.
+
+import { waveIndex } from '../lib/config/config.js'
+import type { StageConfig } from '../lib/config/types.js'
+import type { CommitStatus } from '../lib/statuses.js'
+
+/** Where one environment stands on the pinned head. */
+export type Progress = 'done' | 'failed' | 'running' | 'todo'
+
+export interface WaveFacts {
+  stage: Pick<StageConfig, 'name' | 'waves' | 'waveMode'>
+  /** Every environment of the stage this PR impacts, in display order. */
+  environments: readonly { name: string; progress: Progress }[]
+  /** The environments this command may deploy (named, not already succeeded unless forced). */
+  selected: ReadonlySet<string>
+}
+
+/** `next`: the wave to deploy now; `waiting`: after it. */
+export type WaveState = 'done' | 'running' | 'failed' | 'next' | 'waiting'
+
+export interface Wave {
+  /** 1-based, counting only waves this PR has environments in. */
+  number: number
+  /** The wave's glob; undefined for the last wave of environments matching none. */
+  pattern?: string
+  state: WaveState
+  environments: { name: string; progress: Progress }[]
+}
+
+export interface WavePlan {
+  stage: string
+  manual: boolean
+  waves: Wave[]
+  /** The first wave not done (absent: every wave is done). */
+  current?: Wave
+  /** The current wave's environments to deploy now: selected, neither done nor running. */
+  deployNow: string[]
+  /** Selected environments of later waves: they wait for the current one. */
+  later: string[]
+  /** Why nothing of the current wave deploys now (running, or not named), when so. */
+  blocked?: string
+}
+
+export function planWaves(facts: WaveFacts): WavePlan {
+  const { stage, selected } = facts
+  const groups = new Map<number, { name: string; progress: Progress }[]>()
+  for (const env of facts.environments) {
+    const index = waveIndex(stage, env.name)
+    const group = groups.get(index) ?? []
+    group.push({ ...env })
+    groups.set(index, group)
+  }
+  let current: Wave | undefined
+  const waves = [...groups.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([index, environments], i): Wave => {
+      const pattern = stage.waves[index]
+      const wave: Wave = {
+        number: i + 1,
+        ...(pattern !== undefined ? { pattern } : {}),
+        state: 'waiting',
+        environments,
+      }
+      const has = (progress: Progress) => environments.some((env) => env.progress === progress)
+      if (environments.every((env) => env.progress === 'done')) wave.state = 'done'
+      else if (has('running')) wave.state = 'running'
+      else if (has('failed')) wave.state = 'failed'
+      else if (!current) wave.state = 'next'
+      current ??= wave.state === 'done' ? undefined : wave
+      return wave
+    })
+  const plan: WavePlan = {
+    stage: stage.name,
+    manual: stage.waveMode === 'manual',
+    waves,
+    deployNow: [],
+    later: waves
+      .filter((wave) => current && wave.number > current.number)
+      .flatMap((wave) => wave.environments.map((env) => env.name))
+      .filter((name) => selected.has(name)),
+  }
+  if (!current) return plan
+  plan.current = current
+  if (current.state === 'running') {
+    plan.blocked = `${waveLabel(current)} is still deploying`
+    return plan
+  }
+  plan.deployNow = current.environments
+    .filter((env) => env.progress !== 'done' && selected.has(env.name))
+    .map((env) => env.name)
+  const unnamed = current.environments.filter(
+    (env) => env.progress !== 'done' && !selected.has(env.name),
+  )
+  if (plan.deployNow.length === 0 && unnamed.length > 0) {
+    plan.blocked = `${waveLabel(current)} has not succeeded (not deployed yet: ${unnamed.map((env) => env.name).join(', ')})`
+  }
+  return plan
+}
+
+/** `wave 1 (prod-canary)`, `wave 3 (the rest)` */
+export function waveLabel(wave: Pick<Wave, 'number' | 'pattern'>): string {
+  return `wave ${wave.number} (${wave.pattern ?? 'the rest'})`
+}
+
+/** Where an environment stands, from its `fleet-promote/<environment>` status on the head. */
+export function progressOf(status: CommitStatus | undefined): Progress {
+  switch (status?.state) {
+    case 'success':
+      return 'done'
+    case 'failure':
+    case 'error':
+      return 'failed'
+    case 'pending':
+      return 'running'
+    default:
+      return 'todo'
+  }
+}
+
+const WAVE_ICON: Record<WaveState, string> = {
+  done: '✅',
+  running: '⏳',
+  failed: '❌',
+  next: '▶️',
+  waiting: '⏸️',
+}
+
+/** One line per wave: `✅ wave 1 (prod-canary): done, 1/1 succeeded`. */
+export function waveLines(plan: WavePlan): string[] {
+  const total = plan.waves.length
+  return plan.waves.map((wave) => {
+    const done = wave.environments.filter((env) => env.progress === 'done').length
+    const failed = wave.environments.filter((env) => env.progress === 'failed').length
+    const counts = `${done}/${wave.environments.length} succeeded${failed > 0 ? `, ${failed} failed` : ''}`
+    const next = wave.state === 'next' && plan.manual ? ' (next command)' : ''
+    return `${WAVE_ICON[wave.state]} ${waveLabel(wave)} of ${total}: ${wave.state}${next}, ${counts}`
+  })
+}

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest'
+import type { WaveMode } from '../actions/lib/config/types.js'
+import { planWaves, progressOf, waveLines, type Progress } from '../actions/promote/waves.js'
+
+const CANARY_THEN_EU = ['prod-canary', 'prod-eu-*']
+
+/** `prod-canary:done prod-eu-1:todo …`: every environment selected unless listed in `unnamed`. */
+function facts(
+  spec: string,
+  options: { waves?: string[]; mode?: WaveMode; unnamed?: string[] } = {},
+) {
+  const environments = spec.split(' ').map((item) => {
+    const [name, progress] = item.split(':') as [string, Progress]
+    return { name, progress }
+  })
+  const unnamed = new Set(options.unnamed ?? [])
+  return {
+    stage: {
+      name: 'production',
+      waves: options.waves ?? CANARY_THEN_EU,
+      waveMode: options.mode ?? 'auto',
+    },
+    environments,
+    selected: new Set(
+      environments
+        .filter((env) => env.progress !== 'done' && !unnamed.has(env.name))
+        .map((e) => e.name),
+    ),
+  }
+}
+
+describe('planWaves', () => {
+  it.each([
+    {
+      case: 'nothing deployed: the canary first, the rest waits',
+      spec: 'prod-us-1:todo prod-eu-1:todo prod-canary:todo prod-eu-2:todo',
+      states: ['next', 'waiting', 'waiting'],
+      deployNow: ['prod-canary'],
+      later: ['prod-eu-1', 'prod-eu-2', 'prod-us-1'],
+    },
+    {
+      case: 'canary done: the EU wave next, environments in the given order',
+      spec: 'prod-canary:done prod-eu-2:todo prod-eu-1:todo prod-us-1:todo',
+      states: ['done', 'next', 'waiting'],
+      deployNow: ['prod-eu-2', 'prod-eu-1'],
+      later: ['prod-us-1'],
+    },
+    {
+      case: 'a failed environment is retried with the rest of its wave; later waves wait',
+      spec: 'prod-canary:done prod-eu-1:failed prod-eu-2:done prod-us-1:todo',
+      states: ['done', 'failed', 'waiting'],
+      deployNow: ['prod-eu-1'],
+      later: ['prod-us-1'],
+    },
+    {
+      case: 'a wave still deploying blocks the next',
+      spec: 'prod-canary:running prod-eu-1:todo',
+      states: ['running', 'waiting'],
+      deployNow: [],
+      later: ['prod-eu-1'],
+      blocked: 'wave 1 (prod-canary) is still deploying',
+    },
+    {
+      case: 'every wave done: nothing to deploy',
+      spec: 'prod-canary:done prod-eu-1:done prod-us-1:done',
+      states: ['done', 'done', 'done'],
+      deployNow: [],
+      later: [],
+      current: undefined,
+    },
+    {
+      case: 'a PR without canary changes starts with the first wave it has',
+      spec: 'prod-us-1:todo prod-eu-1:todo',
+      states: ['next', 'waiting'],
+      deployNow: ['prod-eu-1'],
+      later: ['prod-us-1'],
+    },
+    {
+      case: 'no waves configured: the stage is one wave',
+      spec: 'prod-b:todo prod-a:todo',
+      waves: [],
+      states: ['next'],
+      deployNow: ['prod-b', 'prod-a'],
+      later: [],
+    },
+    {
+      case: 'an environment matching two globs belongs to the first',
+      spec: 'prod-eu-canary:todo prod-eu-1:todo',
+      waves: ['*-canary', 'prod-eu-*'],
+      states: ['next', 'waiting'],
+      deployNow: ['prod-eu-canary'],
+      later: ['prod-eu-1'],
+    },
+  ])('$case', ({ spec, waves, states, deployNow, later, blocked, ...rest }) => {
+    const plan = planWaves(facts(spec, waves ? { waves } : {}))
+    expect(plan.waves.map((wave) => wave.state)).toEqual(states)
+    expect(plan.deployNow).toEqual(deployNow)
+    expect(plan.later).toEqual(later)
+    expect(plan.blocked).toBe(blocked)
+    if ('current' in rest) expect(plan.current).toBeUndefined()
+    expect(plan.waves.map((wave) => wave.number)).toEqual(states.map((_, i) => i + 1))
+  })
+
+  it('names a wave by its glob, the last by "the rest"', () => {
+    const plan = planWaves(facts('prod-canary:done prod-eu-1:failed prod-us-1:todo'))
+    expect(plan.waves.map((wave) => wave.pattern)).toEqual(['prod-canary', 'prod-eu-*', undefined])
+    expect(waveLines(plan)).toEqual([
+      '✅ wave 1 (prod-canary) of 3: done, 1/1 succeeded',
+      '❌ wave 2 (prod-eu-*) of 3: failed, 0/1 succeeded, 1 failed',
+      '⏸️ wave 3 (the rest) of 3: waiting, 0/1 succeeded',
+    ])
+  })
+
+  it('a named environment of a later wave waits for the earlier wave it did not name', () => {
+    const plan = planWaves(facts('prod-canary:todo prod-us-1:todo', { unnamed: ['prod-canary'] }))
+    expect(plan.deployNow).toEqual([])
+    expect(plan.later).toEqual(['prod-us-1'])
+    expect(plan.blocked).toBe(
+      'wave 1 (prod-canary) has not succeeded (not deployed yet: prod-canary)',
+    )
+  })
+
+  it('manual waves say the next wave waits for the next command', () => {
+    const plan = planWaves(facts('prod-canary:done prod-eu-1:todo', { mode: 'manual' }))
+    expect(plan.manual).toBe(true)
+    expect(plan.deployNow).toEqual(['prod-eu-1'])
+    expect(waveLines(plan)[1]).toBe(
+      '▶️ wave 2 (prod-eu-*) of 2: next (next command), 0/1 succeeded',
+    )
+  })
+})
+
+describe('progressOf', () => {
+  it.each([
+    [undefined, 'todo'],
+    ['success', 'done'],
+    ['failure', 'failed'],
+    ['error', 'failed'],
+    ['pending', 'running'],
+  ] as const)('%s → %s', (state, progress) => {
+    expect(
+      progressOf(state ? { context: 'fleet-promote/x', state, description: '' } : undefined),
+    ).toBe(progress)
+  })
+})
