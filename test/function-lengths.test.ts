@@ -15,8 +15,6 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const allowed = new Set([
   // open-child-prs' plan and its nine steps, split with the correctness/scale-flow work on it.
   'actions/open-child-prs/child-prs.ts openChildPrs',
-  // hydration's render loop, split with the render sandbox work (issue 11).
-  'actions/lib/render/hydrate.ts hydrate',
 ])
 
 describe('function lengths', () => {

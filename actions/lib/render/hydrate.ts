@@ -20,6 +20,7 @@ import {
   refusalReason,
   RefusedError,
   RepoCheck,
+  type SafetyPolicy,
   type SafetyReport,
 } from './safety.js'
 import { Sandbox } from './sandbox.js'
@@ -131,7 +132,6 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
   const log = options.log ?? (() => undefined)
   const parallelism =
     options.parallelism && options.parallelism > 0 ? options.parallelism : availableParallelism()
-  const { settings } = options
   const git = new Git(options.repoDir, options.git ?? {})
   const drySha = options.drySha ?? (await git.revParse('HEAD'))
   const repoURL = options.repoURL ?? (await originUrl(git))
@@ -145,58 +145,11 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     mark = now
   }
   try {
-    const sandbox =
-      options.sandbox ??
-      (await Sandbox.detect(settings.sandbox, {
-        memoryBytes: settings.maxMemoryMegabytes * 2 ** 20,
-        tmpBytes: SANDBOX_TMP_BYTES,
-      }))
-    log(sandbox.describe())
-    const refusal = sandbox.refusal()
-    // Chart pulls write to the run directory; renders see only the sandbox's private /tmp.
-    const env = await sealedToolEnv(runDir)
-    const renderEnv = sandbox.isolation.kind === 'bubblewrap' ? toolEnv('/tmp', '/tmp') : env
-    const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize')
-    const helm = await findOnPath(options.helmPath ?? 'helm')
-    const tools = await toolVersions(kustomize, helm, renderEnv, refusal ? undefined : sandbox)
-    const treeDir = join(runDir, 'tree')
-    const helmShim = await writeHelmShim(runDir, helm, tools.helm, {
-      tree: treeDir,
-      tmp: renderEnv.TMPDIR as string,
-      shell: sandbox.shell,
-    })
-    const timeoutMs = settings.timeoutSeconds * 1000
-    const policy = {
-      helmEnabled: settings.helm.enabled,
-      allowedChartRepos: settings.helm.allowedRepos,
-      remoteBases: settings.remoteBases,
-    }
-
+    const run = await prepareRun(options, runDir)
+    log(run.sandbox.describe())
     lap('setup')
     // 1. Safety walk of every environment before anything runs.
-    const check = await RepoCheck.open(options.repoDir, policy)
-    const pending: Pending[] = await mapPool(options.environments, parallelism * 2, async (env) => {
-      const started = Date.now()
-      const item: Pending = { env, checkMs: 0 }
-      if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
-        item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
-        return item
-      }
-      if (refusal !== undefined) {
-        item.failure = clip(`refused: ${refusal}`)
-        return item
-      }
-      try {
-        item.report = await checkEnvironment(options.repoDir, env.path, policy, check)
-      } catch (error) {
-        item.failure =
-          error instanceof RefusedError
-            ? refusalReason(error)
-            : clip(`refused: ${errorMessage(error)}`)
-      }
-      item.checkMs = Date.now() - started
-      return item
-    })
+    const { check, pending } = await checkEnvironments(options, run, parallelism)
     lap('check')
     const wetStates = options.wetStates
       ? Promise.resolve(options.wetStates)
@@ -211,7 +164,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     // 2. One private copy of every vetted kustomization root.
     const treeFiles = await buildRenderTree(
       check,
-      treeDir,
+      run.treeDir,
       pending.flatMap((item) => item.report?.roots ?? []),
     )
     lap('tree')
@@ -219,62 +172,22 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     // 3. Each chart version pulled once, linked where kustomize looks for it.
     const cache = new ChartCache({
       cacheDir: join(runDir, 'charts'),
-      helm,
-      env,
-      timeoutMs,
+      helm: run.helm,
+      env: run.pullEnv,
+      timeoutMs: run.timeoutMs,
       lock: options.chartLock ?? [],
-      sandbox,
+      sandbox: run.sandbox,
       runDir,
     })
-    const linked = new Map<string, Promise<void>>()
-    await mapPool(pending, parallelism * 2, async (item) => {
-      for (const chart of item.report?.charts ?? []) {
-        let done = linked.get(chart.pullDir)
-        if (!done) {
-          done = cache
-            .get(chart)
-            .then((cached) =>
-              linkTree(join(cached.dir, chart.name), join(treeDir, chart.pullDir, chart.name)),
-            )
-          linked.set(chart.pullDir, done)
-        }
-        try {
-          await done
-        } catch (error) {
-          item.failure =
-            error instanceof RefusedError
-              ? refusalReason(error)
-              : clip(`refused: ${errorMessage(error)}`)
-          return
-        }
-      }
-    })
-
+    await linkCharts(pending, cache, run.treeDir, parallelism)
     lap('charts')
+
     // 4. Render pool: one kustomize process per environment.
-    const objects = new ObjectParser()
+    const context: RenderContext = { ...run, objects: new ObjectParser(), commit, drySha, repoURL }
     const wet = await wetStates
     const environments = await mapPool(pending, parallelism, async (item) => {
       const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
-      const result = await renderOne(
-        item,
-        state,
-        { ...options, settings },
-        {
-          kustomize,
-          helm,
-          helmShim,
-          env: renderEnv,
-          sandbox,
-          objects,
-          treeDir,
-          timeoutMs,
-          commit,
-          tools,
-          drySha,
-          repoURL,
-        },
-      )
+      const result = await renderOne(item, state, options, context)
       log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`)
       return result
     })
@@ -290,26 +203,145 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     await writeHydrationResult(options.outputDir, result)
     return {
       result,
-      stats: { sandbox: sandbox.describe(), chartPulls: cache.pulls, treeFiles, tools, phases },
+      stats: {
+        sandbox: run.sandbox.describe(),
+        chartPulls: cache.pulls,
+        treeFiles,
+        tools: run.tools,
+        phases,
+      },
     }
   } finally {
     await rm(runDir, { recursive: true, force: true })
   }
 }
 
-interface RenderContext {
+/** What every render of a run shares: the isolation, the tools and their environments. */
+interface PreparedRun {
+  sandbox: Sandbox
+  /** Why nothing may render (no sandbox where one is required), if so. */
+  refusal: string | undefined
+  /** The chart pulls' environment (they write to the run directory). */
+  pullEnv: NodeJS.ProcessEnv
+  /** The renders' environment (inside the sandbox they see only its private /tmp). */
+  env: NodeJS.ProcessEnv
   kustomize: string
   helm: string
   /** The `--helm-command` kustomize gets (tools.ts). */
   helmShim: string
-  env: NodeJS.ProcessEnv
-  sandbox: Sandbox
-  /** One parser for the run: environments share most objects. */
-  objects: ObjectParser
+  tools: ToolVersions
   treeDir: string
   timeoutMs: number
+  policy: SafetyPolicy
+}
+
+async function prepareRun(options: HydrateOptions, runDir: string): Promise<PreparedRun> {
+  const { settings } = options
+  const sandbox =
+    options.sandbox ??
+    (await Sandbox.detect(settings.sandbox, {
+      memoryBytes: settings.maxMemoryMegabytes * 2 ** 20,
+      tmpBytes: SANDBOX_TMP_BYTES,
+    }))
+  const refusal = sandbox.refusal()
+  const pullEnv = await sealedToolEnv(runDir)
+  const env = sandbox.isolation.kind === 'bubblewrap' ? toolEnv('/tmp', '/tmp') : pullEnv
+  const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize')
+  const helm = await findOnPath(options.helmPath ?? 'helm')
+  const tools = await toolVersions(kustomize, helm, env, refusal ? undefined : sandbox)
+  const treeDir = join(runDir, 'tree')
+  const helmShim = await writeHelmShim(runDir, helm, tools.helm, {
+    tree: treeDir,
+    tmp: env.TMPDIR as string,
+    shell: sandbox.shell,
+  })
+  return {
+    sandbox,
+    refusal,
+    pullEnv,
+    env,
+    kustomize,
+    helm,
+    helmShim,
+    tools,
+    treeDir,
+    timeoutMs: settings.timeoutSeconds * 1000,
+    policy: {
+      helmEnabled: settings.helm.enabled,
+      allowedChartRepos: settings.helm.allowedRepos,
+      remoteBases: settings.remoteBases,
+    },
+  }
+}
+
+/** The safety walk of every environment; a refused one carries its reason and never renders. */
+async function checkEnvironments(
+  options: HydrateOptions,
+  run: PreparedRun,
+  parallelism: number,
+): Promise<{ check: RepoCheck; pending: Pending[] }> {
+  const check = await RepoCheck.open(options.repoDir, run.policy)
+  const pending = await mapPool(options.environments, parallelism * 2, async (env) => {
+    const started = Date.now()
+    const item: Pending = { env, checkMs: 0 }
+    if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+      item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
+      return item
+    }
+    if (run.refusal !== undefined) {
+      item.failure = clip(`refused: ${run.refusal}`)
+      return item
+    }
+    try {
+      item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check)
+    } catch (error) {
+      item.failure = failureReason(error)
+    }
+    item.checkMs = Date.now() - started
+    return item
+  })
+  return { check, pending }
+}
+
+/** Pulls each chart version once and links it into the tree; a failed chart fails its environments. */
+async function linkCharts(
+  pending: Pending[],
+  cache: ChartCache,
+  treeDir: string,
+  parallelism: number,
+): Promise<void> {
+  const linked = new Map<string, Promise<void>>()
+  await mapPool(pending, parallelism * 2, async (item) => {
+    for (const chart of item.report?.charts ?? []) {
+      let done = linked.get(chart.pullDir)
+      if (!done) {
+        done = cache
+          .get(chart)
+          .then((cached) =>
+            linkTree(join(cached.dir, chart.name), join(treeDir, chart.pullDir, chart.name)),
+          )
+        linked.set(chart.pullDir, done)
+      }
+      try {
+        await done
+      } catch (error) {
+        item.failure = failureReason(error)
+        return
+      }
+    }
+  })
+}
+
+function failureReason(error: unknown): string {
+  return error instanceof RefusedError
+    ? refusalReason(error)
+    : clip(`refused: ${errorMessage(error)}`)
+}
+
+interface RenderContext extends PreparedRun {
+  /** One parser for the run: environments share most objects. */
+  objects: ObjectParser
   commit: CommitInfo
-  tools: ToolVersions
   drySha: string
   repoURL: string
 }
