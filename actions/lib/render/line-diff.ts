@@ -1,6 +1,12 @@
 // A small unified line diff (Myers' O(ND) algorithm) for per-object diffs.
 // Past `maxEdits` differences it gives up on a minimal script and reports the
 // object as replaced, which keeps huge rewrites (a regenerated CRD) cheap.
+// Kept instead of jsdiff (`diff` 9.0.0, checked 2026-12): on 304 YAML edit
+// cases both give the same hunks and edit counts (jsdiff's structuredPatch
+// numbers an empty side from 1, not 0 as GNU diff does), jsdiff took 3.3× as
+// long on a 5000-line object with 100 changes, and it would add a dependency
+// to four bundles for no gain. Its memory (one row per edit, at most
+// maxEdits rows of 2 × maxEdits + 3 integers) is bounded by the limit.
 
 type Op = { type: ' ' | '-' | '+'; line: string }
 
