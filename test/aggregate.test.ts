@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { computeAggregate, PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
+import type { WebhookDefinition } from '@octokit/webhooks-examples'
 import { runAction } from './support/runner.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 
@@ -72,6 +73,32 @@ describe('computeAggregate', () => {
     expect(computeAggregate([], []).state).toBe('success')
   })
 })
+
+const webhookExamples = createRequire(import.meta.url)(
+  '@octokit/webhooks-examples',
+) as WebhookDefinition[]
+
+/**
+ * A real payload of @octokit/webhooks-examples, aimed at the simulated
+ * repository (`aim` sets the SHA the test needs).
+ */
+function realPayload(
+  name: string,
+  action: string | undefined,
+  aim: (payload: Record<string, unknown>) => void,
+): Record<string, unknown> {
+  const examples = webhookExamples.find((group) => group.name === name)?.examples ?? []
+  const example = examples.find((payload) => (payload as { action?: string }).action === action)
+  if (!example) throw new Error(`@octokit/webhooks-examples has no ${name} ${action ?? ''} payload`)
+  const payload = structuredClone(example) as Record<string, unknown>
+  Object.assign(payload.repository as object, {
+    full_name: FULL_NAME,
+    name: REPO.repo,
+    owner: { ...(payload.repository as { owner: object }).owner, login: REPO.owner },
+  })
+  aim(payload)
+  return payload
+}
 
 describe('aggregate-status against the simulator', () => {
   let fleet: PromoteFleet
@@ -144,10 +171,13 @@ describe('aggregate-status against the simulator', () => {
     await fleet.admin.rest.repos.createCommitStatus({
       ...REPO,
       sha: child.headSha,
-      context: 'ci/test',
+      context: 'fleet-promote/eu-test-1',
       state: 'success',
     })
-    const result = await run('status', fleet.gh.statusEvent(FULL_NAME, child.headSha, 'ci/test'))
+    const result = await run(
+      'status',
+      fleet.gh.statusEvent(FULL_NAME, child.headSha, 'fleet-promote/eu-test-1'),
+    )
     expect(result.outputs.state).toBe('skipped')
     expect(result.outputs.description).toMatch(
       /no open parent pull request has [0-9a-f]{7} as its head/,
@@ -213,18 +243,39 @@ describe('aggregate-status against the simulator', () => {
     expect(pipeline(moved)?.state).toBe('pending')
   })
 
-  it('follows check_run events to the parent whose head they ran on', async () => {
+  it('follows check_run and check_suite events to the parent whose head they ran on', async () => {
     const head = fleet.gh.state.pull(FULL_NAME, fleet.parent).headSha
-    const checkRun = (sha: string) => ({
-      action: 'completed',
-      check_run: { head_sha: sha },
-      repository: { full_name: FULL_NAME, name: REPO.repo, owner: { login: REPO.owner } },
+    for (const name of ['check_run', 'check_suite'] as const) {
+      const checks = (sha: string) =>
+        realPayload(name, 'completed', (payload) => {
+          const key = name === 'check_run' ? payload.check_run : payload.check_suite
+          Object.assign(key as object, { head_sha: sha })
+        })
+      const before = fleet.gh.state.statuses(FULL_NAME).length
+      const current = await run(name, checks(head))
+      expect(current.outputs.state, name).toBe('pending')
+      expect(pipeline(head)?.state).toBe('pending')
+      expect(fleet.gh.state.statuses(FULL_NAME)).toHaveLength(before + 1)
+      // The old head is no parent's head any more.
+      const stale = await run(name, checks(fleet.headSha))
+      expect(stale.outputs.state, name).toBe('skipped')
+    }
+  })
+
+  it('skips a CI status of another context without a write (a real status payload)', async () => {
+    const head = fleet.gh.state.pull(FULL_NAME, fleet.parent).headSha
+    const before = fleet.gh.state.statuses(FULL_NAME).length
+    const event = realPayload('status', undefined, (payload) => {
+      Object.assign(payload, { sha: head })
     })
-    const current = await run('check_run', checkRun(head))
-    expect(current.outputs.state).toBe('pending')
-    // The old head is no parent's head any more.
-    const stale = await run('check_run', checkRun(fleet.headSha))
-    expect(stale.outputs.state).toBe('skipped')
+    expect(event.context).toBe('default')
+    const result = await run('status', event)
+    expect(result.outputs).toMatchObject({
+      state: 'skipped',
+      description:
+        "status default is not fleet-promote's; the gate reads only fleet-promote/<environment>",
+    })
+    expect(fleet.gh.state.statuses(FULL_NAME)).toHaveLength(before)
   })
 
   it('sets nothing while nothing is known about a commit', async () => {

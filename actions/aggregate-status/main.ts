@@ -17,9 +17,10 @@ import {
 import { listOpenPulls } from '../lib/github/pulls.js'
 import { UserError } from '../lib/errors.js'
 import { createGitHubClient, type GitHubClient } from '../lib/github/client.js'
-import type { RepoRef } from '../lib/statuses.js'
+import { STATUS_CONTEXT_PREFIX, type RepoRef } from '../lib/statuses.js'
 import {
   type CheckRunPayload,
+  type CheckSuitePayload,
   type EventPayload,
   type PullRequestPayload,
   type StatusPayload,
@@ -33,7 +34,7 @@ export const contract = defineContract({
     },
     sha: {
       description:
-        'Commit to gate (default: from the event: `status.sha`, `check_run.head_sha`, the pull request head, or the head of `pr`).',
+        'Commit to gate (default: from the event: `status.sha`, `check_run.head_sha`, `check_suite.head_sha`, the pull request head, or the head of `pr`).',
       default: '',
     },
     pr: {
@@ -86,6 +87,38 @@ export interface Outcome {
   description: string
 }
 
+/**
+ * The commit an event is about, or why it cannot change the gate. The gate
+ * reads only `fleet-promote/<environment>` statuses, so a status of another
+ * context (every CI status) and of the gate's own context (a loop) are
+ * skipped without a write; a check run or check suite re-evaluates its head.
+ */
+export function eventCommit(
+  eventName: string,
+  payload: EventPayload,
+): { sha: string } | { skip: string } {
+  const text = (value: unknown) => (typeof value === 'string' ? value : '')
+  switch (eventName) {
+    case 'status': {
+      const status = payload as StatusPayload
+      const context = text(status.context)
+      if (context === PIPELINE_CONTEXT)
+        return { skip: `${PIPELINE_CONTEXT} changed; it never depends on itself` }
+      if (!context.startsWith(STATUS_CONTEXT_PREFIX))
+        return {
+          skip: `status ${context || '(no context)'} is not fleet-promote's; the gate reads only ${STATUS_CONTEXT_PREFIX}<environment>`,
+        }
+      return { sha: text(status.sha) }
+    }
+    case 'check_run':
+      return { sha: text((payload as CheckRunPayload).check_run?.head_sha) }
+    case 'check_suite':
+      return { sha: text((payload as CheckSuitePayload).check_suite?.head_sha) }
+    default:
+      return { sha: text((payload as PullRequestPayload).pull_request?.head?.sha) }
+  }
+}
+
 export async function aggregate(
   client: GitHubClient,
   repo: RepoRef,
@@ -93,20 +126,9 @@ export async function aggregate(
   eventName: string,
   payload: EventPayload,
 ): Promise<Outcome> {
-  // Our own context changing must not feed back into itself.
-  if (eventName === 'status' && (payload as StatusPayload).context === PIPELINE_CONTEXT) {
-    return {
-      state: 'skipped',
-      description: `${PIPELINE_CONTEXT} changed; it never depends on itself`,
-    }
-  }
-  const fromEvent: unknown =
-    eventName === 'status'
-      ? (payload as StatusPayload).sha
-      : eventName === 'check_run'
-        ? (payload as CheckRunPayload).check_run?.head_sha
-        : (payload as PullRequestPayload).pull_request?.head?.sha
-  let sha = inputs.sha || (typeof fromEvent === 'string' ? fromEvent : '')
+  const event = eventCommit(eventName, payload)
+  if ('skip' in event) return { state: 'skipped', description: event.skip }
+  let sha = inputs.sha || event.sha
   let parents: number[]
   const pulls = await listOpenPulls(client, repo)
   if (inputs.pr !== undefined) {

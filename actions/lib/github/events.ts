@@ -23,6 +23,7 @@ export type PullRequestPayload = DeepPartial<
 export type IssueCommentPayload = DeepPartial<Schemas['webhook-issue-comment-created']>
 export type StatusPayload = DeepPartial<Schemas['webhook-status']>
 export type CheckRunPayload = DeepPartial<Schemas['webhook-check-run-completed']>
+export type CheckSuitePayload = DeepPartial<Schemas['webhook-check-suite-completed']>
 export type MergeGroupPayload = DeepPartial<Schemas['webhook-merge-group-checks-requested']>
 export type PushPayload = DeepPartial<Schemas['webhook-push']>
 export type WorkflowDispatchPayload = DeepPartial<Schemas['webhook-workflow-dispatch']>
