@@ -30959,7 +30959,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   eF: () => (/* binding */ run)
 });
 
-// UNUSED EXPORTS: aggregate, contract, parseInputs
+// UNUSED EXPORTS: aggregate, contract, eventCommit, parseInputs
 
 // NAMESPACE OBJECT: ../node_modules/@actions/github/lib/github.js
 var github_namespaceObject = {};
@@ -40142,6 +40142,7 @@ function refusedResponse(error) {
 
 
 
+
 const contract = defineContract({
     inputs: {
         token: {
@@ -40149,7 +40150,7 @@ const contract = defineContract({
             default: '${{ github.token }}',
         },
         sha: {
-            description: 'Commit to gate (default: from the event: `status.sha`, `check_run.head_sha`, the pull request head, or the head of `pr`).',
+            description: 'Commit to gate (default: from the event: `status.sha`, `check_run.head_sha`, `check_suite.head_sha`, the pull request head, or the head of `pr`).',
             default: '',
         },
         pr: {
@@ -40187,20 +40188,39 @@ function parseInputs() {
         ...(environments ? { environments } : {}),
     };
 }
-async function aggregate(client, repo, inputs, eventName, payload) {
-    // Our own context changing must not feed back into itself.
-    if (eventName === 'status' && payload.context === PIPELINE_CONTEXT) {
-        return {
-            state: 'skipped',
-            description: `${PIPELINE_CONTEXT} changed; it never depends on itself`,
-        };
+/**
+ * The commit an event is about, or why it cannot change the gate. The gate
+ * reads only `fleet-promote/<environment>` statuses, so a status of another
+ * context (every CI status) and of the gate's own context (a loop) are
+ * skipped without a write; a check run or check suite re-evaluates its head.
+ */
+function eventCommit(eventName, payload) {
+    const text = (value) => (typeof value === 'string' ? value : '');
+    switch (eventName) {
+        case 'status': {
+            const status = payload;
+            const context = text(status.context);
+            if (context === PIPELINE_CONTEXT)
+                return { skip: `${PIPELINE_CONTEXT} changed; it never depends on itself` };
+            if (!context.startsWith(STATUS_CONTEXT_PREFIX))
+                return {
+                    skip: `status ${context || '(no context)'} is not fleet-promote's; the gate reads only ${STATUS_CONTEXT_PREFIX}<environment>`,
+                };
+            return { sha: text(status.sha) };
+        }
+        case 'check_run':
+            return { sha: text(payload.check_run?.head_sha) };
+        case 'check_suite':
+            return { sha: text(payload.check_suite?.head_sha) };
+        default:
+            return { sha: text(payload.pull_request?.head?.sha) };
     }
-    const fromEvent = eventName === 'status'
-        ? payload.sha
-        : eventName === 'check_run'
-            ? payload.check_run?.head_sha
-            : payload.pull_request?.head?.sha;
-    let sha = inputs.sha || (typeof fromEvent === 'string' ? fromEvent : '');
+}
+async function aggregate(client, repo, inputs, eventName, payload) {
+    const event = eventCommit(eventName, payload);
+    if ('skip' in event)
+        return { state: 'skipped', description: event.skip };
+    let sha = inputs.sha || event.sha;
     let parents;
     const pulls = await listOpenPulls(client, repo);
     if (inputs.pr !== undefined) {
