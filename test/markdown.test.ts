@@ -193,13 +193,35 @@ describe('summary comment', () => {
     expect(body).not.toContain('+line 3999 of huge')
     expect(body).toContain('+line 1499 of medium')
     expect(body).toContain('+line 9 of small')
+  })
 
+  it('shows the environments that fit, problems first, and counts the rest with a link to the job summary', () => {
     const many = Array.from({ length: 3000 }, (_, i) =>
-      report(`cluster-${i}-with-a-long-name`, 'production'),
+      report(`cluster-${String(i).padStart(4, '0')}-with-a-long-name`, 'production', {
+        changes: [configMapChange(`settings-${i}`, '1', '2')],
+      }),
     )
-    const cut = renderSummaryComment(input(many))
+    many[2999] = report('cluster-2999-with-a-long-name', 'production', {
+      status: 'failed',
+      reason: 'kustomize build failed',
+      changes: [],
+    })
+    const runUrl = 'https://gh.test/acme/fleet/actions/runs/9'
+    const cut = renderSummaryComment(input(many, { runUrl }))
     expect(cut.length).toBeLessThanOrEqual(GITHUB_BODY_LIMIT)
-    expect(cut).toContain('cut to fit')
+    expect(cut).toContain('3000 environments impacted by #5')
+    // The failure (last by name) is shown, in the caution block and in the table.
+    expect(cut).toContain('`cluster-2999-with-a-long-name` (production): render failed')
+    expect(cut).toContain('| `cluster-2999-with-a-long-name` | ❌ render failed |')
+    const rows = cut.split('\n').filter((line) => line.startsWith('| `cluster-')).length
+    expect(rows).toBeGreaterThan(100)
+    expect(rows).toBeLessThan(3000)
+    expect(cut).toContain(
+      `…and ${3000 - rows} more environments: see the [job summary](${runUrl}).`,
+    )
+    // Rows and diffs of environments left out are not in the comment.
+    expect(cut).not.toContain('cluster-2998-with-a-long-name')
+    expect(cut.endsWith('\n')).toBe(true)
   })
 })
 
@@ -261,5 +283,20 @@ describe('job summary', () => {
     expect(md).toContain('| a | production | ✅ unchanged | +0 ~0 −0 | — | none |')
     expect(md).toContain('[#7](https://x/7) | created |')
     expect(md.indexOf('| a |')).toBeLessThan(md.indexOf('| b |'))
+  })
+
+  it('stays within its limit and counts the rows left out', () => {
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      environment: `env-${String(i).padStart(3, '0')}`,
+      stage: 'production',
+      status: 'rendered' as const,
+      diff: { added: 1, changed: 0, deleted: 0 },
+    }))
+    const md = renderJobSummary(5, rows, 2000)
+    expect(md.length).toBeLessThanOrEqual(2000)
+    const shown = md.split('\n').filter((line) => line.startsWith('| env-')).length
+    expect(shown).toBeGreaterThan(5)
+    expect(md).toContain(`…and ${200 - shown} more environments`)
+    expect(renderJobSummary(5, rows)).toContain('| env-199 |')
   })
 })

@@ -5,8 +5,10 @@ import { encodeMarker, type ChildMarker } from '../lib/children.js'
 import type { HydrationStatus, ResourceChange } from '../lib/hydration-types.js'
 import {
   GITHUB_BODY_LIMIT,
+  JOB_SUMMARY_LIMIT,
   codeBlock,
   details,
+  fitItems,
   link,
   nameList,
   plural,
@@ -16,6 +18,9 @@ import {
 } from '../lib/markdown.js'
 
 export const SUMMARY_MARKER = '<!-- fleet-promote:summary -->'
+
+/** Closed children named in the comment; the job summary has every one. */
+const CLOSED_SHOWN = 20
 
 export type ChildState = 'created' | 'updated' | 'unchanged' | 'closed' | 'none'
 
@@ -124,26 +129,50 @@ export function groupDiffs(environments: readonly EnvironmentReport[]): DiffGrou
     )
 }
 
+/** What the reader needs first when not every environment fits: problems, then stage order. */
+function byPriority(input: SummaryInput): EnvironmentReport[] {
+  const stageIndex = new Map(
+    sortStages(input.stages, input.environments).map((s, i) => [s.name, i]),
+  )
+  const problem = (env: EnvironmentReport) =>
+    env.status === 'failed' || env.status === 'blocked' ? 0 : 1
+  return [...input.environments].sort(
+    (a, b) =>
+      problem(a) - problem(b) ||
+      (stageIndex.get(a.stage) ?? 0) - (stageIndex.get(b.stage) ?? 0) ||
+      a.environment.localeCompare(b.environment),
+  )
+}
+
 /**
- * The sticky summary comment of the parent PR. It stays under GitHub's size
- * limit by omitting the largest diffs first, and says so.
+ * The sticky summary comment of the parent PR, within GitHub's size limit:
+ * the largest diffs are left out first; when the environment rows still do
+ * not fit, problems come first and the rest is counted ("…and N more
+ * environments") with a link to the job summary, which lists every one.
  */
 export function renderSummaryComment(input: SummaryInput): string {
   const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64
   const groups = groupDiffs(input.environments)
-  const omitted = new Set<number>()
-  let body = composeSummary(input, groups, omitted)
-  // Drop the largest remaining diff until the comment fits.
+  // Leaving out the k largest diffs: the fewest that make the comment fit (binary search, as fitItems).
   const bySize = groups.map((g, i) => ({ i, size: g.text.length })).sort((a, b) => b.size - a.size)
-  for (const { i } of bySize) {
-    if (body.length <= limit) break
-    omitted.add(i)
-    body = composeSummary(input, groups, omitted)
+  const largest = (k: number) => new Set(bySize.slice(0, k).map(({ i }) => i))
+  const compose = (k: number) => composeSummary(input, groups, largest(k), input.environments, '')
+  let low = 0
+  let high = groups.length
+  if (compose(high).length <= limit) {
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2)
+      if (compose(middle).length <= limit) high = middle
+      else low = middle + 1
+    }
+    return compose(low)
   }
-  return truncate(
-    body,
+  const omitted = largest(groups.length)
+  return fitItems(
+    byPriority(input),
     limit,
-    '\n\n…(the environment list was cut to fit GitHub’s comment limit; see the job summary)',
+    (shown, more) => composeSummary(input, groups, omitted, shown, more),
+    { noun: 'environments', url: input.runUrl },
   )
 }
 
@@ -151,11 +180,14 @@ function composeSummary(
   input: SummaryInput,
   groups: readonly DiffGroup[],
   omitted: ReadonlySet<number>,
+  shown: readonly EnvironmentReport[],
+  more: string,
 ): string {
   const envs = input.environments
   const count = (status: HydrationStatus) => envs.filter((e) => e.status === status).length
   const rendered = count('rendered')
   const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked')
+  const shownNames = new Set(shown.map((e) => e.environment))
   const out: string[] = [SUMMARY_MARKER]
   out.push(
     `### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`,
@@ -169,7 +201,7 @@ function composeSummary(
       '> [!CAUTION]',
       `> **${plural(problems.length, 'environment')} cannot be promoted**`,
     )
-    for (const env of problems) {
+    for (const env of problems.filter((e) => shownNames.has(e.environment))) {
       const what = env.status === 'blocked' ? 'blocked' : 'render failed'
       out.push(
         `> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`,
@@ -194,7 +226,7 @@ function composeSummary(
         : '**Next:** nothing to promote.',
   )
   for (const stage of sortStages(input.stages, envs)) {
-    const members = envs
+    const members = shown
       .filter((e) => e.stage === stage.name)
       .sort((a, b) => a.environment.localeCompare(b.environment))
     if (members.length === 0) continue
@@ -213,9 +245,14 @@ function composeSummary(
       ),
     )
   }
-  if (groups.length > 0) {
+  if (more) out.push('', more)
+  // Cut rows take their diff groups with them unless a shown environment shares them.
+  const shownGroups = groups
+    .map((group, i) => ({ group, i }))
+    .filter(({ group }) => group.environments.some((name) => shownNames.has(name)))
+  if (shownGroups.length > 0) {
     out.push('', '#### Rendered changes')
-    groups.forEach((group, i) => {
+    shownGroups.forEach(({ group, i }) => {
       const who =
         group.environments.length === 1
           ? (group.environments[0] ?? '')
@@ -230,9 +267,10 @@ function composeSummary(
   if (input.closed.length > 0) {
     out.push(
       '',
-      `Closed children (environment no longer changed): ${input.closed
-        .map((c) => `#${c.number} (\`${c.environment}\`)`)
-        .join(', ')}`,
+      `Closed children (environment no longer changed): ${nameList(
+        input.closed.map((c) => `#${c.number} (\`${c.environment}\`)`),
+        CLOSED_SHOWN,
+      )}`,
     )
   }
   return `${out.join('\n')}\n`
@@ -295,25 +333,32 @@ export interface SummaryRow {
   diff: EnvironmentReport['diff']
 }
 
-/** The job summary table (also what the `children` output lists). */
-export function renderJobSummary(parent: number, rows: readonly SummaryRow[]): string {
+/** The job summary table (also what the `children` output lists), within GitHub's 1 MiB. */
+export function renderJobSummary(
+  parent: number,
+  rows: readonly SummaryRow[],
+  limit = JOB_SUMMARY_LIMIT,
+): string {
   const sorted = [...rows].sort(
     (a, b) => a.stage.localeCompare(b.stage) || a.environment.localeCompare(b.environment),
   )
-  return [
-    `## fleet-promote: child PRs of #${parent}`,
-    '',
-    table(
-      ['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'],
-      sorted.map((row) => [
-        row.environment,
-        row.stage,
-        STATUS_LABEL[row.status],
-        changeCounts(row.diff),
-        row.child ? link(`#${row.child.number}`, row.child.url) : '—',
-        row.child?.state ?? 'none',
-      ]),
-    ),
-    '',
-  ].join('\n')
+  const compose = (shown: readonly SummaryRow[], more: string) =>
+    [
+      `## fleet-promote: child PRs of #${parent}`,
+      '',
+      table(
+        ['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'],
+        shown.map((row) => [
+          row.environment,
+          row.stage,
+          STATUS_LABEL[row.status],
+          changeCounts(row.diff),
+          row.child ? link(`#${row.child.number}`, row.child.url) : '—',
+          row.child?.state ?? 'none',
+        ]),
+      ),
+      '',
+      ...(more ? [more, ''] : []),
+    ].join('\n')
+  return fitItems(sorted, limit, compose, { noun: 'environments' })
 }
