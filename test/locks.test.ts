@@ -1,12 +1,20 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Git } from '../actions/lib/git/git.js'
 import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
 import {
-  acquireLock,
+  acquireLocks,
   describeHolder,
+  heldLocks,
   listLocks,
   readLock,
   releaseLock,
+  releaseLocks,
   releaseLocksOfPullRequest,
+  type AcquireResult,
+  type LockRemote,
 } from '../actions/lib/locks.js'
 import { promote } from '../actions/promote/promote.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
@@ -15,27 +23,42 @@ import { FULL_NAME, startPromoteFleet, type PromoteFleet } from './support/promo
 const repo = { owner: 'acme', repo: 'locks' }
 let gh: GitHubSimulator
 let client: GitHubClient
+let at: LockRemote
+let scratch: string
 
 beforeAll(async () => {
   gh = await startGitHubSimulator()
   await gh.createRepo('acme/locks')
   client = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl, retries: 0 })
+  scratch = await mkdtemp(join(tmpdir(), 'locks-test-'))
+  const git = await Git.init(scratch, { bare: true, token: gh.adminToken })
+  at = { git, remote: gh.remoteUrl('acme/locks') }
 })
 
 afterAll(async () => {
   expect(gh.validationErrors).toEqual([])
   await gh.stop()
+  await rm(scratch, { recursive: true, force: true })
 })
 
-const take = (env: string, pr: number, reason = '') =>
-  acquireLock(client, repo, env, { pr, actor: `user${pr}`, reason, sha: 'a'.repeat(40) })
+const take = (env: string | string[], pr: number, reason = '') =>
+  acquireLocks(at, typeof env === 'string' ? [env] : env, {
+    pr,
+    actor: `user${pr}`,
+    reason,
+    sha: 'a'.repeat(40),
+  })
+const created = (result: AcquireResult) => {
+  if (result.status !== 'acquired') throw new Error(`expected acquired, got ${result.status}`)
+  return result.created
+}
+const lockRef = (env: string) =>
+  gh.state.refSha('acme/locks', `refs/heads/fleet-promote-lock/${env}`)
 
 describe('environment locks', () => {
   it('creates a lock branch whose lock.json names the PR, actor, reason and SHA', async () => {
-    const result = await take('eu-prod-1', 7, 'change freeze')
-    expect(result.status).toBe('acquired')
-    const sha = gh.state.refSha('acme/locks', 'refs/heads/fleet-promote-lock/eu-prod-1')
-    expect(sha).toBe(result.held.commit)
+    const [lock] = created(await take('eu-prod-1', 7, 'change freeze'))
+    expect(lockRef('eu-prod-1')).toBe(lock?.commit)
     const held = await readLock(client, repo, 'eu-prod-1')
     expect(held?.lock).toMatchObject({
       pr: 7,
@@ -45,15 +68,31 @@ describe('environment locks', () => {
     })
     expect(held?.lock?.createdAt).toMatch(/^\d{4}-\d\d-\d\dT/)
     expect(describeHolder(held!)).toBe('locked by #7 (user7, change freeze)')
+    expect((await heldLocks(at)).get('eu-prod-1')).toEqual(held)
   })
 
   it('is a no-op for the holding PR and a conflict for any other', async () => {
-    const again = await take('eu-prod-1', 7)
-    expect(again.status).toBe('already-held')
-    expect(again.held.lock?.reason).toBe('change freeze')
+    expect(created(await take('eu-prod-1', 7))).toEqual([])
+    expect((await readLock(client, repo, 'eu-prod-1'))?.lock?.reason).toBe('change freeze')
     const other = await take('eu-prod-1', 8)
     expect(other.status).toBe('conflict')
-    expect(other.held.lock?.pr).toBe(7)
+    if (other.status === 'conflict') expect(other.held.lock?.pr).toBe(7)
+  })
+
+  it('takes a whole stage in one atomic push, or nothing when another PR holds one', async () => {
+    gh.resetRequests()
+    const stage = Array.from({ length: 30 }, (_, i) => `stage-${String(i).padStart(2, '0')}`)
+    expect(created(await take(stage, 9)).map((lock) => lock.environment)).toEqual(stage)
+    const pushes = gh.requests.filter((r) => r.route.endsWith('.git/git-receive-pack'))
+    expect(pushes).toHaveLength(1)
+    // Git only: no REST call per environment (or at all).
+    expect(gh.requests.filter((r) => !r.route.includes('.git/'))).toEqual([])
+    const mixed = await take([...stage.slice(0, 3), 'eu-prod-1', 'fresh-1'], 10)
+    expect(mixed.status).toBe('conflict')
+    expect(lockRef('fresh-1')).toBeUndefined()
+    const released = await releaseLocks(at, created(await take(['fresh-1', 'fresh-2'], 10)))
+    expect(released).toEqual(['fresh-1', 'fresh-2'])
+    expect(lockRef('fresh-1')).toBeUndefined()
   })
 
   it('lets only the holder release it', async () => {
@@ -64,20 +103,40 @@ describe('environment locks', () => {
     expect(await releaseLock(client, repo, 'eu-prod-1', 7)).toBe('absent')
   })
 
-  it('releases by acquisition id only the lock that very run created', async () => {
-    const first = await take('us-prod-1', 3)
+  it('releases by acquisition only the lock that very run created', async () => {
+    const [first] = created(await take('us-prod-1', 3))
     expect(await releaseLock(client, repo, 'us-prod-1', 3, 'another-run')).toBe('conflict')
-    expect(await releaseLock(client, repo, 'us-prod-1', 3, first.held.lock?.id)).toBe('released')
+    expect(await releaseLock(client, repo, 'us-prod-1', 3, first?.lock?.id)).toBe('released')
+    // Taken anew by another run: the batch release leaves it (its lease names the old commit).
+    const [again] = created(await take('us-prod-1', 3))
+    expect(await releaseLocks(at, [first!])).toEqual([])
+    expect(lockRef('us-prod-1')).toBe(again?.commit)
   })
 
   it('gives exactly one of many racing PRs the lock', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => take('race-1', 100 + i)))
+    // Each run builds its lock commits in its own scratch repository, as each job does.
+    const runs = await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => ({
+        git: await Git.init(join(scratch, `race-${i}`), { bare: true, token: gh.adminToken }),
+        remote: at.remote,
+      })),
+    )
+    const results = await Promise.all(
+      runs.map((run, i) =>
+        acquireLocks(run, ['race-1'], {
+          pr: 100 + i,
+          actor: 'racer',
+          reason: '',
+          sha: 'a'.repeat(40),
+        }),
+      ),
+    )
     const winners = results.filter((r) => r.status === 'acquired')
     expect(winners).toHaveLength(1)
-    const holder = winners[0]?.held.lock?.pr
+    const holder = lockRef('race-1')
     for (const loser of results.filter((r) => r.status !== 'acquired')) {
       expect(loser.status).toBe('conflict')
-      expect(loser.held.lock?.pr).toBe(holder)
+      if (loser.status === 'conflict') expect(loser.held.commit).toBe(holder)
     }
   })
 
@@ -90,13 +149,12 @@ describe('environment locks', () => {
     })
     const result = await take('odd-1', 5)
     expect(result.status).toBe('conflict')
-    expect(describeHolder(result.held)).toMatch(/unreadable lock/)
+    if (result.status === 'conflict') expect(describeHolder(result.held)).toMatch(/unreadable lock/)
     expect(await releaseLock(client, repo, 'odd-1', 5)).toBe('conflict')
   })
 
   it('lists locks and releases every lock of a PR (merge-cleanup)', async () => {
-    await take('a-1', 42)
-    await take('b-1', 42)
+    await take(['a-1', 'b-1'], 42)
     await take('c-1', 43)
     const envs = (await listLocks(client, repo)).map((l) => [l.environment, l.lock?.pr])
     expect(envs).toEqual(

@@ -185,9 +185,9 @@ describe('promote commands', () => {
     fleet.gh.faults.clear()
     expect(result.decision, result.reason).toBe('failed')
     expect(await lockRefs()).toEqual(locksBefore)
-    // The lock was taken, then given back.
-    expect(fleet.gh.routeCounts()['POST /repos/{owner}/{repo}/git/refs']).toBe(1)
-    expect(fleet.gh.routeCounts()['DELETE /repos/{owner}/{repo}/git/refs/{ref}']).toBe(1)
+    // The lock was taken, then given back: two pushes, no REST ref writes.
+    expect(fleet.gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    expect(fleet.gh.routeCounts()['POST /repos/{owner}/{repo}/git/refs']).toBeUndefined()
     expect(lastReply()).toContain('❌ fleet-promote: failed')
   })
 

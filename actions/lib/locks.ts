@@ -1,27 +1,23 @@
 // Environment locks, held by a parent pull request (not by a person).
 //
 // A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. It is created through the
-// git data API: blob+tree and commit first, then `POST /git/refs`, which
-// GitHub answers with 422 when the ref already exists. That POST is the
-// atomic step: of two runs racing for one environment exactly one creates the
-// ref. The API needs only the token, no clone, and works from any event.
+// parentless commit whose tree holds `lock.json`. A run takes the locks of a
+// whole stage in ONE `git push --atomic`, every ref leased on "must not
+// exist": of two runs racing for an environment exactly one push succeeds,
+// and a rejected push takes nothing. It gives them back the same way, each
+// deletion leased on the very commit it created. Reads are one fetch of every
+// lock ref. No REST call per environment.
 //
 // Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created (even when a retried POST answered 422 for its own first
-// attempt) from one that was already held by the same PR in an earlier run:
+// it created from one that was already held by the same PR in an earlier run:
 // a failed run releases only the former.
 
 import { randomUUID } from 'node:crypto'
+import { PushRejectedError, type Git } from './git/git.js'
+import { BOT_IDENTITY } from './git/wet-commit.js'
 import type { GitHubClient } from './github/client.js'
 import { NotAFileError, readFileAt } from './github/contents.js'
-import {
-  branchTip,
-  branchesWithPrefix,
-  createBranch,
-  createRootCommit,
-  deleteBranch,
-} from './github/git-data.js'
+import { branchTip, branchesWithPrefix, deleteBranch } from './github/git-data.js'
 import type { RepoRef } from './statuses.js'
 
 export const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/'
@@ -49,11 +45,9 @@ export interface HeldLock {
 }
 
 export type AcquireResult =
-  /** This call created the lock. */
-  | { status: 'acquired'; held: HeldLock }
-  /** The same PR already held it (from an earlier run): nothing changed. */
-  | { status: 'already-held'; held: HeldLock }
-  /** Another PR (or an unreadable lock) holds it. */
+  /** Every lock is this PR's now: `created` by this call, the rest already held from an earlier run. */
+  | { status: 'acquired'; created: HeldLock[] }
+  /** Another PR (or an unreadable lock) holds `held`: nothing was taken. */
   | { status: 'conflict'; held: HeldLock }
 
 export type ReleaseResult = 'released' | 'absent' | 'conflict'
@@ -120,44 +114,6 @@ export interface AcquireOptions {
   now?: () => Date
 }
 
-export async function acquireLock(
-  client: GitHubClient,
-  repo: RepoRef,
-  environment: string,
-  options: AcquireOptions,
-): Promise<AcquireResult> {
-  const existing = await readLock(client, repo, environment)
-  if (existing) return classify(existing, options.pr)
-
-  const lock: LockInfo = {
-    pr: options.pr,
-    actor: options.actor,
-    reason: options.reason,
-    sha: options.sha,
-    createdAt: (options.now?.() ?? new Date()).toISOString(),
-    id: randomUUID(),
-  }
-  const commit = await createRootCommit(
-    client,
-    repo,
-    `fleet-promote: lock ${environment} for #${options.pr}`,
-    { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` },
-  )
-  if (await createBranch(client, repo, lockBranch(environment), commit)) {
-    return { status: 'acquired', held: { environment, commit, lock } }
-  }
-  // Someone created it between our read and our create, or our own retried POST did.
-  const winner = await readLock(client, repo, environment)
-  if (!winner)
-    throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`)
-  if (winner.lock?.id === lock.id) return { status: 'acquired', held: winner }
-  return classify(winner, options.pr)
-}
-
-function classify(held: HeldLock, pr: number): AcquireResult {
-  return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held }
-}
-
 /**
  * Deletes the lock only when `pr` holds it (and, with `id`, only the very
  * acquisition that created it). The API has no conditional delete: the
@@ -218,4 +174,159 @@ export async function releaseLocksOfPullRequest(
       released.push(held.environment)
   }
   return released
+}
+
+/** Where lock refs live, for git: a scratch repository to build lock commits in, and the remote. */
+export interface LockRemote {
+  git: Git
+  /** The repository's git URL (or a remote name). */
+  remote: string
+}
+
+const LOCAL_LOCKS = 'refs/fleet-promote-locks/'
+const LOCAL_NEW = 'refs/fleet-promote-new-locks/'
+/** A concurrent run may win a push between our read and our push; then we read again. */
+const ACQUIRE_ATTEMPTS = 3
+
+/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
+export async function heldLocks(
+  at: LockRemote,
+  environments?: Iterable<string>,
+): Promise<Map<string, HeldLock>> {
+  const wanted = environments ? new Set(environments) : undefined
+  await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
+    prune: true,
+  })
+  const refs = await at.git.localRefs(LOCAL_LOCKS)
+  const found = [...refs]
+    .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
+    .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)))
+  const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`))
+  const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined))
+  const held = new Map<string, HeldLock>()
+  found.forEach((lock, index) => {
+    const text = texts.get(blobs[index] ?? '')
+    const info = text === undefined ? undefined : parseLock(text)
+    held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) })
+  })
+  return held
+}
+
+function parseLock(text: string): LockInfo | undefined {
+  try {
+    return toLockInfo(JSON.parse(text))
+  } catch {
+    // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+    return undefined
+  }
+}
+
+/**
+ * Takes the locks of `environments` for `options.pr` in one atomic push:
+ * all of them, or (when another PR holds one) none.
+ */
+export async function acquireLocks(
+  at: LockRemote,
+  environments: readonly string[],
+  options: AcquireOptions,
+): Promise<AcquireResult> {
+  const sorted = [...new Set(environments)].sort()
+  for (let attempt = 1; ; attempt++) {
+    const held = await heldLocks(at, sorted)
+    const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr)
+    if (taken) return { status: 'conflict', held: taken }
+    const missing = sorted.filter((env) => !held.has(env))
+    if (missing.length === 0) return { status: 'acquired', created: [] }
+    const created = await buildLockCommits(at.git, missing, options)
+    try {
+      await at.git.push(
+        at.remote,
+        created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`),
+        {
+          atomic: true,
+          leases: created.map((lock) => ({
+            ref: `refs/heads/${lockBranch(lock.environment)}`,
+            expect: '',
+          })),
+        },
+      )
+      return { status: 'acquired', created }
+    } catch (error) {
+      if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS) throw error
+    }
+  }
+}
+
+/** Parentless lock commits, one per environment, built by one `git fast-import`. */
+async function buildLockCommits(
+  git: Git,
+  environments: readonly string[],
+  options: AcquireOptions,
+): Promise<HeldLock[]> {
+  const now = options.now?.() ?? new Date()
+  const seconds = Math.floor(now.getTime() / 1000)
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`
+  const locks = environments.map((environment) => ({
+    environment,
+    lock: {
+      pr: options.pr,
+      actor: options.actor,
+      reason: options.reason,
+      sha: options.sha,
+      createdAt: now.toISOString(),
+      id: randomUUID(),
+    } satisfies LockInfo,
+  }))
+  const stream = locks
+    .map(
+      ({ environment, lock }) =>
+        `commit ${LOCAL_NEW}${environment}\n` +
+        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
+        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
+        `M 100644 inline ${LOCK_FILE}\n` +
+        data(`${JSON.stringify(lock, null, 2)}\n`),
+    )
+    .join('')
+  await git.run(['fast-import', '--quiet', '--force'], stream)
+  const refs = await git.localRefs(LOCAL_NEW)
+  return locks.map(({ environment, lock }) => {
+    const commit = refs.get(`${LOCAL_NEW}${environment}`)
+    if (!commit) throw new Error(`git fast-import did not create the lock commit of ${environment}`)
+    return { environment, commit, lock }
+  })
+}
+
+/**
+ * Gives back locks in one atomic push, each deletion leased on the commit the
+ * caller holds, so a lock taken anew since is never removed. When the push is
+ * refused (one lock moved), the locks still at their commit are given back
+ * alone. Returns the environments released.
+ */
+export async function releaseLocks(at: LockRemote, locks: readonly HeldLock[]): Promise<string[]> {
+  const push = (batch: readonly HeldLock[]) =>
+    at.git.push(
+      at.remote,
+      batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`),
+      {
+        atomic: true,
+        leases: batch.map((lock) => ({
+          ref: `refs/heads/${lockBranch(lock.environment)}`,
+          expect: lock.commit,
+        })),
+      },
+    )
+  if (locks.length === 0) return []
+  try {
+    await push(locks)
+    return locks.map((lock) => lock.environment)
+  } catch (error) {
+    if (!(error instanceof PushRejectedError)) throw error
+  }
+  const now = await heldLocks(
+    at,
+    locks.map((lock) => lock.environment),
+  )
+  const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit)
+  if (still.length > 0) await push(still)
+  return still.map((lock) => lock.environment)
 }

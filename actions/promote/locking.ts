@@ -1,56 +1,38 @@
 // Taking and giving back the environment locks of one run (lib/locks.ts
-// holds the lock format and the single-lock operations).
+// holds the lock format and the batch operations: one atomic push each).
 
 import { errorMessage } from '../lib/errors.js'
-import { acquireLock, describeHolder, releaseLock, type HeldLock } from '../lib/locks.js'
+import { acquireLocks, describeHolder, releaseLocks, type HeldLock } from '../lib/locks.js'
 import type { Impacted } from './facts.js'
 import type { RunState } from './run.js'
 
-/** Takes every lock, in name order; on any conflict gives back what this run took. */
+/** Takes every lock in one atomic push; on a conflict nothing is taken. */
 export async function acquireAll(
   state: RunState,
   envs: readonly Impacted[],
   reason: string,
 ): Promise<{ created: HeldLock[] } | { refusal: string }> {
   const { settings, pull, trigger } = state
-  const created: HeldLock[] = []
-  const sorted = [...envs].sort((a, b) => a.environment.localeCompare(b.environment))
-  try {
-    for (const env of sorted) {
-      const result = await acquireLock(settings.client, settings.repo, env.environment, {
-        pr: pull.number,
-        actor: trigger.actor.login,
-        reason,
-        sha: pull.headSha,
-      })
-      if (result.status === 'acquired') created.push(result.held)
-      if (result.status === 'conflict') {
-        await releaseAcquired(state, created)
-        return { refusal: `${env.environment} is ${describeHolder(result.held)}` }
-      }
-    }
-  } catch (error) {
-    await releaseAcquired(state, created)
-    throw error
-  }
-  return { created }
+  const result = await acquireLocks(
+    settings.locks,
+    envs.map((env) => env.environment),
+    { pr: pull.number, actor: trigger.actor.login, reason, sha: pull.headSha },
+  )
+  if (result.status === 'conflict')
+    return { refusal: `${result.held.environment} is ${describeHolder(result.held)}` }
+  return { created: result.created }
 }
 
-/** Gives back locks this run took; a lock that cannot be released is logged, not fatal. */
+/** Gives back locks this run took; locks that cannot be released are logged, not fatal. */
 export async function releaseAcquired(state: RunState, locks: readonly HeldLock[]): Promise<void> {
-  for (const held of locks) {
-    try {
-      await releaseLock(
-        state.settings.client,
-        state.settings.repo,
-        held.environment,
-        state.pull.number,
-        held.lock?.id,
-      )
-    } catch (error) {
+  try {
+    const released = new Set(await releaseLocks(state.settings.locks, locks))
+    const kept = locks.filter((lock) => !released.has(lock.environment))
+    if (kept.length > 0)
       state.settings.log(
-        `could not release the lock of ${held.environment}: ${errorMessage(error)}`,
+        `locks taken anew since this run took them, left in place: ${kept.map((l) => l.environment).join(', ')}`,
       )
-    }
+  } catch (error) {
+    state.settings.log(`could not release the locks this run took: ${errorMessage(error)}`)
   }
 }

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import * as core from '@actions/core'
 import * as github from '@actions/github'
 import {
@@ -10,6 +13,7 @@ import {
 } from '../lib/action-io.js'
 import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
+import { Git } from '../lib/git/git.js'
 import { createGitHubClient } from '../lib/github/client.js'
 import { promote, type PromoteResult, type Trigger } from './promote.js'
 import {
@@ -173,6 +177,7 @@ export function triggerFromEvent(
 }
 
 export async function run(): Promise<void> {
+  let scratch: string | undefined
   try {
     const inputs = parseInputs()
     const { context } = github
@@ -182,11 +187,22 @@ export async function run(): Promise<void> {
       result = { decision: 'ignored', reason: trigger.ignored, environments: [], rows: [] }
     } else {
       const client = createGitHubClient(inputs.token, { log: core.info })
+      // Lock commits are built in a scratch repository: the run needs no checkout.
+      scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-locks-'))
+      const git = await Git.init(scratch, {
+        bare: true,
+        token: inputs.token,
+        serverUrl: context.serverUrl,
+      })
       result = await promote(
         {
           client,
           repo: context.repo,
           configFile: inputs.config,
+          locks: {
+            git,
+            remote: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}.git`,
+          },
           serverUrl: context.serverUrl,
           runUrl: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${context.runId}`,
           ...(inputs.argocdToken
@@ -218,5 +234,7 @@ export async function run(): Promise<void> {
     if (result.decision === 'failed') core.setFailed(result.reason)
   } catch (error) {
     failAction(error)
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true })
   }
 }

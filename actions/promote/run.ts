@@ -6,6 +6,7 @@ import type { SetAggregateResult } from '../lib/aggregate.js'
 import type { FleetConfig } from '../lib/config/types.js'
 import type { GitHubClient } from '../lib/github/client.js'
 import type { PullRequestSnapshot } from '../lib/github/pulls.js'
+import type { LockRemote } from '../lib/locks.js'
 import type { RepoRef } from '../lib/statuses.js'
 import type { EnvironmentOutcome } from './backends.js'
 import { renderReply, renderReplySummary, type ReplyInput, type ReplyRow } from './reply.js'
@@ -31,6 +32,8 @@ export interface PromoteSettings {
   repo: RepoRef
   /** Repository-relative configuration file on the base branch. */
   configFile: string
+  /** Where the lock refs are pushed (a scratch repository and the repository's git URL). */
+  locks: LockRemote
   /** `https://github.com` (GITHUB_SERVER_URL): the DRY repository URL Argo CD tracks. */
   serverUrl: string
   runUrl?: string

@@ -377,6 +377,7 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
       client,
       repo: REPO,
       configFile: 'fleet-promote.yaml',
+      locks: { git: await Git.init(join(work, 'locks'), { ...options, bare: true }), remote: url },
       serverUrl: gh.serverUrl,
       runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
       argocd: (server: string) =>

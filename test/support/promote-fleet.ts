@@ -149,6 +149,9 @@ export async function startPromoteFleet(
 
   const dir = await mkdtemp(join(tmpdir(), 'promote-fleet-'))
   const work = await Git.clone(remote, dir, { token: gh.adminToken, env: IDENTITY })
+  // promote builds lock commits in a scratch repository of its own, as the action does.
+  const lockDir = await mkdtemp(join(tmpdir(), 'promote-fleet-locks-'))
+  const lockGit = await Git.init(lockDir, { bare: true, token: gh.adminToken })
   const commitAll = async (message: string) => {
     await work.run(['add', '-A'])
     await work.run(['commit', '--quiet', '--allow-empty', '-m', message])
@@ -294,6 +297,7 @@ export async function startPromoteFleet(
         client: admin,
         repo: REPO,
         configFile: 'fleet-promote.yaml',
+        locks: { git: lockGit, remote },
         serverUrl: gh.serverUrl,
         runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
         argocd: (server) =>
@@ -339,6 +343,7 @@ export async function startPromoteFleet(
       await gh.stop()
       await argocd.stop()
       await rm(dir, { recursive: true, force: true })
+      await rm(lockDir, { recursive: true, force: true })
     },
   }
   return fleet

@@ -142,9 +142,10 @@ export class Git {
   async fetch(
     remote: string,
     refspecs: readonly string[],
-    options: { depth?: number; unshallow?: boolean; deepen?: number } = {},
+    options: { depth?: number; unshallow?: boolean; deepen?: number; prune?: boolean } = {},
   ) {
     const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head']
+    if (options.prune) args.push('--prune')
     if (options.unshallow) args.push('--unshallow')
     if (options.depth) args.push(`--depth=${options.depth}`)
     if (options.deepen) args.push(`--deepen=${options.deepen}`)
@@ -328,6 +329,17 @@ export class Git {
       await this.raw(['worktree', 'remove', '--force', '--', dir])
       await this.raw(['worktree', 'prune'])
     }
+  }
+
+  /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
+  async localRefs(prefix: string): Promise<Map<string, string>> {
+    const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix])
+    const refs = new Map<string, string>()
+    for (const line of out.split('\n')) {
+      const space = line.indexOf(' ')
+      if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space))
+    }
+    return refs
   }
 
   /** Remote refs matching the patterns, as ref → SHA. */

@@ -34,47 +34,6 @@ export async function branchesWithPrefix(
   return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }))
 }
 
-/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
-export async function createRootCommit(
-  client: GitHubClient,
-  repo: RepoRef,
-  message: string,
-  files: Record<string, string>,
-): Promise<string> {
-  const tree = await client.rest.git.createTree({
-    ...repo,
-    tree: Object.entries(files).map(([path, content]) => ({
-      path,
-      mode: '100644' as const,
-      type: 'blob' as const,
-      content,
-    })),
-  })
-  const commit = await client.rest.git.createCommit({
-    ...repo,
-    message,
-    tree: tree.data.sha,
-    parents: [],
-  })
-  return commit.data.sha
-}
-
-/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
-export async function createBranch(
-  client: GitHubClient,
-  repo: RepoRef,
-  branch: string,
-  sha: string,
-): Promise<boolean> {
-  try {
-    await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha })
-    return true
-  } catch (error) {
-    if (httpStatus(error) === 422) return false
-    throw error
-  }
-}
-
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
  * "Reference does not exist", or 404 for a ref it cannot see).
