@@ -29,12 +29,25 @@ function latest(context: string) {
 describe('happy path: .promote testing, then .promote production', () => {
   it('deploys testing through Argo CD and leaves the gate pending', async () => {
     const trigger = fleet.comment(fleet.users.writer, '.promote testing')
+    const statusesBefore = fleet.gh.state.statuses(FULL_NAME, fleet.headSha).length
     const result = await promote(fleet.settings(), trigger)
     expect(result.decision, result.reason).toBe('deployed')
     expect(result.environments.map((e) => [e.environment, e.result])).toEqual([
       ['ap-test-1', 'success'],
       ['eu-test-1', 'success'],
       ['us-test-1', 'success'],
+    ])
+    // Already pending from open-child-prs: no "deploying" status, only the verdict.
+    const written = fleet.gh.state.statuses(FULL_NAME, fleet.headSha).slice(statusesBefore)
+    expect(
+      written
+        .filter((s) => s.context !== PIPELINE_CONTEXT)
+        .map((s) => `${s.context}=${s.state}`)
+        .sort(),
+    ).toEqual([
+      'fleet-promote/ap-test-1=success',
+      'fleet-promote/eu-test-1=success',
+      'fleet-promote/us-test-1=success',
     ])
     for (const env of ENVIRONMENTS.filter((e) => e.stage === 'testing')) {
       const app = fleet.argocd.getApplication(`${env.name}-addons`)

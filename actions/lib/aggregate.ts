@@ -11,13 +11,14 @@
 // When that union is empty and nobody named the set, nothing is known about
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
-// aggregate never reads its own context.
+// aggregate never counts its own context; it is re-posted only when it changes.
 
 import { nameList } from './markdown.js'
 import { parseChildBranch } from './children.js'
 import type { GitHubClient } from './github/client.js'
 import {
   environmentContext,
+  sameStatus,
   statusDescription,
   STATUS_CONTEXT_PREFIX,
   type CommitStatus,
@@ -164,11 +165,14 @@ export async function setAggregateStatus(
   }
   const list: CommitStatus[] = [...statuses.values()]
   const result = computeAggregate(list, impacted)
-  await setStatus(client, repo, options.sha, {
+  const status: CommitStatus = {
     context: PIPELINE_CONTEXT,
     state: result.state,
     description: result.description,
     ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-  })
+  }
+  // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+  if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+    await setStatus(client, repo, options.sha, status)
   return { ...result, written: true, impacted: [...impacted].sort() }
 }

@@ -1,6 +1,7 @@
 // Deploy backends for one environment of a promotion. Each reports the
 // environment's `fleet-promote/<environment>` status on the parent head SHA:
-// pending while it works, then success or failure with the reason.
+// pending while it works (only when it was not pending already: at fleet
+// scale every status write counts), then success or failure with the reason.
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
 //            and Healthy at the child head SHA
@@ -15,7 +16,13 @@ import { ArgoCdError } from '../lib/argocd/client.js'
 import type { DeployBackend } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import { environmentContext, type RepoRef } from '../lib/statuses.js'
+import {
+  environmentContext,
+  sameStatus,
+  statusDescription,
+  type CommitStatus,
+  type RepoRef,
+} from '../lib/statuses.js'
 import { setStatus } from '../lib/github/statuses.js'
 import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
@@ -60,6 +67,8 @@ export interface DeployContext {
   runUrl?: string
   /** Deployments already made on the parent head by environment (a re-run reuses them). */
   deployments: ReadonlyMap<string, number>
+  /** The statuses on the parent head, by context: read once per run, then kept up to date by `report`. */
+  statuses: Map<string, CommitStatus>
   log: (message: string) => void
   now?: () => number
 }
@@ -181,19 +190,30 @@ function deploymentContext(ctx: DeployContext): DeploymentContext {
   }
 }
 
+/**
+ * Sets the environment's status unless GitHub already shows it. A `progress`
+ * status (pending while deploying) is written only when the state was not
+ * pending already: its description alone is not worth a write per environment.
+ */
 async function report(
   ctx: DeployContext,
   target: DeployTarget,
   state: 'pending' | 'success' | 'failure',
   description: string,
   targetUrl?: string,
+  progress = false,
 ): Promise<void> {
-  await setStatus(ctx.client, ctx.repo, ctx.parentSha, {
+  const status: CommitStatus = {
     context: environmentContext(target.environment),
     state,
     description,
     ...(targetUrl ? { targetUrl } : {}),
-  })
+  }
+  const current = ctx.statuses.get(status.context)
+  if (progress && current?.state === 'pending') return
+  if (sameStatus(current, status)) return
+  await setStatus(ctx.client, ctx.repo, ctx.parentSha, status)
+  ctx.statuses.set(status.context, { ...status, description: statusDescription(description) })
 }
 
 interface BackendOutcome {
@@ -215,6 +235,7 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
     'pending',
     `deploying ${branch} with Argo CD application ${application}`,
     url,
+    true,
   )
 
   let verdict: BackendOutcome
@@ -247,7 +268,14 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
 
 async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<BackendOutcome> {
   const { child } = target
-  await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url)
+  await report(
+    ctx,
+    target,
+    'pending',
+    `merging #${child.number} into ${child.base}`,
+    child.url,
+    true,
+  )
   const merge = await mergeAtSha(ctx.client, ctx.repo, {
     number: child.number,
     sha: child.headSha,

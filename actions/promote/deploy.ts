@@ -3,7 +3,7 @@
 // of environments that did not end up running this PR.
 
 import type { StageConfig } from '../lib/config/types.js'
-import { environmentContext } from '../lib/statuses.js'
+import { environmentContext, type CommitStatus } from '../lib/statuses.js'
 import {
   deployEnvironment,
   type DeployContext,
@@ -56,7 +56,7 @@ async function deployStages(
   deployments: ReadonlyMap<string, number>,
 ): Promise<EnvironmentOutcome[]> {
   const { settings, pull } = state
-  const ctx = deployContext(state, deployments)
+  const ctx = deployContext(state, deployments, facts.statuses)
   const impacted = [...facts.impacted, ...facts.finished]
   const outcomes: EnvironmentOutcome[] = []
   const succeeded = new Set(
@@ -114,7 +114,11 @@ function deployTarget(env: Impacted, plan: DeployPlan): DeployTarget {
   }
 }
 
-function deployContext(state: RunState, deployments: ReadonlyMap<string, number>): DeployContext {
+function deployContext(
+  state: RunState,
+  deployments: ReadonlyMap<string, number>,
+  statuses: ReadonlyMap<string, CommitStatus>,
+): DeployContext {
   const { settings, config, pull } = state
   const argocdServer = config.deploy.argocd.server
   const argocdClient = argocdServer && settings.argocd ? settings.argocd(argocdServer) : undefined
@@ -136,6 +140,7 @@ function deployContext(state: RunState, deployments: ReadonlyMap<string, number>
     externalSystem: config.deploy.external.system,
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
+    statuses: new Map(statuses),
     log: settings.log,
     ...(settings.now ? { now: settings.now } : {}),
   }
