@@ -486,6 +486,32 @@ describe('GitHub simulator', () => {
     expect(issue.pull_request?.merged_at).toBeTruthy()
   })
 
+  it('marks a PR merged when a push brings its head into the base, even if that push deletes the head', async () => {
+    await gh.createRepo('acme/pushmerge')
+    const clone = await cloneRepo('acme/pushmerge', 'pushmerge')
+    const one = await commitFile(clone, 'one', 'one.txt', '1\n')
+    await git(clone, ['switch', '--quiet', 'main'])
+    const two = await commitFile(clone, 'two', 'two.txt', '2\n')
+    await commitFile(clone, 'other', 'other.txt', '3\n')
+    const octokit = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl })
+    const o = { owner: 'acme', repo: 'pushmerge' }
+    const open = async (head: string) =>
+      (await octokit.rest.pulls.create({ ...o, head, base: 'main', title: head })).data.number
+    const [first, second, third] = [await open('one'), await open('two'), await open('other')]
+    // One atomic push: main fast-forwards to `one`, and `two`'s branch is deleted after
+    // being merged into main too (main = merge of one and two).
+    await git(clone, ['switch', '--quiet', '--detach', one])
+    await git(clone, ['merge', '--quiet', '--no-edit', two])
+    await git(clone, ['push', '--quiet', '--atomic', 'origin', 'HEAD:main', ':two'])
+    const pull = (number: number) => gh.state.pull('acme/pushmerge', number)
+    expect(pull(first)).toMatchObject({ state: 'closed', merged: true, mergeCommitSha: one })
+    expect(pull(second)).toMatchObject({ state: 'closed', merged: true, mergeCommitSha: two })
+    expect(pull(third)).toMatchObject({ state: 'open', merged: false })
+    const { data } = await octokit.rest.pulls.get({ ...o, pull_number: first })
+    expect(data.merged).toBe(true)
+    expect(data.merged_by?.login).toBe(gh.adminLogin)
+  })
+
   it('filters and paginates pull requests; closes and reopens them', async () => {
     const octokit = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl })
     const o = { owner: 'acme', repo: 'merge' }

@@ -8,6 +8,7 @@ import {
   deleteRef,
   diffStats,
   GITHUB_COMMITTER,
+  isAncestor,
   listRefs,
   mergeTrees,
   refSha,
@@ -28,6 +29,8 @@ export interface RefListener {
   onSynchronize(pull: SimPullRequest, actor: string): void
   /** The head branch of an open pull request was deleted: GitHub closes it. */
   onHeadDeleted(pull: SimPullRequest, actor: string): void
+  /** A push brought the head commit into the base branch: GitHub marks it merged. */
+  onMergedByPush(pull: SimPullRequest, actor: string): void
   onPush(repo: string, change: RefChange, actor: string): void
 }
 
@@ -61,10 +64,39 @@ export class PullRefs {
       if (old !== now) changes.push({ ref, before: old, after: now })
     }
     for (const change of changes) this.listener.onPush(repo, change, actor)
+    const baseMoved = new Set(changes.filter((c) => c.after !== ZERO).map((c) => c.ref))
     for (const pull of this.store.pulls(repo)) {
       if (pull.state !== 'open') continue
       const head = after.get(`refs/heads/${pull.headRef}`)
-      if (!head && before.has(`refs/heads/${pull.headRef}`)) {
+      const base = after.get(`refs/heads/${pull.baseRef}`)
+      // As GitHub: when a push makes the base branch contain the pull request's
+      // head commit, the pull request is merged (even if the same push deletes
+      // the head branch), by the pusher, with the head commit as merge commit.
+      const headCommit = head ?? pull.headSha
+      if (
+        base &&
+        baseMoved.has(`refs/heads/${pull.baseRef}`) &&
+        (await isAncestor(this.store.repo(repo).path, headCommit, base))
+      ) {
+        const now = this.store.now()
+        Object.assign(pull, {
+          state: 'closed',
+          merged: true,
+          mergedAt: now,
+          mergedBy: actor,
+          closedAt: now,
+          updatedAt: now,
+          headSha: headCommit,
+          mergeCommitSha: headCommit,
+          mergeable: null,
+        })
+        const issue = this.store.issue(pull.repo, pull.number)
+        if (issue) Object.assign(issue, { state: 'closed', closedAt: now, updatedAt: now })
+        this.merges.delete(`${pull.repo}#${pull.number}`)
+        await deleteRef(this.store.repo(repo).path, `refs/pull/${pull.number}/merge`)
+        await updateRef(this.store.repo(repo).path, `refs/pull/${pull.number}/head`, headCommit)
+        this.listener.onMergedByPush(pull, actor)
+      } else if (!head && before.has(`refs/heads/${pull.headRef}`)) {
         const now = this.store.now()
         Object.assign(pull, { state: 'closed', closedAt: now, updatedAt: now, mergeable: null })
         const issue = this.store.issue(pull.repo, pull.number)

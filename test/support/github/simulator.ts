@@ -113,6 +113,8 @@ export async function createSimulator(options: {
       emit('pull_request', 'synchronize', events.pullRequest(pull, 'synchronize', actor)),
     onHeadDeleted: (pull, actor) =>
       emit('pull_request', 'closed', events.pullRequest(pull, 'closed', actor)),
+    onMergedByPush: (pull, actor) =>
+      emit('pull_request', 'closed', events.pullRequest(pull, 'closed', actor)),
     onPush: (repo, change, actor) => {
       const dir = store.repo(repo).path
       const head = /^0+$/.test(change.after) ? undefined : commitInfoSync(dir, change.after)
