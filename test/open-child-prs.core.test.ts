@@ -190,8 +190,8 @@ describe('openChildPrs', { timeout: 300_000 }, () => {
     expect(again.pushed).toEqual([])
     expect(openChildren().map((p) => [p.number, p.headSha])).toEqual(first)
     const writes = restCalls().filter((r) => r.method !== 'GET')
-    // Only the aggregate gate is re-posted (identical).
-    expect(writes.map((r) => r.route)).toEqual(['POST /repos/{owner}/{repo}/statuses/{sha}'])
+    // Nothing is written: not even the aggregate gate, which is unchanged.
+    expect(writes.map((r) => r.route)).toEqual([])
     expect(pushes()).toEqual([])
 
     // New parent commit: children updated in place, prod-a no longer changed.
@@ -413,7 +413,7 @@ describe(
         ['fleet-promote/test-a', 'pending'],
         ['fleet-promote/test-b', 'pending'],
       ])
-      // One more run finds nothing to do: the state is the converged one.
+      // One more run finds nothing to do, and writes nothing: the state is the converged one.
       gh.resetRequests()
       const again = await run(fixture(2))
       expect(again.pushed).toEqual([])
@@ -421,7 +421,7 @@ describe(
         restCalls()
           .filter((r) => r.method !== 'GET')
           .map((r) => r.route),
-      ).toEqual([STATUS_ROUTE])
+      ).toEqual([])
     }
 
     it('a 502 on create-PR is retried', async () => {
