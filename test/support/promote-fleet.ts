@@ -3,6 +3,7 @@
 // environment (branch `fleet-promote/pr-<n>/<env>`, marker in the body) and
 // pending `fleet-promote/<env>` statuses on the parent head. Children are
 // made directly, so promote tests do not depend on open-child-prs.
+import { execFileSync } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -149,9 +150,14 @@ export async function startPromoteFleet(
 
   const dir = await mkdtemp(join(tmpdir(), 'promote-fleet-'))
   const work = await Git.clone(remote, dir, { token: gh.adminToken, env: IDENTITY })
-  // promote builds lock commits in a scratch repository of its own, as the action does.
+  // Every run builds its lock commits in a scratch repository of its own, as each job does.
   const lockDir = await mkdtemp(join(tmpdir(), 'promote-fleet-locks-'))
-  const lockGit = await Git.init(lockDir, { bare: true, token: gh.adminToken })
+  let lockRuns = 0
+  const lockScratch = () => {
+    const scratch = join(lockDir, String(++lockRuns))
+    execFileSync('git', ['init', '--quiet', '--bare', scratch])
+    return new Git(scratch, { token: gh.adminToken })
+  }
   const commitAll = async (message: string) => {
     await work.run(['add', '-A'])
     await work.run(['commit', '--quiet', '--allow-empty', '-m', message])
@@ -297,7 +303,7 @@ export async function startPromoteFleet(
         client: admin,
         repo: REPO,
         configFile: 'fleet-promote.yaml',
-        locks: { git: lockGit, remote },
+        locks: { git: lockScratch(), remote },
         serverUrl: gh.serverUrl,
         runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
         argocd: (server) =>
