@@ -39520,7 +39520,7 @@ async function listReviews(client, repo, number) {
 // When that union is empty and nobody named the set, nothing is known about
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
-// aggregate never reads its own context.
+// aggregate never counts its own context; it is re-posted only when it changes.
 
 
 
@@ -39613,12 +39613,15 @@ async function setAggregateStatus(client, repo, options) {
     }
     const list = [...statuses.values()];
     const result = computeAggregate(list, impacted);
-    await setStatus(client, repo, options.sha, {
+    const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
         description: result.description,
         ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-    });
+    };
+    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 

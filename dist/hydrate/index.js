@@ -51275,6 +51275,8 @@ class git_Git {
     }
     async fetch(remote, refspecs, options = {}) {
         const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.prune)
+            args.push('--prune');
         if (options.unshallow)
             args.push('--unshallow');
         if (options.depth)
@@ -51453,6 +51455,17 @@ class git_Git {
             await this.raw(['worktree', 'remove', '--force', '--', dir]);
             await this.raw(['worktree', 'prune']);
         }
+    }
+    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
+    async localRefs(prefix) {
+        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const space = line.indexOf(' ');
+            if (space > 0)
+                refs.set(line.slice(space + 1), line.slice(0, space));
+        }
+        return refs;
     }
     /** Remote refs matching the patterns, as ref → SHA. */
     async lsRemote(remote, patterns = []) {

@@ -59122,6 +59122,8 @@ class Git {
     }
     async fetch(remote, refspecs, options = {}) {
         const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.prune)
+            args.push('--prune');
         if (options.unshallow)
             args.push('--unshallow');
         if (options.depth)
@@ -59284,7 +59286,7 @@ class Git {
             if (error instanceof CommandError) {
                 const detail = `${error.result.stdout}\n${error.result.stderr}`;
                 if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
-                    throw new PushRejectedError(detail.trim());
+                    throw new git_PushRejectedError(detail.trim());
                 }
             }
             throw error;
@@ -59301,6 +59303,17 @@ class Git {
             await this.raw(['worktree', 'prune']);
         }
     }
+    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
+    async localRefs(prefix) {
+        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const space = line.indexOf(' ');
+            if (space > 0)
+                refs.set(line.slice(space + 1), line.slice(0, space));
+        }
+        return refs;
+    }
     /** Remote refs matching the patterns, as ref → SHA. */
     async lsRemote(remote, patterns = []) {
         const out = await this.run(['ls-remote', '--', remote, ...patterns]);
@@ -59314,7 +59327,7 @@ class Git {
     }
 }
 /** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
-class PushRejectedError extends Error {
+class git_PushRejectedError extends Error {
     detail;
     name = 'PushRejectedError';
     constructor(detail) {
@@ -65621,10 +65634,208 @@ function environmentForDir(config, fallbackStage, dir) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const wet_commit_BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const env = input.environment;
+    const files = validateFiles(env);
+    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
+    const identity = {
+        GIT_AUTHOR_NAME: input.dry.authorName,
+        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
+        GIT_AUTHOR_DATE: input.dry.authorDate,
+        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: input.dry.committerDate,
+    };
+    const plumbing = new Git(git.dir, {
+        env: { ...identity, GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
+    });
+    try {
+        let base = env.baseSha;
+        let rootSha;
+        if (base === '') {
+            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+            base = rootSha;
+        }
+        else if (!(await git.tryRevParse(base))) {
+            throw new errors_UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
+        }
+        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+        const previous = await managedFiles(git, base);
+        const keep = new Set(files);
+        const stale = previous.filter((path) => !keep.has(path));
+        const realSource = await (0,promises_namespaceObject.realpath)(sourceDir);
+        for (const path of files) {
+            await assertRegularFile(realSource, (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/')), path);
+        }
+        const listing = `${[...files].sort().join('\n')}\n`;
+        const blobs = files.length
+            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+                .trim()
+                .split('\n')
+            : [];
+        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+        const zero = '0'.repeat(40);
+        const entries = [
+            ...stale.map((path) => `0 ${zero}\t${path}`),
+            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+            `100644 ${listBlob}\t${MANAGED_LIST}`,
+        ];
+        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+        const tree = (await plumbing.run(['write-tree'])).trim();
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return {
+                environment: env.name,
+                branch: env.branch,
+                baseSha: env.baseSha,
+                sha: base,
+                changed: false,
+            };
+        }
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
+        return {
+            environment: env.name,
+            branch: env.branch,
+            baseSha: env.baseSha,
+            ...(rootSha ? { rootSha } : {}),
+            sha,
+            changed: true,
+        };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+    }
+}
+function commitMessage(input) {
+    const env = input.environment;
+    return [
+        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+        '',
+        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
+        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        '',
+        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        `Fleet-Promote-Environment: ${env.name}`,
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote on the WET branch (empty when it has no list). */
+async function managedFiles(git, rev) {
+    const text = await git.showFile(rev, MANAGED_LIST);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new errors_UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new errors_UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (external_node_path_namespaceObject.posix.isAbsolute(path) || external_node_path_namespaceObject.posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = (0,external_node_path_namespaceObject.resolve)(root);
+    const full = (0,external_node_path_namespaceObject.resolve)(rootAbs, relative);
+    if ((0,external_node_path_namespaceObject.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + external_node_path_namespaceObject.sep))) {
+        throw new errors_UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await (0,promises_namespaceObject.lstat)(file);
+        real = await (0,promises_namespaceObject.realpath)(file);
+    }
+    catch {
+        throw new errors_UserError(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
+        throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/errors.js
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
-function errors_httpStatus(error) {
+function httpStatus(error) {
     const status = error?.status;
     return typeof status === 'number' ? status : undefined;
 }
@@ -65634,14 +65845,14 @@ function errors_httpStatus(error) {
  * GitHub's own 502/504 can come after the write landed).
  */
 function answerLost(error) {
-    const status = errors_httpStatus(error);
+    const status = httpStatus(error);
     return status === undefined || status >= 500;
 }
 /** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
 function errors_saysAlreadyExists(error) {
     const data = error?.response?.data;
     const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
-    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+    return httpStatus(error) === 422 && /already exists/i.test(text);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/contents.js
@@ -65658,7 +65869,7 @@ async function contents_readFileAt(client, repo, path, ref) {
         data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
     }
     catch (error) {
-        if (errors_httpStatus(error) === 404)
+        if (httpStatus(error) === 404)
             return undefined;
         throw error;
     }
@@ -65679,7 +65890,7 @@ async function branchTip(client, repo, branch) {
         return data.object.sha;
     }
     catch (error) {
-        if (errors_httpStatus(error) === 404)
+        if (httpStatus(error) === 404)
             return undefined;
         throw error;
     }
@@ -65693,37 +65904,6 @@ async function git_data_branchesWithPrefix(client, repo, prefix) {
     });
     return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
 }
-/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
-async function git_data_createRootCommit(client, repo, message, files) {
-    const tree = await client.rest.git.createTree({
-        ...repo,
-        tree: Object.entries(files).map(([path, content]) => ({
-            path,
-            mode: '100644',
-            type: 'blob',
-            content,
-        })),
-    });
-    const commit = await client.rest.git.createCommit({
-        ...repo,
-        message,
-        tree: tree.data.sha,
-        parents: [],
-    });
-    return commit.data.sha;
-}
-/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
-async function git_data_createBranch(client, repo, branch, sha) {
-    try {
-        await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha });
-        return true;
-    }
-    catch (error) {
-        if (httpStatus(error) === 422)
-            return false;
-        throw error;
-    }
-}
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
  * "Reference does not exist", or 404 for a ref it cannot see).
@@ -65734,7 +65914,7 @@ async function deleteBranch(client, repo, branch) {
         return true;
     }
     catch (error) {
-        const status = errors_httpStatus(error);
+        const status = httpStatus(error);
         if (status === 422 || status === 404)
             return false;
         throw error;
@@ -65757,16 +65937,18 @@ async function filesAt(client, repo, ref) {
 // Environment locks, held by a parent pull request (not by a person).
 //
 // A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. It is created through the
-// git data API: blob+tree and commit first, then `POST /git/refs`, which
-// GitHub answers with 422 when the ref already exists. That POST is the
-// atomic step: of two runs racing for one environment exactly one creates the
-// ref. The API needs only the token, no clone, and works from any event.
+// parentless commit whose tree holds `lock.json`. A run takes the locks of a
+// whole stage in ONE `git push --atomic`, every ref leased on "must not
+// exist": of two runs racing for an environment exactly one push succeeds,
+// and a rejected push takes nothing. It gives them back the same way, each
+// deletion leased on the very commit it created. Reads are one fetch of every
+// lock ref. No REST call per environment.
 //
 // Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created (even when a retried POST answered 422 for its own first
-// attempt) from one that was already held by the same PR in an earlier run:
+// it created from one that was already held by the same PR in an earlier run:
 // a failed run releases only the former.
+
+
 
 
 
@@ -65820,33 +66002,6 @@ function toLockInfo(value) {
         id: v.id,
     };
 }
-async function acquireLock(client, repo, environment, options) {
-    const existing = await readLock(client, repo, environment);
-    if (existing)
-        return classify(existing, options.pr);
-    const lock = {
-        pr: options.pr,
-        actor: options.actor,
-        reason: options.reason,
-        sha: options.sha,
-        createdAt: (options.now?.() ?? new Date()).toISOString(),
-        id: randomUUID(),
-    };
-    const commit = await createRootCommit(client, repo, `fleet-promote: lock ${environment} for #${options.pr}`, { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` });
-    if (await createBranch(client, repo, lockBranch(environment), commit)) {
-        return { status: 'acquired', held: { environment, commit, lock } };
-    }
-    // Someone created it between our read and our create, or our own retried POST did.
-    const winner = await readLock(client, repo, environment);
-    if (!winner)
-        throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`);
-    if (winner.lock?.id === lock.id)
-        return { status: 'acquired', held: winner };
-    return classify(winner, options.pr);
-}
-function classify(held, pr) {
-    return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held };
-}
 /**
  * Deletes the lock only when `pr` holds it (and, with `id`, only the very
  * acquisition that created it). The API has no conditional delete: the
@@ -65895,6 +66050,132 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
             released.push(held.environment);
     }
     return released;
+}
+const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
+const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
+/** A concurrent run may win a push between our read and our push; then we read again. */
+const ACQUIRE_ATTEMPTS = 3;
+/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
+async function heldLocks(at, environments) {
+    const wanted = environments ? new Set(environments) : undefined;
+    await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
+        prune: true,
+    });
+    const refs = await at.git.localRefs(LOCAL_LOCKS);
+    const found = [...refs]
+        .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
+        .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)));
+    const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`));
+    const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined));
+    const held = new Map();
+    found.forEach((lock, index) => {
+        const text = texts.get(blobs[index] ?? '');
+        const info = text === undefined ? undefined : parseLock(text);
+        held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) });
+    });
+    return held;
+}
+function parseLock(text) {
+    try {
+        return toLockInfo(JSON.parse(text));
+    }
+    catch {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        return undefined;
+    }
+}
+/**
+ * Takes the locks of `environments` for `options.pr` in one atomic push:
+ * all of them, or (when another PR holds one) none.
+ */
+async function acquireLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    for (let attempt = 1;; attempt++) {
+        const held = await heldLocks(at, sorted);
+        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+        if (taken)
+            return { status: 'conflict', held: taken };
+        const missing = sorted.filter((env) => !held.has(env));
+        if (missing.length === 0)
+            return { status: 'acquired', created: [] };
+        const created = await buildLockCommits(at.git, missing, options);
+        try {
+            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
+                atomic: true,
+                leases: created.map((lock) => ({
+                    ref: `refs/heads/${lockBranch(lock.environment)}`,
+                    expect: '',
+                })),
+            });
+            return { status: 'acquired', created };
+        }
+        catch (error) {
+            if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
+                throw error;
+        }
+    }
+}
+/** Parentless lock commits, one per environment, built by one `git fast-import`. */
+async function buildLockCommits(git, environments, options) {
+    const now = options.now?.() ?? new Date();
+    const seconds = Math.floor(now.getTime() / 1000);
+    const data = (text) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    const locks = environments.map((environment) => ({
+        environment,
+        lock: {
+            pr: options.pr,
+            actor: options.actor,
+            reason: options.reason,
+            sha: options.sha,
+            createdAt: now.toISOString(),
+            id: randomUUID(),
+        },
+    }));
+    const stream = locks
+        .map(({ environment, lock }) => `commit ${LOCAL_NEW}${environment}\n` +
+        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
+        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
+        `M 100644 inline ${LOCK_FILE}\n` +
+        data(`${JSON.stringify(lock, null, 2)}\n`))
+        .join('');
+    await git.run(['fast-import', '--quiet', '--force'], stream);
+    const refs = await git.localRefs(LOCAL_NEW);
+    return locks.map(({ environment, lock }) => {
+        const commit = refs.get(`${LOCAL_NEW}${environment}`);
+        if (!commit)
+            throw new Error(`git fast-import did not create the lock commit of ${environment}`);
+        return { environment, commit, lock };
+    });
+}
+/**
+ * Gives back locks in one atomic push, each deletion leased on the commit the
+ * caller holds, so a lock taken anew since is never removed. When the push is
+ * refused (one lock moved), the locks still at their commit are given back
+ * alone. Returns the environments released.
+ */
+async function releaseLocks(at, locks) {
+    const push = (batch) => at.git.push(at.remote, batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`), {
+        atomic: true,
+        leases: batch.map((lock) => ({
+            ref: `refs/heads/${lockBranch(lock.environment)}`,
+            expect: lock.commit,
+        })),
+    });
+    if (locks.length === 0)
+        return [];
+    try {
+        await push(locks);
+        return locks.map((lock) => lock.environment);
+    }
+    catch (error) {
+        if (!(error instanceof PushRejectedError))
+            throw error;
+    }
+    const now = await heldLocks(at, locks.map((lock) => lock.environment));
+    const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit);
+    if (still.length > 0)
+        await push(still);
+    return still.map((lock) => lock.environment);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
@@ -66933,204 +67214,6 @@ function kustomizeArgs(dir, helm) {
     return args;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
-// Writes one rendered environment as a commit on top of its WET branch tip,
-// with git plumbing and a private index: the work tree and the workspace's
-// index are never touched. The commit is deterministic (identity and dates
-// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
-
-
-
-
-
-/**
- * The list of files the suite wrote on a WET branch, one path per line. A
- * later render removes the listed files it no longer produces and leaves
- * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
- * Argo CD never tries to apply it.
- */
-const MANAGED_LIST = '.fleet-promote/managed-files';
-/** Committer of every WET commit. */
-const BOT_IDENTITY = {
-    name: 'github-actions[bot]',
-    email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
-/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
-async function readDryCommit(git, sha) {
-    const result = await git.raw([
-        'show',
-        '-s',
-        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
-        '--end-of-options',
-        `${sha}^{commit}`,
-    ]);
-    if (result.code !== 0)
-        return undefined;
-    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
-        .trim()
-        .split('\0');
-    if (!full || authorName === undefined || !authorDate || !committerDate)
-        return undefined;
-    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
-    const raw = await git.run(['cat-file', 'commit', full]);
-    const header = raw.slice(0, raw.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
-    return {
-        sha: full,
-        authorName,
-        authorEmail: authorEmail ?? '',
-        authorDate,
-        committerDate,
-        parents,
-    };
-}
-/** Builds (but does not push) the child commit of one environment. */
-async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
-    const plumbing = new Git(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
-    });
-    try {
-        let base = env.baseSha;
-        let rootSha;
-        if (base === '') {
-            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-            base = rootSha;
-        }
-        else if (!(await git.tryRevParse(base))) {
-            throw new errors_UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
-        }
-        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-        const previous = await managedFiles(git, base);
-        const keep = new Set(files);
-        const stale = previous.filter((path) => !keep.has(path));
-        const realSource = await (0,promises_namespaceObject.realpath)(sourceDir);
-        for (const path of files) {
-            await assertRegularFile(realSource, (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/')), path);
-        }
-        const listing = `${[...files].sort().join('\n')}\n`;
-        const blobs = files.length
-            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-                .trim()
-                .split('\n')
-            : [];
-        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-        const zero = '0'.repeat(40);
-        const entries = [
-            ...stale.map((path) => `0 ${zero}\t${path}`),
-            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-            `100644 ${listBlob}\t${MANAGED_LIST}`,
-        ];
-        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-        const tree = (await plumbing.run(['write-tree'])).trim();
-        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
-        if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
-        }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
-    }
-    finally {
-        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
-    }
-}
-function commitMessage(input) {
-    const env = input.environment;
-    return [
-        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
-        '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
-        '',
-        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
-        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
-        '',
-    ].join('\n');
-}
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
-    if (text === undefined)
-        return [];
-    return text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
-}
-function validateFiles(env) {
-    const seen = new Set();
-    for (const path of env.files) {
-        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new errors_UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
-        }
-        if (seen.has(path)) {
-            throw new errors_UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
-        }
-        seen.add(path);
-    }
-    return [...seen];
-}
-/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
-function isSafeRelativePath(path) {
-    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
-        return false;
-    if (external_node_path_namespaceObject.posix.isAbsolute(path) || external_node_path_namespaceObject.posix.normalize(path) !== path)
-        return false;
-    return path
-        .split('/')
-        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
-}
-function resolveInside(root, relative, what) {
-    const rootAbs = (0,external_node_path_namespaceObject.resolve)(root);
-    const full = (0,external_node_path_namespaceObject.resolve)(rootAbs, relative);
-    if ((0,external_node_path_namespaceObject.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + external_node_path_namespaceObject.sep))) {
-        throw new errors_UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
-    }
-    return full;
-}
-/** The file must be a regular file whose real path stays inside the rendered tree. */
-async function assertRegularFile(realRoot, file, path) {
-    let stats;
-    let real;
-    try {
-        stats = await (0,promises_namespaceObject.lstat)(file);
-        real = await (0,promises_namespaceObject.realpath)(file);
-    }
-    catch {
-        throw new errors_UserError(`rendered file ${path} is listed in hydration.json but missing`);
-    }
-    if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
-        throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
-    }
-}
-
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
@@ -68015,7 +68098,7 @@ async function closePull(client, repo, number, options = {}) {
     }
     catch (error) {
         // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
-        if (options.ignoreFinished && errors_httpStatus(error) === 422)
+        if (options.ignoreFinished && httpStatus(error) === 422)
             return false;
         throw error;
     }
@@ -68036,7 +68119,7 @@ async function mergeAtSha(client, repo, merge) {
         return { merged: true, sha: data.sha };
     }
     catch (error) {
-        const status = errors_httpStatus(error);
+        const status = httpStatus(error);
         const message = error.message;
         if (status === 409)
             return { merged: false, reason: 'head-moved', message };
@@ -68121,7 +68204,7 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
         catch (error) {
             // 404: the comment was deleted since it was listed (GitHub answers 404 for a
             // deleted comment); write a new one.
-            if (errors_httpStatus(error) !== 404)
+            if (httpStatus(error) !== 404)
                 throw error;
         }
     }
@@ -68626,7 +68709,7 @@ async function pushRefs(ctx, item, updates) {
         await ctx.git.push(ctx.options.remote, updates.map((u) => `${u.sha}:${u.ref}`), { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) });
     }
     catch (error) {
-        if (error instanceof PushRejectedError)
+        if (error instanceof git_PushRejectedError)
             throw new RetryEnvironment(error.message);
         throw error;
     }

@@ -58972,7 +58972,7 @@ async function listReviews(client, repo, number) {
 // When that union is empty and nobody named the set, nothing is known about
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
-// aggregate never reads its own context.
+// aggregate never counts its own context; it is re-posted only when it changes.
 
 
 
@@ -59065,12 +59065,15 @@ async function setAggregateStatus(client, repo, options) {
     }
     const list = [...statuses.values()];
     const result = computeAggregate(list, impacted);
-    await setStatus(client, repo, options.sha, {
+    const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
         description: result.description,
         ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-    });
+    };
+    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
@@ -59294,6 +59297,8 @@ class Git {
     }
     async fetch(remote, refspecs, options = {}) {
         const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.prune)
+            args.push('--prune');
         if (options.unshallow)
             args.push('--unshallow');
         if (options.depth)
@@ -59473,6 +59478,17 @@ class Git {
             await this.raw(['worktree', 'prune']);
         }
     }
+    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
+    async localRefs(prefix) {
+        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const space = line.indexOf(' ');
+            if (space > 0)
+                refs.set(line.slice(space + 1), line.slice(0, space));
+        }
+        return refs;
+    }
     /** Remote refs matching the patterns, as ref → SHA. */
     async lsRemote(remote, patterns = []) {
         const out = await this.run(['ls-remote', '--', remote, ...patterns]);
@@ -59512,6 +59528,8 @@ function parseBlobRecords(out) {
 
 
 const SUMMARY_MARKER = '<!-- fleet-promote:summary -->';
+/** Closed children named in the comment; the job summary has every one. */
+const CLOSED_SHOWN = 20;
 const STATUS_LABEL = {
     rendered: '🟡 pending',
     unchanged: '✅ unchanged',
@@ -59562,36 +59580,54 @@ function groupDiffs(environments) {
         .sort((a, b) => b.environments.length - a.environments.length ||
         (a.environments[0] ?? '').localeCompare(b.environments[0] ?? ''));
 }
+/** What the reader needs first when not every environment fits: problems, then stage order. */
+function byPriority(input) {
+    const stageIndex = new Map(sortStages(input.stages, input.environments).map((s, i) => [s.name, i]));
+    const problem = (env) => env.status === 'failed' || env.status === 'blocked' ? 0 : 1;
+    return [...input.environments].sort((a, b) => problem(a) - problem(b) ||
+        (stageIndex.get(a.stage) ?? 0) - (stageIndex.get(b.stage) ?? 0) ||
+        a.environment.localeCompare(b.environment));
+}
 /**
- * The sticky summary comment of the parent PR. It stays under GitHub's size
- * limit by omitting the largest diffs first, and says so.
+ * The sticky summary comment of the parent PR, within GitHub's size limit:
+ * the largest diffs are left out first; when the environment rows still do
+ * not fit, problems come first and the rest is counted ("…and N more
+ * environments") with a link to the job summary, which lists every one.
  */
 function renderSummaryComment(input) {
     const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64;
     const groups = groupDiffs(input.environments);
-    const omitted = new Set();
-    let body = composeSummary(input, groups, omitted);
-    // Drop the largest remaining diff until the comment fits.
+    // Leaving out the k largest diffs: the fewest that make the comment fit (binary search, as fitItems).
     const bySize = groups.map((g, i) => ({ i, size: g.text.length })).sort((a, b) => b.size - a.size);
-    for (const { i } of bySize) {
-        if (body.length <= limit)
-            break;
-        omitted.add(i);
-        body = composeSummary(input, groups, omitted);
+    const largest = (k) => new Set(bySize.slice(0, k).map(({ i }) => i));
+    const compose = (k) => composeSummary(input, groups, largest(k), input.environments, '');
+    let low = 0;
+    let high = groups.length;
+    if (compose(high).length <= limit) {
+        while (low < high) {
+            const middle = Math.floor((low + high) / 2);
+            if (compose(middle).length <= limit)
+                high = middle;
+            else
+                low = middle + 1;
+        }
+        return compose(low);
     }
-    return truncate(body, limit, '\n\n…(the environment list was cut to fit GitHub’s comment limit; see the job summary)');
+    const omitted = largest(groups.length);
+    return fitItems(byPriority(input), limit, (shown, more) => composeSummary(input, groups, omitted, shown, more), { noun: 'environments', url: input.runUrl });
 }
-function composeSummary(input, groups, omitted) {
+function composeSummary(input, groups, omitted, shown, more) {
     const envs = input.environments;
     const count = (status) => envs.filter((e) => e.status === status).length;
     const rendered = count('rendered');
     const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked');
+    const shownNames = new Set(shown.map((e) => e.environment));
     const out = [SUMMARY_MARKER];
     out.push(`### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`, '', `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
         `${rendered} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`);
     if (problems.length > 0) {
         out.push('', '> [!CAUTION]', `> **${plural(problems.length, 'environment')} cannot be promoted**`);
-        for (const env of problems) {
+        for (const env of problems.filter((e) => shownNames.has(e.environment))) {
             const what = env.status === 'blocked' ? 'blocked' : 'render failed';
             out.push(`> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`);
         }
@@ -59608,7 +59644,7 @@ function composeSummary(input, groups, omitted) {
             ? '**Next:** the changed stages deploy automatically; nothing to type.'
             : '**Next:** nothing to promote.');
     for (const stage of sortStages(input.stages, envs)) {
-        const members = envs
+        const members = shown
             .filter((e) => e.stage === stage.name)
             .sort((a, b) => a.environment.localeCompare(b.environment));
         if (members.length === 0)
@@ -59622,9 +59658,15 @@ function composeSummary(input, groups, omitted) {
             env.child && env.child.state !== 'closed' ? `#${env.child.number}` : '—',
         ]), ['l', 'l', 'r', 'r', 'l']));
     }
-    if (groups.length > 0) {
+    if (more)
+        out.push('', more);
+    // Cut rows take their diff groups with them unless a shown environment shares them.
+    const shownGroups = groups
+        .map((group, i) => ({ group, i }))
+        .filter(({ group }) => group.environments.some((name) => shownNames.has(name)));
+    if (shownGroups.length > 0) {
         out.push('', '#### Rendered changes');
-        groups.forEach((group, i) => {
+        shownGroups.forEach(({ group, i }) => {
             const who = group.environments.length === 1
                 ? (group.environments[0] ?? '')
                 : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`;
@@ -59636,9 +59678,7 @@ function composeSummary(input, groups, omitted) {
         });
     }
     if (input.closed.length > 0) {
-        out.push('', `Closed children (environment no longer changed): ${input.closed
-            .map((c) => `#${c.number} (\`${c.environment}\`)`)
-            .join(', ')}`);
+        out.push('', `Closed children (environment no longer changed): ${nameList(input.closed.map((c) => `#${c.number} (\`${c.environment}\`)`), CLOSED_SHOWN)}`);
     }
     return `${out.join('\n')}\n`;
 }
@@ -59678,13 +59718,13 @@ function renderChildBody(input) {
     }
     return `${head}\n\n${diffSection}\n\n${markerLine}\n`;
 }
-/** The job summary table (also what the `children` output lists). */
-function renderJobSummary(parent, rows) {
+/** The job summary table (also what the `children` output lists), within GitHub's 1 MiB. */
+function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
     const sorted = [...rows].sort((a, b) => a.stage.localeCompare(b.stage) || a.environment.localeCompare(b.environment));
-    return [
+    const compose = (shown, more) => [
         `## fleet-promote: child PRs of #${parent}`,
         '',
-        table(['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'], sorted.map((row) => [
+        table(['Environment', 'Stage', 'Render', 'Changes', 'Child PR', 'Child state'], shown.map((row) => [
             row.environment,
             row.stage,
             STATUS_LABEL[row.status],
@@ -59693,7 +59733,9 @@ function renderJobSummary(parent, rows) {
             row.child?.state ?? 'none',
         ])),
         '',
+        ...(more ? [more, ''] : []),
     ].join('\n');
+    return fitItems(sorted, limit, compose, { noun: 'environments' });
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"

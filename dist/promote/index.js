@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5275);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(289);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5275:
+/***/ 289:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -50394,6 +50394,12 @@ __nccwpck_require__.d(github_namespaceObject, {
   Q: () => (getOctokit)
 });
 
+;// CONCATENATED MODULE: external "node:fs/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+;// CONCATENATED MODULE: external "node:os"
+const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/utils.js
@@ -55228,8 +55234,8 @@ function withCustomRequest(customRequest) {
 ;// CONCATENATED MODULE: ../node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
-var sep = "\\.";
-var jwtRE = new RegExp(`^${b64url}${sep}${b64url}${sep}${b64url}$`);
+var dist_bundle_sep = "\\.";
+var jwtRE = new RegExp(`^${b64url}${dist_bundle_sep}${b64url}${dist_bundle_sep}${b64url}$`);
 var isJWT = jwtRE.test.bind(jwtRE);
 
 // pkg/dist-src/auth.js
@@ -58894,6 +58900,451 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     }
 }
 
+;// CONCATENATED MODULE: external "node:child_process"
+const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+;// CONCATENATED MODULE: ./actions/lib/process.js
+// The suite's one process runner. Not @actions/exec: that streams into the job
+// log and has no output cap, no kill after a timeout and no clean environment,
+// which the renders of untrusted PR content (and the coming sandbox) need.
+
+class CommandError extends Error {
+    command;
+    args;
+    result;
+    name = 'CommandError';
+    constructor(command, args, result, reason) {
+        super(`${command} ${args.join(' ')}: ${reason}`);
+        this.command = command;
+        this.args = args;
+        this.result = result;
+    }
+}
+/** Environment for tools that must see nothing secret: PATH, HOME and locale only. */
+function minimalEnv(extra = {}) {
+    const keep = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SYSTEMROOT'];
+    const env = {};
+    for (const key of keep) {
+        const value = process.env[key];
+        if (value !== undefined)
+            env[key] = value;
+    }
+    return { ...env, ...extra };
+}
+/** SIGKILL to a whole process group; it may be gone already. */
+function killGroup(pid) {
+    if (pid === undefined)
+        return;
+    try {
+        process.kill(-pid, 'SIGKILL');
+    }
+    catch {
+        // ESRCH: every process of the group has exited.
+    }
+}
+/**
+ * Runs a program with an argument array (never a shell), capturing output.
+ * Resolves with the exit code; never rejects for a non-zero exit. The child
+ * leads its own process group, and the whole group is killed at a limit and
+ * when the child ends: a grandchild (kustomize's helm) never outlives it.
+ */
+function runProcess(command, args, options = {}) {
+    return new Promise((resolve, reject) => {
+        const child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: false,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: process.platform !== 'win32',
+        });
+        const stop = () => (process.platform === 'win32' ? child.kill('SIGKILL') : killGroup(child.pid));
+        const stdout = [];
+        const stderr = [];
+        let stdoutBytes = 0;
+        let killedFor;
+        const timer = options.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                killedFor = 'timeout';
+                stop();
+            }, options.timeoutMs);
+        child.stdout.on('data', (chunk) => {
+            stdoutBytes += chunk.length;
+            if (options.maxOutputBytes !== undefined && stdoutBytes > options.maxOutputBytes) {
+                if (!killedFor) {
+                    killedFor = 'output-limit';
+                    stop();
+                }
+                return;
+            }
+            stdout.push(chunk);
+        });
+        child.stderr.on('data', (chunk) => stderr.push(chunk));
+        child.on('error', (error) => {
+            if (timer)
+                clearTimeout(timer);
+            reject(error);
+        });
+        // A grandchild holding the pipes would keep 'close' from firing: end the group with its leader.
+        child.on('exit', stop);
+        child.on('close', (code, signal) => {
+            if (timer)
+                clearTimeout(timer);
+            resolve({
+                code: code ?? (signal ? 128 : 1),
+                stdout: Buffer.concat(stdout).toString('utf8'),
+                stderr: Buffer.concat(stderr).toString('utf8'),
+                ...(killedFor ? { killedFor } : {}),
+            });
+        });
+        child.stdin.on('error', () => {
+            // The child may exit before reading its input; its exit code tells what happened.
+        });
+        child.stdin.end(options.input);
+    });
+}
+/** Like runProcess, but throws a CommandError on a non-zero exit. */
+async function runChecked(command, args, options = {}) {
+    const result = await runProcess(command, args, options);
+    if (result.killedFor === 'timeout') {
+        throw new CommandError(command, args, result, `timed out after ${options.timeoutMs} ms`);
+    }
+    if (result.killedFor === 'output-limit') {
+        throw new CommandError(command, args, result, `output over ${options.maxOutputBytes} bytes`);
+    }
+    if (result.code !== 0) {
+        const detail = result.stderr.trim() || result.stdout.trim() || `exit code ${result.code}`;
+        throw new CommandError(command, args, result, detail);
+    }
+    return result;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/git/git.js
+
+/**
+ * What git may see of the runner's environment besides PATH, HOME and locale:
+ * proxy and CA settings a self-hosted runner may need. Never the runner's
+ * tokens (INPUT_TOKEN, ACTIONS_RUNTIME_TOKEN…): a credential reaches git only
+ * through GitOptions.token, as GIT_CONFIG_* variables.
+ */
+const GIT_HOST_ENV = [
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'http_proxy',
+    'https_proxy',
+    'no_proxy',
+    'GIT_SSL_CAINFO',
+    'SSL_CERT_FILE',
+    'SSL_CERT_DIR',
+];
+function gitEnv(extra = {}) {
+    const host = {};
+    for (const key of GIT_HOST_ENV)
+        if (process.env[key] !== undefined)
+            host[key] = process.env[key];
+    return minimalEnv({ ...host, GIT_TERMINAL_PROMPT: '0', ...extra });
+}
+const SHA = /^[0-9a-f]{40}$/;
+/**
+ * The one git wrapper: argument arrays only, never shell strings. Credentials
+ * travel in GIT_CONFIG_* variables, so they never appear in argv or .git/config.
+ */
+class git_Git {
+    dir;
+    env;
+    constructor(dir, options = {}) {
+        this.dir = dir;
+        this.env = gitEnv(options.env);
+        if (options.token) {
+            const basic = Buffer.from(`x-access-token:${options.token}`).toString('base64');
+            const key = options.serverUrl
+                ? `http.${new URL(options.serverUrl).origin}/.extraheader`
+                : 'http.extraheader';
+            // An empty value first clears headers saved in the repository's config.
+            this.env.GIT_CONFIG_COUNT = '2';
+            this.env.GIT_CONFIG_KEY_0 = key;
+            this.env.GIT_CONFIG_VALUE_0 = '';
+            this.env.GIT_CONFIG_KEY_1 = key;
+            this.env.GIT_CONFIG_VALUE_1 = `AUTHORIZATION: basic ${basic}`;
+        }
+    }
+    static async clone(url, dir, options = {}) {
+        const args = ['clone', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        if (options.branch)
+            args.push('--branch', options.branch);
+        if (options.depth)
+            args.push('--depth', String(options.depth));
+        args.push('--', url, dir);
+        await new git_Git(process.cwd(), options).run(args);
+        return new git_Git(dir, options);
+    }
+    static async init(dir, options = {}) {
+        const args = ['init', '--quiet'];
+        if (options.bare)
+            args.push('--bare');
+        args.push(`--initial-branch=${options.branch ?? 'main'}`, '--', dir);
+        await new git_Git(process.cwd(), options).run(args);
+        return new git_Git(dir, options);
+    }
+    /** Runs git and returns stdout; throws CommandError on failure. */
+    async run(args, input) {
+        const result = await runChecked('git', args, { cwd: this.dir, env: this.env, input });
+        return result.stdout;
+    }
+    /** Runs git and returns the whole result, whatever the exit code. */
+    raw(args, input) {
+        return runProcess('git', args, { cwd: this.dir, env: this.env, input });
+    }
+    async revParse(rev) {
+        return (await this.run(['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`])).trim();
+    }
+    /** The commit a revision names, or undefined when it does not exist here. */
+    async tryRevParse(rev) {
+        const result = await this.raw([
+            'rev-parse',
+            '--verify',
+            '--quiet',
+            '--end-of-options',
+            `${rev}^{commit}`,
+        ]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async mergeBase(a, b) {
+        const result = await this.raw(['merge-base', '--end-of-options', a, b]);
+        return result.code === 0 ? result.stdout.trim() : undefined;
+    }
+    async isShallow() {
+        return (await this.run(['rev-parse', '--is-shallow-repository'])).trim() === 'true';
+    }
+    async fetch(remote, refspecs, options = {}) {
+        const args = ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head'];
+        if (options.prune)
+            args.push('--prune');
+        if (options.unshallow)
+            args.push('--unshallow');
+        if (options.depth)
+            args.push(`--depth=${options.depth}`);
+        if (options.deepen)
+            args.push(`--deepen=${options.deepen}`);
+        args.push('--', remote, ...refspecs);
+        await this.run(args);
+    }
+    /** Files changed between the merge base of base and head, and head; renames found. */
+    async changedFiles(base, head) {
+        const out = await this.run([
+            'diff',
+            '--name-status',
+            '-z',
+            '--find-renames',
+            '--no-ext-diff',
+            '--end-of-options',
+            `${base}...${head}`,
+            '--',
+        ]);
+        const fields = out.split('\0');
+        const files = [];
+        for (let i = 0; i < fields.length - 1;) {
+            const code = fields[i++] ?? '';
+            const status = code.charAt(0);
+            if (status === 'R' || status === 'C') {
+                const oldPath = fields[i++] ?? '';
+                const path = fields[i++] ?? '';
+                files.push({ status, path, oldPath });
+            }
+            else {
+                files.push({ status, path: fields[i++] ?? '' });
+            }
+        }
+        return files;
+    }
+    /** A file's bytes at a revision, or undefined when it does not exist there. */
+    async showFile(rev, path) {
+        const result = await this.raw(['cat-file', 'blob', `${rev}:${path}`]);
+        return result.code === 0 ? result.stdout : undefined;
+    }
+    /** Every file path in a revision's tree (below `under`, when given). */
+    async listFiles(rev, under) {
+        const args = ['ls-tree', '-r', '-z', '--name-only', '--full-tree', '--end-of-options', rev];
+        if (under)
+            args.push('--', under);
+        const out = await this.run(args);
+        return out.split('\0').filter((p) => p.length > 0);
+    }
+    /** Every file of a revision (blobs and symlinks; submodules left out), as path → blob id. */
+    async listBlobs(rev) {
+        const out = await this.run(['ls-tree', '-r', '-z', '--full-tree', '--end-of-options', rev]);
+        return parseBlobRecords(out);
+    }
+    /**
+     * How the files of `to` differ from those of `from`, as path → blob id at `to`
+     * (undefined: absent there). Git compares the trees by id, so an unchanged
+     * directory costs nothing: one revision's listing plus this derives the other.
+     */
+    async treeChanges(from, to) {
+        const out = await this.run([
+            'diff-tree',
+            '-r',
+            '-z',
+            '--no-renames',
+            '--no-commit-id',
+            '--end-of-options',
+            from,
+            to,
+        ]);
+        const changes = new Map();
+        // Records are ":<old mode> <new mode> <old id> <new id> <status>\0<path>\0".
+        for (let at = 0; at < out.length;) {
+            const pathStart = out.indexOf('\0', at) + 1;
+            const pathEnd = out.indexOf('\0', pathStart);
+            if (pathStart === 0 || pathEnd === -1)
+                break;
+            const [, newMode = '', , newId = ''] = out.slice(at + 1, pathStart - 1).split(' ');
+            changes.set(out.slice(pathStart, pathEnd), newMode === '000000' || newMode === '160000' ? undefined : newId);
+            at = pathEnd + 1;
+        }
+        return changes;
+    }
+    /**
+     * The blob ids of `rev:path` specs, in order, through one `git cat-file
+     * --batch-check` process; undefined where the path is not a blob there.
+     */
+    async blobIds(specs) {
+        if (specs.length === 0)
+            return [];
+        const out = await this.run(['cat-file', '--batch-check=%(objectname) %(objecttype)'], `${specs.join('\n')}\n`);
+        const lines = out.split('\n');
+        return specs.map((_, index) => {
+            const [oid = '', type] = (lines[index] ?? '').split(' ');
+            return type === 'blob' && SHA.test(oid) ? oid : undefined;
+        });
+    }
+    /**
+     * Reads many text blobs through one `git cat-file --batch` process, as
+     * object id → content. Ids git does not have are left out.
+     */
+    async readBlobs(oids) {
+        const wanted = [...new Set(oids)].filter((oid) => SHA.test(oid));
+        const blobs = new Map();
+        if (wanted.length === 0)
+            return blobs;
+        const out = Buffer.from(await this.run(['cat-file', '--batch'], `${wanted.join('\n')}\n`), 'utf8');
+        let offset = 0;
+        while (offset < out.length) {
+            const headerEnd = out.indexOf(0x0a, offset);
+            if (headerEnd < 0)
+                break;
+            const [oid = '', type, size] = out.toString('utf8', offset, headerEnd).split(' ');
+            offset = headerEnd + 1;
+            if (type === 'missing' || size === undefined)
+                continue;
+            const end = offset + Number(size);
+            // Output is decoded as UTF-8 by the process layer: a blob that is not
+            // valid UTF-8 changes length, so re-read the rest one blob at a time.
+            if (!SHA.test(oid) || out[end] !== 0x0a)
+                return this.readBlobsOneByOne(wanted, blobs);
+            if (type === 'blob')
+                blobs.set(oid, out.toString('utf8', offset, end));
+            offset = end + 1;
+        }
+        return blobs;
+    }
+    async readBlobsOneByOne(oids, blobs) {
+        for (const oid of oids) {
+            if (blobs.has(oid))
+                continue;
+            const result = await this.raw(['cat-file', 'blob', oid]);
+            if (result.code === 0)
+                blobs.set(oid, result.stdout);
+        }
+        return blobs;
+    }
+    /**
+     * Pushes refspecs in one atomic transaction, each guarded by a lease so a
+     * ref that moved since we read it is never overwritten.
+     */
+    async push(remote, refspecs, options = {}) {
+        const args = ['push', '--porcelain'];
+        if (options.atomic)
+            args.push('--atomic');
+        if (options.force)
+            args.push('--force');
+        for (const lease of options.leases ?? []) {
+            if (lease.expect !== '' && !SHA.test(lease.expect)) {
+                throw new Error(`push lease for ${lease.ref} needs a full SHA, got "${lease.expect}"`);
+            }
+            args.push(`--force-with-lease=${lease.ref}:${lease.expect}`);
+        }
+        args.push('--', remote, ...refspecs);
+        try {
+            return await this.run(args);
+        }
+        catch (error) {
+            if (error instanceof CommandError) {
+                const detail = `${error.result.stdout}\n${error.result.stderr}`;
+                if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
+                    throw new PushRejectedError(detail.trim());
+                }
+            }
+            throw error;
+        }
+    }
+    /** Runs `fn` in a detached work tree of `sha` at `dir` (sharing this object store), removed afterwards. */
+    async withWorktree(sha, dir, fn) {
+        await this.run(['worktree', 'add', '--quiet', '--detach', '--force', '--', dir, sha]);
+        try {
+            return await fn(dir);
+        }
+        finally {
+            await this.raw(['worktree', 'remove', '--force', '--', dir]);
+            await this.raw(['worktree', 'prune']);
+        }
+    }
+    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
+    async localRefs(prefix) {
+        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const space = line.indexOf(' ');
+            if (space > 0)
+                refs.set(line.slice(space + 1), line.slice(0, space));
+        }
+        return refs;
+    }
+    /** Remote refs matching the patterns, as ref → SHA. */
+    async lsRemote(remote, patterns = []) {
+        const out = await this.run(['ls-remote', '--', remote, ...patterns]);
+        const refs = new Map();
+        for (const line of out.split('\n')) {
+            const [sha, ref] = line.split('\t');
+            if (sha && ref)
+                refs.set(ref, sha);
+        }
+        return refs;
+    }
+}
+/** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
+class PushRejectedError extends Error {
+    detail;
+    name = 'PushRejectedError';
+    constructor(detail) {
+        super(`push rejected: a branch moved on the remote since it was read (${detail.split('\n').find((l) => l.includes('!')) ?? detail.split('\n')[0]})`);
+        this.detail = detail;
+    }
+}
+/** `ls-tree -z` records ("<mode> <type> <id>\t<path>") as path → blob id, without submodules. */
+function parseBlobRecords(out) {
+    const files = new Map();
+    for (let at = 0, end = out.indexOf('\0'); end !== -1; at = end + 1, end = out.indexOf('\0', at)) {
+        const tab = out.indexOf('\t', at);
+        if (tab === -1 || tab > end || out.startsWith('160000 ', at))
+            continue;
+        files.set(out.slice(tab + 1, end), out.slice(out.lastIndexOf(' ', tab) + 1, tab));
+    }
+    return files;
+}
+
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
 var light = __nccwpck_require__(4133);
 ;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
@@ -59945,7 +60396,7 @@ async function pulls_listReviews(client, repo, number) {
 // When that union is empty and nobody named the set, nothing is known about
 // this commit yet (e.g. a CI status arrived before open-child-prs ran): the
 // gate is left unset, which a required check treats as not passed. The
-// aggregate never reads its own context.
+// aggregate never counts its own context; it is re-posted only when it changes.
 
 
 
@@ -60038,12 +60489,15 @@ async function setAggregateStatus(client, repo, options) {
     }
     const list = [...statuses.values()];
     const result = computeAggregate(list, impacted);
-    await setStatus(client, repo, options.sha, {
+    const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
         description: result.description,
         ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-    });
+    };
+    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
@@ -60071,10 +60525,6 @@ async function readFileAt(client, repo, path, ref) {
     return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
-;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 // EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
 var ajv = __nccwpck_require__(9793);
 ;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
@@ -66132,7 +66582,8 @@ async function reportDeployment(ctx, target, deployment, state, description, env
 ;// CONCATENATED MODULE: ./actions/promote/backends.js
 // Deploy backends for one environment of a promotion. Each reports the
 // environment's `fleet-promote/<environment>` status on the parent head SHA:
-// pending while it works, then success or failure with the reason.
+// pending while it works (only when it was not pending already: at fleet
+// scale every status write counts), then success or failure with the reason.
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
 //            and Healthy at the child head SHA
@@ -66226,13 +66677,25 @@ function deploymentContext(ctx) {
         ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
     };
 }
-async function report(ctx, target, state, description, targetUrl) {
-    await setStatus(ctx.client, ctx.repo, ctx.parentSha, {
+/**
+ * Sets the environment's status unless GitHub already shows it. A `progress`
+ * status (pending while deploying) is written only when the state was not
+ * pending already: its description alone is not worth a write per environment.
+ */
+async function report(ctx, target, state, description, targetUrl, progress = false) {
+    const status = {
         context: environmentContext(target.environment),
         state,
         description,
         ...(targetUrl ? { targetUrl } : {}),
-    });
+    };
+    const current = ctx.statuses.get(status.context);
+    if (progress && current?.state === 'pending')
+        return;
+    if (sameStatus(current, status))
+        return;
+    await setStatus(ctx.client, ctx.repo, ctx.parentSha, status);
+    ctx.statuses.set(status.context, { ...status, description: statusDescription(description) });
 }
 async function deployWithArgoCd(ctx, target) {
     const argocd = ctx.argocd;
@@ -66241,7 +66704,7 @@ async function deployWithArgoCd(ctx, target) {
         throw new Error('the argocd backend needs deploy.argocd.server and an Argo CD token');
     const url = applicationUrl(argocd.client.server, application);
     const { branch, headSha } = target.child;
-    await report(ctx, target, 'pending', `deploying ${branch} with Argo CD application ${application}`, url);
+    await report(ctx, target, 'pending', `deploying ${branch} with Argo CD application ${application}`, url, true);
     let verdict;
     try {
         const current = await argocd.client.getApplication(application);
@@ -66273,7 +66736,7 @@ async function deployWithArgoCd(ctx, target) {
 }
 async function deployByMerge(ctx, target) {
     const { child } = target;
-    await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url);
+    await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url, true);
     const merge = await mergeAtSha(ctx.client, ctx.repo, {
         number: child.number,
         sha: child.headSha,
@@ -66330,6 +66793,204 @@ async function isAncestorCommit(client, repo, ancestor, descendant) {
 
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const env = input.environment;
+    const files = validateFiles(env);
+    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
+    const identity = {
+        GIT_AUTHOR_NAME: input.dry.authorName,
+        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
+        GIT_AUTHOR_DATE: input.dry.authorDate,
+        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: input.dry.committerDate,
+    };
+    const plumbing = new Git(git.dir, {
+        env: { ...identity, GIT_INDEX_FILE: join(scratch, 'index') },
+    });
+    try {
+        let base = env.baseSha;
+        let rootSha;
+        if (base === '') {
+            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+            base = rootSha;
+        }
+        else if (!(await git.tryRevParse(base))) {
+            throw new UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
+        }
+        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+        const previous = await managedFiles(git, base);
+        const keep = new Set(files);
+        const stale = previous.filter((path) => !keep.has(path));
+        const realSource = await realpath(sourceDir);
+        for (const path of files) {
+            await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
+        }
+        const listing = `${[...files].sort().join('\n')}\n`;
+        const blobs = files.length
+            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+                .trim()
+                .split('\n')
+            : [];
+        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+        const zero = '0'.repeat(40);
+        const entries = [
+            ...stale.map((path) => `0 ${zero}\t${path}`),
+            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+            `100644 ${listBlob}\t${MANAGED_LIST}`,
+        ];
+        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+        const tree = (await plumbing.run(['write-tree'])).trim();
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return {
+                environment: env.name,
+                branch: env.branch,
+                baseSha: env.baseSha,
+                sha: base,
+                changed: false,
+            };
+        }
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
+        return {
+            environment: env.name,
+            branch: env.branch,
+            baseSha: env.baseSha,
+            ...(rootSha ? { rootSha } : {}),
+            sha,
+            changed: true,
+        };
+    }
+    finally {
+        await rm(scratch, { recursive: true, force: true });
+    }
+}
+function commitMessage(input) {
+    const env = input.environment;
+    return [
+        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+        '',
+        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
+        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        '',
+        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        `Fleet-Promote-Environment: ${env.name}`,
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote on the WET branch (empty when it has no list). */
+async function managedFiles(git, rev) {
+    const text = await git.showFile(rev, MANAGED_LIST);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = resolve(root);
+    const full = resolve(rootAbs, relative);
+    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
+        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await lstat(file);
+        real = await realpath(file);
+    }
+    catch {
+        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
+        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
 // Branches and commits through the Git database API (no checkout): what the
 // locks are made of.
@@ -66354,37 +67015,6 @@ async function git_data_branchesWithPrefix(client, repo, prefix) {
         per_page: 100,
     });
     return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
-}
-/** A parentless commit whose tree holds exactly `files` (text, mode 100644). */
-async function createRootCommit(client, repo, message, files) {
-    const tree = await client.rest.git.createTree({
-        ...repo,
-        tree: Object.entries(files).map(([path, content]) => ({
-            path,
-            mode: '100644',
-            type: 'blob',
-            content,
-        })),
-    });
-    const commit = await client.rest.git.createCommit({
-        ...repo,
-        message,
-        tree: tree.data.sha,
-        parents: [],
-    });
-    return commit.data.sha;
-}
-/** Creates the branch at `sha`; false when it exists already (GitHub answers 422 "Reference already exists"). */
-async function createBranch(client, repo, branch, sha) {
-    try {
-        await client.rest.git.createRef({ ...repo, ref: `refs/heads/${branch}`, sha });
-        return true;
-    }
-    catch (error) {
-        if (errors_httpStatus(error) === 422)
-            return false;
-        throw error;
-    }
 }
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
@@ -66419,16 +67049,18 @@ async function filesAt(client, repo, ref) {
 // Environment locks, held by a parent pull request (not by a person).
 //
 // A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. It is created through the
-// git data API: blob+tree and commit first, then `POST /git/refs`, which
-// GitHub answers with 422 when the ref already exists. That POST is the
-// atomic step: of two runs racing for one environment exactly one creates the
-// ref. The API needs only the token, no clone, and works from any event.
+// parentless commit whose tree holds `lock.json`. A run takes the locks of a
+// whole stage in ONE `git push --atomic`, every ref leased on "must not
+// exist": of two runs racing for an environment exactly one push succeeds,
+// and a rejected push takes nothing. It gives them back the same way, each
+// deletion leased on the very commit it created. Reads are one fetch of every
+// lock ref. No REST call per environment.
 //
 // Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created (even when a retried POST answered 422 for its own first
-// attempt) from one that was already held by the same PR in an earlier run:
+// it created from one that was already held by the same PR in an earlier run:
 // a failed run releases only the former.
+
+
 
 
 
@@ -66482,33 +67114,6 @@ function toLockInfo(value) {
         id: v.id,
     };
 }
-async function acquireLock(client, repo, environment, options) {
-    const existing = await readLock(client, repo, environment);
-    if (existing)
-        return classify(existing, options.pr);
-    const lock = {
-        pr: options.pr,
-        actor: options.actor,
-        reason: options.reason,
-        sha: options.sha,
-        createdAt: (options.now?.() ?? new Date()).toISOString(),
-        id: (0,external_node_crypto_.randomUUID)(),
-    };
-    const commit = await createRootCommit(client, repo, `fleet-promote: lock ${environment} for #${options.pr}`, { [LOCK_FILE]: `${JSON.stringify(lock, null, 2)}\n` });
-    if (await createBranch(client, repo, lockBranch(environment), commit)) {
-        return { status: 'acquired', held: { environment, commit, lock } };
-    }
-    // Someone created it between our read and our create, or our own retried POST did.
-    const winner = await readLock(client, repo, environment);
-    if (!winner)
-        throw new Error(`the lock of ${environment} was created and removed while acquiring it; retry`);
-    if (winner.lock?.id === lock.id)
-        return { status: 'acquired', held: winner };
-    return classify(winner, options.pr);
-}
-function classify(held, pr) {
-    return held.lock?.pr === pr ? { status: 'already-held', held } : { status: 'conflict', held };
-}
 /**
  * Deletes the lock only when `pr` holds it (and, with `id`, only the very
  * acquisition that created it). The API has no conditional delete: the
@@ -66558,6 +67163,132 @@ async function releaseLocksOfPullRequest(client, repo, pr) {
     }
     return released;
 }
+const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
+const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
+/** A concurrent run may win a push between our read and our push; then we read again. */
+const ACQUIRE_ATTEMPTS = 3;
+/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
+async function heldLocks(at, environments) {
+    const wanted = environments ? new Set(environments) : undefined;
+    await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
+        prune: true,
+    });
+    const refs = await at.git.localRefs(LOCAL_LOCKS);
+    const found = [...refs]
+        .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
+        .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)));
+    const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`));
+    const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined));
+    const held = new Map();
+    found.forEach((lock, index) => {
+        const text = texts.get(blobs[index] ?? '');
+        const info = text === undefined ? undefined : locks_parseLock(text);
+        held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) });
+    });
+    return held;
+}
+function locks_parseLock(text) {
+    try {
+        return toLockInfo(JSON.parse(text));
+    }
+    catch {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        return undefined;
+    }
+}
+/**
+ * Takes the locks of `environments` for `options.pr` in one atomic push:
+ * all of them, or (when another PR holds one) none.
+ */
+async function acquireLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    for (let attempt = 1;; attempt++) {
+        const held = await heldLocks(at, sorted);
+        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+        if (taken)
+            return { status: 'conflict', held: taken };
+        const missing = sorted.filter((env) => !held.has(env));
+        if (missing.length === 0)
+            return { status: 'acquired', created: [] };
+        const created = await buildLockCommits(at.git, missing, options);
+        try {
+            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
+                atomic: true,
+                leases: created.map((lock) => ({
+                    ref: `refs/heads/${lockBranch(lock.environment)}`,
+                    expect: '',
+                })),
+            });
+            return { status: 'acquired', created };
+        }
+        catch (error) {
+            if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
+                throw error;
+        }
+    }
+}
+/** Parentless lock commits, one per environment, built by one `git fast-import`. */
+async function buildLockCommits(git, environments, options) {
+    const now = options.now?.() ?? new Date();
+    const seconds = Math.floor(now.getTime() / 1000);
+    const data = (text) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    const locks = environments.map((environment) => ({
+        environment,
+        lock: {
+            pr: options.pr,
+            actor: options.actor,
+            reason: options.reason,
+            sha: options.sha,
+            createdAt: now.toISOString(),
+            id: (0,external_node_crypto_.randomUUID)(),
+        },
+    }));
+    const stream = locks
+        .map(({ environment, lock }) => `commit ${LOCAL_NEW}${environment}\n` +
+        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
+        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
+        `M 100644 inline ${LOCK_FILE}\n` +
+        data(`${JSON.stringify(lock, null, 2)}\n`))
+        .join('');
+    await git.run(['fast-import', '--quiet', '--force'], stream);
+    const refs = await git.localRefs(LOCAL_NEW);
+    return locks.map(({ environment, lock }) => {
+        const commit = refs.get(`${LOCAL_NEW}${environment}`);
+        if (!commit)
+            throw new Error(`git fast-import did not create the lock commit of ${environment}`);
+        return { environment, commit, lock };
+    });
+}
+/**
+ * Gives back locks in one atomic push, each deletion leased on the commit the
+ * caller holds, so a lock taken anew since is never removed. When the push is
+ * refused (one lock moved), the locks still at their commit are given back
+ * alone. Returns the environments released.
+ */
+async function releaseLocks(at, locks) {
+    const push = (batch) => at.git.push(at.remote, batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`), {
+        atomic: true,
+        leases: batch.map((lock) => ({
+            ref: `refs/heads/${lockBranch(lock.environment)}`,
+            expect: lock.commit,
+        })),
+    });
+    if (locks.length === 0)
+        return [];
+    try {
+        await push(locks);
+        return locks.map((lock) => lock.environment);
+    }
+    catch (error) {
+        if (!(error instanceof PushRejectedError))
+            throw error;
+    }
+    const now = await heldLocks(at, locks.map((lock) => lock.environment));
+    const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit);
+    if (still.length > 0)
+        await push(still);
+    return still.map((lock) => lock.environment);
+}
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
@@ -66571,7 +67302,7 @@ const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 
 const hydration_HYDRATION_FILE = 'hydration.json';
 const STATUSES = (/* unused pure expression or super */ null && (['rendered', 'unchanged', 'failed', 'blocked']));
-const SHA = /^[0-9a-f]{40}$/;
+const hydration_SHA = /^[0-9a-f]{40}$/;
 /**
  * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
  * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
@@ -66631,7 +67362,7 @@ function validateHydration(value, file) {
     const v = value;
     if (v.version !== 1)
         fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
-    if (typeof v.drySha !== 'string' || !SHA.test(v.drySha))
+    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
         fail('drySha must be a full commit SHA');
     if (!Array.isArray(v.environments))
         return fail('environments must be a list');
@@ -66652,7 +67383,7 @@ function validateHydration(value, file) {
         if (!STATUSES.includes(env.status)) {
             fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
         }
-        if (env.baseSha !== '' && !SHA.test(env.baseSha))
+        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
             fail(`${at}.baseSha must be '' or a SHA`);
         if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
             fail(`${at}.files must be a list of paths`);
@@ -67886,45 +68617,27 @@ async function recheckHead(client, repo, number, pinned) {
 
 ;// CONCATENATED MODULE: ./actions/promote/locking.js
 // Taking and giving back the environment locks of one run (lib/locks.ts
-// holds the lock format and the single-lock operations).
+// holds the lock format and the batch operations: one atomic push each).
 
 
-/** Takes every lock, in name order; on any conflict gives back what this run took. */
+/** Takes every lock in one atomic push; on a conflict nothing is taken. */
 async function acquireAll(state, envs, reason) {
     const { settings, pull, trigger } = state;
-    const created = [];
-    const sorted = [...envs].sort((a, b) => a.environment.localeCompare(b.environment));
+    const result = await acquireLocks(settings.locks, envs.map((env) => env.environment), { pr: pull.number, actor: trigger.actor.login, reason, sha: pull.headSha });
+    if (result.status === 'conflict')
+        return { refusal: `${result.held.environment} is ${describeHolder(result.held)}` };
+    return { created: result.created };
+}
+/** Gives back locks this run took; locks that cannot be released are logged, not fatal. */
+async function releaseAcquired(state, locks) {
     try {
-        for (const env of sorted) {
-            const result = await acquireLock(settings.client, settings.repo, env.environment, {
-                pr: pull.number,
-                actor: trigger.actor.login,
-                reason,
-                sha: pull.headSha,
-            });
-            if (result.status === 'acquired')
-                created.push(result.held);
-            if (result.status === 'conflict') {
-                await releaseAcquired(state, created);
-                return { refusal: `${env.environment} is ${describeHolder(result.held)}` };
-            }
-        }
+        const released = new Set(await releaseLocks(state.settings.locks, locks));
+        const kept = locks.filter((lock) => !released.has(lock.environment));
+        if (kept.length > 0)
+            state.settings.log(`locks taken anew since this run took them, left in place: ${kept.map((l) => l.environment).join(', ')}`);
     }
     catch (error) {
-        await releaseAcquired(state, created);
-        throw error;
-    }
-    return { created };
-}
-/** Gives back locks this run took; a lock that cannot be released is logged, not fatal. */
-async function releaseAcquired(state, locks) {
-    for (const held of locks) {
-        try {
-            await releaseLock(state.settings.client, state.settings.repo, held.environment, state.pull.number, held.lock?.id);
-        }
-        catch (error) {
-            state.settings.log(`could not release the lock of ${held.environment}: ${errors_errorMessage(error)}`);
-        }
+        state.settings.log(`could not release the locks this run took: ${errors_errorMessage(error)}`);
     }
 }
 
@@ -67962,7 +68675,7 @@ async function executePlan(state, facts, plan) {
 }
 async function deployStages(state, plan, facts, deployments) {
     const { settings, pull } = state;
-    const ctx = deployContext(state, deployments);
+    const ctx = deployContext(state, deployments, facts.statuses);
     const impacted = [...facts.impacted, ...facts.finished];
     const outcomes = [];
     const succeeded = new Set([...facts.statuses]
@@ -68005,7 +68718,7 @@ function deployTarget(env, plan) {
         ...(application !== undefined ? { application } : {}),
     };
 }
-function deployContext(state, deployments) {
+function deployContext(state, deployments, statuses) {
     const { settings, config, pull } = state;
     const argocdServer = config.deploy.argocd.server;
     const argocdClient = argocdServer && settings.argocd ? settings.argocd(argocdServer) : undefined;
@@ -68027,6 +68740,7 @@ function deployContext(state, deployments) {
         externalSystem: config.deploy.external.system,
         deployments,
         ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
+        statuses: new Map(statuses),
         log: settings.log,
         ...(settings.now ? { now: settings.now } : {}),
     };
@@ -68349,6 +69063,10 @@ async function react(state, content) {
 
 
 
+
+
+
+
 const contract = defineContract({
     inputs: {
         token: {
@@ -68469,6 +69187,7 @@ function triggerFromEvent(inputs, eventName, payload, actor) {
     return { kind: 'dispatch', pr, target, noop, actor: { login: triggeringActor } };
 }
 async function run() {
+    let scratch;
     try {
         const inputs = parseInputs();
         const { /* context */ "_": context } = github_namespaceObject;
@@ -68479,10 +69198,21 @@ async function run() {
         }
         else {
             const client = createGitHubClient(inputs.token, { log: info });
+            // Lock commits are built in a scratch repository: the run needs no checkout.
+            scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-locks-'));
+            const git = await git_Git.init(scratch, {
+                bare: true,
+                token: inputs.token,
+                serverUrl: context.serverUrl,
+            });
             result = await promote({
                 client,
                 repo: context.repo,
                 configFile: inputs.config,
+                locks: {
+                    git,
+                    remote: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}.git`,
+                },
                 serverUrl: context.serverUrl,
                 runUrl: `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${context.runId}`,
                 ...(inputs.argocdToken
@@ -68514,6 +69244,10 @@ async function run() {
     }
     catch (error) {
         failAction(error);
+    }
+    finally {
+        if (scratch)
+            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
     }
 }
 
