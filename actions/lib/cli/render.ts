@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { discoverEnvironments, environmentsFromPaths } from '../config/config.js'
-import type { Environment } from '../config/types.js'
+import type { Environment, FleetConfig } from '../config/types.js'
 import { UserError } from '../errors.js'
 import { Git } from '../git/git.js'
 import type { EnvironmentHydration } from '../hydration-types.js'
@@ -55,16 +55,7 @@ commands.set('render', {
     if (!options.env) throw new UserError('--env is required (see "fleet-promote render --help")')
     const repoDir = resolve(options.repo ?? '.')
     const git = new Git(repoDir)
-    if (options.push) {
-      if (options.remote === undefined)
-        throw new UserError('--push needs --remote (where the WET branch is)')
-      // The render reads the work tree but records HEAD: a pushed render must be exactly HEAD's.
-      if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
-        throw new UserError(
-          '--push renders the committed HEAD: commit or stash the changes in the work tree first',
-        )
-      }
-    }
+    if (options.push) await checkPushable(git, options.remote)
     const base = options.base ?? ''
     const config = await loadRenderConfig(
       git,
@@ -72,13 +63,7 @@ commands.set('render', {
       options.config ?? 'fleet-promote.yaml',
       base,
     )
-    const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '')
-    const files = await git.listFiles('HEAD')
-    const environment: Environment | undefined =
-      discoverEnvironments(config, files, { allowUnmatched: true }).find(
-        (env) => env.path === path,
-      ) ?? environmentsFromPaths(config, files, [path])[0]
-    if (!environment) throw new UserError(`--env ${options.env}: not an environment directory`)
+    const environment = await environmentAt(git, config, options.env)
     const scratch =
       options.out === undefined
         ? await mkdtemp(join(tmpdir(), 'fleet-promote-cli-render-'))
@@ -108,6 +93,28 @@ commands.set('render', {
     }
   },
 })
+
+/** --push needs a remote and a clean work tree: the render reads the work tree but records HEAD. */
+async function checkPushable(git: Git, remote: string | undefined): Promise<void> {
+  if (remote === undefined) throw new UserError('--push needs --remote (where the WET branch is)')
+  if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
+    throw new UserError(
+      '--push renders the committed HEAD: commit or stash the changes in the work tree first',
+    )
+  }
+}
+
+/** The environment --env names: a discovered one at that path, or the path as its own environment. */
+async function environmentAt(git: Git, config: FleetConfig, env: string): Promise<Environment> {
+  const path = env.replace(/^\.\//, '').replace(/\/+$/, '')
+  const files = await git.listFiles('HEAD')
+  const environment: Environment | undefined =
+    discoverEnvironments(config, files, { allowUnmatched: true }).find(
+      (candidate) => candidate.path === path,
+    ) ?? environmentsFromPaths(config, files, [path])[0]
+  if (!environment) throw new UserError(`--env ${env}: not an environment directory`)
+  return environment
+}
 
 /** Commits the render onto the WET tip it was diffed against and pushes it, leased on that tip. */
 async function pushRender(
