@@ -20272,21 +20272,11 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--env is required (see "fleet-promote render --help")');
         const repoDir = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.repo ?? '.');
         const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .T(repoDir);
-        if (options.push) {
-            if (options.remote === undefined)
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push needs --remote (where the WET branch is)');
-            // The render reads the work tree but records HEAD: a pushed render must be exactly HEAD's.
-            if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push renders the committed HEAD: commit or stash the changes in the work tree first');
-            }
-        }
+        if (options.push)
+            await checkPushable(git, options.remote);
         const base = options.base ?? '';
         const config = await (0,_render_sources_js__WEBPACK_IMPORTED_MODULE_7__/* .loadRenderConfig */ .j4)(git, repoDir, options.config ?? 'fleet-promote.yaml', base);
-        const path = options.env.replace(/^\.\//, '').replace(/\/+$/, '');
-        const files = await git.listFiles('HEAD');
-        const environment = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .discoverEnvironments */ .MR)(config, files, { allowUnmatched: true }).find((env) => env.path === path) ?? (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .environmentsFromPaths */ .lW)(config, files, [path])[0];
-        if (!environment)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`--env ${options.env}: not an environment directory`);
+        const environment = await environmentAt(git, config, options.env);
         const scratch = options.out === undefined
             ? await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-cli-render-'))
             : undefined;
@@ -20316,6 +20306,23 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
         }
     },
 });
+/** --push needs a remote and a clean work tree: the render reads the work tree but records HEAD. */
+async function checkPushable(git, remote) {
+    if (remote === undefined)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push needs --remote (where the WET branch is)');
+    if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push renders the committed HEAD: commit or stash the changes in the work tree first');
+    }
+}
+/** The environment --env names: a discovered one at that path, or the path as its own environment. */
+async function environmentAt(git, config, env) {
+    const path = env.replace(/^\.\//, '').replace(/\/+$/, '');
+    const files = await git.listFiles('HEAD');
+    const environment = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .discoverEnvironments */ .MR)(config, files, { allowUnmatched: true }).find((candidate) => candidate.path === path) ?? (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .environmentsFromPaths */ .lW)(config, files, [path])[0];
+    if (!environment)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`--env ${env}: not an environment directory`);
+    return environment;
+}
 /** Commits the render onto the WET tip it was diffed against and pushes it, leased on that tip. */
 async function pushRender(git, remote, env, renderedDir, drySha) {
     const dry = await (0,_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__/* .readDryCommit */ .PK)(git, drySha);
@@ -24107,40 +24114,8 @@ async function buildWetCommit(git, input) {
         env: { ...identity, GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
     });
     try {
-        let base = env.baseSha;
-        let rootSha;
-        if (base === '') {
-            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-            base = rootSha;
-        }
-        else if (!(await git.tryRevParse(base))) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
-        }
-        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-        const previous = await managedFiles(git, base);
-        const keep = new Set(files);
-        const stale = previous.filter((path) => !keep.has(path));
-        const realSource = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(sourceDir);
-        for (const path of files) {
-            await assertRegularFile(realSource, (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/')), path);
-        }
-        const listing = `${[...files].sort().join('\n')}\n`;
-        const blobs = files.length
-            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-                .trim()
-                .split('\n')
-            : [];
-        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-        const zero = '0'.repeat(40);
-        const entries = [
-            ...stale.map((path) => `0 ${zero}\t${path}`),
-            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-            `100644 ${listBlob}\t${MANAGED_LIST}`,
-        ];
-        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-        const tree = (await plumbing.run(['write-tree'])).trim();
+        const { base, rootSha } = await wetBase(git, plumbing, env);
+        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
         const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
         if (tree === baseTree && !rootSha) {
             return {
@@ -24164,6 +24139,48 @@ async function buildWetCommit(git, input) {
     finally {
         await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(scratch, { recursive: true, force: true });
     }
+}
+/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
+async function wetBase(git, plumbing, env) {
+    if (env.baseSha === '') {
+        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+        return { base: rootSha, rootSha };
+    }
+    if (!(await git.tryRevParse(env.baseSha))) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
+    }
+    return { base: env.baseSha };
+}
+/**
+ * The tree of `base` with the rendered files in place of the ones the suite
+ * wrote before (the managed list says which), in the scratch index of `plumbing`.
+ */
+async function writeWetTree(git, plumbing, base, sourceDir, files) {
+    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+    const previous = await managedFiles(git, base);
+    const keep = new Set(files);
+    const stale = previous.filter((path) => !keep.has(path));
+    const realSource = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(sourceDir);
+    for (const path of files) {
+        await assertRegularFile(realSource, (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/')), path);
+    }
+    const listing = `${[...files].sort().join('\n')}\n`;
+    const blobs = files.length
+        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+            .trim()
+            .split('\n')
+        : [];
+    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+    const zero = '0'.repeat(40);
+    const entries = [
+        ...stale.map((path) => `0 ${zero}\t${path}`),
+        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+        `100644 ${listBlob}\t${MANAGED_LIST}`,
+    ];
+    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+    return (await plumbing.run(['write-tree'])).trim();
 }
 function commitMessage(input) {
     const env = input.environment;

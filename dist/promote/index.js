@@ -66862,40 +66862,8 @@ async function buildWetCommit(git, input) {
         env: { ...identity, GIT_INDEX_FILE: join(scratch, 'index') },
     });
     try {
-        let base = env.baseSha;
-        let rootSha;
-        if (base === '') {
-            // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-            const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-            rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-            base = rootSha;
-        }
-        else if (!(await git.tryRevParse(base))) {
-            throw new UserError(`WET branch ${env.branch} tip ${base} (from hydration.json) is not in the repository; fetch it first`);
-        }
-        await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-        const previous = await managedFiles(git, base);
-        const keep = new Set(files);
-        const stale = previous.filter((path) => !keep.has(path));
-        const realSource = await realpath(sourceDir);
-        for (const path of files) {
-            await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
-        }
-        const listing = `${[...files].sort().join('\n')}\n`;
-        const blobs = files.length
-            ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-                .trim()
-                .split('\n')
-            : [];
-        const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-        const zero = '0'.repeat(40);
-        const entries = [
-            ...stale.map((path) => `0 ${zero}\t${path}`),
-            ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-            `100644 ${listBlob}\t${MANAGED_LIST}`,
-        ];
-        await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-        const tree = (await plumbing.run(['write-tree'])).trim();
+        const { base, rootSha } = await wetBase(git, plumbing, env);
+        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
         const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
         if (tree === baseTree && !rootSha) {
             return {
@@ -66919,6 +66887,48 @@ async function buildWetCommit(git, input) {
     finally {
         await rm(scratch, { recursive: true, force: true });
     }
+}
+/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
+async function wetBase(git, plumbing, env) {
+    if (env.baseSha === '') {
+        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+        return { base: rootSha, rootSha };
+    }
+    if (!(await git.tryRevParse(env.baseSha))) {
+        throw new UserError(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
+    }
+    return { base: env.baseSha };
+}
+/**
+ * The tree of `base` with the rendered files in place of the ones the suite
+ * wrote before (the managed list says which), in the scratch index of `plumbing`.
+ */
+async function writeWetTree(git, plumbing, base, sourceDir, files) {
+    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+    const previous = await managedFiles(git, base);
+    const keep = new Set(files);
+    const stale = previous.filter((path) => !keep.has(path));
+    const realSource = await realpath(sourceDir);
+    for (const path of files) {
+        await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
+    }
+    const listing = `${[...files].sort().join('\n')}\n`;
+    const blobs = files.length
+        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+            .trim()
+            .split('\n')
+        : [];
+    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+    const zero = '0'.repeat(40);
+    const entries = [
+        ...stale.map((path) => `0 ${zero}\t${path}`),
+        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+        `100644 ${listBlob}\t${MANAGED_LIST}`,
+    ];
+    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+    return (await plumbing.run(['write-tree'])).trim();
 }
 function commitMessage(input) {
     const env = input.environment;
