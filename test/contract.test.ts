@@ -201,6 +201,13 @@ for (const name of actionDirs) {
       expect(typeof metadata.branding?.color).toBe('string')
     })
 
+    it('action.yml describes the action in one short sentence (the README has the details)', () => {
+      const description = String(readMetadata(name).description).trim()
+      // The Marketplace shows at most 125 characters.
+      expect(description.length, description).toBeLessThanOrEqual(125)
+      expect(description, 'one sentence').toMatch(/^(?:[^.]|\.(?!\s))+\.$/)
+    })
+
     it('the bundle runs.main points at exists', () => {
       expect(
         existsSync(join(root, 'dist', name, 'index.js')),
