@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { computeAggregate, PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
-import type { WebhookDefinition } from '@octokit/webhooks-examples'
 import { runAction } from './support/runner.js'
+import { webhookExample } from './support/webhook-examples.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 
 const s = (context: string, state: string, description = '') => ({ context, state, description })
@@ -74,10 +74,6 @@ describe('computeAggregate', () => {
   })
 })
 
-const webhookExamples = createRequire(import.meta.url)(
-  '@octokit/webhooks-examples',
-) as WebhookDefinition[]
-
 /**
  * A real payload of @octokit/webhooks-examples, aimed at the simulated
  * repository (`aim` sets the SHA the test needs).
@@ -87,10 +83,7 @@ function realPayload(
   action: string | undefined,
   aim: (payload: Record<string, unknown>) => void,
 ): Record<string, unknown> {
-  const examples = webhookExamples.find((group) => group.name === name)?.examples ?? []
-  const example = examples.find((payload) => (payload as { action?: string }).action === action)
-  if (!example) throw new Error(`@octokit/webhooks-examples has no ${name} ${action ?? ''} payload`)
-  const payload = structuredClone(example) as Record<string, unknown>
+  const payload = webhookExample(name, action)
   Object.assign(payload.repository as object, {
     full_name: FULL_NAME,
     name: REPO.repo,

@@ -12,6 +12,7 @@ import {
 } from './support/fleet-gen.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { actionBundles, type ActionBundles } from './support/bundles.js'
+import { webhookExample } from './support/webhook-examples.js'
 import { runAction } from './support/runner.js'
 
 let gh: GitHubSimulator
@@ -154,11 +155,11 @@ describe('detect-impact action', () => {
     }
   })
 
-  it('asks for base and head on an event that does not carry them', async () => {
+  it('asks for base and head on an event that does not carry them (a real issue_comment)', async () => {
     const result = await runAction('detect-impact', {
       script,
-      eventName: 'workflow_dispatch',
-      event: {},
+      eventName: 'issue_comment',
+      event: webhookExample('issue_comment', 'created'),
       inputs: {
         config: 'fleet-promote.yaml',
         base: '',
@@ -170,7 +171,9 @@ describe('detect-impact action', () => {
     try {
       expect(result.exitCode).toBe(1)
       const error = result.annotations.find((annotation) => annotation.level === 'error')
-      expect(error?.message).toContain('set the base and head inputs')
+      expect(error?.message).toBe(
+        'cannot tell the base and head revisions of an issue_comment event: set the base and head inputs',
+      )
     } finally {
       await result.cleanup()
     }

@@ -100,8 +100,9 @@ export function parseInputs(eventName: string, payload: EventPayload): DetectInp
   const base = raw.base || fromEvent.base
   const head = raw.head || fromEvent.head
   if (!base || !head) {
+    const article = /^[aeiou]/i.test(eventName) ? 'an' : 'a'
     throw new UserError(
-      `cannot tell the base and head revisions of a ${eventName} event: set the base and head inputs`,
+      `cannot tell the base and head revisions of ${article} ${eventName} event: set the base and head inputs`,
     )
   }
   return {
