@@ -64410,7 +64410,8 @@ function parseInputs(eventName, payload) {
     const base = raw.base || fromEvent.base;
     const head = raw.head || fromEvent.head;
     if (!base || !head) {
-        throw new errors_UserError(`cannot tell the base and head revisions of a ${eventName} event: set the base and head inputs`);
+        const article = /^[aeiou]/i.test(eventName) ? 'an' : 'a';
+        throw new errors_UserError(`cannot tell the base and head revisions of ${article} ${eventName} event: set the base and head inputs`);
     }
     return {
         config: raw.config || 'fleet-promote.yaml',
