@@ -136,7 +136,7 @@ describe('progressOf', () => {
     ['success', 'done'],
     ['failure', 'failed'],
     ['error', 'failed'],
-    ['pending', 'running'],
+    ['pending', 'todo'],
   ] as const)('%s → %s', (state, progress) => {
     expect(
       progressOf(state ? { context: 'fleet-promote/x', state, description: '' } : undefined),

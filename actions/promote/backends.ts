@@ -27,7 +27,8 @@ import { setStatus } from '../lib/github/statuses.js'
 import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
 
-export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop'
+/** `queued`: its wave comes after this command's (`waveMode: manual`). */
+export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop' | 'queued'
 
 export interface DeployTarget {
   environment: string

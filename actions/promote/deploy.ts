@@ -15,8 +15,16 @@ import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } f
 import type { DeployPlan } from './gates.js'
 import { acquireAll, releaseAcquired } from './locking.js'
 import type { RunState } from './run.js'
+import { deployStageInWaves } from './wave-deploy.js'
+import type { WavePlan } from './waves.js'
 
-export type PlanRun = { refusal: string } | { outcomes: EnvironmentOutcome[] }
+export type PlanRun = { refusal: string } | StagesRun
+
+interface StagesRun {
+  outcomes: EnvironmentOutcome[]
+  /** Where each stage deployed in waves stands after this run. */
+  waves: WavePlan[]
+}
 
 export async function executePlan(
   state: RunState,
@@ -30,11 +38,14 @@ export async function executePlan(
   // Locks stay with environments this PR now runs on; the rest taken in this run
   // go back, whatever happens (a refusal, a failure, an exception).
   let outcomes: EnvironmentOutcome[] = []
+  let waves: WavePlan[] = []
   try {
     const moved = await recheckHead(client, repo, state.pull.number, plan.pinned)
     if (moved) return { refusal: moved.reason }
     const deployments = await existingDeployments(client, repo, plan.pinned)
-    outcomes = await deployStages(state, plan, facts, deployments)
+    const run = await deployStages(state, plan, facts, deployments)
+    outcomes = run.outcomes
+    waves = run.waves
   } finally {
     const keep = new Set(
       outcomes
@@ -46,7 +57,7 @@ export async function executePlan(
       acquired.created.filter((lock) => !keep.has(lock.environment)),
     )
   }
-  return { outcomes }
+  return { outcomes, waves }
 }
 
 async function deployStages(
@@ -54,11 +65,12 @@ async function deployStages(
   plan: DeployPlan,
   facts: PromoteFacts,
   deployments: ReadonlyMap<string, number>,
-): Promise<EnvironmentOutcome[]> {
+): Promise<StagesRun> {
   const { settings, pull } = state
   const ctx = deployContext(state, deployments, facts.statuses)
   const impacted = [...facts.impacted, ...facts.finished]
   const outcomes: EnvironmentOutcome[] = []
+  const waves: WavePlan[] = []
   const succeeded = new Set(
     [...facts.statuses]
       .filter(([, status]) => status.state === 'success')
@@ -73,20 +85,23 @@ async function deployStages(
       }
       continue
     }
-    const results = await pool(envs, settings.concurrency ?? 4, (env) =>
-      deployEnvironment(ctx, deployTarget(env, plan)),
-    )
-    for (const outcome of results) {
+    const run = await deployStageInWaves(stage, envs, facts, {
+      defaultParallel: settings.concurrency ?? 4,
+      deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan)),
+      log: settings.log,
+    })
+    if (stage.waves.length > 0) waves.push(run.waves)
+    for (const outcome of run.outcomes) {
       outcomes.push(outcome)
       // This run's verdict replaces what the statuses said before it.
       if (outcome.result === 'success') succeeded.add(environmentContext(outcome.environment))
       else succeeded.delete(environmentContext(outcome.environment))
     }
     settings.log(
-      `stage ${stage.name} of #${pull.number}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
+      `stage ${stage.name} of #${pull.number}: ${run.outcomes.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
     )
   }
-  return outcomes
+  return { outcomes, waves }
 }
 
 /** A stage required from within this command must have succeeded in this run. */
@@ -156,21 +171,4 @@ function skipped(env: Impacted, detail: string): EnvironmentOutcome {
     child: { number: env.child.number, url: env.child.url },
     durationMs: 0,
   }
-}
-
-async function pool<T, R>(
-  items: readonly T[],
-  size: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
-  let next = 0
-  const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await work(items[index] as T)
-    }
-  })
-  await Promise.all(workers)
-  return results
 }

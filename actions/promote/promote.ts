@@ -28,6 +28,7 @@ import {
   type Trigger,
 } from './run.js'
 import { showStatus } from './status.js'
+import { waveSection } from './waves.js'
 
 export type { Actor, Decision, PromoteResult, PromoteSettings, Trigger } from './run.js'
 
@@ -144,10 +145,11 @@ async function deploy(
   const run = await executePlan(state, facts, plan)
   if ('refusal' in run) return refuse(state, run.refusal, plan.notDeployed)
   const { outcomes } = run
+  const waveOptions = { waves: run.waves.flatMap(waveSection) }
   const aggregate = await runAggregate(state, facts)
   const rows = [...outcomes.map(outcomeRow), ...plan.already]
   const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped')
-  const environments = { environments: outcomes }
+  const environments = { environments: outcomes, ...waveOptions }
   const reply =
     failed.length > 0
       ? result(state, 'failed', failureReason(failed, outcomes.length), rows, environments)
@@ -163,7 +165,10 @@ function failureReason(failed: readonly EnvironmentOutcome[], total: number): st
 function deployedReason(state: RunState, outcomes: readonly EnvironmentOutcome[]): string {
   if (outcomes.some((o) => o.result === 'waiting'))
     return `handed ${outcomes.length} environments to ${state.config.deploy.external.system}`
-  return `deployed ${outcomes.length} environment${outcomes.length === 1 ? '' : 's'} at ${state.pull.headSha.slice(0, 7)}`
+  const deployed = outcomes.filter((o) => o.result !== 'queued').length
+  const queued = outcomes.length - deployed
+  const later = queued > 0 ? `; ${queued} wait for the next wave` : ''
+  return `deployed ${deployed} environment${deployed === 1 ? '' : 's'} at ${state.pull.headSha.slice(0, 7)}${later}`
 }
 
 async function runAggregate(

@@ -35,6 +35,8 @@ export interface ReplyInput {
   /** A dry run's verdict of every precheck. */
   checks?: readonly { gate: string; ok: boolean; detail: string }[]
   help?: boolean
+  /** Markdown lines saying where each stage deployed in waves stands (trusted: names from config and discovery). */
+  waves?: readonly string[]
   /** The run whose job summary holds every row the comment leaves out. */
   runUrl?: string
 }
@@ -55,6 +57,7 @@ const RESULT_LABEL: Record<string, string> = {
   pending: '⏳ pending',
   waiting: '⏳ waiting',
   skipped: '⏭️ skipped',
+  queued: '⏸️ next wave',
   'would deploy': '🧪 would deploy',
   'would be refused': '⛔ would be refused',
   'not deployed': '⛔ not deployed',
@@ -106,6 +109,7 @@ function composeReply(input: ReplyInput, shownRows: readonly ReplyRow[], more: s
   } else {
     out.push(untrusted(input.reason), '')
   }
+  if (input.waves) out.push(...input.waves)
   if (shownRows.length > 0) {
     const withDuration = input.rows.some((row) => row.durationMs !== undefined)
     const headers = [

@@ -84,6 +84,7 @@ export function result(
     help?: boolean
     environments?: EnvironmentOutcome[]
     checks?: ReplyInput['checks']
+    waves?: ReplyInput['waves']
   } = {},
 ): PromoteResult {
   const replyInput: ReplyInput = {
@@ -96,6 +97,7 @@ export function result(
     rows,
     ...(options.help ? { help: true } : {}),
     ...(options.checks ? { checks: options.checks } : {}),
+    ...(options.waves && options.waves.length > 0 ? { waves: options.waves } : {}),
     ...(state.settings.runUrl ? { runUrl: state.settings.runUrl } : {}),
   }
   return {
@@ -121,7 +123,7 @@ export function done(
   state: RunState,
   reason: string,
   rows: ReplyRow[],
-  options: { help?: boolean } = {},
+  options: { help?: boolean; waves?: ReplyInput['waves'] } = {},
 ): PromoteResult {
   return result(state, 'done', reason, rows, options)
 }

@@ -9,6 +9,7 @@ import type { CommitStatus } from '../lib/statuses.js'
 import { finishedOf, impactedOf, repositoryRole, statusOf, type PullEnvironment } from './facts.js'
 import { checkActor, stagesIn, statusLink } from './gates.js'
 import type { ReplyRow } from './reply.js'
+import { planWaves, progressOf, waveSection } from './waves.js'
 import { actorFields, done, refuse, type PromoteResult, type RunState } from './run.js'
 
 export async function showStatus(state: RunState): Promise<PromoteResult> {
@@ -37,7 +38,23 @@ export async function showStatus(state: RunState): Promise<PromoteResult> {
         statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment)),
       ),
   )
-  return done(state, statusSummary(rows, pull.number, pull.headSha), rows)
+  const waves = stagesIn(config, envs)
+    .filter((stage) => stage.waves.length > 0)
+    .flatMap((stage) =>
+      waveSection(
+        planWaves({
+          stage,
+          environments: envs
+            .filter((env) => env.stage.name === stage.name)
+            .map((env) => ({
+              name: env.environment,
+              progress: progressOf(statusOf(statuses, env.environment)),
+            })),
+          selected: new Set(),
+        }),
+      ),
+    )
+  return done(state, statusSummary(rows, pull.number, pull.headSha), rows, { waves })
 }
 
 /** One environment: its state, what the status says (where, at which SHA), its lock, its links. */

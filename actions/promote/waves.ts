@@ -105,7 +105,7 @@ export function waveLabel(wave: Pick<Wave, 'number' | 'pattern'>): string {
   return `wave ${wave.number} (${wave.pattern ?? 'the rest'})`
 }
 
-/** Where an environment stands, from its `fleet-promote/<environment>` status on the head. */
+/** Where an environment stands, from its `fleet-promote/<environment>` status on the head (`running` is only known within a run). */
 export function progressOf(status: CommitStatus | undefined): Progress {
   switch (status?.state) {
     case 'success':
@@ -113,9 +113,8 @@ export function progressOf(status: CommitStatus | undefined): Progress {
     case 'failure':
     case 'error':
       return 'failed'
-    case 'pending':
-      return 'running'
     default:
+      // Pending is also what open-child-prs sets before any promotion: not started.
       return 'todo'
   }
 }
@@ -138,4 +137,9 @@ export function waveLines(plan: WavePlan): string[] {
     const next = wave.state === 'next' && plan.manual ? ' (next command)' : ''
     return `${WAVE_ICON[wave.state]} ${waveLabel(wave)} of ${total}: ${wave.state}${next}, ${counts}`
   })
+}
+
+/** The reply's markdown for one stage: `**Waves of production**` and a line per wave. */
+export function waveSection(plan: WavePlan): string[] {
+  return [`**Waves of ${plan.stage}**`, '', ...waveLines(plan).map((line) => `- ${line}`), '']
 }

@@ -23,6 +23,7 @@ import type {
   RequestRecord,
   RevisionResolver,
   ScriptStep,
+  SyncRecord,
 } from './types.js'
 
 export type * from './types.js'
@@ -51,6 +52,8 @@ export interface ArgoCdSimulator {
   readonly faults: { add(fault: FaultSpec): void; clear(): void }
   /** Every request, in order (status -1: connection reset by a fault). */
   readonly requests: RequestRecord[]
+  /** Every accepted sync in order, with the operations running at that moment. */
+  readonly syncs: SyncRecord[]
   /** Every request or response body that did not match the swagger. */
   readonly validationErrors: string[]
   stop(): Promise<void>
@@ -80,6 +83,7 @@ export async function startArgoCdSimulator(
     script: (name, steps) => core.script(name, steps),
     faults: { add: (fault) => core.addFault(fault), clear: () => core.clearFaults() },
     requests: core.requests,
+    syncs: core.syncs,
     validationErrors: core.validationErrors,
     stop: () => server.close(),
   }

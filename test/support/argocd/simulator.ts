@@ -15,6 +15,7 @@ import type {
   RequestRecord,
   RevisionResolver,
   ScriptStep,
+  SyncRecord,
   SyncStatusCode,
 } from './types.js'
 
@@ -131,6 +132,8 @@ function notFound(name: string): ApiError {
 export interface SimulatorCore {
   resolveRevision: RevisionResolver
   readonly requests: RequestRecord[]
+  /** Every accepted sync in order, for asserting order and concurrency. */
+  readonly syncs: SyncRecord[]
   readonly validationErrors: string[]
   addApplication(input: ApplicationInput): Promise<ArgoCdApplication>
   getApplication(name: string): ArgoCdApplication | undefined
@@ -148,6 +151,7 @@ export function createSimulatorCore(options: {
   const apps = new Map<string, AppRecord>()
   const faults: Array<FaultSpec & { remaining: number }> = []
   const requests: RequestRecord[] = []
+  const syncs: SyncRecord[] = []
   const validationErrors: string[] = []
   const validator = options.validate ? loadSwaggerValidator() : undefined
   let resourceVersion = 1000
@@ -155,6 +159,7 @@ export function createSimulatorCore(options: {
   const core: SimulatorCore = {
     resolveRevision: options.resolveRevision ?? fakeRevision,
     requests,
+    syncs,
     validationErrors,
     addApplication,
     getApplication: (name) => {
@@ -551,6 +556,8 @@ export function createSimulatorCore(options: {
       settled: false,
     }
     delete record.nextScript
+    const running = [...apps.values()].filter((r) => r.run && !r.run.finished).length
+    syncs.push({ application: name, running })
     return clone(app)
   }
 

@@ -63,6 +63,12 @@ export interface FaultSpec {
   reset?: boolean
 }
 
+/** One accepted sync: the application and how many sync operations were running, itself included. */
+export interface SyncRecord {
+  application: string
+  running: number
+}
+
 export interface RequestRecord {
   method: string
   path: string

@@ -1,0 +1,123 @@
+// One stage deployed wave by wave: ask the planner (waves.ts) which
+// environments deploy now, deploy them at most `maxParallel` at once, record
+// the results and ask again. A failed wave stops the stage; `waveMode: manual`
+// stops after one wave, and the next command continues from where the
+// statuses say the stage stands.
+
+import type { StageConfig } from '../lib/config/types.js'
+import type { EnvironmentOutcome } from './backends.js'
+import { statusOf, type Impacted, type PromoteFacts } from './facts.js'
+import { planWaves, progressOf, waveLabel, type Progress, type WavePlan } from './waves.js'
+
+export interface StageRun {
+  outcomes: EnvironmentOutcome[]
+  /** Where the waves stand after this run. */
+  waves: WavePlan
+}
+
+export async function deployStageInWaves(
+  stage: StageConfig,
+  selected: readonly Impacted[],
+  facts: PromoteFacts,
+  options: {
+    defaultParallel: number
+    deploy: (env: Impacted) => Promise<EnvironmentOutcome>
+    log: (line: string) => void
+  },
+): Promise<StageRun> {
+  const byName = new Map(selected.map((env) => [env.environment, env]))
+  const progress = stageProgress(stage, byName, facts)
+  const waveFacts = () => ({
+    stage,
+    environments: [...progress].map(([name, p]) => ({ name, progress: p })),
+    selected: new Set(byName.keys()),
+  })
+  const outcomes: EnvironmentOutcome[] = []
+  const parallel = stage.maxParallel ?? options.defaultParallel
+  let plan = planWaves(waveFacts())
+  while (plan.current && plan.deployNow.length > 0) {
+    const wave = plan.current
+    const envs = plan.deployNow.map((name) => byName.get(name)!)
+    const results = await pool(envs, parallel, options.deploy)
+    for (const outcome of results) {
+      outcomes.push(outcome)
+      progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed')
+    }
+    if (stage.waves.length > 0)
+      options.log(
+        `${stage.name} ${waveLabel(wave)}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
+      )
+    const failed = results.some((r) => r.result !== 'success')
+    plan = planWaves(waveFacts())
+    if (failed || stage.waveMode === 'manual') break
+  }
+  const reached = new Set(outcomes.map((o) => o.environment))
+  for (const env of selected) {
+    if (reached.has(env.environment)) continue
+    outcomes.push(notReached(env, plan, facts.config.promote.command))
+  }
+  return { outcomes, waves: plan }
+}
+
+/**
+ * Every environment of the stage this PR impacts: what this command deploys
+ * starts over (a failure is retried, `--force` redeploys); the others stand
+ * where their status on the head says.
+ */
+function stageProgress(
+  stage: StageConfig,
+  selected: ReadonlyMap<string, Impacted>,
+  facts: PromoteFacts,
+): Map<string, Progress> {
+  const progress = new Map<string, Progress>()
+  for (const env of [...facts.impacted, ...facts.finished]) {
+    if (env.stage.name !== stage.name) continue
+    const status = statusOf(facts.statuses, env.environment)
+    progress.set(
+      env.environment,
+      selected.has(env.environment)
+        ? status?.state === 'failure' || status?.state === 'error'
+          ? 'failed'
+          : 'todo'
+        : progressOf(status),
+    )
+  }
+  return progress
+}
+
+/** A selected environment this run did not deploy: its wave comes later, or an earlier one failed. */
+function notReached(env: Impacted, plan: WavePlan, command: string): EnvironmentOutcome {
+  const current = plan.current
+  const stopped = current?.state === 'failed' || current?.state === 'running' || plan.blocked
+  const detail = !current
+    ? 'not deployed'
+    : stopped
+      ? `not deployed: ${plan.blocked ?? `${waveLabel(current)} did not succeed`}`
+      : `waits for ${waveLabel(current)}: the next \`${command} ${env.stage.name}\` deploys it`
+  return {
+    environment: env.environment,
+    stage: env.stage.name,
+    backend: env.stage.backend,
+    result: stopped || !current ? 'skipped' : 'queued',
+    detail,
+    child: { number: env.child.number, url: env.child.url },
+    durationMs: 0,
+  }
+}
+
+async function pool<T, R>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length)
+  let next = 0
+  const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++
+      results[index] = await work(items[index] as T)
+    }
+  })
+  await Promise.all(workers)
+  return results
+}
