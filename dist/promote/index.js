@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(289);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2161);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 289:
+/***/ 2161:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -67880,6 +67880,7 @@ const RESULT_LABEL = {
     pending: '⏳ pending',
     waiting: '⏳ waiting',
     skipped: '⏭️ skipped',
+    queued: '⏸️ next wave',
     'would deploy': '🧪 would deploy',
     'would be refused': '⛔ would be refused',
     'not deployed': '⛔ not deployed',
@@ -67926,6 +67927,8 @@ function composeReply(input, shownRows, more) {
     else {
         out.push(untrusted(input.reason), '');
     }
+    if (input.waves)
+        out.push(...input.waves);
     if (shownRows.length > 0) {
         const withDuration = input.rows.some((row) => row.durationMs !== undefined);
         const headers = [
@@ -67975,6 +67978,7 @@ function result(state, decision, reason, rows, options = {}) {
         rows,
         ...(options.help ? { help: true } : {}),
         ...(options.checks ? { checks: options.checks } : {}),
+        ...(options.waves && options.waves.length > 0 ? { waves: options.waves } : {}),
         ...(state.settings.runUrl ? { runUrl: state.settings.runUrl } : {}),
     };
     return {
@@ -68651,10 +68655,208 @@ async function releaseAcquired(state, locks) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/promote/waves.js
+// Waves within a stage, decided purely: from where each environment of the
+// stage stands to which wave is next and which environments deploy now. The
+// deploy loop (deploy.ts) asks again after every wave; `.status` and the reply
+// show the same plan.
+
+function planWaves(facts) {
+    const { stage, selected } = facts;
+    const groups = new Map();
+    for (const env of facts.environments) {
+        const index = waveIndex(stage, env.name);
+        const group = groups.get(index) ?? [];
+        group.push({ ...env });
+        groups.set(index, group);
+    }
+    let current;
+    const waves = [...groups.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([index, environments], i) => {
+        const pattern = stage.waves[index];
+        const wave = {
+            number: i + 1,
+            ...(pattern !== undefined ? { pattern } : {}),
+            state: 'waiting',
+            environments,
+        };
+        const has = (progress) => environments.some((env) => env.progress === progress);
+        if (environments.every((env) => env.progress === 'done'))
+            wave.state = 'done';
+        else if (has('running'))
+            wave.state = 'running';
+        else if (has('failed'))
+            wave.state = 'failed';
+        else if (!current)
+            wave.state = 'next';
+        current ??= wave.state === 'done' ? undefined : wave;
+        return wave;
+    });
+    const plan = {
+        stage: stage.name,
+        manual: stage.waveMode === 'manual',
+        waves,
+        deployNow: [],
+        later: waves
+            .filter((wave) => current && wave.number > current.number)
+            .flatMap((wave) => wave.environments.map((env) => env.name))
+            .filter((name) => selected.has(name)),
+    };
+    if (!current)
+        return plan;
+    plan.current = current;
+    if (current.state === 'running') {
+        plan.blocked = `${waveLabel(current)} is still deploying`;
+        return plan;
+    }
+    plan.deployNow = current.environments
+        .filter((env) => env.progress !== 'done' && selected.has(env.name))
+        .map((env) => env.name);
+    const unnamed = current.environments.filter((env) => env.progress !== 'done' && !selected.has(env.name));
+    if (plan.deployNow.length === 0 && unnamed.length > 0) {
+        plan.blocked = `${waveLabel(current)} has not succeeded (not deployed yet: ${unnamed.map((env) => env.name).join(', ')})`;
+    }
+    return plan;
+}
+/** `wave 1 (prod-canary)`, `wave 3 (the rest)` */
+function waveLabel(wave) {
+    return `wave ${wave.number} (${wave.pattern ?? 'the rest'})`;
+}
+/** Where an environment stands, from its `fleet-promote/<environment>` status on the head (`running` is only known within a run). */
+function progressOf(status) {
+    switch (status?.state) {
+        case 'success':
+            return 'done';
+        case 'failure':
+        case 'error':
+            return 'failed';
+        default:
+            // Pending is also what open-child-prs sets before any promotion: not started.
+            return 'todo';
+    }
+}
+const WAVE_ICON = {
+    done: '✅',
+    running: '⏳',
+    failed: '❌',
+    next: '▶️',
+    waiting: '⏸️',
+};
+/** One line per wave: `✅ wave 1 (prod-canary): done, 1/1 succeeded`. */
+function waveLines(plan) {
+    const total = plan.waves.length;
+    return plan.waves.map((wave) => {
+        const done = wave.environments.filter((env) => env.progress === 'done').length;
+        const failed = wave.environments.filter((env) => env.progress === 'failed').length;
+        const counts = `${done}/${wave.environments.length} succeeded${failed > 0 ? `, ${failed} failed` : ''}`;
+        const next = wave.state === 'next' && plan.manual ? ' (next command)' : '';
+        return `${WAVE_ICON[wave.state]} ${waveLabel(wave)} of ${total}: ${wave.state}${next}, ${counts}`;
+    });
+}
+/** The reply's markdown for one stage: `**Waves of production**` and a line per wave. */
+function waveSection(plan) {
+    return [`**Waves of ${plan.stage}**`, '', ...waveLines(plan).map((line) => `- ${line}`), ''];
+}
+
+;// CONCATENATED MODULE: ./actions/promote/wave-deploy.js
+// One stage deployed wave by wave: ask the planner (waves.ts) which
+// environments deploy now, deploy them at most `maxParallel` at once, record
+// the results and ask again. A failed wave stops the stage; `waveMode: manual`
+// stops after one wave, and the next command continues from where the
+// statuses say the stage stands.
+
+
+async function deployStageInWaves(stage, selected, facts, options) {
+    const byName = new Map(selected.map((env) => [env.environment, env]));
+    const progress = stageProgress(stage, byName, facts);
+    const waveFacts = () => ({
+        stage,
+        environments: [...progress].map(([name, p]) => ({ name, progress: p })),
+        selected: new Set(byName.keys()),
+    });
+    const outcomes = [];
+    const parallel = stage.maxParallel ?? options.defaultParallel;
+    let plan = planWaves(waveFacts());
+    while (plan.current && plan.deployNow.length > 0) {
+        const wave = plan.current;
+        const envs = plan.deployNow.map((name) => byName.get(name));
+        const results = await pool(envs, parallel, options.deploy);
+        for (const outcome of results) {
+            outcomes.push(outcome);
+            progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed');
+        }
+        if (stage.waves.length > 0)
+            options.log(`${stage.name} ${waveLabel(wave)}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
+        const failed = results.some((r) => r.result !== 'success');
+        plan = planWaves(waveFacts());
+        if (failed || stage.waveMode === 'manual')
+            break;
+    }
+    const reached = new Set(outcomes.map((o) => o.environment));
+    for (const env of selected) {
+        if (reached.has(env.environment))
+            continue;
+        outcomes.push(notReached(env, plan, facts.config.promote.command));
+    }
+    return { outcomes, waves: plan };
+}
+/**
+ * Every environment of the stage this PR impacts: what this command deploys
+ * starts over (a failure is retried, `--force` redeploys); the others stand
+ * where their status on the head says.
+ */
+function stageProgress(stage, selected, facts) {
+    const progress = new Map();
+    for (const env of [...facts.impacted, ...facts.finished]) {
+        if (env.stage.name !== stage.name)
+            continue;
+        const status = statusOf(facts.statuses, env.environment);
+        progress.set(env.environment, selected.has(env.environment)
+            ? status?.state === 'failure' || status?.state === 'error'
+                ? 'failed'
+                : 'todo'
+            : progressOf(status));
+    }
+    return progress;
+}
+/** A selected environment this run did not deploy: its wave comes later, or an earlier one failed. */
+function notReached(env, plan, command) {
+    const current = plan.current;
+    const stopped = current?.state === 'failed' || current?.state === 'running' || plan.blocked;
+    const detail = !current
+        ? 'not deployed'
+        : stopped
+            ? `not deployed: ${plan.blocked ?? `${waveLabel(current)} did not succeed`}`
+            : `waits for ${waveLabel(current)}: the next \`${command} ${env.stage.name}\` deploys it`;
+    return {
+        environment: env.environment,
+        stage: env.stage.name,
+        backend: env.stage.backend,
+        result: stopped || !current ? 'skipped' : 'queued',
+        detail,
+        child: { number: env.child.number, url: env.child.url },
+        durationMs: 0,
+    };
+}
+async function pool(items, size, work) {
+    const results = new Array(items.length);
+    let next = 0;
+    const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
+        while (next < items.length) {
+            const index = next++;
+            results[index] = await work(items[index]);
+        }
+    });
+    await Promise.all(workers);
+    return results;
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/deploy.js
 // Acting on a decided plan (gates.ts): take the locks, make sure the head did
 // not move, deploy stage by stage through the backends, give back the locks
 // of environments that did not end up running this PR.
+
 
 
 
@@ -68668,12 +68870,15 @@ async function executePlan(state, facts, plan) {
     // Locks stay with environments this PR now runs on; the rest taken in this run
     // go back, whatever happens (a refusal, a failure, an exception).
     let outcomes = [];
+    let waves = [];
     try {
         const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
         if (moved)
             return { refusal: moved.reason };
         const deployments = await existingDeployments(client, repo, plan.pinned);
-        outcomes = await deployStages(state, plan, facts, deployments);
+        const run = await deployStages(state, plan, facts, deployments);
+        outcomes = run.outcomes;
+        waves = run.waves;
     }
     finally {
         const keep = new Set(outcomes
@@ -68681,13 +68886,14 @@ async function executePlan(state, facts, plan) {
             .map((o) => o.environment));
         await releaseAcquired(state, acquired.created.filter((lock) => !keep.has(lock.environment)));
     }
-    return { outcomes };
+    return { outcomes, waves };
 }
 async function deployStages(state, plan, facts, deployments) {
     const { settings, pull } = state;
     const ctx = deployContext(state, deployments, facts.statuses);
     const impacted = [...facts.impacted, ...facts.finished];
     const outcomes = [];
+    const waves = [];
     const succeeded = new Set([...facts.statuses]
         .filter(([, status]) => status.state === 'success')
         .map(([context]) => context));
@@ -68700,8 +68906,14 @@ async function deployStages(state, plan, facts, deployments) {
             }
             continue;
         }
-        const results = await pool(envs, settings.concurrency ?? 4, (env) => deployEnvironment(ctx, deployTarget(env, plan)));
-        for (const outcome of results) {
+        const run = await deployStageInWaves(stage, envs, facts, {
+            defaultParallel: settings.concurrency ?? 4,
+            deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan)),
+            log: settings.log,
+        });
+        if (stage.waves.length > 0)
+            waves.push(run.waves);
+        for (const outcome of run.outcomes) {
             outcomes.push(outcome);
             // This run's verdict replaces what the statuses said before it.
             if (outcome.result === 'success')
@@ -68709,9 +68921,9 @@ async function deployStages(state, plan, facts, deployments) {
             else
                 succeeded.delete(environmentContext(outcome.environment));
         }
-        settings.log(`stage ${stage.name} of #${pull.number}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
+        settings.log(`stage ${stage.name} of #${pull.number}: ${run.outcomes.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
     }
-    return outcomes;
+    return { outcomes, waves };
 }
 /** A stage required from within this command must have succeeded in this run. */
 function unmetRequirement(stage, impacted, succeeded) {
@@ -68765,18 +68977,6 @@ function skipped(env, detail) {
         child: { number: env.child.number, url: env.child.url },
         durationMs: 0,
     };
-}
-async function pool(items, size, work) {
-    const results = new Array(items.length);
-    let next = 0;
-    const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
-        while (next < items.length) {
-            const index = next++;
-            results[index] = await work(items[index]);
-        }
-    });
-    await Promise.all(workers);
-    return results;
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/lock-command.js
@@ -68840,6 +69040,7 @@ async function lockCommand(state, kind, targets, reason) {
 
 
 
+
 async function showStatus(state) {
     const { settings, pull, config } = state;
     const { client, repo } = settings;
@@ -68859,7 +69060,19 @@ async function showStatus(state) {
         .filter((env) => env.stage.name === stage.name)
         .sort((a, b) => a.environment.localeCompare(b.environment))
         .map((env) => statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment))));
-    return done(state, statusSummary(rows, pull.number, pull.headSha), rows);
+    const waves = stagesIn(config, envs)
+        .filter((stage) => stage.waves.length > 0)
+        .flatMap((stage) => waveSection(planWaves({
+        stage,
+        environments: envs
+            .filter((env) => env.stage.name === stage.name)
+            .map((env) => ({
+            name: env.environment,
+            progress: progressOf(statusOf(statuses, env.environment)),
+        })),
+        selected: new Set(),
+    })));
+    return done(state, statusSummary(rows, pull.number, pull.headSha), rows, { waves });
 }
 /** One environment: its state, what the status says (where, at which SHA), its lock, its links. */
 function statusRow(env, status, held) {
@@ -68898,6 +69111,7 @@ function statusSummary(rows, pr, sha) {
 // the configuration (from the base branch), roles, reviews, statuses and
 // locks are all read live. A promotion is facts (facts.ts) → a pure decision
 // (gates.ts) → acting on it (deploy.ts), then one reply (reply.ts).
+
 
 
 
@@ -69009,10 +69223,11 @@ async function deploy(state, facts, plan) {
     if ('refusal' in run)
         return refuse(state, run.refusal, plan.notDeployed);
     const { outcomes } = run;
+    const waveOptions = { waves: run.waves.flatMap(waveSection) };
     const aggregate = await runAggregate(state, facts);
     const rows = [...outcomes.map(outcomeRow), ...plan.already];
     const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
-    const environments = { environments: outcomes };
+    const environments = { environments: outcomes, ...waveOptions };
     const reply = failed.length > 0
         ? result(state, 'failed', failureReason(failed, outcomes.length), rows, environments)
         : result(state, 'deployed', deployedReason(state, outcomes), rows, environments);
@@ -69025,7 +69240,10 @@ function failureReason(failed, total) {
 function deployedReason(state, outcomes) {
     if (outcomes.some((o) => o.result === 'waiting'))
         return `handed ${outcomes.length} environments to ${state.config.deploy.external.system}`;
-    return `deployed ${outcomes.length} environment${outcomes.length === 1 ? '' : 's'} at ${state.pull.headSha.slice(0, 7)}`;
+    const deployed = outcomes.filter((o) => o.result !== 'queued').length;
+    const queued = outcomes.length - deployed;
+    const later = queued > 0 ? `; ${queued} wait for the next wave` : '';
+    return `deployed ${deployed} environment${deployed === 1 ? '' : 's'} at ${state.pull.headSha.slice(0, 7)}${later}`;
 }
 async function runAggregate(state, facts) {
     if (!state.settings.aggregate)
