@@ -172,6 +172,7 @@ try {
     '',
     `- Ratio: **${ratio.toFixed(2)}×** the baseline (target ≤ 1.25×, issue 11): ${perEnv(wall('hydrate') - wall('baseline'))} of wall per environment on top of kustomize;`,
     `  node's own CPU (\`process.cpuUsage()\`: safety walk, render tree, process starts, parsing, diffs, output files) is ${perEnv(median(summaries.map((one) => one.nodeCpuMs)))} per environment.`,
+    `- Where the 53 ms per environment went (a CPU profile of the hydrate process before this work): 11.6 s of the main thread in process starts (two \`git rev-parse\` per absent WET branch, each a fork of a large heap: now one \`for-each-ref\`), 12 s parsing, converting (\`toJS\`) and printing every document (now each distinct document once per run, its identity read from the syntax tree), 1.3 s in the Myers trace for added objects (now none), and diffs past the comment budget (now never computed).`,
     '- A 1-minute load above the CPU count means other jobs shared the machine: both wall times are inflated, and the',
     "  ratio then weighs node's own CPU less than an idle run would; the CPU columns are the better guide.",
     `- Runs (wall, s): baseline ${runs.baseline.map((r) => (r.wallMs / 1000).toFixed(1)).join(', ')}; hydrate ${runs.hydrate.map((r) => (r.wallMs / 1000).toFixed(1)).join(', ')}.`,
