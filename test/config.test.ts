@@ -15,7 +15,7 @@ import {
   unsafeNameReason,
 } from '../actions/lib/config/config.js'
 import type { FleetConfig } from '../actions/lib/config/types.js'
-import { UserError } from '../actions/lib/errors.js'
+import { annotationText, UserError } from '../actions/lib/errors.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/config/', import.meta.url))
 
@@ -43,6 +43,29 @@ function asUserYaml(config: FleetConfig): string {
     environments: rest.environments.map(({ line: _line, ...rule }) => rule),
   })
 }
+
+describe('the annotation of a configuration error', () => {
+  it('names the place once: the runner shows file and line, the text does not repeat them', () => {
+    let caught: unknown
+    try {
+      parseConfig('version: 1\nstages:\n  - name: x\n    approvals: -1\n', 'fleet-promote.yaml')
+    } catch (error) {
+      caught = error
+    }
+    if (!(caught instanceof UserError) || !caught.location) throw new Error('no located UserError')
+    expect(caught.message).toBe(
+      'fleet-promote.yaml:4:16: stages[0].approvals: must be >= 0, got -1',
+    )
+    expect(caught.location).toMatchObject({ file: 'fleet-promote.yaml', line: 4 })
+    expect(annotationText(caught.message, caught.location)).toBe(
+      'stages[0].approvals: must be >= 0, got -1',
+    )
+    // A message that does not start with its place is kept whole.
+    expect(annotationText('graph at head: a.yaml:3: bad', { file: 'a.yaml', line: 3 })).toBe(
+      'graph at head: a.yaml:3: bad',
+    )
+  })
+})
 
 describe('parseConfig', () => {
   it('reads a full configuration', async () => {

@@ -4,7 +4,7 @@
 // through readInputs, writeOutputs and failAction here, so that protocol is
 // used in one place. Summaries, logs and the event stay in main.ts.
 import * as core from '@actions/core'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, annotationText, errorMessage } from './errors.js'
 
 export interface InputSpec {
   description: string
@@ -83,7 +83,7 @@ export function parseBooleanInput(name: string, text: string): boolean {
 export function failAction(error: unknown): void {
   const message = errorMessage(error)
   if (error instanceof UserError && error.location) {
-    core.error(message, {
+    core.error(annotationText(message, error.location), {
       file: error.location.file,
       ...(error.location.line !== undefined ? { startLine: error.location.line } : {}),
       ...(error.location.column !== undefined ? { startColumn: error.location.column } : {}),

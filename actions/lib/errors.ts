@@ -10,6 +10,21 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * The message of an annotation placed at `location`: without the leading
+ * `file:line[:column]: ` the runner already shows for it, so the place is
+ * not printed twice.
+ */
+export function annotationText(
+  message: string,
+  location: { file: string; line?: number; column?: number },
+): string {
+  const place = [location.file, location.line, location.column]
+    .filter((part) => part !== undefined)
+    .join(':')
+  return message.startsWith(`${place}: `) ? message.slice(place.length + 2) : message
+}
+
 /** Any thrown value as a readable message: non-Error throws must not vanish. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name
