@@ -19610,7 +19610,7 @@ function parseCliArgs(command, args, options) {
         return (0,node_util__WEBPACK_IMPORTED_MODULE_0__.parseArgs)({ args, options, strict: true, allowPositionals: false }).values;
     }
     catch (error) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .y(`${error.message} (see "fleet-promote ${command} --help")`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`${error.message} (see "fleet-promote ${command} --help")`);
     }
 }
 
@@ -19974,16 +19974,16 @@ async function ensureHistory(git, baseRev, headRev, remote) {
                 ...fetchable,
             ]);
             if (fetched.code !== 0) {
-                throw new errors/* UserError */.y(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
+                throw new errors/* UserError */.yo(`revision ${missing.join(', ')} does not exist locally and could not be fetched from ${remote}: ${fetched.stderr.trim()}`);
             }
         }
     }
     const base = await git.tryRevParse(baseRev);
     if (base === undefined)
-        throw new errors/* UserError */.y(`base revision "${baseRev}" does not exist in the repository`);
+        throw new errors/* UserError */.yo(`base revision "${baseRev}" does not exist in the repository`);
     const head = await git.tryRevParse(headRev);
     if (head === undefined)
-        throw new errors/* UserError */.y(`head revision "${headRev}" does not exist in the repository`);
+        throw new errors/* UserError */.yo(`head revision "${headRev}" does not exist in the repository`);
     let mergeBase = await git.mergeBase(base, head);
     for (const deepen of [50, 200, 1000]) {
         if (mergeBase !== undefined || !(await git.isShallow()) || !(await hasRemote(git, remote)))
@@ -19996,7 +19996,7 @@ async function ensureHistory(git, baseRev, headRev, remote) {
         mergeBase = await git.mergeBase(base, head);
     }
     if (mergeBase === undefined) {
-        throw new errors/* UserError */.y(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
+        throw new errors/* UserError */.yo(`base ${base.slice(0, 12)} and head ${head.slice(0, 12)} have no common history`);
     }
     return { base, head, mergeBase };
 }
@@ -20045,7 +20045,7 @@ cli/* commands */.Pi.set('impact', {
             remote: { type: 'string' },
         });
         if (!options.base || !options.head)
-            throw new errors/* UserError */.y('--base and --head are required (see "fleet-promote impact --help")');
+            throw new errors/* UserError */.yo('--base and --head are required (see "fleet-promote impact --help")');
         const result = await detectImpact({
             git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
             base: options.base,
@@ -20118,10 +20118,10 @@ async function main(argv) {
         return await command.run(rest);
     }
     catch (error) {
-        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .y && error.location
+        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo && error.location
             ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
             : '';
-        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .g)(error)}\n`);
+        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error)}\n`);
         return 1;
     }
 }
@@ -20186,11 +20186,11 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
             });
         }
         catch (error) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y(`${error.message} (see "fleet-promote merge-results --help")`);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(`${error.message} (see "fleet-promote merge-results --help")`);
         }
         const out = parsed.values.out;
         if (!out || parsed.positionals.length === 0) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .y('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo('--out and at least one shard directory are required (see "fleet-promote merge-results --help")');
         }
         const merged = await (0,_render_output_js__WEBPACK_IMPORTED_MODULE_3__/* .mergeHydrationResults */ .LK)((0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(out), parsed.positionals.map((dir) => (0,node_path__WEBPACK_IMPORTED_MODULE_0__.resolve)(dir)));
         const counts = new Map();
@@ -20269,7 +20269,7 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
             push: { type: 'boolean' },
         });
         if (!options.env)
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--env is required (see "fleet-promote render --help")');
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo('--env is required (see "fleet-promote render --help")');
         const repoDir = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.repo ?? '.');
         const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .T(repoDir);
         if (options.push)
@@ -20309,9 +20309,9 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
 /** --push needs a remote and a clean work tree: the render reads the work tree but records HEAD. */
 async function checkPushable(git, remote) {
     if (remote === undefined)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push needs --remote (where the WET branch is)');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo('--push needs --remote (where the WET branch is)');
     if ((await git.run(['status', '--porcelain', '--untracked-files=no'])).trim() !== '') {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y('--push renders the committed HEAD: commit or stash the changes in the work tree first');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo('--push renders the committed HEAD: commit or stash the changes in the work tree first');
     }
 }
 /** The environment --env names: a discovered one at that path, or the path as its own environment. */
@@ -20320,14 +20320,14 @@ async function environmentAt(git, config, env) {
     const files = await git.listFiles('HEAD');
     const environment = (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .discoverEnvironments */ .MR)(config, files, { allowUnmatched: true }).find((candidate) => candidate.path === path) ?? (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .environmentsFromPaths */ .lW)(config, files, [path])[0];
     if (!environment)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`--env ${env}: not an environment directory`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`--env ${env}: not an environment directory`);
     return environment;
 }
 /** Commits the render onto the WET tip it was diffed against and pushes it, leased on that tip. */
 async function pushRender(git, remote, env, renderedDir, drySha) {
     const dry = await (0,_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__/* .readDryCommit */ .PK)(git, drySha);
     if (!dry)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`DRY commit ${drySha} is not in the repository`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`DRY commit ${drySha} is not in the repository`);
     const commit = await (0,_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__/* .buildWetCommit */ .E1)(git, { environment: env, renderedDir, dry });
     if (!commit.changed) {
         process.stderr.write(`${env.branch} already holds the render of ${drySha.slice(0, 7)}: nothing pushed\n`);
@@ -20976,7 +20976,7 @@ async function get(url, options, headers = {}) {
     }
     catch (error) {
         const cause = error.cause;
-        const detail = cause instanceof Error ? `${(0,errors/* errorMessage */.g)(error)}: ${cause.message}` : (0,errors/* errorMessage */.g)(error);
+        const detail = cause instanceof Error ? `${(0,errors/* errorMessage */.gJ)(error)}: ${cause.message}` : (0,errors/* errorMessage */.gJ)(error);
         throw new LookupError(`cannot reach ${url} (${detail})`, 'unreachable');
     }
 }
@@ -21005,7 +21005,7 @@ async function helmIndex(repo, options) {
     catch (error) {
         if (error instanceof LookupError)
             throw error;
-        throw new LookupError(`${url} is not valid YAML (${(0,errors/* errorMessage */.g)(error).split('\n')[0]})`, 'unreachable');
+        throw new LookupError(`${url} is not valid YAML (${(0,errors/* errorMessage */.gJ)(error).split('\n')[0]})`, 'unreachable');
     }
     const entries = index?.entries;
     if (typeof entries !== 'object' || entries === null || Array.isArray(entries)) {
@@ -21103,7 +21103,7 @@ async function lookupReleases(wanted, options = {}) {
     const results = new Map();
     const failure = (error) => error instanceof LookupError
         ? { status: error.status, note: error.message }
-        : { status: 'unreachable', note: (0,errors/* errorMessage */.g)(error) };
+        : { status: 'unreachable', note: (0,errors/* errorMessage */.gJ)(error) };
     const byRepo = new Map();
     for (const { repo, chart } of wanted)
         byRepo.set(repo, (byRepo.get(repo) ?? new Set()).add(chart));
@@ -21372,7 +21372,7 @@ function parseFailOn(text, what) {
         .filter((value) => value !== '' && value !== 'none');
     const unknown = values.filter((value) => !FAIL_ON_VALUES.includes(value));
     if (unknown.length > 0) {
-        throw new errors/* UserError */.y(`${what}: unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `"${v}"`).join(', ')}; use ${FAIL_ON_VALUES.join(', ')} or none`);
+        throw new errors/* UserError */.yo(`${what}: unknown value${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `"${v}"`).join(', ')}; use ${FAIL_ON_VALUES.join(', ')} or none`);
     }
     return new Set(values);
 }
@@ -21775,7 +21775,7 @@ function parseManifests(files, problems) {
             }
         }
         catch (error) {
-            problems.push(`${path}: ${(0,errors/* errorMessage */.g)(error)}`);
+            problems.push(`${path}: ${(0,errors/* errorMessage */.gJ)(error)}`);
         }
     }
     return objects;
@@ -22072,7 +22072,7 @@ async function dryTip(ctx, tips) {
     const { git, remote, options } = ctx;
     const drySha = tips.get(options.dryBranch) ?? (await git.tryRevParse(options.dryBranch));
     if (!drySha) {
-        throw new errors/* UserError */.y(`the DRY branch ${options.dryBranch} is not ${remote !== undefined ? `on ${remote}` : 'in this clone'}`);
+        throw new errors/* UserError */.yo(`the DRY branch ${options.dryBranch} is not ${remote !== undefined ? `on ${remote}` : 'in this clone'}`);
     }
     if (remote !== undefined && !(await git.tryRevParse(drySha))) {
         const refspec = `+refs/heads/${options.dryBranch}:refs/remotes/${remote}/${options.dryBranch}`;
@@ -22171,7 +22171,7 @@ async function readApplications(ctx, fleet) {
         return { server: argocd.server, applications };
     }
     catch (error) {
-        warnings.push(`Argo CD not read: ${(0,errors/* errorMessage */.g)(error)}`);
+        warnings.push(`Argo CD not read: ${(0,errors/* errorMessage */.gJ)(error)}`);
         return undefined;
     }
 }
@@ -22232,7 +22232,7 @@ async function chartsAtRenderedCommits(ctx, fleet) {
             ctx.stats.fetches += 1;
         }
         catch (error) {
-            warnings.push(`could not fetch ${missing.length} rendered DRY commit(s): ${(0,errors/* errorMessage */.g)(error).split('\n')[0]}`);
+            warnings.push(`could not fetch ${missing.length} rendered DRY commit(s): ${(0,errors/* errorMessage */.gJ)(error).split('\n')[0]}`);
         }
     }
     const charts = new Map();
@@ -22553,13 +22553,13 @@ cli/* commands */.Pi.set('report', {
         });
         const format = options.format ?? 'text';
         if (!['text', 'markdown', 'json'].includes(format)) {
-            throw new errors/* UserError */.y(`--format must be text, markdown or json, got "${format}"`);
+            throw new errors/* UserError */.yo(`--format must be text, markdown or json, got "${format}"`);
         }
         if (options.local && options.remote !== undefined)
-            throw new errors/* UserError */.y('--local and --remote exclude each other');
+            throw new errors/* UserError */.yo('--local and --remote exclude each other');
         const parallelism = options.parallelism === undefined ? undefined : Number(options.parallelism);
         if (parallelism !== undefined && (!Number.isInteger(parallelism) || parallelism < 1)) {
-            throw new errors/* UserError */.y(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`);
+            throw new errors/* UserError */.yo(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`);
         }
         const failOn = parseFailOn(options['fail-on'] ?? '', '--fail-on');
         const git = new git_git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.'));
@@ -22731,14 +22731,14 @@ async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) 
     if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
         return defaultConfig();
     const where = source.where ? ` ${source.where}` : '';
-    throw new errors/* UserError */.y(`configuration file ${file} does not exist${where}`, { file });
+    throw new errors/* UserError */.yo(`configuration file ${file} does not exist${where}`, { file });
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
     const name = file ?? DEFAULT_CONFIG_FILE;
     const inside = (0,external_node_path_.relative)((0,external_node_path_.resolve)(repoDir), (0,external_node_path_.resolve)(repoDir, name));
     if (inside === '' || inside.startsWith('..') || (0,external_node_path_.isAbsolute)(inside)) {
-        throw new errors/* UserError */.y(`configuration file ${name} is not inside the repository`);
+        throw new errors/* UserError */.yo(`configuration file ${name} is not inside the repository`);
     }
     const directory = {
         where: '',
@@ -22812,7 +22812,7 @@ function fail(source, problems) {
         .sort((a, b) => a.line - b.line || a.column - b.column);
     const first = located[0];
     const lines = located.map((p) => `${source.file}:${p.line}:${p.column}: ${formatKeyPath(p.path)}: ${p.message}`);
-    throw new errors/* UserError */.y(lines.join('\n'), {
+    throw new errors/* UserError */.yo(lines.join('\n'), {
         file: source.file,
         line: first?.line ?? 1,
         column: first?.column ?? 1,
@@ -22832,7 +22832,7 @@ function parseConfig(text, file) {
     if (syntaxError) {
         const position = syntaxError.linePos?.[0] ?? { line: 1, col: 1 };
         const reason = (syntaxError.message.split('\n')[0] ?? syntaxError.code).replace(/ at line \d+, column \d+:?$/, '');
-        throw new errors/* UserError */.y(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
+        throw new errors/* UserError */.yo(`${file}:${position.line}:${position.col}: invalid YAML: ${reason}`, {
             file,
             line: position.line,
             column: position.col,
@@ -22844,7 +22844,7 @@ function parseConfig(text, file) {
     }
     catch (error) {
         // The yaml package refuses alias expansion bombs here.
-        throw new errors/* UserError */.y(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
+        throw new errors/* UserError */.yo(`${file}: invalid YAML: ${error.message}`, { file, line: 1 });
     }
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
         fail(source, [{ path: [], message: 'must be a mapping (start with `version: 1`)' }]);
@@ -23047,7 +23047,7 @@ function semanticProblems(config, raw) {
             fn();
         }
         catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
+            if (!(error instanceof errors/* UserError */.yo))
                 throw error;
             problems.push({ path, message: error.message });
         }
@@ -23077,13 +23077,13 @@ function environmentProblems(config, raw, check) {
             const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
             const reason = unsafeNameReason(name);
             if (reason)
-                throw new errors/* UserError */.y(`name template "${rule.name}" ${reason}`);
+                throw new errors/* UserError */.yo(`name template "${rule.name}" ${reason}`);
         });
         check([...base, 'branch'], () => {
             const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template');
             const reason = invalidBranchReason(branch);
             if (reason)
-                throw new errors/* UserError */.y(`branch template "${rule.branch}" gives ${reason}`);
+                throw new errors/* UserError */.yo(`branch template "${rule.branch}" gives ${reason}`);
         });
     });
 }
@@ -23231,7 +23231,7 @@ function sampleExpansion(template, allowed, what) {
         return expandTemplate(template, vars);
     }
     catch (error) {
-        throw new errors/* UserError */.y(`${what}: ${error.message}`);
+        throw new errors/* UserError */.yo(`${what}: ${error.message}`);
     }
 }
 /** Why a name cannot be an environment name (branch component, status context), or undefined. */
@@ -23321,14 +23321,14 @@ function argoCdApplicationName(config, environment) {
 function expandTemplate(template, vars) {
     return template.replace(PLACEHOLDER, (match, key) => {
         if (key === undefined) {
-            throw new errors/* UserError */.y(`unbalanced "${match}" in template "${template}"`);
+            throw new errors/* UserError */.yo(`unbalanced "${match}" in template "${template}"`);
         }
         const value = Object.hasOwn(vars, key) ? vars[key] : undefined;
         if (value === undefined) {
             const known = Object.keys(vars)
                 .map((k) => `{${k}}`)
                 .join(', ');
-            throw new errors/* UserError */.y(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
+            throw new errors/* UserError */.yo(`unknown placeholder {${key}} in "${template}"; available: ${known || '(none)'}`);
         }
         return value;
     });
@@ -23336,13 +23336,13 @@ function expandTemplate(template, vars) {
 const dirGlobCache = new Map();
 function checkGlobSyntax(glob, what) {
     if (glob.trim() !== glob || glob === '')
-        throw new errors/* UserError */.y(`${what} "${glob}" is empty or has surrounding spaces`);
+        throw new errors/* UserError */.yo(`${what} "${glob}" is empty or has surrounding spaces`);
     if (glob.startsWith('/'))
-        throw new errors/* UserError */.y(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
+        throw new errors/* UserError */.yo(`${what} "${glob}" must be relative to the repository root (no leading "/")`);
     if (glob.startsWith('!') || glob.startsWith('#'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
+        throw new errors/* UserError */.yo(`${what} "${glob}" may not start with "!" or "#" (use exclude)`);
     if (glob.includes('\\'))
-        throw new errors/* UserError */.y(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
+        throw new errors/* UserError */.yo(`${what} "${glob}" may not contain "\\" (use "/" between directories)`);
     let depth = 0;
     for (const char of glob) {
         if (char === '{')
@@ -23350,18 +23350,18 @@ function checkGlobSyntax(glob, what) {
         else if (char === '}')
             depth--;
         else if (char === '/' && depth > 0)
-            throw new errors/* UserError */.y(`${what} "${glob}": a {…} alternative may not contain "/"`);
+            throw new errors/* UserError */.yo(`${what} "${glob}": a {…} alternative may not contain "/"`);
         if (depth < 0)
             break;
     }
     if (depth !== 0)
-        throw new errors/* UserError */.y(`${what} "${glob}" has unbalanced "{" / "}"`);
+        throw new errors/* UserError */.yo(`${what} "${glob}" has unbalanced "{" / "}"`);
     for (const segment of glob.split('/')) {
         if (segment === '' || segment === '.' || segment === '..') {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an empty, "." or ".." path segment`);
+            throw new errors/* UserError */.yo(`${what} "${glob}" has an empty, "." or ".." path segment`);
         }
         if ((segment.match(/\[/g) ?? []).length !== (segment.match(/\]/g) ?? []).length) {
-            throw new errors/* UserError */.y(`${what} "${glob}" has an unbalanced "[" / "]"`);
+            throw new errors/* UserError */.yo(`${what} "${glob}" has an unbalanced "[" / "]"`);
         }
     }
 }
@@ -23378,7 +23378,7 @@ function compileDirGlob(glob) {
             return { kind: 'globstar' };
         }
         if (segment.includes('**')) {
-            throw new errors/* UserError */.y(`glob "${glob}": "**" must be a whole path segment`);
+            throw new errors/* UserError */.yo(`glob "${glob}": "**" must be a whole path segment`);
         }
         const matcher = new esm/* Minimatch */.VR(segment, { magicalBraces: true });
         if (!matcher.hasMagic())
@@ -23422,9 +23422,9 @@ function matchDirGlob(glob, dir) {
 }
 function checkNameGlob(glob) {
     if (glob.trim() === '' || glob.trim() !== glob)
-        throw new errors/* UserError */.y(`pattern "${glob}" is empty or has surrounding spaces`);
+        throw new errors/* UserError */.yo(`pattern "${glob}" is empty or has surrounding spaces`);
     if (glob.includes('/'))
-        throw new errors/* UserError */.y(`pattern "${glob}" matches environment names, which contain no "/"`);
+        throw new errors/* UserError */.yo(`pattern "${glob}" matches environment names, which contain no "/"`);
 }
 function checkPathGlob(glob) {
     checkGlobSyntax(glob, 'path glob');
@@ -23453,7 +23453,7 @@ function stageOrder(config) {
     for (const stage of config.stages) {
         for (const required of stage.requires) {
             if (!names.has(required)) {
-                throw new errors/* UserError */.y(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
+                throw new errors/* UserError */.yo(`${config.file}: stage "${stage.name}" requires unknown stage "${required}"`, {
                     file: config.file,
                 });
             }
@@ -23461,7 +23461,7 @@ function stageOrder(config) {
     }
     const cycle = findCycle(config.stages);
     if (cycle) {
-        throw new errors/* UserError */.y(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
+        throw new errors/* UserError */.yo(`${config.file}: stages require each other in a cycle: ${cycle.join(' → ')}`, {
             file: config.file,
         });
     }
@@ -23502,17 +23502,17 @@ function pathVars(dir, captures) {
 function environmentFor(config, rule, where, location, dir, name, vars) {
     const nameProblem = unsafeNameReason(name);
     if (nameProblem) {
-        throw new errors/* UserError */.y(`${where}: the name of ${dir} ${nameProblem}`, location);
+        throw new errors/* UserError */.yo(`${where}: the name of ${dir} ${nameProblem}`, location);
     }
     const stage = stageFor(config, name);
     if (!stage) {
-        throw new errors/* UserError */.y(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
+        throw new errors/* UserError */.yo(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
             config.stages.map((s) => `${s.name} [${s.match.join(', ')}]`).join('; '), location);
     }
     const branch = expandTemplate(rule.branch, { ...vars, name, stage: stage.name });
     const branchProblem = invalidBranchReason(branch);
     if (branchProblem) {
-        throw new errors/* UserError */.y(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
+        throw new errors/* UserError */.yo(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
     }
     return { name, path: dir, stage: stage.name, branch };
 }
@@ -23538,7 +23538,7 @@ function discoverEnvironments(config, files, options = {}) {
             environments.push(environmentFor(config, rule, where, location, dir, name, vars));
         }
         if (matched === 0 && !options.allowUnmatched) {
-            throw new errors/* UserError */.y(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
+            throw new errors/* UserError */.yo(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
                 (config.file === DEFAULTS_FILE
                     ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
                     : ''), location);
@@ -23552,11 +23552,11 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
     for (const env of environments) {
         const sameName = byName.get(env.name);
         if (sameName) {
-            throw new errors/* UserError */.y(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
+            throw new errors/* UserError */.yo(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
         }
         const sameBranch = byBranch.get(env.branch);
         if (sameBranch) {
-            throw new errors/* UserError */.y(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
+            throw new errors/* UserError */.yo(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
         }
         byName.set(env.name, env);
         byBranch.set(env.branch, env);
@@ -23605,7 +23605,7 @@ function environmentsFromPaths(config, files, patterns, options = {}) {
                 found.set(env.name, env);
         }
         catch (error) {
-            if (!(error instanceof errors/* UserError */.y))
+            if (!(error instanceof errors/* UserError */.yo))
                 throw error;
         }
     }
@@ -23619,7 +23619,7 @@ function resolveDirPatterns(kustomized, existing, patterns) {
         const isGlob = /[*?[{(]/.test(pattern) && new esm/* Minimatch */.VR(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
-                throw new errors/* UserError */.y(`--env ${raw}: no such directory in the repository`);
+                throw new errors/* UserError */.yo(`--env ${raw}: no such directory in the repository`);
             }
             dirs.add(pattern);
             continue;
@@ -23629,10 +23629,10 @@ function resolveDirPatterns(kustomized, existing, patterns) {
             matches = kustomized.filter((dir) => matchDirGlob(pattern, dir));
         }
         catch (error) {
-            throw new errors/* UserError */.y(`--env ${raw}: ${error.message}`);
+            throw new errors/* UserError */.yo(`--env ${raw}: ${error.message}`);
         }
         if (matches.length === 0) {
-            throw new errors/* UserError */.y(`--env ${raw} matches no directory holding a kustomization file`);
+            throw new errors/* UserError */.yo(`--env ${raw} matches no directory holding a kustomization file`);
         }
         matches.forEach((dir) => dirs.add(dir));
     }
@@ -23642,7 +23642,7 @@ function environmentForDir(config, fallbackStage, dir) {
     const name = dir.replaceAll('/', '-');
     const nameProblem = unsafeNameReason(name);
     if (nameProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the environment name ${nameProblem}`);
+        throw new errors/* UserError */.yo(`--env ${dir}: the environment name ${nameProblem}`);
     const stage = stageFor(config, name) ?? fallbackStage;
     const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
     const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
@@ -23653,7 +23653,7 @@ function environmentForDir(config, fallbackStage, dir) {
     });
     const branchProblem = invalidBranchReason(branch);
     if (branchProblem)
-        throw new errors/* UserError */.y(`--env ${dir}: the branch is ${branchProblem}`);
+        throw new errors/* UserError */.yo(`--env ${dir}: the branch is ${branchProblem}`);
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
@@ -23664,9 +23664,10 @@ function environmentForDir(config, fallbackStage, dir) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   g: () => (/* binding */ errorMessage),
-/* harmony export */   y: () => (/* binding */ UserError)
+/* harmony export */   gJ: () => (/* binding */ errorMessage),
+/* harmony export */   yo: () => (/* binding */ UserError)
 /* harmony export */ });
+/* unused harmony export annotationText */
 /** An error whose message is meant for the user as-is (names the file, line, input...). */
 class UserError extends Error {
     location;
@@ -23677,6 +23678,17 @@ class UserError extends Error {
         super(message);
         this.location = location;
     }
+}
+/**
+ * The message of an annotation placed at `location`: without the leading
+ * `file:line[:column]: ` the runner already shows for it, so the place is
+ * not printed twice.
+ */
+function annotationText(message, location) {
+    const place = [location.file, location.line, location.column]
+        .filter((part) => part !== undefined)
+        .join(':');
+    return message.startsWith(`${place}: `) ? message.slice(place.length + 2) : message;
 }
 /** Any thrown value as a readable message: non-Error throws must not vanish. */
 function errorMessage(error) {
@@ -24149,7 +24161,7 @@ async function wetBase(git, plumbing, env) {
         return { base: rootSha, rootSha };
     }
     if (!(await git.tryRevParse(env.baseSha))) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
     }
     return { base: env.baseSha };
 }
@@ -24210,10 +24222,10 @@ function validateFiles(env) {
     const seen = new Set();
     for (const path of env.files) {
         if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
         }
         if (seen.has(path)) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: environment ${env.name} lists "${path}" twice`);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: environment ${env.name} lists "${path}" twice`);
         }
         seen.add(path);
     }
@@ -24233,7 +24245,7 @@ function resolveInside(root, relative, what) {
     const rootAbs = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(root);
     const full = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(rootAbs, relative);
     if ((0,node_path__WEBPACK_IMPORTED_MODULE_2__.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + node_path__WEBPACK_IMPORTED_MODULE_2__.sep))) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
     }
     return full;
 }
@@ -24246,10 +24258,10 @@ async function assertRegularFile(realRoot, file, path) {
         real = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(file);
     }
     catch {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`rendered file ${path} is listed in hydration.json but missing`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`rendered file ${path} is listed in hydration.json but missing`);
     }
     if (!stats.isFile() || !real.startsWith(realRoot + node_path__WEBPACK_IMPORTED_MODULE_2__.sep)) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .y(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
     }
 }
 
@@ -25113,7 +25125,7 @@ function issuesError(issues, revisionLabel) {
     const lines = issues.slice(0, 20).map((issue) => `  ${where(issue)}: ${issue.message}`);
     if (issues.length > 20)
         lines.push(`  … and ${issues.length - 20} more`);
-    return new errors/* UserError */.y(`kustomize dependency graph at ${revisionLabel} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, first
+    return new errors/* UserError */.yo(`kustomize dependency graph at ${revisionLabel} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, first
         ? { file: first.file, ...(first.line !== undefined ? { line: first.line } : {}) }
         : undefined);
 }
@@ -26198,7 +26210,7 @@ async function linkCharts(pending, cache, treeDir, parallelism) {
 function failureReason(error) {
     return error instanceof safety/* RefusedError */.fk
         ? (0,safety/* refusalReason */.b)(error)
-        : clip(`refused: ${(0,errors/* errorMessage */.g)(error)}`);
+        : clip(`refused: ${(0,errors/* errorMessage */.gJ)(error)}`);
 }
 async function renderOne(item, state, options, context) {
     const { env } = item;
@@ -26236,7 +26248,7 @@ async function renderOne(item, state, options, context) {
         before = [...state.files].flatMap(([path, text]) => context.objects.parse(text, `${env.branch}:${path}`));
     }
     catch (error) {
-        return finish({ ...base, reason: clip(`WET branch unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
+        return finish({ ...base, reason: clip(`WET branch unreadable: ${(0,errors/* errorMessage */.gJ)(error)}`) });
     }
     base.resources.before = before.length;
     if (item.failure !== undefined || item.report === undefined) {
@@ -26282,7 +26294,7 @@ async function renderOne(item, state, options, context) {
         after = context.objects.parse(run.stdout, `kustomize build ${env.path}`);
     }
     catch (error) {
-        return finish({ ...base, reason: clip(`render output unreadable: ${(0,errors/* errorMessage */.g)(error)}`) });
+        return finish({ ...base, reason: clip(`render output unreadable: ${(0,errors/* errorMessage */.gJ)(error)}`) });
     }
     const files = settings.layout === 'per-resource'
         ? (0,objects/* perResourceFiles */.$)(after)
@@ -26609,7 +26621,7 @@ async function readHydrationFile(dir, shard = '') {
         value = JSON.parse(await (0,promises_.readFile)(file, 'utf8'));
     }
     catch (error) {
-        throw new errors/* UserError */.y(`${file} is not valid JSON: ${(0,errors/* errorMessage */.g)(error)}`, { file });
+        throw new errors/* UserError */.yo(`${file} is not valid JSON: ${(0,errors/* errorMessage */.gJ)(error)}`, { file });
     }
     const result = validateHydration(value, file);
     if (shard) {
@@ -26621,7 +26633,7 @@ async function readHydrationFile(dir, shard = '') {
 /** Checks the shape of a hydration result; the error names the file and the field. */
 function validateHydration(value, file) {
     const fail = (what) => {
-        throw new errors/* UserError */.y(`${file}: ${what}`, { file });
+        throw new errors/* UserError */.yo(`${file}: ${what}`, { file });
     };
     if (typeof value !== 'object' || value === null)
         return fail('not a JSON object');
@@ -26675,7 +26687,7 @@ function assertUniqueNames(environments, where) {
     const seen = new Set();
     for (const env of environments) {
         if (seen.has(env.name))
-            throw new errors/* UserError */.y(`${where}: environment ${env.name} appears twice`);
+            throw new errors/* UserError */.yo(`${where}: environment ${env.name} appears twice`);
         seen.add(env.name);
     }
 }
@@ -26766,7 +26778,7 @@ function readHydrationResult(dir) {
 /** Merges shard outputs (same DRY commit, disjoint environments) into `outDir`. */
 async function mergeHydrationResults(outDir, shardDirs) {
     if (shardDirs.length === 0)
-        throw new errors/* UserError */.y('merge-results needs at least one shard directory');
+        throw new errors/* UserError */.yo('merge-results needs at least one shard directory');
     const shards = await Promise.all(shardDirs.map(async (dir) => ({ dir, result: await readHydrationResult(dir) })));
     const first = shards[0].result;
     const merged = {
@@ -26778,14 +26790,14 @@ async function mergeHydrationResults(outDir, shardDirs) {
     const seen = new Set();
     for (const { dir, result } of shards) {
         if (result.drySha !== first.drySha || result.repoURL !== first.repoURL) {
-            throw new errors/* UserError */.y(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
+            throw new errors/* UserError */.yo(`${dir}: rendered ${result.drySha} of ${result.repoURL}, not ${first.drySha} of ${first.repoURL}`);
         }
         for (const env of result.environments) {
             if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(env.outputDir) || env.outputDir.includes('..')) {
-                throw new errors/* UserError */.y(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
+                throw new errors/* UserError */.yo(`${dir}: environment ${env.name} has an unsafe outputDir "${env.outputDir}"`);
             }
             if (seen.has(env.name))
-                throw new errors/* UserError */.y(`environment ${env.name} appears in more than one shard`);
+                throw new errors/* UserError */.yo(`environment ${env.name} appears in more than one shard`);
             seen.add(env.name);
             merged.environments.push(env);
             if (env.files.length > 0) {
@@ -27954,7 +27966,7 @@ async function resolveBase(git, base) {
         await git.fetch('origin', [base], { depth: 1 });
         return git.revParse(base);
     }
-    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`base revision "${base}" is not in this checkout`);
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`base revision "${base}" is not in this checkout`);
 }
 async function readSource(git, repoDir, file, base) {
     if (base)
@@ -27984,11 +27996,11 @@ function parseChartLock(text, file) {
         raw = (0,yaml__WEBPACK_IMPORTED_MODULE_2__/* .parse */ .qg)(text);
     }
     catch (error) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`${file}: invalid YAML (${error.message.split('\n')[0] ?? ''})`, { file });
     }
     const charts = raw?.charts;
     if (!Array.isArray(charts))
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: expected a "charts" list`, { file });
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`${file}: expected a "charts" list`, { file });
     return charts.map((entry, index) => {
         const e = (entry ?? {});
         const text = (key) => {
@@ -27999,7 +28011,7 @@ function parseChartLock(text, file) {
         const version = text('version');
         const digest = text('digest')?.toLowerCase();
         if (!chart || !version || !digest || !/^sha256:[0-9a-f]{64}$/.test(digest)) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`${file}: charts[${index}] needs chart, version and digest "sha256:<64 hex>"`, { file });
         }
         const repo = text('repo');
         return { chart, version, digest, ...(repo ? { repo } : {}) };
@@ -28010,7 +28022,7 @@ async function loadChartLock(git, repoDir, file, base) {
         return [];
     const text = await readSource(git, repoDir, file, base);
     if (text === undefined)
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .y(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo(`chart lock ${file} does not exist${base ? ` at ${base}` : ''}`, { file });
     return parseChartLock(text, file);
 }
 

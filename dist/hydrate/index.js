@@ -50976,6 +50976,17 @@ class errors_UserError extends Error {
         this.location = location;
     }
 }
+/**
+ * The message of an annotation placed at `location`: without the leading
+ * `file:line[:column]: ` the runner already shows for it, so the place is
+ * not printed twice.
+ */
+function annotationText(message, location) {
+    const place = [location.file, location.line, location.column]
+        .filter((part) => part !== undefined)
+        .join(':');
+    return message.startsWith(`${place}: `) ? message.slice(place.length + 2) : message;
+}
 /** Any thrown value as a readable message: non-Error throws must not vanish. */
 function errors_errorMessage(error) {
     if (error instanceof Error)
@@ -51046,7 +51057,7 @@ function parseBooleanInput(name, text) {
 function failAction(error) {
     const message = errors_errorMessage(error);
     if (error instanceof errors_UserError && error.location) {
-        core_error(message, {
+        core_error(annotationText(message, error.location), {
             file: error.location.file,
             ...(error.location.line !== undefined ? { startLine: error.location.line } : {}),
             ...(error.location.column !== undefined ? { startColumn: error.location.column } : {}),
