@@ -132,6 +132,7 @@ describe('every comment-writing path', () => {
       closed: [],
       left: [{ environment: 'test-a', reason: HOSTILE }],
       locksReleased: [],
+      repaired: [{ environment: 'test-a', name: 'test-a', result: 'reset', detail: HOSTILE }],
       summary: '',
       failed: true,
     }

@@ -63,6 +63,7 @@ function result(over: Partial<MergeCleanupResult>): MergeCleanupResult {
     closed: [],
     left: [],
     locksReleased: [],
+    repaired: [],
     summary: '',
     failed: false,
     ...over,

@@ -73,6 +73,17 @@ export function parseIntegerInput(
   return value
 }
 
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+export function parseSecondsInput(name: string, text: string, max: number): number {
+  const seconds = Number(text)
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+    throw new UserError(
+      `input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`,
+    )
+  }
+  return Math.round(seconds * 1000)
+}
+
 export function parseBooleanInput(name: string, text: string): boolean {
   if (/^(true|yes|on|1)$/i.test(text)) return true
   if (/^(false|no|off|0|)$/i.test(text)) return false

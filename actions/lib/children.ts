@@ -21,6 +21,11 @@ export interface ChildMarker {
   drySha: string
   /** The parent PR head that DRY commit was rendered from. */
   headSha: string
+  /**
+   * Present when the deletion guard blocked this render: the child exists so
+   * an authorized `--allow-deletions` can deploy it, and nothing else may.
+   */
+  guard?: { reason: string; deleted: number }
 }
 
 /**
@@ -92,6 +97,8 @@ function toMarker(json: string): ChildMarker | undefined {
   if (v.version !== 1 || !Number.isSafeInteger(v.parent) || (v.parent as number) < 1)
     return undefined
   if (!strings.every((key) => typeof v[key] === 'string')) return undefined
+  const guard = toGuard(v.guard)
+  if (guard === null) return undefined
   return {
     version: 1,
     parent: v.parent as number,
@@ -100,7 +107,17 @@ function toMarker(json: string): ChildMarker | undefined {
     branch: v.branch as string,
     drySha: v.drySha as string,
     headSha: v.headSha as string,
+    ...(guard ? { guard } : {}),
   }
+}
+
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value: unknown): ChildMarker['guard'] | null {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null) return null
+  const { reason, deleted } = value as Record<string, unknown>
+  if (typeof reason !== 'string' || !Number.isSafeInteger(deleted)) return null
+  return { reason, deleted: deleted as number }
 }
 
 /** The fields of a pull request this module looks at (a subset of GitHub's pull object). */

@@ -8,6 +8,7 @@ import {
   defineContract,
   failAction,
   parseIntegerInput,
+  parseSecondsInput,
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
@@ -32,6 +33,11 @@ export const contract = defineContract({
       description:
         'Argo CD API token, for stages with the `argocd` backend (Applications are reset to their WET branches).',
       default: '',
+    },
+    'argocd-poll-seconds': {
+      description:
+        'Seconds between Argo CD status polls while waiting for a restored Application to be Synced and Healthy.',
+      default: '5',
     },
     'argocd-server': {
       description: 'Argo CD server URL; overrides `deploy.argocd.server` of the configuration.',
@@ -61,7 +67,7 @@ export const contract = defineContract({
     },
     left: {
       description:
-        'JSON array of what is left for a human, each `{environment, reason, child}`: a child kept open, a failed step, an Application not reset.',
+        'JSON array of what is left for a human, each `{environment, reason, child}`: a child kept open, a failed step, an Application not back on its WET branch (the step then fails).',
     },
   },
 })
@@ -71,6 +77,7 @@ export interface MergeCleanupInputs {
   config: string
   argocdToken: string
   argocdServer: string
+  argocdPollMs: number
   pr?: number
   workingDirectory: string
   parallelism: number
@@ -84,6 +91,7 @@ export function parseInputs(): MergeCleanupInputs {
     config: raw.config || 'fleet-promote.yaml',
     argocdToken: raw['argocd-token'],
     argocdServer: raw['argocd-server'],
+    argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
     ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
     workingDirectory: resolve(raw['working-directory'] || '.'),
     parallelism: parseIntegerInput('parallelism', raw.parallelism || '4', 1, 64),
@@ -136,6 +144,7 @@ export async function run(): Promise<void> {
           }
         : {}),
       ...(inputs.argocdServer ? { argocdServer: inputs.argocdServer } : {}),
+      argocdPollMs: inputs.argocdPollMs,
       parallelism: inputs.parallelism,
       log: core.info,
     })
@@ -145,8 +154,9 @@ export async function run(): Promise<void> {
     writeOutputs(contract, { merged: result.merged, closed: result.closed, left: result.left })
     await core.summary.addRaw(result.summary).write()
     if (result.failed) {
+      const list = result.left.map((item) => `${item.environment}: ${item.reason}`).join('; ')
       core.setFailed(
-        'some environments did not finish; re-run the workflow to complete the cleanup',
+        `some environments did not finish or a cluster is not back on its WET branch; re-run the workflow to complete the cleanup (${list})`,
       )
     }
   } catch (error) {

@@ -48,6 +48,7 @@ import {
   type WetCommit,
 } from '../lib/git/wet-commit.js'
 import { upsertMarkedComment } from '../lib/github/comments.js'
+import { dropNote, releaseDroppedLock, restoreDropped, type RestoreOptions } from './restore.js'
 
 /**
  * hydrate's `result` output, when the workflow also passes it: it must parse
@@ -146,6 +147,8 @@ export interface OpenChildPrsOptions {
   promoteCommand: string
   labels?: readonly string[]
   tagTemplate?: string
+  /** How to put clusters back on their WET branch when their child closes (absent: no Argo CD). */
+  restore?: RestoreOptions
   /** The workflow run, linked from failure statuses. */
   runUrl?: string
   log?: (message: string) => void
@@ -172,6 +175,11 @@ export interface OpenChildPrsResult {
   pushed: string[]
   commentUrl?: string
   jobSummary: string
+  /**
+   * Children of environments no longer impacted that stay open because their
+   * cluster could not be put back on its WET branch (the step fails).
+   */
+  unrestored: { environment: string; reason: string }[]
 }
 
 interface PlannedChild {
@@ -195,7 +203,15 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       pull.state !== 'open'
         ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
         : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`
-    return { stale: true, reason, headSha: pull.headSha, children: [], pushed: [], jobSummary: '' }
+    return {
+      stale: true,
+      reason,
+      headSha: pull.headSha,
+      children: [],
+      pushed: [],
+      jobSummary: '',
+      unrestored: [],
+    }
   }
   const headSha = pull.headSha
 
@@ -278,6 +294,10 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     }),
     ...extraChildren.map((child) => ['', child] as const),
   ].map(([name, child]) => ({ environment: name, child }))
+  // Clusters still running a child about to close go back to their WET branch first;
+  // a child whose cluster could not be restored stays, with its branch and lock.
+  const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log)
+  const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment))
 
   // 4. One atomic push: child branches, tags and deletions, each leased on
   // the value read above, plus lease-only entries pinning every WET tip to
@@ -297,7 +317,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' })
     }
   }
-  for (const { child } of toClose) {
+  for (const { child } of closing) {
     const ref = `refs/heads/${child.branch}`
     const current = remoteRefs.get(ref)
     if (current && !updates.has(ref)) updates.set(ref, { sha: '', expect: current })
@@ -391,9 +411,11 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   log(`child PRs up to date`)
   // 6. Close children that no longer carry a change.
   const closed: ClosedChild[] = []
-  for (const { environment, child } of toClose) {
+  for (const { environment, child } of closing) {
     await closePull(client, repo, child.number)
-    closed.push({ environment, number: child.number, url: child.url })
+    if (environment) await releaseDroppedLock(client, repo, parent, environment, dropped.outcomes)
+    const note = dropNote(dropped.outcomes.get(environment), child.base)
+    closed.push({ environment, number: child.number, url: child.url, ...(note ? { note } : {}) })
     const report = reports.get(environment)
     if (report) report.child = { number: child.number, url: child.url, state: 'closed' }
   }
@@ -484,7 +506,11 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       ...(r.child ? { child: r.child } : {}),
     })),
   )
-  return { stale: false, headSha, children, pushed, commentUrl, jobSummary }
+  const unrestored = [...dropped.failed].map((environment) => ({
+    environment,
+    reason: dropped.outcomes.get(environment)?.application?.detail ?? 'not restored',
+  }))
+  return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored }
 }
 
 const SHA = /^[0-9a-f]{40}$/

@@ -6,6 +6,7 @@ import {
   defineContract,
   failAction,
   parseIntegerInput,
+  parseSecondsInput,
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
@@ -16,6 +17,7 @@ import { loadBaseConfig } from '../lib/config/sources.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
 import { createGitHubClient } from '../lib/github/client.js'
+import { createArgoCdClient } from '../lib/argocd/client.js'
 import type { StageInfo } from './summary.js'
 import { getPullRequest } from '../lib/github/pulls.js'
 
@@ -54,6 +56,15 @@ export const contract = defineContract({
         'Optional Kargo-style tag per child commit, e.g. `{component}-pr-{pr}` (`{component}`/`{environment}`, `{stage}`, `{pr}`, `{sha}`), pushed in the same atomic push.',
       default: '',
     },
+    'argocd-token': {
+      description:
+        'Argo CD API token: a cluster still running the child of an environment no longer impacted is put back on its WET branch before the child closes.',
+      default: '',
+    },
+    'argocd-poll-seconds': {
+      description: 'Seconds between Argo CD status polls while waiting for a restored Application.',
+      default: '5',
+    },
     'working-directory': {
       description: 'The DRY checkout hydrate rendered (holds the rendered commit).',
       default: '.',
@@ -78,11 +89,14 @@ export interface OpenChildPrsInputs {
   pr?: number
   labels: string[]
   tagTemplate: string
+  argocdToken: string
+  argocdPollMs: number
   workingDirectory: string
 }
 
 export function parseInputs(): OpenChildPrsInputs {
   const raw = readInputs(contract)
+  if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
     renderedDir:
@@ -95,6 +109,8 @@ export function parseInputs(): OpenChildPrsInputs {
       .map((label) => label.trim())
       .filter(Boolean),
     tagTemplate: raw['tag-template'],
+    argocdToken: raw['argocd-token'],
+    argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
     workingDirectory: raw['working-directory'] || '.',
   }
 }
@@ -143,6 +159,20 @@ export async function run(): Promise<void> {
       promoteCommand: config.promote.command,
       labels: inputs.labels,
       ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
+      restore: {
+        config,
+        ...(inputs.argocdToken && config.deploy.argocd.server
+          ? {
+              argocd: createArgoCdClient({
+                server: config.deploy.argocd.server,
+                token: inputs.argocdToken,
+                log: core.info,
+              }),
+            }
+          : {}),
+        repoURL: `${context.serverUrl}/${owner}/${repo}`,
+        pollMs: inputs.argocdPollMs,
+      },
       ...(runUrl ? { runUrl } : {}),
       log: core.info,
     })
@@ -158,6 +188,13 @@ export async function run(): Promise<void> {
       await core.summary.addRaw(result.jobSummary).write()
     }
     writeOutputs(contract, { children: result.children, stale: result.stale })
+    if (result.unrestored.length > 0) {
+      core.setFailed(
+        `clusters still run children of environments #${parent} no longer impacts; re-run the workflow: ${result.unrestored
+          .map((item) => `${item.environment}: ${item.reason}`)
+          .join('; ')}`,
+      )
+    }
   } catch (error) {
     failAction(error)
   }

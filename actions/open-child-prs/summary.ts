@@ -39,6 +39,8 @@ export interface ClosedChild {
   environment: string
   number: number
   url: string
+  /** What became of its cluster and lock, e.g. "Argo CD `x` back on its WET branch, lock released". */
+  note?: string
 }
 
 export interface StageInfo {
@@ -268,7 +270,9 @@ function composeSummary(
     out.push(
       '',
       `Closed children (environment no longer changed): ${nameList(
-        input.closed.map((c) => `#${c.number} (\`${c.environment}\`)`),
+        input.closed.map(
+          (c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`,
+        ),
         CLOSED_SHOWN,
       )}`,
     )

@@ -1,6 +1,7 @@
 // Acting on a decided plan (gates.ts): take the locks, make sure the head did
 // not move, deploy stage by stage through the backends, give back the locks
-// of environments that did not end up running this PR.
+// of environments that did not end up running this PR (their clusters back on
+// the WET branch first).
 
 import type { StageConfig } from '../lib/config/types.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
@@ -14,11 +15,17 @@ import { existingDeployments } from './deployments.js'
 import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
 import { acquireAll, releaseAcquired } from './locking.js'
+import { clustersStillOnChild } from './restore.js'
 import type { RunState } from './run.js'
 import { deployStageInWaves } from './wave-deploy.js'
 import type { WavePlan } from './waves.js'
 
-export type PlanRun = { refusal: string } | StagesRun
+export type PlanRun =
+  | { refusal: string }
+  | (StagesRun & {
+      /** Locks kept after a failure because Argo CD could not say the cluster left the child. */
+      kept: string[]
+    })
 
 interface StagesRun {
   outcomes: EnvironmentOutcome[]
@@ -39,6 +46,7 @@ export async function executePlan(
   // go back, whatever happens (a refusal, a failure, an exception).
   let outcomes: EnvironmentOutcome[] = []
   let waves: WavePlan[] = []
+  let stuck = new Map<string, string>()
   try {
     const moved = await recheckHead(client, repo, state.pull.number, plan.pinned)
     if (moved) return { refusal: moved.reason }
@@ -52,12 +60,19 @@ export async function executePlan(
         .filter((o) => o.result === 'success' || o.result === 'waiting')
         .map((o) => o.environment),
     )
+    const giveBack = acquired.created.filter((lock) => !keep.has(lock.environment))
+    // A cluster left on the child of a failed deploy goes back first; if it cannot, the lock stays.
+    stuck = await clustersStillOnChild(
+      state,
+      plan.selected,
+      giveBack.map((lock) => lock.environment),
+    )
     await releaseAcquired(
       state,
-      acquired.created.filter((lock) => !keep.has(lock.environment)),
+      giveBack.filter((lock) => !stuck.has(lock.environment)),
     )
   }
-  return { outcomes, waves }
+  return { outcomes, waves, kept: [...stuck.keys()] }
 }
 
 async function deployStages(

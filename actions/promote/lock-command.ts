@@ -6,6 +6,7 @@ import { describeHolder, readLock, releaseLock } from '../lib/locks.js'
 import { impactedOf, repositoryRole } from './facts.js'
 import { checkActor, highestPermission, plannedRow, resolveTargets, stagesIn } from './gates.js'
 import { acquireAll } from './locking.js'
+import { clustersStillOnChild } from './restore.js'
 import type { ReplyRow } from './reply.js'
 import { actorFields, done, list, refuse, type PromoteResult, type RunState } from './run.js'
 
@@ -48,7 +49,19 @@ export async function lockCommand(
   }
   const rows: ReplyRow[] = []
   let refused = false
+  // A cluster on this parent's child goes back to its WET branch before its lock does.
+  const stuck = await clustersStillOnChild(
+    state,
+    resolved.selected,
+    resolved.selected.map((env) => env.environment),
+  )
   for (const env of resolved.selected) {
+    const still = stuck.get(env.environment)
+    if (still) {
+      refused = true
+      rows.push(plannedRow(env, '⛔ still locked', still))
+      continue
+    }
     const result = await releaseLock(client, repo, env.environment, pull.number)
     if (result === 'conflict') refused = true
     const held = result === 'conflict' ? await readLock(client, repo, env.environment) : undefined
@@ -63,7 +76,9 @@ export async function lockCommand(
   if (refused)
     return refuse(
       state,
-      'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
+      stuck.size > 0
+        ? `the clusters of ${list([...stuck.keys()])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
+        : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
       rows,
     )
   return done(state, `unlocked ${list(resolved.selected.map((env) => env.environment))}`, rows)

@@ -8,6 +8,7 @@ import {
   failAction,
   parseBooleanInput,
   parseIntegerInput,
+  parseSecondsInput,
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
@@ -92,18 +93,12 @@ export interface PromoteInputs {
 
 export function parseInputs(): PromoteInputs {
   const raw = readInputs(contract)
-  const pollSeconds = Number(raw['argocd-poll-seconds'])
-  if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
-    throw new UserError(
-      `input "argocd-poll-seconds" must be a number of seconds from 0 to 300, got "${raw['argocd-poll-seconds']}"`,
-    )
-  }
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
     config: raw.config,
     argocdToken: raw['argocd-token'],
-    argocdPollMs: Math.round(pollSeconds * 1000),
+    argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
     ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
     target: raw.target,
     noop: parseBooleanInput('noop', raw.noop),

@@ -20,6 +20,7 @@ import type { ReplyRow } from './reply.js'
 import {
   done,
   ignored,
+  list,
   refuse,
   result,
   type PromoteResult,
@@ -144,7 +145,7 @@ async function deploy(
 ): Promise<PromoteResult> {
   const run = await executePlan(state, facts, plan)
   if ('refusal' in run) return refuse(state, run.refusal, plan.notDeployed)
-  const { outcomes } = run
+  const { outcomes, kept } = run
   const waveOptions = { waves: run.waves.flatMap(waveSection) }
   const aggregate = await runAggregate(state, facts)
   const rows = [...outcomes.map(outcomeRow), ...plan.already]
@@ -152,14 +153,22 @@ async function deploy(
   const environments = { environments: outcomes, ...waveOptions }
   const reply =
     failed.length > 0
-      ? result(state, 'failed', failureReason(failed, outcomes.length), rows, environments)
+      ? result(state, 'failed', failureReason(failed, outcomes.length, kept), rows, environments)
       : result(state, 'deployed', deployedReason(state, outcomes), rows, environments)
   return { ...reply, ...(aggregate ? { aggregate } : {}) }
 }
 
-function failureReason(failed: readonly EnvironmentOutcome[], total: number): string {
+function failureReason(
+  failed: readonly EnvironmentOutcome[],
+  total: number,
+  kept: readonly string[],
+): string {
   const first = failed.find((o) => o.result === 'failure') ?? failed[0]
-  return `${failed.length} of ${total} environments not deployed; ${first?.environment}: ${first?.detail}`
+  const locks =
+    kept.length > 0
+      ? `; the locks of ${list(kept)} stay: Argo CD could not say their clusters left this pull request's child`
+      : ''
+  return `${failed.length} of ${total} environments not deployed; ${first?.environment}: ${first?.detail}${locks}`
 }
 
 function deployedReason(state: RunState, outcomes: readonly EnvironmentOutcome[]): string {

@@ -9,9 +9,13 @@
 //   detect-impact → hydrate (matrix shards) → open-child-prs → promote (autoPromote)
 //   → aggregate-status → `.promote testing` → approval + `.promote production`
 //   → merge → merge-cleanup
-// It ends with a state table and the convergence check: every WET branch
-// equals the render of main HEAD (the render core decides), no child branch or
-// lock is left, and every Application points at its WET branch.
+// After every step it checks what each cluster runs (SPEC.md §3,
+// test/support/invariant.ts): its Application targets its WET branch or the
+// child branch of the one open parent holding its lock, that branch exists,
+// and the revision it is synced to holds every change merged to main. It ends
+// with a state table and the convergence check: every WET branch equals the
+// render of main HEAD (the render core decides), no child branch or lock is
+// left, and every Application tracks its WET branch and is synced at its tip.
 //
 //   npm run demo                    exit 0 only when the fleet converged
 //   npm run demo -- --keep          leave the simulators running to browse them
@@ -25,7 +29,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { isMap, isSeq, parse, parseDocument } from 'yaml'
+import { isMap, isSeq, parseDocument } from 'yaml'
 import {
   argoCdApplicationName,
   discoverEnvironments,
@@ -34,7 +38,6 @@ import {
 import type { Environment, FleetConfig } from '../../actions/lib/config/types.js'
 import { errorMessage } from '../../actions/lib/errors.js'
 import { Git } from '../../actions/lib/git/git.js'
-import { createArgoCdClient } from '../../actions/lib/argocd/client.js'
 import { CHILD_BRANCH_PREFIX } from '../../actions/lib/children.js'
 import { LOCK_BRANCH_PREFIX } from '../../actions/lib/locks.js'
 import { CLEANUP_MARKER } from '../../actions/merge-cleanup/merge-cleanup.js'
@@ -45,9 +48,16 @@ import { hydrate } from '../../actions/lib/render/hydrate.js'
 import { findOnPath } from '../../actions/lib/render/tools.js'
 import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
 import { startArgoCdSimulator, type ArgoCdSimulator } from '../support/argocd/index.js'
-import { actionBundles, type ActionBundles } from '../support/bundles.js'
+import { actionBundles, FLOW_ACTIONS, type ActionBundles } from '../support/bundles.js'
 import { startGitHubSimulator, type GitHubSimulator } from '../support/github/index.js'
-import { runAction, type RunActionOptions, type RunActionResult } from '../support/runner.js'
+import { startInvariantChecker, type InvariantChecker } from '../support/invariant.js'
+import { addApplications } from '../support/flow.js'
+import {
+  actionDefaults,
+  runAction,
+  type RunActionOptions,
+  type RunActionResult,
+} from '../support/runner.js'
 import {
   KARGO_SYSTEM,
   KARGO_TAG_TEMPLATE,
@@ -63,15 +73,7 @@ const NEW_TAG = 'v1.16.2'
 const STEPS = 14
 
 /** The actions the flow needs, in the order it first needs them. */
-export const DEMO_ACTIONS = [
-  'detect-impact',
-  'hydrate',
-  'open-child-prs',
-  'promote',
-  'aggregate-status',
-  'merge-cleanup',
-  'fleet-report',
-] as const
+export const DEMO_ACTIONS = [...FLOW_ACTIONS, 'fleet-report'] as const
 export type DemoAction = (typeof DEMO_ACTIONS)[number]
 
 /** The author of the parent, a maintainer who approves, promotes production and merges, and the GitHub App. */
@@ -209,10 +211,23 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now()
   const kargo = options.cd === 'kargo'
   let stepNumber = 0
-  const step = (title: string) =>
+  // SPEC.md §3, what a cluster runs: checked after every step once the fleet exists.
+  let checker: InvariantChecker | undefined
+  const invariantProblems: string[] = []
+  const checkInvariant = async () => {
+    if (!checker) return
+    for (const problem of await checker.check()) {
+      invariantProblems.push(`after step ${stepNumber}: ${problem}`)
+      print(`    ✗ invariant: ${problem}`)
+    }
+  }
+  const step = async (title: string, options: { afterMerge?: boolean } = {}) => {
+    // Between a parent's merge and its cleanup its children still run: the closed workflow ends that.
+    if (!options.afterMerge) await checkInvariant()
     print(
       `\n[${++stepNumber}/${STEPS}] ${title}  (${((Date.now() - started) / 1000).toFixed(1)} s)`,
     )
+  }
   const work = await mkdtemp(join(tmpdir(), 'fleet-promote-demo-'))
   let gh: GitHubSimulator | undefined
   let argocd: ArgoCdSimulator | undefined
@@ -222,6 +237,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const stop = async () => {
     if (stopped) return
     stopped = true
+    await checker?.stop()
     await Promise.allSettled([gh?.stop(), argocd?.stop(), bundles?.cleanup()])
     await rm(work, { recursive: true, force: true })
   }
@@ -245,7 +261,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const distDir = bundles.distDir
 
     // ── 1. Simulators and people ────────────────────────────────────────────
-    step('Start the GitHub and Argo CD simulators')
+    await step('Start the GitHub and Argo CD simulators')
     gh = await startGitHubSimulator()
     argocd = await startArgoCdSimulator()
     const github = gh
@@ -270,7 +286,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     )
 
     // ── 2. The fleet repository ─────────────────────────────────────────────
-    step('Push examples/fleet to acme/fleet (main)')
+    await step('Push examples/fleet to acme/fleet (main)')
     const setup = await Git.clone(remote, join(work, 'setup'), {
       token: github.adminToken,
       env: person('Platform Team', 'platform@example.com'),
@@ -313,22 +329,23 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 3. WET branches and Argo CD Applications ────────────────────────────
-    step('Render main into the WET branches env/<cluster>; one Argo CD Application each')
+    await step('Render main into the WET branches env/<cluster>; one Argo CD Application each')
     const seeded = await seedWetBranches(setup, config, environments, join(work, 'seed'))
-    for (const env of environments) {
-      await argo.addApplication({
-        name: argoCdApplicationName(config, env),
-        repoURL: remote,
-        path: '.',
-        targetRevision: env.branch,
-      })
-    }
+    await addApplications(argo, config, environments, remote)
     print(
       `    ${environments.length} branches pushed in one atomic push (${seeded} objects rendered); Applications ${environments
         .map((env) => argoCdApplicationName(config, env))
         .slice(0, 3)
         .join(', ')}, … Synced/Healthy`,
     )
+    checker = await startInvariantChecker({
+      gh: github,
+      argocd: argo,
+      repo: REPO,
+      config,
+      // Kargo deploys testing by pinning commits; the convergence check below looks at those.
+      ...(kargo ? { skip: (env: Environment) => env.stage === 'testing' } : {}),
+    })
     const standIn: KargoStandIn | undefined = kargo
       ? await startKargoStandIn({
           github,
@@ -343,7 +360,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       : undefined
 
     // ── 4. The parent pull request ──────────────────────────────────────────
-    step(`${AUTHOR} opens the parent pull request: cert-manager ${OLD_TAG} → ${NEW_TAG}`)
+    await step(`${AUTHOR} opens the parent pull request: cert-manager ${OLD_TAG} → ${NEW_TAG}`)
     const branch = await Git.clone(remote, join(work, AUTHOR), {
       token: author.token,
       env: person('Alice Example', 'alice@example.com'),
@@ -377,7 +394,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const argocdInputs = { 'argocd-token': argo.token, 'argocd-poll-seconds': '0.1' }
 
     // ── 5. detect-impact ────────────────────────────────────────────────────
-    step('detect-impact: which clusters does the change touch?')
+    await step('detect-impact: which clusters does the change touch?')
     const detect = await runner.run('detect-impact', {
       eventName: 'pull_request',
       event: pullEvent,
@@ -403,7 +420,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     if (impacted.length === 0) throw new DemoStop('detect-impact found no impacted environment')
 
     // ── 6. hydrate, one matrix job per shard ────────────────────────────────
-    step(
+    await step(
       `hydrate: render each shard with kustomize + Helm (${matrix.include.length} jobs in parallel)`,
     )
     // Each matrix job uploads its output; the children job downloads them side by side.
@@ -434,13 +451,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       )
     })
     // ── 7. open-child-prs ───────────────────────────────────────────────────
-    step('open-child-prs: one child pull request per cluster, statuses, the parent comment')
+    await step('open-child-prs: one child pull request per cluster, statuses, the parent comment')
     await runner.run('open-child-prs', {
       eventName: 'pull_request',
       event: pullEvent,
       inputs: {
         token: app.token,
         'rendered-dir': renderedDir,
+        ...argocdInputs,
         ...(kargo ? { 'tag-template': KARGO_TAG_TEMPLATE } : {}),
       },
       checkout: { depth: 2, persistCredentials: false },
@@ -475,7 +493,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 8. autoPromote + aggregate, the end of the pull request workflow ────
-    step(
+    await step(
       kargo
         ? 'promote (autoPromote stages) and aggregate-status: testing is handed to Kargo'
         : 'promote (autoPromote stages) and aggregate-status: testing deploys through Argo CD',
@@ -499,7 +517,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     if (standIn) {
       // ── 9. Kargo deploys testing ──────────────────────────────────────────
-      step('Kargo: each testing Warehouse sees its child tag; testing auto-promotes the Freight')
+      await step(
+        'Kargo: each testing Warehouse sees its child tag; testing auto-promotes the Freight',
+      )
       const outcomes = await standIn.promoteTesting(parent, (environment) =>
         reportStatus(runner, github, parentHead(), environment, app.token),
       )
@@ -512,7 +532,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       }
     } else {
       // ── 9. `.promote testing` ─────────────────────────────────────────────
-      step(
+      await step(
         `${AUTHOR} comments \`.promote testing\` (issue_comment → fleet-promote-command workflow); testing auto-promoted, so it is already deployed`,
       )
       await command(
@@ -530,7 +550,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 10. approval + `.promote production` ────────────────────────────────
-    step(`${MAINTAINER} approves, then comments \`.promote production\``)
+    await step(`${MAINTAINER} approves, then comments \`.promote production\``)
     github.review(REPO, parent, { user: MAINTAINER, state: 'APPROVED', commitId: parentHead() })
     print(`    ${MAINTAINER} approved #${parent} at ${short(parentHead())}`)
     await command(
@@ -550,18 +570,22 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 11. merge ───────────────────────────────────────────────────────────
-    step(`${MAINTAINER} merges #${parent} (the required check fleet-promote/pipeline is green)`)
+    await step(
+      `${MAINTAINER} merges #${parent} (the required check fleet-promote/pipeline is green)`,
+    )
     const closedEvent = await github.mergePullRequestAsUser(REPO, parent, MAINTAINER)
     print(
       `    main is now ${short(github.state.refSha(REPO, 'refs/heads/main'))}; GitHub sends \`pull_request\` (closed, merged)`,
     )
 
     // ── 12. merge-cleanup ───────────────────────────────────────────────────
-    step('merge-cleanup: merge the children stage by stage, reset Argo CD, release locks')
+    await step('merge-cleanup: merge the children stage by stage, reset Argo CD, release locks', {
+      afterMerge: true,
+    })
     const cleanup = await runner.run('merge-cleanup', {
       eventName: 'pull_request_target',
       event: closedEvent,
-      inputs: { token: app.token, 'argocd-token': argo.token },
+      inputs: { token: app.token, ...argocdInputs },
       checkout: { depth: 0, persistCredentials: false },
     })
     const landed = JSON.parse(cleanup.outputs.merged ?? '[]') as string[]
@@ -575,28 +599,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       print(excerpt(report.body, 12))
     }
 
-    // Argo CD finishes the syncs merge-cleanup started, as it does in the background.
-    // Only stages on the argocd backend were pointed back at their WET branch: an
-    // external stage's Applications stay where its system (Kargo) put them.
-    const client = createArgoCdClient({ server: argo.url, token: argo.token })
-    const argocdStages = new Set(
-      config.stages.filter((stage) => stage.backend === 'argocd').map((stage) => stage.name),
-    )
-    await Promise.all(
-      impacted
-        .filter((env) => argocdStages.has(env.stage))
-        .map((env) =>
-          client.waitForSyncedHealthy(argoCdApplicationName(config, env), {
-            revision: github.state.refSha(REPO, `refs/heads/${env.branch}`) ?? '',
-            timeoutMs: 30_000,
-            pollMs: 100,
-          }),
-        ),
-    )
     printApplications(argo, config, impacted, print)
 
     // ── 13. state and convergence ───────────────────────────────────────────
-    step('Final state and the convergence check')
+    await step('Final state and the convergence check')
     const verdict = await checkConvergence(
       github,
       argo,
@@ -605,9 +611,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       join(work, 'verify'),
       kargo ? 'testing' : undefined,
     )
+    await checkInvariant()
     result.rows = verdict.rows
-    result.problems = verdict.problems
-    result.converged = verdict.problems.length === 0
+    result.problems = [...invariantProblems, ...verdict.problems]
+    result.converged = result.problems.length === 0
     result.pipeline =
       github.state
         .latestStatuses(REPO, parentHead())
@@ -640,17 +647,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       result.exitCode = 0
     } else if (result.converged) {
       print(
-        `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch.`,
+        `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch and runs its tip, and after every step each cluster ran its WET branch or a locked child holding every change merged to main.`,
       )
       result.exitCode = 0
     } else {
       print('\nNOT converged:')
-      for (const problem of verdict.problems) print(`  - ${problem}`)
+      for (const problem of result.problems) print(`  - ${problem}`)
       result.exitCode = 1
     }
 
     // ── 14. the fleet report ────────────────────────────────────────────────
-    step('fleet-report (the scheduled workflow): which version runs where, and drift')
+    await step('fleet-report (the scheduled workflow): which version runs where, and drift')
     const fleetReport = await runner.run('fleet-report', {
       eventName: 'schedule',
       event: { schedule: '17 6 * * *', repository: { full_name: REPO, default_branch: 'main' } },
@@ -761,23 +768,6 @@ class ActionRunner {
       await result.cleanup()
     }
   }
-}
-
-/**
- * The defaults the runner fills in from action.yml for inputs a workflow does
- * not set (expression defaults such as `${{ github.token }}` are left out:
- * the demo passes tokens explicitly).
- */
-async function actionDefaults(name: string): Promise<Record<string, string>> {
-  const metadata = parse(await readFile(join(ROOT, 'actions', name, 'action.yml'), 'utf8')) as {
-    inputs?: Record<string, { default?: string | number | boolean }>
-  }
-  const defaults: Record<string, string> = {}
-  for (const [input, spec] of Object.entries(metadata.inputs ?? {})) {
-    if (spec.default === undefined || String(spec.default).includes('${{')) continue
-    defaults[input] = String(spec.default)
-  }
-  return defaults
 }
 
 /** Renders main and writes each environment as the first commit of its WET branch; one atomic push. */

@@ -13,6 +13,16 @@ import { staleReason } from '../../scripts/dist-inputs.mjs'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
+/** The actions a parent pull request's flow needs, in the order it first needs them. */
+export const FLOW_ACTIONS = [
+  'detect-impact',
+  'hydrate',
+  'open-child-prs',
+  'promote',
+  'aggregate-status',
+  'merge-cleanup',
+] as const
+
 export interface ActionBundles {
   /** Holds `<name>/index.js` for every requested action. */
   distDir: string

@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
 import { runChecked, runProcess } from '../../actions/lib/process.js'
 import type { GitHubSimulator } from './github/index.js'
 
@@ -272,6 +273,25 @@ function baseEnv(): NodeJS.ProcessEnv {
     env[key] = value
   }
   return env
+}
+
+/**
+ * The defaults the runner fills in from action.yml for inputs a workflow does
+ * not set (expression defaults such as `${{ github.token }}` are left out:
+ * the demo passes tokens explicitly).
+ */
+export async function actionDefaults(name: string): Promise<Record<string, string>> {
+  const metadata = parse(
+    await readFile(join(REPO_ROOT, 'actions', name, 'action.yml'), 'utf8'),
+  ) as {
+    inputs?: Record<string, { default?: string | number | boolean }>
+  }
+  const defaults: Record<string, string> = {}
+  for (const [input, spec] of Object.entries(metadata.inputs ?? {})) {
+    if (spec.default === undefined || String(spec.default).includes('${{')) continue
+    defaults[input] = String(spec.default)
+  }
+  return defaults
 }
 
 export async function runAction(

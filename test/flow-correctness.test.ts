@@ -1,0 +1,112 @@
+// Issue 12's scenarios, each a platform team's week in miniature: the real
+// bundles against the simulators, in the order the reusable workflows run
+// them (test/support/flow.ts), with SPEC.md §3's "what a cluster runs"
+// invariant checked after every step.
+import { afterEach, describe, expect, it } from 'vitest'
+import { startFlow, type Flow } from './support/flow.js'
+
+let flow: Flow | undefined
+
+afterEach(async () => {
+  await flow?.stop()
+  flow = undefined
+})
+
+const settings = (version: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  namespace: web\ndata:\n  version: "${version}"\n`
+
+const cluster = (name: string, extra = '') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-info\n  namespace: web\ndata:\n  cluster: ${name}\n${extra}`
+
+function lockOf(f: Flow, environment: string): string | undefined {
+  return f.gh.state.refSha('acme/fleet', `refs/heads/fleet-promote-lock/${environment}`)
+}
+
+describe('flow correctness', { timeout: 600_000 }, () => {
+  it('a second push that drops an auto-promoted environment puts its cluster back on the WET branch', async () => {
+    const f = (flow = await startFlow())
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    const first = await f.prWorkflow(parent, 'opened')
+    expect(first.steps.auto?.outputs.decision).toBe('deployed')
+    expect(f.applications().get('test-b')).toMatch(/^fleet-promote\/pr-\d+\/test-b@/)
+
+    // The second push only touches test-a: test-b, prod-a and prod-b are no longer impacted.
+    await f.push(parent, {
+      'components/app/settings.yaml': settings('1'),
+      'clusters/testing/test-a/cluster.yaml': cluster('test-a', '  size: small\n'),
+    })
+    const second = await f.prWorkflow(parent, 'synchronize')
+    expect(second.steps.children?.exitCode).toBe(0)
+    const tip = f.gh.state.refSha('acme/fleet', 'refs/heads/env/test-b')
+    expect(f.applications().get('test-b')).toBe(`env/test-b@${tip}`)
+    expect(lockOf(f, 'test-b')).toBeUndefined()
+    const sticky = f.comments(parent).find((c) => c.body.includes('fleet-promote:summary'))
+    expect(sticky?.body).toMatch(
+      /test-b`: Argo CD `test-b-addons` back on `env\/test-b`, lock released/,
+    )
+    expect(f.violations).toEqual([])
+  })
+
+  it('merge-cleanup finds nothing to leave for a human on environments a later push dropped', async () => {
+    const f = (flow = await startFlow())
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(parent, 'opened')
+    // The second push only touches the testing clusters: prod-a and prod-b drop out.
+    await f.push(parent, {
+      'components/app/settings.yaml': settings('1'),
+      'clusters/testing/test-a/cluster.yaml': cluster('test-a', '  size: small\n'),
+      'clusters/testing/test-b/cluster.yaml': cluster('test-b', '  size: small\n'),
+    })
+    await f.prWorkflow(parent, 'synchronize')
+    const cleanup = (await f.closedWorkflow(parent, await f.merge(parent))).steps.cleanup!
+    expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+    expect(JSON.parse(cleanup.outputs.left ?? '')).toEqual([])
+    expect(JSON.parse(cleanup.outputs.merged ?? '')).toEqual([
+      'test-a',
+      'test-b',
+      'prod-a',
+      'prod-b',
+    ])
+    expect(cleanup.exitCode).toBe(0)
+    expect(f.violations).toEqual([])
+  })
+
+  it('merge-cleanup fails, keeping the child branch, while Argo CD cannot put a cluster back; a re-run finishes', async () => {
+    const f = (flow = await startFlow())
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(parent, 'opened')
+    const closed = await f.merge(parent)
+    f.argocd.faults.add({ method: 'POST', path: /\/sync$/, status: 500, times: Infinity })
+    const failing = (await f.closedWorkflow(parent, closed)).steps.cleanup!
+    expect(failing.exitCode).not.toBe(0)
+    const left = JSON.parse(failing.outputs.left ?? '[]') as {
+      environment: string
+      reason: string
+    }[]
+    // Every Application it could not sync is listed: the two still on children, and the two
+    // production ones that track their WET branch but did not get the merged change.
+    expect(left.map((item) => item.environment).sort()).toEqual([
+      'prod-a',
+      'prod-b',
+      'test-a',
+      'test-b',
+    ])
+    expect(left.find((item) => item.environment === 'test-a')?.reason).toMatch(
+      /^Argo CD Application test-a-addons not back on env\/test-a: test-a-addons still runs fleet-promote\/pr-\d+\/test-a: .*HTTP 500/,
+    )
+    expect(failing.annotations.map((a) => a.message).join('\n')).toMatch(/test-a: .*test-b: /s)
+    // The clusters still run the children: their branches are kept, never deleted under them.
+    for (const env of ['test-a', 'test-b']) {
+      expect(
+        f.gh.state.refSha('acme/fleet', `refs/heads/fleet-promote/pr-${parent}/${env}`),
+      ).toBeDefined()
+    }
+    f.violations.length = 0 // a merged parent's child cannot satisfy the invariant until Argo CD answers
+
+    f.argocd.faults.clear()
+    const rerun = (await f.closedWorkflow(parent, closed)).steps.cleanup!
+    expect(rerun.exitCode).toBe(0)
+    expect(JSON.parse(rerun.outputs.left ?? '')).toEqual([])
+    expect(f.violations).toEqual([])
+  })
+})
