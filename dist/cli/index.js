@@ -19553,6 +19553,9 @@ function toMarker(json) {
         return undefined;
     if (!strings.every((key) => typeof v[key] === 'string'))
         return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -19561,7 +19564,19 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(guard ? { guard } : {}),
     };
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
 }
 /**
  * Recognizes a child PR of `repo`: its head branch must be a child branch in

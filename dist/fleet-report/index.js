@@ -58427,6 +58427,14 @@ function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
 }
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+function parseSecondsInput(name, text, max) {
+    const seconds = Number(text);
+    if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+        throw new UserError(`input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`);
+    }
+    return Math.round(seconds * 1000);
+}
 function parseBooleanInput(name, text) {
     if (/^(true|yes|on|1)$/i.test(text))
         return true;
@@ -61603,6 +61611,9 @@ function toMarker(json) {
         return undefined;
     if (!strings.every((key) => typeof v[key] === 'string'))
         return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -61611,7 +61622,19 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(guard ? { guard } : {}),
     };
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
 }
 /**
  * Recognizes a child PR of `repo`: its head branch must be a child branch in

@@ -51046,6 +51046,14 @@ function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
 }
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+function parseSecondsInput(name, text, max) {
+    const seconds = Number(text);
+    if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+        throw new UserError(`input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`);
+    }
+    return Math.round(seconds * 1000);
+}
 function parseBooleanInput(name, text) {
     if (/^(true|yes|on|1)$/i.test(text))
         return true;

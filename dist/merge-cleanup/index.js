@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3081);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5981);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3081:
+/***/ 5981:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58427,6 +58427,14 @@ function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
 }
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+function parseSecondsInput(name, text, max) {
+    const seconds = Number(text);
+    if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+        throw new errors_UserError(`input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`);
+    }
+    return Math.round(seconds * 1000);
+}
 function parseBooleanInput(name, text) {
     if (/^(true|yes|on|1)$/i.test(text))
         return true;
@@ -59867,128 +59875,6 @@ function refusedResponse(error) {
     const data = response.data;
     const message = typeof data?.message === 'string' ? data.message : String(error.message);
     return { status, headers: response.headers, message };
-}
-
-;// CONCATENATED MODULE: ./actions/lib/children.js
-// Child pull requests: their branch names and the hidden marker in their
-// bodies. The branch name is the key (only writers can create branches in the
-// repository); the marker only carries metadata and is never trusted alone.
-/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
-const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
-const MARKER_PREFIX = '<!-- fleet-promote:child ';
-const MARKER_SUFFIX = ' -->';
-const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
-/**
- * Whether `name` is usable as one or more ref components (a subset of
- * `git check-ref-format`), so environment names cannot smuggle odd refs.
- */
-function children_isValidRefPart(name) {
-    if (name.length === 0 || name.length > 200)
-        return false;
-    // eslint-disable-next-line no-control-regex
-    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
-        return false;
-    if (name.includes('..') || name.includes('@{') || name.includes('//'))
-        return false;
-    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
-        return false;
-    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
-}
-/** `fleet-promote/pr-<parent>/<environment>` */
-function childBranch(parent, environment) {
-    if (!Number.isSafeInteger(parent) || parent < 1)
-        throw new Error(`invalid parent PR number ${parent}`);
-    if (!children_isValidRefPart(environment)) {
-        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
-    }
-    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
-}
-/** The parent and environment a child branch encodes, or undefined for any other branch. */
-function parseChildBranch(ref) {
-    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
-    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
-    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
-        return undefined;
-    const parent = Number(match[1]);
-    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
-}
-/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
-function encodeMarker(marker) {
-    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
-    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
-}
-/**
- * The marker in a PR body, or undefined when there is none, it is malformed,
- * or the body holds several that disagree (someone edited the body).
- */
-function parseMarker(body) {
-    if (!body)
-        return undefined;
-    const found = [];
-    for (const match of body.matchAll(MARKER_PATTERN)) {
-        const marker = toMarker(match[1] ?? '');
-        if (!marker)
-            return undefined;
-        found.push(marker);
-    }
-    const [first, ...rest] = found;
-    if (!first)
-        return undefined;
-    const key = JSON.stringify(first);
-    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
-}
-function toMarker(json) {
-    let value;
-    try {
-        value = JSON.parse(json);
-    }
-    catch {
-        return undefined;
-    }
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
-    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
-        return undefined;
-    if (!strings.every((key) => typeof v[key] === 'string'))
-        return undefined;
-    return {
-        version: 1,
-        parent: v.parent,
-        environment: v.environment,
-        stage: v.stage,
-        branch: v.branch,
-        drySha: v.drySha,
-        headSha: v.headSha,
-    };
-}
-/**
- * Recognizes a child PR of `repo`: its head branch must be a child branch in
- * the same repository (forks cannot create it). The marker is kept only when
- * it names the same parent, environment and base branch.
- */
-function identifyChild(pull, repo) {
-    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
-        return undefined;
-    const parsed = parseChildBranch(pull.head.ref);
-    if (!parsed)
-        return undefined;
-    const marker = parseMarker(pull.body);
-    const agrees = marker !== undefined &&
-        marker.parent === parsed.parent &&
-        marker.environment === parsed.environment &&
-        marker.branch === pull.base.ref;
-    return { ...parsed, ...(agrees ? { marker } : {}) };
-}
-/** GitHub limits titles to 256 characters. */
-function childTitle(parent, environment, parentTitle) {
-    const head = `[${environment}] `;
-    const tail = ` (#${parent})`;
-    const room = 256 - head.length - tail.length;
-    const title = parentTitle.trim().replace(/\s+/g, ' ');
-    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
-    return `${head}${fitted}${tail}`;
 }
 
 // EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
@@ -65643,6 +65529,473 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/config/sources.js
+// Configuration sources other than a directory: a git revision (no checkout)
+// and a branch through the contents API (never the PR head, never the local
+// checkout, which for `issue_comment` is the default branch, not the base).
+
+
+/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
+    return { where, read: (file) => git.showFile(rev, file) };
+}
+/** A branch as GitHub has it right now, through the contents API. */
+function branchContentsSource(client, repo, branch) {
+    return {
+        where: `on ${branch}`,
+        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
+    };
+}
+/** The configuration as the PR's base branch has it right now. */
+function loadBaseConfig(client, repo, baseRef, file) {
+    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+function httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return httpStatus(error) === 422 && /already exists/i.test(text);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/comments.js
+// Issue and PR comments through the GitHub port: the one marked-comment
+// upsert, with the one trust rule every action uses.
+
+const suiteLogins = new WeakMap();
+/**
+ * The login the suite writes with: the token's own user (a PAT), the App's
+ * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
+ * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
+ * integration" for the last two and `GET /app` needs the App's JWT, so this
+ * asks GraphQL's `viewer`, which answers for all three. Read once per client.
+ */
+function suiteLogin(client) {
+    let login = suiteLogins.get(client);
+    if (!login) {
+        login = client
+            .graphql('query { viewer { login } }')
+            .then((data) => data.viewer.login);
+        login.catch(() => suiteLogins.delete(client));
+        suiteLogins.set(client, login);
+    }
+    return login;
+}
+/**
+ * The trust rule: a comment carrying `marker` is the suite's only when the
+ * suite's own identity wrote it. Anyone can paste a marker, and another bot
+ * (or a person with write access) is not us; their comments are never edited
+ * or adopted.
+ */
+async function findMarkedComment(client, repo, issue, marker) {
+    const self = await suiteLogin(client);
+    const comments = await client.paginate(client.rest.issues.listComments, {
+        ...repo,
+        issue_number: issue,
+        per_page: 100,
+    });
+    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
+    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
+}
+/**
+ * Edits the suite's comment carrying `marker` (which `body` must start with),
+ * or creates it. Find-or-create: when a POST's answer is lost, the comment may
+ * exist anyway, so it is looked for again before a second POST; the client's
+ * own retry is off for that POST for the same reason.
+ */
+async function upsertMarkedComment(client, repo, issue, marker, body) {
+    if (!body.startsWith(marker))
+        throw new Error('a marked comment must start with its marker');
+    const existing = await findMarkedComment(client, repo, issue, marker);
+    if (existing) {
+        if (existing.body === body)
+            return existing.url;
+        try {
+            const { data } = await client.rest.issues.updateComment({
+                ...repo,
+                comment_id: existing.id,
+                body,
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
+            // deleted comment); write a new one.
+            if (httpStatus(error) !== 404)
+                throw error;
+        }
+    }
+    for (let attempt = 1;; attempt++) {
+        try {
+            const { data } = await client.rest.issues.createComment({
+                ...repo,
+                issue_number: issue,
+                body,
+                request: { retries: 0 },
+            });
+            return data.html_url;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await findMarkedComment(client, repo, issue, marker);
+            if (landed?.body === body)
+                return landed.url;
+            if (landed)
+                return upsertMarkedComment(client, repo, issue, marker, body);
+        }
+    }
+}
+/** A plain comment (a reply): each call is a new comment. */
+async function createComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
+    return data.html_url;
+}
+async function reactToComment(client, repo, commentId, content) {
+    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
+}
+
+;// CONCATENATED MODULE: ./actions/lib/children.js
+// Child pull requests: their branch names and the hidden marker in their
+// bodies. The branch name is the key (only writers can create branches in the
+// repository); the marker only carries metadata and is never trusted alone.
+/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
+const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
+const MARKER_PREFIX = '<!-- fleet-promote:child ';
+const MARKER_SUFFIX = ' -->';
+const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
+/**
+ * Whether `name` is usable as one or more ref components (a subset of
+ * `git check-ref-format`), so environment names cannot smuggle odd refs.
+ */
+function children_isValidRefPart(name) {
+    if (name.length === 0 || name.length > 200)
+        return false;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
+        return false;
+    if (name.includes('..') || name.includes('@{') || name.includes('//'))
+        return false;
+    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
+        return false;
+    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+/** `fleet-promote/pr-<parent>/<environment>` */
+function childBranch(parent, environment) {
+    if (!Number.isSafeInteger(parent) || parent < 1)
+        throw new Error(`invalid parent PR number ${parent}`);
+    if (!children_isValidRefPart(environment)) {
+        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
+    }
+    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
+}
+/** The parent and environment a child branch encodes, or undefined for any other branch. */
+function parseChildBranch(ref) {
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
+    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
+        return undefined;
+    const parent = Number(match[1]);
+    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
+}
+/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
+function encodeMarker(marker) {
+    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
+}
+/**
+ * The marker in a PR body, or undefined when there is none, it is malformed,
+ * or the body holds several that disagree (someone edited the body).
+ */
+function parseMarker(body) {
+    if (!body)
+        return undefined;
+    const found = [];
+    for (const match of body.matchAll(MARKER_PATTERN)) {
+        const marker = toMarker(match[1] ?? '');
+        if (!marker)
+            return undefined;
+        found.push(marker);
+    }
+    const [first, ...rest] = found;
+    if (!first)
+        return undefined;
+    const key = JSON.stringify(first);
+    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
+}
+function toMarker(json) {
+    let value;
+    try {
+        value = JSON.parse(json);
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
+    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
+        return undefined;
+    if (!strings.every((key) => typeof v[key] === 'string'))
+        return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
+    return {
+        version: 1,
+        parent: v.parent,
+        environment: v.environment,
+        stage: v.stage,
+        branch: v.branch,
+        drySha: v.drySha,
+        headSha: v.headSha,
+        ...(guard ? { guard } : {}),
+    };
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
+}
+/**
+ * Recognizes a child PR of `repo`: its head branch must be a child branch in
+ * the same repository (forks cannot create it). The marker is kept only when
+ * it names the same parent, environment and base branch.
+ */
+function identifyChild(pull, repo) {
+    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
+        return undefined;
+    const parsed = parseChildBranch(pull.head.ref);
+    if (!parsed)
+        return undefined;
+    const marker = parseMarker(pull.body);
+    const agrees = marker !== undefined &&
+        marker.parent === parsed.parent &&
+        marker.environment === parsed.environment &&
+        marker.branch === pull.base.ref;
+    return { ...parsed, ...(agrees ? { marker } : {}) };
+}
+/** GitHub limits titles to 256 characters. */
+function childTitle(parent, environment, parentTitle) {
+    const head = `[${environment}] `;
+    const tail = ` (#${parent})`;
+    const room = 256 - head.length - tail.length;
+    const title = parentTitle.trim().replace(/\s+/g, ' ');
+    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
+    return `${head}${fitted}${tail}`;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+    return {
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
+    };
+}
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
+}
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
+        ...repo,
+        state: 'open',
+        per_page: 100,
+    });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
@@ -65851,29 +66204,6 @@ async function assertRegularFile(realRoot, file, path) {
     if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
         throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
     }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/errors.js
-// How the GitHub port reads a failed request: the HTTP status GitHub answered
-// with, or none when the answer never arrived.
-function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
-}
-/**
- * The answer was lost, so the request may have been carried out: no status
- * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
- * GitHub's own 502/504 can come after the write landed).
- */
-function answerLost(error) {
-    const status = httpStatus(error);
-    return status === undefined || status >= 500;
-}
-/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
-function errors_saysAlreadyExists(error) {
-    const data = error?.response?.data;
-    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
-    return httpStatus(error) === 422 && /already exists/i.test(text);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/contents.js
@@ -67886,32 +68216,78 @@ async function originUrl(git) {
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/statuses.js
-// Commit statuses the suite sets on the parent PR head: one context per
-// environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
-const MAX_STATUS_DESCRIPTION = 140;
-/** `fleet-promote/<environment>` */
-function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+;// CONCATENATED MODULE: ./actions/merge-cleanup/decide.js
+// merge-cleanup's decisions, from facts alone: what to do next for one
+// environment of a closed parent. merge-cleanup.ts gathers the facts and
+// executes the step; a step that changes the facts (a child re-rendered)
+// leads to the next decision.
+function nextMergedStep(f) {
+    const at = f.drySha.slice(0, 7);
+    if (!f.environmentExists) {
+        return {
+            kind: 'close',
+            action: 'closed',
+            why: 'its environment no longer exists on the base branch',
+            detail: `environment no longer exists at ${at}; child closed`,
+        };
+    }
+    const render = f.render;
+    if (!render || render.status === 'failed' || (render.status === 'blocked' && !f.overridden)) {
+        return {
+            kind: 'leave',
+            reason: `render of ${at} ${render?.status ?? 'missing'}: ${render?.reason ?? 'it was not rendered'}`,
+        };
+    }
+    const child = f.child;
+    if (f.newerRender !== undefined || !f.objectsChanged) {
+        const holds = f.newerRender
+            ? `${f.branch} already holds a render of the later commit ${f.newerRender.slice(0, 7)}`
+            : `${f.branch} already equals the render of ${at}`;
+        if (child?.merged)
+            return { kind: 'finish', action: 'merged', detail: `#${child.number} merged; ${holds}` };
+        return {
+            kind: 'close',
+            action: 'current',
+            why: `${holds}, so there is nothing left to merge`,
+            detail: `${holds}; nothing to merge`,
+        };
+    }
+    if (!child || child.state === 'closed') {
+        if (child?.merged) {
+            return {
+                kind: 'write-wet',
+                detail: `#${child.number} merged earlier; ${f.branch} re-rendered from ${at}`,
+            };
+        }
+        return {
+            kind: 'leave',
+            reason: child
+                ? `child #${child.number} was closed without merging, and the objects on ${f.branch} differ from the render of ${at}`
+                : `no child PR, and the objects on ${f.branch} differ from the render of ${at}`,
+        };
+    }
+    if (!f.mergeUnpromoted && !f.promoted) {
+        return {
+            kind: 'leave',
+            reason: `never promoted, and merge.mergeUnpromoted is false: child #${child.number} left open`,
+        };
+    }
+    return f.childHoldsRender ? { kind: 'merge' } : { kind: 'update-child' };
 }
-/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statuses_statusDescription(text) {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    const chars = [...flat];
-    if (chars.length <= MAX_STATUS_DESCRIPTION)
-        return flat;
-    return `${chars
-        .slice(0, MAX_STATUS_DESCRIPTION - 1)
-        .join('')
-        .trimEnd()}…`;
-}
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statuses_statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+/** A parent closed without merging: its children close; a child merged before is a human's to undo. */
+function nextClosedStep(child, branch) {
+    if (child?.merged) {
+        return {
+            kind: 'close',
+            action: 'left',
+            detail: `child #${child.number} was merged into ${branch} before the parent was closed; ${branch} holds changes the base branch does not have: re-render it or revert #${child.number}`,
+        };
+    }
+    return {
+        kind: 'close',
+        action: 'closed',
+        detail: child ? `closed #${child.number}` : 'no open child',
+    };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
@@ -67952,498 +68328,131 @@ async function setStatus(client, repo, sha, status) {
     });
 }
 
-;// CONCATENATED MODULE: ./actions/lib/config/sources.js
-// Configuration sources other than a directory: a git revision (no checkout)
-// and a branch through the contents API (never the PR head, never the local
-// checkout, which for `issue_comment` is the default branch, not the base).
-
-
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
 }
-/** A branch as GitHub has it right now, through the contents API. */
-function branchContentsSource(client, repo, branch) {
-    return {
-        where: `on ${branch}`,
-        read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
-    };
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statuses_statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
 }
-/** The configuration as the PR's base branch has it right now. */
-function loadBaseConfig(client, repo, baseRef, file) {
-    return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
-// Pull requests through the GitHub port: one record per PR read, one record
-// per child PR, one reader of a parent's children, create-or-adopt and one
-// merge bound to a head SHA.
-
-
-async function getPullRequest(client, repo, number) {
-    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
-    return {
-        number: data.number,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged === true,
-        draft: data.draft === true,
-        title: data.title,
-        author: data.user?.login ?? '',
-        headSha: data.head.sha,
-        headRef: data.head.ref,
-        headRepo: data.head.repo?.full_name ?? '',
-        baseRef: data.base.ref,
-        htmlUrl: data.html_url,
-        createdAt: data.created_at,
-    };
-}
-function pulls_summary(pull) {
-    return {
-        number: pull.number,
-        state: pull.state === 'open' ? 'open' : 'closed',
-        merged: pull.merged_at !== null && pull.merged_at !== undefined,
-        draft: pull.draft === true,
-        title: pull.title,
-        body: pull.body ?? null,
-        headRef: pull.head.ref,
-        headSha: pull.head.sha,
-        headRepo: pull.head.repo?.full_name ?? '',
-        baseRef: pull.base.ref,
-        htmlUrl: pull.html_url,
-        labels: pull.labels.map((label) => label.name ?? ''),
-        updatedAt: pull.updated_at,
-    };
-}
-/** Every open pull request of the repository (one paginated listing). */
-async function listOpenPulls(client, repo) {
-    const pulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
-    return pulls.map(pulls_summary);
-}
-/**
- * Open and closed pull requests updated at or after `since`, newest-updated
- * first: the listing stops at the first page that reaches older ones.
- */
-async function listPullsUpdatedSince(client, repo, since) {
-    const from = Date.parse(since);
-    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
-        const last = response.data[response.data.length - 1];
-        if (last && Date.parse(last.updated_at) < from)
-            done();
-        return response.data;
-    });
-    const seen = new Set();
-    // Pages shift while PRs are updated: a PR can appear twice.
-    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
-}
-function asChild(pull, repo) {
-    const child = identifyChild({
-        number: pull.number,
-        body: pull.body,
-        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-        base: { ref: pull.baseRef },
-    }, `${repo.owner}/${repo.repo}`);
-    if (!child)
-        return undefined;
-    return {
-        environment: child.environment,
-        parent: child.parent,
-        number: pull.number,
-        url: pull.htmlUrl,
-        state: pull.state,
-        merged: pull.merged,
-        title: pull.title,
-        body: pull.body ?? '',
-        branch: pull.headRef,
-        headSha: pull.headSha,
-        base: pull.baseRef,
-        labels: pull.labels,
-        ...(child.marker ? { marker: child.marker } : {}),
-    };
-}
-/**
- * The parent's children among `pulls`, by branch name (the marker only adds
- * metadata), sorted by environment, then newest first.
- */
-function childrenOf(pulls, repo, parent) {
-    return pulls
-        .map((pull) => asChild(pull, repo))
-        .filter((child) => child !== undefined && child.parent === parent)
-        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
-}
-/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
-async function createOrAdoptChildPr(client, repo, parent, pr) {
-    let pull;
-    let adopted = false;
-    try {
-        const { data } = await client.rest.pulls.create({
-            ...repo,
-            ...pr,
-            maintainer_can_modify: false,
-        });
-        pull = pulls_summary(data);
-    }
-    catch (error) {
-        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
-        // when our own earlier POST (whose answer was lost) or run opened it.
-        if (!saysAlreadyExists(error))
-            throw error;
-        const { data } = await client.rest.pulls.list({
-            ...repo,
-            state: 'open',
-            head: `${repo.owner}:${pr.head}`,
-            per_page: 100,
-        });
-        const found = data.find((p) => p.head.ref === pr.head);
-        if (!found)
-            throw error;
-        pull = pulls_summary(found);
-        adopted = true;
-    }
-    const child = asChild(pull, repo);
-    if (!child || child.parent !== parent)
-        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
-    return { child, adopted };
-}
-async function updatePull(client, repo, number, change) {
-    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
-}
-/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
-async function closePull(client, repo, number, options = {}) {
-    try {
-        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
-        return true;
-    }
-    catch (error) {
-        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
-        if (options.ignoreFinished && httpStatus(error) === 422)
-            return false;
-        throw error;
-    }
-}
-async function addLabels(client, repo, number, labels) {
-    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
-}
-/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
-async function mergeAtSha(client, repo, merge) {
-    try {
-        const { data } = await client.rest.pulls.merge({
-            ...repo,
-            pull_number: merge.number,
-            sha: merge.sha,
-            merge_method: 'merge',
-            commit_title: merge.title,
-        });
-        return { merged: true, sha: data.sha };
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        const message = error.message;
-        if (status === 409)
-            return { merged: false, reason: 'head-moved', message };
-        if (status === 405 || status === 422)
-            return { merged: false, reason: 'refused', message };
-        throw error;
-    }
-}
-async function listReviews(client, repo, number) {
-    const reviews = await client.paginate(client.rest.pulls.listReviews, {
-        ...repo,
-        pull_number: number,
-        per_page: 100,
-    });
-    return reviews.map((review) => ({
-        login: review.user?.login ?? '',
-        state: review.state,
-        commitId: review.commit_id ?? '',
-    }));
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statuses_statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
 }
 
-;// CONCATENATED MODULE: ./actions/lib/github/comments.js
-// Issue and PR comments through the GitHub port: the one marked-comment
-// upsert, with the one trust rule every action uses.
-
-const suiteLogins = new WeakMap();
-/**
- * The login the suite writes with: the token's own user (a PAT), the App's
- * bot (`<app-slug>[bot]` for an installation token) or `github-actions[bot]`
- * (GITHUB_TOKEN). REST `GET /user` answers 403 "Resource not accessible by
- * integration" for the last two and `GET /app` needs the App's JWT, so this
- * asks GraphQL's `viewer`, which answers for all three. Read once per client.
- */
-function suiteLogin(client) {
-    let login = suiteLogins.get(client);
-    if (!login) {
-        login = client
-            .graphql('query { viewer { login } }')
-            .then((data) => data.viewer.login);
-        login.catch(() => suiteLogins.delete(client));
-        suiteLogins.set(client, login);
-    }
-    return login;
-}
-/**
- * The trust rule: a comment carrying `marker` is the suite's only when the
- * suite's own identity wrote it. Anyone can paste a marker, and another bot
- * (or a person with write access) is not us; their comments are never edited
- * or adopted.
- */
-async function findMarkedComment(client, repo, issue, marker) {
-    const self = await suiteLogin(client);
-    const comments = await client.paginate(client.rest.issues.listComments, {
-        ...repo,
-        issue_number: issue,
-        per_page: 100,
-    });
-    const mine = comments.find((c) => (c.body ?? '').startsWith(marker) && c.user?.login.toLowerCase() === self.toLowerCase());
-    return mine ? { id: mine.id, url: mine.html_url, body: mine.body ?? '' } : undefined;
-}
-/**
- * Edits the suite's comment carrying `marker` (which `body` must start with),
- * or creates it. Find-or-create: when a POST's answer is lost, the comment may
- * exist anyway, so it is looked for again before a second POST; the client's
- * own retry is off for that POST for the same reason.
- */
-async function upsertMarkedComment(client, repo, issue, marker, body) {
-    if (!body.startsWith(marker))
-        throw new Error('a marked comment must start with its marker');
-    const existing = await findMarkedComment(client, repo, issue, marker);
-    if (existing) {
-        if (existing.body === body)
-            return existing.url;
-        try {
-            const { data } = await client.rest.issues.updateComment({
-                ...repo,
-                comment_id: existing.id,
-                body,
-            });
-            return data.html_url;
-        }
-        catch (error) {
-            // 404: the comment was deleted since it was listed (GitHub answers 404 for a
-            // deleted comment); write a new one.
-            if (httpStatus(error) !== 404)
-                throw error;
-        }
-    }
-    for (let attempt = 1;; attempt++) {
-        try {
-            const { data } = await client.rest.issues.createComment({
-                ...repo,
-                issue_number: issue,
-                body,
-                request: { retries: 0 },
-            });
-            return data.html_url;
-        }
-        catch (error) {
-            if (!answerLost(error) || attempt >= 3)
-                throw error;
-            const landed = await findMarkedComment(client, repo, issue, marker);
-            if (landed?.body === body)
-                return landed.url;
-            if (landed)
-                return upsertMarkedComment(client, repo, issue, marker, body);
-        }
-    }
-}
-/** A plain comment (a reply): each call is a new comment. */
-async function createComment(client, repo, issue, body) {
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
-}
-async function reactToComment(client, repo, commentId, content) {
-    await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
-}
-
-;// CONCATENATED MODULE: ./actions/merge-cleanup/merge-cleanup.js
-// merge-cleanup's core: finish a parent pull request once it is closed.
+;// CONCATENATED MODULE: ./actions/lib/argocd/restore.js
+// Putting a cluster back on its WET branch: what every action does when the
+// child branch an Argo CD Application runs is about to go away (a child
+// closed, an environment dropped, a lock released, a parent merged). Reset
+// the source to the WET branch, sync, wait for Synced and Healthy at the tip.
 //
-// Merged parent: for each child environment, in stage order, make the child
-// hold the render of the base branch HEAD on top of the current WET tip
-// (re-rendering when another parent merged first), merge it bound to that
-// SHA, delete the child branch, point the Argo CD Application back at the
-// WET branch and release the lock. Closed parent: close the children, delete
-// their branches, reset the Applications, release the locks.
-//
-// Level-triggered and resumable: every step first reads what GitHub has and
-// does only what is missing. Child commits are deterministic (same render on
-// the same WET tip → same SHA), so a re-run after a crash anywhere pushes
-// nothing twice, merges nothing twice and edits its one comment.
+// Which Applications a caller may move is its own rule (`mayMove`): its own
+// child branch, or a branch that no longer exists (a repair). Another open
+// parent's child, a human's pin or a commit a deploy system set stay.
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const CLEANUP_MARKER = '<!-- fleet-promote:merge-cleanup -->';
-// ---------------------------------------------------------------- children
-/**
- * Every child PR of `parent`, open and closed, grouped by environment, newest
- * first. Children are found by branch name (see `childrenOf`); no child can
- * have been updated before its parent was created, which bounds the listing.
- */
-async function findChildren(client, repo, parent, parentCreatedAt) {
-    const pulls = await listPullsUpdatedSince(client, repo, parentCreatedAt);
-    const byEnvironment = new Map();
-    for (const child of childrenOf(pulls, repo, parent)) {
-        byEnvironment.set(child.environment, [...(byEnvironment.get(child.environment) ?? []), child]);
-    }
-    return byEnvironment;
+function applicationFacts(app, repoURL) {
+    const sources = app.spec.sources ?? [];
+    const multiSource = sources.length > 0;
+    const index = multiSource
+        ? sources.findIndex((s) => canonicalRepoURL(s.repoURL ?? '') === canonicalRepoURL(repoURL))
+        : 0;
+    const sync = app.status?.sync;
+    return {
+        target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+        multiSource,
+        synced: sync?.status === 'Synced',
+        revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
+    };
 }
-/** The child that speaks for an environment: the newest open one, else a merged one, else the newest. */
-function primaryChild(children) {
-    return children.find((c) => c.state === 'open') ?? children.find((c) => c.merged) ?? children[0];
+/** The next step, from the facts alone. */
+function restoreStep(facts, request, mayMove) {
+    if (facts.target !== request.wetBranch)
+        return mayMove ? 'move' : 'keep';
+    const atTip = facts.synced && facts.revisions.includes(request.wetTip);
+    return atTip ? 'none' : 'sync';
 }
-async function mergeCleanup(options) {
-    const { client, git, repo, parent } = options;
-    const log = options.log ?? (() => undefined);
-    const pull = await getPullRequest(client, repo, parent);
-    if (pull.state === 'open') {
-        const summary = `Parent #${parent} is open again: nothing to clean up.\n`;
-        return emptyResult(parent, 'open', summary);
-    }
-    const merged = pull.merged;
-    const base = pull.baseRef;
-    // The base branch as it is now: its configuration and, for a merged parent, its render.
-    const baseRef = `refs/fleet-promote/merge-cleanup/base`;
-    await git.fetch(options.remote, [`+refs/heads/${base}:${baseRef}`]);
-    const drySha = await git.revParse(baseRef);
-    const config = await config_loadConfigFrom(gitRevisionSource(git, drySha, 'on the base branch'), options.configFile);
-    const known = new Map(discoverEnvironments(config, await git.listFiles(drySha), { allowUnmatched: true }).map((env) => [env.name, env]));
-    const children = await findChildren(client, repo, parent, pull.createdAt);
-    const ranks = new Map(stageOrder(config).map((name, i) => [name, i]));
-    const work = [...children].map(([name, list]) => {
-        const child = primaryChild(list);
-        const environment = known.get(name);
-        const stageName = environment?.stage ?? stageFor(config, name)?.name ?? child?.marker?.stage ?? '';
-        const stage = config.stages.find((s) => s.name === stageName);
+async function restoreApplication(client, request) {
+    const name = request.application;
+    let previous;
+    try {
+        const facts = applicationFacts(await client.getApplication(name), request.repoURL);
+        previous = facts.target;
+        const mayMove = previous !== undefined && previous !== request.wetBranch && (await request.mayMove(previous));
+        const step = restoreStep(facts, request, mayMove);
+        const base = { application: name, ...(previous !== undefined ? { previous } : {}) };
+        if (step === 'none')
+            return { ...base, result: 'unchanged', detail: `${name} runs ${request.wetBranch} already` };
+        if (step === 'keep')
+            return {
+                ...base,
+                result: 'kept',
+                detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
+            };
+        if (step === 'move') {
+            await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL });
+        }
+        // A multi-source sync syncs every source at its spec revision; a single source can name it.
+        await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch });
+        const waited = await client.waitForSyncedHealthy(name, {
+            ...(request.wetTip ? { revision: request.wetTip } : {}),
+            timeoutMs: request.timeoutMs,
+            pollMs: request.pollMs,
+        });
+        const what = step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch;
+        if (!waited.ok)
+            return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` };
         return {
-            name,
-            stage: stageName,
-            backend: stage?.backend ?? config.deploy.backend,
-            branch: environment?.branch ?? child?.base ?? '',
-            ...(environment ? { environment } : {}),
-            ...(child ? { child } : {}),
-            duplicates: list.filter((c) => c !== child && c.state === 'open'),
-            tips: new Map(),
+            ...base,
+            result: step === 'move' ? 'reset' : 'synced',
+            detail: `${name}: ${what}, Synced and Healthy at ${request.wetTip.slice(0, 7) || 'its tip'}`,
         };
-    });
-    work.sort((a, b) => (ranks.get(a.stage) ?? ranks.size) - (ranks.get(b.stage) ?? ranks.size) ||
-        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const server = options.argocdServer || config.deploy.argocd.server;
-    const argocd = server && options.argocd ? options.argocd(server) : undefined;
-    const ctx = {
-        options,
-        client,
-        git,
-        repo,
-        parent,
-        config,
-        ...(argocd ? { argocd } : {}),
-        log,
-        fetching: Promise.resolve(),
-    };
-    const parallelism = Math.max(1, options.parallelism ?? 4);
-    let results;
-    if (merged) {
-        const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
-        try {
-            const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
-            results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared));
-        }
-        finally {
-            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
-        }
     }
-    else {
-        results = await byStage(work, parallelism, (item) => finishClosed(ctx, item));
+    catch (error) {
+        if (!(error instanceof ArgoCdError))
+            throw error;
+        const runs = previous === undefined ? '' : `${name} still runs ${previous}: `;
+        return {
+            application: name,
+            result: 'failed',
+            detail: `${runs}${error.message}`,
+            ...(previous !== undefined ? { previous } : {}),
+        };
     }
-    const locksReleased = await releaseLocksOfPullRequest(client, repo, parent);
-    const result = {
-        parent,
-        parentState: merged ? 'merged' : 'closed',
-        ...(merged && work.length > 0 ? { drySha } : {}),
-        environments: results,
-        merged: results
-            .filter((r) => r.action === 'merged' || r.action === 'current')
-            .map((r) => r.environment),
-        closed: results.filter((r) => r.action === 'closed').map((r) => r.environment),
-        left: leftItems(results),
-        locksReleased,
-        summary: '',
-        failed: results.some((r) => r.action === 'failed'),
-    };
-    const body = renderCleanupReport(result, { base });
-    result.summary = renderJobSummary(result, body, options.runUrl);
-    // A pull request that never had children or locks (most PRs of a repository) gets no comment.
-    if (results.length > 0 || locksReleased.length > 0) {
-        const comment = truncate(`${CLEANUP_MARKER}\n${body}`, GITHUB_BODY_LIMIT);
-        result.commentUrl = await upsertMarkedComment(client, repo, parent, CLEANUP_MARKER, comment);
-    }
-    return result;
 }
-function emptyResult(parent, parentState, summary) {
-    return {
-        parent,
-        parentState,
-        environments: [],
-        merged: [],
-        closed: [],
-        left: [],
-        locksReleased: [],
-        summary,
-        failed: false,
-    };
-}
-/**
- * Runs stage after stage (environments of one stage in parallel). When an
- * environment fails, later stages are not touched: a re-run continues there.
- */
-async function byStage(work, parallelism, fn) {
-    const results = [];
-    const stages = [...new Set(work.map((w) => w.stage))];
-    let failedIn;
-    for (const stage of stages) {
-        const items = work.filter((w) => w.stage === stage);
-        if (failedIn !== undefined) {
-            for (const item of items) {
-                results.push({
-                    ...baseResult(item),
-                    action: 'skipped',
-                    detail: `not processed: stage ${failedIn} did not finish; re-run the workflow`,
-                });
-            }
-            continue;
-        }
-        const done = await mapPool(items, parallelism, async (item) => {
-            try {
-                return await fn(item);
-            }
-            catch (error) {
-                return { ...baseResult(item), action: 'failed', detail: errors_errorMessage(error) };
-            }
-        });
-        results.push(...done);
-        if (done.some((r) => r.action === 'failed'))
-            failedIn = stage || '(none)';
-    }
-    return results;
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/steps.js
+// merge-cleanup's named steps: each reads what GitHub has and does only what
+// is missing, so a re-run after a crash anywhere repeats nothing. The order
+// of a finished environment keeps its cluster on an existing branch at every
+// moment: merge → Application back on the WET branch (synced, healthy) →
+// child branches deleted → lock released.
+
+
+
+
+
+
+
+
+/** A 409 on merge or a rejected lease: re-read everything and try this environment once more. */
+class RetryEnvironment extends Error {
+    name = 'RetryEnvironment';
 }
 function baseResult(item) {
     return {
@@ -68454,60 +68463,14 @@ function baseResult(item) {
         rerendered: false,
     };
 }
-async function prepareMerged(ctx, work, drySha, scratch, parentHead) {
-    const { git, options } = ctx;
-    const dry = await readDryCommit(git, drySha);
-    if (!dry)
-        throw new Error(`the base branch commit ${drySha} is not in the workspace`);
-    const toRender = work.flatMap((w) => (w.environment ? [w.environment] : []));
-    // WET tips where the render reads them (refs/remotes/origin/<branch>), for its diff counts.
-    await fetchBranches(ctx, toRender.map((env) => env.branch));
-    const renderedDir = (0,external_node_path_namespaceObject.join)(scratch, 'rendered');
-    const render = options.render ?? hydrateRenderer(ctx);
-    let renders = new Map();
-    if (toRender.length > 0) {
-        const result = await withWorktree(git, drySha, (0,external_node_path_namespaceObject.join)(scratch, 'dry'), (dryDir) => render({
-            dryDir,
-            drySha,
-            environments: toRender,
-            outputDir: renderedDir,
-            settings: ctx.config.hydrate,
-            repoURL: repositoryUrl(ctx),
-        }));
-        renders = new Map(result.environments.map((env) => [env.name, env]));
-    }
-    const statuses = await latestStatuses(ctx.client, ctx.repo, parentHead);
-    return { drySha, dry, renderedDir, renders, statuses };
-}
-function hydrateRenderer(ctx) {
-    return async (input) => {
-        const run = await hydrate({
-            repoDir: input.dryDir,
-            environments: input.environments,
-            outputDir: input.outputDir,
-            settings: input.settings,
-            drySha: input.drySha,
-            repoURL: input.repoURL,
-            ...(ctx.options.parallelism ? { parallelism: ctx.options.parallelism } : {}),
-            log: ctx.log,
-        });
-        return run.result;
-    };
-}
 /** The DRY repository as hydrate records it and Argo CD tracks it. */
 function repositoryUrl(ctx) {
     return `${ctx.options.serverUrl}/${ctx.repo.owner}/${ctx.repo.repo}`;
 }
-/** A detached work tree of `sha` sharing the workspace's object store, removed afterwards. */
-async function withWorktree(git, sha, dir, fn) {
-    await git.run(['worktree', 'add', '--quiet', '--detach', '--force', '--', dir, sha]);
-    try {
-        return await fn(dir);
-    }
-    finally {
-        await git.raw(['worktree', 'remove', '--force', '--', dir]);
-        await git.raw(['worktree', 'prune']);
-    }
+function oneFetchAtATime(ctx, fn) {
+    const next = ctx.fetching.then(fn);
+    ctx.fetching = next.catch(() => undefined);
+    return next;
 }
 /**
  * Reads the remote tips of branches and mirrors them exactly in
@@ -68515,215 +68478,30 @@ async function withWorktree(git, sha, dir, fn) {
  * every run computes against the same tips. Returns branch → tip ('' when missing).
  */
 function fetchBranches(ctx, branches) {
-    return oneFetchAtATime(ctx, () => fetchBranchesNow(ctx, branches));
-}
-function oneFetchAtATime(ctx, fn) {
-    const next = ctx.fetching.then(fn);
-    ctx.fetching = next.catch(() => undefined);
-    return next;
-}
-async function fetchBranchesNow(ctx, branches) {
-    const unique = [...new Set(branches)].filter(Boolean);
-    const tips = new Map();
-    if (unique.length === 0)
+    return oneFetchAtATime(ctx, async () => {
+        const unique = [...new Set(branches)].filter(Boolean);
+        const tips = new Map();
+        if (unique.length === 0)
+            return tips;
+        const refs = await ctx.git.lsRemote(ctx.options.remote, unique.map((b) => `refs/heads/${b}`));
+        const missing = [];
+        for (const branch of unique) {
+            const sha = refs.get(`refs/heads/${branch}`) ?? '';
+            tips.set(branch, sha);
+            if (sha && !(await ctx.git.tryRevParse(sha)))
+                missing.push(`refs/heads/${branch}`);
+        }
+        if (missing.length > 0)
+            await ctx.git.fetch(ctx.options.remote, missing);
+        for (const [branch, sha] of tips) {
+            const tracking = `refs/remotes/origin/${branch}`;
+            if (sha)
+                await ctx.git.run(['update-ref', '--no-deref', tracking, sha]);
+            else
+                await ctx.git.raw(['update-ref', '-d', tracking]);
+        }
         return tips;
-    const refs = await ctx.git.lsRemote(ctx.options.remote, unique.map((b) => `refs/heads/${b}`));
-    const missing = [];
-    for (const branch of unique) {
-        const sha = refs.get(`refs/heads/${branch}`) ?? '';
-        tips.set(branch, sha);
-        if (sha && !(await ctx.git.tryRevParse(sha)))
-            missing.push(`refs/heads/${branch}`);
-    }
-    if (missing.length > 0)
-        await ctx.git.fetch(ctx.options.remote, missing);
-    for (const [branch, sha] of tips) {
-        const tracking = `refs/remotes/origin/${branch}`;
-        if (sha)
-            await ctx.git.run(['update-ref', '--no-deref', tracking, sha]);
-        else
-            await ctx.git.raw(['update-ref', '-d', tracking]);
-    }
-    return tips;
-}
-/** A 409 on merge or a rejected lease: re-read everything and try this environment once more. */
-class RetryEnvironment extends Error {
-    name = 'RetryEnvironment';
-}
-async function finishMerged(ctx, item, prepared) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await mergeOnce(ctx, item, prepared);
-        }
-        catch (error) {
-            if (!(error instanceof RetryEnvironment) || attempt >= 2)
-                throw error;
-            ctx.log(`${item.name}: ${error.message}; reading it again`);
-            const fresh = await refreshChild(ctx, item.child);
-            if (fresh)
-                item.child = fresh;
-        }
-    }
-}
-async function refreshChild(ctx, child) {
-    if (!child)
-        return undefined;
-    const now = await getPullRequest(ctx.client, ctx.repo, child.number);
-    return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef };
-}
-async function mergeOnce(ctx, item, prepared) {
-    const base = baseResult(item);
-    const child = item.child;
-    if (!item.environment) {
-        // The environment was removed from the base branch since the child was opened.
-        await closeChildren(ctx, item, 'its environment no longer exists on the base branch');
-        await deleteChildBranches(ctx, item);
-        return finish(ctx, item, {
-            ...base,
-            action: 'closed',
-            detail: `environment no longer exists at ${prepared.drySha.slice(0, 7)}; child closed`,
-        });
-    }
-    const rendered = prepared.renders.get(item.name);
-    if (!rendered || rendered.status === 'failed' || rendered.status === 'blocked') {
-        const why = rendered?.reason ?? 'it was not rendered';
-        return leave(ctx, item, base, `render of ${prepared.drySha.slice(0, 7)} ${rendered?.status ?? 'missing'}: ${why}`);
-    }
-    const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])]);
-    for (const [branch, sha] of tips)
-        item.tips.set(branch, sha);
-    const wetTip = tips.get(item.branch) ?? '';
-    // Never overwrite a WET branch that already holds a render of a later base commit.
-    const newer = await newerRender(ctx, wetTip, prepared.drySha);
-    const commit = newer
-        ? undefined
-        : await buildWetCommit(ctx.git, {
-            environment: { ...rendered, baseSha: wetTip },
-            renderedDir: prepared.renderedDir,
-            parent: ctx.parent,
-            dry: prepared.dry,
-        });
-    if (!commit || !commit.changed) {
-        const holds = newer
-            ? `${item.branch} already holds a render of the later commit ${newer.slice(0, 7)}`
-            : `${item.branch} already equals the render of ${prepared.drySha.slice(0, 7)}`;
-        if (child?.merged) {
-            await deleteChildBranches(ctx, item);
-            return finish(ctx, item, {
-                ...base,
-                action: 'merged',
-                detail: `#${child.number} merged; ${holds}`,
-            });
-        }
-        await closeChildren(ctx, item, `${holds}, so there is nothing left to merge`);
-        await deleteChildBranches(ctx, item);
-        return finish(ctx, item, { ...base, action: 'current', detail: `${holds}; nothing to merge` });
-    }
-    if (!child || child.state === 'closed') {
-        if (child?.merged) {
-            // Merged earlier (merge backend) from an older render: bring the WET branch to the base HEAD render.
-            await pushRefs(ctx, item, [
-                { ref: `refs/heads/${item.branch}`, sha: commit.sha, expect: wetTip },
-            ]);
-            await deleteChildBranches(ctx, item);
-            return finish(ctx, item, {
-                ...base,
-                action: 'merged',
-                rerendered: true,
-                detail: `#${child.number} merged earlier; ${item.branch} re-rendered from ${prepared.drySha.slice(0, 7)}`,
-            });
-        }
-        return leave(ctx, item, base, child
-            ? `child #${child.number} was closed without merging, and ${item.branch} differs from the render of ${prepared.drySha.slice(0, 7)}`
-            : `no child PR, and ${item.branch} differs from the render of ${prepared.drySha.slice(0, 7)}`);
-    }
-    if (!ctx.config.merge.mergeUnpromoted && !promoted(prepared, item.name)) {
-        return leave(ctx, item, base, `never promoted, and merge.mergeUnpromoted is false: child #${child.number} left open`);
-    }
-    const childTip = tips.get(child.branch) ?? '';
-    const rerendered = childTip !== commit.sha;
-    let why = '';
-    if (rerendered) {
-        why = (await sameObjects(ctx.git, childTip, commit.sha))
-            ? ': same objects, new provenance'
-            : ': objects changed since the child was rendered';
-        // The child branch gets the render of the base HEAD on the current WET tip;
-        // the WET tip is leased too, so a concurrent merge into it fails the push.
-        const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }];
-        if (commit.rootSha)
-            updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha, expect: wetTip });
-        else
-            updates.push({ ref: `refs/heads/${item.branch}`, sha: wetTip, expect: wetTip });
-        await pushRefs(ctx, item, updates);
-        ctx.log(`${item.name}: child #${child.number} updated to ${commit.sha.slice(0, 7)}`);
-    }
-    await waitForHead(ctx, child.number, commit.sha);
-    const mergeSha = await mergeChild(ctx, item, child, commit.sha);
-    // The merge commit is the new WET tip; when it was merged before, the tip is unknown.
-    if (mergeSha)
-        item.tips.set(item.branch, mergeSha);
-    else
-        item.tips.delete(item.branch);
-    const detail = mergeSha
-        ? `merged #${child.number} into ${item.branch}${rerendered ? ` (re-rendered from ${prepared.drySha.slice(0, 7)}${why})` : ''}`
-        : `#${child.number} was already merged`;
-    await deleteChildBranches(ctx, item);
-    return finish(ctx, item, { ...base, action: 'merged', rerendered, detail });
-}
-/** Whether two WET commits hold the same files apart from provenance (metadata, README). */
-async function sameObjects(git, a, b) {
-    if (!a)
-        return false;
-    const diff = await git.raw([
-        'diff',
-        '--quiet',
-        '--no-ext-diff',
-        a,
-        b,
-        '--',
-        '.',
-        ':(exclude)hydrator.metadata',
-        ':(exclude)README.md',
-    ]);
-    return diff.code === 0;
-}
-function promoted(prepared, environment) {
-    return prepared.statuses.get(environmentContext(environment))?.state === 'success';
-}
-/**
- * The `drySha` of the render on a WET tip, when it is a strict descendant of
- * `drySha` (a later base commit): then this run's render would be older.
- */
-async function newerRender(ctx, wetTip, drySha) {
-    if (!wetTip)
-        return undefined;
-    const text = await ctx.git.showFile(wetTip, 'hydrator.metadata');
-    let recorded;
-    try {
-        recorded = text === undefined ? undefined : JSON.parse(text).drySha;
-    }
-    catch {
-        return undefined;
-    }
-    if (typeof recorded !== 'string' || !/^[0-9a-f]{40}$/.test(recorded) || recorded === drySha)
-        return undefined;
-    if (!(await ctx.git.tryRevParse(recorded))) {
-        // Possibly a base commit newer than our fetch: fetch it before deciding.
-        const sha = recorded;
-        await oneFetchAtATime(ctx, () => ctx.git.raw([
-            'fetch',
-            '--quiet',
-            '--no-tags',
-            '--no-write-fetch-head',
-            '--',
-            ctx.options.remote,
-            sha,
-        ]));
-        if (!(await ctx.git.tryRevParse(recorded)))
-            return undefined;
-    }
-    const ancestor = await ctx.git.raw(['merge-base', '--is-ancestor', drySha, recorded]);
-    return ancestor.code === 0 ? recorded : undefined;
+    });
 }
 async function pushRefs(ctx, item, updates) {
     try {
@@ -68765,32 +68543,6 @@ async function mergeChild(ctx, item, child, sha) {
         return undefined;
     throw new Error(`GitHub refused to merge #${child.number}: ${merge.message}`);
 }
-/** Left for a human: the child stays as it is; its lock is released (the parent is done). */
-async function leave(ctx, item, base, reason) {
-    const lock = await releaseLock(ctx.client, ctx.repo, item.name, ctx.parent);
-    return { ...base, action: 'left', detail: reason, lock };
-}
-// ---------------------------------------------------------------- closed parent
-async function finishClosed(ctx, item) {
-    const base = baseResult(item);
-    const child = item.child;
-    await closeChildren(ctx, item, `parent #${ctx.parent} was closed without merging`);
-    await deleteChildBranches(ctx, item);
-    if (child?.merged) {
-        const result = await finish(ctx, item, {
-            ...base,
-            action: 'left',
-            detail: `child #${child.number} was merged into ${item.branch} before the parent was closed; ${item.branch} holds changes the base branch does not have: re-render it or revert #${child.number}`,
-        });
-        return result;
-    }
-    return finish(ctx, item, {
-        ...base,
-        action: 'closed',
-        detail: child ? `closed #${child.number}` : 'no open child',
-    });
-}
-// ---------------------------------------------------------------- shared steps
 async function closeChildren(ctx, item, why) {
     const open = [item.child, ...item.duplicates].filter((c) => c !== undefined && c.state === 'open');
     for (const child of open) {
@@ -68822,18 +68574,33 @@ async function deleteChildBranches(ctx, item) {
         item.tips.set(branch, '');
     }
 }
-/** Resets the Application (argocd backend) and releases the lock. */
-async function finish(ctx, item, result) {
-    const application = await resetApplication(ctx, item);
+/**
+ * The end of every environment: its cluster back on the WET branch, then the
+ * child branches deleted (with `deleteBranches`) and the lock released. When
+ * the Application cannot be restored, the child branch and the lock stay, so
+ * the cluster never runs a branch that is gone; the run fails and a re-run
+ * finishes it.
+ */
+async function finish(ctx, item, result, deleteBranches = true) {
+    const application = await restore(ctx, item);
+    if (application?.result === 'failed') {
+        return { ...result, application, detail: `${result.detail}; its cluster still runs the child` };
+    }
+    if (deleteBranches)
+        await deleteChildBranches(ctx, item);
     const lock = await releaseLock(ctx.client, ctx.repo, item.name, ctx.parent);
     return { ...result, ...(application ? { application } : {}), lock };
 }
-/**
- * Points the Application's source back at the WET branch and syncs it,
- * unless it already tracks the branch and is synced to its tip (a re-run
- * then does nothing).
- */
-async function resetApplication(ctx, item) {
+/** The WET tip this run knows, else the remote's. */
+async function wetTip(ctx, item) {
+    const known = item.tips.get(item.branch);
+    if (known)
+        return known;
+    const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${item.branch}`]);
+    return refs.get(`refs/heads/${item.branch}`) ?? '';
+}
+/** Points the Application (argocd backend) back at the WET branch when it runs this parent's child or a deleted branch. */
+async function restore(ctx, item) {
     if (item.backend !== 'argocd' || !item.branch)
         return undefined;
     let name;
@@ -68851,49 +68618,299 @@ async function resetApplication(ctx, item) {
             detail: 'no Argo CD server or token: set deploy.argocd.server and the argocd-token input',
         };
     }
-    try {
-        const repoURL = repositoryUrl(ctx);
-        const before = await argocd.getApplication(name);
-        const sources = before.spec.sources ?? [];
-        const multiSource = sources.length > 0;
-        const current = multiSource
-            ? sources.find((source) => canonicalRepoURL(source.repoURL ?? '') === canonicalRepoURL(repoURL))?.targetRevision
-            : before.spec.source?.targetRevision;
-        // Another parent's promotion (or a human's pin) is not ours to undo.
-        const ours = childBranch(ctx.parent, item.name);
-        if (current !== undefined && current !== item.branch && current !== ours) {
-            return { name, result: 'kept', detail: `${name} follows ${current}, not this PR: left alone` };
-        }
-        const set = await argocd.setTargetRevision(name, item.branch, multiSource ? { sourceRepoURL: repoURL } : {});
-        const tip = item.tips.get(item.branch) ||
-            (await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${item.branch}`])).get(`refs/heads/${item.branch}`);
-        const sync = before.status?.sync;
-        const atTip = tip !== undefined &&
-            sync?.status === 'Synced' &&
-            (sync.revision === tip || (sync.revisions ?? []).includes(tip));
-        if (!set.changed && atTip) {
-            return {
-                name,
-                result: 'unchanged',
-                detail: `${name} already tracks ${item.branch} at ${tip.slice(0, 7)}`,
-            };
-        }
-        await argocd.sync(name, multiSource ? {} : { revision: item.branch });
-        return set.changed
-            ? {
-                name,
-                result: 'reset',
-                detail: `${name}: ${set.previous ?? '(none)'} → ${item.branch}, sync started`,
-            }
-            : { name, result: 'synced', detail: `${name} tracks ${item.branch}; sync started` };
+    const restored = await restoreApplication(argocd, {
+        application: name,
+        wetBranch: item.branch,
+        wetTip: await wetTip(ctx, item),
+        repoURL: repositoryUrl(ctx),
+        mayMove: (target) => mayMoveOff(ctx, item.name, target),
+        timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
+        pollMs: ctx.options.argocdPollMs ?? 5000,
+    });
+    ctx.log(`${item.name}: ${restored.detail}`);
+    return { name, result: restored.result, detail: restored.detail };
+}
+/**
+ * This parent's own child branch is ours to leave; so is a child branch that
+ * no longer exists (a repair). Another parent's existing child, a pin or a
+ * commit a deploy system set is not.
+ */
+async function mayMoveOff(ctx, environment, target) {
+    if (target === childBranch(ctx.parent, environment))
+        return true;
+    if (!parseChildBranch(target))
+        return false;
+    const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${target}`]);
+    return !refs.has(`refs/heads/${target}`);
+}
+/** Left for a human: the child stays open; its cluster goes back to the WET branch and the lock is released. */
+function leave(ctx, item, reason) {
+    return finish(ctx, item, { ...baseResult(item), action: 'left', detail: reason }, false);
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/merged.js
+// A merged parent, one environment at a time: gather the facts (the render
+// of the base HEAD on the current WET tip, the child, its status), decide the
+// next step (decide.ts), execute it, and decide again until the environment
+// is finished.
+
+
+
+
+
+
+
+
+/** Renders every environment that still exists from the base HEAD, on the WET tips of now. */
+async function prepareMerged(ctx, work, drySha, scratch, parentHead) {
+    const { git, options } = ctx;
+    const dry = await readDryCommit(git, drySha);
+    if (!dry)
+        throw new Error(`the base branch commit ${drySha} is not in the workspace`);
+    const toRender = work.flatMap((w) => (w.environment ? [w.environment] : []));
+    // WET tips where the render reads them (refs/remotes/origin/<branch>), for its diff counts.
+    await fetchBranches(ctx, toRender.map((env) => env.branch));
+    const renderedDir = (0,external_node_path_namespaceObject.join)(scratch, 'rendered');
+    const render = options.render ?? hydrateRenderer(ctx);
+    let renders = new Map();
+    if (toRender.length > 0) {
+        const result = await git.withWorktree(drySha, (0,external_node_path_namespaceObject.join)(scratch, 'dry'), (dryDir) => render({
+            dryDir,
+            drySha,
+            environments: toRender,
+            outputDir: renderedDir,
+            settings: ctx.config.hydrate,
+            repoURL: repositoryUrl(ctx),
+        }));
+        renders = new Map(result.environments.map((env) => [env.name, env]));
     }
-    catch (error) {
-        if (!(error instanceof ArgoCdError))
-            throw error;
-        return { name, result: 'failed', detail: error.message };
+    const statuses = await latestStatuses(ctx.client, ctx.repo, parentHead);
+    return { drySha, dry, renderedDir, renders, statuses };
+}
+function hydrateRenderer(ctx) {
+    return async (input) => {
+        const run = await hydrate({
+            repoDir: input.dryDir,
+            environments: input.environments,
+            outputDir: input.outputDir,
+            settings: input.settings,
+            drySha: input.drySha,
+            repoURL: input.repoURL,
+            ...(ctx.options.parallelism ? { parallelism: ctx.options.parallelism } : {}),
+            log: ctx.log,
+        });
+        return run.result;
+    };
+}
+/** One environment of a merged parent, with one more attempt after a moved head or a rejected lease. */
+async function finishMerged(ctx, item, prepared) {
+    for (let attempt = 1;; attempt++) {
+        try {
+            return await mergeOnce(ctx, item, prepared);
+        }
+        catch (error) {
+            if (!(error instanceof RetryEnvironment) || attempt >= 2)
+                throw error;
+            ctx.log(`${item.name}: ${error.message}; reading it again`);
+            const fresh = await refreshChild(ctx, item.child);
+            if (fresh)
+                item.child = fresh;
+        }
     }
 }
-function leftItems(results) {
+async function refreshChild(ctx, child) {
+    if (!child)
+        return undefined;
+    const now = await getPullRequest(ctx.client, ctx.repo, child.number);
+    return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef };
+}
+/** What decides the next step, without reading the WET and child branches. */
+function baseFacts(ctx, item, prepared) {
+    const child = item.child;
+    const rendered = item.environment ? prepared.renders.get(item.name) : undefined;
+    const status = prepared.statuses.get(environmentContext(item.name));
+    return {
+        drySha: prepared.drySha,
+        branch: item.branch,
+        environmentExists: item.environment !== undefined,
+        ...(rendered
+            ? {
+                render: {
+                    status: rendered.status,
+                    ...(rendered.reason ? { reason: rendered.reason } : {}),
+                },
+            }
+            : {}),
+        // A blocked child deployed with success on the parent head was deployed with --allow-deletions.
+        overridden: status?.state === 'success' && child?.marker?.guard !== undefined,
+        ...(child ? { child: { number: child.number, state: child.state, merged: child.merged } } : {}),
+        promoted: status?.state === 'success',
+        mergeUnpromoted: ctx.config.merge.mergeUnpromoted,
+    };
+}
+async function merged_gather(ctx, item, prepared) {
+    const base = baseFacts(ctx, item, prepared);
+    const rendered = prepared.renders.get(item.name);
+    const status = base.render?.status;
+    if (!rendered ||
+        !(status === 'rendered' || status === 'unchanged' || (status === 'blocked' && base.overridden))) {
+        return {
+            facts: { ...base, objectsChanged: false, childHoldsRender: false },
+            wetTip: '',
+            childTip: '',
+        };
+    }
+    const child = item.child;
+    const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])]);
+    for (const [branch, sha] of tips)
+        item.tips.set(branch, sha);
+    const wetTip = tips.get(item.branch) ?? '';
+    const childTip = child ? (tips.get(child.branch) ?? '') : '';
+    // Never overwrite a WET branch that already holds a render of a later base commit.
+    const newer = await newerRender(ctx, wetTip, prepared.drySha);
+    const commit = newer
+        ? undefined
+        : await buildWetCommit(ctx.git, {
+            environment: { ...rendered, baseSha: wetTip },
+            renderedDir: prepared.renderedDir,
+            parent: ctx.parent,
+            dry: prepared.dry,
+        });
+    const objectsChanged = commit !== undefined && commit.changed && !(await sameObjects(ctx.git, wetTip, commit.sha));
+    return {
+        facts: {
+            ...base,
+            ...(newer ? { newerRender: newer } : {}),
+            objectsChanged,
+            childHoldsRender: commit !== undefined && childTip === commit.sha,
+        },
+        ...(commit ? { commit } : {}),
+        wetTip,
+        childTip,
+    };
+}
+async function mergeOnce(ctx, item, prepared) {
+    const gathered = await merged_gather(ctx, item, prepared);
+    let rerendered = false;
+    let why = '';
+    for (;;) {
+        const step = nextMergedStep(gathered.facts);
+        if (step.kind !== 'update-child')
+            return execute(ctx, item, gathered, step, { rerendered, why });
+        why = await updateChild(ctx, item, gathered);
+        rerendered = true;
+        gathered.facts.childHoldsRender = true;
+    }
+}
+async function execute(ctx, item, gathered, step, done) {
+    const base = baseResult(item);
+    const { commit } = gathered;
+    switch (step.kind) {
+        case 'leave':
+            return leave(ctx, item, step.reason);
+        case 'close':
+            await closeChildren(ctx, item, step.why);
+            return finish(ctx, item, { ...base, action: step.action, detail: step.detail });
+        case 'finish':
+            return finish(ctx, item, { ...base, action: step.action, detail: step.detail });
+        case 'write-wet':
+            if (!commit)
+                throw new Error(`${item.name}: no render to write`);
+            await pushRefs(ctx, item, [
+                { ref: `refs/heads/${item.branch}`, sha: commit.sha, expect: gathered.wetTip },
+            ]);
+            return finish(ctx, item, { ...base, action: 'merged', rerendered: true, detail: step.detail });
+        case 'merge': {
+            const child = item.child;
+            if (!child || !commit)
+                throw new Error(`${item.name}: nothing to merge`);
+            await waitForHead(ctx, child.number, commit.sha);
+            const mergeSha = await mergeChild(ctx, item, child, commit.sha);
+            // The merge commit is the new WET tip; when it was merged before, the tip is unknown.
+            if (mergeSha)
+                item.tips.set(item.branch, mergeSha);
+            else
+                item.tips.delete(item.branch);
+            const detail = mergeSha
+                ? `merged #${child.number} into ${item.branch}${done.rerendered ? ` (re-rendered from ${gathered.facts.drySha.slice(0, 7)}${done.why})` : ''}`
+                : `#${child.number} was already merged`;
+            return finish(ctx, item, { ...base, action: 'merged', rerendered: done.rerendered, detail });
+        }
+    }
+}
+/** The child branch gets the base HEAD render on the current WET tip; returns why it changed. */
+async function updateChild(ctx, item, gathered) {
+    const { commit, wetTip, childTip } = gathered;
+    const child = item.child;
+    if (!commit || !child)
+        throw new Error(`${item.name}: no child to update`);
+    const why = (await sameObjects(ctx.git, childTip, commit.sha))
+        ? ': same objects, new provenance'
+        : ': objects changed since the child was rendered';
+    // The WET tip is leased too, so a concurrent merge into it fails the push.
+    const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }];
+    updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha ?? wetTip, expect: wetTip });
+    await pushRefs(ctx, item, updates);
+    ctx.log(`${item.name}: child #${child.number} updated to ${commit.sha.slice(0, 7)}`);
+    return why;
+}
+/** Whether two WET commits hold the same files apart from provenance (metadata, README). */
+async function sameObjects(git, a, b) {
+    if (!a)
+        return false;
+    const diff = await git.raw([
+        'diff',
+        '--quiet',
+        '--no-ext-diff',
+        a,
+        b,
+        '--',
+        '.',
+        ':(exclude)hydrator.metadata',
+        ':(exclude)README.md',
+    ]);
+    return diff.code === 0;
+}
+/**
+ * The `drySha` of the render on a WET tip, when it is a strict descendant of
+ * `drySha` (a later base commit): then this run's render would be older.
+ */
+async function newerRender(ctx, wetTip, drySha) {
+    if (!wetTip)
+        return undefined;
+    const text = await ctx.git.showFile(wetTip, 'hydrator.metadata');
+    let recorded;
+    try {
+        recorded = text === undefined ? undefined : JSON.parse(text).drySha;
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof recorded !== 'string' || !/^[0-9a-f]{40}$/.test(recorded) || recorded === drySha)
+        return undefined;
+    if (!(await ctx.git.tryRevParse(recorded))) {
+        // Possibly a base commit newer than our fetch: fetch it before deciding.
+        const sha = recorded;
+        await oneFetchAtATime(ctx, () => ctx.git.raw([
+            'fetch',
+            '--quiet',
+            '--no-tags',
+            '--no-write-fetch-head',
+            '--',
+            ctx.options.remote,
+            sha,
+        ]));
+        if (!(await ctx.git.tryRevParse(recorded)))
+            return undefined;
+    }
+    const ancestor = await ctx.git.raw(['merge-base', '--is-ancestor', drySha, recorded]);
+    return ancestor.code === 0 ? recorded : undefined;
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/report.js
+// merge-cleanup's parent comment and job summary, and its `left` output.
+
+function leftItems(results, repaired) {
     const items = [];
     for (const r of results) {
         const child = r.child ? { child: r.child.number } : {};
@@ -68903,10 +68920,16 @@ function leftItems(results) {
         if (r.application?.result === 'failed') {
             items.push({
                 environment: r.environment,
-                reason: `Argo CD Application ${r.application.name || '(unnamed)'} not reset: ${r.application.detail}`,
+                reason: `Argo CD Application ${r.application.name || '(unnamed)'} not back on ${r.branch}: ${r.application.detail}`,
                 ...child,
             });
         }
+    }
+    for (const app of repaired.filter((a) => a.result === 'failed')) {
+        items.push({
+            environment: app.environment,
+            reason: `Argo CD Application ${app.name} runs a branch that no longer exists, and could not be repaired: ${app.detail}`,
+        });
     }
     return items;
 }
@@ -68970,6 +68993,8 @@ function renderJobSummary(result, report, runUrl) {
     });
     for (const environment of result.locksReleased)
         done.push(`- ${inlineCode(environment)}: lock released`);
+    for (const app of result.repaired)
+        done.push(`- ${inlineCode(app.environment)}: repaired, ${untrusted(app.detail)}`);
     const run = runUrl ? `\n<sub>${markdown_link('workflow run', runUrl)}</sub>\n` : '';
     return done.length > 0
         ? `${report}\n#### This run\n\n${done.join('\n')}\n${run}`
@@ -68977,10 +69002,278 @@ function renderJobSummary(result, report, runUrl) {
 }
 function applicationCell(app, branch) {
     if (app.result === 'failed')
-        return `❌ ${inlineCode(app.name)} not reset`;
+        return `❌ ${inlineCode(app.name)} not back on ${inlineCode(branch)}`;
     if (app.result === 'kept')
         return `↪️ ${inlineCode(app.name)} follows another PR`;
     return `✔️ ${inlineCode(app.name)} on ${inlineCode(branch)}`;
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/sweep.js
+// The repair sweep at the end of every run: an Argo CD Application of the
+// fleet that runs a child branch which no longer exists (a dropped
+// environment, a cleanup that failed half-way, a branch deleted by hand) is
+// put back on its WET branch. One Application listing, one ref listing.
+
+
+
+
+
+
+async function repairApplications(ctx, environments) {
+    const argocd = ctx.argocd;
+    const byApplication = new Map();
+    for (const env of environments) {
+        const stage = ctx.config.stages.find((s) => s.name === env.stage);
+        if ((stage?.backend ?? ctx.config.deploy.backend) !== 'argocd')
+            continue;
+        try {
+            byApplication.set(argoCdApplicationName(ctx.config, env), env);
+        }
+        catch {
+            // A template that does not expand names no Application: nothing to repair.
+        }
+    }
+    if (!argocd || byApplication.size === 0)
+        return [];
+    let applications;
+    try {
+        applications = await argocd.listApplications();
+    }
+    catch (error) {
+        if (!(error instanceof ArgoCdError))
+            throw error;
+        ctx.log(`could not list the Argo CD Applications to repair: ${errors_errorMessage(error)}`);
+        return [];
+    }
+    const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${CHILD_BRANCH_PREFIX}*`]);
+    const repoURL = repositoryUrl(ctx);
+    const repaired = [];
+    for (const app of applications) {
+        const name = app.metadata?.name ?? '';
+        const env = byApplication.get(name);
+        const target = applicationFacts(app, repoURL).target;
+        if (!env || !target || !parseChildBranch(target) || refs.has(`refs/heads/${target}`))
+            continue;
+        const tip = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${env.branch}`]);
+        const restored = await restoreApplication(argocd, {
+            application: name,
+            wetBranch: env.branch,
+            wetTip: tip.get(`refs/heads/${env.branch}`) ?? '',
+            repoURL,
+            mayMove: () => true,
+            timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
+            pollMs: ctx.options.argocdPollMs ?? 5000,
+        });
+        ctx.log(`repair ${env.name}: ${restored.detail}`);
+        repaired.push({ environment: env.name, name, result: restored.result, detail: restored.detail });
+    }
+    return repaired;
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/merge-cleanup.js
+// merge-cleanup's core: finish a parent pull request once it is closed.
+//
+// Merged parent: for each child environment, in stage order, make the child
+// hold the render of the base branch HEAD on top of the current WET tip
+// (re-rendering when another parent merged first), merge it bound to that
+// SHA, delete the child branch, point the Argo CD Application back at the
+// WET branch and release the lock. Closed parent: close the children, delete
+// their branches, reset the Applications, release the locks.
+//
+// Level-triggered and resumable: every step first reads what GitHub has and
+// does only what is missing. Child commits are deterministic (same render on
+// the same WET tip → same SHA), so a re-run after a crash anywhere pushes
+// nothing twice, merges nothing twice and edits its one comment.
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const CLEANUP_MARKER = '<!-- fleet-promote:merge-cleanup -->';
+// ---------------------------------------------------------------- children
+/**
+ * Every child PR of `parent`, open and closed, grouped by environment, newest
+ * first. Children are found by branch name (see `childrenOf`); no child can
+ * have been updated before its parent was created, which bounds the listing.
+ */
+async function findChildren(client, repo, parent, parentCreatedAt) {
+    const pulls = await listPullsUpdatedSince(client, repo, parentCreatedAt);
+    const byEnvironment = new Map();
+    for (const child of childrenOf(pulls, repo, parent)) {
+        byEnvironment.set(child.environment, [...(byEnvironment.get(child.environment) ?? []), child]);
+    }
+    return byEnvironment;
+}
+/** The child that speaks for an environment: the newest open one, else a merged one, else the newest. */
+function primaryChild(children) {
+    return children.find((c) => c.state === 'open') ?? children.find((c) => c.merged) ?? children[0];
+}
+/** One work item per environment with children, in stage order. */
+function planWork(config, known, children) {
+    const ranks = new Map(stageOrder(config).map((name, i) => [name, i]));
+    const work = [...children].map(([name, list]) => {
+        const child = primaryChild(list);
+        const environment = known.get(name);
+        const stageName = environment?.stage ?? stageFor(config, name)?.name ?? child?.marker?.stage ?? '';
+        const stage = config.stages.find((s) => s.name === stageName);
+        return {
+            name,
+            stage: stageName,
+            backend: stage?.backend ?? config.deploy.backend,
+            branch: environment?.branch ?? child?.base ?? '',
+            ...(environment ? { environment } : {}),
+            ...(child ? { child } : {}),
+            duplicates: list.filter((c) => c !== child && c.state === 'open'),
+            tips: new Map(),
+        };
+    });
+    return work.sort((a, b) => (ranks.get(a.stage) ?? ranks.size) - (ranks.get(b.stage) ?? ranks.size) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+// ---------------------------------------------------------------- the run
+async function mergeCleanup(options) {
+    const { client, repo, parent } = options;
+    const pull = await getPullRequest(client, repo, parent);
+    if (pull.state === 'open') {
+        const summary = `Parent #${parent} is open again: nothing to clean up.\n`;
+        return emptyResult(parent, 'open', summary);
+    }
+    const { ctx, drySha, known, work } = await startRun(options, pull);
+    const parallelism = Math.max(1, options.parallelism ?? 4);
+    let results;
+    if (pull.merged) {
+        const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
+        try {
+            const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
+            results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared));
+        }
+        finally {
+            await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+        }
+    }
+    else {
+        results = await byStage(work, parallelism, (item) => finishClosed(ctx, item));
+    }
+    // Before the last locks go: no cluster may be left on a child branch that is gone.
+    const repaired = await repairApplications(ctx, [...known.values()]);
+    const locksReleased = await releaseLocksOfPullRequest(client, repo, parent);
+    const result = {
+        parent,
+        parentState: pull.merged ? 'merged' : 'closed',
+        ...(pull.merged && work.length > 0 ? { drySha } : {}),
+        environments: results,
+        merged: results
+            .filter((r) => r.action === 'merged' || r.action === 'current')
+            .map((r) => r.environment),
+        closed: results.filter((r) => r.action === 'closed').map((r) => r.environment),
+        left: leftItems(results, repaired),
+        locksReleased,
+        repaired,
+        summary: '',
+        failed: results.some((r) => r.action === 'failed' || r.application?.result === 'failed') ||
+            repaired.some((r) => r.result === 'failed'),
+    };
+    await report(ctx, result, pull.baseRef);
+    return result;
+}
+/** The base branch as it is now (its configuration and environments), the children and the run context. */
+async function startRun(options, pull) {
+    const { client, git, repo, parent } = options;
+    const baseRef = `refs/fleet-promote/merge-cleanup/base`;
+    await git.fetch(options.remote, [`+refs/heads/${pull.baseRef}:${baseRef}`]);
+    const drySha = await git.revParse(baseRef);
+    const config = await config_loadConfigFrom(gitRevisionSource(git, drySha, 'on the base branch'), options.configFile);
+    const known = new Map(discoverEnvironments(config, await git.listFiles(drySha), { allowUnmatched: true }).map((env) => [env.name, env]));
+    const work = planWork(config, known, await findChildren(client, repo, parent, pull.createdAt));
+    const server = options.argocdServer || config.deploy.argocd.server;
+    const argocd = server && options.argocd ? options.argocd(server) : undefined;
+    const ctx = {
+        options,
+        client,
+        git,
+        repo,
+        parent,
+        config,
+        ...(argocd ? { argocd } : {}),
+        log: options.log ?? (() => undefined),
+        fetching: Promise.resolve(),
+    };
+    return { ctx, drySha, known, work };
+}
+/** The job summary, and the parent comment (a pull request that never had children or locks gets none). */
+async function report(ctx, result, base) {
+    const body = renderCleanupReport(result, { base });
+    result.summary = renderJobSummary(result, body, ctx.options.runUrl);
+    if (result.environments.length > 0 || result.locksReleased.length > 0) {
+        const comment = truncate(`${CLEANUP_MARKER}\n${body}`, GITHUB_BODY_LIMIT);
+        result.commentUrl = await upsertMarkedComment(ctx.client, ctx.repo, ctx.parent, CLEANUP_MARKER, comment);
+    }
+}
+function emptyResult(parent, parentState, summary) {
+    return {
+        parent,
+        parentState,
+        environments: [],
+        merged: [],
+        closed: [],
+        left: [],
+        locksReleased: [],
+        repaired: [],
+        summary,
+        failed: false,
+    };
+}
+/**
+ * Runs stage after stage (environments of one stage in parallel). When an
+ * environment fails, later stages are not touched: a re-run continues there.
+ */
+async function byStage(work, parallelism, fn) {
+    const results = [];
+    const stages = [...new Set(work.map((w) => w.stage))];
+    let failedIn;
+    for (const stage of stages) {
+        const items = work.filter((w) => w.stage === stage);
+        if (failedIn !== undefined) {
+            for (const item of items) {
+                results.push({
+                    ...baseResult(item),
+                    action: 'skipped',
+                    detail: `not processed: stage ${failedIn} did not finish; re-run the workflow`,
+                });
+            }
+            continue;
+        }
+        const done = await mapPool(items, parallelism, async (item) => {
+            try {
+                return await fn(item);
+            }
+            catch (error) {
+                return { ...baseResult(item), action: 'failed', detail: errors_errorMessage(error) };
+            }
+        });
+        results.push(...done);
+        if (done.some((r) => r.action === 'failed'))
+            failedIn = stage || '(none)';
+    }
+    return results;
+}
+/** A parent closed without merging: cluster back on the WET branch, children closed, branches deleted, lock released. */
+async function finishClosed(ctx, item) {
+    const step = nextClosedStep(item.child, item.branch);
+    await closeChildren(ctx, item, `parent #${ctx.parent} was closed without merging`);
+    return finish(ctx, item, { ...baseResult(item), action: step.action, detail: step.detail });
 }
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/main.js
@@ -69010,6 +69303,10 @@ const contract = defineContract({
             description: 'Argo CD API token, for stages with the `argocd` backend (Applications are reset to their WET branches).',
             default: '',
         },
+        'argocd-poll-seconds': {
+            description: 'Seconds between Argo CD status polls while waiting for a restored Application to be Synced and Healthy.',
+            default: '5',
+        },
         'argocd-server': {
             description: 'Argo CD server URL; overrides `deploy.argocd.server` of the configuration.',
             default: '',
@@ -69035,7 +69332,7 @@ const contract = defineContract({
             description: 'JSON array of the environments whose child was closed without merging.',
         },
         left: {
-            description: 'JSON array of what is left for a human, each `{environment, reason, child}`: a child kept open, a failed step, an Application not reset.',
+            description: 'JSON array of what is left for a human, each `{environment, reason, child}`: a child kept open, a failed step, an Application not back on its WET branch (the step then fails).',
         },
     },
 });
@@ -69048,6 +69345,7 @@ function parseInputs() {
         config: raw.config || 'fleet-promote.yaml',
         argocdToken: raw['argocd-token'],
         argocdServer: raw['argocd-server'],
+        argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
         ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
         workingDirectory: (0,external_node_path_namespaceObject.resolve)(raw['working-directory'] || '.'),
         parallelism: parseIntegerInput('parallelism', raw.parallelism || '4', 1, 64),
@@ -69095,6 +69393,7 @@ async function run() {
                 }
                 : {}),
             ...(inputs.argocdServer ? { argocdServer: inputs.argocdServer } : {}),
+            argocdPollMs: inputs.argocdPollMs,
             parallelism: inputs.parallelism,
             log: info,
         });
@@ -69102,7 +69401,8 @@ async function run() {
         writeOutputs(contract, { merged: result.merged, closed: result.closed, left: result.left });
         await summary.addRaw(result.summary).write();
         if (result.failed) {
-            setFailed('some environments did not finish; re-run the workflow to complete the cleanup');
+            const list = result.left.map((item) => `${item.environment}: ${item.reason}`).join('; ');
+            setFailed(`some environments did not finish or a cluster is not back on its WET branch; re-run the workflow to complete the cleanup (${list})`);
         }
     }
     catch (error) {

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(984);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3994);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 984:
+/***/ 3994:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53103,7 +53103,7 @@ function exportVariable(name, val) {
  * ```
  */
 function core_setSecret(secret) {
-    issueCommand('add-mask', {}, secret);
+    command_issueCommand('add-mask', {}, secret);
 }
 /**
  * Prepends inputPath to the PATH (for this action and future actions)
@@ -58423,6 +58423,14 @@ function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
 }
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+function parseSecondsInput(name, text, max) {
+    const seconds = Number(text);
+    if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+        throw new errors_UserError(`input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`);
+    }
+    return Math.round(seconds * 1000);
+}
 function parseBooleanInput(name, text) {
     if (/^(true|yes|on|1)$/i.test(text))
         return true;
@@ -58720,6 +58728,9 @@ function toMarker(json) {
         return undefined;
     if (!strings.every((key) => typeof v[key] === 'string'))
         return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -58728,7 +58739,19 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(guard ? { guard } : {}),
     };
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
 }
 /**
  * Recognizes a child PR of `repo`: its head branch must be a child branch in
@@ -59472,7 +59495,7 @@ class Git {
             if (error instanceof CommandError) {
                 const detail = `${error.result.stdout}\n${error.result.stderr}`;
                 if (/stale info|fetch first|non-fast-forward|atomic push failed|rejected/i.test(detail)) {
-                    throw new PushRejectedError(detail.trim());
+                    throw new git_PushRejectedError(detail.trim());
                 }
             }
             throw error;
@@ -59513,7 +59536,7 @@ class Git {
     }
 }
 /** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
-class PushRejectedError extends Error {
+class git_PushRejectedError extends Error {
     detail;
     name = 'PushRejectedError';
     constructor(detail) {
@@ -59689,7 +59712,7 @@ function composeSummary(input, groups, omitted, shown, more) {
         });
     }
     if (input.closed.length > 0) {
-        out.push('', `Closed children (environment no longer changed): ${nameList(input.closed.map((c) => `#${c.number} (\`${c.environment}\`)`), CLOSED_SHOWN)}`);
+        out.push('', `Closed children (environment no longer changed): ${nameList(input.closed.map((c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`), CLOSED_SHOWN)}`);
     }
     return `${out.join('\n')}\n`;
 }
@@ -59769,7 +59792,7 @@ const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.ur
  */
 const MANAGED_LIST = '.fleet-promote/managed-files';
 /** Committer of every WET commit. */
-const BOT_IDENTITY = {
+const wet_commit_BOT_IDENTITY = {
     name: 'github-actions[bot]',
     email: '41898282+github-actions[bot]@users.noreply.github.com',
 };
@@ -59812,8 +59835,8 @@ async function buildWetCommit(git, input) {
         GIT_AUTHOR_NAME: input.dry.authorName,
         GIT_AUTHOR_EMAIL: input.dry.authorEmail,
         GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
         GIT_COMMITTER_DATE: input.dry.committerDate,
     };
     const plumbing = new Git(git.dir, {
@@ -60056,591 +60079,549 @@ async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
 
-;// CONCATENATED MODULE: ./actions/open-child-prs/child-prs.js
-// open-child-prs' core: turn a hydration result into child branches (one
-// atomic push), child PRs, per-environment statuses and one sticky parent
-// comment. Level-triggered: every run re-derives state from GitHub, so a
-// re-run after any failure converges on the same result.
-//
-// Order matters for "nothing half-written": all checks and commits happen
-// locally first, then ONE atomic push (leases on every ref, including the WET
-// tips the render was diffed against); only when it succeeded do PRs,
-// statuses and the comment change.
-
-
-
-
-
-
-
-
-
-
+;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
- * hydrate's `result` output, when the workflow also passes it: it must parse
- * and name only environments the rendered directory holds (a cheap guard
- * against wiring two different runs together).
+ * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
+ * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
-function checkResultInput(text, hydration) {
-    if (text === '')
-        return;
-    let value;
+/** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
+class ArgoCdError extends Error {
+    status;
+    application;
+    grpcCode;
+    name = 'ArgoCdError';
+    /** How many times the request was sent (retries included). */
+    attempts = 1;
+    constructor(message, 
+    /** HTTP status, absent when the server could not be reached. */
+    status, application, 
+    /** The gRPC status code from the error body, when there was one. */
+    grpcCode) {
+        super(message);
+        this.status = status;
+        this.application = application;
+        this.grpcCode = grpcCode;
+    }
+}
+/** `argocd.example.com` → `https://argocd.example.com`; keeps a path prefix (`--rootpath`), drops trailing slashes. */
+function normalizeServerUrl(server) {
+    const trimmed = server.trim();
+    if (!trimmed)
+        throw new Error('the Argo CD server URL is empty');
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
+    let url;
     try {
-        value = JSON.parse(text);
-    }
-    catch (error) {
-        throw new errors_UserError(`input "result" is not valid JSON: ${errors_errorMessage(error)}`);
-    }
-    const known = new Set(hydration.environments.map((env) => env.name));
-    for (const name of resultNames(value)) {
-        if (!known.has(name)) {
-            throw new errors_UserError(`input "result" names environment "${name}", which the rendered directory does not contain`);
-        }
-    }
-}
-function resultNames(value) {
-    const list = Array.isArray(value)
-        ? value
-        : typeof value === 'object' &&
-            value !== null &&
-            Array.isArray(value.environments)
-            ? value.environments
-            : undefined;
-    if (list) {
-        return list.map((item, i) => {
-            const entry = item;
-            const name = typeof entry?.name === 'string' ? entry.name : entry?.environment;
-            if (typeof name !== 'string')
-                throw new errors_UserError(`input "result": entry ${i} has no environment name`);
-            return name;
-        });
-    }
-    if (typeof value === 'object' && value !== null)
-        return Object.keys(value);
-    throw new errors_UserError('input "result" must be a list or an object of environments');
-}
-// ---------------------------------------------------------------- tags
-/**
- * Tag names from `tag-template`: `{component}` (= the environment: the unit a
- * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
- * (first 7 characters of the DRY commit). It must name the environment, or
- * every child would fight over one tag.
- */
-function tagName(template, values) {
-    if (!/\{(component|environment)\}/.test(template)) {
-        throw new errors_UserError('tag-template must contain {component} or {environment}: one tag per environment');
-    }
-    const name = template.replace(/\{(\w+)\}/g, (whole, key) => {
-        switch (key) {
-            case 'component':
-            case 'environment':
-                return values.environment;
-            case 'stage':
-                return values.stage;
-            case 'pr':
-                return String(values.pr);
-            case 'sha':
-                return values.drySha.slice(0, 7);
-            default:
-                throw new errors_UserError(`tag-template: unknown placeholder ${whole}`);
-        }
-    });
-    if (!isValidRefPart(name))
-        throw new errors_UserError(`tag-template gives an invalid tag name "${name}"`);
-    return name;
-}
-async function openChildPrs(options) {
-    const { client, git, repo, parent, hydration } = options;
-    const log = options.log ?? (() => undefined);
-    const fullName = `${repo.owner}/${repo.repo}`;
-    // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
-    const dry = await ensureDryCommit(git, options.remote, hydration.drySha);
-    const renderedHead = dry.parents.length === 2 ? dry.parents[1] : dry.sha;
-    const pull = await getPullRequest(client, repo, parent);
-    if (pull.state !== 'open' || pull.headSha !== renderedHead) {
-        const reason = pull.state !== 'open'
-            ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
-            : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
-        return { stale: true, reason, headSha: pull.headSha, children: [], pushed: [], jobSummary: '' };
-    }
-    const headSha = pull.headSha;
-    // 2. Local work: current remote refs, WET tips, child commits.
-    const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
-    for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
-            continue;
-        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
-        // A missing branch may since have been created by an earlier attempt of this run (same root commit).
-        if (env.baseSha !== '' && now !== env.baseSha)
-            throw wetMoved(env, now);
-    }
-    // One fetch for the WET tips and the existing child commits that are not here yet.
-    const toFetch = new Set();
-    for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
-            continue;
-        if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
-            toFetch.add(`refs/heads/${env.branch}`);
-        }
-        const childRef = `refs/heads/${childBranch(parent, env.name)}`;
-        const childSha = remoteRefs.get(childRef);
-        if (childSha && !(await git.tryRevParse(childSha)))
-            toFetch.add(childRef);
-    }
-    if (toFetch.size > 0)
-        await git.fetch(options.remote, [...toFetch]);
-    log(`fetched ${toFetch.size} ref(s); building child commits`);
-    const planned = [];
-    const unchangedByCommit = new Set();
-    for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
-            continue;
-        const commit = await buildWetCommit(git, {
-            environment: env,
-            renderedDir: options.renderedDir,
-            parent,
-            dry,
-        });
-        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
-        if (env.baseSha === '' && now !== '' && now !== commit.rootSha)
-            throw wetMoved(env, now);
-        if (!commit.changed) {
-            unchangedByCommit.add(env.name);
-            continue;
-        }
-        const existing = remoteRefs.get(`refs/heads/${childBranch(parent, env.name)}`);
-        if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
-            // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
-            commit.sha = existing;
-        }
-        planned.push({
-            env,
-            commit,
-            branch: childBranch(parent, env.name),
-            marker: {
-                version: 1,
-                parent,
-                environment: env.name,
-                stage: env.stage,
-                branch: env.branch,
-                drySha: hydration.drySha,
-                headSha,
-            },
-        });
-    }
-    const renderOf = (env) => unchangedByCommit.has(env.name) ? 'unchanged' : env.status;
-    log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`);
-    // 3. What GitHub has: open children of this parent (one paginated listing).
-    const existing = new Map();
-    const extraChildren = [];
-    for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
-        if (existing.has(child.environment))
-            extraChildren.push(child);
-        else
-            existing.set(child.environment, child);
-    }
-    const byName = new Map(hydration.environments.map((env) => [env.name, env]));
-    const plannedNames = new Set(planned.map((p) => p.env.name));
-    // A failed or blocked render keeps its old child (the failure status blocks it); others close.
-    const toClose = [
-        ...[...existing].filter(([name]) => {
-            const status = byName.get(name)?.status;
-            return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked';
-        }),
-        ...extraChildren.map((child) => ['', child]),
-    ].map(([name, child]) => ({ environment: name, child }));
-    // 4. One atomic push: child branches, tags and deletions, each leased on
-    // the value read above, plus lease-only entries pinning every WET tip to
-    // what the render was diffed against (a moved tip fails the whole push).
-    const updates = new Map();
-    for (const plan of planned) {
-        const ref = `refs/heads/${plan.branch}`;
-        updates.set(ref, { sha: plan.commit.sha, expect: remoteRefs.get(ref) ?? '' });
-        if (options.tagTemplate) {
-            const tag = tagName(options.tagTemplate, {
-                environment: plan.env.name,
-                stage: plan.env.stage,
-                pr: parent,
-                drySha: hydration.drySha,
-            });
-            const tagRef = `refs/tags/${tag}`;
-            updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' });
-        }
-    }
-    for (const { child } of toClose) {
-        const ref = `refs/heads/${child.branch}`;
-        const current = remoteRefs.get(ref);
-        if (current && !updates.has(ref))
-            updates.set(ref, { sha: '', expect: current });
-    }
-    const changes = [...updates].filter(([, u]) => u.sha !== u.expect);
-    if (changes.length > 0) {
-        const entries = new Map(changes);
-        for (const plan of planned) {
-            const wetRef = `refs/heads/${plan.env.branch}`;
-            const sha = plan.commit.rootSha ?? plan.commit.baseSha;
-            entries.set(wetRef, { sha, expect: remoteRefs.get(wetRef) ?? '' });
-        }
-        try {
-            await git.push(options.remote, [...entries].map(([ref, u]) => `${u.sha}:${ref}`), { atomic: true, leases: [...entries].map(([ref, u]) => ({ ref, expect: u.expect })) });
-        }
-        catch (error) {
-            if (error instanceof PushRejectedError) {
-                throw new errors_UserError('the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
-                    `Re-run the workflow to render again. (${error.message})`);
-            }
-            throw error;
-        }
-        log(`pushed ${changes.length} ref update(s) in one atomic push`);
-    }
-    const pushed = [
-        ...changes.map(([ref]) => ref),
-        ...planned
-            .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
-            .map((p) => `refs/heads/${p.env.branch}`),
-    ];
-    // 5. Child PRs: find, create or update.
-    const stageInfo = new Map(options.stages.map((s) => [s.name, s]));
-    const reports = new Map();
-    for (const env of hydration.environments) {
-        reports.set(env.name, {
-            environment: env.name,
-            stage: env.stage,
-            status: renderOf(env),
-            ...(env.reason ? { reason: env.reason } : {}),
-            resources: env.resources,
-            diff: env.diff,
-            changes: env.changes,
-        });
-    }
-    const labels = [...new Set((options.labels ?? []).filter(Boolean))];
-    for (const plan of planned) {
-        const report = reports.get(plan.env.name);
-        const title = childTitle(parent, plan.env.name, pull.title);
-        const body = renderChildBody({
-            marker: plan.marker,
-            report,
-            autoPromote: stageInfo.get(plan.env.stage)?.autoPromote ?? false,
-            promoteCommand: options.promoteCommand,
-        });
-        let child = existing.get(plan.env.name);
-        let state = 'unchanged';
-        if (!child) {
-            const created = await createOrAdoptChildPr(client, repo, parent, {
-                title,
-                body,
-                head: plan.branch,
-                base: plan.env.branch,
-            });
-            child = created.child;
-            state = created.adopted ? 'unchanged' : 'created';
-        }
-        if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
-            await updatePull(client, repo, child.number, { title, body, base: plan.env.branch });
-            if (state !== 'created')
-                state = 'updated';
-        }
-        const missingLabels = labels.filter((l) => !child.labels.includes(l));
-        if (missingLabels.length > 0) {
-            await addLabels(client, repo, child.number, missingLabels);
-        }
-        report.child = { number: child.number, url: child.url, state };
-    }
-    for (const env of hydration.environments) {
-        const kept = existing.get(env.name);
-        const report = reports.get(env.name);
-        if (kept && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
-            report.child = { number: kept.number, url: kept.url, state: 'unchanged' };
-        }
-    }
-    log(`child PRs up to date`);
-    // 6. Close children that no longer carry a change.
-    const closed = [];
-    for (const { environment, child } of toClose) {
-        await closePull(client, repo, child.number);
-        closed.push({ environment, number: child.number, url: child.url });
-        const report = reports.get(environment);
-        if (report)
-            report.child = { number: child.number, url: child.url, state: 'closed' };
-    }
-    // 7. Statuses on the parent head (identical ones are not re-posted).
-    const current = await latestStatuses(client, repo, headSha);
-    for (const env of hydration.environments) {
-        const report = reports.get(env.name);
-        const status = environmentStatus(report, {
-            promoteCommand: options.promoteCommand,
-            autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
-            fallbackUrl: options.runUrl ?? pull.htmlUrl,
-        });
-        if (!sameStatus(current.get(status.context), status)) {
-            await setStatus(client, repo, headSha, status);
-        }
-    }
-    log(`statuses set`);
-    // 8. The sticky comment on the parent.
-    const commentBody = renderSummaryComment({
-        parent,
-        headSha,
-        drySha: hydration.drySha,
-        stages: options.stages,
-        promoteCommand: options.promoteCommand,
-        environments: [...reports.values()],
-        closed,
-        ...(options.runUrl ? { runUrl: options.runUrl } : {}),
-    });
-    const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
-    // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
-    const openAfter = [...reports.values()]
-        .filter((r) => r.child && r.child.state !== 'closed')
-        .map((r) => ({
-        number: r.child?.number ?? 0,
-        state: 'open',
-        merged: false,
-        draft: false,
-        title: '',
-        body: null,
-        headRef: childBranch(parent, r.environment),
-        headSha: '',
-        headRepo: fullName,
-        baseRef: byName.get(r.environment)?.branch ?? '',
-        htmlUrl: r.child?.url ?? '',
-        labels: [],
-        updatedAt: '',
-    }));
-    await setAggregateStatus(client, repo, {
-        sha: headSha,
-        parent,
-        impacted: hydration.environments.map((env) => env.name),
-        pulls: openAfter,
-        ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
-    });
-    const children = [...reports.values()]
-        .map((r) => ({
-        environment: r.environment,
-        stage: r.stage,
-        render: r.status,
-        branch: childBranch(parent, r.environment),
-        number: r.child?.number ?? null,
-        url: r.child?.url ?? null,
-        state: r.child?.state ?? 'none',
-    }))
-        .sort((a, b) => a.environment.localeCompare(b.environment));
-    for (const c of closed.filter((c) => c.environment === '')) {
-        children.push({
-            environment: '',
-            stage: '',
-            render: 'unchanged',
-            branch: '',
-            number: c.number,
-            url: c.url,
-            state: 'closed',
-        });
-    }
-    const jobSummary = renderJobSummary(parent, [...reports.values()].map((r) => ({
-        environment: r.environment,
-        stage: r.stage,
-        status: r.status,
-        diff: r.diff,
-        ...(r.child ? { child: r.child } : {}),
-    })));
-    return { stale: false, headSha, children, pushed, commentUrl, jobSummary };
-}
-const child_prs_SHA = /^[0-9a-f]{40}$/;
-/** Whether two commits have the same tree and the same first parent. */
-async function sameTreeAndParent(git, a, b) {
-    if (a === b)
-        return true;
-    if (!child_prs_SHA.test(a) || !child_prs_SHA.test(b))
-        return false;
-    const result = await git.raw(['rev-parse', `${a}^{tree}`, `${a}^1`, `${b}^{tree}`, `${b}^1`]);
-    if (result.code !== 0)
-        return false;
-    const [treeA, parentA, treeB, parentB] = result.stdout.trim().split('\n');
-    return treeA === treeB && parentA === parentB;
-}
-function wetMoved(env, now) {
-    return new errors_UserError(`WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
-        `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`);
-}
-async function ensureDryCommit(git, remote, sha) {
-    const local = await readDryCommit(git, sha);
-    if (local)
-        return local;
-    const fetched = await git.raw([
-        'fetch',
-        '--quiet',
-        '--no-tags',
-        '--no-write-fetch-head',
-        '--',
-        remote,
-        sha,
-    ]);
-    const dry = fetched.code === 0 ? await readDryCommit(git, sha) : undefined;
-    if (!dry) {
-        throw new errors_UserError(`the rendered DRY commit ${sha} is not in the workspace and could not be fetched; check out the commit hydrate rendered`);
-    }
-    return dry;
-}
-function environmentStatus(report, context) {
-    const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
-    const base = { context: environmentContext(report.environment) };
-    switch (report.status) {
-        case 'failed':
-            return {
-                ...base,
-                state: 'failure',
-                description: `render failed: ${report.reason ?? 'see the workflow run'}`,
-                targetUrl: context.fallbackUrl,
-            };
-        case 'blocked':
-            return {
-                ...base,
-                state: 'failure',
-                description: `blocked: ${report.reason ?? 'deletion guard'}`,
-                targetUrl: context.fallbackUrl,
-            };
-        case 'unchanged':
-            return {
-                ...base,
-                state: 'success',
-                description: 'rendered output unchanged; nothing to deploy',
-                targetUrl: context.fallbackUrl,
-            };
-        case 'rendered': {
-            const next = context.autoPromote
-                ? 'deploys automatically'
-                : `promote with ${context.promoteCommand} ${report.stage}`;
-            return {
-                ...base,
-                state: 'pending',
-                description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
-                targetUrl: report.child?.url ?? context.fallbackUrl,
-            };
-        }
-    }
-}
-
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-;// CONCATENATED MODULE: ./actions/lib/hydration.js
-// The one reader of hydrate's output (`hydration.json`, or one per matrix
-// shard): parsed, its shape checked, errors naming the file and the field.
-
-
-
-
-
-const HYDRATION_FILE = 'hydration.json';
-const STATUSES = ['rendered', 'unchanged', 'failed', 'blocked'];
-const hydration_SHA = /^[0-9a-f]{40}$/;
-/**
- * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
- * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
- */
-async function loadHydration(dir) {
-    if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, HYDRATION_FILE)))
-        return readHydrationFile(dir, '');
-    let entries;
-    try {
-        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
+        url = new URL(withScheme);
     }
     catch {
-        throw new errors_UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+        throw new Error(`the Argo CD server "${trimmed}" is not a valid URL`);
     }
-    const shards = entries
-        .filter((e) => e.isDirectory() && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, e.name, HYDRATION_FILE)))
-        .map((e) => e.name)
-        .sort();
-    if (shards.length === 0)
-        throw new errors_UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
-    const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)));
-    const first = parts[0];
-    const merged = { ...first, environments: [] };
-    for (const part of parts) {
-        if (part.drySha !== first.drySha) {
-            throw new errors_UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
-        }
-        merged.environments.push(...part.environments);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+        throw new Error(`the Argo CD server URL must use https or http, not ${url.protocol}`);
     }
-    assertUniqueNames(merged.environments, dir);
-    return merged;
+    if (url.username || url.password)
+        throw new Error('the Argo CD server URL must not contain credentials');
+    return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
-/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
-async function readHydrationFile(dir, shard = '') {
-    const file = (0,external_node_path_namespaceObject.join)(dir, shard, HYDRATION_FILE);
-    let value;
+/** A repository URL reduced to host/path, so https, ssh and `.git` spellings compare equal. */
+function canonicalRepoURL(repoURL) {
+    return repoURL
+        .trim()
+        .toLowerCase()
+        .replace(/^[a-z][a-z0-9+.-]*:\/\//, '')
+        .replace(/^[^@/]+@/, '')
+        .replace(/^([^/:]+):(?!\d+\/)/, '$1/')
+        .replace(/\/+$/, '')
+        .replace(/\.git$/, '');
+}
+const terminalFailurePhases = new Set(['Failed', 'Error']);
+const runningPhases = new Set(['Running', 'Terminating']);
+function shortSha(revision) {
+    return /^[0-9a-f]{40}$/i.test(revision) ? revision.slice(0, 7) : revision;
+}
+/** Degraded resources and error conditions, as one line. */
+function problemDetails(app) {
+    const status = app.status;
+    const details = [];
+    if (status?.health?.message)
+        details.push(status.health.message);
+    for (const resource of status?.resources ?? []) {
+        const health = resource.health;
+        if (health?.status === 'Degraded' || health?.status === 'Missing') {
+            const id = [resource.kind, resource.namespace, resource.name].filter(Boolean).join('/');
+            details.push(`${id} ${health.status}${health.message ? `: ${health.message}` : ''}`);
+        }
+    }
+    for (const condition of status?.conditions ?? []) {
+        if (condition.type?.endsWith('Error') && condition.message) {
+            details.push(`${condition.type}: ${condition.message}`);
+        }
+    }
+    return [...new Set(details)].join('; ');
+}
+function operationRevisions(state) {
+    const result = state.syncResult;
+    const sync = state.operation?.sync;
+    const revisions = [
+        result?.revision,
+        ...(result?.revisions ?? []),
+        sync?.revision,
+        ...(sync?.revisions ?? []),
+    ];
+    return revisions.filter((revision) => Boolean(revision));
+}
+/** Whether an Application has converged on the expected revision, is still moving, or has failed. */
+function assessApplication(app, expectedRevision) {
+    const status = app.status;
+    const sync = status?.sync?.status ?? 'Unknown';
+    const health = status?.health?.status ?? 'Unknown';
+    const revisions = [status?.sync?.revision, ...(status?.sync?.revisions ?? [])].filter((revision) => Boolean(revision));
+    const revision = revisions[0];
+    const base = { sync, health, ...(revision ? { revision } : {}) };
+    const expected = expectedRevision?.toLowerCase();
+    const atExpected = !expected || revisions.some((r) => r.toLowerCase() === expected);
+    const details = problemDetails(app);
+    const withDetails = (text) => (details ? `${text}: ${details}` : text);
+    if (app.operation)
+        return { ...base, state: 'pending', message: 'sync operation queued' };
+    const operation = status?.operationState;
+    if (operation?.phase && runningPhases.has(operation.phase)) {
+        const note = operation.message ? `: ${operation.message}` : '';
+        return { ...base, state: 'pending', message: `sync operation ${operation.phase}${note}` };
+    }
+    if (operation?.phase && terminalFailurePhases.has(operation.phase)) {
+        const opRevisions = operationRevisions(operation).map((r) => r.toLowerCase());
+        // An old failed operation for another revision is not this deployment's verdict.
+        if (!expected || opRevisions.length === 0 || opRevisions.includes(expected)) {
+            const failed = (operation.syncResult?.resources ?? [])
+                .filter((r) => r.status === 'SyncFailed' || r.hookPhase === 'Failed' || r.hookPhase === 'Error')
+                .map((r) => `${[r.kind, r.namespace, r.name].filter(Boolean).join('/')}: ${r.message ?? r.status}`);
+            const reason = [operation.message, ...failed].filter(Boolean).join('; ');
+            return {
+                ...base,
+                state: 'failed',
+                message: `sync operation ${operation.phase}${reason ? `: ${reason}` : ''}`,
+            };
+        }
+    }
+    if (!atExpected) {
+        const at = revision ? `at revision ${shortSha(revision)}` : 'no revision reported';
+        return {
+            ...base,
+            state: 'pending',
+            message: withDetails(`${at}, waiting for ${shortSha(expectedRevision ?? '')}`),
+        };
+    }
+    if (sync !== 'Synced')
+        return { ...base, state: 'pending', message: withDetails(`sync status ${sync}`) };
+    if (health === 'Healthy') {
+        const at = revision ? ` at ${shortSha(revision)}` : '';
+        return { ...base, state: 'ok', message: `Synced and Healthy${at}` };
+    }
+    if (health === 'Degraded')
+        return { ...base, state: 'failed', message: withDetails('health Degraded') };
+    return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
+}
+const retriableStatuses = new Set([500, 502, 503, 504]);
+function sleepFor(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+function describeCause(error) {
+    if (!(error instanceof Error))
+        return String(error);
+    const cause = error.cause;
+    if (cause instanceof Error && cause.message)
+        return `${error.message}: ${cause.message}`;
+    return error.message;
+}
+function createArgoCdClient(options) {
+    const http = argoCdHttp(options);
+    return {
+        server: http.server,
+        getApplication: (name, getOptions) => getApplication(http, name, getOptions),
+        listApplications: (filter) => listApplications(http, filter),
+        setTargetRevision: (name, revision, choice) => setTargetRevision(http, name, revision, choice),
+        refresh: (name, kind = 'normal') => getApplication(http, name, { refresh: kind }),
+        sync: (name, syncOptions) => sync(http, name, syncOptions),
+        waitForSyncedHealthy: (name, waitOptions) => waitForSyncedHealthy(http, name, waitOptions),
+    };
+}
+function argoCdHttp(options) {
+    const server = normalizeServerUrl(options.server);
+    if (!options.token)
+        throw new Error('an Argo CD token is required');
+    const settings = {
+        server,
+        token: options.token,
+        fetch: options.fetch ?? globalThis.fetch,
+        retries: Math.max(0, options.retries ?? 3),
+        retryDelayMs: Math.max(0, options.retryDelayMs ?? 500),
+        requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+        log: options.log ?? (() => undefined),
+    };
+    return { server, log: settings.log, request: (spec) => client_request(settings, spec) };
+}
+function requestUrl(server, spec) {
+    const url = new URL(`${server}${spec.path}`);
+    for (const [key, value] of Object.entries(spec.query ?? {})) {
+        for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) {
+            url.searchParams.append(key, item);
+        }
+    }
+    return url;
+}
+/** One request with its retries: connection errors and 5xx are retried with backoff, refusals are final. */
+async function client_request(settings, spec) {
+    const { server, retries, log } = settings;
+    const url = requestUrl(server, spec);
+    const headers = {
+        authorization: `Bearer ${settings.token}`,
+        accept: 'application/json',
+    };
+    if (spec.body !== undefined)
+        headers['content-type'] = 'application/json';
+    const body = spec.body === undefined ? undefined : JSON.stringify(spec.body);
+    const where = `${spec.method} ${url.pathname}`;
+    for (let attempt = 0;; attempt++) {
+        let response;
+        try {
+            response = await settings.fetch(url, {
+                method: spec.method,
+                headers,
+                body,
+                signal: AbortSignal.timeout(settings.requestTimeoutMs),
+            });
+        }
+        catch (error) {
+            if (attempt < retries) {
+                const delay = backoff(settings.retryDelayMs, attempt, null);
+                log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+                await sleepFor(delay);
+                continue;
+            }
+            throw unreachable(server, spec, error);
+        }
+        const text = await response.text();
+        if (response.ok) {
+            try {
+                return { data: (text ? JSON.parse(text) : {}), attempts: attempt + 1 };
+            }
+            catch {
+                throw new ArgoCdError(`Argo CD ${where} answered HTTP ${response.status} with a body that is not JSON`, response.status, spec.application);
+            }
+        }
+        if (retriableStatuses.has(response.status) && attempt < retries) {
+            const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
+            log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
+            await sleepFor(delay);
+            continue;
+        }
+        const error = errorFor(spec, response.status, text);
+        error.attempts = attempt + 1;
+        throw error;
+    }
+}
+/** The error of a request that never got an answer (DNS, refused connection, timeout). */
+function unreachable(server, spec, cause) {
+    const target = spec.application ? ` application "${spec.application}"` : '';
+    return new ArgoCdError(`cannot reach Argo CD at ${server} to ${spec.action}${target} (${describeCause(cause)})`, undefined, spec.application);
+}
+/** Retry-After when the server sends one (up to 30 s), else doubling from `retryDelayMs` up to 10 s. */
+function backoff(retryDelayMs, attempt, retryAfter) {
+    const seconds = retryAfter === null ? NaN : Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0)
+        return Math.min(seconds * 1000, 30_000);
+    return Math.min(retryDelayMs * 2 ** attempt, 10_000);
+}
+/** The error a refusal becomes: what was refused, on what, and what to check. */
+function errorFor(spec, status, body) {
+    let detail = body.trim().slice(0, 300);
+    let grpcCode;
     try {
-        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+        const parsed = JSON.parse(body);
+        const text = parsed.message ?? parsed.error;
+        if (typeof text === 'string' && text)
+            detail = text;
+        if (typeof parsed.code === 'number')
+            grpcCode = parsed.code;
+    }
+    catch {
+        // not JSON: keep the raw text (a proxy's error page)
+    }
+    const suffix = detail ? `: ${detail}` : '';
+    const app = spec.application;
+    const target = app ? `application "${app}"` : spec.path;
+    let message;
+    if (status === 401) {
+        message = `Argo CD rejected the token (HTTP 401${suffix}) on ${spec.action} ${target}; check that the token is valid and not expired`;
+    }
+    else if (status === 403) {
+        message = `Argo CD denied ${spec.action} on ${target} (HTTP 403${suffix}); the token's account needs RBAC permission for it (Argo CD also answers 403 for an application it cannot see)`;
+    }
+    else if (status === 404 && app) {
+        message = `Argo CD application "${app}" not found (HTTP 404${suffix})`;
+    }
+    else {
+        message = `Argo CD ${spec.action} on ${target} failed (HTTP ${status}${suffix})`;
+    }
+    return new ArgoCdError(message, status, app, grpcCode);
+}
+const appPath = (name) => `/api/v1/applications/${encodeURIComponent(name)}`;
+async function getApplication(http, name, getOptions = {}) {
+    const { data } = await http.request({
+        method: 'GET',
+        path: appPath(name),
+        query: { refresh: getOptions.refresh },
+        action: getOptions.refresh ? 'refresh' : 'get',
+        application: name,
+    });
+    return data;
+}
+async function listApplications(http, filter = {}) {
+    const { data } = await http.request({
+        method: 'GET',
+        path: '/api/v1/applications',
+        query: { selector: filter.selector, name: filter.name, projects: filter.projects },
+        action: 'list applications',
+    });
+    return data.items ?? [];
+}
+async function patch(http, name, patchType, body) {
+    const { data } = await http.request({
+        method: 'PATCH',
+        path: appPath(name),
+        body: { name, patchType, patch: JSON.stringify(body) },
+        action: 'update',
+        application: name,
+    });
+    return data;
+}
+/** Which of a multi-source application's sources the revision is for. */
+function chooseSource(name, sources, choice) {
+    if (choice.sourceIndex !== undefined) {
+        if (!Number.isInteger(choice.sourceIndex) ||
+            choice.sourceIndex < 0 ||
+            choice.sourceIndex >= sources.length) {
+            throw new ArgoCdError(`application "${name}" has ${sources.length} sources; source index ${choice.sourceIndex} does not exist`, undefined, name);
+        }
+        const chosen = sources[choice.sourceIndex];
+        if (choice.sourceRepoURL &&
+            canonicalRepoURL(chosen?.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+            throw new ArgoCdError(`application "${name}": source ${choice.sourceIndex} is ${chosen?.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+        }
+        return choice.sourceIndex;
+    }
+    if (choice.sourceRepoURL) {
+        const wanted = canonicalRepoURL(choice.sourceRepoURL);
+        const matches = sources.flatMap((source, index) => canonicalRepoURL(source.repoURL ?? '') === wanted ? [index] : []);
+        if (matches.length === 1 && matches[0] !== undefined)
+            return matches[0];
+        const listed = sources.map((source) => source.repoURL ?? '(none)').join(', ');
+        throw new ArgoCdError(matches.length === 0
+            ? `application "${name}" has no source with repoURL ${choice.sourceRepoURL} (sources: ${listed})`
+            : `application "${name}" has ${matches.length} sources with repoURL ${choice.sourceRepoURL}; give a source index`, undefined, name);
+    }
+    if (sources.length === 1)
+        return 0;
+    throw new ArgoCdError(`application "${name}" has ${sources.length} sources; say which one to point at the revision (source index or repoURL)`, undefined, name);
+}
+async function setTargetRevision(http, name, revision, choice = {}) {
+    if (!revision)
+        throw new Error(`no target revision given for application "${name}"`);
+    const current = await getApplication(http, name);
+    const sources = current.spec.sources ?? [];
+    if (sources.length > 0) {
+        const index = chooseSource(name, sources, choice);
+        const source = sources[index];
+        const previous = source?.targetRevision;
+        if (previous === revision)
+            return { application: current, changed: false, previous, sourceIndex: index };
+        // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
+        const operations = [
+            { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
+            { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+        ];
+        const application = await patch(http, name, 'json', operations);
+        http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
+        return { application, changed: true, previous, sourceIndex: index };
+    }
+    const source = singleSource(name, current, choice);
+    const previous = source.targetRevision;
+    if (previous === revision)
+        return { application: current, changed: false, previous, sourceIndex: undefined };
+    const application = await patch(http, name, 'merge', {
+        spec: { source: { targetRevision: revision } },
+    });
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    return { application, changed: true, previous, sourceIndex: undefined };
+}
+/** The `spec.source` of a single-source application, refusing a choice that names another. */
+function singleSource(name, current, choice) {
+    const source = current.spec.source;
+    if (!source) {
+        throw new ArgoCdError(`application "${name}" has neither spec.source nor spec.sources`, undefined, name);
+    }
+    if (choice.sourceIndex !== undefined && choice.sourceIndex !== 0) {
+        throw new ArgoCdError(`application "${name}" has a single source; source index ${choice.sourceIndex} does not exist`, undefined, name);
+    }
+    if (choice.sourceRepoURL &&
+        canonicalRepoURL(source.repoURL ?? '') !== canonicalRepoURL(choice.sourceRepoURL)) {
+        throw new ArgoCdError(`application "${name}" tracks ${source.repoURL ?? '(no repoURL)'}, not ${choice.sourceRepoURL}`, undefined, name);
+    }
+    return source;
+}
+async function sync(http, name, syncOptions = {}) {
+    const body = {
+        name,
+        ...(syncOptions.revision ? { revision: syncOptions.revision } : {}),
+        ...(syncOptions.revisions ? { revisions: syncOptions.revisions } : {}),
+        // int64 in the gateway's JSON: strings, as the swagger declares
+        ...(syncOptions.sourcePositions
+            ? { sourcePositions: syncOptions.sourcePositions.map(String) }
+            : {}),
+        ...(syncOptions.prune !== undefined ? { prune: syncOptions.prune } : {}),
+        ...(syncOptions.dryRun !== undefined ? { dryRun: syncOptions.dryRun } : {}),
+    };
+    try {
+        const { data } = await http.request({
+            method: 'POST',
+            path: `${appPath(name)}/sync`,
+            body,
+            action: 'sync',
+            application: name,
+        });
+        return data;
     }
     catch (error) {
-        throw new errors_UserError(`${file} is not valid JSON: ${errors_errorMessage(error)}`, { file });
+        // A retried POST whose first attempt went through finds its own operation running.
+        if (error instanceof ArgoCdError &&
+            error.attempts > 1 &&
+            error.grpcCode === 9 &&
+            /another operation is already in progress/i.test(error.message)) {
+            http.log(`Argo CD application "${name}": a sync operation is already in progress; waiting on it`);
+            return getApplication(http, name);
+        }
+        throw error;
     }
-    const result = validateHydration(value, file);
-    if (shard) {
-        for (const env of result.environments)
-            env.outputDir = (0,external_node_path_namespaceObject.join)(shard, env.outputDir);
-    }
-    return result;
 }
-/** Checks the shape of a hydration result; the error names the file and the field. */
-function validateHydration(value, file) {
-    const fail = (what) => {
-        throw new errors_UserError(`${file}: ${what}`, { file });
-    };
-    if (typeof value !== 'object' || value === null)
-        return fail('not a JSON object');
-    const v = value;
-    if (v.version !== 1)
-        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
-    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
-        fail('drySha must be a full commit SHA');
-    if (!Array.isArray(v.environments))
-        return fail('environments must be a list');
-    const environments = v.environments.map((raw, i) => {
-        const at = `environments[${i}]`;
-        if (typeof raw !== 'object' || raw === null)
-            return fail(`${at} is not an object`);
-        const env = raw;
-        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
-            if (typeof env[key] !== 'string')
-                fail(`${at}.${key} must be a string`);
-        }
-        const name = env.name;
-        if (!isValidRefPart(name))
-            fail(`${at}.name "${name}" cannot be used in a branch name`);
-        if (!isValidRefPart(env.branch))
-            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
-        if (!STATUSES.includes(env.status)) {
-            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
-        }
-        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
-            fail(`${at}.baseSha must be '' or a SHA`);
-        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
-            fail(`${at}.files must be a list of paths`);
-        }
-        if (!Array.isArray(env.changes))
-            fail(`${at}.changes must be a list`);
-        const counts = (key, fields) => {
-            const obj = env[key];
-            if (typeof obj !== 'object' ||
-                obj === null ||
-                !fields.every((f) => Number.isInteger(obj[f]))) {
-                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+async function waitForSyncedHealthy(http, name, waitOptions = {}) {
+    const timeoutMs = waitOptions.timeoutMs ?? 300_000;
+    const pollMs = waitOptions.pollMs ?? 5_000;
+    const now = waitOptions.now ?? Date.now;
+    const sleep = waitOptions.sleep ?? sleepFor;
+    const started = now();
+    let last;
+    let lastError;
+    for (;;) {
+        try {
+            const app = await getApplication(http, name);
+            last = assessApplication(app, waitOptions.revision);
+            lastError = undefined;
+            if (last.state !== 'pending') {
+                const { state, ...result } = last;
+                return { ...result, ok: state === 'ok' };
             }
-        };
-        counts('resources', ['before', 'after']);
-        counts('diff', ['added', 'changed', 'deleted']);
-        return raw;
-    });
-    assertUniqueNames(environments, file);
-    return { ...v, environments };
+        }
+        catch (error) {
+            // Outages (retries exhausted) are waited out until the deadline; refusals are final.
+            if (!(error instanceof ArgoCdError) || (error.status !== undefined && error.status < 500))
+                throw error;
+            lastError = error.message;
+        }
+        const elapsed = now() - started;
+        if (elapsed >= timeoutMs) {
+            const seconds = Number((timeoutMs / 1000).toFixed(1));
+            const lastSeen = last ? `${last.sync}/${last.health}: ${last.message}` : 'no answer';
+            const message = `timed out after ${seconds} s waiting for "${name}" to be Synced and Healthy (last: ${lastError ?? lastSeen})`;
+            return {
+                ok: false,
+                sync: last?.sync ?? 'Unknown',
+                health: last?.health ?? 'Unknown',
+                ...(last?.revision ? { revision: last.revision } : {}),
+                message,
+            };
+        }
+        await sleep(Math.min(pollMs, timeoutMs - elapsed));
+    }
 }
-function assertUniqueNames(environments, where) {
-    const seen = new Set();
-    for (const env of environments) {
-        if (seen.has(env.name))
-            throw new errors_UserError(`${where}: environment ${env.name} appears twice`);
-        seen.add(env.name);
+
+;// CONCATENATED MODULE: ./actions/lib/argocd/restore.js
+// Putting a cluster back on its WET branch: what every action does when the
+// child branch an Argo CD Application runs is about to go away (a child
+// closed, an environment dropped, a lock released, a parent merged). Reset
+// the source to the WET branch, sync, wait for Synced and Healthy at the tip.
+//
+// Which Applications a caller may move is its own rule (`mayMove`): its own
+// child branch, or a branch that no longer exists (a repair). Another open
+// parent's child, a human's pin or a commit a deploy system set stay.
+
+function applicationFacts(app, repoURL) {
+    const sources = app.spec.sources ?? [];
+    const multiSource = sources.length > 0;
+    const index = multiSource
+        ? sources.findIndex((s) => canonicalRepoURL(s.repoURL ?? '') === canonicalRepoURL(repoURL))
+        : 0;
+    const sync = app.status?.sync;
+    return {
+        target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+        multiSource,
+        synced: sync?.status === 'Synced',
+        revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
+    };
+}
+/** The next step, from the facts alone. */
+function restoreStep(facts, request, mayMove) {
+    if (facts.target !== request.wetBranch)
+        return mayMove ? 'move' : 'keep';
+    const atTip = facts.synced && facts.revisions.includes(request.wetTip);
+    return atTip ? 'none' : 'sync';
+}
+async function restoreApplication(client, request) {
+    const name = request.application;
+    let previous;
+    try {
+        const facts = applicationFacts(await client.getApplication(name), request.repoURL);
+        previous = facts.target;
+        const mayMove = previous !== undefined && previous !== request.wetBranch && (await request.mayMove(previous));
+        const step = restoreStep(facts, request, mayMove);
+        const base = { application: name, ...(previous !== undefined ? { previous } : {}) };
+        if (step === 'none')
+            return { ...base, result: 'unchanged', detail: `${name} runs ${request.wetBranch} already` };
+        if (step === 'keep')
+            return {
+                ...base,
+                result: 'kept',
+                detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
+            };
+        if (step === 'move') {
+            await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL });
+        }
+        // A multi-source sync syncs every source at its spec revision; a single source can name it.
+        await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch });
+        const waited = await client.waitForSyncedHealthy(name, {
+            ...(request.wetTip ? { revision: request.wetTip } : {}),
+            timeoutMs: request.timeoutMs,
+            pollMs: request.pollMs,
+        });
+        const what = step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch;
+        if (!waited.ok)
+            return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` };
+        return {
+            ...base,
+            result: step === 'move' ? 'reset' : 'synced',
+            detail: `${name}: ${what}, Synced and Healthy at ${request.wetTip.slice(0, 7) || 'its tip'}`,
+        };
+    }
+    catch (error) {
+        if (!(error instanceof ArgoCdError))
+            throw error;
+        const runs = previous === undefined ? '' : `${name} still runs ${previous}: `;
+        return {
+            application: name,
+            result: 'failed',
+            detail: `${runs}${error.message}`,
+            ...(previous !== undefined ? { previous } : {}),
+        };
     }
 }
 
@@ -66083,7 +66064,7 @@ const nameMatchers = new Map();
 function nameMatcher(pattern) {
     let matcher = nameMatchers.get(pattern);
     if (!matcher)
-        nameMatchers.set(pattern, (matcher = new Minimatch(pattern)));
+        nameMatchers.set(pattern, (matcher = new esm_Minimatch(pattern)));
     return matcher;
 }
 /** Stage names in dependency order (file order among independent stages). */
@@ -66296,6 +66277,8 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/github/contents.js
 // Files through the contents API: the one reader other modules use to read a
 // file at a ref without a checkout.
@@ -66318,6 +66301,997 @@ async function readFileAt(client, repo, path, ref) {
         throw new NotAFileError(`${path} at ${ref} is not a file`);
     }
     return Buffer.from(data.content, 'base64').toString('utf8');
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+async function branchTip(client, repo, branch) {
+    try {
+        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** Every branch under `prefix`, with its tip. */
+async function git_data_branchesWithPrefix(client, repo, prefix) {
+    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+        ...repo,
+        ref: `heads/${prefix}`,
+        per_page: 100,
+    });
+    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+async function deleteBranch(client, repo, branch) {
+    try {
+        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
+        return true;
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        if (status === 422 || status === 404)
+            return false;
+        throw error;
+    }
+}
+/**
+ * Every file path of a commit or branch, from one recursive tree listing.
+ * GitHub cuts the listing of a very large tree (`truncated`): then the list
+ * is incomplete and the caller must not treat it as the whole tree.
+ */
+async function filesAt(client, repo, ref) {
+    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
+    return {
+        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
+        truncated: data.truncated,
+    };
+}
+
+;// CONCATENATED MODULE: ./actions/lib/locks.js
+// Environment locks, held by a parent pull request (not by a person).
+//
+// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
+// parentless commit whose tree holds `lock.json`. A run takes the locks of a
+// whole stage in ONE `git push --atomic`, every ref leased on "must not
+// exist": of two runs racing for an environment exactly one push succeeds,
+// and a rejected push takes nothing. It gives them back the same way, each
+// deletion leased on the very commit it created. Reads are one fetch of every
+// lock ref. No REST call per environment.
+//
+// Every lock records a random `id` per acquisition, so a run can tell a lock
+// it created from one that was already held by the same PR in an earlier run:
+// a failed run releases only the former.
+
+
+
+
+
+const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
+const LOCK_FILE = 'lock.json';
+function lockBranch(environment) {
+    return `${LOCK_BRANCH_PREFIX}${environment}`;
+}
+/** "locked by #12 (alice, change freeze)" */
+function describeHolder(held) {
+    if (!held.lock)
+        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
+    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
+    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
+}
+async function readLock(client, repo, environment) {
+    const commit = await branchTip(client, repo, lockBranch(environment));
+    if (commit === undefined)
+        return undefined;
+    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
+}
+async function readLockFile(client, repo, commit) {
+    try {
+        const text = await readFileAt(client, repo, LOCK_FILE, commit);
+        const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text));
+        return lock ? { lock } : {};
+    }
+    catch (error) {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        if (error instanceof NotAFileError || error instanceof SyntaxError)
+            return {};
+        throw error;
+    }
+}
+function toLockInfo(value) {
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
+        return undefined;
+    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
+        if (typeof v[key] !== 'string')
+            return undefined;
+    }
+    return {
+        pr: v.pr,
+        actor: v.actor,
+        reason: v.reason,
+        sha: v.sha,
+        createdAt: v.createdAt,
+        id: v.id,
+    };
+}
+/**
+ * Deletes the lock only when `pr` holds it (and, with `id`, only the very
+ * acquisition that created it). The API has no conditional delete: the
+ * window between the read and the delete is one round trip, and only a run
+ * of the holding PR ever deletes, so another PR's lock cannot appear there
+ * unless the holder's own runs race each other.
+ */
+async function releaseLock(client, repo, environment, pr, id) {
+    const held = await readLock(client, repo, environment);
+    if (!held)
+        return 'absent';
+    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
+        return 'conflict';
+    return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
+}
+/** Every lock in the repository. */
+async function listLocks(client, repo) {
+    const locks = [];
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!environment)
+            continue;
+        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** The locks held on `environments`: one listing, then a read of each held one. */
+async function locksOf(client, repo, environments) {
+    const wanted = new Set(environments);
+    const locks = new Map();
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!wanted.has(environment))
+            continue;
+        locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
+async function releaseLocksOfPullRequest(client, repo, pr) {
+    const released = [];
+    for (const held of await listLocks(client, repo)) {
+        if (held.lock?.pr !== pr)
+            continue;
+        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
+            released.push(held.environment);
+    }
+    return released;
+}
+const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
+const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
+/** A concurrent run may win a push between our read and our push; then we read again. */
+const ACQUIRE_ATTEMPTS = 3;
+/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
+async function heldLocks(at, environments) {
+    const wanted = environments ? new Set(environments) : undefined;
+    await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
+        prune: true,
+    });
+    const refs = await at.git.localRefs(LOCAL_LOCKS);
+    const found = [...refs]
+        .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
+        .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)));
+    const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`));
+    const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined));
+    const held = new Map();
+    found.forEach((lock, index) => {
+        const text = texts.get(blobs[index] ?? '');
+        const info = text === undefined ? undefined : parseLock(text);
+        held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) });
+    });
+    return held;
+}
+function parseLock(text) {
+    try {
+        return toLockInfo(JSON.parse(text));
+    }
+    catch {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        return undefined;
+    }
+}
+/**
+ * Takes the locks of `environments` for `options.pr` in one atomic push:
+ * all of them, or (when another PR holds one) none.
+ */
+async function acquireLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    for (let attempt = 1;; attempt++) {
+        const held = await heldLocks(at, sorted);
+        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+        if (taken)
+            return { status: 'conflict', held: taken };
+        const missing = sorted.filter((env) => !held.has(env));
+        if (missing.length === 0)
+            return { status: 'acquired', created: [] };
+        const created = await buildLockCommits(at.git, missing, options);
+        try {
+            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
+                atomic: true,
+                leases: created.map((lock) => ({
+                    ref: `refs/heads/${lockBranch(lock.environment)}`,
+                    expect: '',
+                })),
+            });
+            return { status: 'acquired', created };
+        }
+        catch (error) {
+            if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
+                throw error;
+        }
+    }
+}
+/** Parentless lock commits, one per environment, built by one `git fast-import`. */
+async function buildLockCommits(git, environments, options) {
+    const now = options.now?.() ?? new Date();
+    const seconds = Math.floor(now.getTime() / 1000);
+    const data = (text) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    const locks = environments.map((environment) => ({
+        environment,
+        lock: {
+            pr: options.pr,
+            actor: options.actor,
+            reason: options.reason,
+            sha: options.sha,
+            createdAt: now.toISOString(),
+            id: randomUUID(),
+        },
+    }));
+    const stream = locks
+        .map(({ environment, lock }) => `commit ${LOCAL_NEW}${environment}\n` +
+        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
+        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
+        `M 100644 inline ${LOCK_FILE}\n` +
+        data(`${JSON.stringify(lock, null, 2)}\n`))
+        .join('');
+    await git.run(['fast-import', '--quiet', '--force'], stream);
+    const refs = await git.localRefs(LOCAL_NEW);
+    return locks.map(({ environment, lock }) => {
+        const commit = refs.get(`${LOCAL_NEW}${environment}`);
+        if (!commit)
+            throw new Error(`git fast-import did not create the lock commit of ${environment}`);
+        return { environment, commit, lock };
+    });
+}
+/**
+ * Gives back locks in one atomic push, each deletion leased on the commit the
+ * caller holds, so a lock taken anew since is never removed. When the push is
+ * refused (one lock moved), the locks still at their commit are given back
+ * alone. Returns the environments released.
+ */
+async function releaseLocks(at, locks) {
+    const push = (batch) => at.git.push(at.remote, batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`), {
+        atomic: true,
+        leases: batch.map((lock) => ({
+            ref: `refs/heads/${lockBranch(lock.environment)}`,
+            expect: lock.commit,
+        })),
+    });
+    if (locks.length === 0)
+        return [];
+    try {
+        await push(locks);
+        return locks.map((lock) => lock.environment);
+    }
+    catch (error) {
+        if (!(error instanceof PushRejectedError))
+            throw error;
+    }
+    const now = await heldLocks(at, locks.map((lock) => lock.environment));
+    const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit);
+    if (still.length > 0)
+        await push(still);
+    return still.map((lock) => lock.environment);
+}
+
+;// CONCATENATED MODULE: ./actions/open-child-prs/restore.js
+// Environments a parent no longer impacts after a new push: their children
+// close and their branches go in the atomic push. A cluster that an
+// autoPromote stage (or a `.promote`) put on such a child must not be left on
+// a branch that is about to disappear: its Application goes back to the WET
+// branch first (synced, healthy), and the lock is released once the child is
+// closed. When that fails, the child, its branch and the lock stay, and the
+// run fails, so a re-run finishes it.
+
+
+
+
+
+
+/**
+ * Restores the clusters of children about to close. Returns the outcome per
+ * environment; `failed` lists the environments whose cluster may still run
+ * the child (their child must stay).
+ */
+async function restoreDropped(options, parent, dropped, wetTips, log) {
+    const outcomes = new Map();
+    const failed = new Set();
+    for (const { environment, child } of dropped) {
+        if (!environment || !options)
+            continue;
+        const stage = stageFor(options.config, environment);
+        if ((stage?.backend ?? options.config.deploy.backend) !== 'argocd')
+            continue;
+        const application = await restoreOne(options, parent, environment, child, wetTips);
+        log(`${environment}: ${application.detail}`);
+        outcomes.set(environment, { environment, application });
+        if (application.result === 'failed')
+            failed.add(environment);
+    }
+    return { outcomes, failed };
+}
+async function restoreOne(options, parent, environment, child, wetTips) {
+    let name;
+    try {
+        name = argoCdApplicationName(options.config, {
+            name: environment,
+            stage: stageFor(options.config, environment)?.name ?? '',
+            branch: child.base,
+        });
+    }
+    catch (error) {
+        return { application: '', result: 'failed', detail: errors_errorMessage(error) };
+    }
+    if (!options.argocd) {
+        return {
+            application: name,
+            result: 'failed',
+            detail: `cannot check ${name}: no Argo CD token (the argocd-token input) or deploy.argocd.server`,
+        };
+    }
+    const own = childBranch(parent, environment);
+    return restoreApplication(options.argocd, {
+        application: name,
+        wetBranch: child.base,
+        wetTip: wetTips.get(`refs/heads/${child.base}`) ?? '',
+        repoURL: options.repoURL,
+        mayMove: (target) => target === own,
+        timeoutMs: options.config.deploy.argocd.timeoutSeconds * 1000,
+        pollMs: options.pollMs,
+    });
+}
+/** After its child closed: the environment's lock goes (only when this parent holds it). */
+async function releaseDroppedLock(client, repo, parent, environment, outcomes) {
+    const lock = await releaseLock(client, repo, environment, parent);
+    outcomes.set(environment, { ...(outcomes.get(environment) ?? { environment }), lock });
+}
+/** How a closed child's environment ended, for the sticky comment. */
+function dropNote(outcome, wetBranch) {
+    if (!outcome)
+        return '';
+    const parts = [];
+    const app = outcome.application;
+    if (app && (app.result === 'reset' || app.result === 'synced'))
+        parts.push(`Argo CD ${inlineCode(app.application)} back on ${inlineCode(wetBranch)}`);
+    if (outcome.lock === 'released')
+        parts.push('lock released');
+    return parts.join(', ');
+}
+
+;// CONCATENATED MODULE: ./actions/open-child-prs/child-prs.js
+// open-child-prs' core: turn a hydration result into child branches (one
+// atomic push), child PRs, per-environment statuses and one sticky parent
+// comment. Level-triggered: every run re-derives state from GitHub, so a
+// re-run after any failure converges on the same result.
+//
+// Order matters for "nothing half-written": all checks and commits happen
+// locally first, then ONE atomic push (leases on every ref, including the WET
+// tips the render was diffed against); only when it succeeded do PRs,
+// statuses and the comment change.
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * hydrate's `result` output, when the workflow also passes it: it must parse
+ * and name only environments the rendered directory holds (a cheap guard
+ * against wiring two different runs together).
+ */
+function checkResultInput(text, hydration) {
+    if (text === '')
+        return;
+    let value;
+    try {
+        value = JSON.parse(text);
+    }
+    catch (error) {
+        throw new errors_UserError(`input "result" is not valid JSON: ${errors_errorMessage(error)}`);
+    }
+    const known = new Set(hydration.environments.map((env) => env.name));
+    for (const name of resultNames(value)) {
+        if (!known.has(name)) {
+            throw new errors_UserError(`input "result" names environment "${name}", which the rendered directory does not contain`);
+        }
+    }
+}
+function resultNames(value) {
+    const list = Array.isArray(value)
+        ? value
+        : typeof value === 'object' &&
+            value !== null &&
+            Array.isArray(value.environments)
+            ? value.environments
+            : undefined;
+    if (list) {
+        return list.map((item, i) => {
+            const entry = item;
+            const name = typeof entry?.name === 'string' ? entry.name : entry?.environment;
+            if (typeof name !== 'string')
+                throw new errors_UserError(`input "result": entry ${i} has no environment name`);
+            return name;
+        });
+    }
+    if (typeof value === 'object' && value !== null)
+        return Object.keys(value);
+    throw new errors_UserError('input "result" must be a list or an object of environments');
+}
+// ---------------------------------------------------------------- tags
+/**
+ * Tag names from `tag-template`: `{component}` (= the environment: the unit a
+ * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
+ * (first 7 characters of the DRY commit). It must name the environment, or
+ * every child would fight over one tag.
+ */
+function tagName(template, values) {
+    if (!/\{(component|environment)\}/.test(template)) {
+        throw new errors_UserError('tag-template must contain {component} or {environment}: one tag per environment');
+    }
+    const name = template.replace(/\{(\w+)\}/g, (whole, key) => {
+        switch (key) {
+            case 'component':
+            case 'environment':
+                return values.environment;
+            case 'stage':
+                return values.stage;
+            case 'pr':
+                return String(values.pr);
+            case 'sha':
+                return values.drySha.slice(0, 7);
+            default:
+                throw new errors_UserError(`tag-template: unknown placeholder ${whole}`);
+        }
+    });
+    if (!isValidRefPart(name))
+        throw new errors_UserError(`tag-template gives an invalid tag name "${name}"`);
+    return name;
+}
+async function openChildPrs(options) {
+    const { client, git, repo, parent, hydration } = options;
+    const log = options.log ?? (() => undefined);
+    const fullName = `${repo.owner}/${repo.repo}`;
+    // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
+    const dry = await ensureDryCommit(git, options.remote, hydration.drySha);
+    const renderedHead = dry.parents.length === 2 ? dry.parents[1] : dry.sha;
+    const pull = await getPullRequest(client, repo, parent);
+    if (pull.state !== 'open' || pull.headSha !== renderedHead) {
+        const reason = pull.state !== 'open'
+            ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
+            : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
+        return {
+            stale: true,
+            reason,
+            headSha: pull.headSha,
+            children: [],
+            pushed: [],
+            jobSummary: '',
+            unrestored: [],
+        };
+    }
+    const headSha = pull.headSha;
+    // 2. Local work: current remote refs, WET tips, child commits.
+    const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
+    for (const env of hydration.environments) {
+        if (env.status !== 'rendered')
+            continue;
+        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
+        // A missing branch may since have been created by an earlier attempt of this run (same root commit).
+        if (env.baseSha !== '' && now !== env.baseSha)
+            throw wetMoved(env, now);
+    }
+    // One fetch for the WET tips and the existing child commits that are not here yet.
+    const toFetch = new Set();
+    for (const env of hydration.environments) {
+        if (env.status !== 'rendered')
+            continue;
+        if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
+            toFetch.add(`refs/heads/${env.branch}`);
+        }
+        const childRef = `refs/heads/${childBranch(parent, env.name)}`;
+        const childSha = remoteRefs.get(childRef);
+        if (childSha && !(await git.tryRevParse(childSha)))
+            toFetch.add(childRef);
+    }
+    if (toFetch.size > 0)
+        await git.fetch(options.remote, [...toFetch]);
+    log(`fetched ${toFetch.size} ref(s); building child commits`);
+    const planned = [];
+    const unchangedByCommit = new Set();
+    for (const env of hydration.environments) {
+        if (env.status !== 'rendered')
+            continue;
+        const commit = await buildWetCommit(git, {
+            environment: env,
+            renderedDir: options.renderedDir,
+            parent,
+            dry,
+        });
+        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
+        if (env.baseSha === '' && now !== '' && now !== commit.rootSha)
+            throw wetMoved(env, now);
+        if (!commit.changed) {
+            unchangedByCommit.add(env.name);
+            continue;
+        }
+        const existing = remoteRefs.get(`refs/heads/${childBranch(parent, env.name)}`);
+        if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
+            // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
+            commit.sha = existing;
+        }
+        planned.push({
+            env,
+            commit,
+            branch: childBranch(parent, env.name),
+            marker: {
+                version: 1,
+                parent,
+                environment: env.name,
+                stage: env.stage,
+                branch: env.branch,
+                drySha: hydration.drySha,
+                headSha,
+            },
+        });
+    }
+    const renderOf = (env) => unchangedByCommit.has(env.name) ? 'unchanged' : env.status;
+    log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`);
+    // 3. What GitHub has: open children of this parent (one paginated listing).
+    const existing = new Map();
+    const extraChildren = [];
+    for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
+        if (existing.has(child.environment))
+            extraChildren.push(child);
+        else
+            existing.set(child.environment, child);
+    }
+    const byName = new Map(hydration.environments.map((env) => [env.name, env]));
+    const plannedNames = new Set(planned.map((p) => p.env.name));
+    // A failed or blocked render keeps its old child (the failure status blocks it); others close.
+    const toClose = [
+        ...[...existing].filter(([name]) => {
+            const status = byName.get(name)?.status;
+            return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked';
+        }),
+        ...extraChildren.map((child) => ['', child]),
+    ].map(([name, child]) => ({ environment: name, child }));
+    // Clusters still running a child about to close go back to their WET branch first;
+    // a child whose cluster could not be restored stays, with its branch and lock.
+    const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log);
+    const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment));
+    // 4. One atomic push: child branches, tags and deletions, each leased on
+    // the value read above, plus lease-only entries pinning every WET tip to
+    // what the render was diffed against (a moved tip fails the whole push).
+    const updates = new Map();
+    for (const plan of planned) {
+        const ref = `refs/heads/${plan.branch}`;
+        updates.set(ref, { sha: plan.commit.sha, expect: remoteRefs.get(ref) ?? '' });
+        if (options.tagTemplate) {
+            const tag = tagName(options.tagTemplate, {
+                environment: plan.env.name,
+                stage: plan.env.stage,
+                pr: parent,
+                drySha: hydration.drySha,
+            });
+            const tagRef = `refs/tags/${tag}`;
+            updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' });
+        }
+    }
+    for (const { child } of closing) {
+        const ref = `refs/heads/${child.branch}`;
+        const current = remoteRefs.get(ref);
+        if (current && !updates.has(ref))
+            updates.set(ref, { sha: '', expect: current });
+    }
+    const changes = [...updates].filter(([, u]) => u.sha !== u.expect);
+    if (changes.length > 0) {
+        const entries = new Map(changes);
+        for (const plan of planned) {
+            const wetRef = `refs/heads/${plan.env.branch}`;
+            const sha = plan.commit.rootSha ?? plan.commit.baseSha;
+            entries.set(wetRef, { sha, expect: remoteRefs.get(wetRef) ?? '' });
+        }
+        try {
+            await git.push(options.remote, [...entries].map(([ref, u]) => `${u.sha}:${ref}`), { atomic: true, leases: [...entries].map(([ref, u]) => ({ ref, expect: u.expect })) });
+        }
+        catch (error) {
+            if (error instanceof git_PushRejectedError) {
+                throw new errors_UserError('the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
+                    `Re-run the workflow to render again. (${error.message})`);
+            }
+            throw error;
+        }
+        log(`pushed ${changes.length} ref update(s) in one atomic push`);
+    }
+    const pushed = [
+        ...changes.map(([ref]) => ref),
+        ...planned
+            .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
+            .map((p) => `refs/heads/${p.env.branch}`),
+    ];
+    // 5. Child PRs: find, create or update.
+    const stageInfo = new Map(options.stages.map((s) => [s.name, s]));
+    const reports = new Map();
+    for (const env of hydration.environments) {
+        reports.set(env.name, {
+            environment: env.name,
+            stage: env.stage,
+            status: renderOf(env),
+            ...(env.reason ? { reason: env.reason } : {}),
+            resources: env.resources,
+            diff: env.diff,
+            changes: env.changes,
+        });
+    }
+    const labels = [...new Set((options.labels ?? []).filter(Boolean))];
+    for (const plan of planned) {
+        const report = reports.get(plan.env.name);
+        const title = childTitle(parent, plan.env.name, pull.title);
+        const body = renderChildBody({
+            marker: plan.marker,
+            report,
+            autoPromote: stageInfo.get(plan.env.stage)?.autoPromote ?? false,
+            promoteCommand: options.promoteCommand,
+        });
+        let child = existing.get(plan.env.name);
+        let state = 'unchanged';
+        if (!child) {
+            const created = await createOrAdoptChildPr(client, repo, parent, {
+                title,
+                body,
+                head: plan.branch,
+                base: plan.env.branch,
+            });
+            child = created.child;
+            state = created.adopted ? 'unchanged' : 'created';
+        }
+        if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
+            await updatePull(client, repo, child.number, { title, body, base: plan.env.branch });
+            if (state !== 'created')
+                state = 'updated';
+        }
+        const missingLabels = labels.filter((l) => !child.labels.includes(l));
+        if (missingLabels.length > 0) {
+            await addLabels(client, repo, child.number, missingLabels);
+        }
+        report.child = { number: child.number, url: child.url, state };
+    }
+    for (const env of hydration.environments) {
+        const kept = existing.get(env.name);
+        const report = reports.get(env.name);
+        if (kept && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
+            report.child = { number: kept.number, url: kept.url, state: 'unchanged' };
+        }
+    }
+    log(`child PRs up to date`);
+    // 6. Close children that no longer carry a change.
+    const closed = [];
+    for (const { environment, child } of closing) {
+        await closePull(client, repo, child.number);
+        if (environment)
+            await releaseDroppedLock(client, repo, parent, environment, dropped.outcomes);
+        const note = dropNote(dropped.outcomes.get(environment), child.base);
+        closed.push({ environment, number: child.number, url: child.url, ...(note ? { note } : {}) });
+        const report = reports.get(environment);
+        if (report)
+            report.child = { number: child.number, url: child.url, state: 'closed' };
+    }
+    // 7. Statuses on the parent head (identical ones are not re-posted).
+    const current = await latestStatuses(client, repo, headSha);
+    for (const env of hydration.environments) {
+        const report = reports.get(env.name);
+        const status = environmentStatus(report, {
+            promoteCommand: options.promoteCommand,
+            autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
+            fallbackUrl: options.runUrl ?? pull.htmlUrl,
+        });
+        if (!sameStatus(current.get(status.context), status)) {
+            await setStatus(client, repo, headSha, status);
+        }
+    }
+    log(`statuses set`);
+    // 8. The sticky comment on the parent.
+    const commentBody = renderSummaryComment({
+        parent,
+        headSha,
+        drySha: hydration.drySha,
+        stages: options.stages,
+        promoteCommand: options.promoteCommand,
+        environments: [...reports.values()],
+        closed,
+        ...(options.runUrl ? { runUrl: options.runUrl } : {}),
+    });
+    const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
+    // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
+    const openAfter = [...reports.values()]
+        .filter((r) => r.child && r.child.state !== 'closed')
+        .map((r) => ({
+        number: r.child?.number ?? 0,
+        state: 'open',
+        merged: false,
+        draft: false,
+        title: '',
+        body: null,
+        headRef: childBranch(parent, r.environment),
+        headSha: '',
+        headRepo: fullName,
+        baseRef: byName.get(r.environment)?.branch ?? '',
+        htmlUrl: r.child?.url ?? '',
+        labels: [],
+        updatedAt: '',
+    }));
+    await setAggregateStatus(client, repo, {
+        sha: headSha,
+        parent,
+        impacted: hydration.environments.map((env) => env.name),
+        pulls: openAfter,
+        ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
+    });
+    const children = [...reports.values()]
+        .map((r) => ({
+        environment: r.environment,
+        stage: r.stage,
+        render: r.status,
+        branch: childBranch(parent, r.environment),
+        number: r.child?.number ?? null,
+        url: r.child?.url ?? null,
+        state: r.child?.state ?? 'none',
+    }))
+        .sort((a, b) => a.environment.localeCompare(b.environment));
+    for (const c of closed.filter((c) => c.environment === '')) {
+        children.push({
+            environment: '',
+            stage: '',
+            render: 'unchanged',
+            branch: '',
+            number: c.number,
+            url: c.url,
+            state: 'closed',
+        });
+    }
+    const jobSummary = renderJobSummary(parent, [...reports.values()].map((r) => ({
+        environment: r.environment,
+        stage: r.stage,
+        status: r.status,
+        diff: r.diff,
+        ...(r.child ? { child: r.child } : {}),
+    })));
+    const unrestored = [...dropped.failed].map((environment) => ({
+        environment,
+        reason: dropped.outcomes.get(environment)?.application?.detail ?? 'not restored',
+    }));
+    return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored };
+}
+const child_prs_SHA = /^[0-9a-f]{40}$/;
+/** Whether two commits have the same tree and the same first parent. */
+async function sameTreeAndParent(git, a, b) {
+    if (a === b)
+        return true;
+    if (!child_prs_SHA.test(a) || !child_prs_SHA.test(b))
+        return false;
+    const result = await git.raw(['rev-parse', `${a}^{tree}`, `${a}^1`, `${b}^{tree}`, `${b}^1`]);
+    if (result.code !== 0)
+        return false;
+    const [treeA, parentA, treeB, parentB] = result.stdout.trim().split('\n');
+    return treeA === treeB && parentA === parentB;
+}
+function wetMoved(env, now) {
+    return new errors_UserError(`WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
+        `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`);
+}
+async function ensureDryCommit(git, remote, sha) {
+    const local = await readDryCommit(git, sha);
+    if (local)
+        return local;
+    const fetched = await git.raw([
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--no-write-fetch-head',
+        '--',
+        remote,
+        sha,
+    ]);
+    const dry = fetched.code === 0 ? await readDryCommit(git, sha) : undefined;
+    if (!dry) {
+        throw new errors_UserError(`the rendered DRY commit ${sha} is not in the workspace and could not be fetched; check out the commit hydrate rendered`);
+    }
+    return dry;
+}
+function environmentStatus(report, context) {
+    const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
+    const base = { context: environmentContext(report.environment) };
+    switch (report.status) {
+        case 'failed':
+            return {
+                ...base,
+                state: 'failure',
+                description: `render failed: ${report.reason ?? 'see the workflow run'}`,
+                targetUrl: context.fallbackUrl,
+            };
+        case 'blocked':
+            return {
+                ...base,
+                state: 'failure',
+                description: `blocked: ${report.reason ?? 'deletion guard'}`,
+                targetUrl: context.fallbackUrl,
+            };
+        case 'unchanged':
+            return {
+                ...base,
+                state: 'success',
+                description: 'rendered output unchanged; nothing to deploy',
+                targetUrl: context.fallbackUrl,
+            };
+        case 'rendered': {
+            const next = context.autoPromote
+                ? 'deploys automatically'
+                : `promote with ${context.promoteCommand} ${report.stage}`;
+            return {
+                ...base,
+                state: 'pending',
+                description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
+                targetUrl: report.child?.url ?? context.fallbackUrl,
+            };
+        }
+    }
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./actions/lib/hydration.js
+// The one reader of hydrate's output (`hydration.json`, or one per matrix
+// shard): parsed, its shape checked, errors naming the file and the field.
+
+
+
+
+
+const HYDRATION_FILE = 'hydration.json';
+const STATUSES = ['rendered', 'unchanged', 'failed', 'blocked'];
+const hydration_SHA = /^[0-9a-f]{40}$/;
+/**
+ * Reads `<dir>/hydration.json`, or, when hydrate ran as a matrix and each
+ * shard's artifact landed in its own subdirectory, merges `<dir>/<shard>/hydration.json`.
+ */
+async function loadHydration(dir) {
+    if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, HYDRATION_FILE)))
+        return readHydrationFile(dir, '');
+    let entries;
+    try {
+        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
+    }
+    catch {
+        throw new errors_UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
+    }
+    const shards = entries
+        .filter((e) => e.isDirectory() && (0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, e.name, HYDRATION_FILE)))
+        .map((e) => e.name)
+        .sort();
+    if (shards.length === 0)
+        throw new errors_UserError(`no ${HYDRATION_FILE} found in ${dir} or its subdirectories`);
+    const parts = await Promise.all(shards.map((shard) => readHydrationFile(dir, shard)));
+    const first = parts[0];
+    const merged = { ...first, environments: [] };
+    for (const part of parts) {
+        if (part.drySha !== first.drySha) {
+            throw new errors_UserError(`hydration shards rendered different DRY commits (${first.drySha} and ${part.drySha})`);
+        }
+        merged.environments.push(...part.environments);
+    }
+    assertUniqueNames(merged.environments, dir);
+    return merged;
+}
+/** `<dir>/<shard>/hydration.json` (shard '' for `<dir>` itself), validated. */
+async function readHydrationFile(dir, shard = '') {
+    const file = (0,external_node_path_namespaceObject.join)(dir, shard, HYDRATION_FILE);
+    let value;
+    try {
+        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+    }
+    catch (error) {
+        throw new errors_UserError(`${file} is not valid JSON: ${errors_errorMessage(error)}`, { file });
+    }
+    const result = validateHydration(value, file);
+    if (shard) {
+        for (const env of result.environments)
+            env.outputDir = (0,external_node_path_namespaceObject.join)(shard, env.outputDir);
+    }
+    return result;
+}
+/** Checks the shape of a hydration result; the error names the file and the field. */
+function validateHydration(value, file) {
+    const fail = (what) => {
+        throw new errors_UserError(`${file}: ${what}`, { file });
+    };
+    if (typeof value !== 'object' || value === null)
+        return fail('not a JSON object');
+    const v = value;
+    if (v.version !== 1)
+        fail(`unsupported version ${JSON.stringify(v.version)} (expected 1)`);
+    if (typeof v.drySha !== 'string' || !hydration_SHA.test(v.drySha))
+        fail('drySha must be a full commit SHA');
+    if (!Array.isArray(v.environments))
+        return fail('environments must be a list');
+    const environments = v.environments.map((raw, i) => {
+        const at = `environments[${i}]`;
+        if (typeof raw !== 'object' || raw === null)
+            return fail(`${at} is not an object`);
+        const env = raw;
+        for (const key of ['name', 'path', 'stage', 'branch', 'outputDir', 'baseSha']) {
+            if (typeof env[key] !== 'string')
+                fail(`${at}.${key} must be a string`);
+        }
+        const name = env.name;
+        if (!isValidRefPart(name))
+            fail(`${at}.name "${name}" cannot be used in a branch name`);
+        if (!isValidRefPart(env.branch))
+            fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (!STATUSES.includes(env.status)) {
+            fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
+        }
+        if (env.baseSha !== '' && !hydration_SHA.test(env.baseSha))
+            fail(`${at}.baseSha must be '' or a SHA`);
+        if (!Array.isArray(env.files) || !env.files.every((f) => typeof f === 'string')) {
+            fail(`${at}.files must be a list of paths`);
+        }
+        if (!Array.isArray(env.changes))
+            fail(`${at}.changes must be a list`);
+        const counts = (key, fields) => {
+            const obj = env[key];
+            if (typeof obj !== 'object' ||
+                obj === null ||
+                !fields.every((f) => Number.isInteger(obj[f]))) {
+                fail(`${at}.${key} must have whole numbers ${fields.join(', ')}`);
+            }
+        };
+        counts('resources', ['before', 'after']);
+        counts('diff', ['added', 'changed', 'deleted']);
+        return raw;
+    });
+    assertUniqueNames(environments, file);
+    return { ...v, environments };
+}
+function assertUniqueNames(environments, where) {
+    const seen = new Set();
+    for (const env of environments) {
+        if (seen.has(env.name))
+            throw new errors_UserError(`${where}: environment ${env.name} appears twice`);
+        seen.add(env.name);
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/config/sources.js
@@ -66867,6 +67841,7 @@ function refusedResponse(error) {
 
 
 
+
 const contract = defineContract({
     inputs: {
         token: {
@@ -66897,6 +67872,14 @@ const contract = defineContract({
             description: 'Optional Kargo-style tag per child commit, e.g. `{component}-pr-{pr}` (`{component}`/`{environment}`, `{stage}`, `{pr}`, `{sha}`), pushed in the same atomic push.',
             default: '',
         },
+        'argocd-token': {
+            description: 'Argo CD API token: a cluster still running the child of an environment no longer impacted is put back on its WET branch before the child closes.',
+            default: '',
+        },
+        'argocd-poll-seconds': {
+            description: 'Seconds between Argo CD status polls while waiting for a restored Application.',
+            default: '5',
+        },
         'working-directory': {
             description: 'The DRY checkout hydrate rendered (holds the rendered commit).',
             default: '.',
@@ -66913,6 +67896,8 @@ const contract = defineContract({
 });
 function parseInputs() {
     const raw = readInputs(contract);
+    if (raw['argocd-token'])
+        core_setSecret(raw['argocd-token']);
     return {
         token: raw.token,
         renderedDir: raw['rendered-dir'] || (0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP ?? (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote', 'rendered'),
@@ -66924,6 +67909,8 @@ function parseInputs() {
             .map((label) => label.trim())
             .filter(Boolean),
         tagTemplate: raw['tag-template'],
+        argocdToken: raw['argocd-token'],
+        argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
         workingDirectory: raw['working-directory'] || '.',
     };
 }
@@ -66967,6 +67954,20 @@ async function run() {
             promoteCommand: config.promote.command,
             labels: inputs.labels,
             ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
+            restore: {
+                config,
+                ...(inputs.argocdToken && config.deploy.argocd.server
+                    ? {
+                        argocd: createArgoCdClient({
+                            server: config.deploy.argocd.server,
+                            token: inputs.argocdToken,
+                            log: info,
+                        }),
+                    }
+                    : {}),
+                repoURL: `${context.serverUrl}/${owner}/${repo}`,
+                pollMs: inputs.argocdPollMs,
+            },
             ...(runUrl ? { runUrl } : {}),
             log: info,
         });
@@ -66980,6 +67981,11 @@ async function run() {
             await summary.addRaw(result.jobSummary).write();
         }
         writeOutputs(contract, { children: result.children, stale: result.stale });
+        if (result.unrestored.length > 0) {
+            setFailed(`clusters still run children of environments #${parent} no longer impacts; re-run the workflow: ${result.unrestored
+                .map((item) => `${item.environment}: ${item.reason}`)
+                .join('; ')}`);
+        }
     }
     catch (error) {
         failAction(error);

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2161);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4256);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2161:
+/***/ 4256:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58425,6 +58425,14 @@ function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
     }
     return value;
 }
+/** A positive number of seconds up to `max` (e.g. `argocd-poll-seconds`), in milliseconds. */
+function parseSecondsInput(name, text, max) {
+    const seconds = Number(text);
+    if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0 || seconds > max) {
+        throw new errors_UserError(`input "${name}" must be a number of seconds from 0 to ${max}, got "${text}"`);
+    }
+    return Math.round(seconds * 1000);
+}
 function parseBooleanInput(name, text) {
     if (/^(true|yes|on|1)$/i.test(text))
         return true;
@@ -60144,6 +60152,9 @@ function toMarker(json) {
         return undefined;
     if (!strings.every((key) => typeof v[key] === 'string'))
         return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -60152,7 +60163,19 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(guard ? { guard } : {}),
     };
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
 }
 /**
  * Recognizes a child PR of `repo`: its head branch must be a child branch in
@@ -68666,6 +68689,156 @@ async function releaseAcquired(state, locks) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/lib/argocd/restore.js
+// Putting a cluster back on its WET branch: what every action does when the
+// child branch an Argo CD Application runs is about to go away (a child
+// closed, an environment dropped, a lock released, a parent merged). Reset
+// the source to the WET branch, sync, wait for Synced and Healthy at the tip.
+//
+// Which Applications a caller may move is its own rule (`mayMove`): its own
+// child branch, or a branch that no longer exists (a repair). Another open
+// parent's child, a human's pin or a commit a deploy system set stay.
+
+function applicationFacts(app, repoURL) {
+    const sources = app.spec.sources ?? [];
+    const multiSource = sources.length > 0;
+    const index = multiSource
+        ? sources.findIndex((s) => canonicalRepoURL(s.repoURL ?? '') === canonicalRepoURL(repoURL))
+        : 0;
+    const sync = app.status?.sync;
+    return {
+        target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+        multiSource,
+        synced: sync?.status === 'Synced',
+        revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
+    };
+}
+/** The next step, from the facts alone. */
+function restoreStep(facts, request, mayMove) {
+    if (facts.target !== request.wetBranch)
+        return mayMove ? 'move' : 'keep';
+    const atTip = facts.synced && facts.revisions.includes(request.wetTip);
+    return atTip ? 'none' : 'sync';
+}
+async function restoreApplication(client, request) {
+    const name = request.application;
+    let previous;
+    try {
+        const facts = applicationFacts(await client.getApplication(name), request.repoURL);
+        previous = facts.target;
+        const mayMove = previous !== undefined && previous !== request.wetBranch && (await request.mayMove(previous));
+        const step = restoreStep(facts, request, mayMove);
+        const base = { application: name, ...(previous !== undefined ? { previous } : {}) };
+        if (step === 'none')
+            return { ...base, result: 'unchanged', detail: `${name} runs ${request.wetBranch} already` };
+        if (step === 'keep')
+            return {
+                ...base,
+                result: 'kept',
+                detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
+            };
+        if (step === 'move') {
+            await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL });
+        }
+        // A multi-source sync syncs every source at its spec revision; a single source can name it.
+        await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch });
+        const waited = await client.waitForSyncedHealthy(name, {
+            ...(request.wetTip ? { revision: request.wetTip } : {}),
+            timeoutMs: request.timeoutMs,
+            pollMs: request.pollMs,
+        });
+        const what = step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch;
+        if (!waited.ok)
+            return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` };
+        return {
+            ...base,
+            result: step === 'move' ? 'reset' : 'synced',
+            detail: `${name}: ${what}, Synced and Healthy at ${request.wetTip.slice(0, 7) || 'its tip'}`,
+        };
+    }
+    catch (error) {
+        if (!(error instanceof ArgoCdError))
+            throw error;
+        const runs = previous === undefined ? '' : `${name} still runs ${previous}: `;
+        return {
+            application: name,
+            result: 'failed',
+            detail: `${runs}${error.message}`,
+            ...(previous !== undefined ? { previous } : {}),
+        };
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/promote/restore.js
+// Before promote gives a lock back (`.unlock`, or a deploy that failed), the
+// environment's cluster leaves this parent's child: an Application on a
+// child whose parent no longer holds the lock would run something nobody
+// holds (SPEC.md §3, what a cluster runs).
+
+
+
+
+/** Puts each argocd-backed environment that runs this parent's child back on its WET branch. */
+async function restoreClusters(ctx, clusters) {
+    const results = new Map();
+    const argocd = ctx.argocd;
+    for (const env of clusters.filter((e) => e.stage.backend === 'argocd')) {
+        const wetBranch = env.child.base;
+        const application = argoCdApplicationName(ctx.config, {
+            name: env.environment,
+            stage: env.stage.name,
+            branch: wetBranch,
+        });
+        if (!argocd) {
+            results.set(env.environment, {
+                application,
+                result: 'failed',
+                detail: `cannot check ${application}: no Argo CD token or deploy.argocd.server`,
+            });
+            continue;
+        }
+        const own = childBranch(ctx.parent, env.environment);
+        const result = await restoreApplication(argocd, {
+            application,
+            wetBranch,
+            wetTip: (await branchTip(ctx.client, ctx.repo, wetBranch)) ?? '',
+            repoURL: ctx.repoUrl,
+            mayMove: (target) => target === own,
+            timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
+            pollMs: ctx.pollMs,
+        });
+        ctx.log(`${env.environment}: ${result.detail}`);
+        results.set(env.environment, result);
+    }
+    return results;
+}
+/**
+ * Puts the clusters of `environments` that run this parent's child back on
+ * their WET branch; returns those that could not be (environment → why):
+ * their locks must stay.
+ */
+async function clustersStillOnChild(state, impacted, environments) {
+    const { settings, config, pull } = state;
+    const wanted = new Set(environments);
+    const server = config.deploy.argocd.server;
+    const restored = await restoreClusters({
+        client: settings.client,
+        repo: settings.repo,
+        config,
+        ...(server && settings.argocd ? { argocd: settings.argocd(server) } : {}),
+        parent: pull.number,
+        repoUrl: `${settings.serverUrl}/${settings.repo.owner}/${settings.repo.repo}`,
+        pollMs: settings.argocdPollMs,
+        log: settings.log,
+    }, impacted.filter((env) => wanted.has(env.environment)));
+    const stuck = new Map();
+    for (const [environment, result] of restored) {
+        if (result.result === 'failed')
+            stuck.set(environment, result.detail);
+    }
+    return stuck;
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/waves.js
 // Waves within a stage, decided purely: from where each environment of the
 // stage stands to which wave is next and which environments deploy now. The
@@ -68866,7 +69039,9 @@ async function pool(items, size, work) {
 ;// CONCATENATED MODULE: ./actions/promote/deploy.js
 // Acting on a decided plan (gates.ts): take the locks, make sure the head did
 // not move, deploy stage by stage through the backends, give back the locks
-// of environments that did not end up running this PR.
+// of environments that did not end up running this PR (their clusters back on
+// the WET branch first).
+
 
 
 
@@ -68882,6 +69057,7 @@ async function executePlan(state, facts, plan) {
     // go back, whatever happens (a refusal, a failure, an exception).
     let outcomes = [];
     let waves = [];
+    let stuck = new Map();
     try {
         const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
         if (moved)
@@ -68895,9 +69071,12 @@ async function executePlan(state, facts, plan) {
         const keep = new Set(outcomes
             .filter((o) => o.result === 'success' || o.result === 'waiting')
             .map((o) => o.environment));
-        await releaseAcquired(state, acquired.created.filter((lock) => !keep.has(lock.environment)));
+        const giveBack = acquired.created.filter((lock) => !keep.has(lock.environment));
+        // A cluster left on the child of a failed deploy goes back first; if it cannot, the lock stays.
+        stuck = await clustersStillOnChild(state, plan.selected, giveBack.map((lock) => lock.environment));
+        await releaseAcquired(state, giveBack.filter((lock) => !stuck.has(lock.environment)));
     }
-    return { outcomes, waves };
+    return { outcomes, waves, kept: [...stuck.keys()] };
 }
 async function deployStages(state, plan, facts, deployments) {
     const { settings, pull } = state;
@@ -68998,6 +69177,7 @@ function skipped(env, detail) {
 
 
 
+
 async function lockCommand(state, kind, targets, reason) {
     const { settings, pull, config } = state;
     const { client, repo } = settings;
@@ -69029,7 +69209,15 @@ async function lockCommand(state, kind, targets, reason) {
     }
     const rows = [];
     let refused = false;
+    // A cluster on this parent's child goes back to its WET branch before its lock does.
+    const stuck = await clustersStillOnChild(state, resolved.selected, resolved.selected.map((env) => env.environment));
     for (const env of resolved.selected) {
+        const still = stuck.get(env.environment);
+        if (still) {
+            refused = true;
+            rows.push(plannedRow(env, '⛔ still locked', still));
+            continue;
+        }
         const result = await releaseLock(client, repo, env.environment, pull.number);
         if (result === 'conflict')
             refused = true;
@@ -69037,7 +69225,9 @@ async function lockCommand(state, kind, targets, reason) {
         rows.push(plannedRow(env, result === 'released' ? '🔓 unlocked' : result === 'absent' ? 'not locked' : '⛔ not yours', held ? describeHolder(held) : ''));
     }
     if (refused)
-        return refuse(state, 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
+        return refuse(state, stuck.size > 0
+            ? `the clusters of ${nameList([...stuck.keys()])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
+            : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
     return done(state, `unlocked ${nameList(resolved.selected.map((env) => env.environment))}`, rows);
 }
 
@@ -69233,20 +69423,23 @@ async function deploy(state, facts, plan) {
     const run = await executePlan(state, facts, plan);
     if ('refusal' in run)
         return refuse(state, run.refusal, plan.notDeployed);
-    const { outcomes } = run;
+    const { outcomes, kept } = run;
     const waveOptions = { waves: run.waves.flatMap(waveSection) };
     const aggregate = await runAggregate(state, facts);
     const rows = [...outcomes.map(outcomeRow), ...plan.already];
     const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
     const environments = { environments: outcomes, ...waveOptions };
     const reply = failed.length > 0
-        ? result(state, 'failed', failureReason(failed, outcomes.length), rows, environments)
+        ? result(state, 'failed', failureReason(failed, outcomes.length, kept), rows, environments)
         : result(state, 'deployed', deployedReason(state, outcomes), rows, environments);
     return { ...reply, ...(aggregate ? { aggregate } : {}) };
 }
-function failureReason(failed, total) {
+function failureReason(failed, total, kept) {
     const first = failed.find((o) => o.result === 'failure') ?? failed[0];
-    return `${failed.length} of ${total} environments not deployed; ${first?.environment}: ${first?.detail}`;
+    const locks = kept.length > 0
+        ? `; the locks of ${nameList(kept)} stay: Argo CD could not say their clusters left this pull request's child`
+        : '';
+    return `${failed.length} of ${total} environments not deployed; ${first?.environment}: ${first?.detail}${locks}`;
 }
 function deployedReason(state, outcomes) {
     if (outcomes.some((o) => o.result === 'waiting'))
@@ -69355,17 +69548,13 @@ const contract = defineContract({
 });
 function parseInputs() {
     const raw = readInputs(contract);
-    const pollSeconds = Number(raw['argocd-poll-seconds']);
-    if (!Number.isFinite(pollSeconds) || pollSeconds <= 0 || pollSeconds > 300) {
-        throw new errors_UserError(`input "argocd-poll-seconds" must be a number of seconds from 0 to 300, got "${raw['argocd-poll-seconds']}"`);
-    }
     if (raw['argocd-token'])
         core_setSecret(raw['argocd-token']);
     return {
         token: raw.token,
         config: raw.config,
         argocdToken: raw['argocd-token'],
-        argocdPollMs: Math.round(pollSeconds * 1000),
+        argocdPollMs: parseSecondsInput('argocd-poll-seconds', raw['argocd-poll-seconds'] || '5', 300),
         ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
         target: raw.target,
         noop: parseBooleanInput('noop', raw.noop),
