@@ -690,6 +690,38 @@ describe('decidePromotion', () => {
     expect(JSON.stringify(decision)).not.toMatch(/eu-test-1/)
   })
 
+  it("deploys a stage too large for GitHub's hourly write budget in batches, saying so before it writes", () => {
+    const many = Array.from({ length: 150 }, (_, i) => impacted(`eu-prod-${i + 1}`))
+    const decision = decidePromotion(
+      facts({
+        ...maintainer,
+        command: promoteCommand(['production']),
+        impacted: many,
+        reviews: [approval('april')],
+      }),
+    )
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    // Argo CD: 4 content-creating requests per environment, 440 of GitHub's 500 an hour for the deploys.
+    expect(decision.plan.selected).toHaveLength(110)
+    expect(decision.plan.selected.map((env) => env.environment)).toEqual(
+      many.slice(0, 110).map((env) => env.environment),
+    )
+    expect(decision.plan.later.map((row) => [row.environment, row.result])).toEqual(
+      many.slice(110).map((env) => [env.environment, 'not deployed']),
+    )
+    expect(decision.plan.laterReason).toBe(
+      "40 more environments left for the next run: deploying all 150 needs about 600 content-creating GitHub requests, over GitHub's 500 an hour; comment `.promote production` again to deploy the next batch (deployed ones are skipped)",
+    )
+    expect(decision.log).toContain('batch: 110 of 150 (~440 of 600 content-creating requests)')
+    // Within the budget, everything deploys in one run.
+    const small = decidePromotion(
+      facts({ impacted: many.slice(0, 5).concat(FLEET.map((e) => impacted(e))) }),
+    )
+    if (small.verdict !== 'proceed') throw new Error(verdictOf(small))
+    expect(small.plan.later).toEqual([])
+    expect(small.plan.laterReason).toBe('')
+  })
+
   it('lists environments already deployed beside the ones it deploys', () => {
     const decision = decidePromotion(
       facts({

@@ -11,6 +11,7 @@ import type { PullRequestSnapshot, Review } from '../lib/github/pulls.js'
 import { describeHolder } from '../lib/locks.js'
 import { parseChildBranch } from '../lib/children.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import { batchOf, laterReason } from './budget.js'
 import { statusOf, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import { METADATA_FILE } from '../lib/render/output.js'
 import type { RequiredStageRuns } from './required-stages.js'
@@ -57,6 +58,10 @@ export interface DeployPlan {
   notDeployed: ReplyRow[]
   /** Rows of named environments that already succeeded on this head, left as they are. */
   already: ReplyRow[]
+  /** Rows of environments left for the next run (over GitHub's hourly write budget). */
+  later: ReplyRow[]
+  /** Why they were left, for the reply; empty when none were. */
+  laterReason: string
 }
 
 export type PromoteDecision =
@@ -116,13 +121,26 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   const lockReason = command.allowDeletions
     ? `deletion guard overridden for ${pinned.slice(0, 7)}`
     : `promoted by ${facts.actor.login}`
+  // In stage order, so a batch never deploys a stage before the ones it requires.
+  const batch = batchOf(
+    stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)),
+  )
+  if (batch.later.length > 0)
+    log.push(
+      `batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`,
+    )
   const plan: DeployPlan = {
     pinned,
-    selected,
-    stages,
+    selected: batch.deploy,
+    stages: stagesIn(config, batch.deploy),
     lockReason,
     notDeployed,
     already,
+    later: rowsOf(facts, batch.later, 'not deployed'),
+    laterReason: laterReason(
+      batch,
+      `\`${config.promote.command} ${command.all ? 'all' : command.targets.join(' ')}\``,
+    ),
     applications: applications.names,
   }
   return { verdict: 'proceed', plan, log }

@@ -148,13 +148,19 @@ async function deploy(
   const { outcomes, kept } = run
   const waveOptions = { waves: run.waves.flatMap(waveSection) }
   const aggregate = await runAggregate(state, facts)
-  const rows = [...outcomes.map(outcomeRow), ...plan.already]
+  const rows = [...outcomes.map(outcomeRow), ...plan.later, ...plan.already]
   const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped')
   const environments = { environments: outcomes, ...waveOptions }
   const reply =
     failed.length > 0
       ? result(state, 'failed', failureReason(failed, outcomes.length, kept), rows, environments)
-      : result(state, 'deployed', deployedReason(state, outcomes), rows, environments)
+      : result(
+          state,
+          'deployed',
+          [deployedReason(state, outcomes), plan.laterReason].filter(Boolean).join('; '),
+          rows,
+          environments,
+        )
   return { ...reply, ...(aggregate ? { aggregate } : {}) }
 }
 
