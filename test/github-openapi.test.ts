@@ -125,6 +125,17 @@ describe('OpenAPI fidelity', () => {
       sha: lockCommit.sha,
     })
     await octokit.rest.git.getCommit({ ...o, commit_sha: lockCommit.sha })
+    const { data: listed } = await octokit.rest.git.getTree({
+      ...o,
+      tree_sha: lockCommit.sha,
+      recursive: 'true',
+    })
+    expect(listed.tree.map((entry) => entry.path)).toEqual(['locks', 'locks/dev.json'])
+    const { data: compared } = await octokit.rest.repos.compareCommitsWithBasehead({
+      ...o,
+      basehead: `${mainSha}...${headSha}`,
+    })
+    expect(compared).toMatchObject({ status: 'ahead', ahead_by: 1, behind_by: 0 })
     const { data: lockFile } = await octokit.rest.repos.getContent({
       ...o,
       path: 'locks/dev.json',

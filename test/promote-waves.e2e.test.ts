@@ -87,7 +87,13 @@ describe('waves', () => {
     const from = fleet.argocd.syncs.length
     const run = await command('writer', '.promote testing')
     expect(run.decision).toBe('failed')
-    expect(syncedSince(from)).toEqual(['eu-test-1'])
+    // The canary syncs its child, then is restored to its WET branch (a
+    // failed deploy never leaves a cluster on a child); nothing else syncs.
+    expect(syncedSince(from)).toEqual(['eu-test-1', 'eu-test-1'])
+    expect(fleet.argocd.syncs.slice(from).map((sync) => sync.targetRevision)).toEqual([
+      `fleet-promote/pr-${fleet.parent}/eu-test-1`,
+      'env/eu-test-1',
+    ])
     expect(run.environments).toEqual([
       expect.objectContaining({ name: 'eu-test-1', result: 'failure' }),
       expect.objectContaining({ name: 'ap-test-1', result: 'skipped' }),

@@ -557,7 +557,11 @@ export function createSimulatorCore(options: {
     }
     delete record.nextScript
     const running = [...apps.values()].filter((r) => r.run && !r.run.finished).length
-    syncs.push({ application: name, running })
+    syncs.push({
+      application: name,
+      targetRevision: app.spec.source?.targetRevision ?? 'HEAD',
+      running,
+    })
     return clone(app)
   }
 

@@ -66,6 +66,8 @@ export interface FaultSpec {
 /** One accepted sync: the application and how many sync operations were running, itself included. */
 export interface SyncRecord {
   application: string
+  /** The branch or revision the Application targeted when it was synced. */
+  targetRevision: string
   running: number
 }
 
