@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 4167:
+/***/ 977:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -54,9 +54,9 @@ exports.getProxyUrl = getProxyUrl;
 exports.isHttps = isHttps;
 const http = __importStar(__nccwpck_require__(8611));
 const https = __importStar(__nccwpck_require__(5692));
-const pm = __importStar(__nccwpck_require__(4051));
-const tunnel = __importStar(__nccwpck_require__(6830));
-const undici_1 = __nccwpck_require__(2164);
+const pm = __importStar(__nccwpck_require__(9769));
+const tunnel = __importStar(__nccwpck_require__(776));
+const undici_1 = __nccwpck_require__(734);
 var HttpCodes;
 (function (HttpCodes) {
     HttpCodes[HttpCodes["OK"] = 200] = "OK";
@@ -744,7 +744,7 @@ const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCa
 
 /***/ }),
 
-/***/ 4051:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -844,7 +844,7 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 6295:
+/***/ 4133:
 /***/ (function(module) {
 
 /**
@@ -2374,15 +2374,15 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 6830:
+/***/ 776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(9670);
+module.exports = __nccwpck_require__(4488);
 
 
 /***/ }),
 
-/***/ 9670:
+/***/ 4488:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -2653,33 +2653,33 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 2164:
+/***/ 734:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(5329)
-const Dispatcher = __nccwpck_require__(8743)
-const Pool = __nccwpck_require__(6888)
-const BalancedPool = __nccwpck_require__(1673)
-const Agent = __nccwpck_require__(9473)
-const ProxyAgent = __nccwpck_require__(7956)
-const EnvHttpProxyAgent = __nccwpck_require__(6821)
-const RetryAgent = __nccwpck_require__(4638)
-const errors = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
+const Client = __nccwpck_require__(5215)
+const Dispatcher = __nccwpck_require__(6089)
+const Pool = __nccwpck_require__(7454)
+const BalancedPool = __nccwpck_require__(7479)
+const Agent = __nccwpck_require__(3779)
+const ProxyAgent = __nccwpck_require__(4942)
+const EnvHttpProxyAgent = __nccwpck_require__(5579)
+const RetryAgent = __nccwpck_require__(8056)
+const errors = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(3747)
-const buildConnector = __nccwpck_require__(5108)
-const MockClient = __nccwpck_require__(3257)
-const MockAgent = __nccwpck_require__(1049)
-const MockPool = __nccwpck_require__(5056)
-const mockErrors = __nccwpck_require__(2737)
-const RetryHandler = __nccwpck_require__(8324)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(6169)
-const DecoratorHandler = __nccwpck_require__(4399)
-const RedirectHandler = __nccwpck_require__(9862)
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const api = __nccwpck_require__(8833)
+const buildConnector = __nccwpck_require__(6962)
+const MockClient = __nccwpck_require__(9271)
+const MockAgent = __nccwpck_require__(2107)
+const MockPool = __nccwpck_require__(2646)
+const mockErrors = __nccwpck_require__(1427)
+const RetryHandler = __nccwpck_require__(2406)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5319)
+const DecoratorHandler = __nccwpck_require__(6037)
+const RedirectHandler = __nccwpck_require__(7424)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -2697,10 +2697,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(8998),
-  retry: __nccwpck_require__(1902),
-  dump: __nccwpck_require__(5424),
-  dns: __nccwpck_require__(1759)
+  redirect: __nccwpck_require__(92),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(410),
+  dns: __nccwpck_require__(1893)
 }
 
 module.exports.buildConnector = buildConnector
@@ -2762,7 +2762,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(762).fetch)
+const fetchImpl = (__nccwpck_require__(7532).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -2774,39 +2774,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(2784).Headers
-module.exports.Response = __nccwpck_require__(3591).Response
-module.exports.Request = __nccwpck_require__(5491).Request
-module.exports.FormData = __nccwpck_require__(6106).FormData
+module.exports.Headers = __nccwpck_require__(1470).Headers
+module.exports.Response = __nccwpck_require__(9141).Response
+module.exports.Request = __nccwpck_require__(5601).Request
+module.exports.FormData = __nccwpck_require__(1112).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(8447).FileReader
+module.exports.FileReader = __nccwpck_require__(5969).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(9199)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(3109)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(2577)
-const { kConstruct } = __nccwpck_require__(6393)
+const { CacheStorage } = __nccwpck_require__(1627)
+const { kConstruct } = __nccwpck_require__(1519)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(4641)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(3775)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(8960)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(2318)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(3848)
-module.exports.WebSocket = __nccwpck_require__(2330).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(2494)
+module.exports.WebSocket = __nccwpck_require__(2920).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -2822,18 +2822,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(3650)
+const { EventSource } = __nccwpck_require__(2328)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 9818:
+/***/ 8608:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(9836)
-const { RequestAbortedError } = __nccwpck_require__(5303)
+const { addAbortListener } = __nccwpck_require__(586)
+const { RequestAbortedError } = __nccwpck_require__(5793)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -2893,16 +2893,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9592:
+/***/ 9086:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -3008,7 +3008,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 5490:
+/***/ 9972:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -3022,10 +3022,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -3266,16 +3266,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 3943:
+/***/ 2481:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(5507)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(9211)
+const { Readable } = __nccwpck_require__(1433)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -3487,18 +3487,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3124:
+/***/ 7170:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(9211)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -3714,15 +3714,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 5302:
+/***/ 5792:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(5303)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(9836)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -3829,21 +3829,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 3747:
+/***/ 8833:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(3943)
-module.exports.stream = __nccwpck_require__(3124)
-module.exports.pipeline = __nccwpck_require__(5490)
-module.exports.upgrade = __nccwpck_require__(5302)
-module.exports.connect = __nccwpck_require__(9592)
+module.exports.request = __nccwpck_require__(2481)
+module.exports.stream = __nccwpck_require__(7170)
+module.exports.pipeline = __nccwpck_require__(9972)
+module.exports.upgrade = __nccwpck_require__(5792)
+module.exports.connect = __nccwpck_require__(9086)
 
 
 /***/ }),
 
-/***/ 5507:
+/***/ 1433:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -3852,9 +3852,9 @@ module.exports.connect = __nccwpck_require__(9592)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { ReadableStreamFrom } = __nccwpck_require__(9836)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { ReadableStreamFrom } = __nccwpck_require__(586)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -4235,15 +4235,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 9211:
+/***/ 5225:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 
-const { chunksDecode } = __nccwpck_require__(5507)
+const { chunksDecode } = __nccwpck_require__(1433)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -4335,16 +4335,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5108:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9836)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5303)
-const timers = __nccwpck_require__(47)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5793)
+const timers = __nccwpck_require__(1017)
 
 function noop () {}
 
@@ -4582,7 +4582,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 883:
+/***/ 1045:
 /***/ ((module) => {
 
 
@@ -4707,7 +4707,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2578:
+/***/ 8580:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -4916,7 +4916,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5303:
+/***/ 5793:
 /***/ ((module) => {
 
 
@@ -5348,7 +5348,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 219:
+/***/ 8861:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5356,7 +5356,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -5371,9 +5371,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(883)
+} = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -5837,7 +5837,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 4367:
+/***/ 33:
 /***/ ((module) => {
 
 module.exports = {
@@ -5911,7 +5911,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2375:
+/***/ 6510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5919,7 +5919,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(883)
+} = __nccwpck_require__(1045)
 
 class TstNode {
   /** @type {any} */
@@ -6070,13 +6070,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9836:
+/***/ 586:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(4367)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(33)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -6084,9 +6084,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(883)
-const { tree } = __nccwpck_require__(2375)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
+const { tree } = __nccwpck_require__(6510)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -6796,18 +6796,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9473:
+/***/ 3779:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4367)
-const DispatcherBase = __nccwpck_require__(8589)
-const Pool = __nccwpck_require__(6888)
-const Client = __nccwpck_require__(5329)
-const util = __nccwpck_require__(9836)
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
+const DispatcherBase = __nccwpck_require__(4339)
+const Pool = __nccwpck_require__(7454)
+const Client = __nccwpck_require__(5215)
+const util = __nccwpck_require__(586)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -6936,7 +6936,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 1673:
+/***/ 7479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6944,7 +6944,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   PoolBase,
   kClients,
@@ -6952,10 +6952,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(1756)
-const Pool = __nccwpck_require__(6888)
-const { kUrl, kInterceptors } = __nccwpck_require__(4367)
-const { parseOrigin } = __nccwpck_require__(9836)
+} = __nccwpck_require__(4830)
+const Pool = __nccwpck_require__(7454)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const { parseOrigin } = __nccwpck_require__(586)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -7152,7 +7152,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 3817:
+/***/ 6443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7160,9 +7160,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const timers = __nccwpck_require__(47)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const timers = __nccwpck_require__(1017)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -7175,7 +7175,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -7208,9 +7208,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(4367)
+} = __nccwpck_require__(33)
 
-const constants = __nccwpck_require__(5868)
+const constants = __nccwpck_require__(2418)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -7222,11 +7222,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(6850) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(8776) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(9230))
+    mod = await WebAssembly.compile(__nccwpck_require__(3072))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -7234,7 +7234,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(6850))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(8776))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -8149,7 +8149,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(408).extractBody)
+      extractBody = (__nccwpck_require__(3842).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -8672,7 +8672,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8336:
+/***/ 1582:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8680,13 +8680,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(9836)
+const util = __nccwpck_require__(586)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -8705,7 +8705,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(4367)
+} = __nccwpck_require__(33)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -9111,7 +9111,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(408).extractBody)
+    extractBody ??= (__nccwpck_require__(3842).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -9471,7 +9471,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 5329:
+/***/ 5215:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -9481,16 +9481,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const Request = __nccwpck_require__(219)
-const DispatcherBase = __nccwpck_require__(8589)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const Request = __nccwpck_require__(8861)
+const DispatcherBase = __nccwpck_require__(4339)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(5303)
-const buildConnector = __nccwpck_require__(5108)
+} = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
 const {
   kUrl,
   kServerName,
@@ -9532,9 +9532,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(4367)
-const connectH1 = __nccwpck_require__(3817)
-const connectH2 = __nccwpck_require__(8336)
+} = __nccwpck_require__(33)
+const connectH1 = __nccwpck_require__(6443)
+const connectH2 = __nccwpck_require__(1582)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -9842,7 +9842,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 function onError (client, err) {
   if (
@@ -10102,19 +10102,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 8589:
+/***/ 4339:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(8743)
+const Dispatcher = __nccwpck_require__(6089)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(5303)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(4367)
+} = __nccwpck_require__(5793)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(33)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -10317,7 +10317,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 8743:
+/***/ 6089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10389,15 +10389,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 6821:
+/***/ 5579:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8589)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(4367)
-const ProxyAgent = __nccwpck_require__(7956)
-const Agent = __nccwpck_require__(9473)
+const DispatcherBase = __nccwpck_require__(4339)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(33)
+const ProxyAgent = __nccwpck_require__(4942)
+const Agent = __nccwpck_require__(3779)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -10556,7 +10556,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 1464:
+/***/ 158:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -10680,15 +10680,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 1756:
+/***/ 4830:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8589)
-const FixedQueue = __nccwpck_require__(1464)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(4367)
-const PoolStats = __nccwpck_require__(8778)
+const DispatcherBase = __nccwpck_require__(4339)
+const FixedQueue = __nccwpck_require__(158)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(33)
+const PoolStats = __nccwpck_require__(4000)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -10881,10 +10881,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8778:
+/***/ 4000:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(4367)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(33)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -10922,7 +10922,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 6888:
+/***/ 7454:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -10933,14 +10933,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(1756)
-const Client = __nccwpck_require__(5329)
+} = __nccwpck_require__(4830)
+const Client = __nccwpck_require__(5215)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { kUrl, kInterceptors } = __nccwpck_require__(4367)
-const buildConnector = __nccwpck_require__(5108)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const buildConnector = __nccwpck_require__(6962)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -11036,19 +11036,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 7956:
+/***/ 4942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4367)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(9473)
-const Pool = __nccwpck_require__(6888)
-const DispatcherBase = __nccwpck_require__(8589)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5303)
-const buildConnector = __nccwpck_require__(5108)
-const Client = __nccwpck_require__(5329)
+const Agent = __nccwpck_require__(3779)
+const Pool = __nccwpck_require__(7454)
+const DispatcherBase = __nccwpck_require__(4339)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
+const Client = __nccwpck_require__(5215)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -11317,13 +11317,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 4638:
+/***/ 8056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(8743)
-const RetryHandler = __nccwpck_require__(8324)
+const Dispatcher = __nccwpck_require__(6089)
+const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -11359,7 +11359,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 6169:
+/***/ 5319:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11367,8 +11367,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const Agent = __nccwpck_require__(9473)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const Agent = __nccwpck_require__(3779)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -11398,7 +11398,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4399:
+/***/ 6037:
 /***/ ((module) => {
 
 
@@ -11449,15 +11449,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 9862:
+/***/ 7424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
-const { kBodyUsed } = __nccwpck_require__(4367)
+const util = __nccwpck_require__(586)
+const { kBodyUsed } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -11688,20 +11688,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 8324:
+/***/ 2406:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(4367)
-const { RequestRetryError } = __nccwpck_require__(5303)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(33)
+const { RequestRetryError } = __nccwpck_require__(5793)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(9836)
+} = __nccwpck_require__(586)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -12132,14 +12132,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 1759:
+/***/ 1893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(4399)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5303)
+const DecoratorHandler = __nccwpck_require__(6037)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5793)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -12514,14 +12514,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 5424:
+/***/ 410:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5303)
-const DecoratorHandler = __nccwpck_require__(4399)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const DecoratorHandler = __nccwpck_require__(6037)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -12644,12 +12644,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 2344:
+/***/ 1946:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(9862)
+const RedirectHandler = __nccwpck_require__(7424)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -12672,11 +12672,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 8998:
+/***/ 92:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(9862)
+const RedirectHandler = __nccwpck_require__(7424)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -12703,11 +12703,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 1902:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(8324)
+const RetryHandler = __nccwpck_require__(2406)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -12729,13 +12729,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 5868:
+/***/ 2418:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(576);
+const utils_1 = __nccwpck_require__(3562);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -13013,7 +13013,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 6850:
+/***/ 8776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13025,7 +13025,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 9230:
+/***/ 3072:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13037,7 +13037,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 576:
+/***/ 3562:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13058,13 +13058,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 1049:
+/***/ 2107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(4367)
-const Agent = __nccwpck_require__(9473)
+const { kClients } = __nccwpck_require__(33)
+const Agent = __nccwpck_require__(3779)
 const {
   kAgent,
   kMockAgentSet,
@@ -13075,14 +13075,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(5761)
-const MockClient = __nccwpck_require__(3257)
-const MockPool = __nccwpck_require__(5056)
-const { matchValue, buildMockOptions } = __nccwpck_require__(1993)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5303)
-const Dispatcher = __nccwpck_require__(8743)
-const Pluralizer = __nccwpck_require__(9805)
-const PendingInterceptorsFormatter = __nccwpck_require__(5290)
+} = __nccwpck_require__(7595)
+const MockClient = __nccwpck_require__(9271)
+const MockPool = __nccwpck_require__(2646)
+const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
+const Dispatcher = __nccwpck_require__(6089)
+const Pluralizer = __nccwpck_require__(71)
+const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -13225,14 +13225,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 3257:
+/***/ 9271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(5329)
-const { buildMockDispatch } = __nccwpck_require__(1993)
+const Client = __nccwpck_require__(5215)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -13241,10 +13241,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(5761)
-const { MockInterceptor } = __nccwpck_require__(5235)
-const Symbols = __nccwpck_require__(4367)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -13291,12 +13291,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2737:
+/***/ 1427:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(5303)
+const { UndiciError } = __nccwpck_require__(5793)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -13326,12 +13326,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5235:
+/***/ 4705:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1993)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kDispatchKey,
@@ -13339,9 +13339,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(5761)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { buildURL } = __nccwpck_require__(9836)
+} = __nccwpck_require__(7595)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { buildURL } = __nccwpck_require__(586)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -13540,14 +13540,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 5056:
+/***/ 2646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(6888)
-const { buildMockDispatch } = __nccwpck_require__(1993)
+const Pool = __nccwpck_require__(7454)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -13556,10 +13556,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(5761)
-const { MockInterceptor } = __nccwpck_require__(5235)
-const Symbols = __nccwpck_require__(4367)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -13606,7 +13606,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 5761:
+/***/ 7595:
 /***/ ((module) => {
 
 
@@ -13636,20 +13636,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1993:
+/***/ 4511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2737)
+const { MockNotMatchedError } = __nccwpck_require__(1427)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(5761)
-const { buildURL } = __nccwpck_require__(9836)
+} = __nccwpck_require__(7595)
+const { buildURL } = __nccwpck_require__(586)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -14010,7 +14010,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5290:
+/***/ 2612:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -14060,7 +14060,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 9805:
+/***/ 71:
 /***/ ((module) => {
 
 
@@ -14096,7 +14096,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 47:
+/***/ 1017:
 /***/ ((module) => {
 
 
@@ -14526,20 +14526,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1502:
+/***/ 8036:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6393)
-const { urlEquals, getFieldValues } = __nccwpck_require__(3554)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(9836)
-const { webidl } = __nccwpck_require__(9489)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(3591)
-const { Request, fromInnerRequest } = __nccwpck_require__(5491)
-const { kState } = __nccwpck_require__(3303)
-const { fetching } = __nccwpck_require__(762)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(484)
+const { kConstruct } = __nccwpck_require__(1519)
+const { urlEquals, getFieldValues } = __nccwpck_require__(8060)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(586)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9141)
+const { Request, fromInnerRequest } = __nccwpck_require__(5601)
+const { kState } = __nccwpck_require__(1693)
+const { fetching } = __nccwpck_require__(7532)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(9774)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -15392,15 +15392,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2577:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6393)
-const { Cache } = __nccwpck_require__(1502)
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+const { kConstruct } = __nccwpck_require__(1519)
+const { Cache } = __nccwpck_require__(8036)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class CacheStorage {
   /**
@@ -15551,26 +15551,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6393:
+/***/ 1519:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(4367).kConstruct)
+  kConstruct: (__nccwpck_require__(33).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 3554:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { isValidHeaderName } = __nccwpck_require__(484)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { isValidHeaderName } = __nccwpck_require__(9774)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -15615,7 +15615,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6376:
+/***/ 9234:
 /***/ ((module) => {
 
 
@@ -15634,15 +15634,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4641:
+/***/ 3775:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(3462)
-const { stringify } = __nccwpck_require__(5417)
-const { webidl } = __nccwpck_require__(9489)
-const { Headers } = __nccwpck_require__(2784)
+const { parseSetCookie } = __nccwpck_require__(6024)
+const { stringify } = __nccwpck_require__(1631)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(1470)
 
 /**
  * @typedef {Object} Cookie
@@ -15825,14 +15825,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3462:
+/***/ 6024:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6376)
-const { isCTLExcludingHtab } = __nccwpck_require__(5417)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(8960)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9234)
+const { isCTLExcludingHtab } = __nccwpck_require__(1631)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(2318)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -16142,7 +16142,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5417:
+/***/ 1631:
 /***/ ((module) => {
 
 
@@ -16501,13 +16501,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 547:
+/***/ 6954:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(1751)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9457)
 
 /**
  * @type {number[]} BOM
@@ -17082,23 +17082,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3650:
+/***/ 2328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(762)
-const { makeRequest } = __nccwpck_require__(5491)
-const { webidl } = __nccwpck_require__(9489)
-const { EventSourceStream } = __nccwpck_require__(547)
-const { parseMIMEType } = __nccwpck_require__(8960)
-const { createFastMessageEvent } = __nccwpck_require__(3848)
-const { isNetworkError } = __nccwpck_require__(3591)
-const { delay } = __nccwpck_require__(1751)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { environmentSettingsObject } = __nccwpck_require__(484)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
+const { fetching } = __nccwpck_require__(7532)
+const { makeRequest } = __nccwpck_require__(5601)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6954)
+const { parseMIMEType } = __nccwpck_require__(2318)
+const { createFastMessageEvent } = __nccwpck_require__(2494)
+const { isNetworkError } = __nccwpck_require__(9141)
+const { delay } = __nccwpck_require__(9457)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 
 let experimentalWarned = false
 
@@ -17572,7 +17572,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1751:
+/***/ 9457:
 /***/ ((module) => {
 
 
@@ -17616,12 +17616,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 408:
+/***/ 3842:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
+const util = __nccwpck_require__(586)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -17631,16 +17631,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(484)
-const { FormData } = __nccwpck_require__(6106)
-const { kState } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
+} = __nccwpck_require__(9774)
+const { FormData } = __nccwpck_require__(1112)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(8960)
-const { multipartFormDataParser } = __nccwpck_require__(6304)
+const { serializeAMimeType } = __nccwpck_require__(2318)
+const { multipartFormDataParser } = __nccwpck_require__(2102)
 let random
 
 try {
@@ -18152,7 +18152,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3595:
+/***/ 6689:
 /***/ ((module) => {
 
 
@@ -18283,7 +18283,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8960:
+/***/ 2318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19034,12 +19034,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6841:
+/***/ 1751:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(4367)
+const { kConnected, kSize } = __nccwpck_require__(33)
 
 class CompatWeakRef {
   constructor (value) {
@@ -19087,14 +19087,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 6846:
+/***/ 564:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -19220,16 +19220,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 6304:
+/***/ 2102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(9836)
-const { utf8DecodeBytes } = __nccwpck_require__(484)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(8960)
-const { isFileLike } = __nccwpck_require__(6846)
-const { makeEntry } = __nccwpck_require__(6106)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { utf8DecodeBytes } = __nccwpck_require__(9774)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(2318)
+const { isFileLike } = __nccwpck_require__(564)
+const { makeEntry } = __nccwpck_require__(1112)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -19701,16 +19701,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6106:
+/***/ 1112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(484)
-const { kState } = __nccwpck_require__(3303)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { FileLike, isFileLike } = __nccwpck_require__(6846)
-const { webidl } = __nccwpck_require__(9489)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(9774)
+const { kState } = __nccwpck_require__(1693)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { FileLike, isFileLike } = __nccwpck_require__(564)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -19960,7 +19960,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 9199:
+/***/ 3109:
 /***/ ((module) => {
 
 
@@ -20007,21 +20007,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2784:
+/***/ 1470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(4367)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+const { kConstruct } = __nccwpck_require__(33)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(484)
-const { webidl } = __nccwpck_require__(9489)
+} = __nccwpck_require__(9774)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -20701,7 +20701,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 762:
+/***/ 7532:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -20714,9 +20714,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(3591)
-const { HeadersList } = __nccwpck_require__(2784)
-const { Request, cloneRequest } = __nccwpck_require__(5491)
+} = __nccwpck_require__(9141)
+const { HeadersList } = __nccwpck_require__(1470)
+const { Request, cloneRequest } = __nccwpck_require__(5601)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -20752,23 +20752,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(484)
-const { kState, kDispatcher } = __nccwpck_require__(3303)
+} = __nccwpck_require__(9774)
+const { kState, kDispatcher } = __nccwpck_require__(1693)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(408)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(3842)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(3595)
+} = __nccwpck_require__(6689)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(9836)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(8960)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
-const { webidl } = __nccwpck_require__(9489)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(2318)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -22978,23 +22978,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5491:
+/***/ 5601:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(408)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(2784)
-const { FinalizationRegistry } = __nccwpck_require__(6841)()
-const util = __nccwpck_require__(9836)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3842)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(1470)
+const { FinalizationRegistry } = __nccwpck_require__(1751)()
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(484)
+} = __nccwpck_require__(9774)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -23004,12 +23004,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(3595)
+} = __nccwpck_require__(6689)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { kConstruct } = __nccwpck_require__(4367)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -24022,14 +24022,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 3591:
+/***/ 9141:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(2784)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(408)
-const util = __nccwpck_require__(9836)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(1470)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3842)
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -24041,16 +24041,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(484)
+} = __nccwpck_require__(9774)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(3595)
-const { kState, kHeaders } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
-const { FormData } = __nccwpck_require__(6106)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { kConstruct } = __nccwpck_require__(4367)
+} = __nccwpck_require__(6689)
+const { kState, kHeaders } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(1112)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -24639,7 +24639,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3303:
+/***/ 1693:
 /***/ ((module) => {
 
 
@@ -24655,21 +24655,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 484:
+/***/ 9774:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(3595)
-const { getGlobalOrigin } = __nccwpck_require__(9199)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(8960)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6689)
+const { getGlobalOrigin } = __nccwpck_require__(3109)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(2318)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(9836)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(586)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(9489)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -26294,14 +26294,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9489:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(9836)
+const { toUSVString } = __nccwpck_require__(586)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -26996,7 +26996,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 747:
+/***/ 1181:
 /***/ ((module) => {
 
 
@@ -27293,7 +27293,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8447:
+/***/ 5969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -27302,16 +27302,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(5358)
+} = __nccwpck_require__(8420)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(6669)
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+} = __nccwpck_require__(3191)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -27644,12 +27644,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5905:
+/***/ 5163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -27729,7 +27729,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6669:
+/***/ 3191:
 /***/ ((module) => {
 
 
@@ -27746,7 +27746,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5358:
+/***/ 8420:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -27757,10 +27757,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(6669)
-const { ProgressEvent } = __nccwpck_require__(5905)
-const { getEncoding } = __nccwpck_require__(747)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(8960)
+} = __nccwpck_require__(3191)
+const { ProgressEvent } = __nccwpck_require__(5163)
+const { getEncoding } = __nccwpck_require__(1181)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(2318)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -28144,27 +28144,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5509:
+/***/ 4347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6716)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(7450)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(8300)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4373)
-const { channels } = __nccwpck_require__(2578)
-const { CloseEvent } = __nccwpck_require__(3848)
-const { makeRequest } = __nccwpck_require__(5491)
-const { fetching } = __nccwpck_require__(762)
-const { Headers, getHeadersList } = __nccwpck_require__(2784)
-const { getDecodeSplit } = __nccwpck_require__(484)
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
+} = __nccwpck_require__(1242)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4391)
+const { channels } = __nccwpck_require__(8580)
+const { CloseEvent } = __nccwpck_require__(2494)
+const { makeRequest } = __nccwpck_require__(5601)
+const { fetching } = __nccwpck_require__(7532)
+const { Headers, getHeadersList } = __nccwpck_require__(1470)
+const { getDecodeSplit } = __nccwpck_require__(9774)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
 
 /** @type {import('crypto')} */
 let crypto
@@ -28522,7 +28522,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6716:
+/***/ 7450:
 /***/ ((module) => {
 
 
@@ -28595,14 +28595,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3848:
+/***/ 2494:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { kConstruct } = __nccwpck_require__(4367)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { kConstruct } = __nccwpck_require__(33)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -28931,12 +28931,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1340:
+/***/ 6674:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(6716)
+const { maxUnsigned16Bit } = __nccwpck_require__(7450)
 
 const BUFFER_SIZE = 16386
 
@@ -29034,14 +29034,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6681:
+/***/ 767:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(4373)
-const { MessageSizeExceededError } = __nccwpck_require__(5303)
+const { isValidClientWindowBits } = __nccwpck_require__(4391)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -29146,16 +29146,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 9648:
+/***/ 3922:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6716)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(8300)
-const { channels } = __nccwpck_require__(2578)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(7450)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1242)
+const { channels } = __nccwpck_require__(8580)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -29165,11 +29165,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(4373)
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
-const { closeWebSocketConnection } = __nccwpck_require__(5509)
-const { PerMessageDeflate } = __nccwpck_require__(6681)
-const { MessageSizeExceededError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(4391)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { closeWebSocketConnection } = __nccwpck_require__(4347)
+const { PerMessageDeflate } = __nccwpck_require__(767)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -29680,14 +29680,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 504:
+/***/ 5094:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
-const { opcodes, sendHints } = __nccwpck_require__(6716)
-const FixedQueue = __nccwpck_require__(1464)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { opcodes, sendHints } = __nccwpck_require__(7450)
+const FixedQueue = __nccwpck_require__(158)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -29791,7 +29791,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 8300:
+/***/ 1242:
 /***/ ((module) => {
 
 
@@ -29810,16 +29810,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4373:
+/***/ 4391:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(8300)
-const { states, opcodes } = __nccwpck_require__(6716)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(3848)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1242)
+const { states, opcodes } = __nccwpck_require__(7450)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(2494)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(8960)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(2318)
 
 /* globals Blob */
 
@@ -30139,15 +30139,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2330:
+/***/ 2920:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { environmentSettingsObject } = __nccwpck_require__(484)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6716)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(7450)
 const {
   kWebSocketURL,
   kReadyState,
@@ -30156,21 +30156,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(8300)
+} = __nccwpck_require__(1242)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(4373)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(5509)
-const { ByteParser } = __nccwpck_require__(9648)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(9836)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
+} = __nccwpck_require__(4391)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(4347)
+const { ByteParser } = __nccwpck_require__(3922)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(586)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(3848)
-const { SendQueue } = __nccwpck_require__(504)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(2494)
+const { SendQueue } = __nccwpck_require__(5094)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -30937,11 +30937,11 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 8926:
+/***/ 4478:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6604);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1570);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6604:
+/***/ 1570:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -30961,7 +30961,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: aggregate, contract, eventCommit, parseInputs
 
-// NAMESPACE OBJECT: ../../../work/wt/scale-flow/node_modules/@actions/github/lib/github.js
+// NAMESPACE OBJECT: ../node_modules/@actions/github/lib/github.js
 var github_namespaceObject = {};
 __nccwpck_require__.r(github_namespaceObject);
 __nccwpck_require__.d(github_namespaceObject, {
@@ -30971,7 +30971,7 @@ __nccwpck_require__.d(github_namespaceObject, {
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -31007,7 +31007,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -31103,7 +31103,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -31144,7 +31144,7 @@ const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.me
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -31235,11 +31235,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(6830);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/undici/index.js
-var undici = __nccwpck_require__(2164);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(776);
+// EXTERNAL MODULE: ../node_modules/undici/index.js
+var undici = __nccwpck_require__(734);
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -31936,7 +31936,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -32012,7 +32012,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -32086,7 +32086,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -32367,7 +32367,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -32409,7 +32409,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -32589,7 +32589,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -32863,7 +32863,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -33451,7 +33451,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -33531,7 +33531,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -33596,7 +33596,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -33914,7 +33914,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/github/lib/context.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/context.js
 
 
 class Context {
@@ -33967,9 +33967,9 @@ class Context {
     }
 }
 //# sourceMappingURL=context.js.map
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(4167);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/github/lib/internal/utils.js
+// EXTERNAL MODULE: ../node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(977);
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/internal/utils.js
 var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -34022,7 +34022,7 @@ function getUserAgentWithOrchestrationId(baseUserAgent) {
     return baseUserAgent;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/universal-user-agent/index.js
+;// CONCATENATED MODULE: ../node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
     return navigator.userAgent;
@@ -34037,7 +34037,7 @@ function getUserAgent() {
   return "<environment undetectable>";
 }
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/before-after-hook/lib/register.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/register.js
 // @ts-check
 
 function register(state, name, method, options) {
@@ -34066,7 +34066,7 @@ function register(state, name, method, options) {
   });
 }
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/before-after-hook/lib/add.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/add.js
 // @ts-check
 
 function addHook(state, kind, name, hook) {
@@ -34114,7 +34114,7 @@ function addHook(state, kind, name, hook) {
   });
 }
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/before-after-hook/lib/remove.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/remove.js
 // @ts-check
 
 function removeHook(state, name, method) {
@@ -34135,7 +34135,7 @@ function removeHook(state, name, method) {
   state.registry[name].splice(index, 1);
 }
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/before-after-hook/index.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/index.js
 // @ts-check
 
 
@@ -34182,7 +34182,7 @@ function Collection() {
 
 /* harmony default export */ const before_after_hook = ({ Singular, Collection });
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/endpoint/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/endpoint/dist-bundle/index.js
 // pkg/dist-src/defaults.js
 
 
@@ -34528,7 +34528,7 @@ function withDefaults(oldDefaults, newDefaults) {
 var endpoint = withDefaults(null, DEFAULTS);
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/content-type/dist/index.js
+;// CONCATENATED MODULE: ../node_modules/content-type/dist/index.js
 /*!
  * content-type
  * Copyright(c) 2015 Douglas Christopher Wilson
@@ -34820,7 +34820,7 @@ function unescapeQuotedPairs(str, start, end) {
     return result + str.slice(start, end);
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/json-with-bigint/json-with-bigint.js
+;// CONCATENATED MODULE: ../node_modules/json-with-bigint/json-with-bigint.js
 const intRegex = /^-?\d+$/;
 const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
 const originalStringify = JSON.stringify;
@@ -35421,7 +35421,7 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/request-error/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/request-error/dist-src/index.js
 class RequestError extends Error {
   name;
   /**
@@ -35462,7 +35462,7 @@ class RequestError extends Error {
 }
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/request/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -35669,7 +35669,7 @@ var request = dist_bundle_withDefaults(endpoint, defaults_default);
 /* v8 ignore next -- @preserve */
 /* v8 ignore else -- @preserve */
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/graphql/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/graphql/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -35800,7 +35800,7 @@ function withCustomRequest(customRequest) {
 
 /* v8 ignore if -- @preserve */
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/auth-token/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
 var sep = "\\.";
@@ -35855,11 +35855,11 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/core/dist-src/version.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/core/dist-src/version.js
 const version_VERSION = "7.0.8";
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/core/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/core/dist-src/index.js
 
 
 
@@ -36000,12 +36000,12 @@ class Octokit {
 }
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
 const dist_src_version_VERSION = "17.0.0";
 
 //# sourceMappingURL=version.js.map
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 const Endpoints = {
   actions: {
     addCustomLabelsToSelfHostedRunnerForOrg: [
@@ -38299,7 +38299,7 @@ var endpoints_default = Endpoints;
 
 //# sourceMappingURL=endpoints.js.map
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 
 const endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
@@ -38425,7 +38425,7 @@ function decorate(octokit, scope, methodName, defaults, decorations) {
 
 //# sourceMappingURL=endpoints-to-methods.js.map
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
 
 
 function restEndpointMethods(octokit) {
@@ -38446,7 +38446,7 @@ legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
 
 //# sourceMappingURL=index.js.map
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
 
@@ -38858,7 +38858,7 @@ function paginateRest(octokit) {
 paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/github/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/utils.js
 
 
 // octokit + plugins
@@ -38897,7 +38897,7 @@ function getOctokitOptions(token, options) {
     return opts;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/github/lib/github.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/github.js
 
 
 const github_context = new Context();
@@ -39659,9 +39659,9 @@ async function setAggregateStatus(client, repo, options) {
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/bottleneck/light.js
-var light = __nccwpck_require__(6295);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// EXTERNAL MODULE: ../node_modules/bottleneck/light.js
+var light = __nccwpck_require__(4133);
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
 
@@ -39744,7 +39744,7 @@ function retry(octokit, octokitOptions) {
 retry.VERSION = plugin_retry_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-throttling/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -40453,6 +40453,6 @@ async function run() {
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(8926);
+/******/ var __webpack_exports__ = __nccwpck_require__(4478);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

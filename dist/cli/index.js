@@ -2,16 +2,16 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 3819:
+/***/ 9793:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.MissingRefError = exports.ValidationError = exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = exports.Ajv = void 0;
-const core_1 = __nccwpck_require__(9697);
-const draft7_1 = __nccwpck_require__(5289);
-const discriminator_1 = __nccwpck_require__(7322);
-const draft7MetaSchema = __nccwpck_require__(7789);
+const core_1 = __nccwpck_require__(1943);
+const draft7_1 = __nccwpck_require__(9647);
+const discriminator_1 = __nccwpck_require__(8248);
+const draft7MetaSchema = __nccwpck_require__(211);
 const META_SUPPORT_DATA = ["/properties"];
 const META_SCHEMA_ID = "http://json-schema.org/draft-07/schema";
 class Ajv extends core_1.default {
@@ -41,24 +41,24 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(5765);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(9720);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(1969);
+var validation_error_1 = __nccwpck_require__(5783);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
-var ref_error_1 = __nccwpck_require__(6654);
+var ref_error_1 = __nccwpck_require__(6324);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
 //# sourceMappingURL=ajv.js.map
 
 /***/ }),
 
-/***/ 2571:
+/***/ 4205:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -220,15 +220,15 @@ exports.regexpCode = regexpCode;
 
 /***/ }),
 
-/***/ 9720:
+/***/ 7034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
-const code_1 = __nccwpck_require__(2571);
-const scope_1 = __nccwpck_require__(4624);
-var code_2 = __nccwpck_require__(2571);
+const code_1 = __nccwpck_require__(4205);
+const scope_1 = __nccwpck_require__(4386);
+var code_2 = __nccwpck_require__(4205);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
 Object.defineProperty(exports, "strConcat", ({ enumerable: true, get: function () { return code_2.strConcat; } }));
@@ -237,7 +237,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(4624);
+var scope_2 = __nccwpck_require__(4386);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -923,13 +923,13 @@ function par(x) {
 
 /***/ }),
 
-/***/ 4624:
+/***/ 4386:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.ValueScope = exports.ValueScopeName = exports.Scope = exports.varKinds = exports.UsedValueState = void 0;
-const code_1 = __nccwpck_require__(2571);
+const code_1 = __nccwpck_require__(4205);
 class ValueError extends Error {
     constructor(name) {
         super(`CodeGen: "code" for ${name} not defined`);
@@ -1072,15 +1072,15 @@ exports.ValueScope = ValueScope;
 
 /***/ }),
 
-/***/ 6071:
+/***/ 2033:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendErrors = exports.resetErrorsCount = exports.reportExtraError = exports.reportError = exports.keyword$DataError = exports.keywordError = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const names_1 = __nccwpck_require__(7274);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
 exports.keywordError = {
     message: ({ keyword }) => (0, codegen_1.str) `must pass "${keyword}" keyword validation`,
 };
@@ -1201,18 +1201,18 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 
 /***/ }),
 
-/***/ 7282:
+/***/ 8816:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const validation_error_1 = __nccwpck_require__(1969);
-const names_1 = __nccwpck_require__(7274);
-const resolve_1 = __nccwpck_require__(6862);
-const util_1 = __nccwpck_require__(8460);
-const validate_1 = __nccwpck_require__(5765);
+const codegen_1 = __nccwpck_require__(7034);
+const validation_error_1 = __nccwpck_require__(5783);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const validate_1 = __nccwpck_require__(7663);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -1449,12 +1449,12 @@ function getJsonPointer(parsedRef, { baseId, schema, root }) {
 
 /***/ }),
 
-/***/ 7274:
+/***/ 2108:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const names = {
     // validation function arguments
     data: new codegen_1.Name("data"), // data passed to validation function
@@ -1483,12 +1483,12 @@ exports["default"] = names;
 
 /***/ }),
 
-/***/ 6654:
+/***/ 6324:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const resolve_1 = __nccwpck_require__(6862);
+const resolve_1 = __nccwpck_require__(8168);
 class MissingRefError extends Error {
     constructor(resolver, baseId, ref, msg) {
         super(msg || `can't resolve reference ${ref} from id ${baseId}`);
@@ -1501,15 +1501,15 @@ exports["default"] = MissingRefError;
 
 /***/ }),
 
-/***/ 6862:
+/***/ 8168:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
-const util_1 = __nccwpck_require__(8460);
-const equal = __nccwpck_require__(2090);
-const traverse = __nccwpck_require__(2603);
+const util_1 = __nccwpck_require__(3642);
+const equal = __nccwpck_require__(5944);
+const traverse = __nccwpck_require__(6525);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -1662,7 +1662,7 @@ exports.getSchemaRefs = getSchemaRefs;
 
 /***/ }),
 
-/***/ 6813:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1694,14 +1694,14 @@ exports.getRules = getRules;
 
 /***/ }),
 
-/***/ 8460:
+/***/ 3642:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.checkStrictMode = exports.getErrorPath = exports.Type = exports.useFunc = exports.setEvaluated = exports.evaluatedPropsToName = exports.mergeEvaluated = exports.eachItem = exports.unescapeJsonPointer = exports.escapeJsonPointer = exports.escapeFragment = exports.unescapeFragment = exports.schemaRefOrVal = exports.schemaHasRulesButRef = exports.schemaHasRules = exports.checkUnknownRules = exports.alwaysValidSchema = exports.toHash = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const code_1 = __nccwpck_require__(2571);
+const codegen_1 = __nccwpck_require__(7034);
+const code_1 = __nccwpck_require__(4205);
 // TODO refactor to use Set
 function toHash(arr) {
     const hash = {};
@@ -1878,7 +1878,7 @@ exports.checkStrictMode = checkStrictMode;
 
 /***/ }),
 
-/***/ 2024:
+/***/ 2758:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1903,15 +1903,15 @@ exports.shouldUseRule = shouldUseRule;
 
 /***/ }),
 
-/***/ 4102:
+/***/ 2380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.boolOrEmptySchema = exports.topBoolOrEmptySchema = void 0;
-const errors_1 = __nccwpck_require__(6071);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
 const boolError = {
     message: "boolean schema is false",
 };
@@ -1959,17 +1959,17 @@ function falseSchemaError(it, overrideAllErrors) {
 
 /***/ }),
 
-/***/ 8441:
+/***/ 8843:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.reportTypeError = exports.checkDataTypes = exports.checkDataType = exports.coerceAndCheckDataType = exports.getJSONTypes = exports.getSchemaTypes = exports.DataType = void 0;
-const rules_1 = __nccwpck_require__(6813);
-const applicability_1 = __nccwpck_require__(2024);
-const errors_1 = __nccwpck_require__(6071);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const rules_1 = __nccwpck_require__(6831);
+const applicability_1 = __nccwpck_require__(2758);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 var DataType;
 (function (DataType) {
     DataType[DataType["Correct"] = 0] = "Correct";
@@ -2168,14 +2168,14 @@ function getTypeErrorContext(it) {
 
 /***/ }),
 
-/***/ 6191:
+/***/ 3177:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.assignDefaults = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function assignDefaults(it, ty) {
     const { properties, items } = it.schema;
     if (ty === "object" && properties) {
@@ -2209,24 +2209,24 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 5765:
+/***/ 7663:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getData = exports.KeywordCxt = exports.validateFunctionCode = void 0;
-const boolSchema_1 = __nccwpck_require__(4102);
-const dataType_1 = __nccwpck_require__(8441);
-const applicability_1 = __nccwpck_require__(2024);
-const dataType_2 = __nccwpck_require__(8441);
-const defaults_1 = __nccwpck_require__(6191);
-const keyword_1 = __nccwpck_require__(6198);
-const subschema_1 = __nccwpck_require__(6676);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const resolve_1 = __nccwpck_require__(6862);
-const util_1 = __nccwpck_require__(8460);
-const errors_1 = __nccwpck_require__(6071);
+const boolSchema_1 = __nccwpck_require__(2380);
+const dataType_1 = __nccwpck_require__(8843);
+const applicability_1 = __nccwpck_require__(2758);
+const dataType_2 = __nccwpck_require__(8843);
+const defaults_1 = __nccwpck_require__(3177);
+const keyword_1 = __nccwpck_require__(2740);
+const subschema_1 = __nccwpck_require__(9930);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const errors_1 = __nccwpck_require__(2033);
 // schema compilation - generates validation function, subschemaCode (below) is used for subschemas
 function validateFunctionCode(it) {
     if (isSchemaObj(it)) {
@@ -2735,16 +2735,16 @@ exports.getData = getData;
 
 /***/ }),
 
-/***/ 6198:
+/***/ 2740:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateKeywordUsage = exports.validSchemaType = exports.funcKeywordCode = exports.macroKeywordCode = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const code_1 = __nccwpck_require__(6896);
-const errors_1 = __nccwpck_require__(6071);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const code_1 = __nccwpck_require__(8834);
+const errors_1 = __nccwpck_require__(2033);
 function macroKeywordCode(cxt, def) {
     const { gen, keyword, schema, parentSchema, it } = cxt;
     const macroSchema = def.macro.call(it.self, schema, parentSchema, it);
@@ -2865,14 +2865,14 @@ exports.validateKeywordUsage = validateKeywordUsage;
 
 /***/ }),
 
-/***/ 6676:
+/***/ 9930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendSubschemaMode = exports.extendSubschemaData = exports.getSubschema = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function getSubschema(it, { keyword, schemaProp, schema, schemaPath, errSchemaPath, topSchemaRef }) {
     if (keyword !== undefined && schema !== undefined) {
         throw new Error('both "keyword" and "schema" passed, only one allowed');
@@ -2952,31 +2952,31 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 /***/ }),
 
-/***/ 9697:
+/***/ 1943:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(5765);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(9720);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(1969);
-const ref_error_1 = __nccwpck_require__(6654);
-const rules_1 = __nccwpck_require__(6813);
-const compile_1 = __nccwpck_require__(7282);
-const codegen_2 = __nccwpck_require__(9720);
-const resolve_1 = __nccwpck_require__(6862);
-const dataType_1 = __nccwpck_require__(8441);
-const util_1 = __nccwpck_require__(8460);
-const $dataRefSchema = __nccwpck_require__(2207);
-const uri_1 = __nccwpck_require__(7465);
+const validation_error_1 = __nccwpck_require__(5783);
+const ref_error_1 = __nccwpck_require__(6324);
+const rules_1 = __nccwpck_require__(6831);
+const compile_1 = __nccwpck_require__(8816);
+const codegen_2 = __nccwpck_require__(7034);
+const resolve_1 = __nccwpck_require__(8168);
+const dataType_1 = __nccwpck_require__(8843);
+const util_1 = __nccwpck_require__(3642);
+const $dataRefSchema = __nccwpck_require__(9209);
+const uri_1 = __nccwpck_require__(175);
 const defaultRegExp = (str, flags) => new RegExp(str, flags);
 defaultRegExp.code = "new RegExp";
 const META_IGNORE_OPTIONS = ["removeAdditional", "useDefaults", "coerceTypes"];
@@ -3576,20 +3576,20 @@ function schemaOrData(schema) {
 
 /***/ }),
 
-/***/ 6419:
+/***/ 309:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 // https://github.com/ajv-validator/ajv/issues/889
-const equal = __nccwpck_require__(2090);
+const equal = __nccwpck_require__(5944);
 equal.code = 'require("ajv/dist/runtime/equal").default';
 exports["default"] = equal;
 //# sourceMappingURL=equal.js.map
 
 /***/ }),
 
-/***/ 482:
+/***/ 6068:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3619,19 +3619,19 @@ ucs2length.code = 'require("ajv/dist/runtime/ucs2length").default';
 
 /***/ }),
 
-/***/ 7465:
+/***/ 175:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const uri = __nccwpck_require__(8636);
+const uri = __nccwpck_require__(9854);
 uri.code = 'require("ajv/dist/runtime/uri").default';
 exports["default"] = uri;
 //# sourceMappingURL=uri.js.map
 
 /***/ }),
 
-/***/ 1969:
+/***/ 5783:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3648,14 +3648,14 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 7732:
+/***/ 6453:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateAdditionalItems = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -3703,15 +3703,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9691:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const util_1 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must NOT have additional properties",
     params: ({ params }) => (0, codegen_1._) `{additionalProperty: ${params.additionalProperty}}`,
@@ -3815,12 +3815,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6057:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "allOf",
     schemaType: "array",
@@ -3844,12 +3844,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9859:
+/***/ 8822:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "anyOf",
     schemaType: "array",
@@ -3862,13 +3862,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7394:
+/***/ 2956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { min, max } }) => max === undefined
         ? (0, codegen_1.str) `must contain at least ${min} valid item(s)`
@@ -3963,15 +3963,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 190:
+/***/ 3084:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateSchemaDeps = exports.validatePropertyDeps = exports.error = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 exports.error = {
     message: ({ params: { property, depsCount, deps } }) => {
         const property_ies = depsCount === 1 ? "property" : "properties";
@@ -4054,13 +4054,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2188:
+/***/ 3710:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params }) => (0, codegen_1.str) `must match "${params.ifClause}" schema`,
     params: ({ params }) => (0, codegen_1._) `{failingKeyword: ${params.ifClause}}`,
@@ -4126,27 +4126,27 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5635:
+/***/ 225:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(7732);
-const prefixItems_1 = __nccwpck_require__(2239);
-const items_1 = __nccwpck_require__(9819);
-const items2020_1 = __nccwpck_require__(4939);
-const contains_1 = __nccwpck_require__(7394);
-const dependencies_1 = __nccwpck_require__(190);
-const propertyNames_1 = __nccwpck_require__(2240);
-const additionalProperties_1 = __nccwpck_require__(9691);
-const properties_1 = __nccwpck_require__(7574);
-const patternProperties_1 = __nccwpck_require__(5692);
-const not_1 = __nccwpck_require__(5338);
-const anyOf_1 = __nccwpck_require__(9859);
-const oneOf_1 = __nccwpck_require__(2422);
-const allOf_1 = __nccwpck_require__(6057);
-const if_1 = __nccwpck_require__(2188);
-const thenElse_1 = __nccwpck_require__(2217);
+const additionalItems_1 = __nccwpck_require__(6453);
+const prefixItems_1 = __nccwpck_require__(6965);
+const items_1 = __nccwpck_require__(8681);
+const items2020_1 = __nccwpck_require__(9641);
+const contains_1 = __nccwpck_require__(2956);
+const dependencies_1 = __nccwpck_require__(3084);
+const propertyNames_1 = __nccwpck_require__(9678);
+const additionalProperties_1 = __nccwpck_require__(9769);
+const properties_1 = __nccwpck_require__(9932);
+const patternProperties_1 = __nccwpck_require__(54);
+const not_1 = __nccwpck_require__(3036);
+const anyOf_1 = __nccwpck_require__(8822);
+const oneOf_1 = __nccwpck_require__(5840);
+const allOf_1 = __nccwpck_require__(2875);
+const if_1 = __nccwpck_require__(3710);
+const thenElse_1 = __nccwpck_require__(3143);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -4176,15 +4176,15 @@ exports["default"] = getApplicator;
 
 /***/ }),
 
-/***/ 9819:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateTuple = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "items",
     type: "array",
@@ -4234,15 +4234,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4939:
+/***/ 9641:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
-const additionalItems_1 = __nccwpck_require__(7732);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
+const additionalItems_1 = __nccwpck_require__(6453);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -4270,12 +4270,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5338:
+/***/ 3036:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "not",
     schemaType: ["object", "boolean"],
@@ -4302,13 +4302,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2422:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must match exactly one schema in oneOf",
     params: ({ params }) => (0, codegen_1._) `{passingSchemas: ${params.passing}}`,
@@ -4368,15 +4368,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5692:
+/***/ 54:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const util_2 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const util_2 = __nccwpck_require__(3642);
 const def = {
     keyword: "patternProperties",
     type: "object",
@@ -4449,12 +4449,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2239:
+/***/ 6965:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const items_1 = __nccwpck_require__(9819);
+const items_1 = __nccwpck_require__(8681);
 const def = {
     keyword: "prefixItems",
     type: "array",
@@ -4467,15 +4467,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7574:
+/***/ 9932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(5765);
-const code_1 = __nccwpck_require__(6896);
-const util_1 = __nccwpck_require__(8460);
-const additionalProperties_1 = __nccwpck_require__(9691);
+const validate_1 = __nccwpck_require__(7663);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const additionalProperties_1 = __nccwpck_require__(9769);
 const def = {
     keyword: "properties",
     type: "object",
@@ -4527,13 +4527,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2240:
+/***/ 9678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "property name must be valid",
     params: ({ params }) => (0, codegen_1._) `{propertyName: ${params.propertyName}}`,
@@ -4571,12 +4571,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2217:
+/***/ 3143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: ["then", "else"],
     schemaType: ["object", "boolean"],
@@ -4590,16 +4590,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6896:
+/***/ 8834:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateUnion = exports.validateArray = exports.usePattern = exports.callValidateCode = exports.schemaProperties = exports.allSchemaProperties = exports.noPropertyInData = exports.propertyInData = exports.isOwnProperty = exports.hasPropFunc = exports.reportMissingProp = exports.checkMissingProp = exports.checkReportMissingProp = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const names_1 = __nccwpck_require__(7274);
-const util_2 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
+const util_2 = __nccwpck_require__(3642);
 function checkReportMissingProp(cxt, prop) {
     const { gen, data, it } = cxt;
     gen.if(noPropertyInData(gen, data, prop, it.opts.ownProperties), () => {
@@ -4727,7 +4727,7 @@ exports.validateUnion = validateUnion;
 
 /***/ }),
 
-/***/ 3436:
+/***/ 1338:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4743,13 +4743,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2585:
+/***/ 8319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const id_1 = __nccwpck_require__(3436);
-const ref_1 = __nccwpck_require__(8544);
+const id_1 = __nccwpck_require__(1338);
+const ref_1 = __nccwpck_require__(1034);
 const core = [
     "$schema",
     "$id",
@@ -4765,18 +4765,18 @@ exports["default"] = core;
 
 /***/ }),
 
-/***/ 8544:
+/***/ 1034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.callRef = exports.getValidate = void 0;
-const ref_error_1 = __nccwpck_require__(6654);
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const compile_1 = __nccwpck_require__(7282);
-const util_1 = __nccwpck_require__(8460);
+const ref_error_1 = __nccwpck_require__(6324);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const compile_1 = __nccwpck_require__(8816);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "$ref",
     schemaType: "string",
@@ -4893,16 +4893,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7322:
+/***/ 8248:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const types_1 = __nccwpck_require__(2759);
-const compile_1 = __nccwpck_require__(7282);
-const ref_error_1 = __nccwpck_require__(6654);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const types_1 = __nccwpck_require__(3981);
+const compile_1 = __nccwpck_require__(8816);
+const ref_error_1 = __nccwpck_require__(6324);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { discrError, tagName } }) => discrError === types_1.DiscrError.Tag
         ? `tag "${tagName}" must be string`
@@ -5003,7 +5003,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2759:
+/***/ 3981:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5018,16 +5018,16 @@ var DiscrError;
 
 /***/ }),
 
-/***/ 5289:
+/***/ 9647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core_1 = __nccwpck_require__(2585);
-const validation_1 = __nccwpck_require__(3981);
-const applicator_1 = __nccwpck_require__(5635);
-const format_1 = __nccwpck_require__(5181);
-const metadata_1 = __nccwpck_require__(6248);
+const core_1 = __nccwpck_require__(8319);
+const validation_1 = __nccwpck_require__(7387);
+const applicator_1 = __nccwpck_require__(225);
+const format_1 = __nccwpck_require__(6155);
+const metadata_1 = __nccwpck_require__(6258);
 const draft7Vocabularies = [
     core_1.default,
     validation_1.default,
@@ -5041,12 +5041,12 @@ exports["default"] = draft7Vocabularies;
 
 /***/ }),
 
-/***/ 4374:
+/***/ 4672:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match format "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{format: ${schemaCode}}`,
@@ -5139,19 +5139,19 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5181:
+/***/ 6155:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const format_1 = __nccwpck_require__(4374);
+const format_1 = __nccwpck_require__(4672);
 const format = [format_1.default];
 exports["default"] = format;
 //# sourceMappingURL=index.js.map
 
 /***/ }),
 
-/***/ 6248:
+/***/ 6258:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5175,14 +5175,14 @@ exports.contentVocabulary = [
 
 /***/ }),
 
-/***/ 1886:
+/***/ 5088:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to constant",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValue: ${schemaCode}}`,
@@ -5206,14 +5206,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 3174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to one of the allowed values",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValues: ${schemaCode}}`,
@@ -5260,21 +5260,21 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3981:
+/***/ 7387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const limitNumber_1 = __nccwpck_require__(4447);
-const multipleOf_1 = __nccwpck_require__(6872);
-const limitLength_1 = __nccwpck_require__(9726);
-const pattern_1 = __nccwpck_require__(9299);
-const limitProperties_1 = __nccwpck_require__(5811);
-const required_1 = __nccwpck_require__(7452);
-const limitItems_1 = __nccwpck_require__(3948);
-const uniqueItems_1 = __nccwpck_require__(960);
-const const_1 = __nccwpck_require__(1886);
-const enum_1 = __nccwpck_require__(2148);
+const limitNumber_1 = __nccwpck_require__(1437);
+const multipleOf_1 = __nccwpck_require__(6686);
+const limitLength_1 = __nccwpck_require__(4064);
+const pattern_1 = __nccwpck_require__(2045);
+const limitProperties_1 = __nccwpck_require__(6325);
+const required_1 = __nccwpck_require__(2458);
+const limitItems_1 = __nccwpck_require__(4798);
+const uniqueItems_1 = __nccwpck_require__(9850);
+const const_1 = __nccwpck_require__(5088);
+const enum_1 = __nccwpck_require__(3174);
 const validation = [
     // number
     limitNumber_1.default,
@@ -5299,12 +5299,12 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 3948:
+/***/ 4798:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxItems" ? "more" : "fewer";
@@ -5329,14 +5329,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9726:
+/***/ 4064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const ucs2length_1 = __nccwpck_require__(482);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const ucs2length_1 = __nccwpck_require__(6068);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxLength" ? "more" : "fewer";
@@ -5362,12 +5362,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4447:
+/***/ 1437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const ops = codegen_1.operators;
 const KWDs = {
     maximum: { okStr: "<=", ok: ops.LTE, fail: ops.GT },
@@ -5395,12 +5395,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5811:
+/***/ 6325:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxProperties" ? "more" : "fewer";
@@ -5425,12 +5425,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6872:
+/***/ 6686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must be multiple of ${schemaCode}`,
     params: ({ schemaCode }) => (0, codegen_1._) `{multipleOf: ${schemaCode}}`,
@@ -5457,14 +5457,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9299:
+/***/ 2045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const util_1 = __nccwpck_require__(8460);
-const codegen_1 = __nccwpck_require__(9720);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match pattern "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{pattern: ${schemaCode}}`,
@@ -5496,14 +5496,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7452:
+/***/ 2458:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { missingProperty } }) => (0, codegen_1.str) `must have required property '${missingProperty}'`,
     params: ({ params: { missingProperty } }) => (0, codegen_1._) `{missingProperty: ${missingProperty}}`,
@@ -5581,15 +5581,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 960:
+/***/ 9850:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const dataType_1 = __nccwpck_require__(8441);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const dataType_1 = __nccwpck_require__(8843);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: ({ params: { i, j } }) => (0, codegen_1.str) `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
     params: ({ params: { i, j } }) => (0, codegen_1._) `{i: ${i}, j: ${j}}`,
@@ -5651,7 +5651,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2090:
+/***/ 5944:
 /***/ ((module) => {
 
 
@@ -5704,7 +5704,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 2603:
+/***/ 6525:
 /***/ ((module) => {
 
 
@@ -5804,7 +5804,7 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 5703:
+/***/ 5021:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5944,17 +5944,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(4864)
-const { safeRe: re, t } = __nccwpck_require__(9227)
-const cmp = __nccwpck_require__(2106)
-const debug = __nccwpck_require__(2515)
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const parseOptions = __nccwpck_require__(9302)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+const cmp = __nccwpck_require__(2676)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 
 /***/ }),
 
-/***/ 3714:
+/***/ 7668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6176,22 +6176,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(7811)
+const LRU = __nccwpck_require__(1961)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(4864)
-const Comparator = __nccwpck_require__(5703)
-const debug = __nccwpck_require__(2515)
-const SemVer = __nccwpck_require__(5263)
-const trimComparatorWhitespace = __nccwpck_require__(5405)
+const parseOptions = __nccwpck_require__(9302)
+const Comparator = __nccwpck_require__(5021)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const trimComparatorWhitespace = __nccwpck_require__(4043)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(9227)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(1297)
+} = __nccwpck_require__(8105)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(2311)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -6538,17 +6538,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 5263:
+/***/ 5573:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(2515)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(1297)
-const { safeRe: re, t } = __nccwpck_require__(9227)
+const debug = __nccwpck_require__(7137)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(2311)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
-const parseOptions = __nccwpck_require__(4864)
-const { compareIdentifiers } = __nccwpck_require__(32)
+const parseOptions = __nccwpck_require__(9302)
+const { compareIdentifiers } = __nccwpck_require__(1198)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -6895,12 +6895,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 1963:
+/***/ 4681:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -6910,17 +6910,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 2106:
+/***/ 2676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(9910)
-const neq = __nccwpck_require__(9002)
-const gt = __nccwpck_require__(251)
-const gte = __nccwpck_require__(360)
-const lt = __nccwpck_require__(3844)
-const lte = __nccwpck_require__(5569)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gt = __nccwpck_require__(9441)
+const gte = __nccwpck_require__(9106)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -6971,14 +6971,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 2789:
+/***/ 367:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const parse = __nccwpck_require__(5301)
-const { safeRe: re, t } = __nccwpck_require__(9227)
+const SemVer = __nccwpck_require__(5573)
+const parse = __nccwpck_require__(5667)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -7040,12 +7040,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 8452:
+/***/ 8026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -7056,24 +7056,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 5958:
+/***/ 756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 5001:
+/***/ 4507:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -7082,12 +7082,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 7443:
+/***/ 9237:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -7149,48 +7149,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 9910:
+/***/ 1056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 251:
+/***/ 9441:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 360:
+/***/ 9106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 2054:
+/***/ 3908:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -7213,72 +7213,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 3844:
+/***/ 3470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 5569:
+/***/ 7111:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 1691:
+/***/ 9789:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 8911:
+/***/ 7065:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 9002:
+/***/ 2492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 5301:
+/***/ 5667:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -7298,24 +7298,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 1000:
+/***/ 6594:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 5758:
+/***/ 6500:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -7325,36 +7325,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 5209:
+/***/ 8707:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 3476:
+/***/ 2242:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8452)
+const compareBuild = __nccwpck_require__(8026)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 2223:
+/***/ 5197:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -7368,26 +7368,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 5060:
+/***/ 4426:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8452)
+const compareBuild = __nccwpck_require__(8026)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 5662:
+/***/ 9212:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
-const constants = __nccwpck_require__(1297)
-const SemVer = __nccwpck_require__(5263)
+const parse = __nccwpck_require__(5667)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -7435,12 +7435,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 4688:
+/***/ 8138:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -7450,54 +7450,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 8260:
+/***/ 4978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(9227)
-const constants = __nccwpck_require__(1297)
-const SemVer = __nccwpck_require__(5263)
-const identifiers = __nccwpck_require__(32)
-const parse = __nccwpck_require__(5301)
-const valid = __nccwpck_require__(4688)
-const clean = __nccwpck_require__(1963)
-const inc = __nccwpck_require__(2054)
-const diff = __nccwpck_require__(7443)
-const major = __nccwpck_require__(1691)
-const minor = __nccwpck_require__(8911)
-const patch = __nccwpck_require__(1000)
-const prerelease = __nccwpck_require__(5758)
-const compare = __nccwpck_require__(5001)
-const rcompare = __nccwpck_require__(5209)
-const compareLoose = __nccwpck_require__(5958)
-const compareBuild = __nccwpck_require__(8452)
-const sort = __nccwpck_require__(5060)
-const rsort = __nccwpck_require__(3476)
-const gt = __nccwpck_require__(251)
-const lt = __nccwpck_require__(3844)
-const eq = __nccwpck_require__(9910)
-const neq = __nccwpck_require__(9002)
-const gte = __nccwpck_require__(360)
-const lte = __nccwpck_require__(5569)
-const cmp = __nccwpck_require__(2106)
-const coerce = __nccwpck_require__(2789)
-const truncate = __nccwpck_require__(5662)
-const Comparator = __nccwpck_require__(5703)
-const Range = __nccwpck_require__(3714)
-const satisfies = __nccwpck_require__(2223)
-const toComparators = __nccwpck_require__(9914)
-const maxSatisfying = __nccwpck_require__(1517)
-const minSatisfying = __nccwpck_require__(3055)
-const minVersion = __nccwpck_require__(5166)
-const validRange = __nccwpck_require__(5365)
-const outside = __nccwpck_require__(3356)
-const gtr = __nccwpck_require__(6720)
-const ltr = __nccwpck_require__(3913)
-const intersects = __nccwpck_require__(8725)
-const simplifyRange = __nccwpck_require__(8504)
-const subset = __nccwpck_require__(5229)
+const internalRe = __nccwpck_require__(8105)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+const identifiers = __nccwpck_require__(1198)
+const parse = __nccwpck_require__(5667)
+const valid = __nccwpck_require__(8138)
+const clean = __nccwpck_require__(4681)
+const inc = __nccwpck_require__(3908)
+const diff = __nccwpck_require__(9237)
+const major = __nccwpck_require__(9789)
+const minor = __nccwpck_require__(7065)
+const patch = __nccwpck_require__(6594)
+const prerelease = __nccwpck_require__(6500)
+const compare = __nccwpck_require__(4507)
+const rcompare = __nccwpck_require__(8707)
+const compareLoose = __nccwpck_require__(756)
+const compareBuild = __nccwpck_require__(8026)
+const sort = __nccwpck_require__(4426)
+const rsort = __nccwpck_require__(2242)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gte = __nccwpck_require__(9106)
+const lte = __nccwpck_require__(7111)
+const cmp = __nccwpck_require__(2676)
+const coerce = __nccwpck_require__(367)
+const truncate = __nccwpck_require__(9212)
+const Comparator = __nccwpck_require__(5021)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const toComparators = __nccwpck_require__(6236)
+const maxSatisfying = __nccwpck_require__(5903)
+const minSatisfying = __nccwpck_require__(8957)
+const minVersion = __nccwpck_require__(9888)
+const validRange = __nccwpck_require__(4907)
+const outside = __nccwpck_require__(9638)
+const gtr = __nccwpck_require__(2874)
+const ltr = __nccwpck_require__(2831)
+const intersects = __nccwpck_require__(5439)
+const simplifyRange = __nccwpck_require__(8150)
+const subset = __nccwpck_require__(7831)
 module.exports = {
   parse,
   valid,
@@ -7550,7 +7550,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1297:
+/***/ 2311:
 /***/ ((module) => {
 
 
@@ -7624,7 +7624,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2515:
+/***/ 7137:
 /***/ ((module) => {
 
 
@@ -7642,7 +7642,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 32:
+/***/ 1198:
 /***/ ((module) => {
 
 
@@ -7678,7 +7678,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7811:
+/***/ 1961:
 /***/ ((module) => {
 
 
@@ -7727,7 +7727,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 4864:
+/***/ 9302:
 /***/ ((module) => {
 
 
@@ -7751,7 +7751,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 9227:
+/***/ 8105:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -7760,8 +7760,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(1297)
-const debug = __nccwpck_require__(2515)
+} = __nccwpck_require__(2311)
+const debug = __nccwpck_require__(7137)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -7981,7 +7981,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 5405:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -7996,7 +7996,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(1297)
+} = __nccwpck_require__(2311)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -8426,25 +8426,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 6720:
+/***/ 2874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(3356)
+const outside = __nccwpck_require__(9638)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 8725:
+/***/ 5439:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -8455,12 +8455,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 3913:
+/***/ 2831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(3356)
+const outside = __nccwpck_require__(9638)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -8468,13 +8468,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 1517:
+/***/ 5903:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -8502,13 +8502,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 3055:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -8535,14 +8535,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 5166:
+/***/ 9888:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
-const gt = __nccwpck_require__(251)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const gt = __nccwpck_require__(9441)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -8605,20 +8605,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 3356:
+/***/ 9638:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Comparator = __nccwpck_require__(5703)
+const SemVer = __nccwpck_require__(5573)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(3714)
-const satisfies = __nccwpck_require__(2223)
-const gt = __nccwpck_require__(251)
-const lt = __nccwpck_require__(3844)
-const lte = __nccwpck_require__(5569)
-const gte = __nccwpck_require__(360)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+const gte = __nccwpck_require__(9106)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -8694,7 +8694,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 8504:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8702,8 +8702,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(2223)
-const compare = __nccwpck_require__(5001)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -8750,16 +8750,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 5229:
+/***/ 7831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
-const Comparator = __nccwpck_require__(5703)
+const Range = __nccwpck_require__(7668)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(2223)
-const compare = __nccwpck_require__(5001)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -9006,12 +9006,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 9914:
+/***/ 6236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -9023,12 +9023,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 5365:
+/***/ 4907:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -9092,13 +9092,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("process");
 
 /***/ }),
 
-/***/ 8636:
+/***/ 9854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(8145)
-const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4160)
+const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(9043)
+const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4970)
 
 const VALID_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/u
 const MALFORMED_SCHEME_ERROR = 'URI scheme is malformed.'
@@ -9810,12 +9810,12 @@ module.exports.fastUri = fastUri
 
 /***/ }),
 
-/***/ 4160:
+/***/ 4970:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUUID } = __nccwpck_require__(8145)
+const { isUUID } = __nccwpck_require__(9043)
 const URN_REG = /^([\da-z][\d\-a-z]{0,31}):((?:[\w!$'()*+,\-./:;=@]|%[\da-f]{2})+)$/iu
 
 const supportedSchemeNames = /** @type {const} */ (['http', 'https', 'ws',
@@ -10089,7 +10089,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8145:
+/***/ 9043:
 /***/ ((module) => {
 
 
@@ -10895,18 +10895,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 217:
+/***/ 3043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var resolveBlockMap = __nccwpck_require__(3963);
-var resolveBlockSeq = __nccwpck_require__(4954);
-var resolveFlowCollection = __nccwpck_require__(4754);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveBlockMap = __nccwpck_require__(9573);
+var resolveBlockSeq = __nccwpck_require__(1120);
+var resolveFlowCollection = __nccwpck_require__(8884);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -10992,15 +10992,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 6647:
+/***/ 4153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(2057);
-var composeNode = __nccwpck_require__(285);
-var resolveEnd = __nccwpck_require__(2832);
-var resolveProps = __nccwpck_require__(107);
+var Document = __nccwpck_require__(3915);
+var composeNode = __nccwpck_require__(7691);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -11044,17 +11044,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 285:
+/***/ 7691:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(1106);
-var identity = __nccwpck_require__(2467);
-var composeCollection = __nccwpck_require__(217);
-var composeScalar = __nccwpck_require__(7737);
-var resolveEnd = __nccwpck_require__(2832);
-var utilEmptyScalarPosition = __nccwpck_require__(4363);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var composeCollection = __nccwpck_require__(3043);
+var composeScalar = __nccwpck_require__(6547);
+var resolveEnd = __nccwpck_require__(2022);
+var utilEmptyScalarPosition = __nccwpck_require__(3933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -11163,15 +11163,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 7737:
+/***/ 6547:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
-var resolveBlockScalar = __nccwpck_require__(9509);
-var resolveFlowScalar = __nccwpck_require__(6806);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -11258,18 +11258,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 1764:
+/***/ 2814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(3306);
-var Document = __nccwpck_require__(2057);
-var errors = __nccwpck_require__(1972);
-var identity = __nccwpck_require__(2467);
-var composeDoc = __nccwpck_require__(6647);
-var resolveEnd = __nccwpck_require__(2832);
+var directives = __nccwpck_require__(2768);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var identity = __nccwpck_require__(1737);
+var composeDoc = __nccwpck_require__(4153);
+var resolveEnd = __nccwpck_require__(2022);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -11489,17 +11489,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 3963:
+/***/ 9573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
-var resolveProps = __nccwpck_require__(107);
-var utilContainsNewline = __nccwpck_require__(3615);
-var utilFlowIndentCheck = __nccwpck_require__(6295);
-var utilMapIncludes = __nccwpck_require__(1623);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -11613,12 +11613,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 9509:
+/***/ 1399:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -11820,14 +11820,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 4954:
+/***/ 1120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(339);
-var resolveProps = __nccwpck_require__(107);
-var utilFlowIndentCheck = __nccwpck_require__(6295);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveProps = __nccwpck_require__(3121);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -11878,7 +11878,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 2832:
+/***/ 2022:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -11924,19 +11924,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 4754:
+/***/ 8884:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var resolveEnd = __nccwpck_require__(2832);
-var resolveProps = __nccwpck_require__(107);
-var utilContainsNewline = __nccwpck_require__(3615);
-var utilMapIncludes = __nccwpck_require__(1623);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -12140,13 +12140,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6806:
+/***/ 2976:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var resolveEnd = __nccwpck_require__(2832);
+var Scalar = __nccwpck_require__(1543);
+var resolveEnd = __nccwpck_require__(2022);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -12375,7 +12375,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 107:
+/***/ 3121:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -12530,7 +12530,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 3615:
+/***/ 7865:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -12573,7 +12573,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 4363:
+/***/ 3933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -12608,12 +12608,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 6295:
+/***/ 5637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(3615);
+var utilContainsNewline = __nccwpck_require__(7865);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -12632,12 +12632,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1623:
+/***/ 1117:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
+var identity = __nccwpck_require__(1737);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -12654,22 +12654,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 2057:
+/***/ 3915:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(1106);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var toJS = __nccwpck_require__(5023);
-var Schema = __nccwpck_require__(1564);
-var stringifyDocument = __nccwpck_require__(7697);
-var anchors = __nccwpck_require__(248);
-var applyReviver = __nccwpck_require__(5321);
-var createNode = __nccwpck_require__(8192);
-var directives = __nccwpck_require__(3306);
+var Alias = __nccwpck_require__(7);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var toJS = __nccwpck_require__(445);
+var Schema = __nccwpck_require__(7878);
+var stringifyDocument = __nccwpck_require__(9255);
+var anchors = __nccwpck_require__(9030);
+var applyReviver = __nccwpck_require__(6767);
+var createNode = __nccwpck_require__(1126);
+var directives = __nccwpck_require__(2768);
 
 class Document {
     constructor(value, replacer, options) {
@@ -12998,13 +12998,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 248:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var visit = __nccwpck_require__(9232);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -13081,7 +13081,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 5321:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13145,14 +13145,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 8192:
+/***/ 1126:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(1106);
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -13242,13 +13242,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 3306:
+/***/ 2768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var visit = __nccwpck_require__(9232);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 const escapeChars = {
     '!': '%21',
@@ -13427,7 +13427,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1972:
+/***/ 8450:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -13496,28 +13496,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 1355:
+/***/ 6637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(1764);
-var Document = __nccwpck_require__(2057);
-var Schema = __nccwpck_require__(1564);
-var errors = __nccwpck_require__(1972);
-var Alias = __nccwpck_require__(1106);
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var cst = __nccwpck_require__(5377);
-var lexer = __nccwpck_require__(1445);
-var lineCounter = __nccwpck_require__(2872);
-var parser = __nccwpck_require__(7204);
-var publicApi = __nccwpck_require__(6467);
-var visit = __nccwpck_require__(9232);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var Schema = __nccwpck_require__(7878);
+var errors = __nccwpck_require__(8450);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
+var lineCounter = __nccwpck_require__(1242);
+var parser = __nccwpck_require__(8238);
+var publicApi = __nccwpck_require__(9901);
+var visit = __nccwpck_require__(4190);
 
 
 
@@ -13554,7 +13554,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 2525:
+/***/ 8195:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -13580,16 +13580,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 1106:
+/***/ 7:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(248);
-var visit = __nccwpck_require__(9232);
-var identity = __nccwpck_require__(2467);
-var Node = __nccwpck_require__(7509);
-var toJS = __nccwpck_require__(5023);
+var anchors = __nccwpck_require__(9030);
+var visit = __nccwpck_require__(4190);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -13707,14 +13707,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 9137:
+/***/ 935:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var identity = __nccwpck_require__(2467);
-var Node = __nccwpck_require__(7509);
+var createNode = __nccwpck_require__(1126);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -13865,14 +13865,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 7509:
+/***/ 9447:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(5321);
-var identity = __nccwpck_require__(2467);
-var toJS = __nccwpck_require__(5023);
+var applyReviver = __nccwpck_require__(6767);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 class NodeBase {
     constructor(type) {
@@ -13912,15 +13912,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7057:
+/***/ 7567:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var stringifyPair = __nccwpck_require__(2800);
-var addPairToJSMap = __nccwpck_require__(1180);
-var identity = __nccwpck_require__(2467);
+var createNode = __nccwpck_require__(1126);
+var stringifyPair = __nccwpck_require__(8070);
+var addPairToJSMap = __nccwpck_require__(8374);
+var identity = __nccwpck_require__(1737);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -13958,14 +13958,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 1543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Node = __nccwpck_require__(7509);
-var toJS = __nccwpck_require__(5023);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -13992,17 +13992,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 3354:
+/***/ 1856:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(3472);
-var addPairToJSMap = __nccwpck_require__(1180);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
+var stringifyCollection = __nccwpck_require__(486);
+var addPairToJSMap = __nccwpck_require__(8374);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -14146,17 +14146,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 339:
+/***/ 3013:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var stringifyCollection = __nccwpck_require__(3472);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
-var toJS = __nccwpck_require__(5023);
+var createNode = __nccwpck_require__(1126);
+var stringifyCollection = __nccwpck_require__(486);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var toJS = __nccwpck_require__(445);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -14268,16 +14268,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 1180:
+/***/ 8374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(2525);
-var merge = __nccwpck_require__(7768);
-var stringify = __nccwpck_require__(3840);
-var identity = __nccwpck_require__(2467);
-var toJS = __nccwpck_require__(5023);
+var log = __nccwpck_require__(8195);
+var merge = __nccwpck_require__(5970);
+var stringify = __nccwpck_require__(5474);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -14340,7 +14340,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 2467:
+/***/ 1737:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14400,12 +14400,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 5023:
+/***/ 445:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
+var identity = __nccwpck_require__(1737);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -14446,15 +14446,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 98:
+/***/ 1588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(9509);
-var resolveFlowScalar = __nccwpck_require__(6806);
-var errors = __nccwpck_require__(1972);
-var stringifyString = __nccwpck_require__(7009);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
+var errors = __nccwpck_require__(8450);
+var stringifyString = __nccwpck_require__(4387);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -14671,7 +14671,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 2857:
+/***/ 751:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14741,7 +14741,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4327:
+/***/ 1:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -14847,14 +14847,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 5377:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(98);
-var cstStringify = __nccwpck_require__(2857);
-var cstVisit = __nccwpck_require__(4327);
+var cstScalar = __nccwpck_require__(1588);
+var cstStringify = __nccwpck_require__(751);
+var cstVisit = __nccwpck_require__(1);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -14966,12 +14966,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 1445:
+/***/ 7371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(5377);
+var cst = __nccwpck_require__(1475);
 
 /*
 START -> stream
@@ -15696,7 +15696,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 2872:
+/***/ 1242:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -15744,14 +15744,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 7204:
+/***/ 8238:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(5377);
-var lexer = __nccwpck_require__(1445);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -16731,18 +16731,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 6467:
+/***/ 9901:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(1764);
-var Document = __nccwpck_require__(2057);
-var errors = __nccwpck_require__(1972);
-var log = __nccwpck_require__(2525);
-var identity = __nccwpck_require__(2467);
-var lineCounter = __nccwpck_require__(2872);
-var parser = __nccwpck_require__(7204);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var log = __nccwpck_require__(8195);
+var identity = __nccwpck_require__(1737);
+var lineCounter = __nccwpck_require__(1242);
+var parser = __nccwpck_require__(8238);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -16845,16 +16845,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1564:
+/***/ 7878:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var map = __nccwpck_require__(3375);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var tags = __nccwpck_require__(1678);
+var identity = __nccwpck_require__(1737);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var tags = __nccwpck_require__(8904);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -16891,13 +16891,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 3375:
+/***/ 773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var YAMLMap = __nccwpck_require__(3354);
+var identity = __nccwpck_require__(1737);
+var YAMLMap = __nccwpck_require__(1856);
 
 const map = {
     collection: 'map',
@@ -16917,12 +16917,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 6004:
+/***/ 5410:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 const nullTag = {
     identify: value => value == null,
@@ -16941,13 +16941,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 6606:
+/***/ 1744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var YAMLSeq = __nccwpck_require__(339);
+var identity = __nccwpck_require__(1737);
+var YAMLSeq = __nccwpck_require__(3013);
 
 const seq = {
     collection: 'seq',
@@ -16967,12 +16967,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 7244:
+/***/ 2678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(7009);
+var stringifyString = __nccwpck_require__(4387);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -16990,12 +16990,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3083:
+/***/ 8437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -17018,13 +17018,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 7225:
+/***/ 2859:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var stringifyNumber = __nccwpck_require__(7021);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -17072,12 +17072,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 1910:
+/***/ 4044:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -17121,18 +17121,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 9836:
+/***/ 1946:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var bool = __nccwpck_require__(3083);
-var float = __nccwpck_require__(7225);
-var int = __nccwpck_require__(1910);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
 
 const schema = [
     map.map,
@@ -17153,14 +17153,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 7395:
+/***/ 9605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var map = __nccwpck_require__(3375);
-var seq = __nccwpck_require__(6606);
+var Scalar = __nccwpck_require__(1543);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -17224,27 +17224,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1678:
+/***/ 8904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var bool = __nccwpck_require__(3083);
-var float = __nccwpck_require__(7225);
-var int = __nccwpck_require__(1910);
-var schema = __nccwpck_require__(9836);
-var schema$1 = __nccwpck_require__(7395);
-var binary = __nccwpck_require__(7143);
-var merge = __nccwpck_require__(7768);
-var omap = __nccwpck_require__(6555);
-var pairs = __nccwpck_require__(4261);
-var schema$2 = __nccwpck_require__(9781);
-var set = __nccwpck_require__(5804);
-var timestamp = __nccwpck_require__(7276);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
+var schema = __nccwpck_require__(1946);
+var schema$1 = __nccwpck_require__(9605);
+var binary = __nccwpck_require__(6737);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var schema$2 = __nccwpck_require__(3019);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -17330,14 +17330,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 7143:
+/***/ 6737:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(8385);
-var stringifyString = __nccwpck_require__(7009);
+var Scalar = __nccwpck_require__(1543);
+var stringifyString = __nccwpck_require__(4387);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -17407,12 +17407,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8386:
+/***/ 2348:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -17443,13 +17443,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5418:
+/***/ 7292:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var stringifyNumber = __nccwpck_require__(7021);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -17500,12 +17500,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 3965:
+/***/ 7851:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -17583,13 +17583,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7768:
+/***/ 5970:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -17661,16 +17661,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 6555:
+/***/ 8781:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var toJS = __nccwpck_require__(5023);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var pairs = __nccwpck_require__(4261);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var pairs = __nccwpck_require__(9751);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -17745,15 +17745,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 4261:
+/***/ 9751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
-var YAMLSeq = __nccwpck_require__(339);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLSeq = __nccwpck_require__(3013);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -17834,24 +17834,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 9781:
+/***/ 3019:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var binary = __nccwpck_require__(7143);
-var bool = __nccwpck_require__(8386);
-var float = __nccwpck_require__(5418);
-var int = __nccwpck_require__(3965);
-var merge = __nccwpck_require__(7768);
-var omap = __nccwpck_require__(6555);
-var pairs = __nccwpck_require__(4261);
-var set = __nccwpck_require__(5804);
-var timestamp = __nccwpck_require__(7276);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var binary = __nccwpck_require__(6737);
+var bool = __nccwpck_require__(2348);
+var float = __nccwpck_require__(7292);
+var int = __nccwpck_require__(7851);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schema = [
     map.map,
@@ -17882,14 +17882,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 5804:
+/***/ 1314:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -17985,12 +17985,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 7276:
+/***/ 5994:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -18097,7 +18097,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 175:
+/***/ 9777:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18255,15 +18255,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 3840:
+/***/ 5474:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(248);
-var identity = __nccwpck_require__(2467);
-var stringifyComment = __nccwpck_require__(6347);
-var stringifyString = __nccwpck_require__(7009);
+var anchors = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1737);
+var stringifyComment = __nccwpck_require__(2005);
+var stringifyString = __nccwpck_require__(4387);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -18394,14 +18394,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 3472:
+/***/ 486:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -18556,7 +18556,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 6347:
+/***/ 2005:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18587,14 +18587,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 7697:
+/***/ 9255:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -18681,7 +18681,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 7021:
+/***/ 2827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -18715,15 +18715,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 2800:
+/***/ 8070:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
-var Scalar = __nccwpck_require__(8385);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -18874,13 +18874,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 7009:
+/***/ 4387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var foldFlowLines = __nccwpck_require__(175);
+var Scalar = __nccwpck_require__(1543);
+var foldFlowLines = __nccwpck_require__(9777);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -19219,12 +19219,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 9232:
+/***/ 4190:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(2467);
+var identity = __nccwpck_require__(1737);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -19462,7 +19462,7 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 4642:
+/***/ 258:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -19609,14 +19609,14 @@ function childTitle(parent, environment, parentTitle) {
 
 /***/ }),
 
-/***/ 6379:
+/***/ 5400:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   h: () => (/* binding */ parseCliArgs)
 /* harmony export */ });
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8506);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6410);
 
 
 /** Strict option parsing for CLI subcommands: unknown options are a clear error. */
@@ -19632,22 +19632,22 @@ function parseCliArgs(command, args, options) {
 
 /***/ }),
 
-/***/ 2675:
+/***/ 6878:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
-var git = __nccwpck_require__(6882);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/index.js + 8 modules
-var esm = __nccwpck_require__(1766);
+var git = __nccwpck_require__(2386);
+// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
+var esm = __nccwpck_require__(3812);
 // EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
-var config_config = __nccwpck_require__(8972);
+var config_config = __nccwpck_require__(2523);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
-var graph = __nccwpck_require__(5106);
+var graph = __nccwpck_require__(8535);
 ;// CONCATENATED MODULE: ./actions/lib/config/sources.js
 // Configuration sources other than a directory: a git revision (no checkout)
 // and a branch through the contents API (never the PR head, never the local
@@ -20021,9 +20021,9 @@ async function hasRemote(git, remote) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/cli/args.js
-var cli_args = __nccwpck_require__(6379);
+var cli_args = __nccwpck_require__(5400);
 // EXTERNAL MODULE: ./actions/lib/cli/index.js
-var cli = __nccwpck_require__(6224);
+var cli = __nccwpck_require__(3200);
 ;// CONCATENATED MODULE: ./actions/lib/cli/impact.js
 
 
@@ -20080,7 +20080,7 @@ cli/* commands */.Pi.set('impact', {
 
 /***/ }),
 
-/***/ 6224:
+/***/ 3200:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -20088,7 +20088,7 @@ cli/* commands */.Pi.set('impact', {
 /* harmony export */   iW: () => (/* binding */ main)
 /* harmony export */ });
 /* unused harmony export helpText */
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8506);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6410);
 
 /** Subcommands, registered by the modules that implement them. */
 const commands = new Map();
@@ -20144,15 +20144,15 @@ async function main(argv) {
 
 /***/ }),
 
-/***/ 9159:
+/***/ 1063:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6224);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2675);
-/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9390);
-/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(851);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5931);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6878);
+/* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5006);
+/* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2391);
 
 
 
@@ -20165,14 +20165,14 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 851:
+/***/ 6627:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6760);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7975);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8506);
-/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8042);
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6224);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6410);
+/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2055);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(3200);
 
 
 
@@ -20219,20 +20219,20 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
 
 /***/ }),
 
-/***/ 9390:
+/***/ 5006:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
-/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8972);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8506);
-/* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(6882);
-/* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(6355);
-/* harmony import */ var _render_sources_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(4472);
-/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(8814);
-/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(6379);
-/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(6224);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2523);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
+/* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2386);
+/* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(65);
+/* harmony import */ var _render_sources_js__WEBPACK_IMPORTED_MODULE_7__ = __nccwpck_require__(5512);
+/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3742);
+/* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(5400);
+/* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(3200);
 
 
 
@@ -20356,7 +20356,7 @@ async function pushRender(git, remote, env, renderedDir, drySha) {
 
 /***/ }),
 
-/***/ 5931:
+/***/ 2391:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -20829,11 +20829,11 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/config/config.js + 1 modules
-var config_config = __nccwpck_require__(8972);
+var config_config = __nccwpck_require__(2523);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
-var git_git = __nccwpck_require__(6882);
+var git_git = __nccwpck_require__(2386);
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
 // Markdown for PR comments, PR bodies and job summaries: the helpers every
 // action's renderers share.
@@ -20962,9 +20962,9 @@ function nameList(names, max = 8) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/render/safety.js + 2 modules
-var safety = __nccwpck_require__(4993);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(1355);
+var safety = __nccwpck_require__(3279);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/report/chart-index.js
 // The versions a chart repository offers: a Helm repository's `index.yaml`
 // (one request per repository, whatever the number of charts), or an OCI
@@ -21150,8 +21150,8 @@ async function lookupReleases(wanted, options = {}) {
     return results;
 }
 
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/semver/index.js
-var semver = __nccwpck_require__(8260);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
 ;// CONCATENATED MODULE: ./actions/lib/report/releases.js
 // Semantic-version arithmetic for the report, with the `semver` package:
 // the newest patch of a deployed minor (where security fixes land), the
@@ -21397,13 +21397,13 @@ var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:os"
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: ./actions/lib/children.js
-var children = __nccwpck_require__(4642);
+var children = __nccwpck_require__(258);
 // EXTERNAL MODULE: ./actions/lib/render/hydrate.js + 7 modules
-var hydrate = __nccwpck_require__(6355);
+var hydrate = __nccwpck_require__(65);
 // EXTERNAL MODULE: ./actions/lib/render/sources.js
-var sources = __nccwpck_require__(4472);
+var sources = __nccwpck_require__(5512);
 // EXTERNAL MODULE: ./actions/lib/render/wet.js
-var render_wet = __nccwpck_require__(4506);
+var render_wet = __nccwpck_require__(90);
 ;// CONCATENATED MODULE: ./actions/lib/report/drift.js
 // The three kinds of drift, decided from a plain facts record (no I/O):
 //   wet       the WET branch is not the render of the DRY branch HEAD;
@@ -21562,7 +21562,7 @@ function classifyDrift(environments, context) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
-var kustomize_graph = __nccwpck_require__(5106);
+var kustomize_graph = __nccwpck_require__(8535);
 ;// CONCATENATED MODULE: ./actions/lib/report/dry-charts.js
 // The `helmCharts` entries each environment loads at one DRY revision, read
 // from git objects (no checkout): the kustomize dependency graph gives every
@@ -22503,9 +22503,9 @@ function renderText(report, max = 6) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/cli/args.js
-var cli_args = __nccwpck_require__(6379);
+var cli_args = __nccwpck_require__(5400);
 // EXTERNAL MODULE: ./actions/lib/cli/index.js
-var cli = __nccwpck_require__(6224);
+var cli = __nccwpck_require__(3200);
 ;// CONCATENATED MODULE: ./actions/lib/cli/report.js
 
 
@@ -22611,7 +22611,7 @@ cli/* commands */.Pi.set('report', {
 
 /***/ }),
 
-/***/ 8972:
+/***/ 2523:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -22632,18 +22632,18 @@ __nccwpck_require__.d(__webpack_exports__, {
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(3819);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/index.js + 8 modules
-var esm = __nccwpck_require__(1766);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/semver/index.js
-var semver = __nccwpck_require__(8260);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(1355);
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+// EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
+var esm = __nccwpck_require__(3812);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/render/safety.js + 2 modules
-var safety = __nccwpck_require__(4993);
+var safety = __nccwpck_require__(3279);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
 const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
@@ -23675,7 +23675,7 @@ function environmentForDir(config, fallbackStage, dir) {
 
 /***/ }),
 
-/***/ 8506:
+/***/ 6410:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -23722,14 +23722,14 @@ function errorMessage(error) {
 
 /***/ }),
 
-/***/ 6882:
+/***/ 2386:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   T: () => (/* binding */ Git)
 /* harmony export */ });
 /* unused harmony export PushRejectedError */
-/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1872);
+/* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
 
 /**
  * What git may see of the runner's environment besides PATH, HOME and locale:
@@ -24059,7 +24059,7 @@ function parseBlobRecords(out) {
 
 /***/ }),
 
-/***/ 8814:
+/***/ 3742:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -24071,8 +24071,8 @@ function parseBlobRecords(out) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8506);
-/* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6882);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6410);
+/* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2386);
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
 // index are never touched. The commit is deterministic (identity and dates
@@ -24283,7 +24283,7 @@ async function assertRegularFile(realRoot, file, path) {
 
 /***/ }),
 
-/***/ 5106:
+/***/ 8535:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -24299,10 +24299,10 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(1355);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 ;// CONCATENATED MODULE: ./actions/lib/kustomize/block-yaml.js
 // A fast reader for the plain block-YAML that kustomization files are
 // written in (mappings, sequences, one-line flow collections, quoted and
@@ -25148,7 +25148,7 @@ function issuesError(issues, revisionLabel) {
 
 /***/ }),
 
-/***/ 1872:
+/***/ 8152:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -25281,7 +25281,7 @@ async function runChecked(command, args, options = {}) {
 
 /***/ }),
 
-/***/ 6355:
+/***/ 65:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -25299,15 +25299,15 @@ var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
-var git_git = __nccwpck_require__(6882);
+var git_git = __nccwpck_require__(2386);
 // EXTERNAL MODULE: ./actions/lib/process.js + 1 modules
-var lib_process = __nccwpck_require__(1872);
+var lib_process = __nccwpck_require__(8152);
 ;// CONCATENATED MODULE: external "node:crypto"
 const external_node_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
 // EXTERNAL MODULE: ./actions/lib/render/safety.js + 2 modules
-var safety = __nccwpck_require__(4993);
+var safety = __nccwpck_require__(3279);
 ;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
 // A run-scoped chart cache: each (repository, chart, version) is pulled once
 // with `helm pull` (never `helm dependency update`, never a plugin), its
@@ -25539,7 +25539,7 @@ function unifiedDiff(before, after, fromLabel, toLabel, context = 3, maxEdits = 
 }
 
 // EXTERNAL MODULE: ./actions/lib/render/objects.js
-var objects = __nccwpck_require__(5606);
+var objects = __nccwpck_require__(4550);
 ;// CONCATENATED MODULE: ./actions/lib/render/compare.js
 
 
@@ -26024,9 +26024,9 @@ function kustomizeArgs(dir, helm) {
 }
 
 // EXTERNAL MODULE: ./actions/lib/render/wet.js
-var render_wet = __nccwpck_require__(4506);
+var render_wet = __nccwpck_require__(90);
 // EXTERNAL MODULE: ./actions/lib/render/output.js + 1 modules
-var output = __nccwpck_require__(8042);
+var output = __nccwpck_require__(2055);
 ;// CONCATENATED MODULE: ./actions/lib/render/hydrate.js
 // Renders environments: safety walk → render tree → shared chart cache →
 // `kustomize build` pool → canonical objects → diff with the WET branch →
@@ -26347,7 +26347,7 @@ async function originUrl(git) {
 
 /***/ }),
 
-/***/ 5606:
+/***/ 4550:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -26359,7 +26359,7 @@ async function originUrl(git) {
 /* harmony export */   qK: () => (/* binding */ isManagedManifestPath)
 /* harmony export */ });
 /* unused harmony exports parseObjects, sortObjects */
-/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1355);
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6637);
 // Rendered objects in one canonical form: every document re-emitted by the
 // `yaml` package with fixed options (same bytes on any machine and path) and
 // sorted by (kind priority, API group, kind, namespace, name), so the WET
@@ -26560,7 +26560,7 @@ function isManagedManifestPath(path) {
 
 /***/ }),
 
-/***/ 8042:
+/***/ 2055:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -26580,11 +26580,11 @@ var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
 // EXTERNAL MODULE: ./actions/lib/errors.js
-var errors = __nccwpck_require__(8506);
+var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: external "node:fs"
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./actions/lib/children.js
-var children = __nccwpck_require__(4642);
+var children = __nccwpck_require__(258);
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
@@ -26830,7 +26830,7 @@ async function mergeHydrationResults(outDir, shardDirs) {
 
 /***/ }),
 
-/***/ 4993:
+/***/ 3279:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -26902,8 +26902,8 @@ function pathText(value) {
     return undefined;
 }
 
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(1355);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/render/kustomize-fields.js
 // The exact fields of every document kustomize decodes for us: kustomizations
 // (and components) and builtin plugin configs, as kustomize v5.8.1 declares
@@ -27949,7 +27949,7 @@ async function scanChartTemplates(chartDir, label) {
 
 /***/ }),
 
-/***/ 4472:
+/***/ 5512:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
@@ -27959,9 +27959,9 @@ async function scanChartTemplates(chartDir, label) {
 /* unused harmony export parseChartLock */
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
-/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1355);
-/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8972);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(8506);
+/* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6637);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(2523);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
 // Glue between the configuration loader and the render core, shared by the
 // hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
 // come from the base revision when one is given (privileged runs must not
@@ -28044,16 +28044,16 @@ async function loadChartLock(git, repoDir, file, base) {
 
 /***/ }),
 
-/***/ 4506:
+/***/ 90:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   V: () => (/* binding */ readWetStates),
 /* harmony export */   X: () => (/* binding */ readWetContents)
 /* harmony export */ });
-/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8814);
-/* harmony import */ var _objects_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5606);
-/* harmony import */ var _output_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(8042);
+/* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3742);
+/* harmony import */ var _objects_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4550);
+/* harmony import */ var _output_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2055);
 
 
 
@@ -28148,7 +28148,7 @@ async function readWetContents(git, tips) {
 
 /***/ }),
 
-/***/ 1766:
+/***/ 3812:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -28160,7 +28160,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: GLOBSTAR, braceExpand, defaults, escape, filter, match, sep, unescape
 
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/balanced-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
     const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
@@ -28215,7 +28215,7 @@ const range = (a, b, str) => {
     return result;
 };
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/brace-expansion/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/brace-expansion/dist/esm/index.js
 
 const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
 const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
@@ -28731,7 +28731,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     return acc;
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
 // One digit, or a class of digits from a to b.
 const digit = (a, b) => a === b ?
     { t: 'lit', ch: String(a) }
@@ -28804,7 +28804,7 @@ const numericRange = (loStr, hiStr) => {
     return out;
 };
 //# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
 // translate the various posix character classes into unicode properties
 // this works across all unicode locales
 // { <posix class>: [<translation>, negated]
@@ -28943,7 +28943,7 @@ const parseClass = (glob, position, nocase = false, form) => {
     return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
 };
 //# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
 
 
 // the end of the pattern, or of a negated sub-pattern
@@ -29718,7 +29718,7 @@ class Matcher {
     }
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/assert-valid-pattern.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/assert-valid-pattern.js
 const MAX_PATTERN_LENGTH = 1024 * 64;
 const assertValidPattern = (pattern) => {
     if (typeof pattern !== 'string') {
@@ -29729,7 +29729,7 @@ const assertValidPattern = (pattern) => {
     }
 };
 //# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/escape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/escape.js
 /**
  * Escape all magic characters in a glob pattern.
  *
@@ -29771,7 +29771,7 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
     return e;
 };
 //# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/unescape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/unescape.js
 /**
  * Un-escape a string that has been escaped with {@link escape}.
  *
@@ -29810,7 +29810,7 @@ const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = tr
             .replace(/\\([^/{}])/g, '$1');
 };
 //# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/index.js
 
 
 
@@ -31687,14 +31687,14 @@ minimatch.unescape = unescape_unescape;
 
 /***/ }),
 
-/***/ 2207:
+/***/ 9209:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json#","description":"Meta-schema for $data reference (JSON AnySchema extension proposal)","type":"object","required":["$data"],"properties":{"$data":{"type":"string","anyOf":[{"format":"relative-json-pointer"},{"format":"json-pointer"}]}},"additionalProperties":false}');
 
 /***/ }),
 
-/***/ 7789:
+/***/ 211:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","title":"Core schema meta-schema","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}');
@@ -31829,6 +31829,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9159);
+/******/ var __webpack_exports__ = __nccwpck_require__(1063);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

@@ -1,16 +1,16 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 3819:
+/***/ 9793:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.MissingRefError = exports.ValidationError = exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = exports.Ajv = void 0;
-const core_1 = __nccwpck_require__(9697);
-const draft7_1 = __nccwpck_require__(5289);
-const discriminator_1 = __nccwpck_require__(7322);
-const draft7MetaSchema = __nccwpck_require__(7789);
+const core_1 = __nccwpck_require__(1943);
+const draft7_1 = __nccwpck_require__(9647);
+const discriminator_1 = __nccwpck_require__(8248);
+const draft7MetaSchema = __nccwpck_require__(211);
 const META_SUPPORT_DATA = ["/properties"];
 const META_SCHEMA_ID = "http://json-schema.org/draft-07/schema";
 class Ajv extends core_1.default {
@@ -40,24 +40,24 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(5765);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(9720);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(1969);
+var validation_error_1 = __nccwpck_require__(5783);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
-var ref_error_1 = __nccwpck_require__(6654);
+var ref_error_1 = __nccwpck_require__(6324);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
 //# sourceMappingURL=ajv.js.map
 
 /***/ }),
 
-/***/ 2571:
+/***/ 4205:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -219,15 +219,15 @@ exports.regexpCode = regexpCode;
 
 /***/ }),
 
-/***/ 9720:
+/***/ 7034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
-const code_1 = __nccwpck_require__(2571);
-const scope_1 = __nccwpck_require__(4624);
-var code_2 = __nccwpck_require__(2571);
+const code_1 = __nccwpck_require__(4205);
+const scope_1 = __nccwpck_require__(4386);
+var code_2 = __nccwpck_require__(4205);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
 Object.defineProperty(exports, "strConcat", ({ enumerable: true, get: function () { return code_2.strConcat; } }));
@@ -236,7 +236,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(4624);
+var scope_2 = __nccwpck_require__(4386);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -922,13 +922,13 @@ function par(x) {
 
 /***/ }),
 
-/***/ 4624:
+/***/ 4386:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.ValueScope = exports.ValueScopeName = exports.Scope = exports.varKinds = exports.UsedValueState = void 0;
-const code_1 = __nccwpck_require__(2571);
+const code_1 = __nccwpck_require__(4205);
 class ValueError extends Error {
     constructor(name) {
         super(`CodeGen: "code" for ${name} not defined`);
@@ -1071,15 +1071,15 @@ exports.ValueScope = ValueScope;
 
 /***/ }),
 
-/***/ 6071:
+/***/ 2033:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendErrors = exports.resetErrorsCount = exports.reportExtraError = exports.reportError = exports.keyword$DataError = exports.keywordError = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const names_1 = __nccwpck_require__(7274);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
 exports.keywordError = {
     message: ({ keyword }) => (0, codegen_1.str) `must pass "${keyword}" keyword validation`,
 };
@@ -1200,18 +1200,18 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 
 /***/ }),
 
-/***/ 7282:
+/***/ 8816:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const validation_error_1 = __nccwpck_require__(1969);
-const names_1 = __nccwpck_require__(7274);
-const resolve_1 = __nccwpck_require__(6862);
-const util_1 = __nccwpck_require__(8460);
-const validate_1 = __nccwpck_require__(5765);
+const codegen_1 = __nccwpck_require__(7034);
+const validation_error_1 = __nccwpck_require__(5783);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const validate_1 = __nccwpck_require__(7663);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -1448,12 +1448,12 @@ function getJsonPointer(parsedRef, { baseId, schema, root }) {
 
 /***/ }),
 
-/***/ 7274:
+/***/ 2108:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const names = {
     // validation function arguments
     data: new codegen_1.Name("data"), // data passed to validation function
@@ -1482,12 +1482,12 @@ exports["default"] = names;
 
 /***/ }),
 
-/***/ 6654:
+/***/ 6324:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const resolve_1 = __nccwpck_require__(6862);
+const resolve_1 = __nccwpck_require__(8168);
 class MissingRefError extends Error {
     constructor(resolver, baseId, ref, msg) {
         super(msg || `can't resolve reference ${ref} from id ${baseId}`);
@@ -1500,15 +1500,15 @@ exports["default"] = MissingRefError;
 
 /***/ }),
 
-/***/ 6862:
+/***/ 8168:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
-const util_1 = __nccwpck_require__(8460);
-const equal = __nccwpck_require__(2090);
-const traverse = __nccwpck_require__(2603);
+const util_1 = __nccwpck_require__(3642);
+const equal = __nccwpck_require__(5944);
+const traverse = __nccwpck_require__(6525);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -1661,7 +1661,7 @@ exports.getSchemaRefs = getSchemaRefs;
 
 /***/ }),
 
-/***/ 6813:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1693,14 +1693,14 @@ exports.getRules = getRules;
 
 /***/ }),
 
-/***/ 8460:
+/***/ 3642:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.checkStrictMode = exports.getErrorPath = exports.Type = exports.useFunc = exports.setEvaluated = exports.evaluatedPropsToName = exports.mergeEvaluated = exports.eachItem = exports.unescapeJsonPointer = exports.escapeJsonPointer = exports.escapeFragment = exports.unescapeFragment = exports.schemaRefOrVal = exports.schemaHasRulesButRef = exports.schemaHasRules = exports.checkUnknownRules = exports.alwaysValidSchema = exports.toHash = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const code_1 = __nccwpck_require__(2571);
+const codegen_1 = __nccwpck_require__(7034);
+const code_1 = __nccwpck_require__(4205);
 // TODO refactor to use Set
 function toHash(arr) {
     const hash = {};
@@ -1877,7 +1877,7 @@ exports.checkStrictMode = checkStrictMode;
 
 /***/ }),
 
-/***/ 2024:
+/***/ 2758:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1902,15 +1902,15 @@ exports.shouldUseRule = shouldUseRule;
 
 /***/ }),
 
-/***/ 4102:
+/***/ 2380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.boolOrEmptySchema = exports.topBoolOrEmptySchema = void 0;
-const errors_1 = __nccwpck_require__(6071);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
 const boolError = {
     message: "boolean schema is false",
 };
@@ -1958,17 +1958,17 @@ function falseSchemaError(it, overrideAllErrors) {
 
 /***/ }),
 
-/***/ 8441:
+/***/ 8843:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.reportTypeError = exports.checkDataTypes = exports.checkDataType = exports.coerceAndCheckDataType = exports.getJSONTypes = exports.getSchemaTypes = exports.DataType = void 0;
-const rules_1 = __nccwpck_require__(6813);
-const applicability_1 = __nccwpck_require__(2024);
-const errors_1 = __nccwpck_require__(6071);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const rules_1 = __nccwpck_require__(6831);
+const applicability_1 = __nccwpck_require__(2758);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 var DataType;
 (function (DataType) {
     DataType[DataType["Correct"] = 0] = "Correct";
@@ -2167,14 +2167,14 @@ function getTypeErrorContext(it) {
 
 /***/ }),
 
-/***/ 6191:
+/***/ 3177:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.assignDefaults = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function assignDefaults(it, ty) {
     const { properties, items } = it.schema;
     if (ty === "object" && properties) {
@@ -2208,24 +2208,24 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 5765:
+/***/ 7663:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getData = exports.KeywordCxt = exports.validateFunctionCode = void 0;
-const boolSchema_1 = __nccwpck_require__(4102);
-const dataType_1 = __nccwpck_require__(8441);
-const applicability_1 = __nccwpck_require__(2024);
-const dataType_2 = __nccwpck_require__(8441);
-const defaults_1 = __nccwpck_require__(6191);
-const keyword_1 = __nccwpck_require__(6198);
-const subschema_1 = __nccwpck_require__(6676);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const resolve_1 = __nccwpck_require__(6862);
-const util_1 = __nccwpck_require__(8460);
-const errors_1 = __nccwpck_require__(6071);
+const boolSchema_1 = __nccwpck_require__(2380);
+const dataType_1 = __nccwpck_require__(8843);
+const applicability_1 = __nccwpck_require__(2758);
+const dataType_2 = __nccwpck_require__(8843);
+const defaults_1 = __nccwpck_require__(3177);
+const keyword_1 = __nccwpck_require__(2740);
+const subschema_1 = __nccwpck_require__(9930);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const errors_1 = __nccwpck_require__(2033);
 // schema compilation - generates validation function, subschemaCode (below) is used for subschemas
 function validateFunctionCode(it) {
     if (isSchemaObj(it)) {
@@ -2734,16 +2734,16 @@ exports.getData = getData;
 
 /***/ }),
 
-/***/ 6198:
+/***/ 2740:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateKeywordUsage = exports.validSchemaType = exports.funcKeywordCode = exports.macroKeywordCode = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const code_1 = __nccwpck_require__(6896);
-const errors_1 = __nccwpck_require__(6071);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const code_1 = __nccwpck_require__(8834);
+const errors_1 = __nccwpck_require__(2033);
 function macroKeywordCode(cxt, def) {
     const { gen, keyword, schema, parentSchema, it } = cxt;
     const macroSchema = def.macro.call(it.self, schema, parentSchema, it);
@@ -2864,14 +2864,14 @@ exports.validateKeywordUsage = validateKeywordUsage;
 
 /***/ }),
 
-/***/ 6676:
+/***/ 9930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendSubschemaMode = exports.extendSubschemaData = exports.getSubschema = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function getSubschema(it, { keyword, schemaProp, schema, schemaPath, errSchemaPath, topSchemaRef }) {
     if (keyword !== undefined && schema !== undefined) {
         throw new Error('both "keyword" and "schema" passed, only one allowed');
@@ -2951,31 +2951,31 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 /***/ }),
 
-/***/ 9697:
+/***/ 1943:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(5765);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(9720);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(1969);
-const ref_error_1 = __nccwpck_require__(6654);
-const rules_1 = __nccwpck_require__(6813);
-const compile_1 = __nccwpck_require__(7282);
-const codegen_2 = __nccwpck_require__(9720);
-const resolve_1 = __nccwpck_require__(6862);
-const dataType_1 = __nccwpck_require__(8441);
-const util_1 = __nccwpck_require__(8460);
-const $dataRefSchema = __nccwpck_require__(2207);
-const uri_1 = __nccwpck_require__(7465);
+const validation_error_1 = __nccwpck_require__(5783);
+const ref_error_1 = __nccwpck_require__(6324);
+const rules_1 = __nccwpck_require__(6831);
+const compile_1 = __nccwpck_require__(8816);
+const codegen_2 = __nccwpck_require__(7034);
+const resolve_1 = __nccwpck_require__(8168);
+const dataType_1 = __nccwpck_require__(8843);
+const util_1 = __nccwpck_require__(3642);
+const $dataRefSchema = __nccwpck_require__(9209);
+const uri_1 = __nccwpck_require__(175);
 const defaultRegExp = (str, flags) => new RegExp(str, flags);
 defaultRegExp.code = "new RegExp";
 const META_IGNORE_OPTIONS = ["removeAdditional", "useDefaults", "coerceTypes"];
@@ -3575,20 +3575,20 @@ function schemaOrData(schema) {
 
 /***/ }),
 
-/***/ 6419:
+/***/ 309:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 // https://github.com/ajv-validator/ajv/issues/889
-const equal = __nccwpck_require__(2090);
+const equal = __nccwpck_require__(5944);
 equal.code = 'require("ajv/dist/runtime/equal").default';
 exports["default"] = equal;
 //# sourceMappingURL=equal.js.map
 
 /***/ }),
 
-/***/ 482:
+/***/ 6068:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3618,19 +3618,19 @@ ucs2length.code = 'require("ajv/dist/runtime/ucs2length").default';
 
 /***/ }),
 
-/***/ 7465:
+/***/ 175:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const uri = __nccwpck_require__(8636);
+const uri = __nccwpck_require__(9854);
 uri.code = 'require("ajv/dist/runtime/uri").default';
 exports["default"] = uri;
 //# sourceMappingURL=uri.js.map
 
 /***/ }),
 
-/***/ 1969:
+/***/ 5783:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3647,14 +3647,14 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 7732:
+/***/ 6453:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateAdditionalItems = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -3702,15 +3702,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9691:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const util_1 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must NOT have additional properties",
     params: ({ params }) => (0, codegen_1._) `{additionalProperty: ${params.additionalProperty}}`,
@@ -3814,12 +3814,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6057:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "allOf",
     schemaType: "array",
@@ -3843,12 +3843,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9859:
+/***/ 8822:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "anyOf",
     schemaType: "array",
@@ -3861,13 +3861,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7394:
+/***/ 2956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { min, max } }) => max === undefined
         ? (0, codegen_1.str) `must contain at least ${min} valid item(s)`
@@ -3962,15 +3962,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 190:
+/***/ 3084:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateSchemaDeps = exports.validatePropertyDeps = exports.error = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 exports.error = {
     message: ({ params: { property, depsCount, deps } }) => {
         const property_ies = depsCount === 1 ? "property" : "properties";
@@ -4053,13 +4053,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2188:
+/***/ 3710:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params }) => (0, codegen_1.str) `must match "${params.ifClause}" schema`,
     params: ({ params }) => (0, codegen_1._) `{failingKeyword: ${params.ifClause}}`,
@@ -4125,27 +4125,27 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5635:
+/***/ 225:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(7732);
-const prefixItems_1 = __nccwpck_require__(2239);
-const items_1 = __nccwpck_require__(9819);
-const items2020_1 = __nccwpck_require__(4939);
-const contains_1 = __nccwpck_require__(7394);
-const dependencies_1 = __nccwpck_require__(190);
-const propertyNames_1 = __nccwpck_require__(2240);
-const additionalProperties_1 = __nccwpck_require__(9691);
-const properties_1 = __nccwpck_require__(7574);
-const patternProperties_1 = __nccwpck_require__(3311);
-const not_1 = __nccwpck_require__(5338);
-const anyOf_1 = __nccwpck_require__(9859);
-const oneOf_1 = __nccwpck_require__(2422);
-const allOf_1 = __nccwpck_require__(6057);
-const if_1 = __nccwpck_require__(2188);
-const thenElse_1 = __nccwpck_require__(2217);
+const additionalItems_1 = __nccwpck_require__(6453);
+const prefixItems_1 = __nccwpck_require__(6965);
+const items_1 = __nccwpck_require__(8681);
+const items2020_1 = __nccwpck_require__(9641);
+const contains_1 = __nccwpck_require__(2956);
+const dependencies_1 = __nccwpck_require__(3084);
+const propertyNames_1 = __nccwpck_require__(9678);
+const additionalProperties_1 = __nccwpck_require__(9769);
+const properties_1 = __nccwpck_require__(9932);
+const patternProperties_1 = __nccwpck_require__(54);
+const not_1 = __nccwpck_require__(3036);
+const anyOf_1 = __nccwpck_require__(8822);
+const oneOf_1 = __nccwpck_require__(5840);
+const allOf_1 = __nccwpck_require__(2875);
+const if_1 = __nccwpck_require__(3710);
+const thenElse_1 = __nccwpck_require__(3143);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -4175,15 +4175,15 @@ exports["default"] = getApplicator;
 
 /***/ }),
 
-/***/ 9819:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateTuple = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "items",
     type: "array",
@@ -4233,15 +4233,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4939:
+/***/ 9641:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const code_1 = __nccwpck_require__(6896);
-const additionalItems_1 = __nccwpck_require__(7732);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
+const additionalItems_1 = __nccwpck_require__(6453);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -4269,12 +4269,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5338:
+/***/ 3036:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "not",
     schemaType: ["object", "boolean"],
@@ -4301,13 +4301,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2422:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must match exactly one schema in oneOf",
     params: ({ params }) => (0, codegen_1._) `{passingSchemas: ${params.passing}}`,
@@ -4367,15 +4367,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3311:
+/***/ 54:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const util_2 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const util_2 = __nccwpck_require__(3642);
 const def = {
     keyword: "patternProperties",
     type: "object",
@@ -4448,12 +4448,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2239:
+/***/ 6965:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const items_1 = __nccwpck_require__(9819);
+const items_1 = __nccwpck_require__(8681);
 const def = {
     keyword: "prefixItems",
     type: "array",
@@ -4466,15 +4466,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7574:
+/***/ 9932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(5765);
-const code_1 = __nccwpck_require__(6896);
-const util_1 = __nccwpck_require__(8460);
-const additionalProperties_1 = __nccwpck_require__(9691);
+const validate_1 = __nccwpck_require__(7663);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const additionalProperties_1 = __nccwpck_require__(9769);
 const def = {
     keyword: "properties",
     type: "object",
@@ -4526,13 +4526,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2240:
+/***/ 9678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "property name must be valid",
     params: ({ params }) => (0, codegen_1._) `{propertyName: ${params.propertyName}}`,
@@ -4570,12 +4570,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2217:
+/***/ 3143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(8460);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: ["then", "else"],
     schemaType: ["object", "boolean"],
@@ -4589,16 +4589,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6896:
+/***/ 8834:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateUnion = exports.validateArray = exports.usePattern = exports.callValidateCode = exports.schemaProperties = exports.allSchemaProperties = exports.noPropertyInData = exports.propertyInData = exports.isOwnProperty = exports.hasPropFunc = exports.reportMissingProp = exports.checkMissingProp = exports.checkReportMissingProp = void 0;
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const names_1 = __nccwpck_require__(7274);
-const util_2 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
+const util_2 = __nccwpck_require__(3642);
 function checkReportMissingProp(cxt, prop) {
     const { gen, data, it } = cxt;
     gen.if(noPropertyInData(gen, data, prop, it.opts.ownProperties), () => {
@@ -4726,7 +4726,7 @@ exports.validateUnion = validateUnion;
 
 /***/ }),
 
-/***/ 3436:
+/***/ 1338:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4742,13 +4742,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2585:
+/***/ 8319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const id_1 = __nccwpck_require__(3436);
-const ref_1 = __nccwpck_require__(8544);
+const id_1 = __nccwpck_require__(1338);
+const ref_1 = __nccwpck_require__(1034);
 const core = [
     "$schema",
     "$id",
@@ -4764,18 +4764,18 @@ exports["default"] = core;
 
 /***/ }),
 
-/***/ 8544:
+/***/ 1034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.callRef = exports.getValidate = void 0;
-const ref_error_1 = __nccwpck_require__(6654);
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const names_1 = __nccwpck_require__(7274);
-const compile_1 = __nccwpck_require__(7282);
-const util_1 = __nccwpck_require__(8460);
+const ref_error_1 = __nccwpck_require__(6324);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const compile_1 = __nccwpck_require__(8816);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "$ref",
     schemaType: "string",
@@ -4892,16 +4892,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7322:
+/***/ 8248:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const types_1 = __nccwpck_require__(2759);
-const compile_1 = __nccwpck_require__(7282);
-const ref_error_1 = __nccwpck_require__(6654);
-const util_1 = __nccwpck_require__(8460);
+const codegen_1 = __nccwpck_require__(7034);
+const types_1 = __nccwpck_require__(3981);
+const compile_1 = __nccwpck_require__(8816);
+const ref_error_1 = __nccwpck_require__(6324);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { discrError, tagName } }) => discrError === types_1.DiscrError.Tag
         ? `tag "${tagName}" must be string`
@@ -5002,7 +5002,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2759:
+/***/ 3981:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5017,16 +5017,16 @@ var DiscrError;
 
 /***/ }),
 
-/***/ 5289:
+/***/ 9647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core_1 = __nccwpck_require__(2585);
-const validation_1 = __nccwpck_require__(3981);
-const applicator_1 = __nccwpck_require__(5635);
-const format_1 = __nccwpck_require__(5181);
-const metadata_1 = __nccwpck_require__(6248);
+const core_1 = __nccwpck_require__(8319);
+const validation_1 = __nccwpck_require__(7387);
+const applicator_1 = __nccwpck_require__(225);
+const format_1 = __nccwpck_require__(6155);
+const metadata_1 = __nccwpck_require__(6258);
 const draft7Vocabularies = [
     core_1.default,
     validation_1.default,
@@ -5040,12 +5040,12 @@ exports["default"] = draft7Vocabularies;
 
 /***/ }),
 
-/***/ 4374:
+/***/ 4672:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match format "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{format: ${schemaCode}}`,
@@ -5138,19 +5138,19 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5181:
+/***/ 6155:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const format_1 = __nccwpck_require__(4374);
+const format_1 = __nccwpck_require__(4672);
 const format = [format_1.default];
 exports["default"] = format;
 //# sourceMappingURL=index.js.map
 
 /***/ }),
 
-/***/ 6248:
+/***/ 6258:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5174,14 +5174,14 @@ exports.contentVocabulary = [
 
 /***/ }),
 
-/***/ 1886:
+/***/ 5088:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to constant",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValue: ${schemaCode}}`,
@@ -5205,14 +5205,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2148:
+/***/ 3174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to one of the allowed values",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValues: ${schemaCode}}`,
@@ -5259,21 +5259,21 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3981:
+/***/ 7387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const limitNumber_1 = __nccwpck_require__(4447);
-const multipleOf_1 = __nccwpck_require__(6872);
-const limitLength_1 = __nccwpck_require__(9726);
-const pattern_1 = __nccwpck_require__(9299);
-const limitProperties_1 = __nccwpck_require__(5811);
-const required_1 = __nccwpck_require__(7452);
-const limitItems_1 = __nccwpck_require__(3948);
-const uniqueItems_1 = __nccwpck_require__(960);
-const const_1 = __nccwpck_require__(1886);
-const enum_1 = __nccwpck_require__(2148);
+const limitNumber_1 = __nccwpck_require__(1437);
+const multipleOf_1 = __nccwpck_require__(6686);
+const limitLength_1 = __nccwpck_require__(4064);
+const pattern_1 = __nccwpck_require__(2045);
+const limitProperties_1 = __nccwpck_require__(6325);
+const required_1 = __nccwpck_require__(2458);
+const limitItems_1 = __nccwpck_require__(4798);
+const uniqueItems_1 = __nccwpck_require__(9850);
+const const_1 = __nccwpck_require__(5088);
+const enum_1 = __nccwpck_require__(3174);
 const validation = [
     // number
     limitNumber_1.default,
@@ -5298,12 +5298,12 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 3948:
+/***/ 4798:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxItems" ? "more" : "fewer";
@@ -5328,14 +5328,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9726:
+/***/ 4064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const ucs2length_1 = __nccwpck_require__(482);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const ucs2length_1 = __nccwpck_require__(6068);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxLength" ? "more" : "fewer";
@@ -5361,12 +5361,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4447:
+/***/ 1437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const ops = codegen_1.operators;
 const KWDs = {
     maximum: { okStr: "<=", ok: ops.LTE, fail: ops.GT },
@@ -5394,12 +5394,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5811:
+/***/ 6325:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxProperties" ? "more" : "fewer";
@@ -5424,12 +5424,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6872:
+/***/ 6686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(9720);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must be multiple of ${schemaCode}`,
     params: ({ schemaCode }) => (0, codegen_1._) `{multipleOf: ${schemaCode}}`,
@@ -5456,14 +5456,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9299:
+/***/ 2045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const util_1 = __nccwpck_require__(8460);
-const codegen_1 = __nccwpck_require__(9720);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match pattern "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{pattern: ${schemaCode}}`,
@@ -5495,14 +5495,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7452:
+/***/ 2458:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(6896);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { missingProperty } }) => (0, codegen_1.str) `must have required property '${missingProperty}'`,
     params: ({ params: { missingProperty } }) => (0, codegen_1._) `{missingProperty: ${missingProperty}}`,
@@ -5580,15 +5580,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 960:
+/***/ 9850:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const dataType_1 = __nccwpck_require__(8441);
-const codegen_1 = __nccwpck_require__(9720);
-const util_1 = __nccwpck_require__(8460);
-const equal_1 = __nccwpck_require__(6419);
+const dataType_1 = __nccwpck_require__(8843);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: ({ params: { i, j } }) => (0, codegen_1.str) `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
     params: ({ params: { i, j } }) => (0, codegen_1._) `{i: ${i}, j: ${j}}`,
@@ -5650,7 +5650,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2090:
+/***/ 5944:
 /***/ ((module) => {
 
 
@@ -5703,7 +5703,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 2603:
+/***/ 6525:
 /***/ ((module) => {
 
 
@@ -5803,7 +5803,7 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 5703:
+/***/ 5021:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5943,17 +5943,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(4864)
-const { safeRe: re, t } = __nccwpck_require__(9227)
-const cmp = __nccwpck_require__(2106)
-const debug = __nccwpck_require__(2515)
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const parseOptions = __nccwpck_require__(9302)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+const cmp = __nccwpck_require__(2676)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 
 /***/ }),
 
-/***/ 3714:
+/***/ 7668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6175,22 +6175,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(7811)
+const LRU = __nccwpck_require__(1961)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(4864)
-const Comparator = __nccwpck_require__(5703)
-const debug = __nccwpck_require__(2515)
-const SemVer = __nccwpck_require__(5263)
-const trimComparatorWhitespace = __nccwpck_require__(5405)
+const parseOptions = __nccwpck_require__(9302)
+const Comparator = __nccwpck_require__(5021)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const trimComparatorWhitespace = __nccwpck_require__(4043)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(9227)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(1297)
+} = __nccwpck_require__(8105)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(2311)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -6537,17 +6537,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 5263:
+/***/ 5573:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(2515)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(1297)
-const { safeRe: re, t } = __nccwpck_require__(9227)
+const debug = __nccwpck_require__(7137)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(2311)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
-const parseOptions = __nccwpck_require__(4864)
-const { compareIdentifiers } = __nccwpck_require__(32)
+const parseOptions = __nccwpck_require__(9302)
+const { compareIdentifiers } = __nccwpck_require__(1198)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -6894,12 +6894,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 1963:
+/***/ 4681:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -6909,17 +6909,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 2106:
+/***/ 2676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(9910)
-const neq = __nccwpck_require__(9002)
-const gt = __nccwpck_require__(251)
-const gte = __nccwpck_require__(360)
-const lt = __nccwpck_require__(3844)
-const lte = __nccwpck_require__(5569)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gt = __nccwpck_require__(9441)
+const gte = __nccwpck_require__(9106)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -6970,14 +6970,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 2789:
+/***/ 367:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const parse = __nccwpck_require__(5301)
-const { safeRe: re, t } = __nccwpck_require__(9227)
+const SemVer = __nccwpck_require__(5573)
+const parse = __nccwpck_require__(5667)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -7039,12 +7039,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 8452:
+/***/ 8026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -7055,24 +7055,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 5958:
+/***/ 756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 5001:
+/***/ 4507:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -7081,12 +7081,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 7443:
+/***/ 9237:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -7148,48 +7148,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 9910:
+/***/ 1056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 251:
+/***/ 9441:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 360:
+/***/ 9106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 2054:
+/***/ 3908:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -7212,72 +7212,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 3844:
+/***/ 3470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 5569:
+/***/ 7111:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 1691:
+/***/ 9789:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 8911:
+/***/ 7065:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 9002:
+/***/ 2492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 5301:
+/***/ 5667:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -7297,24 +7297,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 1000:
+/***/ 6594:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
+const SemVer = __nccwpck_require__(5573)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 5758:
+/***/ 6500:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -7324,36 +7324,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 5209:
+/***/ 8707:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(5001)
+const compare = __nccwpck_require__(4507)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 3476:
+/***/ 2242:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8452)
+const compareBuild = __nccwpck_require__(8026)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 2223:
+/***/ 5197:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -7367,26 +7367,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 5060:
+/***/ 4426:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(8452)
+const compareBuild = __nccwpck_require__(8026)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 5662:
+/***/ 9212:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
-const constants = __nccwpck_require__(1297)
-const SemVer = __nccwpck_require__(5263)
+const parse = __nccwpck_require__(5667)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -7434,12 +7434,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 4688:
+/***/ 8138:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(5301)
+const parse = __nccwpck_require__(5667)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -7449,54 +7449,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 8260:
+/***/ 4978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(9227)
-const constants = __nccwpck_require__(1297)
-const SemVer = __nccwpck_require__(5263)
-const identifiers = __nccwpck_require__(32)
-const parse = __nccwpck_require__(5301)
-const valid = __nccwpck_require__(4688)
-const clean = __nccwpck_require__(1963)
-const inc = __nccwpck_require__(2054)
-const diff = __nccwpck_require__(7443)
-const major = __nccwpck_require__(1691)
-const minor = __nccwpck_require__(8911)
-const patch = __nccwpck_require__(1000)
-const prerelease = __nccwpck_require__(5758)
-const compare = __nccwpck_require__(5001)
-const rcompare = __nccwpck_require__(5209)
-const compareLoose = __nccwpck_require__(5958)
-const compareBuild = __nccwpck_require__(8452)
-const sort = __nccwpck_require__(5060)
-const rsort = __nccwpck_require__(3476)
-const gt = __nccwpck_require__(251)
-const lt = __nccwpck_require__(3844)
-const eq = __nccwpck_require__(9910)
-const neq = __nccwpck_require__(9002)
-const gte = __nccwpck_require__(360)
-const lte = __nccwpck_require__(5569)
-const cmp = __nccwpck_require__(2106)
-const coerce = __nccwpck_require__(2789)
-const truncate = __nccwpck_require__(5662)
-const Comparator = __nccwpck_require__(5703)
-const Range = __nccwpck_require__(3714)
-const satisfies = __nccwpck_require__(2223)
-const toComparators = __nccwpck_require__(9914)
-const maxSatisfying = __nccwpck_require__(1517)
-const minSatisfying = __nccwpck_require__(3055)
-const minVersion = __nccwpck_require__(5166)
-const validRange = __nccwpck_require__(5365)
-const outside = __nccwpck_require__(3356)
-const gtr = __nccwpck_require__(6720)
-const ltr = __nccwpck_require__(3913)
-const intersects = __nccwpck_require__(1106)
-const simplifyRange = __nccwpck_require__(8504)
-const subset = __nccwpck_require__(5229)
+const internalRe = __nccwpck_require__(8105)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+const identifiers = __nccwpck_require__(1198)
+const parse = __nccwpck_require__(5667)
+const valid = __nccwpck_require__(8138)
+const clean = __nccwpck_require__(4681)
+const inc = __nccwpck_require__(3908)
+const diff = __nccwpck_require__(9237)
+const major = __nccwpck_require__(9789)
+const minor = __nccwpck_require__(7065)
+const patch = __nccwpck_require__(6594)
+const prerelease = __nccwpck_require__(6500)
+const compare = __nccwpck_require__(4507)
+const rcompare = __nccwpck_require__(8707)
+const compareLoose = __nccwpck_require__(756)
+const compareBuild = __nccwpck_require__(8026)
+const sort = __nccwpck_require__(4426)
+const rsort = __nccwpck_require__(2242)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gte = __nccwpck_require__(9106)
+const lte = __nccwpck_require__(7111)
+const cmp = __nccwpck_require__(2676)
+const coerce = __nccwpck_require__(367)
+const truncate = __nccwpck_require__(9212)
+const Comparator = __nccwpck_require__(5021)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const toComparators = __nccwpck_require__(6236)
+const maxSatisfying = __nccwpck_require__(5903)
+const minSatisfying = __nccwpck_require__(8957)
+const minVersion = __nccwpck_require__(9888)
+const validRange = __nccwpck_require__(4907)
+const outside = __nccwpck_require__(9638)
+const gtr = __nccwpck_require__(2874)
+const ltr = __nccwpck_require__(2831)
+const intersects = __nccwpck_require__(5439)
+const simplifyRange = __nccwpck_require__(8150)
+const subset = __nccwpck_require__(7831)
 module.exports = {
   parse,
   valid,
@@ -7549,7 +7549,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1297:
+/***/ 2311:
 /***/ ((module) => {
 
 
@@ -7623,7 +7623,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2515:
+/***/ 7137:
 /***/ ((module) => {
 
 
@@ -7641,7 +7641,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 32:
+/***/ 1198:
 /***/ ((module) => {
 
 
@@ -7677,7 +7677,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7811:
+/***/ 1961:
 /***/ ((module) => {
 
 
@@ -7726,7 +7726,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 4864:
+/***/ 9302:
 /***/ ((module) => {
 
 
@@ -7750,7 +7750,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 9227:
+/***/ 8105:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -7759,8 +7759,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(1297)
-const debug = __nccwpck_require__(2515)
+} = __nccwpck_require__(2311)
+const debug = __nccwpck_require__(7137)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -7980,7 +7980,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 5405:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -7995,7 +7995,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(1297)
+} = __nccwpck_require__(2311)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -8425,25 +8425,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 6720:
+/***/ 2874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(3356)
+const outside = __nccwpck_require__(9638)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 1106:
+/***/ 5439:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -8454,12 +8454,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 3913:
+/***/ 2831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(3356)
+const outside = __nccwpck_require__(9638)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -8467,13 +8467,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 1517:
+/***/ 5903:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -8501,13 +8501,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 3055:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -8534,14 +8534,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 5166:
+/***/ 9888:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Range = __nccwpck_require__(3714)
-const gt = __nccwpck_require__(251)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const gt = __nccwpck_require__(9441)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -8604,20 +8604,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 3356:
+/***/ 9638:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(5263)
-const Comparator = __nccwpck_require__(5703)
+const SemVer = __nccwpck_require__(5573)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(3714)
-const satisfies = __nccwpck_require__(2223)
-const gt = __nccwpck_require__(251)
-const lt = __nccwpck_require__(3844)
-const lte = __nccwpck_require__(5569)
-const gte = __nccwpck_require__(360)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+const gte = __nccwpck_require__(9106)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -8693,7 +8693,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 8504:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8701,8 +8701,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(2223)
-const compare = __nccwpck_require__(5001)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -8749,16 +8749,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 5229:
+/***/ 7831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
-const Comparator = __nccwpck_require__(5703)
+const Range = __nccwpck_require__(7668)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(2223)
-const compare = __nccwpck_require__(5001)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -9005,12 +9005,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 9914:
+/***/ 6236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -9022,12 +9022,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 5365:
+/***/ 4907:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(3714)
+const Range = __nccwpck_require__(7668)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -9042,15 +9042,15 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 6830:
+/***/ 776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(9670);
+/* unused reexport */ __nccwpck_require__(4488);
 
 
 /***/ }),
 
-/***/ 9670:
+/***/ 4488:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -9322,34 +9322,34 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 2164:
+/***/ 734:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(5329)
-const Dispatcher = __nccwpck_require__(8743)
-const Pool = __nccwpck_require__(6888)
-const BalancedPool = __nccwpck_require__(1673)
-const Agent = __nccwpck_require__(9473)
-const ProxyAgent = __nccwpck_require__(7956)
-const EnvHttpProxyAgent = __nccwpck_require__(6821)
-const RetryAgent = __nccwpck_require__(4638)
-const errors = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
+const Client = __nccwpck_require__(5215)
+const Dispatcher = __nccwpck_require__(6089)
+const Pool = __nccwpck_require__(7454)
+const BalancedPool = __nccwpck_require__(7479)
+const Agent = __nccwpck_require__(3779)
+const ProxyAgent = __nccwpck_require__(4942)
+const EnvHttpProxyAgent = __nccwpck_require__(5579)
+const RetryAgent = __nccwpck_require__(8056)
+const errors = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(3747)
-const buildConnector = __nccwpck_require__(5108)
-const MockClient = __nccwpck_require__(3257)
-const MockAgent = __nccwpck_require__(1049)
-const MockPool = __nccwpck_require__(5056)
-const mockErrors = __nccwpck_require__(2737)
-const RetryHandler = __nccwpck_require__(8324)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(6169)
-const DecoratorHandler = __nccwpck_require__(4399)
-const RedirectHandler = __nccwpck_require__(9862)
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const api = __nccwpck_require__(8833)
+const buildConnector = __nccwpck_require__(6962)
+const MockClient = __nccwpck_require__(9271)
+const MockAgent = __nccwpck_require__(2107)
+const MockPool = __nccwpck_require__(2646)
+const mockErrors = __nccwpck_require__(1427)
+const RetryHandler = __nccwpck_require__(2406)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5319)
+const DecoratorHandler = __nccwpck_require__(6037)
+const RedirectHandler = __nccwpck_require__(7424)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -9367,10 +9367,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(8998),
-  retry: __nccwpck_require__(1902),
-  dump: __nccwpck_require__(5424),
-  dns: __nccwpck_require__(1759)
+  redirect: __nccwpck_require__(92),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(410),
+  dns: __nccwpck_require__(1893)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -9432,7 +9432,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(762).fetch)
+const fetchImpl = (__nccwpck_require__(7532).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -9444,39 +9444,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(2784).Headers
-/* unused reexport */ __nccwpck_require__(3591).Response
-/* unused reexport */ __nccwpck_require__(5491).Request
-/* unused reexport */ __nccwpck_require__(6106).FormData
+/* unused reexport */ __nccwpck_require__(1470).Headers
+/* unused reexport */ __nccwpck_require__(9141).Response
+/* unused reexport */ __nccwpck_require__(5601).Request
+/* unused reexport */ __nccwpck_require__(1112).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8447).FileReader
+/* unused reexport */ __nccwpck_require__(5969).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(9199)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(3109)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(2577)
-const { kConstruct } = __nccwpck_require__(6393)
+const { CacheStorage } = __nccwpck_require__(1627)
+const { kConstruct } = __nccwpck_require__(1519)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(4641)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(3775)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(8960)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(2318)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(3848)
-/* unused reexport */ __nccwpck_require__(2330).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(2494)
+/* unused reexport */ __nccwpck_require__(2920).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -9492,18 +9492,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(3650)
+const { EventSource } = __nccwpck_require__(2328)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 9818:
+/***/ 8608:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(9836)
-const { RequestAbortedError } = __nccwpck_require__(5303)
+const { addAbortListener } = __nccwpck_require__(586)
+const { RequestAbortedError } = __nccwpck_require__(5793)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -9563,16 +9563,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9592:
+/***/ 9086:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -9678,7 +9678,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 5490:
+/***/ 9972:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -9692,10 +9692,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -9936,16 +9936,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 3943:
+/***/ 2481:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(5507)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(9211)
+const { Readable } = __nccwpck_require__(1433)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -10157,18 +10157,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3124:
+/***/ 7170:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(9211)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -10384,15 +10384,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 5302:
+/***/ 5792:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(5303)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(9836)
-const { addSignal, removeSignal } = __nccwpck_require__(9818)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -10499,21 +10499,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 3747:
+/***/ 8833:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(3943)
-module.exports.stream = __nccwpck_require__(3124)
-module.exports.pipeline = __nccwpck_require__(5490)
-module.exports.upgrade = __nccwpck_require__(5302)
-module.exports.connect = __nccwpck_require__(9592)
+module.exports.request = __nccwpck_require__(2481)
+module.exports.stream = __nccwpck_require__(7170)
+module.exports.pipeline = __nccwpck_require__(9972)
+module.exports.upgrade = __nccwpck_require__(5792)
+module.exports.connect = __nccwpck_require__(9086)
 
 
 /***/ }),
 
-/***/ 5507:
+/***/ 1433:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -10522,9 +10522,9 @@ module.exports.connect = __nccwpck_require__(9592)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { ReadableStreamFrom } = __nccwpck_require__(9836)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { ReadableStreamFrom } = __nccwpck_require__(586)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -10905,15 +10905,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 9211:
+/***/ 5225:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 
-const { chunksDecode } = __nccwpck_require__(5507)
+const { chunksDecode } = __nccwpck_require__(1433)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -11005,16 +11005,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5108:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9836)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5303)
-const timers = __nccwpck_require__(47)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5793)
+const timers = __nccwpck_require__(1017)
 
 function noop () {}
 
@@ -11252,7 +11252,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 883:
+/***/ 1045:
 /***/ ((module) => {
 
 
@@ -11377,7 +11377,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2578:
+/***/ 8580:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11586,7 +11586,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5303:
+/***/ 5793:
 /***/ ((module) => {
 
 
@@ -12018,7 +12018,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 219:
+/***/ 8861:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12026,7 +12026,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -12041,9 +12041,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(883)
+} = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -12507,7 +12507,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 4367:
+/***/ 33:
 /***/ ((module) => {
 
 module.exports = {
@@ -12581,7 +12581,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2375:
+/***/ 6510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12589,7 +12589,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(883)
+} = __nccwpck_require__(1045)
 
 class TstNode {
   /** @type {any} */
@@ -12740,13 +12740,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9836:
+/***/ 586:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(4367)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(33)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -12754,9 +12754,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(883)
-const { tree } = __nccwpck_require__(2375)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
+const { tree } = __nccwpck_require__(6510)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -13466,18 +13466,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9473:
+/***/ 3779:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4367)
-const DispatcherBase = __nccwpck_require__(8589)
-const Pool = __nccwpck_require__(6888)
-const Client = __nccwpck_require__(5329)
-const util = __nccwpck_require__(9836)
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
+const DispatcherBase = __nccwpck_require__(4339)
+const Pool = __nccwpck_require__(7454)
+const Client = __nccwpck_require__(5215)
+const util = __nccwpck_require__(586)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -13606,7 +13606,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 1673:
+/***/ 7479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13614,7 +13614,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   PoolBase,
   kClients,
@@ -13622,10 +13622,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(1756)
-const Pool = __nccwpck_require__(6888)
-const { kUrl, kInterceptors } = __nccwpck_require__(4367)
-const { parseOrigin } = __nccwpck_require__(9836)
+} = __nccwpck_require__(4830)
+const Pool = __nccwpck_require__(7454)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const { parseOrigin } = __nccwpck_require__(586)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -13822,7 +13822,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 3817:
+/***/ 6443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13830,9 +13830,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const timers = __nccwpck_require__(47)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const timers = __nccwpck_require__(1017)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -13845,7 +13845,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -13878,9 +13878,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(4367)
+} = __nccwpck_require__(33)
 
-const constants = __nccwpck_require__(5868)
+const constants = __nccwpck_require__(2418)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -13892,11 +13892,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(6850) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(8776) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(9230))
+    mod = await WebAssembly.compile(__nccwpck_require__(3072))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -13904,7 +13904,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(6850))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(8776))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -14819,7 +14819,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(408).extractBody)
+      extractBody = (__nccwpck_require__(3842).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -15342,7 +15342,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8336:
+/***/ 1582:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15350,13 +15350,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(9836)
+const util = __nccwpck_require__(586)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(5303)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -15375,7 +15375,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(4367)
+} = __nccwpck_require__(33)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -15781,7 +15781,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(408).extractBody)
+    extractBody ??= (__nccwpck_require__(3842).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -16141,7 +16141,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 5329:
+/***/ 5215:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -16151,16 +16151,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(9836)
-const { channels } = __nccwpck_require__(2578)
-const Request = __nccwpck_require__(219)
-const DispatcherBase = __nccwpck_require__(8589)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const Request = __nccwpck_require__(8861)
+const DispatcherBase = __nccwpck_require__(4339)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(5303)
-const buildConnector = __nccwpck_require__(5108)
+} = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
 const {
   kUrl,
   kServerName,
@@ -16202,9 +16202,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(4367)
-const connectH1 = __nccwpck_require__(3817)
-const connectH2 = __nccwpck_require__(8336)
+} = __nccwpck_require__(33)
+const connectH1 = __nccwpck_require__(6443)
+const connectH2 = __nccwpck_require__(1582)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -16512,7 +16512,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(2344)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 function onError (client, err) {
   if (
@@ -16772,19 +16772,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 8589:
+/***/ 4339:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(8743)
+const Dispatcher = __nccwpck_require__(6089)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(5303)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(4367)
+} = __nccwpck_require__(5793)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(33)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -16987,7 +16987,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 8743:
+/***/ 6089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17059,15 +17059,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 6821:
+/***/ 5579:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8589)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(4367)
-const ProxyAgent = __nccwpck_require__(7956)
-const Agent = __nccwpck_require__(9473)
+const DispatcherBase = __nccwpck_require__(4339)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(33)
+const ProxyAgent = __nccwpck_require__(4942)
+const Agent = __nccwpck_require__(3779)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -17226,7 +17226,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 1464:
+/***/ 158:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -17350,15 +17350,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 1756:
+/***/ 4830:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(8589)
-const FixedQueue = __nccwpck_require__(1464)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(4367)
-const PoolStats = __nccwpck_require__(8778)
+const DispatcherBase = __nccwpck_require__(4339)
+const FixedQueue = __nccwpck_require__(158)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(33)
+const PoolStats = __nccwpck_require__(4000)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -17551,10 +17551,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8778:
+/***/ 4000:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(4367)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(33)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -17592,7 +17592,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 6888:
+/***/ 7454:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17603,14 +17603,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(1756)
-const Client = __nccwpck_require__(5329)
+} = __nccwpck_require__(4830)
+const Client = __nccwpck_require__(5215)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(5303)
-const util = __nccwpck_require__(9836)
-const { kUrl, kInterceptors } = __nccwpck_require__(4367)
-const buildConnector = __nccwpck_require__(5108)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const buildConnector = __nccwpck_require__(6962)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -17706,19 +17706,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 7956:
+/***/ 4942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(4367)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(9473)
-const Pool = __nccwpck_require__(6888)
-const DispatcherBase = __nccwpck_require__(8589)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5303)
-const buildConnector = __nccwpck_require__(5108)
-const Client = __nccwpck_require__(5329)
+const Agent = __nccwpck_require__(3779)
+const Pool = __nccwpck_require__(7454)
+const DispatcherBase = __nccwpck_require__(4339)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
+const Client = __nccwpck_require__(5215)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -17987,13 +17987,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 4638:
+/***/ 8056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(8743)
-const RetryHandler = __nccwpck_require__(8324)
+const Dispatcher = __nccwpck_require__(6089)
+const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -18029,7 +18029,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 6169:
+/***/ 5319:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -18037,8 +18037,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const Agent = __nccwpck_require__(9473)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const Agent = __nccwpck_require__(3779)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -18068,7 +18068,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4399:
+/***/ 6037:
 /***/ ((module) => {
 
 
@@ -18119,15 +18119,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 9862:
+/***/ 7424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
-const { kBodyUsed } = __nccwpck_require__(4367)
+const util = __nccwpck_require__(586)
+const { kBodyUsed } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -18358,20 +18358,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 8324:
+/***/ 2406:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(4367)
-const { RequestRetryError } = __nccwpck_require__(5303)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(33)
+const { RequestRetryError } = __nccwpck_require__(5793)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(9836)
+} = __nccwpck_require__(586)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -18802,14 +18802,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 1759:
+/***/ 1893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(4399)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5303)
+const DecoratorHandler = __nccwpck_require__(6037)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5793)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -19184,14 +19184,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 5424:
+/***/ 410:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5303)
-const DecoratorHandler = __nccwpck_require__(4399)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const DecoratorHandler = __nccwpck_require__(6037)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -19314,12 +19314,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 2344:
+/***/ 1946:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(9862)
+const RedirectHandler = __nccwpck_require__(7424)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -19342,11 +19342,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 8998:
+/***/ 92:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(9862)
+const RedirectHandler = __nccwpck_require__(7424)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -19373,11 +19373,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 1902:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(8324)
+const RetryHandler = __nccwpck_require__(2406)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -19399,13 +19399,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 5868:
+/***/ 2418:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(576);
+const utils_1 = __nccwpck_require__(3562);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -19683,7 +19683,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 6850:
+/***/ 8776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19695,7 +19695,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 9230:
+/***/ 3072:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19707,7 +19707,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 576:
+/***/ 3562:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -19728,13 +19728,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 1049:
+/***/ 2107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(4367)
-const Agent = __nccwpck_require__(9473)
+const { kClients } = __nccwpck_require__(33)
+const Agent = __nccwpck_require__(3779)
 const {
   kAgent,
   kMockAgentSet,
@@ -19745,14 +19745,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(5761)
-const MockClient = __nccwpck_require__(3257)
-const MockPool = __nccwpck_require__(5056)
-const { matchValue, buildMockOptions } = __nccwpck_require__(1993)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5303)
-const Dispatcher = __nccwpck_require__(8743)
-const Pluralizer = __nccwpck_require__(9805)
-const PendingInterceptorsFormatter = __nccwpck_require__(5290)
+} = __nccwpck_require__(7595)
+const MockClient = __nccwpck_require__(9271)
+const MockPool = __nccwpck_require__(2646)
+const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
+const Dispatcher = __nccwpck_require__(6089)
+const Pluralizer = __nccwpck_require__(71)
+const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -19895,14 +19895,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 3257:
+/***/ 9271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(5329)
-const { buildMockDispatch } = __nccwpck_require__(1993)
+const Client = __nccwpck_require__(5215)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -19911,10 +19911,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(5761)
-const { MockInterceptor } = __nccwpck_require__(5235)
-const Symbols = __nccwpck_require__(4367)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -19961,12 +19961,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2737:
+/***/ 1427:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(5303)
+const { UndiciError } = __nccwpck_require__(5793)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -19996,12 +19996,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5235:
+/***/ 4705:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1993)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kDispatchKey,
@@ -20009,9 +20009,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(5761)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
-const { buildURL } = __nccwpck_require__(9836)
+} = __nccwpck_require__(7595)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { buildURL } = __nccwpck_require__(586)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -20210,14 +20210,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 5056:
+/***/ 2646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(6888)
-const { buildMockDispatch } = __nccwpck_require__(1993)
+const Pool = __nccwpck_require__(7454)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -20226,10 +20226,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(5761)
-const { MockInterceptor } = __nccwpck_require__(5235)
-const Symbols = __nccwpck_require__(4367)
-const { InvalidArgumentError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -20276,7 +20276,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 5761:
+/***/ 7595:
 /***/ ((module) => {
 
 
@@ -20306,20 +20306,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1993:
+/***/ 4511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2737)
+const { MockNotMatchedError } = __nccwpck_require__(1427)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(5761)
-const { buildURL } = __nccwpck_require__(9836)
+} = __nccwpck_require__(7595)
+const { buildURL } = __nccwpck_require__(586)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -20680,7 +20680,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5290:
+/***/ 2612:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20730,7 +20730,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 9805:
+/***/ 71:
 /***/ ((module) => {
 
 
@@ -20766,7 +20766,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 47:
+/***/ 1017:
 /***/ ((module) => {
 
 
@@ -21196,20 +21196,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1502:
+/***/ 8036:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6393)
-const { urlEquals, getFieldValues } = __nccwpck_require__(3554)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(9836)
-const { webidl } = __nccwpck_require__(9489)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(3591)
-const { Request, fromInnerRequest } = __nccwpck_require__(5491)
-const { kState } = __nccwpck_require__(3303)
-const { fetching } = __nccwpck_require__(762)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(484)
+const { kConstruct } = __nccwpck_require__(1519)
+const { urlEquals, getFieldValues } = __nccwpck_require__(8060)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(586)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9141)
+const { Request, fromInnerRequest } = __nccwpck_require__(5601)
+const { kState } = __nccwpck_require__(1693)
+const { fetching } = __nccwpck_require__(7532)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(9774)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -22062,15 +22062,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2577:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6393)
-const { Cache } = __nccwpck_require__(1502)
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+const { kConstruct } = __nccwpck_require__(1519)
+const { Cache } = __nccwpck_require__(8036)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class CacheStorage {
   /**
@@ -22221,26 +22221,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6393:
+/***/ 1519:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(4367).kConstruct)
+  kConstruct: (__nccwpck_require__(33).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 3554:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { isValidHeaderName } = __nccwpck_require__(484)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { isValidHeaderName } = __nccwpck_require__(9774)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -22285,7 +22285,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6376:
+/***/ 9234:
 /***/ ((module) => {
 
 
@@ -22304,15 +22304,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4641:
+/***/ 3775:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(3462)
-const { stringify } = __nccwpck_require__(5417)
-const { webidl } = __nccwpck_require__(9489)
-const { Headers } = __nccwpck_require__(2784)
+const { parseSetCookie } = __nccwpck_require__(6024)
+const { stringify } = __nccwpck_require__(1631)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(1470)
 
 /**
  * @typedef {Object} Cookie
@@ -22495,14 +22495,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3462:
+/***/ 6024:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(6376)
-const { isCTLExcludingHtab } = __nccwpck_require__(5417)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(8960)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9234)
+const { isCTLExcludingHtab } = __nccwpck_require__(1631)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(2318)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -22812,7 +22812,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5417:
+/***/ 1631:
 /***/ ((module) => {
 
 
@@ -23171,13 +23171,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 547:
+/***/ 6954:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(1751)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9457)
 
 /**
  * @type {number[]} BOM
@@ -23752,23 +23752,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3650:
+/***/ 2328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(762)
-const { makeRequest } = __nccwpck_require__(5491)
-const { webidl } = __nccwpck_require__(9489)
-const { EventSourceStream } = __nccwpck_require__(547)
-const { parseMIMEType } = __nccwpck_require__(8960)
-const { createFastMessageEvent } = __nccwpck_require__(3848)
-const { isNetworkError } = __nccwpck_require__(3591)
-const { delay } = __nccwpck_require__(1751)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { environmentSettingsObject } = __nccwpck_require__(484)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
+const { fetching } = __nccwpck_require__(7532)
+const { makeRequest } = __nccwpck_require__(5601)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6954)
+const { parseMIMEType } = __nccwpck_require__(2318)
+const { createFastMessageEvent } = __nccwpck_require__(2494)
+const { isNetworkError } = __nccwpck_require__(9141)
+const { delay } = __nccwpck_require__(9457)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 
 let experimentalWarned = false
 
@@ -24242,7 +24242,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1751:
+/***/ 9457:
 /***/ ((module) => {
 
 
@@ -24286,12 +24286,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 408:
+/***/ 3842:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9836)
+const util = __nccwpck_require__(586)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -24301,16 +24301,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(484)
-const { FormData } = __nccwpck_require__(6106)
-const { kState } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
+} = __nccwpck_require__(9774)
+const { FormData } = __nccwpck_require__(1112)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(8960)
-const { multipartFormDataParser } = __nccwpck_require__(6304)
+const { serializeAMimeType } = __nccwpck_require__(2318)
+const { multipartFormDataParser } = __nccwpck_require__(2102)
 let random
 
 try {
@@ -24822,7 +24822,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3595:
+/***/ 6689:
 /***/ ((module) => {
 
 
@@ -24953,7 +24953,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8960:
+/***/ 2318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -25704,12 +25704,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6841:
+/***/ 1751:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(4367)
+const { kConnected, kSize } = __nccwpck_require__(33)
 
 class CompatWeakRef {
   constructor (value) {
@@ -25757,14 +25757,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 6846:
+/***/ 564:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -25890,16 +25890,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 6304:
+/***/ 2102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(9836)
-const { utf8DecodeBytes } = __nccwpck_require__(484)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(8960)
-const { isFileLike } = __nccwpck_require__(6846)
-const { makeEntry } = __nccwpck_require__(6106)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { utf8DecodeBytes } = __nccwpck_require__(9774)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(2318)
+const { isFileLike } = __nccwpck_require__(564)
+const { makeEntry } = __nccwpck_require__(1112)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -26371,16 +26371,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6106:
+/***/ 1112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(484)
-const { kState } = __nccwpck_require__(3303)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { FileLike, isFileLike } = __nccwpck_require__(6846)
-const { webidl } = __nccwpck_require__(9489)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(9774)
+const { kState } = __nccwpck_require__(1693)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { FileLike, isFileLike } = __nccwpck_require__(564)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -26630,7 +26630,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 9199:
+/***/ 3109:
 /***/ ((module) => {
 
 
@@ -26677,21 +26677,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2784:
+/***/ 1470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(4367)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+const { kConstruct } = __nccwpck_require__(33)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(484)
-const { webidl } = __nccwpck_require__(9489)
+} = __nccwpck_require__(9774)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -27371,7 +27371,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 762:
+/***/ 7532:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -27384,9 +27384,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(3591)
-const { HeadersList } = __nccwpck_require__(2784)
-const { Request, cloneRequest } = __nccwpck_require__(5491)
+} = __nccwpck_require__(9141)
+const { HeadersList } = __nccwpck_require__(1470)
+const { Request, cloneRequest } = __nccwpck_require__(5601)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -27422,23 +27422,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(484)
-const { kState, kDispatcher } = __nccwpck_require__(3303)
+} = __nccwpck_require__(9774)
+const { kState, kDispatcher } = __nccwpck_require__(1693)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(408)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(3842)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(3595)
+} = __nccwpck_require__(6689)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(9836)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(8960)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
-const { webidl } = __nccwpck_require__(9489)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(2318)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -29648,23 +29648,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5491:
+/***/ 5601:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(408)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(2784)
-const { FinalizationRegistry } = __nccwpck_require__(6841)()
-const util = __nccwpck_require__(9836)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3842)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(1470)
+const { FinalizationRegistry } = __nccwpck_require__(1751)()
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(484)
+} = __nccwpck_require__(9774)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -29674,12 +29674,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(3595)
+} = __nccwpck_require__(6689)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { kConstruct } = __nccwpck_require__(4367)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -30692,14 +30692,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 3591:
+/***/ 9141:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(2784)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(408)
-const util = __nccwpck_require__(9836)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(1470)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3842)
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -30711,16 +30711,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(484)
+} = __nccwpck_require__(9774)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(3595)
-const { kState, kHeaders } = __nccwpck_require__(3303)
-const { webidl } = __nccwpck_require__(9489)
-const { FormData } = __nccwpck_require__(6106)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { kConstruct } = __nccwpck_require__(4367)
+} = __nccwpck_require__(6689)
+const { kState, kHeaders } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(1112)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -31309,7 +31309,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3303:
+/***/ 1693:
 /***/ ((module) => {
 
 
@@ -31325,21 +31325,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 484:
+/***/ 9774:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(3595)
-const { getGlobalOrigin } = __nccwpck_require__(9199)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(8960)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6689)
+const { getGlobalOrigin } = __nccwpck_require__(3109)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(2318)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(9836)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(586)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(9489)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -32964,14 +32964,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9489:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(9836)
+const { toUSVString } = __nccwpck_require__(586)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -33666,7 +33666,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 747:
+/***/ 1181:
 /***/ ((module) => {
 
 
@@ -33963,7 +33963,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8447:
+/***/ 5969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33972,16 +33972,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(5358)
+} = __nccwpck_require__(8420)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(6669)
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
+} = __nccwpck_require__(3191)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -34314,12 +34314,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5905:
+/***/ 5163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -34399,7 +34399,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6669:
+/***/ 3191:
 /***/ ((module) => {
 
 
@@ -34416,7 +34416,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5358:
+/***/ 8420:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34427,10 +34427,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(6669)
-const { ProgressEvent } = __nccwpck_require__(5905)
-const { getEncoding } = __nccwpck_require__(747)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(8960)
+} = __nccwpck_require__(3191)
+const { ProgressEvent } = __nccwpck_require__(5163)
+const { getEncoding } = __nccwpck_require__(1181)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(2318)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -34814,27 +34814,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5509:
+/***/ 4347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6716)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(7450)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(8300)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4373)
-const { channels } = __nccwpck_require__(2578)
-const { CloseEvent } = __nccwpck_require__(3848)
-const { makeRequest } = __nccwpck_require__(5491)
-const { fetching } = __nccwpck_require__(762)
-const { Headers, getHeadersList } = __nccwpck_require__(2784)
-const { getDecodeSplit } = __nccwpck_require__(484)
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
+} = __nccwpck_require__(1242)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4391)
+const { channels } = __nccwpck_require__(8580)
+const { CloseEvent } = __nccwpck_require__(2494)
+const { makeRequest } = __nccwpck_require__(5601)
+const { fetching } = __nccwpck_require__(7532)
+const { Headers, getHeadersList } = __nccwpck_require__(1470)
+const { getDecodeSplit } = __nccwpck_require__(9774)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
 
 /** @type {import('crypto')} */
 let crypto
@@ -35192,7 +35192,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6716:
+/***/ 7450:
 /***/ ((module) => {
 
 
@@ -35265,14 +35265,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3848:
+/***/ 2494:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
-const { kEnumerableProperty } = __nccwpck_require__(9836)
-const { kConstruct } = __nccwpck_require__(4367)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { kConstruct } = __nccwpck_require__(33)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -35601,12 +35601,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1340:
+/***/ 6674:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(6716)
+const { maxUnsigned16Bit } = __nccwpck_require__(7450)
 
 const BUFFER_SIZE = 16386
 
@@ -35704,14 +35704,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6681:
+/***/ 767:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(4373)
-const { MessageSizeExceededError } = __nccwpck_require__(5303)
+const { isValidClientWindowBits } = __nccwpck_require__(4391)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -35816,16 +35816,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 9648:
+/***/ 3922:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6716)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(8300)
-const { channels } = __nccwpck_require__(2578)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(7450)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1242)
+const { channels } = __nccwpck_require__(8580)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -35835,11 +35835,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(4373)
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
-const { closeWebSocketConnection } = __nccwpck_require__(5509)
-const { PerMessageDeflate } = __nccwpck_require__(6681)
-const { MessageSizeExceededError } = __nccwpck_require__(5303)
+} = __nccwpck_require__(4391)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { closeWebSocketConnection } = __nccwpck_require__(4347)
+const { PerMessageDeflate } = __nccwpck_require__(767)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -36350,14 +36350,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 504:
+/***/ 5094:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(1340)
-const { opcodes, sendHints } = __nccwpck_require__(6716)
-const FixedQueue = __nccwpck_require__(1464)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { opcodes, sendHints } = __nccwpck_require__(7450)
+const FixedQueue = __nccwpck_require__(158)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -36461,7 +36461,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 8300:
+/***/ 1242:
 /***/ ((module) => {
 
 
@@ -36480,16 +36480,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4373:
+/***/ 4391:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(8300)
-const { states, opcodes } = __nccwpck_require__(6716)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(3848)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1242)
+const { states, opcodes } = __nccwpck_require__(7450)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(2494)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(8960)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(2318)
 
 /* globals Blob */
 
@@ -36809,15 +36809,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2330:
+/***/ 2920:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(9489)
-const { URLSerializer } = __nccwpck_require__(8960)
-const { environmentSettingsObject } = __nccwpck_require__(484)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6716)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(7450)
 const {
   kWebSocketURL,
   kReadyState,
@@ -36826,21 +36826,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(8300)
+} = __nccwpck_require__(1242)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(4373)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(5509)
-const { ByteParser } = __nccwpck_require__(9648)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(9836)
-const { getGlobalDispatcher } = __nccwpck_require__(6169)
+} = __nccwpck_require__(4391)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(4347)
+const { ByteParser } = __nccwpck_require__(3922)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(586)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(3848)
-const { SendQueue } = __nccwpck_require__(504)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(2494)
+const { SendQueue } = __nccwpck_require__(5094)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -37621,13 +37621,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 8636:
+/***/ 9854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(8145)
-const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4160)
+const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(9043)
+const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4970)
 
 const VALID_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/u
 const MALFORMED_SCHEME_ERROR = 'URI scheme is malformed.'
@@ -38339,12 +38339,12 @@ module.exports.fastUri = fastUri
 
 /***/ }),
 
-/***/ 4160:
+/***/ 4970:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUUID } = __nccwpck_require__(8145)
+const { isUUID } = __nccwpck_require__(9043)
 const URN_REG = /^([\da-z][\d\-a-z]{0,31}):((?:[\w!$'()*+,\-./:;=@]|%[\da-f]{2})+)$/iu
 
 const supportedSchemeNames = /** @type {const} */ (['http', 'https', 'ws',
@@ -38618,7 +38618,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8145:
+/***/ 9043:
 /***/ ((module) => {
 
 
@@ -39424,18 +39424,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 217:
+/***/ 3043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var resolveBlockMap = __nccwpck_require__(3963);
-var resolveBlockSeq = __nccwpck_require__(4954);
-var resolveFlowCollection = __nccwpck_require__(4754);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveBlockMap = __nccwpck_require__(9573);
+var resolveBlockSeq = __nccwpck_require__(1120);
+var resolveFlowCollection = __nccwpck_require__(8884);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -39521,15 +39521,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 6647:
+/***/ 4153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(2057);
-var composeNode = __nccwpck_require__(285);
-var resolveEnd = __nccwpck_require__(2832);
-var resolveProps = __nccwpck_require__(107);
+var Document = __nccwpck_require__(3915);
+var composeNode = __nccwpck_require__(7691);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -39573,17 +39573,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 285:
+/***/ 7691:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(8725);
-var identity = __nccwpck_require__(4848);
-var composeCollection = __nccwpck_require__(217);
-var composeScalar = __nccwpck_require__(7737);
-var resolveEnd = __nccwpck_require__(2832);
-var utilEmptyScalarPosition = __nccwpck_require__(4363);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var composeCollection = __nccwpck_require__(3043);
+var composeScalar = __nccwpck_require__(6547);
+var resolveEnd = __nccwpck_require__(2022);
+var utilEmptyScalarPosition = __nccwpck_require__(3933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -39692,15 +39692,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 7737:
+/***/ 6547:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
-var resolveBlockScalar = __nccwpck_require__(9509);
-var resolveFlowScalar = __nccwpck_require__(6806);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -39787,18 +39787,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 1764:
+/***/ 2814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(3306);
-var Document = __nccwpck_require__(2057);
-var errors = __nccwpck_require__(1972);
-var identity = __nccwpck_require__(4848);
-var composeDoc = __nccwpck_require__(6647);
-var resolveEnd = __nccwpck_require__(2832);
+var directives = __nccwpck_require__(2768);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var identity = __nccwpck_require__(1737);
+var composeDoc = __nccwpck_require__(4153);
+var resolveEnd = __nccwpck_require__(2022);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -40018,17 +40018,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 3963:
+/***/ 9573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
-var resolveProps = __nccwpck_require__(107);
-var utilContainsNewline = __nccwpck_require__(3615);
-var utilFlowIndentCheck = __nccwpck_require__(6295);
-var utilMapIncludes = __nccwpck_require__(1623);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -40142,12 +40142,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 9509:
+/***/ 1399:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -40349,14 +40349,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 4954:
+/***/ 1120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(339);
-var resolveProps = __nccwpck_require__(107);
-var utilFlowIndentCheck = __nccwpck_require__(6295);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveProps = __nccwpck_require__(3121);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -40407,7 +40407,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 2832:
+/***/ 2022:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -40453,19 +40453,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 4754:
+/***/ 8884:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var resolveEnd = __nccwpck_require__(2832);
-var resolveProps = __nccwpck_require__(107);
-var utilContainsNewline = __nccwpck_require__(3615);
-var utilMapIncludes = __nccwpck_require__(1623);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -40669,13 +40669,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 6806:
+/***/ 2976:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var resolveEnd = __nccwpck_require__(2832);
+var Scalar = __nccwpck_require__(1543);
+var resolveEnd = __nccwpck_require__(2022);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -40904,7 +40904,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 107:
+/***/ 3121:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41059,7 +41059,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 3615:
+/***/ 7865:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41102,7 +41102,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 4363:
+/***/ 3933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41137,12 +41137,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 6295:
+/***/ 5637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(3615);
+var utilContainsNewline = __nccwpck_require__(7865);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -41161,12 +41161,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 1623:
+/***/ 1117:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
+var identity = __nccwpck_require__(1737);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -41183,22 +41183,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 2057:
+/***/ 3915:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(8725);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var toJS = __nccwpck_require__(5023);
-var Schema = __nccwpck_require__(1564);
-var stringifyDocument = __nccwpck_require__(7697);
-var anchors = __nccwpck_require__(248);
-var applyReviver = __nccwpck_require__(5321);
-var createNode = __nccwpck_require__(8192);
-var directives = __nccwpck_require__(3306);
+var Alias = __nccwpck_require__(7);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var toJS = __nccwpck_require__(445);
+var Schema = __nccwpck_require__(7878);
+var stringifyDocument = __nccwpck_require__(9255);
+var anchors = __nccwpck_require__(9030);
+var applyReviver = __nccwpck_require__(6767);
+var createNode = __nccwpck_require__(1126);
+var directives = __nccwpck_require__(2768);
 
 class Document {
     constructor(value, replacer, options) {
@@ -41527,13 +41527,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 248:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var visit = __nccwpck_require__(9232);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -41610,7 +41610,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 5321:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41674,14 +41674,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 8192:
+/***/ 1126:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(8725);
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -41771,13 +41771,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 3306:
+/***/ 2768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var visit = __nccwpck_require__(9232);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 const escapeChars = {
     '!': '%21',
@@ -41956,7 +41956,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 1972:
+/***/ 8450:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -42025,28 +42025,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 1355:
+/***/ 6637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(1764);
-var Document = __nccwpck_require__(2057);
-var Schema = __nccwpck_require__(1564);
-var errors = __nccwpck_require__(1972);
-var Alias = __nccwpck_require__(8725);
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var cst = __nccwpck_require__(5377);
-var lexer = __nccwpck_require__(1445);
-var lineCounter = __nccwpck_require__(2872);
-var parser = __nccwpck_require__(7204);
-var publicApi = __nccwpck_require__(6467);
-var visit = __nccwpck_require__(9232);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var Schema = __nccwpck_require__(7878);
+var errors = __nccwpck_require__(8450);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
+var publicApi = __nccwpck_require__(9901);
+var visit = __nccwpck_require__(4190);
 
 
 
@@ -42083,7 +42083,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 2525:
+/***/ 8195:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -42109,16 +42109,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 8725:
+/***/ 7:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(248);
-var visit = __nccwpck_require__(9232);
-var identity = __nccwpck_require__(4848);
-var Node = __nccwpck_require__(7509);
-var toJS = __nccwpck_require__(5023);
+var anchors = __nccwpck_require__(9030);
+var visit = __nccwpck_require__(4190);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -42236,14 +42236,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 9137:
+/***/ 935:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var identity = __nccwpck_require__(4848);
-var Node = __nccwpck_require__(7509);
+var createNode = __nccwpck_require__(1126);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -42394,14 +42394,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 7509:
+/***/ 9447:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(5321);
-var identity = __nccwpck_require__(4848);
-var toJS = __nccwpck_require__(5023);
+var applyReviver = __nccwpck_require__(6767);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 class NodeBase {
     constructor(type) {
@@ -42441,15 +42441,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 7057:
+/***/ 7567:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var stringifyPair = __nccwpck_require__(2800);
-var addPairToJSMap = __nccwpck_require__(1180);
-var identity = __nccwpck_require__(4848);
+var createNode = __nccwpck_require__(1126);
+var stringifyPair = __nccwpck_require__(8070);
+var addPairToJSMap = __nccwpck_require__(8374);
+var identity = __nccwpck_require__(1737);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -42487,14 +42487,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 8385:
+/***/ 1543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Node = __nccwpck_require__(7509);
-var toJS = __nccwpck_require__(5023);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -42521,17 +42521,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 3354:
+/***/ 1856:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(3472);
-var addPairToJSMap = __nccwpck_require__(1180);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
+var stringifyCollection = __nccwpck_require__(486);
+var addPairToJSMap = __nccwpck_require__(8374);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -42675,17 +42675,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 339:
+/***/ 3013:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(8192);
-var stringifyCollection = __nccwpck_require__(3472);
-var Collection = __nccwpck_require__(9137);
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
-var toJS = __nccwpck_require__(5023);
+var createNode = __nccwpck_require__(1126);
+var stringifyCollection = __nccwpck_require__(486);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var toJS = __nccwpck_require__(445);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -42797,16 +42797,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 1180:
+/***/ 8374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(2525);
-var merge = __nccwpck_require__(7768);
-var stringify = __nccwpck_require__(3840);
-var identity = __nccwpck_require__(4848);
-var toJS = __nccwpck_require__(5023);
+var log = __nccwpck_require__(8195);
+var merge = __nccwpck_require__(5970);
+var stringify = __nccwpck_require__(5474);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -42869,7 +42869,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 4848:
+/***/ 1737:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -42929,12 +42929,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 5023:
+/***/ 445:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
+var identity = __nccwpck_require__(1737);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -42975,15 +42975,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 98:
+/***/ 1588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(9509);
-var resolveFlowScalar = __nccwpck_require__(6806);
-var errors = __nccwpck_require__(1972);
-var stringifyString = __nccwpck_require__(7009);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
+var errors = __nccwpck_require__(8450);
+var stringifyString = __nccwpck_require__(4387);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -43200,7 +43200,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 2857:
+/***/ 751:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43270,7 +43270,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 4327:
+/***/ 1:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43376,14 +43376,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 5377:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(98);
-var cstStringify = __nccwpck_require__(2857);
-var cstVisit = __nccwpck_require__(4327);
+var cstScalar = __nccwpck_require__(1588);
+var cstStringify = __nccwpck_require__(751);
+var cstVisit = __nccwpck_require__(1);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -43495,12 +43495,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 1445:
+/***/ 7371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(5377);
+var cst = __nccwpck_require__(1475);
 
 /*
 START -> stream
@@ -44225,7 +44225,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 2872:
+/***/ 6004:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -44273,14 +44273,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 7204:
+/***/ 8238:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(5377);
-var lexer = __nccwpck_require__(1445);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -45260,18 +45260,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 6467:
+/***/ 9901:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(1764);
-var Document = __nccwpck_require__(2057);
-var errors = __nccwpck_require__(1972);
-var log = __nccwpck_require__(2525);
-var identity = __nccwpck_require__(4848);
-var lineCounter = __nccwpck_require__(2872);
-var parser = __nccwpck_require__(7204);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var log = __nccwpck_require__(8195);
+var identity = __nccwpck_require__(1737);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -45374,16 +45374,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 1564:
+/***/ 7878:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var map = __nccwpck_require__(3375);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var tags = __nccwpck_require__(1678);
+var identity = __nccwpck_require__(1737);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var tags = __nccwpck_require__(8904);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -45420,13 +45420,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 3375:
+/***/ 773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var YAMLMap = __nccwpck_require__(3354);
+var identity = __nccwpck_require__(1737);
+var YAMLMap = __nccwpck_require__(1856);
 
 const map = {
     collection: 'map',
@@ -45446,12 +45446,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 6004:
+/***/ 5410:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 const nullTag = {
     identify: value => value == null,
@@ -45470,13 +45470,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 6606:
+/***/ 1744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var YAMLSeq = __nccwpck_require__(339);
+var identity = __nccwpck_require__(1737);
+var YAMLSeq = __nccwpck_require__(3013);
 
 const seq = {
     collection: 'seq',
@@ -45496,12 +45496,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 7244:
+/***/ 2678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(7009);
+var stringifyString = __nccwpck_require__(4387);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -45519,12 +45519,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 3083:
+/***/ 8437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -45547,13 +45547,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 7225:
+/***/ 2859:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var stringifyNumber = __nccwpck_require__(7021);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -45601,12 +45601,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 1910:
+/***/ 4044:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -45650,18 +45650,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7455:
+/***/ 9565:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var bool = __nccwpck_require__(3083);
-var float = __nccwpck_require__(7225);
-var int = __nccwpck_require__(1910);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
 
 const schema = [
     map.map,
@@ -45682,14 +45682,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 7395:
+/***/ 9605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var map = __nccwpck_require__(3375);
-var seq = __nccwpck_require__(6606);
+var Scalar = __nccwpck_require__(1543);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -45753,27 +45753,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 1678:
+/***/ 8904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var bool = __nccwpck_require__(3083);
-var float = __nccwpck_require__(7225);
-var int = __nccwpck_require__(1910);
-var schema = __nccwpck_require__(7455);
-var schema$1 = __nccwpck_require__(7395);
-var binary = __nccwpck_require__(7143);
-var merge = __nccwpck_require__(7768);
-var omap = __nccwpck_require__(6555);
-var pairs = __nccwpck_require__(4261);
-var schema$2 = __nccwpck_require__(9781);
-var set = __nccwpck_require__(5804);
-var timestamp = __nccwpck_require__(7276);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
+var schema = __nccwpck_require__(9565);
+var schema$1 = __nccwpck_require__(9605);
+var binary = __nccwpck_require__(6737);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var schema$2 = __nccwpck_require__(3019);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -45859,14 +45859,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 7143:
+/***/ 6737:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(8385);
-var stringifyString = __nccwpck_require__(7009);
+var Scalar = __nccwpck_require__(1543);
+var stringifyString = __nccwpck_require__(4387);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -45936,12 +45936,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 8386:
+/***/ 2348:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
+var Scalar = __nccwpck_require__(1543);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -45972,13 +45972,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5418:
+/***/ 7292:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var stringifyNumber = __nccwpck_require__(7021);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -46029,12 +46029,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 3965:
+/***/ 7851:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -46112,13 +46112,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 7768:
+/***/ 5970:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -46190,16 +46190,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 6555:
+/***/ 8781:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var toJS = __nccwpck_require__(5023);
-var YAMLMap = __nccwpck_require__(3354);
-var YAMLSeq = __nccwpck_require__(339);
-var pairs = __nccwpck_require__(4261);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var pairs = __nccwpck_require__(9751);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -46274,15 +46274,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 4261:
+/***/ 9751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var Scalar = __nccwpck_require__(8385);
-var YAMLSeq = __nccwpck_require__(339);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLSeq = __nccwpck_require__(3013);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -46363,24 +46363,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 9781:
+/***/ 3019:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(3375);
-var _null = __nccwpck_require__(6004);
-var seq = __nccwpck_require__(6606);
-var string = __nccwpck_require__(7244);
-var binary = __nccwpck_require__(7143);
-var bool = __nccwpck_require__(8386);
-var float = __nccwpck_require__(5418);
-var int = __nccwpck_require__(3965);
-var merge = __nccwpck_require__(7768);
-var omap = __nccwpck_require__(6555);
-var pairs = __nccwpck_require__(4261);
-var set = __nccwpck_require__(5804);
-var timestamp = __nccwpck_require__(7276);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var binary = __nccwpck_require__(6737);
+var bool = __nccwpck_require__(2348);
+var float = __nccwpck_require__(7292);
+var int = __nccwpck_require__(7851);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schema = [
     map.map,
@@ -46411,14 +46411,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 5804:
+/***/ 1314:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Pair = __nccwpck_require__(7057);
-var YAMLMap = __nccwpck_require__(3354);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -46514,12 +46514,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 7276:
+/***/ 5994:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(7021);
+var stringifyNumber = __nccwpck_require__(2827);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -46626,7 +46626,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 175:
+/***/ 9777:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -46784,15 +46784,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 3840:
+/***/ 5474:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(248);
-var identity = __nccwpck_require__(4848);
-var stringifyComment = __nccwpck_require__(6347);
-var stringifyString = __nccwpck_require__(7009);
+var anchors = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1737);
+var stringifyComment = __nccwpck_require__(2005);
+var stringifyString = __nccwpck_require__(4387);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -46923,14 +46923,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 3472:
+/***/ 486:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -47085,7 +47085,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 6347:
+/***/ 2005:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -47116,14 +47116,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 7697:
+/***/ 9255:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -47210,7 +47210,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 7021:
+/***/ 2827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -47244,15 +47244,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 2800:
+/***/ 8070:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
-var Scalar = __nccwpck_require__(8385);
-var stringify = __nccwpck_require__(3840);
-var stringifyComment = __nccwpck_require__(6347);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -47403,13 +47403,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 7009:
+/***/ 4387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(8385);
-var foldFlowLines = __nccwpck_require__(175);
+var Scalar = __nccwpck_require__(1543);
+var foldFlowLines = __nccwpck_require__(9777);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -47748,12 +47748,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 9232:
+/***/ 4190:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(4848);
+var identity = __nccwpck_require__(1737);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -47991,11 +47991,11 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 9789:
+/***/ 8573:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6598);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2649);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48004,7 +48004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6598:
+/***/ 2649:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48021,7 +48021,7 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -48057,7 +48057,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -48153,7 +48153,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -48194,7 +48194,7 @@ const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.me
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -48285,11 +48285,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(6830);
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/undici/index.js
-var undici = __nccwpck_require__(2164);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(776);
+// EXTERNAL MODULE: ../node_modules/undici/index.js
+var undici = __nccwpck_require__(734);
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -48986,7 +48986,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49062,7 +49062,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49136,7 +49136,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49417,7 +49417,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -49459,7 +49459,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49639,7 +49639,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49913,7 +49913,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50501,7 +50501,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50581,7 +50581,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50646,7 +50646,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -51575,8 +51575,8 @@ function pathText(value) {
     return undefined;
 }
 
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(1355);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/render/kustomize-fields.js
 // The exact fields of every document kustomize decodes for us: kustomizations
 // (and components) and builtin plugin configs, as kustomize v5.8.1 declares
@@ -54389,9 +54389,9 @@ async function originUrl(git) {
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
 }
 
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(3819);
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/balanced-match/dist/esm/index.js
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
     const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
@@ -54446,7 +54446,7 @@ const range = (a, b, str) => {
     return result;
 };
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/brace-expansion/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/brace-expansion/dist/esm/index.js
 
 const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
 const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
@@ -54962,7 +54962,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     return acc;
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
 // One digit, or a class of digits from a to b.
 const digit = (a, b) => a === b ?
     { t: 'lit', ch: String(a) }
@@ -55035,7 +55035,7 @@ const numericRange = (loStr, hiStr) => {
     return out;
 };
 //# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
 // translate the various posix character classes into unicode properties
 // this works across all unicode locales
 // { <posix class>: [<translation>, negated]
@@ -55174,7 +55174,7 @@ const parseClass = (glob, position, nocase = false, form) => {
     return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
 };
 //# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
 
 
 // the end of the pattern, or of a negated sub-pattern
@@ -55949,7 +55949,7 @@ class Matcher {
     }
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/assert-valid-pattern.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/assert-valid-pattern.js
 const MAX_PATTERN_LENGTH = 1024 * 64;
 const assertValidPattern = (pattern) => {
     if (typeof pattern !== 'string') {
@@ -55960,7 +55960,7 @@ const assertValidPattern = (pattern) => {
     }
 };
 //# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/escape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/escape.js
 /**
  * Escape all magic characters in a glob pattern.
  *
@@ -56002,7 +56002,7 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
     return e;
 };
 //# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/unescape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/unescape.js
 /**
  * Un-escape a string that has been escaped with {@link escape}.
  *
@@ -56041,7 +56041,7 @@ const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = tr
             .replace(/\\([^/{}])/g, '$1');
 };
 //# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ../../../work/wt/scale-flow/node_modules/minimatch/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/index.js
 
 
 
@@ -57915,8 +57915,8 @@ minimatch.Minimatch = esm_Minimatch;
 minimatch.escape = escape_escape;
 minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
-// EXTERNAL MODULE: ../../../work/wt/scale-flow/node_modules/semver/index.js
-var semver = __nccwpck_require__(8260);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
 const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
@@ -59327,14 +59327,14 @@ async function run() {
 
 /***/ }),
 
-/***/ 2207:
+/***/ 9209:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json#","description":"Meta-schema for $data reference (JSON AnySchema extension proposal)","type":"object","required":["$data"],"properties":{"$data":{"type":"string","anyOf":[{"format":"relative-json-pointer"},{"format":"json-pointer"}]}},"additionalProperties":false}');
 
 /***/ }),
 
-/***/ 7789:
+/***/ 211:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","title":"Core schema meta-schema","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}');
@@ -59469,6 +59469,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9789);
+/******/ var __webpack_exports__ = __nccwpck_require__(8573);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 
