@@ -3,7 +3,7 @@
 // Writes test/support/argocd/argocd-api.schema.json: the part of Argo CD's
 // published API description (assets/swagger.json of argoproj/argo-cd) that the
 // Argo CD simulator and client are validated against. SWAGGER defaults to
-// FLEET_PROMOTE_ARGOCD_SWAGGER, else ../shared/contracts/argocd-swagger.json.
+// FLEET_PROMOTE_ARGOCD_SWAGGER.
 // The provenance (Argo CD commit and version of SWAGGER) is kept from the
 // committed file unless --commit and --version say otherwise. Nothing here runs in the tests (one contract test
 // re-derives and compares, when a full description is available).

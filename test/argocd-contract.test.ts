@@ -17,7 +17,7 @@ const swagger = findFullSwagger()
 
 describe('Argo CD contract', () => {
   it.skipIf(swagger === undefined)(
-    'is what the full swagger derives (FLEET_PROMOTE_ARGOCD_SWAGGER or ../shared/contracts/)',
+    'is what the full swagger named by FLEET_PROMOTE_ARGOCD_SWAGGER derives',
     async () => {
       const committed = await readCommittedContract()
       // The committed provenance, with the checksum of this description.

@@ -13,7 +13,6 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const root = resolve(here, '../../..')
 
 export const CONTRACT_FILE = resolve(here, 'argocd-api.schema.json')
 
@@ -123,8 +122,9 @@ export function formatContract(contract: ArgoCdContract): string {
 }
 
 /**
- * The full description to re-derive from, if this machine has one:
- * FLEET_PROMOTE_ARGOCD_SWAGGER, else shared/contracts/ beside the repository.
+ * The full description to re-derive from, if one is named by
+ * FLEET_PROMOTE_ARGOCD_SWAGGER (nothing outside the repository is looked up by
+ * itself: a fresh clone has only the committed contract).
  */
 export function findFullSwagger(): string | undefined {
   const fromEnv = process.env.FLEET_PROMOTE_ARGOCD_SWAGGER
@@ -134,8 +134,7 @@ export function findFullSwagger(): string | undefined {
     }
     return fromEnv
   }
-  const beside = resolve(root, '../shared/contracts/argocd-swagger.json')
-  return existsSync(beside) ? beside : undefined
+  return undefined
 }
 
 export async function readCommittedContract(): Promise<ArgoCdContract> {
