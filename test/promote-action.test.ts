@@ -11,6 +11,7 @@ import { runAction } from './support/runner.js'
 import {
   fleetConfig,
   FULL_NAME,
+  promoteActionInputs,
   REPO,
   startPromoteFleet,
   type PromoteFleet,
@@ -56,18 +57,7 @@ async function run(
     eventName,
     event,
     script,
-    inputs: {
-      token: fleet.gh.adminToken,
-      config: 'fleet-promote.yaml',
-      'argocd-token': fleet.argocd.token,
-      'argocd-poll-seconds': '0.02',
-      pr: '',
-      target: '',
-      noop: 'false',
-      'auto-promote': 'false',
-      aggregate: 'true',
-      ...inputs,
-    },
+    inputs: { ...promoteActionInputs(fleet), ...inputs },
   })
   await result.cleanup()
   return result

@@ -7,6 +7,7 @@ import { runAction } from './support/runner.js'
 import {
   fleetConfig,
   FULL_NAME,
+  promoteActionInputs,
   startPromoteFleet,
   type PromoteFleet,
 } from './support/promote-fleet.js'
@@ -43,17 +44,7 @@ async function command(user: keyof PromoteFleet['users'], body: string) {
     github: fleet.gh,
     eventName: 'issue_comment',
     event,
-    inputs: {
-      token: fleet.gh.adminToken,
-      config: 'fleet-promote.yaml',
-      'argocd-token': fleet.argocd.token,
-      'argocd-poll-seconds': '0.02',
-      pr: '',
-      target: '',
-      noop: 'false',
-      'auto-promote': 'false',
-      aggregate: 'true',
-    },
+    inputs: promoteActionInputs(fleet),
   })
   await result.cleanup()
   expect(result.exitCode === 0 || result.outputs.decision === 'failed', result.stderr).toBe(true)

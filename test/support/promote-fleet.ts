@@ -78,6 +78,21 @@ export interface PromoteFleet {
   cleanup(): Promise<void>
 }
 
+/** The promote action's inputs as a workflow passes them, against this fleet's simulators. */
+export function promoteActionInputs(fleet: PromoteFleet): Record<string, string> {
+  return {
+    token: fleet.gh.adminToken,
+    config: 'fleet-promote.yaml',
+    'argocd-token': fleet.argocd.token,
+    'argocd-poll-seconds': '0.02',
+    pr: '',
+    target: '',
+    noop: 'false',
+    'auto-promote': 'false',
+    aggregate: 'true',
+  }
+}
+
 export function fleetConfig(argocdUrl: string, extra = ''): string {
   return [
     'version: 1',
