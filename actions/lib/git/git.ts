@@ -331,9 +331,14 @@ export class Git {
     }
   }
 
-  /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
-  async localRefs(prefix: string): Promise<Map<string, string>> {
-    const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix])
+  /** Local refs below the prefixes (e.g. `refs/heads/`), as ref → SHA: one process for any number. */
+  async localRefs(...prefixes: string[]): Promise<Map<string, string>> {
+    const out = await this.run([
+      'for-each-ref',
+      '--format=%(objectname) %(refname)',
+      '--',
+      ...prefixes,
+    ])
     const refs = new Map<string, string>()
     for (const line of out.split('\n')) {
       const space = line.indexOf(' ')

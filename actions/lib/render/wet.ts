@@ -44,17 +44,7 @@ export async function readWetStates(
       await git.fetch(remote, refspecs, (await git.isShallow()) ? { depth: 1 } : {})
   } else if (unique.length > 0) {
     // One process for every branch (a fleet has hundreds): local heads win over origin's.
-    const refs = new Map<string, string>()
-    const listed = await git.run([
-      'for-each-ref',
-      '--format=%(objectname) %(refname)',
-      'refs/heads',
-      'refs/remotes/origin',
-    ])
-    for (const line of listed.split('\n')) {
-      const space = line.indexOf(' ')
-      if (space > 0) refs.set(line.slice(space + 1), line.slice(0, space))
-    }
+    const refs = await git.localRefs('refs/heads', 'refs/remotes/origin')
     for (const branch of unique) {
       const sha = refs.get(`refs/heads/${branch}`) ?? refs.get(`refs/remotes/origin/${branch}`)
       if (sha !== undefined) tips.set(branch, sha)
