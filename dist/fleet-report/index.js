@@ -59322,9 +59322,14 @@ class git_Git {
             await this.raw(['worktree', 'prune']);
         }
     }
-    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
-    async localRefs(prefix) {
-        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+    /** Local refs below the prefixes (e.g. `refs/heads/`), as ref → SHA: one process for any number. */
+    async localRefs(...prefixes) {
+        const out = await this.run([
+            'for-each-ref',
+            '--format=%(objectname) %(refname)',
+            '--',
+            ...prefixes,
+        ]);
         const refs = new Map();
         for (const line of out.split('\n')) {
             const space = line.indexOf(' ');
@@ -67607,18 +67612,7 @@ async function readWetStates(git, branches, remote) {
     }
     else if (unique.length > 0) {
         // One process for every branch (a fleet has hundreds): local heads win over origin's.
-        const refs = new Map();
-        const listed = await git.run([
-            'for-each-ref',
-            '--format=%(objectname) %(refname)',
-            'refs/heads',
-            'refs/remotes/origin',
-        ]);
-        for (const line of listed.split('\n')) {
-            const space = line.indexOf(' ');
-            if (space > 0)
-                refs.set(line.slice(space + 1), line.slice(0, space));
-        }
+        const refs = await git.localRefs('refs/heads', 'refs/remotes/origin');
         for (const branch of unique) {
             const sha = refs.get(`refs/heads/${branch}`) ?? refs.get(`refs/remotes/origin/${branch}`);
             if (sha !== undefined)

@@ -59320,9 +59320,14 @@ class git_Git {
             await this.raw(['worktree', 'prune']);
         }
     }
-    /** Local refs below `prefix` (e.g. `refs/heads/`), as ref → SHA. */
-    async localRefs(prefix) {
-        const out = await this.run(['for-each-ref', '--format=%(objectname) %(refname)', '--', prefix]);
+    /** Local refs below the prefixes (e.g. `refs/heads/`), as ref → SHA: one process for any number. */
+    async localRefs(...prefixes) {
+        const out = await this.run([
+            'for-each-ref',
+            '--format=%(objectname) %(refname)',
+            '--',
+            ...prefixes,
+        ]);
         const refs = new Map();
         for (const line of out.split('\n')) {
             const space = line.indexOf(' ');
