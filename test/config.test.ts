@@ -94,6 +94,7 @@ describe('parseConfig', () => {
         production: false,
         waves: [],
         waveMode: 'auto',
+        bakeSeconds: 0,
       },
       {
         name: 'staging',
@@ -106,6 +107,7 @@ describe('parseConfig', () => {
         production: false,
         waves: [],
         waveMode: 'auto',
+        bakeSeconds: 0,
       },
       {
         name: 'production',
@@ -119,6 +121,7 @@ describe('parseConfig', () => {
         waves: ['eu-prod-canary', 'eu-prod-*'],
         waveMode: 'manual',
         maxParallel: 2,
+        bakeSeconds: 30,
       },
     ])
     expect(config.impact.extra).toEqual([{ paths: ['global/**'], environments: ['*'] }])

@@ -26,6 +26,7 @@ import {
 import { setStatus } from '../lib/github/statuses.js'
 import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
+import { bake } from './verify.js'
 
 /** `queued`: its wave comes after this command's (`waveMode: manual`). */
 export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop' | 'queued'
@@ -39,6 +40,8 @@ export interface DeployTarget {
   application?: string
   /** The stage's `production`: the deployment's `production_environment`. */
   production: boolean
+  /** Seconds it must stay Synced and Healthy after its sync (argocd). */
+  bakeSeconds: number
 }
 
 export interface EnvironmentOutcome {
@@ -258,6 +261,19 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
         ? `${application} Synced and Healthy at ${headSha.slice(0, 7)}`
         : `Argo CD: ${waited.message}`,
       url,
+    }
+    if (verdict.ok && target.bakeSeconds > 0) {
+      const baked = await bake(argocd.client, {
+        application,
+        revision: headSha,
+        seconds: target.bakeSeconds,
+        pollMs: argocd.pollMs,
+      })
+      verdict = {
+        ok: baked.ok,
+        detail: baked.ok ? `${verdict.detail}, ${baked.detail}` : `${application} ${baked.detail}`,
+        url,
+      }
     }
   } catch (error) {
     if (!(error instanceof ArgoCdError)) throw error

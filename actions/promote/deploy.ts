@@ -140,6 +140,7 @@ function deployTarget(env: Impacted, plan: DeployPlan): DeployTarget {
     backend: env.stage.backend,
     child: env.child,
     production: env.stage.production,
+    bakeSeconds: env.stage.bakeSeconds,
     ...(application !== undefined ? { application } : {}),
   }
 }

@@ -60,6 +60,7 @@ export function defaultConfig(): FleetConfig {
         production: false,
         waves: [],
         waveMode: 'auto',
+        bakeSeconds: 0,
       },
     ],
     impact: { extra: [] },
@@ -162,6 +163,7 @@ interface RawStage {
   waves?: string[]
   waveMode?: WaveMode
   maxParallel?: number
+  bakeSeconds?: number
 }
 
 interface RawConfig {
@@ -346,6 +348,7 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     waves: stage.waves ?? [],
     waveMode: stage.waveMode ?? 'auto',
     ...(stage.maxParallel !== undefined ? { maxParallel: stage.maxParallel } : {}),
+    bakeSeconds: stage.bakeSeconds ?? 0,
   }))
   const hydrate = raw.hydrate
   return {
@@ -679,6 +682,12 @@ function waveProblems(
     problems.push({
       path: ['stages', i, 'waves'],
       message: `waves need a backend that reports success (argocd or merge); with "external", ${config.deploy.external.system} decides when environments run`,
+    })
+  }
+  if (stage.bakeSeconds > 0 && stage.backend !== 'argocd') {
+    problems.push({
+      path: ['stages', i, 'bakeSeconds'],
+      message: `bakeSeconds watches the Argo CD Application's health: it needs the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
     })
   }
 }

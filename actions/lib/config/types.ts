@@ -43,6 +43,8 @@ export interface StageConfig {
   waveMode: WaveMode
   /** Most environments of this stage deploying at once (absent: the action's default). */
   maxParallel?: number
+  /** Seconds an environment must stay Synced and Healthy at the deployed commit before it counts as succeeded (argocd; 0: none). */
+  bakeSeconds: number
 }
 
 export interface ImpactRule {
