@@ -22,6 +22,22 @@ function lockOf(f: Flow, environment: string): string | undefined {
   return f.gh.state.refSha('acme/fleet', `refs/heads/fleet-promote-lock/${environment}`)
 }
 
+/** Everything a re-run must leave as it was: statuses, comments, deployments, Applications, syncs, locks. */
+function snapshot(f: Flow, parent: number) {
+  return {
+    statuses: f.statuses(parent),
+    comments: f.comments(parent),
+    deployments: f.gh.state.deployments('acme/fleet').map((d) => ({
+      environment: d.environment,
+      sha: d.sha,
+      states: d.statuses.map((s) => s.state),
+    })),
+    applications: f.applications(),
+    syncs: f.argocd.syncs.length,
+    locks: f.environments.map((env) => lockOf(f, env.name)),
+  }
+}
+
 describe('flow correctness', { timeout: 600_000 }, () => {
   it('a second push that drops an auto-promoted environment puts its cluster back on the WET branch', async () => {
     const f = (flow = await startFlow())
@@ -44,6 +60,32 @@ describe('flow correctness', { timeout: 600_000 }, () => {
     expect(sticky?.body).toMatch(
       /test-b`: Argo CD `test-b-addons` back on `env\/test-b`, lock released/,
     )
+    expect(f.violations).toEqual([])
+  })
+
+  it('"Re-run all jobs", reopened and ready_for_review at the same head change nothing after a promotion', async () => {
+    const f = (flow = await startFlow())
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    const first = await f.prWorkflow(parent, 'opened')
+    expect(first.steps.auto?.outputs.decision).toBe('deployed')
+    f.approve(parent)
+    const promoted = await f.command(parent, f.users.maintainer, '.promote production')
+    expect(promoted.steps.promote?.outputs.decision).toBe('deployed')
+    const before = snapshot(f, parent)
+    expect(before.statuses.get('fleet-promote/prod-a')?.state).toBe('success')
+    expect(before.statuses.get('fleet-promote/pipeline')?.state).toBe('success')
+
+    const runs = [
+      ['re-run', () => f.rerun(first)],
+      ['reopened', () => f.prWorkflow(parent, 'reopened')],
+      ['ready_for_review', () => f.prWorkflow(parent, 'ready_for_review')],
+    ] as const
+    for (const [name, run] of runs) {
+      const again = await run()
+      for (const [step, result] of Object.entries(again.steps))
+        expect(result.exitCode, `${name} ${step}: ${result.stderr}`).toBe(0)
+      expect(snapshot(f, parent), name).toEqual(before)
+    }
     expect(f.violations).toEqual([])
   })
 

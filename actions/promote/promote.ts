@@ -59,7 +59,9 @@ export async function promote(settings: PromoteSettings, trigger: Trigger): Prom
   } catch (error) {
     outcome = result(state, 'failed', errorMessage(error), [])
   }
-  if (trigger.kind === 'auto' && outcome.decision === 'ignored') return outcome
+  // An auto-promotion whose environments all succeeded on this head already (a re-run) says nothing.
+  if (trigger.kind === 'auto' && (outcome.decision === 'ignored' || outcome.decision === 'done'))
+    return outcome
   if (outcome.reply) await createComment(client, repo, pull.number, outcome.reply)
   if (state.commentId !== undefined) {
     await react(
