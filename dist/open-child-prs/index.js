@@ -67022,10 +67022,18 @@ async function openChildPrs(options) {
         if (report)
             report.child = { number: child.number, url: child.url, state: 'closed' };
     }
-    // 7. Statuses on the parent head (identical ones are not re-posted).
+    // 7. Statuses on the parent head (identical ones are not re-posted). A run at
+    // the same head that leaves a child as it was ("Re-run all jobs", reopened)
+    // keeps what promote made of it: a deployed environment stays deployed.
     const current = await latestStatuses(client, repo, headSha);
+    const sameChild = new Set(planned
+        .filter((plan) => plan.commit.sha === remoteRefs.get(`refs/heads/${plan.branch}`))
+        .map((plan) => plan.env.name));
     for (const env of hydration.environments) {
         const report = reports.get(env.name);
+        const deployed = current.get(environmentContext(env.name))?.state === 'success';
+        if (deployed && sameChild.has(env.name))
+            continue;
         const status = environmentStatus(report, {
             promoteCommand: options.promoteCommand,
             autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,

@@ -69457,7 +69457,8 @@ async function promote(settings, trigger) {
     catch (error) {
         outcome = result(state, 'failed', errors_errorMessage(error), []);
     }
-    if (trigger.kind === 'auto' && outcome.decision === 'ignored')
+    // An auto-promotion whose environments all succeeded on this head already (a re-run) says nothing.
+    if (trigger.kind === 'auto' && (outcome.decision === 'ignored' || outcome.decision === 'done'))
         return outcome;
     if (outcome.reply)
         await createComment(client, repo, pull.number, outcome.reply);
