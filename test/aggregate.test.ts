@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { computeAggregate, PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
 import { runAction } from './support/runner.js'
-import { webhookExample } from './support/webhook-examples.js'
+import { webhookExampleFor } from './support/webhook-examples.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 
 const s = (context: string, state: string, description = '') => ({ context, state, description })
@@ -73,25 +73,6 @@ describe('computeAggregate', () => {
     expect(computeAggregate([], []).state).toBe('success')
   })
 })
-
-/**
- * A real payload of @octokit/webhooks-examples, aimed at the simulated
- * repository (`aim` sets the SHA the test needs).
- */
-function realPayload(
-  name: string,
-  action: string | undefined,
-  aim: (payload: Record<string, unknown>) => void,
-): Record<string, unknown> {
-  const payload = webhookExample(name, action)
-  Object.assign(payload.repository as object, {
-    full_name: FULL_NAME,
-    name: REPO.repo,
-    owner: { ...(payload.repository as { owner: object }).owner, login: REPO.owner },
-  })
-  aim(payload)
-  return payload
-}
 
 describe('aggregate-status against the simulator', () => {
   let fleet: PromoteFleet
@@ -240,7 +221,7 @@ describe('aggregate-status against the simulator', () => {
     const head = fleet.gh.state.pull(FULL_NAME, fleet.parent).headSha
     for (const name of ['check_run', 'check_suite'] as const) {
       const checks = (sha: string) =>
-        realPayload(name, 'completed', (payload) => {
+        webhookExampleFor(name, 'completed', FULL_NAME, (payload) => {
           const key = name === 'check_run' ? payload.check_run : payload.check_suite
           Object.assign(key as object, { head_sha: sha })
         })
@@ -256,7 +237,7 @@ describe('aggregate-status against the simulator', () => {
   it('skips a CI status of another context without a write (a real status payload)', async () => {
     const head = fleet.gh.state.pull(FULL_NAME, fleet.parent).headSha
     const before = fleet.gh.state.statuses(FULL_NAME).length
-    const event = realPayload('status', undefined, (payload) => {
+    const event = webhookExampleFor('status', undefined, FULL_NAME, (payload) => {
       Object.assign(payload, { sha: head })
     })
     expect(event.context).toBe('default')

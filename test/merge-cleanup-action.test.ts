@@ -10,6 +10,7 @@ import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { runAction } from './support/runner.js'
 import { isWrite } from './support/github/index.js'
 import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
+import { webhookExampleFor } from './support/webhook-examples.js'
 
 let bundles: ActionBundles | undefined
 let script: string
@@ -137,11 +138,41 @@ describe('merge-cleanup action', { timeout: 300_000 }, () => {
     expect(s.applicationRevision('test-b')).toBe('env/test-b')
   })
 
-  it('fails with a clear message outside a pull_request event without the pr input', async () => {
+  it('says an open parent leaves nothing to do, and why, without a write (a real pull_request payload)', async () => {
+    const parent = await s.openParent('bump-app', { 'components/app/settings.yaml': settings('3') })
+    await s.createChildren(parent)
+    s.gh.resetRequests()
+    const event = webhookExampleFor('pull_request', 'synchronize', REPO, (payload) => {
+      payload.number = parent
+      Object.assign(payload.pull_request as object, { number: parent })
+    })
+    const result = await runAction('merge-cleanup', {
+      github: s.gh,
+      eventName: 'pull_request',
+      event,
+      inputs: inputs(),
+      script,
+    })
+    try {
+      expect(result.exitCode).toBe(0)
+      const note = `Parent #${parent} is open: nothing to clean up. merge-cleanup lands the children of a merged parent and closes those of a parent closed without merging; run it on pull_request closed events.`
+      expect(result.annotations).toContainEqual(
+        expect.objectContaining({ level: 'notice', message: note }),
+      )
+      expect(result.summary).toBe(`${note}\n`)
+      expect(JSON.parse(result.outputs.merged ?? '')).toEqual([])
+    } finally {
+      await result.cleanup()
+    }
+    expect(s.gh.requests.filter(isWrite)).toEqual([])
+    expect(s.gh.state.pulls(REPO).filter((p) => p.state === 'open')).toHaveLength(5)
+  })
+
+  it('fails with a clear message outside a pull_request event without the pr input (a real workflow_dispatch payload)', async () => {
     const result = await runAction('merge-cleanup', {
       github: s.gh,
       eventName: 'workflow_dispatch',
-      event: { repository: { full_name: REPO } },
+      event: webhookExampleFor('workflow_dispatch', undefined, REPO),
       inputs: inputs(),
       script,
     })

@@ -16,7 +16,7 @@ import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
 import { createGitHubClient } from '../lib/github/client.js'
-import { mergeCleanup } from './merge-cleanup.js'
+import { mergeCleanup, openParentNote } from './merge-cleanup.js'
 
 export const contract = defineContract({
   inputs: {
@@ -148,9 +148,11 @@ export async function run(): Promise<void> {
       parallelism: inputs.parallelism,
       log: core.info,
     })
-    core.info(
-      `#${parent} ${result.parentState}: merged ${result.merged.length}, closed ${result.closed.length}, left ${result.left.length}`,
-    )
+    if (result.parentState === 'open') core.notice(openParentNote(parent))
+    else
+      core.info(
+        `#${parent} ${result.parentState}: merged ${result.merged.length}, closed ${result.closed.length}, left ${result.left.length}`,
+      )
     writeOutputs(contract, { merged: result.merged, closed: result.closed, left: result.left })
     await core.summary.addRaw(result.summary).write()
     if (result.failed) {

@@ -112,8 +112,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   const { client, repo, parent } = options
   const pull = await getPullRequest(client, repo, parent)
   if (pull.state === 'open') {
-    const summary = `Parent #${parent} is open again: nothing to clean up.\n`
-    return emptyResult(parent, 'open', summary)
+    return emptyResult(parent, 'open', `${openParentNote(parent)}\n`)
   }
   const { ctx, drySha, known, work } = await startRun(options, pull)
   const parallelism = Math.max(1, options.parallelism ?? 4)
@@ -207,6 +206,14 @@ async function report(ctx: RunContext, result: MergeCleanupResult, base: string)
       comment,
     )
   }
+}
+
+/** Why a run on an open parent does nothing, and when merge-cleanup does its work. */
+export function openParentNote(parent: number): string {
+  return (
+    `Parent #${parent} is open: nothing to clean up. merge-cleanup lands the children of a merged parent ` +
+    'and closes those of a parent closed without merging; run it on pull_request closed events.'
+  )
 }
 
 function emptyResult(

@@ -15,3 +15,24 @@ export function webhookExample(name: string, action?: string): Record<string, un
   if (!example) throw new Error(`@octokit/webhooks-examples has no ${name} ${action ?? ''} payload`)
   return structuredClone(example) as Record<string, unknown>
 }
+
+/**
+ * A real payload of `name`/`action` aimed at repository `fullName` (`owner/name`)
+ * of a simulator; `aim` sets what else the test needs (SHAs, numbers).
+ */
+export function webhookExampleFor(
+  name: string,
+  action: string | undefined,
+  fullName: string,
+  aim: (payload: Record<string, unknown>) => void = () => {},
+): Record<string, unknown> {
+  const payload = webhookExample(name, action)
+  const [owner = '', repo = ''] = fullName.split('/')
+  Object.assign(payload.repository as object, {
+    full_name: fullName,
+    name: repo,
+    owner: { ...(payload.repository as { owner: object }).owner, login: owner },
+  })
+  aim(payload)
+  return payload
+}
