@@ -11,6 +11,7 @@ import {
   defaultConfig,
   invalidBranchReason,
   loadConfig,
+  loadConfigFrom,
   parseConfig,
   unsafeNameReason,
 } from '../actions/lib/config/config.js'
@@ -452,6 +453,16 @@ describe('loadConfig', () => {
       line: 2,
       column: 1,
     })
+  })
+
+  it('says a configuration missing from a revision is to be committed there; a working tree without it is silent', async () => {
+    const empty = { where: 'on main', revision: 'main', read: () => Promise.resolve(undefined) }
+    const config = await loadConfigFrom(empty)
+    expect(config.environments).toEqual(defaultConfig().environments)
+    expect(config.defaultsNote).toMatch(
+      /^fleet-promote\.yaml is not in main; commit it there \(the configuration is read from the base branch\)\. /,
+    )
+    expect((await loadConfig(repo)).defaultsNote).toBeUndefined()
   })
 
   it('fails when an explicitly named file is missing or outside the repository', async () => {

@@ -123,6 +123,34 @@ describe('detect-impact action', () => {
     }
   })
 
+  it('says the configuration is not in the base revision when only the pull request adds it', async () => {
+    const { 'fleet-promote.yaml': config = '', ...fleet } = generateFleet({
+      clusters: 2,
+      components: 2,
+    })
+    const { event, base } = await pullRequest('acme/no-config', fleet, {
+      'fleet-promote.yaml': config,
+      'components/addon-001/config/settings.properties': 'component=addon-001\nreplicas=2\n',
+    })
+    const result = await runAction('detect-impact', {
+      script,
+      github: gh,
+      eventName: 'pull_request',
+      event,
+      checkout: {},
+      inputs: { config: 'fleet-promote.yaml', 'shard-size': '10', 'working-directory': '.' },
+    })
+    try {
+      expect(result.exitCode).toBe(0)
+      const warnings = result.annotations.filter((annotation) => annotation.level === 'warning')
+      expect(warnings.map((warning) => warning.message)).toContain(
+        `base revision: fleet-promote.yaml is not in ${base.slice(0, 12)}; commit it there (the configuration is read from the base branch). Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.`,
+      )
+    } finally {
+      await result.cleanup()
+    }
+  })
+
   it('fails with an annotation on the file and line, and writes no output, when the head is broken', async () => {
     const fleet = generateFleet({ clusters: 3, components: 2 })
     const { base, head } = await pullRequest('acme/broken', fleet, {

@@ -167,7 +167,7 @@ async function startRun(
   await git.fetch(options.remote, [`+refs/heads/${pull.baseRef}:${baseRef}`])
   const drySha = await git.revParse(baseRef)
   const config = await loadConfigFrom(
-    gitRevisionSource(git, drySha, 'on the base branch'),
+    gitRevisionSource(git, drySha, `on ${pull.baseRef}`, pull.baseRef),
     options.configFile,
   )
   const known = new Map(

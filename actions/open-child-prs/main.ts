@@ -140,6 +140,7 @@ export async function run(): Promise<void> {
       (await getPullRequest(client, { owner, repo }, parent)).baseRef
     // From the base branch, never the checkout: a pull_request_target run has the PR's content there.
     const config = await loadBaseConfig(client, { owner, repo }, baseRef, inputs.config)
+    if (config.defaultsNote) core.warning(config.defaultsNote)
     const stages: StageInfo[] = stageOrder(config).map((name) => ({
       name,
       autoPromote: config.stages.find((stage) => stage.name === name)?.autoPromote ?? false,

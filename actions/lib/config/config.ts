@@ -104,6 +104,8 @@ function defaultEnvironmentRule(): EnvironmentRule {
 export interface ConfigSource {
   /** How an error names the place, after the file: e.g. `at 1a2b3c4d5e6f`, `on main`; '' for a directory. */
   where: string
+  /** The revision read (a branch, a SHA prefix), to say the file is not in it; none for a directory. */
+  revision?: string
   /** The file's text, or undefined when it does not exist there. */
   read(file: string): Promise<string | undefined>
 }
@@ -120,9 +122,20 @@ export async function loadConfigFrom(
 ): Promise<FleetConfig> {
   const text = await source.read(file)
   if (text !== undefined) return parseConfig(text, file)
-  if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) return defaultConfig()
+  if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+    if (source.revision === undefined) return defaultConfig()
+    return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) }
+  }
   const where = source.where ? ` ${source.where}` : ''
   throw new UserError(`configuration file ${file} does not exist${where}`, { file })
+}
+
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+export function missingConfigNote(file: string, revision: string): string {
+  return (
+    `${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+    'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.'
+  )
 }
 
 /** Read `file` (repo-relative) under repoDir. */

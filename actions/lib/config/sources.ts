@@ -9,13 +9,14 @@ import type { RepoRef } from '../statuses.js'
 import { loadConfigFrom, type ConfigSource } from './config.js'
 import type { FleetConfig } from './types.js'
 
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
+/** The files of one git revision; `where` defaults to `at <sha prefix>`, `revision` to the prefix. */
 export function gitRevisionSource(
   git: Git,
   rev: string,
   where = `at ${rev.slice(0, 12)}`,
+  revision = rev.slice(0, 12),
 ): ConfigSource {
-  return { where, read: (file) => git.showFile(rev, file) }
+  return { where, revision, read: (file) => git.showFile(rev, file) }
 }
 
 /** A branch as GitHub has it right now, through the contents API. */
@@ -26,6 +27,7 @@ export function branchContentsSource(
 ): ConfigSource {
   return {
     where: `on ${branch}`,
+    revision: branch,
     read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
   }
 }

@@ -125,6 +125,8 @@ export interface FleetConfig {
   version: 1
   /** The file it was read from (repository-relative), or `(defaults)`. */
   file: string
+  /** With `(defaults)` read from a revision: the file is not there, and what to do (said to the user). */
+  defaultsNote?: string
   environments: EnvironmentRule[]
   stages: StageConfig[]
   impact: { extra: ImpactRule[] }

@@ -386,7 +386,8 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
     stageOrder: stageOrder(config),
   })
   lap('graph')
-  return { ...report, base, head, mergeBase, changedFiles, timings }
+  const warnings = config.defaultsNote ? [config.defaultsNote, ...report.warnings] : report.warnings
+  return { ...report, warnings, base, head, mergeBase, changedFiles, timings }
 }
 
 /** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */

@@ -49,7 +49,7 @@ export async function loadRenderConfig(
 ): Promise<FleetConfig> {
   if (!base) return loadConfig(repoDir, file)
   return loadConfigFrom(
-    { where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) },
+    { where: `at ${base}`, revision: base, read: (name) => readSource(git, repoDir, name, base) },
     file,
   )
 }
