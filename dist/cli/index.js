@@ -19654,14 +19654,15 @@ var graph = __nccwpck_require__(8535);
 // checkout, which for `issue_comment` is the default branch, not the base).
 
 
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+/** The files of one git revision; `where` defaults to `at <sha prefix>`, `revision` to the prefix. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`, revision = rev.slice(0, 12)) {
+    return { where, revision, read: (file) => git.showFile(rev, file) };
 }
 /** A branch as GitHub has it right now, through the contents API. */
 function branchContentsSource(client, repo, branch) {
     return {
         where: `on ${branch}`,
+        revision: branch,
         read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
 }
@@ -19919,7 +19920,8 @@ async function detectImpact(options) {
         stageOrder: (0,config_config/* stageOrder */.Xs)(config),
     });
     lap('graph');
-    return { ...report, base, head, mergeBase, changedFiles, timings };
+    const warnings = config.defaultsNote ? [config.defaultsNote, ...report.warnings] : report.warnings;
+    return { ...report, warnings, base, head, mergeBase, changedFiles, timings };
 }
 /** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */
 async function revisionTrees(git, base, head) {
@@ -22626,7 +22628,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Xs: () => (/* binding */ stageOrder)
 });
 
-// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, configSchema, defaultConfig, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, parseConfig, stageFor, unsafeNameReason, waveIndex
+// UNUSED EXPORTS: DEFAULTS_FILE, KUSTOMIZATION_FILES, configSchema, defaultConfig, expandTemplate, formatKeyPath, invalidBranchReason, matchDirGlob, missingConfigNote, parseConfig, stageFor, unsafeNameReason, waveIndex
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
@@ -22744,10 +22746,18 @@ async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) 
     const text = await source.read(file);
     if (text !== undefined)
         return parseConfig(text, file);
-    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
-        return defaultConfig();
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+        if (source.revision === undefined)
+            return defaultConfig();
+        return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) };
+    }
     const where = source.where ? ` ${source.where}` : '';
     throw new errors/* UserError */.yo(`configuration file ${file} does not exist${where}`, { file });
+}
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+function missingConfigNote(file, revision) {
+    return (`${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+        'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.');
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
@@ -28012,7 +28022,7 @@ async function readSource(git, repoDir, file, base) {
 async function loadRenderConfig(git, repoDir, file, base) {
     if (!base)
         return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfig */ .Z9)(repoDir, file);
-    return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfigFrom */ .pr)({ where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) }, file);
+    return (0,_config_config_js__WEBPACK_IMPORTED_MODULE_3__/* .loadConfigFrom */ .pr)({ where: `at ${base}`, revision: base, read: (name) => readSource(git, repoDir, name, base) }, file);
 }
 /**
  * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.

@@ -62094,10 +62094,18 @@ async function config_loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options
     const text = await source.read(file);
     if (text !== undefined)
         return parseConfig(text, file);
-    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
-        return defaultConfig();
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+        if (source.revision === undefined)
+            return defaultConfig();
+        return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) };
+    }
     const where = source.where ? ` ${source.where}` : '';
     throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+function missingConfigNote(file, revision) {
+    return (`${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+        'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.');
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
@@ -63878,14 +63886,15 @@ function issuesError(issues, revisionLabel) {
 // checkout, which for `issue_comment` is the default branch, not the base).
 
 
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+/** The files of one git revision; `where` defaults to `at <sha prefix>`, `revision` to the prefix. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`, revision = rev.slice(0, 12)) {
+    return { where, revision, read: (file) => git.showFile(rev, file) };
 }
 /** A branch as GitHub has it right now, through the contents API. */
 function branchContentsSource(client, repo, branch) {
     return {
         where: `on ${branch}`,
+        revision: branch,
         read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
 }
@@ -64143,7 +64152,8 @@ async function detectImpact(options) {
         stageOrder: stageOrder(config),
     });
     lap('graph');
-    return { ...report, base, head, mergeBase, changedFiles, timings };
+    const warnings = config.defaultsNote ? [config.defaultsNote, ...report.warnings] : report.warnings;
+    return { ...report, warnings, base, head, mergeBase, changedFiles, timings };
 }
 /** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */
 async function revisionTrees(git, base, head) {

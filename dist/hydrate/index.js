@@ -58011,10 +58011,18 @@ async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) 
     const text = await source.read(file);
     if (text !== undefined)
         return parseConfig(text, file);
-    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
-        return defaultConfig();
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+        if (source.revision === undefined)
+            return defaultConfig();
+        return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) };
+    }
     const where = source.where ? ` ${source.where}` : '';
     throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+function missingConfigNote(file, revision) {
+    return (`${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+        'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.');
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
@@ -58985,7 +58993,7 @@ async function readSource(git, repoDir, file, base) {
 async function loadRenderConfig(git, repoDir, file, base) {
     if (!base)
         return loadConfig(repoDir, file);
-    return loadConfigFrom({ where: `at ${base}`, read: (name) => readSource(git, repoDir, name, base) }, file);
+    return loadConfigFrom({ where: `at ${base}`, revision: base, read: (name) => readSource(git, repoDir, name, base) }, file);
 }
 /**
  * The optional chart lock: `charts: [{repo?, chart, version, digest: sha256:<hex>}]`.

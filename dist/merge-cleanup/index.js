@@ -53253,7 +53253,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -64606,10 +64606,18 @@ async function config_loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options
     const text = await source.read(file);
     if (text !== undefined)
         return parseConfig(text, file);
-    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
-        return defaultConfig();
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+        if (source.revision === undefined)
+            return defaultConfig();
+        return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) };
+    }
     const where = source.where ? ` ${source.where}` : '';
     throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+function missingConfigNote(file, revision) {
+    return (`${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+        'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.');
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
@@ -65548,14 +65556,15 @@ function environmentForDir(config, fallbackStage, dir) {
 // checkout, which for `issue_comment` is the default branch, not the base).
 
 
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+/** The files of one git revision; `where` defaults to `at <sha prefix>`, `revision` to the prefix. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`, revision = rev.slice(0, 12)) {
+    return { where, revision, read: (file) => git.showFile(rev, file) };
 }
 /** A branch as GitHub has it right now, through the contents API. */
 function branchContentsSource(client, repo, branch) {
     return {
         where: `on ${branch}`,
+        revision: branch,
         read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
 }
@@ -69149,8 +69158,7 @@ async function mergeCleanup(options) {
     const { client, repo, parent } = options;
     const pull = await getPullRequest(client, repo, parent);
     if (pull.state === 'open') {
-        const summary = `Parent #${parent} is open again: nothing to clean up.\n`;
-        return emptyResult(parent, 'open', summary);
+        return emptyResult(parent, 'open', `${openParentNote(parent)}\n`);
     }
     const { ctx, drySha, known, work } = await startRun(options, pull);
     const parallelism = Math.max(1, options.parallelism ?? 4);
@@ -69196,7 +69204,7 @@ async function startRun(options, pull) {
     const baseRef = `refs/fleet-promote/merge-cleanup/base`;
     await git.fetch(options.remote, [`+refs/heads/${pull.baseRef}:${baseRef}`]);
     const drySha = await git.revParse(baseRef);
-    const config = await config_loadConfigFrom(gitRevisionSource(git, drySha, 'on the base branch'), options.configFile);
+    const config = await config_loadConfigFrom(gitRevisionSource(git, drySha, `on ${pull.baseRef}`, pull.baseRef), options.configFile);
     const known = new Map(discoverEnvironments(config, await git.listFiles(drySha), { allowUnmatched: true }).map((env) => [env.name, env]));
     const work = planWork(config, known, await findChildren(client, repo, parent, pull.createdAt));
     const server = options.argocdServer || config.deploy.argocd.server;
@@ -69222,6 +69230,11 @@ async function report(ctx, result, base) {
         const comment = truncate(`${CLEANUP_MARKER}\n${body}`, GITHUB_BODY_LIMIT);
         result.commentUrl = await upsertMarkedComment(ctx.client, ctx.repo, ctx.parent, CLEANUP_MARKER, comment);
     }
+}
+/** Why a run on an open parent does nothing, and when merge-cleanup does its work. */
+function openParentNote(parent) {
+    return (`Parent #${parent} is open: nothing to clean up. merge-cleanup lands the children of a merged parent ` +
+        'and closes those of a parent closed without merging; run it on pull_request closed events.');
 }
 function emptyResult(parent, parentState, summary) {
     return {
@@ -69399,7 +69412,10 @@ async function run() {
             parallelism: inputs.parallelism,
             log: info,
         });
-        info(`#${parent} ${result.parentState}: merged ${result.merged.length}, closed ${result.closed.length}, left ${result.left.length}`);
+        if (result.parentState === 'open')
+            notice(openParentNote(parent));
+        else
+            info(`#${parent} ${result.parentState}: merged ${result.merged.length}, closed ${result.closed.length}, left ${result.left.length}`);
         writeOutputs(contract, { merged: result.merged, closed: result.closed, left: result.left });
         await summary.addRaw(result.summary).write();
         if (result.failed) {

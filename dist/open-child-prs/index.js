@@ -50422,7 +50422,7 @@ function utils_toCommandValue(input) {
  * @returns The command properties to send with the actual annotation command
  * See IssueCommandProperties: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs#L646
  */
-function utils_toCommandProperties(annotationProperties) {
+function toCommandProperties(annotationProperties) {
     if (!Object.keys(annotationProperties).length) {
         return {};
     }
@@ -53233,7 +53233,7 @@ function core_debug(message) {
  * @param properties optional properties to add to the annotation.
  */
 function core_error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('error', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a warning issue
@@ -53241,7 +53241,7 @@ function core_error(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function warning(message, properties = {}) {
-    issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('warning', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Adds a notice issue
@@ -53249,7 +53249,7 @@ function warning(message, properties = {}) {
  * @param properties optional properties to add to the annotation.
  */
 function notice(message, properties = {}) {
-    command_issueCommand('notice', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+    command_issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
 }
 /**
  * Writes info to log with console.log.
@@ -65354,10 +65354,18 @@ async function loadConfigFrom(source, file = DEFAULT_CONFIG_FILE, options = {}) 
     const text = await source.read(file);
     if (text !== undefined)
         return parseConfig(text, file);
-    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault)
-        return defaultConfig();
+    if (file === DEFAULT_CONFIG_FILE || options.missingIsDefault) {
+        if (source.revision === undefined)
+            return defaultConfig();
+        return { ...defaultConfig(), defaultsNote: missingConfigNote(file, source.revision) };
+    }
     const where = source.where ? ` ${source.where}` : '';
     throw new errors_UserError(`configuration file ${file} does not exist${where}`, { file });
+}
+/** What to do when the configuration is not in the revision it is read from (the defaults apply meanwhile). */
+function missingConfigNote(file, revision) {
+    return (`${file} is not in ${revision}; commit it there (the configuration is read from the base branch). ` +
+        'Until then the defaults apply: every directory below clusters/ holding a kustomization is an environment, in one stage.');
 }
 /** Read `file` (repo-relative) under repoDir. */
 async function loadConfig(repoDir, file) {
@@ -67321,14 +67329,15 @@ function assertUniqueNames(environments, where) {
 // checkout, which for `issue_comment` is the default branch, not the base).
 
 
-/** The files of one git revision; `where` defaults to `at <sha prefix>`. */
-function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`) {
-    return { where, read: (file) => git.showFile(rev, file) };
+/** The files of one git revision; `where` defaults to `at <sha prefix>`, `revision` to the prefix. */
+function gitRevisionSource(git, rev, where = `at ${rev.slice(0, 12)}`, revision = rev.slice(0, 12)) {
+    return { where, revision, read: (file) => git.showFile(rev, file) };
 }
 /** A branch as GitHub has it right now, through the contents API. */
 function branchContentsSource(client, repo, branch) {
     return {
         where: `on ${branch}`,
+        revision: branch,
         read: (file) => readFileAt(client, repo, file, `refs/heads/${branch}`),
     };
 }
@@ -67956,6 +67965,8 @@ async function run() {
             (await getPullRequest(client, { owner, repo }, parent)).baseRef;
         // From the base branch, never the checkout: a pull_request_target run has the PR's content there.
         const config = await loadBaseConfig(client, { owner, repo }, baseRef, inputs.config);
+        if (config.defaultsNote)
+            warning(config.defaultsNote);
         const stages = stageOrder(config).map((name) => ({
             name,
             autoPromote: config.stages.find((stage) => stage.name === name)?.autoPromote ?? false,
