@@ -89,6 +89,40 @@ describe('flow correctness', { timeout: 600_000 }, () => {
     expect(f.violations).toEqual([])
   })
 
+  it('a reply whose answer was lost is posted once; a 500 on a check names the check and says to re-run', async () => {
+    const f = (flow = await startFlow())
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(parent, 'opened')
+    f.approve(parent)
+    f.gh.faults.add({
+      method: 'GET',
+      route: '/repos/{owner}/{repo}/collaborators/{username}/permission',
+      status: 500,
+      times: Infinity,
+    })
+    const failing = await f.command(parent, f.users.maintainer, '.promote production')
+    expect(failing.steps.promote?.outputs.decision).toBe('failed')
+    const failed = f.comments(parent).at(-1)?.body ?? ''
+    expect(failed).toMatch(
+      /reading @\u200d?bob's permission on acme\/fleet: GitHub answered 500 \(transient\); re-run the command/,
+    )
+    expect(f.statuses(parent).get('fleet-promote/prod-a')?.state).toBe('pending')
+
+    f.gh.faults.clear()
+    f.gh.faults.add({
+      method: 'POST',
+      route: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
+      dropAnswer: true,
+    })
+    const before = f.comments(parent).length
+    const promoted = await f.command(parent, f.users.maintainer, '.promote production')
+    expect(promoted.steps.promote?.outputs.decision).toBe('deployed')
+    expect(f.gh.faults.pending).toEqual([])
+    const replies = f.comments(parent).slice(before)
+    expect(replies.map((c) => c.body.split('\n')[0])).toEqual(['### 🚀 fleet-promote: deployed'])
+    expect(f.violations).toEqual([])
+  })
+
   it('merge-cleanup finds nothing to leave for a human on environments a later push dropped', async () => {
     const f = (flow = await startFlow())
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })

@@ -16,6 +16,7 @@ import {
   type PullSummary,
   type Review,
 } from '../lib/github/pulls.js'
+import { transientAs } from '../lib/github/errors.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
 import { latestStatuses } from '../lib/github/statuses.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
@@ -114,18 +115,35 @@ export async function gatherPromoteFacts(
 ): Promise<PromoteFacts> {
   const { settings, pull, config, trigger } = state
   const { client, repo } = settings
-  const pulls = await listOpenPulls(client, repo)
+  // Each read says what it was for when GitHub fails it, so the reply can too.
+  const reading = <T>(what: string, call: Promise<T>) =>
+    transientAs(`reading ${what}`, 're-run the command', call)
+  const pulls = await reading('the open pull requests', listOpenPulls(client, repo))
   const impacted = impactedOf(config, repo, pull.number, pulls)
   const needsReviews = config.stages.some((stage) => stage.approvals > 0)
+  const login = trigger.actor.login
   const [role, reviews, statuses, locks] = await Promise.all([
-    trigger.kind === 'auto' ? undefined : repositoryRole(client, repo, trigger.actor.login),
-    needsReviews ? listReviews(client, repo, pull.number) : [],
-    latestStatuses(client, repo, pull.headSha),
+    trigger.kind === 'auto'
+      ? undefined
+      : reading(
+          `@${login}'s permission on ${repo.owner}/${repo.repo}`,
+          repositoryRole(client, repo, login),
+        ),
+    needsReviews
+      ? reading(`the reviews of #${pull.number}`, listReviews(client, repo, pull.number))
+      : [],
+    reading(
+      `the statuses of ${pull.headSha.slice(0, 7)}`,
+      latestStatuses(client, repo, pull.headSha),
+    ),
     command.noop
-      ? locksOf(
-          client,
-          repo,
-          impacted.map((env) => env.environment),
+      ? reading(
+          'the environment locks',
+          locksOf(
+            client,
+            repo,
+            impacted.map((env) => env.environment),
+          ),
         )
       : new Map<string, HeldLock>(),
   ])

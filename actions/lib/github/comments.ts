@@ -86,6 +86,51 @@ export async function upsertMarkedComment(
       if (httpStatus(error) !== 404) throw error
     }
   }
+  return postComment(client, repo, issue, body, async () => {
+    const landed = await findMarkedComment(client, repo, issue, marker)
+    if (landed?.body === body) return landed.url
+    return landed ? upsertMarkedComment(client, repo, issue, marker, body) : undefined
+  })
+}
+
+/**
+ * A plain comment (a reply): each call is a new comment. Find-or-create all
+ * the same: when the POST's answer is lost, the suite's comment with this
+ * very body posted since is the one it made, so it is not posted twice.
+ */
+export async function createComment(
+  client: GitHubClient,
+  repo: RepoRef,
+  issue: number,
+  body: string,
+): Promise<string> {
+  const since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString()
+  return postComment(client, repo, issue, body, async () => {
+    const self = (await suiteLogin(client)).toLowerCase()
+    const comments = await client.paginate(client.rest.issues.listComments, {
+      ...repo,
+      issue_number: issue,
+      since,
+      per_page: 100,
+    })
+    return comments.find((c) => c.body === body && c.user?.login.toLowerCase() === self)?.html_url
+  })
+}
+
+/** How far GitHub's clock may be behind the runner's when a lost comment is looked for. */
+const CLOCK_SKEW_MS = 5 * 60_000
+
+/**
+ * POSTs a comment without the client's own retry: when the answer is lost the
+ * comment may exist anyway, so `landed` looks for it (its URL) before the next POST.
+ */
+async function postComment(
+  client: GitHubClient,
+  repo: RepoRef,
+  issue: number,
+  body: string,
+  landed: () => Promise<string | undefined>,
+): Promise<string> {
   for (let attempt = 1; ; attempt++) {
     try {
       const { data } = await client.rest.issues.createComment({
@@ -97,22 +142,10 @@ export async function upsertMarkedComment(
       return data.html_url
     } catch (error) {
       if (!answerLost(error) || attempt >= 3) throw error
-      const landed = await findMarkedComment(client, repo, issue, marker)
-      if (landed?.body === body) return landed.url
-      if (landed) return upsertMarkedComment(client, repo, issue, marker, body)
+      const url = await landed()
+      if (url) return url
     }
   }
-}
-
-/** A plain comment (a reply): each call is a new comment. */
-export async function createComment(
-  client: GitHubClient,
-  repo: RepoRef,
-  issue: number,
-  body: string,
-): Promise<string> {
-  const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body })
-  return data.html_url
 }
 
 export type Reaction = 'eyes' | 'rocket' | 'confused'

@@ -205,10 +205,16 @@ export const issueRoutes: RouteDef[] = [
     access: 'read',
     handler: (req, ctx) => {
       const issue = findIssue(req, ctx)
+      // `since`: only comments updated at or after that time, as GitHub filters them.
+      const since = req.query.get('since')
+      const from = since ? Date.parse(since) : Number.NEGATIVE_INFINITY
       return paginate(
         req,
         ctx,
-        ctx.store.comments(issue.repo, issue.number).map((comment) => ctx.render.comment(comment)),
+        ctx.store
+          .comments(issue.repo, issue.number)
+          .filter((comment) => Date.parse(comment.updatedAt) >= from)
+          .map((comment) => ctx.render.comment(comment)),
       )
     },
   },
