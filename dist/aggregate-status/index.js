@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1570);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6481);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1570:
+/***/ 6481:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39350,6 +39350,47 @@ async function setStatus(client, repo, sha, status) {
         description: statusDescription(status.description),
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     });
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        const status = errors_httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/pulls.js

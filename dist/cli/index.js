@@ -19632,7 +19632,7 @@ function parseCliArgs(command, args, options) {
 
 /***/ }),
 
-/***/ 6878:
+/***/ 4146:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -19648,6 +19648,71 @@ var config_config = __nccwpck_require__(2523);
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
 var graph = __nccwpck_require__(8535);
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        const status = errors_httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends (/* unused pure expression or super */ null && (Error)) {
+}
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function contents_readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+    }
+    catch (error) {
+        if (httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/config/sources.js
 // Configuration sources other than a directory: a git revision (no checkout)
 // and a branch through the contents API (never the PR head, never the local
@@ -20151,7 +20216,7 @@ async function main(argv) {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3200);
-/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6878);
+/* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4146);
 /* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5006);
 /* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
 /* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2391);

@@ -48836,7 +48836,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4953);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6174);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48845,7 +48845,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 4953:
+/***/ 6174:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -63878,6 +63878,71 @@ function issuesError(issues, revisionLabel) {
     return new errors_UserError(`kustomize dependency graph at ${revisionLabel} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, first
         ? { file: first.file, ...(first.line !== undefined ? { line: first.line } : {}) }
         : undefined);
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        const status = errors_httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends (/* unused pure expression or super */ null && (Error)) {
+}
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function contents_readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+    }
+    catch (error) {
+        if (httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/config/sources.js

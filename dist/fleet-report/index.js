@@ -70019,6 +70019,7 @@ function renderText(report, max = 6) {
 ;// CONCATENATED MODULE: ./actions/lib/github/errors.js
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
+
 function errors_httpStatus(error) {
     const status = error?.status;
     return typeof status === 'number' ? status : undefined;
@@ -70037,6 +70038,23 @@ function errors_saysAlreadyExists(error) {
     const data = error?.response?.data;
     const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
     return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!errors_answerLost(error))
+            throw error;
+        const status = errors_httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/comments.js
@@ -70106,6 +70124,38 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
                 throw error;
         }
     }
+    return postComment(client, repo, issue, body, async () => {
+        const landed = await findMarkedComment(client, repo, issue, marker);
+        if (landed?.body === body)
+            return landed.url;
+        return landed ? upsertMarkedComment(client, repo, issue, marker, body) : undefined;
+    });
+}
+/**
+ * A plain comment (a reply): each call is a new comment. Find-or-create all
+ * the same: when the POST's answer is lost, the suite's comment with this
+ * very body posted since is the one it made, so it is not posted twice.
+ */
+async function createComment(client, repo, issue, body) {
+    const since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString();
+    return postComment(client, repo, issue, body, async () => {
+        const self = (await suiteLogin(client)).toLowerCase();
+        const comments = await client.paginate(client.rest.issues.listComments, {
+            ...repo,
+            issue_number: issue,
+            since,
+            per_page: 100,
+        });
+        return comments.find((c) => c.body === body && c.user?.login.toLowerCase() === self)?.html_url;
+    });
+}
+/** How far GitHub's clock may be behind the runner's when a lost comment is looked for. */
+const CLOCK_SKEW_MS = (/* unused pure expression or super */ null && (5 * 60_000));
+/**
+ * POSTs a comment without the client's own retry: when the answer is lost the
+ * comment may exist anyway, so `landed` looks for it (its URL) before the next POST.
+ */
+async function postComment(client, repo, issue, body, landed) {
     for (let attempt = 1;; attempt++) {
         try {
             const { data } = await client.rest.issues.createComment({
@@ -70119,18 +70169,11 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
         catch (error) {
             if (!answerLost(error) || attempt >= 3)
                 throw error;
-            const landed = await findMarkedComment(client, repo, issue, marker);
-            if (landed?.body === body)
-                return landed.url;
-            if (landed)
-                return upsertMarkedComment(client, repo, issue, marker, body);
+            const url = await landed();
+            if (url)
+                return url;
         }
     }
-}
-/** A plain comment (a reply): each call is a new comment. */
-async function createComment(client, repo, issue, body) {
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
 }
 async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });

@@ -65550,6 +65550,71 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+
+function httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        const status = httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/contents.js
+// Files through the contents API: the one reader other modules use to read a
+// file at a ref without a checkout.
+
+/** The path exists at the ref but is a directory, symlink or submodule. */
+class NotAFileError extends Error {
+}
+/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
+async function contents_readFileAt(client, repo, path, ref) {
+    let data;
+    try {
+        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
+    }
+    catch (error) {
+        if (httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+    if (data.type !== 'file' || typeof data.content !== 'string') {
+        throw new NotAFileError(`${path} at ${ref} is not a file`);
+    }
+    return Buffer.from(data.content, 'base64').toString('utf8');
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/config/sources.js
 // Configuration sources other than a directory: a git revision (no checkout)
 // and a branch through the contents API (never the PR head, never the local
@@ -65571,29 +65636,6 @@ function branchContentsSource(client, repo, branch) {
 /** The configuration as the PR's base branch has it right now. */
 function loadBaseConfig(client, repo, baseRef, file) {
     return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/errors.js
-// How the GitHub port reads a failed request: the HTTP status GitHub answered
-// with, or none when the answer never arrived.
-function httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
-}
-/**
- * The answer was lost, so the request may have been carried out: no status
- * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
- * GitHub's own 502/504 can come after the write landed).
- */
-function answerLost(error) {
-    const status = httpStatus(error);
-    return status === undefined || status >= 500;
-}
-/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
-function errors_saysAlreadyExists(error) {
-    const data = error?.response?.data;
-    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
-    return httpStatus(error) === 422 && /already exists/i.test(text);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/comments.js
@@ -65663,6 +65705,38 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
                 throw error;
         }
     }
+    return postComment(client, repo, issue, body, async () => {
+        const landed = await findMarkedComment(client, repo, issue, marker);
+        if (landed?.body === body)
+            return landed.url;
+        return landed ? upsertMarkedComment(client, repo, issue, marker, body) : undefined;
+    });
+}
+/**
+ * A plain comment (a reply): each call is a new comment. Find-or-create all
+ * the same: when the POST's answer is lost, the suite's comment with this
+ * very body posted since is the one it made, so it is not posted twice.
+ */
+async function createComment(client, repo, issue, body) {
+    const since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString();
+    return postComment(client, repo, issue, body, async () => {
+        const self = (await suiteLogin(client)).toLowerCase();
+        const comments = await client.paginate(client.rest.issues.listComments, {
+            ...repo,
+            issue_number: issue,
+            since,
+            per_page: 100,
+        });
+        return comments.find((c) => c.body === body && c.user?.login.toLowerCase() === self)?.html_url;
+    });
+}
+/** How far GitHub's clock may be behind the runner's when a lost comment is looked for. */
+const CLOCK_SKEW_MS = (/* unused pure expression or super */ null && (5 * 60_000));
+/**
+ * POSTs a comment without the client's own retry: when the answer is lost the
+ * comment may exist anyway, so `landed` looks for it (its URL) before the next POST.
+ */
+async function postComment(client, repo, issue, body, landed) {
     for (let attempt = 1;; attempt++) {
         try {
             const { data } = await client.rest.issues.createComment({
@@ -65676,18 +65750,11 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
         catch (error) {
             if (!answerLost(error) || attempt >= 3)
                 throw error;
-            const landed = await findMarkedComment(client, repo, issue, marker);
-            if (landed?.body === body)
-                return landed.url;
-            if (landed)
-                return upsertMarkedComment(client, repo, issue, marker, body);
+            const url = await landed();
+            if (url)
+                return url;
         }
     }
-}
-/** A plain comment (a reply): each call is a new comment. */
-async function createComment(client, repo, issue, body) {
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
 }
 async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
@@ -66226,30 +66293,6 @@ async function assertRegularFile(realRoot, file, path) {
     if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
         throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
     }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/contents.js
-// Files through the contents API: the one reader other modules use to read a
-// file at a ref without a checkout.
-
-/** The path exists at the ref but is a directory, symlink or submodule. */
-class NotAFileError extends Error {
-}
-/** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
-async function contents_readFileAt(client, repo, path, ref) {
-    let data;
-    try {
-        data = (await client.rest.repos.getContent({ ...repo, path, ref })).data;
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
-    if (data.type !== 'file' || typeof data.content !== 'string') {
-        throw new NotAFileError(`${path} at ${ref} is not a file`);
-    }
-    return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/git-data.js

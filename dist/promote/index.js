@@ -60213,6 +60213,7 @@ function childTitle(parent, environment, parentTitle) {
 ;// CONCATENATED MODULE: ./actions/lib/github/errors.js
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
+
 function errors_httpStatus(error) {
     const status = error?.status;
     return typeof status === 'number' ? status : undefined;
@@ -60222,7 +60223,7 @@ function errors_httpStatus(error) {
  * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
  * GitHub's own 502/504 can come after the write landed).
  */
-function errors_answerLost(error) {
+function answerLost(error) {
     const status = errors_httpStatus(error);
     return status === undefined || status >= 500;
 }
@@ -60231,6 +60232,23 @@ function errors_saysAlreadyExists(error) {
     const data = error?.response?.data;
     const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
     return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, that it is transient and what to do (`then`); a
+ * refusal (4xx) is left as it is, since trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        const status = errors_httpStatus(error);
+        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
+        throw new errors_UserError(`${what}: ${answer} (transient); ${then}`);
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
@@ -66322,6 +66340,38 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
                 throw error;
         }
     }
+    return postComment(client, repo, issue, body, async () => {
+        const landed = await findMarkedComment(client, repo, issue, marker);
+        if (landed?.body === body)
+            return landed.url;
+        return landed ? upsertMarkedComment(client, repo, issue, marker, body) : undefined;
+    });
+}
+/**
+ * A plain comment (a reply): each call is a new comment. Find-or-create all
+ * the same: when the POST's answer is lost, the suite's comment with this
+ * very body posted since is the one it made, so it is not posted twice.
+ */
+async function createComment(client, repo, issue, body) {
+    const since = new Date(Date.now() - CLOCK_SKEW_MS).toISOString();
+    return postComment(client, repo, issue, body, async () => {
+        const self = (await suiteLogin(client)).toLowerCase();
+        const comments = await client.paginate(client.rest.issues.listComments, {
+            ...repo,
+            issue_number: issue,
+            since,
+            per_page: 100,
+        });
+        return comments.find((c) => c.body === body && c.user?.login.toLowerCase() === self)?.html_url;
+    });
+}
+/** How far GitHub's clock may be behind the runner's when a lost comment is looked for. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/**
+ * POSTs a comment without the client's own retry: when the answer is lost the
+ * comment may exist anyway, so `landed` looks for it (its URL) before the next POST.
+ */
+async function postComment(client, repo, issue, body, landed) {
     for (let attempt = 1;; attempt++) {
         try {
             const { data } = await client.rest.issues.createComment({
@@ -66335,18 +66385,11 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
         catch (error) {
             if (!answerLost(error) || attempt >= 3)
                 throw error;
-            const landed = await findMarkedComment(client, repo, issue, marker);
-            if (landed?.body === body)
-                return landed.url;
-            if (landed)
-                return upsertMarkedComment(client, repo, issue, marker, body);
+            const url = await landed();
+            if (url)
+                return url;
         }
     }
-}
-/** A plain comment (a reply): each call is a new comment. */
-async function createComment(client, repo, issue, body) {
-    const { data } = await client.rest.issues.createComment({ ...repo, issue_number: issue, body });
-    return data.html_url;
 }
 async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
@@ -68693,6 +68736,7 @@ function checkRequiredElsewhere(stage, runs, drySha) {
 
 
 
+
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(config, repo, parent, pulls) {
     const impacted = [];
@@ -68721,15 +68765,22 @@ function statusOf(statuses, environment) {
 async function gatherPromoteFacts(state, command) {
     const { settings, pull, config, trigger } = state;
     const { client, repo } = settings;
-    const pulls = await listOpenPulls(client, repo);
+    // Each read says what it was for when GitHub fails it, so the reply can too.
+    const reading = (what, call) => transientAs(`reading ${what}`, 're-run the command', call);
+    const pulls = await reading('the open pull requests', listOpenPulls(client, repo));
     const impacted = impactedOf(config, repo, pull.number, pulls);
     const needsReviews = config.stages.some((stage) => stage.approvals > 0);
+    const login = trigger.actor.login;
     const [role, reviews, statuses, locks] = await Promise.all([
-        trigger.kind === 'auto' ? undefined : repositoryRole(client, repo, trigger.actor.login),
-        needsReviews ? pulls_listReviews(client, repo, pull.number) : [],
-        latestStatuses(client, repo, pull.headSha),
+        trigger.kind === 'auto'
+            ? undefined
+            : reading(`@${login}'s permission on ${repo.owner}/${repo.repo}`, repositoryRole(client, repo, login)),
+        needsReviews
+            ? reading(`the reviews of #${pull.number}`, pulls_listReviews(client, repo, pull.number))
+            : [],
+        reading(`the statuses of ${pull.headSha.slice(0, 7)}`, latestStatuses(client, repo, pull.headSha)),
         command.noop
-            ? locksOf(client, repo, impacted.map((env) => env.environment))
+            ? reading('the environment locks', locksOf(client, repo, impacted.map((env) => env.environment)))
             : new Map(),
     ]);
     const finished = finishedOf(config, impacted, statuses);
