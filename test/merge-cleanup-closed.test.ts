@@ -9,7 +9,7 @@ import {
   cleanupComments,
   openPulls,
   settings,
-  successfulMerges,
+  mergedChildren,
 } from './fixtures/merge-cleanup/checks.js'
 import { FLEET_DIR, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
 
@@ -37,7 +37,7 @@ describe('merge-cleanup of a parent closed without merging', { timeout: 300_000 
     expect(result.closed).toEqual(['test-a', 'test-b', 'prod-a', 'prod-b'])
     expect(result.merged).toEqual([])
     expect(result.left).toEqual([])
-    expect(successfulMerges(s)).toBe(0)
+    expect(mergedChildren(s)).toBe(0)
     // Nothing of the parent reached a WET branch; everything points at it again.
     for (const env of s.environments) {
       expect(await s.wetFiles(env.name)).toEqual(before.get(env.name))

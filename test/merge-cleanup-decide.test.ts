@@ -22,7 +22,7 @@ function facts(over: Partial<MergedFacts> = {}): MergedFacts {
     objectsChanged: true,
     promoted: true,
     mergeUnpromoted: true,
-    childHoldsRender: true,
+    childCurrent: true,
     ...over,
   }
 }
@@ -33,11 +33,12 @@ const closed = { number: 7, state: 'closed', merged: false } as const
 
 describe('nextMergedStep', () => {
   const cases: [string, Partial<MergedFacts>, MergedStep['kind'], RegExp?][] = [
-    ['the child holds the render: merge it', {}, 'merge'],
+    ['the child holds the render: land it as it is', {}, 'land', /"rerendered":false/],
     [
-      'the child holds an older render: update it first',
-      { childHoldsRender: false },
-      'update-child',
+      'the child holds older objects: land the render of the base HEAD on it',
+      { childCurrent: false },
+      'land',
+      /"rerendered":true.*re-rendered from ddddddd: objects changed/,
     ],
     ['the environment is gone', { environmentExists: false }, 'close', /no longer exists/],
     [
@@ -56,7 +57,7 @@ describe('nextMergedStep', () => {
     [
       'the guard blocked it, but --allow-deletions deployed it',
       { render: { status: 'blocked' }, overridden: true },
-      'merge',
+      'land',
     ],
     [
       'the WET branch holds the same objects (provenance differs)',
@@ -96,7 +97,7 @@ describe('nextMergedStep', () => {
       'leave',
       /never promoted/,
     ],
-    ['never promoted, mergeUnpromoted on', { promoted: false }, 'merge'],
+    ['never promoted, mergeUnpromoted on', { promoted: false }, 'land'],
   ]
   it.each(cases)('%s', (_, over, kind, detail) => {
     const step = nextMergedStep(facts(over))

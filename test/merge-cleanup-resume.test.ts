@@ -1,17 +1,17 @@
-// merge-cleanup is resumable: failures injected midway (after a merge,
-// before a merge) and re-runs finish the job without a second push, merge
-// or comment, and a run with nothing left to do writes nothing.
+// merge-cleanup is resumable: failures injected midway (the landing push
+// refused, the last push refused) and re-runs finish the job without a
+// second landing or comment, and a run with nothing left to do writes nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
-  MERGE_ROUTE,
   RECEIVE_PACK,
   actions,
   cleanupComments,
   expectConverged,
-  successfulMerges,
+  mergedChildren,
+  pushes,
   twoParents,
 } from './fixtures/merge-cleanup/checks.js'
-import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
+import { startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
 
 let s: Scenario
 
@@ -31,35 +31,33 @@ describe('merge-cleanup after a crash', { timeout: 300_000 }, () => {
     await s.cleanup(p1)
     await s.merge(p2)
 
-    // 1. test-a merges, then deleting its branch fails: production is not touched.
-    s.gh.faults.add({ route: 'DELETE /repos/{owner}/{repo}/git/refs/{ref}', status: 400, times: 1 })
+    // 1. The landing push fails: nothing lands, the run fails and says why.
+    s.gh.faults.add({ route: RECEIVE_PACK, status: 500, times: 1 })
     const crashed = await s.cleanup(p2)
     expect(crashed.failed).toBe(true)
-    expect(actions(crashed)).toEqual({ 'test-a': 'failed', 'prod-a': 'skipped' })
-    expect(crashed.left.map((l) => l.environment)).toEqual(['test-a', 'prod-a'])
+    expect(actions(crashed)).toEqual({ 'test-a': 'failed', 'prod-a': 'failed' })
+    expect(crashed.environments[0]?.detail).toMatch(/the landing push failed/)
+    expect(mergedChildren(s)).toBe(4)
+
+    // 2. The re-run lands both; its last push (branches and locks) is refused.
+    s.gh.faults.add({ route: RECEIVE_PACK, delayMs: 1, times: 1 })
+    s.gh.faults.add({ route: RECEIVE_PACK, status: 500, times: 1 })
+    const again = await s.cleanup(p2)
+    expect(mergedChildren(s)).toBe(6)
+    expect(actions(again)).toEqual({ 'test-a': 'failed', 'prod-a': 'failed' })
+    expect(again.environments[0]?.detail).toMatch(/^landed #\d+ on env\/test-a .*not deleted yet/)
     expect(await s.branches(`fleet-promote/pr-${p2}/`)).toEqual([
       `fleet-promote/pr-${p2}/prod-a`,
       `fleet-promote/pr-${p2}/test-a`,
     ])
-    expect(
-      s.gh.state.pulls(REPO).find((p) => p.headRef === `fleet-promote/pr-${p2}/test-a`)?.merged,
-    ).toBe(true)
-    expect(successfulMerges(s)).toBe(5)
 
-    // 2. The re-run finishes test-a; prod-a's child is updated, then its merge fails.
-    s.gh.faults.add({ route: MERGE_ROUTE, status: 400, times: 1 })
-    const again = await s.cleanup(p2)
-    expect(actions(again)).toEqual({ 'test-a': 'merged', 'prod-a': 'failed' })
-    expect(again.environments[0]?.detail).toMatch(/merged; env\/test-a already equals the render/)
-    expect(successfulMerges(s)).toBe(5)
-
-    // 3. The last re-run only merges: the updated child commit is the one it would build.
-    const pushesBefore = s.gh.routeCounts()[RECEIVE_PACK] ?? 0
+    // 3. The last re-run only deletes: one push, nothing landed again.
+    const pushesBefore = pushes(s)
     const last = await s.cleanup(p2)
     expect(last.failed).toBe(false)
     expect(last.merged).toEqual(['test-a', 'prod-a'])
-    expect(s.gh.routeCounts()[RECEIVE_PACK] ?? 0).toBe(pushesBefore)
-    expect(successfulMerges(s)).toBe(6)
+    expect(pushes(s) - pushesBefore).toBe(1)
+    expect(mergedChildren(s)).toBe(6)
     expect(cleanupComments(s, p2)).toHaveLength(1)
     expect(cleanupComments(s, p2)[0]?.body).not.toMatch(/failed/)
     await expectConverged(s)

@@ -8,7 +8,9 @@ import {
   actions,
   cleanupComments,
   expectConverged,
-  successfulMerges,
+  MERGE_ROUTE,
+  mergedChildren,
+  pushes,
   twoParents,
 } from './fixtures/merge-cleanup/checks.js'
 import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
@@ -29,7 +31,11 @@ describe('merge-cleanup convergence', { timeout: 300_000 }, () => {
     const { p1, p2 } = await twoParents(s)
 
     await s.merge(p1)
+    const pushesBefore = pushes(s)
     const first = await s.cleanup(p1)
+    // Every child lands in one leased push, branches and locks go in one more; no merge call.
+    expect(pushes(s) - pushesBefore).toBe(2)
+    expect(s.gh.routeCounts()[MERGE_ROUTE]).toBeUndefined()
     expect(first.parentState).toBe('merged')
     expect(first.failed).toBe(false)
     expect(first.merged).toEqual(['test-a', 'test-b', 'prod-a', 'prod-b'])
@@ -47,12 +53,13 @@ describe('merge-cleanup convergence', { timeout: 300_000 }, () => {
     // #p2's children were rendered before #p1 merged: they were re-rendered first.
     expect(second.environments.every((e) => e.rerendered)).toBe(true)
     expect(second.environments[0]?.detail).toMatch(/objects changed since the child was rendered/)
-    // #p1's children only differed in provenance (rendered from the PR's test merge).
-    expect(first.environments[0]?.detail).toMatch(/same objects, new provenance/)
+    // #p1's children only differed in provenance (rendered from the PR's test merge): landed as they are.
+    expect(first.environments.some((e) => e.rerendered)).toBe(false)
+    expect(first.environments[0]?.detail).toMatch(/^landed #\d+ on env\/test-a$/)
     expect(second.locksReleased).toEqual([])
     expect(second.environments.find((e) => e.environment === 'prod-a')?.lock).toBe('released')
 
-    expect(successfulMerges(s)).toBe(6)
+    expect(mergedChildren(s)).toBe(6)
     await expectConverged(s)
     expect(cleanupComments(s, p1)).toHaveLength(1)
     expect(cleanupComments(s, p2)[0]?.body).toMatch(/#\d+ merged, children landed/)
@@ -78,7 +85,7 @@ describe('merge-cleanup convergence', { timeout: 300_000 }, () => {
     await s.merge(p1)
     const second = await s.cleanup(p1)
     expect(second.merged).toEqual(['test-a', 'test-b', 'prod-a', 'prod-b'])
-    expect(successfulMerges(s)).toBe(6)
+    expect(mergedChildren(s)).toBe(6)
     await expectConverged(s)
   })
 
@@ -109,7 +116,7 @@ describe('merge-cleanup convergence', { timeout: 300_000 }, () => {
         .map((p) => p.headRef.split('/').pop())
         .sort(),
     ).toEqual(['prod-b', 'test-b'])
-    expect(successfulMerges(s)).toBe(4)
+    expect(mergedChildren(s)).toBe(4)
     await expectConverged(s)
   })
 })

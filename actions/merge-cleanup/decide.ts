@@ -1,7 +1,6 @@
 // merge-cleanup's decisions, from facts alone: what to do next for one
-// environment of a closed parent. merge-cleanup.ts gathers the facts and
-// executes the step; a step that changes the facts (a child re-rendered)
-// leads to the next decision.
+// environment of a closed parent. merged.ts gathers the facts and executes
+// the step; the landings of the whole run go out in one leased push.
 
 /** What one environment looks like when its parent was merged. */
 export interface MergedFacts {
@@ -23,8 +22,8 @@ export interface MergedFacts {
   /** The environment's status on the parent head is success. */
   promoted: boolean
   mergeUnpromoted: boolean
-  /** The child branch already holds the commit to merge. */
-  childHoldsRender: boolean
+  /** The child branch holds the render's objects (provenance files alone do not count). */
+  childCurrent: boolean
 }
 
 export type MergedStep =
@@ -36,10 +35,13 @@ export type MergedStep =
   | { kind: 'leave'; reason: string }
   /** The child was merged from an older render: push the base HEAD render straight to the WET branch. */
   | { kind: 'write-wet'; detail: string }
-  /** Put the base HEAD render on the child branch (on the current WET tip), then decide again. */
-  | { kind: 'update-child' }
-  /** Merge the child, bound to the commit it now holds. */
-  | { kind: 'merge' }
+  /**
+   * Land the child: the WET branch moves, in the run's one leased push, to a
+   * commit that has the child's head as parent and the render of the base
+   * HEAD as tree (GitHub marks the child merged). `rerendered`: the child's
+   * objects were stale (another parent merged first), the tree replaces them.
+   */
+  | { kind: 'land'; rerendered: boolean; detail: string }
 
 export function nextMergedStep(f: MergedFacts): MergedStep {
   const at = f.drySha.slice(0, 7)
@@ -92,7 +94,11 @@ export function nextMergedStep(f: MergedFacts): MergedStep {
       reason: `never promoted, and merge.mergeUnpromoted is false: child #${child.number} left open`,
     }
   }
-  return f.childHoldsRender ? { kind: 'merge' } : { kind: 'update-child' }
+  return {
+    kind: 'land',
+    rerendered: !f.childCurrent,
+    detail: `landed #${child.number} on ${f.branch}${f.childCurrent ? '' : ` (re-rendered from ${at}: objects changed since the child was rendered)`}`,
+  }
 }
 
 export type ClosedStep =

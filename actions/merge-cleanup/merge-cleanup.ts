@@ -1,16 +1,17 @@
 // merge-cleanup's core: finish a parent pull request once it is closed.
 //
-// Merged parent: for each child environment, in stage order, make the child
-// hold the render of the base branch HEAD on top of the current WET tip
-// (re-rendering when another parent merged first), merge it bound to that
-// SHA, delete the child branch, point the Argo CD Application back at the
-// WET branch and release the lock. Closed parent: close the children, delete
-// their branches, reset the Applications, release the locks.
+// Merged parent: render the base branch HEAD on the current WET tips; each
+// child lands as a commit with the child's head as parent and that render as
+// tree (a stale child's objects are replaced), all WET branches in ONE atomic
+// push leased on the tips read (GitHub marks a PR merged when its head reaches
+// its base). Then each Argo CD Application goes back to its WET branch, and
+// ONE more atomic push deletes the child branches and releases the locks.
+// Closed parent: close the children, reset the Applications, the same last push.
 //
 // Level-triggered and resumable: every step first reads what GitHub has and
-// does only what is missing. Child commits are deterministic (same render on
-// the same WET tip → same SHA), so a re-run after a crash anywhere pushes
-// nothing twice, merges nothing twice and edits its one comment.
+// does only what is missing. Landing commits are deterministic (same render on
+// the same tips → same SHA), so a re-run after a crash anywhere pushes nothing
+// twice, lands nothing twice and edits its one comment.
 
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -27,14 +28,15 @@ import {
   listPullsUpdatedSince,
   type ChildPr,
 } from '../lib/github/pulls.js'
-import { releaseLocksOfPullRequest } from '../lib/locks.js'
 import { GITHUB_BODY_LIMIT, truncate } from '../lib/markdown.js'
 import { mapPool } from '../lib/render/hydrate.js'
 import type { RepoRef } from '../lib/statuses.js'
 import { nextClosedStep } from './decide.js'
-import { finishMerged, prepareMerged } from './merged.js'
+import { PushRejectedError } from '../lib/git/git.js'
+import { planMerged, prepareMerged, readTips, type PreparedMerge } from './merged.js'
 import { leftItems, renderCleanupReport, renderJobSummary } from './report.js'
-import { baseResult, closeChildren, finish } from './steps.js'
+import { releaseAll } from './release.js'
+import { baseResult, closeChildren, finish, pushLandings } from './steps.js'
 import { repairApplications } from './sweep.js'
 import type {
   EnvironmentCleanup,
@@ -121,7 +123,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
     const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-cleanup-'))
     try {
       const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha)
-      results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared))
+      results = await landMerged(ctx, work, prepared, parallelism)
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }
@@ -130,7 +132,8 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   }
   // Before the last locks go: no cluster may be left on a child branch that is gone.
   const repaired = await repairApplications(ctx, [...known.values()])
-  const locksReleased = await releaseLocksOfPullRequest(client, repo, parent)
+  const { results: withLocks, swept: locksReleased } = await giveBack(ctx, work, results)
+  results = withLocks
   const result: MergeCleanupResult = {
     parent,
     parentState: pull.merged ? 'merged' : 'closed',
@@ -150,6 +153,33 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   }
   await report(ctx, result, pull.baseRef)
   return result
+}
+
+/** The last push; when it fails, the environments it would have finished are failed (a re-run deletes). */
+async function giveBack(
+  ctx: RunContext,
+  work: readonly EnvironmentWork[],
+  results: readonly EnvironmentCleanup[],
+): Promise<{ results: EnvironmentCleanup[]; swept: string[] }> {
+  try {
+    const released = await releaseAll(ctx, work)
+    return {
+      results: results.map((r) => {
+        const lock = released.locks.get(r.environment)
+        return lock ? { ...r, lock } : r
+      }),
+      swept: released.swept,
+    }
+  } catch (error) {
+    const giving = new Set(work.filter((w) => w.release).map((w) => w.name))
+    const why = `its child branch and lock are not deleted yet: ${errorMessage(error)}`
+    return {
+      results: results.map((r) =>
+        giving.has(r.environment) ? { ...r, action: 'failed', detail: `${r.detail}; ${why}` } : r,
+      ),
+      swept: [],
+    }
+  }
 }
 
 /** The base branch as it is now (its configuration and environments), the children and the run context. */
@@ -270,6 +300,70 @@ async function byStage(
     if (done.some((r) => r.action === 'failed')) failedIn = stage || '(none)'
   }
   return results
+}
+
+/**
+ * Plans every environment (stage after stage), lands them all in one push,
+ * then finishes each. A WET branch that moved meanwhile refuses the push: the
+ * tips are read and the run planned once more; a second refusal (or any
+ * other failure of the push) fails the environments it would have landed, and
+ * a re-run lands them.
+ */
+async function landMerged(
+  ctx: RunContext,
+  work: readonly EnvironmentWork[],
+  prepared: PreparedMerge,
+  parallelism: number,
+): Promise<EnvironmentCleanup[]> {
+  const plan = () => byStage(work, parallelism, (item) => planMerged(ctx, item, prepared))
+  let planned = await plan()
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pushLandings(ctx, work)
+      break
+    } catch (error) {
+      if (!(error instanceof PushRejectedError) || attempt >= 2) {
+        // Whether it landed or not, a re-run reads the tips and finishes.
+        const landing = new Set(work.filter((w) => w.landing).map((w) => w.name))
+        const why = `the landing push failed: ${errorMessage(error)}`
+        planned = planned.map((r) =>
+          landing.has(r.environment) ? { ...r, action: 'failed', detail: why } : r,
+        )
+        break
+      }
+      ctx.log(`a WET branch moved before the landing push (${error.message}); reading them again`)
+      await readTips(ctx, work)
+      planned = await plan()
+    }
+  }
+  const byName = new Map(work.map((item) => [item.name, item]))
+  return finishEach(planned, parallelism, (result) => {
+    const item = byName.get(result.environment)
+    return item ? finish(ctx, item, result, !item.keepBranches) : Promise.resolve(result)
+  })
+}
+
+/** Finishes every planned environment, stage after stage (failed and skipped ones stay as they are). */
+async function finishEach(
+  planned: readonly EnvironmentCleanup[],
+  parallelism: number,
+  fn: (result: EnvironmentCleanup) => Promise<EnvironmentCleanup>,
+): Promise<EnvironmentCleanup[]> {
+  const finished: EnvironmentCleanup[] = []
+  for (const stage of [...new Set(planned.map((r) => r.stage))]) {
+    const items = planned.filter((r) => r.stage === stage)
+    finished.push(
+      ...(await mapPool(items, parallelism, async (result) => {
+        if (result.action === 'failed' || result.action === 'skipped') return result
+        try {
+          return await fn(result)
+        } catch (error) {
+          return { ...result, action: 'failed' as const, detail: errorMessage(error) }
+        }
+      })),
+    )
+  }
+  return finished
 }
 
 /** A parent closed without merging: cluster back on the WET branch, children closed, branches deleted, lock released. */

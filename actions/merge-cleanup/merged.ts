@@ -1,36 +1,36 @@
-// A merged parent, one environment at a time: gather the facts (the render
-// of the base HEAD on the current WET tip, the child, its status), decide the
-// next step (decide.ts), execute it, and decide again until the environment
-// is finished.
+// A merged parent: render the base HEAD on the current WET tips, then for
+// each environment gather the facts (the render, the WET and child tips, the
+// status), decide the step (decide.ts) and plan it. The WET branch updates of
+// every environment go out in one atomic push, each leased on the tip read.
 
 import { join } from 'node:path'
-import type { Git } from '../lib/git/git.js'
+import { Git } from '../lib/git/git.js'
 import {
   buildWetCommit,
   readDryCommit,
+  wetCommitIdentity,
   type DryCommit,
   type WetCommit,
 } from '../lib/git/wet-commit.js'
-import { getPullRequest, type ChildPr } from '../lib/github/pulls.js'
 import { latestStatuses } from '../lib/github/statuses.js'
 import type { EnvironmentHydration } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
-import { nextMergedStep, type MergedFacts, type MergedStep } from './decide.js'
+import { nextMergedStep, type MergedFacts } from './decide.js'
 import {
   baseResult,
   closeChildren,
   fetchBranches,
-  finish,
-  leave,
-  mergeChild,
   oneFetchAtATime,
-  pushRefs,
   repositoryUrl,
-  RetryEnvironment,
-  waitForHead,
 } from './steps.js'
-import type { EnvironmentCleanup, EnvironmentWork, Renderer, RunContext } from './types.js'
+import type {
+  EnvironmentCleanup,
+  EnvironmentWork,
+  RefUpdate,
+  Renderer,
+  RunContext,
+} from './types.js'
 
 export interface PreparedMerge {
   drySha: string
@@ -54,10 +54,7 @@ export async function prepareMerged(
   if (!dry) throw new Error(`the base branch commit ${drySha} is not in the workspace`)
   const toRender = work.flatMap((w) => (w.environment ? [w.environment] : []))
   // WET tips where the render reads them (refs/remotes/origin/<branch>), for its diff counts.
-  await fetchBranches(
-    ctx,
-    toRender.map((env) => env.branch),
-  )
+  await readTips(ctx, work)
   const renderedDir = join(scratch, 'rendered')
   const render = options.render ?? hydrateRenderer(ctx)
   let renders = new Map<string, EnvironmentHydration>()
@@ -78,6 +75,18 @@ export async function prepareMerged(
   return { drySha, dry, renderedDir, renders, statuses }
 }
 
+/** One read of every WET and child branch tip of the run, kept in each item's `tips`. */
+export async function readTips(ctx: RunContext, work: readonly EnvironmentWork[]): Promise<void> {
+  const branchesOf = (w: EnvironmentWork) => [
+    w.branch,
+    ...[w.child, ...w.duplicates].flatMap((c) => (c ? [c.branch] : [])),
+  ]
+  const tips = await fetchBranches(ctx, work.flatMap(branchesOf))
+  for (const item of work) {
+    for (const branch of branchesOf(item)) item.tips.set(branch, tips.get(branch) ?? '')
+  }
+}
+
 function hydrateRenderer(ctx: RunContext): Renderer {
   return async (input) => {
     const run = await hydrate({
@@ -94,31 +103,86 @@ function hydrateRenderer(ctx: RunContext): Renderer {
   }
 }
 
-/** One environment of a merged parent, with one more attempt after a moved head or a rejected lease. */
-export async function finishMerged(
+/**
+ * Plans one environment of a merged parent: gathers its facts, decides, and
+ * does what cannot wait for the landing push (closing children). A WET branch
+ * update is left in `item.landing` for the run's one atomic push.
+ */
+export async function planMerged(
   ctx: RunContext,
   item: EnvironmentWork,
   prepared: PreparedMerge,
 ): Promise<EnvironmentCleanup> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await mergeOnce(ctx, item, prepared)
-    } catch (error) {
-      if (!(error instanceof RetryEnvironment) || attempt >= 2) throw error
-      ctx.log(`${item.name}: ${error.message}; reading it again`)
-      const fresh = await refreshChild(ctx, item.child)
-      if (fresh) item.child = fresh
+  delete item.landing
+  const gathered = await gather(ctx, item, prepared)
+  const step = nextMergedStep(gathered.facts)
+  const base = baseResult(item)
+  switch (step.kind) {
+    case 'leave':
+      item.keepBranches = true
+      return { ...base, action: 'left', detail: step.reason }
+    case 'close':
+      await closeChildren(ctx, item, step.why)
+      return { ...base, action: step.action, detail: step.detail }
+    case 'finish':
+      return { ...base, action: step.action, detail: step.detail }
+    case 'write-wet':
+      item.landing = wetUpdate(item, requireCommit(item, gathered).sha, gathered.wetTip)
+      return { ...base, action: 'merged', rerendered: true, detail: step.detail }
+    case 'land': {
+      const sha = await landingCommit(ctx, item, gathered, prepared)
+      item.landing = wetUpdate(item, sha, gathered.wetTip)
+      return { ...base, action: 'merged', rerendered: step.rerendered, detail: step.detail }
     }
   }
 }
 
-async function refreshChild(
+function requireCommit(item: EnvironmentWork, gathered: Gathered): WetCommit {
+  if (!gathered.commit) throw new Error(`${item.name}: no render to write`)
+  return gathered.commit
+}
+
+function wetUpdate(item: EnvironmentWork, sha: string, expect: string): RefUpdate {
+  return { ref: `refs/heads/${item.branch}`, sha, expect }
+}
+
+/**
+ * The commit that lands a child: the render of the base HEAD as tree, the
+ * child's head as parent (after the WET tip when the WET branch moved since
+ * the child was made), so the WET branch contains the child's head and GitHub
+ * marks the child merged. The child's head itself when it already is that.
+ * Deterministic: a re-run builds the same SHA.
+ */
+async function landingCommit(
   ctx: RunContext,
-  child: ChildPr | undefined,
-): Promise<ChildPr | undefined> {
-  if (!child) return undefined
-  const now = await getPullRequest(ctx.client, ctx.repo, child.number)
-  return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef }
+  item: EnvironmentWork,
+  gathered: Gathered,
+  prepared: PreparedMerge,
+): Promise<string> {
+  const { wetTip, childTip } = gathered
+  const commit = requireCommit(item, gathered)
+  const child = item.child
+  if (!child || !childTip)
+    throw new Error(`${item.name}: the child branch ${child?.branch} is gone`)
+  const tree = (await ctx.git.run(['rev-parse', '--verify', `${commit.sha}^{tree}`])).trim()
+  const childTree = (await ctx.git.run(['rev-parse', '--verify', `${childTip}^{tree}`])).trim()
+  const onWet =
+    !wetTip || (await ctx.git.raw(['merge-base', '--is-ancestor', wetTip, childTip])).code === 0
+  if (onWet && tree === childTree) return childTip
+  const parents = onWet ? [childTip] : [wetTip, childTip]
+  const plumbing = new Git(ctx.git.dir, { env: wetCommitIdentity(prepared.dry) })
+  const message = [
+    `fleet-promote: land #${child.number} (${item.name} from #${ctx.parent})`,
+    '',
+    `The render of DRY commit ${prepared.drySha} on ${item.branch}.`,
+    '',
+    `Fleet-Promote-Parent: #${ctx.parent}`,
+    `Fleet-Promote-Dry-Sha: ${prepared.drySha}`,
+    `Fleet-Promote-Environment: ${item.name}`,
+    '',
+  ].join('\n')
+  const args = ['commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message]
+  return (await plumbing.run(args, '')).trim()
 }
 
 interface Gathered {
@@ -133,7 +197,7 @@ function baseFacts(
   ctx: RunContext,
   item: EnvironmentWork,
   prepared: PreparedMerge,
-): Omit<MergedFacts, 'objectsChanged' | 'childHoldsRender' | 'newerRender'> {
+): Omit<MergedFacts, 'objectsChanged' | 'childCurrent' | 'newerRender'> {
   const child = item.child
   const rendered = item.environment ? prepared.renders.get(item.name) : undefined
   const status = prepared.statuses.get(environmentContext(item.name))
@@ -170,16 +234,14 @@ async function gather(
     !(status === 'rendered' || status === 'unchanged' || (status === 'blocked' && base.overridden))
   ) {
     return {
-      facts: { ...base, objectsChanged: false, childHoldsRender: false },
+      facts: { ...base, objectsChanged: false, childCurrent: false },
       wetTip: '',
       childTip: '',
     }
   }
   const child = item.child
-  const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])])
-  for (const [branch, sha] of tips) item.tips.set(branch, sha)
-  const wetTip = tips.get(item.branch) ?? ''
-  const childTip = child ? (tips.get(child.branch) ?? '') : ''
+  const wetTip = item.tips.get(item.branch) ?? ''
+  const childTip = child ? (item.tips.get(child.branch) ?? '') : ''
   // Never overwrite a WET branch that already holds a render of a later base commit.
   const newer = await newerRender(ctx, wetTip, prepared.drySha)
   const commit = newer
@@ -197,88 +259,12 @@ async function gather(
       ...base,
       ...(newer ? { newerRender: newer } : {}),
       objectsChanged,
-      childHoldsRender: commit !== undefined && childTip === commit.sha,
+      childCurrent: commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha)),
     },
     ...(commit ? { commit } : {}),
     wetTip,
     childTip,
   }
-}
-
-async function mergeOnce(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  prepared: PreparedMerge,
-): Promise<EnvironmentCleanup> {
-  const gathered = await gather(ctx, item, prepared)
-  let rerendered = false
-  let why = ''
-  for (;;) {
-    const step = nextMergedStep(gathered.facts)
-    if (step.kind !== 'update-child') return execute(ctx, item, gathered, step, { rerendered, why })
-    why = await updateChild(ctx, item, gathered)
-    rerendered = true
-    gathered.facts.childHoldsRender = true
-  }
-}
-
-async function execute(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  gathered: Gathered,
-  step: Exclude<MergedStep, { kind: 'update-child' }>,
-  done: { rerendered: boolean; why: string },
-): Promise<EnvironmentCleanup> {
-  const base = baseResult(item)
-  const { commit } = gathered
-  switch (step.kind) {
-    case 'leave':
-      return leave(ctx, item, step.reason)
-    case 'close':
-      await closeChildren(ctx, item, step.why)
-      return finish(ctx, item, { ...base, action: step.action, detail: step.detail })
-    case 'finish':
-      return finish(ctx, item, { ...base, action: step.action, detail: step.detail })
-    case 'write-wet':
-      if (!commit) throw new Error(`${item.name}: no render to write`)
-      await pushRefs(ctx, item, [
-        { ref: `refs/heads/${item.branch}`, sha: commit.sha, expect: gathered.wetTip },
-      ])
-      return finish(ctx, item, { ...base, action: 'merged', rerendered: true, detail: step.detail })
-    case 'merge': {
-      const child = item.child
-      if (!child || !commit) throw new Error(`${item.name}: nothing to merge`)
-      await waitForHead(ctx, child.number, commit.sha)
-      const mergeSha = await mergeChild(ctx, item, child, commit.sha)
-      // The merge commit is the new WET tip; when it was merged before, the tip is unknown.
-      if (mergeSha) item.tips.set(item.branch, mergeSha)
-      else item.tips.delete(item.branch)
-      const detail = mergeSha
-        ? `merged #${child.number} into ${item.branch}${done.rerendered ? ` (re-rendered from ${gathered.facts.drySha.slice(0, 7)}${done.why})` : ''}`
-        : `#${child.number} was already merged`
-      return finish(ctx, item, { ...base, action: 'merged', rerendered: done.rerendered, detail })
-    }
-  }
-}
-
-/** The child branch gets the base HEAD render on the current WET tip; returns why it changed. */
-async function updateChild(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  gathered: Gathered,
-): Promise<string> {
-  const { commit, wetTip, childTip } = gathered
-  const child = item.child
-  if (!commit || !child) throw new Error(`${item.name}: no child to update`)
-  const why = (await sameObjects(ctx.git, childTip, commit.sha))
-    ? ': same objects, new provenance'
-    : ': objects changed since the child was rendered'
-  // The WET tip is leased too, so a concurrent merge into it fails the push.
-  const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }]
-  updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha ?? wetTip, expect: wetTip })
-  await pushRefs(ctx, item, updates)
-  ctx.log(`${item.name}: child #${child.number} updated to ${commit.sha.slice(0, 7)}`)
-  return why
 }
 
 /** Whether two WET commits hold the same files apart from provenance (metadata, README). */

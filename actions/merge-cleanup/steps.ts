@@ -1,23 +1,21 @@
 // merge-cleanup's named steps: each reads what GitHub has and does only what
 // is missing, so a re-run after a crash anywhere repeats nothing. The order
-// of a finished environment keeps its cluster on an existing branch at every
-// moment: merge → Application back on the WET branch (synced, healthy) →
-// child branches deleted → lock released.
+// keeps every cluster on an existing branch at every moment: the WET branches
+// land (one atomic push) → each Application back on its WET branch (synced,
+// healthy) → child branches and locks deleted (one more atomic push).
 
 import { restoreApplication } from '../lib/argocd/restore.js'
-import { CHILD_BRANCH_PREFIX, childBranch, parseChildBranch } from '../lib/children.js'
+import { childBranch, parseChildBranch } from '../lib/children.js'
 import { argoCdApplicationName } from '../lib/config/config.js'
 import { errorMessage } from '../lib/errors.js'
-import { PushRejectedError } from '../lib/git/git.js'
-import { deleteBranch } from '../lib/github/git-data.js'
-import { closePull, getPullRequest, mergeAtSha, type ChildPr } from '../lib/github/pulls.js'
-import { releaseLock } from '../lib/locks.js'
-import type { ApplicationReset, EnvironmentCleanup, EnvironmentWork, RunContext } from './types.js'
-
-/** A 409 on merge or a rejected lease: re-read everything and try this environment once more. */
-export class RetryEnvironment extends Error {
-  override name = 'RetryEnvironment'
-}
+import { closePull, type ChildPr } from '../lib/github/pulls.js'
+import type {
+  ApplicationReset,
+  EnvironmentCleanup,
+  EnvironmentWork,
+  RefUpdate,
+  RunContext,
+} from './types.js'
 
 export function baseResult(item: EnvironmentWork): Omit<EnvironmentCleanup, 'action' | 'detail'> {
   return {
@@ -73,55 +71,6 @@ export function fetchBranches(
   })
 }
 
-export async function pushRefs(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  updates: ReadonlyArray<{ ref: string; sha: string; expect: string }>,
-): Promise<void> {
-  try {
-    await ctx.git.push(
-      ctx.options.remote,
-      updates.map((u) => `${u.sha}:${u.ref}`),
-      { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) },
-    )
-  } catch (error) {
-    if (error instanceof PushRejectedError) throw new RetryEnvironment(error.message)
-    throw error
-  }
-  for (const update of updates) item.tips.set(update.ref.slice('refs/heads/'.length), update.sha)
-}
-
-/** GitHub updates a PR's head asynchronously after a push; merge only once it shows the new SHA. */
-export async function waitForHead(ctx: RunContext, number: number, sha: string): Promise<void> {
-  const deadline = Date.now() + (ctx.options.headWaitMs ?? 10_000)
-  for (let delay = 250; ; delay = Math.min(delay * 2, 2000)) {
-    const now = await getPullRequest(ctx.client, ctx.repo, number)
-    if (now.headSha === sha || now.merged || now.state !== 'open') return
-    if (Date.now() + delay > deadline) return // the merge's `sha` check decides
-    await new Promise((resolve) => setTimeout(resolve, delay))
-  }
-}
-
-/** Merges bound to `sha`; undefined when it was merged already. 409 → RetryEnvironment. */
-export async function mergeChild(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  child: ChildPr,
-  sha: string,
-): Promise<string | undefined> {
-  const merge = await mergeAtSha(ctx.client, ctx.repo, {
-    number: child.number,
-    sha,
-    title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
-  })
-  if (merge.merged) return merge.sha
-  if (merge.reason === 'head-moved')
-    throw new RetryEnvironment(`the head of #${child.number} moved before the merge`)
-  // A refusal of a PR that an earlier attempt merged (its answer lost) is no failure.
-  if ((await getPullRequest(ctx.client, ctx.repo, child.number)).merged) return undefined
-  throw new Error(`GitHub refused to merge #${child.number}: ${merge.message}`)
-}
-
 export async function closeChildren(
   ctx: RunContext,
   item: EnvironmentWork,
@@ -138,37 +87,12 @@ export async function closeChildren(
   }
 }
 
-/** Deletes every child branch of the environment that still exists; one already gone is fine. */
-async function deleteChildBranches(ctx: RunContext, item: EnvironmentWork): Promise<void> {
-  const branches = [
-    ...new Set(
-      [item.child, ...item.duplicates]
-        .filter((c): c is ChildPr => c !== undefined)
-        .map((c) => c.branch)
-        .filter((ref) => ref.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`)),
-    ),
-  ]
-  if (branches.length === 0) return
-  const unknown = branches.filter((b) => !item.tips.has(b))
-  if (unknown.length > 0) {
-    const refs = await ctx.git.lsRemote(
-      ctx.options.remote,
-      unknown.map((b) => `refs/heads/${b}`),
-    )
-    for (const b of unknown) item.tips.set(b, refs.get(`refs/heads/${b}`) ?? '')
-  }
-  for (const branch of branches.filter((b) => item.tips.get(b))) {
-    if (await deleteBranch(ctx.client, ctx.repo, branch)) ctx.log(`${item.name}: deleted ${branch}`)
-    item.tips.set(branch, '')
-  }
-}
-
 /**
- * The end of every environment: its cluster back on the WET branch, then the
- * child branches deleted (with `deleteBranches`) and the lock released. When
- * the Application cannot be restored, the child branch and the lock stay, so
- * the cluster never runs a branch that is gone; the run fails and a re-run
- * finishes it.
+ * The end of every environment: its cluster back on the WET branch; then the
+ * run's last push gives back its lock and (unless `deleteBranches` is false)
+ * its child branches. When the Application cannot be restored, the child
+ * branch and the lock stay, so the cluster never runs a branch that is gone;
+ * the run fails and a re-run finishes it.
  */
 export async function finish(
   ctx: RunContext,
@@ -180,9 +104,33 @@ export async function finish(
   if (application?.result === 'failed') {
     return { ...result, application, detail: `${result.detail}; its cluster still runs the child` }
   }
-  if (deleteBranches) await deleteChildBranches(ctx, item)
-  const lock = await releaseLock(ctx.client, ctx.repo, item.name, ctx.parent)
-  return { ...result, ...(application ? { application } : {}), lock }
+  item.release = deleteBranches ? 'branches-and-lock' : 'lock'
+  return { ...result, ...(application ? { application } : {}) }
+}
+
+/**
+ * Every landing of the run in one atomic push, each WET branch leased on the
+ * tip it was planned on: all of them land, or (a branch moved) none.
+ */
+export async function pushLandings(
+  ctx: RunContext,
+  work: readonly EnvironmentWork[],
+): Promise<void> {
+  const updates = work.flatMap((item) => (item.landing ? [item.landing] : []))
+  if (updates.length === 0) return
+  await pushUpdates(ctx, updates)
+  for (const item of work) {
+    if (item.landing) item.tips.set(item.branch, item.landing.sha)
+  }
+  ctx.log(`landed ${updates.length} WET branch(es) in one push`)
+}
+
+export async function pushUpdates(ctx: RunContext, updates: readonly RefUpdate[]): Promise<void> {
+  await ctx.git.push(
+    ctx.options.remote,
+    updates.map((u) => `${u.sha}:${u.ref}`),
+    { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) },
+  )
 }
 
 /** The WET tip this run knows, else the remote's. */
@@ -240,13 +188,4 @@ export async function mayMoveOff(
   if (!parseChildBranch(target)) return false
   const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${target}`])
   return !refs.has(`refs/heads/${target}`)
-}
-
-/** Left for a human: the child stays open; its cluster goes back to the WET branch and the lock is released. */
-export function leave(
-  ctx: RunContext,
-  item: EnvironmentWork,
-  reason: string,
-): Promise<EnvironmentCleanup> {
-  return finish(ctx, item, { ...baseResult(item), action: 'left', detail: reason }, false)
 }

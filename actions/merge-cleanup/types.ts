@@ -45,8 +45,6 @@ export interface MergeCleanupOptions {
   parallelism?: number
   runUrl?: string
   render?: Renderer
-  /** How long to wait for GitHub to see a pushed child head before merging. */
-  headWaitMs?: number
   log?: (message: string) => void
 }
 
@@ -150,4 +148,18 @@ export interface EnvironmentWork {
   duplicates: ChildPr[]
   /** Remote branch tips as this run last read or wrote them ('' = no branch), to spare re-reads. */
   tips: Map<string, string>
+  /** Its WET branch update in the run's one landing push. */
+  landing?: RefUpdate
+  /** Left for a human: the child stays open, so do its branches. */
+  keepBranches?: boolean
+  /** Set once its cluster is back on the WET branch: what the run's last push gives back. */
+  release?: 'lock' | 'branches-and-lock'
+}
+
+/** One ref of an atomic push, leased on the tip this run read ('' = must not exist). */
+export interface RefUpdate {
+  ref: string
+  /** '' deletes the ref. */
+  sha: string
+  expect: string
 }

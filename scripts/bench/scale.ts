@@ -421,7 +421,6 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
         serverUrl: gh.serverUrl,
         argocd: (server) => createArgoCdClient({ server, token: argocd.token, retries: 0 }),
         argocdServer: argocd.url,
-        headWaitMs: 0,
       })
       const unfinished = result.environments.filter((env) => env.action !== 'merged')
       if (unfinished.length > 0)
