@@ -24155,7 +24155,7 @@ function parseBlobRecords(out) {
 /* harmony export */   PK: () => (/* binding */ readDryCommit),
 /* harmony export */   vM: () => (/* binding */ MANAGED_LIST)
 /* harmony export */ });
-/* unused harmony exports BOT_IDENTITY, commitMessage, isSafeRelativePath */
+/* unused harmony exports BOT_IDENTITY, wetCommitIdentity, commitMessage, isSafeRelativePath */
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
@@ -24211,22 +24211,25 @@ async function readDryCommit(git, sha) {
         parents,
     };
 }
+/** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
+function wetCommitIdentity(dry) {
+    return {
+        GIT_AUTHOR_NAME: dry.authorName,
+        GIT_AUTHOR_EMAIL: dry.authorEmail,
+        GIT_AUTHOR_DATE: dry.authorDate,
+        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: dry.committerDate,
+    };
+}
 /** Builds (but does not push) the child commit of one environment. */
 async function buildWetCommit(git, input) {
     const env = input.environment;
     const files = validateFiles(env);
     const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
     const scratch = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
     const plumbing = new _git_js__WEBPACK_IMPORTED_MODULE_4__/* .Git */ .T(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
+        env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
     });
     try {
         const { base, rootSha } = await wetBase(git, plumbing, env);

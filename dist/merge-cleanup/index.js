@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5981);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3692);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5981:
+/***/ 3692:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -65554,7 +65554,7 @@ function environmentForDir(config, fallbackStage, dir) {
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
 
-function httpStatus(error) {
+function errors_httpStatus(error) {
     const status = error?.status;
     return typeof status === 'number' ? status : undefined;
 }
@@ -65564,14 +65564,14 @@ function httpStatus(error) {
  * GitHub's own 502/504 can come after the write landed).
  */
 function answerLost(error) {
-    const status = httpStatus(error);
+    const status = errors_httpStatus(error);
     return status === undefined || status >= 500;
 }
 /** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
 function errors_saysAlreadyExists(error) {
     const data = error?.response?.data;
     const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
-    return httpStatus(error) === 422 && /already exists/i.test(text);
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
 }
 /**
  * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
@@ -65585,7 +65585,7 @@ async function transientAs(what, then, call) {
     catch (error) {
         if (!answerLost(error))
             throw error;
-        const status = httpStatus(error);
+        const status = errors_httpStatus(error);
         const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
         throw new UserError(`${what}: ${answer} (transient); ${then}`);
     }
@@ -65596,7 +65596,7 @@ async function transientAs(what, then, call) {
 // file at a ref without a checkout.
 
 /** The path exists at the ref but is a directory, symlink or submodule. */
-class NotAFileError extends Error {
+class contents_NotAFileError extends (/* unused pure expression or super */ null && (Error)) {
 }
 /** The file's text at `ref`; undefined when GitHub answers 404 (no such path or ref). */
 async function contents_readFileAt(client, repo, path, ref) {
@@ -65610,7 +65610,7 @@ async function contents_readFileAt(client, repo, path, ref) {
         throw error;
     }
     if (data.type !== 'file' || typeof data.content !== 'string') {
-        throw new NotAFileError(`${path} at ${ref} is not a file`);
+        throw new contents_NotAFileError(`${path} at ${ref} is not a file`);
     }
     return Buffer.from(data.content, 'base64').toString('utf8');
 }
@@ -65701,7 +65701,7 @@ async function upsertMarkedComment(client, repo, issue, marker, body) {
         catch (error) {
             // 404: the comment was deleted since it was listed (GitHub answers 404 for a
             // deleted comment); write a new one.
-            if (httpStatus(error) !== 404)
+            if (errors_httpStatus(error) !== 404)
                 throw error;
         }
     }
@@ -66042,7 +66042,7 @@ async function closePull(client, repo, number, options = {}) {
     }
     catch (error) {
         // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
-        if (options.ignoreFinished && httpStatus(error) === 422)
+        if (options.ignoreFinished && errors_httpStatus(error) === 422)
             return false;
         throw error;
     }
@@ -66083,515 +66083,6 @@ async function listReviews(client, repo, number) {
         state: review.state,
         commitId: review.commit_id ?? '',
     }));
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
-// Writes one rendered environment as a commit on top of its WET branch tip,
-// with git plumbing and a private index: the work tree and the workspace's
-// index are never touched. The commit is deterministic (identity and dates
-// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
-
-
-
-
-
-/**
- * The list of files the suite wrote on a WET branch, one path per line. A
- * later render removes the listed files it no longer produces and leaves
- * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
- * Argo CD never tries to apply it.
- */
-const MANAGED_LIST = '.fleet-promote/managed-files';
-/** Committer of every WET commit. */
-const wet_commit_BOT_IDENTITY = {
-    name: 'github-actions[bot]',
-    email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
-/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
-async function readDryCommit(git, sha) {
-    const result = await git.raw([
-        'show',
-        '-s',
-        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
-        '--end-of-options',
-        `${sha}^{commit}`,
-    ]);
-    if (result.code !== 0)
-        return undefined;
-    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
-        .trim()
-        .split('\0');
-    if (!full || authorName === undefined || !authorDate || !committerDate)
-        return undefined;
-    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
-    const raw = await git.run(['cat-file', 'commit', full]);
-    const header = raw.slice(0, raw.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
-    return {
-        sha: full,
-        authorName,
-        authorEmail: authorEmail ?? '',
-        authorDate,
-        committerDate,
-        parents,
-    };
-}
-/** Builds (but does not push) the child commit of one environment. */
-async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
-    const plumbing = new Git(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
-    });
-    try {
-        const { base, rootSha } = await wetBase(git, plumbing, env);
-        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
-        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
-        if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
-        }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
-    }
-    finally {
-        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
-    }
-}
-/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
-async function wetBase(git, plumbing, env) {
-    if (env.baseSha === '') {
-        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-        return { base: rootSha, rootSha };
-    }
-    if (!(await git.tryRevParse(env.baseSha))) {
-        throw new errors_UserError(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
-    }
-    return { base: env.baseSha };
-}
-/**
- * The tree of `base` with the rendered files in place of the ones the suite
- * wrote before (the managed list says which), in the scratch index of `plumbing`.
- */
-async function writeWetTree(git, plumbing, base, sourceDir, files) {
-    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-    const previous = await managedFiles(git, base);
-    const keep = new Set(files);
-    const stale = previous.filter((path) => !keep.has(path));
-    const realSource = await (0,promises_namespaceObject.realpath)(sourceDir);
-    for (const path of files) {
-        await assertRegularFile(realSource, (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/')), path);
-    }
-    const listing = `${[...files].sort().join('\n')}\n`;
-    const blobs = files.length
-        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-            .trim()
-            .split('\n')
-        : [];
-    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-    const zero = '0'.repeat(40);
-    const entries = [
-        ...stale.map((path) => `0 ${zero}\t${path}`),
-        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-        `100644 ${listBlob}\t${MANAGED_LIST}`,
-    ];
-    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-    return (await plumbing.run(['write-tree'])).trim();
-}
-function commitMessage(input) {
-    const env = input.environment;
-    return [
-        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
-        '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
-        '',
-        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
-        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
-        '',
-    ].join('\n');
-}
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
-    if (text === undefined)
-        return [];
-    return text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
-}
-function validateFiles(env) {
-    const seen = new Set();
-    for (const path of env.files) {
-        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new errors_UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
-        }
-        if (seen.has(path)) {
-            throw new errors_UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
-        }
-        seen.add(path);
-    }
-    return [...seen];
-}
-/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
-function isSafeRelativePath(path) {
-    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
-        return false;
-    if (external_node_path_namespaceObject.posix.isAbsolute(path) || external_node_path_namespaceObject.posix.normalize(path) !== path)
-        return false;
-    return path
-        .split('/')
-        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
-}
-function resolveInside(root, relative, what) {
-    const rootAbs = (0,external_node_path_namespaceObject.resolve)(root);
-    const full = (0,external_node_path_namespaceObject.resolve)(rootAbs, relative);
-    if ((0,external_node_path_namespaceObject.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + external_node_path_namespaceObject.sep))) {
-        throw new errors_UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
-    }
-    return full;
-}
-/** The file must be a regular file whose real path stays inside the rendered tree. */
-async function assertRegularFile(realRoot, file, path) {
-    let stats;
-    let real;
-    try {
-        stats = await (0,promises_namespaceObject.lstat)(file);
-        real = await (0,promises_namespaceObject.realpath)(file);
-    }
-    catch {
-        throw new errors_UserError(`rendered file ${path} is listed in hydration.json but missing`);
-    }
-    if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
-        throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
-// Branches and commits through the Git database API (no checkout): what the
-// locks are made of.
-
-/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
-async function branchTip(client, repo, branch) {
-    try {
-        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
-        return data.object.sha;
-    }
-    catch (error) {
-        if (httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
-}
-/** Every branch under `prefix`, with its tip. */
-async function git_data_branchesWithPrefix(client, repo, prefix) {
-    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-        ...repo,
-        ref: `heads/${prefix}`,
-        per_page: 100,
-    });
-    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
-}
-/**
- * Deletes the branch; false when it was already gone (GitHub answers 422
- * "Reference does not exist", or 404 for a ref it cannot see).
- */
-async function deleteBranch(client, repo, branch) {
-    try {
-        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
-        return true;
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        if (status === 422 || status === 404)
-            return false;
-        throw error;
-    }
-}
-/**
- * Every file path of a commit or branch, from one recursive tree listing.
- * GitHub cuts the listing of a very large tree (`truncated`): then the list
- * is incomplete and the caller must not treat it as the whole tree.
- */
-async function filesAt(client, repo, ref) {
-    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
-    return {
-        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
-        truncated: data.truncated,
-    };
-}
-
-;// CONCATENATED MODULE: ./actions/lib/locks.js
-// Environment locks, held by a parent pull request (not by a person).
-//
-// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
-// parentless commit whose tree holds `lock.json`. A run takes the locks of a
-// whole stage in ONE `git push --atomic`, every ref leased on "must not
-// exist": of two runs racing for an environment exactly one push succeeds,
-// and a rejected push takes nothing. It gives them back the same way, each
-// deletion leased on the very commit it created. Reads are one fetch of every
-// lock ref. No REST call per environment.
-//
-// Every lock records a random `id` per acquisition, so a run can tell a lock
-// it created from one that was already held by the same PR in an earlier run:
-// a failed run releases only the former.
-
-
-
-
-
-const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
-const LOCK_FILE = 'lock.json';
-function lockBranch(environment) {
-    return `${LOCK_BRANCH_PREFIX}${environment}`;
-}
-/** "locked by #12 (alice, change freeze)" */
-function describeHolder(held) {
-    if (!held.lock)
-        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
-    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
-    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
-}
-async function readLock(client, repo, environment) {
-    const commit = await branchTip(client, repo, lockBranch(environment));
-    if (commit === undefined)
-        return undefined;
-    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
-}
-async function readLockFile(client, repo, commit) {
-    try {
-        const text = await contents_readFileAt(client, repo, LOCK_FILE, commit);
-        const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text));
-        return lock ? { lock } : {};
-    }
-    catch (error) {
-        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
-        if (error instanceof NotAFileError || error instanceof SyntaxError)
-            return {};
-        throw error;
-    }
-}
-function toLockInfo(value) {
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
-        return undefined;
-    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
-        if (typeof v[key] !== 'string')
-            return undefined;
-    }
-    return {
-        pr: v.pr,
-        actor: v.actor,
-        reason: v.reason,
-        sha: v.sha,
-        createdAt: v.createdAt,
-        id: v.id,
-    };
-}
-/**
- * Deletes the lock only when `pr` holds it (and, with `id`, only the very
- * acquisition that created it). The API has no conditional delete: the
- * window between the read and the delete is one round trip, and only a run
- * of the holding PR ever deletes, so another PR's lock cannot appear there
- * unless the holder's own runs race each other.
- */
-async function releaseLock(client, repo, environment, pr, id) {
-    const held = await readLock(client, repo, environment);
-    if (!held)
-        return 'absent';
-    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
-        return 'conflict';
-    return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
-}
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const locks = [];
-    for (const { branch, sha } of await git_data_branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
-        if (!environment)
-            continue;
-        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
-    }
-    return locks;
-}
-/** The locks held on `environments`: one listing, then a read of each held one. */
-async function locksOf(client, repo, environments) {
-    const wanted = new Set(environments);
-    const locks = new Map();
-    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
-        if (!wanted.has(environment))
-            continue;
-        locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
-    }
-    return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
-}
-const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
-const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
-/** A concurrent run may win a push between our read and our push; then we read again. */
-const ACQUIRE_ATTEMPTS = 3;
-/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
-async function heldLocks(at, environments) {
-    const wanted = environments ? new Set(environments) : undefined;
-    await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
-        prune: true,
-    });
-    const refs = await at.git.localRefs(LOCAL_LOCKS);
-    const found = [...refs]
-        .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
-        .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)));
-    const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`));
-    const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined));
-    const held = new Map();
-    found.forEach((lock, index) => {
-        const text = texts.get(blobs[index] ?? '');
-        const info = text === undefined ? undefined : parseLock(text);
-        held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) });
-    });
-    return held;
-}
-function parseLock(text) {
-    try {
-        return toLockInfo(JSON.parse(text));
-    }
-    catch {
-        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
-        return undefined;
-    }
-}
-/**
- * Takes the locks of `environments` for `options.pr` in one atomic push:
- * all of them, or (when another PR holds one) none.
- */
-async function acquireLocks(at, environments, options) {
-    const sorted = [...new Set(environments)].sort();
-    for (let attempt = 1;; attempt++) {
-        const held = await heldLocks(at, sorted);
-        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
-        if (taken)
-            return { status: 'conflict', held: taken };
-        const missing = sorted.filter((env) => !held.has(env));
-        if (missing.length === 0)
-            return { status: 'acquired', created: [] };
-        const created = await buildLockCommits(at.git, missing, options);
-        try {
-            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
-                atomic: true,
-                leases: created.map((lock) => ({
-                    ref: `refs/heads/${lockBranch(lock.environment)}`,
-                    expect: '',
-                })),
-            });
-            return { status: 'acquired', created };
-        }
-        catch (error) {
-            if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
-                throw error;
-        }
-    }
-}
-/** Parentless lock commits, one per environment, built by one `git fast-import`. */
-async function buildLockCommits(git, environments, options) {
-    const now = options.now?.() ?? new Date();
-    const seconds = Math.floor(now.getTime() / 1000);
-    const data = (text) => `data ${Buffer.byteLength(text)}\n${text}\n`;
-    const locks = environments.map((environment) => ({
-        environment,
-        lock: {
-            pr: options.pr,
-            actor: options.actor,
-            reason: options.reason,
-            sha: options.sha,
-            createdAt: now.toISOString(),
-            id: randomUUID(),
-        },
-    }));
-    const stream = locks
-        .map(({ environment, lock }) => `commit ${LOCAL_NEW}${environment}\n` +
-        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
-        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
-        `M 100644 inline ${LOCK_FILE}\n` +
-        data(`${JSON.stringify(lock, null, 2)}\n`))
-        .join('');
-    await git.run(['fast-import', '--quiet', '--force'], stream);
-    const refs = await git.localRefs(LOCAL_NEW);
-    return locks.map(({ environment, lock }) => {
-        const commit = refs.get(`${LOCAL_NEW}${environment}`);
-        if (!commit)
-            throw new Error(`git fast-import did not create the lock commit of ${environment}`);
-        return { environment, commit, lock };
-    });
-}
-/**
- * Gives back locks in one atomic push, each deletion leased on the commit the
- * caller holds, so a lock taken anew since is never removed. When the push is
- * refused (one lock moved), the locks still at their commit are given back
- * alone. Returns the environments released.
- */
-async function releaseLocks(at, locks) {
-    const push = (batch) => at.git.push(at.remote, batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`), {
-        atomic: true,
-        leases: batch.map((lock) => ({
-            ref: `refs/heads/${lockBranch(lock.environment)}`,
-            expect: lock.commit,
-        })),
-    });
-    if (locks.length === 0)
-        return [];
-    try {
-        await push(locks);
-        return locks.map((lock) => lock.environment);
-    }
-    catch (error) {
-        if (!(error instanceof PushRejectedError))
-            throw error;
-    }
-    const now = await heldLocks(at, locks.map((lock) => lock.environment));
-    const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit);
-    if (still.length > 0)
-        await push(still);
-    return still.map((lock) => lock.environment);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
@@ -66721,6 +66212,8 @@ function nameList(names, max = 8) {
         : names.join(', ');
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
 // A run-scoped chart cache: each (repository, chart, version) is pulled once
 // with `helm pull` (never `helm dependency update`, never a plugin), its
@@ -67630,6 +67123,217 @@ function kustomizeArgs(dir, helm) {
     return args;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const wet_commit_BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
+function wetCommitIdentity(dry) {
+    return {
+        GIT_AUTHOR_NAME: dry.authorName,
+        GIT_AUTHOR_EMAIL: dry.authorEmail,
+        GIT_AUTHOR_DATE: dry.authorDate,
+        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: dry.committerDate,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const env = input.environment;
+    const files = validateFiles(env);
+    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
+    const plumbing = new Git(git.dir, {
+        env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
+    });
+    try {
+        const { base, rootSha } = await wetBase(git, plumbing, env);
+        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return {
+                environment: env.name,
+                branch: env.branch,
+                baseSha: env.baseSha,
+                sha: base,
+                changed: false,
+            };
+        }
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
+        return {
+            environment: env.name,
+            branch: env.branch,
+            baseSha: env.baseSha,
+            ...(rootSha ? { rootSha } : {}),
+            sha,
+            changed: true,
+        };
+    }
+    finally {
+        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+    }
+}
+/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
+async function wetBase(git, plumbing, env) {
+    if (env.baseSha === '') {
+        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+        return { base: rootSha, rootSha };
+    }
+    if (!(await git.tryRevParse(env.baseSha))) {
+        throw new errors_UserError(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
+    }
+    return { base: env.baseSha };
+}
+/**
+ * The tree of `base` with the rendered files in place of the ones the suite
+ * wrote before (the managed list says which), in the scratch index of `plumbing`.
+ */
+async function writeWetTree(git, plumbing, base, sourceDir, files) {
+    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+    const previous = await managedFiles(git, base);
+    const keep = new Set(files);
+    const stale = previous.filter((path) => !keep.has(path));
+    const realSource = await (0,promises_namespaceObject.realpath)(sourceDir);
+    for (const path of files) {
+        await assertRegularFile(realSource, (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/')), path);
+    }
+    const listing = `${[...files].sort().join('\n')}\n`;
+    const blobs = files.length
+        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+            .trim()
+            .split('\n')
+        : [];
+    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+    const zero = '0'.repeat(40);
+    const entries = [
+        ...stale.map((path) => `0 ${zero}\t${path}`),
+        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
+        `100644 ${listBlob}\t${MANAGED_LIST}`,
+    ];
+    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+    return (await plumbing.run(['write-tree'])).trim();
+}
+function commitMessage(input) {
+    const env = input.environment;
+    return [
+        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+        '',
+        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
+        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        '',
+        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        `Fleet-Promote-Environment: ${env.name}`,
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote on the WET branch (empty when it has no list). */
+async function managedFiles(git, rev) {
+    const text = await git.showFile(rev, MANAGED_LIST);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new errors_UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new errors_UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (external_node_path_namespaceObject.posix.isAbsolute(path) || external_node_path_namespaceObject.posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = (0,external_node_path_namespaceObject.resolve)(root);
+    const full = (0,external_node_path_namespaceObject.resolve)(rootAbs, relative);
+    if ((0,external_node_path_namespaceObject.isAbsolute)(relative) || (full !== rootAbs && !full.startsWith(rootAbs + external_node_path_namespaceObject.sep))) {
+        throw new errors_UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await (0,promises_namespaceObject.lstat)(file);
+        real = await (0,promises_namespaceObject.realpath)(file);
+    }
+    catch {
+        throw new errors_UserError(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + external_node_path_namespaceObject.sep)) {
+        throw new errors_UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
@@ -68272,9 +67976,8 @@ async function originUrl(git) {
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/decide.js
 // merge-cleanup's decisions, from facts alone: what to do next for one
-// environment of a closed parent. merge-cleanup.ts gathers the facts and
-// executes the step; a step that changes the facts (a child re-rendered)
-// leads to the next decision.
+// environment of a closed parent. merged.ts gathers the facts and executes
+// the step; the landings of the whole run go out in one leased push.
 function nextMergedStep(f) {
     const at = f.drySha.slice(0, 7);
     if (!f.environmentExists) {
@@ -68326,7 +68029,11 @@ function nextMergedStep(f) {
             reason: `never promoted, and merge.mergeUnpromoted is false: child #${child.number} left open`,
         };
     }
-    return f.childHoldsRender ? { kind: 'merge' } : { kind: 'update-child' };
+    return {
+        kind: 'land',
+        rerendered: !f.childCurrent,
+        detail: `landed #${child.number} on ${f.branch}${f.childCurrent ? '' : ` (re-rendered from ${at}: objects changed since the child was rendered)`}`,
+    };
 }
 /** A parent closed without merging: its children close; a child merged before is a human's to undo. */
 function nextClosedStep(child, branch) {
@@ -68493,21 +68200,14 @@ async function restoreApplication(client, request) {
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/steps.js
 // merge-cleanup's named steps: each reads what GitHub has and does only what
 // is missing, so a re-run after a crash anywhere repeats nothing. The order
-// of a finished environment keeps its cluster on an existing branch at every
-// moment: merge → Application back on the WET branch (synced, healthy) →
-// child branches deleted → lock released.
+// keeps every cluster on an existing branch at every moment: the WET branches
+// land (one atomic push) → each Application back on its WET branch (synced,
+// healthy) → child branches and locks deleted (one more atomic push).
 
 
 
 
 
-
-
-
-/** A 409 on merge or a rejected lease: re-read everything and try this environment once more. */
-class RetryEnvironment extends Error {
-    name = 'RetryEnvironment';
-}
 function baseResult(item) {
     return {
         environment: item.name,
@@ -68557,46 +68257,6 @@ function fetchBranches(ctx, branches) {
         return tips;
     });
 }
-async function pushRefs(ctx, item, updates) {
-    try {
-        await ctx.git.push(ctx.options.remote, updates.map((u) => `${u.sha}:${u.ref}`), { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) });
-    }
-    catch (error) {
-        if (error instanceof git_PushRejectedError)
-            throw new RetryEnvironment(error.message);
-        throw error;
-    }
-    for (const update of updates)
-        item.tips.set(update.ref.slice('refs/heads/'.length), update.sha);
-}
-/** GitHub updates a PR's head asynchronously after a push; merge only once it shows the new SHA. */
-async function waitForHead(ctx, number, sha) {
-    const deadline = Date.now() + (ctx.options.headWaitMs ?? 10_000);
-    for (let delay = 250;; delay = Math.min(delay * 2, 2000)) {
-        const now = await getPullRequest(ctx.client, ctx.repo, number);
-        if (now.headSha === sha || now.merged || now.state !== 'open')
-            return;
-        if (Date.now() + delay > deadline)
-            return; // the merge's `sha` check decides
-        await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-}
-/** Merges bound to `sha`; undefined when it was merged already. 409 → RetryEnvironment. */
-async function mergeChild(ctx, item, child, sha) {
-    const merge = await mergeAtSha(ctx.client, ctx.repo, {
-        number: child.number,
-        sha,
-        title: `fleet-promote: ${item.name} from #${ctx.parent} (#${child.number})`,
-    });
-    if (merge.merged)
-        return merge.sha;
-    if (merge.reason === 'head-moved')
-        throw new RetryEnvironment(`the head of #${child.number} moved before the merge`);
-    // A refusal of a PR that an earlier attempt merged (its answer lost) is no failure.
-    if ((await getPullRequest(ctx.client, ctx.repo, child.number)).merged)
-        return undefined;
-    throw new Error(`GitHub refused to merge #${child.number}: ${merge.message}`);
-}
 async function closeChildren(ctx, item, why) {
     const open = [item.child, ...item.duplicates].filter((c) => c !== undefined && c.state === 'open');
     for (const child of open) {
@@ -68606,44 +68266,38 @@ async function closeChildren(ctx, item, why) {
         ctx.log(`${item.name}: closed #${child.number} (${why})`);
     }
 }
-/** Deletes every child branch of the environment that still exists; one already gone is fine. */
-async function deleteChildBranches(ctx, item) {
-    const branches = [
-        ...new Set([item.child, ...item.duplicates]
-            .filter((c) => c !== undefined)
-            .map((c) => c.branch)
-            .filter((ref) => ref.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`))),
-    ];
-    if (branches.length === 0)
-        return;
-    const unknown = branches.filter((b) => !item.tips.has(b));
-    if (unknown.length > 0) {
-        const refs = await ctx.git.lsRemote(ctx.options.remote, unknown.map((b) => `refs/heads/${b}`));
-        for (const b of unknown)
-            item.tips.set(b, refs.get(`refs/heads/${b}`) ?? '');
-    }
-    for (const branch of branches.filter((b) => item.tips.get(b))) {
-        if (await deleteBranch(ctx.client, ctx.repo, branch))
-            ctx.log(`${item.name}: deleted ${branch}`);
-        item.tips.set(branch, '');
-    }
-}
 /**
- * The end of every environment: its cluster back on the WET branch, then the
- * child branches deleted (with `deleteBranches`) and the lock released. When
- * the Application cannot be restored, the child branch and the lock stay, so
- * the cluster never runs a branch that is gone; the run fails and a re-run
- * finishes it.
+ * The end of every environment: its cluster back on the WET branch; then the
+ * run's last push gives back its lock and (unless `deleteBranches` is false)
+ * its child branches. When the Application cannot be restored, the child
+ * branch and the lock stay, so the cluster never runs a branch that is gone;
+ * the run fails and a re-run finishes it.
  */
 async function finish(ctx, item, result, deleteBranches = true) {
     const application = await restore(ctx, item);
     if (application?.result === 'failed') {
         return { ...result, application, detail: `${result.detail}; its cluster still runs the child` };
     }
-    if (deleteBranches)
-        await deleteChildBranches(ctx, item);
-    const lock = await releaseLock(ctx.client, ctx.repo, item.name, ctx.parent);
-    return { ...result, ...(application ? { application } : {}), lock };
+    item.release = deleteBranches ? 'branches-and-lock' : 'lock';
+    return { ...result, ...(application ? { application } : {}) };
+}
+/**
+ * Every landing of the run in one atomic push, each WET branch leased on the
+ * tip it was planned on: all of them land, or (a branch moved) none.
+ */
+async function pushLandings(ctx, work) {
+    const updates = work.flatMap((item) => (item.landing ? [item.landing] : []));
+    if (updates.length === 0)
+        return;
+    await pushUpdates(ctx, updates);
+    for (const item of work) {
+        if (item.landing)
+            item.tips.set(item.branch, item.landing.sha);
+    }
+    ctx.log(`landed ${updates.length} WET branch(es) in one push`);
+}
+async function pushUpdates(ctx, updates) {
+    await ctx.git.push(ctx.options.remote, updates.map((u) => `${u.sha}:${u.ref}`), { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) });
 }
 /** The WET tip this run knows, else the remote's. */
 async function wetTip(ctx, item) {
@@ -68697,16 +68351,12 @@ async function mayMoveOff(ctx, environment, target) {
     const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${target}`]);
     return !refs.has(`refs/heads/${target}`);
 }
-/** Left for a human: the child stays open; its cluster goes back to the WET branch and the lock is released. */
-function leave(ctx, item, reason) {
-    return finish(ctx, item, { ...baseResult(item), action: 'left', detail: reason }, false);
-}
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/merged.js
-// A merged parent, one environment at a time: gather the facts (the render
-// of the base HEAD on the current WET tip, the child, its status), decide the
-// next step (decide.ts), execute it, and decide again until the environment
-// is finished.
+// A merged parent: render the base HEAD on the current WET tips, then for
+// each environment gather the facts (the render, the WET and child tips, the
+// status), decide the step (decide.ts) and plan it. The WET branch updates of
+// every environment go out in one atomic push, each leased on the tip read.
 
 
 
@@ -68723,7 +68373,7 @@ async function prepareMerged(ctx, work, drySha, scratch, parentHead) {
         throw new Error(`the base branch commit ${drySha} is not in the workspace`);
     const toRender = work.flatMap((w) => (w.environment ? [w.environment] : []));
     // WET tips where the render reads them (refs/remotes/origin/<branch>), for its diff counts.
-    await fetchBranches(ctx, toRender.map((env) => env.branch));
+    await readTips(ctx, work);
     const renderedDir = (0,external_node_path_namespaceObject.join)(scratch, 'rendered');
     const render = options.render ?? hydrateRenderer(ctx);
     let renders = new Map();
@@ -68741,6 +68391,18 @@ async function prepareMerged(ctx, work, drySha, scratch, parentHead) {
     const statuses = await latestStatuses(ctx.client, ctx.repo, parentHead);
     return { drySha, dry, renderedDir, renders, statuses };
 }
+/** One read of every WET and child branch tip of the run, kept in each item's `tips`. */
+async function readTips(ctx, work) {
+    const branchesOf = (w) => [
+        w.branch,
+        ...[w.child, ...w.duplicates].flatMap((c) => (c ? [c.branch] : [])),
+    ];
+    const tips = await fetchBranches(ctx, work.flatMap(branchesOf));
+    for (const item of work) {
+        for (const branch of branchesOf(item))
+            item.tips.set(branch, tips.get(branch) ?? '');
+    }
+}
 function hydrateRenderer(ctx) {
     return async (input) => {
         const run = await hydrate({
@@ -68756,27 +68418,75 @@ function hydrateRenderer(ctx) {
         return run.result;
     };
 }
-/** One environment of a merged parent, with one more attempt after a moved head or a rejected lease. */
-async function finishMerged(ctx, item, prepared) {
-    for (let attempt = 1;; attempt++) {
-        try {
-            return await mergeOnce(ctx, item, prepared);
-        }
-        catch (error) {
-            if (!(error instanceof RetryEnvironment) || attempt >= 2)
-                throw error;
-            ctx.log(`${item.name}: ${error.message}; reading it again`);
-            const fresh = await refreshChild(ctx, item.child);
-            if (fresh)
-                item.child = fresh;
+/**
+ * Plans one environment of a merged parent: gathers its facts, decides, and
+ * does what cannot wait for the landing push (closing children). A WET branch
+ * update is left in `item.landing` for the run's one atomic push.
+ */
+async function planMerged(ctx, item, prepared) {
+    delete item.landing;
+    const gathered = await merged_gather(ctx, item, prepared);
+    const step = nextMergedStep(gathered.facts);
+    const base = baseResult(item);
+    switch (step.kind) {
+        case 'leave':
+            item.keepBranches = true;
+            return { ...base, action: 'left', detail: step.reason };
+        case 'close':
+            await closeChildren(ctx, item, step.why);
+            return { ...base, action: step.action, detail: step.detail };
+        case 'finish':
+            return { ...base, action: step.action, detail: step.detail };
+        case 'write-wet':
+            item.landing = wetUpdate(item, requireCommit(item, gathered).sha, gathered.wetTip);
+            return { ...base, action: 'merged', rerendered: true, detail: step.detail };
+        case 'land': {
+            const sha = await landingCommit(ctx, item, gathered, prepared);
+            item.landing = wetUpdate(item, sha, gathered.wetTip);
+            return { ...base, action: 'merged', rerendered: step.rerendered, detail: step.detail };
         }
     }
 }
-async function refreshChild(ctx, child) {
-    if (!child)
-        return undefined;
-    const now = await getPullRequest(ctx.client, ctx.repo, child.number);
-    return { ...child, state: now.state, merged: now.merged, headSha: now.headSha, base: now.baseRef };
+function requireCommit(item, gathered) {
+    if (!gathered.commit)
+        throw new Error(`${item.name}: no render to write`);
+    return gathered.commit;
+}
+function wetUpdate(item, sha, expect) {
+    return { ref: `refs/heads/${item.branch}`, sha, expect };
+}
+/**
+ * The commit that lands a child: the render of the base HEAD as tree, the
+ * child's head as parent (after the WET tip when the WET branch moved since
+ * the child was made), so the WET branch contains the child's head and GitHub
+ * marks the child merged. The child's head itself when it already is that.
+ * Deterministic: a re-run builds the same SHA.
+ */
+async function landingCommit(ctx, item, gathered, prepared) {
+    const { wetTip, childTip } = gathered;
+    const commit = requireCommit(item, gathered);
+    const child = item.child;
+    if (!child || !childTip)
+        throw new Error(`${item.name}: the child branch ${child?.branch} is gone`);
+    const tree = (await ctx.git.run(['rev-parse', '--verify', `${commit.sha}^{tree}`])).trim();
+    const childTree = (await ctx.git.run(['rev-parse', '--verify', `${childTip}^{tree}`])).trim();
+    const onWet = !wetTip || (await ctx.git.raw(['merge-base', '--is-ancestor', wetTip, childTip])).code === 0;
+    if (onWet && tree === childTree)
+        return childTip;
+    const parents = onWet ? [childTip] : [wetTip, childTip];
+    const plumbing = new Git(ctx.git.dir, { env: wetCommitIdentity(prepared.dry) });
+    const message = [
+        `fleet-promote: land #${child.number} (${item.name} from #${ctx.parent})`,
+        '',
+        `The render of DRY commit ${prepared.drySha} on ${item.branch}.`,
+        '',
+        `Fleet-Promote-Parent: #${ctx.parent}`,
+        `Fleet-Promote-Dry-Sha: ${prepared.drySha}`,
+        `Fleet-Promote-Environment: ${item.name}`,
+        '',
+    ].join('\n');
+    const args = ['commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message];
+    return (await plumbing.run(args, '')).trim();
 }
 /** What decides the next step, without reading the WET and child branches. */
 function baseFacts(ctx, item, prepared) {
@@ -68809,17 +68519,14 @@ async function merged_gather(ctx, item, prepared) {
     if (!rendered ||
         !(status === 'rendered' || status === 'unchanged' || (status === 'blocked' && base.overridden))) {
         return {
-            facts: { ...base, objectsChanged: false, childHoldsRender: false },
+            facts: { ...base, objectsChanged: false, childCurrent: false },
             wetTip: '',
             childTip: '',
         };
     }
     const child = item.child;
-    const tips = await fetchBranches(ctx, [item.branch, ...(child ? [child.branch] : [])]);
-    for (const [branch, sha] of tips)
-        item.tips.set(branch, sha);
-    const wetTip = tips.get(item.branch) ?? '';
-    const childTip = child ? (tips.get(child.branch) ?? '') : '';
+    const wetTip = item.tips.get(item.branch) ?? '';
+    const childTip = child ? (item.tips.get(child.branch) ?? '') : '';
     // Never overwrite a WET branch that already holds a render of a later base commit.
     const newer = await newerRender(ctx, wetTip, prepared.drySha);
     const commit = newer
@@ -68836,77 +68543,12 @@ async function merged_gather(ctx, item, prepared) {
             ...base,
             ...(newer ? { newerRender: newer } : {}),
             objectsChanged,
-            childHoldsRender: commit !== undefined && childTip === commit.sha,
+            childCurrent: commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha)),
         },
         ...(commit ? { commit } : {}),
         wetTip,
         childTip,
     };
-}
-async function mergeOnce(ctx, item, prepared) {
-    const gathered = await merged_gather(ctx, item, prepared);
-    let rerendered = false;
-    let why = '';
-    for (;;) {
-        const step = nextMergedStep(gathered.facts);
-        if (step.kind !== 'update-child')
-            return execute(ctx, item, gathered, step, { rerendered, why });
-        why = await updateChild(ctx, item, gathered);
-        rerendered = true;
-        gathered.facts.childHoldsRender = true;
-    }
-}
-async function execute(ctx, item, gathered, step, done) {
-    const base = baseResult(item);
-    const { commit } = gathered;
-    switch (step.kind) {
-        case 'leave':
-            return leave(ctx, item, step.reason);
-        case 'close':
-            await closeChildren(ctx, item, step.why);
-            return finish(ctx, item, { ...base, action: step.action, detail: step.detail });
-        case 'finish':
-            return finish(ctx, item, { ...base, action: step.action, detail: step.detail });
-        case 'write-wet':
-            if (!commit)
-                throw new Error(`${item.name}: no render to write`);
-            await pushRefs(ctx, item, [
-                { ref: `refs/heads/${item.branch}`, sha: commit.sha, expect: gathered.wetTip },
-            ]);
-            return finish(ctx, item, { ...base, action: 'merged', rerendered: true, detail: step.detail });
-        case 'merge': {
-            const child = item.child;
-            if (!child || !commit)
-                throw new Error(`${item.name}: nothing to merge`);
-            await waitForHead(ctx, child.number, commit.sha);
-            const mergeSha = await mergeChild(ctx, item, child, commit.sha);
-            // The merge commit is the new WET tip; when it was merged before, the tip is unknown.
-            if (mergeSha)
-                item.tips.set(item.branch, mergeSha);
-            else
-                item.tips.delete(item.branch);
-            const detail = mergeSha
-                ? `merged #${child.number} into ${item.branch}${done.rerendered ? ` (re-rendered from ${gathered.facts.drySha.slice(0, 7)}${done.why})` : ''}`
-                : `#${child.number} was already merged`;
-            return finish(ctx, item, { ...base, action: 'merged', rerendered: done.rerendered, detail });
-        }
-    }
-}
-/** The child branch gets the base HEAD render on the current WET tip; returns why it changed. */
-async function updateChild(ctx, item, gathered) {
-    const { commit, wetTip, childTip } = gathered;
-    const child = item.child;
-    if (!commit || !child)
-        throw new Error(`${item.name}: no child to update`);
-    const why = (await sameObjects(ctx.git, childTip, commit.sha))
-        ? ': same objects, new provenance'
-        : ': objects changed since the child was rendered';
-    // The WET tip is leased too, so a concurrent merge into it fails the push.
-    const updates = [{ ref: `refs/heads/${child.branch}`, sha: commit.sha, expect: childTip }];
-    updates.push({ ref: `refs/heads/${item.branch}`, sha: commit.rootSha ?? wetTip, expect: wetTip });
-    await pushRefs(ctx, item, updates);
-    ctx.log(`${item.name}: child #${child.number} updated to ${commit.sha.slice(0, 7)}`);
-    return why;
 }
 /** Whether two WET commits hold the same files apart from provenance (metadata, README). */
 async function sameObjects(git, a, b) {
@@ -69062,6 +68704,391 @@ function applicationCell(app, branch) {
     return `✔️ ${inlineCode(app.name)} on ${inlineCode(branch)}`;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+async function git_data_branchTip(client, repo, branch) {
+    try {
+        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** Every branch under `prefix`, with its tip. */
+async function git_data_branchesWithPrefix(client, repo, prefix) {
+    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+        ...repo,
+        ref: `heads/${prefix}`,
+        per_page: 100,
+    });
+    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+async function git_data_deleteBranch(client, repo, branch) {
+    try {
+        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
+        return true;
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        if (status === 422 || status === 404)
+            return false;
+        throw error;
+    }
+}
+/**
+ * Every file path of a commit or branch, from one recursive tree listing.
+ * GitHub cuts the listing of a very large tree (`truncated`): then the list
+ * is incomplete and the caller must not treat it as the whole tree.
+ */
+async function filesAt(client, repo, ref) {
+    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
+    return {
+        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
+        truncated: data.truncated,
+    };
+}
+
+;// CONCATENATED MODULE: ./actions/lib/locks.js
+// Environment locks, held by a parent pull request (not by a person).
+//
+// A lock is the branch `fleet-promote-lock/<environment>` pointing at a
+// parentless commit whose tree holds `lock.json`. A run takes the locks of a
+// whole stage in ONE `git push --atomic`, every ref leased on "must not
+// exist": of two runs racing for an environment exactly one push succeeds,
+// and a rejected push takes nothing. It gives them back the same way, each
+// deletion leased on the very commit it created. Reads are one fetch of every
+// lock ref. No REST call per environment.
+//
+// Every lock records a random `id` per acquisition, so a run can tell a lock
+// it created from one that was already held by the same PR in an earlier run:
+// a failed run releases only the former.
+
+
+
+
+
+const LOCK_BRANCH_PREFIX = 'fleet-promote-lock/';
+const LOCK_FILE = 'lock.json';
+function lockBranch(environment) {
+    return `${LOCK_BRANCH_PREFIX}${environment}`;
+}
+/** "locked by #12 (alice, change freeze)" */
+function describeHolder(held) {
+    if (!held.lock)
+        return `locked by an unreadable lock (branch ${lockBranch(held.environment)})`;
+    const why = held.lock.reason ? `, ${held.lock.reason}` : '';
+    return `locked by #${held.lock.pr} (${held.lock.actor}${why})`;
+}
+async function readLock(client, repo, environment) {
+    const commit = await branchTip(client, repo, lockBranch(environment));
+    if (commit === undefined)
+        return undefined;
+    return { environment, commit, ...(await readLockFile(client, repo, commit)) };
+}
+async function readLockFile(client, repo, commit) {
+    try {
+        const text = await readFileAt(client, repo, LOCK_FILE, commit);
+        const lock = text === undefined ? undefined : toLockInfo(JSON.parse(text));
+        return lock ? { lock } : {};
+    }
+    catch (error) {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        if (error instanceof NotAFileError || error instanceof SyntaxError)
+            return {};
+        throw error;
+    }
+}
+function toLockInfo(value) {
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    if (!Number.isSafeInteger(v.pr) || v.pr < 1)
+        return undefined;
+    for (const key of ['actor', 'reason', 'sha', 'createdAt', 'id']) {
+        if (typeof v[key] !== 'string')
+            return undefined;
+    }
+    return {
+        pr: v.pr,
+        actor: v.actor,
+        reason: v.reason,
+        sha: v.sha,
+        createdAt: v.createdAt,
+        id: v.id,
+    };
+}
+/**
+ * Deletes the lock only when `pr` holds it (and, with `id`, only the very
+ * acquisition that created it). The API has no conditional delete: the
+ * window between the read and the delete is one round trip, and only a run
+ * of the holding PR ever deletes, so another PR's lock cannot appear there
+ * unless the holder's own runs race each other.
+ */
+async function releaseLock(client, repo, environment, pr, id) {
+    const held = await readLock(client, repo, environment);
+    if (!held)
+        return 'absent';
+    if (held.lock?.pr !== pr || (id !== undefined && held.lock.id !== id))
+        return 'conflict';
+    return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
+}
+/** Every lock in the repository. */
+async function listLocks(client, repo) {
+    const locks = [];
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!environment)
+            continue;
+        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** The locks held on `environments`: one listing, then a read of each held one. */
+async function locksOf(client, repo, environments) {
+    const wanted = new Set(environments);
+    const locks = new Map();
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
+        if (!wanted.has(environment))
+            continue;
+        locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
+    }
+    return locks;
+}
+/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
+async function releaseLocksOfPullRequest(client, repo, pr) {
+    const released = [];
+    for (const held of await listLocks(client, repo)) {
+        if (held.lock?.pr !== pr)
+            continue;
+        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
+            released.push(held.environment);
+    }
+    return released;
+}
+const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
+const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
+/** A concurrent run may win a push between our read and our push; then we read again. */
+const ACQUIRE_ATTEMPTS = 3;
+/** Every lock (or those of `environments`): one fetch of the lock refs, one batch read of lock.json. */
+async function heldLocks(at, environments) {
+    const wanted = environments ? new Set(environments) : undefined;
+    await at.git.fetch(at.remote, [`+refs/heads/${LOCK_BRANCH_PREFIX}*:${LOCAL_LOCKS}*`], {
+        prune: true,
+    });
+    const refs = await at.git.localRefs(LOCAL_LOCKS);
+    const found = [...refs]
+        .map(([ref, commit]) => ({ environment: ref.slice(LOCAL_LOCKS.length), commit }))
+        .filter((lock) => lock.environment && (!wanted || wanted.has(lock.environment)));
+    const blobs = await at.git.blobIds(found.map((lock) => `${lock.commit}:${LOCK_FILE}`));
+    const texts = await at.git.readBlobs(blobs.filter((oid) => oid !== undefined));
+    const held = new Map();
+    found.forEach((lock, index) => {
+        const text = texts.get(blobs[index] ?? '');
+        const info = text === undefined ? undefined : parseLock(text);
+        held.set(lock.environment, { ...lock, ...(info ? { lock: info } : {}) });
+    });
+    return held;
+}
+function parseLock(text) {
+    try {
+        return toLockInfo(JSON.parse(text));
+    }
+    catch {
+        // A lock commit someone else shaped (no readable lock.json) still holds the lock.
+        return undefined;
+    }
+}
+/**
+ * Takes the locks of `environments` for `options.pr` in one atomic push:
+ * all of them, or (when another PR holds one) none.
+ */
+async function acquireLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    for (let attempt = 1;; attempt++) {
+        const held = await heldLocks(at, sorted);
+        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+        if (taken)
+            return { status: 'conflict', held: taken };
+        const missing = sorted.filter((env) => !held.has(env));
+        if (missing.length === 0)
+            return { status: 'acquired', created: [] };
+        const created = await buildLockCommits(at.git, missing, options);
+        try {
+            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
+                atomic: true,
+                leases: created.map((lock) => ({
+                    ref: `refs/heads/${lockBranch(lock.environment)}`,
+                    expect: '',
+                })),
+            });
+            return { status: 'acquired', created };
+        }
+        catch (error) {
+            if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
+                throw error;
+        }
+    }
+}
+/** Parentless lock commits, one per environment, built by one `git fast-import`. */
+async function buildLockCommits(git, environments, options) {
+    const now = options.now?.() ?? new Date();
+    const seconds = Math.floor(now.getTime() / 1000);
+    const data = (text) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+    const locks = environments.map((environment) => ({
+        environment,
+        lock: {
+            pr: options.pr,
+            actor: options.actor,
+            reason: options.reason,
+            sha: options.sha,
+            createdAt: now.toISOString(),
+            id: randomUUID(),
+        },
+    }));
+    const stream = locks
+        .map(({ environment, lock }) => `commit ${LOCAL_NEW}${environment}\n` +
+        `committer ${BOT_IDENTITY.name} <${BOT_IDENTITY.email}> ${seconds} +0000\n` +
+        data(`fleet-promote: lock ${environment} for #${options.pr}`) +
+        `M 100644 inline ${LOCK_FILE}\n` +
+        data(`${JSON.stringify(lock, null, 2)}\n`))
+        .join('');
+    await git.run(['fast-import', '--quiet', '--force'], stream);
+    const refs = await git.localRefs(LOCAL_NEW);
+    return locks.map(({ environment, lock }) => {
+        const commit = refs.get(`${LOCAL_NEW}${environment}`);
+        if (!commit)
+            throw new Error(`git fast-import did not create the lock commit of ${environment}`);
+        return { environment, commit, lock };
+    });
+}
+/**
+ * Gives back locks in one atomic push, each deletion leased on the commit the
+ * caller holds, so a lock taken anew since is never removed. When the push is
+ * refused (one lock moved), the locks still at their commit are given back
+ * alone. Returns the environments released.
+ */
+async function releaseLocks(at, locks) {
+    const push = (batch) => at.git.push(at.remote, batch.map((lock) => `:refs/heads/${lockBranch(lock.environment)}`), {
+        atomic: true,
+        leases: batch.map((lock) => ({
+            ref: `refs/heads/${lockBranch(lock.environment)}`,
+            expect: lock.commit,
+        })),
+    });
+    if (locks.length === 0)
+        return [];
+    try {
+        await push(locks);
+        return locks.map((lock) => lock.environment);
+    }
+    catch (error) {
+        if (!(error instanceof PushRejectedError))
+            throw error;
+    }
+    const now = await heldLocks(at, locks.map((lock) => lock.environment));
+    const still = locks.filter((lock) => now.get(lock.environment)?.commit === lock.commit);
+    if (still.length > 0)
+        await push(still);
+    return still.map((lock) => lock.environment);
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/release.js
+// The run's last push: every child branch and lock it gives back, deleted in
+// one atomic push, each leased on the commit this run read, so a branch or a
+// lock someone moved since is never removed. Locks come from one fetch of the
+// lock refs; no REST call per environment.
+
+
+
+
+async function releaseAll(ctx, work) {
+    const held = await heldLocks({ git: ctx.git, remote: ctx.options.remote });
+    const ours = (lock) => lock?.lock?.pr === ctx.parent;
+    const updates = await childBranchDeletes(ctx, work.filter((item) => item.release === 'branches-and-lock'));
+    const locks = new Map();
+    for (const item of work) {
+        if (!item.release)
+            continue;
+        const lock = held.get(item.name);
+        locks.set(item.name, !lock ? 'absent' : ours(lock) ? 'released' : 'conflict');
+        if (ours(lock))
+            updates.push(lockDelete(lock));
+    }
+    const inRun = new Set(work.map((item) => item.name));
+    const swept = [...held.values()].filter((lock) => ours(lock) && !inRun.has(lock.environment));
+    updates.push(...swept.map(lockDelete));
+    const refused = await deleteRefs(ctx, updates);
+    for (const lock of [...held.values()].filter((l) => refused.has(lockRef(l.environment)))) {
+        if (locks.get(lock.environment) === 'released')
+            locks.set(lock.environment, 'conflict');
+    }
+    return {
+        locks,
+        swept: swept.filter((l) => !refused.has(lockRef(l.environment))).map((l) => l.environment),
+    };
+}
+function lockRef(environment) {
+    return `refs/heads/${lockBranch(environment)}`;
+}
+function lockDelete(lock) {
+    return { ref: lockRef(lock.environment), sha: '', expect: lock.commit };
+}
+/**
+ * This parent's child branches of the environments that still exist (one
+ * already gone is fine), leased on the tips this run read; tips it never read
+ * (a closed parent's) come from one ls-remote.
+ */
+async function childBranchDeletes(ctx, items) {
+    const own = (item) => [
+        ...new Set([item.child, ...item.duplicates]
+            .flatMap((c) => (c ? [c.branch] : []))
+            .filter((branch) => branch.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`))),
+    ];
+    const unknown = items.flatMap((item) => own(item).filter((b) => !item.tips.has(b)));
+    const remote = unknown.length > 0
+        ? await ctx.git.lsRemote(ctx.options.remote, unknown.map((b) => `refs/heads/${b}`))
+        : new Map();
+    return items.flatMap((item) => own(item).flatMap((branch) => {
+        const ref = `refs/heads/${branch}`;
+        const tip = item.tips.get(branch) ?? remote.get(ref);
+        return tip ? [{ ref, sha: '', expect: tip }] : [];
+    }));
+}
+/**
+ * Deletes the refs in one atomic push. When it is refused (a ref moved), the
+ * refs still at their leased commit are deleted alone; returns the refs left.
+ */
+async function deleteRefs(ctx, updates) {
+    if (updates.length === 0)
+        return new Set();
+    try {
+        await pushUpdates(ctx, updates);
+        ctx.log(`deleted ${updates.length} child branch and lock ref(s) in one push`);
+        return new Set();
+    }
+    catch (error) {
+        if (!(error instanceof git_PushRejectedError))
+            throw error;
+    }
+    const now = await ctx.git.lsRemote(ctx.options.remote, updates.map((u) => u.ref));
+    const still = updates.filter((u) => now.get(u.ref) === u.expect);
+    if (still.length > 0)
+        await pushUpdates(ctx, still);
+    const kept = new Set(still.map((u) => u.ref));
+    return new Set(updates.filter((u) => !kept.has(u.ref) && now.has(u.ref)).map((u) => u.ref));
+}
+
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/sweep.js
 // The repair sweep at the end of every run: an Argo CD Application of the
 // fleet that runs a child branch which no longer exists (a dropped
@@ -69127,17 +69154,19 @@ async function repairApplications(ctx, environments) {
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/merge-cleanup.js
 // merge-cleanup's core: finish a parent pull request once it is closed.
 //
-// Merged parent: for each child environment, in stage order, make the child
-// hold the render of the base branch HEAD on top of the current WET tip
-// (re-rendering when another parent merged first), merge it bound to that
-// SHA, delete the child branch, point the Argo CD Application back at the
-// WET branch and release the lock. Closed parent: close the children, delete
-// their branches, reset the Applications, release the locks.
+// Merged parent: render the base branch HEAD on the current WET tips; each
+// child lands as a commit with the child's head as parent and that render as
+// tree (a stale child's objects are replaced), all WET branches in ONE atomic
+// push leased on the tips read (GitHub marks a PR merged when its head reaches
+// its base). Then each Argo CD Application goes back to its WET branch, and
+// ONE more atomic push deletes the child branches and releases the locks.
+// Closed parent: close the children, reset the Applications, the same last push.
 //
 // Level-triggered and resumable: every step first reads what GitHub has and
-// does only what is missing. Child commits are deterministic (same render on
-// the same WET tip → same SHA), so a re-run after a crash anywhere pushes
-// nothing twice, merges nothing twice and edits its one comment.
+// does only what is missing. Landing commits are deterministic (same render on
+// the same tips → same SHA), so a re-run after a crash anywhere pushes nothing
+// twice, lands nothing twice and edits its one comment.
+
 
 
 
@@ -69210,7 +69239,7 @@ async function mergeCleanup(options) {
         const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
         try {
             const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
-            results = await byStage(work, parallelism, (item) => finishMerged(ctx, item, prepared));
+            results = await landMerged(ctx, work, prepared, parallelism);
         }
         finally {
             await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
@@ -69221,7 +69250,8 @@ async function mergeCleanup(options) {
     }
     // Before the last locks go: no cluster may be left on a child branch that is gone.
     const repaired = await repairApplications(ctx, [...known.values()]);
-    const locksReleased = await releaseLocksOfPullRequest(client, repo, parent);
+    const { results: withLocks, swept: locksReleased } = await giveBack(ctx, work, results);
+    results = withLocks;
     const result = {
         parent,
         parentState: pull.merged ? 'merged' : 'closed',
@@ -69240,6 +69270,27 @@ async function mergeCleanup(options) {
     };
     await report(ctx, result, pull.baseRef);
     return result;
+}
+/** The last push; when it fails, the environments it would have finished are failed (a re-run deletes). */
+async function giveBack(ctx, work, results) {
+    try {
+        const released = await releaseAll(ctx, work);
+        return {
+            results: results.map((r) => {
+                const lock = released.locks.get(r.environment);
+                return lock ? { ...r, lock } : r;
+            }),
+            swept: released.swept,
+        };
+    }
+    catch (error) {
+        const giving = new Set(work.filter((w) => w.release).map((w) => w.name));
+        const why = `its child branch and lock are not deleted yet: ${errors_errorMessage(error)}`;
+        return {
+            results: results.map((r) => giving.has(r.environment) ? { ...r, action: 'failed', detail: `${r.detail}; ${why}` } : r),
+            swept: [],
+        };
+    }
 }
 /** The base branch as it is now (its configuration and environments), the children and the run context. */
 async function startRun(options, pull) {
@@ -69326,6 +69377,58 @@ async function byStage(work, parallelism, fn) {
             failedIn = stage || '(none)';
     }
     return results;
+}
+/**
+ * Plans every environment (stage after stage), lands them all in one push,
+ * then finishes each. A WET branch that moved meanwhile refuses the push: the
+ * tips are read and the run planned once more; a second refusal (or any
+ * other failure of the push) fails the environments it would have landed, and
+ * a re-run lands them.
+ */
+async function landMerged(ctx, work, prepared, parallelism) {
+    const plan = () => byStage(work, parallelism, (item) => planMerged(ctx, item, prepared));
+    let planned = await plan();
+    for (let attempt = 1;; attempt++) {
+        try {
+            await pushLandings(ctx, work);
+            break;
+        }
+        catch (error) {
+            if (!(error instanceof git_PushRejectedError) || attempt >= 2) {
+                // Whether it landed or not, a re-run reads the tips and finishes.
+                const landing = new Set(work.filter((w) => w.landing).map((w) => w.name));
+                const why = `the landing push failed: ${errors_errorMessage(error)}`;
+                planned = planned.map((r) => landing.has(r.environment) ? { ...r, action: 'failed', detail: why } : r);
+                break;
+            }
+            ctx.log(`a WET branch moved before the landing push (${error.message}); reading them again`);
+            await readTips(ctx, work);
+            planned = await plan();
+        }
+    }
+    const byName = new Map(work.map((item) => [item.name, item]));
+    return finishEach(planned, parallelism, (result) => {
+        const item = byName.get(result.environment);
+        return item ? finish(ctx, item, result, !item.keepBranches) : Promise.resolve(result);
+    });
+}
+/** Finishes every planned environment, stage after stage (failed and skipped ones stay as they are). */
+async function finishEach(planned, parallelism, fn) {
+    const finished = [];
+    for (const stage of [...new Set(planned.map((r) => r.stage))]) {
+        const items = planned.filter((r) => r.stage === stage);
+        finished.push(...(await mapPool(items, parallelism, async (result) => {
+            if (result.action === 'failed' || result.action === 'skipped')
+                return result;
+            try {
+                return await fn(result);
+            }
+            catch (error) {
+                return { ...result, action: 'failed', detail: errors_errorMessage(error) };
+            }
+        })));
+    }
+    return finished;
 }
 /** A parent closed without merging: cluster back on the WET branch, children closed, branches deleted, lock released. */
 async function finishClosed(ctx, item) {

@@ -59848,22 +59848,25 @@ async function readDryCommit(git, sha) {
         parents,
     };
 }
+/** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
+function wetCommitIdentity(dry) {
+    return {
+        GIT_AUTHOR_NAME: dry.authorName,
+        GIT_AUTHOR_EMAIL: dry.authorEmail,
+        GIT_AUTHOR_DATE: dry.authorDate,
+        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: dry.committerDate,
+    };
+}
 /** Builds (but does not push) the child commit of one environment. */
 async function buildWetCommit(git, input) {
     const env = input.environment;
     const files = validateFiles(env);
     const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
     const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
-    const identity = {
-        GIT_AUTHOR_NAME: input.dry.authorName,
-        GIT_AUTHOR_EMAIL: input.dry.authorEmail,
-        GIT_AUTHOR_DATE: input.dry.authorDate,
-        GIT_COMMITTER_NAME: wet_commit_BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: wet_commit_BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: input.dry.committerDate,
-    };
     const plumbing = new Git(git.dir, {
-        env: { ...identity, GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
+        env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
     });
     try {
         const { base, rootSha } = await wetBase(git, plumbing, env);
