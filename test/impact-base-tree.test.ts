@@ -7,7 +7,12 @@
 import { rm, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { defaultConfig, environmentsFromPaths, stageOrder } from '../actions/lib/config/config.js'
+import {
+  defaultConfig,
+  environmentsFromPaths,
+  missingConfigNote,
+  stageOrder,
+} from '../actions/lib/config/config.js'
 import type { Environment } from '../actions/lib/config/types.js'
 import { UserError } from '../actions/lib/errors.js'
 import { analyzeImpact, detectImpact } from '../actions/lib/kustomize/impact.js'
@@ -141,7 +146,11 @@ describe('the base tree derived from the head tree', () => {
     expect(detected.environments).toEqual(direct.environments)
     expect(detected.reasons).toEqual(direct.reasons)
     expect(detected.external).toEqual(direct.external)
-    expect(detected.warnings).toEqual(direct.warnings)
+    // The fixture commits no fleet-promote.yaml, so detection also says the base lacks it.
+    expect(detected.warnings).toEqual([
+      missingConfigNote('fleet-promote.yaml', base.slice(0, 12)),
+      ...direct.warnings,
+    ])
     // The shortcut has something to get wrong: each side contributes environments.
     expect(detected.reasons['clusters-gone']).toContain('environment removed')
     expect(detected.reasons['clusters-new']).toContain('environment added')

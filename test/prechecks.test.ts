@@ -10,7 +10,7 @@ import {
 import { approversOf, recheckHead, repositoryRole } from '../actions/promote/facts.js'
 import { getPullRequest } from '../actions/lib/github/pulls.js'
 import { loadBaseConfig } from '../actions/lib/config/sources.js'
-import { defaultConfig } from '../actions/lib/config/config.js'
+import { defaultConfig, missingConfigNote } from '../actions/lib/config/config.js'
 import type { StageConfig } from '../actions/lib/config/types.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
 
@@ -145,7 +145,10 @@ describe('live checks against the simulator', () => {
       ref: 'refs/heads/bare',
       sha: fleet.gh.state.refSha(FULL_NAME, 'refs/heads/env/eu-test-1')!,
     })
-    expect(await loadBaseConfig(fleet.admin, REPO, 'bare')).toEqual(defaultConfig())
+    expect(await loadBaseConfig(fleet.admin, REPO, 'bare')).toEqual({
+      ...defaultConfig(),
+      defaultsNote: missingConfigNote('fleet-promote.yaml', 'bare'),
+    })
     await expect(loadBaseConfig(fleet.admin, REPO, 'bare', 'ops/fleet.yaml')).rejects.toThrow()
   })
 
