@@ -167,25 +167,25 @@ const CASES: Case[] = [
   // 4. Every link is checked at every hop, also through linked directories.
   {
     name: 'two-hop-file',
-    links: { 'clusters/two-hop-file/hop': '../../shared/hop', 'shared/hop': '@secret' },
+    links: { 'clusters/two-hop-file/hop': '../../linked/hop', 'linked/hop': '@secret' },
     reason: RegExp(
-      `^refused: symlink shared/hop points outside the repository \\(-> .*${at('two-hop-file', 4)}`,
+      `^refused: symlink linked/hop points outside the repository \\(-> .*${at('two-hop-file', 4)}`,
     ),
   },
   {
     name: 'two-hop-chart',
-    charts: ['shared/charts/toolbox'],
+    charts: ['linked/charts/toolbox'],
     links: {
-      'clusters/two-hop-chart/charts': '../../shared/charts',
-      'shared/charts/toolbox/files/config': '@secret',
+      'clusters/two-hop-chart/charts': '../../linked/charts',
+      'linked/charts/toolbox/files/config': '@secret',
     },
     reason: RegExp(
-      `^refused: symlink shared/charts/toolbox/files/config points outside the repository.*${where('clusters/two-hop-chart/kustomization.yaml')}`,
+      `^refused: symlink linked/charts/toolbox/files/config points outside the repository.*${where('clusters/two-hop-chart/kustomization.yaml')}`,
     ),
   },
   {
     name: 'hop-out-and-back',
-    links: { 'clusters/hop-out-and-back/detour': '../../../repo/shared/data.txt' },
+    links: { 'clusters/hop-out-and-back/detour': '../../../repo/linked/data.txt' },
     reason: RegExp(
       `^refused: symlink clusters/hop-out-and-back/detour points outside the repository .*${at('hop-out-and-back', 4)}`,
     ),

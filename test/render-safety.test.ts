@@ -26,7 +26,7 @@ const HOSTILE: [string, RegExp][] = [
   ],
   [
     'values-escape',
-    /^refused: chart toolbox valuesFile "\.\.\/\.\.\/shared-values\.yaml" is outside its kustomization root \(clusters\/values-escape\/kustomization\.yaml:4\)$/,
+    /^refused: chart toolbox valuesFile "\.\.\/\.\.\/parent-values\.yaml" is outside its kustomization root \(clusters\/values-escape\/kustomization\.yaml:4\)$/,
   ],
   [
     'remote-ref-dash',
@@ -38,7 +38,7 @@ const HOSTILE: [string, RegExp][] = [
   ],
   [
     'outside-root',
-    /^refused: resources "\.\.\/\.\.\/shared-secret\.yaml" is outside its kustomization root \(clusters\/outside-root\/kustomization\.yaml:2\)$/,
+    /^refused: resources "\.\.\/\.\.\/parent-secret\.yaml" is outside its kustomization root \(clusters\/outside-root\/kustomization\.yaml:2\)$/,
   ],
   [
     'foreign-chart',
