@@ -14,6 +14,7 @@ import {
   REPO,
   startPromoteFleet,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 import { runAction } from './support/runner.js'
 import {
@@ -74,9 +75,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 function childHead(env: string, parent = fleet.parent): string {

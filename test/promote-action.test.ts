@@ -15,6 +15,7 @@ import {
   REPO,
   startPromoteFleet,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 
 let fleet: PromoteFleet
@@ -41,9 +42,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
   await rm(scriptDir, { recursive: true, force: true })
 })
 

@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
 import { promote } from '../actions/promote/promote.js'
-import { FULL_NAME, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
+import {
+  FULL_NAME,
+  startPromoteFleet,
+  type PromoteFleet,
+  endPromoteFleet,
+} from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 
 let fleet: PromoteFleet
@@ -15,9 +20,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 const status = (context: string) =>

@@ -3,7 +3,13 @@
 // globs, dispatch and --noop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { promote } from '../actions/promote/promote.js'
-import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
+import {
+  FULL_NAME,
+  REPO,
+  startPromoteFleet,
+  type PromoteFleet,
+  endPromoteFleet,
+} from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 
 let fleet: PromoteFleet
@@ -13,9 +19,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 const lastReply = () => fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body ?? ''

@@ -9,6 +9,7 @@ import {
   startPromoteFleet,
   type FleetUser,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 
@@ -19,9 +20,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 async function expectRefusal(

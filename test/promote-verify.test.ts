@@ -8,6 +8,7 @@ import {
   FULL_NAME,
   startPromoteFleet,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 
 let fleet: PromoteFleet
@@ -23,9 +24,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 const status = (env: string) =>

@@ -10,6 +10,7 @@ import {
   promoteActionInputs,
   startPromoteFleet,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 
 let fleet: PromoteFleet
@@ -30,9 +31,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 async function command(user: keyof PromoteFleet['users'], body: string) {

@@ -7,6 +7,7 @@ import {
   MULTI_SOURCE_ENV,
   startPromoteFleet,
   type PromoteFleet,
+  endPromoteFleet,
 } from './support/promote-fleet.js'
 import { expectGolden, normalizeReply } from './support/promote-golden.js'
 
@@ -17,9 +18,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  expect(fleet.gh.validationErrors).toEqual([])
-  expect(fleet.argocd.validationErrors).toEqual([])
-  await fleet.cleanup()
+  await endPromoteFleet(fleet)
 })
 
 function latest(context: string) {

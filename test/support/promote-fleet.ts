@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { expect } from 'vitest'
 import { createArgoCdClient } from '../../actions/lib/argocd/client.js'
 import { childBranch, encodeMarker } from '../../actions/lib/children.js'
 import { Git } from '../../actions/lib/git/git.js'
@@ -79,6 +80,13 @@ export interface PromoteFleet {
 }
 
 /** The promote action's inputs as a workflow passes them, against this fleet's simulators. */
+/** A test file's afterAll: both simulators saw only requests their API descriptions allow, then everything stops. */
+export async function endPromoteFleet(fleet: PromoteFleet): Promise<void> {
+  expect(fleet.gh.validationErrors).toEqual([])
+  expect(fleet.argocd.validationErrors).toEqual([])
+  await fleet.cleanup()
+}
+
 export function promoteActionInputs(fleet: PromoteFleet): Record<string, string> {
   return {
     token: fleet.gh.adminToken,
