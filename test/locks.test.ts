@@ -8,11 +8,9 @@ import {
   acquireLocks,
   describeHolder,
   heldLocks,
-  listLocks,
   readLock,
   releaseLock,
   releaseLocks,
-  releaseLocksOfPullRequest,
   type AcquireResult,
   type LockRemote,
 } from '../actions/lib/locks.js'
@@ -153,19 +151,20 @@ describe('environment locks', () => {
     expect(await releaseLock(client, repo, 'odd-1', 5)).toBe('conflict')
   })
 
-  it('lists locks and releases every lock of a PR (merge-cleanup)', async () => {
+  it("lists every lock with its holder, and releases one PR's locks in one push (merge-cleanup)", async () => {
     await take(['a-1', 'b-1'], 42)
     await take('c-1', 43)
-    const envs = (await listLocks(client, repo)).map((l) => [l.environment, l.lock?.pr])
-    expect(envs).toEqual(
+    const held = await heldLocks(at)
+    expect([...held.values()].map((l) => [l.environment, l.lock?.pr])).toEqual(
       expect.arrayContaining([
         ['a-1', 42],
         ['b-1', 42],
         ['c-1', 43],
       ]),
     )
-    expect((await releaseLocksOfPullRequest(client, repo, 42)).sort()).toEqual(['a-1', 'b-1'])
-    expect((await listLocks(client, repo)).map((l) => l.environment)).not.toContain('a-1')
+    const ofPr = [...held.values()].filter((l) => l.lock?.pr === 42)
+    expect((await releaseLocks(at, ofPr)).sort()).toEqual(['a-1', 'b-1'])
+    expect([...(await heldLocks(at)).keys()]).not.toContain('a-1')
     expect(await readLock(client, repo, 'c-1')).toBeDefined()
   })
 })

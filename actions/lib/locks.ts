@@ -134,17 +134,6 @@ export async function releaseLock(
   return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent'
 }
 
-/** Every lock in the repository. */
-export async function listLocks(client: GitHubClient, repo: RepoRef): Promise<HeldLock[]> {
-  const locks: HeldLock[] = []
-  for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-    const environment = branch.slice(LOCK_BRANCH_PREFIX.length)
-    if (!environment) continue
-    locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) })
-  }
-  return locks
-}
-
 /** The locks held on `environments`: one listing, then a read of each held one. */
 export async function locksOf(
   client: GitHubClient,
@@ -159,21 +148,6 @@ export async function locksOf(
     locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) })
   }
   return locks
-}
-
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-export async function releaseLocksOfPullRequest(
-  client: GitHubClient,
-  repo: RepoRef,
-  pr: number,
-): Promise<string[]> {
-  const released: string[] = []
-  for (const held of await listLocks(client, repo)) {
-    if (held.lock?.pr !== pr) continue
-    if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-      released.push(held.environment)
-  }
-  return released
 }
 
 /** Where lock refs live, for git: a scratch repository to build lock commits in, and the remote. */
