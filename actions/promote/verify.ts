@@ -2,6 +2,7 @@
 // Healthy counts as succeeded only once it stayed so for the stage's
 // `bakeSeconds` (a Degraded seen meanwhile fails it).
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import { assessApplication, type ArgoCdClient } from '../lib/argocd/client.js'
 
 export interface Verdict {
@@ -23,13 +24,13 @@ export interface BakeRequest {
 /** Watches the Application for `seconds`: every look must find it Synced and Healthy at `revision`. */
 export async function bake(client: ArgoCdClient, request: BakeRequest): Promise<Verdict> {
   const now = request.now ?? Date.now
-  const sleep = request.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const pause = request.sleep ?? sleep
   const bakeMs = request.seconds * 1000
   const started = now()
   for (;;) {
     const elapsed = now() - started
     if (elapsed >= bakeMs) return { ok: true, detail: `Healthy for ${request.seconds} s` }
-    await sleep(Math.min(request.pollMs, bakeMs - elapsed))
+    await pause(Math.min(request.pollMs, bakeMs - elapsed))
     const seen = assessApplication(
       await client.getApplication(request.application),
       request.revision,

@@ -3,6 +3,8 @@
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
 
+import { setTimeout as sleep } from 'node:timers/promises'
+
 export interface ArgoCdSource {
   repoURL?: string
   path?: string
@@ -363,10 +365,6 @@ interface RequestSpec {
   application?: string
 }
 
-function sleepFor(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
 function describeCause(error: unknown): string {
   if (!(error instanceof Error)) return String(error)
   const cause = (error as Error & { cause?: unknown }).cause
@@ -459,7 +457,7 @@ async function request<T>(
         log(
           `Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`,
         )
-        await sleepFor(delay)
+        await sleep(delay)
         continue
       }
       throw unreachable(server, spec, error)
@@ -481,7 +479,7 @@ async function request<T>(
       log(
         `Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`,
       )
-      await sleepFor(delay)
+      await sleep(delay)
       continue
     }
     const error = errorFor(spec, response.status, text)
@@ -756,7 +754,7 @@ async function waitForSyncedHealthy(
   const timeoutMs = waitOptions.timeoutMs ?? 300_000
   const pollMs = waitOptions.pollMs ?? 5_000
   const now = waitOptions.now ?? Date.now
-  const sleep = waitOptions.sleep ?? sleepFor
+  const pause = waitOptions.sleep ?? sleep
   const started = now()
   let last: Assessment | undefined
   let lastError: string | undefined
@@ -788,6 +786,6 @@ async function waitForSyncedHealthy(
         message,
       }
     }
-    await sleep(Math.min(pollMs, timeoutMs - elapsed))
+    await pause(Math.min(pollMs, timeoutMs - elapsed))
   }
 }

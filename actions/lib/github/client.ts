@@ -2,6 +2,7 @@
 // it): getOctokit gives the one client the runner's defaults (GITHUB_API_URL,
 // the runner's proxy settings) for the actions, the CLI and the tests alike;
 // the event context is read only in main.ts.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { getOctokit } from '@actions/github'
 import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
@@ -114,8 +115,6 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
   })
   return octokit
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error: unknown) {
