@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6481);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8936);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6481:
+/***/ 8936:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39700,6 +39700,8 @@ async function setAggregateStatus(client, repo, options) {
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
 var light = __nccwpck_require__(4133);
 ;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
@@ -40123,6 +40125,7 @@ class RateLimitBudgetError extends Error {
 
 
 
+
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
@@ -40192,13 +40195,12 @@ function createGitHubClient(token, options = {}) {
                     throw new RateLimitBudgetError(what, wait, ledger);
                 log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
                 ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
-                await sleep((wait.seconds * 1000) / clockScale);
+                await (0,promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
             }
         }
     });
     return octokit;
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error) {
     if (typeof error !== 'object' || error === null)

@@ -20219,7 +20219,7 @@ __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependen
 /* harmony import */ var _impact_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4146);
 /* harmony import */ var _render_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5006);
 /* harmony import */ var _merge_results_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6627);
-/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2391);
+/* harmony import */ var _report_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5891);
 
 
 
@@ -20423,17 +20423,20 @@ async function pushRender(git, remote, env, renderedDir, drySha) {
 
 /***/ }),
 
-/***/ 2391:
+/***/ 5891:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
+
 /** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
 class ArgoCdError extends Error {
     status;
@@ -20573,9 +20576,6 @@ function assessApplication(app, expectedRevision) {
     return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
 }
 const retriableStatuses = new Set([500, 502, 503, 504]);
-function sleepFor(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 function describeCause(error) {
     if (!(error instanceof Error))
         return String(error);
@@ -20646,7 +20646,7 @@ async function request(settings, spec) {
             if (attempt < retries) {
                 const delay = backoff(settings.retryDelayMs, attempt, null);
                 log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                await sleepFor(delay);
+                await (0,promises_namespaceObject.setTimeout)(delay);
                 continue;
             }
             throw unreachable(server, spec, error);
@@ -20663,7 +20663,7 @@ async function request(settings, spec) {
         if (retriableStatuses.has(response.status) && attempt < retries) {
             const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
             log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-            await sleepFor(delay);
+            await (0,promises_namespaceObject.setTimeout)(delay);
             continue;
         }
         const error = errorFor(spec, response.status, text);
@@ -20858,7 +20858,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     const timeoutMs = waitOptions.timeoutMs ?? 300_000;
     const pollMs = waitOptions.pollMs ?? 5_000;
     const now = waitOptions.now ?? Date.now;
-    const sleep = waitOptions.sleep ?? sleepFor;
+    const pause = waitOptions.sleep ?? promises_namespaceObject.setTimeout;
     const started = now();
     let last;
     let lastError;
@@ -20891,7 +20891,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
                 message,
             };
         }
-        await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        await pause(Math.min(pollMs, timeoutMs - elapsed));
     }
 }
 

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3692);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7159);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3692:
+/***/ 7159:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58455,11 +58455,14 @@ function failAction(error) {
     setFailed(message);
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
+
 /** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
 class ArgoCdError extends Error {
     status;
@@ -58599,9 +58602,6 @@ function assessApplication(app, expectedRevision) {
     return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
 }
 const retriableStatuses = new Set([500, 502, 503, 504]);
-function sleepFor(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 function describeCause(error) {
     if (!(error instanceof Error))
         return String(error);
@@ -58672,7 +58672,7 @@ async function client_request(settings, spec) {
             if (attempt < retries) {
                 const delay = backoff(settings.retryDelayMs, attempt, null);
                 log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                await sleepFor(delay);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
                 continue;
             }
             throw unreachable(server, spec, error);
@@ -58689,7 +58689,7 @@ async function client_request(settings, spec) {
         if (retriableStatuses.has(response.status) && attempt < retries) {
             const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
             log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-            await sleepFor(delay);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
             continue;
         }
         const error = errorFor(spec, response.status, text);
@@ -58884,7 +58884,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     const timeoutMs = waitOptions.timeoutMs ?? 300_000;
     const pollMs = waitOptions.pollMs ?? 5_000;
     const now = waitOptions.now ?? Date.now;
-    const sleep = waitOptions.sleep ?? sleepFor;
+    const pause = waitOptions.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
     const started = now();
     let last;
     let lastError;
@@ -58917,7 +58917,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
                 message,
             };
         }
-        await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        await pause(Math.min(pollMs, timeoutMs - elapsed));
     }
 }
 
@@ -59794,6 +59794,7 @@ class RateLimitBudgetError extends Error {
 
 
 
+
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
@@ -59863,13 +59864,12 @@ function createGitHubClient(token, options = {}) {
                     throw new RateLimitBudgetError(what, wait, ledger);
                 log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
                 ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
-                await sleep((wait.seconds * 1000) / clockScale);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
             }
         }
     });
     return octokit;
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error) {
     if (typeof error !== 'object' || error === null)
@@ -68842,17 +68842,6 @@ async function releaseLock(client, repo, environment, pr, id) {
         return 'conflict';
     return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
 }
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const locks = [];
-    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
-        if (!environment)
-            continue;
-        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
-    }
-    return locks;
-}
 /** The locks held on `environments`: one listing, then a read of each held one. */
 async function locksOf(client, repo, environments) {
     const wanted = new Set(environments);
@@ -68864,17 +68853,6 @@ async function locksOf(client, repo, environments) {
         locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
     }
     return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
 }
 const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
 const LOCAL_NEW = 'refs/fleet-promote-new-locks/';

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3994);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6469);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3994:
+/***/ 6469:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -60130,11 +60130,14 @@ async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
+
 /** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
 class ArgoCdError extends Error {
     status;
@@ -60274,9 +60277,6 @@ function assessApplication(app, expectedRevision) {
     return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
 }
 const retriableStatuses = new Set([500, 502, 503, 504]);
-function sleepFor(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 function describeCause(error) {
     if (!(error instanceof Error))
         return String(error);
@@ -60347,7 +60347,7 @@ async function client_request(settings, spec) {
             if (attempt < retries) {
                 const delay = backoff(settings.retryDelayMs, attempt, null);
                 log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                await sleepFor(delay);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
                 continue;
             }
             throw unreachable(server, spec, error);
@@ -60364,7 +60364,7 @@ async function client_request(settings, spec) {
         if (retriableStatuses.has(response.status) && attempt < retries) {
             const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
             log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-            await sleepFor(delay);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
             continue;
         }
         const error = errorFor(spec, response.status, text);
@@ -60559,7 +60559,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     const timeoutMs = waitOptions.timeoutMs ?? 300_000;
     const pollMs = waitOptions.pollMs ?? 5_000;
     const now = waitOptions.now ?? Date.now;
-    const sleep = waitOptions.sleep ?? sleepFor;
+    const pause = waitOptions.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
     const started = now();
     let last;
     let lastError;
@@ -60592,7 +60592,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
                 message,
             };
         }
-        await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        await pause(Math.min(pollMs, timeoutMs - elapsed));
     }
 }
 
@@ -66508,17 +66508,6 @@ async function releaseLock(client, repo, environment, pr, id) {
         return 'conflict';
     return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
 }
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const locks = [];
-    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
-        if (!environment)
-            continue;
-        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
-    }
-    return locks;
-}
 /** The locks held on `environments`: one listing, then a read of each held one. */
 async function locksOf(client, repo, environments) {
     const wanted = new Set(environments);
@@ -66530,17 +66519,6 @@ async function locksOf(client, repo, environments) {
         locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
     }
     return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
 }
 const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
 const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
@@ -67815,6 +67793,7 @@ class RateLimitBudgetError extends Error {
 
 
 
+
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
@@ -67884,13 +67863,12 @@ function createGitHubClient(token, options = {}) {
                     throw new RateLimitBudgetError(what, wait, ledger);
                 log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
                 ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
-                await sleep((wait.seconds * 1000) / clockScale);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
             }
         }
     });
     return octokit;
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error) {
     if (typeof error !== 'object' || error === null)

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2377);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8186);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2377:
+/***/ 8186:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58453,11 +58453,14 @@ function failAction(error) {
     setFailed(message);
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
  * Application, point it at a revision, sync, and wait for Synced + Healthy.
  */
+
 /** An Argo CD API failure; the message names the application and the HTTP status, never the token. */
 class ArgoCdError extends Error {
     status;
@@ -58597,9 +58600,6 @@ function assessApplication(app, expectedRevision) {
     return { ...base, state: 'pending', message: withDetails(`health ${health}`) };
 }
 const retriableStatuses = new Set([500, 502, 503, 504]);
-function sleepFor(ms) {
-    return new Promise((resolve) => setTimeout(resolve, ms));
-}
 function describeCause(error) {
     if (!(error instanceof Error))
         return String(error);
@@ -58670,7 +58670,7 @@ async function client_request(settings, spec) {
             if (attempt < retries) {
                 const delay = backoff(settings.retryDelayMs, attempt, null);
                 log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                await sleepFor(delay);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
                 continue;
             }
             throw unreachable(server, spec, error);
@@ -58687,7 +58687,7 @@ async function client_request(settings, spec) {
         if (retriableStatuses.has(response.status) && attempt < retries) {
             const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
             log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-            await sleepFor(delay);
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
             continue;
         }
         const error = errorFor(spec, response.status, text);
@@ -58882,7 +58882,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     const timeoutMs = waitOptions.timeoutMs ?? 300_000;
     const pollMs = waitOptions.pollMs ?? 5_000;
     const now = waitOptions.now ?? Date.now;
-    const sleep = waitOptions.sleep ?? sleepFor;
+    const pause = waitOptions.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
     const started = now();
     let last;
     let lastError;
@@ -58915,7 +58915,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
                 message,
             };
         }
-        await sleep(Math.min(pollMs, timeoutMs - elapsed));
+        await pause(Math.min(pollMs, timeoutMs - elapsed));
     }
 }
 
@@ -59792,6 +59792,7 @@ class RateLimitBudgetError extends Error {
 
 
 
+
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
@@ -59861,13 +59862,12 @@ function createGitHubClient(token, options = {}) {
                     throw new RateLimitBudgetError(what, wait, ledger);
                 log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
                 ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
-                await sleep((wait.seconds * 1000) / clockScale);
+                await (0,external_node_timers_promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
             }
         }
     });
     return octokit;
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error) {
     if (typeof error !== 'object' || error === null)
@@ -66683,17 +66683,18 @@ async function reportDeployment(ctx, target, deployment, state, description, env
 // Healthy counts as succeeded only once it stayed so for the stage's
 // `bakeSeconds` (a Degraded seen meanwhile fails it).
 
+
 /** Watches the Application for `seconds`: every look must find it Synced and Healthy at `revision`. */
 async function bake(client, request) {
     const now = request.now ?? Date.now;
-    const sleep = request.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    const pause = request.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
     const bakeMs = request.seconds * 1000;
     const started = now();
     for (;;) {
         const elapsed = now() - started;
         if (elapsed >= bakeMs)
             return { ok: true, detail: `Healthy for ${request.seconds} s` };
-        await sleep(Math.min(request.pollMs, bakeMs - elapsed));
+        await pause(Math.min(request.pollMs, bakeMs - elapsed));
         const seen = assessApplication(await client.getApplication(request.application), request.revision);
         if (seen.state !== 'ok') {
             const into = ((now() - started) / 1000).toFixed(1);
@@ -67161,7 +67162,7 @@ async function branchTip(client, repo, branch) {
     }
 }
 /** Every branch under `prefix`, with its tip. */
-async function git_data_branchesWithPrefix(client, repo, prefix) {
+async function branchesWithPrefix(client, repo, prefix) {
     const refs = await client.paginate(client.rest.git.listMatchingRefs, {
         ...repo,
         ref: `heads/${prefix}`,
@@ -67282,39 +67283,17 @@ async function releaseLock(client, repo, environment, pr, id) {
         return 'conflict';
     return (await deleteBranch(client, repo, lockBranch(environment))) ? 'released' : 'absent';
 }
-/** Every lock in the repository. */
-async function listLocks(client, repo) {
-    const locks = [];
-    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
-        const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
-        if (!environment)
-            continue;
-        locks.push({ environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
-    }
-    return locks;
-}
 /** The locks held on `environments`: one listing, then a read of each held one. */
 async function locksOf(client, repo, environments) {
     const wanted = new Set(environments);
     const locks = new Map();
-    for (const { branch, sha } of await git_data_branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
+    for (const { branch, sha } of await branchesWithPrefix(client, repo, LOCK_BRANCH_PREFIX)) {
         const environment = branch.slice(LOCK_BRANCH_PREFIX.length);
         if (!wanted.has(environment))
             continue;
         locks.set(environment, { environment, commit: sha, ...(await readLockFile(client, repo, sha)) });
     }
     return locks;
-}
-/** Releases every lock `pr` holds (merge-cleanup); returns the environments released. */
-async function releaseLocksOfPullRequest(client, repo, pr) {
-    const released = [];
-    for (const held of await listLocks(client, repo)) {
-        if (held.lock?.pr !== pr)
-            continue;
-        if ((await releaseLock(client, repo, held.environment, pr)) === 'released')
-            released.push(held.environment);
-    }
-    return released;
 }
 const LOCAL_LOCKS = 'refs/fleet-promote-locks/';
 const LOCAL_NEW = 'refs/fleet-promote-new-locks/';
