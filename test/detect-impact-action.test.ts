@@ -151,7 +151,7 @@ describe('detect-impact action', () => {
     }
   })
 
-  it('fails with an annotation on the file and line, and writes no output, when the head is broken', async () => {
+  it('impacts what a broken head breaks, with an annotation on the file and line, instead of failing', async () => {
     const fleet = generateFleet({ clusters: 3, components: 2 })
     const { base, head } = await pullRequest('acme/broken', fleet, {
       'components/addon-000/kustomization.yaml':
@@ -173,11 +173,19 @@ describe('detect-impact action', () => {
       },
     })
     try {
-      expect(result.exitCode).toBe(1)
-      expect(result.outputs).toEqual({})
-      const error = result.annotations.find((annotation) => annotation.level === 'error')
-      expect(error).toMatchObject({ file: 'components/addon-000/kustomization.yaml', line: 3 })
-      expect(error?.message).toContain('"missing.yaml" does not exist')
+      // The run goes on: the environments it breaks are impacted, their renders fail with it.
+      expect(result.exitCode).toBe(0)
+      const problems = JSON.parse(result.outputs.problems ?? '{}') as Record<string, string[]>
+      expect(Object.keys(problems).length).toBeGreaterThan(0)
+      for (const found of Object.values(problems))
+        expect(found).toEqual([
+          expect.stringContaining(':3: resources entry "missing.yaml" does not exist'),
+        ])
+      const count = Number(result.outputs.count)
+      expect(count).toBeGreaterThanOrEqual(Object.keys(problems).length)
+      const warning = result.annotations.find((annotation) => annotation.level === 'warning')
+      expect(warning).toMatchObject({ file: 'components/addon-000/kustomization.yaml', line: 3 })
+      expect(warning?.message).toContain('"missing.yaml" does not exist')
     } finally {
       await result.cleanup()
     }

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
-import { UserError } from '../actions/lib/errors.js'
 import { Git } from '../actions/lib/git/git.js'
 import { detectImpact } from '../actions/lib/kustomize/impact.js'
 import { createTempRepo, type FileChanges, type TempRepo } from './support/fleet-gen.js'
@@ -195,36 +194,45 @@ describe('detectImpact', () => {
     ])
   })
 
-  it('fails with file and line when the head references a missing path or has malformed YAML', async () => {
-    const missing = detectImpact(
+  it('impacts the environments a broken head graph breaks, with file and line, instead of failing', async () => {
+    const missing = await detectImpact(
       await scenario({
         'components/ingress/kustomization.yaml': 'resources:\n  - cm.yaml\n  - gone.yaml\n',
       }),
     )
-    await expect(missing).rejects.toThrow(UserError)
-    await expect(missing).rejects.toThrow(
-      'components/ingress/kustomization.yaml:3: resources entry "gone.yaml" does not exist',
-    )
-    await expect(missing).rejects.toMatchObject({
-      location: { file: 'components/ingress/kustomization.yaml', line: 3 },
-    })
-    const malformed = detectImpact(
+    const gone =
+      'components/ingress/kustomization.yaml:3: resources entry "gone.yaml" does not exist (components/ingress/gone.yaml)'
+    expect(names(missing)).toEqual(['test-b', 'prod-a', 'prod-b'])
+    expect(missing.problems).toEqual({ 'test-b': [gone], 'prod-a': [gone], 'prod-b': [gone] })
+    expect(missing.reasons['prod-a']).toContain(gone)
+    const malformed = await detectImpact(
       await scenario({ 'components/ingress/kustomization.yaml': 'resources: [cm.yaml\n' }),
     )
-    await expect(malformed).rejects.toThrow('invalid YAML')
-    await expect(malformed).rejects.toMatchObject({
-      // The parser notices the unclosed flow sequence at the end of the file.
-      location: { file: 'components/ingress/kustomization.yaml', line: 2 },
-    })
-    const cycle = detectImpact(
+    // The parser notices the unclosed flow sequence at the end of the file.
+    expect(malformed.problems['prod-a']).toEqual([
+      expect.stringMatching(/^components\/ingress\/kustomization.yaml:2: .*invalid YAML/),
+    ])
+    const cycle = await detectImpact(
       await scenario({
         'components/ingress/kustomization.yaml':
           'resources: [cm.yaml, ../../clusters/production/prod-b]\n',
       }),
     )
-    await expect(cycle).rejects.toThrow(
-      /prod-b\/kustomization.yaml:1: reference cycle: components\/ingress -> clusters\/production\/prod-b -> components\/ingress/,
+    expect(cycle.problems['prod-b']).toEqual([
+      expect.stringMatching(
+        /prod-b\/kustomization.yaml:1: reference cycle: components\/ingress -> clusters\/production\/prod-b -> components\/ingress/,
+      ),
+    ])
+  })
+
+  it('leaves out an environment main already breaks when the change does not reach it', async () => {
+    const broken = fleet()
+    broken['clusters/testing/test-a/kustomization.yaml'] = 'resources: [missing.yaml]\n'
+    const result = await detectImpact(
+      await scenario({ 'components/ingress/cm.yaml': CM('next') }, broken),
     )
+    expect(names(result)).toEqual(['test-b', 'prod-a', 'prod-b'])
+    expect(result.problems).toEqual({})
   })
 
   it('does not block on problems of the base revision, and impacts the environment that fixes them', async () => {

@@ -203,7 +203,7 @@ describe('summary comment', () => {
     )
     many[2999] = report('cluster-2999-with-a-long-name', 'production', {
       status: 'failed',
-      reason: 'kustomize build failed',
+      reason: 'render failed: kustomize build failed',
       changes: [],
     })
     const runUrl = 'https://gh.test/acme/fleet/actions/runs/9'

@@ -63,7 +63,7 @@ function fixture(value: number): FixtureEnvironment[] {
       name: 'prod-bad',
       stage: 'production',
       status: 'failed',
-      reason: 'kustomize build: accumulating resources failed',
+      reason: 'render failed: kustomize build: accumulating resources failed',
       baseSha: wet['prod-bad'],
     },
   ]
@@ -156,7 +156,7 @@ describe('openChildPrs', { timeout: 300_000 }, () => {
     expect(statuses['fleet-promote/prod-same']).toMatchObject({ state: 'success' })
     expect(statuses['fleet-promote/prod-bad']).toMatchObject({ state: 'failure' })
     expect(statuses['fleet-promote/prod-bad']!.description).toContain(
-      'render failed: kustomize build',
+      'render failed: kustomize build: accumulating',
     )
     expect(statuses['fleet-promote/pipeline']).toMatchObject({ state: 'failure' })
     for (const status of Object.values(statuses))

@@ -303,7 +303,17 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
       reviews: [approval('april', OLD)],
       statuses: success('eu-test-1', 'us-test-1'),
     },
-    verdict: 'refuse: production needs 1 approving review of aaaaaaa; it has 0',
+    verdict: `refuse: production needs 1 approving review of aaaaaaa; it has 0; the approval by april was for ${OLD.slice(0, 7)}; the head is aaaaaaa`,
+  },
+  {
+    name: 'production approved by two on older commits',
+    facts: {
+      ...maintainer,
+      command: promoteCommand(['production']),
+      reviews: [approval('april', OLD), approval('bruno', OLD)],
+      statuses: success('eu-test-1', 'us-test-1'),
+    },
+    verdict: `refuse: production needs 1 approving review of aaaaaaa; it has 0; the approvals by april (${OLD.slice(0, 7)}), bruno (${OLD.slice(0, 7)}) were for older commits; the head is aaaaaaa`,
   },
   {
     name: "the author's own approval",

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../actions/lib/config/config.js'
 import type { EnvironmentHydration } from '../actions/lib/hydration-types.js'
 import { guardDeletions } from '../actions/lib/render/compare.js'
-import { hydrate, type RenderSettings } from '../actions/lib/render/hydrate.js'
+import { hydrate, kustomizeProblem, type RenderSettings } from '../actions/lib/render/hydrate.js'
 import { fixtureRepo, type FixtureRepo } from './fixtures/render/fixture-repo.js'
 import { publishRender } from './fixtures/render/wet-branch.js'
 
@@ -177,5 +177,29 @@ describe('hydrate: deletion guard', () => {
       ).blocked,
     ).toBe(false)
     expect(guardDeletions(0, 0, [], guard, false).blocked).toBe(false)
+  })
+})
+
+describe('kustomizeProblem', () => {
+  // Messages as kustomize v5.8.1 prints them (after "Error: ").
+  const cases: [string, string, string][] = [
+    [
+      'a file entry: the file error, not the directory one',
+      "accumulating resources: accumulation err='merging resources from 'b.yaml': may not add resource with an already registered id: ConfigMap.v1.[noGrp]/x.[noNs]': must build at directory: '/t/b.yaml': file is not directory",
+      "merging resources from 'b.yaml': may not add resource with an already registered id: ConfigMap.v1.[noGrp]/x.[noNs]",
+    ],
+    [
+      'a kustomization entry: what went wrong inside it',
+      "accumulating resources: accumulation err='accumulating resources from '../kz': read /t/kz: is a directory': recursed accumulation of path '/t/kz': accumulating resources: accumulation err='merging resources from 'b.yaml': may not add resource with an already registered id: ConfigMap.v1.[noGrp]/x.[noNs]': must build at directory: '/t/kz/b.yaml': file is not directory",
+      "merging resources from 'b.yaml': may not add resource with an already registered id: ConfigMap.v1.[noGrp]/x.[noNs]",
+    ],
+    [
+      'anything else as it is',
+      'no matches for OriginalId apps_v1_Deployment|~X|addon',
+      'no matches for OriginalId apps_v1_Deployment|~X|addon',
+    ],
+  ]
+  it.each(cases)('%s', (_name, message, problem) => {
+    expect(kustomizeProblem(message)).toBe(problem)
   })
 })

@@ -46,6 +46,11 @@ export const contract = defineContract({
       description: 'JSON array of environment names known to be impacted (open-child-prs’ view).',
       default: '',
     },
+    error: {
+      description:
+        'Why the impact could not be computed (detect-impact’s `error` output): the gate fails with it as its description and links this run.',
+      default: '',
+    },
   },
   outputs: {
     state: {
@@ -60,6 +65,7 @@ export interface AggregateInputs {
   sha: string
   pr?: number
   environments?: string[]
+  error?: string
 }
 
 export function parseInputs(): AggregateInputs {
@@ -79,6 +85,7 @@ export function parseInputs(): AggregateInputs {
     sha: raw.sha.toLowerCase(),
     ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
     ...(environments ? { environments } : {}),
+    ...(raw.error ? { error: raw.error } : {}),
   }
 }
 
@@ -125,6 +132,7 @@ export async function aggregate(
   inputs: AggregateInputs,
   eventName: string,
   payload: EventPayload,
+  runUrl?: string,
 ): Promise<Outcome> {
   const event = eventCommit(eventName, payload)
   if ('skip' in event) return { state: 'skipped', description: event.skip }
@@ -160,6 +168,8 @@ export async function aggregate(
     parents,
     pulls,
     ...(inputs.environments ? { impacted: inputs.environments } : {}),
+    // The run's log is where a failure that names no environment is explained.
+    ...(inputs.error ? { failure: inputs.error, ...(runUrl ? { targetUrl: runUrl } : {}) } : {}),
   })
   return result.written
     ? { state: result.state, description: result.description }
@@ -171,12 +181,16 @@ export async function run(): Promise<void> {
     const inputs = parseInputs()
     const { context } = github
     const client = createGitHubClient(inputs.token, { log: core.info })
+    const runUrl = process.env.GITHUB_RUN_ID
+      ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
+      : undefined
     const outcome = await aggregate(
       client,
       context.repo,
       inputs,
       context.eventName,
       context.payload,
+      runUrl,
     )
     core.info(`${PIPELINE_CONTEXT}: ${outcome.state}: ${outcome.description}`)
     writeOutputs(contract, { state: outcome.state, description: outcome.description })

@@ -9,7 +9,8 @@ import {
   writeOutputs,
 } from '../lib/action-io.js'
 import type { Environment } from '../lib/config/types.js'
-import { UserError } from '../lib/errors.js'
+import { errorMessage, UserError } from '../lib/errors.js'
+import { statusDescription } from '../lib/statuses.js'
 import { Git } from '../lib/git/git.js'
 import { detectImpact, type DetectResult } from '../lib/kustomize/impact.js'
 import {
@@ -62,6 +63,14 @@ export const contract = defineContract({
     external: {
       description:
         'JSON array of remote dependencies of impacted environments `{kind, reference, file, line, environments}`.',
+    },
+    problems: {
+      description:
+        'JSON object: environment name → what breaks its kustomize dependency graph at the head (`file:line: problem`). Such an environment is impacted and its render fails; the run does not.',
+    },
+    error: {
+      description:
+        'Set only when the step fails (an input or configuration problem no environment can be blamed for): why, one line, for `aggregate-status`’ `error` input.',
     },
   },
 })
@@ -152,6 +161,12 @@ export function summaryMarkdown(result: DetectResult): string {
       )
     }
   }
+  const broken = Object.entries(result.problems)
+  if (broken.length > 0) {
+    lines.push('', '#### Broken at the head (their render fails)', '')
+    for (const [name, problems] of broken)
+      lines.push(`- ${untrusted(name)}: ${problems.map((p) => untrusted(p)).join('; ')}`)
+  }
   if (result.external.length > 0) {
     lines.push('', '#### Remote dependencies (not followed)', '')
     for (const ref of result.external) {
@@ -175,6 +190,12 @@ export async function run(): Promise<void> {
       configFile: inputs.config,
     })
     for (const warning of result.warnings) core.warning(`base revision: ${warning}`)
+    for (const issue of result.headIssues) {
+      core.warning(`${issue.message}; the environments loading it fail to render`, {
+        file: issue.file,
+        ...(issue.line !== undefined ? { startLine: issue.line } : {}),
+      })
+    }
     core.info(
       `${result.count} impacted: ${result.environments.map((env) => env.name).join(', ') || '(none)'}`,
     )
@@ -184,9 +205,12 @@ export async function run(): Promise<void> {
       count: result.count,
       matrix: shardMatrix(result.environments, inputs.shardSize),
       external: result.external,
+      problems: result.problems,
+      error: '',
     })
     await core.summary.addRaw(summaryMarkdown(result)).write()
   } catch (error) {
+    core.setOutput('error', statusDescription(`detect-impact failed: ${errorMessage(error)}`))
     failAction(error)
   }
 }

@@ -131,6 +131,8 @@ export interface SetAggregateOptions {
   /** Pre-fetched open pulls, to save a listing. */
   pulls?: readonly PullSummary[]
   targetUrl?: string
+  /** A failure no environment's status carries (the impact could not be computed): the gate fails with it. */
+  failure?: string
 }
 
 export type SetAggregateResult =
@@ -155,7 +157,7 @@ export async function setAggregateStatus(
       for (const child of childrenOf(pulls, repo, parent)) impacted.add(child.environment)
     }
   }
-  if (impacted.size === 0 && options.impacted === undefined) {
+  if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
     return {
       written: false,
       state: 'unknown',
@@ -164,7 +166,10 @@ export async function setAggregateStatus(
     }
   }
   const list: CommitStatus[] = [...statuses.values()]
-  const result = computeAggregate(list, impacted)
+  const result: AggregateResult =
+    options.failure === undefined
+      ? computeAggregate(list, impacted)
+      : { state: 'failure', description: statusDescription(options.failure), environments: [] }
   const status: CommitStatus = {
     context: PIPELINE_CONTEXT,
     state: result.state,

@@ -47,7 +47,7 @@ import {
   type DryCommit,
   type WetCommit,
 } from '../lib/git/wet-commit.js'
-import { upsertMarkedComment } from '../lib/github/comments.js'
+import { findMarkedComment, upsertMarkedComment } from '../lib/github/comments.js'
 import { dropNote, releaseDroppedLock, restoreDropped, type RestoreOptions } from './restore.js'
 
 /**
@@ -444,7 +444,9 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   }
 
   log(`statuses set`)
-  // 8. The sticky comment on the parent.
+  // 8. The sticky comment on the parent. A PR that impacts nothing (a README
+  // change) gets none; one it had from an earlier push is updated to say so.
+  const quiet = reports.size === 0 && closed.length === 0
   const commentBody = renderSummaryComment({
     parent,
     headSha,
@@ -455,7 +457,10 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     closed,
     ...(options.runUrl ? { runUrl: options.runUrl } : {}),
   })
-  const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody)
+  const commentUrl =
+    quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
+      ? undefined
+      : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody)
 
   // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
   const openAfter: PullSummary[] = [...reports.values()]
@@ -573,7 +578,8 @@ export function environmentStatus(
       return {
         ...base,
         state: 'failure',
-        description: `render failed: ${report.reason ?? 'see the workflow run'}`,
+        // hydrate's reasons say what failed ("render failed: …", "refused: …").
+        description: report.reason ?? 'render failed; see the workflow run',
         targetUrl: context.fallbackUrl,
       }
     case 'blocked':

@@ -204,10 +204,11 @@ function composeSummary(
       `> **${plural(problems.length, 'environment')} cannot be promoted**`,
     )
     for (const env of problems.filter((e) => shownNames.has(e.environment))) {
-      const what = env.status === 'blocked' ? 'blocked' : 'render failed'
-      out.push(
-        `> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`,
-      )
+      const why =
+        env.status === 'blocked'
+          ? `blocked: ${env.reason ?? 'deletion guard'}`
+          : (env.reason ?? 'render failed')
+      out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}`)
     }
     if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
   }

@@ -284,7 +284,8 @@ const staleChildren: Gate = (facts, selected) => {
 
 const approvalsGate: Gate = (facts, _selected, stages) => {
   const approvers = approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha)
-  const refusal = checkApprovals(approvers, facts.pull.headSha, stages)
+  const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha)
+  const refusal = checkApprovals(approvers, facts.pull.headSha, stages, stale)
   if (refusal) return { gate: 'approvals', ok: false, detail: refusal.reason }
   const needed = Math.max(0, ...stages.map((stage) => stage.approvals))
   return {
@@ -531,23 +532,33 @@ export function isBot(login: string, type?: string): boolean {
   return type === 'Bot' || login.toLowerCase().endsWith('[bot]')
 }
 
+/** Each reviewer's latest decisive review (APPROVED, CHANGES_REQUESTED or DISMISSED); never the author's. */
+function latestDecisive(reviews: readonly Review[], author: string): Map<string, Review> {
+  const latest = new Map<string, Review>()
+  for (const review of reviews) {
+    if (!review.login || review.login === author) continue
+    if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state)) continue
+    latest.set(review.login, review)
+  }
+  return latest
+}
+
 /**
- * Logins whose latest decisive review (APPROVED, CHANGES_REQUESTED or
- * DISMISSED; COMMENTED reviews do not change a verdict, as on GitHub) is an
- * approval of exactly `sha`. The PR author never counts.
+ * Logins whose latest decisive review (COMMENTED reviews do not change a
+ * verdict, as on GitHub) is an approval of exactly `sha`. The PR author never counts.
  */
 export function approversAmong(reviews: readonly Review[], author: string, sha: string): string[] {
-  const latest = new Map<string, { state: string; commitId: string }>()
-  for (const review of reviews) {
-    const login = review.login
-    if (!login || login === author) continue
-    if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state)) continue
-    latest.set(login, { state: review.state, commitId: review.commitId })
-  }
-  return [...latest]
-    .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
-    .map(([login]) => login)
+  return [...latestDecisive(reviews, author).values()]
+    .filter((review) => review.state === 'APPROVED' && review.commitId === sha)
+    .map((review) => review.login)
     .sort()
+}
+
+/** Approvals that still stand but are of another commit than `sha`: a refusal names them. */
+export function staleApprovals(reviews: readonly Review[], author: string, sha: string): Review[] {
+  return [...latestDecisive(reviews, author).values()]
+    .filter((review) => review.state === 'APPROVED' && review.commitId !== sha)
+    .sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0))
 }
 
 export interface ActorCheck {
@@ -596,17 +607,24 @@ export function checkPullRequestState(
   return undefined
 }
 
-/** Approvals of the pinned SHA for every stage that needs them. */
+/** Approvals of the pinned SHA for every stage that needs them; `stale` approvals of older commits are named. */
 export function checkApprovals(
   approvers: readonly string[],
   sha: string,
   stages: readonly StageConfig[],
+  stale: readonly Review[] = [],
 ): Refusal | undefined {
   const needed = Math.max(0, ...stages.map((stage) => stage.approvals))
   if (needed === 0 || approvers.length >= needed) return undefined
   const stage = stages.find((s) => s.approvals === needed)?.name ?? ''
+  const older =
+    stale.length === 0
+      ? ''
+      : stale.length === 1
+        ? `; the approval by ${stale[0]?.login} was for ${stale[0]?.commitId.slice(0, 7)}; the head is ${sha.slice(0, 7)}`
+        : `; the approvals by ${stale.map((r) => `${r.login} (${r.commitId.slice(0, 7)})`).join(', ')} were for older commits; the head is ${sha.slice(0, 7)}`
   return {
-    reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}`,
+    reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}${older}`,
   }
 }
 

@@ -217,7 +217,17 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
       },
     })
     run.steps.detect = detect
-    if (detect.exitCode !== 0) return run
+    if (detect.exitCode !== 0) {
+      // The children job then only sets the gate, failed with detect-impact's reason.
+      if (detect.outputs.error) {
+        run.steps.aggregate = await step('aggregate-status', {
+          ...ids,
+          workspace: await newJob(),
+          inputs: { token: users.app.token, pr: pull.number, error: detect.outputs.error },
+        })
+      }
+      return run
+    }
     const count = detect.outputs.count ?? '0'
     const names = JSON.stringify(
       (JSON.parse(detect.outputs.environments ?? '[]') as { name: string }[]).map(

@@ -45,6 +45,13 @@ commands.set('impact', {
       ...(options.remote !== undefined ? { remote: options.remote } : {}),
     })
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`)
+    // A check before pushing: what would fail the impacted environments' renders fails here.
+    const broken = Object.entries(result.problems)
+    if (broken.length > 0) {
+      for (const [name, problems] of broken)
+        for (const problem of problems) process.stderr.write(`error: ${name}: ${problem}\n`)
+      return 1
+    }
     const { environments, stages, count, external, reasons } = result
     process.stdout.write(
       `${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`,

@@ -24,6 +24,8 @@ export interface GraphIssue {
   message: string
   file: string
   line?: number
+  /** The kustomization directory whose load found it: the environments reaching it are the broken ones. */
+  dir?: string
 }
 
 export interface GraphNode {
@@ -557,12 +559,18 @@ export class RevisionGraph {
       this.issues.push({
         message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
         file,
+        dir,
       })
     }
     const parsed = this.cache.get(this.tree.files.get(file) ?? '')
     if ('error' in parsed) {
       const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path)
-      this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) })
+      this.issues.push({
+        message: parsed.error,
+        file,
+        dir,
+        ...(line !== undefined ? { line } : {}),
+      })
       return
     }
     const chain = [...stack, dir]
@@ -572,7 +580,7 @@ export class RevisionGraph {
   private resolve(node: GraphNode, reference: Reference, stack: string[]): void {
     // Lines are looked up only when something is reported.
     const issue = (message: string) =>
-      this.issues.push({ message, ...this.locate(node, reference) })
+      this.issues.push({ message, dir: node.dir, ...this.locate(node, reference) })
     const kind = reference.kind
     if (kind !== 'chart' && isRemoteReference(reference.value)) {
       node.external.push(this.remote(node, 'kustomize', reference.value, reference))

@@ -39,6 +39,14 @@ export interface ImpactReport {
   reasons: Record<string, string[]>
   /** Problems at the base revision: they do not block (the base is the old state). */
   warnings: string[]
+  /**
+   * Environment name → what breaks its dependency graph at the head
+   * (`file:line: problem`). Such an environment is impacted; its render fails
+   * with that reason, the others go on.
+   */
+  problems: Record<string, string[]>
+  /** Those problems once each, with file and line, for annotations. */
+  headIssues: GraphIssue[]
 }
 
 /** One side of the comparison: its tree and the environments found in it. */
@@ -92,8 +100,9 @@ function describeChange(file: ChangedFile, side: 'path' | 'oldPath'): string {
 }
 
 /**
- * The impact computation proper, on already loaded revisions. Throws a
- * UserError listing every problem of the head revision's graph.
+ * The impact computation proper, on already loaded revisions. A problem of
+ * the head revision's graph impacts the environments that load it; one that
+ * no environment loads throws a UserError listing it.
  */
 export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
   const { base, head, changed, cache } = options
@@ -101,7 +110,7 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
   baseGraph.addRoots(base.environments.map((env) => env.path))
   const headGraph = new RevisionGraph(head.tree, cache)
   headGraph.addRoots(head.environments.map((env) => env.path))
-  if (headGraph.issues.length > 0) throw issuesError(headGraph.issues, head.tree.label)
+  const problems = headProblems(headGraph, head)
   const sides: [RevisionGraph, RevisionInput][] = [
     [baseGraph, base],
     [headGraph, head],
@@ -112,6 +121,13 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
   membershipReasons(base, head, reasons)
   for (const [graph, input] of sides) graphReasons(graph, input, changed, reasons)
   extraRuleReasons(options.extraRules ?? [], changed, known, reasons)
+  // A problem main already has impacts only what this change impacts anyway.
+  const old = new Set(baseGraph.issues.map(issueText))
+  for (const [name, found] of problems) {
+    if (found.some((problem) => !old.has(problem)) || reasons.byEnvironment.has(name))
+      for (const problem of found) reasons.add(name, problem)
+    else problems.delete(name)
+  }
   const configImpact = options.configImpact
   if (configImpact) {
     for (const name of known.keys()) {
@@ -141,7 +157,25 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
       ]),
     ),
     warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+    problems: Object.fromEntries(problems),
+    headIssues: headGraph.issues.filter((issue) =>
+      [...problems.values()].some((found) => found.includes(issueText(issue))),
+    ),
   }
+}
+
+/** Environment name → the head graph's problems in what it loads; throws for a problem none loads. */
+function headProblems(graph: RevisionGraph, head: RevisionInput): Map<string, string[]> {
+  const problems = new Map<string, string[]>()
+  const unplaced: GraphIssue[] = []
+  for (const issue of graph.issues) {
+    const roots = issue.dir === undefined ? new Set<string>() : graph.rootsReaching(issue.dir)
+    const names = head.environments.filter((env) => roots.has(env.path)).map((env) => env.name)
+    if (names.length === 0) unplaced.push(issue)
+    for (const name of names) problems.set(name, [...(problems.get(name) ?? []), issueText(issue)])
+  }
+  if (unplaced.length > 0) throw issuesError(unplaced, graph.tree.label)
+  return problems
 }
 
 /** Every environment either side or the new configuration defines, by name. */
@@ -252,8 +286,12 @@ function externalDependencies(
   )
 }
 
+function issueText(issue: GraphIssue): string {
+  return `${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`
+}
+
 function formatIssue(issue: GraphIssue, label: string): string {
-  return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`
+  return `${label}: ${issueText(issue)}`
 }
 
 /** The settings that change what every environment renders or which environments a change reaches. */
