@@ -17,7 +17,7 @@ export function normalizeReply(
     .replaceAll(fleet.gh.serverUrl, 'https://github.test')
     .replace(/\b[0-9a-f]{40}\b/g, '<sha>')
     .replace(/`[0-9a-f]{7}`/g, '`<sha>`')
-    .replace(/\b(at|of|on|from|to) [0-9a-f]{7}\b/g, '$1 <sha>')
+    .replace(/\b(at|of|on|from|to|for|is) [0-9a-f]{7}\b/g, '$1 <sha>')
     .replace(/\| (\d+ ms|\d+\.\d s|\d+ min \d\d s) \|/g, '| <duration> |')
 }
 
