@@ -39678,7 +39678,7 @@ async function setAggregateStatus(client, repo, options) {
                 impacted.add(child.environment);
         }
     }
-    if (impacted.size === 0 && options.impacted === undefined) {
+    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
         return {
             written: false,
             state: 'unknown',
@@ -39687,7 +39687,9 @@ async function setAggregateStatus(client, repo, options) {
         };
     }
     const list = [...statuses.values()];
-    const result = computeAggregate(list, impacted);
+    const result = options.failure === undefined
+        ? computeAggregate(list, impacted)
+        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
     const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
@@ -40241,6 +40243,10 @@ const contract = defineContract({
             description: 'JSON array of environment names known to be impacted (open-child-prs’ view).',
             default: '',
         },
+        error: {
+            description: 'Why the impact could not be computed (detect-impact’s `error` output): the gate fails with it as its description and links this run.',
+            default: '',
+        },
     },
     outputs: {
         state: {
@@ -40266,6 +40272,7 @@ function parseInputs() {
         sha: raw.sha.toLowerCase(),
         ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
         ...(environments ? { environments } : {}),
+        ...(raw.error ? { error: raw.error } : {}),
     };
 }
 /**
@@ -40296,7 +40303,7 @@ function eventCommit(eventName, payload) {
             return { sha: text(payload.pull_request?.head?.sha) };
     }
 }
-async function aggregate(client, repo, inputs, eventName, payload) {
+async function aggregate(client, repo, inputs, eventName, payload, runUrl) {
     const event = eventCommit(eventName, payload);
     if ('skip' in event)
         return { state: 'skipped', description: event.skip };
@@ -40332,6 +40339,8 @@ async function aggregate(client, repo, inputs, eventName, payload) {
         parents,
         pulls,
         ...(inputs.environments ? { impacted: inputs.environments } : {}),
+        // The run's log is where a failure that names no environment is explained.
+        ...(inputs.error ? { failure: inputs.error, ...(runUrl ? { targetUrl: runUrl } : {}) } : {}),
     });
     return result.written
         ? { state: result.state, description: result.description }
@@ -40342,7 +40351,10 @@ async function run() {
         const inputs = parseInputs();
         const { /* context */ "_": context } = github_namespaceObject;
         const client = createGitHubClient(inputs.token, { log: info });
-        const outcome = await aggregate(client, context.repo, inputs, context.eventName, context.payload);
+        const runUrl = process.env.GITHUB_RUN_ID
+            ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
+            : undefined;
+        const outcome = await aggregate(client, context.repo, inputs, context.eventName, context.payload, runUrl);
         info(`${PIPELINE_CONTEXT}: ${outcome.state}: ${outcome.description}`);
         writeOutputs(contract, { state: outcome.state, description: outcome.description });
         await summary

@@ -19647,7 +19647,7 @@ var config_config = __nccwpck_require__(2523);
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
-var graph = __nccwpck_require__(8535);
+var kustomize_graph = __nccwpck_require__(8535);
 ;// CONCATENATED MODULE: ./actions/lib/github/errors.js
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
@@ -19770,17 +19770,17 @@ function describeChange(file, side) {
     return `${file.path} (${verb})`;
 }
 /**
- * The impact computation proper, on already loaded revisions. Throws a
- * UserError listing every problem of the head revision's graph.
+ * The impact computation proper, on already loaded revisions. A problem of
+ * the head revision's graph impacts the environments that load it; one that
+ * no environment loads throws a UserError listing it.
  */
 function analyzeImpact(options) {
     const { base, head, changed, cache } = options;
-    const baseGraph = new graph/* RevisionGraph */.Se(base.tree, cache);
+    const baseGraph = new kustomize_graph/* RevisionGraph */.Se(base.tree, cache);
     baseGraph.addRoots(base.environments.map((env) => env.path));
-    const headGraph = new graph/* RevisionGraph */.Se(head.tree, cache);
+    const headGraph = new kustomize_graph/* RevisionGraph */.Se(head.tree, cache);
     headGraph.addRoots(head.environments.map((env) => env.path));
-    if (headGraph.issues.length > 0)
-        throw (0,graph/* issuesError */.lk)(headGraph.issues, head.tree.label);
+    const problems = headProblems(headGraph, head);
     const sides = [
         [baseGraph, base],
         [headGraph, head],
@@ -19791,6 +19791,15 @@ function analyzeImpact(options) {
     for (const [graph, input] of sides)
         graphReasons(graph, input, changed, reasons);
     extraRuleReasons(options.extraRules ?? [], changed, known, reasons);
+    // A problem main already has impacts only what this change impacts anyway.
+    const old = new Set(baseGraph.issues.map(issueText));
+    for (const [name, found] of problems) {
+        if (found.some((problem) => !old.has(problem)) || reasons.byEnvironment.has(name))
+            for (const problem of found)
+                reasons.add(name, problem);
+        else
+            problems.delete(name);
+    }
     const configImpact = options.configImpact;
     if (configImpact) {
         for (const name of known.keys()) {
@@ -19814,7 +19823,25 @@ function analyzeImpact(options) {
             [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
         ])),
         warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+        problems: Object.fromEntries(problems),
+        headIssues: headGraph.issues.filter((issue) => [...problems.values()].some((found) => found.includes(issueText(issue)))),
     };
+}
+/** Environment name → the head graph's problems in what it loads; throws for a problem none loads. */
+function headProblems(graph, head) {
+    const problems = new Map();
+    const unplaced = [];
+    for (const issue of graph.issues) {
+        const roots = issue.dir === undefined ? new Set() : graph.rootsReaching(issue.dir);
+        const names = head.environments.filter((env) => roots.has(env.path)).map((env) => env.name);
+        if (names.length === 0)
+            unplaced.push(issue);
+        for (const name of names)
+            problems.set(name, [...(problems.get(name) ?? []), issueText(issue)]);
+    }
+    if (unplaced.length > 0)
+        throw (0,kustomize_graph/* issuesError */.lk)(unplaced, graph.tree.label);
+    return problems;
 }
 /** Every environment either side or the new configuration defines, by name. */
 function knownEnvironments(options) {
@@ -19899,8 +19926,11 @@ function externalDependencies(environments, graphs) {
     }
     return [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0);
 }
+function issueText(issue) {
+    return `${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+}
 function formatIssue(issue, label) {
-    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+    return `${label}: ${issueText(issue)}`;
 }
 /** The settings that change what every environment renders or which environments a change reaches. */
 function renderRelevant(config) {
@@ -19972,7 +20002,7 @@ async function detectImpact(options) {
         ? { file: configFile, read: () => configAt(git, head, configFile, false) }
         : undefined);
     lap('environments');
-    const cache = new graph/* KustomizationCache */.yc((oids) => git.readBlobs(oids));
+    const cache = new kustomize_graph/* KustomizationCache */.yc((oids) => git.readBlobs(oids));
     await cache.preload([...baseTree.kustomizationBlobIds(), ...headTree.kustomizationBlobIds()]);
     lap('read');
     const report = analyzeImpact({
@@ -20002,8 +20032,8 @@ async function revisionTrees(git, base, head) {
         else
             baseBlobs.set(path, oid);
     }
-    const baseTree = new graph/* RevisionTree */.uA(`base (${base.slice(0, 12)})`, baseBlobs);
-    const headTree = new graph/* RevisionTree */.uA(`head (${head.slice(0, 12)})`, headBlobs);
+    const baseTree = new kustomize_graph/* RevisionTree */.uA(`base (${base.slice(0, 12)})`, baseBlobs);
+    const headTree = new kustomize_graph/* RevisionTree */.uA(`head (${head.slice(0, 12)})`, headBlobs);
     return { changedFiles, baseTree, headTree };
 }
 /**
@@ -20138,6 +20168,14 @@ cli/* commands */.Pi.set('impact', {
         });
         for (const warning of result.warnings)
             process.stderr.write(`warning: ${warning}\n`);
+        // A check before pushing: what would fail the impacted environments' renders fails here.
+        const broken = Object.entries(result.problems);
+        if (broken.length > 0) {
+            for (const [name, problems] of broken)
+                for (const problem of problems)
+                    process.stderr.write(`error: ${name}: ${problem}\n`);
+            return 1;
+        }
         const { environments, stages, count, external, reasons } = result;
         process.stdout.write(`${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`);
         return 0;
@@ -25114,12 +25152,18 @@ class RevisionGraph {
             this.issues.push({
                 message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
                 file,
+                dir,
             });
         }
         const parsed = this.cache.get(this.tree.files.get(file) ?? '');
         if ('error' in parsed) {
             const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path);
-            this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) });
+            this.issues.push({
+                message: parsed.error,
+                file,
+                dir,
+                ...(line !== undefined ? { line } : {}),
+            });
             return;
         }
         const chain = [...stack, dir];
@@ -25128,7 +25172,7 @@ class RevisionGraph {
     }
     resolve(node, reference, stack) {
         // Lines are looked up only when something is reported.
-        const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
+        const issue = (message) => this.issues.push({ message, dir: node.dir, ...this.locate(node, reference) });
         const kind = reference.kind;
         if (kind !== 'chart' && isRemoteReference(reference.value)) {
             node.external.push(this.remote(node, 'kustomize', reference.value, reference));
@@ -25381,7 +25425,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   Qv: () => (/* binding */ hydrate)
 });
 
-// UNUSED EXPORTS: SANDBOX_TMP_BYTES, mapPool
+// UNUSED EXPORTS: SANDBOX_TMP_BYTES, kustomizeProblem, mapPool
 
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
@@ -26392,7 +26436,7 @@ async function renderOne(item, state, options, context) {
         const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop();
         return finish({
             ...base,
-            reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
+            reason: clip(`render failed: ${detail ? kustomizeProblem(detail.replace(/^Error: /, '')) : `kustomize exit ${run.code}`}`),
         });
     }
     let after;
@@ -26433,6 +26477,17 @@ async function originUrl(git) {
     if (result.code !== 0)
         return '';
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+const RECURSED = /^accumulating resources: accumulation err='.*?': recursed accumulation of path '[^']*': (.*)$/s;
+const AS_FILE = /^accumulating resources: accumulation err='(.*)': must build at directory: .*: file is not directory$/s;
+/**
+ * What went wrong, out of kustomize's "accumulating resources: accumulation
+ * err='<read as a file>': <read as a directory>" nesting (one level per
+ * kustomization), so the 140 characters of a status hold the cause.
+ */
+function kustomizeProblem(message) {
+    const inner = RECURSED.exec(message)?.[1] ?? AS_FILE.exec(message)?.[1];
+    return inner === undefined ? message : kustomizeProblem(inner);
 }
 
 

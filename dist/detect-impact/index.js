@@ -48836,7 +48836,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6174);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2413);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48845,7 +48845,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6174:
+/***/ 2413:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56918,6 +56918,34 @@ function failAction(error) {
     setFailed(message);
 }
 
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+}
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
+}
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
@@ -63758,12 +63786,18 @@ class RevisionGraph {
             this.issues.push({
                 message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
                 file,
+                dir,
             });
         }
         const parsed = this.cache.get(this.tree.files.get(file) ?? '');
         if ('error' in parsed) {
             const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path);
-            this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) });
+            this.issues.push({
+                message: parsed.error,
+                file,
+                dir,
+                ...(line !== undefined ? { line } : {}),
+            });
             return;
         }
         const chain = [...stack, dir];
@@ -63772,7 +63806,7 @@ class RevisionGraph {
     }
     resolve(node, reference, stack) {
         // Lines are looked up only when something is reported.
-        const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
+        const issue = (message) => this.issues.push({ message, dir: node.dir, ...this.locate(node, reference) });
         const kind = reference.kind;
         if (kind !== 'chart' && isRemoteReference(reference.value)) {
             node.external.push(this.remote(node, 'kustomize', reference.value, reference));
@@ -64002,8 +64036,9 @@ function describeChange(file, side) {
     return `${file.path} (${verb})`;
 }
 /**
- * The impact computation proper, on already loaded revisions. Throws a
- * UserError listing every problem of the head revision's graph.
+ * The impact computation proper, on already loaded revisions. A problem of
+ * the head revision's graph impacts the environments that load it; one that
+ * no environment loads throws a UserError listing it.
  */
 function analyzeImpact(options) {
     const { base, head, changed, cache } = options;
@@ -64011,8 +64046,7 @@ function analyzeImpact(options) {
     baseGraph.addRoots(base.environments.map((env) => env.path));
     const headGraph = new RevisionGraph(head.tree, cache);
     headGraph.addRoots(head.environments.map((env) => env.path));
-    if (headGraph.issues.length > 0)
-        throw issuesError(headGraph.issues, head.tree.label);
+    const problems = headProblems(headGraph, head);
     const sides = [
         [baseGraph, base],
         [headGraph, head],
@@ -64023,6 +64057,15 @@ function analyzeImpact(options) {
     for (const [graph, input] of sides)
         graphReasons(graph, input, changed, reasons);
     extraRuleReasons(options.extraRules ?? [], changed, known, reasons);
+    // A problem main already has impacts only what this change impacts anyway.
+    const old = new Set(baseGraph.issues.map(issueText));
+    for (const [name, found] of problems) {
+        if (found.some((problem) => !old.has(problem)) || reasons.byEnvironment.has(name))
+            for (const problem of found)
+                reasons.add(name, problem);
+        else
+            problems.delete(name);
+    }
     const configImpact = options.configImpact;
     if (configImpact) {
         for (const name of known.keys()) {
@@ -64046,7 +64089,25 @@ function analyzeImpact(options) {
             [...(reasons.byEnvironment.get(env.name) ?? [])].sort(),
         ])),
         warnings: baseGraph.issues.map((issue) => formatIssue(issue, base.tree.label)),
+        problems: Object.fromEntries(problems),
+        headIssues: headGraph.issues.filter((issue) => [...problems.values()].some((found) => found.includes(issueText(issue)))),
     };
+}
+/** Environment name → the head graph's problems in what it loads; throws for a problem none loads. */
+function headProblems(graph, head) {
+    const problems = new Map();
+    const unplaced = [];
+    for (const issue of graph.issues) {
+        const roots = issue.dir === undefined ? new Set() : graph.rootsReaching(issue.dir);
+        const names = head.environments.filter((env) => roots.has(env.path)).map((env) => env.name);
+        if (names.length === 0)
+            unplaced.push(issue);
+        for (const name of names)
+            problems.set(name, [...(problems.get(name) ?? []), issueText(issue)]);
+    }
+    if (unplaced.length > 0)
+        throw issuesError(unplaced, graph.tree.label);
+    return problems;
 }
 /** Every environment either side or the new configuration defines, by name. */
 function knownEnvironments(options) {
@@ -64131,8 +64192,11 @@ function externalDependencies(environments, graphs) {
     }
     return [...external.values()].sort((a, b) => a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0);
 }
+function issueText(issue) {
+    return `${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+}
 function formatIssue(issue, label) {
-    return `${label}: ${issue.file}${issue.line !== undefined ? `:${issue.line}` : ''}: ${issue.message}`;
+    return `${label}: ${issueText(issue)}`;
 }
 /** The settings that change what every environment renders or which environments a change reaches. */
 function renderRelevant(config) {
@@ -64456,6 +64520,7 @@ function nameList(names, max = 8) {
 
 
 
+
 const contract = defineContract({
     inputs: {
         config: {
@@ -64492,6 +64557,12 @@ const contract = defineContract({
         },
         external: {
             description: 'JSON array of remote dependencies of impacted environments `{kind, reference, file, line, environments}`.',
+        },
+        problems: {
+            description: 'JSON object: environment name → what breaks its kustomize dependency graph at the head (`file:line: problem`). Such an environment is impacted and its render fails; the run does not.',
+        },
+        error: {
+            description: 'Set only when the step fails (an input or configuration problem no environment can be blamed for): why, one line, for `aggregate-status`’ `error` input.',
         },
     },
 });
@@ -64557,6 +64628,12 @@ function summaryMarkdown(result) {
             lines.push(`| ${tableCell(untrusted(env.name))} | ${tableCell(untrusted(env.path))} | ${shown}${reasons.length > 10 ? `<br>… ${reasons.length - 10} more` : ''} |`);
         }
     }
+    const broken = Object.entries(result.problems);
+    if (broken.length > 0) {
+        lines.push('', '#### Broken at the head (their render fails)', '');
+        for (const [name, problems] of broken)
+            lines.push(`- ${untrusted(name)}: ${problems.map((p) => untrusted(p)).join('; ')}`);
+    }
     if (result.external.length > 0) {
         lines.push('', '#### Remote dependencies (not followed)', '');
         for (const ref of result.external) {
@@ -64578,6 +64655,12 @@ async function run() {
         });
         for (const warning of result.warnings)
             core_warning(`base revision: ${warning}`);
+        for (const issue of result.headIssues) {
+            core_warning(`${issue.message}; the environments loading it fail to render`, {
+                file: issue.file,
+                ...(issue.line !== undefined ? { startLine: issue.line } : {}),
+            });
+        }
         info(`${result.count} impacted: ${result.environments.map((env) => env.name).join(', ') || '(none)'}`);
         writeOutputs(contract, {
             environments: result.environments,
@@ -64585,10 +64668,13 @@ async function run() {
             count: result.count,
             matrix: shardMatrix(result.environments, inputs.shardSize),
             external: result.external,
+            problems: result.problems,
+            error: '',
         });
         await summary.addRaw(summaryMarkdown(result)).write();
     }
     catch (error) {
+        setOutput('error', statusDescription(`detect-impact failed: ${errors_errorMessage(error)}`));
         failAction(error);
     }
 }

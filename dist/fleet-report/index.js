@@ -67958,7 +67958,7 @@ async function renderOne(item, state, options, context) {
         const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop();
         return finish({
             ...base,
-            reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
+            reason: clip(`render failed: ${detail ? kustomizeProblem(detail.replace(/^Error: /, '')) : `kustomize exit ${run.code}`}`),
         });
     }
     let after;
@@ -67999,6 +67999,17 @@ async function originUrl(git) {
     if (result.code !== 0)
         return '';
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+const RECURSED = /^accumulating resources: accumulation err='.*?': recursed accumulation of path '[^']*': (.*)$/s;
+const AS_FILE = /^accumulating resources: accumulation err='(.*)': must build at directory: .*: file is not directory$/s;
+/**
+ * What went wrong, out of kustomize's "accumulating resources: accumulation
+ * err='<read as a file>': <read as a directory>" nesting (one level per
+ * kustomization), so the 140 characters of a status hold the cause.
+ */
+function kustomizeProblem(message) {
+    const inner = RECURSED.exec(message)?.[1] ?? AS_FILE.exec(message)?.[1];
+    return inner === undefined ? message : kustomizeProblem(inner);
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/render/sources.js
@@ -68958,12 +68969,18 @@ class RevisionGraph {
             this.issues.push({
                 message: `found more than one kustomization file in "${dir}": ${[file, ...others].join(', ')}`,
                 file,
+                dir,
             });
         }
         const parsed = this.cache.get(this.tree.files.get(file) ?? '');
         if ('error' in parsed) {
             const line = parsed.line ?? this.cache.lineOf(this.tree.files.get(file) ?? '', parsed.path);
-            this.issues.push({ message: parsed.error, file, ...(line !== undefined ? { line } : {}) });
+            this.issues.push({
+                message: parsed.error,
+                file,
+                dir,
+                ...(line !== undefined ? { line } : {}),
+            });
             return;
         }
         const chain = [...stack, dir];
@@ -68972,7 +68989,7 @@ class RevisionGraph {
     }
     resolve(node, reference, stack) {
         // Lines are looked up only when something is reported.
-        const issue = (message) => this.issues.push({ message, ...this.locate(node, reference) });
+        const issue = (message) => this.issues.push({ message, dir: node.dir, ...this.locate(node, reference) });
         const kind = reference.kind;
         if (kind !== 'chart' && isRemoteReference(reference.value)) {
             node.external.push(this.remote(node, 'kustomize', reference.value, reference));

@@ -67931,7 +67931,7 @@ async function renderOne(item, state, options, context) {
         const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop();
         return finish({
             ...base,
-            reason: clip(`render failed: ${detail ?? `kustomize exit ${run.code}`}`),
+            reason: clip(`render failed: ${detail ? kustomizeProblem(detail.replace(/^Error: /, '')) : `kustomize exit ${run.code}`}`),
         });
     }
     let after;
@@ -67972,6 +67972,17 @@ async function originUrl(git) {
     if (result.code !== 0)
         return '';
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+const RECURSED = /^accumulating resources: accumulation err='.*?': recursed accumulation of path '[^']*': (.*)$/s;
+const AS_FILE = /^accumulating resources: accumulation err='(.*)': must build at directory: .*: file is not directory$/s;
+/**
+ * What went wrong, out of kustomize's "accumulating resources: accumulation
+ * err='<read as a file>': <read as a directory>" nesting (one level per
+ * kustomization), so the 140 characters of a status hold the cause.
+ */
+function kustomizeProblem(message) {
+    const inner = RECURSED.exec(message)?.[1] ?? AS_FILE.exec(message)?.[1];
+    return inner === undefined ? message : kustomizeProblem(inner);
 }
 
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/decide.js

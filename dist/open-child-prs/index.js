@@ -59107,7 +59107,7 @@ async function setAggregateStatus(client, repo, options) {
                 impacted.add(child.environment);
         }
     }
-    if (impacted.size === 0 && options.impacted === undefined) {
+    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
         return {
             written: false,
             state: 'unknown',
@@ -59116,7 +59116,9 @@ async function setAggregateStatus(client, repo, options) {
         };
     }
     const list = [...statuses.values()];
-    const result = computeAggregate(list, impacted);
+    const result = options.failure === undefined
+        ? computeAggregate(list, impacted)
+        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
     const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
@@ -59685,8 +59687,10 @@ function composeSummary(input, groups, omitted, shown, more) {
     if (problems.length > 0) {
         out.push('', '> [!CAUTION]', `> **${plural(problems.length, 'environment')} cannot be promoted**`);
         for (const env of problems.filter((e) => shownNames.has(e.environment))) {
-            const what = env.status === 'blocked' ? 'blocked' : 'render failed';
-            out.push(`> - \`${env.environment}\` (${env.stage}): ${what}: ${untrusted(env.reason ?? 'no reason given')}`);
+            const why = env.status === 'blocked'
+                ? `blocked: ${env.reason ?? 'deletion guard'}`
+                : (env.reason ?? 'render failed');
+            out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}`);
         }
         if (input.runUrl)
             out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
@@ -67076,7 +67080,9 @@ async function openChildPrs(options) {
         }
     }
     log(`statuses set`);
-    // 8. The sticky comment on the parent.
+    // 8. The sticky comment on the parent. A PR that impacts nothing (a README
+    // change) gets none; one it had from an earlier push is updated to say so.
+    const quiet = reports.size === 0 && closed.length === 0;
     const commentBody = renderSummaryComment({
         parent,
         headSha,
@@ -67087,7 +67093,9 @@ async function openChildPrs(options) {
         closed,
         ...(options.runUrl ? { runUrl: options.runUrl } : {}),
     });
-    const commentUrl = await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
+    const commentUrl = quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
+        ? undefined
+        : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
     // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
     const openAfter = [...reports.values()]
         .filter((r) => r.child && r.child.state !== 'closed')
@@ -67192,7 +67200,8 @@ function environmentStatus(report, context) {
             return {
                 ...base,
                 state: 'failure',
-                description: `render failed: ${report.reason ?? 'see the workflow run'}`,
+                // hydrate's reasons say what failed ("render failed: …", "refused: …").
+                description: report.reason ?? 'render failed; see the workflow run',
                 targetUrl: context.fallbackUrl,
             };
         case 'blocked':

@@ -60536,7 +60536,7 @@ async function setAggregateStatus(client, repo, options) {
                 impacted.add(child.environment);
         }
     }
-    if (impacted.size === 0 && options.impacted === undefined) {
+    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
         return {
             written: false,
             state: 'unknown',
@@ -60545,7 +60545,9 @@ async function setAggregateStatus(client, repo, options) {
         };
     }
     const list = [...statuses.values()];
-    const result = computeAggregate(list, impacted);
+    const result = options.failure === undefined
+        ? computeAggregate(list, impacted)
+        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
     const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
@@ -68379,7 +68381,8 @@ const staleChildren = (facts, selected) => {
 };
 const approvalsGate = (facts, _selected, stages) => {
     const approvers = gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha);
-    const refusal = checkApprovals(approvers, facts.pull.headSha, stages);
+    const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha);
+    const refusal = checkApprovals(approvers, facts.pull.headSha, stages, stale);
     if (refusal)
         return { gate: 'approvals', ok: false, detail: refusal.reason };
     const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
@@ -68594,25 +68597,33 @@ function highestPermission(permissions) {
 function isBot(login, type) {
     return type === 'Bot' || login.toLowerCase().endsWith('[bot]');
 }
-/**
- * Logins whose latest decisive review (APPROVED, CHANGES_REQUESTED or
- * DISMISSED; COMMENTED reviews do not change a verdict, as on GitHub) is an
- * approval of exactly `sha`. The PR author never counts.
- */
-function gates_approversAmong(reviews, author, sha) {
+/** Each reviewer's latest decisive review (APPROVED, CHANGES_REQUESTED or DISMISSED); never the author's. */
+function latestDecisive(reviews, author) {
     const latest = new Map();
     for (const review of reviews) {
-        const login = review.login;
-        if (!login || login === author)
+        if (!review.login || review.login === author)
             continue;
         if (!['APPROVED', 'CHANGES_REQUESTED', 'DISMISSED'].includes(review.state))
             continue;
-        latest.set(login, { state: review.state, commitId: review.commitId });
+        latest.set(review.login, review);
     }
-    return [...latest]
-        .filter(([, review]) => review.state === 'APPROVED' && review.commitId === sha)
-        .map(([login]) => login)
+    return latest;
+}
+/**
+ * Logins whose latest decisive review (COMMENTED reviews do not change a
+ * verdict, as on GitHub) is an approval of exactly `sha`. The PR author never counts.
+ */
+function gates_approversAmong(reviews, author, sha) {
+    return [...latestDecisive(reviews, author).values()]
+        .filter((review) => review.state === 'APPROVED' && review.commitId === sha)
+        .map((review) => review.login)
         .sort();
+}
+/** Approvals that still stand but are of another commit than `sha`: a refusal names them. */
+function staleApprovals(reviews, author, sha) {
+    return [...latestDecisive(reviews, author).values()]
+        .filter((review) => review.state === 'APPROVED' && review.commitId !== sha)
+        .sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0));
 }
 /** Bot allowlist and repository role. */
 function checkActor(input) {
@@ -68644,14 +68655,19 @@ function checkPullRequestState(pull, repo, config) {
     }
     return undefined;
 }
-/** Approvals of the pinned SHA for every stage that needs them. */
-function checkApprovals(approvers, sha, stages) {
+/** Approvals of the pinned SHA for every stage that needs them; `stale` approvals of older commits are named. */
+function checkApprovals(approvers, sha, stages, stale = []) {
     const needed = Math.max(0, ...stages.map((stage) => stage.approvals));
     if (needed === 0 || approvers.length >= needed)
         return undefined;
     const stage = stages.find((s) => s.approvals === needed)?.name ?? '';
+    const older = stale.length === 0
+        ? ''
+        : stale.length === 1
+            ? `; the approval by ${stale[0]?.login} was for ${stale[0]?.commitId.slice(0, 7)}; the head is ${sha.slice(0, 7)}`
+            : `; the approvals by ${stale.map((r) => `${r.login} (${r.commitId.slice(0, 7)})`).join(', ')} were for older commits; the head is ${sha.slice(0, 7)}`;
     return {
-        reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}`,
+        reason: `${stage} needs ${needed} approving review${needed === 1 ? '' : 's'} of ${sha.slice(0, 7)}; it has ${approvers.length}${older}`,
     };
 }
 /**
