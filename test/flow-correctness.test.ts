@@ -2,15 +2,10 @@
 // bundles against the simulators, in the order the reusable workflows run
 // them (test/support/flow.ts), with SPEC.md §3's "what a cluster runs"
 // invariant checked after every step.
-import { afterEach, describe, expect, it } from 'vitest'
-import { startFlow, type Flow } from './support/flow.js'
+import { describe, expect, it } from 'vitest'
+import { flowPerTest, type Flow } from './support/flow.js'
 
-let flow: Flow | undefined
-
-afterEach(async () => {
-  await flow?.stop()
-  flow = undefined
-})
+const start = flowPerTest()
 
 const settings = (version: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  namespace: web\ndata:\n  version: "${version}"\n`
@@ -40,7 +35,7 @@ function snapshot(f: Flow, parent: number) {
 
 describe('flow correctness', { timeout: 600_000 }, () => {
   it('a second push that drops an auto-promoted environment puts its cluster back on the WET branch', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     const first = await f.prWorkflow(parent, 'opened')
     expect(first.steps.auto?.outputs.decision).toBe('deployed')
@@ -64,7 +59,7 @@ describe('flow correctness', { timeout: 600_000 }, () => {
   })
 
   it('"Re-run all jobs", reopened and ready_for_review at the same head change nothing after a promotion', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     const first = await f.prWorkflow(parent, 'opened')
     expect(first.steps.auto?.outputs.decision).toBe('deployed')
@@ -90,7 +85,7 @@ describe('flow correctness', { timeout: 600_000 }, () => {
   })
 
   it('a reply whose answer was lost is posted once; a 500 on a check names the check and says to re-run', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     f.approve(parent)
@@ -124,7 +119,7 @@ describe('flow correctness', { timeout: 600_000 }, () => {
   })
 
   it('merge-cleanup finds nothing to leave for a human on environments a later push dropped', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     // The second push only touches the testing clusters: prod-a and prod-b drop out.
@@ -148,7 +143,7 @@ describe('flow correctness', { timeout: 600_000 }, () => {
   })
 
   it('merge-cleanup fails, keeping the child branch, while Argo CD cannot put a cluster back; a re-run finishes', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     const closed = await f.merge(parent)

@@ -1,14 +1,9 @@
 // Issue 12 item 6: what the PR shows when something is wrong (or nothing is
 // impacted), through the real bundles in workflow order (test/support/flow.ts).
-import { afterEach, describe, expect, it } from 'vitest'
-import { startFlow, type Flow } from './support/flow.js'
+import { describe, expect, it } from 'vitest'
+import { flowPerTest, type Flow } from './support/flow.js'
 
-let flow: Flow | undefined
-
-afterEach(async () => {
-  await flow?.stop()
-  flow = undefined
-})
+const start = flowPerTest()
 
 const settings = (version: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  namespace: web\ndata:\n  version: "${version}"\n`
@@ -24,7 +19,7 @@ const sticky = (f: Flow, parent: number) =>
 
 describe('flow feedback on the PR', { timeout: 600_000 }, () => {
   it('a kustomization naming a missing file fails that environment with file:line, not the run', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('broken', {
       'components/app/settings.yaml': settings('2'),
       'clusters/testing/test-a/kustomization.yaml': kustomization(
@@ -68,7 +63,7 @@ describe('flow feedback on the PR', { timeout: 600_000 }, () => {
   })
 
   it('a configuration error that names no environment fails the gate with the reason and a run link', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bad-config', {
       'components/app/settings.yaml': settings('2'),
       'fleet-promote.yaml': 'version: 1\nenvironments: [\n',
@@ -86,7 +81,7 @@ describe('flow feedback on the PR', { timeout: 600_000 }, () => {
   })
 
   it('a PR that impacts nothing gets the gate success and no comment', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('docs', { 'README.md': '# the fleet\n' })
     const run = await f.prWorkflow(parent, 'opened')
     for (const [step, result] of Object.entries(run.steps))
@@ -97,7 +92,7 @@ describe('flow feedback on the PR', { timeout: 600_000 }, () => {
   })
 
   it('a PR that stops impacting anything updates its comment instead of leaving it stale', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     await f.push(parent, { 'components/app/settings.yaml': settings('1'), 'README.md': 'x\n' })
@@ -110,7 +105,7 @@ describe('flow feedback on the PR', { timeout: 600_000 }, () => {
   })
 
   it('a refusal for an approval of an older commit says whose approval and for which commit', async () => {
-    const f = (flow = await startFlow())
+    const f = await start()
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     const approved = f.gh.state.pull('acme/fleet', parent).headSha

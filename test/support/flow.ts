@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseDocument, type Document } from 'yaml'
+import { afterEach } from 'vitest'
 import {
   argoCdApplicationName,
   discoverEnvironments,
@@ -106,6 +107,16 @@ export interface User {
 }
 
 export type Files = Record<string, string | null>
+
+/** A scenario file's flows, one per test, each stopped after its test: `const f = await start()`. */
+export function flowPerTest(): (options?: FlowOptions) => Promise<Flow> {
+  let current: Flow | undefined
+  afterEach(async () => {
+    await current?.stop()
+    current = undefined
+  })
+  return async (options) => (current = await startFlow(options))
+}
 
 export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
   const distDir = await flowBundles()
