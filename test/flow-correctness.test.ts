@@ -181,3 +181,43 @@ describe('flow correctness', { timeout: 600_000 }, () => {
     expect(f.violations).toEqual([])
   })
 })
+
+describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
+  it('is refused while its child predates a merged parent, and deploys once re-rendered', async () => {
+    const f = await start()
+    const first = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(first, 'opened')
+    const second = await f.openParent('size', {
+      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+    })
+    const rendered = await f.prWorkflow(second, 'opened')
+    const wetBefore = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a') ?? ''
+    const merged = (await f.closedWorkflow(first, await f.merge(first))).steps.cleanup!
+    expect(merged.exitCode, merged.stdout).toBe(0)
+    const wetAfter = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a') ?? ''
+    expect(wetAfter).not.toBe(wetBefore)
+    // Its status says the child is stale, and why.
+    const stale = f.statuses(second).get('fleet-promote/prod-a')
+    expect(stale?.state).toBe('pending')
+    expect(stale?.description).toBe(
+      `stale: #${first} landed on env/prod-a since this render; push or re-run the pull request workflow to re-render`,
+    )
+    expect(f.statuses(second).get('fleet-promote/pipeline')?.state).toBe('pending')
+
+    f.approve(second)
+    const refused = await f.command(second, f.users.maintainer, '.promote production')
+    expect(refused.steps.promote?.outputs.decision).toBe('refused')
+    expect(refused.steps.promote?.outputs.reason).toBe(
+      `the child of prod-a was rendered on env/prod-a@${wetBefore.slice(0, 7)}; env/prod-a is now ${wetAfter.slice(0, 7)}: re-render it first (push, or re-run the pull request workflow)`,
+    )
+    expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wetAfter}`)
+
+    // "Re-run all jobs" renders the merge with the new main on the new WET tip.
+    await f.rerun(rendered)
+    expect(f.statuses(second).get('fleet-promote/prod-a')?.state).toBe('pending')
+    const promoted = await f.command(second, f.users.maintainer, '.promote production')
+    expect(promoted.steps.promote?.outputs.decision).toBe('deployed')
+    expect(f.applications().get('prod-a')).toMatch(/^fleet-promote\/pr-\d+\/prod-a@/)
+    expect(f.violations).toEqual([])
+  })
+})

@@ -17,6 +17,8 @@ import { decidePromotion, type PromoteDecision } from '../actions/promote/gates.
 
 const HEAD = 'a'.repeat(40)
 const OLD = 'b'.repeat(40)
+/** The WET tip every child of `impacted` is built on. */
+const WET = 'e'.repeat(40)
 const REPO = { owner: 'acme', repo: 'fleet' }
 
 const CONFIG = parseConfig(
@@ -90,6 +92,7 @@ function impacted(environment: string, renderedFrom = HEAD): Impacted {
       branch: `env/${environment}`,
       drySha: 'd'.repeat(40),
       headSha: renderedFrom,
+      wetSha: WET,
     },
   }
   return { environment, stage, child }
@@ -127,6 +130,7 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
     locks: new Map(),
     requiredRuns: new Map(),
     argocdToken: true,
+    wetTips: new Map(FLEET.map((env) => [`env/${env}`, WET])),
     ...overrides,
   }
 }
@@ -259,6 +263,23 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     facts: { impacted: [impacted('eu-test-1', OLD), impacted('us-test-1')] },
     verdict:
       'refuse: the child PRs of eu-test-1 were not rendered from the current head aaaaaaa; wait for open-child-prs to update them',
+  },
+  {
+    name: 'a child built on an older WET tip (another parent landed since)',
+    facts: { wetTips: new Map([['env/eu-test-1', 'f'.repeat(40)]]) },
+    verdict:
+      'refuse: the children of eu-test-1, us-test-1 were rendered on older tips of their WET branches: re-render them first (push, or re-run the pull request workflow)',
+  },
+  {
+    name: 'one child built on an older WET tip',
+    facts: {
+      wetTips: new Map([
+        ['env/eu-test-1', 'f'.repeat(40)],
+        ['env/us-test-1', WET],
+      ]),
+    },
+    verdict:
+      'refuse: the child of eu-test-1 was rendered on env/eu-test-1@eeeeeee; env/eu-test-1 is now fffffff: re-render it first (push, or re-run the pull request workflow)',
   },
   {
     name: 'a reader',
@@ -638,6 +659,7 @@ describe('decidePromotion', () => {
       'pinned aaaaaaa; selected eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
       'permission: ok: max has the maintain role; this needs maintain',
       'child PRs: ok: child PRs rendered from aaaaaaa',
+      'renders: ok: every child is built on its WET branch tip',
       'approvals: ok: 1 approving review of aaaaaaa (1 needed)',
       'deletion guard: ok: nothing blocked',
       'required stages: ok: none outside this command',
@@ -684,6 +706,7 @@ describe('decidePromotion', () => {
     expect(decision.checks.map((c) => [c.gate, c.ok])).toEqual([
       ['permission', true],
       ['child PRs', false],
+      ['renders', true],
       ['approvals', false],
       ['deletion guard', true],
       ['required stages', false],
@@ -708,6 +731,7 @@ describe('decidePromotion', () => {
         command: promoteCommand(['production']),
         impacted: many,
         reviews: [approval('april')],
+        wetTips: new Map(many.map((env) => [env.child.base, WET])),
       }),
     )
     if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))

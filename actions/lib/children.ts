@@ -22,6 +22,12 @@ export interface ChildMarker {
   /** The parent PR head that DRY commit was rendered from. */
   headSha: string
   /**
+   * The WET branch tip the child commit is built on ('' for a new branch).
+   * When the WET branch moved since (another parent landed), the child lacks
+   * that change and must be re-rendered before it is deployed.
+   */
+  wetSha?: string
+  /**
    * Present when the deletion guard blocked this render: the child exists so
    * an authorized `--allow-deletions` can deploy it, and nothing else may.
    */
@@ -99,6 +105,7 @@ function toMarker(json: string): ChildMarker | undefined {
   if (!strings.every((key) => typeof v[key] === 'string')) return undefined
   const guard = toGuard(v.guard)
   if (guard === null) return undefined
+  if (v.wetSha !== undefined && typeof v.wetSha !== 'string') return undefined
   return {
     version: 1,
     parent: v.parent as number,
@@ -107,6 +114,7 @@ function toMarker(json: string): ChildMarker | undefined {
     branch: v.branch as string,
     drySha: v.drySha as string,
     headSha: v.headSha as string,
+    ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
     ...(guard ? { guard } : {}),
   }
 }

@@ -35,6 +35,7 @@ import { nextClosedStep } from './decide.js'
 import { PushRejectedError } from '../lib/git/git.js'
 import { planMerged, prepareMerged, readTips, type PreparedMerge } from './merged.js'
 import { leftItems, renderCleanupReport, renderJobSummary } from './report.js'
+import { markStaleSiblings } from './siblings.js'
 import { releaseAll } from './release.js'
 import { baseResult, closeChildren, finish, pushLandings } from './steps.js'
 import { repairApplications } from './sweep.js'
@@ -124,6 +125,9 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
     try {
       const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha)
       results = await landMerged(ctx, work, prepared, parallelism)
+      const stale = await markStaleSiblings(ctx, results)
+      if (stale.length > 0)
+        ctx.log(`children built before this landing, now stale: ${stale.join(', ')}`)
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }

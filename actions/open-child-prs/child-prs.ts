@@ -270,6 +270,8 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
         branch: env.branch,
         drySha: hydration.drySha,
         headSha,
+        // A new WET branch is created at the root commit the child is built on.
+        wetSha: env.baseSha || (commit.rootSha ?? ''),
       },
     })
   }

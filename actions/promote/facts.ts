@@ -17,6 +17,7 @@ import {
   type Review,
 } from '../lib/github/pulls.js'
 import { transientAs } from '../lib/github/errors.js'
+import { branchTips } from '../lib/github/git-data.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
 import { latestStatuses } from '../lib/github/statuses.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
@@ -69,6 +70,8 @@ export interface PromoteFacts {
   requiredRuns: ReadonlyMap<string, RequiredStageRuns>
   /** Whether an Argo CD token was given (an `argocd` stage needs it). */
   argocdToken: boolean
+  /** Tips of the impacted children's WET branches now (absent: no such branch), to spot stale children. */
+  wetTips: ReadonlyMap<string, string>
 }
 
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
@@ -148,6 +151,11 @@ export async function gatherPromoteFacts(
       : new Map<string, HeldLock>(),
   ])
   const finished = finishedOf(config, impacted, statuses)
+  const built = impacted.filter((env) => env.child.marker?.wetSha !== undefined)
+  const wetTips = await reading(
+    'the WET branch tips',
+    branchTips(client, repo, [...new Set(built.map((env) => env.child.base))]),
+  )
   const requiredRuns = await readRequiredStageRuns(client, repo, {
     config,
     baseRef: pull.baseRef,
@@ -170,6 +178,7 @@ export async function gatherPromoteFacts(
     locks,
     requiredRuns,
     argocdToken: settings.argocd !== undefined,
+    wetTips,
   }
 }
 

@@ -282,6 +282,31 @@ const staleChildren: Gate = (facts, selected) => {
   }
 }
 
+/**
+ * A child built on an older tip of its WET branch lacks what landed there
+ * since (another parent merged): deploying it would roll that change back.
+ */
+const staleRenders: Gate = (facts, selected) => {
+  const short = (sha: string) => (sha ? sha.slice(0, 7) : '(no branch)')
+  const stale = selected.flatMap((env) => {
+    const built = env.child.marker?.wetSha
+    const now = facts.wetTips.get(env.child.base) ?? ''
+    return built === undefined || built === now ? [] : [{ env, built, now }]
+  })
+  const [one, ...more] = stale
+  if (!one)
+    return { gate: 'renders', ok: true, detail: 'every child is built on its WET branch tip' }
+  const what =
+    more.length === 0
+      ? `the child of ${one.env.environment} was rendered on ${one.env.child.base}@${short(one.built)}; ${one.env.child.base} is now ${short(one.now)}: re-render it first`
+      : `the children of ${list(stale.map((s) => s.env.environment))} were rendered on older tips of their WET branches: re-render them first`
+  return {
+    gate: 'renders',
+    ok: false,
+    detail: `${what} (push, or re-run the pull request workflow)`,
+  }
+}
+
 const approvalsGate: Gate = (facts, _selected, stages) => {
   const approvers = approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha)
   const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha)
@@ -362,6 +387,7 @@ const argocdGate: Gate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES: readonly Gate[] = [
   staleChildren,
+  staleRenders,
   approvalsGate,
   deletionGuardGate,
   requiresGate,

@@ -34,6 +34,21 @@ export async function branchesWithPrefix(
   return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }))
 }
 
+/** The tips of `branches` (absent: no such branch), from one listing under their common prefix. */
+export async function branchTips(
+  client: GitHubClient,
+  repo: RepoRef,
+  branches: readonly string[],
+): Promise<Map<string, string>> {
+  const wanted = new Set(branches)
+  if (wanted.size === 0) return new Map()
+  let prefix = branches[0] ?? ''
+  for (const branch of branches) while (!branch.startsWith(prefix)) prefix = prefix.slice(0, -1)
+  prefix = prefix.slice(0, prefix.lastIndexOf('/') + 1)
+  const listed = await branchesWithPrefix(client, repo, prefix)
+  return new Map(listed.filter((ref) => wanted.has(ref.branch)).map((ref) => [ref.branch, ref.sha]))
+}
+
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
  * "Reference does not exist", or 404 for a ref it cannot see).

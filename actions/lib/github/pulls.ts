@@ -166,6 +166,11 @@ function asChild(pull: PullSummary, repo: RepoRef): ChildPr | undefined {
   }
 }
 
+/** Every child PR among `pulls`, of any parent. */
+export function allChildren(pulls: readonly PullSummary[], repo: RepoRef): ChildPr[] {
+  return pulls.flatMap((pull) => asChild(pull, repo) ?? [])
+}
+
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
  * metadata), sorted by environment, then newest first.
