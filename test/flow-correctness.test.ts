@@ -221,3 +221,74 @@ describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
     expect(f.violations).toEqual([])
   })
 })
+
+describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {
+  it('a parent closed unmerged: merge-cleanup fails with the list while a reset answers 500, keeps the branches, and a re-run finishes', async () => {
+    const f = await start()
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(parent, 'opened')
+    const closed = await f.close(parent)
+    f.argocd.faults.add({
+      method: 'PATCH',
+      path: /\/applications\/test-a-addons$/,
+      status: 500,
+      times: Infinity,
+    })
+    const failing = (await f.closedWorkflow(parent, closed)).steps.cleanup!
+    expect(failing.exitCode).not.toBe(0)
+    const left = JSON.parse(failing.outputs.left ?? '[]') as {
+      environment: string
+      reason: string
+    }[]
+    expect(left.map((item) => item.environment)).toContain('test-a')
+    expect(left.find((item) => item.environment === 'test-a')?.reason).toMatch(
+      /^Argo CD Application test-a-addons not back on env\/test-a: .*500/,
+    )
+    // test-a's cluster still runs the child: its branch is kept, never deleted under it.
+    expect(
+      f.gh.state.refSha('acme/fleet', `refs/heads/fleet-promote/pr-${parent}/test-a`),
+    ).toBeDefined()
+    expect(f.applications().get('test-b')).toMatch(/^env\/test-b@/)
+    f.violations.length = 0 // a closed parent's child cannot satisfy the invariant until Argo CD answers
+
+    f.argocd.faults.clear()
+    const rerun = (await f.closedWorkflow(parent, closed)).steps.cleanup!
+    expect(rerun.exitCode, rerun.stdout).toBe(0)
+    expect(JSON.parse(rerun.outputs.left ?? '')).toEqual([])
+    expect(f.applications().get('test-a')).toMatch(/^env\/test-a@/)
+    expect(f.violations).toEqual([])
+  })
+
+  it('a push that drops an environment: open-child-prs fails with the list while a reset answers 500, and a re-run finishes', async () => {
+    const f = await start()
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    const first = await f.prWorkflow(parent, 'opened')
+    expect(first.steps.auto?.outputs.decision).toBe('deployed')
+    await f.push(parent, {
+      'components/app/settings.yaml': settings('1'),
+      'clusters/testing/test-a/cluster.yaml': cluster('test-a', '  size: small\n'),
+    })
+    f.argocd.faults.add({
+      method: 'PATCH',
+      path: /\/applications\/test-b-addons$/,
+      status: 500,
+      times: Infinity,
+    })
+    const failing = await f.prWorkflow(parent, 'synchronize')
+    expect(failing.steps.children?.exitCode).not.toBe(0)
+    expect(failing.steps.children?.annotations.map((a) => a.message).join('\n')).toMatch(
+      /clusters still run children of environments #\d+ no longer impacts; re-run the workflow: test-b/,
+    )
+    // The cluster still runs the child: it stays open with its branch and lock.
+    expect(f.applications().get('test-b')).toMatch(/^fleet-promote\/pr-\d+\/test-b@/)
+    expect(lockOf(f, 'test-b')).toBeDefined()
+    expect(f.violations).toEqual([])
+
+    f.argocd.faults.clear()
+    const rerun = await f.rerun(failing)
+    expect(rerun.steps.children?.exitCode).toBe(0)
+    expect(f.applications().get('test-b')).toMatch(/^env\/test-b@/)
+    expect(lockOf(f, 'test-b')).toBeUndefined()
+    expect(f.violations).toEqual([])
+  })
+})

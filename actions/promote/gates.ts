@@ -188,7 +188,11 @@ type Selection =
 function select(facts: PromoteFacts): Selection {
   const { impacted, pull, command } = facts
   if (facts.trigger === 'auto') {
-    const selected = impacted.filter((env) => env.stage.autoPromote)
+    // Only what open-child-prs rendered for this head: a child it kept from an older
+    // head (a dropped environment whose cluster it could not put back) is not redeployed.
+    const selected = impacted.filter(
+      (env) => env.stage.autoPromote && env.child.marker?.headSha === pull.headSha,
+    )
     return selected.length > 0 ? { selected } : { ignore: 'no autoPromote stage is impacted' }
   }
   const candidates: PullEnvironment[] = [...impacted, ...facts.finished]

@@ -291,20 +291,19 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
       },
     })
     run.steps.children = open
-    if (open.exitCode === 0) {
-      run.steps.auto = await step('promote', {
-        ...ids,
-        workspace: children,
-        inputs: {
-          token: users.app.token,
-          config: 'fleet-promote.yaml',
-          'argocd-token': argocd.token,
-          'argocd-poll-seconds': '0.05',
-          pr: pull.number,
-          'auto-promote': 'true',
-        },
-      })
-    }
+    // Also after open-child-prs failed: what it updated for this head still deploys.
+    run.steps.auto = await step('promote', {
+      ...ids,
+      workspace: children,
+      inputs: {
+        token: users.app.token,
+        config: 'fleet-promote.yaml',
+        'argocd-token': argocd.token,
+        'argocd-poll-seconds': '0.05',
+        pr: pull.number,
+        'auto-promote': 'true',
+      },
+    })
     run.steps.aggregate = await step('aggregate-status', {
       ...ids,
       workspace: children,
