@@ -39236,6 +39236,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
+    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -39244,6 +39246,7 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -39482,6 +39485,10 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+}
+/** Every child PR among `pulls`, of any parent. */
+function allChildren(pulls, repo) {
+    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds

@@ -19556,6 +19556,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
+    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -19564,6 +19566,7 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
         ...(guard ? { guard } : {}),
     };
 }

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7159);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2798);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 7159:
+/***/ 2798:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -65795,7 +65795,7 @@ function childBranch(parent, environment) {
     return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
 }
 /** The parent and environment a child branch encodes, or undefined for any other branch. */
-function parseChildBranch(ref) {
+function children_parseChildBranch(ref) {
     const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
     const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
     if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
@@ -65847,6 +65847,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
+    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -65855,6 +65857,7 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -65877,7 +65880,7 @@ function toGuard(value) {
 function identifyChild(pull, repo) {
     if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
         return undefined;
-    const parsed = parseChildBranch(pull.head.ref);
+    const parsed = children_parseChildBranch(pull.head.ref);
     if (!parsed)
         return undefined;
     const marker = parseMarker(pull.body);
@@ -65986,6 +65989,10 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+}
+/** Every child PR among `pulls`, of any parent. */
+function allChildren(pulls, repo) {
+    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
@@ -68062,6 +68069,34 @@ function nextClosedStep(child, branch) {
     };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+}
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
+}
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
 // Commit statuses through the GitHub port: read the latest per context, post one.
 
@@ -68098,34 +68133,6 @@ async function setStatus(client, repo, sha, status) {
         description: statusDescription(status.description),
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     });
-}
-
-;// CONCATENATED MODULE: ./actions/lib/statuses.js
-// Commit statuses the suite sets on the parent PR head: one context per
-// environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
-const MAX_STATUS_DESCRIPTION = 140;
-/** `fleet-promote/<environment>` */
-function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
-}
-/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statuses_statusDescription(text) {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    const chars = [...flat];
-    if (chars.length <= MAX_STATUS_DESCRIPTION)
-        return flat;
-    return `${chars
-        .slice(0, MAX_STATUS_DESCRIPTION - 1)
-        .join('')
-        .trimEnd()}…`;
-}
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statuses_statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/argocd/restore.js
@@ -68357,7 +68364,7 @@ async function restore(ctx, item) {
 async function mayMoveOff(ctx, environment, target) {
     if (target === childBranch(ctx.parent, environment))
         return true;
-    if (!parseChildBranch(target))
+    if (!children_parseChildBranch(target))
         return false;
     const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${target}`]);
     return !refs.has(`refs/heads/${target}`);
@@ -68715,6 +68722,127 @@ function applicationCell(app, branch) {
     return `✔️ ${inlineCode(app.name)} on ${inlineCode(branch)}`;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/aggregate.js
+// The one gate: `fleet-promote/pipeline` on the parent head SHA, computed
+// from the per-environment statuses of that SHA.
+//
+// Which environments count (the impacted set) is re-derived from GitHub on
+// every run, as the union of
+//   - the `fleet-promote/<environment>` contexts present on the SHA
+//     (open-child-prs sets one, pending, per impacted environment), and
+//   - the environments of the parent's open child PRs (found by branch name),
+//     so a child whose status is missing on this SHA keeps the gate pending, and
+//   - the environments a caller names explicitly (open-child-prs' output).
+// When that union is empty and nobody named the set, nothing is known about
+// this commit yet (e.g. a CI status arrived before open-child-prs ran): the
+// gate is left unset, which a required check treats as not passed. The
+// aggregate never counts its own context; it is re-posted only when it changes.
+
+
+
+
+
+const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
+/**
+ * success only when every impacted environment's latest status is success;
+ * failure when any is failure or error; pending otherwise. A missing or
+ * unknown state is pending, never success. An empty impacted set is success
+ * (the caller decides whether an empty set is known).
+ */
+function computeAggregate(statuses, impactedEnvs) {
+    const latest = new Map();
+    for (const status of statuses) {
+        if (status.context === PIPELINE_CONTEXT)
+            continue;
+        if (!latest.has(status.context))
+            latest.set(status.context, status);
+    }
+    const environments = [...new Set(impactedEnvs)].sort().map((name) => {
+        const status = latest.get(environmentContext(name));
+        const state = status?.state === 'success'
+            ? 'success'
+            : status?.state === 'failure' || status?.state === 'error'
+                ? 'failure'
+                : 'pending';
+        return { name, state, description: status?.description ?? (status ? '' : 'no status yet') };
+    });
+    const failed = environments.filter((env) => env.state === 'failure').map((env) => env.name);
+    const waiting = environments.filter((env) => env.state === 'pending').map((env) => env.name);
+    const succeeded = environments.length - failed.length - waiting.length;
+    const total = environments.length;
+    if (total === 0)
+        return { state: 'success', description: 'no environment impacted', environments };
+    if (failed.length > 0) {
+        return {
+            state: 'failure',
+            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
+            environments,
+        };
+    }
+    if (waiting.length > 0) {
+        return {
+            state: 'pending',
+            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
+            environments,
+        };
+    }
+    return {
+        state: 'success',
+        description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
+        environments,
+    };
+}
+/** Environments with a `fleet-promote/<environment>` context among the statuses. */
+function environmentsWithStatus(contexts) {
+    return [...contexts]
+        .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
+        .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
+        .filter((name) => name.length > 0);
+}
+/** Open parent PRs (not children) whose head is `sha`. */
+function parentsWithHead(pulls, sha) {
+    return pulls.filter((pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined);
+}
+async function setAggregateStatus(client, repo, options) {
+    const statuses = await latestStatuses(client, repo, options.sha);
+    const impacted = new Set(environmentsWithStatus(statuses.keys()));
+    for (const name of options.impacted ?? [])
+        impacted.add(name);
+    const parents = [
+        ...(options.parents ?? []),
+        ...(options.parent !== undefined ? [options.parent] : []),
+    ];
+    if (parents.length > 0) {
+        const pulls = options.pulls ?? (await listOpenPulls(client, repo));
+        for (const parent of parents) {
+            for (const child of childrenOf(pulls, repo, parent))
+                impacted.add(child.environment);
+        }
+    }
+    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
+        return {
+            written: false,
+            state: 'unknown',
+            description: `no impact known for ${options.sha.slice(0, 7)} yet; ${PIPELINE_CONTEXT} left unset`,
+            impacted: [],
+        };
+    }
+    const list = [...statuses.values()];
+    const result = options.failure === undefined
+        ? computeAggregate(list, impacted)
+        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
+    const status = {
+        context: PIPELINE_CONTEXT,
+        state: result.state,
+        description: result.description,
+        ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+    };
+    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await setStatus(client, repo, options.sha, status);
+    return { ...result, written: true, impacted: [...impacted].sort() };
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
 // Branches and commits through the Git database API (no checkout): what the
 // locks are made of.
@@ -68739,6 +68867,19 @@ async function git_data_branchesWithPrefix(client, repo, prefix) {
         per_page: 100,
     });
     return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/** The tips of `branches` (absent: no such branch), from one listing under their common prefix. */
+async function branchTips(client, repo, branches) {
+    const wanted = new Set(branches);
+    if (wanted.size === 0)
+        return new Map();
+    let prefix = branches[0] ?? '';
+    for (const branch of branches)
+        while (!branch.startsWith(prefix))
+            prefix = prefix.slice(0, -1);
+    prefix = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const listed = await git_data_branchesWithPrefix(client, repo, prefix);
+    return new Map(listed.filter((ref) => wanted.has(ref.branch)).map((ref) => [ref.branch, ref.sha]));
 }
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
@@ -68767,6 +68908,59 @@ async function filesAt(client, repo, ref) {
         files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
         truncated: data.truncated,
     };
+}
+
+;// CONCATENATED MODULE: ./actions/merge-cleanup/siblings.js
+// After a parent lands, the other open parents' children on the same WET
+// branches were built on the tips before it and lack its change. Their
+// statuses say so (pending, and their gate with them) until a push or a
+// re-run of their pull request workflow re-renders them; promote refuses to
+// deploy them meanwhile (its "renders" check).
+
+
+
+
+
+/** Marks the stale children of other parents on the environments this run landed; returns `#<parent> <env>` for each. */
+async function markStaleSiblings(ctx, results) {
+    const landed = new Set(results
+        .filter((r) => r.action === 'merged' || r.action === 'current')
+        .map((r) => r.environment));
+    if (landed.size === 0)
+        return [];
+    const pulls = await listOpenPulls(ctx.client, ctx.repo);
+    const siblings = allChildren(pulls, ctx.repo).filter((child) => child.parent !== ctx.parent &&
+        landed.has(child.environment) &&
+        child.marker?.wetSha !== undefined);
+    if (siblings.length === 0)
+        return [];
+    const tips = await branchTips(ctx.client, ctx.repo, [...new Set(siblings.map((c) => c.base))]);
+    const stale = new Map();
+    for (const child of siblings) {
+        if (child.marker?.wetSha === (tips.get(child.base) ?? ''))
+            continue;
+        stale.set(child.parent, [...(stale.get(child.parent) ?? []), child]);
+    }
+    const marked = [];
+    for (const [parent, children] of stale) {
+        const head = pulls.find((pull) => pull.number === parent)?.headSha;
+        if (!head)
+            continue;
+        const current = await latestStatuses(ctx.client, ctx.repo, head);
+        for (const child of children) {
+            const status = {
+                context: environmentContext(child.environment),
+                state: 'pending',
+                description: `stale: #${ctx.parent} landed on ${child.base} since this render; push or re-run the pull request workflow to re-render`,
+                targetUrl: child.url,
+            };
+            if (!sameStatus(current.get(status.context), status))
+                await setStatus(ctx.client, ctx.repo, head, status);
+            marked.push(`#${parent} ${child.environment}`);
+        }
+        await setAggregateStatus(ctx.client, ctx.repo, { sha: head, parent, pulls });
+    }
+    return marked;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/locks.js
@@ -69122,7 +69316,7 @@ async function repairApplications(ctx, environments) {
         const name = app.metadata?.name ?? '';
         const env = byApplication.get(name);
         const target = applicationFacts(app, repoURL).target;
-        if (!env || !target || !parseChildBranch(target) || refs.has(`refs/heads/${target}`))
+        if (!env || !target || !children_parseChildBranch(target) || refs.has(`refs/heads/${target}`))
             continue;
         const tip = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${env.branch}`]);
         const restored = await restoreApplication(argocd, {
@@ -69155,6 +69349,7 @@ async function repairApplications(ctx, environments) {
 // does only what is missing. Landing commits are deterministic (same render on
 // the same tips → same SHA), so a re-run after a crash anywhere pushes nothing
 // twice, lands nothing twice and edits its one comment.
+
 
 
 
@@ -69229,6 +69424,9 @@ async function mergeCleanup(options) {
         try {
             const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
             results = await landMerged(ctx, work, prepared, parallelism);
+            const stale = await markStaleSiblings(ctx, results);
+            if (stale.length > 0)
+                ctx.log(`children built before this landing, now stale: ${stale.join(', ')}`);
         }
         finally {
             await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });

@@ -58731,6 +58731,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
+    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -58739,6 +58741,7 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -58911,6 +58914,10 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+}
+/** Every child PR among `pulls`, of any parent. */
+function allChildren(pulls, repo) {
+    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
@@ -66399,6 +66406,19 @@ async function git_data_branchesWithPrefix(client, repo, prefix) {
     });
     return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
 }
+/** The tips of `branches` (absent: no such branch), from one listing under their common prefix. */
+async function branchTips(client, repo, branches) {
+    const wanted = new Set(branches);
+    if (wanted.size === 0)
+        return new Map();
+    let prefix = branches[0] ?? '';
+    for (const branch of branches)
+        while (!branch.startsWith(prefix))
+            prefix = prefix.slice(0, -1);
+    prefix = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const listed = await git_data_branchesWithPrefix(client, repo, prefix);
+    return new Map(listed.filter((ref) => wanted.has(ref.branch)).map((ref) => [ref.branch, ref.sha]));
+}
 /**
  * Deletes the branch; false when it was already gone (GitHub answers 422
  * "Reference does not exist", or 404 for a ref it cannot see).
@@ -66913,6 +66933,8 @@ async function openChildPrs(options) {
                 branch: env.branch,
                 drySha: hydration.drySha,
                 headSha,
+                // A new WET branch is created at the root commit the child is built on.
+                wetSha: env.baseSha || (commit.rootSha ?? ''),
             },
         });
     }

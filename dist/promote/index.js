@@ -60160,6 +60160,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
+    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -60168,6 +60170,7 @@ function toMarker(json) {
         branch: v.branch,
         drySha: v.drySha,
         headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -60340,6 +60343,10 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+}
+/** Every child PR among `pulls`, of any parent. */
+function allChildren(pulls, repo) {
+    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
@@ -66896,6 +66903,73 @@ async function deployByMerge(ctx, target) {
     return { ok: true, detail };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
+// Branches and commits through the Git database API (no checkout): what the
+// locks are made of.
+
+/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
+async function branchTip(client, repo, branch) {
+    try {
+        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
+        return data.object.sha;
+    }
+    catch (error) {
+        if (errors_httpStatus(error) === 404)
+            return undefined;
+        throw error;
+    }
+}
+/** Every branch under `prefix`, with its tip. */
+async function branchesWithPrefix(client, repo, prefix) {
+    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
+        ...repo,
+        ref: `heads/${prefix}`,
+        per_page: 100,
+    });
+    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
+}
+/** The tips of `branches` (absent: no such branch), from one listing under their common prefix. */
+async function branchTips(client, repo, branches) {
+    const wanted = new Set(branches);
+    if (wanted.size === 0)
+        return new Map();
+    let prefix = branches[0] ?? '';
+    for (const branch of branches)
+        while (!branch.startsWith(prefix))
+            prefix = prefix.slice(0, -1);
+    prefix = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const listed = await branchesWithPrefix(client, repo, prefix);
+    return new Map(listed.filter((ref) => wanted.has(ref.branch)).map((ref) => [ref.branch, ref.sha]));
+}
+/**
+ * Deletes the branch; false when it was already gone (GitHub answers 422
+ * "Reference does not exist", or 404 for a ref it cannot see).
+ */
+async function deleteBranch(client, repo, branch) {
+    try {
+        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
+        return true;
+    }
+    catch (error) {
+        const status = errors_httpStatus(error);
+        if (status === 422 || status === 404)
+            return false;
+        throw error;
+    }
+}
+/**
+ * Every file path of a commit or branch, from one recursive tree listing.
+ * GitHub cuts the listing of a very large tree (`truncated`): then the list
+ * is incomplete and the caller must not treat it as the whole tree.
+ */
+async function filesAt(client, repo, ref) {
+    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
+    return {
+        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
+        truncated: data.truncated,
+    };
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/repos.js
 // Repository roles through the GitHub port.
 
@@ -67145,60 +67219,6 @@ async function assertRegularFile(realRoot, file, path) {
     if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
         throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
     }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/git-data.js
-// Branches and commits through the Git database API (no checkout): what the
-// locks are made of.
-
-/** The branch's tip commit; undefined when GitHub answers 404 (no such branch). */
-async function branchTip(client, repo, branch) {
-    try {
-        const { data } = await client.rest.git.getRef({ ...repo, ref: `heads/${branch}` });
-        return data.object.sha;
-    }
-    catch (error) {
-        if (errors_httpStatus(error) === 404)
-            return undefined;
-        throw error;
-    }
-}
-/** Every branch under `prefix`, with its tip. */
-async function branchesWithPrefix(client, repo, prefix) {
-    const refs = await client.paginate(client.rest.git.listMatchingRefs, {
-        ...repo,
-        ref: `heads/${prefix}`,
-        per_page: 100,
-    });
-    return refs.map((ref) => ({ branch: ref.ref.slice('refs/heads/'.length), sha: ref.object.sha }));
-}
-/**
- * Deletes the branch; false when it was already gone (GitHub answers 422
- * "Reference does not exist", or 404 for a ref it cannot see).
- */
-async function deleteBranch(client, repo, branch) {
-    try {
-        await client.rest.git.deleteRef({ ...repo, ref: `heads/${branch}` });
-        return true;
-    }
-    catch (error) {
-        const status = errors_httpStatus(error);
-        if (status === 422 || status === 404)
-            return false;
-        throw error;
-    }
-}
-/**
- * Every file path of a commit or branch, from one recursive tree listing.
- * GitHub cuts the listing of a very large tree (`truncated`): then the list
- * is incomplete and the caller must not treat it as the whole tree.
- */
-async function filesAt(client, repo, ref) {
-    const { data } = await client.rest.git.getTree({ ...repo, tree_sha: ref, recursive: '1' });
-    return {
-        files: data.tree.filter((entry) => entry.type === 'blob').map((entry) => entry.path),
-        truncated: data.truncated,
-    };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/locks.js
@@ -68296,7 +68316,9 @@ function pullRequestRefusal(facts) {
 function gates_select(facts) {
     const { impacted, pull, command } = facts;
     if (facts.trigger === 'auto') {
-        const selected = impacted.filter((env) => env.stage.autoPromote);
+        // Only what open-child-prs rendered for this head: a child it kept from an older
+        // head (a dropped environment whose cluster it could not put back) is not redeployed.
+        const selected = impacted.filter((env) => env.stage.autoPromote && env.child.marker?.headSha === pull.headSha);
         return selected.length > 0 ? { selected } : { ignore: 'no autoPromote stage is impacted' };
     }
     const candidates = [...impacted, ...facts.finished];
@@ -68379,6 +68401,29 @@ const staleChildren = (facts, selected) => {
         detail: `the child PRs of ${nameList(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
     };
 };
+/**
+ * A child built on an older tip of its WET branch lacks what landed there
+ * since (another parent merged): deploying it would roll that change back.
+ */
+const staleRenders = (facts, selected) => {
+    const short = (sha) => (sha ? sha.slice(0, 7) : '(no branch)');
+    const stale = selected.flatMap((env) => {
+        const built = env.child.marker?.wetSha;
+        const now = facts.wetTips.get(env.child.base) ?? '';
+        return built === undefined || built === now ? [] : [{ env, built, now }];
+    });
+    const [one, ...more] = stale;
+    if (!one)
+        return { gate: 'renders', ok: true, detail: 'every child is built on its WET branch tip' };
+    const what = more.length === 0
+        ? `the child of ${one.env.environment} was rendered on ${one.env.child.base}@${short(one.built)}; ${one.env.child.base} is now ${short(one.now)}: re-render it first`
+        : `the children of ${nameList(stale.map((s) => s.env.environment))} were rendered on older tips of their WET branches: re-render them first`;
+    return {
+        gate: 'renders',
+        ok: false,
+        detail: `${what} (push, or re-run the pull request workflow)`,
+    };
+};
 const approvalsGate = (facts, _selected, stages) => {
     const approvers = gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha);
     const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha);
@@ -68455,6 +68500,7 @@ const argocdGate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES = [
     staleChildren,
+    staleRenders,
     approvalsGate,
     deletionGuardGate,
     requiresGate,
@@ -68735,6 +68781,7 @@ function checkRequiredElsewhere(stage, runs, drySha) {
 
 
 
+
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(config, repo, parent, pulls) {
     const impacted = [];
@@ -68782,6 +68829,8 @@ async function gatherPromoteFacts(state, command) {
             : new Map(),
     ]);
     const finished = finishedOf(config, impacted, statuses);
+    const built = impacted.filter((env) => env.child.marker?.wetSha !== undefined);
+    const wetTips = await reading('the WET branch tips', branchTips(client, repo, [...new Set(built.map((env) => env.child.base))]));
     const requiredRuns = await readRequiredStageRuns(client, repo, {
         config,
         baseRef: pull.baseRef,
@@ -68804,6 +68853,7 @@ async function gatherPromoteFacts(state, command) {
         locks,
         requiredRuns,
         argocdToken: settings.argocd !== undefined,
+        wetTips,
     };
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
