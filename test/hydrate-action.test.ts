@@ -134,15 +134,15 @@ describe('hydrate action', () => {
     )
     expect(statuses).toEqual({
       local: ['rendered', undefined],
-      'prod-a': ['blocked', 'deletion guard: would delete protected Namespace legacy'],
+      'prod-a': ['blocked', 'would delete protected Namespace legacy'],
       'test-a': ['unchanged', undefined],
       'test-b': ['rendered', undefined],
     })
     expect(second.annotations.map((a) => a.message)).toContain(
-      '1 environment(s) not rendered: prod-a (blocked: deletion guard: would delete protected Namespace legacy)',
+      '1 environment(s) not rendered: prod-a (blocked: would delete protected Namespace legacy)',
     )
     expect(second.summary).toContain(
-      '| prod-a | production | ⛔ blocked | 6 → 5 | +0 ~0 -1 | deletion guard: would delete protected Namespace legacy |',
+      '| prod-a | production | ⛔ blocked | 6 → 5 | +0 ~0 -1 | would delete protected Namespace legacy |',
     )
 
     // The authorized override lets it through.

@@ -417,6 +417,19 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     verdict: 'proceed: eu-test-1 us-test-1',
   },
   {
+    name: "a child whose marker records the guard's block, whatever its status says",
+    facts: {
+      impacted: FLEET.map((env) => {
+        const entry = impacted(env)
+        if (env !== 'us-test-1' || !entry.child.marker) return entry
+        const guard = { reason: 'would delete protected Namespace web', deleted: 1 }
+        return { ...entry, child: { ...entry.child, marker: { ...entry.child.marker, guard } } }
+      }),
+    },
+    verdict:
+      'refuse: the deletion guard blocked us-test-1; a maintainer may override it for aaaaaaa with --allow-deletions',
+  },
+  {
     name: 'an argocd stage without a token',
     facts: { argocdToken: false },
     verdict:

@@ -62,6 +62,8 @@ export interface DeployPlan {
   later: ReplyRow[]
   /** Why they were left, for the reply; empty when none were. */
   laterReason: string
+  /** What `--allow-deletions` lets through, for the reply; empty when nothing was blocked. */
+  deletions: string
 }
 
 export type PromoteDecision =
@@ -142,6 +144,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
       `\`${config.promote.command} ${command.all ? 'all' : command.targets.join(' ')}\``,
     ),
     applications: applications.names,
+    deletions: deletionsText(facts, batch.deploy),
   }
   return { verdict: 'proceed', plan, log }
 }
@@ -327,8 +330,28 @@ const approvalsGate: Gate = (facts, _selected, stages) => {
   }
 }
 
+/** Environments whose render the deletion guard blocked: the child's marker says so, or its status. */
+function guardedOf(facts: PromoteFacts, selected: readonly Impacted[]): Impacted[] {
+  return selected.filter(
+    (env) =>
+      env.child.marker?.guard !== undefined ||
+      guardBlocked(statusOf(facts.statuses, env.environment)),
+  )
+}
+
+/** The reply's word on what an override deletes. */
+function deletionsText(facts: PromoteFacts, selected: readonly Impacted[]): string {
+  const blocked = guardedOf(facts, selected)
+  if (blocked.length === 0) return ''
+  const what = blocked.map(
+    (env) =>
+      `${env.environment} ${env.child.marker?.guard?.reason ?? 'deletes what its child PR lists'}`,
+  )
+  return `deletion guard overridden with --allow-deletions: ${what.join('; ')}`
+}
+
 const deletionGuardGate: Gate = (facts, selected) => {
-  const blocked = selected.filter((env) => guardBlocked(statusOf(facts.statuses, env.environment)))
+  const blocked = guardedOf(facts, selected)
   const sha = facts.pull.headSha.slice(0, 7)
   if (blocked.length === 0) return { gate: 'deletion guard', ok: true, detail: 'nothing blocked' }
   const names = list(blocked.map((env) => env.environment))

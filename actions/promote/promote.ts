@@ -159,7 +159,9 @@ async function deploy(
       : result(
           state,
           'deployed',
-          [deployedReason(state, outcomes), plan.laterReason].filter(Boolean).join('; '),
+          [deployedReason(state, outcomes), plan.deletions, plan.laterReason]
+            .filter(Boolean)
+            .join('; '),
           rows,
           environments,
         )

@@ -123,5 +123,5 @@ export function guardDeletions(
   if (reason === undefined) return { blocked: false }
   if (allowDeletions)
     return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) }
-  return { blocked: true, reason: clip(`deletion guard: ${reason}`) }
+  return { blocked: true, reason: clip(reason) }
 }

@@ -464,7 +464,9 @@ async function renderOne(
     diff,
     changes,
   }
-  return finish(result, verdict.blocked ? undefined : files)
+  // A blocked render is written too: its child exists so that an authorized
+  // `--allow-deletions` can deploy it (and nothing else may).
+  return finish(result, files)
 }
 
 function sameFiles(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
