@@ -53149,7 +53149,7 @@ function guardDeletions(before, after, changes, guard, allowDeletions) {
         return { blocked: false };
     if (allowDeletions)
         return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
-    return { blocked: true, reason: clip(`deletion guard: ${reason}`) };
+    return { blocked: true, reason: clip(reason) };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/render/render-tree.js
@@ -54369,7 +54369,9 @@ async function renderOne(item, state, options, context) {
         diff,
         changes,
     };
-    return finish(result, verdict.blocked ? undefined : files);
+    // A blocked render is written too: its child exists so that an authorized
+    // `--allow-deletions` can deploy it (and nothing else may).
+    return finish(result, files);
 }
 function sameFiles(a, b) {
     if (a.size !== b.size)

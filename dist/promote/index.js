@@ -68281,6 +68281,7 @@ function decidePromotion(facts) {
         later: rowsOf(facts, batch.later, 'not deployed'),
         laterReason: laterReason(batch, `\`${config.promote.command} ${command.all ? 'all' : command.targets.join(' ')}\``),
         applications: applications.names,
+        deletions: deletionsText(facts, batch.deploy),
     };
     return { verdict: 'proceed', plan, log };
 }
@@ -68439,8 +68440,21 @@ const approvalsGate = (facts, _selected, stages) => {
             : `${approvers.length} approving review${approvers.length === 1 ? '' : 's'} of ${facts.pull.headSha.slice(0, 7)} (${needed} needed)`,
     };
 };
+/** Environments whose render the deletion guard blocked: the child's marker says so, or its status. */
+function guardedOf(facts, selected) {
+    return selected.filter((env) => env.child.marker?.guard !== undefined ||
+        guardBlocked(statusOf(facts.statuses, env.environment)));
+}
+/** The reply's word on what an override deletes. */
+function deletionsText(facts, selected) {
+    const blocked = guardedOf(facts, selected);
+    if (blocked.length === 0)
+        return '';
+    const what = blocked.map((env) => `${env.environment} ${env.child.marker?.guard?.reason ?? 'deletes what its child PR lists'}`);
+    return `deletion guard overridden with --allow-deletions: ${what.join('; ')}`;
+}
 const deletionGuardGate = (facts, selected) => {
-    const blocked = selected.filter((env) => guardBlocked(statusOf(facts.statuses, env.environment)));
+    const blocked = guardedOf(facts, selected);
     const sha = facts.pull.headSha.slice(0, 7);
     if (blocked.length === 0)
         return { gate: 'deletion guard', ok: true, detail: 'nothing blocked' };
@@ -69645,7 +69659,9 @@ async function deploy(state, facts, plan) {
     const environments = { environments: outcomes, ...waveOptions };
     const reply = failed.length > 0
         ? result(state, 'failed', failureReason(failed, outcomes.length, kept), rows, environments)
-        : result(state, 'deployed', [deployedReason(state, outcomes), plan.laterReason].filter(Boolean).join('; '), rows, environments);
+        : result(state, 'deployed', [deployedReason(state, outcomes), plan.deletions, plan.laterReason]
+            .filter(Boolean)
+            .join('; '), rows, environments);
     return { ...reply, ...(aggregate ? { aggregate } : {}) };
 }
 function failureReason(failed, total, kept) {
