@@ -26428,20 +26428,11 @@ async function renderOne(item, state, options, context) {
         return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` });
     if (run.killedFor === 'output-limit')
         return finish({ ...base, reason: `render output over ${settings.maxOutputBytes} bytes` });
-    if (run.code !== 0) {
-        const lines = run.stderr
-            .split(`${context.treeDir}/`)
-            .join('')
-            .split('\n')
-            .map((line) => line.trim())
-            .filter((line) => line !== '');
-        // kustomize's own "Error: …" line; a crashed helm adds its stack after it.
-        const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop();
+    if (run.code !== 0)
         return finish({
             ...base,
-            reason: clip(`render failed: ${detail ? kustomizeProblem(detail.replace(/^Error: /, '')) : `kustomize exit ${run.code}`}`),
+            reason: clip(`render failed: ${failureDetail(run, context.treeDir)}`),
         });
-    }
     let after;
     try {
         after = context.objects.parse(run.stdout, `kustomize build ${env.path}`);
@@ -26482,6 +26473,17 @@ async function originUrl(git) {
     if (result.code !== 0)
         return '';
     return result.stdout.trim().replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+/** kustomize's own "Error: …" line (a crashed helm adds its stack after it), cut to the cause. */
+function failureDetail(run, treeDir) {
+    const lines = run.stderr
+        .split(`${treeDir}/`)
+        .join('')
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
+    const detail = lines.find((line) => line.startsWith('Error: ')) ?? lines.pop();
+    return detail ? kustomizeProblem(detail.replace(/^Error: /, '')) : `kustomize exit ${run.code}`;
 }
 const RECURSED = /^accumulating resources: accumulation err='.*?': recursed accumulation of path '[^']*': (.*)$/s;
 const AS_FILE = /^accumulating resources: accumulation err='(.*)': must build at directory: .*: file is not directory$/s;
