@@ -99,7 +99,7 @@ describe('flow correctness', { timeout: 600_000 }, () => {
     expect(failing.steps.promote?.outputs.decision).toBe('failed')
     const failed = f.comments(parent).at(-1)?.body ?? ''
     expect(failed).toMatch(
-      /reading @\u200d?bob's permission on acme\/fleet: GitHub answered 500 \(transient\); re-run the command/,
+      /reading @\u200d?bob's permission on acme\/fleet: GET http:\u200d?\/\/\S+\/collaborators\/bob\/permission: GitHub answered 500 "Simulated failure" after 3 retries \(transient\); re-run the command/,
     )
     expect(f.statuses(parent).get('fleet-promote/prod-a')?.state).toBe('pending')
 

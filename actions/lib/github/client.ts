@@ -7,6 +7,7 @@ import { getOctokit } from '@actions/github'
 import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
 import Bottleneck from 'bottleneck/light.js'
+import { describeFailedRequest, RETRYABLE_NEVER } from './errors.js'
 import { RateLimitBudgetError, RateLimitLedger, rateLimitWait } from './rate-limit.js'
 
 export type GitHubClient = ReturnType<typeof getOctokit>
@@ -14,6 +15,8 @@ export type GitHubClient = ReturnType<typeof getOctokit>
 export interface GitHubClientOptions {
   /** REST base URL; defaults to GITHUB_API_URL, as on a runner. */
   baseUrl?: string
+  /** Where baseUrl came from, for errors (`from the api-url input`); default "from the baseUrl option". */
+  baseUrlSource?: string
   /** Minimum spacing of write requests (GitHub asks for ≥ 1 s between content-creating calls). */
   writeIntervalMs?: number
   /** How many times a failed request (5xx, reset connection) is retried. */
@@ -72,17 +75,18 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
   const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS)
   const clockScale = options.clockScale ?? defaultClockScale()
   const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs()
+  const api = apiUrlOf(options)
   const octokit = getOctokit(
     token,
     {
-      ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+      baseUrl: api.url,
       // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
       // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
       // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
       retry: {
         retries,
         retryAfterBaseValue,
-        doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451],
+        doNotRetry: [...RETRYABLE_NEVER],
       },
       throttle: {
         write: new Bottleneck.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
@@ -93,6 +97,7 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
         onSecondaryRateLimit: () => false,
       },
     },
+    retryLog({ retries, retryBaseMs: retryAfterBaseValue, log }),
     retry,
     throttling,
   )
@@ -103,9 +108,19 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
       } catch (error) {
         const refused = refusedResponse(error)
         const wait = refused && rateLimitWait(refused, attempt, Date.now() / 1000)
-        if (!wait) throw error
         const { method, url } = octokit.request.endpoint.parse(requestOptions)
         const what = `${method} ${url}`
+        if (!wait) {
+          const retryCount = (requestOptions.request as { retryCount?: number } | undefined)
+            ?.retryCount
+          // plugin-retry counts the failed attempt last (retries made + 1).
+          throw explained(error, {
+            call: what,
+            token,
+            api,
+            retries: Math.max((retryCount ?? 0) - 1, 0),
+          })
+        }
         if (!ledger.allows(wait.seconds)) throw new RateLimitBudgetError(what, wait, ledger)
         log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`)
         ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what })
@@ -114,6 +129,85 @@ export function createGitHubClient(token: string, options: GitHubClientOptions =
     }
   })
   return octokit
+}
+
+/** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
+function apiUrlOf(options: GitHubClientOptions): { url: string; source: string } {
+  if (options.baseUrl)
+    return { url: options.baseUrl, source: options.baseUrlSource ?? 'from the baseUrl option' }
+  const fromEnv = process.env.GITHUB_API_URL
+  if (fromEnv) return { url: fromEnv, source: 'from GITHUB_API_URL' }
+  return { url: 'https://api.github.com', source: 'the default: GITHUB_API_URL is not set' }
+}
+
+/** The network error under Octokit's "fetch failed" 500 (its code and message); undefined for an answer. */
+function networkError(error: unknown): { code?: string; message: string } | undefined {
+  type Cause = { code?: unknown; message?: unknown; cause?: Cause }
+  const failure = error as { response?: unknown; cause?: Cause } | null
+  if (failure === null || typeof failure !== 'object' || failure.response !== undefined)
+    return undefined
+  // fetch's TypeError('fetch failed') carries the socket's error as its cause.
+  const cause = failure.cause?.cause ?? failure.cause
+  const code = typeof cause?.code === 'string' ? cause.code : undefined
+  const message =
+    typeof cause?.message === 'string' ? cause.message : String((error as Error).message)
+  return { ...(code ? { code } : {}), message }
+}
+
+/**
+ * A request's final failure with its message rewritten to name the call, the
+ * cause, the retries made and what to check; status and response are kept,
+ * since callers act on them.
+ */
+function explained(
+  error: unknown,
+  context: {
+    call: string
+    token: string
+    api: { url: string; source: string }
+    retries: number
+  },
+): unknown {
+  if (!(error instanceof Error)) return error
+  const network = networkError(error)
+  const refused = refusedResponse(error)
+  if (!network && !refused) return error
+  const line = describeFailedRequest({
+    call: context.call,
+    ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
+    retries: context.retries,
+    apiUrl: context.api.url,
+    apiUrlSource: context.api.source,
+    token: context.token,
+  })
+  if (line) error.message = line
+  return error
+}
+
+/**
+ * An Octokit plugin placed before plugin-retry, so its error hook sees every
+ * attempt: it logs each failure that plugin-retry is about to retry (the same
+ * test as plugin-retry's), instead of seconds of silence.
+ */
+function retryLog(settings: { retries: number; retryBaseMs: number; log: (line: string) => void }) {
+  return (octokit: Pick<GitHubClient, 'hook' | 'request'>) => {
+    octokit.hook.error('request', (error, options) => {
+      const status = (error as { status?: unknown }).status
+      const attempt = (options.request as { retryCount?: number } | undefined)?.retryCount ?? 0
+      const retryable =
+        typeof status === 'number' && status >= 400 && !RETRYABLE_NEVER.includes(status)
+      if (retryable && attempt < settings.retries) {
+        const seconds = ((attempt + 1) ** 2 * settings.retryBaseMs) / 1000
+        const network = networkError(error)
+        const cause = network ? network.message : `GitHub answered ${String(status)}`
+        const { method, url } = octokit.request.endpoint.parse(options)
+        settings.log(
+          `${method} ${url} failed (${cause}); retry ${attempt + 1} of ${settings.retries} in ${seconds} s`,
+        )
+      }
+      throw error
+    })
+  }
 }
 
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
