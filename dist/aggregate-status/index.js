@@ -38936,7 +38936,7 @@ function annotationText(message, location) {
     return message.startsWith(`${place}: `) ? message.slice(place.length + 2) : message;
 }
 /** Any thrown value as a readable message: non-Error throws must not vanish. */
-function errorMessage(error) {
+function errors_errorMessage(error) {
     if (error instanceof Error)
         return error.message || error.name;
     if (typeof error === 'string')
@@ -38984,7 +38984,7 @@ function parseJsonInput(name, text) {
         return JSON.parse(text);
     }
     catch (error) {
-        throw new errors_UserError(`input "${name}" is not valid JSON: ${errorMessage(error)}`);
+        throw new errors_UserError(`input "${name}" is not valid JSON: ${errors_errorMessage(error)}`);
     }
 }
 function parseIntegerInput(name, text, min, max = Number.MAX_SAFE_INTEGER) {
@@ -39011,7 +39011,7 @@ function parseBooleanInput(name, text) {
 }
 /** The one top-level failure path: any thrown value fails the step with a readable message. */
 function failAction(error) {
-    const message = errorMessage(error);
+    const message = errors_errorMessage(error);
     if (error instanceof errors_UserError && error.location) {
         core_error(annotationText(message, error.location), {
             file: error.location.file,
@@ -39380,8 +39380,9 @@ function errors_saysAlreadyExists(error) {
 }
 /**
  * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
- * what was being done, that it is transient and what to do (`then`); a
- * refusal (4xx) is left as it is, since trying again would not help.
+ * what was being done, then the client's line (the request, the answer, the
+ * retries) and what to do (`then`); a refusal (4xx) is left as it is, since
+ * trying again would not help.
  */
 async function transientAs(what, then, call) {
     try {
@@ -39390,10 +39391,47 @@ async function transientAs(what, then, call) {
     catch (error) {
         if (!answerLost(error))
             throw error;
-        const status = errors_httpStatus(error);
-        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
-        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+        throw new UserError(`${what}: ${errorMessage(error)}; ${then}`);
     }
+}
+/**
+ * Statuses never retried at once (plugin-retry's doNotRetry): refusals, and
+ * answers to act on — 405 (not mergeable), 409 (head moved); 403 and 429 are
+ * rate limits (waited out by the client) or refusals.
+ */
+const RETRYABLE_NEVER = [400, 401, 403, 404, 405, 409, 410, 422, 429, 451];
+const UNEXPANDED = /\$\{\{[^}]*\}\}/;
+/** Why a network error happened and what to check, by its code. */
+function networkCause(failure, retried) {
+    const where = `the API URL ${failure.apiUrl} (${failure.apiUrlSource})`;
+    switch (failure.code) {
+        case 'ECONNREFUSED':
+            return `connection refused (${failure.message}) ${retried}; check that ${where} names a running GitHub API`;
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return `host not found (${failure.message}) ${retried}; check ${where} and the runner's DNS`;
+        default:
+            return `no answer (${failure.message}) ${retried}; check ${where} and the runner's network or proxy`;
+    }
+}
+/**
+ * One line naming the call, what went wrong, the retries made and what to
+ * check; undefined for an answer the caller acts on (404, 409, 422, …).
+ */
+function describeFailedRequest(failure) {
+    const retried = failure.retries === 1 ? 'after 1 retry' : `after ${failure.retries} retries`;
+    if (failure.status === undefined)
+        return `${failure.call}: ${networkCause(failure, retried)}`;
+    if (failure.status === 401) {
+        const expression = UNEXPANDED.exec(failure.token)?.[0];
+        const check = expression
+            ? `the token is the unexpanded expression "${expression}": pass it through a \`with:\` input or \`env:\`, where GitHub expands it`
+            : `check the token input (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
+        return `${failure.call}: GitHub refused the token (401 ${failure.message}); ${check}`;
+    }
+    if (failure.status >= 500)
+        return `${failure.call}: GitHub answered ${failure.status} "${failure.message}" ${retried} (transient)`;
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
@@ -40135,6 +40173,7 @@ class RateLimitBudgetError extends Error {
 
 
 
+
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
@@ -40169,15 +40208,16 @@ function createGitHubClient(token, options = {}) {
     const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
     const clockScale = options.clockScale ?? defaultClockScale();
     const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs();
+    const api = apiUrlOf(options);
     const octokit = getOctokit(token, {
-        ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
+        baseUrl: api.url,
         // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
         // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
         // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
         retry: {
             retries,
             retryAfterBaseValue,
-            doNotRetry: [400, 401, 403, 404, 405, 409, 410, 422, 429, 451],
+            doNotRetry: [...RETRYABLE_NEVER],
         },
         throttle: {
             write: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
@@ -40187,7 +40227,7 @@ function createGitHubClient(token, options = {}) {
             onRateLimit: () => false,
             onSecondaryRateLimit: () => false,
         },
-    }, retry, throttling);
+    }, retryLog({ retries, retryBaseMs: retryAfterBaseValue, log }), retry, throttling);
     octokit.hook.wrap('request', async (request, requestOptions) => {
         for (let attempt = 0;; attempt++) {
             try {
@@ -40196,10 +40236,19 @@ function createGitHubClient(token, options = {}) {
             catch (error) {
                 const refused = refusedResponse(error);
                 const wait = refused && rateLimitWait(refused, attempt, Date.now() / 1000);
-                if (!wait)
-                    throw error;
                 const { method, url } = octokit.request.endpoint.parse(requestOptions);
                 const what = `${method} ${url}`;
+                if (!wait) {
+                    const retryCount = requestOptions.request
+                        ?.retryCount;
+                    // plugin-retry counts the failed attempt last (retries made + 1).
+                    throw explained(error, {
+                        call: what,
+                        token,
+                        api,
+                        retries: Math.max((retryCount ?? 0) - 1, 0),
+                    });
+                }
                 if (!ledger.allows(wait.seconds))
                     throw new RateLimitBudgetError(what, wait, ledger);
                 log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
@@ -40209,6 +40258,72 @@ function createGitHubClient(token, options = {}) {
         }
     });
     return octokit;
+}
+/** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
+function apiUrlOf(options) {
+    if (options.baseUrl)
+        return { url: options.baseUrl, source: options.baseUrlSource ?? 'from the baseUrl option' };
+    const fromEnv = process.env.GITHUB_API_URL;
+    if (fromEnv)
+        return { url: fromEnv, source: 'from GITHUB_API_URL' };
+    return { url: 'https://api.github.com', source: 'the default: GITHUB_API_URL is not set' };
+}
+/** The network error under Octokit's "fetch failed" 500 (its code and message); undefined for an answer. */
+function networkError(error) {
+    const failure = error;
+    if (failure === null || typeof failure !== 'object' || failure.response !== undefined)
+        return undefined;
+    // fetch's TypeError('fetch failed') carries the socket's error as its cause.
+    const cause = failure.cause?.cause ?? failure.cause;
+    const code = typeof cause?.code === 'string' ? cause.code : undefined;
+    const message = typeof cause?.message === 'string' ? cause.message : String(error.message);
+    return { ...(code ? { code } : {}), message };
+}
+/**
+ * A request's final failure with its message rewritten to name the call, the
+ * cause, the retries made and what to check; status and response are kept,
+ * since callers act on them.
+ */
+function explained(error, context) {
+    if (!(error instanceof Error))
+        return error;
+    const network = networkError(error);
+    const refused = refusedResponse(error);
+    if (!network && !refused)
+        return error;
+    const line = describeFailedRequest({
+        call: context.call,
+        ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
+        retries: context.retries,
+        apiUrl: context.api.url,
+        apiUrlSource: context.api.source,
+        token: context.token,
+    });
+    if (line)
+        error.message = line;
+    return error;
+}
+/**
+ * An Octokit plugin placed before plugin-retry, so its error hook sees every
+ * attempt: it logs each failure that plugin-retry is about to retry (the same
+ * test as plugin-retry's), instead of seconds of silence.
+ */
+function retryLog(settings) {
+    return (octokit) => {
+        octokit.hook.error('request', (error, options) => {
+            const status = error.status;
+            const attempt = options.request?.retryCount ?? 0;
+            const retryable = typeof status === 'number' && status >= 400 && !RETRYABLE_NEVER.includes(status);
+            if (retryable && attempt < settings.retries) {
+                const seconds = ((attempt + 1) ** 2 * settings.retryBaseMs) / 1000;
+                const network = networkError(error);
+                const cause = network ? network.message : `GitHub answered ${String(status)}`;
+                const { method, url } = octokit.request.endpoint.parse(options);
+                settings.log(`${method} ${url} failed (${cause}); retry ${attempt + 1} of ${settings.retries} in ${seconds} s`);
+            }
+            throw error;
+        });
+    };
 }
 /** Status, headers and message of an Octokit RequestError; undefined for other errors. */
 function refusedResponse(error) {

@@ -19676,8 +19676,9 @@ function saysAlreadyExists(error) {
 }
 /**
  * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
- * what was being done, that it is transient and what to do (`then`); a
- * refusal (4xx) is left as it is, since trying again would not help.
+ * what was being done, then the client's line (the request, the answer, the
+ * retries) and what to do (`then`); a refusal (4xx) is left as it is, since
+ * trying again would not help.
  */
 async function transientAs(what, then, call) {
     try {
@@ -19686,10 +19687,47 @@ async function transientAs(what, then, call) {
     catch (error) {
         if (!answerLost(error))
             throw error;
-        const status = errors_httpStatus(error);
-        const answer = status === undefined ? 'the connection to GitHub failed' : `GitHub answered ${status}`;
-        throw new UserError(`${what}: ${answer} (transient); ${then}`);
+        throw new UserError(`${what}: ${errorMessage(error)}; ${then}`);
     }
+}
+/**
+ * Statuses never retried at once (plugin-retry's doNotRetry): refusals, and
+ * answers to act on — 405 (not mergeable), 409 (head moved); 403 and 429 are
+ * rate limits (waited out by the client) or refusals.
+ */
+const RETRYABLE_NEVER = (/* unused pure expression or super */ null && ([400, 401, 403, 404, 405, 409, 410, 422, 429, 451]));
+const UNEXPANDED = /\$\{\{[^}]*\}\}/;
+/** Why a network error happened and what to check, by its code. */
+function networkCause(failure, retried) {
+    const where = `the API URL ${failure.apiUrl} (${failure.apiUrlSource})`;
+    switch (failure.code) {
+        case 'ECONNREFUSED':
+            return `connection refused (${failure.message}) ${retried}; check that ${where} names a running GitHub API`;
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return `host not found (${failure.message}) ${retried}; check ${where} and the runner's DNS`;
+        default:
+            return `no answer (${failure.message}) ${retried}; check ${where} and the runner's network or proxy`;
+    }
+}
+/**
+ * One line naming the call, what went wrong, the retries made and what to
+ * check; undefined for an answer the caller acts on (404, 409, 422, …).
+ */
+function describeFailedRequest(failure) {
+    const retried = failure.retries === 1 ? 'after 1 retry' : `after ${failure.retries} retries`;
+    if (failure.status === undefined)
+        return `${failure.call}: ${networkCause(failure, retried)}`;
+    if (failure.status === 401) {
+        const expression = UNEXPANDED.exec(failure.token)?.[0];
+        const check = expression
+            ? `the token is the unexpanded expression "${expression}": pass it through a \`with:\` input or \`env:\`, where GitHub expands it`
+            : `check the token input (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
+        return `${failure.call}: GitHub refused the token (401 ${failure.message}); ${check}`;
+    }
+    if (failure.status >= 500)
+        return `${failure.call}: GitHub answered ${failure.status} "${failure.message}" ${retried} (transient)`;
+    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/contents.js
