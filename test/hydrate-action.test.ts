@@ -11,6 +11,7 @@ import { Git } from '../actions/lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../actions/lib/hydration-types.js'
 import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { startChartRepo, type ChartRepo } from './support/chart-repo.js'
+import { startGitHubSimulator } from './support/github/index.js'
 import { runAction } from './support/runner.js'
 import { fixtureRepo, GIT_IDENTITY, type FixtureRepo } from './fixtures/render/fixture-repo.js'
 import { publishRender } from './fixtures/render/wet-branch.js'
@@ -196,6 +197,45 @@ describe('hydrate action', () => {
     })
     expect(fromBase.exitCode).toBe(0)
     await new Git(workspace).run(['checkout', '--', 'fleet-promote.yaml'])
+  })
+
+  it('a WET remote that asks for credentials names the token input', async () => {
+    const gh = await startGitHubSimulator()
+    const checkout = join(scratch, 'no-credentials')
+    try {
+      await gh.createRepo('acme/fleet')
+      await Git.clone(origin.dir, checkout, { env: GIT_IDENTITY })
+      await new Git(checkout).run(['remote', 'set-url', 'origin', gh.remoteUrl('acme/fleet')])
+      const run = (token: string | undefined) =>
+        runAction('hydrate', {
+          distDir,
+          workspace: checkout,
+          inputs: {
+            environments: JSON.stringify(environments.slice(0, 1)),
+            'output-dir': join(scratch, 'out-credentials'),
+            ...(token === undefined ? {} : { token }),
+          },
+        })
+      const fix =
+        ': set the `token` input to a token that can read this repository (its default is ' +
+        '`${{ github.token }}`; the checkout leaves git no credentials with `persist-credentials: false`)'
+      // No token: git has nothing to answer the server's 401 with.
+      const without = await run(undefined)
+      expect(without.exitCode).toBe(1)
+      expect(without.annotations.map((a) => a.message)).toEqual([
+        `git ls-remote: the remote asks for credentials git does not have (fatal: could not read ` +
+          `Username for '${new URL(gh.remoteUrl('acme/fleet')).origin}': terminal prompts disabled)${fix}`,
+      ])
+      // A token the server refuses: the same advice.
+      const refused = await run('ghp_not-a-token')
+      expect(refused.exitCode).toBe(1)
+      expect(refused.annotations.map((a) => a.message).join('\n')).toMatch(
+        /^git ls-remote: the remote asks for credentials git does not have \(fatal: (Authentication failed|could not read Username).*\): set the `token` input/,
+      )
+    } finally {
+      await gh.stop()
+      await rm(checkout, { recursive: true, force: true })
+    }
   })
 
   it('rejects malformed environments input clearly', async () => {

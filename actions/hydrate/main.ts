@@ -12,7 +12,7 @@ import {
 } from '../lib/action-io.js'
 import type { Environment } from '../lib/config/types.js'
 import { UserError } from '../lib/errors.js'
-import { Git } from '../lib/git/git.js'
+import { Git, GitCredentialsError } from '../lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { loadChartLock, loadRenderConfig } from '../lib/render/sources.js'
@@ -211,6 +211,13 @@ export async function run(): Promise<void> {
       )
     }
   } catch (error) {
-    failAction(error)
+    failAction(
+      error instanceof GitCredentialsError
+        ? new UserError(
+            `${error.message}: set the \`token\` input to a token that can read this repository ` +
+              '(its default is `${{ github.token }}`; the checkout leaves git no credentials with `persist-credentials: false`)',
+          )
+        : error,
+    )
   }
 }
