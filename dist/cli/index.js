@@ -20200,7 +20200,7 @@ cli/* commands */.Pi.set('impact', {
         if (!options.base || !options.head)
             throw new errors/* UserError */.yo('--base and --head are required (see "fleet-promote impact --help")');
         const result = await detectImpact({
-            git: new git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.')),
+            git: new git/* Git */.TU((0,external_node_path_.resolve)(options.repo ?? '.')),
             base: options.base,
             head: options.head,
             ...(options.config !== undefined ? { configFile: options.config } : {}),
@@ -20432,7 +20432,7 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
         if (!options.env)
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo('--env is required (see "fleet-promote render --help")');
         const repoDir = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.repo ?? '.');
-        const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .T(repoDir);
+        const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .TU(repoDir);
         if (options.push)
             await checkPushable(git, options.remote);
         const base = options.base ?? '';
@@ -22723,7 +22723,7 @@ cli/* commands */.Pi.set('report', {
             throw new errors/* UserError */.yo(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`);
         }
         const failOn = parseFailOn(options['fail-on'] ?? '', '--fail-on');
-        const git = new git_git/* Git */.T((0,external_node_path_.resolve)(options.repo ?? '.'));
+        const git = new git_git/* Git */.TU((0,external_node_path_.resolve)(options.repo ?? '.'));
         const remote = options.local ? undefined : (options.remote ?? 'origin');
         const branch = options.branch ?? (await defaultBranch(git, remote ?? 'origin'));
         const configFile = options.config ?? config_config/* DEFAULT_CONFIG_FILE */.Cu;
@@ -23888,9 +23888,9 @@ function errorMessage(error) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   T: () => (/* binding */ Git)
+/* harmony export */   TU: () => (/* binding */ Git)
 /* harmony export */ });
-/* unused harmony export PushRejectedError */
+/* unused harmony exports GitCredentialsError, PushRejectedError */
 /* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
 
 /**
@@ -23961,10 +23961,15 @@ class Git {
         await new Git(process.cwd(), options).run(args);
         return new Git(dir, options);
     }
-    /** Runs git and returns stdout; throws CommandError on failure. */
+    /** Runs git and returns stdout; throws CommandError (GitCredentialsError) on failure. */
     async run(args, input) {
-        const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
-        return result.stdout;
+        try {
+            const result = await (0,_process_js__WEBPACK_IMPORTED_MODULE_0__/* .runChecked */ .X4)('git', args, { cwd: this.dir, env: this.env, input });
+            return result.stdout;
+        }
+        catch (error) {
+            throw asCredentialsError(error);
+        }
     }
     /** Runs git and returns the whole result, whatever the exit code. */
     raw(args, input) {
@@ -24202,6 +24207,26 @@ class Git {
         return refs;
     }
 }
+/**
+ * A remote asked for credentials git did not have (none given, or refused):
+ * with prompts off, git says "could not read Username" or "Authentication
+ * failed". Callers name the input that gives git a token.
+ */
+class GitCredentialsError extends _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd {
+    name = 'GitCredentialsError';
+    constructor(error) {
+        const said = error.result.stderr.trim().split('\n').at(-1) ?? '';
+        super(error.command, error.args, error.result, 'credentials');
+        // The subcommand only: an ls-remote of a fleet names hundreds of branches.
+        this.message = `${error.command} ${error.args[0] ?? ''}: the remote asks for credentials git does not have (${said})`;
+    }
+}
+const CREDENTIALS_MISSING = /could not read (Username|Password)|Authentication failed/i;
+function asCredentialsError(error) {
+    if (!(error instanceof _process_js__WEBPACK_IMPORTED_MODULE_0__/* .CommandError */ .Qd) || !CREDENTIALS_MISSING.test(error.result.stderr))
+        return error;
+    return new GitCredentialsError(error);
+}
 /** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
 class PushRejectedError extends Error {
     detail;
@@ -24307,7 +24332,7 @@ async function buildWetCommit(git, input) {
     const files = validateFiles(env);
     const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
     const scratch = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-index-'));
-    const plumbing = new _git_js__WEBPACK_IMPORTED_MODULE_4__/* .Git */ .T(git.dir, {
+    const plumbing = new _git_js__WEBPACK_IMPORTED_MODULE_4__/* .Git */ .TU(git.dir, {
         env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
     });
     try {
@@ -26243,7 +26268,7 @@ async function mapPool(items, limit, fn) {
 async function hydrate(options) {
     const log = options.log ?? (() => undefined);
     const parallelism = options.parallelism && options.parallelism > 0 ? options.parallelism : (0,external_node_os_.availableParallelism)();
-    const git = new git_git/* Git */.T(options.repoDir, options.git ?? {});
+    const git = new git_git/* Git */.TU(options.repoDir, options.git ?? {});
     const drySha = options.drySha ?? (await git.revParse('HEAD'));
     const repoURL = options.repoURL ?? (await originUrl(git));
     const commit = await (0,output/* commitInfo */.oZ)(git, drySha);

@@ -51262,10 +51262,15 @@ class git_Git {
         await new git_Git(process.cwd(), options).run(args);
         return new git_Git(dir, options);
     }
-    /** Runs git and returns stdout; throws CommandError on failure. */
+    /** Runs git and returns stdout; throws CommandError (GitCredentialsError) on failure. */
     async run(args, input) {
-        const result = await runChecked('git', args, { cwd: this.dir, env: this.env, input });
-        return result.stdout;
+        try {
+            const result = await runChecked('git', args, { cwd: this.dir, env: this.env, input });
+            return result.stdout;
+        }
+        catch (error) {
+            throw asCredentialsError(error);
+        }
     }
     /** Runs git and returns the whole result, whatever the exit code. */
     raw(args, input) {
@@ -51502,6 +51507,26 @@ class git_Git {
         }
         return refs;
     }
+}
+/**
+ * A remote asked for credentials git did not have (none given, or refused):
+ * with prompts off, git says "could not read Username" or "Authentication
+ * failed". Callers name the input that gives git a token.
+ */
+class GitCredentialsError extends CommandError {
+    name = 'GitCredentialsError';
+    constructor(error) {
+        const said = error.result.stderr.trim().split('\n').at(-1) ?? '';
+        super(error.command, error.args, error.result, 'credentials');
+        // The subcommand only: an ls-remote of a fleet names hundreds of branches.
+        this.message = `${error.command} ${error.args[0] ?? ''}: the remote asks for credentials git does not have (${said})`;
+    }
+}
+const CREDENTIALS_MISSING = /could not read (Username|Password)|Authentication failed/i;
+function asCredentialsError(error) {
+    if (!(error instanceof CommandError) || !CREDENTIALS_MISSING.test(error.result.stderr))
+        return error;
+    return new GitCredentialsError(error);
 }
 /** The remote refused a push because a ref moved (lease) or is not a fast-forward. */
 class PushRejectedError extends Error {
@@ -59348,7 +59373,10 @@ async function run() {
         }
     }
     catch (error) {
-        failAction(error);
+        failAction(error instanceof GitCredentialsError
+            ? new errors_UserError(`${error.message}: set the \`token\` input to a token that can read this repository ` +
+                '(its default is `${{ github.token }}`; the checkout leaves git no credentials with `persist-credentials: false`)')
+            : error);
     }
 }
 
