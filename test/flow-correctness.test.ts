@@ -277,7 +277,7 @@ describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {
     const failing = await f.prWorkflow(parent, 'synchronize')
     expect(failing.steps.children?.exitCode).not.toBe(0)
     expect(failing.steps.children?.annotations.map((a) => a.message).join('\n')).toMatch(
-      /clusters still run children of environments #\d+ no longer impacts; re-run the workflow: test-b/,
+      /clusters still run children of #\d+ that close or get a new render, and could not be put back on their WET branch; re-run the workflow: test-b/,
     )
     // The cluster still runs the child: it stays open with its branch and lock.
     expect(f.applications().get('test-b')).toMatch(/^fleet-promote\/pr-\d+\/test-b@/)
@@ -289,6 +289,64 @@ describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {
     expect(rerun.steps.children?.exitCode).toBe(0)
     expect(f.applications().get('test-b')).toMatch(/^env\/test-b@/)
     expect(lockOf(f, 'test-b')).toBeUndefined()
+    expect(f.violations).toEqual([])
+  })
+})
+
+describe('the deletion-guard override', { timeout: 600_000 }, () => {
+  it('a blocked render gets a child only an authorized --allow-deletions at the head deploys, saying what it deletes', async () => {
+    const f = await start()
+    const parent = await f.openParent('drop-namespace', {
+      'clusters/production/prod-a/namespace.yaml': null,
+      'clusters/production/prod-a/kustomization.yaml':
+        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../../components/app\n  - cluster.yaml\n',
+    })
+    await f.prWorkflow(parent, 'opened')
+    const blocked = f.statuses(parent).get('fleet-promote/prod-a')
+    expect(blocked?.state).toBe('failure')
+    expect(blocked?.description).toBe(
+      'blocked: would delete protected Namespace web; .promote prod-a --allow-deletions',
+    )
+    const child = f.gh.state
+      .pulls('acme/fleet')
+      .find((p) => p.headRef === `fleet-promote/pr-${parent}/prod-a` && p.state === 'open')
+    expect(child?.body).toMatch(/deletion guard.*Namespace `?web`?/is)
+    const sticky = f.comments(parent).find((c) => c.body.includes('fleet-promote:summary'))
+    expect(sticky?.body).toMatch(/\.promote prod-a --allow-deletions/)
+    f.approve(parent)
+
+    const plain = await f.command(parent, f.users.maintainer, '.promote production')
+    expect(plain.steps.promote?.outputs.decision).toBe('refused')
+    expect(plain.steps.promote?.outputs.reason).toMatch(/the deletion guard blocked prod-a/)
+    const writer = await f.command(parent, f.users.author, '.promote prod-a --allow-deletions')
+    expect(writer.steps.promote?.outputs.decision).toBe('refused')
+    expect(f.applications().get('prod-a')).toMatch(/^env\/prod-a@/)
+
+    const allowed = await f.command(parent, f.users.maintainer, '.promote prod-a --allow-deletions')
+    expect(allowed.steps.promote?.outputs.decision).toBe('deployed')
+    expect(f.applications().get('prod-a')).toMatch(/^fleet-promote\/pr-\d+\/prod-a@/)
+    expect(f.comments(parent).at(-1)?.body).toContain(
+      'deletion guard overridden with --allow-deletions: prod-a would delete protected Namespace web',
+    )
+    expect(f.statuses(parent).get('fleet-promote/prod-a')?.state).toBe('success')
+
+    // The override was for that head: a new push is blocked again until a new override.
+    await f.push(parent, {
+      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+    })
+    await f.prWorkflow(parent, 'synchronize')
+    expect(f.statuses(parent).get('fleet-promote/prod-a')?.state).toBe('failure')
+    f.approve(parent)
+    const again = await f.command(parent, f.users.maintainer, '.promote production')
+    expect(again.steps.promote?.outputs.reason).toMatch(/the deletion guard blocked prod-a/)
+    const renewed = await f.command(parent, f.users.maintainer, '.promote prod-a --allow-deletions')
+    expect(renewed.steps.promote?.outputs.decision).toBe('deployed')
+
+    // Merged, the overridden child lands; the cluster runs the WET branch without the namespace.
+    const cleanup = (await f.closedWorkflow(parent, await f.merge(parent))).steps.cleanup!
+    expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+    expect(JSON.parse(cleanup.outputs.merged ?? '[]')).toEqual(['prod-a'])
+    expect(f.applications().get('prod-a')).toMatch(/^env\/prod-a@/)
     expect(f.violations).toEqual([])
   })
 })

@@ -39,7 +39,14 @@ import {
   type EnvironmentReport,
   type StageInfo,
 } from './summary.js'
-import { environmentContext, sameStatus, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import {
+  environmentContext,
+  MAX_STATUS_DESCRIPTION,
+  sameStatus,
+  type CommitStatus,
+  type RepoRef,
+} from '../lib/statuses.js'
+import { clip } from '../lib/render/compare.js'
 import { latestStatuses, setStatus } from '../lib/github/statuses.js'
 import {
   buildWetCommit,
@@ -218,7 +225,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   // 2. Local work: current remote refs, WET tips, child commits.
   const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*'])
   for (const env of hydration.environments) {
-    if (env.status !== 'rendered') continue
+    if (!hasChild(env)) continue
     const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
     // A missing branch may since have been created by an earlier attempt of this run (same root commit).
     if (env.baseSha !== '' && now !== env.baseSha) throw wetMoved(env, now)
@@ -226,7 +233,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   // One fetch for the WET tips and the existing child commits that are not here yet.
   const toFetch = new Set<string>()
   for (const env of hydration.environments) {
-    if (env.status !== 'rendered') continue
+    if (!hasChild(env)) continue
     if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
       toFetch.add(`refs/heads/${env.branch}`)
     }
@@ -240,7 +247,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   const planned: PlannedChild[] = []
   const unchangedByCommit = new Set<string>()
   for (const env of hydration.environments) {
-    if (env.status !== 'rendered') continue
+    if (!hasChild(env)) continue
     const commit = await buildWetCommit(git, {
       environment: env,
       renderedDir: options.renderedDir,
@@ -272,6 +279,9 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
         headSha,
         // A new WET branch is created at the root commit the child is built on.
         wetSha: env.baseSha || (commit.rootSha ?? ''),
+        ...(env.status === 'blocked'
+          ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
+          : {}),
       },
     })
   }
@@ -287,6 +297,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     else existing.set(child.environment, child)
   }
   const byName = new Map(hydration.environments.map((env) => [env.name, env]))
+  const stageInfo = new Map(options.stages.map((s) => [s.name, s]))
   const plannedNames = new Set(planned.map((p) => p.env.name))
   // A failed or blocked render keeps its old child (the failure status blocks it); others close.
   const toClose = [
@@ -300,6 +311,19 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   // a child whose cluster could not be restored stays, with its branch and lock.
   const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log)
   const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment))
+  // A promoted cluster whose child gets a new render goes back to its WET branch too:
+  // what it ran leaves the branch, and the new render is not promoted yet. (An
+  // autoPromote stage is deployed again right after.) Not restored: not updated.
+  const superseded = planned.flatMap((plan) => {
+    const child = existing.get(plan.env.name)
+    const now = remoteRefs.get(`refs/heads/${plan.branch}`)
+    const auto = stageInfo.get(plan.env.stage)?.autoPromote ?? false
+    return child && now && now !== plan.commit.sha && !auto
+      ? [{ environment: plan.env.name, child }]
+      : []
+  })
+  const replaced = await restoreDropped(options.restore, parent, superseded, remoteRefs, log)
+  planned.splice(0, planned.length, ...planned.filter((p) => !replaced.failed.has(p.env.name)))
 
   // 4. One atomic push: child branches, tags and deletions, each leased on
   // the value read above, plus lease-only entries pinning every WET tip to
@@ -357,7 +381,6 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   ]
 
   // 5. Child PRs: find, create or update.
-  const stageInfo = new Map(options.stages.map((s) => [s.name, s]))
   const reports = new Map<string, EnvironmentReport>()
   for (const env of hydration.environments) {
     reports.set(env.name, {
@@ -522,10 +545,12 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       ...(r.child ? { child: r.child } : {}),
     })),
   )
-  const unrestored = [...dropped.failed].map((environment) => ({
-    environment,
-    reason: dropped.outcomes.get(environment)?.application?.detail ?? 'not restored',
-  }))
+  const unrestored = [dropped, replaced].flatMap(({ failed, outcomes }) =>
+    [...failed].map((environment) => ({
+      environment,
+      reason: outcomes.get(environment)?.application?.detail ?? 'not restored',
+    })),
+  )
   return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored }
 }
 
@@ -569,6 +594,20 @@ async function ensureDryCommit(git: Git, remote: string, sha: string): Promise<D
   return dry
 }
 
+/** `blocked: <reason>; .promote <env> --allow-deletions`, the reason cut so the command fits in 140 characters. */
+function blockedDescription(report: EnvironmentReport, promoteCommand: string): string {
+  const hint = `; ${promoteCommand} ${report.environment} --allow-deletions`
+  return `blocked: ${clip(report.reason ?? 'deletion guard', MAX_STATUS_DESCRIPTION - 'blocked: '.length - hint.length)}${hint}`
+}
+
+/**
+ * Renders that get a child: changed ones, and ones the deletion guard blocked
+ * (their child is deployable only with an authorized `--allow-deletions`).
+ */
+function hasChild(env: EnvironmentHydration): boolean {
+  return env.status === 'rendered' || env.status === 'blocked'
+}
+
 export function environmentStatus(
   report: EnvironmentReport,
   context: { promoteCommand: string; autoPromote: boolean; fallbackUrl: string },
@@ -588,8 +627,8 @@ export function environmentStatus(
       return {
         ...base,
         state: 'failure',
-        description: `blocked: ${report.reason ?? 'deletion guard'}`,
-        targetUrl: context.fallbackUrl,
+        description: blockedDescription(report, context.promoteCommand),
+        targetUrl: report.child?.url ?? context.fallbackUrl,
       }
     case 'unchanged':
       return {

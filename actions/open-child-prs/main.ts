@@ -191,7 +191,7 @@ export async function run(): Promise<void> {
     writeOutputs(contract, { children: result.children, stale: result.stale })
     if (result.unrestored.length > 0) {
       core.setFailed(
-        `clusters still run children of environments #${parent} no longer impacts; re-run the workflow: ${result.unrestored
+        `clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
           .map((item) => `${item.environment}: ${item.reason}`)
           .join('; ')}`,
       )

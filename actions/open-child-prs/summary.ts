@@ -9,6 +9,7 @@ import {
   codeBlock,
   details,
   fitItems,
+  inlineCode,
   link,
   nameList,
   plural,
@@ -208,7 +209,11 @@ function composeSummary(
         env.status === 'blocked'
           ? `blocked: ${env.reason ?? 'deletion guard'}`
           : (env.reason ?? 'render failed')
-      out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}`)
+      const override =
+        env.status === 'blocked'
+          ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
+          : ''
+      out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`)
     }
     if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
   }
@@ -313,7 +318,8 @@ export function renderChildBody(input: ChildBodyInput): string {
     '',
     `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\` · WET branch \`${marker.branch}\``,
     '',
-    input.autoPromote
+    ...guardSection(input),
+    input.autoPromote && !marker.guard
       ? `This stage deploys automatically.`
       : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` (or \`${input.promoteCommand} ${marker.environment}\`) on #${marker.parent}.`,
     'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
@@ -328,6 +334,26 @@ export function renderChildBody(input: ChildBodyInput): string {
     diffSection = details(`${summary}, cut`, codeBlock(cut, 'diff'))
   }
   return `${head}\n\n${diffSection}\n\n${markerLine}\n`
+}
+
+/** A blocked render's child says what it deletes and who may deploy it. */
+function guardSection(input: ChildBodyInput): string[] {
+  const { marker, report } = input
+  if (!marker.guard) return []
+  const deleted = report.changes.filter((change) => change.change === 'deleted')
+  const shown = deleted
+    .slice(0, 50)
+    .map(
+      (change) =>
+        `> - ${change.kind} ${inlineCode(change.namespace ? `${change.namespace}/${change.name}` : change.name)}`,
+    )
+  return [
+    '> [!WARNING]',
+    `> The deletion guard blocked this render: ${untrusted(marker.guard.reason)}. It deploys only with \`${input.promoteCommand} ${marker.environment} --allow-deletions\` on #${marker.parent}, by a maintainer, for the head it was rendered from. It deletes:`,
+    ...shown,
+    ...(deleted.length > shown.length ? [`> - … and ${deleted.length - shown.length} more`] : []),
+    '',
+  ]
 }
 
 export interface SummaryRow {
