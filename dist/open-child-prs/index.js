@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6469);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8527);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6469:
+/***/ 8527:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59760,7 +59760,10 @@ function composeSummary(input, groups, omitted, shown, more) {
             const why = env.status === 'blocked'
                 ? `blocked: ${env.reason ?? 'deletion guard'}`
                 : (env.reason ?? 'render failed');
-            out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}`);
+            const override = env.status === 'blocked'
+                ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
+                : '';
+            out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`);
         }
         if (input.runUrl)
             out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
@@ -59833,7 +59836,8 @@ function renderChildBody(input) {
         '',
         `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\` · WET branch \`${marker.branch}\``,
         '',
-        input.autoPromote
+        ...guardSection(input),
+        input.autoPromote && !marker.guard
             ? `This stage deploys automatically.`
             : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` (or \`${input.promoteCommand} ${marker.environment}\`) on #${marker.parent}.`,
         'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
@@ -59848,6 +59852,23 @@ function renderChildBody(input) {
         diffSection = details(`${summary}, cut`, codeBlock(cut, 'diff'));
     }
     return `${head}\n\n${diffSection}\n\n${markerLine}\n`;
+}
+/** A blocked render's child says what it deletes and who may deploy it. */
+function guardSection(input) {
+    const { marker, report } = input;
+    if (!marker.guard)
+        return [];
+    const deleted = report.changes.filter((change) => change.change === 'deleted');
+    const shown = deleted
+        .slice(0, 50)
+        .map((change) => `> - ${change.kind} ${inlineCode(change.namespace ? `${change.namespace}/${change.name}` : change.name)}`);
+    return [
+        '> [!WARNING]',
+        `> The deletion guard blocked this render: ${untrusted(marker.guard.reason)}. It deploys only with \`${input.promoteCommand} ${marker.environment} --allow-deletions\` on #${marker.parent}, by a maintainer, for the head it was rendered from. It deletes:`,
+        ...shown,
+        ...(deleted.length > shown.length ? [`> - … and ${deleted.length - shown.length} more`] : []),
+        '',
+    ];
 }
 /** The job summary table (also what the `children` output lists), within GitHub's 1 MiB. */
 function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
@@ -59867,6 +59888,306 @@ function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
         ...(more ? [more, ''] : []),
     ].join('\n');
     return fitItems(sorted, limit, compose, { noun: 'environments' });
+}
+
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/render/objects.js
+// Rendered objects in one canonical form: every document re-emitted by the
+// `yaml` package with fixed options (same bytes on any machine and path) and
+// sorted by (kind priority, API group, kind, namespace, name), so the WET
+// branch only changes when the desired state does.
+
+const STRINGIFY = {
+    indent: 2,
+    indentSeq: false,
+    lineWidth: 0,
+    minContentWidth: 0,
+    directives: false,
+};
+/**
+ * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
+ * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
+ */
+const KIND_PRIORITY = (/* unused pure expression or super */ null && ([
+    '/Namespace',
+    'apiextensions.k8s.io/CustomResourceDefinition',
+    'scheduling.k8s.io/PriorityClass',
+    'storage.k8s.io/StorageClass',
+    '/ServiceAccount',
+    'rbac.authorization.k8s.io/ClusterRole',
+    'rbac.authorization.k8s.io/ClusterRoleBinding',
+    'rbac.authorization.k8s.io/Role',
+    'rbac.authorization.k8s.io/RoleBinding',
+    '/ConfigMap',
+    '/Secret',
+]));
+/** A marker line with content, a document end or a directive: then the stream is parsed whole. */
+const UNUSUAL_MARKERS = /^(?:---[^\S\n]*\S|\.\.\.|%)/m;
+/** Most of what a cache may hold, in characters (document texts and their canonical form). */
+const CACHE_CHARS = (/* unused pure expression or super */ null && (128 * 2 ** 20));
+/**
+ * Parses multi-document YAML streams of Kubernetes objects into canonical
+ * objects, remembering each document it has seen: the environments of a
+ * fleet share most of their objects (one base, many overlays), and a
+ * document's canonical form depends on its text alone.
+ */
+class ObjectParser {
+    cache = new Map();
+    cachedChars = 0;
+    /** Throws on anything but Kubernetes objects. */
+    parse(text, source) {
+        // kustomize and the WET writer separate documents with plain `---` lines, which
+        // end any scalar; a stream with other markers is parsed as one.
+        const chunks = UNUSUAL_MARKERS.test(text) ? [text] : text.split(/^---[^\S\n]*(?:\n|$)/m);
+        const objects = [];
+        for (const chunk of chunks) {
+            if (chunk.trim() === '')
+                continue;
+            let parsed = this.cache.get(chunk);
+            if (parsed === undefined) {
+                try {
+                    parsed = parseDocuments(chunk);
+                }
+                catch (error) {
+                    parsed = error;
+                }
+                if (this.cachedChars < CACHE_CHARS) {
+                    this.cache.set(chunk, parsed);
+                    this.cachedChars += chunk.length * 2;
+                }
+            }
+            if (parsed instanceof Error)
+                throw new Error(`${source}: ${parsed.message}`);
+            if (Array.isArray(parsed))
+                objects.push(...parsed);
+            else if (parsed !== null)
+                objects.push(parsed);
+        }
+        return sortObjects(objects);
+    }
+}
+/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
+function parseObjects(text, source) {
+    return new ObjectParser().parse(text, source);
+}
+/** The objects of one chunk: one (the usual case), none (an empty document) or several. */
+function parseDocuments(text) {
+    const objects = [];
+    const docs = parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false });
+    for (const doc of docs) {
+        if ('errors' in doc && doc.errors.length > 0) {
+            throw new Error(`invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+        }
+        if (doc.contents === null)
+            continue;
+        const object = identify(doc);
+        if (object === null)
+            continue;
+        // Markers, directives and comments are not desired state (kustomize drops them too).
+        doc.directives.docStart = null;
+        doc.directives.docEnd = false;
+        doc.directives.yaml.explicit = false;
+        doc.commentBefore = null;
+        doc.comment = null;
+        if (text.includes('#')) {
+            visit(doc, (_key, node) => {
+                if (isNode(node)) {
+                    node.commentBefore = null;
+                    node.comment = null;
+                }
+            });
+        }
+        objects.push({ ...object, yaml: doc.toString(STRINGIFY) });
+    }
+    if (docs.length === 1)
+        return objects[0] ?? null;
+    return objects;
+}
+/** An object's identity, read from the syntax tree (the plain value only when the tree is unusual). */
+function identify(doc) {
+    const text = (path) => {
+        const value = doc.getIn(path);
+        return typeof value === 'string' ? value : undefined;
+    };
+    let apiVersion = isMap(doc.contents) ? text(['apiVersion']) : undefined;
+    let kind = isMap(doc.contents) ? text(['kind']) : undefined;
+    let name = isMap(doc.contents) ? text(['metadata', 'name']) : undefined;
+    let namespace = isMap(doc.contents) ? text(['metadata', 'namespace']) : undefined;
+    if (!apiVersion || !kind || !name) {
+        // Aliases, merge keys or a missing field: decide on the plain value.
+        const value = doc.toJS({ maxAliasCount: -1 });
+        if (value === null || value === undefined)
+            return null;
+        if (typeof value !== 'object' || Array.isArray(value)) {
+            throw new Error('a document is not a Kubernetes object');
+        }
+        const object = value;
+        apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+        kind = typeof object.kind === 'string' ? object.kind : '';
+        name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+        namespace =
+            typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : undefined;
+        if (!apiVersion || !kind || !name) {
+            throw new Error('an object lacks apiVersion, kind or metadata.name');
+        }
+    }
+    return {
+        group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+        apiVersion,
+        kind,
+        namespace: namespace ?? '',
+        name,
+    };
+}
+function objects_objectKey(object) {
+    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
+}
+function priority(object) {
+    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
+    return index === -1 ? KIND_PRIORITY.length : index;
+}
+function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function objects_compareObjects(a, b) {
+    return (priority(a) - priority(b) ||
+        compareText(a.group, b.group) ||
+        compareText(a.kind, b.kind) ||
+        compareText(a.namespace, b.namespace) ||
+        compareText(a.name, b.name));
+}
+function sortObjects(objects) {
+    return [...objects].sort(objects_compareObjects);
+}
+/** `manifest.yaml`: every object, in canonical order, as one stream. */
+function manifestText(objects) {
+    return objects.map((object) => object.yaml).join('---\n');
+}
+/**
+ * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
+ * case, unsafe characters replaced); the API group is added when two objects
+ * would share a file.
+ */
+function perResourceFiles(objects) {
+    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
+    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
+    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
+    const counts = new Map();
+    for (const object of objects)
+        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
+    const files = new Map();
+    for (const object of objects) {
+        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
+        for (let n = 2; files.has(path); n++)
+            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
+        files.set(path, object.yaml);
+    }
+    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
+}
+/** Paths on a WET branch that hold rendered objects (either layout). */
+function isManagedManifestPath(path) {
+    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/compare.js
+
+
+/**
+ * Diff text limits: a first render of a fleet with large CRDs would otherwise
+ * put hundreds of megabytes of "added" diffs into hydration.json and memory.
+ */
+const DIFF_LIMITS = { perObject: 32 * 1024, perEnvironment: 256 * 1024 };
+function clipDiff(diff, max) {
+    if (diff.length <= max)
+        return diff;
+    const cut = diff.lastIndexOf('\n', max);
+    const kept = diff.slice(0, cut + 1);
+    const omitted = diff.slice(cut + 1).split('\n').length - 1;
+    return `${kept}… ${omitted} more diff lines omitted\n`;
+}
+function diffObjects(before, after, limits = DIFF_LIMITS) {
+    const old = new Map(before.map((object) => [objectKey(object), object]));
+    const now = new Map(after.map((object) => [objectKey(object), object]));
+    // Diffs are computed in output order, and only while the environment's budget lasts.
+    const entries = [];
+    const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+    for (const [key, object] of now) {
+        const previous = old.get(key);
+        if (!previous) {
+            entries.push({
+                object,
+                change: 'added',
+                diff: () => unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
+            });
+        }
+        else if (previous.yaml !== object.yaml) {
+            entries.push({
+                object,
+                change: 'changed',
+                diff: () => unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`),
+            });
+        }
+    }
+    for (const [key, object] of old) {
+        if (!now.has(key)) {
+            entries.push({
+                object,
+                change: 'deleted',
+                diff: () => unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
+            });
+        }
+    }
+    let budget = limits.perEnvironment;
+    return entries
+        .sort((a, b) => compareObjects(a.object, b.object))
+        .map(({ object, change, diff: text }) => {
+        const diff = budget > 0 ? clipDiff(text(), Math.min(limits.perObject, budget)) : '';
+        budget -= diff.length;
+        return {
+            change,
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            name: object.name,
+            namespace: object.namespace,
+            diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
+        };
+    });
+}
+function protects(protectedKinds, change) {
+    const group = change.apiVersion.includes('/')
+        ? change.apiVersion.slice(0, change.apiVersion.indexOf('/'))
+        : '';
+    return protectedKinds.some((entry) => entry === change.kind || entry === `${change.kind}.${group}`);
+}
+function clip(text, max = 140) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+/** Blocks an empty render over existing resources, too many deletions, and deleting a protected kind. */
+function guardDeletions(before, after, changes, guard, allowDeletions) {
+    const deleted = changes.filter((change) => change.change === 'deleted');
+    let reason;
+    const protectedGone = deleted.filter((change) => protects(guard.protectedKinds, change));
+    if (before > 0 && after === 0) {
+        reason = `empty render would delete all ${before} resources`;
+    }
+    else if (protectedGone.length > 0) {
+        const first = protectedGone[0];
+        const more = protectedGone.length > 1 ? ` (+${protectedGone.length - 1} more protected)` : '';
+        reason = `would delete protected ${first.kind} ${first.namespace ? `${first.namespace}/` : ''}${first.name}${more}`;
+    }
+    else if (deleted.length > guard.maxDeleted) {
+        reason = `would delete ${deleted.length} resources (max ${guard.maxDeleted})`;
+    }
+    else if (before > 0 && (deleted.length * 100) / before > guard.maxDeletedPercent) {
+        const percent = Math.round((deleted.length * 1000) / before) / 10;
+        reason = `would delete ${deleted.length} of ${before} resources (${percent}% > ${guard.maxDeletedPercent}%)`;
+    }
+    if (reason === undefined)
+        return { blocked: false };
+    if (allowDeletions)
+        return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
+    return { blocked: true, reason: clip(reason) };
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -64278,8 +64599,6 @@ minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: ../node_modules/semver/index.js
 var semver = __nccwpck_require__(4978);
-// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/render/grammar.js
 // The grammar of every value kustomize hands to a tool as an argument, as the
 // tool documents it. Each check returns a problem ("is not …") or undefined.
@@ -66839,6 +67158,7 @@ function dropNote(outcome, wetBranch) {
 
 
 
+
 /**
  * hydrate's `result` output, when the workflow also passes it: it must parse
  * and name only environments the rendered directory holds (a cheap guard
@@ -66938,7 +67258,7 @@ async function openChildPrs(options) {
     // 2. Local work: current remote refs, WET tips, child commits.
     const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
     for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
+        if (!hasChild(env))
             continue;
         const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
         // A missing branch may since have been created by an earlier attempt of this run (same root commit).
@@ -66948,7 +67268,7 @@ async function openChildPrs(options) {
     // One fetch for the WET tips and the existing child commits that are not here yet.
     const toFetch = new Set();
     for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
+        if (!hasChild(env))
             continue;
         if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
             toFetch.add(`refs/heads/${env.branch}`);
@@ -66964,7 +67284,7 @@ async function openChildPrs(options) {
     const planned = [];
     const unchangedByCommit = new Set();
     for (const env of hydration.environments) {
-        if (env.status !== 'rendered')
+        if (!hasChild(env))
             continue;
         const commit = await buildWetCommit(git, {
             environment: env,
@@ -66998,6 +67318,9 @@ async function openChildPrs(options) {
                 headSha,
                 // A new WET branch is created at the root commit the child is built on.
                 wetSha: env.baseSha || (commit.rootSha ?? ''),
+                ...(env.status === 'blocked'
+                    ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
+                    : {}),
             },
         });
     }
@@ -67013,6 +67336,7 @@ async function openChildPrs(options) {
             existing.set(child.environment, child);
     }
     const byName = new Map(hydration.environments.map((env) => [env.name, env]));
+    const stageInfo = new Map(options.stages.map((s) => [s.name, s]));
     const plannedNames = new Set(planned.map((p) => p.env.name));
     // A failed or blocked render keeps its old child (the failure status blocks it); others close.
     const toClose = [
@@ -67026,6 +67350,19 @@ async function openChildPrs(options) {
     // a child whose cluster could not be restored stays, with its branch and lock.
     const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log);
     const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment));
+    // A promoted cluster whose child gets a new render goes back to its WET branch too:
+    // what it ran leaves the branch, and the new render is not promoted yet. (An
+    // autoPromote stage is deployed again right after.) Not restored: not updated.
+    const superseded = planned.flatMap((plan) => {
+        const child = existing.get(plan.env.name);
+        const now = remoteRefs.get(`refs/heads/${plan.branch}`);
+        const auto = stageInfo.get(plan.env.stage)?.autoPromote ?? false;
+        return child && now && now !== plan.commit.sha && !auto
+            ? [{ environment: plan.env.name, child }]
+            : [];
+    });
+    const replaced = await restoreDropped(options.restore, parent, superseded, remoteRefs, log);
+    planned.splice(0, planned.length, ...planned.filter((p) => !replaced.failed.has(p.env.name)));
     // 4. One atomic push: child branches, tags and deletions, each leased on
     // the value read above, plus lease-only entries pinning every WET tip to
     // what the render was diffed against (a moved tip fails the whole push).
@@ -67077,7 +67414,6 @@ async function openChildPrs(options) {
             .map((p) => `refs/heads/${p.env.branch}`),
     ];
     // 5. Child PRs: find, create or update.
-    const stageInfo = new Map(options.stages.map((s) => [s.name, s]));
     const reports = new Map();
     for (const env of hydration.environments) {
         reports.set(env.name, {
@@ -67235,10 +67571,10 @@ async function openChildPrs(options) {
         diff: r.diff,
         ...(r.child ? { child: r.child } : {}),
     })));
-    const unrestored = [...dropped.failed].map((environment) => ({
+    const unrestored = [dropped, replaced].flatMap(({ failed, outcomes }) => [...failed].map((environment) => ({
         environment,
-        reason: dropped.outcomes.get(environment)?.application?.detail ?? 'not restored',
-    }));
+        reason: outcomes.get(environment)?.application?.detail ?? 'not restored',
+    })));
     return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored };
 }
 const child_prs_SHA = /^[0-9a-f]{40}$/;
@@ -67277,6 +67613,18 @@ async function ensureDryCommit(git, remote, sha) {
     }
     return dry;
 }
+/** `blocked: <reason>; .promote <env> --allow-deletions`, the reason cut so the command fits in 140 characters. */
+function blockedDescription(report, promoteCommand) {
+    const hint = `; ${promoteCommand} ${report.environment} --allow-deletions`;
+    return `blocked: ${clip(report.reason ?? 'deletion guard', MAX_STATUS_DESCRIPTION - 'blocked: '.length - hint.length)}${hint}`;
+}
+/**
+ * Renders that get a child: changed ones, and ones the deletion guard blocked
+ * (their child is deployable only with an authorized `--allow-deletions`).
+ */
+function hasChild(env) {
+    return env.status === 'rendered' || env.status === 'blocked';
+}
 function environmentStatus(report, context) {
     const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
     const base = { context: environmentContext(report.environment) };
@@ -67293,8 +67641,8 @@ function environmentStatus(report, context) {
             return {
                 ...base,
                 state: 'failure',
-                description: `blocked: ${report.reason ?? 'deletion guard'}`,
-                targetUrl: context.fallbackUrl,
+                description: blockedDescription(report, context.promoteCommand),
+                targetUrl: report.child?.url ?? context.fallbackUrl,
             };
         case 'unchanged':
             return {
@@ -68209,7 +68557,7 @@ async function run() {
         }
         writeOutputs(contract, { children: result.children, stale: result.stale });
         if (result.unrestored.length > 0) {
-            setFailed(`clusters still run children of environments #${parent} no longer impacts; re-run the workflow: ${result.unrestored
+            setFailed(`clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
                 .map((item) => `${item.environment}: ${item.reason}`)
                 .join('; ')}`);
         }
