@@ -151,7 +151,16 @@ describe('environmentStatus', () => {
       { ...report, status: 'blocked', reason: 'deletes 3 Namespaces' },
       context,
     )
-    expect(blocked.description).toBe('blocked: deletes 3 Namespaces')
+    expect(blocked.description).toBe(
+      `blocked: deletes 3 Namespaces; .promote ${report.environment} --allow-deletions`,
+    )
+    // A long reason is cut, never the command that overrides it.
+    const long = environmentStatus(
+      { ...report, status: 'blocked', reason: 'y'.repeat(300) },
+      context,
+    )
+    expect(long.description).toHaveLength(140)
+    expect(long.description).toMatch(/…; \.promote \S+ --allow-deletions$/)
   })
 })
 
