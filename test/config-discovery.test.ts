@@ -279,17 +279,31 @@ describe('discoverEnvironments', () => {
     expect(error.location).toEqual({ file: 'fleet-promote.yaml', line: 3 })
   })
 
-  it('rejects directory names that are unsafe as branch components', () => {
-    const error = thrown(() =>
-      discoverEnvironments(defaultConfig(), ['clusters/my lab/kustomization.yaml']),
+  it('derives a valid name from a directory that gives none, and says so', () => {
+    const notes: string[] = []
+    const long = `a${'b'.repeat(120)}`
+    const envs = discoverEnvironments(
+      defaultConfig(),
+      ['my lab', '-x', 'a:b', 'v1..2.lock', long].map(
+        (dir) => `clusters/${dir}/kustomization.yaml`,
+      ),
+      { notes },
     )
-    expect(error.message).toContain(
-      'the name of clusters/my lab gives "my lab": names may only contain',
+    const shortened = envs.find((env) => env.path === `clusters/${long}`)!.name
+    expect(shortened).toMatch(new RegExp(`^a${'b'.repeat(90)}-[0-9a-f]{8}$`))
+    expect(envs.map((env) => [env.path, env.name, env.branch])).toEqual(
+      [
+        ['clusters/a:b', 'a-b'],
+        [`clusters/${long}`, shortened],
+        ['clusters/my lab', 'my-lab'],
+        ['clusters/v1..2.lock', 'v1.2'],
+        ['clusters/-x', 'x'],
+      ].map(([path, name]) => [path, name, `env/${name}`]),
     )
-    const dashed = thrown(() =>
-      discoverEnvironments(defaultConfig(), ['clusters/-x/kustomization.yaml']),
+    expect(notes).toContain(
+      '(defaults): environments[0] (glob "clusters/**"): clusters/a:b: "a:b" is no valid environment name (characters a name may not have); named "a-b"',
     )
-    expect(dashed.message).toContain('must start with a letter or digit')
+    expect(notes).toHaveLength(5)
   })
 
   it('rejects a branch that becomes invalid for a particular directory', () => {
@@ -302,7 +316,9 @@ describe('discoverEnvironments', () => {
     const error = thrown(() =>
       discoverEnvironments(config, ['clusters/a~1/app/kustomization.yaml']),
     )
-    expect(error.message).toContain('the name of clusters/a~1/app gives "app-a~1"')
+    expect(error.message).toContain(
+      'the branch of environment "app-a-1" is "env/clusters/a~1/app", which contains the character "~"',
+    )
     const fixedName = parseConfig(
       'version: 1\nenvironments:\n  - glob: clusters/*/app\n    name: app\n    branch: "env/{path}"\n',
       'f.yaml',
@@ -368,6 +384,22 @@ describe('environmentsFromPaths', () => {
       '--env apps/* matches no directory holding a kustomization file',
     )
     expect(() => environmentsFromPaths(fleet(), FLEET_FILES, ['../x/*'])).toThrow(UserError)
+  })
+
+  it('takes NAME=DIR, and with problems reports a bad pattern without failing the others', () => {
+    const problems: string[] = []
+    const envs = environmentsFromPaths(
+      fleet(),
+      FLEET_FILES,
+      ['alice=sandboxes/alice', 'clusters/nope', 'bad name=clusters/us/prod-1', 'x=clusters/us/*'],
+      { problems },
+    )
+    expect(envs.map((env) => [env.name, env.path])).toEqual([['alice', 'sandboxes/alice']])
+    expect(problems).toEqual([
+      '--env clusters/nope: no such directory in the repository',
+      '--env bad name=clusters/us/prod-1: the name "bad name" gives "bad name": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit',
+      '--env x=clusters/us/*: 2 directories match; NAME= names one',
+    ])
   })
 
   it('merges duplicates from overlapping patterns', () => {

@@ -362,6 +362,52 @@ describe('fleet-promote impact (CLI)', () => {
   })
 })
 
+describe('fleet-promote impact --env with odd directories (CLI)', () => {
+  const cli = (args: string[]) =>
+    promisify(execFile)('npx', ['tsx', 'actions/lib/cli/main.ts', ...args], {
+      cwd: join(import.meta.dirname, '..'),
+    }).then(
+      (out) => ({ code: 0, ...out }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        stdout: error.stdout,
+        stderr: error.stderr,
+      }),
+    )
+  const LONG = `clusters/testing/test-${'x'.repeat(110)}`
+
+  it('derives valid names (":" replaced, >100 characters shortened with a hash), takes NAME=DIR, and reports a bad --env without failing the others', async () => {
+    const uses = 'resources: [../../../components/cert-manager]\n'
+    const { base, head } = await scenario(
+      { 'components/cert-manager/cm.yaml': CM('cert-manager', '2') },
+      {
+        ...fleet(),
+        'clusters/testing/test:c/kustomization.yaml': uses,
+        [`${LONG}/kustomization.yaml`]: uses,
+      },
+    )
+    const out = await cli([
+      ...['impact', '--repo', repo!.dir, '--base', base, '--head', head],
+      ...['--env', 'clusters/testing/test:c', '--env', LONG],
+      ...['--env', 'test-a=clusters/testing/test-a', '--env', 'clusters/nope'],
+    ])
+    expect(out.code).toBe(1)
+    const long = 'clusters-testing-test-' + 'x'.repeat(69)
+    const names = (JSON.parse(out.stdout) as { environments: { name: string }[] }).environments
+    expect(names.map((env) => env.name)).toEqual([
+      'clusters-testing-test-c',
+      expect.stringMatching(new RegExp(`^${long}-[0-9a-f]{8}$`)),
+      'test-a',
+    ])
+    expect(names[1]!.name).toHaveLength(100)
+    expect(out.stderr.split('\n').filter(Boolean)).toEqual([
+      'warning: --env clusters/testing/test:c: "clusters-testing-test:c" is no valid environment name (characters a name may not have); named "clusters-testing-test-c"',
+      `warning: --env ${LONG}: "${LONG.replaceAll('/', '-')}" is no valid environment name (over 100 characters); named "${names[1]!.name}"`,
+      'error: --env clusters/nope: no such directory in the repository',
+    ])
+  })
+})
+
 describe('Git.readBlobs', () => {
   it('reads many blobs through one cat-file process, also when one is not UTF-8', async () => {
     repo = await tempRepo()

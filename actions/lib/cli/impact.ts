@@ -5,7 +5,7 @@ import { UserError } from '../errors.js'
 import { parseCliArgs } from './args.js'
 import { commands } from './index.js'
 
-const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env GLOB]...
+const usage = `Usage: fleet-promote impact --base REV --head REV [--repo DIR] [--config FILE] [--env [NAME=]GLOB]...
 
 Lists the environments a change touches, from the kustomize/Helm dependency
 graph of every environment at the base and the head revision (read from git
@@ -19,7 +19,10 @@ Options:
   --head REV      Head revision (the change)
   --config FILE   Configuration file, read at the base revision (default: fleet-promote.yaml)
   --env GLOB      Environment directory or directory glob instead of the configured
-                  environments; repeatable. Each directory is one environment named by its path.
+                  environments; repeatable. Each directory is one environment named by its
+                  path ("/" becomes "-"; a path that gives no valid name is made one, with a
+                  warning). NAME=DIR names it. A pattern that gives no usable environment is
+                  reported on stderr, the others are still analysed, and the exit code is 1.
   --remote NAME   Remote to fetch missing history from in a shallow clone (default: origin)`
 
 commands.set('impact', {
@@ -56,6 +59,7 @@ commands.set('impact', {
     process.stdout.write(
       `${JSON.stringify({ environments, stages, count, external, reasons }, null, 2)}\n`,
     )
-    return 0
+    for (const reason of result.unusable) process.stderr.write(`error: ${reason}\n`)
+    return result.unusable.length > 0 ? 1 : 0
   },
 })

@@ -17,8 +17,11 @@ import type {
   WaveMode,
 } from './types.js'
 import { UserError } from '../errors.js'
+import { derivedEnvironmentName, unsafeNameReason } from './naming.js'
 import { matchesPrefix } from '../render/safety.js'
 import schema from '../fleet-promote.schema.json' with { type: 'json' }
+
+export { unsafeNameReason } from './naming.js'
 
 export const DEFAULT_CONFIG_FILE = 'fleet-promote.yaml'
 export const DEFAULTS_FILE = '(defaults)'
@@ -29,8 +32,6 @@ export const KUSTOMIZATION_FILES: readonly string[] = [
 ]
 export { schema as configSchema }
 
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
-const MAX_NAME_LENGTH = 100
 const DEFAULT_PROTECTED_KINDS = [
   'Namespace',
   'CustomResourceDefinition',
@@ -741,19 +742,6 @@ function sampleExpansion(template: string, allowed: string[], what: string): str
   }
 }
 
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-export function unsafeNameReason(name: string): string | undefined {
-  if (name === '') return 'is empty'
-  if (name.length > MAX_NAME_LENGTH) return `is longer than ${MAX_NAME_LENGTH} characters`
-  if (!SAFE_NAME.test(name)) {
-    return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`
-  }
-  if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-    return `gives "${name}": names may not contain "..", or end with "." or ".lock"`
-  }
-  return undefined
-}
-
 /** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
 export function invalidBranchReason(branch: string): string | undefined {
   const quoted = JSON.stringify(branch)
@@ -1035,10 +1023,6 @@ function environmentFor(
   name: string,
   vars: Record<string, string>,
 ): Environment {
-  const nameProblem = unsafeNameReason(name)
-  if (nameProblem) {
-    throw new UserError(`${where}: the name of ${dir} ${nameProblem}`, location)
-  }
   const stage = stageFor(config, name)
   if (!stage) {
     throw new UserError(
@@ -1061,6 +1045,8 @@ function environmentFor(
 export interface DiscoverOptions {
   /** Do not fail when a rule matches nothing (e.g. at a base revision before the first environment existed). */
   allowUnmatched?: boolean
+  /** Collects a line for each directory whose name had to be derived (see derivedEnvironmentName). */
+  notes?: string[]
 }
 
 /** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
@@ -1083,8 +1069,9 @@ export function discoverEnvironments(
       if (claimed.has(dir) || rule.exclude.some((glob) => matchDirGlob(glob, dir))) continue
       claimed.add(dir)
       const vars = pathVars(dir, captures)
-      const name = expandTemplate(rule.name, vars).replaceAll('/', '-')
-      environments.push(environmentFor(config, rule, where, location, dir, name, vars))
+      const derived = derivedEnvironmentName(expandTemplate(rule.name, vars).replaceAll('/', '-'))
+      if (derived.note) options.notes?.push(`${where}: ${dir}: ${derived.note}`)
+      environments.push(environmentFor(config, rule, where, location, dir, derived.name, vars))
     }
     if (matched === 0 && !options.allowUnmatched) {
       throw new UserError(
@@ -1134,18 +1121,25 @@ function checkUniqueAndSort(
 
 /**
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
- * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
+ * directories holding a kustomization, each optionally as NAME=DIR. Each is named NAME, or by
+ * its path (`/` → `-`, made valid by derivedEnvironmentName, a line in `notes`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
  * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
- * of failing (the base revision may not have a directory yet). `known` carries the environments
- * of directories already resolved (for the other revision): a directory's environment depends
- * only on the configuration and its path.
+ * of failing (the base revision may not have a directory yet); with `problems`, it is left out
+ * and its reason collected, so one bad pattern does not fail the others. `known` carries the
+ * environments of directories already resolved (for the other revision): a directory's
+ * environment depends only on the configuration and its path.
  */
 export function environmentsFromPaths(
   config: FleetConfig,
   files: readonly string[],
   patterns: readonly string[],
-  options: { skipUnresolved?: boolean; known?: Map<string, Environment> } = {},
+  options: {
+    skipUnresolved?: boolean
+    known?: Map<string, Environment>
+    notes?: string[]
+    problems?: string[]
+  } = {},
 ): Environment[] {
   // Built once: resolving hundreds of patterns must not rescan the tree for each.
   const kustomized = kustomizationDirs(files)
@@ -1160,33 +1154,52 @@ export function environmentsFromPaths(
   const known = options.known ?? new Map<string, Environment>()
   const resolve = (some: readonly string[]) => {
     const environments: Environment[] = []
-    for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+    for (const [dir, name] of resolveDirPatterns(kustomized, existing, some)) {
       let env = known.get(dir)
-      if (!env) known.set(dir, (env = environmentForDir(config, fallbackStage, dir)))
+      if (!env) {
+        env = environmentForDir(config, fallbackStage, dir, name, options.notes)
+        known.set(dir, env)
+      }
       environments.push(env)
     }
     return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments
   }
-  if (!options.skipUnresolved) return resolve(patterns)
+  if (!options.skipUnresolved && !options.problems) return resolve(patterns)
   const found = new Map<string, Environment>()
   for (const pattern of patterns) {
     try {
       for (const env of resolve([pattern])) found.set(env.name, env)
     } catch (error) {
       if (!(error instanceof UserError)) throw error
+      options.problems?.push(error.message)
     }
   }
   return [...found.values()]
 }
 
+/** `NAME=DIR` (a name, then a path or glob) as its parts; a plain DIR (even one with "=") as itself. */
+function namedPattern(
+  raw: string,
+  existing: ReadonlySet<string>,
+): { pattern: string; name?: string } {
+  const clean = (path: string) => path.replace(/^\.\//, '').replace(/\/+$/, '')
+  const named = /^([^=/]+)=(.+)$/.exec(raw)
+  if (!named || existing.has(clean(raw))) return { pattern: clean(raw) }
+  const [, name = '', dir = ''] = named
+  const problem = unsafeNameReason(name)
+  if (problem) throw new UserError(`--env ${raw}: the name "${name}" ${problem}`)
+  return { pattern: clean(dir), name }
+}
+
+/** Directory → the name given with NAME=DIR (undefined: named by its path). */
 function resolveDirPatterns(
   kustomized: readonly string[],
   existing: ReadonlySet<string>,
   patterns: readonly string[],
-): Set<string> {
-  const dirs = new Set<string>()
+): Map<string, string | undefined> {
+  const dirs = new Map<string, string | undefined>()
   for (const raw of patterns) {
-    const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '')
+    const { pattern, name } = namedPattern(raw, existing)
     // Without any of these characters a pattern is a plain path (no need to compile it).
     const isGlob =
       /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic()
@@ -1194,7 +1207,7 @@ function resolveDirPatterns(
       if (!existing.has(pattern)) {
         throw new UserError(`--env ${raw}: no such directory in the repository`)
       }
-      dirs.add(pattern)
+      dirs.set(pattern, name)
       continue
     }
     let matches: string[]
@@ -1206,7 +1219,10 @@ function resolveDirPatterns(
     if (matches.length === 0) {
       throw new UserError(`--env ${raw} matches no directory holding a kustomization file`)
     }
-    matches.forEach((dir) => dirs.add(dir))
+    if (name !== undefined && matches.length > 1) {
+      throw new UserError(`--env ${raw}: ${matches.length} directories match; NAME= names one`)
+    }
+    matches.forEach((dir) => dirs.set(dir, name))
   }
   return dirs
 }
@@ -1215,10 +1231,12 @@ function environmentForDir(
   config: FleetConfig,
   fallbackStage: StageConfig | undefined,
   dir: string,
+  given: string | undefined,
+  notes: string[] | undefined,
 ): Environment {
-  const name = dir.replaceAll('/', '-')
-  const nameProblem = unsafeNameReason(name)
-  if (nameProblem) throw new UserError(`--env ${dir}: the environment name ${nameProblem}`)
+  const derived = given === undefined ? derivedEnvironmentName(dir.replaceAll('/', '-')) : undefined
+  if (derived?.note) notes?.push(`--env ${dir}: ${derived.note}`)
+  const name = given ?? derived?.name ?? dir
   const stage = stageFor(config, name) ?? fallbackStage
   const rule = config.environments.find(
     (r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)),

@@ -362,6 +362,8 @@ export interface DetectResult extends ImpactReport {
   changedFiles: ChangedFile[]
   /** Milliseconds per phase, for benchmarks and debugging. */
   timings: Record<string, number>
+  /** CLI --env patterns left out, each with why (the other environments are analysed). */
+  unusable: string[]
 }
 
 /** Reads the configuration file at a revision; defaults when the default file is absent. */
@@ -402,7 +404,7 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
   const configChanged = changedFiles.some(
     (file) => file.path === configFile || file.oldPath === configFile,
   )
-  const { baseEnvs, headEnvs, configImpact } = await environmentsOf(
+  const { baseEnvs, headEnvs, configImpact, notes, unusable } = await environmentsOf(
     options.environmentPatterns ?? [],
     config,
     { base: [...baseTree.files.keys()], head: [...headTree.files.keys()] },
@@ -424,8 +426,12 @@ export async function detectImpact(options: DetectOptions): Promise<DetectResult
     stageOrder: stageOrder(config),
   })
   lap('graph')
-  const warnings = config.defaultsNote ? [config.defaultsNote, ...report.warnings] : report.warnings
-  return { ...report, warnings, base, head, mergeBase, changedFiles, timings }
+  const warnings = [
+    ...(config.defaultsNote ? [config.defaultsNote] : []),
+    ...new Set(notes),
+    ...report.warnings,
+  ]
+  return { ...report, warnings, base, head, mergeBase, changedFiles, timings, unusable }
 }
 
 /** The changed files and both revisions' trees, from one listing: the base's files are the head's plus what differs. */
@@ -455,23 +461,38 @@ async function environmentsOf(
   config: FleetConfig,
   files: { base: string[]; head: string[] },
   changedConfig: { file: string; read: () => Promise<FleetConfig> } | undefined,
-): Promise<{ baseEnvs: Environment[]; headEnvs: Environment[]; configImpact?: ConfigImpact }> {
+): Promise<{
+  baseEnvs: Environment[]
+  headEnvs: Environment[]
+  configImpact?: ConfigImpact
+  /** Directories whose environment name had to be derived. */
+  notes: string[]
+  unusable: string[]
+}> {
+  const notes: string[] = []
   if (patterns.length > 0) {
     const known = new Map<string, Environment>()
-    const headEnvs = environmentsFromPaths(config, files.head, patterns, { known })
+    // One pattern that gives no usable environment is reported, not fatal to the others.
+    const unusable: string[] = []
+    const headEnvs = environmentsFromPaths(config, files.head, patterns, {
+      known,
+      notes,
+      problems: unusable,
+    })
     // A directory may not exist at the base yet: keep what each pattern finds there.
     const baseEnvs = environmentsFromPaths(config, files.base, patterns, {
       skipUnresolved: true,
       known,
+      notes,
     })
-    return { baseEnvs, headEnvs }
+    return { baseEnvs, headEnvs, notes, unusable }
   }
-  const baseEnvs = discoverEnvironments(config, files.base, { allowUnmatched: true })
-  const headEnvs = discoverEnvironments(config, files.head)
-  if (!changedConfig) return { baseEnvs, headEnvs }
+  const baseEnvs = discoverEnvironments(config, files.base, { allowUnmatched: true, notes })
+  const headEnvs = discoverEnvironments(config, files.head, { notes })
+  if (!changedConfig) return { baseEnvs, headEnvs, notes, unusable: [] }
   const headConfig = await changedConfig.read()
   const configImpact = configChangeImpact(config, headConfig, files.head, changedConfig.file)
-  return { baseEnvs, headEnvs, configImpact }
+  return { baseEnvs, headEnvs, configImpact, notes, unusable: [] }
 }
 
 const FULL_SHA = /^[0-9a-f]{40}$/i
