@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9604);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5686);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9604:
+/***/ 5686:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -65379,12 +65379,71 @@ minimatch.Minimatch = esm_Minimatch;
 minimatch.escape = escape_escape;
 minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/config/naming.js
+// Environment names: what makes one valid (a branch component and a status
+// context: letters, digits, ".", "_", "-", at most 100 characters), and the
+// valid name derived from a directory that does not give one, so one odd
+// directory (a ":" in it, a 150-character path) does not stop a whole run.
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+/** Hex digits of the sha256 suffix that keeps shortened names apart. */
+const HASH_LENGTH = 8;
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function naming_unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
+function trimEnd(name) {
+    let trimmed = name;
+    while (/(\.|\.lock|-)$/.test(trimmed))
+        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
+    return trimmed;
+}
+/**
+ * `raw` when it is a valid name; otherwise a valid one: each run of other
+ * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
+ * trailing "." or ".lock" go, and a name still over 100 characters is cut and
+ * given a short hash of `raw`, so two long directories stay apart. `note` says
+ * what was done, for a warning.
+ */
+function naming_derivedEnvironmentName(raw) {
+    const reason = naming_unsafeNameReason(raw);
+    if (!reason)
+        return { name: raw };
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
+    let name = trimEnd(raw
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, ''));
+    if (name.length > MAX_NAME_LENGTH)
+        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
+    if (name === '')
+        name = `env-${hash}`;
+    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
+    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, and start with a letter or digit: it is used in branch names and status contexts. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
+
+
 
 
 
@@ -65402,8 +65461,6 @@ const config_KUSTOMIZATION_FILES = [
     'Kustomization',
 ];
 
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
 const DEFAULT_PROTECTED_KINDS = [
     'Namespace',
     'CustomResourceDefinition',
@@ -65835,7 +65892,7 @@ function environmentProblems(config, raw, check) {
         const pathVars = ['path', 'basename', ...captures];
         check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
             const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
-            const reason = unsafeNameReason(name);
+            const reason = naming_unsafeNameReason(name);
             if (reason)
                 throw new errors_UserError(`name template "${rule.name}" ${reason}`);
         });
@@ -65999,20 +66056,6 @@ function sampleExpansion(template, allowed, what) {
     catch (error) {
         throw new errors_UserError(`${what}: ${error.message}`);
     }
-}
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
 }
 /** The rules of `git check-ref-format --branch`, as a reason, or undefined when valid. */
 function invalidBranchReason(branch) {
@@ -66266,10 +66309,6 @@ function pathVars(dir, captures) {
     return vars;
 }
 function environmentFor(config, rule, where, location, dir, name, vars) {
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem) {
-        throw new errors_UserError(`${where}: the name of ${dir} ${nameProblem}`, location);
-    }
     const stage = stageFor(config, name);
     if (!stage) {
         throw new errors_UserError(`${where}: environment "${name}" (${dir}) matches no stage; stage patterns: ` +
@@ -66300,8 +66339,10 @@ function discoverEnvironments(config, files, options = {}) {
                 continue;
             claimed.add(dir);
             const vars = pathVars(dir, captures);
-            const name = expandTemplate(rule.name, vars).replaceAll('/', '-');
-            environments.push(environmentFor(config, rule, where, location, dir, name, vars));
+            const derived = naming_derivedEnvironmentName(expandTemplate(rule.name, vars).replaceAll('/', '-'));
+            if (derived.note)
+                options.notes?.push(`${where}: ${dir}: ${derived.note}`);
+            environments.push(environmentFor(config, rule, where, location, dir, derived.name, vars));
         }
         if (matched === 0 && !options.allowUnmatched) {
             throw new errors_UserError(`${where} matches no directory holding a kustomization file (${config_KUSTOMIZATION_FILES.join(', ')})` +
@@ -66333,12 +66374,14 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
 }
 /**
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
- * directories holding a kustomization. Each is named by its path (`/` → `-`); the stage comes
+ * directories holding a kustomization, each optionally as NAME=DIR. Each is named NAME, or by
+ * its path (`/` → `-`, made valid by derivedEnvironmentName, a line in `notes`); the stage comes
  * from the configuration (or the first stage), the branch from the first rule matching the path.
  * With `skipUnresolved`, a pattern that finds nothing usable in these files is left out instead
- * of failing (the base revision may not have a directory yet). `known` carries the environments
- * of directories already resolved (for the other revision): a directory's environment depends
- * only on the configuration and its path.
+ * of failing (the base revision may not have a directory yet); with `problems`, it is left out
+ * and its reason collected, so one bad pattern does not fail the others. `known` carries the
+ * environments of directories already resolved (for the other revision): a directory's
+ * environment depends only on the configuration and its path.
  */
 function environmentsFromPaths(config, files, patterns, options = {}) {
     // Built once: resolving hundreds of patterns must not rescan the tree for each.
@@ -66354,15 +66397,17 @@ function environmentsFromPaths(config, files, patterns, options = {}) {
     const known = options.known ?? new Map();
     const resolve = (some) => {
         const environments = [];
-        for (const dir of resolveDirPatterns(kustomized, existing, some)) {
+        for (const [dir, name] of resolveDirPatterns(kustomized, existing, some)) {
             let env = known.get(dir);
-            if (!env)
-                known.set(dir, (env = environmentForDir(config, fallbackStage, dir)));
+            if (!env) {
+                env = environmentForDir(config, fallbackStage, dir, name, options.notes);
+                known.set(dir, env);
+            }
             environments.push(env);
         }
         return environments.length > 1 ? checkUniqueAndSort(config, environments, order) : environments;
     };
-    if (!options.skipUnresolved)
+    if (!options.skipUnresolved && !options.problems)
         return resolve(patterns);
     const found = new Map();
     for (const pattern of patterns) {
@@ -66373,21 +66418,35 @@ function environmentsFromPaths(config, files, patterns, options = {}) {
         catch (error) {
             if (!(error instanceof UserError))
                 throw error;
+            options.problems?.push(error.message);
         }
     }
     return [...found.values()];
 }
+/** `NAME=DIR` (a name, then a path or glob) as its parts; a plain DIR (even one with "=") as itself. */
+function namedPattern(raw, existing) {
+    const clean = (path) => path.replace(/^\.\//, '').replace(/\/+$/, '');
+    const named = /^([^=/]+)=(.+)$/.exec(raw);
+    if (!named || existing.has(clean(raw)))
+        return { pattern: clean(raw) };
+    const [, name = '', dir = ''] = named;
+    const problem = unsafeNameReason(name);
+    if (problem)
+        throw new UserError(`--env ${raw}: the name "${name}" ${problem}`);
+    return { pattern: clean(dir), name };
+}
+/** Directory → the name given with NAME=DIR (undefined: named by its path). */
 function resolveDirPatterns(kustomized, existing, patterns) {
-    const dirs = new Set();
+    const dirs = new Map();
     for (const raw of patterns) {
-        const pattern = raw.replace(/^\.\//, '').replace(/\/+$/, '');
+        const { pattern, name } = namedPattern(raw, existing);
         // Without any of these characters a pattern is a plain path (no need to compile it).
         const isGlob = /[*?[{(]/.test(pattern) && new Minimatch(pattern, { magicalBraces: true }).hasMagic();
         if (!isGlob) {
             if (!existing.has(pattern)) {
                 throw new UserError(`--env ${raw}: no such directory in the repository`);
             }
-            dirs.add(pattern);
+            dirs.set(pattern, name);
             continue;
         }
         let matches;
@@ -66400,15 +66459,18 @@ function resolveDirPatterns(kustomized, existing, patterns) {
         if (matches.length === 0) {
             throw new UserError(`--env ${raw} matches no directory holding a kustomization file`);
         }
-        matches.forEach((dir) => dirs.add(dir));
+        if (name !== undefined && matches.length > 1) {
+            throw new UserError(`--env ${raw}: ${matches.length} directories match; NAME= names one`);
+        }
+        matches.forEach((dir) => dirs.set(dir, name));
     }
     return dirs;
 }
-function environmentForDir(config, fallbackStage, dir) {
-    const name = dir.replaceAll('/', '-');
-    const nameProblem = unsafeNameReason(name);
-    if (nameProblem)
-        throw new UserError(`--env ${dir}: the environment name ${nameProblem}`);
+function environmentForDir(config, fallbackStage, dir, given, notes) {
+    const derived = given === undefined ? derivedEnvironmentName(dir.replaceAll('/', '-')) : undefined;
+    if (derived?.note)
+        notes?.push(`--env ${dir}: ${derived.note}`);
+    const name = given ?? derived?.name ?? dir;
     const stage = stageFor(config, name) ?? fallbackStage;
     const rule = config.environments.find((r) => matchDirGlob(r.glob, dir) && !r.exclude.some((glob) => matchDirGlob(glob, dir)));
     const vars = pathVars(dir, rule ? (matchDirGlob(rule.glob, dir) ?? []) : []);
@@ -66423,8 +66485,6 @@ function environmentForDir(config, fallbackStage, dir) {
     return { name, path: dir, stage: stage?.name ?? '', branch };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
 // A run-scoped chart cache: each (repository, chart, version) is pulled once
 // with `helm pull` (never `helm dependency update`, never a plugin), its
