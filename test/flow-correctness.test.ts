@@ -350,3 +350,22 @@ describe('the deletion-guard override', { timeout: 600_000 }, () => {
     expect(f.violations).toEqual([])
   })
 })
+
+describe('every create is find-or-create', { timeout: 600_000 }, () => {
+  it('a deployment whose answer was lost is created once', async () => {
+    const f = await start()
+    const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    f.gh.faults.add({
+      method: 'POST',
+      route: '/repos/{owner}/{repo}/deployments',
+      dropAnswer: true,
+    })
+    const run = await f.prWorkflow(parent, 'opened')
+    expect(run.steps.auto?.outputs.decision).toBe('deployed')
+    expect(f.gh.faults.pending).toEqual([])
+    const head = f.gh.state.pull('acme/fleet', parent).headSha
+    const deployments = f.gh.state.deployments('acme/fleet').filter((d) => d.sha === head)
+    expect(deployments.map((d) => d.environment).sort()).toEqual(['test-a', 'test-b'])
+    expect(f.violations).toEqual([])
+  })
+})

@@ -2,6 +2,7 @@
 
 import type { RepoRef } from '../statuses.js'
 import type { GitHubClient } from './client.js'
+import { answerLost } from './errors.js'
 
 export interface DeploymentRequest {
   sha: string
@@ -30,27 +31,43 @@ export async function listDeploymentIds(
   return ids
 }
 
+/**
+ * Creates the deployment. Find-or-create: the POST goes without the client's
+ * own retry, and when its answer is lost the deployment may exist anyway, so
+ * the newest one of this sha, task and environment is looked for before the
+ * next POST (callers create one only when there was none).
+ */
 export async function createDeployment(
   client: GitHubClient,
   repo: RepoRef,
   request: DeploymentRequest,
 ): Promise<number> {
-  const created = await client.rest.repos.createDeployment({
-    ...repo,
-    ref: request.sha,
-    task: request.task,
-    environment: request.environment,
-    auto_merge: false,
-    required_contexts: [],
-    transient_environment: false,
-    production_environment: request.production,
-    description: request.description,
-    payload: request.payload,
-  })
-  // A 202 (merge-branch message) has no id; with auto_merge off GitHub sends 201.
-  if (!('id' in created.data))
-    throw new Error(`GitHub did not create a deployment for ${request.environment}`)
-  return created.data.id
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const created = await client.rest.repos.createDeployment({
+        ...repo,
+        ref: request.sha,
+        task: request.task,
+        environment: request.environment,
+        auto_merge: false,
+        required_contexts: [],
+        transient_environment: false,
+        production_environment: request.production,
+        description: request.description,
+        payload: request.payload,
+        request: { retries: 0 },
+      })
+      // A 202 (merge-branch message) has no id; with auto_merge off GitHub sends 201.
+      if (!('id' in created.data))
+        throw new Error(`GitHub did not create a deployment for ${request.environment}`)
+      return created.data.id
+    } catch (error) {
+      if (!answerLost(error) || attempt >= 3) throw error
+      const landed = await listDeploymentIds(client, repo, { sha: request.sha, task: request.task })
+      const id = landed.get(request.environment)
+      if (id !== undefined) return id
+    }
+  }
 }
 
 export type DeploymentState = 'queued' | 'in_progress' | 'success' | 'failure'
