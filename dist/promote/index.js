@@ -66800,6 +66800,7 @@ function helpText(command) {
 
 ;// CONCATENATED MODULE: ./actions/lib/github/deployments.js
 // Deployments and their statuses through the GitHub port.
+
 /** The newest deployment of `sha` for `task` per environment (GitHub lists newest first). */
 async function listDeploymentIds(client, repo, query) {
     const deployments = await client.paginate(client.rest.repos.listDeployments, {
@@ -66814,23 +66815,42 @@ async function listDeploymentIds(client, repo, query) {
     }
     return ids;
 }
+/**
+ * Creates the deployment. Find-or-create: the POST goes without the client's
+ * own retry, and when its answer is lost the deployment may exist anyway, so
+ * the newest one of this sha, task and environment is looked for before the
+ * next POST (callers create one only when there was none).
+ */
 async function createDeployment(client, repo, request) {
-    const created = await client.rest.repos.createDeployment({
-        ...repo,
-        ref: request.sha,
-        task: request.task,
-        environment: request.environment,
-        auto_merge: false,
-        required_contexts: [],
-        transient_environment: false,
-        production_environment: request.production,
-        description: request.description,
-        payload: request.payload,
-    });
-    // A 202 (merge-branch message) has no id; with auto_merge off GitHub sends 201.
-    if (!('id' in created.data))
-        throw new Error(`GitHub did not create a deployment for ${request.environment}`);
-    return created.data.id;
+    for (let attempt = 1;; attempt++) {
+        try {
+            const created = await client.rest.repos.createDeployment({
+                ...repo,
+                ref: request.sha,
+                task: request.task,
+                environment: request.environment,
+                auto_merge: false,
+                required_contexts: [],
+                transient_environment: false,
+                production_environment: request.production,
+                description: request.description,
+                payload: request.payload,
+                request: { retries: 0 },
+            });
+            // A 202 (merge-branch message) has no id; with auto_merge off GitHub sends 201.
+            if (!('id' in created.data))
+                throw new Error(`GitHub did not create a deployment for ${request.environment}`);
+            return created.data.id;
+        }
+        catch (error) {
+            if (!answerLost(error) || attempt >= 3)
+                throw error;
+            const landed = await listDeploymentIds(client, repo, { sha: request.sha, task: request.task });
+            const id = landed.get(request.environment);
+            if (id !== undefined)
+                return id;
+        }
+    }
 }
 async function setDeploymentStatus(client, repo, deployment, update) {
     await client.rest.repos.createDeploymentStatus({
