@@ -1,10 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { computeAggregate, PIPELINE_CONTEXT, setAggregateStatus } from '../actions/lib/aggregate.js'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { runAction } from './support/runner.js'
 import { webhookExampleFor } from './support/webhook-examples.js'
 import { FULL_NAME, REPO, startPromoteFleet, type PromoteFleet } from './support/promote-fleet.js'
@@ -76,32 +72,18 @@ describe('computeAggregate', () => {
 
 describe('aggregate-status against the simulator', () => {
   let fleet: PromoteFleet
-  let scriptDir: string
-  let script: string
+  // The bundle, as a runner runs it: the real status, check_run and check_suite payloads go through it.
+  let bundles: ActionBundles
 
   beforeAll(async () => {
     fleet = await startPromoteFleet()
-    // Run the action's TypeScript entry point directly, as the bundle would run.
-    scriptDir = await mkdtemp(join(tmpdir(), 'aggregate-action-'))
-    script = join(scriptDir, 'run.mjs')
-    // The ESM flavour of tsx's API (require.resolve finds the CommonJS one next to it).
-    const tsxApi = createRequire(import.meta.url)
-      .resolve('tsx/esm/api')
-      .replace(/index\.cjs$/, 'index.mjs')
-    const tsx = pathToFileURL(tsxApi).href
-    const entry = pathToFileURL(
-      fileURLToPath(new URL('../actions/aggregate-status/index.ts', import.meta.url)),
-    ).href
-    await writeFile(
-      script,
-      `import { register } from '${tsx}'\nregister()\nawait import('${entry}')\n`,
-    )
+    bundles = await actionBundles(['aggregate-status'])
   })
 
   afterAll(async () => {
     expect(fleet.gh.validationErrors).toEqual([])
     await fleet.cleanup()
-    await rm(scriptDir, { recursive: true, force: true })
+    await bundles.cleanup()
   })
 
   const pipeline = (sha = fleet.headSha) =>
@@ -118,7 +100,7 @@ describe('aggregate-status against the simulator', () => {
       github: fleet.gh,
       eventName,
       event,
-      script,
+      distDir: bundles.distDir,
       inputs: { token: fleet.gh.adminToken, sha: '', pr: '', environments: '', ...inputs },
     })
     await result.cleanup()
