@@ -222,6 +222,35 @@ describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
   })
 })
 
+describe('a deployed second parent', { timeout: 600_000 }, () => {
+  it('goes back to the WET branch when another parent lands under it, keeps its lock, and deploys again once re-rendered', async () => {
+    const f = await start()
+    const second = await f.openParent('size', {
+      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+    })
+    const rendered = await f.prWorkflow(second, 'opened')
+    f.approve(second)
+    const deployed = await f.command(second, f.users.maintainer, '.promote production')
+    expect(deployed.steps.promote?.outputs.decision).toBe('deployed')
+    const first = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(first, 'opened')
+    const cleanup = (await f.closedWorkflow(first, await f.merge(first))).steps.cleanup!
+    expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+    // The cluster runs the WET branch with the merged change, not the child without it.
+    const wet = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a')
+    expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wet}`)
+    expect(lockOf(f, 'prod-a')).toBeDefined()
+    expect(f.statuses(second).get('fleet-promote/prod-a')?.description).toMatch(/^stale: /)
+    expect(f.violations).toEqual([])
+
+    await f.rerun(rendered)
+    const again = await f.command(second, f.users.maintainer, '.promote production')
+    expect(again.steps.promote?.outputs.decision).toBe('deployed')
+    expect(f.applications().get('prod-a')).toMatch(/^fleet-promote\/pr-\d+\/prod-a@/)
+    expect(f.violations).toEqual([])
+  })
+})
+
 describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {
   it('a parent closed unmerged: merge-cleanup fails with the list while a reset answers 500, keeps the branches, and a re-run finishes', async () => {
     const f = await start()

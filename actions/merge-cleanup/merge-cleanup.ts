@@ -35,7 +35,7 @@ import { nextClosedStep } from './decide.js'
 import { PushRejectedError } from '../lib/git/git.js'
 import { planMerged, prepareMerged, readTips, type PreparedMerge } from './merged.js'
 import { leftItems, renderCleanupReport, renderJobSummary } from './report.js'
-import { markStaleSiblings } from './siblings.js'
+import { markStaleSiblings, type StaleSiblings } from './siblings.js'
 import { releaseAll } from './release.js'
 import { baseResult, closeChildren, finish, pushLandings } from './steps.js'
 import { repairApplications } from './sweep.js'
@@ -120,14 +120,15 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   const { ctx, drySha, known, work } = await startRun(options, pull)
   const parallelism = Math.max(1, options.parallelism ?? 4)
   let results: EnvironmentCleanup[]
+  let siblings: StaleSiblings = { marked: [], unrestored: [] }
   if (pull.merged) {
     const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-cleanup-'))
     try {
       const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha)
       results = await landMerged(ctx, work, prepared, parallelism)
-      const stale = await markStaleSiblings(ctx, results)
-      if (stale.length > 0)
-        ctx.log(`children built before this landing, now stale: ${stale.join(', ')}`)
+      siblings = await markStaleSiblings(ctx, results)
+      if (siblings.marked.length > 0)
+        ctx.log(`children built before this landing, now stale: ${siblings.marked.join(', ')}`)
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }
@@ -153,8 +154,11 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
     summary: '',
     failed:
       results.some((r) => r.action === 'failed' || r.application?.result === 'failed') ||
-      repaired.some((r) => r.result === 'failed'),
+      repaired.some((r) => r.result === 'failed') ||
+      siblings.unrestored.length > 0,
   }
+  for (const why of siblings.unrestored)
+    ctx.log(`a cluster still runs another parent's child that lacks this change: ${why}`)
   await report(ctx, result, pull.baseRef)
   return result
 }
