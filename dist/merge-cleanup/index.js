@@ -69119,25 +69119,32 @@ async function filesAt(client, repo, ref) {
 // branches were built on the tips before it and lack its change. Their
 // statuses say so (pending, and their gate with them) until a push or a
 // re-run of their pull request workflow re-renders them; promote refuses to
-// deploy them meanwhile (its "renders" check).
+// deploy them meanwhile (its "renders" check). A cluster that runs such a
+// child (its parent holds the lock) goes back to its WET branch, which now
+// holds every merged change; the lock stays with that parent.
 
 
 
 
 
-/** Marks the stale children of other parents on the environments this run landed; returns `#<parent> <env>` for each. */
+
+
+
+
+/** Marks the stale children of other parents on the environments this run landed, and takes their clusters off them. */
 async function markStaleSiblings(ctx, results) {
+    const none = { marked: [], unrestored: [] };
     const landed = new Set(results
         .filter((r) => r.action === 'merged' || r.action === 'current')
         .map((r) => r.environment));
     if (landed.size === 0)
-        return [];
+        return none;
     const pulls = await listOpenPulls(ctx.client, ctx.repo);
     const siblings = allChildren(pulls, ctx.repo).filter((child) => child.parent !== ctx.parent &&
         landed.has(child.environment) &&
         child.marker?.wetSha !== undefined);
     if (siblings.length === 0)
-        return [];
+        return none;
     const tips = await branchTips(ctx.client, ctx.repo, [...new Set(siblings.map((c) => c.base))]);
     const stale = new Map();
     for (const child of siblings) {
@@ -69146,6 +69153,7 @@ async function markStaleSiblings(ctx, results) {
         stale.set(child.parent, [...(stale.get(child.parent) ?? []), child]);
     }
     const marked = [];
+    const unrestored = [];
     for (const [parent, children] of stale) {
         const head = pulls.find((pull) => pull.number === parent)?.headSha;
         if (!head)
@@ -69161,10 +69169,40 @@ async function markStaleSiblings(ctx, results) {
             if (!sameStatus(current.get(status.context), status))
                 await setStatus(ctx.client, ctx.repo, head, status);
             marked.push(`#${parent} ${child.environment}`);
+            const why = await offStaleChild(ctx, child, tips.get(child.base) ?? '');
+            if (why)
+                unrestored.push(`${child.environment}: ${why}`);
         }
         await setAggregateStatus(ctx.client, ctx.repo, { sha: head, parent, pulls });
     }
-    return marked;
+    return { marked, unrestored };
+}
+/** Puts a cluster running the stale child back on its WET branch; why not, when that failed. */
+async function offStaleChild(ctx, child, wetTip) {
+    const stage = stageFor(ctx.config, child.environment);
+    if ((stage?.backend ?? ctx.config.deploy.backend) !== 'argocd' || !ctx.argocd)
+        return undefined;
+    try {
+        const application = argoCdApplicationName(ctx.config, {
+            name: child.environment,
+            stage: stage?.name ?? '',
+            branch: child.base,
+        });
+        const restored = await restoreApplication(ctx.argocd, {
+            application,
+            wetBranch: child.base,
+            wetTip,
+            repoURL: repositoryUrl(ctx),
+            mayMove: (target) => target === child.branch,
+            timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
+            pollMs: ctx.options.argocdPollMs ?? 5000,
+        });
+        ctx.log(`${child.environment} (#${child.parent}'s stale child): ${restored.detail}`);
+        return restored.result === 'failed' ? restored.detail : undefined;
+    }
+    catch (error) {
+        return errors_errorMessage(error);
+    }
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/locks.js
@@ -69623,14 +69661,15 @@ async function mergeCleanup(options) {
     const { ctx, drySha, known, work } = await startRun(options, pull);
     const parallelism = Math.max(1, options.parallelism ?? 4);
     let results;
+    let siblings = { marked: [], unrestored: [] };
     if (pull.merged) {
         const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
         try {
             const prepared = await prepareMerged(ctx, work, drySha, scratch, pull.headSha);
             results = await landMerged(ctx, work, prepared, parallelism);
-            const stale = await markStaleSiblings(ctx, results);
-            if (stale.length > 0)
-                ctx.log(`children built before this landing, now stale: ${stale.join(', ')}`);
+            siblings = await markStaleSiblings(ctx, results);
+            if (siblings.marked.length > 0)
+                ctx.log(`children built before this landing, now stale: ${siblings.marked.join(', ')}`);
         }
         finally {
             await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
@@ -69657,8 +69696,11 @@ async function mergeCleanup(options) {
         repaired,
         summary: '',
         failed: results.some((r) => r.action === 'failed' || r.application?.result === 'failed') ||
-            repaired.some((r) => r.result === 'failed'),
+            repaired.some((r) => r.result === 'failed') ||
+            siblings.unrestored.length > 0,
     };
+    for (const why of siblings.unrestored)
+        ctx.log(`a cluster still runs another parent's child that lacks this change: ${why}`);
     await report(ctx, result, pull.baseRef);
     return result;
 }
