@@ -76,11 +76,13 @@ describe('merge-cleanup convergence', { timeout: 300_000 }, () => {
       'fleet-promote-lock/test-a',
       'fleet-promote-lock/test-b',
     ])
-    // test-a is still deployed from #p1's child until #p1 lands: not #p2's to reset.
-    expect(s.applicationRevision('test-a')).toBe(`fleet-promote/pr-${p1}/test-a`)
+    // #p1's child of test-a lacks #p2's change: #p2 does not reset the Application as its own
+    // (it is kept), but takes the cluster off that stale child onto env/test-a, which has
+    // the change; #p1 keeps the lock until it re-renders or lands.
     expect(first.environments.find((e) => e.environment === 'test-a')?.application?.result).toBe(
       'kept',
     )
+    expect(s.applicationRevision('test-a')).toBe('env/test-a')
 
     await s.merge(p1)
     const second = await s.cleanup(p1)
