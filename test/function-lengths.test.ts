@@ -7,16 +7,6 @@ import { DEFAULT_LIMIT, functionsIn, longFunctions } from '../scripts/function-l
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/**
- * Known offenders in code other engineers are changing right now; each is
- * split by its owner, then removed here. The list may only shrink: an entry
- * that is no longer too long fails the test below until it is deleted.
- */
-const allowed = new Set([
-  // open-child-prs' plan and its nine steps, split with the correctness/scale-flow work on it.
-  'actions/open-child-prs/child-prs.ts openChildPrs',
-])
-
 describe('function lengths', () => {
   it('measures every kind of function from its first line to its last', () => {
     const text = [
@@ -46,15 +36,9 @@ describe('function lengths', () => {
   })
 
   it(`no function in actions/ is over ${DEFAULT_LIMIT} lines`, () => {
-    const long = longFunctions(root, 'actions')
-    const over = long.map((fn) => `${fn.file} ${fn.name}`)
-    const unexpected = long
-      .filter((fn) => !allowed.has(`${fn.file} ${fn.name}`))
-      .map((fn) => `${fn.file}:${fn.line} ${fn.name}: ${fn.lines} lines`)
-    expect(unexpected, 'split these into named steps (node scripts/function-lengths.mjs)').toEqual(
-      [],
+    const long = longFunctions(root, 'actions').map(
+      (fn) => `${fn.file}:${fn.line} ${fn.name}: ${fn.lines} lines`,
     )
-    const fixed = [...allowed].filter((entry) => !over.includes(entry))
-    expect(fixed, 'no longer too long: delete them from the allowed list').toEqual([])
+    expect(long, 'split these into named steps (node scripts/function-lengths.mjs)').toEqual([])
   })
 })

@@ -4,11 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import {
-  checkResultInput,
-  environmentStatus,
-  tagName,
-} from '../actions/open-child-prs/child-prs.js'
+import { checkResultInput } from '../actions/open-child-prs/child-prs.js'
+import { environmentStatus, tagName } from '../actions/open-child-prs/plan.js'
 import { loadHydration } from '../actions/lib/hydration.js'
 import { MAX_STATUS_DESCRIPTION, sameStatus, statusDescription } from '../actions/lib/statuses.js'
 import { writeHydration } from './fixtures/child-prs/hydration.js'

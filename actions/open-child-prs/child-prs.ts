@@ -10,7 +10,6 @@
 
 import { setAggregateStatus } from '../lib/aggregate.js'
 import {
-  type PullSummary,
   addLabels,
   childrenOf,
   closePull,
@@ -20,15 +19,11 @@ import {
   updatePull,
   type ChildPr,
 } from '../lib/github/pulls.js'
-import { childBranch, childTitle, isValidRefPart, type ChildMarker } from '../lib/children.js'
+import { childBranch, childTitle } from '../lib/children.js'
 import { UserError, errorMessage } from '../lib/errors.js'
 import { PushRejectedError, type Git } from '../lib/git/git.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import type {
-  EnvironmentHydration,
-  HydrationResult,
-  HydrationStatus,
-} from '../lib/hydration-types.js'
+import type { HydrationResult } from '../lib/hydration-types.js'
 import {
   renderChildBody,
   renderJobSummary,
@@ -39,23 +34,40 @@ import {
   type EnvironmentReport,
   type StageInfo,
 } from './summary.js'
-import {
-  environmentContext,
-  MAX_STATUS_DESCRIPTION,
-  sameStatus,
-  type CommitStatus,
-  type RepoRef,
-} from '../lib/statuses.js'
-import { clip } from '../lib/render/compare.js'
+import type { RepoRef } from '../lib/statuses.js'
 import { latestStatuses, setStatus } from '../lib/github/statuses.js'
-import {
-  buildWetCommit,
-  readDryCommit,
-  type DryCommit,
-  type WetCommit,
-} from '../lib/git/wet-commit.js'
+import { buildWetCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
 import { findMarkedComment, upsertMarkedComment } from '../lib/github/comments.js'
-import { dropNote, releaseDroppedLock, restoreDropped, type RestoreOptions } from './restore.js'
+import {
+  dropNote,
+  releaseDroppedLock,
+  restoreDropped,
+  type DroppedChild,
+  type RestoreOptions,
+} from './restore.js'
+import {
+  autoPromotes,
+  checkWetTips,
+  childMarker,
+  childOutputs,
+  childPrChanges,
+  groupChildren,
+  hasChild,
+  keepFailedChildren,
+  openChildrenAfter,
+  planClosures,
+  planRefUpdates,
+  planReports,
+  planStatuses,
+  planSuperseded,
+  staleReason,
+  wetMoved,
+  type ChildOutput,
+  type OpenChildren,
+  type PlannedChild,
+  type RefPlan,
+  type RemoteRefs,
+} from './plan.js'
 
 /**
  * hydrate's `result` output, when the workflow also passes it: it must parse
@@ -101,42 +113,6 @@ function resultNames(value: unknown): string[] {
   throw new UserError('input "result" must be a list or an object of environments')
 }
 
-// ---------------------------------------------------------------- tags
-
-/**
- * Tag names from `tag-template`: `{component}` (= the environment: the unit a
- * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
- * (first 7 characters of the DRY commit). It must name the environment, or
- * every child would fight over one tag.
- */
-export function tagName(
-  template: string,
-  values: { environment: string; stage: string; pr: number; drySha: string },
-): string {
-  if (!/\{(component|environment)\}/.test(template)) {
-    throw new UserError(
-      'tag-template must contain {component} or {environment}: one tag per environment',
-    )
-  }
-  const name = template.replace(/\{(\w+)\}/g, (whole, key: string) => {
-    switch (key) {
-      case 'component':
-      case 'environment':
-        return values.environment
-      case 'stage':
-        return values.stage
-      case 'pr':
-        return String(values.pr)
-      case 'sha':
-        return values.drySha.slice(0, 7)
-      default:
-        throw new UserError(`tag-template: unknown placeholder ${whole}`)
-    }
-  })
-  if (!isValidRefPart(name)) throw new UserError(`tag-template gives an invalid tag name "${name}"`)
-  return name
-}
-
 // ---------------------------------------------------------------- the run
 
 export interface OpenChildPrsOptions {
@@ -161,17 +137,6 @@ export interface OpenChildPrsOptions {
   log?: (message: string) => void
 }
 
-export interface ChildOutput {
-  environment: string
-  stage: string
-  /** The render status from hydrate. */
-  render: HydrationStatus
-  branch: string
-  number: number | null
-  url: string | null
-  state: ChildState
-}
-
 export interface OpenChildPrsResult {
   /** The parent moved on (or closed) since the render: nothing was written. */
   stale: boolean
@@ -189,51 +154,87 @@ export interface OpenChildPrsResult {
   unrestored: { environment: string; reason: string }[]
 }
 
-interface PlannedChild {
-  env: EnvironmentHydration
-  commit: WetCommit
-  branch: string
-  marker: ChildMarker
-}
+type Restored = Awaited<ReturnType<typeof restoreDropped>>
 
+/** The named steps; each reads only what it is given. */
 export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenChildPrsResult> {
   const { client, git, repo, parent, hydration } = options
   const log = options.log ?? (() => undefined)
-  const fullName = `${repo.owner}/${repo.repo}`
-
-  // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
   const dry = await ensureDryCommit(git, options.remote, hydration.drySha)
-  const renderedHead = dry.parents.length === 2 ? (dry.parents[1] as string) : dry.sha
   const pull = await getPullRequest(client, repo, parent)
-  if (pull.state !== 'open' || pull.headSha !== renderedHead) {
-    const reason =
-      pull.state !== 'open'
-        ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
-        : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`
-    return {
-      stale: true,
-      reason,
-      headSha: pull.headSha,
-      children: [],
-      pushed: [],
-      jobSummary: '',
-      unrestored: [],
-    }
-  }
+  const stale = staleReason(parent, pull, renderedHead(dry))
+  if (stale !== undefined) return staleResult(stale, pull.headSha)
   const headSha = pull.headSha
 
-  // 2. Local work: current remote refs, WET tips, child commits.
   const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*'])
-  for (const env of hydration.environments) {
-    if (!hasChild(env)) continue
-    const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
-    // A missing branch may since have been created by an earlier attempt of this run (same root commit).
-    if (env.baseSha !== '' && now !== env.baseSha) throw wetMoved(env, now)
+  checkWetTips(hydration.environments, remoteRefs)
+  log(`fetched ${await fetchMissing(options, remoteRefs)} ref(s); building child commits`)
+  const built = await buildChildren(options, dry, headSha, remoteRefs)
+  log(`${built.planned.length} environment(s) changed; ${built.unchanged.size} unchanged after all`)
+
+  const open = groupChildren(childrenOf(await listOpenPulls(client, repo), repo, parent))
+  const restored = await restoreClusters(options, built.planned, open, remoteRefs, log)
+  const { planned, closing } = restored
+  const refs = planRefUpdates({
+    planned,
+    closing,
+    remoteRefs,
+    parent,
+    drySha: hydration.drySha,
+    ...(options.tagTemplate ? { tagTemplate: options.tagTemplate } : {}),
+  })
+  await pushAtomically(git, options.remote, refs, log)
+
+  const reports = planReports(hydration.environments, built.unchanged)
+  await syncChildPrs(options, pull.title, planned, open.existing, reports)
+  keepFailedChildren(hydration.environments, open.existing, reports)
+  log(`child PRs up to date`)
+  const closed = await closeChildren(options, closing, restored.dropped.outcomes, reports)
+  const fallbackUrl = options.runUrl ?? pull.htmlUrl
+  await postStatuses(options, headSha, { planned, remoteRefs, reports, fallbackUrl })
+  log(`statuses set`)
+  const commentUrl = await postSummaryComment(options, headSha, reports, closed)
+  // The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
+  await setAggregateStatus(client, repo, {
+    sha: headSha,
+    parent,
+    impacted: hydration.environments.map((env) => env.name),
+    pulls: openChildrenAfter(
+      reports.values(),
+      hydration.environments,
+      parent,
+      `${repo.owner}/${repo.repo}`,
+    ),
+    ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
+  })
+  return {
+    stale: false,
+    headSha,
+    children: childOutputs(reports.values(), closed, parent),
+    pushed: refs.pushed,
+    commentUrl,
+    jobSummary: jobSummary(parent, reports.values()),
+    unrestored: unrestored([restored.dropped, restored.replaced]),
   }
-  // One fetch for the WET tips and the existing child commits that are not here yet.
+}
+
+/** What the DRY commit rendered: the PR head when it is a merge commit, else itself. */
+function renderedHead(dry: DryCommit): string {
+  return dry.parents.length === 2 ? (dry.parents[1] as string) : dry.sha
+}
+
+function staleResult(reason: string, headSha: string): OpenChildPrsResult {
+  return { stale: true, reason, headSha, children: [], pushed: [], jobSummary: '', unrestored: [] }
+}
+
+/** One fetch for the WET tips and the existing child commits that are not here yet; returns how many refs. */
+async function fetchMissing(
+  options: Pick<OpenChildPrsOptions, 'git' | 'remote' | 'parent' | 'hydration'>,
+  remoteRefs: RemoteRefs,
+): Promise<number> {
+  const { git, parent } = options
   const toFetch = new Set<string>()
-  for (const env of hydration.environments) {
-    if (!hasChild(env)) continue
+  for (const env of options.hydration.environments.filter(hasChild)) {
     if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
       toFetch.add(`refs/heads/${env.branch}`)
     }
@@ -242,12 +243,20 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     if (childSha && !(await git.tryRevParse(childSha))) toFetch.add(childRef)
   }
   if (toFetch.size > 0) await git.fetch(options.remote, [...toFetch])
+  return toFetch.size
+}
 
-  log(`fetched ${toFetch.size} ref(s); building child commits`)
+/** The child commits, built locally; renders whose commit changes nothing are `unchanged`. */
+async function buildChildren(
+  options: Pick<OpenChildPrsOptions, 'git' | 'parent' | 'hydration' | 'renderedDir'>,
+  dry: DryCommit,
+  headSha: string,
+  remoteRefs: RemoteRefs,
+): Promise<{ planned: PlannedChild[]; unchanged: Set<string> }> {
+  const { git, parent, hydration } = options
   const planned: PlannedChild[] = []
-  const unchangedByCommit = new Set<string>()
-  for (const env of hydration.environments) {
-    if (!hasChild(env)) continue
+  const unchanged = new Set<string>()
+  for (const env of hydration.environments.filter(hasChild)) {
     const commit = await buildWetCommit(git, {
       environment: env,
       renderedDir: options.renderedDir,
@@ -257,150 +266,97 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
     const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
     if (env.baseSha === '' && now !== '' && now !== commit.rootSha) throw wetMoved(env, now)
     if (!commit.changed) {
-      unchangedByCommit.add(env.name)
+      unchanged.add(env.name)
       continue
     }
-    const existing = remoteRefs.get(`refs/heads/${childBranch(parent, env.name)}`)
+    const branch = childBranch(parent, env.name)
+    const existing = remoteRefs.get(`refs/heads/${branch}`)
     if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
       // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
       commit.sha = existing
     }
-    planned.push({
-      env,
-      commit,
-      branch: childBranch(parent, env.name),
-      marker: {
-        version: 1,
-        parent,
-        environment: env.name,
-        stage: env.stage,
-        branch: env.branch,
-        drySha: hydration.drySha,
-        headSha,
-        // A new WET branch is created at the root commit the child is built on.
-        wetSha: env.baseSha || (commit.rootSha ?? ''),
-        ...(env.status === 'blocked'
-          ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
-          : {}),
-      },
-    })
+    const marker = childMarker(env, commit, { parent, drySha: hydration.drySha, headSha })
+    planned.push({ env, commit, branch, marker })
   }
-  const renderOf = (env: EnvironmentHydration): HydrationStatus =>
-    unchangedByCommit.has(env.name) ? 'unchanged' : env.status
+  return { planned, unchanged }
+}
 
-  log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`)
-  // 3. What GitHub has: open children of this parent (one paginated listing).
-  const existing = new Map<string, ChildPr>()
-  const extraChildren: ChildPr[] = []
-  for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
-    if (existing.has(child.environment)) extraChildren.push(child)
-    else existing.set(child.environment, child)
+/**
+ * Clusters still running a child about to close go back to their WET branch
+ * first; a child whose cluster could not be restored stays, with its branch
+ * and lock. Superseded children are taken back too; one not restored is not updated.
+ */
+async function restoreClusters(
+  options: Pick<OpenChildPrsOptions, 'restore' | 'parent' | 'hydration' | 'stages'>,
+  built: readonly PlannedChild[],
+  open: OpenChildren,
+  remoteRefs: RemoteRefs,
+  log: (message: string) => void,
+): Promise<{
+  planned: PlannedChild[]
+  closing: DroppedChild[]
+  dropped: Restored
+  replaced: Restored
+}> {
+  const { restore, parent } = options
+  const toClose = planClosures(options.hydration.environments, built, open)
+  const dropped = await restoreDropped(restore, parent, toClose, remoteRefs, log)
+  const superseded = planSuperseded(built, open.existing, remoteRefs, options.stages)
+  const replaced = await restoreDropped(restore, parent, superseded, remoteRefs, log)
+  return {
+    planned: built.filter((p) => !replaced.failed.has(p.env.name)),
+    closing: toClose.filter(({ environment }) => !dropped.failed.has(environment)),
+    dropped,
+    replaced,
   }
-  const byName = new Map(hydration.environments.map((env) => [env.name, env]))
-  const stageInfo = new Map(options.stages.map((s) => [s.name, s]))
-  const plannedNames = new Set(planned.map((p) => p.env.name))
-  // A failed or blocked render keeps its old child (the failure status blocks it); others close.
-  const toClose = [
-    ...[...existing].filter(([name]) => {
-      const status = byName.get(name)?.status
-      return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked'
-    }),
-    ...extraChildren.map((child) => ['', child] as const),
-  ].map(([name, child]) => ({ environment: name, child }))
-  // Clusters still running a child about to close go back to their WET branch first;
-  // a child whose cluster could not be restored stays, with its branch and lock.
-  const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log)
-  const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment))
-  // A promoted cluster whose child gets a new render goes back to its WET branch too:
-  // what it ran leaves the branch, and the new render is not promoted yet. (An
-  // autoPromote stage is deployed again right after.) Not restored: not updated.
-  const superseded = planned.flatMap((plan) => {
-    const child = existing.get(plan.env.name)
-    const now = remoteRefs.get(`refs/heads/${plan.branch}`)
-    const auto = stageInfo.get(plan.env.stage)?.autoPromote ?? false
-    return child && now && now !== plan.commit.sha && !auto
-      ? [{ environment: plan.env.name, child }]
-      : []
-  })
-  const replaced = await restoreDropped(options.restore, parent, superseded, remoteRefs, log)
-  planned.splice(0, planned.length, ...planned.filter((p) => !replaced.failed.has(p.env.name)))
+}
 
-  // 4. One atomic push: child branches, tags and deletions, each leased on
-  // the value read above, plus lease-only entries pinning every WET tip to
-  // what the render was diffed against (a moved tip fails the whole push).
-  const updates = new Map<string, { sha: string; expect: string }>()
-  for (const plan of planned) {
-    const ref = `refs/heads/${plan.branch}`
-    updates.set(ref, { sha: plan.commit.sha, expect: remoteRefs.get(ref) ?? '' })
-    if (options.tagTemplate) {
-      const tag = tagName(options.tagTemplate, {
-        environment: plan.env.name,
-        stage: plan.env.stage,
-        pr: parent,
-        drySha: hydration.drySha,
-      })
-      const tagRef = `refs/tags/${tag}`
-      updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' })
-    }
-  }
-  for (const { child } of closing) {
-    const ref = `refs/heads/${child.branch}`
-    const current = remoteRefs.get(ref)
-    if (current && !updates.has(ref)) updates.set(ref, { sha: '', expect: current })
-  }
-  const changes = [...updates].filter(([, u]) => u.sha !== u.expect)
-  if (changes.length > 0) {
-    const entries = new Map(changes)
-    for (const plan of planned) {
-      const wetRef = `refs/heads/${plan.env.branch}`
-      const sha = plan.commit.rootSha ?? plan.commit.baseSha
-      entries.set(wetRef, { sha, expect: remoteRefs.get(wetRef) ?? '' })
-    }
-    try {
-      await git.push(
-        options.remote,
-        [...entries].map(([ref, u]) => `${u.sha}:${ref}`),
-        { atomic: true, leases: [...entries].map(([ref, u]) => ({ ref, expect: u.expect })) },
+async function pushAtomically(
+  git: Git,
+  remote: string,
+  refs: RefPlan,
+  log: (message: string) => void,
+): Promise<void> {
+  if (refs.changed === 0) return
+  const entries = [...refs.entries]
+  try {
+    await git.push(
+      remote,
+      entries.map(([ref, u]) => `${u.sha}:${ref}`),
+      { atomic: true, leases: entries.map(([ref, u]) => ({ ref, expect: u.expect })) },
+    )
+  } catch (error) {
+    if (error instanceof PushRejectedError) {
+      throw new UserError(
+        'the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
+          `Re-run the workflow to render again. (${error.message})`,
       )
-    } catch (error) {
-      if (error instanceof PushRejectedError) {
-        throw new UserError(
-          'the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
-            `Re-run the workflow to render again. (${error.message})`,
-        )
-      }
-      throw error
     }
-    log(`pushed ${changes.length} ref update(s) in one atomic push`)
+    throw error
   }
-  const pushed = [
-    ...changes.map(([ref]) => ref),
-    ...planned
-      .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
-      .map((p) => `refs/heads/${p.env.branch}`),
-  ]
+  log(`pushed ${refs.changed} ref update(s) in one atomic push`)
+}
 
-  // 5. Child PRs: find, create or update.
-  const reports = new Map<string, EnvironmentReport>()
-  for (const env of hydration.environments) {
-    reports.set(env.name, {
-      environment: env.name,
-      stage: env.stage,
-      status: renderOf(env),
-      ...(env.reason ? { reason: env.reason } : {}),
-      resources: env.resources,
-      diff: env.diff,
-      changes: env.changes,
-    })
-  }
+/** Child PRs: find, create or update; each report names its child. */
+async function syncChildPrs(
+  options: Pick<
+    OpenChildPrsOptions,
+    'client' | 'repo' | 'parent' | 'labels' | 'stages' | 'promoteCommand'
+  >,
+  parentTitle: string,
+  planned: readonly PlannedChild[],
+  existing: ReadonlyMap<string, ChildPr>,
+  reports: ReadonlyMap<string, EnvironmentReport>,
+): Promise<void> {
+  const { client, repo, parent } = options
   const labels = [...new Set((options.labels ?? []).filter(Boolean))]
   for (const plan of planned) {
     const report = reports.get(plan.env.name) as EnvironmentReport
-    const title = childTitle(parent, plan.env.name, pull.title)
+    const title = childTitle(parent, plan.env.name, parentTitle)
     const body = renderChildBody({
       marker: plan.marker,
       report,
-      autoPromote: stageInfo.get(plan.env.stage)?.autoPromote ?? false,
+      autoPromote: autoPromotes(options.stages, plan.env.stage),
       promoteCommand: options.promoteCommand,
     })
     let child = existing.get(plan.env.name)
@@ -415,129 +371,93 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       child = created.child
       state = created.adopted ? 'unchanged' : 'created'
     }
-    if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
+    const changes = childPrChanges(child, { title, body, base: plan.env.branch, labels })
+    if (changes.update) {
       await updatePull(client, repo, child.number, { title, body, base: plan.env.branch })
       if (state !== 'created') state = 'updated'
     }
-    const missingLabels = labels.filter((l) => !child.labels.includes(l))
-    if (missingLabels.length > 0) {
-      await addLabels(client, repo, child.number, missingLabels)
+    if (changes.missingLabels.length > 0) {
+      await addLabels(client, repo, child.number, changes.missingLabels)
     }
     report.child = { number: child.number, url: child.url, state }
   }
-  for (const env of hydration.environments) {
-    const kept = existing.get(env.name)
-    const report = reports.get(env.name) as EnvironmentReport
-    if (kept && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
-      report.child = { number: kept.number, url: kept.url, state: 'unchanged' }
-    }
-  }
+}
 
-  log(`child PRs up to date`)
-  // 6. Close children that no longer carry a change.
+/** Close children that no longer carry a change, releasing their locks. */
+async function closeChildren(
+  options: Pick<OpenChildPrsOptions, 'client' | 'repo' | 'parent'>,
+  closing: readonly DroppedChild[],
+  outcomes: Restored['outcomes'],
+  reports: ReadonlyMap<string, EnvironmentReport>,
+): Promise<ClosedChild[]> {
+  const { client, repo, parent } = options
   const closed: ClosedChild[] = []
   for (const { environment, child } of closing) {
     await closePull(client, repo, child.number)
-    if (environment) await releaseDroppedLock(client, repo, parent, environment, dropped.outcomes)
-    const note = dropNote(dropped.outcomes.get(environment), child.base)
+    if (environment) await releaseDroppedLock(client, repo, parent, environment, outcomes)
+    const note = dropNote(outcomes.get(environment), child.base)
     closed.push({ environment, number: child.number, url: child.url, ...(note ? { note } : {}) })
     const report = reports.get(environment)
     if (report) report.child = { number: child.number, url: child.url, state: 'closed' }
   }
+  return closed
+}
 
-  // 7. Statuses on the parent head (identical ones are not re-posted). A run at
-  // the same head that leaves a child as it was ("Re-run all jobs", reopened)
-  // keeps what promote made of it: a deployed environment stays deployed.
-  const current = await latestStatuses(client, repo, headSha)
-  const sameChild = new Set(
-    planned
-      .filter((plan) => plan.commit.sha === remoteRefs.get(`refs/heads/${plan.branch}`))
-      .map((plan) => plan.env.name),
-  )
-  for (const env of hydration.environments) {
-    const report = reports.get(env.name) as EnvironmentReport
-    const deployed = current.get(environmentContext(env.name))?.state === 'success'
-    if (deployed && sameChild.has(env.name)) continue
-    const status = environmentStatus(report, {
-      promoteCommand: options.promoteCommand,
-      autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
-      fallbackUrl: options.runUrl ?? pull.htmlUrl,
-    })
-    if (!sameStatus(current.get(status.context), status)) {
-      await setStatus(client, repo, headSha, status)
-    }
-  }
+async function postStatuses(
+  options: Pick<OpenChildPrsOptions, 'client' | 'repo' | 'hydration' | 'stages' | 'promoteCommand'>,
+  headSha: string,
+  state: {
+    planned: readonly PlannedChild[]
+    remoteRefs: RemoteRefs
+    reports: ReadonlyMap<string, EnvironmentReport>
+    fallbackUrl: string
+  },
+): Promise<void> {
+  const { client, repo } = options
+  const statuses = planStatuses({
+    ...state,
+    environments: options.hydration.environments,
+    current: await latestStatuses(client, repo, headSha),
+    stages: options.stages,
+    promoteCommand: options.promoteCommand,
+  })
+  for (const status of statuses) await setStatus(client, repo, headSha, status)
+}
 
-  log(`statuses set`)
-  // 8. The sticky comment on the parent. A PR that impacts nothing (a README
-  // change) gets none; one it had from an earlier push is updated to say so.
+/**
+ * The sticky comment on the parent. A PR that impacts nothing (a README
+ * change) gets none; one it had from an earlier push is updated to say so.
+ */
+async function postSummaryComment(
+  options: Pick<
+    OpenChildPrsOptions,
+    'client' | 'repo' | 'parent' | 'hydration' | 'stages' | 'promoteCommand' | 'runUrl'
+  >,
+  headSha: string,
+  reports: ReadonlyMap<string, EnvironmentReport>,
+  closed: readonly ClosedChild[],
+): Promise<string | undefined> {
+  const { client, repo, parent } = options
   const quiet = reports.size === 0 && closed.length === 0
-  const commentBody = renderSummaryComment({
+  const body = renderSummaryComment({
     parent,
     headSha,
-    drySha: hydration.drySha,
+    drySha: options.hydration.drySha,
     stages: options.stages,
     promoteCommand: options.promoteCommand,
     environments: [...reports.values()],
     closed,
     ...(options.runUrl ? { runUrl: options.runUrl } : {}),
   })
-  const commentUrl =
-    quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
-      ? undefined
-      : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody)
+  return quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
+    ? undefined
+    : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, body)
+}
 
-  // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
-  const openAfter: PullSummary[] = [...reports.values()]
-    .filter((r) => r.child && r.child.state !== 'closed')
-    .map((r) => ({
-      number: r.child?.number ?? 0,
-      state: 'open',
-      merged: false,
-      draft: false,
-      title: '',
-      body: null,
-      headRef: childBranch(parent, r.environment),
-      headSha: '',
-      headRepo: fullName,
-      baseRef: byName.get(r.environment)?.branch ?? '',
-      htmlUrl: r.child?.url ?? '',
-      labels: [],
-      updatedAt: '',
-    }))
-  await setAggregateStatus(client, repo, {
-    sha: headSha,
+function jobSummary(parent: number, reports: Iterable<EnvironmentReport>): string {
+  return renderJobSummary(
     parent,
-    impacted: hydration.environments.map((env) => env.name),
-    pulls: openAfter,
-    ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
-  })
-
-  const children: ChildOutput[] = [...reports.values()]
-    .map((r) => ({
-      environment: r.environment,
-      stage: r.stage,
-      render: r.status,
-      branch: childBranch(parent, r.environment),
-      number: r.child?.number ?? null,
-      url: r.child?.url ?? null,
-      state: r.child?.state ?? 'none',
-    }))
-    .sort((a, b) => a.environment.localeCompare(b.environment))
-  for (const c of closed.filter((c) => c.environment === '')) {
-    children.push({
-      environment: '',
-      stage: '',
-      render: 'unchanged',
-      branch: '',
-      number: c.number,
-      url: c.url,
-      state: 'closed',
-    })
-  }
-  const jobSummary = renderJobSummary(
-    parent,
-    [...reports.values()].map((r) => ({
+    [...reports].map((r) => ({
       environment: r.environment,
       stage: r.stage,
       status: r.status,
@@ -545,13 +465,15 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       ...(r.child ? { child: r.child } : {}),
     })),
   )
-  const unrestored = [dropped, replaced].flatMap(({ failed, outcomes }) =>
+}
+
+function unrestored(results: readonly Restored[]): OpenChildPrsResult['unrestored'] {
+  return results.flatMap(({ failed, outcomes }) =>
     [...failed].map((environment) => ({
       environment,
       reason: outcomes.get(environment)?.application?.detail ?? 'not restored',
     })),
   )
-  return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored }
 }
 
 const SHA = /^[0-9a-f]{40}$/
@@ -564,13 +486,6 @@ async function sameTreeAndParent(git: Git, a: string, b: string): Promise<boolea
   if (result.code !== 0) return false
   const [treeA, parentA, treeB, parentB] = result.stdout.trim().split('\n')
   return treeA === treeB && parentA === parentB
-}
-
-function wetMoved(env: EnvironmentHydration, now: string): UserError {
-  return new UserError(
-    `WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
-      `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`,
-  )
 }
 
 async function ensureDryCommit(git: Git, remote: string, sha: string): Promise<DryCommit> {
@@ -592,61 +507,4 @@ async function ensureDryCommit(git: Git, remote: string, sha: string): Promise<D
     )
   }
   return dry
-}
-
-/** `blocked: <reason>; .promote <env> --allow-deletions`, the reason cut so the command fits in 140 characters. */
-function blockedDescription(report: EnvironmentReport, promoteCommand: string): string {
-  const hint = `; ${promoteCommand} ${report.environment} --allow-deletions`
-  return `blocked: ${clip(report.reason ?? 'deletion guard', MAX_STATUS_DESCRIPTION - 'blocked: '.length - hint.length)}${hint}`
-}
-
-/**
- * Renders that get a child: changed ones, and ones the deletion guard blocked
- * (their child is deployable only with an authorized `--allow-deletions`).
- */
-function hasChild(env: EnvironmentHydration): boolean {
-  return env.status === 'rendered' || env.status === 'blocked'
-}
-
-export function environmentStatus(
-  report: EnvironmentReport,
-  context: { promoteCommand: string; autoPromote: boolean; fallbackUrl: string },
-): CommitStatus {
-  const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`
-  const base = { context: environmentContext(report.environment) }
-  switch (report.status) {
-    case 'failed':
-      return {
-        ...base,
-        state: 'failure',
-        // hydrate's reasons say what failed ("render failed: …", "refused: …").
-        description: report.reason ?? 'render failed; see the workflow run',
-        targetUrl: context.fallbackUrl,
-      }
-    case 'blocked':
-      return {
-        ...base,
-        state: 'failure',
-        description: blockedDescription(report, context.promoteCommand),
-        targetUrl: report.child?.url ?? context.fallbackUrl,
-      }
-    case 'unchanged':
-      return {
-        ...base,
-        state: 'success',
-        description: 'rendered output unchanged; nothing to deploy',
-        targetUrl: context.fallbackUrl,
-      }
-    case 'rendered': {
-      const next = context.autoPromote
-        ? 'deploys automatically'
-        : `promote with ${context.promoteCommand} ${report.stage}`
-      return {
-        ...base,
-        state: 'pending',
-        description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
-        targetUrl: report.child?.url ?? context.fallbackUrl,
-      }
-    }
-  }
 }
