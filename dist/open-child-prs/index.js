@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8912);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(273);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 8912:
+/***/ 273:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -59890,306 +59890,6 @@ function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
     return fitItems(sorted, limit, compose, { noun: 'environments' });
 }
 
-// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6637);
-;// CONCATENATED MODULE: ./actions/lib/render/objects.js
-// Rendered objects in one canonical form: every document re-emitted by the
-// `yaml` package with fixed options (same bytes on any machine and path) and
-// sorted by (kind priority, API group, kind, namespace, name), so the WET
-// branch only changes when the desired state does.
-
-const STRINGIFY = {
-    indent: 2,
-    indentSeq: false,
-    lineWidth: 0,
-    minContentWidth: 0,
-    directives: false,
-};
-/**
- * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
- * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
- */
-const KIND_PRIORITY = (/* unused pure expression or super */ null && ([
-    '/Namespace',
-    'apiextensions.k8s.io/CustomResourceDefinition',
-    'scheduling.k8s.io/PriorityClass',
-    'storage.k8s.io/StorageClass',
-    '/ServiceAccount',
-    'rbac.authorization.k8s.io/ClusterRole',
-    'rbac.authorization.k8s.io/ClusterRoleBinding',
-    'rbac.authorization.k8s.io/Role',
-    'rbac.authorization.k8s.io/RoleBinding',
-    '/ConfigMap',
-    '/Secret',
-]));
-/** A marker line with content, a document end or a directive: then the stream is parsed whole. */
-const UNUSUAL_MARKERS = /^(?:---[^\S\n]*\S|\.\.\.|%)/m;
-/** Most of what a cache may hold, in characters (document texts and their canonical form). */
-const CACHE_CHARS = (/* unused pure expression or super */ null && (128 * 2 ** 20));
-/**
- * Parses multi-document YAML streams of Kubernetes objects into canonical
- * objects, remembering each document it has seen: the environments of a
- * fleet share most of their objects (one base, many overlays), and a
- * document's canonical form depends on its text alone.
- */
-class ObjectParser {
-    cache = new Map();
-    cachedChars = 0;
-    /** Throws on anything but Kubernetes objects. */
-    parse(text, source) {
-        // kustomize and the WET writer separate documents with plain `---` lines, which
-        // end any scalar; a stream with other markers is parsed as one.
-        const chunks = UNUSUAL_MARKERS.test(text) ? [text] : text.split(/^---[^\S\n]*(?:\n|$)/m);
-        const objects = [];
-        for (const chunk of chunks) {
-            if (chunk.trim() === '')
-                continue;
-            let parsed = this.cache.get(chunk);
-            if (parsed === undefined) {
-                try {
-                    parsed = parseDocuments(chunk);
-                }
-                catch (error) {
-                    parsed = error;
-                }
-                if (this.cachedChars < CACHE_CHARS) {
-                    this.cache.set(chunk, parsed);
-                    this.cachedChars += chunk.length * 2;
-                }
-            }
-            if (parsed instanceof Error)
-                throw new Error(`${source}: ${parsed.message}`);
-            if (Array.isArray(parsed))
-                objects.push(...parsed);
-            else if (parsed !== null)
-                objects.push(parsed);
-        }
-        return sortObjects(objects);
-    }
-}
-/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
-function parseObjects(text, source) {
-    return new ObjectParser().parse(text, source);
-}
-/** The objects of one chunk: one (the usual case), none (an empty document) or several. */
-function parseDocuments(text) {
-    const objects = [];
-    const docs = parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false });
-    for (const doc of docs) {
-        if ('errors' in doc && doc.errors.length > 0) {
-            throw new Error(`invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
-        }
-        if (doc.contents === null)
-            continue;
-        const object = identify(doc);
-        if (object === null)
-            continue;
-        // Markers, directives and comments are not desired state (kustomize drops them too).
-        doc.directives.docStart = null;
-        doc.directives.docEnd = false;
-        doc.directives.yaml.explicit = false;
-        doc.commentBefore = null;
-        doc.comment = null;
-        if (text.includes('#')) {
-            visit(doc, (_key, node) => {
-                if (isNode(node)) {
-                    node.commentBefore = null;
-                    node.comment = null;
-                }
-            });
-        }
-        objects.push({ ...object, yaml: doc.toString(STRINGIFY) });
-    }
-    if (docs.length === 1)
-        return objects[0] ?? null;
-    return objects;
-}
-/** An object's identity, read from the syntax tree (the plain value only when the tree is unusual). */
-function identify(doc) {
-    const text = (path) => {
-        const value = doc.getIn(path);
-        return typeof value === 'string' ? value : undefined;
-    };
-    let apiVersion = isMap(doc.contents) ? text(['apiVersion']) : undefined;
-    let kind = isMap(doc.contents) ? text(['kind']) : undefined;
-    let name = isMap(doc.contents) ? text(['metadata', 'name']) : undefined;
-    let namespace = isMap(doc.contents) ? text(['metadata', 'namespace']) : undefined;
-    if (!apiVersion || !kind || !name) {
-        // Aliases, merge keys or a missing field: decide on the plain value.
-        const value = doc.toJS({ maxAliasCount: -1 });
-        if (value === null || value === undefined)
-            return null;
-        if (typeof value !== 'object' || Array.isArray(value)) {
-            throw new Error('a document is not a Kubernetes object');
-        }
-        const object = value;
-        apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
-        kind = typeof object.kind === 'string' ? object.kind : '';
-        name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
-        namespace =
-            typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : undefined;
-        if (!apiVersion || !kind || !name) {
-            throw new Error('an object lacks apiVersion, kind or metadata.name');
-        }
-    }
-    return {
-        group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
-        apiVersion,
-        kind,
-        namespace: namespace ?? '',
-        name,
-    };
-}
-function objects_objectKey(object) {
-    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
-}
-function priority(object) {
-    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
-    return index === -1 ? KIND_PRIORITY.length : index;
-}
-function compareText(a, b) {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-function objects_compareObjects(a, b) {
-    return (priority(a) - priority(b) ||
-        compareText(a.group, b.group) ||
-        compareText(a.kind, b.kind) ||
-        compareText(a.namespace, b.namespace) ||
-        compareText(a.name, b.name));
-}
-function sortObjects(objects) {
-    return [...objects].sort(objects_compareObjects);
-}
-/** `manifest.yaml`: every object, in canonical order, as one stream. */
-function manifestText(objects) {
-    return objects.map((object) => object.yaml).join('---\n');
-}
-/**
- * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
- * case, unsafe characters replaced); the API group is added when two objects
- * would share a file.
- */
-function perResourceFiles(objects) {
-    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
-    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
-    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
-    const counts = new Map();
-    for (const object of objects)
-        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
-    const files = new Map();
-    for (const object of objects) {
-        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
-        for (let n = 2; files.has(path); n++)
-            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
-        files.set(path, object.yaml);
-    }
-    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
-}
-/** Paths on a WET branch that hold rendered objects (either layout). */
-function isManagedManifestPath(path) {
-    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
-}
-
-;// CONCATENATED MODULE: ./actions/lib/render/compare.js
-
-
-/**
- * Diff text limits: a first render of a fleet with large CRDs would otherwise
- * put hundreds of megabytes of "added" diffs into hydration.json and memory.
- */
-const DIFF_LIMITS = { perObject: 32 * 1024, perEnvironment: 256 * 1024 };
-function clipDiff(diff, max) {
-    if (diff.length <= max)
-        return diff;
-    const cut = diff.lastIndexOf('\n', max);
-    const kept = diff.slice(0, cut + 1);
-    const omitted = diff.slice(cut + 1).split('\n').length - 1;
-    return `${kept}… ${omitted} more diff lines omitted\n`;
-}
-function diffObjects(before, after, limits = DIFF_LIMITS) {
-    const old = new Map(before.map((object) => [objectKey(object), object]));
-    const now = new Map(after.map((object) => [objectKey(object), object]));
-    // Diffs are computed in output order, and only while the environment's budget lasts.
-    const entries = [];
-    const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
-    for (const [key, object] of now) {
-        const previous = old.get(key);
-        if (!previous) {
-            entries.push({
-                object,
-                change: 'added',
-                diff: () => unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
-            });
-        }
-        else if (previous.yaml !== object.yaml) {
-            entries.push({
-                object,
-                change: 'changed',
-                diff: () => unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`),
-            });
-        }
-    }
-    for (const [key, object] of old) {
-        if (!now.has(key)) {
-            entries.push({
-                object,
-                change: 'deleted',
-                diff: () => unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
-            });
-        }
-    }
-    let budget = limits.perEnvironment;
-    return entries
-        .sort((a, b) => compareObjects(a.object, b.object))
-        .map(({ object, change, diff: text }) => {
-        const diff = budget > 0 ? clipDiff(text(), Math.min(limits.perObject, budget)) : '';
-        budget -= diff.length;
-        return {
-            change,
-            apiVersion: object.apiVersion,
-            kind: object.kind,
-            name: object.name,
-            namespace: object.namespace,
-            diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
-        };
-    });
-}
-function protects(protectedKinds, change) {
-    const group = change.apiVersion.includes('/')
-        ? change.apiVersion.slice(0, change.apiVersion.indexOf('/'))
-        : '';
-    return protectedKinds.some((entry) => entry === change.kind || entry === `${change.kind}.${group}`);
-}
-function clip(text, max = 140) {
-    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-/** Blocks an empty render over existing resources, too many deletions, and deleting a protected kind. */
-function guardDeletions(before, after, changes, guard, allowDeletions) {
-    const deleted = changes.filter((change) => change.change === 'deleted');
-    let reason;
-    const protectedGone = deleted.filter((change) => protects(guard.protectedKinds, change));
-    if (before > 0 && after === 0) {
-        reason = `empty render would delete all ${before} resources`;
-    }
-    else if (protectedGone.length > 0) {
-        const first = protectedGone[0];
-        const more = protectedGone.length > 1 ? ` (+${protectedGone.length - 1} more protected)` : '';
-        reason = `would delete protected ${first.kind} ${first.namespace ? `${first.namespace}/` : ''}${first.name}${more}`;
-    }
-    else if (deleted.length > guard.maxDeleted) {
-        reason = `would delete ${deleted.length} resources (max ${guard.maxDeleted})`;
-    }
-    else if (before > 0 && (deleted.length * 100) / before > guard.maxDeletedPercent) {
-        const percent = Math.round((deleted.length * 1000) / before) / 10;
-        reason = `would delete ${deleted.length} of ${before} resources (${percent}% > ${guard.maxDeletedPercent}%)`;
-    }
-    if (reason === undefined)
-        return { blocked: false };
-    if (allowDeletions)
-        return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
-    return { blocked: true, reason: clip(reason) };
-}
-
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
@@ -64599,6 +64299,8 @@ minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
 // EXTERNAL MODULE: ../node_modules/semver/index.js
 var semver = __nccwpck_require__(4978);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/config/naming.js
@@ -67197,6 +66899,621 @@ function dropNote(outcome, wetBranch) {
     return parts.join(', ');
 }
 
+;// CONCATENATED MODULE: ./actions/lib/render/objects.js
+// Rendered objects in one canonical form: every document re-emitted by the
+// `yaml` package with fixed options (same bytes on any machine and path) and
+// sorted by (kind priority, API group, kind, namespace, name), so the WET
+// branch only changes when the desired state does.
+
+const STRINGIFY = {
+    indent: 2,
+    indentSeq: false,
+    lineWidth: 0,
+    minContentWidth: 0,
+    directives: false,
+};
+/**
+ * Kinds (`group/kind`) applied first: cluster-wide foundations, then identities and policy.
+ * Everything else follows in (group, kind) order; Argo CD sync waves still apply.
+ */
+const KIND_PRIORITY = (/* unused pure expression or super */ null && ([
+    '/Namespace',
+    'apiextensions.k8s.io/CustomResourceDefinition',
+    'scheduling.k8s.io/PriorityClass',
+    'storage.k8s.io/StorageClass',
+    '/ServiceAccount',
+    'rbac.authorization.k8s.io/ClusterRole',
+    'rbac.authorization.k8s.io/ClusterRoleBinding',
+    'rbac.authorization.k8s.io/Role',
+    'rbac.authorization.k8s.io/RoleBinding',
+    '/ConfigMap',
+    '/Secret',
+]));
+/** A marker line with content, a document end or a directive: then the stream is parsed whole. */
+const UNUSUAL_MARKERS = /^(?:---[^\S\n]*\S|\.\.\.|%)/m;
+/** Most of what a cache may hold, in characters (document texts and their canonical form). */
+const CACHE_CHARS = (/* unused pure expression or super */ null && (128 * 2 ** 20));
+/**
+ * Parses multi-document YAML streams of Kubernetes objects into canonical
+ * objects, remembering each document it has seen: the environments of a
+ * fleet share most of their objects (one base, many overlays), and a
+ * document's canonical form depends on its text alone.
+ */
+class ObjectParser {
+    cache = new Map();
+    cachedChars = 0;
+    /** Throws on anything but Kubernetes objects. */
+    parse(text, source) {
+        // kustomize and the WET writer separate documents with plain `---` lines, which
+        // end any scalar; a stream with other markers is parsed as one.
+        const chunks = UNUSUAL_MARKERS.test(text) ? [text] : text.split(/^---[^\S\n]*(?:\n|$)/m);
+        const objects = [];
+        for (const chunk of chunks) {
+            if (chunk.trim() === '')
+                continue;
+            let parsed = this.cache.get(chunk);
+            if (parsed === undefined) {
+                try {
+                    parsed = parseDocuments(chunk);
+                }
+                catch (error) {
+                    parsed = error;
+                }
+                if (this.cachedChars < CACHE_CHARS) {
+                    this.cache.set(chunk, parsed);
+                    this.cachedChars += chunk.length * 2;
+                }
+            }
+            if (parsed instanceof Error)
+                throw new Error(`${source}: ${parsed.message}`);
+            if (Array.isArray(parsed))
+                objects.push(...parsed);
+            else if (parsed !== null)
+                objects.push(parsed);
+        }
+        return sortObjects(objects);
+    }
+}
+/** Parses a multi-document YAML stream of Kubernetes objects; throws on anything else. */
+function parseObjects(text, source) {
+    return new ObjectParser().parse(text, source);
+}
+/** The objects of one chunk: one (the usual case), none (an empty document) or several. */
+function parseDocuments(text) {
+    const objects = [];
+    const docs = parseAllDocuments(text, { intAsBigInt: true, uniqueKeys: false });
+    for (const doc of docs) {
+        if ('errors' in doc && doc.errors.length > 0) {
+            throw new Error(`invalid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+        }
+        if (doc.contents === null)
+            continue;
+        const object = identify(doc);
+        if (object === null)
+            continue;
+        // Markers, directives and comments are not desired state (kustomize drops them too).
+        doc.directives.docStart = null;
+        doc.directives.docEnd = false;
+        doc.directives.yaml.explicit = false;
+        doc.commentBefore = null;
+        doc.comment = null;
+        if (text.includes('#')) {
+            visit(doc, (_key, node) => {
+                if (isNode(node)) {
+                    node.commentBefore = null;
+                    node.comment = null;
+                }
+            });
+        }
+        objects.push({ ...object, yaml: doc.toString(STRINGIFY) });
+    }
+    if (docs.length === 1)
+        return objects[0] ?? null;
+    return objects;
+}
+/** An object's identity, read from the syntax tree (the plain value only when the tree is unusual). */
+function identify(doc) {
+    const text = (path) => {
+        const value = doc.getIn(path);
+        return typeof value === 'string' ? value : undefined;
+    };
+    let apiVersion = isMap(doc.contents) ? text(['apiVersion']) : undefined;
+    let kind = isMap(doc.contents) ? text(['kind']) : undefined;
+    let name = isMap(doc.contents) ? text(['metadata', 'name']) : undefined;
+    let namespace = isMap(doc.contents) ? text(['metadata', 'namespace']) : undefined;
+    if (!apiVersion || !kind || !name) {
+        // Aliases, merge keys or a missing field: decide on the plain value.
+        const value = doc.toJS({ maxAliasCount: -1 });
+        if (value === null || value === undefined)
+            return null;
+        if (typeof value !== 'object' || Array.isArray(value)) {
+            throw new Error('a document is not a Kubernetes object');
+        }
+        const object = value;
+        apiVersion = typeof object.apiVersion === 'string' ? object.apiVersion : '';
+        kind = typeof object.kind === 'string' ? object.kind : '';
+        name = typeof object.metadata?.name === 'string' ? object.metadata.name : '';
+        namespace =
+            typeof object.metadata?.namespace === 'string' ? object.metadata.namespace : undefined;
+        if (!apiVersion || !kind || !name) {
+            throw new Error('an object lacks apiVersion, kind or metadata.name');
+        }
+    }
+    return {
+        group: apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '',
+        apiVersion,
+        kind,
+        namespace: namespace ?? '',
+        name,
+    };
+}
+function objects_objectKey(object) {
+    return `${object.group}/${object.kind}/${object.namespace}/${object.name}`;
+}
+function priority(object) {
+    const index = KIND_PRIORITY.indexOf(`${object.group}/${object.kind}`);
+    return index === -1 ? KIND_PRIORITY.length : index;
+}
+function compareText(a, b) {
+    return a < b ? -1 : a > b ? 1 : 0;
+}
+function objects_compareObjects(a, b) {
+    return (priority(a) - priority(b) ||
+        compareText(a.group, b.group) ||
+        compareText(a.kind, b.kind) ||
+        compareText(a.namespace, b.namespace) ||
+        compareText(a.name, b.name));
+}
+function sortObjects(objects) {
+    return [...objects].sort(objects_compareObjects);
+}
+/** `manifest.yaml`: every object, in canonical order, as one stream. */
+function manifestText(objects) {
+    return objects.map((object) => object.yaml).join('---\n');
+}
+/**
+ * `layout: per-resource`: `<namespace or _cluster>/<kind>-<name>.yaml` (lower
+ * case, unsafe characters replaced); the API group is added when two objects
+ * would share a file.
+ */
+function perResourceFiles(objects) {
+    const safe = (text) => text.toLowerCase().replace(/[^a-z0-9._-]/g, '_');
+    const short = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}-${safe(o.name)}.yaml`;
+    const long = (o) => `${safe(o.namespace || '_cluster')}/${safe(o.kind)}.${safe(o.group || 'core')}-${safe(o.name)}.yaml`;
+    const counts = new Map();
+    for (const object of objects)
+        counts.set(short(object), (counts.get(short(object)) ?? 0) + 1);
+    const files = new Map();
+    for (const object of objects) {
+        let path = (counts.get(short(object)) ?? 0) > 1 ? long(object) : short(object);
+        for (let n = 2; files.has(path); n++)
+            path = path.replace(/(-\d+)?\.yaml$/, `-${n}.yaml`);
+        files.set(path, object.yaml);
+    }
+    return new Map([...files].sort(([a], [b]) => compareText(a, b)));
+}
+/** Paths on a WET branch that hold rendered objects (either layout). */
+function isManagedManifestPath(path) {
+    return (path === 'manifest.yaml' || /^(_cluster|[a-z0-9][a-z0-9._-]*)\/[a-z0-9._-]+\.yaml$/.test(path));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/render/compare.js
+
+
+/**
+ * Diff text limits: a first render of a fleet with large CRDs would otherwise
+ * put hundreds of megabytes of "added" diffs into hydration.json and memory.
+ */
+const DIFF_LIMITS = { perObject: 32 * 1024, perEnvironment: 256 * 1024 };
+function clipDiff(diff, max) {
+    if (diff.length <= max)
+        return diff;
+    const cut = diff.lastIndexOf('\n', max);
+    const kept = diff.slice(0, cut + 1);
+    const omitted = diff.slice(cut + 1).split('\n').length - 1;
+    return `${kept}… ${omitted} more diff lines omitted\n`;
+}
+function diffObjects(before, after, limits = DIFF_LIMITS) {
+    const old = new Map(before.map((object) => [objectKey(object), object]));
+    const now = new Map(after.map((object) => [objectKey(object), object]));
+    // Diffs are computed in output order, and only while the environment's budget lasts.
+    const entries = [];
+    const label = (o) => `${o.group ? `${o.group}/` : ''}${o.kind}/${o.namespace ? `${o.namespace}/` : ''}${o.name}`;
+    for (const [key, object] of now) {
+        const previous = old.get(key);
+        if (!previous) {
+            entries.push({
+                object,
+                change: 'added',
+                diff: () => unifiedDiff('', object.yaml, '/dev/null', `b/${label(object)}`),
+            });
+        }
+        else if (previous.yaml !== object.yaml) {
+            entries.push({
+                object,
+                change: 'changed',
+                diff: () => unifiedDiff(previous.yaml, object.yaml, `a/${label(previous)}`, `b/${label(object)}`),
+            });
+        }
+    }
+    for (const [key, object] of old) {
+        if (!now.has(key)) {
+            entries.push({
+                object,
+                change: 'deleted',
+                diff: () => unifiedDiff(object.yaml, '', `a/${label(object)}`, '/dev/null'),
+            });
+        }
+    }
+    let budget = limits.perEnvironment;
+    return entries
+        .sort((a, b) => compareObjects(a.object, b.object))
+        .map(({ object, change, diff: text }) => {
+        const diff = budget > 0 ? clipDiff(text(), Math.min(limits.perObject, budget)) : '';
+        budget -= diff.length;
+        return {
+            change,
+            apiVersion: object.apiVersion,
+            kind: object.kind,
+            name: object.name,
+            namespace: object.namespace,
+            diff: diff || '… diff omitted (the environment’s diff is over its size limit)\n',
+        };
+    });
+}
+function protects(protectedKinds, change) {
+    const group = change.apiVersion.includes('/')
+        ? change.apiVersion.slice(0, change.apiVersion.indexOf('/'))
+        : '';
+    return protectedKinds.some((entry) => entry === change.kind || entry === `${change.kind}.${group}`);
+}
+function clip(text, max = 140) {
+    return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+/** Blocks an empty render over existing resources, too many deletions, and deleting a protected kind. */
+function guardDeletions(before, after, changes, guard, allowDeletions) {
+    const deleted = changes.filter((change) => change.change === 'deleted');
+    let reason;
+    const protectedGone = deleted.filter((change) => protects(guard.protectedKinds, change));
+    if (before > 0 && after === 0) {
+        reason = `empty render would delete all ${before} resources`;
+    }
+    else if (protectedGone.length > 0) {
+        const first = protectedGone[0];
+        const more = protectedGone.length > 1 ? ` (+${protectedGone.length - 1} more protected)` : '';
+        reason = `would delete protected ${first.kind} ${first.namespace ? `${first.namespace}/` : ''}${first.name}${more}`;
+    }
+    else if (deleted.length > guard.maxDeleted) {
+        reason = `would delete ${deleted.length} resources (max ${guard.maxDeleted})`;
+    }
+    else if (before > 0 && (deleted.length * 100) / before > guard.maxDeletedPercent) {
+        const percent = Math.round((deleted.length * 1000) / before) / 10;
+        reason = `would delete ${deleted.length} of ${before} resources (${percent}% > ${guard.maxDeletedPercent}%)`;
+    }
+    if (reason === undefined)
+        return { blocked: false };
+    if (allowDeletions)
+        return { blocked: false, reason: clip(`deletions allowed by override: ${reason}`) };
+    return { blocked: true, reason: clip(reason) };
+}
+
+;// CONCATENATED MODULE: ./actions/open-child-prs/plan.js
+// open-child-prs' pure plan: from the remote refs, the hydration result and
+// the open children, what to push (ref updates with their leases), which
+// children to close or take back from their cluster, which statuses to post
+// and what the run reports. No I/O here: child-prs.ts runs the steps.
+
+
+
+
+/** Why a run whose parent moved on (or closed) since the render writes nothing; undefined: current. */
+function staleReason(parent, pull, renderedHead) {
+    if (pull.state !== 'open')
+        return `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`;
+    if (pull.headSha !== renderedHead) {
+        return `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
+    }
+    return undefined;
+}
+/**
+ * Renders that get a child: changed ones, and ones the deletion guard blocked
+ * (their child is deployable only with an authorized `--allow-deletions`).
+ */
+function hasChild(env) {
+    return env.status === 'rendered' || env.status === 'blocked';
+}
+function wetMoved(env, now) {
+    return new errors_UserError(`WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
+        `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`);
+}
+/** Throws when a WET tip a child builds on moved since hydrate diffed against it. */
+function checkWetTips(environments, remoteRefs) {
+    for (const env of environments.filter(hasChild)) {
+        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
+        // A missing branch may since have been created by an earlier attempt of this run (same root commit).
+        if (env.baseSha !== '' && now !== env.baseSha)
+            throw wetMoved(env, now);
+    }
+}
+function childMarker(env, commit, run) {
+    return {
+        version: 1,
+        parent: run.parent,
+        environment: env.name,
+        stage: env.stage,
+        branch: env.branch,
+        drySha: run.drySha,
+        headSha: run.headSha,
+        // A new WET branch is created at the root commit the child is built on.
+        wetSha: env.baseSha || (commit.rootSha ?? ''),
+        ...(env.status === 'blocked'
+            ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
+            : {}),
+    };
+}
+function groupChildren(children) {
+    const existing = new Map();
+    const extra = [];
+    for (const child of children) {
+        if (existing.has(child.environment))
+            extra.push(child);
+        else
+            existing.set(child.environment, child);
+    }
+    return { existing, extra };
+}
+/**
+ * Children that no longer carry a change close. A failed or blocked render
+ * keeps its old child (the failure status blocks it); extras close too.
+ */
+function planClosures(environments, planned, open) {
+    const byName = new Map(environments.map((env) => [env.name, env]));
+    const plannedNames = new Set(planned.map((p) => p.env.name));
+    return [
+        ...[...open.existing].filter(([name]) => {
+            const status = byName.get(name)?.status;
+            return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked';
+        }),
+        ...open.extra.map((child) => ['', child]),
+    ].map(([name, child]) => ({ environment: name, child }));
+}
+/**
+ * A promoted cluster whose child gets a new render goes back to its WET
+ * branch: what it ran leaves the branch, and the new render is not promoted
+ * yet. (An autoPromote stage is deployed again right after.)
+ */
+function planSuperseded(planned, existing, remoteRefs, stages) {
+    return planned.flatMap((plan) => {
+        const child = existing.get(plan.env.name);
+        const now = remoteRefs.get(`refs/heads/${plan.branch}`);
+        return child && now && now !== plan.commit.sha && !autoPromotes(stages, plan.env.stage)
+            ? [{ environment: plan.env.name, child }]
+            : [];
+    });
+}
+function autoPromotes(stages, stage) {
+    return stages.find((s) => s.name === stage)?.autoPromote ?? false;
+}
+/**
+ * The one atomic push: child branches, tags and deletions, each leased on
+ * the value read, plus lease-only entries pinning every WET tip to what the
+ * render was diffed against (a moved tip fails the whole push).
+ */
+function planRefUpdates(input) {
+    const { planned, remoteRefs } = input;
+    const leased = (ref, sha) => ({
+        sha,
+        expect: remoteRefs.get(ref) ?? '',
+    });
+    const updates = new Map();
+    for (const plan of planned) {
+        const ref = `refs/heads/${plan.branch}`;
+        updates.set(ref, leased(ref, plan.commit.sha));
+        if (input.tagTemplate) {
+            const tag = tagName(input.tagTemplate, {
+                environment: plan.env.name,
+                stage: plan.env.stage,
+                pr: input.parent,
+                drySha: input.drySha,
+            });
+            updates.set(`refs/tags/${tag}`, leased(`refs/tags/${tag}`, plan.commit.sha));
+        }
+    }
+    for (const { child } of input.closing) {
+        const ref = `refs/heads/${child.branch}`;
+        const current = remoteRefs.get(ref);
+        if (current && !updates.has(ref))
+            updates.set(ref, { sha: '', expect: current });
+    }
+    const changes = [...updates].filter(([, u]) => u.sha !== u.expect);
+    const entries = new Map(changes);
+    if (changes.length > 0) {
+        for (const plan of planned) {
+            const wetRef = `refs/heads/${plan.env.branch}`;
+            entries.set(wetRef, leased(wetRef, plan.commit.rootSha ?? plan.commit.baseSha));
+        }
+    }
+    const created = planned
+        .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
+        .map((p) => `refs/heads/${p.env.branch}`);
+    return { entries, changed: changes.length, pushed: [...changes.map(([ref]) => ref), ...created] };
+}
+/** One report per rendered environment; `unchanged` holds renders whose commit changed nothing after all. */
+function planReports(environments, unchanged) {
+    return new Map(environments.map((env) => [
+        env.name,
+        {
+            environment: env.name,
+            stage: env.stage,
+            status: unchanged.has(env.name) ? 'unchanged' : env.status,
+            ...(env.reason ? { reason: env.reason } : {}),
+            resources: env.resources,
+            diff: env.diff,
+            changes: env.changes,
+        },
+    ]));
+}
+/** A failed or blocked render keeps its old child: the report names it. */
+function keepFailedChildren(environments, existing, reports) {
+    for (const env of environments) {
+        const kept = existing.get(env.name);
+        const report = reports.get(env.name);
+        if (kept && report && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
+            report.child = { number: kept.number, url: kept.url, state: 'unchanged' };
+        }
+    }
+}
+/** What a child PR should change: its title/body/base, and the labels it lacks. */
+function childPrChanges(child, want) {
+    return {
+        update: child.title !== want.title || child.body !== want.body || child.base !== want.base,
+        missingLabels: want.labels.filter((l) => !child.labels.includes(l)),
+    };
+}
+/**
+ * Statuses to post on the parent head; identical ones are not re-posted. A
+ * run at the same head that leaves a child as it was ("Re-run all jobs",
+ * reopened) keeps what promote made of it: a deployed environment stays deployed.
+ */
+function planStatuses(input) {
+    const { current } = input;
+    const sameChild = new Set(input.planned
+        .filter((plan) => plan.commit.sha === input.remoteRefs.get(`refs/heads/${plan.branch}`))
+        .map((plan) => plan.env.name));
+    return input.environments.flatMap((env) => {
+        const report = input.reports.get(env.name);
+        const deployed = current.get(environmentContext(env.name))?.state === 'success';
+        if (!report || (deployed && sameChild.has(env.name)))
+            return [];
+        const status = environmentStatus(report, {
+            promoteCommand: input.promoteCommand,
+            autoPromote: autoPromotes(input.stages, env.stage),
+            fallbackUrl: input.fallbackUrl,
+        });
+        return sameStatus(current.get(status.context), status) ? [] : [status];
+    });
+}
+/** The children open after this run, as the gate reads them. */
+function openChildrenAfter(reports, environments, parent, fullName) {
+    const byName = new Map(environments.map((env) => [env.name, env]));
+    return [...reports]
+        .filter((r) => r.child && r.child.state !== 'closed')
+        .map((r) => ({
+        number: r.child?.number ?? 0,
+        state: 'open',
+        merged: false,
+        draft: false,
+        title: '',
+        body: null,
+        headRef: childBranch(parent, r.environment),
+        headSha: '',
+        headRepo: fullName,
+        baseRef: byName.get(r.environment)?.branch ?? '',
+        htmlUrl: r.child?.url ?? '',
+        labels: [],
+        updatedAt: '',
+    }));
+}
+/** The `children` output: one per environment (sorted), then extras that closed. */
+function childOutputs(reports, closed, parent) {
+    const children = [...reports]
+        .map((r) => ({
+        environment: r.environment,
+        stage: r.stage,
+        render: r.status,
+        branch: childBranch(parent, r.environment),
+        number: r.child?.number ?? null,
+        url: r.child?.url ?? null,
+        state: r.child?.state ?? 'none',
+    }))
+        .sort((a, b) => a.environment.localeCompare(b.environment));
+    for (const c of closed.filter((c) => c.environment === '')) {
+        children.push({
+            environment: '',
+            stage: '',
+            render: 'unchanged',
+            branch: '',
+            number: c.number,
+            url: c.url,
+            state: 'closed',
+        });
+    }
+    return children;
+}
+/**
+ * Tag names from `tag-template`: `{component}` (= the environment: the unit a
+ * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
+ * (first 7 characters of the DRY commit). It must name the environment, or
+ * every child would fight over one tag.
+ */
+function tagName(template, values) {
+    if (!/\{(component|environment)\}/.test(template)) {
+        throw new errors_UserError('tag-template must contain {component} or {environment}: one tag per environment');
+    }
+    const name = template.replace(/\{(\w+)\}/g, (whole, key) => {
+        switch (key) {
+            case 'component':
+            case 'environment':
+                return values.environment;
+            case 'stage':
+                return values.stage;
+            case 'pr':
+                return String(values.pr);
+            case 'sha':
+                return values.drySha.slice(0, 7);
+            default:
+                throw new errors_UserError(`tag-template: unknown placeholder ${whole}`);
+        }
+    });
+    if (!isValidRefPart(name))
+        throw new errors_UserError(`tag-template gives an invalid tag name "${name}"`);
+    return name;
+}
+/** `blocked: <reason>; .promote <env> --allow-deletions`, the reason cut so the command fits in 140 characters. */
+function blockedDescription(report, promoteCommand) {
+    const hint = `; ${promoteCommand} ${report.environment} --allow-deletions`;
+    return `blocked: ${clip(report.reason ?? 'deletion guard', MAX_STATUS_DESCRIPTION - 'blocked: '.length - hint.length)}${hint}`;
+}
+function environmentStatus(report, context) {
+    const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
+    const base = { context: environmentContext(report.environment) };
+    switch (report.status) {
+        case 'failed':
+            return {
+                ...base,
+                state: 'failure',
+                // hydrate's reasons say what failed ("render failed: …", "refused: …").
+                description: report.reason ?? 'render failed; see the workflow run',
+                targetUrl: context.fallbackUrl,
+            };
+        case 'blocked':
+            return {
+                ...base,
+                state: 'failure',
+                description: blockedDescription(report, context.promoteCommand),
+                targetUrl: report.child?.url ?? context.fallbackUrl,
+            };
+        case 'unchanged':
+            return {
+                ...base,
+                state: 'success',
+                description: 'rendered output unchanged; nothing to deploy',
+                targetUrl: context.fallbackUrl,
+            };
+        case 'rendered': {
+            const next = context.autoPromote
+                ? 'deploys automatically'
+                : `promote with ${context.promoteCommand} ${report.stage}`;
+            return {
+                ...base,
+                state: 'pending',
+                description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
+                targetUrl: report.child?.url ?? context.fallbackUrl,
+            };
+        }
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/open-child-prs/child-prs.js
 // open-child-prs' core: turn a hydration result into child branches (one
 // atomic push), child PRs, per-environment statuses and one sticky parent
@@ -67207,7 +67524,6 @@ function dropNote(outcome, wetBranch) {
 // locally first, then ONE atomic push (leases on every ref, including the WET
 // tips the render was diffed against); only when it succeeded do PRs,
 // statuses and the comment change.
-
 
 
 
@@ -67262,74 +67578,72 @@ function resultNames(value) {
         return Object.keys(value);
     throw new errors_UserError('input "result" must be a list or an object of environments');
 }
-// ---------------------------------------------------------------- tags
-/**
- * Tag names from `tag-template`: `{component}` (= the environment: the unit a
- * Kargo Warehouse subscribes to), `{environment}`, `{stage}`, `{pr}`, `{sha}`
- * (first 7 characters of the DRY commit). It must name the environment, or
- * every child would fight over one tag.
- */
-function tagName(template, values) {
-    if (!/\{(component|environment)\}/.test(template)) {
-        throw new errors_UserError('tag-template must contain {component} or {environment}: one tag per environment');
-    }
-    const name = template.replace(/\{(\w+)\}/g, (whole, key) => {
-        switch (key) {
-            case 'component':
-            case 'environment':
-                return values.environment;
-            case 'stage':
-                return values.stage;
-            case 'pr':
-                return String(values.pr);
-            case 'sha':
-                return values.drySha.slice(0, 7);
-            default:
-                throw new errors_UserError(`tag-template: unknown placeholder ${whole}`);
-        }
-    });
-    if (!isValidRefPart(name))
-        throw new errors_UserError(`tag-template gives an invalid tag name "${name}"`);
-    return name;
-}
+/** The named steps; each reads only what it is given. */
 async function openChildPrs(options) {
     const { client, git, repo, parent, hydration } = options;
     const log = options.log ?? (() => undefined);
-    const fullName = `${repo.owner}/${repo.repo}`;
-    // 1. Is this run still current? The DRY commit must be here (it is what was rendered).
     const dry = await ensureDryCommit(git, options.remote, hydration.drySha);
-    const renderedHead = dry.parents.length === 2 ? dry.parents[1] : dry.sha;
     const pull = await getPullRequest(client, repo, parent);
-    if (pull.state !== 'open' || pull.headSha !== renderedHead) {
-        const reason = pull.state !== 'open'
-            ? `parent #${parent} is ${pull.merged ? 'merged' : 'closed'}`
-            : `parent #${parent} moved to ${pull.headSha.slice(0, 7)} since ${renderedHead.slice(0, 7)} was rendered`;
-        return {
-            stale: true,
-            reason,
-            headSha: pull.headSha,
-            children: [],
-            pushed: [],
-            jobSummary: '',
-            unrestored: [],
-        };
-    }
+    const stale = staleReason(parent, pull, renderedHead(dry));
+    if (stale !== undefined)
+        return staleResult(stale, pull.headSha);
     const headSha = pull.headSha;
-    // 2. Local work: current remote refs, WET tips, child commits.
     const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
-    for (const env of hydration.environments) {
-        if (!hasChild(env))
-            continue;
-        const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? '';
-        // A missing branch may since have been created by an earlier attempt of this run (same root commit).
-        if (env.baseSha !== '' && now !== env.baseSha)
-            throw wetMoved(env, now);
-    }
-    // One fetch for the WET tips and the existing child commits that are not here yet.
+    checkWetTips(hydration.environments, remoteRefs);
+    log(`fetched ${await fetchMissing(options, remoteRefs)} ref(s); building child commits`);
+    const built = await buildChildren(options, dry, headSha, remoteRefs);
+    log(`${built.planned.length} environment(s) changed; ${built.unchanged.size} unchanged after all`);
+    const open = groupChildren(childrenOf(await listOpenPulls(client, repo), repo, parent));
+    const restored = await restoreClusters(options, built.planned, open, remoteRefs, log);
+    const { planned, closing } = restored;
+    const refs = planRefUpdates({
+        planned,
+        closing,
+        remoteRefs,
+        parent,
+        drySha: hydration.drySha,
+        ...(options.tagTemplate ? { tagTemplate: options.tagTemplate } : {}),
+    });
+    await pushAtomically(git, options.remote, refs, log);
+    const reports = planReports(hydration.environments, built.unchanged);
+    await syncChildPrs(options, pull.title, planned, open.existing, reports);
+    keepFailedChildren(hydration.environments, open.existing, reports);
+    log(`child PRs up to date`);
+    const closed = await closeChildren(options, closing, restored.dropped.outcomes, reports);
+    const fallbackUrl = options.runUrl ?? pull.htmlUrl;
+    await postStatuses(options, headSha, { planned, remoteRefs, reports, fallbackUrl });
+    log(`statuses set`);
+    const commentUrl = await postSummaryComment(options, headSha, reports, closed);
+    // The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
+    await setAggregateStatus(client, repo, {
+        sha: headSha,
+        parent,
+        impacted: hydration.environments.map((env) => env.name),
+        pulls: openChildrenAfter(reports.values(), hydration.environments, parent, `${repo.owner}/${repo.repo}`),
+        ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
+    });
+    return {
+        stale: false,
+        headSha,
+        children: childOutputs(reports.values(), closed, parent),
+        pushed: refs.pushed,
+        commentUrl,
+        jobSummary: jobSummary(parent, reports.values()),
+        unrestored: unrestored([restored.dropped, restored.replaced]),
+    };
+}
+/** What the DRY commit rendered: the PR head when it is a merge commit, else itself. */
+function renderedHead(dry) {
+    return dry.parents.length === 2 ? dry.parents[1] : dry.sha;
+}
+function staleResult(reason, headSha) {
+    return { stale: true, reason, headSha, children: [], pushed: [], jobSummary: '', unrestored: [] };
+}
+/** One fetch for the WET tips and the existing child commits that are not here yet; returns how many refs. */
+async function fetchMissing(options, remoteRefs) {
+    const { git, parent } = options;
     const toFetch = new Set();
-    for (const env of hydration.environments) {
-        if (!hasChild(env))
-            continue;
+    for (const env of options.hydration.environments.filter(hasChild)) {
         if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
             toFetch.add(`refs/heads/${env.branch}`);
         }
@@ -67340,12 +67654,14 @@ async function openChildPrs(options) {
     }
     if (toFetch.size > 0)
         await git.fetch(options.remote, [...toFetch]);
-    log(`fetched ${toFetch.size} ref(s); building child commits`);
+    return toFetch.size;
+}
+/** The child commits, built locally; renders whose commit changes nothing are `unchanged`. */
+async function buildChildren(options, dry, headSha, remoteRefs) {
+    const { git, parent, hydration } = options;
     const planned = [];
-    const unchangedByCommit = new Set();
-    for (const env of hydration.environments) {
-        if (!hasChild(env))
-            continue;
+    const unchanged = new Set();
+    for (const env of hydration.environments.filter(hasChild)) {
         const commit = await buildWetCommit(git, {
             environment: env,
             renderedDir: options.renderedDir,
@@ -67356,144 +67672,65 @@ async function openChildPrs(options) {
         if (env.baseSha === '' && now !== '' && now !== commit.rootSha)
             throw wetMoved(env, now);
         if (!commit.changed) {
-            unchangedByCommit.add(env.name);
+            unchanged.add(env.name);
             continue;
         }
-        const existing = remoteRefs.get(`refs/heads/${childBranch(parent, env.name)}`);
+        const branch = childBranch(parent, env.name);
+        const existing = remoteRefs.get(`refs/heads/${branch}`);
         if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
             // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
             commit.sha = existing;
         }
-        planned.push({
-            env,
-            commit,
-            branch: childBranch(parent, env.name),
-            marker: {
-                version: 1,
-                parent,
-                environment: env.name,
-                stage: env.stage,
-                branch: env.branch,
-                drySha: hydration.drySha,
-                headSha,
-                // A new WET branch is created at the root commit the child is built on.
-                wetSha: env.baseSha || (commit.rootSha ?? ''),
-                ...(env.status === 'blocked'
-                    ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
-                    : {}),
-            },
-        });
+        const marker = childMarker(env, commit, { parent, drySha: hydration.drySha, headSha });
+        planned.push({ env, commit, branch, marker });
     }
-    const renderOf = (env) => unchangedByCommit.has(env.name) ? 'unchanged' : env.status;
-    log(`${planned.length} environment(s) changed; ${unchangedByCommit.size} unchanged after all`);
-    // 3. What GitHub has: open children of this parent (one paginated listing).
-    const existing = new Map();
-    const extraChildren = [];
-    for (const child of childrenOf(await listOpenPulls(client, repo), repo, parent)) {
-        if (existing.has(child.environment))
-            extraChildren.push(child);
-        else
-            existing.set(child.environment, child);
+    return { planned, unchanged };
+}
+/**
+ * Clusters still running a child about to close go back to their WET branch
+ * first; a child whose cluster could not be restored stays, with its branch
+ * and lock. Superseded children are taken back too; one not restored is not updated.
+ */
+async function restoreClusters(options, built, open, remoteRefs, log) {
+    const { restore, parent } = options;
+    const toClose = planClosures(options.hydration.environments, built, open);
+    const dropped = await restoreDropped(restore, parent, toClose, remoteRefs, log);
+    const superseded = planSuperseded(built, open.existing, remoteRefs, options.stages);
+    const replaced = await restoreDropped(restore, parent, superseded, remoteRefs, log);
+    return {
+        planned: built.filter((p) => !replaced.failed.has(p.env.name)),
+        closing: toClose.filter(({ environment }) => !dropped.failed.has(environment)),
+        dropped,
+        replaced,
+    };
+}
+async function pushAtomically(git, remote, refs, log) {
+    if (refs.changed === 0)
+        return;
+    const entries = [...refs.entries];
+    try {
+        await git.push(remote, entries.map(([ref, u]) => `${u.sha}:${ref}`), { atomic: true, leases: entries.map(([ref, u]) => ({ ref, expect: u.expect })) });
     }
-    const byName = new Map(hydration.environments.map((env) => [env.name, env]));
-    const stageInfo = new Map(options.stages.map((s) => [s.name, s]));
-    const plannedNames = new Set(planned.map((p) => p.env.name));
-    // A failed or blocked render keeps its old child (the failure status blocks it); others close.
-    const toClose = [
-        ...[...existing].filter(([name]) => {
-            const status = byName.get(name)?.status;
-            return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked';
-        }),
-        ...extraChildren.map((child) => ['', child]),
-    ].map(([name, child]) => ({ environment: name, child }));
-    // Clusters still running a child about to close go back to their WET branch first;
-    // a child whose cluster could not be restored stays, with its branch and lock.
-    const dropped = await restoreDropped(options.restore, parent, toClose, remoteRefs, log);
-    const closing = toClose.filter(({ environment }) => !dropped.failed.has(environment));
-    // A promoted cluster whose child gets a new render goes back to its WET branch too:
-    // what it ran leaves the branch, and the new render is not promoted yet. (An
-    // autoPromote stage is deployed again right after.) Not restored: not updated.
-    const superseded = planned.flatMap((plan) => {
-        const child = existing.get(plan.env.name);
-        const now = remoteRefs.get(`refs/heads/${plan.branch}`);
-        const auto = stageInfo.get(plan.env.stage)?.autoPromote ?? false;
-        return child && now && now !== plan.commit.sha && !auto
-            ? [{ environment: plan.env.name, child }]
-            : [];
-    });
-    const replaced = await restoreDropped(options.restore, parent, superseded, remoteRefs, log);
-    planned.splice(0, planned.length, ...planned.filter((p) => !replaced.failed.has(p.env.name)));
-    // 4. One atomic push: child branches, tags and deletions, each leased on
-    // the value read above, plus lease-only entries pinning every WET tip to
-    // what the render was diffed against (a moved tip fails the whole push).
-    const updates = new Map();
-    for (const plan of planned) {
-        const ref = `refs/heads/${plan.branch}`;
-        updates.set(ref, { sha: plan.commit.sha, expect: remoteRefs.get(ref) ?? '' });
-        if (options.tagTemplate) {
-            const tag = tagName(options.tagTemplate, {
-                environment: plan.env.name,
-                stage: plan.env.stage,
-                pr: parent,
-                drySha: hydration.drySha,
-            });
-            const tagRef = `refs/tags/${tag}`;
-            updates.set(tagRef, { sha: plan.commit.sha, expect: remoteRefs.get(tagRef) ?? '' });
+    catch (error) {
+        if (error instanceof git_PushRejectedError) {
+            throw new errors_UserError('the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
+                `Re-run the workflow to render again. (${error.message})`);
         }
+        throw error;
     }
-    for (const { child } of closing) {
-        const ref = `refs/heads/${child.branch}`;
-        const current = remoteRefs.get(ref);
-        if (current && !updates.has(ref))
-            updates.set(ref, { sha: '', expect: current });
-    }
-    const changes = [...updates].filter(([, u]) => u.sha !== u.expect);
-    if (changes.length > 0) {
-        const entries = new Map(changes);
-        for (const plan of planned) {
-            const wetRef = `refs/heads/${plan.env.branch}`;
-            const sha = plan.commit.rootSha ?? plan.commit.baseSha;
-            entries.set(wetRef, { sha, expect: remoteRefs.get(wetRef) ?? '' });
-        }
-        try {
-            await git.push(options.remote, [...entries].map(([ref, u]) => `${u.sha}:${ref}`), { atomic: true, leases: [...entries].map(([ref, u]) => ({ ref, expect: u.expect })) });
-        }
-        catch (error) {
-            if (error instanceof git_PushRejectedError) {
-                throw new errors_UserError('the atomic push was rejected, so nothing was written: a WET or child branch moved during the run. ' +
-                    `Re-run the workflow to render again. (${error.message})`);
-            }
-            throw error;
-        }
-        log(`pushed ${changes.length} ref update(s) in one atomic push`);
-    }
-    const pushed = [
-        ...changes.map(([ref]) => ref),
-        ...planned
-            .filter((p) => p.commit.rootSha && !remoteRefs.has(`refs/heads/${p.env.branch}`))
-            .map((p) => `refs/heads/${p.env.branch}`),
-    ];
-    // 5. Child PRs: find, create or update.
-    const reports = new Map();
-    for (const env of hydration.environments) {
-        reports.set(env.name, {
-            environment: env.name,
-            stage: env.stage,
-            status: renderOf(env),
-            ...(env.reason ? { reason: env.reason } : {}),
-            resources: env.resources,
-            diff: env.diff,
-            changes: env.changes,
-        });
-    }
+    log(`pushed ${refs.changed} ref update(s) in one atomic push`);
+}
+/** Child PRs: find, create or update; each report names its child. */
+async function syncChildPrs(options, parentTitle, planned, existing, reports) {
+    const { client, repo, parent } = options;
     const labels = [...new Set((options.labels ?? []).filter(Boolean))];
     for (const plan of planned) {
         const report = reports.get(plan.env.name);
-        const title = childTitle(parent, plan.env.name, pull.title);
+        const title = childTitle(parent, plan.env.name, parentTitle);
         const body = renderChildBody({
             marker: plan.marker,
             report,
-            autoPromote: stageInfo.get(plan.env.stage)?.autoPromote ?? false,
+            autoPromote: autoPromotes(options.stages, plan.env.stage),
             promoteCommand: options.promoteCommand,
         });
         let child = existing.get(plan.env.name);
@@ -67508,134 +67745,81 @@ async function openChildPrs(options) {
             child = created.child;
             state = created.adopted ? 'unchanged' : 'created';
         }
-        if (child.title !== title || child.body !== body || child.base !== plan.env.branch) {
+        const changes = childPrChanges(child, { title, body, base: plan.env.branch, labels });
+        if (changes.update) {
             await updatePull(client, repo, child.number, { title, body, base: plan.env.branch });
             if (state !== 'created')
                 state = 'updated';
         }
-        const missingLabels = labels.filter((l) => !child.labels.includes(l));
-        if (missingLabels.length > 0) {
-            await addLabels(client, repo, child.number, missingLabels);
+        if (changes.missingLabels.length > 0) {
+            await addLabels(client, repo, child.number, changes.missingLabels);
         }
         report.child = { number: child.number, url: child.url, state };
     }
-    for (const env of hydration.environments) {
-        const kept = existing.get(env.name);
-        const report = reports.get(env.name);
-        if (kept && !report.child && (env.status === 'failed' || env.status === 'blocked')) {
-            report.child = { number: kept.number, url: kept.url, state: 'unchanged' };
-        }
-    }
-    log(`child PRs up to date`);
-    // 6. Close children that no longer carry a change.
+}
+/** Close children that no longer carry a change, releasing their locks. */
+async function closeChildren(options, closing, outcomes, reports) {
+    const { client, repo, parent } = options;
     const closed = [];
     for (const { environment, child } of closing) {
         await closePull(client, repo, child.number);
         if (environment)
-            await releaseDroppedLock(client, repo, parent, environment, dropped.outcomes);
-        const note = dropNote(dropped.outcomes.get(environment), child.base);
+            await releaseDroppedLock(client, repo, parent, environment, outcomes);
+        const note = dropNote(outcomes.get(environment), child.base);
         closed.push({ environment, number: child.number, url: child.url, ...(note ? { note } : {}) });
         const report = reports.get(environment);
         if (report)
             report.child = { number: child.number, url: child.url, state: 'closed' };
     }
-    // 7. Statuses on the parent head (identical ones are not re-posted). A run at
-    // the same head that leaves a child as it was ("Re-run all jobs", reopened)
-    // keeps what promote made of it: a deployed environment stays deployed.
-    const current = await latestStatuses(client, repo, headSha);
-    const sameChild = new Set(planned
-        .filter((plan) => plan.commit.sha === remoteRefs.get(`refs/heads/${plan.branch}`))
-        .map((plan) => plan.env.name));
-    for (const env of hydration.environments) {
-        const report = reports.get(env.name);
-        const deployed = current.get(environmentContext(env.name))?.state === 'success';
-        if (deployed && sameChild.has(env.name))
-            continue;
-        const status = environmentStatus(report, {
-            promoteCommand: options.promoteCommand,
-            autoPromote: stageInfo.get(env.stage)?.autoPromote ?? false,
-            fallbackUrl: options.runUrl ?? pull.htmlUrl,
-        });
-        if (!sameStatus(current.get(status.context), status)) {
-            await setStatus(client, repo, headSha, status);
-        }
-    }
-    log(`statuses set`);
-    // 8. The sticky comment on the parent. A PR that impacts nothing (a README
-    // change) gets none; one it had from an earlier push is updated to say so.
+    return closed;
+}
+async function postStatuses(options, headSha, state) {
+    const { client, repo } = options;
+    const statuses = planStatuses({
+        ...state,
+        environments: options.hydration.environments,
+        current: await latestStatuses(client, repo, headSha),
+        stages: options.stages,
+        promoteCommand: options.promoteCommand,
+    });
+    for (const status of statuses)
+        await setStatus(client, repo, headSha, status);
+}
+/**
+ * The sticky comment on the parent. A PR that impacts nothing (a README
+ * change) gets none; one it had from an earlier push is updated to say so.
+ */
+async function postSummaryComment(options, headSha, reports, closed) {
+    const { client, repo, parent } = options;
     const quiet = reports.size === 0 && closed.length === 0;
-    const commentBody = renderSummaryComment({
+    const body = renderSummaryComment({
         parent,
         headSha,
-        drySha: hydration.drySha,
+        drySha: options.hydration.drySha,
         stages: options.stages,
         promoteCommand: options.promoteCommand,
         environments: [...reports.values()],
         closed,
         ...(options.runUrl ? { runUrl: options.runUrl } : {}),
     });
-    const commentUrl = quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
+    return quiet && !(await findMarkedComment(client, repo, parent, SUMMARY_MARKER))
         ? undefined
-        : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, commentBody);
-    // 9. The gate, inline (statuses set with GITHUB_TOKEN trigger no workflow).
-    const openAfter = [...reports.values()]
-        .filter((r) => r.child && r.child.state !== 'closed')
-        .map((r) => ({
-        number: r.child?.number ?? 0,
-        state: 'open',
-        merged: false,
-        draft: false,
-        title: '',
-        body: null,
-        headRef: childBranch(parent, r.environment),
-        headSha: '',
-        headRepo: fullName,
-        baseRef: byName.get(r.environment)?.branch ?? '',
-        htmlUrl: r.child?.url ?? '',
-        labels: [],
-        updatedAt: '',
-    }));
-    await setAggregateStatus(client, repo, {
-        sha: headSha,
-        parent,
-        impacted: hydration.environments.map((env) => env.name),
-        pulls: openAfter,
-        ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
-    });
-    const children = [...reports.values()]
-        .map((r) => ({
-        environment: r.environment,
-        stage: r.stage,
-        render: r.status,
-        branch: childBranch(parent, r.environment),
-        number: r.child?.number ?? null,
-        url: r.child?.url ?? null,
-        state: r.child?.state ?? 'none',
-    }))
-        .sort((a, b) => a.environment.localeCompare(b.environment));
-    for (const c of closed.filter((c) => c.environment === '')) {
-        children.push({
-            environment: '',
-            stage: '',
-            render: 'unchanged',
-            branch: '',
-            number: c.number,
-            url: c.url,
-            state: 'closed',
-        });
-    }
-    const jobSummary = renderJobSummary(parent, [...reports.values()].map((r) => ({
+        : await upsertMarkedComment(client, repo, parent, SUMMARY_MARKER, body);
+}
+function jobSummary(parent, reports) {
+    return renderJobSummary(parent, [...reports].map((r) => ({
         environment: r.environment,
         stage: r.stage,
         status: r.status,
         diff: r.diff,
         ...(r.child ? { child: r.child } : {}),
     })));
-    const unrestored = [dropped, replaced].flatMap(({ failed, outcomes }) => [...failed].map((environment) => ({
+}
+function unrestored(results) {
+    return results.flatMap(({ failed, outcomes }) => [...failed].map((environment) => ({
         environment,
         reason: outcomes.get(environment)?.application?.detail ?? 'not restored',
     })));
-    return { stale: false, headSha, children, pushed, commentUrl, jobSummary, unrestored };
 }
 const child_prs_SHA = /^[0-9a-f]{40}$/;
 /** Whether two commits have the same tree and the same first parent. */
@@ -67649,10 +67833,6 @@ async function sameTreeAndParent(git, a, b) {
         return false;
     const [treeA, parentA, treeB, parentB] = result.stdout.trim().split('\n');
     return treeA === treeB && parentA === parentB;
-}
-function wetMoved(env, now) {
-    return new errors_UserError(`WET branch ${env.branch} is at ${now || '(missing)'} but ${env.name} was diffed against ` +
-        `${env.baseSha || '(no branch)'}: it moved since hydrate ran. Nothing was written; re-run the workflow to render again.`);
 }
 async function ensureDryCommit(git, remote, sha) {
     const local = await readDryCommit(git, sha);
@@ -67672,57 +67852,6 @@ async function ensureDryCommit(git, remote, sha) {
         throw new errors_UserError(`the rendered DRY commit ${sha} is not in the workspace and could not be fetched; check out the commit hydrate rendered`);
     }
     return dry;
-}
-/** `blocked: <reason>; .promote <env> --allow-deletions`, the reason cut so the command fits in 140 characters. */
-function blockedDescription(report, promoteCommand) {
-    const hint = `; ${promoteCommand} ${report.environment} --allow-deletions`;
-    return `blocked: ${clip(report.reason ?? 'deletion guard', MAX_STATUS_DESCRIPTION - 'blocked: '.length - hint.length)}${hint}`;
-}
-/**
- * Renders that get a child: changed ones, and ones the deletion guard blocked
- * (their child is deployable only with an authorized `--allow-deletions`).
- */
-function hasChild(env) {
-    return env.status === 'rendered' || env.status === 'blocked';
-}
-function environmentStatus(report, context) {
-    const counts = `+${report.diff.added} ~${report.diff.changed} -${report.diff.deleted}`;
-    const base = { context: environmentContext(report.environment) };
-    switch (report.status) {
-        case 'failed':
-            return {
-                ...base,
-                state: 'failure',
-                // hydrate's reasons say what failed ("render failed: …", "refused: …").
-                description: report.reason ?? 'render failed; see the workflow run',
-                targetUrl: context.fallbackUrl,
-            };
-        case 'blocked':
-            return {
-                ...base,
-                state: 'failure',
-                description: blockedDescription(report, context.promoteCommand),
-                targetUrl: report.child?.url ?? context.fallbackUrl,
-            };
-        case 'unchanged':
-            return {
-                ...base,
-                state: 'success',
-                description: 'rendered output unchanged; nothing to deploy',
-                targetUrl: context.fallbackUrl,
-            };
-        case 'rendered': {
-            const next = context.autoPromote
-                ? 'deploys automatically'
-                : `promote with ${context.promoteCommand} ${report.stage}`;
-            return {
-                ...base,
-                state: 'pending',
-                description: `child PR #${report.child?.number ?? '?'} (${counts} objects); ${next}`,
-                targetUrl: report.child?.url ?? context.fallbackUrl,
-            };
-        }
-    }
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
