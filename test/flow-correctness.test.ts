@@ -249,6 +249,41 @@ describe('a deployed second parent', { timeout: 600_000 }, () => {
     expect(f.applications().get('prod-a')).toMatch(/^fleet-promote\/pr-\d+\/prod-a@/)
     expect(f.violations).toEqual([])
   })
+
+  it('fails merge-cleanup with the cluster in left while Argo CD cannot take it off the stale child; a re-run does', async () => {
+    const f = await start()
+    const second = await f.openParent('size', {
+      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+    })
+    await f.prWorkflow(second, 'opened')
+    f.approve(second)
+    await f.command(second, f.users.maintainer, '.promote production')
+    const first = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(first, 'opened')
+    const closed = await f.merge(first)
+    f.argocd.faults.add({
+      method: 'PATCH',
+      path: /\/applications\/prod-a-addons$/,
+      status: 500,
+      times: Infinity,
+    })
+    const failing = (await f.closedWorkflow(first, closed)).steps.cleanup!
+    expect(failing.exitCode).not.toBe(0)
+    const left = JSON.parse(failing.outputs.left ?? '[]') as {
+      environment: string
+      reason: string
+    }[]
+    expect(left.find((item) => item.environment === 'prod-a')?.reason).toMatch(
+      new RegExp(`^Argo CD still runs #${second}'s child, which lacks #${first}'s change: .*500`),
+    )
+    f.violations.length = 0 // the cluster runs the stale child until Argo CD answers
+
+    f.argocd.faults.clear()
+    const rerun = (await f.closedWorkflow(first, closed)).steps.cleanup!
+    expect(rerun.exitCode, rerun.stdout).toBe(0)
+    expect(f.applications().get('prod-a')).toMatch(/^env\/prod-a@/)
+    expect(f.violations).toEqual([])
+  })
 })
 
 describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {

@@ -148,7 +148,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
       .filter((r) => r.action === 'merged' || r.action === 'current')
       .map((r) => r.environment),
     closed: results.filter((r) => r.action === 'closed').map((r) => r.environment),
-    left: leftItems(results, repaired),
+    left: [...leftItems(results, repaired), ...siblings.unrestored],
     locksReleased,
     repaired,
     summary: '',
@@ -157,8 +157,6 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
       repaired.some((r) => r.result === 'failed') ||
       siblings.unrestored.length > 0,
   }
-  for (const why of siblings.unrestored)
-    ctx.log(`a cluster still runs another parent's child that lacks this change: ${why}`)
   await report(ctx, result, pull.baseRef)
   return result
 }

@@ -15,13 +15,13 @@ import { allChildren, listOpenPulls, type ChildPr } from '../lib/github/pulls.js
 import { latestStatuses, setStatus } from '../lib/github/statuses.js'
 import { environmentContext, sameStatus, type CommitStatus } from '../lib/statuses.js'
 import { repositoryUrl } from './steps.js'
-import type { EnvironmentCleanup, RunContext } from './types.js'
+import type { EnvironmentCleanup, LeftItem, RunContext } from './types.js'
 
 export interface StaleSiblings {
   /** `#<parent> <env>` for each stale child. */
   marked: string[]
-  /** Clusters still on a stale child: `<env>: why`. */
-  unrestored: string[]
+  /** Clusters still on a stale child, and why, for merge-cleanup's `left`. */
+  unrestored: LeftItem[]
 }
 
 /** Marks the stale children of other parents on the environments this run landed, and takes their clusters off them. */
@@ -51,7 +51,7 @@ export async function markStaleSiblings(
     stale.set(child.parent, [...(stale.get(child.parent) ?? []), child])
   }
   const marked: string[] = []
-  const unrestored: string[] = []
+  const unrestored: LeftItem[] = []
   for (const [parent, children] of stale) {
     const head = pulls.find((pull) => pull.number === parent)?.headSha
     if (!head) continue
@@ -67,7 +67,12 @@ export async function markStaleSiblings(
         await setStatus(ctx.client, ctx.repo, head, status)
       marked.push(`#${parent} ${child.environment}`)
       const why = await offStaleChild(ctx, child, tips.get(child.base) ?? '')
-      if (why) unrestored.push(`${child.environment}: ${why}`)
+      if (why)
+        unrestored.push({
+          environment: child.environment,
+          reason: `Argo CD still runs #${parent}'s child, which lacks #${ctx.parent}'s change: ${why}`,
+          child: child.number,
+        })
     }
     await setAggregateStatus(ctx.client, ctx.repo, { sha: head, parent, pulls })
   }
