@@ -69171,7 +69171,11 @@ async function markStaleSiblings(ctx, results) {
             marked.push(`#${parent} ${child.environment}`);
             const why = await offStaleChild(ctx, child, tips.get(child.base) ?? '');
             if (why)
-                unrestored.push(`${child.environment}: ${why}`);
+                unrestored.push({
+                    environment: child.environment,
+                    reason: `Argo CD still runs #${parent}'s child, which lacks #${ctx.parent}'s change: ${why}`,
+                    child: child.number,
+                });
         }
         await setAggregateStatus(ctx.client, ctx.repo, { sha: head, parent, pulls });
     }
@@ -69691,7 +69695,7 @@ async function mergeCleanup(options) {
             .filter((r) => r.action === 'merged' || r.action === 'current')
             .map((r) => r.environment),
         closed: results.filter((r) => r.action === 'closed').map((r) => r.environment),
-        left: leftItems(results, repaired),
+        left: [...leftItems(results, repaired), ...siblings.unrestored],
         locksReleased,
         repaired,
         summary: '',
@@ -69699,8 +69703,6 @@ async function mergeCleanup(options) {
             repaired.some((r) => r.result === 'failed') ||
             siblings.unrestored.length > 0,
     };
-    for (const why of siblings.unrestored)
-        ctx.log(`a cluster still runs another parent's child that lacks this change: ${why}`);
     await report(ctx, result, pull.baseRef);
     return result;
 }
