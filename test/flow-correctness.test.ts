@@ -33,6 +33,24 @@ function snapshot(f: Flow, parent: number) {
   }
 }
 
+/** merge-cleanup while Argo CD answers 500 to every change of `application`: it fails; its `left`. */
+async function cleanupFailingOn(
+  f: Flow,
+  parent: number,
+  closed: Record<string, unknown>,
+  application: string,
+): Promise<{ environment: string; reason: string }[]> {
+  f.argocd.faults.add({
+    method: 'PATCH',
+    path: new RegExp(`/applications/${application}$`),
+    status: 500,
+    times: Infinity,
+  })
+  const failing = (await f.closedWorkflow(parent, closed)).steps.cleanup!
+  expect(failing.exitCode).not.toBe(0)
+  return JSON.parse(failing.outputs.left ?? '[]') as { environment: string; reason: string }[]
+}
+
 describe('flow correctness', { timeout: 600_000 }, () => {
   it('a second push that drops an auto-promoted environment puts its cluster back on the WET branch', async () => {
     const f = await start()
@@ -261,18 +279,7 @@ describe('a deployed second parent', { timeout: 600_000 }, () => {
     const first = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(first, 'opened')
     const closed = await f.merge(first)
-    f.argocd.faults.add({
-      method: 'PATCH',
-      path: /\/applications\/prod-a-addons$/,
-      status: 500,
-      times: Infinity,
-    })
-    const failing = (await f.closedWorkflow(first, closed)).steps.cleanup!
-    expect(failing.exitCode).not.toBe(0)
-    const left = JSON.parse(failing.outputs.left ?? '[]') as {
-      environment: string
-      reason: string
-    }[]
+    const left = await cleanupFailingOn(f, first, closed, 'prod-a-addons')
     expect(left.find((item) => item.environment === 'prod-a')?.reason).toMatch(
       new RegExp(`^Argo CD still runs #${second}'s child, which lacks #${first}'s change: .*500`),
     )
@@ -292,18 +299,7 @@ describe('clusters Argo CD cannot put back', { timeout: 600_000 }, () => {
     const parent = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
     await f.prWorkflow(parent, 'opened')
     const closed = await f.close(parent)
-    f.argocd.faults.add({
-      method: 'PATCH',
-      path: /\/applications\/test-a-addons$/,
-      status: 500,
-      times: Infinity,
-    })
-    const failing = (await f.closedWorkflow(parent, closed)).steps.cleanup!
-    expect(failing.exitCode).not.toBe(0)
-    const left = JSON.parse(failing.outputs.left ?? '[]') as {
-      environment: string
-      reason: string
-    }[]
+    const left = await cleanupFailingOn(f, parent, closed, 'test-a-addons')
     expect(left.map((item) => item.environment)).toContain('test-a')
     expect(left.find((item) => item.environment === 'test-a')?.reason).toMatch(
       /^Argo CD Application test-a-addons not back on env\/test-a: .*500/,
