@@ -1,7 +1,7 @@
 // The GitHub port's marked-comment upsert: the one trust rule (only the
 // suite's own identity's comment counts) and find-or-create after a lost answer.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient, type GitHubClient } from './support/github-client.js'
 import { suiteLogin, upsertMarkedComment } from '../actions/lib/github/comments.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 

@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createGitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient } from './support/github-client.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 
 let gh: GitHubSimulator

@@ -1,7 +1,7 @@
 // The simulator's git data and contents endpoints (added for locks and the
 // base-branch configuration): documented operations, valid responses.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient, type GitHubClient } from './support/github-client.js'
 import { gitDataRoutes } from './support/github/handlers/git-data.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { checkResponse, hasOperation } from './support/github/openapi.js'

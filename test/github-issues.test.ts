@@ -3,7 +3,7 @@
 // duplicated, nothing written when nothing changed, and find-or-create after
 // a lost answer.
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient, type GitHubClient } from './support/github-client.js'
 import { findMarkedIssue, upsertMarkedIssue } from '../actions/lib/github/issues.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 

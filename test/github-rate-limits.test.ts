@@ -1,7 +1,7 @@
 // The simulator's rate limits (GitHub's documented numbers, on an accelerated
 // clock) and the client that waits them out within a budget.
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient } from './support/github-client.js'
 import {
   RateLimitBudgetError,
   RateLimitLedger,

@@ -3,7 +3,7 @@
 // and what to check, and every retry is logged as it happens.
 import { createServer } from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createGitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient } from './support/github-client.js'
 import { describeFailedRequest, transientAs } from '../actions/lib/github/errors.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createGitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient } from './support/github-client.js'
 import { runChecked, runProcess } from '../actions/lib/process.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Git } from '../actions/lib/git/git.js'
-import { createGitHubClient, type GitHubClient } from '../actions/lib/github/client.js'
+import { createGitHubClient, type GitHubClient } from './support/github-client.js'
 import {
   acquireLocks,
   describeHolder,

@@ -69,7 +69,7 @@ export interface AggregateInputs {
 }
 
 export function parseInputs(): AggregateInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   if (raw.sha && !/^[0-9a-f]{40}$/i.test(raw.sha))
     throw new UserError(`input "sha" must be a full commit SHA, got "${raw.sha}"`)
   let environments: string[] | undefined
@@ -180,7 +180,7 @@ export async function run(): Promise<void> {
   try {
     const inputs = parseInputs()
     const { context } = github
-    const client = createGitHubClient(inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
     const runUrl = process.env.GITHUB_RUN_ID
       ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
       : undefined
@@ -193,13 +193,13 @@ export async function run(): Promise<void> {
       runUrl,
     )
     core.info(`${PIPELINE_CONTEXT}: ${outcome.state}: ${outcome.description}`)
-    writeOutputs(contract, { state: outcome.state, description: outcome.description })
+    writeOutputs(core, contract, { state: outcome.state, description: outcome.description })
     await core.summary
       .addRaw(
         `### ${PIPELINE_CONTEXT}: ${outcome.state}\n\n${outcome.description.replace(/[<>`|]/g, '\\$&')}\n`,
       )
       .write()
   } catch (error) {
-    failAction(error)
+    failAction(core, error)
   }
 }

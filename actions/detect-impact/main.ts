@@ -104,7 +104,7 @@ export function revisionsFromEvent(
 }
 
 export function parseInputs(eventName: string, payload: EventPayload): DetectInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   const fromEvent = revisionsFromEvent(eventName, payload)
   const base = raw.base || fromEvent.base
   const head = raw.head || fromEvent.head
@@ -199,7 +199,7 @@ export async function run(): Promise<void> {
     core.info(
       `${result.count} impacted: ${result.environments.map((env) => env.name).join(', ') || '(none)'}`,
     )
-    writeOutputs(contract, {
+    writeOutputs(core, contract, {
       environments: result.environments,
       stages: result.stages,
       count: result.count,
@@ -211,6 +211,6 @@ export async function run(): Promise<void> {
     await core.summary.addRaw(summaryMarkdown(result)).write()
   } catch (error) {
     core.setOutput('error', statusDescription(`detect-impact failed: ${errorMessage(error)}`))
-    failAction(error)
+    failAction(core, error)
   }
 }

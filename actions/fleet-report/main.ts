@@ -102,7 +102,7 @@ export interface FleetReportInputs {
 }
 
 export function parseInputs(): FleetReportInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
@@ -148,7 +148,7 @@ export async function run(): Promise<void> {
       await new Git(dir).run(['remote', 'add', 'origin', `${repositoryUrl}.git`])
     }
     const git = new Git(dir, { token: inputs.token, serverUrl: context.serverUrl })
-    const client = createGitHubClient(inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
     const argocdToken = inputs.argocdToken
     const { report, stats } = await gatherReport({
       git,
@@ -183,7 +183,7 @@ export async function run(): Promise<void> {
       : ''
     const file = join(process.env.RUNNER_TEMP || tmpdir(), 'fleet-report.json')
     await writeFile(file, `${JSON.stringify(report)}\n`)
-    writeOutputs(contract, {
+    writeOutputs(core, contract, {
       report: reportOutput(report),
       'report-file': file,
       'issue-url': issueUrl,
@@ -197,7 +197,7 @@ export async function run(): Promise<void> {
     const reasons = failureReasons(report, inputs.failOn)
     if (reasons.length > 0) core.setFailed(`fleet report: ${reasons.join('; ')} (fail-on)`)
   } catch (error) {
-    failAction(error)
+    failAction(core, error)
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }

@@ -118,7 +118,7 @@ function parseEnvironments(text: string): Environment[] {
 }
 
 export function parseInputs(): HydrateInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   return {
     environments: parseEnvironments(raw.environments),
     config: raw.config || 'fleet-promote.yaml',
@@ -196,7 +196,7 @@ export async function run(): Promise<void> {
     core.info(
       `${stats.sandbox}; charts pulled: ${stats.chartPulls}; kustomize ${stats.tools.kustomize}, helm ${stats.tools.helm}`,
     )
-    writeOutputs(contract, {
+    writeOutputs(core, contract, {
       result: compactResult(result),
       changed: String(result.environments.some((env) => env.status === 'rendered')),
       'output-dir': inputs.outputDir,
@@ -212,6 +212,7 @@ export async function run(): Promise<void> {
     }
   } catch (error) {
     failAction(
+      core,
       error instanceof GitCredentialsError
         ? new UserError(
             `${error.message}: set the \`token\` input to a token that can read this repository ` +

@@ -1,10 +1,21 @@
-// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
-// it): the runner's input, output and failure protocol (INPUT_* variables,
-// GITHUB_OUTPUT, annotations) is @actions/core's, and every main.ts goes
-// through readInputs, writeOutputs and failAction here, so that protocol is
-// used in one place. Summaries, logs and the event stay in main.ts.
-import * as core from '@actions/core'
+// The runner's input, output and failure protocol (INPUT_* variables,
+// GITHUB_OUTPUT, annotations) is @actions/core's; every main.ts passes that
+// module in as an ActionIo and goes through readInputs, writeOutputs and
+// failAction here, so the protocol is used in one place while only main.ts
+// imports the toolkit (test/contract.test.ts). Summaries, logs and the event
+// stay in main.ts.
 import { UserError, annotationText, errorMessage } from './errors.js'
+
+/** The part of @actions/core these helpers use; each main.ts passes `core`. */
+export interface ActionIo {
+  getInput(name: string, options: { required: boolean }): string
+  setOutput(name: string, value: string): void
+  error(
+    message: string,
+    properties: { file?: string; startLine?: number; startColumn?: number },
+  ): void
+  setFailed(message: string): void
+}
 
 export interface InputSpec {
   description: string
@@ -30,23 +41,25 @@ export function defineContract<const I extends string, const O extends string>(
 
 /** Reads every declared input once, as the runner passes them (INPUT_<NAME>). */
 export function readInputs<I extends string>(
+  io: ActionIo,
   contract: ActionContract<I, string>,
 ): Record<I, string> {
   const values = {} as Record<I, string>
   for (const name of Object.keys(contract.inputs) as I[]) {
     const spec = contract.inputs[name]
-    values[name] = core.getInput(name, { required: spec.required === true }).trim()
+    values[name] = io.getInput(name, { required: spec.required === true }).trim()
   }
   return values
 }
 
 /** Writes every declared output; objects become JSON. */
 export function writeOutputs<O extends string>(
+  io: ActionIo,
   _contract: ActionContract<string, O>,
   values: Record<O, string | number | boolean | object>,
 ): void {
   for (const [name, value] of Object.entries(values) as [O, unknown][]) {
-    core.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value))
+    io.setOutput(name, typeof value === 'string' ? value : JSON.stringify(value))
   }
 }
 
@@ -91,14 +104,14 @@ export function parseBooleanInput(name: string, text: string): boolean {
 }
 
 /** The one top-level failure path: any thrown value fails the step with a readable message. */
-export function failAction(error: unknown): void {
+export function failAction(io: ActionIo, error: unknown): void {
   const message = errorMessage(error)
   if (error instanceof UserError && error.location) {
-    core.error(annotationText(message, error.location), {
+    io.error(annotationText(message, error.location), {
       file: error.location.file,
       ...(error.location.line !== undefined ? { startLine: error.location.line } : {}),
       ...(error.location.column !== undefined ? { startColumn: error.location.column } : {}),
     })
   }
-  core.setFailed(message)
+  io.setFailed(message)
 }

@@ -84,7 +84,7 @@ export interface MergeCleanupInputs {
 }
 
 export function parseInputs(): MergeCleanupInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
@@ -127,7 +127,7 @@ export async function run(): Promise<void> {
       await Git.init(dir)
     }
     const git = new Git(dir, { token: inputs.token, serverUrl: github.context.serverUrl })
-    const client = createGitHubClient(inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
     const result = await mergeCleanup({
       client,
       git,
@@ -153,7 +153,11 @@ export async function run(): Promise<void> {
       core.info(
         `#${parent} ${result.parentState}: merged ${result.merged.length}, closed ${result.closed.length}, left ${result.left.length}`,
       )
-    writeOutputs(contract, { merged: result.merged, closed: result.closed, left: result.left })
+    writeOutputs(core, contract, {
+      merged: result.merged,
+      closed: result.closed,
+      left: result.left,
+    })
     await core.summary.addRaw(result.summary).write()
     if (result.failed) {
       const list = result.left.map((item) => `${item.environment}: ${item.reason}`).join('; ')
@@ -162,7 +166,7 @@ export async function run(): Promise<void> {
       )
     }
   } catch (error) {
-    failAction(error)
+    failAction(core, error)
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }

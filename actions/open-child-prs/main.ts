@@ -95,7 +95,7 @@ export interface OpenChildPrsInputs {
 }
 
 export function parseInputs(): OpenChildPrsInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
@@ -134,7 +134,7 @@ export async function run(): Promise<void> {
     checkResultInput(inputs.result, hydration)
     const workspace = resolve(process.env.GITHUB_WORKSPACE ?? '.', inputs.workingDirectory)
     const { owner, repo } = context.repo
-    const client = createGitHubClient(inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
     const baseRef =
       (context.payload.pull_request?.base as { ref?: string } | undefined)?.ref ??
       (await getPullRequest(client, { owner, repo }, parent)).baseRef
@@ -188,7 +188,7 @@ export async function run(): Promise<void> {
       if (result.commentUrl) core.info(`summary comment: ${result.commentUrl}`)
       await core.summary.addRaw(result.jobSummary).write()
     }
-    writeOutputs(contract, { children: result.children, stale: result.stale })
+    writeOutputs(core, contract, { children: result.children, stale: result.stale })
     if (result.unrestored.length > 0) {
       core.setFailed(
         `clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
@@ -197,6 +197,6 @@ export async function run(): Promise<void> {
       )
     }
   } catch (error) {
-    failAction(error)
+    failAction(core, error)
   }
 }

@@ -92,7 +92,7 @@ export interface PromoteInputs {
 }
 
 export function parseInputs(): PromoteInputs {
-  const raw = readInputs(contract)
+  const raw = readInputs(core, contract)
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
   return {
     token: raw.token,
@@ -181,7 +181,7 @@ export async function run(): Promise<void> {
     if ('ignored' in trigger) {
       result = { decision: 'ignored', reason: trigger.ignored, environments: [], rows: [] }
     } else {
-      const client = createGitHubClient(inputs.token, { log: core.info })
+      const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
       // Lock commits are built in a scratch repository: the run needs no checkout.
       scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-locks-'))
       const git = await Git.init(scratch, {
@@ -214,7 +214,7 @@ export async function run(): Promise<void> {
       )
     }
     core.info(`decision: ${result.decision}: ${result.reason}`)
-    writeOutputs(contract, {
+    writeOutputs(core, contract, {
       decision: result.decision,
       reason: result.reason,
       environments: result.rows.map((row) => ({
@@ -228,7 +228,7 @@ export async function run(): Promise<void> {
     if (result.summary) await core.summary.addRaw(result.summary).write()
     if (result.decision === 'failed') core.setFailed(result.reason)
   } catch (error) {
-    failAction(error)
+    failAction(core, error)
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }

@@ -28,7 +28,7 @@ import { discoverEnvironments, loadConfig } from '../../actions/lib/config/confi
 import type { Environment } from '../../actions/lib/config/types.js'
 import { Git } from '../../actions/lib/git/git.js'
 import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
-import { createGitHubClient } from '../../actions/lib/github/client.js'
+import { createGitHubClient } from '../../test/support/github-client.js'
 import { mergeCleanup } from '../../actions/merge-cleanup/merge-cleanup.js'
 import { openChildPrs } from '../../actions/open-child-prs/child-prs.js'
 import { promote, type Trigger } from '../../actions/promote/promote.js'

@@ -1,16 +1,28 @@
-// One of the two toolkit adapters in lib/ (test/contract.test.ts holds them to
-// it): getOctokit gives the one client the runner's defaults (GITHUB_API_URL,
-// the runner's proxy settings) for the actions, the CLI and the tests alike;
-// the event context is read only in main.ts.
+// The one GitHub client. Octokit itself comes from @actions/github's
+// getOctokit, which main.ts passes in (only main.ts imports the toolkit,
+// test/contract.test.ts): it gives the client the runner's defaults
+// (GITHUB_API_URL, the runner's proxy settings) for the actions, the CLI and
+// the tests alike; the event context is read only in main.ts.
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getOctokit } from '@actions/github'
+import type { Octokit } from '@octokit/core'
+import type { OctokitOptions, OctokitPlugin } from '@octokit/core/types'
+import type { Api } from '@octokit/plugin-rest-endpoint-methods'
+import type { PaginateInterface } from '@octokit/plugin-paginate-rest'
 import { retry } from '@octokit/plugin-retry'
 import { throttling } from '@octokit/plugin-throttling'
 import Bottleneck from 'bottleneck/light.js'
 import { describeFailedRequest, RETRYABLE_NEVER } from './errors.js'
 import { RateLimitBudgetError, RateLimitLedger, rateLimitWait } from './rate-limit.js'
 
-export type GitHubClient = ReturnType<typeof getOctokit>
+/** What getOctokit returns: Octokit with the REST methods and pagination. */
+export type GitHubClient = Octokit & Api & { paginate: PaginateInterface }
+
+/** @actions/github's getOctokit (main.ts passes it). */
+export type OctokitFactory = (
+  token: string,
+  options: OctokitOptions,
+  ...plugins: OctokitPlugin[]
+) => GitHubClient
 
 export interface GitHubClientOptions {
   /** REST base URL; defaults to GITHUB_API_URL, as on a runner. */
@@ -67,7 +79,11 @@ function defaultRetryBaseMs(): number {
  * The one GitHub client: Octokit with retry (5xx, resets), paced writes
  * (plugin-throttling), and rate limits waited out within a budget.
  */
-export function createGitHubClient(token: string, options: GitHubClientOptions = {}): GitHubClient {
+export function createGitHubClient(
+  getOctokit: OctokitFactory,
+  token: string,
+  options: GitHubClientOptions = {},
+): GitHubClient {
   if (!token) throw new Error('a GitHub token is required')
   const retries = options.retries ?? 3
   const log = options.log ?? (() => undefined)
