@@ -10,7 +10,8 @@ import {
   readInputs,
   writeOutputs,
 } from '../lib/action-io.js'
-import { checkResultInput, openChildPrs } from './child-prs.js'
+import { checkResultInput, openChildPrs, type OpenChildPrsResult } from './child-prs.js'
+import type { RestoreOptions } from './restore.js'
 import { loadHydration } from '../lib/hydration.js'
 import { stageOrder } from '../lib/config/config.js'
 import { loadBaseConfig } from '../lib/config/sources.js'
@@ -120,6 +121,44 @@ function parentFromEvent(payload: typeof github.context.payload): number | undef
   return typeof number === 'number' ? number : undefined
 }
 
+/** Argo CD for putting clusters back on their WET branch, when a token and a server are given. */
+function restoreOptions(
+  inputs: OpenChildPrsInputs,
+  config: RestoreOptions['config'],
+  repoURL: string,
+): RestoreOptions {
+  const server = config.deploy.argocd.server
+  return {
+    config,
+    ...(inputs.argocdToken && server
+      ? { argocd: createArgoCdClient({ server, token: inputs.argocdToken, log: core.info }) }
+      : {}),
+    repoURL,
+    pollMs: inputs.argocdPollMs,
+  }
+}
+
+/** The log, job summary and outputs; clusters left on a closing child fail the step. */
+async function report(result: OpenChildPrsResult, parent: number): Promise<void> {
+  if (result.stale) {
+    core.notice(
+      `nothing written: ${result.reason ?? 'the parent moved on'}; the newer run takes over`,
+    )
+  } else {
+    core.info(`children of #${parent}: ${result.children.filter((c) => c.number !== null).length}`)
+    if (result.commentUrl) core.info(`summary comment: ${result.commentUrl}`)
+    await core.summary.addRaw(result.jobSummary).write()
+  }
+  writeOutputs(core, contract, { children: result.children, stale: result.stale })
+  if (result.unrestored.length > 0) {
+    core.setFailed(
+      `clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
+        .map((item) => `${item.environment}: ${item.reason}`)
+        .join('; ')}`,
+    )
+  }
+}
+
 export async function run(): Promise<void> {
   try {
     const inputs = parseInputs()
@@ -160,42 +199,11 @@ export async function run(): Promise<void> {
       promoteCommand: config.promote.command,
       labels: inputs.labels,
       ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
-      restore: {
-        config,
-        ...(inputs.argocdToken && config.deploy.argocd.server
-          ? {
-              argocd: createArgoCdClient({
-                server: config.deploy.argocd.server,
-                token: inputs.argocdToken,
-                log: core.info,
-              }),
-            }
-          : {}),
-        repoURL: `${context.serverUrl}/${owner}/${repo}`,
-        pollMs: inputs.argocdPollMs,
-      },
+      restore: restoreOptions(inputs, config, `${context.serverUrl}/${owner}/${repo}`),
       ...(runUrl ? { runUrl } : {}),
       log: core.info,
     })
-    if (result.stale) {
-      core.notice(
-        `nothing written: ${result.reason ?? 'the parent moved on'}; the newer run takes over`,
-      )
-    } else {
-      core.info(
-        `children of #${parent}: ${result.children.filter((c) => c.number !== null).length}`,
-      )
-      if (result.commentUrl) core.info(`summary comment: ${result.commentUrl}`)
-      await core.summary.addRaw(result.jobSummary).write()
-    }
-    writeOutputs(core, contract, { children: result.children, stale: result.stale })
-    if (result.unrestored.length > 0) {
-      core.setFailed(
-        `clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
-          .map((item) => `${item.environment}: ${item.reason}`)
-          .join('; ')}`,
-      )
-    }
+    await report(result, parent)
   } catch (error) {
     failAction(core, error)
   }

@@ -179,6 +179,7 @@ export function renderSummaryComment(input: SummaryInput): string {
   )
 }
 
+/** The comment's sections, in order; each returns its lines (a leading '' separates). */
 function composeSummary(
   input: SummaryInput,
   groups: readonly DiffGroup[],
@@ -186,54 +187,83 @@ function composeSummary(
   shown: readonly EnvironmentReport[],
   more: string,
 ): string {
-  const envs = input.environments
-  const count = (status: HydrationStatus) => envs.filter((e) => e.status === status).length
-  const rendered = count('rendered')
-  const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked')
   const shownNames = new Set(shown.map((e) => e.environment))
-  const out: string[] = [SUMMARY_MARKER]
-  out.push(
+  const out = [
+    SUMMARY_MARKER,
+    ...headline(input),
+    ...problemsSection(input, shownNames),
+    ...omittedNote(omitted.size),
+    ...nextStep(input),
+    ...stageTables(input, shown),
+    ...(more ? ['', more] : []),
+    ...diffSection(groups, omitted, shownNames),
+    ...closedLine(input.closed),
+  ]
+  return `${out.join('\n')}\n`
+}
+
+function countOf(envs: readonly EnvironmentReport[], status: HydrationStatus): number {
+  return envs.filter((e) => e.status === status).length
+}
+
+function headline(input: SummaryInput): string[] {
+  const envs = input.environments
+  const count = (status: HydrationStatus) => countOf(envs, status)
+  return [
     `### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`,
     '',
     `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
-      `${rendered} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`,
-  )
-  if (problems.length > 0) {
-    out.push(
-      '',
-      '> [!CAUTION]',
-      `> **${plural(problems.length, 'environment')} cannot be promoted**`,
-    )
-    for (const env of problems.filter((e) => shownNames.has(e.environment))) {
-      const why =
-        env.status === 'blocked'
-          ? `blocked: ${env.reason ?? 'deletion guard'}`
-          : (env.reason ?? 'render failed')
-      const override =
-        env.status === 'blocked'
-          ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
-          : ''
-      out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`)
-    }
-    if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
+      `${count('rendered')} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`,
+  ]
+}
+
+function problemsSection(input: SummaryInput, shownNames: ReadonlySet<string>): string[] {
+  const problems = input.environments.filter((e) => e.status === 'failed' || e.status === 'blocked')
+  if (problems.length === 0) return []
+  const out = [
+    '',
+    '> [!CAUTION]',
+    `> **${plural(problems.length, 'environment')} cannot be promoted**`,
+  ]
+  for (const env of problems.filter((e) => shownNames.has(e.environment))) {
+    const why =
+      env.status === 'blocked'
+        ? `blocked: ${env.reason ?? 'deletion guard'}`
+        : (env.reason ?? 'render failed')
+    const override =
+      env.status === 'blocked'
+        ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
+        : ''
+    out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`)
   }
-  if (omitted.size > 0) {
-    out.push(
-      '',
-      `> [!NOTE]`,
-      `> ${plural(omitted.size, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`,
-    )
-  }
-  const next = nextStage(input.stages, envs)
-  out.push(
+  if (input.runUrl) out.push(`>`, `> Details: ${link('workflow run', input.runUrl)}`)
+  return out
+}
+
+function omittedNote(omitted: number): string[] {
+  if (omitted === 0) return []
+  return [
+    '',
+    `> [!NOTE]`,
+    `> ${plural(omitted, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`,
+  ]
+}
+
+function nextStep(input: SummaryInput): string[] {
+  const next = nextStage(input.stages, input.environments)
+  return [
     '',
     next
       ? `**Next:** comment \`${input.promoteCommand} ${next}\` to deploy the ${next} stage.`
-      : rendered > 0
+      : countOf(input.environments, 'rendered') > 0
         ? '**Next:** the changed stages deploy automatically; nothing to type.'
         : '**Next:** nothing to promote.',
-  )
-  for (const stage of sortStages(input.stages, envs)) {
+  ]
+}
+
+function stageTables(input: SummaryInput, shown: readonly EnvironmentReport[]): string[] {
+  const out: string[] = []
+  for (const stage of sortStages(input.stages, input.environments)) {
     const members = shown
       .filter((e) => e.stage === stage.name)
       .sort((a, b) => a.environment.localeCompare(b.environment))
@@ -253,37 +283,43 @@ function composeSummary(
       ),
     )
   }
-  if (more) out.push('', more)
-  // Cut rows take their diff groups with them unless a shown environment shares them.
+  return out
+}
+
+/** Cut rows take their diff groups with them unless a shown environment shares them. */
+function diffSection(
+  groups: readonly DiffGroup[],
+  omitted: ReadonlySet<number>,
+  shownNames: ReadonlySet<string>,
+): string[] {
   const shownGroups = groups
     .map((group, i) => ({ group, i }))
     .filter(({ group }) => group.environments.some((name) => shownNames.has(name)))
-  if (shownGroups.length > 0) {
-    out.push('', '#### Rendered changes')
-    shownGroups.forEach(({ group, i }) => {
-      const who =
-        group.environments.length === 1
-          ? (group.environments[0] ?? '')
-          : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`
-      const summary = `${who} (${changeCounts(group.diff)})`
-      const body = omitted.has(i)
-        ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
-        : codeBlock(group.text, 'diff')
-      out.push('', details(summary, body))
-    })
+  if (shownGroups.length === 0) return []
+  const out = ['', '#### Rendered changes']
+  for (const { group, i } of shownGroups) {
+    const who =
+      group.environments.length === 1
+        ? (group.environments[0] ?? '')
+        : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`
+    const summary = `${who} (${changeCounts(group.diff)})`
+    const body = omitted.has(i)
+      ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
+      : codeBlock(group.text, 'diff')
+    out.push('', details(summary, body))
   }
-  if (input.closed.length > 0) {
-    out.push(
-      '',
-      `Closed children (environment no longer changed): ${nameList(
-        input.closed.map(
-          (c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`,
-        ),
-        CLOSED_SHOWN,
-      )}`,
-    )
-  }
-  return `${out.join('\n')}\n`
+  return out
+}
+
+function closedLine(closed: readonly ClosedChild[]): string[] {
+  if (closed.length === 0) return []
+  return [
+    '',
+    `Closed children (environment no longer changed): ${nameList(
+      closed.map((c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`),
+      CLOSED_SHOWN,
+    )}`,
+  ]
 }
 
 export interface ChildBodyInput {
