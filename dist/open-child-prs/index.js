@@ -59793,39 +59793,80 @@ function renderSummaryComment(input) {
     const omitted = largest(groups.length);
     return fitItems(byPriority(input), limit, (shown, more) => composeSummary(input, groups, omitted, shown, more), { noun: 'environments', url: input.runUrl });
 }
+/** The comment's sections, in order; each returns its lines (a leading '' separates). */
 function composeSummary(input, groups, omitted, shown, more) {
-    const envs = input.environments;
-    const count = (status) => envs.filter((e) => e.status === status).length;
-    const rendered = count('rendered');
-    const problems = envs.filter((e) => e.status === 'failed' || e.status === 'blocked');
     const shownNames = new Set(shown.map((e) => e.environment));
-    const out = [SUMMARY_MARKER];
-    out.push(`### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`, '', `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
-        `${rendered} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`);
-    if (problems.length > 0) {
-        out.push('', '> [!CAUTION]', `> **${plural(problems.length, 'environment')} cannot be promoted**`);
-        for (const env of problems.filter((e) => shownNames.has(e.environment))) {
-            const why = env.status === 'blocked'
-                ? `blocked: ${env.reason ?? 'deletion guard'}`
-                : (env.reason ?? 'render failed');
-            const override = env.status === 'blocked'
-                ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
-                : '';
-            out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`);
-        }
-        if (input.runUrl)
-            out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
+    const out = [
+        SUMMARY_MARKER,
+        ...headline(input),
+        ...problemsSection(input, shownNames),
+        ...omittedNote(omitted.size),
+        ...nextStep(input),
+        ...stageTables(input, shown),
+        ...(more ? ['', more] : []),
+        ...diffSection(groups, omitted, shownNames),
+        ...closedLine(input.closed),
+    ];
+    return `${out.join('\n')}\n`;
+}
+function countOf(envs, status) {
+    return envs.filter((e) => e.status === status).length;
+}
+function headline(input) {
+    const envs = input.environments;
+    const count = (status) => countOf(envs, status);
+    return [
+        `### fleet-promote: ${plural(envs.length, 'environment')} impacted by #${input.parent}`,
+        '',
+        `Rendered DRY commit \`${input.drySha.slice(0, 12)}\` for head \`${input.headSha.slice(0, 12)}\`: ` +
+            `${count('rendered')} changed · ${count('unchanged')} unchanged · ${count('failed')} failed · ${count('blocked')} blocked`,
+    ];
+}
+function problemsSection(input, shownNames) {
+    const problems = input.environments.filter((e) => e.status === 'failed' || e.status === 'blocked');
+    if (problems.length === 0)
+        return [];
+    const out = [
+        '',
+        '> [!CAUTION]',
+        `> **${plural(problems.length, 'environment')} cannot be promoted**`,
+    ];
+    for (const env of problems.filter((e) => shownNames.has(e.environment))) {
+        const why = env.status === 'blocked'
+            ? `blocked: ${env.reason ?? 'deletion guard'}`
+            : (env.reason ?? 'render failed');
+        const override = env.status === 'blocked'
+            ? `; a maintainer may deploy it with \`${input.promoteCommand} ${env.environment} --allow-deletions\``
+            : '';
+        out.push(`> - \`${env.environment}\` (${env.stage}): ${untrusted(why)}${override}`);
     }
-    if (omitted.size > 0) {
-        out.push('', `> [!NOTE]`, `> ${plural(omitted.size, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`);
-    }
-    const next = nextStage(input.stages, envs);
-    out.push('', next
-        ? `**Next:** comment \`${input.promoteCommand} ${next}\` to deploy the ${next} stage.`
-        : rendered > 0
-            ? '**Next:** the changed stages deploy automatically; nothing to type.'
-            : '**Next:** nothing to promote.');
-    for (const stage of sortStages(input.stages, envs)) {
+    if (input.runUrl)
+        out.push(`>`, `> Details: ${markdown_link('workflow run', input.runUrl)}`);
+    return out;
+}
+function omittedNote(omitted) {
+    if (omitted === 0)
+        return [];
+    return [
+        '',
+        `> [!NOTE]`,
+        `> ${plural(omitted, 'diff')} left out to stay under GitHub’s ${GITHUB_BODY_LIMIT.toLocaleString('en-US')}-character limit (largest first); the child PRs show them in full.`,
+    ];
+}
+function nextStep(input) {
+    const next = nextStage(input.stages, input.environments);
+    return [
+        '',
+        next
+            ? `**Next:** comment \`${input.promoteCommand} ${next}\` to deploy the ${next} stage.`
+            : countOf(input.environments, 'rendered') > 0
+                ? '**Next:** the changed stages deploy automatically; nothing to type.'
+                : '**Next:** nothing to promote.',
+    ];
+}
+function stageTables(input, shown) {
+    const out = [];
+    for (const stage of sortStages(input.stages, input.environments)) {
         const members = shown
             .filter((e) => e.stage === stage.name)
             .sort((a, b) => a.environment.localeCompare(b.environment));
@@ -59840,29 +59881,35 @@ function composeSummary(input, groups, omitted, shown, more) {
             env.child && env.child.state !== 'closed' ? `#${env.child.number}` : '—',
         ]), ['l', 'l', 'r', 'r', 'l']));
     }
-    if (more)
-        out.push('', more);
-    // Cut rows take their diff groups with them unless a shown environment shares them.
+    return out;
+}
+/** Cut rows take their diff groups with them unless a shown environment shares them. */
+function diffSection(groups, omitted, shownNames) {
     const shownGroups = groups
         .map((group, i) => ({ group, i }))
         .filter(({ group }) => group.environments.some((name) => shownNames.has(name)));
-    if (shownGroups.length > 0) {
-        out.push('', '#### Rendered changes');
-        shownGroups.forEach(({ group, i }) => {
-            const who = group.environments.length === 1
-                ? (group.environments[0] ?? '')
-                : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`;
-            const summary = `${who} (${changeCounts(group.diff)})`;
-            const body = omitted.has(i)
-                ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
-                : codeBlock(group.text, 'diff');
-            out.push('', details(summary, body));
-        });
+    if (shownGroups.length === 0)
+        return [];
+    const out = ['', '#### Rendered changes'];
+    for (const { group, i } of shownGroups) {
+        const who = group.environments.length === 1
+            ? (group.environments[0] ?? '')
+            : `Same change in ${group.environments.length} environments: ${nameList(group.environments, 12)}`;
+        const summary = `${who} (${changeCounts(group.diff)})`;
+        const body = omitted.has(i)
+            ? `_Diff of ${group.text.length.toLocaleString('en-US')} characters left out here; see the child PRs._`
+            : codeBlock(group.text, 'diff');
+        out.push('', details(summary, body));
     }
-    if (input.closed.length > 0) {
-        out.push('', `Closed children (environment no longer changed): ${nameList(input.closed.map((c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`), CLOSED_SHOWN)}`);
-    }
-    return `${out.join('\n')}\n`;
+    return out;
+}
+function closedLine(closed) {
+    if (closed.length === 0)
+        return [];
+    return [
+        '',
+        `Closed children (environment no longer changed): ${nameList(closed.map((c) => `#${c.number} (\`${c.environment}\`${c.note ? `: ${c.note}` : ''})`), CLOSED_SHOWN)}`,
+    ];
 }
 /** The body of a child PR; ends with the hidden marker. */
 function renderChildBody(input) {
@@ -68728,6 +68775,36 @@ function parentFromEvent(payload) {
     const number = payload.pull_request?.number ?? payload.issue?.number;
     return typeof number === 'number' ? number : undefined;
 }
+/** Argo CD for putting clusters back on their WET branch, when a token and a server are given. */
+function restoreOptions(inputs, config, repoURL) {
+    const server = config.deploy.argocd.server;
+    return {
+        config,
+        ...(inputs.argocdToken && server
+            ? { argocd: createArgoCdClient({ server, token: inputs.argocdToken, log: info }) }
+            : {}),
+        repoURL,
+        pollMs: inputs.argocdPollMs,
+    };
+}
+/** The log, job summary and outputs; clusters left on a closing child fail the step. */
+async function report(result, parent) {
+    if (result.stale) {
+        notice(`nothing written: ${result.reason ?? 'the parent moved on'}; the newer run takes over`);
+    }
+    else {
+        info(`children of #${parent}: ${result.children.filter((c) => c.number !== null).length}`);
+        if (result.commentUrl)
+            info(`summary comment: ${result.commentUrl}`);
+        await summary.addRaw(result.jobSummary).write();
+    }
+    writeOutputs(core_namespaceObject, contract, { children: result.children, stale: result.stale });
+    if (result.unrestored.length > 0) {
+        setFailed(`clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
+            .map((item) => `${item.environment}: ${item.reason}`)
+            .join('; ')}`);
+    }
+}
 async function run() {
     try {
         const inputs = parseInputs();
@@ -68766,38 +68843,11 @@ async function run() {
             promoteCommand: config.promote.command,
             labels: inputs.labels,
             ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
-            restore: {
-                config,
-                ...(inputs.argocdToken && config.deploy.argocd.server
-                    ? {
-                        argocd: createArgoCdClient({
-                            server: config.deploy.argocd.server,
-                            token: inputs.argocdToken,
-                            log: info,
-                        }),
-                    }
-                    : {}),
-                repoURL: `${context.serverUrl}/${owner}/${repo}`,
-                pollMs: inputs.argocdPollMs,
-            },
+            restore: restoreOptions(inputs, config, `${context.serverUrl}/${owner}/${repo}`),
             ...(runUrl ? { runUrl } : {}),
             log: info,
         });
-        if (result.stale) {
-            notice(`nothing written: ${result.reason ?? 'the parent moved on'}; the newer run takes over`);
-        }
-        else {
-            info(`children of #${parent}: ${result.children.filter((c) => c.number !== null).length}`);
-            if (result.commentUrl)
-                info(`summary comment: ${result.commentUrl}`);
-            await summary.addRaw(result.jobSummary).write();
-        }
-        writeOutputs(core_namespaceObject, contract, { children: result.children, stale: result.stale });
-        if (result.unrestored.length > 0) {
-            setFailed(`clusters still run children of #${parent} that close or get a new render, and could not be put back on their WET branch; re-run the workflow: ${result.unrestored
-                .map((item) => `${item.environment}: ${item.reason}`)
-                .join('; ')}`);
-        }
+        await report(result, parent);
     }
     catch (error) {
         failAction(core_namespaceObject, error);
