@@ -134,32 +134,56 @@ function addonReport(
 }
 
 export function buildReport(input: ReportInput): FleetReport {
-  const chartVersions = new Map<string, Map<string, Set<string>>>()
-  const chartRepos = new Map<string, Set<string>>()
-  const imageVersions = new Map<string, Map<string, Set<string>>>()
-  const add = (
-    index: Map<string, Map<string, Set<string>>>,
-    addon: string,
-    env: string,
-    version: string,
-  ) => {
-    const perEnv = index.get(addon) ?? new Map<string, Set<string>>()
-    perEnv.set(env, (perEnv.get(env) ?? new Set()).add(version))
-    index.set(addon, perEnv)
+  const addons = addonReports(input)
+  const behind = behindEntries(addons)
+  const count = (kind: DriftFinding['kind']) =>
+    input.drift.findings.filter((f) => f.kind === kind).length
+  return {
+    version: 1,
+    generatedAt: input.generatedAt,
+    dry: input.dry,
+    environments: [...input.environments].sort((a, b) => compareText(a.name, b.name)),
+    addons,
+    behind,
+    drift: input.drift.findings,
+    promotions: input.drift.promotions,
+    warnings: [...input.warnings, ...addonWarnings(addons)],
+    totals: {
+      environments: input.environments.length,
+      addons: addons.length,
+      behindPatch: new Set(behind.filter((b) => b.behindPatch).map((b) => b.environment)).size,
+      belowMinimum: new Set(behind.filter((b) => b.belowMinimum).map((b) => b.environment)).size,
+      drift: { wet: count('wet'), argocd: count('argocd'), orphaned: count('orphaned') },
+    },
   }
+}
+
+type VersionIndex = Map<string, Map<string, Set<string>>>
+
+function addVersion(index: VersionIndex, addon: string, env: string, version: string): void {
+  const perEnv = index.get(addon) ?? new Map<string, Set<string>>()
+  perEnv.set(env, (perEnv.get(env) ?? new Set()).add(version))
+  index.set(addon, perEnv)
+}
+
+/** One report per add-on: charts by their releases, others by their images' versions. */
+function addonReports(input: ReportInput): FleetReport['addons'] {
+  const chartVersions: VersionIndex = new Map()
+  const chartRepos = new Map<string, Set<string>>()
+  const imageVersions: VersionIndex = new Map()
   for (const env of input.environments) {
     for (const chart of env.charts) {
-      add(chartVersions, chart.addon, env.name, chart.version)
+      addVersion(chartVersions, chart.addon, env.name, chart.version)
       const repos = chartRepos.get(chart.addon) ?? new Set<string>()
       if (chart.repo) repos.add(chart.repo)
       chartRepos.set(chart.addon, repos)
     }
     for (const [addon, version] of Object.entries(env.addons)) {
       if (!env.charts.some((chart) => chart.addon === addon))
-        add(imageVersions, addon, env.name, version)
+        addVersion(imageVersions, addon, env.name, version)
     }
   }
-  const addons = [
+  return [
     ...[...chartVersions].map(([name, perEnv]) =>
       addonReport(name, perEnv, 'chart', [...(chartRepos.get(name) ?? [])], input),
     ),
@@ -167,8 +191,10 @@ export function buildReport(input: ReportInput): FleetReport {
       .filter(([name]) => !chartVersions.has(name))
       .map(([name, perEnv]) => addonReport(name, perEnv, 'images', [], input)),
   ].sort((a, b) => compareText(a.name, b.name))
+}
 
-  const warnings = [...input.warnings]
+function addonWarnings(addons: FleetReport['addons']): string[] {
+  const warnings: string[] = []
   for (const addon of addons) {
     if (addon.releases === 'unreachable' || addon.releases === 'not-found') {
       warnings.push(
@@ -184,7 +210,11 @@ export function buildReport(input: ReportInput): FleetReport {
       )
     }
   }
-  const behind = addons.flatMap((addon) =>
+  return warnings
+}
+
+function behindEntries(addons: FleetReport['addons']): FleetReport['behind'] {
+  return addons.flatMap((addon) =>
     addon.versions
       .filter((version) => version.behindPatch || version.belowMinimum)
       .flatMap((version) =>
@@ -198,26 +228,6 @@ export function buildReport(input: ReportInput): FleetReport {
         })),
       ),
   )
-  const count = (kind: DriftFinding['kind']) =>
-    input.drift.findings.filter((f) => f.kind === kind).length
-  return {
-    version: 1,
-    generatedAt: input.generatedAt,
-    dry: input.dry,
-    environments: [...input.environments].sort((a, b) => compareText(a.name, b.name)),
-    addons,
-    behind,
-    drift: input.drift.findings,
-    promotions: input.drift.promotions,
-    warnings,
-    totals: {
-      environments: input.environments.length,
-      addons: addons.length,
-      behindPatch: new Set(behind.filter((b) => b.behindPatch).map((b) => b.environment)).size,
-      belowMinimum: new Set(behind.filter((b) => b.belowMinimum).map((b) => b.environment)).size,
-      drift: { wet: count('wet'), argocd: count('argocd'), orphaned: count('orphaned') },
-    },
-  }
 }
 
 export type FailOn = 'drift' | 'below-minimum' | 'behind-patch'

@@ -120,70 +120,96 @@ function pullLink(context: DriftContext, parent: number) {
 
 type ApplicationVerdict = { finding: DriftFinding } | { promotion: PromotionInProgress } | undefined
 
+type FoundApplication = Extract<ApplicationFacts, { found: true }>
+
+function withLink(finding: DriftFinding, link: DriftFinding['link']): DriftFinding {
+  return link ? { ...finding, link } : finding
+}
+
 function applicationVerdict(facts: EnvironmentFacts, context: DriftContext): ApplicationVerdict {
   const app = facts.application
   if (!app) return undefined
-  const withLink = (finding: DriftFinding, link: DriftFinding['link']): DriftFinding =>
-    link ? { ...finding, link } : finding
-  if (!app.found) {
-    const finding: DriftFinding = {
-      kind: 'argocd',
-      environment: facts.environment,
-      problems: [
-        `Argo CD has no Application ${app.name} (deploy.argocd.application): nothing deploys ${facts.branch}`,
-      ],
-    }
-    const link = context.argocdServer
-      ? { text: 'Argo CD applications', url: `${context.argocdServer}/applications` }
-      : undefined
-    return { finding: withLink(finding, link) }
+  if (!app.found) return missingApplication(facts, app, context)
+  if ((app.targetRevision ?? '') !== facts.branch) return offBranchVerdict(facts, app, context)
+  return syncVerdict(facts, app, context)
+}
+
+function missingApplication(
+  facts: EnvironmentFacts,
+  app: ApplicationFacts,
+  context: DriftContext,
+): ApplicationVerdict {
+  const finding: DriftFinding = {
+    kind: 'argocd',
+    environment: facts.environment,
+    problems: [
+      `Argo CD has no Application ${app.name} (deploy.argocd.application): nothing deploys ${facts.branch}`,
+    ],
   }
+  const link = context.argocdServer
+    ? { text: 'Argo CD applications', url: `${context.argocdServer}/applications` }
+    : undefined
+  return { finding: withLink(finding, link) }
+}
+
+/** An Application off its WET branch: a promotion under way, an orphan, or a wrong target. */
+function offBranchVerdict(
+  facts: EnvironmentFacts,
+  app: FoundApplication,
+  context: DriftContext,
+): ApplicationVerdict {
   const target = app.targetRevision ?? ''
   const reset = `argocd app set ${app.name} --revision ${facts.branch}`
-  if (target !== facts.branch) {
-    const child = parseChildBranch(target)
-    if (child && child.environment === facts.environment) {
-      const gone = !context.remoteBranches.has(target)
-      const state = context.parents?.get(child.parent)
-      if (gone || (state !== undefined && state !== 'open')) {
-        const why = gone
-          ? `branch ${target} no longer exists`
-          : `parent #${child.parent} is ${state === 'missing' ? 'not a pull request' : state}`
-        return {
-          finding: withLink(
-            {
-              kind: 'orphaned',
-              environment: facts.environment,
-              problems: [`${app.name} runs ${target}, but ${why}`],
-              command: reset,
-            },
-            pullLink(context, child.parent),
-          ),
-        }
-      }
+  const child = parseChildBranch(target)
+  if (child && child.environment === facts.environment) {
+    const gone = !context.remoteBranches.has(target)
+    const state = context.parents?.get(child.parent)
+    if (gone || (state !== undefined && state !== 'open')) {
+      const why = gone
+        ? `branch ${target} no longer exists`
+        : `parent #${child.parent} is ${state === 'missing' ? 'not a pull request' : state}`
       return {
-        promotion: {
-          environment: facts.environment,
-          application: app.name,
-          parent: child.parent,
-          branch: target,
-        },
+        finding: withLink(
+          {
+            kind: 'orphaned',
+            environment: facts.environment,
+            problems: [`${app.name} runs ${target}, but ${why}`],
+            command: reset,
+          },
+          pullLink(context, child.parent),
+        ),
       }
     }
     return {
-      finding: withLink(
-        {
-          kind: 'argocd',
-          environment: facts.environment,
-          problems: [
-            `${app.name} targets ${target || '(no revision)'}, not its WET branch ${facts.branch}`,
-          ],
-          command: reset,
-        },
-        applicationLink(context, app.name),
-      ),
+      promotion: {
+        environment: facts.environment,
+        application: app.name,
+        parent: child.parent,
+        branch: target,
+      },
     }
   }
+  return {
+    finding: withLink(
+      {
+        kind: 'argocd',
+        environment: facts.environment,
+        problems: [
+          `${app.name} targets ${target || '(no revision)'}, not its WET branch ${facts.branch}`,
+        ],
+        command: reset,
+      },
+      applicationLink(context, app.name),
+    ),
+  }
+}
+
+/** An Application on its WET branch: behind the tip, out of sync or unhealthy. */
+function syncVerdict(
+  facts: EnvironmentFacts,
+  app: FoundApplication,
+  context: DriftContext,
+): ApplicationVerdict {
   const problems: string[] = []
   let command: string | undefined
   if (facts.wetSha !== '' && !app.revisions.includes(facts.wetSha)) {

@@ -164,12 +164,36 @@ export function readInventory(
 ): EnvironmentInventory {
   const problems: string[] = []
   const objects = parseManifests(wet.files, problems)
-  const knownCharts = dryCharts.map((chart) => chart.name)
-  const entryFor = (chart: string, release?: string) =>
-    dryCharts.find(
-      (entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName,
-    ) ?? dryCharts.find((entry) => entry.name === chart)
-  // Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells.
+  const { releases, images } = chartsAndImages(objects, dryCharts, chartRepositories)
+  addDryReleases(releases, dryCharts, chartRepositories)
+
+  const charts = [...releases.values()].sort(
+    (a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''),
+  )
+  images.sort(
+    (a, b) =>
+      compare(a.addon, b.addon) ||
+      compare(a.workload, b.workload) ||
+      compare(a.container, b.container),
+  )
+  const drySha = metadataDrySha(wet.metadata)
+  return {
+    name: env.name,
+    stage: env.stage,
+    path: env.path,
+    branch: env.branch,
+    wetSha: wet.sha,
+    ...(drySha ? { drySha } : {}),
+    objects: objects.length,
+    charts,
+    images,
+    addons: addonVersions(charts, images),
+    problems,
+  }
+}
+
+/** Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells ('' when two charts share it). */
+function chartsByNamespace(dryCharts: readonly DryChart[]): Map<string, string> {
   const chartByNamespace = new Map<string, string>()
   for (const entry of dryCharts) {
     if (!entry.namespace) continue
@@ -179,7 +203,21 @@ export function readInventory(
       current === undefined || current === entry.name ? entry.name : '',
     )
   }
+  return chartByNamespace
+}
 
+/** The chart releases the objects' labels name, and every container image with its add-on. */
+function chartsAndImages(
+  objects: ReturnType<typeof parseManifests>,
+  dryCharts: readonly DryChart[],
+  chartRepositories: ReadonlyMap<string, string>,
+): { releases: Map<string, ChartRelease>; images: ImageUse[] } {
+  const knownCharts = dryCharts.map((chart) => chart.name)
+  const entryFor = (chart: string, release?: string) =>
+    dryCharts.find(
+      (entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName,
+    ) ?? dryCharts.find((entry) => entry.name === chart)
+  const chartByNamespace = chartsByNamespace(dryCharts)
   const releases = new Map<string, ChartRelease>()
   const images: ImageUse[] = []
   for (const object of objects) {
@@ -220,7 +258,15 @@ export function readInventory(
       })
     }
   }
-  // Entries whose objects carry no chart label: the DRY entry says what was rendered.
+  return { releases, images }
+}
+
+/** Entries whose objects carry no chart label: the DRY entry says what was rendered. */
+function addDryReleases(
+  releases: Map<string, ChartRelease>,
+  dryCharts: readonly DryChart[],
+  chartRepositories: ReadonlyMap<string, string>,
+): void {
   for (const entry of dryCharts) {
     const rendered = [...releases.values()].some((release) => release.chart === entry.name)
     if (rendered) continue
@@ -234,30 +280,6 @@ export function readInventory(
       ...repoOf(entry.name, entry, chartRepositories),
     }
     if (!releases.has(releaseKey(release))) releases.set(releaseKey(release), release)
-  }
-
-  const charts = [...releases.values()].sort(
-    (a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''),
-  )
-  images.sort(
-    (a, b) =>
-      compare(a.addon, b.addon) ||
-      compare(a.workload, b.workload) ||
-      compare(a.container, b.container),
-  )
-  const drySha = metadataDrySha(wet.metadata)
-  return {
-    name: env.name,
-    stage: env.stage,
-    path: env.path,
-    branch: env.branch,
-    wetSha: wet.sha,
-    ...(drySha ? { drySha } : {}),
-    objects: objects.length,
-    charts,
-    images,
-    addons: addonVersions(charts, images),
-    problems,
   }
 }
 
