@@ -21467,53 +21467,8 @@ function addonReport(name, perEnvironment, kind, repos, input) {
     };
 }
 function buildReport(input) {
-    const chartVersions = new Map();
-    const chartRepos = new Map();
-    const imageVersions = new Map();
-    const add = (index, addon, env, version) => {
-        const perEnv = index.get(addon) ?? new Map();
-        perEnv.set(env, (perEnv.get(env) ?? new Set()).add(version));
-        index.set(addon, perEnv);
-    };
-    for (const env of input.environments) {
-        for (const chart of env.charts) {
-            add(chartVersions, chart.addon, env.name, chart.version);
-            const repos = chartRepos.get(chart.addon) ?? new Set();
-            if (chart.repo)
-                repos.add(chart.repo);
-            chartRepos.set(chart.addon, repos);
-        }
-        for (const [addon, version] of Object.entries(env.addons)) {
-            if (!env.charts.some((chart) => chart.addon === addon))
-                add(imageVersions, addon, env.name, version);
-        }
-    }
-    const addons = [
-        ...[...chartVersions].map(([name, perEnv]) => addonReport(name, perEnv, 'chart', [...(chartRepos.get(name) ?? [])], input)),
-        ...[...imageVersions]
-            .filter(([name]) => !chartVersions.has(name))
-            .map(([name, perEnv]) => addonReport(name, perEnv, 'images', [], input)),
-    ].sort((a, b) => compareText(a.name, b.name));
-    const warnings = [...input.warnings];
-    for (const addon of addons) {
-        if (addon.releases === 'unreachable' || addon.releases === 'not-found') {
-            warnings.push(`${addon.name}: newest releases unknown: ${addon.releasesNote ?? addon.releases}`);
-        }
-        if (addon.minimum &&
-            addon.versions.some((v) => isOlder(v.version, addon.minimum?.version ?? '') === undefined)) {
-            warnings.push(`${addon.name}: a deployed version is not a semantic version; the minimum ${addon.minimum.version} cannot be checked for it`);
-        }
-    }
-    const behind = addons.flatMap((addon) => addon.versions
-        .filter((version) => version.behindPatch || version.belowMinimum)
-        .flatMap((version) => version.environments.map((environment) => ({
-        addon: addon.name,
-        environment,
-        version: version.version,
-        ...(version.newest.patch ? { newestPatch: version.newest.patch } : {}),
-        behindPatch: version.behindPatch,
-        belowMinimum: version.belowMinimum,
-    }))));
+    const addons = addonReports(input);
+    const behind = behindEntries(addons);
     const count = (kind) => input.drift.findings.filter((f) => f.kind === kind).length;
     return {
         version: 1,
@@ -21524,7 +21479,7 @@ function buildReport(input) {
         behind,
         drift: input.drift.findings,
         promotions: input.drift.promotions,
-        warnings,
+        warnings: [...input.warnings, ...addonWarnings(addons)],
         totals: {
             environments: input.environments.length,
             addons: addons.length,
@@ -21533,6 +21488,61 @@ function buildReport(input) {
             drift: { wet: count('wet'), argocd: count('argocd'), orphaned: count('orphaned') },
         },
     };
+}
+function addVersion(index, addon, env, version) {
+    const perEnv = index.get(addon) ?? new Map();
+    perEnv.set(env, (perEnv.get(env) ?? new Set()).add(version));
+    index.set(addon, perEnv);
+}
+/** One report per add-on: charts by their releases, others by their images' versions. */
+function addonReports(input) {
+    const chartVersions = new Map();
+    const chartRepos = new Map();
+    const imageVersions = new Map();
+    for (const env of input.environments) {
+        for (const chart of env.charts) {
+            addVersion(chartVersions, chart.addon, env.name, chart.version);
+            const repos = chartRepos.get(chart.addon) ?? new Set();
+            if (chart.repo)
+                repos.add(chart.repo);
+            chartRepos.set(chart.addon, repos);
+        }
+        for (const [addon, version] of Object.entries(env.addons)) {
+            if (!env.charts.some((chart) => chart.addon === addon))
+                addVersion(imageVersions, addon, env.name, version);
+        }
+    }
+    return [
+        ...[...chartVersions].map(([name, perEnv]) => addonReport(name, perEnv, 'chart', [...(chartRepos.get(name) ?? [])], input)),
+        ...[...imageVersions]
+            .filter(([name]) => !chartVersions.has(name))
+            .map(([name, perEnv]) => addonReport(name, perEnv, 'images', [], input)),
+    ].sort((a, b) => compareText(a.name, b.name));
+}
+function addonWarnings(addons) {
+    const warnings = [];
+    for (const addon of addons) {
+        if (addon.releases === 'unreachable' || addon.releases === 'not-found') {
+            warnings.push(`${addon.name}: newest releases unknown: ${addon.releasesNote ?? addon.releases}`);
+        }
+        if (addon.minimum &&
+            addon.versions.some((v) => isOlder(v.version, addon.minimum?.version ?? '') === undefined)) {
+            warnings.push(`${addon.name}: a deployed version is not a semantic version; the minimum ${addon.minimum.version} cannot be checked for it`);
+        }
+    }
+    return warnings;
+}
+function behindEntries(addons) {
+    return addons.flatMap((addon) => addon.versions
+        .filter((version) => version.behindPatch || version.belowMinimum)
+        .flatMap((version) => version.environments.map((environment) => ({
+        addon: addon.name,
+        environment,
+        version: version.version,
+        ...(version.newest.patch ? { newestPatch: version.newest.patch } : {}),
+        behindPatch: version.behindPatch,
+        belowMinimum: version.belowMinimum,
+    }))));
 }
 const FAIL_ON_VALUES = ['drift', 'below-minimum', 'behind-patch'];
 /** Why the run should fail under the `fail-on` policy; empty when it passes. */
@@ -21629,64 +21639,75 @@ function pullLink(context, parent) {
         ? { text: `#${parent}`, url: `${context.repositoryUrl}/pull/${parent}` }
         : undefined;
 }
+function withLink(finding, link) {
+    return link ? { ...finding, link } : finding;
+}
 function applicationVerdict(facts, context) {
     const app = facts.application;
     if (!app)
         return undefined;
-    const withLink = (finding, link) => link ? { ...finding, link } : finding;
-    if (!app.found) {
-        const finding = {
-            kind: 'argocd',
-            environment: facts.environment,
-            problems: [
-                `Argo CD has no Application ${app.name} (deploy.argocd.application): nothing deploys ${facts.branch}`,
-            ],
-        };
-        const link = context.argocdServer
-            ? { text: 'Argo CD applications', url: `${context.argocdServer}/applications` }
-            : undefined;
-        return { finding: withLink(finding, link) };
-    }
+    if (!app.found)
+        return missingApplication(facts, app, context);
+    if ((app.targetRevision ?? '') !== facts.branch)
+        return offBranchVerdict(facts, app, context);
+    return syncVerdict(facts, app, context);
+}
+function missingApplication(facts, app, context) {
+    const finding = {
+        kind: 'argocd',
+        environment: facts.environment,
+        problems: [
+            `Argo CD has no Application ${app.name} (deploy.argocd.application): nothing deploys ${facts.branch}`,
+        ],
+    };
+    const link = context.argocdServer
+        ? { text: 'Argo CD applications', url: `${context.argocdServer}/applications` }
+        : undefined;
+    return { finding: withLink(finding, link) };
+}
+/** An Application off its WET branch: a promotion under way, an orphan, or a wrong target. */
+function offBranchVerdict(facts, app, context) {
     const target = app.targetRevision ?? '';
     const reset = `argocd app set ${app.name} --revision ${facts.branch}`;
-    if (target !== facts.branch) {
-        const child = (0,children/* parseChildBranch */.uZ)(target);
-        if (child && child.environment === facts.environment) {
-            const gone = !context.remoteBranches.has(target);
-            const state = context.parents?.get(child.parent);
-            if (gone || (state !== undefined && state !== 'open')) {
-                const why = gone
-                    ? `branch ${target} no longer exists`
-                    : `parent #${child.parent} is ${state === 'missing' ? 'not a pull request' : state}`;
-                return {
-                    finding: withLink({
-                        kind: 'orphaned',
-                        environment: facts.environment,
-                        problems: [`${app.name} runs ${target}, but ${why}`],
-                        command: reset,
-                    }, pullLink(context, child.parent)),
-                };
-            }
+    const child = (0,children/* parseChildBranch */.uZ)(target);
+    if (child && child.environment === facts.environment) {
+        const gone = !context.remoteBranches.has(target);
+        const state = context.parents?.get(child.parent);
+        if (gone || (state !== undefined && state !== 'open')) {
+            const why = gone
+                ? `branch ${target} no longer exists`
+                : `parent #${child.parent} is ${state === 'missing' ? 'not a pull request' : state}`;
             return {
-                promotion: {
+                finding: withLink({
+                    kind: 'orphaned',
                     environment: facts.environment,
-                    application: app.name,
-                    parent: child.parent,
-                    branch: target,
-                },
+                    problems: [`${app.name} runs ${target}, but ${why}`],
+                    command: reset,
+                }, pullLink(context, child.parent)),
             };
         }
         return {
-            finding: withLink({
-                kind: 'argocd',
+            promotion: {
                 environment: facts.environment,
-                problems: [
-                    `${app.name} targets ${target || '(no revision)'}, not its WET branch ${facts.branch}`,
-                ],
-                command: reset,
-            }, applicationLink(context, app.name)),
+                application: app.name,
+                parent: child.parent,
+                branch: target,
+            },
         };
     }
+    return {
+        finding: withLink({
+            kind: 'argocd',
+            environment: facts.environment,
+            problems: [
+                `${app.name} targets ${target || '(no revision)'}, not its WET branch ${facts.branch}`,
+            ],
+            command: reset,
+        }, applicationLink(context, app.name)),
+    };
+}
+/** An Application on its WET branch: behind the tip, out of sync or unhealthy. */
+function syncVerdict(facts, app, context) {
     const problems = [];
     let command;
     if (facts.wetSha !== '' && !app.revisions.includes(facts.wetSha)) {
@@ -21983,9 +22004,29 @@ function inventory_releaseKey(release) {
 function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
     const problems = [];
     const objects = parseManifests(wet.files, problems);
-    const knownCharts = dryCharts.map((chart) => chart.name);
-    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
-    // Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells.
+    const { releases, images } = chartsAndImages(objects, dryCharts, chartRepositories);
+    addDryReleases(releases, dryCharts, chartRepositories);
+    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
+    images.sort((a, b) => compare(a.addon, b.addon) ||
+        compare(a.workload, b.workload) ||
+        compare(a.container, b.container));
+    const drySha = metadataDrySha(wet.metadata);
+    return {
+        name: env.name,
+        stage: env.stage,
+        path: env.path,
+        branch: env.branch,
+        wetSha: wet.sha,
+        ...(drySha ? { drySha } : {}),
+        objects: objects.length,
+        charts,
+        images,
+        addons: addonVersions(charts, images),
+        problems,
+    };
+}
+/** Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells ('' when two charts share it). */
+function chartsByNamespace(dryCharts) {
     const chartByNamespace = new Map();
     for (const entry of dryCharts) {
         if (!entry.namespace)
@@ -21993,6 +22034,13 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
         const current = chartByNamespace.get(entry.namespace);
         chartByNamespace.set(entry.namespace, current === undefined || current === entry.name ? entry.name : '');
     }
+    return chartByNamespace;
+}
+/** The chart releases the objects' labels name, and every container image with its add-on. */
+function chartsAndImages(objects, dryCharts, chartRepositories) {
+    const knownCharts = dryCharts.map((chart) => chart.name);
+    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
+    const chartByNamespace = chartsByNamespace(dryCharts);
     const releases = new Map();
     const images = [];
     for (const object of objects) {
@@ -22035,7 +22083,10 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
             });
         }
     }
-    // Entries whose objects carry no chart label: the DRY entry says what was rendered.
+    return { releases, images };
+}
+/** Entries whose objects carry no chart label: the DRY entry says what was rendered. */
+function addDryReleases(releases, dryCharts, chartRepositories) {
     for (const entry of dryCharts) {
         const rendered = [...releases.values()].some((release) => release.chart === entry.name);
         if (rendered)
@@ -22052,24 +22103,6 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
         if (!releases.has(inventory_releaseKey(release)))
             releases.set(inventory_releaseKey(release), release);
     }
-    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
-    images.sort((a, b) => compare(a.addon, b.addon) ||
-        compare(a.workload, b.workload) ||
-        compare(a.container, b.container));
-    const drySha = metadataDrySha(wet.metadata);
-    return {
-        name: env.name,
-        stage: env.stage,
-        path: env.path,
-        branch: env.branch,
-        wetSha: wet.sha,
-        ...(drySha ? { drySha } : {}),
-        objects: objects.length,
-        charts,
-        images,
-        addons: addonVersions(charts, images),
-        problems,
-    };
 }
 function repoOf(chart, entry, chartRepositories) {
     const repo = entry?.repo ?? chartRepositories.get(chart);

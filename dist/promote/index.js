@@ -68076,9 +68076,29 @@ function releaseKey(release) {
 function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
     const problems = [];
     const objects = parseManifests(wet.files, problems);
-    const knownCharts = dryCharts.map((chart) => chart.name);
-    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
-    // Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells.
+    const { releases, images } = chartsAndImages(objects, dryCharts, chartRepositories);
+    addDryReleases(releases, dryCharts, chartRepositories);
+    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
+    images.sort((a, b) => compare(a.addon, b.addon) ||
+        compare(a.workload, b.workload) ||
+        compare(a.container, b.container));
+    const drySha = metadataDrySha(wet.metadata);
+    return {
+        name: env.name,
+        stage: env.stage,
+        path: env.path,
+        branch: env.branch,
+        wetSha: wet.sha,
+        ...(drySha ? { drySha } : {}),
+        objects: objects.length,
+        charts,
+        images,
+        addons: addonVersions(charts, images),
+        problems,
+    };
+}
+/** Objects of a chart whose templates set no helm.sh/chart label: the entry's namespace tells ('' when two charts share it). */
+function chartsByNamespace(dryCharts) {
     const chartByNamespace = new Map();
     for (const entry of dryCharts) {
         if (!entry.namespace)
@@ -68086,6 +68106,13 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
         const current = chartByNamespace.get(entry.namespace);
         chartByNamespace.set(entry.namespace, current === undefined || current === entry.name ? entry.name : '');
     }
+    return chartByNamespace;
+}
+/** The chart releases the objects' labels name, and every container image with its add-on. */
+function chartsAndImages(objects, dryCharts, chartRepositories) {
+    const knownCharts = dryCharts.map((chart) => chart.name);
+    const entryFor = (chart, release) => dryCharts.find((entry) => entry.name === chart && (release ?? entry.releaseName) === entry.releaseName) ?? dryCharts.find((entry) => entry.name === chart);
+    const chartByNamespace = chartsByNamespace(dryCharts);
     const releases = new Map();
     const images = [];
     for (const object of objects) {
@@ -68128,7 +68155,10 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
             });
         }
     }
-    // Entries whose objects carry no chart label: the DRY entry says what was rendered.
+    return { releases, images };
+}
+/** Entries whose objects carry no chart label: the DRY entry says what was rendered. */
+function addDryReleases(releases, dryCharts, chartRepositories) {
     for (const entry of dryCharts) {
         const rendered = [...releases.values()].some((release) => release.chart === entry.name);
         if (rendered)
@@ -68145,24 +68175,6 @@ function readInventory(env, wet, dryCharts, chartRepositories = new Map()) {
         if (!releases.has(releaseKey(release)))
             releases.set(releaseKey(release), release);
     }
-    const charts = [...releases.values()].sort((a, b) => compare(a.chart, b.chart) || compare(a.release ?? '', b.release ?? ''));
-    images.sort((a, b) => compare(a.addon, b.addon) ||
-        compare(a.workload, b.workload) ||
-        compare(a.container, b.container));
-    const drySha = metadataDrySha(wet.metadata);
-    return {
-        name: env.name,
-        stage: env.stage,
-        path: env.path,
-        branch: env.branch,
-        wetSha: wet.sha,
-        ...(drySha ? { drySha } : {}),
-        objects: objects.length,
-        charts,
-        images,
-        addons: addonVersions(charts, images),
-        problems,
-    };
 }
 function repoOf(chart, entry, chartRepositories) {
     const repo = entry?.repo ?? chartRepositories.get(chart);
