@@ -132,6 +132,39 @@ function dryBranch(inputs: FleetReportInputs, context: typeof github.context): s
   return context.ref.startsWith('refs/heads/') ? context.ref.slice('refs/heads/'.length) : 'main'
 }
 
+/** The checkout, or (none) an empty repository with origin set: everything is fetched. */
+async function openWorkspace(
+  workingDirectory: string,
+  repositoryUrl: string,
+): Promise<{ dir: string; scratch?: string }> {
+  if (existsSync(join(workingDirectory, '.git'))) return { dir: workingDirectory }
+  const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-workspace-'))
+  await Git.init(scratch)
+  await new Git(scratch).run(['remote', 'add', 'origin', `${repositoryUrl}.git`])
+  return { dir: scratch, scratch }
+}
+
+/** The report file, the outputs and the job summary. */
+async function publish(
+  report: Awaited<ReturnType<typeof gatherReport>>['report'],
+  issueUrl: string,
+  runUrl: string,
+): Promise<void> {
+  const file = join(process.env.RUNNER_TEMP || tmpdir(), 'fleet-report.json')
+  await writeFile(file, `${JSON.stringify(report)}\n`)
+  writeOutputs(core, contract, {
+    report: reportOutput(report),
+    'report-file': file,
+    'issue-url': issueUrl,
+    drift: report.drift.length,
+    'behind-patch': report.totals.behindPatch,
+    'below-minimum': report.totals.belowMinimum,
+  })
+  await core.summary
+    .addRaw(renderReport(report, { limit: SUMMARY_LIMIT, runUrl, rowsPerSection: 200 }))
+    .write()
+}
+
 export async function run(): Promise<void> {
   let scratch: string | undefined
   try {
@@ -139,15 +172,9 @@ export async function run(): Promise<void> {
     const { context } = github
     const { owner, repo } = context.repo
     const repositoryUrl = `${context.serverUrl}/${owner}/${repo}`
-    let dir = inputs.workingDirectory
-    if (!existsSync(join(dir, '.git'))) {
-      // No checkout: everything is fetched, so an empty repository will do.
-      scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-workspace-'))
-      dir = scratch
-      await Git.init(dir)
-      await new Git(dir).run(['remote', 'add', 'origin', `${repositoryUrl}.git`])
-    }
-    const git = new Git(dir, { token: inputs.token, serverUrl: context.serverUrl })
+    const workspace = await openWorkspace(inputs.workingDirectory, repositoryUrl)
+    scratch = workspace.scratch
+    const git = new Git(workspace.dir, { token: inputs.token, serverUrl: context.serverUrl })
     const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
     const argocdToken = inputs.argocdToken
     const { report, stats } = await gatherReport({
@@ -181,19 +208,7 @@ export async function run(): Promise<void> {
           runUrl,
         })
       : ''
-    const file = join(process.env.RUNNER_TEMP || tmpdir(), 'fleet-report.json')
-    await writeFile(file, `${JSON.stringify(report)}\n`)
-    writeOutputs(core, contract, {
-      report: reportOutput(report),
-      'report-file': file,
-      'issue-url': issueUrl,
-      drift: report.drift.length,
-      'behind-patch': report.totals.behindPatch,
-      'below-minimum': report.totals.belowMinimum,
-    })
-    await core.summary
-      .addRaw(renderReport(report, { limit: SUMMARY_LIMIT, runUrl, rowsPerSection: 200 }))
-      .write()
+    await publish(report, issueUrl, runUrl)
     const reasons = failureReasons(report, inputs.failOn)
     if (reasons.length > 0) core.setFailed(`fleet report: ${reasons.join('; ')} (fail-on)`)
   } catch (error) {

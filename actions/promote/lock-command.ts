@@ -35,27 +35,39 @@ export async function lockCommand(
   const actorRefusal = checkActor({ ...actor, role, minimum, config })
   if (actorRefusal) return refuse(state, actorRefusal.reason, [])
 
-  if (kind === 'lock') {
-    const acquired = await acquireAll(state, resolved.selected, reason)
-    if ('refusal' in acquired) return refuse(state, acquired.refusal, [])
-    const rows = resolved.selected.map((env) =>
-      plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`),
-    )
-    return done(
-      state,
-      `locked ${list(resolved.selected.map((env) => env.environment))} for #${pull.number}`,
-      rows,
-    )
-  }
+  return kind === 'lock'
+    ? lockAll(state, resolved.selected, reason)
+    : unlockAll(state, resolved.selected)
+}
+
+type Targets = Parameters<typeof acquireAll>[1]
+
+async function lockAll(state: RunState, selected: Targets, reason: string): Promise<PromoteResult> {
+  const { pull } = state
+  const acquired = await acquireAll(state, selected, reason)
+  if ('refusal' in acquired) return refuse(state, acquired.refusal, [])
+  const rows = selected.map((env) =>
+    plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`),
+  )
+  return done(
+    state,
+    `locked ${list(selected.map((env) => env.environment))} for #${pull.number}`,
+    rows,
+  )
+}
+
+async function unlockAll(state: RunState, selected: Targets): Promise<PromoteResult> {
+  const { client, repo } = state.settings
+  const { pull } = state
   const rows: ReplyRow[] = []
   let refused = false
   // A cluster on this parent's child goes back to its WET branch before its lock does.
   const stuck = await clustersStillOnChild(
     state,
-    resolved.selected,
-    resolved.selected.map((env) => env.environment),
+    selected,
+    selected.map((env) => env.environment),
   )
-  for (const env of resolved.selected) {
+  for (const env of selected) {
     const still = stuck.get(env.environment)
     if (still) {
       refused = true
@@ -81,5 +93,5 @@ export async function lockCommand(
         : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
       rows,
     )
-  return done(state, `unlocked ${list(resolved.selected.map((env) => env.environment))}`, rows)
+  return done(state, `unlocked ${list(selected.map((env) => env.environment))}`, rows)
 }
