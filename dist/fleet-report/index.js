@@ -70924,6 +70924,31 @@ function dryBranch(inputs, context) {
         return fromEvent;
     return context.ref.startsWith('refs/heads/') ? context.ref.slice('refs/heads/'.length) : 'main';
 }
+/** The checkout, or (none) an empty repository with origin set: everything is fetched. */
+async function openWorkspace(workingDirectory, repositoryUrl) {
+    if ((0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(workingDirectory, '.git')))
+        return { dir: workingDirectory };
+    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-workspace-'));
+    await git_Git.init(scratch);
+    await new git_Git(scratch).run(['remote', 'add', 'origin', `${repositoryUrl}.git`]);
+    return { dir: scratch, scratch };
+}
+/** The report file, the outputs and the job summary. */
+async function publish(report, issueUrl, runUrl) {
+    const file = (0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-report.json');
+    await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(report)}\n`);
+    writeOutputs(core_namespaceObject, contract, {
+        report: reportOutput(report),
+        'report-file': file,
+        'issue-url': issueUrl,
+        drift: report.drift.length,
+        'behind-patch': report.totals.behindPatch,
+        'below-minimum': report.totals.belowMinimum,
+    });
+    await summary
+        .addRaw(renderReport(report, { limit: SUMMARY_LIMIT, runUrl, rowsPerSection: 200 }))
+        .write();
+}
 async function run() {
     let scratch;
     try {
@@ -70931,15 +70956,9 @@ async function run() {
         const { /* context */ "_": context } = github_namespaceObject;
         const { owner, repo } = context.repo;
         const repositoryUrl = `${context.serverUrl}/${owner}/${repo}`;
-        let dir = inputs.workingDirectory;
-        if (!(0,external_node_fs_namespaceObject.existsSync)((0,external_node_path_namespaceObject.join)(dir, '.git'))) {
-            // No checkout: everything is fetched, so an empty repository will do.
-            scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-workspace-'));
-            dir = scratch;
-            await git_Git.init(dir);
-            await new git_Git(dir).run(['remote', 'add', 'origin', `${repositoryUrl}.git`]);
-        }
-        const git = new git_Git(dir, { token: inputs.token, serverUrl: context.serverUrl });
+        const workspace = await openWorkspace(inputs.workingDirectory, repositoryUrl);
+        scratch = workspace.scratch;
+        const git = new git_Git(workspace.dir, { token: inputs.token, serverUrl: context.serverUrl });
         const client = createGitHubClient(getOctokit, inputs.token, { log: info });
         const argocdToken = inputs.argocdToken;
         const { report, stats } = await gatherReport({
@@ -70971,19 +70990,7 @@ async function run() {
                 runUrl,
             })
             : '';
-        const file = (0,external_node_path_namespaceObject.join)(process.env.RUNNER_TEMP || (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-report.json');
-        await (0,promises_namespaceObject.writeFile)(file, `${JSON.stringify(report)}\n`);
-        writeOutputs(core_namespaceObject, contract, {
-            report: reportOutput(report),
-            'report-file': file,
-            'issue-url': issueUrl,
-            drift: report.drift.length,
-            'behind-patch': report.totals.behindPatch,
-            'below-minimum': report.totals.belowMinimum,
-        });
-        await summary
-            .addRaw(renderReport(report, { limit: SUMMARY_LIMIT, runUrl, rowsPerSection: 200 }))
-            .write();
+        await publish(report, issueUrl, runUrl);
         const reasons = failureReasons(report, inputs.failOn);
         if (reasons.length > 0)
             setFailed(`fleet report: ${reasons.join('; ')} (fail-on)`);

@@ -69707,18 +69707,26 @@ async function lockCommand(state, kind, targets, reason) {
     const actorRefusal = checkActor({ ...actor, role, minimum, config });
     if (actorRefusal)
         return refuse(state, actorRefusal.reason, []);
-    if (kind === 'lock') {
-        const acquired = await acquireAll(state, resolved.selected, reason);
-        if ('refusal' in acquired)
-            return refuse(state, acquired.refusal, []);
-        const rows = resolved.selected.map((env) => plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`));
-        return done(state, `locked ${nameList(resolved.selected.map((env) => env.environment))} for #${pull.number}`, rows);
-    }
+    return kind === 'lock'
+        ? lockAll(state, resolved.selected, reason)
+        : unlockAll(state, resolved.selected);
+}
+async function lockAll(state, selected, reason) {
+    const { pull } = state;
+    const acquired = await acquireAll(state, selected, reason);
+    if ('refusal' in acquired)
+        return refuse(state, acquired.refusal, []);
+    const rows = selected.map((env) => plannedRow(env, '🔒 locked', `held by #${pull.number}${reason ? `: ${reason}` : ''}`));
+    return done(state, `locked ${nameList(selected.map((env) => env.environment))} for #${pull.number}`, rows);
+}
+async function unlockAll(state, selected) {
+    const { client, repo } = state.settings;
+    const { pull } = state;
     const rows = [];
     let refused = false;
     // A cluster on this parent's child goes back to its WET branch before its lock does.
-    const stuck = await clustersStillOnChild(state, resolved.selected, resolved.selected.map((env) => env.environment));
-    for (const env of resolved.selected) {
+    const stuck = await clustersStillOnChild(state, selected, selected.map((env) => env.environment));
+    for (const env of selected) {
         const still = stuck.get(env.environment);
         if (still) {
             refused = true;
@@ -69735,7 +69743,7 @@ async function lockCommand(state, kind, targets, reason) {
         return refuse(state, stuck.size > 0
             ? `the clusters of ${nameList([...stuck.keys()])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
             : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
-    return done(state, `unlocked ${nameList(resolved.selected.map((env) => env.environment))}`, rows);
+    return done(state, `unlocked ${nameList(selected.map((env) => env.environment))}`, rows);
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/status.js
