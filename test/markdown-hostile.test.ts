@@ -178,6 +178,7 @@ describe('every comment-writing path', () => {
       count: 1,
       external: [],
       reasons: { 'test-a': [HOSTILE] },
+      problems: { 'test-a': [HOSTILE] },
       warnings: [],
     } as unknown as DetectResult
     expectInert(impactSummary(impact))
