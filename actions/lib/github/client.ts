@@ -117,6 +117,25 @@ export function createGitHubClient(
     retry,
     throttling,
   )
+  waitOutRateLimits(octokit, { token, api, ledger, clockScale, log })
+  return octokit
+}
+
+/**
+ * Rate limits are waited out as GitHub asks, within the ledger's budget;
+ * every other failure is explained (call, URL, cause, retries made).
+ */
+function waitOutRateLimits(
+  octokit: GitHubClient,
+  context: {
+    token: string
+    api: { url: string; source: string }
+    ledger: RateLimitLedger
+    clockScale: number
+    log: (message: string) => void
+  },
+): void {
+  const { token, api, ledger, clockScale, log } = context
   octokit.hook.wrap('request', async (request, requestOptions) => {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -144,7 +163,6 @@ export function createGitHubClient(
       }
     }
   })
-  return octokit
 }
 
 /** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
