@@ -68575,6 +68575,15 @@ function createGitHubClient(getOctokit, token, options = {}) {
             onSecondaryRateLimit: () => false,
         },
     }, retryLog({ retries, retryBaseMs: retryAfterBaseValue, log }), retry, throttling);
+    waitOutRateLimits(octokit, { token, api, ledger, clockScale, log });
+    return octokit;
+}
+/**
+ * Rate limits are waited out as GitHub asks, within the ledger's budget;
+ * every other failure is explained (call, URL, cause, retries made).
+ */
+function waitOutRateLimits(octokit, context) {
+    const { token, api, ledger, clockScale, log } = context;
     octokit.hook.wrap('request', async (request, requestOptions) => {
         for (let attempt = 0;; attempt++) {
             try {
@@ -68604,7 +68613,6 @@ function createGitHubClient(getOctokit, token, options = {}) {
             }
         }
     });
-    return octokit;
 }
 /** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
 function apiUrlOf(options) {
