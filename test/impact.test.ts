@@ -300,19 +300,20 @@ describe('detectImpact', () => {
   })
 })
 
-describe('fleet-promote impact (CLI)', () => {
-  const cli = (args: string[]) =>
-    promisify(execFile)('npx', ['tsx', 'actions/lib/cli/main.ts', ...args], {
-      cwd: join(import.meta.dirname, '..'),
-    }).then(
-      (out) => ({ code: 0, ...out }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    )
+/** The CLI as a user runs it; a failing run resolves with its exit code and output. */
+const cli = (args: string[]) =>
+  promisify(execFile)('npx', ['tsx', 'actions/lib/cli/main.ts', ...args], {
+    cwd: join(import.meta.dirname, '..'),
+  }).then(
+    (out) => ({ code: 0, ...out }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
+  )
 
+describe('fleet-promote impact (CLI)', () => {
   it('prints the impact JSON', async () => {
     const { base, head } = await scenario({
       'components/cert-manager/cm.yaml': CM('cert-manager', '2'),
@@ -363,17 +364,6 @@ describe('fleet-promote impact (CLI)', () => {
 })
 
 describe('fleet-promote impact --env with odd directories (CLI)', () => {
-  const cli = (args: string[]) =>
-    promisify(execFile)('npx', ['tsx', 'actions/lib/cli/main.ts', ...args], {
-      cwd: join(import.meta.dirname, '..'),
-    }).then(
-      (out) => ({ code: 0, ...out }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    )
   const LONG = `clusters/testing/test-${'x'.repeat(110)}`
 
   it('derives valid names (":" replaced, >100 characters shortened with a hash), takes NAME=DIR, and reports a bad --env without failing the others', async () => {
