@@ -95,6 +95,29 @@ describe('request failures name their cause', () => {
     )
   })
 
+  it('a 403 that is no rate limit: the token source, no retry, and the permissions to check', async () => {
+    gh.setPermission('acme/errors', 'reader', 'read')
+    const { token } = gh.addUser('reader')
+    const octokit = createGitHubClient(token, { baseUrl: gh.apiUrl, retryBaseMs: 1 })
+    gh.resetRequests()
+    const message = await failure(
+      octokit.rest.repos.createCommitStatus({
+        owner: 'acme',
+        repo: 'errors',
+        sha: 'a'.repeat(40),
+        state: 'pending',
+        context: 'fleet-promote/x',
+      }),
+    )
+    expect(message).toBe(
+      `POST ${gh.apiUrl}/repos/acme/errors/statuses/${'a'.repeat(40)}: GitHub refused the token from the ` +
+        'token input (403 Resource not accessible by integration); check what it may do: the `permissions:` ' +
+        "of the workflow or job for GITHUB_TOKEN (the input's default), else the GitHub App's or token's " +
+        'repository permissions',
+    )
+    expect(gh.requests).toHaveLength(1)
+  })
+
   it('a 5xx through transientAs keeps the call, the URL and the retries', async () => {
     gh.faults.add({
       route: '/repos/{owner}/{repo}',
@@ -150,6 +173,14 @@ describe('describeFailedRequest', () => {
     [
       { status: 502, message: 'Bad Gateway' },
       'GET https://api.github.com/repos/a/b: GitHub answered 502 "Bad Gateway" after 3 retries (transient)',
+    ],
+    [
+      {
+        status: 403,
+        message: 'Resource not accessible by integration',
+        acceptedPermissions: 'statuses=write',
+      },
+      "GET https://api.github.com/repos/a/b: GitHub refused the token from the token input (403 Resource not accessible by integration; GitHub asks for statuses=write); check what it may do: the `permissions:` of the workflow or job for GITHUB_TOKEN (the input's default), else the GitHub App's or token's repository permissions",
     ],
     [{ status: 404, message: 'Not Found' }, undefined],
     [{ status: 422, message: 'Validation Failed' }, undefined],

@@ -206,9 +206,11 @@ function explained(
   const network = networkError(error)
   const refused = refusedResponse(error)
   if (!network && !refused) return error
+  const accepted = refused?.headers['x-accepted-github-permissions']
   const line = describeFailedRequest({
     call: context.call,
     ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
+    ...(accepted !== undefined ? { acceptedPermissions: String(accepted) } : {}),
     retries: context.retries,
     apiUrl: context.api.url,
     apiUrlSource: context.api.source,
