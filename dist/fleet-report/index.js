@@ -59816,6 +59816,8 @@ async function transientAs(what, then, call) {
  * rate limits (waited out by the client) or refusals.
  */
 const RETRYABLE_NEVER = [400, 401, 403, 404, 405, 409, 410, 422, 429, 451];
+/** Every action takes its token from its `token` input, whose default is GITHUB_TOKEN. */
+const TOKEN_SOURCE = 'the token input';
 const UNEXPANDED = /\$\{\{[^}]*\}\}/;
 /** Why a network error happened and what to check, by its code. */
 function networkCause(failure, retried) {
@@ -59842,8 +59844,17 @@ function describeFailedRequest(failure) {
         const expression = UNEXPANDED.exec(failure.token)?.[0];
         const check = expression
             ? `the token is the unexpanded expression "${expression}": pass it through a \`with:\` input or \`env:\`, where GitHub expands it`
-            : `check the token input (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
+            : `check ${TOKEN_SOURCE} (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
         return `${failure.call}: GitHub refused the token (401 ${failure.message}); ${check}`;
+    }
+    // Rate limits never reach here (the client waits them out): this 403 is a missing permission.
+    if (failure.status === 403) {
+        const asks = failure.acceptedPermissions
+            ? `; GitHub asks for ${failure.acceptedPermissions}`
+            : '';
+        return (`${failure.call}: GitHub refused the token from ${TOKEN_SOURCE} (403 ${failure.message}${asks}); ` +
+            "check what it may do: the `permissions:` of the workflow or job for GITHUB_TOKEN (the input's default), " +
+            "else the GitHub App's or token's repository permissions");
     }
     if (failure.status >= 500)
         return `${failure.call}: GitHub answered ${failure.status} "${failure.message}" ${retried} (transient)`;
@@ -60073,9 +60084,11 @@ function explained(error, context) {
     const refused = refusedResponse(error);
     if (!network && !refused)
         return error;
+    const accepted = refused?.headers['x-accepted-github-permissions'];
     const line = describeFailedRequest({
         call: context.call,
         ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
+        ...(accepted !== undefined ? { acceptedPermissions: String(accepted) } : {}),
         retries: context.retries,
         apiUrl: context.api.url,
         apiUrlSource: context.api.source,
