@@ -30,17 +30,24 @@ let chartRepo: ChartRepo
 let origin: FixtureRepo
 let workspace: string
 
-async function captureStdout(fn: () => Promise<number>): Promise<{ code: number; stdout: string }> {
-  const chunks: string[] = []
-  const write = process.stdout.write.bind(process.stdout)
-  process.stdout.write = (chunk: string | Uint8Array) => {
+async function captureStdout(
+  fn: () => Promise<number>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const capture = (chunks: string[]) => (chunk: string | Uint8Array) => {
     chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'))
     return true
   }
+  const write = process.stdout.write.bind(process.stdout)
+  const writeErr = process.stderr.write.bind(process.stderr)
+  process.stdout.write = capture(out)
+  process.stderr.write = capture(err)
   try {
-    return { code: await fn(), stdout: chunks.join('') }
+    return { code: await fn(), stdout: out.join(''), stderr: err.join('') }
   } finally {
     process.stdout.write = write
+    process.stderr.write = writeErr
   }
 }
 
@@ -283,6 +290,40 @@ describe('fleet-promote render / merge-results', () => {
       main(['render', '--repo', workspace, '--env', 'clusters/test-a', '--remote', 'origin']),
     )
     expect((JSON.parse(unchanged.stdout) as EnvironmentHydration).status).toBe('unchanged')
+  })
+
+  it('render --remote names FLEET_PROMOTE_GIT_TOKEN when the remote asks for credentials, and fetches with it', async () => {
+    const gh = await startGitHubSimulator()
+    const checkout = join(scratch, 'cli-credentials')
+    const saved = process.env.FLEET_PROMOTE_GIT_TOKEN
+    try {
+      await gh.createRepo('acme/fleet')
+      await Git.clone(origin.dir, checkout, { env: GIT_IDENTITY })
+      await new Git(checkout).run(['remote', 'set-url', 'origin', gh.remoteUrl('acme/fleet')])
+      const render = () =>
+        captureStdout(() =>
+          main(['render', '--repo', checkout, '--env', 'clusters/test-a', '--remote', 'origin']),
+        )
+      delete process.env.FLEET_PROMOTE_GIT_TOKEN
+      const without = await render()
+      expect(without.code).toBe(1)
+      const host = new URL(gh.remoteUrl('acme/fleet')).origin
+      expect(without.stderr).toBe(
+        `fleet-promote render: git ls-remote: the remote asks for credentials git does not have (fatal: ` +
+          `could not read Username for '${host}': terminal prompts disabled): set FLEET_PROMOTE_GIT_TOKEN ` +
+          `to a token that can read the repository of --remote origin (sent to ${host} only, as hydrate's ` +
+          '`token` input), or give git a credential helper (`gh auth setup-git`)\n',
+      )
+      process.env.FLEET_PROMOTE_GIT_TOKEN = gh.adminToken
+      const withToken = await render()
+      expect(withToken.code).toBe(0)
+      expect((JSON.parse(withToken.stdout) as EnvironmentHydration).status).toBe('rendered')
+    } finally {
+      if (saved === undefined) delete process.env.FLEET_PROMOTE_GIT_TOKEN
+      else process.env.FLEET_PROMOTE_GIT_TOKEN = saved
+      await gh.stop()
+      await rm(checkout, { recursive: true, force: true })
+    }
   })
 
   it('merges shard directories', async () => {

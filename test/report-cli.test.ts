@@ -10,6 +10,7 @@ import { Git } from '../actions/lib/git/git.js'
 import { runProcess } from '../actions/lib/process.js'
 import type { FleetReport } from '../actions/lib/report/types.js'
 import type { ChartRepo } from './support/chart-repo.js'
+import { startGitHubSimulator } from './support/github/index.js'
 import {
   createReportFleet,
   IDENTITY,
@@ -51,7 +52,7 @@ afterAll(async () => {
 function report(args: string[]) {
   return runProcess(tsx, ['actions/lib/cli/main.ts', 'report', '--repo', clone, ...args], {
     cwd: root,
-    env: { ...process.env, ARGOCD_AUTH_TOKEN: '' },
+    env: { ...process.env, ARGOCD_AUTH_TOKEN: '', FLEET_PROMOTE_GIT_TOKEN: '' },
   })
 }
 
@@ -181,6 +182,26 @@ it('--local reads only the refs already in the clone', async () => {
   // The clone fetched the WET branches into refs/remotes/origin during the earlier runs.
   expect(result.environments.every((env) => env.wetSha !== '')).toBe(true)
   expect(result.drift).toEqual([])
+})
+
+it('a remote that asks for credentials names FLEET_PROMOTE_GIT_TOKEN', async () => {
+  const gh = await startGitHubSimulator()
+  try {
+    await gh.createRepo('acme/fleet')
+    await new Git(clone).run(['remote', 'add', 'locked', gh.remoteUrl('acme/fleet')])
+    const run = await report(['--remote', 'locked'])
+    expect(run.code).toBe(1)
+    const host = new URL(gh.remoteUrl('acme/fleet')).origin
+    expect(run.stderr).toBe(
+      `fleet-promote report: git ls-remote: the remote asks for credentials git does not have (fatal: ` +
+        `could not read Username for '${host}': terminal prompts disabled): set FLEET_PROMOTE_GIT_TOKEN ` +
+        `to a token that can read the repository of --remote locked (sent to ${host} only, as hydrate's ` +
+        '`token` input), or give git a credential helper (`gh auth setup-git`)\n',
+    )
+  } finally {
+    await new Git(clone).run(['remote', 'remove', 'locked'])
+    await gh.stop()
+  }
 })
 
 it('refuses a bad option with a usage hint', async () => {

@@ -11,6 +11,7 @@ import { loadChartLock, loadRenderConfig } from '../render/sources.js'
 import { buildWetCommit, readDryCommit } from '../git/wet-commit.js'
 import { parseCliArgs } from './args.js'
 import { commands } from './index.js'
+import { remoteCredentials, withCredentialsAdvice } from './remote-token.js'
 
 const usage = `Usage: fleet-promote render --env PATH [--repo DIR] [--out DIR] [--config FILE]
 
@@ -31,7 +32,8 @@ Options:
   --config FILE       Configuration file (default: fleet-promote.yaml)
   --base REV          Read --config and --chart-lock at this revision instead of the work tree
   --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
-  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
+  --remote NAME       Fetch the WET branch from this remote (default: local branches only);
+                      an HTTPS remote gets the token in FLEET_PROMOTE_GIT_TOKEN, if set
   --allow-deletions   Let a render the deletion guard blocks through
   --push              Commit the render of HEAD onto the WET branch and push it to --remote
 
@@ -54,7 +56,9 @@ commands.set('render', {
     })
     if (!options.env) throw new UserError('--env is required (see "fleet-promote render --help")')
     const repoDir = resolve(options.repo ?? '.')
-    const git = new Git(repoDir)
+    const credentials =
+      options.remote === undefined ? undefined : await remoteCredentials(repoDir, options.remote)
+    const git = new Git(repoDir, credentials?.git)
     if (options.push) await checkPushable(git, options.remote)
     const base = options.base ?? ''
     const config = await loadRenderConfig(
@@ -78,7 +82,7 @@ commands.set('render', {
         settings: config.hydrate,
         allowDeletions: options['allow-deletions'] === true,
         chartLock: await loadChartLock(git, repoDir, options['chart-lock'] ?? '', base),
-        ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
+        ...(credentials ? { wetRemote: credentials.remote, git: credentials.git } : {}),
       })
       const env = result.environments[0]
       process.stderr.write(`${stats.sandbox}\n`)
@@ -88,6 +92,8 @@ commands.set('render', {
         await pushRender(git, options.remote, env, outputDir, result.drySha)
       }
       return ok ? 0 : 1
+    } catch (error) {
+      throw credentials ? withCredentialsAdvice(error, credentials) : error
     } finally {
       if (scratch) await rm(scratch, { recursive: true, force: true })
     }

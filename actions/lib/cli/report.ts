@@ -8,6 +8,7 @@ import { gatherReport } from '../report/gather.js'
 import { renderReport, renderText } from '../report/markdown.js'
 import { parseCliArgs } from './args.js'
 import { commands } from './index.js'
+import { remoteCredentials, withCredentialsAdvice } from './remote-token.js'
 
 const usage = `Usage: fleet-promote report [--repo DIR] [--branch NAME] [--remote NAME | --local] [options]
 
@@ -25,7 +26,8 @@ Works from a local clone without GitHub: the branches come from the remote
 Options:
   --repo DIR          Clone of the fleet repository (default: the current directory)
   --branch NAME       DRY branch (default: the remote's HEAD branch, else main)
-  --remote NAME       Remote to read branches from (default: origin)
+  --remote NAME       Remote to read branches from (default: origin); an HTTPS remote
+                      gets the token in FLEET_PROMOTE_GIT_TOKEN, if set
   --local             Read only the refs already in the clone (no network)
   --config FILE       Configuration file, read at the DRY tip (default: fleet-promote.yaml)
   --skip-render       Do not render the DRY tip (no WET drift check; no kustomize/helm needed)
@@ -71,12 +73,14 @@ commands.set('report', {
       throw new UserError(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`)
     }
     const failOn = parseFailOn(options['fail-on'] ?? '', '--fail-on')
-    const git = new Git(resolve(options.repo ?? '.'))
+    const repoDir = resolve(options.repo ?? '.')
     const remote = options.local ? undefined : (options.remote ?? 'origin')
+    const credentials = remote === undefined ? undefined : await remoteCredentials(repoDir, remote)
+    const git = new Git(repoDir, credentials?.git)
     const branch = options.branch ?? (await defaultBranch(git, remote ?? 'origin'))
     const configFile = options.config ?? DEFAULT_CONFIG_FILE
     const token = process.env.ARGOCD_AUTH_TOKEN ?? ''
-    const { report } = await gatherReport({
+    const gathered = gatherReport({
       git,
       configFile,
       dryBranch: branch,
@@ -86,6 +90,9 @@ commands.set('report', {
       ...(options['argocd-server'] ? { argocdServer: options['argocd-server'] } : {}),
       argocdSkipped: 'ARGOCD_AUTH_TOKEN is not set',
       ...(parallelism !== undefined ? { parallelism } : {}),
+    })
+    const { report } = await gathered.catch((error: unknown) => {
+      throw credentials ? withCredentialsAdvice(error, credentials) : error
     })
     process.stdout.write(
       format === 'json'
