@@ -20400,6 +20400,46 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
 
 /***/ }),
 
+/***/ 3004:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   h: () => (/* binding */ remoteCredentials),
+/* harmony export */   n: () => (/* binding */ withCredentialsAdvice)
+/* harmony export */ });
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6410);
+/* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2386);
+// The CLI's credential for an HTTP(S) `--remote`: FLEET_PROMOTE_GIT_TOKEN, the
+// way hydrate's `token` input is the action's. A variable of its own, never an
+// argument (a command line is visible to every process) and never a general
+// GITHUB_TOKEN a shell may hold for another host; sent to the remote's host only.
+
+
+const TOKEN_VARIABLE = 'FLEET_PROMOTE_GIT_TOKEN';
+/** Where `remote` of `repoDir` lives and the git options that send it the token, when one is set. */
+async function remoteCredentials(repoDir, remote) {
+    const url = await new _git_git_js__WEBPACK_IMPORTED_MODULE_1__/* .Git */ .TU(repoDir).raw(['remote', 'get-url', remote]);
+    const parsed = url.code === 0 ? URL.parse(url.stdout.trim()) : null;
+    const server = parsed && /^https?:$/.test(parsed.protocol) ? parsed.origin : undefined;
+    const token = process.env[TOKEN_VARIABLE];
+    return {
+        remote,
+        ...(server ? { server } : {}),
+        git: token && server ? { token, serverUrl: server } : {},
+    };
+}
+/** A remote that asked for credentials git does not have, with how to give them. */
+function withCredentialsAdvice(error, credentials) {
+    if (!(error instanceof _git_git_js__WEBPACK_IMPORTED_MODULE_1__/* .GitCredentialsError */ .Hy))
+        return error;
+    const where = credentials.server ? `sent to ${credentials.server} only` : 'for an HTTPS remote';
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo(`${error.message}: set ${TOKEN_VARIABLE} to a token that can read the repository of --remote ` +
+        `${credentials.remote} (${where}, as hydrate's \`token\` input), or give git a credential helper (\`gh auth setup-git\`)`);
+}
+
+
+/***/ }),
+
 /***/ 5006:
 /***/ ((__unused_webpack___webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
@@ -20414,6 +20454,8 @@ _index_js__WEBPACK_IMPORTED_MODULE_4__/* .commands */ .Pi.set('merge-results', {
 /* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_8__ = __nccwpck_require__(3742);
 /* harmony import */ var _args_js__WEBPACK_IMPORTED_MODULE_9__ = __nccwpck_require__(5400);
 /* harmony import */ var _index_js__WEBPACK_IMPORTED_MODULE_10__ = __nccwpck_require__(3200);
+/* harmony import */ var _remote_token_js__WEBPACK_IMPORTED_MODULE_11__ = __nccwpck_require__(3004);
+
 
 
 
@@ -20444,7 +20486,8 @@ Options:
   --config FILE       Configuration file (default: fleet-promote.yaml)
   --base REV          Read --config and --chart-lock at this revision instead of the work tree
   --chart-lock FILE   Chart lock (charts: [{repo, chart, version, digest}]) to verify pulls against
-  --remote NAME       Fetch the WET branch from this remote (default: local branches only)
+  --remote NAME       Fetch the WET branch from this remote (default: local branches only);
+                      an HTTPS remote gets the token in FLEET_PROMOTE_GIT_TOKEN, if set
   --allow-deletions   Let a render the deletion guard blocks through
   --push              Commit the render of HEAD onto the WET branch and push it to --remote
 
@@ -20467,7 +20510,8 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
         if (!options.env)
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_4__/* .UserError */ .yo('--env is required (see "fleet-promote render --help")');
         const repoDir = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.resolve)(options.repo ?? '.');
-        const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .TU(repoDir);
+        const credentials = options.remote === undefined ? undefined : await (0,_remote_token_js__WEBPACK_IMPORTED_MODULE_11__/* .remoteCredentials */ .h)(repoDir, options.remote);
+        const git = new _git_git_js__WEBPACK_IMPORTED_MODULE_5__/* .Git */ .TU(repoDir, credentials?.git);
         if (options.push)
             await checkPushable(git, options.remote);
         const base = options.base ?? '';
@@ -20485,7 +20529,7 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
                 settings: config.hydrate,
                 allowDeletions: options['allow-deletions'] === true,
                 chartLock: await (0,_render_sources_js__WEBPACK_IMPORTED_MODULE_7__/* .loadChartLock */ .C6)(git, repoDir, options['chart-lock'] ?? '', base),
-                ...(options.remote !== undefined ? { wetRemote: options.remote } : {}),
+                ...(credentials ? { wetRemote: credentials.remote, git: credentials.git } : {}),
             });
             const env = result.environments[0];
             process.stderr.write(`${stats.sandbox}\n`);
@@ -20495,6 +20539,9 @@ _index_js__WEBPACK_IMPORTED_MODULE_10__/* .commands */ .Pi.set('render', {
                 await pushRender(git, options.remote, env, outputDir, result.drySha);
             }
             return ok ? 0 : 1;
+        }
+        catch (error) {
+            throw credentials ? (0,_remote_token_js__WEBPACK_IMPORTED_MODULE_11__/* .withCredentialsAdvice */ .n)(error, credentials) : error;
         }
         finally {
             if (scratch)
@@ -22720,7 +22767,10 @@ function renderText(report, max = 6) {
 var cli_args = __nccwpck_require__(5400);
 // EXTERNAL MODULE: ./actions/lib/cli/index.js
 var cli = __nccwpck_require__(3200);
+// EXTERNAL MODULE: ./actions/lib/cli/remote-token.js
+var remote_token = __nccwpck_require__(3004);
 ;// CONCATENATED MODULE: ./actions/lib/cli/report.js
+
 
 
 
@@ -22747,7 +22797,8 @@ Works from a local clone without GitHub: the branches come from the remote
 Options:
   --repo DIR          Clone of the fleet repository (default: the current directory)
   --branch NAME       DRY branch (default: the remote's HEAD branch, else main)
-  --remote NAME       Remote to read branches from (default: origin)
+  --remote NAME       Remote to read branches from (default: origin); an HTTPS remote
+                      gets the token in FLEET_PROMOTE_GIT_TOKEN, if set
   --local             Read only the refs already in the clone (no network)
   --config FILE       Configuration file, read at the DRY tip (default: fleet-promote.yaml)
   --skip-render       Do not render the DRY tip (no WET drift check; no kustomize/helm needed)
@@ -22791,12 +22842,14 @@ cli/* commands */.Pi.set('report', {
             throw new errors/* UserError */.yo(`--parallelism must be a whole number ≥ 1, got "${options.parallelism}"`);
         }
         const failOn = parseFailOn(options['fail-on'] ?? '', '--fail-on');
-        const git = new git_git/* Git */.TU((0,external_node_path_.resolve)(options.repo ?? '.'));
+        const repoDir = (0,external_node_path_.resolve)(options.repo ?? '.');
         const remote = options.local ? undefined : (options.remote ?? 'origin');
+        const credentials = remote === undefined ? undefined : await (0,remote_token/* remoteCredentials */.h)(repoDir, remote);
+        const git = new git_git/* Git */.TU(repoDir, credentials?.git);
         const branch = options.branch ?? (await defaultBranch(git, remote ?? 'origin'));
         const configFile = options.config ?? config_config/* DEFAULT_CONFIG_FILE */.Cu;
         const token = process.env.ARGOCD_AUTH_TOKEN ?? '';
-        const { report } = await gatherReport({
+        const gathered = gatherReport({
             git,
             configFile,
             dryBranch: branch,
@@ -22806,6 +22859,9 @@ cli/* commands */.Pi.set('report', {
             ...(options['argocd-server'] ? { argocdServer: options['argocd-server'] } : {}),
             argocdSkipped: 'ARGOCD_AUTH_TOKEN is not set',
             ...(parallelism !== undefined ? { parallelism } : {}),
+        });
+        const { report } = await gathered.catch((error) => {
+            throw credentials ? (0,remote_token/* withCredentialsAdvice */.n)(error, credentials) : error;
         });
         process.stdout.write(format === 'json'
             ? `${JSON.stringify(report, null, 2)}\n`
@@ -24018,9 +24074,10 @@ function errorMessage(error) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Hy: () => (/* binding */ GitCredentialsError),
 /* harmony export */   TU: () => (/* binding */ Git)
 /* harmony export */ });
-/* unused harmony exports GitCredentialsError, PushRejectedError */
+/* unused harmony export PushRejectedError */
 /* harmony import */ var _process_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8152);
 
 /**
