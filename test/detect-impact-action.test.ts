@@ -12,7 +12,7 @@ import {
 } from './support/fleet-gen.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { actionBundles, type ActionBundles } from './support/bundles.js'
-import { webhookExample } from './support/webhook-examples.js'
+import { webhookExample, webhookExampleFor } from './support/webhook-examples.js'
 import { runAction } from './support/runner.js'
 
 let gh: GitHubSimulator
@@ -120,6 +120,43 @@ describe('detect-impact action', () => {
       expect(result.summary).toContain('components/addon-003/config/settings.properties (modified)')
     } finally {
       await result.cleanup()
+    }
+  })
+
+  it('on a real workflow_dispatch payload, compares the two parents of the checked-out test merge', async () => {
+    const fleet = generateFleet({ clusters: 4, components: 2, componentsPerCluster: 1 })
+    const { event, base, head } = await pullRequest('acme/dispatched', fleet, {
+      'components/addon-001/config/settings.properties': 'component=addon-001\nreplicas=2\n',
+    })
+    const number = (event.pull_request as { number: number }).number
+    const dispatch = webhookExampleFor('workflow_dispatch', undefined, 'acme/dispatched', (p) => {
+      Object.assign(p, { ref: 'refs/heads/main', inputs: { pr: String(number) } })
+    })
+    const run = (checkout: { ref: string; depth: number }) =>
+      runAction('detect-impact', {
+        script,
+        github: gh,
+        eventName: 'workflow_dispatch',
+        event: dispatch,
+        checkout,
+        inputs: { config: 'fleet-promote.yaml', base: '', head: '', 'shard-size': '10' },
+      })
+    const merged = await run({ ref: `refs/pull/${number}/merge`, depth: 0 })
+    try {
+      expect(merged.exitCode, merged.stdout).toBe(0)
+      expect(merged.outputs).toMatchObject({ base, head, count: '2' })
+    } finally {
+      await merged.cleanup()
+    }
+    // The base branch is no test merge: the run says what to check out.
+    const plain = await run({ ref: 'refs/heads/main', depth: 0 })
+    try {
+      expect(plain.exitCode).toBe(1)
+      expect(plain.annotations.find((a) => a.level === 'error')?.message).toMatch(
+        /^cannot tell the base and head revisions of a workflow_dispatch run: check out refs\/pull\/<pr>\/merge/,
+      )
+    } finally {
+      await plain.cleanup()
     }
   })
 

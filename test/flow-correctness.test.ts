@@ -218,7 +218,7 @@ describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
     const stale = f.statuses(second).get('fleet-promote/prod-a')
     expect(stale?.state).toBe('pending')
     expect(stale?.description).toBe(
-      `stale: #${first} landed on env/prod-a since this render; push or re-run the pull request workflow to re-render`,
+      `stale: #${first} landed on env/prod-a since this render; re-render requested`,
     )
     expect(f.statuses(second).get('fleet-promote/pipeline')?.state).toBe('pending')
 

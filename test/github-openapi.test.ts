@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -72,6 +72,14 @@ describe('OpenAPI fidelity', () => {
     gh.setPermission(FULL, 'reviewer', 'maintain')
     const clone = join(work, 'clone')
     await git(work, ['clone', '--quiet', gh.remoteUrl(FULL), clone])
+    // The workflow the dispatch below names: GitHub answers 404 for one not on the default branch.
+    await mkdir(join(clone, '.github', 'workflows'), { recursive: true })
+    await commitAndPush(
+      clone,
+      'main',
+      '.github/workflows/promote.yml',
+      'on:\n  workflow_dispatch:\n    inputs:\n      pr: { required: true }\n      target: { required: true }\njobs: {}\n',
+    )
     const mainSha = await git(clone, ['rev-parse', 'HEAD'])
     const headSha = await commitAndPush(clone, 'feature', 'a.yaml', 'a: 1\n')
     await commitAndPush(clone, 'other', 'b.yaml', 'b: 1\n')

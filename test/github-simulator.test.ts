@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
@@ -687,15 +687,41 @@ describe('GitHub simulator', () => {
     })
   })
 
-  it('records workflow dispatches and builds their events', async () => {
+  it('checks workflow dispatches like GitHub, records them and builds their events', async () => {
     const octokit = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl })
-    const response = await octokit.rest.actions.createWorkflowDispatch({
-      owner: 'acme',
-      repo: 'fleet',
-      workflow_id: 'promote.yml',
-      ref: 'main',
-      inputs: { pr: '1' },
-    })
+    const o = { owner: 'acme', repo: 'fleet' }
+    const clone = await cloneRepo('acme/fleet', 'dispatch')
+    await git(clone, ['switch', '--quiet', 'main'])
+    await mkdir(join(clone, '.github', 'workflows'), { recursive: true })
+    await writeFile(
+      join(clone, '.github', 'workflows', 'promote.yml'),
+      'on:\n  workflow_dispatch:\n    inputs:\n      pr: { required: true, type: number }\n      noop: { type: boolean, default: false }\njobs: {}\n',
+    )
+    await writeFile(join(clone, '.github', 'workflows', 'ci.yml'), 'on: [push]\njobs: {}\n')
+    await git(clone, ['add', '-A'])
+    await git(clone, ['commit', '--quiet', '-m', 'workflows'])
+    await git(clone, ['push', '--quiet', 'origin', 'HEAD:main'])
+    const dispatch = (workflow_id: string, ref: string, inputs: Record<string, string>) =>
+      octokit.rest.actions.createWorkflowDispatch({ ...o, workflow_id, ref, inputs })
+    await expectFailure(dispatch('missing.yml', 'main', {}), 404, 'Not Found')
+    await expectFailure(dispatch('ci.yml', 'main', {}), 422, "does not have 'workflow_dispatch'")
+    await expectFailure(
+      dispatch('promote.yml', 'nowhere', { pr: '1' }),
+      422,
+      'No ref found for: nowhere',
+    )
+    await expectFailure(
+      dispatch('promote.yml', 'main', { pr: '1', extra: 'x' }),
+      422,
+      'Unexpected inputs provided: ["extra"]',
+    )
+    await expectFailure(
+      dispatch('promote.yml', 'main', {}),
+      422,
+      "Required input 'pr' not provided",
+    )
+    expect(gh.state.dispatches('acme/fleet')).toEqual([])
+    const response = await dispatch('promote.yml', 'main', { pr: '1' })
     expect(response.status).toBe(204)
     expect(gh.state.dispatches('acme/fleet')).toMatchObject([
       { workflowId: 'promote.yml', ref: 'main', inputs: { pr: '1' } },

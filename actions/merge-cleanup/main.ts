@@ -56,6 +56,11 @@ export const contract = defineContract({
       description: 'Environments handled at once within a stage, and render processes.',
       default: '4',
     },
+    'rerender-workflow': {
+      description:
+        'The pull request workflow file (under `.github/workflows`, with a `workflow_dispatch` trigger taking `pr`) to dispatch for each other open parent whose children this landing made stale, so they are re-rendered on the new tips (needs `actions: write`); empty: none, their statuses ask for a push or a re-run.',
+      default: 'fleet-promote-pr.yml',
+    },
   },
   outputs: {
     merged: {
@@ -81,6 +86,7 @@ export interface MergeCleanupInputs {
   pr?: number
   workingDirectory: string
   parallelism: number
+  rerenderWorkflow: string
 }
 
 export function parseInputs(): MergeCleanupInputs {
@@ -95,7 +101,19 @@ export function parseInputs(): MergeCleanupInputs {
     ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
     workingDirectory: resolve(raw['working-directory'] || '.'),
     parallelism: parseIntegerInput('parallelism', raw.parallelism || '4', 1, 64),
+    rerenderWorkflow: parseWorkflowFile(raw['rerender-workflow']),
   }
+}
+
+/** A workflow file name as the dispatch API takes it (`fleet-promote-pr.yml`), or '' for none. */
+export function parseWorkflowFile(value: string): string {
+  const name = value.trim().replace(/^\.github\/workflows\//, '')
+  if (name !== '' && !/^[\w.-]+\.ya?ml$/.test(name)) {
+    throw new UserError(
+      `rerender-workflow: "${value}" is not a workflow file name such as fleet-promote-pr.yml`,
+    )
+  }
+  return name
 }
 
 /** The parent PR: the input, else the pull_request event's. */
@@ -146,6 +164,7 @@ export async function run(): Promise<void> {
       ...(inputs.argocdServer ? { argocdServer: inputs.argocdServer } : {}),
       argocdPollMs: inputs.argocdPollMs,
       parallelism: inputs.parallelism,
+      rerenderWorkflow: inputs.rerenderWorkflow,
       log: core.info,
     })
     if (result.parentState === 'open') core.notice(openParentNote(parent))

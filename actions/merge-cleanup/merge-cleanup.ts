@@ -120,7 +120,7 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
   const { ctx, drySha, known, work } = await startRun(options, pull)
   const parallelism = Math.max(1, options.parallelism ?? 4)
   let results: EnvironmentCleanup[]
-  let siblings: StaleSiblings = { marked: [], unrestored: [] }
+  let siblings: StaleSiblings = { marked: [], unrestored: [], rerendering: [] }
   if (pull.merged) {
     const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-cleanup-'))
     try {
@@ -129,6 +129,8 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
       siblings = await markStaleSiblings(ctx, results)
       if (siblings.marked.length > 0)
         ctx.log(`children built before this landing, now stale: ${siblings.marked.join(', ')}`)
+      if (siblings.rerendering.length > 0)
+        ctx.log(`re-render requested for ${siblings.rerendering.map((n) => `#${n}`).join(', ')}`)
     } finally {
       await rm(scratch, { recursive: true, force: true })
     }

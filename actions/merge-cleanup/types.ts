@@ -43,6 +43,12 @@ export interface MergeCleanupOptions {
   argocdPollMs?: number
   /** Environments handled at once within a stage, and render processes. */
   parallelism?: number
+  /**
+   * The pull request workflow (a file under .github/workflows) to dispatch with
+   * input `pr` for each other open parent whose children this landing made
+   * stale; empty or absent: none is dispatched.
+   */
+  rerenderWorkflow?: string
   runUrl?: string
   render?: Renderer
   log?: (message: string) => void

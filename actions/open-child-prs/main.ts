@@ -45,7 +45,8 @@ export const contract = defineContract({
       default: 'fleet-promote.yaml',
     },
     pr: {
-      description: 'Parent pull request number (empty: from the event).',
+      description:
+        "Parent pull request number (empty: from the event: the pull request, or a workflow_dispatch's `pr` input).",
       default: '',
     },
     labels: {
@@ -116,9 +117,14 @@ export function parseInputs(): OpenChildPrsInputs {
   }
 }
 
+/** The pull request of the event: a pull_request's, an issue_comment's, or a workflow_dispatch's `pr` input. */
 function parentFromEvent(payload: typeof github.context.payload): number | undefined {
-  const number = payload.pull_request?.number ?? payload.issue?.number
-  return typeof number === 'number' ? number : undefined
+  const number: unknown =
+    payload.pull_request?.number ??
+    payload.issue?.number ??
+    (payload.inputs as { pr?: unknown } | undefined)?.pr
+  const parsed = typeof number === 'string' && /^[1-9]\d*$/.test(number) ? Number(number) : number
+  return typeof parsed === 'number' && Number.isSafeInteger(parsed) ? parsed : undefined
 }
 
 /** Argo CD for putting clusters back on their WET branch, when a token and a server are given. */

@@ -5,6 +5,7 @@
 //   prWorkflow      fleet-promote-pr.yml       detect → hydrate → open-child-prs → promote (auto) → aggregate
 //   command         fleet-promote-command.yml  promote → aggregate
 //   closedWorkflow  fleet-promote-closed.yml   merge-cleanup
+//   dispatched      fleet-promote-pr.yml       for each workflow_dispatch an action asked for
 // After every workflow run the invariant of SPEC.md §3 (test/support/invariant.ts)
 // is checked; its violations collect in `violations`.
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -96,6 +97,11 @@ export interface Flow {
   close(parent: number): Promise<Record<string, unknown>>
   reopen(parent: number): Promise<Record<string, unknown>>
   closedWorkflow(parent: number, event: Record<string, unknown>): Promise<WorkflowRun>
+  /**
+   * The PR workflow for each `workflow_dispatch` of it the actions requested
+   * since the last call (merge-cleanup's re-renders), in the order GitHub got them.
+   */
+  dispatched(): Promise<WorkflowRun[]>
   /** Checks the invariant now and records violations under `step`. */
   checkInvariant(step: string): Promise<string[]>
   stop(): Promise<void>
@@ -144,6 +150,12 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
     env: IDENTITY,
   })
   await cp(FLOW_FLEET, author.dir, { recursive: true })
+  // The caller workflow a fleet repository holds: what a dispatched re-render starts.
+  await mkdir(join(author.dir, '.github', 'workflows'), { recursive: true })
+  await cp(
+    join(ROOT, 'examples', 'workflows', 'fleet-promote-pr.yml'),
+    join(author.dir, '.github', 'workflows', 'fleet-promote-pr.yml'),
+  )
   const configPath = join(author.dir, 'fleet-promote.yaml')
   const document = parseDocument(await readFile(configPath, 'utf8'))
   document.setIn(['deploy', 'argocd', 'server'], argocd.url)
@@ -172,6 +184,7 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
   const violations: string[] = []
   let runs = 0
   let jobs = 0
+  let dispatchesRun = 0
 
   const step = async (
     name: string,
@@ -207,23 +220,29 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
     return problems
   }
 
-  /** fleet-promote-pr.yml for one event. */
+  /** fleet-promote-pr.yml for one event: a pull_request, or a workflow_dispatch naming the PR. */
   async function runPrWorkflow(run: WorkflowRun): Promise<WorkflowRun> {
     const { event, runId, attempt } = run
-    const pull = event.pull_request as {
-      number: number
-      base: { sha: string }
-      head: { sha: string }
+    const dispatch = event.inputs as { pr?: string } | undefined
+    const pull = event.pull_request as
+      { number: number; base: { sha: string }; head: { sha: string } } | undefined
+    // As the workflow's expressions: the event's pull request, else the dispatch's `pr` input.
+    const number = pull?.number ?? Number(dispatch?.pr)
+    const merge = `refs/pull/${number}/merge`
+    const ids = {
+      runId,
+      attempt,
+      eventName: pull ? 'pull_request' : 'workflow_dispatch',
+      event,
     }
-    const ids = { runId, attempt, eventName: 'pull_request', event }
     const detect = await step('detect-impact', {
       ...ids,
       workspace: await newJob(),
-      checkout: { depth: 0, persistCredentials: false },
+      checkout: { ref: merge, depth: 0, persistCredentials: false },
       inputs: {
         config: 'fleet-promote.yaml',
-        base: pull.base.sha,
-        head: pull.head.sha,
+        base: pull?.base.sha ?? '',
+        head: pull?.head.sha ?? '',
         'shard-size': 25,
       },
     })
@@ -234,11 +253,12 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
         run.steps.aggregate = await step('aggregate-status', {
           ...ids,
           workspace: await newJob(),
-          inputs: { token: users.app.token, pr: pull.number, error: detect.outputs.error },
+          inputs: { token: users.app.token, pr: number, error: detect.outputs.error },
         })
       }
       return run
     }
+    const base = detect.outputs.base ?? ''
     const count = detect.outputs.count ?? '0'
     const names = JSON.stringify(
       (JSON.parse(detect.outputs.environments ?? '[]') as { name: string }[]).map(
@@ -254,10 +274,10 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
         run.steps[`hydrate-${shard.shard}`] = await step('hydrate', {
           ...ids,
           workspace: await newJob(),
-          checkout: { depth: 2, token: users.app.token },
+          checkout: { ref: merge, depth: 2, token: users.app.token },
           inputs: {
             config: 'fleet-promote.yaml',
-            base: pull.base.sha,
+            base,
             environments: shard.environments,
             'output-dir': join(shards, `shard-${shard.shard}`),
           },
@@ -269,10 +289,10 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
       run.steps['hydrate-none'] = await step('hydrate', {
         ...ids,
         workspace: children,
-        checkout: { depth: 2, persistCredentials: false },
+        checkout: { ref: merge, depth: 2, persistCredentials: false },
         inputs: {
           config: 'fleet-promote.yaml',
-          base: pull.base.sha,
+          base,
           environments: '[]',
           'output-dir': join(shards, 'none'),
         },
@@ -281,11 +301,12 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
     const open = await step('open-child-prs', {
       ...ids,
       workspace: children,
-      ...(count === '0' ? {} : { checkout: { depth: 2, persistCredentials: false } }),
+      ...(count === '0' ? {} : { checkout: { ref: merge, depth: 2, persistCredentials: false } }),
       inputs: {
         token: users.app.token,
         config: 'fleet-promote.yaml',
         'rendered-dir': shards,
+        pr: number,
         'argocd-token': argocd.token,
         'argocd-poll-seconds': '0.05',
       },
@@ -300,14 +321,14 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
         config: 'fleet-promote.yaml',
         'argocd-token': argocd.token,
         'argocd-poll-seconds': '0.05',
-        pr: pull.number,
+        pr: number,
         'auto-promote': 'true',
       },
     })
     run.steps.aggregate = await step('aggregate-status', {
       ...ids,
       workspace: children,
-      inputs: { token: users.app.token, pr: pull.number, environments: names },
+      inputs: { token: users.app.token, pr: number, environments: names },
     })
     return run
   }
@@ -448,6 +469,32 @@ export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
       })
       await checkInvariant(`pull_request closed #${parent}`)
       return { ...ids, steps: { cleanup } }
+    },
+    async dispatched() {
+      const started: WorkflowRun[] = []
+      const all = gh.state.dispatches(FLOW_REPO)
+      for (const dispatch of all.slice(dispatchesRun)) {
+        dispatchesRun++
+        if (dispatch.workflowId !== 'fleet-promote-pr.yml') continue
+        const ref = dispatch.ref.startsWith('refs/') ? dispatch.ref : `refs/heads/${dispatch.ref}`
+        const event = gh.workflowDispatchEvent(
+          FLOW_REPO,
+          ref,
+          dispatch.inputs,
+          '.github/workflows/fleet-promote-pr.yml',
+        )
+        const run = await runPrWorkflow({
+          event,
+          runId: String(++runs + 7000),
+          attempt: 1,
+          steps: {},
+        })
+        await checkInvariant(
+          `workflow_dispatch of fleet-promote-pr.yml #${String(dispatch.inputs.pr)}`,
+        )
+        started.push(run)
+      }
+      return started
     },
     checkInvariant,
     async stop() {

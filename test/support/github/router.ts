@@ -1,5 +1,6 @@
 /** Matches request paths to OpenAPI path templates. */
 import type { RouteDef } from './http.js'
+import { actionsRoutes } from './handlers/actions.js'
 import { deploymentRoutes } from './handlers/deployments.js'
 import { gitDataRoutes } from './handlers/git-data.js'
 import { historyRoutes } from './handlers/history.js'
@@ -42,6 +43,7 @@ export const ROUTES: readonly RouteDef[] = [
   ...deploymentRoutes,
   ...gitDataRoutes,
   ...historyRoutes,
+  ...actionsRoutes,
 ]
 
 // The most specific templates first: `/commits/{ref}/status` before `/commits/{ref}`.

@@ -1,6 +1,5 @@
-/** Deployments, deployment statuses and workflow dispatches. */
+/** Deployments and deployment statuses. */
 import {
-  HttpError,
   intParam,
   notFound,
   paginate,
@@ -141,30 +140,6 @@ export const deploymentRoutes: RouteDef[] = [
       }
       deployment.statuses.push(status)
       return { status: 201, body: ctx.render.deploymentStatus(deployment, status) }
-    },
-  },
-  {
-    method: 'POST',
-    template: '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',
-    access: 'write',
-    handler: async (req, ctx) => {
-      const repo = requireRepo(req)
-      const ref = stringField(req, 'ref', true) ?? ''
-      await resolveCommit(req, ref).catch(() => {
-        throw new HttpError(422, `No ref found for: ${ref}`)
-      })
-      const inputs = req.body.inputs ?? {}
-      if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
-        throw new HttpError(422, "Invalid request.\n\nFor 'inputs', it is not an object.")
-      }
-      ctx.store.dispatchList.push({
-        repo: repo.fullName,
-        workflowId: req.params.workflow_id ?? '',
-        ref,
-        inputs: inputs as Record<string, unknown>,
-        at: ctx.store.now(),
-      })
-      return { status: 204 }
     },
   },
 ]

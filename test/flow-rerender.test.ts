@@ -1,0 +1,78 @@
+// Issue 12, item 3's last piece: when a parent lands, the other open parents'
+// children on the environments it landed are re-rendered on the new main and
+// WET tips by the pull request workflow merge-cleanup dispatches for each of
+// them (the real bundles, in workflow order, test/support/flow.ts), so their
+// statuses and diffs are honest and `.promote` deploys a render holding the
+// merged change. SPEC.md §3's invariant is checked after every step.
+import { describe, expect, it } from 'vitest'
+import { runProcess } from '../actions/lib/process.js'
+import { flowPerTest, type Flow } from './support/flow.js'
+
+const start = flowPerTest()
+
+const settings = (version: string) =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  namespace: web\ndata:\n  version: "${version}"\n`
+
+const cluster = (name: string, extra = '') =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-info\n  namespace: web\ndata:\n  cluster: ${name}\n${extra}`
+
+/** Whether the tree at `ref` of the fleet repository holds `text` in some file. */
+async function holds(f: Flow, ref: string, text: string): Promise<boolean> {
+  const grep = await runProcess('git', ['grep', '-q', '-F', text, ref, '--'], {
+    cwd: f.gh.repoPath('acme/fleet'),
+  })
+  return grep.code === 0
+}
+
+describe('when a parent lands under another open parent', { timeout: 600_000 }, () => {
+  it("re-renders the other parent's child through a dispatched PR workflow; .promote then deploys the merged change", async () => {
+    const f = await start()
+    const a = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+    await f.prWorkflow(a, 'opened')
+    const b = await f.openParent('size', {
+      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+    })
+    await f.prWorkflow(b, 'opened')
+    const child = `refs/heads/fleet-promote/pr-${b}/prod-a`
+    expect(await holds(f, child, 'size: big')).toBe(true)
+    expect(await holds(f, child, 'version: "2"')).toBe(false)
+
+    const cleanup = (await f.closedWorkflow(a, await f.merge(a))).steps.cleanup!
+    expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+    // merge-cleanup asks for B's re-render (never renders B's head in its privileged job).
+    expect(f.gh.state.dispatches('acme/fleet')).toMatchObject([
+      { workflowId: 'fleet-promote-pr.yml', ref: 'main', inputs: { pr: String(b) } },
+    ])
+    const note = f.comments(b).find((c) => c.body.includes(`#${a} landed`))
+    expect(note?.body).toMatch(/re-render requested/i)
+    expect(f.statuses(b).get('fleet-promote/prod-a')?.description).toMatch(
+      /^stale: .*re-render requested/,
+    )
+
+    const reruns = await f.dispatched()
+    expect(reruns).toHaveLength(1)
+    for (const [name, result] of Object.entries(reruns[0]!.steps))
+      expect(result.exitCode, `${name}: ${result.stdout}\n${result.stderr}`).toBe(0)
+    // B's child now holds A's merged change next to B's own, on the new WET tip.
+    expect(await holds(f, child, 'size: big')).toBe(true)
+    expect(await holds(f, child, 'version: "2"')).toBe(true)
+    const honest = f.statuses(b).get('fleet-promote/prod-a')
+    expect(honest?.state).toBe('pending')
+    expect(honest?.description).not.toMatch(/stale/)
+
+    f.approve(b)
+    const promoted = await f.command(b, f.users.maintainer, '.promote production')
+    expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
+      'deployed',
+    )
+    const app = f.argocd.getApplication('prod-a-addons')
+    expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
+    const running = app?.status?.sync?.revision ?? ''
+    expect(await holds(f, running, 'version: "2"')).toBe(true)
+    expect(await holds(f, running, 'size: big')).toBe(true)
+    // The re-rendered run is a run like any other: running it again changes nothing.
+    expect(await f.dispatched()).toEqual([])
+    expect(f.gh.validationErrors).toEqual([])
+    expect(f.violations).toEqual([])
+  })
+})
