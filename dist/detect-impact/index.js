@@ -48854,7 +48854,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   eF: () => (/* binding */ run)
 });
 
-// UNUSED EXPORTS: contract, parseInputs, revisionsFromEvent, shardMatrix, summaryMarkdown
+// UNUSED EXPORTS: contract, parseInputs, revisionsFromEvent, revisionsFromTestMerge, shardMatrix, summaryMarkdown
 
 // NAMESPACE OBJECT: ../node_modules/@actions/core/lib/platform.js
 var platform_namespaceObject = {};
@@ -64724,11 +64724,11 @@ const contract = defineContract({
             default: 'fleet-promote.yaml',
         },
         base: {
-            description: 'Base revision (default: from the event: `pull_request.base.sha`, `merge_group.base_sha`, or `before` of a push).',
+            description: 'Base revision (default: from the event: `pull_request.base.sha`, `merge_group.base_sha`, `before` of a push; on `workflow_dispatch`, the first parent of the checked-out test merge `refs/pull/<pr>/merge`).',
             default: '',
         },
         head: {
-            description: 'Head revision (default: from the event: `pull_request.head.sha`, `merge_group.head_sha`, or `after` of a push).',
+            description: 'Head revision (default: from the event: `pull_request.head.sha`, `merge_group.head_sha`, `after` of a push; on `workflow_dispatch`, the second parent of the checked-out test merge).',
             default: '',
         },
         'shard-size': {
@@ -64757,6 +64757,10 @@ const contract = defineContract({
         problems: {
             description: 'JSON object: environment name → what breaks its kustomize dependency graph at the head (`file:line: problem`). Such an environment is impacted and its render fails; the run does not.',
         },
+        base: {
+            description: 'The base revision compared (the input, or the one read from the event or the test merge): for hydrate’s `base`.',
+        },
+        head: { description: 'The head revision compared.' },
         error: {
             description: 'Set only when the step fails (an input or configuration problem no environment can be blamed for): why, one line, for `aggregate-status`’ `error` input.',
         },
@@ -64783,7 +64787,8 @@ function parseInputs(eventName, payload) {
     const fromEvent = revisionsFromEvent(eventName, payload);
     const base = raw.base || fromEvent.base;
     const head = raw.head || fromEvent.head;
-    if (!base || !head) {
+    // A dispatched run (a re-render merge-cleanup asked for) reads them from the test merge.
+    if ((!base || !head) && eventName !== 'workflow_dispatch') {
         const article = /^[aeiou]/i.test(eventName) ? 'an' : 'a';
         throw new errors_UserError(`cannot tell the base and head revisions of ${article} ${eventName} event: set the base and head inputs`);
     }
@@ -64794,6 +64799,20 @@ function parseInputs(eventName, payload) {
         shardSize: parseIntegerInput('shard-size', raw['shard-size'], 1, 256),
         workingDirectory: raw['working-directory'] || '.',
     };
+}
+/**
+ * Base and head of a pull request's test merge (`refs/pull/<pr>/merge`, what a
+ * dispatched run checks out): its two parents, so the run compares exactly
+ * what it renders, on the base GitHub merged it with.
+ */
+async function revisionsFromTestMerge(git, given) {
+    if (given.base && given.head)
+        return given;
+    const [base, head, third] = await Promise.all(['HEAD^1', 'HEAD^2', 'HEAD^3'].map((rev) => git.tryRevParse(rev)));
+    if (!base || !head || third) {
+        throw new errors_UserError('cannot tell the base and head revisions of a workflow_dispatch run: check out refs/pull/<pr>/merge (a test merge, two parents) with its parents (fetch-depth 2 or more), or set the base and head inputs');
+    }
+    return { base: given.base || base, head: given.head || head };
 }
 /** Splits environments into `strategy.matrix` shards; each carries its environments as a JSON string. */
 function shardMatrix(environments, shardSize) {
@@ -64843,12 +64862,9 @@ async function run() {
         const { /* context */ "_": context } = github_namespaceObject;
         const inputs = parseInputs(context.eventName, context.payload);
         const repoDir = (0,external_node_path_namespaceObject.resolve)(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.workingDirectory);
-        const result = await detectImpact({
-            git: new Git(repoDir),
-            base: inputs.base,
-            head: inputs.head,
-            configFile: inputs.config,
-        });
+        const git = new Git(repoDir);
+        const { base, head } = await revisionsFromTestMerge(git, inputs);
+        const result = await detectImpact({ git, base, head, configFile: inputs.config });
         for (const warning of result.warnings)
             core_warning(`base revision: ${warning}`);
         for (const issue of result.headIssues) {
@@ -64865,6 +64881,8 @@ async function run() {
             matrix: shardMatrix(result.environments, inputs.shardSize),
             external: result.external,
             problems: result.problems,
+            base,
+            head,
             error: '',
         });
         await summary.addRaw(summaryMarkdown(result)).write();

@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9085);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7576);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9085:
+/***/ 7576:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -50384,7 +50384,7 @@ __nccwpck_require__.d(__webpack_exports__, {
   eF: () => (/* binding */ run)
 });
 
-// UNUSED EXPORTS: contract, parentFromEvent, parseInputs
+// UNUSED EXPORTS: contract, parentFromEvent, parseInputs, parseWorkflowFile
 
 // NAMESPACE OBJECT: ../node_modules/@actions/core/lib/platform.js
 var platform_namespaceObject = {};
@@ -69183,14 +69183,31 @@ async function filesAt(client, repo, ref) {
     };
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/workflows.js
+// Workflow dispatches through the GitHub port.
+/**
+ * Starts `workflow` (a file name under .github/workflows) at `ref` with
+ * `inputs`. GitHub starts workflow_dispatch runs even when GITHUB_TOKEN asks
+ * (other events it causes start none); the token needs `actions: write`.
+ */
+async function dispatchWorkflow(client, repo, workflow, ref, inputs) {
+    await client.rest.actions.createWorkflowDispatch({ ...repo, workflow_id: workflow, ref, inputs });
+}
+
 ;// CONCATENATED MODULE: ./actions/merge-cleanup/siblings.js
 // After a parent lands, the other open parents' children on the same WET
 // branches were built on the tips before it and lack its change. Their
-// statuses say so (pending, and their gate with them) until a push or a
-// re-run of their pull request workflow re-renders them; promote refuses to
-// deploy them meanwhile (its "renders" check). A cluster that runs such a
-// child (its parent holds the lock) goes back to its WET branch, which now
-// holds every merged change; the lock stays with that parent.
+// statuses say so (pending, and their gate with them) until they are
+// re-rendered; promote refuses to deploy them meanwhile (its "renders"
+// check). merge-cleanup never renders their heads in its privileged job: it
+// dispatches each such parent's pull request workflow (`rerender-workflow`),
+// which re-renders it in the unprivileged, sandboxed jobs on the new base and
+// WET tips, and says so on that parent. A cluster that runs such a child (its
+// parent holds the lock) goes back to its WET branch, which now holds every
+// merged change; the lock stays with that parent.
+
+
+
 
 
 
@@ -69202,7 +69219,7 @@ async function filesAt(client, repo, ref) {
 
 /** Marks the stale children of other parents on the environments this run landed, and takes their clusters off them. */
 async function markStaleSiblings(ctx, results) {
-    const none = { marked: [], unrestored: [] };
+    const none = { marked: [], unrestored: [], rerendering: [] };
     const landed = new Set(results
         .filter((r) => r.action === 'merged' || r.action === 'current')
         .map((r) => r.environment));
@@ -69221,34 +69238,80 @@ async function markStaleSiblings(ctx, results) {
             continue;
         stale.set(child.parent, [...(stale.get(child.parent) ?? []), child]);
     }
-    const marked = [];
-    const unrestored = [];
+    const result = { marked: [], unrestored: [], rerendering: [] };
     for (const [parent, children] of stale) {
-        const head = pulls.find((pull) => pull.number === parent)?.headSha;
-        if (!head)
+        const pull = pulls.find((candidate) => candidate.number === parent);
+        if (!pull)
             continue;
-        const current = await latestStatuses(ctx.client, ctx.repo, head);
-        for (const child of children) {
-            const status = {
-                context: environmentContext(child.environment),
-                state: 'pending',
-                description: `stale: #${ctx.parent} landed on ${child.base} since this render; push or re-run the pull request workflow to re-render`,
-                targetUrl: child.url,
-            };
-            if (!sameStatus(current.get(status.context), status))
-                await setStatus(ctx.client, ctx.repo, head, status);
-            marked.push(`#${parent} ${child.environment}`);
-            const why = await offStaleChild(ctx, child, tips.get(child.base) ?? '');
-            if (why)
-                unrestored.push({
-                    environment: child.environment,
-                    reason: `Argo CD still runs #${parent}'s child, which lacks #${ctx.parent}'s change: ${why}`,
-                    child: child.number,
-                });
-        }
-        await setAggregateStatus(ctx.client, ctx.repo, { sha: head, parent, pulls });
+        const marked = await markParent(ctx, pull, children, tips);
+        result.marked.push(...children.map((child) => `#${parent} ${child.environment}`));
+        result.unrestored.push(...marked.unrestored);
+        if (marked.rerendering)
+            result.rerendering.push(parent);
+        await setAggregateStatus(ctx.client, ctx.repo, { sha: pull.headSha, parent, pulls });
     }
-    return { marked, unrestored };
+    return result;
+}
+/**
+ * One stale parent: its statuses first (so a re-render that finishes first is
+ * not overwritten), its clusters off the stale children, then the re-render
+ * request and the note on it.
+ */
+async function markParent(ctx, pull, children, tips) {
+    const workflow = ctx.options.rerenderWorkflow ?? '';
+    await markStale(ctx, pull.headSha, children, workflow !== '');
+    const unrestored = [];
+    for (const child of children) {
+        const why = await offStaleChild(ctx, child, tips.get(child.base) ?? '');
+        if (why)
+            unrestored.push({
+                environment: child.environment,
+                reason: `Argo CD still runs #${child.parent}'s child, which lacks #${ctx.parent}'s change: ${why}`,
+                child: child.number,
+            });
+    }
+    let failure;
+    if (workflow) {
+        try {
+            await dispatchWorkflow(ctx.client, ctx.repo, workflow, pull.baseRef, {
+                pr: String(pull.number),
+            });
+            ctx.log(`#${pull.number}: re-render requested (${workflow} on ${pull.baseRef})`);
+        }
+        catch (error) {
+            failure = `dispatching ${workflow} on ${pull.baseRef}: ${errors_errorMessage(error)}`;
+            ctx.log(`#${pull.number}: no re-render: ${failure}`);
+            await markStale(ctx, pull.headSha, children, false);
+        }
+    }
+    await upsertMarkedComment(ctx.client, ctx.repo, pull.number, staleMarker(ctx.parent), staleNote(ctx.parent, children, workflow === '' ? 'off' : (failure ?? 'requested')));
+    return { unrestored, rerendering: workflow !== '' && failure === undefined };
+}
+/** Sets each stale child's status on the parent head, unless it already says so. */
+async function markStale(ctx, head, children, requested) {
+    const current = await latestStatuses(ctx.client, ctx.repo, head);
+    for (const child of children) {
+        const status = {
+            context: environmentContext(child.environment),
+            state: 'pending',
+            description: `stale: #${ctx.parent} landed on ${child.base} since this render; ${requested ? 're-render requested' : 'push or re-run the pull request workflow to re-render'}`,
+            targetUrl: child.url,
+        };
+        if (!sameStatus(current.get(status.context), status))
+            await setStatus(ctx.client, ctx.repo, head, status);
+    }
+}
+/** The note on a parent another parent landed under, one per landed parent (re-runs edit it). */
+const staleMarker = (landed) => `<!-- fleet-promote:landed-under #${landed} -->`;
+/** `rerender`: 'requested', 'off' (no `rerender-workflow`), or why the request failed. */
+function staleNote(landed, children, rerender) {
+    const where = children
+        .map((child) => `${inlineCode(child.environment)} (${inlineCode(child.base)})`)
+        .join(', ');
+    const next = rerender === 'requested'
+        ? 'Re-render requested: the pull request workflow runs again for this head on the new tips; until it has, `.promote` refuses these children.'
+        : `${rerender === 'off' ? 'No re-render is requested (merge-cleanup has no `rerender-workflow`)' : `The re-render could not be requested (${rerender})`}: push, or re-run the pull request workflow; until then \`.promote\` refuses these children.`;
+    return `${staleMarker(landed)}\n### fleet-promote: #${landed} landed under this pull request\n\n#${landed} changed the WET branches of ${where} since their children here were rendered. ${next}\n`;
 }
 /** Puts a cluster running the stale child back on its WET branch; why not, when that failed. */
 async function offStaleChild(ctx, child, wetTip) {
@@ -69734,7 +69797,7 @@ async function mergeCleanup(options) {
     const { ctx, drySha, known, work } = await startRun(options, pull);
     const parallelism = Math.max(1, options.parallelism ?? 4);
     let results;
-    let siblings = { marked: [], unrestored: [] };
+    let siblings = { marked: [], unrestored: [], rerendering: [] };
     if (pull.merged) {
         const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-cleanup-'));
         try {
@@ -69743,6 +69806,8 @@ async function mergeCleanup(options) {
             siblings = await markStaleSiblings(ctx, results);
             if (siblings.marked.length > 0)
                 ctx.log(`children built before this landing, now stale: ${siblings.marked.join(', ')}`);
+            if (siblings.rerendering.length > 0)
+                ctx.log(`re-render requested for ${siblings.rerendering.map((n) => `#${n}`).join(', ')}`);
         }
         finally {
             await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
@@ -69988,6 +70053,10 @@ const contract = defineContract({
             description: 'Environments handled at once within a stage, and render processes.',
             default: '4',
         },
+        'rerender-workflow': {
+            description: 'The pull request workflow file (under `.github/workflows`, with a `workflow_dispatch` trigger taking `pr`) to dispatch for each other open parent whose children this landing made stale, so they are re-rendered on the new tips (needs `actions: write`); empty: none, their statuses ask for a push or a re-run.',
+            default: 'fleet-promote-pr.yml',
+        },
     },
     outputs: {
         merged: {
@@ -70014,7 +70083,16 @@ function parseInputs() {
         ...(raw.pr ? { pr: parseIntegerInput('pr', raw.pr, 1) } : {}),
         workingDirectory: (0,external_node_path_namespaceObject.resolve)(raw['working-directory'] || '.'),
         parallelism: parseIntegerInput('parallelism', raw.parallelism || '4', 1, 64),
+        rerenderWorkflow: parseWorkflowFile(raw['rerender-workflow']),
     };
+}
+/** A workflow file name as the dispatch API takes it (`fleet-promote-pr.yml`), or '' for none. */
+function parseWorkflowFile(value) {
+    const name = value.trim().replace(/^\.github\/workflows\//, '');
+    if (name !== '' && !/^[\w.-]+\.ya?ml$/.test(name)) {
+        throw new errors_UserError(`rerender-workflow: "${value}" is not a workflow file name such as fleet-promote-pr.yml`);
+    }
+    return name;
 }
 /** The parent PR: the input, else the pull_request event's. */
 function parentFromEvent(inputs, payload) {
@@ -70060,6 +70138,7 @@ async function run() {
             ...(inputs.argocdServer ? { argocdServer: inputs.argocdServer } : {}),
             argocdPollMs: inputs.argocdPollMs,
             parallelism: inputs.parallelism,
+            rerenderWorkflow: inputs.rerenderWorkflow,
             log: info,
         });
         if (result.parentState === 'open')

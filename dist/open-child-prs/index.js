@@ -68739,7 +68739,7 @@ const contract = defineContract({
             default: 'fleet-promote.yaml',
         },
         pr: {
-            description: 'Parent pull request number (empty: from the event).',
+            description: "Parent pull request number (empty: from the event: the pull request, or a workflow_dispatch's `pr` input).",
             default: '',
         },
         labels: {
@@ -68792,9 +68792,13 @@ function parseInputs() {
         workingDirectory: raw['working-directory'] || '.',
     };
 }
+/** The pull request of the event: a pull_request's, an issue_comment's, or a workflow_dispatch's `pr` input. */
 function parentFromEvent(payload) {
-    const number = payload.pull_request?.number ?? payload.issue?.number;
-    return typeof number === 'number' ? number : undefined;
+    const number = payload.pull_request?.number ??
+        payload.issue?.number ??
+        payload.inputs?.pr;
+    const parsed = typeof number === 'string' && /^[1-9]\d*$/.test(number) ? Number(number) : number;
+    return typeof parsed === 'number' && Number.isSafeInteger(parsed) ? parsed : undefined;
 }
 /** Argo CD for putting clusters back on their WET branch, when a token and a server are given. */
 function restoreOptions(inputs, config, repoURL) {
