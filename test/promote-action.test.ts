@@ -7,7 +7,9 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
+import { actionBundles, type ActionBundles } from './support/bundles.js'
 import { runAction } from './support/runner.js'
+import { webhookExampleFor } from './support/webhook-examples.js'
 import {
   fleetConfig,
   FULL_NAME,
@@ -156,5 +158,64 @@ describe('promote action', () => {
     expect(
       result.annotations.some((a) => a.level === 'error' && /ImagePullBackOff/.test(a.message)),
     ).toBe(true)
+  })
+})
+
+// The bundle a runner runs (dist/, or an esbuild of the sources when dist/ is
+// stale) on GitHub's own issue_comment payloads.
+describe('promote bundle on real issue_comment payloads', () => {
+  let bundles: ActionBundles
+  beforeAll(async () => {
+    bundles = await actionBundles(['promote'])
+  })
+  afterAll(async () => {
+    await bundles.cleanup()
+  })
+
+  async function runBundle(event: Record<string, unknown>) {
+    const result = await runAction('promote', {
+      github: fleet.gh,
+      eventName: 'issue_comment',
+      event,
+      distDir: bundles.distDir,
+      inputs: promoteActionInputs(fleet),
+    })
+    await result.cleanup()
+    return result
+  }
+
+  it('ignores a comment on an issue (the payload as GitHub sends it) without a request', async () => {
+    fleet.gh.resetRequests()
+    const result = await runBundle(webhookExampleFor('issue_comment', 'created', FULL_NAME))
+    expect(result.exitCode, result.stderr).toBe(0)
+    expect(result.outputs.decision).toBe('ignored')
+    expect(result.outputs.reason).toBe('the comment is on an issue, not a pull request')
+    expect(fleet.gh.requests).toEqual([])
+  })
+
+  it('answers .status typed on the parent pull request', async () => {
+    const { id, event } = fleet.gh.comment(FULL_NAME, fleet.parent, {
+      user: fleet.users.maintainer.login,
+      body: '.status',
+    })
+    const simulated = event as { issue: { pull_request: unknown }; comment: { user: object } }
+    const payload = webhookExampleFor('issue_comment', 'created', FULL_NAME, (real) => {
+      const { issue, comment, sender } = real as {
+        issue: Record<string, unknown>
+        comment: Record<string, unknown> & { user: Record<string, unknown> }
+        sender: Record<string, unknown>
+      }
+      Object.assign(issue, { number: fleet.parent, pull_request: simulated.issue.pull_request })
+      Object.assign(comment, { id, body: '.status' })
+      Object.assign(comment.user, simulated.comment.user)
+      Object.assign(sender, simulated.comment.user)
+    })
+    const result = await runBundle(payload)
+    expect(result.exitCode, result.stdout).toBe(0)
+    expect(result.outputs.decision, result.outputs.reason).toBe('done')
+    expect(fleet.gh.state.reactions(id).map((r) => r.content)).toEqual(['eyes', 'rocket'])
+    const reply = fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body ?? ''
+    expect(reply).toContain(`\`.status\` by @${fleet.users.maintainer.login} on`)
+    expect(reply).toMatch(new RegExp(`8 environments impacted by #${fleet.parent} at [0-9a-f]{7}`))
   })
 })
