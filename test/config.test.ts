@@ -152,6 +152,7 @@ describe('parseConfig', () => {
     })
     expect(config.deploy).toEqual({
       backend: 'external',
+      deployments: 'per-stage',
       argocd: {
         server: 'argocd.example.com',
         application: '{name}-addons',

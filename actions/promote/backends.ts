@@ -9,7 +9,8 @@
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
 //
-// Every backend also records a GitHub deployment (deployments.ts).
+// Every backend also records a GitHub deployment for the environment, unless
+// its stage records one for all (deployments.ts).
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
 import { ArgoCdError } from '../lib/argocd/client.js'
@@ -42,6 +43,8 @@ export interface DeployTarget {
   production: boolean
   /** Seconds it must stay Synced and Healthy after its sync (argocd). */
   bakeSeconds: number
+  /** Whether this environment gets its own GitHub deployment (`deploy.deployments`). */
+  recordDeployment: boolean
 }
 
 export interface EnvironmentOutcome {
@@ -101,16 +104,17 @@ export async function deployEnvironment(
   let deployment: number | undefined
   try {
     const waiting = target.backend === 'external'
-    deployment = await startDeployment(
-      deploymentContext(ctx),
-      target,
-      waiting ? 'queued' : 'in_progress',
-      waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`,
-      url,
-    )
+    if (target.recordDeployment)
+      deployment = await startDeployment(
+        deploymentContext(ctx),
+        target,
+        waiting ? 'queued' : 'in_progress',
+        waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`,
+        url,
+      )
     const outcome = await runBackend(ctx, target)
     // The external system finishes what it deploys; the deployment stays queued for it.
-    if (outcome.result !== 'waiting')
+    if (deployment !== undefined && outcome.result !== 'waiting')
       await reportDeployment(
         deploymentContext(ctx),
         target,
@@ -183,7 +187,7 @@ function environmentUrl(ctx: DeployContext, target: DeployTarget): string {
     : target.child.url
 }
 
-function deploymentContext(ctx: DeployContext): DeploymentContext {
+export function deploymentContext(ctx: DeployContext): DeploymentContext {
   return {
     client: ctx.client,
     repo: ctx.repo,

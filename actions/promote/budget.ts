@@ -6,15 +6,23 @@
 // deployed", so the same command again continues with the next.
 
 import type { DeployBackend } from '../lib/config/types.js'
+import type { DeploymentScope } from './deployments.js'
 
-/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, by backend. */
+/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its GitHub deployment apart. */
 export const CREATING_PER_ENVIRONMENT: Record<DeployBackend, number> = {
-  // the deployment, its first and final statuses, the environment's status
-  argocd: 4,
-  // the same, and the merge
-  merge: 5,
-  // the deployment, its status, "waiting for <system>"
-  external: 3,
+  // the environment's status
+  argocd: 1,
+  // the merge and the status
+  merge: 2,
+  // "waiting for <system>"
+  external: 1,
+}
+
+/** A GitHub deployment: created, started and finished (external: created and queued). */
+export const CREATING_PER_DEPLOYMENT: Record<DeployBackend, number> = {
+  argocd: 3,
+  merge: 3,
+  external: 2,
 }
 
 /** GitHub's documented secondary limit on content-creating requests, per hour. */
@@ -25,7 +33,7 @@ export const CONTENT_CREATING_RESERVE = 60
 
 /** What the budget needs to know of an environment. */
 interface Deployable {
-  stage: { backend: DeployBackend }
+  stage: { name: string; backend: DeployBackend }
 }
 
 export interface Batch<T extends Deployable> {
@@ -37,18 +45,34 @@ export interface Batch<T extends Deployable> {
   total: number
 }
 
-/** The environments (in the given order) whose deploys fit `budget`; at least one. */
+/**
+ * The environments (in the given order) whose deploys fit `budget`; at least
+ * one. `scopes` says where each stage records its deployments: a stage's one
+ * deployment is counted with its first environment.
+ */
 export function batchOf<T extends Deployable>(
   selected: readonly T[],
+  scopes: ReadonlyMap<string, DeploymentScope>,
   budget = CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE,
 ): Batch<T> {
-  const cost = (env: T) => CREATING_PER_ENVIRONMENT[env.stage.backend]
-  const total = selected.reduce((sum, env) => sum + cost(env), 0)
+  const counted = new Set<string>()
+  const cost = (env: T) => {
+    const scope = scopes.get(env.stage.name) ?? 'environment'
+    const deployment = CREATING_PER_DEPLOYMENT[env.stage.backend]
+    const stageFirst = scope === 'stage' && !counted.has(env.stage.name)
+    counted.add(env.stage.name)
+    return (
+      CREATING_PER_ENVIRONMENT[env.stage.backend] +
+      (scope === 'environment' || stageFirst ? deployment : 0)
+    )
+  }
+  const costs = selected.map(cost)
+  const total = costs.reduce((sum, one) => sum + one, 0)
   let estimate = 0
   let count = 0
-  for (const env of selected) {
-    if (count > 0 && estimate + cost(env) > budget) break
-    estimate += cost(env)
+  for (const one of costs) {
+    if (count > 0 && estimate + one > budget) break
+    estimate += one
     count++
   }
   return { deploy: selected.slice(0, count), later: selected.slice(count), estimate, total }

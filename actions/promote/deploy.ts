@@ -7,11 +7,17 @@ import type { StageConfig } from '../lib/config/types.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
 import {
   deployEnvironment,
+  deploymentContext,
   type DeployContext,
   type DeployTarget,
   type EnvironmentOutcome,
 } from './backends.js'
-import { existingDeployments } from './deployments.js'
+import {
+  existingDeployments,
+  finishStageDeployment,
+  stageScopes,
+  startStageDeployment,
+} from './deployments.js'
 import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
 import { acquireAll, releaseAcquired } from './locking.js'
@@ -84,6 +90,7 @@ async function deployStages(
   const { settings, pull } = state
   const ctx = deployContext(state, deployments, facts.statuses)
   const impacted = [...facts.impacted, ...facts.finished]
+  const scopes = stageScopes(state.config.deploy.deployments, impacted)
   const outcomes: EnvironmentOutcome[] = []
   const waves: WavePlan[] = []
   const succeeded = new Set(
@@ -100,11 +107,27 @@ async function deployStages(
       }
       continue
     }
+    const scope = scopes.get(stage.name) ?? 'environment'
+    const stageDeployment =
+      scope === 'stage'
+        ? await startStageDeployment(
+            deploymentContext(ctx),
+            { ...stage, external: stage.backend === 'external' },
+            envs.map((env) => env.child.number),
+            `${ctx.repoUrl}/pull/${pull.number}`,
+          )
+        : undefined
     const run = await deployStageInWaves(stage, envs, facts, {
       defaultParallel: settings.concurrency ?? 4,
-      deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan)),
+      deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan, scope === 'environment')),
       log: settings.log,
     })
+    if (stageDeployment)
+      await finishStageDeployment(
+        deploymentContext(ctx),
+        stageDeployment,
+        run.outcomes.map((outcome) => outcome.result),
+      )
     if (stage.waves.length > 0) waves.push(run.waves)
     for (const outcome of run.outcomes) {
       outcomes.push(outcome)
@@ -132,9 +155,10 @@ function unmetRequirement(
   )
 }
 
-function deployTarget(env: Impacted, plan: DeployPlan): DeployTarget {
+function deployTarget(env: Impacted, plan: DeployPlan, recordDeployment: boolean): DeployTarget {
   const application = plan.applications.get(env.environment)
   return {
+    recordDeployment,
     environment: env.environment,
     stage: env.stage.name,
     backend: env.stage.backend,

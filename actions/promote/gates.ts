@@ -12,6 +12,7 @@ import { describeHolder } from '../lib/locks.js'
 import { parseChildBranch } from '../lib/children.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import { batchOf, laterReason } from './budget.js'
+import { stageScopes } from './deployments.js'
 import { statusOf, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import { METADATA_FILE } from '../lib/render/output.js'
 import type { RequiredStageRuns } from './required-stages.js'
@@ -126,6 +127,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   // In stage order, so a batch never deploys a stage before the ones it requires.
   const batch = batchOf(
     stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)),
+    stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]),
   )
   if (batch.later.length > 0)
     log.push(

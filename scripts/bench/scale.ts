@@ -17,6 +17,7 @@
 //
 //   npm run bench -- scale [--n 50,200,500] [--stages 2] [--backends argocd,merge]
 //                          [--modes per-environment] [--section scale] [--no-write]
+//                          [--endpoints]   (each step's requests by route, to find per-environment calls)
 import { writeBenchmarkSection } from './lib/benchmarks-md.js'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -47,6 +48,7 @@ const { values: flags } = parseArgs({
     modes: { type: 'string' },
     section: { type: 'string' },
     'no-write': { type: 'boolean' },
+    endpoints: { type: 'boolean' },
   },
 })
 const SIZES = (flags.n ?? '50,200,500').split(',').map(Number)
@@ -210,6 +212,15 @@ const add = (a: Counts, b: Counts): Counts => ({
   ms: a.ms + b.ms,
 })
 
+/** `12× POST /repos/{owner}/{repo}/statuses/{sha}` lines, most frequent first. */
+function byRoute(requests: readonly RequestLogEntry[]): string[] {
+  const counts = new Map<string, number>()
+  for (const entry of requests) counts.set(entry.route, (counts.get(entry.route) ?? 0) + 1)
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([route, times]) => `      ${String(times).padStart(5)}× ${route}`)
+}
+
 /**
  * Seconds GitHub and the client make `counts` take at the least: the client's
  * ≥ 1 s between writes, 80 content-creating requests a minute and 500 an hour,
@@ -337,6 +348,7 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
       process.stdout.write(
         `  ${mode.name} ${backend} N=${n} ${step}: ${JSON.stringify(steps[step])}\n`,
       )
+      if (flags.endpoints) process.stdout.write(`${byRoute(gh.requests).join('\n')}\n`)
     }
 
     const workspace = await Git.clone(url, join(work, 'workspace'), options)

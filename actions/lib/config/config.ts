@@ -9,6 +9,7 @@ import { parse as parseSemver } from 'semver'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import type {
   DeployBackend,
+  DeploymentsMode,
   Environment,
   EnvironmentRule,
   FleetConfig,
@@ -88,6 +89,7 @@ export function defaultConfig(): FleetConfig {
     },
     deploy: {
       backend: 'merge',
+      deployments: 'auto',
       argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
       external: { system: 'external deployment' },
     },
@@ -204,6 +206,7 @@ interface RawConfig {
   }
   deploy?: {
     backend?: DeployBackend
+    deployments?: DeploymentsMode
     argocd?: { server?: string; application?: string; timeoutSeconds?: number; insecure?: boolean }
     external?: { system?: string }
   }
@@ -339,6 +342,7 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
   const promote = { ...defaults.promote, ...raw.promote }
   const deploy = {
     backend: raw.deploy?.backend ?? defaults.deploy.backend,
+    deployments: raw.deploy?.deployments ?? defaults.deploy.deployments,
     argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
     external: { ...defaults.deploy.external, ...raw.deploy?.external },
   }

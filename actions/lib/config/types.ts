@@ -4,6 +4,8 @@
 export type Permission = 'write' | 'maintain' | 'admin'
 export type DeployBackend = 'argocd' | 'merge' | 'external'
 export type WaveMode = 'auto' | 'manual'
+/** How promote records GitHub deployments: `auto` is per environment for small stages, per stage above. */
+export type DeploymentsMode = 'auto' | 'per-environment' | 'per-stage' | 'off'
 
 export interface EnvironmentRule {
   /** Directory glob relative to the repository root, e.g. `clusters/*\/*`. */
@@ -104,6 +106,8 @@ export interface ArgoCdConfig {
 
 export interface DeployConfig {
   backend: DeployBackend
+  /** GitHub deployments: one per environment, one per stage, or none. */
+  deployments: DeploymentsMode
   argocd: ArgoCdConfig
   /** Name of the external system, for `external` statuses ("waiting for Kargo"). */
   external: { system: string }
