@@ -65482,7 +65482,7 @@ async function scanChartTemplates(chartDir, label) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 5 impacted environments, per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
@@ -65561,6 +65561,7 @@ function defaultConfig() {
         },
         deploy: {
             backend: 'merge',
+            deployments: 'auto',
             argocd: { server: '', application: '{name}', timeoutSeconds: 600, insecure: false },
             external: { system: 'external deployment' },
         },
@@ -65730,6 +65731,7 @@ function config_normalize(raw, file) {
     const promote = { ...defaults.promote, ...raw.promote };
     const deploy = {
         backend: raw.deploy?.backend ?? defaults.deploy.backend,
+        deployments: raw.deploy?.deployments ?? defaults.deploy.deployments,
         argocd: { ...defaults.deploy.argocd, ...raw.deploy?.argocd },
         external: { ...defaults.deploy.external, ...raw.deploy?.external },
     };
@@ -66935,15 +66937,47 @@ async function setDeploymentStatus(client, repo, deployment, update) {
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/deployments.js
-// GitHub Deployments where the command was typed: one per environment on the
-// parent PR's head SHA, for every backend, so the PR's timeline and the
-// repository's Environments page show what was deployed where. A re-run finds
-// the deployment of its first attempt (one listing per run) instead of
+// GitHub Deployments where the command was typed, on the parent PR's head
+// SHA, for every backend, so the PR's timeline and the repository's
+// Environments page show what was deployed where: one per environment, or
+// one per stage (`deploy.deployments`; three content-creating requests each,
+// the largest per-environment cost of a promotion at fleet scale). A re-run
+// finds the deployment of its first attempt (one listing per run) instead of
 // creating a duplicate. `production_environment` comes from the stage's
 // `production` setting.
 
 
 const DEPLOYMENT_TASK = 'deploy:fleet-promote';
+/** `deployments: auto` records one deployment per environment up to this many impacted environments in a stage. */
+const AUTO_PER_ENVIRONMENT_MAX = 5;
+/** Where a stage's deployments are recorded, from the mode and how many of its environments the PR impacts. */
+function deploymentScope(mode, stageEnvironments) {
+    switch (mode) {
+        case 'per-environment':
+            return 'environment';
+        case 'per-stage':
+            return 'stage';
+        case 'off':
+            return 'none';
+        case 'auto':
+            return stageEnvironments <= AUTO_PER_ENVIRONMENT_MAX ? 'environment' : 'stage';
+    }
+}
+/** Each stage's deployment scope, from how many environments of it the PR impacts. */
+function stageScopes(mode, impacted) {
+    const counts = new Map();
+    for (const env of impacted)
+        counts.set(env.stage.name, (counts.get(env.stage.name) ?? 0) + 1);
+    return new Map([...counts].map(([stage, count]) => [stage, deploymentScope(mode, count)]));
+}
+/** A stage's one deployment ends `failure` when any environment failed, `success` when all succeeded; otherwise it stays in progress. */
+function stageDeploymentState(results) {
+    if (results.some((result) => result === 'failure'))
+        return 'failure';
+    if (results.length > 0 && results.every((result) => result === 'success'))
+        return 'success';
+    return undefined;
+}
 /** The task's deployments on the parent head, newest per environment (one paginated listing). */
 function existingDeployments(client, repo, parentSha) {
     return listDeploymentIds(client, repo, { sha: parentSha, task: DEPLOYMENT_TASK });
@@ -66956,13 +66990,19 @@ async function startDeployment(ctx, target, state, description, environmentUrl) 
             environment: target.environment,
             task: DEPLOYMENT_TASK,
             production: target.production,
-            description: statusDescription(`#${ctx.parent} → ${target.environment} (${target.stage})`),
+            description: statusDescription(target.child
+                ? `#${ctx.parent} → ${target.environment} (${target.stage})`
+                : `#${ctx.parent} → stage ${target.stage} (${target.children?.length ?? 0} environments)`),
             payload: {
                 parent: ctx.parent,
                 parentSha: ctx.parentSha,
-                child: target.child.number,
-                branch: target.child.branch,
-                childSha: target.child.headSha,
+                ...(target.child
+                    ? {
+                        child: target.child.number,
+                        branch: target.child.branch,
+                        childSha: target.child.headSha,
+                    }
+                    : { children: target.children ?? [] }),
             },
         }));
     await reportDeployment(ctx, target, deployment, state, description, environmentUrl);
@@ -66976,6 +67016,29 @@ async function reportDeployment(ctx, target, deployment, state, description, env
         environmentUrl,
         ...(ctx.runUrl ? { logUrl: ctx.runUrl } : {}),
     });
+}
+/** Finds or creates a stage's one deployment (named after the stage) and marks it started. */
+async function startStageDeployment(ctx, stage, children, url) {
+    const target = {
+        environment: stage.name,
+        stage: stage.name,
+        production: stage.production,
+        children,
+    };
+    const description = `${stage.external ? 'waiting for' : 'deploying'} ${children.length} environments of #${ctx.parent}`;
+    const id = await startDeployment(ctx, target, stage.external ? 'queued' : 'in_progress', description, url);
+    return { id, target, url };
+}
+/** The stage's deployment after its environments ran: success or failure, or left as it is. */
+async function finishStageDeployment(ctx, deployment, results) {
+    const state = stageDeploymentState(results);
+    if (!state)
+        return;
+    const failed = results.filter((result) => result === 'failure').length;
+    const description = state === 'success'
+        ? `${results.length} environments deployed`
+        : `${failed} of ${results.length} environments failed`;
+    await reportDeployment(ctx, deployment.target, deployment.id, state, description, deployment.url);
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/verify.js
@@ -67018,7 +67081,8 @@ async function bake(client, request) {
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
 //
-// Every backend also records a GitHub deployment (deployments.ts).
+// Every backend also records a GitHub deployment for the environment, unless
+// its stage records one for all (deployments.ts).
 
 
 
@@ -67046,10 +67110,11 @@ async function deployEnvironment(ctx, target) {
     let deployment;
     try {
         const waiting = target.backend === 'external';
-        deployment = await startDeployment(deploymentContext(ctx), target, waiting ? 'queued' : 'in_progress', waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`, url);
+        if (target.recordDeployment)
+            deployment = await startDeployment(deploymentContext(ctx), target, waiting ? 'queued' : 'in_progress', waiting ? `waiting for ${ctx.externalSystem}` : `deploying ${target.child.branch}`, url);
         const outcome = await runBackend(ctx, target);
         // The external system finishes what it deploys; the deployment stays queued for it.
-        if (outcome.result !== 'waiting')
+        if (deployment !== undefined && outcome.result !== 'waiting')
             await reportDeployment(deploymentContext(ctx), target, deployment, outcome.result, outcome.detail, url);
         return finish(outcome.result, outcome.detail, outcome.url);
     }
@@ -68311,29 +68376,48 @@ async function readRequiredStageRuns(client, repo, input) {
 // stage whose deploys would need more is deployed in batches. This run takes
 // the first batch; every environment it deploys then counts as "already
 // deployed", so the same command again continues with the next.
-/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, by backend. */
+/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its GitHub deployment apart. */
 const CREATING_PER_ENVIRONMENT = {
-    // the deployment, its first and final statuses, the environment's status
-    argocd: 4,
-    // the same, and the merge
-    merge: 5,
-    // the deployment, its status, "waiting for <system>"
-    external: 3,
+    // the environment's status
+    argocd: 1,
+    // the merge and the status
+    merge: 2,
+    // "waiting for <system>"
+    external: 1,
+};
+/** A GitHub deployment: created, started and finished (external: created and queued). */
+const CREATING_PER_DEPLOYMENT = {
+    argocd: 3,
+    merge: 3,
+    external: 2,
 };
 /** GitHub's documented secondary limit on content-creating requests, per hour. */
 const CONTENT_CREATING_PER_HOUR = 500;
 /** Left for the run's own reply, reactions and gate, and for other runs on the same token. */
 const CONTENT_CREATING_RESERVE = 60;
-/** The environments (in the given order) whose deploys fit `budget`; at least one. */
-function batchOf(selected, budget = CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE) {
-    const cost = (env) => CREATING_PER_ENVIRONMENT[env.stage.backend];
-    const total = selected.reduce((sum, env) => sum + cost(env), 0);
+/**
+ * The environments (in the given order) whose deploys fit `budget`; at least
+ * one. `scopes` says where each stage records its deployments: a stage's one
+ * deployment is counted with its first environment.
+ */
+function batchOf(selected, scopes, budget = CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE) {
+    const counted = new Set();
+    const cost = (env) => {
+        const scope = scopes.get(env.stage.name) ?? 'environment';
+        const deployment = CREATING_PER_DEPLOYMENT[env.stage.backend];
+        const stageFirst = scope === 'stage' && !counted.has(env.stage.name);
+        counted.add(env.stage.name);
+        return (CREATING_PER_ENVIRONMENT[env.stage.backend] +
+            (scope === 'environment' || stageFirst ? deployment : 0));
+    };
+    const costs = selected.map(cost);
+    const total = costs.reduce((sum, one) => sum + one, 0);
     let estimate = 0;
     let count = 0;
-    for (const env of selected) {
-        if (count > 0 && estimate + cost(env) > budget)
+    for (const one of costs) {
+        if (count > 0 && estimate + one > budget)
             break;
-        estimate += cost(env);
+        estimate += one;
         count++;
     }
     return { deploy: selected.slice(0, count), later: selected.slice(count), estimate, total };
@@ -68505,6 +68589,7 @@ function actorFields(state) {
 
 
 
+
 /** Repository roles from least to most privileged; custom roles map to their base. */
 const ROLE_RANK = {
     none: 0,
@@ -68569,7 +68654,7 @@ function decidePromotion(facts) {
         ? `deletion guard overridden for ${pinned.slice(0, 7)}`
         : `promoted by ${facts.actor.login}`;
     // In stage order, so a batch never deploys a stage before the ones it requires.
-    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)));
+    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)), stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]));
     if (batch.later.length > 0)
         log.push(`batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`);
     const plan = {
@@ -69609,6 +69694,7 @@ async function deployStages(state, plan, facts, deployments) {
     const { settings, pull } = state;
     const ctx = deployContext(state, deployments, facts.statuses);
     const impacted = [...facts.impacted, ...facts.finished];
+    const scopes = stageScopes(state.config.deploy.deployments, impacted);
     const outcomes = [];
     const waves = [];
     const succeeded = new Set([...facts.statuses]
@@ -69623,11 +69709,17 @@ async function deployStages(state, plan, facts, deployments) {
             }
             continue;
         }
+        const scope = scopes.get(stage.name) ?? 'environment';
+        const stageDeployment = scope === 'stage'
+            ? await startStageDeployment(deploymentContext(ctx), { ...stage, external: stage.backend === 'external' }, envs.map((env) => env.child.number), `${ctx.repoUrl}/pull/${pull.number}`)
+            : undefined;
         const run = await deployStageInWaves(stage, envs, facts, {
             defaultParallel: settings.concurrency ?? 4,
-            deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan)),
+            deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan, scope === 'environment')),
             log: settings.log,
         });
+        if (stageDeployment)
+            await finishStageDeployment(deploymentContext(ctx), stageDeployment, run.outcomes.map((outcome) => outcome.result));
         if (stage.waves.length > 0)
             waves.push(run.waves);
         for (const outcome of run.outcomes) {
@@ -69646,9 +69738,10 @@ async function deployStages(state, plan, facts, deployments) {
 function unmetRequirement(stage, impacted, succeeded) {
     return stage.requires.find((required) => impacted.some((env) => env.stage.name === required && !succeeded.has(environmentContext(env.environment))));
 }
-function deployTarget(env, plan) {
+function deployTarget(env, plan, recordDeployment) {
     const application = plan.applications.get(env.environment);
     return {
+        recordDeployment,
         environment: env.environment,
         stage: env.stage.name,
         backend: env.stage.backend,
