@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultConfig } from '../actions/lib/config/config.js'
 import { runProcess } from '../actions/lib/process.js'
 import { hydrate, SANDBOX_TMP_BYTES } from '../actions/lib/render/hydrate.js'
-import { Sandbox, sandboxRefusal } from '../actions/lib/render/sandbox.js'
+import { Sandbox, SandboxPool, sandboxRefusal } from '../actions/lib/render/sandbox.js'
 import { findOnPath, toolEnv } from '../actions/lib/render/tools.js'
 import { fixtureRepo } from './fixtures/render/fixture-repo.js'
 
@@ -160,6 +160,70 @@ describe('the render sandbox', () => {
       expect(await withMarker(marker)).toEqual([])
     })
   }
+})
+
+describe('a render slot: one sandbox running commands one after another', () => {
+  const env = () => toolEnv('/tmp', '/tmp')
+  // "$0" is the shell itself: the sandbox holds no other program.
+  const sh =
+    (script: string, limits = {}) =>
+    (pool: SandboxPool) =>
+      pool.run(sandbox.shell, ['-c', script, sandbox.shell], { timeoutMs: 30_000, ...limits })
+
+  it('answers each command with its own output, error output and exit code', async () => {
+    const pool = new SandboxPool(sandbox, { readOnly: [tree], cwd: tree }, env())
+    try {
+      const first = await sh('echo out; echo err >&2; exit 3')(pool)
+      expect(first).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' })
+      // No newline at the end, and a line that looks like an answer's end.
+      const second = await sh('printf "deadbeef 0\\nlast"')(pool)
+      expect(second).toEqual({ code: 0, stdout: 'deadbeef 0\nlast', stderr: '' })
+      // Still the sandbox: the same checks as for a single process.
+      const outside = await sh(
+        `[ -e ${JSON.stringify(join(work, 'outside.txt'))} ] || echo absent`,
+      )(pool)
+      expect(outside.stdout).toBe('absent\n')
+      await expect(pool.run(sandbox.shell, ['-c', 'echo\nid'], {})).rejects.toThrow(/line break/)
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('ends whatever a command left running before the next one starts', async () => {
+    const pool = new SandboxPool(sandbox, { readOnly: [tree], cwd: tree }, env())
+    try {
+      const marker = `stray-${randomBytes(4).toString('hex')}`
+      const count = 'n=0; for p in /proc/[0-9]*; do n=$((n + 1)); done; echo "$n"'
+      // A stray that would spin forever: it runs while its command does…
+      const left = await sh(`("$0" -c 'while :; do :; done' ${marker} &); ${count}`)(pool)
+      expect(Number(left.stdout)).toBeGreaterThanOrEqual(4)
+      // …and is gone once the command answered: only bubblewrap's init, the driver and this shell.
+      expect(await withMarker(marker)).toEqual([])
+      expect(Number((await sh(count)(pool)).stdout)).toBeLessThanOrEqual(3)
+    } finally {
+      pool.close()
+    }
+  })
+
+  it('kills the whole sandbox at a limit, and the next command gets a fresh one', async () => {
+    const pool = new SandboxPool(sandbox, { readOnly: [tree], cwd: tree }, env())
+    try {
+      const marker = `spinner-${randomBytes(4).toString('hex')}`
+      const spin = await sh(`(while :; do :; done) & "$0" -c 'while :; do :; done' ${marker}`, {
+        timeoutMs: 500,
+      })(pool)
+      expect(spin.killedFor).toBe('timeout')
+      expect(await withMarker(marker)).toEqual([])
+      const flood = await sh('while :; do echo yyyyyyyyyyyyyyyy; done', { maxOutputBytes: 1000 })(
+        pool,
+      )
+      expect(flood.killedFor).toBe('output-limit')
+      expect(await sh('echo again')(pool)).toEqual({ code: 0, stdout: 'again\n', stderr: '' })
+    } finally {
+      pool.close()
+    }
+    expect(await withMarker(tree)).toEqual([])
+  })
 })
 
 describe('without a sandbox', () => {

@@ -10,7 +10,6 @@ import type { Environment, HydrateConfig } from '../config/types.js'
 import { errorMessage } from '../errors.js'
 import { Git, type GitOptions } from '../git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../hydration-types.js'
-import { runProcess } from '../process.js'
 import { ChartCache, type ChartLockEntry } from './chart-cache.js'
 import { clip, diffObjects, guardDeletions } from './compare.js'
 import { manifestText, ObjectParser, perResourceFiles, type RenderedObject } from './objects.js'
@@ -23,7 +22,7 @@ import {
   type SafetyPolicy,
   type SafetyReport,
 } from './safety.js'
-import { Sandbox } from './sandbox.js'
+import { Sandbox, SandboxPool } from './sandbox.js'
 import {
   findOnPath,
   kustomizeArgs,
@@ -144,6 +143,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     phases[phase] = now - mark
     mark = now
   }
+  let renders: SandboxPool | undefined
   try {
     const run = await prepareRun(options, runDir)
     log(run.sandbox.describe())
@@ -182,8 +182,21 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     await linkCharts(pending, cache, run.treeDir, parallelism)
     lap('charts')
 
-    // 4. Render pool: one kustomize process per environment.
-    const context: RenderContext = { ...run, objects: new ObjectParser(), commit, drySha, repoURL }
+    // 4. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+    const helmMounts = options.settings.helm.enabled ? [run.helm, dirname(run.helmShim)] : []
+    renders = new SandboxPool(
+      run.sandbox,
+      { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir },
+      run.env,
+    )
+    const context: RenderContext = {
+      ...run,
+      renders,
+      objects: new ObjectParser(),
+      commit,
+      drySha,
+      repoURL,
+    }
     const wet = await wetStates
     const environments = await mapPool(pending, parallelism, async (item) => {
       const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
@@ -212,6 +225,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       },
     }
   } finally {
+    renders?.close()
     await rm(runDir, { recursive: true, force: true })
   }
 }
@@ -339,6 +353,8 @@ function failureReason(error: unknown): string {
 }
 
 interface RenderContext extends PreparedRun {
+  /** The sandboxes kustomize runs in. */
+  renders: SandboxPool
   /** One parser for the run: environments share most objects. */
   objects: ObjectParser
   commit: CommitInfo
@@ -396,24 +412,11 @@ async function renderOne(
   }
   const dir = join(context.treeDir, env.path)
   const withHelm = settings.helm.enabled && item.report.usesHelm
-  const [command, args] = context.sandbox.command(
+  const run = await context.renders.run(
     context.kustomize,
     kustomizeArgs(dir, withHelm ? context.helmShim : undefined),
-    {
-      readOnly: [
-        context.treeDir,
-        context.kustomize,
-        ...(withHelm ? [context.helm, dirname(context.helmShim)] : []),
-      ],
-      cwd: context.treeDir,
-    },
+    { timeoutMs: context.timeoutMs, maxOutputBytes: settings.maxOutputBytes },
   )
-  const run = await runProcess(command, args, {
-    cwd: context.treeDir,
-    env: context.env,
-    timeoutMs: context.timeoutMs,
-    maxOutputBytes: settings.maxOutputBytes,
-  })
   // A render error is never "zero resources".
   if (run.killedFor === 'timeout')
     return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` })

@@ -5,10 +5,12 @@
 // host, a private size-limited /tmp, and an address-space limit. Without
 // bubblewrap (or where unprivileged user namespaces are refused) renders of
 // untrusted content are refused unless the configuration says
-// `hydrate.sandbox: off`; the memory limit applies either way.
+// `hydrate.sandbox: off`; the memory limit applies either way. A render slot
+// keeps one sandbox for the commands it runs one after another (SandboxPool).
 import { constants } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { access, realpath } from 'node:fs/promises'
-import { minimalEnv, runProcess } from '../process.js'
+import { minimalEnv, ProcessSession, runProcess, type RunResult } from '../process.js'
 
 export type SandboxMode = 'required' | 'off'
 
@@ -46,6 +48,23 @@ const NETWORK_FILES = [
  * limit and the command are arguments, never text in it.
  */
 const LIMIT_SCRIPT = 'ulimit -v "$1" || exit 125; shift; exec "$@"'
+/**
+ * A session's driver: under the memory limit, runs one command per request
+ * read from stdin (a marker line, an argument count, one argument a line),
+ * with stdin from /dev/null; then kills every other process of the sandbox's
+ * PID namespace (nothing a render started outlives it) and ends both streams
+ * with `<marker> <exit code>`. Constant: requests are data, never script text.
+ */
+const SESSION_SCRIPT = `ulimit -v "$1" || exit 125
+while IFS= read -r marker && IFS= read -r count; do
+  set --
+  while [ "$count" -gt 0 ]; do IFS= read -r arg; set -- "$@" "$arg"; count=$((count - 1)); done
+  "$@" </dev/null
+  code=$?
+  kill -9 -1 2>/dev/null
+  printf '\\n%s %s\\n' "$marker" "$code" >&2
+  printf '\\n%s %s\\n' "$marker" "$code"
+done`
 
 async function executable(path: string): Promise<boolean> {
   try {
@@ -83,6 +102,7 @@ export function bwrapArgs(
   limits: Limits,
   program: readonly string[],
   shell: string,
+  script = LIMIT_SCRIPT,
 ): string[] {
   const args = ['--unshare-all', '--unshare-user', '--disable-userns']
   if (run.network) args.push('--share-net')
@@ -102,7 +122,7 @@ export function bwrapArgs(
   for (const path of run.readOnly) args.push('--ro-bind', path, path)
   if (run.network) for (const path of NETWORK_FILES) args.push('--ro-bind-try', path, path)
   for (const path of run.writable ?? []) args.push('--bind', path, path)
-  args.push('--chdir', run.cwd, '--', shell, '-c', LIMIT_SCRIPT, 'limit')
+  args.push('--chdir', run.cwd, '--', shell, '-c', script, 'limit')
   args.push(String(Math.floor(limits.memoryBytes / 1024)), ...program)
   return args
 }
@@ -209,5 +229,107 @@ export class Sandbox {
       this.isolation.bwrap,
       bwrapArgs({ ...run, readOnly }, this.limits, [program, ...args], this.shell),
     ]
+  }
+
+  /**
+   * Many commands, one after another, in one sandbox with these mounts (a
+   * render slot): saves a bubblewrap start and a fork of node per command.
+   * Only with bubblewrap, whose PID namespace lets the driver end every
+   * process a command left behind; undefined otherwise.
+   */
+  session(run: SandboxRun, env: NodeJS.ProcessEnv): SandboxSession | undefined {
+    if (this.isolation.kind !== 'bubblewrap') return undefined
+    const readOnly = [...new Set([...this.shellFiles, ...run.readOnly])]
+    const args = bwrapArgs({ ...run, readOnly }, this.limits, [], this.shell, SESSION_SCRIPT)
+    return new SandboxSession(this.isolation.bwrap, args, run.cwd, env)
+  }
+}
+
+/**
+ * A running sandbox that runs one command at a time, as runProcess would run
+ * it alone. At a limit the whole sandbox is killed and the next command
+ * starts a fresh one.
+ */
+export class SandboxSession {
+  private process?: ProcessSession
+
+  constructor(
+    private readonly bwrap: string,
+    private readonly args: readonly string[],
+    private readonly cwd: string,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  /** `program` must be one of the session's read-only paths; no argument may hold a line break. */
+  async run(
+    program: string,
+    args: readonly string[],
+    limits: { timeoutMs?: number; maxOutputBytes?: number },
+  ): Promise<RunResult & { killedFor?: 'timeout' | 'output-limit' }> {
+    const argv = [program, ...args]
+    if (argv.some((arg) => /[\n\r]/.test(arg)))
+      throw new Error(`a sandboxed argument holds a line break: ${JSON.stringify(argv)}`)
+    if (!this.process || this.process.ended) {
+      this.process = new ProcessSession(this.bwrap, this.args, { cwd: this.cwd, env: this.env })
+    }
+    const marker = randomBytes(16).toString('hex')
+    const answer = await this.process.request(
+      `${marker}\n${argv.length}\n${argv.join('\n')}\n`,
+      marker,
+      limits,
+    )
+    return {
+      code: answer.code,
+      stdout: answer.stdout,
+      stderr: answer.stderr,
+      ...(answer.killedFor ? { killedFor: answer.killedFor } : {}),
+    }
+  }
+
+  /** Ends the sandbox and everything in it. */
+  close(): void {
+    this.process?.close()
+  }
+}
+
+/**
+ * Sandboxes with the same mounts for commands run concurrently: each command
+ * takes an idle session or starts one (so there are as many as commands ever
+ * ran at once). Without bubblewrap, each command runs alone under the limits.
+ */
+export class SandboxPool {
+  private readonly idle: SandboxSession[] = []
+  private readonly all: SandboxSession[] = []
+
+  constructor(
+    private readonly sandbox: Sandbox,
+    private readonly mounts: SandboxRun,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  async run(
+    program: string,
+    args: readonly string[],
+    limits: { timeoutMs?: number; maxOutputBytes?: number },
+  ): Promise<RunResult & { killedFor?: 'timeout' | 'output-limit' }> {
+    let session = this.idle.pop()
+    if (!session) {
+      session = this.sandbox.session(this.mounts, this.env)
+      if (!session) {
+        const [command, argv] = this.sandbox.command(program, args, this.mounts)
+        return runProcess(command, argv, { cwd: this.mounts.cwd, env: this.env, ...limits })
+      }
+      this.all.push(session)
+    }
+    try {
+      return await session.run(program, args, limits)
+    } finally {
+      this.idle.push(session)
+    }
+  }
+
+  /** Ends every sandbox of the pool. */
+  close(): void {
+    for (const session of this.all) session.close()
   }
 }
