@@ -25545,6 +25545,7 @@ function issuesError(issues, revisionLabel) {
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
   Qd: () => (/* binding */ CommandError),
+  M2: () => (/* binding */ ProcessSession),
   DW: () => (/* binding */ minimalEnv),
   X4: () => (/* binding */ runChecked),
   R3: () => (/* binding */ runProcess)
@@ -25667,6 +25668,142 @@ async function runChecked(command, args, options = {}) {
     }
     return result;
 }
+/**
+ * A long-running child answering one request at a time: the request is
+ * written to its stdin, and its answer is what stdout and stderr carry until
+ * each ends with the line `<marker> <status>`. Like runProcess, the child leads
+ * its own process group, killed whole at a limit (which ends the session) and
+ * when the child exits.
+ */
+class ProcessSession {
+    child;
+    streams = { stdout: new SessionStream(), stderr: new SessionStream() };
+    current;
+    endedCode;
+    stop;
+    constructor(command, args, options = {}) {
+        this.child = (0,external_node_child_process_namespaceObject.spawn)(command, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: false,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: true,
+        });
+        this.stop = () => killGroup(this.child.pid);
+        for (const name of ['stdout', 'stderr']) {
+            this.child[name].on('data', (chunk) => this.receive(name, chunk));
+        }
+        this.child.on('error', () => this.finish(127));
+        this.child.on('exit', this.stop);
+        this.child.on('close', (code, signal) => this.finish(code ?? (signal ? 128 : 1)));
+        this.child.stdin.on('error', () => {
+            // The child may be gone; its exit ends the session.
+        });
+    }
+    get ended() {
+        return this.endedCode !== undefined;
+    }
+    /**
+     * Sends one request (`marker`: random hex, so no answer can end early); never
+     * rejects: a session that ended answers with `ended`.
+     */
+    request(input, marker, limits = {}) {
+        if (this.current)
+            throw new Error('a session answers one request at a time');
+        if (this.endedCode !== undefined) {
+            return Promise.resolve({ stdout: '', stderr: '', code: this.endedCode, ended: true });
+        }
+        if (!/^[0-9a-f]{16,}$/.test(marker))
+            throw new Error('a session marker is 16+ hex digits');
+        return new Promise((resolve) => {
+            const timer = limits.timeoutMs === undefined
+                ? undefined
+                : setTimeout(() => this.kill('timeout'), limits.timeoutMs);
+            this.current = {
+                end: new RegExp(`\\n${marker} (\\d+)\\n$`),
+                ...(limits.maxOutputBytes !== undefined ? { maxOutputBytes: limits.maxOutputBytes } : {}),
+                done: (answer) => {
+                    if (timer)
+                        clearTimeout(timer);
+                    this.current = undefined;
+                    resolve(answer);
+                },
+            };
+            this.child.stdin.write(input);
+        });
+    }
+    /** Ends the session and everything it started. */
+    close() {
+        this.child.stdin.end();
+        this.stop();
+    }
+    killedFor;
+    kill(reason) {
+        this.killedFor ??= reason;
+        this.stop();
+    }
+    receive(name, chunk) {
+        const stream = this.streams[name];
+        const current = this.current;
+        if (!current || this.killedFor)
+            return;
+        stream.push(chunk, current.end);
+        const limit = current.maxOutputBytes;
+        if (name === 'stdout' && limit !== undefined && stream.bytes > limit) {
+            this.kill('output-limit');
+            return;
+        }
+        const { stdout, stderr } = this.streams;
+        if (stdout.status === undefined || stderr.status === undefined)
+            return;
+        const code = Number(stdout.status);
+        current.done({ stdout: stdout.take(), stderr: stderr.take(), code });
+    }
+    finish(code) {
+        if (this.endedCode !== undefined)
+            return;
+        this.endedCode = code;
+        const { stdout, stderr } = this.streams;
+        this.current?.done({
+            stdout: stdout.take(),
+            stderr: stderr.take(),
+            code,
+            ended: true,
+            ...(this.killedFor ? { killedFor: this.killedFor } : {}),
+        });
+    }
+}
+/** One stream of a session: its answer so far, and the status once the marker line ends it. */
+class SessionStream {
+    chunks = [];
+    tail = '';
+    endBytes = 0;
+    bytes = 0;
+    status;
+    push(chunk, end) {
+        this.chunks.push(chunk);
+        this.bytes += chunk.length;
+        // The marker line is ASCII: a latin1 tail of the last bytes is enough to find it.
+        this.tail = (this.tail + chunk.toString('latin1')).slice(-64);
+        const found = end.exec(this.tail);
+        if (found) {
+            this.status = found[1];
+            this.endBytes = found[0].length;
+            this.bytes -= this.endBytes;
+        }
+    }
+    /** The answer without the marker line (and the newline before it, which the marker adds). */
+    take() {
+        const all = Buffer.concat(this.chunks);
+        const text = all.subarray(0, all.length - this.endBytes).toString('utf8');
+        this.chunks = [];
+        this.tail = '';
+        this.endBytes = 0;
+        this.bytes = 0;
+        this.status = undefined;
+        return text;
+    }
+}
 
 
 /***/ }),
@@ -25692,10 +25829,10 @@ var external_node_path_ = __nccwpck_require__(6760);
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
 var git_git = __nccwpck_require__(2386);
-// EXTERNAL MODULE: ./actions/lib/process.js + 1 modules
-var lib_process = __nccwpck_require__(8152);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./actions/lib/process.js + 1 modules
+var lib_process = __nccwpck_require__(8152);
 // EXTERNAL MODULE: ./actions/lib/render/safety.js + 2 modules
 var safety = __nccwpck_require__(3279);
 ;// CONCATENATED MODULE: ./actions/lib/render/chart-cache.js
@@ -26096,7 +26233,9 @@ var external_node_fs_ = __nccwpck_require__(3024);
 // host, a private size-limited /tmp, and an address-space limit. Without
 // bubblewrap (or where unprivileged user namespaces are refused) renders of
 // untrusted content are refused unless the configuration says
-// `hydrate.sandbox: off`; the memory limit applies either way.
+// `hydrate.sandbox: off`; the memory limit applies either way. A render slot
+// keeps one sandbox for the commands it runs one after another (SandboxPool).
+
 
 
 
@@ -26114,6 +26253,23 @@ const NETWORK_FILES = [
  * limit and the command are arguments, never text in it.
  */
 const LIMIT_SCRIPT = 'ulimit -v "$1" || exit 125; shift; exec "$@"';
+/**
+ * A session's driver: under the memory limit, runs one command per request
+ * read from stdin (a marker line, an argument count, one argument a line),
+ * with stdin from /dev/null; then kills every other process of the sandbox's
+ * PID namespace (nothing a render started outlives it) and ends both streams
+ * with `<marker> <exit code>`. Constant: requests are data, never script text.
+ */
+const SESSION_SCRIPT = `ulimit -v "$1" || exit 125
+while IFS= read -r marker && IFS= read -r count; do
+  set --
+  while [ "$count" -gt 0 ]; do IFS= read -r arg; set -- "$@" "$arg"; count=$((count - 1)); done
+  "$@" </dev/null
+  code=$?
+  kill -9 -1 2>/dev/null
+  printf '\\n%s %s\\n' "$marker" "$code" >&2
+  printf '\\n%s %s\\n' "$marker" "$code"
+done`;
 async function executable(path) {
     try {
         await (0,promises_.access)(path, external_node_fs_.constants.X_OK);
@@ -26143,7 +26299,7 @@ async function sharedLibraries(program) {
     return [...libraries].sort();
 }
 /** The whole bwrap command line for one process (exported for the tests). */
-function bwrapArgs(run, limits, program, shell) {
+function bwrapArgs(run, limits, program, shell, script = LIMIT_SCRIPT) {
     const args = ['--unshare-all', '--unshare-user', '--disable-userns'];
     if (run.network)
         args.push('--share-net');
@@ -26158,7 +26314,7 @@ function bwrapArgs(run, limits, program, shell) {
             args.push('--ro-bind-try', path, path);
     for (const path of run.writable ?? [])
         args.push('--bind', path, path);
-    args.push('--chdir', run.cwd, '--', shell, '-c', LIMIT_SCRIPT, 'limit');
+    args.push('--chdir', run.cwd, '--', shell, '-c', script, 'limit');
     args.push(String(Math.floor(limits.memoryBytes / 1024)), ...program);
     return args;
 }
@@ -26236,6 +26392,97 @@ class Sandbox {
             this.isolation.bwrap,
             bwrapArgs({ ...run, readOnly }, this.limits, [program, ...args], this.shell),
         ];
+    }
+    /**
+     * Many commands, one after another, in one sandbox with these mounts (a
+     * render slot): saves a bubblewrap start and a fork of node per command.
+     * Only with bubblewrap, whose PID namespace lets the driver end every
+     * process a command left behind; undefined otherwise.
+     */
+    session(run, env) {
+        if (this.isolation.kind !== 'bubblewrap')
+            return undefined;
+        const readOnly = [...new Set([...this.shellFiles, ...run.readOnly])];
+        const args = bwrapArgs({ ...run, readOnly }, this.limits, [], this.shell, SESSION_SCRIPT);
+        return new SandboxSession(this.isolation.bwrap, args, run.cwd, env);
+    }
+}
+/**
+ * A running sandbox that runs one command at a time, as runProcess would run
+ * it alone. At a limit the whole sandbox is killed and the next command
+ * starts a fresh one.
+ */
+class SandboxSession {
+    bwrap;
+    args;
+    cwd;
+    env;
+    process;
+    constructor(bwrap, args, cwd, env) {
+        this.bwrap = bwrap;
+        this.args = args;
+        this.cwd = cwd;
+        this.env = env;
+    }
+    /** `program` must be one of the session's read-only paths; no argument may hold a line break. */
+    async run(program, args, limits) {
+        const argv = [program, ...args];
+        if (argv.some((arg) => /[\n\r]/.test(arg)))
+            throw new Error(`a sandboxed argument holds a line break: ${JSON.stringify(argv)}`);
+        if (!this.process || this.process.ended) {
+            this.process = new lib_process/* ProcessSession */.M2(this.bwrap, this.args, { cwd: this.cwd, env: this.env });
+        }
+        const marker = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        const answer = await this.process.request(`${marker}\n${argv.length}\n${argv.join('\n')}\n`, marker, limits);
+        return {
+            code: answer.code,
+            stdout: answer.stdout,
+            stderr: answer.stderr,
+            ...(answer.killedFor ? { killedFor: answer.killedFor } : {}),
+        };
+    }
+    /** Ends the sandbox and everything in it. */
+    close() {
+        this.process?.close();
+    }
+}
+/**
+ * Sandboxes with the same mounts for commands run concurrently: each command
+ * takes an idle session or starts one (so there are as many as commands ever
+ * ran at once). Without bubblewrap, each command runs alone under the limits.
+ */
+class SandboxPool {
+    sandbox;
+    mounts;
+    env;
+    idle = [];
+    all = [];
+    constructor(sandbox, mounts, env) {
+        this.sandbox = sandbox;
+        this.mounts = mounts;
+        this.env = env;
+    }
+    async run(program, args, limits) {
+        let session = this.idle.pop();
+        if (!session) {
+            session = this.sandbox.session(this.mounts, this.env);
+            if (!session) {
+                const [command, argv] = this.sandbox.command(program, args, this.mounts);
+                return (0,lib_process/* runProcess */.R3)(command, argv, { cwd: this.mounts.cwd, env: this.env, ...limits });
+            }
+            this.all.push(session);
+        }
+        try {
+            return await session.run(program, args, limits);
+        }
+        finally {
+            this.idle.push(session);
+        }
+    }
+    /** Ends every sandbox of the pool. */
+    close() {
+        for (const session of this.all)
+            session.close();
     }
 }
 
@@ -26437,7 +26684,6 @@ var output = __nccwpck_require__(2055);
 
 
 
-
 const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The sandbox's private /tmp: kustomize writes each chart's merged values there. */
 const SANDBOX_TMP_BYTES = 256 * 2 ** 20;
@@ -26469,6 +26715,7 @@ async function hydrate(options) {
         phases[phase] = now - mark;
         mark = now;
     };
+    let renders;
     try {
         const run = await prepareRun(options, runDir);
         log(run.sandbox.describe());
@@ -26496,8 +26743,17 @@ async function hydrate(options) {
         });
         await linkCharts(pending, cache, run.treeDir, parallelism);
         lap('charts');
-        // 4. Render pool: one kustomize process per environment.
-        const context = { ...run, objects: new objects/* ObjectParser */.Xb(), commit, drySha, repoURL };
+        // 4. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+        const helmMounts = options.settings.helm.enabled ? [run.helm, (0,external_node_path_.dirname)(run.helmShim)] : [];
+        renders = new SandboxPool(run.sandbox, { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir }, run.env);
+        const context = {
+            ...run,
+            renders,
+            objects: new objects/* ObjectParser */.Xb(),
+            commit,
+            drySha,
+            repoURL,
+        };
         const wet = await wetStates;
         const environments = await mapPool(pending, parallelism, async (item) => {
             const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
@@ -26525,6 +26781,7 @@ async function hydrate(options) {
         };
     }
     finally {
+        renders?.close();
         await (0,promises_.rm)(runDir, { recursive: true, force: true });
     }
 }
@@ -26661,20 +26918,7 @@ async function renderOne(item, state, options, context) {
     }
     const dir = (0,external_node_path_.join)(context.treeDir, env.path);
     const withHelm = settings.helm.enabled && item.report.usesHelm;
-    const [command, args] = context.sandbox.command(context.kustomize, kustomizeArgs(dir, withHelm ? context.helmShim : undefined), {
-        readOnly: [
-            context.treeDir,
-            context.kustomize,
-            ...(withHelm ? [context.helm, (0,external_node_path_.dirname)(context.helmShim)] : []),
-        ],
-        cwd: context.treeDir,
-    });
-    const run = await (0,lib_process/* runProcess */.R3)(command, args, {
-        cwd: context.treeDir,
-        env: context.env,
-        timeoutMs: context.timeoutMs,
-        maxOutputBytes: settings.maxOutputBytes,
-    });
+    const run = await context.renders.run(context.kustomize, kustomizeArgs(dir, withHelm ? context.helmShim : undefined), { timeoutMs: context.timeoutMs, maxOutputBytes: settings.maxOutputBytes });
     // A render error is never "zero resources".
     if (run.killedFor === 'timeout')
         return finish({ ...base, reason: `render timed out after ${settings.timeoutSeconds}s` });

@@ -59084,6 +59084,142 @@ async function runChecked(command, args, options = {}) {
     }
     return result;
 }
+/**
+ * A long-running child answering one request at a time: the request is
+ * written to its stdin, and its answer is what stdout and stderr carry until
+ * each ends with the line `<marker> <status>`. Like runProcess, the child leads
+ * its own process group, killed whole at a limit (which ends the session) and
+ * when the child exits.
+ */
+class ProcessSession {
+    child;
+    streams = { stdout: new SessionStream(), stderr: new SessionStream() };
+    current;
+    endedCode;
+    stop;
+    constructor(command, args, options = {}) {
+        this.child = spawn(command, args, {
+            cwd: options.cwd,
+            env: options.env ?? process.env,
+            shell: false,
+            stdio: ['pipe', 'pipe', 'pipe'],
+            detached: true,
+        });
+        this.stop = () => killGroup(this.child.pid);
+        for (const name of ['stdout', 'stderr']) {
+            this.child[name].on('data', (chunk) => this.receive(name, chunk));
+        }
+        this.child.on('error', () => this.finish(127));
+        this.child.on('exit', this.stop);
+        this.child.on('close', (code, signal) => this.finish(code ?? (signal ? 128 : 1)));
+        this.child.stdin.on('error', () => {
+            // The child may be gone; its exit ends the session.
+        });
+    }
+    get ended() {
+        return this.endedCode !== undefined;
+    }
+    /**
+     * Sends one request (`marker`: random hex, so no answer can end early); never
+     * rejects: a session that ended answers with `ended`.
+     */
+    request(input, marker, limits = {}) {
+        if (this.current)
+            throw new Error('a session answers one request at a time');
+        if (this.endedCode !== undefined) {
+            return Promise.resolve({ stdout: '', stderr: '', code: this.endedCode, ended: true });
+        }
+        if (!/^[0-9a-f]{16,}$/.test(marker))
+            throw new Error('a session marker is 16+ hex digits');
+        return new Promise((resolve) => {
+            const timer = limits.timeoutMs === undefined
+                ? undefined
+                : setTimeout(() => this.kill('timeout'), limits.timeoutMs);
+            this.current = {
+                end: new RegExp(`\\n${marker} (\\d+)\\n$`),
+                ...(limits.maxOutputBytes !== undefined ? { maxOutputBytes: limits.maxOutputBytes } : {}),
+                done: (answer) => {
+                    if (timer)
+                        clearTimeout(timer);
+                    this.current = undefined;
+                    resolve(answer);
+                },
+            };
+            this.child.stdin.write(input);
+        });
+    }
+    /** Ends the session and everything it started. */
+    close() {
+        this.child.stdin.end();
+        this.stop();
+    }
+    killedFor;
+    kill(reason) {
+        this.killedFor ??= reason;
+        this.stop();
+    }
+    receive(name, chunk) {
+        const stream = this.streams[name];
+        const current = this.current;
+        if (!current || this.killedFor)
+            return;
+        stream.push(chunk, current.end);
+        const limit = current.maxOutputBytes;
+        if (name === 'stdout' && limit !== undefined && stream.bytes > limit) {
+            this.kill('output-limit');
+            return;
+        }
+        const { stdout, stderr } = this.streams;
+        if (stdout.status === undefined || stderr.status === undefined)
+            return;
+        const code = Number(stdout.status);
+        current.done({ stdout: stdout.take(), stderr: stderr.take(), code });
+    }
+    finish(code) {
+        if (this.endedCode !== undefined)
+            return;
+        this.endedCode = code;
+        const { stdout, stderr } = this.streams;
+        this.current?.done({
+            stdout: stdout.take(),
+            stderr: stderr.take(),
+            code,
+            ended: true,
+            ...(this.killedFor ? { killedFor: this.killedFor } : {}),
+        });
+    }
+}
+/** One stream of a session: its answer so far, and the status once the marker line ends it. */
+class SessionStream {
+    chunks = [];
+    tail = '';
+    endBytes = 0;
+    bytes = 0;
+    status;
+    push(chunk, end) {
+        this.chunks.push(chunk);
+        this.bytes += chunk.length;
+        // The marker line is ASCII: a latin1 tail of the last bytes is enough to find it.
+        this.tail = (this.tail + chunk.toString('latin1')).slice(-64);
+        const found = end.exec(this.tail);
+        if (found) {
+            this.status = found[1];
+            this.endBytes = found[0].length;
+            this.bytes -= this.endBytes;
+        }
+    }
+    /** The answer without the marker line (and the newline before it, which the marker adds). */
+    take() {
+        const all = Buffer.concat(this.chunks);
+        const text = all.subarray(0, all.length - this.endBytes).toString('utf8');
+        this.chunks = [];
+        this.tail = '';
+        this.endBytes = 0;
+        this.bytes = 0;
+        this.status = undefined;
+        return text;
+    }
+}
 
 ;// CONCATENATED MODULE: ./actions/lib/git/git.js
 
