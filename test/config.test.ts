@@ -96,6 +96,9 @@ describe('parseConfig', () => {
         waves: [],
         waveMode: 'auto',
         bakeSeconds: 0,
+        verify: { http: [], prometheus: [] },
+        failFast: true,
+        rollback: false,
       },
       {
         name: 'staging',
@@ -109,6 +112,9 @@ describe('parseConfig', () => {
         waves: [],
         waveMode: 'auto',
         bakeSeconds: 0,
+        verify: { http: [], prometheus: [] },
+        failFast: true,
+        rollback: false,
       },
       {
         name: 'production',
@@ -123,6 +129,31 @@ describe('parseConfig', () => {
         waveMode: 'manual',
         maxParallel: 2,
         bakeSeconds: 30,
+        verify: {
+          http: [
+            {
+              name: 'healthz',
+              url: 'https://{name}.example.com/healthz',
+              status: 200,
+              field: 'status',
+              equals: 'ok',
+            },
+          ],
+          prometheus: [
+            {
+              name: 'prometheus',
+              url: 'https://prometheus.example.com',
+              query: 'sum(rate(http_errors_total{cluster="{name}"}[5m]))',
+              condition: '< 0.01',
+              times: 3,
+              intervalSeconds: 10,
+              tokenEnv: 'PROM_TOKEN',
+            },
+          ],
+        },
+        failFast: false,
+        maxFailures: 2,
+        rollback: true,
       },
     ])
     expect(config.impact.extra).toEqual([{ paths: ['global/**'], environments: ['*'] }])
@@ -318,7 +349,13 @@ describe('schema and types agree', () => {
       [
         'version: 1',
         'environments: [{ glob: "clusters/*" }]',
-        'stages: [{ name: only }]',
+        'stages:',
+        '  - name: only',
+        '    backend: argocd',
+        '    verify:',
+        '      http: [{ url: "https://{name}.example.com/healthz" }]',
+        '      prometheus: [{ url: "https://prom.example.com", query: up, condition: "> 0" }]',
+        'deploy: { argocd: { server: "https://argocd.example.com" } }',
         'impact: { extra: [{ paths: ["x/**"], environments: ["*"] }] }',
         'hydrate: { helm: { allowedRepos: ["https://charts.example.com"] } }',
         'report:',

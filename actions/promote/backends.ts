@@ -14,7 +14,7 @@
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
 import { ArgoCdError } from '../lib/argocd/client.js'
-import type { DeployBackend } from '../lib/config/types.js'
+import type { DeployBackend, VerifyConfig } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { GitHubClient } from '../lib/github/client.js'
 import {
@@ -27,7 +27,7 @@ import {
 import { setStatus } from '../lib/github/statuses.js'
 import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
-import { bake } from './verify.js'
+import { bake, runChecks, type CheckContext } from './verify.js'
 
 /** `queued`: its wave comes after this command's (`waveMode: manual`). */
 export type EnvironmentResult = 'success' | 'failure' | 'waiting' | 'skipped' | 'noop' | 'queued'
@@ -45,6 +45,8 @@ export interface DeployTarget {
   bakeSeconds: number
   /** Whether this environment gets its own GitHub deployment (`deploy.deployments`). */
   recordDeployment: boolean
+  /** Checks it must pass after the bake (argocd). */
+  verify: VerifyConfig
 }
 
 export interface EnvironmentOutcome {
@@ -70,6 +72,7 @@ export interface DeployContext {
   repoUrl: string
   argocd?: { client: ArgoCdClient; timeoutMs: number; pollMs: number }
   externalSystem: string
+  checks: CheckContext
   /** Link to this workflow run, for deployment statuses. */
   runUrl?: string
   /** Deployments already made on the parent head by environment (a re-run reuses them). */
@@ -266,25 +269,40 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
         : `Argo CD: ${waited.message}`,
       url,
     }
-    if (verdict.ok && target.bakeSeconds > 0) {
-      const baked = await bake(argocd.client, {
-        application,
-        revision: headSha,
-        seconds: target.bakeSeconds,
-        pollMs: argocd.pollMs,
-      })
-      verdict = {
-        ok: baked.ok,
-        detail: baked.ok ? `${verdict.detail}, ${baked.detail}` : `${application} ${baked.detail}`,
-        url,
-      }
-    }
+    if (verdict.ok) verdict = await verifyEnvironment(ctx, target, application, verdict)
   } catch (error) {
     if (!(error instanceof ArgoCdError)) throw error
     verdict = { ok: false, detail: error.message, url }
   }
   await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url)
   return verdict
+}
+
+/** After Synced and Healthy: the bake, then the checks; each adds its clause to the detail. */
+async function verifyEnvironment(
+  ctx: DeployContext,
+  target: DeployTarget,
+  application: string,
+  healthy: BackendOutcome,
+): Promise<BackendOutcome> {
+  const argocd = ctx.argocd!
+  let verdict = healthy
+  if (target.bakeSeconds > 0) {
+    const baked = await bake(argocd.client, {
+      application,
+      revision: target.child.headSha,
+      seconds: target.bakeSeconds,
+      pollMs: argocd.pollMs,
+    })
+    if (!baked.ok) return { ...verdict, ok: false, detail: `${application} ${baked.detail}` }
+    verdict = { ...verdict, detail: `${verdict.detail}, ${baked.detail}` }
+  }
+  const { http, prometheus } = target.verify
+  if (http.length + prometheus.length === 0) return verdict
+  const checked = await runChecks(target.verify, target.environment, ctx.checks)
+  return checked.ok
+    ? { ...verdict, detail: `${verdict.detail}; checks: ${checked.detail}` }
+    : { ...verdict, ok: false, detail: `${application} ${checked.detail}` }
 }
 
 async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<BackendOutcome> {

@@ -165,6 +165,7 @@ function deployTarget(env: Impacted, plan: DeployPlan, recordDeployment: boolean
     child: env.child,
     production: env.stage.production,
     bakeSeconds: env.stage.bakeSeconds,
+    verify: env.stage.verify,
     ...(application !== undefined ? { application } : {}),
   }
 }
@@ -193,6 +194,7 @@ function deployContext(
         }
       : {}),
     externalSystem: config.deploy.external.system,
+    checks: { secret: settings.secret ?? ((name) => process.env[name]) },
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
     statuses: new Map(statuses),

@@ -207,6 +207,11 @@ export async function run(): Promise<void> {
               }
             : {}),
           argocdPollMs: inputs.argocdPollMs,
+          secret: (name: string) => {
+            const value = process.env[name]
+            if (value) core.setSecret(value)
+            return value
+          },
           aggregate: inputs.aggregate,
           log: core.info,
         },

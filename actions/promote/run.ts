@@ -42,6 +42,8 @@ export interface PromoteSettings {
   argocdPollMs: number
   /** Set `fleet-promote/pipeline` after changing statuses (default true). */
   aggregate: boolean
+  /** Reads a verify check's token variable (`tokenEnv`) of the promote step; main.ts masks it (default: process.env). */
+  secret?: (name: string) => string | undefined
   /** Environments deployed at once within a stage. */
   concurrency?: number
   log: (message: string) => void

@@ -1,9 +1,13 @@
 // Verification before success: an environment Argo CD reports Synced and
 // Healthy counts as succeeded only once it stayed so for the stage's
-// `bakeSeconds` (a Degraded seen meanwhile fails it).
+// `bakeSeconds` (a Degraded seen meanwhile fails it) and then passed the
+// stage's `verify` checks.
 
 import { setTimeout as sleep } from 'node:timers/promises'
 import { assessApplication, type ArgoCdClient } from '../lib/argocd/client.js'
+import { holds, parseCondition, type Condition } from '../lib/config/condition.js'
+import type { HttpCheck, PrometheusCheck, VerifyConfig } from '../lib/config/types.js'
+import { errorMessage } from '../lib/errors.js'
 
 export interface Verdict {
   ok: boolean
@@ -43,4 +47,185 @@ export async function bake(client: ArgoCdClient, request: BakeRequest): Promise<
       }
     }
   }
+}
+
+// ---------------------------------------------------------------------------
+// verify checks: HTTP and Prometheus, against URLs from the configuration (the
+// base branch) with tokens only from the promote step's environment.
+
+export interface CheckContext {
+  /** Reads a token variable of the promote step (main.ts masks what it returns). */
+  secret: (name: string) => string | undefined
+  sleep?: (ms: number) => Promise<void>
+  /** Per request. */
+  timeoutMs?: number
+}
+
+/** Runs the stage's checks for one environment in order; the first failure ends them. */
+export async function runChecks(
+  verify: VerifyConfig,
+  environment: string,
+  ctx: CheckContext,
+): Promise<Verdict> {
+  const passed: string[] = []
+  for (const check of verify.http) {
+    const verdict = await httpCheck(check, environment, ctx)
+    if (!verdict.ok) return failedCheck(check.name, verdict, passed)
+    passed.push(verdict.detail)
+  }
+  for (const check of verify.prometheus) {
+    const verdict = await prometheusCheck(check, environment, ctx)
+    if (!verdict.ok) return failedCheck(check.name, verdict, passed)
+    passed.push(verdict.detail)
+  }
+  return { ok: true, detail: passed.join(', ') }
+}
+
+function failedCheck(name: string, verdict: Verdict, passed: readonly string[]): Verdict {
+  const before = passed.length > 0 ? ` (passed: ${passed.join(', ')})` : ''
+  return { ok: false, detail: `failed check ${name}: ${verdict.detail}${before}` }
+}
+
+/** `{name}` in a URL template: the environment name, URL-encoded. */
+export function checkUrl(template: string, environment: string): string {
+  return template.replaceAll('{name}', encodeURIComponent(environment))
+}
+
+/** `{name}` in PromQL: the environment name, escaped for a quoted string literal. */
+export function checkQuery(template: string, environment: string): string {
+  return template.replaceAll('{name}', environment.replace(/[\\"'`]/g, '\\$&'))
+}
+
+async function httpCheck(check: HttpCheck, environment: string, ctx: CheckContext) {
+  const answer = await request(checkUrl(check.url, environment), check.tokenEnv, ctx)
+  if ('error' in answer) return { ok: false, detail: answer.error }
+  return httpVerdict(check, answer.status, answer.body)
+}
+
+/** The HTTP check's verdict from the answer. */
+export function httpVerdict(check: HttpCheck, status: number, body: string): Verdict {
+  if (status !== check.status)
+    return { ok: false, detail: `HTTP ${status}, expected ${check.status}` }
+  if (check.field === undefined) return { ok: true, detail: `${check.name} HTTP ${status}` }
+  let value: unknown
+  try {
+    value = fieldOf(JSON.parse(body), check.field)
+  } catch {
+    return { ok: false, detail: `HTTP ${status} but the body is not JSON` }
+  }
+  const shown = value === undefined ? 'missing' : shorten(JSON.stringify(value))
+  if (value !== check.equals)
+    return {
+      ok: false,
+      detail: `${check.field} is ${shown}, expected ${JSON.stringify(check.equals)}`,
+    }
+  return { ok: true, detail: `${check.name} HTTP ${status}, ${check.field} ${shown}` }
+}
+
+function fieldOf(value: unknown, path: string): unknown {
+  let at = value
+  for (const key of path.split('.')) {
+    if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key)) return undefined
+    at = (at as Record<string, unknown>)[key]
+  }
+  return at
+}
+
+async function prometheusCheck(
+  check: PrometheusCheck,
+  environment: string,
+  ctx: CheckContext,
+): Promise<Verdict> {
+  const condition = parseCondition(check.condition)
+  if (!condition) return { ok: false, detail: `"${check.condition}" is not a condition` }
+  const url = new URL(`${checkUrl(check.url, environment).replace(/\/+$/, '')}/api/v1/query`)
+  url.searchParams.set('query', checkQuery(check.query, environment))
+  const pause = ctx.sleep ?? sleep
+  const seen: number[] = []
+  for (let look = 1; look <= check.times; look++) {
+    if (look > 1) await pause(check.intervalSeconds * 1000)
+    const answer = await request(url.toString(), check.tokenEnv, ctx)
+    if ('error' in answer) return { ok: false, detail: answer.error }
+    const samples =
+      answer.status === 200
+        ? prometheusSamples(answer.body)
+        : { error: `Prometheus answered HTTP ${answer.status}` }
+    const verdict = prometheusVerdict(condition, samples, { look, times: check.times })
+    if (!verdict.ok) return verdict
+    if ('values' in samples) seen.push(...samples.values)
+  }
+  const times = check.times > 1 ? ` (${check.times}×)` : ''
+  return { ok: true, detail: `${check.name} ${worst(condition, seen)} ${condition.text}${times}` }
+}
+
+/** The samples of an instant query's answer (vector, scalar or matrix), or why there are none. */
+export function prometheusSamples(body: string): { values: number[] } | { error: string } {
+  let answer: { status?: string; error?: string; data?: { resultType?: string; result?: unknown } }
+  try {
+    answer = JSON.parse(body) as typeof answer
+  } catch {
+    return { error: 'the Prometheus answer is not JSON' }
+  }
+  if (answer.status !== 'success')
+    return { error: `Prometheus: ${shorten(answer.error ?? 'query failed')}` }
+  const result = answer.data?.result
+  const pairs: unknown[] =
+    answer.data?.resultType === 'scalar'
+      ? [result]
+      : Array.isArray(result)
+        ? result.flatMap(
+            (series: { value?: unknown; values?: unknown[] }) => series.values ?? [series.value],
+          )
+        : []
+  return { values: pairs.map((pair) => Number(Array.isArray(pair) ? pair[1] : NaN)) }
+}
+
+export function prometheusVerdict(
+  condition: Condition,
+  samples: { values: number[] } | { error: string },
+  at: { look: number; times: number },
+): Verdict {
+  const where = at.times > 1 ? ` (evaluation ${at.look} of ${at.times})` : ''
+  if ('error' in samples) return { ok: false, detail: `${samples.error}${where}` }
+  if (samples.values.length === 0)
+    return { ok: false, detail: `the query returned no data${where}` }
+  const bad = samples.values.find((value) => !holds(condition, value))
+  if (bad !== undefined) return { ok: false, detail: `${bad} is not ${condition.text}${where}` }
+  return { ok: true, detail: '' }
+}
+
+/** The sample nearest to failing: the largest for `<`, the smallest for `>`. */
+function worst(condition: Condition, values: readonly number[]): number {
+  if (condition.op.startsWith('<')) return Math.max(...values)
+  if (condition.op.startsWith('>')) return Math.min(...values)
+  return values[0] ?? NaN
+}
+
+async function request(
+  url: string,
+  tokenEnv: string | undefined,
+  ctx: CheckContext,
+): Promise<{ status: number; body: string } | { error: string }> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (tokenEnv !== undefined) {
+    const token = ctx.secret(tokenEnv)
+    if (!token)
+      return { error: `${tokenEnv} is not set (a secret in the promote step's environment)` }
+    headers.authorization = `Bearer ${token}`
+  }
+  const timeoutMs = ctx.timeoutMs ?? 10_000
+  try {
+    const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) })
+    return { status: response.status, body: await response.text() }
+  } catch (error) {
+    const why =
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer in ${timeoutMs / 1000} s`
+        : errorMessage(error)
+    return { error: `GET ${new URL(url).origin}${new URL(url).pathname}: ${why}` }
+  }
+}
+
+function shorten(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
 }

@@ -13,10 +13,14 @@ import type {
   Environment,
   EnvironmentRule,
   FleetConfig,
+  HttpCheck,
   Permission,
+  PrometheusCheck,
   StageConfig,
+  VerifyConfig,
   WaveMode,
 } from './types.js'
+import { parseCondition } from './condition.js'
 import { UserError } from '../errors.js'
 import { derivedEnvironmentName, unsafeNameReason } from './naming.js'
 import { matchesPrefix } from '../render/safety.js'
@@ -63,6 +67,9 @@ export function defaultConfig(): FleetConfig {
         waves: [],
         waveMode: 'auto',
         bakeSeconds: 0,
+        verify: { http: [], prometheus: [] },
+        failFast: true,
+        rollback: false,
       },
     ],
     impact: { extra: [] },
@@ -180,6 +187,14 @@ interface RawStage {
   waveMode?: WaveMode
   maxParallel?: number
   bakeSeconds?: number
+  verify?: {
+    http?: (Partial<Omit<HttpCheck, 'url'>> & { url: string })[]
+    prometheus?: (Partial<Omit<PrometheusCheck, 'url' | 'query' | 'condition'>> &
+      Pick<PrometheusCheck, 'url' | 'query' | 'condition'>)[]
+  }
+  failFast?: boolean
+  maxFailures?: number
+  rollback?: boolean
 }
 
 interface RawConfig {
@@ -367,6 +382,10 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     waveMode: stage.waveMode ?? 'auto',
     ...(stage.maxParallel !== undefined ? { maxParallel: stage.maxParallel } : {}),
     bakeSeconds: stage.bakeSeconds ?? 0,
+    verify: normalizeVerify(stage.verify),
+    failFast: stage.failFast ?? true,
+    ...(stage.maxFailures !== undefined ? { maxFailures: stage.maxFailures } : {}),
+    rollback: stage.rollback ?? (stage.backend ?? deploy.backend) === 'argocd',
   }))
   const hydrate = raw.hydrate
   return {
@@ -587,6 +606,7 @@ function stageProblems(config: FleetConfig, problems: Problem[], check: Check): 
     }
     stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)))
     waveProblems(config, stage, i, problems, check)
+    verifyProblems(stage, i, problems)
   })
   // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
   if (stageIndex.size !== config.stages.length) return
@@ -707,6 +727,85 @@ function waveProblems(
       path: ['stages', i, 'bakeSeconds'],
       message: `bakeSeconds watches the Argo CD Application's health: it needs the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
     })
+  }
+}
+
+/** Checks need the argocd backend, conditions parse, names are unique, and so on. */
+function verifyProblems(stage: StageConfig, i: number, problems: Problem[]): void {
+  const at = (...path: Path): Path => ['stages', i, ...path]
+  const { http, prometheus } = stage.verify
+  if (http.length + prometheus.length > 0 && stage.backend !== 'argocd') {
+    problems.push({
+      path: at('verify'),
+      message: `verify checks run once Argo CD reports the environment Synced and Healthy: they need the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
+    })
+  }
+  const names = new Map<string, string>()
+  const checks: [string, number, HttpCheck | PrometheusCheck][] = [
+    ...http.map((c, j): [string, number, HttpCheck] => ['http', j, c]),
+    ...prometheus.map((c, j): [string, number, PrometheusCheck] => ['prometheus', j, c]),
+  ]
+  for (const [kind, j, check] of checks) {
+    const earlier = names.get(check.name)
+    if (earlier !== undefined) {
+      problems.push({
+        path: at('verify', kind, j, 'name'),
+        message: `check name "${check.name}" is already ${earlier}: each check needs its own name`,
+      })
+    } else names.set(check.name, `stages[${i}].verify.${kind}[${j}]`)
+    if (!/^https?:\/\//.test(check.url)) {
+      problems.push({
+        path: at('verify', kind, j, 'url'),
+        message: `"${check.url}" is not an http(s):// URL template`,
+      })
+    }
+    if ('condition' in check && !parseCondition(check.condition)) {
+      problems.push({
+        path: at('verify', kind, j, 'condition'),
+        message: `"${check.condition}" is not a condition: a comparison (<, <=, >, >=, ==, !=) and a number, e.g. "< 0.01"`,
+      })
+    }
+  }
+  http.forEach((check, j) => {
+    if ((check.field === undefined) !== (check.equals === undefined)) {
+      problems.push({
+        path: at('verify', 'http', j, check.field === undefined ? 'equals' : 'field'),
+        message: 'field and equals go together: the JSON field and the value it must have',
+      })
+    }
+  })
+  if (stage.maxFailures !== undefined && stage.failFast) {
+    problems.push({
+      path: at('maxFailures'),
+      message: `maxFailures needs failFast: false (with failFast, the stage stops at its first failed environment)`,
+    })
+  }
+  if (stage.rollback && stage.backend !== 'argocd') {
+    problems.push({
+      path: at('rollback'),
+      message: `rollback puts the Argo CD Application back on its WET branch: it needs the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
+    })
+  }
+}
+
+/** Checks with their defaults: named after their kind (and position when several). */
+function normalizeVerify(raw: RawStage['verify']): VerifyConfig {
+  const http = raw?.http ?? []
+  const prometheus = raw?.prometheus ?? []
+  const nameOf = (kind: string, j: number, count: number, name?: string) =>
+    name ?? (count > 1 ? `${kind} ${j + 1}` : kind)
+  return {
+    http: http.map((check, j) => ({
+      ...check,
+      name: nameOf('http', j, http.length, check.name),
+      status: check.status ?? 200,
+    })),
+    prometheus: prometheus.map((check, j) => ({
+      ...check,
+      name: nameOf('prometheus', j, prometheus.length, check.name),
+      times: check.times ?? 1,
+      intervalSeconds: check.intervalSeconds ?? 10,
+    })),
   }
 }
 

@@ -47,6 +47,47 @@ export interface StageConfig {
   maxParallel?: number
   /** Seconds an environment must stay Synced and Healthy at the deployed commit before it counts as succeeded (argocd; 0: none). */
   bakeSeconds: number
+  /** Checks an environment must pass, after its bake, before it counts as succeeded (argocd). */
+  verify: VerifyConfig
+  /** Stop the stage at its first failed environment (false: go on, up to `maxFailures`). */
+  failFast: boolean
+  /** With `failFast: false`: the stage stops once this many environments failed (absent: never). */
+  maxFailures?: number
+  /** Put a failed environment's Application back on its WET branch (argocd). */
+  rollback: boolean
+}
+
+export interface VerifyConfig {
+  http: HttpCheck[]
+  prometheus: PrometheusCheck[]
+}
+
+export interface HttpCheck {
+  /** Shown in statuses and the reply. */
+  name: string
+  /** URL template: `{name}` is the environment name (URL-encoded). */
+  url: string
+  /** Expected HTTP status. */
+  status: number
+  /** Dotted path into the JSON body whose value must equal `equals`. */
+  field?: string
+  equals?: string | number | boolean
+  /** Environment variable of the promote step holding a bearer token (a workflow secret). */
+  tokenEnv?: string
+}
+
+export interface PrometheusCheck {
+  name: string
+  /** Prometheus base URL template (`{name}`): the query goes to `<url>/api/v1/query`. */
+  url: string
+  /** PromQL template: `{name}` is the environment name, escaped for a quoted string. */
+  query: string
+  /** What every sample must satisfy: `< 0.01`, `>= 1`, `== 0`… */
+  condition: string
+  /** How many evaluations must pass, `intervalSeconds` apart. */
+  times: number
+  intervalSeconds: number
+  tokenEnv?: string
 }
 
 export interface ImpactRule {
