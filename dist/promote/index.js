@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9679);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3:
+/***/ 9679:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -64466,6 +64466,37 @@ minimatch.unescape = unescape_unescape;
 var semver = __nccwpck_require__(4978);
 // EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
 var dist = __nccwpck_require__(6637);
+;// CONCATENATED MODULE: ./actions/lib/config/condition.js
+// A verification condition (`stages[].verify.prometheus[].condition`): one
+// comparison against a number, e.g. `< 0.01`. Parsed when the configuration is
+// loaded, evaluated on every sample a query returns.
+const CONDITION = /^\s*(<=|>=|==|!=|<|>)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)\s*$/i;
+/** The condition, or undefined when `text` is not one. */
+function parseCondition(text) {
+    const match = CONDITION.exec(text);
+    if (!match)
+        return undefined;
+    const op = match[1];
+    const value = Number(match[2]);
+    return { op, value, text: `${op} ${match[2]}` };
+}
+function holds(condition, sample) {
+    switch (condition.op) {
+        case '<':
+            return sample < condition.value;
+        case '<=':
+            return sample <= condition.value;
+        case '>':
+            return sample > condition.value;
+        case '>=':
+            return sample >= condition.value;
+        case '==':
+            return sample === condition.value;
+        case '!=':
+            return sample !== condition.value;
+    }
+}
+
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./actions/lib/config/naming.js
@@ -65618,11 +65649,12 @@ async function scanChartTemplates(chartDir, label) {
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 5 impacted environments, per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 5 impacted environments, per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
+
 
 
 
@@ -65671,6 +65703,9 @@ function defaultConfig() {
                 waves: [],
                 waveMode: 'auto',
                 bakeSeconds: 0,
+                verify: { http: [], prometheus: [] },
+                failFast: true,
+                rollback: false,
             },
         ],
         impact: { extra: [] },
@@ -65892,6 +65927,10 @@ function config_normalize(raw, file) {
         waveMode: stage.waveMode ?? 'auto',
         ...(stage.maxParallel !== undefined ? { maxParallel: stage.maxParallel } : {}),
         bakeSeconds: stage.bakeSeconds ?? 0,
+        verify: normalizeVerify(stage.verify),
+        failFast: stage.failFast ?? true,
+        ...(stage.maxFailures !== undefined ? { maxFailures: stage.maxFailures } : {}),
+        rollback: stage.rollback ?? (stage.backend ?? deploy.backend) === 'argocd',
     }));
     const hydrate = raw.hydrate;
     return {
@@ -66102,6 +66141,7 @@ function stageProblems(config, problems, check) {
         }
         stage.match.forEach((glob, j) => check(['stages', i, 'match', j], () => checkNameGlob(glob)));
         waveProblems(config, stage, i, problems, check);
+        verifyProblems(stage, i, problems);
     });
     // With duplicate names, `requires` (and the chained default) is ambiguous: report those first.
     if (stageIndex.size !== config.stages.length)
@@ -66202,6 +66242,84 @@ function waveProblems(config, stage, i, problems, check) {
             message: `bakeSeconds watches the Argo CD Application's health: it needs the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
         });
     }
+}
+/** Checks need the argocd backend, conditions parse, names are unique, and so on. */
+function verifyProblems(stage, i, problems) {
+    const at = (...path) => ['stages', i, ...path];
+    const { http, prometheus } = stage.verify;
+    if (http.length + prometheus.length > 0 && stage.backend !== 'argocd') {
+        problems.push({
+            path: at('verify'),
+            message: `verify checks run once Argo CD reports the environment Synced and Healthy: they need the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
+        });
+    }
+    const names = new Map();
+    const checks = [
+        ...http.map((c, j) => ['http', j, c]),
+        ...prometheus.map((c, j) => ['prometheus', j, c]),
+    ];
+    for (const [kind, j, check] of checks) {
+        const earlier = names.get(check.name);
+        if (earlier !== undefined) {
+            problems.push({
+                path: at('verify', kind, j, 'name'),
+                message: `check name "${check.name}" is already ${earlier}: each check needs its own name`,
+            });
+        }
+        else
+            names.set(check.name, `stages[${i}].verify.${kind}[${j}]`);
+        if (!/^https?:\/\//.test(check.url)) {
+            problems.push({
+                path: at('verify', kind, j, 'url'),
+                message: `"${check.url}" is not an http(s):// URL template`,
+            });
+        }
+        if ('condition' in check && !parseCondition(check.condition)) {
+            problems.push({
+                path: at('verify', kind, j, 'condition'),
+                message: `"${check.condition}" is not a condition: a comparison (<, <=, >, >=, ==, !=) and a number, e.g. "< 0.01"`,
+            });
+        }
+    }
+    http.forEach((check, j) => {
+        if ((check.field === undefined) !== (check.equals === undefined)) {
+            problems.push({
+                path: at('verify', 'http', j, check.field === undefined ? 'equals' : 'field'),
+                message: 'field and equals go together: the JSON field and the value it must have',
+            });
+        }
+    });
+    if (stage.maxFailures !== undefined && stage.failFast) {
+        problems.push({
+            path: at('maxFailures'),
+            message: `maxFailures needs failFast: false (with failFast, the stage stops at its first failed environment)`,
+        });
+    }
+    if (stage.rollback && stage.backend !== 'argocd') {
+        problems.push({
+            path: at('rollback'),
+            message: `rollback puts the Argo CD Application back on its WET branch: it needs the argocd backend (stage "${stage.name}" uses "${stage.backend}")`,
+        });
+    }
+}
+/** Checks with their defaults: named after their kind (and position when several). */
+function normalizeVerify(raw) {
+    const http = raw?.http ?? [];
+    const prometheus = raw?.prometheus ?? [];
+    const nameOf = (kind, j, count, name) => name ?? (count > 1 ? `${kind} ${j + 1}` : kind);
+    return {
+        http: http.map((check, j) => ({
+            ...check,
+            name: nameOf('http', j, http.length, check.name),
+            status: check.status ?? 200,
+        })),
+        prometheus: prometheus.map((check, j) => ({
+            ...check,
+            name: nameOf('prometheus', j, prometheus.length, check.name),
+            times: check.times ?? 1,
+            intervalSeconds: check.intervalSeconds ?? 10,
+        })),
+    };
 }
 function reportProblems(config, problems) {
     const seen = new Map();
@@ -67180,7 +67298,10 @@ async function finishStageDeployment(ctx, deployment, results) {
 ;// CONCATENATED MODULE: ./actions/promote/verify.js
 // Verification before success: an environment Argo CD reports Synced and
 // Healthy counts as succeeded only once it stayed so for the stage's
-// `bakeSeconds` (a Degraded seen meanwhile fails it).
+// `bakeSeconds` (a Degraded seen meanwhile fails it) and then passed the
+// stage's `verify` checks.
+
+
 
 
 /** Watches the Application for `seconds`: every look must find it Synced and Healthy at `revision`. */
@@ -67203,6 +67324,158 @@ async function bake(client, request) {
             };
         }
     }
+}
+/** Runs the stage's checks for one environment in order; the first failure ends them. */
+async function runChecks(verify, environment, ctx) {
+    const passed = [];
+    for (const check of verify.http) {
+        const verdict = await httpCheck(check, environment, ctx);
+        if (!verdict.ok)
+            return failedCheck(check.name, verdict, passed);
+        passed.push(verdict.detail);
+    }
+    for (const check of verify.prometheus) {
+        const verdict = await prometheusCheck(check, environment, ctx);
+        if (!verdict.ok)
+            return failedCheck(check.name, verdict, passed);
+        passed.push(verdict.detail);
+    }
+    return { ok: true, detail: passed.join(', ') };
+}
+function failedCheck(name, verdict, passed) {
+    const before = passed.length > 0 ? ` (passed: ${passed.join(', ')})` : '';
+    return { ok: false, detail: `failed check ${name}: ${verdict.detail}${before}` };
+}
+/** `{name}` in a URL template: the environment name, URL-encoded. */
+function checkUrl(template, environment) {
+    return template.replaceAll('{name}', encodeURIComponent(environment));
+}
+/** `{name}` in PromQL: the environment name, escaped for a quoted string literal. */
+function checkQuery(template, environment) {
+    return template.replaceAll('{name}', environment.replace(/[\\"'`]/g, '\\$&'));
+}
+async function httpCheck(check, environment, ctx) {
+    const answer = await verify_request(checkUrl(check.url, environment), check.tokenEnv, ctx);
+    if ('error' in answer)
+        return { ok: false, detail: answer.error };
+    return httpVerdict(check, answer.status, answer.body);
+}
+/** The HTTP check's verdict from the answer. */
+function httpVerdict(check, status, body) {
+    if (status !== check.status)
+        return { ok: false, detail: `HTTP ${status}, expected ${check.status}` };
+    if (check.field === undefined)
+        return { ok: true, detail: `${check.name} HTTP ${status}` };
+    let value;
+    try {
+        value = fieldOf(JSON.parse(body), check.field);
+    }
+    catch {
+        return { ok: false, detail: `HTTP ${status} but the body is not JSON` };
+    }
+    const shown = value === undefined ? 'missing' : shorten(JSON.stringify(value));
+    if (value !== check.equals)
+        return {
+            ok: false,
+            detail: `${check.field} is ${shown}, expected ${JSON.stringify(check.equals)}`,
+        };
+    return { ok: true, detail: `${check.name} HTTP ${status}, ${check.field} ${shown}` };
+}
+function fieldOf(value, path) {
+    let at = value;
+    for (const key of path.split('.')) {
+        if (at === null || typeof at !== 'object' || !Object.hasOwn(at, key))
+            return undefined;
+        at = at[key];
+    }
+    return at;
+}
+async function prometheusCheck(check, environment, ctx) {
+    const condition = parseCondition(check.condition);
+    if (!condition)
+        return { ok: false, detail: `"${check.condition}" is not a condition` };
+    const url = new URL(`${checkUrl(check.url, environment).replace(/\/+$/, '')}/api/v1/query`);
+    url.searchParams.set('query', checkQuery(check.query, environment));
+    const pause = ctx.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
+    const seen = [];
+    for (let look = 1; look <= check.times; look++) {
+        if (look > 1)
+            await pause(check.intervalSeconds * 1000);
+        const answer = await verify_request(url.toString(), check.tokenEnv, ctx);
+        if ('error' in answer)
+            return { ok: false, detail: answer.error };
+        const samples = answer.status === 200
+            ? prometheusSamples(answer.body)
+            : { error: `Prometheus answered HTTP ${answer.status}` };
+        const verdict = prometheusVerdict(condition, samples, { look, times: check.times });
+        if (!verdict.ok)
+            return verdict;
+        if ('values' in samples)
+            seen.push(...samples.values);
+    }
+    const times = check.times > 1 ? ` (${check.times}×)` : '';
+    return { ok: true, detail: `${check.name} ${worst(condition, seen)} ${condition.text}${times}` };
+}
+/** The samples of an instant query's answer (vector, scalar or matrix), or why there are none. */
+function prometheusSamples(body) {
+    let answer;
+    try {
+        answer = JSON.parse(body);
+    }
+    catch {
+        return { error: 'the Prometheus answer is not JSON' };
+    }
+    if (answer.status !== 'success')
+        return { error: `Prometheus: ${shorten(answer.error ?? 'query failed')}` };
+    const result = answer.data?.result;
+    const pairs = answer.data?.resultType === 'scalar'
+        ? [result]
+        : Array.isArray(result)
+            ? result.flatMap((series) => series.values ?? [series.value])
+            : [];
+    return { values: pairs.map((pair) => Number(Array.isArray(pair) ? pair[1] : NaN)) };
+}
+function prometheusVerdict(condition, samples, at) {
+    const where = at.times > 1 ? ` (evaluation ${at.look} of ${at.times})` : '';
+    if ('error' in samples)
+        return { ok: false, detail: `${samples.error}${where}` };
+    if (samples.values.length === 0)
+        return { ok: false, detail: `the query returned no data${where}` };
+    const bad = samples.values.find((value) => !holds(condition, value));
+    if (bad !== undefined)
+        return { ok: false, detail: `${bad} is not ${condition.text}${where}` };
+    return { ok: true, detail: '' };
+}
+/** The sample nearest to failing: the largest for `<`, the smallest for `>`. */
+function worst(condition, values) {
+    if (condition.op.startsWith('<'))
+        return Math.max(...values);
+    if (condition.op.startsWith('>'))
+        return Math.min(...values);
+    return values[0] ?? NaN;
+}
+async function verify_request(url, tokenEnv, ctx) {
+    const headers = { accept: 'application/json' };
+    if (tokenEnv !== undefined) {
+        const token = ctx.secret(tokenEnv);
+        if (!token)
+            return { error: `${tokenEnv} is not set (a secret in the promote step's environment)` };
+        headers.authorization = `Bearer ${token}`;
+    }
+    const timeoutMs = ctx.timeoutMs ?? 10_000;
+    try {
+        const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+        return { status: response.status, body: await response.text() };
+    }
+    catch (error) {
+        const why = error instanceof Error && error.name === 'TimeoutError'
+            ? `no answer in ${timeoutMs / 1000} s`
+            : errors_errorMessage(error);
+        return { error: `GET ${new URL(url).origin}${new URL(url).pathname}: ${why}` };
+    }
+}
+function shorten(text) {
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/backends.js
@@ -67354,19 +67627,8 @@ async function deployWithArgoCd(ctx, target) {
                 : `Argo CD: ${waited.message}`,
             url,
         };
-        if (verdict.ok && target.bakeSeconds > 0) {
-            const baked = await bake(argocd.client, {
-                application,
-                revision: headSha,
-                seconds: target.bakeSeconds,
-                pollMs: argocd.pollMs,
-            });
-            verdict = {
-                ok: baked.ok,
-                detail: baked.ok ? `${verdict.detail}, ${baked.detail}` : `${application} ${baked.detail}`,
-                url,
-            };
-        }
+        if (verdict.ok)
+            verdict = await verifyEnvironment(ctx, target, application, verdict);
     }
     catch (error) {
         if (!(error instanceof ArgoCdError))
@@ -67375,6 +67637,29 @@ async function deployWithArgoCd(ctx, target) {
     }
     await report(ctx, target, verdict.ok ? 'success' : 'failure', verdict.detail, url);
     return verdict;
+}
+/** After Synced and Healthy: the bake, then the checks; each adds its clause to the detail. */
+async function verifyEnvironment(ctx, target, application, healthy) {
+    const argocd = ctx.argocd;
+    let verdict = healthy;
+    if (target.bakeSeconds > 0) {
+        const baked = await bake(argocd.client, {
+            application,
+            revision: target.child.headSha,
+            seconds: target.bakeSeconds,
+            pollMs: argocd.pollMs,
+        });
+        if (!baked.ok)
+            return { ...verdict, ok: false, detail: `${application} ${baked.detail}` };
+        verdict = { ...verdict, detail: `${verdict.detail}, ${baked.detail}` };
+    }
+    const { http, prometheus } = target.verify;
+    if (http.length + prometheus.length === 0)
+        return verdict;
+    const checked = await runChecks(target.verify, target.environment, ctx.checks);
+    return checked.ok
+        ? { ...verdict, detail: `${verdict.detail}; checks: ${checked.detail}` }
+        : { ...verdict, ok: false, detail: `${application} ${checked.detail}` };
 }
 async function deployByMerge(ctx, target) {
     const { child } = target;
@@ -69884,6 +70169,7 @@ function deployTarget(env, plan, recordDeployment) {
         child: env.child,
         production: env.stage.production,
         bakeSeconds: env.stage.bakeSeconds,
+        verify: env.stage.verify,
         ...(application !== undefined ? { application } : {}),
     };
 }
@@ -69907,6 +70193,7 @@ function deployContext(state, deployments, statuses) {
             }
             : {}),
         externalSystem: config.deploy.external.system,
+        checks: { secret: settings.secret ?? ((name) => process.env[name]) },
         deployments,
         ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
         statuses: new Map(statuses),
@@ -70417,6 +70704,12 @@ async function run() {
                     }
                     : {}),
                 argocdPollMs: inputs.argocdPollMs,
+                secret: (name) => {
+                    const value = process.env[name];
+                    if (value)
+                        setSecret(value);
+                    return value;
+                },
                 aggregate: inputs.aggregate,
                 log: info,
             }, trigger);
