@@ -24,55 +24,64 @@ async function holds(f: Flow, ref: string, text: string): Promise<boolean> {
   return grep.code === 0
 }
 
-describe('when a parent lands under another open parent', { timeout: 600_000 }, () => {
-  it("re-renders the other parent's child through a dispatched PR workflow; .promote then deploys the merged change", async () => {
-    const f = await start()
-    const a = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
-    await f.prWorkflow(a, 'opened')
-    const b = await f.openParent('size', {
-      'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
-    })
-    await f.prWorkflow(b, 'opened')
-    const child = `refs/heads/fleet-promote/pr-${b}/prod-a`
-    expect(await holds(f, child, 'size: big')).toBe(true)
-    expect(await holds(f, child, 'version: "2"')).toBe(false)
+// `on-read`: GitHub rebuilds a test merge after its base moved only once the pull
+// request is read, so merge-cleanup must have it rebuilt before it dispatches.
+describe.each(['eager', 'on-read'] as const)(
+  'test merges %s: when a parent lands under another open parent',
+  (testMerges) => {
+    it(
+      "re-renders the other parent's child through a dispatched PR workflow; .promote then deploys the merged change",
+      { timeout: 600_000 },
+      async () => {
+        const f = await start({ testMerges })
+        const a = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+        await f.prWorkflow(a, 'opened')
+        const b = await f.openParent('size', {
+          'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+        })
+        await f.prWorkflow(b, 'opened')
+        const child = `refs/heads/fleet-promote/pr-${b}/prod-a`
+        expect(await holds(f, child, 'size: big')).toBe(true)
+        expect(await holds(f, child, 'version: "2"')).toBe(false)
 
-    const cleanup = (await f.closedWorkflow(a, await f.merge(a))).steps.cleanup!
-    expect(cleanup.exitCode, cleanup.stdout).toBe(0)
-    // merge-cleanup asks for B's re-render (never renders B's head in its privileged job).
-    expect(f.gh.state.dispatches('acme/fleet')).toMatchObject([
-      { workflowId: 'fleet-promote-pr.yml', ref: 'main', inputs: { pr: String(b) } },
-    ])
-    const note = f.comments(b).find((c) => c.body.includes(`#${a} landed`))
-    expect(note?.body).toMatch(/re-render requested/i)
-    expect(f.statuses(b).get('fleet-promote/prod-a')?.description).toMatch(
-      /^stale: .*re-render requested/,
+        const cleanup = (await f.closedWorkflow(a, await f.merge(a))).steps.cleanup!
+        expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+        // merge-cleanup asks for B's re-render (never renders B's head in its privileged job).
+        expect(f.gh.state.dispatches('acme/fleet')).toMatchObject([
+          { workflowId: 'fleet-promote-pr.yml', ref: 'main', inputs: { pr: String(b) } },
+        ])
+        const note = f.comments(b).find((c) => c.body.includes(`#${a} landed`))
+        expect(note?.body).toMatch(/re-render requested/i)
+        expect(f.statuses(b).get('fleet-promote/prod-a')?.description).toMatch(
+          /^stale: .*re-render requested/,
+        )
+
+        const reruns = await f.dispatched()
+        expect(reruns).toHaveLength(1)
+        for (const [name, result] of Object.entries(reruns[0]!.steps))
+          expect(result.exitCode, `${name}: ${result.stdout}\n${result.stderr}`).toBe(0)
+        // B's child now holds A's merged change next to B's own, on the new WET tip.
+        expect(await holds(f, child, 'size: big')).toBe(true)
+        expect(await holds(f, child, 'version: "2"')).toBe(true)
+        const honest = f.statuses(b).get('fleet-promote/prod-a')
+        expect(honest?.state).toBe('pending')
+        expect(honest?.description).not.toMatch(/stale/)
+
+        f.approve(b)
+        const promoted = await f.command(b, f.users.maintainer, '.promote production')
+        expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
+          'deployed',
+        )
+        const app = f.argocd.getApplication('prod-a-addons')
+        expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
+        const running = app?.status?.sync?.revision ?? ''
+        expect(await holds(f, running, 'version: "2"')).toBe(true)
+        expect(await holds(f, running, 'size: big')).toBe(true)
+        // The re-rendered run is a run like any other: running it again changes nothing.
+        expect(await f.dispatched()).toEqual([])
+        expect(f.gh.validationErrors).toEqual([])
+        expect(f.violations).toEqual([])
+      },
     )
-
-    const reruns = await f.dispatched()
-    expect(reruns).toHaveLength(1)
-    for (const [name, result] of Object.entries(reruns[0]!.steps))
-      expect(result.exitCode, `${name}: ${result.stdout}\n${result.stderr}`).toBe(0)
-    // B's child now holds A's merged change next to B's own, on the new WET tip.
-    expect(await holds(f, child, 'size: big')).toBe(true)
-    expect(await holds(f, child, 'version: "2"')).toBe(true)
-    const honest = f.statuses(b).get('fleet-promote/prod-a')
-    expect(honest?.state).toBe('pending')
-    expect(honest?.description).not.toMatch(/stale/)
-
-    f.approve(b)
-    const promoted = await f.command(b, f.users.maintainer, '.promote production')
-    expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
-      'deployed',
-    )
-    const app = f.argocd.getApplication('prod-a-addons')
-    expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
-    const running = app?.status?.sync?.revision ?? ''
-    expect(await holds(f, running, 'version: "2"')).toBe(true)
-    expect(await holds(f, running, 'size: big')).toBe(true)
-    // The re-rendered run is a run like any other: running it again changes nothing.
-    expect(await f.dispatched()).toEqual([])
-    expect(f.gh.validationErrors).toEqual([])
-    expect(f.violations).toEqual([])
-  })
-})
+  },
+)

@@ -323,6 +323,54 @@ describe('GitHub simulator', () => {
     })
   })
 
+  it('with testMerges on-read, rebuilds a test merge after a base push only once the PR is read, as GitHub', async () => {
+    const lazy = await startGitHubSimulator({ testMerges: 'on-read' })
+    try {
+      await lazy.createRepo('acme/lazy')
+      const lg = (cwd: string, args: string[]) => git(cwd, args, lazy.adminToken)
+      const dir = join(work, 'lazy')
+      await lg(work, ['clone', '--quiet', lazy.remoteUrl('acme/lazy'), dir])
+      const push = async (branch: string, file: string) => {
+        await lg(dir, ['switch', '--quiet', '-C', branch, 'origin/main'])
+        await writeFile(join(dir, file), `${file}\n`)
+        await lg(dir, ['add', file])
+        await lg(dir, ['commit', '--quiet', '-m', file])
+        await lg(dir, ['push', '--quiet', 'origin', `HEAD:${branch}`])
+        await lg(dir, ['fetch', '--quiet', 'origin'])
+      }
+      await push('feature', 'a.txt')
+      const { number } = await lazy.openPullRequest('acme/lazy', {
+        head: 'feature',
+        base: 'main',
+        title: 'A',
+        user: lazy.adminLogin,
+      })
+      const before = lazy.state.refSha('acme/lazy', `refs/pull/${number}/merge`)
+      await push('main', 'b.txt')
+      expect(lazy.state.refSha('acme/lazy', `refs/pull/${number}/merge`)).toBe(before)
+      const octokit = createGitHubClient(lazy.adminToken, { baseUrl: lazy.apiUrl })
+      const read = () =>
+        octokit.rest.pulls.get({ owner: 'acme', repo: 'lazy', pull_number: number })
+      expect((await read()).data.mergeable).toBeNull()
+      const { data } = await read()
+      expect(data.mergeable).toBe(true)
+      const after = lazy.state.refSha('acme/lazy', `refs/pull/${number}/merge`)
+      expect(after).not.toBe(before)
+      expect(data.merge_commit_sha).toBe(after)
+      const parents = await lg(lazy.repoPath('acme/lazy'), [
+        'rev-list',
+        '--parents',
+        '-n',
+        '1',
+        after ?? '',
+      ])
+      expect(parents.split(' ')[1]).toBe(lazy.state.refSha('acme/lazy', 'main'))
+      expect(lazy.validationErrors).toEqual([])
+    } finally {
+      await lazy.stop()
+    }
+  })
+
   it('tracks PR heads on push: synchronize, refs/pull/N/head and a fresh merge ref', async () => {
     await gh.createRepo('acme/sync')
     const clone = await cloneRepo('acme/sync', 'sync')

@@ -14,7 +14,13 @@ import { restoreApplication } from '../lib/argocd/restore.js'
 import { argoCdApplicationName, stageFor } from '../lib/config/config.js'
 import { errorMessage } from '../lib/errors.js'
 import { branchTips } from '../lib/github/git-data.js'
-import { allChildren, listOpenPulls, type ChildPr, type PullSummary } from '../lib/github/pulls.js'
+import {
+  allChildren,
+  awaitTestMerge,
+  listOpenPulls,
+  type ChildPr,
+  type PullSummary,
+} from '../lib/github/pulls.js'
 import { upsertMarkedComment } from '../lib/github/comments.js'
 import { latestStatuses, setStatus } from '../lib/github/statuses.js'
 import { dispatchWorkflow } from '../lib/github/workflows.js'
@@ -94,19 +100,8 @@ async function markParent(
         child: child.number,
       })
   }
-  let failure: string | undefined
-  if (workflow) {
-    try {
-      await dispatchWorkflow(ctx.client, ctx.repo, workflow, pull.baseRef, {
-        pr: String(pull.number),
-      })
-      ctx.log(`#${pull.number}: re-render requested (${workflow} on ${pull.baseRef})`)
-    } catch (error) {
-      failure = `dispatching ${workflow} on ${pull.baseRef}: ${errorMessage(error)}`
-      ctx.log(`#${pull.number}: no re-render: ${failure}`)
-      await markStale(ctx, pull.headSha, children, false)
-    }
-  }
+  const failure = workflow ? await requestRerender(ctx, pull, workflow) : undefined
+  if (failure !== undefined) await markStale(ctx, pull.headSha, children, false)
   await upsertMarkedComment(
     ctx.client,
     ctx.repo,
@@ -115,6 +110,33 @@ async function markParent(
     staleNote(ctx.parent, children, workflow === '' ? 'off' : (failure ?? 'requested')),
   )
   return { unrestored, rerendering: workflow !== '' && failure === undefined }
+}
+
+/**
+ * Dispatches the pull request workflow for `pull`, once GitHub has rebuilt its
+ * test merge on the new base (what that run checks out and renders); why not,
+ * when it could not.
+ */
+async function requestRerender(
+  ctx: RunContext,
+  pull: PullSummary,
+  workflow: string,
+): Promise<string | undefined> {
+  let failure: string | undefined
+  try {
+    if (!(await awaitTestMerge(ctx.client, ctx.repo, pull.number)))
+      failure = `GitHub has not rebuilt refs/pull/${pull.number}/merge on the new ${pull.baseRef} yet`
+    else {
+      await dispatchWorkflow(ctx.client, ctx.repo, workflow, pull.baseRef, {
+        pr: String(pull.number),
+      })
+      ctx.log(`#${pull.number}: re-render requested (${workflow} on ${pull.baseRef})`)
+    }
+  } catch (error) {
+    failure = `dispatching ${workflow} on ${pull.baseRef}: ${errorMessage(error)}`
+  }
+  if (failure) ctx.log(`#${pull.number}: no re-render: ${failure}`)
+  return failure
 }
 
 /** Sets each stale child's status on the parent head, unless it already says so. */

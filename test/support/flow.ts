@@ -58,6 +58,8 @@ export function flowBundles(): Promise<string> {
 export interface FlowOptions {
   /** Edits fleet-promote.yaml before it is pushed. */
   config?: (document: Document) => void
+  /** When test merges follow a base push (the simulator's `testMerges`; default eager). */
+  testMerges?: 'eager' | 'on-read'
 }
 
 export type PullAction = 'opened' | 'synchronize' | 'reopened' | 'ready_for_review'
@@ -127,7 +129,7 @@ export function flowPerTest(): (options?: FlowOptions) => Promise<Flow> {
 export async function startFlow(options: FlowOptions = {}): Promise<Flow> {
   const distDir = await flowBundles()
   const work = await mkdtemp(join(tmpdir(), 'fleet-flow-'))
-  const gh = await startGitHubSimulator()
+  const gh = await startGitHubSimulator({ testMerges: options.testMerges ?? 'eager' })
   const argocd = await startArgoCdSimulator()
   await gh.createRepo(FLOW_REPO)
   const remote = gh.remoteUrl(FLOW_REPO)

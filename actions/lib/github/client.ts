@@ -71,7 +71,7 @@ export function defaultWriteIntervalMs(): number {
 }
 
 /** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
-function defaultRetryBaseMs(): number {
+export function defaultRetryBaseMs(): number {
   return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000)
 }
 

@@ -2,9 +2,10 @@
 // per child PR, one reader of a parent's children, create-or-adopt and one
 // merge bound to a head SHA.
 
+import { setTimeout as sleep } from 'node:timers/promises'
 import { identifyChild, type ChildMarker } from '../children.js'
 import type { RepoRef } from '../statuses.js'
-import type { GitHubClient } from './client.js'
+import { defaultRetryBaseMs, type GitHubClient } from './client.js'
 import { httpStatus, saysAlreadyExists } from './errors.js'
 
 /** A pull request as one `GET /pulls/{n}` shows it. */
@@ -44,6 +45,26 @@ export async function getPullRequest(
     htmlUrl: data.html_url,
     createdAt: data.created_at,
   }
+}
+
+/**
+ * Reads an open pull request until GitHub has computed its test merge
+ * (refs/pull/N/merge) on the current base: after its base moved, a read
+ * starts that as a background job and `mergeable` is null until it is done.
+ * False when it still is after `reads` reads (1, 2, 4 … s apart).
+ */
+export async function awaitTestMerge(
+  client: GitHubClient,
+  repo: RepoRef,
+  number: number,
+  reads = 5,
+): Promise<boolean> {
+  for (let read = 0; read < reads; read++) {
+    if (read > 0) await sleep(defaultRetryBaseMs() * 2 ** (read - 1))
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number })
+    if (data.state !== 'open' || data.mergeable !== null) return true
+  }
+  return false
 }
 
 /** A pull request as a listing shows it. */

@@ -60,6 +60,14 @@ export interface SimulatorOptions {
    * on a clock running `clockScale` times faster than real time. Off by default.
    */
   rateLimits?: RateLimitOptions
+  /**
+   * When an open pull request's test merge (refs/pull/N/merge) follows a push to
+   * its base branch. `eager` (default): at once. `on-read`: as GitHub does it,
+   * only once the pull request is read (GET /pulls/N starts a background job):
+   * until then the ref keeps the old test merge and `mergeable` is null, and
+   * that first read still answers null; the next one has the new test merge.
+   */
+  testMerges?: 'eager' | 'on-read'
 }
 
 /** Typed read access to the simulator's state, for assertions. */
@@ -204,5 +212,6 @@ export async function startGitHubSimulator(
   return createSimulator({
     validate: options.validate ?? true,
     ...(options.rateLimits ? { rateLimits: options.rateLimits } : {}),
+    testMerges: options.testMerges ?? 'eager',
   })
 }

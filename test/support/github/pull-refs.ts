@@ -38,11 +38,24 @@ const ZERO = '0000000000000000000000000000000000000000'
 
 export class PullRefs {
   private readonly merges = new Map<string, { base: string; head: string; merge: string | null }>()
+  /** Pull requests (`repo#N`) whose base moved and whose test merge waits for a read (`on-read`). */
+  private readonly unread = new Set<string>()
 
   constructor(
     private readonly store: Store,
+    private readonly testMerges: 'eager' | 'on-read',
     private readonly listener: RefListener,
   ) {}
+
+  /**
+   * A read of the pull request (GET /pulls/N): when its test merge waits for
+   * one, the computation starts now. The answer in hand was built before: it
+   * says `mergeable: null`, as GitHub's does while its background job runs.
+   */
+  async read(pull: SimPullRequest): Promise<void> {
+    if (!this.unread.delete(`${pull.repo}#${pull.number}`)) return
+    if (pull.state === 'open') await this.updatePull(pull)
+  }
 
   /** Branch heads of a repository, to compare before and after a push. */
   async snapshot(repo: string): Promise<Map<string, string>> {
@@ -112,7 +125,12 @@ export class PullRefs {
         await this.updatePull(pull, after.get(`refs/heads/${pull.baseRef}`))
         this.listener.onSynchronize(pull, actor)
       } else if (changes.some((change) => change.ref === `refs/heads/${pull.baseRef}`)) {
-        await this.updatePull(pull, after.get(`refs/heads/${pull.baseRef}`))
+        if (this.testMerges === 'eager')
+          await this.updatePull(pull, after.get(`refs/heads/${pull.baseRef}`))
+        else {
+          Object.assign(pull, { mergeable: null })
+          this.unread.add(`${pull.repo}#${pull.number}`)
+        }
       }
     }
     return changes
@@ -135,6 +153,7 @@ export class PullRefs {
       changedFiles: stats.files,
     })
     const updates = [`update refs/pull/${pull.number}/head ${pull.headSha}`]
+    this.unread.delete(`${pull.repo}#${pull.number}`)
     if (pull.state === 'open') {
       // The test merge depends on base and head only: rebuild it only when one of them moved.
       const key = `${pull.repo}#${pull.number}`

@@ -79,6 +79,7 @@ function branchesAt(dir: string, sha: string): Array<{ name: string; sha: string
 export async function createSimulator(options: {
   validate: boolean
   rateLimits?: RateLimitOptions
+  testMerges: 'eager' | 'on-read'
 }): Promise<GitHubSimulator> {
   const root = await mkdtemp(join(tmpdir(), 'github-sim-'))
   const store = new Store()
@@ -108,7 +109,7 @@ export async function createSimulator(options: {
     return json
   }
 
-  const refs: PullRefs = new PullRefs(store, {
+  const refs: PullRefs = new PullRefs(store, options.testMerges, {
     onSynchronize: (pull, actor) =>
       emit('pull_request', 'synchronize', events.pullRequest(pull, 'synchronize', actor)),
     onHeadDeleted: (pull, actor) =>

@@ -236,7 +236,12 @@ export const pullRoutes: RouteDef[] = [
     method: 'GET',
     template: '/repos/{owner}/{repo}/pulls/{pull_number}',
     access: 'read',
-    handler: (req, ctx) => ({ status: 200, body: fullPull(ctx, findPull(req, ctx)) }),
+    handler: async (req, ctx) => {
+      const pull = findPull(req, ctx)
+      const body = fullPull(ctx, pull)
+      await ctx.refs.read(pull)
+      return { status: 200, body }
+    },
   },
   {
     method: 'PATCH',
