@@ -39403,409 +39403,6 @@ async function setStatus(client, repo, sha, status) {
     });
 }
 
-;// CONCATENATED MODULE: ./actions/lib/github/errors.js
-// How the GitHub port reads a failed request: the HTTP status GitHub answered
-// with, or none when the answer never arrived.
-
-function errors_httpStatus(error) {
-    const status = error?.status;
-    return typeof status === 'number' ? status : undefined;
-}
-/**
- * The answer was lost, so the request may have been carried out: no status
- * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
- * GitHub's own 502/504 can come after the write landed).
- */
-function answerLost(error) {
-    const status = errors_httpStatus(error);
-    return status === undefined || status >= 500;
-}
-/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
-function errors_saysAlreadyExists(error) {
-    const data = error?.response?.data;
-    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
-    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
-}
-/**
- * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
- * what was being done, then the client's line (the request, the answer, the
- * retries) and what to do (`then`); a refusal (4xx) is left as it is, since
- * trying again would not help.
- */
-async function transientAs(what, then, call) {
-    try {
-        return await call;
-    }
-    catch (error) {
-        if (!answerLost(error))
-            throw error;
-        throw new UserError(`${what}: ${errorMessage(error)}; ${then}`);
-    }
-}
-/**
- * Statuses never retried at once (plugin-retry's doNotRetry): refusals, and
- * answers to act on — 405 (not mergeable), 409 (head moved); 403 and 429 are
- * rate limits (waited out by the client) or refusals.
- */
-const RETRYABLE_NEVER = [400, 401, 403, 404, 405, 409, 410, 422, 429, 451];
-/** Every action takes its token from its `token` input, whose default is GITHUB_TOKEN. */
-const TOKEN_SOURCE = 'the token input';
-const UNEXPANDED = /\$\{\{[^}]*\}\}/;
-/** Why a network error happened and what to check, by its code. */
-function networkCause(failure, retried) {
-    const where = `the API URL ${failure.apiUrl} (${failure.apiUrlSource})`;
-    switch (failure.code) {
-        case 'ECONNREFUSED':
-            return `connection refused (${failure.message}) ${retried}; check that ${where} names a running GitHub API`;
-        case 'ENOTFOUND':
-        case 'EAI_AGAIN':
-            return `host not found (${failure.message}) ${retried}; check ${where} and the runner's DNS`;
-        default:
-            return `no answer (${failure.message}) ${retried}; check ${where} and the runner's network or proxy`;
-    }
-}
-/**
- * One line naming the call, what went wrong, the retries made and what to
- * check; undefined for an answer the caller acts on (404, 409, 422, …).
- */
-function describeFailedRequest(failure) {
-    const retried = failure.retries === 1 ? 'after 1 retry' : `after ${failure.retries} retries`;
-    if (failure.status === undefined)
-        return `${failure.call}: ${networkCause(failure, retried)}`;
-    if (failure.status === 401) {
-        const expression = UNEXPANDED.exec(failure.token)?.[0];
-        const check = expression
-            ? `the token is the unexpanded expression "${expression}": pass it through a \`with:\` input or \`env:\`, where GitHub expands it`
-            : `check ${TOKEN_SOURCE} (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
-        return `${failure.call}: GitHub refused the token (401 ${failure.message}); ${check}`;
-    }
-    // Rate limits never reach here (the client waits them out): this 403 is a missing permission.
-    if (failure.status === 403) {
-        const asks = failure.acceptedPermissions
-            ? `; GitHub asks for ${failure.acceptedPermissions}`
-            : '';
-        return (`${failure.call}: GitHub refused the token from ${TOKEN_SOURCE} (403 ${failure.message}${asks}); ` +
-            "check what it may do: the `permissions:` of the workflow or job for GITHUB_TOKEN (the input's default), " +
-            "else the GitHub App's or token's repository permissions");
-    }
-    if (failure.status >= 500)
-        return `${failure.call}: GitHub answered ${failure.status} "${failure.message}" ${retried} (transient)`;
-    return undefined;
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
-// Pull requests through the GitHub port: one record per PR read, one record
-// per child PR, one reader of a parent's children, create-or-adopt and one
-// merge bound to a head SHA.
-
-
-async function getPullRequest(client, repo, number) {
-    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
-    return {
-        number: data.number,
-        state: data.state === 'open' ? 'open' : 'closed',
-        merged: data.merged === true,
-        draft: data.draft === true,
-        title: data.title,
-        author: data.user?.login ?? '',
-        headSha: data.head.sha,
-        headRef: data.head.ref,
-        headRepo: data.head.repo?.full_name ?? '',
-        baseRef: data.base.ref,
-        htmlUrl: data.html_url,
-        createdAt: data.created_at,
-    };
-}
-function pulls_summary(pull) {
-    return {
-        number: pull.number,
-        state: pull.state === 'open' ? 'open' : 'closed',
-        merged: pull.merged_at !== null && pull.merged_at !== undefined,
-        draft: pull.draft === true,
-        title: pull.title,
-        body: pull.body ?? null,
-        headRef: pull.head.ref,
-        headSha: pull.head.sha,
-        headRepo: pull.head.repo?.full_name ?? '',
-        baseRef: pull.base.ref,
-        htmlUrl: pull.html_url,
-        labels: pull.labels.map((label) => label.name ?? ''),
-        updatedAt: pull.updated_at,
-    };
-}
-/** Every open pull request of the repository (one paginated listing). */
-async function listOpenPulls(client, repo) {
-    const pulls = await client.paginate(client.rest.pulls.list, {
-        ...repo,
-        state: 'open',
-        per_page: 100,
-    });
-    return pulls.map(pulls_summary);
-}
-/**
- * Open and closed pull requests updated at or after `since`, newest-updated
- * first: the listing stops at the first page that reaches older ones.
- */
-async function listPullsUpdatedSince(client, repo, since) {
-    const from = Date.parse(since);
-    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
-        const last = response.data[response.data.length - 1];
-        if (last && Date.parse(last.updated_at) < from)
-            done();
-        return response.data;
-    });
-    const seen = new Set();
-    // Pages shift while PRs are updated: a PR can appear twice.
-    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
-}
-function asChild(pull, repo) {
-    const child = identifyChild({
-        number: pull.number,
-        body: pull.body,
-        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
-        base: { ref: pull.baseRef },
-    }, `${repo.owner}/${repo.repo}`);
-    if (!child)
-        return undefined;
-    return {
-        environment: child.environment,
-        parent: child.parent,
-        number: pull.number,
-        url: pull.htmlUrl,
-        state: pull.state,
-        merged: pull.merged,
-        title: pull.title,
-        body: pull.body ?? '',
-        branch: pull.headRef,
-        headSha: pull.headSha,
-        base: pull.baseRef,
-        labels: pull.labels,
-        ...(child.marker ? { marker: child.marker } : {}),
-    };
-}
-/** Every child PR among `pulls`, of any parent. */
-function allChildren(pulls, repo) {
-    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
-}
-/**
- * The parent's children among `pulls`, by branch name (the marker only adds
- * metadata), sorted by environment, then newest first.
- */
-function childrenOf(pulls, repo, parent) {
-    return pulls
-        .map((pull) => asChild(pull, repo))
-        .filter((child) => child !== undefined && child.parent === parent)
-        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
-}
-/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
-async function createOrAdoptChildPr(client, repo, parent, pr) {
-    let pull;
-    let adopted = false;
-    try {
-        const { data } = await client.rest.pulls.create({
-            ...repo,
-            ...pr,
-            maintainer_can_modify: false,
-        });
-        pull = pulls_summary(data);
-    }
-    catch (error) {
-        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
-        // when our own earlier POST (whose answer was lost) or run opened it.
-        if (!saysAlreadyExists(error))
-            throw error;
-        const { data } = await client.rest.pulls.list({
-            ...repo,
-            state: 'open',
-            head: `${repo.owner}:${pr.head}`,
-            per_page: 100,
-        });
-        const found = data.find((p) => p.head.ref === pr.head);
-        if (!found)
-            throw error;
-        pull = pulls_summary(found);
-        adopted = true;
-    }
-    const child = asChild(pull, repo);
-    if (!child || child.parent !== parent)
-        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
-    return { child, adopted };
-}
-async function updatePull(client, repo, number, change) {
-    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
-}
-/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
-async function closePull(client, repo, number, options = {}) {
-    try {
-        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
-        return true;
-    }
-    catch (error) {
-        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
-        if (options.ignoreFinished && httpStatus(error) === 422)
-            return false;
-        throw error;
-    }
-}
-async function addLabels(client, repo, number, labels) {
-    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
-}
-/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
-async function mergeAtSha(client, repo, merge) {
-    try {
-        const { data } = await client.rest.pulls.merge({
-            ...repo,
-            pull_number: merge.number,
-            sha: merge.sha,
-            merge_method: 'merge',
-            commit_title: merge.title,
-        });
-        return { merged: true, sha: data.sha };
-    }
-    catch (error) {
-        const status = httpStatus(error);
-        const message = error.message;
-        if (status === 409)
-            return { merged: false, reason: 'head-moved', message };
-        if (status === 405 || status === 422)
-            return { merged: false, reason: 'refused', message };
-        throw error;
-    }
-}
-async function listReviews(client, repo, number) {
-    const reviews = await client.paginate(client.rest.pulls.listReviews, {
-        ...repo,
-        pull_number: number,
-        per_page: 100,
-    });
-    return reviews.map((review) => ({
-        login: review.user?.login ?? '',
-        state: review.state,
-        commitId: review.commit_id ?? '',
-    }));
-}
-
-;// CONCATENATED MODULE: ./actions/lib/aggregate.js
-// The one gate: `fleet-promote/pipeline` on the parent head SHA, computed
-// from the per-environment statuses of that SHA.
-//
-// Which environments count (the impacted set) is re-derived from GitHub on
-// every run, as the union of
-//   - the `fleet-promote/<environment>` contexts present on the SHA
-//     (open-child-prs sets one, pending, per impacted environment), and
-//   - the environments of the parent's open child PRs (found by branch name),
-//     so a child whose status is missing on this SHA keeps the gate pending, and
-//   - the environments a caller names explicitly (open-child-prs' output).
-// When that union is empty and nobody named the set, nothing is known about
-// this commit yet (e.g. a CI status arrived before open-child-prs ran): the
-// gate is left unset, which a required check treats as not passed. The
-// aggregate never counts its own context; it is re-posted only when it changes.
-
-
-
-
-
-const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
-/**
- * success only when every impacted environment's latest status is success;
- * failure when any is failure or error; pending otherwise. A missing or
- * unknown state is pending, never success. An empty impacted set is success
- * (the caller decides whether an empty set is known).
- */
-function computeAggregate(statuses, impactedEnvs) {
-    const latest = new Map();
-    for (const status of statuses) {
-        if (status.context === PIPELINE_CONTEXT)
-            continue;
-        if (!latest.has(status.context))
-            latest.set(status.context, status);
-    }
-    const environments = [...new Set(impactedEnvs)].sort().map((name) => {
-        const status = latest.get(environmentContext(name));
-        const state = status?.state === 'success'
-            ? 'success'
-            : status?.state === 'failure' || status?.state === 'error'
-                ? 'failure'
-                : 'pending';
-        return { name, state, description: status?.description ?? (status ? '' : 'no status yet') };
-    });
-    const failed = environments.filter((env) => env.state === 'failure').map((env) => env.name);
-    const waiting = environments.filter((env) => env.state === 'pending').map((env) => env.name);
-    const succeeded = environments.length - failed.length - waiting.length;
-    const total = environments.length;
-    if (total === 0)
-        return { state: 'success', description: 'no environment impacted', environments };
-    if (failed.length > 0) {
-        return {
-            state: 'failure',
-            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
-            environments,
-        };
-    }
-    if (waiting.length > 0) {
-        return {
-            state: 'pending',
-            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
-            environments,
-        };
-    }
-    return {
-        state: 'success',
-        description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
-        environments,
-    };
-}
-/** Environments with a `fleet-promote/<environment>` context among the statuses. */
-function environmentsWithStatus(contexts) {
-    return [...contexts]
-        .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
-        .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
-        .filter((name) => name.length > 0);
-}
-/** Open parent PRs (not children) whose head is `sha`. */
-function parentsWithHead(pulls, sha) {
-    return pulls.filter((pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined);
-}
-async function setAggregateStatus(client, repo, options) {
-    const statuses = await latestStatuses(client, repo, options.sha);
-    const impacted = new Set(environmentsWithStatus(statuses.keys()));
-    for (const name of options.impacted ?? [])
-        impacted.add(name);
-    const parents = [
-        ...(options.parents ?? []),
-        ...(options.parent !== undefined ? [options.parent] : []),
-    ];
-    if (parents.length > 0) {
-        const pulls = options.pulls ?? (await listOpenPulls(client, repo));
-        for (const parent of parents) {
-            for (const child of childrenOf(pulls, repo, parent))
-                impacted.add(child.environment);
-        }
-    }
-    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
-        return {
-            written: false,
-            state: 'unknown',
-            description: `no impact known for ${options.sha.slice(0, 7)} yet; ${PIPELINE_CONTEXT} left unset`,
-            impacted: [],
-        };
-    }
-    const list = [...statuses.values()];
-    const result = options.failure === undefined
-        ? computeAggregate(list, impacted)
-        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
-    const status = {
-        context: PIPELINE_CONTEXT,
-        state: result.state,
-        description: result.description,
-        ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
-    };
-    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
-    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
-        await setStatus(client, repo, options.sha, status);
-    return { ...result, written: true, impacted: [...impacted].sort() };
-}
-
 ;// CONCATENATED MODULE: external "node:timers/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
@@ -40135,6 +39732,96 @@ throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
 throttling.triggersNotification = triggersNotification;
 
 
+;// CONCATENATED MODULE: ./actions/lib/github/errors.js
+// How the GitHub port reads a failed request: the HTTP status GitHub answered
+// with, or none when the answer never arrived.
+
+function errors_httpStatus(error) {
+    const status = error?.status;
+    return typeof status === 'number' ? status : undefined;
+}
+/**
+ * The answer was lost, so the request may have been carried out: no status
+ * (connection reset, timeout) or a 5xx (Octokit reports a failed fetch as 500;
+ * GitHub's own 502/504 can come after the write landed).
+ */
+function answerLost(error) {
+    const status = errors_httpStatus(error);
+    return status === undefined || status >= 500;
+}
+/** GitHub's 422 body names the conflict (`A pull request already exists for …`). */
+function errors_saysAlreadyExists(error) {
+    const data = error?.response?.data;
+    const text = `${error?.message ?? ''} ${JSON.stringify(data ?? '')}`;
+    return errors_httpStatus(error) === 422 && /already exists/i.test(text);
+}
+/**
+ * `call`, with a failure on GitHub's side (a 5xx or a lost answer) told as
+ * what was being done, then the client's line (the request, the answer, the
+ * retries) and what to do (`then`); a refusal (4xx) is left as it is, since
+ * trying again would not help.
+ */
+async function transientAs(what, then, call) {
+    try {
+        return await call;
+    }
+    catch (error) {
+        if (!answerLost(error))
+            throw error;
+        throw new UserError(`${what}: ${errorMessage(error)}; ${then}`);
+    }
+}
+/**
+ * Statuses never retried at once (plugin-retry's doNotRetry): refusals, and
+ * answers to act on — 405 (not mergeable), 409 (head moved); 403 and 429 are
+ * rate limits (waited out by the client) or refusals.
+ */
+const RETRYABLE_NEVER = [400, 401, 403, 404, 405, 409, 410, 422, 429, 451];
+/** Every action takes its token from its `token` input, whose default is GITHUB_TOKEN. */
+const TOKEN_SOURCE = 'the token input';
+const UNEXPANDED = /\$\{\{[^}]*\}\}/;
+/** Why a network error happened and what to check, by its code. */
+function networkCause(failure, retried) {
+    const where = `the API URL ${failure.apiUrl} (${failure.apiUrlSource})`;
+    switch (failure.code) {
+        case 'ECONNREFUSED':
+            return `connection refused (${failure.message}) ${retried}; check that ${where} names a running GitHub API`;
+        case 'ENOTFOUND':
+        case 'EAI_AGAIN':
+            return `host not found (${failure.message}) ${retried}; check ${where} and the runner's DNS`;
+        default:
+            return `no answer (${failure.message}) ${retried}; check ${where} and the runner's network or proxy`;
+    }
+}
+/**
+ * One line naming the call, what went wrong, the retries made and what to
+ * check; undefined for an answer the caller acts on (404, 409, 422, …).
+ */
+function describeFailedRequest(failure) {
+    const retried = failure.retries === 1 ? 'after 1 retry' : `after ${failure.retries} retries`;
+    if (failure.status === undefined)
+        return `${failure.call}: ${networkCause(failure, retried)}`;
+    if (failure.status === 401) {
+        const expression = UNEXPANDED.exec(failure.token)?.[0];
+        const check = expression
+            ? `the token is the unexpanded expression "${expression}": pass it through a \`with:\` input or \`env:\`, where GitHub expands it`
+            : `check ${TOKEN_SOURCE} (expired, revoked, or made for another host than ${failure.apiUrl}, ${failure.apiUrlSource})`;
+        return `${failure.call}: GitHub refused the token (401 ${failure.message}); ${check}`;
+    }
+    // Rate limits never reach here (the client waits them out): this 403 is a missing permission.
+    if (failure.status === 403) {
+        const asks = failure.acceptedPermissions
+            ? `; GitHub asks for ${failure.acceptedPermissions}`
+            : '';
+        return (`${failure.call}: GitHub refused the token from ${TOKEN_SOURCE} (403 ${failure.message}${asks}); ` +
+            "check what it may do: the `permissions:` of the workflow or job for GITHUB_TOKEN (the input's default), " +
+            "else the GitHub App's or token's repository permissions");
+    }
+    if (failure.status >= 500)
+        return `${failure.call}: GitHub answered ${failure.status} "${failure.message}" ${retried} (transient)`;
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/rate-limit.js
 // What to do when GitHub refuses a request for a rate limit, as its REST docs
 // say ("Rate limits for the REST API", "Best practices for using the REST
@@ -40251,7 +39938,7 @@ function defaultWriteIntervalMs() {
     return msFromEnv('FLEET_PROMOTE_WRITE_INTERVAL_MS', 1000);
 }
 /** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
-function defaultRetryBaseMs() {
+function client_defaultRetryBaseMs() {
     return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000);
 }
 /**
@@ -40266,7 +39953,7 @@ function createGitHubClient(getOctokit, token, options = {}) {
     const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
     const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
     const clockScale = options.clockScale ?? defaultClockScale();
-    const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs();
+    const retryAfterBaseValue = options.retryBaseMs ?? client_defaultRetryBaseMs();
     const api = apiUrlOf(options);
     const octokit = getOctokit(token, {
         baseUrl: api.url,
@@ -40404,6 +40091,337 @@ function refusedResponse(error) {
     const data = response.data;
     const message = typeof data?.message === 'string' ? data.message : String(error.message);
     return { status, headers: response.headers, message };
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
+// Pull requests through the GitHub port: one record per PR read, one record
+// per child PR, one reader of a parent's children, create-or-adopt and one
+// merge bound to a head SHA.
+
+
+
+
+async function getPullRequest(client, repo, number) {
+    const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+    return {
+        number: data.number,
+        state: data.state === 'open' ? 'open' : 'closed',
+        merged: data.merged === true,
+        draft: data.draft === true,
+        title: data.title,
+        author: data.user?.login ?? '',
+        headSha: data.head.sha,
+        headRef: data.head.ref,
+        headRepo: data.head.repo?.full_name ?? '',
+        baseRef: data.base.ref,
+        htmlUrl: data.html_url,
+        createdAt: data.created_at,
+    };
+}
+/**
+ * Reads an open pull request until GitHub has computed its test merge
+ * (refs/pull/N/merge) on the current base: after its base moved, a read
+ * starts that as a background job and `mergeable` is null until it is done.
+ * False when it still is after `reads` reads (1, 2, 4 … s apart).
+ */
+async function awaitTestMerge(client, repo, number, reads = 5) {
+    for (let read = 0; read < reads; read++) {
+        if (read > 0)
+            await sleep(defaultRetryBaseMs() * 2 ** (read - 1));
+        const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+        if (data.state !== 'open' || data.mergeable !== null)
+            return true;
+    }
+    return false;
+}
+function pulls_summary(pull) {
+    return {
+        number: pull.number,
+        state: pull.state === 'open' ? 'open' : 'closed',
+        merged: pull.merged_at !== null && pull.merged_at !== undefined,
+        draft: pull.draft === true,
+        title: pull.title,
+        body: pull.body ?? null,
+        headRef: pull.head.ref,
+        headSha: pull.head.sha,
+        headRepo: pull.head.repo?.full_name ?? '',
+        baseRef: pull.base.ref,
+        htmlUrl: pull.html_url,
+        labels: pull.labels.map((label) => label.name ?? ''),
+        updatedAt: pull.updated_at,
+    };
+}
+/** Every open pull request of the repository (one paginated listing). */
+async function listOpenPulls(client, repo) {
+    const pulls = await client.paginate(client.rest.pulls.list, {
+        ...repo,
+        state: 'open',
+        per_page: 100,
+    });
+    return pulls.map(pulls_summary);
+}
+/**
+ * Open and closed pull requests updated at or after `since`, newest-updated
+ * first: the listing stops at the first page that reaches older ones.
+ */
+async function listPullsUpdatedSince(client, repo, since) {
+    const from = Date.parse(since);
+    const pulls = await client.paginate(client.rest.pulls.list, { ...repo, state: 'all', sort: 'updated', direction: 'desc', per_page: 100 }, (response, done) => {
+        const last = response.data[response.data.length - 1];
+        if (last && Date.parse(last.updated_at) < from)
+            done();
+        return response.data;
+    });
+    const seen = new Set();
+    // Pages shift while PRs are updated: a PR can appear twice.
+    return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
+}
+function asChild(pull, repo) {
+    const child = identifyChild({
+        number: pull.number,
+        body: pull.body,
+        head: { ref: pull.headRef, repo: { full_name: pull.headRepo } },
+        base: { ref: pull.baseRef },
+    }, `${repo.owner}/${repo.repo}`);
+    if (!child)
+        return undefined;
+    return {
+        environment: child.environment,
+        parent: child.parent,
+        number: pull.number,
+        url: pull.htmlUrl,
+        state: pull.state,
+        merged: pull.merged,
+        title: pull.title,
+        body: pull.body ?? '',
+        branch: pull.headRef,
+        headSha: pull.headSha,
+        base: pull.baseRef,
+        labels: pull.labels,
+        ...(child.marker ? { marker: child.marker } : {}),
+    };
+}
+/** Every child PR among `pulls`, of any parent. */
+function allChildren(pulls, repo) {
+    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
+}
+/**
+ * The parent's children among `pulls`, by branch name (the marker only adds
+ * metadata), sorted by environment, then newest first.
+ */
+function childrenOf(pulls, repo, parent) {
+    return pulls
+        .map((pull) => asChild(pull, repo))
+        .filter((child) => child !== undefined && child.parent === parent)
+        .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
+}
+/** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
+async function createOrAdoptChildPr(client, repo, parent, pr) {
+    let pull;
+    let adopted = false;
+    try {
+        const { data } = await client.rest.pulls.create({
+            ...repo,
+            ...pr,
+            maintainer_can_modify: false,
+        });
+        pull = pulls_summary(data);
+    }
+    catch (error) {
+        // GitHub answers 422 "A pull request already exists for <owner>:<head>"
+        // when our own earlier POST (whose answer was lost) or run opened it.
+        if (!saysAlreadyExists(error))
+            throw error;
+        const { data } = await client.rest.pulls.list({
+            ...repo,
+            state: 'open',
+            head: `${repo.owner}:${pr.head}`,
+            per_page: 100,
+        });
+        const found = data.find((p) => p.head.ref === pr.head);
+        if (!found)
+            throw error;
+        pull = pulls_summary(found);
+        adopted = true;
+    }
+    const child = asChild(pull, repo);
+    if (!child || child.parent !== parent)
+        throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
+    return { child, adopted };
+}
+async function updatePull(client, repo, number, change) {
+    await client.rest.pulls.update({ ...repo, pull_number: number, ...change });
+}
+/** Closes a pull request; false when GitHub refuses because it was merged or closed meanwhile (422). */
+async function closePull(client, repo, number, options = {}) {
+    try {
+        await client.rest.pulls.update({ ...repo, pull_number: number, state: 'closed' });
+        return true;
+    }
+    catch (error) {
+        // GitHub answers 422 when the PR cannot change state (merged, or closed meanwhile).
+        if (options.ignoreFinished && httpStatus(error) === 422)
+            return false;
+        throw error;
+    }
+}
+async function addLabels(client, repo, number, labels) {
+    await client.rest.issues.addLabels({ ...repo, issue_number: number, labels: [...labels] });
+}
+/** Merges a pull request only if its head is still `sha` (GitHub checks `sha` atomically). */
+async function mergeAtSha(client, repo, merge) {
+    try {
+        const { data } = await client.rest.pulls.merge({
+            ...repo,
+            pull_number: merge.number,
+            sha: merge.sha,
+            merge_method: 'merge',
+            commit_title: merge.title,
+        });
+        return { merged: true, sha: data.sha };
+    }
+    catch (error) {
+        const status = httpStatus(error);
+        const message = error.message;
+        if (status === 409)
+            return { merged: false, reason: 'head-moved', message };
+        if (status === 405 || status === 422)
+            return { merged: false, reason: 'refused', message };
+        throw error;
+    }
+}
+async function listReviews(client, repo, number) {
+    const reviews = await client.paginate(client.rest.pulls.listReviews, {
+        ...repo,
+        pull_number: number,
+        per_page: 100,
+    });
+    return reviews.map((review) => ({
+        login: review.user?.login ?? '',
+        state: review.state,
+        commitId: review.commit_id ?? '',
+    }));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/aggregate.js
+// The one gate: `fleet-promote/pipeline` on the parent head SHA, computed
+// from the per-environment statuses of that SHA.
+//
+// Which environments count (the impacted set) is re-derived from GitHub on
+// every run, as the union of
+//   - the `fleet-promote/<environment>` contexts present on the SHA
+//     (open-child-prs sets one, pending, per impacted environment), and
+//   - the environments of the parent's open child PRs (found by branch name),
+//     so a child whose status is missing on this SHA keeps the gate pending, and
+//   - the environments a caller names explicitly (open-child-prs' output).
+// When that union is empty and nobody named the set, nothing is known about
+// this commit yet (e.g. a CI status arrived before open-child-prs ran): the
+// gate is left unset, which a required check treats as not passed. The
+// aggregate never counts its own context; it is re-posted only when it changes.
+
+
+
+
+
+const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
+/**
+ * success only when every impacted environment's latest status is success;
+ * failure when any is failure or error; pending otherwise. A missing or
+ * unknown state is pending, never success. An empty impacted set is success
+ * (the caller decides whether an empty set is known).
+ */
+function computeAggregate(statuses, impactedEnvs) {
+    const latest = new Map();
+    for (const status of statuses) {
+        if (status.context === PIPELINE_CONTEXT)
+            continue;
+        if (!latest.has(status.context))
+            latest.set(status.context, status);
+    }
+    const environments = [...new Set(impactedEnvs)].sort().map((name) => {
+        const status = latest.get(environmentContext(name));
+        const state = status?.state === 'success'
+            ? 'success'
+            : status?.state === 'failure' || status?.state === 'error'
+                ? 'failure'
+                : 'pending';
+        return { name, state, description: status?.description ?? (status ? '' : 'no status yet') };
+    });
+    const failed = environments.filter((env) => env.state === 'failure').map((env) => env.name);
+    const waiting = environments.filter((env) => env.state === 'pending').map((env) => env.name);
+    const succeeded = environments.length - failed.length - waiting.length;
+    const total = environments.length;
+    if (total === 0)
+        return { state: 'success', description: 'no environment impacted', environments };
+    if (failed.length > 0) {
+        return {
+            state: 'failure',
+            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
+            environments,
+        };
+    }
+    if (waiting.length > 0) {
+        return {
+            state: 'pending',
+            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
+            environments,
+        };
+    }
+    return {
+        state: 'success',
+        description: `all ${total} environment${total === 1 ? '' : 's'} succeeded`,
+        environments,
+    };
+}
+/** Environments with a `fleet-promote/<environment>` context among the statuses. */
+function environmentsWithStatus(contexts) {
+    return [...contexts]
+        .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
+        .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
+        .filter((name) => name.length > 0);
+}
+/** Open parent PRs (not children) whose head is `sha`. */
+function parentsWithHead(pulls, sha) {
+    return pulls.filter((pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined);
+}
+async function setAggregateStatus(client, repo, options) {
+    const statuses = await latestStatuses(client, repo, options.sha);
+    const impacted = new Set(environmentsWithStatus(statuses.keys()));
+    for (const name of options.impacted ?? [])
+        impacted.add(name);
+    const parents = [
+        ...(options.parents ?? []),
+        ...(options.parent !== undefined ? [options.parent] : []),
+    ];
+    if (parents.length > 0) {
+        const pulls = options.pulls ?? (await listOpenPulls(client, repo));
+        for (const parent of parents) {
+            for (const child of childrenOf(pulls, repo, parent))
+                impacted.add(child.environment);
+        }
+    }
+    if (impacted.size === 0 && options.impacted === undefined && options.failure === undefined) {
+        return {
+            written: false,
+            state: 'unknown',
+            description: `no impact known for ${options.sha.slice(0, 7)} yet; ${PIPELINE_CONTEXT} left unset`,
+            impacted: [],
+        };
+    }
+    const list = [...statuses.values()];
+    const result = options.failure === undefined
+        ? computeAggregate(list, impacted)
+        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
+    const status = {
+        context: PIPELINE_CONTEXT,
+        state: result.state,
+        description: result.description,
+        ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
+    };
+    // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
+    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await setStatus(client, repo, options.sha, status);
+    return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
 ;// CONCATENATED MODULE: ./actions/aggregate-status/main.js

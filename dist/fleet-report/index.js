@@ -60113,7 +60113,7 @@ function defaultWriteIntervalMs() {
     return msFromEnv('FLEET_PROMOTE_WRITE_INTERVAL_MS', 1000);
 }
 /** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
-function defaultRetryBaseMs() {
+function client_defaultRetryBaseMs() {
     return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000);
 }
 /**
@@ -60128,7 +60128,7 @@ function createGitHubClient(getOctokit, token, options = {}) {
     const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
     const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
     const clockScale = options.clockScale ?? defaultClockScale();
-    const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs();
+    const retryAfterBaseValue = options.retryBaseMs ?? client_defaultRetryBaseMs();
     const api = apiUrlOf(options);
     const octokit = getOctokit(token, {
         baseUrl: api.url,
@@ -70959,6 +70959,8 @@ async function upsertMarkedIssue(client, repo, content) {
 // merge bound to a head SHA.
 
 
+
+
 async function getPullRequest(client, repo, number) {
     const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
     return {
@@ -70975,6 +70977,22 @@ async function getPullRequest(client, repo, number) {
         htmlUrl: data.html_url,
         createdAt: data.created_at,
     };
+}
+/**
+ * Reads an open pull request until GitHub has computed its test merge
+ * (refs/pull/N/merge) on the current base: after its base moved, a read
+ * starts that as a background job and `mergeable` is null until it is done.
+ * False when it still is after `reads` reads (1, 2, 4 … s apart).
+ */
+async function awaitTestMerge(client, repo, number, reads = 5) {
+    for (let read = 0; read < reads; read++) {
+        if (read > 0)
+            await sleep(defaultRetryBaseMs() * 2 ** (read - 1));
+        const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+        if (data.state !== 'open' || data.mergeable !== null)
+            return true;
+    }
+    return false;
 }
 function pulls_summary(pull) {
     return {

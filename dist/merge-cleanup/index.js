@@ -66433,6 +66433,8 @@ function childTitle(parent, environment, parentTitle) {
 // merge bound to a head SHA.
 
 
+
+
 async function getPullRequest(client, repo, number) {
     const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
     return {
@@ -66449,6 +66451,22 @@ async function getPullRequest(client, repo, number) {
         htmlUrl: data.html_url,
         createdAt: data.created_at,
     };
+}
+/**
+ * Reads an open pull request until GitHub has computed its test merge
+ * (refs/pull/N/merge) on the current base: after its base moved, a read
+ * starts that as a background job and `mergeable` is null until it is done.
+ * False when it still is after `reads` reads (1, 2, 4 … s apart).
+ */
+async function awaitTestMerge(client, repo, number, reads = 5) {
+    for (let read = 0; read < reads; read++) {
+        if (read > 0)
+            await (0,external_node_timers_promises_namespaceObject.setTimeout)(defaultRetryBaseMs() * 2 ** (read - 1));
+        const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+        if (data.state !== 'open' || data.mergeable !== null)
+            return true;
+    }
+    return false;
 }
 function pulls_summary(pull) {
     return {
@@ -69633,22 +69651,35 @@ async function markParent(ctx, pull, children, tips) {
                 child: child.number,
             });
     }
+    const failure = workflow ? await requestRerender(ctx, pull, workflow) : undefined;
+    if (failure !== undefined)
+        await markStale(ctx, pull.headSha, children, false);
+    await upsertMarkedComment(ctx.client, ctx.repo, pull.number, staleMarker(ctx.parent), staleNote(ctx.parent, children, workflow === '' ? 'off' : (failure ?? 'requested')));
+    return { unrestored, rerendering: workflow !== '' && failure === undefined };
+}
+/**
+ * Dispatches the pull request workflow for `pull`, once GitHub has rebuilt its
+ * test merge on the new base (what that run checks out and renders); why not,
+ * when it could not.
+ */
+async function requestRerender(ctx, pull, workflow) {
     let failure;
-    if (workflow) {
-        try {
+    try {
+        if (!(await awaitTestMerge(ctx.client, ctx.repo, pull.number)))
+            failure = `GitHub has not rebuilt refs/pull/${pull.number}/merge on the new ${pull.baseRef} yet`;
+        else {
             await dispatchWorkflow(ctx.client, ctx.repo, workflow, pull.baseRef, {
                 pr: String(pull.number),
             });
             ctx.log(`#${pull.number}: re-render requested (${workflow} on ${pull.baseRef})`);
         }
-        catch (error) {
-            failure = `dispatching ${workflow} on ${pull.baseRef}: ${errors_errorMessage(error)}`;
-            ctx.log(`#${pull.number}: no re-render: ${failure}`);
-            await markStale(ctx, pull.headSha, children, false);
-        }
     }
-    await upsertMarkedComment(ctx.client, ctx.repo, pull.number, staleMarker(ctx.parent), staleNote(ctx.parent, children, workflow === '' ? 'off' : (failure ?? 'requested')));
-    return { unrestored, rerendering: workflow !== '' && failure === undefined };
+    catch (error) {
+        failure = `dispatching ${workflow} on ${pull.baseRef}: ${errors_errorMessage(error)}`;
+    }
+    if (failure)
+        ctx.log(`#${pull.number}: no re-render: ${failure}`);
+    return failure;
 }
 /** Sets each stale child's status on the parent head, unless it already says so. */
 async function markStale(ctx, head, children, requested) {

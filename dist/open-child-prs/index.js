@@ -58692,6 +58692,8 @@ async function setStatus(client, repo, sha, status) {
     });
 }
 
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/children.js
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
@@ -58832,6 +58834,333 @@ function childTitle(parent, environment, parentTitle) {
     return `${head}${fitted}${tail}`;
 }
 
+// EXTERNAL MODULE: ../node_modules/bottleneck/light.js
+var light = __nccwpck_require__(4133);
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// pkg/dist-src/version.js
+var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/error-request.js
+function isRequestError(error) {
+  return error.request !== void 0;
+}
+async function errorRequest(state, octokit, error, options) {
+  if (!isRequestError(error) || !error?.request.request) {
+    throw error;
+  }
+  if (error.status >= 400 && !state.doNotRetry.includes(error.status)) {
+    const retries = options.request.retries != null ? options.request.retries : state.retries;
+    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
+    throw octokit.retry.retryRequest(error, retries, retryAfter);
+  }
+  throw error;
+}
+
+// pkg/dist-src/wrap-request.js
+
+
+async function wrapRequest(state, octokit, request, options) {
+  const limiter = new light();
+  limiter.on("failed", function(error, info) {
+    const maxRetries = ~~error.request.request?.retries;
+    const after = ~~error.request.request?.retryAfter;
+    options.request.retryCount = info.retryCount + 1;
+    if (maxRetries > info.retryCount) {
+      return after * state.retryAfterBaseValue;
+    }
+  });
+  return limiter.schedule(
+    requestWithGraphqlErrorHandling.bind(null, state, octokit, request),
+    options
+  );
+}
+async function requestWithGraphqlErrorHandling(state, octokit, request, options) {
+  const response = await request(options);
+  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
+    response.data.errors[0].message
+  )) {
+    const error = new RequestError(response.data.errors[0].message, 500, {
+      request: options,
+      response
+    });
+    return errorRequest(state, octokit, error, options);
+  }
+  return response;
+}
+
+// pkg/dist-src/index.js
+function retry(octokit, octokitOptions) {
+  const state = Object.assign(
+    {
+      enabled: true,
+      retryAfterBaseValue: 1e3,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
+      retries: 3
+    },
+    octokitOptions.retry
+  );
+  const retryPlugin = {
+    retry: {
+      retryRequest: (error, retries, retryAfter) => {
+        error.request.request = Object.assign({}, error.request.request, {
+          retries,
+          retryAfter
+        });
+        return error;
+      }
+    }
+  };
+  if (state.enabled) {
+    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
+    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
+  }
+  return retryPlugin;
+}
+retry.VERSION = plugin_retry_dist_bundle_VERSION;
+
+
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+// pkg/dist-src/index.js
+
+
+// pkg/dist-src/version.js
+var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
+
+// pkg/dist-src/wrap-request.js
+var dist_bundle_noop = () => Promise.resolve();
+function dist_bundle_wrapRequest(state, request, options) {
+  return state.retryLimiter.schedule(doRequest, state, request, options);
+}
+async function doRequest(state, request, options) {
+  const { pathname } = new URL(options.url, "http://github.test");
+  const isAuth = isAuthRequest(options.method, pathname);
+  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
+  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
+  const isGraphQL = pathname.startsWith("/graphql");
+  const retryCount = ~~request.retryCount;
+  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
+  if (state.clustering) {
+    jobOptions.expiration = 1e3 * 60;
+  }
+  if (isWrite || isGraphQL) {
+    await state.write.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  if (isWrite && state.triggersNotification(pathname)) {
+    await state.notifications.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  if (isSearch) {
+    await state.search.key(state.id).schedule(jobOptions, dist_bundle_noop);
+  }
+  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request, options);
+  if (isGraphQL) {
+    const res = await req;
+    if (res.data.errors != null && res.data.errors.some((error) => error.type === "RATE_LIMITED")) {
+      const error = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
+        response: res,
+        data: res.data
+      });
+      throw error;
+    }
+  }
+  return req;
+}
+function isAuthRequest(method, pathname) {
+  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
+  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
+  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
+  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
+  pathname === "/login/oauth/access_token");
+}
+
+// pkg/dist-src/generated/triggers-notification-paths.js
+var triggers_notification_paths_default = [
+  "/orgs/{org}/invitations",
+  "/orgs/{org}/invitations/{invitation_id}",
+  "/orgs/{org}/teams/{team_slug}/discussions",
+  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
+  "/repos/{owner}/{repo}/collaborators/{username}",
+  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
+  "/repos/{owner}/{repo}/issues",
+  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
+  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
+  "/repos/{owner}/{repo}/pulls",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+  "/repos/{owner}/{repo}/releases",
+  "/teams/{team_id}/discussions",
+  "/teams/{team_id}/discussions/{discussion_number}/comments"
+];
+
+// pkg/dist-src/route-matcher.js
+function routeMatcher(paths) {
+  const regexes = paths.map(
+    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
+  );
+  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
+  return new RegExp(regex2, "i");
+}
+
+// pkg/dist-src/index.js
+var regex = routeMatcher(triggers_notification_paths_default);
+var triggersNotification = regex.test.bind(regex);
+var groups = {};
+var createGroups = function(Bottleneck, common) {
+  groups.global = new Bottleneck.Group({
+    id: "octokit-global",
+    maxConcurrent: 10,
+    ...common
+  });
+  groups.auth = new Bottleneck.Group({
+    id: "octokit-auth",
+    maxConcurrent: 1,
+    ...common
+  });
+  groups.search = new Bottleneck.Group({
+    id: "octokit-search",
+    maxConcurrent: 1,
+    minTime: 2e3,
+    ...common
+  });
+  groups.write = new Bottleneck.Group({
+    id: "octokit-write",
+    maxConcurrent: 1,
+    minTime: 1e3,
+    ...common
+  });
+  groups.notifications = new Bottleneck.Group({
+    id: "octokit-notifications",
+    maxConcurrent: 1,
+    minTime: 3e3,
+    ...common
+  });
+};
+function throttling(octokit, octokitOptions) {
+  const {
+    enabled = true,
+    Bottleneck = light,
+    id = "no-id",
+    timeout = 1e3 * 60 * 2,
+    // Redis TTL: 2 minutes
+    connection
+  } = octokitOptions.throttle || {};
+  if (!enabled) {
+    return {};
+  }
+  const common = { timeout };
+  if (typeof connection !== "undefined") {
+    common.connection = connection;
+  }
+  const state = Object.assign(
+    {
+      clustering: connection != null,
+      triggersNotification,
+      fallbackSecondaryRateRetryAfter: 60,
+      retryAfterBaseValue: 1e3,
+      id
+    },
+    octokitOptions.throttle
+  );
+  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
+    throw new Error(`octokit/plugin-throttling error:
+        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
+        See https://octokit.github.io/rest.js/#throttling
+
+        const octokit = new Octokit({
+          throttle: {
+            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
+            onRateLimit: (retryAfter, options) => {/* ... */}
+          }
+        })
+    `);
+  }
+  let initialized = false;
+  const initializeBottleneck = () => {
+    if (initialized) {
+      return;
+    }
+    initialized = true;
+    if (groups.global == null) {
+      createGroups(Bottleneck, common);
+    }
+    state.global = state.global ?? groups.global;
+    state.auth = state.auth ?? groups.auth;
+    state.search = state.search ?? groups.search;
+    state.write = state.write ?? groups.write;
+    state.notifications = state.notifications ?? groups.notifications;
+    state.retryLimiter = state.retryLimiter ?? new Bottleneck();
+    const events = {};
+    const emitter = new Bottleneck.Events(events);
+    events.on("secondary-limit", state.onSecondaryRateLimit);
+    events.on("rate-limit", state.onRateLimit);
+    events.on(
+      "error",
+      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
+    );
+    state.retryLimiter.on("failed", async function(error, info) {
+      const [state2, request, options] = info.args;
+      const { pathname } = new URL(options.url, "http://github.test");
+      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error.status !== 401;
+      if (!(shouldRetryGraphQL || error.status === 403 || error.status === 429)) {
+        return;
+      }
+      const retryCount = ~~request.retryCount;
+      request.retryCount = retryCount;
+      options.request.retryCount = retryCount;
+      const { wantRetry, retryAfter = 0 } = await (async function() {
+        if (/\bsecondary rate\b/i.test(error.message)) {
+          const retryAfter2 = Number(error.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
+          const wantRetry2 = await emitter.trigger(
+            "secondary-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        if (error.response.headers != null && error.response.headers["x-ratelimit-remaining"] === "0" || (error.response.data?.errors ?? []).some(
+          (error2) => error2.type === "RATE_LIMITED"
+        )) {
+          const rateLimitReset = new Date(
+            ~~error.response.headers["x-ratelimit-reset"] * 1e3
+          ).getTime();
+          const retryAfter2 = Math.max(
+            // Add one second so we retry _after_ the reset time
+            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
+            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
+            0
+          );
+          const wantRetry2 = await emitter.trigger(
+            "rate-limit",
+            retryAfter2,
+            options,
+            octokit,
+            retryCount
+          );
+          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
+        }
+        return {};
+      })();
+      if (wantRetry) {
+        request.retryCount++;
+        return retryAfter * state2.retryAfterBaseValue;
+      }
+    });
+  };
+  octokit.hook.wrap("request", (request, options) => {
+    initializeBottleneck();
+    return dist_bundle_wrapRequest(state, request, options);
+  });
+  return {};
+}
+throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
+throttling.triggersNotification = triggersNotification;
+
+
 ;// CONCATENATED MODULE: ./actions/lib/github/errors.js
 // How the GitHub port reads a failed request: the HTTP status GitHub answered
 // with, or none when the answer never arrived.
@@ -58922,10 +59251,283 @@ function describeFailedRequest(failure) {
     return undefined;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/github/rate-limit.js
+// What to do when GitHub refuses a request for a rate limit, as its REST docs
+// say ("Rate limits for the REST API", "Best practices for using the REST
+// API"): a 403 or 429 with `retry-after` → wait that many seconds; with
+// `x-ratelimit-remaining: 0` → wait until `x-ratelimit-reset`; any other
+// secondary limit → wait at least a minute, longer on each repeat. Pure, so
+// the decision is table-testable; the client does the sleeping.
+const SECONDARY = /secondary rate limit/i;
+/**
+ * The wait GitHub asks for, or undefined when the response is no rate limit
+ * (a 403 for missing permissions is an answer, not something to wait out).
+ * `attempt` counts the earlier refusals of the same request (0 for the first);
+ * `nowSeconds` is the client's clock, used only without a `date` header.
+ */
+function rateLimitWait(response, attempt, nowSeconds) {
+    if (response.status !== 403 && response.status !== 429)
+        return undefined;
+    const header = (name) => {
+        const value = response.headers[name];
+        return value === undefined || value === '' ? undefined : String(value);
+    };
+    const secondary = SECONDARY.test(response.message);
+    const exhausted = header('x-ratelimit-remaining') === '0';
+    const retryAfter = Number(header('retry-after'));
+    const hasRetryAfter = header('retry-after') !== undefined && Number.isFinite(retryAfter);
+    if (!secondary && !exhausted && !hasRetryAfter && response.status !== 429)
+        return undefined;
+    const kind = exhausted && !secondary ? 'primary' : 'secondary';
+    const because = response.message || `HTTP ${response.status}`;
+    if (hasRetryAfter)
+        return { kind, seconds: Math.max(Math.ceil(retryAfter), 0), because };
+    if (exhausted) {
+        // The server's own clock (its `date` header) against its reset time: no skew with ours.
+        const date = Date.parse(header('date') ?? '');
+        const now = Number.isFinite(date) ? date / 1000 : nowSeconds;
+        const reset = Number(header('x-ratelimit-reset'));
+        const seconds = Number.isFinite(reset) ? Math.ceil(reset - now) + 1 : 60;
+        return { kind, seconds: Math.max(seconds, 1), because };
+    }
+    return { kind, seconds: 60 * 2 ** Math.min(attempt, 6), because };
+}
+/** Every rate-limit wait of one client, for the job summary and the budget. */
+class RateLimitLedger {
+    budgetSeconds;
+    waits = [];
+    constructor(
+    /** Total GitHub seconds the client may spend waiting. */
+    budgetSeconds) {
+        this.budgetSeconds = budgetSeconds;
+    }
+    get waitedSeconds() {
+        return this.waits.reduce((sum, wait) => sum + wait.seconds, 0);
+    }
+    /** Whether `seconds` more still fit in the budget. */
+    allows(seconds) {
+        return this.waitedSeconds + seconds <= this.budgetSeconds;
+    }
+    /** One line for a job summary; empty when the client never waited. */
+    summary() {
+        if (this.waits.length === 0)
+            return '';
+        const primary = this.waits.filter((wait) => wait.kind === 'primary').length;
+        const parts = [
+            primary > 0 ? `${primary} primary` : '',
+            this.waits.length - primary > 0 ? `${this.waits.length - primary} secondary` : '',
+        ].filter(Boolean);
+        return `Waited ${this.waitedSeconds} s for GitHub rate limits (${parts.join(', ')}; budget ${this.budgetSeconds} s).`;
+    }
+}
+/** A request GitHub kept refusing past the client's wait budget. */
+class RateLimitBudgetError extends Error {
+    request;
+    wait;
+    ledger;
+    name = 'RateLimitBudgetError';
+    constructor(request, wait, ledger) {
+        super(`GitHub ${wait.kind} rate limit: ${request} was refused ("${wait.because}"). GitHub asks to wait ` +
+            `${wait.seconds} s more, but this run has already waited ${ledger.waitedSeconds} s of its ` +
+            `${ledger.budgetSeconds} s rate-limit budget. Re-run the job later (it continues where it ` +
+            'stopped), or give it a larger budget.');
+        this.request = request;
+        this.wait = wait;
+        this.ledger = ledger;
+    }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/client.js
+// The one GitHub client. Octokit itself comes from @actions/github's
+// getOctokit, which main.ts passes in (only main.ts imports the toolkit,
+// test/contract.test.ts): it gives the client the runner's defaults
+// (GITHUB_API_URL, the runner's proxy settings) for the actions, the CLI and
+// the tests alike; the event context is read only in main.ts.
+
+
+
+
+
+
+/** The wait budget when the caller does not choose one. */
+const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
+/** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
+function defaultClockScale() {
+    const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE);
+    return Number.isFinite(value) && value > 0 ? value : 1;
+}
+/** A duration in milliseconds from the environment (for simulators), else the fallback. */
+function msFromEnv(name, fallback) {
+    const raw = process.env[name];
+    const value = Number(raw);
+    return raw !== undefined && raw !== '' && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+/** The default write pacing, overridable for simulators through FLEET_PROMOTE_WRITE_INTERVAL_MS. */
+function defaultWriteIntervalMs() {
+    return msFromEnv('FLEET_PROMOTE_WRITE_INTERVAL_MS', 1000);
+}
+/** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
+function client_defaultRetryBaseMs() {
+    return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000);
+}
+/**
+ * The one GitHub client: Octokit with retry (5xx, resets), paced writes
+ * (plugin-throttling), and rate limits waited out within a budget.
+ */
+function createGitHubClient(getOctokit, token, options = {}) {
+    if (!token)
+        throw new Error('a GitHub token is required');
+    const retries = options.retries ?? 3;
+    const log = options.log ?? (() => undefined);
+    const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
+    const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
+    const clockScale = options.clockScale ?? defaultClockScale();
+    const retryAfterBaseValue = options.retryBaseMs ?? client_defaultRetryBaseMs();
+    const api = apiUrlOf(options);
+    const octokit = getOctokit(token, {
+        baseUrl: api.url,
+        // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
+        // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
+        // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
+        retry: {
+            retries,
+            retryAfterBaseValue,
+            doNotRetry: [...RETRYABLE_NEVER],
+        },
+        throttle: {
+            write: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
+            // Writes that notify (PRs, issues, comments, reviews, merges): plugin-throttling's default is 3 s apart.
+            notifications: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs * 3 }),
+            // Waiting is the budgeted wrapper's job: plugin-throttling only paces.
+            onRateLimit: () => false,
+            onSecondaryRateLimit: () => false,
+        },
+    }, retryLog({ retries, retryBaseMs: retryAfterBaseValue, log }), retry, throttling);
+    waitOutRateLimits(octokit, { token, api, ledger, clockScale, log });
+    return octokit;
+}
+/**
+ * Rate limits are waited out as GitHub asks, within the ledger's budget;
+ * every other failure is explained (call, URL, cause, retries made).
+ */
+function waitOutRateLimits(octokit, context) {
+    const { token, api, ledger, clockScale, log } = context;
+    octokit.hook.wrap('request', async (request, requestOptions) => {
+        for (let attempt = 0;; attempt++) {
+            try {
+                return await request(requestOptions);
+            }
+            catch (error) {
+                const refused = refusedResponse(error);
+                const wait = refused && rateLimitWait(refused, attempt, Date.now() / 1000);
+                const { method, url } = octokit.request.endpoint.parse(requestOptions);
+                const what = `${method} ${url}`;
+                if (!wait) {
+                    const retryCount = requestOptions.request
+                        ?.retryCount;
+                    // plugin-retry counts the failed attempt last (retries made + 1).
+                    throw explained(error, {
+                        call: what,
+                        token,
+                        api,
+                        retries: Math.max((retryCount ?? 0) - 1, 0),
+                    });
+                }
+                if (!ledger.allows(wait.seconds))
+                    throw new RateLimitBudgetError(what, wait, ledger);
+                log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
+                ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
+                await (0,promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
+            }
+        }
+    });
+}
+/** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
+function apiUrlOf(options) {
+    if (options.baseUrl)
+        return { url: options.baseUrl, source: options.baseUrlSource ?? 'from the baseUrl option' };
+    const fromEnv = process.env.GITHUB_API_URL;
+    if (fromEnv)
+        return { url: fromEnv, source: 'from GITHUB_API_URL' };
+    return { url: 'https://api.github.com', source: 'the default: GITHUB_API_URL is not set' };
+}
+/** The network error under Octokit's "fetch failed" 500 (its code and message); undefined for an answer. */
+function networkError(error) {
+    const failure = error;
+    if (failure === null || typeof failure !== 'object' || failure.response !== undefined)
+        return undefined;
+    // fetch's TypeError('fetch failed') carries the socket's error as its cause.
+    const cause = failure.cause?.cause ?? failure.cause;
+    const code = typeof cause?.code === 'string' ? cause.code : undefined;
+    const message = typeof cause?.message === 'string' ? cause.message : String(error.message);
+    return { ...(code ? { code } : {}), message };
+}
+/**
+ * A request's final failure with its message rewritten to name the call, the
+ * cause, the retries made and what to check; status and response are kept,
+ * since callers act on them.
+ */
+function explained(error, context) {
+    if (!(error instanceof Error))
+        return error;
+    const network = networkError(error);
+    const refused = refusedResponse(error);
+    if (!network && !refused)
+        return error;
+    const accepted = refused?.headers['x-accepted-github-permissions'];
+    const line = describeFailedRequest({
+        call: context.call,
+        ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
+        ...(accepted !== undefined ? { acceptedPermissions: String(accepted) } : {}),
+        retries: context.retries,
+        apiUrl: context.api.url,
+        apiUrlSource: context.api.source,
+        token: context.token,
+    });
+    if (line)
+        error.message = line;
+    return error;
+}
+/**
+ * An Octokit plugin placed before plugin-retry, so its error hook sees every
+ * attempt: it logs each failure that plugin-retry is about to retry (the same
+ * test as plugin-retry's), instead of seconds of silence.
+ */
+function retryLog(settings) {
+    return (octokit) => {
+        octokit.hook.error('request', (error, options) => {
+            const status = error.status;
+            const attempt = options.request?.retryCount ?? 0;
+            const retryable = typeof status === 'number' && status >= 400 && !RETRYABLE_NEVER.includes(status);
+            if (retryable && attempt < settings.retries) {
+                const seconds = ((attempt + 1) ** 2 * settings.retryBaseMs) / 1000;
+                const network = networkError(error);
+                const cause = network ? network.message : `GitHub answered ${String(status)}`;
+                const { method, url } = octokit.request.endpoint.parse(options);
+                settings.log(`${method} ${url} failed (${cause}); retry ${attempt + 1} of ${settings.retries} in ${seconds} s`);
+            }
+            throw error;
+        });
+    };
+}
+/** Status, headers and message of an Octokit RequestError; undefined for other errors. */
+function refusedResponse(error) {
+    if (typeof error !== 'object' || error === null)
+        return undefined;
+    const { status, response } = error;
+    if (typeof status !== 'number' || !response?.headers)
+        return undefined;
+    const data = response.data;
+    const message = typeof data?.message === 'string' ? data.message : String(error.message);
+    return { status, headers: response.headers, message };
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
 // Pull requests through the GitHub port: one record per PR read, one record
 // per child PR, one reader of a parent's children, create-or-adopt and one
 // merge bound to a head SHA.
+
+
 
 
 async function getPullRequest(client, repo, number) {
@@ -58944,6 +59546,22 @@ async function getPullRequest(client, repo, number) {
         htmlUrl: data.html_url,
         createdAt: data.created_at,
     };
+}
+/**
+ * Reads an open pull request until GitHub has computed its test merge
+ * (refs/pull/N/merge) on the current base: after its base moved, a read
+ * starts that as a background job and `mergeable` is null until it is done.
+ * False when it still is after `reads` reads (1, 2, 4 … s apart).
+ */
+async function awaitTestMerge(client, repo, number, reads = 5) {
+    for (let read = 0; read < reads; read++) {
+        if (read > 0)
+            await sleep(defaultRetryBaseMs() * 2 ** (read - 1));
+        const { data } = await client.rest.pulls.get({ ...repo, pull_number: number });
+        if (data.state !== 'open' || data.mergeable !== null)
+            return true;
+    }
+    return false;
 }
 function pulls_summary(pull) {
     return {
@@ -60133,7 +60751,7 @@ function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
@@ -60201,7 +60819,7 @@ async function buildWetCommit(git, input) {
     const env = input.environment;
     const files = validateFiles(env);
     const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
+    const scratch = await (0,external_node_fs_promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)((0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-index-'));
     const plumbing = new Git(git.dir, {
         env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,external_node_path_namespaceObject.join)(scratch, 'index') },
     });
@@ -60229,7 +60847,7 @@ async function buildWetCommit(git, input) {
         };
     }
     finally {
-        await (0,promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
+        await (0,external_node_fs_promises_namespaceObject.rm)(scratch, { recursive: true, force: true });
     }
 }
 /** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
@@ -60254,7 +60872,7 @@ async function writeWetTree(git, plumbing, base, sourceDir, files) {
     const previous = await managedFiles(git, base);
     const keep = new Set(files);
     const stale = previous.filter((path) => !keep.has(path));
-    const realSource = await (0,promises_namespaceObject.realpath)(sourceDir);
+    const realSource = await (0,external_node_fs_promises_namespaceObject.realpath)(sourceDir);
     for (const path of files) {
         await assertRegularFile(realSource, (0,external_node_path_namespaceObject.join)(sourceDir, ...path.split('/')), path);
     }
@@ -60334,8 +60952,8 @@ async function assertRegularFile(realRoot, file, path) {
     let stats;
     let real;
     try {
-        stats = await (0,promises_namespaceObject.lstat)(file);
-        real = await (0,promises_namespaceObject.realpath)(file);
+        stats = await (0,external_node_fs_promises_namespaceObject.lstat)(file);
+        real = await (0,external_node_fs_promises_namespaceObject.realpath)(file);
     }
     catch {
         throw new errors_UserError(`rendered file ${path} is listed in hydration.json but missing`);
@@ -60467,8 +61085,6 @@ async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const external_node_timers_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/argocd/client.js
 /**
  * Argo CD REST client (the API server's grpc-gateway under /api/v1): read an
@@ -60684,7 +61300,7 @@ async function client_request(settings, spec) {
             if (attempt < retries) {
                 const delay = backoff(settings.retryDelayMs, attempt, null);
                 log(`Argo CD ${where}: ${describeCause(error)}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
+                await (0,promises_namespaceObject.setTimeout)(delay);
                 continue;
             }
             throw unreachable(server, spec, error);
@@ -60701,7 +61317,7 @@ async function client_request(settings, spec) {
         if (retriableStatuses.has(response.status) && attempt < retries) {
             const delay = backoff(settings.retryDelayMs, attempt, response.headers.get('retry-after'));
             log(`Argo CD ${where}: HTTP ${response.status}; retry ${attempt + 1}/${retries} in ${delay} ms`);
-            await (0,external_node_timers_promises_namespaceObject.setTimeout)(delay);
+            await (0,promises_namespaceObject.setTimeout)(delay);
             continue;
         }
         const error = errorFor(spec, response.status, text);
@@ -60896,7 +61512,7 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     const timeoutMs = waitOptions.timeoutMs ?? 300_000;
     const pollMs = waitOptions.pollMs ?? 5_000;
     const now = waitOptions.now ?? Date.now;
-    const pause = waitOptions.sleep ?? external_node_timers_promises_namespaceObject.setTimeout;
+    const pause = waitOptions.sleep ?? promises_namespaceObject.setTimeout;
     const started = now();
     let last;
     let lastError;
@@ -68238,7 +68854,7 @@ async function loadHydration(dir) {
         return readHydrationFile(dir, '');
     let entries;
     try {
-        entries = await (0,promises_namespaceObject.readdir)(dir, { withFileTypes: true });
+        entries = await (0,external_node_fs_promises_namespaceObject.readdir)(dir, { withFileTypes: true });
     }
     catch {
         throw new errors_UserError(`rendered-dir ${dir} does not exist (download hydrate's output first)`);
@@ -68266,7 +68882,7 @@ async function readHydrationFile(dir, shard = '') {
     const file = (0,external_node_path_namespaceObject.join)(dir, shard, HYDRATION_FILE);
     let value;
     try {
-        value = JSON.parse(await (0,promises_namespaceObject.readFile)(file, 'utf8'));
+        value = JSON.parse(await (0,external_node_fs_promises_namespaceObject.readFile)(file, 'utf8'));
     }
     catch (error) {
         throw new errors_UserError(`${file} is not valid JSON: ${errors_errorMessage(error)}`, { file });
@@ -68361,604 +68977,6 @@ function branchContentsSource(client, repo, branch) {
 /** The configuration as the PR's base branch has it right now. */
 function loadBaseConfig(client, repo, baseRef, file) {
     return loadConfigFrom(branchContentsSource(client, repo, baseRef), file);
-}
-
-// EXTERNAL MODULE: ../node_modules/bottleneck/light.js
-var light = __nccwpck_require__(4133);
-;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
-// pkg/dist-src/version.js
-var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
-
-// pkg/dist-src/error-request.js
-function isRequestError(error) {
-  return error.request !== void 0;
-}
-async function errorRequest(state, octokit, error, options) {
-  if (!isRequestError(error) || !error?.request.request) {
-    throw error;
-  }
-  if (error.status >= 400 && !state.doNotRetry.includes(error.status)) {
-    const retries = options.request.retries != null ? options.request.retries : state.retries;
-    const retryAfter = Math.pow((options.request.retryCount || 0) + 1, 2);
-    throw octokit.retry.retryRequest(error, retries, retryAfter);
-  }
-  throw error;
-}
-
-// pkg/dist-src/wrap-request.js
-
-
-async function wrapRequest(state, octokit, request, options) {
-  const limiter = new light();
-  limiter.on("failed", function(error, info) {
-    const maxRetries = ~~error.request.request?.retries;
-    const after = ~~error.request.request?.retryAfter;
-    options.request.retryCount = info.retryCount + 1;
-    if (maxRetries > info.retryCount) {
-      return after * state.retryAfterBaseValue;
-    }
-  });
-  return limiter.schedule(
-    requestWithGraphqlErrorHandling.bind(null, state, octokit, request),
-    options
-  );
-}
-async function requestWithGraphqlErrorHandling(state, octokit, request, options) {
-  const response = await request(options);
-  if (response.data && response.data.errors && response.data.errors.length > 0 && /Something went wrong while executing your query/.test(
-    response.data.errors[0].message
-  )) {
-    const error = new RequestError(response.data.errors[0].message, 500, {
-      request: options,
-      response
-    });
-    return errorRequest(state, octokit, error, options);
-  }
-  return response;
-}
-
-// pkg/dist-src/index.js
-function retry(octokit, octokitOptions) {
-  const state = Object.assign(
-    {
-      enabled: true,
-      retryAfterBaseValue: 1e3,
-      doNotRetry: [400, 401, 403, 404, 410, 422, 451],
-      retries: 3
-    },
-    octokitOptions.retry
-  );
-  const retryPlugin = {
-    retry: {
-      retryRequest: (error, retries, retryAfter) => {
-        error.request.request = Object.assign({}, error.request.request, {
-          retries,
-          retryAfter
-        });
-        return error;
-      }
-    }
-  };
-  if (state.enabled) {
-    octokit.hook.error("request", errorRequest.bind(null, state, retryPlugin));
-    octokit.hook.wrap("request", wrapRequest.bind(null, state, retryPlugin));
-  }
-  return retryPlugin;
-}
-retry.VERSION = plugin_retry_dist_bundle_VERSION;
-
-
-;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-throttling/dist-bundle/index.js
-// pkg/dist-src/index.js
-
-
-// pkg/dist-src/version.js
-var plugin_throttling_dist_bundle_VERSION = "0.0.0-development";
-
-// pkg/dist-src/wrap-request.js
-var dist_bundle_noop = () => Promise.resolve();
-function dist_bundle_wrapRequest(state, request, options) {
-  return state.retryLimiter.schedule(doRequest, state, request, options);
-}
-async function doRequest(state, request, options) {
-  const { pathname } = new URL(options.url, "http://github.test");
-  const isAuth = isAuthRequest(options.method, pathname);
-  const isWrite = !isAuth && options.method !== "GET" && options.method !== "HEAD";
-  const isSearch = options.method === "GET" && pathname.startsWith("/search/");
-  const isGraphQL = pathname.startsWith("/graphql");
-  const retryCount = ~~request.retryCount;
-  const jobOptions = retryCount > 0 ? { priority: 0, weight: 0 } : {};
-  if (state.clustering) {
-    jobOptions.expiration = 1e3 * 60;
-  }
-  if (isWrite || isGraphQL) {
-    await state.write.key(state.id).schedule(jobOptions, dist_bundle_noop);
-  }
-  if (isWrite && state.triggersNotification(pathname)) {
-    await state.notifications.key(state.id).schedule(jobOptions, dist_bundle_noop);
-  }
-  if (isSearch) {
-    await state.search.key(state.id).schedule(jobOptions, dist_bundle_noop);
-  }
-  const req = (isAuth ? state.auth : state.global).key(state.id).schedule(jobOptions, request, options);
-  if (isGraphQL) {
-    const res = await req;
-    if (res.data.errors != null && res.data.errors.some((error) => error.type === "RATE_LIMITED")) {
-      const error = Object.assign(new Error("GraphQL Rate Limit Exceeded"), {
-        response: res,
-        data: res.data
-      });
-      throw error;
-    }
-  }
-  return req;
-}
-function isAuthRequest(method, pathname) {
-  return method === "PATCH" && // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-a-scoped-access-token
-  /^\/applications\/[^/]+\/token\/scoped$/.test(pathname) || method === "POST" && // https://docs.github.com/en/rest/apps/oauth-applications?apiVersion=2022-11-28#reset-a-token
-  (/^\/applications\/[^/]+\/token$/.test(pathname) || // https://docs.github.com/en/rest/apps/apps?apiVersion=2022-11-28#create-an-installation-access-token-for-an-app
-  /^\/app\/installations\/[^/]+\/access_tokens$/.test(pathname) || // https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps
-  pathname === "/login/oauth/access_token");
-}
-
-// pkg/dist-src/generated/triggers-notification-paths.js
-var triggers_notification_paths_default = [
-  "/orgs/{org}/invitations",
-  "/orgs/{org}/invitations/{invitation_id}",
-  "/orgs/{org}/teams/{team_slug}/discussions",
-  "/orgs/{org}/teams/{team_slug}/discussions/{discussion_number}/comments",
-  "/repos/{owner}/{repo}/collaborators/{username}",
-  "/repos/{owner}/{repo}/commits/{commit_sha}/comments",
-  "/repos/{owner}/{repo}/issues",
-  "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issue",
-  "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues/priority",
-  "/repos/{owner}/{repo}/pulls",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/merge",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
-  "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-  "/repos/{owner}/{repo}/releases",
-  "/teams/{team_id}/discussions",
-  "/teams/{team_id}/discussions/{discussion_number}/comments"
-];
-
-// pkg/dist-src/route-matcher.js
-function routeMatcher(paths) {
-  const regexes = paths.map(
-    (path) => path.split("/").map((c) => c.startsWith("{") ? "(?:.+?)" : c).join("/")
-  );
-  const regex2 = `^(?:${regexes.map((r) => `(?:${r})`).join("|")})[^/]*$`;
-  return new RegExp(regex2, "i");
-}
-
-// pkg/dist-src/index.js
-var regex = routeMatcher(triggers_notification_paths_default);
-var triggersNotification = regex.test.bind(regex);
-var groups = {};
-var createGroups = function(Bottleneck, common) {
-  groups.global = new Bottleneck.Group({
-    id: "octokit-global",
-    maxConcurrent: 10,
-    ...common
-  });
-  groups.auth = new Bottleneck.Group({
-    id: "octokit-auth",
-    maxConcurrent: 1,
-    ...common
-  });
-  groups.search = new Bottleneck.Group({
-    id: "octokit-search",
-    maxConcurrent: 1,
-    minTime: 2e3,
-    ...common
-  });
-  groups.write = new Bottleneck.Group({
-    id: "octokit-write",
-    maxConcurrent: 1,
-    minTime: 1e3,
-    ...common
-  });
-  groups.notifications = new Bottleneck.Group({
-    id: "octokit-notifications",
-    maxConcurrent: 1,
-    minTime: 3e3,
-    ...common
-  });
-};
-function throttling(octokit, octokitOptions) {
-  const {
-    enabled = true,
-    Bottleneck = light,
-    id = "no-id",
-    timeout = 1e3 * 60 * 2,
-    // Redis TTL: 2 minutes
-    connection
-  } = octokitOptions.throttle || {};
-  if (!enabled) {
-    return {};
-  }
-  const common = { timeout };
-  if (typeof connection !== "undefined") {
-    common.connection = connection;
-  }
-  const state = Object.assign(
-    {
-      clustering: connection != null,
-      triggersNotification,
-      fallbackSecondaryRateRetryAfter: 60,
-      retryAfterBaseValue: 1e3,
-      id
-    },
-    octokitOptions.throttle
-  );
-  if (typeof state.onSecondaryRateLimit !== "function" || typeof state.onRateLimit !== "function") {
-    throw new Error(`octokit/plugin-throttling error:
-        You must pass the onSecondaryRateLimit and onRateLimit error handlers.
-        See https://octokit.github.io/rest.js/#throttling
-
-        const octokit = new Octokit({
-          throttle: {
-            onSecondaryRateLimit: (retryAfter, options) => {/* ... */},
-            onRateLimit: (retryAfter, options) => {/* ... */}
-          }
-        })
-    `);
-  }
-  let initialized = false;
-  const initializeBottleneck = () => {
-    if (initialized) {
-      return;
-    }
-    initialized = true;
-    if (groups.global == null) {
-      createGroups(Bottleneck, common);
-    }
-    state.global = state.global ?? groups.global;
-    state.auth = state.auth ?? groups.auth;
-    state.search = state.search ?? groups.search;
-    state.write = state.write ?? groups.write;
-    state.notifications = state.notifications ?? groups.notifications;
-    state.retryLimiter = state.retryLimiter ?? new Bottleneck();
-    const events = {};
-    const emitter = new Bottleneck.Events(events);
-    events.on("secondary-limit", state.onSecondaryRateLimit);
-    events.on("rate-limit", state.onRateLimit);
-    events.on(
-      "error",
-      (e) => octokit.log.warn("Error in throttling-plugin limit handler", e)
-    );
-    state.retryLimiter.on("failed", async function(error, info) {
-      const [state2, request, options] = info.args;
-      const { pathname } = new URL(options.url, "http://github.test");
-      const shouldRetryGraphQL = pathname.startsWith("/graphql") && error.status !== 401;
-      if (!(shouldRetryGraphQL || error.status === 403 || error.status === 429)) {
-        return;
-      }
-      const retryCount = ~~request.retryCount;
-      request.retryCount = retryCount;
-      options.request.retryCount = retryCount;
-      const { wantRetry, retryAfter = 0 } = await (async function() {
-        if (/\bsecondary rate\b/i.test(error.message)) {
-          const retryAfter2 = Number(error.response.headers["retry-after"]) || state2.fallbackSecondaryRateRetryAfter;
-          const wantRetry2 = await emitter.trigger(
-            "secondary-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        if (error.response.headers != null && error.response.headers["x-ratelimit-remaining"] === "0" || (error.response.data?.errors ?? []).some(
-          (error2) => error2.type === "RATE_LIMITED"
-        )) {
-          const rateLimitReset = new Date(
-            ~~error.response.headers["x-ratelimit-reset"] * 1e3
-          ).getTime();
-          const retryAfter2 = Math.max(
-            // Add one second so we retry _after_ the reset time
-            // https://docs.github.com/en/rest/overview/resources-in-the-rest-api?apiVersion=2022-11-28#exceeding-the-rate-limit
-            Math.ceil((rateLimitReset - Date.now()) / 1e3) + 1,
-            0
-          );
-          const wantRetry2 = await emitter.trigger(
-            "rate-limit",
-            retryAfter2,
-            options,
-            octokit,
-            retryCount
-          );
-          return { wantRetry: wantRetry2, retryAfter: retryAfter2 };
-        }
-        return {};
-      })();
-      if (wantRetry) {
-        request.retryCount++;
-        return retryAfter * state2.retryAfterBaseValue;
-      }
-    });
-  };
-  octokit.hook.wrap("request", (request, options) => {
-    initializeBottleneck();
-    return dist_bundle_wrapRequest(state, request, options);
-  });
-  return {};
-}
-throttling.VERSION = plugin_throttling_dist_bundle_VERSION;
-throttling.triggersNotification = triggersNotification;
-
-
-;// CONCATENATED MODULE: ./actions/lib/github/rate-limit.js
-// What to do when GitHub refuses a request for a rate limit, as its REST docs
-// say ("Rate limits for the REST API", "Best practices for using the REST
-// API"): a 403 or 429 with `retry-after` → wait that many seconds; with
-// `x-ratelimit-remaining: 0` → wait until `x-ratelimit-reset`; any other
-// secondary limit → wait at least a minute, longer on each repeat. Pure, so
-// the decision is table-testable; the client does the sleeping.
-const SECONDARY = /secondary rate limit/i;
-/**
- * The wait GitHub asks for, or undefined when the response is no rate limit
- * (a 403 for missing permissions is an answer, not something to wait out).
- * `attempt` counts the earlier refusals of the same request (0 for the first);
- * `nowSeconds` is the client's clock, used only without a `date` header.
- */
-function rateLimitWait(response, attempt, nowSeconds) {
-    if (response.status !== 403 && response.status !== 429)
-        return undefined;
-    const header = (name) => {
-        const value = response.headers[name];
-        return value === undefined || value === '' ? undefined : String(value);
-    };
-    const secondary = SECONDARY.test(response.message);
-    const exhausted = header('x-ratelimit-remaining') === '0';
-    const retryAfter = Number(header('retry-after'));
-    const hasRetryAfter = header('retry-after') !== undefined && Number.isFinite(retryAfter);
-    if (!secondary && !exhausted && !hasRetryAfter && response.status !== 429)
-        return undefined;
-    const kind = exhausted && !secondary ? 'primary' : 'secondary';
-    const because = response.message || `HTTP ${response.status}`;
-    if (hasRetryAfter)
-        return { kind, seconds: Math.max(Math.ceil(retryAfter), 0), because };
-    if (exhausted) {
-        // The server's own clock (its `date` header) against its reset time: no skew with ours.
-        const date = Date.parse(header('date') ?? '');
-        const now = Number.isFinite(date) ? date / 1000 : nowSeconds;
-        const reset = Number(header('x-ratelimit-reset'));
-        const seconds = Number.isFinite(reset) ? Math.ceil(reset - now) + 1 : 60;
-        return { kind, seconds: Math.max(seconds, 1), because };
-    }
-    return { kind, seconds: 60 * 2 ** Math.min(attempt, 6), because };
-}
-/** Every rate-limit wait of one client, for the job summary and the budget. */
-class RateLimitLedger {
-    budgetSeconds;
-    waits = [];
-    constructor(
-    /** Total GitHub seconds the client may spend waiting. */
-    budgetSeconds) {
-        this.budgetSeconds = budgetSeconds;
-    }
-    get waitedSeconds() {
-        return this.waits.reduce((sum, wait) => sum + wait.seconds, 0);
-    }
-    /** Whether `seconds` more still fit in the budget. */
-    allows(seconds) {
-        return this.waitedSeconds + seconds <= this.budgetSeconds;
-    }
-    /** One line for a job summary; empty when the client never waited. */
-    summary() {
-        if (this.waits.length === 0)
-            return '';
-        const primary = this.waits.filter((wait) => wait.kind === 'primary').length;
-        const parts = [
-            primary > 0 ? `${primary} primary` : '',
-            this.waits.length - primary > 0 ? `${this.waits.length - primary} secondary` : '',
-        ].filter(Boolean);
-        return `Waited ${this.waitedSeconds} s for GitHub rate limits (${parts.join(', ')}; budget ${this.budgetSeconds} s).`;
-    }
-}
-/** A request GitHub kept refusing past the client's wait budget. */
-class RateLimitBudgetError extends Error {
-    request;
-    wait;
-    ledger;
-    name = 'RateLimitBudgetError';
-    constructor(request, wait, ledger) {
-        super(`GitHub ${wait.kind} rate limit: ${request} was refused ("${wait.because}"). GitHub asks to wait ` +
-            `${wait.seconds} s more, but this run has already waited ${ledger.waitedSeconds} s of its ` +
-            `${ledger.budgetSeconds} s rate-limit budget. Re-run the job later (it continues where it ` +
-            'stopped), or give it a larger budget.');
-        this.request = request;
-        this.wait = wait;
-        this.ledger = ledger;
-    }
-}
-
-;// CONCATENATED MODULE: ./actions/lib/github/client.js
-// The one GitHub client. Octokit itself comes from @actions/github's
-// getOctokit, which main.ts passes in (only main.ts imports the toolkit,
-// test/contract.test.ts): it gives the client the runner's defaults
-// (GITHUB_API_URL, the runner's proxy settings) for the actions, the CLI and
-// the tests alike; the event context is read only in main.ts.
-
-
-
-
-
-
-/** The wait budget when the caller does not choose one. */
-const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
-/** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
-function defaultClockScale() {
-    const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE);
-    return Number.isFinite(value) && value > 0 ? value : 1;
-}
-/** A duration in milliseconds from the environment (for simulators), else the fallback. */
-function msFromEnv(name, fallback) {
-    const raw = process.env[name];
-    const value = Number(raw);
-    return raw !== undefined && raw !== '' && Number.isFinite(value) && value >= 0 ? value : fallback;
-}
-/** The default write pacing, overridable for simulators through FLEET_PROMOTE_WRITE_INTERVAL_MS. */
-function defaultWriteIntervalMs() {
-    return msFromEnv('FLEET_PROMOTE_WRITE_INTERVAL_MS', 1000);
-}
-/** The default retry back-off unit (plugin-retry's 1 s), overridable through FLEET_PROMOTE_RETRY_BASE_MS. */
-function defaultRetryBaseMs() {
-    return msFromEnv('FLEET_PROMOTE_RETRY_BASE_MS', 1000);
-}
-/**
- * The one GitHub client: Octokit with retry (5xx, resets), paced writes
- * (plugin-throttling), and rate limits waited out within a budget.
- */
-function createGitHubClient(getOctokit, token, options = {}) {
-    if (!token)
-        throw new Error('a GitHub token is required');
-    const retries = options.retries ?? 3;
-    const log = options.log ?? (() => undefined);
-    const writeIntervalMs = options.writeIntervalMs ?? defaultWriteIntervalMs();
-    const ledger = options.rateLimits ?? new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
-    const clockScale = options.clockScale ?? defaultClockScale();
-    const retryAfterBaseValue = options.retryBaseMs ?? defaultRetryBaseMs();
-    const api = apiUrlOf(options);
-    const octokit = getOctokit(token, {
-        baseUrl: api.url,
-        // plugin-retry's own option: a `request.retries` would make it retry every error (403/404/422 too) at once.
-        // 405 (not mergeable) and 409 (head moved) are answers to act on, not faults to repeat.
-        // 403 and 429 are rate limits (waited out below) or refusals, never faults to repeat at once.
-        retry: {
-            retries,
-            retryAfterBaseValue,
-            doNotRetry: [...RETRYABLE_NEVER],
-        },
-        throttle: {
-            write: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs }),
-            // Writes that notify (PRs, issues, comments, reviews, merges): plugin-throttling's default is 3 s apart.
-            notifications: new light.Group({ maxConcurrent: 1, minTime: writeIntervalMs * 3 }),
-            // Waiting is the budgeted wrapper's job: plugin-throttling only paces.
-            onRateLimit: () => false,
-            onSecondaryRateLimit: () => false,
-        },
-    }, retryLog({ retries, retryBaseMs: retryAfterBaseValue, log }), retry, throttling);
-    waitOutRateLimits(octokit, { token, api, ledger, clockScale, log });
-    return octokit;
-}
-/**
- * Rate limits are waited out as GitHub asks, within the ledger's budget;
- * every other failure is explained (call, URL, cause, retries made).
- */
-function waitOutRateLimits(octokit, context) {
-    const { token, api, ledger, clockScale, log } = context;
-    octokit.hook.wrap('request', async (request, requestOptions) => {
-        for (let attempt = 0;; attempt++) {
-            try {
-                return await request(requestOptions);
-            }
-            catch (error) {
-                const refused = refusedResponse(error);
-                const wait = refused && rateLimitWait(refused, attempt, Date.now() / 1000);
-                const { method, url } = octokit.request.endpoint.parse(requestOptions);
-                const what = `${method} ${url}`;
-                if (!wait) {
-                    const retryCount = requestOptions.request
-                        ?.retryCount;
-                    // plugin-retry counts the failed attempt last (retries made + 1).
-                    throw explained(error, {
-                        call: what,
-                        token,
-                        api,
-                        retries: Math.max((retryCount ?? 0) - 1, 0),
-                    });
-                }
-                if (!ledger.allows(wait.seconds))
-                    throw new RateLimitBudgetError(what, wait, ledger);
-                log(`${wait.kind} rate limit on ${what}; waiting ${wait.seconds} s as GitHub asks`);
-                ledger.waits.push({ kind: wait.kind, seconds: wait.seconds, request: what });
-                await (0,external_node_timers_promises_namespaceObject.setTimeout)((wait.seconds * 1000) / clockScale);
-            }
-        }
-    });
-}
-/** The REST base URL and where it came from (GITHUB_API_URL is read per client, as the runner sets it). */
-function apiUrlOf(options) {
-    if (options.baseUrl)
-        return { url: options.baseUrl, source: options.baseUrlSource ?? 'from the baseUrl option' };
-    const fromEnv = process.env.GITHUB_API_URL;
-    if (fromEnv)
-        return { url: fromEnv, source: 'from GITHUB_API_URL' };
-    return { url: 'https://api.github.com', source: 'the default: GITHUB_API_URL is not set' };
-}
-/** The network error under Octokit's "fetch failed" 500 (its code and message); undefined for an answer. */
-function networkError(error) {
-    const failure = error;
-    if (failure === null || typeof failure !== 'object' || failure.response !== undefined)
-        return undefined;
-    // fetch's TypeError('fetch failed') carries the socket's error as its cause.
-    const cause = failure.cause?.cause ?? failure.cause;
-    const code = typeof cause?.code === 'string' ? cause.code : undefined;
-    const message = typeof cause?.message === 'string' ? cause.message : String(error.message);
-    return { ...(code ? { code } : {}), message };
-}
-/**
- * A request's final failure with its message rewritten to name the call, the
- * cause, the retries made and what to check; status and response are kept,
- * since callers act on them.
- */
-function explained(error, context) {
-    if (!(error instanceof Error))
-        return error;
-    const network = networkError(error);
-    const refused = refusedResponse(error);
-    if (!network && !refused)
-        return error;
-    const accepted = refused?.headers['x-accepted-github-permissions'];
-    const line = describeFailedRequest({
-        call: context.call,
-        ...(network ? network : { status: refused?.status, message: refused?.message ?? '' }),
-        ...(accepted !== undefined ? { acceptedPermissions: String(accepted) } : {}),
-        retries: context.retries,
-        apiUrl: context.api.url,
-        apiUrlSource: context.api.source,
-        token: context.token,
-    });
-    if (line)
-        error.message = line;
-    return error;
-}
-/**
- * An Octokit plugin placed before plugin-retry, so its error hook sees every
- * attempt: it logs each failure that plugin-retry is about to retry (the same
- * test as plugin-retry's), instead of seconds of silence.
- */
-function retryLog(settings) {
-    return (octokit) => {
-        octokit.hook.error('request', (error, options) => {
-            const status = error.status;
-            const attempt = options.request?.retryCount ?? 0;
-            const retryable = typeof status === 'number' && status >= 400 && !RETRYABLE_NEVER.includes(status);
-            if (retryable && attempt < settings.retries) {
-                const seconds = ((attempt + 1) ** 2 * settings.retryBaseMs) / 1000;
-                const network = networkError(error);
-                const cause = network ? network.message : `GitHub answered ${String(status)}`;
-                const { method, url } = octokit.request.endpoint.parse(options);
-                settings.log(`${method} ${url} failed (${cause}); retry ${attempt + 1} of ${settings.retries} in ${seconds} s`);
-            }
-            throw error;
-        });
-    };
-}
-/** Status, headers and message of an Octokit RequestError; undefined for other errors. */
-function refusedResponse(error) {
-    if (typeof error !== 'object' || error === null)
-        return undefined;
-    const { status, response } = error;
-    if (typeof status !== 'number' || !response?.headers)
-        return undefined;
-    const data = response.data;
-    const message = typeof data?.message === 'string' ? data.message : String(error.message);
-    return { status, headers: response.headers, message };
 }
 
 ;// CONCATENATED MODULE: ./actions/open-child-prs/main.js
