@@ -340,6 +340,41 @@ describe('fleet-promote impact (CLI)', () => {
     })
   })
 
+  it('names the place of a configuration error once, and a configuration missing from the base what to do', async () => {
+    const typo = await scenario(
+      { 'docs/README.md': 'x\n' },
+      { ...fleet(), 'fleet-promote.yaml': CONFIG.replace('clusters/*/*', 'fleets/*/*') },
+    )
+    const out = await cli(['impact', '--repo', repo!.dir, '--base', typo.base, '--head', typo.head])
+    expect(out.code).toBe(1)
+    expect(out.stderr).toBe(
+      'fleet-promote impact: fleet-promote.yaml:3: environments[0] (glob "fleets/*/*") matches no ' +
+        'directory holding a kustomization file (kustomization.yaml, kustomization.yml, Kustomization)\n',
+    )
+    // envs/<env> with fleet-promote.yaml only on the branch: the defaults (clusters/**) find nothing.
+    const envs = await scenario(
+      { 'fleet-promote.yaml': 'version: 1\nenvironments:\n  - glob: envs/*\n    name: "{1}"\n' },
+      { 'envs/dev/kustomization.yaml': 'resources: [cm.yaml]\n', 'envs/dev/cm.yaml': CM('dev') },
+    )
+    const missing = await cli([
+      'impact',
+      '--repo',
+      repo!.dir,
+      '--base',
+      envs.base,
+      '--head',
+      envs.head,
+    ])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toBe(
+      'fleet-promote impact: (defaults): environments[0] (glob "clusters/**") matches no directory ' +
+        'holding a kustomization file (kustomization.yaml, kustomization.yml, Kustomization); ' +
+        `fleet-promote.yaml is not in ${envs.base.slice(0, 12)}; commit it there (the configuration is read from ` +
+        'the base branch). Until then the defaults apply: every directory below clusters/ holding a ' +
+        'kustomization is an environment, in one stage.\n',
+    )
+  })
+
   it('exits non-zero with file and line, and prints nothing on stdout, for bad input', async () => {
     const { base, head } = await scenario({
       'components/ingress/kustomization.yaml': 'resources:\n  - nope.yaml\n',

@@ -53,11 +53,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (error) {
+    const message = errorMessage(error)
+    const location = error instanceof UserError ? error.location : undefined
+    // Most located messages start with their place already (`fleet-promote.yaml:10:5: …`): name it once.
     const where =
-      error instanceof UserError && error.location
-        ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
+      location && !message.startsWith(`${location.file}:`)
+        ? `${location.file}${location.line ? `:${location.line}` : ''}: `
         : ''
-    process.stderr.write(`fleet-promote ${name}: ${where}${errorMessage(error)}\n`)
+    process.stderr.write(`fleet-promote ${name}: ${where}${message}\n`)
     return 1
   }
 }

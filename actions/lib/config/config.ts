@@ -1179,9 +1179,11 @@ export function discoverEnvironments(
     if (matched === 0 && !options.allowUnmatched) {
       throw new UserError(
         `${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
-          (config.file === DEFAULTS_FILE
-            ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
-            : ''),
+          (config.file !== DEFAULTS_FILE
+            ? ''
+            : config.defaultsNote
+              ? `; ${config.defaultsNote}`
+              : `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`),
         location,
       )
     }
