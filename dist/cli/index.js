@@ -20314,10 +20314,13 @@ async function main(argv) {
         return await command.run(rest);
     }
     catch (error) {
-        const where = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo && error.location
-            ? `${error.location.file}${error.location.line ? `:${error.location.line}` : ''}: `
+        const message = (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error);
+        const location = error instanceof _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .UserError */ .yo ? error.location : undefined;
+        // Most located messages start with their place already (`fleet-promote.yaml:10:5: …`): name it once.
+        const where = location && !message.startsWith(`${location.file}:`)
+            ? `${location.file}${location.line ? `:${location.line}` : ''}: `
             : '';
-        process.stderr.write(`fleet-promote ${name}: ${where}${(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .errorMessage */ .gJ)(error)}\n`);
+        process.stderr.write(`fleet-promote ${name}: ${where}${message}\n`);
         return 1;
     }
 }
@@ -24001,9 +24004,11 @@ function discoverEnvironments(config, files, options = {}) {
         }
         if (matched === 0 && !options.allowUnmatched) {
             throw new errors/* UserError */.yo(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
-                (config.file === DEFAULTS_FILE
-                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
-                    : ''), location);
+                (config.file !== DEFAULTS_FILE
+                    ? ''
+                    : config.defaultsNote
+                        ? `; ${config.defaultsNote}`
+                        : `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`), location);
         }
     });
     return checkUniqueAndSort(config, environments);

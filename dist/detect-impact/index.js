@@ -63318,9 +63318,11 @@ function discoverEnvironments(config, files, options = {}) {
         }
         if (matched === 0 && !options.allowUnmatched) {
             throw new errors_UserError(`${where} matches no directory holding a kustomization file (${config_KUSTOMIZATION_FILES.join(', ')})` +
-                (config.file === DEFAULTS_FILE
-                    ? `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`
-                    : ''), location);
+                (config.file !== DEFAULTS_FILE
+                    ? ''
+                    : config.defaultsNote
+                        ? `; ${config.defaultsNote}`
+                        : `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`), location);
         }
     });
     return checkUniqueAndSort(config, environments);
