@@ -2,6 +2,7 @@
 // clock) and the client that waits them out within a budget.
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGitHubClient } from './support/github-client.js'
+import { noteRateLimitWaits } from '../actions/lib/action-io.js'
 import {
   RateLimitBudgetError,
   RateLimitLedger,
@@ -274,6 +275,19 @@ describe('the client waits rate limits out within its budget', () => {
       /^Waited \d+ s for GitHub rate limits \(\d+ secondary; budget 300 s\)\.$/,
     )
     expect(logs.join('\n')).toMatch(/secondary rate limit on POST .*statuses.*; waiting \d+ s/)
+    // Every action ends its log and job summary with that line.
+    const written: string[] = []
+    const io = {
+      info: (line: string) => logs.push(line),
+      summary: {
+        addRaw: (text: string) => ({ write: () => Promise.resolve(written.push(text)) }),
+      },
+    }
+    await noteRateLimitWaits(io, ledger)
+    expect(written).toEqual([`\n${ledger.summary()}\n`])
+    expect(logs.at(-1)).toBe(ledger.summary())
+    await noteRateLimitWaits(io, new RateLimitLedger(300))
+    expect(written).toHaveLength(1)
     // 60 simulated seconds at most per wait, i.e. 1 s of real time.
     expect(Date.now() - started).toBeLessThan(10_000)
     expect(gh.validationErrors).toEqual([])

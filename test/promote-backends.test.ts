@@ -22,7 +22,7 @@ beforeAll(async () => {
           'permission: maintain',
           'permission: maintain\n    backend: external\n    production: true',
         )
-        .concat('\n  external:\n    system: Kargo\n'),
+        .concat('\n  external:\n    system: Kargo\n  deployments: per-environment\n'),
   })
 })
 

@@ -23,8 +23,8 @@ describe('deploymentScope', () => {
     ['per-stage', 1, 'stage'],
     ['off', 3, 'none'],
     ['auto', 1, 'environment'],
-    ['auto', 5, 'environment'],
-    ['auto', 6, 'stage'],
+    ['auto', 3, 'environment'],
+    ['auto', 4, 'stage'],
     ['auto', 450, 'stage'],
   ] as const)('%s with %i environments → %s', (mode, count, scope) => {
     expect(deploymentScope(mode, count)).toBe(scope)
@@ -33,7 +33,7 @@ describe('deploymentScope', () => {
   it('counts impacted environments per stage', () => {
     const envs = [
       ...Array.from({ length: 3 }, () => ({ stage: { name: 'testing' } })),
-      ...Array.from({ length: 9 }, () => ({ stage: { name: 'production' } })),
+      ...Array.from({ length: 4 }, () => ({ stage: { name: 'production' } })),
     ]
     expect(Object.fromEntries(stageScopes('auto', envs))).toEqual({
       testing: 'environment',

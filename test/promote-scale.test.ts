@@ -47,7 +47,7 @@ describe('promote at 500 environments', () => {
     )
     expect(result.decision, result.reason).toBe('deployed')
     // GitHub allows 500 content-creating requests an hour: with one deployment for the stage
-    // (`deployments: auto` above 5 environments: 3 requests) and one status each, 437 fit one run.
+    // (`deployments: auto` above 3 environments: 3 requests) and one status each, 437 fit one run.
     const BATCH = 437
     expect(result.environments).toHaveLength(BATCH)
     expect(result.reason).toContain(

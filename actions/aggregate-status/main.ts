@@ -7,6 +7,7 @@ import {
   parseJsonInput,
   readInputs,
   writeOutputs,
+  noteRateLimitWaits,
 } from '../lib/action-io.js'
 import {
   parentsWithHead,
@@ -16,7 +17,7 @@ import {
 } from '../lib/aggregate.js'
 import { listOpenPulls } from '../lib/github/pulls.js'
 import { UserError } from '../lib/errors.js'
-import { createGitHubClient, type GitHubClient } from '../lib/github/client.js'
+import { createGitHubClient, rateLimitLedger, type GitHubClient } from '../lib/github/client.js'
 import { STATUS_CONTEXT_PREFIX, type RepoRef } from '../lib/statuses.js'
 import {
   type CheckRunPayload,
@@ -177,10 +178,14 @@ export async function aggregate(
 }
 
 export async function run(): Promise<void> {
+  const rateLimits = rateLimitLedger()
   try {
     const inputs = parseInputs()
     const { context } = github
-    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, {
+      log: core.info,
+      rateLimits,
+    })
     const runUrl = process.env.GITHUB_RUN_ID
       ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
       : undefined
@@ -201,5 +206,7 @@ export async function run(): Promise<void> {
       .write()
   } catch (error) {
     failAction(core, error)
+  } finally {
+    await noteRateLimitWaits(core, rateLimits)
   }
 }

@@ -11,10 +11,11 @@ import {
   parseIntegerInput,
   readInputs,
   writeOutputs,
+  noteRateLimitWaits,
 } from '../lib/action-io.js'
 import { createArgoCdClient } from '../lib/argocd/client.js'
 import { Git } from '../lib/git/git.js'
-import { createGitHubClient } from '../lib/github/client.js'
+import { createGitHubClient, rateLimitLedger } from '../lib/github/client.js'
 import { failureReasons, parseFailOn, type FailOn } from '../lib/report/build.js'
 import { gatherReport } from '../lib/report/gather.js'
 import { renderReport } from '../lib/report/markdown.js'
@@ -167,6 +168,7 @@ async function publish(
 
 export async function run(): Promise<void> {
   let scratch: string | undefined
+  const rateLimits = rateLimitLedger()
   try {
     const inputs = parseInputs()
     const { context } = github
@@ -175,7 +177,10 @@ export async function run(): Promise<void> {
     const workspace = await openWorkspace(inputs.workingDirectory, repositoryUrl)
     scratch = workspace.scratch
     const git = new Git(workspace.dir, { token: inputs.token, serverUrl: context.serverUrl })
-    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, {
+      log: core.info,
+      rateLimits,
+    })
     const argocdToken = inputs.argocdToken
     const { report, stats } = await gatherReport({
       git,
@@ -214,6 +219,7 @@ export async function run(): Promise<void> {
   } catch (error) {
     failAction(core, error)
   } finally {
+    await noteRateLimitWaits(core, rateLimits)
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }
 }

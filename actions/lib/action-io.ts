@@ -3,8 +3,10 @@
 // module in as an ActionIo and goes through readInputs, writeOutputs and
 // failAction here, so the protocol is used in one place while only main.ts
 // imports the toolkit (test/contract.test.ts). Summaries, logs and the event
-// stay in main.ts.
+// stay in main.ts, but for the one line every action ends its summary with:
+// how long its GitHub client waited for rate limits.
 import { UserError, annotationText, errorMessage } from './errors.js'
+import type { RateLimitLedger } from './github/rate-limit.js'
 
 /** The part of @actions/core these helpers use; each main.ts passes `core`. */
 export interface ActionIo {
@@ -114,4 +116,21 @@ export function failAction(io: ActionIo, error: unknown): void {
     })
   }
   io.setFailed(message)
+}
+
+/** The parts of @actions/core a rate-limit note uses. */
+export interface SummaryIo {
+  info(message: string): void
+  summary: { addRaw(text: string): { write(): Promise<unknown> } }
+}
+
+/**
+ * Appends to the log and the job summary how long the client waited for
+ * GitHub's rate limits (nothing when it did not), also after a failure.
+ */
+export async function noteRateLimitWaits(io: SummaryIo, ledger: RateLimitLedger): Promise<void> {
+  const note = ledger.summary()
+  if (!note) return
+  io.info(note)
+  await io.summary.addRaw(`\n${note}\n`).write()
 }

@@ -11,11 +11,12 @@ import {
   parseSecondsInput,
   readInputs,
   writeOutputs,
+  noteRateLimitWaits,
 } from '../lib/action-io.js'
 import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
-import { createGitHubClient } from '../lib/github/client.js'
+import { createGitHubClient, rateLimitLedger } from '../lib/github/client.js'
 import { mergeCleanup, openParentNote } from './merge-cleanup.js'
 
 export const contract = defineContract({
@@ -132,6 +133,7 @@ export function parentFromEvent(
 
 export async function run(): Promise<void> {
   let scratch: string | undefined
+  const rateLimits = rateLimitLedger()
   try {
     const inputs = parseInputs()
     const { context } = github
@@ -145,7 +147,10 @@ export async function run(): Promise<void> {
       await Git.init(dir)
     }
     const git = new Git(dir, { token: inputs.token, serverUrl: github.context.serverUrl })
-    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, {
+      log: core.info,
+      rateLimits,
+    })
     const result = await mergeCleanup({
       client,
       git,
@@ -187,6 +192,7 @@ export async function run(): Promise<void> {
   } catch (error) {
     failAction(core, error)
   } finally {
+    await noteRateLimitWaits(core, rateLimits)
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }
 }

@@ -9,6 +9,7 @@ import {
   parseSecondsInput,
   readInputs,
   writeOutputs,
+  noteRateLimitWaits,
 } from '../lib/action-io.js'
 import { checkResultInput, openChildPrs, type OpenChildPrsResult } from './child-prs.js'
 import type { RestoreOptions } from './restore.js'
@@ -17,7 +18,7 @@ import { stageOrder } from '../lib/config/config.js'
 import { loadBaseConfig } from '../lib/config/sources.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
-import { createGitHubClient } from '../lib/github/client.js'
+import { createGitHubClient, rateLimitLedger } from '../lib/github/client.js'
 import { createArgoCdClient } from '../lib/argocd/client.js'
 import type { StageInfo } from './summary.js'
 import { getPullRequest } from '../lib/github/pulls.js'
@@ -166,6 +167,7 @@ async function report(result: OpenChildPrsResult, parent: number): Promise<void>
 }
 
 export async function run(): Promise<void> {
+  const rateLimits = rateLimitLedger()
   try {
     const inputs = parseInputs()
     const { context } = github
@@ -179,7 +181,10 @@ export async function run(): Promise<void> {
     checkResultInput(inputs.result, hydration)
     const workspace = resolve(process.env.GITHUB_WORKSPACE ?? '.', inputs.workingDirectory)
     const { owner, repo } = context.repo
-    const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
+    const client = createGitHubClient(github.getOctokit, inputs.token, {
+      log: core.info,
+      rateLimits,
+    })
     const baseRef =
       (context.payload.pull_request?.base as { ref?: string } | undefined)?.ref ??
       (await getPullRequest(client, { owner, repo }, parent)).baseRef
@@ -212,5 +217,7 @@ export async function run(): Promise<void> {
     await report(result, parent)
   } catch (error) {
     failAction(core, error)
+  } finally {
+    await noteRateLimitWaits(core, rateLimits)
   }
 }

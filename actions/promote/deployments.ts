@@ -20,7 +20,7 @@ import {
 export const DEPLOYMENT_TASK = 'deploy:fleet-promote'
 
 /** `deployments: auto` records one deployment per environment up to this many impacted environments in a stage. */
-export const AUTO_PER_ENVIRONMENT_MAX = 5
+export const AUTO_PER_ENVIRONMENT_MAX = 3
 
 export type DeploymentScope = 'environment' | 'stage' | 'none'
 

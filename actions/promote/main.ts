@@ -11,11 +11,12 @@ import {
   parseSecondsInput,
   readInputs,
   writeOutputs,
+  noteRateLimitWaits,
 } from '../lib/action-io.js'
 import { createArgoCdClient } from '../lib/argocd/client.js'
 import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
-import { createGitHubClient } from '../lib/github/client.js'
+import { createGitHubClient, rateLimitLedger } from '../lib/github/client.js'
 import { promote, type PromoteResult, type Trigger } from './promote.js'
 import {
   type EventPayload,
@@ -173,6 +174,7 @@ export function triggerFromEvent(
 
 export async function run(): Promise<void> {
   let scratch: string | undefined
+  const rateLimits = rateLimitLedger()
   try {
     const inputs = parseInputs()
     const { context } = github
@@ -181,7 +183,10 @@ export async function run(): Promise<void> {
     if ('ignored' in trigger) {
       result = { decision: 'ignored', reason: trigger.ignored, environments: [], rows: [] }
     } else {
-      const client = createGitHubClient(github.getOctokit, inputs.token, { log: core.info })
+      const client = createGitHubClient(github.getOctokit, inputs.token, {
+        log: core.info,
+        rateLimits,
+      })
       // Lock commits are built in a scratch repository: the run needs no checkout.
       scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-locks-'))
       const git = await Git.init(scratch, {
@@ -235,6 +240,7 @@ export async function run(): Promise<void> {
   } catch (error) {
     failAction(core, error)
   } finally {
+    await noteRateLimitWaits(core, rateLimits)
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }
 }

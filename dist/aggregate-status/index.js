@@ -39003,7 +39003,8 @@ function errors_errorMessage(error) {
 // module in as an ActionIo and goes through readInputs, writeOutputs and
 // failAction here, so the protocol is used in one place while only main.ts
 // imports the toolkit (test/contract.test.ts). Summaries, logs and the event
-// stay in main.ts.
+// stay in main.ts, but for the one line every action ends its summary with:
+// how long its GitHub client waited for rate limits.
 
 /**
  * Declares what an action reads and writes. The contract test compares it
@@ -39068,6 +39069,17 @@ function failAction(io, error) {
         });
     }
     io.setFailed(message);
+}
+/**
+ * Appends to the log and the job summary how long the client waited for
+ * GitHub's rate limits (nothing when it did not), also after a failure.
+ */
+async function noteRateLimitWaits(io, ledger) {
+    const note = ledger.summary();
+    if (!note)
+        return;
+    io.info(note);
+    await io.summary.addRaw(`\n${note}\n`).write();
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/markdown.js
@@ -39922,6 +39934,10 @@ class RateLimitBudgetError extends Error {
 
 /** The wait budget when the caller does not choose one. */
 const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900;
+/** A ledger with the default budget, for an action to read its client's waits (job summary). */
+function rateLimitLedger() {
+    return new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS);
+}
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
 function defaultClockScale() {
     const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE);
@@ -40556,10 +40572,14 @@ async function aggregate(client, repo, inputs, eventName, payload, runUrl) {
         : { state: 'skipped', description: result.description };
 }
 async function run() {
+    const rateLimits = rateLimitLedger();
     try {
         const inputs = parseInputs();
         const { /* context */ "_": context } = github_namespaceObject;
-        const client = createGitHubClient(getOctokit, inputs.token, { log: info });
+        const client = createGitHubClient(getOctokit, inputs.token, {
+            log: info,
+            rateLimits,
+        });
         const runUrl = process.env.GITHUB_RUN_ID
             ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
             : undefined;
@@ -40572,6 +40592,9 @@ async function run() {
     }
     catch (error) {
         failAction(core_namespaceObject, error);
+    }
+    finally {
+        await noteRateLimitWaits(core_namespaceObject, rateLimits);
     }
 }
 

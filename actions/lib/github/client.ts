@@ -52,6 +52,11 @@ export interface GitHubClientOptions {
 /** The wait budget when the caller does not choose one. */
 export const DEFAULT_RATE_LIMIT_BUDGET_SECONDS = 900
 
+/** A ledger with the default budget, for an action to read its client's waits (job summary). */
+export function rateLimitLedger(): RateLimitLedger {
+  return new RateLimitLedger(DEFAULT_RATE_LIMIT_BUDGET_SECONDS)
+}
+
 /** Tests run the simulator's clock fast; FLEET_PROMOTE_CLOCK_SCALE tells the client by how much. */
 export function defaultClockScale(): number {
   const value = Number(process.env.FLEET_PROMOTE_CLOCK_SCALE)
