@@ -85,3 +85,51 @@ describe.each(['eager', 'on-read'] as const)(
     )
   },
 )
+
+describe('when the re-render cannot be requested', () => {
+  it(
+    'says so on the other parent and in its status, exits 0, and a re-run of merge-cleanup requests it',
+    { timeout: 600_000 },
+    async () => {
+      const f = await start()
+      const a = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+      await f.prWorkflow(a, 'opened')
+      const b = await f.openParent('size', {
+        'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+      })
+      await f.prWorkflow(b, 'opened')
+      // As GitHub answers a token without `actions: write`.
+      f.gh.faults.add({
+        method: 'POST',
+        route: '/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches',
+        status: 403,
+        body: { message: 'Resource not accessible by integration' },
+        times: Infinity,
+      })
+      const closed = await f.merge(a)
+      const cleanup = (await f.closedWorkflow(a, closed)).steps.cleanup!
+      expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+      expect(f.gh.state.dispatches('acme/fleet')).toEqual([])
+      expect(f.statuses(b).get('fleet-promote/prod-a')?.description).toBe(
+        `stale: #${a} landed on env/prod-a since this render; push or re-run the pull request workflow to re-render`,
+      )
+      const notes = () => f.comments(b).filter((c) => c.body.includes(`#${a} landed`))
+      expect(notes()).toHaveLength(1)
+      expect(notes()[0]?.body).toMatch(
+        /The re-render could not be requested \(dispatching fleet-promote-pr\.yml on main: .*403.*\): push, or re-run the pull request workflow/s,
+      )
+
+      // Once the token may dispatch, a re-run of the closed workflow requests it, editing its note.
+      f.gh.faults.clear()
+      const rerun = (await f.closedWorkflow(a, closed)).steps.cleanup!
+      expect(rerun.exitCode, rerun.stdout).toBe(0)
+      expect(f.gh.state.dispatches('acme/fleet')).toMatchObject([{ inputs: { pr: String(b) } }])
+      expect(notes()).toHaveLength(1)
+      expect(notes()[0]?.body).toMatch(/Re-render requested/)
+      const [run] = await f.dispatched()
+      expect(run?.steps.children?.exitCode).toBe(0)
+      expect(f.statuses(b).get('fleet-promote/prod-a')?.description).not.toMatch(/stale/)
+      expect(f.violations).toEqual([])
+    },
+  )
+})
