@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { runProcess } from '../actions/lib/process.js'
 import { canonicalSuite } from '../scripts/suite-ref.mjs'
-import { condition } from './support/expressions.js'
+import { condition, evaluate } from './support/expressions.js'
+import { webhookExample } from './support/webhook-examples.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -247,6 +248,27 @@ describe('the suite step (which fleet-promote commit a job runs)', () => {
     expect(neither.error).toMatch(
       /^::error title=fleet-promote suite-ref::.*job\.workflow_sha.*set the suite-ref input/,
     )
+  })
+})
+
+describe('the status workflow', () => {
+  it('listens to statuses and completed check suites, and aggregates at the head SHA of each (real payloads)', () => {
+    const caller = load('examples/workflows/fleet-promote-status.yml')
+    expect(caller.on).toEqual({ status: null, check_suite: { types: ['completed'] } })
+    const step = Object.values(load('.github/workflows/fleet-promote-status.yml').jobs)
+      .flatMap((job) => job.steps ?? [])
+      .find((s) => s.uses === './actions/aggregate-status')
+    const sha = /^\$\{\{(.*)\}\}$/.exec(step?.with?.sha as string)?.[1] ?? ''
+    const events: [string, string | undefined, (payload: Record<string, unknown>) => unknown][] = [
+      ['status', undefined, (p) => p.sha],
+      ['check_suite', 'completed', (p) => (p.check_suite as { head_sha: string }).head_sha],
+      ['check_run', 'completed', (p) => (p.check_run as { head_sha: string }).head_sha],
+    ]
+    for (const [name, action, headSha] of events) {
+      const event = webhookExample(name, action)
+      expect(headSha(event), name).toMatch(/^[0-9a-f]{40}$/)
+      expect(evaluate(sha, { github: { event_name: name, event } }), name).toBe(headSha(event))
+    }
   })
 })
 
