@@ -154,7 +154,9 @@ describe('promote action', () => {
     const result = await run('issue_comment', event)
     expect(result.exitCode).toBe(1)
     expect(result.outputs.decision).toBe('failed')
-    expect(result.outputs.reason).toMatch(/eu-prod-1: Argo CD: health Degraded.*ImagePullBackOff/)
+    expect(result.outputs.reason).toMatch(
+      /eu-prod-1: rolled back to env\/eu-prod-1; Argo CD: health Degraded.*ImagePullBackOff/,
+    )
     expect(
       result.annotations.some((a) => a.level === 'error' && /ImagePullBackOff/.test(a.message)),
     ).toBe(true)

@@ -112,7 +112,9 @@ describe('verify checks', () => {
     const result = await run()
     expect(result.decision).toBe('failed')
     const canary = result.environments.find((e) => e.environment === 'eu-test-1')
-    expect(canary?.detail).toMatch(/^eu-test-1-addons failed check http: HTTP 503, expected 200/)
+    expect(canary?.detail).toMatch(
+      /^rolled back to env\/eu-test-1; eu-test-1-addons failed check http: HTTP 503, expected 200/,
+    )
     expect(status('eu-test-1')?.state).toBe('failure')
     expect(status('eu-test-1')?.description).toMatch(/failed check http: HTTP 503/)
     expect(result.reply).toContain('failed check http: HTTP 503, expected 200')

@@ -54,10 +54,12 @@ describe('bakeSeconds', () => {
     const canary = result.environments.find((e) => e.environment === 'eu-test-1')
     expect(canary?.result).toBe('failure')
     expect(canary?.detail).toMatch(
-      /^eu-test-1-addons failed its 0\.2 s bake after 0\.\d s: health Degraded: .*Back-off restarting failed container$/,
+      /^rolled back to env\/eu-test-1; eu-test-1-addons failed its 0\.2 s bake after 0\.\d s: health Degraded: .*Back-off restarting failed container$/,
     )
     expect(status('eu-test-1')?.state).toBe('failure')
-    expect(status('eu-test-1')?.description).toMatch(/^eu-test-1-addons failed its 0\.2 s bake/)
+    expect(status('eu-test-1')?.description).toMatch(
+      /^rolled back to env\/eu-test-1; eu-test-1-addons failed its 0\.2 s bake/,
+    )
     expect(fleet.argocd.syncs.slice(from).map((s) => s.targetRevision)).toEqual([
       `fleet-promote/pr-${fleet.parent}/eu-test-1`,
       'env/eu-test-1',

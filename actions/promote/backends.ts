@@ -201,6 +201,15 @@ export function deploymentContext(ctx: DeployContext): DeploymentContext {
   }
 }
 
+/** The failure status again with what happened since (a rollback); nothing when it says that already. */
+export async function reportFailure(
+  ctx: DeployContext,
+  target: DeployTarget,
+  detail: string,
+): Promise<void> {
+  await report(ctx, target, 'failure', detail, environmentUrl(ctx, target))
+}
+
 /**
  * Sets the environment's status unless GitHub already shows it. A `progress`
  * status (pending while deploying) is written only when the state was not

@@ -7,6 +7,7 @@ import type { StageConfig } from '../lib/config/types.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
 import {
   deployEnvironment,
+  reportFailure,
   deploymentContext,
   type DeployContext,
   type DeployTarget,
@@ -21,7 +22,7 @@ import {
 import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
 import { acquireAll, releaseAcquired } from './locking.js'
-import { clustersStillOnChild } from './restore.js'
+import { clustersStillOnChild, rollBackFailed } from './restore.js'
 import type { RunState } from './run.js'
 import { deployStageInWaves } from './wave-deploy.js'
 import type { WavePlan } from './waves.js'
@@ -63,7 +64,7 @@ export async function executePlan(
   } finally {
     const keep = new Set(
       outcomes
-        .filter((o) => o.result === 'success' || o.result === 'waiting')
+        .filter((o) => o.result === 'success' || o.result === 'waiting' || leftOnChild(o, plan))
         .map((o) => o.environment),
     )
     const giveBack = acquired.created.filter((lock) => !keep.has(lock.environment))
@@ -119,7 +120,12 @@ async function deployStages(
         : undefined
     const run = await deployStageInWaves(stage, envs, facts, {
       defaultParallel: settings.concurrency ?? 4,
-      deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan, scope === 'environment')),
+      deploy: async (env) => {
+        const target = deployTarget(env, plan, scope === 'environment')
+        const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target))
+        if (outcome.result === 'failure') await reportFailure(ctx, target, outcome.detail)
+        return outcome
+      },
       log: settings.log,
     })
     if (stageDeployment)
@@ -140,6 +146,12 @@ async function deployStages(
     )
   }
   return { outcomes, waves }
+}
+
+/** A failed argocd environment of a stage with `rollback: false`: its cluster stays on the child, and so does its lock. */
+function leftOnChild(outcome: EnvironmentOutcome, plan: DeployPlan): boolean {
+  const stage = plan.stages.find((s) => s.name === outcome.stage)
+  return outcome.result === 'failure' && outcome.backend === 'argocd' && stage?.rollback === false
 }
 
 /** A stage required from within this command must have succeeded in this run. */

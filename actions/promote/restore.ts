@@ -12,6 +12,7 @@ import type { GitHubClient } from '../lib/github/client.js'
 import { branchTip } from '../lib/github/git-data.js'
 import type { ChildPr } from '../lib/github/pulls.js'
 import type { RepoRef } from '../lib/statuses.js'
+import type { EnvironmentOutcome } from './backends.js'
 import type { RunState } from './run.js'
 
 export interface ClusterToRestore {
@@ -80,20 +81,9 @@ export async function clustersStillOnChild(
   impacted: readonly ClusterToRestore[],
   environments: readonly string[],
 ): Promise<Map<string, string>> {
-  const { settings, config, pull } = state
   const wanted = new Set(environments)
-  const server = config.deploy.argocd.server
   const restored = await restoreClusters(
-    {
-      client: settings.client,
-      repo: settings.repo,
-      config,
-      ...(server && settings.argocd ? { argocd: settings.argocd(server) } : {}),
-      parent: pull.number,
-      repoUrl: `${settings.serverUrl}/${settings.repo.owner}/${settings.repo.repo}`,
-      pollMs: settings.argocdPollMs,
-      log: settings.log,
-    },
+    restoreContext(state),
     impacted.filter((env) => wanted.has(env.environment)),
   )
   const stuck = new Map<string, string>()
@@ -101,4 +91,47 @@ export async function clustersStillOnChild(
     if (result.result === 'failed') stuck.set(environment, result.detail)
   }
   return stuck
+}
+
+export function restoreContext(state: RunState): RestoreContext {
+  const { settings, config, pull } = state
+  const server = config.deploy.argocd.server
+  return {
+    client: settings.client,
+    repo: settings.repo,
+    config,
+    ...(server && settings.argocd ? { argocd: settings.argocd(server) } : {}),
+    parent: pull.number,
+    repoUrl: `${settings.serverUrl}/${settings.repo.owner}/${settings.repo.repo}`,
+    pollMs: settings.argocdPollMs,
+    log: settings.log,
+  }
+}
+
+/**
+ * `stages[].rollback`: a failed argocd environment goes back on its WET branch
+ * (what ran before) right away, before anything else of the stage starts; the
+ * outcome says so. Without rollback its cluster stays on the child for
+ * inspection (and the environment keeps its lock).
+ */
+export async function rollBackFailed(
+  state: RunState,
+  env: ClusterToRestore,
+  outcome: EnvironmentOutcome,
+): Promise<EnvironmentOutcome> {
+  if (outcome.result !== 'failure' || env.stage.backend !== 'argocd') return outcome
+  if (!env.stage.rollback)
+    return { ...outcome, detail: `left on the child (rollback: false); ${outcome.detail}` }
+  const restored = (await restoreClusters(restoreContext(state), [env])).get(env.environment)
+  const wet = env.child.base
+  // First: a status description keeps only its first 140 characters.
+  const said: Record<RestoreResult['result'], string> = {
+    reset: `rolled back to ${wet}`,
+    synced: `rolled back to ${wet}`,
+    unchanged: `runs ${wet}`,
+    kept: `not rolled back (${restored?.detail})`,
+    // An Argo CD that failed the deploy often fails the rollback the same way: say it once.
+    failed: `rollback to ${wet} failed${restored && !outcome.detail.includes(restored.detail) ? ` (${restored.detail})` : ''}`,
+  }
+  return restored ? { ...outcome, detail: `${said[restored.result]}; ${outcome.detail}` } : outcome
 }

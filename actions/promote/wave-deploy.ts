@@ -1,8 +1,9 @@
 // One stage deployed wave by wave: ask the planner (waves.ts) which
 // environments deploy now, deploy them at most `maxParallel` at once, record
-// the results and ask again. A failed wave stops the stage; `waveMode: manual`
-// stops after one wave, and the next command continues from where the
-// statuses say the stage stands.
+// the results and ask again. A failed wave stops the stage; within a wave,
+// `failFast` stops starting environments at the first failure (else at
+// `maxFailures`); `waveMode: manual` stops after one wave, and the next
+// command continues from where the statuses say the stage stands.
 
 import type { StageConfig } from '../lib/config/types.js'
 import type { EnvironmentOutcome } from './backends.js'
@@ -34,20 +35,29 @@ export async function deployStageInWaves(
   })
   const outcomes: EnvironmentOutcome[] = []
   const parallel = stage.maxParallel ?? options.defaultParallel
+  const limit = failureLimit(stage)
+  let failures = 0
+  const deploy = async (env: Impacted) => {
+    const outcome = await options.deploy(env)
+    if (outcome.result === 'failure') failures++
+    return outcome
+  }
   let plan = planWaves(waveFacts())
   while (plan.current && plan.deployNow.length > 0) {
     const wave = plan.current
     const envs = plan.deployNow.map((name) => byName.get(name)!)
-    const results = await pool(envs, parallel, options.deploy)
-    for (const outcome of results) {
+    const results = await pool(envs, parallel, deploy, () => failures >= limit.count)
+    const stopped = envs.filter((_, i) => results[i] === undefined)
+    for (const env of stopped) outcomes.push(stoppedBy(env, failures, limit.why))
+    for (const outcome of results.filter((r) => r !== undefined)) {
       outcomes.push(outcome)
       progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed')
     }
     if (stage.waves.length > 0)
       options.log(
-        `${stage.name} ${waveLabel(wave)}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
+        `${stage.name} ${waveLabel(wave)}: ${results.map((r) => (r ? `${r.environment}=${r.result}` : '')).join(', ')}`,
       )
-    const failed = results.some((r) => r.result !== 'success')
+    const failed = stopped.length > 0 || results.some((r) => r?.result !== 'success')
     plan = planWaves(waveFacts())
     if (failed || stage.waveMode === 'manual') break
   }
@@ -105,15 +115,38 @@ function notReached(env: Impacted, plan: WavePlan, command: string): Environment
   }
 }
 
+/** How many failed environments stop the stage, and the words for it. */
+function failureLimit(stage: StageConfig): { count: number; why: string } {
+  if (stage.failFast) return { count: 1, why: 'failFast' }
+  if (stage.maxFailures !== undefined)
+    return { count: stage.maxFailures, why: `maxFailures: ${stage.maxFailures}` }
+  return { count: Infinity, why: '' }
+}
+
+/** An environment of the wave that did not start: the stage stopped at its failure limit. */
+function stoppedBy(env: Impacted, failures: number, why: string): EnvironmentOutcome {
+  return {
+    environment: env.environment,
+    stage: env.stage.name,
+    backend: env.stage.backend,
+    result: 'skipped',
+    detail: `not deployed: the stage stopped after ${failures} failed environment${failures === 1 ? '' : 's'} (${why})`,
+    child: { number: env.child.number, url: env.child.url },
+    durationMs: 0,
+  }
+}
+
+/** At most `size` at once; once `stop()` says so, nothing more starts (those results stay undefined). */
 async function pool<T, R>(
   items: readonly T[],
   size: number,
   work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length)
+  stop: () => boolean,
+): Promise<(R | undefined)[]> {
+  const results = new Array<R | undefined>(items.length).fill(undefined)
   let next = 0
   const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !stop()) {
       const index = next++
       results[index] = await work(items[index] as T)
     }
