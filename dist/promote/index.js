@@ -67615,6 +67615,10 @@ function deploymentContext(ctx) {
         ...(ctx.runUrl ? { runUrl: ctx.runUrl } : {}),
     };
 }
+/** The failure status again with what happened since (a rollback); nothing when it says that already. */
+async function reportFailure(ctx, target, detail) {
+    await report(ctx, target, 'failure', detail, environmentUrl(ctx, target));
+}
 /**
  * Sets the environment's status unless GitHub already shows it. A `progress`
  * status (pending while deploying) is written only when the state was not
@@ -69887,10 +69891,19 @@ async function restoreClusters(ctx, clusters) {
  * their locks must stay.
  */
 async function clustersStillOnChild(state, impacted, environments) {
-    const { settings, config, pull } = state;
     const wanted = new Set(environments);
+    const restored = await restoreClusters(restoreContext(state), impacted.filter((env) => wanted.has(env.environment)));
+    const stuck = new Map();
+    for (const [environment, result] of restored) {
+        if (result.result === 'failed')
+            stuck.set(environment, result.detail);
+    }
+    return stuck;
+}
+function restoreContext(state) {
+    const { settings, config, pull } = state;
     const server = config.deploy.argocd.server;
-    const restored = await restoreClusters({
+    return {
         client: settings.client,
         repo: settings.repo,
         config,
@@ -69899,13 +69912,31 @@ async function clustersStillOnChild(state, impacted, environments) {
         repoUrl: `${settings.serverUrl}/${settings.repo.owner}/${settings.repo.repo}`,
         pollMs: settings.argocdPollMs,
         log: settings.log,
-    }, impacted.filter((env) => wanted.has(env.environment)));
-    const stuck = new Map();
-    for (const [environment, result] of restored) {
-        if (result.result === 'failed')
-            stuck.set(environment, result.detail);
-    }
-    return stuck;
+    };
+}
+/**
+ * `stages[].rollback`: a failed argocd environment goes back on its WET branch
+ * (what ran before) right away, before anything else of the stage starts; the
+ * outcome says so. Without rollback its cluster stays on the child for
+ * inspection (and the environment keeps its lock).
+ */
+async function rollBackFailed(state, env, outcome) {
+    if (outcome.result !== 'failure' || env.stage.backend !== 'argocd')
+        return outcome;
+    if (!env.stage.rollback)
+        return { ...outcome, detail: `left on the child (rollback: false); ${outcome.detail}` };
+    const restored = (await restoreClusters(restoreContext(state), [env])).get(env.environment);
+    const wet = env.child.base;
+    // First: a status description keeps only its first 140 characters.
+    const said = {
+        reset: `rolled back to ${wet}`,
+        synced: `rolled back to ${wet}`,
+        unchanged: `runs ${wet}`,
+        kept: `not rolled back (${restored?.detail})`,
+        // An Argo CD that failed the deploy often fails the rollback the same way: say it once.
+        failed: `rollback to ${wet} failed${restored && !outcome.detail.includes(restored.detail) ? ` (${restored.detail})` : ''}`,
+    };
+    return restored ? { ...outcome, detail: `${said[restored.result]}; ${outcome.detail}` } : outcome;
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/waves.js
@@ -70015,9 +70046,10 @@ function waveSection(plan) {
 ;// CONCATENATED MODULE: ./actions/promote/wave-deploy.js
 // One stage deployed wave by wave: ask the planner (waves.ts) which
 // environments deploy now, deploy them at most `maxParallel` at once, record
-// the results and ask again. A failed wave stops the stage; `waveMode: manual`
-// stops after one wave, and the next command continues from where the
-// statuses say the stage stands.
+// the results and ask again. A failed wave stops the stage; within a wave,
+// `failFast` stops starting environments at the first failure (else at
+// `maxFailures`); `waveMode: manual` stops after one wave, and the next
+// command continues from where the statuses say the stage stands.
 
 
 async function deployStageInWaves(stage, selected, facts, options) {
@@ -70030,18 +70062,29 @@ async function deployStageInWaves(stage, selected, facts, options) {
     });
     const outcomes = [];
     const parallel = stage.maxParallel ?? options.defaultParallel;
+    const limit = failureLimit(stage);
+    let failures = 0;
+    const deploy = async (env) => {
+        const outcome = await options.deploy(env);
+        if (outcome.result === 'failure')
+            failures++;
+        return outcome;
+    };
     let plan = planWaves(waveFacts());
     while (plan.current && plan.deployNow.length > 0) {
         const wave = plan.current;
         const envs = plan.deployNow.map((name) => byName.get(name));
-        const results = await pool(envs, parallel, options.deploy);
-        for (const outcome of results) {
+        const results = await pool(envs, parallel, deploy, () => failures >= limit.count);
+        const stopped = envs.filter((_, i) => results[i] === undefined);
+        for (const env of stopped)
+            outcomes.push(stoppedBy(env, failures, limit.why));
+        for (const outcome of results.filter((r) => r !== undefined)) {
             outcomes.push(outcome);
             progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed');
         }
         if (stage.waves.length > 0)
-            options.log(`${stage.name} ${waveLabel(wave)}: ${results.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
-        const failed = results.some((r) => r.result !== 'success');
+            options.log(`${stage.name} ${waveLabel(wave)}: ${results.map((r) => (r ? `${r.environment}=${r.result}` : '')).join(', ')}`);
+        const failed = stopped.length > 0 || results.some((r) => r?.result !== 'success');
         plan = planWaves(waveFacts());
         if (failed || stage.waveMode === 'manual')
             break;
@@ -70092,11 +70135,32 @@ function notReached(env, plan, command) {
         durationMs: 0,
     };
 }
-async function pool(items, size, work) {
-    const results = new Array(items.length);
+/** How many failed environments stop the stage, and the words for it. */
+function failureLimit(stage) {
+    if (stage.failFast)
+        return { count: 1, why: 'failFast' };
+    if (stage.maxFailures !== undefined)
+        return { count: stage.maxFailures, why: `maxFailures: ${stage.maxFailures}` };
+    return { count: Infinity, why: '' };
+}
+/** An environment of the wave that did not start: the stage stopped at its failure limit. */
+function stoppedBy(env, failures, why) {
+    return {
+        environment: env.environment,
+        stage: env.stage.name,
+        backend: env.stage.backend,
+        result: 'skipped',
+        detail: `not deployed: the stage stopped after ${failures} failed environment${failures === 1 ? '' : 's'} (${why})`,
+        child: { number: env.child.number, url: env.child.url },
+        durationMs: 0,
+    };
+}
+/** At most `size` at once; once `stop()` says so, nothing more starts (those results stay undefined). */
+async function pool(items, size, work, stop) {
+    const results = new Array(items.length).fill(undefined);
     let next = 0;
     const workers = Array.from({ length: Math.min(size, items.length) }, async () => {
-        while (next < items.length) {
+        while (next < items.length && !stop()) {
             const index = next++;
             results[index] = await work(items[index]);
         }
@@ -70138,7 +70202,7 @@ async function executePlan(state, facts, plan) {
     }
     finally {
         const keep = new Set(outcomes
-            .filter((o) => o.result === 'success' || o.result === 'waiting')
+            .filter((o) => o.result === 'success' || o.result === 'waiting' || leftOnChild(o, plan))
             .map((o) => o.environment));
         const giveBack = acquired.created.filter((lock) => !keep.has(lock.environment));
         // A cluster left on the child of a failed deploy goes back first; if it cannot, the lock stays.
@@ -70172,7 +70236,13 @@ async function deployStages(state, plan, facts, deployments) {
             : undefined;
         const run = await deployStageInWaves(stage, envs, facts, {
             defaultParallel: settings.concurrency ?? 4,
-            deploy: (env) => deployEnvironment(ctx, deployTarget(env, plan, scope === 'environment')),
+            deploy: async (env) => {
+                const target = deployTarget(env, plan, scope === 'environment');
+                const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target));
+                if (outcome.result === 'failure')
+                    await reportFailure(ctx, target, outcome.detail);
+                return outcome;
+            },
             log: settings.log,
         });
         if (stageDeployment)
@@ -70190,6 +70260,11 @@ async function deployStages(state, plan, facts, deployments) {
         settings.log(`stage ${stage.name} of #${pull.number}: ${run.outcomes.map((r) => `${r.environment}=${r.result}`).join(', ')}`);
     }
     return { outcomes, waves };
+}
+/** A failed argocd environment of a stage with `rollback: false`: its cluster stays on the child, and so does its lock. */
+function leftOnChild(outcome, plan) {
+    const stage = plan.stages.find((s) => s.name === outcome.stage);
+    return outcome.result === 'failure' && outcome.backend === 'argocd' && stage?.rollback === false;
 }
 /** A stage required from within this command must have succeeded in this run. */
 function unmetRequirement(stage, impacted, succeeded) {
