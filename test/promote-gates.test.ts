@@ -736,34 +736,45 @@ describe('decidePromotion', () => {
     expect(JSON.stringify(decision)).not.toMatch(/eu-test-1/)
   })
 
-  it("deploys a stage too large for GitHub's hourly write budget in batches, saying so before it writes", () => {
-    const many = Array.from({ length: 150 }, (_, i) => impacted(`eu-prod-${i + 1}`))
-    const decision = decidePromotion(
-      facts({
-        ...maintainer,
-        command: promoteCommand(['production']),
-        impacted: many,
-        reviews: [approval('april')],
-        wetTips: new Map(many.map((env) => [env.child.base, WET])),
-      }),
-    )
-    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
-    // Argo CD: 4 content-creating requests per environment, 440 of GitHub's 500 an hour for the deploys.
-    expect(decision.plan.selected).toHaveLength(110)
-    expect(decision.plan.selected.map((env) => env.environment)).toEqual(
-      many.slice(0, 110).map((env) => env.environment),
-    )
-    expect(decision.plan.later.map((row) => [row.environment, row.result])).toEqual(
-      many.slice(110).map((env) => [env.environment, 'not deployed']),
-    )
-    expect(decision.plan.laterReason).toBe(
-      "40 more environments left for the next run: deploying all 150 needs about 600 content-creating GitHub requests, over GitHub's 500 an hour; comment `.promote production` again to deploy the next batch (deployed ones are skipped)",
-    )
-    expect(decision.log).toContain('batch: 110 of 150 (~440 of 600 content-creating requests)')
-    // Within the budget, everything deploys in one run.
-    const small = decidePromotion(
-      facts({ impacted: many.slice(0, 5).concat(FLEET.map((e) => impacted(e))) }),
-    )
+  it.each([
+    // One deployment per environment: 4 content-creating requests each, 440 of GitHub's 500 an hour.
+    { deployments: 'per-environment', count: 150, selected: 110, total: 600 },
+    // The default records one deployment for the stage (3 requests) and a status per environment.
+    { deployments: 'auto', count: 500, selected: 437, total: 503 },
+  ] as const)(
+    "deploys a stage too large for GitHub's hourly write budget in batches, saying so before it writes (deployments: $deployments)",
+    ({ deployments, count, selected, total }) => {
+      const many = Array.from({ length: count }, (_, i) => impacted(`eu-prod-${i + 1}`))
+      const decision = decidePromotion(
+        facts({
+          ...maintainer,
+          config: { ...CONFIG, deploy: { ...CONFIG.deploy, deployments } },
+          command: promoteCommand(['production']),
+          impacted: many,
+          reviews: [approval('april')],
+          wetTips: new Map(many.map((env) => [env.child.base, WET])),
+        }),
+      )
+      if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+      expect(decision.plan.selected.map((env) => env.environment)).toEqual(
+        many.slice(0, selected).map((env) => env.environment),
+      )
+      expect(decision.plan.later.map((row) => [row.environment, row.result])).toEqual(
+        many.slice(selected).map((env) => [env.environment, 'not deployed']),
+      )
+      expect(decision.plan.laterReason).toBe(
+        `${count - selected} more environments left for the next run: deploying all ${count} needs about ${total} content-creating GitHub requests, over GitHub's 500 an hour; comment \`.promote production\` again to deploy the next batch (deployed ones are skipped)`,
+      )
+      // Both fill the same 440 requests the budget leaves.
+      expect(decision.log).toContain(
+        `batch: ${selected} of ${count} (~440 of ${total} content-creating requests)`,
+      )
+    },
+  )
+
+  it('deploys a stage within the hourly write budget in one run', () => {
+    const many = Array.from({ length: 5 }, (_, i) => impacted(`eu-prod-${i + 1}`))
+    const small = decidePromotion(facts({ impacted: many.concat(FLEET.map((e) => impacted(e))) }))
     if (small.verdict !== 'proceed') throw new Error(verdictOf(small))
     expect(small.plan.later).toEqual([])
     expect(small.plan.laterReason).toBe('')
