@@ -13,7 +13,7 @@ import type { EnvironmentHydration, HydrationResult } from '../hydration-types.j
 import { ChartCache, type ChartLockEntry } from './chart-cache.js'
 import { clip, diffObjects, guardDeletions } from './compare.js'
 import { manifestText, ObjectParser, perResourceFiles, type RenderedObject } from './objects.js'
-import { buildRenderTree, linkTree } from './render-tree.js'
+import { linkTree, RenderTree } from './render-tree.js'
 import {
   checkEnvironment,
   refusalReason,
@@ -89,7 +89,7 @@ export interface HydrateStats {
   treeFiles: number
   tools: ToolVersions
   /** Wall time of each phase, in milliseconds. */
-  phases: { setup: number; check: number; tree: number; charts: number; render: number }
+  phases: { setup: number; prepare: number; render: number }
 }
 
 export interface HydrateRun {
@@ -109,22 +109,44 @@ const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 /** The sandbox's private /tmp: kustomize writes each chart's merged values there. */
 export const SANDBOX_TMP_BYTES = 256 * 2 ** 20
 
+/**
+ * Starts `fn` over items with at most `limit` in flight, in input order, and
+ * returns each item's promise at once: a later stage can take item after item
+ * while the pool works ahead.
+ */
+export function startPool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R>[] {
+  const settle = items.map(() => {
+    let resolve!: (value: R) => void
+    let reject!: (error: unknown) => void
+    const promise = new Promise<R>((yes, no) => {
+      resolve = yes
+      reject = no
+    })
+    return { promise, resolve, reject }
+  })
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++
+      const done = settle[index] as (typeof settle)[number]
+      await fn(items[index] as T, index).then(done.resolve, done.reject)
+    }
+  }
+  for (let n = 0; n < Math.max(1, Math.min(limit, items.length)); n++) void worker()
+  return settle.map((item) => item.promise)
+}
+
 /** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
-export async function mapPool<T, R>(
+export function mapPool<T, R>(
   items: readonly T[],
   limit: number,
   fn: (item: T, index: number) => Promise<R>,
 ): Promise<R[]> {
-  const results = new Array<R>(items.length)
-  let next = 0
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
-    while (next < items.length) {
-      const index = next++
-      results[index] = await fn(items[index] as T, index)
-    }
-  })
-  await Promise.all(workers)
-  return results
+  return Promise.all(startPool(items, limit, fn))
 }
 
 export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
@@ -136,21 +158,16 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
   const repoURL = options.repoURL ?? (await originUrl(git))
   const commit = await commitInfo(git, drySha)
   const runDir = await mkdtemp(join(options.scratchDir ?? tmpdir(), 'fleet-promote-render-'))
-  const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 }
-  let mark = Date.now()
-  const lap = (phase: keyof typeof phases) => {
-    const now = Date.now()
-    phases[phase] = now - mark
-    mark = now
-  }
+  const phases = { setup: 0, prepare: 0, render: 0 }
+  const started = Date.now()
   let renders: SandboxPool | undefined
+  let prepared: Promise<Pending>[] = []
+  // Set when the run fails: environments not prepared yet are then skipped.
+  let stopped = false
   try {
     const run = await prepareRun(options, runDir)
     log(run.sandbox.describe())
-    lap('setup')
-    // 1. Safety walk of every environment before anything runs.
-    const { check, pending } = await checkEnvironments(options, run, parallelism)
-    lap('check')
+    phases.setup = Date.now() - started
     const wetStates = options.wetStates
       ? Promise.resolve(options.wetStates)
       : readWetStates(
@@ -158,18 +175,16 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
           options.environments.map((env) => env.branch),
           options.wetRemote,
         )
-    // Read while the tree and charts are prepared; its error surfaces at the await below.
+    // Read while environments are prepared; its error surfaces at the await below.
     wetStates.catch(() => undefined)
 
-    // 2. One private copy of every vetted kustomization root.
-    const treeFiles = await buildRenderTree(
-      check,
-      run.treeDir,
-      pending.flatMap((item) => item.report?.roots ?? []),
-    )
-    lap('tree')
-
-    // 3. Each chart version pulled once, linked where kustomize looks for it.
+    // 1. Each environment is walked, then only its vetted files are copied into the
+    // private render tree and its charts (each version pulled once) linked where
+    // kustomize looks. An environment renders once its own walk and copy are done,
+    // while later ones are still prepared: kustomize reads nothing outside its roots
+    // (root-only loads), and the tree only ever holds files a walk vetted.
+    const check = await RepoCheck.open(options.repoDir, run.policy)
+    const tree = new RenderTree(check, run.treeDir)
     const cache = new ChartCache({
       cacheDir: join(runDir, 'charts'),
       helm: run.helm,
@@ -179,10 +194,15 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       sandbox: run.sandbox,
       runDir,
     })
-    await linkCharts(pending, cache, run.treeDir, parallelism)
-    lap('charts')
+    const linked = new Map<string, Promise<void>>()
+    prepared = startPool(options.environments, parallelism * 2, async (env) => {
+      if (stopped) return { env, checkMs: 0, failure: 'not rendered: the run failed' }
+      const item = await checkOne(options, run, check, env)
+      return item.report ? prepareFiles(item, tree, cache, linked) : item
+    })
+    void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup))
 
-    // 4. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+    // 2. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
     const helmMounts = options.settings.helm.enabled ? [run.helm, dirname(run.helmShim)] : []
     renders = new SandboxPool(
       run.sandbox,
@@ -198,13 +218,14 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       repoURL,
     }
     const wet = await wetStates
-    const environments = await mapPool(pending, parallelism, async (item) => {
+    const environments = await mapPool(prepared, parallelism, async (preparing) => {
+      const item = await preparing
       const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
       const result = await renderOne(item, state, options, context)
       log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`)
       return result
     })
-    lap('render')
+    phases.render = Date.now() - started - phases.setup
     const result: HydrationResult = {
       version: 1,
       drySha,
@@ -219,12 +240,15 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       stats: {
         sandbox: run.sandbox.describe(),
         chartPulls: cache.pulls,
-        treeFiles,
+        treeFiles: tree.files,
         tools: run.tools,
         phases,
       },
     }
   } finally {
+    stopped = true
+    // Nothing may still write below the run directory when it is removed.
+    await Promise.allSettled(prepared)
     renders?.close()
     await rm(runDir, { recursive: true, force: true })
   }
@@ -288,62 +312,58 @@ async function prepareRun(options: HydrateOptions, runDir: string): Promise<Prep
   }
 }
 
-/** The safety walk of every environment; a refused one carries its reason and never renders. */
-async function checkEnvironments(
+/** One environment's safety walk; a refused one carries its reason and never renders. */
+async function checkOne(
   options: HydrateOptions,
   run: PreparedRun,
-  parallelism: number,
-): Promise<{ check: RepoCheck; pending: Pending[] }> {
-  const check = await RepoCheck.open(options.repoDir, run.policy)
-  const pending = await mapPool(options.environments, parallelism * 2, async (env) => {
-    const started = Date.now()
-    const item: Pending = { env, checkMs: 0 }
-    if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
-      item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
-      return item
-    }
-    if (run.refusal !== undefined) {
-      item.failure = clip(`refused: ${run.refusal}`)
-      return item
-    }
-    try {
-      item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check)
-    } catch (error) {
-      item.failure = failureReason(error)
-    }
-    item.checkMs = Date.now() - started
+  check: RepoCheck,
+  env: Environment,
+): Promise<Pending> {
+  const started = Date.now()
+  const item: Pending = { env, checkMs: 0 }
+  if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+    item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
     return item
-  })
-  return { check, pending }
+  }
+  if (run.refusal !== undefined) {
+    item.failure = clip(`refused: ${run.refusal}`)
+    return item
+  }
+  try {
+    item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check)
+  } catch (error) {
+    item.failure = failureReason(error)
+  }
+  item.checkMs = Date.now() - started
+  return item
 }
 
-/** Pulls each chart version once and links it into the tree; a failed chart fails its environments. */
-async function linkCharts(
-  pending: Pending[],
+/**
+ * Copies a vetted environment's roots into the render tree and links its
+ * charts (`linked`: one pull and link per chart directory, shared by the
+ * environments using it); a failed copy or chart fails the environment.
+ */
+async function prepareFiles(
+  item: Pending,
+  tree: RenderTree,
   cache: ChartCache,
-  treeDir: string,
-  parallelism: number,
-): Promise<void> {
-  const linked = new Map<string, Promise<void>>()
-  await mapPool(pending, parallelism * 2, async (item) => {
+  linked: Map<string, Promise<void>>,
+): Promise<Pending> {
+  try {
+    await tree.add(item.report?.roots ?? [])
     for (const chart of item.report?.charts ?? []) {
       let done = linked.get(chart.pullDir)
       if (!done) {
-        done = cache
-          .get(chart)
-          .then((cached) =>
-            linkTree(join(cached.dir, chart.name), join(treeDir, chart.pullDir, chart.name)),
-          )
+        const dir = join(tree.dir, chart.pullDir, chart.name)
+        done = cache.get(chart).then((cached) => linkTree(join(cached.dir, chart.name), dir))
         linked.set(chart.pullDir, done)
       }
-      try {
-        await done
-      } catch (error) {
-        item.failure = failureReason(error)
-        return
-      }
+      await done
     }
-  })
+  } catch (error) {
+    item.failure = failureReason(error)
+  }
+  return item
 }
 
 function failureReason(error: unknown): string {

@@ -13,32 +13,55 @@ import { dirname, join } from 'node:path'
 import type { RepoCheck } from './safety.js'
 
 /**
- * Copies the union of kustomization roots (repository-relative) into treeDir:
- * only the regular files the safety walk resolved and checked (a symlink
- * becomes a copy of the checked file it points to; nothing is followed here).
+ * The render tree, filled environment by environment: only the regular files
+ * the safety walk resolved and checked below each root (a symlink becomes a
+ * copy of the checked file it points to; nothing is followed here), each
+ * copied once however many roots hold it.
  */
-export async function buildRenderTree(
-  check: RepoCheck,
-  treeDir: string,
-  roots: Iterable<string>,
-): Promise<number> {
-  const sorted = [...new Set(roots)].sort()
-  const top: string[] = []
-  for (const root of sorted) {
-    // A root below one already copied comes along with it.
-    if (!top.some((parent) => parent === '' || root === parent || root.startsWith(`${parent}/`)))
-      top.push(root)
+export class RenderTree {
+  private readonly copies = new Map<string, Promise<void>>()
+  private readonly dirs = new Map<string, Promise<unknown>>()
+
+  constructor(
+    private readonly check: RepoCheck,
+    readonly dir: string,
+  ) {}
+
+  /** Files copied so far. */
+  get files(): number {
+    return this.copies.size
   }
-  const files = (await Promise.all(top.map((root) => check.filesBelow(root)))).flat()
-  const dirs = new Set(top.map((root) => join(treeDir, root)))
-  for (const file of files) dirs.add(dirname(join(treeDir, file.path)))
-  for (const dir of [...dirs].sort()) await mkdir(dir, { recursive: true })
-  await Promise.all(
-    files.map((file) =>
-      copyFile(check.abs(file.source), join(treeDir, file.path), constants.COPYFILE_FICLONE),
-    ),
-  )
-  return files.length
+
+  /** Copies what is not in the tree yet of these (repository-relative) roots. */
+  async add(roots: Iterable<string>): Promise<void> {
+    const unique = [...new Set(roots)]
+    const files = (await Promise.all(unique.map((root) => this.check.filesBelow(root)))).flat()
+    await Promise.all([
+      ...unique.map((root) => this.mkdir(join(this.dir, root))),
+      ...files.map((file) => this.copy(file.source, file.path)),
+    ])
+  }
+
+  private copy(source: string, path: string): Promise<void> {
+    let done = this.copies.get(path)
+    if (!done) {
+      const to = join(this.dir, path)
+      done = this.mkdir(dirname(to)).then(() =>
+        copyFile(this.check.abs(source), to, constants.COPYFILE_FICLONE),
+      )
+      this.copies.set(path, done)
+    }
+    return done
+  }
+
+  private mkdir(dir: string): Promise<unknown> {
+    let done = this.dirs.get(dir)
+    if (!done) {
+      done = mkdir(dir, { recursive: true })
+      this.dirs.set(dir, done)
+    }
+    return done
+  }
 }
 
 /** Hard-links every file of a cached chart below `dst` (a copy when links cross file systems). */
