@@ -53387,26 +53387,50 @@ function guardDeletions(before, after, changes, guard, allowDeletions) {
 
 
 /**
- * Copies the union of kustomization roots (repository-relative) into treeDir:
- * only the regular files the safety walk resolved and checked (a symlink
- * becomes a copy of the checked file it points to; nothing is followed here).
+ * The render tree, filled environment by environment: only the regular files
+ * the safety walk resolved and checked below each root (a symlink becomes a
+ * copy of the checked file it points to; nothing is followed here), each
+ * copied once however many roots hold it.
  */
-async function buildRenderTree(check, treeDir, roots) {
-    const sorted = [...new Set(roots)].sort();
-    const top = [];
-    for (const root of sorted) {
-        // A root below one already copied comes along with it.
-        if (!top.some((parent) => parent === '' || root === parent || root.startsWith(`${parent}/`)))
-            top.push(root);
+class RenderTree {
+    check;
+    dir;
+    copies = new Map();
+    dirs = new Map();
+    constructor(check, dir) {
+        this.check = check;
+        this.dir = dir;
     }
-    const files = (await Promise.all(top.map((root) => check.filesBelow(root)))).flat();
-    const dirs = new Set(top.map((root) => (0,external_node_path_namespaceObject.join)(treeDir, root)));
-    for (const file of files)
-        dirs.add((0,external_node_path_namespaceObject.dirname)((0,external_node_path_namespaceObject.join)(treeDir, file.path)));
-    for (const dir of [...dirs].sort())
-        await (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
-    await Promise.all(files.map((file) => (0,promises_namespaceObject.copyFile)(check.abs(file.source), (0,external_node_path_namespaceObject.join)(treeDir, file.path), promises_namespaceObject.constants.COPYFILE_FICLONE)));
-    return files.length;
+    /** Files copied so far. */
+    get files() {
+        return this.copies.size;
+    }
+    /** Copies what is not in the tree yet of these (repository-relative) roots. */
+    async add(roots) {
+        const unique = [...new Set(roots)];
+        const files = (await Promise.all(unique.map((root) => this.check.filesBelow(root)))).flat();
+        await Promise.all([
+            ...unique.map((root) => this.mkdir((0,external_node_path_namespaceObject.join)(this.dir, root))),
+            ...files.map((file) => this.copy(file.source, file.path)),
+        ]);
+    }
+    copy(source, path) {
+        let done = this.copies.get(path);
+        if (!done) {
+            const to = (0,external_node_path_namespaceObject.join)(this.dir, path);
+            done = this.mkdir((0,external_node_path_namespaceObject.dirname)(to)).then(() => (0,promises_namespaceObject.copyFile)(this.check.abs(source), to, promises_namespaceObject.constants.COPYFILE_FICLONE));
+            this.copies.set(path, done);
+        }
+        return done;
+    }
+    mkdir(dir) {
+        let done = this.dirs.get(dir);
+        if (!done) {
+            done = (0,promises_namespaceObject.mkdir)(dir, { recursive: true });
+            this.dirs.set(dir, done);
+        }
+        return done;
+    }
 }
 /** Hard-links every file of a cached chart below `dst` (a copy when links cross file systems). */
 async function linkTree(src, dst) {
@@ -54423,18 +54447,36 @@ async function readWetContents(git, tips) {
 const SAFE_ENV_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** The sandbox's private /tmp: kustomize writes each chart's merged values there. */
 const SANDBOX_TMP_BYTES = 256 * 2 ** 20;
-/** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
-async function mapPool(items, limit, fn) {
-    const results = new Array(items.length);
+/**
+ * Starts `fn` over items with at most `limit` in flight, in input order, and
+ * returns each item's promise at once: a later stage can take item after item
+ * while the pool works ahead.
+ */
+function startPool(items, limit, fn) {
+    const settle = items.map(() => {
+        let resolve;
+        let reject;
+        const promise = new Promise((yes, no) => {
+            resolve = yes;
+            reject = no;
+        });
+        return { promise, resolve, reject };
+    });
     let next = 0;
-    const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    const worker = async () => {
         while (next < items.length) {
             const index = next++;
-            results[index] = await fn(items[index], index);
+            const done = settle[index];
+            await fn(items[index], index).then(done.resolve, done.reject);
         }
-    });
-    await Promise.all(workers);
-    return results;
+    };
+    for (let n = 0; n < Math.max(1, Math.min(limit, items.length)); n++)
+        void worker();
+    return settle.map((item) => item.promise);
+}
+/** Runs `fn` over items with at most `limit` in flight; results keep the input order. */
+function mapPool(items, limit, fn) {
+    return Promise.all(startPool(items, limit, fn));
 }
 async function hydrate(options) {
     const log = options.log ?? (() => undefined);
@@ -54444,30 +54486,28 @@ async function hydrate(options) {
     const repoURL = options.repoURL ?? (await originUrl(git));
     const commit = await commitInfo(git, drySha);
     const runDir = await (0,promises_namespaceObject.mkdtemp)((0,external_node_path_namespaceObject.join)(options.scratchDir ?? (0,external_node_os_namespaceObject.tmpdir)(), 'fleet-promote-render-'));
-    const phases = { setup: 0, check: 0, tree: 0, charts: 0, render: 0 };
-    let mark = Date.now();
-    const lap = (phase) => {
-        const now = Date.now();
-        phases[phase] = now - mark;
-        mark = now;
-    };
+    const phases = { setup: 0, prepare: 0, render: 0 };
+    const started = Date.now();
     let renders;
+    let prepared = [];
+    // Set when the run fails: environments not prepared yet are then skipped.
+    let stopped = false;
     try {
         const run = await prepareRun(options, runDir);
         log(run.sandbox.describe());
-        lap('setup');
-        // 1. Safety walk of every environment before anything runs.
-        const { check, pending } = await checkEnvironments(options, run, parallelism);
-        lap('check');
+        phases.setup = Date.now() - started;
         const wetStates = options.wetStates
             ? Promise.resolve(options.wetStates)
             : readWetStates(git, options.environments.map((env) => env.branch), options.wetRemote);
-        // Read while the tree and charts are prepared; its error surfaces at the await below.
+        // Read while environments are prepared; its error surfaces at the await below.
         wetStates.catch(() => undefined);
-        // 2. One private copy of every vetted kustomization root.
-        const treeFiles = await buildRenderTree(check, run.treeDir, pending.flatMap((item) => item.report?.roots ?? []));
-        lap('tree');
-        // 3. Each chart version pulled once, linked where kustomize looks for it.
+        // 1. Each environment is walked, then only its vetted files are copied into the
+        // private render tree and its charts (each version pulled once) linked where
+        // kustomize looks. An environment renders once its own walk and copy are done,
+        // while later ones are still prepared: kustomize reads nothing outside its roots
+        // (root-only loads), and the tree only ever holds files a walk vetted.
+        const check = await RepoCheck.open(options.repoDir, run.policy);
+        const tree = new RenderTree(check, run.treeDir);
         const cache = new ChartCache({
             cacheDir: (0,external_node_path_namespaceObject.join)(runDir, 'charts'),
             helm: run.helm,
@@ -54477,9 +54517,15 @@ async function hydrate(options) {
             sandbox: run.sandbox,
             runDir,
         });
-        await linkCharts(pending, cache, run.treeDir, parallelism);
-        lap('charts');
-        // 4. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+        const linked = new Map();
+        prepared = startPool(options.environments, parallelism * 2, async (env) => {
+            if (stopped)
+                return { env, checkMs: 0, failure: 'not rendered: the run failed' };
+            const item = await checkOne(options, run, check, env);
+            return item.report ? prepareFiles(item, tree, cache, linked) : item;
+        });
+        void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup));
+        // 2. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
         const helmMounts = options.settings.helm.enabled ? [run.helm, (0,external_node_path_namespaceObject.dirname)(run.helmShim)] : [];
         renders = new SandboxPool(run.sandbox, { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir }, run.env);
         const context = {
@@ -54491,13 +54537,14 @@ async function hydrate(options) {
             repoURL,
         };
         const wet = await wetStates;
-        const environments = await mapPool(pending, parallelism, async (item) => {
+        const environments = await mapPool(prepared, parallelism, async (preparing) => {
+            const item = await preparing;
             const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
             const result = await renderOne(item, state, options, context);
             log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
             return result;
         });
-        lap('render');
+        phases.render = Date.now() - started - phases.setup;
         const result = {
             version: 1,
             drySha,
@@ -54510,13 +54557,16 @@ async function hydrate(options) {
             stats: {
                 sandbox: run.sandbox.describe(),
                 chartPulls: cache.pulls,
-                treeFiles,
+                treeFiles: tree.files,
                 tools: run.tools,
                 phases,
             },
         };
     }
     finally {
+        stopped = true;
+        // Nothing may still write below the run directory when it is removed.
+        await Promise.allSettled(prepared);
         renders?.close();
         await (0,promises_namespaceObject.rm)(runDir, { recursive: true, force: true });
     }
@@ -54558,52 +54608,49 @@ async function prepareRun(options, runDir) {
         },
     };
 }
-/** The safety walk of every environment; a refused one carries its reason and never renders. */
-async function checkEnvironments(options, run, parallelism) {
-    const check = await RepoCheck.open(options.repoDir, run.policy);
-    const pending = await mapPool(options.environments, parallelism * 2, async (env) => {
-        const started = Date.now();
-        const item = { env, checkMs: 0 };
-        if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
-            item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`);
-            return item;
-        }
-        if (run.refusal !== undefined) {
-            item.failure = clip(`refused: ${run.refusal}`);
-            return item;
-        }
-        try {
-            item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check);
-        }
-        catch (error) {
-            item.failure = failureReason(error);
-        }
-        item.checkMs = Date.now() - started;
+/** One environment's safety walk; a refused one carries its reason and never renders. */
+async function checkOne(options, run, check, env) {
+    const started = Date.now();
+    const item = { env, checkMs: 0 };
+    if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+        item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`);
         return item;
-    });
-    return { check, pending };
+    }
+    if (run.refusal !== undefined) {
+        item.failure = clip(`refused: ${run.refusal}`);
+        return item;
+    }
+    try {
+        item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check);
+    }
+    catch (error) {
+        item.failure = failureReason(error);
+    }
+    item.checkMs = Date.now() - started;
+    return item;
 }
-/** Pulls each chart version once and links it into the tree; a failed chart fails its environments. */
-async function linkCharts(pending, cache, treeDir, parallelism) {
-    const linked = new Map();
-    await mapPool(pending, parallelism * 2, async (item) => {
+/**
+ * Copies a vetted environment's roots into the render tree and links its
+ * charts (`linked`: one pull and link per chart directory, shared by the
+ * environments using it); a failed copy or chart fails the environment.
+ */
+async function prepareFiles(item, tree, cache, linked) {
+    try {
+        await tree.add(item.report?.roots ?? []);
         for (const chart of item.report?.charts ?? []) {
             let done = linked.get(chart.pullDir);
             if (!done) {
-                done = cache
-                    .get(chart)
-                    .then((cached) => linkTree((0,external_node_path_namespaceObject.join)(cached.dir, chart.name), (0,external_node_path_namespaceObject.join)(treeDir, chart.pullDir, chart.name)));
+                const dir = (0,external_node_path_namespaceObject.join)(tree.dir, chart.pullDir, chart.name);
+                done = cache.get(chart).then((cached) => linkTree((0,external_node_path_namespaceObject.join)(cached.dir, chart.name), dir));
                 linked.set(chart.pullDir, done);
             }
-            try {
-                await done;
-            }
-            catch (error) {
-                item.failure = failureReason(error);
-                return;
-            }
+            await done;
         }
-    });
+    }
+    catch (error) {
+        item.failure = failureReason(error);
+    }
+    return item;
 }
 function failureReason(error) {
     return error instanceof RefusedError
