@@ -205,6 +205,22 @@ describe('a render slot: one sandbox running commands one after another', () => 
     }
   })
 
+  it('runs at most `limit` sandboxes: a command waits for a busy one and reuses it', async () => {
+    const pool = new SandboxPool(sandbox, { readOnly: [tree], cwd: tree }, env(), 1)
+    try {
+      const spin = 'i=0; while [ $i -lt 20000 ]; do i=$((i + 1)); done'
+      const [first, second] = await Promise.all([
+        sh(`${spin}; echo first > /tmp/mark; echo done`)(pool),
+        // Started at once, yet it runs after the first, in the same sandbox (its private /tmp).
+        sh('while IFS= read -r line; do echo "$line"; done < /tmp/mark')(pool),
+      ])
+      expect(first?.stdout).toBe('done\n')
+      expect(second).toEqual({ code: 0, stdout: 'first\n', stderr: '' })
+    } finally {
+      pool.close()
+    }
+  })
+
   it('kills the whole sandbox at a limit, and the next command gets a fresh one', async () => {
     const pool = new SandboxPool(sandbox, { readOnly: [tree], cwd: tree }, env())
     try {

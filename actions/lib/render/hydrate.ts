@@ -202,12 +202,13 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     })
     void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup))
 
-    // 2. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+    // 2. Render pool: one kustomize process per environment, `parallelism` sandboxes at a time.
     const helmMounts = options.settings.helm.enabled ? [run.helm, dirname(run.helmShim)] : []
     renders = new SandboxPool(
       run.sandbox,
       { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir },
       run.env,
+      parallelism,
     )
     const context: RenderContext = {
       ...run,
@@ -218,7 +219,8 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       repoURL,
     }
     const wet = await wetStates
-    const environments = await mapPool(prepared, parallelism, async (preparing) => {
+    // Twice the slots: one environment's output is read and written while the next renders.
+    const environments = await mapPool(prepared, parallelism * 2, async (preparing) => {
       const item = await preparing
       const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
       const result = await renderOne(item, state, options, context)

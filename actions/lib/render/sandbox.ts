@@ -293,21 +293,41 @@ export class SandboxSession {
 }
 
 /**
- * Sandboxes with the same mounts for commands run concurrently: each command
- * takes an idle session or starts one (so there are as many as commands ever
- * ran at once). Without bubblewrap, each command runs alone under the limits.
+ * At most `limit` sandboxes with the same mounts, for commands run
+ * concurrently: a command takes an idle session, starts one, or waits for one
+ * (so the render slots are held by the tool processes only, not by what the
+ * caller does with their output). Without bubblewrap, each command runs alone
+ * under the limits, `limit` at a time.
  */
 export class SandboxPool {
   private readonly idle: SandboxSession[] = []
   private readonly all: SandboxSession[] = []
+  private readonly waiting: (() => void)[] = []
+  private busy = 0
 
   constructor(
     private readonly sandbox: Sandbox,
     private readonly mounts: SandboxRun,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly limit = Infinity,
   ) {}
 
   async run(
+    program: string,
+    args: readonly string[],
+    limits: { timeoutMs?: number; maxOutputBytes?: number },
+  ): Promise<RunResult & { killedFor?: 'timeout' | 'output-limit' }> {
+    if (this.busy >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve))
+    this.busy++
+    try {
+      return await this.runNow(program, args, limits)
+    } finally {
+      this.busy--
+      this.waiting.shift()?.()
+    }
+  }
+
+  private async runNow(
     program: string,
     args: readonly string[],
     limits: { timeoutMs?: number; maxOutputBytes?: number },
