@@ -53677,22 +53677,40 @@ class SandboxSession {
     }
 }
 /**
- * Sandboxes with the same mounts for commands run concurrently: each command
- * takes an idle session or starts one (so there are as many as commands ever
- * ran at once). Without bubblewrap, each command runs alone under the limits.
+ * At most `limit` sandboxes with the same mounts, for commands run
+ * concurrently: a command takes an idle session, starts one, or waits for one
+ * (so the render slots are held by the tool processes only, not by what the
+ * caller does with their output). Without bubblewrap, each command runs alone
+ * under the limits, `limit` at a time.
  */
 class SandboxPool {
     sandbox;
     mounts;
     env;
+    limit;
     idle = [];
     all = [];
-    constructor(sandbox, mounts, env) {
+    waiting = [];
+    busy = 0;
+    constructor(sandbox, mounts, env, limit = Infinity) {
         this.sandbox = sandbox;
         this.mounts = mounts;
         this.env = env;
+        this.limit = limit;
     }
     async run(program, args, limits) {
+        if (this.busy >= this.limit)
+            await new Promise((resolve) => this.waiting.push(resolve));
+        this.busy++;
+        try {
+            return await this.runNow(program, args, limits);
+        }
+        finally {
+            this.busy--;
+            this.waiting.shift()?.();
+        }
+    }
+    async runNow(program, args, limits) {
         let session = this.idle.pop();
         if (!session) {
             session = this.sandbox.session(this.mounts, this.env);
@@ -54525,9 +54543,9 @@ async function hydrate(options) {
             return item.report ? prepareFiles(item, tree, cache, linked) : item;
         });
         void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup));
-        // 2. Render pool: one kustomize process per environment, in as many sandboxes as run at once.
+        // 2. Render pool: one kustomize process per environment, `parallelism` sandboxes at a time.
         const helmMounts = options.settings.helm.enabled ? [run.helm, (0,external_node_path_namespaceObject.dirname)(run.helmShim)] : [];
-        renders = new SandboxPool(run.sandbox, { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir }, run.env);
+        renders = new SandboxPool(run.sandbox, { readOnly: [run.treeDir, run.kustomize, ...helmMounts], cwd: run.treeDir }, run.env, parallelism);
         const context = {
             ...run,
             renders,
@@ -54537,7 +54555,8 @@ async function hydrate(options) {
             repoURL,
         };
         const wet = await wetStates;
-        const environments = await mapPool(prepared, parallelism, async (preparing) => {
+        // Twice the slots: one environment's output is read and written while the next renders.
+        const environments = await mapPool(prepared, parallelism * 2, async (preparing) => {
             const item = await preparing;
             const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
             const result = await renderOne(item, state, options, context);
