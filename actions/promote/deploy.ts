@@ -127,6 +127,7 @@ async function deployStages(
         return outcome
       },
       log: settings.log,
+      ...(state.live ? { onProgress: (waves: WavePlan) => state.live?.progress(waves) } : {}),
     })
     if (stageDeployment)
       await finishStageDeployment(

@@ -8,13 +8,19 @@
 import { setAggregateStatus, type SetAggregateResult } from '../lib/aggregate.js'
 import { loadBaseConfig } from '../lib/config/sources.js'
 import { errorMessage } from '../lib/errors.js'
-import { createComment, reactToComment } from '../lib/github/comments.js'
+import {
+  createComment,
+  createEditableComment,
+  editComment,
+  reactToComment,
+} from '../lib/github/comments.js'
 import { getPullRequest } from '../lib/github/pulls.js'
 import type { EnvironmentOutcome } from './backends.js'
 import { parseCommand, type Command, type ParseResult } from './commands.js'
 import { executePlan } from './deploy.js'
 import { gatherPromoteFacts, type PromoteCommand, type PromoteFacts } from './facts.js'
 import { decidePromotion, type DeployPlan } from './gates.js'
+import { LiveReply } from './live-reply.js'
 import { lockCommand } from './lock-command.js'
 import type { ReplyRow } from './reply.js'
 import {
@@ -62,7 +68,10 @@ export async function promote(settings: PromoteSettings, trigger: Trigger): Prom
   // An auto-promotion whose environments all succeeded on this head already (a re-run) says nothing.
   if (trigger.kind === 'auto' && (outcome.decision === 'ignored' || outcome.decision === 'done'))
     return outcome
-  if (outcome.reply) await createComment(client, repo, pull.number, outcome.reply)
+  if (outcome.reply) {
+    if (state.live) await state.live.finish(outcome.reply)
+    else await createComment(client, repo, pull.number, outcome.reply)
+  }
   if (state.commentId !== undefined) {
     await react(
       state,
@@ -145,6 +154,7 @@ async function deploy(
   facts: PromoteFacts,
   plan: DeployPlan,
 ): Promise<PromoteResult> {
+  if (isLong(state, plan)) state.live = await startLiveReply(state)
   const run = await executePlan(state, facts, plan)
   if ('refusal' in run) return refuse(state, run.refusal, plan.notDeployed)
   const { outcomes, kept } = run
@@ -166,6 +176,39 @@ async function deploy(
           environments,
         )
   return { ...reply, ...(aggregate ? { aggregate } : {}) }
+}
+
+/** Long enough to watch: waves, a bake or checks, or more environments than deploy at once. */
+function isLong(state: RunState, plan: DeployPlan): boolean {
+  const parallel = state.settings.concurrency ?? 4
+  return plan.stages.some(
+    (stage) =>
+      stage.waves.length > 0 ||
+      stage.bakeSeconds > 0 ||
+      stage.verify.http.length + stage.verify.prometheus.length > 0 ||
+      plan.selected.filter((env) => env.stage.name === stage.name).length >
+        (stage.maxParallel ?? parallel),
+  )
+}
+
+async function startLiveReply(state: RunState): Promise<LiveReply> {
+  const { client, repo, log } = state.settings
+  const issue = state.pull.number
+  const live = new LiveReply(
+    {
+      create: (body) => createEditableComment(client, repo, issue, body),
+      edit: (id, body) => editComment(client, repo, id, body),
+      post: async (body) => {
+        await createComment(client, repo, issue, body)
+      },
+      log,
+    },
+    { command: state.commandText, actor: state.trigger.actor.login, sha: state.pull.headSha },
+    state.settings.now ?? Date.now,
+    state.settings.liveReplyIntervalMs,
+  )
+  await live.start()
+  return live
 }
 
 function failureReason(

@@ -9,6 +9,7 @@ import type { PullRequestSnapshot } from '../lib/github/pulls.js'
 import type { LockRemote } from '../lib/locks.js'
 import type { RepoRef } from '../lib/statuses.js'
 import type { EnvironmentOutcome } from './backends.js'
+import type { LiveReply } from './live-reply.js'
 import { renderReply, renderReplySummary, type ReplyInput, type ReplyRow } from './reply.js'
 
 export type Decision = 'deployed' | 'noop' | 'refused' | 'ignored' | 'failed' | 'done'
@@ -44,6 +45,8 @@ export interface PromoteSettings {
   aggregate: boolean
   /** Reads a verify check's token variable (`tokenEnv`) of the promote step; main.ts masks it (default: process.env). */
   secret?: (name: string) => string | undefined
+  /** Least time between two edits of a long promotion's reply within a wave (default 10 s). */
+  liveReplyIntervalMs?: number
   /** Environments deployed at once within a stage. */
   concurrency?: number
   log: (message: string) => void
@@ -70,6 +73,8 @@ export interface RunState {
   config: FleetConfig
   commandText: string
   commentId?: number
+  /** A long promotion's reply, edited as environments finish (promote.ts starts it). */
+  live?: LiveReply
 }
 
 export function ignored(reason: string): PromoteResult {

@@ -24,6 +24,8 @@ export async function deployStageInWaves(
     defaultParallel: number
     deploy: (env: Impacted) => Promise<EnvironmentOutcome>
     log: (line: string) => void
+    /** Where the stage stands, as each environment starts and finishes (the live reply). */
+    onProgress?: (plan: WavePlan) => void
   },
 ): Promise<StageRun> {
   const byName = new Map(selected.map((env) => [env.environment, env]))
@@ -38,8 +40,12 @@ export async function deployStageInWaves(
   const limit = failureLimit(stage)
   let failures = 0
   const deploy = async (env: Impacted) => {
+    progress.set(env.environment, 'running')
+    options.onProgress?.(planWaves(waveFacts()))
     const outcome = await options.deploy(env)
     if (outcome.result === 'failure') failures++
+    progress.set(env.environment, outcome.result === 'success' ? 'done' : 'failed')
+    options.onProgress?.(planWaves(waveFacts()))
     return outcome
   }
   let plan = planWaves(waveFacts())
@@ -49,10 +55,7 @@ export async function deployStageInWaves(
     const results = await pool(envs, parallel, deploy, () => failures >= limit.count)
     const stopped = envs.filter((_, i) => results[i] === undefined)
     for (const env of stopped) outcomes.push(stoppedBy(env, failures, limit.why))
-    for (const outcome of results.filter((r) => r !== undefined)) {
-      outcomes.push(outcome)
-      progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed')
-    }
+    for (const outcome of results.filter((r) => r !== undefined)) outcomes.push(outcome)
     if (stage.waves.length > 0)
       options.log(
         `${stage.name} ${waveLabel(wave)}: ${results.map((r) => (r ? `${r.environment}=${r.result}` : '')).join(', ')}`,

@@ -158,3 +158,32 @@ export async function reactToComment(
 ): Promise<void> {
   await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content })
 }
+
+/**
+ * A reply that will be edited in place (a long promotion's progress): its id.
+ * Without the client's retry: a lost answer means no live reply, and the
+ * caller posts its final reply as a new comment instead.
+ */
+export async function createEditableComment(
+  client: GitHubClient,
+  repo: RepoRef,
+  issue: number,
+  body: string,
+): Promise<number> {
+  const { data } = await client.rest.issues.createComment({
+    ...repo,
+    issue_number: issue,
+    body,
+    request: { retries: 0 },
+  })
+  return data.id
+}
+
+export async function editComment(
+  client: GitHubClient,
+  repo: RepoRef,
+  commentId: number,
+  body: string,
+): Promise<void> {
+  await client.rest.issues.updateComment({ ...repo, comment_id: commentId, body })
+}
