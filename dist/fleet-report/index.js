@@ -70954,6 +70954,23 @@ async function postComment(client, repo, issue, body, landed) {
 async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
+/**
+ * A reply that will be edited in place (a long promotion's progress): its id.
+ * Without the client's retry: a lost answer means no live reply, and the
+ * caller posts its final reply as a new comment instead.
+ */
+async function createEditableComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({
+        ...repo,
+        issue_number: issue,
+        body,
+        request: { retries: 0 },
+    });
+    return data.id;
+}
+async function editComment(client, repo, commentId, body) {
+    await client.rest.issues.updateComment({ ...repo, comment_id: commentId, body });
+}
 
 ;// CONCATENATED MODULE: ./actions/lib/github/issues.js
 // Issues through the GitHub port: the one marked issue (a dashboard) that the

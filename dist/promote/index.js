@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9679);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2294);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9679:
+/***/ 2294:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -66966,6 +66966,23 @@ async function postComment(client, repo, issue, body, landed) {
 async function reactToComment(client, repo, commentId, content) {
     await client.rest.reactions.createForIssueComment({ ...repo, comment_id: commentId, content });
 }
+/**
+ * A reply that will be edited in place (a long promotion's progress): its id.
+ * Without the client's retry: a lost answer means no live reply, and the
+ * caller posts its final reply as a new comment instead.
+ */
+async function createEditableComment(client, repo, issue, body) {
+    const { data } = await client.rest.issues.createComment({
+        ...repo,
+        issue_number: issue,
+        body,
+        request: { retries: 0 },
+    });
+    return data.id;
+}
+async function editComment(client, repo, commentId, body) {
+    await client.rest.issues.updateComment({ ...repo, comment_id: commentId, body });
+}
 
 ;// CONCATENATED MODULE: ./actions/promote/commands.js
 // The IssueOps grammar on parent-PR comments. Comment text is hostile input:
@@ -70065,9 +70082,13 @@ async function deployStageInWaves(stage, selected, facts, options) {
     const limit = failureLimit(stage);
     let failures = 0;
     const deploy = async (env) => {
+        progress.set(env.environment, 'running');
+        options.onProgress?.(planWaves(waveFacts()));
         const outcome = await options.deploy(env);
         if (outcome.result === 'failure')
             failures++;
+        progress.set(env.environment, outcome.result === 'success' ? 'done' : 'failed');
+        options.onProgress?.(planWaves(waveFacts()));
         return outcome;
     };
     let plan = planWaves(waveFacts());
@@ -70078,10 +70099,8 @@ async function deployStageInWaves(stage, selected, facts, options) {
         const stopped = envs.filter((_, i) => results[i] === undefined);
         for (const env of stopped)
             outcomes.push(stoppedBy(env, failures, limit.why));
-        for (const outcome of results.filter((r) => r !== undefined)) {
+        for (const outcome of results.filter((r) => r !== undefined))
             outcomes.push(outcome);
-            progress.set(outcome.environment, outcome.result === 'success' ? 'done' : 'failed');
-        }
         if (stage.waves.length > 0)
             options.log(`${stage.name} ${waveLabel(wave)}: ${results.map((r) => (r ? `${r.environment}=${r.result}` : '')).join(', ')}`);
         const failed = stopped.length > 0 || results.some((r) => r?.result !== 'success');
@@ -70244,6 +70263,7 @@ async function deployStages(state, plan, facts, deployments) {
                 return outcome;
             },
             log: settings.log,
+            ...(state.live ? { onProgress: (waves) => state.live?.progress(waves) } : {}),
         });
         if (stageDeployment)
             await finishStageDeployment(deploymentContext(ctx), stageDeployment, run.outcomes.map((outcome) => outcome.result));
@@ -70323,6 +70343,154 @@ function skipped(env, detail) {
         durationMs: 0,
     };
 }
+
+;// CONCATENATED MODULE: ./actions/promote/live-reply.js
+// A long promotion's reply, edited in place as environments finish: one
+// comment at the start ("deploying", where each wave stands, elapsed time),
+// edited when a wave changes state or, for environments finishing within a
+// wave, at most once per `minIntervalMs`; the final reply replaces it. Edits
+// are content-creating requests: at most MAX_PROGRESS_EDITS per run, inside
+// the budget's reserve (budget.ts). A failed edit never fails the promotion:
+// the final reply is posted anyway.
+
+
+
+
+/** Progress edits per run (the final reply apart): well inside CONTENT_CREATING_RESERVE. */
+const MAX_PROGRESS_EDITS = 20;
+/** Throttle decision, pure: edit now? */
+function shouldEdit(last, next, minIntervalMs) {
+    if (!last)
+        return true;
+    return last.waves !== next.waves || next.at - last.at >= minIntervalMs;
+}
+class LiveReply {
+    port;
+    header;
+    now;
+    minIntervalMs;
+    id;
+    started;
+    plans = new Map();
+    /** When each wave (stage#number) was first seen running, and when it ended. */
+    times = new Map();
+    last;
+    chain = Promise.resolve();
+    edits = 0;
+    constructor(port, header, now, minIntervalMs = 10_000) {
+        this.port = port;
+        this.header = header;
+        this.now = now;
+        this.minIntervalMs = minIntervalMs;
+        this.started = now();
+    }
+    /** Posts the first "deploying" reply. */
+    async start() {
+        try {
+            const body = this.render();
+            this.id = await this.port.create(body);
+            this.last = { at: this.now(), waves: this.signature(), body };
+        }
+        catch (error) {
+            this.port.log(`could not post the live reply: ${errors_errorMessage(error)}`);
+        }
+    }
+    /** Where one stage stands now; edits the reply when the throttle allows. */
+    progress(plan) {
+        const at = this.now();
+        this.plans.set(plan.stage, plan);
+        for (const wave of plan.waves)
+            this.time(plan.stage, wave, at);
+        const next = { at, waves: this.signature() };
+        if (this.id === undefined || this.edits >= MAX_PROGRESS_EDITS)
+            return;
+        if (!shouldEdit(this.last, next, this.minIntervalMs))
+            return;
+        const body = this.render();
+        if (body === this.last?.body)
+            return;
+        this.last = { ...next, body };
+        this.edits++;
+        const id = this.id;
+        this.chain = this.chain
+            .then(() => this.port.edit(id, body))
+            .catch((error) => this.port.log(`could not edit the live reply: ${errors_errorMessage(error)}`));
+    }
+    /** The final reply: edits the live one, or posts it when there is none (or the edit failed). */
+    async finish(body) {
+        await this.chain;
+        if (this.id !== undefined) {
+            try {
+                await this.port.edit(this.id, body);
+                return;
+            }
+            catch (error) {
+                this.port.log(`could not edit the live reply: ${errors_errorMessage(error)}`);
+            }
+        }
+        await this.port.post(body);
+    }
+    time(stage, wave, at) {
+        const key = `${stage}#${wave.number}`;
+        const seen = this.times.get(key);
+        if (!seen && wave.state === 'running')
+            this.times.set(key, { from: at });
+        if (seen && seen.to === undefined && (wave.state === 'done' || wave.state === 'failed'))
+            seen.to = at;
+    }
+    signature() {
+        return [...this.plans.values()]
+            .flatMap((plan) => plan.waves.map((wave) => `${plan.stage}#${wave.number}:${wave.state}`))
+            .join(',');
+    }
+    render() {
+        const at = this.now();
+        const out = [
+            '### ⏳ fleet-promote: deploying',
+            '',
+            `${inlineCode(this.header.command)} by @${this.header.actor} on ${inlineCode(this.header.sha.slice(0, 7))}`,
+            '',
+            `Running for ${formatDuration(at - this.started)}; this comment is edited as environments finish.`,
+            '',
+        ];
+        for (const plan of this.plans.values()) {
+            out.push(`**${plan.stage}**`, '');
+            for (const wave of plan.waves)
+                out.push(`- ${this.waveLine(plan, wave, at)}`);
+            out.push('');
+        }
+        return `${out.join('\n').trimEnd()}\n`;
+    }
+    waveLine(plan, wave, at) {
+        const count = (progress) => wave.environments.filter((env) => env.progress === progress).length;
+        const parts = [`${count('done')}/${wave.environments.length} succeeded`];
+        if (count('running') > 0)
+            parts.push(`${count('running')} running`);
+        if (count('failed') > 0)
+            parts.push(`${count('failed')} failed`);
+        const time = this.times.get(`${plan.stage}#${wave.number}`);
+        if (time)
+            parts.push(formatDuration((time.to ?? at) - time.from));
+        const label = plan.waves.length === 1 && wave.pattern === undefined
+            ? 'all'
+            : `${waveLabel(wave)} of ${plan.waves.length}`;
+        return `${LIVE_ICON[wave.state]} ${label}: ${LIVE_STATE[wave.state]}, ${parts.join(', ')}`;
+    }
+}
+const LIVE_ICON = {
+    done: '✅',
+    running: '⏳',
+    failed: '❌',
+    next: '⏸️',
+    waiting: '⏸️',
+};
+const LIVE_STATE = {
+    done: 'done',
+    running: 'running',
+    failed: 'failed',
+    next: 'waiting',
+    waiting: 'waiting',
+};
 
 ;// CONCATENATED MODULE: ./actions/promote/lock-command.js
 // `.lock` and `.unlock`: environment locks held by the parent pull request.
@@ -70488,6 +70656,7 @@ function statusSummary(rows, pr, sha) {
 
 
 
+
 async function promote(settings, trigger) {
     const { client, repo } = settings;
     const pull = await getPullRequest(client, repo, trigger.pr);
@@ -70518,8 +70687,12 @@ async function promote(settings, trigger) {
     // An auto-promotion whose environments all succeeded on this head already (a re-run) says nothing.
     if (trigger.kind === 'auto' && (outcome.decision === 'ignored' || outcome.decision === 'done'))
         return outcome;
-    if (outcome.reply)
-        await createComment(client, repo, pull.number, outcome.reply);
+    if (outcome.reply) {
+        if (state.live)
+            await state.live.finish(outcome.reply);
+        else
+            await createComment(client, repo, pull.number, outcome.reply);
+    }
     if (state.commentId !== undefined) {
         await react(state, outcome.decision === 'refused' || outcome.decision === 'failed' ? 'confused' : 'rocket');
     }
@@ -70584,6 +70757,8 @@ async function promoteCommand(state, command) {
     }
 }
 async function deploy(state, facts, plan) {
+    if (isLong(state, plan))
+        state.live = await startLiveReply(state);
     const run = await executePlan(state, facts, plan);
     if ('refusal' in run)
         return refuse(state, run.refusal, plan.notDeployed);
@@ -70599,6 +70774,29 @@ async function deploy(state, facts, plan) {
             .filter(Boolean)
             .join('; '), rows, environments);
     return { ...reply, ...(aggregate ? { aggregate } : {}) };
+}
+/** Long enough to watch: waves, a bake or checks, or more environments than deploy at once. */
+function isLong(state, plan) {
+    const parallel = state.settings.concurrency ?? 4;
+    return plan.stages.some((stage) => stage.waves.length > 0 ||
+        stage.bakeSeconds > 0 ||
+        stage.verify.http.length + stage.verify.prometheus.length > 0 ||
+        plan.selected.filter((env) => env.stage.name === stage.name).length >
+            (stage.maxParallel ?? parallel));
+}
+async function startLiveReply(state) {
+    const { client, repo, log } = state.settings;
+    const issue = state.pull.number;
+    const live = new LiveReply({
+        create: (body) => createEditableComment(client, repo, issue, body),
+        edit: (id, body) => editComment(client, repo, id, body),
+        post: async (body) => {
+            await createComment(client, repo, issue, body);
+        },
+        log,
+    }, { command: state.commandText, actor: state.trigger.actor.login, sha: state.pull.headSha }, state.settings.now ?? Date.now, state.settings.liveReplyIntervalMs);
+    await live.start();
+    return live;
 }
 function failureReason(failed, total, kept) {
     const first = failed.find((o) => o.result === 'failure') ?? failed[0];
