@@ -51,7 +51,8 @@ const deploymentsOf = (environments: string[]) =>
     }))
 
 describe('deploy backends', () => {
-  it('merge: merges each child PR into its WET branch at the child head', async () => {
+  it("merge: lands the stage's child PRs on their WET branches in one push, GitHub marks them merged", async () => {
+    fleet.gh.resetRequests()
     const result = await promote(
       fleet.settings(),
       fleet.comment(fleet.users.writer, '.promote testing'),
@@ -62,11 +63,20 @@ describe('deploy backends', () => {
         .pulls(FULL_NAME)
         .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/${env}`)
       expect(child?.merged).toBe(true)
+      // A fast-forward: the WET branch is the child's head, the pusher merged it.
+      expect(fleet.gh.state.refSha(FULL_NAME, `env/${env}`)).toBe(child?.headSha)
+      expect(child?.mergeCommitSha).toBe(child?.headSha)
+      expect(child?.mergedBy).toBe(fleet.gh.adminLogin)
       expect(status(env)).toMatchObject({ state: 'success' })
       expect(status(env)?.description).toMatch(
         new RegExp(`^merged #${child?.number} into env/${env} at [0-9a-f]{7}$`),
       )
     }
+    // One landing push after the lock push, no merge call.
+    expect(fleet.gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    expect(fleet.gh.routeCounts()['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(
+      undefined,
+    )
     // No Argo CD call for the merge backend.
     expect(fleet.argocd.requests.filter((r) => r.method !== 'GET')).toEqual([])
     // A GitHub deployment per environment on the parent head, not production (the stage says so).

@@ -1,5 +1,5 @@
 // A long promotion's reply, edited in place: on the simulators, `.promote
-// testing` in two waves with a bake posts one comment at the start and edits
+// testing` in two waves with a bake posts one comment as it starts deploying and edits
 // it as waves change; the final reply replaces it. The throttle and the
 // progress lines, pure, with a clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -33,10 +33,17 @@ afterAll(async () => {
 describe('live reply on the simulators', () => {
   it('posts one comment, edits it as the waves move, and ends with the final reply', async () => {
     const edits: string[] = []
+    const posted: string[] = []
     const client = fleet.settings().client
     client.hook.before('request', (options) => {
+      const body = String((options as { body?: string }).body ?? '')
       if (options.method === 'PATCH' && String(options.url).includes('/issues/comments/'))
-        edits.push(String((options as { body?: string }).body ?? ''))
+        edits.push(body)
+      if (
+        options.method === 'POST' &&
+        /\/issues\/(\d+|\{issue_number\})\/comments$/.test(String(options.url))
+      )
+        posted.push(body)
     })
     const before = fleet.gh.state.comments(FULL_NAME, fleet.parent).length
     const result = await promote(
@@ -47,15 +54,12 @@ describe('live reply on the simulators', () => {
     const comments = fleet.gh.state.comments(FULL_NAME, fleet.parent)
     expect(comments.length).toBe(before + 2) // the command and the one reply
     expect(comments.at(-1)?.body).toBe(result.reply)
-    // Edited when wave 1 started, finished (wave 2 running) and at the end, at most.
+    // Posted when wave 1 started; edited when it finished (wave 2 running) and at the end.
+    expect(posted).toHaveLength(1)
+    expect(posted[0]).toContain('⏳ wave 1 (eu-test-1) of 2: running, 0/1 succeeded, 1 running')
     expect(edits.length).toBeGreaterThanOrEqual(2)
     expect(edits.at(-1)).toBe(result.reply)
     const progress = edits.slice(0, -1)
-    expect(
-      progress.some((body) =>
-        body.includes('⏳ wave 1 (eu-test-1) of 2: running, 0/1 succeeded, 1 running'),
-      ),
-    ).toBe(true)
     expect(
       progress.some((body) =>
         /✅ wave 1 \(eu-test-1\) of 2: done, 1\/1 succeeded, \d+ ms[\s\S]*⏳ wave 2 \(the rest\) of 2: running/.test(
@@ -127,8 +131,7 @@ describe('the throttle', () => {
       { command: '.promote production', actor: 'ana', sha: 'abcdef0123' },
       () => clock,
     )
-    await live.start()
-    live.progress(plan(['running', 'todo', 'todo']))
+    live.progress(plan(['running', 'todo', 'todo'])) // the first environment starts: posted
     clock = 42_000
     live.progress(plan(['done', 'running', 'todo']))
     clock = 45_000
@@ -136,15 +139,15 @@ describe('the throttle', () => {
     clock = 53_000
     live.progress(plan(['done', 'done', 'running'])) // 11 s after the last edit
     await live.finish('final')
-    expect(bodies).toHaveLength(5)
-    expect(bodies[2]).toContain('- ✅ wave 1 (canary) of 2: done, 1/1 succeeded, 42.0 s')
-    expect(bodies[2]).toContain(
+    expect(bodies).toHaveLength(4)
+    expect(bodies[1]).toContain('- ✅ wave 1 (canary) of 2: done, 1/1 succeeded, 42.0 s')
+    expect(bodies[1]).toContain(
       '- ⏳ wave 2 (the rest) of 2: running, 0/2 succeeded, 1 running, 0 ms',
     )
-    expect(bodies[1]).toContain('- ⏸️ wave 2 (the rest) of 2: waiting, 0/2 succeeded')
-    expect(bodies[3]).toContain('Running for 53.0 s')
-    expect(bodies[3]).toContain('running, 1/2 succeeded, 1 running, 11.0 s')
-    expect(bodies[4]).toBe('final')
+    expect(bodies[0]).toContain('- ⏸️ wave 2 (the rest) of 2: waiting, 0/2 succeeded')
+    expect(bodies[2]).toContain('Running for 53.0 s')
+    expect(bodies[2]).toContain('running, 1/2 succeeded, 1 running, 11.0 s')
+    expect(bodies[3]).toBe('final')
   })
 
   it(`stops editing after ${MAX_PROGRESS_EDITS} progress edits; the final reply still replaces it`, async () => {
@@ -160,7 +163,6 @@ describe('the throttle', () => {
       { command: '.promote production', actor: 'ana', sha: 'abcdef0123' },
       () => clock,
     )
-    await live.start()
     for (let i = 0; i < 100; i++) {
       clock += 60_000
       live.progress(plan(['done', 'running', 'todo']))

@@ -5,7 +5,8 @@
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
 //            and Healthy at the child head SHA
-//   merge    merge the child PR into the WET branch, bound to its head SHA
+//   merge    land the child PR on its WET branch at its head SHA: the wave's
+//            one landing push (landing.ts), else GitHub's merge, bound to the SHA
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
 //
@@ -47,6 +48,8 @@ export interface DeployTarget {
   recordDeployment: boolean
   /** Checks it must pass after the bake (argocd). */
   verify: VerifyConfig
+  /** merge: the wave's landing push put the WET branch at the child head already (landing.ts). */
+  landed?: boolean
 }
 
 export interface EnvironmentOutcome {
@@ -324,11 +327,13 @@ async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<
     child.url,
     true,
   )
-  const merge = await mergeAtSha(ctx.client, ctx.repo, {
-    number: child.number,
-    sha: child.headSha,
-    title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-  })
+  const merge = target.landed
+    ? { merged: true as const }
+    : await mergeAtSha(ctx.client, ctx.repo, {
+        number: child.number,
+        sha: child.headSha,
+        title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
+      })
   if (!merge.merged) {
     const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message
     const detail = `could not merge #${child.number} into ${child.base}: ${why}`

@@ -12,8 +12,8 @@ import type { DeploymentScope } from './deployments.js'
 export const CREATING_PER_ENVIRONMENT: Record<DeployBackend, number> = {
   // the environment's status
   argocd: 1,
-  // the merge and the status
-  merge: 2,
+  // the status: the stage's children land in one git push (landing.ts), not a merge call each
+  merge: 1,
   // "waiting for <system>"
   external: 1,
 }

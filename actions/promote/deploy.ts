@@ -21,6 +21,7 @@ import {
 } from './deployments.js'
 import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
+import { landByPush } from './landing.js'
 import { acquireAll, releaseAcquired } from './locking.js'
 import { clustersStillOnChild, rollBackFailed } from './restore.js'
 import type { RunState } from './run.js'
@@ -118,10 +119,28 @@ async function deployStages(
             `${ctx.repoUrl}/pull/${pull.number}`,
           )
         : undefined
+    const landed = new Set<string>()
     const run = await deployStageInWaves(stage, envs, facts, {
       defaultParallel: settings.concurrency ?? 4,
+      ...(stage.backend === 'merge'
+        ? {
+            beforeWave: async (wave: readonly Impacted[]) => {
+              const children = wave.map((env) => ({
+                environment: env.environment,
+                branch: env.child.branch,
+                headSha: env.child.headSha,
+                base: env.child.base,
+              }))
+              for (const env of await landByPush(settings.locks, children, settings.log))
+                landed.add(env)
+            },
+          }
+        : {}),
       deploy: async (env) => {
-        const target = deployTarget(env, plan, scope === 'environment')
+        const target = {
+          ...deployTarget(env, plan, scope === 'environment'),
+          landed: landed.has(env.environment),
+        }
         const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target))
         if (outcome.result === 'failure') await reportFailure(ctx, target, outcome.detail)
         return outcome

@@ -1,10 +1,12 @@
 // A long promotion's reply, edited in place as environments finish: one
-// comment at the start ("deploying", where each wave stands, elapsed time),
-// edited when a wave changes state or, for environments finishing within a
-// wave, at most once per `minIntervalMs`; the final reply replaces it. Edits
-// are content-creating requests: at most MAX_PROGRESS_EDITS per run, inside
-// the budget's reserve (budget.ts). A failed edit never fails the promotion:
-// the final reply is posted anyway.
+// comment when the first environment starts ("deploying", where each wave
+// stands, elapsed time), edited when a wave changes state or, for
+// environments finishing within a wave, at most once per `minIntervalMs`;
+// the final reply replaces it. Edits are content-creating requests: at most
+// MAX_PROGRESS_EDITS per run, inside the budget's reserve (budget.ts), and
+// none once every wave seen has ended (the final reply follows at once). A
+// run refused before it deploys posts only its reply. A failed edit never
+// fails the promotion: the final reply is posted anyway.
 
 import { errorMessage } from '../lib/errors.js'
 import { inlineCode } from '../lib/markdown.js'
@@ -57,35 +59,44 @@ export class LiveReply {
     this.started = now()
   }
 
-  /** Posts the first "deploying" reply. */
-  async start(): Promise<void> {
-    try {
-      const body = this.render()
-      this.id = await this.port.create(body)
-      this.last = { at: this.now(), waves: this.signature(), body }
-    } catch (error) {
-      this.port.log(`could not post the live reply: ${errorMessage(error)}`)
-    }
-  }
-
-  /** Where one stage stands now; edits the reply when the throttle allows. */
+  /** Where one stage stands now: the first call posts the reply, later ones edit it when the throttle allows. */
   progress(plan: WavePlan): void {
     const at = this.now()
     this.plans.set(plan.stage, plan)
     for (const wave of plan.waves) this.time(plan.stage, wave, at)
     const next = { at, waves: this.signature() }
-    if (this.id === undefined || this.edits >= MAX_PROGRESS_EDITS) return
-    if (!shouldEdit(this.last, next, this.minIntervalMs)) return
+    if (!this.last) return this.post(next)
+    if (this.edits >= MAX_PROGRESS_EDITS) return
+    if (!shouldEdit(this.last, next, this.minIntervalMs) || this.ended()) return
     const body = this.render()
-    if (body === this.last?.body) return
+    if (body === this.last.body) return
     this.last = { ...next, body }
     this.edits++
-    const id = this.id
+    // After the post (the chain keeps the order); nothing to edit when it failed.
     this.chain = this.chain
-      .then(() => this.port.edit(id, body))
+      .then(() => (this.id === undefined ? undefined : this.port.edit(this.id, body)))
       .catch((error: unknown) =>
         this.port.log(`could not edit the live reply: ${errorMessage(error)}`),
       )
+  }
+
+  private post(next: { at: number; waves: string }): void {
+    const body = this.render()
+    this.last = { ...next, body }
+    this.chain = this.chain
+      .then(async () => {
+        this.id = await this.port.create(body)
+      })
+      .catch((error: unknown) =>
+        this.port.log(`could not post the live reply: ${errorMessage(error)}`),
+      )
+  }
+
+  /** Every wave seen has ended: the final reply is next, an edit now would be replaced at once. */
+  private ended(): boolean {
+    return [...this.plans.values()].every((plan) =>
+      plan.waves.every((wave) => wave.state === 'done' || wave.state === 'failed'),
+    )
   }
 
   /** The final reply: edits the live one, or posts it when there is none (or the edit failed). */

@@ -154,7 +154,7 @@ async function deploy(
   facts: PromoteFacts,
   plan: DeployPlan,
 ): Promise<PromoteResult> {
-  if (isLong(state, plan)) state.live = await startLiveReply(state)
+  if (isLong(state, plan)) state.live = liveReply(state)
   const run = await executePlan(state, facts, plan)
   if ('refusal' in run) return refuse(state, run.refusal, plan.notDeployed)
   const { outcomes, kept } = run
@@ -178,7 +178,10 @@ async function deploy(
   return { ...reply, ...(aggregate ? { aggregate } : {}) }
 }
 
-/** Long enough to watch: waves, a bake or checks, or more environments than deploy at once. */
+/**
+ * Long enough to watch: waves, a bake or checks, or more environments than
+ * deploy at once (not a merge stage: its environments land in one push).
+ */
 function isLong(state: RunState, plan: DeployPlan): boolean {
   const parallel = state.settings.concurrency ?? 4
   return plan.stages.some(
@@ -186,15 +189,16 @@ function isLong(state: RunState, plan: DeployPlan): boolean {
       stage.waves.length > 0 ||
       stage.bakeSeconds > 0 ||
       stage.verify.http.length + stage.verify.prometheus.length > 0 ||
-      plan.selected.filter((env) => env.stage.name === stage.name).length >
-        (stage.maxParallel ?? parallel),
+      (stage.backend !== 'merge' &&
+        plan.selected.filter((env) => env.stage.name === stage.name).length >
+          (stage.maxParallel ?? parallel)),
   )
 }
 
-async function startLiveReply(state: RunState): Promise<LiveReply> {
+function liveReply(state: RunState): LiveReply {
   const { client, repo, log } = state.settings
   const issue = state.pull.number
-  const live = new LiveReply(
+  return new LiveReply(
     {
       create: (body) => createEditableComment(client, repo, issue, body),
       edit: (id, body) => editComment(client, repo, id, body),
@@ -207,8 +211,6 @@ async function startLiveReply(state: RunState): Promise<LiveReply> {
     state.settings.now ?? Date.now,
     state.settings.liveReplyIntervalMs,
   )
-  await live.start()
-  return live
 }
 
 function failureReason(

@@ -23,6 +23,8 @@ export async function deployStageInWaves(
   options: {
     defaultParallel: number
     deploy: (env: Impacted) => Promise<EnvironmentOutcome>
+    /** Before a wave's environments deploy, with all of them (the merge backend's landing push). */
+    beforeWave?: (envs: readonly Impacted[]) => Promise<void>
     log: (line: string) => void
     /** Where the stage stands, as each environment starts and finishes (the live reply). */
     onProgress?: (plan: WavePlan) => void
@@ -52,6 +54,7 @@ export async function deployStageInWaves(
   while (plan.current && plan.deployNow.length > 0) {
     const wave = plan.current
     const envs = plan.deployNow.map((name) => byName.get(name)!)
+    await options.beforeWave?.(envs)
     const results = await pool(envs, parallel, deploy, () => failures >= limit.count)
     const stopped = envs.filter((_, i) => results[i] === undefined)
     for (const env of stopped) outcomes.push(stoppedBy(env, failures, limit.why))

@@ -189,13 +189,22 @@ interface Counts {
   ms: number
 }
 
+/**
+ * A read: GET, HEAD, or a GraphQL query (the suite sends only queries; GitHub
+ * counts GraphQL mutations, not queries, as content-creating).
+ */
+const isRead = (entry: RequestLogEntry) =>
+  ['GET', 'HEAD'].includes(entry.method) || entry.route === 'POST /api/graphql'
+
 function count(requests: readonly RequestLogEntry[], argocdCalls: number, ms: number): Counts {
   const rest = requests.filter((entry) => !/^\w+ \/\{owner\}\/\{repo\}\.git\//.test(entry.route))
   return {
     rest: rest.length,
-    reads: rest.filter((entry) => ['GET', 'HEAD'].includes(entry.method)).length,
-    writes: rest.filter((entry) => !['GET', 'HEAD'].includes(entry.method)).length,
-    creating: rest.filter((entry) => ['POST', 'PUT', 'PATCH'].includes(entry.method)).length,
+    reads: rest.filter(isRead).length,
+    writes: rest.filter((entry) => !isRead(entry)).length,
+    creating: rest.filter(
+      (entry) => !isRead(entry) && ['POST', 'PUT', 'PATCH'].includes(entry.method),
+    ).length,
     pushes: requests.filter((entry) => entry.route.endsWith('.git/git-receive-pack')).length,
     argocd: argocdCalls,
     ms,
@@ -501,7 +510,7 @@ function section(): string {
       .join(', ')}), the last stage needing one approval;`,
     "the flow run with the actions' cores (open-child-prs, `.promote` of every stage before the last, `.promote` of the",
     'last, merge-cleanup after the merge) against the GitHub and Argo CD simulators. GitHub counts: REST calls, reads',
-    '(GET), writes (POST/PUT/PATCH/DELETE), content-creating (POST/PUT/PATCH), git pushes; Argo CD calls apart. Requests',
+    '(GET, GraphQL queries), writes (POST/PUT/PATCH/DELETE), content-creating (POST/PUT/PATCH), git pushes; Argo CD calls apart. Requests',
     'were sent unpaced; the time columns are the model: the largest of the client\'s ≥ 1 s between writes ("pacing"),',
     "GitHub's 80 content-creating requests a minute and 500 an hour, and 1,000 requests an hour for GITHUB_TOKEN",
     '(5,000 for an App installation), each as a lower bound for one uninterrupted run. "run" is how long the',

@@ -1,0 +1,96 @@
+// The merge backend's landing: a wave's children in one atomic push of their
+// WET branches (a fast-forward each, GitHub marks the child merged), and
+// GitHub's merge API for a child that is no longer one commit on its WET tip.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { landingStep, type LandingFacts } from '../actions/promote/landing.js'
+import { promote } from '../actions/promote/promote.js'
+import {
+  fleetConfig,
+  FULL_NAME,
+  startPromoteFleet,
+  type PromoteFleet,
+} from './support/promote-fleet.js'
+
+const HEAD = 'h'.repeat(40)
+const WET = 'w'.repeat(40)
+const OTHER = 'o'.repeat(40)
+
+describe('landingStep', () => {
+  const facts = (over: Partial<LandingFacts>): LandingFacts => ({
+    headSha: HEAD,
+    childTip: HEAD,
+    wetTip: WET,
+    parents: [WET],
+    ...over,
+  })
+  it.each<[string, Partial<LandingFacts>, string]>([
+    ['the child is one commit on the WET tip: a fast-forward', {}, 'push'],
+    ['the WET branch is at the child head already (a re-run)', { wetTip: HEAD }, 'landed'],
+    ['the WET branch moved since the child was made', { wetTip: OTHER }, 'merge'],
+    ['the child head moved since the plan read it', { childTip: OTHER }, 'merge'],
+    ['the child branch is gone', { childTip: undefined }, 'merge'],
+    ['the WET branch is gone', { wetTip: undefined }, 'merge'],
+    ['a merge commit child whose second parent is the tip', { parents: [OTHER, WET] }, 'push'],
+  ])('%s', (_, over, step) => {
+    expect(landingStep(facts(over))).toBe(step)
+  })
+})
+
+describe('merge backend landing on the simulator', () => {
+  let fleet: PromoteFleet
+  beforeAll(async () => {
+    fleet = await startPromoteFleet({
+      config: (url) =>
+        fleetConfig(url).replace('match: ["*-test-*"]', 'match: ["*-test-*"]\n    backend: merge'),
+    })
+  })
+  afterAll(async () => {
+    expect(fleet.gh.validationErrors).toEqual([])
+    await fleet.cleanup()
+  })
+
+  it('pushes the children that fast-forward and merges the one whose WET branch moved', async () => {
+    // eu-test-1's WET branch gains a commit after its child was made.
+    await fleet.work.run(['fetch', '--quiet', 'origin', 'env/eu-test-1'])
+    await fleet.work.run(['checkout', '--quiet', '-B', 'moved', 'FETCH_HEAD'])
+    await fleet.work.run(['commit', '--quiet', '--allow-empty', '-m', 'moved on'])
+    await fleet.work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/env/eu-test-1'])
+    await fleet.work.run(['checkout', '--quiet', '-f', 'main'])
+    await fleet.gh.refreshRefs(FULL_NAME)
+    fleet.gh.resetRequests()
+
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(result.decision, result.reason).toBe('deployed')
+    const child = (env: string) =>
+      fleet.gh.state
+        .pulls(FULL_NAME)
+        .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/${env}`)!
+    for (const env of ['ap-test-1', 'us-test-1']) {
+      expect(child(env).merged).toBe(true)
+      expect(fleet.gh.state.refSha(FULL_NAME, `env/${env}`)).toBe(child(env).headSha)
+    }
+    // GitHub's merge: a merge commit whose parents are the moved tip and the child head.
+    const moved = child('eu-test-1')
+    expect(moved.merged).toBe(true)
+    expect(moved.mergeCommitSha).not.toBe(moved.headSha)
+    expect(fleet.gh.state.refSha(FULL_NAME, 'env/eu-test-1')).toBe(moved.mergeCommitSha)
+    const counts = fleet.gh.routeCounts()
+    expect(counts['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(1)
+    // The lock push and the landing push.
+    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    expect(
+      result.environments.map((e) => [
+        e.environment,
+        e.result,
+        e.detail.replace(/[0-9a-f]{7}$/, 'sha'),
+      ]),
+    ).toEqual([
+      ['ap-test-1', 'success', `merged #${child('ap-test-1').number} into env/ap-test-1 at sha`],
+      ['eu-test-1', 'success', `merged #${moved.number} into env/eu-test-1 at sha`],
+      ['us-test-1', 'success', `merged #${child('us-test-1').number} into env/us-test-1 at sha`],
+    ])
+  })
+})
