@@ -50366,7 +50366,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2294);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2555);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2294:
+/***/ 2555:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -67539,7 +67539,8 @@ function shorten(text) {
 //
 //   argocd   point the Application at the child branch, sync, wait for Synced
 //            and Healthy at the child head SHA
-//   merge    merge the child PR into the WET branch, bound to its head SHA
+//   merge    land the child PR on its WET branch at its head SHA: the wave's
+//            one landing push (landing.ts), else GitHub's merge, bound to the SHA
 //   external pending "waiting for <system>"; the caller's own step (Kargo, …)
 //            deploys and reports back through the status API
 //
@@ -67721,11 +67722,13 @@ async function verifyEnvironment(ctx, target, application, healthy) {
 async function deployByMerge(ctx, target) {
     const { child } = target;
     await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url, true);
-    const merge = await mergeAtSha(ctx.client, ctx.repo, {
-        number: child.number,
-        sha: child.headSha,
-        title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-    });
+    const merge = target.landed
+        ? { merged: true }
+        : await mergeAtSha(ctx.client, ctx.repo, {
+            number: child.number,
+            sha: child.headSha,
+            title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
+        });
     if (!merge.merged) {
         const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message;
         const detail = `could not merge #${child.number} into ${child.base}: ${why}`;
@@ -68858,8 +68861,8 @@ async function readRequiredStageRuns(client, repo, input) {
 const CREATING_PER_ENVIRONMENT = {
     // the environment's status
     argocd: 1,
-    // the merge and the status
-    merge: 2,
+    // the status: the stage's children land in one git push (landing.ts), not a merge call each
+    merge: 1,
     // "waiting for <system>"
     external: 1,
 };
@@ -69753,6 +69756,93 @@ async function recheckHead(client, repo, number, pinned) {
     };
 }
 
+;// CONCATENATED MODULE: ./actions/promote/landing.js
+// The merge backend lands a wave's children with ONE atomic `git push` of
+// their WET branches to the children's head commits, each leased on the WET
+// tip it was read at. Each update is a fast-forward, so the WET branch then
+// contains the child's head and GitHub marks the child PR merged, by the
+// pusher ("About pull request merges": a pull request whose head commits
+// reach its base by a push is merged) — one push for the wave instead of one
+// merge call per environment. A child that is not one commit on its WET tip
+// (the WET branch moved since it was made), whose head moved, or a push that
+// is refused (a branch moved meanwhile, or branch protection or a ruleset on
+// the WET branches does not let this token push) goes through GitHub's merge
+// API one by one, as before.
+
+function landingStep(facts) {
+    if (facts.childTip !== facts.headSha || !facts.wetTip)
+        return 'merge';
+    if (facts.wetTip === facts.headSha)
+        return 'landed';
+    return facts.parents.includes(facts.wetTip) ? 'push' : 'merge';
+}
+const LOCAL = 'refs/fleet-promote-landing/';
+/**
+ * Lands what it can of `children` in one atomic push; returns the
+ * environments whose WET branch is now at their child's head. The others
+ * (and every child when the fetch or the push fails) are for the merge API.
+ */
+async function landByPush(at, children, log) {
+    const landed = new Set();
+    if (children.length === 0)
+        return landed;
+    try {
+        const facts = await landingFacts(at, children);
+        const pushes = [];
+        for (const child of children) {
+            const fact = facts.get(child.environment);
+            const step = landingStep(fact);
+            if (step === 'landed')
+                landed.add(child.environment);
+            if (step === 'push')
+                pushes.push({ child, expect: fact.wetTip });
+        }
+        if (pushes.length === 0)
+            return landed;
+        await at.git.push(at.remote, pushes.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`), {
+            atomic: true,
+            leases: pushes.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
+        });
+        for (const { child } of pushes)
+            landed.add(child.environment);
+        log(`landed ${pushes.length} child PR(s) on their WET branches in one push`);
+        return landed;
+    }
+    catch (error) {
+        log(`could not land by push, merging one by one: ${errors_errorMessage(error).split('\n')[0]}`);
+        return landed;
+    }
+}
+/** One fetch of every child and WET branch (two commits deep: a child and its parent), one read of the parents. */
+async function landingFacts(at, children) {
+    const branches = [...new Set(children.flatMap((child) => [child.branch, child.base]))];
+    await at.git.fetch(at.remote, branches.map((branch) => `+refs/heads/${branch}:${LOCAL}${branch}`), { depth: 2 });
+    const tips = await at.git.localRefs(LOCAL);
+    const tip = (branch) => tips.get(`${LOCAL}${branch}`);
+    const heads = [...new Set(children.map((child) => child.headSha))].filter((sha) => children.some((child) => child.headSha === sha && tip(child.branch) === sha));
+    const parents = new Map();
+    if (heads.length > 0) {
+        const out = await at.git.run(['log', '--no-walk=unsorted', '--format=%H %P', ...heads]);
+        for (const line of out.split('\n').filter(Boolean)) {
+            const [sha = '', ...rest] = line.split(' ');
+            parents.set(sha, rest);
+        }
+    }
+    return new Map(children.map((child) => {
+        const childTip = tip(child.branch);
+        const wetTip = tip(child.base);
+        return [
+            child.environment,
+            {
+                headSha: child.headSha,
+                ...(childTip ? { childTip } : {}),
+                ...(wetTip ? { wetTip } : {}),
+                parents: parents.get(child.headSha) ?? [],
+            },
+        ];
+    }));
+}
+
 ;// CONCATENATED MODULE: ./actions/promote/locking.js
 // Taking and giving back the environment locks of one run (lib/locks.ts
 // holds the lock format and the batch operations: one atomic push each).
@@ -70095,6 +70185,7 @@ async function deployStageInWaves(stage, selected, facts, options) {
     while (plan.current && plan.deployNow.length > 0) {
         const wave = plan.current;
         const envs = plan.deployNow.map((name) => byName.get(name));
+        await options.beforeWave?.(envs);
         const results = await pool(envs, parallel, deploy, () => failures >= limit.count);
         const stopped = envs.filter((_, i) => results[i] === undefined);
         for (const env of stopped)
@@ -70200,6 +70291,7 @@ async function pool(items, size, work, stop) {
 
 
 
+
 async function executePlan(state, facts, plan) {
     const { client, repo } = state.settings;
     const acquired = await acquireAll(state, plan.selected, plan.lockReason);
@@ -70253,10 +70345,28 @@ async function deployStages(state, plan, facts, deployments) {
         const stageDeployment = scope === 'stage'
             ? await startStageDeployment(deploymentContext(ctx), { ...stage, external: stage.backend === 'external' }, envs.map((env) => env.child.number), `${ctx.repoUrl}/pull/${pull.number}`)
             : undefined;
+        const landed = new Set();
         const run = await deployStageInWaves(stage, envs, facts, {
             defaultParallel: settings.concurrency ?? 4,
+            ...(stage.backend === 'merge'
+                ? {
+                    beforeWave: async (wave) => {
+                        const children = wave.map((env) => ({
+                            environment: env.environment,
+                            branch: env.child.branch,
+                            headSha: env.child.headSha,
+                            base: env.child.base,
+                        }));
+                        for (const env of await landByPush(settings.locks, children, settings.log))
+                            landed.add(env);
+                    },
+                }
+                : {}),
             deploy: async (env) => {
-                const target = deployTarget(env, plan, scope === 'environment');
+                const target = {
+                    ...deployTarget(env, plan, scope === 'environment'),
+                    landed: landed.has(env.environment),
+                };
                 const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target));
                 if (outcome.result === 'failure')
                     await reportFailure(ctx, target, outcome.detail);
@@ -70346,12 +70456,14 @@ function skipped(env, detail) {
 
 ;// CONCATENATED MODULE: ./actions/promote/live-reply.js
 // A long promotion's reply, edited in place as environments finish: one
-// comment at the start ("deploying", where each wave stands, elapsed time),
-// edited when a wave changes state or, for environments finishing within a
-// wave, at most once per `minIntervalMs`; the final reply replaces it. Edits
-// are content-creating requests: at most MAX_PROGRESS_EDITS per run, inside
-// the budget's reserve (budget.ts). A failed edit never fails the promotion:
-// the final reply is posted anyway.
+// comment when the first environment starts ("deploying", where each wave
+// stands, elapsed time), edited when a wave changes state or, for
+// environments finishing within a wave, at most once per `minIntervalMs`;
+// the final reply replaces it. Edits are content-creating requests: at most
+// MAX_PROGRESS_EDITS per run, inside the budget's reserve (budget.ts), and
+// none once every wave seen has ended (the final reply follows at once). A
+// run refused before it deploys posts only its reply. A failed edit never
+// fails the promotion: the final reply is posted anyway.
 
 
 
@@ -70384,37 +70496,41 @@ class LiveReply {
         this.minIntervalMs = minIntervalMs;
         this.started = now();
     }
-    /** Posts the first "deploying" reply. */
-    async start() {
-        try {
-            const body = this.render();
-            this.id = await this.port.create(body);
-            this.last = { at: this.now(), waves: this.signature(), body };
-        }
-        catch (error) {
-            this.port.log(`could not post the live reply: ${errors_errorMessage(error)}`);
-        }
-    }
-    /** Where one stage stands now; edits the reply when the throttle allows. */
+    /** Where one stage stands now: the first call posts the reply, later ones edit it when the throttle allows. */
     progress(plan) {
         const at = this.now();
         this.plans.set(plan.stage, plan);
         for (const wave of plan.waves)
             this.time(plan.stage, wave, at);
         const next = { at, waves: this.signature() };
-        if (this.id === undefined || this.edits >= MAX_PROGRESS_EDITS)
+        if (!this.last)
+            return this.post(next);
+        if (this.edits >= MAX_PROGRESS_EDITS)
             return;
-        if (!shouldEdit(this.last, next, this.minIntervalMs))
+        if (!shouldEdit(this.last, next, this.minIntervalMs) || this.ended())
             return;
         const body = this.render();
-        if (body === this.last?.body)
+        if (body === this.last.body)
             return;
         this.last = { ...next, body };
         this.edits++;
-        const id = this.id;
+        // After the post (the chain keeps the order); nothing to edit when it failed.
         this.chain = this.chain
-            .then(() => this.port.edit(id, body))
+            .then(() => (this.id === undefined ? undefined : this.port.edit(this.id, body)))
             .catch((error) => this.port.log(`could not edit the live reply: ${errors_errorMessage(error)}`));
+    }
+    post(next) {
+        const body = this.render();
+        this.last = { ...next, body };
+        this.chain = this.chain
+            .then(async () => {
+            this.id = await this.port.create(body);
+        })
+            .catch((error) => this.port.log(`could not post the live reply: ${errors_errorMessage(error)}`));
+    }
+    /** Every wave seen has ended: the final reply is next, an edit now would be replaced at once. */
+    ended() {
+        return [...this.plans.values()].every((plan) => plan.waves.every((wave) => wave.state === 'done' || wave.state === 'failed'));
     }
     /** The final reply: edits the live one, or posts it when there is none (or the edit failed). */
     async finish(body) {
@@ -70758,7 +70874,7 @@ async function promoteCommand(state, command) {
 }
 async function deploy(state, facts, plan) {
     if (isLong(state, plan))
-        state.live = await startLiveReply(state);
+        state.live = liveReply(state);
     const run = await executePlan(state, facts, plan);
     if ('refusal' in run)
         return refuse(state, run.refusal, plan.notDeployed);
@@ -70775,19 +70891,23 @@ async function deploy(state, facts, plan) {
             .join('; '), rows, environments);
     return { ...reply, ...(aggregate ? { aggregate } : {}) };
 }
-/** Long enough to watch: waves, a bake or checks, or more environments than deploy at once. */
+/**
+ * Long enough to watch: waves, a bake or checks, or more environments than
+ * deploy at once (not a merge stage: its environments land in one push).
+ */
 function isLong(state, plan) {
     const parallel = state.settings.concurrency ?? 4;
     return plan.stages.some((stage) => stage.waves.length > 0 ||
         stage.bakeSeconds > 0 ||
         stage.verify.http.length + stage.verify.prometheus.length > 0 ||
-        plan.selected.filter((env) => env.stage.name === stage.name).length >
-            (stage.maxParallel ?? parallel));
+        (stage.backend !== 'merge' &&
+            plan.selected.filter((env) => env.stage.name === stage.name).length >
+                (stage.maxParallel ?? parallel)));
 }
-async function startLiveReply(state) {
+function liveReply(state) {
     const { client, repo, log } = state.settings;
     const issue = state.pull.number;
-    const live = new LiveReply({
+    return new LiveReply({
         create: (body) => createEditableComment(client, repo, issue, body),
         edit: (id, body) => editComment(client, repo, id, body),
         post: async (body) => {
@@ -70795,8 +70915,6 @@ async function startLiveReply(state) {
         },
         log,
     }, { command: state.commandText, actor: state.trigger.actor.login, sha: state.pull.headSha }, state.settings.now ?? Date.now, state.settings.liveReplyIntervalMs);
-    await live.start();
-    return live;
 }
 function failureReason(failed, total, kept) {
     const first = failed.find((o) => o.result === 'failure') ?? failed[0];
