@@ -19,24 +19,11 @@
 //                          [--modes per-environment] [--section scale] [--no-write]
 //                          [--endpoints]   (each step's requests by route, to find per-environment calls)
 import { writeBenchmarkSection } from './lib/benchmarks-md.js'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createArgoCdClient } from '../../actions/lib/argocd/client.js'
-import { discoverEnvironments, loadConfig } from '../../actions/lib/config/config.js'
-import type { Environment } from '../../actions/lib/config/types.js'
-import { Git } from '../../actions/lib/git/git.js'
-import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
-import { createGitHubClient } from '../../test/support/github-client.js'
-import { mergeCleanup } from '../../actions/merge-cleanup/merge-cleanup.js'
-import { openChildPrs } from '../../actions/open-child-prs/child-prs.js'
-import { promote, type Trigger } from '../../actions/promote/promote.js'
-import { runChecked } from '../../actions/lib/process.js'
-import { configMapChange, writeHydration } from '../../test/fixtures/child-prs/hydration.js'
-import { startArgoCdSimulator } from '../../test/support/argocd/index.js'
-import { startGitHubSimulator, type RequestLogEntry } from '../../test/support/github/index.js'
+import type { RequestLogEntry } from '../../test/support/github/index.js'
+import { startScaleFlow, stagesFor, type Backend } from '../../test/support/scale-flow.js'
 import { machineLine } from './lib/measure.js'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
@@ -56,19 +43,6 @@ const SIZES = (flags.n ?? '50,200,500').split(',').map(Number)
 const SECTION = flags.section ?? 'scale'
 const STAGE_COUNT = Number(flags.stages ?? 2)
 const BACKENDS = (flags.backends ?? 'argocd,merge').split(',') as Backend[]
-const OWNER = 'acme'
-const NAME = 'fleet'
-const REPO = { owner: OWNER, repo: NAME }
-const FULL_NAME = `${OWNER}/${NAME}`
-const IDENTITY = {
-  GIT_AUTHOR_NAME: 'Bench',
-  GIT_AUTHOR_EMAIL: 'bench@example.test',
-  GIT_COMMITTER_NAME: 'Bench',
-  GIT_COMMITTER_EMAIL: 'bench@example.test',
-}
-
-type Backend = 'argocd' | 'merge'
-
 /**
  * A repository model: the `environments` rule (how directories become
  * environments with a WET branch) and any further configuration. The next
@@ -92,91 +66,6 @@ const MODES: Mode[] = [
 const modes = flags.modes
   ? MODES.filter((mode) => flags.modes!.split(',').includes(mode.name))
   : MODES
-
-/** Stage names and environment name prefixes: 10 % testing, then (3 stages) 20 % staging, the rest production. */
-function stagesFor(count: number): { name: string; prefix: string; share: number }[] {
-  if (count === 2)
-    return [
-      { name: 'testing', prefix: 't', share: 0.1 },
-      { name: 'production', prefix: 'p', share: 0.9 },
-    ]
-  if (count === 3)
-    return [
-      { name: 'testing', prefix: 't', share: 0.1 },
-      { name: 'staging', prefix: 's', share: 0.2 },
-      { name: 'production', prefix: 'p', share: 0.7 },
-    ]
-  throw new Error(`--stages ${count}: 2 or 3`)
-}
-
-function environmentNames(n: number): { name: string; stage: string }[] {
-  const stages = stagesFor(STAGE_COUNT)
-  const names: { name: string; stage: string }[] = []
-  let taken = 0
-  stages.forEach((stage, index) => {
-    const count = index === stages.length - 1 ? n - taken : Math.max(1, Math.round(n * stage.share))
-    for (let i = 0; i < count; i++)
-      names.push({ name: `${stage.prefix}-${String(i).padStart(4, '0')}`, stage: stage.name })
-    taken += count
-  })
-  return names
-}
-
-function fleetConfig(mode: Mode, backend: Backend, argocdUrl: string): string {
-  const stages = stagesFor(STAGE_COUNT)
-  return [
-    'version: 1',
-    'environments:',
-    ...mode.environmentRule,
-    'stages:',
-    ...stages.flatMap((stage, index) => [
-      `  - name: ${stage.name}`,
-      `    match: ["${stage.prefix}-*"]`,
-      ...(index > 0 ? [`    requires: [${stages[index - 1]!.name}]`] : []),
-      ...(index === stages.length - 1 ? ['    approvals: 1'] : []),
-    ]),
-    'deploy:',
-    `  backend: ${backend}`,
-    ...(backend === 'argocd'
-      ? ['  argocd:', `    server: ${argocdUrl}`, '    application: "{name}-addons"']
-      : []),
-    ...mode.extra,
-    '',
-  ].join('\n')
-}
-
-/** The one object every environment renders: a ConfigMap of the add-on's version. */
-const addon = (version: number) =>
-  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: addon\ndata:\n  version: "${version}"\n`
-
-async function writeFiles(dir: string, files: Record<string, string>) {
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true })
-    await writeFile(join(dir, path), content)
-  }
-}
-
-/** One orphan commit per WET branch, written by one `git fast-import` (setup, not measured). */
-async function seedWetBranches(git: Git, environments: readonly Environment[]) {
-  const stream: string[] = []
-  const blob = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`
-  for (const env of environments) {
-    stream.push(
-      `commit refs/heads/${env.branch}`,
-      'committer Bench <bench@example.test> 1767225600 +0000',
-      blob(`render ${env.name}`).trimEnd(),
-      `M 100644 inline manifest.yaml`,
-      blob(addon(1)).trimEnd(),
-      `M 100644 inline ${MANAGED_LIST}`,
-      blob('manifest.yaml\n').trimEnd(),
-      '',
-    )
-  }
-  await runChecked('git', ['fast-import', '--quiet'], {
-    cwd: git.dir,
-    input: `${stream.join('\n')}\n`,
-  })
-}
 
 interface Counts {
   rest: number
@@ -269,74 +158,15 @@ interface Run {
 
 /** Builds the fleet on fresh simulators and drives one parent through the flow. */
 async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
-  const work = await mkdtemp(join(tmpdir(), 'fleet-bench-scale-'))
-  const gh = await startGitHubSimulator({ validate: false })
-  const argocd = await startArgoCdSimulator({ validate: false })
+  const flow = await startScaleFlow({
+    n,
+    stages: STAGE_COUNT,
+    backend,
+    environmentRule: mode.environmentRule,
+    extra: mode.extra,
+  })
+  const { gh, argocd } = flow
   try {
-    await gh.createRepo(FULL_NAME)
-    gh.setPermission(FULL_NAME, gh.adminLogin, 'admin')
-    const maintainer = gh.addUser('max')
-    gh.setPermission(FULL_NAME, maintainer.login, 'maintain')
-    const approver = gh.addUser('april')
-    gh.setPermission(FULL_NAME, approver.login, 'write')
-    const url = gh.remoteUrl(FULL_NAME)
-    const repoURL = `${gh.serverUrl}/${FULL_NAME}`
-    argocd.resolveRevision = (revision) =>
-      /^[0-9a-f]{40}$/.test(revision)
-        ? revision
-        : (gh.state.refSha(FULL_NAME, revision) ?? revision)
-    const client = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl, writeIntervalMs: 0 })
-    const options = { token: gh.adminToken, env: IDENTITY }
-
-    // The DRY repository: one directory per environment, one shared component.
-    const author = await Git.clone(url, join(work, 'author'), options)
-    await writeFiles(author.dir, {
-      'fleet-promote.yaml': fleetConfig(mode, backend, argocd.url),
-      'components/addon/kustomization.yaml': 'resources: [configmap.yaml]\n',
-      'components/addon/configmap.yaml': addon(1),
-      ...Object.fromEntries(
-        environmentNames(n).map((env) => [
-          `clusters/${env.name}/kustomization.yaml`,
-          'resources: [../../components/addon]\n',
-        ]),
-      ),
-    })
-    await author.run(['add', '-A'])
-    await author.run(['commit', '-qm', 'fleet'])
-    await author.run(['push', '-q', 'origin', 'HEAD:refs/heads/main'])
-    const config = await loadConfig(author.dir)
-    const environments = discoverEnvironments(config, await author.listFiles('HEAD'))
-    await seedWetBranches(author, environments)
-    await author.run([
-      'push',
-      '-q',
-      '--atomic',
-      'origin',
-      ...environments.map((env) => `refs/heads/${env.branch}`),
-    ])
-    const wetTips = await author.lsRemote('origin', ['refs/heads/env/*'])
-    if (backend === 'argocd') {
-      for (const env of environments)
-        await argocd.addApplication({
-          name: `${env.name}-addons`,
-          repoURL,
-          path: '.',
-          targetRevision: env.branch,
-        })
-    }
-
-    // The parent PR changes the shared component: every environment is impacted.
-    await author.run(['checkout', '-qb', 'feature/bump'])
-    await writeFiles(author.dir, { 'components/addon/configmap.yaml': addon(2) })
-    await author.run(['commit', '-qam', 'bump the add-on'])
-    await author.run(['push', '-q', 'origin', 'HEAD:refs/heads/feature/bump'])
-    const { number: parent } = await gh.openPullRequest(FULL_NAME, {
-      head: 'feature/bump',
-      base: 'main',
-      title: 'Bump the add-on',
-      user: maintainer.login,
-    })
-
     const steps: Partial<Record<Step, Counts>> = {}
     let failed: Run['failed']
     const measure = async (step: Step, action: () => Promise<void>) => {
@@ -359,90 +189,23 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
       )
       if (flags.endpoints) process.stdout.write(`${byRoute(gh.requests).join('\n')}\n`)
     }
-
-    const workspace = await Git.clone(url, join(work, 'workspace'), options)
-    await workspace.run(['fetch', '-q', 'origin', `+refs/pull/${parent}/merge:refs/remotes/merge`])
-    const drySha = await workspace.revParse('refs/remotes/merge')
-    const renderedDir = join(work, 'rendered')
-    const hydration = await writeHydration(
-      renderedDir,
-      drySha,
-      environments.map((env) => ({
-        name: env.name,
-        stage: env.stage,
-        branch: env.branch,
-        baseSha: wetTips.get(`refs/heads/${env.branch}`) ?? '',
-        files: { 'manifest.yaml': addon(2) },
-        changes: [configMapChange('addon', '1', '2')],
-      })),
-    )
-    await measure('open-child-prs', async () => {
-      const result = await openChildPrs({
-        client,
-        git: workspace,
-        remote: url,
-        repo: REPO,
-        parent,
-        hydration,
-        renderedDir,
-        stages: config.stages.map((stage) => ({
-          name: stage.name,
-          autoPromote: stage.autoPromote,
-        })),
-        promoteCommand: config.promote.command,
-      })
-      if (result.stale) throw new Error(`open-child-prs: ${result.reason}`)
-    })
-
-    const settings = {
-      client,
-      repo: REPO,
-      configFile: 'fleet-promote.yaml',
-      locks: { git: await Git.init(join(work, 'locks'), { ...options, bare: true }), remote: url },
-      serverUrl: gh.serverUrl,
-      runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
-      argocd: (server: string) =>
-        createArgoCdClient({ server, token: argocd.token, retries: 1, retryDelayMs: 10 }),
-      argocdPollMs: 5,
-      aggregate: true,
-      log: () => undefined,
-    }
-    const command = async (body: string) => {
-      const { id, event } = gh.comment(FULL_NAME, parent, { user: maintainer.login, body })
-      const user = (event.comment as { user: { type: string } }).user
-      const trigger: Trigger = {
-        kind: 'comment',
-        pr: parent,
-        commentId: id,
-        body,
-        actor: { login: maintainer.login, type: user.type },
-      }
-      const result = await promote(settings, trigger)
+    const command = async (stage: string) => {
+      const result = await flow.promote(stage)
       if (result.decision !== 'deployed')
-        throw new Error(`${body}: ${result.decision}: ${result.reason}`)
+        throw new Error(`.promote ${stage}: ${result.decision}: ${result.reason}`)
     }
-    const stageNames = config.stages.map((stage) => stage.name)
+
+    await measure('open-child-prs', () => flow.openChildPrs())
+    const stageNames = flow.config.stages.map((stage) => stage.name)
     await measure('promote testing', async () => {
       // With 3 stages, the middle one is promoted here too: "testing" is every stage before the last.
-      for (const stage of stageNames.slice(0, -1)) await command(`.promote ${stage}`)
+      for (const stage of stageNames.slice(0, -1)) await command(stage)
     })
-    const head = gh.state.pull(FULL_NAME, parent).headSha
-    gh.review(FULL_NAME, parent, { user: approver.login, state: 'APPROVED', commitId: head })
-    await measure('promote production', () => command(`.promote ${stageNames.at(-1)}`))
-
-    await gh.mergePullRequestAsUser(FULL_NAME, parent, maintainer.login)
-    const main = await Git.clone(url, join(work, 'main'), options)
+    flow.approve()
+    await measure('promote production', () => command(stageNames.at(-1)!))
+    await flow.mergeParent()
     await measure('merge-cleanup', async () => {
-      const result = await mergeCleanup({
-        client,
-        git: main,
-        remote: url,
-        repo: REPO,
-        parent,
-        serverUrl: gh.serverUrl,
-        argocd: (server) => createArgoCdClient({ server, token: argocd.token, retries: 0 }),
-        argocdServer: argocd.url,
-      })
+      const result = await flow.mergeCleanup()
       const unfinished = result.environments.filter((env) => env.action !== 'merged')
       if (unfinished.length > 0)
         throw new Error(`merge-cleanup left ${unfinished.length}: ${JSON.stringify(unfinished[0])}`)
@@ -450,9 +213,7 @@ async function runFlow(mode: Mode, backend: Backend, n: number): Promise<Run> {
     const total = STEPS.flatMap((step) => steps[step] ?? []).reduce(add)
     return { mode: mode.name, backend, n, steps, total, ...(failed ? { failed } : {}) }
   } finally {
-    await gh.stop()
-    await argocd.stop()
-    await rm(work, { recursive: true, force: true })
+    await flow.stop()
   }
 }
 
