@@ -105,9 +105,12 @@ describe(`the whole flow at N = ${N} with GitHub's rate limits on`, () => {
     ).toEqual([])
 
     // The limits were on and hit, and waited out: refusals answered with waits, none for size.
+    // The hourly content limit binds (open-child-prs alone writes 1,002 times, in far less than
+    // an hour of the clock); whether the primary 1,000 an hour binds too depends on how fast the
+    // machine is against the accelerated clock (a slow one spends more of the clock per request),
+    // so it is not asserted here: test/github-rate-limits.test.ts waits a primary reset out.
     const refusals = gh.rateLimits?.refusals ?? {}
     expect(refusals['content-per-hour'] ?? 0).toBeGreaterThan(0)
-    expect(refusals.primary ?? 0).toBeGreaterThan(0)
     expect(ledger.waits.length).toBeGreaterThan(0)
     expect(ledger.summary()).toMatch(
       /^Waited \d+ s for GitHub rate limits \(\d+ primary, \d+ secondary; budget 21600 s\)\.$/,
