@@ -8,7 +8,8 @@
 // exec/KRM-function plugins, non-allowlisted chart repositories and chart
 // templates calling getHostByName. Its output is the set of kustomization roots
 // (whose checked files are copied into the render tree) and the charts to pull.
-import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises'
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { posix } from 'node:path'
 import type { Stats } from 'node:fs'
 import { pathText, SHA40 } from './grammar.js'
@@ -158,7 +159,7 @@ export function matchesPrefix(url: string, prefix: string): boolean {
  * environments reach it.
  */
 export class RepoCheck {
-  private readonly stats = new Map<string, Promise<Stats | undefined>>()
+  private readonly stats = new Map<string, Stats | undefined>()
   private readonly resolved = new Map<string, Promise<Resolved>>()
   private readonly nodes = new Map<string, Promise<NodeInfo>>()
   private readonly scans = new Map<string, Promise<TreeFile[]>>()
@@ -179,12 +180,19 @@ export class RepoCheck {
     return path === '' ? this.repoReal : `${this.repoReal}/${path}`
   }
 
-  private lstat(real: string): Promise<Stats | undefined> {
-    let stats = this.stats.get(real)
-    if (!stats) {
-      stats = lstat(this.abs(real)).catch(() => undefined)
-      this.stats.set(real, stats)
+  // The walk's file system calls are synchronous: on a checkout in the page
+  // cache a promise-based lstat costs five times the CPU of a synchronous one
+  // (9 against 1.6 µs, measured on a real fleet's checkout), and the renders
+  // the walk feeds run in other processes, so blocking costs them nothing.
+  private lstat(real: string): Stats | undefined {
+    if (this.stats.has(real)) return this.stats.get(real)
+    let stats: Stats | undefined
+    try {
+      stats = lstatSync(this.abs(real))
+    } catch {
+      stats = undefined
     }
+    this.stats.set(real, stats)
     return stats
   }
 
@@ -197,13 +205,13 @@ export class RepoCheck {
   resolve(path: string): Promise<Resolved> {
     let result = this.resolved.get(path)
     if (!result) {
-      result = this.walk(path)
+      result = new Promise((done) => done(this.walk(path)))
       this.resolved.set(path, result)
     }
     return result
   }
 
-  private async walk(path: string): Promise<Resolved> {
+  private walk(path: string): Resolved {
     const todo = path.split('/').filter((part) => part !== '' && part !== '.')
     const real: string[] = []
     let hops = 0
@@ -218,11 +226,11 @@ export class RepoCheck {
       }
       if (part === '.git') throw new RefusedError(`"${path}" reaches .git`)
       const candidate = [...real, part].join('/')
-      stats = await this.lstat(candidate)
+      stats = this.lstat(candidate)
       if (!stats) return { real: candidate, kind: 'missing' }
       if (stats.isSymbolicLink()) {
         if (++hops > MAX_HOPS) throw new RefusedError(`symlink ${candidate} loops`)
-        const link = await readlink(this.abs(candidate))
+        const link = readlinkSync(this.abs(candidate))
         const refuse = (why: string) => new RefusedError(`symlink ${candidate} ${why} (-> ${link})`)
         // This hop, read as text, must already stay inside and out of .git; the
         // walk below then follows it component by component (each link again).
@@ -248,7 +256,7 @@ export class RepoCheck {
       real.push(part)
     }
     const final = real.join('/')
-    stats ??= await this.lstat(final)
+    stats ??= this.lstat(final)
     if (!stats) return { real: final, kind: 'missing' }
     return {
       real: final,
@@ -256,8 +264,8 @@ export class RepoCheck {
     }
   }
 
-  async readText(real: string): Promise<string> {
-    return readFile(this.abs(real), 'utf8')
+  readText(real: string): string {
+    return readFileSync(this.abs(real), 'utf8')
   }
 
   /** What a kustomization directory contributes (parsed and checked once per run). */
@@ -295,7 +303,7 @@ export class RepoCheck {
     ancestors: ReadonlySet<string>,
     files: TreeFile[],
   ): Promise<void> {
-    const entries = await readdir(this.abs(real), { withFileTypes: true })
+    const entries = readdirSync(this.abs(real), { withFileTypes: true })
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (entry.name === '.git') continue
       const path = dir === '' ? entry.name : `${dir}/${entry.name}`
@@ -323,10 +331,10 @@ export class RepoCheck {
   scanLocalChart(chartDir: string): Promise<void> {
     let scan = this.charts.get(chartDir)
     if (!scan) {
-      scan = this.filesBelow(chartDir).then(async (files) => {
+      scan = this.filesBelow(chartDir).then((files) => {
         for (const file of files) {
           if (!/\.(tpl|ya?ml|txt|json)$/.test(file.path)) continue
-          if ((await this.readText(file.source)).includes('getHostByName')) {
+          if (this.readText(file.source).includes('getHostByName')) {
             throw templateRefusal(chartDir, file.path.slice(chartDir.length + 1))
           }
         }
@@ -415,7 +423,7 @@ class Kustomization {
       const resolved = await this.repo.resolve(candidate)
       if (resolved.kind === 'file') {
         this.file = candidate
-        return this.checkFile(await this.repo.readText(resolved.real))
+        return this.checkFile(this.repo.readText(resolved.real))
       }
     }
     throw new RefusedError(`no kustomization file in "${dirLabel}"`)
@@ -617,8 +625,7 @@ class Kustomization {
       if (!isUnder(path, this.dir)) {
         throw located(`${what} "${entry}" is outside its kustomization root`, where)
       }
-      if (context === 'plugin')
-        await this.pluginConfigs(await this.repo.readText(resolved.real), path)
+      if (context === 'plugin') await this.pluginConfigs(this.repo.readText(resolved.real), path)
     } else {
       throw located(`${what} "${entry}" does not exist`, where)
     }
