@@ -27684,6 +27684,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: KUSTOMIZATION_FILES
 
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: external "node:fs/promises"
 var promises_ = __nccwpck_require__(1455);
 // EXTERNAL MODULE: external "node:path"
@@ -28153,6 +28155,7 @@ function parseChecked(text, shapeOf, options) {
 
 
 
+
 const KUSTOMIZATION_FILES = ['kustomization.yaml', 'kustomization.yml', 'Kustomization'];
 const FUNCTION_ANNOTATIONS = ['config.kubernetes.io/function', 'config.k8s.io/function'];
 /** Remote base query parameters kustomize understands; each value reaches `git`. */
@@ -28252,12 +28255,21 @@ class RepoCheck {
     abs(path) {
         return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
     }
+    // The walk's file system calls are synchronous: on a checkout in the page
+    // cache a promise-based lstat costs five times the CPU of a synchronous one
+    // (9 against 1.6 µs, measured on a real fleet's checkout), and the renders
+    // the walk feeds run in other processes, so blocking costs them nothing.
     lstat(real) {
-        let stats = this.stats.get(real);
-        if (!stats) {
-            stats = (0,promises_.lstat)(this.abs(real)).catch(() => undefined);
-            this.stats.set(real, stats);
+        if (this.stats.has(real))
+            return this.stats.get(real);
+        let stats;
+        try {
+            stats = (0,external_node_fs_.lstatSync)(this.abs(real));
         }
+        catch {
+            stats = undefined;
+        }
+        this.stats.set(real, stats);
         return stats;
     }
     /**
@@ -28269,12 +28281,12 @@ class RepoCheck {
     resolve(path) {
         let result = this.resolved.get(path);
         if (!result) {
-            result = this.walk(path);
+            result = new Promise((done) => done(this.walk(path)));
             this.resolved.set(path, result);
         }
         return result;
     }
-    async walk(path) {
+    walk(path) {
         const todo = path.split('/').filter((part) => part !== '' && part !== '.');
         const real = [];
         let hops = 0;
@@ -28291,13 +28303,13 @@ class RepoCheck {
             if (part === '.git')
                 throw new RefusedError(`"${path}" reaches .git`);
             const candidate = [...real, part].join('/');
-            stats = await this.lstat(candidate);
+            stats = this.lstat(candidate);
             if (!stats)
                 return { real: candidate, kind: 'missing' };
             if (stats.isSymbolicLink()) {
                 if (++hops > MAX_HOPS)
                     throw new RefusedError(`symlink ${candidate} loops`);
-                const link = await (0,promises_.readlink)(this.abs(candidate));
+                const link = (0,external_node_fs_.readlinkSync)(this.abs(candidate));
                 const refuse = (why) => new RefusedError(`symlink ${candidate} ${why} (-> ${link})`);
                 // This hop, read as text, must already stay inside and out of .git; the
                 // walk below then follows it component by component (each link again).
@@ -28325,7 +28337,7 @@ class RepoCheck {
             real.push(part);
         }
         const final = real.join('/');
-        stats ??= await this.lstat(final);
+        stats ??= this.lstat(final);
         if (!stats)
             return { real: final, kind: 'missing' };
         return {
@@ -28333,8 +28345,8 @@ class RepoCheck {
             kind: stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other',
         };
     }
-    async readText(real) {
-        return (0,promises_.readFile)(this.abs(real), 'utf8');
+    readText(real) {
+        return (0,external_node_fs_.readFileSync)(this.abs(real), 'utf8');
     }
     /** What a kustomization directory contributes (parsed and checked once per run). */
     node(dir, context) {
@@ -28364,7 +28376,7 @@ class RepoCheck {
         return scan;
     }
     async scan(dir, real, ancestors, files) {
-        const entries = await (0,promises_.readdir)(this.abs(real), { withFileTypes: true });
+        const entries = (0,external_node_fs_.readdirSync)(this.abs(real), { withFileTypes: true });
         for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
             if (entry.name === '.git')
                 continue;
@@ -28394,11 +28406,11 @@ class RepoCheck {
     scanLocalChart(chartDir) {
         let scan = this.charts.get(chartDir);
         if (!scan) {
-            scan = this.filesBelow(chartDir).then(async (files) => {
+            scan = this.filesBelow(chartDir).then((files) => {
                 for (const file of files) {
                     if (!/\.(tpl|ya?ml|txt|json)$/.test(file.path))
                         continue;
-                    if ((await this.readText(file.source)).includes('getHostByName')) {
+                    if (this.readText(file.source).includes('getHostByName')) {
                         throw templateRefusal(chartDir, file.path.slice(chartDir.length + 1));
                     }
                 }
@@ -28482,7 +28494,7 @@ class Kustomization {
             const resolved = await this.repo.resolve(candidate);
             if (resolved.kind === 'file') {
                 this.file = candidate;
-                return this.checkFile(await this.repo.readText(resolved.real));
+                return this.checkFile(this.repo.readText(resolved.real));
             }
         }
         throw new RefusedError(`no kustomization file in "${dirLabel}"`);
@@ -28661,7 +28673,7 @@ class Kustomization {
                 throw located(`${what} "${entry}" is outside its kustomization root`, where);
             }
             if (context === 'plugin')
-                await this.pluginConfigs(await this.repo.readText(resolved.real), path);
+                await this.pluginConfigs(this.repo.readText(resolved.real), path);
         }
         else {
             throw located(`${what} "${entry}" does not exist`, where);

@@ -48836,7 +48836,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3446);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3695);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48845,7 +48845,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3446:
+/***/ 3695:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -50365,7 +50365,7 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat: io_util_lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir: io_util_readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -50379,7 +50379,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * This implementation restores the Node 20 behavior by adding a trailing
  * backslash to all junction results on Windows.
  */
-function io_util_readlink(fsPath) {
+function readlink(fsPath) {
     return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
@@ -50409,7 +50409,7 @@ function exists(fsPath) {
 }
 function isDirectory(fsPath_1) {
     return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
-        const stats = useStat ? yield stat(fsPath) : yield io_util_lstat(fsPath);
+        const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
 }
@@ -61237,6 +61237,8 @@ function derivedEnvironmentName(raw) {
     return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
 }
 
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./actions/lib/render/grammar.js
 // The grammar of every value kustomize hands to a tool as an argument, as the
 // tool documents it. Each check returns a problem ("is not …") or undefined.
@@ -61700,6 +61702,7 @@ function kustomize_fields_parseChecked(text, shapeOf, options) {
 
 
 
+
 const KUSTOMIZATION_FILES = (/* unused pure expression or super */ null && (['kustomization.yaml', 'kustomization.yml', 'Kustomization']));
 const FUNCTION_ANNOTATIONS = (/* unused pure expression or super */ null && (['config.kubernetes.io/function', 'config.k8s.io/function']));
 /** Remote base query parameters kustomize understands; each value reaches `git`. */
@@ -61799,12 +61802,21 @@ class RepoCheck {
     abs(path) {
         return path === '' ? this.repoReal : `${this.repoReal}/${path}`;
     }
+    // The walk's file system calls are synchronous: on a checkout in the page
+    // cache a promise-based lstat costs five times the CPU of a synchronous one
+    // (9 against 1.6 µs, measured on a real fleet's checkout), and the renders
+    // the walk feeds run in other processes, so blocking costs them nothing.
     lstat(real) {
-        let stats = this.stats.get(real);
-        if (!stats) {
-            stats = lstat(this.abs(real)).catch(() => undefined);
-            this.stats.set(real, stats);
+        if (this.stats.has(real))
+            return this.stats.get(real);
+        let stats;
+        try {
+            stats = lstatSync(this.abs(real));
         }
+        catch {
+            stats = undefined;
+        }
+        this.stats.set(real, stats);
         return stats;
     }
     /**
@@ -61816,12 +61828,12 @@ class RepoCheck {
     resolve(path) {
         let result = this.resolved.get(path);
         if (!result) {
-            result = this.walk(path);
+            result = new Promise((done) => done(this.walk(path)));
             this.resolved.set(path, result);
         }
         return result;
     }
-    async walk(path) {
+    walk(path) {
         const todo = path.split('/').filter((part) => part !== '' && part !== '.');
         const real = [];
         let hops = 0;
@@ -61838,13 +61850,13 @@ class RepoCheck {
             if (part === '.git')
                 throw new RefusedError(`"${path}" reaches .git`);
             const candidate = [...real, part].join('/');
-            stats = await this.lstat(candidate);
+            stats = this.lstat(candidate);
             if (!stats)
                 return { real: candidate, kind: 'missing' };
             if (stats.isSymbolicLink()) {
                 if (++hops > MAX_HOPS)
                     throw new RefusedError(`symlink ${candidate} loops`);
-                const link = await readlink(this.abs(candidate));
+                const link = readlinkSync(this.abs(candidate));
                 const refuse = (why) => new RefusedError(`symlink ${candidate} ${why} (-> ${link})`);
                 // This hop, read as text, must already stay inside and out of .git; the
                 // walk below then follows it component by component (each link again).
@@ -61872,7 +61884,7 @@ class RepoCheck {
             real.push(part);
         }
         const final = real.join('/');
-        stats ??= await this.lstat(final);
+        stats ??= this.lstat(final);
         if (!stats)
             return { real: final, kind: 'missing' };
         return {
@@ -61880,8 +61892,8 @@ class RepoCheck {
             kind: stats.isDirectory() ? 'dir' : stats.isFile() ? 'file' : 'other',
         };
     }
-    async readText(real) {
-        return readFile(this.abs(real), 'utf8');
+    readText(real) {
+        return readFileSync(this.abs(real), 'utf8');
     }
     /** What a kustomization directory contributes (parsed and checked once per run). */
     node(dir, context) {
@@ -61911,7 +61923,7 @@ class RepoCheck {
         return scan;
     }
     async scan(dir, real, ancestors, files) {
-        const entries = await readdir(this.abs(real), { withFileTypes: true });
+        const entries = readdirSync(this.abs(real), { withFileTypes: true });
         for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
             if (entry.name === '.git')
                 continue;
@@ -61941,11 +61953,11 @@ class RepoCheck {
     scanLocalChart(chartDir) {
         let scan = this.charts.get(chartDir);
         if (!scan) {
-            scan = this.filesBelow(chartDir).then(async (files) => {
+            scan = this.filesBelow(chartDir).then((files) => {
                 for (const file of files) {
                     if (!/\.(tpl|ya?ml|txt|json)$/.test(file.path))
                         continue;
-                    if ((await this.readText(file.source)).includes('getHostByName')) {
+                    if (this.readText(file.source).includes('getHostByName')) {
                         throw templateRefusal(chartDir, file.path.slice(chartDir.length + 1));
                     }
                 }
@@ -62029,7 +62041,7 @@ class Kustomization {
             const resolved = await this.repo.resolve(candidate);
             if (resolved.kind === 'file') {
                 this.file = candidate;
-                return this.checkFile(await this.repo.readText(resolved.real));
+                return this.checkFile(this.repo.readText(resolved.real));
             }
         }
         throw new RefusedError(`no kustomization file in "${dirLabel}"`);
@@ -62208,7 +62220,7 @@ class Kustomization {
                 throw located(`${what} "${entry}" is outside its kustomization root`, where);
             }
             if (context === 'plugin')
-                await this.pluginConfigs(await this.repo.readText(resolved.real), path);
+                await this.pluginConfigs(this.repo.readText(resolved.real), path);
         }
         else {
             throw located(`${what} "${entry}" does not exist`, where);
