@@ -333,6 +333,140 @@ describe('discoverEnvironments', () => {
   })
 })
 
+describe('shared WET branches (environments[].path)', () => {
+  const GROUPED = `version: 1
+environments:
+  - glob: clusters/*/*
+    name: "{1}-{2}"
+    branch: "env/{stage}"
+    path: "{1}/{name}"
+stages:
+  - name: testing
+    match: ["*-test*"]
+  - name: production
+    match: ["*-prod*"]
+`
+  const FILES = [
+    'clusters/eu/prod-1/kustomization.yaml',
+    'clusters/us/prod-1/kustomization.yaml',
+    'clusters/eu/test-1/kustomization.yaml',
+  ]
+
+  it('gives each environment of a shared branch its own folder', () => {
+    const environments = discoverEnvironments(parseConfig(GROUPED, 'f.yaml'), FILES)
+    expect(environments).toEqual([
+      {
+        name: 'eu-test-1',
+        path: 'clusters/eu/test-1',
+        stage: 'testing',
+        branch: 'env/testing',
+        folder: 'eu/eu-test-1',
+      },
+      {
+        name: 'eu-prod-1',
+        path: 'clusters/eu/prod-1',
+        stage: 'production',
+        branch: 'env/production',
+        folder: 'eu/eu-prod-1',
+      },
+      {
+        name: 'us-prod-1',
+        path: 'clusters/us/prod-1',
+        stage: 'production',
+        branch: 'env/production',
+        folder: 'us/us-prod-1',
+      },
+    ])
+  })
+
+  it('keeps per-environment branches without a folder, exactly as before', () => {
+    const config = parseConfig('version: 1\nenvironments:\n  - glob: clusters/*/*\n', 'f.yaml')
+    expect(config.environments[0]).not.toHaveProperty('path')
+    const [first] = discoverEnvironments(config, FILES)
+    expect(first).toEqual({
+      name: 'eu-prod-1',
+      path: 'clusters/eu/prod-1',
+      stage: 'default',
+      branch: 'env/eu-prod-1',
+    })
+  })
+
+  it("a shared branch without paths is an error naming the file and the rule's line", () => {
+    const config = parseConfig(
+      'version: 1\nenvironments:\n  - glob: sandboxes/*\n  - glob: clusters/*/*\n    branch: "env/{2}"\n',
+      'f.yaml',
+    )
+    const error = thrown(() =>
+      discoverEnvironments(config, [...FILES, 'sandboxes/a/kustomization.yaml']),
+    )
+    expect(error.message).toBe(
+      'f.yaml:4: environments[1] (glob "clusters/*/*"): environments "eu-prod-1" and "us-prod-1" would share the branch "env/prod-1", and "eu-prod-1" has no folder on it; set the rule\'s path (e.g. path: "{name}") to give each environment its own folder, or make the branch template include {name}',
+    )
+    expect(error.location).toEqual({ file: 'f.yaml', line: 4 })
+  })
+
+  it('two environments on one branch need distinct folders, none inside another', () => {
+    const same = parseConfig(GROUPED.replace('path: "{1}/{name}"', 'path: "{1}"'), 'f.yaml')
+    expect(
+      thrown(() => discoverEnvironments(same, [...FILES, 'clusters/eu/prod-2/kustomization.yaml']))
+        .message,
+    ).toBe(
+      'f.yaml:3: environments[0] (glob "clusters/*/*"): environments "eu-prod-1" and "eu-prod-2" would both write folder "eu" of the WET branch "env/production"; the path template must include {name}',
+    )
+    const nested = parseConfig(
+      'version: 1\nenvironments:\n  - glob: clusters/**\n    branch: env/all\n    path: "{path}"\n',
+      'f.yaml',
+    )
+    const files = ['clusters/eu/prod/kustomization.yaml', 'clusters/eu/prod/x/kustomization.yaml']
+    expect(thrown(() => discoverEnvironments(nested, files)).message).toBe(
+      'f.yaml:3: environments[0] (glob "clusters/**"): the folder "clusters/eu/prod/x" of environment "eu-prod-x" is inside the folder "clusters/eu/prod" of environment "eu-prod" on the WET branch "env/all"; folders on one branch may not nest',
+    )
+  })
+
+  it('an environment without a path may not share the branch of ones with folders', () => {
+    const config = parseConfig(
+      'version: 1\nenvironments:\n  - glob: clusters/eu/*\n    name: "{1}"\n    branch: env/all\n    path: "{name}"\n  - glob: clusters/us/*\n    name: "{1}"\n    branch: env/all\n',
+      'f.yaml',
+    )
+    const error = thrown(() =>
+      discoverEnvironments(config, [
+        'clusters/eu/a/kustomization.yaml',
+        'clusters/us/b/kustomization.yaml',
+      ]),
+    )
+    expect(error.message).toMatch(
+      /^f\.yaml:7: environments\[1\] \(glob "clusters\/us\/\*"\): environments "a" and "b" would share the branch "env\/all", and "b" has no folder on it/,
+    )
+  })
+
+  it.each([
+    ['{name}/', 'each "/"-separated segment'],
+    ['.hidden/{name}', 'each "/"-separated segment'],
+    ['../{name}', 'each "/"-separated segment'],
+    ['{nope}', 'unknown placeholder {nope}'],
+  ])('refuses the path template %j where it is written', (path, problem) => {
+    const error = thrown(() =>
+      parseConfig(
+        `version: 1\nenvironments:\n  - glob: clusters/*\n    branch: env/all\n    path: "${path}"\n`,
+        'f.yaml',
+      ),
+    )
+    expect(error.message).toMatch(/^f\.yaml:5:\d+: environments\[0\]\.path: /)
+    expect(error.message).toContain(problem)
+  })
+
+  it("the CLI's --env directories get their folder from the matching rule", () => {
+    const [env] = environmentsFromPaths(parseConfig(GROUPED, 'f.yaml'), FILES, [
+      'clusters/us/prod-1',
+    ])
+    expect(env).toMatchObject({
+      name: 'clusters-us-prod-1',
+      branch: 'env/production',
+      folder: 'us/clusters-us-prod-1',
+    })
+  })
+})
+
 describe('environmentsFromPaths', () => {
   it('takes exact directories and globs, names them by path, assigns stage and branch', () => {
     const envs = environmentsFromPaths(fleet(), FLEET_FILES, [

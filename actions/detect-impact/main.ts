@@ -50,7 +50,7 @@ export const contract = defineContract({
   outputs: {
     environments: {
       description:
-        'JSON array of impacted environments `{name, path, stage, branch}`, in stage order.',
+        'JSON array of impacted environments `{name, path, stage, branch, folder?}` (`folder`: its place on a shared WET branch), in stage order.',
     },
     stages: {
       description: 'JSON array of the stage names that have impacted environments, in order.',

@@ -11,6 +11,7 @@ import {
   writeOutputs,
 } from '../lib/action-io.js'
 import type { Environment } from '../lib/config/types.js'
+import { invalidFolderReason } from '../lib/config/naming.js'
 import { UserError } from '../lib/errors.js'
 import { Git, GitCredentialsError } from '../lib/git/git.js'
 import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
@@ -22,7 +23,7 @@ export const contract = defineContract({
   inputs: {
     environments: {
       description:
-        'JSON array of environments `{name, path, stage, branch}`: detect-impact’s `environments` output, or one matrix shard’s `environments`.',
+        'JSON array of environments `{name, path, stage, branch, folder?}`: detect-impact’s `environments` output, or one matrix shard’s `environments`.',
       required: true,
     },
     config: {
@@ -108,11 +109,21 @@ function parseEnvironments(text: string): Environment[] {
         throw new UserError(`input "environments": entry ${index} needs a string "${key}"`)
       }
     }
+    const folder = env.folder
+    const problem =
+      folder === undefined
+        ? undefined
+        : typeof folder !== 'string'
+          ? 'is not a string'
+          : invalidFolderReason(folder)
+    if (problem)
+      throw new UserError(`input "environments": entry ${index}: the folder ${problem}`)
     return {
       name: env.name as string,
       path: env.path as string,
       stage: env.stage as string,
       branch: env.branch as string,
+      ...(typeof folder === 'string' ? { folder } : {}),
     }
   })
 }

@@ -21,6 +21,8 @@ export interface EnvironmentHydration {
   path: string
   stage: string
   branch: string
+  /** Its folder on the WET branch (a shared branch); absent: the branch root. */
+  folder?: string
   status: HydrationStatus
   /** Why it failed or was blocked; ≤ 140 characters fit a commit status. */
   reason?: string

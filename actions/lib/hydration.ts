@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isValidRefPart } from './children.js'
+import { invalidFolderReason } from './config/naming.js'
 import { UserError, errorMessage } from './errors.js'
 import type { EnvironmentHydration, HydrationResult, HydrationStatus } from './hydration-types.js'
 
@@ -83,6 +84,11 @@ export function validateHydration(value: unknown, file: string): HydrationResult
     if (!isValidRefPart(name)) fail(`${at}.name "${name}" cannot be used in a branch name`)
     if (!isValidRefPart(env.branch as string))
       fail(`${at}.branch "${String(env.branch)}" is not a valid branch`)
+    if (env.folder !== undefined) {
+      const problem =
+        typeof env.folder === 'string' ? invalidFolderReason(env.folder) : 'is not a string'
+      if (problem) fail(`${at}.folder ${problem}`)
+    }
     if (!STATUSES.includes(env.status as HydrationStatus)) {
       fail(`${at}.status must be one of ${STATUSES.join(', ')}`)
     }

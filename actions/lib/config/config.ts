@@ -22,7 +22,7 @@ import type {
 } from './types.js'
 import { parseCondition } from './condition.js'
 import { UserError } from '../errors.js'
-import { derivedEnvironmentName, unsafeNameReason } from './naming.js'
+import { derivedEnvironmentName, invalidFolderReason, unsafeNameReason } from './naming.js'
 import { matchesPrefix } from '../render/safety.js'
 import schema from '../fleet-promote.schema.json' with { type: 'json' }
 
@@ -199,7 +199,13 @@ interface RawStage {
 
 interface RawConfig {
   version: 1
-  environments?: { glob: string; name?: string; branch?: string; exclude?: string[] }[]
+  environments?: {
+    glob: string
+    name?: string
+    branch?: string
+    path?: string
+    exclude?: string[]
+  }[]
   stages?: RawStage[]
   impact?: { extra?: { paths: string[]; environments: string[] }[] }
   hydrate?: {
@@ -365,6 +371,7 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
     glob: rule.glob,
     name: rule.name ?? defaultNameTemplate(rule.glob),
     branch: rule.branch ?? 'env/{name}',
+    ...(rule.path !== undefined ? { path: rule.path } : {}),
     exclude: rule.exclude ?? [],
   }))
   const rawStages = raw.stages ?? [{ name: 'default' }]
@@ -588,6 +595,13 @@ function environmentProblems(config: FleetConfig, raw: RawConfig, check: Check):
       const branch = sampleExpansion(rule.branch, [...pathVars, 'name', 'stage'], 'branch template')
       const reason = invalidBranchReason(branch)
       if (reason) throw new UserError(`branch template "${rule.branch}" gives ${reason}`)
+    })
+    const folder = rule.path
+    if (folder === undefined) return
+    check([...base, 'path'], () => {
+      const sample = sampleExpansion(folder, [...pathVars, 'name', 'stage'], 'path template')
+      const reason = invalidFolderReason(sample)
+      if (reason) throw new UserError(`path template "${folder}" gives ${reason}`)
     })
   })
 }
@@ -1142,7 +1156,25 @@ function environmentFor(
       location,
     )
   }
-  return { name, path: dir, stage: stage.name, branch }
+  const folder = wetFolder(rule.path, { ...vars, name, stage: stage.name })
+  if (folder.problem) {
+    throw new UserError(
+      `${where}: the WET folder of environment "${name}" is ${folder.problem}`,
+      location,
+    )
+  }
+  return { name, path: dir, stage: stage.name, branch, ...folder.value }
+}
+
+/** The expanded `path` template, as the environment's `folder` field, or why it is invalid. */
+function wetFolder(
+  template: string | undefined,
+  vars: Record<string, string>,
+): { value: { folder?: string }; problem?: string } {
+  if (template === undefined) return { value: {} }
+  const folder = expandTemplate(template, vars)
+  const problem = invalidFolderReason(folder)
+  return problem ? { value: {}, problem } : { value: { folder } }
 }
 
 export interface DiscoverOptions {
@@ -1161,6 +1193,7 @@ export function discoverEnvironments(
   const dirs = kustomizationDirs(files)
   const claimed = new Set<string>()
   const environments: Environment[] = []
+  const places = new Map<Environment, Place>()
   config.environments.forEach((rule, index) => {
     const where = ruleWhere(config, rule, index)
     const location = ruleLocation(config, rule)
@@ -1174,7 +1207,9 @@ export function discoverEnvironments(
       const vars = pathVars(dir, captures)
       const derived = derivedEnvironmentName(expandTemplate(rule.name, vars).replaceAll('/', '-'))
       if (derived.note) options.notes?.push(`${where}: ${dir}: ${derived.note}`)
-      environments.push(environmentFor(config, rule, where, location, dir, derived.name, vars))
+      const env = environmentFor(config, rule, where, location, dir, derived.name, vars)
+      environments.push(env)
+      places.set(env, { where, location })
     }
     if (matched === 0 && !options.allowUnmatched) {
       throw new UserError(
@@ -1188,16 +1223,23 @@ export function discoverEnvironments(
       )
     }
   })
-  return checkUniqueAndSort(config, environments)
+  return checkUniqueAndSort(config, environments, stageOrder(config), places)
+}
+
+/** Where an environment's rule is, for errors: `file:line: environments[i] (glob …)`. */
+interface Place {
+  where: string
+  location: { file: string; line?: number }
 }
 
 function checkUniqueAndSort(
   config: FleetConfig,
   environments: Environment[],
   order: readonly string[] = stageOrder(config),
+  places?: ReadonlyMap<Environment, Place>,
 ): Environment[] {
   const byName = new Map<string, Environment>()
-  const byBranch = new Map<string, Environment>()
+  const byBranch = new Map<string, Environment[]>()
   for (const env of environments) {
     const sameName = byName.get(env.name)
     if (sameName) {
@@ -1206,15 +1248,13 @@ function checkUniqueAndSort(
         { file: config.file },
       )
     }
-    const sameBranch = byBranch.get(env.branch)
-    if (sameBranch) {
-      throw new UserError(
-        `${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`,
-        { file: config.file },
-      )
-    }
     byName.set(env.name, env)
-    byBranch.set(env.branch, env)
+    const onBranch = byBranch.get(env.branch)
+    if (onBranch) onBranch.push(env)
+    else byBranch.set(env.branch, [env])
+  }
+  for (const sharing of byBranch.values()) {
+    if (sharing.length > 1) checkSharedBranch(config, sharing, places)
   }
   const rank = new Map(order.map((name, i) => [name, i]))
   return environments.sort(
@@ -1222,6 +1262,55 @@ function checkUniqueAndSort(
       (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   )
+}
+
+/**
+ * Environments sharing one WET branch: each needs its own folder (the rule's
+ * `path`), and no folder may hold another's, since each environment's render
+ * replaces the files in its folder.
+ */
+function checkSharedBranch(
+  config: FleetConfig,
+  sharing: readonly Environment[],
+  places: ReadonlyMap<Environment, Place> | undefined,
+): void {
+  const fail = (env: Environment, message: string): never => {
+    const place = places?.get(env)
+    throw new UserError(`${place?.where ?? config.file}: ${message}`, {
+      file: config.file,
+      ...place?.location,
+    })
+  }
+  const [first] = sharing as [Environment]
+  const byFolder = new Map<string, Environment>()
+  for (const env of sharing) {
+    if (env.folder === undefined) {
+      const pair = [first, env === first ? sharing[1]! : env]
+      return fail(
+        env,
+        `environments "${pair[0]!.name}" and "${pair[1]!.name}" would share the branch "${env.branch}", and "${env.name}" has no folder on it; set the rule's path (e.g. path: "{name}") to give each environment its own folder, or make the branch template include {name}`,
+      )
+    }
+    const same = byFolder.get(env.folder)
+    if (same) {
+      fail(
+        env,
+        `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`,
+      )
+    }
+    byFolder.set(env.folder, env)
+  }
+  for (const [folder, env] of byFolder) {
+    for (let slash = folder.indexOf('/'); slash > 0; slash = folder.indexOf('/', slash + 1)) {
+      const outer = byFolder.get(folder.slice(0, slash))
+      if (outer) {
+        fail(
+          env,
+          `the folder "${folder}" of environment "${env.name}" is inside the folder "${outer.folder}" of environment "${outer.name}" on the WET branch "${env.branch}"; folders on one branch may not nest`,
+        )
+      }
+    }
+  }
 }
 
 /**
@@ -1354,5 +1443,7 @@ function environmentForDir(
   })
   const branchProblem = invalidBranchReason(branch)
   if (branchProblem) throw new UserError(`--env ${dir}: the branch is ${branchProblem}`)
-  return { name, path: dir, stage: stage?.name ?? '', branch }
+  const folder = wetFolder(rule?.path, { ...vars, name, stage: stage?.name ?? '' })
+  if (folder.problem) throw new UserError(`--env ${dir}: the WET folder is ${folder.problem}`)
+  return { name, path: dir, stage: stage?.name ?? '', branch, ...folder.value }
 }

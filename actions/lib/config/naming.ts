@@ -53,3 +53,20 @@ export function derivedEnvironmentName(raw: string): { name: string; note?: stri
     raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have'
   return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` }
 }
+
+const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
+
+/**
+ * Why a WET folder (an environment's place on a shared branch, an Argo CD
+ * source path) is not valid, or undefined: relative, "/"-separated segments
+ * that each start with a letter or digit, so no folder is hidden, `.git` or
+ * the suite's own `.fleet-promote/`, and none climbs out with "..".
+ */
+export function invalidFolderReason(folder: string): string | undefined {
+  const quoted = JSON.stringify(folder)
+  if (folder.length > 200) return `${quoted}, which is longer than 200 characters`
+  if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
+    return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`
+  }
+  return undefined
+}

@@ -14,6 +14,11 @@ export interface EnvironmentRule {
   name: string
   /** WET branch template: `{name}` and the captures, e.g. `env/{name}`. */
   branch: string
+  /**
+   * WET folder template (same placeholders as `branch`): the environment's
+   * files go in this folder of its branch; absent: the branch root.
+   */
+  path?: string
   /** Directory globs to leave out. */
   exclude: string[]
   /** Line of the rule in the configuration file, for error messages (absent for defaults). */
@@ -190,4 +195,6 @@ export interface Environment {
   stage: string
   /** WET branch. */
   branch: string
+  /** Folder on the WET branch holding its files (a shared branch); absent: the branch root. */
+  folder?: string
 }

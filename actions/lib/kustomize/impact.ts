@@ -138,11 +138,12 @@ export function analyzeImpact(options: AnalyzeOptions): ImpactReport {
 
   const environments = inStageOrder(reasons, known, options.stageOrder)
   return {
-    environments: environments.map(({ name, path, stage, branch }) => ({
+    environments: environments.map(({ name, path, stage, branch, folder }) => ({
       name,
       path,
       stage,
       branch,
+      ...(folder !== undefined ? { folder } : {}),
     })),
     stages: [...new Set(environments.map((env) => env.stage))],
     count: environments.length,
