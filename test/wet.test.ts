@@ -12,15 +12,9 @@ import {
   type DryCommit,
 } from '../actions/lib/git/wet-commit.js'
 import { writeHydration } from './fixtures/child-prs/hydration.js'
+import { commitTree, DEV_IDENTITY } from './support/dev-identity.js'
 
-const identity = {
-  GIT_AUTHOR_NAME: 'Dev',
-  GIT_AUTHOR_EMAIL: 'dev@example.test',
-  GIT_AUTHOR_DATE: '2026-01-02T03:04:05+01:00',
-  GIT_COMMITTER_NAME: 'Dev',
-  GIT_COMMITTER_EMAIL: 'dev@example.test',
-  GIT_COMMITTER_DATE: '2026-01-02T03:04:06+01:00',
-}
+const identity = DEV_IDENTITY
 
 let dir: string
 let git: Git
@@ -61,11 +55,7 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function tree(sha: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const path of await git.listFiles(sha)) out[path] = (await git.showFile(sha, path)) ?? ''
-  return out
-}
+const tree = (sha: string) => commitTree(git, sha)
 
 describe('readDryCommit', () => {
   it('reads identity, dates and parents', () => {

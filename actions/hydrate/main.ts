@@ -116,8 +116,7 @@ function parseEnvironments(text: string): Environment[] {
         : typeof folder !== 'string'
           ? 'is not a string'
           : invalidFolderReason(folder)
-    if (problem)
-      throw new UserError(`input "environments": entry ${index}: the folder ${problem}`)
+    if (problem) throw new UserError(`input "environments": entry ${index}: the folder ${problem}`)
     return {
       name: env.name as string,
       path: env.path as string,

@@ -9,6 +9,7 @@ import { isAbsolute, join, posix, resolve, sep } from 'node:path'
 import { UserError } from '../errors.js'
 import { Git } from './git.js'
 import type { EnvironmentHydration } from '../hydration-types.js'
+import { METADATA_FILE } from '../render/output.js'
 
 /**
  * The list of files the suite wrote on a WET branch, one path per line. A
@@ -71,8 +72,14 @@ export interface WetCommitInput {
   dry: DryCommit
 }
 
-export interface WetCommit {
-  environment: string
+/** Several environments of one shared WET branch, each into its folder, as one commit. */
+export interface BranchCommitInput extends Omit<WetCommitInput, 'environment'> {
+  environments: readonly EnvironmentHydration[]
+}
+
+export interface BranchCommit {
+  /** The environments the commit holds, in the order given. */
+  environments: string[]
   /** The WET branch (without refs/heads/). */
   branch: string
   /** The WET tip the commit builds on ('' when the branch does not exist yet). */
@@ -83,6 +90,10 @@ export interface WetCommit {
   sha: string
   /** False when the render equals the WET tip (no child branch needed). */
   changed: boolean
+}
+
+export interface WetCommit extends Omit<BranchCommit, 'environments'> {
+  environment: string
 }
 
 /** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
@@ -99,47 +110,89 @@ export function wetCommitIdentity(dry: DryCommit): Record<string, string> {
 
 /** Builds (but does not push) the child commit of one environment. */
 export async function buildWetCommit(git: Git, input: WetCommitInput): Promise<WetCommit> {
-  const env = input.environment
-  const files = validateFiles(env)
-  const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`)
+  const { environments, ...commit } = await buildBranchCommit(git, {
+    ...input,
+    environments: [input.environment],
+  })
+  return { environment: environments[0] ?? input.environment.name, ...commit }
+}
+
+/**
+ * One environment's files in place of what it wrote before: at the branch
+ * root (`prefix` '') or below its folder on a shared branch.
+ */
+interface Placement {
+  env: EnvironmentHydration
+  sourceDir: string
+  files: string[]
+  prefix: string
+}
+
+/**
+ * Builds (but does not push) one commit on a WET branch holding the renders
+ * of `environments`, each in its folder; the other folders of a shared
+ * branch, and files the suite does not manage, stay as they are.
+ */
+export async function buildBranchCommit(git: Git, input: BranchCommitInput): Promise<BranchCommit> {
+  const placements = planPlacements(input)
+  const env = (placements[0] as Placement).env
   const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'))
   const plumbing = new Git(git.dir, {
     env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: join(scratch, 'index') },
   })
+  const shape = { environments: placements.map((p) => p.env.name), branch: env.branch }
   try {
     const { base, rootSha } = await wetBase(git, plumbing, env)
-    const tree = await writeWetTree(git, plumbing, base, sourceDir, files)
+    const tree = await writeWetTree(git, plumbing, base, placements)
     const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim()
     if (tree === baseTree && !rootSha) {
-      return {
-        environment: env.name,
-        branch: env.branch,
-        baseSha: env.baseSha,
-        sha: base,
-        changed: false,
-      }
+      return { ...shape, baseSha: env.baseSha, sha: base, changed: false }
     }
-    const sha = (
-      await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')
-    ).trim()
-    return {
-      environment: env.name,
-      branch: env.branch,
-      baseSha: env.baseSha,
-      ...(rootSha ? { rootSha } : {}),
-      sha,
-      changed: true,
-    }
+    const message = commitMessage({ ...input, environments: placements.map((p) => p.env) })
+    const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', message], '')).trim()
+    return { ...shape, baseSha: env.baseSha, ...(rootSha ? { rootSha } : {}), sha, changed: true }
   } finally {
     await rm(scratch, { recursive: true, force: true })
   }
+}
+
+/** Where each environment's files go; every environment must be of the same branch and tip. */
+function planPlacements(input: BranchCommitInput): Placement[] {
+  const [first] = input.environments
+  if (!first) throw new UserError('a WET commit needs at least one environment')
+  const folders = new Set<string>()
+  return input.environments.map((env) => {
+    if (env.branch !== first.branch || env.baseSha !== first.baseSha) {
+      throw new UserError(
+        `hydration.json: ${env.name} (${env.branch} at ${env.baseSha || 'none'}) and ${first.name} (${first.branch} at ${first.baseSha || 'none'}) cannot share one WET commit`,
+      )
+    }
+    const folder = env.folder
+    if (input.environments.length > 1 && folder === undefined) {
+      throw new UserError(
+        `hydration.json: environment ${env.name} shares the WET branch ${env.branch} but has no folder on it`,
+      )
+    }
+    if (folder !== undefined && (!isSafeRelativePath(folder) || folders.has(folder))) {
+      throw new UserError(
+        `hydration.json: environment ${env.name} has an unsafe or repeated folder "${folder}"`,
+      )
+    }
+    if (folder !== undefined) folders.add(folder)
+    return {
+      env,
+      files: validateFiles(env),
+      sourceDir: resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`),
+      prefix: folder === undefined ? '' : `${folder}/`,
+    }
+  })
 }
 
 /** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
 async function wetBase(
   git: Git,
   plumbing: Git,
-  env: WetCommitInput['environment'],
+  env: EnvironmentHydration,
 ): Promise<{ base: string; rootSha?: string }> {
   if (env.baseSha === '') {
     // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
@@ -161,21 +214,42 @@ async function wetBase(
 }
 
 /**
- * The tree of `base` with the rendered files in place of the ones the suite
- * wrote before (the managed list says which), in the scratch index of `plumbing`.
+ * The tree of `base` with each placement's rendered files in place of the
+ * ones the suite wrote there before (its managed list says which), in the
+ * scratch index of `plumbing`. On a shared branch the root also gets the
+ * render's `hydrator.metadata` (the source hydrator's layout: one at the
+ * root for the newest render, one in each folder).
  */
 async function writeWetTree(
   git: Git,
   plumbing: Git,
   base: string,
-  sourceDir: string,
-  files: string[],
+  placements: readonly Placement[],
 ): Promise<string> {
   await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`])
-  const previous = await managedFiles(git, base)
+  const entries: string[] = []
+  for (const placement of placements)
+    entries.push(...(await placementEntries(git, plumbing, base, placement)))
+  const shared = placements.find((p) => p.prefix !== '' && p.files.includes(METADATA_FILE))
+  if (shared) {
+    const metadata = join(shared.sourceDir, METADATA_FILE)
+    const blob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--', metadata])).trim()
+    entries.push(`100644 ${blob}\t${METADATA_FILE}`)
+  }
+  await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`)
+  return (await plumbing.run(['write-tree'])).trim()
+}
+
+/** `update-index --index-info` lines for one placement: stale files out, rendered files and the list in. */
+async function placementEntries(
+  git: Git,
+  plumbing: Git,
+  base: string,
+  { sourceDir, files, prefix }: Placement,
+): Promise<string[]> {
+  const previous = await managedFiles(git, base, prefix)
   const keep = new Set(files)
   const stale = previous.filter((path) => !keep.has(path))
-
   const realSource = await realpath(sourceDir)
   for (const path of files) {
     await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path)
@@ -195,33 +269,41 @@ async function writeWetTree(
     await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)
   ).trim()
   const zero = '0'.repeat(40)
-  const entries = [
-    ...stale.map((path) => `0 ${zero}\t${path}`),
-    ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-    `100644 ${listBlob}\t${MANAGED_LIST}`,
+  return [
+    ...stale.map((path) => `0 ${zero}\t${prefix}${path}`),
+    ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${prefix}${path}`),
+    `100644 ${listBlob}\t${prefix}${MANAGED_LIST}`,
   ]
-  await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`)
-  return (await plumbing.run(['write-tree'])).trim()
 }
 
-export function commitMessage(input: WetCommitInput): string {
-  const env = input.environment
+export function commitMessage(
+  input: Omit<BranchCommitInput, 'renderedDir'> | Omit<WetCommitInput, 'renderedDir'>,
+): string {
+  const environments = 'environments' in input ? input.environments : [input.environment]
+  const [first] = environments as [EnvironmentHydration]
+  const what =
+    environments.length === 1
+      ? first.name
+      : `${environments.length} environments of ${first.branch}`
+  const parent = input.parent === undefined ? '' : ` for #${input.parent}`
   return [
-    `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+    `fleet-promote: render ${what}${parent}`,
     '',
-    `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-    `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+    ...environments.flatMap((env) => [
+      `Rendered ${env.name} (stage ${env.stage}${env.folder === undefined ? '' : `, folder ${env.folder}`}) from DRY commit ${input.dry.sha}:`,
+      `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+    ]),
     '',
     ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
     `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-    `Fleet-Promote-Environment: ${env.name}`,
+    ...environments.map((env) => `Fleet-Promote-Environment: ${env.name}`),
     '',
   ].join('\n')
 }
 
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git: Git, rev: string): Promise<string[]> {
-  const text = await git.showFile(rev, MANAGED_LIST)
+/** Files an earlier render wrote in a place of the WET branch, relative to it (empty when it has no list). */
+async function managedFiles(git: Git, rev: string, prefix: string): Promise<string[]> {
+  const text = await git.showFile(rev, `${prefix}${MANAGED_LIST}`)
   if (text === undefined) return []
   return text
     .split('\n')

@@ -32,7 +32,7 @@ import {
   writeHelmShim,
   type ToolVersions,
 } from './tools.js'
-import { readWetStates, type WetState } from './wet.js'
+import { readWetStates, wetKey, type WetState } from './wet.js'
 import {
   commitInfo,
   writeEnvironmentFiles,
@@ -65,7 +65,7 @@ export interface HydrateOptions {
   chartLock?: readonly ChartLockEntry[]
   /** Remote to fetch WET branches from (`origin` in a workflow); undefined reads local refs only. */
   wetRemote?: string
-  /** WET states already read by the caller (the fleet report); then nothing is fetched. */
+  /** WET states already read by the caller (the fleet report), by `wetKey`; then nothing is fetched. */
   wetStates?: ReadonlyMap<string, WetState>
   /** The token (and its server) git fetches the WET branches with. */
   git?: GitOptions
@@ -170,11 +170,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     phases.setup = Date.now() - started
     const wetStates = options.wetStates
       ? Promise.resolve(options.wetStates)
-      : readWetStates(
-          git,
-          options.environments.map((env) => env.branch),
-          options.wetRemote,
-        )
+      : readWetStates(git, options.environments.map(wetKey), options.wetRemote)
     // Read while environments are prepared; its error surfaces at the await below.
     wetStates.catch(() => undefined)
 
@@ -222,7 +218,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
     // Twice the slots: one environment's output is read and written while the next renders.
     const environments = await mapPool(prepared, parallelism * 2, async (preparing) => {
       const item = await preparing
-      const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() }
+      const state = wet.get(wetKey(item.env)) ?? { sha: '', files: new Map() }
       const result = await renderOne(item, state, options, context)
       log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`)
       return result
@@ -398,6 +394,7 @@ async function renderOne(
     path: env.path,
     stage: env.stage,
     branch: env.branch,
+    ...(env.folder !== undefined ? { folder: env.folder } : {}),
     status: 'failed',
     resources: { before: 0, after: 0 },
     diff: { added: 0, changed: 0, deleted: 0 },

@@ -26,7 +26,7 @@ import type { Git } from '../git/git.js'
 import type { EnvironmentHydration } from '../hydration-types.js'
 import { hydrate } from '../render/hydrate.js'
 import { loadRenderConfig } from '../render/sources.js'
-import { readWetContents, type WetState } from '../render/wet.js'
+import { readWetContents, wetKey, type WetState } from '../render/wet.js'
 import { buildReport, releasesToLookUp } from './build.js'
 import { lookupReleases, type ChartIndexOptions } from './chart-index.js'
 import {
@@ -243,7 +243,7 @@ async function readFleet(ctx: Gathering): Promise<FleetState> {
   }
   const wet = await readWetContents(
     git,
-    new Map(environments.map((env) => [env.branch, tips.get(env.branch) ?? ''])),
+    new Map(environments.map((env) => [wetKey(env), tips.get(env.branch) ?? ''])),
   )
   return { tips, drySha, config, environments, wet }
 }
@@ -274,7 +274,7 @@ async function readInventories(ctx: Gathering, fleet: FleetState): Promise<Envir
   const inventories = fleet.environments.map((env) =>
     readInventory(
       env,
-      fleet.wet.get(env.branch) ?? { sha: '', files: new Map() },
+      fleet.wet.get(wetKey(env)) ?? { sha: '', files: new Map() },
       dryCharts.get(env.name) ?? [],
       chartRepositories,
     ),
@@ -304,7 +304,7 @@ async function renderDrift(ctx: Gathering, fleet: FleetState): Promise<Map<strin
         log: options.log ?? (() => undefined),
       })
       for (const env of result.environments) {
-        const facts = renderFacts(env, fleet.wet.get(env.branch))
+        const facts = renderFacts(env, fleet.wet.get(wetKey(env)))
         renders.set(env.name, facts)
         if (facts.status === 'failed')
           ctx.warnings.push(`${env.name}: drift not checked: ${facts.reason}`)
@@ -384,7 +384,7 @@ function environmentFacts(
 ): EnvironmentFacts[] {
   const backends = new Map(fleet.config.stages.map((stage) => [stage.name, stage.backend]))
   return fleet.environments.map((env) => {
-    const state = fleet.wet.get(env.branch)
+    const state = fleet.wet.get(wetKey(env))
     const wetDrySha = metadataDrySha(state?.metadata)
     const name =
       applications && backends.get(env.stage) === 'argocd'
@@ -432,7 +432,7 @@ async function chartsAtRenderedCommits(
   const { drySha } = fleet
   const bySha = new Map<string, Environment[]>()
   for (const env of fleet.environments) {
-    const sha = metadataDrySha(fleet.wet.get(env.branch)?.metadata) ?? drySha
+    const sha = metadataDrySha(fleet.wet.get(wetKey(env))?.metadata) ?? drySha
     bySha.set(sha, [...(bySha.get(sha) ?? []), env])
   }
   const missing: string[] = []
