@@ -19652,8 +19652,8 @@ var external_node_path_ = __nccwpck_require__(6760);
 var git = __nccwpck_require__(2386);
 // EXTERNAL MODULE: ../node_modules/minimatch/dist/esm/index.js + 8 modules
 var esm = __nccwpck_require__(3812);
-// EXTERNAL MODULE: ./actions/lib/config/config.js + 3 modules
-var config_config = __nccwpck_require__(9097);
+// EXTERNAL MODULE: ./actions/lib/config/config.js + 2 modules
+var config_config = __nccwpck_require__(6860);
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/kustomize/graph.js + 1 modules
@@ -19868,11 +19868,12 @@ function analyzeImpact(options) {
     }
     const environments = inStageOrder(reasons, known, options.stageOrder);
     return {
-        environments: environments.map(({ name, path, stage, branch }) => ({
+        environments: environments.map(({ name, path, stage, branch, folder }) => ({
             name,
             path,
             stage,
             branch,
+            ...(folder !== undefined ? { folder } : {}),
         })),
         stages: [...new Set(environments.map((env) => env.stage))],
         count: environments.length,
@@ -20449,7 +20450,7 @@ function withCredentialsAdvice(error, credentials) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
-/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9097);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6860);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
 /* harmony import */ var _git_git_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2386);
 /* harmony import */ var _render_hydrate_js__WEBPACK_IMPORTED_MODULE_6__ = __nccwpck_require__(1989);
@@ -21059,8 +21060,8 @@ async function waitForSyncedHealthy(http, name, waitOptions = {}) {
     }
 }
 
-// EXTERNAL MODULE: ./actions/lib/config/config.js + 3 modules
-var config_config = __nccwpck_require__(9097);
+// EXTERNAL MODULE: ./actions/lib/config/config.js + 2 modules
+var config_config = __nccwpck_require__(6860);
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
 // EXTERNAL MODULE: ./actions/lib/git/git.js
@@ -22343,7 +22344,7 @@ async function readFleet(ctx) {
         await git.fetch(remote, [...new Set(present)].map((branch) => `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`), (await git.isShallow()) ? { depth: 1 } : {});
         stats.fetches += 1;
     }
-    const wet = await (0,render_wet/* readWetContents */.X)(git, new Map(environments.map((env) => [env.branch, tips.get(env.branch) ?? ''])));
+    const wet = await (0,render_wet/* readWetContents */.XN)(git, new Map(environments.map((env) => [(0,render_wet/* wetKey */.Ec)(env), tips.get(env.branch) ?? ''])));
     return { tips, drySha, config, environments, wet };
 }
 /** The DRY branch's tip, fetched (shallow) when this clone does not have it. */
@@ -22364,7 +22365,7 @@ async function dryTip(ctx, tips) {
 async function readInventories(ctx, fleet) {
     const dryCharts = await chartsAtRenderedCommits(ctx, fleet);
     const chartRepositories = new Map(fleet.config.report.chartRepositories.map((entry) => [entry.chart, entry.repo]));
-    const inventories = fleet.environments.map((env) => readInventory(env, fleet.wet.get(env.branch) ?? { sha: '', files: new Map() }, dryCharts.get(env.name) ?? [], chartRepositories));
+    const inventories = fleet.environments.map((env) => readInventory(env, fleet.wet.get((0,render_wet/* wetKey */.Ec)(env)) ?? { sha: '', files: new Map() }, dryCharts.get(env.name) ?? [], chartRepositories));
     for (const inventory of inventories) {
         for (const problem of inventory.problems)
             ctx.warnings.push(`${inventory.name}: ${problem}`);
@@ -22391,7 +22392,7 @@ async function renderDrift(ctx, fleet) {
                 log: options.log ?? (() => undefined),
             });
             for (const env of result.environments) {
-                const facts = renderFacts(env, fleet.wet.get(env.branch));
+                const facts = renderFacts(env, fleet.wet.get((0,render_wet/* wetKey */.Ec)(env)));
                 renders.set(env.name, facts);
                 if (facts.status === 'failed')
                     ctx.warnings.push(`${env.name}: drift not checked: ${facts.reason}`);
@@ -22458,7 +22459,7 @@ async function readApplications(ctx, fleet) {
 function environmentFacts(fleet, renders, applications, repositoryUrl) {
     const backends = new Map(fleet.config.stages.map((stage) => [stage.name, stage.backend]));
     return fleet.environments.map((env) => {
-        const state = fleet.wet.get(env.branch);
+        const state = fleet.wet.get((0,render_wet/* wetKey */.Ec)(env));
         const wetDrySha = metadataDrySha(state?.metadata);
         const name = applications && backends.get(env.stage) === 'argocd'
             ? (0,config_config/* argoCdApplicationName */.wr)(fleet.config, env)
@@ -22498,7 +22499,7 @@ async function chartsAtRenderedCommits(ctx, fleet) {
     const { drySha } = fleet;
     const bySha = new Map();
     for (const env of fleet.environments) {
-        const sha = metadataDrySha(fleet.wet.get(env.branch)?.metadata) ?? drySha;
+        const sha = metadataDrySha(fleet.wet.get((0,render_wet/* wetKey */.Ec)(env))?.metadata) ?? drySha;
         bySha.set(sha, [...(bySha.get(sha) ?? []), env]);
     }
     const missing = [];
@@ -22884,7 +22885,7 @@ cli/* commands */.Pi.set('report', {
 
 /***/ }),
 
-/***/ 9097:
+/***/ 6860:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -22946,67 +22947,12 @@ function holds(condition, sample) {
 
 // EXTERNAL MODULE: ./actions/lib/errors.js
 var errors = __nccwpck_require__(6410);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/config/naming.js
-// Environment names: what makes one valid (a branch component and a status
-// context: letters, digits, ".", "_", "-", at most 100 characters), and the
-// valid name derived from a directory that does not give one, so one odd
-// directory (a ":" in it, a 150-character path) does not stop a whole run.
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-/** Hex digits of the sha256 suffix that keeps shortened names apart. */
-const HASH_LENGTH = 8;
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
-function trimEnd(name) {
-    let trimmed = name;
-    while (/(\.|\.lock|-)$/.test(trimmed))
-        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
-    return trimmed;
-}
-/**
- * `raw` when it is a valid name; otherwise a valid one: each run of other
- * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
- * trailing "." or ".lock" go, and a name still over 100 characters is cut and
- * given a short hash of `raw`, so two long directories stay apart. `note` says
- * what was done, for a warning.
- */
-function derivedEnvironmentName(raw) {
-    const reason = unsafeNameReason(raw);
-    if (!reason)
-        return { name: raw };
-    const hash = (0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
-    let name = trimEnd(raw
-        .replace(/[^A-Za-z0-9._-]+/g, '-')
-        .replace(/\.{2,}/g, '.')
-        .replace(/^[^A-Za-z0-9]+/, ''));
-    if (name.length > MAX_NAME_LENGTH)
-        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
-    if (name === '')
-        name = `env-${hash}`;
-    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
-    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
-}
-
+// EXTERNAL MODULE: ./actions/lib/config/naming.js
+var naming = __nccwpck_require__(4922);
 // EXTERNAL MODULE: ./actions/lib/render/safety.js + 2 modules
 var safety = __nccwpck_require__(3279);
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.","type":"string","minLength":1,"default":"env/{name}"},"path":{"description":"WET folder template: where this environment\'s files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application\'s source `path` (the source hydrator\'s `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment\'s own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it.","type":"string","minLength":1},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
@@ -23267,6 +23213,7 @@ function normalize(raw, file) {
         glob: rule.glob,
         name: rule.name ?? defaultNameTemplate(rule.glob),
         branch: rule.branch ?? 'env/{name}',
+        ...(rule.path !== undefined ? { path: rule.path } : {}),
         exclude: rule.exclude ?? [],
     }));
     const rawStages = raw.stages ?? [{ name: 'default' }];
@@ -23471,7 +23418,7 @@ function environmentProblems(config, raw, check) {
         const pathVars = ['path', 'basename', ...captures];
         check([...base, raw.environments?.[i]?.name === undefined ? 'glob' : 'name'], () => {
             const name = sampleExpansion(rule.name, pathVars, 'name template').replaceAll('/', '-');
-            const reason = unsafeNameReason(name);
+            const reason = (0,naming/* unsafeNameReason */.Gm)(name);
             if (reason)
                 throw new errors/* UserError */.yo(`name template "${rule.name}" ${reason}`);
         });
@@ -23480,6 +23427,15 @@ function environmentProblems(config, raw, check) {
             const reason = invalidBranchReason(branch);
             if (reason)
                 throw new errors/* UserError */.yo(`branch template "${rule.branch}" gives ${reason}`);
+        });
+        const folder = rule.path;
+        if (folder === undefined)
+            return;
+        check([...base, 'path'], () => {
+            const sample = sampleExpansion(folder, [...pathVars, 'name', 'stage'], 'path template');
+            const reason = (0,naming/* invalidFolderReason */.Ux)(sample);
+            if (reason)
+                throw new errors/* UserError */.yo(`path template "${folder}" gives ${reason}`);
         });
     });
 }
@@ -23977,13 +23933,26 @@ function environmentFor(config, rule, where, location, dir, name, vars) {
     if (branchProblem) {
         throw new errors/* UserError */.yo(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
     }
-    return { name, path: dir, stage: stage.name, branch };
+    const folder = wetFolder(rule.path, { ...vars, name, stage: stage.name });
+    if (folder.problem) {
+        throw new errors/* UserError */.yo(`${where}: the WET folder of environment "${name}" is ${folder.problem}`, location);
+    }
+    return { name, path: dir, stage: stage.name, branch, ...folder.value };
+}
+/** The expanded `path` template, as the environment's `folder` field, or why it is invalid. */
+function wetFolder(template, vars) {
+    if (template === undefined)
+        return { value: {} };
+    const folder = expandTemplate(template, vars);
+    const problem = (0,naming/* invalidFolderReason */.Ux)(folder);
+    return problem ? { value: {}, problem } : { value: { folder } };
 }
 /** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
 function discoverEnvironments(config, files, options = {}) {
     const dirs = kustomizationDirs(files);
     const claimed = new Set();
     const environments = [];
+    const places = new Map();
     config.environments.forEach((rule, index) => {
         const where = ruleWhere(config, rule, index);
         const location = ruleLocation(config, rule);
@@ -23997,10 +23966,12 @@ function discoverEnvironments(config, files, options = {}) {
                 continue;
             claimed.add(dir);
             const vars = pathVars(dir, captures);
-            const derived = derivedEnvironmentName(expandTemplate(rule.name, vars).replaceAll('/', '-'));
+            const derived = (0,naming/* derivedEnvironmentName */.eU)(expandTemplate(rule.name, vars).replaceAll('/', '-'));
             if (derived.note)
                 options.notes?.push(`${where}: ${dir}: ${derived.note}`);
-            environments.push(environmentFor(config, rule, where, location, dir, derived.name, vars));
+            const env = environmentFor(config, rule, where, location, dir, derived.name, vars);
+            environments.push(env);
+            places.set(env, { where, location });
         }
         if (matched === 0 && !options.allowUnmatched) {
             throw new errors/* UserError */.yo(`${where} matches no directory holding a kustomization file (${KUSTOMIZATION_FILES.join(', ')})` +
@@ -24011,9 +23982,9 @@ function discoverEnvironments(config, files, options = {}) {
                         : `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`), location);
         }
     });
-    return checkUniqueAndSort(config, environments);
+    return checkUniqueAndSort(config, environments, stageOrder(config), places);
 }
-function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config), places) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -24021,16 +23992,55 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
         if (sameName) {
             throw new errors/* UserError */.yo(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
         }
-        const sameBranch = byBranch.get(env.branch);
-        if (sameBranch) {
-            throw new errors/* UserError */.yo(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
-        }
         byName.set(env.name, env);
-        byBranch.set(env.branch, env);
+        const onBranch = byBranch.get(env.branch);
+        if (onBranch)
+            onBranch.push(env);
+        else
+            byBranch.set(env.branch, [env]);
+    }
+    for (const sharing of byBranch.values()) {
+        if (sharing.length > 1)
+            checkSharedBranch(config, sharing, places);
     }
     const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+/**
+ * Environments sharing one WET branch: each needs its own folder (the rule's
+ * `path`), and no folder may hold another's, since each environment's render
+ * replaces the files in its folder.
+ */
+function checkSharedBranch(config, sharing, places) {
+    const fail = (env, message) => {
+        const place = places?.get(env);
+        throw new errors/* UserError */.yo(`${place?.where ?? config.file}: ${message}`, {
+            file: config.file,
+            ...place?.location,
+        });
+    };
+    const [first] = sharing;
+    const byFolder = new Map();
+    for (const env of sharing) {
+        if (env.folder === undefined) {
+            const pair = [first, env === first ? sharing[1] : env];
+            return fail(env, `environments "${pair[0].name}" and "${pair[1].name}" would share the branch "${env.branch}", and "${env.name}" has no folder on it; set the rule's path (e.g. path: "{name}") to give each environment its own folder, or make the branch template include {name}`);
+        }
+        const same = byFolder.get(env.folder);
+        if (same) {
+            fail(env, `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`);
+        }
+        byFolder.set(env.folder, env);
+    }
+    for (const [folder, env] of byFolder) {
+        for (let slash = folder.indexOf('/'); slash > 0; slash = folder.indexOf('/', slash + 1)) {
+            const outer = byFolder.get(folder.slice(0, slash));
+            if (outer) {
+                fail(env, `the folder "${folder}" of environment "${env.name}" is inside the folder "${outer.folder}" of environment "${outer.name}" on the WET branch "${env.branch}"; folders on one branch may not nest`);
+            }
+        }
+    }
 }
 /**
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
@@ -24090,7 +24100,7 @@ function namedPattern(raw, existing) {
     if (!named || existing.has(clean(raw)))
         return { pattern: clean(raw) };
     const [, name = '', dir = ''] = named;
-    const problem = unsafeNameReason(name);
+    const problem = (0,naming/* unsafeNameReason */.Gm)(name);
     if (problem)
         throw new errors/* UserError */.yo(`--env ${raw}: the name "${name}" ${problem}`);
     return { pattern: clean(dir), name };
@@ -24127,7 +24137,7 @@ function resolveDirPatterns(kustomized, existing, patterns) {
     return dirs;
 }
 function environmentForDir(config, fallbackStage, dir, given, notes) {
-    const derived = given === undefined ? derivedEnvironmentName(dir.replaceAll('/', '-')) : undefined;
+    const derived = given === undefined ? (0,naming/* derivedEnvironmentName */.eU)(dir.replaceAll('/', '-')) : undefined;
     if (derived?.note)
         notes?.push(`--env ${dir}: ${derived.note}`);
     const name = given ?? derived?.name ?? dir;
@@ -24142,7 +24152,92 @@ function environmentForDir(config, fallbackStage, dir, given, notes) {
     const branchProblem = invalidBranchReason(branch);
     if (branchProblem)
         throw new errors/* UserError */.yo(`--env ${dir}: the branch is ${branchProblem}`);
-    return { name, path: dir, stage: stage?.name ?? '', branch };
+    const folder = wetFolder(rule?.path, { ...vars, name, stage: stage?.name ?? '' });
+    if (folder.problem)
+        throw new errors/* UserError */.yo(`--env ${dir}: the WET folder is ${folder.problem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch, ...folder.value };
+}
+
+
+/***/ }),
+
+/***/ 4922:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Gm: () => (/* binding */ unsafeNameReason),
+/* harmony export */   Ux: () => (/* binding */ invalidFolderReason),
+/* harmony export */   eU: () => (/* binding */ derivedEnvironmentName)
+/* harmony export */ });
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+// Environment names: what makes one valid (a branch component and a status
+// context: letters, digits, ".", "_", "-", at most 100 characters), and the
+// valid name derived from a directory that does not give one, so one odd
+// directory (a ":" in it, a 150-character path) does not stop a whole run.
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+/** Hex digits of the sha256 suffix that keeps shortened names apart. */
+const HASH_LENGTH = 8;
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
+function trimEnd(name) {
+    let trimmed = name;
+    while (/(\.|\.lock|-)$/.test(trimmed))
+        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
+    return trimmed;
+}
+/**
+ * `raw` when it is a valid name; otherwise a valid one: each run of other
+ * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
+ * trailing "." or ".lock" go, and a name still over 100 characters is cut and
+ * given a short hash of `raw`, so two long directories stay apart. `note` says
+ * what was done, for a warning.
+ */
+function derivedEnvironmentName(raw) {
+    const reason = unsafeNameReason(raw);
+    if (!reason)
+        return { name: raw };
+    const hash = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
+    let name = trimEnd(raw
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, ''));
+    if (name.length > MAX_NAME_LENGTH)
+        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
+    if (name === '')
+        name = `env-${hash}`;
+    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
+    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
+}
+const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Why a WET folder (an environment's place on a shared branch, an Argo CD
+ * source path) is not valid, or undefined: relative, "/"-separated segments
+ * that each start with a letter or digit, so no folder is hidden, `.git` or
+ * the suite's own `.fleet-promote/`, and none climbs out with "..".
+ */
+function invalidFolderReason(folder) {
+    const quoted = JSON.stringify(folder);
+    if (folder.length > 200)
+        return `${quoted}, which is longer than 200 characters`;
+    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
+        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
+    }
+    return undefined;
 }
 
 
@@ -24571,16 +24666,18 @@ function parseBlobRecords(out) {
 /* harmony export */   PK: () => (/* binding */ readDryCommit),
 /* harmony export */   vM: () => (/* binding */ MANAGED_LIST)
 /* harmony export */ });
-/* unused harmony exports BOT_IDENTITY, wetCommitIdentity, commitMessage, isSafeRelativePath */
+/* unused harmony exports BOT_IDENTITY, wetCommitIdentity, buildBranchCommit, commitMessage, isSafeRelativePath */
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_os__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8161);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6760);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6410);
 /* harmony import */ var _git_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(2386);
+/* harmony import */ var _render_output_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2055);
 // Writes one rendered environment as a commit on top of its WET branch tip,
 // with git plumbing and a private index: the work tree and the workspace's
 // index are never touched. The commit is deterministic (identity and dates
 // come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
 
 
 
@@ -24640,39 +24737,66 @@ function wetCommitIdentity(dry) {
 }
 /** Builds (but does not push) the child commit of one environment. */
 async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
+    const { environments, ...commit } = await buildBranchCommit(git, {
+        ...input,
+        environments: [input.environment],
+    });
+    return { environment: environments[0] ?? input.environment.name, ...commit };
+}
+/**
+ * Builds (but does not push) one commit on a WET branch holding the renders
+ * of `environments`, each in its folder; the other folders of a shared
+ * branch, and files the suite does not manage, stay as they are.
+ */
+async function buildBranchCommit(git, input) {
+    const placements = planPlacements(input);
+    const env = placements[0].env;
     const scratch = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.mkdtemp)((0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)((0,node_os__WEBPACK_IMPORTED_MODULE_1__.tmpdir)(), 'fleet-promote-index-'));
     const plumbing = new _git_js__WEBPACK_IMPORTED_MODULE_4__/* .Git */ .TU(git.dir, {
         env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(scratch, 'index') },
     });
+    const shape = { environments: placements.map((p) => p.env.name), branch: env.branch };
     try {
         const { base, rootSha } = await wetBase(git, plumbing, env);
-        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
+        const tree = await writeWetTree(git, plumbing, base, placements);
         const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
         if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
+            return { ...shape, baseSha: env.baseSha, sha: base, changed: false };
         }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
+        const message = commitMessage({ ...input, environments: placements.map((p) => p.env) });
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', message], '')).trim();
+        return { ...shape, baseSha: env.baseSha, ...(rootSha ? { rootSha } : {}), sha, changed: true };
     }
     finally {
         await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.rm)(scratch, { recursive: true, force: true });
     }
+}
+/** Where each environment's files go; every environment must be of the same branch and tip. */
+function planPlacements(input) {
+    const [first] = input.environments;
+    if (!first)
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo('a WET commit needs at least one environment');
+    const folders = new Set();
+    return input.environments.map((env) => {
+        if (env.branch !== first.branch || env.baseSha !== first.baseSha) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: ${env.name} (${env.branch} at ${env.baseSha || 'none'}) and ${first.name} (${first.branch} at ${first.baseSha || 'none'}) cannot share one WET commit`);
+        }
+        const folder = env.folder;
+        if (input.environments.length > 1 && folder === undefined) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: environment ${env.name} shares the WET branch ${env.branch} but has no folder on it`);
+        }
+        if (folder !== undefined && (!isSafeRelativePath(folder) || folders.has(folder))) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .UserError */ .yo(`hydration.json: environment ${env.name} has an unsafe or repeated folder "${folder}"`);
+        }
+        if (folder !== undefined)
+            folders.add(folder);
+        return {
+            env,
+            files: validateFiles(env),
+            sourceDir: resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`),
+            prefix: folder === undefined ? '' : `${folder}/`,
+        };
+    });
 }
 /** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
 async function wetBase(git, plumbing, env) {
@@ -24688,12 +24812,29 @@ async function wetBase(git, plumbing, env) {
     return { base: env.baseSha };
 }
 /**
- * The tree of `base` with the rendered files in place of the ones the suite
- * wrote before (the managed list says which), in the scratch index of `plumbing`.
+ * The tree of `base` with each placement's rendered files in place of the
+ * ones the suite wrote there before (its managed list says which), in the
+ * scratch index of `plumbing`. On a shared branch the root also gets the
+ * render's `hydrator.metadata` (the source hydrator's layout: one at the
+ * root for the newest render, one in each folder).
  */
-async function writeWetTree(git, plumbing, base, sourceDir, files) {
+async function writeWetTree(git, plumbing, base, placements) {
     await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-    const previous = await managedFiles(git, base);
+    const entries = [];
+    for (const placement of placements)
+        entries.push(...(await placementEntries(git, plumbing, base, placement)));
+    const shared = placements.find((p) => p.prefix !== '' && p.files.includes(_render_output_js__WEBPACK_IMPORTED_MODULE_5__/* .METADATA_FILE */ .VR));
+    if (shared) {
+        const metadata = (0,node_path__WEBPACK_IMPORTED_MODULE_2__.join)(shared.sourceDir, _render_output_js__WEBPACK_IMPORTED_MODULE_5__/* .METADATA_FILE */ .VR);
+        const blob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--', metadata])).trim();
+        entries.push(`100644 ${blob}\t${_render_output_js__WEBPACK_IMPORTED_MODULE_5__/* .METADATA_FILE */ .VR}`);
+    }
+    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+    return (await plumbing.run(['write-tree'])).trim();
+}
+/** `update-index --index-info` lines for one placement: stale files out, rendered files and the list in. */
+async function placementEntries(git, plumbing, base, { sourceDir, files, prefix }) {
+    const previous = await managedFiles(git, base, prefix);
     const keep = new Set(files);
     const stale = previous.filter((path) => !keep.has(path));
     const realSource = await (0,node_fs_promises__WEBPACK_IMPORTED_MODULE_0__.realpath)(sourceDir);
@@ -24708,31 +24849,36 @@ async function writeWetTree(git, plumbing, base, sourceDir, files) {
         : [];
     const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
     const zero = '0'.repeat(40);
-    const entries = [
-        ...stale.map((path) => `0 ${zero}\t${path}`),
-        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-        `100644 ${listBlob}\t${MANAGED_LIST}`,
+    return [
+        ...stale.map((path) => `0 ${zero}\t${prefix}${path}`),
+        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${prefix}${path}`),
+        `100644 ${listBlob}\t${prefix}${MANAGED_LIST}`,
     ];
-    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-    return (await plumbing.run(['write-tree'])).trim();
 }
 function commitMessage(input) {
-    const env = input.environment;
+    const environments = 'environments' in input ? input.environments : [input.environment];
+    const [first] = environments;
+    const what = environments.length === 1
+        ? first.name
+        : `${environments.length} environments of ${first.branch}`;
+    const parent = input.parent === undefined ? '' : ` for #${input.parent}`;
     return [
-        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
+        `fleet-promote: render ${what}${parent}`,
         '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        ...environments.flatMap((env) => [
+            `Rendered ${env.name} (stage ${env.stage}${env.folder === undefined ? '' : `, folder ${env.folder}`}) from DRY commit ${input.dry.sha}:`,
+            `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        ]),
         '',
         ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
         `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
+        ...environments.map((env) => `Fleet-Promote-Environment: ${env.name}`),
         '',
     ].join('\n');
 }
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
+/** Files an earlier render wrote in a place of the WET branch, relative to it (empty when it has no list). */
+async function managedFiles(git, rev, prefix) {
+    const text = await git.showFile(rev, `${prefix}${MANAGED_LIST}`);
     if (text === undefined)
         return [];
     return text
@@ -26903,7 +27049,7 @@ async function hydrate(options) {
         phases.setup = Date.now() - started;
         const wetStates = options.wetStates
             ? Promise.resolve(options.wetStates)
-            : (0,render_wet/* readWetStates */.V)(git, options.environments.map((env) => env.branch), options.wetRemote);
+            : (0,render_wet/* readWetStates */.VU)(git, options.environments.map(render_wet/* wetKey */.Ec), options.wetRemote);
         // Read while environments are prepared; its error surfaces at the await below.
         wetStates.catch(() => undefined);
         // 1. Each environment is walked, then only its vetted files are copied into the
@@ -26945,7 +27091,7 @@ async function hydrate(options) {
         // Twice the slots: one environment's output is read and written while the next renders.
         const environments = await mapPool(prepared, parallelism * 2, async (preparing) => {
             const item = await preparing;
-            const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
+            const state = wet.get((0,render_wet/* wetKey */.Ec)(item.env)) ?? { sha: '', files: new Map() };
             const result = await renderOne(item, state, options, context);
             log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
             return result;
@@ -27072,6 +27218,7 @@ async function renderOne(item, state, options, context) {
         path: env.path,
         stage: env.stage,
         branch: env.branch,
+        ...(env.folder !== undefined ? { folder: env.folder } : {}),
         status: 'failed',
         resources: { before: 0, after: 0 },
         diff: { added: 0, changed: 0, deleted: 0 },
@@ -27423,9 +27570,12 @@ var errors = __nccwpck_require__(6410);
 var external_node_fs_ = __nccwpck_require__(3024);
 // EXTERNAL MODULE: ./actions/lib/children.js
 var children = __nccwpck_require__(258);
+// EXTERNAL MODULE: ./actions/lib/config/naming.js
+var naming = __nccwpck_require__(4922);
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
+
 
 
 
@@ -27511,6 +27661,11 @@ function validateHydration(value, file) {
             fail(`${at}.name "${name}" cannot be used in a branch name`);
         if (!(0,children/* isValidRefPart */.ny)(env.branch))
             fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (env.folder !== undefined) {
+            const problem = typeof env.folder === 'string' ? (0,naming/* invalidFolderReason */.Ux)(env.folder) : 'is not a string';
+            if (problem)
+                fail(`${at}.folder ${problem}`);
+        }
         if (!STATUSES.includes(env.status)) {
             fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
         }
@@ -28810,7 +28965,7 @@ async function scanChartTemplates(chartDir, label) {
 /* harmony import */ var node_fs_promises__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1455);
 /* harmony import */ var node_path__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6760);
 /* harmony import */ var yaml__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6637);
-/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(9097);
+/* harmony import */ var _config_config_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(6860);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(6410);
 // Glue between the configuration loader and the render core, shared by the
 // hydrate action and the CLI: fleet-promote.yaml and the optional chart lock
@@ -28898,8 +29053,9 @@ async function loadChartLock(git, repoDir, file, base) {
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   V: () => (/* binding */ readWetStates),
-/* harmony export */   X: () => (/* binding */ readWetContents)
+/* harmony export */   Ec: () => (/* binding */ wetKey),
+/* harmony export */   VU: () => (/* binding */ readWetStates),
+/* harmony export */   XN: () => (/* binding */ readWetContents)
 /* harmony export */ });
 /* harmony import */ var _git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3742);
 /* harmony import */ var _objects_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4550);
@@ -28908,12 +29064,26 @@ async function loadChartLock(git, repoDir, file, base) {
 
 
 /**
- * Reads the WET branches. With a remote, they are fetched into
+ * The key of a place in the state maps: the branch, or `branch:folder` for a
+ * folder (":" is in no branch name, so the key splits back unambiguously).
+ */
+function wetKey(place) {
+    return place.folder === undefined ? place.branch : `${place.branch}:${place.folder}`;
+}
+function placeOf(key) {
+    const colon = key.indexOf(':');
+    return colon === -1
+        ? { branch: key }
+        : { branch: key.slice(0, colon), folder: key.slice(colon + 1) };
+}
+/**
+ * Reads the WET branches, keyed by `wetKey` (a plain branch name reads the
+ * branch root). With a remote, they are fetched into
  * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
  * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
  */
-async function readWetStates(git, branches, remote) {
-    const unique = [...new Set(branches)].sort();
+async function readWetStates(git, keys, remote) {
+    const unique = [...new Set(keys.map((key) => placeOf(key).branch))].sort();
     const tips = new Map();
     if (remote !== undefined && unique.length > 0) {
         const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
@@ -28938,12 +29108,13 @@ async function readWetStates(git, branches, remote) {
                 tips.set(branch, sha);
         }
     }
-    return readWetContents(git, new Map(unique.map((branch) => [branch, tips.get(branch) ?? ''])));
+    return readWetContents(git, new Map(keys.map((key) => [key, tips.get(placeOf(key).branch) ?? ''])));
 }
 /**
  * The managed files (and `hydrator.metadata`) of WET tips already in the
- * repository, branch → state; '' as a tip means the branch does not exist.
- * A few `git cat-file` processes for any number of branches.
+ * repository, `wetKey` → state; '' as a tip means the branch does not exist.
+ * A folder's files are read below it, named relative to it. A few `git
+ * cat-file` processes for any number of branches.
  */
 async function readWetContents(git, tips) {
     const present = [...tips].filter(([, sha]) => sha !== '');
@@ -28955,19 +29126,39 @@ async function readWetContents(git, tips) {
             return id === undefined ? undefined : blobs.get(id);
         });
     };
-    const heads = await read(present.flatMap(([, sha]) => [`${sha}:${_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__/* .MANAGED_LIST */ .vM}`, `${sha}:${_output_js__WEBPACK_IMPORTED_MODULE_2__/* .METADATA_FILE */ .VR}`]));
+    const prefixes = present.map(([key]) => {
+        const folder = placeOf(key).folder;
+        return folder === undefined ? '' : `${folder}/`;
+    });
+    const heads = await read(present.flatMap(([, sha], index) => [
+        `${sha}:${prefixes[index]}${_git_wet_commit_js__WEBPACK_IMPORTED_MODULE_0__/* .MANAGED_LIST */ .vM}`,
+        `${sha}:${prefixes[index]}${_output_js__WEBPACK_IMPORTED_MODULE_2__/* .METADATA_FILE */ .VR}`,
+    ]));
     // The WET writer lists the files it manages; without a list, recognise them by path.
+    const listings = new Map();
     const candidates = await Promise.all(present.map(async ([, sha], index) => {
         const list = heads[index * 2];
-        const paths = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
+        const prefix = prefixes[index] ?? '';
+        let paths;
+        if (list !== undefined) {
+            paths = list.split('\n').map((line) => line.trim());
+        }
+        else {
+            let listing = listings.get(sha);
+            if (!listing)
+                listings.set(sha, (listing = git.listFiles(sha)));
+            paths = (await listing)
+                .filter((path) => path.startsWith(prefix))
+                .map((path) => path.slice(prefix.length));
+        }
         return [
             ...new Set(paths.filter((path) => path.endsWith('.yaml') && (0,_objects_js__WEBPACK_IMPORTED_MODULE_1__/* .isManagedManifestPath */ .qK)(path))),
         ].sort();
     }));
-    const texts = await read(present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${path}`)));
+    const texts = await read(present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${prefixes[index]}${path}`)));
     const states = new Map();
     let offset = 0;
-    present.forEach(([branch, sha], index) => {
+    present.forEach(([key, sha], index) => {
         const files = new Map();
         for (const path of candidates[index] ?? []) {
             const text = texts[offset++];
@@ -28975,11 +29166,11 @@ async function readWetContents(git, tips) {
                 files.set(path, text);
         }
         const metadata = heads[index * 2 + 1];
-        states.set(branch, { sha, files, ...(metadata !== undefined ? { metadata } : {}) });
+        states.set(key, { sha, files, ...(metadata !== undefined ? { metadata } : {}) });
     });
-    for (const [branch, sha] of tips) {
+    for (const [key, sha] of tips) {
         if (sha === '')
-            states.set(branch, { sha: '', files: new Map() });
+            states.set(key, { sha: '', files: new Map() });
     }
     return states;
 }

@@ -51134,6 +51134,79 @@ async function noteRateLimitWaits(io, ledger) {
     await io.summary.addRaw(`\n${note}\n`).write();
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/config/naming.js
+// Environment names: what makes one valid (a branch component and a status
+// context: letters, digits, ".", "_", "-", at most 100 characters), and the
+// valid name derived from a directory that does not give one, so one odd
+// directory (a ":" in it, a 150-character path) does not stop a whole run.
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+/** Hex digits of the sha256 suffix that keeps shortened names apart. */
+const HASH_LENGTH = 8;
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function naming_unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
+function trimEnd(name) {
+    let trimmed = name;
+    while (/(\.|\.lock|-)$/.test(trimmed))
+        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
+    return trimmed;
+}
+/**
+ * `raw` when it is a valid name; otherwise a valid one: each run of other
+ * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
+ * trailing "." or ".lock" go, and a name still over 100 characters is cut and
+ * given a short hash of `raw`, so two long directories stay apart. `note` says
+ * what was done, for a warning.
+ */
+function naming_derivedEnvironmentName(raw) {
+    const reason = naming_unsafeNameReason(raw);
+    if (!reason)
+        return { name: raw };
+    const hash = createHash('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
+    let name = trimEnd(raw
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, ''));
+    if (name.length > MAX_NAME_LENGTH)
+        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
+    if (name === '')
+        name = `env-${hash}`;
+    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
+    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
+}
+const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Why a WET folder (an environment's place on a shared branch, an Argo CD
+ * source path) is not valid, or undefined: relative, "/"-separated segments
+ * that each start with a letter or digit, so no folder is hidden, `.git` or
+ * the suite's own `.fleet-promote/`, and none climbs out with "..".
+ */
+function naming_invalidFolderReason(folder) {
+    const quoted = JSON.stringify(folder);
+    if (folder.length > 200)
+        return `${quoted}, which is longer than 200 characters`;
+    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
+        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: external "node:child_process"
 const external_node_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
 ;// CONCATENATED MODULE: ./actions/lib/process.js
@@ -51747,8 +51820,6 @@ function parseBlobRecords(out) {
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
 const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./actions/lib/render/grammar.js
@@ -53918,220 +53989,10 @@ function kustomizeArgs(dir, helm) {
     return args;
 }
 
-;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
-// Writes one rendered environment as a commit on top of its WET branch tip,
-// with git plumbing and a private index: the work tree and the workspace's
-// index are never touched. The commit is deterministic (identity and dates
-// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
-
-
-
-
-
-/**
- * The list of files the suite wrote on a WET branch, one path per line. A
- * later render removes the listed files it no longer produces and leaves
- * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
- * Argo CD never tries to apply it.
- */
-const MANAGED_LIST = '.fleet-promote/managed-files';
-/** Committer of every WET commit. */
-const BOT_IDENTITY = {
-    name: 'github-actions[bot]',
-    email: '41898282+github-actions[bot]@users.noreply.github.com',
-};
-/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
-async function readDryCommit(git, sha) {
-    const result = await git.raw([
-        'show',
-        '-s',
-        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
-        '--end-of-options',
-        `${sha}^{commit}`,
-    ]);
-    if (result.code !== 0)
-        return undefined;
-    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
-        .trim()
-        .split('\0');
-    if (!full || authorName === undefined || !authorDate || !committerDate)
-        return undefined;
-    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
-    const raw = await git.run(['cat-file', 'commit', full]);
-    const header = raw.slice(0, raw.indexOf('\n\n'));
-    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
-    return {
-        sha: full,
-        authorName,
-        authorEmail: authorEmail ?? '',
-        authorDate,
-        committerDate,
-        parents,
-    };
-}
-/** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
-function wetCommitIdentity(dry) {
-    return {
-        GIT_AUTHOR_NAME: dry.authorName,
-        GIT_AUTHOR_EMAIL: dry.authorEmail,
-        GIT_AUTHOR_DATE: dry.authorDate,
-        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
-        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
-        GIT_COMMITTER_DATE: dry.committerDate,
-    };
-}
-/** Builds (but does not push) the child commit of one environment. */
-async function buildWetCommit(git, input) {
-    const env = input.environment;
-    const files = validateFiles(env);
-    const sourceDir = resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`);
-    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
-    const plumbing = new Git(git.dir, {
-        env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: join(scratch, 'index') },
-    });
-    try {
-        const { base, rootSha } = await wetBase(git, plumbing, env);
-        const tree = await writeWetTree(git, plumbing, base, sourceDir, files);
-        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
-        if (tree === baseTree && !rootSha) {
-            return {
-                environment: env.name,
-                branch: env.branch,
-                baseSha: env.baseSha,
-                sha: base,
-                changed: false,
-            };
-        }
-        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', commitMessage(input)], '')).trim();
-        return {
-            environment: env.name,
-            branch: env.branch,
-            baseSha: env.baseSha,
-            ...(rootSha ? { rootSha } : {}),
-            sha,
-            changed: true,
-        };
-    }
-    finally {
-        await rm(scratch, { recursive: true, force: true });
-    }
-}
-/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
-async function wetBase(git, plumbing, env) {
-    if (env.baseSha === '') {
-        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
-        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
-        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
-        return { base: rootSha, rootSha };
-    }
-    if (!(await git.tryRevParse(env.baseSha))) {
-        throw new UserError(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
-    }
-    return { base: env.baseSha };
-}
-/**
- * The tree of `base` with the rendered files in place of the ones the suite
- * wrote before (the managed list says which), in the scratch index of `plumbing`.
- */
-async function writeWetTree(git, plumbing, base, sourceDir, files) {
-    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
-    const previous = await managedFiles(git, base);
-    const keep = new Set(files);
-    const stale = previous.filter((path) => !keep.has(path));
-    const realSource = await realpath(sourceDir);
-    for (const path of files) {
-        await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
-    }
-    const listing = `${[...files].sort().join('\n')}\n`;
-    const blobs = files.length
-        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-            .trim()
-            .split('\n')
-        : [];
-    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-    const zero = '0'.repeat(40);
-    const entries = [
-        ...stale.map((path) => `0 ${zero}\t${path}`),
-        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${path}`),
-        `100644 ${listBlob}\t${MANAGED_LIST}`,
-    ];
-    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
-    return (await plumbing.run(['write-tree'])).trim();
-}
-function commitMessage(input) {
-    const env = input.environment;
-    return [
-        `fleet-promote: render ${env.name}${input.parent === undefined ? '' : ` for #${input.parent}`}`,
-        '',
-        `Rendered ${env.name} (stage ${env.stage}) from DRY commit ${input.dry.sha}:`,
-        `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
-        '',
-        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
-        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
-        `Fleet-Promote-Environment: ${env.name}`,
-        '',
-    ].join('\n');
-}
-/** Files an earlier render wrote on the WET branch (empty when it has no list). */
-async function managedFiles(git, rev) {
-    const text = await git.showFile(rev, MANAGED_LIST);
-    if (text === undefined)
-        return [];
-    return text
-        .split('\n')
-        .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
-}
-function validateFiles(env) {
-    const seen = new Set();
-    for (const path of env.files) {
-        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
-            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
-        }
-        if (seen.has(path)) {
-            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
-        }
-        seen.add(path);
-    }
-    return [...seen];
-}
-/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
-function isSafeRelativePath(path) {
-    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
-        return false;
-    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
-        return false;
-    return path
-        .split('/')
-        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
-}
-function resolveInside(root, relative, what) {
-    const rootAbs = resolve(root);
-    const full = resolve(rootAbs, relative);
-    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
-        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
-    }
-    return full;
-}
-/** The file must be a regular file whose real path stays inside the rendered tree. */
-async function assertRegularFile(realRoot, file, path) {
-    let stats;
-    let real;
-    try {
-        stats = await lstat(file);
-        real = await realpath(file);
-    }
-    catch {
-        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
-    }
-    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
-        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
-    }
-}
-
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
+
 
 
 
@@ -54217,6 +54078,11 @@ function validateHydration(value, file) {
             fail(`${at}.name "${name}" cannot be used in a branch name`);
         if (!isValidRefPart(env.branch))
             fail(`${at}.branch "${String(env.branch)}" is not a valid branch`);
+        if (env.folder !== undefined) {
+            const problem = typeof env.folder === 'string' ? invalidFolderReason(env.folder) : 'is not a string';
+            if (problem)
+                fail(`${at}.folder ${problem}`);
+        }
         if (!STATUSES.includes(env.status)) {
             fail(`${at}.status must be one of ${STATUSES.join(', ')}`);
         }
@@ -54260,7 +54126,7 @@ function assertUniqueNames(environments, where) {
 
 
 const RESULT_FILE = HYDRATION_FILE;
-const METADATA_FILE = 'hydrator.metadata';
+const output_METADATA_FILE = 'hydrator.metadata';
 async function commitInfo(git, sha) {
     const out = await git.run([
         'log',
@@ -54319,7 +54185,7 @@ async function writeEnvironmentFiles(outputDir, env, manifests, provenance) {
     if (manifests === undefined)
         return [];
     const files = new Map(manifests);
-    files.set(METADATA_FILE, hydratorMetadata(provenance));
+    files.set(output_METADATA_FILE, hydratorMetadata(provenance));
     files.set('README.md', reproduceReadme(env, provenance));
     for (const [path, text] of files) {
         await (0,promises_namespaceObject.mkdir)((0,external_node_path_namespaceObject.dirname)((0,external_node_path_namespaceObject.join)(dir, path)), { recursive: true });
@@ -54371,17 +54237,292 @@ async function mergeHydrationResults(outDir, shardDirs) {
     return merged;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/git/wet-commit.js
+// Writes one rendered environment as a commit on top of its WET branch tip,
+// with git plumbing and a private index: the work tree and the workspace's
+// index are never touched. The commit is deterministic (identity and dates
+// come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
+
+
+
+
+
+
+/**
+ * The list of files the suite wrote on a WET branch, one path per line. A
+ * later render removes the listed files it no longer produces and leaves
+ * every other file (e.g. `.github/`) alone. No `.yaml`/`.json` suffix, so
+ * Argo CD never tries to apply it.
+ */
+const MANAGED_LIST = '.fleet-promote/managed-files';
+/** Committer of every WET commit. */
+const BOT_IDENTITY = {
+    name: 'github-actions[bot]',
+    email: '41898282+github-actions[bot]@users.noreply.github.com',
+};
+/** The DRY commit's identity and parents, or undefined when it is not in the repository. */
+async function readDryCommit(git, sha) {
+    const result = await git.raw([
+        'show',
+        '-s',
+        '--format=%H%x00%an%x00%ae%x00%aI%x00%cI',
+        '--end-of-options',
+        `${sha}^{commit}`,
+    ]);
+    if (result.code !== 0)
+        return undefined;
+    const [full, authorName, authorEmail, authorDate, committerDate] = result.stdout
+        .trim()
+        .split('\0');
+    if (!full || authorName === undefined || !authorDate || !committerDate)
+        return undefined;
+    // Parents from the raw object: in a shallow clone `%P` hides them at the boundary.
+    const raw = await git.run(['cat-file', 'commit', full]);
+    const header = raw.slice(0, raw.indexOf('\n\n'));
+    const parents = [...header.matchAll(/^parent ([0-9a-f]{40})$/gm)].map((m) => m[1]);
+    return {
+        sha: full,
+        authorName,
+        authorEmail: authorEmail ?? '',
+        authorDate,
+        committerDate,
+        parents,
+    };
+}
+/** Who writes WET commits, dated by the DRY commit so the same render yields the same SHA. */
+function wetCommitIdentity(dry) {
+    return {
+        GIT_AUTHOR_NAME: dry.authorName,
+        GIT_AUTHOR_EMAIL: dry.authorEmail,
+        GIT_AUTHOR_DATE: dry.authorDate,
+        GIT_COMMITTER_NAME: BOT_IDENTITY.name,
+        GIT_COMMITTER_EMAIL: BOT_IDENTITY.email,
+        GIT_COMMITTER_DATE: dry.committerDate,
+    };
+}
+/** Builds (but does not push) the child commit of one environment. */
+async function buildWetCommit(git, input) {
+    const { environments, ...commit } = await buildBranchCommit(git, {
+        ...input,
+        environments: [input.environment],
+    });
+    return { environment: environments[0] ?? input.environment.name, ...commit };
+}
+/**
+ * Builds (but does not push) one commit on a WET branch holding the renders
+ * of `environments`, each in its folder; the other folders of a shared
+ * branch, and files the suite does not manage, stay as they are.
+ */
+async function buildBranchCommit(git, input) {
+    const placements = planPlacements(input);
+    const env = placements[0].env;
+    const scratch = await mkdtemp(join(tmpdir(), 'fleet-promote-index-'));
+    const plumbing = new Git(git.dir, {
+        env: { ...wetCommitIdentity(input.dry), GIT_INDEX_FILE: join(scratch, 'index') },
+    });
+    const shape = { environments: placements.map((p) => p.env.name), branch: env.branch };
+    try {
+        const { base, rootSha } = await wetBase(git, plumbing, env);
+        const tree = await writeWetTree(git, plumbing, base, placements);
+        const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
+        if (tree === baseTree && !rootSha) {
+            return { ...shape, baseSha: env.baseSha, sha: base, changed: false };
+        }
+        const message = commitMessage({ ...input, environments: placements.map((p) => p.env) });
+        const sha = (await plumbing.run(['commit-tree', tree, '-p', base, '-m', message], '')).trim();
+        return { ...shape, baseSha: env.baseSha, ...(rootSha ? { rootSha } : {}), sha, changed: true };
+    }
+    finally {
+        await rm(scratch, { recursive: true, force: true });
+    }
+}
+/** Where each environment's files go; every environment must be of the same branch and tip. */
+function planPlacements(input) {
+    const [first] = input.environments;
+    if (!first)
+        throw new UserError('a WET commit needs at least one environment');
+    const folders = new Set();
+    return input.environments.map((env) => {
+        if (env.branch !== first.branch || env.baseSha !== first.baseSha) {
+            throw new UserError(`hydration.json: ${env.name} (${env.branch} at ${env.baseSha || 'none'}) and ${first.name} (${first.branch} at ${first.baseSha || 'none'}) cannot share one WET commit`);
+        }
+        const folder = env.folder;
+        if (input.environments.length > 1 && folder === undefined) {
+            throw new UserError(`hydration.json: environment ${env.name} shares the WET branch ${env.branch} but has no folder on it`);
+        }
+        if (folder !== undefined && (!isSafeRelativePath(folder) || folders.has(folder))) {
+            throw new UserError(`hydration.json: environment ${env.name} has an unsafe or repeated folder "${folder}"`);
+        }
+        if (folder !== undefined)
+            folders.add(folder);
+        return {
+            env,
+            files: validateFiles(env),
+            sourceDir: resolveInside(input.renderedDir, env.outputDir, `outputDir of ${env.name}`),
+            prefix: folder === undefined ? '' : `${folder}/`,
+        };
+    });
+}
+/** The commit the child commit goes on: the WET tip, or a new branch's empty root commit. */
+async function wetBase(git, plumbing, env) {
+    if (env.baseSha === '') {
+        // A new WET branch starts with an empty root commit, so the child PR shows the whole render.
+        const emptyTree = (await plumbing.run(['mktree'], '')).trim();
+        const rootSha = (await plumbing.run(['commit-tree', emptyTree, '-m', `fleet-promote: create WET branch ${env.branch}`], '')).trim();
+        return { base: rootSha, rootSha };
+    }
+    if (!(await git.tryRevParse(env.baseSha))) {
+        throw new UserError(`WET branch ${env.branch} tip ${env.baseSha} (from hydration.json) is not in the repository; fetch it first`);
+    }
+    return { base: env.baseSha };
+}
+/**
+ * The tree of `base` with each placement's rendered files in place of the
+ * ones the suite wrote there before (its managed list says which), in the
+ * scratch index of `plumbing`. On a shared branch the root also gets the
+ * render's `hydrator.metadata` (the source hydrator's layout: one at the
+ * root for the newest render, one in each folder).
+ */
+async function writeWetTree(git, plumbing, base, placements) {
+    await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+    const entries = [];
+    for (const placement of placements)
+        entries.push(...(await placementEntries(git, plumbing, base, placement)));
+    const shared = placements.find((p) => p.prefix !== '' && p.files.includes(METADATA_FILE));
+    if (shared) {
+        const metadata = join(shared.sourceDir, METADATA_FILE);
+        const blob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--', metadata])).trim();
+        entries.push(`100644 ${blob}\t${METADATA_FILE}`);
+    }
+    await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
+    return (await plumbing.run(['write-tree'])).trim();
+}
+/** `update-index --index-info` lines for one placement: stale files out, rendered files and the list in. */
+async function placementEntries(git, plumbing, base, { sourceDir, files, prefix }) {
+    const previous = await managedFiles(git, base, prefix);
+    const keep = new Set(files);
+    const stale = previous.filter((path) => !keep.has(path));
+    const realSource = await realpath(sourceDir);
+    for (const path of files) {
+        await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
+    }
+    const listing = `${[...files].sort().join('\n')}\n`;
+    const blobs = files.length
+        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
+            .trim()
+            .split('\n')
+        : [];
+    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
+    const zero = '0'.repeat(40);
+    return [
+        ...stale.map((path) => `0 ${zero}\t${prefix}${path}`),
+        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${prefix}${path}`),
+        `100644 ${listBlob}\t${prefix}${MANAGED_LIST}`,
+    ];
+}
+function commitMessage(input) {
+    const environments = 'environments' in input ? input.environments : [input.environment];
+    const [first] = environments;
+    const what = environments.length === 1
+        ? first.name
+        : `${environments.length} environments of ${first.branch}`;
+    const parent = input.parent === undefined ? '' : ` for #${input.parent}`;
+    return [
+        `fleet-promote: render ${what}${parent}`,
+        '',
+        ...environments.flatMap((env) => [
+            `Rendered ${env.name} (stage ${env.stage}${env.folder === undefined ? '' : `, folder ${env.folder}`}) from DRY commit ${input.dry.sha}:`,
+            `${env.resources.before} → ${env.resources.after} objects, +${env.diff.added} ~${env.diff.changed} -${env.diff.deleted}.`,
+        ]),
+        '',
+        ...(input.parent === undefined ? [] : [`Fleet-Promote-Parent: #${input.parent}`]),
+        `Fleet-Promote-Dry-Sha: ${input.dry.sha}`,
+        ...environments.map((env) => `Fleet-Promote-Environment: ${env.name}`),
+        '',
+    ].join('\n');
+}
+/** Files an earlier render wrote in a place of the WET branch, relative to it (empty when it has no list). */
+async function managedFiles(git, rev, prefix) {
+    const text = await git.showFile(rev, `${prefix}${MANAGED_LIST}`);
+    if (text === undefined)
+        return [];
+    return text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+}
+function validateFiles(env) {
+    const seen = new Set();
+    for (const path of env.files) {
+        if (!isSafeRelativePath(path) || path === MANAGED_LIST) {
+            throw new UserError(`hydration.json: environment ${env.name} lists an unsafe file path "${path}"`);
+        }
+        if (seen.has(path)) {
+            throw new UserError(`hydration.json: environment ${env.name} lists "${path}" twice`);
+        }
+        seen.add(path);
+    }
+    return [...seen];
+}
+/** A normalized, relative, forward-slash path with no `..`, `.git` or empty parts. */
+function isSafeRelativePath(path) {
+    if (path === '' || path.includes('\\') || path.includes('\0') || path.includes('\n'))
+        return false;
+    if (posix.isAbsolute(path) || posix.normalize(path) !== path)
+        return false;
+    return path
+        .split('/')
+        .every((part) => part !== '' && part !== '.' && part !== '..' && part.toLowerCase() !== '.git');
+}
+function resolveInside(root, relative, what) {
+    const rootAbs = resolve(root);
+    const full = resolve(rootAbs, relative);
+    if (isAbsolute(relative) || (full !== rootAbs && !full.startsWith(rootAbs + sep))) {
+        throw new UserError(`hydration.json: ${what} "${relative}" leaves the rendered directory`);
+    }
+    return full;
+}
+/** The file must be a regular file whose real path stays inside the rendered tree. */
+async function assertRegularFile(realRoot, file, path) {
+    let stats;
+    let real;
+    try {
+        stats = await lstat(file);
+        real = await realpath(file);
+    }
+    catch {
+        throw new UserError(`rendered file ${path} is listed in hydration.json but missing`);
+    }
+    if (!stats.isFile() || !real.startsWith(realRoot + sep)) {
+        throw new UserError(`rendered file ${path} is not a regular file inside the rendered tree (symlinks are refused)`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/render/wet.js
 
 
 
 /**
- * Reads the WET branches. With a remote, they are fetched into
+ * The key of a place in the state maps: the branch, or `branch:folder` for a
+ * folder (":" is in no branch name, so the key splits back unambiguously).
+ */
+function wetKey(place) {
+    return place.folder === undefined ? place.branch : `${place.branch}:${place.folder}`;
+}
+function placeOf(key) {
+    const colon = key.indexOf(':');
+    return colon === -1
+        ? { branch: key }
+        : { branch: key.slice(0, colon), folder: key.slice(colon + 1) };
+}
+/**
+ * Reads the WET branches, keyed by `wetKey` (a plain branch name reads the
+ * branch root). With a remote, they are fetched into
  * `refs/remotes/<remote>/<branch>`; without one (local CLI use), local
  * `refs/heads/<branch>` or an already fetched `refs/remotes/origin/<branch>` is read.
  */
-async function readWetStates(git, branches, remote) {
-    const unique = [...new Set(branches)].sort();
+async function readWetStates(git, keys, remote) {
+    const unique = [...new Set(keys.map((key) => placeOf(key).branch))].sort();
     const tips = new Map();
     if (remote !== undefined && unique.length > 0) {
         const refs = await git.lsRemote(remote, unique.map((branch) => `refs/heads/${branch}`));
@@ -54406,12 +54547,13 @@ async function readWetStates(git, branches, remote) {
                 tips.set(branch, sha);
         }
     }
-    return readWetContents(git, new Map(unique.map((branch) => [branch, tips.get(branch) ?? ''])));
+    return readWetContents(git, new Map(keys.map((key) => [key, tips.get(placeOf(key).branch) ?? ''])));
 }
 /**
  * The managed files (and `hydrator.metadata`) of WET tips already in the
- * repository, branch → state; '' as a tip means the branch does not exist.
- * A few `git cat-file` processes for any number of branches.
+ * repository, `wetKey` → state; '' as a tip means the branch does not exist.
+ * A folder's files are read below it, named relative to it. A few `git
+ * cat-file` processes for any number of branches.
  */
 async function readWetContents(git, tips) {
     const present = [...tips].filter(([, sha]) => sha !== '');
@@ -54423,19 +54565,39 @@ async function readWetContents(git, tips) {
             return id === undefined ? undefined : blobs.get(id);
         });
     };
-    const heads = await read(present.flatMap(([, sha]) => [`${sha}:${MANAGED_LIST}`, `${sha}:${METADATA_FILE}`]));
+    const prefixes = present.map(([key]) => {
+        const folder = placeOf(key).folder;
+        return folder === undefined ? '' : `${folder}/`;
+    });
+    const heads = await read(present.flatMap(([, sha], index) => [
+        `${sha}:${prefixes[index]}${MANAGED_LIST}`,
+        `${sha}:${prefixes[index]}${output_METADATA_FILE}`,
+    ]));
     // The WET writer lists the files it manages; without a list, recognise them by path.
+    const listings = new Map();
     const candidates = await Promise.all(present.map(async ([, sha], index) => {
         const list = heads[index * 2];
-        const paths = list === undefined ? await git.listFiles(sha) : list.split('\n').map((line) => line.trim());
+        const prefix = prefixes[index] ?? '';
+        let paths;
+        if (list !== undefined) {
+            paths = list.split('\n').map((line) => line.trim());
+        }
+        else {
+            let listing = listings.get(sha);
+            if (!listing)
+                listings.set(sha, (listing = git.listFiles(sha)));
+            paths = (await listing)
+                .filter((path) => path.startsWith(prefix))
+                .map((path) => path.slice(prefix.length));
+        }
         return [
             ...new Set(paths.filter((path) => path.endsWith('.yaml') && isManagedManifestPath(path))),
         ].sort();
     }));
-    const texts = await read(present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${path}`)));
+    const texts = await read(present.flatMap(([, sha], index) => (candidates[index] ?? []).map((path) => `${sha}:${prefixes[index]}${path}`)));
     const states = new Map();
     let offset = 0;
-    present.forEach(([branch, sha], index) => {
+    present.forEach(([key, sha], index) => {
         const files = new Map();
         for (const path of candidates[index] ?? []) {
             const text = texts[offset++];
@@ -54443,11 +54605,11 @@ async function readWetContents(git, tips) {
                 files.set(path, text);
         }
         const metadata = heads[index * 2 + 1];
-        states.set(branch, { sha, files, ...(metadata !== undefined ? { metadata } : {}) });
+        states.set(key, { sha, files, ...(metadata !== undefined ? { metadata } : {}) });
     });
-    for (const [branch, sha] of tips) {
+    for (const [key, sha] of tips) {
         if (sha === '')
-            states.set(branch, { sha: '', files: new Map() });
+            states.set(key, { sha: '', files: new Map() });
     }
     return states;
 }
@@ -54526,7 +54688,7 @@ async function hydrate(options) {
         phases.setup = Date.now() - started;
         const wetStates = options.wetStates
             ? Promise.resolve(options.wetStates)
-            : readWetStates(git, options.environments.map((env) => env.branch), options.wetRemote);
+            : readWetStates(git, options.environments.map(wetKey), options.wetRemote);
         // Read while environments are prepared; its error surfaces at the await below.
         wetStates.catch(() => undefined);
         // 1. Each environment is walked, then only its vetted files are copied into the
@@ -54568,7 +54730,7 @@ async function hydrate(options) {
         // Twice the slots: one environment's output is read and written while the next renders.
         const environments = await mapPool(prepared, parallelism * 2, async (preparing) => {
             const item = await preparing;
-            const state = wet.get(item.env.branch) ?? { sha: '', files: new Map() };
+            const state = wet.get(wetKey(item.env)) ?? { sha: '', files: new Map() };
             const result = await renderOne(item, state, options, context);
             log(`${result.name}: ${result.status}${result.reason ? ` (${result.reason})` : ''}`);
             return result;
@@ -54695,6 +54857,7 @@ async function renderOne(item, state, options, context) {
         path: env.path,
         stage: env.stage,
         branch: env.branch,
+        ...(env.folder !== undefined ? { folder: env.folder } : {}),
         status: 'failed',
         resources: { before: 0, after: 0 },
         diff: { added: 0, changed: 0, deleted: 0 },
@@ -58364,63 +58527,8 @@ function holds(condition, sample) {
     }
 }
 
-;// CONCATENATED MODULE: ./actions/lib/config/naming.js
-// Environment names: what makes one valid (a branch component and a status
-// context: letters, digits, ".", "_", "-", at most 100 characters), and the
-// valid name derived from a directory that does not give one, so one odd
-// directory (a ":" in it, a 150-character path) does not stop a whole run.
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-/** Hex digits of the sha256 suffix that keeps shortened names apart. */
-const HASH_LENGTH = 8;
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function naming_unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
-function trimEnd(name) {
-    let trimmed = name;
-    while (/(\.|\.lock|-)$/.test(trimmed))
-        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
-    return trimmed;
-}
-/**
- * `raw` when it is a valid name; otherwise a valid one: each run of other
- * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
- * trailing "." or ".lock" go, and a name still over 100 characters is cut and
- * given a short hash of `raw`, so two long directories stay apart. `note` says
- * what was done, for a warning.
- */
-function naming_derivedEnvironmentName(raw) {
-    const reason = naming_unsafeNameReason(raw);
-    if (!reason)
-        return { name: raw };
-    const hash = createHash('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
-    let name = trimEnd(raw
-        .replace(/[^A-Za-z0-9._-]+/g, '-')
-        .replace(/\.{2,}/g, '.')
-        .replace(/^[^A-Za-z0-9]+/, ''));
-    if (name.length > MAX_NAME_LENGTH)
-        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
-    if (name === '')
-        name = `env-${hash}`;
-    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
-    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
-}
-
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name.","type":"string","minLength":1,"default":"env/{name}"},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.","type":"string","minLength":1,"default":"env/{name}"},"path":{"description":"WET folder template: where this environment\'s files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application\'s source `path` (the source hydrator\'s `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment\'s own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it.","type":"string","minLength":1},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of an environment variable of the promote step (a workflow secret, e.g. `env: { PROM_TOKEN: ${{ secrets.PROM_TOKEN }} }`) holding a bearer token sent as `Authorization: Bearer`. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
@@ -58681,6 +58789,7 @@ function config_normalize(raw, file) {
         glob: rule.glob,
         name: rule.name ?? defaultNameTemplate(rule.glob),
         branch: rule.branch ?? 'env/{name}',
+        ...(rule.path !== undefined ? { path: rule.path } : {}),
         exclude: rule.exclude ?? [],
     }));
     const rawStages = raw.stages ?? [{ name: 'default' }];
@@ -58894,6 +59003,15 @@ function environmentProblems(config, raw, check) {
             const reason = invalidBranchReason(branch);
             if (reason)
                 throw new errors_UserError(`branch template "${rule.branch}" gives ${reason}`);
+        });
+        const folder = rule.path;
+        if (folder === undefined)
+            return;
+        check([...base, 'path'], () => {
+            const sample = sampleExpansion(folder, [...pathVars, 'name', 'stage'], 'path template');
+            const reason = naming_invalidFolderReason(sample);
+            if (reason)
+                throw new errors_UserError(`path template "${folder}" gives ${reason}`);
         });
     });
 }
@@ -59391,13 +59509,26 @@ function environmentFor(config, rule, where, location, dir, name, vars) {
     if (branchProblem) {
         throw new UserError(`${where}: the branch of environment "${name}" is ${branchProblem}`, location);
     }
-    return { name, path: dir, stage: stage.name, branch };
+    const folder = wetFolder(rule.path, { ...vars, name, stage: stage.name });
+    if (folder.problem) {
+        throw new UserError(`${where}: the WET folder of environment "${name}" is ${folder.problem}`, location);
+    }
+    return { name, path: dir, stage: stage.name, branch, ...folder.value };
+}
+/** The expanded `path` template, as the environment's `folder` field, or why it is invalid. */
+function wetFolder(template, vars) {
+    if (template === undefined)
+        return { value: {} };
+    const folder = expandTemplate(template, vars);
+    const problem = invalidFolderReason(folder);
+    return problem ? { value: {}, problem } : { value: { folder } };
 }
 /** Environments from a repository's file list (e.g. `git ls-tree -r` at any revision), in stage order then name. */
 function discoverEnvironments(config, files, options = {}) {
     const dirs = kustomizationDirs(files);
     const claimed = new Set();
     const environments = [];
+    const places = new Map();
     config.environments.forEach((rule, index) => {
         const where = ruleWhere(config, rule, index);
         const location = ruleLocation(config, rule);
@@ -59414,7 +59545,9 @@ function discoverEnvironments(config, files, options = {}) {
             const derived = derivedEnvironmentName(expandTemplate(rule.name, vars).replaceAll('/', '-'));
             if (derived.note)
                 options.notes?.push(`${where}: ${dir}: ${derived.note}`);
-            environments.push(environmentFor(config, rule, where, location, dir, derived.name, vars));
+            const env = environmentFor(config, rule, where, location, dir, derived.name, vars);
+            environments.push(env);
+            places.set(env, { where, location });
         }
         if (matched === 0 && !options.allowUnmatched) {
             throw new UserError(`${where} matches no directory holding a kustomization file (${config_KUSTOMIZATION_FILES.join(', ')})` +
@@ -59425,9 +59558,9 @@ function discoverEnvironments(config, files, options = {}) {
                         : `; without ${DEFAULT_CONFIG_FILE}, every directory below clusters/ holding one is an environment`), location);
         }
     });
-    return checkUniqueAndSort(config, environments);
+    return checkUniqueAndSort(config, environments, stageOrder(config), places);
 }
-function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
+function checkUniqueAndSort(config, environments, order = stageOrder(config), places) {
     const byName = new Map();
     const byBranch = new Map();
     for (const env of environments) {
@@ -59435,16 +59568,55 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config)) {
         if (sameName) {
             throw new UserError(`${config.file}: directories ${sameName.path} and ${env.path} both give the environment name "${env.name}"; make the name template distinguish them or exclude one`, { file: config.file });
         }
-        const sameBranch = byBranch.get(env.branch);
-        if (sameBranch) {
-            throw new UserError(`${config.file}: environments "${sameBranch.name}" and "${env.name}" would share the branch "${env.branch}"; the branch template must include {name}`, { file: config.file });
-        }
         byName.set(env.name, env);
-        byBranch.set(env.branch, env);
+        const onBranch = byBranch.get(env.branch);
+        if (onBranch)
+            onBranch.push(env);
+        else
+            byBranch.set(env.branch, [env]);
+    }
+    for (const sharing of byBranch.values()) {
+        if (sharing.length > 1)
+            checkSharedBranch(config, sharing, places);
     }
     const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+/**
+ * Environments sharing one WET branch: each needs its own folder (the rule's
+ * `path`), and no folder may hold another's, since each environment's render
+ * replaces the files in its folder.
+ */
+function checkSharedBranch(config, sharing, places) {
+    const fail = (env, message) => {
+        const place = places?.get(env);
+        throw new UserError(`${place?.where ?? config.file}: ${message}`, {
+            file: config.file,
+            ...place?.location,
+        });
+    };
+    const [first] = sharing;
+    const byFolder = new Map();
+    for (const env of sharing) {
+        if (env.folder === undefined) {
+            const pair = [first, env === first ? sharing[1] : env];
+            return fail(env, `environments "${pair[0].name}" and "${pair[1].name}" would share the branch "${env.branch}", and "${env.name}" has no folder on it; set the rule's path (e.g. path: "{name}") to give each environment its own folder, or make the branch template include {name}`);
+        }
+        const same = byFolder.get(env.folder);
+        if (same) {
+            fail(env, `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`);
+        }
+        byFolder.set(env.folder, env);
+    }
+    for (const [folder, env] of byFolder) {
+        for (let slash = folder.indexOf('/'); slash > 0; slash = folder.indexOf('/', slash + 1)) {
+            const outer = byFolder.get(folder.slice(0, slash));
+            if (outer) {
+                fail(env, `the folder "${folder}" of environment "${env.name}" is inside the folder "${outer.folder}" of environment "${outer.name}" on the WET branch "${env.branch}"; folders on one branch may not nest`);
+            }
+        }
+    }
 }
 /**
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
@@ -59556,7 +59728,10 @@ function environmentForDir(config, fallbackStage, dir, given, notes) {
     const branchProblem = invalidBranchReason(branch);
     if (branchProblem)
         throw new UserError(`--env ${dir}: the branch is ${branchProblem}`);
-    return { name, path: dir, stage: stage?.name ?? '', branch };
+    const folder = wetFolder(rule?.path, { ...vars, name, stage: stage?.name ?? '' });
+    if (folder.problem)
+        throw new UserError(`--env ${dir}: the WET folder is ${folder.problem}`);
+    return { name, path: dir, stage: stage?.name ?? '', branch, ...folder.value };
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/render/sources.js
@@ -59776,10 +59951,11 @@ function nameList(names, max = 8) {
 
 
 
+
 const contract = defineContract({
     inputs: {
         environments: {
-            description: 'JSON array of environments `{name, path, stage, branch}`: detect-impact’s `environments` output, or one matrix shard’s `environments`.',
+            description: 'JSON array of environments `{name, path, stage, branch, folder?}`: detect-impact’s `environments` output, or one matrix shard’s `environments`.',
             required: true,
         },
         config: {
@@ -59844,11 +60020,20 @@ function parseEnvironments(text) {
                 throw new errors_UserError(`input "environments": entry ${index} needs a string "${key}"`);
             }
         }
+        const folder = env.folder;
+        const problem = folder === undefined
+            ? undefined
+            : typeof folder !== 'string'
+                ? 'is not a string'
+                : naming_invalidFolderReason(folder);
+        if (problem)
+            throw new errors_UserError(`input "environments": entry ${index}: the folder ${problem}`);
         return {
             name: env.name,
             path: env.path,
             stage: env.stage,
             branch: env.branch,
+            ...(typeof folder === 'string' ? { folder } : {}),
         };
     });
 }
