@@ -76,6 +76,13 @@ describe('marker', () => {
     expect(parseMarker(`Some body\n\n${text}\n`)).toEqual(marker)
   })
 
+  it('keeps the DRY base and the moved base tip, and drops a marker whose SHAs are not strings', () => {
+    const based = { ...marker, dryBase: 'a'.repeat(40), baseMovedTo: 'b'.repeat(40) }
+    expect(parseMarker(encodeMarker(based))).toEqual(based)
+    const text = encodeMarker(marker).replace('{', '{"baseMovedTo":7,')
+    expect(parseMarker(text)).toBeUndefined()
+  })
+
   it('escapes values so they cannot close the comment', () => {
     const hostile = { ...marker, stage: 'x --> <script>' }
     const text = encodeMarker(hostile)

@@ -226,7 +226,7 @@ describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
     const refused = await f.command(second, f.users.maintainer, '.promote production')
     expect(refused.steps.promote?.outputs.decision).toBe('refused')
     expect(refused.steps.promote?.outputs.reason).toBe(
-      `the child of prod-a was rendered on env/prod-a@${wetBefore.slice(0, 7)}; env/prod-a is now ${wetAfter.slice(0, 7)}: re-render it first (push, or re-run the pull request workflow)`,
+      `the child of prod-a was rendered before env/prod-a moved to ${wetAfter.slice(0, 7)}: a re-render is pending; promote again once it is done`,
     )
     expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wetAfter}`)
 

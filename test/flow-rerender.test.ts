@@ -10,6 +10,13 @@ import { flowPerTest, type Flow } from './support/flow.js'
 
 const start = flowPerTest()
 
+async function revParse(f: Flow, rev: string): Promise<string> {
+  const parsed = await runProcess('git', ['rev-parse', '--verify', '--end-of-options', rev], {
+    cwd: f.gh.repoPath('acme/fleet'),
+  })
+  return parsed.stdout.trim()
+}
+
 const settings = (version: string) =>
   `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-settings\n  namespace: web\ndata:\n  version: "${version}"\n`
 
@@ -129,6 +136,76 @@ describe('when the re-render cannot be requested', () => {
       const [run] = await f.dispatched()
       expect(run?.steps.children?.exitCode).toBe(0)
       expect(f.statuses(b).get('fleet-promote/prod-a')?.description).not.toMatch(/stale/)
+      expect(f.violations).toEqual([])
+    },
+  )
+})
+
+// A re-run renders refs/pull/N/merge as GitHub has it: after the base moved and
+// before anything read the pull request, that is still the old test merge, now
+// on WET tips that already hold the merged change. The child is built on the
+// current WET tip, so only its DRY base shows it predates the merge.
+describe('a re-run before GitHub rebuilt the test merge', () => {
+  it(
+    'renders the old main on the new WET tip: .promote refuses it, the cluster keeps the merged change, and a later re-render deploys both',
+    { timeout: 600_000 },
+    async () => {
+      // production's requirement read from this PR's statuses, so only the renders check stands between B's child and prod-a.
+      const f = await start({
+        testMerges: 'on-read',
+        config: (document) => document.setIn(['promote', 'requiredStages'], 'pull-request'),
+      })
+      const a = await f.openParent('bump', { 'components/app/settings.yaml': settings('2') })
+      await f.prWorkflow(a, 'opened')
+      const b = await f.openParent('size', {
+        'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+      })
+      const rendered = await f.prWorkflow(b, 'opened')
+      // merge-cleanup cannot read #B (GitHub answers 502), so nothing starts its test merge.
+      f.gh.faults.add({
+        method: 'GET',
+        route: new RegExp(`^/repos/acme/fleet/pulls/${b}$`),
+        status: 502,
+        times: Infinity,
+      })
+      const cleanup = (await f.closedWorkflow(a, await f.merge(a))).steps.cleanup!
+      expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+      expect(f.gh.state.dispatches('acme/fleet')).toEqual([])
+      f.gh.faults.clear()
+      const main = f.gh.state.refSha('acme/fleet', 'refs/heads/main') ?? ''
+      const wet = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a') ?? ''
+      const child = `refs/heads/fleet-promote/pr-${b}/prod-a`
+
+      // "Re-run all jobs" at once: the old test merge, built on the WET tip holding #A.
+      await f.rerun(rendered)
+      expect(await holds(f, child, 'size: big')).toBe(true)
+      expect(await holds(f, child, 'version: "2"')).toBe(false)
+      // Built on the current WET tip: a WET-tip comparison alone would deploy it.
+      expect(await revParse(f, `${child}^`)).toBe(wet)
+      f.approve(b)
+      const refused = await f.command(b, f.users.maintainer, '.promote production')
+      expect(refused.steps.promote?.outputs.decision, refused.steps.promote?.stdout).toBe('refused')
+      expect(refused.steps.promote?.outputs.reason).toBe(
+        `the child of prod-a was rendered before main moved to ${main.slice(0, 7)}: push or re-run the pull request workflow to re-render`,
+      )
+      expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wet}`)
+      expect(await holds(f, wet, 'version: "2"')).toBe(true)
+      const dry = await f.command(b, f.users.maintainer, '.promote production --noop')
+      expect(dry.steps.promote?.outputs.reason).toMatch(
+        /would be refused: the child of prod-a was rendered before main moved/,
+      )
+      expect(f.violations).toEqual([])
+
+      // By now GitHub has rebuilt the test merge (the runs read #B): a re-run renders both changes.
+      await f.rerun(rendered)
+      expect(await holds(f, child, 'version: "2"')).toBe(true)
+      const promoted = await f.command(b, f.users.maintainer, '.promote production')
+      expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
+        'deployed',
+      )
+      const running = f.argocd.getApplication('prod-a-addons')?.status?.sync?.revision ?? ''
+      expect(await holds(f, running, 'version: "2"')).toBe(true)
+      expect(await holds(f, running, 'size: big')).toBe(true)
       expect(f.violations).toEqual([])
     },
   )

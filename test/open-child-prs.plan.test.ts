@@ -135,6 +135,31 @@ describe('childMarker', () => {
     })
     expect(planned(env('test-a', 'rendered')).marker).not.toHaveProperty('guard')
   })
+
+  it('records the DRY base of the render, and the base tip only when the base had moved past it', () => {
+    const rendered = env('test-a', 'rendered')
+    const wet: WetCommit = {
+      environment: 'test-a',
+      branch: 'env/test-a',
+      baseSha: rendered.baseSha,
+      sha: sha('d'),
+      changed: true,
+    }
+    const run = { parent: PARENT, drySha: sha('e'), headSha: sha('f'), dryBase: sha('1') }
+    const current = childMarker(rendered, wet, { ...run, baseTip: sha('1') })
+    expect(current.dryBase).toBe(sha('1'))
+    expect(current).not.toHaveProperty('baseMovedTo')
+    expect(childMarker(rendered, wet, { ...run, baseTip: sha('2') }).baseMovedTo).toBe(sha('2'))
+    // A DRY commit that is no test merge (a merge queue, a push) has no base to record.
+    const plain = childMarker(rendered, wet, {
+      parent: PARENT,
+      drySha: sha('e'),
+      headSha: sha('f'),
+      baseTip: sha('2'),
+    })
+    expect(plain).not.toHaveProperty('dryBase')
+    expect(plain).not.toHaveProperty('baseMovedTo')
+  })
 })
 
 describe('planClosures', () => {

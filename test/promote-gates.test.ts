@@ -98,6 +98,32 @@ function impacted(environment: string, renderedFrom = HEAD): Impacted {
   return { environment, stage, child }
 }
 
+/** The DRY base a child's render was made against, and the base branch tip now. */
+const DRY_BASE = '4'.repeat(40)
+const MAIN_NOW = '5'.repeat(40)
+
+/** A child whose marker records the DRY base of its render and the base tip when it was built. */
+function rendered(environment: string, baseTip: string): Impacted {
+  const env = impacted(environment)
+  const moved = baseTip === DRY_BASE ? {} : { baseMovedTo: baseTip }
+  return {
+    ...env,
+    child: { ...env.child, marker: { ...env.child.marker!, dryBase: DRY_BASE, ...moved } },
+  }
+}
+
+/** Built on the current WET tip after the base had moved past its render's DRY base. */
+function behindBase(environment: string): Impacted {
+  return rendered(environment, MAIN_NOW)
+}
+
+/** The status merge-cleanup sets on a child another parent landed under. */
+function staleStatus(environment: string, next: string): Map<string, CommitStatus> {
+  const context = `fleet-promote/${environment}`
+  const description = `stale: #9 landed on env/${environment} since this render; ${next}`
+  return new Map([[context, { context, state: 'pending', description }]])
+}
+
 const FLEET = ['eu-canary-1', 'eu-test-1', 'us-test-1', 'eu-prod-1', 'us-prod-1']
 
 function success(...environments: string[]): Map<string, CommitStatus> {
@@ -268,7 +294,7 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     name: 'a child built on an older WET tip (another parent landed since)',
     facts: { wetTips: new Map([['env/eu-test-1', 'f'.repeat(40)]]) },
     verdict:
-      'refuse: the children of eu-test-1, us-test-1 were rendered on older tips of their WET branches: re-render them first (push, or re-run the pull request workflow)',
+      'refuse: the children of eu-test-1, us-test-1 were rendered before env/eu-test-1 moved to fffffff (and 1 other branch moved): push or re-run the pull request workflow to re-render',
   },
   {
     name: 'one child built on an older WET tip',
@@ -279,7 +305,65 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
       ]),
     },
     verdict:
-      'refuse: the child of eu-test-1 was rendered on env/eu-test-1@eeeeeee; env/eu-test-1 is now fffffff: re-render it first (push, or re-run the pull request workflow)',
+      'refuse: the child of eu-test-1 was rendered before env/eu-test-1 moved to fffffff: push or re-run the pull request workflow to re-render',
+  },
+  {
+    name: 'one child built on an older WET tip, its re-render requested by merge-cleanup',
+    facts: {
+      wetTips: new Map([
+        ['env/eu-test-1', 'f'.repeat(40)],
+        ['env/us-test-1', WET],
+      ]),
+      statuses: staleStatus('eu-test-1', 're-render requested'),
+    },
+    verdict:
+      'refuse: the child of eu-test-1 was rendered before env/eu-test-1 moved to fffffff: a re-render is pending; promote again once it is done',
+  },
+  {
+    name: 'a child built on the current WET tip from a test merge older than the base (a re-run before GitHub rebuilt it)',
+    facts: { impacted: [behindBase('eu-test-1'), impacted('us-test-1')], baseTip: MAIN_NOW },
+    verdict:
+      'refuse: the child of eu-test-1 was rendered before main moved to 5555555: push or re-run the pull request workflow to re-render',
+  },
+  {
+    name: 'a child rendered before the base moved, its re-render requested',
+    facts: {
+      impacted: [behindBase('eu-test-1'), impacted('us-test-1')],
+      baseTip: MAIN_NOW,
+      statuses: staleStatus('eu-test-1', 're-render requested'),
+    },
+    verdict:
+      'refuse: the child of eu-test-1 was rendered before main moved to 5555555: a re-render is pending; promote again once it is done',
+  },
+  {
+    name: 'a child rendered before the base moved, whose base branch is gone',
+    facts: { impacted: [behindBase('eu-test-1'), impacted('us-test-1')], baseTip: '' },
+    verdict:
+      'refuse: the child of eu-test-1 was rendered before main moved to (deleted): push or re-run the pull request workflow to re-render',
+  },
+  {
+    name: 'a child rendered before the base moved and one on an older WET tip',
+    facts: {
+      impacted: [behindBase('eu-test-1'), impacted('us-test-1')],
+      baseTip: MAIN_NOW,
+      wetTips: new Map([
+        ['env/eu-test-1', WET],
+        ['env/us-test-1', 'f'.repeat(40)],
+      ]),
+    },
+    verdict:
+      'refuse: the children of eu-test-1, us-test-1 were rendered before main moved to 5555555 (and 1 other branch moved): push or re-run the pull request workflow to re-render',
+  },
+  {
+    // The merges since did not touch its WET branch: the render still holds everything merged for it.
+    name: 'a child rendered from the base tip of its time, the base moved since but not its WET branch',
+    facts: { impacted: [rendered('eu-test-1', DRY_BASE), impacted('us-test-1')] },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'a child built after the base moved, the base back at its DRY base',
+    facts: { impacted: [behindBase('eu-test-1'), impacted('us-test-1')], baseTip: DRY_BASE },
+    verdict: 'proceed: eu-test-1 us-test-1',
   },
   {
     name: 'a reader',
@@ -728,6 +812,26 @@ describe('decidePromotion', () => {
       ['locks', true],
     ])
     expect(decision.rows.map((row) => row.result)).toEqual(['would be refused', 'would be refused'])
+  })
+
+  it('reports a child rendered before the base moved as a failed renders check of a dry run', () => {
+    const decision = decidePromotion(
+      facts({
+        command: promoteCommand(['testing'], { noop: true }),
+        impacted: [behindBase('eu-test-1'), impacted('us-test-1')],
+        baseTip: MAIN_NOW,
+      }),
+    )
+    if (decision.verdict !== 'noop') throw new Error(verdictOf(decision))
+    expect(decision.checks.find((c) => c.gate === 'renders')).toEqual({
+      gate: 'renders',
+      ok: false,
+      detail:
+        'the child of eu-test-1 was rendered before main moved to 5555555: push or re-run the pull request workflow to re-render',
+    })
+    expect(decision.reason).toBe(
+      '--noop: a promotion of aaaaaaa now would be refused: the child of eu-test-1 was rendered before main moved to 5555555: push or re-run the pull request workflow to re-render; nothing was deployed',
+    )
   })
 
   it('never shows a commenter without the role what the PR impacts', () => {

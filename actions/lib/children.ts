@@ -27,6 +27,14 @@ export interface ChildMarker {
    * that change and must be re-rendered before it is deployed.
    */
   wetSha?: string
+  /** The DRY base commit the render was made against (the test merge's first parent). */
+  dryBase?: string
+  /**
+   * The base branch tip when the child was built, present only when it was no
+   * longer `dryBase` (GitHub had not rebuilt the test merge yet): the WET tips
+   * it was built on may then hold merged changes its render lacks.
+   */
+  baseMovedTo?: string
   /**
    * Present when the deletion guard blocked this render: the child exists so
    * an authorized `--allow-deletions` can deploy it, and nothing else may.
@@ -105,7 +113,8 @@ function toMarker(json: string): ChildMarker | undefined {
   if (!strings.every((key) => typeof v[key] === 'string')) return undefined
   const guard = toGuard(v.guard)
   if (guard === null) return undefined
-  if (v.wetSha !== undefined && typeof v.wetSha !== 'string') return undefined
+  const optional = ['wetSha', 'dryBase', 'baseMovedTo'] as const
+  if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string')) return undefined
   return {
     version: 1,
     parent: v.parent as number,
@@ -115,6 +124,8 @@ function toMarker(json: string): ChildMarker | undefined {
     drySha: v.drySha as string,
     headSha: v.headSha as string,
     ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+    ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+    ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
     ...(guard ? { guard } : {}),
   }
 }

@@ -169,7 +169,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*'])
   checkWetTips(hydration.environments, remoteRefs)
   log(`fetched ${await fetchMissing(options, remoteRefs)} ref(s); building child commits`)
-  const built = await buildChildren(options, dry, headSha, remoteRefs)
+  const built = await buildChildren(options, dry, headSha, remoteRefs, pull.baseRef)
   log(`${built.planned.length} environment(s) changed; ${built.unchanged.size} unchanged after all`)
 
   const open = groupChildren(childrenOf(await listOpenPulls(client, repo), repo, parent))
@@ -252,8 +252,16 @@ async function buildChildren(
   dry: DryCommit,
   headSha: string,
   remoteRefs: RemoteRefs,
+  baseRef: string,
 ): Promise<{ planned: PlannedChild[]; unchanged: Set<string> }> {
   const { git, parent, hydration } = options
+  // What the render was made against and where the base is now, for promote's stale-render check.
+  const base = {
+    ...(dry.parents.length === 2 ? { dryBase: dry.parents[0] as string } : {}),
+    ...(remoteRefs.has(`refs/heads/${baseRef}`)
+      ? { baseTip: remoteRefs.get(`refs/heads/${baseRef}`) as string }
+      : {}),
+  }
   const planned: PlannedChild[] = []
   const unchanged = new Set<string>()
   for (const env of hydration.environments.filter(hasChild)) {
@@ -275,7 +283,12 @@ async function buildChildren(
       // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
       commit.sha = existing
     }
-    const marker = childMarker(env, commit, { parent, drySha: hydration.drySha, headSha })
+    const marker = childMarker(env, commit, {
+      parent,
+      drySha: hydration.drySha,
+      headSha,
+      ...base,
+    })
     planned.push({ env, commit, branch, marker })
   }
   return { planned, unchanged }

@@ -72,7 +72,15 @@ export function checkWetTips(
 export function childMarker(
   env: EnvironmentHydration,
   commit: WetCommit,
-  run: { parent: number; drySha: string; headSha: string },
+  run: {
+    parent: number
+    drySha: string
+    headSha: string
+    /** The test merge's first parent; absent when the DRY commit is no merge. */
+    dryBase?: string
+    /** The base branch tip as this run read it. */
+    baseTip?: string
+  },
 ): ChildMarker {
   return {
     version: 1,
@@ -84,6 +92,10 @@ export function childMarker(
     headSha: run.headSha,
     // A new WET branch is created at the root commit the child is built on.
     wetSha: env.baseSha || (commit.rootSha ?? ''),
+    ...(run.dryBase ? { dryBase: run.dryBase } : {}),
+    ...(run.dryBase && run.baseTip && run.baseTip !== run.dryBase
+      ? { baseMovedTo: run.baseTip }
+      : {}),
     ...(env.status === 'blocked'
       ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
       : {}),

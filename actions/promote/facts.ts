@@ -17,7 +17,7 @@ import {
   type Review,
 } from '../lib/github/pulls.js'
 import { transientAs } from '../lib/github/errors.js'
-import { branchTips } from '../lib/github/git-data.js'
+import { branchTip, branchTips } from '../lib/github/git-data.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
 import { latestStatuses } from '../lib/github/statuses.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
@@ -72,6 +72,11 @@ export interface PromoteFacts {
   argocdToken: boolean
   /** Tips of the impacted children's WET branches now (absent: no such branch), to spot stale children. */
   wetTips: ReadonlyMap<string, string>
+  /**
+   * The base branch tip now ('' when it is gone), read only when a child was
+   * built after the base had moved past its render's DRY base (its marker's `baseMovedTo`).
+   */
+  baseTip?: string
 }
 
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
@@ -152,10 +157,17 @@ export async function gatherPromoteFacts(
   ])
   const finished = finishedOf(config, impacted, statuses)
   const built = impacted.filter((env) => env.child.marker?.wetSha !== undefined)
-  const wetTips = await reading(
-    'the WET branch tips',
-    branchTips(client, repo, [...new Set(built.map((env) => env.child.base))]),
-  )
+  const behind = impacted.some((env) => env.child.marker?.baseMovedTo !== undefined)
+  // One listing for every WET branch; the base branch only when a child needs it.
+  const [wetTips, baseTip] = await Promise.all([
+    reading(
+      'the WET branch tips',
+      branchTips(client, repo, [...new Set(built.map((env) => env.child.base))]),
+    ),
+    behind
+      ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
+      : undefined,
+  ])
   const requiredRuns = await readRequiredStageRuns(client, repo, {
     config,
     baseRef: pull.baseRef,
@@ -179,6 +191,7 @@ export async function gatherPromoteFacts(
     requiredRuns,
     argocdToken: settings.argocd !== undefined,
     wetTips,
+    ...(behind ? { baseTip: baseTip ?? '' } : {}),
   }
 }
 

@@ -292,27 +292,45 @@ const staleChildren: Gate = (facts, selected) => {
 }
 
 /**
- * A child built on an older tip of its WET branch lacks what landed there
- * since (another parent merged): deploying it would roll that change back.
+ * A child rendered before what it would replace moved lacks a merged change:
+ * deploying it would roll that change back. Its WET branch moved since it was
+ * built (another parent landed), or it was built after the base branch had
+ * already moved past its render's DRY base (a run of an old test merge, on WET
+ * tips that may hold what that base lacks).
  */
 const staleRenders: Gate = (facts, selected) => {
-  const short = (sha: string) => (sha ? sha.slice(0, 7) : '(no branch)')
+  const short = (sha: string) => (sha ? sha.slice(0, 7) : '(deleted)')
   const stale = selected.flatMap((env) => {
-    const built = env.child.marker?.wetSha
+    const marker = env.child.marker
     const now = facts.wetTips.get(env.child.base) ?? ''
-    return built === undefined || built === now ? [] : [{ env, built, now }]
+    if (marker?.wetSha !== undefined && marker.wetSha !== now)
+      return [{ env, moved: `${env.child.base} moved to ${short(now)}` }]
+    if (marker?.baseMovedTo !== undefined && facts.baseTip !== marker.dryBase)
+      return [{ env, moved: `${facts.pull.baseRef} moved to ${short(facts.baseTip ?? '')}` }]
+    return []
   })
   const [one, ...more] = stale
   if (!one)
-    return { gate: 'renders', ok: true, detail: 'every child is built on its WET branch tip' }
+    return {
+      gate: 'renders',
+      ok: true,
+      detail: 'every child is built on its WET branch tip',
+    }
+  const pending = stale.every((s) =>
+    /re-render requested/.test(statusOf(facts.statuses, s.env.environment)?.description ?? ''),
+  )
+  const next = pending
+    ? 'a re-render is pending; promote again once it is done'
+    : 'push or re-run the pull request workflow to re-render'
+  const others = new Set(more.map((s) => s.moved).filter((moved) => moved !== one.moved)).size
   const what =
     more.length === 0
-      ? `the child of ${one.env.environment} was rendered on ${one.env.child.base}@${short(one.built)}; ${one.env.child.base} is now ${short(one.now)}: re-render it first`
-      : `the children of ${list(stale.map((s) => s.env.environment))} were rendered on older tips of their WET branches: re-render them first`
+      ? `the child of ${one.env.environment} was`
+      : `the children of ${list(stale.map((s) => s.env.environment))} were`
   return {
     gate: 'renders',
     ok: false,
-    detail: `${what} (push, or re-run the pull request workflow)`,
+    detail: `${what} rendered before ${one.moved}${others > 0 ? ` (and ${others} other branch${others === 1 ? '' : 'es'} moved)` : ''}: ${next}`,
   }
 }
 
