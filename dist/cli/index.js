@@ -19563,7 +19563,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
-    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
+    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
     return {
         version: 1,
@@ -19574,6 +19575,8 @@ function toMarker(json) {
         drySha: v.drySha,
         headSha: v.headSha,
         ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
     };
 }

@@ -58793,7 +58793,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
-    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
+    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
     return {
         version: 1,
@@ -58804,6 +58805,8 @@ function toMarker(json) {
         drySha: v.drySha,
         headSha: v.headSha,
         ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -68652,6 +68655,10 @@ function childMarker(env, commit, run) {
         headSha: run.headSha,
         // A new WET branch is created at the root commit the child is built on.
         wetSha: env.baseSha || (commit.rootSha ?? ''),
+        ...(run.dryBase ? { dryBase: run.dryBase } : {}),
+        ...(run.dryBase && run.baseTip && run.baseTip !== run.dryBase
+            ? { baseMovedTo: run.baseTip }
+            : {}),
         ...(env.status === 'blocked'
             ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
             : {}),
@@ -68997,7 +69004,7 @@ async function openChildPrs(options) {
     const remoteRefs = await git.lsRemote(options.remote, ['refs/heads/*', 'refs/tags/*']);
     checkWetTips(hydration.environments, remoteRefs);
     log(`fetched ${await fetchMissing(options, remoteRefs)} ref(s); building child commits`);
-    const built = await buildChildren(options, dry, headSha, remoteRefs);
+    const built = await buildChildren(options, dry, headSha, remoteRefs, pull.baseRef);
     log(`${built.planned.length} environment(s) changed; ${built.unchanged.size} unchanged after all`);
     const open = groupChildren(childrenOf(await listOpenPulls(client, repo), repo, parent));
     const restored = await restoreClusters(options, built.planned, open, remoteRefs, log);
@@ -69063,8 +69070,15 @@ async function fetchMissing(options, remoteRefs) {
     return toFetch.size;
 }
 /** The child commits, built locally; renders whose commit changes nothing are `unchanged`. */
-async function buildChildren(options, dry, headSha, remoteRefs) {
+async function buildChildren(options, dry, headSha, remoteRefs, baseRef) {
     const { git, parent, hydration } = options;
+    // What the render was made against and where the base is now, for promote's stale-render check.
+    const base = {
+        ...(dry.parents.length === 2 ? { dryBase: dry.parents[0] } : {}),
+        ...(remoteRefs.has(`refs/heads/${baseRef}`)
+            ? { baseTip: remoteRefs.get(`refs/heads/${baseRef}`) }
+            : {}),
+    };
     const planned = [];
     const unchanged = new Set();
     for (const env of hydration.environments.filter(hasChild)) {
@@ -69087,7 +69101,12 @@ async function buildChildren(options, dry, headSha, remoteRefs) {
             // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
             commit.sha = existing;
         }
-        const marker = childMarker(env, commit, { parent, drySha: hydration.drySha, headSha });
+        const marker = childMarker(env, commit, {
+            parent,
+            drySha: hydration.drySha,
+            headSha,
+            ...base,
+        });
         planned.push({ env, commit, branch, marker });
     }
     return { planned, unchanged };

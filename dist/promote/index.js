@@ -60562,7 +60562,8 @@ function toMarker(json) {
     const guard = toGuard(v.guard);
     if (guard === null)
         return undefined;
-    if (v.wetSha !== undefined && typeof v.wetSha !== 'string')
+    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
+    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
     return {
         version: 1,
@@ -60573,6 +60574,8 @@ function toMarker(json) {
         drySha: v.drySha,
         headSha: v.headSha,
         ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
     };
 }
@@ -69419,26 +69422,42 @@ const staleChildren = (facts, selected) => {
     };
 };
 /**
- * A child built on an older tip of its WET branch lacks what landed there
- * since (another parent merged): deploying it would roll that change back.
+ * A child rendered before what it would replace moved lacks a merged change:
+ * deploying it would roll that change back. Its WET branch moved since it was
+ * built (another parent landed), or it was built after the base branch had
+ * already moved past its render's DRY base (a run of an old test merge, on WET
+ * tips that may hold what that base lacks).
  */
 const staleRenders = (facts, selected) => {
-    const short = (sha) => (sha ? sha.slice(0, 7) : '(no branch)');
+    const short = (sha) => (sha ? sha.slice(0, 7) : '(deleted)');
     const stale = selected.flatMap((env) => {
-        const built = env.child.marker?.wetSha;
+        const marker = env.child.marker;
         const now = facts.wetTips.get(env.child.base) ?? '';
-        return built === undefined || built === now ? [] : [{ env, built, now }];
+        if (marker?.wetSha !== undefined && marker.wetSha !== now)
+            return [{ env, moved: `${env.child.base} moved to ${short(now)}` }];
+        if (marker?.baseMovedTo !== undefined && facts.baseTip !== marker.dryBase)
+            return [{ env, moved: `${facts.pull.baseRef} moved to ${short(facts.baseTip ?? '')}` }];
+        return [];
     });
     const [one, ...more] = stale;
     if (!one)
-        return { gate: 'renders', ok: true, detail: 'every child is built on its WET branch tip' };
+        return {
+            gate: 'renders',
+            ok: true,
+            detail: 'every child is built on its WET branch tip',
+        };
+    const pending = stale.every((s) => /re-render requested/.test(statusOf(facts.statuses, s.env.environment)?.description ?? ''));
+    const next = pending
+        ? 'a re-render is pending; promote again once it is done'
+        : 'push or re-run the pull request workflow to re-render';
+    const others = new Set(more.map((s) => s.moved).filter((moved) => moved !== one.moved)).size;
     const what = more.length === 0
-        ? `the child of ${one.env.environment} was rendered on ${one.env.child.base}@${short(one.built)}; ${one.env.child.base} is now ${short(one.now)}: re-render it first`
-        : `the children of ${nameList(stale.map((s) => s.env.environment))} were rendered on older tips of their WET branches: re-render them first`;
+        ? `the child of ${one.env.environment} was`
+        : `the children of ${nameList(stale.map((s) => s.env.environment))} were`;
     return {
         gate: 'renders',
         ok: false,
-        detail: `${what} (push, or re-run the pull request workflow)`,
+        detail: `${what} rendered before ${one.moved}${others > 0 ? ` (and ${others} other branch${others === 1 ? '' : 'es'} moved)` : ''}: ${next}`,
     };
 };
 const approvalsGate = (facts, _selected, stages) => {
@@ -69860,7 +69879,14 @@ async function gatherPromoteFacts(state, command) {
     ]);
     const finished = finishedOf(config, impacted, statuses);
     const built = impacted.filter((env) => env.child.marker?.wetSha !== undefined);
-    const wetTips = await reading('the WET branch tips', branchTips(client, repo, [...new Set(built.map((env) => env.child.base))]));
+    const behind = impacted.some((env) => env.child.marker?.baseMovedTo !== undefined);
+    // One listing for every WET branch; the base branch only when a child needs it.
+    const [wetTips, baseTip] = await Promise.all([
+        reading('the WET branch tips', branchTips(client, repo, [...new Set(built.map((env) => env.child.base))])),
+        behind
+            ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
+            : undefined,
+    ]);
     const requiredRuns = await readRequiredStageRuns(client, repo, {
         config,
         baseRef: pull.baseRef,
@@ -69884,6 +69910,7 @@ async function gatherPromoteFacts(state, command) {
         requiredRuns,
         argocdToken: settings.argocd !== undefined,
         wetTips,
+        ...(behind ? { baseTip: baseTip ?? '' } : {}),
     };
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
