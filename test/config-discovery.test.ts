@@ -423,6 +423,16 @@ stages:
     )
   })
 
+  it('environments of one shared branch must be of one stage (its child lands every folder)', () => {
+    const config = parseConfig(
+      GROUPED.replace('branch: "env/{stage}"', 'branch: "env/{1}"'),
+      'f.yaml',
+    )
+    expect(thrown(() => discoverEnvironments(config, FILES)).message).toBe(
+      'f.yaml:3: environments[0] (glob "clusters/*/*"): environments "eu-prod-1" (stage production) and "eu-test-1" (stage testing) would share the WET branch "env/eu"; a shared branch\'s child lands all its folders at once, so they must be of one stage (e.g. branch: "env/{stage}")',
+    )
+  })
+
   it('an environment without a path may not share the branch of ones with folders', () => {
     const config = parseConfig(
       'version: 1\nenvironments:\n  - glob: clusters/eu/*\n    name: "{1}"\n    branch: env/all\n    path: "{name}"\n  - glob: clusters/us/*\n    name: "{1}"\n    branch: env/all\n',

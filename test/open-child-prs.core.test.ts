@@ -3,19 +3,14 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { openChildPrs, type OpenChildPrsOptions } from '../actions/open-child-prs/child-prs.js'
-import { loadHydration } from '../actions/lib/hydration.js'
+import type { OpenChildPrsOptions } from '../actions/open-child-prs/child-prs.js'
 import { parseMarker } from '../actions/lib/children.js'
-import { createGitHubClient } from './support/github-client.js'
 import { SUMMARY_MARKER } from '../actions/open-child-prs/summary.js'
 import { MANAGED_LIST } from '../actions/lib/git/wet-commit.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
-import {
-  configMapChange,
-  writeHydration,
-  type FixtureEnvironment,
-} from './fixtures/child-prs/hydration.js'
+import { configMapChange, type FixtureEnvironment } from './fixtures/child-prs/hydration.js'
 import { REPO, createTestRepo, openParent, type TestRepo } from './fixtures/child-prs/repo.js'
+import { openChildPulls, runOpenChildPrs } from './fixtures/child-prs/run.js'
 
 let gh: GitHubSimulator
 let repo: TestRepo
@@ -69,22 +64,8 @@ function fixture(value: number): FixtureEnvironment[] {
   ]
 }
 
-async function run(envs: FixtureEnvironment[], over: Partial<OpenChildPrsOptions> = {}) {
-  const drySha = await repo.checkoutMerge()
-  const dir = join(repo.root, `rendered-${Math.random().toString(36).slice(2)}`)
-  await writeHydration(dir, drySha, envs)
-  return openChildPrs({
-    client: createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl }),
-    git: repo.workspace,
-    remote: gh.remoteUrl(REPO),
-    repo: { owner: 'acme', repo: 'fleet' },
-    parent: repo.parent,
-    hydration: await loadHydration(dir),
-    renderedDir: dir,
-    stages,
-    promoteCommand: '.promote',
-    ...over,
-  })
+function run(envs: FixtureEnvironment[], over: Partial<OpenChildPrsOptions> = {}) {
+  return runOpenChildPrs(gh, repo, stages, envs, over)
 }
 
 function restCalls() {
@@ -97,10 +78,7 @@ function pushes() {
 }
 
 function openChildren() {
-  return gh.state
-    .pulls(REPO)
-    .filter((p) => p.state === 'open' && p.headRef.startsWith('fleet-promote/'))
-    .sort((a, b) => a.headRef.localeCompare(b.headRef))
+  return openChildPulls(gh)
 }
 
 // Real git and a simulated GitHub are slow on a loaded machine: generous limits.
@@ -246,19 +224,7 @@ describe('openChildPrs', { timeout: 300_000 }, () => {
     const drySha = await repo.checkoutMerge()
     await repo.commitParent({ 'components/x.yaml': 'value: 9\n' })
     gh.resetRequests()
-    const dir = join(repo.root, 'rendered-stale')
-    await writeHydration(dir, drySha, fixture(2))
-    const result = await openChildPrs({
-      client: createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl }),
-      git: repo.workspace,
-      remote: gh.remoteUrl(REPO),
-      repo: { owner: 'acme', repo: 'fleet' },
-      parent: repo.parent,
-      hydration: await loadHydration(dir),
-      renderedDir: dir,
-      stages,
-      promoteCommand: '.promote',
-    })
+    const result = await runOpenChildPrs(gh, repo, stages, fixture(2), {}, drySha)
     expect(result.stale).toBe(true)
     expect(result.reason).toMatch(/moved to/)
     expect(gh.requests.map((r) => r.route)).toEqual([

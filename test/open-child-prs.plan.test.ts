@@ -78,6 +78,7 @@ function planned(hydration: EnvironmentHydration, commit: Partial<WetCommit> = {
   }
   return {
     env: hydration,
+    envs: [hydration],
     commit: wet,
     branch: `fleet-promote/pr-${PARENT}/${hydration.name}`,
     marker: childMarker(hydration, wet, { parent: PARENT, drySha: sha('e'), headSha: sha('f') }),

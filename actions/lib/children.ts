@@ -40,6 +40,11 @@ export interface ChildMarker {
    * an authorized `--allow-deletions` can deploy it, and nothing else may.
    */
   guard?: { reason: string; deleted: number }
+  /**
+   * A child of a shared WET branch (then `environment` is the branch's unit,
+   * see childUnit): the environments whose folders it holds.
+   */
+  environments?: string[]
 }
 
 /**
@@ -55,7 +60,16 @@ export function isValidRefPart(name: string): boolean {
   return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'))
 }
 
-/** `fleet-promote/pr-<parent>/<environment>` */
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+export function childUnit(env: { name: string; branch: string; folder?: string }): string {
+  return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-')
+}
+
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
 export function childBranch(parent: number, environment: string): string {
   if (!Number.isSafeInteger(parent) || parent < 1)
     throw new Error(`invalid parent PR number ${parent}`)
@@ -115,6 +129,15 @@ function toMarker(json: string): ChildMarker | undefined {
   if (guard === null) return undefined
   const optional = ['wetSha', 'dryBase', 'baseMovedTo'] as const
   if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string')) return undefined
+  const environments = v.environments
+  if (
+    environments !== undefined &&
+    !(
+      Array.isArray(environments) &&
+      environments.every((name) => typeof name === 'string' && isValidRefPart(name))
+    )
+  )
+    return undefined
   return {
     version: 1,
     parent: v.parent as number,
@@ -127,6 +150,7 @@ function toMarker(json: string): ChildMarker | undefined {
     ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
     ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
     ...(guard ? { guard } : {}),
+    ...(environments !== undefined ? { environments: environments as string[] } : {}),
   }
 }
 

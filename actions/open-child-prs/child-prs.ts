@@ -19,13 +19,14 @@ import {
   updatePull,
   type ChildPr,
 } from '../lib/github/pulls.js'
-import { childBranch, childTitle } from '../lib/children.js'
+import { childBranch, childTitle, childUnit } from '../lib/children.js'
 import { UserError, errorMessage } from '../lib/errors.js'
 import { PushRejectedError, type Git } from '../lib/git/git.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import type { HydrationResult } from '../lib/hydration-types.js'
+import type { EnvironmentHydration, HydrationResult } from '../lib/hydration-types.js'
 import {
   renderChildBody,
+  renderSharedChildBody,
   renderJobSummary,
   renderSummaryComment,
   SUMMARY_MARKER,
@@ -36,7 +37,7 @@ import {
 } from './summary.js'
 import type { RepoRef } from '../lib/statuses.js'
 import { latestStatuses, setStatus } from '../lib/github/statuses.js'
-import { buildWetCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
+import { buildBranchCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
 import { findMarkedComment, upsertMarkedComment } from '../lib/github/comments.js'
 import {
   dropNote,
@@ -210,7 +211,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
   return {
     stale: false,
     headSha,
-    children: childOutputs(reports.values(), closed, parent),
+    children: childOutputs(reports.values(), closed, parent, hydration.environments),
     pushed: refs.pushed,
     commentUrl,
     jobSummary: jobSummary(parent, reports.values()),
@@ -238,12 +239,23 @@ async function fetchMissing(
     if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
       toFetch.add(`refs/heads/${env.branch}`)
     }
-    const childRef = `refs/heads/${childBranch(parent, env.name)}`
+    const childRef = `refs/heads/${childBranch(parent, childUnit(env))}`
     const childSha = remoteRefs.get(childRef)
     if (childSha && !(await git.tryRevParse(childSha))) toFetch.add(childRef)
   }
   if (toFetch.size > 0) await git.fetch(options.remote, [...toFetch])
   return toFetch.size
+}
+
+/** Environments by child unit: each alone, or every rendered folder of a shared WET branch together. */
+function childUnits(environments: readonly EnvironmentHydration[]): EnvironmentHydration[][] {
+  const units = new Map<string, EnvironmentHydration[]>()
+  for (const env of environments.filter(hasChild)) {
+    const unit = units.get(childUnit(env))
+    if (unit) unit.push(env)
+    else units.set(childUnit(env), [env])
+  }
+  return [...units.values()]
 }
 
 /** The child commits, built locally; renders whose commit changes nothing are `unchanged`. */
@@ -264,9 +276,10 @@ async function buildChildren(
   }
   const planned: PlannedChild[] = []
   const unchanged = new Set<string>()
-  for (const env of hydration.environments.filter(hasChild)) {
-    const commit = await buildWetCommit(git, {
-      environment: env,
+  for (const envs of childUnits(hydration.environments)) {
+    const env = envs[0] as EnvironmentHydration
+    const commit = await buildBranchCommit(git, {
+      environments: envs,
       renderedDir: options.renderedDir,
       parent,
       dry,
@@ -274,22 +287,22 @@ async function buildChildren(
     const now = remoteRefs.get(`refs/heads/${env.branch}`) ?? ''
     if (env.baseSha === '' && now !== '' && now !== commit.rootSha) throw wetMoved(env, now)
     if (!commit.changed) {
-      unchanged.add(env.name)
+      for (const e of envs) unchanged.add(e.name)
       continue
     }
-    const branch = childBranch(parent, env.name)
+    const branch = childBranch(parent, childUnit(env))
     const existing = remoteRefs.get(`refs/heads/${branch}`)
     if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
       // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
       commit.sha = existing
     }
-    const marker = childMarker(env, commit, {
+    const marker = childMarker(envs, commit, {
       parent,
       drySha: hydration.drySha,
       headSha,
       ...base,
     })
-    planned.push({ env, commit, branch, marker })
+    planned.push({ env, envs, commit, branch, marker })
   }
   return { planned, unchanged }
 }
@@ -317,7 +330,7 @@ async function restoreClusters(
   const superseded = planSuperseded(built, open.existing, remoteRefs, options.stages)
   const replaced = await restoreDropped(restore, parent, superseded, remoteRefs, log)
   return {
-    planned: built.filter((p) => !replaced.failed.has(p.env.name)),
+    planned: built.filter((p) => !p.envs.some((env) => replaced.failed.has(env.name))),
     closing: toClose.filter(({ environment }) => !dropped.failed.has(environment)),
     dropped,
     replaced,
@@ -364,15 +377,12 @@ async function syncChildPrs(
   const { client, repo, parent } = options
   const labels = [...new Set((options.labels ?? []).filter(Boolean))]
   for (const plan of planned) {
-    const report = reports.get(plan.env.name) as EnvironmentReport
-    const title = childTitle(parent, plan.env.name, parentTitle)
-    const body = renderChildBody({
-      marker: plan.marker,
-      report,
-      autoPromote: autoPromotes(options.stages, plan.env.stage),
-      promoteCommand: options.promoteCommand,
-    })
-    let child = existing.get(plan.env.name)
+    const shared = plan.env.folder !== undefined
+    const title = childTitle(parent, shared ? plan.env.branch : plan.env.name, parentTitle)
+    const body = childBody(options, plan, reports)
+    let child =
+      plan.envs.map((env) => existing.get(env.name)).find((c) => c?.branch === plan.branch) ??
+      existing.get(plan.env.name)
     let state: ChildState = 'unchanged'
     if (!child) {
       const created = await createOrAdoptChildPr(client, repo, parent, {
@@ -392,8 +402,34 @@ async function syncChildPrs(
     if (changes.missingLabels.length > 0) {
       await addLabels(client, repo, child.number, changes.missingLabels)
     }
-    report.child = { number: child.number, url: child.url, state }
+    for (const env of plan.envs) {
+      const report = reports.get(env.name)
+      if (report) report.child = { number: child.number, url: child.url, state }
+    }
   }
+}
+
+/** A child's body: one environment's render, or every folder a shared branch's child holds. */
+function childBody(
+  options: Pick<OpenChildPrsOptions, 'stages' | 'promoteCommand'>,
+  plan: PlannedChild,
+  reports: ReadonlyMap<string, EnvironmentReport>,
+): string {
+  const common = {
+    marker: plan.marker,
+    autoPromote: autoPromotes(options.stages, plan.env.stage),
+    promoteCommand: options.promoteCommand,
+  }
+  if (plan.env.folder === undefined) {
+    return renderChildBody({ ...common, report: reports.get(plan.env.name) as EnvironmentReport })
+  }
+  return renderSharedChildBody({
+    ...common,
+    reports: plan.envs.map((env) => ({
+      ...(reports.get(env.name) as EnvironmentReport),
+      folder: env.folder ?? '',
+    })),
+  })
 }
 
 /** Close children that no longer carry a change, releasing their locks. */
@@ -405,8 +441,11 @@ async function closeChildren(
 ): Promise<ClosedChild[]> {
   const { client, repo, parent } = options
   const closed: ClosedChild[] = []
+  const done = new Set<number>()
   for (const { environment, child } of closing) {
-    await closePull(client, repo, child.number)
+    // A shared branch's child is listed once per folder: it closes once.
+    if (!done.has(child.number)) await closePull(client, repo, child.number)
+    done.add(child.number)
     if (environment) await releaseDroppedLock(client, repo, parent, environment, outcomes)
     const note = dropNote(outcomes.get(environment), child.base)
     closed.push({ environment, number: child.number, url: child.url, ...(note ? { note } : {}) })

@@ -4,7 +4,7 @@
 // and what the run reports. No I/O here: child-prs.ts runs the steps.
 
 import type { ChildMarker } from '../lib/children.js'
-import { childBranch, isValidRefPart } from '../lib/children.js'
+import { childBranch, childUnit, isValidRefPart } from '../lib/children.js'
 import { UserError } from '../lib/errors.js'
 import type { WetCommit } from '../lib/git/wet-commit.js'
 import type { ChildPr, PullSummary } from '../lib/github/pulls.js'
@@ -23,8 +23,11 @@ import type { ChildState, ClosedChild, EnvironmentReport, StageInfo } from './su
 export type RemoteRefs = ReadonlyMap<string, string>
 
 export interface PlannedChild {
+  /** The first environment it holds (its WET branch, stage and tip are the child's). */
   env: EnvironmentHydration
-  commit: WetCommit
+  /** Every environment it holds: `[env]`, or each rendered folder of a shared WET branch. */
+  envs: readonly EnvironmentHydration[]
+  commit: Omit<WetCommit, 'environment'>
   branch: string
   marker: ChildMarker
 }
@@ -69,9 +72,10 @@ export function checkWetTips(
   }
 }
 
+/** The marker of a child holding `held` (one environment, or the folders of a shared branch). */
 export function childMarker(
-  env: EnvironmentHydration,
-  commit: WetCommit,
+  held: EnvironmentHydration | readonly EnvironmentHydration[],
+  commit: Pick<WetCommit, 'rootSha'>,
   run: {
     parent: number
     drySha: string
@@ -82,10 +86,18 @@ export function childMarker(
     baseTip?: string
   },
 ): ChildMarker {
+  const envs: readonly EnvironmentHydration[] = 'status' in held ? [held] : held
+  const env = envs[0] as EnvironmentHydration
+  const shared = env.folder !== undefined
+  const blocked = envs.filter((e) => e.status === 'blocked')
+  const guard = blocked[0] && {
+    reason: blocked[0].reason ?? 'deletion guard',
+    deleted: blocked.reduce((sum, e) => sum + e.diff.deleted, 0),
+  }
   return {
     version: 1,
     parent: run.parent,
-    environment: env.name,
+    environment: shared ? childUnit(env) : env.name,
     stage: env.stage,
     branch: env.branch,
     drySha: run.drySha,
@@ -96,9 +108,8 @@ export function childMarker(
     ...(run.dryBase && run.baseTip && run.baseTip !== run.dryBase
       ? { baseMovedTo: run.baseTip }
       : {}),
-    ...(env.status === 'blocked'
-      ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
-      : {}),
+    ...(guard ? { guard } : {}),
+    ...(shared ? { environments: envs.map((e) => e.name) } : {}),
   }
 }
 
@@ -129,12 +140,17 @@ export function planClosures(
   open: OpenChildren,
 ): DroppedChild[] {
   const byName = new Map(environments.map((env) => [env.name, env]))
-  const plannedNames = new Set(planned.map((p) => p.env.name))
+  const plannedBranches = new Set(planned.map((p) => p.branch))
+  const kept = (name: string, child: ChildPr) => {
+    const status = byName.get(name)?.status
+    return plannedBranches.has(child.branch) || status === 'failed' || status === 'blocked'
+  }
+  // A shared branch's child is listed once per folder: it stays when any of them keeps it.
+  const keptNumbers = new Set(
+    [...open.existing].filter(([name, child]) => kept(name, child)).map(([, c]) => c.number),
+  )
   return [
-    ...[...open.existing].filter(([name]) => {
-      const status = byName.get(name)?.status
-      return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked'
-    }),
+    ...[...open.existing].filter(([, child]) => !keptNumbers.has(child.number)),
     ...open.extra.map((child) => ['', child] as const),
   ].map(([name, child]) => ({ environment: name, child }))
 }
@@ -151,11 +167,12 @@ export function planSuperseded(
   stages: readonly StageInfo[],
 ): DroppedChild[] {
   return planned.flatMap((plan) => {
-    const child = existing.get(plan.env.name)
     const now = remoteRefs.get(`refs/heads/${plan.branch}`)
-    return child && now && now !== plan.commit.sha && !autoPromotes(stages, plan.env.stage)
-      ? [{ environment: plan.env.name, child }]
-      : []
+    if (!now || now === plan.commit.sha || autoPromotes(stages, plan.env.stage)) return []
+    return plan.envs.flatMap((env) => {
+      const child = existing.get(env.name)
+      return child ? [{ environment: env.name, child }] : []
+    })
   })
 }
 
@@ -200,10 +217,10 @@ export function planRefUpdates(input: {
   for (const plan of planned) {
     const ref = `refs/heads/${plan.branch}`
     updates.set(ref, leased(ref, plan.commit.sha))
-    if (input.tagTemplate) {
-      const tag = tagName(input.tagTemplate, {
-        environment: plan.env.name,
-        stage: plan.env.stage,
+    for (const env of input.tagTemplate ? plan.envs : []) {
+      const tag = tagName(input.tagTemplate ?? '', {
+        environment: env.name,
+        stage: env.stage,
         pr: input.parent,
         drySha: input.drySha,
       })
@@ -295,7 +312,7 @@ export function planStatuses(input: {
   const sameChild = new Set(
     input.planned
       .filter((plan) => plan.commit.sha === input.remoteRefs.get(`refs/heads/${plan.branch}`))
-      .map((plan) => plan.env.name),
+      .flatMap((plan) => plan.envs.map((env) => env.name)),
   )
   return input.environments.flatMap((env) => {
     const report = input.reports.get(env.name)
@@ -310,7 +327,11 @@ export function planStatuses(input: {
   })
 }
 
-/** The children open after this run, as the gate reads them. */
+/**
+ * The children open after this run, as the gate reads them. A shared
+ * branch's child is left out: its environments are impacted, so the gate
+ * knows them already, and its branch names no environment.
+ */
 export function openChildrenAfter(
   reports: Iterable<EnvironmentReport>,
   environments: readonly EnvironmentHydration[],
@@ -320,6 +341,7 @@ export function openChildrenAfter(
   const byName = new Map(environments.map((env) => [env.name, env]))
   return [...reports]
     .filter((r) => r.child && r.child.state !== 'closed')
+    .filter((r) => byName.get(r.environment)?.folder === undefined)
     .map((r) => ({
       number: r.child?.number ?? 0,
       state: 'open',
@@ -353,13 +375,19 @@ export function childOutputs(
   reports: Iterable<EnvironmentReport>,
   closed: readonly ClosedChild[],
   parent: number,
+  environments: readonly EnvironmentHydration[] = [],
 ): ChildOutput[] {
+  const byName = new Map(environments.map((env) => [env.name, env]))
+  const unit = (name: string) => {
+    const env = byName.get(name)
+    return env ? childUnit(env) : name
+  }
   const children: ChildOutput[] = [...reports]
     .map((r) => ({
       environment: r.environment,
       stage: r.stage,
       render: r.status,
-      branch: childBranch(parent, r.environment),
+      branch: childBranch(parent, unit(r.environment)),
       number: r.child?.number ?? null,
       url: r.child?.url ?? null,
       state: r.child?.state ?? 'none',

@@ -8,7 +8,6 @@
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
 import { restoreApplication, type RestoreResult } from '../lib/argocd/restore.js'
-import { childBranch } from '../lib/children.js'
 import { argoCdApplicationName, stageFor } from '../lib/config/config.js'
 import type { FleetConfig } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
@@ -89,7 +88,8 @@ async function restoreOne(
       detail: `cannot check ${name}: no Argo CD token (the argocd-token input) or deploy.argocd.server`,
     }
   }
-  const own = childBranch(parent, environment)
+  // The child's own branch: the environment's, or its shared WET branch's child.
+  const own = child.branch
   return restoreApplication(options.argocd, {
     application: name,
     wetBranch: child.base,

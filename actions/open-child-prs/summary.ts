@@ -429,3 +429,87 @@ export function renderJobSummary(
     ].join('\n')
   return fitItems(sorted, limit, compose, { noun: 'environments' })
 }
+
+export interface SharedChildBodyInput {
+  /** The child's marker: `environment` is its unit, `environments` the folders it holds. */
+  marker: ChildMarker
+  /** One report per environment the child holds, with its folder. */
+  reports: readonly (EnvironmentReport & { folder: string })[]
+  autoPromote: boolean
+  promoteCommand: string
+  limit?: number
+}
+
+/**
+ * The body of a shared WET branch's child: one row per environment folder it
+ * holds, then each one's rendered diff, as many as fit GitHub's body limit.
+ */
+export function renderSharedChildBody(input: SharedChildBodyInput): string {
+  const { marker } = input
+  const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64
+  const markerLine = encodeMarker(marker)
+  const blocked = input.reports.filter((r) => r.status === 'blocked').map((r) => r.environment)
+  const head = [
+    `Rendered manifests of ${plural(input.reports.length, 'environment')} on the WET branch ${inlineCode(marker.branch)} (stage **${marker.stage}**) for #${marker.parent}, each in its folder:`,
+    '',
+  ]
+  const tail = [
+    `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\``,
+    '',
+    ...(blocked.length > 0
+      ? [
+          `> [!WARNING]`,
+          `> The deletion guard blocked ${nameList(blocked.map(untrusted))}: this child deploys only with \`${input.promoteCommand} ${marker.stage} --allow-deletions\` on #${marker.parent}, by a maintainer.`,
+          '',
+        ]
+      : []),
+    input.autoPromote && blocked.length === 0
+      ? `This stage deploys automatically.`
+      : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` on #${marker.parent}.`,
+    'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
+  ]
+  const compose = (shown: readonly (EnvironmentReport & { folder: string })[], more: string) => {
+    const rows = shown.map((r) => [
+      untrusted(r.environment),
+      inlineCode(r.folder),
+      String(r.resources.before),
+      String(r.resources.after),
+      `+${r.diff.added} ~${r.diff.changed} -${r.diff.deleted}`,
+    ])
+    const diffs = shown.flatMap((r) => {
+      // Each diff is cut to a quarter of the limit, so the marker line always fits.
+      const diff = truncate(
+        environmentDiff(r.changes),
+        Math.floor(limit / 4),
+        '\n…(diff cut to fit GitHub’s body limit)\n',
+      )
+      return diff
+        ? [
+            details(
+              `${r.environment}: ${plural(r.changes.length, 'object')}`,
+              codeBlock(diff, 'diff'),
+            ),
+            '',
+          ]
+        : []
+    })
+    return [
+      ...head,
+      table(['Environment', 'Folder', 'Before', 'After', 'Changes'], rows, [
+        'l',
+        'l',
+        'r',
+        'r',
+        'l',
+      ]),
+      ...(more ? ['', more] : []),
+      '',
+      ...tail,
+      '',
+      ...diffs,
+      markerLine,
+      '',
+    ].join('\n')
+  }
+  return fitItems(input.reports, limit, compose, { noun: 'environments' })
+}

@@ -157,9 +157,15 @@ export interface ChildPr {
   labels: string[]
   /** Present only when the body's marker agrees with the branch and base. */
   marker?: ChildMarker
+  /**
+   * A child of a shared WET branch: its unit (the branch part of its name).
+   * It is listed once per environment whose folder it holds, as that environment.
+   */
+  unit?: string
 }
 
-function asChild(pull: PullSummary, repo: RepoRef): ChildPr | undefined {
+/** A pull request as the child (or children: one per folder of a shared branch) it is. */
+function asChild(pull: PullSummary, repo: RepoRef): ChildPr[] {
   const child = identifyChild(
     {
       number: pull.number,
@@ -169,8 +175,8 @@ function asChild(pull: PullSummary, repo: RepoRef): ChildPr | undefined {
     },
     `${repo.owner}/${repo.repo}`,
   )
-  if (!child) return undefined
-  return {
+  if (!child) return []
+  const one: ChildPr = {
     environment: child.environment,
     parent: child.parent,
     number: pull.number,
@@ -185,11 +191,14 @@ function asChild(pull: PullSummary, repo: RepoRef): ChildPr | undefined {
     labels: pull.labels,
     ...(child.marker ? { marker: child.marker } : {}),
   }
+  const held = child.marker?.environments
+  if (!held) return [one]
+  return held.map((environment) => ({ ...one, environment, unit: child.environment }))
 }
 
 /** Every child PR among `pulls`, of any parent. */
 export function allChildren(pulls: readonly PullSummary[], repo: RepoRef): ChildPr[] {
-  return pulls.flatMap((pull) => asChild(pull, repo) ?? [])
+  return pulls.flatMap((pull) => asChild(pull, repo))
 }
 
 /**
@@ -202,8 +211,8 @@ export function childrenOf(
   parent: number,
 ): ChildPr[] {
   return pulls
-    .map((pull) => asChild(pull, repo))
-    .filter((child): child is ChildPr => child !== undefined && child.parent === parent)
+    .flatMap((pull) => asChild(pull, repo))
+    .filter((child) => child.parent === parent)
     .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number)
 }
 
@@ -245,7 +254,8 @@ export async function createOrAdoptChildPr(
     pull = summary(found)
     adopted = true
   }
-  const child = asChild(pull, repo)
+  // One entry per environment for a shared branch's child; the caller needs the pull request.
+  const child = asChild(pull, repo)[0]
   if (!child || child.parent !== parent)
     throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`)
   return { child, adopted }
