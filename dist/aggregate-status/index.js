@@ -39234,7 +39234,15 @@ function isValidRefPart(name) {
         return false;
     return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
 }
-/** `fleet-promote/pr-<parent>/<environment>` */
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+function childUnit(env) {
+    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
+}
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
 function childBranch(parent, environment) {
     if (!Number.isSafeInteger(parent) || parent < 1)
         throw new Error(`invalid parent PR number ${parent}`);
@@ -39299,6 +39307,11 @@ function toMarker(json) {
     const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
     if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
+    const environments = v.environments;
+    if (environments !== undefined &&
+        !(Array.isArray(environments) &&
+            environments.every((name) => typeof name === 'string' && isValidRefPart(name))))
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -39311,6 +39324,7 @@ function toMarker(json) {
         ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
+        ...(environments !== undefined ? { environments: environments } : {}),
     };
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
@@ -40195,6 +40209,7 @@ async function listPullsUpdatedSince(client, repo, since) {
     // Pages shift while PRs are updated: a PR can appear twice.
     return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
 }
+/** A pull request as the child (or children: one per folder of a shared branch) it is. */
 function asChild(pull, repo) {
     const child = identifyChild({
         number: pull.number,
@@ -40203,8 +40218,8 @@ function asChild(pull, repo) {
         base: { ref: pull.baseRef },
     }, `${repo.owner}/${repo.repo}`);
     if (!child)
-        return undefined;
-    return {
+        return [];
+    const one = {
         environment: child.environment,
         parent: child.parent,
         number: pull.number,
@@ -40219,10 +40234,14 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+    const held = child.marker?.environments;
+    if (!held)
+        return [one];
+    return held.map((environment) => ({ ...one, environment, unit: child.environment }));
 }
 /** Every child PR among `pulls`, of any parent. */
 function allChildren(pulls, repo) {
-    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
+    return pulls.flatMap((pull) => asChild(pull, repo));
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
@@ -40230,8 +40249,8 @@ function allChildren(pulls, repo) {
  */
 function childrenOf(pulls, repo, parent) {
     return pulls
-        .map((pull) => asChild(pull, repo))
-        .filter((child) => child !== undefined && child.parent === parent)
+        .flatMap((pull) => asChild(pull, repo))
+        .filter((child) => child.parent === parent)
         .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
 }
 /** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
@@ -40263,7 +40282,8 @@ async function createOrAdoptChildPr(client, repo, parent, pr) {
         pull = pulls_summary(found);
         adopted = true;
     }
-    const child = asChild(pull, repo);
+    // One entry per environment for a shared branch's child; the caller needs the pull request.
+    const child = asChild(pull, repo)[0];
     if (!child || child.parent !== parent)
         throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
     return { child, adopted };

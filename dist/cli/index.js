@@ -19476,7 +19476,7 @@ exports.visitAsync = visitAsync;
 /* harmony export */   ny: () => (/* binding */ isValidRefPart),
 /* harmony export */   uZ: () => (/* binding */ parseChildBranch)
 /* harmony export */ });
-/* unused harmony exports CHILD_BRANCH_PREFIX, childBranch, encodeMarker, parseMarker, identifyChild, childTitle */
+/* unused harmony exports CHILD_BRANCH_PREFIX, childUnit, childBranch, encodeMarker, parseMarker, identifyChild, childTitle */
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
@@ -19501,7 +19501,15 @@ function isValidRefPart(name) {
         return false;
     return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
 }
-/** `fleet-promote/pr-<parent>/<environment>` */
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+function childUnit(env) {
+    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
+}
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
 function childBranch(parent, environment) {
     if (!Number.isSafeInteger(parent) || parent < 1)
         throw new Error(`invalid parent PR number ${parent}`);
@@ -19566,6 +19574,11 @@ function toMarker(json) {
     const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
     if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
+    const environments = v.environments;
+    if (environments !== undefined &&
+        !(Array.isArray(environments) &&
+            environments.every((name) => typeof name === 'string' && isValidRefPart(name))))
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -19578,6 +19591,7 @@ function toMarker(json) {
         ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
+        ...(environments !== undefined ? { environments: environments } : {}),
     };
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
@@ -24033,6 +24047,9 @@ function checkSharedBranch(config, sharing, places) {
         const same = byFolder.get(env.folder);
         if (same) {
             fail(env, `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`);
+        }
+        if (env.stage !== first.stage) {
+            fail(env, `environments "${first.name}" (stage ${first.stage}) and "${env.name}" (stage ${env.stage}) would share the WET branch "${env.branch}"; a shared branch's child lands all its folders at once, so they must be of one stage (e.g. branch: "env/{stage}")`);
         }
         byFolder.set(env.folder, env);
     }

@@ -63439,6 +63439,9 @@ function checkSharedBranch(config, sharing, places) {
         if (same) {
             fail(env, `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`);
         }
+        if (env.stage !== first.stage) {
+            fail(env, `environments "${first.name}" (stage ${first.stage}) and "${env.name}" (stage ${env.stage}) would share the WET branch "${env.branch}"; a shared branch's child lands all its folders at once, so they must be of one stage (e.g. branch: "env/{stage}")`);
+        }
         byFolder.set(env.folder, env);
     }
     for (const [folder, env] of byFolder) {

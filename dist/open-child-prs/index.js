@@ -58731,7 +58731,15 @@ function isValidRefPart(name) {
         return false;
     return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
 }
-/** `fleet-promote/pr-<parent>/<environment>` */
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+function childUnit(env) {
+    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
+}
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
 function childBranch(parent, environment) {
     if (!Number.isSafeInteger(parent) || parent < 1)
         throw new Error(`invalid parent PR number ${parent}`);
@@ -58796,6 +58804,11 @@ function toMarker(json) {
     const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
     if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
         return undefined;
+    const environments = v.environments;
+    if (environments !== undefined &&
+        !(Array.isArray(environments) &&
+            environments.every((name) => typeof name === 'string' && isValidRefPart(name))))
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -58808,6 +58821,7 @@ function toMarker(json) {
         ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
+        ...(environments !== undefined ? { environments: environments } : {}),
     };
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
@@ -59624,6 +59638,7 @@ async function listPullsUpdatedSince(client, repo, since) {
     // Pages shift while PRs are updated: a PR can appear twice.
     return pulls.filter((pull) => !seen.has(pull.number) && seen.add(pull.number)).map(pulls_summary);
 }
+/** A pull request as the child (or children: one per folder of a shared branch) it is. */
 function asChild(pull, repo) {
     const child = identifyChild({
         number: pull.number,
@@ -59632,8 +59647,8 @@ function asChild(pull, repo) {
         base: { ref: pull.baseRef },
     }, `${repo.owner}/${repo.repo}`);
     if (!child)
-        return undefined;
-    return {
+        return [];
+    const one = {
         environment: child.environment,
         parent: child.parent,
         number: pull.number,
@@ -59648,10 +59663,14 @@ function asChild(pull, repo) {
         labels: pull.labels,
         ...(child.marker ? { marker: child.marker } : {}),
     };
+    const held = child.marker?.environments;
+    if (!held)
+        return [one];
+    return held.map((environment) => ({ ...one, environment, unit: child.environment }));
 }
 /** Every child PR among `pulls`, of any parent. */
 function allChildren(pulls, repo) {
-    return pulls.flatMap((pull) => asChild(pull, repo) ?? []);
+    return pulls.flatMap((pull) => asChild(pull, repo));
 }
 /**
  * The parent's children among `pulls`, by branch name (the marker only adds
@@ -59659,8 +59678,8 @@ function allChildren(pulls, repo) {
  */
 function childrenOf(pulls, repo, parent) {
     return pulls
-        .map((pull) => asChild(pull, repo))
-        .filter((child) => child !== undefined && child.parent === parent)
+        .flatMap((pull) => asChild(pull, repo))
+        .filter((child) => child.parent === parent)
         .sort((a, b) => a.environment.localeCompare(b.environment) || b.number - a.number);
 }
 /** Opens a child PR; when one already exists for the branch (a retried POST), adopts it. */
@@ -59692,7 +59711,8 @@ async function createOrAdoptChildPr(client, repo, parent, pr) {
         pull = pulls_summary(found);
         adopted = true;
     }
-    const child = asChild(pull, repo);
+    // One entry per environment for a shared branch's child; the caller needs the pull request.
+    const child = asChild(pull, repo)[0];
     if (!child || child.parent !== parent)
         throw new Error(`#${pull.number} (${pr.head}) is not a child branch of #${parent}`);
     return { child, adopted };
@@ -60767,6 +60787,72 @@ function renderJobSummary(parent, rows, limit = JOB_SUMMARY_LIMIT) {
         ...(more ? [more, ''] : []),
     ].join('\n');
     return fitItems(sorted, limit, compose, { noun: 'environments' });
+}
+/**
+ * The body of a shared WET branch's child: one row per environment folder it
+ * holds, then each one's rendered diff, as many as fit GitHub's body limit.
+ */
+function renderSharedChildBody(input) {
+    const { marker } = input;
+    const limit = (input.limit ?? GITHUB_BODY_LIMIT) - 64;
+    const markerLine = encodeMarker(marker);
+    const blocked = input.reports.filter((r) => r.status === 'blocked').map((r) => r.environment);
+    const head = [
+        `Rendered manifests of ${plural(input.reports.length, 'environment')} on the WET branch ${inlineCode(marker.branch)} (stage **${marker.stage}**) for #${marker.parent}, each in its folder:`,
+        '',
+    ];
+    const tail = [
+        `DRY commit \`${marker.drySha}\` · parent head \`${marker.headSha}\``,
+        '',
+        ...(blocked.length > 0
+            ? [
+                `> [!WARNING]`,
+                `> The deletion guard blocked ${nameList(blocked.map(untrusted))}: this child deploys only with \`${input.promoteCommand} ${marker.stage} --allow-deletions\` on #${marker.parent}, by a maintainer.`,
+                '',
+            ]
+            : []),
+        input.autoPromote && blocked.length === 0
+            ? `This stage deploys automatically.`
+            : `Deploy it with \`${input.promoteCommand} ${marker.stage}\` on #${marker.parent}.`,
+        'fleet-promote manages this PR: it is updated with the parent and merged or closed when the parent is.',
+    ];
+    const compose = (shown, more) => {
+        const rows = shown.map((r) => [
+            untrusted(r.environment),
+            inlineCode(r.folder),
+            String(r.resources.before),
+            String(r.resources.after),
+            `+${r.diff.added} ~${r.diff.changed} -${r.diff.deleted}`,
+        ]);
+        const diffs = shown.flatMap((r) => {
+            // Each diff is cut to a quarter of the limit, so the marker line always fits.
+            const diff = truncate(environmentDiff(r.changes), Math.floor(limit / 4), '\n…(diff cut to fit GitHub’s body limit)\n');
+            return diff
+                ? [
+                    details(`${r.environment}: ${plural(r.changes.length, 'object')}`, codeBlock(diff, 'diff')),
+                    '',
+                ]
+                : [];
+        });
+        return [
+            ...head,
+            table(['Environment', 'Folder', 'Before', 'After', 'Changes'], rows, [
+                'l',
+                'l',
+                'r',
+                'r',
+                'l',
+            ]),
+            ...(more ? ['', more] : []),
+            '',
+            ...tail,
+            '',
+            ...diffs,
+            markerLine,
+            '',
+        ].join('\n');
+    };
+    return fitItems(input.reports, limit, compose, { noun: 'environments' });
 }
 
 ;// CONCATENATED MODULE: external "node:fs/promises"
@@ -67783,6 +67869,9 @@ function checkSharedBranch(config, sharing, places) {
         if (same) {
             fail(env, `environments "${same.name}" and "${env.name}" would both write folder "${env.folder}" of the WET branch "${env.branch}"; the path template must include {name}`);
         }
+        if (env.stage !== first.stage) {
+            fail(env, `environments "${first.name}" (stage ${first.stage}) and "${env.name}" (stage ${env.stage}) would share the WET branch "${env.branch}"; a shared branch's child lands all its folders at once, so they must be of one stage (e.g. branch: "env/{stage}")`);
+        }
         byFolder.set(env.folder, env);
     }
     for (const [folder, env] of byFolder) {
@@ -68237,7 +68326,6 @@ async function releaseLocks(at, locks) {
 
 
 
-
 /**
  * Restores the clusters of children about to close. Returns the outcome per
  * environment; `failed` lists the environments whose cluster may still run
@@ -68279,7 +68367,8 @@ async function restoreOne(options, parent, environment, child, wetTips) {
             detail: `cannot check ${name}: no Argo CD token (the argocd-token input) or deploy.argocd.server`,
         };
     }
-    const own = childBranch(parent, environment);
+    // The child's own branch: the environment's, or its shared WET branch's child.
+    const own = child.branch;
     return restoreApplication(options.argocd, {
         application: name,
         wetBranch: child.base,
@@ -68644,11 +68733,20 @@ function checkWetTips(environments, remoteRefs) {
             throw wetMoved(env, now);
     }
 }
-function childMarker(env, commit, run) {
+/** The marker of a child holding `held` (one environment, or the folders of a shared branch). */
+function childMarker(held, commit, run) {
+    const envs = 'status' in held ? [held] : held;
+    const env = envs[0];
+    const shared = env.folder !== undefined;
+    const blocked = envs.filter((e) => e.status === 'blocked');
+    const guard = blocked[0] && {
+        reason: blocked[0].reason ?? 'deletion guard',
+        deleted: blocked.reduce((sum, e) => sum + e.diff.deleted, 0),
+    };
     return {
         version: 1,
         parent: run.parent,
-        environment: env.name,
+        environment: shared ? childUnit(env) : env.name,
         stage: env.stage,
         branch: env.branch,
         drySha: run.drySha,
@@ -68659,9 +68757,8 @@ function childMarker(env, commit, run) {
         ...(run.dryBase && run.baseTip && run.baseTip !== run.dryBase
             ? { baseMovedTo: run.baseTip }
             : {}),
-        ...(env.status === 'blocked'
-            ? { guard: { reason: env.reason ?? 'deletion guard', deleted: env.diff.deleted } }
-            : {}),
+        ...(guard ? { guard } : {}),
+        ...(shared ? { environments: envs.map((e) => e.name) } : {}),
     };
 }
 function groupChildren(children) {
@@ -68681,12 +68778,15 @@ function groupChildren(children) {
  */
 function planClosures(environments, planned, open) {
     const byName = new Map(environments.map((env) => [env.name, env]));
-    const plannedNames = new Set(planned.map((p) => p.env.name));
+    const plannedBranches = new Set(planned.map((p) => p.branch));
+    const kept = (name, child) => {
+        const status = byName.get(name)?.status;
+        return plannedBranches.has(child.branch) || status === 'failed' || status === 'blocked';
+    };
+    // A shared branch's child is listed once per folder: it stays when any of them keeps it.
+    const keptNumbers = new Set([...open.existing].filter(([name, child]) => kept(name, child)).map(([, c]) => c.number));
     return [
-        ...[...open.existing].filter(([name]) => {
-            const status = byName.get(name)?.status;
-            return !plannedNames.has(name) && status !== 'failed' && status !== 'blocked';
-        }),
+        ...[...open.existing].filter(([, child]) => !keptNumbers.has(child.number)),
         ...open.extra.map((child) => ['', child]),
     ].map(([name, child]) => ({ environment: name, child }));
 }
@@ -68697,11 +68797,13 @@ function planClosures(environments, planned, open) {
  */
 function planSuperseded(planned, existing, remoteRefs, stages) {
     return planned.flatMap((plan) => {
-        const child = existing.get(plan.env.name);
         const now = remoteRefs.get(`refs/heads/${plan.branch}`);
-        return child && now && now !== plan.commit.sha && !autoPromotes(stages, plan.env.stage)
-            ? [{ environment: plan.env.name, child }]
-            : [];
+        if (!now || now === plan.commit.sha || autoPromotes(stages, plan.env.stage))
+            return [];
+        return plan.envs.flatMap((env) => {
+            const child = existing.get(env.name);
+            return child ? [{ environment: env.name, child }] : [];
+        });
     });
 }
 function autoPromotes(stages, stage) {
@@ -68722,10 +68824,10 @@ function planRefUpdates(input) {
     for (const plan of planned) {
         const ref = `refs/heads/${plan.branch}`;
         updates.set(ref, leased(ref, plan.commit.sha));
-        if (input.tagTemplate) {
-            const tag = tagName(input.tagTemplate, {
-                environment: plan.env.name,
-                stage: plan.env.stage,
+        for (const env of input.tagTemplate ? plan.envs : []) {
+            const tag = tagName(input.tagTemplate ?? '', {
+                environment: env.name,
+                stage: env.stage,
                 pr: input.parent,
                 drySha: input.drySha,
             });
@@ -68792,7 +68894,7 @@ function planStatuses(input) {
     const { current } = input;
     const sameChild = new Set(input.planned
         .filter((plan) => plan.commit.sha === input.remoteRefs.get(`refs/heads/${plan.branch}`))
-        .map((plan) => plan.env.name));
+        .flatMap((plan) => plan.envs.map((env) => env.name)));
     return input.environments.flatMap((env) => {
         const report = input.reports.get(env.name);
         const deployed = current.get(environmentContext(env.name))?.state === 'success';
@@ -68806,11 +68908,16 @@ function planStatuses(input) {
         return sameStatus(current.get(status.context), status) ? [] : [status];
     });
 }
-/** The children open after this run, as the gate reads them. */
+/**
+ * The children open after this run, as the gate reads them. A shared
+ * branch's child is left out: its environments are impacted, so the gate
+ * knows them already, and its branch names no environment.
+ */
 function openChildrenAfter(reports, environments, parent, fullName) {
     const byName = new Map(environments.map((env) => [env.name, env]));
     return [...reports]
         .filter((r) => r.child && r.child.state !== 'closed')
+        .filter((r) => byName.get(r.environment)?.folder === undefined)
         .map((r) => ({
         number: r.child?.number ?? 0,
         state: 'open',
@@ -68828,13 +68935,18 @@ function openChildrenAfter(reports, environments, parent, fullName) {
     }));
 }
 /** The `children` output: one per environment (sorted), then extras that closed. */
-function childOutputs(reports, closed, parent) {
+function childOutputs(reports, closed, parent, environments = []) {
+    const byName = new Map(environments.map((env) => [env.name, env]));
+    const unit = (name) => {
+        const env = byName.get(name);
+        return env ? childUnit(env) : name;
+    };
     const children = [...reports]
         .map((r) => ({
         environment: r.environment,
         stage: r.stage,
         render: r.status,
-        branch: childBranch(parent, r.environment),
+        branch: childBranch(parent, unit(r.environment)),
         number: r.child?.number ?? null,
         url: r.child?.url ?? null,
         state: r.child?.state ?? 'none',
@@ -69038,7 +69150,7 @@ async function openChildPrs(options) {
     return {
         stale: false,
         headSha,
-        children: childOutputs(reports.values(), closed, parent),
+        children: childOutputs(reports.values(), closed, parent, hydration.environments),
         pushed: refs.pushed,
         commentUrl,
         jobSummary: jobSummary(parent, reports.values()),
@@ -69060,7 +69172,7 @@ async function fetchMissing(options, remoteRefs) {
         if (env.baseSha !== '' && !(await git.tryRevParse(env.baseSha))) {
             toFetch.add(`refs/heads/${env.branch}`);
         }
-        const childRef = `refs/heads/${childBranch(parent, env.name)}`;
+        const childRef = `refs/heads/${childBranch(parent, childUnit(env))}`;
         const childSha = remoteRefs.get(childRef);
         if (childSha && !(await git.tryRevParse(childSha)))
             toFetch.add(childRef);
@@ -69068,6 +69180,18 @@ async function fetchMissing(options, remoteRefs) {
     if (toFetch.size > 0)
         await git.fetch(options.remote, [...toFetch]);
     return toFetch.size;
+}
+/** Environments by child unit: each alone, or every rendered folder of a shared WET branch together. */
+function childUnits(environments) {
+    const units = new Map();
+    for (const env of environments.filter(hasChild)) {
+        const unit = units.get(childUnit(env));
+        if (unit)
+            unit.push(env);
+        else
+            units.set(childUnit(env), [env]);
+    }
+    return [...units.values()];
 }
 /** The child commits, built locally; renders whose commit changes nothing are `unchanged`. */
 async function buildChildren(options, dry, headSha, remoteRefs, baseRef) {
@@ -69081,9 +69205,10 @@ async function buildChildren(options, dry, headSha, remoteRefs, baseRef) {
     };
     const planned = [];
     const unchanged = new Set();
-    for (const env of hydration.environments.filter(hasChild)) {
-        const commit = await buildWetCommit(git, {
-            environment: env,
+    for (const envs of childUnits(hydration.environments)) {
+        const env = envs[0];
+        const commit = await buildBranchCommit(git, {
+            environments: envs,
             renderedDir: options.renderedDir,
             parent,
             dry,
@@ -69092,22 +69217,23 @@ async function buildChildren(options, dry, headSha, remoteRefs, baseRef) {
         if (env.baseSha === '' && now !== '' && now !== commit.rootSha)
             throw wetMoved(env, now);
         if (!commit.changed) {
-            unchanged.add(env.name);
+            for (const e of envs)
+                unchanged.add(e.name);
             continue;
         }
-        const branch = childBranch(parent, env.name);
+        const branch = childBranch(parent, childUnit(env));
         const existing = remoteRefs.get(`refs/heads/${branch}`);
         if (existing && (await sameTreeAndParent(git, existing, commit.sha))) {
             // Same content on the same WET tip (e.g. only the PR's merge commit was recomputed): keep it, push nothing.
             commit.sha = existing;
         }
-        const marker = childMarker(env, commit, {
+        const marker = childMarker(envs, commit, {
             parent,
             drySha: hydration.drySha,
             headSha,
             ...base,
         });
-        planned.push({ env, commit, branch, marker });
+        planned.push({ env, envs, commit, branch, marker });
     }
     return { planned, unchanged };
 }
@@ -69123,7 +69249,7 @@ async function restoreClusters(options, built, open, remoteRefs, log) {
     const superseded = planSuperseded(built, open.existing, remoteRefs, options.stages);
     const replaced = await restoreDropped(restore, parent, superseded, remoteRefs, log);
     return {
-        planned: built.filter((p) => !replaced.failed.has(p.env.name)),
+        planned: built.filter((p) => !p.envs.some((env) => replaced.failed.has(env.name))),
         closing: toClose.filter(({ environment }) => !dropped.failed.has(environment)),
         dropped,
         replaced,
@@ -69150,15 +69276,11 @@ async function syncChildPrs(options, parentTitle, planned, existing, reports) {
     const { client, repo, parent } = options;
     const labels = [...new Set((options.labels ?? []).filter(Boolean))];
     for (const plan of planned) {
-        const report = reports.get(plan.env.name);
-        const title = childTitle(parent, plan.env.name, parentTitle);
-        const body = renderChildBody({
-            marker: plan.marker,
-            report,
-            autoPromote: autoPromotes(options.stages, plan.env.stage),
-            promoteCommand: options.promoteCommand,
-        });
-        let child = existing.get(plan.env.name);
+        const shared = plan.env.folder !== undefined;
+        const title = childTitle(parent, shared ? plan.env.branch : plan.env.name, parentTitle);
+        const body = childBody(options, plan, reports);
+        let child = plan.envs.map((env) => existing.get(env.name)).find((c) => c?.branch === plan.branch) ??
+            existing.get(plan.env.name);
         let state = 'unchanged';
         if (!child) {
             const created = await createOrAdoptChildPr(client, repo, parent, {
@@ -69179,15 +69301,41 @@ async function syncChildPrs(options, parentTitle, planned, existing, reports) {
         if (changes.missingLabels.length > 0) {
             await addLabels(client, repo, child.number, changes.missingLabels);
         }
-        report.child = { number: child.number, url: child.url, state };
+        for (const env of plan.envs) {
+            const report = reports.get(env.name);
+            if (report)
+                report.child = { number: child.number, url: child.url, state };
+        }
     }
+}
+/** A child's body: one environment's render, or every folder a shared branch's child holds. */
+function childBody(options, plan, reports) {
+    const common = {
+        marker: plan.marker,
+        autoPromote: autoPromotes(options.stages, plan.env.stage),
+        promoteCommand: options.promoteCommand,
+    };
+    if (plan.env.folder === undefined) {
+        return renderChildBody({ ...common, report: reports.get(plan.env.name) });
+    }
+    return renderSharedChildBody({
+        ...common,
+        reports: plan.envs.map((env) => ({
+            ...reports.get(env.name),
+            folder: env.folder ?? '',
+        })),
+    });
 }
 /** Close children that no longer carry a change, releasing their locks. */
 async function closeChildren(options, closing, outcomes, reports) {
     const { client, repo, parent } = options;
     const closed = [];
+    const done = new Set();
     for (const { environment, child } of closing) {
-        await closePull(client, repo, child.number);
+        // A shared branch's child is listed once per folder: it closes once.
+        if (!done.has(child.number))
+            await closePull(client, repo, child.number);
+        done.add(child.number);
         if (environment)
             await releaseDroppedLock(client, repo, parent, environment, outcomes);
         const note = dropNote(outcomes.get(environment), child.base);
