@@ -78,6 +78,10 @@ describe('merge-cleanup action', { timeout: 300_000 }, () => {
       expect(JSON.parse(result.outputs.left ?? '')).toEqual([])
       expect(result.summary).toMatch(/merged, children landed/)
       expect(result.summary).toMatch(/#### This run/)
+      // The re-render of main runs in the privileged job: in the sandbox, as hydrate's does.
+      expect(result.stdout).toMatch(
+        /sandbox: bubblewrap [^\n]*\(no network, own PID namespace, read-only render tree and tools, private \/tmp/,
+      )
     } finally {
       await result.cleanup()
     }
