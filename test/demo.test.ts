@@ -37,6 +37,28 @@ it(
       expect(row.converged, row.environment).toBe(true)
     }
 
+    // Production ran in two waves: the canary eu-prod-1, baked, before any other cluster synced.
+    const production = result.production
+    expect(production?.waves, narration).toEqual([
+      '✅ wave 1 (eu-prod-1) of 2: done, 1/1 succeeded',
+      '✅ wave 2 (the rest) of 2: done, 4/4 succeeded',
+    ])
+    const [canary, ...rest] = production?.syncs ?? []
+    expect(canary?.environment).toBe('eu-prod-1')
+    expect(rest.map((sync) => sync.environment).sort()).toEqual([
+      'ap-prod-1',
+      'eu-prod-2',
+      'us-prod-1',
+      'us-prod-2',
+    ])
+    for (const sync of rest) {
+      expect(sync.sync, sync.environment).toBeGreaterThan(canary?.lastLook ?? Infinity)
+    }
+    for (const [environment, description] of Object.entries(production?.descriptions ?? {})) {
+      expect(description, environment).toMatch(/Synced and Healthy at [0-9a-f]{7}, Healthy for 3 s/)
+    }
+    expect(Object.keys(production?.descriptions ?? {})).toHaveLength(5)
+
     // The narration walks through every step a user would see on GitHub.
     for (const step of [
       'detect-impact exited 0',
@@ -45,6 +67,8 @@ it(
       '8 child pull requests',
       '`.promote testing`',
       '`.promote production`',
+      '(waves: eu-prod-1 → the rest; 3 s bake)',
+      '**Waves of production**',
       'decision: deployed',
       'fleet-promote/pipeline: success',
       'merge-cleanup exited 0',

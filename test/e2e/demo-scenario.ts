@@ -112,6 +112,19 @@ export interface EnvironmentRow {
   converged: boolean
 }
 
+/** `.promote production` as the reply and Argo CD saw it: what shows its waves ran in order. */
+export interface ProductionRun {
+  /** The reply's wave lines, e.g. `✅ wave 1 (eu-prod-1) of 2: done, 1/1 succeeded`. */
+  waves: string[]
+  /**
+   * Each environment Argo CD synced, in sync order: the positions of its sync
+   * and of its last look (the bake's last) among the command's Argo CD requests.
+   */
+  syncs: { environment: string; sync: number; lastLook: number }[]
+  /** Each production environment's `fleet-promote/<environment>` description afterwards. */
+  descriptions: Record<string, string>
+}
+
 export interface DemoResult {
   exitCode: number
   /** Every convergence check passed. */
@@ -127,6 +140,8 @@ export interface DemoResult {
   stoppedAt?: string
   /** Simulator requests, responses or events that did not match GitHub's OpenAPI or Argo CD's swagger. */
   mismatches: string[]
+  /** Absent when the demo stopped before `.promote production`. */
+  production?: ProductionRun
   /** The simulators are still running (`keep`). */
   kept: boolean
   /** Stops the simulators and removes the work directory (done already unless `keep`). */
@@ -324,7 +339,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     for (const stage of config.stages) {
       const names = environments.filter((env) => env.stage === stage.name).map((env) => env.name)
       print(
-        `      ${stage.name.padEnd(10)} ${names.join(', ')}${stage.autoPromote ? '   (autoPromote)' : ''}${stage.approvals ? `   (${stage.approvals} approval, ${stage.permission})` : ''}`,
+        `      ${stage.name.padEnd(10)} ${names.join(', ')}${stage.autoPromote ? '   (autoPromote)' : ''}${stage.approvals ? `   (${stage.approvals} approval, ${stage.permission})` : ''}${stage.waves.length > 0 ? `   (waves: ${[...stage.waves, 'the rest'].join(' → ')}; ${stage.bakeSeconds} s bake)` : ''}`,
       )
     }
 
@@ -553,7 +568,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     await step(`${MAINTAINER} approves, then comments \`.promote production\``)
     github.review(REPO, parent, { user: MAINTAINER, state: 'APPROVED', commitId: parentHead() })
     print(`    ${MAINTAINER} approved #${parent} at ${short(parentHead())}`)
-    await command(
+    const argoFrom = argo.requests.length
+    const productionReply = await command(
       runner,
       github,
       parent,
@@ -563,6 +579,18 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       argocdInputs,
       print,
     )
+    result.production = productionRun(
+      productionReply,
+      argo.requests.slice(argoFrom),
+      github.state.latestStatuses(REPO, parentHead()),
+      config,
+      impacted.filter((env) => env.stage === 'production'),
+    )
+    for (const sync of result.production.syncs) {
+      print(
+        `    Argo CD request ${sync.sync}: sync ${sync.environment}; its last look ${sync.lastLook}`,
+      )
+    }
     const gate = await aggregate(runner, github, parent, app.token, impacted, print)
     printApplications(argo, config, impacted, print)
     if (gate !== 'success') {
@@ -833,7 +861,7 @@ async function command(
   argocdInputs: Record<string, string>,
   print: (line: string) => void,
   expected: 'deployed' | 'done' = 'deployed',
-): Promise<void> {
+): Promise<string> {
   const posted = github.comment(REPO, parent, { user, body })
   const ran = await runner.run('promote', {
     eventName: 'issue_comment',
@@ -848,12 +876,43 @@ async function command(
     .comments(REPO, parent)
     .filter((comment) => comment.id > posted.id && comment.user === APP)
     .at(-1)
-  if (reply) print(excerpt(reply.body, 14))
+  if (reply) print(excerpt(reply.body, 20))
   if (ran.outputs.decision !== expected) {
     throw new DemoStop(
       `\`${body}\` answered ${ran.outputs.decision ?? '?'}, not ${expected}: ${ran.outputs.reason ?? 'no reason given'}`,
     )
   }
+  return reply?.body ?? ''
+}
+
+/** The reply's wave lines and, from the command's Argo CD requests, when each Application synced and was last looked at. */
+function productionRun(
+  reply: string,
+  requests: readonly { method: string; path: string }[],
+  statuses: readonly { context: string; description?: string | null }[],
+  config: FleetConfig,
+  environments: readonly Environment[],
+): ProductionRun {
+  const waves = reply
+    .split('\n')
+    .filter((line) => /^- \S+ wave \d+ /u.test(line))
+    .map((line) => line.slice(2))
+  const syncs = environments
+    .map((env) => {
+      const path = `/api/v1/applications/${encodeURIComponent(argoCdApplicationName(config, env))}`
+      const sync = requests.findIndex((r) => r.method === 'POST' && r.path === `${path}/sync`)
+      const lastLook = requests.findLastIndex((r) => r.method === 'GET' && r.path === path)
+      return { environment: env.name, sync, lastLook }
+    })
+    .filter((entry) => entry.sync >= 0)
+    .sort((a, b) => a.sync - b.sync)
+  const descriptions = Object.fromEntries(
+    environments.map((env) => [
+      env.name,
+      statuses.find((status) => status.context === `fleet-promote/${env.name}`)?.description ?? '',
+    ]),
+  )
+  return { waves, syncs, descriptions }
 }
 
 async function aggregate(
