@@ -240,6 +240,62 @@ describe('a second parent on the same cluster', { timeout: 600_000 }, () => {
   })
 })
 
+describe(
+  'a second parent while the first one merged and its closed workflow has not run',
+  { timeout: 600_000 },
+  () => {
+    it("is refused on the first one's cluster, takes no lock, and deploys both changes once merge-cleanup landed them", async () => {
+      const f = await start()
+      const first = await f.openParent('label', {
+        'clusters/production/prod-a/namespace.yaml':
+          'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n  labels:\n    team: web\n',
+      })
+      await f.prWorkflow(first, 'opened')
+      const second = await f.openParent('size', {
+        'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+        'clusters/production/prod-b/cluster.yaml': cluster('prod-b', '  size: big\n'),
+      })
+      await f.prWorkflow(second, 'opened')
+      const closed = await f.merge(first)
+      const wet = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a') ?? ''
+      const reason = `prod-a may lack what #${first} changed: it is closed, but its child on env/prod-a is still open (the closed workflow has not run yet); promote again once it has`
+
+      f.approve(second)
+      const dry = await f.command(second, f.users.maintainer, '.promote production --noop')
+      expect(dry.steps.promote?.outputs.reason).toBe(
+        `--noop: a promotion of ${f.gh.state.pull('acme/fleet', second).headSha.slice(0, 7)} now would be refused: ${reason}; nothing was deployed`,
+      )
+      const refused = await f.command(second, f.users.maintainer, '.promote production')
+      expect(refused.steps.promote?.outputs.decision).toBe('refused')
+      expect(refused.steps.promote?.outputs.reason).toBe(reason)
+      expect(f.comments(second).at(-1)?.body).toContain(reason)
+      expect(lockOf(f, 'prod-a')).toBeUndefined()
+      expect(lockOf(f, 'prod-b')).toBeUndefined()
+      expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wet}`)
+      expect(f.applications().get('prod-b')).toMatch(/^env\/prod-b@/)
+      expect(f.statuses(second).get('fleet-promote/prod-a')?.state).toBe('pending')
+      // The only violations: prod-a's WET branch lags main until the closed workflow lands #first's child.
+      const lag = new RegExp(
+        `: Application prod-a-addons \\(prod-a\\) runs ${wet.slice(0, 7)}, .*lacks what main merged for prod-a`,
+      )
+      expect(f.violations.filter((v) => !lag.test(v))).toEqual([])
+      f.violations.length = 0
+
+      const cleanup = (await f.closedWorkflow(first, closed)).steps.cleanup!
+      expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+      expect(JSON.parse(cleanup.outputs.merged ?? '[]')).toEqual(['prod-a'])
+      for (const run of await f.dispatched()) expect(run.steps.children?.exitCode).toBe(0)
+      const promoted = await f.command(second, f.users.maintainer, '.promote production')
+      expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
+        'deployed',
+      )
+      expect(f.applications().get('prod-a')).toMatch(/^fleet-promote\/pr-\d+\/prod-a@/)
+      expect(f.applications().get('prod-b')).toMatch(/^fleet-promote\/pr-\d+\/prod-b@/)
+      expect(f.violations).toEqual([])
+    })
+  },
+)
+
 describe('a deployed second parent', { timeout: 600_000 }, () => {
   it('goes back to the WET branch when another parent lands under it, keeps its lock, and deploys again once re-rendered', async () => {
     const f = await start()

@@ -93,6 +93,65 @@ describe.each(['eager', 'on-read'] as const)(
   },
 )
 
+const labelled = (team: string) =>
+  `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: web\n  labels:\n    team: ${team}\n`
+
+// Between a parent's merge and its closed workflow, its child on a cluster is
+// still open and its change not on the WET branch: nothing has moved under the
+// other parent's child yet, so only the closed parent's open child shows it is stale.
+describe('a parent merged, its closed workflow not run yet', () => {
+  it(
+    "refuses the other parent's child on that cluster meanwhile; once merge-cleanup ran, the re-rendered child deploys both changes",
+    { timeout: 600_000 },
+    async () => {
+      const f = await start()
+      const a = await f.openParent('label', {
+        'clusters/production/prod-a/namespace.yaml': labelled('web'),
+      })
+      await f.prWorkflow(a, 'opened')
+      const b = await f.openParent('size', {
+        'clusters/production/prod-a/cluster.yaml': cluster('prod-a', '  size: big\n'),
+      })
+      await f.prWorkflow(b, 'opened')
+      const wet = f.gh.state.refSha('acme/fleet', 'refs/heads/env/prod-a') ?? ''
+      const closed = await f.merge(a)
+
+      f.approve(b)
+      const refused = await f.command(b, f.users.maintainer, '.promote production')
+      expect(refused.steps.promote?.outputs.decision, refused.steps.promote?.stdout).toBe('refused')
+      expect(refused.steps.promote?.outputs.reason).toBe(
+        `prod-a may lack what #${a} changed: it is closed, but its child on env/prod-a is still open (the closed workflow has not run yet); promote again once it has`,
+      )
+      expect(f.applications().get('prod-a')).toBe(`env/prod-a@${wet}`)
+      // The one violation is the WET branch itself lagging main until the closed workflow lands #A's child.
+      expect(f.violations).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^\\.promote production on #${b}: Application prod-a-addons \\(prod-a\\) runs ${wet.slice(0, 7)}, .*lacks what main merged for prod-a`,
+          ),
+        ),
+      ])
+      f.violations.length = 0
+
+      const cleanup = (await f.closedWorkflow(a, closed)).steps.cleanup!
+      expect(cleanup.exitCode, cleanup.stdout).toBe(0)
+      const [rerender, ...more] = await f.dispatched()
+      expect(more).toEqual([])
+      expect(rerender?.steps.children?.exitCode).toBe(0)
+      const promoted = await f.command(b, f.users.maintainer, '.promote production')
+      expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
+        'deployed',
+      )
+      const app = f.argocd.getApplication('prod-a-addons')
+      expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
+      const running = app?.status?.sync?.revision ?? ''
+      expect(await holds(f, running, 'team: web')).toBe(true)
+      expect(await holds(f, running, 'size: big')).toBe(true)
+      expect(f.violations).toEqual([])
+    },
+  )
+})
+
 describe('when the re-render cannot be requested', () => {
   it(
     'says so on the other parent and in its status, exits 0, and a re-run of merge-cleanup requests it',

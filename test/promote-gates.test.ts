@@ -157,6 +157,7 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
     requiredRuns: new Map(),
     argocdToken: true,
     wetTips: new Map(FLEET.map((env) => [`env/${env}`, WET])),
+    unlanded: [],
     ...overrides,
   }
 }
@@ -363,6 +364,39 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
   {
     name: 'a child built after the base moved, the base back at its DRY base',
     facts: { impacted: [behindBase('eu-test-1'), impacted('us-test-1')], baseTip: DRY_BASE },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'another parent merged, its child on a named environment still open (merge-cleanup has not run)',
+    facts: { unlanded: [{ environment: 'eu-test-1', parent: 12, base: 'env/eu-test-1' }] },
+    verdict:
+      'refuse: eu-test-1 may lack what #12 changed: it is closed, but its child on env/eu-test-1 is still open (the closed workflow has not run yet); promote again once it has',
+  },
+  {
+    name: 'a closed parent with children on two named environments',
+    facts: {
+      unlanded: [
+        { environment: 'eu-test-1', parent: 12, base: 'env/eu-test-1' },
+        { environment: 'us-test-1', parent: 12, base: 'env/us-test-1' },
+      ],
+    },
+    verdict:
+      'refuse: eu-test-1, us-test-1 may lack what #12 changed: it is closed, but its children on env/eu-test-1, env/us-test-1 are still open (the closed workflow has not run yet); promote again once it has',
+  },
+  {
+    name: 'two closed parents on named environments',
+    facts: {
+      unlanded: [
+        { environment: 'eu-test-1', parent: 12, base: 'env/eu-test-1' },
+        { environment: 'eu-test-1', parent: 13, base: 'env/eu-test-1' },
+      ],
+    },
+    verdict:
+      'refuse: eu-test-1 may lack what #12 changed: it is closed, but its child on env/eu-test-1 is still open; eu-test-1 may lack what #13 changed: it is closed, but its child on env/eu-test-1 is still open (their closed workflows have not run yet); promote again once they have',
+  },
+  {
+    name: "a closed parent's open child on an environment the command does not name",
+    facts: { unlanded: [{ environment: 'eu-prod-1', parent: 12, base: 'env/eu-prod-1' }] },
     verdict: 'proceed: eu-test-1 us-test-1',
   },
   {
@@ -757,6 +791,7 @@ describe('decidePromotion', () => {
       'permission: ok: max has the maintain role; this needs maintain',
       'child PRs: ok: child PRs rendered from aaaaaaa',
       'renders: ok: every child is built on its WET branch tip',
+      'closed parents: ok: no closed parent has an open child here',
       'approvals: ok: 1 approving review of aaaaaaa (1 needed)',
       'deletion guard: ok: nothing blocked',
       'required stages: ok: none outside this command',
@@ -804,6 +839,7 @@ describe('decidePromotion', () => {
       ['permission', true],
       ['child PRs', false],
       ['renders', true],
+      ['closed parents', true],
       ['approvals', false],
       ['deletion guard', true],
       ['required stages', false],

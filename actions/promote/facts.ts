@@ -7,6 +7,7 @@ import { stageFor } from '../lib/config/config.js'
 import type { FleetConfig, StageConfig } from '../lib/config/types.js'
 import type { GitHubClient } from '../lib/github/client.js'
 import {
+  allChildren,
   childrenOf,
   getPullRequest,
   listOpenPulls,
@@ -77,6 +78,19 @@ export interface PromoteFacts {
    * built after the base had moved past its render's DRY base (its marker's `baseMovedTo`).
    */
   baseTip?: string
+  /**
+   * Open children of parents that are no longer open (merged or closed, their
+   * closed workflow not run yet), from the open pull request listing.
+   */
+  unlanded: readonly UnlandedChild[]
+}
+
+/** An open child whose parent is closed: what it holds is not on its WET branch yet. */
+export interface UnlandedChild {
+  environment: string
+  parent: number
+  /** Its WET branch. */
+  base: string
 }
 
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
@@ -92,6 +106,14 @@ export function impactedOf(
     if (stage) impacted.push({ environment: child.environment, stage, child })
   }
   return impacted
+}
+
+/** Open children among `pulls` whose parent pull request is not among them (closed or merged). */
+export function unlandedOf(pulls: readonly PullSummary[], repo: RepoRef): UnlandedChild[] {
+  const open = new Set(pulls.filter((pull) => pull.state === 'open').map((pull) => pull.number))
+  return allChildren(pulls, repo)
+    .filter((child) => child.state === 'open' && !open.has(child.parent))
+    .map((child) => ({ environment: child.environment, parent: child.parent, base: child.base }))
 }
 
 /** Environments with a `fleet-promote/<environment>` status on the head but no open child. */
@@ -192,6 +214,7 @@ export async function gatherPromoteFacts(
     argocdToken: settings.argocd !== undefined,
     wetTips,
     ...(behind ? { baseTip: baseTip ?? '' } : {}),
+    unlanded: unlandedOf(pulls, repo),
   }
 }
 

@@ -334,6 +334,35 @@ const staleRenders: Gate = (facts, selected) => {
   }
 }
 
+/**
+ * A parent that is merged or closed while its child on one of these
+ * environments is still open: its closed workflow (merge-cleanup) has not
+ * landed that child yet, so the WET branch, and any child rendered on it,
+ * may lack the parent's change. Deploying now would roll it back.
+ */
+const unlandedCheck: Gate = (facts, selected) => {
+  const names = new Set(selected.map((env) => env.environment))
+  const byParent = new Map<number, { environments: string[]; bases: Set<string> }>()
+  for (const child of facts.unlanded) {
+    if (!names.has(child.environment)) continue
+    const entry = byParent.get(child.parent) ?? { environments: [], bases: new Set<string>() }
+    entry.environments.push(child.environment)
+    entry.bases.add(child.base)
+    byParent.set(child.parent, entry)
+  }
+  if (byParent.size === 0)
+    return { gate: 'closed parents', ok: true, detail: 'no closed parent has an open child here' }
+  const clauses = [...byParent].map(([parent, { environments, bases }]) => {
+    const many = environments.length > 1
+    return `${list(environments)} may lack what #${parent} changed: it is closed, but its ${many ? 'children' : 'child'} on ${list([...bases])} ${many ? 'are' : 'is'} still open`
+  })
+  const tail =
+    byParent.size === 1
+      ? '(the closed workflow has not run yet); promote again once it has'
+      : '(their closed workflows have not run yet); promote again once they have'
+  return { gate: 'closed parents', ok: false, detail: `${clauses.join('; ')} ${tail}` }
+}
+
 const approvalsGate: Gate = (facts, _selected, stages) => {
   const approvers = approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha)
   const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha)
@@ -435,6 +464,7 @@ const argocdGate: Gate = (facts, _selected, stages) => {
 const GATES: readonly Gate[] = [
   staleChildren,
   staleRenders,
+  unlandedCheck,
   approvalsGate,
   deletionGuardGate,
   requiresGate,
