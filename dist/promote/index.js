@@ -69483,6 +69483,34 @@ const staleRenders = (facts, selected) => {
         detail: `${what} rendered before ${one.moved}${others > 0 ? ` (and ${others} other branch${others === 1 ? '' : 'es'} moved)` : ''}: ${next}`,
     };
 };
+/**
+ * A parent that is merged or closed while its child on one of these
+ * environments is still open: its closed workflow (merge-cleanup) has not
+ * landed that child yet, so the WET branch, and any child rendered on it,
+ * may lack the parent's change. Deploying now would roll it back.
+ */
+const unlandedCheck = (facts, selected) => {
+    const names = new Set(selected.map((env) => env.environment));
+    const byParent = new Map();
+    for (const child of facts.unlanded) {
+        if (!names.has(child.environment))
+            continue;
+        const entry = byParent.get(child.parent) ?? { environments: [], bases: new Set() };
+        entry.environments.push(child.environment);
+        entry.bases.add(child.base);
+        byParent.set(child.parent, entry);
+    }
+    if (byParent.size === 0)
+        return { gate: 'closed parents', ok: true, detail: 'no closed parent has an open child here' };
+    const clauses = [...byParent].map(([parent, { environments, bases }]) => {
+        const many = environments.length > 1;
+        return `${nameList(environments)} may lack what #${parent} changed: it is closed, but its ${many ? 'children' : 'child'} on ${nameList([...bases])} ${many ? 'are' : 'is'} still open`;
+    });
+    const tail = byParent.size === 1
+        ? '(the closed workflow has not run yet); promote again once it has'
+        : '(their closed workflows have not run yet); promote again once they have';
+    return { gate: 'closed parents', ok: false, detail: `${clauses.join('; ')} ${tail}` };
+};
 const approvalsGate = (facts, _selected, stages) => {
     const approvers = gates_approversAmong(facts.reviews, facts.pull.author, facts.pull.headSha);
     const stale = staleApprovals(facts.reviews, facts.pull.author, facts.pull.headSha);
@@ -69573,6 +69601,7 @@ const argocdGate = (facts, _selected, stages) => {
 const GATES = [
     staleChildren,
     staleRenders,
+    unlandedCheck,
     approvalsGate,
     deletionGuardGate,
     requiresGate,
@@ -69864,6 +69893,13 @@ function impactedOf(config, repo, parent, pulls) {
     }
     return impacted;
 }
+/** Open children among `pulls` whose parent pull request is not among them (closed or merged). */
+function unlandedOf(pulls, repo) {
+    const open = new Set(pulls.filter((pull) => pull.state === 'open').map((pull) => pull.number));
+    return allChildren(pulls, repo)
+        .filter((child) => child.state === 'open' && !open.has(child.parent))
+        .map((child) => ({ environment: child.environment, parent: child.parent, base: child.base }));
+}
 /** Environments with a `fleet-promote/<environment>` status on the head but no open child. */
 function finishedOf(config, impacted, statuses) {
     const open = new Set(impacted.map((env) => env.environment));
@@ -69934,6 +69970,7 @@ async function gatherPromoteFacts(state, command) {
         argocdToken: settings.argocd !== undefined,
         wetTips,
         ...(behind ? { baseTip: baseTip ?? '' } : {}),
+        unlanded: unlandedOf(pulls, repo),
     };
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
