@@ -130,8 +130,23 @@ describe('waves', () => {
     expect(state('eu-prod-2')).toBe('pending')
 
     const status = await command('writer', '.status')
+    expect(status.reply).toContain(
+      '**Waves of production**: 1 of 3 waves done, wave 2 (eu-prod-*) next (next command)',
+    )
     expect(status.reply).toContain('✅ wave 1 (eu-prod-1) of 3: done, 1/1 succeeded')
     expect(status.reply).toContain('⏸️ wave 3 (the rest) of 3: waiting, 0/3 succeeded')
+    // The production rows in wave order, each with its wave.
+    expect(
+      [...status.reply.matchAll(/^\| `([^`]+)` \| production \| ([^|]+) \|/gm)].map(
+        ([, env, wave]) => `${env} ${wave}`,
+      ),
+    ).toEqual([
+      'eu-prod-1 1 of 3',
+      'eu-prod-2 2 of 3',
+      'ap-prod-1 3 of 3',
+      'us-prod-1 3 of 3',
+      'us-prod-2 3 of 3',
+    ])
 
     const second = await command('maintainer', '.promote production')
     expect(second.decision, second.reason).toBe('deployed')

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import type { WaveMode } from '../actions/lib/config/types.js'
-import { planWaves, progressOf, waveLines, type Progress } from '../actions/promote/waves.js'
+import { renderReply, type ReplyRow } from '../actions/promote/reply.js'
+import {
+  planWaves,
+  progressOf,
+  rowsByWave,
+  waveLines,
+  waveSection,
+  waveSummary,
+  type Progress,
+} from '../actions/promote/waves.js'
 
 const CANARY_THEN_EU = ['prod-canary', 'prod-eu-*']
 
@@ -126,6 +135,126 @@ describe('planWaves', () => {
     expect(plan.deployNow).toEqual(['prod-eu-1'])
     expect(waveLines(plan)[1]).toBe(
       '▶️ wave 2 (prod-eu-*) of 2: next (next command), 0/1 succeeded',
+    )
+  })
+})
+
+describe('waveSummary', () => {
+  it.each([
+    {
+      case: 'nothing deployed',
+      spec: 'prod-canary:todo prod-eu-1:todo prod-us-1:todo',
+      summary: '0 of 3 waves done, wave 1 (prod-canary) next',
+    },
+    {
+      case: 'manual: the next wave waits for the next command',
+      spec: 'prod-canary:done prod-us-1:todo',
+      mode: 'manual' as const,
+      summary: '1 of 2 waves done, wave 2 (the rest) next (next command)',
+    },
+    {
+      case: 'auto: the next wave is next, no command named',
+      spec: 'prod-canary:done prod-us-1:todo',
+      summary: '1 of 2 waves done, wave 2 (the rest) next',
+    },
+    {
+      case: 'a failed wave is where the stage stopped',
+      spec: 'prod-canary:done prod-eu-1:failed prod-eu-2:done prod-us-1:todo',
+      mode: 'manual' as const,
+      summary: '1 of 3 waves done, wave 2 (prod-eu-*) failed: the next command retries it',
+    },
+    {
+      case: 'a wave deploying',
+      spec: 'prod-canary:running prod-us-1:todo',
+      summary: '0 of 2 waves done, wave 1 (prod-canary) running',
+    },
+    {
+      case: 'every wave done',
+      spec: 'prod-canary:done prod-eu-1:done prod-us-1:done',
+      summary: '3 of 3 waves done',
+    },
+    {
+      case: 'one wave',
+      spec: 'prod-a:done prod-b:done',
+      waves: [],
+      summary: '1 of 1 wave done',
+    },
+  ])('$case', ({ spec, mode, waves, summary }) => {
+    const plan = planWaves(facts(spec, { ...(mode ? { mode } : {}), ...(waves ? { waves } : {}) }))
+    expect(waveSummary(plan)).toBe(summary)
+  })
+
+  it("heads the stage's wave section", () => {
+    const plan = planWaves(facts('prod-canary:done prod-us-1:todo', { mode: 'manual' }))
+    expect(waveSection(plan)).toEqual([
+      '**Waves of production**: 1 of 2 waves done, wave 2 (the rest) next (next command)',
+      '',
+      '- ✅ wave 1 (prod-canary) of 2: done, 1/1 succeeded',
+      '- ▶️ wave 2 (the rest) of 2: next (next command), 0/1 succeeded',
+      '',
+    ])
+  })
+})
+
+describe('rowsByWave', () => {
+  const row = (environment: string): ReplyRow => ({
+    environment,
+    stage: 'production',
+    result: 'pending',
+    detail: '',
+    links: [],
+  })
+
+  it('orders the rows by wave, names in order within one, each with its wave', () => {
+    const plan = planWaves(facts('prod-eu-1:todo prod-us-1:todo prod-canary:done prod-eu-2:todo'))
+    const rows = rowsByWave(['prod-canary', 'prod-eu-1', 'prod-eu-2', 'prod-us-1'].map(row), plan)
+    expect(rows.map((r) => [r.environment, r.wave])).toEqual([
+      ['prod-canary', '1 of 3'],
+      ['prod-eu-1', '2 of 3'],
+      ['prod-eu-2', '2 of 3'],
+      ['prod-us-1', '3 of 3'],
+    ])
+  })
+
+  it('numbers only the waves the pull request has environments in', () => {
+    const plan = planWaves(facts('prod-us-2:todo prod-us-1:todo prod-eu-1:todo'))
+    const rows = rowsByWave(['prod-us-1', 'prod-us-2', 'prod-eu-1'].map(row), plan)
+    expect(rows.map((r) => [r.environment, r.wave])).toEqual([
+      ['prod-eu-1', '1 of 2'],
+      ['prod-us-1', '2 of 2'],
+      ['prod-us-2', '2 of 2'],
+    ])
+  })
+
+  it('keeps a row of no wave of the plan, after them and without a wave', () => {
+    const plan = planWaves(facts('prod-canary:todo'))
+    const rows = rowsByWave([row('prod-other'), row('prod-canary')], plan)
+    expect(rows.map((r) => [r.environment, r.wave])).toEqual([
+      ['prod-canary', '1 of 1'],
+      ['prod-other', undefined],
+    ])
+  })
+
+  it('gives the reply a Wave column after Stage', () => {
+    const plan = planWaves(facts('prod-canary:done prod-us-1:todo'))
+    const rows = rowsByWave([row('prod-us-1'), row('prod-canary')], plan)
+    const body = renderReply({
+      decision: 'done',
+      reason: 'status',
+      command: '.status',
+      actor: 'wendy',
+      sha: 'a'.repeat(40),
+      promoteCommand: '.promote',
+      rows: [{ ...row('test-1'), stage: 'testing' }, ...rows],
+    })
+    expect(body).toContain(
+      [
+        '| Environment | Stage | Wave | Result | Details | Link |',
+        '| --- | --- | --- | --- | --- | --- |',
+        '| `test-1` | testing |  | ⏳ pending |  |  |',
+        '| `prod-canary` | production | 1 of 2 | ⏳ pending |  |  |',
+        '| `prod-us-1` | production | 2 of 2 | ⏳ pending |  |  |',
+      ].join('\n'),
     )
   })
 })

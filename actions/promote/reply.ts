@@ -16,6 +16,8 @@ import {
 export interface ReplyRow {
   environment: string
   stage: string
+  /** Its wave in a stage deployed in waves, e.g. `1 of 2`. */
+  wave?: string
   /** `success`, `failure`, `waiting`, `skipped`, or a phrase such as "would deploy". */
   result: string
   detail: string
@@ -111,10 +113,12 @@ function composeReply(input: ReplyInput, shownRows: readonly ReplyRow[], more: s
   }
   if (input.waves) out.push(...input.waves)
   if (shownRows.length > 0) {
+    const withWave = input.rows.some((row) => row.wave !== undefined)
     const withDuration = input.rows.some((row) => row.durationMs !== undefined)
     const headers = [
       'Environment',
       'Stage',
+      ...(withWave ? ['Wave'] : []),
       'Result',
       'Details',
       'Link',
@@ -123,12 +127,14 @@ function composeReply(input: ReplyInput, shownRows: readonly ReplyRow[], more: s
     const rows = shownRows.map((row) => [
       inlineCode(row.environment),
       row.stage,
+      ...(withWave ? [row.wave ?? ''] : []),
       RESULT_LABEL[row.result] ?? row.result,
       untrusted(row.detail),
       row.links.map((l) => link(l.text, l.url)).join(' · '),
       ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
     ])
-    out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '')
+    const align = headers.map((header) => (header === 'Duration' ? 'r' : 'l'))
+    out.push(table(headers, rows, align), '')
   }
   if (more) out.push(more, '')
   if (input.checks && input.checks.length > 0) {

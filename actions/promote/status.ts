@@ -9,7 +9,7 @@ import type { CommitStatus } from '../lib/statuses.js'
 import { finishedOf, impactedOf, repositoryRole, statusOf, type PullEnvironment } from './facts.js'
 import { checkActor, stagesIn, statusLink } from './gates.js'
 import type { ReplyRow } from './reply.js'
-import { planWaves, progressOf, waveSection } from './waves.js'
+import { planWaves, progressOf, rowsByWave, waveSection } from './waves.js'
 import { actorFields, done, refuse, type PromoteResult, type RunState } from './run.js'
 
 export async function showStatus(state: RunState): Promise<PromoteResult> {
@@ -30,30 +30,30 @@ export async function showStatus(state: RunState): Promise<PromoteResult> {
     repo,
     envs.map((env) => env.environment),
   )
-  const rows = stagesIn(config, envs).flatMap((stage) =>
-    envs
+  const rows: ReplyRow[] = []
+  const waves: string[] = []
+  for (const stage of stagesIn(config, envs)) {
+    const stageEnvs = envs
       .filter((env) => env.stage.name === stage.name)
       .sort((a, b) => a.environment.localeCompare(b.environment))
-      .map((env) =>
-        statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment)),
-      ),
-  )
-  const waves = stagesIn(config, envs)
-    .filter((stage) => stage.waves.length > 0)
-    .flatMap((stage) =>
-      waveSection(
-        planWaves({
-          stage,
-          environments: envs
-            .filter((env) => env.stage.name === stage.name)
-            .map((env) => ({
-              name: env.environment,
-              progress: progressOf(statusOf(statuses, env.environment)),
-            })),
-          selected: new Set(),
-        }),
-      ),
+    const stageRows = stageEnvs.map((env) =>
+      statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment)),
     )
+    if (stage.waves.length === 0) {
+      rows.push(...stageRows)
+      continue
+    }
+    const plan = planWaves({
+      stage,
+      environments: stageEnvs.map((env) => ({
+        name: env.environment,
+        progress: progressOf(statusOf(statuses, env.environment)),
+      })),
+      selected: new Set(),
+    })
+    rows.push(...rowsByWave(stageRows, plan))
+    waves.push(...waveSection(plan))
+  }
   return done(state, statusSummary(rows, pull.number, pull.headSha), rows, { waves })
 }
 

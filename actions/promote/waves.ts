@@ -139,7 +139,44 @@ export function waveLines(plan: WavePlan): string[] {
   })
 }
 
-/** The reply's markdown for one stage: `**Waves of production**` and a line per wave. */
+/** Where the stage stands as a whole: `1 of 2 waves done, wave 2 (the rest) next (next command)`. */
+export function waveSummary(plan: WavePlan): string {
+  const total = plan.waves.length
+  const done = plan.waves.filter((wave) => wave.state === 'done').length
+  const counted = `${done} of ${total} wave${total === 1 ? '' : 's'} done`
+  const current = plan.current
+  if (!current) return counted
+  const next = plan.manual ? ' (next command)' : ''
+  const where =
+    current.state === 'failed'
+      ? 'failed: the next command retries it'
+      : current.state === 'next'
+        ? `next${next}`
+        : current.state
+  return `${counted}, ${waveLabel(current)} ${where}`
+}
+
+/** The reply's markdown for one stage: `**Waves of production**: <summary>` and a line per wave. */
 export function waveSection(plan: WavePlan): string[] {
-  return [`**Waves of ${plan.stage}**`, '', ...waveLines(plan).map((line) => `- ${line}`), '']
+  return [
+    `**Waves of ${plan.stage}**: ${waveSummary(plan)}`,
+    '',
+    ...waveLines(plan).map((line) => `- ${line}`),
+    '',
+  ]
+}
+
+/** The stage's rows in wave order, each with its wave (`1 of 2`); rows of no wave of the plan keep their order after them. */
+export function rowsByWave<T extends { environment: string }>(
+  rows: readonly T[],
+  plan: WavePlan,
+): (T & { wave?: string })[] {
+  const waveOf = new Map<string, number>()
+  for (const wave of plan.waves)
+    for (const env of wave.environments) waveOf.set(env.name, wave.number)
+  const total = plan.waves.length
+  return rows
+    .map((row, i) => ({ row, i, wave: waveOf.get(row.environment) }))
+    .sort((a, b) => (a.wave ?? total + 1) - (b.wave ?? total + 1) || a.i - b.i)
+    .map(({ row, wave }) => (wave === undefined ? row : { ...row, wave: `${wave} of ${total}` }))
 }
