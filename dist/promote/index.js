@@ -69158,10 +69158,12 @@ function composeReply(input, shownRows, more) {
     if (input.waves)
         out.push(...input.waves);
     if (shownRows.length > 0) {
+        const withWave = input.rows.some((row) => row.wave !== undefined);
         const withDuration = input.rows.some((row) => row.durationMs !== undefined);
         const headers = [
             'Environment',
             'Stage',
+            ...(withWave ? ['Wave'] : []),
             'Result',
             'Details',
             'Link',
@@ -69170,12 +69172,14 @@ function composeReply(input, shownRows, more) {
         const rows = shownRows.map((row) => [
             inlineCode(row.environment),
             row.stage,
+            ...(withWave ? [row.wave ?? ''] : []),
             RESULT_LABEL[row.result] ?? row.result,
             untrusted(row.detail),
             row.links.map((l) => markdown_link(l.text, l.url)).join(' · '),
             ...(withDuration ? [row.durationMs === undefined ? '' : formatDuration(row.durationMs)] : []),
         ]);
-        out.push(table(headers, rows, ['l', 'l', 'l', 'l', 'l', 'r']), '');
+        const align = headers.map((header) => (header === 'Duration' ? 'r' : 'l'));
+        out.push(table(headers, rows, align), '');
     }
     if (more)
         out.push(more, '');
@@ -70381,9 +70385,42 @@ function waveLines(plan) {
         return `${WAVE_ICON[wave.state]} ${waveLabel(wave)} of ${total}: ${wave.state}${next}, ${counts}`;
     });
 }
-/** The reply's markdown for one stage: `**Waves of production**` and a line per wave. */
+/** Where the stage stands as a whole: `1 of 2 waves done, wave 2 (the rest) next (next command)`. */
+function waveSummary(plan) {
+    const total = plan.waves.length;
+    const done = plan.waves.filter((wave) => wave.state === 'done').length;
+    const counted = `${done} of ${total} wave${total === 1 ? '' : 's'} done`;
+    const current = plan.current;
+    if (!current)
+        return counted;
+    const next = plan.manual ? ' (next command)' : '';
+    const where = current.state === 'failed'
+        ? 'failed: the next command retries it'
+        : current.state === 'next'
+            ? `next${next}`
+            : current.state;
+    return `${counted}, ${waveLabel(current)} ${where}`;
+}
+/** The reply's markdown for one stage: `**Waves of production**: <summary>` and a line per wave. */
 function waveSection(plan) {
-    return [`**Waves of ${plan.stage}**`, '', ...waveLines(plan).map((line) => `- ${line}`), ''];
+    return [
+        `**Waves of ${plan.stage}**: ${waveSummary(plan)}`,
+        '',
+        ...waveLines(plan).map((line) => `- ${line}`),
+        '',
+    ];
+}
+/** The stage's rows in wave order, each with its wave (`1 of 2`); rows of no wave of the plan keep their order after them. */
+function rowsByWave(rows, plan) {
+    const waveOf = new Map();
+    for (const wave of plan.waves)
+        for (const env of wave.environments)
+            waveOf.set(env.name, wave.number);
+    const total = plan.waves.length;
+    return rows
+        .map((row, i) => ({ row, i, wave: waveOf.get(row.environment) }))
+        .sort((a, b) => (a.wave ?? total + 1) - (b.wave ?? total + 1) || a.i - b.i)
+        .map(({ row, wave }) => (wave === undefined ? row : { ...row, wave: `${wave} of ${total}` }));
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/wave-deploy.js
@@ -70940,22 +70977,28 @@ async function showStatus(state) {
     const impacted = impactedOf(config, repo, pull.number, pulls);
     const envs = [...impacted, ...finishedOf(config, impacted, statuses)];
     const locks = await locksOf(client, repo, envs.map((env) => env.environment));
-    const rows = stagesIn(config, envs).flatMap((stage) => envs
-        .filter((env) => env.stage.name === stage.name)
-        .sort((a, b) => a.environment.localeCompare(b.environment))
-        .map((env) => statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment))));
-    const waves = stagesIn(config, envs)
-        .filter((stage) => stage.waves.length > 0)
-        .flatMap((stage) => waveSection(planWaves({
-        stage,
-        environments: envs
+    const rows = [];
+    const waves = [];
+    for (const stage of stagesIn(config, envs)) {
+        const stageEnvs = envs
             .filter((env) => env.stage.name === stage.name)
-            .map((env) => ({
-            name: env.environment,
-            progress: progressOf(statusOf(statuses, env.environment)),
-        })),
-        selected: new Set(),
-    })));
+            .sort((a, b) => a.environment.localeCompare(b.environment));
+        const stageRows = stageEnvs.map((env) => statusRow(env, statusOf(statuses, env.environment), locks.get(env.environment)));
+        if (stage.waves.length === 0) {
+            rows.push(...stageRows);
+            continue;
+        }
+        const plan = planWaves({
+            stage,
+            environments: stageEnvs.map((env) => ({
+                name: env.environment,
+                progress: progressOf(statusOf(statuses, env.environment)),
+            })),
+            selected: new Set(),
+        });
+        rows.push(...rowsByWave(stageRows, plan));
+        waves.push(...waveSection(plan));
+    }
     return done(state, statusSummary(rows, pull.number, pull.headSha), rows, { waves });
 }
 /** One environment: its state, what the status says (where, at which SHA), its lock, its links. */
