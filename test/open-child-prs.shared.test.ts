@@ -6,6 +6,8 @@ import type { OpenChildPrsOptions } from '../actions/open-child-prs/child-prs.js
 import { parseMarker } from '../actions/lib/children.js'
 import { childrenOf, listOpenPulls } from '../actions/lib/github/pulls.js'
 import { MANAGED_LIST } from '../actions/lib/git/wet-commit.js'
+import { deployEnvironment, type DeployContext } from '../actions/promote/backends.js'
+import { landByPush } from '../actions/promote/landing.js'
 import { createGitHubClient } from './support/github-client.js'
 import { startGitHubSimulator, type GitHubSimulator } from './support/github/index.js'
 import { configMapChange, type FixtureEnvironment } from './fixtures/child-prs/hydration.js'
@@ -173,5 +175,75 @@ describe('openChildPrs on shared WET branches', { timeout: 300_000 }, () => {
     expect(patches).toHaveLength(2)
     expect(gh.state.pull(REPO, production!.number).state).toBe('closed')
     expect(gh.state.refSha(REPO, `fleet-promote/pr-${repo.parent}/env-production`)).toBeUndefined()
+  })
+
+  it("the merge backend's landing pushes a shared branch once for all its folders; GitHub marks the child merged", async () => {
+    await run(fixture({ 'test-a': 2, 'test-b': 2, 'prod-a': 2 }))
+    const client = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl })
+    const ref = { owner: 'acme', repo: 'fleet' }
+    const children = childrenOf(await listOpenPulls(client, ref), ref, repo.parent).map((c) => ({
+      environment: c.environment,
+      branch: c.branch,
+      headSha: c.headSha,
+      base: c.base,
+    }))
+    expect(children.map((c) => c.environment)).toEqual(['prod-a', 'test-a', 'test-b'])
+    gh.resetRequests()
+    const lines: string[] = []
+    const landed = await landByPush(
+      { git: repo.workspace, remote: gh.remoteUrl(REPO) },
+      children,
+      (line) => lines.push(line),
+    )
+    // Three environments, two WET branches: one push of two refs (a ref twice would be refused).
+    expect([...landed].sort()).toEqual(['prod-a', 'test-a', 'test-b'])
+    expect(lines).toEqual(['landed 2 child PR(s) on their WET branches in one push'])
+    expect(gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(1)
+    const testing = children.find((c) => c.environment === 'test-a')!
+    expect(gh.state.refSha(REPO, 'env/testing')).toBe(testing.headSha)
+    for (const pull of gh.state.pulls(REPO).filter((p) => p.headRef.startsWith('fleet-promote/')))
+      expect(pull, pull.headRef).toMatchObject({ merged: true })
+  })
+
+  it("the merge backend's fallback asks GitHub to merge a shared branch's child once for all its folders", async () => {
+    await run(fixture({ 'test-a': 2, 'test-b': 2 }))
+    const client = createGitHubClient(gh.adminToken, { baseUrl: gh.apiUrl })
+    const ref = { owner: 'acme', repo: 'fleet' }
+    const children = childrenOf(await listOpenPulls(client, ref), ref, repo.parent)
+    const parentSha = gh.state.pull(REPO, repo.parent).headSha
+    const ctx: DeployContext = {
+      client,
+      repo: ref,
+      parent: repo.parent,
+      parentSha,
+      repoUrl: `${gh.serverUrl}/${REPO}`,
+      externalSystem: 'Kargo',
+      checks: { secret: () => undefined },
+      deployments: new Map(),
+      statuses: new Map(),
+      merges: new Map(),
+      log: () => undefined,
+    }
+    gh.resetRequests()
+    const outcomes = await Promise.all(
+      children.map((child) =>
+        deployEnvironment(ctx, {
+          environment: child.environment,
+          stage: 'testing',
+          backend: 'merge',
+          child,
+          production: false,
+          bakeSeconds: 0,
+          recordDeployment: false,
+          verify: { http: [], prometheus: [] },
+        }),
+      ),
+    )
+    expect(outcomes.map((o) => [o.environment, o.result])).toEqual([
+      ['test-a', 'success'],
+      ['test-b', 'success'],
+    ])
+    expect(gh.routeCounts()['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(1)
+    expect(gh.state.pull(REPO, children[0]!.number)).toMatchObject({ merged: true })
   })
 })

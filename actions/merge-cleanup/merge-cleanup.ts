@@ -33,7 +33,13 @@ import { mapPool } from '../lib/render/hydrate.js'
 import type { RepoRef } from '../lib/statuses.js'
 import { nextClosedStep } from './decide.js'
 import { PushRejectedError } from '../lib/git/git.js'
-import { planMerged, prepareMerged, readTips, type PreparedMerge } from './merged.js'
+import {
+  planMerged,
+  planSharedBranch,
+  prepareMerged,
+  readTips,
+  type PreparedMerge,
+} from './merged.js'
 import { leftItems, renderCleanupReport, renderJobSummary } from './report.js'
 import { markStaleSiblings, type StaleSiblings } from './siblings.js'
 import { releaseAll } from './release.js'
@@ -135,7 +141,11 @@ export async function mergeCleanup(options: MergeCleanupOptions): Promise<MergeC
       await rm(scratch, { recursive: true, force: true })
     }
   } else {
-    results = await byStage(work, parallelism, (item) => finishClosed(ctx, item))
+    results = await byStage(
+      work.map((item) => [item]),
+      parallelism,
+      async ([item]) => [await finishClosed(ctx, item as EnvironmentWork)],
+    )
   }
   // Before the last locks go: no cluster may be left on a child branch that is gone.
   const repaired = await repairApplications(ctx, [...known.values()])
@@ -226,6 +236,7 @@ async function startRun(
     ...(argocd ? { argocd } : {}),
     log: options.log ?? (() => undefined),
     fetching: Promise.resolve(),
+    closed: new Set(),
   }
   return { ctx, drySha, known, work }
 }
@@ -274,21 +285,23 @@ function emptyResult(
 }
 
 /**
- * Runs stage after stage (environments of one stage in parallel). When an
- * environment fails, later stages are not touched: a re-run continues there.
+ * Runs stage after stage (units of one stage in parallel: an environment, or
+ * the environments of one shared WET branch, which share a stage). When a
+ * unit fails, later stages are not touched: a re-run continues there.
  */
 async function byStage(
-  work: readonly EnvironmentWork[],
+  units: readonly (readonly EnvironmentWork[])[],
   parallelism: number,
-  fn: (item: EnvironmentWork) => Promise<EnvironmentCleanup>,
+  fn: (items: readonly EnvironmentWork[]) => Promise<EnvironmentCleanup[]>,
 ): Promise<EnvironmentCleanup[]> {
   const results: EnvironmentCleanup[] = []
-  const stages = [...new Set(work.map((w) => w.stage))]
+  const stageOf = (unit: readonly EnvironmentWork[]) => unit[0]?.stage ?? ''
+  const stages = [...new Set(units.map(stageOf))]
   let failedIn: string | undefined
   for (const stage of stages) {
-    const items = work.filter((w) => w.stage === stage)
+    const inStage = units.filter((unit) => stageOf(unit) === stage)
     if (failedIn !== undefined) {
-      for (const item of items) {
+      for (const item of inStage.flat()) {
         results.push({
           ...baseResult(item),
           action: 'skipped',
@@ -297,17 +310,33 @@ async function byStage(
       }
       continue
     }
-    const done = await mapPool(items, parallelism, async (item) => {
+    const done = await mapPool(inStage, parallelism, async (unit) => {
       try {
-        return await fn(item)
+        return await fn(unit)
       } catch (error) {
-        return { ...baseResult(item), action: 'failed' as const, detail: errorMessage(error) }
+        const detail = errorMessage(error)
+        return unit.map((item) => ({ ...baseResult(item), action: 'failed' as const, detail }))
       }
     })
-    results.push(...done)
-    if (done.some((r) => r.action === 'failed')) failedIn = stage || '(none)'
+    results.push(...done.flat())
+    if (done.flat().some((r) => r.action === 'failed')) failedIn = stage || '(none)'
   }
   return results
+}
+
+/**
+ * What lands as one update of a WET branch: an environment alone, or every
+ * environment with a folder on one shared branch (and a dropped one whose
+ * child was that branch's), in work order.
+ */
+export function landingUnits(work: readonly EnvironmentWork[]): EnvironmentWork[][] {
+  const units = new Map<string, EnvironmentWork[]>()
+  for (const item of work) {
+    const shared = item.environment?.folder !== undefined || item.child?.unit !== undefined
+    const key = shared ? `branch:${item.branch}` : `environment:${item.name}`
+    units.set(key, [...(units.get(key) ?? []), item])
+  }
+  return [...units.values()]
 }
 
 /**
@@ -323,7 +352,13 @@ async function landMerged(
   prepared: PreparedMerge,
   parallelism: number,
 ): Promise<EnvironmentCleanup[]> {
-  const plan = () => byStage(work, parallelism, (item) => planMerged(ctx, item, prepared))
+  const plan = () =>
+    byStage(landingUnits(work), parallelism, async (unit) => {
+      const [item] = unit
+      const shared = unit.length > 1 || item?.environment?.folder !== undefined
+      if (shared || !item) return planSharedBranch(ctx, unit, prepared)
+      return [await planMerged(ctx, item, prepared)]
+    })
   let planned = await plan()
   for (let attempt = 1; ; attempt++) {
     try {

@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { Git } from '../lib/git/git.js'
 import {
+  buildBranchCommit,
   buildWetCommit,
   readDryCommit,
   wetCommitIdentity,
@@ -16,7 +17,7 @@ import { latestStatuses } from '../lib/github/statuses.js'
 import type { EnvironmentHydration } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
-import { nextMergedStep, type MergedFacts } from './decide.js'
+import { nextMergedStep, type MergedFacts, type MergedStep } from './decide.js'
 import {
   baseResult,
   closeChildren,
@@ -114,8 +115,7 @@ export async function planMerged(
   prepared: PreparedMerge,
 ): Promise<EnvironmentCleanup> {
   delete item.landing
-  const gathered = await gather(ctx, item, prepared)
-  const step = nextMergedStep(gathered.facts)
+  const { gathered, step } = await decide(ctx, item, prepared)
   const base = baseResult(item)
   switch (step.kind) {
     case 'leave':
@@ -135,6 +135,114 @@ export async function planMerged(
       return { ...base, action: 'merged', rerendered: step.rerendered, detail: step.detail }
     }
   }
+}
+
+interface Decided {
+  item: EnvironmentWork
+  gathered: Gathered
+  step: MergedStep
+}
+
+async function decide(
+  ctx: RunContext,
+  item: EnvironmentWork,
+  prepared: PreparedMerge,
+): Promise<Decided> {
+  const gathered = await gather(ctx, item, prepared)
+  return { item, gathered, step: nextMergedStep(gathered.facts) }
+}
+
+/**
+ * Plans the environments of one shared WET branch (each folder decided on
+ * its own facts) and lands them as ONE update of the branch: a commit whose
+ * tree is the WET tip with every landing folder's render in place. It has the
+ * child's head as parent, so GitHub marks the child merged, unless a folder
+ * of the child is left for a human: then the other folders land on the WET
+ * tip alone and the child stays open (its branch too) for what is left. The
+ * child is closed only when no folder lands and none is left.
+ */
+export async function planSharedBranch(
+  ctx: RunContext,
+  items: readonly EnvironmentWork[],
+  prepared: PreparedMerge,
+): Promise<EnvironmentCleanup[]> {
+  for (const item of items) delete item.landing
+  const decided: Decided[] = []
+  for (const item of items) decided.push(await decide(ctx, item, prepared))
+  const landing = decided.filter((d) => d.step.kind === 'land' || d.step.kind === 'write-wet')
+  const left = decided.filter((d) => d.step.kind === 'leave').map((d) => d.item.name)
+  const first = landing[0]
+  if (first) {
+    const sha = await sharedLandingCommit(ctx, landing, prepared, left.length === 0)
+    first.item.landing = wetUpdate(first.item, sha, first.gathered.wetTip)
+  }
+  const results: EnvironmentCleanup[] = []
+  for (const { item, step } of decided) {
+    const base = baseResult(item)
+    switch (step.kind) {
+      case 'leave':
+        item.keepBranches = true
+        results.push({ ...base, action: 'left', detail: step.reason })
+        break
+      case 'close':
+        // The child is merged by the landing or kept for a folder left: only a child no folder needs closes.
+        if (!first && left.length === 0) await closeChildren(ctx, item, step.why)
+        results.push({ ...base, action: step.action, detail: step.detail })
+        break
+      case 'finish':
+        results.push({ ...base, action: step.action, detail: step.detail })
+        break
+      case 'write-wet':
+      case 'land': {
+        const kept = left.length > 0 ? `; the child stays open for ${left.join(', ')}` : ''
+        const rerendered = step.kind === 'write-wet' || step.rerendered
+        results.push({ ...base, action: 'merged', rerendered, detail: `${step.detail}${kept}` })
+        break
+      }
+    }
+  }
+  return results
+}
+
+/**
+ * The one commit that lands the folders of a shared WET branch: the WET tip
+ * with each landing folder's render, on the child's head when `mergeChild`
+ * and a folder lands its child (deterministic, as `landingCommit`).
+ */
+async function sharedLandingCommit(
+  ctx: RunContext,
+  landing: readonly Decided[],
+  prepared: PreparedMerge,
+  mergeChild: boolean,
+): Promise<string> {
+  const { item, gathered } = landing[0] as Decided
+  const renders = landing.map((d) => {
+    const rendered = prepared.renders.get(d.item.name)
+    if (!rendered) throw new Error(`${d.item.name}: no render to write`)
+    return { ...rendered, baseSha: gathered.wetTip }
+  })
+  const commit = await buildBranchCommit(ctx.git, {
+    environments: renders,
+    renderedDir: prepared.renderedDir,
+    parent: ctx.parent,
+    dry: prepared.dry,
+  })
+  const lands = landing.filter((d) => d.step.kind === 'land')
+  const children = [...new Set(lands.map((d) => d.item.child?.number))]
+  if (!mergeChild || lands.length === 0) return commit.sha
+  if (children.length > 1)
+    throw new Error(
+      `${item.branch}: its folders come from several child PRs (${children.map((n) => `#${n}`).join(', ')})`,
+    )
+  const landed = lands.map((d) => d.item.name)
+  return landOnChild(ctx, {
+    item: lands[0]!.item,
+    tree: commit.sha,
+    gathered: lands[0]!.gathered,
+    prepared,
+    what: `${item.branch}: ${landed.join(', ')}`,
+    environments: landed,
+  })
 }
 
 function requireCommit(item: EnvironmentWork, gathered: Gathered): WetCommit {
@@ -159,12 +267,35 @@ async function landingCommit(
   gathered: Gathered,
   prepared: PreparedMerge,
 ): Promise<string> {
+  return landOnChild(ctx, {
+    item,
+    tree: requireCommit(item, gathered).sha,
+    gathered,
+    prepared,
+    what: item.name,
+    environments: [item.name],
+  })
+}
+
+async function landOnChild(
+  ctx: RunContext,
+  land: {
+    item: EnvironmentWork
+    /** A commit whose tree the WET branch must end up with. */
+    tree: string
+    gathered: Gathered
+    prepared: PreparedMerge
+    /** What lands, for the commit message. */
+    what: string
+    environments: readonly string[]
+  },
+): Promise<string> {
+  const { item, gathered, prepared } = land
   const { wetTip, childTip } = gathered
-  const commit = requireCommit(item, gathered)
   const child = item.child
   if (!child || !childTip)
     throw new Error(`${item.name}: the child branch ${child?.branch} is gone`)
-  const tree = (await ctx.git.run(['rev-parse', '--verify', `${commit.sha}^{tree}`])).trim()
+  const tree = (await ctx.git.run(['rev-parse', '--verify', `${land.tree}^{tree}`])).trim()
   const childTree = (await ctx.git.run(['rev-parse', '--verify', `${childTip}^{tree}`])).trim()
   const onWet =
     !wetTip || (await ctx.git.raw(['merge-base', '--is-ancestor', wetTip, childTip])).code === 0
@@ -172,13 +303,13 @@ async function landingCommit(
   const parents = onWet ? [childTip] : [wetTip, childTip]
   const plumbing = new Git(ctx.git.dir, { env: wetCommitIdentity(prepared.dry) })
   const message = [
-    `fleet-promote: land #${child.number} (${item.name} from #${ctx.parent})`,
+    `fleet-promote: land #${child.number} (${land.what} from #${ctx.parent})`,
     '',
     `The render of DRY commit ${prepared.drySha} on ${item.branch}.`,
     '',
     `Fleet-Promote-Parent: #${ctx.parent}`,
     `Fleet-Promote-Dry-Sha: ${prepared.drySha}`,
-    `Fleet-Promote-Environment: ${item.name}`,
+    ...land.environments.map((name) => `Fleet-Promote-Environment: ${name}`),
     '',
   ].join('\n')
   const args = ['commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message]
@@ -243,7 +374,9 @@ async function gather(
   const wetTip = item.tips.get(item.branch) ?? ''
   const childTip = child ? (item.tips.get(child.branch) ?? '') : ''
   // Never overwrite a WET branch that already holds a render of a later base commit.
-  const newer = await newerRender(ctx, wetTip, prepared.drySha)
+  // On a shared WET branch, an environment is its folder: its own metadata, its own objects.
+  const folder = item.environment?.folder
+  const newer = await newerRender(ctx, wetTip, prepared.drySha, folder)
   const commit = newer
     ? undefined
     : await buildWetCommit(ctx.git, {
@@ -253,13 +386,16 @@ async function gather(
         dry: prepared.dry,
       })
   const objectsChanged =
-    commit !== undefined && commit.changed && !(await sameObjects(ctx.git, wetTip, commit.sha))
+    commit !== undefined &&
+    commit.changed &&
+    !(await sameObjects(ctx.git, wetTip, commit.sha, folder))
   return {
     facts: {
       ...base,
       ...(newer ? { newerRender: newer } : {}),
       objectsChanged,
-      childCurrent: commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha)),
+      childCurrent:
+        commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha, folder)),
     },
     ...(commit ? { commit } : {}),
     wetTip,
@@ -267,9 +403,18 @@ async function gather(
   }
 }
 
-/** Whether two WET commits hold the same files apart from provenance (metadata, README). */
-export async function sameObjects(git: Git, a: string, b: string): Promise<boolean> {
+/**
+ * Whether two WET commits hold the same files apart from provenance (metadata,
+ * README): the whole branch, or one folder of a shared branch.
+ */
+export async function sameObjects(
+  git: Git,
+  a: string,
+  b: string,
+  folder?: string,
+): Promise<boolean> {
   if (!a) return false
+  const prefix = folder === undefined ? '' : `${folder}/`
   const diff = await git.raw([
     'diff',
     '--quiet',
@@ -277,9 +422,9 @@ export async function sameObjects(git: Git, a: string, b: string): Promise<boole
     a,
     b,
     '--',
-    '.',
-    ':(exclude)hydrator.metadata',
-    ':(exclude)README.md',
+    prefix || '.',
+    `:(exclude)${prefix}hydrator.metadata`,
+    `:(exclude)${prefix}README.md`,
   ])
   return diff.code === 0
 }
@@ -292,9 +437,13 @@ async function newerRender(
   ctx: RunContext,
   wetTip: string,
   drySha: string,
+  folder?: string,
 ): Promise<string | undefined> {
   if (!wetTip) return undefined
-  const text = await ctx.git.showFile(wetTip, 'hydrator.metadata')
+  const text = await ctx.git.showFile(
+    wetTip,
+    folder === undefined ? 'hydrator.metadata' : `${folder}/hydrator.metadata`,
+  )
   let recorded: unknown
   try {
     recorded = text === undefined ? undefined : (JSON.parse(text) as { drySha?: unknown }).drySha

@@ -22,10 +22,7 @@ export async function releaseAll(
 ): Promise<Released> {
   const held = await heldLocks({ git: ctx.git, remote: ctx.options.remote })
   const ours = (lock: HeldLock | undefined): lock is HeldLock => lock?.lock?.pr === ctx.parent
-  const updates = await childBranchDeletes(
-    ctx,
-    work.filter((item) => item.release === 'branches-and-lock'),
-  )
+  const updates = await childBranchDeletes(ctx, work)
   const locks = new Map<string, ReleaseResult>()
   for (const item of work) {
     if (!item.release) continue
@@ -55,22 +52,26 @@ function lockDelete(lock: HeldLock): RefUpdate {
 }
 
 /**
- * This parent's child branches of the environments that still exist (one
- * already gone is fine), leased on the tips this run read; tips it never read
- * (a closed parent's) come from one ls-remote.
+ * This parent's child branches that every environment holding them gives
+ * back (a shared WET branch's child is held by each of its folders: it goes
+ * once, when none keeps it; one already gone is fine), leased on the tips
+ * this run read; tips it never read (a closed parent's) come from one ls-remote.
  */
 async function childBranchDeletes(
   ctx: RunContext,
-  items: readonly EnvironmentWork[],
+  work: readonly EnvironmentWork[],
 ): Promise<RefUpdate[]> {
-  const own = (item: EnvironmentWork) => [
-    ...new Set(
-      [item.child, ...item.duplicates]
-        .flatMap((c) => (c ? [c.branch] : []))
-        .filter((branch) => branch.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`)),
-    ),
-  ]
-  const unknown = items.flatMap((item) => own(item).filter((b) => !item.tips.has(b)))
+  const own = (item: EnvironmentWork) =>
+    [item.child, ...item.duplicates]
+      .flatMap((c) => (c ? [c.branch] : []))
+      .filter((branch) => branch.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`))
+  const giving = (item: EnvironmentWork) => item.release === 'branches-and-lock'
+  const kept = new Set(work.filter((item) => !giving(item)).flatMap(own))
+  const tips = new Map<string, string | undefined>()
+  for (const item of work.filter(giving)) {
+    for (const branch of own(item)) if (!kept.has(branch)) tips.set(branch, item.tips.get(branch))
+  }
+  const unknown = [...tips].filter(([, tip]) => tip === undefined).map(([branch]) => branch)
   const remote =
     unknown.length > 0
       ? await ctx.git.lsRemote(
@@ -78,13 +79,11 @@ async function childBranchDeletes(
           unknown.map((b) => `refs/heads/${b}`),
         )
       : new Map<string, string>()
-  return items.flatMap((item) =>
-    own(item).flatMap((branch) => {
-      const ref = `refs/heads/${branch}`
-      const tip = item.tips.get(branch) ?? remote.get(ref)
-      return tip ? [{ ref, sha: '', expect: tip }] : []
-    }),
-  )
+  return [...tips].flatMap(([branch, known]) => {
+    const ref = `refs/heads/${branch}`
+    const tip = known ?? remote.get(ref)
+    return tip ? [{ ref, sha: '', expect: tip }] : []
+  })
 }
 
 /**

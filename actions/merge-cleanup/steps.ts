@@ -80,8 +80,11 @@ export async function closeChildren(
     (c): c is ChildPr => c !== undefined && c.state === 'open',
   )
   for (const child of open) {
-    // Merged or closed meanwhile: nothing to close.
-    await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true })
+    if (!ctx.closed.has(child.number)) {
+      // Merged or closed meanwhile: nothing to close.
+      await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true })
+      ctx.closed.add(child.number)
+    }
     child.state = 'closed'
     ctx.log(`${item.name}: closed #${child.number} (${why})`)
   }
@@ -119,8 +122,11 @@ export async function pushLandings(
   const updates = work.flatMap((item) => (item.landing ? [item.landing] : []))
   if (updates.length === 0) return
   await pushUpdates(ctx, updates)
+  // Every environment of a shared branch sees the one landing of its branch.
+  const landed = new Map(updates.map((u) => [u.ref, u.sha]))
   for (const item of work) {
-    if (item.landing) item.tips.set(item.branch, item.landing.sha)
+    const sha = landed.get(`refs/heads/${item.branch}`)
+    if (sha) item.tips.set(item.branch, sha)
   }
   ctx.log(`landed ${updates.length} WET branch(es) in one push`)
 }
@@ -166,7 +172,7 @@ async function restore(
     wetBranch: item.branch,
     wetTip: await wetTip(ctx, item),
     repoURL: repositoryUrl(ctx),
-    mayMove: (target) => mayMoveOff(ctx, item.name, target),
+    mayMove: (target) => mayMoveOff(ctx, item.name, target, item.child?.branch),
     timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
     pollMs: ctx.options.argocdPollMs ?? 5000,
   })
@@ -175,16 +181,20 @@ async function restore(
 }
 
 /**
- * This parent's own child branch is ours to leave; so is a child branch that
- * no longer exists (a repair). Another parent's existing child, a pin or a
- * commit a deploy system set is not.
+ * This parent's own child branch is ours to leave (the environment's, or the
+ * shared WET branch's child `own`); so is a child branch that no longer
+ * exists (a repair). Another parent's existing child, a pin or a commit a
+ * deploy system set is not.
  */
 export async function mayMoveOff(
   ctx: RunContext,
   environment: string,
   target: string,
+  own?: string,
 ): Promise<boolean> {
-  if (target === childBranch(ctx.parent, environment)) return true
+  const ours = (branch: string) => parseChildBranch(branch)?.parent === ctx.parent
+  if (target === childBranch(ctx.parent, environment) || (own === target && ours(target)))
+    return true
   if (!parseChildBranch(target)) return false
   const refs = await ctx.git.lsRemote(ctx.options.remote, [`refs/heads/${target}`])
   return !refs.has(`refs/heads/${target}`)

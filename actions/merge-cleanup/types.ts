@@ -139,6 +139,8 @@ export interface RunContext {
   log: (message: string) => void
   /** Serializes fetches into the workspace (parallel fetches race on a shallow repository's `shallow` file). */
   fetching: Promise<unknown>
+  /** Child PRs this run closed: a shared branch's child is listed once per folder, closed once. */
+  closed: Set<number>
 }
 
 export interface EnvironmentWork {

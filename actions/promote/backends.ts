@@ -26,7 +26,7 @@ import {
   type RepoRef,
 } from '../lib/statuses.js'
 import { setStatus } from '../lib/github/statuses.js'
-import { type ChildPr, mergeAtSha } from '../lib/github/pulls.js'
+import { type ChildPr, type MergeResult, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
 import { bake, runChecks, type CheckContext } from './verify.js'
 
@@ -82,6 +82,11 @@ export interface DeployContext {
   deployments: ReadonlyMap<string, number>
   /** The statuses on the parent head, by context: read once per run, then kept up to date by `report`. */
   statuses: Map<string, CommitStatus>
+  /**
+   * GitHub merges asked for by this run, by child PR: the folders of a shared
+   * WET branch are one child, merged once for all of them.
+   */
+  merges?: Map<number, Promise<MergeResult>>
   log: (message: string) => void
   now?: () => number
 }
@@ -317,6 +322,21 @@ async function verifyEnvironment(
     : { ...verdict, ok: false, detail: `${application} ${checked.detail}` }
 }
 
+/** GitHub's merge of the target's child, asked once per run and child PR. */
+function mergeOnce(ctx: DeployContext, target: DeployTarget): Promise<MergeResult> {
+  const { child } = target
+  const asked = ctx.merges?.get(child.number)
+  if (asked) return asked
+  const what = child.unit ?? target.environment
+  const merge = mergeAtSha(ctx.client, ctx.repo, {
+    number: child.number,
+    sha: child.headSha,
+    title: `fleet-promote: ${what} from #${ctx.parent} (#${child.number})`,
+  })
+  ctx.merges?.set(child.number, merge)
+  return merge
+}
+
 async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<BackendOutcome> {
   const { child } = target
   await report(
@@ -327,13 +347,7 @@ async function deployByMerge(ctx: DeployContext, target: DeployTarget): Promise<
     child.url,
     true,
   )
-  const merge = target.landed
-    ? { merged: true as const }
-    : await mergeAtSha(ctx.client, ctx.repo, {
-        number: child.number,
-        sha: child.headSha,
-        title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-      })
+  const merge = target.landed ? { merged: true as const } : await mergeOnce(ctx, target)
   if (!merge.merged) {
     const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message
     const detail = `could not merge #${child.number} into ${child.base}: ${why}`

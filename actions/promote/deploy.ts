@@ -230,6 +230,7 @@ function deployContext(
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
     statuses: new Map(statuses),
+    merges: new Map(),
     log: settings.log,
     ...(settings.now ? { now: settings.now } : {}),
   }

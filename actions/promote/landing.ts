@@ -9,6 +9,10 @@
 // is refused (a branch moved meanwhile, or branch protection or a ruleset on
 // the WET branches does not let this token push) goes through GitHub's merge
 // API one by one, as before.
+//
+// Environments of one shared WET branch share one child (one folder each): the
+// branch is ONE update of the push (a ref twice in an atomic push is refused),
+// and every environment of it has landed with it.
 
 import { errorMessage } from '../lib/errors.js'
 import type { LockRemote } from '../lib/locks.js'
@@ -58,24 +62,32 @@ export async function landByPush(
   if (children.length === 0) return landed
   try {
     const facts = await landingFacts(at, children)
-    const pushes: { child: LandingChild; expect: string }[] = []
+    const pushes = new Map<string, { child: LandingChild; expect: string; with: string[] }>()
+    const refused = new Set<string>()
     for (const child of children) {
       const fact = facts.get(child.environment)!
       const step = landingStep(fact)
       if (step === 'landed') landed.add(child.environment)
-      if (step === 'push') pushes.push({ child, expect: fact.wetTip! })
+      if (step !== 'push') continue
+      const same = pushes.get(child.base)
+      // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
+      if (same && same.child.headSha !== child.headSha) refused.add(child.base)
+      else if (same) same.with.push(child.environment)
+      else pushes.set(child.base, { child, expect: fact.wetTip!, with: [child.environment] })
     }
-    if (pushes.length === 0) return landed
+    for (const base of refused) pushes.delete(base)
+    if (pushes.size === 0) return landed
+    const updates = [...pushes.values()]
     await at.git.push(
       at.remote,
-      pushes.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`),
+      updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`),
       {
         atomic: true,
-        leases: pushes.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
+        leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
       },
     )
-    for (const { child } of pushes) landed.add(child.environment)
-    log(`landed ${pushes.length} child PR(s) on their WET branches in one push`)
+    for (const update of updates) for (const env of update.with) landed.add(env)
+    log(`landed ${updates.length} child PR(s) on their WET branches in one push`)
     return landed
   } catch (error) {
     log(`could not land by push, merging one by one: ${errorMessage(error).split('\n')[0]}`)
