@@ -69244,8 +69244,11 @@ function fetchBranches(ctx, branches) {
 async function closeChildren(ctx, item, why) {
     const open = [item.child, ...item.duplicates].filter((c) => c !== undefined && c.state === 'open');
     for (const child of open) {
-        // Merged or closed meanwhile: nothing to close.
-        await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true });
+        if (!ctx.closed.has(child.number)) {
+            // Merged or closed meanwhile: nothing to close.
+            await closePull(ctx.client, ctx.repo, child.number, { ignoreFinished: true });
+            ctx.closed.add(child.number);
+        }
         child.state = 'closed';
         ctx.log(`${item.name}: closed #${child.number} (${why})`);
     }
@@ -69274,9 +69277,12 @@ async function pushLandings(ctx, work) {
     if (updates.length === 0)
         return;
     await pushUpdates(ctx, updates);
+    // Every environment of a shared branch sees the one landing of its branch.
+    const landed = new Map(updates.map((u) => [u.ref, u.sha]));
     for (const item of work) {
-        if (item.landing)
-            item.tips.set(item.branch, item.landing.sha);
+        const sha = landed.get(`refs/heads/${item.branch}`);
+        if (sha)
+            item.tips.set(item.branch, sha);
     }
     ctx.log(`landed ${updates.length} WET branch(es) in one push`);
 }
@@ -69315,7 +69321,7 @@ async function restore(ctx, item) {
         wetBranch: item.branch,
         wetTip: await wetTip(ctx, item),
         repoURL: repositoryUrl(ctx),
-        mayMove: (target) => mayMoveOff(ctx, item.name, target),
+        mayMove: (target) => mayMoveOff(ctx, item.name, target, item.child?.branch),
         timeoutMs: ctx.config.deploy.argocd.timeoutSeconds * 1000,
         pollMs: ctx.options.argocdPollMs ?? 5000,
     });
@@ -69323,12 +69329,14 @@ async function restore(ctx, item) {
     return { name, result: restored.result, detail: restored.detail };
 }
 /**
- * This parent's own child branch is ours to leave; so is a child branch that
- * no longer exists (a repair). Another parent's existing child, a pin or a
- * commit a deploy system set is not.
+ * This parent's own child branch is ours to leave (the environment's, or the
+ * shared WET branch's child `own`); so is a child branch that no longer
+ * exists (a repair). Another parent's existing child, a pin or a commit a
+ * deploy system set is not.
  */
-async function mayMoveOff(ctx, environment, target) {
-    if (target === childBranch(ctx.parent, environment))
+async function mayMoveOff(ctx, environment, target, own) {
+    const ours = (branch) => children_parseChildBranch(branch)?.parent === ctx.parent;
+    if (target === childBranch(ctx.parent, environment) || (own === target && ours(target)))
         return true;
     if (!children_parseChildBranch(target))
         return false;
@@ -69409,8 +69417,7 @@ function hydrateRenderer(ctx) {
  */
 async function planMerged(ctx, item, prepared) {
     delete item.landing;
-    const gathered = await merged_gather(ctx, item, prepared);
-    const step = nextMergedStep(gathered.facts);
+    const { gathered, step } = await decide(ctx, item, prepared);
     const base = baseResult(item);
     switch (step.kind) {
         case 'leave':
@@ -69431,6 +69438,95 @@ async function planMerged(ctx, item, prepared) {
         }
     }
 }
+async function decide(ctx, item, prepared) {
+    const gathered = await merged_gather(ctx, item, prepared);
+    return { item, gathered, step: nextMergedStep(gathered.facts) };
+}
+/**
+ * Plans the environments of one shared WET branch (each folder decided on
+ * its own facts) and lands them as ONE update of the branch: a commit whose
+ * tree is the WET tip with every landing folder's render in place. It has the
+ * child's head as parent, so GitHub marks the child merged, unless a folder
+ * of the child is left for a human: then the other folders land on the WET
+ * tip alone and the child stays open (its branch too) for what is left. The
+ * child is closed only when no folder lands and none is left.
+ */
+async function planSharedBranch(ctx, items, prepared) {
+    for (const item of items)
+        delete item.landing;
+    const decided = [];
+    for (const item of items)
+        decided.push(await decide(ctx, item, prepared));
+    const landing = decided.filter((d) => d.step.kind === 'land' || d.step.kind === 'write-wet');
+    const left = decided.filter((d) => d.step.kind === 'leave').map((d) => d.item.name);
+    const first = landing[0];
+    if (first) {
+        const sha = await sharedLandingCommit(ctx, landing, prepared, left.length === 0);
+        first.item.landing = wetUpdate(first.item, sha, first.gathered.wetTip);
+    }
+    const results = [];
+    for (const { item, step } of decided) {
+        const base = baseResult(item);
+        switch (step.kind) {
+            case 'leave':
+                item.keepBranches = true;
+                results.push({ ...base, action: 'left', detail: step.reason });
+                break;
+            case 'close':
+                // The child is merged by the landing or kept for a folder left: only a child no folder needs closes.
+                if (!first && left.length === 0)
+                    await closeChildren(ctx, item, step.why);
+                results.push({ ...base, action: step.action, detail: step.detail });
+                break;
+            case 'finish':
+                results.push({ ...base, action: step.action, detail: step.detail });
+                break;
+            case 'write-wet':
+            case 'land': {
+                const kept = left.length > 0 ? `; the child stays open for ${left.join(', ')}` : '';
+                const rerendered = step.kind === 'write-wet' || step.rerendered;
+                results.push({ ...base, action: 'merged', rerendered, detail: `${step.detail}${kept}` });
+                break;
+            }
+        }
+    }
+    return results;
+}
+/**
+ * The one commit that lands the folders of a shared WET branch: the WET tip
+ * with each landing folder's render, on the child's head when `mergeChild`
+ * and a folder lands its child (deterministic, as `landingCommit`).
+ */
+async function sharedLandingCommit(ctx, landing, prepared, mergeChild) {
+    const { item, gathered } = landing[0];
+    const renders = landing.map((d) => {
+        const rendered = prepared.renders.get(d.item.name);
+        if (!rendered)
+            throw new Error(`${d.item.name}: no render to write`);
+        return { ...rendered, baseSha: gathered.wetTip };
+    });
+    const commit = await buildBranchCommit(ctx.git, {
+        environments: renders,
+        renderedDir: prepared.renderedDir,
+        parent: ctx.parent,
+        dry: prepared.dry,
+    });
+    const lands = landing.filter((d) => d.step.kind === 'land');
+    const children = [...new Set(lands.map((d) => d.item.child?.number))];
+    if (!mergeChild || lands.length === 0)
+        return commit.sha;
+    if (children.length > 1)
+        throw new Error(`${item.branch}: its folders come from several child PRs (${children.map((n) => `#${n}`).join(', ')})`);
+    const landed = lands.map((d) => d.item.name);
+    return landOnChild(ctx, {
+        item: lands[0].item,
+        tree: commit.sha,
+        gathered: lands[0].gathered,
+        prepared,
+        what: `${item.branch}: ${landed.join(', ')}`,
+        environments: landed,
+    });
+}
 function requireCommit(item, gathered) {
     if (!gathered.commit)
         throw new Error(`${item.name}: no render to write`);
@@ -69447,12 +69543,22 @@ function wetUpdate(item, sha, expect) {
  * Deterministic: a re-run builds the same SHA.
  */
 async function landingCommit(ctx, item, gathered, prepared) {
+    return landOnChild(ctx, {
+        item,
+        tree: requireCommit(item, gathered).sha,
+        gathered,
+        prepared,
+        what: item.name,
+        environments: [item.name],
+    });
+}
+async function landOnChild(ctx, land) {
+    const { item, gathered, prepared } = land;
     const { wetTip, childTip } = gathered;
-    const commit = requireCommit(item, gathered);
     const child = item.child;
     if (!child || !childTip)
         throw new Error(`${item.name}: the child branch ${child?.branch} is gone`);
-    const tree = (await ctx.git.run(['rev-parse', '--verify', `${commit.sha}^{tree}`])).trim();
+    const tree = (await ctx.git.run(['rev-parse', '--verify', `${land.tree}^{tree}`])).trim();
     const childTree = (await ctx.git.run(['rev-parse', '--verify', `${childTip}^{tree}`])).trim();
     const onWet = !wetTip || (await ctx.git.raw(['merge-base', '--is-ancestor', wetTip, childTip])).code === 0;
     if (onWet && tree === childTree)
@@ -69460,13 +69566,13 @@ async function landingCommit(ctx, item, gathered, prepared) {
     const parents = onWet ? [childTip] : [wetTip, childTip];
     const plumbing = new Git(ctx.git.dir, { env: wetCommitIdentity(prepared.dry) });
     const message = [
-        `fleet-promote: land #${child.number} (${item.name} from #${ctx.parent})`,
+        `fleet-promote: land #${child.number} (${land.what} from #${ctx.parent})`,
         '',
         `The render of DRY commit ${prepared.drySha} on ${item.branch}.`,
         '',
         `Fleet-Promote-Parent: #${ctx.parent}`,
         `Fleet-Promote-Dry-Sha: ${prepared.drySha}`,
-        `Fleet-Promote-Environment: ${item.name}`,
+        ...land.environments.map((name) => `Fleet-Promote-Environment: ${name}`),
         '',
     ].join('\n');
     const args = ['commit-tree', tree, ...parents.flatMap((p) => ['-p', p]), '-m', message];
@@ -69512,7 +69618,9 @@ async function merged_gather(ctx, item, prepared) {
     const wetTip = item.tips.get(item.branch) ?? '';
     const childTip = child ? (item.tips.get(child.branch) ?? '') : '';
     // Never overwrite a WET branch that already holds a render of a later base commit.
-    const newer = await newerRender(ctx, wetTip, prepared.drySha);
+    // On a shared WET branch, an environment is its folder: its own metadata, its own objects.
+    const folder = item.environment?.folder;
+    const newer = await newerRender(ctx, wetTip, prepared.drySha, folder);
     const commit = newer
         ? undefined
         : await buildWetCommit(ctx.git, {
@@ -69521,23 +69629,29 @@ async function merged_gather(ctx, item, prepared) {
             parent: ctx.parent,
             dry: prepared.dry,
         });
-    const objectsChanged = commit !== undefined && commit.changed && !(await sameObjects(ctx.git, wetTip, commit.sha));
+    const objectsChanged = commit !== undefined &&
+        commit.changed &&
+        !(await sameObjects(ctx.git, wetTip, commit.sha, folder));
     return {
         facts: {
             ...base,
             ...(newer ? { newerRender: newer } : {}),
             objectsChanged,
-            childCurrent: commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha)),
+            childCurrent: commit !== undefined && (await sameObjects(ctx.git, childTip, commit.sha, folder)),
         },
         ...(commit ? { commit } : {}),
         wetTip,
         childTip,
     };
 }
-/** Whether two WET commits hold the same files apart from provenance (metadata, README). */
-async function sameObjects(git, a, b) {
+/**
+ * Whether two WET commits hold the same files apart from provenance (metadata,
+ * README): the whole branch, or one folder of a shared branch.
+ */
+async function sameObjects(git, a, b, folder) {
     if (!a)
         return false;
+    const prefix = folder === undefined ? '' : `${folder}/`;
     const diff = await git.raw([
         'diff',
         '--quiet',
@@ -69545,9 +69659,9 @@ async function sameObjects(git, a, b) {
         a,
         b,
         '--',
-        '.',
-        ':(exclude)hydrator.metadata',
-        ':(exclude)README.md',
+        prefix || '.',
+        `:(exclude)${prefix}hydrator.metadata`,
+        `:(exclude)${prefix}README.md`,
     ]);
     return diff.code === 0;
 }
@@ -69555,10 +69669,10 @@ async function sameObjects(git, a, b) {
  * The `drySha` of the render on a WET tip, when it is a strict descendant of
  * `drySha` (a later base commit): then this run's render would be older.
  */
-async function newerRender(ctx, wetTip, drySha) {
+async function newerRender(ctx, wetTip, drySha, folder) {
     if (!wetTip)
         return undefined;
-    const text = await ctx.git.showFile(wetTip, 'hydrator.metadata');
+    const text = await ctx.git.showFile(wetTip, folder === undefined ? 'hydrator.metadata' : `${folder}/hydrator.metadata`);
     let recorded;
     try {
         recorded = text === undefined ? undefined : JSON.parse(text).drySha;
@@ -70282,7 +70396,7 @@ async function releaseLocks(at, locks) {
 async function releaseAll(ctx, work) {
     const held = await heldLocks({ git: ctx.git, remote: ctx.options.remote });
     const ours = (lock) => lock?.lock?.pr === ctx.parent;
-    const updates = await childBranchDeletes(ctx, work.filter((item) => item.release === 'branches-and-lock'));
+    const updates = await childBranchDeletes(ctx, work);
     const locks = new Map();
     for (const item of work) {
         if (!item.release)
@@ -70312,25 +70426,32 @@ function lockDelete(lock) {
     return { ref: lockRef(lock.environment), sha: '', expect: lock.commit };
 }
 /**
- * This parent's child branches of the environments that still exist (one
- * already gone is fine), leased on the tips this run read; tips it never read
- * (a closed parent's) come from one ls-remote.
+ * This parent's child branches that every environment holding them gives
+ * back (a shared WET branch's child is held by each of its folders: it goes
+ * once, when none keeps it; one already gone is fine), leased on the tips
+ * this run read; tips it never read (a closed parent's) come from one ls-remote.
  */
-async function childBranchDeletes(ctx, items) {
-    const own = (item) => [
-        ...new Set([item.child, ...item.duplicates]
-            .flatMap((c) => (c ? [c.branch] : []))
-            .filter((branch) => branch.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`))),
-    ];
-    const unknown = items.flatMap((item) => own(item).filter((b) => !item.tips.has(b)));
+async function childBranchDeletes(ctx, work) {
+    const own = (item) => [item.child, ...item.duplicates]
+        .flatMap((c) => (c ? [c.branch] : []))
+        .filter((branch) => branch.startsWith(`${CHILD_BRANCH_PREFIX}${ctx.parent}/`));
+    const giving = (item) => item.release === 'branches-and-lock';
+    const kept = new Set(work.filter((item) => !giving(item)).flatMap(own));
+    const tips = new Map();
+    for (const item of work.filter(giving)) {
+        for (const branch of own(item))
+            if (!kept.has(branch))
+                tips.set(branch, item.tips.get(branch));
+    }
+    const unknown = [...tips].filter(([, tip]) => tip === undefined).map(([branch]) => branch);
     const remote = unknown.length > 0
         ? await ctx.git.lsRemote(ctx.options.remote, unknown.map((b) => `refs/heads/${b}`))
         : new Map();
-    return items.flatMap((item) => own(item).flatMap((branch) => {
+    return [...tips].flatMap(([branch, known]) => {
         const ref = `refs/heads/${branch}`;
-        const tip = item.tips.get(branch) ?? remote.get(ref);
+        const tip = known ?? remote.get(ref);
         return tip ? [{ ref, sha: '', expect: tip }] : [];
-    }));
+    });
 }
 /**
  * Deletes the refs in one atomic push. When it is refused (a ref moved), the
@@ -70520,7 +70641,7 @@ async function mergeCleanup(options) {
         }
     }
     else {
-        results = await byStage(work, parallelism, (item) => finishClosed(ctx, item));
+        results = await byStage(work.map((item) => [item]), parallelism, async ([item]) => [await finishClosed(ctx, item)]);
     }
     // Before the last locks go: no cluster may be left on a child branch that is gone.
     const repaired = await repairApplications(ctx, [...known.values()]);
@@ -70588,6 +70709,7 @@ async function startRun(options, pull) {
         ...(argocd ? { argocd } : {}),
         log: options.log ?? (() => undefined),
         fetching: Promise.resolve(),
+        closed: new Set(),
     };
     return { ctx, drySha, known, work };
 }
@@ -70620,17 +70742,19 @@ function emptyResult(parent, parentState, summary) {
     };
 }
 /**
- * Runs stage after stage (environments of one stage in parallel). When an
- * environment fails, later stages are not touched: a re-run continues there.
+ * Runs stage after stage (units of one stage in parallel: an environment, or
+ * the environments of one shared WET branch, which share a stage). When a
+ * unit fails, later stages are not touched: a re-run continues there.
  */
-async function byStage(work, parallelism, fn) {
+async function byStage(units, parallelism, fn) {
     const results = [];
-    const stages = [...new Set(work.map((w) => w.stage))];
+    const stageOf = (unit) => unit[0]?.stage ?? '';
+    const stages = [...new Set(units.map(stageOf))];
     let failedIn;
     for (const stage of stages) {
-        const items = work.filter((w) => w.stage === stage);
+        const inStage = units.filter((unit) => stageOf(unit) === stage);
         if (failedIn !== undefined) {
-            for (const item of items) {
+            for (const item of inStage.flat()) {
                 results.push({
                     ...baseResult(item),
                     action: 'skipped',
@@ -70639,19 +70763,34 @@ async function byStage(work, parallelism, fn) {
             }
             continue;
         }
-        const done = await mapPool(items, parallelism, async (item) => {
+        const done = await mapPool(inStage, parallelism, async (unit) => {
             try {
-                return await fn(item);
+                return await fn(unit);
             }
             catch (error) {
-                return { ...baseResult(item), action: 'failed', detail: errors_errorMessage(error) };
+                const detail = errors_errorMessage(error);
+                return unit.map((item) => ({ ...baseResult(item), action: 'failed', detail }));
             }
         });
-        results.push(...done);
-        if (done.some((r) => r.action === 'failed'))
+        results.push(...done.flat());
+        if (done.flat().some((r) => r.action === 'failed'))
             failedIn = stage || '(none)';
     }
     return results;
+}
+/**
+ * What lands as one update of a WET branch: an environment alone, or every
+ * environment with a folder on one shared branch (and a dropped one whose
+ * child was that branch's), in work order.
+ */
+function landingUnits(work) {
+    const units = new Map();
+    for (const item of work) {
+        const shared = item.environment?.folder !== undefined || item.child?.unit !== undefined;
+        const key = shared ? `branch:${item.branch}` : `environment:${item.name}`;
+        units.set(key, [...(units.get(key) ?? []), item]);
+    }
+    return [...units.values()];
 }
 /**
  * Plans every environment (stage after stage), lands them all in one push,
@@ -70661,7 +70800,13 @@ async function byStage(work, parallelism, fn) {
  * a re-run lands them.
  */
 async function landMerged(ctx, work, prepared, parallelism) {
-    const plan = () => byStage(work, parallelism, (item) => planMerged(ctx, item, prepared));
+    const plan = () => byStage(landingUnits(work), parallelism, async (unit) => {
+        const [item] = unit;
+        const shared = unit.length > 1 || item?.environment?.folder !== undefined;
+        if (shared || !item)
+            return planSharedBranch(ctx, unit, prepared);
+        return [await planMerged(ctx, item, prepared)];
+    });
     let planned = await plan();
     for (let attempt = 1;; attempt++) {
         try {

@@ -67840,16 +67840,25 @@ async function verifyEnvironment(ctx, target, application, healthy) {
         ? { ...verdict, detail: `${verdict.detail}; checks: ${checked.detail}` }
         : { ...verdict, ok: false, detail: `${application} ${checked.detail}` };
 }
+/** GitHub's merge of the target's child, asked once per run and child PR. */
+function mergeOnce(ctx, target) {
+    const { child } = target;
+    const asked = ctx.merges?.get(child.number);
+    if (asked)
+        return asked;
+    const what = child.unit ?? target.environment;
+    const merge = mergeAtSha(ctx.client, ctx.repo, {
+        number: child.number,
+        sha: child.headSha,
+        title: `fleet-promote: ${what} from #${ctx.parent} (#${child.number})`,
+    });
+    ctx.merges?.set(child.number, merge);
+    return merge;
+}
 async function deployByMerge(ctx, target) {
     const { child } = target;
     await report(ctx, target, 'pending', `merging #${child.number} into ${child.base}`, child.url, true);
-    const merge = target.landed
-        ? { merged: true }
-        : await mergeAtSha(ctx.client, ctx.repo, {
-            number: child.number,
-            sha: child.headSha,
-            title: `fleet-promote: ${target.environment} from #${ctx.parent} (#${child.number})`,
-        });
+    const merge = target.landed ? { merged: true } : await mergeOnce(ctx, target);
     if (!merge.merged) {
         const why = merge.reason === 'head-moved' ? 'its head moved since it was read' : merge.message;
         const detail = `could not merge #${child.number} into ${child.base}: ${why}`;
@@ -70008,6 +70017,10 @@ async function recheckHead(client, repo, number, pinned) {
 // is refused (a branch moved meanwhile, or branch protection or a ruleset on
 // the WET branches does not let this token push) goes through GitHub's merge
 // API one by one, as before.
+//
+// Environments of one shared WET branch share one child (one folder each): the
+// branch is ONE update of the push (a ref twice in an atomic push is refused),
+// and every environment of it has landed with it.
 
 function landingStep(facts) {
     if (facts.childTip !== facts.headSha || !facts.wetTip)
@@ -70028,24 +70041,37 @@ async function landByPush(at, children, log) {
         return landed;
     try {
         const facts = await landingFacts(at, children);
-        const pushes = [];
+        const pushes = new Map();
+        const refused = new Set();
         for (const child of children) {
             const fact = facts.get(child.environment);
             const step = landingStep(fact);
             if (step === 'landed')
                 landed.add(child.environment);
-            if (step === 'push')
-                pushes.push({ child, expect: fact.wetTip });
+            if (step !== 'push')
+                continue;
+            const same = pushes.get(child.base);
+            // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
+            if (same && same.child.headSha !== child.headSha)
+                refused.add(child.base);
+            else if (same)
+                same.with.push(child.environment);
+            else
+                pushes.set(child.base, { child, expect: fact.wetTip, with: [child.environment] });
         }
-        if (pushes.length === 0)
+        for (const base of refused)
+            pushes.delete(base);
+        if (pushes.size === 0)
             return landed;
-        await at.git.push(at.remote, pushes.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`), {
+        const updates = [...pushes.values()];
+        await at.git.push(at.remote, updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`), {
             atomic: true,
-            leases: pushes.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
+            leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
         });
-        for (const { child } of pushes)
-            landed.add(child.environment);
-        log(`landed ${pushes.length} child PR(s) on their WET branches in one push`);
+        for (const update of updates)
+            for (const env of update.with)
+                landed.add(env);
+        log(`landed ${updates.length} child PR(s) on their WET branches in one push`);
         return landed;
     }
     catch (error) {
@@ -70711,6 +70737,7 @@ function deployContext(state, deployments, statuses) {
         deployments,
         ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
         statuses: new Map(statuses),
+        merges: new Map(),
         log: settings.log,
         ...(settings.now ? { now: settings.now } : {}),
     };
