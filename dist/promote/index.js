@@ -70957,23 +70957,27 @@ async function unlockAll(state, selected) {
     const rows = [];
     let refused = false;
     // A cluster on this parent's child goes back to its WET branch before its lock does.
-    const stuck = await clustersStillOnChild(state, selected, selected.map((env) => env.environment));
+    const restored = await restoreClusters(restoreContext(state), selected);
+    const stuck = new Set();
     for (const env of selected) {
-        const still = stuck.get(env.environment);
-        if (still) {
+        const cluster = restored.get(env.environment);
+        if (cluster?.result === 'failed') {
             refused = true;
-            rows.push(plannedRow(env, '⛔ still locked', still));
+            stuck.add(env.environment);
+            rows.push(plannedRow(env, '⛔ still locked', cluster.detail));
             continue;
         }
         const result = await releaseLock(client, repo, env.environment, pull.number);
         if (result === 'conflict')
             refused = true;
         const held = result === 'conflict' ? await readLock(client, repo, env.environment) : undefined;
-        rows.push(plannedRow(env, result === 'released' ? '🔓 unlocked' : result === 'absent' ? 'not locked' : '⛔ not yours', held ? describeHolder(held) : ''));
+        // The reply says where the cluster went, as every lock given back must.
+        const back = cluster?.result === 'reset' ? `Argo CD ${cluster.application} back on ${env.child.base}` : '';
+        rows.push(plannedRow(env, result === 'released' ? '🔓 unlocked' : result === 'absent' ? 'not locked' : '⛔ not yours', held ? describeHolder(held) : back));
     }
     if (refused)
         return refuse(state, stuck.size > 0
-            ? `the clusters of ${nameList([...stuck.keys()])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
+            ? `the clusters of ${nameList([...stuck])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
             : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
     return done(state, `unlocked ${nameList(selected.map((env) => env.environment))}`, rows);
 }
