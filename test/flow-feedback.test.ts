@@ -51,6 +51,16 @@ describe('flow feedback on the PR', { timeout: 600_000 }, () => {
       /^render failed: merging resources from 'again\.yaml': may not add resource with an already registered id: ConfigMap/,
     )
     expect(duplicate?.description).not.toMatch(/render failed: render failed|: `:/)
+    // Each failed environment's status links the run that failed it.
+    const head = f.gh.state.pull('acme/fleet', parent).headSha
+    const links = f.gh.state
+      .latestStatuses('acme/fleet', head)
+      .filter((s) => s.context === 'fleet-promote/test-a' || s.context === 'fleet-promote/prod-b')
+      .map((s) => s.targetUrl)
+    expect(links).toEqual([
+      expect.stringMatching(/\/actions\/runs\/\d+/),
+      expect.stringMatching(/\/actions\/runs\/\d+/),
+    ])
     // The others render and go on as usual; the gate fails on the broken ones.
     expect(statuses.get('fleet-promote/test-b')?.state).toBe('success')
     expect(statuses.get('fleet-promote/prod-a')?.state).toBe('pending')
