@@ -83,6 +83,23 @@ describe('marker', () => {
     expect(parseMarker(text)).toBeUndefined()
   })
 
+  it("keeps a shared branch's folders, and drops a marker with a folder for no environment or an unsafe one", () => {
+    const shared = {
+      ...marker,
+      environments: ['a', 'b'],
+      folders: { a: 'clusters/a', b: 'b' },
+    }
+    expect(parseMarker(encodeMarker(shared))).toEqual(shared)
+    for (const folders of [{ c: 'c' }, { a: '../a' }, { a: '.git' }, { a: 7 }, ['a']]) {
+      const text = encodeMarker(shared).replace(
+        /"folders":\{[^}]*\}/,
+        `"folders":${JSON.stringify(folders)}`,
+      )
+      expect(parseMarker(text), JSON.stringify(folders)).toBeUndefined()
+    }
+    expect(parseMarker(encodeMarker({ ...marker, folders: { a: 'a' } }))).toBeUndefined()
+  })
+
   it('escapes values so they cannot close the comment', () => {
     const hostile = { ...marker, stage: 'x --> <script>' }
     const text = encodeMarker(hostile)

@@ -132,6 +132,7 @@ describe('nextClosedStep', () => {
 describe('restoreStep', () => {
   const app = (over: Partial<ApplicationFacts>): ApplicationFacts => ({
     target: 'env/a',
+    path: '.',
     multiSource: false,
     synced: true,
     revisions: ['t'.repeat(40)],
@@ -147,5 +148,16 @@ describe('restoreStep', () => {
     ['without a source for this repository', app({ target: undefined }), false, 'keep'],
   ] as const)('%s → %s', (_, facts, mayMove, step) => {
     expect(restoreStep(facts, request, mayMove)).toBe(step)
+  })
+  // A shared WET branch: the Application belongs at its environment's folder there.
+  const folder = { ...request, path: 'a' }
+  it.each([
+    ['on the WET branch at its folder and tip', app({ path: 'a' }), false, 'none'],
+    ['on the WET branch at its folder, behind', app({ path: 'a', synced: false }), false, 'sync'],
+    ['on the WET branch root', app({}), false, 'move'],
+    ['on our child branch', app({ target: 'fleet-promote/pr-1/env-a', path: 'a' }), true, 'move'],
+    ["on another parent's child", app({ target: 'fleet-promote/pr-2/env-a' }), false, 'keep'],
+  ] as const)('shared: %s → %s', (_, facts, mayMove, step) => {
+    expect(restoreStep(facts, folder, mayMove)).toBe(step)
   })
 })

@@ -66,6 +66,8 @@ describe('merge-cleanup on shared WET branches', { timeout: 300_000 }, () => {
     s = await startScenario({ shared: true })
     const { p1, p2 } = await twoSharedParents()
 
+    // prod-b's Application tracks its WET branch, but at the branch root: cleanup puts it at its folder.
+    await s.argocdClient.setTargetRevision('prod-b-addons', 'env/production', { path: '.' })
     await s.merge(p1)
     const pushesBefore = pushes(s)
     const eventsBefore = s.gh.state.events.length
@@ -85,9 +87,17 @@ describe('merge-cleanup on shared WET branches', { timeout: 300_000 }, () => {
     expect(s.gh.routeCounts()[MERGE_ROUTE]).toBeUndefined()
     // Both children merged by the push (their heads reached their bases).
     expect(mergedChildren(s)).toBe(2)
-    expect(first.environments.find((e) => e.environment === 'test-a')?.application?.result).toBe(
-      'reset',
+    const apps = Object.fromEntries(
+      first.environments.map((e) => [e.environment, e.application?.result]),
     )
+    expect(apps).toEqual({
+      'test-a': 'reset',
+      'test-b': 'reset',
+      'prod-a': 'synced',
+      'prod-b': 'reset',
+    })
+    expect(s.applicationPath('test-a')).toBe('test-a')
+    expect(s.applicationPath('prod-b')).toBe('prod-b')
     // Only provenance differed from the test merge's render: landed as they are.
     expect(first.environments.some((e) => e.rerendered)).toBe(false)
 

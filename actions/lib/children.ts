@@ -2,6 +2,8 @@
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
 
+import { invalidFolderReason } from './config/naming.js'
+
 /** Every child branch starts with this; the rest is `<parent>/<environment>`. */
 export const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-'
 
@@ -45,6 +47,11 @@ export interface ChildMarker {
    * see childUnit): the environments whose folders it holds.
    */
   environments?: string[]
+  /**
+   * With `environments`: each one's folder on the branch, where its Argo CD
+   * Application's source path points.
+   */
+  folders?: Record<string, string>
 }
 
 /**
@@ -138,6 +145,8 @@ function toMarker(json: string): ChildMarker | undefined {
     )
   )
     return undefined
+  const folders = toFolders(v.folders, environments)
+  if (folders === null) return undefined
   return {
     version: 1,
     parent: v.parent as number,
@@ -151,7 +160,25 @@ function toMarker(json: string): ChildMarker | undefined {
     ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
     ...(guard ? { guard } : {}),
     ...(environments !== undefined ? { environments: environments as string[] } : {}),
+    ...(folders ? { folders } : {}),
   }
+}
+
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(
+  value: unknown,
+  environments: unknown,
+): Record<string, string> | null | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || !Array.isArray(environments)) return null
+  const entries = Object.entries(value as Record<string, unknown>)
+  const ok = entries.every(
+    ([name, folder]) =>
+      environments.includes(name) &&
+      typeof folder === 'string' &&
+      invalidFolderReason(folder) === undefined,
+  )
+  return ok ? Object.fromEntries(entries as [string, string][]) : null
 }
 
 /** The marker's guard verdict: undefined when absent, null when malformed. */

@@ -191,6 +191,7 @@ async function offStaleChild(
     const restored = await restoreApplication(ctx.argocd, {
       application,
       wetBranch: child.base,
+      ...(child.folder ? { path: child.folder } : {}),
       wetTip,
       repoURL: repositoryUrl(ctx),
       mayMove: (target) => target === child.branch,

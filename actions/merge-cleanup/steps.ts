@@ -139,6 +139,12 @@ export async function pushUpdates(ctx: RunContext, updates: readonly RefUpdate[]
   )
 }
 
+/** Where its Application belongs on a shared WET branch: its folder, from the configuration (else its child). */
+function folderOf(item: EnvironmentWork): { path?: string } {
+  const folder = item.environment ? item.environment.folder : item.child?.folder
+  return folder === undefined ? {} : { path: folder }
+}
+
 /** The WET tip this run knows, else the remote's. */
 async function wetTip(ctx: RunContext, item: EnvironmentWork): Promise<string> {
   const known = item.tips.get(item.branch)
@@ -170,6 +176,7 @@ async function restore(
   const restored = await restoreApplication(argocd, {
     application: name,
     wetBranch: item.branch,
+    ...folderOf(item),
     wetTip: await wetTip(ctx, item),
     repoURL: repositoryUrl(ctx),
     mayMove: (target) => mayMoveOff(ctx, item.name, target, item.child?.branch),

@@ -48,6 +48,7 @@ export async function repairApplications(
     const restored = await restoreApplication(argocd, {
       application: name,
       wetBranch: env.branch,
+      ...(env.folder === undefined ? {} : { path: env.folder }),
       wetTip: tip.get(`refs/heads/${env.branch}`) ?? '',
       repoURL,
       mayMove: () => true,

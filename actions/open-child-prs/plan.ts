@@ -109,7 +109,12 @@ export function childMarker(
       ? { baseMovedTo: run.baseTip }
       : {}),
     ...(guard ? { guard } : {}),
-    ...(shared ? { environments: envs.map((e) => e.name) } : {}),
+    ...(shared
+      ? {
+          environments: envs.map((e) => e.name),
+          folders: Object.fromEntries(envs.map((e) => [e.name, e.folder as string])),
+        }
+      : {}),
   }
 }
 

@@ -93,6 +93,7 @@ async function restoreOne(
   return restoreApplication(options.argocd, {
     application: name,
     wetBranch: child.base,
+    ...(child.folder ? { path: child.folder } : {}),
     wetTip: wetTips.get(`refs/heads/${child.base}`) ?? '',
     repoURL: options.repoURL,
     mayMove: (target) => target === own,

@@ -270,7 +270,12 @@ async function deployWithArgoCd(ctx: DeployContext, target: DeployTarget): Promi
   try {
     const current = await argocd.client.getApplication(application)
     const multiSource = (current.spec.sources ?? []).length > 0
-    await argocd.client.setTargetRevision(application, branch, { sourceRepoURL: ctx.repoUrl })
+    // On a shared WET branch's child the environment is its folder: the source path goes with it.
+    const folder = target.child.folder
+    await argocd.client.setTargetRevision(application, branch, {
+      sourceRepoURL: ctx.repoUrl,
+      ...(folder ? { path: folder } : {}),
+    })
     // A multi-source sync syncs every source at its spec revision; a single source can name it.
     await argocd.client.sync(application, multiSource ? {} : { revision: branch })
     const waited = await argocd.client.waitForSyncedHealthy(application, {

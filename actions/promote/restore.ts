@@ -5,7 +5,6 @@
 
 import type { ArgoCdClient } from '../lib/argocd/client.js'
 import { restoreApplication, type RestoreResult } from '../lib/argocd/restore.js'
-import { childBranch } from '../lib/children.js'
 import { argoCdApplicationName } from '../lib/config/config.js'
 import type { FleetConfig, StageConfig } from '../lib/config/types.js'
 import type { GitHubClient } from '../lib/github/client.js'
@@ -55,10 +54,12 @@ export async function restoreClusters(
       })
       continue
     }
-    const own = childBranch(ctx.parent, env.environment)
+    // The environment's child, or its shared WET branch's.
+    const own = env.child.branch
     const result = await restoreApplication(argocd, {
       application,
       wetBranch,
+      ...(env.child.folder ? { path: env.child.folder } : {}),
       wetTip: (await branchTip(ctx.client, ctx.repo, wetBranch)) ?? '',
       repoURL: ctx.repoUrl,
       mayMove: (target) => target === own,

@@ -157,6 +157,11 @@ export interface SetTargetRevisionOptions {
   sourceIndex?: number
   /** Pick the source whose repoURL matches (ignoring scheme, case, trailing `/` and `.git`). */
   sourceRepoURL?: string
+  /**
+   * The source's `path` with the revision (an environment's folder on a
+   * shared WET branch), in the same patch; absent: the path stays as it is.
+   */
+  path?: string
 }
 
 export interface SetTargetRevisionResult {
@@ -646,12 +651,16 @@ async function setTargetRevision(
     const index = chooseSource(name, sources, choice)
     const source = sources[index]
     const previous = source?.targetRevision
-    if (previous === revision)
+    const path = choice.path
+    if (previous === revision && (path === undefined || source?.path === path))
       return { application: current, changed: false, previous, sourceIndex: index }
     // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
     const operations = [
       { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
       { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+      ...(path === undefined
+        ? []
+        : [{ op: 'add', path: `/spec/sources/${index}/path`, value: path }]),
     ]
     const application = await patch(http, name, 'json', operations)
     http.log(
@@ -661,12 +670,16 @@ async function setTargetRevision(
   }
   const source = singleSource(name, current, choice)
   const previous = source.targetRevision
-  if (previous === revision)
+  const path = choice.path
+  if (previous === revision && (path === undefined || source.path === path))
     return { application: current, changed: false, previous, sourceIndex: undefined }
   const application = await patch(http, name, 'merge', {
-    spec: { source: { targetRevision: revision } },
+    spec: { source: { targetRevision: revision, ...(path === undefined ? {} : { path }) } },
   })
-  http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`)
+  const where = path === undefined ? '' : ` (path ${path})`
+  http.log(
+    `Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}${where}`,
+  )
   return { application, changed: true, previous, sourceIndex: undefined }
 }
 

@@ -38,6 +38,8 @@ export interface RestoreResult {
 export interface RestoreRequest {
   application: string
   wetBranch: string
+  /** The environment's folder on a shared WET branch: the source path it must track there. */
+  path?: string
   /** The WET branch tip the Application must end up synced to. */
   wetTip: string
   /** The DRY repository URL, to pick the source of a multi-source Application. */
@@ -52,6 +54,8 @@ export interface RestoreRequest {
 export interface ApplicationFacts {
   /** The targetRevision of the source tracking the DRY repository; undefined when it has none. */
   target: string | undefined
+  /** That source's path. */
+  path: string | undefined
   multiSource: boolean
   synced: boolean
   /** The revisions it is synced to. */
@@ -69,19 +73,25 @@ export function applicationFacts(app: ArgoCdApplication, repoURL: string): Appli
   const sync = app.status?.sync
   return {
     target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+    path: multiSource ? sources[index]?.path : app.spec.source?.path,
     multiSource,
     synced: sync?.status === 'Synced',
     revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r): r is string => Boolean(r)),
   }
 }
 
-/** The next step, from the facts alone. */
+/**
+ * The next step, from the facts alone. On its WET branch but at another path
+ * than its folder (it ran the child's folder elsewhere, or the branch root):
+ * back to the folder, which is the caller's to set.
+ */
 export function restoreStep(
   facts: ApplicationFacts,
-  request: Pick<RestoreRequest, 'wetBranch' | 'wetTip'>,
+  request: Pick<RestoreRequest, 'wetBranch' | 'wetTip' | 'path'>,
   mayMove: boolean,
 ): RestoreStep {
   if (facts.target !== request.wetBranch) return mayMove ? 'move' : 'keep'
+  if (request.path !== undefined && facts.path !== request.path) return 'move'
   const atTip = facts.synced && facts.revisions.includes(request.wetTip)
   return atTip ? 'none' : 'sync'
 }
@@ -108,7 +118,10 @@ export async function restoreApplication(
         detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
       }
     if (step === 'move') {
-      await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL })
+      await client.setTargetRevision(name, request.wetBranch, {
+        sourceRepoURL: request.repoURL,
+        ...(request.path === undefined ? {} : { path: request.path }),
+      })
     }
     // A multi-source sync syncs every source at its spec revision; a single source can name it.
     await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch })
@@ -117,8 +130,9 @@ export async function restoreApplication(
       timeoutMs: request.timeoutMs,
       pollMs: request.pollMs,
     })
-    const what =
-      step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch
+    const wet =
+      request.path === undefined ? request.wetBranch : `${request.wetBranch}:${request.path}`
+    const what = step === 'move' ? `${previous ?? '(none)'} → ${wet}` : wet
     if (!waited.ok)
       return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` }
     return {

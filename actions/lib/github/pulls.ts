@@ -162,6 +162,8 @@ export interface ChildPr {
    * It is listed once per environment whose folder it holds, as that environment.
    */
   unit?: string
+  /** A child of a shared WET branch: the environment's folder on it (from the marker). */
+  folder?: string
 }
 
 /** A pull request as the child (or children: one per folder of a shared branch) it is. */
@@ -193,7 +195,11 @@ function asChild(pull: PullSummary, repo: RepoRef): ChildPr[] {
   }
   const held = child.marker?.environments
   if (!held) return [one]
-  return held.map((environment) => ({ ...one, environment, unit: child.environment }))
+  const folders = child.marker?.folders ?? {}
+  return held.map((environment) => {
+    const folder = folders[environment]
+    return { ...one, environment, unit: child.environment, ...(folder ? { folder } : {}) }
+  })
 }
 
 /** Every child PR among `pulls`, of any parent. */

@@ -560,6 +560,7 @@ export function createSimulatorCore(options: {
     syncs.push({
       application: name,
       targetRevision: app.spec.source?.targetRevision ?? 'HEAD',
+      path: app.spec.source?.path ?? '',
       running,
     })
     return clone(app)

@@ -68,6 +68,8 @@ export interface SyncRecord {
   application: string
   /** The branch or revision the Application targeted when it was synced. */
   targetRevision: string
+  /** The directory of that revision it deploys (its source path; '' for a multi-source one). */
+  path: string
   running: number
 }
 
