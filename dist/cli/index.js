@@ -19477,9 +19477,11 @@ exports.visitAsync = visitAsync;
 /* harmony export */   uZ: () => (/* binding */ parseChildBranch)
 /* harmony export */ });
 /* unused harmony exports CHILD_BRANCH_PREFIX, childUnit, childBranch, encodeMarker, parseMarker, identifyChild, childTitle */
+/* harmony import */ var _config_naming_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4922);
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
+
 /** Every child branch starts with this; the rest is `<parent>/<environment>`. */
 const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
 const MARKER_PREFIX = '<!-- fleet-promote:child ';
@@ -19579,6 +19581,9 @@ function toMarker(json) {
         !(Array.isArray(environments) &&
             environments.every((name) => typeof name === 'string' && isValidRefPart(name))))
         return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -19592,7 +19597,20 @@ function toMarker(json) {
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
         ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
     };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
 function toGuard(value) {
@@ -20966,12 +20984,16 @@ async function setTargetRevision(http, name, revision, choice = {}) {
         const index = chooseSource(name, sources, choice);
         const source = sources[index];
         const previous = source?.targetRevision;
-        if (previous === revision)
+        const path = choice.path;
+        if (previous === revision && (path === undefined || source?.path === path))
             return { application: current, changed: false, previous, sourceIndex: index };
         // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
         const operations = [
             { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
             { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+            ...(path === undefined
+                ? []
+                : [{ op: 'add', path: `/spec/sources/${index}/path`, value: path }]),
         ];
         const application = await patch(http, name, 'json', operations);
         http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
@@ -20979,12 +21001,14 @@ async function setTargetRevision(http, name, revision, choice = {}) {
     }
     const source = singleSource(name, current, choice);
     const previous = source.targetRevision;
-    if (previous === revision)
+    const path = choice.path;
+    if (previous === revision && (path === undefined || source.path === path))
         return { application: current, changed: false, previous, sourceIndex: undefined };
     const application = await patch(http, name, 'merge', {
-        spec: { source: { targetRevision: revision } },
+        spec: { source: { targetRevision: revision, ...(path === undefined ? {} : { path }) } },
     });
-    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    const where = path === undefined ? '' : ` (path ${path})`;
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}${where}`);
     return { application, changed: true, previous, sourceIndex: undefined };
 }
 /** The `spec.source` of a single-source application, refusing a choice that names another. */

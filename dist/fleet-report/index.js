@@ -58870,12 +58870,16 @@ async function setTargetRevision(http, name, revision, choice = {}) {
         const index = chooseSource(name, sources, choice);
         const source = sources[index];
         const previous = source?.targetRevision;
-        if (previous === revision)
+        const path = choice.path;
+        if (previous === revision && (path === undefined || source?.path === path))
             return { application: current, changed: false, previous, sourceIndex: index };
         // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
         const operations = [
             { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
             { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+            ...(path === undefined
+                ? []
+                : [{ op: 'add', path: `/spec/sources/${index}/path`, value: path }]),
         ];
         const application = await patch(http, name, 'json', operations);
         http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
@@ -58883,12 +58887,14 @@ async function setTargetRevision(http, name, revision, choice = {}) {
     }
     const source = singleSource(name, current, choice);
     const previous = source.targetRevision;
-    if (previous === revision)
+    const path = choice.path;
+    if (previous === revision && (path === undefined || source.path === path))
         return { application: current, changed: false, previous, sourceIndex: undefined };
     const application = await patch(http, name, 'merge', {
-        spec: { source: { targetRevision: revision } },
+        spec: { source: { targetRevision: revision, ...(path === undefined ? {} : { path }) } },
     });
-    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    const where = path === undefined ? '' : ` (path ${path})`;
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}${where}`);
     return { application, changed: true, previous, sourceIndex: undefined };
 }
 /** The `spec.source` of a single-source application, refusing a choice that names another. */
@@ -61954,10 +61960,84 @@ function parseFailOn(text, what) {
     return new Set(values);
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/config/naming.js
+// Environment names: what makes one valid (a branch component and a status
+// context: letters, digits, ".", "_", "-", at most 100 characters), and the
+// valid name derived from a directory that does not give one, so one odd
+// directory (a ":" in it, a 150-character path) does not stop a whole run.
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+/** Hex digits of the sha256 suffix that keeps shortened names apart. */
+const HASH_LENGTH = 8;
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function naming_unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
+    }
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
+}
+/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
+function trimEnd(name) {
+    let trimmed = name;
+    while (/(\.|\.lock|-)$/.test(trimmed))
+        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
+    return trimmed;
+}
+/**
+ * `raw` when it is a valid name; otherwise a valid one: each run of other
+ * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
+ * trailing "." or ".lock" go, and a name still over 100 characters is cut and
+ * given a short hash of `raw`, so two long directories stay apart. `note` says
+ * what was done, for a warning.
+ */
+function naming_derivedEnvironmentName(raw) {
+    const reason = naming_unsafeNameReason(raw);
+    if (!reason)
+        return { name: raw };
+    const hash = (0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
+    let name = trimEnd(raw
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, ''));
+    if (name.length > MAX_NAME_LENGTH)
+        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
+    if (name === '')
+        name = `env-${hash}`;
+    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
+    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
+}
+const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Why a WET folder (an environment's place on a shared branch, an Argo CD
+ * source path) is not valid, or undefined: relative, "/"-separated segments
+ * that each start with a letter or digit, so no folder is hidden, `.git` or
+ * the suite's own `.fleet-promote/`, and none climbs out with "..".
+ */
+function naming_invalidFolderReason(folder) {
+    const quoted = JSON.stringify(folder);
+    if (folder.length > 200)
+        return `${quoted}, which is longer than 200 characters`;
+    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
+        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
+    }
+    return undefined;
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/children.js
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
+
 /** Every child branch starts with this; the rest is `<parent>/<environment>`. */
 const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
 const MARKER_PREFIX = '<!-- fleet-promote:child ';
@@ -62057,6 +62137,9 @@ function toMarker(json) {
         !(Array.isArray(environments) &&
             environments.every((name) => typeof name === 'string' && children_isValidRefPart(name))))
         return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -62070,7 +62153,20 @@ function toMarker(json) {
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
         ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
     };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
 function toGuard(value) {
@@ -65666,79 +65762,6 @@ function holds(condition, sample) {
         case '!=':
             return sample !== condition.value;
     }
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/config/naming.js
-// Environment names: what makes one valid (a branch component and a status
-// context: letters, digits, ".", "_", "-", at most 100 characters), and the
-// valid name derived from a directory that does not give one, so one odd
-// directory (a ":" in it, a 150-character path) does not stop a whole run.
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-/** Hex digits of the sha256 suffix that keeps shortened names apart. */
-const HASH_LENGTH = 8;
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function naming_unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
-function trimEnd(name) {
-    let trimmed = name;
-    while (/(\.|\.lock|-)$/.test(trimmed))
-        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
-    return trimmed;
-}
-/**
- * `raw` when it is a valid name; otherwise a valid one: each run of other
- * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
- * trailing "." or ".lock" go, and a name still over 100 characters is cut and
- * given a short hash of `raw`, so two long directories stay apart. `note` says
- * what was done, for a warning.
- */
-function naming_derivedEnvironmentName(raw) {
-    const reason = naming_unsafeNameReason(raw);
-    if (!reason)
-        return { name: raw };
-    const hash = (0,external_node_crypto_.createHash)('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
-    let name = trimEnd(raw
-        .replace(/[^A-Za-z0-9._-]+/g, '-')
-        .replace(/\.{2,}/g, '.')
-        .replace(/^[^A-Za-z0-9]+/, ''));
-    if (name.length > MAX_NAME_LENGTH)
-        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
-    if (name === '')
-        name = `env-${hash}`;
-    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
-    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
-}
-const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/**
- * Why a WET folder (an environment's place on a shared branch, an Argo CD
- * source path) is not valid, or undefined: relative, "/"-separated segments
- * that each start with a letter or digit, so no folder is hidden, `.git` or
- * the suite's own `.fleet-promote/`, and none climbs out with "..".
- */
-function naming_invalidFolderReason(folder) {
-    const quoted = JSON.stringify(folder);
-    if (folder.length > 200)
-        return `${quoted}, which is longer than 200 characters`;
-    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
-        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
-    }
-    return undefined;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
@@ -71370,7 +71393,11 @@ function asChild(pull, repo) {
     const held = child.marker?.environments;
     if (!held)
         return [one];
-    return held.map((environment) => ({ ...one, environment, unit: child.environment }));
+    const folders = child.marker?.folders ?? {};
+    return held.map((environment) => {
+        const folder = folders[environment];
+        return { ...one, environment, unit: child.environment, ...(folder ? { folder } : {}) };
+    });
 }
 /** Every child PR among `pulls`, of any parent. */
 function allChildren(pulls, repo) {

@@ -47995,7 +47995,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2434);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2047);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48004,7 +48004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2434:
+/***/ 2047:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53987,6 +53987,180 @@ function kustomizeArgs(dir, helm) {
     if (helm !== undefined)
         args.push('--enable-helm', '--helm-command', helm);
     return args;
+}
+
+;// CONCATENATED MODULE: ./actions/lib/children.js
+// Child pull requests: their branch names and the hidden marker in their
+// bodies. The branch name is the key (only writers can create branches in the
+// repository); the marker only carries metadata and is never trusted alone.
+
+/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
+const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
+const MARKER_PREFIX = '<!-- fleet-promote:child ';
+const MARKER_SUFFIX = ' -->';
+const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
+/**
+ * Whether `name` is usable as one or more ref components (a subset of
+ * `git check-ref-format`), so environment names cannot smuggle odd refs.
+ */
+function children_isValidRefPart(name) {
+    if (name.length === 0 || name.length > 200)
+        return false;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
+        return false;
+    if (name.includes('..') || name.includes('@{') || name.includes('//'))
+        return false;
+    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
+        return false;
+    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+function childUnit(env) {
+    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
+}
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
+function childBranch(parent, environment) {
+    if (!Number.isSafeInteger(parent) || parent < 1)
+        throw new Error(`invalid parent PR number ${parent}`);
+    if (!children_isValidRefPart(environment)) {
+        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
+    }
+    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
+}
+/** The parent and environment a child branch encodes, or undefined for any other branch. */
+function parseChildBranch(ref) {
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
+    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
+        return undefined;
+    const parent = Number(match[1]);
+    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
+}
+/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
+function encodeMarker(marker) {
+    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
+}
+/**
+ * The marker in a PR body, or undefined when there is none, it is malformed,
+ * or the body holds several that disagree (someone edited the body).
+ */
+function parseMarker(body) {
+    if (!body)
+        return undefined;
+    const found = [];
+    for (const match of body.matchAll(MARKER_PATTERN)) {
+        const marker = toMarker(match[1] ?? '');
+        if (!marker)
+            return undefined;
+        found.push(marker);
+    }
+    const [first, ...rest] = found;
+    if (!first)
+        return undefined;
+    const key = JSON.stringify(first);
+    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
+}
+function toMarker(json) {
+    let value;
+    try {
+        value = JSON.parse(json);
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
+    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
+        return undefined;
+    if (!strings.every((key) => typeof v[key] === 'string'))
+        return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
+    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
+    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
+        return undefined;
+    const environments = v.environments;
+    if (environments !== undefined &&
+        !(Array.isArray(environments) &&
+            environments.every((name) => typeof name === 'string' && children_isValidRefPart(name))))
+        return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
+    return {
+        version: 1,
+        parent: v.parent,
+        environment: v.environment,
+        stage: v.stage,
+        branch: v.branch,
+        drySha: v.drySha,
+        headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
+        ...(guard ? { guard } : {}),
+        ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
+    };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
+}
+/**
+ * Recognizes a child PR of `repo`: its head branch must be a child branch in
+ * the same repository (forks cannot create it). The marker is kept only when
+ * it names the same parent, environment and base branch.
+ */
+function identifyChild(pull, repo) {
+    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
+        return undefined;
+    const parsed = parseChildBranch(pull.head.ref);
+    if (!parsed)
+        return undefined;
+    const marker = parseMarker(pull.body);
+    const agrees = marker !== undefined &&
+        marker.parent === parsed.parent &&
+        marker.environment === parsed.environment &&
+        marker.branch === pull.base.ref;
+    return { ...parsed, ...(agrees ? { marker } : {}) };
+}
+/** GitHub limits titles to 256 characters. */
+function childTitle(parent, environment, parentTitle) {
+    const head = `[${environment}] `;
+    const tail = ` (#${parent})`;
+    const room = 256 - head.length - tail.length;
+    const title = parentTitle.trim().replace(/\s+/g, ' ');
+    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
+    return `${head}${fitted}${tail}`;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js

@@ -58870,12 +58870,16 @@ async function setTargetRevision(http, name, revision, choice = {}) {
         const index = chooseSource(name, sources, choice);
         const source = sources[index];
         const previous = source?.targetRevision;
-        if (previous === revision)
+        const path = choice.path;
+        if (previous === revision && (path === undefined || source?.path === path))
             return { application: current, changed: false, previous, sourceIndex: index };
         // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
         const operations = [
             { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
             { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+            ...(path === undefined
+                ? []
+                : [{ op: 'add', path: `/spec/sources/${index}/path`, value: path }]),
         ];
         const application = await patch(http, name, 'json', operations);
         http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
@@ -58883,12 +58887,14 @@ async function setTargetRevision(http, name, revision, choice = {}) {
     }
     const source = singleSource(name, current, choice);
     const previous = source.targetRevision;
-    if (previous === revision)
+    const path = choice.path;
+    if (previous === revision && (path === undefined || source.path === path))
         return { application: current, changed: false, previous, sourceIndex: undefined };
     const application = await patch(http, name, 'merge', {
-        spec: { source: { targetRevision: revision } },
+        spec: { source: { targetRevision: revision, ...(path === undefined ? {} : { path }) } },
     });
-    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    const where = path === undefined ? '' : ` (path ${path})`;
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}${where}`);
     return { application, changed: true, previous, sourceIndex: undefined };
 }
 /** The `spec.source` of a single-source application, refusing a choice that names another. */
@@ -66422,6 +66428,7 @@ async function editComment(client, repo, commentId, body) {
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
+
 /** Every child branch starts with this; the rest is `<parent>/<environment>`. */
 const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
 const MARKER_PREFIX = '<!-- fleet-promote:child ';
@@ -66521,6 +66528,9 @@ function toMarker(json) {
         !(Array.isArray(environments) &&
             environments.every((name) => typeof name === 'string' && children_isValidRefPart(name))))
         return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -66534,7 +66544,20 @@ function toMarker(json) {
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
         ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
     };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        naming_invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
 function toGuard(value) {
@@ -66686,7 +66709,11 @@ function asChild(pull, repo) {
     const held = child.marker?.environments;
     if (!held)
         return [one];
-    return held.map((environment) => ({ ...one, environment, unit: child.environment }));
+    const folders = child.marker?.folders ?? {};
+    return held.map((environment) => {
+        const folder = folders[environment];
+        return { ...one, environment, unit: child.environment, ...(folder ? { folder } : {}) };
+    });
 }
 /** Every child PR among `pulls`, of any parent. */
 function allChildren(pulls, repo) {
@@ -69120,15 +69147,22 @@ function applicationFacts(app, repoURL) {
     const sync = app.status?.sync;
     return {
         target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+        path: multiSource ? sources[index]?.path : app.spec.source?.path,
         multiSource,
         synced: sync?.status === 'Synced',
         revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
     };
 }
-/** The next step, from the facts alone. */
+/**
+ * The next step, from the facts alone. On its WET branch but at another path
+ * than its folder (it ran the child's folder elsewhere, or the branch root):
+ * back to the folder, which is the caller's to set.
+ */
 function restoreStep(facts, request, mayMove) {
     if (facts.target !== request.wetBranch)
         return mayMove ? 'move' : 'keep';
+    if (request.path !== undefined && facts.path !== request.path)
+        return 'move';
     const atTip = facts.synced && facts.revisions.includes(request.wetTip);
     return atTip ? 'none' : 'sync';
 }
@@ -69150,7 +69184,10 @@ async function restoreApplication(client, request) {
                 detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
             };
         if (step === 'move') {
-            await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL });
+            await client.setTargetRevision(name, request.wetBranch, {
+                sourceRepoURL: request.repoURL,
+                ...(request.path === undefined ? {} : { path: request.path }),
+            });
         }
         // A multi-source sync syncs every source at its spec revision; a single source can name it.
         await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch });
@@ -69159,7 +69196,8 @@ async function restoreApplication(client, request) {
             timeoutMs: request.timeoutMs,
             pollMs: request.pollMs,
         });
-        const what = step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch;
+        const wet = request.path === undefined ? request.wetBranch : `${request.wetBranch}:${request.path}`;
+        const what = step === 'move' ? `${previous ?? '(none)'} → ${wet}` : wet;
         if (!waited.ok)
             return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` };
         return {
@@ -69289,6 +69327,11 @@ async function pushLandings(ctx, work) {
 async function pushUpdates(ctx, updates) {
     await ctx.git.push(ctx.options.remote, updates.map((u) => `${u.sha}:${u.ref}`), { atomic: true, leases: updates.map((u) => ({ ref: u.ref, expect: u.expect })) });
 }
+/** Where its Application belongs on a shared WET branch: its folder, from the configuration (else its child). */
+function folderOf(item) {
+    const folder = item.environment ? item.environment.folder : item.child?.folder;
+    return folder === undefined ? {} : { path: folder };
+}
 /** The WET tip this run knows, else the remote's. */
 async function wetTip(ctx, item) {
     const known = item.tips.get(item.branch);
@@ -69319,6 +69362,7 @@ async function restore(ctx, item) {
     const restored = await restoreApplication(argocd, {
         application: name,
         wetBranch: item.branch,
+        ...folderOf(item),
         wetTip: await wetTip(ctx, item),
         repoURL: repositoryUrl(ctx),
         mayMove: (target) => mayMoveOff(ctx, item.name, target, item.child?.branch),
@@ -70147,6 +70191,7 @@ async function offStaleChild(ctx, child, wetTip) {
         const restored = await restoreApplication(ctx.argocd, {
             application,
             wetBranch: child.base,
+            ...(child.folder ? { path: child.folder } : {}),
             wetTip,
             repoURL: repositoryUrl(ctx),
             mayMove: (target) => target === child.branch,
@@ -70527,6 +70572,7 @@ async function repairApplications(ctx, environments) {
         const restored = await restoreApplication(argocd, {
             application: name,
             wetBranch: env.branch,
+            ...(env.folder === undefined ? {} : { path: env.folder }),
             wetTip: tip.get(`refs/heads/${env.branch}`) ?? '',
             repoURL,
             mayMove: () => true,

@@ -58638,78 +58638,84 @@ function nameList(names, max = 8) {
         : names.join(', ');
 }
 
-;// CONCATENATED MODULE: ./actions/lib/statuses.js
-// Commit statuses the suite sets on the parent PR head: one context per
-// environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
-const MAX_STATUS_DESCRIPTION = 140;
-/** `fleet-promote/<environment>` */
-function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
-}
-/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statusDescription(text) {
-    const flat = text.replace(/\s+/g, ' ').trim();
-    const chars = [...flat];
-    if (chars.length <= MAX_STATUS_DESCRIPTION)
-        return flat;
-    return `${chars
-        .slice(0, MAX_STATUS_DESCRIPTION - 1)
-        .join('')
-        .trimEnd()}…`;
-}
-/** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
-    return (current !== undefined &&
-        current.state === next.state &&
-        current.description === statusDescription(next.description) &&
-        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
-}
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./actions/lib/config/naming.js
+// Environment names: what makes one valid (a branch component and a status
+// context: letters, digits, ".", "_", "-", at most 100 characters), and the
+// valid name derived from a directory that does not give one, so one odd
+// directory (a ":" in it, a 150-character path) does not stop a whole run.
 
-;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
-// Commit statuses through the GitHub port: read the latest per context, post one.
-
-/** The latest status per context on a commit (one paginated read). */
-async function latestStatuses(client, repo, sha) {
-    const latest = new Map();
-    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
-        ...repo,
-        ref: sha,
-        per_page: 100,
-    })) {
-        const statuses = page.data.statuses;
-        for (const status of statuses) {
-            if (!latest.has(status.context))
-                latest.set(status.context, fromRaw(status));
-        }
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const MAX_NAME_LENGTH = 100;
+/** Hex digits of the sha256 suffix that keeps shortened names apart. */
+const HASH_LENGTH = 8;
+/** Why a name cannot be an environment name (branch component, status context), or undefined. */
+function naming_unsafeNameReason(name) {
+    if (name === '')
+        return 'is empty';
+    if (name.length > MAX_NAME_LENGTH)
+        return `is longer than ${MAX_NAME_LENGTH} characters`;
+    if (!SAFE_NAME.test(name)) {
+        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
     }
-    return latest;
+    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
+        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
+    }
+    return undefined;
 }
-function fromRaw(status) {
-    return {
-        context: status.context,
-        state: status.state,
-        description: status.description ?? '',
-        ...(status.target_url ? { targetUrl: status.target_url } : {}),
-    };
+/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
+function trimEnd(name) {
+    let trimmed = name;
+    while (/(\.|\.lock|-)$/.test(trimmed))
+        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
+    return trimmed;
 }
-async function setStatus(client, repo, sha, status) {
-    await client.rest.repos.createCommitStatus({
-        ...repo,
-        sha,
-        context: status.context,
-        state: status.state,
-        description: statusDescription(status.description),
-        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
-    });
+/**
+ * `raw` when it is a valid name; otherwise a valid one: each run of other
+ * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
+ * trailing "." or ".lock" go, and a name still over 100 characters is cut and
+ * given a short hash of `raw`, so two long directories stay apart. `note` says
+ * what was done, for a warning.
+ */
+function naming_derivedEnvironmentName(raw) {
+    const reason = naming_unsafeNameReason(raw);
+    if (!reason)
+        return { name: raw };
+    const hash = createHash('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
+    let name = trimEnd(raw
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/\.{2,}/g, '.')
+        .replace(/^[^A-Za-z0-9]+/, ''));
+    if (name.length > MAX_NAME_LENGTH)
+        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
+    if (name === '')
+        name = `env-${hash}`;
+    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
+    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
+}
+const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * Why a WET folder (an environment's place on a shared branch, an Argo CD
+ * source path) is not valid, or undefined: relative, "/"-separated segments
+ * that each start with a letter or digit, so no folder is hidden, `.git` or
+ * the suite's own `.fleet-promote/`, and none climbs out with "..".
+ */
+function naming_invalidFolderReason(folder) {
+    const quoted = JSON.stringify(folder);
+    if (folder.length > 200)
+        return `${quoted}, which is longer than 200 characters`;
+    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
+        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
+    }
+    return undefined;
 }
 
-;// CONCATENATED MODULE: external "node:timers/promises"
-const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 ;// CONCATENATED MODULE: ./actions/lib/children.js
 // Child pull requests: their branch names and the hidden marker in their
 // bodies. The branch name is the key (only writers can create branches in the
 // repository); the marker only carries metadata and is never trusted alone.
+
 /** Every child branch starts with this; the rest is `<parent>/<environment>`. */
 const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
 const MARKER_PREFIX = '<!-- fleet-promote:child ';
@@ -58809,6 +58815,9 @@ function toMarker(json) {
         !(Array.isArray(environments) &&
             environments.every((name) => typeof name === 'string' && isValidRefPart(name))))
         return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
     return {
         version: 1,
         parent: v.parent,
@@ -58822,7 +58831,20 @@ function toMarker(json) {
         ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
         ...(guard ? { guard } : {}),
         ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
     };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        naming_invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
 }
 /** The marker's guard verdict: undefined when absent, null when malformed. */
 function toGuard(value) {
@@ -58863,6 +58885,74 @@ function childTitle(parent, environment, parentTitle) {
     return `${head}${fitted}${tail}`;
 }
 
+;// CONCATENATED MODULE: ./actions/lib/statuses.js
+// Commit statuses the suite sets on the parent PR head: one context per
+// environment. GitHub rejects descriptions over 140 characters with a 422.
+const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const MAX_STATUS_DESCRIPTION = 140;
+/** `fleet-promote/<environment>` */
+function environmentContext(environment) {
+    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+}
+/** Collapses whitespace and cuts to 140 characters with an ellipsis. */
+function statusDescription(text) {
+    const flat = text.replace(/\s+/g, ' ').trim();
+    const chars = [...flat];
+    if (chars.length <= MAX_STATUS_DESCRIPTION)
+        return flat;
+    return `${chars
+        .slice(0, MAX_STATUS_DESCRIPTION - 1)
+        .join('')
+        .trimEnd()}…`;
+}
+/** True when posting `next` would not change what GitHub shows for its context. */
+function sameStatus(current, next) {
+    return (current !== undefined &&
+        current.state === next.state &&
+        current.description === statusDescription(next.description) &&
+        (current.targetUrl ?? '') === (next.targetUrl ?? ''));
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/statuses.js
+// Commit statuses through the GitHub port: read the latest per context, post one.
+
+/** The latest status per context on a commit (one paginated read). */
+async function latestStatuses(client, repo, sha) {
+    const latest = new Map();
+    for await (const page of client.paginate.iterator(client.rest.repos.getCombinedStatusForRef, {
+        ...repo,
+        ref: sha,
+        per_page: 100,
+    })) {
+        const statuses = page.data.statuses;
+        for (const status of statuses) {
+            if (!latest.has(status.context))
+                latest.set(status.context, fromRaw(status));
+        }
+    }
+    return latest;
+}
+function fromRaw(status) {
+    return {
+        context: status.context,
+        state: status.state,
+        description: status.description ?? '',
+        ...(status.target_url ? { targetUrl: status.target_url } : {}),
+    };
+}
+async function setStatus(client, repo, sha, status) {
+    await client.rest.repos.createCommitStatus({
+        ...repo,
+        sha,
+        context: status.context,
+        state: status.state,
+        description: statusDescription(status.description),
+        ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
+    });
+}
+
+;// CONCATENATED MODULE: external "node:timers/promises"
+const promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:timers/promises");
 // EXTERNAL MODULE: ../node_modules/bottleneck/light.js
 var light = __nccwpck_require__(4133);
 ;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
@@ -59666,7 +59756,11 @@ function asChild(pull, repo) {
     const held = child.marker?.environments;
     if (!held)
         return [one];
-    return held.map((environment) => ({ ...one, environment, unit: child.environment }));
+    const folders = child.marker?.folders ?? {};
+    return held.map((environment) => {
+        const folder = folders[environment];
+        return { ...one, environment, unit: child.environment, ...(folder ? { folder } : {}) };
+    });
 }
 /** Every child PR among `pulls`, of any parent. */
 function allChildren(pulls, repo) {
@@ -60859,79 +60953,6 @@ function renderSharedChildBody(input) {
 const external_node_fs_promises_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./actions/lib/config/naming.js
-// Environment names: what makes one valid (a branch component and a status
-// context: letters, digits, ".", "_", "-", at most 100 characters), and the
-// valid name derived from a directory that does not give one, so one odd
-// directory (a ":" in it, a 150-character path) does not stop a whole run.
-
-const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const MAX_NAME_LENGTH = 100;
-/** Hex digits of the sha256 suffix that keeps shortened names apart. */
-const HASH_LENGTH = 8;
-/** Why a name cannot be an environment name (branch component, status context), or undefined. */
-function naming_unsafeNameReason(name) {
-    if (name === '')
-        return 'is empty';
-    if (name.length > MAX_NAME_LENGTH)
-        return `is longer than ${MAX_NAME_LENGTH} characters`;
-    if (!SAFE_NAME.test(name)) {
-        return `gives "${name}": names may only contain letters, digits, ".", "_" and "-", and must start with a letter or digit`;
-    }
-    if (name.includes('..') || name.endsWith('.') || name.endsWith('.lock')) {
-        return `gives "${name}": names may not contain "..", or end with "." or ".lock"`;
-    }
-    return undefined;
-}
-/** Without the endings a name may not have ("." and ".lock"), repeatedly. */
-function trimEnd(name) {
-    let trimmed = name;
-    while (/(\.|\.lock|-)$/.test(trimmed))
-        trimmed = trimmed.replace(/(\.|\.lock|-)$/, '');
-    return trimmed;
-}
-/**
- * `raw` when it is a valid name; otherwise a valid one: each run of other
- * characters becomes "-", ".." becomes ".", a leading non-alphanumeric and a
- * trailing "." or ".lock" go, and a name still over 100 characters is cut and
- * given a short hash of `raw`, so two long directories stay apart. `note` says
- * what was done, for a warning.
- */
-function naming_derivedEnvironmentName(raw) {
-    const reason = naming_unsafeNameReason(raw);
-    if (!reason)
-        return { name: raw };
-    const hash = createHash('sha256').update(raw).digest('hex').slice(0, HASH_LENGTH);
-    let name = trimEnd(raw
-        .replace(/[^A-Za-z0-9._-]+/g, '-')
-        .replace(/\.{2,}/g, '.')
-        .replace(/^[^A-Za-z0-9]+/, ''));
-    if (name.length > MAX_NAME_LENGTH)
-        name = `${trimEnd(name.slice(0, MAX_NAME_LENGTH - HASH_LENGTH - 1))}-${hash}`;
-    if (name === '')
-        name = `env-${hash}`;
-    const why = raw.length > MAX_NAME_LENGTH ? 'over 100 characters' : 'characters a name may not have';
-    return { name, note: `"${raw}" is no valid environment name (${why}); named "${name}"` };
-}
-const FOLDER_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-/**
- * Why a WET folder (an environment's place on a shared branch, an Argo CD
- * source path) is not valid, or undefined: relative, "/"-separated segments
- * that each start with a letter or digit, so no folder is hidden, `.git` or
- * the suite's own `.fleet-promote/`, and none climbs out with "..".
- */
-function naming_invalidFolderReason(folder) {
-    const quoted = JSON.stringify(folder);
-    if (folder.length > 200)
-        return `${quoted}, which is longer than 200 characters`;
-    if (!folder.split('/').every((segment) => FOLDER_SEGMENT.test(segment))) {
-        return `${quoted}: each "/"-separated segment must consist of letters, digits, ".", "_" and "-" and start with a letter or digit`;
-    }
-    return undefined;
-}
-
 ;// CONCATENATED MODULE: ./actions/lib/hydration.js
 // The one reader of hydrate's output (`hydration.json`, or one per matrix
 // shard): parsed, its shape checked, errors naming the file and the field.
@@ -61933,12 +61954,16 @@ async function setTargetRevision(http, name, revision, choice = {}) {
         const index = chooseSource(name, sources, choice);
         const source = sources[index];
         const previous = source?.targetRevision;
-        if (previous === revision)
+        const path = choice.path;
+        if (previous === revision && (path === undefined || source?.path === path))
             return { application: current, changed: false, previous, sourceIndex: index };
         // The test op makes the patch fail instead of editing another source if the list was reordered meanwhile.
         const operations = [
             { op: 'test', path: `/spec/sources/${index}/repoURL`, value: source?.repoURL ?? '' },
             { op: 'add', path: `/spec/sources/${index}/targetRevision`, value: revision },
+            ...(path === undefined
+                ? []
+                : [{ op: 'add', path: `/spec/sources/${index}/path`, value: path }]),
         ];
         const application = await patch(http, name, 'json', operations);
         http.log(`Argo CD application "${name}": source ${index} targetRevision ${previous ?? '(none)'} → ${revision}`);
@@ -61946,12 +61971,14 @@ async function setTargetRevision(http, name, revision, choice = {}) {
     }
     const source = singleSource(name, current, choice);
     const previous = source.targetRevision;
-    if (previous === revision)
+    const path = choice.path;
+    if (previous === revision && (path === undefined || source.path === path))
         return { application: current, changed: false, previous, sourceIndex: undefined };
     const application = await patch(http, name, 'merge', {
-        spec: { source: { targetRevision: revision } },
+        spec: { source: { targetRevision: revision, ...(path === undefined ? {} : { path }) } },
     });
-    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}`);
+    const where = path === undefined ? '' : ` (path ${path})`;
+    http.log(`Argo CD application "${name}": targetRevision ${previous ?? '(none)'} → ${revision}${where}`);
     return { application, changed: true, previous, sourceIndex: undefined };
 }
 /** The `spec.source` of a single-source application, refusing a choice that names another. */
@@ -62063,15 +62090,22 @@ function applicationFacts(app, repoURL) {
     const sync = app.status?.sync;
     return {
         target: multiSource ? sources[index]?.targetRevision : app.spec.source?.targetRevision,
+        path: multiSource ? sources[index]?.path : app.spec.source?.path,
         multiSource,
         synced: sync?.status === 'Synced',
         revisions: [sync?.revision, ...(sync?.revisions ?? [])].filter((r) => Boolean(r)),
     };
 }
-/** The next step, from the facts alone. */
+/**
+ * The next step, from the facts alone. On its WET branch but at another path
+ * than its folder (it ran the child's folder elsewhere, or the branch root):
+ * back to the folder, which is the caller's to set.
+ */
 function restoreStep(facts, request, mayMove) {
     if (facts.target !== request.wetBranch)
         return mayMove ? 'move' : 'keep';
+    if (request.path !== undefined && facts.path !== request.path)
+        return 'move';
     const atTip = facts.synced && facts.revisions.includes(request.wetTip);
     return atTip ? 'none' : 'sync';
 }
@@ -62093,7 +62127,10 @@ async function restoreApplication(client, request) {
                 detail: `${name} follows ${previous ?? '(nothing)'}: left alone`,
             };
         if (step === 'move') {
-            await client.setTargetRevision(name, request.wetBranch, { sourceRepoURL: request.repoURL });
+            await client.setTargetRevision(name, request.wetBranch, {
+                sourceRepoURL: request.repoURL,
+                ...(request.path === undefined ? {} : { path: request.path }),
+            });
         }
         // A multi-source sync syncs every source at its spec revision; a single source can name it.
         await client.sync(name, facts.multiSource ? {} : { revision: request.wetBranch });
@@ -62102,7 +62139,8 @@ async function restoreApplication(client, request) {
             timeoutMs: request.timeoutMs,
             pollMs: request.pollMs,
         });
-        const what = step === 'move' ? `${previous ?? '(none)'} → ${request.wetBranch}` : request.wetBranch;
+        const wet = request.path === undefined ? request.wetBranch : `${request.wetBranch}:${request.path}`;
+        const what = step === 'move' ? `${previous ?? '(none)'} → ${wet}` : wet;
         if (!waited.ok)
             return { ...base, result: 'failed', detail: `${name}: ${what}, but ${waited.message}` };
         return {
@@ -68372,6 +68410,7 @@ async function restoreOne(options, parent, environment, child, wetTips) {
     return restoreApplication(options.argocd, {
         application: name,
         wetBranch: child.base,
+        ...(child.folder ? { path: child.folder } : {}),
         wetTip: wetTips.get(`refs/heads/${child.base}`) ?? '',
         repoURL: options.repoURL,
         mayMove: (target) => target === own,
@@ -68758,7 +68797,12 @@ function childMarker(held, commit, run) {
             ? { baseMovedTo: run.baseTip }
             : {}),
         ...(guard ? { guard } : {}),
-        ...(shared ? { environments: envs.map((e) => e.name) } : {}),
+        ...(shared
+            ? {
+                environments: envs.map((e) => e.name),
+                folders: Object.fromEntries(envs.map((e) => [e.name, e.folder])),
+            }
+            : {}),
     };
 }
 function groupChildren(children) {
