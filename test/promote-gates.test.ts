@@ -395,6 +395,15 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
       'refuse: eu-test-1 may lack what #12 changed: it is closed, but its child on env/eu-test-1 is still open; eu-test-1 may lack what #13 changed: it is closed, but its child on env/eu-test-1 is still open (their closed workflows have not run yet); promote again once they have',
   },
   {
+    name: 'a merged parent whose child merge-cleanup may have left open (merge.mergeUnpromoted: false)',
+    facts: {
+      config: { ...CONFIG, merge: { mergeUnpromoted: false } },
+      unlanded: [{ environment: 'eu-test-1', parent: 12, base: 'env/eu-test-1' }],
+    },
+    verdict:
+      'refuse: eu-test-1 may lack what #12 changed: it is closed, but its child on env/eu-test-1 is still open (the closed workflow has not run yet, or left it open: merge.mergeUnpromoted is false); promote again once it is merged or closed',
+  },
+  {
     name: "a closed parent's open child on an environment the command does not name",
     facts: { unlanded: [{ environment: 'eu-prod-1', parent: 12, base: 'env/eu-prod-1' }] },
     verdict: 'proceed: eu-test-1 us-test-1',
