@@ -69551,9 +69551,13 @@ const unlandedCheck = (facts, selected) => {
         const many = environments.length > 1;
         return `${nameList(environments)} may lack what #${parent} changed: it is closed, but its ${many ? 'children' : 'child'} on ${nameList([...bases])} ${many ? 'are' : 'is'} still open`;
     });
-    const tail = byParent.size === 1
-        ? '(the closed workflow has not run yet); promote again once it has'
-        : '(their closed workflows have not run yet); promote again once they have';
+    const one = byParent.size === 1;
+    // With merge.mergeUnpromoted off, merge-cleanup leaves such a child open for a human: waiting for it does not help.
+    const tail = facts.config.merge.mergeUnpromoted
+        ? one
+            ? '(the closed workflow has not run yet); promote again once it has'
+            : '(their closed workflows have not run yet); promote again once they have'
+        : `(${one ? 'the closed workflow has not run yet, or left it' : 'their closed workflows have not run yet, or left them'} open: merge.mergeUnpromoted is false); promote again once ${one ? 'it is' : 'they are'} merged or closed`;
     return { gate: 'closed parents', ok: false, detail: `${clauses.join('; ')} ${tail}` };
 };
 const approvalsGate = (facts, _selected, stages) => {
