@@ -1,7 +1,9 @@
 // The promote action end to end as the runner starts it: event payload,
 // inputs, outputs, job summary.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -24,10 +26,27 @@ let fleet: PromoteFleet
 let scriptDir: string
 let script: string
 
+// The service testing's verify check reads: 401 unless promote sends the token it was given.
+const VERIFY_TOKEN = 'verify-secret-51c9'
+const checked: (string | undefined)[] = []
+const service = createServer((req, res) => {
+  checked.push(req.headers.authorization)
+  res.writeHead(req.headers.authorization === `Bearer ${VERIFY_TOKEN}` ? 200 : 401).end()
+})
+
 beforeAll(async () => {
+  await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve))
+  const { port } = service.address() as AddressInfo
+  const testing = [
+    'match: ["*-test-*"]',
+    '    autoPromote: true',
+    '    verify:',
+    '      http:',
+    `        - url: "http://127.0.0.1:${port}/{name}/ready"`,
+    '          tokenEnv: FLEET_VERIFY_TOKEN',
+  ].join('\n')
   fleet = await startPromoteFleet({
-    config: (url) =>
-      fleetConfig(url).replace('match: ["*-test-*"]', 'match: ["*-test-*"]\n    autoPromote: true'),
+    config: (url) => fleetConfig(url).replace('match: ["*-test-*"]', testing),
   })
   scriptDir = await mkdtemp(join(tmpdir(), 'promote-action-'))
   script = join(scriptDir, 'run.mjs')
@@ -46,6 +65,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await endPromoteFleet(fleet)
   await rm(scriptDir, { recursive: true, force: true })
+  await new Promise((resolve) => service.close(resolve))
 })
 
 async function run(
@@ -89,10 +109,37 @@ describe('promote action', () => {
     expect(result.outputs.decision).toBe('ignored')
   })
 
-  it('deploys the autoPromote stage right after open-child-prs', async () => {
+  it('fails on a verify-env line that is not NAME=value, naming the line and not showing it', async () => {
     const event = fleet.gh.pullRequestEvent(FULL_NAME, fleet.parent, 'synchronize')
-    const result = await run('pull_request', event, { 'auto-promote': 'true' })
+    fleet.gh.resetRequests()
+    const result = await run('pull_request', event, {
+      'auto-promote': 'true',
+      'verify-env': `FLEET_VERIFY_TOKEN=${VERIFY_TOKEN}\nrest-of-a-multi-line-secret`,
+    })
+    expect(result.exitCode).toBe(1)
+    expect(result.annotations.find((a) => a.level === 'error')?.message, result.stdout).toContain(
+      'input "verify-env" line 2 is not NAME=value',
+    )
+    expect(result.stdout + result.stderr).not.toContain('rest-of-a-multi-line-secret')
+    expect(fleet.gh.requests).toEqual([])
+  })
+
+  it('deploys the autoPromote stage right after open-child-prs, its checks reading the token from verify-env', async () => {
+    const event = fleet.gh.pullRequestEvent(FULL_NAME, fleet.parent, 'synchronize')
+    const result = await run('pull_request', event, {
+      'auto-promote': 'true',
+      'verify-env': `# the check's token\nFLEET_VERIFY_TOKEN=${VERIFY_TOKEN}\n`,
+    })
     expect(result.exitCode, result.stdout).toBe(0)
+    // One check per environment, each with the token; the log masks it from the start.
+    expect(checked).toEqual(Array(3).fill(`Bearer ${VERIFY_TOKEN}`))
+    const log = result.stdout + result.stderr
+    expect(log.split(VERIFY_TOKEN)).toHaveLength(2)
+    expect(log.indexOf(`::add-mask::${VERIFY_TOKEN}`)).toBeGreaterThanOrEqual(0)
+    expect(result.summary + JSON.stringify(result.outputs)).not.toContain(VERIFY_TOKEN)
+    expect(JSON.stringify(fleet.gh.state.comments(FULL_NAME, fleet.parent))).not.toContain(
+      VERIFY_TOKEN,
+    )
     expect(result.outputs.decision, result.outputs.reason).toBe('deployed')
     const environments = JSON.parse(result.outputs.environments ?? '[]') as {
       name: string

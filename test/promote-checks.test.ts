@@ -1,11 +1,13 @@
 // verify checks on the simulators: after Synced and Healthy, an environment
 // counts as succeeded only when its HTTP and Prometheus checks pass. One HTTP
 // server on 127.0.0.1 stands in for the checked service and for Prometheus'
-// query API, answering from a script per request.
+// query API, answering from a script per request; the Prometheus stand-in
+// answers 401 to any bearer token but its own.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { promote } from '../actions/promote/promote.js'
+import { parseVerifyEnv } from '../actions/promote/verify.js'
 import {
   fleetConfig,
   FULL_NAME,
@@ -18,6 +20,8 @@ interface Answer {
   status?: number
   body: unknown
 }
+
+const TOKEN = 'prom-secret-7f3a'
 
 /** Answers per path prefix, in order (the last one repeats); records every request. */
 class ScriptedService {
@@ -45,6 +49,11 @@ class ScriptedService {
       query: url.searchParams.get('query') ?? '',
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
     })
+    if (url.pathname.startsWith('/prom/') && req.headers.authorization !== `Bearer ${TOKEN}`) {
+      res.writeHead(401, { 'content-type': 'application/json' })
+      res.end('{"status":"error","error":"unauthorized"}')
+      return
+    }
     const prefix = [...this.scripts.keys()].find((p) => url.pathname.startsWith(p))
     const answers = prefix === undefined ? [] : this.scripts.get(prefix)!
     const next = answers.length > 1 ? answers.shift()! : answers[0]
@@ -63,7 +72,7 @@ const vector = (...values: string[]) => ({
 
 const service = new ScriptedService()
 let fleet: PromoteFleet
-const TOKEN = 'prom-secret-7f3a'
+const logs: string[] = []
 
 beforeAll(async () => {
   const url = await service.start()
@@ -99,11 +108,22 @@ const status = (env: string) =>
     .latestStatuses(FULL_NAME, fleet.headSha)
     .find((s) => s.context === `fleet-promote/${env}`)
 
-const run = (secrets: Record<string, string> = { FLEET_PROM_TOKEN: TOKEN }) =>
+/** A promotion with the verify-env input's text and the promote step's environment. */
+const run = (verifyEnv = `FLEET_PROM_TOKEN=${TOKEN}`, stepEnv: Record<string, string> = {}) =>
   promote(
-    fleet.settings({ secret: (name) => secrets[name] }),
+    fleet.settings({
+      verifyEnv: parseVerifyEnv(verifyEnv),
+      stepEnv: (name) => stepEnv[name],
+      log: (line) => logs.push(line),
+    }),
     fleet.comment(fleet.users.writer, '.promote testing'),
   )
+
+const prometheusAuthorizations = (from: number) =>
+  service.requests
+    .slice(from)
+    .filter((r) => r.path === '/prom/api/v1/query')
+    .map((r) => r.authorization)
 
 describe('verify checks', () => {
   it('a failed HTTP check fails the canary: the rest never syncs, the canary runs its WET branch again', async () => {
@@ -135,18 +155,40 @@ describe('verify checks', () => {
     )
   })
 
-  it('a check whose token variable is not set fails, naming the variable', async () => {
+  it('a check whose token variable is set nowhere (or empty in verify-env) fails, naming it and where to set it', async () => {
     service.script('/prom/', [{ body: vector('0') }])
-    const result = await run({})
-    expect(result.decision).toBe('failed')
-    expect(status('eu-test-1')?.description).toMatch(
-      /failed check error-rate: FLEET_PROM_TOKEN is not set/,
-    )
+    for (const verifyEnv of ['OTHER_TOKEN=x', 'FLEET_PROM_TOKEN=']) {
+      const from = service.requests.length
+      const result = await run(verifyEnv)
+      expect(result.decision).toBe('failed')
+      expect(status('eu-test-1')?.description).toMatch(
+        /failed check error-rate: FLEET_PROM_TOKEN is not set/,
+      )
+      expect(result.environments.find((e) => e.environment === 'eu-test-1')?.detail).toContain(
+        "FLEET_PROM_TOKEN is not set: pass it in the verify-env secret (FLEET_PROM_TOKEN=...) or the promote step's env",
+      )
+      expect(prometheusAuthorizations(from)).toEqual([])
+    }
   })
 
-  it('passing checks: every environment succeeds with each check in its status and the reply; the token only in the header', async () => {
+  it("verify-env comes first; the promote step's environment holds the names it lacks", async () => {
+    let from = service.requests.length
+    let result = await run('FLEET_PROM_TOKEN=stale', { FLEET_PROM_TOKEN: TOKEN })
+    expect(result.decision).toBe('failed')
+    expect(status('eu-test-1')?.description).toMatch(
+      /failed check error-rate: Prometheus answered HTTP 401/,
+    )
+    expect(prometheusAuthorizations(from)).toEqual(['Bearer stale'])
+    from = service.requests.length
+    result = await run('OTHER_TOKEN=x', { FLEET_PROM_TOKEN: 'from-the-step' })
+    expect(result.decision).toBe('failed')
+    expect(prometheusAuthorizations(from)).toEqual(['Bearer from-the-step'])
+  })
+
+  it('passing checks: every environment succeeds with each check in its status and the reply; the verify-env token only in the header', async () => {
     service.script('/prom/', [{ body: vector('0.001', '0.003') }])
     const from = service.requests.length
+    const logsFrom = logs.length
     const result = await run()
     expect(result.decision, result.reason).toBe('deployed')
     for (const env of ['ap-test-1', 'eu-test-1', 'us-test-1']) {
@@ -162,5 +204,8 @@ describe('verify checks', () => {
     expect(prom.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true)
     expect(service.requests.slice(from).map((r) => r.path)).toContain('/svc/us-test-1/healthz')
     expect(JSON.stringify(fleet.gh.state.comments(FULL_NAME, fleet.parent))).not.toContain(TOKEN)
+    expect(result.reply).not.toContain(TOKEN)
+    expect(logs.length).toBeGreaterThan(logsFrom)
+    expect(logs.join('\n')).not.toContain(TOKEN)
   })
 })

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { parseVerifyEnv } from '../actions/promote/verify.js'
 
 const ROOT = join(import.meta.dirname, '..')
 const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
@@ -21,4 +22,16 @@ it("the README's waves example is examples/fleet's production stage", () => {
   ) as { stages: { name: string }[] }
   expect(shown.stages).toEqual(example.stages.filter((stage) => stage.name === 'production'))
   expect(shown.stages[0]).toMatchObject({ waves: ['eu-prod-1'], bakeSeconds: 3 })
+})
+
+it("the README's verify token example: the check's tokenEnv is a name its verify-env block sets", () => {
+  const snippet = /^ {2}```yaml\n([\s\S]*?)^ {2}```$/m.exec(section)?.[1]
+  expect(snippet).toBeDefined()
+  const shown = parse(snippet ?? '') as {
+    verify: { prometheus: { tokenEnv: string }[] }
+    'verify-env': string
+  }
+  const tokenEnv = shown.verify.prometheus[0]?.tokenEnv ?? ''
+  expect(tokenEnv).toBe('PROM_TOKEN')
+  expect(parseVerifyEnv(shown['verify-env']).get(tokenEnv)).toBe(`\${{ secrets.${tokenEnv} }}`)
 })

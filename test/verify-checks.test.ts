@@ -1,11 +1,13 @@
 // The pure parts of the verify checks: conditions, Prometheus answers, HTTP
-// verdicts and the `{name}` expansion.
+// verdicts, the `{name}` expansion and the verify-env input.
 import { describe, expect, it } from 'vitest'
 import { holds, parseCondition } from '../actions/lib/config/condition.js'
+import { UserError } from '../actions/lib/errors.js'
 import {
   checkQuery,
   checkUrl,
   httpVerdict,
+  parseVerifyEnv,
   prometheusSamples,
   prometheusVerdict,
 } from '../actions/promote/verify.js'
@@ -99,5 +101,46 @@ describe('{name}', () => {
     expect(checkQuery('up{cluster="{name}"}', 'x"} or vector(1) #')).toBe(
       'up{cluster="x\\"} or vector(1) #"}',
     )
+  })
+})
+
+describe('verify-env', () => {
+  it('reads NAME=value lines, skipping blank lines and comments', () => {
+    const text = [
+      '# tokens for the checks',
+      'PROM_TOKEN=abc=def==',
+      '',
+      '  grafana_token = g-123 ',
+      'EMPTY=',
+      '\r',
+    ].join('\r\n')
+    expect([...parseVerifyEnv(text)]).toEqual([
+      ['PROM_TOKEN', 'abc=def=='],
+      ['grafana_token', 'g-123'],
+      ['EMPTY', ''],
+    ])
+    expect(parseVerifyEnv('').size).toBe(0)
+  })
+
+  it('names the input and the line, never the text of a bad line', () => {
+    const secret = 's3cr3t-part'
+    const cases: [string, string][] = [
+      [`PROM_TOKEN=abc\n${secret}`, 'input "verify-env" line 2 is not NAME=value'],
+      [`${secret}-x=1`, 'input "verify-env" line 1: the name before "=" must be letters, digits'],
+      [`1ST=${secret}`, 'input "verify-env" line 1: the name before "="'],
+      [`=${secret}`, 'input "verify-env" line 1: the name before "="'],
+      [`A=1\n\nA=${secret}`, 'input "verify-env" line 3 sets A again (line 1 did)'],
+    ]
+    for (const [text, message] of cases) {
+      let error: unknown
+      try {
+        parseVerifyEnv(text)
+      } catch (caught) {
+        error = caught
+      }
+      expect(error, text).toBeInstanceOf(UserError)
+      expect((error as Error).message, text).toContain(message)
+      expect((error as Error).message, text).not.toContain(secret)
+    }
   })
 })

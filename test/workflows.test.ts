@@ -156,6 +156,34 @@ describe.each(reusable)('%s', (path) => {
   })
 })
 
+describe.each(['command', 'pr'])('verify-env of fleet-promote-%s.yml', (name) => {
+  const workflow = load(`.github/workflows/fleet-promote-${name}.yml`)
+
+  it('is an optional secret that only the promote steps receive, as their verify-env input', () => {
+    expect(workflow.on.workflow_call?.secrets).toHaveProperty('verify-env', {
+      description: expect.stringContaining('NAME=value') as unknown,
+      required: false,
+    })
+    expect(workflow.on.workflow_call?.inputs).not.toHaveProperty('verify-env')
+    const reading: string[] = []
+    for (const [jobName, job] of Object.entries(workflow.jobs)) {
+      const { steps, ...rest } = job
+      expect(JSON.stringify(rest), `job ${jobName}`).not.toContain('secrets.verify-env')
+      for (const step of steps ?? [])
+        if (JSON.stringify(step).includes('secrets.verify-env')) reading.push(step.uses ?? '')
+    }
+    const promoteSteps = Object.values(workflow.jobs)
+      .flatMap((job) => job.steps ?? [])
+      .filter((step) => step.uses === './actions/promote')
+    expect(promoteSteps.length).toBeGreaterThan(0)
+    expect(reading).toEqual(promoteSteps.map(() => './actions/promote'))
+    for (const step of promoteSteps) {
+      expect(step.with?.['verify-env']).toBe('${{ secrets.verify-env }}')
+      expect(step.env).toBeUndefined()
+    }
+  })
+})
+
 describe('the suite step (which fleet-promote commit a job runs)', () => {
   const SHA = 'a'.repeat(40)
   const called = (ref: string) => ({

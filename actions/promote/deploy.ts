@@ -226,7 +226,11 @@ function deployContext(
         }
       : {}),
     externalSystem: config.deploy.external.system,
-    checks: { secret: settings.secret ?? ((name) => process.env[name]) },
+    checks: {
+      // An empty verify-env value is a caller's secret that is not set: the step's env may still hold it.
+      secret: (name) =>
+        settings.verifyEnv?.get(name) || (settings.stepEnv ?? ((key) => process.env[key]))(name),
+    },
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
     statuses: new Map(statuses),

@@ -18,6 +18,7 @@ import { UserError } from '../lib/errors.js'
 import { Git } from '../lib/git/git.js'
 import { createGitHubClient, rateLimitLedger } from '../lib/github/client.js'
 import { promote, type PromoteResult, type Trigger } from './promote.js'
+import { parseVerifyEnv } from './verify.js'
 import {
   type EventPayload,
   type IssueCommentPayload,
@@ -69,6 +70,11 @@ export const contract = defineContract({
       description: 'Set `fleet-promote/pipeline` after changing environment statuses.',
       default: 'true',
     },
+    'verify-env': {
+      description:
+        "Tokens for `verify` checks: one `NAME=value` per line, each value from a workflow secret. A check's `tokenEnv` names one (the step's environment is looked at next). Every value is masked.",
+      default: '',
+    },
   },
   outputs: {
     decision: {
@@ -90,11 +96,14 @@ export interface PromoteInputs {
   noop: boolean
   autoPromote: boolean
   aggregate: boolean
+  verifyEnv: Map<string, string>
 }
 
 export function parseInputs(): PromoteInputs {
   const raw = readInputs(core, contract)
   if (raw['argocd-token']) core.setSecret(raw['argocd-token'])
+  const verifyEnv = parseVerifyEnv(raw['verify-env'])
+  for (const value of verifyEnv.values()) if (value) core.setSecret(value)
   return {
     token: raw.token,
     config: raw.config,
@@ -105,6 +114,7 @@ export function parseInputs(): PromoteInputs {
     noop: parseBooleanInput('noop', raw.noop),
     autoPromote: parseBooleanInput('auto-promote', raw['auto-promote']),
     aggregate: parseBooleanInput('aggregate', raw.aggregate),
+    verifyEnv,
   }
 }
 
@@ -212,7 +222,8 @@ export async function run(): Promise<void> {
               }
             : {}),
           argocdPollMs: inputs.argocdPollMs,
-          secret: (name: string) => {
+          verifyEnv: inputs.verifyEnv,
+          stepEnv: (name: string) => {
             const value = process.env[name]
             if (value) core.setSecret(value)
             return value

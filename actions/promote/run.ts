@@ -43,8 +43,10 @@ export interface PromoteSettings {
   argocdPollMs: number
   /** Set `fleet-promote/pipeline` after changing statuses (default true). */
   aggregate: boolean
-  /** Reads a verify check's token variable (`tokenEnv`) of the promote step; main.ts masks it (default: process.env). */
-  secret?: (name: string) => string | undefined
+  /** Verify check tokens by name, from the verify-env input: where a `tokenEnv` is looked up first. */
+  verifyEnv?: ReadonlyMap<string, string>
+  /** Then the promote step's environment (default: process.env); main.ts masks what it returns. */
+  stepEnv?: (name: string) => string | undefined
   /** Least time between two edits of a long promotion's reply within a wave (default 10 s). */
   liveReplyIntervalMs?: number
   /** Environments deployed at once within a stage. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { assessApplication, type ArgoCdClient } from '../lib/argocd/client.js'
 import { holds, parseCondition, type Condition } from '../lib/config/condition.js'
 import type { HttpCheck, PrometheusCheck, VerifyConfig } from '../lib/config/types.js'
-import { errorMessage } from '../lib/errors.js'
+import { errorMessage, UserError } from '../lib/errors.js'
 
 export interface Verdict {
   ok: boolean
@@ -51,10 +51,11 @@ export async function bake(client: ArgoCdClient, request: BakeRequest): Promise<
 
 // ---------------------------------------------------------------------------
 // verify checks: HTTP and Prometheus, against URLs from the configuration (the
-// base branch) with tokens only from the promote step's environment.
+// base branch) with tokens only from the workflow: the verify-env input, else
+// the promote step's environment.
 
 export interface CheckContext {
-  /** Reads a token variable of the promote step (main.ts masks what it returns). */
+  /** A `tokenEnv`'s value from verify-env or the step's environment (main.ts masks both). */
   secret: (name: string) => string | undefined
   sleep?: (ms: number) => Promise<void>
   /** Per request. */
@@ -210,7 +211,9 @@ async function request(
   if (tokenEnv !== undefined) {
     const token = ctx.secret(tokenEnv)
     if (!token)
-      return { error: `${tokenEnv} is not set (a secret in the promote step's environment)` }
+      return {
+        error: `${tokenEnv} is not set: pass it in the verify-env secret (${tokenEnv}=...) or the promote step's env`,
+      }
     headers.authorization = `Bearer ${token}`
   }
   const timeoutMs = ctx.timeoutMs ?? 10_000
@@ -228,4 +231,36 @@ async function request(
 
 function shorten(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+// ---------------------------------------------------------------------------
+// verify-env: the tokens the caller passes from its own workflow secrets.
+
+/** As `tokenEnv`'s pattern in the schema, so every name a check may ask for can be given. */
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/**
+ * The verify-env input: one `NAME=value` per line (the value is the rest of
+ * the line, trimmed), blank lines and `#` comments skipped. An error names the
+ * line by its number only: its text may hold a secret.
+ */
+export function parseVerifyEnv(text: string, input = 'verify-env'): Map<string, string> {
+  const tokens = new Map<string, string>()
+  const setOn = new Map<string, number>()
+  for (const [index, line] of text.split(/\r?\n/).entries()) {
+    const at = `input "${input}" line ${index + 1}`
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue
+    const equals = line.indexOf('=')
+    if (equals < 0) throw new UserError(`${at} is not NAME=value (a value must fit on its line)`)
+    const name = line.slice(0, equals).trim()
+    if (!VARIABLE.test(name))
+      throw new UserError(
+        `${at}: the name before "=" must be letters, digits and _, not starting with a digit`,
+      )
+    const first = setOn.get(name)
+    if (first !== undefined) throw new UserError(`${at} sets ${name} again (line ${first} did)`)
+    setOn.set(name, index + 1)
+    tokens.set(name, line.slice(equals + 1).trim())
+  }
+  return tokens
 }
