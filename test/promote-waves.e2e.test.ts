@@ -60,6 +60,12 @@ async function command(user: keyof PromoteFleet['users'], body: string) {
   }
 }
 
+/** A stage's rows of a reply's table, in order: `<environment> <wave>`. */
+const waveColumn = (reply: string, stage: string) =>
+  [...reply.matchAll(new RegExp(`^\\| \`([^\`]+)\` \\| ${stage} \\| ([^|]+) \\|`, 'gm'))].map(
+    ([, env, wave]) => `${env} ${wave?.trim()}`,
+  )
+
 /** The applications synced since `from`, in order. */
 const syncedSince = (from: number) =>
   fleet.argocd.syncs.slice(from).map((sync) => sync.application.replace(/-addons$/, ''))
@@ -91,6 +97,11 @@ describe('waves', () => {
     ])
     expect(run.reply).toContain('not deployed: wave 1 (eu-test-1) did not succeed')
     expect(run.reply).toContain('❌ wave 1 (eu-test-1) of 2: failed, 0/1 succeeded, 1 failed')
+    expect(waveColumn(run.reply, 'testing')).toEqual([
+      'eu-test-1 1 of 2',
+      'ap-test-1 2 of 2',
+      'us-test-1 2 of 2',
+    ])
     expect(state('eu-test-1')).toBe('failure')
     expect(state('ap-test-1')).toBe('pending')
   })
@@ -127,6 +138,14 @@ describe('waves', () => {
     const queued = first.environments.filter((e) => e.result === 'queued').map((e) => e.name)
     expect(queued.sort()).toEqual(['ap-prod-1', 'eu-prod-2', 'us-prod-1', 'us-prod-2'])
     expect(first.reply).toContain('▶️ wave 2 (eu-prod-*) of 3: next (next command), 0/1 succeeded')
+    // The promote reply's table as .status's: wave order, a Wave column.
+    expect(waveColumn(first.reply, 'production')).toEqual([
+      'eu-prod-1 1 of 3',
+      'eu-prod-2 2 of 3',
+      'ap-prod-1 3 of 3',
+      'us-prod-1 3 of 3',
+      'us-prod-2 3 of 3',
+    ])
     expect(state('eu-prod-2')).toBe('pending')
 
     const status = await command('writer', '.status')
@@ -136,11 +155,7 @@ describe('waves', () => {
     expect(status.reply).toContain('✅ wave 1 (eu-prod-1) of 3: done, 1/1 succeeded')
     expect(status.reply).toContain('⏸️ wave 3 (the rest) of 3: waiting, 0/3 succeeded')
     // The production rows in wave order, each with its wave.
-    expect(
-      [...status.reply.matchAll(/^\| `([^`]+)` \| production \| ([^|]+) \|/gm)].map(
-        ([, env, wave]) => `${env} ${wave}`,
-      ),
-    ).toEqual([
+    expect(waveColumn(status.reply, 'production')).toEqual([
       'eu-prod-1 1 of 3',
       'eu-prod-2 2 of 3',
       'ap-prod-1 3 of 3',

@@ -5,6 +5,7 @@ import {
   planWaves,
   progressOf,
   rowsByWave,
+  rowsInWaves,
   waveLines,
   waveSection,
   waveSummary,
@@ -234,6 +235,29 @@ describe('rowsByWave', () => {
       ['prod-other', undefined],
     ])
   })
+
+  it.each([
+    ['one waved stage among others', ['t-1', 'prod-us-1', 't-2', 'prod-canary']],
+    ['waved rows first', ['prod-us-1', 'prod-canary', 't-1', 't-2']],
+  ])(
+    'rowsInWaves: %s: the waved stage in wave order where its first row was, the others as they were',
+    (_, names) => {
+      const plan = planWaves(facts('prod-canary:done prod-us-1:todo'))
+      const rows = names.map((name) => ({
+        ...row(name),
+        stage: name.startsWith('t-') ? 'testing' : 'production',
+      }))
+      const ordered = rowsInWaves(rows, [plan]).map((r) => [r.environment, r.wave])
+      const production = [
+        ['prod-canary', '1 of 2'],
+        ['prod-us-1', '2 of 2'],
+      ]
+      const at = names.findIndex((name) => name.startsWith('prod-'))
+      const others = names.filter((name) => name.startsWith('t-')).map((name) => [name, undefined])
+      expect(ordered).toEqual([...others.slice(0, at), ...production, ...others.slice(at)])
+      expect(rowsInWaves(rows, []).map((r) => r.environment)).toEqual(names)
+    },
+  )
 
   it('gives the reply a Wave column after Stage', () => {
     const plan = planWaves(facts('prod-canary:done prod-us-1:todo'))

@@ -35,7 +35,7 @@ import {
   type Trigger,
 } from './run.js'
 import { showStatus } from './status.js'
-import { waveSection } from './waves.js'
+import { rowsInWaves, waveSection } from './waves.js'
 
 export type { Actor, Decision, PromoteResult, PromoteSettings, Trigger } from './run.js'
 
@@ -160,7 +160,7 @@ async function deploy(
   const { outcomes, kept } = run
   const waveOptions = { waves: run.waves.flatMap(waveSection) }
   const aggregate = await runAggregate(state, facts)
-  const rows = [...outcomes.map(outcomeRow), ...plan.later, ...plan.already]
+  const rows = rowsInWaves([...outcomes.map(outcomeRow), ...plan.later, ...plan.already], run.waves)
   const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped')
   const environments = { environments: outcomes, ...waveOptions }
   const reply =

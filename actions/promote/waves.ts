@@ -180,3 +180,27 @@ export function rowsByWave<T extends { environment: string }>(
     .sort((a, b) => (a.wave ?? total + 1) - (b.wave ?? total + 1) || a.i - b.i)
     .map(({ row, wave }) => (wave === undefined ? row : { ...row, wave: `${wave} of ${total}` }))
 }
+
+/** The reply's rows with every stage of a plan in wave order (rowsByWave), where that stage's first row was. */
+export function rowsInWaves<T extends { environment: string; stage: string }>(
+  rows: readonly T[],
+  plans: readonly WavePlan[],
+): (T & { wave?: string })[] {
+  const planOf = new Map(plans.map((plan) => [plan.stage, plan]))
+  const placed = new Set<string>()
+  const out: (T & { wave?: string })[] = []
+  for (const row of rows) {
+    const plan = planOf.get(row.stage)
+    if (!plan) out.push(row)
+    else if (!placed.has(plan.stage)) {
+      placed.add(plan.stage)
+      out.push(
+        ...rowsByWave(
+          rows.filter((other) => other.stage === plan.stage),
+          plan,
+        ),
+      )
+    }
+  }
+  return out
+}
