@@ -70528,6 +70528,22 @@ function rowsByWave(rows, plan) {
         .sort((a, b) => (a.wave ?? total + 1) - (b.wave ?? total + 1) || a.i - b.i)
         .map(({ row, wave }) => (wave === undefined ? row : { ...row, wave: `${wave} of ${total}` }));
 }
+/** The reply's rows with every stage of a plan in wave order (rowsByWave), where that stage's first row was. */
+function rowsInWaves(rows, plans) {
+    const planOf = new Map(plans.map((plan) => [plan.stage, plan]));
+    const placed = new Set();
+    const out = [];
+    for (const row of rows) {
+        const plan = planOf.get(row.stage);
+        if (!plan)
+            out.push(row);
+        else if (!placed.has(plan.stage)) {
+            placed.add(plan.stage);
+            out.push(...rowsByWave(rows.filter((other) => other.stage === plan.stage), plan));
+        }
+    }
+    return out;
+}
 
 ;// CONCATENATED MODULE: ./actions/promote/wave-deploy.js
 // One stage deployed wave by wave: ask the planner (waves.ts) which
@@ -71274,7 +71290,7 @@ async function deploy(state, facts, plan) {
     const { outcomes, kept } = run;
     const waveOptions = { waves: run.waves.flatMap(waveSection) };
     const aggregate = await runAggregate(state, facts);
-    const rows = [...outcomes.map(outcomeRow), ...plan.later, ...plan.already];
+    const rows = rowsInWaves([...outcomes.map(outcomeRow), ...plan.later, ...plan.already], run.waves);
     const failed = outcomes.filter((o) => o.result === 'failure' || o.result === 'skipped');
     const environments = { environments: outcomes, ...waveOptions };
     const reply = failed.length > 0
