@@ -24,6 +24,8 @@
 //   npm run demo -- --cd kargo      the testing stage through the external backend,
 //                                   deployed by examples/kargo (test/e2e/demo-kargo.ts)
 //   npm run demo -- --report FILE   also write the result as JSON (what the tests check)
+//   npm run demo -- --fleet grouped shared WET branches env/<stage>, one folder per cluster
+//                                   (groupedFleet below): one child pull request per stage
 import { existsSync } from 'node:fs'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -38,7 +40,7 @@ import {
 import type { Environment, FleetConfig } from '../../actions/lib/config/types.js'
 import { errorMessage } from '../../actions/lib/errors.js'
 import { Git } from '../../actions/lib/git/git.js'
-import { CHILD_BRANCH_PREFIX } from '../../actions/lib/children.js'
+import { CHILD_BRANCH_PREFIX, childUnit } from '../../actions/lib/children.js'
 import { LOCK_BRANCH_PREFIX } from '../../actions/lib/locks.js'
 import { CLEANUP_MARKER } from '../../actions/merge-cleanup/merge-cleanup.js'
 import { runProcess } from '../../actions/lib/process.js'
@@ -46,7 +48,7 @@ import { DASHBOARD_MARKER, renderText } from '../../actions/lib/report/markdown.
 import type { FleetReport } from '../../actions/lib/report/types.js'
 import { hydrate } from '../../actions/lib/render/hydrate.js'
 import { findOnPath } from '../../actions/lib/render/tools.js'
-import { MANAGED_LIST } from '../../actions/lib/git/wet-commit.js'
+import { buildBranchCommit, MANAGED_LIST, readDryCommit } from '../../actions/lib/git/wet-commit.js'
 import { startArgoCdSimulator, type ArgoCdSimulator } from '../support/argocd/index.js'
 import { actionBundles, FLOW_ACTIONS, type ActionBundles } from '../support/bundles.js'
 import { startGitHubSimulator, type GitHubSimulator } from '../support/github/index.js'
@@ -95,6 +97,11 @@ export interface DemoOptions {
    * or Kargo through the external backend (examples/kargo, played).
    */
   cd?: 'argocd' | 'kargo'
+  /**
+   * The WET layout: one branch per cluster (default), or `grouped`: one
+   * shared branch per stage, each cluster in its folder (groupedFleet).
+   */
+  fleet?: 'per-environment' | 'grouped'
 }
 
 export interface EnvironmentRow {
@@ -142,6 +149,8 @@ export interface DemoResult {
   mismatches: string[]
   /** Absent when the demo stopped before `.promote production`. */
   production?: ProductionRun
+  /** The parent's child pull requests open-child-prs opened, as `<head> → <base>`. */
+  children: string[]
   /** The simulators are still running (`keep`). */
   kept: boolean
   /** Stops the simulators and removes the work directory (done already unless `keep`). */
@@ -264,9 +273,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     pipeline: '-',
     missing,
     mismatches: [],
+    children: [],
     kept: false,
     stop,
   }
+  const grouped = options.fleet === 'grouped'
 
   try {
     print('fleet-promote demo: one parent pull request through a fleet of 8 clusters')
@@ -311,6 +322,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const configPath = join(setup.dir, 'fleet-promote.yaml')
     const document = parseDocument(await readFile(configPath, 'utf8'))
     document.setIn(['deploy', 'argocd', 'server'], argo.url)
+    if (grouped) groupedFleet(document, print)
     if (kargo) {
       // Kargo deploys testing: the external backend hands it over, Kargo reports back.
       const stages = document.get('stages')
@@ -344,11 +356,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     }
 
     // ── 3. WET branches and Argo CD Applications ────────────────────────────
-    await step('Render main into the WET branches env/<cluster>; one Argo CD Application each')
-    const seeded = await seedWetBranches(setup, config, environments, join(work, 'seed'))
+    await step(
+      grouped
+        ? 'Render main into the WET branches env/<stage>, one folder per cluster; one Argo CD Application each, at its folder'
+        : 'Render main into the WET branches env/<cluster>; one Argo CD Application each',
+    )
+    const seeded = grouped
+      ? await seedSharedBranches(setup, config, environments, join(work, 'seed'))
+      : await seedWetBranches(setup, config, environments, join(work, 'seed'))
     await addApplications(argo, config, environments, remote)
     print(
-      `    ${environments.length} branches pushed in one atomic push (${seeded} objects rendered); Applications ${environments
+      `    ${new Set(environments.map((env) => env.branch)).size} branches pushed in one atomic push (${seeded} objects rendered); Applications ${environments
         .map((env) => argoCdApplicationName(config, env))
         .slice(0, 3)
         .join(', ')}, … Synced/Healthy`,
@@ -466,7 +484,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       )
     })
     // ── 7. open-child-prs ───────────────────────────────────────────────────
-    await step('open-child-prs: one child pull request per cluster, statuses, the parent comment')
+    await step(
+      grouped
+        ? "open-child-prs: one child pull request per WET branch (stage) holding its clusters' folders, statuses per cluster, the parent comment"
+        : 'open-child-prs: one child pull request per cluster, statuses, the parent comment',
+    )
     await runner.run('open-child-prs', {
       eventName: 'pull_request',
       event: pullEvent,
@@ -481,6 +503,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const children = github.state
       .pulls(REPO)
       .filter((pull) => pull.headRef.startsWith(`${CHILD_BRANCH_PREFIX}${parent}/`))
+    result.children = children.map((child) => `${child.headRef} → ${child.baseRef}`)
     print(`    ${children.length} child pull requests:`)
     for (const child of children.slice(0, 4)) {
       print(`      #${child.number} ${child.headRef} → ${child.baseRef}  [${child.state}]`)
@@ -673,6 +696,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; the production Applications track their WET branch, and the testing ones stay at the commit Kargo deployed, which holds the same manifests (examples/kargo/README.md: what you still do by hand).`,
       )
       result.exitCode = 0
+    } else if (result.converged && grouped) {
+      const branches = new Set(verdict.rows.map((row) => row.stage)).size
+      print(
+        `\nConverged: all ${verdict.rows.length} WET folders of the ${branches} shared WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch at its folder and runs its tip, and after every step each cluster ran its WET branch or a locked child holding every change merged to main.`,
+      )
+      result.exitCode = 0
     } else if (result.converged) {
       print(
         `\nConverged: all ${verdict.rows.length} WET branches equal the render of main ${short(github.state.refSha(REPO, 'refs/heads/main'))}; no child branch or lock left; every Application tracks its WET branch and runs its tip, and after every step each cluster ran its WET branch or a locked child holding every change merged to main.`,
@@ -851,6 +880,54 @@ async function seedWetBranches(
   return objects
 }
 
+/**
+ * `--fleet grouped`: the example fleet with one shared WET branch per stage
+ * (`env/{stage}`) and each cluster in its folder of it (`path: '{name}'`),
+ * the source hydrator's layout: one child pull request per stage.
+ */
+function groupedFleet(document: ReturnType<typeof parseDocument>, print: (line: string) => void) {
+  document.setIn(['environments', 0, 'branch'], 'env/{stage}')
+  document.setIn(['environments', 0, 'path'], '{name}')
+  print(`    --fleet grouped: environments[0].branch 'env/{stage}', path '{name}'`)
+}
+
+/**
+ * `--fleet grouped`: renders main and writes each shared WET branch's first
+ * commit with every folder of it, as hydrate lays them out (each folder's
+ * manifest.yaml, hydrator.metadata, README.md and managed list, the root
+ * hydrator.metadata); one atomic push.
+ */
+async function seedSharedBranches(
+  git: Git,
+  config: FleetConfig,
+  environments: readonly Environment[],
+  outputDir: string,
+): Promise<number> {
+  const { result } = await hydrate({
+    repoDir: git.dir,
+    environments,
+    outputDir,
+    settings: config.hydrate,
+  })
+  for (const env of result.environments) {
+    if (env.status !== 'rendered')
+      throw new DemoStop(`rendering ${env.name} from main failed: ${env.reason ?? env.status}`)
+  }
+  const dry = await readDryCommit(git, result.drySha)
+  if (!dry) throw new DemoStop(`main ${result.drySha} is not in the setup clone`)
+  const refspecs: string[] = []
+  for (const branch of new Set(result.environments.map((env) => env.branch))) {
+    const commit = await buildBranchCommit(git, {
+      environments: result.environments.filter((env) => env.branch === branch),
+      renderedDir: outputDir,
+      dry,
+    })
+    refspecs.push(`${commit.sha}:refs/heads/${branch}`)
+  }
+  await git.push('origin', refspecs, { atomic: true })
+  return result.environments.reduce((sum, env) => sum + env.resources.after, 0)
+}
+
 async function command(
   runner: ActionRunner,
   github: GitHubSimulator,
@@ -974,11 +1051,13 @@ function printApplications(
   for (const env of environments) {
     const app = argocd.getApplication(argoCdApplicationName(config, env))
     const revision = app?.spec.source?.targetRevision ?? '?'
+    // --fleet grouped: a branch per stage, the Application at the cluster's folder of it.
+    const folder = env.folder === undefined ? '' : ' at its folder'
     const where =
       revision === env.branch
-        ? 'WET branch env/<cluster>'
+        ? `WET branch env/<${env.folder === undefined ? 'cluster' : 'stage'}>${folder}`
         : revision.startsWith(CHILD_BRANCH_PREFIX)
-          ? `child branch ${CHILD_BRANCH_PREFIX}…/<cluster>`
+          ? `child branch ${CHILD_BRANCH_PREFIX}…/<${env.folder === undefined ? 'cluster' : 'env-stage'}>${folder}`
           : /^[0-9a-f]{40}$/.test(revision)
             ? `commit ${short(revision)}`
             : revision
@@ -1063,13 +1142,17 @@ async function checkConvergence(
         problems.push(
           `Application ${argoCdApplicationName(config, env)} tracks ${target}, not ${env.branch}`,
         )
+      } else if (env.folder !== undefined && app?.spec.source?.path !== env.folder) {
+        problems.push(
+          `Application ${argoCdApplicationName(config, env)} deploys ${app?.spec.source?.path ?? '(no path)'} of ${env.branch}, not its folder ${env.folder}`,
+        )
       } else if (app?.status?.sync?.status !== 'Synced' || app.status.sync.revision !== tip) {
         problems.push(
           `Application ${argoCdApplicationName(config, env)} is ${app?.status?.sync?.status ?? '?'} at ${short(app?.status?.sync?.revision)}, not Synced at the ${env.branch} tip ${short(tip)}`,
         )
       }
       const child = pulls.find(
-        (pull) => pull.headRef === `${CHILD_BRANCH_PREFIX}${parent}/${env.name}`,
+        (pull) => pull.headRef === `${CHILD_BRANCH_PREFIX}${parent}/${childUnit(env)}`,
       )
       return {
         environment: env.name,
@@ -1126,7 +1209,7 @@ The simulators keep running; Ctrl-C stops them. Look around (jq is optional):
 
 /** `npm run demo [options]`: returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const known = new Set(['--keep', '--rebuild', '--dist', '--cd', '--report', '--help'])
+  const known = new Set(['--keep', '--rebuild', '--dist', '--cd', '--report', '--fleet', '--help'])
   for (const arg of args) {
     if (arg.startsWith('--') && !known.has(arg)) {
       process.stderr.write(`unknown option ${arg} (try --help)\n`)
@@ -1135,7 +1218,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (args.includes('--help')) {
     process.stdout.write(
-      'Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR] [-- --cd argocd|kargo] [-- --report FILE]\n',
+      'Usage: npm run demo [-- --keep] [-- --rebuild] [-- --dist DIR] [-- --cd argocd|kargo] [-- --fleet per-environment|grouped] [-- --report FILE]\n',
     )
     return 0
   }
@@ -1146,7 +1229,19 @@ export async function main(args: string[]): Promise<number> {
     process.stderr.write(`--cd takes argocd or kargo, not ${cd ?? 'nothing'}\n`)
     return 2
   }
+  const fleetIndex = args.indexOf('--fleet')
+  const fleet = fleetIndex >= 0 ? args[fleetIndex + 1] : 'per-environment'
+  if (fleet !== 'per-environment' && fleet !== 'grouped') {
+    process.stderr.write(`--fleet takes per-environment or grouped, not ${fleet ?? 'nothing'}\n`)
+    return 2
+  }
+  if (fleet === 'grouped' && cd === 'kargo') {
+    // The Kargo stand-in watches one tag and Application per cluster branch.
+    process.stderr.write('--fleet grouped runs with --cd argocd only\n')
+    return 2
+  }
   const result = await runDemo({
+    fleet,
     keep: args.includes('--keep'),
     rebuild: args.includes('--rebuild'),
     ...(distIndex >= 0 && args[distIndex + 1] ? { distDir: args[distIndex + 1] } : {}),

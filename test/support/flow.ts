@@ -519,7 +519,8 @@ export async function addApplications(
     await argocd.addApplication({
       name: argoCdApplicationName(config, env),
       repoURL,
-      path: '.',
+      // On a shared WET branch an Application deploys its environment's folder.
+      path: env.folder ?? '.',
       targetRevision: env.branch,
     })
   }

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { argoCdApplicationName, discoverEnvironments } from '../../actions/lib/config/config.js'
 import type { Environment, FleetConfig } from '../../actions/lib/config/types.js'
 import { canonicalRepoURL } from '../../actions/lib/argocd/client.js'
-import { parseChildBranch } from '../../actions/lib/children.js'
+import { childUnit, parseChildBranch } from '../../actions/lib/children.js'
 import { Git } from '../../actions/lib/git/git.js'
 import { LOCK_BRANCH_PREFIX, LOCK_FILE } from '../../actions/lib/locks.js'
 import { hydrate } from '../../actions/lib/render/hydrate.js'
@@ -112,7 +112,7 @@ export async function startInvariantChecker(options: InvariantOptions): Promise<
       return [`${at} targets ${target || '(nothing)'}, a branch that does not exist`]
     if (target !== env.branch) {
       const child = parseChildBranch(target)
-      if (!child || child.environment !== env.name)
+      if (!child || child.environment !== childUnit(env))
         return [`${at} targets ${target}: neither ${env.branch} nor a child branch of ${env.name}`]
       const pull = gh.state.pull(repo, child.parent)
       if (pull.state !== 'open')
@@ -125,13 +125,16 @@ export async function startInvariantChecker(options: InvariantOptions): Promise<
           `${at} targets ${target}, but the lock of ${env.name} is ${holder === undefined ? 'free' : `held by #${holder}`}`,
         ]
     }
+    const path = sources[index]?.path
+    if (env.folder !== undefined && path !== env.folder)
+      return [`${at} deploys ${path ?? '(no path)'} of ${target}, not its folder ${env.folder}`]
     if (!SHA.test(synced)) return [`${at} reports no synced revision`]
     const tip = branches.get(target) ?? ''
     if (!(await isAncestor(git, synced, tip)))
       return [
         `${at} runs ${synced.slice(0, 7)}, which is not on ${target} (tip ${tip.slice(0, 7)})`,
       ]
-    const drySha = await renderedFrom(git, synced)
+    const drySha = await renderedFrom(git, synced, env.folder)
     if (!drySha) return [`${at} runs ${synced.slice(0, 7)}, which records no DRY commit`]
     if (await isAncestor(git, main, drySha)) return []
     const base = (await git.raw(['merge-base', drySha, main])).stdout.trim()
@@ -168,8 +171,16 @@ async function lockHolder(git: Git, commit: string | undefined): Promise<number 
 }
 
 /** The `drySha` a WET commit's hydrator.metadata records. */
-async function renderedFrom(git: Git, commit: string): Promise<string | undefined> {
-  const text = await git.showFile(commit, 'hydrator.metadata')
+async function renderedFrom(
+  git: Git,
+  commit: string,
+  folder: string | undefined,
+): Promise<string | undefined> {
+  // A shared WET branch: the folder's own metadata (the root's names the newest render of any folder).
+  const text = await git.showFile(
+    commit,
+    folder === undefined ? 'hydrator.metadata' : `${folder}/hydrator.metadata`,
+  )
   if (!text) return undefined
   const sha = (JSON.parse(text) as { drySha?: unknown }).drySha
   return typeof sha === 'string' && SHA.test(sha) ? sha : undefined
