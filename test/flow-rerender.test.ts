@@ -31,6 +31,16 @@ async function holds(f: Flow, ref: string, text: string): Promise<boolean> {
   return grep.code === 0
 }
 
+/** `.promote production` on `parent` deploys its child of prod-a, whose synced revision holds every one of `texts`. */
+async function expectDeployed(f: Flow, parent: number, ...texts: string[]): Promise<void> {
+  const promoted = await f.command(parent, f.users.maintainer, '.promote production')
+  expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe('deployed')
+  const app = f.argocd.getApplication('prod-a-addons')
+  expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${parent}/prod-a`)
+  const running = app?.status?.sync?.revision ?? ''
+  for (const text of texts) expect(await holds(f, running, text), text).toBe(true)
+}
+
 // `on-read`: GitHub rebuilds a test merge after its base moved only once the pull
 // request is read, so merge-cleanup must have it rebuilt before it dispatches.
 describe.each(['eager', 'on-read'] as const)(
@@ -75,15 +85,7 @@ describe.each(['eager', 'on-read'] as const)(
         expect(honest?.description).not.toMatch(/stale/)
 
         f.approve(b)
-        const promoted = await f.command(b, f.users.maintainer, '.promote production')
-        expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
-          'deployed',
-        )
-        const app = f.argocd.getApplication('prod-a-addons')
-        expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
-        const running = app?.status?.sync?.revision ?? ''
-        expect(await holds(f, running, 'version: "2"')).toBe(true)
-        expect(await holds(f, running, 'size: big')).toBe(true)
+        await expectDeployed(f, b, 'version: "2"', 'size: big')
         // The re-rendered run is a run like any other: running it again changes nothing.
         expect(await f.dispatched()).toEqual([])
         expect(f.gh.validationErrors).toEqual([])
@@ -138,15 +140,7 @@ describe('a parent merged, its closed workflow not run yet', () => {
       const [rerender, ...more] = await f.dispatched()
       expect(more).toEqual([])
       expect(rerender?.steps.children?.exitCode).toBe(0)
-      const promoted = await f.command(b, f.users.maintainer, '.promote production')
-      expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
-        'deployed',
-      )
-      const app = f.argocd.getApplication('prod-a-addons')
-      expect(app?.spec.source?.targetRevision).toBe(`fleet-promote/pr-${b}/prod-a`)
-      const running = app?.status?.sync?.revision ?? ''
-      expect(await holds(f, running, 'team: web')).toBe(true)
-      expect(await holds(f, running, 'size: big')).toBe(true)
+      await expectDeployed(f, b, 'team: web', 'size: big')
       expect(f.violations).toEqual([])
     },
   )
@@ -258,13 +252,7 @@ describe('a re-run before GitHub rebuilt the test merge', () => {
       // By now GitHub has rebuilt the test merge (the runs read #B): a re-run renders both changes.
       await f.rerun(rendered)
       expect(await holds(f, child, 'version: "2"')).toBe(true)
-      const promoted = await f.command(b, f.users.maintainer, '.promote production')
-      expect(promoted.steps.promote?.outputs.decision, promoted.steps.promote?.stdout).toBe(
-        'deployed',
-      )
-      const running = f.argocd.getApplication('prod-a-addons')?.status?.sync?.revision ?? ''
-      expect(await holds(f, running, 'version: "2"')).toBe(true)
-      expect(await holds(f, running, 'size: big')).toBe(true)
+      await expectDeployed(f, b, 'version: "2"', 'size: big')
       expect(f.violations).toEqual([])
     },
   )
