@@ -155,19 +155,20 @@ describe('verify checks', () => {
     )
   })
 
-  it('a check whose token variable is set nowhere (or empty in verify-env) fails, naming it and where to set it', async () => {
+  it('a check whose token is set nowhere (or empty in verify-env) is refused before anything deploys, naming it and where to set it', async () => {
     service.script('/prom/', [{ body: vector('0') }])
     for (const verifyEnv of ['OTHER_TOKEN=x', 'FLEET_PROM_TOKEN=']) {
-      const from = service.requests.length
+      const from = { requests: service.requests.length, syncs: fleet.argocd.syncs.length }
+      const before = status('eu-test-1')
       const result = await run(verifyEnv)
-      expect(result.decision).toBe('failed')
-      expect(status('eu-test-1')?.description).toMatch(
-        /failed check error-rate: FLEET_PROM_TOKEN is not set/,
+      expect(result.decision).toBe('refused')
+      expect(result.reason).toBe(
+        "check error-rate of stage testing: FLEET_PROM_TOKEN is not set: pass it in the verify-env secret (FLEET_PROM_TOKEN=...) or the promote step's env",
       )
-      expect(result.environments.find((e) => e.environment === 'eu-test-1')?.detail).toContain(
-        "FLEET_PROM_TOKEN is not set: pass it in the verify-env secret (FLEET_PROM_TOKEN=...) or the promote step's env",
-      )
-      expect(prometheusAuthorizations(from)).toEqual([])
+      expect(result.reply).toContain('Nothing was changed.')
+      expect(fleet.argocd.syncs.length).toBe(from.syncs)
+      expect(service.requests.length).toBe(from.requests)
+      expect(status('eu-test-1')).toEqual(before)
     }
   })
 

@@ -21,33 +21,48 @@ const OLD = 'b'.repeat(40)
 const WET = 'e'.repeat(40)
 const REPO = { owner: 'acme', repo: 'fleet' }
 
-const CONFIG = parseConfig(
-  [
-    'version: 1',
-    'environments:',
-    '  - glob: clusters/*/*',
-    '    name: "{1}-{2}"',
-    'stages:',
-    '  - name: canary',
-    '    match: ["*-canary-*"]',
-    '    autoPromote: true',
-    '    backend: merge',
-    '  - name: testing',
-    '    match: ["*-test-*"]',
+const CONFIG_TEXT = [
+  'version: 1',
+  'environments:',
+  '  - glob: clusters/*/*',
+  '    name: "{1}-{2}"',
+  'stages:',
+  '  - name: canary',
+  '    match: ["*-canary-*"]',
+  '    autoPromote: true',
+  '    backend: merge',
+  '  - name: testing',
+  '    match: ["*-test-*"]',
+  '    requires: []',
+  '  - name: production',
+  '    match: ["*-prod-*"]',
+  '    requires: [testing]',
+  '    approvals: 1',
+  '    permission: maintain',
+  'promote:',
+  '  allowBots: ["trusted[bot]"]',
+  'deploy:',
+  '  backend: argocd',
+  '  argocd:',
+  '    server: https://argocd.example',
+  '    application: "{name}-addons"',
+].join('\n')
+const CONFIG = parseConfig(CONFIG_TEXT, 'fleet-promote.yaml')
+/** Testing verifies with a Prometheus query that needs PROM_TOKEN. */
+const VERIFY_CONFIG = parseConfig(
+  CONFIG_TEXT.replace(
     '    requires: []',
-    '  - name: production',
-    '    match: ["*-prod-*"]',
-    '    requires: [testing]',
-    '    approvals: 1',
-    '    permission: maintain',
-    'promote:',
-    '  allowBots: ["trusted[bot]"]',
-    'deploy:',
-    '  backend: argocd',
-    '  argocd:',
-    '    server: https://argocd.example',
-    '    application: "{name}-addons"',
-  ].join('\n'),
+    [
+      '    requires: []',
+      '    verify:',
+      '      prometheus:',
+      '        - name: error-rate',
+      '          url: https://prometheus.example',
+      '          query: up',
+      '          condition: "== 1"',
+      '          tokenEnv: PROM_TOKEN',
+    ].join('\n'),
+  ),
   'fleet-promote.yaml',
 )
 
@@ -156,6 +171,7 @@ function facts(overrides: Partial<PromoteFacts> = {}): PromoteFacts {
     locks: new Map(),
     requiredRuns: new Map(),
     argocdToken: true,
+    verifyTokens: new Set(),
     wetTips: new Map(FLEET.map((env) => [`env/${env}`, WET])),
     unlanded: [],
     ...overrides,
@@ -563,6 +579,22 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
       'refuse: stage testing deploys with Argo CD: set deploy.argocd.server in fleet-promote.yaml and the argocd-token input',
   },
   {
+    name: "a verify check's token set nowhere: refused before anything deploys",
+    facts: { config: VERIFY_CONFIG },
+    verdict:
+      "refuse: check error-rate of stage testing: PROM_TOKEN is not set: pass it in the verify-env secret (PROM_TOKEN=...) or the promote step's env",
+  },
+  {
+    name: "a verify check's token that is set",
+    facts: { config: VERIFY_CONFIG, verifyTokens: new Set(['PROM_TOKEN']) },
+    verdict: 'proceed: eu-test-1 us-test-1',
+  },
+  {
+    name: 'another stage needs no verify token',
+    facts: { config: VERIFY_CONFIG, command: promoteCommand(['canary']) },
+    verdict: 'proceed: eu-canary-1',
+  },
+  {
     name: 'a merge stage needs no Argo CD token',
     facts: { argocdToken: false, command: promoteCommand(['canary']) },
     verdict: 'proceed: eu-canary-1',
@@ -805,6 +837,7 @@ describe('decidePromotion', () => {
       'deletion guard: ok: nothing blocked',
       'required stages: ok: none outside this command',
       'Argo CD: ok: server and token configured',
+      'verify tokens: ok: no check needs a token',
       'Argo CD Applications: ok: 4 named',
     ])
   })
@@ -853,6 +886,7 @@ describe('decidePromotion', () => {
       ['deletion guard', true],
       ['required stages', false],
       ['Argo CD', true],
+      ['verify tokens', true],
       ['Argo CD Applications', true],
       ['locks', true],
     ])

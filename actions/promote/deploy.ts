@@ -24,7 +24,7 @@ import type { DeployPlan } from './gates.js'
 import { landByPush } from './landing.js'
 import { acquireAll, releaseAcquired } from './locking.js'
 import { clustersStillOnChild, rollBackFailed } from './restore.js'
-import type { RunState } from './run.js'
+import { verifyToken, type RunState } from './run.js'
 import { deployStageInWaves } from './wave-deploy.js'
 import type { WavePlan } from './waves.js'
 
@@ -226,11 +226,7 @@ function deployContext(
         }
       : {}),
     externalSystem: config.deploy.external.system,
-    checks: {
-      // An empty verify-env value is a caller's secret that is not set: the step's env may still hold it.
-      secret: (name) =>
-        settings.verifyEnv?.get(name) || (settings.stepEnv ?? ((key) => process.env[key]))(name),
-    },
+    checks: { secret: (name) => verifyToken(settings, name) },
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
     statuses: new Map(statuses),

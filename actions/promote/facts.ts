@@ -26,7 +26,7 @@ import { environmentContext, type CommitStatus, type RepoRef } from '../lib/stat
 import type { Command } from './commands.js'
 import { readRequiredStageRuns, type RequiredStageRuns } from './required-stages.js'
 import { approversAmong, effectiveRole, type Role } from './gates.js'
-import type { Actor, RunState, Trigger } from './run.js'
+import { verifyToken, type Actor, type RunState, type Trigger } from './run.js'
 
 export type PromoteCommand = Extract<Command, { kind: 'promote' }>
 
@@ -71,6 +71,8 @@ export interface PromoteFacts {
   requiredRuns: ReadonlyMap<string, RequiredStageRuns>
   /** Whether an Argo CD token was given (an `argocd` stage needs it). */
   argocdToken: boolean
+  /** The `tokenEnv` names of the configured verify checks that have a value (verify-env or the step's env). */
+  verifyTokens: ReadonlySet<string>
   /** Tips of the impacted children's WET branches now (absent: no such branch), to spot stale children. */
   wetTips: ReadonlyMap<string, string>
   /**
@@ -212,6 +214,12 @@ export async function gatherPromoteFacts(
     locks,
     requiredRuns,
     argocdToken: settings.argocd !== undefined,
+    verifyTokens: new Set(
+      config.stages
+        .flatMap((stage) => [...stage.verify.http, ...stage.verify.prometheus])
+        .flatMap((check) => (check.tokenEnv === undefined ? [] : [check.tokenEnv]))
+        .filter((name) => verifyToken(settings, name)),
+    ),
     wetTips,
     ...(behind ? { baseTip: baseTip ?? '' } : {}),
     unlanded: unlandedOf(pulls, repo),

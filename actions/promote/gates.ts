@@ -18,6 +18,7 @@ import { METADATA_FILE } from '../lib/render/output.js'
 import type { RequiredStageRuns } from './required-stages.js'
 import type { ReplyRow } from './reply.js'
 import { list } from './run.js'
+import { tokenNotSet } from './verify.js'
 
 /** Repository roles from least to most privileged; custom roles map to their base. */
 const ROLE_RANK: Record<string, number> = {
@@ -463,6 +464,29 @@ const argocdGate: Gate = (facts, _selected, stages) => {
   }
 }
 
+// A token set nowhere would fail every environment's check after it deployed
+// (and roll it back): refused before anything changes instead.
+const verifyTokensGate: Gate = (facts, _selected, stages) => {
+  const needed = stages.flatMap((stage) =>
+    [...stage.verify.http, ...stage.verify.prometheus].flatMap((check) =>
+      check.tokenEnv === undefined ? [] : [{ stage, check, token: check.tokenEnv }],
+    ),
+  )
+  const missing = needed.find(({ token }) => !facts.verifyTokens.has(token))
+  if (missing)
+    return {
+      gate: 'verify tokens',
+      ok: false,
+      detail: `check ${missing.check.name} of stage ${missing.stage.name}: ${tokenNotSet(missing.token)}`,
+    }
+  const names = [...new Set(needed.map(({ token }) => token))]
+  return {
+    gate: 'verify tokens',
+    ok: true,
+    detail: names.length > 0 ? `${list(names)} set` : 'no check needs a token',
+  }
+}
+
 /** In order: the first that fails decides a real run. */
 const GATES: readonly Gate[] = [
   staleChildren,
@@ -472,6 +496,7 @@ const GATES: readonly Gate[] = [
   deletionGuardGate,
   requiresGate,
   argocdGate,
+  verifyTokensGate,
 ]
 
 /** Locks another PR holds (a real run finds them when it takes the locks). */

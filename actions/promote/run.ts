@@ -55,6 +55,12 @@ export interface PromoteSettings {
   now?: () => number
 }
 
+/** A verify check's token (`tokenEnv`): verify-env first, then the promote step's environment. */
+export function verifyToken(settings: PromoteSettings, name: string): string | undefined {
+  // An empty verify-env value is a caller's secret that is not set: the step's env may still hold it.
+  return settings.verifyEnv?.get(name) || (settings.stepEnv ?? ((key) => process.env[key]))(name)
+}
+
 export interface Actor {
   login: string
   /** `User` or `Bot`. */

@@ -210,10 +210,7 @@ async function request(
   const headers: Record<string, string> = { accept: 'application/json' }
   if (tokenEnv !== undefined) {
     const token = ctx.secret(tokenEnv)
-    if (!token)
-      return {
-        error: `${tokenEnv} is not set: pass it in the verify-env secret (${tokenEnv}=...) or the promote step's env`,
-      }
+    if (!token) return { error: tokenNotSet(tokenEnv) }
     headers.authorization = `Bearer ${token}`
   }
   const timeoutMs = ctx.timeoutMs ?? 10_000
@@ -235,6 +232,11 @@ function shorten(text: string): string {
 
 // ---------------------------------------------------------------------------
 // verify-env: the tokens the caller passes from its own workflow secrets.
+
+/** Where a check's token goes: said by the gate before anything deploys, and by the check. */
+export function tokenNotSet(name: string): string {
+  return `${name} is not set: pass it in the verify-env secret (${name}=...) or the promote step's env`
+}
 
 /** As `tokenEnv`'s pattern in the schema, so every name a check may ask for can be given. */
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/
