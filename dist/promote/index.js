@@ -67660,9 +67660,7 @@ async function verify_request(url, tokenEnv, ctx) {
     if (tokenEnv !== undefined) {
         const token = ctx.secret(tokenEnv);
         if (!token)
-            return {
-                error: `${tokenEnv} is not set: pass it in the verify-env secret (${tokenEnv}=...) or the promote step's env`,
-            };
+            return { error: tokenNotSet(tokenEnv) };
         headers.authorization = `Bearer ${token}`;
     }
     const timeoutMs = ctx.timeoutMs ?? 10_000;
@@ -67682,6 +67680,10 @@ function shorten(text) {
 }
 // ---------------------------------------------------------------------------
 // verify-env: the tokens the caller passes from its own workflow secrets.
+/** Where a check's token goes: said by the gate before anything deploys, and by the check. */
+function tokenNotSet(name) {
+    return `${name} is not set: pass it in the verify-env secret (${name}=...) or the promote step's env`;
+}
 /** As `tokenEnv`'s pattern in the schema, so every name a check may ask for can be given. */
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /**
@@ -69268,6 +69270,11 @@ function composeReply(input, shownRows, more) {
 // What every promote command shares: the settings, the trigger, the state of
 // one run, and the result with its one reply.
 
+/** A verify check's token (`tokenEnv`): verify-env first, then the promote step's environment. */
+function verifyToken(settings, name) {
+    // An empty verify-env value is a caller's secret that is not set: the step's env may still hold it.
+    return settings.verifyEnv?.get(name) || (settings.stepEnv ?? ((key) => process.env[key]))(name);
+}
 function ignored(reason) {
     return { decision: 'ignored', reason, environments: [], rows: [] };
 }
@@ -69312,6 +69319,7 @@ function actorFields(state) {
 // plan, a dry-run verdict, a refusal with its reason, or nothing to do. It
 // reads only its argument, so every case is a table test; the log lines it
 // wants written are part of the answer.
+
 
 
 
@@ -69678,6 +69686,24 @@ const argocdGate = (facts, _selected, stages) => {
         detail: argocd.length > 0 ? 'server and token configured' : 'no Argo CD stage',
     };
 };
+// A token set nowhere would fail every environment's check after it deployed
+// (and roll it back): refused before anything changes instead.
+const verifyTokensGate = (facts, _selected, stages) => {
+    const needed = stages.flatMap((stage) => [...stage.verify.http, ...stage.verify.prometheus].flatMap((check) => check.tokenEnv === undefined ? [] : [{ stage, check, token: check.tokenEnv }]));
+    const missing = needed.find(({ token }) => !facts.verifyTokens.has(token));
+    if (missing)
+        return {
+            gate: 'verify tokens',
+            ok: false,
+            detail: `check ${missing.check.name} of stage ${missing.stage.name}: ${tokenNotSet(missing.token)}`,
+        };
+    const names = [...new Set(needed.map(({ token }) => token))];
+    return {
+        gate: 'verify tokens',
+        ok: true,
+        detail: names.length > 0 ? `${nameList(names)} set` : 'no check needs a token',
+    };
+};
 /** In order: the first that fails decides a real run. */
 const GATES = [
     staleChildren,
@@ -69687,6 +69713,7 @@ const GATES = [
     deletionGuardGate,
     requiresGate,
     argocdGate,
+    verifyTokensGate,
 ];
 /** Locks another PR holds (a real run finds them when it takes the locks). */
 function lockCheck(facts, selected) {
@@ -69964,6 +69991,7 @@ function checkRequiredElsewhere(stage, runs, drySha) {
 
 
 
+
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(config, repo, parent, pulls) {
     const impacted = [];
@@ -70049,6 +70077,10 @@ async function gatherPromoteFacts(state, command) {
         locks,
         requiredRuns,
         argocdToken: settings.argocd !== undefined,
+        verifyTokens: new Set(config.stages
+            .flatMap((stage) => [...stage.verify.http, ...stage.verify.prometheus])
+            .flatMap((check) => (check.tokenEnv === undefined ? [] : [check.tokenEnv]))
+            .filter((name) => verifyToken(settings, name))),
         wetTips,
         ...(behind ? { baseTip: baseTip ?? '' } : {}),
         unlanded: unlandedOf(pulls, repo),
@@ -70687,6 +70719,7 @@ async function pool(items, size, work, stop) {
 
 
 
+
 async function executePlan(state, facts, plan) {
     const { client, repo } = state.settings;
     const acquired = await acquireAll(state, plan.selected, plan.lockReason);
@@ -70829,10 +70862,7 @@ function deployContext(state, deployments, statuses) {
             }
             : {}),
         externalSystem: config.deploy.external.system,
-        checks: {
-            // An empty verify-env value is a caller's secret that is not set: the step's env may still hold it.
-            secret: (name) => settings.verifyEnv?.get(name) || (settings.stepEnv ?? ((key) => process.env[key]))(name),
-        },
+        checks: { secret: (name) => verifyToken(settings, name) },
         deployments,
         ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
         statuses: new Map(statuses),
