@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest'
 import { parseConfig } from '../actions/lib/config/config.js'
 import { stageFor } from '../actions/lib/config/config.js'
+import type { FleetConfig } from '../actions/lib/config/types.js'
 import type { ChildPr, PullRequestSnapshot, Review } from '../actions/lib/github/pulls.js'
 import type { HeldLock } from '../actions/lib/locks.js'
 import type { CommitStatus } from '../actions/lib/statuses.js'
@@ -21,50 +22,60 @@ const OLD = 'b'.repeat(40)
 const WET = 'e'.repeat(40)
 const REPO = { owner: 'acme', repo: 'fleet' }
 
-const CONFIG_TEXT = [
-  'version: 1',
-  'environments:',
-  '  - glob: clusters/*/*',
-  '    name: "{1}-{2}"',
-  'stages:',
-  '  - name: canary',
-  '    match: ["*-canary-*"]',
-  '    autoPromote: true',
-  '    backend: merge',
-  '  - name: testing',
-  '    match: ["*-test-*"]',
-  '    requires: []',
-  '  - name: production',
-  '    match: ["*-prod-*"]',
-  '    requires: [testing]',
-  '    approvals: 1',
-  '    permission: maintain',
-  'promote:',
-  '  allowBots: ["trusted[bot]"]',
-  'deploy:',
-  '  backend: argocd',
-  '  argocd:',
-  '    server: https://argocd.example',
-  '    application: "{name}-addons"',
-].join('\n')
-const CONFIG = parseConfig(CONFIG_TEXT, 'fleet-promote.yaml')
-/** Testing verifies with a Prometheus query that needs PROM_TOKEN. */
-const VERIFY_CONFIG = parseConfig(
-  CONFIG_TEXT.replace(
+const CONFIG = parseConfig(
+  [
+    'version: 1',
+    'environments:',
+    '  - glob: clusters/*/*',
+    '    name: "{1}-{2}"',
+    'stages:',
+    '  - name: canary',
+    '    match: ["*-canary-*"]',
+    '    autoPromote: true',
+    '    backend: merge',
+    '  - name: testing',
+    '    match: ["*-test-*"]',
     '    requires: []',
-    [
-      '    requires: []',
-      '    verify:',
-      '      prometheus:',
-      '        - name: error-rate',
-      '          url: https://prometheus.example',
-      '          query: up',
-      '          condition: "== 1"',
-      '          tokenEnv: PROM_TOKEN',
-    ].join('\n'),
-  ),
+    '  - name: production',
+    '    match: ["*-prod-*"]',
+    '    requires: [testing]',
+    '    approvals: 1',
+    '    permission: maintain',
+    'promote:',
+    '  allowBots: ["trusted[bot]"]',
+    'deploy:',
+    '  backend: argocd',
+    '  argocd:',
+    '    server: https://argocd.example',
+    '    application: "{name}-addons"',
+  ].join('\n'),
   'fleet-promote.yaml',
 )
+/** Testing verifies with a Prometheus query that needs PROM_TOKEN. */
+const VERIFY_CONFIG: FleetConfig = {
+  ...CONFIG,
+  stages: CONFIG.stages.map((stage) =>
+    stage.name !== 'testing'
+      ? stage
+      : {
+          ...stage,
+          verify: {
+            http: [],
+            prometheus: [
+              {
+                name: 'error-rate',
+                url: 'https://prometheus.example',
+                query: 'up',
+                condition: '== 1',
+                times: 1,
+                intervalSeconds: 10,
+                tokenEnv: 'PROM_TOKEN',
+              },
+            ],
+          },
+        },
+  ),
+}
 
 const PULL: PullRequestSnapshot = {
   number: 7,
