@@ -423,6 +423,37 @@ stages:
     )
   })
 
+  it("an environment named like a shared branch's child is an error naming the file and line", () => {
+    // `env-testing` on its own branch and the shared `env/testing` would both be fleet-promote/pr-<n>/env-testing.
+    const solo = `${GROUPED.replace('environments:\n', 'environments:\n  - glob: solo/*\n    branch: "solo/{name}"\n')}`
+    const config = parseConfig(
+      solo.replace('match: ["*-test*"]', 'match: ["*-test*", "env-*"]'),
+      'f.yaml',
+    )
+    const files = [...FILES, 'solo/env-testing/kustomization.yaml']
+    const error = thrown(() => discoverEnvironments(config, files))
+    expect(error.message).toBe(
+      'f.yaml:5: environments[1] (glob "clusters/*/*"): environment "env-testing" and the WET branch "env/testing" (environment "eu-test-1") would both have the child branch "fleet-promote/pr-<n>/env-testing"; rename the environment or change the branch template',
+    )
+    expect(error.location).toEqual({ file: 'f.yaml', line: 5 })
+    // Two shared branches whose names differ only in "/" and "-" clash too.
+    const branches = parseConfig(
+      GROUPED.replace('branch: "env/{stage}"', 'branch: "{1}/{stage}"').replace(
+        'stages:',
+        '  - glob: other/*/*\n    name: "{1}-{2}"\n    branch: "eu-{stage}"\n    path: "{name}"\nstages:',
+      ),
+      'f.yaml',
+    )
+    expect(
+      thrown(() => discoverEnvironments(branches, [...FILES, 'other/x/test-2/kustomization.yaml']))
+        .message,
+    ).toContain(
+      'the WET branch "eu/testing" (environment "eu-test-1") and the WET branch "eu-testing"',
+    )
+    // Folders of one shared branch share its child: no clash.
+    expect(discoverEnvironments(parseConfig(GROUPED, 'f.yaml'), FILES)).toHaveLength(3)
+  })
+
   it('environments of one shared branch must be of one stage (its child lands every folder)', () => {
     const config = parseConfig(
       GROUPED.replace('branch: "env/{stage}"', 'branch: "env/{1}"'),

@@ -24,6 +24,7 @@ import { parseCondition } from './condition.js'
 import { UserError } from '../errors.js'
 import { derivedEnvironmentName, invalidFolderReason, unsafeNameReason } from './naming.js'
 import { matchesPrefix } from '../render/safety.js'
+import { CHILD_BRANCH_PREFIX, childUnit } from '../children.js'
 import schema from '../fleet-promote.schema.json' with { type: 'json' }
 
 export { unsafeNameReason } from './naming.js'
@@ -1256,12 +1257,46 @@ function checkUniqueAndSort(
   for (const sharing of byBranch.values()) {
     if (sharing.length > 1) checkSharedBranch(config, sharing, places)
   }
+  checkChildUnits(config, environments, places)
   const rank = new Map(order.map((name, i) => [name, i]))
   return environments.sort(
     (a, b) =>
       (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   )
+}
+
+/**
+ * Every child branch `fleet-promote/pr-<n>/<unit>` must be one environment's
+ * or one shared WET branch's (its name with "/" → "-", see childUnit): an
+ * environment `env-testing` on its own branch and the shared `env/testing`
+ * would open, update and land each other's child.
+ */
+function checkChildUnits(
+  config: FleetConfig,
+  environments: readonly Environment[],
+  places: ReadonlyMap<Environment, Place> | undefined,
+): void {
+  const owners = new Map<string, Environment>()
+  const what = (env: Environment) =>
+    env.folder === undefined
+      ? `environment "${env.name}"`
+      : `the WET branch "${env.branch}" (environment "${env.name}")`
+  for (const env of environments) {
+    const unit = childUnit(env)
+    const owner = owners.get(unit)
+    if (!owner) {
+      owners.set(unit, env)
+      continue
+    }
+    if (owner.folder !== undefined && env.folder !== undefined && owner.branch === env.branch)
+      continue
+    const place = places?.get(env)
+    throw new UserError(
+      `${place?.where ?? config.file}: ${what(owner)} and ${what(env)} would both have the child branch "${CHILD_BRANCH_PREFIX}<n>/${unit}"; rename the environment or change the branch template`,
+      { file: config.file, ...place?.location },
+    )
+  }
 }
 
 /**
