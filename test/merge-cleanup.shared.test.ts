@@ -8,12 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   MERGE_ROUTE,
   actions,
-  cluster,
   expectConverged,
   mergedChildren,
   openPulls,
+  openTwoParents,
   pushes,
-  settings,
 } from './fixtures/merge-cleanup/checks.js'
 import { REPO, startScenario, type Scenario } from './fixtures/merge-cleanup/scenario.js'
 
@@ -25,16 +24,7 @@ afterEach(async () => {
 
 /** #p1 bumps the component (every folder), #p2 resizes test-a and prod-a; #p1's testing is promoted. */
 async function twoSharedParents(promoted: readonly string[] = ['test-a', 'test-b']) {
-  const p1 = await s.openParent('bump-app', {
-    'components/app/settings.yaml': settings('2'),
-    'components/app/values.yaml': 'image:\n  tag: "1.1.0"\nreplicas: 2\n',
-  })
-  const p2 = await s.openParent('resize', {
-    'clusters/testing/test-a/cluster.yaml': cluster('test-a', 'medium'),
-    'clusters/production/prod-a/cluster.yaml': cluster('prod-a', 'large'),
-  })
-  expect((await s.createChildren(p1)).sort()).toEqual(['prod-a', 'prod-b', 'test-a', 'test-b'])
-  expect((await s.createChildren(p2)).sort()).toEqual(['prod-a', 'test-a'])
+  const { p1, p2 } = await openTwoParents(s)
   // One child PR per (parent, WET branch).
   expect(
     openPulls(s)

@@ -362,7 +362,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         : 'Render main into the WET branches env/<cluster>; one Argo CD Application each',
     )
     const seeded = grouped
-      ? await seedSharedBranches(setup, config, environments, join(work, 'seed'))
+      ? await seedSharedBranches(
+          setup,
+          await renderMainForSeed(setup, config, environments, join(work, 'seed')),
+          join(work, 'seed'),
+        )
       : await seedWetBranches(setup, config, environments, join(work, 'seed'))
     await addApplications(argo, config, environments, remote)
     print(
@@ -827,6 +831,26 @@ class ActionRunner {
   }
 }
 
+/** The render of main the WET branches start from; the demo stops when one environment did not render. */
+async function renderMainForSeed(
+  git: Git,
+  config: FleetConfig,
+  environments: readonly Environment[],
+  outputDir: string,
+) {
+  const { result } = await hydrate({
+    repoDir: git.dir,
+    environments,
+    outputDir,
+    settings: config.hydrate,
+  })
+  for (const env of result.environments) {
+    if (env.status !== 'rendered')
+      throw new DemoStop(`rendering ${env.name} from main failed: ${env.reason ?? env.status}`)
+  }
+  return result
+}
+
 /** Renders main and writes each environment as the first commit of its WET branch; one atomic push. */
 async function seedWetBranches(
   git: Git,
@@ -834,18 +858,10 @@ async function seedWetBranches(
   environments: readonly Environment[],
   outputDir: string,
 ): Promise<number> {
-  const { result } = await hydrate({
-    repoDir: git.dir,
-    environments,
-    outputDir,
-    settings: config.hydrate,
-  })
+  const result = await renderMainForSeed(git, config, environments, outputDir)
   const refspecs: string[] = []
   let objects = 0
   for (const env of result.environments) {
-    if (env.status !== 'rendered') {
-      throw new DemoStop(`rendering ${env.name} from main failed: ${env.reason ?? env.status}`)
-    }
     objects += env.resources.after
     const dir = join(outputDir, env.outputDir)
     const index = new Git(git.dir, {
@@ -899,20 +915,9 @@ function groupedFleet(document: ReturnType<typeof parseDocument>, print: (line: 
  */
 async function seedSharedBranches(
   git: Git,
-  config: FleetConfig,
-  environments: readonly Environment[],
+  result: Awaited<ReturnType<typeof renderMainForSeed>>,
   outputDir: string,
 ): Promise<number> {
-  const { result } = await hydrate({
-    repoDir: git.dir,
-    environments,
-    outputDir,
-    settings: config.hydrate,
-  })
-  for (const env of result.environments) {
-    if (env.status !== 'rendered')
-      throw new DemoStop(`rendering ${env.name} from main failed: ${env.reason ?? env.status}`)
-  }
   const dry = await readDryCommit(git, result.drySha)
   if (!dry) throw new DemoStop(`main ${result.drySha} is not in the setup clone`)
   const refspecs: string[] = []
