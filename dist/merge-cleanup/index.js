@@ -65028,12 +65028,187 @@ async function scanChartTemplates(chartDir, label) {
     }
 }
 
+;// CONCATENATED MODULE: ./actions/lib/children.js
+// Child pull requests: their branch names and the hidden marker in their
+// bodies. The branch name is the key (only writers can create branches in the
+// repository); the marker only carries metadata and is never trusted alone.
+
+/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
+const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
+const MARKER_PREFIX = '<!-- fleet-promote:child ';
+const MARKER_SUFFIX = ' -->';
+const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
+/**
+ * Whether `name` is usable as one or more ref components (a subset of
+ * `git check-ref-format`), so environment names cannot smuggle odd refs.
+ */
+function children_isValidRefPart(name) {
+    if (name.length === 0 || name.length > 200)
+        return false;
+    // eslint-disable-next-line no-control-regex
+    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
+        return false;
+    if (name.includes('..') || name.includes('@{') || name.includes('//'))
+        return false;
+    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
+        return false;
+    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
+}
+/**
+ * What a child branch is named after: the environment, or for an environment
+ * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
+ * has one child per shared WET branch holding every impacted folder.
+ */
+function childUnit(env) {
+    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
+}
+/** `fleet-promote/pr-<parent>/<environment or unit>` */
+function childBranch(parent, environment) {
+    if (!Number.isSafeInteger(parent) || parent < 1)
+        throw new Error(`invalid parent PR number ${parent}`);
+    if (!children_isValidRefPart(environment)) {
+        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
+    }
+    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
+}
+/** The parent and environment a child branch encodes, or undefined for any other branch. */
+function children_parseChildBranch(ref) {
+    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
+    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
+        return undefined;
+    const parent = Number(match[1]);
+    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
+}
+/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
+function encodeMarker(marker) {
+    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
+    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
+}
+/**
+ * The marker in a PR body, or undefined when there is none, it is malformed,
+ * or the body holds several that disagree (someone edited the body).
+ */
+function parseMarker(body) {
+    if (!body)
+        return undefined;
+    const found = [];
+    for (const match of body.matchAll(MARKER_PATTERN)) {
+        const marker = toMarker(match[1] ?? '');
+        if (!marker)
+            return undefined;
+        found.push(marker);
+    }
+    const [first, ...rest] = found;
+    if (!first)
+        return undefined;
+    const key = JSON.stringify(first);
+    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
+}
+function toMarker(json) {
+    let value;
+    try {
+        value = JSON.parse(json);
+    }
+    catch {
+        return undefined;
+    }
+    if (typeof value !== 'object' || value === null)
+        return undefined;
+    const v = value;
+    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
+    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
+        return undefined;
+    if (!strings.every((key) => typeof v[key] === 'string'))
+        return undefined;
+    const guard = toGuard(v.guard);
+    if (guard === null)
+        return undefined;
+    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
+    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
+        return undefined;
+    const environments = v.environments;
+    if (environments !== undefined &&
+        !(Array.isArray(environments) &&
+            environments.every((name) => typeof name === 'string' && children_isValidRefPart(name))))
+        return undefined;
+    const folders = toFolders(v.folders, environments);
+    if (folders === null)
+        return undefined;
+    return {
+        version: 1,
+        parent: v.parent,
+        environment: v.environment,
+        stage: v.stage,
+        branch: v.branch,
+        drySha: v.drySha,
+        headSha: v.headSha,
+        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
+        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
+        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
+        ...(guard ? { guard } : {}),
+        ...(environments !== undefined ? { environments: environments } : {}),
+        ...(folders ? { folders } : {}),
+    };
+}
+/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
+function toFolders(value, environments) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
+        return null;
+    const entries = Object.entries(value);
+    const ok = entries.every(([name, folder]) => environments.includes(name) &&
+        typeof folder === 'string' &&
+        naming_invalidFolderReason(folder) === undefined);
+    return ok ? Object.fromEntries(entries) : null;
+}
+/** The marker's guard verdict: undefined when absent, null when malformed. */
+function toGuard(value) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value !== 'object' || value === null)
+        return null;
+    const { reason, deleted } = value;
+    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
+        return null;
+    return { reason, deleted: deleted };
+}
+/**
+ * Recognizes a child PR of `repo`: its head branch must be a child branch in
+ * the same repository (forks cannot create it). The marker is kept only when
+ * it names the same parent, environment and base branch.
+ */
+function identifyChild(pull, repo) {
+    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
+        return undefined;
+    const parsed = children_parseChildBranch(pull.head.ref);
+    if (!parsed)
+        return undefined;
+    const marker = parseMarker(pull.body);
+    const agrees = marker !== undefined &&
+        marker.parent === parsed.parent &&
+        marker.environment === parsed.environment &&
+        marker.branch === pull.base.ref;
+    return { ...parsed, ...(agrees ? { marker } : {}) };
+}
+/** GitHub limits titles to 256 characters. */
+function childTitle(parent, environment, parentTitle) {
+    const head = `[${environment}] `;
+    const tail = ` (#${parent})`;
+    const room = 256 - head.length - tail.length;
+    const title = parentTitle.trim().replace(/\s+/g, ' ');
+    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
+    return `${head}${fitted}${tail}`;
+}
+
 ;// CONCATENATED MODULE: ./actions/lib/fleet-promote.schema.json
-const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.","type":"string","minLength":1,"default":"env/{name}"},"path":{"description":"WET folder template: where this environment\'s files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application\'s source `path` (the source hydrator\'s `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment\'s own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it.","type":"string","minLength":1},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows\' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step\'s environment. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows\' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step\'s environment. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
+const fleet_promote_schema_namespaceObject = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","title":"fleet-promote configuration","description":"fleet-promote.yaml: how the fleet\'s environments are found, grouped into stages, rendered, promoted and deployed.","type":"object","additionalProperties":false,"required":["version"],"properties":{"version":{"description":"Format version of this file. Only `1` exists.","const":1},"environments":{"description":"Rules that find environments: each directory matching a rule\'s glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \\"clusters/**\\", name: \\"{1}\\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["glob"],"properties":{"glob":{"description":"Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.","type":"string","minLength":1},"name":{"description":"Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.","type":"string","minLength":1},"branch":{"description":"WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.","type":"string","minLength":1,"default":"env/{name}"},"path":{"description":"WET folder template: where this environment\'s files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application\'s source `path` (the source hydrator\'s `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment\'s own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it. A shared branch has one child branch per parent, `fleet-promote/pr-<n>/<branch with / → ->`, so no environment may be named like that (e.g. `env-testing` beside the shared `env/testing`).","type":"string","minLength":1},"exclude":{"description":"Directory globs (same syntax as `glob`) left out of this rule.","type":"array","items":{"type":"string","minLength":1},"default":[]}}}},"stages":{"description":"Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.","type":"array","minItems":1,"items":{"type":"object","additionalProperties":false,"required":["name"],"properties":{"name":{"description":"Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.","type":"string","pattern":"^[A-Za-z0-9][A-Za-z0-9._-]*$","maxLength":63},"match":{"description":"Environment-name globs that belong to this stage.","type":"array","items":{"type":"string","minLength":1},"default":["*"]},"requires":{"description":"Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.","type":"array","items":{"type":"string","minLength":1}},"autoPromote":{"description":"Deploy as soon as the child pull requests exist, without a `.promote` command.","type":"boolean","default":false},"approvals":{"description":"Approving reviews on the pull request\'s current head commit required to promote this stage.","type":"integer","minimum":0,"default":0},"permission":{"description":"Minimum repository role of the person promoting this stage. Default: `promote.permission`.","enum":["write","maintain","admin"]},"backend":{"description":"Deploy backend for this stage. Default: `deploy.backend`.","enum":["argocd","merge","external"]},"production":{"description":"Whether this stage\'s environments are production: the `production_environment` of the GitHub deployments promote creates for them.","type":"boolean","default":false},"waves":{"description":"Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \\"prod-eu-*\\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.","type":"array","items":{"type":"string","minLength":1},"default":[]},"waveMode":{"description":"`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.","enum":["auto","manual"],"default":"auto"},"maxParallel":{"description":"Most environments of this stage deploying at the same time (within a wave). Default: 4.","type":"integer","minimum":1},"bakeSeconds":{"description":"Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.","type":"number","minimum":0,"maximum":3600,"default":0},"verify":{"description":"Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check\'s result goes into the environment\'s status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.","type":"object","additionalProperties":false,"properties":{"http":{"description":"HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body\'s field must equal `equals`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `http` (`http 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).","type":"string","minLength":1},"status":{"description":"The HTTP status the check expects.","type":"integer","minimum":100,"maximum":599,"default":200},"field":{"description":"Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).","type":"string","minLength":1},"equals":{"description":"The value `field` must have (compared with its JSON type).","anyOf":[{"type":"string"},{"type":"number"},{"type":"boolean"}]},"tokenEnv":{"description":"Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows\' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step\'s environment. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}},"prometheus":{"description":"Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.","type":"array","items":{"type":"object","additionalProperties":false,"required":["url","query","condition"],"properties":{"name":{"description":"Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).","type":"string","minLength":1,"maxLength":40},"url":{"description":"Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.","type":"string","minLength":1},"query":{"description":"PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\\"{name}\\",code=~\\"5..\\"}[5m]))`).","type":"string","minLength":1},"condition":{"description":"What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.","type":"string","minLength":1},"times":{"description":"How many evaluations must pass.","type":"integer","minimum":1,"maximum":60,"default":1},"intervalSeconds":{"description":"Seconds between evaluations.","type":"number","minimum":0,"maximum":600,"default":10},"tokenEnv":{"description":"Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows\' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step\'s environment. Masked in the log; never taken from the pull request or this file.","type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}}}}}},"failFast":{"description":"`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage\'s current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.","type":"boolean","default":true},"maxFailures":{"description":"With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.","type":"integer","minimum":1},"rollback":{"description":"Put a failed environment\'s Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.","type":"boolean"}}}},"impact":{"description":"Impact detection beyond the kustomize dependency graph.","type":"object","additionalProperties":false,"properties":{"extra":{"description":"Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.","type":"array","default":[],"items":{"type":"object","additionalProperties":false,"required":["paths","environments"],"properties":{"paths":{"description":"Repository-path globs, e.g. `global/**`.","type":"array","minItems":1,"items":{"type":"string","minLength":1}},"environments":{"description":"Environment-name globs impacted when a path matches (`*` = all).","type":"array","minItems":1,"items":{"type":"string","minLength":1}}}}}}},"hydrate":{"description":"Rendering of environments with kustomize and Helm.","type":"object","additionalProperties":false,"properties":{"layout":{"description":"Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.","enum":["manifest","per-resource"],"default":"manifest"},"helm":{"description":"Helm charts inflated by kustomize (`helmCharts`).","type":"object","additionalProperties":false,"properties":{"enabled":{"description":"Render `helmCharts` (kustomize `--enable-helm`).","type":"boolean","default":true},"allowedRepos":{"description":"Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.","type":"array","items":{"type":"string","pattern":"^(https?|oci)://\\\\S+$"},"default":[]}}},"remoteBases":{"description":"URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.","type":"array","items":{"type":"string","minLength":1},"default":[]},"deletionGuard":{"description":"Blocks renders that delete too much (a render error is never zero resources).","type":"object","additionalProperties":false,"properties":{"maxDeleted":{"description":"Most resources one render may delete from an environment.","type":"integer","minimum":0,"default":10},"maxDeletedPercent":{"description":"Most resources one render may delete, in percent of the environment\'s resources.","type":"number","minimum":0,"maximum":100,"default":20},"protectedKinds":{"description":"Kinds never deleted without an explicit `--allow-deletions`.","type":"array","items":{"type":"string","minLength":1},"default":["Namespace","CustomResourceDefinition","PersistentVolumeClaim","PersistentVolume","StatefulSet","Application","AppProject","Kustomization"]}}},"timeoutSeconds":{"description":"Time limit for rendering one environment.","type":"integer","minimum":1,"default":300},"maxOutputBytes":{"description":"Size limit of one environment\'s rendered output.","type":"integer","minimum":1024,"default":67108864},"maxMemoryMegabytes":{"description":"Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.","type":"integer","minimum":1024,"default":4096},"sandbox":{"description":"`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job\'s own access (its files, network, and the environment of other processes); use it only for trusted content.","enum":["required","off"],"default":"required"}}},"promote":{"description":"IssueOps commands on the parent pull request.","type":"object","additionalProperties":false,"properties":{"command":{"description":"The promotion command (a word without spaces).","type":"string","pattern":"^\\\\S+$","default":".promote"},"permission":{"description":"Minimum repository role to run commands (stages may require more).","enum":["write","maintain","admin"],"default":"write"},"allowForks":{"description":"Allow promoting pull requests from forks.","type":"boolean","default":false},"allowBots":{"description":"Bot logins (e.g. `renovate[bot]`) allowed to run commands.","type":"array","items":{"type":"string","minLength":1},"default":[]},"requiredStages":{"description":"How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments\' WET branch must already run this pull request\'s DRY commit or an ancestor of it (the `drySha` in the branch tip\'s `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.","enum":["wet-branches","pull-request"],"default":"wet-branches"}}},"deploy":{"description":"How a promoted environment is deployed.","type":"object","additionalProperties":false,"properties":{"backend":{"description":"`argocd`: point the environment\'s Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.","enum":["argocd","merge","external"],"default":"merge"},"deployments":{"description":"The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub\'s 500 content-creating requests an hour.","enum":["auto","per-environment","per-stage","off"],"default":"auto"},"argocd":{"description":"Argo CD backend settings.","type":"object","additionalProperties":false,"properties":{"server":{"description":"Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.","type":"string","default":""},"application":{"description":"Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).","type":"string","minLength":1,"default":"{name}"},"timeoutSeconds":{"description":"Time to wait for the Application to become Synced and Healthy.","type":"integer","minimum":1,"default":600},"insecure":{"description":"Skip TLS certificate verification of the Argo CD server.","type":"boolean","default":false}}},"external":{"description":"External backend settings.","type":"object","additionalProperties":false,"properties":{"system":{"description":"Name of the system that deploys, shown in statuses (\\"waiting for Kargo\\").","type":"string","minLength":1,"default":"external deployment"}}}}},"merge":{"description":"What happens when the parent pull request merges.","type":"object","additionalProperties":false,"properties":{"mergeUnpromoted":{"description":"Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).","type":"boolean","default":true}}},"report":{"description":"The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.","type":"object","additionalProperties":false,"properties":{"minimumVersions":{"description":"Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart\'s minimum is shown in red and fails the run with `fail-on: below-minimum`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","version"],"properties":{"chart":{"description":"Chart name (the add-on).","type":"string","minLength":1},"version":{"description":"The lowest acceptable chart version (a semantic version).","type":"string","minLength":1},"reason":{"description":"Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).","type":"string","default":""}}},"default":[]},"chartRepositories":{"description":"Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.","type":"array","items":{"type":"object","additionalProperties":false,"required":["chart","repo"],"properties":{"chart":{"description":"Chart name.","type":"string","minLength":1},"repo":{"description":"Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.","type":"string","pattern":"^(https?|oci)://\\\\S+$"}}},"default":[]}}}}}');
 ;// CONCATENATED MODULE: ./actions/lib/config/config.js
 // Loads fleet-promote.yaml: YAML → JSON Schema validation (errors with file,
 // line and key) → defaults → semantic checks. Also turns the configuration
 // and a repository's file list into environments with stages and branches.
+
 
 
 
@@ -66080,9 +66255,34 @@ function checkUniqueAndSort(config, environments, order = stageOrder(config), pl
         if (sharing.length > 1)
             checkSharedBranch(config, sharing, places);
     }
+    checkChildUnits(config, environments, places);
     const rank = new Map(order.map((name, i) => [name, i]));
     return environments.sort((a, b) => (rank.get(a.stage) ?? 0) - (rank.get(b.stage) ?? 0) ||
         (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+/**
+ * Every child branch `fleet-promote/pr-<n>/<unit>` must be one environment's
+ * or one shared WET branch's (its name with "/" → "-", see childUnit): an
+ * environment `env-testing` on its own branch and the shared `env/testing`
+ * would open, update and land each other's child.
+ */
+function checkChildUnits(config, environments, places) {
+    const owners = new Map();
+    const what = (env) => env.folder === undefined
+        ? `environment "${env.name}"`
+        : `the WET branch "${env.branch}" (environment "${env.name}")`;
+    for (const env of environments) {
+        const unit = childUnit(env);
+        const owner = owners.get(unit);
+        if (!owner) {
+            owners.set(unit, env);
+            continue;
+        }
+        if (owner.folder !== undefined && env.folder !== undefined && owner.branch === env.branch)
+            continue;
+        const place = places?.get(env);
+        throw new errors_UserError(`${place?.where ?? config.file}: ${what(owner)} and ${what(env)} would both have the child branch "${CHILD_BRANCH_PREFIX}<n>/${unit}"; rename the environment or change the branch template`, { file: config.file, ...place?.location });
+    }
 }
 /**
  * Environments sharing one WET branch: each needs its own folder (the rule's
@@ -66422,180 +66622,6 @@ async function createEditableComment(client, repo, issue, body) {
 }
 async function editComment(client, repo, commentId, body) {
     await client.rest.issues.updateComment({ ...repo, comment_id: commentId, body });
-}
-
-;// CONCATENATED MODULE: ./actions/lib/children.js
-// Child pull requests: their branch names and the hidden marker in their
-// bodies. The branch name is the key (only writers can create branches in the
-// repository); the marker only carries metadata and is never trusted alone.
-
-/** Every child branch starts with this; the rest is `<parent>/<environment>`. */
-const CHILD_BRANCH_PREFIX = 'fleet-promote/pr-';
-const MARKER_PREFIX = '<!-- fleet-promote:child ';
-const MARKER_SUFFIX = ' -->';
-const MARKER_PATTERN = /<!-- fleet-promote:child (\{[^\n]*?\}) -->/g;
-/**
- * Whether `name` is usable as one or more ref components (a subset of
- * `git check-ref-format`), so environment names cannot smuggle odd refs.
- */
-function children_isValidRefPart(name) {
-    if (name.length === 0 || name.length > 200)
-        return false;
-    // eslint-disable-next-line no-control-regex
-    if (/[\x00-\x20\x7f~^:?*[\\]/.test(name))
-        return false;
-    if (name.includes('..') || name.includes('@{') || name.includes('//'))
-        return false;
-    if (name.startsWith('/') || name.endsWith('/') || name.endsWith('.') || name === '@')
-        return false;
-    return name.split('/').every((part) => !part.startsWith('.') && !part.endsWith('.lock'));
-}
-/**
- * What a child branch is named after: the environment, or for an environment
- * with a folder on its WET branch the branch itself ("/" → "-"), so a parent
- * has one child per shared WET branch holding every impacted folder.
- */
-function childUnit(env) {
-    return env.folder === undefined ? env.name : env.branch.replaceAll('/', '-');
-}
-/** `fleet-promote/pr-<parent>/<environment or unit>` */
-function childBranch(parent, environment) {
-    if (!Number.isSafeInteger(parent) || parent < 1)
-        throw new Error(`invalid parent PR number ${parent}`);
-    if (!children_isValidRefPart(environment)) {
-        throw new Error(`environment name "${environment}" cannot be used in a branch name`);
-    }
-    return `${CHILD_BRANCH_PREFIX}${parent}/${environment}`;
-}
-/** The parent and environment a child branch encodes, or undefined for any other branch. */
-function children_parseChildBranch(ref) {
-    const branch = ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
-    const match = /^fleet-promote\/pr-([1-9]\d{0,15})\/(.+)$/.exec(branch);
-    if (!match?.[1] || !match[2] || !children_isValidRefPart(match[2]))
-        return undefined;
-    const parent = Number(match[1]);
-    return Number.isSafeInteger(parent) ? { parent, environment: match[2] } : undefined;
-}
-/** The hidden marker line. `<` and `>` are escaped so the JSON can never close the comment. */
-function encodeMarker(marker) {
-    const json = JSON.stringify(marker).replace(/</g, '\\u003c').replace(/>/g, '\\u003e');
-    return `${MARKER_PREFIX}${json}${MARKER_SUFFIX}`;
-}
-/**
- * The marker in a PR body, or undefined when there is none, it is malformed,
- * or the body holds several that disagree (someone edited the body).
- */
-function parseMarker(body) {
-    if (!body)
-        return undefined;
-    const found = [];
-    for (const match of body.matchAll(MARKER_PATTERN)) {
-        const marker = toMarker(match[1] ?? '');
-        if (!marker)
-            return undefined;
-        found.push(marker);
-    }
-    const [first, ...rest] = found;
-    if (!first)
-        return undefined;
-    const key = JSON.stringify(first);
-    return rest.every((marker) => JSON.stringify(marker) === key) ? first : undefined;
-}
-function toMarker(json) {
-    let value;
-    try {
-        value = JSON.parse(json);
-    }
-    catch {
-        return undefined;
-    }
-    if (typeof value !== 'object' || value === null)
-        return undefined;
-    const v = value;
-    const strings = ['environment', 'stage', 'branch', 'drySha', 'headSha'];
-    if (v.version !== 1 || !Number.isSafeInteger(v.parent) || v.parent < 1)
-        return undefined;
-    if (!strings.every((key) => typeof v[key] === 'string'))
-        return undefined;
-    const guard = toGuard(v.guard);
-    if (guard === null)
-        return undefined;
-    const optional = ['wetSha', 'dryBase', 'baseMovedTo'];
-    if (optional.some((key) => v[key] !== undefined && typeof v[key] !== 'string'))
-        return undefined;
-    const environments = v.environments;
-    if (environments !== undefined &&
-        !(Array.isArray(environments) &&
-            environments.every((name) => typeof name === 'string' && children_isValidRefPart(name))))
-        return undefined;
-    const folders = toFolders(v.folders, environments);
-    if (folders === null)
-        return undefined;
-    return {
-        version: 1,
-        parent: v.parent,
-        environment: v.environment,
-        stage: v.stage,
-        branch: v.branch,
-        drySha: v.drySha,
-        headSha: v.headSha,
-        ...(typeof v.wetSha === 'string' ? { wetSha: v.wetSha } : {}),
-        ...(typeof v.dryBase === 'string' ? { dryBase: v.dryBase } : {}),
-        ...(typeof v.baseMovedTo === 'string' ? { baseMovedTo: v.baseMovedTo } : {}),
-        ...(guard ? { guard } : {}),
-        ...(environments !== undefined ? { environments: environments } : {}),
-        ...(folders ? { folders } : {}),
-    };
-}
-/** The marker's folders: undefined when absent, null when malformed (a folder for no environment, an unsafe path). */
-function toFolders(value, environments) {
-    if (value === undefined)
-        return undefined;
-    if (typeof value !== 'object' || value === null || !Array.isArray(environments))
-        return null;
-    const entries = Object.entries(value);
-    const ok = entries.every(([name, folder]) => environments.includes(name) &&
-        typeof folder === 'string' &&
-        naming_invalidFolderReason(folder) === undefined);
-    return ok ? Object.fromEntries(entries) : null;
-}
-/** The marker's guard verdict: undefined when absent, null when malformed. */
-function toGuard(value) {
-    if (value === undefined)
-        return undefined;
-    if (typeof value !== 'object' || value === null)
-        return null;
-    const { reason, deleted } = value;
-    if (typeof reason !== 'string' || !Number.isSafeInteger(deleted))
-        return null;
-    return { reason, deleted: deleted };
-}
-/**
- * Recognizes a child PR of `repo`: its head branch must be a child branch in
- * the same repository (forks cannot create it). The marker is kept only when
- * it names the same parent, environment and base branch.
- */
-function identifyChild(pull, repo) {
-    if (pull.head.repo?.full_name.toLowerCase() !== repo.toLowerCase())
-        return undefined;
-    const parsed = children_parseChildBranch(pull.head.ref);
-    if (!parsed)
-        return undefined;
-    const marker = parseMarker(pull.body);
-    const agrees = marker !== undefined &&
-        marker.parent === parsed.parent &&
-        marker.environment === parsed.environment &&
-        marker.branch === pull.base.ref;
-    return { ...parsed, ...(agrees ? { marker } : {}) };
-}
-/** GitHub limits titles to 256 characters. */
-function childTitle(parent, environment, parentTitle) {
-    const head = `[${environment}] `;
-    const tail = ` (#${parent})`;
-    const room = 256 - head.length - tail.length;
-    const title = parentTitle.trim().replace(/\s+/g, ' ');
-    const fitted = title.length > room ? `${title.slice(0, Math.max(0, room - 1))}…` : title;
-    return `${head}${fitted}${tail}`;
 }
 
 ;// CONCATENATED MODULE: ./actions/lib/github/pulls.js
