@@ -454,6 +454,21 @@ stages:
     expect(discoverEnvironments(parseConfig(GROUPED, 'f.yaml'), FILES)).toHaveLength(3)
   })
 
+  it("a merge-backend stage's waves may not split a shared branch; the argocd backend's may", () => {
+    const waves = (backend: string) =>
+      parseConfig(
+        GROUPED.replace(
+          'match: ["*-prod*"]',
+          `match: ["*-prod*"]\n    backend: ${backend}\n    waves: [eu-prod-1]`,
+        ) + 'deploy:\n  argocd:\n    server: https://argocd.example.com\n',
+        'f.yaml',
+      )
+    expect(thrown(() => discoverEnvironments(waves('merge'), FILES)).message).toBe(
+      'f.yaml:3: environments[0] (glob "clusters/*/*"): environments "eu-prod-1" and "us-prod-1" share the WET branch "env/production" but are in different waves of stage production, whose merge backend lands every folder of the branch at once; put them in one wave, or deploy the stage with the argocd backend (one folder at a time)',
+    )
+    expect(discoverEnvironments(waves('argocd'), FILES)).toHaveLength(3)
+  })
+
   it('environments of one shared branch must be of one stage (its child lands every folder)', () => {
     const config = parseConfig(
       GROUPED.replace('branch: "env/{stage}"', 'branch: "env/{1}"'),
