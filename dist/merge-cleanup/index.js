@@ -66313,6 +66313,7 @@ function checkSharedBranch(config, sharing, places) {
         }
         byFolder.set(env.folder, env);
     }
+    checkSharedWaves(config, sharing, fail);
     for (const [folder, env] of byFolder) {
         for (let slash = folder.indexOf('/'); slash > 0; slash = folder.indexOf('/', slash + 1)) {
             const outer = byFolder.get(folder.slice(0, slash));
@@ -66321,6 +66322,21 @@ function checkSharedBranch(config, sharing, places) {
             }
         }
     }
+}
+/**
+ * The merge backend lands a shared branch's child with every folder at once:
+ * its environments cannot be in different waves (an earlier wave would deploy
+ * the later one's folder). The argocd backend deploys each folder on its own.
+ */
+function checkSharedWaves(config, sharing, fail) {
+    const [first] = sharing;
+    const stage = config.stages.find((s) => s.name === first.stage);
+    if (!stage || stage.backend !== 'merge')
+        return;
+    const wave = waveIndex(stage, first.name);
+    const other = sharing.find((env) => waveIndex(stage, env.name) !== wave);
+    if (other)
+        fail(other, `environments "${first.name}" and "${other.name}" share the WET branch "${first.branch}" but are in different waves of stage ${stage.name}, whose merge backend lands every folder of the branch at once; put them in one wave, or deploy the stage with the argocd backend (one folder at a time)`);
 }
 /**
  * Environments for explicit directories (CLI `--env`): exact directory paths, or globs over
