@@ -74,10 +74,31 @@ export async function serveGit(
     return 403
   }
 
-  const before =
-    route.push && route.template.endsWith('/git-receive-pack')
-      ? await deps.refs.snapshot(repo.fullName)
-      : undefined
+  if (!(route.push && route.template.endsWith('/git-receive-pack'))) {
+    const status = await runBackend(deps, route, user, req, res, url)
+    res.end()
+    return status
+  }
+  // A push waits for the repository's other ref writers (see PullRefs.exclusive), and
+  // PR refs are up to date before the client sees it finish, as tests expect.
+  return deps.refs.exclusive(repo.fullName, async () => {
+    const before = await deps.refs.snapshot(repo.fullName)
+    const status = await runBackend(deps, route, user, req, res, url)
+    await deps.refs.afterRefsChanged(repo.fullName, before, user.login)
+    res.end()
+    return status
+  })
+}
+
+/** Runs `git http-backend` for one request and streams its answer, leaving the response open. */
+async function runBackend(
+  deps: GitHttpDeps,
+  route: GitRoute,
+  user: SimUser,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<number> {
   const env = gitEnv({
     GIT_PROJECT_ROOT: deps.root,
     GIT_HTTP_EXPORT_ALL: '1',
@@ -138,8 +159,5 @@ export async function serveGit(
   } else if (code !== 0 && stderr.length > 0) {
     process.stderr.write(`git http-backend: ${Buffer.concat(stderr).toString()}`)
   }
-  // PR refs are up to date before the client sees the push finish, as tests expect.
-  if (before) await deps.refs.afterRefsChanged(repo.fullName, before, user.login)
-  res.end()
   return status
 }

@@ -2,6 +2,11 @@
  * What GitHub does behind pull requests: head SHAs follow their branches,
  * refs/pull/N/head and refs/pull/N/merge (a real test-merge commit) are
  * rebuilt after every change, and merges write real commits to the base branch.
+ *
+ * Every write to a repository's refs (merges, pushes, the refs API, test-merge
+ * rebuilds) runs through `exclusive`, one at a time per repository, as GitHub
+ * serializes them: concurrent `git update-ref`s on one repository would
+ * otherwise collide on git's lock files and leak as 500s.
  */
 import {
   commitTree,
@@ -36,10 +41,24 @@ export interface RefListener {
 
 const ZERO = '0000000000000000000000000000000000000000'
 
+/**
+ * GitHub's 405 for a merge whose base branch moved after the request read it
+ * (observed, e.g. NixOS/nixpkgs-merge-bot#179:
+ * `405 {"message":"Base branch was modified. Review and try the merge again."}`);
+ * the REST reference documents the 405 for "merge cannot be performed".
+ */
+export const BASE_MODIFIED = 'Base branch was modified. Review and try the merge again.'
+export const NOT_MERGEABLE = 'Pull Request is not mergeable'
+
+/** A merge's outcome: the merge commit, or GitHub's 405 message. */
+export type MergeOutcome = { sha: string } | { refused: string }
+
 export class PullRefs {
   private readonly merges = new Map<string, { base: string; head: string; merge: string | null }>()
   /** Pull requests (`repo#N`) whose base moved and whose test merge waits for a read (`on-read`). */
   private readonly unread = new Set<string>()
+  /** Per repository, the tail of its queue of ref writers. */
+  private readonly queues = new Map<string, Promise<unknown>>()
 
   constructor(
     private readonly store: Store,
@@ -48,13 +67,30 @@ export class PullRefs {
   ) {}
 
   /**
+   * Runs `work` when every earlier ref writer of the repository has finished,
+   * and holds the next ones until it has. Not re-entrant: `work` must not call it.
+   */
+  exclusive<T>(repo: string, work: () => Promise<T>): Promise<T> {
+    const run = (this.queues.get(repo) ?? Promise.resolve()).then(work)
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    this.queues.set(repo, tail)
+    void tail.then(() => {
+      if (this.queues.get(repo) === tail) this.queues.delete(repo)
+    })
+    return run
+  }
+
+  /**
    * A read of the pull request (GET /pulls/N): when its test merge waits for
    * one, the computation starts now. The answer in hand was built before: it
    * says `mergeable: null`, as GitHub's does while its background job runs.
    */
   async read(pull: SimPullRequest): Promise<void> {
     if (!this.unread.delete(`${pull.repo}#${pull.number}`)) return
-    if (pull.state === 'open') await this.updatePull(pull)
+    if (pull.state === 'open') await this.exclusive(pull.repo, () => this.updatePull(pull))
   }
 
   /** Branch heads of a repository, to compare before and after a push. */
@@ -191,19 +227,25 @@ export class PullRefs {
 
   /**
    * Merges like the merge button: a merge commit (or a squash commit) on the
-   * base branch, compare-and-swapped against the base SHA the merge was computed on.
+   * base branch. Call it under `exclusive`. `seenBase` is the base head when
+   * the request arrived: a merge that still applies after the base moved
+   * lands on the new head; one that no longer does is refused as GitHub
+   * refuses a merge whose base moved under it.
    */
   async merge(
     pull: SimPullRequest,
     login: string,
-    options: { method: 'merge' | 'squash'; title?: string; message?: string },
-  ): Promise<string | undefined> {
+    options: { method: 'merge' | 'squash'; title?: string; message?: string; seenBase?: string },
+  ): Promise<MergeOutcome> {
     const repo = this.store.repo(pull.repo)
     const before = await this.snapshot(pull.repo)
     const base = before.get(`refs/heads/${pull.baseRef}`)
-    if (!base) return undefined
+    if (!base) return { refused: NOT_MERGEABLE }
     const tree = await mergeTrees(repo.path, base, pull.headSha)
-    if (tree === undefined) return undefined
+    if (tree === undefined) {
+      const moved = options.seenBase !== undefined && options.seenBase !== base
+      return { refused: moved ? BASE_MODIFIED : NOT_MERGEABLE }
+    }
     const author = { name: login, email: `${login}@users.noreply.github.com` }
     const title =
       options.title ??
@@ -232,6 +274,6 @@ export class PullRefs {
     await deleteRef(repo.path, `refs/pull/${pull.number}/merge`)
     this.merges.delete(`${pull.repo}#${pull.number}`)
     await this.afterRefsChanged(pull.repo, before, login)
-    return sha
+    return { sha }
   }
 }

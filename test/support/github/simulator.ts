@@ -194,17 +194,18 @@ export async function createSimulator(options: {
     },
     repoPath: (fullName) => store.repo(fullName).path,
     remoteUrl: (fullName) => `${urls.serverUrl}/${fullName}.git`,
-    async refreshRefs(fullName) {
-      refs.forget(fullName)
-      // Compare against the branch heads the pull requests last saw.
-      const before = new Map<string, string>()
-      for (const pull of store.pulls(fullName))
-        before.set(`refs/heads/${pull.headRef}`, pull.headSha)
-      const current = await refs.snapshot(fullName)
-      for (const [ref, sha] of current) if (!before.has(ref)) before.set(ref, sha)
-      await refs.afterRefsChanged(fullName, before, ADMIN_LOGIN)
-      for (const pull of store.pulls(fullName)) await refs.updatePull(pull)
-    },
+    refreshRefs: (fullName) =>
+      refs.exclusive(fullName, async () => {
+        refs.forget(fullName)
+        // Compare against the branch heads the pull requests last saw.
+        const before = new Map<string, string>()
+        for (const pull of store.pulls(fullName))
+          before.set(`refs/heads/${pull.headRef}`, pull.headSha)
+        const current = await refs.snapshot(fullName)
+        for (const [ref, sha] of current) if (!before.has(ref)) before.set(ref, sha)
+        await refs.afterRefsChanged(fullName, before, ADMIN_LOGIN)
+        for (const pull of store.pulls(fullName)) await refs.updatePull(pull)
+      }),
     addUser,
     setPermission(fullName, login, role: Role) {
       addUser(login)
@@ -255,8 +256,10 @@ export async function createSimulator(options: {
     },
     async mergePullRequestAsUser(fullName, number, user) {
       const pull = store.pull(fullName, number)
-      const sha = await refs.merge(pull, user, { method: 'merge' })
-      if (!sha) throw new Error(`${fullName}#${number} is not mergeable`)
+      const outcome = await refs.exclusive(fullName, () =>
+        refs.merge(pull, user, { method: 'merge' }),
+      )
+      if ('refused' in outcome) throw new Error(`${fullName}#${number}: ${outcome.refused}`)
       return pullEvent(pull, 'closed', user)
     },
     async closePullRequestAsUser(fullName, number, user) {

@@ -13,6 +13,7 @@ import {
   type RouteDef,
   type SimContext,
 } from '../http.js'
+import { NOT_MERGEABLE } from '../pull-refs.js'
 import type { SimPullRequest, SimReview } from '../types.js'
 
 function findPull(req: ApiRequest, ctx: SimContext): SimPullRequest {
@@ -45,7 +46,12 @@ export interface CreatePullInput {
 }
 
 /** Shared by the REST route and the simulator's human actions. */
-export async function createPull(ctx: SimContext, input: CreatePullInput): Promise<SimPullRequest> {
+export function createPull(ctx: SimContext, input: CreatePullInput): Promise<SimPullRequest> {
+  // In the ref writers' queue: it reads both branches and writes refs/pull/N/*.
+  return ctx.refs.exclusive(input.repo, () => openPull(ctx, input))
+}
+
+async function openPull(ctx: SimContext, input: CreatePullInput): Promise<SimPullRequest> {
   const repo = ctx.store.repo(input.repo)
   const { owner, branch } = parseHead(input.head, input.fromFork ? input.user : repo.owner)
   const fromFork = input.fromFork ?? owner !== repo.owner
@@ -131,11 +137,12 @@ export async function createPull(ctx: SimContext, input: CreatePullInput): Promi
 }
 
 /** Closes or reopens a pull request and its issue. */
-export async function setPullState(
-  ctx: SimContext,
-  pull: SimPullRequest,
-  state: 'open' | 'closed',
-) {
+export function setPullState(ctx: SimContext, pull: SimPullRequest, state: 'open' | 'closed') {
+  // In the ref writers' queue: reopening reads the head branch and rebuilds refs/pull/N/*.
+  return ctx.refs.exclusive(pull.repo, () => changePullState(ctx, pull, state))
+}
+
+async function changePullState(ctx: SimContext, pull: SimPullRequest, state: 'open' | 'closed') {
   if (state === pull.state) return
   if (pull.merged)
     throw new HttpError(422, 'Validation Failed', {
@@ -266,15 +273,17 @@ export const pullRoutes: RouteDef[] = [
       if (body !== undefined) pull.body = body
       if (issue) Object.assign(issue, { title: pull.title, body: pull.body })
       if (base !== undefined && base !== pull.baseRef) {
-        if (!(await refSha(ctx.store.repo(pull.repo).path, `refs/heads/${base}`))) {
-          throw validationFailed(
-            'PullRequest',
-            'base',
-            `Proposed base branch '${base}' was not found`,
-          )
-        }
-        pull.baseRef = base
-        await ctx.refs.updatePull(pull)
+        await ctx.refs.exclusive(pull.repo, async () => {
+          if (!(await refSha(ctx.store.repo(pull.repo).path, `refs/heads/${base}`))) {
+            throw validationFailed(
+              'PullRequest',
+              'base',
+              `Proposed base branch '${base}' was not found`,
+            )
+          }
+          pull.baseRef = base
+          await ctx.refs.updatePull(pull)
+        })
       }
       if (state !== undefined) await setPullState(ctx, pull, state)
       pull.updatedAt = ctx.store.now()
@@ -292,21 +301,26 @@ export const pullRoutes: RouteDef[] = [
       if (method !== 'merge' && method !== 'squash') {
         throw new HttpError(405, 'Rebase merges are not allowed on this repository.')
       }
-      if (pull.state !== 'open') throw new HttpError(405, 'Pull Request is not mergeable')
       const sha = stringField(req, 'sha')
-      if (sha !== undefined && sha !== pull.headSha) {
-        throw new HttpError(409, 'Head branch was modified. Review and try the merge again.')
-      }
-      if (pull.draft) throw new HttpError(405, 'Pull Request is still a draft')
-      const merged = await ctx.refs.merge(pull, user.login, {
-        method,
-        title: stringField(req, 'commit_title'),
-        message: stringField(req, 'commit_message'),
+      const seenBase = await refSha(ctx.store.repo(pull.repo).path, `refs/heads/${pull.baseRef}`)
+      // Checked in the queue: a merge or push ahead of this one may close or move the pull request.
+      const outcome = await ctx.refs.exclusive(pull.repo, async () => {
+        if (pull.state !== 'open') throw new HttpError(405, NOT_MERGEABLE)
+        if (sha !== undefined && sha !== pull.headSha) {
+          throw new HttpError(409, 'Head branch was modified. Review and try the merge again.')
+        }
+        if (pull.draft) throw new HttpError(405, 'Pull Request is still a draft')
+        return ctx.refs.merge(pull, user.login, {
+          method,
+          title: stringField(req, 'commit_title'),
+          message: stringField(req, 'commit_message'),
+          ...(seenBase ? { seenBase } : {}),
+        })
       })
-      if (!merged) throw new HttpError(405, 'Pull Request is not mergeable')
+      if ('refused' in outcome) throw new HttpError(405, outcome.refused)
       return {
         status: 200,
-        body: { sha: merged, merged: true, message: 'Pull Request successfully merged' },
+        body: { sha: outcome.sha, merged: true, message: 'Pull Request successfully merged' },
       }
     },
   },

@@ -139,13 +139,12 @@ export const repoRoutes: RouteDef[] = [
       }
       const type = await objectType(repo.path, sha)
       if (!type) throw new HttpError(422, 'Object does not exist')
-      if (await refSha(repo.path, ref)) throw new HttpError(422, 'Reference already exists')
-      const before = await ctx.refs.snapshot(repo.fullName)
-      // A concurrent create may win between the check and the update: git refuses it atomically.
-      await updateRef(repo.path, ref, sha, '').catch(() => {
-        throw new HttpError(422, 'Reference already exists')
+      await ctx.refs.exclusive(repo.fullName, async () => {
+        if (await refSha(repo.path, ref)) throw new HttpError(422, 'Reference already exists')
+        const before = await ctx.refs.snapshot(repo.fullName)
+        await updateRef(repo.path, ref, sha, '')
+        await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
       })
-      await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
       return { status: 201, body: ctx.render.gitRef(repo.fullName, ref, sha, type) }
     },
   },
@@ -157,17 +156,21 @@ export const repoRoutes: RouteDef[] = [
       const repo = requireRepo(req)
       const ref = `refs/${refParam(req)}`
       const sha = stringField(req, 'sha', true) ?? ''
-      const current = await refSha(repo.path, ref)
-      if (!current) throw new HttpError(422, 'Reference does not exist')
-      const type = await objectType(repo.path, sha)
-      if (!type) throw new HttpError(422, 'Object does not exist')
       const force = req.body.force === true
-      if (!force && !(await isAncestor(repo.path, current, sha))) {
-        throw new HttpError(422, 'Update is not a fast forward')
-      }
-      const before = await ctx.refs.snapshot(repo.fullName)
-      await updateRef(repo.path, ref, sha, current)
-      await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
+      // The check and the update in one turn of the queue: the ref cannot move between them.
+      const type = await ctx.refs.exclusive(repo.fullName, async () => {
+        const current = await refSha(repo.path, ref)
+        if (!current) throw new HttpError(422, 'Reference does not exist')
+        const type = await objectType(repo.path, sha)
+        if (!type) throw new HttpError(422, 'Object does not exist')
+        if (!force && !(await isAncestor(repo.path, current, sha))) {
+          throw new HttpError(422, 'Update is not a fast forward')
+        }
+        const before = await ctx.refs.snapshot(repo.fullName)
+        await updateRef(repo.path, ref, sha, current)
+        await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
+        return type
+      })
       return { status: 200, body: ctx.render.gitRef(repo.fullName, ref, sha, type) }
     },
   },
@@ -178,10 +181,12 @@ export const repoRoutes: RouteDef[] = [
     handler: async (req, ctx) => {
       const repo = requireRepo(req)
       const ref = `refs/${refParam(req)}`
-      if (!(await refSha(repo.path, ref))) throw new HttpError(422, 'Reference does not exist')
-      const before = await ctx.refs.snapshot(repo.fullName)
-      await deleteRef(repo.path, ref)
-      await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
+      await ctx.refs.exclusive(repo.fullName, async () => {
+        if (!(await refSha(repo.path, ref))) throw new HttpError(422, 'Reference does not exist')
+        const before = await ctx.refs.snapshot(repo.fullName)
+        await deleteRef(repo.path, ref)
+        await ctx.refs.afterRefsChanged(repo.fullName, before, req.user?.login ?? repo.owner)
+      })
       return { status: 204 }
     },
   },
