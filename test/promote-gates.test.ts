@@ -124,6 +124,69 @@ function impacted(environment: string, renderedFrom = HEAD): Impacted {
   return { environment, stage, child }
 }
 
+/** Production deployed by the merge backend, which lands a shared child whole. */
+const MERGE_PRODUCTION: FleetConfig = {
+  ...CONFIG,
+  stages: CONFIG.stages.map((stage) =>
+    stage.name === 'production' ? { ...stage, backend: 'merge' } : stage,
+  ),
+}
+
+/** One child of the shared WET branch `base` holding a folder per environment (open-child-prs' shape). */
+function sharedChild(base: string, environments: string[], config = MERGE_PRODUCTION): Impacted[] {
+  const number = nextChild++
+  const unit = base.replaceAll('/', '-')
+  return environments.map((environment) => {
+    const stage = stageFor(config, environment)
+    if (!stage) throw new Error(`no stage for ${environment}`)
+    const child: ChildPr = {
+      environment,
+      parent: PULL.number,
+      number,
+      url: `https://github.test/acme/fleet/pull/${number}`,
+      state: 'open',
+      merged: false,
+      title: `${base} from #7`,
+      body: '',
+      branch: `fleet-promote/pr-7/${unit}`,
+      headSha: 'c'.repeat(40),
+      base,
+      labels: [],
+      marker: {
+        version: 1,
+        parent: PULL.number,
+        environment: unit,
+        stage: stage.name,
+        branch: base,
+        drySha: 'd'.repeat(40),
+        headSha: HEAD,
+        wetSha: WET,
+        environments,
+        folders: Object.fromEntries(environments.map((name) => [name, name])),
+      },
+      unit,
+      folder: environment,
+    }
+    return { environment, stage, child }
+  })
+}
+
+/** A production promotion of three environments on one shared child, approved, by a maintainer. */
+function sharedProduction(
+  targets: string[],
+  config = MERGE_PRODUCTION,
+  flags: { force?: boolean } = {},
+): Partial<PromoteFacts> {
+  return {
+    ...maintainer,
+    config,
+    command: promoteCommand(targets, flags),
+    reviews: [approval('april')],
+    impacted: sharedChild('env/production', ['eu-prod-1', 'eu-prod-2', 'us-prod-1'], config),
+    wetTips: new Map([['env/production', WET]]),
+  }
+}
+
 /** The DRY base a child's render was made against, and the base branch tip now. */
 const DRY_BASE = '4'.repeat(40)
 const MAIN_NOW = '5'.repeat(40)
@@ -809,6 +872,41 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     },
     verdict: 'proceed: eu-prod-1',
   },
+  {
+    name: 'one environment of a shared child on the merge backend (it would land them all)',
+    facts: sharedProduction(['eu-prod-1']),
+    verdict:
+      'refuse: eu-prod-1 shares env/production with eu-prod-2, us-prod-1 (one child lands them together): promote them together, e.g. .promote production',
+  },
+  {
+    name: 'a glob naming part of a shared child on the merge backend',
+    facts: sharedProduction(['eu-prod-*']),
+    verdict:
+      'refuse: eu-prod-1, eu-prod-2 share env/production with us-prod-1 (one child lands them together): promote them together, e.g. .promote production',
+  },
+  {
+    name: 'a --force subset of a shared child on the merge backend',
+    facts: {
+      ...sharedProduction(['eu-prod-1'], MERGE_PRODUCTION, { force: true }),
+      statuses: success('eu-prod-1', 'eu-prod-2', 'us-prod-1'),
+    },
+    verdict: /^refuse: eu-prod-1 shares env\/production with eu-prod-2, us-prod-1 /,
+  },
+  {
+    name: 'the whole shared child on the merge backend',
+    facts: sharedProduction(['production']),
+    verdict: 'proceed: eu-prod-1 eu-prod-2 us-prod-1',
+  },
+  {
+    name: 'every environment of a shared child named one by one',
+    facts: sharedProduction(['us-prod-1', 'eu-prod-2', 'eu-prod-1']),
+    verdict: 'proceed: eu-prod-1 eu-prod-2 us-prod-1',
+  },
+  {
+    name: 'one environment of a shared child on the argocd backend (it deploys its folder alone)',
+    facts: sharedProduction(['eu-prod-1'], CONFIG),
+    verdict: 'proceed: eu-prod-1',
+  },
 ]
 
 describe('decidePromotion', () => {
@@ -842,6 +940,7 @@ describe('decidePromotion', () => {
       'pinned aaaaaaa; selected eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
       'permission: ok: max has the maintain role; this needs maintain',
       'child PRs: ok: child PRs rendered from aaaaaaa',
+      'shared children: ok: no merge stage on a shared WET branch',
       'renders: ok: every child is built on its WET branch tip',
       'closed parents: ok: no closed parent has an open child here',
       'approvals: ok: 1 approving review of aaaaaaa (1 needed)',
@@ -891,6 +990,7 @@ describe('decidePromotion', () => {
     expect(decision.checks.map((c) => [c.gate, c.ok])).toEqual([
       ['permission', true],
       ['child PRs', false],
+      ['shared children', true],
       ['renders', true],
       ['closed parents', true],
       ['approvals', false],
@@ -965,6 +1065,37 @@ describe('decidePromotion', () => {
       )
     },
   )
+
+  it('never splits a shared child the merge backend lands whole across batches', () => {
+    // 120 environments × 4 requests is over the 440 the budget leaves: the child still goes whole.
+    const eu = sharedChild(
+      'env/eu',
+      Array.from({ length: 120 }, (_, i) => `eu-prod-${i + 1}`),
+    )
+    const us = sharedChild('env/us', ['us-prod-1', 'us-prod-2'])
+    const decision = decidePromotion(
+      facts({
+        ...maintainer,
+        config: {
+          ...MERGE_PRODUCTION,
+          deploy: { ...MERGE_PRODUCTION.deploy, deployments: 'per-environment' },
+        },
+        command: promoteCommand(['production']),
+        impacted: [...eu, ...us],
+        reviews: [approval('april')],
+        wetTips: new Map([
+          ['env/eu', WET],
+          ['env/us', WET],
+        ]),
+      }),
+    )
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    expect(decision.plan.selected.map((env) => env.environment).sort()).toEqual(
+      eu.map((env) => env.environment).sort(),
+    )
+    expect(decision.plan.later.map((row) => row.environment)).toEqual(['us-prod-1', 'us-prod-2'])
+    expect(decision.log).toContain('batch: 120 of 122 (~480 of 488 content-creating requests)')
+  })
 
   it('deploys a stage within the hourly write budget in one run', () => {
     const many = Array.from({ length: 5 }, (_, i) => impacted(`eu-prod-${i + 1}`))

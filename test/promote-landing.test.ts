@@ -94,3 +94,67 @@ describe('merge backend landing on the simulator', () => {
     ])
   })
 })
+
+describe('merge backend on a shared WET branch on the simulator', () => {
+  let fleet: PromoteFleet
+  beforeAll(async () => {
+    // testing is env/testing with a folder per environment, at most one environment at a time.
+    fleet = await startPromoteFleet({
+      shared: true,
+      config: (url) =>
+        fleetConfig(url)
+          .replace('branch: "env/{name}"', 'branch: "env/{stage}"\n    path: "{name}"')
+          .replace(
+            'match: ["*-test-*"]',
+            'match: ["*-test-*"]\n    backend: merge\n    maxParallel: 1',
+          ),
+    })
+  })
+  afterAll(async () => {
+    expect(fleet.gh.validationErrors).toEqual([])
+    await fleet.cleanup()
+  })
+  const child = () =>
+    fleet.gh.state
+      .pulls(FULL_NAME)
+      .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/env-testing`)!
+
+  it('refuses one environment of the shared child before anything lands, and says why', async () => {
+    const before = await fleet.snapshot()
+    const wetTip = fleet.gh.state.refSha(FULL_NAME, 'env/testing')
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote eu-test-1'),
+    )
+    expect(result.decision).toBe('refused')
+    const reason =
+      'eu-test-1 shares env/testing with ap-test-1, us-test-1 (one child lands them together): promote them together, e.g. .promote testing'
+    expect(result.reason).toBe(reason)
+    const replies = fleet.gh.state.comments(FULL_NAME, fleet.parent)
+    expect(replies.at(-1)?.body).toContain(reason)
+    // Nothing landed, locked or reported: the refusal comment apart, the repository is as it was.
+    expect(child().merged).toBe(false)
+    expect(fleet.gh.state.refSha(FULL_NAME, 'env/testing')).toBe(wetTip)
+    expect(await fleet.snapshot()).toEqual(before)
+  })
+
+  it('lands the whole child once even with maxParallel below its size', async () => {
+    fleet.gh.resetRequests()
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(result.decision, result.reason).toBe('deployed')
+    expect(child().merged).toBe(true)
+    expect(fleet.gh.state.refSha(FULL_NAME, 'env/testing')).toBe(child().headSha)
+    const counts = fleet.gh.routeCounts()
+    // One landing push for the three folders (and the lock push), never GitHub's merge.
+    expect(counts['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBeUndefined()
+    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    expect(result.environments.map((e) => [e.environment, e.result])).toEqual([
+      ['ap-test-1', 'success'],
+      ['eu-test-1', 'success'],
+      ['us-test-1', 'success'],
+    ])
+  })
+})

@@ -46,15 +46,20 @@ export interface Batch<T extends Deployable> {
 }
 
 /**
- * The environments (in the given order) whose deploys fit `budget`; at least
- * one. `scopes` says where each stage records its deployments: a stage's one
- * deployment is counted with its first environment.
+ * The environments (in the given order) whose deploys fit the budget; at
+ * least one. `scopes` says where each stage records its deployments: a
+ * stage's one deployment is counted with its first environment. Environments
+ * with the same `together` key (a shared child the merge backend lands whole)
+ * go in one batch, even past the budget: splitting them would deploy the
+ * later ones in this run anyway.
  */
 export function batchOf<T extends Deployable>(
   selected: readonly T[],
   scopes: ReadonlyMap<string, DeploymentScope>,
-  budget = CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE,
+  options: { budget?: number; together?: (env: T) => unknown } = {},
 ): Batch<T> {
+  const budget = options.budget ?? CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE
+  const together = options.together ?? ((env: T) => env)
   const counted = new Set<string>()
   const cost = (env: T) => {
     const scope = scopes.get(env.stage.name) ?? 'environment'
@@ -66,16 +71,25 @@ export function batchOf<T extends Deployable>(
       (scope === 'environment' || stageFirst ? deployment : 0)
     )
   }
-  const costs = selected.map(cost)
-  const total = costs.reduce((sum, one) => sum + one, 0)
-  let estimate = 0
-  let count = 0
-  for (const one of costs) {
-    if (count > 0 && estimate + one > budget) break
-    estimate += one
-    count++
+  const groups = new Map<unknown, T[]>()
+  for (const env of selected) {
+    const key = together(env)
+    groups.set(key, [...(groups.get(key) ?? []), env])
   }
-  return { deploy: selected.slice(0, count), later: selected.slice(count), estimate, total }
+  const deploy: T[] = []
+  const later: T[] = []
+  let estimate = 0
+  let total = 0
+  for (const group of groups.values()) {
+    const one = group.reduce((sum, env) => sum + cost(env), 0)
+    total += one
+    if (later.length > 0 || (deploy.length > 0 && estimate + one > budget)) later.push(...group)
+    else {
+      estimate += one
+      deploy.push(...group)
+    }
+  }
+  return { deploy, later, estimate, total }
 }
 
 /** The reply's sentence for environments left to the next run; empty when none are. */

@@ -4,7 +4,7 @@
 // wants written are part of the answer.
 
 import { minimatch } from 'minimatch'
-import { argoCdApplicationName, stageOrder } from '../lib/config/config.js'
+import { argoCdApplicationName, stageFor, stageOrder } from '../lib/config/config.js'
 import type { FleetConfig, Permission, StageConfig } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { PullRequestSnapshot, Review } from '../lib/github/pulls.js'
@@ -129,6 +129,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   const batch = batchOf(
     stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)),
     stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]),
+    { together: landsWith },
   )
   if (batch.later.length > 0)
     log.push(
@@ -150,6 +151,11 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
     deletions: deletionsText(facts, batch.deploy),
   }
   return { verdict: 'proceed', plan, log }
+}
+
+/** What an environment deploys with: a shared child the merge backend lands whole, or itself. */
+function landsWith(env: Impacted): unknown {
+  return env.stage.backend === 'merge' && env.child.marker?.environments ? env.child.number : env
 }
 
 /** `--noop`: every check's verdict, nothing enforced beyond permission. */
@@ -289,6 +295,50 @@ const staleChildren: Gate = (facts, selected) => {
     gate: 'child PRs',
     ok: false,
     detail: `the child PRs of ${list(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+  }
+}
+
+/**
+ * The merge backend lands a shared WET branch's child whole, so every folder
+ * it holds deploys (the argocd backend points each Application at its own
+ * folder instead). A target naming only some of those environments (one
+ * environment, a glob, a `--force` subset) would deploy the others unasked.
+ */
+const sharedChildren: Gate = (facts, selected) => {
+  const names = new Set(selected.map((env) => env.environment))
+  const split = new Map<number, { env: Impacted; held: string[] }>()
+  const seen = new Set<number>()
+  for (const env of selected) {
+    const held = env.child.marker?.environments
+    if (env.stage.backend !== 'merge' || !held || seen.has(env.child.number)) continue
+    seen.add(env.child.number)
+    if (held.some((name) => !names.has(name))) split.set(env.child.number, { env, held })
+  }
+  if (split.size === 0)
+    return {
+      gate: 'shared children',
+      ok: true,
+      detail:
+        seen.size > 0
+          ? 'every shared child is promoted whole'
+          : 'no merge stage on a shared WET branch',
+    }
+  const clauses = [...split.values()].map(({ env, held }) => {
+    const named = held.filter((name) => names.has(name))
+    const others = held.filter((name) => !names.has(name))
+    return `${list(named)} ${named.length === 1 ? 'shares' : 'share'} ${env.child.base} with ${list(others)} (one child lands them together)`
+  })
+  // A child's environments all in its stage: naming the stage takes them all.
+  const byStage = [...split.values()].every(({ env, held }) =>
+    held.every((name) => stageFor(facts.config, name)?.name === env.stage.name),
+  )
+  const targets = byStage
+    ? [...new Set([...split.values()].map(({ env }) => env.stage.name))]
+    : [...new Set([...names, ...[...split.values()].flatMap(({ held }) => held)])]
+  return {
+    gate: 'shared children',
+    ok: false,
+    detail: `${clauses.join('; ')}: promote them together, e.g. ${facts.config.promote.command} ${targets.join(' ')}`,
   }
 }
 
@@ -490,6 +540,7 @@ const verifyTokensGate: Gate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES: readonly Gate[] = [
   staleChildren,
+  sharedChildren,
   staleRenders,
   unlandedCheck,
   approvalsGate,

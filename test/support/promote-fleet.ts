@@ -142,9 +142,28 @@ export async function startPromoteFleet(
     environments?: readonly { name: string; stage: string }[]
     /** The environments the first parent PR impacts (children and statuses); default all. */
     impacts?: (environment: string) => boolean
+    /**
+     * Shared WET branches: `env/<stage>` with a folder per environment (the
+     * configuration's `branch: "env/{stage}"`, `path: "{name}"`), one child
+     * per stage holding every impacted folder, Applications at their folders.
+     */
+    shared?: boolean
   } = {},
 ): Promise<PromoteFleet> {
   const environments = options.environments ?? ENVIRONMENTS
+  const shared = options.shared ?? false
+  /** Where an environment lives on the WET side: its branch and folder ('' for the root). */
+  const wetOf = (env: { name: string; stage: string }) =>
+    shared
+      ? { branch: `env/${env.stage}`, folder: env.name, prefix: `${env.name}/` }
+      : { branch: `env/${env.name}`, folder: '', prefix: '' }
+  /** The environments rendered onto one branch, by branch. */
+  const byBranch = (envs: readonly { name: string; stage: string }[]) => {
+    const groups = new Map<string, { name: string; stage: string }[]>()
+    for (const env of envs)
+      groups.set(wetOf(env).branch, [...(groups.get(wetOf(env).branch) ?? []), env])
+    return groups
+  }
   const gh = await startGitHubSimulator()
   const argocd = await startArgoCdSimulator()
   await gh.createRepo(FULL_NAME)
@@ -186,7 +205,14 @@ export async function startPromoteFleet(
     await work.run(['commit', '--quiet', '--allow-empty', '-m', message])
     return work.revParse('HEAD')
   }
-  const config = options.config ?? ((url: string) => fleetConfig(url))
+  const config =
+    options.config ??
+    ((url: string) => {
+      const text = fleetConfig(url)
+      return shared
+        ? text.replace('branch: "env/{name}"', 'branch: "env/{stage}"\n    path: "{name}"')
+        : text
+    })
   await writeFiles(dir, {
     'fleet-promote.yaml': config(argocd.url),
     ...Object.fromEntries(
@@ -199,22 +225,31 @@ export async function startPromoteFleet(
   const mainSha = await commitAll('fleet')
   await work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/main'])
 
-  // WET branches, each with its rendered manifest, rendered from main.
-  for (const env of environments) {
-    await work.run(['checkout', '--quiet', '--orphan', `env/${env.name}`])
+  // WET branches, each with its rendered manifests (one folder each when shared), rendered from main.
+  const metadata = `${JSON.stringify({ drySha: mainSha, repoURL: remote })}\n`
+  for (const [branch, envs] of byBranch(environments)) {
+    await work.run(['checkout', '--quiet', '--orphan', branch])
     await work.run(['rm', '-r', '--quiet', '--cached', '.'])
     await work.run(['clean', '-fdq'])
     await writeFiles(dir, {
-      'manifest.yaml': `# ${env.name}\nversion: 1\n`,
-      'hydrator.metadata': `${JSON.stringify({ drySha: mainSha, repoURL: remote })}\n`,
+      'hydrator.metadata': metadata,
+      ...Object.fromEntries(
+        envs.flatMap((env): [string, string][] => {
+          const { prefix } = wetOf(env)
+          return [
+            [`${prefix}manifest.yaml`, `# ${env.name}\nversion: 1\n`],
+            ...(prefix ? [[`${prefix}hydrator.metadata`, metadata] as [string, string]] : []),
+          ]
+        }),
+      ),
     })
-    await commitAll(`render ${env.name}`)
+    await commitAll(`render ${branch}`)
   }
   await work.run([
     'push',
     '--quiet',
     'origin',
-    ...environments.map((env) => `refs/heads/env/${env.name}:refs/heads/env/${env.name}`),
+    ...[...byBranch(environments).keys()].map((b) => `refs/heads/${b}:refs/heads/${b}`),
   ])
   await work.run(['checkout', '--quiet', '-f', 'main'])
 
@@ -236,11 +271,12 @@ export async function startPromoteFleet(
         ],
       })
     } else {
+      const wet = wetOf(env)
       await argocd.addApplication({
         name: app,
         repoURL: remote,
-        path: '.',
-        targetRevision: `env/${env.name}`,
+        path: wet.folder || '.',
+        targetRevision: wet.branch,
       })
     }
   }
@@ -263,32 +299,53 @@ export async function startPromoteFleet(
       user: login,
     })
     const refspecs: string[] = []
-    for (const env of environments.filter((e) => impacts(e.name))) {
-      const child = childBranch(number, env.name)
-      await work.run(['checkout', '--quiet', '-B', child, `origin/env/${env.name}`])
-      await writeFiles(dir, { 'manifest.yaml': `# ${env.name}\nversion: ${counter + 1}\n` })
-      await commitAll(`render ${env.name} for #${number}`)
+    const impacted = environments.filter((e) => impacts(e.name))
+    // One child per WET branch: per environment, or per stage holding each folder.
+    const unitOf = (branch: string, envs: readonly { name: string }[]) =>
+      shared ? branch.replaceAll('/', '-') : envs[0]!.name
+    for (const [branch, envs] of byBranch(impacted)) {
+      const child = childBranch(number, unitOf(branch, envs))
+      await work.run(['checkout', '--quiet', '-B', child, `origin/${branch}`])
+      await writeFiles(
+        dir,
+        Object.fromEntries(
+          envs.map((env) => [
+            `${wetOf(env).prefix}manifest.yaml`,
+            `# ${env.name}\nversion: ${counter + 1}\n`,
+          ]),
+        ),
+      )
+      await commitAll(`render ${branch} for #${number}`)
       refspecs.push(`refs/heads/${child}:refs/heads/${child}`)
     }
     if (refspecs.length > 0) await work.run(['push', '--quiet', '--atomic', 'origin', ...refspecs])
     await gh.refreshRefs(FULL_NAME)
-    for (const env of environments.filter((e) => impacts(e.name))) {
+    for (const [branch, envs] of byBranch(impacted)) {
+      const unit = unitOf(branch, envs)
       const marker = encodeMarker({
         version: 1,
         parent: number,
-        environment: env.name,
-        stage: env.stage,
-        branch: `env/${env.name}`,
+        environment: unit,
+        stage: envs[0]!.stage,
+        branch,
         drySha: headSha,
         headSha,
+        ...(shared
+          ? {
+              environments: envs.map((env) => env.name),
+              folders: Object.fromEntries(envs.map((env) => [env.name, wetOf(env).folder])),
+            }
+          : {}),
       })
       await admin.rest.pulls.create({
         ...REPO,
-        head: childBranch(number, env.name),
-        base: `env/${env.name}`,
-        title: `[${env.name}] Bump ${counter} (#${number})`,
-        body: `Rendered manifests of ${env.name}.\n\n${marker}\n`,
+        head: childBranch(number, unit),
+        base: branch,
+        title: `[${unit}] Bump ${counter} (#${number})`,
+        body: `Rendered manifests of ${unit}.\n\n${marker}\n`,
       })
+    }
+    for (const env of impacted) {
       await admin.rest.repos.createCommitStatus({
         ...REPO,
         sha: headSha,
