@@ -69169,11 +69169,16 @@ const CONTENT_CREATING_PER_HOUR = 500;
 /** Left for the run's own reply, reactions and gate, and for other runs on the same token. */
 const CONTENT_CREATING_RESERVE = 60;
 /**
- * The environments (in the given order) whose deploys fit `budget`; at least
- * one. `scopes` says where each stage records its deployments: a stage's one
- * deployment is counted with its first environment.
+ * The environments (in the given order) whose deploys fit the budget; at
+ * least one. `scopes` says where each stage records its deployments: a
+ * stage's one deployment is counted with its first environment. Environments
+ * with the same `together` key (a shared child the merge backend lands whole)
+ * go in one batch, even past the budget: splitting them would deploy the
+ * later ones in this run anyway.
  */
-function batchOf(selected, scopes, budget = CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE) {
+function batchOf(selected, scopes, options = {}) {
+    const budget = options.budget ?? CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE;
+    const together = options.together ?? ((env) => env);
     const counted = new Set();
     const cost = (env) => {
         const scope = scopes.get(env.stage.name) ?? 'environment';
@@ -69183,17 +69188,26 @@ function batchOf(selected, scopes, budget = CONTENT_CREATING_PER_HOUR - CONTENT_
         return (CREATING_PER_ENVIRONMENT[env.stage.backend] +
             (scope === 'environment' || stageFirst ? deployment : 0));
     };
-    const costs = selected.map(cost);
-    const total = costs.reduce((sum, one) => sum + one, 0);
-    let estimate = 0;
-    let count = 0;
-    for (const one of costs) {
-        if (count > 0 && estimate + one > budget)
-            break;
-        estimate += one;
-        count++;
+    const groups = new Map();
+    for (const env of selected) {
+        const key = together(env);
+        groups.set(key, [...(groups.get(key) ?? []), env]);
     }
-    return { deploy: selected.slice(0, count), later: selected.slice(count), estimate, total };
+    const deploy = [];
+    const later = [];
+    let estimate = 0;
+    let total = 0;
+    for (const group of groups.values()) {
+        const one = group.reduce((sum, env) => sum + cost(env), 0);
+        total += one;
+        if (later.length > 0 || (deploy.length > 0 && estimate + one > budget))
+            later.push(...group);
+        else {
+            estimate += one;
+            deploy.push(...group);
+        }
+    }
+    return { deploy, later, estimate, total };
 }
 /** The reply's sentence for environments left to the next run; empty when none are. */
 function laterReason(batch, command) {
@@ -69437,7 +69451,7 @@ function decidePromotion(facts) {
         ? `deletion guard overridden for ${pinned.slice(0, 7)}`
         : `promoted by ${facts.actor.login}`;
     // In stage order, so a batch never deploys a stage before the ones it requires.
-    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)), stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]));
+    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)), stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]), { together: landsWith });
     if (batch.later.length > 0)
         log.push(`batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`);
     const plan = {
@@ -69453,6 +69467,10 @@ function decidePromotion(facts) {
         deletions: deletionsText(facts, batch.deploy),
     };
     return { verdict: 'proceed', plan, log };
+}
+/** What an environment deploys with: a shared child the merge backend lands whole, or itself. */
+function landsWith(env) {
+    return env.stage.backend === 'merge' && env.child.marker?.environments ? env.child.number : env;
 }
 /** `--noop`: every check's verdict, nothing enforced beyond permission. */
 function dryRun(facts, selected, already, checks, log) {
@@ -69569,6 +69587,48 @@ const staleChildren = (facts, selected) => {
         gate: 'child PRs',
         ok: false,
         detail: `the child PRs of ${nameList(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+    };
+};
+/**
+ * The merge backend lands a shared WET branch's child whole, so every folder
+ * it holds deploys (the argocd backend points each Application at its own
+ * folder instead). A target naming only some of those environments (one
+ * environment, a glob, a `--force` subset) would deploy the others unasked.
+ */
+const sharedChildren = (facts, selected) => {
+    const names = new Set(selected.map((env) => env.environment));
+    const split = new Map();
+    const seen = new Set();
+    for (const env of selected) {
+        const held = env.child.marker?.environments;
+        if (env.stage.backend !== 'merge' || !held || seen.has(env.child.number))
+            continue;
+        seen.add(env.child.number);
+        if (held.some((name) => !names.has(name)))
+            split.set(env.child.number, { env, held });
+    }
+    if (split.size === 0)
+        return {
+            gate: 'shared children',
+            ok: true,
+            detail: seen.size > 0
+                ? 'every shared child is promoted whole'
+                : 'no merge stage on a shared WET branch',
+        };
+    const clauses = [...split.values()].map(({ env, held }) => {
+        const named = held.filter((name) => names.has(name));
+        const others = held.filter((name) => !names.has(name));
+        return `${nameList(named)} ${named.length === 1 ? 'shares' : 'share'} ${env.child.base} with ${nameList(others)} (one child lands them together)`;
+    });
+    // A child's environments all in its stage: naming the stage takes them all.
+    const byStage = [...split.values()].every(({ env, held }) => held.every((name) => stageFor(facts.config, name)?.name === env.stage.name));
+    const targets = byStage
+        ? [...new Set([...split.values()].map(({ env }) => env.stage.name))]
+        : [...new Set([...names, ...[...split.values()].flatMap(({ held }) => held)])];
+    return {
+        gate: 'shared children',
+        ok: false,
+        detail: `${clauses.join('; ')}: promote them together, e.g. ${facts.config.promote.command} ${targets.join(' ')}`,
     };
 };
 /**
@@ -69749,6 +69809,7 @@ const verifyTokensGate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES = [
     staleChildren,
+    sharedChildren,
     staleRenders,
     unlandedCheck,
     approvalsGate,
