@@ -1,14 +1,15 @@
 // The whole flow at 500 environments (50 testing, 450 production), one WET
 // branch per environment, merge backend, on the simulators with GitHub's
 // documented rate limits on (an accelerated clock: 150 GitHub seconds a real
-// second, slow enough that the hourly limits bind) and a workflow's GITHUB_TOKEN (1,000 requests an hour): every step
-// waits the limits out within its budget instead of failing midway; the
-// production promotion, whose writes would pass GitHub's 500 content-creating
-// requests an hour, says so before it writes and deploys a bounded batch that
-// the same command again continues; nothing is refused for its size; the
-// flow converges (every child merged, every lock given back, the pipeline
-// green). Takes about two minutes on a slow machine (about 1,000 requests
-// refused for the hourly content limit and waited out, 9,500 GitHub seconds).
+// second, slow enough that the hourly limits bind on an unloaded machine) and
+// a workflow's GITHUB_TOKEN (1,000 requests an hour): every step waits the
+// limits out within its budget instead of failing midway; the production
+// promotion, whose writes would pass GitHub's 500 content-creating requests an
+// hour, says so before it writes and deploys a bounded batch that the same
+// command again continues; nothing is refused for its size; the flow converges
+// (every child merged, every lock given back, the pipeline green). Takes about
+// two minutes on a slow machine (about 1,000 requests refused for the hourly
+// content limit and waited out, 9,500 GitHub seconds).
 import { execFileSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PIPELINE_CONTEXT } from '../actions/lib/aggregate.js'
@@ -22,6 +23,7 @@ const N = 500
 const PRODUCTION = 450
 const FULL_NAME = 'acme/fleet'
 const CLOCK_SCALE = 150
+const WORKFLOW = 'github-actions[bot]'
 
 let flow: ScaleFlow
 const ledger = new RateLimitLedger(6 * 3600)
@@ -104,17 +106,30 @@ describe(`the whole flow at N = ${N} with GitHub's rate limits on`, () => {
       ),
     ).toEqual([])
 
-    // The limits were on and hit, and waited out: refusals answered with waits, none for size.
-    // The hourly content limit binds (open-child-prs alone writes 1,002 times, in far less than
-    // an hour of the clock); whether the primary 1,000 an hour binds too depends on how fast the
-    // machine is against the accelerated clock (a slow one spends more of the clock per request),
-    // so it is not asserted here: test/github-rate-limits.test.ts waits a primary reset out.
-    const refusals = gh.rateLimits?.refusals ?? {}
-    expect(refusals['content-per-hour'] ?? 0).toBeGreaterThan(0)
-    expect(ledger.waits.length).toBeGreaterThan(0)
-    expect(ledger.summary()).toMatch(
-      /^Waited \d+ s for GitHub rate limits \((\d+ primary, )?\d+ secondary; budget 21600 s\)\.$/,
+    // The limits were on, and refused and were waited out wherever a correct limiter must refuse.
+    // The clock runs CLOCK_SCALE times real time, so whether 501 content-creating requests fall
+    // in one hour of it depends on the machine's speed: a fast one makes open-child-prs' 1,002
+    // writes in far less (CI: ~1,000 hourly refusals), a loaded one may spread them over more
+    // than an hour, where GitHub would refuse none. test/github-rate-limits.test.ts waits each
+    // kind of limit out on a deterministic schedule.
+    const hourMs = 3_600_000 / CLOCK_SCALE
+    const contentAt = gh.requests
+      .filter((r) => r.user === WORKFLOW && /^(POST|PUT|PATCH) \/repos\//.test(r.route))
+      .map((r) => r.at)
+    const limit = gh.rateLimits?.limits.contentPerHour ?? Infinity
+    const overAnHour = contentAt.some(
+      (at, i) => i + limit < contentAt.length && contentAt[i + limit]! - at < hourMs,
     )
+    const refusals = gh.rateLimits?.refusals ?? {}
+    const refused = Object.values(refusals).reduce((sum, count) => sum + count, 0)
+    expect(contentAt.length).toBeGreaterThan(2 * N)
+    if (overAnHour) expect(refused, JSON.stringify(refusals)).toBeGreaterThan(0)
+    // Every refusal the workflow's token met was waited out, none failed the run.
+    if (refused > 0) expect(ledger.waits.length).toBeGreaterThan(0)
+    if (ledger.waits.length > 0)
+      expect(ledger.summary()).toMatch(
+        /^Waited \d+ s for GitHub rate limits \((\d+ primary, )?\d+ secondary; budget 21600 s\)\.$/,
+      )
     const failed = gh.requests.filter((r) => r.status >= 400 && ![403, 429].includes(r.status))
     expect(failed.map((r) => `${r.status} ${r.route}`)).toEqual([])
     for (const comment of gh.state.comments(FULL_NAME, flow.parent))
