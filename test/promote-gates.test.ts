@@ -184,6 +184,30 @@ function sharedProduction(
     reviews: [approval('april')],
     impacted: sharedChild('env/production', ['eu-prod-1', 'eu-prod-2', 'us-prod-1'], config),
     wetTips: new Map([['env/production', WET]]),
+    places: SHARED_PLACES,
+  }
+}
+
+/** Where the base configuration puts the shared production environments: a folder each. */
+const SHARED_PLACES = new Map(
+  ['eu-prod-1', 'eu-prod-2', 'us-prod-1'].map((name) => [
+    name,
+    { branch: 'env/production', folder: name },
+  ]),
+)
+
+/** The shared production child with eu-prod-1's marker folder edited to `folder`. */
+function editedFolder(folder: string | undefined): Partial<PromoteFacts> {
+  const base = sharedProduction(['eu-prod-1'], CONFIG)
+  return {
+    ...base,
+    impacted: base.impacted!.map((env) => {
+      if (env.environment !== 'eu-prod-1') return env
+      const child = { ...env.child }
+      if (folder === undefined) delete child.folder
+      else child.folder = folder
+      return { ...env, child }
+    }),
   }
 }
 
@@ -903,6 +927,44 @@ const CASES: { name: string; facts: Partial<PromoteFacts>; verdict: string | Reg
     verdict: 'proceed: eu-prod-1 eu-prod-2 us-prod-1',
   },
   {
+    name: "a child whose marker names another environment's folder",
+    facts: editedFolder('eu-prod-2'),
+    verdict:
+      'refuse: the child of eu-prod-1 says folder eu-prod-2, the configuration says eu-prod-1: re-render (push or re-run the pull request workflow)',
+  },
+  {
+    name: 'a shared child whose marker names no folder for the environment',
+    facts: editedFolder(undefined),
+    verdict:
+      'refuse: the child of eu-prod-1 says folder (the branch root), the configuration says eu-prod-1: re-render (push or re-run the pull request workflow)',
+  },
+  {
+    name: 'a child on another WET branch than the configuration says',
+    facts: {
+      ...sharedProduction(['eu-prod-1'], CONFIG),
+      places: new Map([...SHARED_PLACES, ['eu-prod-1', { branch: 'env/eu', folder: 'eu-prod-1' }]]),
+    },
+    verdict:
+      'refuse: the child of eu-prod-1 is on env/production, the configuration says env/eu: re-render (push or re-run the pull request workflow)',
+  },
+  {
+    name: 'an environment the configuration does not place',
+    facts: { ...sharedProduction(['eu-prod-1'], CONFIG), places: new Map() },
+    verdict:
+      'refuse: the configuration puts no environment eu-prod-1 in aaaaaaa or main: re-render (push or re-run the pull request workflow)',
+  },
+  {
+    name: 'folders that could not be read',
+    facts: {
+      ...sharedProduction(['eu-prod-1'], CONFIG),
+      places: {
+        problem: 'GitHub truncated the file list of aaaaaaa; its environments are unknown',
+      },
+    },
+    verdict:
+      'refuse: the WET folders could not be checked against the configuration: GitHub truncated the file list of aaaaaaa; its environments are unknown',
+  },
+  {
     name: 'one environment of a shared child on the argocd backend (it deploys its folder alone)',
     facts: sharedProduction(['eu-prod-1'], CONFIG),
     verdict: 'proceed: eu-prod-1',
@@ -940,6 +1002,7 @@ describe('decidePromotion', () => {
       'pinned aaaaaaa; selected eu-canary-1, eu-test-1, us-test-1, eu-prod-1, us-prod-1',
       'permission: ok: max has the maintain role; this needs maintain',
       'child PRs: ok: child PRs rendered from aaaaaaa',
+      'folders: ok: no WET folders',
       'shared children: ok: no merge stage on a shared WET branch',
       'renders: ok: every child is built on its WET branch tip',
       'closed parents: ok: no closed parent has an open child here',
@@ -990,6 +1053,7 @@ describe('decidePromotion', () => {
     expect(decision.checks.map((c) => [c.gate, c.ok])).toEqual([
       ['permission', true],
       ['child PRs', false],
+      ['folders', true],
       ['shared children', true],
       ['renders', true],
       ['closed parents', true],
@@ -1065,6 +1129,17 @@ describe('decidePromotion', () => {
       )
     },
   )
+
+  it('deploys each environment of a shared child at the folder the configuration gives it', () => {
+    const decision = decidePromotion(facts(sharedProduction(['production'], CONFIG)))
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    expect(decision.plan.selected.map((env) => [env.environment, env.child.folder])).toEqual([
+      ['eu-prod-1', 'eu-prod-1'],
+      ['eu-prod-2', 'eu-prod-2'],
+      ['us-prod-1', 'us-prod-1'],
+    ])
+    expect(decision.log).toContain('folders: ok: every child is at its configured folder')
+  })
 
   it('never splits a shared child the merge backend lands whole across batches', () => {
     // 120 environments × 4 requests is over the 440 the budget leaves: the child still goes whole.

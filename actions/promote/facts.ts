@@ -3,7 +3,7 @@
 // gates.ts decides over this record alone; nothing here decides.
 
 import { environmentsWithStatus } from '../lib/aggregate.js'
-import { stageFor } from '../lib/config/config.js'
+import { discoverEnvironments, stageFor } from '../lib/config/config.js'
 import type { FleetConfig, StageConfig } from '../lib/config/types.js'
 import type { GitHubClient } from '../lib/github/client.js'
 import {
@@ -17,8 +17,9 @@ import {
   type PullSummary,
   type Review,
 } from '../lib/github/pulls.js'
+import { errorMessage } from '../lib/errors.js'
 import { transientAs } from '../lib/github/errors.js'
-import { branchTip, branchTips } from '../lib/github/git-data.js'
+import { branchTip, branchTips, filesAt } from '../lib/github/git-data.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
 import { latestStatuses } from '../lib/github/statuses.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
@@ -85,6 +86,21 @@ export interface PromoteFacts {
    * closed workflow not run yet), from the open pull request listing.
    */
   unlanded: readonly UnlandedChild[]
+  /**
+   * Where the base branch's configuration puts each environment on its WET
+   * branch, over the pinned head's tree (then the base tip's, for one only
+   * there): its branch and folder ('' for the branch root). Read only when a
+   * child or the configuration has folders: the child's marker, which anyone
+   * with write access can edit, then only has to agree. `problem`: why it
+   * could not be read.
+   */
+  places?: ReadonlyMap<string, WetPlace> | { problem: string }
+}
+
+/** An environment's branch and folder ('' for the branch root) on the WET side. */
+export interface WetPlace {
+  branch: string
+  folder: string
 }
 
 /** An open child whose parent is closed: what it holds is not on its WET branch yet. */
@@ -131,6 +147,42 @@ export function finishedOf(
     if (stage && !open.has(environment)) finished.push({ environment, stage })
   }
   return finished
+}
+
+/**
+ * Each environment's WET place under `config`, from the first of `trees`
+ * that has it (the pinned head, then the base tip); a truncated tree or a
+ * configuration that does not resolve is a problem, never a guess.
+ */
+export function placesOf(
+  config: FleetConfig,
+  trees: readonly { ref: string; files: readonly string[]; truncated: boolean }[],
+): ReadonlyMap<string, WetPlace> | { problem: string } {
+  const places = new Map<string, WetPlace>()
+  for (const tree of trees) {
+    if (tree.truncated)
+      return {
+        problem: `GitHub truncated the file list of ${tree.ref}; its environments are unknown`,
+      }
+    try {
+      for (const env of discoverEnvironments(config, tree.files, { allowUnmatched: true }))
+        if (!places.has(env.name))
+          places.set(env.name, { branch: env.branch, folder: env.folder ?? '' })
+    } catch (error) {
+      return {
+        problem: `the configuration does not resolve at ${tree.ref}: ${errorMessage(error)}`,
+      }
+    }
+  }
+  return places
+}
+
+/** Whether a folder could be at stake: a child of a shared WET branch, or a `path` rule. */
+export function needsPlaces(config: FleetConfig, impacted: readonly Impacted[]): boolean {
+  return (
+    impacted.some((env) => env.child.unit !== undefined || env.child.folder !== undefined) ||
+    config.environments.some((rule) => rule.path !== undefined)
+  )
 }
 
 /** The latest status of an environment on the head. */
@@ -192,6 +244,20 @@ export async function gatherPromoteFacts(
       ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
       : undefined,
   ])
+  const places = needsPlaces(config, impacted)
+    ? placesOf(
+        config,
+        await reading(
+          'the environments of the pinned head and the base branch',
+          Promise.all(
+            [pull.headSha, pull.baseRef].map(async (ref) => ({
+              ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
+              ...(await filesAt(client, repo, ref)),
+            })),
+          ),
+        ),
+      )
+    : undefined
   const requiredRuns = await readRequiredStageRuns(client, repo, {
     config,
     baseRef: pull.baseRef,
@@ -223,6 +289,7 @@ export async function gatherPromoteFacts(
     wetTips,
     ...(behind ? { baseTip: baseTip ?? '' } : {}),
     unlanded: unlandedOf(pulls, repo),
+    ...(places ? { places } : {}),
   }
 }
 

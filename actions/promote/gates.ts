@@ -137,7 +137,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
     )
   const plan: DeployPlan = {
     pinned,
-    selected: batch.deploy,
+    selected: batch.deploy.map((env) => atConfiguredFolder(facts, env)),
     stages: stagesIn(config, batch.deploy),
     lockReason,
     notDeployed,
@@ -151,6 +151,17 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
     deletions: deletionsText(facts, batch.deploy),
   }
   return { verdict: 'proceed', plan, log }
+}
+
+/** The environment with its folder from the configuration (the gate made sure the marker agrees). */
+function atConfiguredFolder(facts: PromoteFacts, env: Impacted): Impacted {
+  const places = facts.places
+  const place = places && !('problem' in places) ? places.get(env.environment) : undefined
+  if (!place) return env
+  const child = { ...env.child }
+  if (place.folder) child.folder = place.folder
+  else delete child.folder
+  return { ...env, child }
 }
 
 /** What an environment deploys with: a shared child the merge backend lands whole, or itself. */
@@ -295,6 +306,48 @@ const staleChildren: Gate = (facts, selected) => {
     gate: 'child PRs',
     ok: false,
     detail: `the child PRs of ${list(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+  }
+}
+
+/**
+ * Where an environment deploys from is the base branch's configuration's
+ * word, not the child marker's (a PR body anyone with write access can edit):
+ * a marker naming another folder or branch would point the environment's
+ * Argo CD Application at another environment's files.
+ */
+const placesGate: Gate = (facts, selected) => {
+  const places = facts.places
+  if (!places) return { gate: 'folders', ok: true, detail: 'no WET folders' }
+  if ('problem' in places)
+    return {
+      gate: 'folders',
+      ok: false,
+      detail: `the WET folders could not be checked against the configuration: ${places.problem}`,
+    }
+  const shown = (folder: string) => folder || '(the branch root)'
+  const clauses = selected.flatMap((env) => {
+    const place = places.get(env.environment)
+    if (!place)
+      return [
+        `the configuration puts no environment ${env.environment} in ${facts.pull.headSha.slice(0, 7)} or ${facts.pull.baseRef}`,
+      ]
+    if (place.branch !== env.child.base)
+      return [
+        `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`,
+      ]
+    const folder = env.child.folder ?? ''
+    return folder === place.folder
+      ? []
+      : [
+          `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`,
+        ]
+  })
+  if (clauses.length === 0)
+    return { gate: 'folders', ok: true, detail: 'every child is at its configured folder' }
+  return {
+    gate: 'folders',
+    ok: false,
+    detail: `${clauses.join('; ')}: re-render (push or re-run the pull request workflow)`,
   }
 }
 
@@ -540,6 +593,7 @@ const verifyTokensGate: Gate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES: readonly Gate[] = [
   staleChildren,
+  placesGate,
   sharedChildren,
   staleRenders,
   unlandedCheck,

@@ -1,0 +1,84 @@
+// promote on shared WET branches takes each environment's folder from the
+// base branch's configuration: the child marker (a PR body anyone with write
+// access can edit) only has to agree. GitHub and Argo CD simulators, real git.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { promote } from '../actions/promote/promote.js'
+import {
+  FULL_NAME,
+  MULTI_SOURCE_ENV,
+  REPO,
+  startPromoteFleet,
+  type PromoteFleet,
+} from './support/promote-fleet.js'
+
+const TESTING = ['ap-test-1', 'eu-test-1', 'us-test-1']
+
+describe('promote on a shared WET branch with the argocd backend', { timeout: 120_000 }, () => {
+  let fleet: PromoteFleet
+  let body = ''
+  beforeAll(async () => {
+    fleet = await startPromoteFleet({ shared: true })
+  })
+  afterAll(async () => {
+    expect(fleet.gh.validationErrors).toEqual([])
+    expect(fleet.argocd.validationErrors).toEqual([])
+    await fleet.cleanup()
+  })
+  const child = () =>
+    fleet.gh.state
+      .pulls(FULL_NAME)
+      .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/env-testing`)!
+  const setBody = (text: string) =>
+    fleet.admin.rest.pulls.update({ ...REPO, pull_number: child().number, body: text })
+
+  it("refuses a child whose marker was edited to another environment's folder", async () => {
+    body = child().body ?? ''
+    // Someone with write access points eu-test-1 at us-test-1's folder.
+    const edited = body.replace('"eu-test-1":"eu-test-1"', '"eu-test-1":"us-test-1"')
+    expect(edited).not.toBe(body)
+    await setBody(edited)
+    const before = await fleet.snapshot()
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote eu-test-1'),
+    )
+    expect(result.decision).toBe('refused')
+    expect(result.reason).toBe(
+      'the child of eu-test-1 says folder us-test-1, the configuration says eu-test-1: re-render (push or re-run the pull request workflow)',
+    )
+    expect(fleet.gh.state.comments(FULL_NAME, fleet.parent).at(-1)?.body).toContain(result.reason)
+    // The Application never moved: still its own folder of the WET branch, nothing synced.
+    expect(fleet.argocd.getApplication('eu-test-1-addons')?.spec.source).toMatchObject({
+      targetRevision: 'env/testing',
+      path: 'eu-test-1',
+    })
+    expect(fleet.argocd.syncs).toEqual([])
+    expect(await fleet.snapshot()).toEqual(before)
+  })
+
+  it('deploys each environment at its configured folder once the marker agrees', async () => {
+    await setBody(body)
+    const result = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.promote testing'),
+    )
+    expect(result.decision, result.reason).toBe('deployed')
+    const branch = `fleet-promote/pr-${fleet.parent}/env-testing`
+    for (const name of TESTING) {
+      const spec = fleet.argocd.getApplication(`${name}-addons`)?.spec
+      // A multi-source Application's own source is its last (the first is a chart elsewhere).
+      expect(spec?.source ?? spec?.sources?.at(-1)).toMatchObject({
+        targetRevision: branch,
+        path: name,
+      })
+    }
+    // What each single-source sync deployed (a multi-source one records no single path).
+    const single = TESTING.filter((name) => name !== MULTI_SOURCE_ENV)
+    expect(
+      fleet.argocd.syncs
+        .filter((s) => s.application !== `${MULTI_SOURCE_ENV}-addons`)
+        .map((s) => [s.application, s.path])
+        .sort(),
+    ).toEqual(single.map((name) => [`${name}-addons`, name]))
+  })
+})
