@@ -69456,7 +69456,7 @@ function decidePromotion(facts) {
         log.push(`batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`);
     const plan = {
         pinned,
-        selected: batch.deploy,
+        selected: batch.deploy.map((env) => atConfiguredFolder(facts, env)),
         stages: stagesIn(config, batch.deploy),
         lockReason,
         notDeployed,
@@ -69467,6 +69467,19 @@ function decidePromotion(facts) {
         deletions: deletionsText(facts, batch.deploy),
     };
     return { verdict: 'proceed', plan, log };
+}
+/** The environment with its folder from the configuration (the gate made sure the marker agrees). */
+function atConfiguredFolder(facts, env) {
+    const places = facts.places;
+    const place = places && !('problem' in places) ? places.get(env.environment) : undefined;
+    if (!place)
+        return env;
+    const child = { ...env.child };
+    if (place.folder)
+        child.folder = place.folder;
+    else
+        delete child.folder;
+    return { ...env, child };
 }
 /** What an environment deploys with: a shared child the merge backend lands whole, or itself. */
 function landsWith(env) {
@@ -69587,6 +69600,48 @@ const staleChildren = (facts, selected) => {
         gate: 'child PRs',
         ok: false,
         detail: `the child PRs of ${nameList(stale)} were not rendered from the current head ${pinned}; wait for open-child-prs to update them`,
+    };
+};
+/**
+ * Where an environment deploys from is the base branch's configuration's
+ * word, not the child marker's (a PR body anyone with write access can edit):
+ * a marker naming another folder or branch would point the environment's
+ * Argo CD Application at another environment's files.
+ */
+const placesGate = (facts, selected) => {
+    const places = facts.places;
+    if (!places)
+        return { gate: 'folders', ok: true, detail: 'no WET folders' };
+    if ('problem' in places)
+        return {
+            gate: 'folders',
+            ok: false,
+            detail: `the WET folders could not be checked against the configuration: ${places.problem}`,
+        };
+    const shown = (folder) => folder || '(the branch root)';
+    const clauses = selected.flatMap((env) => {
+        const place = places.get(env.environment);
+        if (!place)
+            return [
+                `the configuration puts no environment ${env.environment} in ${facts.pull.headSha.slice(0, 7)} or ${facts.pull.baseRef}`,
+            ];
+        if (place.branch !== env.child.base)
+            return [
+                `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`,
+            ];
+        const folder = env.child.folder ?? '';
+        return folder === place.folder
+            ? []
+            : [
+                `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`,
+            ];
+    });
+    if (clauses.length === 0)
+        return { gate: 'folders', ok: true, detail: 'every child is at its configured folder' };
+    return {
+        gate: 'folders',
+        ok: false,
+        detail: `${clauses.join('; ')}: re-render (push or re-run the pull request workflow)`,
     };
 };
 /**
@@ -69809,6 +69864,7 @@ const verifyTokensGate = (facts, _selected, stages) => {
 /** In order: the first that fails decides a real run. */
 const GATES = [
     staleChildren,
+    placesGate,
     sharedChildren,
     staleRenders,
     unlandedCheck,
@@ -70095,6 +70151,7 @@ function checkRequiredElsewhere(stage, runs, drySha) {
 
 
 
+
 /** The PR's impacted environments (its open children) with their stage from the base configuration. */
 function impactedOf(config, repo, parent, pulls) {
     const impacted = [];
@@ -70122,6 +70179,36 @@ function finishedOf(config, impacted, statuses) {
             finished.push({ environment, stage });
     }
     return finished;
+}
+/**
+ * Each environment's WET place under `config`, from the first of `trees`
+ * that has it (the pinned head, then the base tip); a truncated tree or a
+ * configuration that does not resolve is a problem, never a guess.
+ */
+function placesOf(config, trees) {
+    const places = new Map();
+    for (const tree of trees) {
+        if (tree.truncated)
+            return {
+                problem: `GitHub truncated the file list of ${tree.ref}; its environments are unknown`,
+            };
+        try {
+            for (const env of discoverEnvironments(config, tree.files, { allowUnmatched: true }))
+                if (!places.has(env.name))
+                    places.set(env.name, { branch: env.branch, folder: env.folder ?? '' });
+        }
+        catch (error) {
+            return {
+                problem: `the configuration does not resolve at ${tree.ref}: ${errors_errorMessage(error)}`,
+            };
+        }
+    }
+    return places;
+}
+/** Whether a folder could be at stake: a child of a shared WET branch, or a `path` rule. */
+function needsPlaces(config, impacted) {
+    return (impacted.some((env) => env.child.unit !== undefined || env.child.folder !== undefined) ||
+        config.environments.some((rule) => rule.path !== undefined));
 }
 /** The latest status of an environment on the head. */
 function statusOf(statuses, environment) {
@@ -70158,6 +70245,12 @@ async function gatherPromoteFacts(state, command) {
             ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
             : undefined,
     ]);
+    const places = needsPlaces(config, impacted)
+        ? placesOf(config, await reading('the environments of the pinned head and the base branch', Promise.all([pull.headSha, pull.baseRef].map(async (ref) => ({
+            ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
+            ...(await filesAt(client, repo, ref)),
+        })))))
+        : undefined;
     const requiredRuns = await readRequiredStageRuns(client, repo, {
         config,
         baseRef: pull.baseRef,
@@ -70187,6 +70280,7 @@ async function gatherPromoteFacts(state, command) {
         wetTips,
         ...(behind ? { baseTip: baseTip ?? '' } : {}),
         unlanded: unlandedOf(pulls, repo),
+        ...(places ? { places } : {}),
     };
 }
 /** The user's role on the repository, live; `none` for non-collaborators. */
