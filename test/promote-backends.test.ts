@@ -72,8 +72,10 @@ describe('deploy backends', () => {
         new RegExp(`^merged #${child?.number} into env/${env} at [0-9a-f]{7}$`),
       )
     }
-    // One landing push after the lock push, no merge call.
-    expect(fleet.gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    // The single-wave stage's locks and landing in ONE push (the locks are held), no merge call.
+    expect(fleet.gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(1)
+    for (const env of ['ap-test-1', 'eu-test-1', 'us-test-1'])
+      expect(fleet.gh.state.refSha(FULL_NAME, `fleet-promote-lock/${env}`)).toBeDefined()
     expect(fleet.gh.routeCounts()['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(
       undefined,
     )

@@ -14,6 +14,7 @@ import type {
   PromoteFacts,
   PullEnvironment,
 } from '../actions/promote/facts.js'
+import { landsWithLocks } from '../actions/promote/deploy.js'
 import { decidePromotion, type PromoteDecision } from '../actions/promote/gates.js'
 
 const HEAD = 'a'.repeat(40)
@@ -1200,5 +1201,37 @@ describe('decidePromotion', () => {
       ['eu-test-1', 'already deployed', 'eu-test-1-addons Synced and Healthy at ccccccc', 1],
     ])
     expect(decision.plan.selected.map((env) => env.environment)).toEqual(['us-test-1'])
+  })
+})
+
+describe('landsWithLocks', () => {
+  const landing = (overrides: Partial<PromoteFacts>) => {
+    const all = facts(overrides)
+    const decision = decidePromotion(all)
+    if (decision.verdict !== 'proceed') throw new Error(verdictOf(decision))
+    return landsWithLocks(decision.plan, all)?.map((child) => [child.environment, child.base])
+  }
+  it.each<[string, Partial<PromoteFacts>, string[][] | undefined]>([
+    [
+      'a merge-backend stage: its wave lands with the locks',
+      { command: promoteCommand(['canary']) },
+      [['eu-canary-1', 'env/eu-canary-1']],
+    ],
+    ['an argocd stage: the locks go alone', { command: promoteCommand(['testing']) }, undefined],
+    [
+      'several stages: only the first one, when it is the merge backend’s',
+      { ...maintainer, command: promoteCommand(['all']), reviews: [approval('april')] },
+      [['eu-canary-1', 'env/eu-canary-1']],
+    ],
+    [
+      'a failed environment is retried: it lands with the locks too',
+      {
+        command: promoteCommand(['canary']),
+        statuses: new Map([status('eu-canary-1', 'failure', 'x')]),
+      },
+      [['eu-canary-1', 'env/eu-canary-1']],
+    ],
+  ])('%s', (_, overrides, children) => {
+    expect(landing(overrides)).toEqual(children)
   })
 })

@@ -1,7 +1,12 @@
 // The merge backend's landing: a wave's children in one atomic push of their
 // WET branches (a fast-forward each, GitHub marks the child merged), and
 // GitHub's merge API for a child that is no longer one commit on its WET tip.
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Git } from '../actions/lib/git/git.js'
+import { acquireLocks, releaseLocks, type AcquireResult } from '../actions/lib/locks.js'
 import { landingStep, type LandingFacts } from '../actions/promote/landing.js'
 import { promote } from '../actions/promote/promote.js'
 import {
@@ -49,6 +54,60 @@ describe('merge backend landing on the simulator', () => {
     await fleet.cleanup()
   })
 
+  it('lands nothing when another PR takes a lock just before the push that locks and lands', async () => {
+    const envs = ['ap-test-1', 'eu-test-1', 'us-test-1']
+    const wet = () => envs.map((env) => fleet.gh.state.refSha(FULL_NAME, `env/${env}`))
+    const before = wet()
+    const settings = fleet.settings()
+    const scratch = await mkdtemp(join(tmpdir(), 'promote-landing-rival-'))
+    const rival = {
+      git: await Git.init(scratch, { bare: true, token: fleet.gh.adminToken }),
+      remote: settings.locks.remote,
+    }
+    // The gates saw no lock; the rival's lands between this run's read and its push.
+    const git = settings.locks.git
+    const push = git.push.bind(git)
+    let raced: AcquireResult | undefined
+    git.push = async (...args: Parameters<typeof push>) => {
+      if (!raced) {
+        raced = await acquireLocks(rival, ['eu-test-1'], {
+          pr: 999,
+          actor: 'rival',
+          reason: 'race',
+          sha: 'a'.repeat(40),
+        })
+      }
+      return push(...args)
+    }
+    fleet.gh.resetRequests()
+    try {
+      const result = await promote(settings, fleet.comment(fleet.users.writer, '.promote testing'))
+      expect(result.decision, result.reason).toBe('refused')
+      expect(result.reason).toContain('eu-test-1 is locked by #999')
+    } finally {
+      git.push = push
+    }
+    expect(wet()).toEqual(before)
+    for (const env of envs) {
+      const child = fleet.gh.state
+        .pulls(FULL_NAME)
+        .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/${env}`)
+      expect(child?.merged).toBe(false)
+    }
+    for (const env of ['ap-test-1', 'us-test-1'])
+      expect(fleet.gh.state.refSha(FULL_NAME, `fleet-promote-lock/${env}`)).toBeUndefined()
+    // The rival's push only: git refused this run's on its leases before sending it, and took nothing after.
+    expect(fleet.gh.routeCounts()['POST /{owner}/{repo}.git/git-receive-pack']).toBe(1)
+    expect(fleet.gh.routeCounts()['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(
+      undefined,
+    )
+    // The rival gives its lock back, for the tests that follow.
+    expect(raced?.status).toBe('acquired')
+    if (raced?.status === 'acquired')
+      expect(await releaseLocks(rival, raced.created)).toEqual(['eu-test-1'])
+    await rm(scratch, { recursive: true, force: true })
+  })
+
   it('pushes the children that fast-forward and merges the one whose WET branch moved', async () => {
     // eu-test-1's WET branch gains a commit after its child was made.
     await fleet.work.run(['fetch', '--quiet', 'origin', 'env/eu-test-1'])
@@ -79,8 +138,8 @@ describe('merge backend landing on the simulator', () => {
     expect(fleet.gh.state.refSha(FULL_NAME, 'env/eu-test-1')).toBe(moved.mergeCommitSha)
     const counts = fleet.gh.routeCounts()
     expect(counts['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBe(1)
-    // The lock push and the landing push.
-    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    // The locks and the landing of the children that fast-forward: one push.
+    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(1)
     expect(
       result.environments.map((e) => [
         e.environment,

@@ -195,6 +195,43 @@ function parseLock(text: string): LockInfo | undefined {
   }
 }
 
+/** The refs and leases of one atomic push, for a caller that adds its own updates to it. */
+export interface PushPlan {
+  refspecs: string[]
+  leases: { ref: string; expect: string }[]
+}
+
+export type LockPlan =
+  | { status: 'conflict'; held: HeldLock }
+  /** `push` takes `created` (empty when every lock is this PR's already). */
+  | { status: 'acquired'; created: HeldLock[]; push: PushPlan }
+
+/**
+ * Reads the locks of `environments` and builds the commits of those missing:
+ * pushing `push` atomically takes them, each ref leased on "must not exist".
+ */
+export async function planLocks(
+  at: LockRemote,
+  environments: readonly string[],
+  options: AcquireOptions,
+): Promise<LockPlan> {
+  const sorted = [...new Set(environments)].sort()
+  const held = await heldLocks(at, sorted)
+  const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr)
+  if (taken) return { status: 'conflict', held: taken }
+  const missing = sorted.filter((env) => !held.has(env))
+  const created = missing.length === 0 ? [] : await buildLockCommits(at.git, missing, options)
+  const ref = (lock: HeldLock) => `refs/heads/${lockBranch(lock.environment)}`
+  return {
+    status: 'acquired',
+    created,
+    push: {
+      refspecs: created.map((lock) => `${lock.commit}:${ref(lock)}`),
+      leases: created.map((lock) => ({ ref: ref(lock), expect: '' })),
+    },
+  }
+}
+
 /**
  * Takes the locks of `environments` for `options.pr` in one atomic push:
  * all of them, or (when another PR holds one) none.
@@ -204,27 +241,13 @@ export async function acquireLocks(
   environments: readonly string[],
   options: AcquireOptions,
 ): Promise<AcquireResult> {
-  const sorted = [...new Set(environments)].sort()
   for (let attempt = 1; ; attempt++) {
-    const held = await heldLocks(at, sorted)
-    const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr)
-    if (taken) return { status: 'conflict', held: taken }
-    const missing = sorted.filter((env) => !held.has(env))
-    if (missing.length === 0) return { status: 'acquired', created: [] }
-    const created = await buildLockCommits(at.git, missing, options)
+    const plan = await planLocks(at, environments, options)
+    if (plan.status === 'conflict') return plan
+    if (plan.created.length === 0) return { status: 'acquired', created: [] }
     try {
-      await at.git.push(
-        at.remote,
-        created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`),
-        {
-          atomic: true,
-          leases: created.map((lock) => ({
-            ref: `refs/heads/${lockBranch(lock.environment)}`,
-            expect: '',
-          })),
-        },
-      )
-      return { status: 'acquired', created }
+      await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases })
+      return { status: 'acquired', created: plan.created }
     } catch (error) {
       if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS) throw error
     }

@@ -1,7 +1,9 @@
 // Acting on a decided plan (gates.ts): take the locks, make sure the head did
 // not move, deploy stage by stage through the backends, give back the locks
 // of environments that did not end up running this PR (their clusters back on
-// the WET branch first).
+// the WET branch first). When the first stage is the merge backend's, its
+// first wave's landing goes in the push that takes the locks (the head is
+// checked before it): one push, all or nothing.
 
 import type { StageConfig } from '../lib/config/types.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
@@ -21,11 +23,12 @@ import {
 } from './deployments.js'
 import { recheckHead, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
 import type { DeployPlan } from './gates.js'
-import { landByPush } from './landing.js'
-import { acquireAll, releaseAcquired } from './locking.js'
+import type { HeldLock } from '../lib/locks.js'
+import { landByPush, type LandingChild } from './landing.js'
+import { acquireAll, acquireAndLand, releaseAcquired } from './locking.js'
 import { clustersStillOnChild, rollBackFailed } from './restore.js'
 import { verifyToken, type RunState } from './run.js'
-import { deployStageInWaves } from './wave-deploy.js'
+import { deployStageInWaves, firstWave } from './wave-deploy.js'
 import type { WavePlan } from './waves.js'
 
 export type PlanRun =
@@ -47,7 +50,15 @@ export async function executePlan(
   plan: DeployPlan,
 ): Promise<PlanRun> {
   const { client, repo } = state.settings
-  const acquired = await acquireAll(state, plan.selected, plan.lockReason)
+  const together = landsWithLocks(plan, facts)
+  let locked: { created: HeldLock[]; landed?: Set<string> } | undefined
+  if (together) {
+    // The head is checked before the push that lands; after it nothing refuses.
+    const moved = await recheckHead(client, repo, state.pull.number, plan.pinned)
+    if (moved) return { refusal: moved.reason }
+    locked = await acquireAndLand(state, plan.selected, plan.lockReason, together)
+  }
+  const acquired = locked ?? (await acquireAll(state, plan.selected, plan.lockReason))
   if ('refusal' in acquired) return acquired
 
   // Locks stay with environments this PR now runs on; the rest taken in this run
@@ -56,10 +67,12 @@ export async function executePlan(
   let waves: WavePlan[] = []
   let stuck = new Map<string, string>()
   try {
-    const moved = await recheckHead(client, repo, state.pull.number, plan.pinned)
+    const moved = locked
+      ? undefined
+      : await recheckHead(client, repo, state.pull.number, plan.pinned)
     if (moved) return { refusal: moved.reason }
     const deployments = await existingDeployments(client, repo, plan.pinned)
-    const run = await deployStages(state, plan, facts, deployments)
+    const run = await deployStages(state, plan, facts, deployments, locked?.landed ?? new Set())
     outcomes = run.outcomes
     waves = run.waves
   } finally {
@@ -83,11 +96,47 @@ export async function executePlan(
   return { outcomes, waves, kept: [...stuck.keys()] }
 }
 
+/**
+ * The children whose landing goes in the lock push: the first wave of a
+ * merge-backend first stage whose requirements are met, as nothing between
+ * taking the locks and that landing can refuse. Undefined otherwise.
+ */
+export function landsWithLocks(
+  plan: Pick<DeployPlan, 'stages' | 'selected'>,
+  facts: PromoteFacts,
+): LandingChild[] | undefined {
+  const stage = plan.stages[0]
+  if (stage?.backend !== 'merge') return undefined
+  const impacted = [...facts.impacted, ...facts.finished]
+  if (unmetRequirement(stage, impacted, succeededContexts(facts.statuses))) return undefined
+  const envs = plan.selected.filter((env) => env.stage.name === stage.name)
+  const wave = new Set(firstWave(stage, envs, facts))
+  const children = envs.filter((env) => wave.has(env.environment)).map(landingChild)
+  return children.length > 0 ? children : undefined
+}
+
+function landingChild(env: Impacted): LandingChild {
+  return {
+    environment: env.environment,
+    branch: env.child.branch,
+    headSha: env.child.headSha,
+    base: env.child.base,
+  }
+}
+
+function succeededContexts(statuses: ReadonlyMap<string, CommitStatus>): Set<string> {
+  return new Set(
+    [...statuses].filter(([, status]) => status.state === 'success').map(([context]) => context),
+  )
+}
+
 async function deployStages(
   state: RunState,
   plan: DeployPlan,
   facts: PromoteFacts,
   deployments: ReadonlyMap<string, number>,
+  /** Environments whose child landed with the locks. */
+  prelanded: ReadonlySet<string>,
 ): Promise<StagesRun> {
   const { settings, pull } = state
   const ctx = deployContext(state, deployments, facts.statuses)
@@ -95,11 +144,7 @@ async function deployStages(
   const scopes = stageScopes(state.config.deploy.deployments, impacted)
   const outcomes: EnvironmentOutcome[] = []
   const waves: WavePlan[] = []
-  const succeeded = new Set(
-    [...facts.statuses]
-      .filter(([, status]) => status.state === 'success')
-      .map(([context]) => context),
-  )
+  const succeeded = succeededContexts(facts.statuses)
   for (const stage of plan.stages) {
     const envs = plan.selected.filter((env) => env.stage.name === stage.name)
     const unmet = unmetRequirement(stage, impacted, succeeded)
@@ -119,18 +164,15 @@ async function deployStages(
             `${ctx.repoUrl}/pull/${pull.number}`,
           )
         : undefined
-    const landed = new Set<string>()
+    const landed = new Set(prelanded)
     const run = await deployStageInWaves(stage, envs, facts, {
       defaultParallel: settings.concurrency ?? 4,
       ...(stage.backend === 'merge'
         ? {
             beforeWave: async (wave: readonly Impacted[]) => {
-              const children = wave.map((env) => ({
-                environment: env.environment,
-                branch: env.child.branch,
-                headSha: env.child.headSha,
-                base: env.child.base,
-              }))
+              const children = wave
+                .filter((env) => !prelanded.has(env.environment))
+                .map(landingChild)
               for (const env of await landByPush(settings.locks, children, settings.log))
                 landed.add(env)
             },

@@ -15,7 +15,7 @@
 // and every environment of it has landed with it.
 
 import { errorMessage } from '../lib/errors.js'
-import type { LockRemote } from '../lib/locks.js'
+import type { LockRemote, PushPlan } from '../lib/locks.js'
 
 /** What landing needs of one environment's child PR. */
 export interface LandingChild {
@@ -48,6 +48,47 @@ export function landingStep(facts: LandingFacts): LandingStep {
 
 const LOCAL = 'refs/fleet-promote-landing/'
 
+/** What one landing push does: `landed` are there already, `pushed` get there by `push`. */
+export interface LandingPlan {
+  landed: Set<string>
+  pushed: string[]
+  push: PushPlan
+}
+
+/** Reads where `children` and their WET branches stand and plans the fast-forwards of one atomic push. */
+export async function planLanding(
+  at: LockRemote,
+  children: readonly LandingChild[],
+): Promise<LandingPlan> {
+  const landed = new Set<string>()
+  const empty = { landed, pushed: [], push: { refspecs: [], leases: [] } }
+  if (children.length === 0) return empty
+  const facts = await landingFacts(at, children)
+  const pushes = new Map<string, { child: LandingChild; expect: string; with: string[] }>()
+  const refused = new Set<string>()
+  for (const child of children) {
+    const fact = facts.get(child.environment)!
+    const step = landingStep(fact)
+    if (step === 'landed') landed.add(child.environment)
+    if (step !== 'push') continue
+    const same = pushes.get(child.base)
+    // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
+    if (same && same.child.headSha !== child.headSha) refused.add(child.base)
+    else if (same) same.with.push(child.environment)
+    else pushes.set(child.base, { child, expect: fact.wetTip!, with: [child.environment] })
+  }
+  for (const base of refused) pushes.delete(base)
+  const updates = [...pushes.values()]
+  return {
+    landed,
+    pushed: updates.flatMap((update) => update.with),
+    push: {
+      refspecs: updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`),
+      leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
+    },
+  }
+}
+
 /**
  * Lands what it can of `children` in one atomic push; returns the
  * environments whose WET branch is now at their child's head. The others
@@ -59,35 +100,13 @@ export async function landByPush(
   log: (line: string) => void,
 ): Promise<Set<string>> {
   const landed = new Set<string>()
-  if (children.length === 0) return landed
   try {
-    const facts = await landingFacts(at, children)
-    const pushes = new Map<string, { child: LandingChild; expect: string; with: string[] }>()
-    const refused = new Set<string>()
-    for (const child of children) {
-      const fact = facts.get(child.environment)!
-      const step = landingStep(fact)
-      if (step === 'landed') landed.add(child.environment)
-      if (step !== 'push') continue
-      const same = pushes.get(child.base)
-      // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
-      if (same && same.child.headSha !== child.headSha) refused.add(child.base)
-      else if (same) same.with.push(child.environment)
-      else pushes.set(child.base, { child, expect: fact.wetTip!, with: [child.environment] })
-    }
-    for (const base of refused) pushes.delete(base)
-    if (pushes.size === 0) return landed
-    const updates = [...pushes.values()]
-    await at.git.push(
-      at.remote,
-      updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`),
-      {
-        atomic: true,
-        leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
-      },
-    )
-    for (const update of updates) for (const env of update.with) landed.add(env)
-    log(`landed ${updates.length} child PR(s) on their WET branches in one push`)
+    const plan = await planLanding(at, children)
+    for (const env of plan.landed) landed.add(env)
+    if (plan.push.refspecs.length === 0) return landed
+    await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases })
+    for (const env of plan.pushed) landed.add(env)
+    log(`landed ${plan.push.refspecs.length} child PR(s) on their WET branches in one push`)
     return landed
   } catch (error) {
     log(`could not land by push, merging one by one: ${errorMessage(error).split('\n')[0]}`)

@@ -2,8 +2,15 @@
 // holds the lock format and the batch operations: one atomic push each).
 
 import { errorMessage } from '../lib/errors.js'
-import { acquireLocks, describeHolder, releaseLocks, type HeldLock } from '../lib/locks.js'
+import {
+  acquireLocks,
+  describeHolder,
+  planLocks,
+  releaseLocks,
+  type HeldLock,
+} from '../lib/locks.js'
 import type { Impacted } from './facts.js'
+import { planLanding, type LandingChild } from './landing.js'
 import type { RunState } from './run.js'
 
 /** Takes every lock in one atomic push; on a conflict nothing is taken. */
@@ -21,6 +28,44 @@ export async function acquireAll(
   if (result.status === 'conflict')
     return { refusal: `${result.held.environment} is ${describeHolder(result.held)}` }
   return { created: result.created }
+}
+
+/**
+ * Takes every lock and lands `children` (lib/locks.ts, landing.ts) in ONE
+ * atomic push: all or nothing. Undefined when that push is not made or is
+ * refused (a lock held or taken meanwhile, a WET branch moved, a protected
+ * branch): nothing was taken or landed, and the caller takes the locks alone
+ * (which names a holder) and lands as usual.
+ */
+export async function acquireAndLand(
+  state: RunState,
+  envs: readonly Impacted[],
+  reason: string,
+  children: readonly LandingChild[],
+): Promise<{ created: HeldLock[]; landed: Set<string> } | undefined> {
+  const { settings, pull, trigger } = state
+  try {
+    const locks = await planLocks(
+      settings.locks,
+      envs.map((env) => env.environment),
+      { pr: pull.number, actor: trigger.actor.login, reason, sha: pull.headSha },
+    )
+    if (locks.status === 'conflict') return undefined
+    const landing = await planLanding(settings.locks, children)
+    const refspecs = [...locks.push.refspecs, ...landing.push.refspecs]
+    if (refspecs.length > 0)
+      await settings.locks.git.push(settings.locks.remote, refspecs, {
+        atomic: true,
+        leases: [...locks.push.leases, ...landing.push.leases],
+      })
+    settings.log(
+      `took ${locks.created.length} lock(s) and landed ${landing.push.refspecs.length} child PR(s) in one push`,
+    )
+    return { created: locks.created, landed: new Set([...landing.landed, ...landing.pushed]) }
+  } catch (error) {
+    settings.log(`could not lock and land in one push: ${errorMessage(error).split('\n')[0]}`)
+    return undefined
+  }
 }
 
 /** Gives back locks this run took; locks that cannot be released are logged, not fatal. */

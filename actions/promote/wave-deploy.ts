@@ -32,11 +32,7 @@ export async function deployStageInWaves(
 ): Promise<StageRun> {
   const byName = new Map(selected.map((env) => [env.environment, env]))
   const progress = stageProgress(stage, byName, facts)
-  const waveFacts = () => ({
-    stage,
-    environments: [...progress].map(([name, p]) => ({ name, progress: p })),
-    selected: new Set(byName.keys()),
-  })
+  const waveFacts = () => wavesOf(stage, byName, progress)
   const outcomes: EnvironmentOutcome[] = []
   const parallel = stage.maxParallel ?? options.defaultParallel
   const limit = failureLimit(stage)
@@ -73,6 +69,28 @@ export async function deployStageInWaves(
     outcomes.push(notReached(env, plan, facts.config.promote.command))
   }
   return { outcomes, waves: plan }
+}
+
+/** The environments the stage's first wave deploys now, as `deployStageInWaves` will plan it. */
+export function firstWave(
+  stage: StageConfig,
+  selected: readonly Impacted[],
+  facts: PromoteFacts,
+): string[] {
+  const byName = new Map(selected.map((env) => [env.environment, env]))
+  return planWaves(wavesOf(stage, byName, stageProgress(stage, byName, facts))).deployNow
+}
+
+function wavesOf(
+  stage: StageConfig,
+  selected: ReadonlyMap<string, Impacted>,
+  progress: ReadonlyMap<string, Progress>,
+) {
+  return {
+    stage,
+    environments: [...progress].map(([name, p]) => ({ name, progress: p })),
+    selected: new Set(selected.keys()),
+  }
 }
 
 /**
