@@ -68300,29 +68300,41 @@ function parseLock(text) {
     }
 }
 /**
+ * Reads the locks of `environments` and builds the commits of those missing:
+ * pushing `push` atomically takes them, each ref leased on "must not exist".
+ */
+async function planLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    const held = await heldLocks(at, sorted);
+    const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+    if (taken)
+        return { status: 'conflict', held: taken };
+    const missing = sorted.filter((env) => !held.has(env));
+    const created = missing.length === 0 ? [] : await buildLockCommits(at.git, missing, options);
+    const ref = (lock) => `refs/heads/${lockBranch(lock.environment)}`;
+    return {
+        status: 'acquired',
+        created,
+        push: {
+            refspecs: created.map((lock) => `${lock.commit}:${ref(lock)}`),
+            leases: created.map((lock) => ({ ref: ref(lock), expect: '' })),
+        },
+    };
+}
+/**
  * Takes the locks of `environments` for `options.pr` in one atomic push:
  * all of them, or (when another PR holds one) none.
  */
 async function acquireLocks(at, environments, options) {
-    const sorted = [...new Set(environments)].sort();
     for (let attempt = 1;; attempt++) {
-        const held = await heldLocks(at, sorted);
-        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
-        if (taken)
-            return { status: 'conflict', held: taken };
-        const missing = sorted.filter((env) => !held.has(env));
-        if (missing.length === 0)
+        const plan = await planLocks(at, environments, options);
+        if (plan.status === 'conflict')
+            return plan;
+        if (plan.created.length === 0)
             return { status: 'acquired', created: [] };
-        const created = await buildLockCommits(at.git, missing, options);
         try {
-            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
-                atomic: true,
-                leases: created.map((lock) => ({
-                    ref: `refs/heads/${lockBranch(lock.environment)}`,
-                    expect: '',
-                })),
-            });
-            return { status: 'acquired', created };
+            await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases });
+            return { status: 'acquired', created: plan.created };
         }
         catch (error) {
             if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)

@@ -68722,29 +68722,41 @@ function locks_parseLock(text) {
     }
 }
 /**
+ * Reads the locks of `environments` and builds the commits of those missing:
+ * pushing `push` atomically takes them, each ref leased on "must not exist".
+ */
+async function planLocks(at, environments, options) {
+    const sorted = [...new Set(environments)].sort();
+    const held = await heldLocks(at, sorted);
+    const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
+    if (taken)
+        return { status: 'conflict', held: taken };
+    const missing = sorted.filter((env) => !held.has(env));
+    const created = missing.length === 0 ? [] : await buildLockCommits(at.git, missing, options);
+    const ref = (lock) => `refs/heads/${lockBranch(lock.environment)}`;
+    return {
+        status: 'acquired',
+        created,
+        push: {
+            refspecs: created.map((lock) => `${lock.commit}:${ref(lock)}`),
+            leases: created.map((lock) => ({ ref: ref(lock), expect: '' })),
+        },
+    };
+}
+/**
  * Takes the locks of `environments` for `options.pr` in one atomic push:
  * all of them, or (when another PR holds one) none.
  */
 async function acquireLocks(at, environments, options) {
-    const sorted = [...new Set(environments)].sort();
     for (let attempt = 1;; attempt++) {
-        const held = await heldLocks(at, sorted);
-        const taken = sorted.map((env) => held.get(env)).find((h) => h && h.lock?.pr !== options.pr);
-        if (taken)
-            return { status: 'conflict', held: taken };
-        const missing = sorted.filter((env) => !held.has(env));
-        if (missing.length === 0)
+        const plan = await planLocks(at, environments, options);
+        if (plan.status === 'conflict')
+            return plan;
+        if (plan.created.length === 0)
             return { status: 'acquired', created: [] };
-        const created = await buildLockCommits(at.git, missing, options);
         try {
-            await at.git.push(at.remote, created.map((lock) => `${lock.commit}:refs/heads/${lockBranch(lock.environment)}`), {
-                atomic: true,
-                leases: created.map((lock) => ({
-                    ref: `refs/heads/${lockBranch(lock.environment)}`,
-                    expect: '',
-                })),
-            });
-            return { status: 'acquired', created };
+            await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases });
+            return { status: 'acquired', created: plan.created };
         }
         catch (error) {
             if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS)
@@ -70327,6 +70339,43 @@ function landingStep(facts) {
     return facts.parents.includes(facts.wetTip) ? 'push' : 'merge';
 }
 const LOCAL = 'refs/fleet-promote-landing/';
+/** Reads where `children` and their WET branches stand and plans the fast-forwards of one atomic push. */
+async function planLanding(at, children) {
+    const landed = new Set();
+    const empty = { landed, pushed: [], push: { refspecs: [], leases: [] } };
+    if (children.length === 0)
+        return empty;
+    const facts = await landingFacts(at, children);
+    const pushes = new Map();
+    const refused = new Set();
+    for (const child of children) {
+        const fact = facts.get(child.environment);
+        const step = landingStep(fact);
+        if (step === 'landed')
+            landed.add(child.environment);
+        if (step !== 'push')
+            continue;
+        const same = pushes.get(child.base);
+        // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
+        if (same && same.child.headSha !== child.headSha)
+            refused.add(child.base);
+        else if (same)
+            same.with.push(child.environment);
+        else
+            pushes.set(child.base, { child, expect: fact.wetTip, with: [child.environment] });
+    }
+    for (const base of refused)
+        pushes.delete(base);
+    const updates = [...pushes.values()];
+    return {
+        landed,
+        pushed: updates.flatMap((update) => update.with),
+        push: {
+            refspecs: updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`),
+            leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
+        },
+    };
+}
 /**
  * Lands what it can of `children` in one atomic push; returns the
  * environments whose WET branch is now at their child's head. The others
@@ -70334,41 +70383,16 @@ const LOCAL = 'refs/fleet-promote-landing/';
  */
 async function landByPush(at, children, log) {
     const landed = new Set();
-    if (children.length === 0)
-        return landed;
     try {
-        const facts = await landingFacts(at, children);
-        const pushes = new Map();
-        const refused = new Set();
-        for (const child of children) {
-            const fact = facts.get(child.environment);
-            const step = landingStep(fact);
-            if (step === 'landed')
-                landed.add(child.environment);
-            if (step !== 'push')
-                continue;
-            const same = pushes.get(child.base);
-            // Two heads for one WET branch cannot both land by one push: GitHub's merge decides.
-            if (same && same.child.headSha !== child.headSha)
-                refused.add(child.base);
-            else if (same)
-                same.with.push(child.environment);
-            else
-                pushes.set(child.base, { child, expect: fact.wetTip, with: [child.environment] });
-        }
-        for (const base of refused)
-            pushes.delete(base);
-        if (pushes.size === 0)
+        const plan = await planLanding(at, children);
+        for (const env of plan.landed)
+            landed.add(env);
+        if (plan.push.refspecs.length === 0)
             return landed;
-        const updates = [...pushes.values()];
-        await at.git.push(at.remote, updates.map(({ child }) => `${child.headSha}:refs/heads/${child.base}`), {
-            atomic: true,
-            leases: updates.map(({ child, expect }) => ({ ref: `refs/heads/${child.base}`, expect })),
-        });
-        for (const update of updates)
-            for (const env of update.with)
-                landed.add(env);
-        log(`landed ${updates.length} child PR(s) on their WET branches in one push`);
+        await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases });
+        for (const env of plan.pushed)
+            landed.add(env);
+        log(`landed ${plan.push.refspecs.length} child PR(s) on their WET branches in one push`);
         return landed;
     }
     catch (error) {
@@ -70411,6 +70435,7 @@ async function landingFacts(at, children) {
 // holds the lock format and the batch operations: one atomic push each).
 
 
+
 /** Takes every lock in one atomic push; on a conflict nothing is taken. */
 async function acquireAll(state, envs, reason) {
     const { settings, pull, trigger } = state;
@@ -70418,6 +70443,34 @@ async function acquireAll(state, envs, reason) {
     if (result.status === 'conflict')
         return { refusal: `${result.held.environment} is ${describeHolder(result.held)}` };
     return { created: result.created };
+}
+/**
+ * Takes every lock and lands `children` (lib/locks.ts, landing.ts) in ONE
+ * atomic push: all or nothing. Undefined when that push is not made or is
+ * refused (a lock held or taken meanwhile, a WET branch moved, a protected
+ * branch): nothing was taken or landed, and the caller takes the locks alone
+ * (which names a holder) and lands as usual.
+ */
+async function acquireAndLand(state, envs, reason, children) {
+    const { settings, pull, trigger } = state;
+    try {
+        const locks = await planLocks(settings.locks, envs.map((env) => env.environment), { pr: pull.number, actor: trigger.actor.login, reason, sha: pull.headSha });
+        if (locks.status === 'conflict')
+            return undefined;
+        const landing = await planLanding(settings.locks, children);
+        const refspecs = [...locks.push.refspecs, ...landing.push.refspecs];
+        if (refspecs.length > 0)
+            await settings.locks.git.push(settings.locks.remote, refspecs, {
+                atomic: true,
+                leases: [...locks.push.leases, ...landing.push.leases],
+            });
+        settings.log(`took ${locks.created.length} lock(s) and landed ${landing.push.refspecs.length} child PR(s) in one push`);
+        return { created: locks.created, landed: new Set([...landing.landed, ...landing.pushed]) };
+    }
+    catch (error) {
+        settings.log(`could not lock and land in one push: ${errors_errorMessage(error).split('\n')[0]}`);
+        return undefined;
+    }
 }
 /** Gives back locks this run took; locks that cannot be released are logged, not fatal. */
 async function releaseAcquired(state, locks) {
@@ -70786,11 +70839,7 @@ function rowsInWaves(rows, plans) {
 async function deployStageInWaves(stage, selected, facts, options) {
     const byName = new Map(selected.map((env) => [env.environment, env]));
     const progress = stageProgress(stage, byName, facts);
-    const waveFacts = () => ({
-        stage,
-        environments: [...progress].map(([name, p]) => ({ name, progress: p })),
-        selected: new Set(byName.keys()),
-    });
+    const waveFacts = () => wavesOf(stage, byName, progress);
     const outcomes = [];
     const parallel = stage.maxParallel ?? options.defaultParallel;
     const limit = failureLimit(stage);
@@ -70830,6 +70879,18 @@ async function deployStageInWaves(stage, selected, facts, options) {
         outcomes.push(notReached(env, plan, facts.config.promote.command));
     }
     return { outcomes, waves: plan };
+}
+/** The environments the stage's first wave deploys now, as `deployStageInWaves` will plan it. */
+function firstWave(stage, selected, facts) {
+    const byName = new Map(selected.map((env) => [env.environment, env]));
+    return planWaves(wavesOf(stage, byName, stageProgress(stage, byName, facts))).deployNow;
+}
+function wavesOf(stage, selected, progress) {
+    return {
+        stage,
+        environments: [...progress].map(([name, p]) => ({ name, progress: p })),
+        selected: new Set(selected.keys()),
+    };
 }
 /**
  * Every environment of the stage this PR impacts: what this command deploys
@@ -70907,7 +70968,9 @@ async function pool(items, size, work, stop) {
 // Acting on a decided plan (gates.ts): take the locks, make sure the head did
 // not move, deploy stage by stage through the backends, give back the locks
 // of environments that did not end up running this PR (their clusters back on
-// the WET branch first).
+// the WET branch first). When the first stage is the merge backend's, its
+// first wave's landing goes in the push that takes the locks (the head is
+// checked before it): one push, all or nothing.
 
 
 
@@ -70919,7 +70982,16 @@ async function pool(items, size, work, stop) {
 
 async function executePlan(state, facts, plan) {
     const { client, repo } = state.settings;
-    const acquired = await acquireAll(state, plan.selected, plan.lockReason);
+    const together = landsWithLocks(plan, facts);
+    let locked;
+    if (together) {
+        // The head is checked before the push that lands; after it nothing refuses.
+        const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
+        if (moved)
+            return { refusal: moved.reason };
+        locked = await acquireAndLand(state, plan.selected, plan.lockReason, together);
+    }
+    const acquired = locked ?? (await acquireAll(state, plan.selected, plan.lockReason));
     if ('refusal' in acquired)
         return acquired;
     // Locks stay with environments this PR now runs on; the rest taken in this run
@@ -70928,11 +71000,13 @@ async function executePlan(state, facts, plan) {
     let waves = [];
     let stuck = new Map();
     try {
-        const moved = await recheckHead(client, repo, state.pull.number, plan.pinned);
+        const moved = locked
+            ? undefined
+            : await recheckHead(client, repo, state.pull.number, plan.pinned);
         if (moved)
             return { refusal: moved.reason };
         const deployments = await existingDeployments(client, repo, plan.pinned);
-        const run = await deployStages(state, plan, facts, deployments);
+        const run = await deployStages(state, plan, facts, deployments, locked?.landed ?? new Set());
         outcomes = run.outcomes;
         waves = run.waves;
     }
@@ -70947,16 +71021,44 @@ async function executePlan(state, facts, plan) {
     }
     return { outcomes, waves, kept: [...stuck.keys()] };
 }
-async function deployStages(state, plan, facts, deployments) {
+/**
+ * The children whose landing goes in the lock push: the first wave of a
+ * merge-backend first stage whose requirements are met, as nothing between
+ * taking the locks and that landing can refuse. Undefined otherwise.
+ */
+function landsWithLocks(plan, facts) {
+    const stage = plan.stages[0];
+    if (stage?.backend !== 'merge')
+        return undefined;
+    const impacted = [...facts.impacted, ...facts.finished];
+    if (unmetRequirement(stage, impacted, succeededContexts(facts.statuses)))
+        return undefined;
+    const envs = plan.selected.filter((env) => env.stage.name === stage.name);
+    const wave = new Set(firstWave(stage, envs, facts));
+    const children = envs.filter((env) => wave.has(env.environment)).map(landingChild);
+    return children.length > 0 ? children : undefined;
+}
+function landingChild(env) {
+    return {
+        environment: env.environment,
+        branch: env.child.branch,
+        headSha: env.child.headSha,
+        base: env.child.base,
+    };
+}
+function succeededContexts(statuses) {
+    return new Set([...statuses].filter(([, status]) => status.state === 'success').map(([context]) => context));
+}
+async function deployStages(state, plan, facts, deployments, 
+/** Environments whose child landed with the locks. */
+prelanded) {
     const { settings, pull } = state;
     const ctx = deployContext(state, deployments, facts.statuses);
     const impacted = [...facts.impacted, ...facts.finished];
     const scopes = stageScopes(state.config.deploy.deployments, impacted);
     const outcomes = [];
     const waves = [];
-    const succeeded = new Set([...facts.statuses]
-        .filter(([, status]) => status.state === 'success')
-        .map(([context]) => context));
+    const succeeded = succeededContexts(facts.statuses);
     for (const stage of plan.stages) {
         const envs = plan.selected.filter((env) => env.stage.name === stage.name);
         const unmet = unmetRequirement(stage, impacted, succeeded);
@@ -70970,18 +71072,15 @@ async function deployStages(state, plan, facts, deployments) {
         const stageDeployment = scope === 'stage'
             ? await startStageDeployment(deploymentContext(ctx), { ...stage, external: stage.backend === 'external' }, envs.map((env) => env.child.number), `${ctx.repoUrl}/pull/${pull.number}`)
             : undefined;
-        const landed = new Set();
+        const landed = new Set(prelanded);
         const run = await deployStageInWaves(stage, envs, facts, {
             defaultParallel: settings.concurrency ?? 4,
             ...(stage.backend === 'merge'
                 ? {
                     beforeWave: async (wave) => {
-                        const children = wave.map((env) => ({
-                            environment: env.environment,
-                            branch: env.child.branch,
-                            headSha: env.child.headSha,
-                            base: env.child.base,
-                        }));
+                        const children = wave
+                            .filter((env) => !prelanded.has(env.environment))
+                            .map(landingChild);
                         for (const env of await landByPush(settings.locks, children, settings.log))
                             landed.add(env);
                     },
