@@ -81,4 +81,37 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
         .sort(),
     ).toEqual(single.map((name) => [`${name}-addons`, name]))
   })
+
+  it('.unlock never puts a cluster back at a folder the marker names', async () => {
+    const branch = `fleet-promote/pr-${fleet.parent}/env-testing`
+    const lock = 'fleet-promote-lock/eu-test-1'
+    expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeDefined()
+    await setBody(body.replace('"eu-test-1":"eu-test-1"', '"eu-test-1":"us-test-1"'))
+    const refused = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.unlock eu-test-1'),
+    )
+    expect(refused.decision).toBe('refused')
+    expect(refused.reason).toBe(
+      'the child of eu-test-1 says folder us-test-1, the configuration says eu-test-1: re-render (push or re-run the pull request workflow), then unlock; the locks stay',
+    )
+    // Still on the child at its own folder, still locked.
+    expect(fleet.argocd.getApplication('eu-test-1-addons')?.spec.source).toMatchObject({
+      targetRevision: branch,
+      path: 'eu-test-1',
+    })
+    expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeDefined()
+
+    await setBody(body)
+    const unlocked = await promote(
+      fleet.settings(),
+      fleet.comment(fleet.users.writer, '.unlock eu-test-1'),
+    )
+    expect(unlocked.decision, unlocked.reason).toBe('done')
+    expect(fleet.argocd.getApplication('eu-test-1-addons')?.spec.source).toMatchObject({
+      targetRevision: 'env/testing',
+      path: 'eu-test-1',
+    })
+    expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeUndefined()
+  })
 })

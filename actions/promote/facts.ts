@@ -185,6 +185,28 @@ export function needsPlaces(config: FleetConfig, impacted: readonly Impacted[]):
   )
 }
 
+/** The WET places of the environments, read when `needsPlaces`: the pinned head's tree, then the base tip's. */
+export async function readPlaces(
+  client: GitHubClient,
+  repo: RepoRef,
+  config: FleetConfig,
+  pull: PullRequestSnapshot,
+  impacted: readonly Impacted[],
+): Promise<PromoteFacts['places']> {
+  if (!needsPlaces(config, impacted)) return undefined
+  const trees = await transientAs(
+    'reading the environments of the pinned head and the base branch',
+    're-run the command',
+    Promise.all(
+      [pull.headSha, pull.baseRef].map(async (ref) => ({
+        ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
+        ...(await filesAt(client, repo, ref)),
+      })),
+    ),
+  )
+  return placesOf(config, trees)
+}
+
 /** The latest status of an environment on the head. */
 export function statusOf(
   statuses: ReadonlyMap<string, CommitStatus>,
@@ -244,20 +266,7 @@ export async function gatherPromoteFacts(
       ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
       : undefined,
   ])
-  const places = needsPlaces(config, impacted)
-    ? placesOf(
-        config,
-        await reading(
-          'the environments of the pinned head and the base branch',
-          Promise.all(
-            [pull.headSha, pull.baseRef].map(async (ref) => ({
-              ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
-              ...(await filesAt(client, repo, ref)),
-            })),
-          ),
-        ),
-      )
-    : undefined
+  const places = await readPlaces(client, repo, config, pull, impacted)
   const requiredRuns = await readRequiredStageRuns(client, repo, {
     config,
     baseRef: pull.baseRef,

@@ -13,7 +13,13 @@ import { parseChildBranch } from '../lib/children.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import { batchOf, laterReason } from './budget.js'
 import { stageScopes } from './deployments.js'
-import { statusOf, type Impacted, type PromoteFacts, type PullEnvironment } from './facts.js'
+import {
+  statusOf,
+  type Impacted,
+  type PromoteFacts,
+  type PullEnvironment,
+  type WetPlace,
+} from './facts.js'
 import { METADATA_FILE } from '../lib/render/output.js'
 import type { RequiredStageRuns } from './required-stages.js'
 import type { ReplyRow } from './reply.js'
@@ -137,7 +143,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
     )
   const plan: DeployPlan = {
     pinned,
-    selected: batch.deploy.map((env) => atConfiguredFolder(facts, env)),
+    selected: batch.deploy.map((env) => atConfiguredFolder(facts.places, env)),
     stages: stagesIn(config, batch.deploy),
     lockReason,
     notDeployed,
@@ -153,9 +159,8 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   return { verdict: 'proceed', plan, log }
 }
 
-/** The environment with its folder from the configuration (the gate made sure the marker agrees). */
-function atConfiguredFolder(facts: PromoteFacts, env: Impacted): Impacted {
-  const places = facts.places
+/** The environment with its folder from the configuration (checked to agree with the marker first). */
+export function atConfiguredFolder(places: PromoteFacts['places'], env: Impacted): Impacted {
   const place = places && !('problem' in places) ? places.get(env.environment) : undefined
   if (!place) return env
   const child = { ...env.child }
@@ -319,29 +324,8 @@ const placesGate: Gate = (facts, selected) => {
   const places = facts.places
   if (!places) return { gate: 'folders', ok: true, detail: 'no WET folders' }
   if ('problem' in places)
-    return {
-      gate: 'folders',
-      ok: false,
-      detail: `the WET folders could not be checked against the configuration: ${places.problem}`,
-    }
-  const shown = (folder: string) => folder || '(the branch root)'
-  const clauses = selected.flatMap((env) => {
-    const place = places.get(env.environment)
-    if (!place)
-      return [
-        `the configuration puts no environment ${env.environment} in ${facts.pull.headSha.slice(0, 7)} or ${facts.pull.baseRef}`,
-      ]
-    if (place.branch !== env.child.base)
-      return [
-        `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`,
-      ]
-    const folder = env.child.folder ?? ''
-    return folder === place.folder
-      ? []
-      : [
-          `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`,
-        ]
-  })
+    return { gate: 'folders', ok: false, detail: placesUnknown(places.problem) }
+  const clauses = selected.flatMap((env) => misplaced(facts.pull, places, env) ?? [])
   if (clauses.length === 0)
     return { gate: 'folders', ok: true, detail: 'every child is at its configured folder' }
   return {
@@ -349,6 +333,28 @@ const placesGate: Gate = (facts, selected) => {
     ok: false,
     detail: `${clauses.join('; ')}: re-render (push or re-run the pull request workflow)`,
   }
+}
+
+export function placesUnknown(problem: string): string {
+  return `the WET folders could not be checked against the configuration: ${problem}`
+}
+
+/** How the child disagrees with where the configuration puts the environment; undefined when it does not. */
+export function misplaced(
+  pull: PullRequestSnapshot,
+  places: ReadonlyMap<string, WetPlace>,
+  env: Impacted,
+): string | undefined {
+  const shown = (folder: string) => folder || '(the branch root)'
+  const place = places.get(env.environment)
+  if (!place)
+    return `the configuration puts no environment ${env.environment} in ${pull.headSha.slice(0, 7)} or ${pull.baseRef}`
+  if (place.branch !== env.child.base)
+    return `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`
+  const folder = env.child.folder ?? ''
+  return folder === place.folder
+    ? undefined
+    : `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`
 }
 
 /**

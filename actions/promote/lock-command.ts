@@ -3,8 +3,17 @@
 import type { Permission } from '../lib/config/types.js'
 import { listOpenPulls } from '../lib/github/pulls.js'
 import { describeHolder, readLock, releaseLock } from '../lib/locks.js'
-import { impactedOf, repositoryRole } from './facts.js'
-import { checkActor, highestPermission, plannedRow, resolveTargets, stagesIn } from './gates.js'
+import { impactedOf, readPlaces, repositoryRole } from './facts.js'
+import {
+  atConfiguredFolder,
+  checkActor,
+  highestPermission,
+  misplaced,
+  placesUnknown,
+  plannedRow,
+  resolveTargets,
+  stagesIn,
+} from './gates.js'
 import { acquireAll } from './locking.js'
 import { restoreClusters, restoreContext } from './restore.js'
 import type { ReplyRow } from './reply.js'
@@ -61,10 +70,34 @@ async function unlockAll(state: RunState, selected: Targets): Promise<PromoteRes
   const { pull } = state
   const rows: ReplyRow[] = []
   let refused = false
+  // A cluster goes back to the folder the base configuration gives it, never
+  // to one a child's marker (an editable PR body) names: a marker that
+  // disagrees keeps the lock until the child is re-rendered.
+  const places = await readPlaces(client, repo, state.config, pull, selected)
+  if (places && 'problem' in places)
+    return refuse(state, `${placesUnknown(places.problem)}; the locks stay`, [])
+  const wrong = new Map(
+    selected.flatMap((env) => {
+      const why =
+        places && env.stage.backend === 'argocd' ? misplaced(pull, places, env) : undefined
+      return why ? [[env.environment, why] as const] : []
+    }),
+  )
   // A cluster on this parent's child goes back to its WET branch before its lock does.
-  const restored = await restoreClusters(restoreContext(state), selected)
+  const restored = await restoreClusters(
+    restoreContext(state),
+    selected
+      .filter((env) => !wrong.has(env.environment))
+      .map((env) => atConfiguredFolder(places, env)),
+  )
   const stuck = new Set<string>()
   for (const env of selected) {
+    const why = wrong.get(env.environment)
+    if (why) {
+      refused = true
+      rows.push(plannedRow(env, '⛔ still locked', why))
+      continue
+    }
     const cluster = restored.get(env.environment)
     if (cluster?.result === 'failed') {
       refused = true
@@ -89,9 +122,11 @@ async function unlockAll(state: RunState, selected: Targets): Promise<PromoteRes
   if (refused)
     return refuse(
       state,
-      stuck.size > 0
-        ? `the clusters of ${list([...stuck])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
-        : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
+      wrong.size > 0
+        ? `${[...wrong.values()].join('; ')}: re-render (push or re-run the pull request workflow), then unlock; the locks stay`
+        : stuck.size > 0
+          ? `the clusters of ${list([...stuck])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
+          : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them',
       rows,
     )
   return done(state, `unlocked ${list(selected.map((env) => env.environment))}`, rows)
