@@ -30,18 +30,18 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
       .find((p) => p.headRef === `fleet-promote/pr-${fleet.parent}/env-testing`)!
   const setBody = (text: string) =>
     fleet.admin.rest.pulls.update({ ...REPO, pull_number: child().number, body: text })
+  /** As someone with write access could: eu-test-1's marker folder made us-test-1's. */
+  const misplaceEuTest1 = () =>
+    setBody(body.replace('"eu-test-1":"eu-test-1"', '"eu-test-1":"us-test-1"'))
+  const run = (command: string) =>
+    promote(fleet.settings(), fleet.comment(fleet.users.writer, command))
 
   it("refuses a child whose marker was edited to another environment's folder", async () => {
     body = child().body ?? ''
-    // Someone with write access points eu-test-1 at us-test-1's folder.
-    const edited = body.replace('"eu-test-1":"eu-test-1"', '"eu-test-1":"us-test-1"')
-    expect(edited).not.toBe(body)
-    await setBody(edited)
+    await misplaceEuTest1()
+    expect(child().body).not.toBe(body)
     const before = await fleet.snapshot()
-    const result = await promote(
-      fleet.settings(),
-      fleet.comment(fleet.users.writer, '.promote eu-test-1'),
-    )
+    const result = await run('.promote eu-test-1')
     expect(result.decision).toBe('refused')
     expect(result.reason).toBe(
       'the child of eu-test-1 says folder us-test-1, the configuration says eu-test-1: re-render (push or re-run the pull request workflow)',
@@ -58,10 +58,7 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
 
   it('deploys each environment at its configured folder once the marker agrees', async () => {
     await setBody(body)
-    const result = await promote(
-      fleet.settings(),
-      fleet.comment(fleet.users.writer, '.promote testing'),
-    )
+    const result = await run('.promote testing')
     expect(result.decision, result.reason).toBe('deployed')
     const branch = `fleet-promote/pr-${fleet.parent}/env-testing`
     for (const name of TESTING) {
@@ -86,11 +83,8 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
     const branch = `fleet-promote/pr-${fleet.parent}/env-testing`
     const lock = 'fleet-promote-lock/eu-test-1'
     expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeDefined()
-    await setBody(body.replace('"eu-test-1":"eu-test-1"', '"eu-test-1":"us-test-1"'))
-    const refused = await promote(
-      fleet.settings(),
-      fleet.comment(fleet.users.writer, '.unlock eu-test-1'),
-    )
+    await misplaceEuTest1()
+    const refused = await run('.unlock eu-test-1')
     expect(refused.decision).toBe('refused')
     expect(refused.reason).toBe(
       'the child of eu-test-1 says folder us-test-1, the configuration says eu-test-1: re-render (push or re-run the pull request workflow), then unlock; the locks stay',
@@ -103,10 +97,7 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
     expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeDefined()
 
     await setBody(body)
-    const unlocked = await promote(
-      fleet.settings(),
-      fleet.comment(fleet.users.writer, '.unlock eu-test-1'),
-    )
+    const unlocked = await run('.unlock eu-test-1')
     expect(unlocked.decision, unlocked.reason).toBe('done')
     expect(fleet.argocd.getApplication('eu-test-1-addons')?.spec.source).toMatchObject({
       targetRevision: 'env/testing',

@@ -140,35 +140,29 @@ function sharedChild(base: string, environments: string[], config = MERGE_PRODUC
   return environments.map((environment) => {
     const stage = stageFor(config, environment)
     if (!stage) throw new Error(`no stage for ${environment}`)
-    const child: ChildPr = {
+    // A per-environment child made the branch's: one number, branch and marker for all.
+    const { child } = impacted(environment)
+    return {
       environment,
-      parent: PULL.number,
-      number,
-      url: `https://github.test/acme/fleet/pull/${number}`,
-      state: 'open',
-      merged: false,
-      title: `${base} from #7`,
-      body: '',
-      branch: `fleet-promote/pr-7/${unit}`,
-      headSha: 'c'.repeat(40),
-      base,
-      labels: [],
-      marker: {
-        version: 1,
-        parent: PULL.number,
-        environment: unit,
-        stage: stage.name,
-        branch: base,
-        drySha: 'd'.repeat(40),
-        headSha: HEAD,
-        wetSha: WET,
-        environments,
-        folders: Object.fromEntries(environments.map((name) => [name, name])),
+      stage,
+      child: {
+        ...child,
+        number,
+        url: `https://github.test/acme/fleet/pull/${number}`,
+        title: `${base} from #7`,
+        branch: `fleet-promote/pr-7/${unit}`,
+        base,
+        marker: {
+          ...child.marker!,
+          environment: unit,
+          branch: base,
+          environments,
+          folders: Object.fromEntries(environments.map((name) => [name, name])),
+        },
+        unit,
+        folder: environment,
       },
-      unit,
-      folder: environment,
     }
-    return { environment, stage, child }
   })
 }
 
