@@ -69468,7 +69468,7 @@ function decidePromotion(facts) {
         log.push(`batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`);
     const plan = {
         pinned,
-        selected: batch.deploy.map((env) => atConfiguredFolder(facts, env)),
+        selected: batch.deploy.map((env) => atConfiguredFolder(facts.places, env)),
         stages: stagesIn(config, batch.deploy),
         lockReason,
         notDeployed,
@@ -69480,9 +69480,8 @@ function decidePromotion(facts) {
     };
     return { verdict: 'proceed', plan, log };
 }
-/** The environment with its folder from the configuration (the gate made sure the marker agrees). */
-function atConfiguredFolder(facts, env) {
-    const places = facts.places;
+/** The environment with its folder from the configuration (checked to agree with the marker first). */
+function atConfiguredFolder(places, env) {
     const place = places && !('problem' in places) ? places.get(env.environment) : undefined;
     if (!place)
         return env;
@@ -69625,29 +69624,8 @@ const placesGate = (facts, selected) => {
     if (!places)
         return { gate: 'folders', ok: true, detail: 'no WET folders' };
     if ('problem' in places)
-        return {
-            gate: 'folders',
-            ok: false,
-            detail: `the WET folders could not be checked against the configuration: ${places.problem}`,
-        };
-    const shown = (folder) => folder || '(the branch root)';
-    const clauses = selected.flatMap((env) => {
-        const place = places.get(env.environment);
-        if (!place)
-            return [
-                `the configuration puts no environment ${env.environment} in ${facts.pull.headSha.slice(0, 7)} or ${facts.pull.baseRef}`,
-            ];
-        if (place.branch !== env.child.base)
-            return [
-                `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`,
-            ];
-        const folder = env.child.folder ?? '';
-        return folder === place.folder
-            ? []
-            : [
-                `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`,
-            ];
-    });
+        return { gate: 'folders', ok: false, detail: placesUnknown(places.problem) };
+    const clauses = selected.flatMap((env) => misplaced(facts.pull, places, env) ?? []);
     if (clauses.length === 0)
         return { gate: 'folders', ok: true, detail: 'every child is at its configured folder' };
     return {
@@ -69656,6 +69634,22 @@ const placesGate = (facts, selected) => {
         detail: `${clauses.join('; ')}: re-render (push or re-run the pull request workflow)`,
     };
 };
+function placesUnknown(problem) {
+    return `the WET folders could not be checked against the configuration: ${problem}`;
+}
+/** How the child disagrees with where the configuration puts the environment; undefined when it does not. */
+function misplaced(pull, places, env) {
+    const shown = (folder) => folder || '(the branch root)';
+    const place = places.get(env.environment);
+    if (!place)
+        return `the configuration puts no environment ${env.environment} in ${pull.headSha.slice(0, 7)} or ${pull.baseRef}`;
+    if (place.branch !== env.child.base)
+        return `the child of ${env.environment} is on ${env.child.base}, the configuration says ${place.branch}`;
+    const folder = env.child.folder ?? '';
+    return folder === place.folder
+        ? undefined
+        : `the child of ${env.environment} says folder ${shown(folder)}, the configuration says ${shown(place.folder)}`;
+}
 /**
  * The merge backend lands a shared WET branch's child whole, so every folder
  * it holds deploys (the argocd backend points each Application at its own
@@ -70222,6 +70216,16 @@ function needsPlaces(config, impacted) {
     return (impacted.some((env) => env.child.unit !== undefined || env.child.folder !== undefined) ||
         config.environments.some((rule) => rule.path !== undefined));
 }
+/** The WET places of the environments, read when `needsPlaces`: the pinned head's tree, then the base tip's. */
+async function readPlaces(client, repo, config, pull, impacted) {
+    if (!needsPlaces(config, impacted))
+        return undefined;
+    const trees = await transientAs('reading the environments of the pinned head and the base branch', 're-run the command', Promise.all([pull.headSha, pull.baseRef].map(async (ref) => ({
+        ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
+        ...(await filesAt(client, repo, ref)),
+    }))));
+    return placesOf(config, trees);
+}
 /** The latest status of an environment on the head. */
 function statusOf(statuses, environment) {
     return statuses.get(environmentContext(environment));
@@ -70257,12 +70261,7 @@ async function gatherPromoteFacts(state, command) {
             ? reading(`the tip of ${pull.baseRef}`, branchTip(client, repo, pull.baseRef))
             : undefined,
     ]);
-    const places = needsPlaces(config, impacted)
-        ? placesOf(config, await reading('the environments of the pinned head and the base branch', Promise.all([pull.headSha, pull.baseRef].map(async (ref) => ({
-            ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
-            ...(await filesAt(client, repo, ref)),
-        })))))
-        : undefined;
+    const places = await readPlaces(client, repo, config, pull, impacted);
     const requiredRuns = await readRequiredStageRuns(client, repo, {
         config,
         baseRef: pull.baseRef,
@@ -71381,10 +71380,28 @@ async function unlockAll(state, selected) {
     const { pull } = state;
     const rows = [];
     let refused = false;
+    // A cluster goes back to the folder the base configuration gives it, never
+    // to one a child's marker (an editable PR body) names: a marker that
+    // disagrees keeps the lock until the child is re-rendered.
+    const places = await readPlaces(client, repo, state.config, pull, selected);
+    if (places && 'problem' in places)
+        return refuse(state, `${placesUnknown(places.problem)}; the locks stay`, []);
+    const wrong = new Map(selected.flatMap((env) => {
+        const why = places && env.stage.backend === 'argocd' ? misplaced(pull, places, env) : undefined;
+        return why ? [[env.environment, why]] : [];
+    }));
     // A cluster on this parent's child goes back to its WET branch before its lock does.
-    const restored = await restoreClusters(restoreContext(state), selected);
+    const restored = await restoreClusters(restoreContext(state), selected
+        .filter((env) => !wrong.has(env.environment))
+        .map((env) => atConfiguredFolder(places, env)));
     const stuck = new Set();
     for (const env of selected) {
+        const why = wrong.get(env.environment);
+        if (why) {
+            refused = true;
+            rows.push(plannedRow(env, '⛔ still locked', why));
+            continue;
+        }
         const cluster = restored.get(env.environment);
         if (cluster?.result === 'failed') {
             refused = true;
@@ -71401,9 +71418,11 @@ async function unlockAll(state, selected) {
         rows.push(plannedRow(env, result === 'released' ? '🔓 unlocked' : result === 'absent' ? 'not locked' : '⛔ not yours', held ? describeHolder(held) : back));
     }
     if (refused)
-        return refuse(state, stuck.size > 0
-            ? `the clusters of ${nameList([...stuck])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
-            : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
+        return refuse(state, wrong.size > 0
+            ? `${[...wrong.values()].join('; ')}: re-render (push or re-run the pull request workflow), then unlock; the locks stay`
+            : stuck.size > 0
+                ? `the clusters of ${nameList([...stuck])} still run this pull request's child and could not be put back on their WET branch; their locks stay`
+                : 'some environments are locked by another pull request; only its own runs or merge-cleanup release them', rows);
     return done(state, `unlocked ${nameList(selected.map((env) => env.environment))}`, rows);
 }
 
