@@ -207,9 +207,9 @@ describe('merge backend on a shared WET branch on the simulator', () => {
     expect(child().merged).toBe(true)
     expect(fleet.gh.state.refSha(FULL_NAME, 'env/testing')).toBe(child().headSha)
     const counts = fleet.gh.routeCounts()
-    // One landing push for the three folders (and the lock push), never GitHub's merge.
+    // One push lands the three folders and takes their locks, never GitHub's merge.
     expect(counts['PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge']).toBeUndefined()
-    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(2)
+    expect(counts['POST /{owner}/{repo}.git/git-receive-pack']).toBe(1)
     expect(result.environments.map((e) => [e.environment, e.result])).toEqual([
       ['ap-test-1', 'success'],
       ['eu-test-1', 'success'],
