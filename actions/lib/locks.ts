@@ -201,6 +201,11 @@ export interface PushPlan {
   leases: { ref: string; expect: string }[]
 }
 
+/** Makes `plan`'s ref updates in one atomic push: every one, each leased, or none. */
+export async function pushAtomically(at: LockRemote, plan: PushPlan): Promise<void> {
+  await at.git.push(at.remote, plan.refspecs, { atomic: true, leases: plan.leases })
+}
+
 export type LockPlan =
   | { status: 'conflict'; held: HeldLock }
   /** `push` takes `created` (empty when every lock is this PR's already). */
@@ -246,7 +251,7 @@ export async function acquireLocks(
     if (plan.status === 'conflict') return plan
     if (plan.created.length === 0) return { status: 'acquired', created: [] }
     try {
-      await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases })
+      await pushAtomically(at, plan.push)
       return { status: 'acquired', created: plan.created }
     } catch (error) {
       if (!(error instanceof PushRejectedError) || attempt >= ACQUIRE_ATTEMPTS) throw error

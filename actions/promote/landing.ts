@@ -15,7 +15,7 @@
 // and every environment of it has landed with it.
 
 import { errorMessage } from '../lib/errors.js'
-import type { LockRemote, PushPlan } from '../lib/locks.js'
+import { pushAtomically, type LockRemote, type PushPlan } from '../lib/locks.js'
 
 /** What landing needs of one environment's child PR. */
 export interface LandingChild {
@@ -104,7 +104,7 @@ export async function landByPush(
     const plan = await planLanding(at, children)
     for (const env of plan.landed) landed.add(env)
     if (plan.push.refspecs.length === 0) return landed
-    await at.git.push(at.remote, plan.push.refspecs, { atomic: true, leases: plan.push.leases })
+    await pushAtomically(at, plan.push)
     for (const env of plan.pushed) landed.add(env)
     log(`landed ${plan.push.refspecs.length} child PR(s) on their WET branches in one push`)
     return landed

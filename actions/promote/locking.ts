@@ -6,6 +6,7 @@ import {
   acquireLocks,
   describeHolder,
   planLocks,
+  pushAtomically,
   releaseLocks,
   type HeldLock,
 } from '../lib/locks.js'
@@ -52,12 +53,11 @@ export async function acquireAndLand(
     )
     if (locks.status === 'conflict') return undefined
     const landing = await planLanding(settings.locks, children)
-    const refspecs = [...locks.push.refspecs, ...landing.push.refspecs]
-    if (refspecs.length > 0)
-      await settings.locks.git.push(settings.locks.remote, refspecs, {
-        atomic: true,
-        leases: [...locks.push.leases, ...landing.push.leases],
-      })
+    const push = {
+      refspecs: [...locks.push.refspecs, ...landing.push.refspecs],
+      leases: [...locks.push.leases, ...landing.push.leases],
+    }
+    if (push.refspecs.length > 0) await pushAtomically(settings.locks, push)
     settings.log(
       `took ${locks.created.length} lock(s) and landed ${landing.push.refspecs.length} child PR(s) in one push`,
     )
