@@ -1,16 +1,16 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 8903:
+/***/ 9793:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.MissingRefError = exports.ValidationError = exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = exports.Ajv = void 0;
-const core_1 = __nccwpck_require__(5661);
-const draft7_1 = __nccwpck_require__(2397);
-const discriminator_1 = __nccwpck_require__(2894);
-const draft7MetaSchema = __nccwpck_require__(1139);
+const core_1 = __nccwpck_require__(1943);
+const draft7_1 = __nccwpck_require__(9647);
+const discriminator_1 = __nccwpck_require__(8248);
+const draft7MetaSchema = __nccwpck_require__(211);
 const META_SUPPORT_DATA = ["/properties"];
 const META_SCHEMA_ID = "http://json-schema.org/draft-07/schema";
 class Ajv extends core_1.default {
@@ -40,24 +40,24 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(2673);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(8676);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(7733);
+var validation_error_1 = __nccwpck_require__(5783);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
-var ref_error_1 = __nccwpck_require__(2162);
+var ref_error_1 = __nccwpck_require__(6324);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
 //# sourceMappingURL=ajv.js.map
 
 /***/ }),
 
-/***/ 9359:
+/***/ 4205:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -219,15 +219,15 @@ exports.regexpCode = regexpCode;
 
 /***/ }),
 
-/***/ 8676:
+/***/ 7034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
-const code_1 = __nccwpck_require__(9359);
-const scope_1 = __nccwpck_require__(9300);
-var code_2 = __nccwpck_require__(9359);
+const code_1 = __nccwpck_require__(4205);
+const scope_1 = __nccwpck_require__(4386);
+var code_2 = __nccwpck_require__(4205);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
 Object.defineProperty(exports, "strConcat", ({ enumerable: true, get: function () { return code_2.strConcat; } }));
@@ -236,7 +236,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(9300);
+var scope_2 = __nccwpck_require__(4386);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -922,13 +922,13 @@ function par(x) {
 
 /***/ }),
 
-/***/ 9300:
+/***/ 4386:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.ValueScope = exports.ValueScopeName = exports.Scope = exports.varKinds = exports.UsedValueState = void 0;
-const code_1 = __nccwpck_require__(9359);
+const code_1 = __nccwpck_require__(4205);
 class ValueError extends Error {
     constructor(name) {
         super(`CodeGen: "code" for ${name} not defined`);
@@ -1071,15 +1071,15 @@ exports.ValueScope = ValueScope;
 
 /***/ }),
 
-/***/ 9979:
+/***/ 2033:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendErrors = exports.resetErrorsCount = exports.reportExtraError = exports.reportError = exports.keyword$DataError = exports.keywordError = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const names_1 = __nccwpck_require__(7982);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
 exports.keywordError = {
     message: ({ keyword }) => (0, codegen_1.str) `must pass "${keyword}" keyword validation`,
 };
@@ -1200,18 +1200,18 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 
 /***/ }),
 
-/***/ 7670:
+/***/ 8816:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const validation_error_1 = __nccwpck_require__(7733);
-const names_1 = __nccwpck_require__(7982);
-const resolve_1 = __nccwpck_require__(6722);
-const util_1 = __nccwpck_require__(360);
-const validate_1 = __nccwpck_require__(2673);
+const codegen_1 = __nccwpck_require__(7034);
+const validation_error_1 = __nccwpck_require__(5783);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const validate_1 = __nccwpck_require__(7663);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -1448,12 +1448,12 @@ function getJsonPointer(parsedRef, { baseId, schema, root }) {
 
 /***/ }),
 
-/***/ 7982:
+/***/ 2108:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const names = {
     // validation function arguments
     data: new codegen_1.Name("data"), // data passed to validation function
@@ -1482,12 +1482,12 @@ exports["default"] = names;
 
 /***/ }),
 
-/***/ 2162:
+/***/ 6324:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const resolve_1 = __nccwpck_require__(6722);
+const resolve_1 = __nccwpck_require__(8168);
 class MissingRefError extends Error {
     constructor(resolver, baseId, ref, msg) {
         super(msg || `can't resolve reference ${ref} from id ${baseId}`);
@@ -1500,15 +1500,15 @@ exports["default"] = MissingRefError;
 
 /***/ }),
 
-/***/ 6722:
+/***/ 8168:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
-const util_1 = __nccwpck_require__(360);
-const equal = __nccwpck_require__(9006);
-const traverse = __nccwpck_require__(7607);
+const util_1 = __nccwpck_require__(3642);
+const equal = __nccwpck_require__(5944);
+const traverse = __nccwpck_require__(6525);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -1661,7 +1661,7 @@ exports.getSchemaRefs = getSchemaRefs;
 
 /***/ }),
 
-/***/ 33:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1693,14 +1693,14 @@ exports.getRules = getRules;
 
 /***/ }),
 
-/***/ 360:
+/***/ 3642:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.checkStrictMode = exports.getErrorPath = exports.Type = exports.useFunc = exports.setEvaluated = exports.evaluatedPropsToName = exports.mergeEvaluated = exports.eachItem = exports.unescapeJsonPointer = exports.escapeJsonPointer = exports.escapeFragment = exports.unescapeFragment = exports.schemaRefOrVal = exports.schemaHasRulesButRef = exports.schemaHasRules = exports.checkUnknownRules = exports.alwaysValidSchema = exports.toHash = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const code_1 = __nccwpck_require__(9359);
+const codegen_1 = __nccwpck_require__(7034);
+const code_1 = __nccwpck_require__(4205);
 // TODO refactor to use Set
 function toHash(arr) {
     const hash = {};
@@ -1877,7 +1877,7 @@ exports.checkStrictMode = checkStrictMode;
 
 /***/ }),
 
-/***/ 2436:
+/***/ 2758:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1902,15 +1902,15 @@ exports.shouldUseRule = shouldUseRule;
 
 /***/ }),
 
-/***/ 2058:
+/***/ 2380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.boolOrEmptySchema = exports.topBoolOrEmptySchema = void 0;
-const errors_1 = __nccwpck_require__(9979);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
 const boolError = {
     message: "boolean schema is false",
 };
@@ -1958,17 +1958,17 @@ function falseSchemaError(it, overrideAllErrors) {
 
 /***/ }),
 
-/***/ 2277:
+/***/ 8843:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.reportTypeError = exports.checkDataTypes = exports.checkDataType = exports.coerceAndCheckDataType = exports.getJSONTypes = exports.getSchemaTypes = exports.DataType = void 0;
-const rules_1 = __nccwpck_require__(33);
-const applicability_1 = __nccwpck_require__(2436);
-const errors_1 = __nccwpck_require__(9979);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const rules_1 = __nccwpck_require__(6831);
+const applicability_1 = __nccwpck_require__(2758);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 var DataType;
 (function (DataType) {
     DataType[DataType["Correct"] = 0] = "Correct";
@@ -2167,14 +2167,14 @@ function getTypeErrorContext(it) {
 
 /***/ }),
 
-/***/ 6699:
+/***/ 3177:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.assignDefaults = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function assignDefaults(it, ty) {
     const { properties, items } = it.schema;
     if (ty === "object" && properties) {
@@ -2208,24 +2208,24 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 2673:
+/***/ 7663:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getData = exports.KeywordCxt = exports.validateFunctionCode = void 0;
-const boolSchema_1 = __nccwpck_require__(2058);
-const dataType_1 = __nccwpck_require__(2277);
-const applicability_1 = __nccwpck_require__(2436);
-const dataType_2 = __nccwpck_require__(2277);
-const defaults_1 = __nccwpck_require__(6699);
-const keyword_1 = __nccwpck_require__(570);
-const subschema_1 = __nccwpck_require__(3232);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const resolve_1 = __nccwpck_require__(6722);
-const util_1 = __nccwpck_require__(360);
-const errors_1 = __nccwpck_require__(9979);
+const boolSchema_1 = __nccwpck_require__(2380);
+const dataType_1 = __nccwpck_require__(8843);
+const applicability_1 = __nccwpck_require__(2758);
+const dataType_2 = __nccwpck_require__(8843);
+const defaults_1 = __nccwpck_require__(3177);
+const keyword_1 = __nccwpck_require__(2740);
+const subschema_1 = __nccwpck_require__(9930);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const errors_1 = __nccwpck_require__(2033);
 // schema compilation - generates validation function, subschemaCode (below) is used for subschemas
 function validateFunctionCode(it) {
     if (isSchemaObj(it)) {
@@ -2734,16 +2734,16 @@ exports.getData = getData;
 
 /***/ }),
 
-/***/ 570:
+/***/ 2740:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateKeywordUsage = exports.validSchemaType = exports.funcKeywordCode = exports.macroKeywordCode = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const code_1 = __nccwpck_require__(3084);
-const errors_1 = __nccwpck_require__(9979);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const code_1 = __nccwpck_require__(8834);
+const errors_1 = __nccwpck_require__(2033);
 function macroKeywordCode(cxt, def) {
     const { gen, keyword, schema, parentSchema, it } = cxt;
     const macroSchema = def.macro.call(it.self, schema, parentSchema, it);
@@ -2864,14 +2864,14 @@ exports.validateKeywordUsage = validateKeywordUsage;
 
 /***/ }),
 
-/***/ 3232:
+/***/ 9930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendSubschemaMode = exports.extendSubschemaData = exports.getSubschema = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function getSubschema(it, { keyword, schemaProp, schema, schemaPath, errSchemaPath, topSchemaRef }) {
     if (keyword !== undefined && schema !== undefined) {
         throw new Error('both "keyword" and "schema" passed, only one allowed');
@@ -2951,31 +2951,31 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 /***/ }),
 
-/***/ 5661:
+/***/ 1943:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(2673);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(8676);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(7733);
-const ref_error_1 = __nccwpck_require__(2162);
-const rules_1 = __nccwpck_require__(33);
-const compile_1 = __nccwpck_require__(7670);
-const codegen_2 = __nccwpck_require__(8676);
-const resolve_1 = __nccwpck_require__(6722);
-const dataType_1 = __nccwpck_require__(2277);
-const util_1 = __nccwpck_require__(360);
-const $dataRefSchema = __nccwpck_require__(4057);
-const uri_1 = __nccwpck_require__(8885);
+const validation_error_1 = __nccwpck_require__(5783);
+const ref_error_1 = __nccwpck_require__(6324);
+const rules_1 = __nccwpck_require__(6831);
+const compile_1 = __nccwpck_require__(8816);
+const codegen_2 = __nccwpck_require__(7034);
+const resolve_1 = __nccwpck_require__(8168);
+const dataType_1 = __nccwpck_require__(8843);
+const util_1 = __nccwpck_require__(3642);
+const $dataRefSchema = __nccwpck_require__(9209);
+const uri_1 = __nccwpck_require__(175);
 const defaultRegExp = (str, flags) => new RegExp(str, flags);
 defaultRegExp.code = "new RegExp";
 const META_IGNORE_OPTIONS = ["removeAdditional", "useDefaults", "coerceTypes"];
@@ -3575,20 +3575,20 @@ function schemaOrData(schema) {
 
 /***/ }),
 
-/***/ 1919:
+/***/ 309:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 // https://github.com/ajv-validator/ajv/issues/889
-const equal = __nccwpck_require__(9006);
+const equal = __nccwpck_require__(5944);
 equal.code = 'require("ajv/dist/runtime/equal").default';
 exports["default"] = equal;
 //# sourceMappingURL=equal.js.map
 
 /***/ }),
 
-/***/ 4398:
+/***/ 6068:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3618,19 +3618,19 @@ ucs2length.code = 'require("ajv/dist/runtime/ucs2length").default';
 
 /***/ }),
 
-/***/ 8885:
+/***/ 175:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const uri = __nccwpck_require__(1824);
+const uri = __nccwpck_require__(9854);
 uri.code = 'require("ajv/dist/runtime/uri").default';
 exports["default"] = uri;
 //# sourceMappingURL=uri.js.map
 
 /***/ }),
 
-/***/ 7733:
+/***/ 5783:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -3647,14 +3647,14 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 6640:
+/***/ 6453:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateAdditionalItems = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -3702,15 +3702,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2135:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const util_1 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must NOT have additional properties",
     params: ({ params }) => (0, codegen_1._) `{additionalProperty: ${params.additionalProperty}}`,
@@ -3814,12 +3814,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6077:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "allOf",
     schemaType: "array",
@@ -3843,12 +3843,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3724:
+/***/ 8822:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "anyOf",
     schemaType: "array",
@@ -3861,13 +3861,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2798:
+/***/ 2956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { min, max } }) => max === undefined
         ? (0, codegen_1.str) `must contain at least ${min} valid item(s)`
@@ -3962,15 +3962,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3242:
+/***/ 3084:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateSchemaDeps = exports.validatePropertyDeps = exports.error = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 exports.error = {
     message: ({ params: { property, depsCount, deps } }) => {
         const property_ies = depsCount === 1 ? "property" : "properties";
@@ -4053,13 +4053,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1120:
+/***/ 3710:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params }) => (0, codegen_1.str) `must match "${params.ifClause}" schema`,
     params: ({ params }) => (0, codegen_1._) `{failingKeyword: ${params.ifClause}}`,
@@ -4125,27 +4125,27 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4287:
+/***/ 225:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(6640);
-const prefixItems_1 = __nccwpck_require__(2635);
-const items_1 = __nccwpck_require__(9639);
-const items2020_1 = __nccwpck_require__(7351);
-const contains_1 = __nccwpck_require__(2798);
-const dependencies_1 = __nccwpck_require__(3242);
-const propertyNames_1 = __nccwpck_require__(3924);
-const additionalProperties_1 = __nccwpck_require__(2135);
-const properties_1 = __nccwpck_require__(1586);
-const patternProperties_1 = __nccwpck_require__(6560);
-const not_1 = __nccwpck_require__(4598);
-const anyOf_1 = __nccwpck_require__(3724);
-const oneOf_1 = __nccwpck_require__(7362);
-const allOf_1 = __nccwpck_require__(6077);
-const if_1 = __nccwpck_require__(1120);
-const thenElse_1 = __nccwpck_require__(7445);
+const additionalItems_1 = __nccwpck_require__(6453);
+const prefixItems_1 = __nccwpck_require__(6965);
+const items_1 = __nccwpck_require__(8681);
+const items2020_1 = __nccwpck_require__(9641);
+const contains_1 = __nccwpck_require__(2956);
+const dependencies_1 = __nccwpck_require__(3084);
+const propertyNames_1 = __nccwpck_require__(9678);
+const additionalProperties_1 = __nccwpck_require__(9769);
+const properties_1 = __nccwpck_require__(9932);
+const patternProperties_1 = __nccwpck_require__(54);
+const not_1 = __nccwpck_require__(3036);
+const anyOf_1 = __nccwpck_require__(8822);
+const oneOf_1 = __nccwpck_require__(5840);
+const allOf_1 = __nccwpck_require__(2875);
+const if_1 = __nccwpck_require__(3710);
+const thenElse_1 = __nccwpck_require__(3143);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -4175,15 +4175,15 @@ exports["default"] = getApplicator;
 
 /***/ }),
 
-/***/ 9639:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateTuple = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "items",
     type: "array",
@@ -4233,15 +4233,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7351:
+/***/ 9641:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
-const additionalItems_1 = __nccwpck_require__(6640);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
+const additionalItems_1 = __nccwpck_require__(6453);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -4269,12 +4269,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4598:
+/***/ 3036:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "not",
     schemaType: ["object", "boolean"],
@@ -4301,13 +4301,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7362:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must match exactly one schema in oneOf",
     params: ({ params }) => (0, codegen_1._) `{passingSchemas: ${params.passing}}`,
@@ -4367,15 +4367,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6560:
+/***/ 54:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const util_2 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const util_2 = __nccwpck_require__(3642);
 const def = {
     keyword: "patternProperties",
     type: "object",
@@ -4448,12 +4448,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2635:
+/***/ 6965:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const items_1 = __nccwpck_require__(9639);
+const items_1 = __nccwpck_require__(8681);
 const def = {
     keyword: "prefixItems",
     type: "array",
@@ -4466,15 +4466,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1586:
+/***/ 9932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(2673);
-const code_1 = __nccwpck_require__(3084);
-const util_1 = __nccwpck_require__(360);
-const additionalProperties_1 = __nccwpck_require__(2135);
+const validate_1 = __nccwpck_require__(7663);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const additionalProperties_1 = __nccwpck_require__(9769);
 const def = {
     keyword: "properties",
     type: "object",
@@ -4526,13 +4526,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3924:
+/***/ 9678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "property name must be valid",
     params: ({ params }) => (0, codegen_1._) `{propertyName: ${params.propertyName}}`,
@@ -4570,12 +4570,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7445:
+/***/ 3143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: ["then", "else"],
     schemaType: ["object", "boolean"],
@@ -4589,16 +4589,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3084:
+/***/ 8834:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateUnion = exports.validateArray = exports.usePattern = exports.callValidateCode = exports.schemaProperties = exports.allSchemaProperties = exports.noPropertyInData = exports.propertyInData = exports.isOwnProperty = exports.hasPropFunc = exports.reportMissingProp = exports.checkMissingProp = exports.checkReportMissingProp = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const names_1 = __nccwpck_require__(7982);
-const util_2 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
+const util_2 = __nccwpck_require__(3642);
 function checkReportMissingProp(cxt, prop) {
     const { gen, data, it } = cxt;
     gen.if(noPropertyInData(gen, data, prop, it.opts.ownProperties), () => {
@@ -4726,7 +4726,7 @@ exports.validateUnion = validateUnion;
 
 /***/ }),
 
-/***/ 6936:
+/***/ 1338:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4742,13 +4742,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 8319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const id_1 = __nccwpck_require__(6936);
-const ref_1 = __nccwpck_require__(7484);
+const id_1 = __nccwpck_require__(1338);
+const ref_1 = __nccwpck_require__(1034);
 const core = [
     "$schema",
     "$id",
@@ -4764,18 +4764,18 @@ exports["default"] = core;
 
 /***/ }),
 
-/***/ 7484:
+/***/ 1034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.callRef = exports.getValidate = void 0;
-const ref_error_1 = __nccwpck_require__(2162);
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const compile_1 = __nccwpck_require__(7670);
-const util_1 = __nccwpck_require__(360);
+const ref_error_1 = __nccwpck_require__(6324);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const compile_1 = __nccwpck_require__(8816);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "$ref",
     schemaType: "string",
@@ -4892,16 +4892,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2894:
+/***/ 8248:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const types_1 = __nccwpck_require__(6947);
-const compile_1 = __nccwpck_require__(7670);
-const ref_error_1 = __nccwpck_require__(2162);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const types_1 = __nccwpck_require__(3981);
+const compile_1 = __nccwpck_require__(8816);
+const ref_error_1 = __nccwpck_require__(6324);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { discrError, tagName } }) => discrError === types_1.DiscrError.Tag
         ? `tag "${tagName}" must be string`
@@ -5002,7 +5002,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6947:
+/***/ 3981:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5017,16 +5017,16 @@ var DiscrError;
 
 /***/ }),
 
-/***/ 2397:
+/***/ 9647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core_1 = __nccwpck_require__(6829);
-const validation_1 = __nccwpck_require__(417);
-const applicator_1 = __nccwpck_require__(4287);
-const format_1 = __nccwpck_require__(9745);
-const metadata_1 = __nccwpck_require__(5764);
+const core_1 = __nccwpck_require__(8319);
+const validation_1 = __nccwpck_require__(7387);
+const applicator_1 = __nccwpck_require__(225);
+const format_1 = __nccwpck_require__(6155);
+const metadata_1 = __nccwpck_require__(6258);
 const draft7Vocabularies = [
     core_1.default,
     validation_1.default,
@@ -5040,12 +5040,12 @@ exports["default"] = draft7Vocabularies;
 
 /***/ }),
 
-/***/ 2986:
+/***/ 4672:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match format "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{format: ${schemaCode}}`,
@@ -5138,19 +5138,19 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9745:
+/***/ 6155:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const format_1 = __nccwpck_require__(2986);
+const format_1 = __nccwpck_require__(4672);
 const format = [format_1.default];
 exports["default"] = format;
 //# sourceMappingURL=index.js.map
 
 /***/ }),
 
-/***/ 5764:
+/***/ 6258:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5174,14 +5174,14 @@ exports.contentVocabulary = [
 
 /***/ }),
 
-/***/ 2293:
+/***/ 5088:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to constant",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValue: ${schemaCode}}`,
@@ -5205,14 +5205,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6088:
+/***/ 3174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to one of the allowed values",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValues: ${schemaCode}}`,
@@ -5259,21 +5259,21 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 417:
+/***/ 7387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const limitNumber_1 = __nccwpck_require__(835);
-const multipleOf_1 = __nccwpck_require__(876);
-const limitLength_1 = __nccwpck_require__(3914);
-const pattern_1 = __nccwpck_require__(5983);
-const limitProperties_1 = __nccwpck_require__(3943);
-const required_1 = __nccwpck_require__(736);
-const limitItems_1 = __nccwpck_require__(9280);
-const uniqueItems_1 = __nccwpck_require__(3028);
-const const_1 = __nccwpck_require__(2293);
-const enum_1 = __nccwpck_require__(6088);
+const limitNumber_1 = __nccwpck_require__(1437);
+const multipleOf_1 = __nccwpck_require__(6686);
+const limitLength_1 = __nccwpck_require__(4064);
+const pattern_1 = __nccwpck_require__(2045);
+const limitProperties_1 = __nccwpck_require__(6325);
+const required_1 = __nccwpck_require__(2458);
+const limitItems_1 = __nccwpck_require__(4798);
+const uniqueItems_1 = __nccwpck_require__(9850);
+const const_1 = __nccwpck_require__(5088);
+const enum_1 = __nccwpck_require__(3174);
 const validation = [
     // number
     limitNumber_1.default,
@@ -5298,12 +5298,12 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 9280:
+/***/ 4798:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxItems" ? "more" : "fewer";
@@ -5328,14 +5328,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3914:
+/***/ 4064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const ucs2length_1 = __nccwpck_require__(4398);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const ucs2length_1 = __nccwpck_require__(6068);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxLength" ? "more" : "fewer";
@@ -5361,12 +5361,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 835:
+/***/ 1437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const ops = codegen_1.operators;
 const KWDs = {
     maximum: { okStr: "<=", ok: ops.LTE, fail: ops.GT },
@@ -5394,12 +5394,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3943:
+/***/ 6325:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxProperties" ? "more" : "fewer";
@@ -5424,12 +5424,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 876:
+/***/ 6686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must be multiple of ${schemaCode}`,
     params: ({ schemaCode }) => (0, codegen_1._) `{multipleOf: ${schemaCode}}`,
@@ -5456,14 +5456,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5983:
+/***/ 2045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const util_1 = __nccwpck_require__(360);
-const codegen_1 = __nccwpck_require__(8676);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match pattern "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{pattern: ${schemaCode}}`,
@@ -5495,14 +5495,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 736:
+/***/ 2458:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { missingProperty } }) => (0, codegen_1.str) `must have required property '${missingProperty}'`,
     params: ({ params: { missingProperty } }) => (0, codegen_1._) `{missingProperty: ${missingProperty}}`,
@@ -5580,15 +5580,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3028:
+/***/ 9850:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const dataType_1 = __nccwpck_require__(2277);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const dataType_1 = __nccwpck_require__(8843);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: ({ params: { i, j } }) => (0, codegen_1.str) `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
     params: ({ params: { i, j } }) => (0, codegen_1._) `{i: ${i}, j: ${j}}`,
@@ -5650,7 +5650,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9006:
+/***/ 5944:
 /***/ ((module) => {
 
 
@@ -5703,7 +5703,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 7607:
+/***/ 6525:
 /***/ ((module) => {
 
 
@@ -5803,7 +5803,7 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 8427:
+/***/ 5021:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5943,17 +5943,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(2876)
-const { safeRe: re, t } = __nccwpck_require__(2631)
-const cmp = __nccwpck_require__(9518)
-const debug = __nccwpck_require__(2399)
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const parseOptions = __nccwpck_require__(9302)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+const cmp = __nccwpck_require__(2676)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 
 /***/ }),
 
-/***/ 7542:
+/***/ 7668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -6175,22 +6175,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(9036)
+const LRU = __nccwpck_require__(1961)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(2876)
-const Comparator = __nccwpck_require__(8427)
-const debug = __nccwpck_require__(2399)
-const SemVer = __nccwpck_require__(4211)
-const trimComparatorWhitespace = __nccwpck_require__(9345)
+const parseOptions = __nccwpck_require__(9302)
+const Comparator = __nccwpck_require__(5021)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const trimComparatorWhitespace = __nccwpck_require__(4043)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(2631)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(8053)
+} = __nccwpck_require__(8105)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(2311)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -6537,17 +6537,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 4211:
+/***/ 5573:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(2399)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(8053)
-const { safeRe: re, t } = __nccwpck_require__(2631)
+const debug = __nccwpck_require__(7137)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(2311)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
-const parseOptions = __nccwpck_require__(2876)
-const { compareIdentifiers } = __nccwpck_require__(4780)
+const parseOptions = __nccwpck_require__(9302)
+const { compareIdentifiers } = __nccwpck_require__(1198)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -6894,12 +6894,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 8559:
+/***/ 4681:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -6909,17 +6909,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 9518:
+/***/ 2676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(210)
-const neq = __nccwpck_require__(7590)
-const gt = __nccwpck_require__(8303)
-const gte = __nccwpck_require__(2975)
-const lt = __nccwpck_require__(3448)
-const lte = __nccwpck_require__(6498)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gt = __nccwpck_require__(9441)
+const gte = __nccwpck_require__(9106)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -6970,14 +6970,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 2993:
+/***/ 367:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const parse = __nccwpck_require__(2793)
-const { safeRe: re, t } = __nccwpck_require__(2631)
+const SemVer = __nccwpck_require__(5573)
+const parse = __nccwpck_require__(5667)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -7039,12 +7039,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 6056:
+/***/ 8026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -7055,24 +7055,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 962:
+/***/ 756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 637:
+/***/ 4507:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -7081,12 +7081,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 6431:
+/***/ 9237:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -7148,48 +7148,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 210:
+/***/ 1056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 8303:
+/***/ 9441:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 2975:
+/***/ 9106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 2090:
+/***/ 3908:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -7212,72 +7212,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 3448:
+/***/ 3470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 6498:
+/***/ 7111:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 2471:
+/***/ 9789:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 9251:
+/***/ 7065:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 7590:
+/***/ 2492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 2793:
+/***/ 5667:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -7297,24 +7297,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 7900:
+/***/ 6594:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 8266:
+/***/ 6500:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -7324,36 +7324,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 4261:
+/***/ 8707:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 7760:
+/***/ 2242:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(6056)
+const compareBuild = __nccwpck_require__(8026)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 9456:
+/***/ 5197:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -7367,26 +7367,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 6168:
+/***/ 4426:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(6056)
+const compareBuild = __nccwpck_require__(8026)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 970:
+/***/ 9212:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
-const constants = __nccwpck_require__(8053)
-const SemVer = __nccwpck_require__(4211)
+const parse = __nccwpck_require__(5667)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -7434,12 +7434,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 9060:
+/***/ 8138:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -7449,54 +7449,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 4675:
+/***/ 4978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(2631)
-const constants = __nccwpck_require__(8053)
-const SemVer = __nccwpck_require__(4211)
-const identifiers = __nccwpck_require__(4780)
-const parse = __nccwpck_require__(2793)
-const valid = __nccwpck_require__(9060)
-const clean = __nccwpck_require__(8559)
-const inc = __nccwpck_require__(2090)
-const diff = __nccwpck_require__(6431)
-const major = __nccwpck_require__(2471)
-const minor = __nccwpck_require__(9251)
-const patch = __nccwpck_require__(7900)
-const prerelease = __nccwpck_require__(8266)
-const compare = __nccwpck_require__(637)
-const rcompare = __nccwpck_require__(4261)
-const compareLoose = __nccwpck_require__(962)
-const compareBuild = __nccwpck_require__(6056)
-const sort = __nccwpck_require__(6168)
-const rsort = __nccwpck_require__(7760)
-const gt = __nccwpck_require__(8303)
-const lt = __nccwpck_require__(3448)
-const eq = __nccwpck_require__(210)
-const neq = __nccwpck_require__(7590)
-const gte = __nccwpck_require__(2975)
-const lte = __nccwpck_require__(6498)
-const cmp = __nccwpck_require__(9518)
-const coerce = __nccwpck_require__(2993)
-const truncate = __nccwpck_require__(970)
-const Comparator = __nccwpck_require__(8427)
-const Range = __nccwpck_require__(7542)
-const satisfies = __nccwpck_require__(9456)
-const toComparators = __nccwpck_require__(1110)
-const maxSatisfying = __nccwpck_require__(6561)
-const minSatisfying = __nccwpck_require__(75)
-const minVersion = __nccwpck_require__(5394)
-const validRange = __nccwpck_require__(1545)
-const outside = __nccwpck_require__(5904)
-const gtr = __nccwpck_require__(6284)
-const ltr = __nccwpck_require__(6661)
-const intersects = __nccwpck_require__(6769)
-const simplifyRange = __nccwpck_require__(324)
-const subset = __nccwpck_require__(7865)
+const internalRe = __nccwpck_require__(8105)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+const identifiers = __nccwpck_require__(1198)
+const parse = __nccwpck_require__(5667)
+const valid = __nccwpck_require__(8138)
+const clean = __nccwpck_require__(4681)
+const inc = __nccwpck_require__(3908)
+const diff = __nccwpck_require__(9237)
+const major = __nccwpck_require__(9789)
+const minor = __nccwpck_require__(7065)
+const patch = __nccwpck_require__(6594)
+const prerelease = __nccwpck_require__(6500)
+const compare = __nccwpck_require__(4507)
+const rcompare = __nccwpck_require__(8707)
+const compareLoose = __nccwpck_require__(756)
+const compareBuild = __nccwpck_require__(8026)
+const sort = __nccwpck_require__(4426)
+const rsort = __nccwpck_require__(2242)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gte = __nccwpck_require__(9106)
+const lte = __nccwpck_require__(7111)
+const cmp = __nccwpck_require__(2676)
+const coerce = __nccwpck_require__(367)
+const truncate = __nccwpck_require__(9212)
+const Comparator = __nccwpck_require__(5021)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const toComparators = __nccwpck_require__(6236)
+const maxSatisfying = __nccwpck_require__(5903)
+const minSatisfying = __nccwpck_require__(8957)
+const minVersion = __nccwpck_require__(9888)
+const validRange = __nccwpck_require__(4907)
+const outside = __nccwpck_require__(9638)
+const gtr = __nccwpck_require__(2874)
+const ltr = __nccwpck_require__(2831)
+const intersects = __nccwpck_require__(5439)
+const simplifyRange = __nccwpck_require__(8150)
+const subset = __nccwpck_require__(7831)
 module.exports = {
   parse,
   valid,
@@ -7549,7 +7549,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8053:
+/***/ 2311:
 /***/ ((module) => {
 
 
@@ -7623,7 +7623,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2399:
+/***/ 7137:
 /***/ ((module) => {
 
 
@@ -7641,7 +7641,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 4780:
+/***/ 1198:
 /***/ ((module) => {
 
 
@@ -7677,7 +7677,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9036:
+/***/ 1961:
 /***/ ((module) => {
 
 
@@ -7726,7 +7726,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 2876:
+/***/ 9302:
 /***/ ((module) => {
 
 
@@ -7750,7 +7750,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 2631:
+/***/ 8105:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -7759,8 +7759,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(8053)
-const debug = __nccwpck_require__(2399)
+} = __nccwpck_require__(2311)
+const debug = __nccwpck_require__(7137)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -7980,7 +7980,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 9345:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -7995,7 +7995,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(8053)
+} = __nccwpck_require__(2311)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -8425,25 +8425,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 6284:
+/***/ 2874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(5904)
+const outside = __nccwpck_require__(9638)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 6769:
+/***/ 5439:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -8454,12 +8454,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 6661:
+/***/ 2831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(5904)
+const outside = __nccwpck_require__(9638)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -8467,13 +8467,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 6561:
+/***/ 5903:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -8501,13 +8501,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 75:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -8534,14 +8534,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 5394:
+/***/ 9888:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
-const gt = __nccwpck_require__(8303)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const gt = __nccwpck_require__(9441)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -8604,20 +8604,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 5904:
+/***/ 9638:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Comparator = __nccwpck_require__(8427)
+const SemVer = __nccwpck_require__(5573)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(7542)
-const satisfies = __nccwpck_require__(9456)
-const gt = __nccwpck_require__(8303)
-const lt = __nccwpck_require__(3448)
-const lte = __nccwpck_require__(6498)
-const gte = __nccwpck_require__(2975)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+const gte = __nccwpck_require__(9106)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -8693,7 +8693,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 324:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8701,8 +8701,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(9456)
-const compare = __nccwpck_require__(637)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -8749,16 +8749,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 7865:
+/***/ 7831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
-const Comparator = __nccwpck_require__(8427)
+const Range = __nccwpck_require__(7668)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(9456)
-const compare = __nccwpck_require__(637)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -9005,12 +9005,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 1110:
+/***/ 6236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -9022,12 +9022,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 1545:
+/***/ 4907:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -9042,15 +9042,15 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 9898:
+/***/ 776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(3810);
+module.exports = __nccwpck_require__(4488);
 
 
 /***/ }),
 
-/***/ 3810:
+/***/ 4488:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -9322,34 +9322,34 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 5704:
+/***/ 734:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(2045)
-const Dispatcher = __nccwpck_require__(4443)
-const Pool = __nccwpck_require__(3756)
-const BalancedPool = __nccwpck_require__(6317)
-const Agent = __nccwpck_require__(261)
-const ProxyAgent = __nccwpck_require__(920)
-const EnvHttpProxyAgent = __nccwpck_require__(5545)
-const RetryAgent = __nccwpck_require__(9306)
-const errors = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
+const Client = __nccwpck_require__(5215)
+const Dispatcher = __nccwpck_require__(6089)
+const Pool = __nccwpck_require__(7454)
+const BalancedPool = __nccwpck_require__(7479)
+const Agent = __nccwpck_require__(3779)
+const ProxyAgent = __nccwpck_require__(4942)
+const EnvHttpProxyAgent = __nccwpck_require__(5579)
+const RetryAgent = __nccwpck_require__(8056)
+const errors = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(3055)
-const buildConnector = __nccwpck_require__(5496)
-const MockClient = __nccwpck_require__(2957)
-const MockAgent = __nccwpck_require__(5973)
-const MockPool = __nccwpck_require__(9276)
-const mockErrors = __nccwpck_require__(5797)
-const RetryHandler = __nccwpck_require__(2464)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4221)
-const DecoratorHandler = __nccwpck_require__(9267)
-const RedirectHandler = __nccwpck_require__(2394)
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const api = __nccwpck_require__(8833)
+const buildConnector = __nccwpck_require__(6962)
+const MockClient = __nccwpck_require__(9271)
+const MockAgent = __nccwpck_require__(2107)
+const MockPool = __nccwpck_require__(2646)
+const mockErrors = __nccwpck_require__(1427)
+const RetryHandler = __nccwpck_require__(2406)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5319)
+const DecoratorHandler = __nccwpck_require__(6037)
+const RedirectHandler = __nccwpck_require__(7424)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -9367,10 +9367,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(2754),
-  retry: __nccwpck_require__(2850),
-  dump: __nccwpck_require__(5108),
-  dns: __nccwpck_require__(7251)
+  redirect: __nccwpck_require__(92),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(410),
+  dns: __nccwpck_require__(1893)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -9432,7 +9432,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(7302).fetch)
+const fetchImpl = (__nccwpck_require__(7532).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -9444,39 +9444,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(2652).Headers
-/* unused reexport */ __nccwpck_require__(4499).Response
-/* unused reexport */ __nccwpck_require__(5031).Request
-/* unused reexport */ __nccwpck_require__(5054).FormData
+/* unused reexport */ __nccwpck_require__(1470).Headers
+/* unused reexport */ __nccwpck_require__(9141).Response
+/* unused reexport */ __nccwpck_require__(5601).Request
+/* unused reexport */ __nccwpck_require__(1112).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(3723).FileReader
+/* unused reexport */ __nccwpck_require__(5969).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(2795)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(3109)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(8021)
-const { kConstruct } = __nccwpck_require__(6565)
+const { CacheStorage } = __nccwpck_require__(1627)
+const { kConstruct } = __nccwpck_require__(1519)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(8061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(3775)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(6372)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(2318)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(9148)
-/* unused reexport */ __nccwpck_require__(566).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(2494)
+/* unused reexport */ __nccwpck_require__(2920).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -9492,18 +9492,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(3262)
+const { EventSource } = __nccwpck_require__(2328)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 9670:
+/***/ 8608:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(9192)
-const { RequestAbortedError } = __nccwpck_require__(9611)
+const { addAbortListener } = __nccwpck_require__(586)
+const { RequestAbortedError } = __nccwpck_require__(5793)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -9563,16 +9563,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9724:
+/***/ 9086:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -9678,7 +9678,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 998:
+/***/ 9972:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -9692,10 +9692,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -9936,16 +9936,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 8675:
+/***/ 2481:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(6335)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1055)
+const { Readable } = __nccwpck_require__(1433)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -10157,18 +10157,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 4720:
+/***/ 7170:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1055)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -10384,15 +10384,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 2274:
+/***/ 5792:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(9611)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(9192)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -10499,21 +10499,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 3055:
+/***/ 8833:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(8675)
-module.exports.stream = __nccwpck_require__(4720)
-module.exports.pipeline = __nccwpck_require__(998)
-module.exports.upgrade = __nccwpck_require__(2274)
-module.exports.connect = __nccwpck_require__(9724)
+module.exports.request = __nccwpck_require__(2481)
+module.exports.stream = __nccwpck_require__(7170)
+module.exports.pipeline = __nccwpck_require__(9972)
+module.exports.upgrade = __nccwpck_require__(5792)
+module.exports.connect = __nccwpck_require__(9086)
 
 
 /***/ }),
 
-/***/ 6335:
+/***/ 1433:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -10522,9 +10522,9 @@ module.exports.connect = __nccwpck_require__(9724)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { ReadableStreamFrom } = __nccwpck_require__(9192)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { ReadableStreamFrom } = __nccwpck_require__(586)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -10905,15 +10905,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 1055:
+/***/ 5225:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 
-const { chunksDecode } = __nccwpck_require__(6335)
+const { chunksDecode } = __nccwpck_require__(1433)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -11005,16 +11005,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5496:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9192)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(9611)
-const timers = __nccwpck_require__(4083)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5793)
+const timers = __nccwpck_require__(1017)
 
 function noop () {}
 
@@ -11252,7 +11252,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 1799:
+/***/ 1045:
 /***/ ((module) => {
 
 
@@ -11377,7 +11377,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8502:
+/***/ 8580:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11586,7 +11586,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9611:
+/***/ 5793:
 /***/ ((module) => {
 
 
@@ -12018,7 +12018,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8375:
+/***/ 8861:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12026,7 +12026,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -12041,9 +12041,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(1799)
+} = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -12507,7 +12507,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 8963:
+/***/ 33:
 /***/ ((module) => {
 
 module.exports = {
@@ -12581,7 +12581,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1216:
+/***/ 6510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12589,7 +12589,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(1799)
+} = __nccwpck_require__(1045)
 
 class TstNode {
   /** @type {any} */
@@ -12740,13 +12740,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9192:
+/***/ 586:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(8963)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(33)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -12754,9 +12754,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(1799)
-const { tree } = __nccwpck_require__(1216)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
+const { tree } = __nccwpck_require__(6510)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -13466,18 +13466,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 261:
+/***/ 3779:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(8963)
-const DispatcherBase = __nccwpck_require__(6313)
-const Pool = __nccwpck_require__(3756)
-const Client = __nccwpck_require__(2045)
-const util = __nccwpck_require__(9192)
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
+const DispatcherBase = __nccwpck_require__(4339)
+const Pool = __nccwpck_require__(7454)
+const Client = __nccwpck_require__(5215)
+const util = __nccwpck_require__(586)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -13606,7 +13606,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 6317:
+/***/ 7479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13614,7 +13614,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   PoolBase,
   kClients,
@@ -13622,10 +13622,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2376)
-const Pool = __nccwpck_require__(3756)
-const { kUrl, kInterceptors } = __nccwpck_require__(8963)
-const { parseOrigin } = __nccwpck_require__(9192)
+} = __nccwpck_require__(4830)
+const Pool = __nccwpck_require__(7454)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const { parseOrigin } = __nccwpck_require__(586)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -13822,7 +13822,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 661:
+/***/ 6443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13830,9 +13830,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const timers = __nccwpck_require__(4083)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const timers = __nccwpck_require__(1017)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -13845,7 +13845,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -13878,9 +13878,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(8963)
+} = __nccwpck_require__(33)
 
-const constants = __nccwpck_require__(1424)
+const constants = __nccwpck_require__(2418)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -13892,11 +13892,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3238) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(8776) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(4674))
+    mod = await WebAssembly.compile(__nccwpck_require__(3072))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -13904,7 +13904,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3238))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(8776))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -14819,7 +14819,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(3044).extractBody)
+      extractBody = (__nccwpck_require__(3842).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -15342,7 +15342,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 3196:
+/***/ 1582:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15350,13 +15350,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(9192)
+const util = __nccwpck_require__(586)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -15375,7 +15375,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(8963)
+} = __nccwpck_require__(33)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -15781,7 +15781,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(3044).extractBody)
+    extractBody ??= (__nccwpck_require__(3842).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -16141,7 +16141,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 2045:
+/***/ 5215:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -16151,16 +16151,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const Request = __nccwpck_require__(8375)
-const DispatcherBase = __nccwpck_require__(6313)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const Request = __nccwpck_require__(8861)
+const DispatcherBase = __nccwpck_require__(4339)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(9611)
-const buildConnector = __nccwpck_require__(5496)
+} = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
 const {
   kUrl,
   kServerName,
@@ -16202,9 +16202,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(8963)
-const connectH1 = __nccwpck_require__(661)
-const connectH2 = __nccwpck_require__(3196)
+} = __nccwpck_require__(33)
+const connectH1 = __nccwpck_require__(6443)
+const connectH2 = __nccwpck_require__(1582)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -16512,7 +16512,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 function onError (client, err) {
   if (
@@ -16772,19 +16772,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 6313:
+/***/ 4339:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(4443)
+const Dispatcher = __nccwpck_require__(6089)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(9611)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(8963)
+} = __nccwpck_require__(5793)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(33)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -16987,7 +16987,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 4443:
+/***/ 6089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17059,15 +17059,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 5545:
+/***/ 5579:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(6313)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(8963)
-const ProxyAgent = __nccwpck_require__(920)
-const Agent = __nccwpck_require__(261)
+const DispatcherBase = __nccwpck_require__(4339)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(33)
+const ProxyAgent = __nccwpck_require__(4942)
+const Agent = __nccwpck_require__(3779)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -17226,7 +17226,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 7596:
+/***/ 158:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -17350,15 +17350,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2376:
+/***/ 4830:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(6313)
-const FixedQueue = __nccwpck_require__(7596)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(8963)
-const PoolStats = __nccwpck_require__(2038)
+const DispatcherBase = __nccwpck_require__(4339)
+const FixedQueue = __nccwpck_require__(158)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(33)
+const PoolStats = __nccwpck_require__(4000)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -17551,10 +17551,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2038:
+/***/ 4000:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(8963)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(33)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -17592,7 +17592,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 3756:
+/***/ 7454:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17603,14 +17603,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2376)
-const Client = __nccwpck_require__(2045)
+} = __nccwpck_require__(4830)
+const Client = __nccwpck_require__(5215)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { kUrl, kInterceptors } = __nccwpck_require__(8963)
-const buildConnector = __nccwpck_require__(5496)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const buildConnector = __nccwpck_require__(6962)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -17706,19 +17706,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 920:
+/***/ 4942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(8963)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(261)
-const Pool = __nccwpck_require__(3756)
-const DispatcherBase = __nccwpck_require__(6313)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(9611)
-const buildConnector = __nccwpck_require__(5496)
-const Client = __nccwpck_require__(2045)
+const Agent = __nccwpck_require__(3779)
+const Pool = __nccwpck_require__(7454)
+const DispatcherBase = __nccwpck_require__(4339)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
+const Client = __nccwpck_require__(5215)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -17987,13 +17987,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 9306:
+/***/ 8056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(4443)
-const RetryHandler = __nccwpck_require__(2464)
+const Dispatcher = __nccwpck_require__(6089)
+const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -18029,7 +18029,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 4221:
+/***/ 5319:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -18037,8 +18037,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const Agent = __nccwpck_require__(261)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const Agent = __nccwpck_require__(3779)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -18068,7 +18068,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9267:
+/***/ 6037:
 /***/ ((module) => {
 
 
@@ -18119,15 +18119,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 2394:
+/***/ 7424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
-const { kBodyUsed } = __nccwpck_require__(8963)
+const util = __nccwpck_require__(586)
+const { kBodyUsed } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -18358,20 +18358,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 2464:
+/***/ 2406:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(8963)
-const { RequestRetryError } = __nccwpck_require__(9611)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(33)
+const { RequestRetryError } = __nccwpck_require__(5793)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(9192)
+} = __nccwpck_require__(586)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -18802,14 +18802,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 7251:
+/***/ 1893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(9267)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(9611)
+const DecoratorHandler = __nccwpck_require__(6037)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5793)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -19184,14 +19184,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 5108:
+/***/ 410:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9611)
-const DecoratorHandler = __nccwpck_require__(9267)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const DecoratorHandler = __nccwpck_require__(6037)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -19314,12 +19314,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 4636:
+/***/ 1946:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(2394)
+const RedirectHandler = __nccwpck_require__(7424)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -19342,11 +19342,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 2754:
+/***/ 92:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(2394)
+const RedirectHandler = __nccwpck_require__(7424)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -19373,11 +19373,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2850:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(2464)
+const RetryHandler = __nccwpck_require__(2406)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -19399,13 +19399,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 1424:
+/***/ 2418:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(8468);
+const utils_1 = __nccwpck_require__(3562);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -19683,7 +19683,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3238:
+/***/ 8776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19695,7 +19695,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 4674:
+/***/ 3072:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19707,7 +19707,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 8468:
+/***/ 3562:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -19728,13 +19728,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 5973:
+/***/ 2107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(8963)
-const Agent = __nccwpck_require__(261)
+const { kClients } = __nccwpck_require__(33)
+const Agent = __nccwpck_require__(3779)
 const {
   kAgent,
   kMockAgentSet,
@@ -19745,14 +19745,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(7125)
-const MockClient = __nccwpck_require__(2957)
-const MockPool = __nccwpck_require__(9276)
-const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(9611)
-const Dispatcher = __nccwpck_require__(4443)
-const Pluralizer = __nccwpck_require__(8353)
-const PendingInterceptorsFormatter = __nccwpck_require__(3446)
+} = __nccwpck_require__(7595)
+const MockClient = __nccwpck_require__(9271)
+const MockPool = __nccwpck_require__(2646)
+const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
+const Dispatcher = __nccwpck_require__(6089)
+const Pluralizer = __nccwpck_require__(71)
+const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -19895,14 +19895,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 2957:
+/***/ 9271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(2045)
-const { buildMockDispatch } = __nccwpck_require__(1725)
+const Client = __nccwpck_require__(5215)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -19911,10 +19911,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(7125)
-const { MockInterceptor } = __nccwpck_require__(3951)
-const Symbols = __nccwpck_require__(8963)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -19961,12 +19961,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 5797:
+/***/ 1427:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(9611)
+const { UndiciError } = __nccwpck_require__(5793)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -19996,12 +19996,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3951:
+/***/ 4705:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1725)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kDispatchKey,
@@ -20009,9 +20009,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(7125)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { buildURL } = __nccwpck_require__(9192)
+} = __nccwpck_require__(7595)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { buildURL } = __nccwpck_require__(586)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -20210,14 +20210,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 9276:
+/***/ 2646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(3756)
-const { buildMockDispatch } = __nccwpck_require__(1725)
+const Pool = __nccwpck_require__(7454)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -20226,10 +20226,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(7125)
-const { MockInterceptor } = __nccwpck_require__(3951)
-const Symbols = __nccwpck_require__(8963)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -20276,7 +20276,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 7125:
+/***/ 7595:
 /***/ ((module) => {
 
 
@@ -20306,20 +20306,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1725:
+/***/ 4511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(5797)
+const { MockNotMatchedError } = __nccwpck_require__(1427)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(7125)
-const { buildURL } = __nccwpck_require__(9192)
+} = __nccwpck_require__(7595)
+const { buildURL } = __nccwpck_require__(586)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -20680,7 +20680,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3446:
+/***/ 2612:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20730,7 +20730,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 8353:
+/***/ 71:
 /***/ ((module) => {
 
 
@@ -20766,7 +20766,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 4083:
+/***/ 1017:
 /***/ ((module) => {
 
 
@@ -21196,20 +21196,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4330:
+/***/ 8036:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6565)
-const { urlEquals, getFieldValues } = __nccwpck_require__(4246)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(9192)
-const { webidl } = __nccwpck_require__(605)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(4499)
-const { Request, fromInnerRequest } = __nccwpck_require__(5031)
-const { kState } = __nccwpck_require__(3859)
-const { fetching } = __nccwpck_require__(7302)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(4792)
+const { kConstruct } = __nccwpck_require__(1519)
+const { urlEquals, getFieldValues } = __nccwpck_require__(8060)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(586)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9141)
+const { Request, fromInnerRequest } = __nccwpck_require__(5601)
+const { kState } = __nccwpck_require__(1693)
+const { fetching } = __nccwpck_require__(7532)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(9774)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -22062,15 +22062,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8021:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6565)
-const { Cache } = __nccwpck_require__(4330)
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+const { kConstruct } = __nccwpck_require__(1519)
+const { Cache } = __nccwpck_require__(8036)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class CacheStorage {
   /**
@@ -22221,26 +22221,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6565:
+/***/ 1519:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(8963).kConstruct)
+  kConstruct: (__nccwpck_require__(33).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 4246:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { isValidHeaderName } = __nccwpck_require__(4792)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { isValidHeaderName } = __nccwpck_require__(9774)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -22285,7 +22285,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9172:
+/***/ 9234:
 /***/ ((module) => {
 
 
@@ -22304,15 +22304,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8061:
+/***/ 3775:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1778)
-const { stringify } = __nccwpck_require__(5965)
-const { webidl } = __nccwpck_require__(605)
-const { Headers } = __nccwpck_require__(2652)
+const { parseSetCookie } = __nccwpck_require__(6024)
+const { stringify } = __nccwpck_require__(1631)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(1470)
 
 /**
  * @typedef {Object} Cookie
@@ -22495,14 +22495,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1778:
+/***/ 6024:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9172)
-const { isCTLExcludingHtab } = __nccwpck_require__(5965)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(6372)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9234)
+const { isCTLExcludingHtab } = __nccwpck_require__(1631)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(2318)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -22812,7 +22812,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5965:
+/***/ 1631:
 /***/ ((module) => {
 
 
@@ -23171,13 +23171,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1399:
+/***/ 6954:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(5731)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9457)
 
 /**
  * @type {number[]} BOM
@@ -23752,23 +23752,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3262:
+/***/ 2328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(7302)
-const { makeRequest } = __nccwpck_require__(5031)
-const { webidl } = __nccwpck_require__(605)
-const { EventSourceStream } = __nccwpck_require__(1399)
-const { parseMIMEType } = __nccwpck_require__(6372)
-const { createFastMessageEvent } = __nccwpck_require__(9148)
-const { isNetworkError } = __nccwpck_require__(4499)
-const { delay } = __nccwpck_require__(5731)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { environmentSettingsObject } = __nccwpck_require__(4792)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
+const { fetching } = __nccwpck_require__(7532)
+const { makeRequest } = __nccwpck_require__(5601)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6954)
+const { parseMIMEType } = __nccwpck_require__(2318)
+const { createFastMessageEvent } = __nccwpck_require__(2494)
+const { isNetworkError } = __nccwpck_require__(9141)
+const { delay } = __nccwpck_require__(9457)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 
 let experimentalWarned = false
 
@@ -24242,7 +24242,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5731:
+/***/ 9457:
 /***/ ((module) => {
 
 
@@ -24286,12 +24286,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3044:
+/***/ 3842:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
+const util = __nccwpck_require__(586)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -24301,16 +24301,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(4792)
-const { FormData } = __nccwpck_require__(5054)
-const { kState } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
+} = __nccwpck_require__(9774)
+const { FormData } = __nccwpck_require__(1112)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(6372)
-const { multipartFormDataParser } = __nccwpck_require__(5356)
+const { serializeAMimeType } = __nccwpck_require__(2318)
+const { multipartFormDataParser } = __nccwpck_require__(2102)
 let random
 
 try {
@@ -24822,7 +24822,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5959:
+/***/ 6689:
 /***/ ((module) => {
 
 
@@ -24953,7 +24953,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6372:
+/***/ 2318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -25704,12 +25704,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5909:
+/***/ 1751:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(8963)
+const { kConnected, kSize } = __nccwpck_require__(33)
 
 class CompatWeakRef {
   constructor (value) {
@@ -25757,14 +25757,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 5650:
+/***/ 564:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -25890,16 +25890,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 5356:
+/***/ 2102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(9192)
-const { utf8DecodeBytes } = __nccwpck_require__(4792)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(6372)
-const { isFileLike } = __nccwpck_require__(5650)
-const { makeEntry } = __nccwpck_require__(5054)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { utf8DecodeBytes } = __nccwpck_require__(9774)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(2318)
+const { isFileLike } = __nccwpck_require__(564)
+const { makeEntry } = __nccwpck_require__(1112)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -26371,16 +26371,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5054:
+/***/ 1112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(4792)
-const { kState } = __nccwpck_require__(3859)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { FileLike, isFileLike } = __nccwpck_require__(5650)
-const { webidl } = __nccwpck_require__(605)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(9774)
+const { kState } = __nccwpck_require__(1693)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { FileLike, isFileLike } = __nccwpck_require__(564)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -26630,7 +26630,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 2795:
+/***/ 3109:
 /***/ ((module) => {
 
 
@@ -26677,21 +26677,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2652:
+/***/ 1470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(8963)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+const { kConstruct } = __nccwpck_require__(33)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(4792)
-const { webidl } = __nccwpck_require__(605)
+} = __nccwpck_require__(9774)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -27371,7 +27371,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7302:
+/***/ 7532:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -27384,9 +27384,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(4499)
-const { HeadersList } = __nccwpck_require__(2652)
-const { Request, cloneRequest } = __nccwpck_require__(5031)
+} = __nccwpck_require__(9141)
+const { HeadersList } = __nccwpck_require__(1470)
+const { Request, cloneRequest } = __nccwpck_require__(5601)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -27422,23 +27422,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(4792)
-const { kState, kDispatcher } = __nccwpck_require__(3859)
+} = __nccwpck_require__(9774)
+const { kState, kDispatcher } = __nccwpck_require__(1693)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(3044)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(3842)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(5959)
+} = __nccwpck_require__(6689)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(9192)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(6372)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
-const { webidl } = __nccwpck_require__(605)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(2318)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -29648,23 +29648,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5031:
+/***/ 5601:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3044)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(2652)
-const { FinalizationRegistry } = __nccwpck_require__(5909)()
-const util = __nccwpck_require__(9192)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3842)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(1470)
+const { FinalizationRegistry } = __nccwpck_require__(1751)()
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(4792)
+} = __nccwpck_require__(9774)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -29674,12 +29674,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(5959)
+} = __nccwpck_require__(6689)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { kConstruct } = __nccwpck_require__(8963)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -30692,14 +30692,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 4499:
+/***/ 9141:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(2652)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3044)
-const util = __nccwpck_require__(9192)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(1470)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3842)
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -30711,16 +30711,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(4792)
+} = __nccwpck_require__(9774)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(5959)
-const { kState, kHeaders } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
-const { FormData } = __nccwpck_require__(5054)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { kConstruct } = __nccwpck_require__(8963)
+} = __nccwpck_require__(6689)
+const { kState, kHeaders } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(1112)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -31309,7 +31309,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3859:
+/***/ 1693:
 /***/ ((module) => {
 
 
@@ -31325,21 +31325,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4792:
+/***/ 9774:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(5959)
-const { getGlobalOrigin } = __nccwpck_require__(2795)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(6372)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6689)
+const { getGlobalOrigin } = __nccwpck_require__(3109)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(2318)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(9192)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(586)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(605)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -32964,14 +32964,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 605:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(9192)
+const { toUSVString } = __nccwpck_require__(586)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -33666,7 +33666,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4311:
+/***/ 1181:
 /***/ ((module) => {
 
 
@@ -33963,7 +33963,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3723:
+/***/ 5969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -33972,16 +33972,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(7874)
+} = __nccwpck_require__(8420)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(761)
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+} = __nccwpck_require__(3191)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -34314,12 +34314,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5237:
+/***/ 5163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -34399,7 +34399,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 761:
+/***/ 3191:
 /***/ ((module) => {
 
 
@@ -34416,7 +34416,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7874:
+/***/ 8420:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34427,10 +34427,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(761)
-const { ProgressEvent } = __nccwpck_require__(5237)
-const { getEncoding } = __nccwpck_require__(4311)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(6372)
+} = __nccwpck_require__(3191)
+const { ProgressEvent } = __nccwpck_require__(5163)
+const { getEncoding } = __nccwpck_require__(1181)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(2318)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -34814,27 +34814,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9913:
+/***/ 4347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(664)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(7450)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(4808)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(7417)
-const { channels } = __nccwpck_require__(8502)
-const { CloseEvent } = __nccwpck_require__(9148)
-const { makeRequest } = __nccwpck_require__(5031)
-const { fetching } = __nccwpck_require__(7302)
-const { Headers, getHeadersList } = __nccwpck_require__(2652)
-const { getDecodeSplit } = __nccwpck_require__(4792)
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
+} = __nccwpck_require__(1242)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4391)
+const { channels } = __nccwpck_require__(8580)
+const { CloseEvent } = __nccwpck_require__(2494)
+const { makeRequest } = __nccwpck_require__(5601)
+const { fetching } = __nccwpck_require__(7532)
+const { Headers, getHeadersList } = __nccwpck_require__(1470)
+const { getDecodeSplit } = __nccwpck_require__(9774)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
 
 /** @type {import('crypto')} */
 let crypto
@@ -35192,7 +35192,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 664:
+/***/ 7450:
 /***/ ((module) => {
 
 
@@ -35265,14 +35265,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9148:
+/***/ 2494:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { kConstruct } = __nccwpck_require__(8963)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { kConstruct } = __nccwpck_require__(33)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -35601,12 +35601,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4024:
+/***/ 6674:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(664)
+const { maxUnsigned16Bit } = __nccwpck_require__(7450)
 
 const BUFFER_SIZE = 16386
 
@@ -35704,14 +35704,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9477:
+/***/ 767:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(7417)
-const { MessageSizeExceededError } = __nccwpck_require__(9611)
+const { isValidClientWindowBits } = __nccwpck_require__(4391)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -35816,16 +35816,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 5660:
+/***/ 3922:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(664)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(4808)
-const { channels } = __nccwpck_require__(8502)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(7450)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1242)
+const { channels } = __nccwpck_require__(8580)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -35835,11 +35835,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(7417)
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
-const { closeWebSocketConnection } = __nccwpck_require__(9913)
-const { PerMessageDeflate } = __nccwpck_require__(9477)
-const { MessageSizeExceededError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(4391)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { closeWebSocketConnection } = __nccwpck_require__(4347)
+const { PerMessageDeflate } = __nccwpck_require__(767)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -36350,14 +36350,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9332:
+/***/ 5094:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
-const { opcodes, sendHints } = __nccwpck_require__(664)
-const FixedQueue = __nccwpck_require__(7596)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { opcodes, sendHints } = __nccwpck_require__(7450)
+const FixedQueue = __nccwpck_require__(158)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -36461,7 +36461,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 4808:
+/***/ 1242:
 /***/ ((module) => {
 
 
@@ -36480,16 +36480,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7417:
+/***/ 4391:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(4808)
-const { states, opcodes } = __nccwpck_require__(664)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(9148)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1242)
+const { states, opcodes } = __nccwpck_require__(7450)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(2494)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(6372)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(2318)
 
 /* globals Blob */
 
@@ -36809,15 +36809,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 566:
+/***/ 2920:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { environmentSettingsObject } = __nccwpck_require__(4792)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(664)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(7450)
 const {
   kWebSocketURL,
   kReadyState,
@@ -36826,21 +36826,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(4808)
+} = __nccwpck_require__(1242)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(7417)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(9913)
-const { ByteParser } = __nccwpck_require__(5660)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(9192)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
+} = __nccwpck_require__(4391)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(4347)
+const { ByteParser } = __nccwpck_require__(3922)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(586)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(9148)
-const { SendQueue } = __nccwpck_require__(9332)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(2494)
+const { SendQueue } = __nccwpck_require__(5094)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -37621,13 +37621,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 1824:
+/***/ 9854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(4117)
-const { SCHEMES, getSchemeHandler } = __nccwpck_require__(9252)
+const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(9043)
+const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4970)
 
 const VALID_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/u
 const MALFORMED_SCHEME_ERROR = 'URI scheme is malformed.'
@@ -38339,12 +38339,12 @@ module.exports.fastUri = fastUri
 
 /***/ }),
 
-/***/ 9252:
+/***/ 4970:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUUID } = __nccwpck_require__(4117)
+const { isUUID } = __nccwpck_require__(9043)
 const URN_REG = /^([\da-z][\d\-a-z]{0,31}):((?:[\w!$'()*+,\-./:;=@]|%[\da-f]{2})+)$/iu
 
 const supportedSchemeNames = /** @type {const} */ (['http', 'https', 'ws',
@@ -38618,7 +38618,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4117:
+/***/ 9043:
 /***/ ((module) => {
 
 
@@ -39424,18 +39424,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7093:
+/***/ 3043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveBlockMap = __nccwpck_require__(1535);
-var resolveBlockSeq = __nccwpck_require__(4766);
-var resolveFlowCollection = __nccwpck_require__(8822);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveBlockMap = __nccwpck_require__(9573);
+var resolveBlockSeq = __nccwpck_require__(1120);
+var resolveFlowCollection = __nccwpck_require__(8884);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -39521,15 +39521,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 883:
+/***/ 4153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(6029);
-var composeNode = __nccwpck_require__(7089);
-var resolveEnd = __nccwpck_require__(8636);
-var resolveProps = __nccwpck_require__(4615);
+var Document = __nccwpck_require__(3915);
+var composeNode = __nccwpck_require__(7691);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -39573,17 +39573,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 7089:
+/***/ 7691:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var composeCollection = __nccwpck_require__(7093);
-var composeScalar = __nccwpck_require__(3861);
-var resolveEnd = __nccwpck_require__(8636);
-var utilEmptyScalarPosition = __nccwpck_require__(9047);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var composeCollection = __nccwpck_require__(3043);
+var composeScalar = __nccwpck_require__(6547);
+var resolveEnd = __nccwpck_require__(2022);
+var utilEmptyScalarPosition = __nccwpck_require__(3933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -39692,15 +39692,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3861:
+/***/ 6547:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var resolveBlockScalar = __nccwpck_require__(4273);
-var resolveFlowScalar = __nccwpck_require__(7850);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -39787,18 +39787,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 7056:
+/***/ 2814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1998);
-var Document = __nccwpck_require__(6029);
-var errors = __nccwpck_require__(5544);
-var identity = __nccwpck_require__(5431);
-var composeDoc = __nccwpck_require__(883);
-var resolveEnd = __nccwpck_require__(8636);
+var directives = __nccwpck_require__(2768);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var identity = __nccwpck_require__(1737);
+var composeDoc = __nccwpck_require__(4153);
+var resolveEnd = __nccwpck_require__(2022);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -40018,17 +40018,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 1535:
+/***/ 9573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
-var resolveProps = __nccwpck_require__(4615);
-var utilContainsNewline = __nccwpck_require__(7691);
-var utilFlowIndentCheck = __nccwpck_require__(6003);
-var utilMapIncludes = __nccwpck_require__(5619);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -40142,12 +40142,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 4273:
+/***/ 1399:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -40349,14 +40349,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 4766:
+/***/ 1120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveProps = __nccwpck_require__(4615);
-var utilFlowIndentCheck = __nccwpck_require__(6003);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveProps = __nccwpck_require__(3121);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -40407,7 +40407,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 8636:
+/***/ 2022:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -40453,19 +40453,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 8822:
+/***/ 8884:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveEnd = __nccwpck_require__(8636);
-var resolveProps = __nccwpck_require__(4615);
-var utilContainsNewline = __nccwpck_require__(7691);
-var utilMapIncludes = __nccwpck_require__(5619);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -40669,13 +40669,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 7850:
+/***/ 2976:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var resolveEnd = __nccwpck_require__(8636);
+var Scalar = __nccwpck_require__(1543);
+var resolveEnd = __nccwpck_require__(2022);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -40904,7 +40904,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4615:
+/***/ 3121:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41059,7 +41059,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 7691:
+/***/ 7865:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41102,7 +41102,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 9047:
+/***/ 3933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41137,12 +41137,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 6003:
+/***/ 5637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(7691);
+var utilContainsNewline = __nccwpck_require__(7865);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -41161,12 +41161,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 5619:
+/***/ 1117:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -41183,22 +41183,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 6029:
+/***/ 3915:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var toJS = __nccwpck_require__(7995);
-var Schema = __nccwpck_require__(9872);
-var stringifyDocument = __nccwpck_require__(7837);
-var anchors = __nccwpck_require__(1212);
-var applyReviver = __nccwpck_require__(733);
-var createNode = __nccwpck_require__(6708);
-var directives = __nccwpck_require__(1998);
+var Alias = __nccwpck_require__(7);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var toJS = __nccwpck_require__(445);
+var Schema = __nccwpck_require__(7878);
+var stringifyDocument = __nccwpck_require__(9255);
+var anchors = __nccwpck_require__(9030);
+var applyReviver = __nccwpck_require__(6767);
+var createNode = __nccwpck_require__(1126);
+var directives = __nccwpck_require__(2768);
 
 class Document {
     constructor(value, replacer, options) {
@@ -41527,13 +41527,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var visit = __nccwpck_require__(8044);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -41610,7 +41610,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 733:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -41674,14 +41674,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 6708:
+/***/ 1126:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -41771,13 +41771,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1998:
+/***/ 2768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var visit = __nccwpck_require__(8044);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 const escapeChars = {
     '!': '%21',
@@ -41956,7 +41956,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 5544:
+/***/ 8450:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -42025,28 +42025,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 6655:
+/***/ 6637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(7056);
-var Document = __nccwpck_require__(6029);
-var Schema = __nccwpck_require__(9872);
-var errors = __nccwpck_require__(5544);
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var cst = __nccwpck_require__(6053);
-var lexer = __nccwpck_require__(9977);
-var lineCounter = __nccwpck_require__(8020);
-var parser = __nccwpck_require__(6464);
-var publicApi = __nccwpck_require__(7999);
-var visit = __nccwpck_require__(8044);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var Schema = __nccwpck_require__(7878);
+var errors = __nccwpck_require__(8450);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
+var publicApi = __nccwpck_require__(9901);
+var visit = __nccwpck_require__(4190);
 
 
 
@@ -42083,7 +42083,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 5169:
+/***/ 8195:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -42109,16 +42109,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7329:
+/***/ 7:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1212);
-var visit = __nccwpck_require__(8044);
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
-var toJS = __nccwpck_require__(7995);
+var anchors = __nccwpck_require__(9030);
+var visit = __nccwpck_require__(4190);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -42236,14 +42236,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 7173:
+/***/ 935:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
+var createNode = __nccwpck_require__(1126);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -42394,14 +42394,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6977:
+/***/ 9447:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(733);
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
+var applyReviver = __nccwpck_require__(6767);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 class NodeBase {
     constructor(type) {
@@ -42441,15 +42441,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 1117:
+/***/ 7567:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var stringifyPair = __nccwpck_require__(1716);
-var addPairToJSMap = __nccwpck_require__(4608);
-var identity = __nccwpck_require__(5431);
+var createNode = __nccwpck_require__(1126);
+var stringifyPair = __nccwpck_require__(8070);
+var addPairToJSMap = __nccwpck_require__(8374);
+var identity = __nccwpck_require__(1737);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -42487,14 +42487,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 6309:
+/***/ 1543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
-var toJS = __nccwpck_require__(7995);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -42521,17 +42521,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 8486:
+/***/ 1856:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(5756);
-var addPairToJSMap = __nccwpck_require__(4608);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
+var stringifyCollection = __nccwpck_require__(486);
+var addPairToJSMap = __nccwpck_require__(8374);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -42675,17 +42675,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 6255:
+/***/ 3013:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var stringifyCollection = __nccwpck_require__(5756);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var toJS = __nccwpck_require__(7995);
+var createNode = __nccwpck_require__(1126);
+var stringifyCollection = __nccwpck_require__(486);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var toJS = __nccwpck_require__(445);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -42797,16 +42797,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 4608:
+/***/ 8374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(5169);
-var merge = __nccwpck_require__(436);
-var stringify = __nccwpck_require__(2996);
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
+var log = __nccwpck_require__(8195);
+var merge = __nccwpck_require__(5970);
+var stringify = __nccwpck_require__(5474);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -42869,7 +42869,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 5431:
+/***/ 1737:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -42929,12 +42929,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 7995:
+/***/ 445:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -42975,15 +42975,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 7182:
+/***/ 1588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(4273);
-var resolveFlowScalar = __nccwpck_require__(7850);
-var errors = __nccwpck_require__(5544);
-var stringifyString = __nccwpck_require__(7501);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
+var errors = __nccwpck_require__(8450);
+var stringifyString = __nccwpck_require__(4387);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -43200,7 +43200,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 2581:
+/***/ 751:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43270,7 +43270,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 2627:
+/***/ 1:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43376,14 +43376,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 6053:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(7182);
-var cstStringify = __nccwpck_require__(2581);
-var cstVisit = __nccwpck_require__(2627);
+var cstScalar = __nccwpck_require__(1588);
+var cstStringify = __nccwpck_require__(751);
+var cstVisit = __nccwpck_require__(1);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -43495,12 +43495,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 9977:
+/***/ 7371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(6053);
+var cst = __nccwpck_require__(1475);
 
 /*
 START -> stream
@@ -44225,7 +44225,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 8020:
+/***/ 6004:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -44273,14 +44273,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 8238:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(6053);
-var lexer = __nccwpck_require__(9977);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -45260,18 +45260,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 7999:
+/***/ 9901:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(7056);
-var Document = __nccwpck_require__(6029);
-var errors = __nccwpck_require__(5544);
-var log = __nccwpck_require__(5169);
-var identity = __nccwpck_require__(5431);
-var lineCounter = __nccwpck_require__(8020);
-var parser = __nccwpck_require__(6464);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var log = __nccwpck_require__(8195);
+var identity = __nccwpck_require__(1737);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -45374,16 +45374,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 9872:
+/***/ 7878:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var map = __nccwpck_require__(651);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var tags = __nccwpck_require__(9634);
+var identity = __nccwpck_require__(1737);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var tags = __nccwpck_require__(8904);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -45420,13 +45420,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 651:
+/***/ 773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var YAMLMap = __nccwpck_require__(8486);
+var identity = __nccwpck_require__(1737);
+var YAMLMap = __nccwpck_require__(1856);
 
 const map = {
     collection: 'map',
@@ -45446,12 +45446,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 5024:
+/***/ 5410:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 const nullTag = {
     identify: value => value == null,
@@ -45470,13 +45470,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 8554:
+/***/ 1744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var YAMLSeq = __nccwpck_require__(6255);
+var identity = __nccwpck_require__(1737);
+var YAMLSeq = __nccwpck_require__(3013);
 
 const seq = {
     collection: 'seq',
@@ -45496,12 +45496,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 7616:
+/***/ 2678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(7501);
+var stringifyString = __nccwpck_require__(4387);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -45519,12 +45519,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 1031:
+/***/ 8437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -45547,13 +45547,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 1605:
+/***/ 2859:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var stringifyNumber = __nccwpck_require__(3121);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -45601,12 +45601,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 8434:
+/***/ 4044:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -45650,18 +45650,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 8640:
+/***/ 9565:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var bool = __nccwpck_require__(1031);
-var float = __nccwpck_require__(1605);
-var int = __nccwpck_require__(8434);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
 
 const schema = [
     map.map,
@@ -45682,14 +45682,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 4951:
+/***/ 9605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var map = __nccwpck_require__(651);
-var seq = __nccwpck_require__(8554);
+var Scalar = __nccwpck_require__(1543);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -45753,27 +45753,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 9634:
+/***/ 8904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var bool = __nccwpck_require__(1031);
-var float = __nccwpck_require__(1605);
-var int = __nccwpck_require__(8434);
-var schema = __nccwpck_require__(8640);
-var schema$1 = __nccwpck_require__(4951);
-var binary = __nccwpck_require__(4531);
-var merge = __nccwpck_require__(436);
-var omap = __nccwpck_require__(7807);
-var pairs = __nccwpck_require__(8369);
-var schema$2 = __nccwpck_require__(4361);
-var set = __nccwpck_require__(8728);
-var timestamp = __nccwpck_require__(1184);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
+var schema = __nccwpck_require__(9565);
+var schema$1 = __nccwpck_require__(9605);
+var binary = __nccwpck_require__(6737);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var schema$2 = __nccwpck_require__(3019);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -45859,14 +45859,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4531:
+/***/ 6737:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(6309);
-var stringifyString = __nccwpck_require__(7501);
+var Scalar = __nccwpck_require__(1543);
+var stringifyString = __nccwpck_require__(4387);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -45936,12 +45936,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 5902:
+/***/ 2348:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -45972,13 +45972,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5766:
+/***/ 7292:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var stringifyNumber = __nccwpck_require__(3121);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -46029,12 +46029,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 1721:
+/***/ 7851:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -46112,13 +46112,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 436:
+/***/ 5970:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -46190,16 +46190,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 7807:
+/***/ 8781:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var pairs = __nccwpck_require__(8369);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var pairs = __nccwpck_require__(9751);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -46274,15 +46274,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8369:
+/***/ 9751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
-var YAMLSeq = __nccwpck_require__(6255);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLSeq = __nccwpck_require__(3013);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -46363,24 +46363,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 4361:
+/***/ 3019:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var binary = __nccwpck_require__(4531);
-var bool = __nccwpck_require__(5902);
-var float = __nccwpck_require__(5766);
-var int = __nccwpck_require__(1721);
-var merge = __nccwpck_require__(436);
-var omap = __nccwpck_require__(7807);
-var pairs = __nccwpck_require__(8369);
-var set = __nccwpck_require__(8728);
-var timestamp = __nccwpck_require__(1184);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var binary = __nccwpck_require__(6737);
+var bool = __nccwpck_require__(2348);
+var float = __nccwpck_require__(7292);
+var int = __nccwpck_require__(7851);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schema = [
     map.map,
@@ -46411,14 +46411,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 8728:
+/***/ 1314:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -46514,12 +46514,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 1184:
+/***/ 5994:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -46626,7 +46626,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 6443:
+/***/ 9777:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -46784,15 +46784,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2996:
+/***/ 5474:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1212);
-var identity = __nccwpck_require__(5431);
-var stringifyComment = __nccwpck_require__(9543);
-var stringifyString = __nccwpck_require__(7501);
+var anchors = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1737);
+var stringifyComment = __nccwpck_require__(2005);
+var stringifyString = __nccwpck_require__(4387);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -46923,14 +46923,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5756:
+/***/ 486:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -47085,7 +47085,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9543:
+/***/ 2005:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -47116,14 +47116,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 7837:
+/***/ 9255:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -47210,7 +47210,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 3121:
+/***/ 2827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -47244,15 +47244,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 1716:
+/***/ 8070:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -47403,13 +47403,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 4387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var foldFlowLines = __nccwpck_require__(6443);
+var Scalar = __nccwpck_require__(1543);
+var foldFlowLines = __nccwpck_require__(9777);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -47748,12 +47748,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 8044:
+/***/ 4190:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -47991,11 +47991,11 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 7391:
+/***/ 8573:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1975);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2047);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -48004,7 +48004,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1975:
+/***/ 2047:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -48015,7 +48015,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: compactResult, contract, parseInputs, summaryMarkdown
 
-// NAMESPACE OBJECT: ../../../main/node_modules/@actions/core/lib/platform.js
+// NAMESPACE OBJECT: ../node_modules/@actions/core/lib/platform.js
 var platform_namespaceObject = {};
 __nccwpck_require__.r(platform_namespaceObject);
 __nccwpck_require__.d(platform_namespaceObject, {
@@ -48027,7 +48027,7 @@ __nccwpck_require__.d(platform_namespaceObject, {
   platform: () => (platform)
 });
 
-// NAMESPACE OBJECT: ../../../main/node_modules/@actions/core/lib/core.js
+// NAMESPACE OBJECT: ../node_modules/@actions/core/lib/core.js
 var core_namespaceObject = {};
 __nccwpck_require__.r(core_namespaceObject);
 __nccwpck_require__.d(core_namespaceObject, {
@@ -48067,7 +48067,7 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -48103,7 +48103,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -48199,7 +48199,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -48242,7 +48242,7 @@ var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
 var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -48333,11 +48333,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../../main/node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(9898);
-// EXTERNAL MODULE: ../../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(5704);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../node_modules/tunnel/index.js
+var tunnel = __nccwpck_require__(776);
+// EXTERNAL MODULE: ../node_modules/undici/index.js
+var undici = __nccwpck_require__(734);
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -49034,7 +49034,7 @@ class HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49110,7 +49110,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49184,7 +49184,7 @@ class OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49465,7 +49465,7 @@ const _summary = new Summary();
 const markdownSummary = _summary;
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -49507,7 +49507,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49687,7 +49687,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -49961,7 +49961,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50549,7 +50549,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50629,7 +50629,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -50694,7 +50694,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -51874,8 +51874,8 @@ function pathText(value) {
     return undefined;
 }
 
-// EXTERNAL MODULE: ../../../main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(6655);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/render/kustomize-fields.js
 // The exact fields of every document kustomize decodes for us: kustomizations
 // (and components) and builtin plugin configs, as kustomize v5.8.1 declares
@@ -55142,9 +55142,9 @@ function kustomizeProblem(message) {
     return inner === undefined ? message : kustomizeProblem(inner);
 }
 
-// EXTERNAL MODULE: ../../../main/node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(8903);
-;// CONCATENATED MODULE: ../../../main/node_modules/balanced-match/dist/esm/index.js
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
     const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
@@ -55199,7 +55199,7 @@ const range = (a, b, str) => {
     return result;
 };
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/brace-expansion/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/brace-expansion/dist/esm/index.js
 
 const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
 const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
@@ -55715,7 +55715,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     return acc;
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
 // One digit, or a class of digits from a to b.
 const digit = (a, b) => a === b ?
     { t: 'lit', ch: String(a) }
@@ -55788,7 +55788,7 @@ const numericRange = (loStr, hiStr) => {
     return out;
 };
 //# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
 // translate the various posix character classes into unicode properties
 // this works across all unicode locales
 // { <posix class>: [<translation>, negated]
@@ -55927,7 +55927,7 @@ const parseClass = (glob, position, nocase = false, form) => {
     return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
 };
 //# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
 
 
 // the end of the pattern, or of a negated sub-pattern
@@ -56702,7 +56702,7 @@ class Matcher {
     }
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/assert-valid-pattern.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/assert-valid-pattern.js
 const MAX_PATTERN_LENGTH = 1024 * 64;
 const assertValidPattern = (pattern) => {
     if (typeof pattern !== 'string') {
@@ -56713,7 +56713,7 @@ const assertValidPattern = (pattern) => {
     }
 };
 //# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/escape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/escape.js
 /**
  * Escape all magic characters in a glob pattern.
  *
@@ -56755,7 +56755,7 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
     return e;
 };
 //# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/unescape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/unescape.js
 /**
  * Un-escape a string that has been escaped with {@link escape}.
  *
@@ -56794,7 +56794,7 @@ const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = tr
             .replace(/\\([^/{}])/g, '$1');
 };
 //# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/index.js
 
 
 
@@ -58668,8 +58668,8 @@ minimatch.Minimatch = esm_Minimatch;
 minimatch.escape = escape_escape;
 minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
-// EXTERNAL MODULE: ../../../main/node_modules/semver/index.js
-var semver = __nccwpck_require__(4675);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
 ;// CONCATENATED MODULE: ./actions/lib/config/condition.js
 // A verification condition (`stages[].verify.prometheus[].condition`): one
 // comparison against a number, e.g. `< 0.01`. Parsed when the configuration is
@@ -60348,14 +60348,14 @@ async function run() {
 
 /***/ }),
 
-/***/ 4057:
+/***/ 9209:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json#","description":"Meta-schema for $data reference (JSON AnySchema extension proposal)","type":"object","required":["$data"],"properties":{"$data":{"type":"string","anyOf":[{"format":"relative-json-pointer"},{"format":"json-pointer"}]}},"additionalProperties":false}');
 
 /***/ }),
 
-/***/ 1139:
+/***/ 211:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","title":"Core schema meta-schema","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}');
@@ -60531,6 +60531,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(7391);
+/******/ var __webpack_exports__ = __nccwpck_require__(8573);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

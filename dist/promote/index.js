@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 4787:
+/***/ 977:
 /***/ (function(__unused_webpack_module, exports, __nccwpck_require__) {
 
 
@@ -54,9 +54,9 @@ exports.getProxyUrl = getProxyUrl;
 exports.isHttps = isHttps;
 const http = __importStar(__nccwpck_require__(8611));
 const https = __importStar(__nccwpck_require__(5692));
-const pm = __importStar(__nccwpck_require__(6431));
-const tunnel = __importStar(__nccwpck_require__(9898));
-const undici_1 = __nccwpck_require__(5704);
+const pm = __importStar(__nccwpck_require__(9769));
+const tunnel = __importStar(__nccwpck_require__(776));
+const undici_1 = __nccwpck_require__(734);
 var HttpCodes;
 (function (HttpCodes) {
     HttpCodes[HttpCodes["OK"] = 200] = "OK";
@@ -744,7 +744,7 @@ const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCa
 
 /***/ }),
 
-/***/ 6431:
+/***/ 9769:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -844,16 +844,16 @@ class DecodedURL extends URL {
 
 /***/ }),
 
-/***/ 8903:
+/***/ 9793:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.MissingRefError = exports.ValidationError = exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = exports.Ajv = void 0;
-const core_1 = __nccwpck_require__(5661);
-const draft7_1 = __nccwpck_require__(2397);
-const discriminator_1 = __nccwpck_require__(2894);
-const draft7MetaSchema = __nccwpck_require__(1139);
+const core_1 = __nccwpck_require__(1943);
+const draft7_1 = __nccwpck_require__(9647);
+const discriminator_1 = __nccwpck_require__(8248);
+const draft7MetaSchema = __nccwpck_require__(211);
 const META_SUPPORT_DATA = ["/properties"];
 const META_SCHEMA_ID = "http://json-schema.org/draft-07/schema";
 class Ajv extends core_1.default {
@@ -883,24 +883,24 @@ module.exports = exports = Ajv;
 module.exports.Ajv = Ajv;
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports["default"] = Ajv;
-var validate_1 = __nccwpck_require__(2673);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(8676);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-var validation_error_1 = __nccwpck_require__(7733);
+var validation_error_1 = __nccwpck_require__(5783);
 Object.defineProperty(exports, "ValidationError", ({ enumerable: true, get: function () { return validation_error_1.default; } }));
-var ref_error_1 = __nccwpck_require__(2162);
+var ref_error_1 = __nccwpck_require__(6324);
 Object.defineProperty(exports, "MissingRefError", ({ enumerable: true, get: function () { return ref_error_1.default; } }));
 //# sourceMappingURL=ajv.js.map
 
 /***/ }),
 
-/***/ 9359:
+/***/ 4205:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -1062,15 +1062,15 @@ exports.regexpCode = regexpCode;
 
 /***/ }),
 
-/***/ 8676:
+/***/ 7034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.or = exports.and = exports.not = exports.CodeGen = exports.operators = exports.varKinds = exports.ValueScopeName = exports.ValueScope = exports.Scope = exports.Name = exports.regexpCode = exports.stringify = exports.getProperty = exports.nil = exports.strConcat = exports.str = exports._ = void 0;
-const code_1 = __nccwpck_require__(9359);
-const scope_1 = __nccwpck_require__(9300);
-var code_2 = __nccwpck_require__(9359);
+const code_1 = __nccwpck_require__(4205);
+const scope_1 = __nccwpck_require__(4386);
+var code_2 = __nccwpck_require__(4205);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return code_2._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return code_2.str; } }));
 Object.defineProperty(exports, "strConcat", ({ enumerable: true, get: function () { return code_2.strConcat; } }));
@@ -1079,7 +1079,7 @@ Object.defineProperty(exports, "getProperty", ({ enumerable: true, get: function
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return code_2.stringify; } }));
 Object.defineProperty(exports, "regexpCode", ({ enumerable: true, get: function () { return code_2.regexpCode; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return code_2.Name; } }));
-var scope_2 = __nccwpck_require__(9300);
+var scope_2 = __nccwpck_require__(4386);
 Object.defineProperty(exports, "Scope", ({ enumerable: true, get: function () { return scope_2.Scope; } }));
 Object.defineProperty(exports, "ValueScope", ({ enumerable: true, get: function () { return scope_2.ValueScope; } }));
 Object.defineProperty(exports, "ValueScopeName", ({ enumerable: true, get: function () { return scope_2.ValueScopeName; } }));
@@ -1765,13 +1765,13 @@ function par(x) {
 
 /***/ }),
 
-/***/ 9300:
+/***/ 4386:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.ValueScope = exports.ValueScopeName = exports.Scope = exports.varKinds = exports.UsedValueState = void 0;
-const code_1 = __nccwpck_require__(9359);
+const code_1 = __nccwpck_require__(4205);
 class ValueError extends Error {
     constructor(name) {
         super(`CodeGen: "code" for ${name} not defined`);
@@ -1914,15 +1914,15 @@ exports.ValueScope = ValueScope;
 
 /***/ }),
 
-/***/ 9979:
+/***/ 2033:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendErrors = exports.resetErrorsCount = exports.reportExtraError = exports.reportError = exports.keyword$DataError = exports.keywordError = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const names_1 = __nccwpck_require__(7982);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
 exports.keywordError = {
     message: ({ keyword }) => (0, codegen_1.str) `must pass "${keyword}" keyword validation`,
 };
@@ -2043,18 +2043,18 @@ function extraErrorProps(cxt, { params, message }, keyValues) {
 
 /***/ }),
 
-/***/ 7670:
+/***/ 8816:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.resolveSchema = exports.getCompilingSchema = exports.resolveRef = exports.compileSchema = exports.SchemaEnv = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const validation_error_1 = __nccwpck_require__(7733);
-const names_1 = __nccwpck_require__(7982);
-const resolve_1 = __nccwpck_require__(6722);
-const util_1 = __nccwpck_require__(360);
-const validate_1 = __nccwpck_require__(2673);
+const codegen_1 = __nccwpck_require__(7034);
+const validation_error_1 = __nccwpck_require__(5783);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const validate_1 = __nccwpck_require__(7663);
 class SchemaEnv {
     constructor(env) {
         var _a;
@@ -2291,12 +2291,12 @@ function getJsonPointer(parsedRef, { baseId, schema, root }) {
 
 /***/ }),
 
-/***/ 7982:
+/***/ 2108:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const names = {
     // validation function arguments
     data: new codegen_1.Name("data"), // data passed to validation function
@@ -2325,12 +2325,12 @@ exports["default"] = names;
 
 /***/ }),
 
-/***/ 2162:
+/***/ 6324:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const resolve_1 = __nccwpck_require__(6722);
+const resolve_1 = __nccwpck_require__(8168);
 class MissingRefError extends Error {
     constructor(resolver, baseId, ref, msg) {
         super(msg || `can't resolve reference ${ref} from id ${baseId}`);
@@ -2343,15 +2343,15 @@ exports["default"] = MissingRefError;
 
 /***/ }),
 
-/***/ 6722:
+/***/ 8168:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getSchemaRefs = exports.resolveUrl = exports.normalizeId = exports._getFullPath = exports.getFullPath = exports.inlineRef = void 0;
-const util_1 = __nccwpck_require__(360);
-const equal = __nccwpck_require__(9006);
-const traverse = __nccwpck_require__(7607);
+const util_1 = __nccwpck_require__(3642);
+const equal = __nccwpck_require__(5944);
+const traverse = __nccwpck_require__(6525);
 // TODO refactor to use keyword definitions
 const SIMPLE_INLINED = new Set([
     "type",
@@ -2504,7 +2504,7 @@ exports.getSchemaRefs = getSchemaRefs;
 
 /***/ }),
 
-/***/ 33:
+/***/ 6831:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2536,14 +2536,14 @@ exports.getRules = getRules;
 
 /***/ }),
 
-/***/ 360:
+/***/ 3642:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.checkStrictMode = exports.getErrorPath = exports.Type = exports.useFunc = exports.setEvaluated = exports.evaluatedPropsToName = exports.mergeEvaluated = exports.eachItem = exports.unescapeJsonPointer = exports.escapeJsonPointer = exports.escapeFragment = exports.unescapeFragment = exports.schemaRefOrVal = exports.schemaHasRulesButRef = exports.schemaHasRules = exports.checkUnknownRules = exports.alwaysValidSchema = exports.toHash = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const code_1 = __nccwpck_require__(9359);
+const codegen_1 = __nccwpck_require__(7034);
+const code_1 = __nccwpck_require__(4205);
 // TODO refactor to use Set
 function toHash(arr) {
     const hash = {};
@@ -2720,7 +2720,7 @@ exports.checkStrictMode = checkStrictMode;
 
 /***/ }),
 
-/***/ 2436:
+/***/ 2758:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -2745,15 +2745,15 @@ exports.shouldUseRule = shouldUseRule;
 
 /***/ }),
 
-/***/ 2058:
+/***/ 2380:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.boolOrEmptySchema = exports.topBoolOrEmptySchema = void 0;
-const errors_1 = __nccwpck_require__(9979);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
 const boolError = {
     message: "boolean schema is false",
 };
@@ -2801,17 +2801,17 @@ function falseSchemaError(it, overrideAllErrors) {
 
 /***/ }),
 
-/***/ 2277:
+/***/ 8843:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.reportTypeError = exports.checkDataTypes = exports.checkDataType = exports.coerceAndCheckDataType = exports.getJSONTypes = exports.getSchemaTypes = exports.DataType = void 0;
-const rules_1 = __nccwpck_require__(33);
-const applicability_1 = __nccwpck_require__(2436);
-const errors_1 = __nccwpck_require__(9979);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const rules_1 = __nccwpck_require__(6831);
+const applicability_1 = __nccwpck_require__(2758);
+const errors_1 = __nccwpck_require__(2033);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 var DataType;
 (function (DataType) {
     DataType[DataType["Correct"] = 0] = "Correct";
@@ -3010,14 +3010,14 @@ function getTypeErrorContext(it) {
 
 /***/ }),
 
-/***/ 6699:
+/***/ 3177:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.assignDefaults = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function assignDefaults(it, ty) {
     const { properties, items } = it.schema;
     if (ty === "object" && properties) {
@@ -3051,24 +3051,24 @@ function assignDefault(it, prop, defaultValue) {
 
 /***/ }),
 
-/***/ 2673:
+/***/ 7663:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.getData = exports.KeywordCxt = exports.validateFunctionCode = void 0;
-const boolSchema_1 = __nccwpck_require__(2058);
-const dataType_1 = __nccwpck_require__(2277);
-const applicability_1 = __nccwpck_require__(2436);
-const dataType_2 = __nccwpck_require__(2277);
-const defaults_1 = __nccwpck_require__(6699);
-const keyword_1 = __nccwpck_require__(570);
-const subschema_1 = __nccwpck_require__(3232);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const resolve_1 = __nccwpck_require__(6722);
-const util_1 = __nccwpck_require__(360);
-const errors_1 = __nccwpck_require__(9979);
+const boolSchema_1 = __nccwpck_require__(2380);
+const dataType_1 = __nccwpck_require__(8843);
+const applicability_1 = __nccwpck_require__(2758);
+const dataType_2 = __nccwpck_require__(8843);
+const defaults_1 = __nccwpck_require__(3177);
+const keyword_1 = __nccwpck_require__(2740);
+const subschema_1 = __nccwpck_require__(9930);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const resolve_1 = __nccwpck_require__(8168);
+const util_1 = __nccwpck_require__(3642);
+const errors_1 = __nccwpck_require__(2033);
 // schema compilation - generates validation function, subschemaCode (below) is used for subschemas
 function validateFunctionCode(it) {
     if (isSchemaObj(it)) {
@@ -3577,16 +3577,16 @@ exports.getData = getData;
 
 /***/ }),
 
-/***/ 570:
+/***/ 2740:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateKeywordUsage = exports.validSchemaType = exports.funcKeywordCode = exports.macroKeywordCode = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const code_1 = __nccwpck_require__(3084);
-const errors_1 = __nccwpck_require__(9979);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const code_1 = __nccwpck_require__(8834);
+const errors_1 = __nccwpck_require__(2033);
 function macroKeywordCode(cxt, def) {
     const { gen, keyword, schema, parentSchema, it } = cxt;
     const macroSchema = def.macro.call(it.self, schema, parentSchema, it);
@@ -3707,14 +3707,14 @@ exports.validateKeywordUsage = validateKeywordUsage;
 
 /***/ }),
 
-/***/ 3232:
+/***/ 9930:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.extendSubschemaMode = exports.extendSubschemaData = exports.getSubschema = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 function getSubschema(it, { keyword, schemaProp, schema, schemaPath, errSchemaPath, topSchemaRef }) {
     if (keyword !== undefined && schema !== undefined) {
         throw new Error('both "keyword" and "schema" passed, only one allowed');
@@ -3794,31 +3794,31 @@ exports.extendSubschemaMode = extendSubschemaMode;
 
 /***/ }),
 
-/***/ 5661:
+/***/ 1943:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.CodeGen = exports.Name = exports.nil = exports.stringify = exports.str = exports._ = exports.KeywordCxt = void 0;
-var validate_1 = __nccwpck_require__(2673);
+var validate_1 = __nccwpck_require__(7663);
 Object.defineProperty(exports, "KeywordCxt", ({ enumerable: true, get: function () { return validate_1.KeywordCxt; } }));
-var codegen_1 = __nccwpck_require__(8676);
+var codegen_1 = __nccwpck_require__(7034);
 Object.defineProperty(exports, "_", ({ enumerable: true, get: function () { return codegen_1._; } }));
 Object.defineProperty(exports, "str", ({ enumerable: true, get: function () { return codegen_1.str; } }));
 Object.defineProperty(exports, "stringify", ({ enumerable: true, get: function () { return codegen_1.stringify; } }));
 Object.defineProperty(exports, "nil", ({ enumerable: true, get: function () { return codegen_1.nil; } }));
 Object.defineProperty(exports, "Name", ({ enumerable: true, get: function () { return codegen_1.Name; } }));
 Object.defineProperty(exports, "CodeGen", ({ enumerable: true, get: function () { return codegen_1.CodeGen; } }));
-const validation_error_1 = __nccwpck_require__(7733);
-const ref_error_1 = __nccwpck_require__(2162);
-const rules_1 = __nccwpck_require__(33);
-const compile_1 = __nccwpck_require__(7670);
-const codegen_2 = __nccwpck_require__(8676);
-const resolve_1 = __nccwpck_require__(6722);
-const dataType_1 = __nccwpck_require__(2277);
-const util_1 = __nccwpck_require__(360);
-const $dataRefSchema = __nccwpck_require__(4057);
-const uri_1 = __nccwpck_require__(8885);
+const validation_error_1 = __nccwpck_require__(5783);
+const ref_error_1 = __nccwpck_require__(6324);
+const rules_1 = __nccwpck_require__(6831);
+const compile_1 = __nccwpck_require__(8816);
+const codegen_2 = __nccwpck_require__(7034);
+const resolve_1 = __nccwpck_require__(8168);
+const dataType_1 = __nccwpck_require__(8843);
+const util_1 = __nccwpck_require__(3642);
+const $dataRefSchema = __nccwpck_require__(9209);
+const uri_1 = __nccwpck_require__(175);
 const defaultRegExp = (str, flags) => new RegExp(str, flags);
 defaultRegExp.code = "new RegExp";
 const META_IGNORE_OPTIONS = ["removeAdditional", "useDefaults", "coerceTypes"];
@@ -4418,20 +4418,20 @@ function schemaOrData(schema) {
 
 /***/ }),
 
-/***/ 1919:
+/***/ 309:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 // https://github.com/ajv-validator/ajv/issues/889
-const equal = __nccwpck_require__(9006);
+const equal = __nccwpck_require__(5944);
 equal.code = 'require("ajv/dist/runtime/equal").default';
 exports["default"] = equal;
 //# sourceMappingURL=equal.js.map
 
 /***/ }),
 
-/***/ 4398:
+/***/ 6068:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4461,19 +4461,19 @@ ucs2length.code = 'require("ajv/dist/runtime/ucs2length").default';
 
 /***/ }),
 
-/***/ 8885:
+/***/ 175:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const uri = __nccwpck_require__(1824);
+const uri = __nccwpck_require__(9854);
 uri.code = 'require("ajv/dist/runtime/uri").default';
 exports["default"] = uri;
 //# sourceMappingURL=uri.js.map
 
 /***/ }),
 
-/***/ 7733:
+/***/ 5783:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -4490,14 +4490,14 @@ exports["default"] = ValidationError;
 
 /***/ }),
 
-/***/ 6640:
+/***/ 6453:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateAdditionalItems = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -4545,15 +4545,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2135:
+/***/ 2150:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const util_1 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must NOT have additional properties",
     params: ({ params }) => (0, codegen_1._) `{additionalProperty: ${params.additionalProperty}}`,
@@ -4657,12 +4657,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6077:
+/***/ 2875:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "allOf",
     schemaType: "array",
@@ -4686,12 +4686,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3724:
+/***/ 8822:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "anyOf",
     schemaType: "array",
@@ -4704,13 +4704,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2798:
+/***/ 2956:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { min, max } }) => max === undefined
         ? (0, codegen_1.str) `must contain at least ${min} valid item(s)`
@@ -4805,15 +4805,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3242:
+/***/ 3084:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateSchemaDeps = exports.validatePropertyDeps = exports.error = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 exports.error = {
     message: ({ params: { property, depsCount, deps } }) => {
         const property_ies = depsCount === 1 ? "property" : "properties";
@@ -4896,13 +4896,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1120:
+/***/ 3710:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params }) => (0, codegen_1.str) `must match "${params.ifClause}" schema`,
     params: ({ params }) => (0, codegen_1._) `{failingKeyword: ${params.ifClause}}`,
@@ -4968,27 +4968,27 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4287:
+/***/ 225:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const additionalItems_1 = __nccwpck_require__(6640);
-const prefixItems_1 = __nccwpck_require__(2635);
-const items_1 = __nccwpck_require__(9639);
-const items2020_1 = __nccwpck_require__(7351);
-const contains_1 = __nccwpck_require__(2798);
-const dependencies_1 = __nccwpck_require__(3242);
-const propertyNames_1 = __nccwpck_require__(3924);
-const additionalProperties_1 = __nccwpck_require__(2135);
-const properties_1 = __nccwpck_require__(1586);
-const patternProperties_1 = __nccwpck_require__(6560);
-const not_1 = __nccwpck_require__(4598);
-const anyOf_1 = __nccwpck_require__(3724);
-const oneOf_1 = __nccwpck_require__(7362);
-const allOf_1 = __nccwpck_require__(6077);
-const if_1 = __nccwpck_require__(1120);
-const thenElse_1 = __nccwpck_require__(7445);
+const additionalItems_1 = __nccwpck_require__(6453);
+const prefixItems_1 = __nccwpck_require__(6965);
+const items_1 = __nccwpck_require__(8681);
+const items2020_1 = __nccwpck_require__(9641);
+const contains_1 = __nccwpck_require__(2956);
+const dependencies_1 = __nccwpck_require__(3084);
+const propertyNames_1 = __nccwpck_require__(9678);
+const additionalProperties_1 = __nccwpck_require__(2150);
+const properties_1 = __nccwpck_require__(9932);
+const patternProperties_1 = __nccwpck_require__(54);
+const not_1 = __nccwpck_require__(3036);
+const anyOf_1 = __nccwpck_require__(8822);
+const oneOf_1 = __nccwpck_require__(5840);
+const allOf_1 = __nccwpck_require__(2875);
+const if_1 = __nccwpck_require__(3710);
+const thenElse_1 = __nccwpck_require__(3143);
 function getApplicator(draft2020 = false) {
     const applicator = [
         // any
@@ -5018,15 +5018,15 @@ exports["default"] = getApplicator;
 
 /***/ }),
 
-/***/ 9639:
+/***/ 8681:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateTuple = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
 const def = {
     keyword: "items",
     type: "array",
@@ -5076,15 +5076,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7351:
+/***/ 9641:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const code_1 = __nccwpck_require__(3084);
-const additionalItems_1 = __nccwpck_require__(6640);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const code_1 = __nccwpck_require__(8834);
+const additionalItems_1 = __nccwpck_require__(6453);
 const error = {
     message: ({ params: { len } }) => (0, codegen_1.str) `must NOT have more than ${len} items`,
     params: ({ params: { len } }) => (0, codegen_1._) `{limit: ${len}}`,
@@ -5112,12 +5112,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 4598:
+/***/ 3036:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "not",
     schemaType: ["object", "boolean"],
@@ -5144,13 +5144,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7362:
+/***/ 5840:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "must match exactly one schema in oneOf",
     params: ({ params }) => (0, codegen_1._) `{passingSchemas: ${params.passing}}`,
@@ -5210,15 +5210,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6560:
+/***/ 54:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const util_2 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const util_2 = __nccwpck_require__(3642);
 const def = {
     keyword: "patternProperties",
     type: "object",
@@ -5291,12 +5291,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2635:
+/***/ 6965:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const items_1 = __nccwpck_require__(9639);
+const items_1 = __nccwpck_require__(8681);
 const def = {
     keyword: "prefixItems",
     type: "array",
@@ -5309,15 +5309,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1586:
+/***/ 9932:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const validate_1 = __nccwpck_require__(2673);
-const code_1 = __nccwpck_require__(3084);
-const util_1 = __nccwpck_require__(360);
-const additionalProperties_1 = __nccwpck_require__(2135);
+const validate_1 = __nccwpck_require__(7663);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const additionalProperties_1 = __nccwpck_require__(2150);
 const def = {
     keyword: "properties",
     type: "object",
@@ -5369,13 +5369,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3924:
+/***/ 9678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: "property name must be valid",
     params: ({ params }) => (0, codegen_1._) `{propertyName: ${params.propertyName}}`,
@@ -5413,12 +5413,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 7445:
+/***/ 3143:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const util_1 = __nccwpck_require__(360);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: ["then", "else"],
     schemaType: ["object", "boolean"],
@@ -5432,16 +5432,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3084:
+/***/ 8834:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.validateUnion = exports.validateArray = exports.usePattern = exports.callValidateCode = exports.schemaProperties = exports.allSchemaProperties = exports.noPropertyInData = exports.propertyInData = exports.isOwnProperty = exports.hasPropFunc = exports.reportMissingProp = exports.checkMissingProp = exports.checkReportMissingProp = void 0;
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const names_1 = __nccwpck_require__(7982);
-const util_2 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const names_1 = __nccwpck_require__(2108);
+const util_2 = __nccwpck_require__(3642);
 function checkReportMissingProp(cxt, prop) {
     const { gen, data, it } = cxt;
     gen.if(noPropertyInData(gen, data, prop, it.opts.ownProperties), () => {
@@ -5569,7 +5569,7 @@ exports.validateUnion = validateUnion;
 
 /***/ }),
 
-/***/ 6936:
+/***/ 1338:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5585,13 +5585,13 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6829:
+/***/ 8319:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const id_1 = __nccwpck_require__(6936);
-const ref_1 = __nccwpck_require__(7484);
+const id_1 = __nccwpck_require__(1338);
+const ref_1 = __nccwpck_require__(1034);
 const core = [
     "$schema",
     "$id",
@@ -5607,18 +5607,18 @@ exports["default"] = core;
 
 /***/ }),
 
-/***/ 7484:
+/***/ 1034:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.callRef = exports.getValidate = void 0;
-const ref_error_1 = __nccwpck_require__(2162);
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const names_1 = __nccwpck_require__(7982);
-const compile_1 = __nccwpck_require__(7670);
-const util_1 = __nccwpck_require__(360);
+const ref_error_1 = __nccwpck_require__(6324);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const names_1 = __nccwpck_require__(2108);
+const compile_1 = __nccwpck_require__(8816);
+const util_1 = __nccwpck_require__(3642);
 const def = {
     keyword: "$ref",
     schemaType: "string",
@@ -5735,16 +5735,16 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 2894:
+/***/ 8248:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const types_1 = __nccwpck_require__(6947);
-const compile_1 = __nccwpck_require__(7670);
-const ref_error_1 = __nccwpck_require__(2162);
-const util_1 = __nccwpck_require__(360);
+const codegen_1 = __nccwpck_require__(7034);
+const types_1 = __nccwpck_require__(3981);
+const compile_1 = __nccwpck_require__(8816);
+const ref_error_1 = __nccwpck_require__(6324);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { discrError, tagName } }) => discrError === types_1.DiscrError.Tag
         ? `tag "${tagName}" must be string`
@@ -5845,7 +5845,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6947:
+/***/ 3981:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -5860,16 +5860,16 @@ var DiscrError;
 
 /***/ }),
 
-/***/ 2397:
+/***/ 9647:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const core_1 = __nccwpck_require__(6829);
-const validation_1 = __nccwpck_require__(417);
-const applicator_1 = __nccwpck_require__(4287);
-const format_1 = __nccwpck_require__(9745);
-const metadata_1 = __nccwpck_require__(5764);
+const core_1 = __nccwpck_require__(8319);
+const validation_1 = __nccwpck_require__(7387);
+const applicator_1 = __nccwpck_require__(225);
+const format_1 = __nccwpck_require__(6155);
+const metadata_1 = __nccwpck_require__(6258);
 const draft7Vocabularies = [
     core_1.default,
     validation_1.default,
@@ -5883,12 +5883,12 @@ exports["default"] = draft7Vocabularies;
 
 /***/ }),
 
-/***/ 2986:
+/***/ 4672:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match format "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{format: ${schemaCode}}`,
@@ -5981,19 +5981,19 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9745:
+/***/ 6155:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const format_1 = __nccwpck_require__(2986);
+const format_1 = __nccwpck_require__(4672);
 const format = [format_1.default];
 exports["default"] = format;
 //# sourceMappingURL=index.js.map
 
 /***/ }),
 
-/***/ 5764:
+/***/ 6258:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -6017,14 +6017,14 @@ exports.contentVocabulary = [
 
 /***/ }),
 
-/***/ 2293:
+/***/ 5088:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to constant",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValue: ${schemaCode}}`,
@@ -6048,14 +6048,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 6088:
+/***/ 3174:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: "must be equal to one of the allowed values",
     params: ({ schemaCode }) => (0, codegen_1._) `{allowedValues: ${schemaCode}}`,
@@ -6102,21 +6102,21 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 417:
+/***/ 7387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const limitNumber_1 = __nccwpck_require__(835);
-const multipleOf_1 = __nccwpck_require__(876);
-const limitLength_1 = __nccwpck_require__(3914);
-const pattern_1 = __nccwpck_require__(5983);
-const limitProperties_1 = __nccwpck_require__(3943);
-const required_1 = __nccwpck_require__(736);
-const limitItems_1 = __nccwpck_require__(9280);
-const uniqueItems_1 = __nccwpck_require__(3028);
-const const_1 = __nccwpck_require__(2293);
-const enum_1 = __nccwpck_require__(6088);
+const limitNumber_1 = __nccwpck_require__(1437);
+const multipleOf_1 = __nccwpck_require__(6686);
+const limitLength_1 = __nccwpck_require__(4064);
+const pattern_1 = __nccwpck_require__(2045);
+const limitProperties_1 = __nccwpck_require__(6325);
+const required_1 = __nccwpck_require__(2458);
+const limitItems_1 = __nccwpck_require__(4798);
+const uniqueItems_1 = __nccwpck_require__(9850);
+const const_1 = __nccwpck_require__(5088);
+const enum_1 = __nccwpck_require__(3174);
 const validation = [
     // number
     limitNumber_1.default,
@@ -6141,12 +6141,12 @@ exports["default"] = validation;
 
 /***/ }),
 
-/***/ 9280:
+/***/ 4798:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxItems" ? "more" : "fewer";
@@ -6171,14 +6171,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3914:
+/***/ 4064:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const ucs2length_1 = __nccwpck_require__(4398);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const ucs2length_1 = __nccwpck_require__(6068);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxLength" ? "more" : "fewer";
@@ -6204,12 +6204,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 835:
+/***/ 1437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const ops = codegen_1.operators;
 const KWDs = {
     maximum: { okStr: "<=", ok: ops.LTE, fail: ops.GT },
@@ -6237,12 +6237,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3943:
+/***/ 6325:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message({ keyword, schemaCode }) {
         const comp = keyword === "maxProperties" ? "more" : "fewer";
@@ -6267,12 +6267,12 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 876:
+/***/ 6686:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const codegen_1 = __nccwpck_require__(8676);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must be multiple of ${schemaCode}`,
     params: ({ schemaCode }) => (0, codegen_1._) `{multipleOf: ${schemaCode}}`,
@@ -6299,14 +6299,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 5983:
+/***/ 2045:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const util_1 = __nccwpck_require__(360);
-const codegen_1 = __nccwpck_require__(8676);
+const code_1 = __nccwpck_require__(8834);
+const util_1 = __nccwpck_require__(3642);
+const codegen_1 = __nccwpck_require__(7034);
 const error = {
     message: ({ schemaCode }) => (0, codegen_1.str) `must match pattern "${schemaCode}"`,
     params: ({ schemaCode }) => (0, codegen_1._) `{pattern: ${schemaCode}}`,
@@ -6338,14 +6338,14 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 736:
+/***/ 2458:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const code_1 = __nccwpck_require__(3084);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
+const code_1 = __nccwpck_require__(8834);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
 const error = {
     message: ({ params: { missingProperty } }) => (0, codegen_1.str) `must have required property '${missingProperty}'`,
     params: ({ params: { missingProperty } }) => (0, codegen_1._) `{missingProperty: ${missingProperty}}`,
@@ -6423,15 +6423,15 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 3028:
+/***/ 9850:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
-const dataType_1 = __nccwpck_require__(2277);
-const codegen_1 = __nccwpck_require__(8676);
-const util_1 = __nccwpck_require__(360);
-const equal_1 = __nccwpck_require__(1919);
+const dataType_1 = __nccwpck_require__(8843);
+const codegen_1 = __nccwpck_require__(7034);
+const util_1 = __nccwpck_require__(3642);
+const equal_1 = __nccwpck_require__(309);
 const error = {
     message: ({ params: { i, j } }) => (0, codegen_1.str) `must NOT have duplicate items (items ## ${j} and ${i} are identical)`,
     params: ({ params: { i, j } }) => (0, codegen_1._) `{i: ${i}, j: ${j}}`,
@@ -6493,7 +6493,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 1755:
+/***/ 4133:
 /***/ (function(module) {
 
 /**
@@ -8023,7 +8023,7 @@ exports["default"] = def;
 
 /***/ }),
 
-/***/ 9006:
+/***/ 5944:
 /***/ ((module) => {
 
 
@@ -8076,7 +8076,7 @@ module.exports = function equal(a, b) {
 
 /***/ }),
 
-/***/ 7607:
+/***/ 6525:
 /***/ ((module) => {
 
 
@@ -8176,7 +8176,7 @@ function escapeJsonPtr(str) {
 
 /***/ }),
 
-/***/ 8427:
+/***/ 5021:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8316,17 +8316,17 @@ class Comparator {
 
 module.exports = Comparator
 
-const parseOptions = __nccwpck_require__(2876)
-const { safeRe: re, t } = __nccwpck_require__(2631)
-const cmp = __nccwpck_require__(9518)
-const debug = __nccwpck_require__(2399)
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const parseOptions = __nccwpck_require__(9302)
+const { safeRe: re, t } = __nccwpck_require__(8105)
+const cmp = __nccwpck_require__(2676)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 
 /***/ }),
 
-/***/ 7542:
+/***/ 7668:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -8548,22 +8548,22 @@ class Range {
 
 module.exports = Range
 
-const LRU = __nccwpck_require__(6655)
+const LRU = __nccwpck_require__(1961)
 const cache = new LRU()
 
-const parseOptions = __nccwpck_require__(2876)
-const Comparator = __nccwpck_require__(8427)
-const debug = __nccwpck_require__(2399)
-const SemVer = __nccwpck_require__(4211)
-const trimComparatorWhitespace = __nccwpck_require__(9345)
+const parseOptions = __nccwpck_require__(9302)
+const Comparator = __nccwpck_require__(5021)
+const debug = __nccwpck_require__(7137)
+const SemVer = __nccwpck_require__(5573)
+const trimComparatorWhitespace = __nccwpck_require__(4043)
 const {
   safeRe: re,
   src,
   t,
   tildeTrimReplace,
   caretTrimReplace,
-} = __nccwpck_require__(2631)
-const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(8053)
+} = __nccwpck_require__(8105)
+const { FLAG_INCLUDE_PRERELEASE, FLAG_LOOSE } = __nccwpck_require__(2311)
 
 // unbounded global build-metadata stripper used by parseRange
 const BUILDSTRIPRE = new RegExp(src[t.BUILD], 'g')
@@ -8910,17 +8910,17 @@ const testSet = (set, version, options) => {
 
 /***/ }),
 
-/***/ 4211:
+/***/ 5573:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const debug = __nccwpck_require__(2399)
-const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(8053)
-const { safeRe: re, t } = __nccwpck_require__(2631)
+const debug = __nccwpck_require__(7137)
+const { MAX_LENGTH, MAX_SAFE_INTEGER } = __nccwpck_require__(2311)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
-const parseOptions = __nccwpck_require__(2876)
-const { compareIdentifiers } = __nccwpck_require__(4780)
+const parseOptions = __nccwpck_require__(9302)
+const { compareIdentifiers } = __nccwpck_require__(1198)
 
 const isPrereleaseIdentifier = (prerelease, identifier) => {
   const identifiers = identifier.split('.')
@@ -9267,12 +9267,12 @@ module.exports = SemVer
 
 /***/ }),
 
-/***/ 8559:
+/***/ 4681:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const clean = (version, options) => {
   const s = parse(version.trim().replace(/^[=v]+/, ''), options)
   return s ? s.version : null
@@ -9282,17 +9282,17 @@ module.exports = clean
 
 /***/ }),
 
-/***/ 9518:
+/***/ 2676:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const eq = __nccwpck_require__(210)
-const neq = __nccwpck_require__(7590)
-const gt = __nccwpck_require__(8303)
-const gte = __nccwpck_require__(2975)
-const lt = __nccwpck_require__(3448)
-const lte = __nccwpck_require__(6498)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gt = __nccwpck_require__(9441)
+const gte = __nccwpck_require__(9106)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
 
 const cmp = (a, op, b, loose) => {
   switch (op) {
@@ -9343,14 +9343,14 @@ module.exports = cmp
 
 /***/ }),
 
-/***/ 2993:
+/***/ 367:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const parse = __nccwpck_require__(2793)
-const { safeRe: re, t } = __nccwpck_require__(2631)
+const SemVer = __nccwpck_require__(5573)
+const parse = __nccwpck_require__(5667)
+const { safeRe: re, t } = __nccwpck_require__(8105)
 
 const coerce = (version, options) => {
   if (version instanceof SemVer) {
@@ -9412,12 +9412,12 @@ module.exports = coerce
 
 /***/ }),
 
-/***/ 6056:
+/***/ 8026:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const compareBuild = (a, b, loose) => {
   const versionA = new SemVer(a, loose)
   const versionB = new SemVer(b, loose)
@@ -9428,24 +9428,24 @@ module.exports = compareBuild
 
 /***/ }),
 
-/***/ 962:
+/***/ 756:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const compareLoose = (a, b) => compare(a, b, true)
 module.exports = compareLoose
 
 
 /***/ }),
 
-/***/ 637:
+/***/ 4507:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const compare = (a, b, loose) =>
   new SemVer(a, loose).compare(new SemVer(b, loose))
 
@@ -9454,12 +9454,12 @@ module.exports = compare
 
 /***/ }),
 
-/***/ 8812:
+/***/ 9237:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 
 const diff = (version1, version2) => {
   const v1 = parse(version1, null, true)
@@ -9521,48 +9521,48 @@ module.exports = diff
 
 /***/ }),
 
-/***/ 210:
+/***/ 1056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const eq = (a, b, loose) => compare(a, b, loose) === 0
 module.exports = eq
 
 
 /***/ }),
 
-/***/ 8303:
+/***/ 9441:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const gt = (a, b, loose) => compare(a, b, loose) > 0
 module.exports = gt
 
 
 /***/ }),
 
-/***/ 2975:
+/***/ 9106:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const gte = (a, b, loose) => compare(a, b, loose) >= 0
 module.exports = gte
 
 
 /***/ }),
 
-/***/ 2090:
+/***/ 3908:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 
 const inc = (version, release, options, identifier, identifierBase) => {
   if (typeof (options) === 'string') {
@@ -9585,72 +9585,72 @@ module.exports = inc
 
 /***/ }),
 
-/***/ 3448:
+/***/ 3470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const lt = (a, b, loose) => compare(a, b, loose) < 0
 module.exports = lt
 
 
 /***/ }),
 
-/***/ 6498:
+/***/ 7111:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const lte = (a, b, loose) => compare(a, b, loose) <= 0
 module.exports = lte
 
 
 /***/ }),
 
-/***/ 2471:
+/***/ 9789:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const major = (a, loose) => new SemVer(a, loose).major
 module.exports = major
 
 
 /***/ }),
 
-/***/ 9251:
+/***/ 7065:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const minor = (a, loose) => new SemVer(a, loose).minor
 module.exports = minor
 
 
 /***/ }),
 
-/***/ 7590:
+/***/ 2492:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const neq = (a, b, loose) => compare(a, b, loose) !== 0
 module.exports = neq
 
 
 /***/ }),
 
-/***/ 2793:
+/***/ 5667:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const parse = (version, options, throwErrors = false) => {
   if (version instanceof SemVer) {
     return version
@@ -9670,24 +9670,24 @@ module.exports = parse
 
 /***/ }),
 
-/***/ 7900:
+/***/ 6594:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
+const SemVer = __nccwpck_require__(5573)
 const patch = (a, loose) => new SemVer(a, loose).patch
 module.exports = patch
 
 
 /***/ }),
 
-/***/ 8266:
+/***/ 6500:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const prerelease = (version, options) => {
   const parsed = parse(version, options)
   return (parsed && parsed.prerelease.length) ? parsed.prerelease : null
@@ -9697,36 +9697,36 @@ module.exports = prerelease
 
 /***/ }),
 
-/***/ 4261:
+/***/ 8707:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compare = __nccwpck_require__(637)
+const compare = __nccwpck_require__(4507)
 const rcompare = (a, b, loose) => compare(b, a, loose)
 module.exports = rcompare
 
 
 /***/ }),
 
-/***/ 7760:
+/***/ 2242:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(6056)
+const compareBuild = __nccwpck_require__(8026)
 const rsort = (list, loose) => list.sort((a, b) => compareBuild(b, a, loose))
 module.exports = rsort
 
 
 /***/ }),
 
-/***/ 9456:
+/***/ 5197:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const satisfies = (version, range, options) => {
   try {
     range = new Range(range, options)
@@ -9740,26 +9740,26 @@ module.exports = satisfies
 
 /***/ }),
 
-/***/ 6168:
+/***/ 4426:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const compareBuild = __nccwpck_require__(6056)
+const compareBuild = __nccwpck_require__(8026)
 const sort = (list, loose) => list.sort((a, b) => compareBuild(a, b, loose))
 module.exports = sort
 
 
 /***/ }),
 
-/***/ 970:
+/***/ 9212:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
-const constants = __nccwpck_require__(8053)
-const SemVer = __nccwpck_require__(4211)
+const parse = __nccwpck_require__(5667)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
 
 const truncate = (version, truncation, options) => {
   if (!constants.RELEASE_TYPES.includes(truncation)) {
@@ -9807,12 +9807,12 @@ module.exports = truncate
 
 /***/ }),
 
-/***/ 9060:
+/***/ 8138:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const parse = __nccwpck_require__(2793)
+const parse = __nccwpck_require__(5667)
 const valid = (version, options) => {
   const v = parse(version, options)
   return v ? v.version : null
@@ -9822,54 +9822,54 @@ module.exports = valid
 
 /***/ }),
 
-/***/ 7056:
+/***/ 4978:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // just pre-load all the stuff that index.js lazily exports
-const internalRe = __nccwpck_require__(2631)
-const constants = __nccwpck_require__(8053)
-const SemVer = __nccwpck_require__(4211)
-const identifiers = __nccwpck_require__(4780)
-const parse = __nccwpck_require__(2793)
-const valid = __nccwpck_require__(9060)
-const clean = __nccwpck_require__(8559)
-const inc = __nccwpck_require__(2090)
-const diff = __nccwpck_require__(8812)
-const major = __nccwpck_require__(2471)
-const minor = __nccwpck_require__(9251)
-const patch = __nccwpck_require__(7900)
-const prerelease = __nccwpck_require__(8266)
-const compare = __nccwpck_require__(637)
-const rcompare = __nccwpck_require__(4261)
-const compareLoose = __nccwpck_require__(962)
-const compareBuild = __nccwpck_require__(6056)
-const sort = __nccwpck_require__(6168)
-const rsort = __nccwpck_require__(7760)
-const gt = __nccwpck_require__(8303)
-const lt = __nccwpck_require__(3448)
-const eq = __nccwpck_require__(210)
-const neq = __nccwpck_require__(7590)
-const gte = __nccwpck_require__(2975)
-const lte = __nccwpck_require__(6498)
-const cmp = __nccwpck_require__(9518)
-const coerce = __nccwpck_require__(2993)
-const truncate = __nccwpck_require__(970)
-const Comparator = __nccwpck_require__(8427)
-const Range = __nccwpck_require__(7542)
-const satisfies = __nccwpck_require__(9456)
-const toComparators = __nccwpck_require__(1110)
-const maxSatisfying = __nccwpck_require__(6561)
-const minSatisfying = __nccwpck_require__(75)
-const minVersion = __nccwpck_require__(5394)
-const validRange = __nccwpck_require__(1545)
-const outside = __nccwpck_require__(5904)
-const gtr = __nccwpck_require__(6284)
-const ltr = __nccwpck_require__(6661)
-const intersects = __nccwpck_require__(6769)
-const simplifyRange = __nccwpck_require__(324)
-const subset = __nccwpck_require__(7865)
+const internalRe = __nccwpck_require__(8105)
+const constants = __nccwpck_require__(2311)
+const SemVer = __nccwpck_require__(5573)
+const identifiers = __nccwpck_require__(1198)
+const parse = __nccwpck_require__(5667)
+const valid = __nccwpck_require__(8138)
+const clean = __nccwpck_require__(4681)
+const inc = __nccwpck_require__(3908)
+const diff = __nccwpck_require__(9237)
+const major = __nccwpck_require__(9789)
+const minor = __nccwpck_require__(7065)
+const patch = __nccwpck_require__(6594)
+const prerelease = __nccwpck_require__(6500)
+const compare = __nccwpck_require__(4507)
+const rcompare = __nccwpck_require__(8707)
+const compareLoose = __nccwpck_require__(756)
+const compareBuild = __nccwpck_require__(8026)
+const sort = __nccwpck_require__(4426)
+const rsort = __nccwpck_require__(2242)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const eq = __nccwpck_require__(1056)
+const neq = __nccwpck_require__(2492)
+const gte = __nccwpck_require__(9106)
+const lte = __nccwpck_require__(7111)
+const cmp = __nccwpck_require__(2676)
+const coerce = __nccwpck_require__(367)
+const truncate = __nccwpck_require__(9212)
+const Comparator = __nccwpck_require__(5021)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const toComparators = __nccwpck_require__(6236)
+const maxSatisfying = __nccwpck_require__(5903)
+const minSatisfying = __nccwpck_require__(8957)
+const minVersion = __nccwpck_require__(9888)
+const validRange = __nccwpck_require__(4907)
+const outside = __nccwpck_require__(9638)
+const gtr = __nccwpck_require__(2874)
+const ltr = __nccwpck_require__(2831)
+const intersects = __nccwpck_require__(5439)
+const simplifyRange = __nccwpck_require__(8150)
+const subset = __nccwpck_require__(7831)
 module.exports = {
   parse,
   valid,
@@ -9922,7 +9922,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8053:
+/***/ 2311:
 /***/ ((module) => {
 
 
@@ -9996,7 +9996,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2399:
+/***/ 7137:
 /***/ ((module) => {
 
 
@@ -10014,7 +10014,7 @@ module.exports = debug
 
 /***/ }),
 
-/***/ 4780:
+/***/ 1198:
 /***/ ((module) => {
 
 
@@ -10050,7 +10050,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6655:
+/***/ 1961:
 /***/ ((module) => {
 
 
@@ -10099,7 +10099,7 @@ module.exports = LRUCache
 
 /***/ }),
 
-/***/ 2876:
+/***/ 9302:
 /***/ ((module) => {
 
 
@@ -10123,7 +10123,7 @@ module.exports = parseOptions
 
 /***/ }),
 
-/***/ 2631:
+/***/ 8105:
 /***/ ((module, exports, __nccwpck_require__) => {
 
 
@@ -10132,8 +10132,8 @@ const {
   MAX_SAFE_COMPONENT_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   MAX_LENGTH,
-} = __nccwpck_require__(8053)
-const debug = __nccwpck_require__(2399)
+} = __nccwpck_require__(2311)
+const debug = __nccwpck_require__(7137)
 exports = module.exports = {}
 
 // The actual regexps go on exports.re
@@ -10353,7 +10353,7 @@ createToken('GTE0PRE', '^\\s*>=\\s*0\\.0\\.0-0\\s*$')
 
 /***/ }),
 
-/***/ 9345:
+/***/ 4043:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -10368,7 +10368,7 @@ const {
   MAX_LENGTH,
   MAX_SAFE_BUILD_LENGTH,
   WHITESPACE_CHARACTERS,
-} = __nccwpck_require__(8053)
+} = __nccwpck_require__(2311)
 
 /**
  * Remembers the last two rows of digits so their characters need not be reread.
@@ -10798,25 +10798,25 @@ module.exports = trimComparatorWhitespace
 
 /***/ }),
 
-/***/ 6284:
+/***/ 2874:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 // Determine if version is greater than all the versions possible in the range.
-const outside = __nccwpck_require__(5904)
+const outside = __nccwpck_require__(9638)
 const gtr = (version, range, options) => outside(version, range, '>', options)
 module.exports = gtr
 
 
 /***/ }),
 
-/***/ 6769:
+/***/ 5439:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const intersects = (r1, r2, options) => {
   r1 = new Range(r1, options)
   r2 = new Range(r2, options)
@@ -10827,12 +10827,12 @@ module.exports = intersects
 
 /***/ }),
 
-/***/ 6661:
+/***/ 2831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const outside = __nccwpck_require__(5904)
+const outside = __nccwpck_require__(9638)
 // Determine if version is less than all the versions possible in the range
 const ltr = (version, range, options) => outside(version, range, '<', options)
 module.exports = ltr
@@ -10840,13 +10840,13 @@ module.exports = ltr
 
 /***/ }),
 
-/***/ 6561:
+/***/ 5903:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 
 const maxSatisfying = (versions, range, options) => {
   let max = null
@@ -10874,13 +10874,13 @@ module.exports = maxSatisfying
 
 /***/ }),
 
-/***/ 75:
+/***/ 8957:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
 const minSatisfying = (versions, range, options) => {
   let min = null
   let minSV = null
@@ -10907,14 +10907,14 @@ module.exports = minSatisfying
 
 /***/ }),
 
-/***/ 5394:
+/***/ 9888:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Range = __nccwpck_require__(7542)
-const gt = __nccwpck_require__(8303)
+const SemVer = __nccwpck_require__(5573)
+const Range = __nccwpck_require__(7668)
+const gt = __nccwpck_require__(9441)
 
 const minVersion = (range, loose) => {
   range = new Range(range, loose)
@@ -10977,20 +10977,20 @@ module.exports = minVersion
 
 /***/ }),
 
-/***/ 5904:
+/***/ 9638:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const SemVer = __nccwpck_require__(4211)
-const Comparator = __nccwpck_require__(8427)
+const SemVer = __nccwpck_require__(5573)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const Range = __nccwpck_require__(7542)
-const satisfies = __nccwpck_require__(9456)
-const gt = __nccwpck_require__(8303)
-const lt = __nccwpck_require__(3448)
-const lte = __nccwpck_require__(6498)
-const gte = __nccwpck_require__(2975)
+const Range = __nccwpck_require__(7668)
+const satisfies = __nccwpck_require__(5197)
+const gt = __nccwpck_require__(9441)
+const lt = __nccwpck_require__(3470)
+const lte = __nccwpck_require__(7111)
+const gte = __nccwpck_require__(9106)
 
 const outside = (version, range, hilo, options) => {
   version = new SemVer(version, options)
@@ -11066,7 +11066,7 @@ module.exports = outside
 
 /***/ }),
 
-/***/ 324:
+/***/ 8150:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11074,8 +11074,8 @@ module.exports = outside
 // given a set of versions and a range, create a "simplified" range
 // that includes the same versions that the original range does
 // If the original range is shorter than the simplified one, return that.
-const satisfies = __nccwpck_require__(9456)
-const compare = __nccwpck_require__(637)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 module.exports = (versions, range, options) => {
   const set = []
   let first = null
@@ -11122,16 +11122,16 @@ module.exports = (versions, range, options) => {
 
 /***/ }),
 
-/***/ 7865:
+/***/ 7831:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
-const Comparator = __nccwpck_require__(8427)
+const Range = __nccwpck_require__(7668)
+const Comparator = __nccwpck_require__(5021)
 const { ANY } = Comparator
-const satisfies = __nccwpck_require__(9456)
-const compare = __nccwpck_require__(637)
+const satisfies = __nccwpck_require__(5197)
+const compare = __nccwpck_require__(4507)
 
 // Complex range `r1 || r2 || ...` is a subset of `R1 || R2 || ...` iff:
 // - Every simple range `r1, r2, ...` is a null set, OR
@@ -11378,12 +11378,12 @@ module.exports = subset
 
 /***/ }),
 
-/***/ 1110:
+/***/ 6236:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 
 // Mostly just for testing and legacy API reasons
 const toComparators = (range, options) =>
@@ -11395,12 +11395,12 @@ module.exports = toComparators
 
 /***/ }),
 
-/***/ 1545:
+/***/ 4907:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Range = __nccwpck_require__(7542)
+const Range = __nccwpck_require__(7668)
 const validRange = (range, options) => {
   try {
     // Return '*' instead of '' so that truthiness works.
@@ -11415,15 +11415,15 @@ module.exports = validRange
 
 /***/ }),
 
-/***/ 9898:
+/***/ 776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-module.exports = __nccwpck_require__(3810);
+module.exports = __nccwpck_require__(4488);
 
 
 /***/ }),
 
-/***/ 3810:
+/***/ 4488:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -11694,33 +11694,33 @@ exports.debug = debug; // for test
 
 /***/ }),
 
-/***/ 5704:
+/***/ 734:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Client = __nccwpck_require__(2045)
-const Dispatcher = __nccwpck_require__(4443)
-const Pool = __nccwpck_require__(3756)
-const BalancedPool = __nccwpck_require__(6317)
-const Agent = __nccwpck_require__(261)
-const ProxyAgent = __nccwpck_require__(920)
-const EnvHttpProxyAgent = __nccwpck_require__(5545)
-const RetryAgent = __nccwpck_require__(9306)
-const errors = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
+const Client = __nccwpck_require__(5215)
+const Dispatcher = __nccwpck_require__(6089)
+const Pool = __nccwpck_require__(7454)
+const BalancedPool = __nccwpck_require__(7479)
+const Agent = __nccwpck_require__(3779)
+const ProxyAgent = __nccwpck_require__(4942)
+const EnvHttpProxyAgent = __nccwpck_require__(5579)
+const RetryAgent = __nccwpck_require__(8056)
+const errors = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(3055)
-const buildConnector = __nccwpck_require__(5496)
-const MockClient = __nccwpck_require__(2957)
-const MockAgent = __nccwpck_require__(5973)
-const MockPool = __nccwpck_require__(9276)
-const mockErrors = __nccwpck_require__(5797)
-const RetryHandler = __nccwpck_require__(2464)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(4221)
-const DecoratorHandler = __nccwpck_require__(9267)
-const RedirectHandler = __nccwpck_require__(2394)
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const api = __nccwpck_require__(8833)
+const buildConnector = __nccwpck_require__(6962)
+const MockClient = __nccwpck_require__(9271)
+const MockAgent = __nccwpck_require__(2107)
+const MockPool = __nccwpck_require__(2646)
+const mockErrors = __nccwpck_require__(1427)
+const RetryHandler = __nccwpck_require__(2406)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(5319)
+const DecoratorHandler = __nccwpck_require__(6037)
+const RedirectHandler = __nccwpck_require__(7424)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -11738,10 +11738,10 @@ module.exports.DecoratorHandler = DecoratorHandler
 module.exports.RedirectHandler = RedirectHandler
 module.exports.createRedirectInterceptor = createRedirectInterceptor
 module.exports.interceptors = {
-  redirect: __nccwpck_require__(2754),
-  retry: __nccwpck_require__(2850),
-  dump: __nccwpck_require__(5108),
-  dns: __nccwpck_require__(7251)
+  redirect: __nccwpck_require__(92),
+  retry: __nccwpck_require__(9636),
+  dump: __nccwpck_require__(410),
+  dns: __nccwpck_require__(1893)
 }
 
 module.exports.buildConnector = buildConnector
@@ -11803,7 +11803,7 @@ function makeDispatcher (fn) {
 module.exports.setGlobalDispatcher = setGlobalDispatcher
 module.exports.getGlobalDispatcher = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(7302).fetch)
+const fetchImpl = (__nccwpck_require__(7532).fetch)
 module.exports.fetch = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -11815,39 +11815,39 @@ module.exports.fetch = async function fetch (init, options = undefined) {
     throw err
   }
 }
-module.exports.Headers = __nccwpck_require__(2652).Headers
-module.exports.Response = __nccwpck_require__(4499).Response
-module.exports.Request = __nccwpck_require__(5031).Request
-module.exports.FormData = __nccwpck_require__(5054).FormData
+module.exports.Headers = __nccwpck_require__(1470).Headers
+module.exports.Response = __nccwpck_require__(9141).Response
+module.exports.Request = __nccwpck_require__(5601).Request
+module.exports.FormData = __nccwpck_require__(1112).FormData
 module.exports.File = globalThis.File ?? (__nccwpck_require__(4573).File)
-module.exports.FileReader = __nccwpck_require__(3723).FileReader
+module.exports.FileReader = __nccwpck_require__(5969).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(2795)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(3109)
 
 module.exports.setGlobalOrigin = setGlobalOrigin
 module.exports.getGlobalOrigin = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(8021)
-const { kConstruct } = __nccwpck_require__(6565)
+const { CacheStorage } = __nccwpck_require__(1627)
+const { kConstruct } = __nccwpck_require__(1519)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 module.exports.caches = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(8061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(3775)
 
 module.exports.deleteCookie = deleteCookie
 module.exports.getCookies = getCookies
 module.exports.getSetCookies = getSetCookies
 module.exports.setCookie = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(6372)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(2318)
 
 module.exports.parseMIMEType = parseMIMEType
 module.exports.serializeAMimeType = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(9148)
-module.exports.WebSocket = __nccwpck_require__(566).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(2494)
+module.exports.WebSocket = __nccwpck_require__(2920).WebSocket
 module.exports.CloseEvent = CloseEvent
 module.exports.ErrorEvent = ErrorEvent
 module.exports.MessageEvent = MessageEvent
@@ -11863,18 +11863,18 @@ module.exports.MockPool = MockPool
 module.exports.MockAgent = MockAgent
 module.exports.mockErrors = mockErrors
 
-const { EventSource } = __nccwpck_require__(3262)
+const { EventSource } = __nccwpck_require__(2328)
 
 module.exports.EventSource = EventSource
 
 
 /***/ }),
 
-/***/ 9670:
+/***/ 8608:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(9192)
-const { RequestAbortedError } = __nccwpck_require__(9611)
+const { addAbortListener } = __nccwpck_require__(586)
+const { RequestAbortedError } = __nccwpck_require__(5793)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -11934,16 +11934,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9724:
+/***/ 9086:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -12049,7 +12049,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 998:
+/***/ 9972:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -12063,10 +12063,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -12307,16 +12307,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 8675:
+/***/ 2481:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(6335)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1055)
+const { Readable } = __nccwpck_require__(1433)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -12528,18 +12528,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 4720:
+/***/ 7170:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(1055)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(5225)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -12755,15 +12755,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 2274:
+/***/ 5792:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(9611)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(5793)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(9192)
-const { addSignal, removeSignal } = __nccwpck_require__(9670)
+const util = __nccwpck_require__(586)
+const { addSignal, removeSignal } = __nccwpck_require__(8608)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -12870,21 +12870,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 3055:
+/***/ 8833:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(8675)
-module.exports.stream = __nccwpck_require__(4720)
-module.exports.pipeline = __nccwpck_require__(998)
-module.exports.upgrade = __nccwpck_require__(2274)
-module.exports.connect = __nccwpck_require__(9724)
+module.exports.request = __nccwpck_require__(2481)
+module.exports.stream = __nccwpck_require__(7170)
+module.exports.pipeline = __nccwpck_require__(9972)
+module.exports.upgrade = __nccwpck_require__(5792)
+module.exports.connect = __nccwpck_require__(9086)
 
 
 /***/ }),
 
-/***/ 6335:
+/***/ 1433:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -12893,9 +12893,9 @@ module.exports.connect = __nccwpck_require__(9724)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { ReadableStreamFrom } = __nccwpck_require__(9192)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { ReadableStreamFrom } = __nccwpck_require__(586)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -13276,15 +13276,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 1055:
+/***/ 5225:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 
-const { chunksDecode } = __nccwpck_require__(6335)
+const { chunksDecode } = __nccwpck_require__(1433)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -13376,16 +13376,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5496:
+/***/ 6962:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const net = __nccwpck_require__(7030)
+const net = __nccwpck_require__(4649)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9192)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(9611)
-const timers = __nccwpck_require__(4083)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(5793)
+const timers = __nccwpck_require__(1017)
 
 function noop () {}
 
@@ -13623,7 +13623,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 1799:
+/***/ 1045:
 /***/ ((module) => {
 
 
@@ -13748,7 +13748,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8502:
+/***/ 8580:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13957,7 +13957,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9611:
+/***/ 5793:
 /***/ ((module) => {
 
 
@@ -14389,7 +14389,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8375:
+/***/ 8861:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -14397,7 +14397,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -14412,9 +14412,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(1799)
+} = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -14878,7 +14878,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 8963:
+/***/ 33:
 /***/ ((module) => {
 
 module.exports = {
@@ -14952,7 +14952,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1216:
+/***/ 6510:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -14960,7 +14960,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(1799)
+} = __nccwpck_require__(1045)
 
 class TstNode {
   /** @type {any} */
@@ -15111,23 +15111,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9192:
+/***/ 586:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(8963)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(33)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
-const net = __nccwpck_require__(7030)
+const net = __nccwpck_require__(4649)
 const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(1799)
-const { tree } = __nccwpck_require__(1216)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(1045)
+const { tree } = __nccwpck_require__(6510)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -15837,18 +15837,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 261:
+/***/ 3779:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(8963)
-const DispatcherBase = __nccwpck_require__(6313)
-const Pool = __nccwpck_require__(3756)
-const Client = __nccwpck_require__(2045)
-const util = __nccwpck_require__(9192)
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
+const DispatcherBase = __nccwpck_require__(4339)
+const Pool = __nccwpck_require__(7454)
+const Client = __nccwpck_require__(5215)
+const util = __nccwpck_require__(586)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -15977,7 +15977,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 6317:
+/***/ 7479:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15985,7 +15985,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   PoolBase,
   kClients,
@@ -15993,10 +15993,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2376)
-const Pool = __nccwpck_require__(3756)
-const { kUrl, kInterceptors } = __nccwpck_require__(8963)
-const { parseOrigin } = __nccwpck_require__(9192)
+} = __nccwpck_require__(4830)
+const Pool = __nccwpck_require__(7454)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const { parseOrigin } = __nccwpck_require__(586)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -16193,7 +16193,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 661:
+/***/ 6443:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -16201,9 +16201,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const timers = __nccwpck_require__(4083)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const timers = __nccwpck_require__(1017)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -16216,7 +16216,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -16249,9 +16249,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(8963)
+} = __nccwpck_require__(33)
 
-const constants = __nccwpck_require__(1424)
+const constants = __nccwpck_require__(2418)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -16263,11 +16263,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3238) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(8776) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(4674))
+    mod = await WebAssembly.compile(__nccwpck_require__(3072))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -16275,7 +16275,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3238))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(8776))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -17190,7 +17190,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(3044).extractBody)
+      extractBody = (__nccwpck_require__(3842).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -17713,7 +17713,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 3196:
+/***/ 1582:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -17721,13 +17721,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(9192)
+const util = __nccwpck_require__(586)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(9611)
+} = __nccwpck_require__(5793)
 const {
   kUrl,
   kReset,
@@ -17746,7 +17746,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(8963)
+} = __nccwpck_require__(33)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -18152,7 +18152,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(3044).extractBody)
+    extractBody ??= (__nccwpck_require__(3842).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -18512,7 +18512,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 2045:
+/***/ 5215:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -18520,18 +18520,18 @@ module.exports = connectH2
 
 
 const assert = __nccwpck_require__(4589)
-const net = __nccwpck_require__(7030)
+const net = __nccwpck_require__(4649)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(9192)
-const { channels } = __nccwpck_require__(8502)
-const Request = __nccwpck_require__(8375)
-const DispatcherBase = __nccwpck_require__(6313)
+const util = __nccwpck_require__(586)
+const { channels } = __nccwpck_require__(8580)
+const Request = __nccwpck_require__(8861)
+const DispatcherBase = __nccwpck_require__(4339)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(9611)
-const buildConnector = __nccwpck_require__(5496)
+} = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
 const {
   kUrl,
   kServerName,
@@ -18573,9 +18573,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(8963)
-const connectH1 = __nccwpck_require__(661)
-const connectH2 = __nccwpck_require__(3196)
+} = __nccwpck_require__(33)
+const connectH1 = __nccwpck_require__(6443)
+const connectH2 = __nccwpck_require__(1582)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -18883,7 +18883,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(4636)
+const createRedirectInterceptor = __nccwpck_require__(1946)
 
 function onError (client, err) {
   if (
@@ -19143,19 +19143,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 6313:
+/***/ 4339:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(4443)
+const Dispatcher = __nccwpck_require__(6089)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(9611)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(8963)
+} = __nccwpck_require__(5793)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(33)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -19358,7 +19358,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 4443:
+/***/ 6089:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19430,15 +19430,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 5545:
+/***/ 5579:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(6313)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(8963)
-const ProxyAgent = __nccwpck_require__(920)
-const Agent = __nccwpck_require__(261)
+const DispatcherBase = __nccwpck_require__(4339)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(33)
+const ProxyAgent = __nccwpck_require__(4942)
+const Agent = __nccwpck_require__(3779)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -19597,7 +19597,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 7596:
+/***/ 158:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -19721,15 +19721,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2376:
+/***/ 4830:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(6313)
-const FixedQueue = __nccwpck_require__(7596)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(8963)
-const PoolStats = __nccwpck_require__(2038)
+const DispatcherBase = __nccwpck_require__(4339)
+const FixedQueue = __nccwpck_require__(158)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(33)
+const PoolStats = __nccwpck_require__(4000)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -19922,10 +19922,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2038:
+/***/ 4000:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(8963)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(33)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -19963,7 +19963,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 3756:
+/***/ 7454:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19974,14 +19974,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2376)
-const Client = __nccwpck_require__(2045)
+} = __nccwpck_require__(4830)
+const Client = __nccwpck_require__(5215)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(9611)
-const util = __nccwpck_require__(9192)
-const { kUrl, kInterceptors } = __nccwpck_require__(8963)
-const buildConnector = __nccwpck_require__(5496)
+} = __nccwpck_require__(5793)
+const util = __nccwpck_require__(586)
+const { kUrl, kInterceptors } = __nccwpck_require__(33)
+const buildConnector = __nccwpck_require__(6962)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -20077,19 +20077,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 920:
+/***/ 4942:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(8963)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(33)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(261)
-const Pool = __nccwpck_require__(3756)
-const DispatcherBase = __nccwpck_require__(6313)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(9611)
-const buildConnector = __nccwpck_require__(5496)
-const Client = __nccwpck_require__(2045)
+const Agent = __nccwpck_require__(3779)
+const Pool = __nccwpck_require__(7454)
+const DispatcherBase = __nccwpck_require__(4339)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(5793)
+const buildConnector = __nccwpck_require__(6962)
+const Client = __nccwpck_require__(5215)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -20358,13 +20358,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 9306:
+/***/ 8056:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(4443)
-const RetryHandler = __nccwpck_require__(2464)
+const Dispatcher = __nccwpck_require__(6089)
+const RetryHandler = __nccwpck_require__(2406)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -20400,7 +20400,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 4221:
+/***/ 5319:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -20408,8 +20408,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const Agent = __nccwpck_require__(261)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const Agent = __nccwpck_require__(3779)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -20439,7 +20439,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9267:
+/***/ 6037:
 /***/ ((module) => {
 
 
@@ -20490,15 +20490,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 2394:
+/***/ 7424:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
-const { kBodyUsed } = __nccwpck_require__(8963)
+const util = __nccwpck_require__(586)
+const { kBodyUsed } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -20729,20 +20729,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 2464:
+/***/ 2406:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(8963)
-const { RequestRetryError } = __nccwpck_require__(9611)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(33)
+const { RequestRetryError } = __nccwpck_require__(5793)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(9192)
+} = __nccwpck_require__(586)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -21173,14 +21173,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 7251:
+/***/ 1893:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const { isIP } = __nccwpck_require__(7030)
+const { isIP } = __nccwpck_require__(4649)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(9267)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(9611)
+const DecoratorHandler = __nccwpck_require__(6037)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(5793)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -21555,14 +21555,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 5108:
+/***/ 410:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(9611)
-const DecoratorHandler = __nccwpck_require__(9267)
+const util = __nccwpck_require__(586)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(5793)
+const DecoratorHandler = __nccwpck_require__(6037)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -21685,12 +21685,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 4636:
+/***/ 1946:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(2394)
+const RedirectHandler = __nccwpck_require__(7424)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -21713,11 +21713,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 2754:
+/***/ 92:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(2394)
+const RedirectHandler = __nccwpck_require__(7424)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -21744,11 +21744,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2850:
+/***/ 9636:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(2464)
+const RetryHandler = __nccwpck_require__(2406)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -21770,13 +21770,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 1424:
+/***/ 2418:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(8468);
+const utils_1 = __nccwpck_require__(3562);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -22054,7 +22054,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3238:
+/***/ 8776:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -22066,7 +22066,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 4674:
+/***/ 3072:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -22078,7 +22078,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 8468:
+/***/ 3562:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -22099,13 +22099,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 5973:
+/***/ 2107:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(8963)
-const Agent = __nccwpck_require__(261)
+const { kClients } = __nccwpck_require__(33)
+const Agent = __nccwpck_require__(3779)
 const {
   kAgent,
   kMockAgentSet,
@@ -22116,14 +22116,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(7125)
-const MockClient = __nccwpck_require__(2957)
-const MockPool = __nccwpck_require__(9276)
-const { matchValue, buildMockOptions } = __nccwpck_require__(1725)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(9611)
-const Dispatcher = __nccwpck_require__(4443)
-const Pluralizer = __nccwpck_require__(8353)
-const PendingInterceptorsFormatter = __nccwpck_require__(3446)
+} = __nccwpck_require__(7595)
+const MockClient = __nccwpck_require__(9271)
+const MockPool = __nccwpck_require__(2646)
+const { matchValue, buildMockOptions } = __nccwpck_require__(4511)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(5793)
+const Dispatcher = __nccwpck_require__(6089)
+const Pluralizer = __nccwpck_require__(71)
+const PendingInterceptorsFormatter = __nccwpck_require__(2612)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -22266,14 +22266,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 2957:
+/***/ 9271:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(2045)
-const { buildMockDispatch } = __nccwpck_require__(1725)
+const Client = __nccwpck_require__(5215)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -22282,10 +22282,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(7125)
-const { MockInterceptor } = __nccwpck_require__(3951)
-const Symbols = __nccwpck_require__(8963)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -22332,12 +22332,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 5797:
+/***/ 1427:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(9611)
+const { UndiciError } = __nccwpck_require__(5793)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -22367,12 +22367,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3951:
+/***/ 4705:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1725)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kDispatchKey,
@@ -22380,9 +22380,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(7125)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
-const { buildURL } = __nccwpck_require__(9192)
+} = __nccwpck_require__(7595)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
+const { buildURL } = __nccwpck_require__(586)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -22581,14 +22581,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 9276:
+/***/ 2646:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(3756)
-const { buildMockDispatch } = __nccwpck_require__(1725)
+const Pool = __nccwpck_require__(7454)
+const { buildMockDispatch } = __nccwpck_require__(4511)
 const {
   kDispatches,
   kMockAgent,
@@ -22597,10 +22597,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(7125)
-const { MockInterceptor } = __nccwpck_require__(3951)
-const Symbols = __nccwpck_require__(8963)
-const { InvalidArgumentError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(7595)
+const { MockInterceptor } = __nccwpck_require__(4705)
+const Symbols = __nccwpck_require__(33)
+const { InvalidArgumentError } = __nccwpck_require__(5793)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -22647,7 +22647,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 7125:
+/***/ 7595:
 /***/ ((module) => {
 
 
@@ -22677,20 +22677,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1725:
+/***/ 4511:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(5797)
+const { MockNotMatchedError } = __nccwpck_require__(1427)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(7125)
-const { buildURL } = __nccwpck_require__(9192)
+} = __nccwpck_require__(7595)
+const { buildURL } = __nccwpck_require__(586)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -23051,7 +23051,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3446:
+/***/ 2612:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -23101,7 +23101,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 8353:
+/***/ 71:
 /***/ ((module) => {
 
 
@@ -23137,7 +23137,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 4083:
+/***/ 1017:
 /***/ ((module) => {
 
 
@@ -23567,20 +23567,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4330:
+/***/ 8036:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6565)
-const { urlEquals, getFieldValues } = __nccwpck_require__(4246)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(9192)
-const { webidl } = __nccwpck_require__(605)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(4499)
-const { Request, fromInnerRequest } = __nccwpck_require__(5031)
-const { kState } = __nccwpck_require__(3859)
-const { fetching } = __nccwpck_require__(7302)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(4792)
+const { kConstruct } = __nccwpck_require__(1519)
+const { urlEquals, getFieldValues } = __nccwpck_require__(8060)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(586)
+const { webidl } = __nccwpck_require__(6083)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9141)
+const { Request, fromInnerRequest } = __nccwpck_require__(5601)
+const { kState } = __nccwpck_require__(1693)
+const { fetching } = __nccwpck_require__(7532)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(9774)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -24433,15 +24433,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8021:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(6565)
-const { Cache } = __nccwpck_require__(4330)
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+const { kConstruct } = __nccwpck_require__(1519)
+const { Cache } = __nccwpck_require__(8036)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class CacheStorage {
   /**
@@ -24592,26 +24592,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6565:
+/***/ 1519:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(8963).kConstruct)
+  kConstruct: (__nccwpck_require__(33).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 4246:
+/***/ 8060:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { isValidHeaderName } = __nccwpck_require__(4792)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { isValidHeaderName } = __nccwpck_require__(9774)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -24656,7 +24656,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9172:
+/***/ 9234:
 /***/ ((module) => {
 
 
@@ -24675,15 +24675,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8061:
+/***/ 3775:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1778)
-const { stringify } = __nccwpck_require__(5965)
-const { webidl } = __nccwpck_require__(605)
-const { Headers } = __nccwpck_require__(2652)
+const { parseSetCookie } = __nccwpck_require__(6024)
+const { stringify } = __nccwpck_require__(1631)
+const { webidl } = __nccwpck_require__(6083)
+const { Headers } = __nccwpck_require__(1470)
 
 /**
  * @typedef {Object} Cookie
@@ -24866,14 +24866,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1778:
+/***/ 6024:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9172)
-const { isCTLExcludingHtab } = __nccwpck_require__(5965)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(6372)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(9234)
+const { isCTLExcludingHtab } = __nccwpck_require__(1631)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(2318)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -25183,7 +25183,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5965:
+/***/ 1631:
 /***/ ((module) => {
 
 
@@ -25542,13 +25542,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1399:
+/***/ 6954:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(5731)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9457)
 
 /**
  * @type {number[]} BOM
@@ -26123,23 +26123,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3262:
+/***/ 2328:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(7302)
-const { makeRequest } = __nccwpck_require__(5031)
-const { webidl } = __nccwpck_require__(605)
-const { EventSourceStream } = __nccwpck_require__(1399)
-const { parseMIMEType } = __nccwpck_require__(6372)
-const { createFastMessageEvent } = __nccwpck_require__(9148)
-const { isNetworkError } = __nccwpck_require__(4499)
-const { delay } = __nccwpck_require__(5731)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { environmentSettingsObject } = __nccwpck_require__(4792)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
+const { fetching } = __nccwpck_require__(7532)
+const { makeRequest } = __nccwpck_require__(5601)
+const { webidl } = __nccwpck_require__(6083)
+const { EventSourceStream } = __nccwpck_require__(6954)
+const { parseMIMEType } = __nccwpck_require__(2318)
+const { createFastMessageEvent } = __nccwpck_require__(2494)
+const { isNetworkError } = __nccwpck_require__(9141)
+const { delay } = __nccwpck_require__(9457)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 
 let experimentalWarned = false
 
@@ -26613,7 +26613,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5731:
+/***/ 9457:
 /***/ ((module) => {
 
 
@@ -26657,12 +26657,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3044:
+/***/ 3842:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(9192)
+const util = __nccwpck_require__(586)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -26672,16 +26672,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(4792)
-const { FormData } = __nccwpck_require__(5054)
-const { kState } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
+} = __nccwpck_require__(9774)
+const { FormData } = __nccwpck_require__(1112)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(6372)
-const { multipartFormDataParser } = __nccwpck_require__(5356)
+const { serializeAMimeType } = __nccwpck_require__(2318)
+const { multipartFormDataParser } = __nccwpck_require__(2102)
 let random
 
 try {
@@ -27193,7 +27193,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5959:
+/***/ 6689:
 /***/ ((module) => {
 
 
@@ -27324,7 +27324,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6372:
+/***/ 2318:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28075,12 +28075,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5909:
+/***/ 1751:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(8963)
+const { kConnected, kSize } = __nccwpck_require__(33)
 
 class CompatWeakRef {
   constructor (value) {
@@ -28128,14 +28128,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 5650:
+/***/ 564:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
+const { kState } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -28261,16 +28261,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 5356:
+/***/ 2102:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(9192)
-const { utf8DecodeBytes } = __nccwpck_require__(4792)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(6372)
-const { isFileLike } = __nccwpck_require__(5650)
-const { makeEntry } = __nccwpck_require__(5054)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { utf8DecodeBytes } = __nccwpck_require__(9774)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(2318)
+const { isFileLike } = __nccwpck_require__(564)
+const { makeEntry } = __nccwpck_require__(1112)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -28742,16 +28742,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5054:
+/***/ 1112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(4792)
-const { kState } = __nccwpck_require__(3859)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { FileLike, isFileLike } = __nccwpck_require__(5650)
-const { webidl } = __nccwpck_require__(605)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(9774)
+const { kState } = __nccwpck_require__(1693)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { FileLike, isFileLike } = __nccwpck_require__(564)
+const { webidl } = __nccwpck_require__(6083)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -29001,7 +29001,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 2795:
+/***/ 3109:
 /***/ ((module) => {
 
 
@@ -29048,21 +29048,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2652:
+/***/ 1470:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(8963)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+const { kConstruct } = __nccwpck_require__(33)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(4792)
-const { webidl } = __nccwpck_require__(605)
+} = __nccwpck_require__(9774)
+const { webidl } = __nccwpck_require__(6083)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -29742,7 +29742,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7302:
+/***/ 7532:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -29755,9 +29755,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(4499)
-const { HeadersList } = __nccwpck_require__(2652)
-const { Request, cloneRequest } = __nccwpck_require__(5031)
+} = __nccwpck_require__(9141)
+const { HeadersList } = __nccwpck_require__(1470)
+const { Request, cloneRequest } = __nccwpck_require__(5601)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -29793,23 +29793,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(4792)
-const { kState, kDispatcher } = __nccwpck_require__(3859)
+} = __nccwpck_require__(9774)
+const { kState, kDispatcher } = __nccwpck_require__(1693)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(3044)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(3842)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(5959)
+} = __nccwpck_require__(6689)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(9192)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(6372)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
-const { webidl } = __nccwpck_require__(605)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(586)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(2318)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
+const { webidl } = __nccwpck_require__(6083)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -32019,23 +32019,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5031:
+/***/ 5601:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3044)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(2652)
-const { FinalizationRegistry } = __nccwpck_require__(5909)()
-const util = __nccwpck_require__(9192)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(3842)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(1470)
+const { FinalizationRegistry } = __nccwpck_require__(1751)()
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(4792)
+} = __nccwpck_require__(9774)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -32045,12 +32045,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(5959)
+} = __nccwpck_require__(6689)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { kConstruct } = __nccwpck_require__(8963)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -33063,14 +33063,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 4499:
+/***/ 9141:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(2652)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3044)
-const util = __nccwpck_require__(9192)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(1470)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(3842)
+const util = __nccwpck_require__(586)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -33082,16 +33082,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(4792)
+} = __nccwpck_require__(9774)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(5959)
-const { kState, kHeaders } = __nccwpck_require__(3859)
-const { webidl } = __nccwpck_require__(605)
-const { FormData } = __nccwpck_require__(5054)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { kConstruct } = __nccwpck_require__(8963)
+} = __nccwpck_require__(6689)
+const { kState, kHeaders } = __nccwpck_require__(1693)
+const { webidl } = __nccwpck_require__(6083)
+const { FormData } = __nccwpck_require__(1112)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { kConstruct } = __nccwpck_require__(33)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -33680,7 +33680,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3859:
+/***/ 1693:
 /***/ ((module) => {
 
 
@@ -33696,21 +33696,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4792:
+/***/ 9774:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(5959)
-const { getGlobalOrigin } = __nccwpck_require__(2795)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(6372)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(6689)
+const { getGlobalOrigin } = __nccwpck_require__(3109)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(2318)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(9192)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(586)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(605)
+const { webidl } = __nccwpck_require__(6083)
 
 let supportedHashes = []
 
@@ -35335,14 +35335,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 605:
+/***/ 6083:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(9192)
+const { toUSVString } = __nccwpck_require__(586)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -36037,7 +36037,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4311:
+/***/ 1181:
 /***/ ((module) => {
 
 
@@ -36334,7 +36334,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3723:
+/***/ 5969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36343,16 +36343,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(7874)
+} = __nccwpck_require__(8420)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(761)
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
+} = __nccwpck_require__(3191)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -36685,12 +36685,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5237:
+/***/ 5163:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
+const { webidl } = __nccwpck_require__(6083)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -36770,7 +36770,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 761:
+/***/ 3191:
 /***/ ((module) => {
 
 
@@ -36787,7 +36787,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7874:
+/***/ 8420:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -36798,10 +36798,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(761)
-const { ProgressEvent } = __nccwpck_require__(5237)
-const { getEncoding } = __nccwpck_require__(4311)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(6372)
+} = __nccwpck_require__(3191)
+const { ProgressEvent } = __nccwpck_require__(5163)
+const { getEncoding } = __nccwpck_require__(1181)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(2318)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -37185,27 +37185,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9913:
+/***/ 4347:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(664)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(7450)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(4808)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(7417)
-const { channels } = __nccwpck_require__(8502)
-const { CloseEvent } = __nccwpck_require__(9148)
-const { makeRequest } = __nccwpck_require__(5031)
-const { fetching } = __nccwpck_require__(7302)
-const { Headers, getHeadersList } = __nccwpck_require__(2652)
-const { getDecodeSplit } = __nccwpck_require__(4792)
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
+} = __nccwpck_require__(1242)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(4391)
+const { channels } = __nccwpck_require__(8580)
+const { CloseEvent } = __nccwpck_require__(2494)
+const { makeRequest } = __nccwpck_require__(5601)
+const { fetching } = __nccwpck_require__(7532)
+const { Headers, getHeadersList } = __nccwpck_require__(1470)
+const { getDecodeSplit } = __nccwpck_require__(9774)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
 
 /** @type {import('crypto')} */
 let crypto
@@ -37563,7 +37563,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 664:
+/***/ 7450:
 /***/ ((module) => {
 
 
@@ -37636,14 +37636,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9148:
+/***/ 2494:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
-const { kEnumerableProperty } = __nccwpck_require__(9192)
-const { kConstruct } = __nccwpck_require__(8963)
+const { webidl } = __nccwpck_require__(6083)
+const { kEnumerableProperty } = __nccwpck_require__(586)
+const { kConstruct } = __nccwpck_require__(33)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -37972,12 +37972,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4024:
+/***/ 6674:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(664)
+const { maxUnsigned16Bit } = __nccwpck_require__(7450)
 
 const BUFFER_SIZE = 16386
 
@@ -38075,14 +38075,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9477:
+/***/ 767:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(7417)
-const { MessageSizeExceededError } = __nccwpck_require__(9611)
+const { isValidClientWindowBits } = __nccwpck_require__(4391)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -38187,16 +38187,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 5660:
+/***/ 3922:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(664)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(4808)
-const { channels } = __nccwpck_require__(8502)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(7450)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1242)
+const { channels } = __nccwpck_require__(8580)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -38206,11 +38206,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(7417)
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
-const { closeWebSocketConnection } = __nccwpck_require__(9913)
-const { PerMessageDeflate } = __nccwpck_require__(9477)
-const { MessageSizeExceededError } = __nccwpck_require__(9611)
+} = __nccwpck_require__(4391)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { closeWebSocketConnection } = __nccwpck_require__(4347)
+const { PerMessageDeflate } = __nccwpck_require__(767)
+const { MessageSizeExceededError } = __nccwpck_require__(5793)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -38721,14 +38721,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9332:
+/***/ 5094:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(4024)
-const { opcodes, sendHints } = __nccwpck_require__(664)
-const FixedQueue = __nccwpck_require__(7596)
+const { WebsocketFrameSend } = __nccwpck_require__(6674)
+const { opcodes, sendHints } = __nccwpck_require__(7450)
+const FixedQueue = __nccwpck_require__(158)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -38832,7 +38832,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 4808:
+/***/ 1242:
 /***/ ((module) => {
 
 
@@ -38851,16 +38851,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7417:
+/***/ 4391:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(4808)
-const { states, opcodes } = __nccwpck_require__(664)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(9148)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1242)
+const { states, opcodes } = __nccwpck_require__(7450)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(2494)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(6372)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(2318)
 
 /* globals Blob */
 
@@ -39180,15 +39180,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 566:
+/***/ 2920:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(605)
-const { URLSerializer } = __nccwpck_require__(6372)
-const { environmentSettingsObject } = __nccwpck_require__(4792)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(664)
+const { webidl } = __nccwpck_require__(6083)
+const { URLSerializer } = __nccwpck_require__(2318)
+const { environmentSettingsObject } = __nccwpck_require__(9774)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(7450)
 const {
   kWebSocketURL,
   kReadyState,
@@ -39197,21 +39197,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(4808)
+} = __nccwpck_require__(1242)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(7417)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(9913)
-const { ByteParser } = __nccwpck_require__(5660)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(9192)
-const { getGlobalDispatcher } = __nccwpck_require__(4221)
+} = __nccwpck_require__(4391)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(4347)
+const { ByteParser } = __nccwpck_require__(3922)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(586)
+const { getGlobalDispatcher } = __nccwpck_require__(5319)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(9148)
-const { SendQueue } = __nccwpck_require__(9332)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(2494)
+const { SendQueue } = __nccwpck_require__(5094)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -39894,7 +39894,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 
 /***/ }),
 
-/***/ 7030:
+/***/ 4649:
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
@@ -39992,13 +39992,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ }),
 
-/***/ 1824:
+/***/ 9854:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(4117)
-const { SCHEMES, getSchemeHandler } = __nccwpck_require__(9252)
+const { normalizeIPv6, removeDotSegments, removeDotSegmentsRelative, recomposeAuthority, normalizePercentEncoding, normalizePathEncoding, serializePathEncoding, normalizeQueryFragmentEncoding, encodeQuery, encodeFragment, reescapeHostDelimiters, isIPv4, nonSimpleDomain } = __nccwpck_require__(9043)
+const { SCHEMES, getSchemeHandler } = __nccwpck_require__(4970)
 
 const VALID_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*$/u
 const MALFORMED_SCHEME_ERROR = 'URI scheme is malformed.'
@@ -40710,12 +40710,12 @@ module.exports.fastUri = fastUri
 
 /***/ }),
 
-/***/ 9252:
+/***/ 4970:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUUID } = __nccwpck_require__(4117)
+const { isUUID } = __nccwpck_require__(9043)
 const URN_REG = /^([\da-z][\d\-a-z]{0,31}):((?:[\w!$'()*+,\-./:;=@]|%[\da-f]{2})+)$/iu
 
 const supportedSchemeNames = /** @type {const} */ (['http', 'https', 'ws',
@@ -40989,7 +40989,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4117:
+/***/ 9043:
 /***/ ((module) => {
 
 
@@ -41795,18 +41795,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7093:
+/***/ 3043:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveBlockMap = __nccwpck_require__(1535);
-var resolveBlockSeq = __nccwpck_require__(4766);
-var resolveFlowCollection = __nccwpck_require__(8822);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveBlockMap = __nccwpck_require__(9573);
+var resolveBlockSeq = __nccwpck_require__(1120);
+var resolveFlowCollection = __nccwpck_require__(8884);
 
 function resolveCollection(CN, ctx, token, onError, tagName, tag) {
     const coll = token.type === 'block-map'
@@ -41892,15 +41892,15 @@ exports.composeCollection = composeCollection;
 
 /***/ }),
 
-/***/ 883:
+/***/ 4153:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Document = __nccwpck_require__(6029);
-var composeNode = __nccwpck_require__(7089);
-var resolveEnd = __nccwpck_require__(8636);
-var resolveProps = __nccwpck_require__(4615);
+var Document = __nccwpck_require__(3915);
+var composeNode = __nccwpck_require__(7691);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
 
 function composeDoc(options, directives, { offset, start, value, end }, onError) {
     const opts = Object.assign({ _directives: directives }, options);
@@ -41944,17 +41944,17 @@ exports.composeDoc = composeDoc;
 
 /***/ }),
 
-/***/ 7089:
+/***/ 7691:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var composeCollection = __nccwpck_require__(7093);
-var composeScalar = __nccwpck_require__(3861);
-var resolveEnd = __nccwpck_require__(8636);
-var utilEmptyScalarPosition = __nccwpck_require__(9047);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var composeCollection = __nccwpck_require__(3043);
+var composeScalar = __nccwpck_require__(6547);
+var resolveEnd = __nccwpck_require__(2022);
+var utilEmptyScalarPosition = __nccwpck_require__(3933);
 
 const CN = { composeNode, composeEmptyNode };
 function composeNode(ctx, token, props, onError) {
@@ -42063,15 +42063,15 @@ exports.composeNode = composeNode;
 
 /***/ }),
 
-/***/ 3861:
+/***/ 6547:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var resolveBlockScalar = __nccwpck_require__(4273);
-var resolveFlowScalar = __nccwpck_require__(7850);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
 
 function composeScalar(ctx, token, tagToken, onError) {
     const { value, type, comment, range } = token.type === 'block-scalar'
@@ -42158,18 +42158,18 @@ exports.composeScalar = composeScalar;
 
 /***/ }),
 
-/***/ 4675:
+/***/ 2814:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var directives = __nccwpck_require__(1998);
-var Document = __nccwpck_require__(6029);
-var errors = __nccwpck_require__(5544);
-var identity = __nccwpck_require__(5431);
-var composeDoc = __nccwpck_require__(883);
-var resolveEnd = __nccwpck_require__(8636);
+var directives = __nccwpck_require__(2768);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var identity = __nccwpck_require__(1737);
+var composeDoc = __nccwpck_require__(4153);
+var resolveEnd = __nccwpck_require__(2022);
 
 function getErrorPos(src) {
     if (typeof src === 'number')
@@ -42389,17 +42389,17 @@ exports.Composer = Composer;
 
 /***/ }),
 
-/***/ 1535:
+/***/ 9573:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
-var resolveProps = __nccwpck_require__(4615);
-var utilContainsNewline = __nccwpck_require__(7691);
-var utilFlowIndentCheck = __nccwpck_require__(6003);
-var utilMapIncludes = __nccwpck_require__(5619);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const startColMsg = 'All mapping items must start at the same column';
 function resolveBlockMap({ composeNode, composeEmptyNode }, ctx, bm, onError, tag) {
@@ -42513,12 +42513,12 @@ exports.resolveBlockMap = resolveBlockMap;
 
 /***/ }),
 
-/***/ 4273:
+/***/ 1399:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 function resolveBlockScalar(ctx, scalar, onError) {
     const start = scalar.offset;
@@ -42720,14 +42720,14 @@ exports.resolveBlockScalar = resolveBlockScalar;
 
 /***/ }),
 
-/***/ 4766:
+/***/ 1120:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveProps = __nccwpck_require__(4615);
-var utilFlowIndentCheck = __nccwpck_require__(6003);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveProps = __nccwpck_require__(3121);
+var utilFlowIndentCheck = __nccwpck_require__(5637);
 
 function resolveBlockSeq({ composeNode, composeEmptyNode }, ctx, bs, onError, tag) {
     const NodeClass = tag?.nodeClass ?? YAMLSeq.YAMLSeq;
@@ -42778,7 +42778,7 @@ exports.resolveBlockSeq = resolveBlockSeq;
 
 /***/ }),
 
-/***/ 8636:
+/***/ 2022:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -42824,19 +42824,19 @@ exports.resolveEnd = resolveEnd;
 
 /***/ }),
 
-/***/ 8822:
+/***/ 8884:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var resolveEnd = __nccwpck_require__(8636);
-var resolveProps = __nccwpck_require__(4615);
-var utilContainsNewline = __nccwpck_require__(7691);
-var utilMapIncludes = __nccwpck_require__(5619);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var resolveEnd = __nccwpck_require__(2022);
+var resolveProps = __nccwpck_require__(3121);
+var utilContainsNewline = __nccwpck_require__(7865);
+var utilMapIncludes = __nccwpck_require__(1117);
 
 const blockMsg = 'Block collections are not allowed within flow collections';
 const isBlock = (token) => token && (token.type === 'block-map' || token.type === 'block-seq');
@@ -43040,13 +43040,13 @@ exports.resolveFlowCollection = resolveFlowCollection;
 
 /***/ }),
 
-/***/ 7850:
+/***/ 2976:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var resolveEnd = __nccwpck_require__(8636);
+var Scalar = __nccwpck_require__(1543);
+var resolveEnd = __nccwpck_require__(2022);
 
 function resolveFlowScalar(scalar, strict, onError) {
     const { offset, type, source, end } = scalar;
@@ -43275,7 +43275,7 @@ exports.resolveFlowScalar = resolveFlowScalar;
 
 /***/ }),
 
-/***/ 4615:
+/***/ 3121:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43430,7 +43430,7 @@ exports.resolveProps = resolveProps;
 
 /***/ }),
 
-/***/ 7691:
+/***/ 7865:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43473,7 +43473,7 @@ exports.containsNewline = containsNewline;
 
 /***/ }),
 
-/***/ 9047:
+/***/ 3933:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -43508,12 +43508,12 @@ exports.emptyScalarPosition = emptyScalarPosition;
 
 /***/ }),
 
-/***/ 6003:
+/***/ 5637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var utilContainsNewline = __nccwpck_require__(7691);
+var utilContainsNewline = __nccwpck_require__(7865);
 
 function flowIndentCheck(indent, fc, onError) {
     if (fc?.type === 'flow-collection') {
@@ -43532,12 +43532,12 @@ exports.flowIndentCheck = flowIndentCheck;
 
 /***/ }),
 
-/***/ 5619:
+/***/ 1117:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 function mapIncludes(ctx, items, search) {
     const { uniqueKeys } = ctx.options;
@@ -43554,22 +43554,22 @@ exports.mapIncludes = mapIncludes;
 
 /***/ }),
 
-/***/ 6029:
+/***/ 3915:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var toJS = __nccwpck_require__(7995);
-var Schema = __nccwpck_require__(9872);
-var stringifyDocument = __nccwpck_require__(7837);
-var anchors = __nccwpck_require__(1212);
-var applyReviver = __nccwpck_require__(733);
-var createNode = __nccwpck_require__(6708);
-var directives = __nccwpck_require__(1998);
+var Alias = __nccwpck_require__(7);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var toJS = __nccwpck_require__(445);
+var Schema = __nccwpck_require__(7878);
+var stringifyDocument = __nccwpck_require__(9255);
+var anchors = __nccwpck_require__(9030);
+var applyReviver = __nccwpck_require__(6767);
+var createNode = __nccwpck_require__(1126);
+var directives = __nccwpck_require__(2768);
 
 class Document {
     constructor(value, replacer, options) {
@@ -43898,13 +43898,13 @@ exports.Document = Document;
 
 /***/ }),
 
-/***/ 1212:
+/***/ 9030:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var visit = __nccwpck_require__(8044);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 /**
  * Verify that the input string is a valid anchor.
@@ -43981,7 +43981,7 @@ exports.findNewAnchor = findNewAnchor;
 
 /***/ }),
 
-/***/ 733:
+/***/ 6767:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -44045,14 +44045,14 @@ exports.applyReviver = applyReviver;
 
 /***/ }),
 
-/***/ 6708:
+/***/ 1126:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 const defaultTagPrefix = 'tag:yaml.org,2002:';
 function findTagObject(value, tagName, tags) {
@@ -44142,13 +44142,13 @@ exports.createNode = createNode;
 
 /***/ }),
 
-/***/ 1998:
+/***/ 2768:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var visit = __nccwpck_require__(8044);
+var identity = __nccwpck_require__(1737);
+var visit = __nccwpck_require__(4190);
 
 const escapeChars = {
     '!': '%21',
@@ -44327,7 +44327,7 @@ exports.Directives = Directives;
 
 /***/ }),
 
-/***/ 5544:
+/***/ 8450:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -44396,28 +44396,28 @@ exports.prettifyError = prettifyError;
 
 /***/ }),
 
-/***/ 9036:
+/***/ 6637:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-var composer = __nccwpck_require__(4675);
-var Document = __nccwpck_require__(6029);
-var Schema = __nccwpck_require__(9872);
-var errors = __nccwpck_require__(5544);
-var Alias = __nccwpck_require__(7329);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var cst = __nccwpck_require__(6053);
-var lexer = __nccwpck_require__(9977);
-var lineCounter = __nccwpck_require__(8020);
-var parser = __nccwpck_require__(6464);
-var publicApi = __nccwpck_require__(7999);
-var visit = __nccwpck_require__(8044);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var Schema = __nccwpck_require__(7878);
+var errors = __nccwpck_require__(8450);
+var Alias = __nccwpck_require__(7);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
+var publicApi = __nccwpck_require__(9901);
+var visit = __nccwpck_require__(4190);
 
 
 
@@ -44454,7 +44454,7 @@ __webpack_unused_export__ = visit.visitAsync;
 
 /***/ }),
 
-/***/ 5169:
+/***/ 8195:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -44480,16 +44480,16 @@ exports.warn = warn;
 
 /***/ }),
 
-/***/ 7329:
+/***/ 7:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1212);
-var visit = __nccwpck_require__(8044);
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
-var toJS = __nccwpck_require__(7995);
+var anchors = __nccwpck_require__(9030);
+var visit = __nccwpck_require__(4190);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 class Alias extends Node.NodeBase {
     constructor(source) {
@@ -44607,14 +44607,14 @@ exports.Alias = Alias;
 
 /***/ }),
 
-/***/ 7173:
+/***/ 935:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
+var createNode = __nccwpck_require__(1126);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
 
 function collectionFromPath(schema, path, value) {
     let v = value;
@@ -44765,14 +44765,14 @@ exports.isEmptyPath = isEmptyPath;
 
 /***/ }),
 
-/***/ 6977:
+/***/ 9447:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var applyReviver = __nccwpck_require__(733);
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
+var applyReviver = __nccwpck_require__(6767);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 class NodeBase {
     constructor(type) {
@@ -44812,15 +44812,15 @@ exports.NodeBase = NodeBase;
 
 /***/ }),
 
-/***/ 1117:
+/***/ 7567:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var stringifyPair = __nccwpck_require__(1716);
-var addPairToJSMap = __nccwpck_require__(4608);
-var identity = __nccwpck_require__(5431);
+var createNode = __nccwpck_require__(1126);
+var stringifyPair = __nccwpck_require__(8070);
+var addPairToJSMap = __nccwpck_require__(8374);
+var identity = __nccwpck_require__(1737);
 
 function createPair(key, value, ctx) {
     const k = createNode.createNode(key, undefined, ctx);
@@ -44858,14 +44858,14 @@ exports.createPair = createPair;
 
 /***/ }),
 
-/***/ 6309:
+/***/ 1543:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Node = __nccwpck_require__(6977);
-var toJS = __nccwpck_require__(7995);
+var identity = __nccwpck_require__(1737);
+var Node = __nccwpck_require__(9447);
+var toJS = __nccwpck_require__(445);
 
 const isScalarValue = (value) => !value || (typeof value !== 'function' && typeof value !== 'object');
 class Scalar extends Node.NodeBase {
@@ -44892,17 +44892,17 @@ exports.isScalarValue = isScalarValue;
 
 /***/ }),
 
-/***/ 8486:
+/***/ 1856:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyCollection = __nccwpck_require__(5756);
-var addPairToJSMap = __nccwpck_require__(4608);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
+var stringifyCollection = __nccwpck_require__(486);
+var addPairToJSMap = __nccwpck_require__(8374);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
 
 function findPair(items, key) {
     const k = identity.isScalar(key) ? key.value : key;
@@ -45046,17 +45046,17 @@ exports.findPair = findPair;
 
 /***/ }),
 
-/***/ 6255:
+/***/ 3013:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var createNode = __nccwpck_require__(6708);
-var stringifyCollection = __nccwpck_require__(5756);
-var Collection = __nccwpck_require__(7173);
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var toJS = __nccwpck_require__(7995);
+var createNode = __nccwpck_require__(1126);
+var stringifyCollection = __nccwpck_require__(486);
+var Collection = __nccwpck_require__(935);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var toJS = __nccwpck_require__(445);
 
 class YAMLSeq extends Collection.Collection {
     static get tagName() {
@@ -45168,16 +45168,16 @@ exports.YAMLSeq = YAMLSeq;
 
 /***/ }),
 
-/***/ 4608:
+/***/ 8374:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var log = __nccwpck_require__(5169);
-var merge = __nccwpck_require__(436);
-var stringify = __nccwpck_require__(2996);
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
+var log = __nccwpck_require__(8195);
+var merge = __nccwpck_require__(5970);
+var stringify = __nccwpck_require__(5474);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
 
 function addPairToJSMap(ctx, map, { key, value }) {
     if (identity.isNode(key) && key.addToJSMap)
@@ -45240,7 +45240,7 @@ exports.addPairToJSMap = addPairToJSMap;
 
 /***/ }),
 
-/***/ 5431:
+/***/ 1737:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -45300,12 +45300,12 @@ exports.isSeq = isSeq;
 
 /***/ }),
 
-/***/ 7995:
+/***/ 445:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 /**
  * Recursively convert any node or its contents to native JavaScript
@@ -45346,15 +45346,15 @@ exports.toJS = toJS;
 
 /***/ }),
 
-/***/ 7182:
+/***/ 1588:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var resolveBlockScalar = __nccwpck_require__(4273);
-var resolveFlowScalar = __nccwpck_require__(7850);
-var errors = __nccwpck_require__(5544);
-var stringifyString = __nccwpck_require__(7501);
+var resolveBlockScalar = __nccwpck_require__(1399);
+var resolveFlowScalar = __nccwpck_require__(2976);
+var errors = __nccwpck_require__(8450);
+var stringifyString = __nccwpck_require__(4387);
 
 function resolveAsScalar(token, strict = true, onError) {
     if (token) {
@@ -45571,7 +45571,7 @@ exports.setScalarValue = setScalarValue;
 
 /***/ }),
 
-/***/ 2581:
+/***/ 751:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -45641,7 +45641,7 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 2627:
+/***/ 1:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -45747,14 +45747,14 @@ exports.visit = visit;
 
 /***/ }),
 
-/***/ 6053:
+/***/ 1475:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cstScalar = __nccwpck_require__(7182);
-var cstStringify = __nccwpck_require__(2581);
-var cstVisit = __nccwpck_require__(2627);
+var cstScalar = __nccwpck_require__(1588);
+var cstStringify = __nccwpck_require__(751);
+var cstVisit = __nccwpck_require__(1);
 
 /** The byte order mark */
 const BOM = '\u{FEFF}';
@@ -45866,12 +45866,12 @@ exports.tokenType = tokenType;
 
 /***/ }),
 
-/***/ 9977:
+/***/ 7371:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var cst = __nccwpck_require__(6053);
+var cst = __nccwpck_require__(1475);
 
 /*
 START -> stream
@@ -46596,7 +46596,7 @@ exports.Lexer = Lexer;
 
 /***/ }),
 
-/***/ 8020:
+/***/ 6004:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -46644,14 +46644,14 @@ exports.LineCounter = LineCounter;
 
 /***/ }),
 
-/***/ 6464:
+/***/ 8238:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_process = __nccwpck_require__(932);
-var cst = __nccwpck_require__(6053);
-var lexer = __nccwpck_require__(9977);
+var cst = __nccwpck_require__(1475);
+var lexer = __nccwpck_require__(7371);
 
 function includesToken(list, type) {
     for (let i = 0; i < list.length; ++i)
@@ -47631,18 +47631,18 @@ exports.Parser = Parser;
 
 /***/ }),
 
-/***/ 7999:
+/***/ 9901:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var composer = __nccwpck_require__(4675);
-var Document = __nccwpck_require__(6029);
-var errors = __nccwpck_require__(5544);
-var log = __nccwpck_require__(5169);
-var identity = __nccwpck_require__(5431);
-var lineCounter = __nccwpck_require__(8020);
-var parser = __nccwpck_require__(6464);
+var composer = __nccwpck_require__(2814);
+var Document = __nccwpck_require__(3915);
+var errors = __nccwpck_require__(8450);
+var log = __nccwpck_require__(8195);
+var identity = __nccwpck_require__(1737);
+var lineCounter = __nccwpck_require__(6004);
+var parser = __nccwpck_require__(8238);
 
 function parseOptions(options) {
     const prettyErrors = options.prettyErrors !== false;
@@ -47745,16 +47745,16 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 9872:
+/***/ 7878:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var map = __nccwpck_require__(651);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var tags = __nccwpck_require__(9634);
+var identity = __nccwpck_require__(1737);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var tags = __nccwpck_require__(8904);
 
 const sortMapEntriesByKey = (a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 class Schema {
@@ -47791,13 +47791,13 @@ exports.Schema = Schema;
 
 /***/ }),
 
-/***/ 651:
+/***/ 773:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var YAMLMap = __nccwpck_require__(8486);
+var identity = __nccwpck_require__(1737);
+var YAMLMap = __nccwpck_require__(1856);
 
 const map = {
     collection: 'map',
@@ -47817,12 +47817,12 @@ exports.map = map;
 
 /***/ }),
 
-/***/ 5024:
+/***/ 5410:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 const nullTag = {
     identify: value => value == null,
@@ -47841,13 +47841,13 @@ exports.nullTag = nullTag;
 
 /***/ }),
 
-/***/ 8554:
+/***/ 1744:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var YAMLSeq = __nccwpck_require__(6255);
+var identity = __nccwpck_require__(1737);
+var YAMLSeq = __nccwpck_require__(3013);
 
 const seq = {
     collection: 'seq',
@@ -47867,12 +47867,12 @@ exports.seq = seq;
 
 /***/ }),
 
-/***/ 7616:
+/***/ 2678:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyString = __nccwpck_require__(7501);
+var stringifyString = __nccwpck_require__(4387);
 
 const string = {
     identify: value => typeof value === 'string',
@@ -47890,12 +47890,12 @@ exports.string = string;
 
 /***/ }),
 
-/***/ 1031:
+/***/ 8437:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 const boolTag = {
     identify: value => typeof value === 'boolean',
@@ -47918,13 +47918,13 @@ exports.boolTag = boolTag;
 
 /***/ }),
 
-/***/ 1605:
+/***/ 2859:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var stringifyNumber = __nccwpck_require__(3121);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -47972,12 +47972,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 8434:
+/***/ 4044:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 const intResolve = (str, offset, radix, { intAsBigInt }) => (intAsBigInt ? BigInt(str) : parseInt(str.substring(offset), radix));
@@ -48021,18 +48021,18 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 8640:
+/***/ 9565:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var bool = __nccwpck_require__(1031);
-var float = __nccwpck_require__(1605);
-var int = __nccwpck_require__(8434);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
 
 const schema = [
     map.map,
@@ -48053,14 +48053,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 4951:
+/***/ 9605:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var map = __nccwpck_require__(651);
-var seq = __nccwpck_require__(8554);
+var Scalar = __nccwpck_require__(1543);
+var map = __nccwpck_require__(773);
+var seq = __nccwpck_require__(1744);
 
 function intIdentify(value) {
     return typeof value === 'bigint' || Number.isInteger(value);
@@ -48124,27 +48124,27 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 9634:
+/***/ 8904:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var bool = __nccwpck_require__(1031);
-var float = __nccwpck_require__(1605);
-var int = __nccwpck_require__(8434);
-var schema = __nccwpck_require__(8640);
-var schema$1 = __nccwpck_require__(4951);
-var binary = __nccwpck_require__(4531);
-var merge = __nccwpck_require__(436);
-var omap = __nccwpck_require__(7807);
-var pairs = __nccwpck_require__(8369);
-var schema$2 = __nccwpck_require__(4361);
-var set = __nccwpck_require__(8728);
-var timestamp = __nccwpck_require__(1184);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var bool = __nccwpck_require__(8437);
+var float = __nccwpck_require__(2859);
+var int = __nccwpck_require__(4044);
+var schema = __nccwpck_require__(9565);
+var schema$1 = __nccwpck_require__(9605);
+var binary = __nccwpck_require__(6737);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var schema$2 = __nccwpck_require__(3019);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schemas = new Map([
     ['core', schema.schema],
@@ -48230,14 +48230,14 @@ exports.getTags = getTags;
 
 /***/ }),
 
-/***/ 4531:
+/***/ 6737:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
 var node_buffer = __nccwpck_require__(181);
-var Scalar = __nccwpck_require__(6309);
-var stringifyString = __nccwpck_require__(7501);
+var Scalar = __nccwpck_require__(1543);
+var stringifyString = __nccwpck_require__(4387);
 
 const binary = {
     identify: value => value instanceof Uint8Array, // Buffer inherits from Uint8Array
@@ -48307,12 +48307,12 @@ exports.binary = binary;
 
 /***/ }),
 
-/***/ 5902:
+/***/ 2348:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
+var Scalar = __nccwpck_require__(1543);
 
 function boolStringify({ value, source }, ctx) {
     const boolObj = value ? trueTag : falseTag;
@@ -48343,13 +48343,13 @@ exports.trueTag = trueTag;
 
 /***/ }),
 
-/***/ 5766:
+/***/ 7292:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var stringifyNumber = __nccwpck_require__(3121);
+var Scalar = __nccwpck_require__(1543);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const floatNaN = {
     identify: value => typeof value === 'number',
@@ -48400,12 +48400,12 @@ exports.floatNaN = floatNaN;
 
 /***/ }),
 
-/***/ 1721:
+/***/ 7851:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 const intIdentify = (value) => typeof value === 'bigint' || Number.isInteger(value);
 function intResolve(str, offset, radix, { intAsBigInt }) {
@@ -48483,13 +48483,13 @@ exports.intOct = intOct;
 
 /***/ }),
 
-/***/ 436:
+/***/ 5970:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
 
 // If the value associated with a merge key is a single mapping node, each of
 // its key/value pairs is inserted into the current mapping, unless the key
@@ -48561,16 +48561,16 @@ exports.merge = merge;
 
 /***/ }),
 
-/***/ 7807:
+/***/ 8781:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var toJS = __nccwpck_require__(7995);
-var YAMLMap = __nccwpck_require__(8486);
-var YAMLSeq = __nccwpck_require__(6255);
-var pairs = __nccwpck_require__(8369);
+var identity = __nccwpck_require__(1737);
+var toJS = __nccwpck_require__(445);
+var YAMLMap = __nccwpck_require__(1856);
+var YAMLSeq = __nccwpck_require__(3013);
+var pairs = __nccwpck_require__(9751);
 
 class YAMLOMap extends YAMLSeq.YAMLSeq {
     constructor() {
@@ -48645,15 +48645,15 @@ exports.omap = omap;
 
 /***/ }),
 
-/***/ 8369:
+/***/ 9751:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var Scalar = __nccwpck_require__(6309);
-var YAMLSeq = __nccwpck_require__(6255);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var Scalar = __nccwpck_require__(1543);
+var YAMLSeq = __nccwpck_require__(3013);
 
 function resolvePairs(seq, onError) {
     if (identity.isSeq(seq)) {
@@ -48734,24 +48734,24 @@ exports.resolvePairs = resolvePairs;
 
 /***/ }),
 
-/***/ 4361:
+/***/ 3019:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var map = __nccwpck_require__(651);
-var _null = __nccwpck_require__(5024);
-var seq = __nccwpck_require__(8554);
-var string = __nccwpck_require__(7616);
-var binary = __nccwpck_require__(4531);
-var bool = __nccwpck_require__(5902);
-var float = __nccwpck_require__(5766);
-var int = __nccwpck_require__(1721);
-var merge = __nccwpck_require__(436);
-var omap = __nccwpck_require__(7807);
-var pairs = __nccwpck_require__(8369);
-var set = __nccwpck_require__(8728);
-var timestamp = __nccwpck_require__(1184);
+var map = __nccwpck_require__(773);
+var _null = __nccwpck_require__(5410);
+var seq = __nccwpck_require__(1744);
+var string = __nccwpck_require__(2678);
+var binary = __nccwpck_require__(6737);
+var bool = __nccwpck_require__(2348);
+var float = __nccwpck_require__(7292);
+var int = __nccwpck_require__(7851);
+var merge = __nccwpck_require__(5970);
+var omap = __nccwpck_require__(8781);
+var pairs = __nccwpck_require__(9751);
+var set = __nccwpck_require__(1314);
+var timestamp = __nccwpck_require__(5994);
 
 const schema = [
     map.map,
@@ -48782,14 +48782,14 @@ exports.schema = schema;
 
 /***/ }),
 
-/***/ 8728:
+/***/ 1314:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Pair = __nccwpck_require__(1117);
-var YAMLMap = __nccwpck_require__(8486);
+var identity = __nccwpck_require__(1737);
+var Pair = __nccwpck_require__(7567);
+var YAMLMap = __nccwpck_require__(1856);
 
 class YAMLSet extends YAMLMap.YAMLMap {
     constructor(schema) {
@@ -48885,12 +48885,12 @@ exports.set = set;
 
 /***/ }),
 
-/***/ 1184:
+/***/ 5994:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var stringifyNumber = __nccwpck_require__(3121);
+var stringifyNumber = __nccwpck_require__(2827);
 
 /** Internal types handle bigint as number, because TS can't figure it out. */
 function parseSexagesimal(str, asBigInt) {
@@ -48997,7 +48997,7 @@ exports.timestamp = timestamp;
 
 /***/ }),
 
-/***/ 6443:
+/***/ 9777:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -49155,15 +49155,15 @@ exports.foldFlowLines = foldFlowLines;
 
 /***/ }),
 
-/***/ 2996:
+/***/ 5474:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var anchors = __nccwpck_require__(1212);
-var identity = __nccwpck_require__(5431);
-var stringifyComment = __nccwpck_require__(9543);
-var stringifyString = __nccwpck_require__(7501);
+var anchors = __nccwpck_require__(9030);
+var identity = __nccwpck_require__(1737);
+var stringifyComment = __nccwpck_require__(2005);
+var stringifyString = __nccwpck_require__(4387);
 
 function createStringifyContext(doc, options) {
     const opt = Object.assign({
@@ -49294,14 +49294,14 @@ exports.stringify = stringify;
 
 /***/ }),
 
-/***/ 5756:
+/***/ 486:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyCollection(collection, ctx, options) {
     const flow = ctx.inFlow ?? collection.flow;
@@ -49456,7 +49456,7 @@ exports.stringifyCollection = stringifyCollection;
 
 /***/ }),
 
-/***/ 9543:
+/***/ 2005:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -49487,14 +49487,14 @@ exports.stringifyComment = stringifyComment;
 
 /***/ }),
 
-/***/ 7837:
+/***/ 9255:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyDocument(doc, options) {
     const lines = [];
@@ -49581,7 +49581,7 @@ exports.stringifyDocument = stringifyDocument;
 
 /***/ }),
 
-/***/ 3121:
+/***/ 2827:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -49615,15 +49615,15 @@ exports.stringifyNumber = stringifyNumber;
 
 /***/ }),
 
-/***/ 1716:
+/***/ 8070:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
-var Scalar = __nccwpck_require__(6309);
-var stringify = __nccwpck_require__(2996);
-var stringifyComment = __nccwpck_require__(9543);
+var identity = __nccwpck_require__(1737);
+var Scalar = __nccwpck_require__(1543);
+var stringify = __nccwpck_require__(5474);
+var stringifyComment = __nccwpck_require__(2005);
 
 function stringifyPair({ key, value }, ctx, onComment, onChompKeep) {
     const { allNullValues, doc, indent, indentStep, options: { commentString, indentSeq, simpleKeys } } = ctx;
@@ -49774,13 +49774,13 @@ exports.stringifyPair = stringifyPair;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 4387:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var Scalar = __nccwpck_require__(6309);
-var foldFlowLines = __nccwpck_require__(6443);
+var Scalar = __nccwpck_require__(1543);
+var foldFlowLines = __nccwpck_require__(9777);
 
 const getFoldOptions = (ctx, isBlock) => ({
     indentAtStart: isBlock ? ctx.indent.length : ctx.indentAtStart,
@@ -50119,12 +50119,12 @@ exports.stringifyString = stringifyString;
 
 /***/ }),
 
-/***/ 8044:
+/***/ 4190:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 
-var identity = __nccwpck_require__(5431);
+var identity = __nccwpck_require__(1737);
 
 const BREAK = Symbol('break visit');
 const SKIP = Symbol('skip children');
@@ -50362,11 +50362,11 @@ exports.visitAsync = visitAsync;
 
 /***/ }),
 
-/***/ 9416:
+/***/ 7030:
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(408);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2555);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -50375,7 +50375,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 408:
+/***/ 2555:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -50386,7 +50386,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: contract, parseInputs, triggerFromEvent
 
-// NAMESPACE OBJECT: ../../../main/node_modules/@actions/core/lib/platform.js
+// NAMESPACE OBJECT: ../node_modules/@actions/core/lib/platform.js
 var platform_namespaceObject = {};
 __nccwpck_require__.r(platform_namespaceObject);
 __nccwpck_require__.d(platform_namespaceObject, {
@@ -50398,7 +50398,7 @@ __nccwpck_require__.d(platform_namespaceObject, {
   platform: () => (platform)
 });
 
-// NAMESPACE OBJECT: ../../../main/node_modules/@actions/core/lib/core.js
+// NAMESPACE OBJECT: ../node_modules/@actions/core/lib/core.js
 var core_namespaceObject = {};
 __nccwpck_require__.r(core_namespaceObject);
 __nccwpck_require__.d(core_namespaceObject, {
@@ -50432,7 +50432,7 @@ __nccwpck_require__.d(core_namespaceObject, {
   warning: () => (warning)
 });
 
-// NAMESPACE OBJECT: ../../../main/node_modules/@actions/github/lib/github.js
+// NAMESPACE OBJECT: ../node_modules/@actions/github/lib/github.js
 var github_namespaceObject = {};
 __nccwpck_require__.r(github_namespaceObject);
 __nccwpck_require__.d(github_namespaceObject, {
@@ -50448,7 +50448,7 @@ const external_node_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import
 const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -50484,7 +50484,7 @@ function toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -50580,7 +50580,7 @@ function escapeProperty(s) {
 const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
 ;// CONCATENATED MODULE: external "fs"
 const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -50623,7 +50623,7 @@ var external_http_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
 var external_https_namespaceObject = /*#__PURE__*/__nccwpck_require__.t(external_https_, 2);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -50714,11 +50714,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ../../../main/node_modules/tunnel/index.js
-var tunnel = __nccwpck_require__(9898);
-// EXTERNAL MODULE: ../../../main/node_modules/undici/index.js
-var undici = __nccwpck_require__(5704);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../node_modules/tunnel/index.js
+var tunnel = __nccwpck_require__(776);
+// EXTERNAL MODULE: ../node_modules/undici/index.js
+var undici = __nccwpck_require__(734);
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -51415,7 +51415,7 @@ class HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -51491,7 +51491,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -51565,7 +51565,7 @@ class OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -51846,7 +51846,7 @@ const _summary = new Summary();
 const markdownSummary = _summary;
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -51888,7 +51888,7 @@ var external_events_ = __nccwpck_require__(4434);
 const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -52068,7 +52068,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -52342,7 +52342,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -52930,7 +52930,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53010,7 +53010,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53075,7 +53075,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53393,7 +53393,7 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/github/lib/context.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/context.js
 
 
 class Context {
@@ -53446,9 +53446,9 @@ class Context {
     }
 }
 //# sourceMappingURL=context.js.map
-// EXTERNAL MODULE: ../../../main/node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
-var lib = __nccwpck_require__(4787);
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/github/lib/internal/utils.js
+// EXTERNAL MODULE: ../node_modules/@actions/github/node_modules/@actions/http-client/lib/index.js
+var lib = __nccwpck_require__(977);
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/internal/utils.js
 var utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53501,7 +53501,7 @@ function getUserAgentWithOrchestrationId(baseUserAgent) {
     return baseUserAgent;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/universal-user-agent/index.js
+;// CONCATENATED MODULE: ../node_modules/universal-user-agent/index.js
 function getUserAgent() {
   if (typeof navigator === "object" && "userAgent" in navigator) {
     return navigator.userAgent;
@@ -53516,7 +53516,7 @@ function getUserAgent() {
   return "<environment undetectable>";
 }
 
-;// CONCATENATED MODULE: ../../../main/node_modules/before-after-hook/lib/register.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/register.js
 // @ts-check
 
 function register(state, name, method, options) {
@@ -53545,7 +53545,7 @@ function register(state, name, method, options) {
   });
 }
 
-;// CONCATENATED MODULE: ../../../main/node_modules/before-after-hook/lib/add.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/add.js
 // @ts-check
 
 function addHook(state, kind, name, hook) {
@@ -53593,7 +53593,7 @@ function addHook(state, kind, name, hook) {
   });
 }
 
-;// CONCATENATED MODULE: ../../../main/node_modules/before-after-hook/lib/remove.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/lib/remove.js
 // @ts-check
 
 function removeHook(state, name, method) {
@@ -53614,7 +53614,7 @@ function removeHook(state, name, method) {
   state.registry[name].splice(index, 1);
 }
 
-;// CONCATENATED MODULE: ../../../main/node_modules/before-after-hook/index.js
+;// CONCATENATED MODULE: ../node_modules/before-after-hook/index.js
 // @ts-check
 
 
@@ -53661,7 +53661,7 @@ function Collection() {
 
 /* harmony default export */ const before_after_hook = ({ Singular, Collection });
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/endpoint/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/endpoint/dist-bundle/index.js
 // pkg/dist-src/defaults.js
 
 
@@ -54007,7 +54007,7 @@ function withDefaults(oldDefaults, newDefaults) {
 var endpoint = withDefaults(null, DEFAULTS);
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/content-type/dist/index.js
+;// CONCATENATED MODULE: ../node_modules/content-type/dist/index.js
 /*!
  * content-type
  * Copyright(c) 2015 Douglas Christopher Wilson
@@ -54299,7 +54299,7 @@ function unescapeQuotedPairs(str, start, end) {
     return result + str.slice(start, end);
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/json-with-bigint/json-with-bigint.js
+;// CONCATENATED MODULE: ../node_modules/json-with-bigint/json-with-bigint.js
 const intRegex = /^-?\d+$/;
 const noiseValue = /^-?\d+n+$/; // Noise - strings that match the custom format before being converted to it
 const originalStringify = JSON.stringify;
@@ -54900,7 +54900,7 @@ const JSONParse = (text, reviver) => {
 
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/request-error/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/request-error/dist-src/index.js
 class RequestError extends Error {
   name;
   /**
@@ -54941,7 +54941,7 @@ class RequestError extends Error {
 }
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/request/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/request/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -55148,7 +55148,7 @@ var request = dist_bundle_withDefaults(endpoint, defaults_default);
 /* v8 ignore next -- @preserve */
 /* v8 ignore else -- @preserve */
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/graphql/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/graphql/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -55279,7 +55279,7 @@ function withCustomRequest(customRequest) {
 
 /* v8 ignore if -- @preserve */
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/auth-token/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/auth-token/dist-bundle/index.js
 // pkg/dist-src/is-jwt.js
 var b64url = "(?:[a-zA-Z0-9_-]+)";
 var dist_bundle_sep = "\\.";
@@ -55334,11 +55334,11 @@ var createTokenAuth = function createTokenAuth2(token) {
 };
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/core/dist-src/version.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/core/dist-src/version.js
 const version_VERSION = "7.0.8";
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/core/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/core/dist-src/index.js
 
 
 
@@ -55479,12 +55479,12 @@ class Octokit {
 }
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/version.js
 const dist_src_version_VERSION = "17.0.0";
 
 //# sourceMappingURL=version.js.map
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/generated/endpoints.js
 const Endpoints = {
   actions: {
     addCustomLabelsToSelfHostedRunnerForOrg: [
@@ -57778,7 +57778,7 @@ var endpoints_default = Endpoints;
 
 //# sourceMappingURL=endpoints.js.map
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/endpoints-to-methods.js
 
 const endpointMethodsMap = /* @__PURE__ */ new Map();
 for (const [scope, endpoints] of Object.entries(endpoints_default)) {
@@ -57904,7 +57904,7 @@ function decorate(octokit, scope, methodName, defaults, decorations) {
 
 //# sourceMappingURL=endpoints-to-methods.js.map
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-rest-endpoint-methods/dist-src/index.js
 
 
 function restEndpointMethods(octokit) {
@@ -57925,7 +57925,7 @@ legacyRestEndpointMethods.VERSION = dist_src_version_VERSION;
 
 //# sourceMappingURL=index.js.map
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-paginate-rest/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_paginate_rest_dist_bundle_VERSION = "0.0.0-development";
 
@@ -58337,7 +58337,7 @@ function paginateRest(octokit) {
 paginateRest.VERSION = plugin_paginate_rest_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/github/lib/utils.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/utils.js
 
 
 // octokit + plugins
@@ -58376,7 +58376,7 @@ function getOctokitOptions(token, options) {
     return opts;
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@actions/github/lib/github.js
+;// CONCATENATED MODULE: ../node_modules/@actions/github/lib/github.js
 
 
 const github_context = new Context();
@@ -59596,9 +59596,9 @@ function parseBlobRecords(out) {
     return files;
 }
 
-// EXTERNAL MODULE: ../../../main/node_modules/bottleneck/light.js
-var light = __nccwpck_require__(1755);
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-retry/dist-bundle/index.js
+// EXTERNAL MODULE: ../node_modules/bottleneck/light.js
+var light = __nccwpck_require__(4133);
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-retry/dist-bundle/index.js
 // pkg/dist-src/version.js
 var plugin_retry_dist_bundle_VERSION = "0.0.0-development";
 
@@ -59681,7 +59681,7 @@ function retry(octokit, octokitOptions) {
 retry.VERSION = plugin_retry_dist_bundle_VERSION;
 
 
-;// CONCATENATED MODULE: ../../../main/node_modules/@octokit/plugin-throttling/dist-bundle/index.js
+;// CONCATENATED MODULE: ../node_modules/@octokit/plugin-throttling/dist-bundle/index.js
 // pkg/dist-src/index.js
 
 
@@ -61093,9 +61093,9 @@ async function readFileAt(client, repo, path, ref) {
     return Buffer.from(data.content, 'base64').toString('utf8');
 }
 
-// EXTERNAL MODULE: ../../../main/node_modules/ajv/dist/ajv.js
-var ajv = __nccwpck_require__(8903);
-;// CONCATENATED MODULE: ../../../main/node_modules/balanced-match/dist/esm/index.js
+// EXTERNAL MODULE: ../node_modules/ajv/dist/ajv.js
+var ajv = __nccwpck_require__(9793);
+;// CONCATENATED MODULE: ../node_modules/balanced-match/dist/esm/index.js
 const balanced = (a, b, str) => {
     const ma = a instanceof RegExp ? maybeMatch(a, str) : a;
     const mb = b instanceof RegExp ? maybeMatch(b, str) : b;
@@ -61150,7 +61150,7 @@ const range = (a, b, str) => {
     return result;
 };
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/brace-expansion/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/brace-expansion/dist/esm/index.js
 
 const escSlash = '\0SLASH' + Math.random().toFixed(16) + '\0';
 const escOpen = '\0OPEN' + Math.random().toFixed(16) + '\0';
@@ -61666,7 +61666,7 @@ function expand_(str, max, maxLength, maxDepth, depth, maxRewrites, budget, isTo
     return acc;
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/numeric-range.js
 // One digit, or a class of digits from a to b.
 const digit = (a, b) => a === b ?
     { t: 'lit', ch: String(a) }
@@ -61739,7 +61739,7 @@ const numericRange = (loStr, hiStr) => {
     return out;
 };
 //# sourceMappingURL=numeric-range.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/parse-class.js
 // translate the various posix character classes into unicode properties
 // this works across all unicode locales
 // { <posix class>: [<translation>, negated]
@@ -61878,7 +61878,7 @@ const parseClass = (glob, position, nocase = false, form) => {
     return [new RegExp(comb, nocase ? 'iu' : 'u'), endPos - pos];
 };
 //# sourceMappingURL=parse-class.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/@isaacs/nonrecursive-glob-match/dist/esm/index.js
 
 
 // the end of the pattern, or of a negated sub-pattern
@@ -62653,7 +62653,7 @@ class Matcher {
     }
 }
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/assert-valid-pattern.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/assert-valid-pattern.js
 const MAX_PATTERN_LENGTH = 1024 * 64;
 const assertValidPattern = (pattern) => {
     if (typeof pattern !== 'string') {
@@ -62664,7 +62664,7 @@ const assertValidPattern = (pattern) => {
     }
 };
 //# sourceMappingURL=assert-valid-pattern.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/escape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/escape.js
 /**
  * Escape all magic characters in a glob pattern.
  *
@@ -62706,7 +62706,7 @@ const escape_escape = (s, { windowsPathsNoEscape = false, magicalBraces = false,
     return e;
 };
 //# sourceMappingURL=escape.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/unescape.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/unescape.js
 /**
  * Un-escape a string that has been escaped with {@link escape}.
  *
@@ -62745,7 +62745,7 @@ const unescape_unescape = (s, { windowsPathsNoEscape = false, magicalBraces = tr
             .replace(/\\([^/{}])/g, '$1');
 };
 //# sourceMappingURL=unescape.js.map
-;// CONCATENATED MODULE: ../../../main/node_modules/minimatch/dist/esm/index.js
+;// CONCATENATED MODULE: ../node_modules/minimatch/dist/esm/index.js
 
 
 
@@ -64619,10 +64619,10 @@ minimatch.Minimatch = esm_Minimatch;
 minimatch.escape = escape_escape;
 minimatch.unescape = unescape_unescape;
 //# sourceMappingURL=index.js.map
-// EXTERNAL MODULE: ../../../main/node_modules/semver/index.js
-var semver = __nccwpck_require__(7056);
-// EXTERNAL MODULE: ../../../main/node_modules/yaml/dist/index.js
-var dist = __nccwpck_require__(9036);
+// EXTERNAL MODULE: ../node_modules/semver/index.js
+var semver = __nccwpck_require__(4978);
+// EXTERNAL MODULE: ../node_modules/yaml/dist/index.js
+var dist = __nccwpck_require__(6637);
 ;// CONCATENATED MODULE: ./actions/lib/config/condition.js
 // A verification condition (`stages[].verify.prometheus[].condition`): one
 // comparison against a number, e.g. `< 0.01`. Parsed when the configuration is
@@ -71945,14 +71945,14 @@ async function run() {
 
 /***/ }),
 
-/***/ 4057:
+/***/ 9209:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$id":"https://raw.githubusercontent.com/ajv-validator/ajv/master/lib/refs/data.json#","description":"Meta-schema for $data reference (JSON AnySchema extension proposal)","type":"object","required":["$data"],"properties":{"$data":{"type":"string","anyOf":[{"format":"relative-json-pointer"},{"format":"json-pointer"}]}},"additionalProperties":false}');
 
 /***/ }),
 
-/***/ 1139:
+/***/ 211:
 /***/ ((module) => {
 
 module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/draft-07/schema#","$id":"http://json-schema.org/draft-07/schema#","title":"Core schema meta-schema","definitions":{"schemaArray":{"type":"array","minItems":1,"items":{"$ref":"#"}},"nonNegativeInteger":{"type":"integer","minimum":0},"nonNegativeIntegerDefault0":{"allOf":[{"$ref":"#/definitions/nonNegativeInteger"},{"default":0}]},"simpleTypes":{"enum":["array","boolean","integer","null","number","object","string"]},"stringArray":{"type":"array","items":{"type":"string"},"uniqueItems":true,"default":[]}},"type":["object","boolean"],"properties":{"$id":{"type":"string","format":"uri-reference"},"$schema":{"type":"string","format":"uri"},"$ref":{"type":"string","format":"uri-reference"},"$comment":{"type":"string"},"title":{"type":"string"},"description":{"type":"string"},"default":true,"readOnly":{"type":"boolean","default":false},"examples":{"type":"array","items":true},"multipleOf":{"type":"number","exclusiveMinimum":0},"maximum":{"type":"number"},"exclusiveMaximum":{"type":"number"},"minimum":{"type":"number"},"exclusiveMinimum":{"type":"number"},"maxLength":{"$ref":"#/definitions/nonNegativeInteger"},"minLength":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"pattern":{"type":"string","format":"regex"},"additionalItems":{"$ref":"#"},"items":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/schemaArray"}],"default":true},"maxItems":{"$ref":"#/definitions/nonNegativeInteger"},"minItems":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"uniqueItems":{"type":"boolean","default":false},"contains":{"$ref":"#"},"maxProperties":{"$ref":"#/definitions/nonNegativeInteger"},"minProperties":{"$ref":"#/definitions/nonNegativeIntegerDefault0"},"required":{"$ref":"#/definitions/stringArray"},"additionalProperties":{"$ref":"#"},"definitions":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"properties":{"type":"object","additionalProperties":{"$ref":"#"},"default":{}},"patternProperties":{"type":"object","additionalProperties":{"$ref":"#"},"propertyNames":{"format":"regex"},"default":{}},"dependencies":{"type":"object","additionalProperties":{"anyOf":[{"$ref":"#"},{"$ref":"#/definitions/stringArray"}]}},"propertyNames":{"$ref":"#"},"const":true,"enum":{"type":"array","items":true,"minItems":1,"uniqueItems":true},"type":{"anyOf":[{"$ref":"#/definitions/simpleTypes"},{"type":"array","items":{"$ref":"#/definitions/simpleTypes"},"minItems":1,"uniqueItems":true}]},"format":{"type":"string"},"contentMediaType":{"type":"string"},"contentEncoding":{"type":"string"},"if":{"$ref":"#"},"then":{"$ref":"#"},"else":{"$ref":"#"},"allOf":{"$ref":"#/definitions/schemaArray"},"anyOf":{"$ref":"#/definitions/schemaArray"},"oneOf":{"$ref":"#/definitions/schemaArray"},"not":{"$ref":"#"}},"default":true}');
@@ -72128,6 +72128,6 @@ module.exports = /*#__PURE__*/JSON.parse('{"$schema":"http://json-schema.org/dra
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9416);
+/******/ var __webpack_exports__ = __nccwpck_require__(7030);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 
