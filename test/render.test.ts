@@ -7,6 +7,7 @@ import type { Environment } from '../actions/lib/config/types.js'
 import type { EnvironmentHydration, HydrationResult } from '../actions/lib/hydration-types.js'
 import { hydrate, type HydrateOptions, type RenderSettings } from '../actions/lib/render/hydrate.js'
 import { mergeHydrationResults } from '../actions/lib/render/output.js'
+import { scratchParent } from '../actions/lib/render/scratch.js'
 import { startChartRepo, type ChartRepo } from './support/chart-repo.js'
 import { fixtureRepo, type FixtureRepo } from './fixtures/render/fixture-repo.js'
 import { publishRender } from './fixtures/render/wet-branch.js'
@@ -79,6 +80,22 @@ describe('hydrate: rendering the fleet fixture', () => {
       settings: settings(chartRepo),
       ...extra,
     })
+
+  it('renders the same bytes with its scratch in memory or on disk, and leaves no scratch behind', async () => {
+    const parent = await scratchParent({})
+    const disk = join(work, 'disk-scratch')
+    await mkdir(disk)
+    const leftovers = async (dir: string) =>
+      (await readdir(dir)).filter((name) => name.startsWith('fleet-promote-render-'))
+    const before = await leftovers(parent)
+    await run('scratch-default')
+    await run('scratch-disk', { scratchDir: disk })
+    expect(await treeBytes(join(work, 'scratch-disk'))).toEqual(
+      await treeBytes(join(work, 'scratch-default')),
+    )
+    expect(await leftovers(disk)).toEqual([])
+    expect(await leftovers(parent)).toEqual(before)
+  })
 
   it('renders local charts, remote charts with per-cluster values, and hashed generators', async () => {
     const before = chartRepo.downloads('alpha', '1.0.0')

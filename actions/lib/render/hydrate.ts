@@ -4,7 +4,7 @@
 // object (no config loading here), so the action, the CLI and the benchmark
 // all render the same way.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { Environment, HydrateConfig } from '../config/types.js'
 import { errorMessage } from '../errors.js'
@@ -23,6 +23,7 @@ import {
   type SafetyReport,
 } from './safety.js'
 import { Sandbox, SandboxPool } from './sandbox.js'
+import { scratchParent } from './scratch.js'
 import {
   findOnPath,
   kustomizeArgs,
@@ -75,7 +76,7 @@ export interface HydrateOptions {
   repoURL?: string
   kustomizePath?: string
   helmPath?: string
-  /** Parent of the run-scoped scratch directory (default: the OS temp dir). */
+  /** Parent of the run-scoped scratch directory (default: a memory file system or the OS temp dir, scratch.ts). */
   scratchDir?: string
   /** The isolation to render in (default: detected for `settings.sandbox`). */
   sandbox?: Sandbox
@@ -157,7 +158,9 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
   const drySha = options.drySha ?? (await git.revParse('HEAD'))
   const repoURL = options.repoURL ?? (await originUrl(git))
   const commit = await commitInfo(git, drySha)
-  const runDir = await mkdtemp(join(options.scratchDir ?? tmpdir(), 'fleet-promote-render-'))
+  const runDir = await mkdtemp(
+    join(options.scratchDir ?? (await scratchParent()), 'fleet-promote-render-'),
+  )
   const phases = { setup: 0, prepare: 0, render: 0 }
   const started = Date.now()
   let renders: SandboxPool | undefined
