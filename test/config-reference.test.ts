@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { configSchema } from '../actions/lib/config/config.js'
 import { renderConfigReference, type SchemaNode } from '../actions/lib/config/reference.js'
+import configSchema from '../actions/lib/fleet-promote.schema.json' with { type: 'json' }
 
 /** Every key path of the schema, in the reference's notation. */
 function keyPaths(node: SchemaNode, prefix = ''): string[] {

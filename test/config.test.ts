@@ -6,7 +6,6 @@ import { Ajv } from 'ajv'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { stringify } from 'yaml'
 import {
-  configSchema,
   DEFAULT_CONFIG_FILE,
   defaultConfig,
   invalidBranchReason,
@@ -16,6 +15,7 @@ import {
   unsafeNameReason,
 } from '../actions/lib/config/config.js'
 import type { FleetConfig } from '../actions/lib/config/types.js'
+import configSchema from '../actions/lib/fleet-promote.schema.json' with { type: 'json' }
 import { annotationText, UserError } from '../actions/lib/errors.js'
 
 const fixtures = fileURLToPath(new URL('./fixtures/config/', import.meta.url))
