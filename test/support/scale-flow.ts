@@ -131,22 +131,39 @@ async function writeFiles(dir: string, files: Record<string, string>) {
   }
 }
 
+/**
+ * The files of one WET branch: an environment's render at the root, or on a
+ * shared branch every environment's render in its folder plus the root
+ * `hydrator.metadata`, as buildBranchCommit writes them.
+ */
+function branchFiles(envs: readonly Environment[], version: number): Record<string, string> {
+  const files: Record<string, string> = {}
+  for (const env of envs) {
+    const prefix = env.folder === undefined ? '' : `${env.folder}/`
+    const own = rendered(env.name, version)
+    for (const [path, text] of Object.entries(own)) files[`${prefix}${path}`] = text
+    files[`${prefix}${MANAGED_LIST}`] = `${Object.keys(own).join('\n')}\n`
+    if (prefix !== '') files['hydrator.metadata'] = own['hydrator.metadata']!
+  }
+  return files
+}
+
 /** One orphan commit per WET branch, written by one `git fast-import`. */
 async function seedWetBranches(git: Git, environments: readonly Environment[]) {
+  const byBranch = new Map<string, Environment[]>()
+  for (const env of environments)
+    byBranch.set(env.branch, [...(byBranch.get(env.branch) ?? []), env])
   const stream: string[] = []
   const blob = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`
-  for (const env of environments) {
-    const files = rendered(env.name, 1)
+  for (const [branch, envs] of byBranch) {
     stream.push(
-      `commit refs/heads/${env.branch}`,
+      `commit refs/heads/${branch}`,
       'committer Bench <bench@example.test> 1767225600 +0000',
-      blob(`render ${env.name}`).trimEnd(),
-      ...Object.entries(files).flatMap(([path, text]) => [
+      blob(`render ${envs.map((env) => env.name).join(', ')}`).trimEnd(),
+      ...Object.entries(branchFiles(envs, 1)).flatMap(([path, text]) => [
         `M 100644 inline ${path}`,
         blob(text).trimEnd(),
       ]),
-      `M 100644 inline ${MANAGED_LIST}`,
-      blob(`${Object.keys(files).join('\n')}\n`).trimEnd(),
       '',
     )
   }
@@ -154,6 +171,7 @@ async function seedWetBranches(git: Git, environments: readonly Environment[]) {
     cwd: git.dir,
     input: `${stream.join('\n')}\n`,
   })
+  return [...byBranch.keys()]
 }
 
 export interface ScaleFlow {
@@ -215,17 +233,19 @@ async function buildFlow(
     /^[0-9a-f]{40}$/.test(revision) ? revision : (gh.state.refSha(FULL_NAME, revision) ?? revision)
   const limits = options.rateLimits
   const token = limits ? workflow.token : gh.adminToken
-  const client = createGitHubClient(token, {
-    baseUrl: gh.apiUrl,
-    writeIntervalMs: 0,
-    ...(limits
-      ? {
-          rateLimits: limits.ledger,
-          clockScale: limits.simulator.clockScale ?? 1,
-          log: options.log,
-        }
-      : {}),
-  })
+  // Each step is a job of its own: a fresh client, nothing cached from the step before.
+  const newClient = () =>
+    createGitHubClient(token, {
+      baseUrl: gh.apiUrl,
+      writeIntervalMs: 0,
+      ...(limits
+        ? {
+            rateLimits: limits.ledger,
+            clockScale: limits.simulator.clockScale ?? 1,
+            log: options.log,
+          }
+        : {}),
+    })
   const git = { token, env: IDENTITY }
 
   // The DRY repository: one directory per environment, one shared component.
@@ -246,13 +266,13 @@ async function buildFlow(
   await author.run(['push', '-q', 'origin', 'HEAD:refs/heads/main'])
   const config = await loadConfig(author.dir)
   const environments = discoverEnvironments(config, await author.listFiles('HEAD'))
-  await seedWetBranches(author, environments)
+  const branches = await seedWetBranches(author, environments)
   await author.run([
     'push',
     '-q',
     '--atomic',
     'origin',
-    ...environments.map((env) => `refs/heads/${env.branch}`),
+    ...branches.map((branch) => `refs/heads/${branch}`),
   ])
   const wetTips = await author.lsRemote('origin', ['refs/heads/env/*'])
   if (options.backend === 'argocd') {
@@ -260,7 +280,7 @@ async function buildFlow(
       await argocd.addApplication({
         name: `${env.name}-addons`,
         repoURL,
-        path: '.',
+        path: env.folder ?? '.',
         targetRevision: env.branch,
       })
   }
@@ -278,11 +298,16 @@ async function buildFlow(
   })
 
   const log = options.log ?? (() => undefined)
-  const settings = {
-    client,
+  let runs = 0
+  // A promote job's settings: its own client and scratch repository for lock commits.
+  const settings = async () => ({
+    client: newClient(),
     repo: SCALE_REPO,
     configFile: 'fleet-promote.yaml',
-    locks: { git: await Git.init(join(work, 'locks'), { ...git, bare: true }), remote: url },
+    locks: {
+      git: await Git.init(join(work, `locks-${++runs}`), { ...git, bare: true }),
+      remote: url,
+    },
     serverUrl: gh.serverUrl,
     runUrl: `${gh.serverUrl}/${FULL_NAME}/actions/runs/1`,
     argocd: (server: string) =>
@@ -290,7 +315,7 @@ async function buildFlow(
     argocdPollMs: 5,
     aggregate: true,
     log,
-  }
+  })
   return {
     gh,
     argocd,
@@ -314,13 +339,14 @@ async function buildFlow(
           name: env.name,
           stage: env.stage,
           branch: env.branch,
+          ...(env.folder === undefined ? {} : { folder: env.folder }),
           baseSha: wetTips.get(`refs/heads/${env.branch}`) ?? '',
           files: rendered(env.name, 2),
           changes: [configMapChange('addon', '1', '2')],
         })),
       )
       const result = await openChildPrs({
-        client,
+        client: newClient(),
         git: workspace,
         remote: url,
         repo: SCALE_REPO,
@@ -336,7 +362,7 @@ async function buildFlow(
       })
       if (result.stale) throw new Error(`open-child-prs: ${result.reason}`)
     },
-    promote(stage) {
+    async promote(stage) {
       const body = `.promote ${stage}`
       const { id, event } = gh.comment(FULL_NAME, parent, { user: maintainer.login, body })
       const user = (event.comment as { user: { type: string } }).user
@@ -347,7 +373,7 @@ async function buildFlow(
         body,
         actor: { login: maintainer.login, type: user.type },
       }
-      return promote(settings, trigger)
+      return promote(await settings(), trigger)
     },
     approve() {
       const head = gh.state.pull(FULL_NAME, parent).headSha
@@ -359,7 +385,7 @@ async function buildFlow(
     async mergeCleanup() {
       const main = await Git.clone(url, join(work, 'main'), git)
       return mergeCleanup({
-        client,
+        client: newClient(),
         git: main,
         remote: url,
         repo: SCALE_REPO,
