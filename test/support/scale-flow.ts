@@ -393,6 +393,8 @@ async function buildFlow(
         serverUrl: gh.serverUrl,
         argocd: (server) => createArgoCdClient({ server, token: argocd.token, retries: 0 }),
         argocdServer: argocd.url,
+        // The simulator syncs at once: the action's 5 s between polls would only be waited.
+        argocdPollMs: 5,
         log,
       })
     },
