@@ -105,4 +105,29 @@ describe('promote on a shared WET branch with the argocd backend', { timeout: 12
     })
     expect(fleet.gh.state.refSha(FULL_NAME, lock)).toBeUndefined()
   })
+
+  it("reads the base tip's tree only for an environment the pinned head removed", async () => {
+    const trees = () =>
+      fleet.gh.requests.filter((r) => r.route === 'GET /repos/{owner}/{repo}/git/trees/{tree_sha}')
+        .length
+    fleet.gh.resetRequests()
+    const dry = await run('.promote testing --noop')
+    expect(dry.decision, dry.reason).not.toBe('refused')
+    expect(trees()).toBe(1)
+
+    // The head retires us-test-1: its folder now comes from the base branch's tree.
+    await fleet.work.run(['checkout', '--quiet', '-f', 'feature/bump'])
+    await fleet.work.run(['rm', '-rq', 'clusters/us/test-1'])
+    await fleet.work.run(['commit', '-qm', 'retire us-test-1'])
+    await fleet.work.run(['push', '--quiet', 'origin', 'HEAD:refs/heads/feature/bump'])
+    await fleet.gh.refreshRefs(FULL_NAME)
+    fleet.gh.resetRequests()
+    const unlocked = await run('.unlock us-test-1')
+    expect(unlocked.decision, unlocked.reason).toBe('done')
+    expect(trees()).toBe(2)
+    expect(fleet.argocd.getApplication('us-test-1-addons')?.spec.source).toMatchObject({
+      targetRevision: 'env/testing',
+      path: 'us-test-1',
+    })
+  })
 })

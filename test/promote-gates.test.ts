@@ -8,11 +8,12 @@ import type { FleetConfig } from '../actions/lib/config/types.js'
 import type { ChildPr, PullRequestSnapshot, Review } from '../actions/lib/github/pulls.js'
 import type { HeldLock } from '../actions/lib/locks.js'
 import type { CommitStatus } from '../actions/lib/statuses.js'
-import type {
-  Impacted,
-  PromoteCommand,
-  PromoteFacts,
-  PullEnvironment,
+import {
+  reviewsNeeded,
+  type Impacted,
+  type PromoteCommand,
+  type PromoteFacts,
+  type PullEnvironment,
 } from '../actions/promote/facts.js'
 import { landsWithLocks } from '../actions/promote/deploy.js'
 import { decidePromotion, type PromoteDecision } from '../actions/promote/gates.js'
@@ -1227,5 +1228,22 @@ describe('landsWithLocks', () => {
     ],
   ])('%s', (_, overrides, children) => {
     expect(landing(overrides)).toEqual(children)
+  })
+})
+
+describe('reviewsNeeded', () => {
+  // Only production needs an approval: reading the reviews for anything else is a wasted request.
+  it.each<[string, 'comment' | 'auto', string[], boolean]>([
+    ['a stage without approvals', 'comment', ['testing'], false],
+    ['a stage with approvals', 'comment', ['production'], true],
+    ['an environment of a stage without approvals', 'comment', ['eu-test-1'], false],
+    ['an environment of the approving stage', 'comment', ['eu-prod-1'], true],
+    ['one of several targets reaches it', 'comment', ['testing', 'eu-prod-2'], true],
+    ['a glob may reach any stage', 'comment', ['eu-*'], true],
+    ['all', 'comment', ['all'], true],
+    ['an environment no stage matches is never selected', 'comment', ['eu-other-1'], false],
+    ['auto-promotion deploys the autoPromote stages only', 'auto', [], false],
+  ])('%s', (_, trigger, targets, needed) => {
+    expect(reviewsNeeded(CONFIG, trigger, promoteCommand(targets))).toBe(needed)
   })
 })
