@@ -65093,15 +65093,45 @@ function needsPlaces(config, impacted) {
     return (impacted.some((env) => env.child.unit !== undefined || env.child.folder !== undefined) ||
         config.environments.some((rule) => rule.path !== undefined));
 }
-/** The WET places of the environments, read when `needsPlaces`: the pinned head's tree, then the base tip's. */
+/**
+ * The WET places of the environments, read when `needsPlaces`: the pinned
+ * head's tree, and the base tip's only when an environment is not in the
+ * head's (its directory was removed): each tree is a full listing of the
+ * repository, a large response on a large fleet.
+ */
 async function readPlaces(client, repo, config, pull, impacted) {
     if (!needsPlaces(config, impacted))
         return undefined;
-    const trees = await transientAs('reading the environments of the pinned head and the base branch', 're-run the command', Promise.all([pull.headSha, pull.baseRef].map(async (ref) => ({
-        ref: ref === pull.headSha ? ref.slice(0, 7) : ref,
-        ...(await filesAt(client, repo, ref)),
-    }))));
-    return placesOf(config, trees);
+    const tree = async (ref, what, label) => ({
+        ref: label,
+        ...(await transientAs(`reading the environments of ${what}`, 're-run the command', filesAt(client, repo, ref))),
+    });
+    const head = await tree(pull.headSha, 'the pinned head', pull.headSha.slice(0, 7));
+    const places = placesOf(config, [head]);
+    if ('problem' in places || impacted.every((env) => places.has(env.environment)))
+        return places;
+    return placesOf(config, [head, await tree(pull.baseRef, 'the base branch', pull.baseRef)]);
+}
+/**
+ * Whether a stage the command can reach needs approvals, so the reviews must
+ * be read: a stage name reaches that stage, an environment name the stage
+ * the configuration gives it (an environment without one is never
+ * selected), a glob or `all` any stage, auto-promotion the autoPromote ones.
+ */
+function reviewsNeeded(config, trigger, command) {
+    const approving = (stages) => stages.some((stage) => stage.approvals > 0);
+    if (trigger === 'auto')
+        return approving(config.stages.filter((stage) => stage.autoPromote));
+    if (command.all)
+        return approving(config.stages);
+    return command.targets.some((target) => {
+        const stage = config.stages.find((candidate) => candidate.name === target);
+        if (stage)
+            return stage.approvals > 0;
+        if (/[*?]/.test(target))
+            return approving(config.stages);
+        return (stageFor(config, target)?.approvals ?? 0) > 0;
+    });
 }
 /** The latest status of an environment on the head. */
 function statusOf(statuses, environment) {
@@ -65114,13 +65144,12 @@ async function gatherPromoteFacts(state, command) {
     const reading = (what, call) => transientAs(`reading ${what}`, 're-run the command', call);
     const pulls = await reading('the open pull requests', listOpenPulls(client, repo));
     const impacted = impactedOf(config, repo, pull.number, pulls);
-    const needsReviews = config.stages.some((stage) => stage.approvals > 0);
     const login = trigger.actor.login;
     const [role, reviews, statuses, locks] = await Promise.all([
         trigger.kind === 'auto'
             ? undefined
             : reading(`@${login}'s permission on ${repo.owner}/${repo.repo}`, repositoryRole(client, repo, login)),
-        needsReviews
+        reviewsNeeded(config, trigger.kind, command)
             ? reading(`the reviews of #${pull.number}`, pulls_listReviews(client, repo, pull.number))
             : [],
         reading(`the statuses of ${pull.headSha.slice(0, 7)}`, latestStatuses(client, repo, pull.headSha)),
