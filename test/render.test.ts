@@ -82,19 +82,30 @@ describe('hydrate: rendering the fleet fixture', () => {
     })
 
   it('renders the same bytes with its scratch in memory or on disk, and leaves no scratch behind', async () => {
-    const parent = await scratchParent({})
+    // The default parent (a memory file system here) is shared with other runs: own dirs below each.
+    const memory = await mkdtemp(join(await scratchParent({}), 'fleet-promote-render-test-memory-'))
     const disk = join(work, 'disk-scratch')
     await mkdir(disk)
-    const leftovers = async (dir: string) =>
-      (await readdir(dir)).filter((name) => name.startsWith('fleet-promote-render-'))
-    const before = await leftovers(parent)
-    await run('scratch-default')
-    await run('scratch-disk', { scratchDir: disk })
-    expect(await treeBytes(join(work, 'scratch-disk'))).toEqual(
-      await treeBytes(join(work, 'scratch-default')),
-    )
-    expect(await leftovers(disk)).toEqual([])
-    expect(await leftovers(parent)).toEqual(before)
+    try {
+      await run('scratch-memory', { scratchDir: memory })
+      await run('scratch-disk', { scratchDir: disk })
+      expect(await treeBytes(join(work, 'scratch-disk'))).toEqual(
+        await treeBytes(join(work, 'scratch-memory')),
+      )
+      expect(await readdir(disk)).toEqual([])
+      expect(await readdir(memory)).toEqual([])
+    } finally {
+      await rm(memory, { recursive: true, force: true })
+    }
+  })
+
+  it('fails whole, with nothing left behind, when a tool is missing while environments are walked', async () => {
+    const scratch = join(work, 'missing-tool-scratch')
+    await mkdir(scratch)
+    await expect(
+      run('missing-tool', { kustomizePath: join(work, 'no-such-kustomize'), scratchDir: scratch }),
+    ).rejects.toThrow(/no-such-kustomize/)
+    expect(await readdir(scratch)).toEqual([])
   })
 
   it('renders local charts, remote charts with per-cluster values, and hashed generators', async () => {

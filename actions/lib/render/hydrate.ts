@@ -168,7 +168,33 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
   // Set when the run fails: environments not prepared yet are then skipped.
   let stopped = false
   try {
-    const run = await prepareRun(options, runDir)
+    const policy = safetyPolicy(options.settings)
+    const check = await RepoCheck.open(options.repoDir, policy)
+    // The walks read only the checkout, so they start while the sandbox and the
+    // tools are probed (process starts); nothing is copied or rendered before
+    // the probe has said whether anything may render.
+    const treeDir = join(runDir, 'tree')
+    const running = prepareRun(options, runDir, treeDir)
+    // Its error surfaces at the await below.
+    running.catch(() => undefined)
+    let cache: ChartCache | undefined
+    const linked = new Map<string, Promise<void>>()
+    const tree = new RenderTree(check, treeDir)
+
+    // 1. Each environment is walked, then only its vetted files are copied into the
+    // private render tree and its charts (each version pulled once) linked where
+    // kustomize looks. An environment renders once its own walk and copy are done,
+    // while later ones are still prepared: kustomize reads nothing outside its roots
+    // (root-only loads), and the tree only ever holds files a walk vetted.
+    prepared = startPool(options.environments, parallelism * 2, async (env) => {
+      if (stopped) return { env, checkMs: 0, failure: 'not rendered: the run failed' }
+      const walked = await checkOne(options, policy, check, env)
+      const run = await running
+      const item = refuse(walked, run.refusal)
+      cache ??= chartCache(run, runDir, options)
+      return item.report ? prepareFiles(item, tree, cache, linked) : item
+    })
+    const run = await running
     log(run.sandbox.describe())
     phases.setup = Date.now() - started
     const wetStates = options.wetStates
@@ -176,29 +202,6 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       : readWetStates(git, options.environments.map(wetKey), options.wetRemote)
     // Read while environments are prepared; its error surfaces at the await below.
     wetStates.catch(() => undefined)
-
-    // 1. Each environment is walked, then only its vetted files are copied into the
-    // private render tree and its charts (each version pulled once) linked where
-    // kustomize looks. An environment renders once its own walk and copy are done,
-    // while later ones are still prepared: kustomize reads nothing outside its roots
-    // (root-only loads), and the tree only ever holds files a walk vetted.
-    const check = await RepoCheck.open(options.repoDir, run.policy)
-    const tree = new RenderTree(check, run.treeDir)
-    const cache = new ChartCache({
-      cacheDir: join(runDir, 'charts'),
-      helm: run.helm,
-      env: run.pullEnv,
-      timeoutMs: run.timeoutMs,
-      lock: options.chartLock ?? [],
-      sandbox: run.sandbox,
-      runDir,
-    })
-    const linked = new Map<string, Promise<void>>()
-    prepared = startPool(options.environments, parallelism * 2, async (env) => {
-      if (stopped) return { env, checkMs: 0, failure: 'not rendered: the run failed' }
-      const item = await checkOne(options, run, check, env)
-      return item.report ? prepareFiles(item, tree, cache, linked) : item
-    })
     void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup))
 
     // 2. Render pool: one kustomize process per environment, `parallelism` sandboxes at a time.
@@ -240,7 +243,7 @@ export async function hydrate(options: HydrateOptions): Promise<HydrateRun> {
       result,
       stats: {
         sandbox: run.sandbox.describe(),
-        chartPulls: cache.pulls,
+        chartPulls: cache?.pulls ?? 0,
         treeFiles: tree.files,
         tools: run.tools,
         phases,
@@ -271,10 +274,13 @@ interface PreparedRun {
   tools: ToolVersions
   treeDir: string
   timeoutMs: number
-  policy: SafetyPolicy
 }
 
-async function prepareRun(options: HydrateOptions, runDir: string): Promise<PreparedRun> {
+async function prepareRun(
+  options: HydrateOptions,
+  runDir: string,
+  treeDir: string,
+): Promise<PreparedRun> {
   const { settings } = options
   const sandbox =
     options.sandbox ??
@@ -288,7 +294,6 @@ async function prepareRun(options: HydrateOptions, runDir: string): Promise<Prep
   const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize')
   const helm = await findOnPath(options.helmPath ?? 'helm')
   const tools = await toolVersions(kustomize, helm, env, refusal ? undefined : sandbox)
-  const treeDir = join(runDir, 'tree')
   const helmShim = await writeHelmShim(runDir, helm, tools.helm, {
     tree: treeDir,
     tmp: env.TMPDIR as string,
@@ -305,38 +310,60 @@ async function prepareRun(options: HydrateOptions, runDir: string): Promise<Prep
     tools,
     treeDir,
     timeoutMs: settings.timeoutSeconds * 1000,
-    policy: {
-      helmEnabled: settings.helm.enabled,
-      allowedChartRepos: settings.helm.allowedRepos,
-      remoteBases: settings.remoteBases,
-    },
   }
+}
+
+function safetyPolicy(settings: RenderSettings): SafetyPolicy {
+  return {
+    helmEnabled: settings.helm.enabled,
+    allowedChartRepos: settings.helm.allowedRepos,
+    remoteBases: settings.remoteBases,
+  }
+}
+
+/** The run's chart cache: each chart version pulled once, in the run's sandbox. */
+function chartCache(run: PreparedRun, runDir: string, options: HydrateOptions): ChartCache {
+  return new ChartCache({
+    cacheDir: join(runDir, 'charts'),
+    helm: run.helm,
+    env: run.pullEnv,
+    timeoutMs: run.timeoutMs,
+    lock: options.chartLock ?? [],
+    sandbox: run.sandbox,
+    runDir,
+  })
 }
 
 /** One environment's safety walk; a refused one carries its reason and never renders. */
 async function checkOne(
   options: HydrateOptions,
-  run: PreparedRun,
+  policy: SafetyPolicy,
   check: RepoCheck,
   env: Environment,
 ): Promise<Pending> {
   const started = Date.now()
   const item: Pending = { env, checkMs: 0 }
-  if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+  if (!safeName(env.name)) {
     item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`)
     return item
   }
-  if (run.refusal !== undefined) {
-    item.failure = clip(`refused: ${run.refusal}`)
-    return item
-  }
   try {
-    item.report = await checkEnvironment(options.repoDir, env.path, run.policy, check)
+    item.report = await checkEnvironment(options.repoDir, env.path, policy, check)
   } catch (error) {
     item.failure = failureReason(error)
   }
   item.checkMs = Date.now() - started
   return item
+}
+
+function safeName(name: string): boolean {
+  return SAFE_ENV_NAME.test(name) && !name.includes('..')
+}
+
+/** No sandbox where one is required: an environment with a safe name is refused for that, whatever its walk found. */
+function refuse(item: Pending, refusal: string | undefined): Pending {
+  if (refusal === undefined || !safeName(item.env.name)) return item
+  return { env: item.env, checkMs: item.checkMs, failure: clip(`refused: ${refusal}`) }
 }
 
 /**

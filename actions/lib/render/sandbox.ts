@@ -175,12 +175,14 @@ export class Sandbox {
         limits,
       )
     }
-    const version = await runProcess(bwrap, ['--version'], { env: minimalEnv(), timeoutMs: 10_000 })
-    const probe = await runProcess(
-      bwrap,
-      bwrapArgs({ readOnly: shellFiles, cwd: '/' }, limits, [shell, '-c', ':'], shell),
-      { env: minimalEnv(), timeoutMs: 10_000 },
-    )
+    const [version, probe] = await Promise.all([
+      runProcess(bwrap, ['--version'], { env: minimalEnv(), timeoutMs: 10_000 }),
+      runProcess(
+        bwrap,
+        bwrapArgs({ readOnly: shellFiles, cwd: '/' }, limits, [shell, '-c', ':'], shell),
+        { env: minimalEnv(), timeoutMs: 10_000 },
+      ),
+    ])
     if (probe.code !== 0) {
       const detail = probe.stderr.trim().split('\n')[0] || `exit ${probe.code}`
       const hint = /uid map|Permission denied|Operation not permitted/.test(detail)

@@ -81,8 +81,8 @@ export async function toolVersions(
       : [program, args]
     return runChecked(command, argv, { env, timeoutMs: 30_000 })
   }
-  const k = await run(kustomize, ['version'])
-  const h = await run(helm, ['version', '--short'])
+  // Both at once: each is a process start (in a sandbox) before anything renders.
+  const [k, h] = await Promise.all([run(kustomize, ['version']), run(helm, ['version', '--short'])])
   return {
     kustomize: k.stdout.trim().split('\n')[0] ?? '',
     helm: h.stdout.trim().split('\n')[0] ?? '',
