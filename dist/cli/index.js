@@ -21612,8 +21612,10 @@ class Sandbox {
         if (!bwrap) {
             return new Sandbox(mode, { kind: 'none', reason: 'bubblewrap is not installed (apt-get install -y bubblewrap)' }, shell, shellFiles, limits);
         }
-        const version = await (0,lib_process/* runProcess */.R3)(bwrap, ['--version'], { env: (0,lib_process/* minimalEnv */.DW)(), timeoutMs: 10_000 });
-        const probe = await (0,lib_process/* runProcess */.R3)(bwrap, bwrapArgs({ readOnly: shellFiles, cwd: '/' }, limits, [shell, '-c', ':'], shell), { env: (0,lib_process/* minimalEnv */.DW)(), timeoutMs: 10_000 });
+        const [version, probe] = await Promise.all([
+            (0,lib_process/* runProcess */.R3)(bwrap, ['--version'], { env: (0,lib_process/* minimalEnv */.DW)(), timeoutMs: 10_000 }),
+            (0,lib_process/* runProcess */.R3)(bwrap, bwrapArgs({ readOnly: shellFiles, cwd: '/' }, limits, [shell, '-c', ':'], shell), { env: (0,lib_process/* minimalEnv */.DW)(), timeoutMs: 10_000 }),
+        ]);
         if (probe.code !== 0) {
             const detail = probe.stderr.trim().split('\n')[0] || `exit ${probe.code}`;
             const hint = /uid map|Permission denied|Operation not permitted/.test(detail)
@@ -21876,8 +21878,8 @@ async function toolVersions(kustomize, helm, env, sandbox) {
             : [program, args];
         return (0,lib_process/* runChecked */.X4)(command, argv, { env, timeoutMs: 30_000 });
     };
-    const k = await run(kustomize, ['version']);
-    const h = await run(helm, ['version', '--short']);
+    // Both at once: each is a process start (in a sandbox) before anything renders.
+    const [k, h] = await Promise.all([run(kustomize, ['version']), run(helm, ['version', '--short'])]);
     return {
         kustomize: k.stdout.trim().split('\n')[0] ?? '',
         helm: h.stdout.trim().split('\n')[0] ?? '',
@@ -22052,7 +22054,33 @@ async function hydrate(options) {
     // Set when the run fails: environments not prepared yet are then skipped.
     let stopped = false;
     try {
-        const run = await prepareRun(options, runDir);
+        const policy = safetyPolicy(options.settings);
+        const check = await safety/* RepoCheck */.pD.open(options.repoDir, policy);
+        // The walks read only the checkout, so they start while the sandbox and the
+        // tools are probed (process starts); nothing is copied or rendered before
+        // the probe has said whether anything may render.
+        const treeDir = (0,external_node_path_.join)(runDir, 'tree');
+        const running = prepareRun(options, runDir, treeDir);
+        // Its error surfaces at the await below.
+        running.catch(() => undefined);
+        let cache;
+        const linked = new Map();
+        const tree = new RenderTree(check, treeDir);
+        // 1. Each environment is walked, then only its vetted files are copied into the
+        // private render tree and its charts (each version pulled once) linked where
+        // kustomize looks. An environment renders once its own walk and copy are done,
+        // while later ones are still prepared: kustomize reads nothing outside its roots
+        // (root-only loads), and the tree only ever holds files a walk vetted.
+        prepared = startPool(options.environments, parallelism * 2, async (env) => {
+            if (stopped)
+                return { env, checkMs: 0, failure: 'not rendered: the run failed' };
+            const walked = await checkOne(options, policy, check, env);
+            const run = await running;
+            const item = refuse(walked, run.refusal);
+            cache ??= chartCache(run, runDir, options);
+            return item.report ? prepareFiles(item, tree, cache, linked) : item;
+        });
+        const run = await running;
         log(run.sandbox.describe());
         phases.setup = Date.now() - started;
         const wetStates = options.wetStates
@@ -22060,29 +22088,6 @@ async function hydrate(options) {
             : (0,render_wet/* readWetStates */.VU)(git, options.environments.map(render_wet/* wetKey */.Ec), options.wetRemote);
         // Read while environments are prepared; its error surfaces at the await below.
         wetStates.catch(() => undefined);
-        // 1. Each environment is walked, then only its vetted files are copied into the
-        // private render tree and its charts (each version pulled once) linked where
-        // kustomize looks. An environment renders once its own walk and copy are done,
-        // while later ones are still prepared: kustomize reads nothing outside its roots
-        // (root-only loads), and the tree only ever holds files a walk vetted.
-        const check = await safety/* RepoCheck */.pD.open(options.repoDir, run.policy);
-        const tree = new RenderTree(check, run.treeDir);
-        const cache = new ChartCache({
-            cacheDir: (0,external_node_path_.join)(runDir, 'charts'),
-            helm: run.helm,
-            env: run.pullEnv,
-            timeoutMs: run.timeoutMs,
-            lock: options.chartLock ?? [],
-            sandbox: run.sandbox,
-            runDir,
-        });
-        const linked = new Map();
-        prepared = startPool(options.environments, parallelism * 2, async (env) => {
-            if (stopped)
-                return { env, checkMs: 0, failure: 'not rendered: the run failed' };
-            const item = await checkOne(options, run, check, env);
-            return item.report ? prepareFiles(item, tree, cache, linked) : item;
-        });
         void Promise.all(prepared).then(() => (phases.prepare = Date.now() - started - phases.setup));
         // 2. Render pool: one kustomize process per environment, `parallelism` sandboxes at a time.
         const helmMounts = options.settings.helm.enabled ? [run.helm, (0,external_node_path_.dirname)(run.helmShim)] : [];
@@ -22116,7 +22121,7 @@ async function hydrate(options) {
             result,
             stats: {
                 sandbox: run.sandbox.describe(),
-                chartPulls: cache.pulls,
+                chartPulls: cache?.pulls ?? 0,
                 treeFiles: tree.files,
                 tools: run.tools,
                 phases,
@@ -22131,7 +22136,7 @@ async function hydrate(options) {
         await (0,promises_.rm)(runDir, { recursive: true, force: true });
     }
 }
-async function prepareRun(options, runDir) {
+async function prepareRun(options, runDir, treeDir) {
     const { settings } = options;
     const sandbox = options.sandbox ??
         (await Sandbox.detect(settings.sandbox, {
@@ -22144,7 +22149,6 @@ async function prepareRun(options, runDir) {
     const kustomize = await findOnPath(options.kustomizePath ?? 'kustomize');
     const helm = await findOnPath(options.helmPath ?? 'helm');
     const tools = await toolVersions(kustomize, helm, env, refusal ? undefined : sandbox);
-    const treeDir = (0,external_node_path_.join)(runDir, 'tree');
     const helmShim = await writeHelmShim(runDir, helm, tools.helm, {
         tree: treeDir,
         tmp: env.TMPDIR,
@@ -22161,33 +22165,52 @@ async function prepareRun(options, runDir) {
         tools,
         treeDir,
         timeoutMs: settings.timeoutSeconds * 1000,
-        policy: {
-            helmEnabled: settings.helm.enabled,
-            allowedChartRepos: settings.helm.allowedRepos,
-            remoteBases: settings.remoteBases,
-        },
     };
 }
+function safetyPolicy(settings) {
+    return {
+        helmEnabled: settings.helm.enabled,
+        allowedChartRepos: settings.helm.allowedRepos,
+        remoteBases: settings.remoteBases,
+    };
+}
+/** The run's chart cache: each chart version pulled once, in the run's sandbox. */
+function chartCache(run, runDir, options) {
+    return new ChartCache({
+        cacheDir: (0,external_node_path_.join)(runDir, 'charts'),
+        helm: run.helm,
+        env: run.pullEnv,
+        timeoutMs: run.timeoutMs,
+        lock: options.chartLock ?? [],
+        sandbox: run.sandbox,
+        runDir,
+    });
+}
 /** One environment's safety walk; a refused one carries its reason and never renders. */
-async function checkOne(options, run, check, env) {
+async function checkOne(options, policy, check, env) {
     const started = Date.now();
     const item = { env, checkMs: 0 };
-    if (!SAFE_ENV_NAME.test(env.name) || env.name.includes('..')) {
+    if (!safeName(env.name)) {
         item.failure = clip(`refused: environment name "${env.name}" is not a safe directory name`);
         return item;
     }
-    if (run.refusal !== undefined) {
-        item.failure = clip(`refused: ${run.refusal}`);
-        return item;
-    }
     try {
-        item.report = await (0,safety/* checkEnvironment */.Qz)(options.repoDir, env.path, run.policy, check);
+        item.report = await (0,safety/* checkEnvironment */.Qz)(options.repoDir, env.path, policy, check);
     }
     catch (error) {
         item.failure = failureReason(error);
     }
     item.checkMs = Date.now() - started;
     return item;
+}
+function safeName(name) {
+    return SAFE_ENV_NAME.test(name) && !name.includes('..');
+}
+/** No sandbox where one is required: an environment with a safe name is refused for that, whatever its walk found. */
+function refuse(item, refusal) {
+    if (refusal === undefined || !safeName(item.env.name))
+        return item;
+    return { env: item.env, checkMs: item.checkMs, failure: clip(`refused: ${refusal}`) };
 }
 /**
  * Copies a vetted environment's roots into the render tree and links its
