@@ -13,6 +13,7 @@ import { startGitHubSimulator, type GitHubSimulator } from './support/github/ind
 import { configMapChange, type FixtureEnvironment } from './fixtures/child-prs/hydration.js'
 import { REPO, createTestRepo, openParent, type TestRepo } from './fixtures/child-prs/repo.js'
 import { openChildPulls, runOpenChildPrs } from './fixtures/child-prs/run.js'
+import { StatusWriter } from '../actions/lib/github/status-board.js'
 
 let gh: GitHubSimulator
 let repo: TestRepo
@@ -220,7 +221,11 @@ describe('openChildPrs on shared WET branches', { timeout: 300_000 }, () => {
       externalSystem: 'Kargo',
       checks: { secret: () => undefined },
       deployments: new Map(),
-      statuses: new Map(),
+      statuses: new StatusWriter(client, ref, parentSha, {
+        mode: 'per-environment',
+        stageOf: () => undefined,
+        current: new Map(),
+      }),
       merges: new Map(),
       log: () => undefined,
     }

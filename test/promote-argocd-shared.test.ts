@@ -13,6 +13,7 @@ import { startGitHubSimulator, type GitHubSimulator } from './support/github/ind
 import { configMapChange } from './fixtures/child-prs/hydration.js'
 import { REPO, createTestRepo, openParent, type TestRepo } from './fixtures/child-prs/repo.js'
 import { runOpenChildPrs } from './fixtures/child-prs/run.js'
+import { StatusWriter } from '../actions/lib/github/status-board.js'
 
 let gh: GitHubSimulator
 let argocd: ArgoCdSimulator
@@ -89,7 +90,11 @@ describe('argocd backend on a shared WET branch', { timeout: 120_000 }, () => {
       externalSystem: 'Kargo',
       checks: { secret: () => undefined },
       deployments: new Map(),
-      statuses: new Map(),
+      statuses: new StatusWriter(client, ref, gh.state.pull(REPO, repo.parent).headSha, {
+        mode: 'per-environment',
+        stageOf: () => undefined,
+        current: new Map(),
+      }),
       log: () => undefined,
     }
     for (const child of children) {

@@ -30,7 +30,8 @@ import {
 export const contract = defineContract({
   inputs: {
     token: {
-      description: 'GitHub token with statuses write and pull-requests read access.',
+      description:
+        'GitHub token with statuses write, pull-requests read and checks read access (checks: the stage check runs of `statuses: per-stage`).',
       default: '${{ github.token }}',
     },
     sha: {
@@ -168,6 +169,8 @@ export async function aggregate(
     sha,
     parents,
     pulls,
+    // No configuration here: the stage boards are read too (`statuses: per-stage`).
+    statuses: 'auto',
     ...(inputs.environments ? { impacted: inputs.environments } : {}),
     // The run's log is where a failure that names no environment is explained.
     ...(inputs.error ? { failure: inputs.error, ...(runUrl ? { targetUrl: runUrl } : {}) } : {}),

@@ -4,7 +4,8 @@
 // Which environments count (the impacted set) is re-derived from GitHub on
 // every run, as the union of
 //   - the `fleet-promote/<environment>` contexts present on the SHA
-//     (open-child-prs sets one, pending, per impacted environment), and
+//     (open-child-prs sets one, pending, per impacted environment; with
+//     `statuses: per-stage` they are read from the stage boards), and
 //   - the environments of the parent's open child PRs (found by branch name),
 //     so a child whose status is missing on this SHA keeps the gate pending, and
 //   - the environments a caller names explicitly (open-child-prs' output).
@@ -24,7 +25,9 @@ import {
   type CommitStatus,
   type RepoRef,
 } from './statuses.js'
-import { latestStatuses, setStatus } from './github/statuses.js'
+import { setStatus } from './github/statuses.js'
+import { readStatuses } from './github/status-board.js'
+import type { StatusesMode } from './status-board.js'
 import { childrenOf, listOpenPulls, type PullSummary } from './github/pulls.js'
 
 export const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`
@@ -133,6 +136,8 @@ export interface SetAggregateOptions {
   targetUrl?: string
   /** A failure no environment's status carries (the impact could not be computed): the gate fails with it. */
   failure?: string
+  /** Where the per-environment states are (fleet-promote.yaml `statuses`; `auto`: read the stage boards too). */
+  statuses?: StatusesMode | 'auto'
 }
 
 export type SetAggregateResult =
@@ -144,7 +149,12 @@ export async function setAggregateStatus(
   repo: RepoRef,
   options: SetAggregateOptions,
 ): Promise<SetAggregateResult> {
-  const statuses = await latestStatuses(client, repo, options.sha)
+  const statuses = await readStatuses(
+    client,
+    repo,
+    options.sha,
+    options.statuses ?? 'per-environment',
+  )
   const impacted = new Set(environmentsWithStatus(statuses.keys()))
   for (const name of options.impacted ?? []) impacted.add(name)
   const parents = [

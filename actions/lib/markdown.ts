@@ -131,9 +131,11 @@ export function fitItems<T>(
   limit: number,
   render: (shown: readonly T[], more: string) => string,
   overflow: Overflow,
+  /** How the limit counts (check runs count UTF-8 bytes); characters by default. */
+  measure: (text: string) => number = (text) => text.length,
 ): string {
   const all = render(items, '')
-  if (all.length <= limit) return all
+  if (measure(all) <= limit) return all
   const withFirst = (count: number) =>
     render(items.slice(0, count), andMore(items.length - count, overflow))
   // Longer prefixes render longer: search for the longest that fits.
@@ -141,10 +143,18 @@ export function fitItems<T>(
   let high = items.length - 1
   while (low < high) {
     const middle = Math.ceil((low + high) / 2)
-    if (withFirst(middle).length <= limit) low = middle
+    if (measure(withFirst(middle)) <= limit) low = middle
     else high = middle - 1
   }
-  return truncate(withFirst(low), limit)
+  const best = withFirst(low)
+  // Under a byte limit each byte over is at least one character too many.
+  let cut = limit
+  let text = truncate(best, cut)
+  while (measure(text) > limit) {
+    cut -= measure(text) - limit
+    text = truncate(best, cut)
+  }
+  return text
 }
 
 /** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */

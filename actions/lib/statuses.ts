@@ -11,6 +11,8 @@ export interface CommitStatus {
   state: StatusState
   description: string
   targetUrl?: string
+  /** Read from this stage's board (`statuses: per-stage`, status-board.ts), not from a commit status. */
+  board?: string
 }
 
 /** `fleet-promote/<environment>` */

@@ -13,7 +13,7 @@ import {
   type DryCommit,
   type WetCommit,
 } from '../lib/git/wet-commit.js'
-import { latestStatuses } from '../lib/github/statuses.js'
+import { readStatuses } from '../lib/github/status-board.js'
 import type { EnvironmentHydration } from '../lib/hydration-types.js'
 import { hydrate } from '../lib/render/hydrate.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
@@ -72,7 +72,7 @@ export async function prepareMerged(
     )
     renders = new Map(result.environments.map((env) => [env.name, env]))
   }
-  const statuses = await latestStatuses(ctx.client, ctx.repo, parentHead)
+  const statuses = await readStatuses(ctx.client, ctx.repo, parentHead, ctx.config.statuses)
   return { drySha, dry, renderedDir, renders, statuses }
 }
 

@@ -22,10 +22,10 @@ import {
   type PullSummary,
 } from '../lib/github/pulls.js'
 import { upsertMarkedComment } from '../lib/github/comments.js'
-import { latestStatuses, setStatus } from '../lib/github/statuses.js'
+import { readStatuses, StatusWriter } from '../lib/github/status-board.js'
 import { dispatchWorkflow } from '../lib/github/workflows.js'
 import { inlineCode } from '../lib/markdown.js'
-import { environmentContext, sameStatus, type CommitStatus } from '../lib/statuses.js'
+import { environmentContext, type CommitStatus } from '../lib/statuses.js'
 import { repositoryUrl } from './steps.js'
 import type { EnvironmentCleanup, LeftItem, RunContext } from './types.js'
 
@@ -72,7 +72,12 @@ export async function markStaleSiblings(
     result.marked.push(...children.map((child) => `#${parent} ${child.environment}`))
     result.unrestored.push(...marked.unrestored)
     if (marked.rerendering) result.rerendering.push(parent)
-    await setAggregateStatus(ctx.client, ctx.repo, { sha: pull.headSha, parent, pulls })
+    await setAggregateStatus(ctx.client, ctx.repo, {
+      sha: pull.headSha,
+      parent,
+      pulls,
+      statuses: ctx.config.statuses,
+    })
   }
   return result
 }
@@ -146,17 +151,22 @@ async function markStale(
   children: readonly ChildPr[],
   requested: boolean,
 ): Promise<void> {
-  const current = await latestStatuses(ctx.client, ctx.repo, head)
-  for (const child of children) {
-    const status: CommitStatus = {
+  const mode = ctx.config.statuses
+  const writer = new StatusWriter(ctx.client, ctx.repo, head, {
+    mode,
+    stageOf: (environment) => stageFor(ctx.config, environment)?.name,
+    current: await readStatuses(ctx.client, ctx.repo, head, mode),
+    ...(ctx.options.runUrl ? { runUrl: ctx.options.runUrl } : {}),
+  })
+  await writer.set(
+    children.map((child): CommitStatus => ({
       context: environmentContext(child.environment),
       state: 'pending',
       description: `stale: #${ctx.parent} landed on ${child.base} since this render; ${requested ? 're-render requested' : 'push or re-run the pull request workflow to re-render'}`,
       targetUrl: child.url,
-    }
-    if (!sameStatus(current.get(status.context), status))
-      await setStatus(ctx.client, ctx.repo, head, status)
-  }
+    })),
+  )
+  await writer.flush()
 }
 
 /** The note on a parent another parent landed under, one per landed parent (re-runs edit it). */

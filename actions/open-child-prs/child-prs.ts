@@ -36,7 +36,8 @@ import {
   type StageInfo,
 } from './summary.js'
 import type { RepoRef } from '../lib/statuses.js'
-import { latestStatuses, setStatus } from '../lib/github/statuses.js'
+import { readStatuses, StatusWriter } from '../lib/github/status-board.js'
+import type { StatusesMode } from '../lib/status-board.js'
 import { buildBranchCommit, readDryCommit, type DryCommit } from '../lib/git/wet-commit.js'
 import { findMarkedComment, upsertMarkedComment } from '../lib/github/comments.js'
 import {
@@ -135,6 +136,8 @@ export interface OpenChildPrsOptions {
   restore?: RestoreOptions
   /** The workflow run, linked from failure statuses. */
   runUrl?: string
+  /** fleet-promote.yaml `statuses` (default per-environment). */
+  statuses?: StatusesMode
   log?: (message: string) => void
 }
 
@@ -207,6 +210,7 @@ export async function openChildPrs(options: OpenChildPrsOptions): Promise<OpenCh
       `${repo.owner}/${repo.repo}`,
     ),
     ...(options.runUrl ? { targetUrl: options.runUrl } : {}),
+    statuses: options.statuses ?? 'per-environment',
   })
   return {
     stale: false,
@@ -456,7 +460,10 @@ async function closeChildren(
 }
 
 async function postStatuses(
-  options: Pick<OpenChildPrsOptions, 'client' | 'repo' | 'hydration' | 'stages' | 'promoteCommand'>,
+  options: Pick<
+    OpenChildPrsOptions,
+    'client' | 'repo' | 'hydration' | 'stages' | 'promoteCommand' | 'statuses' | 'runUrl'
+  >,
   headSha: string,
   state: {
     planned: readonly PlannedChild[]
@@ -466,14 +473,24 @@ async function postStatuses(
   },
 ): Promise<void> {
   const { client, repo } = options
+  const mode = options.statuses ?? 'per-environment'
+  const current = await readStatuses(client, repo, headSha, mode)
   const statuses = planStatuses({
     ...state,
     environments: options.hydration.environments,
-    current: await latestStatuses(client, repo, headSha),
+    current,
     stages: options.stages,
     promoteCommand: options.promoteCommand,
   })
-  for (const status of statuses) await setStatus(client, repo, headSha, status)
+  const stages = new Map(options.hydration.environments.map((env) => [env.name, env.stage]))
+  const writer = new StatusWriter(client, repo, headSha, {
+    mode,
+    stageOf: (environment) => stages.get(environment),
+    current,
+    ...(options.runUrl ? { runUrl: options.runUrl } : {}),
+  })
+  await writer.set(statuses)
+  await writer.flush()
 }
 
 /**

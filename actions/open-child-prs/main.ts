@@ -208,6 +208,7 @@ export async function run(): Promise<void> {
       renderedDir: resolve(inputs.renderedDir),
       stages,
       promoteCommand: config.promote.command,
+      statuses: config.statuses,
       labels: inputs.labels,
       ...(inputs.tagTemplate ? { tagTemplate: inputs.tagTemplate } : {}),
       restore: restoreOptions(inputs, config, `${context.serverUrl}/${owner}/${repo}`),

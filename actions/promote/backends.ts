@@ -18,14 +18,8 @@ import { ArgoCdError } from '../lib/argocd/client.js'
 import type { DeployBackend, VerifyConfig } from '../lib/config/types.js'
 import { errorMessage } from '../lib/errors.js'
 import type { GitHubClient } from '../lib/github/client.js'
-import {
-  environmentContext,
-  sameStatus,
-  statusDescription,
-  type CommitStatus,
-  type RepoRef,
-} from '../lib/statuses.js'
-import { setStatus } from '../lib/github/statuses.js'
+import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
+import type { StatusWriter } from '../lib/github/status-board.js'
 import { type ChildPr, type MergeResult, mergeAtSha } from '../lib/github/pulls.js'
 import { reportDeployment, startDeployment, type DeploymentContext } from './deployments.js'
 import { bake, runChecks, type CheckContext } from './verify.js'
@@ -80,8 +74,8 @@ export interface DeployContext {
   runUrl?: string
   /** Deployments already made on the parent head by environment (a re-run reuses them). */
   deployments: ReadonlyMap<string, number>
-  /** The statuses on the parent head, by context: read once per run, then kept up to date by `report`. */
-  statuses: Map<string, CommitStatus>
+  /** The statuses on the parent head: read once per run, then kept up to date by `report` (per-stage: written at `flush`). */
+  statuses: StatusWriter
   /**
    * GitHub merges asked for by this run, by child PR: the folders of a shared
    * WET branch are one child, merged once for all of them.
@@ -237,11 +231,8 @@ async function report(
     description,
     ...(targetUrl ? { targetUrl } : {}),
   }
-  const current = ctx.statuses.get(status.context)
-  if (progress && current?.state === 'pending') return
-  if (sameStatus(current, status)) return
-  await setStatus(ctx.client, ctx.repo, ctx.parentSha, status)
-  ctx.statuses.set(status.context, { ...status, description: statusDescription(description) })
+  if (progress && ctx.statuses.shown.get(status.context)?.state === 'pending') return
+  await ctx.statuses.set([status])
 }
 
 interface BackendOutcome {

@@ -5,7 +5,9 @@
 // first wave's landing goes in the push that takes the locks (the head is
 // checked before it): one push, all or nothing.
 
+import { stageFor } from '../lib/config/config.js'
 import type { StageConfig } from '../lib/config/types.js'
+import { StatusWriter } from '../lib/github/status-board.js'
 import { environmentContext, type CommitStatus } from '../lib/statuses.js'
 import {
   deployEnvironment,
@@ -145,67 +147,74 @@ async function deployStages(
   const outcomes: EnvironmentOutcome[] = []
   const waves: WavePlan[] = []
   const succeeded = succeededContexts(facts.statuses)
-  for (const stage of plan.stages) {
-    const envs = plan.selected.filter((env) => env.stage.name === stage.name)
-    const unmet = unmetRequirement(stage, impacted, succeeded)
-    if (unmet) {
-      for (const env of envs) {
-        outcomes.push(skipped(env, `not deployed: ${unmet} did not succeed in this run`))
-      }
-      continue
-    }
-    const scope = scopes.get(stage.name) ?? 'environment'
-    const stageDeployment =
-      scope === 'stage'
-        ? await startStageDeployment(
-            deploymentContext(ctx),
-            { ...stage, external: stage.backend === 'external' },
-            envs.map((env) => env.child.number),
-            `${ctx.repoUrl}/pull/${pull.number}`,
-          )
-        : undefined
-    const landed = new Set(prelanded)
-    const run = await deployStageInWaves(stage, envs, facts, {
-      defaultParallel: settings.concurrency ?? 4,
-      ...(stage.backend === 'merge'
-        ? {
-            beforeWave: async (wave: readonly Impacted[]) => {
-              const children = wave
-                .filter((env) => !prelanded.has(env.environment))
-                .map(landingChild)
-              for (const env of await landByPush(settings.locks, children, settings.log))
-                landed.add(env)
-            },
-          }
-        : {}),
-      deploy: async (env) => {
-        const target = {
-          ...deployTarget(env, plan, scope === 'environment'),
-          landed: landed.has(env.environment),
+  // per-stage: each wave's changes go on the boards when it ends, and whatever a failure
+  // left (per-environment writes as it goes).
+  try {
+    for (const stage of plan.stages) {
+      const envs = plan.selected.filter((env) => env.stage.name === stage.name)
+      const unmet = unmetRequirement(stage, impacted, succeeded)
+      if (unmet) {
+        for (const env of envs) {
+          outcomes.push(skipped(env, `not deployed: ${unmet} did not succeed in this run`))
         }
-        const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target))
-        if (outcome.result === 'failure') await reportFailure(ctx, target, outcome.detail)
-        return outcome
-      },
-      log: settings.log,
-      ...(state.live ? { onProgress: (waves: WavePlan) => state.live?.progress(waves) } : {}),
-    })
-    if (stageDeployment)
-      await finishStageDeployment(
-        deploymentContext(ctx),
-        stageDeployment,
-        run.outcomes.map((outcome) => outcome.result),
+        continue
+      }
+      const scope = scopes.get(stage.name) ?? 'environment'
+      const stageDeployment =
+        scope === 'stage'
+          ? await startStageDeployment(
+              deploymentContext(ctx),
+              { ...stage, external: stage.backend === 'external' },
+              envs.map((env) => env.child.number),
+              `${ctx.repoUrl}/pull/${pull.number}`,
+            )
+          : undefined
+      const landed = new Set(prelanded)
+      const run = await deployStageInWaves(stage, envs, facts, {
+        defaultParallel: settings.concurrency ?? 4,
+        ...(stage.backend === 'merge'
+          ? {
+              beforeWave: async (wave: readonly Impacted[]) => {
+                const children = wave
+                  .filter((env) => !prelanded.has(env.environment))
+                  .map(landingChild)
+                for (const env of await landByPush(settings.locks, children, settings.log))
+                  landed.add(env)
+              },
+            }
+          : {}),
+        deploy: async (env) => {
+          const target = {
+            ...deployTarget(env, plan, scope === 'environment'),
+            landed: landed.has(env.environment),
+          }
+          const outcome = await rollBackFailed(state, env, await deployEnvironment(ctx, target))
+          if (outcome.result === 'failure') await reportFailure(ctx, target, outcome.detail)
+          return outcome
+        },
+        afterWave: () => ctx.statuses.flush(),
+        log: settings.log,
+        ...(state.live ? { onProgress: (waves: WavePlan) => state.live?.progress(waves) } : {}),
+      })
+      if (stageDeployment)
+        await finishStageDeployment(
+          deploymentContext(ctx),
+          stageDeployment,
+          run.outcomes.map((outcome) => outcome.result),
+        )
+      if (stage.waves.length > 0) waves.push(run.waves)
+      for (const outcome of run.outcomes) {
+        outcomes.push(outcome)
+        // This run's verdict replaces what the statuses said before it.
+        if (outcome.result === 'success') succeeded.add(environmentContext(outcome.environment))
+        else succeeded.delete(environmentContext(outcome.environment))
+      }
+      settings.log(
+        `stage ${stage.name} of #${pull.number}: ${run.outcomes.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
       )
-    if (stage.waves.length > 0) waves.push(run.waves)
-    for (const outcome of run.outcomes) {
-      outcomes.push(outcome)
-      // This run's verdict replaces what the statuses said before it.
-      if (outcome.result === 'success') succeeded.add(environmentContext(outcome.environment))
-      else succeeded.delete(environmentContext(outcome.environment))
     }
-    settings.log(
-      `stage ${stage.name} of #${pull.number}: ${run.outcomes.map((r) => `${r.environment}=${r.result}`).join(', ')}`,
-    )
+  } finally {
+    await ctx.statuses.flush()
   }
   return { outcomes, waves }
 }
@@ -250,6 +259,12 @@ function deployContext(
   statuses: ReadonlyMap<string, CommitStatus>,
 ): DeployContext {
   const { settings, config, pull } = state
+  const writer = new StatusWriter(settings.client, settings.repo, pull.headSha, {
+    mode: config.statuses,
+    stageOf: (environment) => stageFor(config, environment)?.name,
+    current: new Map(statuses),
+    ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
+  })
   const argocdServer = config.deploy.argocd.server
   const argocdClient = argocdServer && settings.argocd ? settings.argocd(argocdServer) : undefined
   return {
@@ -271,7 +286,7 @@ function deployContext(
     checks: { secret: (name) => verifyToken(settings, name) },
     deployments,
     ...(settings.runUrl ? { runUrl: settings.runUrl } : {}),
-    statuses: new Map(statuses),
+    statuses: writer,
     merges: new Map(),
     log: settings.log,
     ...(settings.now ? { now: settings.now } : {}),

@@ -21,7 +21,7 @@ import { errorMessage } from '../lib/errors.js'
 import { transientAs } from '../lib/github/errors.js'
 import { branchTip, branchTips, filesAt } from '../lib/github/git-data.js'
 import { collaboratorPermission } from '../lib/github/repos.js'
-import { latestStatuses } from '../lib/github/statuses.js'
+import { readStatuses } from '../lib/github/status-board.js'
 import { locksOf, type HeldLock } from '../lib/locks.js'
 import { environmentContext, type CommitStatus, type RepoRef } from '../lib/statuses.js'
 import type { Command } from './commands.js'
@@ -267,7 +267,7 @@ export async function gatherPromoteFacts(
       : [],
     reading(
       `the statuses of ${pull.headSha.slice(0, 7)}`,
-      latestStatuses(client, repo, pull.headSha),
+      readStatuses(client, repo, pull.headSha, config.statuses),
     ),
     command.noop
       ? reading(

@@ -245,6 +245,7 @@ async function runAggregate(
     parent: state.pull.number,
     pulls: facts.pulls,
     ...(state.settings.runUrl ? { targetUrl: state.settings.runUrl } : {}),
+    statuses: state.config.statuses,
   })
 }
 

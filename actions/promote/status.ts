@@ -3,7 +3,7 @@
 // it is deployed, and who holds its lock.
 
 import { listOpenPulls } from '../lib/github/pulls.js'
-import { latestStatuses } from '../lib/github/statuses.js'
+import { readStatuses } from '../lib/github/status-board.js'
 import { describeHolder, locksOf, type HeldLock } from '../lib/locks.js'
 import type { CommitStatus } from '../lib/statuses.js'
 import { finishedOf, impactedOf, repositoryRole, statusOf, type PullEnvironment } from './facts.js'
@@ -21,7 +21,7 @@ export async function showStatus(state: RunState): Promise<PromoteResult> {
   if (refusal) return refuse(state, refusal.reason, [])
   const [pulls, statuses] = await Promise.all([
     listOpenPulls(client, repo),
-    latestStatuses(client, repo, pull.headSha),
+    readStatuses(client, repo, pull.headSha, config.statuses),
   ])
   const impacted = impactedOf(config, repo, pull.number, pulls)
   const envs: PullEnvironment[] = [...impacted, ...finishedOf(config, impacted, statuses)]

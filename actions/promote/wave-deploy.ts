@@ -25,6 +25,8 @@ export async function deployStageInWaves(
     deploy: (env: Impacted) => Promise<EnvironmentOutcome>
     /** Before a wave's environments deploy, with all of them (the merge backend's landing push). */
     beforeWave?: (envs: readonly Impacted[]) => Promise<void>
+    /** After a wave's environments finished (the stage boards of `statuses: per-stage` are written). */
+    afterWave?: () => Promise<unknown>
     log: (line: string) => void
     /** Where the stage stands, as each environment starts and finishes (the live reply). */
     onProgress?: (plan: WavePlan) => void
@@ -52,6 +54,7 @@ export async function deployStageInWaves(
     const envs = plan.deployNow.map((name) => byName.get(name)!)
     await options.beforeWave?.(envs)
     const results = await pool(envs, parallel, deploy, () => failures >= limit.count)
+    await options.afterWave?.()
     const stopped = envs.filter((_, i) => results[i] === undefined)
     for (const env of stopped) outcomes.push(stoppedBy(env, failures, limit.why))
     for (const outcome of results.filter((r) => r !== undefined)) outcomes.push(outcome)

@@ -298,6 +298,7 @@ async function buildFlow(
   })
 
   const log = options.log ?? (() => undefined)
+  let openRuns = 0
   let runs = 0
   // A promote job's settings: its own client and scratch repository for lock commits.
   const settings = async () => ({
@@ -323,7 +324,9 @@ async function buildFlow(
     environments,
     parent,
     async openChildPrs() {
-      const workspace = await Git.clone(url, join(work, 'workspace'), git)
+      // Each run in a checkout of its own, as each workflow run is (a re-run too).
+      const run = ++openRuns
+      const workspace = await Git.clone(url, join(work, `workspace-${run}`), git)
       await workspace.run([
         'fetch',
         '-q',
@@ -331,7 +334,7 @@ async function buildFlow(
         `+refs/pull/${parent}/merge:refs/remotes/merge`,
       ])
       const drySha = await workspace.revParse('refs/remotes/merge')
-      const renderedDir = join(work, 'rendered')
+      const renderedDir = join(work, `rendered-${run}`)
       const hydration = await writeHydration(
         renderedDir,
         drySha,
@@ -358,6 +361,7 @@ async function buildFlow(
           autoPromote: stage.autoPromote,
         })),
         promoteCommand: config.promote.command,
+        statuses: config.statuses,
         log,
       })
       if (result.stale) throw new Error(`open-child-prs: ${result.reason}`)

@@ -17,6 +17,7 @@ import type {
   Permission,
   PrometheusCheck,
   StageConfig,
+  StatusesMode,
   VerifyConfig,
   WaveMode,
 } from './types.js'
@@ -102,6 +103,7 @@ export function defaultConfig(): FleetConfig {
     },
     merge: { mergeUnpromoted: true },
     report: { minimumVersions: [], chartRepositories: [] },
+    statuses: 'per-environment',
   }
 }
 
@@ -236,6 +238,7 @@ interface RawConfig {
     minimumVersions?: { chart: string; version: string; reason?: string }[]
     chartRepositories?: { chart: string; repo: string }[]
   }
+  statuses?: StatusesMode
 }
 
 interface Problem {
@@ -422,6 +425,7 @@ function normalize(raw: RawConfig, file: string): FleetConfig {
       })),
       chartRepositories: raw.report?.chartRepositories ?? [],
     },
+    statuses: raw.statuses ?? defaults.statuses,
   }
 }
 

@@ -6,6 +6,8 @@ export type DeployBackend = 'argocd' | 'merge' | 'external'
 export type WaveMode = 'auto' | 'manual'
 /** How promote records GitHub deployments: `auto` is per environment for small stages, per stage above. */
 export type DeploymentsMode = 'auto' | 'per-environment' | 'per-stage' | 'off'
+/** Where the per-environment states live on the parent head: a commit status each, or one check run per stage. */
+export type StatusesMode = 'per-environment' | 'per-stage'
 
 export interface EnvironmentRule {
   /** Directory glob relative to the repository root, e.g. `clusters/*\/*`. */
@@ -185,6 +187,8 @@ export interface FleetConfig {
   deploy: DeployConfig
   merge: MergeConfig
   report: ReportConfig
+  /** `per-environment`: a commit status `fleet-promote/<environment>` each; `per-stage`: one check run `fleet-promote/stage/<stage>` per stage. */
+  statuses: StatusesMode
 }
 
 /** One environment as every action passes it along (detect-impact's output). */

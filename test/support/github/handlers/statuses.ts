@@ -13,6 +13,9 @@ import {
 import type { SimCheckRun, SimStatus, StatusState } from '../types.js'
 import { resolveCommit } from './repos.js'
 
+/** GitHub's limit on a check run's output summary and text. */
+const CHECK_OUTPUT_LIMIT = 65_535
+
 const STATES: readonly StatusState[] = ['error', 'failure', 'pending', 'success']
 const CHECK_STATUSES: ReadonlyArray<SimCheckRun['status']> = [
   'queued',
@@ -134,7 +137,7 @@ export const statusRoutes: RouteDef[] = [
         startedAt: stringField(req, 'started_at') ?? now,
         completedAt: null,
       }
-      applyCheckRunUpdate(run, req.body, now)
+      applyCheckRunUpdate(run, req.body, now, true)
       ctx.store.checkRunList.push(run)
       return { status: 201, body: ctx.render.checkRun(run) }
     },
@@ -149,8 +152,8 @@ export const statusRoutes: RouteDef[] = [
         .checkRuns(requireRepo(req).fullName)
         .find((candidate) => candidate.id === id)
       if (!run) throw notFound()
-      if (typeof req.body.name === 'string') run.name = req.body.name
       applyCheckRunUpdate(run, req.body, ctx.store.now())
+      if (typeof req.body.name === 'string') run.name = req.body.name
       return { status: 200, body: ctx.render.checkRun(run) }
     },
   },
@@ -182,7 +185,22 @@ export const statusRoutes: RouteDef[] = [
 ]
 
 /** Status, conclusion and output, with GitHub's rule that a conclusion completes the run. */
-function applyCheckRunUpdate(run: SimCheckRun, body: Record<string, unknown>, now: string) {
+function applyCheckRunUpdate(
+  run: SimCheckRun,
+  body: Record<string, unknown>,
+  now: string,
+  creating = false,
+) {
+  // Checked before anything changes: a refused update leaves the run as it was.
+  const output = body.output as { title?: unknown; summary?: unknown; text?: unknown } | undefined
+  if (output) {
+    // The schema requires a summary, and a title on create (an update keeps the title).
+    for (const field of creating ? ['title', 'summary'] : ['summary'])
+      if (typeof output[field as keyof typeof output] !== 'string')
+        throw new HttpError(422, `Invalid request.\n\n"${field}" wasn't supplied.`)
+    checkOutputField('summary', output.summary as string)
+    if (typeof output.text === 'string') checkOutputField('text', output.text)
+  }
   if (body.status !== undefined) {
     if (!CHECK_STATUSES.includes(body.status as SimCheckRun['status'])) {
       throw validationFailed('CheckRun', 'status', 'status is not included in the list', 'invalid')
@@ -215,14 +233,28 @@ function applyCheckRunUpdate(run: SimCheckRun, body: Record<string, unknown>, no
   }
   if (typeof body.details_url === 'string') run.detailsUrl = body.details_url
   if (typeof body.external_id === 'string') run.externalId = body.external_id
-  const output = body.output as { title?: unknown; summary?: unknown; text?: unknown } | undefined
   if (output) {
     if (typeof output.title === 'string') run.title = output.title
-    if (typeof output.summary === 'string') {
-      if (output.summary.length > 65535)
-        throw validationFailed('CheckRun', 'output', 'summary is too long')
-      run.summary = output.summary
-    }
+    run.summary = output.summary as string
     if (typeof output.text === 'string') run.text = output.text
   }
+}
+
+/**
+ * GitHub's two limits on `output.summary` and `output.text`: the schema's
+ * 65,535 characters, then 65,535 bytes of UTF-8 (github/docs#35252: a text of
+ * emoji under the first fails the second).
+ */
+function checkOutputField(field: 'summary' | 'text', value: string): void {
+  if (value.length > CHECK_OUTPUT_LIMIT)
+    throw new HttpError(
+      422,
+      `Invalid request.\n\nOnly ${CHECK_OUTPUT_LIMIT} characters are allowed; ${value.length} were supplied.`,
+    )
+  if (Buffer.byteLength(value, 'utf8') > CHECK_OUTPUT_LIMIT)
+    throw validationFailed(
+      'CheckRun',
+      field,
+      `${field} exceeds a maximum bytesize of ${CHECK_OUTPUT_LIMIT}`,
+    )
 }
