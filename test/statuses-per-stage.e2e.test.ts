@@ -119,7 +119,7 @@ function fromBoards(flow: ScaleFlow, head: string) {
 
 describe.each([
   ['argocd', 'a branch each'],
-  ['merge', 'a branch each'],
+  ['merge', 'a shared branch per stage'],
 ] as const)('statuses: per-stage, %s backend, %s', (backend, layout) => {
   it('keeps each stage in one check run, gates as per-environment does, and writes nothing when run again', async () => {
     const perEnvironment = await observe('per-environment', backend, layout)
