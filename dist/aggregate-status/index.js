@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5815);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3797);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5815:
+/***/ 3797:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -39112,7 +39112,7 @@ const INERT = {
  * `table()` does), which escapes the pipes; not inside code spans (there
  * entities show as typed: use `inlineCode`).
  */
-function untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
+function markdown_untrusted(text, max = UNTRUSTED_TEXT_LIMIT) {
     const line = truncate(text.replace(/\s+/g, ' ').trim(), max, '…');
     return line
         .replace(/[&<>\\`*_~[\]]/g, (char) => INERT[char] ?? char)
@@ -39133,7 +39133,7 @@ function inlineCode(text) {
     return `${fence}${pad}${text}${pad}${fence}`;
 }
 /** A table; cells are escaped. `align` per column: 'l' | 'r' | 'c'. */
-function table(headers, rows, align = []) {
+function markdown_table(headers, rows, align = []) {
     const rule = headers.map((_, i) => {
         const a = align[i] ?? 'l';
         return a === 'r' ? '---:' : a === 'c' ? ':---:' : '---';
@@ -39143,7 +39143,7 @@ function table(headers, rows, align = []) {
 }
 /** A collapsed section; the summary is plain text, escaped as `untrusted` escapes. */
 function details(summary, body, open = false) {
-    return `<details${open ? ' open' : ''}><summary>${untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
+    return `<details${open ? ' open' : ''}><summary>${markdown_untrusted(summary)}</summary>\n\n${body}\n\n</details>`;
 }
 /** A fenced code block whose fence is longer than any backtick run inside. */
 function codeBlock(text, language = '') {
@@ -39169,7 +39169,7 @@ function markdown_link(text, url) {
     return url ? `[${text.replace(/([[\]])/g, '\\$1')}](${url})` : text;
 }
 /** `1 environment`, `2 environments` */
-function plural(count, noun, pluralNoun = `${noun}s`) {
+function markdown_plural(count, noun, pluralNoun = `${noun}s`) {
     return `${count} ${count === 1 ? noun : pluralNoun}`;
 }
 /** GitHub caps a step's job summary at 1 MiB. */
@@ -39185,9 +39185,11 @@ function andMore(count, overflow) {
  * when all fit, else the `andMore` line) where the list ends; as many leading
  * items are shown as fit. If not even the first fits, the text is cut.
  */
-function fitItems(items, limit, render, overflow) {
+function markdown_fitItems(items, limit, render, overflow, 
+/** How the limit counts (check runs count UTF-8 bytes); characters by default. */
+measure = (text) => text.length) {
     const all = render(items, '');
-    if (all.length <= limit)
+    if (measure(all) <= limit)
         return all;
     const withFirst = (count) => render(items.slice(0, count), andMore(items.length - count, overflow));
     // Longer prefixes render longer: search for the longest that fits.
@@ -39195,12 +39197,20 @@ function fitItems(items, limit, render, overflow) {
     let high = items.length - 1;
     while (low < high) {
         const middle = Math.ceil((low + high) / 2);
-        if (withFirst(middle).length <= limit)
+        if (measure(withFirst(middle)) <= limit)
             low = middle;
         else
             high = middle - 1;
     }
-    return truncate(withFirst(low), limit);
+    const best = withFirst(low);
+    // Under a byte limit each byte over is at least one character too many.
+    let cut = limit;
+    let text = truncate(best, cut);
+    while (measure(text) > limit) {
+        cut -= measure(text) - limit;
+        text = truncate(best, cut);
+    }
+    return text;
 }
 /** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
 function nameList(names, max = 8) {
@@ -39459,14 +39469,14 @@ function childTitle(parent, environment, parentTitle) {
 ;// CONCATENATED MODULE: ./actions/lib/statuses.js
 // Commit statuses the suite sets on the parent PR head: one context per
 // environment. GitHub rejects descriptions over 140 characters with a 422.
-const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
+const statuses_STATUS_CONTEXT_PREFIX = 'fleet-promote/';
 const MAX_STATUS_DESCRIPTION = 140;
 /** `fleet-promote/<environment>` */
 function environmentContext(environment) {
-    return `${STATUS_CONTEXT_PREFIX}${environment}`;
+    return `${statuses_STATUS_CONTEXT_PREFIX}${environment}`;
 }
 /** Collapses whitespace and cuts to 140 characters with an ellipsis. */
-function statusDescription(text) {
+function statuses_statusDescription(text) {
     const flat = text.replace(/\s+/g, ' ').trim();
     const chars = [...flat];
     if (chars.length <= MAX_STATUS_DESCRIPTION)
@@ -39477,10 +39487,10 @@ function statusDescription(text) {
         .trimEnd()}…`;
 }
 /** True when posting `next` would not change what GitHub shows for its context. */
-function sameStatus(current, next) {
+function statuses_sameStatus(current, next) {
     return (current !== undefined &&
         current.state === next.state &&
-        current.description === statusDescription(next.description) &&
+        current.description === statuses_statusDescription(next.description) &&
         (current.targetUrl ?? '') === (next.targetUrl ?? ''));
 }
 
@@ -39511,15 +39521,371 @@ function fromRaw(status) {
         ...(status.target_url ? { targetUrl: status.target_url } : {}),
     };
 }
-async function setStatus(client, repo, sha, status) {
+async function statuses_setStatus(client, repo, sha, status) {
     await client.rest.repos.createCommitStatus({
         ...repo,
         sha,
         context: status.context,
         state: status.state,
-        description: statusDescription(status.description),
+        description: statuses_statusDescription(status.description),
         ...(status.targetUrl ? { target_url: status.targetUrl } : {}),
     });
+}
+
+// EXTERNAL MODULE: external "node:zlib"
+var external_node_zlib_ = __nccwpck_require__(8522);
+;// CONCATENATED MODULE: ./actions/lib/status-board.js
+// `statuses: per-stage`: the per-environment states of a stage kept in one
+// check run on the parent head, `fleet-promote/stage/<stage>` (the stage
+// board), instead of one commit status per environment. Every reader still
+// gets one Map<context, CommitStatus> (`fleet-promote/<environment>` → its
+// status), so the gate and every decision read the same as in the default
+// `per-environment` mode. This file is the pure part: names, the marker, the
+// combination rule and which check-run writes a set of changes needs.
+//
+// The name cannot collide: environment and stage names never contain "/"
+// (config/naming.ts, the stage name pattern), so `fleet-promote/stage/<stage>`
+// is neither `fleet-promote/<environment>` nor `fleet-promote/pipeline`, which
+// branch protection matches by name across statuses and check runs.
+//
+// Combination rule: a commit status `fleet-promote/<environment>` on the head
+// wins over the board's entry for that environment, and the suite's own
+// writes for that environment then go to that commit status too. In
+// per-stage mode the suite writes no such status, so one present was posted
+// by an external CD (Kargo reports per environment through the status API):
+// the newest word about the environment, the CD's or the suite's, decides,
+// as in per-environment mode.
+
+
+
+const STAGE_CHECK_PREFIX = `${statuses_STATUS_CONTEXT_PREFIX}stage/`;
+/** GitHub refuses a check run's `output.summary` or `output.text` over this many bytes (UTF-8) with a 422. */
+const CHECK_OUTPUT_LIMIT = 65_535;
+const status_board_MARKER_PREFIX = '<!-- fleet-promote:stage-board v1 ';
+const status_board_MARKER_SUFFIX = ' -->';
+const status_board_MARKER_PATTERN = /<!-- fleet-promote:stage-board v1 ([A-Za-z0-9+/=]+) -->/;
+/** `fleet-promote/stage/<stage>` */
+function stageCheckName(stage) {
+    return `${STAGE_CHECK_PREFIX}${stage}`;
+}
+/** The stage a check run name is the board of, or undefined. */
+function stageOfCheckName(name) {
+    if (!name.startsWith(STAGE_CHECK_PREFIX))
+        return undefined;
+    const stage = name.slice(STAGE_CHECK_PREFIX.length);
+    return stage.length > 0 && !stage.includes('/') ? stage : undefined;
+}
+/** The newest readable board per stage among a ref's check runs. */
+function boardsOf(runs) {
+    const boards = new Map();
+    for (const run of runs) {
+        const stage = stageOfCheckName(run.name);
+        if (stage === undefined)
+            continue;
+        const current = boards.get(stage);
+        // Ids grow: the highest is the newest (a reopened board is a new run).
+        if (current && current.checkRunId > run.id)
+            continue;
+        boards.set(stage, {
+            stage,
+            checkRunId: run.id,
+            completed: run.status === 'completed',
+            entries: parseBoardMarker(run.output?.text, stage),
+        });
+    }
+    return boards;
+}
+/**
+ * The one Map every reader gets: the commit statuses, with each board entry
+ * added as `fleet-promote/<environment>` (tagged with its stage) where no
+ * commit status of that context exists. A board without a readable marker
+ * adds nothing: its environments have no status, which the gate counts as
+ * pending (fail closed).
+ */
+function combineStatuses(commit, boards) {
+    const combined = new Map(commit);
+    const newestFirst = [...boards.values()].sort((a, b) => b.checkRunId - a.checkRunId);
+    for (const board of newestFirst) {
+        for (const [environment, entry] of board.entries ?? []) {
+            const context = `${statuses_STATUS_CONTEXT_PREFIX}${environment}`;
+            if (!combined.has(context))
+                combined.set(context, { context, ...entry, board: board.stage });
+        }
+    }
+    return combined;
+}
+/** Where a change goes: a stage's board, or a commit status (per-environment mode, an external CD's context, an environment no stage has). */
+function status_board_routeOf(mode, current, stage) {
+    if (mode === 'per-environment' || stage === undefined)
+        return 'commit-status';
+    if (current !== undefined && current.board === undefined)
+        return 'commit-status';
+    return { board: stage };
+}
+/**
+ * The check-run writes that put `changes` on the boards: one per stage whose
+ * entries change, none for a stage whose board already says all of it. A
+ * completed board that would be pending again gets a new run (GitHub does
+ * not reliably reopen a completed one); any other change updates it.
+ */
+function status_board_planBoardWrites(input) {
+    const writes = [];
+    for (const [stage, changed] of [...input.changes].sort(([a], [b]) => a.localeCompare(b))) {
+        const board = input.boards.get(stage);
+        const entries = new Map(board?.entries ?? []);
+        for (const [environment, status] of changed)
+            entries.set(environment, entryOf(status));
+        const next = fitMarker(stage, entries);
+        if (board?.entries && sameEntries(board.entries, next.entries))
+            continue;
+        const rendered = renderBoard(stage, next.entries, next.text, input.runUrl);
+        const reopen = board !== undefined && board.completed && rendered.status !== 'completed';
+        writes.push({
+            stage,
+            name: stageCheckName(stage),
+            ...(board && !reopen ? { checkRunId: board.checkRunId } : {}),
+            ...rendered,
+        });
+    }
+    return writes;
+}
+function entryOf(status) {
+    return {
+        state: status.state,
+        description: statusDescription(status.description),
+        ...(status.targetUrl ? { targetUrl: status.targetUrl } : {}),
+    };
+}
+function sameEntries(a, b) {
+    if (a.size !== b.size)
+        return false;
+    for (const [environment, entry] of b) {
+        if (!sameStatus(withContext(environment, a.get(environment)), withContext(environment, entry)))
+            return false;
+    }
+    return true;
+}
+function withContext(environment, entry) {
+    return entry && { context: `${STATUS_CONTEXT_PREFIX}${environment}`, ...entry };
+}
+/**
+ * The hidden marker: the board's entries as gzipped JSON in base64 (500
+ * environments with a description and a link each are about 100 KB of JSON,
+ * over the 65,535 bytes a check run's text holds; repeated words compress
+ * well, and base64 cannot close the HTML comment).
+ */
+function encodeBoardMarker(stage, entries) {
+    const strings = [];
+    const index = new Map();
+    const ref = (text) => {
+        if (text === undefined)
+            return -1;
+        let at = index.get(text);
+        if (at === undefined) {
+            at = strings.push(text) - 1;
+            index.set(text, at);
+        }
+        return at;
+    };
+    const environments = {};
+    for (const [environment, entry] of [...entries].sort(([a], [b]) => a.localeCompare(b)))
+        environments[environment] = [entry.state, ref(entry.description), ref(entry.targetUrl)];
+    const body = { stage, strings, environments };
+    const packed = gzipSync(JSON.stringify(body), { level: 9 }).toString('base64');
+    return `${status_board_MARKER_PREFIX}${packed}${status_board_MARKER_SUFFIX}`;
+}
+const STATES = ['pending', 'success', 'failure', 'error'];
+/** The entries of a board's marker, or undefined when it has none, it is malformed or names another stage. */
+function parseBoardMarker(text, stage) {
+    const packed = text?.match(status_board_MARKER_PATTERN)?.[1];
+    if (packed === undefined)
+        return undefined;
+    let body;
+    try {
+        body = JSON.parse((0,external_node_zlib_.gunzipSync)(Buffer.from(packed, 'base64')).toString('utf8'));
+    }
+    catch {
+        return undefined;
+    }
+    if (body?.stage !== stage || !Array.isArray(body.strings))
+        return undefined;
+    const string = (at) => typeof at === 'number' && typeof body.strings[at] === 'string' ? body.strings[at] : undefined;
+    const entries = new Map();
+    for (const [environment, raw] of Object.entries(body.environments ?? {})) {
+        if (!Array.isArray(raw) || !STATES.includes(raw[0]))
+            return undefined;
+        const description = string(raw[1]);
+        const targetUrl = string(raw[2]);
+        entries.set(environment, {
+            state: raw[0],
+            description: description ?? '',
+            ...(targetUrl ? { targetUrl } : {}),
+        });
+    }
+    return entries;
+}
+const byteLength = (text) => Buffer.byteLength(text, 'utf8');
+/**
+ * The entries as the marker can hold them, with the marker. Only in a
+ * pathological board (hundreds of long, distinct descriptions) does it not
+ * fit: then descriptions are shortened, then dropped, never a state.
+ */
+function fitMarker(stage, entries) {
+    for (const cut of [Infinity, 60, 20, 0]) {
+        const fitted = new Map([...entries].map(([environment, entry]) => [
+            environment,
+            cut === Infinity ? entry : { ...entry, description: shorten(entry.description, cut) },
+        ]));
+        const text = encodeBoardMarker(stage, fitted);
+        if (byteLength(text) <= CHECK_OUTPUT_LIMIT)
+            return { entries: fitted, text };
+    }
+    throw new Error(`the board of stage ${stage} holds too many environments for one check run`);
+}
+function shorten(text, max) {
+    if (max === 0)
+        return '';
+    const chars = [...text];
+    return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+const ORDER = { failure: 0, error: 0, pending: 1, success: 2 };
+/** The check run's status, conclusion, title and summary (a table of every environment, failures first, cut at GitHub's limit). */
+function renderBoard(stage, entries, text, runUrl) {
+    const rows = [...entries].sort(([a, x], [b, y]) => ORDER[x.state] - ORDER[y.state] || a.localeCompare(b));
+    const count = (...states) => rows.filter(([, entry]) => states.includes(entry.state)).length;
+    const failed = count('failure', 'error');
+    const pending = count('pending');
+    const title = [
+        `${count('success')}/${rows.length} succeeded`,
+        ...(failed > 0 ? [`${failed} failed`] : []),
+        ...(pending > 0 ? [`${pending} pending`] : []),
+    ].join(', ');
+    const summary = fitItems(rows, CHECK_OUTPUT_LIMIT, (shown, more) => [
+        `**${untrusted(stage)}**: ${plural(rows.length, 'environment')}; the gate is \`fleet-promote/pipeline\`.`,
+        table(['environment', 'state', 'description'], shown.map(([environment, entry]) => [
+            link(untrusted(environment), entry.targetUrl),
+            entry.state,
+            untrusted(entry.description),
+        ])),
+        more,
+    ]
+        .filter(Boolean)
+        .join('\n\n'), { noun: 'environments', url: runUrl }, byteLength);
+    return {
+        ...(failed > 0
+            ? { status: 'completed', conclusion: 'failure' }
+            : pending > 0
+                ? { status: 'in_progress' }
+                : { status: 'completed', conclusion: 'success' }),
+        output: { title, summary, text },
+    };
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/status-board.js
+// The one place statuses are read and written, in both modes (`statuses:`
+// in fleet-promote.yaml; the pure rules are in ../status-board.ts).
+//
+// readStatuses gives every reader the same Map<context, CommitStatus>: in
+// per-environment mode the commit statuses (one read, as before); in
+// per-stage mode those plus every stage board's entries (one more read: the
+// head's check runs). StatusWriter takes each writer's per-environment
+// changes: per-environment mode posts each one that changes what GitHub
+// shows, at once; per-stage mode keeps them until `flush`, which re-reads the
+// boards, decides the check-run writes (one per stage whose entries change,
+// none when nothing does) and makes them.
+
+
+
+/**
+ * The statuses of a commit as every reader sees them. `auto` (aggregate-status,
+ * which has no configuration) reads the boards too: any present are the suite's.
+ */
+async function readStatuses(client, repo, sha, mode) {
+    if (mode === 'per-environment')
+        return latestStatuses(client, repo, sha);
+    const [commit, boards] = await Promise.all([
+        latestStatuses(client, repo, sha),
+        readBoards(client, repo, sha),
+    ]);
+    return combineStatuses(commit, boards);
+}
+/** Every stage board on a commit (one paginated listing of its check runs). */
+async function readBoards(client, repo, sha) {
+    const runs = [];
+    for await (const page of client.paginate.iterator(client.rest.checks.listForRef, {
+        ...repo,
+        ref: sha,
+        per_page: 100,
+    })) {
+        runs.push(...page.data);
+    }
+    return boardsOf(runs);
+}
+class StatusWriter {
+    client;
+    repo;
+    sha;
+    options;
+    pending = new Map();
+    constructor(client, repo, sha, options) {
+        this.client = client;
+        this.repo = repo;
+        this.sha = sha;
+        this.options = options;
+    }
+    /** What GitHub shows (or will, after `flush`) for every context. */
+    get shown() {
+        return this.options.current;
+    }
+    /** Hands over changes; each that would not change what its context shows is dropped. */
+    async set(statuses) {
+        const { current } = this.options;
+        for (const status of statuses) {
+            const before = current.get(status.context);
+            if (sameStatus(before, status))
+                continue;
+            const environment = status.context.slice(STATUS_CONTEXT_PREFIX.length);
+            const route = routeOf(this.options.mode, before, this.options.stageOf(environment));
+            const shown = { ...status, description: statusDescription(status.description) };
+            if (route === 'commit-status') {
+                await setStatus(this.client, this.repo, this.sha, status);
+                current.set(status.context, shown);
+                continue;
+            }
+            const stage = this.pending.get(route.board) ?? new Map();
+            stage.set(environment, shown);
+            this.pending.set(route.board, stage);
+            current.set(status.context, { ...shown, board: route.board });
+        }
+    }
+    /** Writes the boards the changes since the last flush touch; the number of check-run writes. */
+    async flush() {
+        if (this.pending.size === 0)
+            return 0;
+        const writes = planBoardWrites({
+            boards: await readBoards(this.client, this.repo, this.sha),
+            changes: this.pending,
+            ...(this.options.runUrl ? { runUrl: this.options.runUrl } : {}),
+        });
+        for (const write of writes)
+            await this.write(write);
+        this.pending.clear();
+        return writes.length;
+    }
+    async write(write) {
+        const body = {
+            ...this.repo,
+            name: write.name,
+            status: write.status,
+            ...(write.conclusion ? { conclusion: write.conclusion } : {}),
+            ...(this.options.runUrl ? { details_url: this.options.runUrl } : {}),
+            output: write.output,
+        };
+        if (write.checkRunId === undefined)
+            await this.client.rest.checks.create({ ...body, head_sha: this.sha });
+        else
+            await this.client.rest.checks.update({ ...body, check_run_id: write.checkRunId });
+    }
 }
 
 ;// CONCATENATED MODULE: external "node:timers/promises"
@@ -40443,7 +40809,8 @@ async function listReviews(client, repo, number) {
 // Which environments count (the impacted set) is re-derived from GitHub on
 // every run, as the union of
 //   - the `fleet-promote/<environment>` contexts present on the SHA
-//     (open-child-prs sets one, pending, per impacted environment), and
+//     (open-child-prs sets one, pending, per impacted environment; with
+//     `statuses: per-stage` they are read from the stage boards), and
 //   - the environments of the parent's open child PRs (found by branch name),
 //     so a child whose status is missing on this SHA keeps the gate pending, and
 //   - the environments a caller names explicitly (open-child-prs' output).
@@ -40456,7 +40823,8 @@ async function listReviews(client, repo, number) {
 
 
 
-const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
+
+const PIPELINE_CONTEXT = `${statuses_STATUS_CONTEXT_PREFIX}pipeline`;
 /**
  * success only when every impacted environment's latest status is success;
  * failure when any is failure or error; pending otherwise. A missing or
@@ -40489,14 +40857,14 @@ function computeAggregate(statuses, impactedEnvs) {
     if (failed.length > 0) {
         return {
             state: 'failure',
-            description: statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
+            description: statuses_statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
             environments,
         };
     }
     if (waiting.length > 0) {
         return {
             state: 'pending',
-            description: statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
+            description: statuses_statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
             environments,
         };
     }
@@ -40509,8 +40877,8 @@ function computeAggregate(statuses, impactedEnvs) {
 /** Environments with a `fleet-promote/<environment>` context among the statuses. */
 function environmentsWithStatus(contexts) {
     return [...contexts]
-        .filter((context) => context.startsWith(STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
-        .map((context) => context.slice(STATUS_CONTEXT_PREFIX.length))
+        .filter((context) => context.startsWith(statuses_STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
+        .map((context) => context.slice(statuses_STATUS_CONTEXT_PREFIX.length))
         .filter((name) => name.length > 0);
 }
 /** Open parent PRs (not children) whose head is `sha`. */
@@ -40518,7 +40886,7 @@ function parentsWithHead(pulls, sha) {
     return pulls.filter((pull) => pull.headSha === sha && parseChildBranch(pull.headRef) === undefined);
 }
 async function setAggregateStatus(client, repo, options) {
-    const statuses = await latestStatuses(client, repo, options.sha);
+    const statuses = await readStatuses(client, repo, options.sha, options.statuses ?? 'per-environment');
     const impacted = new Set(environmentsWithStatus(statuses.keys()));
     for (const name of options.impacted ?? [])
         impacted.add(name);
@@ -40544,7 +40912,7 @@ async function setAggregateStatus(client, repo, options) {
     const list = [...statuses.values()];
     const result = options.failure === undefined
         ? computeAggregate(list, impacted)
-        : { state: 'failure', description: statusDescription(options.failure), environments: [] };
+        : { state: 'failure', description: statuses_statusDescription(options.failure), environments: [] };
     const status = {
         context: PIPELINE_CONTEXT,
         state: result.state,
@@ -40552,8 +40920,8 @@ async function setAggregateStatus(client, repo, options) {
         ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
     };
     // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
-    if (!sameStatus(statuses.get(PIPELINE_CONTEXT), status))
-        await setStatus(client, repo, options.sha, status);
+    if (!statuses_sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+        await statuses_setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
 
@@ -40570,7 +40938,7 @@ async function setAggregateStatus(client, repo, options) {
 const contract = defineContract({
     inputs: {
         token: {
-            description: 'GitHub token with statuses write and pull-requests read access.',
+            description: 'GitHub token with statuses write, pull-requests read and checks read access (checks: the stage check runs of `statuses: per-stage`).',
             default: '${{ github.token }}',
         },
         sha: {
@@ -40631,9 +40999,9 @@ function eventCommit(eventName, payload) {
             const context = text(status.context);
             if (context === PIPELINE_CONTEXT)
                 return { skip: `${PIPELINE_CONTEXT} changed; it never depends on itself` };
-            if (!context.startsWith(STATUS_CONTEXT_PREFIX))
+            if (!context.startsWith(statuses_STATUS_CONTEXT_PREFIX))
                 return {
-                    skip: `status ${context || '(no context)'} is not fleet-promote's; the gate reads only ${STATUS_CONTEXT_PREFIX}<environment>`,
+                    skip: `status ${context || '(no context)'} is not fleet-promote's; the gate reads only ${statuses_STATUS_CONTEXT_PREFIX}<environment>`,
                 };
             return { sha: text(status.sha) };
         }
@@ -40680,6 +41048,8 @@ async function aggregate(client, repo, inputs, eventName, payload, runUrl) {
         sha,
         parents,
         pulls,
+        // No configuration here: the stage boards are read too (`statuses: per-stage`).
+        statuses: 'auto',
         ...(inputs.environments ? { impacted: inputs.environments } : {}),
         // The run's log is where a failure that names no environment is explained.
         ...(inputs.error ? { failure: inputs.error, ...(runUrl ? { targetUrl: runUrl } : {}) } : {}),

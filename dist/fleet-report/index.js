@@ -52788,9 +52788,11 @@ function andMore(count, overflow) {
  * when all fit, else the `andMore` line) where the list ends; as many leading
  * items are shown as fit. If not even the first fits, the text is cut.
  */
-function fitItems(items, limit, render, overflow) {
+function fitItems(items, limit, render, overflow, 
+/** How the limit counts (check runs count UTF-8 bytes); characters by default. */
+measure = (text) => text.length) {
     const all = render(items, '');
-    if (all.length <= limit)
+    if (measure(all) <= limit)
         return all;
     const withFirst = (count) => render(items.slice(0, count), andMore(items.length - count, overflow));
     // Longer prefixes render longer: search for the longest that fits.
@@ -52798,12 +52800,20 @@ function fitItems(items, limit, render, overflow) {
     let high = items.length - 1;
     while (low < high) {
         const middle = Math.ceil((low + high) / 2);
-        if (withFirst(middle).length <= limit)
+        if (measure(withFirst(middle)) <= limit)
             low = middle;
         else
             high = middle - 1;
     }
-    return truncate(withFirst(low), limit);
+    const best = withFirst(low);
+    // Under a byte limit each byte over is at least one character too many.
+    let cut = limit;
+    let text = truncate(best, cut);
+    while (measure(text) > limit) {
+        cut -= measure(text) - limit;
+        text = truncate(best, cut);
+    }
+    return text;
 }
 /** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
 function nameList(names, max = 8) {
@@ -58164,7 +58174,7 @@ function codePointLength(text) {
         length++;
     return length;
 }
-const schema11 = { "$schema": "http://json-schema.org/draft-07/schema#", "title": "fleet-promote configuration", "description": "fleet-promote.yaml: how the fleet's environments are found, grouped into stages, rendered, promoted and deployed.", "type": "object", "additionalProperties": false, "required": ["version"], "properties": { "version": { "description": "Format version of this file. Only `1` exists.", "const": 1 }, "environments": { "description": "Rules that find environments: each directory matching a rule's glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \"clusters/**\", name: \"{1}\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.", "type": "array", "minItems": 1, "items": { "type": "object", "additionalProperties": false, "required": ["glob"], "properties": { "glob": { "description": "Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.", "type": "string", "minLength": 1 }, "name": { "description": "Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.", "type": "string", "minLength": 1 }, "branch": { "description": "WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.", "type": "string", "minLength": 1, "default": "env/{name}" }, "path": { "description": "WET folder template: where this environment's files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application's source `path` (the source hydrator's `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment's own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it. A shared branch has one child branch per parent, `fleet-promote/pr-<n>/<branch with / → ->`, so no environment may be named like that (e.g. `env-testing` beside the shared `env/testing`).", "type": "string", "minLength": 1 }, "exclude": { "description": "Directory globs (same syntax as `glob`) left out of this rule.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] } } } }, "stages": { "description": "Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.", "type": "array", "minItems": 1, "items": { "type": "object", "additionalProperties": false, "required": ["name"], "properties": { "name": { "description": "Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.", "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 63 }, "match": { "description": "Environment-name globs that belong to this stage.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": ["*"] }, "requires": { "description": "Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "autoPromote": { "description": "Deploy as soon as the child pull requests exist, without a `.promote` command.", "type": "boolean", "default": false }, "approvals": { "description": "Approving reviews on the pull request's current head commit required to promote this stage.", "type": "integer", "minimum": 0, "default": 0 }, "permission": { "description": "Minimum repository role of the person promoting this stage. Default: `promote.permission`.", "enum": ["write", "maintain", "admin"] }, "backend": { "description": "Deploy backend for this stage. Default: `deploy.backend`.", "enum": ["argocd", "merge", "external"] }, "production": { "description": "Whether this stage's environments are production: the `production_environment` of the GitHub deployments promote creates for them.", "type": "boolean", "default": false }, "waves": { "description": "Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \"prod-eu-*\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "waveMode": { "description": "`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.", "enum": ["auto", "manual"], "default": "auto" }, "maxParallel": { "description": "Most environments of this stage deploying at the same time (within a wave). Default: 4.", "type": "integer", "minimum": 1 }, "bakeSeconds": { "description": "Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.", "type": "number", "minimum": 0, "maximum": 3600, "default": 0 }, "verify": { "description": "Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check's result goes into the environment's status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.", "type": "object", "additionalProperties": false, "properties": { "http": { "description": "HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body's field must equal `equals`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["url"], "properties": { "name": { "description": "Shown in statuses and the reply. Default: `http` (`http 2`, … when several).", "type": "string", "minLength": 1, "maxLength": 40 }, "url": { "description": "URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).", "type": "string", "minLength": 1 }, "status": { "description": "The HTTP status the check expects.", "type": "integer", "minimum": 100, "maximum": 599, "default": 200 }, "field": { "description": "Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).", "type": "string", "minLength": 1 }, "equals": { "description": "The value `field` must have (compared with its JSON type).", "anyOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] }, "tokenEnv": { "description": "Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step's environment. Masked in the log; never taken from the pull request or this file.", "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } } } }, "prometheus": { "description": "Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["url", "query", "condition"], "properties": { "name": { "description": "Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).", "type": "string", "minLength": 1, "maxLength": 40 }, "url": { "description": "Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.", "type": "string", "minLength": 1 }, "query": { "description": "PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\"{name}\",code=~\"5..\"}[5m]))`).", "type": "string", "minLength": 1 }, "condition": { "description": "What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.", "type": "string", "minLength": 1 }, "times": { "description": "How many evaluations must pass.", "type": "integer", "minimum": 1, "maximum": 60, "default": 1 }, "intervalSeconds": { "description": "Seconds between evaluations.", "type": "number", "minimum": 0, "maximum": 600, "default": 10 }, "tokenEnv": { "description": "Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step's environment. Masked in the log; never taken from the pull request or this file.", "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } } } } } }, "failFast": { "description": "`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage's current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.", "type": "boolean", "default": true }, "maxFailures": { "description": "With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.", "type": "integer", "minimum": 1 }, "rollback": { "description": "Put a failed environment's Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.", "type": "boolean" } } } }, "impact": { "description": "Impact detection beyond the kustomize dependency graph.", "type": "object", "additionalProperties": false, "properties": { "extra": { "description": "Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.", "type": "array", "default": [], "items": { "type": "object", "additionalProperties": false, "required": ["paths", "environments"], "properties": { "paths": { "description": "Repository-path globs, e.g. `global/**`.", "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } }, "environments": { "description": "Environment-name globs impacted when a path matches (`*` = all).", "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } } } } } } }, "hydrate": { "description": "Rendering of environments with kustomize and Helm.", "type": "object", "additionalProperties": false, "properties": { "layout": { "description": "Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.", "enum": ["manifest", "per-resource"], "default": "manifest" }, "helm": { "description": "Helm charts inflated by kustomize (`helmCharts`).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Render `helmCharts` (kustomize `--enable-helm`).", "type": "boolean", "default": true }, "allowedRepos": { "description": "Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.", "type": "array", "items": { "type": "string", "pattern": "^(https?|oci)://\\S+$" }, "default": [] } } }, "remoteBases": { "description": "URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "deletionGuard": { "description": "Blocks renders that delete too much (a render error is never zero resources).", "type": "object", "additionalProperties": false, "properties": { "maxDeleted": { "description": "Most resources one render may delete from an environment.", "type": "integer", "minimum": 0, "default": 10 }, "maxDeletedPercent": { "description": "Most resources one render may delete, in percent of the environment's resources.", "type": "number", "minimum": 0, "maximum": 100, "default": 20 }, "protectedKinds": { "description": "Kinds never deleted without an explicit `--allow-deletions`.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": ["Namespace", "CustomResourceDefinition", "PersistentVolumeClaim", "PersistentVolume", "StatefulSet", "Application", "AppProject", "Kustomization"] } } }, "timeoutSeconds": { "description": "Time limit for rendering one environment.", "type": "integer", "minimum": 1, "default": 300 }, "maxOutputBytes": { "description": "Size limit of one environment's rendered output.", "type": "integer", "minimum": 1024, "default": 67108864 }, "maxMemoryMegabytes": { "description": "Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.", "type": "integer", "minimum": 1024, "default": 4096 }, "sandbox": { "description": "`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job's own access (its files, network, and the environment of other processes); use it only for trusted content.", "enum": ["required", "off"], "default": "required" } } }, "promote": { "description": "IssueOps commands on the parent pull request.", "type": "object", "additionalProperties": false, "properties": { "command": { "description": "The promotion command (a word without spaces).", "type": "string", "pattern": "^\\S+$", "default": ".promote" }, "permission": { "description": "Minimum repository role to run commands (stages may require more).", "enum": ["write", "maintain", "admin"], "default": "write" }, "allowForks": { "description": "Allow promoting pull requests from forks.", "type": "boolean", "default": false }, "allowBots": { "description": "Bot logins (e.g. `renovate[bot]`) allowed to run commands.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "requiredStages": { "description": "How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments' WET branch must already run this pull request's DRY commit or an ancestor of it (the `drySha` in the branch tip's `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.", "enum": ["wet-branches", "pull-request"], "default": "wet-branches" } } }, "deploy": { "description": "How a promoted environment is deployed.", "type": "object", "additionalProperties": false, "properties": { "backend": { "description": "`argocd`: point the environment's Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.", "enum": ["argocd", "merge", "external"], "default": "merge" }, "deployments": { "description": "The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub's 500 content-creating requests an hour.", "enum": ["auto", "per-environment", "per-stage", "off"], "default": "auto" }, "argocd": { "description": "Argo CD backend settings.", "type": "object", "additionalProperties": false, "properties": { "server": { "description": "Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.", "type": "string", "default": "" }, "application": { "description": "Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).", "type": "string", "minLength": 1, "default": "{name}" }, "timeoutSeconds": { "description": "Time to wait for the Application to become Synced and Healthy.", "type": "integer", "minimum": 1, "default": 600 }, "insecure": { "description": "Skip TLS certificate verification of the Argo CD server.", "type": "boolean", "default": false } } }, "external": { "description": "External backend settings.", "type": "object", "additionalProperties": false, "properties": { "system": { "description": "Name of the system that deploys, shown in statuses (\"waiting for Kargo\").", "type": "string", "minLength": 1, "default": "external deployment" } } } } }, "merge": { "description": "What happens when the parent pull request merges.", "type": "object", "additionalProperties": false, "properties": { "mergeUnpromoted": { "description": "Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).", "type": "boolean", "default": true } } }, "report": { "description": "The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.", "type": "object", "additionalProperties": false, "properties": { "minimumVersions": { "description": "Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart's minimum is shown in red and fails the run with `fail-on: below-minimum`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["chart", "version"], "properties": { "chart": { "description": "Chart name (the add-on).", "type": "string", "minLength": 1 }, "version": { "description": "The lowest acceptable chart version (a semantic version).", "type": "string", "minLength": 1 }, "reason": { "description": "Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).", "type": "string", "default": "" } } }, "default": [] }, "chartRepositories": { "description": "Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["chart", "repo"], "properties": { "chart": { "description": "Chart name.", "type": "string", "minLength": 1 }, "repo": { "description": "Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.", "type": "string", "pattern": "^(https?|oci)://\\S+$" } } }, "default": [] } } } } };
+const schema11 = { "$schema": "http://json-schema.org/draft-07/schema#", "title": "fleet-promote configuration", "description": "fleet-promote.yaml: how the fleet's environments are found, grouped into stages, rendered, promoted and deployed.", "type": "object", "additionalProperties": false, "required": ["version"], "properties": { "version": { "description": "Format version of this file. Only `1` exists.", "const": 1 }, "environments": { "description": "Rules that find environments: each directory matching a rule's glob and holding a kustomization file (kustomization.yaml, kustomization.yml or Kustomization) is one environment. A directory matched by several rules belongs to the first. Omitted: one rule `{glob: \"clusters/**\", name: \"{1}\"}`, i.e. every directory below `clusters/` holding a kustomization, named by its path below `clusters/` with `/` replaced by `-`.", "type": "array", "minItems": 1, "items": { "type": "object", "additionalProperties": false, "required": ["glob"], "properties": { "glob": { "description": "Directory glob relative to the repository root, e.g. `clusters/*/*`. Every path segment containing a wildcard (`*`, `?`, `[…]`, `{a,b}`) and every `**` is a capture, numbered from 1 left to right: `{1}`, `{2}`… (a `**` capture is the matched segments joined with `/`). A trailing `**` matches only directories below, not the directory itself; wildcards never match names starting with `.`. A rule whose glob matches no kustomization directory is an error.", "type": "string", "minLength": 1 }, "name": { "description": "Environment name template. Placeholders: the captures `{1}`, `{2}`…, `{path}` (the directory) and `{basename}` (its last segment). `/` in the result becomes `-`. The name must consist of letters, digits, `.`, `_` and `-`, start with a letter or digit and have at most 100 characters: it is used in branch names and status contexts. A directory whose name breaks these rules is not an error: other characters become `-`, a longer name is cut and ends in an 8-digit hash, with a warning naming the directory. Default: the captures joined with `-` (`{1}-{2}`…), or `{basename}` when the glob has no wildcard.", "type": "string", "minLength": 1 }, "branch": { "description": "WET branch template (the branch Argo CD watches). Placeholders: `{name}`, `{stage}`, `{path}`, `{basename}` and the captures. The result must be a valid git branch name. Several environments may share one branch (e.g. `env/{stage}`) only when `path` gives each its own folder on it.", "type": "string", "minLength": 1, "default": "env/{name}" }, "path": { "description": "WET folder template: where this environment's files (`manifest.yaml`, `hydrator.metadata`, `README.md`) go on its WET branch, i.e. its Argo CD Application's source `path` (the source hydrator's `syncSource.path`). Same placeholders as `branch`, e.g. `{name}`. The result is a relative path whose segments consist of letters, digits, `.`, `_` and `-` and start with a letter or digit. Omitted: the branch root, and the branch is the environment's own. Environments sharing a branch need distinct folders, none inside another; the branch root then also holds a `hydrator.metadata` naming the DRY commit of the newest render written to it. A shared branch has one child branch per parent, `fleet-promote/pr-<n>/<branch with / → ->`, so no environment may be named like that (e.g. `env-testing` beside the shared `env/testing`).", "type": "string", "minLength": 1 }, "exclude": { "description": "Directory globs (same syntax as `glob`) left out of this rule.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] } } } }, "stages": { "description": "Ordered groups of environments. An environment belongs to the first stage (in file order) with a matching `match` pattern; an environment matching no stage is an error. Omitted: one stage `default` matching every environment.", "type": "array", "minItems": 1, "items": { "type": "object", "additionalProperties": false, "required": ["name"], "properties": { "name": { "description": "Stage name (letters, digits, `.`, `_`, `-`; starts with a letter or digit), used in `.promote <stage>`.", "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$", "maxLength": 63 }, "match": { "description": "Environment-name globs that belong to this stage.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": ["*"] }, "requires": { "description": "Stages that must have succeeded before this one may be promoted. Default: the stage listed just before this one (none for the first), so the stages form a chain; write `requires: []` for an independent stage. A required stage the pull request impacts must have succeeded on its head commit; one it does not impact is checked as `promote.requiredStages` says.", "type": "array", "items": { "type": "string", "minLength": 1 } }, "autoPromote": { "description": "Deploy as soon as the child pull requests exist, without a `.promote` command.", "type": "boolean", "default": false }, "approvals": { "description": "Approving reviews on the pull request's current head commit required to promote this stage.", "type": "integer", "minimum": 0, "default": 0 }, "permission": { "description": "Minimum repository role of the person promoting this stage. Default: `promote.permission`.", "enum": ["write", "maintain", "admin"] }, "backend": { "description": "Deploy backend for this stage. Default: `deploy.backend`.", "enum": ["argocd", "merge", "external"] }, "production": { "description": "Whether this stage's environments are production: the `production_environment` of the GitHub deployments promote creates for them.", "type": "boolean", "default": false }, "waves": { "description": "Deploy the stage in waves: environment-name globs, one per wave, in order (e.g. `[prod-canary, \"prod-eu-*\"]`). An environment belongs to the first wave whose glob matches; environments matching none form a last wave. A wave starts only when every environment of the previous one succeeded; a failed environment stops the stage, and the next `.promote` of the stage retries it. Empty: the whole stage is one wave. Needs the `argocd` or `merge` backend.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "waveMode": { "description": "`auto`: one `.promote <stage>` runs every wave in order. `manual`: each `.promote <stage>` deploys one wave and stops; the next command continues with the next wave. `manual` needs `waves`.", "enum": ["auto", "manual"], "default": "auto" }, "maxParallel": { "description": "Most environments of this stage deploying at the same time (within a wave). Default: 4.", "type": "integer", "minimum": 1 }, "bakeSeconds": { "description": "Seconds an environment must stay Synced and Healthy at the deployed commit, after its sync, before it counts as succeeded; any other state seen meanwhile (Degraded, Progressing, another revision) fails it. Needs the `argocd` backend. 0: succeeded once Synced and Healthy.", "type": "number", "minimum": 0, "maximum": 3600, "default": 0 }, "verify": { "description": "Checks an environment must pass, after `bakeSeconds`, before it counts as succeeded; each check's result goes into the environment's status and the reply. A failed check fails the environment (see `failFast`, `rollback`). Needs the `argocd` backend.", "type": "object", "additionalProperties": false, "properties": { "http": { "description": "HTTP checks: a GET of `url` must answer `status`, and with `field`, the JSON body's field must equal `equals`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["url"], "properties": { "name": { "description": "Shown in statuses and the reply. Default: `http` (`http 2`, … when several).", "type": "string", "minLength": 1, "maxLength": 40 }, "url": { "description": "URL template: `{name}` is the environment name, URL-encoded (e.g. `https://{name}.example.com/healthz`).", "type": "string", "minLength": 1 }, "status": { "description": "The HTTP status the check expects.", "type": "integer", "minimum": 100, "maximum": 599, "default": 200 }, "field": { "description": "Dotted path of a field of the JSON body (e.g. `status` or `checks.db`).", "type": "string", "minLength": 1 }, "equals": { "description": "The value `field` must have (compared with its JSON type).", "anyOf": [{ "type": "string" }, { "type": "number" }, { "type": "boolean" }] }, "tokenEnv": { "description": "Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step's environment. Masked in the log; never taken from the pull request or this file.", "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } } } }, "prometheus": { "description": "Prometheus queries: every sample of the instant query must satisfy `condition`, on `times` evaluations `intervalSeconds` apart; no sample fails the check.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["url", "query", "condition"], "properties": { "name": { "description": "Shown in statuses and the reply. Default: `prometheus` (`prometheus 2`, … when several).", "type": "string", "minLength": 1, "maxLength": 40 }, "url": { "description": "Prometheus base URL template (`{name}` as for http): the query goes to `<url>/api/v1/query`.", "type": "string", "minLength": 1 }, "query": { "description": "PromQL template: `{name}` is the environment name, escaped for a double-quoted string (e.g. `sum(rate(http_requests_total{cluster=\"{name}\",code=~\"5..\"}[5m]))`).", "type": "string", "minLength": 1 }, "condition": { "description": "What every sample must satisfy: a comparison and a number, e.g. `< 0.01`, `>= 1`, `== 0`.", "type": "string", "minLength": 1 }, "times": { "description": "How many evaluations must pass.", "type": "integer", "minimum": 1, "maximum": 60, "default": 1 }, "intervalSeconds": { "description": "Seconds between evaluations.", "type": "number", "minimum": 0, "maximum": 600, "default": 10 }, "tokenEnv": { "description": "Name of the bearer token sent as `Authorization: Bearer`: a `NAME=value` line of the workflows' `verify-env` secret (its value one of your workflow secrets), else a variable of the promote step's environment. Masked in the log; never taken from the pull request or this file.", "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } } } } } }, "failFast": { "description": "`true`: the first failed environment stops the stage (environments not started yet are not deployed). `false`: the stage's current wave goes on, up to `maxFailures` failed environments. Either way a wave with a failed environment does not let the next wave start.", "type": "boolean", "default": true }, "maxFailures": { "description": "With `failFast: false`: the stage stops starting environments once this many failed. Default: no limit.", "type": "integer", "minimum": 1 }, "rollback": { "description": "Put a failed environment's Argo CD Application back on its WET branch (what it ran before), sync and wait for Synced and Healthy; the reply says `rolled back`. `false`: the cluster stays on the child for inspection and the environment keeps its lock. Default: `true` with the `argocd` backend; needs it.", "type": "boolean" } } } }, "impact": { "description": "Impact detection beyond the kustomize dependency graph.", "type": "object", "additionalProperties": false, "properties": { "extra": { "description": "Dependencies kustomize cannot see: a change to any of `paths` impacts the `environments`.", "type": "array", "default": [], "items": { "type": "object", "additionalProperties": false, "required": ["paths", "environments"], "properties": { "paths": { "description": "Repository-path globs, e.g. `global/**`.", "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } }, "environments": { "description": "Environment-name globs impacted when a path matches (`*` = all).", "type": "array", "minItems": 1, "items": { "type": "string", "minLength": 1 } } } } } } }, "hydrate": { "description": "Rendering of environments with kustomize and Helm.", "type": "object", "additionalProperties": false, "properties": { "layout": { "description": "Layout of the rendered WET branch: one `manifest.yaml`, or one file per resource.", "enum": ["manifest", "per-resource"], "default": "manifest" }, "helm": { "description": "Helm charts inflated by kustomize (`helmCharts`).", "type": "object", "additionalProperties": false, "properties": { "enabled": { "description": "Render `helmCharts` (kustomize `--enable-helm`).", "type": "boolean", "default": true }, "allowedRepos": { "description": "Chart repository URLs (`https://…` or `oci://…`) charts may be pulled from. Local chart directories are always allowed.", "type": "array", "items": { "type": "string", "pattern": "^(https?|oci)://\\S+$" }, "default": [] } } }, "remoteBases": { "description": "URL prefixes of remote kustomize bases that may be used; each reference must also pin a 40-hex commit.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "deletionGuard": { "description": "Blocks renders that delete too much (a render error is never zero resources).", "type": "object", "additionalProperties": false, "properties": { "maxDeleted": { "description": "Most resources one render may delete from an environment.", "type": "integer", "minimum": 0, "default": 10 }, "maxDeletedPercent": { "description": "Most resources one render may delete, in percent of the environment's resources.", "type": "number", "minimum": 0, "maximum": 100, "default": 20 }, "protectedKinds": { "description": "Kinds never deleted without an explicit `--allow-deletions`.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": ["Namespace", "CustomResourceDefinition", "PersistentVolumeClaim", "PersistentVolume", "StatefulSet", "Application", "AppProject", "Kustomization"] } } }, "timeoutSeconds": { "description": "Time limit for rendering one environment.", "type": "integer", "minimum": 1, "default": 300 }, "maxOutputBytes": { "description": "Size limit of one environment's rendered output.", "type": "integer", "minimum": 1024, "default": 67108864 }, "maxMemoryMegabytes": { "description": "Address space limit (RLIMIT_AS) of each kustomize and helm process; a Go program reserves about 700 MiB of it at start.", "type": "integer", "minimum": 1024, "default": 4096 }, "sandbox": { "description": "`required`: every kustomize and helm process runs in a bubblewrap sandbox (no network, own PID namespace, read-only render tree and tools only), and nothing renders where none can start. `off`: render without a sandbox — a chart or kustomization that escapes the safety checks then runs with the job's own access (its files, network, and the environment of other processes); use it only for trusted content.", "enum": ["required", "off"], "default": "required" } } }, "promote": { "description": "IssueOps commands on the parent pull request.", "type": "object", "additionalProperties": false, "properties": { "command": { "description": "The promotion command (a word without spaces).", "type": "string", "pattern": "^\\S+$", "default": ".promote" }, "permission": { "description": "Minimum repository role to run commands (stages may require more).", "enum": ["write", "maintain", "admin"], "default": "write" }, "allowForks": { "description": "Allow promoting pull requests from forks.", "type": "boolean", "default": false }, "allowBots": { "description": "Bot logins (e.g. `renovate[bot]`) allowed to run commands.", "type": "array", "items": { "type": "string", "minLength": 1 }, "default": [] }, "requiredStages": { "description": "How `requires` treats a required stage the pull request does not impact. `wet-branches`: each of its environments' WET branch must already run this pull request's DRY commit or an ancestor of it (the `drySha` in the branch tip's `hydrator.metadata`), an order across pull requests. `pull-request`: such a stage counts as satisfied, so `requires` orders stages within one pull request only.", "enum": ["wet-branches", "pull-request"], "default": "wet-branches" } } }, "statuses": { "description": "Where each environment's state lives on the parent head commit. `per-environment`: a commit status `fleet-promote/<environment>` each. `per-stage`: one check run `fleet-promote/stage/<stage>` per stage listing all its environments (one write per stage and change instead of one per environment; needs `checks: write`). The gate `fleet-promote/pipeline` is a commit status in both modes and decides the same; see \"Statuses per stage\".", "enum": ["per-environment", "per-stage"], "default": "per-environment" }, "deploy": { "description": "How a promoted environment is deployed.", "type": "object", "additionalProperties": false, "properties": { "backend": { "description": "`argocd`: point the environment's Argo CD Application at the child branch and wait until Synced and Healthy; `merge`: merge the child pull request into the WET branch; `external`: statuses and outputs only, another system deploys and reports.", "enum": ["argocd", "merge", "external"], "default": "merge" }, "deployments": { "description": "The GitHub deployments `.promote` records on the parent head. `per-environment`: one per environment (the Environments page lists every cluster; 3 content-creating requests each); `per-stage`: one per stage, named after it, its status failure when any environment failed; `off`: none (the commit statuses remain); `auto`: per environment for a stage of at most 3 impacted environments (a canary or testing stage), per stage above, so a large fleet stays within GitHub's 500 content-creating requests an hour.", "enum": ["auto", "per-environment", "per-stage", "off"], "default": "auto" }, "argocd": { "description": "Argo CD backend settings.", "type": "object", "additionalProperties": false, "properties": { "server": { "description": "Argo CD API server (host or URL). Required when a stage uses the `argocd` backend.", "type": "string", "default": "" }, "application": { "description": "Application name template. Placeholders: `{name}`, `{stage}`, `{branch}` (the WET branch).", "type": "string", "minLength": 1, "default": "{name}" }, "timeoutSeconds": { "description": "Time to wait for the Application to become Synced and Healthy.", "type": "integer", "minimum": 1, "default": 600 }, "insecure": { "description": "Skip TLS certificate verification of the Argo CD server.", "type": "boolean", "default": false } } }, "external": { "description": "External backend settings.", "type": "object", "additionalProperties": false, "properties": { "system": { "description": "Name of the system that deploys, shown in statuses (\"waiting for Kargo\").", "type": "string", "minLength": 1, "default": "external deployment" } } } } }, "merge": { "description": "What happens when the parent pull request merges.", "type": "object", "additionalProperties": false, "properties": { "mergeUnpromoted": { "description": "Also merge the child pull requests of environments that were never promoted (otherwise they stay open and are reported).", "type": "boolean", "default": true } } }, "report": { "description": "The fleet report (the `fleet-report` action and `fleet-promote report`): which chart versions run where, the newest releases, and drift.", "type": "object", "additionalProperties": false, "properties": { "minimumVersions": { "description": "Versions every cluster must run at least (e.g. the first release with a security fix). A cluster below its chart's minimum is shown in red and fails the run with `fail-on: below-minimum`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["chart", "version"], "properties": { "chart": { "description": "Chart name (the add-on).", "type": "string", "minLength": 1 }, "version": { "description": "The lowest acceptable chart version (a semantic version).", "type": "string", "minLength": 1 }, "reason": { "description": "Why, shown next to the minimum (e.g. `CVE-2024-12345: ACME solver DoS`).", "type": "string", "default": "" } } }, "default": [] }, "chartRepositories": { "description": "Where vendored charts (a local chart directory, no `repo` in `helmCharts`) are released, so the report can name their newest releases. Each repository must be in `hydrate.helm.allowedRepos`.", "type": "array", "items": { "type": "object", "additionalProperties": false, "required": ["chart", "repo"], "properties": { "chart": { "description": "Chart name.", "type": "string", "minLength": 1 }, "repo": { "description": "Helm repository (`https://…`) or OCI location (`oci://…`) the chart is released to.", "type": "string", "pattern": "^(https?|oci)://\\S+$" } } }, "default": [] } } } } };
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = codePointLength;
 const pattern0 = new RegExp("^[A-Za-z0-9][A-Za-z0-9._-]*$", "u");
@@ -60110,25 +60120,25 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                 errors++;
             }
         }
-        if (data.deploy !== undefined) {
-            let data78 = data.deploy;
-            if (data78 && typeof data78 == "object" && !Array.isArray(data78)) {
-                for (const key12 in data78) {
-                    if (!((((key12 === "backend") || (key12 === "deployments")) || (key12 === "argocd")) || (key12 === "external"))) {
-                        const err151 = { instancePath: instancePath + "/deploy", schemaPath: "#/properties/deploy/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy, data: data78 };
-                        if (vErrors === null) {
-                            vErrors = [err151];
-                        }
-                        else {
-                            vErrors.push(err151);
-                        }
-                        errors++;
-                    }
+        if (data.statuses !== undefined) {
+            let data78 = data.statuses;
+            if (!((data78 === "per-environment") || (data78 === "per-stage"))) {
+                const err151 = { instancePath: instancePath + "/statuses", schemaPath: "#/properties/statuses/enum", keyword: "enum", params: { allowedValues: schema11.properties.statuses.enum }, message: "must be equal to one of the allowed values", schema: schema11.properties.statuses.enum, parentSchema: schema11.properties.statuses, data: data78 };
+                if (vErrors === null) {
+                    vErrors = [err151];
                 }
-                if (data78.backend !== undefined) {
-                    let data79 = data78.backend;
-                    if (!(((data79 === "argocd") || (data79 === "merge")) || (data79 === "external"))) {
-                        const err152 = { instancePath: instancePath + "/deploy/backend", schemaPath: "#/properties/deploy/properties/backend/enum", keyword: "enum", params: { allowedValues: schema11.properties.deploy.properties.backend.enum }, message: "must be equal to one of the allowed values", schema: schema11.properties.deploy.properties.backend.enum, parentSchema: schema11.properties.deploy.properties.backend, data: data79 };
+                else {
+                    vErrors.push(err151);
+                }
+                errors++;
+            }
+        }
+        if (data.deploy !== undefined) {
+            let data79 = data.deploy;
+            if (data79 && typeof data79 == "object" && !Array.isArray(data79)) {
+                for (const key12 in data79) {
+                    if (!((((key12 === "backend") || (key12 === "deployments")) || (key12 === "argocd")) || (key12 === "external"))) {
+                        const err152 = { instancePath: instancePath + "/deploy", schemaPath: "#/properties/deploy/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key12 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy, data: data79 };
                         if (vErrors === null) {
                             vErrors = [err152];
                         }
@@ -60138,10 +60148,10 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
-                if (data78.deployments !== undefined) {
-                    let data80 = data78.deployments;
-                    if (!((((data80 === "auto") || (data80 === "per-environment")) || (data80 === "per-stage")) || (data80 === "off"))) {
-                        const err153 = { instancePath: instancePath + "/deploy/deployments", schemaPath: "#/properties/deploy/properties/deployments/enum", keyword: "enum", params: { allowedValues: schema11.properties.deploy.properties.deployments.enum }, message: "must be equal to one of the allowed values", schema: schema11.properties.deploy.properties.deployments.enum, parentSchema: schema11.properties.deploy.properties.deployments, data: data80 };
+                if (data79.backend !== undefined) {
+                    let data80 = data79.backend;
+                    if (!(((data80 === "argocd") || (data80 === "merge")) || (data80 === "external"))) {
+                        const err153 = { instancePath: instancePath + "/deploy/backend", schemaPath: "#/properties/deploy/properties/backend/enum", keyword: "enum", params: { allowedValues: schema11.properties.deploy.properties.backend.enum }, message: "must be equal to one of the allowed values", schema: schema11.properties.deploy.properties.backend.enum, parentSchema: schema11.properties.deploy.properties.backend, data: data80 };
                         if (vErrors === null) {
                             vErrors = [err153];
                         }
@@ -60151,25 +60161,25 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
-                if (data78.argocd !== undefined) {
-                    let data81 = data78.argocd;
-                    if (data81 && typeof data81 == "object" && !Array.isArray(data81)) {
-                        for (const key13 in data81) {
-                            if (!((((key13 === "server") || (key13 === "application")) || (key13 === "timeoutSeconds")) || (key13 === "insecure"))) {
-                                const err154 = { instancePath: instancePath + "/deploy/argocd", schemaPath: "#/properties/deploy/properties/argocd/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy.properties.argocd, data: data81 };
-                                if (vErrors === null) {
-                                    vErrors = [err154];
-                                }
-                                else {
-                                    vErrors.push(err154);
-                                }
-                                errors++;
-                            }
+                if (data79.deployments !== undefined) {
+                    let data81 = data79.deployments;
+                    if (!((((data81 === "auto") || (data81 === "per-environment")) || (data81 === "per-stage")) || (data81 === "off"))) {
+                        const err154 = { instancePath: instancePath + "/deploy/deployments", schemaPath: "#/properties/deploy/properties/deployments/enum", keyword: "enum", params: { allowedValues: schema11.properties.deploy.properties.deployments.enum }, message: "must be equal to one of the allowed values", schema: schema11.properties.deploy.properties.deployments.enum, parentSchema: schema11.properties.deploy.properties.deployments, data: data81 };
+                        if (vErrors === null) {
+                            vErrors = [err154];
                         }
-                        if (data81.server !== undefined) {
-                            let data82 = data81.server;
-                            if (typeof data82 !== "string") {
-                                const err155 = { instancePath: instancePath + "/deploy/argocd/server", schemaPath: "#/properties/deploy/properties/argocd/properties/server/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.argocd.properties.server.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.server, data: data82 };
+                        else {
+                            vErrors.push(err154);
+                        }
+                        errors++;
+                    }
+                }
+                if (data79.argocd !== undefined) {
+                    let data82 = data79.argocd;
+                    if (data82 && typeof data82 == "object" && !Array.isArray(data82)) {
+                        for (const key13 in data82) {
+                            if (!((((key13 === "server") || (key13 === "application")) || (key13 === "timeoutSeconds")) || (key13 === "insecure"))) {
+                                const err155 = { instancePath: instancePath + "/deploy/argocd", schemaPath: "#/properties/deploy/properties/argocd/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key13 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy.properties.argocd, data: data82 };
                                 if (vErrors === null) {
                                     vErrors = [err155];
                                 }
@@ -60179,35 +60189,35 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                                 errors++;
                             }
                         }
-                        if (data81.application !== undefined) {
-                            let data83 = data81.application;
-                            if (typeof data83 === "string") {
-                                if (func3(data83) < 1) {
-                                    const err156 = { instancePath: instancePath + "/deploy/argocd/application", schemaPath: "#/properties/deploy/properties/argocd/properties/application/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.deploy.properties.argocd.properties.application, data: data83 };
+                        if (data82.server !== undefined) {
+                            let data83 = data82.server;
+                            if (typeof data83 !== "string") {
+                                const err156 = { instancePath: instancePath + "/deploy/argocd/server", schemaPath: "#/properties/deploy/properties/argocd/properties/server/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.argocd.properties.server.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.server, data: data83 };
+                                if (vErrors === null) {
+                                    vErrors = [err156];
+                                }
+                                else {
+                                    vErrors.push(err156);
+                                }
+                                errors++;
+                            }
+                        }
+                        if (data82.application !== undefined) {
+                            let data84 = data82.application;
+                            if (typeof data84 === "string") {
+                                if (func3(data84) < 1) {
+                                    const err157 = { instancePath: instancePath + "/deploy/argocd/application", schemaPath: "#/properties/deploy/properties/argocd/properties/application/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.deploy.properties.argocd.properties.application, data: data84 };
                                     if (vErrors === null) {
-                                        vErrors = [err156];
+                                        vErrors = [err157];
                                     }
                                     else {
-                                        vErrors.push(err156);
+                                        vErrors.push(err157);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err157 = { instancePath: instancePath + "/deploy/argocd/application", schemaPath: "#/properties/deploy/properties/argocd/properties/application/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.argocd.properties.application.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.application, data: data83 };
-                                if (vErrors === null) {
-                                    vErrors = [err157];
-                                }
-                                else {
-                                    vErrors.push(err157);
-                                }
-                                errors++;
-                            }
-                        }
-                        if (data81.timeoutSeconds !== undefined) {
-                            let data84 = data81.timeoutSeconds;
-                            if (!(((typeof data84 == "number") && (!(data84 % 1) && !isNaN(data84))) && (isFinite(data84)))) {
-                                const err158 = { instancePath: instancePath + "/deploy/argocd/timeoutSeconds", schemaPath: "#/properties/deploy/properties/argocd/properties/timeoutSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds, data: data84 };
+                                const err158 = { instancePath: instancePath + "/deploy/argocd/application", schemaPath: "#/properties/deploy/properties/argocd/properties/application/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.argocd.properties.application.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.application, data: data84 };
                                 if (vErrors === null) {
                                     vErrors = [err158];
                                 }
@@ -60216,127 +60226,127 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                                 }
                                 errors++;
                             }
-                            if ((typeof data84 == "number") && (isFinite(data84))) {
-                                if (data84 < 1 || isNaN(data84)) {
-                                    const err159 = { instancePath: instancePath + "/deploy/argocd/timeoutSeconds", schemaPath: "#/properties/deploy/properties/argocd/properties/timeoutSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds, data: data84 };
+                        }
+                        if (data82.timeoutSeconds !== undefined) {
+                            let data85 = data82.timeoutSeconds;
+                            if (!(((typeof data85 == "number") && (!(data85 % 1) && !isNaN(data85))) && (isFinite(data85)))) {
+                                const err159 = { instancePath: instancePath + "/deploy/argocd/timeoutSeconds", schemaPath: "#/properties/deploy/properties/argocd/properties/timeoutSeconds/type", keyword: "type", params: { type: "integer" }, message: "must be integer", schema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds, data: data85 };
+                                if (vErrors === null) {
+                                    vErrors = [err159];
+                                }
+                                else {
+                                    vErrors.push(err159);
+                                }
+                                errors++;
+                            }
+                            if ((typeof data85 == "number") && (isFinite(data85))) {
+                                if (data85 < 1 || isNaN(data85)) {
+                                    const err160 = { instancePath: instancePath + "/deploy/argocd/timeoutSeconds", schemaPath: "#/properties/deploy/properties/argocd/properties/timeoutSeconds/minimum", keyword: "minimum", params: { comparison: ">=", limit: 1 }, message: "must be >= 1", schema: 1, parentSchema: schema11.properties.deploy.properties.argocd.properties.timeoutSeconds, data: data85 };
                                     if (vErrors === null) {
-                                        vErrors = [err159];
+                                        vErrors = [err160];
                                     }
                                     else {
-                                        vErrors.push(err159);
+                                        vErrors.push(err160);
                                     }
                                     errors++;
                                 }
                             }
                         }
-                        if (data81.insecure !== undefined) {
-                            let data85 = data81.insecure;
-                            if (typeof data85 !== "boolean") {
-                                const err160 = { instancePath: instancePath + "/deploy/argocd/insecure", schemaPath: "#/properties/deploy/properties/argocd/properties/insecure/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema11.properties.deploy.properties.argocd.properties.insecure.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.insecure, data: data85 };
+                        if (data82.insecure !== undefined) {
+                            let data86 = data82.insecure;
+                            if (typeof data86 !== "boolean") {
+                                const err161 = { instancePath: instancePath + "/deploy/argocd/insecure", schemaPath: "#/properties/deploy/properties/argocd/properties/insecure/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema11.properties.deploy.properties.argocd.properties.insecure.type, parentSchema: schema11.properties.deploy.properties.argocd.properties.insecure, data: data86 };
                                 if (vErrors === null) {
-                                    vErrors = [err160];
+                                    vErrors = [err161];
                                 }
                                 else {
-                                    vErrors.push(err160);
+                                    vErrors.push(err161);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err161 = { instancePath: instancePath + "/deploy/argocd", schemaPath: "#/properties/deploy/properties/argocd/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.properties.argocd.type, parentSchema: schema11.properties.deploy.properties.argocd, data: data81 };
+                        const err162 = { instancePath: instancePath + "/deploy/argocd", schemaPath: "#/properties/deploy/properties/argocd/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.properties.argocd.type, parentSchema: schema11.properties.deploy.properties.argocd, data: data82 };
                         if (vErrors === null) {
-                            vErrors = [err161];
+                            vErrors = [err162];
                         }
                         else {
-                            vErrors.push(err161);
+                            vErrors.push(err162);
                         }
                         errors++;
                     }
                 }
-                if (data78.external !== undefined) {
-                    let data86 = data78.external;
-                    if (data86 && typeof data86 == "object" && !Array.isArray(data86)) {
-                        for (const key14 in data86) {
+                if (data79.external !== undefined) {
+                    let data87 = data79.external;
+                    if (data87 && typeof data87 == "object" && !Array.isArray(data87)) {
+                        for (const key14 in data87) {
                             if (!(key14 === "system")) {
-                                const err162 = { instancePath: instancePath + "/deploy/external", schemaPath: "#/properties/deploy/properties/external/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy.properties.external, data: data86 };
+                                const err163 = { instancePath: instancePath + "/deploy/external", schemaPath: "#/properties/deploy/properties/external/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key14 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.deploy.properties.external, data: data87 };
                                 if (vErrors === null) {
-                                    vErrors = [err162];
+                                    vErrors = [err163];
                                 }
                                 else {
-                                    vErrors.push(err162);
+                                    vErrors.push(err163);
                                 }
                                 errors++;
                             }
                         }
-                        if (data86.system !== undefined) {
-                            let data87 = data86.system;
-                            if (typeof data87 === "string") {
-                                if (func3(data87) < 1) {
-                                    const err163 = { instancePath: instancePath + "/deploy/external/system", schemaPath: "#/properties/deploy/properties/external/properties/system/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.deploy.properties.external.properties.system, data: data87 };
+                        if (data87.system !== undefined) {
+                            let data88 = data87.system;
+                            if (typeof data88 === "string") {
+                                if (func3(data88) < 1) {
+                                    const err164 = { instancePath: instancePath + "/deploy/external/system", schemaPath: "#/properties/deploy/properties/external/properties/system/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.deploy.properties.external.properties.system, data: data88 };
                                     if (vErrors === null) {
-                                        vErrors = [err163];
+                                        vErrors = [err164];
                                     }
                                     else {
-                                        vErrors.push(err163);
+                                        vErrors.push(err164);
                                     }
                                     errors++;
                                 }
                             }
                             else {
-                                const err164 = { instancePath: instancePath + "/deploy/external/system", schemaPath: "#/properties/deploy/properties/external/properties/system/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.external.properties.system.type, parentSchema: schema11.properties.deploy.properties.external.properties.system, data: data87 };
+                                const err165 = { instancePath: instancePath + "/deploy/external/system", schemaPath: "#/properties/deploy/properties/external/properties/system/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.deploy.properties.external.properties.system.type, parentSchema: schema11.properties.deploy.properties.external.properties.system, data: data88 };
                                 if (vErrors === null) {
-                                    vErrors = [err164];
+                                    vErrors = [err165];
                                 }
                                 else {
-                                    vErrors.push(err164);
+                                    vErrors.push(err165);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err165 = { instancePath: instancePath + "/deploy/external", schemaPath: "#/properties/deploy/properties/external/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.properties.external.type, parentSchema: schema11.properties.deploy.properties.external, data: data86 };
+                        const err166 = { instancePath: instancePath + "/deploy/external", schemaPath: "#/properties/deploy/properties/external/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.properties.external.type, parentSchema: schema11.properties.deploy.properties.external, data: data87 };
                         if (vErrors === null) {
-                            vErrors = [err165];
+                            vErrors = [err166];
                         }
                         else {
-                            vErrors.push(err165);
+                            vErrors.push(err166);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err166 = { instancePath: instancePath + "/deploy", schemaPath: "#/properties/deploy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.type, parentSchema: schema11.properties.deploy, data: data78 };
+                const err167 = { instancePath: instancePath + "/deploy", schemaPath: "#/properties/deploy/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.deploy.type, parentSchema: schema11.properties.deploy, data: data79 };
                 if (vErrors === null) {
-                    vErrors = [err166];
+                    vErrors = [err167];
                 }
                 else {
-                    vErrors.push(err166);
+                    vErrors.push(err167);
                 }
                 errors++;
             }
         }
         if (data.merge !== undefined) {
-            let data88 = data.merge;
-            if (data88 && typeof data88 == "object" && !Array.isArray(data88)) {
-                for (const key15 in data88) {
+            let data89 = data.merge;
+            if (data89 && typeof data89 == "object" && !Array.isArray(data89)) {
+                for (const key15 in data89) {
                     if (!(key15 === "mergeUnpromoted")) {
-                        const err167 = { instancePath: instancePath + "/merge", schemaPath: "#/properties/merge/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.merge, data: data88 };
-                        if (vErrors === null) {
-                            vErrors = [err167];
-                        }
-                        else {
-                            vErrors.push(err167);
-                        }
-                        errors++;
-                    }
-                }
-                if (data88.mergeUnpromoted !== undefined) {
-                    let data89 = data88.mergeUnpromoted;
-                    if (typeof data89 !== "boolean") {
-                        const err168 = { instancePath: instancePath + "/merge/mergeUnpromoted", schemaPath: "#/properties/merge/properties/mergeUnpromoted/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema11.properties.merge.properties.mergeUnpromoted.type, parentSchema: schema11.properties.merge.properties.mergeUnpromoted, data: data89 };
+                        const err168 = { instancePath: instancePath + "/merge", schemaPath: "#/properties/merge/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key15 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.merge, data: data89 };
                         if (vErrors === null) {
                             vErrors = [err168];
                         }
@@ -60346,52 +60356,55 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                         errors++;
                     }
                 }
+                if (data89.mergeUnpromoted !== undefined) {
+                    let data90 = data89.mergeUnpromoted;
+                    if (typeof data90 !== "boolean") {
+                        const err169 = { instancePath: instancePath + "/merge/mergeUnpromoted", schemaPath: "#/properties/merge/properties/mergeUnpromoted/type", keyword: "type", params: { type: "boolean" }, message: "must be boolean", schema: schema11.properties.merge.properties.mergeUnpromoted.type, parentSchema: schema11.properties.merge.properties.mergeUnpromoted, data: data90 };
+                        if (vErrors === null) {
+                            vErrors = [err169];
+                        }
+                        else {
+                            vErrors.push(err169);
+                        }
+                        errors++;
+                    }
+                }
             }
             else {
-                const err169 = { instancePath: instancePath + "/merge", schemaPath: "#/properties/merge/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.merge.type, parentSchema: schema11.properties.merge, data: data88 };
+                const err170 = { instancePath: instancePath + "/merge", schemaPath: "#/properties/merge/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.merge.type, parentSchema: schema11.properties.merge, data: data89 };
                 if (vErrors === null) {
-                    vErrors = [err169];
+                    vErrors = [err170];
                 }
                 else {
-                    vErrors.push(err169);
+                    vErrors.push(err170);
                 }
                 errors++;
             }
         }
         if (data.report !== undefined) {
-            let data90 = data.report;
-            if (data90 && typeof data90 == "object" && !Array.isArray(data90)) {
-                for (const key16 in data90) {
+            let data91 = data.report;
+            if (data91 && typeof data91 == "object" && !Array.isArray(data91)) {
+                for (const key16 in data91) {
                     if (!((key16 === "minimumVersions") || (key16 === "chartRepositories"))) {
-                        const err170 = { instancePath: instancePath + "/report", schemaPath: "#/properties/report/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report, data: data90 };
+                        const err171 = { instancePath: instancePath + "/report", schemaPath: "#/properties/report/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key16 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report, data: data91 };
                         if (vErrors === null) {
-                            vErrors = [err170];
+                            vErrors = [err171];
                         }
                         else {
-                            vErrors.push(err170);
+                            vErrors.push(err171);
                         }
                         errors++;
                     }
                 }
-                if (data90.minimumVersions !== undefined) {
-                    let data91 = data90.minimumVersions;
-                    if (Array.isArray(data91)) {
-                        const len15 = data91.length;
+                if (data91.minimumVersions !== undefined) {
+                    let data92 = data91.minimumVersions;
+                    if (Array.isArray(data92)) {
+                        const len15 = data92.length;
                         for (let i15 = 0; i15 < len15; i15++) {
-                            let data92 = data91[i15];
-                            if (data92 && typeof data92 == "object" && !Array.isArray(data92)) {
-                                if (data92.chart === undefined) {
-                                    const err171 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/required", keyword: "required", params: { missingProperty: "chart" }, message: "must have required property '" + "chart" + "'", schema: schema11.properties.report.properties.minimumVersions.items.required, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data92 };
-                                    if (vErrors === null) {
-                                        vErrors = [err171];
-                                    }
-                                    else {
-                                        vErrors.push(err171);
-                                    }
-                                    errors++;
-                                }
-                                if (data92.version === undefined) {
-                                    const err172 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/required", keyword: "required", params: { missingProperty: "version" }, message: "must have required property '" + "version" + "'", schema: schema11.properties.report.properties.minimumVersions.items.required, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data92 };
+                            let data93 = data92[i15];
+                            if (data93 && typeof data93 == "object" && !Array.isArray(data93)) {
+                                if (data93.chart === undefined) {
+                                    const err172 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/required", keyword: "required", params: { missingProperty: "chart" }, message: "must have required property '" + "chart" + "'", schema: schema11.properties.report.properties.minimumVersions.items.required, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data93 };
                                     if (vErrors === null) {
                                         vErrors = [err172];
                                     }
@@ -60400,72 +60413,69 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
-                                for (const key17 in data92) {
-                                    if (!(((key17 === "chart") || (key17 === "version")) || (key17 === "reason"))) {
-                                        const err173 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data92 };
-                                        if (vErrors === null) {
-                                            vErrors = [err173];
-                                        }
-                                        else {
-                                            vErrors.push(err173);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                if (data92.chart !== undefined) {
-                                    let data93 = data92.chart;
-                                    if (typeof data93 === "string") {
-                                        if (func3(data93) < 1) {
-                                            const err174 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/chart", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/chart/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.chart, data: data93 };
-                                            if (vErrors === null) {
-                                                vErrors = [err174];
-                                            }
-                                            else {
-                                                vErrors.push(err174);
-                                            }
-                                            errors++;
-                                        }
+                                if (data93.version === undefined) {
+                                    const err173 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/required", keyword: "required", params: { missingProperty: "version" }, message: "must have required property '" + "version" + "'", schema: schema11.properties.report.properties.minimumVersions.items.required, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data93 };
+                                    if (vErrors === null) {
+                                        vErrors = [err173];
                                     }
                                     else {
-                                        const err175 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/chart", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/chart/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.chart.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.chart, data: data93 };
+                                        vErrors.push(err173);
+                                    }
+                                    errors++;
+                                }
+                                for (const key17 in data93) {
+                                    if (!(((key17 === "chart") || (key17 === "version")) || (key17 === "reason"))) {
+                                        const err174 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key17 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data93 };
                                         if (vErrors === null) {
-                                            vErrors = [err175];
+                                            vErrors = [err174];
                                         }
                                         else {
-                                            vErrors.push(err175);
+                                            vErrors.push(err174);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data92.version !== undefined) {
-                                    let data94 = data92.version;
+                                if (data93.chart !== undefined) {
+                                    let data94 = data93.chart;
                                     if (typeof data94 === "string") {
                                         if (func3(data94) < 1) {
-                                            const err176 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/version", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/version/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.version, data: data94 };
+                                            const err175 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/chart", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/chart/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.chart, data: data94 };
                                             if (vErrors === null) {
-                                                vErrors = [err176];
+                                                vErrors = [err175];
                                             }
                                             else {
-                                                vErrors.push(err176);
+                                                vErrors.push(err175);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err177 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/version", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.version.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.version, data: data94 };
+                                        const err176 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/chart", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/chart/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.chart.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.chart, data: data94 };
                                         if (vErrors === null) {
-                                            vErrors = [err177];
+                                            vErrors = [err176];
                                         }
                                         else {
-                                            vErrors.push(err177);
+                                            vErrors.push(err176);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data92.reason !== undefined) {
-                                    let data95 = data92.reason;
-                                    if (typeof data95 !== "string") {
-                                        const err178 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/reason", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.reason.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.reason, data: data95 };
+                                if (data93.version !== undefined) {
+                                    let data95 = data93.version;
+                                    if (typeof data95 === "string") {
+                                        if (func3(data95) < 1) {
+                                            const err177 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/version", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/version/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.version, data: data95 };
+                                            if (vErrors === null) {
+                                                vErrors = [err177];
+                                            }
+                                            else {
+                                                vErrors.push(err177);
+                                            }
+                                            errors++;
+                                        }
+                                    }
+                                    else {
+                                        const err178 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/version", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/version/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.version.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.version, data: data95 };
                                         if (vErrors === null) {
                                             vErrors = [err178];
                                         }
@@ -60475,49 +60485,52 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                                         errors++;
                                     }
                                 }
+                                if (data93.reason !== undefined) {
+                                    let data96 = data93.reason;
+                                    if (typeof data96 !== "string") {
+                                        const err179 = { instancePath: instancePath + "/report/minimumVersions/" + i15 + "/reason", schemaPath: "#/properties/report/properties/minimumVersions/items/properties/reason/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.minimumVersions.items.properties.reason.type, parentSchema: schema11.properties.report.properties.minimumVersions.items.properties.reason, data: data96 };
+                                        if (vErrors === null) {
+                                            vErrors = [err179];
+                                        }
+                                        else {
+                                            vErrors.push(err179);
+                                        }
+                                        errors++;
+                                    }
+                                }
                             }
                             else {
-                                const err179 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.properties.minimumVersions.items.type, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data92 };
+                                const err180 = { instancePath: instancePath + "/report/minimumVersions/" + i15, schemaPath: "#/properties/report/properties/minimumVersions/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.properties.minimumVersions.items.type, parentSchema: schema11.properties.report.properties.minimumVersions.items, data: data93 };
                                 if (vErrors === null) {
-                                    vErrors = [err179];
+                                    vErrors = [err180];
                                 }
                                 else {
-                                    vErrors.push(err179);
+                                    vErrors.push(err180);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err180 = { instancePath: instancePath + "/report/minimumVersions", schemaPath: "#/properties/report/properties/minimumVersions/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema11.properties.report.properties.minimumVersions.type, parentSchema: schema11.properties.report.properties.minimumVersions, data: data91 };
+                        const err181 = { instancePath: instancePath + "/report/minimumVersions", schemaPath: "#/properties/report/properties/minimumVersions/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema11.properties.report.properties.minimumVersions.type, parentSchema: schema11.properties.report.properties.minimumVersions, data: data92 };
                         if (vErrors === null) {
-                            vErrors = [err180];
+                            vErrors = [err181];
                         }
                         else {
-                            vErrors.push(err180);
+                            vErrors.push(err181);
                         }
                         errors++;
                     }
                 }
-                if (data90.chartRepositories !== undefined) {
-                    let data96 = data90.chartRepositories;
-                    if (Array.isArray(data96)) {
-                        const len16 = data96.length;
+                if (data91.chartRepositories !== undefined) {
+                    let data97 = data91.chartRepositories;
+                    if (Array.isArray(data97)) {
+                        const len16 = data97.length;
                         for (let i16 = 0; i16 < len16; i16++) {
-                            let data97 = data96[i16];
-                            if (data97 && typeof data97 == "object" && !Array.isArray(data97)) {
-                                if (data97.chart === undefined) {
-                                    const err181 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/required", keyword: "required", params: { missingProperty: "chart" }, message: "must have required property '" + "chart" + "'", schema: schema11.properties.report.properties.chartRepositories.items.required, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data97 };
-                                    if (vErrors === null) {
-                                        vErrors = [err181];
-                                    }
-                                    else {
-                                        vErrors.push(err181);
-                                    }
-                                    errors++;
-                                }
-                                if (data97.repo === undefined) {
-                                    const err182 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/required", keyword: "required", params: { missingProperty: "repo" }, message: "must have required property '" + "repo" + "'", schema: schema11.properties.report.properties.chartRepositories.items.required, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data97 };
+                            let data98 = data97[i16];
+                            if (data98 && typeof data98 == "object" && !Array.isArray(data98)) {
+                                if (data98.chart === undefined) {
+                                    const err182 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/required", keyword: "required", params: { missingProperty: "chart" }, message: "must have required property '" + "chart" + "'", schema: schema11.properties.report.properties.chartRepositories.items.required, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data98 };
                                     if (vErrors === null) {
                                         vErrors = [err182];
                                     }
@@ -60526,112 +60539,122 @@ function validate10(data, { instancePath = "", parentData, parentDataProperty, r
                                     }
                                     errors++;
                                 }
-                                for (const key18 in data97) {
+                                if (data98.repo === undefined) {
+                                    const err183 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/required", keyword: "required", params: { missingProperty: "repo" }, message: "must have required property '" + "repo" + "'", schema: schema11.properties.report.properties.chartRepositories.items.required, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data98 };
+                                    if (vErrors === null) {
+                                        vErrors = [err183];
+                                    }
+                                    else {
+                                        vErrors.push(err183);
+                                    }
+                                    errors++;
+                                }
+                                for (const key18 in data98) {
                                     if (!((key18 === "chart") || (key18 === "repo"))) {
-                                        const err183 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data97 };
+                                        const err184 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/additionalProperties", keyword: "additionalProperties", params: { additionalProperty: key18 }, message: "must NOT have additional properties", schema: false, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data98 };
                                         if (vErrors === null) {
-                                            vErrors = [err183];
+                                            vErrors = [err184];
                                         }
                                         else {
-                                            vErrors.push(err183);
+                                            vErrors.push(err184);
                                         }
                                         errors++;
                                     }
                                 }
-                                if (data97.chart !== undefined) {
-                                    let data98 = data97.chart;
-                                    if (typeof data98 === "string") {
-                                        if (func3(data98) < 1) {
-                                            const err184 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/chart", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/chart/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.chart, data: data98 };
-                                            if (vErrors === null) {
-                                                vErrors = [err184];
-                                            }
-                                            else {
-                                                vErrors.push(err184);
-                                            }
-                                            errors++;
-                                        }
-                                    }
-                                    else {
-                                        const err185 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/chart", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/chart/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.chartRepositories.items.properties.chart.type, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.chart, data: data98 };
-                                        if (vErrors === null) {
-                                            vErrors = [err185];
-                                        }
-                                        else {
-                                            vErrors.push(err185);
-                                        }
-                                        errors++;
-                                    }
-                                }
-                                if (data97.repo !== undefined) {
-                                    let data99 = data97.repo;
+                                if (data98.chart !== undefined) {
+                                    let data99 = data98.chart;
                                     if (typeof data99 === "string") {
-                                        if (!pattern3.test(data99)) {
-                                            const err186 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/repo", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/repo/pattern", keyword: "pattern", params: { pattern: "^(https?|oci)://\\S+$" }, message: "must match pattern \"" + "^(https?|oci)://\\S+$" + "\"", schema: "^(https?|oci)://\\S+$", parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.repo, data: data99 };
+                                        if (func3(data99) < 1) {
+                                            const err185 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/chart", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/chart/minLength", keyword: "minLength", params: { limit: 1 }, message: "must NOT have fewer than 1 characters", schema: 1, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.chart, data: data99 };
                                             if (vErrors === null) {
-                                                vErrors = [err186];
+                                                vErrors = [err185];
                                             }
                                             else {
-                                                vErrors.push(err186);
+                                                vErrors.push(err185);
                                             }
                                             errors++;
                                         }
                                     }
                                     else {
-                                        const err187 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/repo", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/repo/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.chartRepositories.items.properties.repo.type, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.repo, data: data99 };
+                                        const err186 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/chart", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/chart/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.chartRepositories.items.properties.chart.type, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.chart, data: data99 };
                                         if (vErrors === null) {
-                                            vErrors = [err187];
+                                            vErrors = [err186];
                                         }
                                         else {
-                                            vErrors.push(err187);
+                                            vErrors.push(err186);
+                                        }
+                                        errors++;
+                                    }
+                                }
+                                if (data98.repo !== undefined) {
+                                    let data100 = data98.repo;
+                                    if (typeof data100 === "string") {
+                                        if (!pattern3.test(data100)) {
+                                            const err187 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/repo", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/repo/pattern", keyword: "pattern", params: { pattern: "^(https?|oci)://\\S+$" }, message: "must match pattern \"" + "^(https?|oci)://\\S+$" + "\"", schema: "^(https?|oci)://\\S+$", parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.repo, data: data100 };
+                                            if (vErrors === null) {
+                                                vErrors = [err187];
+                                            }
+                                            else {
+                                                vErrors.push(err187);
+                                            }
+                                            errors++;
+                                        }
+                                    }
+                                    else {
+                                        const err188 = { instancePath: instancePath + "/report/chartRepositories/" + i16 + "/repo", schemaPath: "#/properties/report/properties/chartRepositories/items/properties/repo/type", keyword: "type", params: { type: "string" }, message: "must be string", schema: schema11.properties.report.properties.chartRepositories.items.properties.repo.type, parentSchema: schema11.properties.report.properties.chartRepositories.items.properties.repo, data: data100 };
+                                        if (vErrors === null) {
+                                            vErrors = [err188];
+                                        }
+                                        else {
+                                            vErrors.push(err188);
                                         }
                                         errors++;
                                     }
                                 }
                             }
                             else {
-                                const err188 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.properties.chartRepositories.items.type, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data97 };
+                                const err189 = { instancePath: instancePath + "/report/chartRepositories/" + i16, schemaPath: "#/properties/report/properties/chartRepositories/items/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.properties.chartRepositories.items.type, parentSchema: schema11.properties.report.properties.chartRepositories.items, data: data98 };
                                 if (vErrors === null) {
-                                    vErrors = [err188];
+                                    vErrors = [err189];
                                 }
                                 else {
-                                    vErrors.push(err188);
+                                    vErrors.push(err189);
                                 }
                                 errors++;
                             }
                         }
                     }
                     else {
-                        const err189 = { instancePath: instancePath + "/report/chartRepositories", schemaPath: "#/properties/report/properties/chartRepositories/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema11.properties.report.properties.chartRepositories.type, parentSchema: schema11.properties.report.properties.chartRepositories, data: data96 };
+                        const err190 = { instancePath: instancePath + "/report/chartRepositories", schemaPath: "#/properties/report/properties/chartRepositories/type", keyword: "type", params: { type: "array" }, message: "must be array", schema: schema11.properties.report.properties.chartRepositories.type, parentSchema: schema11.properties.report.properties.chartRepositories, data: data97 };
                         if (vErrors === null) {
-                            vErrors = [err189];
+                            vErrors = [err190];
                         }
                         else {
-                            vErrors.push(err189);
+                            vErrors.push(err190);
                         }
                         errors++;
                     }
                 }
             }
             else {
-                const err190 = { instancePath: instancePath + "/report", schemaPath: "#/properties/report/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.type, parentSchema: schema11.properties.report, data: data90 };
+                const err191 = { instancePath: instancePath + "/report", schemaPath: "#/properties/report/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.properties.report.type, parentSchema: schema11.properties.report, data: data91 };
                 if (vErrors === null) {
-                    vErrors = [err190];
+                    vErrors = [err191];
                 }
                 else {
-                    vErrors.push(err190);
+                    vErrors.push(err191);
                 }
                 errors++;
             }
         }
     }
     else {
-        const err191 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.type, parentSchema: schema11, data };
+        const err192 = { instancePath, schemaPath: "#/type", keyword: "type", params: { type: "object" }, message: "must be object", schema: schema11.type, parentSchema: schema11, data };
         if (vErrors === null) {
-            vErrors = [err191];
+            vErrors = [err192];
         }
         else {
-            vErrors.push(err191);
+            vErrors.push(err192);
         }
         errors++;
     }
@@ -60728,6 +60751,7 @@ function defaultConfig() {
         },
         merge: { mergeUnpromoted: true },
         report: { minimumVersions: [], chartRepositories: [] },
+        statuses: 'per-environment',
     };
 }
 /** Every directory below `clusters/` holding a kustomization, named by its path below it. */
@@ -60951,6 +60975,7 @@ function config_normalize(raw, file) {
             })),
             chartRepositories: raw.report?.chartRepositories ?? [],
         },
+        statuses: raw.statuses ?? defaults.statuses,
     };
 }
 /** `{1}-{2}`… for a glob's captures, `{basename}` for a literal path. */
