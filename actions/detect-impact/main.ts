@@ -1,6 +1,5 @@
 import { resolve } from 'node:path'
 import * as core from '@actions/core'
-import * as github from '@actions/github'
 import {
   defineContract,
   failAction,
@@ -14,6 +13,7 @@ import { statusDescription } from '../lib/statuses.js'
 import { Git } from '../lib/git/git.js'
 import { detectImpact, type DetectResult } from '../lib/kustomize/impact.js'
 import {
+  workflowEvent,
   type EventPayload,
   type MergeGroupPayload,
   type PullRequestPayload,
@@ -207,8 +207,9 @@ export function summaryMarkdown(result: DetectResult): string {
 
 export async function run(): Promise<void> {
   try {
-    const { context } = github
-    const inputs = parseInputs(context.eventName, context.payload)
+    // Not @actions/github: the event is all this action needs of it.
+    const { eventName, payload } = workflowEvent()
+    const inputs = parseInputs(eventName, payload)
     const repoDir = resolve(process.env.GITHUB_WORKSPACE ?? process.cwd(), inputs.workingDirectory)
     const git = new Git(repoDir)
     const { base, head } = await revisionsFromTestMerge(git, inputs)
