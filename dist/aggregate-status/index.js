@@ -30941,7 +30941,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3797);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(883);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -30950,7 +30950,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 3797:
+/***/ 883:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -40923,6 +40923,31 @@ async function setAggregateStatus(client, repo, options) {
     if (!statuses_sameStatus(statuses.get(PIPELINE_CONTEXT), status))
         await statuses_setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./actions/lib/github/events.js
+// The webhook payloads the actions read, typed from GitHub's published
+// webhook description (@octokit/openapi-webhooks-types, generated from the
+// same OpenAPI webhooks spec the simulator validates against). Deeply
+// partial: a payload can be hand-made (workflow_dispatch, a test, a replay),
+// so every read still checks that the value is there.
+
+/**
+ * The event that started the run, read as @actions/github's `context` reads
+ * it (GITHUB_EVENT_NAME; the JSON at GITHUB_EVENT_PATH, `{}` without one),
+ * for an action that needs nothing else of that package: loading it (Octokit
+ * and its plugins) cost detect-impact ~4.5 MiB of peak memory.
+ */
+function workflowEvent(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    let payload = {};
+    if (path && existsSync(path))
+        payload = JSON.parse(readFileSync(path, 'utf8'));
+    else if (path)
+        process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist\n`);
+    return { eventName: env.GITHUB_EVENT_NAME ?? '', payload };
 }
 
 ;// CONCATENATED MODULE: ./actions/aggregate-status/main.js

@@ -42761,7 +42761,7 @@ exports.visitAsync = visitAsync;
 /***/ ((__webpack_module__, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(__webpack_module__, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2007);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7554);
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .eF)();
 
@@ -42770,7 +42770,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 2007:
+/***/ 7554:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -67023,6 +67023,29 @@ async function react(state, content) {
         // Feedback only: a missing reaction must not fail the promotion.
         state.settings.log(`could not react ${content}: ${errors_errorMessage(error)}`);
     }
+}
+
+;// CONCATENATED MODULE: ./actions/lib/github/events.js
+// The webhook payloads the actions read, typed from GitHub's published
+// webhook description (@octokit/openapi-webhooks-types, generated from the
+// same OpenAPI webhooks spec the simulator validates against). Deeply
+// partial: a payload can be hand-made (workflow_dispatch, a test, a replay),
+// so every read still checks that the value is there.
+
+/**
+ * The event that started the run, read as @actions/github's `context` reads
+ * it (GITHUB_EVENT_NAME; the JSON at GITHUB_EVENT_PATH, `{}` without one),
+ * for an action that needs nothing else of that package: loading it (Octokit
+ * and its plugins) cost detect-impact ~4.5 MiB of peak memory.
+ */
+function workflowEvent(env = process.env) {
+    const path = env.GITHUB_EVENT_PATH;
+    let payload = {};
+    if (path && existsSync(path))
+        payload = JSON.parse(readFileSync(path, 'utf8'));
+    else if (path)
+        process.stdout.write(`GITHUB_EVENT_PATH ${path} does not exist\n`);
+    return { eventName: env.GITHUB_EVENT_NAME ?? '', payload };
 }
 
 ;// CONCATENATED MODULE: ./actions/promote/main.js
