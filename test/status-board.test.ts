@@ -289,6 +289,32 @@ describe('planBoardWrites', () => {
     expect(write?.checkRunId).toBeUndefined()
   })
 
+  it('takes an environment an external CD reports off the board, and names it under the table', () => {
+    const boards = new Map([
+      [
+        'production',
+        board('production', 4, {
+          'p-1': entry('pending', 'waiting for Kargo'),
+          'p-2': entry('pending', 'waiting'),
+        }),
+      ],
+    ])
+    const [write] = planBoardWrites({
+      boards,
+      changes: changes('production', status('p-2', 'success', 'deployed')),
+      external: new Map([['production', ['p-1']]]),
+    })
+    expect(write).toMatchObject({
+      checkRunId: 4,
+      conclusion: 'success',
+      output: { title: '1/1 succeeded' },
+    })
+    expect([...(parseBoardMarker(write?.output.text, 'production')?.keys() ?? [])]).toEqual(['p-2'])
+    expect(write?.output.summary).toContain(
+      'Reported through their own commit status `fleet-promote/<environment>`: p-1.',
+    )
+  })
+
   it('rewrites a board whose marker it cannot read, one write per changed stage in name order', () => {
     const writes = planBoardWrites({
       boards: new Map([['testing', board('testing', 2, undefined)]]),

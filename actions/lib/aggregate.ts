@@ -19,6 +19,7 @@ import { parseChildBranch } from './children.js'
 import type { GitHubClient } from './github/client.js'
 import {
   environmentContext,
+  PIPELINE_CONTEXT,
   sameStatus,
   statusDescription,
   STATUS_CONTEXT_PREFIX,
@@ -30,7 +31,7 @@ import { readStatuses } from './github/status-board.js'
 import type { StatusesMode } from './status-board.js'
 import { childrenOf, listOpenPulls, type PullSummary } from './github/pulls.js'
 
-export const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`
+export { PIPELINE_CONTEXT } from './statuses.js'
 
 export type AggregateState = 'success' | 'failure' | 'pending'
 

@@ -20,7 +20,7 @@
 // as in per-environment mode.
 
 import { gunzipSync, gzipSync } from 'node:zlib'
-import { fitItems, link, plural, table, untrusted } from './markdown.js'
+import { fitItems, link, nameList, plural, table, untrusted } from './markdown.js'
 import {
   sameStatus,
   statusDescription,
@@ -149,6 +149,8 @@ export interface BoardPlanInput {
   changes: ReadonlyMap<string, ReadonlyMap<string, CommitStatus>>
   /** The run whose job summary lists everything (linked when a summary is cut). */
   runUrl?: string
+  /** stage → its environments an external CD's commit status speaks for: off the board, named under it. */
+  external?: ReadonlyMap<string, readonly string[]>
 }
 
 /**
@@ -161,11 +163,13 @@ export function planBoardWrites(input: BoardPlanInput): CheckRunWrite[] {
   const writes: CheckRunWrite[] = []
   for (const [stage, changed] of [...input.changes].sort(([a], [b]) => a.localeCompare(b))) {
     const board = input.boards.get(stage)
+    const external = input.external?.get(stage) ?? []
     const entries = new Map(board?.entries ?? [])
     for (const [environment, status] of changed) entries.set(environment, entryOf(status))
+    for (const environment of external) entries.delete(environment)
     const next = fitMarker(stage, entries)
     if (board?.entries && sameEntries(board.entries, next.entries)) continue
-    const rendered = renderBoard(stage, next.entries, next.text, input.runUrl)
+    const rendered = renderBoard(stage, next.entries, next.text, input.runUrl, external)
     const reopen = board !== undefined && board.completed && rendered.status !== 'completed'
     writes.push({
       stage,
@@ -305,6 +309,7 @@ export function renderBoard(
   entries: ReadonlyMap<string, BoardEntry>,
   text: string,
   runUrl?: string,
+  external: readonly string[] = [],
 ): Omit<CheckRunWrite, 'stage' | 'name' | 'checkRunId'> {
   const rows = [...entries].sort(
     ([a, x], [b, y]) => ORDER[x.state] - ORDER[y.state] || a.localeCompare(b),
@@ -333,6 +338,9 @@ export function renderBoard(
           ]),
         ),
         more,
+        external.length > 0
+          ? `Reported through their own commit status \`fleet-promote/<environment>\`: ${untrusted(nameList([...external].sort(), 20))}.`
+          : '',
       ]
         .filter(Boolean)
         .join('\n\n'),

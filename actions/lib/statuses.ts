@@ -3,6 +3,8 @@
 
 export const STATUS_CONTEXT_PREFIX = 'fleet-promote/'
 export const MAX_STATUS_DESCRIPTION = 140
+/** The gate (aggregate.ts): a commit status in both `statuses` modes. */
+export const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`
 
 export type StatusState = 'pending' | 'success' | 'failure' | 'error'
 

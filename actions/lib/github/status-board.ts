@@ -21,6 +21,7 @@ import {
   type StatusesMode,
 } from '../status-board.js'
 import {
+  PIPELINE_CONTEXT,
   sameStatus,
   statusDescription,
   STATUS_CONTEXT_PREFIX,
@@ -117,11 +118,25 @@ export class StatusWriter {
     const writes = planBoardWrites({
       boards: await readBoards(this.client, this.repo, this.sha),
       changes: this.pending,
+      external: this.external(),
       ...(this.options.runUrl ? { runUrl: this.options.runUrl } : {}),
     })
     for (const write of writes) await this.write(write)
     this.pending.clear()
     return writes.length
+  }
+
+  /** By stage, the environments whose state a commit status (an external CD's) holds. */
+  private external(): Map<string, string[]> {
+    const external = new Map<string, string[]>()
+    for (const [context, status] of this.options.current) {
+      if (status.board !== undefined || context === PIPELINE_CONTEXT) continue
+      if (!context.startsWith(STATUS_CONTEXT_PREFIX)) continue
+      const environment = context.slice(STATUS_CONTEXT_PREFIX.length)
+      const stage = this.options.stageOf(environment)
+      if (stage !== undefined) external.set(stage, [...(external.get(stage) ?? []), environment])
+    }
+    return external
   }
 
   private async write(write: CheckRunWrite): Promise<void> {
