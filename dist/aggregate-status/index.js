@@ -39213,7 +39213,7 @@ measure = (text) => text.length) {
     return text;
 }
 /** `a, b, c` or `a, b, …, h and 4 more` (plain text, for one-line descriptions). */
-function nameList(names, max = 8) {
+function markdown_nameList(names, max = 8) {
     return names.length > max
         ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
         : names.join(', ');
@@ -39471,6 +39471,8 @@ function childTitle(parent, environment, parentTitle) {
 // environment. GitHub rejects descriptions over 140 characters with a 422.
 const statuses_STATUS_CONTEXT_PREFIX = 'fleet-promote/';
 const MAX_STATUS_DESCRIPTION = 140;
+/** The gate (aggregate.ts): a commit status in both `statuses` modes. */
+const statuses_PIPELINE_CONTEXT = `${statuses_STATUS_CONTEXT_PREFIX}pipeline`;
 /** `fleet-promote/<environment>` */
 function environmentContext(environment) {
     return `${statuses_STATUS_CONTEXT_PREFIX}${environment}`;
@@ -39632,13 +39634,16 @@ function status_board_planBoardWrites(input) {
     const writes = [];
     for (const [stage, changed] of [...input.changes].sort(([a], [b]) => a.localeCompare(b))) {
         const board = input.boards.get(stage);
+        const external = input.external?.get(stage) ?? [];
         const entries = new Map(board?.entries ?? []);
         for (const [environment, status] of changed)
             entries.set(environment, entryOf(status));
+        for (const environment of external)
+            entries.delete(environment);
         const next = fitMarker(stage, entries);
         if (board?.entries && sameEntries(board.entries, next.entries))
             continue;
-        const rendered = renderBoard(stage, next.entries, next.text, input.runUrl);
+        const rendered = renderBoard(stage, next.entries, next.text, input.runUrl, external);
         const reopen = board !== undefined && board.completed && rendered.status !== 'completed';
         writes.push({
             stage,
@@ -39750,7 +39755,7 @@ function shorten(text, max) {
 }
 const ORDER = { failure: 0, error: 0, pending: 1, success: 2 };
 /** The check run's status, conclusion, title and summary (a table of every environment, failures first, cut at GitHub's limit). */
-function renderBoard(stage, entries, text, runUrl) {
+function renderBoard(stage, entries, text, runUrl, external = []) {
     const rows = [...entries].sort(([a, x], [b, y]) => ORDER[x.state] - ORDER[y.state] || a.localeCompare(b));
     const count = (...states) => rows.filter(([, entry]) => states.includes(entry.state)).length;
     const failed = count('failure', 'error');
@@ -39768,6 +39773,9 @@ function renderBoard(stage, entries, text, runUrl) {
             untrusted(entry.description),
         ])),
         more,
+        external.length > 0
+            ? `Reported through their own commit status \`fleet-promote/<environment>\`: ${untrusted(nameList([...external].sort(), 20))}.`
+            : '',
     ]
         .filter(Boolean)
         .join('\n\n'), { noun: 'environments', url: runUrl }, byteLength);
@@ -39865,12 +39873,28 @@ class StatusWriter {
         const writes = planBoardWrites({
             boards: await readBoards(this.client, this.repo, this.sha),
             changes: this.pending,
+            external: this.external(),
             ...(this.options.runUrl ? { runUrl: this.options.runUrl } : {}),
         });
         for (const write of writes)
             await this.write(write);
         this.pending.clear();
         return writes.length;
+    }
+    /** By stage, the environments whose state a commit status (an external CD's) holds. */
+    external() {
+        const external = new Map();
+        for (const [context, status] of this.options.current) {
+            if (status.board !== undefined || context === PIPELINE_CONTEXT)
+                continue;
+            if (!context.startsWith(STATUS_CONTEXT_PREFIX))
+                continue;
+            const environment = context.slice(STATUS_CONTEXT_PREFIX.length);
+            const stage = this.options.stageOf(environment);
+            if (stage !== undefined)
+                external.set(stage, [...(external.get(stage) ?? []), environment]);
+        }
+        return external;
     }
     async write(write) {
         const body = {
@@ -40824,7 +40848,7 @@ async function listReviews(client, repo, number) {
 
 
 
-const PIPELINE_CONTEXT = `${statuses_STATUS_CONTEXT_PREFIX}pipeline`;
+
 /**
  * success only when every impacted environment's latest status is success;
  * failure when any is failure or error; pending otherwise. A missing or
@@ -40834,7 +40858,7 @@ const PIPELINE_CONTEXT = `${statuses_STATUS_CONTEXT_PREFIX}pipeline`;
 function computeAggregate(statuses, impactedEnvs) {
     const latest = new Map();
     for (const status of statuses) {
-        if (status.context === PIPELINE_CONTEXT)
+        if (status.context === statuses_PIPELINE_CONTEXT)
             continue;
         if (!latest.has(status.context))
             latest.set(status.context, status);
@@ -40857,14 +40881,14 @@ function computeAggregate(statuses, impactedEnvs) {
     if (failed.length > 0) {
         return {
             state: 'failure',
-            description: statuses_statusDescription(`failed: ${nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
+            description: statuses_statusDescription(`failed: ${markdown_nameList(failed, 6)} (${succeeded}/${total} succeeded)`),
             environments,
         };
     }
     if (waiting.length > 0) {
         return {
             state: 'pending',
-            description: statuses_statusDescription(`${succeeded}/${total} succeeded; waiting for ${nameList(waiting, 6)}`),
+            description: statuses_statusDescription(`${succeeded}/${total} succeeded; waiting for ${markdown_nameList(waiting, 6)}`),
             environments,
         };
     }
@@ -40877,7 +40901,7 @@ function computeAggregate(statuses, impactedEnvs) {
 /** Environments with a `fleet-promote/<environment>` context among the statuses. */
 function environmentsWithStatus(contexts) {
     return [...contexts]
-        .filter((context) => context.startsWith(statuses_STATUS_CONTEXT_PREFIX) && context !== PIPELINE_CONTEXT)
+        .filter((context) => context.startsWith(statuses_STATUS_CONTEXT_PREFIX) && context !== statuses_PIPELINE_CONTEXT)
         .map((context) => context.slice(statuses_STATUS_CONTEXT_PREFIX.length))
         .filter((name) => name.length > 0);
 }
@@ -40905,7 +40929,7 @@ async function setAggregateStatus(client, repo, options) {
         return {
             written: false,
             state: 'unknown',
-            description: `no impact known for ${options.sha.slice(0, 7)} yet; ${PIPELINE_CONTEXT} left unset`,
+            description: `no impact known for ${options.sha.slice(0, 7)} yet; ${statuses_PIPELINE_CONTEXT} left unset`,
             impacted: [],
         };
     }
@@ -40914,13 +40938,13 @@ async function setAggregateStatus(client, repo, options) {
         ? computeAggregate(list, impacted)
         : { state: 'failure', description: statuses_statusDescription(options.failure), environments: [] };
     const status = {
-        context: PIPELINE_CONTEXT,
+        context: statuses_PIPELINE_CONTEXT,
         state: result.state,
         description: result.description,
         ...(options.targetUrl ? { targetUrl: options.targetUrl } : {}),
     };
     // Written only when it changes: a re-run, or a run that changed nothing, costs no write.
-    if (!statuses_sameStatus(statuses.get(PIPELINE_CONTEXT), status))
+    if (!statuses_sameStatus(statuses.get(statuses_PIPELINE_CONTEXT), status))
         await statuses_setStatus(client, repo, options.sha, status);
     return { ...result, written: true, impacted: [...impacted].sort() };
 }
@@ -41022,8 +41046,8 @@ function eventCommit(eventName, payload) {
         case 'status': {
             const status = payload;
             const context = text(status.context);
-            if (context === PIPELINE_CONTEXT)
-                return { skip: `${PIPELINE_CONTEXT} changed; it never depends on itself` };
+            if (context === statuses_PIPELINE_CONTEXT)
+                return { skip: `${statuses_PIPELINE_CONTEXT} changed; it never depends on itself` };
             if (!context.startsWith(statuses_STATUS_CONTEXT_PREFIX))
                 return {
                     skip: `status ${context || '(no context)'} is not fleet-promote's; the gate reads only ${statuses_STATUS_CONTEXT_PREFIX}<environment>`,
@@ -41096,10 +41120,10 @@ async function run() {
             ? `${context.serverUrl}/${context.repo.owner}/${context.repo.repo}/actions/runs/${process.env.GITHUB_RUN_ID}`
             : undefined;
         const outcome = await aggregate(client, context.repo, inputs, context.eventName, context.payload, runUrl);
-        info(`${PIPELINE_CONTEXT}: ${outcome.state}: ${outcome.description}`);
+        info(`${statuses_PIPELINE_CONTEXT}: ${outcome.state}: ${outcome.description}`);
         writeOutputs(core_namespaceObject, contract, { state: outcome.state, description: outcome.description });
         await summary
-            .addRaw(`### ${PIPELINE_CONTEXT}: ${outcome.state}\n\n${outcome.description.replace(/[<>`|]/g, '\\$&')}\n`)
+            .addRaw(`### ${statuses_PIPELINE_CONTEXT}: ${outcome.state}\n\n${outcome.description.replace(/[<>`|]/g, '\\$&')}\n`)
             .write();
     }
     catch (error) {

@@ -43532,6 +43532,8 @@ async function noteRateLimitWaits(io, ledger) {
 // environment. GitHub rejects descriptions over 140 characters with a 422.
 const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
 const MAX_STATUS_DESCRIPTION = 140;
+/** The gate (aggregate.ts): a commit status in both `statuses` modes. */
+const PIPELINE_CONTEXT = (/* unused pure expression or super */ null && (`${STATUS_CONTEXT_PREFIX}pipeline`));
 /** `fleet-promote/<environment>` */
 function environmentContext(environment) {
     return `${STATUS_CONTEXT_PREFIX}${environment}`;

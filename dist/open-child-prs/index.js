@@ -51295,6 +51295,8 @@ function childTitle(parent, environment, parentTitle) {
 // environment. GitHub rejects descriptions over 140 characters with a 422.
 const STATUS_CONTEXT_PREFIX = 'fleet-promote/';
 const MAX_STATUS_DESCRIPTION = 140;
+/** The gate (aggregate.ts): a commit status in both `statuses` modes. */
+const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
 /** `fleet-promote/<environment>` */
 function environmentContext(environment) {
     return `${STATUS_CONTEXT_PREFIX}${environment}`;
@@ -51456,13 +51458,16 @@ function planBoardWrites(input) {
     const writes = [];
     for (const [stage, changed] of [...input.changes].sort(([a], [b]) => a.localeCompare(b))) {
         const board = input.boards.get(stage);
+        const external = input.external?.get(stage) ?? [];
         const entries = new Map(board?.entries ?? []);
         for (const [environment, status] of changed)
             entries.set(environment, entryOf(status));
+        for (const environment of external)
+            entries.delete(environment);
         const next = fitMarker(stage, entries);
         if (board?.entries && sameEntries(board.entries, next.entries))
             continue;
-        const rendered = renderBoard(stage, next.entries, next.text, input.runUrl);
+        const rendered = renderBoard(stage, next.entries, next.text, input.runUrl, external);
         const reopen = board !== undefined && board.completed && rendered.status !== 'completed';
         writes.push({
             stage,
@@ -51574,7 +51579,7 @@ function shorten(text, max) {
 }
 const ORDER = { failure: 0, error: 0, pending: 1, success: 2 };
 /** The check run's status, conclusion, title and summary (a table of every environment, failures first, cut at GitHub's limit). */
-function renderBoard(stage, entries, text, runUrl) {
+function renderBoard(stage, entries, text, runUrl, external = []) {
     const rows = [...entries].sort(([a, x], [b, y]) => ORDER[x.state] - ORDER[y.state] || a.localeCompare(b));
     const count = (...states) => rows.filter(([, entry]) => states.includes(entry.state)).length;
     const failed = count('failure', 'error');
@@ -51592,6 +51597,9 @@ function renderBoard(stage, entries, text, runUrl) {
             untrusted(entry.description),
         ])),
         more,
+        external.length > 0
+            ? `Reported through their own commit status \`fleet-promote/<environment>\`: ${untrusted(nameList([...external].sort(), 20))}.`
+            : '',
     ]
         .filter(Boolean)
         .join('\n\n'), { noun: 'environments', url: runUrl }, byteLength);
@@ -51689,12 +51697,28 @@ class StatusWriter {
         const writes = planBoardWrites({
             boards: await readBoards(this.client, this.repo, this.sha),
             changes: this.pending,
+            external: this.external(),
             ...(this.options.runUrl ? { runUrl: this.options.runUrl } : {}),
         });
         for (const write of writes)
             await this.write(write);
         this.pending.clear();
         return writes.length;
+    }
+    /** By stage, the environments whose state a commit status (an external CD's) holds. */
+    external() {
+        const external = new Map();
+        for (const [context, status] of this.options.current) {
+            if (status.board !== undefined || context === PIPELINE_CONTEXT)
+                continue;
+            if (!context.startsWith(STATUS_CONTEXT_PREFIX))
+                continue;
+            const environment = context.slice(STATUS_CONTEXT_PREFIX.length);
+            const stage = this.options.stageOf(environment);
+            if (stage !== undefined)
+                external.set(stage, [...(external.get(stage) ?? []), environment]);
+        }
+        return external;
     }
     async write(write) {
         const body = {
@@ -52648,7 +52672,7 @@ async function listReviews(client, repo, number) {
 
 
 
-const PIPELINE_CONTEXT = `${STATUS_CONTEXT_PREFIX}pipeline`;
+
 /**
  * success only when every impacted environment's latest status is success;
  * failure when any is failure or error; pending otherwise. A missing or
