@@ -1,7 +1,7 @@
 // What the whole flow asks of GitHub with shared WET branches (one per stage,
-// a folder per environment), counted on the simulator at two fleet sizes:
-// apart from the commit statuses, no step may cost more for more
-// environments, and the reads each step makes once stay once.
+// a folder per environment) and per-stage statuses, counted on the simulator
+// at two fleet sizes: no step may cost more for more environments, and the
+// reads each step makes once stay once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RequestLogEntry } from './support/github/index.js'
 import { startScaleFlow } from './support/scale-flow.js'
@@ -14,10 +14,8 @@ const STEPS = [
   'promote production',
   'merge-cleanup',
 ]
-/** Statuses are per environment until per-stage statuses; everything else must not be. */
-const isStatus = (route: string) => /\/statuses\/|\/commits\/\{ref\}\/status$/.test(route)
 
-/** Each step's requests by route (git smart-HTTP and statuses apart), for one fleet size. */
+/** Each step's requests by route (git smart-HTTP apart), for one fleet size. */
 async function costs(n: number): Promise<Map<string, Record<string, number>>> {
   const flow = await startScaleFlow({
     n,
@@ -29,7 +27,7 @@ async function costs(n: number): Promise<Map<string, Record<string, number>>> {
       '    branch: "env/{stage}"',
       '    path: "{name}"',
     ],
-    extra: ['  deployments: per-stage'],
+    extra: ['  deployments: per-stage', 'statuses: per-stage'],
   })
   const steps = new Map<string, Record<string, number>>()
   const measure = async (step: string, action: () => Promise<unknown>) => {
@@ -61,7 +59,7 @@ async function costs(n: number): Promise<Map<string, Record<string, number>>> {
 function byRoute(requests: readonly RequestLogEntry[]): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const { route } of requests)
-    if (!route.includes('.git/') && !isStatus(route)) counts[route] = (counts[route] ?? 0) + 1
+    if (!route.includes('.git/')) counts[route] = (counts[route] ?? 0) + 1
   return counts
 }
 

@@ -98,7 +98,7 @@ const MODES: Mode[] = [
       '    branch: "env/{stage}"',
       '    path: "{name}"',
     ],
-    extra: ['  deployments: per-stage'],
+    extra: ['  deployments: per-stage', 'statuses: per-stage'],
     stages: 3,
     // Stated for N = 500 in 3 stages; smaller fleets must meet them too.
     targets: (run) => [
