@@ -86,6 +86,31 @@ describe('batchOf counts a deployment per environment or once per stage', () => 
   })
 })
 
+describe('batchOf with statuses: per-stage', () => {
+  const envs = (
+    count: number,
+    stage: { name: string; backend: 'argocd' | 'merge'; waves?: string[] },
+  ) => Array.from({ length: count }, () => ({ stage }))
+
+  it.each([
+    // the stage's check run once, its deployment once: 450 environments in one run
+    ['stage', [], 1 + 3],
+    // one check-run write per wave: two waves and the last of the rest
+    ['stage', ['eu-*', 'us-*'], 3 + 3],
+    ['none', [], 1],
+    // a deployment each still costs per environment
+    ['environment', [], 450 * 3 + 1],
+  ] as const)('deployments %s, waves %j: %i content-creating requests', (scope, waves, total) => {
+    const batch = batchOf(
+      envs(450, { name: 'production', backend: 'argocd', waves: [...waves] }),
+      new Map([['production', scope]]),
+      { statuses: 'per-stage' },
+    )
+    expect(batch.total).toBe(total)
+    expect(batch.deploy).toHaveLength(total <= 440 ? 450 : 146)
+  })
+})
+
 describe.each([
   ['per-stage', ['testing']],
   ['off', []],

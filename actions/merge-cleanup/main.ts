@@ -23,7 +23,7 @@ export const contract = defineContract({
   inputs: {
     token: {
       description:
-        'GitHub token with contents, pull-requests and issues write access (it pushes child branches, merges and closes child PRs, deletes branches and comments on the parent).',
+        'GitHub token with contents, pull-requests and issues write access (it pushes child branches, merges and closes child PRs, deletes branches and comments on the parent), and statuses (checks with `statuses: per-stage`) for the stale children of other parents.',
       required: true,
     },
     config: {

@@ -27,7 +27,7 @@ export const contract = defineContract({
   inputs: {
     token: {
       description:
-        'Token that can push branches and write pull requests, issues and statuses (a GitHub App token lets child PR CI run).',
+        'Token that can push branches and write pull requests, issues and statuses, and checks with `statuses: per-stage` (a GitHub App token lets child PR CI run).',
       required: true,
     },
     'rendered-dir': {

@@ -5,10 +5,14 @@
 // the first batch; every environment it deploys then counts as "already
 // deployed", so the same command again continues with the next.
 
-import type { DeployBackend } from '../lib/config/types.js'
+import type { DeployBackend, StatusesMode } from '../lib/config/types.js'
 import type { DeploymentScope } from './deployments.js'
 
-/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its GitHub deployment apart. */
+/**
+ * Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its
+ * GitHub deployment apart. With `statuses: per-stage` there are none: the
+ * stage's check run is written once per wave for all of them.
+ */
 export const CREATING_PER_ENVIRONMENT: Record<DeployBackend, number> = {
   // the environment's status
   argocd: 1,
@@ -33,7 +37,7 @@ export const CONTENT_CREATING_RESERVE = 60
 
 /** What the budget needs to know of an environment. */
 interface Deployable {
-  stage: { name: string; backend: DeployBackend }
+  stage: { name: string; backend: DeployBackend; waves?: readonly string[] }
 }
 
 export interface Batch<T extends Deployable> {
@@ -56,19 +60,25 @@ export interface Batch<T extends Deployable> {
 export function batchOf<T extends Deployable>(
   selected: readonly T[],
   scopes: ReadonlyMap<string, DeploymentScope>,
-  options: { budget?: number; together?: (env: T) => unknown } = {},
+  options: { budget?: number; together?: (env: T) => unknown; statuses?: StatusesMode } = {},
 ): Batch<T> {
   const budget = options.budget ?? CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE
   const together = options.together ?? ((env: T) => env)
+  const perStage = options.statuses === 'per-stage'
   const counted = new Set<string>()
   const cost = (env: T) => {
     const scope = scopes.get(env.stage.name) ?? 'environment'
     const deployment = CREATING_PER_DEPLOYMENT[env.stage.backend]
-    const stageFirst = scope === 'stage' && !counted.has(env.stage.name)
+    const stageFirst = !counted.has(env.stage.name)
     counted.add(env.stage.name)
+    // A stage's check run: one write per wave (its waves, and the last of the unmatched).
+    const statuses = perStage
+      ? stageFirst
+        ? (env.stage.waves?.length ?? 0) + 1
+        : 0
+      : CREATING_PER_ENVIRONMENT[env.stage.backend]
     return (
-      CREATING_PER_ENVIRONMENT[env.stage.backend] +
-      (scope === 'environment' || stageFirst ? deployment : 0)
+      statuses + (scope === 'environment' || (scope === 'stage' && stageFirst) ? deployment : 0)
     )
   }
   const groups = new Map<unknown, T[]>()

@@ -135,7 +135,7 @@ export function decidePromotion(facts: PromoteFacts): PromoteDecision {
   const batch = batchOf(
     stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)),
     stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]),
-    { together: landsWith },
+    { together: landsWith, statuses: config.statuses },
   )
   if (batch.later.length > 0)
     log.push(

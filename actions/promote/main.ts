@@ -30,7 +30,7 @@ export const contract = defineContract({
   inputs: {
     token: {
       description:
-        'GitHub token with contents, pull-requests, issues, statuses and deployments write access (locks are branches; replies are comments).',
+        'GitHub token with contents, pull-requests, issues, statuses and deployments write access (locks are branches; replies are comments), and checks write with `statuses: per-stage`.',
       default: '${{ github.token }}',
     },
     config: {
