@@ -66333,7 +66333,7 @@ async function finishClosed(ctx, item) {
 const contract = defineContract({
     inputs: {
         token: {
-            description: 'GitHub token with contents, pull-requests and issues write access (it pushes child branches, merges and closes child PRs, deletes branches and comments on the parent).',
+            description: 'GitHub token with contents, pull-requests and issues write access (it pushes child branches, merges and closes child PRs, deletes branches and comments on the parent), and statuses (checks with `statuses: per-stage`) for the stale children of other parents.',
             required: true,
         },
         config: {

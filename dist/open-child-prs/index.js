@@ -64860,7 +64860,7 @@ function loadBaseConfig(client, repo, baseRef, file) {
 const contract = defineContract({
     inputs: {
         token: {
-            description: 'Token that can push branches and write pull requests, issues and statuses (a GitHub App token lets child PR CI run).',
+            description: 'Token that can push branches and write pull requests, issues and statuses, and checks with `statuses: per-stage` (a GitHub App token lets child PR CI run).',
             required: true,
         },
         'rendered-dir': {

@@ -64440,7 +64440,11 @@ async function readRequiredStageRuns(client, repo, input) {
 // stage whose deploys would need more is deployed in batches. This run takes
 // the first batch; every environment it deploys then counts as "already
 // deployed", so the same command again continues with the next.
-/** Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its GitHub deployment apart. */
+/**
+ * Content-creating requests (POST/PATCH/PUT) of one environment's deploy, its
+ * GitHub deployment apart. With `statuses: per-stage` there are none: the
+ * stage's check run is written once per wave for all of them.
+ */
 const CREATING_PER_ENVIRONMENT = {
     // the environment's status
     argocd: 1,
@@ -64470,14 +64474,20 @@ const CONTENT_CREATING_RESERVE = 60;
 function batchOf(selected, scopes, options = {}) {
     const budget = options.budget ?? CONTENT_CREATING_PER_HOUR - CONTENT_CREATING_RESERVE;
     const together = options.together ?? ((env) => env);
+    const perStage = options.statuses === 'per-stage';
     const counted = new Set();
     const cost = (env) => {
         const scope = scopes.get(env.stage.name) ?? 'environment';
         const deployment = CREATING_PER_DEPLOYMENT[env.stage.backend];
-        const stageFirst = scope === 'stage' && !counted.has(env.stage.name);
+        const stageFirst = !counted.has(env.stage.name);
         counted.add(env.stage.name);
-        return (CREATING_PER_ENVIRONMENT[env.stage.backend] +
-            (scope === 'environment' || stageFirst ? deployment : 0));
+        // A stage's check run: one write per wave (its waves, and the last of the unmatched).
+        const statuses = perStage
+            ? stageFirst
+                ? (env.stage.waves?.length ?? 0) + 1
+                : 0
+            : CREATING_PER_ENVIRONMENT[env.stage.backend];
+        return (statuses + (scope === 'environment' || (scope === 'stage' && stageFirst) ? deployment : 0));
     };
     const groups = new Map();
     for (const env of selected) {
@@ -64742,7 +64752,7 @@ function decidePromotion(facts) {
         ? `deletion guard overridden for ${pinned.slice(0, 7)}`
         : `promoted by ${facts.actor.login}`;
     // In stage order, so a batch never deploys a stage before the ones it requires.
-    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)), stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]), { together: landsWith });
+    const batch = batchOf(stages.flatMap((stage) => selected.filter((e) => e.stage.name === stage.name)), stageScopes(config.deploy.deployments, [...facts.impacted, ...facts.finished]), { together: landsWith, statuses: config.statuses });
     if (batch.later.length > 0)
         log.push(`batch: ${batch.deploy.length} of ${selected.length} (~${batch.estimate} of ${batch.total} content-creating requests)`);
     const plan = {
@@ -67089,7 +67099,7 @@ function workflowEvent(env = process.env) {
 const contract = defineContract({
     inputs: {
         token: {
-            description: 'GitHub token with contents, pull-requests, issues, statuses and deployments write access (locks are branches; replies are comments).',
+            description: 'GitHub token with contents, pull-requests, issues, statuses and deployments write access (locks are branches; replies are comments), and checks write with `statuses: per-stage`.',
             default: '${{ github.token }}',
         },
         config: {
