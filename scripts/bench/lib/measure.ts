@@ -16,10 +16,18 @@ export interface TimeResult {
 export const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN
 
-/** Runs a command under /usr/bin/time -v; throws with its stderr when it fails. */
-export async function timed(command: string, args: string[], cwd: string): Promise<TimeResult> {
+/** Runs a command under /usr/bin/time -v (in `env`, else this process's); throws with its stderr when it fails. */
+export async function timed(
+  command: string,
+  args: string[],
+  cwd: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<TimeResult> {
   const started = performance.now()
-  const result = await runProcess('/usr/bin/time', ['-v', command, ...args], { cwd })
+  const result = await runProcess('/usr/bin/time', ['-v', command, ...args], {
+    cwd,
+    ...(env ? { env } : {}),
+  })
   const wallMs = performance.now() - started
   if (result.code !== 0)
     throw new Error(`${command} ${args.join(' ')} failed:\n${result.stderr.slice(-2000)}`)
