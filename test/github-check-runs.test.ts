@@ -75,6 +75,20 @@ describe('check runs on the simulator', () => {
     expect(all.map((run) => run.name).sort()).toEqual(['lint', 'test-1', 'test-2', 'test-3'])
   })
 
+  it('refuses a personal access token, as only GitHub Apps write check runs', async () => {
+    const person = gh.addUser('pat-user', { tokenKind: 'user' })
+    gh.setPermission(FULL_NAME, person.login, 'admin')
+    const octokit = createGitHubClient(person.token, { baseUrl: gh.apiUrl, retries: 0 })
+    expect(
+      await refusal(octokit.rest.checks.create({ ...o, name: 'x', head_sha: sha })),
+    ).toMatchObject({
+      status: 403,
+      body: { message: 'You must authenticate via a GitHub App.' },
+    })
+    // Reading is fine.
+    await octokit.rest.checks.listForRef({ ...o, ref: sha })
+  })
+
   it('refuses output over 65,535 characters, then over 65,535 bytes, and a refused update changes nothing', async () => {
     const octokit = client()
     const { data: run } = await octokit.rest.checks.create({

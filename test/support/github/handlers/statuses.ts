@@ -8,10 +8,21 @@ import {
   requireUser,
   stringField,
   validationFailed,
+  type ApiRequest,
   type RouteDef,
 } from '../http.js'
 import type { SimCheckRun, SimStatus, StatusState } from '../types.js'
 import { resolveCommit } from './repos.js'
+
+/**
+ * Only GitHub Apps write check runs (GITHUB_TOKEN is one); a personal access
+ * token is refused. A user added without a token kind (the admin) stands for
+ * any kind, so only a declared `tokenKind: 'user'` is refused.
+ */
+function requireApp(req: ApiRequest): void {
+  if (req.user?.tokenKind === 'user')
+    throw new HttpError(403, 'You must authenticate via a GitHub App.')
+}
 
 /** GitHub's limit on a check run's output summary and text. */
 const CHECK_OUTPUT_LIMIT = 65_535
@@ -116,6 +127,7 @@ export const statusRoutes: RouteDef[] = [
     template: '/repos/{owner}/{repo}/check-runs',
     access: 'write',
     handler: async (req, ctx) => {
+      requireApp(req)
       const repo = requireRepo(req)
       const headSha = stringField(req, 'head_sha', true) ?? ''
       const resolved = await resolveCommit(req, headSha).catch(() => undefined)
@@ -147,6 +159,7 @@ export const statusRoutes: RouteDef[] = [
     template: '/repos/{owner}/{repo}/check-runs/{check_run_id}',
     access: 'write',
     handler: (req, ctx) => {
+      requireApp(req)
       const id = intParam(req, 'check_run_id')
       const run = ctx.store
         .checkRuns(requireRepo(req).fullName)
