@@ -63037,7 +63037,8 @@ function parseVerifyEnv(text, input = 'verify-env') {
 
 ;// CONCATENATED MODULE: ./actions/promote/backends.js
 // Deploy backends for one environment of a promotion. Each reports the
-// environment's `fleet-promote/<environment>` status on the parent head SHA:
+// environment's `fleet-promote/<environment>` status on the parent head SHA
+// (with `statuses: per-stage`, its entry on the stage's check run):
 // pending while it works (only when it was not pending already: at fleet
 // scale every status write counts), then success or failure with the reason.
 //
