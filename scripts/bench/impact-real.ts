@@ -100,6 +100,16 @@ async function oneFileChange(dir: string, base: string, path: string): Promise<s
 const ACTION_CONFIG =
   'version: 1\nenvironments:\n  - glob: "components/*/*/*"\nstages:\n  - name: dev\n'
 
+/** Bundles a few lines of TypeScript, resolved from `sourceRoot` (node_modules: this checkout's), as the actions are. */
+async function bundleLines(outfile: string, lines: string[], sourceRoot = root) {
+  await build({
+    ...ACTION_BUNDLE,
+    outfile,
+    nodePaths: [join(root, 'node_modules')],
+    stdin: { resolveDir: sourceRoot, loader: 'ts', contents: lines.join('\n') },
+  })
+}
+
 /** The action as the runner starts it (its own bundle, inputs and event in the environment). */
 async function bundleAction(outfile: string) {
   await build({
@@ -118,66 +128,45 @@ async function bundleDetection(sourceRoot: string, outfile: string) {
   }
   const git = first('actions/lib/git/git.ts', 'actions/lib/git.ts')
   const impact = first('actions/lib/kustomize/impact.ts', 'actions/lib/impact.ts')
-  await build({
-    ...ACTION_BUNDLE,
+  await bundleLines(
     outfile,
-    nodePaths: [join(root, 'node_modules')],
-    stdin: {
-      resolveDir: sourceRoot,
-      loader: 'ts',
-      contents: [
-        "import { readFileSync } from 'node:fs'",
-        `import { Git } from '${git}'`,
-        `import { detectImpact } from '${impact}'`,
-        'const [repo, base, head, rootsFile] = process.argv.slice(2)',
-        "const environmentPatterns = readFileSync(rootsFile, 'utf8').split('\\n').filter(Boolean)",
-        'const r = await detectImpact({ git: new Git(repo), base, head, environmentPatterns })',
-        'const { environments, stages, count, external, reasons, warnings, timings } = r',
-        'process.stdout.write(JSON.stringify({ answers: { environments, stages, count, external, reasons, warnings }, timings }))',
-      ].join('\n'),
-    },
-  })
+    [
+      "import { readFileSync } from 'node:fs'",
+      `import { Git } from '${git}'`,
+      `import { detectImpact } from '${impact}'`,
+      'const [repo, base, head, rootsFile] = process.argv.slice(2)',
+      "const environmentPatterns = readFileSync(rootsFile, 'utf8').split('\\n').filter(Boolean)",
+      'const r = await detectImpact({ git: new Git(repo), base, head, environmentPatterns })',
+      'const { environments, stages, count, external, reasons, warnings, timings } = r',
+      'process.stdout.write(JSON.stringify({ answers: { environments, stages, count, external, reasons, warnings }, timings }))',
+    ],
+    sourceRoot,
+  )
 }
 
 /** One revision read the plainest way: its tree, its kustomization blobs, each parsed. */
 async function bundleReference(outfile: string) {
-  await build({
-    ...ACTION_BUNDLE,
-    outfile,
-    stdin: {
-      resolveDir: root,
-      loader: 'ts',
-      contents: [
-        "import { parseAllDocuments } from 'yaml'",
-        "import { Git } from './actions/lib/git/git.js'",
-        "import { KUSTOMIZATION_FILE_NAMES } from './actions/lib/kustomize/graph.js'",
-        'const [repo, rev] = process.argv.slice(2)',
-        'const git = new Git(repo)',
-        'const files = await git.listBlobs(rev)',
-        "const oids = [...files].filter(([path]) => KUSTOMIZATION_FILE_NAMES.includes(path.slice(path.lastIndexOf('/') + 1))).map(([, oid]) => oid)",
-        'const texts = await git.readBlobs(oids)',
-        'for (const text of texts.values()) parseAllDocuments(text)',
-        'process.stdout.write(JSON.stringify({ files: files.size, kustomizations: oids.length, distinct: texts.size }))',
-      ].join('\n'),
-    },
-  })
+  await bundleLines(outfile, [
+    "import { parseAllDocuments } from 'yaml'",
+    "import { Git } from './actions/lib/git/git.js'",
+    "import { KUSTOMIZATION_FILE_NAMES } from './actions/lib/kustomize/graph.js'",
+    'const [repo, rev] = process.argv.slice(2)',
+    'const git = new Git(repo)',
+    'const files = await git.listBlobs(rev)',
+    "const oids = [...files].filter(([path]) => KUSTOMIZATION_FILE_NAMES.includes(path.slice(path.lastIndexOf('/') + 1))).map(([, oid]) => oid)",
+    'const texts = await git.readBlobs(oids)',
+    'for (const text of texts.values()) parseAllDocuments(text)',
+    'process.stdout.write(JSON.stringify({ files: files.size, kustomizations: oids.length, distinct: texts.size }))',
+  ])
 }
 
 /** The current detection bundle's imports without any work: what loading it costs. */
 async function bundleLoaded(outfile: string) {
-  await build({
-    ...ACTION_BUNDLE,
-    outfile,
-    stdin: {
-      resolveDir: root,
-      loader: 'ts',
-      contents: [
-        "import { Git } from './actions/lib/git/git.js'",
-        "import { detectImpact } from './actions/lib/kustomize/impact.js'",
-        "if (typeof Git !== 'function' || typeof detectImpact !== 'function') process.exit(1)",
-      ].join('\n'),
-    },
-  })
+  await bundleLines(outfile, [
+    "import { Git } from './actions/lib/git/git.js'",
+    "import { detectImpact } from './actions/lib/kustomize/impact.js'",
+    "if (typeof Git !== 'function' || typeof detectImpact !== 'function') process.exit(1)",
+  ])
 }
 
 // The one-revision reading of bundleReference, in Python with PyYAML's
