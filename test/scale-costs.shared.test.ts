@@ -2,7 +2,7 @@
 // a folder per environment) and per-stage statuses, counted on the simulator
 // at two fleet sizes: no step may cost more for more environments, and the
 // reads each step makes once stay once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { RequestLogEntry } from './support/github/index.js'
 import { startScaleFlow } from './support/scale-flow.js'
 
