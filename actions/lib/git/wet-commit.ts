@@ -3,7 +3,7 @@
 // index are never touched. The commit is deterministic (identity and dates
 // come from the DRY commit), so a re-run yields the same SHA and pushes nothing.
 
-import { lstat, mkdtemp, realpath, rm } from 'node:fs/promises'
+import { lstat, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { isAbsolute, join, posix, resolve, sep } from 'node:path'
 import { UserError } from '../errors.js'
@@ -143,7 +143,7 @@ export async function buildBranchCommit(git: Git, input: BranchCommitInput): Pro
   const shape = { environments: placements.map((p) => p.env.name), branch: env.branch }
   try {
     const { base, rootSha } = await wetBase(git, plumbing, env)
-    const tree = await writeWetTree(git, plumbing, base, placements)
+    const tree = await writeWetTree(git, plumbing, base, placements, scratch)
     const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim()
     if (tree === baseTree && !rootSha) {
       return { ...shape, baseSha: env.baseSha, sha: base, changed: false }
@@ -218,62 +218,59 @@ async function wetBase(
  * ones the suite wrote there before (its managed list says which), in the
  * scratch index of `plumbing`. On a shared branch the root also gets the
  * render's `hydrator.metadata` (the source hydrator's layout: one at the
- * root for the newest render, one in each folder).
+ * root for the newest render, one in each folder). A few git processes for
+ * all placements, not a few each: a shared branch holds hundreds of folders.
  */
 async function writeWetTree(
   git: Git,
   plumbing: Git,
   base: string,
   placements: readonly Placement[],
+  scratch: string,
 ): Promise<string> {
   await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`])
+  const previous = await managedFiles(
+    git,
+    base,
+    placements.map((p) => p.prefix),
+  )
+  const zero = '0'.repeat(40)
   const entries: string[] = []
-  for (const placement of placements)
-    entries.push(...(await placementEntries(git, plumbing, base, placement)))
+  // Every rendered file and every new managed list, hashed by one process in this order.
+  const paths: string[] = []
+  const targets: string[] = []
+  for (const [index, { sourceDir, files, prefix }] of placements.entries()) {
+    const keep = new Set(files)
+    const stale = (previous[index] ?? []).filter((path) => !keep.has(path))
+    entries.push(...stale.map((path) => `0 ${zero}\t${prefix}${path}`))
+    const realSource = await realpath(sourceDir)
+    for (const path of files) {
+      const file = join(sourceDir, ...path.split('/'))
+      await assertRegularFile(realSource, file, path)
+      paths.push(file)
+      targets.push(`${prefix}${path}`)
+    }
+    const listing = join(scratch, `managed-${index}`)
+    await writeFile(listing, `${[...files].sort().join('\n')}\n`)
+    paths.push(listing)
+    targets.push(`${prefix}${MANAGED_LIST}`)
+  }
   const shared = placements.find((p) => p.prefix !== '' && p.files.includes(METADATA_FILE))
   if (shared) {
-    const metadata = join(shared.sourceDir, METADATA_FILE)
-    const blob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--', metadata])).trim()
-    entries.push(`100644 ${blob}\t${METADATA_FILE}`)
+    paths.push(join(shared.sourceDir, METADATA_FILE))
+    targets.push(METADATA_FILE)
   }
+  const blobs = (
+    await plumbing.run(
+      ['hash-object', '-w', '--no-filters', '--stdin-paths'],
+      `${paths.join('\n')}\n`,
+    )
+  )
+    .trim()
+    .split('\n')
+  entries.push(...targets.map((target, i) => `100644 ${blobs[i] ?? ''}\t${target}`))
   await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`)
   return (await plumbing.run(['write-tree'])).trim()
-}
-
-/** `update-index --index-info` lines for one placement: stale files out, rendered files and the list in. */
-async function placementEntries(
-  git: Git,
-  plumbing: Git,
-  base: string,
-  { sourceDir, files, prefix }: Placement,
-): Promise<string[]> {
-  const previous = await managedFiles(git, base, prefix)
-  const keep = new Set(files)
-  const stale = previous.filter((path) => !keep.has(path))
-  const realSource = await realpath(sourceDir)
-  for (const path of files) {
-    await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path)
-  }
-  const listing = `${[...files].sort().join('\n')}\n`
-  const blobs = files.length
-    ? (
-        await plumbing.run(
-          ['hash-object', '-w', '--no-filters', '--stdin-paths'],
-          files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n',
-        )
-      )
-        .trim()
-        .split('\n')
-    : []
-  const listBlob = (
-    await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)
-  ).trim()
-  const zero = '0'.repeat(40)
-  return [
-    ...stale.map((path) => `0 ${zero}\t${prefix}${path}`),
-    ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${prefix}${path}`),
-    `100644 ${listBlob}\t${prefix}${MANAGED_LIST}`,
-  ]
 }
 
 export function commitMessage(
@@ -301,14 +298,23 @@ export function commitMessage(
   ].join('\n')
 }
 
-/** Files an earlier render wrote in a place of the WET branch, relative to it (empty when it has no list). */
-async function managedFiles(git: Git, rev: string, prefix: string): Promise<string[]> {
-  const text = await git.showFile(rev, `${prefix}${MANAGED_LIST}`)
-  if (text === undefined) return []
-  return text
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST)
+/**
+ * The files an earlier render wrote in each place of the WET branch, relative
+ * to it (empty where it has no list), read by two git processes for all.
+ */
+async function managedFiles(
+  git: Git,
+  rev: string,
+  prefixes: readonly string[],
+): Promise<string[][]> {
+  const ids = await git.blobIds(prefixes.map((prefix) => `${rev}:${prefix}${MANAGED_LIST}`))
+  const texts = await git.readBlobs(ids.filter((id): id is string => id !== undefined))
+  return ids.map((id) =>
+    (id === undefined ? '' : (texts.get(id) ?? ''))
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST),
+  )
 }
 
 function validateFiles(env: EnvironmentHydration): string[] {
