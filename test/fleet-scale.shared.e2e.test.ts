@@ -18,7 +18,7 @@ import { LOCK_BRANCH_PREFIX } from '../actions/lib/locks.js'
 import { GITHUB_BODY_LIMIT } from '../actions/lib/markdown.js'
 import { boardsOf } from '../actions/lib/status-board.js'
 import type { RequestLogEntry } from './support/github/index.js'
-import { startScaleFlow, type ScaleFlow } from './support/scale-flow.js'
+import { SHARED_BRANCHES, startScaleFlow, type ScaleFlow } from './support/scale-flow.js'
 
 const N = 500
 const STAGES = { testing: 50, staging: 100, production: 350 }
@@ -36,13 +36,7 @@ beforeAll(async () => {
     n: N,
     stages: 3,
     backend: 'merge',
-    environmentRule: [
-      '  - glob: clusters/*',
-      '    name: "{1}"',
-      '    branch: "env/{stage}"',
-      '    path: "{name}"',
-    ],
-    extra: ['  deployments: per-stage', 'statuses: per-stage'],
+    ...SHARED_BRANCHES,
     rateLimits: { simulator: { clockScale: CLOCK_SCALE }, ledger },
   })
 }, 300_000)
@@ -112,14 +106,12 @@ describe(`the shared-branch flow at N = ${N} with GitHub's rate limits on`, () =
     // Every environment succeeded, on its stage's one check run; no commit status of its own.
     expect(statuses.map((s) => s.context)).toEqual([PIPELINE_CONTEXT])
     const boards = boardsOf(
-      gh.state
-        .checkRuns(FULL_NAME, head)
-        .map((run) => ({
-          id: run.id,
-          name: run.name,
-          status: run.status,
-          output: { text: run.text },
-        })),
+      gh.state.checkRuns(FULL_NAME, head).map((run) => ({
+        id: run.id,
+        name: run.name,
+        status: run.status,
+        output: { text: run.text },
+      })),
     )
     expect([...boards.keys()].sort()).toEqual(Object.keys(STAGES).sort())
     const succeeded = [...boards.values()].flatMap((board) =>

@@ -4,7 +4,7 @@
 // reads each step makes once stay once.
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { RequestLogEntry } from './support/github/index.js'
-import { startScaleFlow } from './support/scale-flow.js'
+import { SHARED_BRANCHES, startScaleFlow } from './support/scale-flow.js'
 
 const SIZES = [5, 10]
 const STEPS = [
@@ -21,13 +21,7 @@ async function costs(n: number): Promise<Map<string, Record<string, number>>> {
     n,
     stages: 3,
     backend: 'merge',
-    environmentRule: [
-      '  - glob: clusters/*',
-      '    name: "{1}"',
-      '    branch: "env/{stage}"',
-      '    path: "{name}"',
-    ],
-    extra: ['  deployments: per-stage', 'statuses: per-stage'],
+    ...SHARED_BRANCHES,
   })
   const steps = new Map<string, Record<string, number>>()
   const measure = async (step: string, action: () => Promise<unknown>) => {

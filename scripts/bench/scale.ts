@@ -23,7 +23,12 @@ import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { RequestLogEntry } from '../../test/support/github/index.js'
-import { startScaleFlow, stagesFor, type Backend } from '../../test/support/scale-flow.js'
+import {
+  SHARED_BRANCHES,
+  startScaleFlow,
+  stagesFor,
+  type Backend,
+} from '../../test/support/scale-flow.js'
 import { machineLine } from './lib/measure.js'
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)))
@@ -92,13 +97,7 @@ const MODES: Mode[] = [
   {
     // One WET branch per stage, a folder per environment: one child PR per stage.
     name: 'shared-branch',
-    environmentRule: [
-      '  - glob: clusters/*',
-      '    name: "{1}"',
-      '    branch: "env/{stage}"',
-      '    path: "{name}"',
-    ],
-    extra: ['  deployments: per-stage', 'statuses: per-stage'],
+    ...SHARED_BRANCHES,
     stages: 3,
     // Stated for N = 500 in 3 stages; smaller fleets must meet them too.
     targets: (run) => [

@@ -68,6 +68,20 @@ function environmentNames(n: number, stageCount: number): { name: string; stage:
   return names
 }
 
+/**
+ * Issue 18's shared-branch mode: one WET branch per stage (`env/{stage}`), a
+ * folder per environment, GitHub deployments and statuses per stage.
+ */
+export const SHARED_BRANCHES = {
+  environmentRule: [
+    '  - glob: clusters/*',
+    '    name: "{1}"',
+    '    branch: "env/{stage}"',
+    '    path: "{name}"',
+  ],
+  extra: ['  deployments: per-stage', 'statuses: per-stage'],
+}
+
 export interface ScaleFlowOptions {
   n: number
   /** 2 or 3 (stagesFor). */
