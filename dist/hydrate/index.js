@@ -41591,7 +41591,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile: summary_writeFile } = external_fs_namespaceObject.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -41652,7 +41652,7 @@ class Summary {
         return summary_awaiter(this, void 0, void 0, function* () {
             const overwrite = !!(options === null || options === void 0 ? void 0 : options.overwrite);
             const filePath = yield this.filePath();
-            const writeFunc = overwrite ? writeFile : appendFile;
+            const writeFunc = overwrite ? summary_writeFile : appendFile;
             yield writeFunc(filePath, this._buffer, { encoding: 'utf8' });
             return this.emptyBuffer();
         });
@@ -46938,7 +46938,7 @@ async function buildBranchCommit(git, input) {
     const shape = { environments: placements.map((p) => p.env.name), branch: env.branch };
     try {
         const { base, rootSha } = await wetBase(git, plumbing, env);
-        const tree = await writeWetTree(git, plumbing, base, placements);
+        const tree = await writeWetTree(git, plumbing, base, placements, scratch);
         const baseTree = (await plumbing.run(['rev-parse', '--verify', `${base}^{tree}`])).trim();
         if (tree === baseTree && !rootSha) {
             return { ...shape, baseSha: env.baseSha, sha: base, changed: false };
@@ -46996,44 +46996,44 @@ async function wetBase(git, plumbing, env) {
  * ones the suite wrote there before (its managed list says which), in the
  * scratch index of `plumbing`. On a shared branch the root also gets the
  * render's `hydrator.metadata` (the source hydrator's layout: one at the
- * root for the newest render, one in each folder).
+ * root for the newest render, one in each folder). A few git processes for
+ * all placements, not a few each: a shared branch holds hundreds of folders.
  */
-async function writeWetTree(git, plumbing, base, placements) {
+async function writeWetTree(git, plumbing, base, placements, scratch) {
     await plumbing.run(['read-tree', '--end-of-options', `${base}^{tree}`]);
+    const previous = await managedFiles(git, base, placements.map((p) => p.prefix));
+    const zero = '0'.repeat(40);
     const entries = [];
-    for (const placement of placements)
-        entries.push(...(await placementEntries(git, plumbing, base, placement)));
+    // Every rendered file and every new managed list, hashed by one process in this order.
+    const paths = [];
+    const targets = [];
+    for (const [index, { sourceDir, files, prefix }] of placements.entries()) {
+        const keep = new Set(files);
+        const stale = (previous[index] ?? []).filter((path) => !keep.has(path));
+        entries.push(...stale.map((path) => `0 ${zero}\t${prefix}${path}`));
+        const realSource = await realpath(sourceDir);
+        for (const path of files) {
+            const file = join(sourceDir, ...path.split('/'));
+            await assertRegularFile(realSource, file, path);
+            paths.push(file);
+            targets.push(`${prefix}${path}`);
+        }
+        const listing = join(scratch, `managed-${index}`);
+        await writeFile(listing, `${[...files].sort().join('\n')}\n`);
+        paths.push(listing);
+        targets.push(`${prefix}${MANAGED_LIST}`);
+    }
     const shared = placements.find((p) => p.prefix !== '' && p.files.includes(METADATA_FILE));
     if (shared) {
-        const metadata = join(shared.sourceDir, METADATA_FILE);
-        const blob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--', metadata])).trim();
-        entries.push(`100644 ${blob}\t${METADATA_FILE}`);
+        paths.push(join(shared.sourceDir, METADATA_FILE));
+        targets.push(METADATA_FILE);
     }
+    const blobs = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], `${paths.join('\n')}\n`))
+        .trim()
+        .split('\n');
+    entries.push(...targets.map((target, i) => `100644 ${blobs[i] ?? ''}\t${target}`));
     await plumbing.run(['update-index', '--index-info'], `${entries.join('\n')}\n`);
     return (await plumbing.run(['write-tree'])).trim();
-}
-/** `update-index --index-info` lines for one placement: stale files out, rendered files and the list in. */
-async function placementEntries(git, plumbing, base, { sourceDir, files, prefix }) {
-    const previous = await managedFiles(git, base, prefix);
-    const keep = new Set(files);
-    const stale = previous.filter((path) => !keep.has(path));
-    const realSource = await realpath(sourceDir);
-    for (const path of files) {
-        await assertRegularFile(realSource, join(sourceDir, ...path.split('/')), path);
-    }
-    const listing = `${[...files].sort().join('\n')}\n`;
-    const blobs = files.length
-        ? (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin-paths'], files.map((path) => join(sourceDir, ...path.split('/'))).join('\n') + '\n'))
-            .trim()
-            .split('\n')
-        : [];
-    const listBlob = (await plumbing.run(['hash-object', '-w', '--no-filters', '--stdin'], listing)).trim();
-    const zero = '0'.repeat(40);
-    return [
-        ...stale.map((path) => `0 ${zero}\t${prefix}${path}`),
-        ...files.map((path, i) => `100644 ${blobs[i] ?? ''}\t${prefix}${path}`),
-        `100644 ${listBlob}\t${prefix}${MANAGED_LIST}`,
-    ];
 }
 function commitMessage(input) {
     const environments = 'environments' in input ? input.environments : [input.environment];
@@ -47056,15 +47056,17 @@ function commitMessage(input) {
         '',
     ].join('\n');
 }
-/** Files an earlier render wrote in a place of the WET branch, relative to it (empty when it has no list). */
-async function managedFiles(git, rev, prefix) {
-    const text = await git.showFile(rev, `${prefix}${MANAGED_LIST}`);
-    if (text === undefined)
-        return [];
-    return text
+/**
+ * The files an earlier render wrote in each place of the WET branch, relative
+ * to it (empty where it has no list), read by two git processes for all.
+ */
+async function managedFiles(git, rev, prefixes) {
+    const ids = await git.blobIds(prefixes.map((prefix) => `${rev}:${prefix}${MANAGED_LIST}`));
+    const texts = await git.readBlobs(ids.filter((id) => id !== undefined));
+    return ids.map((id) => (id === undefined ? '' : (texts.get(id) ?? ''))
         .split('\n')
         .map((line) => line.trim())
-        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST);
+        .filter((line) => line !== '' && isSafeRelativePath(line) && line !== MANAGED_LIST));
 }
 function validateFiles(env) {
     const seen = new Set();
