@@ -196,6 +196,41 @@ describe('the status port', () => {
     )
   })
 
+  it('per-stage: a failed stage deployed again gets a new check run, and the newest is read', async () => {
+    const repo = { owner: 'acme', repo: 'reopen' }
+    await gh.createRepo('acme/reopen')
+    const head = gh.state.refSha('acme/reopen', 'main') ?? ''
+    const octokit = client()
+    const write = async (...changes: CommitStatus[]) => {
+      const writer = new StatusWriter(octokit, repo, head, {
+        mode: 'per-stage',
+        stageOf: () => 'production',
+        current: await readStatuses(octokit, repo, head, 'per-stage'),
+      })
+      await writer.set(changes)
+      return writer.flush()
+    }
+    expect(await write(status('p-1', 'failure', 'Degraded'))).toBe(1)
+    expect(await write(status('p-1', 'pending', 'deploying'))).toBe(1)
+    const runs = gh.state.checkRuns('acme/reopen', head)
+    expect(runs.map((run) => `${run.status}/${run.conclusion ?? ''}`)).toEqual([
+      'completed/failure',
+      'in_progress/',
+    ])
+    expect(
+      (await readStatuses(octokit, repo, head, 'per-stage')).get('fleet-promote/p-1'),
+    ).toMatchObject({
+      state: 'pending',
+      description: 'deploying',
+    })
+    // Completing it again updates the newer run in place.
+    expect(await write(status('p-1', 'success', 'deployed'))).toBe(1)
+    expect(gh.state.checkRuns('acme/reopen', head).map((run) => run.conclusion)).toEqual([
+      'failure',
+      'success',
+    ])
+  })
+
   it("per-stage: one check run per stage; an external CD's status wins and takes the suite's writes for its environment", async () => {
     const octokit = client()
     const stages: Record<string, string> = {
