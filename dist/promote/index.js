@@ -53418,12 +53418,18 @@ async function readStatuses(client, repo, sha, mode) {
     ]);
     return combineStatuses(commit, boards);
 }
-/** Every stage board on a commit (one paginated listing of its check runs). */
+/**
+ * Every stage board on a commit (one paginated listing of its check runs).
+ * `filter: all`: GitHub's default keeps the "latest" run per name by
+ * `completed_at`, which could prefer a completed board over the newer,
+ * reopened one still in progress; the highest id is the newest (boardsOf).
+ */
 async function readBoards(client, repo, sha) {
     const runs = [];
     for await (const page of client.paginate.iterator(client.rest.checks.listForRef, {
         ...repo,
         ref: sha,
+        filter: 'all',
         per_page: 100,
     })) {
         runs.push(...page.data);
