@@ -3,7 +3,12 @@
 // it as waves change; the final reply replaces it. The throttle and the
 // progress lines, pure, with a clock.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LiveReply, MAX_PROGRESS_EDITS, shouldEdit } from '../actions/promote/live-reply.js'
+import {
+  LiveReply,
+  MAX_INTERVAL_MS,
+  MAX_PROGRESS_EDITS,
+  shouldEdit,
+} from '../actions/promote/live-reply.js'
 import { promote } from '../actions/promote/promote.js'
 import type { WavePlan } from '../actions/promote/waves.js'
 import {
@@ -109,6 +114,9 @@ const plan = (states: ('done' | 'running' | 'todo')[]): WavePlan => ({
   later: [],
 })
 
+/** The elapsed time a live reply's body shows. */
+const runningFor = (body: string) => /Running for (.+?);/.exec(body)?.[1]
+
 describe('the throttle', () => {
   it('edits on a wave change at once, within a wave at most once per interval', () => {
     const last = { at: 0, waves: 'p#1:running' }
@@ -169,5 +177,85 @@ describe('the throttle', () => {
     }
     await live.finish('final')
     expect(edits).toBe(MAX_PROGRESS_EDITS + 1)
+  })
+
+  it('a stage that runs for half an hour costs the same few edits as one of two minutes: the wait doubles', async () => {
+    let clock = 0
+    const editedAt: (string | undefined)[] = []
+    const live = new LiveReply(
+      {
+        create: () => Promise.resolve(7),
+        edit: (_id, body) => (
+          body !== 'final' && editedAt.push(runningFor(body)),
+          Promise.resolve()
+        ),
+        post: () => Promise.reject(new Error('not expected')),
+        log: () => undefined,
+      },
+      { command: '.promote production', actor: 'ana', sha: 'abcdef0123' },
+      () => clock,
+    )
+    // 350 environments in one wave, one finishing every 5 s (29 min 10 s in all).
+    const environments = Array.from({ length: 350 }, (_, i) => ({
+      name: `c${i}`,
+      progress: 'running' as const,
+    }))
+    const stage = (finished: number): WavePlan => ({
+      stage: 'production',
+      manual: false,
+      waves: [
+        {
+          number: 1,
+          state: 'running',
+          environments: environments.map((env, i) =>
+            i < finished ? { ...env, progress: 'done' as const } : env,
+          ),
+        },
+      ],
+      deployNow: [],
+      later: [],
+    })
+    for (let finished = 0; finished < 350; finished++) {
+      live.progress(stage(finished))
+      clock += 5_000
+    }
+    await live.finish('final')
+    // 10 s, then 20, 40, 80, 160 and 300 s (the cap) after each edit, on the 5 s grid.
+    expect(editedAt).toEqual([
+      '10.0 s',
+      '30.0 s',
+      '1 min 10 s',
+      '2 min 30 s',
+      '5 min 10 s',
+      '10 min 10 s',
+    ])
+    expect(editedAt).toHaveLength(MAX_PROGRESS_EDITS)
+    expect(MAX_INTERVAL_MS).toBe(300_000) // 5 min 10 s → 10 min 10 s
+  })
+
+  it('a wave change edits at once and does not stretch the wait', async () => {
+    let clock = 0
+    const editedAt: (string | undefined)[] = []
+    const live = new LiveReply(
+      {
+        create: () => Promise.resolve(7),
+        edit: (_id, body) => (editedAt.push(runningFor(body)), Promise.resolve()),
+        post: () => Promise.reject(new Error('not expected')),
+        log: () => undefined,
+      },
+      { command: '.promote production', actor: 'ana', sha: 'abcdef0123' },
+      () => clock,
+    )
+    live.progress(plan(['running', 'todo', 'todo']))
+    clock = 1_000
+    live.progress(plan(['done', 'running', 'todo'])) // wave 1 done: at once
+    clock = 11_000
+    live.progress(plan(['done', 'done', 'running'])) // 10 s later, same waves: the first wait
+    clock = 25_000
+    live.progress(plan(['done', 'done', 'running'])) // 14 s later: held back, the wait is 20 s now
+    clock = 31_000
+    live.progress(plan(['done', 'done', 'running']))
+    await live.finish('final')
+    expect(editedAt).toEqual(['1.0 s', '11.0 s', '31.0 s', undefined])
   })
 })
