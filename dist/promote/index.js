@@ -66527,18 +66527,23 @@ function skipped(env, detail) {
 // A long promotion's reply, edited in place as environments finish: one
 // comment when the first environment starts ("deploying", where each wave
 // stands, elapsed time), edited when a wave changes state or, for
-// environments finishing within a wave, at most once per `minIntervalMs`;
-// the final reply replaces it. Edits are content-creating requests: at most
-// MAX_PROGRESS_EDITS per run, inside the budget's reserve (budget.ts), and
-// none once every wave seen has ended (the final reply follows at once). A
-// run refused before it deploys posts only its reply. A failed edit never
-// fails the promotion: the final reply is posted anyway.
+// environments finishing within a wave, after an interval that starts at
+// `minIntervalMs` and doubles with each such edit (10 s, 20 s, 40 s … up to
+// MAX_INTERVAL_MS); the final reply replaces it. Edits are content-creating
+// requests: at most MAX_PROGRESS_EDITS per run, whatever the stage's length,
+// so a flow of 3 promotions in shared-branch mode stays within 60 of them
+// with a real CD's minutes-long syncs (BENCHMARKS.md, scale), and none once
+// every wave seen has ended (the final reply follows at once). A run refused
+// before it deploys posts only its reply. A failed edit never fails the
+// promotion: the final reply is posted anyway.
 
 
 
 
 /** Progress edits per run (the final reply apart): well inside CONTENT_CREATING_RESERVE. */
-const MAX_PROGRESS_EDITS = 20;
+const MAX_PROGRESS_EDITS = 6;
+/** The longest wait between time-based edits: past it, only wave changes edit. */
+const MAX_INTERVAL_MS = 5 * 60_000;
 /** Throttle decision, pure: edit now? */
 function shouldEdit(last, next, minIntervalMs) {
     if (!last)
@@ -66558,6 +66563,8 @@ class LiveReply {
     last;
     chain = Promise.resolve();
     edits = 0;
+    /** Edits made because time passed (not because a wave changed): each doubles the next wait. */
+    timedEdits = 0;
     constructor(port, header, now, minIntervalMs = 10_000) {
         this.port = port;
         this.header = header;
@@ -66576,11 +66583,14 @@ class LiveReply {
             return this.post(next);
         if (this.edits >= MAX_PROGRESS_EDITS)
             return;
-        if (!shouldEdit(this.last, next, this.minIntervalMs) || this.ended())
+        const interval = Math.min(this.minIntervalMs * 2 ** this.timedEdits, MAX_INTERVAL_MS);
+        if (!shouldEdit(this.last, next, interval) || this.ended())
             return;
         const body = this.render();
         if (body === this.last.body)
             return;
+        if (next.waves === this.last.waves)
+            this.timedEdits++;
         this.last = { ...next, body };
         this.edits++;
         // After the post (the chain keeps the order); nothing to edit when it failed.
