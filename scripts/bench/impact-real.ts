@@ -58,6 +58,8 @@ const { values: flags } = parseArgs({
 const SOURCE = fleetSource('impact-real', flags.repo)
 const RUNS = Number(flags.runs ?? 5)
 const NODE = flags.node ?? process.execPath
+// The node running the benchmark: its section is `impact-real`, and only it carries the notes measured by hand (node 20, 2026-12-04).
+const OWN_RUNTIME = NODE === process.execPath
 // main just before the optimisation (the optimisation is the next commit).
 const BASELINE = flags.baseline ?? '8e80eaf215a54402e514907acd76a0a665de0e37'
 // Read by 22 root directories at the measured revision.
@@ -214,10 +216,9 @@ function peakHeap(traceGc: string): { used: number; reserved: number } | undefin
 }
 
 const runtime = (await runChecked(NODE, ['--version'])).stdout.trim()
-const sectionName =
-  NODE === process.execPath
-    ? 'impact-real'
-    : `impact-real-node${runtime.replace(/^v(\d+).*$/s, '$1')}`
+const sectionName = OWN_RUNTIME
+  ? 'impact-real'
+  : `impact-real-node${runtime.replace(/^v(\d+).*$/s, '$1')}`
 const work = await mkdtemp(join(tmpdir(), 'fleet-bench-impact-real-'))
 try {
   const fleetDir = join(work, 'fleet.git')
@@ -405,7 +406,7 @@ try {
     row('baseline', `both revisions, \`detectImpact()\` at ${BASELINE.slice(0, 7)}`),
     row('current', 'both revisions, `detectImpact()` of this checkout'),
     row('current semi', 'current under `--max-semi-space-size=1` (young generation kept at 1 MiB)'),
-    row('current no-opt', 'current under `--no-opt --no-maglev` (no optimising compiler)'),
+    row('current no-opt', 'current under `--no-opt --no-maglev` (no optimising compilers)'),
     row('current both', 'current under both'),
     row(
       'current jitless',
@@ -434,8 +435,6 @@ try {
   }
   const wall = (name: Name) => median(results[name].map((r) => r.wallMs)) / 1000
   const met = (holds: boolean) => (holds ? 'met' : 'not met')
-  // What was measured by hand (on node 20, 2026-12-04) is said only in that runtime's section.
-  const byHand = NODE === process.execPath
   const notes = () => [
     `- Target (issue 18): ≤ 1.5 s wall and ≤ 60 MiB with both revisions read. Wall: ${wall('current').toFixed(2)} s, ${met(wall('current') <= 1.5)}. Memory: ${rss('current')} MiB, ${met(rss('current') <= 60)}.`,
     `- Where it goes: node ${runtime}'s runtime is ${rss('node')} MiB before any JavaScript of ours. Importing the detection bundle adds`,
@@ -451,7 +450,7 @@ try {
     rss('current jitless') > 60
       ? '  and not reached even by the interpreter alone; an action cannot pass node flags anyway (the runner starts `node <main>`).'
       : '  reached only under flags an action cannot pass (the runner starts `node <main>`).',
-    ...(byHand
+    ...(OWN_RUNTIME
       ? [
           '  Measured by hand on 2026-12-04, not by this benchmark: setting both from',
           "  inside the process (`v8.setFlagsFromString('--semi-space-growth-factor=1')` and `('--no-opt')` before loading) gave 60.8 MiB,",
@@ -468,7 +467,7 @@ try {
       : []),
     `- The action row is what a runner pays: ${rss('action')} MiB, the detection plus the action's toolkit and its configuration`,
     '  (for fewer environments than the rows above).',
-    ...(byHand
+    ...(OWN_RUNTIME
       ? [
           '  Measured by hand on 2026-12-04: the committed ncc bundle',
           '  (dist/detect-impact, not this esbuild one) of the same run peaks at 85 MiB (median of 5); @actions/core alone loads',
@@ -490,7 +489,7 @@ try {
     `${facts.unreferenced} of them loaded by no other kustomization; the ${facts.roots.length} of those whose own dependency graph`,
     `has no problem are the roots, each given as \`--env\`. The change appends a line to \`${CHANGED}\`;`,
     `${currentOut.answers.count} environments are impacted. Each program is a fresh process (the node ones bundled like the action),`,
-    `run ${RUNS} times, the programs alternating, every node program with node ${runtime}${byHand ? ' (the one running the benchmark)' : ` (\`--node ${NODE}\`)`}.`,
+    `run ${RUNS} times, the programs alternating, every node program with node ${runtime}${OWN_RUNTIME ? ' (the one running the benchmark)' : ` (\`--node ${NODE}\`)`}.`,
     '',
     '| program | reads | wall | CPU | peak RSS | above its runtime | peak V8 heap used / reserved |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
@@ -511,7 +510,7 @@ try {
     `- Phases of one run (ms): baseline ${JSON.stringify(baselineOut.timings)}; current ${JSON.stringify(currentOut.timings)}.`,
     ...notes(),
     `- Machine: ${await machineLine()} (at the end of the run).`,
-    `- Command: \`npm run bench -- impact-real${byHand ? '' : ` --node ${NODE}`}\` (\`--repo\` defaults to ${SOURCE}), ${new Date().toISOString().slice(0, 10)}.`,
+    `- Command: \`npm run bench -- impact-real${OWN_RUNTIME ? '' : ` --node ${NODE}`}\` (\`--repo\` defaults to ${SOURCE}), ${new Date().toISOString().slice(0, 10)}.`,
     '',
   ].join('\n')
   process.stdout.write(`\n${section}\n`)
